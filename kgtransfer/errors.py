@@ -1,0 +1,57 @@
+"""Error types: every failure a user can cause raises one of these, with a message that names the culprit."""
+
+from __future__ import annotations
+
+
+class KGTransferError(Exception):
+    """Base class of every error kgtransfer raises on purpose."""
+
+
+class SourceNotFoundError(KGTransferError, FileNotFoundError):
+    """A file, registry name or package holding the data does not exist."""
+
+
+class UnknownFormatError(KGTransferError, ValueError):
+    """The RDF serialization format cannot be inferred or is not supported."""
+
+
+class RDFSyntaxError(KGTransferError, SyntaxError):
+    """Malformed RDF: names the file, the line and the column.
+
+    Args:
+        message: what the parser said.
+        path: the file (or a description of the input).
+        line: 1-based line, when known.
+        column: 1-based column, when known.
+    """
+
+    def __init__(self, message: str, path: str, line: int | None = None, column: int | None = None):
+        self.path, self.line, self.column = path, line, column
+        where = path if line is None else f"{path}:{line}" + (f":{column}" if column else "")
+        super().__init__(f"{where}: {message}")
+
+    def __str__(self) -> str:  # SyntaxError's own __str__ would append "(line N)"
+        return self.args[0]
+
+
+class MissingExtraError(KGTransferError, ImportError):
+    """Data lives in an optional package that is not installed."""
+
+
+class SparqlQueryError(KGTransferError, ValueError):
+    """A SPARQL query is invalid or failed to evaluate; names the query."""
+
+
+class EndpointError(KGTransferError, ConnectionError):
+    """A remote SPARQL endpoint is unreachable or answered with an error."""
+
+
+class AlignmentError(KGTransferError, ValueError):
+    """An alignment specification (mapping file, method name) is invalid."""
+
+
+class RegistryError(KGTransferError, KeyError):
+    """An unknown name in one of kgtransfer's registries; lists the choices."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]

@@ -1,0 +1,210 @@
+"""Entity alignment before an operator: owl:sameAs closure, an explicit mapping, or label equality.
+
+Aligned entities form equivalence classes; each class takes one canonical IRI, chosen
+deterministically: an IRI of the first graph (K1) when the class has one — so K1's vocabulary,
+and the weights learned on it, stay put — else the smallest IRI in code-point order. Every
+occurrence of the others is rewritten to it in both graphs before the operator runs, and
+``owl:sameAs`` triples that become reflexive are dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kgtransfer.errors import AlignmentError, SourceNotFoundError
+from kgtransfer.knowledge import terms as T
+from kgtransfer.knowledge.graph import KnowledgeGraph
+
+SAME_AS = T.iri(T.OWL + "sameAs")
+LABEL_PREDICATES = (T.iri(T.RDFS + "label"), T.iri(T.SKOS + "prefLabel"))
+METHODS = ("sameas", "labels")
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Which IRIs were merged into which canonical IRI.
+
+    Attributes:
+        method: ``"sameas"``, ``"labels"`` or ``"mapping"``.
+        mapping: canonical term string of each merged IRI -> its class's canonical IRI.
+        ambiguous: labels (for ``"labels"``) shared by several K1 entities, so left unaligned.
+    """
+
+    method: str
+    mapping: dict[str, str] = field(default_factory=dict)
+    ambiguous: int = 0
+
+    @property
+    def merged(self) -> int:
+        """How many entities were merged into another (and so disappear as separate entities)."""
+        return len(self.mapping)
+
+    def apply(self, kg: KnowledgeGraph) -> KnowledgeGraph:
+        """Rewrite ``kg``'s terms through the mapping; reflexive ``owl:sameAs`` triples are dropped."""
+        if not self.mapping:
+            return kg
+        renamed = [self.mapping.get(t, t) for t in kg.terms.tolist()]
+        index: dict[str, int] = {}
+        new_id = np.fromiter(
+            (index.setdefault(t, len(index)) for t in renamed), dtype=np.int64, count=len(renamed)
+        )
+        terms = np.empty(len(index), dtype=object)
+        terms[:] = list(index)
+        triples = new_id[kg.triples]
+        same_as = index.get(SAME_AS, -1)
+        keep = ~((triples[:, 1] == same_as) & (triples[:, 0] == triples[:, 2]))
+        out = KnowledgeGraph(terms, triples[keep], kg.provenance[keep], kg.sources, kg.name)
+        out.alignment = self
+        return out
+
+    def __repr__(self) -> str:
+        return f"Alignment(method={self.method!r}, merged={self.merged})"
+
+
+def align(k1: KnowledgeGraph, k2: KnowledgeGraph, how) -> Alignment:
+    """Compute an alignment of ``k2`` (and ``k1``) entities.
+
+    Args:
+        k1: the first graph; its IRIs win as canonical names.
+        k2: the second graph.
+        how: ``"sameas"``, ``"labels"``, a ``{iri: iri}`` mapping, a path to a two-column
+            CSV/TSV file of IRI pairs, or an :class:`Alignment` (returned as is).
+    """
+    if isinstance(how, Alignment):
+        return how
+    if isinstance(how, Mapping):
+        return _closure("mapping", _pairs_from_mapping(how.items()), k1)
+    if isinstance(how, str) and how.lower().replace("_", "").replace("-", "") in ("sameas", "owlsameas"):
+        return _closure("sameas", _same_as_pairs(k1) + _same_as_pairs(k2), k1)
+    if isinstance(how, str) and how.lower() in ("labels", "label"):
+        return align_labels(k1, k2)
+    if isinstance(how, str | os.PathLike) and Path(how).is_file():
+        return _closure("mapping", read_mapping(how), k1)
+    if isinstance(how, str | os.PathLike) and (Path(str(how)).suffix or os.sep in str(how)):
+        raise SourceNotFoundError(f"{how}: alignment mapping file not found")
+    raise AlignmentError(f"unknown alignment {how!r}; use one of {METHODS}, a dict or a mapping file")
+
+
+def _as_term(value: str) -> str:
+    value = str(value).strip()
+    if value.startswith(("<", "_:", '"')):
+        return value
+    return T.iri(value)
+
+
+def _pairs_from_mapping(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(_as_term(a), _as_term(b)) for a, b in items]
+
+
+def read_mapping(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """IRI pairs from a two-column CSV or TSV file (``#`` comments and a header row allowed)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    delimiter = "\t" if "\t" in text else ","
+    pairs = []
+    for line_no, row in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), 1):
+        if not row or row[0].lstrip().startswith("#"):
+            continue
+        if len(row) < 2:
+            raise AlignmentError(f"{path}:{line_no}: expected two IRIs, found {row!r}")
+        a, b = row[0].strip(), row[1].strip()
+        if line_no == 1 and not _looks_like_iri(a):
+            continue  # a header row
+        pairs.append((_as_term(a), _as_term(b)))
+    return pairs
+
+
+def _looks_like_iri(value: str) -> bool:
+    return value.startswith("<") or ":" in value
+
+
+def _same_as_pairs(kg: KnowledgeGraph) -> list[tuple[str, str]]:
+    sid = kg.term_id(SAME_AS)
+    if sid is None:
+        return []
+    rows = kg.triples[kg.triples[:, 1] == sid]
+    terms = kg.terms
+    return [
+        (terms[s], terms[o]) for s, o in rows[:, [0, 2]].tolist() if terms[s][0] == "<" and terms[o][0] == "<"
+    ]
+
+
+def _closure(method: str, pairs: list[tuple[str, str]], k1: KnowledgeGraph) -> Alignment:
+    """Union-find over ``pairs``; each class maps to its canonical IRI (K1's first, then smallest)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    classes: dict[str, list[str]] = defaultdict(list)
+    for x in parent:
+        classes[find(x)].append(x)
+    in_k1 = set(k1.terms[k1.entity_ids()].tolist())
+    mapping = {}
+    for members in classes.values():
+        preferred = [m for m in members if m in in_k1] or members
+        canonical = min(preferred)
+        mapping.update({m: canonical for m in members if m != canonical})
+    return Alignment(method, dict(sorted(mapping.items())))
+
+
+_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
+def normalize_label(text: str) -> str:
+    """Unicode NFKC, case-folded, with runs of spaces, ``_`` and ``-`` collapsed to one space."""
+    return _SEPARATORS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def _labels(kg: KnowledgeGraph) -> dict[str, set[str]]:
+    """Normalized label -> the IRIs carrying it (rdfs:label, skos:prefLabel)."""
+    pred_ids = [i for i in (kg.term_id(p) for p in LABEL_PREDICATES) if i is not None]
+    out: dict[str, set[str]] = defaultdict(set)
+    if not pred_ids:
+        return out
+    rows = kg.triples[np.isin(kg.triples[:, 1], pred_ids)]
+    terms = kg.terms
+    for s, o in rows[:, [0, 2]].tolist():
+        if terms[s][0] == "<" and terms[o][0] == '"':
+            out[normalize_label(T.literal_parts(terms[o])[0])].add(terms[s])
+    return out
+
+
+def align_labels(k1: KnowledgeGraph, k2: KnowledgeGraph) -> Alignment:
+    """Map each K2 entity to the K1 entity with the same normalized label.
+
+    A label carried by several K1 entities is ambiguous and aligns nothing (counted in
+    ``ambiguous``); entities already shared by IRI are left alone.
+    """
+    l1, l2 = _labels(k1), _labels(k2)
+    mapping: dict[str, str] = {}
+    ambiguous = 0
+    for label, iris2 in l2.items():
+        iris1 = l1.get(label)
+        if not iris1:
+            continue
+        if len(iris1) > 1:
+            ambiguous += 1
+            continue
+        (target,) = iris1
+        for x in iris2:
+            if x != target and x not in l1.get(label, ()):
+                mapping[x] = target
+    return Alignment("labels", dict(sorted(mapping.items())), ambiguous)

@@ -1,0 +1,480 @@
+"""KnowledgeGraph: a term dictionary plus an integer triple table, with provenance.
+
+A graph is immutable. ``terms`` holds each distinct RDF term once, as its canonical N-Triples
+string (see :mod:`kgtransfer.knowledge.terms`); ``triples`` is an ``(n, 3)`` int64 array of
+``(subject, predicate, object)`` ids into ``terms``, unique and sorted; ``provenance`` is an
+``(n,)`` uint64 bit mask whose bit ``i`` says that ``sources[i]`` held the triple. Operators work
+on these arrays with vectorized numpy (sorting and packing, no Python objects per triple), so a
+triple costs 24 bytes of ids plus 8 of provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kgtransfer.knowledge import terms as T
+from kgtransfer.report import format_table
+
+MAX_SOURCES = 64
+
+
+# --- array helpers shared with the operators -------------------------------------------------
+
+
+def pack_rows(triples: np.ndarray, num_terms: int) -> np.ndarray:
+    """One int64 key per row, ordered like the rows ``(s, p, o)`` lexicographically.
+
+    Packs ``s·P·N + rank(p)·N + o`` when it fits in 63 bits (``P`` distinct predicates, ``N``
+    terms), else falls back to dense row ranks from a lexicographic sort.
+    """
+    if len(triples) == 0:
+        return np.zeros(0, dtype=np.int64)
+    n = max(int(num_terms), 1)
+    if n < (1 << 21):
+        return (triples[:, 0] << 42) | (triples[:, 1] << 21) | triples[:, 2]
+    preds, prank = np.unique(triples[:, 1], return_inverse=True)
+    if n * n * len(preds) < (1 << 63):
+        return (triples[:, 0] * len(preds) + prank) * n + triples[:, 2]
+    order = np.lexsort((triples[:, 2], triples[:, 1], triples[:, 0]))
+    srt = triples[order]
+    new = np.ones(len(srt), dtype=bool)
+    new[1:] = np.any(srt[1:] != srt[:-1], axis=1)
+    keys = np.empty(len(srt), dtype=np.int64)
+    keys[order] = np.cumsum(new) - 1
+    return keys
+
+
+def merge_terms(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge two term dictionaries: ``(terms, ids of a's terms, ids of b's terms)``; a's ids stay put."""
+    if a is b:
+        ident = np.arange(len(a), dtype=np.int64)
+        return a, ident, ident
+    index = dict(zip(a.tolist(), range(len(a)), strict=True))
+    setdefault = index.setdefault
+    map_b = np.fromiter((setdefault(t, len(index)) for t in b.tolist()), dtype=np.int64, count=len(b))
+    if len(index) == len(a):
+        merged = a
+    else:
+        merged = np.empty(len(index), dtype=object)
+        merged[: len(a)] = a
+        merged[len(a) :] = b[map_b >= len(a)]
+    return merged, np.arange(len(a), dtype=np.int64), map_b
+
+
+def _object_array(values: Sequence[str]) -> np.ndarray:
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
+
+
+def _freeze(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr
+
+
+def scope_blank_nodes(terms: np.ndarray, content: bytes) -> np.ndarray:
+    """Rename blank nodes to ``_:b<scope>x<i>``, ``scope`` a digest of the document's content.
+
+    Blank nodes are local to their document: two documents that both say ``_:b0`` get different
+    labels, and the same document always gets the same ones (ids stay reproducible). ``i`` counts
+    blank nodes in order of first appearance in ``terms``.
+    """
+    blank = np.fromiter((t.startswith("_:") for t in terms.tolist()), dtype=bool, count=len(terms))
+    if not blank.any():
+        return terms
+    scope = hashlib.blake2b(content, digest_size=5).hexdigest()
+    out = terms.copy()
+    out[blank] = [f"_:b{scope}x{i}" for i in range(int(blank.sum()))]
+    return out
+
+
+# --- the graph ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GraphStats:
+    """Summary counts of a graph; ``str()`` gives the table ``kgtransfer info`` prints."""
+
+    name: str
+    triples: int
+    entities: int
+    relations: int
+    literals: int
+    blank_nodes: int
+    sources: dict[str, int]
+    top_predicates: list[tuple[str, int]]
+
+    def as_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def __str__(self) -> str:
+        rows: list[tuple[str, object]] = [
+            ("triples", self.triples),
+            ("entities", self.entities),
+            ("relations", self.relations),
+            ("literals", self.literals),
+            ("blank nodes", self.blank_nodes),
+        ]
+        rows += [(f"source {name}", n) for name, n in self.sources.items()]
+        table = format_table(rows, ["", "count"], title=f"{self.name}")
+        top = format_table(self.top_predicates, ["top predicate", "triples"])
+        return f"{table}\n\n{top}"
+
+
+class KnowledgeGraph:
+    """An immutable RDF graph as a term dictionary and an integer triple table.
+
+    Args:
+        terms: canonical term strings (see :mod:`kgtransfer.knowledge.terms`).
+        triples: ``(n, 3)`` ids into ``terms``; duplicates are merged (their provenance OR-ed).
+        provenance: ``(n,)`` bit masks over ``sources`` (default: every triple from source 0).
+        sources: the names of the inputs the triples came from (default: ``(name,)``).
+        name: a display name (default: ``"graph"``).
+    """
+
+    __slots__ = ("terms", "triples", "provenance", "sources", "name", "alignment", "__weakref__")
+
+    def __init__(
+        self,
+        terms: Sequence[str] | np.ndarray,
+        triples: np.ndarray,
+        provenance: np.ndarray | None = None,
+        sources: Sequence[str] | None = None,
+        name: str | None = None,
+    ):
+        terms = (
+            terms if isinstance(terms, np.ndarray) and terms.dtype == object else _object_array(list(terms))
+        )
+        triples = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
+        name = name or "graph"
+        sources = tuple(sources) if sources is not None else (name,)
+        if not 1 <= len(sources) <= MAX_SOURCES:
+            raise ValueError(f"a graph has between 1 and {MAX_SOURCES} sources, got {len(sources)}")
+        if provenance is None:
+            provenance = np.ones(len(triples), dtype=np.uint64)
+        provenance = np.asarray(provenance, dtype=np.uint64)
+        if provenance.shape != (len(triples),):
+            raise ValueError(f"provenance has shape {provenance.shape}, expected ({len(triples)},)")
+        if len(triples) and (triples.min() < 0 or triples.max() >= len(terms)):
+            raise ValueError(f"triple ids must lie in [0, {len(terms)})")
+        triples, provenance = _normalize(triples, provenance, len(terms))
+        self.terms = _freeze(terms)
+        self.triples = _freeze(triples)
+        self.provenance = _freeze(provenance)
+        self.sources = sources
+        self.name = name
+        self.alignment = None
+
+    # --- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_triples(
+        cls,
+        triples: Iterable[tuple[str, str, str]],
+        name: str | None = None,
+        *,
+        scope_blanks: bool = True,
+    ) -> KnowledgeGraph:
+        """Build from ``(s, p, o)`` triples of N-Triples strings or rdflib terms.
+
+        Blank nodes are renamed into a scope of their own (see :func:`scope_blank_nodes`) unless
+        ``scope_blanks=False``.
+        """
+        index: dict[str, int] = {}
+        setdefault = index.setdefault
+        flat: list[int] = []
+        for s, p, o in triples:
+            for term in (s, p, o):
+                key = term if isinstance(term, str) else T.from_rdflib(term)
+                flat.append(setdefault(key, len(index)))
+        terms = _object_array(list(index))
+        if scope_blanks:
+            terms = scope_blank_nodes(terms, _content_digest(terms, flat))
+        return cls(terms, np.asarray(flat, dtype=np.int64).reshape(-1, 3), name=name)
+
+    @classmethod
+    def from_rdflib(cls, graph, name: str | None = None) -> KnowledgeGraph:
+        """Convert an ``rdflib.Graph`` (a ``Dataset`` keeps its named graphs as sources)."""
+        from kgtransfer.knowledge.io import from_rdflib
+
+        return from_rdflib(graph, name=name)
+
+    @classmethod
+    def from_oxigraph(cls, store, name: str | None = None) -> KnowledgeGraph:
+        """Convert a ``pyoxigraph.Store`` or ``Dataset`` (named graphs become sources)."""
+        from kgtransfer.knowledge.io import from_oxigraph
+
+        return from_oxigraph(store, name=name)
+
+    def replace(self, **changes) -> KnowledgeGraph:
+        """A copy with some of ``terms``, ``triples``, ``provenance``, ``sources``, ``name`` changed."""
+        fields = {k: getattr(self, k) for k in ("terms", "triples", "provenance", "sources", "name")}
+        fields.update(changes)
+        out = KnowledgeGraph(**fields)
+        out.alignment = changes.get("alignment", self.alignment)
+        return out
+
+    def subgraph(self, mask: np.ndarray, name: str | None = None) -> KnowledgeGraph:
+        """The triples selected by a boolean ``mask`` (unused terms dropped, provenance kept)."""
+        return compact(self.terms, self.triples[mask], self.provenance[mask], self.sources, name or self.name)
+
+    # --- container protocol -------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.triples)
+
+    def __iter__(self) -> Iterator[tuple]:
+        """Triples as rdflib terms."""
+        rd = T.to_rdflib_terms(self.terms.tolist())
+        for s, p, o in self.triples.tolist():
+            yield rd[s], rd[p], rd[o]
+
+    def __contains__(self, triple) -> bool:
+        ids = [self.term_id(t) for t in triple]
+        if None in ids:
+            return False
+        key = pack_rows(np.asarray([ids], dtype=np.int64), len(self.terms))
+        keys = self._keys()
+        pos = np.searchsorted(keys, key[0])
+        return bool(pos < len(keys) and keys[pos] == key[0])
+
+    def _keys(self) -> np.ndarray:
+        return pack_rows(self.triples, len(self.terms))
+
+    def term_id(self, term) -> int | None:
+        """The id of a term (canonical string or rdflib term), or None when absent."""
+        key = term if isinstance(term, str) else T.from_rdflib(term)
+        hits = np.flatnonzero(self.terms == key)
+        return int(hits[0]) if len(hits) else None
+
+    def __eq__(self, other: object) -> bool:
+        """Same set of triples (term for term, blank-node labels included)."""
+        if not isinstance(other, KnowledgeGraph):
+            return NotImplemented
+        if len(self) != len(other):
+            return False
+        terms, ma, mb = merge_terms(self.terms, other.terms)
+        keys = pack_rows(np.concatenate([ma[self.triples], mb[other.triples]]), len(terms))
+        return bool(np.array_equal(np.sort(keys[: len(self)]), np.sort(keys[len(self) :])))
+
+    __hash__ = None  # mutable-free but array-backed: compare with ==, don't hash
+
+    # --- terms ----------------------------------------------------------------------------------
+
+    def _kind(self) -> np.ndarray:
+        """0 for IRIs, 1 for blank nodes, 2 for literals, per term."""
+        first = np.fromiter((t[0] for t in self.terms.tolist()), dtype="<U1", count=len(self.terms))
+        return np.select([first == "<", first == "_"], [0, 1], 2).astype(np.int8)
+
+    def entity_ids(self) -> np.ndarray:
+        """Sorted ids of the terms in subject or object position that are not literals."""
+        ids = np.unique(self.triples[:, [0, 2]])
+        return ids[self._kind()[ids] != 2]
+
+    def relation_ids(self) -> np.ndarray:
+        """Sorted ids of the predicates."""
+        return np.unique(self.triples[:, 1])
+
+    def entities(self) -> list[str]:
+        """Canonical strings of the entities (IRIs and blank nodes in subject/object position), sorted."""
+        return sorted(self.terms[self.entity_ids()].tolist())
+
+    def relations(self) -> list[str]:
+        """Canonical strings of the predicates, sorted."""
+        return sorted(self.terms[self.relation_ids()].tolist())
+
+    def sources_of(self, triple) -> list[str]:
+        """The names of the sources that held ``triple``."""
+        ids = [self.term_id(t) for t in triple]
+        if None in ids:
+            return []
+        hit = np.flatnonzero((self.triples == np.asarray(ids)).all(axis=1))
+        if not len(hit):
+            return []
+        mask = int(self.provenance[hit[0]])
+        return [name for i, name in enumerate(self.sources) if mask >> i & 1]
+
+    # --- summaries --------------------------------------------------------------------------------
+
+    def stats(self, top: int = 10) -> GraphStats:
+        """Counts of triples, entities, relations, literals, blank nodes, per source, top predicates."""
+        kind = self._kind()
+        used = np.zeros(len(self.terms), dtype=bool)
+        used[self.triples.ravel()] = True
+        preds = Counter(self.triples[:, 1].tolist()).most_common(top)
+        per_source = {
+            name: int(((self.provenance >> np.uint64(i)) & np.uint64(1)).sum())
+            for i, name in enumerate(self.sources)
+        }
+        return GraphStats(
+            name=self.name,
+            triples=len(self),
+            entities=len(self.entity_ids()),
+            relations=len(self.relation_ids()),
+            literals=int((used & (kind == 2)).sum()),
+            blank_nodes=int((used & (kind == 1)).sum()),
+            sources=per_source,
+            top_predicates=[(self.terms[p], n) for p, n in preds],
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"KnowledgeGraph(name={self.name!r}, triples={len(self):,}, "
+            f"entities={len(self.entity_ids()):,}, relations={len(self.relation_ids()):,}, "
+            f"sources={list(self.sources)})"
+        )
+
+    # --- interop ------------------------------------------------------------------------------------
+
+    def to_rdflib(self):
+        """An ``rdflib.Graph`` with the same triples."""
+        import rdflib
+
+        g = rdflib.Graph()
+        for triple in self:
+            g.add(triple)
+        return g
+
+    def to_oxigraph(self, provenance_graphs: bool = False):
+        """A ``pyoxigraph.Store``: triples in the default graph, or one named graph per source set."""
+        import pyoxigraph as ox
+
+        store = ox.Store()
+        store.bulk_load(self.to_ntriples(provenance_graphs).encode(), format=_nquads_or_nt(provenance_graphs))
+        return store
+
+    def to_networkx(self):
+        """A ``networkx.MultiDiGraph``: one node per subject/object term, one edge per triple.
+
+        Nodes are canonical term strings; each edge is keyed by its predicate string.
+        """
+        import networkx as nx
+
+        g = nx.MultiDiGraph(name=self.name)
+        terms = self.terms.tolist()
+        g.add_nodes_from(terms[i] for i in np.unique(self.triples[:, [0, 2]]).tolist())
+        g.add_edges_from((terms[s], terms[o], terms[p]) for s, p, o in self.triples.tolist())
+        return g
+
+    def to_ntriples(self, provenance_graphs: bool = False) -> str:
+        """N-Triples text, or N-Quads with one named graph per set of sources."""
+        terms = self.terms.tolist()
+        if not provenance_graphs:
+            return "".join(f"{terms[s]} {terms[p]} {terms[o]} .\n" for s, p, o in self.triples.tolist())
+        graphs = {
+            m: f"<{provenance_graph_iri(self.source_names(m))}>" for m in np.unique(self.provenance).tolist()
+        }
+        return "".join(
+            f"{terms[s]} {terms[p]} {terms[o]} {graphs[m]} .\n"
+            for (s, p, o), m in zip(self.triples.tolist(), self.provenance.tolist(), strict=True)
+        )
+
+    def source_names(self, mask: int) -> list[str]:
+        """The source names a provenance bit mask stands for."""
+        return [name for i, name in enumerate(self.sources) if int(mask) >> i & 1]
+
+    def serialize(self, path: str | os.PathLike, format: str | None = None) -> Path:
+        """Write Turtle, N-Triples, N-Quads, TriG, RDF/XML or JSON-LD (format from the suffix).
+
+        N-Quads and TriG carry provenance: one named graph per source, and one per set of sources
+        for triples that several inputs held. The file is written to a temporary name first and
+        renamed into place, so an existing file is never left half-written.
+        """
+        from kgtransfer.knowledge.io import serialize
+
+        return serialize(self, path, format)
+
+    # --- operators (sugar for kgtransfer.knowledge.operators) ---------------------------------
+
+    def __or__(self, other: KnowledgeGraph) -> KnowledgeGraph:
+        from kgtransfer.knowledge.operators import union
+
+        return union(self, other)
+
+    def __and__(self, other: KnowledgeGraph) -> KnowledgeGraph:
+        from kgtransfer.knowledge.operators import intersection
+
+        return intersection(self, other)
+
+    def __sub__(self, other: KnowledgeGraph) -> KnowledgeGraph:
+        from kgtransfer.knowledge.operators import difference
+
+        return difference(self, other)
+
+
+PROVENANCE_NS = "urn:kgtransfer:source:"
+
+
+def provenance_graph_iri(names: Sequence[str]) -> str:
+    """The named-graph IRI for triples held by exactly the sources ``names``."""
+    from urllib.parse import quote
+
+    return PROVENANCE_NS + "+".join(quote(n, safe=":._-~/") for n in names)
+
+
+def _nquads_or_nt(quads: bool):
+    import pyoxigraph as ox
+
+    return ox.RdfFormat.N_QUADS if quads else ox.RdfFormat.N_TRIPLES
+
+
+def _content_digest(terms: np.ndarray, flat: list[int]) -> bytes:
+    """Bytes that identify a document's content: its blank-node triples, spelled out."""
+    blank = {i for i, t in enumerate(terms.tolist()) if t.startswith("_:")}
+    h = hashlib.blake2b(digest_size=16)
+    for i in range(0, len(flat), 3):
+        row = flat[i : i + 3]
+        if row[0] in blank or row[2] in blank:
+            h.update(" ".join(terms[j] for j in row).encode())
+    return h.digest()
+
+
+def _normalize(triples: np.ndarray, provenance: np.ndarray, num_terms: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sort rows, merge duplicates and OR their provenance."""
+    if len(triples) == 0:
+        return triples.copy(), provenance.copy()
+    keys = pack_rows(triples, num_terms)
+    if len(keys) > 1 and np.all(keys[1:] > keys[:-1]):
+        return triples.copy(), provenance.copy()
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    start = np.ones(len(keys), dtype=bool)
+    start[1:] = keys[1:] != keys[:-1]
+    first = np.flatnonzero(start)
+    return triples[order[first]], np.bitwise_or.reduceat(provenance[order], first)
+
+
+def compact(
+    terms: np.ndarray,
+    triples: np.ndarray,
+    provenance: np.ndarray,
+    sources: Sequence[str],
+    name: str,
+) -> KnowledgeGraph:
+    """A graph over only the terms ``triples`` use (and only the sources some triple has)."""
+    used = np.zeros(len(terms), dtype=bool)
+    used[triples.ravel()] = True
+    new_id = np.cumsum(used) - 1
+    live = np.zeros(len(sources), dtype=bool)
+    for m in np.unique(provenance).tolist():
+        for i in range(len(sources)):
+            live[i] |= bool(m >> i & 1)
+    if not live.any():
+        live[0] = True
+    if not live.all():
+        bit = np.cumsum(live) - 1
+        remapped = np.zeros(len(provenance), dtype=np.uint64)
+        for i in np.flatnonzero(live).tolist():
+            has = (provenance >> np.uint64(i)) & np.uint64(1)
+            remapped |= has << np.uint64(bit[i])
+        provenance = remapped
+        sources = [s for s, keep in zip(sources, live, strict=True) if keep]
+    return KnowledgeGraph(terms[used], new_id[triples], provenance, sources, name)

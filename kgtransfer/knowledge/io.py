@@ -1,0 +1,258 @@
+"""Reading and writing RDF: files (parsed by pyoxigraph), rdflib graphs, pyoxigraph stores.
+
+Every document gets its own blank-node scope (see :func:`~kgtransfer.knowledge.graph.scope_blank_nodes`).
+Quads keep their graph: each named graph becomes a provenance source, so a TriG or N-Quads file
+written by :meth:`KnowledgeGraph.serialize` loads back with its provenance.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote
+
+import numpy as np
+
+from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
+from kgtransfer.knowledge.graph import MAX_SOURCES, PROVENANCE_NS, KnowledgeGraph, scope_blank_nodes
+
+FORMATS = {
+    "turtle": ("TURTLE", (".ttl",)),
+    "ntriples": ("N_TRIPLES", (".nt",)),
+    "nquads": ("N_QUADS", (".nq",)),
+    "trig": ("TRIG", (".trig",)),
+    "rdfxml": ("RDF_XML", (".rdf", ".owl", ".xml")),
+    "jsonld": ("JSON_LD", (".jsonld", ".json")),
+    "n3": ("N3", (".n3",)),
+}
+_ALIASES = {
+    "ttl": "turtle",
+    "nt": "ntriples",
+    "nq": "nquads",
+    "xml": "rdfxml",
+    "rdf": "rdfxml",
+    "owl": "rdfxml",
+    "json-ld": "jsonld",
+    "rdf/xml": "rdfxml",
+    "n-triples": "ntriples",
+    "n-quads": "nquads",
+}
+
+
+def format_name(path: str | os.PathLike | None, format: str | None = None) -> str:
+    """The format key for ``format`` (a name or alias) or, when None, from ``path``'s suffix."""
+    if format is not None:
+        key = _ALIASES.get(format.lower(), format.lower())
+        if key not in FORMATS:
+            raise UnknownFormatError(f"unknown RDF format {format!r}; choose one of {sorted(FORMATS)}")
+        return key
+    name = str(path).lower().removesuffix(".gz")
+    for key, (_, suffixes) in FORMATS.items():
+        if name.endswith(suffixes):
+            return key
+    known = ", ".join(s for _, sx in FORMATS.values() for s in sx)
+    raise UnknownFormatError(f"{path}: cannot tell the RDF format from the suffix ({known}); pass format=")
+
+
+def _ox_format(key: str):
+    import pyoxigraph as ox
+
+    return getattr(ox.RdfFormat, FORMATS[key][0])
+
+
+_LOCATION = re.compile(r"line (\d+)(?: between columns (\d+)| column (\d+))?")
+
+
+def parse(data: bytes, format: str, source: str, name: str | None = None, base_iri: str | None = None):
+    """Parse RDF bytes into a KnowledgeGraph; ``source`` names the input in errors and provenance."""
+    import pyoxigraph as ox
+
+    index: dict = {}
+    setdefault = index.setdefault
+    flat: list[int] = []
+    graphs: list = []
+    graph_ids: dict = {}
+    name = name or Path(source).name
+    try:
+        for s, p, o, g in ox.parse(data, format=_ox_format(format), base_iri=base_iri):
+            flat += (setdefault(s, len(index)), setdefault(p, len(index)), setdefault(o, len(index)))
+            graphs.append(graph_ids.setdefault(g, len(graph_ids)))
+    except SyntaxError as e:
+        m = _LOCATION.search(str(e))
+        line = int(m.group(1)) if m else getattr(e, "lineno", None)
+        col = int(m.group(2) or m.group(3)) if m and (m.group(2) or m.group(3)) else None
+        message = re.sub(r"^Parser error at line \d+ between columns \d+ and \d+: ", "", str(e))
+        raise RDFSyntaxError(message, source, line, col) from None
+    except ValueError as e:
+        raise RDFSyntaxError(str(e), source) from None
+    terms = np.empty(len(index), dtype=object)
+    terms[:] = [str(t) for t in index]
+    terms = scope_blank_nodes(terms, data)
+    triples = np.asarray(flat, dtype=np.int64).reshape(-1, 3)
+    sources, provenance = _graph_sources(list(graph_ids), np.asarray(graphs, dtype=np.int64), name)
+    return KnowledgeGraph(terms, triples, provenance, sources, name)
+
+
+def _graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
+    """Turn named graphs into provenance sources (our own provenance graphs decode back to names)."""
+    if not graph_terms:
+        return (default,), None
+    import pyoxigraph as ox
+
+    names: list[str] = []
+    masks = []
+    for g in graph_terms:
+        if isinstance(g, ox.DefaultGraph):
+            members = [default]
+        elif isinstance(g, ox.NamedNode) and g.value.startswith(PROVENANCE_NS):
+            members = [unquote(n) for n in g.value[len(PROVENANCE_NS) :].split("+")]
+        else:
+            members = [str(g.value) if isinstance(g, ox.NamedNode) else f"_:{g.value}"]
+        mask = 0
+        for member in members:
+            if member not in names:
+                names.append(member)
+            mask |= 1 << names.index(member)
+        masks.append(mask)
+    if len(names) > MAX_SOURCES:
+        raise UnknownFormatError(f"{default}: more than {MAX_SOURCES} named graphs; load them separately")
+    return tuple(names), np.asarray(masks, dtype=np.uint64)[graph_of_row]
+
+
+def read_file(path: str | os.PathLike, format: str | None = None, name: str | None = None) -> KnowledgeGraph:
+    """Parse an RDF file (optionally gzipped); the format comes from the suffix unless given."""
+    path = Path(path)
+    key = format_name(path, format)
+    if not path.is_file():
+        raise SourceNotFoundError(f"{path}: no such file")
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = gzip.decompress(data)
+    return parse(data, key, str(path), name=name or path.name, base_iri=path.resolve().as_uri())
+
+
+def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
+    """Convert an rdflib ``Graph``; a ``Dataset``/``ConjunctiveGraph`` keeps named graphs as sources."""
+    from kgtransfer.knowledge import terms as T
+
+    name = name or (str(graph.identifier) if not _is_bnode(graph.identifier) else "rdflib")
+    if hasattr(graph, "quads") and hasattr(graph, "contexts"):
+        index: dict[str, int] = {}
+        flat: list[int] = []
+        per_graph: list[str] = []
+        for s, p, o, g in graph.quads((None, None, None, None)):
+            flat += [index.setdefault(T.from_rdflib(x), len(index)) for x in (s, p, o)]
+            gid = getattr(g, "identifier", g)
+            per_graph.append(name if gid is None or _is_default(gid) else str(gid))
+        names = list(dict.fromkeys(per_graph)) or [name]
+        terms = np.empty(len(index), dtype=object)
+        terms[:] = list(index)
+        terms = scope_blank_nodes(terms, "\n".join(t for t in index if t.startswith("_:")).encode())
+        lookup = {n: i for i, n in enumerate(names)}
+        prov = np.asarray([1 << lookup[n] for n in per_graph], dtype=np.uint64)
+        return KnowledgeGraph(terms, np.asarray(flat, dtype=np.int64).reshape(-1, 3), prov, names, name)
+    return KnowledgeGraph.from_triples(graph, name=name)
+
+
+def _is_bnode(identifier) -> bool:
+    from rdflib import BNode
+
+    return isinstance(identifier, BNode)
+
+
+def _is_default(identifier) -> bool:
+    return str(identifier) in ("urn:x-rdflib:default",) or _is_bnode(identifier)
+
+
+def from_oxigraph(store, name: str | None = None) -> KnowledgeGraph:
+    """Convert a ``pyoxigraph.Store`` or ``Dataset``; named graphs become provenance sources."""
+    import pyoxigraph as ox
+
+    name = name or "oxigraph"
+    data = (
+        store.dump(format=ox.RdfFormat.N_QUADS)
+        if isinstance(store, ox.Store)
+        else ox.serialize(store, format=ox.RdfFormat.N_QUADS)
+    )
+    return parse(data, "nquads", name, name=name)
+
+
+def serialize(kg: KnowledgeGraph, path: str | os.PathLike, format: str | None = None) -> Path:
+    """Write ``kg`` atomically (temp file then rename); quad formats carry provenance graphs."""
+    import pyoxigraph as ox
+
+    path = Path(path)
+    key = format_name(path, format)
+    quads = key in ("nquads", "trig")
+    if key == "n3":
+        raise UnknownFormatError(f"{path}: writing N3 is not supported; use Turtle (.ttl)")
+    text = kg.to_ntriples(provenance_graphs=quads).encode()
+    if key in ("ntriples", "nquads"):
+        data = text
+    else:
+        parsed = ox.parse(text, format=ox.RdfFormat.N_QUADS if quads else ox.RdfFormat.N_TRIPLES)
+        data = ox.serialize(
+            parsed, format=_ox_format(key), prefixes=_prefixes(kg) if key in ("turtle", "trig") else None
+        )
+    if path.suffix == ".gz":
+        data = gzip.compress(data)
+    atomic_write_bytes(path, data)
+    return path
+
+
+_COMMON_PREFIXES = {
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "prov": "http://www.w3.org/ns/prov#",
+}
+
+
+def _prefixes(kg: KnowledgeGraph) -> dict[str, str]:
+    """Common prefixes plus one per frequent namespace, so Turtle output stays readable."""
+    from collections import Counter
+
+    spaces = Counter()
+    for t in kg.terms.tolist():
+        if t.startswith("<"):
+            cut = max(t.rfind("#"), t.rfind("/"))
+            if cut > 8:
+                spaces[t[1 : cut + 1]] += 1
+    prefixes = {p: ns for p, ns in _COMMON_PREFIXES.items() if ns in spaces}
+    taken = set(prefixes.values())
+    for ns, _ in spaces.most_common(20):
+        if ns in taken:
+            continue
+        stem = re.sub(r"[^A-Za-z0-9]", "", ns.rstrip("#/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]).lower()
+        stem = stem if stem and stem[0].isalpha() else "ns"
+        candidate, i = stem[:12], 1
+        while candidate in prefixes:
+            candidate, i = f"{stem[:12]}{i}", i + 1
+        prefixes[candidate] = ns
+    return prefixes
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode())

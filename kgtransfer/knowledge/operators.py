@@ -1,0 +1,241 @@
+"""The knowledge operators: union ∪, intersection ∩, difference − and extension ⊕.
+
+Each is a pure function returning a new :class:`KnowledgeGraph`, vectorized over the integer
+triple tables. Semantics:
+
+- Terms compare by RDF 1.1 term equality (canonical strings; see :mod:`~kgtransfer.knowledge.terms`).
+- Blank nodes are local to their document. ``union`` keeps both inputs' blank nodes apart (an
+  RDF 1.1 merge); ``blank_nodes="canonical"`` also drops K2's blank-node components that are
+  isomorphic to one of K1's (an equivalent, leaner graph). ``intersection`` and ``difference``
+  compare blank-node structures by their canonical labels
+  (:mod:`~kgtransfer.knowledge.blank_nodes`), never by label, and return K1's triples.
+- Provenance: every result triple carries the bit of each input source that held it.
+- ``align=`` rewrites aligned entities to one canonical IRI in both inputs first
+  (:mod:`~kgtransfer.knowledge.align`); the result's ``alignment`` reports it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from kgtransfer.knowledge import terms as T
+from kgtransfer.knowledge.align import Alignment
+from kgtransfer.knowledge.align import align as compute_alignment
+from kgtransfer.knowledge.blank_nodes import blank_mask, canonical_terms, components
+from kgtransfer.knowledge.graph import MAX_SOURCES, KnowledgeGraph, compact, merge_terms, pack_rows
+
+BlankNodePolicy = Literal["merge", "canonical"]
+
+#: Namespaces whose terms never pass reachability on in :func:`extension` (``owl:Class`` links everything).
+VOCABULARY_NAMESPACES = (T.RDF, T.RDFS, T.OWL, T.XSD, T.SKOS, "http://www.w3.org/ns/shacl#")
+
+
+class _Pair:
+    """Two graphs over one merged term dictionary and one merged source list."""
+
+    def __init__(self, k1: KnowledgeGraph, k2: KnowledgeGraph, align):
+        self.alignment: Alignment | None = None
+        if align is not None:
+            self.alignment = compute_alignment(k1, k2, align)
+            k1, k2 = self.alignment.apply(k1), self.alignment.apply(k2)
+        self.k1, self.k2 = k1, k2
+        self.terms, m1, m2 = merge_terms(k1.terms, k2.terms)
+        self.t1, self.t2 = m1[k1.triples], m2[k2.triples]
+        self.sources = list(k1.sources) + [s for s in k2.sources if s not in k1.sources]
+        if len(self.sources) > MAX_SOURCES:
+            raise ValueError(f"the inputs have more than {MAX_SOURCES} sources between them")
+        self.p1 = k1.provenance
+        self.p2 = _remap_bits(k2.provenance, [self.sources.index(s) for s in k2.sources])
+
+    def raw_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        keys = pack_rows(np.concatenate([self.t1, self.t2]), len(self.terms))
+        return keys[: len(self.t1)], keys[len(self.t1) :]
+
+    def canonical_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Keys under which isomorphic blank-node structures coincide (raw keys when there are none)."""
+        c1 = canonical_terms(self.k1.terms, self.k1.triples)
+        c2 = canonical_terms(self.k2.terms, self.k2.triples)
+        if c1 is self.k1.terms and c2 is self.k2.terms:
+            return self.raw_keys()
+        terms, m1, m2 = merge_terms(c1, c2)
+        keys = pack_rows(np.concatenate([m1[self.k1.triples], m2[self.k2.triples]]), len(terms))
+        return keys[: len(self.t1)], keys[len(self.t1) :]
+
+    def result(self, triples: np.ndarray, provenance: np.ndarray, name: str) -> KnowledgeGraph:
+        out = compact(self.terms, triples, provenance, self.sources, name)
+        out.alignment = self.alignment
+        return out
+
+
+def _remap_bits(provenance: np.ndarray, targets: list[int]) -> np.ndarray:
+    out = np.zeros(len(provenance), dtype=np.uint64)
+    for i, target in enumerate(targets):
+        out |= ((provenance >> np.uint64(i)) & np.uint64(1)) << np.uint64(target)
+    return out
+
+
+def _or_by_key(keys: np.ndarray, other_keys: np.ndarray, other_bits: np.ndarray) -> np.ndarray:
+    """For each of ``keys``: the OR of ``other_bits`` over rows of ``other_keys`` with the same key."""
+    if len(other_keys) == 0:
+        return np.zeros(len(keys), dtype=np.uint64)
+    order = np.argsort(other_keys, kind="stable")
+    sorted_keys = other_keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    unique_keys = sorted_keys[starts]
+    bits = np.bitwise_or.reduceat(other_bits[order], starts)
+    pos = np.clip(np.searchsorted(unique_keys, keys), 0, len(unique_keys) - 1)
+    return np.where(unique_keys[pos] == keys, bits[pos], np.uint64(0))
+
+
+def _default_name(k1: KnowledgeGraph, k2: KnowledgeGraph, symbol: str) -> str:
+    return f"{k1.name} {symbol} {k2.name}"
+
+
+def union(
+    k1: KnowledgeGraph,
+    k2: KnowledgeGraph,
+    *,
+    align=None,
+    blank_nodes: BlankNodePolicy = "merge",
+    name: str | None = None,
+) -> KnowledgeGraph:
+    """``K1 ∪ K2``: every triple of either input, with the sources that held it.
+
+    Args:
+        k1: the first graph.
+        k2: the second graph.
+        align: an alignment applied first (``"sameas"``, ``"labels"``, a dict, a mapping file; default: none).
+        blank_nodes: ``"merge"`` keeps both inputs' blank nodes apart (RDF 1.1 merge);
+            ``"canonical"`` also drops K2's blank-node structures isomorphic to K1's, marking K1's
+            copy as held by both (default: ``"merge"``).
+        name: the result's name (default: ``"K1 ∪ K2"``).
+    """
+    pair = _Pair(k1, k2, align)
+    name = name or _default_name(pair.k1, pair.k2, "∪")
+    if blank_nodes == "merge":
+        triples = np.concatenate([pair.t1, pair.t2])
+        return pair.result(triples, np.concatenate([pair.p1, pair.p2]), name)
+    if blank_nodes != "canonical":
+        raise ValueError(f"blank_nodes must be 'merge' or 'canonical', got {blank_nodes!r}")
+    c1, c2 = pair.canonical_keys()
+    dup = np.isin(c2, c1)
+    p1 = pair.p1 | _or_by_key(c1, c2, pair.p2)
+    return pair.result(np.concatenate([pair.t1, pair.t2[~dup]]), np.concatenate([p1, pair.p2[~dup]]), name)
+
+
+def intersection(
+    k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: str | None = None
+) -> KnowledgeGraph:
+    """``K1 ∩ K2``: K1's triples that K2 also holds, blank-node structures matched canonically.
+
+    Args:
+        k1: the first graph (its blank-node labels are kept in the result).
+        k2: the second graph.
+        align: an alignment applied first (default: none).
+        name: the result's name (default: ``"K1 ∩ K2"``).
+    """
+    pair = _Pair(k1, k2, align)
+    c1, c2 = pair.canonical_keys()
+    keep = np.isin(c1, c2)
+    provenance = pair.p1[keep] | _or_by_key(c1[keep], c2, pair.p2)
+    return pair.result(pair.t1[keep], provenance, name or _default_name(pair.k1, pair.k2, "∩"))
+
+
+def difference(
+    k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: str | None = None
+) -> KnowledgeGraph:
+    """``K1 − K2``: K1's triples that K2 does not hold, blank-node structures matched canonically.
+
+    Args:
+        k1: the first graph.
+        k2: the graph whose triples are removed.
+        align: an alignment applied first (default: none).
+        name: the result's name (default: ``"K1 − K2"``).
+    """
+    pair = _Pair(k1, k2, align)
+    c1, c2 = pair.canonical_keys()
+    keep = ~np.isin(c1, c2)
+    return pair.result(pair.t1[keep], pair.p1[keep], name or _default_name(pair.k1, pair.k2, "−"))
+
+
+def extension(
+    k1: KnowledgeGraph,
+    k2: KnowledgeGraph,
+    hops: int = 1,
+    *,
+    align=None,
+    blank_nodes: BlankNodePolicy = "merge",
+    through_vocabulary: bool = False,
+    name: str | None = None,
+) -> KnowledgeGraph:
+    """``K1 ⊕ K2``: K1 plus the triples of K2 that reach K1's entities within ``hops`` steps.
+
+    Distances are measured in K2, treating triples as undirected edges between subject and
+    object. ``hops=0`` adds the K2 triples whose subject or object is a K1 entity (an IRI in
+    subject or object position of K1, after alignment); ``hops=h`` adds those with an endpoint
+    at most ``h`` steps from one. Literals end a path; so do the W3C vocabulary terms
+    (``rdf:``, ``rdfs:``, ``owl:``, ``xsd:``, ``skos:``, ``sh:``, e.g. ``owl:Class``) unless
+    ``through_vocabulary=True``, since they would link every class to every other. A blank node
+    reached brings its whole component (an OWL restriction or RDF list is never cut in half).
+
+    Args:
+        k1: the graph to extend.
+        k2: the graph the new triples come from.
+        hops: how many steps away from K1's entities a triple may reach (default: 1).
+        align: an alignment applied first (default: none).
+        blank_nodes: as in :func:`union` (default: ``"merge"``).
+        through_vocabulary: let reachability pass through W3C vocabulary terms (default: False).
+        name: the result's name (default: ``"K1 ⊕ K2"``).
+    """
+    if hops < 0:
+        raise ValueError(f"hops must be >= 0, got {hops}")
+    pair = _Pair(k1, k2, align)
+    terms = pair.terms
+    kind_literal = np.fromiter((t[0] == '"' for t in terms.tolist()), dtype=bool, count=len(terms))
+    passable = ~kind_literal
+    if not through_vocabulary:
+        vocab = np.fromiter(
+            (t.startswith(tuple("<" + ns for ns in VOCABULARY_NAMESPACES)) for t in terms.tolist()),
+            dtype=bool,
+            count=len(terms),
+        )
+        passable &= ~vocab
+    reached = np.zeros(len(terms), dtype=bool)
+    k1_entities = np.unique(pair.t1[:, [0, 2]])
+    reached[
+        k1_entities[
+            np.fromiter(
+                (terms[i][0] == "<" for i in k1_entities.tolist()), dtype=bool, count=len(k1_entities)
+            )
+        ]
+    ] = True
+    s, o = pair.t2[:, 0], pair.t2[:, 2]
+    for _ in range(hops):
+        touching = (reached[s] & passable[s]) | (reached[o] & passable[o])
+        grown = reached.copy()
+        grown[s[touching]] = True
+        grown[o[touching]] = True
+        if np.array_equal(grown, reached):
+            break
+        reached = grown
+    selected = reached[s] | reached[o]
+    selected = _close_blank_components(pair.k2, selected)
+    addition = pair.k2.subgraph(selected, name=pair.k2.name)
+    out = union(pair.k1, addition, blank_nodes=blank_nodes, name=name or _default_name(pair.k1, pair.k2, "⊕"))
+    out.alignment = pair.alignment
+    return out
+
+
+def _close_blank_components(kg: KnowledgeGraph, selected: np.ndarray) -> np.ndarray:
+    """Extend a row selection with every row of each blank-node component it touches."""
+    blank = blank_mask(kg.terms)
+    s, o = kg.triples[:, 0], kg.triples[:, 2]
+    if not (blank[s] | blank[o]).any():
+        return selected
+    comp = components(kg.triples, blank)
+    hit = np.zeros(len(kg.terms), dtype=bool)
+    ends = np.concatenate([s[selected], o[selected]])
+    hit[comp[ends[blank[ends]]]] = True
+    return selected | (blank[s] & hit[np.maximum(comp[s], 0)]) | (blank[o] & hit[np.maximum(comp[o], 0)])

@@ -1,0 +1,152 @@
+"""RDF terms as canonical N-Triples strings, and conversions to rdflib and pyoxigraph terms.
+
+A term is stored once, as the string N-Triples writes for it (``<iri>``, ``_:label``,
+``"lex"``, ``"lex"@lang``, ``"lex"^^<datatype>``). That form is canonical for RDF 1.1 term
+equality: ``"x"^^xsd:string`` is written ``"x"``, and language tags are lower-cased, so two
+terms are equal exactly when their strings are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL = "http://www.w3.org/2002/07/owl#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+XSD_STRING = XSD + "string"
+RDF_LANGSTRING = RDF + "langString"
+
+_ESCAPES = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+_UNESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
+_LITERAL = re.compile(r'^"(.*)"(?:@([A-Za-z0-9-]+)|\^\^<([^>]*)>)?$', re.DOTALL)
+
+
+def is_iri(term: str) -> bool:
+    """Whether a canonical term string is an IRI."""
+    return term.startswith("<")
+
+
+def is_blank(term: str) -> bool:
+    """Whether a canonical term string is a blank node."""
+    return term.startswith("_:")
+
+
+def is_literal(term: str) -> bool:
+    """Whether a canonical term string is a literal."""
+    return term.startswith('"')
+
+
+def iri(value: str) -> str:
+    """The canonical string of the IRI ``value``."""
+    return f"<{value}>"
+
+
+def iri_value(term: str) -> str:
+    """The IRI inside ``<...>``."""
+    return term[1:-1]
+
+
+def _unescape(text: str) -> str:
+    def repl(m: re.Match) -> str:
+        code = m.group(1) or m.group(2)
+        return chr(int(code, 16)) if code else _ESCAPES.get(m.group(3), m.group(3))
+
+    return _UNESCAPE.sub(repl, text) if "\\" in text else text
+
+
+_NAMED_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x7f]')
+
+
+def _escape(text: str) -> str:
+    """Escape exactly as Oxigraph's N-Triples writer does, so both routes give one string."""
+
+    def repl(m: re.Match) -> str:
+        c = m.group()
+        return _NAMED_ESCAPES.get(c) or f"\\u{ord(c):04X}"
+
+    return _NEEDS_ESCAPE.sub(repl, text)
+
+
+def literal(lexical: str, datatype: str | None = None, language: str | None = None) -> str:
+    """The canonical string of a literal (``xsd:string`` dropped, language tag lower-cased)."""
+    body = f'"{_escape(lexical)}"'
+    if language:
+        return f"{body}@{language.lower()}"
+    if datatype and datatype not in (XSD_STRING, RDF_LANGSTRING):
+        return f"{body}^^<{datatype}>"
+    return body
+
+
+def literal_parts(term: str) -> tuple[str, str, str | None]:
+    """``(lexical form, datatype IRI, language tag or None)`` of a canonical literal string."""
+    m = _LITERAL.match(term)
+    if m is None:
+        raise ValueError(f"not a literal term: {term!r}")
+    lexical, lang, dt = m.groups()
+    lexical = _unescape(lexical)
+    if lang:
+        return lexical, RDF_LANGSTRING, lang.lower()
+    return lexical, dt or XSD_STRING, None
+
+
+def canonical(term: str) -> str:
+    """Normalize an N-Triples term string (as pyoxigraph prints it) to the canonical form."""
+    if term[0] == '"' and (term.endswith(">") or "@" in term[term.rfind('"') :]):
+        lexical, dt, lang = literal_parts(term)
+        return literal(lexical, dt, lang)
+    return term
+
+
+# --- pyoxigraph -------------------------------------------------------------------------------
+
+
+def to_oxigraph_terms(terms: Sequence[str]) -> list:
+    """Pyoxigraph terms for canonical strings, parsed in one N-Triples batch (fast, exact)."""
+    import pyoxigraph as ox
+
+    doc = "".join(f"<urn:s> <urn:p> {t} .\n" for t in terms)
+    return [q.object for q in ox.parse(doc.encode(), format=ox.RdfFormat.N_TRIPLES)]
+
+
+def from_oxigraph(term) -> str:
+    """Canonical string of a pyoxigraph term (pyoxigraph already prints the canonical form)."""
+    return str(term)
+
+
+# --- rdflib -----------------------------------------------------------------------------------
+
+
+def to_rdflib(term: str):
+    """The rdflib term for a canonical string."""
+    from rdflib import BNode, Literal, URIRef
+
+    if term[0] == "<":
+        return URIRef(term[1:-1])
+    if term[0] == "_":
+        return BNode(term[2:])
+    lexical, dt, lang = literal_parts(term)
+    if lang:
+        return Literal(lexical, lang=lang)
+    return Literal(lexical, datatype=None if dt == XSD_STRING else URIRef(dt))
+
+
+def from_rdflib(term) -> str:
+    """Canonical string of an rdflib term."""
+    from rdflib import BNode, Literal, URIRef
+
+    if isinstance(term, URIRef):
+        return f"<{term}>"
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    if isinstance(term, Literal):
+        return literal(str(term), str(term.datatype) if term.datatype else None, term.language)
+    raise TypeError(f"unsupported rdflib term {term!r}")
+
+
+def to_rdflib_terms(terms: Iterable[str]) -> list:
+    """Rdflib terms for many canonical strings."""
+    return [to_rdflib(t) for t in terms]
