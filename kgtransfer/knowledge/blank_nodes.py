@@ -158,5 +158,6 @@ def canonical_terms(terms: np.ndarray, triples: np.ndarray) -> np.ndarray:
 
 def _classes_per_component(comp: np.ndarray, nodes: np.ndarray, color: np.ndarray) -> np.ndarray:
     """Number of distinct colours in each component (indexed by component id)."""
-    pairs = np.unique(np.stack([comp[nodes].astype(np.uint64), color[nodes]], axis=1), axis=0)
-    return np.bincount(pairs[:, 0].astype(np.int64), minlength=len(comp))
+    owner = comp[nodes]
+    _, first = np.unique(_combine(owner.astype(np.uint64), color[nodes]), return_index=True)
+    return np.bincount(owner[first], minlength=len(comp))

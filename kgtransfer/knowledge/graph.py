@@ -140,7 +140,7 @@ class KnowledgeGraph:
         name: a display name (default: ``"graph"``).
     """
 
-    __slots__ = ("terms", "triples", "provenance", "sources", "name", "alignment", "__weakref__")
+    __slots__ = ("terms", "triples", "provenance", "sources", "name", "alignment", "_canonical", "__weakref__")
 
     def __init__(
         self,
@@ -172,6 +172,7 @@ class KnowledgeGraph:
         self.sources = sources
         self.name = name
         self.alignment = None
+        self._canonical: np.ndarray | None = None
 
     # --- construction ---------------------------------------------------------------------
 
@@ -273,6 +274,17 @@ class KnowledgeGraph:
         """0 for IRIs, 1 for blank nodes, 2 for literals, per term."""
         first = np.fromiter((t[0] for t in self.terms.tolist()), dtype="<U1", count=len(self.terms))
         return np.select([first == "<", first == "_"], [0, 1], 2).astype(np.int8)
+
+    def canonical_terms(self) -> np.ndarray:
+        """``terms`` with each blank node renamed to its canonical, content-derived label (cached).
+
+        See :mod:`kgtransfer.knowledge.blank_nodes` for what the labelling guarantees.
+        """
+        if self._canonical is None:
+            from kgtransfer.knowledge.blank_nodes import canonical_terms
+
+            self._canonical = _freeze(canonical_terms(self.terms, self.triples))
+        return self._canonical
 
     def entity_ids(self) -> np.ndarray:
         """Sorted ids of the terms in subject or object position that are not literals."""

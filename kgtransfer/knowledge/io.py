@@ -11,6 +11,8 @@ import gzip
 import os
 import re
 import tempfile
+from collections import defaultdict
+from itertools import count
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -70,16 +72,15 @@ def parse(data: bytes, format: str, source: str, name: str | None = None, base_i
     """Parse RDF bytes into a KnowledgeGraph; ``source`` names the input in errors and provenance."""
     import pyoxigraph as ox
 
-    index: dict = {}
-    setdefault = index.setdefault
+    index: dict = defaultdict(count().__next__)  # term -> id, in order of first appearance
+    graph_ids: dict = defaultdict(count().__next__)
     flat: list[int] = []
-    graphs: list = []
-    graph_ids: dict = {}
+    graphs: list[int] = []
     name = name or Path(source).name
     try:
         for s, p, o, g in ox.parse(data, format=_ox_format(format), base_iri=base_iri):
-            flat += (setdefault(s, len(index)), setdefault(p, len(index)), setdefault(o, len(index)))
-            graphs.append(graph_ids.setdefault(g, len(graph_ids)))
+            flat += (index[s], index[p], index[o])
+            graphs.append(graph_ids[g])
     except SyntaxError as e:
         m = _LOCATION.search(str(e))
         line = int(m.group(1)) if m else getattr(e, "lineno", None)

@@ -23,7 +23,7 @@ import numpy as np
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.align import Alignment
 from kgtransfer.knowledge.align import align as compute_alignment
-from kgtransfer.knowledge.blank_nodes import blank_mask, canonical_terms, components
+from kgtransfer.knowledge.blank_nodes import blank_mask, components
 from kgtransfer.knowledge.graph import MAX_SOURCES, KnowledgeGraph, compact, merge_terms, pack_rows
 
 BlankNodePolicy = Literal["merge", "canonical"]
@@ -55,8 +55,7 @@ class _Pair:
 
     def canonical_keys(self) -> tuple[np.ndarray, np.ndarray]:
         """Keys under which isomorphic blank-node structures coincide (raw keys when there are none)."""
-        c1 = canonical_terms(self.k1.terms, self.k1.triples)
-        c2 = canonical_terms(self.k2.terms, self.k2.triples)
+        c1, c2 = self.k1.canonical_terms(), self.k2.canonical_terms()
         if c1 is self.k1.terms and c2 is self.k2.terms:
             return self.raw_keys()
         terms, m1, m2 = merge_terms(c1, c2)

@@ -1,0 +1,73 @@
+import subprocess
+import sys
+
+import pytest
+
+from kgtransfer.cli import main
+
+FIXTURE = """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:a ex:p ex:b ; rdfs:label "A" .
+ex:b ex:q [ ex:r ex:c ] .
+"""
+
+
+@pytest.fixture
+def ttl(tmp_path):
+    path = tmp_path / "k.ttl"
+    path.write_text(FIXTURE)
+    return path
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys; from kgtransfer.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n"
+        "assert 'torch' not in sys.modules and 'rdflib' not in sys.modules, sorted(sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "merge" in out.stdout and "sparql" in out.stdout
+
+
+def test_info_prints_stats(ttl, capsys):
+    assert main(["info", str(ttl)]) == 0
+    out = capsys.readouterr().out
+    assert "triples" in out and "blank nodes" in out
+    assert " 4" in out  # 4 triples
+
+
+def test_merge_writes_trig_with_provenance(ttl, tmp_path, capsys):
+    other = tmp_path / "k2.ttl"
+    other.write_text(
+        "<http://example.org/a> <http://example.org/p> <http://example.org/b> .\n"
+        "<http://example.org/x> <http://example.org/p> <http://example.org/y> .\n"
+    )
+    out = tmp_path / "u.trig"
+    assert main(["merge", "union", str(ttl), str(other), "-o", str(out)]) == 0
+    import kgtransfer as kgt
+
+    back = kgt.load(out)
+    assert len(back) == 5
+    assert sorted(back.sources) == ["k.ttl", "k2.ttl"]
+    triple = ("<http://example.org/a>", "<http://example.org/p>", "<http://example.org/b>")
+    assert sorted(back.sources_of(triple)) == ["k.ttl", "k2.ttl"]
+
+
+def test_errors_are_one_line_with_nonzero_exit(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "missing.ttl")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.ttl" in err and "Traceback" not in err
+
+
+def test_bad_rdf_names_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("<http://e/a> <http://e/p> <http://e/b> .\n<http://e/a> <http://e/p> .\n")
+    assert main(["info", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.ttl:2" in err
+
+
+def test_sparql_select_csv(ttl, capsys):
+    query = "SELECT ?s WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }"
+    assert main(["sparql", query, "--source", str(ttl), "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["s", "http://example.org/a"]
