@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from collections import defaultdict
-from itertools import count
+from itertools import chain, count
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -73,14 +73,10 @@ def parse(data: bytes, format: str, source: str, name: str | None = None, base_i
     import pyoxigraph as ox
 
     index: dict = defaultdict(count().__next__)  # term -> id, in order of first appearance
-    graph_ids: dict = defaultdict(count().__next__)
-    flat: list[int] = []
-    graphs: list[int] = []
     name = name or Path(source).name
-    try:
-        for s, p, o, g in ox.parse(data, format=_ox_format(format), base_iri=base_iri):
-            flat += (index[s], index[p], index[o])
-            graphs.append(graph_ids[g])
+    try:  # one C-level pass: every (s, p, o, g) term of every quad through the interning dict
+        quads = ox.parse(data, format=_ox_format(format), base_iri=base_iri)
+        ids = np.fromiter(map(index.__getitem__, chain.from_iterable(quads)), dtype=np.int64).reshape(-1, 4)
     except SyntaxError as e:
         m = _LOCATION.search(str(e))
         line = int(m.group(1)) if m else getattr(e, "lineno", None)
@@ -89,19 +85,25 @@ def parse(data: bytes, format: str, source: str, name: str | None = None, base_i
         raise RDFSyntaxError(message, source, line, col) from None
     except ValueError as e:
         raise RDFSyntaxError(str(e), source) from None
-    terms = np.empty(len(index), dtype=object)
-    terms[:] = [str(t) for t in index]
+    objects = list(index)
+    used = np.zeros(len(objects), dtype=bool)
+    used[ids[:, :3].ravel()] = True  # graph names are terms only if a triple uses them
+    terms = np.empty(int(used.sum()), dtype=object)
+    terms[:] = [str(objects[i]) for i in np.flatnonzero(used).tolist()]
     terms = scope_blank_nodes(terms, data)
-    triples = np.asarray(flat, dtype=np.int64).reshape(-1, 3)
-    sources, provenance = _graph_sources(list(graph_ids), np.asarray(graphs, dtype=np.int64), name)
+    triples = (np.cumsum(used) - 1)[ids[:, :3]]
+    graph_term_ids, graph_of_row = np.unique(ids[:, 3], return_inverse=True)
+    graph_terms = [objects[i] for i in graph_term_ids.tolist()]
+    sources, provenance = _graph_sources(graph_terms, graph_of_row, name)
     return KnowledgeGraph(terms, triples, provenance, sources, name)
 
 
 def _graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
     """Turn named graphs into provenance sources (our own provenance graphs decode back to names)."""
-    if not graph_terms:
-        return (default,), None
     import pyoxigraph as ox
+
+    if not graph_terms or (len(graph_terms) == 1 and isinstance(graph_terms[0], ox.DefaultGraph)):
+        return (default,), None
 
     names: list[str] = []
     masks = []

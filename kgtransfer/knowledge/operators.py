@@ -41,8 +41,8 @@ class _Pair:
             self.alignment = compute_alignment(k1, k2, align)
             k1, k2 = self.alignment.apply(k1), self.alignment.apply(k2)
         self.k1, self.k2 = k1, k2
-        self.terms, m1, m2 = merge_terms(k1.terms, k2.terms)
-        self.t1, self.t2 = m1[k1.triples], m2[k2.triples]
+        self.terms, _, m2 = merge_terms(k1.terms, k2.terms)
+        self.t1, self.t2 = k1.triples, m2[k2.triples]  # merge_terms keeps K1's ids
         self.sources = list(k1.sources) + [s for s in k2.sources if s not in k1.sources]
         if len(self.sources) > MAX_SOURCES:
             raise ValueError(f"the inputs have more than {MAX_SOURCES} sources between them")
@@ -75,17 +75,18 @@ def _remap_bits(provenance: np.ndarray, targets: list[int]) -> np.ndarray:
     return out
 
 
-def _or_by_key(keys: np.ndarray, other_keys: np.ndarray, other_bits: np.ndarray) -> np.ndarray:
-    """For each of ``keys``: the OR of ``other_bits`` over rows of ``other_keys`` with the same key."""
+def _lookup(keys: np.ndarray, other_keys: np.ndarray, other_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``keys``: whether ``other_keys`` holds it, and the OR of ``other_bits`` over those rows."""
     if len(other_keys) == 0:
-        return np.zeros(len(keys), dtype=np.uint64)
-    order = np.argsort(other_keys, kind="stable")
+        return np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.uint64)
+    order = np.argsort(other_keys)
     sorted_keys = other_keys[order]
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     unique_keys = sorted_keys[starts]
     bits = np.bitwise_or.reduceat(other_bits[order], starts)
-    pos = np.clip(np.searchsorted(unique_keys, keys), 0, len(unique_keys) - 1)
-    return np.where(unique_keys[pos] == keys, bits[pos], np.uint64(0))
+    pos = np.minimum(np.searchsorted(unique_keys, keys), len(unique_keys) - 1)
+    found = unique_keys[pos] == keys
+    return found, np.where(found, bits[pos], np.uint64(0))
 
 
 def _default_name(k1: KnowledgeGraph, k2: KnowledgeGraph, symbol: str) -> str:
@@ -119,14 +120,12 @@ def union(
     if blank_nodes != "canonical":
         raise ValueError(f"blank_nodes must be 'merge' or 'canonical', got {blank_nodes!r}")
     c1, c2 = pair.canonical_keys()
-    dup = np.isin(c2, c1)
-    p1 = pair.p1 | _or_by_key(c1, c2, pair.p2)
+    dup, _ = _lookup(c2, c1, pair.p1)
+    p1 = pair.p1 | _lookup(c1, c2, pair.p2)[1]
     return pair.result(np.concatenate([pair.t1, pair.t2[~dup]]), np.concatenate([p1, pair.p2[~dup]]), name)
 
 
-def intersection(
-    k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: str | None = None
-) -> KnowledgeGraph:
+def intersection(k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: str | None = None) -> KnowledgeGraph:
     """``K1 ∩ K2``: K1's triples that K2 also holds, blank-node structures matched canonically.
 
     Args:
@@ -137,14 +136,12 @@ def intersection(
     """
     pair = _Pair(k1, k2, align)
     c1, c2 = pair.canonical_keys()
-    keep = np.isin(c1, c2)
-    provenance = pair.p1[keep] | _or_by_key(c1[keep], c2, pair.p2)
+    keep, bits = _lookup(c1, c2, pair.p2)
+    provenance = pair.p1[keep] | bits[keep]
     return pair.result(pair.t1[keep], provenance, name or _default_name(pair.k1, pair.k2, "∩"))
 
 
-def difference(
-    k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: str | None = None
-) -> KnowledgeGraph:
+def difference(k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: str | None = None) -> KnowledgeGraph:
     """``K1 − K2``: K1's triples that K2 does not hold, blank-node structures matched canonically.
 
     Args:
@@ -155,7 +152,7 @@ def difference(
     """
     pair = _Pair(k1, k2, align)
     c1, c2 = pair.canonical_keys()
-    keep = ~np.isin(c1, c2)
+    keep = ~_lookup(c1, c2, pair.p2)[0]
     return pair.result(pair.t1[keep], pair.p1[keep], name or _default_name(pair.k1, pair.k2, "−"))
 
 
@@ -204,11 +201,7 @@ def extension(
     reached = np.zeros(len(terms), dtype=bool)
     k1_entities = np.unique(pair.t1[:, [0, 2]])
     reached[
-        k1_entities[
-            np.fromiter(
-                (terms[i][0] == "<" for i in k1_entities.tolist()), dtype=bool, count=len(k1_entities)
-            )
-        ]
+        k1_entities[np.fromiter((terms[i][0] == "<" for i in k1_entities.tolist()), dtype=bool, count=len(k1_entities))]
     ] = True
     s, o = pair.t2[:, 0], pair.t2[:, 2]
     for _ in range(hops):
