@@ -1,0 +1,171 @@
+"""The two extension points of ``kgtransfer.models``: :class:`Encoder` and :class:`Decoder`.
+
+An encoder maps the message-passing graph (which already holds inverse edges: edge type ``2r`` is
+relation ``r`` and ``2r + 1`` its inverse) to one vector per entity and one per original relation.
+A decoder scores triples from those vectors; a higher score means a more plausible triple.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+#: Intermediate tensors of chunked all-entity scoring stay below about this many bytes.
+SCORE_MEMORY_BYTES = 2**30
+
+
+class Encoder(nn.Module, ABC):
+    """Base class of entity and relation encoders.
+
+    Subclasses hold ``entity_embedding`` (``[num_nodes, dim]``, the learned input rows that transfer
+    keys by IRI) and ``relation_embedding`` (``[num_relations, dim]``, one row per original relation),
+    and return ``(entity representations, relation representations)`` from :meth:`forward`.
+
+    Args:
+        num_nodes: number of entities.
+        dim: embedding and hidden size.
+        num_relations: number of original relations ``R``; message passing sees ``2 * R`` edge types.
+        in_channels: size of optional input node features ``x``; when set, ``forward`` needs ``x``
+            and adds ``Linear(x)`` to the learned entity rows (default: :obj:`None`).
+    """
+
+    def __init__(self, num_nodes: int, dim: int, num_relations: int, in_channels: int | None = None):
+        super().__init__()
+        if num_nodes < 0 or num_relations < 0 or dim < 1:
+            raise ValueError(
+                f"{type(self).__name__}: need num_nodes >= 0, dim >= 1, num_relations >= 0; "
+                f"got {num_nodes}, {dim}, {num_relations}"
+            )
+        self.num_nodes = num_nodes
+        self.dim = dim
+        self.num_relations = num_relations
+        self.in_channels = in_channels
+        self.entity_embedding = nn.Embedding(num_nodes, dim)
+        self.relation_embedding = nn.Embedding(num_relations, dim)
+        self.feature_proj = nn.Linear(in_channels, dim) if in_channels is not None else None
+
+    def reset_parameters(self) -> None:
+        """Xavier-normal entity and relation rows (ComplEx needs it), default init for the rest."""
+        nn.init.xavier_normal_(self.entity_embedding.weight)
+        nn.init.xavier_normal_(self.relation_embedding.weight)
+        if self.feature_proj is not None:
+            self.feature_proj.reset_parameters()
+
+    def node_input(self, x: Tensor | None) -> Tensor:
+        """The first-layer node matrix ``[num_nodes, dim]``: learned rows plus projected features.
+
+        Args:
+            x: input node features ``[num_nodes, in_channels]``, required iff ``in_channels`` is set.
+        """
+        h = self.entity_embedding.weight
+        if self.feature_proj is None:
+            if x is not None:
+                raise ValueError(f"{type(self).__name__} was built without in_channels; it takes no x")
+            return h
+        if x is None or x.shape != (self.num_nodes, self.in_channels):
+            got = None if x is None else tuple(x.shape)
+            raise ValueError(
+                f"{type(self).__name__} needs x of shape {(self.num_nodes, self.in_channels)}, got {got}"
+            )
+        return h + self.feature_proj(x)
+
+    def check_graph(self, edge_index: Tensor, edge_type: Tensor) -> None:
+        """Raise ValueError when the message-passing graph does not fit this encoder."""
+        if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_type.shape != (edge_index.size(1),):
+            raise ValueError(
+                f"edge_index must be [2, E] and edge_type [E], got {tuple(edge_index.shape)} and "
+                f"{tuple(edge_type.shape)}"
+            )
+        if edge_type.numel() and int(edge_type.max()) >= 2 * self.num_relations:
+            raise ValueError(
+                f"edge_type {int(edge_type.max())} out of range: {self.num_relations} relations give "
+                f"{2 * self.num_relations} edge types (2r forward, 2r+1 inverse)"
+            )
+
+    @abstractmethod
+    def forward(
+        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Encode the graph.
+
+        Args:
+            edge_index: ``[2, E]`` source and target node ids, inverse edges included.
+            edge_type: ``[E]`` edge types in ``[0, 2 * num_relations)``.
+            x: optional input node features ``[num_nodes, in_channels]``.
+
+        Returns:
+            Entity representations ``[num_nodes, dim]`` and relation representations
+            ``[num_relations, dim]``.
+        """
+
+    def extra_repr_args(self) -> list[str]:
+        """Keyword arguments shown by ``repr`` after ``num_relations``."""
+        return []
+
+    def __repr__(self) -> str:
+        args = [
+            str(self.num_nodes),
+            str(self.dim),
+            f"num_relations={self.num_relations}",
+            *self.extra_repr_args(),
+        ]
+        if self.in_channels is not None:
+            args.append(f"in_channels={self.in_channels}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+class Decoder(nn.Module, ABC):
+    """Base class of triple scoring functions ``f(h, r, t)``; higher is more plausible.
+
+    ``score_tails(h, r, E)[i, j] == forward(h[i], r[i], E[j])`` and likewise for ``score_heads``.
+    """
+
+    #: ComplEx and RotatE read a ``dim``-vector as ``dim / 2`` complex numbers.
+    needs_even_dim: bool = False
+
+    def reset_parameters(self) -> None:
+        """Decoders here have no learned parameters; kept for a uniform module interface."""
+
+    def check_dim(self, dim: int) -> None:
+        """Raise ValueError when vectors of size ``dim`` cannot be scored by this decoder."""
+        if self.needs_even_dim and dim % 2:
+            raise ValueError(
+                f"{type(self).__name__} reads a dim-vector as dim/2 complex numbers, "
+                f"so dim must be even; got {dim}"
+            )
+
+    @abstractmethod
+    def forward(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
+        """Score triples: ``[B, d]`` heads, relations and tails to ``[B]`` scores."""
+
+    @abstractmethod
+    def score_tails(self, h: Tensor, r: Tensor, all_t: Tensor) -> Tensor:
+        """Score every candidate tail: ``[B, d]``, ``[B, d]``, ``[N, d]`` to ``[B, N]``."""
+
+    @abstractmethod
+    def score_heads(self, all_h: Tensor, r: Tensor, t: Tensor) -> Tensor:
+        """Score every candidate head: ``[N, d]``, ``[B, d]``, ``[B, d]`` to ``[B, N]``."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def chunked_scores(
+    fn: Callable[[Tensor, Tensor], Tensor], queries: Tensor, targets: Tensor, width: int
+) -> Tensor:
+    """Apply ``fn(queries[a:b], targets) -> [b - a, N]`` in row chunks that bound peak memory.
+
+    Args:
+        fn: scores a chunk of queries against all targets.
+        queries: ``[B, ...]`` query rows.
+        targets: ``[N, ...]`` candidate rows.
+        width: floats held per (query, target) pair by ``fn``'s intermediates.
+    """
+    per_row = max(1, targets.size(0) * width * queries.element_size())
+    rows = max(1, SCORE_MEMORY_BYTES // per_row)
+    if rows >= queries.size(0):
+        return fn(queries, targets)
+    return torch.cat([fn(chunk, targets) for chunk in queries.split(rows)], dim=0)

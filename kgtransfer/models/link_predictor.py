@@ -1,0 +1,104 @@
+"""LinkPredictor: an encoder and a decoder, scoring triples over one message-passing graph."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class ModelConfig:
+    """Which encoder and decoder, and their sizes. Saved with every checkpoint.
+
+    Attributes:
+        encoder: a registered encoder name (``"rgcn"``, ``"compgcn"``, ``"embedding"``) (default: ``"rgcn"``).
+        decoder: a registered decoder name (``"distmult"``, ``"complex"``, ``"rotate"``, ``"transe"``)
+            (default: ``"distmult"``).
+        dim: embedding size (default: 200).
+        encoder_kwargs: extra encoder arguments, e.g. ``{"num_layers": 2, "num_bases": 30}`` (default: none).
+        decoder_kwargs: extra decoder arguments (default: none).
+        dropout: dropout on the encoder's output representations (default: 0.0).
+    """
+
+    encoder: str = "rgcn"
+    decoder: str = "distmult"
+    dim: int = 200
+    encoder_kwargs: dict = field(default_factory=dict)
+    decoder_kwargs: dict = field(default_factory=dict)
+    dropout: float = 0.0
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ModelConfig:
+        """The config from :meth:`to_json`."""
+        return cls(**data)
+
+
+class LinkPredictor(nn.Module):
+    """Scores ``(h, r, t)`` as ``decoder(E[h], R[r], E[t])`` where ``E, R = encoder(graph)``.
+
+    Args:
+        encoder: an :class:`~kgtransfer.models.base.Encoder`.
+        decoder: a :class:`~kgtransfer.models.base.Decoder`.
+        dropout: dropout on entity representations during training (default: 0.0).
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, dropout: float = 0.0):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.dropout = nn.Dropout(dropout)
+        self.head: nn.Module = nn.Identity()  # a linear probe replaces this (see kgtransfer.transfer.finetune)
+
+    @classmethod
+    def build(cls, config: ModelConfig, num_entities: int, num_relations: int, in_channels: int | None = None):
+        """A new model for a graph of this size."""
+        from kgtransfer.models import decoder, encoder
+
+        enc_kwargs = dict(config.encoder_kwargs)
+        if in_channels is not None:
+            enc_kwargs["in_channels"] = in_channels
+        dec = decoder(config.decoder, **config.decoder_kwargs)
+        dec.check_dim(config.dim)
+        enc = encoder(config.encoder, num_nodes=num_entities, dim=config.dim, num_relations=num_relations, **enc_kwargs)
+        return cls(enc, dec, config.dropout)
+
+    def encode(self, graph) -> tuple[Tensor, Tensor]:
+        """Entity and relation representations for a message graph with ``edge_index``, ``edge_type``, ``x``."""
+        entities, relations = self.encoder(graph.edge_index, graph.edge_type, getattr(graph, "x", None))
+        return self.dropout(self.head(entities)), relations
+
+    def score_tails(self, reps: tuple[Tensor, Tensor], heads: Tensor, relations: Tensor) -> Tensor:
+        """Scores ``[B, N]`` of every entity as the tail of ``(heads[i], relations[i], ?)``."""
+        ent, rel = reps
+        return self.decoder.score_tails(ent[heads], rel[relations], ent)
+
+    def score_heads(self, reps: tuple[Tensor, Tensor], relations: Tensor, tails: Tensor) -> Tensor:
+        """Scores ``[B, N]`` of every entity as the head of ``(?, relations[i], tails[i])``."""
+        ent, rel = reps
+        return self.decoder.score_heads(ent, rel[relations], ent[tails])
+
+    def score(self, reps: tuple[Tensor, Tensor], triples: Tensor) -> Tensor:
+        """Scores ``[B]`` of ``(h, r, t)`` rows."""
+        ent, rel = reps
+        return self.decoder(ent[triples[:, 0]], rel[triples[:, 1]], ent[triples[:, 2]])
+
+    @torch.no_grad()
+    def scorer(self, graph):
+        """A ``score_fn(ids, relations, side)`` for batched ranking, encoding the graph once."""
+        reps = self.encode(graph)
+
+        def score_fn(ids: Tensor, relations: Tensor, side: str) -> Tensor:
+            if side == "tail":
+                return self.score_tails(reps, ids, relations).float()
+            return self.score_heads(reps, relations, ids).float()
+
+        return score_fn
+
+    def __repr__(self) -> str:
+        return f"LinkPredictor(encoder={self.encoder!r}, decoder={self.decoder!r})"

@@ -1,0 +1,145 @@
+import math
+
+import pytest
+import torch
+
+from kgtransfer.models import ENCODERS, RGCN, CompGCN, CompGCNConv, EmbeddingEncoder, circular_correlation
+
+from .model_cases import DIM, NUM_NODES, NUM_RELATIONS, EncoderCase, toy_graph
+
+
+class TestRGCN(EncoderCase):
+    cls = RGCN
+    expected_repr = "RGCN(12, 8, num_relations=3, num_layers=2)"
+
+
+class TestRGCNBasis(EncoderCase):
+    cls = RGCN
+    kwargs = {"num_bases": 2, "dropout": 0.3}
+    expected_repr = "RGCN(12, 8, num_relations=3, num_layers=2, num_bases=2)"
+
+
+class TestRGCNBlocks(EncoderCase):
+    cls = RGCN
+    kwargs = {"num_blocks": 2, "num_layers": 3, "root_weight": False}
+    expected_repr = "RGCN(12, 8, num_relations=3, num_layers=3, num_blocks=2)"
+    isolated_nodes_differ = False
+
+
+class TestCompGCNSub(EncoderCase):
+    cls = CompGCN
+    kwargs = {"comp": "sub", "dropout": 0.3}
+    expected_repr = "CompGCN(12, 8, num_relations=3, num_layers=2, comp='sub')"
+
+
+class TestCompGCNMult(EncoderCase):
+    cls = CompGCN
+    kwargs = {"comp": "mult", "num_layers": 1}
+    expected_repr = "CompGCN(12, 8, num_relations=3, num_layers=1, comp='mult')"
+
+
+class TestCompGCNCorr(EncoderCase):
+    cls = CompGCN
+    kwargs = {"comp": "corr"}
+    expected_repr = "CompGCN(12, 8, num_relations=3, num_layers=2, comp='corr')"
+
+
+class TestEmbeddingEncoder(EncoderCase):
+    cls = EmbeddingEncoder
+    expected_repr = "EmbeddingEncoder(12, 8, num_relations=3)"
+
+
+def test_every_registered_encoder_has_a_test_class():
+    tested = {case.cls for case in EncoderCase.__subclasses__()}
+    untested = {name for name, cls in ENCODERS.items() if cls not in tested}
+    assert not untested, f"registered encoders without an EncoderCase test class: {sorted(untested)}"
+
+
+def naive_correlation(a, b):
+    d = a.size(-1)
+    return torch.stack([sum(a[i] * b[(i + k) % d] for i in range(d)) for k in range(d)])
+
+
+@pytest.mark.parametrize("d", [1, 5, 8])
+def test_circular_correlation_matches_naive(d):
+    g = torch.Generator().manual_seed(d)
+    a, b = torch.randn(d, generator=g, dtype=torch.float64), torch.randn(d, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(circular_correlation(a, b), naive_correlation(a, b))
+    batch = torch.randn(4, d, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(circular_correlation(batch, b)[2], naive_correlation(batch[2], b))
+
+
+def naive_compgcn_conv(conv: CompGCNConv, x, edge_index, edge_type, rel):
+    """The CompGCN layer edge by edge, with the naive correlation."""
+    ops = {"sub": lambda a, b: a - b, "mult": lambda a, b: a * b, "corr": naive_correlation}
+    phi = ops[conv.comp]
+    src, dst = edge_index.tolist()
+    kinds = (edge_type % 2).tolist()
+    out = torch.zeros(x.size(0), conv.out_channels, dtype=x.dtype)
+    for u, v, k, p in zip(src, dst, edge_type.tolist(), kinds, strict=True):
+        d_out = sum(1 for s, q in zip(src, kinds, strict=True) if s == u and q == p)
+        d_in = sum(1 for t, q in zip(dst, kinds, strict=True) if t == v and q == p)
+        weight = conv.weight_out if p else conv.weight_in
+        out[v] += phi(x[u], rel[k]) @ weight / math.sqrt(d_out * d_in)
+    loop = torch.stack([phi(x[i], conv.loop_rel[0]) for i in range(x.size(0))]) @ conv.weight_loop
+    return (out + loop) / 3 + conv.bias, rel @ conv.weight_rel
+
+
+@pytest.mark.parametrize("comp", ["sub", "mult", "corr"])
+def test_compgcn_conv_matches_naive(comp):
+    torch.manual_seed(0)
+    conv = CompGCNConv(4, 6, comp=comp).double()
+    torch.nn.init.normal_(conv.bias)
+    edge_index, edge_type = toy_graph(num_edges=6)
+    x = torch.randn(NUM_NODES, 4, dtype=torch.float64)
+    rel = torch.randn(2 * NUM_RELATIONS, 4, dtype=torch.float64)
+    out, rel_out = conv(x, edge_index, edge_type, rel)
+    want, want_rel = naive_compgcn_conv(conv, x, edge_index, edge_type, rel)
+    torch.testing.assert_close(out, want)
+    torch.testing.assert_close(rel_out, want_rel)
+    assert repr(conv) == f"CompGCNConv(4, 6, comp='{comp}')"
+
+
+def test_compgcn_relations_are_the_forward_edge_types():
+    enc = CompGCN(NUM_NODES, DIM, NUM_RELATIONS, num_layers=1)
+    _, rel = enc(*toy_graph())
+    fwd = enc.relation_embedding.weight @ enc.convs[0].weight_rel
+    torch.testing.assert_close(rel, fwd)
+
+
+def test_rgcn_layer_matches_formula():
+    torch.manual_seed(0)
+    enc = RGCN(NUM_NODES, DIM, NUM_RELATIONS, num_layers=1).double()
+    edge_index, edge_type = toy_graph()
+    out, _ = enc(edge_index, edge_type)
+    conv, x = enc.convs[0], enc.entity_embedding.weight
+    want = x @ conv.root + conv.bias
+    for k in range(2 * NUM_RELATIONS):
+        for v in range(NUM_NODES):
+            sources = edge_index[0, (edge_type == k) & (edge_index[1] == v)]
+            if len(sources):
+                want[v] += x[sources].mean(0) @ conv.weight[k]
+    torch.testing.assert_close(out, want)
+
+
+def test_rgcn_basis_and_block_parameters():
+    basis = RGCN(NUM_NODES, DIM, NUM_RELATIONS, num_bases=2)
+    blocks = RGCN(NUM_NODES, DIM, NUM_RELATIONS, num_blocks=4)
+    assert basis.convs[0].weight.shape == (2, DIM, DIM)
+    assert basis.convs[0].comp.shape == (2 * NUM_RELATIONS, 2)
+    assert blocks.convs[0].weight.shape == (2 * NUM_RELATIONS, 4, 2, 2)
+    with pytest.raises(ValueError, match="divide"):
+        RGCN(NUM_NODES, DIM, NUM_RELATIONS, num_blocks=3)
+    with pytest.raises(ValueError, match="not both"):
+        RGCN(NUM_NODES, DIM, NUM_RELATIONS, num_bases=2, num_blocks=2)
+
+
+def test_unknown_composition():
+    with pytest.raises(ValueError, match="sub, mult, corr"):
+        CompGCN(NUM_NODES, DIM, NUM_RELATIONS, comp="add")
+
+
+def test_embedding_encoder_returns_its_rows():
+    enc = EmbeddingEncoder(NUM_NODES, DIM, NUM_RELATIONS)
+    ent, rel = enc(*toy_graph())
+    assert ent is enc.entity_embedding.weight and rel is enc.relation_embedding.weight
