@@ -1,0 +1,56 @@
+"""From knowledge graphs to tensors: IRI-keyed vocabularies, PyG message graphs, seeded splits.
+
+Names are imported on first use (as in :mod:`kgtransfer`), so ``kgtransfer.data.vocab`` loads
+without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "Vocab": "kgtransfer.data.vocab",
+    "GraphVocab": "kgtransfer.data.vocab",
+    "Triples": "kgtransfer.data.tensorize",
+    "to_pyg": "kgtransfer.data.tensorize",
+    "literal_features": "kgtransfer.data.tensorize",
+    "Split": "kgtransfer.data.splits",
+    "NodeSplit": "kgtransfer.data.splits",
+    "given_split": "kgtransfer.data.splits",
+    "random_split": "kgtransfer.data.splits",
+    "relation_split": "kgtransfer.data.splits",
+    "node_split": "kgtransfer.data.splits",
+}
+
+__all__ = [
+    "GraphVocab",
+    "NodeSplit",
+    "Split",
+    "Triples",
+    "Vocab",
+    "given_split",
+    "literal_features",
+    "node_split",
+    "random_split",
+    "relation_split",
+    "to_pyg",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kgtransfer.data.splits import NodeSplit, Split, given_split, node_split, random_split, relation_split
+    from kgtransfer.data.tensorize import Triples, literal_features, to_pyg
+    from kgtransfer.data.vocab import GraphVocab, Vocab
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kgtransfer.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

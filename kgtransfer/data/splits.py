@@ -1,0 +1,454 @@
+"""Seeded, leak-free link-prediction and node-classification splits.
+
+A :class:`Split` holds train, valid and test :class:`~kgtransfer.data.tensorize.Triples` over one
+vocabulary. The message-passing graph (:meth:`Split.message_graph`) is built from the training
+triples only, so no valid or test triple, nor its inverse edge, is ever a message.
+
+- :func:`given_split` keeps a benchmark's own split, read from provenance: a source whose last
+  ``/``-segment is ``train``/``training``, ``valid``/``validation`` or ``test`` (as
+  ``kgtransfer.load("umls")`` produces). A triple held by several splits goes to the test side
+  first, then valid (so training never holds an evaluation triple); triples of other sources
+  (e.g. merged in from a second graph) are training triples.
+- :func:`random_split` shuffles all triples with a seeded generator.
+- :func:`relation_split` draws valid and test triples from the given relations only; every
+  triple of the other relations trains (pretraining-style subsets, "predict these relations").
+
+Cleanup (``cleanup=True``, the default of the random splits): a valid or test triple whose head,
+tail or relation does not occur in a training triple is moved to train, like PyKEEN's
+deterministic cleanup. One pass is exact: moving triples only adds training entities, so the
+remaining evaluation triples stay covered. The realized ratios can therefore differ a little from
+``ratios``; ``split.info["moved"]`` counts the moved triples.
+
+Rows are ordered by ``(h, r, t)`` ids before shuffling, and ids come from the sorted vocabulary,
+so a split depends only on the graph, ``ratios`` and ``seed``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsample_mask
+from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json
+from kgtransfer.knowledge.graph import KnowledgeGraph
+
+SPLIT_NAMES = ("train", "valid", "test")
+_ROLE_OF_SEGMENT = {"train": 0, "training": 0, "valid": 1, "validation": 1, "test": 2}
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Train, valid and test triples over one vocabulary.
+
+    Attributes:
+        train: the training triples, the only ones that become message edges.
+        valid: the validation triples.
+        test: the test triples.
+        method: how the split was made (``"given"``, ``"random"``, ``"relation"``).
+        seed: the seed of a random split (default: :obj:`None`).
+        info: JSON-ready details: ratios, relations, moved triples, subsampling (default: empty).
+        unused: training triples left out by :meth:`subsample`; still true facts, so
+            :meth:`filter_triples` keeps them (default: :obj:`None`).
+    """
+
+    train: Triples
+    valid: Triples
+    test: Triples
+    method: str
+    seed: int | None = None
+    info: dict = field(default_factory=dict)
+    unused: Triples | None = None
+
+    def __post_init__(self):
+        parts = [self.train, self.valid, self.test] + ([self.unused] if self.unused is not None else [])
+        shapes = {(p.num_entities, p.num_relations) for p in parts}
+        if len(shapes) != 1 or any(p.vocab != self.train.vocab for p in parts):
+            raise ValueError("train, valid and test must share one vocabulary and the same counts")
+
+    @property
+    def vocab(self) -> GraphVocab | None:
+        """The shared vocabularies."""
+        return self.train.vocab
+
+    @property
+    def num_entities(self) -> int:
+        """Number of entities (nodes of the message graph)."""
+        return self.train.num_entities
+
+    @property
+    def num_relations(self) -> int:
+        """Number of original relations (message edges have ``2 * num_relations`` types)."""
+        return self.train.num_relations
+
+    def __getitem__(self, name: str) -> Triples:
+        if name not in SPLIT_NAMES:
+            raise KeyError(f"unknown split {name!r}; choose from {SPLIT_NAMES}")
+        return getattr(self, name)
+
+    def message_graph(self) -> Data:
+        """The message-passing graph of the training triples (with inverse edges)."""
+        return self.train.to_pyg()
+
+    def filter_triples(self) -> Tensor:
+        """All known true triples ``[m, 3]`` (train, valid, test and unused) for filtered evaluation."""
+        parts = [self.train, self.valid, self.test] + ([self.unused] if self.unused is not None else [])
+        return torch.cat([p.tensor for p in parts])
+
+    def subsample(self, fraction: float, seed: int = 0) -> Split:
+        """Keep a seeded ``fraction`` of the training triples (valid and test unchanged).
+
+        The dropped triples move to ``unused``; they stay in :meth:`filter_triples`.
+
+        Args:
+            fraction: share of training triples kept, in ``(0, 1]``.
+            seed: seed of the subsample (default: :obj:`0`).
+        """
+        keep = torch.from_numpy(subsample_mask(len(self.train), fraction, seed))
+        dropped = self.train.tensor[~keep]
+        if self.unused is not None:
+            dropped = torch.cat([self.unused.tensor, dropped])
+        info = {
+            **self.info,
+            "subsample": [*self.info.get("subsample", []), {"fraction": fraction, "seed": seed}],
+        }
+        unused = self.train.with_tensor(torch.from_numpy(sort_rows(dropped.numpy())))
+        return replace(self, train=self.train.with_tensor(self.train.tensor[keep]), info=info, unused=unused)
+
+    def __repr__(self) -> str:
+        seed = f", seed={self.seed}" if self.seed is not None else ""
+        return (
+            f"Split({self.method}{seed}: train={len(self.train)}, valid={len(self.valid)}, "
+            f"test={len(self.test)}, entities={self.num_entities}, relations={self.num_relations})"
+        )
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``vocab.json``, ``{train,valid,test}.tsv`` (ids and canonical strings) and ``split.json``.
+
+        Each TSV row is ``h r t <head> <relation> <tail>`` (tab-separated; canonical N-Triples strings
+        never hold a raw tab). Every file is written to a temporary name and renamed into place;
+        ``split.json`` comes last.
+        """
+        if self.vocab is None:
+            raise ValueError("a split without vocab cannot be saved with its canonical strings")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.vocab.save(directory / "vocab.json")
+        parts = dict(zip(SPLIT_NAMES, (self.train, self.valid, self.test), strict=True))
+        if self.unused is not None:
+            parts["unused"] = self.unused
+        for name, part in parts.items():
+            _write_tsv(directory / f"{name}.tsv", part)
+        meta = {
+            "format": FORMAT_VERSION,
+            "method": self.method,
+            "seed": self.seed,
+            "info": self.info,
+            "counts": {name: len(part) for name, part in parts.items()},
+            "num_entities": self.num_entities,
+            "num_relations": self.num_relations,
+        }
+        atomic_write_json(directory / "split.json", meta)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> Split:
+        """Read a split written by :meth:`save`; raises ValueError when ids and strings disagree."""
+        directory = Path(directory)
+        meta = json.loads((directory / "split.json").read_text(encoding="utf-8"))
+        vocab = GraphVocab.load(directory / "vocab.json")
+        parts = {name: _read_tsv(directory / f"{name}.tsv", vocab) for name in meta["counts"]}
+        for name, part in parts.items():
+            if len(part) != meta["counts"][name]:
+                raise ValueError(
+                    f"{directory / name}.tsv has {len(part)} rows, split.json says {meta['counts'][name]}"
+                )
+        return cls(
+            parts["train"],
+            parts["valid"],
+            parts["test"],
+            meta["method"],
+            meta["seed"],
+            meta["info"],
+            parts.get("unused"),
+        )
+
+
+# --- link-prediction splits ---------------------------------------------------------------------
+
+
+def given_split(
+    kg: KnowledgeGraph,
+    vocab: GraphVocab | None = None,
+    literals: LiteralPolicy = "drop",
+    blank_nodes: BlankNodePolicy = "keep",
+    cleanup: bool = False,
+) -> Split:
+    """The split recorded in ``kg``'s provenance (sources named ``.../train``, ``.../valid``, ``.../test``).
+
+    Args:
+        kg: a graph whose sources include split names, e.g. ``("umls/train", "umls/valid", "umls/test")``.
+        vocab: the vocabularies (default: built from all of ``kg``).
+        literals: literal policy, see :mod:`~kgtransfer.data.tensorize` (default: ``"drop"``).
+        blank_nodes: blank-node policy (default: ``"keep"``).
+        cleanup: move evaluation triples with entities or relations unseen in training to train
+            (default: :obj:`False`, the benchmark as published).
+    """
+    roles = {i: _ROLE_OF_SEGMENT.get(s.rsplit("/", 1)[-1].lower()) for i, s in enumerate(kg.sources)}
+    if not any(r in (1, 2) for r in roles.values()):
+        raise ValueError(f"no valid or test source among {list(kg.sources)}; name them '<dataset>/test' etc.")
+    vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
+    hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
+    prov = kg.provenance[keep]
+    role = np.zeros(len(hrt), dtype=np.int8)
+    for wanted in (1, 2):  # test overrides valid overrides train
+        bits = sum(1 << i for i, r in roles.items() if r == wanted)
+        role[(prov & np.uint64(bits)) != 0] = wanted
+    info = {"sources": list(kg.sources), "overlap": int(_overlap(prov, roles))}
+    return _make_split(hrt, role, vocab, "given", None, info, cleanup)
+
+
+def random_split(
+    kg: KnowledgeGraph,
+    ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    vocab: GraphVocab | None = None,
+    literals: LiteralPolicy = "drop",
+    blank_nodes: BlankNodePolicy = "keep",
+    cleanup: bool = True,
+) -> Split:
+    """A seeded random split of all edge triples.
+
+    Args:
+        kg: the graph.
+        ratios: train, valid and test shares, summing to 1 (default: ``(0.8, 0.1, 0.1)``).
+        seed: seed of the ``numpy`` generator (default: :obj:`0`).
+        vocab: the vocabularies (default: built from ``kg``).
+        literals: literal policy (default: ``"drop"``).
+        blank_nodes: blank-node policy (default: ``"keep"``).
+        cleanup: move evaluation triples with entities or relations unseen in training to train
+            (default: :obj:`True`).
+    """
+    ratios = _check_ratios(ratios)
+    vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
+    hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
+    role = _draw_roles(len(hrt), ratios, seed)
+    return _make_split(hrt, role, vocab, "random", seed, {"ratios": list(ratios)}, cleanup)
+
+
+def relation_split(
+    kg: KnowledgeGraph,
+    relations: Sequence[str],
+    ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    vocab: GraphVocab | None = None,
+    literals: LiteralPolicy = "drop",
+    blank_nodes: BlankNodePolicy = "keep",
+    cleanup: bool = True,
+) -> Split:
+    """Valid and test triples drawn only from the triples of ``relations``; all other triples train.
+
+    Args:
+        kg: the graph.
+        relations: canonical relation strings (``<iri>``; a bare IRI is wrapped in ``<>``).
+        ratios: train, valid and test shares of the triples of ``relations`` (default: ``(0.8, 0.1, 0.1)``).
+        seed: seed of the ``numpy`` generator (default: :obj:`0`).
+        vocab: the vocabularies (default: built from ``kg``).
+        literals: literal policy (default: ``"drop"``).
+        blank_nodes: blank-node policy (default: ``"keep"``).
+        cleanup: move evaluation triples with entities or relations unseen in training to train
+            (default: :obj:`True`).
+    """
+    ratios = _check_ratios(ratios)
+    vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
+    keys = sorted({r if r.startswith("<") else f"<{r}>" for r in relations})
+    if not keys:
+        raise ValueError("relation_split needs at least one relation")
+    rel_ids = vocab.relations.index(keys)
+    hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
+    candidates = np.flatnonzero(np.isin(hrt[:, 1], rel_ids))
+    role = np.zeros(len(hrt), dtype=np.int8)
+    role[candidates] = _draw_roles(len(candidates), ratios, seed)
+    info = {"ratios": list(ratios), "relations": keys, "candidates": len(candidates)}
+    return _make_split(hrt, role, vocab, "relation", seed, info, cleanup)
+
+
+def _check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
+    ratios = tuple(float(r) for r in ratios)
+    if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
+        raise ValueError(
+            f"ratios must be three non-negative shares (train, valid, test) summing to 1, got {ratios}"
+        )
+    return ratios
+
+
+def _draw_roles(n: int, ratios: tuple[float, float, float], seed: int) -> np.ndarray:
+    """0/1/2 (train/valid/test) for ``n`` rows: ``round(n·ratio)`` valid and test rows, seeded positions."""
+    n_valid, n_test = round(n * ratios[1]), round(n * ratios[2])
+    n_test = min(n_test, n)
+    n_valid = min(n_valid, n - n_test)
+    role = np.zeros(n, dtype=np.int8)
+    perm = np.random.default_rng(seed).permutation(n)
+    role[perm[:n_valid]] = 1
+    role[perm[n_valid : n_valid + n_test]] = 2
+    return role
+
+
+def _cleanup(hrt: np.ndarray, role: np.ndarray, num_entities: int, num_relations: int) -> int:
+    """Move evaluation rows with entities or relation unseen in training to train (in place); the count."""
+    train = hrt[role == 0]
+    seen_e = np.zeros(num_entities, dtype=bool)
+    seen_e[train[:, [0, 2]].ravel()] = True
+    seen_r = np.zeros(num_relations, dtype=bool)
+    seen_r[train[:, 1]] = True
+    move = (role > 0) & ~(seen_e[hrt[:, 0]] & seen_e[hrt[:, 2]] & seen_r[hrt[:, 1]])
+    role[move] = 0
+    return int(move.sum())
+
+
+def _make_split(
+    hrt: np.ndarray,
+    role: np.ndarray,
+    vocab: GraphVocab,
+    method: str,
+    seed: int | None,
+    info: dict,
+    cleanup: bool,
+) -> Split:
+    ne, nr = len(vocab.entities), len(vocab.relations)
+    role = role.copy()
+    info = {**info, "moved": _cleanup(hrt, role, ne, nr) if cleanup else 0}
+    parts = [Triples(torch.from_numpy(sort_rows(hrt[role == k])), ne, nr, vocab) for k in range(3)]
+    return Split(*parts, method=method, seed=seed, info=info)
+
+
+def _overlap(prov: np.ndarray, roles: dict[int, int | None]) -> int:
+    """How many triples several split sources held."""
+    count = np.zeros(len(prov), dtype=np.int64)
+    for i, r in roles.items():
+        if r is not None:
+            count += ((prov >> np.uint64(i)) & np.uint64(1)).astype(np.int64)
+    return int((count > 1).sum())
+
+
+def _write_tsv(path: Path, part: Triples) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            for (h, r, t), (hs, rs, ts) in zip(part.tensor.tolist(), part.labels(), strict=True):
+                f.write(f"{h}\t{r}\t{t}\t{hs}\t{rs}\t{ts}\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_tsv(path: Path, vocab: GraphVocab) -> Triples:
+    ids, strings = [], []
+    with open(path, encoding="utf-8", newline="\n") as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 6:
+                raise ValueError(f"{path}: expected 6 tab-separated fields, got {len(fields)}: {line[:80]!r}")
+            ids.append([int(x) for x in fields[:3]])
+            strings.append(fields[3:])
+    hrt = torch.tensor(ids, dtype=torch.long).reshape(-1, 3)
+    part = Triples(hrt, len(vocab.entities), len(vocab.relations), vocab)
+    if part.labels() != [tuple(s) for s in strings]:
+        raise ValueError(f"{path}: ids and canonical strings disagree with vocab.json")
+    return part
+
+
+# --- node-classification splits ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class NodeSplit:
+    """Train, valid and test node ids (sorted int64 tensors).
+
+    Attributes:
+        train: training node ids.
+        valid: validation node ids.
+        test: test node ids.
+        seed: the seed of the split.
+    """
+
+    train: Tensor
+    valid: Tensor
+    test: Tensor
+    seed: int
+
+    def masks(self, num_nodes: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Boolean ``[num_nodes]`` masks of the three parts (PyG's ``train_mask`` style)."""
+        out = []
+        for ids in (self.train, self.valid, self.test):
+            mask = torch.zeros(num_nodes, dtype=torch.bool)
+            mask[ids] = True
+            out.append(mask)
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        sizes = f"train={len(self.train)}, valid={len(self.valid)}, test={len(self.test)}"
+        return f"NodeSplit({sizes}, seed={self.seed})"
+
+
+def node_split(
+    node_ids: Sequence[int] | np.ndarray | Tensor,
+    labels: Sequence,
+    ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    stratify: bool = True,
+) -> NodeSplit:
+    """A seeded split of labelled nodes, stratified by label by default.
+
+    Nodes are ordered by id first, so the split does not depend on the order they are listed in.
+    Per label (in sorted label order), ``round(n·ratio)`` nodes go to valid and to test and the rest
+    to train, so a label with a single node always trains.
+
+    Args:
+        node_ids: distinct node ids.
+        labels: one hashable, sortable label per node (a tuple for multi-label data stratifies by the
+            label combination).
+        ratios: train, valid and test shares (default: ``(0.8, 0.1, 0.1)``).
+        seed: seed of the ``numpy`` generator (default: :obj:`0`).
+        stratify: split each label's nodes separately (default: :obj:`True`).
+    """
+    ratios = _check_ratios(ratios)
+    ids = torch.as_tensor(node_ids).to(torch.long).numpy().reshape(-1)
+    labels = list(labels)
+    if len(labels) != len(ids):
+        raise ValueError(f"{len(ids)} node ids but {len(labels)} labels")
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError("node ids must be distinct")
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    labels = [labels[i] for i in order.tolist()]
+    if stratify:
+        classes = sorted(set(labels))
+        code = {c: k for k, c in enumerate(classes)}
+        codes = np.fromiter((code[label] for label in labels), dtype=np.int64, count=len(labels))
+        groups = [np.flatnonzero(codes == k) for k in range(len(classes))]
+    else:
+        groups = [np.arange(len(ids))]
+    rng = np.random.default_rng(seed)
+    role = np.zeros(len(ids), dtype=np.int8)
+    for members in groups:
+        n = len(members)
+        n_test = min(round(n * ratios[2]), n)
+        n_valid = min(round(n * ratios[1]), n - n_test)
+        perm = members[rng.permutation(n)]
+        role[perm[:n_valid]] = 1
+        role[perm[n_valid : n_valid + n_test]] = 2
+    parts = [torch.from_numpy(ids[role == k].copy()) for k in range(3)]
+    return NodeSplit(*parts, seed=seed)

@@ -1,0 +1,241 @@
+r"""Filtered rank-based evaluation of link prediction, the protocol PyKEEN's ``RankBasedEvaluator`` reports.
+
+For a test triple :math:`(h, r, t)` and tail prediction, every entity :math:`e` is scored as
+:math:`s_e = f(h, r, e)`. In the filtered setting the candidates :math:`e \ne t` with
+:math:`(h, r, e)` a known true triple (train, valid or test) are removed. With the remaining set
+:math:`C`,
+
+.. math::
+    \mathrm{rank}_{\mathrm{opt}} = 1 + |\{e \in C : s_e > s_t\}|, \qquad
+    \mathrm{rank}_{\mathrm{pess}} = |\{e \in C : s_e \ge s_t\}|, \qquad
+    \mathrm{rank}_{\mathrm{real}} = \tfrac{1}{2}(\mathrm{rank}_{\mathrm{opt}} + \mathrm{rank}_{\mathrm{pess}})
+
+(:math:`t \in C`, so ties with the true entity are spread evenly). Head prediction scores
+:math:`f(e, r, t)` alike. Over the :math:`n` ranks of a side (``"both"``: the :math:`2n` ranks of
+both sides),
+
+.. math::
+    \mathrm{MRR} = \frac{1}{n}\sum_i \frac{1}{\mathrm{rank}_i}, \qquad
+    \mathrm{Hits@}k = \frac{1}{n}\sum_i [\mathrm{rank}_i \le k], \qquad
+    \mathrm{MR} = \frac{1}{n}\sum_i \mathrm{rank}_i
+
+on the realistic rank, as PyKEEN computes them. Scores are ranked in batches on tensors; the
+filter is a :class:`FilterIndex` (known triples sorted by query key, looked up by binary search),
+built once per set of known triples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+SIDES = ("head", "tail")
+HITS_AT = (1, 3, 10)
+
+#: ``score_fn(ids, relations, side) -> [B, num_entities]``: ``ids`` are heads for ``side="tail"``
+#: (score every tail) and tails for ``side="head"`` (score every head).
+ScoreFn = Callable[[Tensor, Tensor, str], Tensor]
+
+
+class Ranks(NamedTuple):
+    """Optimistic, pessimistic and realistic ranks ``[n]`` of the true entities."""
+
+    optimistic: Tensor
+    pessimistic: Tensor
+    realistic: Tensor
+
+
+class FilterIndex:
+    r"""The known true triples, indexed for filtered ranking of both sides.
+
+    For tail prediction the triples are sorted by the query key :math:`k = h \cdot R + r` (head
+    prediction: :math:`t \cdot R + r`); the answers of a query are the run of equal keys, found by
+    ``searchsorted``. Building costs one sort, a lookup :math:`O(B \\log m)` plus the answers.
+
+    Args:
+        triples: ``[m, 3]`` known true ``(h, r, t)`` triples (duplicates allowed).
+        num_entities: number of entities ``N``.
+        num_relations: number of relations ``R`` (default: ``max(r) + 1``).
+    """
+
+    def __init__(self, triples: Tensor, num_entities: int, num_relations: int | None = None):
+        triples = torch.as_tensor(triples).to(torch.long).reshape(-1, 3)
+        self.num_entities = int(num_entities)
+        self.num_relations = int(num_relations if num_relations is not None else _max_plus_one(triples[:, 1]))
+        if len(triples) and (int(triples[:, 1].max()) >= self.num_relations or int(triples.min()) < 0):
+            raise ValueError(f"filter triples hold relation ids outside [0, {self.num_relations})")
+        if len(triples) and int(triples[:, [0, 2]].max()) >= self.num_entities:
+            raise ValueError(f"filter triples hold entity ids outside [0, {self.num_entities})")
+        self._keys: dict[str, Tensor] = {}
+        self._answers: dict[str, Tensor] = {}
+        for side, (query, answer) in {"tail": (0, 2), "head": (2, 0)}.items():
+            keys = triples[:, query] * self.num_relations + triples[:, 1]
+            keys, order = torch.sort(keys, stable=True)
+            self._keys[side], self._answers[side] = keys, triples[order, answer]
+
+    def __len__(self) -> int:
+        return len(self._keys["tail"])
+
+    def __repr__(self) -> str:
+        sizes = f"num_entities={self.num_entities}, num_relations={self.num_relations}"
+        return f"FilterIndex({len(self)} triples, {sizes})"
+
+    def mask(self, ids: Tensor, relations: Tensor, side: str) -> Tensor:
+        """``[B, N]`` bool: ``mask[i, e]`` iff ``(ids[i], relations[i], e)`` (tail side) is known true.
+
+        Args:
+            ids: ``[B]`` heads for ``side="tail"``, tails for ``side="head"``.
+            relations: ``[B]`` relation ids.
+            side: ``"tail"`` or ``"head"``.
+        """
+        _check_side(side)
+        keys, answers = self._keys[side], self._answers[side]
+        ids, relations = ids.to(keys.device), relations.to(keys.device)
+        if len(relations) and int(relations.max()) >= self.num_relations:
+            raise ValueError(f"query relation {int(relations.max())} outside [0, {self.num_relations})")
+        query = ids * self.num_relations + relations
+        lo = torch.searchsorted(keys, query, right=False)
+        counts = torch.searchsorted(keys, query, right=True) - lo
+        rows = torch.repeat_interleave(torch.arange(len(query), device=keys.device), counts)
+        # position of each answer: its run's start plus its offset inside the run
+        run_start = torch.repeat_interleave(lo - (torch.cumsum(counts, 0) - counts), counts)
+        pos = torch.arange(len(rows), device=keys.device) + run_start
+        mask = torch.zeros(len(query), self.num_entities, dtype=torch.bool, device=keys.device)
+        mask[rows, answers[pos]] = True
+        return mask
+
+
+def ranks_from_scores(scores: Tensor, true_ids: Tensor, filter_mask: Tensor | None = None) -> Ranks:
+    """Ranks of the true entities among all candidates (see the module docstring).
+
+    Args:
+        scores: ``[B, N]`` candidate scores, higher is better.
+        true_ids: ``[B]`` the true entity of each row.
+        filter_mask: ``[B, N]`` bool, True for known true candidates to remove; the true entity
+            itself is never removed (default: :obj:`None`, unfiltered).
+
+    Returns:
+        :class:`Ranks`; optimistic and pessimistic as int64, realistic as float32.
+    """
+    true_ids = true_ids.to(scores.device)
+    true = scores.gather(1, true_ids.unsqueeze(1))
+    greater, not_smaller = scores > true, scores >= true
+    if filter_mask is not None:
+        keep = ~filter_mask.to(scores.device)
+        keep[torch.arange(len(true_ids), device=scores.device), true_ids] = True
+        greater &= keep
+        not_smaller &= keep
+    optimistic = greater.sum(1) + 1
+    pessimistic = not_smaller.sum(1)
+    return Ranks(optimistic, pessimistic, 0.5 * (optimistic + pessimistic).float())
+
+
+@torch.no_grad()
+def rank_triples(
+    score_fn: ScoreFn,
+    triples: Tensor,
+    filter_index: FilterIndex | None,
+    num_entities: int,
+    batch_size: int = 512,
+    sides: Sequence[str] = SIDES,
+    device: torch.device | str | None = None,
+) -> dict[str, Ranks]:
+    """Head and tail ranks of ``triples``, scored by ``score_fn`` in batches.
+
+    Args:
+        score_fn: ``score_fn(ids, relations, side) -> [B, num_entities]`` (see :data:`ScoreFn`).
+        triples: ``[n, 3]`` ``(h, r, t)`` triples to rank.
+        filter_index: known true triples to filter out, or :obj:`None` for unfiltered ranks.
+        num_entities: number of candidate entities ``N``.
+        batch_size: triples scored at once (default: :obj:`512`).
+        sides: which sides to rank (default: ``("head", "tail")``).
+        device: where query ids are sent to ``score_fn`` (default: the device of ``triples``).
+
+    Returns:
+        One :class:`Ranks` per side.
+    """
+    triples = torch.as_tensor(triples).to(torch.long).reshape(-1, 3)
+    triples = triples.to(device) if device is not None else triples
+    if filter_index is not None and filter_index.num_entities != num_entities:
+        raise ValueError(f"filter index has {filter_index.num_entities} entities, expected {num_entities}")
+    out = {}
+    for side in sides:
+        _check_side(side)
+        query_col, true_col = (0, 2) if side == "tail" else (2, 0)
+        parts = []
+        for batch in triples.split(batch_size):
+            ids, rels, true_ids = batch[:, query_col], batch[:, 1], batch[:, true_col]
+            scores = score_fn(ids, rels, side)
+            if scores.shape != (len(batch), num_entities):
+                raise ValueError(
+                    f"score_fn returned {tuple(scores.shape)}, expected {(len(batch), num_entities)}"
+                )
+            mask = filter_index.mask(ids, rels, side) if filter_index is not None else None
+            parts.append(ranks_from_scores(scores, true_ids, mask))
+        if not parts:
+            parts = [
+                Ranks(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), torch.zeros(0))
+            ]
+        out[side] = Ranks(*(torch.cat([getattr(p, f) for p in parts]).cpu() for f in Ranks._fields))
+    return out
+
+
+def rank_metrics(realistic: Tensor, hits_at: Sequence[int] = HITS_AT) -> dict[str, float]:
+    """MRR, Hits@k and MR of realistic ranks (NaN for no ranks)."""
+    r = realistic.double()
+    if not len(r):
+        return {"mrr": float("nan"), **{f"hits@{k}": float("nan") for k in hits_at}, "mr": float("nan")}
+    return {
+        "mrr": float((1.0 / r).mean()),
+        **{f"hits@{k}": float((r <= k).double().mean()) for k in hits_at},
+        "mr": float(r.mean()),
+    }
+
+
+def evaluate_link_prediction(
+    score_fn: ScoreFn,
+    triples: Tensor,
+    filter_triples: Tensor | FilterIndex | None,
+    num_entities: int,
+    batch_size: int = 512,
+    hits_at: Sequence[int] = HITS_AT,
+    device: torch.device | str | None = None,
+) -> dict:
+    """Filtered rank-based metrics of head and tail prediction for ``triples``.
+
+    Args:
+        score_fn: ``score_fn(ids, relations, side) -> [B, num_entities]`` (see :data:`ScoreFn`).
+        triples: ``[n, 3]`` ``(h, r, t)`` triples to evaluate (e.g. the test split).
+        filter_triples: all known true triples (train + valid + test, e.g. ``Split.filter_triples()``),
+            or a prebuilt :class:`FilterIndex` of them; :obj:`None` ranks unfiltered.
+        num_entities: number of candidate entities.
+        batch_size: triples scored at once (default: :obj:`512`).
+        hits_at: the ``k`` of Hits@k (default: ``(1, 3, 10)``).
+        device: where query ids are sent to ``score_fn`` (default: the device of ``triples``).
+
+    Returns:
+        ``{"mrr", "hits@1", "hits@3", "hits@10", "mr"}`` over both sides, the same per side under
+        ``"head"``, ``"tail"`` and ``"both"``, plus ``"num_triples"`` and ``"filtered"``.
+    """
+    triples = torch.as_tensor(triples).to(torch.long).reshape(-1, 3)
+    index = filter_triples
+    if filter_triples is not None and not isinstance(filter_triples, FilterIndex):
+        filter_triples = torch.as_tensor(filter_triples).to(torch.long).reshape(-1, 3)
+        num_relations = max(_max_plus_one(filter_triples[:, 1]), _max_plus_one(triples[:, 1]))
+        index = FilterIndex(filter_triples.to(device or triples.device), num_entities, num_relations)
+    ranks = rank_triples(score_fn, triples, index, num_entities, batch_size, SIDES, device)
+    per_side = {side: rank_metrics(ranks[side].realistic, hits_at) for side in SIDES}
+    per_side["both"] = rank_metrics(torch.cat([ranks[s].realistic for s in SIDES]), hits_at)
+    return {**per_side["both"], **per_side, "num_triples": len(triples), "filtered": index is not None}
+
+
+def _check_side(side: str) -> None:
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+
+
+def _max_plus_one(values: Tensor) -> int:
+    return int(values.max()) + 1 if values.numel() else 0

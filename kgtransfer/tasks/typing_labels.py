@@ -1,0 +1,154 @@
+"""Entity-typing labels from a knowledge graph, and the message graph they must not leak into.
+
+Labels come from a predicate (``rdf:type`` by default: ``(entity, rdf:type, Class)`` gives the
+entity the label ``Class``), or from a SPARQL SELECT whose first two variables are the entity
+and its label. The triples that carry the labels are removed from the graph the encoder sees,
+and so are the triples of ``leak_predicates`` that touch a labelled entity (for class
+categories, ``rdfs:subClassOf`` paths lead straight to the answer).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from kgtransfer.knowledge import terms as T
+from kgtransfer.knowledge.graph import KnowledgeGraph
+
+RDF_TYPE = T.iri(T.RDF + "type")
+SUBCLASS_OF = T.iri(T.RDFS + "subClassOf")
+
+
+@dataclass(frozen=True)
+class TypingLabels:
+    """Entities with their labels, and the graph stripped of what would leak them.
+
+    Attributes:
+        entities: canonical strings of the labelled entities, sorted.
+        labels: for each entity, the sorted tuple of its labels (one for multi-class data).
+        classes: all labels, sorted (their index is the class id).
+        graph: the input graph without the label triples and leaking triples.
+        removed: how many triples were removed from the graph.
+    """
+
+    entities: list[str]
+    labels: list[tuple[str, ...]]
+    classes: list[str]
+    graph: KnowledgeGraph
+    removed: int
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether some entity has more than one label."""
+        return any(len(x) > 1 for x in self.labels)
+
+    def targets(self) -> np.ndarray:
+        """Class ids (multi-class: ``(n,)`` of the single label) or a ``(n, C)`` 0/1 matrix (multi-label)."""
+        index = {c: i for i, c in enumerate(self.classes)}
+        if not self.multi_label:
+            return np.asarray([index[x[0]] for x in self.labels], dtype=np.int64)
+        out = np.zeros((len(self.entities), len(self.classes)), dtype=np.float32)
+        for row, labels in enumerate(self.labels):
+            out[row, [index[x] for x in labels]] = 1.0
+        return out
+
+    def __repr__(self) -> str:
+        kind = "multi-label" if self.multi_label else "multi-class"
+        return (
+            f"TypingLabels(entities={len(self.entities):,}, classes={len(self.classes)}, {kind}, "
+            f"removed_triples={self.removed:,})"
+        )
+
+
+def typing_labels(
+    kg: KnowledgeGraph,
+    predicate: str = RDF_TYPE,
+    *,
+    query: str | None = None,
+    leak_predicates: tuple[str, ...] = (),
+    min_count: int = 2,
+    keep: str = "all",
+) -> TypingLabels:
+    """Extract entity-typing labels from ``kg``.
+
+    Args:
+        kg: the graph.
+        predicate: the label predicate, a canonical IRI string ``<...>`` or a plain IRI (default: rdf:type).
+        query: a SPARQL SELECT over ``kg`` whose first two variables are (entity, label); replaces ``predicate``.
+        leak_predicates: predicates whose triples touching a labelled entity are also removed (default: none).
+        min_count: drop labels with fewer entities than this, so every class can appear in train and test
+            (default: 2).
+        keep: ``"all"`` keeps every label of an entity (multi-label when some have several); ``"single"``
+            keeps only entities with exactly one label (multi-class) (default: ``"all"``).
+    """
+    pairs = _pairs_from_query(kg, query) if query else _pairs_from_predicate(kg, _iri(predicate))
+    by_entity: dict[str, set[str]] = defaultdict(set)
+    for entity, label in pairs:
+        by_entity[entity].add(label)
+    counts: dict[str, int] = defaultdict(int)
+    for labels in by_entity.values():
+        for label in labels:
+            counts[label] += 1
+    entities, labels = [], []
+    for entity in sorted(by_entity):
+        kept = tuple(sorted(x for x in by_entity[entity] if counts[x] >= min_count))
+        if not kept or (keep == "single" and len(kept) != 1):
+            continue
+        entities.append(entity)
+        labels.append(kept)
+    classes = sorted({x for ls in labels for x in ls})
+
+    terms = kg.terms
+    labelled = np.zeros(len(terms), dtype=bool)
+    ids = {t: i for i, t in enumerate(terms.tolist())}
+    labelled[[ids[e] for e in entities if e in ids]] = True
+    s, p, o = kg.triples[:, 0], kg.triples[:, 1], kg.triples[:, 2]
+    drop = np.zeros(len(kg), dtype=bool)
+    if not query:
+        pid = ids.get(_iri(predicate), -1)
+        drop |= (p == pid) & labelled[s]
+    class_ids = [ids[c] for c in classes if c in ids]
+    is_class = np.zeros(len(terms), dtype=bool)
+    is_class[class_ids] = True
+    leak = [ids[x] for x in map(_iri, leak_predicates) if x in ids]
+    if leak:
+        drop |= np.isin(p, leak) & (labelled[s] | labelled[o])
+    if query:  # a triple stating an entity's label outright
+        label_of = {
+            (ids[e], ids[c]) for e, ls in zip(entities, labels, strict=True) for c in ls if e in ids and c in ids
+        }
+        if label_of:
+            so = set(zip(s.tolist(), o.tolist(), strict=True))
+            hits = so & label_of
+            if hits:
+                pair_keys = s * len(terms) + o
+                hit_keys = np.asarray([a * len(terms) + b for a, b in hits], dtype=np.int64)
+                drop |= np.isin(pair_keys, hit_keys)
+    graph = kg.subgraph(~drop, name=f"{kg.name} (labels removed)")
+    return TypingLabels(entities, labels, classes, graph, int(drop.sum()))
+
+
+def _iri(value: str) -> str:
+    return value if value.startswith("<") else T.iri(value)
+
+
+def _pairs_from_predicate(kg: KnowledgeGraph, predicate: str) -> list[tuple[str, str]]:
+    pid = kg.term_id(predicate)
+    if pid is None:
+        return []
+    rows = kg.triples[kg.triples[:, 1] == pid]
+    terms = kg.terms
+    return [(terms[s], terms[o]) for s, o in rows[:, [0, 2]].tolist() if terms[s][0] != '"']
+
+
+def _pairs_from_query(kg: KnowledgeGraph, query: str) -> list[tuple[str, str]]:
+    from kgtransfer.errors import SparqlQueryError
+    from kgtransfer.knowledge.sparql import Rows, sparql
+
+    rows = sparql(query, kg)
+    if not isinstance(rows, Rows) or len(rows.variables) < 2:
+        raise SparqlQueryError("entity-typing labels need a SELECT query with (entity, label) variables")
+    ent, lab = rows.variables[:2]
+    return [(T.from_rdflib(r[ent]), T.from_rdflib(r[lab])) for r in rows if ent in r and lab in r]

@@ -1,0 +1,242 @@
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+import torch
+
+from kgtransfer.data.splits import Split, given_split, node_split, random_split, relation_split
+from kgtransfer.knowledge.graph import KnowledgeGraph
+
+EX = "http://example.org/"
+UMLS = Path(__file__).parents[2] / ".venv/lib/python3.11/site-packages/pykeen/datasets/umls"
+
+
+def iri(name: str) -> str:
+    return f"<{EX}{name}>"
+
+
+def split_graph(parts: dict[str, list[tuple[str, str, str]]], name: str = "toy") -> KnowledgeGraph:
+    """One graph whose provenance says each triple's split, as the benchmark loader builds it."""
+    index: dict[str, int] = {}
+    rows, prov = [], []
+    for bit, triples in enumerate(parts.values()):
+        for triple in triples:
+            rows.append([index.setdefault(t, len(index)) for t in triple])
+            prov.append(1 << bit)
+    terms = np.empty(len(index), dtype=object)
+    terms[:] = list(index)
+    return KnowledgeGraph(
+        terms, np.array(rows), np.array(prov, dtype=np.uint64), [f"{name}/{p}" for p in parts], name
+    )
+
+
+def random_graph(num_entities: int = 60, num_relations: int = 5, num_triples: int = 700, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, [num_entities, num_relations, num_entities], size=(num_triples, 3))
+    return KnowledgeGraph.from_triples(
+        [(iri(f"e{h}"), iri(f"r{r}"), iri(f"e{t}")) for h, r, t in rows.tolist()]
+    )
+
+
+def umls() -> KnowledgeGraph:
+    parts = {}
+    for name in ("train", "valid", "test"):
+        lines = (UMLS / f"{name}.txt").read_text().splitlines()
+        parts[name] = [
+            tuple(f"<urn:kgtransfer:umls:{quote(x, safe='')}>" for x in ln.split("\t")) for ln in lines
+        ]
+    return split_graph(parts, "umls")
+
+
+def message_edges(split: Split) -> set[tuple[int, int, int]]:
+    graph = split.message_graph()
+    src, dst = graph.edge_index.tolist()
+    return set(zip(src, dst, graph.edge_type.tolist(), strict=True))
+
+
+def assert_leak_free(split: Split) -> None:
+    edges = message_edges(split)
+    assert len(edges) == 2 * len(split.train)
+    for part in (split.valid, split.test):
+        for h, r, t in part.tensor.tolist():
+            assert (h, t, 2 * r) not in edges
+            assert (t, h, 2 * r + 1) not in edges
+    train = {tuple(x) for x in split.train.tensor.tolist()}
+    assert not train & {tuple(x) for x in split.valid.tensor.tolist()}
+    assert not train & {tuple(x) for x in split.test.tensor.tolist()}
+
+
+def assert_covered(split: Split) -> None:
+    train = split.train.tensor
+    ents, rels = set(train[:, [0, 2]].flatten().tolist()), set(train[:, 1].tolist())
+    for part in (split.valid, split.test):
+        assert set(part.tensor[:, [0, 2]].flatten().tolist()) <= ents
+        assert set(part.tensor[:, 1].tolist()) <= rels
+
+
+def as_labels(part) -> set[tuple[str, str, str]]:
+    return set(part.labels())
+
+
+TOY = {
+    "train": [(iri("a"), iri("p"), iri("b")), (iri("b"), iri("p"), iri("c")), (iri("c"), iri("q"), iri("a"))],
+    "valid": [(iri("a"), iri("q"), iri("c"))],
+    "test": [(iri("b"), iri("q"), iri("a")), (iri("a"), iri("p"), iri("c"))],
+}
+
+
+def test_given_split_reads_provenance():
+    split = given_split(split_graph(TOY))
+    assert (len(split.train), len(split.valid), len(split.test)) == (3, 1, 2)
+    for name in ("train", "valid", "test"):
+        assert as_labels(split[name]) == set(TOY[name])
+    assert split.method == "given" and split.info["overlap"] == 0
+    assert repr(split) == "Split(given: train=3, valid=1, test=2, entities=3, relations=2)"
+    assert_leak_free(split)
+
+
+def test_given_split_names_and_overlap():
+    parts = {
+        "training": TOY["train"] + TOY["test"][:1],
+        "validation": TOY["valid"] + TOY["test"][1:],
+        "test": TOY["test"],
+    }
+    split = given_split(split_graph(parts))
+    # a triple of several splits is evaluated on the test side, never trained on
+    assert as_labels(split.test) == set(TOY["test"])
+    assert as_labels(split.valid) == set(TOY["valid"])
+    assert as_labels(split.train) == set(TOY["train"])
+    assert split.info["overlap"] == 2
+    assert_leak_free(split)
+    with pytest.raises(ValueError, match="no valid or test source"):
+        given_split(KnowledgeGraph.from_triples(TOY["train"]))
+
+
+def test_random_split_is_seeded_and_leak_free():
+    kg = random_graph()
+    a, b, c = random_split(kg, seed=3), random_split(kg, seed=3), random_split(kg, seed=4)
+    for name in ("train", "valid", "test"):
+        assert torch.equal(a[name].tensor, b[name].tensor)
+    assert not torch.equal(a.test.tensor, c.test.tensor)
+    n = len(kg)
+    assert len(a.train) + len(a.valid) + len(a.test) == n
+    assert len(a.valid) + len(a.test) + a.info["moved"] == round(0.1 * n) * 2
+    assert_leak_free(a)
+    assert_covered(a)
+
+
+def test_random_split_cleanup_moves_unseen_entities_to_train():
+    # a star: every leaf occurs in one triple only, so most evaluation triples need moving
+    kg = KnowledgeGraph.from_triples([(iri("hub"), iri("p"), iri(f"leaf{i}")) for i in range(50)])
+    split = random_split(kg, ratios=(0.6, 0.2, 0.2), seed=0)
+    assert split.info["moved"] == 20 and len(split.valid) == len(split.test) == 0
+    raw = random_split(kg, ratios=(0.6, 0.2, 0.2), seed=0, cleanup=False)
+    assert len(raw.test) == 10 and raw.info["moved"] == 0
+    with pytest.raises(ValueError, match="ratios"):
+        random_split(kg, ratios=(0.5, 0.2, 0.2))
+
+
+def test_relation_split_draws_evaluation_from_given_relations():
+    kg = random_graph(num_triples=900)
+    targets = [iri("r1"), f"{EX}r3"]  # a bare IRI is accepted too
+    split = relation_split(kg, targets, ratios=(0.5, 0.25, 0.25), seed=1)
+    rel = split.vocab.relations.index([iri("r1"), iri("r3")]).tolist()
+    for part in (split.valid, split.test):
+        assert len(part) > 0 and set(part.tensor[:, 1].tolist()) <= set(rel)
+    other = ~torch.isin(split.train.tensor[:, 1], torch.tensor(rel))
+    target_terms = [kg.term_id(iri("r1")), kg.term_id(iri("r3"))]
+    # every triple of the other relations trains
+    assert int(other.sum()) == int((~np.isin(kg.triples[:, 1], target_terms)).sum())
+    assert split.info["relations"] == sorted([iri("r1"), iri("r3")])
+    assert_leak_free(split)
+    assert_covered(split)
+    with pytest.raises(KeyError, match="nope"):
+        relation_split(kg, [iri("nope")])
+
+
+def test_subsample_train_only():
+    split = random_split(random_graph(), seed=0)
+    small = split.subsample(0.1, seed=5)
+    assert len(small.train) == round(0.1 * len(split.train))
+    assert set(map(tuple, small.train.tensor.tolist())) <= set(map(tuple, split.train.tensor.tolist()))
+    assert torch.equal(small.test.tensor, split.test.tensor) and torch.equal(
+        small.valid.tensor, split.valid.tensor
+    )
+    assert torch.equal(small.train.tensor, split.subsample(0.1, seed=5).train.tensor)
+    assert not torch.equal(small.train.tensor, split.subsample(0.1, seed=6).train.tensor)
+    # the dropped training triples are still known facts for filtering
+    rows = lambda t: sorted(map(tuple, t.tolist()))  # noqa: E731
+    assert rows(small.filter_triples()) == rows(split.filter_triples())
+    assert len(message_edges(small)) == 2 * len(small.train)
+    assert small.info["subsample"] == [{"fraction": 0.1, "seed": 5}]
+
+
+def test_save_load_roundtrip(tmp_path: Path):
+    split = relation_split(random_graph(), [iri("r0")], seed=2).subsample(0.5, seed=1)
+    split.save(tmp_path / "s")
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
+        "split.json",
+        "test.tsv",
+        "train.tsv",
+        "unused.tsv",
+        "valid.tsv",
+        "vocab.json",
+    ]
+    first = (tmp_path / "s" / "test.tsv").read_text().splitlines()[0].split("\t")
+    assert first[3].startswith("<") and first[4] == iri("r0")  # ids and canonical strings
+    loaded = Split.load(tmp_path / "s")
+    assert loaded.vocab == split.vocab
+    assert (loaded.method, loaded.seed, loaded.info) == (split.method, split.seed, split.info)
+    for name in ("train", "valid", "test"):
+        assert torch.equal(loaded[name].tensor, split[name].tensor)
+    assert torch.equal(loaded.filter_triples(), split.filter_triples())
+    # ids that disagree with their strings are caught
+    path = tmp_path / "s" / "test.tsv"
+    lines = path.read_text().splitlines()
+    h, *rest = lines[0].split("\t")
+    lines[0] = "\t".join([str((int(h) + 1) % split.num_entities), *rest])
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="disagree"):
+        Split.load(tmp_path / "s")
+
+
+def test_node_split_stratified_and_seeded():
+    ids = np.arange(1000, 1300)
+    labels = ["big"] * 200 + ["mid"] * 90 + ["tiny"] * 9 + ["one"]
+    split = node_split(ids, labels, seed=0)
+    parts = [split.train, split.valid, split.test]
+    all_ids = torch.cat(parts)
+    assert len(all_ids) == 300 and len(set(all_ids.tolist())) == 300
+    label_of = dict(zip(ids.tolist(), labels, strict=True))
+    for part, share in zip(parts, (0.8, 0.1, 0.1), strict=True):
+        got = [label_of[i] for i in part.tolist()]
+        assert got.count("big") == round(200 * share)
+        assert got.count("mid") == round(90 * share)
+    assert "one" in [label_of[i] for i in split.train.tolist()]  # a single node always trains
+    # the listing order does not matter; the seed does
+    perm = np.random.default_rng(1).permutation(300)
+    shuffled = node_split(ids[perm], [labels[i] for i in perm], seed=0)
+    assert all(
+        torch.equal(x, y) for x, y in zip(parts, [shuffled.train, shuffled.valid, shuffled.test], strict=True)
+    )
+    other = node_split(ids, labels, seed=1)
+    assert not torch.equal(other.test, split.test)
+    train_mask, valid_mask, test_mask = split.masks(1300)
+    assert int(train_mask.sum()) == len(split.train) and not (train_mask & test_mask).any()
+    flat = node_split(ids, labels, seed=0, stratify=False)
+    assert len(flat.test) == 30
+    with pytest.raises(ValueError, match="distinct"):
+        node_split([1, 1], ["a", "b"])
+
+
+@pytest.mark.slow
+def test_umls_given_split_matches_files_and_is_leak_free():
+    split = given_split(umls())
+    assert (len(split.train), len(split.valid), len(split.test)) == (5216, 652, 661)
+    assert (split.num_entities, split.num_relations) == (135, 46)
+    assert_leak_free(split)
+    assert_covered(split)
+    rs = random_split(umls(), seed=0)
+    assert_leak_free(rs)
+    assert_covered(rs)

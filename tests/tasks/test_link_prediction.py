@@ -1,0 +1,207 @@
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+import torch
+
+from kgtransfer.tasks.link_prediction import (
+    FilterIndex,
+    evaluate_link_prediction,
+    rank_metrics,
+    ranks_from_scores,
+)
+
+pykeen_eval = pytest.importorskip("pykeen.evaluation")
+from pykeen.evaluation.evaluator import create_sparse_positive_filter_, filter_scores_  # noqa: E402
+from pykeen.evaluation.ranks import Ranks as PyKeenRanks  # noqa: E402
+
+UMLS = Path(__file__).parents[2] / ".venv/lib/python3.11/site-packages/pykeen/datasets/umls"
+COLUMN = {"head": 0, "tail": 2}
+PYKEEN_TARGET = {"head": "head", "tail": "tail"}
+
+
+def random_triples(n: int, num_entities: int, num_relations: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.stack(
+        [
+            torch.randint(num_entities, (n,), generator=g),
+            torch.randint(num_relations, (n,), generator=g),
+            torch.randint(num_entities, (n,), generator=g),
+        ],
+        1,
+    )
+    return torch.unique(rows, dim=0)
+
+
+class TableScorer:
+    """Integer-valued random scores per (query entity, relation, side): plenty of ties."""
+
+    def __init__(self, num_entities: int, num_relations: int, levels: int = 4, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        shape = (num_entities, num_relations, num_entities)
+        self.table = {side: torch.randint(levels, shape, generator=g).float() for side in ("head", "tail")}
+
+    def __call__(self, ids, relations, side):
+        return self.table[side][ids, relations].clone()
+
+    def batch(self, hrt: torch.Tensor, side: str) -> torch.Tensor:
+        query = hrt[:, 2] if side == "head" else hrt[:, 0]
+        return self(query, hrt[:, 1], side)
+
+
+def pykeen_filtered_scores(scores, hrt, all_pos, side):
+    """PyKEEN's own filtering, as its ``_evaluate_batch`` does it."""
+    col = COLUMN[side]
+    positive_filter, _ = create_sparse_positive_filter_(
+        hrt_batch=hrt, all_pos_triples=all_pos, filter_col=col
+    )
+    true_scores = scores[torch.arange(len(hrt)), hrt[:, col]]
+    scores = filter_scores_(scores=scores.clone(), filter_batch=positive_filter)
+    scores[torch.arange(len(hrt)), hrt[:, col]] = true_scores
+    return scores, true_scores.unsqueeze(-1)
+
+
+def test_unfiltered_ranks_equal_pykeen_with_ties():
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randint(5, (64, 30), generator=g).float()
+    true = torch.randint(30, (64,), generator=g)
+    ours = ranks_from_scores(scores, true)
+    ref = PyKeenRanks.from_scores(scores[torch.arange(64), true].unsqueeze(-1), scores)
+    assert torch.equal(ours.optimistic, ref.optimistic)
+    assert torch.equal(ours.pessimistic, ref.pessimistic)
+    assert torch.equal(ours.realistic, ref.realistic)
+    assert (ours.optimistic < ours.pessimistic).any()  # ties really happened
+
+
+@pytest.mark.parametrize("side", ["head", "tail"])
+def test_filtered_ranks_equal_pykeen(side):
+    ne, nr = 25, 3
+    known = random_triples(300, ne, nr, seed=1)
+    test = known[::7]
+    scorer = TableScorer(ne, nr, seed=2)
+    scores = scorer.batch(test, side)
+    ref_scores, ref_true = pykeen_filtered_scores(scores, test, known, side)
+    ref = PyKeenRanks.from_scores(ref_true, ref_scores)
+    index = FilterIndex(known, ne, nr)
+    query = test[:, 2] if side == "head" else test[:, 0]
+    ours = ranks_from_scores(scores, test[:, COLUMN[side]], index.mask(query, test[:, 1], side))
+    assert torch.equal(ours.optimistic, ref.optimistic)
+    assert torch.equal(ours.pessimistic, ref.pessimistic)
+    assert torch.equal(ours.realistic, ref.realistic)
+    unfiltered = ranks_from_scores(scores, test[:, COLUMN[side]])
+    assert (unfiltered.realistic > ours.realistic).any()
+
+
+def test_filter_index_matches_dense_mask():
+    ne, nr = 17, 4
+    known = torch.cat([random_triples(200, ne, nr, seed=3), random_triples(20, ne, nr, seed=3)])  # duplicates
+    index = FilterIndex(known, ne, nr)
+    dense = torch.zeros(ne, nr, ne, dtype=torch.bool)
+    dense[known[:, 0], known[:, 1], known[:, 2]] = True
+    h = torch.arange(ne).repeat_interleave(nr)
+    r = torch.arange(nr).repeat(ne)
+    assert torch.equal(index.mask(h, r, "tail"), dense[h, r])
+    assert torch.equal(index.mask(h, r, "head"), dense.permute(2, 1, 0)[h, r])
+    assert repr(index) == f"FilterIndex({len(known)} triples, num_entities=17, num_relations=4)"
+    with pytest.raises(ValueError, match="side"):
+        index.mask(h, r, "relation")
+    with pytest.raises(ValueError, match="relation"):
+        index.mask(h[:1], torch.tensor([nr]), "tail")
+
+
+def test_evaluation_equals_pykeen_rank_based_evaluator():
+    ne, nr = 40, 5
+    known = random_triples(600, ne, nr, seed=4)
+    test = known[torch.randperm(len(known), generator=torch.Generator().manual_seed(0))[:150]]
+    scorer = TableScorer(ne, nr, levels=6, seed=5)
+    evaluator = pykeen_eval.RankBasedEvaluator(filtered=True)
+    for side in ("head", "tail"):
+        scores, true_scores = pykeen_filtered_scores(scorer.batch(test, side), test, known, side)
+        evaluator.process_scores_(
+            hrt_batch=test, target=PYKEEN_TARGET[side], scores=scores, true_scores=true_scores
+        )
+    ref = evaluator.finalize()
+    ours = evaluate_link_prediction(scorer, test, known, ne, batch_size=32)
+    names = {"mrr": "inverse_harmonic_mean_rank", "mr": "arithmetic_mean_rank"}
+    names.update({f"hits@{k}": f"hits_at_{k}" for k in (1, 3, 10)})
+    for side in ("head", "tail", "both"):
+        for ours_name, ref_name in names.items():
+            expected = ref.get_metric(f"{side}.realistic.{ref_name}")
+            assert ours[side][ours_name] == pytest.approx(expected, rel=1e-6), (side, ours_name)
+    for key in names:
+        assert ours[key] == ours["both"][key]
+    assert ours["num_triples"] == len(test) and ours["filtered"]
+
+
+def test_filtered_beats_unfiltered_when_known_triples_outscore():
+    # entity 0 is the best tail for every query, and (h, 0, 0) is a known training triple
+    ne = 6
+    train = torch.tensor([[h, 0, 0] for h in range(1, ne)])
+    test = torch.tensor([[1, 0, 2], [3, 0, 4]])
+    pref = torch.tensor([10.0, 0, 5, 0, 5, 0])
+
+    def score_fn(ids, relations, side):
+        return pref.expand(len(ids), ne).clone()
+
+    known = torch.cat([train, test])
+    filtered = evaluate_link_prediction(score_fn, test, known, ne)
+    raw = evaluate_link_prediction(score_fn, test, None, ne)
+    # tails 2 and 4 tie at 5: realistic rank 1.5 filtered, 2.5 with the known entity 0 in front
+    assert filtered["tail"]["mr"] == 1.5 and raw["tail"]["mr"] == 2.5
+    assert filtered["mrr"] > raw["mrr"] and not raw["filtered"]
+    same = evaluate_link_prediction(score_fn, test, FilterIndex(known, ne, 1), ne)
+    assert same == filtered
+
+
+def test_perfect_scorer_and_metrics():
+    ne, nr = 30, 2
+    triples = random_triples(50, ne, nr, seed=6)
+    lookup = {}
+    for h, r, t in triples.tolist():
+        lookup.setdefault(("tail", h, r), set()).add(t)
+        lookup.setdefault(("head", t, r), set()).add(h)
+
+    def score_fn(ids, relations, side):
+        out = torch.zeros(len(ids), ne)
+        for i, (e, r) in enumerate(zip(ids.tolist(), relations.tolist(), strict=True)):
+            out[i, list(lookup[(side, e, r)])] = 1.0
+        return out
+
+    m = evaluate_link_prediction(score_fn, triples, triples, ne, batch_size=7)
+    assert m["mrr"] == 1.0 and m["mr"] == 1.0 and m["hits@1"] == 1.0
+    got = rank_metrics(torch.tensor([1.0, 2.0, 4.0, 10.5]))
+    assert got == pytest.approx({"mrr": (1 + 0.5 + 0.25 + 1 / 10.5) / 4, "hits@1": 0.25, "hits@3": 0.5,
+                                 "hits@10": 0.75, "mr": 17.5 / 4})  # fmt: skip
+    with pytest.raises(ValueError, match="score_fn returned"):
+        evaluate_link_prediction(lambda i, r, s: torch.zeros(len(i), ne - 1), triples, None, ne)
+
+
+@pytest.mark.slow
+def test_umls_test_split_evaluates_in_well_under_a_second():
+    labels: dict[str, int] = {}
+    relations: dict[str, int] = {}
+    splits = {}
+    for name in ("train", "valid", "test"):
+        rows = []
+        for line in (UMLS / f"{name}.txt").read_text().splitlines():
+            h, r, t = (f"urn:kgtransfer:umls:{quote(x, safe='')}" for x in line.split("\t"))
+            rows.append([labels.setdefault(h, len(labels)), relations.setdefault(r, len(relations)),
+                         labels.setdefault(t, len(labels))])  # fmt: skip
+        splits[name] = torch.tensor(rows)
+    ne, nr = len(labels), len(relations)
+    known = torch.cat(list(splits.values()))
+    emb = torch.randn(ne, 64, generator=torch.Generator().manual_seed(0))
+    rel = torch.randn(nr, 64, generator=torch.Generator().manual_seed(1))
+
+    def score_fn(ids, r, side):
+        return (emb[ids] * rel[r]) @ emb.T
+
+    evaluate_link_prediction(score_fn, splits["test"][:10], known, ne)  # warm-up
+    start = time.perf_counter()
+    m = evaluate_link_prediction(score_fn, splits["test"], known, ne)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.5, elapsed
+    assert 0 < m["mrr"] < 1 and m["num_triples"] == 661
+    np.testing.assert_allclose(m["both"]["mrr"], (m["head"]["mrr"] + m["tail"]["mrr"]) / 2, rtol=1e-9)
