@@ -157,9 +157,14 @@ def _closure(method: str, pairs: list[tuple[str, str]], k1: KnowledgeGraph) -> A
     for x in parent:
         classes[find(x)].append(x)
     in_k1 = set(k1.terms[k1.entity_ids()].tolist())
+    # K1's own IRIs are those it states facts about; an IRI K1 mentions only as an owl:sameAs
+    # target (``k1:X owl:sameAs k2:X``) is K2's, and must not win over ``k1:X``
+    sid = k1.term_id(SAME_AS)
+    facts = k1.triples if sid is None else k1.triples[k1.triples[:, 1] != sid]
+    used_k1 = set(k1.terms[np.unique(facts[:, [0, 2]])].tolist())
     mapping = {}
     for members in classes.values():
-        preferred = [m for m in members if m in in_k1] or members
+        preferred = [m for m in members if m in used_k1] or [m for m in members if m in in_k1] or members
         canonical = min(preferred)
         mapping.update({m: canonical for m in members if m != canonical})
     return Alignment(method, dict(sorted(mapping.items())))

@@ -22,11 +22,13 @@ in the same places) get the same labels, whatever their original labels or the r
 graph — so an OWL restriction or an RDF list present in both inputs is matched. Labels are
 64-bit hashes (blake2b for terms, splitmix64 for combining), so a false match needs a hash
 collision. Where it stops: colour refinement cannot tell apart some non-isomorphic components
-that are *regular* — every blank node with the same multiset of neighbour colours, e.g. a
-6-cycle of blank nodes versus two linked 3-cycles with identical predicates and no ground
-terms to break the symmetry. RDFC-1.0 resolves those by an exhaustive n-degree search; we do
-not, since real ontologies (restrictions, lists, reified axioms: trees with ground leaves) never
-need it. Blank nodes that are automorphic within one component (interchangeable) share a label.
+that are *regular* — every blank node with the same multiset of neighbour colours, e.g. the
+complete bipartite K3,3 versus the prism (two 3-cycles linked by a matching), both 3-regular on
+six blank nodes, with identical predicates and no ground terms to break the symmetry (a 6-cycle
+versus two separate 3-cycles *is* told apart: components of different sizes). RDFC-1.0 resolves
+those by an exhaustive n-degree search; we do not, since real ontologies (restrictions, lists,
+reified axioms: trees with ground leaves) never need it. Blank nodes that are automorphic within
+one component (interchangeable) share a label.
 """
 
 from __future__ import annotations

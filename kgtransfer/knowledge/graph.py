@@ -194,7 +194,7 @@ class KnowledgeGraph:
         flat: list[int] = []
         for s, p, o in triples:
             for term in (s, p, o):
-                key = term if isinstance(term, str) else T.from_rdflib(term)
+                key = T.as_canonical(term)
                 flat.append(setdefault(key, len(index)))
         terms = _object_array(list(index))
         if scope_blanks:
@@ -252,7 +252,7 @@ class KnowledgeGraph:
 
     def term_id(self, term) -> int | None:
         """The id of a term (canonical string or rdflib term), or None when absent."""
-        key = term if isinstance(term, str) else T.from_rdflib(term)
+        key = T.as_canonical(term)
         hits = np.flatnonzero(self.terms == key)
         return int(hits[0]) if len(hits) else None
 

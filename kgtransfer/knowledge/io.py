@@ -19,7 +19,13 @@ from urllib.parse import unquote
 import numpy as np
 
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
-from kgtransfer.knowledge.graph import MAX_SOURCES, PROVENANCE_NS, KnowledgeGraph, scope_blank_nodes
+from kgtransfer.knowledge.graph import (
+    MAX_SOURCES,
+    PROVENANCE_NS,
+    KnowledgeGraph,
+    _content_digest,
+    scope_blank_nodes,
+)
 
 FORMATS = {
     "turtle": ("TURTLE", (".ttl",)),
@@ -141,7 +147,9 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
     """Convert an rdflib ``Graph``; a ``Dataset``/``ConjunctiveGraph`` keeps named graphs as sources."""
     from kgtransfer.knowledge import terms as T
 
-    name = name or (str(graph.identifier) if not _is_bnode(graph.identifier) else "rdflib")
+    if name is None:  # a Dataset's identifier is deprecated in rdflib 7 (and a blank node anyway)
+        identifier = None if hasattr(graph, "contexts") else graph.identifier
+        name = "rdflib" if identifier is None or _is_bnode(identifier) else str(identifier)
     if hasattr(graph, "quads") and hasattr(graph, "contexts"):
         index: dict[str, int] = {}
         flat: list[int] = []
@@ -153,7 +161,9 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
         names = list(dict.fromkeys(per_graph)) or [name]
         terms = np.empty(len(index), dtype=object)
         terms[:] = list(index)
-        terms = scope_blank_nodes(terms, "\n".join(t for t in index if t.startswith("_:")).encode())
+        # the scope digests the blank-node triples, not just the labels: two datasets that reuse
+        # a label for different nodes must not share blank nodes (RDF 1.1 merge)
+        terms = scope_blank_nodes(terms, _content_digest(terms, flat))
         lookup = {n: i for i, n in enumerate(names)}
         prov = np.asarray([1 << lookup[n] for n in per_graph], dtype=np.uint64)
         return KnowledgeGraph(terms, np.asarray(flat, dtype=np.int64).reshape(-1, 3), prov, names, name)

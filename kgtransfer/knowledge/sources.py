@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError
+from kgtransfer.errors import RDFSyntaxError, RegistryError, SourceNotFoundError
 from kgtransfer.knowledge import registry
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.knowledge.io import from_oxigraph, from_rdflib, read_file
@@ -55,9 +55,9 @@ def _load(source, format: str | None, name: str | None) -> KnowledgeGraph:
             return read_file(path, format, name=name)
         if isinstance(source, str) and registry.is_registered(text):
             return load_registered(text, name=name)
-        if path.suffix or os.sep in text:
+        if _looks_like_path(text):
             raise SourceNotFoundError(f"{text}: no such file")
-        raise SourceNotFoundError(
+        raise RegistryError(
             f"{text!r} is neither a file nor a registered source; registered: {', '.join(registry.entries())}"
         )
     kind = type(source).__module__.split(".")[0]
@@ -69,6 +69,17 @@ def _load(source, format: str | None, name: str | None) -> KnowledgeGraph:
         f"cannot load a {type(source).__name__}: pass a path, a registry name, an rdflib.Graph, "
         "a pyoxigraph.Store or a KnowledgeGraph"
     )
+
+
+def _looks_like_path(text: str) -> bool:
+    """Whether a missing source names a file (a folder or an RDF suffix) rather than a registry entry.
+
+    ``"brick:1.3"`` has the suffix ``.3`` but is an (unknown) registry name, not a missing file.
+    """
+    from kgtransfer.knowledge.io import FORMATS
+
+    suffixes = tuple(sx for _, sxs in FORMATS.values() for sx in sxs)
+    return os.sep in text or "/" in text or text.lower().removesuffix(".gz").endswith(suffixes)
 
 
 def load_registered(source: str, name: str | None = None) -> KnowledgeGraph:

@@ -234,7 +234,9 @@ def _remote(text, label, form, endpoint, terms, timeout, retries, page_size, nam
                 page_rows = [[(v, s[v]) for v in variables] for s in result]
                 rows += page_rows
                 count = len(page_rows)
-        if not page_size or count < page_size:
+        # LIMIT counts solutions, not triples: a CONSTRUCT page may hold fewer triples than
+        # page_size (the server drops duplicates) with more pages to come, so only an empty one ends
+        if not page_size or count == 0 or (kind == "rows" and count < page_size):
             break
         offset += page_size
     if kind == "graph":

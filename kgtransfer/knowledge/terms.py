@@ -95,7 +95,7 @@ def literal_parts(term: str) -> tuple[str, str, str | None]:
 
 def canonical(term: str) -> str:
     """Normalize an N-Triples term string (as pyoxigraph prints it) to the canonical form."""
-    if term[0] == '"' and (term.endswith(">") or "@" in term[term.rfind('"') :]):
+    if term[0] == '"':  # also plain literals: their escapes (``\u0041`` for ``A``) are normalized too
         lexical, dt, lang = literal_parts(term)
         return literal(lexical, dt, lang)
     return term
@@ -131,7 +131,9 @@ def to_rdflib(term: str):
     lexical, dt, lang = literal_parts(term)
     if lang:
         return Literal(lexical, lang=lang)
-    return Literal(lexical, datatype=None if dt == XSD_STRING else URIRef(dt))
+    # normalize=False: rdflib would otherwise rewrite the lexical form ("01"^^xsd:integer -> "1"),
+    # which is a different RDF term
+    return Literal(lexical, datatype=None if dt == XSD_STRING else URIRef(dt), normalize=False)
 
 
 def from_rdflib(term) -> str:
@@ -145,6 +147,18 @@ def from_rdflib(term) -> str:
     if isinstance(term, Literal):
         return literal(str(term), str(term.datatype) if term.datatype else None, term.language)
     raise TypeError(f"unsupported rdflib term {term!r}")
+
+
+def as_canonical(term) -> str:
+    """Canonical string of a term given as a canonical string or as an rdflib term.
+
+    rdflib terms subclass ``str`` (``str(URIRef(x)) == x``), so they are told apart by type.
+    """
+    if type(term) is str:
+        return term
+    if type(term).__module__.startswith("rdflib."):
+        return from_rdflib(term)
+    return str(term)
 
 
 def to_rdflib_terms(terms: Iterable[str]) -> list:

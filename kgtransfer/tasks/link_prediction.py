@@ -170,15 +170,11 @@ def rank_triples(
             ids, rels, true_ids = batch[:, query_col], batch[:, 1], batch[:, true_col]
             scores = score_fn(ids, rels, side)
             if scores.shape != (len(batch), num_entities):
-                raise ValueError(
-                    f"score_fn returned {tuple(scores.shape)}, expected {(len(batch), num_entities)}"
-                )
+                raise ValueError(f"score_fn returned {tuple(scores.shape)}, expected {(len(batch), num_entities)}")
             mask = filter_index.mask(ids, rels, side) if filter_index is not None else None
             parts.append(ranks_from_scores(scores, true_ids, mask))
         if not parts:
-            parts = [
-                Ranks(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), torch.zeros(0))
-            ]
+            parts = [Ranks(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), torch.zeros(0))]
         out[side] = Ranks(*(torch.cat([getattr(p, f) for p in parts]).cpu() for f in Ranks._fields))
     return out
 
@@ -239,3 +235,138 @@ def _check_side(side: str) -> None:
 
 def _max_plus_one(values: Tensor) -> int:
     return int(values.max()) + 1 if values.numel() else 0
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+class LinkPredictionTask:
+    r"""Link prediction as a training task for :func:`kgtransfer.engine.fit`.
+
+    Two losses:
+
+    - ``"1-n"`` (default): every training query :math:`(h, r, ?)` and :math:`(?, r, t)` is scored
+      against all entities, and the loss is the cross-entropy with the label-smoothed target
+      distribution :math:`y = (1-\epsilon)\,\mathbb{1}[e \in A] / |A| + \epsilon / N` over the
+      query's true answers :math:`A` (LCWA with softmax cross-entropy, as PyKEEN's LCWA training).
+    - ``"negative-sampling"``: each training triple against ``num_negatives`` corruptions of its
+      head or tail, with the logistic loss
+      :math:`\mathrm{softplus}(-f(\text{pos})) + \mathrm{mean}\,\mathrm{softplus}(f(\text{neg}))`.
+
+    The encoder runs over the training message graph once per step; validation and test triples
+    are never messages.
+
+    Args:
+        split: the train/valid/test triples.
+        loss: ``"1-n"`` or ``"negative-sampling"`` (default: ``"1-n"``).
+        label_smoothing: :math:`\epsilon` of the 1-N loss (default: 0.1).
+        num_negatives: corruptions per positive for negative sampling (default: 32).
+        eval_batch_size: triples scored at once in evaluation (default: 512).
+        graph: the message graph (default: ``split.message_graph()``).
+    """
+
+    metric = "mrr"
+
+    def __init__(
+        self,
+        split,
+        loss: str = "1-n",
+        label_smoothing: float = 0.1,
+        num_negatives: int = 32,
+        eval_batch_size: int = 512,
+        graph=None,
+    ):
+        if loss not in ("1-n", "negative-sampling"):
+            raise ValueError(f"loss must be '1-n' or 'negative-sampling', got {loss!r}")
+        self.split = split
+        self.loss_kind = loss
+        self.label_smoothing = label_smoothing
+        self.num_negatives = num_negatives
+        self.eval_batch_size = eval_batch_size
+        self.graph = graph if graph is not None else split.message_graph()
+        self.num_entities = split.num_entities
+        self.num_relations = split.num_relations
+        self.train = split.train.tensor
+        self.filter = FilterIndex(split.filter_triples(), self.num_entities, self.num_relations)
+        self.answers = FilterIndex(self.train, self.num_entities, self.num_relations)
+        tails = torch.unique(self.train[:, [0, 1]], dim=0)  # (h, r) -> predict tails
+        heads = torch.unique(self.train[:, [2, 1]], dim=0)  # (t, r) -> predict heads
+        self.queries = torch.cat(
+            [
+                torch.cat([tails, torch.zeros(len(tails), 1, dtype=torch.long)], 1),
+                torch.cat([heads, torch.ones(len(heads), 1, dtype=torch.long)], 1),
+            ]
+        )
+        self.device = torch.device("cpu")
+
+    def to(self, device) -> LinkPredictionTask:
+        """Move the graph, queries and indexes to ``device``."""
+        device = torch.device(device)
+        if device != self.device:
+            self.graph = self.graph.to(device)
+            self.train, self.queries = self.train.to(device), self.queries.to(device)
+            for index in (self.filter, self.answers):
+                for side in SIDES:
+                    index._keys[side] = index._keys[side].to(device)
+                    index._answers[side] = index._answers[side].to(device)
+            self.device = device
+        return self
+
+    def size(self) -> int:
+        """Work per step: message edges plus entities, times the candidates scored."""
+        return int(self.graph.edge_index.size(1) + self.num_entities) * max(self.num_entities // 64, 1)
+
+    def batches(self, epoch: int, batch_size: int, generator: torch.Generator):
+        """Shuffled query batches (1-N) or ``(positives, negatives)`` batches."""
+        rows = self.queries if self.loss_kind == "1-n" else self.train
+        order = torch.randperm(len(rows), generator=generator).to(rows.device)
+        for start in range(0, len(rows), batch_size):
+            batch = rows[order[start : start + batch_size]]
+            if self.loss_kind == "1-n":
+                yield batch
+            else:
+                yield batch, self._corrupt(batch, generator)
+
+    def _corrupt(self, positives: Tensor, generator: torch.Generator) -> Tensor:
+        k = self.num_negatives
+        neg = positives.repeat_interleave(k, dim=0)
+        replace_head = torch.rand(len(neg), generator=generator) < 0.5
+        random_ids = torch.randint(self.num_entities, (len(neg),), generator=generator)
+        neg[:, 0] = torch.where(replace_head.to(neg.device), random_ids.to(neg.device), neg[:, 0])
+        neg[:, 2] = torch.where(replace_head.to(neg.device), neg[:, 2], random_ids.to(neg.device))
+        return neg
+
+    def loss(self, model, batch) -> Tensor:
+        """The batch loss (see the class docstring)."""
+        import torch.nn.functional as F
+
+        reps = model.encode(self.graph)
+        if self.loss_kind == "negative-sampling":
+            positives, negatives = batch
+            pos, neg = model.score(reps, positives), model.score(reps, negatives)
+            return F.softplus(-pos).mean() + F.softplus(neg).mean()
+        losses = []
+        for side_id, side in ((0, "tail"), (1, "head")):
+            q = batch[batch[:, 2] == side_id]
+            if not len(q):
+                continue
+            ids, rels = q[:, 0], q[:, 1]
+            scores = model.score_tails(reps, ids, rels) if side == "tail" else model.score_heads(reps, rels, ids)
+            target = self.answers.mask(ids, rels, side).float()
+            target = target / target.sum(1, keepdim=True).clamp_min(1)
+            eps = self.label_smoothing
+            target = (1 - eps) * target + eps / self.num_entities
+            losses.append(-(target * torch.log_softmax(scores.float(), dim=1)).sum(1))
+        return torch.cat(losses).mean()
+
+    @torch.no_grad()
+    def evaluate(self, model, split: str = "valid", triples: Tensor | None = None) -> dict:
+        """Filtered MRR, Hits@1/3/10 and MR on ``split`` (or on the given ``triples``)."""
+        was_training = model.training
+        model.eval()
+        rows = triples if triples is not None else self.split[split].tensor
+        metrics = evaluate_link_prediction(
+            model.scorer(self.graph), rows.to(self.device), self.filter, self.num_entities, self.eval_batch_size
+        )
+        model.train(was_training)
+        return metrics

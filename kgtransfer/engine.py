@@ -1,0 +1,302 @@
+"""The training loop: one readable function, ``fit``, from first epoch to best checkpoint.
+
+A *task* (link prediction, entity typing) supplies the batches, the loss and the evaluation; the
+engine owns everything else: device (``"auto"``: CUDA when present), bf16 autocast on CUDA,
+gradient clipping, early stopping on the task's validation metric, a progress bar, seeds,
+atomic checkpoints (safetensors + JSON) and ``resume``.
+
+Determinism: every epoch reseeds torch's global generator from ``(seed, epoch)`` and the task
+draws its shuffles and negatives from a generator seeded the same way, so a run resumed from
+the checkpoint of epoch ``e`` replays epochs ``e+1, ...`` exactly as an uninterrupted run
+would (bit for bit on CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Saved as JSON beside every checkpoint and result.
+
+    Attributes:
+        epochs: maximum number of epochs (default: 200).
+        lr: Adam learning rate (default: 1e-3).
+        weight_decay: L2 penalty (default: 0).
+        batch_size: training examples per optimizer step (default: 512).
+        grad_clip: clip the global gradient norm to this value; 0 disables (default: 1.0).
+        eval_every: evaluate on validation every this many epochs (default: 5).
+        patience: stop after this many evaluations without improvement; 0 disables (default: 5).
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ... (default: ``"auto"``).
+        amp: bf16 autocast on CUDA (ignored on CPU) (default: True).
+        seed: seeds torch, the shuffles and the negatives (default: 0).
+        threads: torch intra-op threads; None picks 1 for small graphs, where more threads are
+            slower, and torch's default otherwise (default: None).
+        progress: show a progress bar (default: True).
+    """
+
+    epochs: int = 200
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 512
+    grad_clip: float = 1.0
+    eval_every: int = 5
+    patience: int = 5
+    device: str = "auto"
+    amp: bool = True
+    seed: int = 0
+    threads: int | None = None
+    progress: bool = True
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> TrainConfig:
+        """The config from :meth:`to_json` (unknown keys are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class Task(Protocol):
+    """What the engine needs from a task."""
+
+    metric: str  # the validation metric to maximize, e.g. "mrr" or "accuracy"
+
+    def to(self, device: torch.device) -> Task:
+        """The task with its tensors on ``device``."""
+
+    def batches(self, epoch: int, batch_size: int, generator: torch.Generator) -> Iterator:
+        """One epoch of training batches, shuffled by ``generator``."""
+
+    def loss(self, model: nn.Module, batch) -> Tensor:
+        """The training loss of one batch."""
+
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+        """Metrics on ``"valid"`` or ``"test"``."""
+
+    def size(self) -> int:
+        """A measure of work per step (picks the default thread count)."""
+
+
+@dataclass
+class History:
+    """Per-epoch losses and per-evaluation metrics: the learning curve."""
+
+    loss: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    evals: list[dict] = field(default_factory=list)  # {"epoch": e, "mrr": ..., ...}
+
+    def to_csv(self) -> str:
+        """One row per epoch: epoch, loss, seconds, and the validation metrics where evaluated."""
+        keys = sorted({k for e in self.evals for k in e if k != "epoch"})
+        by_epoch = {e["epoch"]: e for e in self.evals}
+        lines = [",".join(["epoch", "loss", "seconds", *keys])]
+        for i, (loss, sec) in enumerate(zip(self.loss, self.seconds, strict=True), 1):
+            ev = by_epoch.get(i, {})
+            lines.append(",".join([str(i), f"{loss:.6g}", f"{sec:.4g}", *[_fmt(ev.get(k)) for k in keys]]))
+        return "\n".join(lines) + "\n"
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def choose_threads(work_size: int, requested: int | None) -> int:
+    """Intra-op threads: as requested, else 1 for small problems (measured 30-60x faster), else torch's default."""
+    if requested is not None:
+        return max(1, requested)
+    return 1 if work_size < 2_000_000 else (os.cpu_count() or 1)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator for one epoch's shuffles and negatives (depends only on seed and epoch)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns: the best validation metrics, when they were reached, the history."""
+
+    best: dict[str, float]
+    best_epoch: int
+    epochs_run: int
+    history: History
+    stopped_early: bool
+    seconds: float
+
+
+def fit(
+    model: nn.Module,
+    task: Task,
+    config: TrainConfig,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    state: Callable[[], dict] | None = None,
+    on_epoch_end: Callable[[int, nn.Module], None] | None = None,
+) -> FitResult:
+    """Train ``model`` on ``task``; keep the weights of the best validation epoch.
+
+    Args:
+        model: the model; its parameters are trained in place and end at the best epoch's values.
+        task: batches, loss and evaluation (see :class:`Task`).
+        config: the :class:`TrainConfig`.
+        optimizer: an optimizer over the model's parameters (default: Adam with ``config.lr``).
+        checkpoint_dir: where to write ``last`` (every evaluation) and ``best`` checkpoints.
+        resume: continue from ``checkpoint_dir/last`` when it exists.
+        state: extra JSON metadata stored in checkpoints (vocabularies, model config).
+        on_epoch_end: called after every epoch with ``(epoch, model)``.
+    """
+    from kgtransfer.checkpoint import load_training_state, save_training_state
+
+    device = resolve_device(config.device)
+    torch.set_num_threads(choose_threads(task.size(), config.threads))
+    seed_everything(config.seed)
+    model.to(device)
+    task = task.to(device)
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    autocast = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if config.amp and device.type == "cuda"
+        else nullcontext()
+    )
+    history, best, best_epoch, stale, start = History(), {}, 0, 0, 1
+    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if resume and ckpt is not None and (ckpt / "last").exists():
+        meta = load_training_state(ckpt / "last", model, optimizer, device)
+        history = History(**meta["history"])
+        best, best_epoch, stale, start = meta["best"], meta["best_epoch"], meta["stale"], meta["epoch"] + 1
+        if (ckpt / "best").exists():
+            best_weights = load_training_state(ckpt / "best", None, None, device, weights_only=True)
+
+    bar = _progress(config, start)
+    began = time.perf_counter()
+    stopped = False
+    epoch = start - 1
+    for epoch in range(start, config.epochs + 1):
+        torch.manual_seed(config.seed * 1_000_003 + epoch)
+        generator = epoch_generator(config.seed, epoch)
+        model.train()
+        t0, total, count = time.perf_counter(), 0.0, 0
+        for batch in task.batches(epoch, config.batch_size, generator):
+            optimizer.zero_grad(set_to_none=True)
+            with autocast:
+                loss = task.loss(model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"epoch {epoch}: the loss became {loss.item()}; lower the learning rate")
+            loss.backward()
+            if config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            total, count = total + loss.item(), count + 1
+        history.loss.append(total / max(count, 1))
+        history.seconds.append(time.perf_counter() - t0)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model)
+        evaluate_now = epoch % config.eval_every == 0 or epoch == config.epochs
+        if evaluate_now:
+            model.eval()
+            with torch.no_grad(), autocast:
+                metrics = task.evaluate(model, "valid")
+            history.evals.append({"epoch": epoch, **metrics})
+            if not best or metrics[task.metric] > best[task.metric]:
+                best, best_epoch, stale = dict(metrics), epoch, 0
+                best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if ckpt is not None:
+                    save_training_state(ckpt / "best", model, None, {"epoch": epoch}, state)
+            else:
+                stale += 1
+            if ckpt is not None:
+                meta = {
+                    "epoch": epoch,
+                    "best": best,
+                    "best_epoch": best_epoch,
+                    "stale": stale,
+                    "history": asdict(history),
+                    "config": config.to_json(),
+                }
+                save_training_state(ckpt / "last", model, optimizer, meta, state)
+            if config.patience and stale >= config.patience:
+                stopped = True
+        bar.update(1)
+        bar.set_postfix(_postfix(history, task.metric))
+        if stopped:
+            break
+    bar.close()
+    model.load_state_dict(best_weights)
+    model.eval()
+    return FitResult(best, best_epoch, epoch, history, stopped, time.perf_counter() - began)
+
+
+def _postfix(history: History, metric: str) -> dict:
+    out = {"loss": f"{history.loss[-1]:.4f}"}
+    if history.evals:
+        out[f"val_{metric}"] = f"{history.evals[-1].get(metric, math.nan):.4f}"
+    return out
+
+
+def _progress(config: TrainConfig, start: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=config.epochs,
+        initial=start - 1,
+        desc="train",
+        unit="epoch",
+        disable=not config.progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+def save_json(path: str | os.PathLike, data) -> None:
+    """Write JSON atomically."""
+    from kgtransfer.knowledge.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(value):
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,164 @@
+"""Alignment before an operator: owl:sameAs closure, explicit mappings (dict, TSV, CSV), labels.
+
+align_k1.ttl uses http://k1.example/ IRIs, which sort *after* align_k2.ttl's http://a-k2.example/
+(and http://b-k3.example/), so "K1's IRI wins" and "the smallest IRI wins" give different answers.
+"""
+
+import pytest
+
+import kgtransfer as kgt
+from kgtransfer.errors import AlignmentError, SourceNotFoundError
+from kgtransfer.knowledge.align import Alignment, normalize_label
+
+K1 = "http://k1.example/"
+K2 = "http://a-k2.example/"
+K3 = "http://b-k3.example/"
+SAME_AS = "<http://www.w3.org/2002/07/owl#sameAs>"
+
+
+def iri(ns: str, name: str) -> str:
+    return f"<{ns}{name}>"
+
+
+def triples(kg):
+    terms = kg.terms
+    return {(terms[s], terms[p], terms[o]) for s, p, o in kg.triples.tolist()}
+
+
+@pytest.fixture(scope="module")
+def graphs(load_fixture):
+    return load_fixture("align_k1.ttl"), load_fixture("align_k2.ttl")
+
+
+# --- owl:sameAs ------------------------------------------------------------------------------------
+
+
+def test_same_as_closure_prefers_k1_then_smallest(graphs):
+    k1, k2 = graphs
+    alignment = kgt.align(k1, k2, "sameas")
+    assert isinstance(alignment, Alignment) and alignment.method == "sameas"
+    assert alignment.mapping == {
+        # k1:Paris sameAs k2:Paris (in K1), k2:Paris sameAs k3:Paris (in K2): one class, K1's IRI
+        iri(K2, "Paris"): iri(K1, "Paris"),
+        iri(K3, "Paris"): iri(K1, "Paris"),
+        # no K1 IRI in the class: the smallest ("Roma" < "Rome")
+        iri(K2, "Rome"): iri(K2, "Roma"),
+    }
+    assert alignment.merged == 3
+    assert repr(alignment) == "Alignment(method='sameas', merged=3)"
+
+
+def test_same_as_from_the_other_side(graphs):
+    k1, k2 = graphs
+    # now align_k2.ttl is K1: its Paris (which it states facts about) wins
+    alignment = kgt.align(k2, k1, "owl_sameAs")
+    assert alignment.mapping[iri(K1, "Paris")] == iri(K2, "Paris")
+    assert alignment.mapping[iri(K3, "Paris")] == iri(K2, "Paris")
+
+
+def test_same_as_is_deterministic(graphs):
+    k1, k2 = graphs
+    assert kgt.align(k1, k2, "sameas") == kgt.align(k1, k2, "same_as") == kgt.align(k1, k2, "sameAs")
+
+
+def test_union_with_same_as(graphs):
+    k1, k2 = graphs
+    union = kgt.union(k1, k2, align="sameas")
+    got = triples(union)
+    paris = iri(K1, "Paris")
+    assert (paris, iri(K2, "population"), '"2100000"^^<http://www.w3.org/2001/XMLSchema#integer>') in got
+    assert (paris, iri(K2, "twin"), iri(K2, "Roma")) in got  # k3:Paris and k2:Rome both rewritten
+    assert (paris, iri(K1, "capitalOf"), iri(K1, "France")) in got
+    assert not any(p == SAME_AS for _, p, _ in got)  # every sameAs became reflexive and was dropped
+    assert len(union) == (7 - 1) + (10 - 2)
+    for gone in (iri(K2, "Paris"), iri(K3, "Paris"), iri(K2, "Rome")):
+        assert gone not in union.entities()
+    assert union.alignment.merged == 3 and union.alignment.method == "sameas"
+    assert union.sources_of(
+        (paris, iri(K2, "population"), '"2100000"^^<http://www.w3.org/2001/XMLSchema#integer>')
+    ) == ["align_k2.ttl"]
+
+
+def test_apply_drops_reflexive_same_as(graphs):
+    k1, _ = graphs
+    alignment = Alignment("mapping", {iri(K2, "Paris"): iri(K1, "Paris")})
+    applied = alignment.apply(k1)
+    assert len(applied) == len(k1) - 1
+    assert applied.alignment is alignment
+    assert Alignment("mapping").apply(k1) is k1
+
+
+# --- explicit mappings -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {f"{K2}Paris": f"{K1}Paris"},
+        {f"{K1}Paris": f"{K2}Paris"},  # direction does not matter: K1's IRI wins
+        {iri(K1, "Paris"): iri(K2, "Paris")},
+    ],
+)
+def test_dict_mapping(graphs, mapping):
+    alignment = kgt.align(*graphs, mapping)
+    assert alignment.method == "mapping"
+    assert alignment.mapping == {iri(K2, "Paris"): iri(K1, "Paris")}
+
+
+@pytest.mark.parametrize("filename", ["mapping.tsv", "mapping.csv"])
+def test_mapping_file_with_header(graphs, fixtures_dir, filename):
+    path = fixtures_dir / filename
+    expected = {iri(K2, "Paris"): iri(K1, "Paris"), iri(K2, "FranceCountry"): iri(K1, "France")}
+    assert kgt.align(*graphs, path).mapping == expected
+    assert kgt.align(*graphs, str(path)).mapping == expected
+    union = kgt.union(*graphs, align=path)
+    assert union.alignment.merged == 2 and union.alignment.method == "mapping"
+    assert iri(K2, "FranceCountry") not in union.entities()
+
+
+def test_mapping_file_errors(graphs, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{K1}a,{K2}a\n{K1}b\n")
+    with pytest.raises(AlignmentError, match=r"bad\.csv:2"):
+        kgt.align(*graphs, bad)
+    commented = tmp_path / "commented.tsv"
+    commented.write_text(f"# a comment\n{K1}Paris\t{K2}Paris\n\n")
+    assert kgt.align(*graphs, commented).merged == 1
+    with pytest.raises(SourceNotFoundError, match="nope.tsv"):
+        kgt.align(*graphs, tmp_path / "nope.tsv")
+    with pytest.raises(AlignmentError, match="unknown alignment 'fuzzy'"):
+        kgt.align(*graphs, "fuzzy")
+
+
+# --- labels --------------------------------------------------------------------------------------
+
+
+def test_label_alignment(graphs):
+    alignment = kgt.align(*graphs, "labels")
+    assert alignment.method == "labels"
+    assert alignment.mapping == {
+        iri(K2, "Paris"): iri(K1, "Paris"),  # "  PARIS "@fr ~ "Paris"
+        iri(K2, "FranceCountry"): iri(K1, "France"),  # skos:prefLabel "france" ~ "France"@en
+        iri(K2, "SaintEtienne"): iri(K1, "StEtienne"),  # "SAINT_ÉTIENNE" ~ "Saint-Étienne"
+    }
+    assert alignment.ambiguous == 1  # "lyon": both k1:Lyon and k1:LyonCity carry it, so k2:Lyon stays
+    assert iri(K2, "Lyon") not in alignment.mapping and iri(K2, "NewYork") not in alignment.mapping
+    union = kgt.union(*graphs, align="labels")
+    assert union.alignment.merged == 3
+    assert iri(K2, "Lyon") in union.entities() and iri(K2, "Paris") not in union.entities()
+
+
+@pytest.mark.parametrize(
+    ("text", "normalized"),
+    [
+        ("  PARIS ", "paris"),
+        ("Saint-Étienne", "saint étienne"),
+        ("SAINT__ÉTIENNE", "saint étienne"),
+        ("Air_Temperature   Sensor", "air temperature sensor"),
+        ("ﬁle", "file"),  # NFKC folds the ligature
+        ("Ｐａｒｉｓ", "paris"),  # and full-width letters
+        ("Straße", "strasse"),  # casefold, not lower
+    ],
+)
+def test_normalize_label(text, normalized):
+    assert normalize_label(text) == normalized

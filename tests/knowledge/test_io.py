@@ -1,0 +1,245 @@
+"""Reading and writing files: every format, gzip, provenance graphs, syntax errors, atomic writes."""
+
+import gzip
+import os
+import re
+
+import pytest
+from rdflib.compare import isomorphic
+
+import kgtransfer as kgt
+from kgtransfer.errors import KGTransferError, RDFSyntaxError, SourceNotFoundError, UnknownFormatError
+from kgtransfer.knowledge import io as kio
+
+EX = "http://example.org/"
+SUFFIXES = ["ttl", "nt", "nq", "trig", "rdf", "owl", "jsonld", "ttl.gz", "nt.gz", "nq.gz", "trig.gz"]
+
+
+@pytest.fixture(scope="module")
+def people(load_fixture):
+    return load_fixture("people.ttl")
+
+
+@pytest.fixture(scope="module")
+def union(load_fixture):
+    return load_fixture("ops_k1.ttl") | load_fixture("ops_k2.ttl")
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_round_trip_with_blank_nodes(people, tmp_path, suffix):
+    path = people.serialize(tmp_path / f"people.{suffix}")
+    assert path == tmp_path / f"people.{suffix}" and path.is_file()
+    back = kgt.load(path)
+    assert len(back) == 16
+    assert len(back & people) == 16  # same triples, blank nodes matched by structure
+    assert isomorphic(back.to_rdflib(), people.to_rdflib())
+    assert os.listdir(tmp_path) == [path.name]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_round_trip_ground_graph_is_exact(load_fixture, tmp_path, suffix):
+    kg = load_fixture("ops_k1.ttl")  # no blank nodes: the very same terms come back
+    back = kgt.load(kg.serialize(tmp_path / f"k1.{suffix}"))
+    assert back == kg
+
+
+def test_gzip_is_really_compressed(people, tmp_path):
+    path = people.serialize(tmp_path / "people.nt.gz")
+    data = path.read_bytes()
+    assert data[:2] == b"\x1f\x8b"
+    assert gzip.decompress(data).decode().count("\n") == 16
+
+
+def test_explicit_format(people, tmp_path):
+    path = people.serialize(tmp_path / "people.txt", format="turtle")
+    assert "@prefix" in path.read_text()
+    assert len(kgt.load(path, format="ttl")) == 16
+    with pytest.raises(UnknownFormatError):
+        kgt.load(path)  # ".txt" does not say
+
+
+def test_turtle_output_uses_prefixes(people, tmp_path):
+    text = people.serialize(tmp_path / "people.ttl").read_text()
+    assert "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> ." in text
+    assert "<http://www.w3.org/2000/01/rdf-schema#label>" not in text
+
+
+@pytest.mark.parametrize("suffix", ["trig", "nq", "nq.gz"])
+def test_quad_formats_keep_provenance(union, tmp_path, suffix):
+    path = union.serialize(tmp_path / f"union.{suffix}")
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if suffix.endswith(".gz") else raw).decode()
+    graphs = {
+        "urn:kgtransfer:source:ops_k1.ttl",
+        "urn:kgtransfer:source:ops_k2.ttl",
+        "urn:kgtransfer:source:ops_k1.ttl+ops_k2.ttl",
+    }
+    assert set(re.findall(r"<(urn:kgtransfer:source:[^>]*)>", text)) == graphs  # exactly these three
+    if suffix != "trig":  # one quad per triple
+        assert len(text.splitlines()) == 7
+
+    back = kgt.load(path)
+    assert back == union
+    assert set(back.sources) == {"ops_k1.ttl", "ops_k2.ttl"}
+    assert back.stats().sources == {"ops_k1.ttl": 5, "ops_k2.ttl": 5}
+    expected = {t: sorted(union.sources_of(t)) for t in union}
+    assert {t: sorted(back.sources_of(t)) for t in back} == expected
+    assert sorted(back.sources_of((f"<{EX}a>", f"<{EX}p>", f"<{EX}b>"))) == ["ops_k1.ttl", "ops_k2.ttl"]
+    assert back.sources_of((f"<{EX}c>", f"<{EX}p>", f"<{EX}d>")) == ["ops_k2.ttl"]
+
+
+def test_provenance_names_with_odd_characters_round_trip(load_fixture, tmp_path):
+    a = load_fixture("ops_k1.ttl", name="brick 1.2+draft")
+    b = load_fixture("ops_k2.ttl", name="K2 (new)")
+    back = kgt.load((a | b).serialize(tmp_path / "u.nq"))
+    assert set(back.sources) == {"brick 1.2+draft", "K2 (new)"}
+    assert sorted(back.sources_of((f"<{EX}a>", f"<{EX}p>", f"<{EX}b>"))) == ["K2 (new)", "brick 1.2+draft"]
+
+
+def test_triple_formats_drop_provenance(union, tmp_path):
+    back = kgt.load(union.serialize(tmp_path / "union.ttl"))
+    assert back == union and back.sources == ("union.ttl",)
+
+
+def test_foreign_named_graphs_become_sources(tmp_path):
+    path = tmp_path / "data.nq"
+    path.write_text(
+        "<urn:a> <urn:p> <urn:b> <urn:g1> .\n<urn:a> <urn:p> <urn:b> <urn:g2> .\n<urn:a> <urn:p> <urn:c> .\n"
+    )
+    kg = kgt.load(path)
+    assert len(kg) == 2 and set(kg.sources) == {"urn:g1", "urn:g2", "data.nq"}
+    assert sorted(kg.sources_of(("<urn:a>", "<urn:p>", "<urn:b>"))) == ["urn:g1", "urn:g2"]
+    assert kg.sources_of(("<urn:a>", "<urn:p>", "<urn:c>")) == ["data.nq"]
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def test_malformed_turtle_names_file_line_and_column(fixtures_dir):
+    path = fixtures_dir / "bad.ttl"  # line 3 is "ex:a ex:p ." : the object is missing at column 11
+    with pytest.raises(RDFSyntaxError) as info:
+        kgt.load(path)
+    error = info.value
+    assert (error.path, error.line, error.column) == (str(path), 3, 11)
+    assert str(error).startswith(f"{path}:3:11: ")
+    assert isinstance(error, SyntaxError) and isinstance(error, KGTransferError)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "column"),
+    [
+        ("string.ttl", '@prefix ex: <http://e/> .\nex:a ex:p ex:b .\n\n   ex:c ex:p "unterminated .\n', 4, 14),
+        ("prefix.ttl", "@prefix ex: <http://e/> .\nex:a ex:p ex:b .\nex:c ex:q undeclared:x .\n", 3, 11),
+        # columns count characters, not bytes: "é" takes two bytes in UTF-8
+        ("iri.ttl", '@prefix ex: <http://e/> .\n\nex:a ex:p "é" , ex:bé , <bad iri> .\n', 3, 25),
+        ("dot.ttl", "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/a> <http://e/p> <http://e/b>\n", 3, 1),
+        ("relative.nt", "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/a> <http://e/p> <b> .\n", 2, 27),
+    ],
+)
+def test_syntax_error_positions(tmp_path, name, text, line, column):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RDFSyntaxError) as info:
+        kgt.load(path)
+    assert (info.value.line, info.value.column) == (line, column)
+    assert str(info.value).startswith(f"{path}:{line}:{column}: ")
+
+
+def test_unknown_suffix(people, tmp_path):
+    path = tmp_path / "data.foo"
+    path.write_text("<urn:a> <urn:p> <urn:b> .\n")
+    with pytest.raises(UnknownFormatError, match=r"data\.foo"):
+        kgt.load(path)
+    with pytest.raises(UnknownFormatError):
+        people.serialize(tmp_path / "out.foo")
+    with pytest.raises(UnknownFormatError, match="unknown RDF format 'nope'"):
+        people.serialize(tmp_path / "out.ttl", format="nope")
+    with pytest.raises(UnknownFormatError, match="N3"):
+        people.serialize(tmp_path / "out.n3")
+    assert sorted(os.listdir(tmp_path)) == ["data.foo"]
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "missing.ttl"
+    with pytest.raises(SourceNotFoundError, match="missing.ttl") as info:
+        kgt.load(missing)
+    assert isinstance(info.value, FileNotFoundError)
+    with pytest.raises(SourceNotFoundError):
+        kgt.load(str(missing))
+
+
+# --- atomic writes ---------------------------------------------------------------------------------
+
+
+def test_overwrite_replaces_the_file(people, load_fixture, tmp_path):
+    path = tmp_path / "out.nt"
+    load_fixture("ops_k1.ttl").serialize(path)
+    people.serialize(path)
+    assert len(kgt.load(path)) == 16
+    assert os.listdir(tmp_path) == ["out.nt"]
+
+
+def test_failure_mid_write_leaves_the_old_file(people, load_fixture, tmp_path, monkeypatch):
+    path = tmp_path / "out.ttl"
+    load_fixture("ops_k1.ttl").serialize(path)
+    before = path.read_bytes()
+    seen_partial = []
+    real_fdopen = os.fdopen
+
+    class HalfWriter:
+        """A file that writes half the data, then fails like a full disk."""
+
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            self.f.write(data[: len(data) // 2])
+            self.f.flush()
+            temps = [p for p in tmp_path.iterdir() if p.name != "out.ttl"]
+            seen_partial.extend((p.name, p.stat().st_size) for p in temps)
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(kio.os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode)))
+    with pytest.raises(OSError, match="No space left"):
+        people.serialize(path)
+    assert len(seen_partial) == 1 and seen_partial[0][1] > 0  # it really failed half-way
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["out.ttl"]
+
+
+def test_failure_before_write_leaves_the_old_file(people, load_fixture, tmp_path, monkeypatch):
+    path = tmp_path / "out.trig"
+    load_fixture("ops_k1.ttl").serialize(path)
+    before = path.read_bytes()
+
+    def broken(kg):
+        raise RuntimeError("serializer crashed")
+
+    monkeypatch.setattr(kio, "_prefixes", broken)
+    with pytest.raises(RuntimeError, match="serializer crashed"):
+        people.serialize(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["out.trig"]
+
+
+def test_interrupted_rename_cleans_up(people, tmp_path, monkeypatch):
+    path = tmp_path / "new.nt"
+
+    def no_rename(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kio.os, "replace", no_rename)
+    with pytest.raises(KeyboardInterrupt):
+        people.serialize(path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_serialize_creates_parent_folders(people, tmp_path):
+    path = people.serialize(tmp_path / "a" / "b" / "people.nq")
+    assert len(kgt.load(path)) == 16

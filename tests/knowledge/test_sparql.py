@@ -1,0 +1,216 @@
+"""``kgtransfer.sparql`` over the embedded store: query forms, sources, errors, bound parameters."""
+
+import pyoxigraph as ox
+import pytest
+from rdflib import BNode, Literal, URIRef
+
+import kgtransfer as kgt
+from kgtransfer.errors import SourceNotFoundError, SparqlQueryError
+from kgtransfer.knowledge.sparql import Rows, available_views, query_form
+
+EX = "http://example.org/"
+FOAF = "http://xmlns.com/foaf/0.1/"
+PREFIXES = f"PREFIX ex: <{EX}>\nPREFIX foaf: <{FOAF}>\nPREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+NAMES = PREFIXES + "SELECT ?s ?n WHERE { ?s foaf:name ?n } ORDER BY ?s"
+HOSTILE_LITERAL = 'x" } ; DROP ALL ; #'
+HOSTILE_IRIS = ["http://example.org/alice> ?s ?p ?o . <http://example.org/x", "http://e/a b", 'http://e/"q"']
+
+
+@pytest.fixture(scope="module")
+def people(load_fixture):
+    return load_fixture("people.ttl")
+
+
+# --- query forms -----------------------------------------------------------------------------------
+
+
+def test_select_gives_rows(people):
+    rows = kgt.sparql(NAMES, people)
+    assert isinstance(rows, Rows) and rows.variables == ["s", "n"]
+    assert [row["s"] for row in rows] == [URIRef(EX + "alice"), URIRef(EX + "bob"), URIRef(EX + "carol")]
+    assert rows[0]["n"] == Literal("Alice") and rows[2]["n"] == Literal('Carol "C" Smith\nline two')
+    assert repr(rows) == "Rows(variables=['s', 'n'], rows=3)"
+    assert "<http://example.org/alice>" in str(rows)
+
+
+def test_select_unbound_variables_are_absent(people):
+    rows = kgt.sparql(
+        PREFIXES + "SELECT ?s ?l WHERE { ?s a foaf:Person OPTIONAL { ?s rdfs:label ?l } } ORDER BY ?s", people
+    )
+    assert [sorted(row) for row in rows] == [["l", "s"], ["s"], ["s"]]
+    assert rows[0]["l"] == Literal("Alice", lang="en")
+
+
+def test_select_blank_nodes_and_typed_literals(people):
+    rows = kgt.sparql(PREFIXES + "SELECT ?a ?age WHERE { ex:bob ex:address ?a ; foaf:age ?age }", people)
+    assert isinstance(rows[0]["a"], BNode)
+    assert rows[0]["age"] == Literal("25", datatype=URIRef("http://www.w3.org/2001/XMLSchema#integer"))
+
+
+def test_rows_to_csv(people, tmp_path):
+    rows = kgt.sparql(NAMES, people)
+    expected = (
+        "s,n\n"
+        "http://example.org/alice,Alice\n"
+        "http://example.org/bob,Bob\n"
+        'http://example.org/carol,"Carol ""C"" Smith\nline two"\n'
+    )
+    assert rows.to_csv() == expected
+    path = tmp_path / "rows.csv"
+    assert rows.to_csv(path) == expected and path.read_text() == expected
+
+
+def test_construct_gives_a_graph(people):
+    query = PREFIXES + "CONSTRUCT { ?o ex:knownBy ?s } WHERE { ?s foaf:knows ?o }"
+    kg = kgt.sparql(query, people, name="known")
+    assert isinstance(kg, kgt.KnowledgeGraph) and kg.name == "known"
+    terms = kg.terms
+    assert {(terms[s], terms[p], terms[o]) for s, p, o in kg.triples.tolist()} == {
+        (f"<{EX}bob>", f"<{EX}knownBy>", f"<{EX}alice>"),
+        (f"<{EX}carol>", f"<{EX}knownBy>", f"<{EX}alice>"),
+        (f"<{EX}carol>", f"<{EX}knownBy>", f"<{EX}bob>"),
+    }
+    assert kgt.sparql(query, people).name == "people.ttl"
+
+
+def test_construct_keeps_blank_node_structure(people):
+    kg = kgt.sparql(PREFIXES + "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(isBlank(?s) || isBlank(?o)) }", people)
+    assert len(kg) == 3 and kg.stats().blank_nodes == 1
+    assert len(kg & people) == 3  # the same structure as in the input
+
+
+def test_describe_gives_a_graph(people):
+    kg = kgt.sparql(f"DESCRIBE <{EX}bob>", people)
+    subjects = {kg.terms[s] for s in kg.triples[:, 0].tolist()}
+    assert f"<{EX}bob>" in subjects and len(kg.triples[kg.triples[:, 0] == kg.term_id(f"<{EX}bob>")]) == 5
+
+
+def test_ask_gives_a_bool(people):
+    assert kgt.sparql(PREFIXES + "ASK { ex:alice foaf:knows ex:bob }", people) is True
+    assert kgt.sparql(PREFIXES + "ASK { ex:bob foaf:knows ex:alice }", people) is False
+
+
+def test_query_form_ignores_iris_strings_and_comments():
+    assert query_form("# SELECT in a comment\nASK { <urn:SELECT> ?p 'CONSTRUCT' }") == "ASK"
+    assert query_form("PREFIX x: <urn:ask:>\nconstruct { ?s ?p ?o } where { ?s ?p ?o }") == "CONSTRUCT"
+
+
+# --- sources ---------------------------------------------------------------------------------------
+
+
+def test_over_a_file(fixtures_dir):
+    rows = kgt.sparql(NAMES, fixtures_dir / "people.ttl")
+    assert len(rows) == 3
+    kg = kgt.sparql("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", str(fixtures_dir / "people.ttl"))
+    assert kg.name == "people.ttl" and len(kg) == 16
+
+
+def test_over_a_registry_name(brick14):
+    (row,) = kgt.sparql("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "brick:1.4")
+    assert int(row["n"]) == len(brick14)
+    brick = "https://brickschema.org/schema/Brick#"
+    assert kgt.sparql(f"ASK {{ <{brick}Air_Temperature_Sensor> ?p ?o }}", "brick:1.4") is True
+
+
+def test_query_from_a_file(people, tmp_path):
+    path = tmp_path / "names.rq"
+    path.write_text(NAMES)
+    assert len(kgt.sparql(path, people)) == 3
+    assert len(kgt.sparql(str(path), people)) == 3
+    with pytest.raises(SourceNotFoundError, match="missing.rq"):
+        kgt.sparql(tmp_path / "missing.rq", people)
+    assert "hierarchy" in available_views()
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def test_invalid_query_names_the_query(people, tmp_path):
+    with pytest.raises(SparqlQueryError, match=r"query 'SELECT \?s WHERE \{ \?s \?p \?o'") as info:
+        kgt.sparql("SELECT ?s WHERE { ?s ?p ?o", people)
+    assert "invalid SPARQL" in str(info.value) and isinstance(info.value, ValueError)
+    path = tmp_path / "broken.rq"
+    path.write_text("# a broken query\nCONSTRUCT { ?s ?p } WHERE { ?s ?p ?o }\n")
+    with pytest.raises(SparqlQueryError, match=r"broken\.rq"):
+        kgt.sparql(path, people)
+    with pytest.raises(SparqlQueryError, match="not a SPARQL query"):
+        kgt.sparql("SELEC ?s WHERE { ?s ?p ?o }", people)
+    with pytest.raises(SparqlQueryError, match="no source"):
+        kgt.sparql(NAMES)
+
+
+# --- bindings --------------------------------------------------------------------------------------
+
+AGE = PREFIXES + "SELECT ?s WHERE { ?s foaf:age ?age }"
+NAME = PREFIXES + "SELECT ?s WHERE { ?s foaf:name ?name }"
+KNOWS = PREFIXES + "SELECT ?o WHERE { ?s foaf:knows ?o } ORDER BY ?o"
+
+
+def subjects(rows, var="s"):
+    return [str(row[var]) for row in rows]
+
+
+def test_bindings_are_typed_terms(people):
+    assert subjects(kgt.sparql(KNOWS, people, bindings={"s": URIRef(EX + "alice")}), "o") == [EX + "bob", EX + "carol"]
+    assert subjects(kgt.sparql(KNOWS, people, bindings={"s": f"<{EX}bob>"}), "o") == [EX + "carol"]
+    assert subjects(kgt.sparql(KNOWS, people, bindings={"?s": ox.NamedNode(EX + "bob")}), "o") == [EX + "carol"]
+    assert subjects(kgt.sparql(NAME, people, bindings={"name": "Alice"})) == [EX + "alice"]
+    assert subjects(kgt.sparql(NAME, people, bindings={"name": "Bob"})) == [EX + "bob"]
+    assert subjects(kgt.sparql(AGE, people, bindings={"age": 30})) == [EX + "alice"]
+    assert subjects(kgt.sparql(AGE, people, bindings={"$age": 25})) == [EX + "bob"]
+    assert subjects(kgt.sparql(AGE, people, bindings={"age": "30"})) == []  # a string is not an integer
+    label = PREFIXES + "SELECT ?s WHERE { ?s rdfs:label ?l }"
+    assert subjects(kgt.sparql(label, people, bindings={"l": Literal("Alice", lang="EN")})) == [EX + "alice"]
+    assert subjects(kgt.sparql(label, people, bindings={"l": "Alice"})) == []  # no language tag
+
+
+def test_bindings_of_other_python_types(people):
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    echo = "SELECT ?x WHERE {}"  # the bound value comes back as the term it was bound as
+    for value, term in [
+        (True, Literal("true", datatype=URIRef(xsd + "boolean"))),
+        (False, Literal("false", datatype=URIRef(xsd + "boolean"))),
+        (7, Literal("7", datatype=URIRef(xsd + "integer"))),
+        (1.5, Literal("1.5", datatype=URIRef(xsd + "double"))),
+        ("x", Literal("x")),
+        (Literal("x", lang="FR"), Literal("x", lang="fr")),
+    ]:
+        (row,) = kgt.sparql(echo, people, bindings={"x": value})
+        assert row["x"] == term and row["x"].datatype == term.datatype
+    with pytest.raises(SparqlQueryError, match="unsupported value type list"):
+        kgt.sparql(NAME, people, bindings={"name": ["a"]})
+    with pytest.raises(SparqlQueryError, match="blank nodes cannot be bound"):
+        kgt.sparql(NAME, people, bindings={"s": BNode("b")})
+
+
+def test_bindings_apply_with_limit_and_order(people):
+    query = PREFIXES + "SELECT ?o WHERE { ?s foaf:knows ?o } ORDER BY DESC(?o) LIMIT 1"
+    assert subjects(kgt.sparql(query, people, bindings={"s": URIRef(EX + "alice")}), "o") == [EX + "carol"]
+
+
+def test_hostile_literal_is_just_a_string(people):
+    before = len(people)
+    assert kgt.sparql(NAME, people, bindings={"name": HOSTILE_LITERAL}) == []
+    assert kgt.sparql(PREFIXES + "ASK { ?s foaf:name ?name }", people, bindings={"name": HOSTILE_LITERAL}) is False
+    assert len(people) == before
+    # where the data holds that very string, it matches it, and only it
+    tricky = kgt.KnowledgeGraph.from_triples(
+        [(f"<{EX}mallory>", f"<{FOAF}name>", Literal(HOSTILE_LITERAL)), (f"<{EX}bob>", f"<{FOAF}name>", '"x"')]
+    )
+    assert subjects(kgt.sparql(NAME, tricky, bindings={"name": HOSTILE_LITERAL})) == [EX + "mallory"]
+    assert subjects(kgt.sparql(NAME, tricky, bindings={"name": Literal(HOSTILE_LITERAL)})) == [EX + "mallory"]
+    # a string that looks like an N-Triples literal is parsed as one term and re-escaped
+    spelled = '"x\\" } ; DROP ALL ; #"'
+    assert subjects(kgt.sparql(NAME, tricky, bindings={"name": spelled})) == [EX + "mallory"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_IRIS)
+def test_iri_with_forbidden_characters_is_refused(people, value):
+    for binding in (URIRef(value), f"<{value}>"):
+        with pytest.raises(SparqlQueryError, match="not a valid IRI"):
+            kgt.sparql(KNOWS, people, bindings={"s": binding})
+
+
+def test_unterminated_iri_string_is_refused(people):
+    with pytest.raises(SparqlQueryError, match="not a valid IRI"):
+        kgt.sparql(KNOWS, people, bindings={"s": f"<{EX}alice"})

@@ -1,0 +1,199 @@
+"""``kgtransfer.sparql`` against a real SPARQL 1.1 server (Oxigraph, see tests/conftest.py) and fakes.
+
+The server holds tests/fixtures/endpoint.ttl: 19 triples, 5 named people, one blank node.
+"""
+
+import http.server
+import socket
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+
+import pytest
+from rdflib import Literal, URIRef
+
+import kgtransfer as kgt
+from kgtransfer.errors import EndpointError, SparqlQueryError
+from kgtransfer.knowledge.sparql import Rows
+
+EX = "http://example.org/"
+PREFIXES = f"PREFIX ex: <{EX}>\nPREFIX foaf: <http://xmlns.com/foaf/0.1/>\n"
+NAMES = PREFIXES + "SELECT ?s ?n WHERE { ?s foaf:name ?n } ORDER BY ?s"
+
+
+@pytest.fixture(scope="module")
+def served(load_fixture):
+    return load_fixture("endpoint.ttl")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def names(rows):
+    return [(str(row["s"]), str(row["n"])) for row in rows]
+
+
+# --- the real server -------------------------------------------------------------------------------
+
+
+def test_construct(sparql_endpoint, served):
+    kg = kgt.sparql("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", sparql_endpoint, name="remote")
+    assert isinstance(kg, kgt.KnowledgeGraph) and kg.name == "remote"
+    assert len(kg) == 19 and kg.stats().blank_nodes == 1
+    assert len(kg & served) == 19 and len(served - kg) == 0
+
+
+def test_select(sparql_endpoint):
+    rows = kgt.sparql(NAMES, sparql_endpoint)
+    assert isinstance(rows, Rows) and rows.variables == ["s", "n"]
+    assert names(rows) == [
+        (EX + "p1", "Ada"),
+        (EX + "p2", "Grace"),
+        (EX + "p3", "Alan"),
+        (EX + "p4", "Edsger"),
+        (EX + "p5", "Barbara"),
+    ]
+    assert rows[3]["n"] == Literal("Edsger", lang="nl")
+
+
+def test_select_with_bindings(sparql_endpoint):
+    knows = PREFIXES + "SELECT ?o WHERE { ?s foaf:knows ?o } ORDER BY ?o"
+    rows = kgt.sparql(knows, sparql_endpoint, bindings={"s": URIRef(EX + "p4")})
+    assert [row["o"] for row in rows] == [URIRef(EX + "p2"), URIRef(EX + "p3")]
+    age = PREFIXES + "SELECT ?s WHERE { ?s foaf:age ?age }"
+    assert [str(r["s"]) for r in kgt.sparql(age, sparql_endpoint, bindings={"age": 85})] == [EX + "p2"]
+    assert kgt.sparql(age, sparql_endpoint, bindings={"age": "85"}) == []
+    name = PREFIXES + "SELECT ?s WHERE { ?s foaf:name ?name }"
+    assert kgt.sparql(name, sparql_endpoint, bindings={"name": 'x" } ; DROP ALL ; #'}) == []
+    assert len(kgt.sparql("SELECT * WHERE { ?s ?p ?o }", sparql_endpoint)) == 19  # nothing was dropped
+    with pytest.raises(SparqlQueryError, match="not a valid IRI"):
+        kgt.sparql(knows, sparql_endpoint, bindings={"s": URIRef(EX + "p4> ?s ?p ?o . <" + EX + "x")})
+
+
+def test_ask(sparql_endpoint):
+    assert kgt.sparql(PREFIXES + "ASK { ex:p3 foaf:knows ex:p1 }", sparql_endpoint) is True
+    assert kgt.sparql(PREFIXES + "ASK { ex:p1 foaf:knows ex:p3 }", sparql_endpoint) is False
+    ask = PREFIXES + "ASK { ?s foaf:knows ex:p1 }"
+    assert kgt.sparql(ask, sparql_endpoint, bindings={"s": URIRef(EX + "p3")}) is True
+    assert kgt.sparql(ask, sparql_endpoint, bindings={"s": URIRef(EX + "p4")}) is False
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 5, 100])
+def test_select_paging_gives_the_same_rows(sparql_endpoint, page_size):
+    assert names(kgt.sparql(NAMES, sparql_endpoint, page_size=page_size)) == names(kgt.sparql(NAMES, sparql_endpoint))
+    everything = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o"
+    paged = kgt.sparql(everything, sparql_endpoint, page_size=page_size)
+    assert len(paged) == 19 and paged == kgt.sparql(everything, sparql_endpoint)
+
+
+@pytest.mark.parametrize("page_size", [1, 3, 7])
+def test_construct_paging_gives_the_same_graph(sparql_endpoint, page_size):
+    everything = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o"
+    assert kgt.sparql(everything, sparql_endpoint, page_size=page_size) == kgt.sparql(everything, sparql_endpoint)
+    # 19 solutions, 6 distinct triples (5 people, 1 blank node): a page holds fewer triples than solutions
+    subjects = PREFIXES + "CONSTRUCT { ?s a ex:Thing } WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o"
+    one_request = kgt.sparql(subjects, sparql_endpoint)
+    assert len(one_request) == 6
+    assert len(kgt.sparql(subjects, sparql_endpoint, page_size=page_size)) == 6
+
+
+def test_paging_refuses_limit(sparql_endpoint):
+    with pytest.raises(SparqlQueryError, match="LIMIT/OFFSET"):
+        kgt.sparql(NAMES + " LIMIT 2", sparql_endpoint, page_size=1)
+
+
+def test_invalid_query(sparql_endpoint):
+    with pytest.raises(SparqlQueryError, match=r"query 'SELECT \?s WHERE \{ \?s \?p'"):
+        kgt.sparql("SELECT ?s WHERE { ?s ?p", sparql_endpoint)
+
+
+# --- failures: a closed port, and a fake endpoint that answers what we tell it ------------------------
+
+
+def test_unreachable_endpoint_fails_after_bounded_retries():
+    url = f"http://127.0.0.1:{free_port()}/query"  # nothing listens there
+    start = time.monotonic()
+    with pytest.raises(EndpointError, match="unreachable after 3 attempts") as info:
+        kgt.sparql("ASK { ?s ?p ?o }", url, timeout=0.5, retries=2)
+    assert time.monotonic() - start < 2
+    assert url in str(info.value) and isinstance(info.value, ConnectionError)
+
+
+class FakeEndpoint(http.server.BaseHTTPRequestHandler):
+    """Answers the first ``len(script)`` POSTs with the scripted ``(status, body)``, then proxies."""
+
+    script: list[tuple[int, bytes]] = []
+    upstream: str | None = None
+    requests: list[bytes] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.requests.append(body)
+        if len(self.requests) <= len(self.script):
+            status, payload = self.script[len(self.requests) - 1]
+            content_type = "text/plain"
+        else:  # forward to the real server
+            forward = urllib.request.Request(
+                self.upstream,
+                data=body,
+                headers={"Accept": self.headers["Accept"], "Content-Type": self.headers["Content-Type"]},
+            )
+            with urllib.request.urlopen(forward, timeout=10) as response:
+                status, payload = response.status, response.read()
+                content_type = response.headers["Content-Type"]
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def fake_endpoint(script, upstream=None):
+    handler = type("Handler", (FakeEndpoint,), {"script": script, "upstream": upstream, "requests": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/query", handler.requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_5xx_is_retried(sparql_endpoint):
+    unavailable = (503, b"busy, try again")
+    with fake_endpoint([unavailable, unavailable], upstream=sparql_endpoint) as (url, requests):
+        rows = kgt.sparql(NAMES, url, retries=3)
+        assert len(requests) == 3
+        assert names(rows) == names(kgt.sparql(NAMES, sparql_endpoint))
+        assert all(body == requests[0] for body in requests)  # the same query each time
+
+
+def test_5xx_gives_up_after_the_retries():
+    with fake_endpoint([(500, b"boom")] * 5) as (url, requests):
+        with pytest.raises(EndpointError, match="HTTP 500") as info:
+            kgt.sparql("ASK {}", url, retries=1)
+        assert len(requests) == 2 and "boom" in str(info.value)
+
+
+def test_4xx_is_not_retried():
+    with fake_endpoint([(404, b"no such dataset")]) as (url, requests):
+        with pytest.raises(EndpointError, match="HTTP 404"):
+            kgt.sparql("ASK {}", url, retries=3)
+        assert len(requests) == 1
+
+
+def test_query_rejected_by_the_server():
+    with fake_endpoint([(400, b"Syntax error: unknown function")]) as (url, requests):
+        with pytest.raises(SparqlQueryError, match="rejected the query") as info:
+            kgt.sparql("SELECT ?s WHERE { ?s ?p ?o }", url, retries=3)
+        assert len(requests) == 1 and "HTTP 400" in str(info.value)

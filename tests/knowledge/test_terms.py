@@ -1,0 +1,156 @@
+"""RDF 1.1 term equality, escaping, and conversions between canonical strings, rdflib and pyoxigraph."""
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+from rdflib import BNode, Literal, URIRef
+
+from kgtransfer.knowledge import terms as T
+
+INT = T.XSD + "int"
+INTEGER = T.XSD + "integer"
+
+
+def xsd(name: str) -> URIRef:
+    return URIRef(T.XSD + name)
+
+
+# strings whose N-Triples spelling needs escapes
+TRICKY = [
+    "",
+    "plain",
+    'quote " inside',
+    "back\\slash",
+    "new\nline",
+    "tab\tcr\r",
+    "bell\b formfeed\f",
+    "controls \x00 \x01 \x1f \x7f",
+    "unicode é ß 中文 😀",
+    "looks escaped: \\u0041 \\n",
+    "ends with backslash \\",
+    'x" } ; DROP ALL ; #',
+]
+
+
+# --- RDF 1.1 term equality ---------------------------------------------------------------------
+
+
+def test_xsd_string_is_a_plain_literal():
+    assert T.literal("x", T.XSD_STRING) == T.literal("x") == '"x"'
+    assert T.from_rdflib(Literal("x", datatype=xsd("string"))) == T.from_rdflib(Literal("x")) == '"x"'
+    assert T.from_oxigraph(ox.Literal("x", datatype=ox.NamedNode(T.XSD_STRING))) == '"x"'
+
+
+def test_typed_literals_differ_from_plain_and_from_other_datatypes():
+    assert T.literal("1", INT) != T.literal("1")
+    assert T.literal("1", INT) != T.literal("1", INTEGER)
+    assert T.literal("1", INT) == f'"1"^^<{INT}>'
+    assert T.from_rdflib(Literal("1", datatype=xsd("int"))) != T.from_rdflib(Literal("1"))
+
+
+def test_language_tags_ignore_case():
+    assert T.literal("x", language="EN-US") == T.literal("x", language="en-us") == '"x"@en-us'
+    assert T.literal("x", language="en") != T.literal("x")
+    assert T.from_rdflib(Literal("x", lang="EN")) == '"x"@en'
+    assert T.from_oxigraph(ox.Literal("x", language="EN")) == '"x"@en'
+    assert T.literal_parts('"x"@EN-gb') == ("x", T.RDF_LANGSTRING, "en-gb")
+
+
+@pytest.mark.parametrize(
+    ("spelled", "canonical"),
+    [
+        (f'"x"^^<{T.XSD_STRING}>', '"x"'),
+        ('"x"@EN', '"x"@en'),
+        ('"\\u0041"', '"A"'),  # a plain literal spelled with an escape is the same term
+        ('"\\U0001F600"@en', '"😀"@en'),
+        ('"tab\\u0009"', '"tab\\t"'),
+        (f'"1"^^<{INT}>', f'"1"^^<{INT}>'),
+        ("<http://example.org/a>", "<http://example.org/a>"),
+        ("_:b0", "_:b0"),
+    ],
+)
+def test_canonical_normalizes_every_spelling(spelled, canonical):
+    assert T.canonical(spelled) == canonical
+
+
+def test_literal_parts():
+    assert T.literal_parts('"a\\"b"') == ('a"b', T.XSD_STRING, None)
+    assert T.literal_parts(f'"1"^^<{INT}>') == ("1", INT, None)
+    with pytest.raises(ValueError, match="not a literal"):
+        T.literal_parts("<http://example.org/a>")
+
+
+def test_term_kinds():
+    assert T.is_iri("<http://e/a>") and not T.is_iri('"a"')
+    assert T.is_blank("_:b") and not T.is_blank("<http://e/a>")
+    assert T.is_literal('"a"@en') and not T.is_literal("_:b")
+    assert T.iri_value(T.iri("http://e/a")) == "http://e/a"
+
+
+# --- escaping ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_escaping_round_trips(text):
+    term = T.literal(text)
+    assert "\n" not in term and "\r" not in term  # one line of N-Triples
+    assert T.literal_parts(term)[0] == text
+    assert term == str(ox.Literal(text))  # the very string Oxigraph writes
+    (parsed,) = T.to_oxigraph_terms([term])
+    assert parsed.value == text
+    assert T.to_rdflib(term) == Literal(text)
+    assert T.from_rdflib(Literal(text)) == term
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_rdflib_parses_our_escapes(text):
+    g = rdflib.Graph().parse(data=f"<urn:s> <urn:p> {T.literal(text, language='en')} .\n", format="nt")
+    (obj,) = list(g.objects())
+    assert str(obj) == text and obj.language == "en"
+
+
+# --- conversions ---------------------------------------------------------------------------------
+
+ROUND_TRIP_TERMS = [
+    "<http://example.org/a>",
+    "<http://example.org/with%20escape#frag>",
+    "_:b0",
+    '"plain"',
+    '"hello"@en-gb',
+    f'"1"^^<{INT}>',
+    f'"01"^^<{INTEGER}>',  # not the same term as "1"^^xsd:integer: the lexical form must survive
+    f'"1"^^<{T.XSD}boolean>',
+    f'"1E0"^^<{T.XSD}double>',
+    f'"2020-1-1"^^<{T.XSD}date>',  # ill-typed literals are still terms
+    '"multi\\nline \\"quoted\\""',
+]
+
+
+@pytest.mark.parametrize("term", ROUND_TRIP_TERMS)
+def test_rdflib_round_trip(term):
+    assert T.from_rdflib(T.to_rdflib(term)) == term
+
+
+def test_rdflib_term_types():
+    assert T.to_rdflib("<http://e/a>") == URIRef("http://e/a")
+    assert T.to_rdflib("_:b0") == BNode("b0")
+    plain = T.to_rdflib('"x"')
+    assert isinstance(plain, Literal) and plain.datatype is None and plain.language is None
+    assert T.to_rdflib('"x"@en') == Literal("x", lang="en")
+    assert T.to_rdflib(f'"1"^^<{INT}>').datatype == xsd("int")
+    with pytest.raises(TypeError, match="unsupported"):
+        T.from_rdflib(rdflib.Variable("x"))
+
+
+def test_pyoxigraph_round_trip():
+    ground = [t for t in ROUND_TRIP_TERMS if not t.startswith("_:")]
+    parsed = T.to_oxigraph_terms(ground)
+    assert [type(x).__name__ for x in parsed[:2]] == ["NamedNode", "NamedNode"]
+    assert [T.from_oxigraph(x) for x in parsed] == ground
+
+
+def test_as_canonical_tells_rdflib_terms_from_strings():
+    # rdflib terms subclass str: str(URIRef(x)) == x, which is not the canonical "<x>"
+    assert T.as_canonical(URIRef("http://e/a")) == "<http://e/a>"
+    assert T.as_canonical(Literal("x", lang="EN")) == '"x"@en'
+    assert T.as_canonical("<http://e/a>") == "<http://e/a>"
