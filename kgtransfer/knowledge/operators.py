@@ -171,10 +171,12 @@ def extension(
     Distances are measured in K2, treating triples as undirected edges between subject and
     object. ``hops=0`` adds the K2 triples whose subject or object is a K1 entity (an IRI in
     subject or object position of K1, after alignment); ``hops=h`` adds those with an endpoint
-    at most ``h`` steps from one. Literals end a path; so do the W3C vocabulary terms
-    (``rdf:``, ``rdfs:``, ``owl:``, ``xsd:``, ``skos:``, ``sh:``, e.g. ``owl:Class``) unless
-    ``through_vocabulary=True``, since they would link every class to every other. A blank node
-    reached brings its whole component (an OWL restriction or RDF list is never cut in half).
+    at most ``h`` steps from one. Only entities are reached: literals are not, and neither are
+    the W3C vocabulary terms (``rdf:``, ``rdfs:``, ``owl:``, ``xsd:``, ``skos:``, ``sh:``, e.g.
+    ``owl:Class``) unless ``through_vocabulary=True`` — otherwise ``ex:new a owl:Class`` would
+    be one step from every class. A triple ``ex:b a owl:Class`` about a reached ``ex:b`` is
+    still added. A blank node reached brings its whole component (an OWL restriction or RDF list
+    is never cut in half).
 
     Args:
         k1: the graph to extend.
@@ -198,17 +200,18 @@ def extension(
             count=len(terms),
         )
         passable &= ~vocab
-    reached = np.zeros(len(terms), dtype=bool)
     k1_entities = np.unique(pair.t1[:, [0, 2]])
-    reached[
-        k1_entities[np.fromiter((terms[i][0] == "<" for i in k1_entities.tolist()), dtype=bool, count=len(k1_entities))]
-    ] = True
+    is_iri = np.fromiter((terms[i][0] == "<" for i in k1_entities.tolist()), dtype=bool, count=len(k1_entities))
+    reached = np.zeros(len(terms), dtype=bool)
+    reached[k1_entities[is_iri]] = True
+    reached &= passable  # literals and vocabulary terms are never reached, so they select nothing
     s, o = pair.t2[:, 0], pair.t2[:, 2]
     for _ in range(hops):
-        touching = (reached[s] & passable[s]) | (reached[o] & passable[o])
+        touching = reached[s] | reached[o]
         grown = reached.copy()
         grown[s[touching]] = True
         grown[o[touching]] = True
+        grown &= passable
         if np.array_equal(grown, reached):
             break
         reached = grown
