@@ -28,6 +28,10 @@ _EXPORTS = {
     "sparql": "kgtransfer.knowledge.sparql",
     "registered_sources": "kgtransfer.knowledge.registry",
     "KGTransferError": "kgtransfer.errors",
+    "train": "kgtransfer.training",
+    "TrainedModel": "kgtransfer.training",
+    "TrainConfig": "kgtransfer.engine",
+    "ModelConfig": "kgtransfer.models.link_predictor",
 }
 
 __all__ = [
@@ -35,6 +39,9 @@ __all__ = [
     "GraphStats",
     "KGTransferError",
     "KnowledgeGraph",
+    "ModelConfig",
+    "TrainConfig",
+    "TrainedModel",
     "align",
     "difference",
     "extension",
@@ -42,10 +49,12 @@ __all__ = [
     "load",
     "registered_sources",
     "sparql",
+    "train",
     "union",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from kgtransfer.engine import TrainConfig
     from kgtransfer.errors import KGTransferError
     from kgtransfer.knowledge.align import Alignment, align
     from kgtransfer.knowledge.graph import GraphStats, KnowledgeGraph
@@ -53,6 +62,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.knowledge.registry import registered_sources
     from kgtransfer.knowledge.sources import load
     from kgtransfer.knowledge.sparql import sparql
+    from kgtransfer.models.link_predictor import ModelConfig
+    from kgtransfer.training import TrainedModel, train
 
 
 def __getattr__(name: str):

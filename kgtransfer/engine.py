@@ -234,7 +234,7 @@ def fit(
             model.eval()
             with torch.no_grad(), autocast:
                 metrics = task.evaluate(model, "valid")
-            history.evals.append({"epoch": epoch, **metrics})
+            history.evals.append({"epoch": epoch, **{k: v for k, v in metrics.items() if isinstance(v, float)}})
             if not best or metrics[task.metric] > best[task.metric]:
                 best, best_epoch, stale = dict(metrics), epoch, 0
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
