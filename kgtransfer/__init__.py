@@ -32,6 +32,16 @@ _EXPORTS = {
     "TrainedModel": "kgtransfer.training",
     "TrainConfig": "kgtransfer.engine",
     "ModelConfig": "kgtransfer.models.link_predictor",
+    "pretrain": "kgtransfer.transfer.finetune",
+    "finetune": "kgtransfer.transfer.finetune",
+    "zero_shot": "kgtransfer.transfer.finetune",
+    "interpolate": "kgtransfer.transfer.parameter",
+    "interpolation_sweep": "kgtransfer.transfer.parameter",
+    "uniform_soup": "kgtransfer.transfer.parameter",
+    "greedy_soup": "kgtransfer.transfer.parameter",
+    "compose": "kgtransfer.transfer.structure",
+    "encoder": "kgtransfer.models.registry",
+    "decoder": "kgtransfer.models.registry",
 }
 
 __all__ = [
@@ -43,6 +53,16 @@ __all__ = [
     "TrainConfig",
     "TrainedModel",
     "align",
+    "compose",
+    "decoder",
+    "encoder",
+    "finetune",
+    "greedy_soup",
+    "interpolate",
+    "interpolation_sweep",
+    "pretrain",
+    "uniform_soup",
+    "zero_shot",
     "difference",
     "extension",
     "intersection",
@@ -63,7 +83,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.knowledge.sources import load
     from kgtransfer.knowledge.sparql import sparql
     from kgtransfer.models.link_predictor import ModelConfig
+    from kgtransfer.models.registry import decoder, encoder
     from kgtransfer.training import TrainedModel, train
+    from kgtransfer.transfer.finetune import finetune, pretrain, zero_shot
+    from kgtransfer.transfer.parameter import greedy_soup, interpolate, interpolation_sweep, uniform_soup
+    from kgtransfer.transfer.structure import compose
 
 
 def __getattr__(name: str):

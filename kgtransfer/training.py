@@ -160,6 +160,14 @@ class TrainedModel:
         split = Split.load(directory / "split")
         model_config = ModelConfig.from_json(meta["model"])
         model = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
+        info = meta.get("info") or {}
+        if info.get("compose"):  # structure transfer: two encoders of the same config
+            from kgtransfer.transfer.structure import ComposedEncoder
+
+            second = LinkPredictor.build(model_config, split.num_entities, split.num_relations).encoder
+            model.encoder = ComposedEncoder(model.encoder, second, info["compose"])
+        if any(k.startswith("head.") for k in tensors):  # a linear-probe head
+            model.head = torch.nn.Linear(model_config.dim, model_config.dim)
         model.load_state_dict(tensors)
         return cls(
             model.to(device).eval(),
@@ -217,6 +225,10 @@ def train(
     split=None,
     loss: str = "1-n",
     label_smoothing: float = 0.1,
+    regularizer: str | None = None,
+    regularization_weight: float = 0.0,
+    reciprocal: bool | None = None,
+    model_dropout: float | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
 ) -> TrainedModel:
@@ -235,6 +247,11 @@ def train(
         split: see :func:`make_split` (default: given or random).
         loss: ``"1-n"`` or ``"negative-sampling"`` (default: ``"1-n"``).
         label_smoothing: of the 1-N loss (default: 0.1).
+        regularizer: :obj:`None`, ``"n3"`` or ``"l2"`` on the batch's entity and relation rows (see
+            :class:`~kgtransfer.tasks.link_prediction.LinkPredictionTask`) (default: :obj:`None`).
+        regularization_weight: its weight (default: 0.0).
+        reciprocal: shortcut for ``model.reciprocal``, inverse-relation head scoring (default: the model's).
+        model_dropout: shortcut for ``model.dropout`` on entity representations (default: the model's).
         checkpoint_dir: where to keep ``last``/``best`` checkpoints for ``resume`` (default: none).
         resume: continue a killed run from ``checkpoint_dir`` (default: False).
     """
@@ -243,12 +260,17 @@ def train(
     from kgtransfer.knowledge.sources import load
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
-    model_config = replace(model or ModelConfig(), **_given(encoder=encoder, decoder=decoder, dim=dim))
+    model_config = replace(
+        model or ModelConfig(),
+        **_given(encoder=encoder, decoder=decoder, dim=dim, reciprocal=reciprocal, dropout=model_dropout),
+    )
     train_config = replace(config or TrainConfig(), **_given(epochs=epochs, lr=lr, seed=seed))
     if not isinstance(source, Split):
         kg = source if isinstance(source, KnowledgeGraph) else load(source)
         source = make_split(kg, split, train_config.seed)
     task_options = {"loss": loss, "label_smoothing": label_smoothing}
+    if regularizer is not None:  # only when set, so configs saved before these options stay identical
+        task_options.update(regularizer=regularizer, regularization_weight=regularization_weight)
     torch.manual_seed(train_config.seed)
     net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
     task = LinkPredictionTask(source, **task_options)

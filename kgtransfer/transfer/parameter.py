@@ -1,0 +1,163 @@
+r"""Parameter transfer, :math:`\theta = \alpha\,\theta_1 + (1-\alpha)\,\theta_2`: interpolation and model soups.
+
+Weights are aligned by IRI before they are mixed (:func:`~kgtransfer.transfer.weights.aligned_source_state`):
+the result lives on the second model's vocabulary and split, a row present in both models is
+interpolated, and a row only the second model has keeps its value. With :math:`\theta_1` the
+pretrained and :math:`\theta_2` the fine-tuned model, :math:`\alpha = 0` is the fine-tuned model
+and :math:`\alpha = 1` the pretrained one carried over (WiSE-FT, Wortsman et al. 2022).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kgtransfer.training import TrainedModel
+from kgtransfer.transfer.weights import aligned_source_state
+
+
+def _with_state(template: TrainedModel, state: dict, info: dict) -> TrainedModel:
+    model = copy.deepcopy(template.model)
+    model.load_state_dict(state)
+    return TrainedModel(
+        model.eval(),
+        template.split,
+        template.model_config,
+        template.train_config,
+        None,
+        template.task_options,
+        {**template.info, **info},
+    )
+
+
+def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
+    r"""The model with :math:`\theta = \alpha\,\theta_a + (1-\alpha)\,\theta_b`, on ``b``'s vocabulary.
+
+    Args:
+        a: :math:`\theta_1`, e.g. the pretrained model (any vocabulary; rows matched by IRI).
+        b: :math:`\theta_2`, e.g. the fine-tuned model; the result uses its split.
+        alpha: the weight of ``a``, in ``[0, 1]``.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    aligned, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab)
+    state = {}
+    for name, theta_b in b.model.state_dict().items():
+        theta_a, mask = aligned[name], masks[name]
+        mixed = alpha * theta_a + (1 - alpha) * theta_b if theta_b.is_floating_point() else theta_b
+        if mask.dim() == 0:
+            state[name] = mixed if bool(mask) else theta_b.clone()
+        else:
+            out = theta_b.clone()
+            out[mask] = mixed[mask]
+            state[name] = out
+    return _with_state(b, state, {"interpolation": {"alpha": alpha}})
+
+
+def interpolation_sweep(
+    a: TrainedModel,
+    b: TrainedModel,
+    alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 11)),
+    plot: str | os.PathLike | None = None,
+    metric: str = "mrr",
+) -> list[dict]:
+    """Evaluate :func:`interpolate` at each α on validation and test; optionally plot the curve (PNG).
+
+    Returns:
+        One row per α: ``{"alpha", "valid_<metric>", "test_<metric>", ...}``; pick α on validation.
+    """
+    rows = []
+    for alpha in alphas:
+        mid = interpolate(a, b, float(alpha))
+        valid, test = mid.evaluate("valid"), mid.test
+        rows.append(
+            {
+                "alpha": float(alpha),
+                **{f"valid_{k}": valid[k] for k in ("mrr", "hits@1", "hits@10")},
+                **{f"test_{k}": test[k] for k in ("mrr", "hits@1", "hits@10")},
+            }
+        )
+    if plot is not None:
+        plot_sweep(rows, plot, metric)
+    return rows
+
+
+def best_alpha(rows: list[dict], metric: str = "mrr") -> dict:
+    """The sweep row with the best validation ``metric``."""
+    return max(rows, key=lambda r: r[f"valid_{metric}"])
+
+
+def plot_sweep(rows: list[dict], path: str | os.PathLike, metric: str = "mrr") -> Path | None:
+    """Validation and test ``metric`` against α, as a PNG (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover
+        return None
+    alphas = [r["alpha"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot(alphas, [r[f"valid_{metric}"] for r in rows], marker="o", label="validation")
+    ax.plot(alphas, [r[f"test_{metric}"] for r in rows], marker="s", label="test")
+    best = best_alpha(rows, metric)
+    ax.axvline(best["alpha"], color="grey", linestyle="--", label=f"best α on validation = {best['alpha']:.2f}")
+    ax.set(xlabel="α  (0 = fine-tuned, 1 = pretrained)", ylabel=metric.upper(), title="θ = α·θ1 + (1−α)·θ2")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
+    """The average of several models' weights (aligned by IRI onto the first one's vocabulary)."""
+    if not models:
+        raise ValueError("a soup needs at least one model")
+    base = models[0]
+    total = {k: v.detach().clone().float() for k, v in base.model.state_dict().items()}
+    count = {k: torch.ones(v.shape[:1] if v.dim() else ()) for k, v in total.items()}
+    for other in models[1:]:
+        aligned, masks = aligned_source_state(other.model, other.vocab, base.model, base.vocab)
+        for name, mask in masks.items():
+            if mask.dim() == 0:
+                if bool(mask):
+                    total[name] += aligned[name].float()
+                    count[name] += 1
+            else:
+                total[name][mask] += aligned[name][mask].float()
+                count[name][mask] += 1
+    state = {}
+    for name, value in base.model.state_dict().items():
+        c = count[name]
+        c = c.view(-1, *([1] * (value.dim() - 1))) if c.dim() else c
+        state[name] = (total[name] / c).to(value.dtype)
+    return _with_state(base, state, {"soup": {"kind": "uniform", "size": len(models)}})
+
+
+def greedy_soup(models: Sequence[TrainedModel], metric: str = "mrr") -> TrainedModel:
+    """Greedy soup: add models in order of validation ``metric``, keeping each only if the soup improves.
+
+    Wortsman et al. 2022, "Model soups". Selection uses validation only.
+    """
+    ranked = sorted(models, key=lambda m: m.evaluate("valid")[metric], reverse=True)
+    chosen = [ranked[0]]
+    best = ranked[0].evaluate("valid")[metric]
+    for candidate in ranked[1:]:
+        trial = uniform_soup([*chosen, candidate])
+        score = trial.evaluate("valid")[metric]
+        if score >= best:
+            chosen.append(candidate)
+            best = score
+    soup = uniform_soup(chosen)
+    soup.info["soup"] = {"kind": "greedy", "size": len(chosen), "candidates": len(models)}
+    return soup

@@ -1,0 +1,235 @@
+r"""IRI-keyed weight transfer: move a model's rows from one vocabulary to another.
+
+Entity rows (``entity_embedding``), relation rows (``relation_embedding``,
+``inverse_relation_embedding``) and edge-type rows (R-GCN's per-edge-type ``comp`` coefficients or
+weights: types ``2r`` and ``2r + 1``) are matched by the IRI of their entity or relation, never by
+position. Every other parameter is shared by all rows and is copied when its shape matches.
+
+New rows (keys the source model never saw) are initialized, by default, from what was
+transferred:
+
+- a new entity gets the mean of the transferred rows of its neighbours in the target graph
+  (over its message-passing edges); with no transferred neighbour it keeps its random init;
+- a new relation gets the mean of the transferred relations it co-occurs with, weighted by
+  :math:`C_{rr'} = \sum_e M_{er} M_{er'}`, where :math:`M_{er}` counts the triples of relation
+  :math:`r` at entity :math:`e`; with none it keeps its random init. Its edge-type rows follow
+  the same weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+ENTITY_PARAMS = ("entity_embedding.weight",)
+RELATION_PARAMS = ("relation_embedding.weight", "inverse_relation_embedding.weight")
+
+
+@dataclass
+class TransferReport:
+    """How each row and parameter of the target model was initialized."""
+
+    entities_transferred: int = 0
+    entities_from_neighbours: int = 0
+    entities_random: int = 0
+    relations_transferred: int = 0
+    relations_from_cooccurrence: int = 0
+    relations_random: int = 0
+    parameters_copied: list[str] = field(default_factory=list)
+    parameters_skipped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        from kgtransfer.report import format_table
+
+        rows = [
+            ["entities", self.entities_transferred, self.entities_from_neighbours, self.entities_random],
+            ["relations", self.relations_transferred, self.relations_from_cooccurrence, self.relations_random],
+        ]
+        table = format_table(rows, ["rows", "transferred", "from neighbours", "random"])
+        return f"{table}\nshared parameters copied: {len(self.parameters_copied)}, skipped: {self.parameters_skipped}"
+
+
+def row_kind(model: nn.Module, name: str) -> str | None:
+    """``"entity"``, ``"relation"``, ``"edge_type"`` or None (a shared parameter) for a state-dict key."""
+    if name.endswith(ENTITY_PARAMS):
+        return "entity"
+    if name.endswith(RELATION_PARAMS):
+        return "relation"
+    module_name, _, leaf = name.rpartition(".")
+    try:
+        module = model.get_submodule(module_name)
+    except AttributeError:
+        return None
+    from torch_geometric.nn import RGCNConv
+
+    if isinstance(module, RGCNConv) and (leaf == "comp" or (leaf == "weight" and module.num_bases is None)):
+        return "edge_type"
+    return None
+
+
+def index_map(source_keys, target_keys) -> np.ndarray:
+    """For each target key, its id in the source (``-1`` when the source lacks it)."""
+    position = {k: i for i, k in enumerate(source_keys)}
+    return np.fromiter((position.get(k, -1) for k in target_keys), dtype=np.int64, count=len(target_keys))
+
+
+def _edge_type_map(relation_map: np.ndarray) -> np.ndarray:
+    """Edge types ``2r, 2r+1`` follow their relation."""
+    out = np.full(2 * len(relation_map), -1, dtype=np.int64)
+    has = relation_map >= 0
+    out[0::2] = np.where(has, 2 * relation_map, -1)
+    out[1::2] = np.where(has, 2 * relation_map + 1, -1)
+    return out
+
+
+def neighbour_weights(edge_index: Tensor, known: Tensor, num_nodes: int) -> Tensor:
+    """Row-normalized ``[num_nodes, num_nodes]`` sparse weights from each node to its known neighbours."""
+    src, dst = edge_index
+    keep = known[src] & ~known[dst]
+    src, dst = src[keep], dst[keep]
+    if not len(src):
+        return torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (num_nodes, num_nodes))
+    deg = torch.zeros(num_nodes).index_add_(0, dst, torch.ones(len(dst)))
+    values = 1.0 / deg[dst]
+    return torch.sparse_coo_tensor(torch.stack([dst, src]), values, (num_nodes, num_nodes)).coalesce()
+
+
+def cooccurrence_weights(triples: Tensor, known: Tensor, num_entities: int, num_relations: int) -> Tensor:
+    """Row-normalized ``[R, R]`` weights from each new relation to the known relations it co-occurs with."""
+    incidence = torch.zeros(num_entities, num_relations)
+    for col in (0, 2):
+        incidence.index_put_((triples[:, col], triples[:, 1]), torch.ones(len(triples)), accumulate=True)
+    co = incidence.T @ incidence
+    co[:, ~known] = 0
+    co[known] = 0
+    total = co.sum(1, keepdim=True)
+    return torch.where(total > 0, co / total.clamp_min(1e-12), torch.zeros_like(co))
+
+
+def transfer_state(
+    source: nn.Module,
+    source_vocab,
+    target: nn.Module,
+    target_vocab,
+    graph=None,
+    init: str = "neighbors",
+) -> TransferReport:
+    """Load ``source``'s weights into ``target`` in place, rows matched by IRI.
+
+    Args:
+        source: the trained model.
+        source_vocab: its :class:`~kgtransfer.data.vocab.GraphVocab`.
+        target: a freshly built model of the same architecture over ``target_vocab``.
+        target_vocab: the target graph's vocabularies.
+        graph: the target message graph (``edge_index``, ``edge_type``, ``triples``) used to
+            initialize new rows; required for ``init="neighbors"``.
+        init: ``"neighbors"`` (new rows from transferred neighbours / co-occurring relations) or
+            ``"random"`` (new rows keep the target's random init) (default: ``"neighbors"``).
+
+    Returns:
+        A :class:`TransferReport`.
+    """
+    if init not in ("neighbors", "neighbours", "random"):
+        raise ValueError(f"init must be 'neighbors' or 'random', got {init!r}")
+    ent_map = torch.from_numpy(index_map(source_vocab.entities.keys, target_vocab.entities.keys))
+    rel_map = torch.from_numpy(index_map(source_vocab.relations.keys, target_vocab.relations.keys))
+    maps = {"entity": ent_map, "relation": rel_map, "edge_type": torch.from_numpy(_edge_type_map(rel_map.numpy()))}
+    src_state = source.state_dict()
+    report = TransferReport()
+    ent_w = rel_w = None
+    if init != "random" and graph is not None:
+        ent_w = neighbour_weights(graph.edge_index.cpu(), ent_map >= 0, len(ent_map))
+        rel_w = cooccurrence_weights(graph.triples.cpu(), rel_map >= 0, len(ent_map), len(rel_map))
+    with torch.no_grad():
+        for name, param in target.state_dict().items():
+            if name not in src_state:
+                report.parameters_skipped.append(name)
+                continue
+            value = src_state[name].to(param.device, param.dtype)
+            kind = row_kind(target, name)
+            if kind is None:
+                if value.shape == param.shape:
+                    param.copy_(value)
+                    report.parameters_copied.append(name)
+                else:
+                    report.parameters_skipped.append(name)
+                continue
+            mapping = maps[kind].to(param.device)
+            has = mapping >= 0
+            if value.shape[1:] != param.shape[1:]:
+                report.parameters_skipped.append(name)
+                continue
+            param[has] = value[mapping[has]]
+            weights = ent_w if kind == "entity" else rel_w
+            if weights is not None:
+                _init_new_rows(param, has, weights if kind != "edge_type" else _edge_type_weights(rel_w))
+    _count(report, ent_map, ent_w, "entities")
+    _count(report, rel_map, rel_w, "relations")
+    return report
+
+
+def _edge_type_weights(rel_w: Tensor) -> Tensor:
+    """Relation co-occurrence weights spread to edge types (``2r`` from ``2r'``, ``2r+1`` from ``2r'+1``)."""
+    r = rel_w.size(0)
+    out = torch.zeros(2 * r, 2 * r)
+    out[0::2, 0::2] = rel_w
+    out[1::2, 1::2] = rel_w
+    return out
+
+
+def _init_new_rows(param: Tensor, known: Tensor, weights: Tensor) -> None:
+    """Rows without a transferred value become the weighted mean of transferred rows, where weights exist."""
+    flat = param.reshape(param.size(0), -1)
+    weights = weights.to(param.device, param.dtype)
+    source = torch.where(known.to(param.device).unsqueeze(1), flat, torch.zeros_like(flat))
+    mixed = torch.sparse.mm(weights, source) if weights.is_sparse else weights @ source
+    fill = (~known.to(param.device)) & (_row_sums(weights) > 0)
+    flat[fill] = mixed[fill]
+
+
+def _row_sums(weights: Tensor) -> Tensor:
+    if weights.is_sparse:
+        return torch.sparse.sum(weights, dim=1).to_dense() if weights._nnz() else torch.zeros(weights.size(0))
+    return weights.sum(1)
+
+
+def _count(report: TransferReport, mapping: Tensor, weights: Tensor | None, what: str) -> None:
+    known = mapping >= 0
+    derived = 0
+    if weights is not None:
+        derived = int(((~known) & (_row_sums(weights).cpu() > 0)).sum())
+    setattr(report, f"{what}_transferred", int(known.sum()))
+    setattr(report, f"{what}_{'from_neighbours' if what == 'entities' else 'from_cooccurrence'}", derived)
+    setattr(report, f"{what}_random", int((~known).sum()) - derived)
+
+
+def aligned_source_state(source: nn.Module, source_vocab, target: nn.Module, target_vocab) -> tuple[dict, dict]:
+    """``source``'s parameters laid out like ``target``'s, plus a per-parameter mask of rows that exist in both.
+
+    Used by interpolation: a row missing from the source is marked False (the target's value stands).
+    """
+    ent_map = torch.from_numpy(index_map(source_vocab.entities.keys, target_vocab.entities.keys))
+    rel_map = torch.from_numpy(index_map(source_vocab.relations.keys, target_vocab.relations.keys))
+    maps = {"entity": ent_map, "relation": rel_map, "edge_type": torch.from_numpy(_edge_type_map(rel_map.numpy()))}
+    src_state = source.state_dict()
+    aligned, masks = {}, {}
+    for name, param in target.state_dict().items():
+        value = src_state.get(name)
+        kind = row_kind(target, name)
+        out = param.detach().clone()
+        mask = torch.zeros(param.shape[:1] if param.dim() else (), dtype=torch.bool)
+        if value is not None and kind is None and value.shape == param.shape:
+            out, mask = value.detach().clone().to(param.dtype), torch.ones_like(mask)
+        elif value is not None and kind is not None and value.shape[1:] == param.shape[1:]:
+            mapping = maps[kind]
+            mask = mapping >= 0
+            out[mask] = value[mapping[mask]].to(param.dtype)
+        aligned[name], masks[name] = out, mask
+    return aligned, masks
