@@ -171,9 +171,7 @@ class Split:
         parts = {name: _read_tsv(directory / f"{name}.tsv", vocab) for name in meta["counts"]}
         for name, part in parts.items():
             if len(part) != meta["counts"][name]:
-                raise ValueError(
-                    f"{directory / name}.tsv has {len(part)} rows, split.json says {meta['counts'][name]}"
-                )
+                raise ValueError(f"{directory / name}.tsv has {len(part)} rows, split.json says {meta['counts'][name]}")
         return cls(
             parts["train"],
             parts["valid"],
@@ -284,12 +282,53 @@ def relation_split(
     return _make_split(hrt, role, vocab, "relation", seed, info, cleanup)
 
 
+def novelty_split(
+    kg: KnowledgeGraph,
+    known_sources: Sequence[str],
+    ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    vocab: GraphVocab | None = None,
+    literals: LiteralPolicy = "drop",
+    blank_nodes: BlankNodePolicy = "keep",
+    cleanup: bool = True,
+) -> Split:
+    """Valid and test triples drawn only from *new* knowledge: triples no source in ``known_sources`` held.
+
+    For a merged graph ``K = K1 ∪ K2`` this evaluates on what K2 added (``known_sources=k1.sources``),
+    read from provenance; every triple K1 held trains.
+
+    Args:
+        kg: the merged graph (with provenance).
+        known_sources: the names of the sources whose triples are old knowledge.
+        ratios: train, valid and test shares of the new triples (default: ``(0.8, 0.1, 0.1)``).
+        seed: seed of the ``numpy`` generator (default: :obj:`0`).
+        vocab: the vocabularies (default: built from ``kg``).
+        literals: literal policy (default: ``"drop"``).
+        blank_nodes: blank-node policy (default: ``"keep"``).
+        cleanup: move evaluation triples with entities or relations unseen in training to train
+            (default: :obj:`True`).
+    """
+    ratios = _check_ratios(ratios)
+    unknown = [s for s in known_sources if s not in kg.sources]
+    if unknown:
+        raise ValueError(f"unknown sources {unknown}; the graph's sources are {list(kg.sources)}")
+    vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
+    old_bits = np.uint64(sum(1 << kg.sources.index(s) for s in known_sources))
+    hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
+    new = (kg.provenance[keep] & old_bits) == 0
+    order = np.lexsort((hrt[:, 2], hrt[:, 1], hrt[:, 0]))
+    hrt, new = hrt[order], new[order]
+    candidates = np.flatnonzero(new)
+    role = np.zeros(len(hrt), dtype=np.int8)
+    role[candidates] = _draw_roles(len(candidates), ratios, seed)
+    info = {"ratios": list(ratios), "known_sources": list(known_sources), "candidates": len(candidates)}
+    return _make_split(hrt, role, vocab, "novelty", seed, info, cleanup)
+
+
 def _check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
     ratios = tuple(float(r) for r in ratios)
     if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
-        raise ValueError(
-            f"ratios must be three non-negative shares (train, valid, test) summing to 1, got {ratios}"
-        )
+        raise ValueError(f"ratios must be three non-negative shares (train, valid, test) summing to 1, got {ratios}")
     return ratios
 
 

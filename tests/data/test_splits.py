@@ -26,26 +26,20 @@ def split_graph(parts: dict[str, list[tuple[str, str, str]]], name: str = "toy")
             prov.append(1 << bit)
     terms = np.empty(len(index), dtype=object)
     terms[:] = list(index)
-    return KnowledgeGraph(
-        terms, np.array(rows), np.array(prov, dtype=np.uint64), [f"{name}/{p}" for p in parts], name
-    )
+    return KnowledgeGraph(terms, np.array(rows), np.array(prov, dtype=np.uint64), [f"{name}/{p}" for p in parts], name)
 
 
 def random_graph(num_entities: int = 60, num_relations: int = 5, num_triples: int = 700, seed: int = 0):
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, [num_entities, num_relations, num_entities], size=(num_triples, 3))
-    return KnowledgeGraph.from_triples(
-        [(iri(f"e{h}"), iri(f"r{r}"), iri(f"e{t}")) for h, r, t in rows.tolist()]
-    )
+    return KnowledgeGraph.from_triples([(iri(f"e{h}"), iri(f"r{r}"), iri(f"e{t}")) for h, r, t in rows.tolist()])
 
 
 def umls() -> KnowledgeGraph:
     parts = {}
     for name in ("train", "valid", "test"):
         lines = (UMLS / f"{name}.txt").read_text().splitlines()
-        parts[name] = [
-            tuple(f"<urn:kgtransfer:umls:{quote(x, safe='')}>" for x in ln.split("\t")) for ln in lines
-        ]
+        parts[name] = [tuple(f"<urn:kgtransfer:umls:{quote(x, safe='')}>" for x in ln.split("\t")) for ln in lines]
     return split_graph(parts, "umls")
 
 
@@ -160,9 +154,7 @@ def test_subsample_train_only():
     small = split.subsample(0.1, seed=5)
     assert len(small.train) == round(0.1 * len(split.train))
     assert set(map(tuple, small.train.tensor.tolist())) <= set(map(tuple, split.train.tensor.tolist()))
-    assert torch.equal(small.test.tensor, split.test.tensor) and torch.equal(
-        small.valid.tensor, split.valid.tensor
-    )
+    assert torch.equal(small.test.tensor, split.test.tensor) and torch.equal(small.valid.tensor, split.valid.tensor)
     assert torch.equal(small.train.tensor, split.subsample(0.1, seed=5).train.tensor)
     assert not torch.equal(small.train.tensor, split.subsample(0.1, seed=6).train.tensor)
     # the dropped training triples are still known facts for filtering
@@ -217,9 +209,7 @@ def test_node_split_stratified_and_seeded():
     # the listing order does not matter; the seed does
     perm = np.random.default_rng(1).permutation(300)
     shuffled = node_split(ids[perm], [labels[i] for i in perm], seed=0)
-    assert all(
-        torch.equal(x, y) for x, y in zip(parts, [shuffled.train, shuffled.valid, shuffled.test], strict=True)
-    )
+    assert all(torch.equal(x, y) for x, y in zip(parts, [shuffled.train, shuffled.valid, shuffled.test], strict=True))
     other = node_split(ids, labels, seed=1)
     assert not torch.equal(other.test, split.test)
     train_mask, valid_mask, test_mask = split.masks(1300)
@@ -240,3 +230,25 @@ def test_umls_given_split_matches_files_and_is_leak_free():
     rs = random_split(umls(), seed=0)
     assert_leak_free(rs)
     assert_covered(rs)
+
+
+def test_novelty_split_evaluates_only_new_knowledge():
+    import kgtransfer as kgt
+    from kgtransfer.data.splits import novelty_split
+
+    ex = "http://example.org/"
+    old = [(f"<{ex}e{i}>", f"<{ex}p>", f"<{ex}e{i + 1}>") for i in range(30)]
+    new = [(f"<{ex}e{i}>", f"<{ex}q>", f"<{ex}e{(i * 7) % 30}>") for i in range(30)]
+    k1 = kgt.KnowledgeGraph.from_triples(old, name="k1")
+    k2 = kgt.KnowledgeGraph.from_triples(old[:10] + new, name="k2")
+    k = kgt.union(k1, k2)
+    split = novelty_split(k, k1.sources, ratios=(0.6, 0.2, 0.2), seed=3)
+    p = split.vocab.relations.index([f"<{ex}p>"])[0]
+    assert len(split.valid) + len(split.test) > 0
+    for part in (split.valid, split.test):
+        assert (part.tensor[:, 1] != p).all()  # never an old triple
+    assert len(split.train) + len(split.valid) + len(split.test) == len(k)
+    again = novelty_split(k, k1.sources, ratios=(0.6, 0.2, 0.2), seed=3)
+    assert torch.equal(again.test.tensor, split.test.tensor)
+    with pytest.raises(ValueError, match="unknown sources"):
+        novelty_split(k, ["nope"])
