@@ -21,6 +21,11 @@ EPILOG = """examples:
   kgtransfer merge extension brick:1.2 brick:1.4 --hops 1 --align labels -o extended.ttl
   kgtransfer sparql ontologies/queries/brick-top-classes.rq --source brick:1.4 --csv
   kgtransfer sources
+  kgtransfer pretrain brick:1.2 -o runs/pre --encoder rgcn --dim 64 --epochs 40
+  kgtransfer finetune runs/pre brick:1.4 -o runs/ft --strategy lp-ft
+  kgtransfer evaluate runs/ft
+  kgtransfer interpolate runs/pre runs/ft --sweep -o runs/sweep
+  kgtransfer run ontologies/experiments/brick-evolution.toml
 """
 
 
@@ -84,15 +89,185 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60.0, help="endpoint request timeout in seconds (default: 60)")
     p.set_defaults(handler=cmd_sparql)
 
+    _learning_parsers(sub)
+
     p = sub.add_parser("sources", help="list the registered sources and views")
     p.set_defaults(handler=cmd_sources)
 
-    p = sub.add_parser("demo", help="the main job, end to end on the embedded default")
-    p.add_argument("--k1", default="brick:1.2", help="the source knowledge store (default: brick:1.2)")
-    p.add_argument("--k2", default="brick:1.4", help="the new knowledge store (default: brick:1.4)")
+    p = sub.add_parser("demo", help="the main job, end to end on the embedded default (what `make demo` runs)")
     p.add_argument("--out", default="runs/demo", help="where results are written (default: runs/demo)")
+    p.add_argument("--operators-only", action="store_true", help="only merge the ontologies (seconds)")
     p.set_defaults(handler=cmd_demo)
     return parser
+
+
+def _training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=int, help="maximum epochs (default: 200, or the pretrained run's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: 1e-3, or the pretrained run's)")
+    p.add_argument("--batch-size", type=int, help="training queries per step (default: 512)")
+    p.add_argument("--eval-every", type=int, help="validate every N epochs (default: 5)")
+    p.add_argument("--patience", type=int, help="stop after N validations without improvement (default: 5)")
+    p.add_argument("--seed", type=int, help="random seed (default: 0)")
+    p.add_argument("--device", help="auto (CUDA when present), cpu, cuda, ... (default: auto)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: chosen for the graph size)")
+
+
+def _learning_parsers(sub) -> None:
+    p = sub.add_parser("pretrain", help="train a link predictor on K1 and save the run directory")
+    p.add_argument("source", help=_source_help())
+    p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
+    p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
+    p.add_argument("--encoder", default="rgcn", help="rgcn, compgcn or embedding (default: rgcn)")
+    p.add_argument("--decoder", default="distmult", help="distmult, complex, rotate or transe (default: distmult)")
+    p.add_argument("--dim", type=int, default=200, help="embedding size (default: 200)")
+    p.add_argument("--layers", type=int, help="message-passing layers (default: 2)")
+    p.add_argument("--bases", type=int, help="R-GCN basis decomposition: number of bases (default: none)")
+    p.add_argument("--split", default=None, help="given or random (default: given when the data has splits)")
+    _training_options(p)
+    p.set_defaults(handler=cmd_pretrain)
+
+    p = sub.add_parser("finetune", help="transfer a pretrained run to K and fine-tune it")
+    p.add_argument("pretrained", help="a run directory written by `kgtransfer pretrain`")
+    p.add_argument("target", help="K: " + _source_help())
+    p.add_argument("-o", "--output", required=True, help="run directory for the fine-tuned model")
+    p.add_argument("--view", help="a view of the target")
+    p.add_argument("--strategy", default="full", help="full, linear-probe, lp-ft or freeze-N (default: full)")
+    p.add_argument(
+        "--init",
+        default="neighbors",
+        choices=("neighbors", "random"),
+        help="new entity/relation rows: mean of transferred neighbours, or random (default: neighbors)",
+    )
+    p.add_argument(
+        "--compose",
+        choices=("sum", "concat", "gate"),
+        help="structure transfer: compose the transferred encoder with a new one",
+    )
+    p.add_argument("--l2sp", type=float, default=0.0, help="weight of the pull toward pretrained values (default: 0)")
+    p.add_argument(
+        "--transferred-lr-scale",
+        type=float,
+        default=1.0,
+        help="learning-rate factor for transferred values (default: 1.0)",
+    )
+    _training_options(p)
+    p.set_defaults(handler=cmd_finetune)
+
+    p = sub.add_parser("evaluate", help="filtered MRR, Hits@k and MR of a saved run")
+    p.add_argument("run", help="a run directory")
+    p.add_argument("--split", default="test", choices=("valid", "test"), help="which split (default: test)")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("interpolate", help="parameter transfer: θ = α·θ1 + (1−α)·θ2 between two runs")
+    p.add_argument("first", help="θ1: a run directory (e.g. the pretrained one)")
+    p.add_argument("second", help="θ2: a run directory (e.g. the fine-tuned one); the result uses its split")
+    p.add_argument("-o", "--output", required=True, help="run directory for the result (and the sweep plot)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--alpha", type=float, help="one α in [0, 1]")
+    group.add_argument("--sweep", action="store_true", help="α = 0, 0.1, ..., 1; keep the best on validation")
+    p.set_defaults(handler=cmd_interpolate)
+
+    p = sub.add_parser("run", help="run a whole experiment declared in a TOML file")
+    p.add_argument("experiment", help="an experiment file (see ontologies/experiments/)")
+    p.add_argument("-o", "--output", help="run directory (default: runs/<experiment name>)")
+    p.set_defaults(handler=cmd_run)
+
+
+def _train_config(args: argparse.Namespace, base=None):
+    from dataclasses import replace
+
+    from kgtransfer.engine import TrainConfig
+
+    fields = {
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "eval_every": args.eval_every,
+        "patience": args.patience,
+        "seed": args.seed,
+        "device": args.device,
+        "threads": args.threads,
+    }
+    return replace(base or TrainConfig(), **{k: v for k, v in fields.items() if v is not None})
+
+
+def cmd_pretrain(args: argparse.Namespace) -> None:
+    """``kgtransfer pretrain``."""
+    import kgtransfer as kgt
+
+    kwargs = {k: v for k, v in (("num_layers", args.layers), ("num_bases", args.bases)) if v is not None}
+    model = kgt.ModelConfig(encoder=args.encoder, decoder=args.decoder, dim=args.dim, encoder_kwargs=kwargs)
+    kg = kgt.load(args.source, view=args.view)
+    result = kgt.pretrain(kg, model=model, config=_train_config(args), split=args.split)
+    result.save(args.output)
+    print(result.summary())
+    print(f"\nwrote {args.output}")
+
+
+def cmd_finetune(args: argparse.Namespace) -> None:
+    """``kgtransfer finetune``."""
+    import kgtransfer as kgt
+
+    pretrained = kgt.TrainedModel.load(args.pretrained)
+    kg = kgt.load(args.target, view=args.view)
+    result = kgt.finetune(
+        pretrained,
+        kg,
+        strategy=args.strategy,
+        init=args.init,
+        compose=args.compose,
+        l2sp=args.l2sp,
+        transferred_lr_scale=args.transferred_lr_scale,
+        config=_train_config(args, pretrained.train_config),
+    )
+    result.save(args.output)
+    print(result.report)
+    print()
+    print(result.summary())
+    print(f"\nwrote {args.output}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    """``kgtransfer evaluate``."""
+    import kgtransfer as kgt
+    from kgtransfer.report import format_table
+
+    model = kgt.TrainedModel.load(args.run)
+    metrics = model.evaluate(args.split)
+    keys = ["mrr", "hits@1", "hits@3", "hits@10", "mr"]
+    rows = [[side, *[metrics[side][k] for k in keys]] for side in ("head", "tail", "both")]
+    print(format_table(rows, ["side", *keys], title=f"{args.run}: {args.split} ({metrics['num_triples']} triples)"))
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    """``kgtransfer interpolate``."""
+    from pathlib import Path
+
+    import kgtransfer as kgt
+    from kgtransfer.report import format_table
+    from kgtransfer.transfer.parameter import best_alpha
+
+    first, second = kgt.TrainedModel.load(args.first), kgt.TrainedModel.load(args.second)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.alpha is not None:
+        result = kgt.interpolate(first, second, args.alpha)
+    else:
+        rows = kgt.interpolation_sweep(first, second, plot=out / "alpha_sweep.png")
+        cols = ["alpha", "valid_mrr", "test_mrr", "test_hits@1", "test_hits@10"]
+        print(format_table([[r[c] for c in cols] for r in rows], cols, title="θ = α·θ1 + (1−α)·θ2"))
+        best = best_alpha(rows)
+        print(f"\nbest α on validation: {best['alpha']:.2f}; plot: {out / 'alpha_sweep.png'}")
+        result = kgt.interpolate(first, second, best["alpha"])
+    result.save(out / "model")
+    print(result.summary())
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """``kgtransfer run``."""
+    from kgtransfer.experiment import run_experiment
+
+    run_experiment(args.experiment, args.output)
 
 
 def _print_stats(kg, top: int = 10) -> None:
@@ -186,9 +361,12 @@ def cmd_sources(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     """``kgtransfer demo``: the main job (see :mod:`kgtransfer.demo`)."""
-    from kgtransfer.demo import run_demo
+    from kgtransfer.demo import run_demo, run_main_job
 
-    run_demo(args.k1, args.k2, Path(args.out))
+    if args.operators_only:
+        run_demo("brick:1.2", "brick:1.4", Path(args.out))
+    else:
+        run_main_job(Path(args.out))
 
 
 def main(argv: list[str] | None = None) -> int:

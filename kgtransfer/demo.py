@@ -1,4 +1,9 @@
-"""The main job behind ``make demo``: two real ontologies merged with every knowledge operator."""
+"""The main job behind ``make demo``: two real ontologies merged with every operator, then transfer learning.
+
+Part 1 merges K1 and K2 with every knowledge operator and prints the statistics table. Part 2
+runs ``ontologies/experiments/brick-evolution.toml``: pretrain on Brick 1.2, fine-tune on
+Brick 1.2 ∪ 1.4, scratch vs transfer, with learning curves and the α sweep as PNG.
+"""
 
 from __future__ import annotations
 
@@ -51,3 +56,17 @@ def run_demo(k1_name: str = "brick:1.2", k2_name: str = "brick:1.4", out: Path =
     print(f"\nprovenance of K1 ∪ K2 (triples per source): {union.stats().sources}")
     print(f"results: {trig} (one named graph per source), {out / 'operators.json'}")
     return summary
+
+
+def run_main_job(out: Path = Path("runs/demo"), experiment: Path | None = None) -> dict:
+    """Both parts of the demo; returns the experiment's results."""
+    from kgtransfer.experiment import run_experiment
+    from kgtransfer.knowledge.registry import ontologies_dir
+
+    print("== Part 1: knowledge operators ==\n")
+    run_demo("brick:1.2", "brick:1.4", out / "operators")
+    print("\n== Part 2: transfer (pretrain on K1, fine-tune on K1 ∪ K2, scratch vs transfer) ==\n")
+    experiment = experiment or ontologies_dir() / "experiments" / "brick-evolution.toml"
+    result = run_experiment(experiment, out / "transfer")
+    print(f"\nall results under {out.resolve()}")
+    return result

@@ -207,9 +207,9 @@ def fit(
 
     bar = _progress(config, start)
     began = time.perf_counter()
-    stopped = False
+    stopped = bool(config.patience) and stale >= config.patience  # a resumed run that had already stopped
     epoch = start - 1
-    for epoch in range(start, config.epochs + 1):
+    for epoch in range(start, start if stopped else config.epochs + 1):
         torch.manual_seed(config.seed * 1_000_003 + epoch)
         generator = epoch_generator(config.seed, epoch)
         model.train()

@@ -1,0 +1,433 @@
+r"""Entity typing as node classification: an encoder plus a linear head, trained by :func:`kgtransfer.engine.fit`.
+
+The encoder turns the message graph into entity representations :math:`\mathbf{h}_v` and a
+linear head gives class logits :math:`\mathbf{z}_v = \mathbf{W}\,\mathrm{dropout}(\mathbf{h}_v) + \mathbf{b}`.
+Multi-class labels train with the softmax cross-entropy :math:`-\log \mathrm{softmax}(\mathbf{z}_v)_{y_v}`,
+multi-label ones with the per-class logistic loss (BCE with logits); a multi-label prediction is
+every class with :math:`z_{vc} > 0`.
+
+Metrics (computed with torch). With :math:`\mathrm{TP}_c, \mathrm{FP}_c, \mathrm{FN}_c` the per-class counts,
+:math:`F_1^{(c)} = 2\mathrm{TP}_c / (2\mathrm{TP}_c + \mathrm{FP}_c + \mathrm{FN}_c)`:
+
+- ``macro_f1``: the mean of :math:`F_1^{(c)}` over the classes that occur in the truth or in the
+  predictions (scikit-learn's ``f1_score(average="macro")`` with ``zero_division=0``), so a class
+  that is true for some node but never predicted counts as 0.
+- ``accuracy``: the share of correctly classified nodes (multi-class), or of correct
+  (node, class) decisions (multi-label: one minus the Hamming loss).
+- multi-label only: ``micro_f1`` :math:`= 2\sum_c\mathrm{TP}_c / \sum_c(2\mathrm{TP}_c + \mathrm{FP}_c + \mathrm{FN}_c)`
+  and ``subset_accuracy`` (every class of a node right).
+
+Validation and early stopping use ``macro_f1`` by default: entity-typing labels are usually skewed
+(most Brick classes are Points), and accuracy would reward predicting the majority class.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from kgtransfer.data.splits import NodeSplit
+from kgtransfer.tasks.typing_labels import RDF_TYPE
+
+METRICS = ("accuracy", "macro_f1", "micro_f1", "subset_accuracy")
+
+
+class NodeClassifier(nn.Module):
+    """An encoder's entity representations followed by a linear head: ``forward(graph) -> [num_nodes, C]``.
+
+    Args:
+        encoder: any kgtransfer :class:`~kgtransfer.models.base.Encoder` (its entity representations are used).
+        num_classes: number of classes ``C``.
+        multi_label: the logits are read per class (sigmoid) rather than as one softmax (default: False).
+        dropout: dropout on the entity representations before the head (default: 0.0).
+    """
+
+    def __init__(self, encoder: nn.Module, num_classes: int, multi_label: bool = False, dropout: float = 0.0):
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.encoder = encoder
+        self.num_classes = num_classes
+        self.multi_label = multi_label
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.dim, num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-initialize the head; the encoder keeps its weights (they may be pretrained)."""
+        self.head.reset_parameters()
+
+    def forward(self, graph) -> Tensor:
+        """Class logits ``[num_nodes, C]`` of every node of a message graph (``edge_index``, ``edge_type``, ``x``)."""
+        entities, _ = self.encoder(graph.edge_index, graph.edge_type, getattr(graph, "x", None))
+        return self.head(self.dropout(entities))
+
+    def __repr__(self) -> str:
+        kind = ", multi_label=True" if self.multi_label else ""
+        return f"NodeClassifier(encoder={self.encoder!r}, num_classes={self.num_classes}{kind})"
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def classification_metrics(pred: Tensor, target: Tensor, num_classes: int, multi_label: bool = False) -> dict:
+    """Accuracy and macro-F1 (multi-label: also micro-F1 and subset accuracy); see the module docstring.
+
+    Args:
+        pred: predicted class ids ``[n]``, or a ``[n, C]`` 0/1 matrix for multi-label data.
+        target: true class ids ``[n]``, or a ``[n, C]`` 0/1 matrix.
+        num_classes: ``C``.
+        multi_label: whether ``pred`` and ``target`` are ``[n, C]`` matrices (default: False).
+    """
+    if multi_label:
+        pred_hot, true_hot = pred.bool(), target.bool()
+    else:
+        pred_hot = F.one_hot(pred.long(), num_classes).bool()
+        true_hot = F.one_hot(target.long(), num_classes).bool()
+    n = true_hot.size(0)
+    tp = (pred_hot & true_hot).sum(0).double()
+    fp = (pred_hot & ~true_hot).sum(0).double()
+    fn = (~pred_hot & true_hot).sum(0).double()
+    denominator = 2 * tp + fp + fn
+    present = denominator > 0
+    f1 = torch.where(present, 2 * tp / denominator.clamp_min(1), torch.zeros_like(tp))
+    macro = f1[present].mean().item() if bool(present.any()) else 0.0
+    out = {"macro_f1": macro, "num_nodes": n}
+    if not multi_label:
+        out["accuracy"] = (pred.long() == target.long()).double().mean().item() if n else 0.0
+        return out
+    out["accuracy"] = (pred_hot == true_hot).double().mean().item() if n else 0.0
+    out["micro_f1"] = (2 * tp.sum() / denominator.sum()).item() if denominator.sum() > 0 else 0.0
+    out["subset_accuracy"] = (pred_hot == true_hot).all(1).double().mean().item() if n else 0.0
+    return out
+
+
+def predict(logits: Tensor, multi_label: bool) -> Tensor:
+    """Class ids ``argmax`` (multi-class) or the 0/1 matrix ``logits > 0`` (multi-label)."""
+    return (logits > 0).long() if multi_label else logits.argmax(1)
+
+
+# --- task -----------------------------------------------------------------------------------------
+
+
+class NodeClassificationTask:
+    """Node classification as a training task for :func:`kgtransfer.engine.fit` (full batch).
+
+    Every step encodes the whole message graph and takes the loss over the training nodes, so an
+    epoch is one optimizer step; the engine's generator is not needed (there is nothing to shuffle).
+
+    Args:
+        graph: the message graph (``torch_geometric.data.Data`` with ``edge_index``, ``edge_type``).
+        node_ids: ``[n]`` graph node ids of the labelled entities.
+        targets: ``[n]`` class ids, or an ``[n, C]`` 0/1 matrix for multi-label data.
+        split: a :class:`~kgtransfer.data.splits.NodeSplit` of (a subset of) ``node_ids``.
+        multi_label: whether ``targets`` is a 0/1 matrix (default: False).
+        num_classes: ``C`` (default: ``targets.max() + 1``, or the matrix width).
+        metric: the validation metric to maximize, one of ``accuracy``, ``macro_f1`` (multi-label also
+            ``micro_f1``, ``subset_accuracy``) (default: ``"macro_f1"``).
+    """
+
+    def __init__(
+        self,
+        graph,
+        node_ids: Tensor,
+        targets: Tensor,
+        split: NodeSplit,
+        multi_label: bool = False,
+        num_classes: int | None = None,
+        metric: str = "macro_f1",
+    ):
+        node_ids = torch.as_tensor(node_ids).long().reshape(-1)
+        targets = torch.as_tensor(targets)
+        if len(targets) != len(node_ids):
+            raise ValueError(f"{len(node_ids)} node ids but {len(targets)} targets")
+        if multi_label != (targets.dim() == 2):
+            raise ValueError(f"multi_label={multi_label} but targets have shape {tuple(targets.shape)}")
+        allowed = METRICS if multi_label else METRICS[:2]
+        if metric not in allowed:
+            raise ValueError(f"metric must be one of {allowed}, got {metric!r}")
+        self.graph = graph
+        self.multi_label = multi_label
+        self.metric = metric
+        self.num_classes = num_classes or (targets.size(1) if multi_label else int(targets.max()) + 1)
+        self.node_ids = node_ids
+        self.targets = targets.float() if multi_label else targets.long()
+        self.split = split
+        row_of = torch.full((graph.num_nodes,), -1, dtype=torch.long)
+        row_of[node_ids] = torch.arange(len(node_ids))
+        self.rows = {}
+        for name in ("train", "valid", "test"):
+            rows = row_of[getattr(split, name)]
+            if bool((rows < 0).any()):
+                raise ValueError(f"the {name} split holds nodes without a label")
+            self.rows[name] = rows
+        self.device = torch.device("cpu")
+
+    def to(self, device) -> NodeClassificationTask:
+        """Move the graph, node ids, targets and split rows to ``device``."""
+        device = torch.device(device)
+        if device != self.device:
+            self.graph = self.graph.to(device)
+            self.node_ids, self.targets = self.node_ids.to(device), self.targets.to(device)
+            self.rows = {k: v.to(device) for k, v in self.rows.items()}
+            self.device = device
+        return self
+
+    def size(self) -> int:
+        """Work per step: message edges plus nodes, times the classes."""
+        return int(self.graph.edge_index.size(1) + self.graph.num_nodes) * max(self.num_classes, 1)
+
+    def batches(self, epoch: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
+        """One full batch per epoch: the training rows (``batch_size`` and ``generator`` are unused)."""
+        yield self.rows["train"]
+
+    def loss(self, model: nn.Module, batch: Tensor) -> Tensor:
+        """Cross-entropy (multi-class) or BCE with logits (multi-label) over the rows in ``batch``."""
+        logits = model(self.graph)[self.node_ids[batch]].float()
+        if self.multi_label:
+            return F.binary_cross_entropy_with_logits(logits, self.targets[batch])
+        return F.cross_entropy(logits, self.targets[batch])
+
+    @torch.no_grad()
+    def logits(self, model: nn.Module, split: str = "test") -> Tensor:
+        """Logits ``[n_split, C]`` of a split's nodes (the model in eval mode)."""
+        was_training = model.training
+        model.eval()
+        logits = model(self.graph)[self.node_ids[self.rows[split]]].float()
+        model.train(was_training)
+        return logits
+
+    def evaluate(self, model: nn.Module, split: str = "valid") -> dict:
+        """Accuracy and macro-F1 (multi-label: also micro-F1, subset accuracy) of ``"train"``/``"valid"``/``"test"``."""
+        pred = predict(self.logits(model, split), self.multi_label)
+        return classification_metrics(pred, self.targets[self.rows[split]], self.num_classes, self.multi_label)
+
+    def majority_baseline(self, split: str = "test") -> dict:
+        """The metrics of always predicting the training majority (per class for multi-label data)."""
+        train = self.targets[self.rows["train"]]
+        target = self.targets[self.rows[split]]
+        if self.multi_label:
+            guess = (train.mean(0) > 0.5).long().expand(len(target), -1)
+        else:
+            guess = torch.bincount(train, minlength=self.num_classes).argmax().expand(len(target))
+        return classification_metrics(guess, target, self.num_classes, self.multi_label)
+
+    def __repr__(self) -> str:
+        kind = "multi-label" if self.multi_label else "multi-class"
+        return f"NodeClassificationTask({kind}, classes={self.num_classes}, {self.split!r})"
+
+
+# --- training entry point and result ------------------------------------------------------------
+
+
+class EntityTypingResult:
+    """A trained entity-typing model with its labels, split and metrics; prints and saves itself.
+
+    Attributes:
+        model: the :class:`NodeClassifier` (at its best validation epoch).
+        labels: the :class:`~kgtransfer.tasks.typing_labels.TypingLabels` (entities, classes, message graph).
+        split: the :class:`~kgtransfer.data.splits.NodeSplit` of graph node ids.
+        vocab: the graph's entity and relation vocabularies (node ``i`` is ``vocab.entities.key(i)``).
+        task: the :class:`NodeClassificationTask`.
+        model_config: encoder and dim (the decoder is unused).
+        train_config: the training settings.
+        fit: the learning curve and best validation metrics.
+        test: test metrics at the best validation epoch.
+        baseline: test metrics of always predicting the training majority.
+    """
+
+    def __init__(self, model, labels, split, vocab, task, model_config, train_config, fit=None):
+        self.model = model
+        self.labels = labels
+        self.split = split
+        self.vocab = vocab
+        self.task = task
+        self.model_config = model_config
+        self.train_config = train_config
+        self.fit = fit
+        self.test = self.evaluate("test")
+        self.baseline = task.majority_baseline("test")
+
+    def evaluate(self, split: str = "test") -> dict:
+        """Accuracy and macro-F1 (multi-label: also micro-F1, subset accuracy) of ``"train"``/``"valid"``/``"test"``."""
+        device = next(self.model.parameters()).device
+        return self.task.to(device).evaluate(self.model, split)
+
+    def summary(self) -> str:
+        """A table of validation, test and majority-baseline metrics."""
+        from kgtransfer.report import format_table
+
+        keys = [k for k in METRICS if k in self.test]
+        rows = []
+        if self.fit is not None and self.fit.best:
+            rows.append(["valid (best)", *[self.fit.best[k] for k in keys]])
+        rows.append(["test", *[self.test[k] for k in keys]])
+        rows.append(["test, majority class", *[self.baseline[k] for k in keys]])
+        title = (
+            f"entity typing: {self.model_config.encoder} (dim {self.model_config.dim}), "
+            f"{len(self.labels.classes)} classes, {self.split!r}"
+        )
+        if self.fit is not None:
+            per_epoch = sum(self.fit.history.seconds) / max(len(self.fit.history.seconds), 1)
+            title += f"\nbest epoch {self.fit.best_epoch} of {self.fit.epochs_run}, {per_epoch:.3f} s/epoch"
+        return format_table(rows, ["split", *keys], title=title)
+
+    def __repr__(self) -> str:
+        return (
+            f"EntityTypingResult({self.model_config.encoder}, dim={self.model_config.dim}, "
+            f"entities={len(self.labels.entities)}, classes={len(self.labels.classes)}, "
+            f"test_accuracy={self.test['accuracy']:.4f}, test_macro_f1={self.test['macro_f1']:.4f})"
+        )
+
+    __str__ = summary
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the run to ``directory``.
+
+        Files: ``checkpoint/`` (safetensors + meta), ``metrics.json``, ``config.json``, ``vocab.json``,
+        ``split.json`` (the entity IRIs of each part with their labels), ``curve.csv`` and ``curve.png``
+        (when matplotlib is installed).
+        """
+        from kgtransfer.checkpoint import save_checkpoint
+        from kgtransfer.engine import save_json
+        from kgtransfer.knowledge.io import atomic_write_text
+        from kgtransfer.training import plot_curves
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {
+            "model": self.model_config.to_json(),
+            "train": self.train_config.to_json(),
+            "task": {"multi_label": self.task.multi_label, "metric": self.task.metric, "classes": self.labels.classes},
+        }
+        save_checkpoint(directory / "checkpoint", self.model.state_dict(), config)
+        save_json(directory / "config.json", config)
+        self.vocab.save(directory / "vocab.json")
+        label_of = dict(zip(self.labels.entities, self.labels.labels, strict=True))
+        keys = self.vocab.entities.keys
+        parts = {}
+        for name in ("train", "valid", "test"):
+            iris = [keys[i] for i in getattr(self.split, name).tolist()]
+            parts[name] = [[iri, list(label_of[iri])] for iri in iris]
+        save_json(directory / "split.json", {"seed": self.split.seed, **parts})
+        metrics = {"test": _plain(self.test), "baseline": _plain(self.baseline)}
+        if self.fit is not None:
+            metrics.update(
+                valid=_plain(self.fit.best),
+                best_epoch=self.fit.best_epoch,
+                epochs_run=self.fit.epochs_run,
+                stopped_early=self.fit.stopped_early,
+                seconds=self.fit.seconds,
+            )
+            atomic_write_text(directory / "curve.csv", self.fit.history.to_csv())
+            plot_curves({"train": self.fit.history}, directory / "curve.png", metric=self.task.metric)
+        save_json(directory / "metrics.json", metrics)
+        return directory
+
+
+def _given(**values) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _plain(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float | bool)}
+
+
+def typing_graph(labels) -> tuple:
+    """The message graph of ``labels.graph`` (literals dropped) and its vocabularies.
+
+    The entity vocabulary is extended by the labelled entities, so an entity whose every triple
+    leaked its label still has a node (with no edges).
+
+    Returns:
+        ``(graph, vocab, node_ids)``: PyG ``Data``, the :class:`~kgtransfer.data.vocab.GraphVocab`, and
+        the node id of each of ``labels.entities``.
+    """
+    from kgtransfer.data.tensorize import to_pyg
+    from kgtransfer.data.vocab import GraphVocab
+
+    vocab = GraphVocab.from_graph(labels.graph)
+    vocab = GraphVocab(vocab.entities.extend(labels.entities), vocab.relations)
+    graph = to_pyg(labels.graph, vocab)
+    return graph, vocab, torch.from_numpy(vocab.entities.index(labels.entities))
+
+
+def train_entity_typing(
+    kg,
+    labels=None,
+    *,
+    predicate: str = RDF_TYPE,
+    query: str | None = None,
+    leak_predicates: tuple[str, ...] = (),
+    keep: str = "all",
+    model=None,
+    config=None,
+    encoder: str | None = None,
+    dim: int | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    encoder_state: dict[str, Tensor] | None = None,
+) -> EntityTypingResult:
+    """Train an entity-typing (node classification) model on a knowledge graph.
+
+    Labels come from :func:`~kgtransfer.tasks.typing_labels.typing_labels`; the encoder sees
+    ``labels.graph`` (label and leaking triples removed, literals dropped); labelled nodes are
+    split per label with :func:`~kgtransfer.data.splits.node_split` (seeded by ``config.seed``).
+
+    Args:
+        kg: a KnowledgeGraph.
+        labels: ready :class:`~kgtransfer.tasks.typing_labels.TypingLabels` (default: extracted from ``kg``).
+        predicate: the label predicate (default: rdf:type).
+        query: a SPARQL SELECT ``(entity, label)`` replacing ``predicate`` (default: none).
+        leak_predicates: predicates whose triples touching a labelled entity are removed (default: none).
+        keep: ``"all"`` (multi-label when some entity has several labels) or ``"single"`` (default: ``"all"``).
+        model: a :class:`~kgtransfer.models.link_predictor.ModelConfig`; its encoder, dim, encoder_kwargs and
+            dropout are used, the decoder is ignored (default: R-GCN, dim 200).
+        config: the :class:`~kgtransfer.engine.TrainConfig` (default: its defaults).
+        encoder: shortcut for ``model.encoder``.
+        dim: shortcut for ``model.dim``.
+        epochs: shortcut for ``config.epochs``.
+        lr: shortcut for ``config.lr``.
+        seed: shortcut for ``config.seed`` (seeds the split and the initial weights too).
+        ratios: train, valid and test shares of the labelled entities (default: ``(0.8, 0.1, 0.1)``).
+        encoder_state: a state dict loaded (strictly) into the encoder before training, e.g. pretrained
+            weights already aligned to this graph's vocabulary (default: none).
+    """
+    from dataclasses import replace
+
+    from kgtransfer.data.splits import node_split
+    from kgtransfer.engine import TrainConfig, fit
+    from kgtransfer.models import encoder as build_encoder
+    from kgtransfer.models.link_predictor import ModelConfig
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    if labels is None:
+        labels = typing_labels(kg, predicate, query=query, leak_predicates=tuple(leak_predicates), keep=keep)
+    if not labels.entities:
+        raise ValueError("no entity-typing labels found; check the predicate or query")
+    model_config = replace(model or ModelConfig(), **_given(encoder=encoder, dim=dim))
+    train_config = replace(config or TrainConfig(), **_given(epochs=epochs, lr=lr, seed=seed))
+    graph, vocab, node_ids = typing_graph(labels)
+    split = node_split(node_ids, labels.labels, ratios, seed=train_config.seed)
+    targets = torch.from_numpy(labels.targets())
+    task = NodeClassificationTask(graph, node_ids, targets, split, labels.multi_label, num_classes=len(labels.classes))
+    torch.manual_seed(train_config.seed)
+    enc = build_encoder(
+        model_config.encoder,
+        num_nodes=graph.num_nodes,
+        dim=model_config.dim,
+        num_relations=len(vocab.relations),
+        **model_config.encoder_kwargs,
+    )
+    if encoder_state is not None:
+        enc.load_state_dict(encoder_state)
+    net = NodeClassifier(enc, len(labels.classes), labels.multi_label, model_config.dropout)
+    result = fit(net, task, train_config)
+    return EntityTypingResult(net, labels, split, vocab, task, model_config, train_config, result)

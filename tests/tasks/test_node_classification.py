@@ -1,0 +1,252 @@
+"""Entity typing (node classification): model, task, metrics, leak-free graphs, determinism, Brick."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import kgtransfer as kgt
+from kgtransfer.data.splits import NodeSplit
+from kgtransfer.knowledge import terms as T
+from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.models import encoder
+from kgtransfer.tasks.node_classification import (
+    NodeClassificationTask,
+    NodeClassifier,
+    classification_metrics,
+    train_entity_typing,
+    typing_graph,
+)
+
+EX = "http://example.org/"
+RDF_TYPE = T.iri(T.RDF + "type")
+SUBCLASS = T.iri(T.RDFS + "subClassOf")
+ROOT = Path(__file__).parents[2]
+
+
+def iri(name: str) -> str:
+    return f"<{EX}{name}>"
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def typed_graph(multi_label: bool = False) -> KnowledgeGraph:
+    """30 entities typed A, B or C (multi-label: also AB and BC); each links to the hubs of its types."""
+    kinds = ["A", "B", "C", "AB", "BC"] if multi_label else ["A", "B", "C"]
+    rows = []
+    for i in range(30):
+        kind = kinds[i % len(kinds)]
+        e = iri(f"e{i}")
+        rows += [(e, RDF_TYPE, iri(k)) for k in kind]
+        rows += [(e, iri("near"), iri(f"hub{k}")) for k in kind]
+        rows.append((e, iri("next"), iri(f"e{(i + 1) % 30}")))
+        rows.append((e, iri("label"), f'"entity {i}"'))  # a literal: dropped from the message graph
+    return KnowledgeGraph.from_triples(rows, name="typed")
+
+
+def small_config(**changes) -> kgt.TrainConfig:
+    base = {"epochs": 60, "lr": 0.05, "eval_every": 10, "patience": 0, "progress": False, "seed": 0}
+    return kgt.TrainConfig(**{**base, **changes})
+
+
+# --- metrics --------------------------------------------------------------------------------------
+
+
+def test_multi_class_metrics_by_hand():
+    pred = torch.tensor([0, 0, 1, 1, 0])
+    true = torch.tensor([0, 1, 1, 2, 0])
+    # class 0: TP 2, FP 1, FN 0 -> 4/5; class 1: TP 1, FP 1, FN 1 -> 1/2; class 2 never predicted -> 0
+    # class 3 occurs nowhere and is left out of the mean
+    metrics = classification_metrics(pred, true, num_classes=4)
+    assert metrics["accuracy"] == pytest.approx(3 / 5)
+    assert metrics["macro_f1"] == pytest.approx((0.8 + 0.5 + 0.0) / 3)
+    assert metrics["num_nodes"] == 5
+    assert set(metrics) == {"accuracy", "macro_f1", "num_nodes"}
+    perfect = classification_metrics(true, true, num_classes=3)
+    assert perfect["accuracy"] == 1.0 and perfect["macro_f1"] == 1.0
+
+
+def test_multi_label_metrics_by_hand():
+    pred = torch.tensor([[1, 0, 1], [0, 1, 0]])
+    true = torch.tensor([[1, 1, 0], [0, 1, 0]])
+    # class 0: F1 1; class 1: TP 1, FN 1 -> 2/3; class 2: FP 1 -> 0. Micro: TP 2, FP 1, FN 1 -> 4/6
+    metrics = classification_metrics(pred, true, num_classes=3, multi_label=True)
+    assert metrics["macro_f1"] == pytest.approx((1 + 2 / 3 + 0) / 3)
+    assert metrics["micro_f1"] == pytest.approx(4 / 6)
+    assert metrics["accuracy"] == pytest.approx(4 / 6)  # correct (node, class) decisions
+    assert metrics["subset_accuracy"] == pytest.approx(1 / 2)
+
+
+def test_metrics_agree_with_scikit_learn():
+    sk = pytest.importorskip("sklearn.metrics")
+    g = torch.Generator().manual_seed(0)
+    true, pred = torch.randint(5, (200,), generator=g), torch.randint(4, (200,), generator=g)
+    ours = classification_metrics(pred, true, num_classes=6)
+    assert ours["macro_f1"] == pytest.approx(sk.f1_score(true, pred, average="macro", zero_division=0))
+    assert ours["accuracy"] == pytest.approx(sk.accuracy_score(true, pred))
+    true, pred = torch.randint(2, (50, 4), generator=g), torch.randint(2, (50, 4), generator=g)
+    ours = classification_metrics(pred, true, num_classes=4, multi_label=True)
+    assert ours["macro_f1"] == pytest.approx(sk.f1_score(true, pred, average="macro", zero_division=0))
+    assert ours["micro_f1"] == pytest.approx(sk.f1_score(true, pred, average="micro", zero_division=0))
+    assert ours["subset_accuracy"] == pytest.approx(sk.accuracy_score(true, pred))
+
+
+# --- model and task -------------------------------------------------------------------------------
+
+
+def test_node_classifier_forward_and_repr():
+    graph, vocab, node_ids = typing_graph(_labels(typed_graph()))
+    enc = encoder("rgcn", num_nodes=graph.num_nodes, dim=8, num_relations=len(vocab.relations))
+    model = NodeClassifier(enc, num_classes=3, dropout=0.1)
+    assert model(graph).shape == (graph.num_nodes, 3)
+    assert repr(model) == f"NodeClassifier(encoder={enc!r}, num_classes=3)"
+    assert repr(enc).startswith(f"RGCN({graph.num_nodes}, 8, num_relations=2")
+    assert "multi_label=True" in repr(NodeClassifier(enc, 3, multi_label=True))
+    with pytest.raises(ValueError, match="num_classes"):
+        NodeClassifier(enc, 0)
+
+
+def _labels(kg, **kwargs):
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    return typing_labels(kg, **kwargs)
+
+
+def test_task_checks_its_inputs():
+    labels = _labels(typed_graph())
+    graph, _, node_ids = typing_graph(labels)
+    targets = torch.from_numpy(labels.targets())
+    split = NodeSplit(node_ids[:20], node_ids[20:25], node_ids[25:], seed=0)
+    task = NodeClassificationTask(graph, node_ids, targets, split, multi_label=False)
+    assert task.metric == "macro_f1" and task.num_classes == 3
+    assert len(list(task.batches(1, 512, torch.Generator()))) == 1
+    with pytest.raises(ValueError, match="without a label"):
+        NodeClassificationTask(graph, node_ids[:10], targets[:10], split)
+    with pytest.raises(ValueError, match="multi_label"):
+        NodeClassificationTask(graph, node_ids, targets, split, multi_label=True)
+    with pytest.raises(ValueError, match="metric"):
+        NodeClassificationTask(graph, node_ids, targets, split, metric="subset_accuracy")
+
+
+def test_multi_class_model_fits_its_training_nodes():
+    result = train_entity_typing(typed_graph(), model=kgt.ModelConfig(encoder="rgcn", dim=16), config=small_config())
+    assert result.labels.classes == [iri("A"), iri("B"), iri("C")] and not result.labels.multi_label
+    assert result.evaluate("train")["accuracy"] == 1.0
+    assert result.test["accuracy"] == 1.0
+    assert result.baseline["accuracy"] < 0.5
+    assert set(result.test) == {"accuracy", "macro_f1", "num_nodes"}
+
+
+def test_multi_label_model_fits_its_training_nodes():
+    result = train_entity_typing(
+        typed_graph(multi_label=True), model=kgt.ModelConfig(encoder="compgcn", dim=16), config=small_config()
+    )
+    assert result.labels.multi_label and result.task.targets.shape == (30, 3)
+    train = result.evaluate("train")
+    assert train["subset_accuracy"] == 1.0 and train["micro_f1"] == 1.0
+    assert set(result.test) == {"accuracy", "macro_f1", "micro_f1", "subset_accuracy", "num_nodes"}
+
+
+def test_no_label_triple_is_a_message():
+    kg = typed_graph()
+    result = train_entity_typing(kg, encoder="embedding", dim=4, config=small_config(epochs=1))
+    assert result.labels.removed == 30  # the 30 rdf:type triples
+    graph, keys = result.task.graph, result.vocab.entities.keys
+    assert RDF_TYPE not in result.vocab.relations
+    label_of = dict(zip(result.labels.entities, result.labels.labels, strict=True))
+    for h, _r, t in graph.triples.tolist():
+        assert keys[t] not in label_of.get(keys[h], ()), (keys[h], keys[t])
+    assert not any(k.startswith('"') for k in keys)  # literals dropped
+    assert graph.edge_index.size(1) == 2 * 60  # near + next, with inverses
+
+
+def test_query_labels_with_leaking_predicates_removed():
+    rows = []
+    for top in ("Point", "Equipment"):
+        for i in range(4):
+            c = iri(f"{top}{i}")
+            rows += [(c, SUBCLASS, iri(top)), (c, iri("tag"), iri(f"tag{top}")), (iri(f"{top}{i}x"), SUBCLASS, c)]
+    query = f"SELECT ?c ?top WHERE {{ VALUES ?top {{ {iri('Point')} {iri('Equipment')} }} ?c {SUBCLASS}+ ?top }}"
+    result = train_entity_typing(
+        KnowledgeGraph.from_triples(rows),
+        query=query,
+        leak_predicates=(SUBCLASS,),
+        keep="single",
+        encoder="rgcn",
+        dim=8,
+        config=small_config(epochs=2),
+    )
+    assert len(result.labels.entities) == 16 and len(result.labels.classes) == 2
+    assert list(result.vocab.relations) == [iri("tag")]
+    assert set(result.task.node_ids.tolist()) <= set(range(result.task.graph.num_nodes))
+
+
+def test_entity_typing_is_deterministic_and_saves(tmp_path):
+    def run(seed):
+        cfg = small_config(epochs=12, eval_every=3, seed=seed)
+        return train_entity_typing(typed_graph(), model=kgt.ModelConfig(encoder="rgcn", dim=8, dropout=0.2), config=cfg)
+
+    a, b, c = run(0), run(0), run(1)
+    for key, value in a.model.state_dict().items():
+        assert torch.equal(value, b.model.state_dict()[key]), key
+    assert a.test == b.test and a.fit.history.loss == b.fit.history.loss
+    assert torch.equal(a.split.test, b.split.test) and not torch.equal(a.split.test, c.split.test)
+    assert not torch.equal(a.model.head.weight, c.model.head.weight)
+
+    assert repr(a).startswith("EntityTypingResult(rgcn, dim=8, entities=30, classes=3, test_accuracy=")
+    summary = a.summary()
+    assert "valid (best)" in summary and "majority class" in summary and "macro_f1" in summary
+    directory = a.save(tmp_path / "run")
+    names = {p.name for p in directory.iterdir()}
+    assert names >= {"checkpoint", "metrics.json", "config.json", "vocab.json", "split.json", "curve.csv"}
+    split = json.loads((directory / "split.json").read_text())
+    assert len(split["test"]) == len(a.split.test) and split["test"][0][1][0] in a.labels.classes
+    assert json.loads((directory / "metrics.json").read_text())["test"]["accuracy"] == a.test["accuracy"]
+
+
+def test_encoder_state_is_loaded_before_training():
+    first = train_entity_typing(typed_graph(), encoder="embedding", dim=4, config=small_config(epochs=3))
+    state = {k: v.clone() for k, v in first.model.encoder.state_dict().items()}
+    second = train_entity_typing(
+        typed_graph(), encoder="embedding", dim=4, config=small_config(epochs=1, lr=0.0), encoder_state=state
+    )
+    assert torch.equal(second.model.encoder.entity_embedding.weight, state["entity_embedding.weight"])
+    with pytest.raises(RuntimeError):
+        train_entity_typing(typed_graph(), encoder="embedding", dim=5, encoder_state=state)
+
+
+# --- the real case: Brick 1.4 classes by top-level category -------------------------------------
+
+
+@pytest.mark.slow
+def test_brick_top_level_categories():
+    pytest.importorskip("brickschema")
+    kg = kgt.load("brick:1.4")
+    query = (ROOT / "ontologies/queries/brick-top-classes.rq").read_text()
+    leaks = (T.RDFS + "subClassOf", "http://www.w3.org/2002/07/owl#equivalentClass")
+    result = train_entity_typing(
+        kg,
+        query=query,
+        leak_predicates=leaks,
+        keep="single",
+        model=kgt.ModelConfig(encoder="compgcn", dim=32),
+        config=kgt.TrainConfig(epochs=60, lr=0.01, eval_every=2, patience=30, progress=False),
+    )
+    assert len(result.labels.classes) == 5 and len(result.labels.entities) > 1000
+    labelled = torch.zeros(result.task.graph.num_nodes, dtype=torch.bool)
+    labelled[result.task.node_ids] = True
+    relations = result.vocab.relations
+    leaking = [relations.index([T.iri(p)])[0] for p in leaks if T.iri(p) in relations]
+    triples = result.task.graph.triples
+    touches = labelled[triples[:, 0]] | labelled[triples[:, 2]]
+    assert not (torch.isin(triples[:, 1], torch.tensor(leaking)) & touches).any()
+    assert result.test["accuracy"] > result.baseline["accuracy"] + 0.1
+    assert result.test["macro_f1"] > result.baseline["macro_f1"]

@@ -1,0 +1,132 @@
+"""Checkpoints: safetensors + JSON round trips, optimizer state, atomic replacement, no pickle."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import safetensors.torch
+import torch
+from torch import nn
+
+from kgtransfer.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
+from kgtransfer.errors import KGTransferError, SourceNotFoundError
+
+
+def model_and_optimizer(seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 3))
+    return model, torch.optim.Adam(model.parameters(), lr=0.01, betas=(0.8, 0.95), weight_decay=1e-4)
+
+
+def step(model: nn.Module, optimizer: torch.optim.Optimizer, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    ids, target = torch.randint(10, (8,), generator=g), torch.randint(3, (8,), generator=g)
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(ids), target).backward()
+    optimizer.step()
+
+
+def test_model_and_optimizer_round_trip(tmp_path):
+    model, optimizer = model_and_optimizer()
+    for i in range(3):
+        step(model, optimizer, i)
+    save_training_state(tmp_path / "ckpt", model, optimizer, {"epoch": 3}, state=lambda: {"vocab": ["a", "b"]})
+
+    copy, copy_opt = model_and_optimizer(seed=1)
+    meta = load_training_state(tmp_path / "ckpt", copy, copy_opt, torch.device("cpu"))
+    assert meta["epoch"] == 3 and meta["state"] == {"vocab": ["a", "b"]}
+    for key, value in model.state_dict().items():
+        assert torch.equal(copy.state_dict()[key], value)
+    original, restored = optimizer.state_dict(), copy_opt.state_dict()
+    assert restored["param_groups"][0]["betas"] == pytest.approx((0.8, 0.95))
+    assert restored["param_groups"][0]["lr"] == 0.01
+    for idx, state in original["state"].items():
+        assert set(restored["state"][idx]) == set(state)
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(restored["state"][idx][key], state[key]), (idx, key)
+
+    step(model, optimizer, 7)  # the next step is identical only if the Adam moments came back
+    step(copy, copy_opt, 7)
+    for key, value in model.state_dict().items():
+        assert torch.equal(copy.state_dict()[key], value)
+
+
+def test_weights_only_load_touches_nothing(tmp_path):
+    model, optimizer = model_and_optimizer()
+    save_training_state(tmp_path / "best", model, None, {"epoch": 1})
+    assert not (tmp_path / "best" / "optimizer.safetensors").exists()
+    tensors = load_training_state(tmp_path / "best", None, None, torch.device("cpu"), weights_only=True)
+    assert tensors.keys() == model.state_dict().keys()
+
+
+def test_save_checkpoint_writes_tensors_meta_and_extra(tmp_path):
+    tensors = {"a": torch.arange(6.0).reshape(2, 3).t(), "b": torch.tensor([1, 2], dtype=torch.long)}
+    path = save_checkpoint(tmp_path / "c", tensors, {"x": 1, "nested": {"y": [1, 2]}}, {"extra": {"z": torch.ones(2)}})
+    loaded, meta, extra = load_checkpoint(path, extra=("extra", "missing"))
+    assert torch.equal(loaded["a"], tensors["a"]) and loaded["b"].dtype == torch.long
+    assert meta == {"x": 1, "nested": {"y": [1, 2]}}
+    assert set(extra) == {"extra"} and torch.equal(extra["extra"]["z"], torch.ones(2))
+
+
+def test_a_failing_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path / "last", {"w": torch.zeros(3)}, {"epoch": 1})
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(tmp_path / "last", {"w": torch.ones(3)}, {"epoch": 2})
+    monkeypatch.undo()
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]  # no temporary or .old folders
+    tensors, meta, _ = load_checkpoint(tmp_path / "last")
+    assert torch.equal(tensors["w"], torch.zeros(3)) and meta == {"epoch": 1}
+
+
+def test_replacing_a_checkpoint_leaves_no_leftovers(tmp_path):
+    for epoch in range(3):
+        save_checkpoint(tmp_path / "last", {"w": torch.full((2,), float(epoch))}, {"epoch": epoch})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
+    tensors, meta, _ = load_checkpoint(tmp_path / "last")
+    assert meta["epoch"] == 2 and torch.equal(tensors["w"], torch.full((2,), 2.0))
+
+
+def test_an_interrupted_swap_falls_back_to_the_old_copy(tmp_path):
+    save_checkpoint(tmp_path / "last", {"w": torch.ones(2)}, {"epoch": 4})
+    (tmp_path / "last").rename(tmp_path / ".last.old")  # killed between the two renames
+    tensors, meta, _ = load_checkpoint(tmp_path / "last")
+    assert meta["epoch"] == 4 and torch.equal(tensors["w"], torch.ones(2))
+
+
+def test_loading_a_folder_that_is_not_a_checkpoint(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(SourceNotFoundError, match="not a kgtransfer checkpoint") as info:
+        load_checkpoint(tmp_path)
+    assert isinstance(info.value, KGTransferError)
+    with pytest.raises(KGTransferError, match="not a kgtransfer checkpoint"):
+        load_checkpoint(tmp_path / "missing")
+
+
+def test_checkpoints_hold_no_pickle(tmp_path):
+    model, optimizer = model_and_optimizer()
+    step(model, optimizer, 0)
+    save_training_state(tmp_path / "ckpt", model, optimizer, {"epoch": 1})
+    files = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
+    assert files == ["meta.json", "model.safetensors", "optimizer.safetensors"]
+    json.loads((tmp_path / "ckpt" / "meta.json").read_text())
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        data = (tmp_path / "ckpt" / name).read_bytes()
+        header = int.from_bytes(data[:8], "little")  # safetensors: u64 header size, then a JSON header
+        json.loads(data[8 : 8 + header])
+        assert b"\x80\x04" not in data[:2] and not data.startswith(b"PK")  # neither pickle nor torch zip
+
+
+def test_a_save_removes_what_killed_saves_left_behind(tmp_path):
+    for name in (".last.k1ll3d_x", ".best.abcdefgh"):  # a killed run's temporary folders
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(b"partial")
+    (tmp_path / ".last.notes").mkdir()  # not a temporary name: left alone
+    save_checkpoint(tmp_path / "last", {"w": torch.ones(1)}, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".best.abcdefgh", ".last.notes", "last"]

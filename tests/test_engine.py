@@ -1,0 +1,315 @@
+"""The training engine: early stopping, determinism, kill-and-resume, errors, threads, device, progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kgtransfer.engine import TrainConfig, choose_threads, fit, resolve_device
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """``fit`` sets torch's global intra-op thread count; put it back after each test."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+class ToyTask:
+    """Two-class classification of Gaussian points: mini-batches shuffled by the engine's generator."""
+
+    metric = "accuracy"
+
+    def __init__(self, n: int = 96, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(2 * n, 8, generator=g)
+        y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+        self.x, self.y = x[:n], y[:n]
+        self.valid = x[n:], y[n:]
+
+    def to(self, device):
+        return self
+
+    def size(self) -> int:
+        return 1000
+
+    def batches(self, epoch, batch_size, generator):
+        order = torch.randperm(len(self.x), generator=generator)
+        yield from order.split(batch_size)
+
+    def loss(self, model, batch):
+        return F.cross_entropy(model(self.x[batch]), self.y[batch])
+
+    def evaluate(self, model, split):
+        x, y = self.valid
+        return {"accuracy": (model(x).argmax(1) == y).float().mean().item()}
+
+
+class ScriptedTask(ToyTask):
+    """A toy task whose validation metric per epoch is scripted, to drive early stopping."""
+
+    def __init__(self, script: list[float]):
+        super().__init__()
+        self.script, self.epoch = script, 0
+
+    def batches(self, epoch, batch_size, generator):
+        self.epoch = epoch
+        yield from super().batches(epoch, batch_size, generator)
+
+    def evaluate(self, model, split):
+        return {"accuracy": self.script[self.epoch - 1]}
+
+
+def toy_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 2))
+
+
+def config(**changes) -> TrainConfig:
+    base = {"epochs": 8, "lr": 0.01, "batch_size": 16, "eval_every": 1, "patience": 0, "progress": False}
+    return TrainConfig(**{**base, **changes})
+
+
+def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+# --- early stopping -------------------------------------------------------------------------------
+
+
+def test_early_stopping_keeps_the_best_epoch_weights():
+    model, seen = toy_model(), {}
+    task = ScriptedTask([0.1, 0.5, 0.3, 0.4, 0.2, 0.9, 0.9, 0.9])
+    result = fit(model, task, config(patience=3), on_epoch_end=lambda e, m: seen.update({e: snapshot(m)}))
+    assert result.stopped_early
+    assert (result.best_epoch, result.epochs_run) == (2, 5)
+    assert result.best == {"accuracy": 0.5}
+    assert len(result.history.loss) == 5 and [e["epoch"] for e in result.history.evals] == [1, 2, 3, 4, 5]
+    assert_same_weights(snapshot(model), seen[2])
+    assert not torch.equal(seen[2]["0.weight"], seen[5]["0.weight"])
+    assert not model.training
+
+
+def test_patience_counts_evaluations_not_epochs():
+    task = ScriptedTask([0.0, 0.5, 0.0, 0.1, 0.0, 0.2, 0.0, 0.3, 0.0, 0.4])
+    result = fit(toy_model(), task, config(epochs=10, eval_every=2, patience=2))
+    # evaluations at epochs 2, 4, 6 (0.5, 0.1, 0.2): two without improvement after epoch 2
+    assert (result.best_epoch, result.epochs_run, result.stopped_early) == (2, 6, True)
+
+
+def test_no_early_stop_without_patience():
+    result = fit(toy_model(), ScriptedTask([0.9] + [0.1] * 7), config(patience=0))
+    assert (result.epochs_run, result.best_epoch, result.stopped_early) == (8, 1, False)
+
+
+# --- determinism ----------------------------------------------------------------------------------
+
+
+def run_toy(seed: int):
+    model = toy_model()
+    result = fit(model, ToyTask(), config(seed=seed))
+    return snapshot(model), result.history
+
+
+def test_fit_is_deterministic_on_cpu():
+    weights_a, history_a = run_toy(seed=3)
+    weights_b, history_b = run_toy(seed=3)
+    assert_same_weights(weights_a, weights_b)
+    assert history_a.loss == history_b.loss and history_a.evals == history_b.evals
+    weights_c, history_c = run_toy(seed=4)
+    assert not torch.equal(weights_a["0.weight"], weights_c["0.weight"])
+    assert history_a.loss != history_c.loss
+
+
+# --- checkpoints and resume ---------------------------------------------------------------------
+
+
+def test_checkpoints_are_written_and_resume_of_a_finished_run_is_a_no_op(tmp_path):
+    script = [0.1, 0.5, 0.3, 0.4, 0.2, 0.9, 0.9, 0.9]
+    model = toy_model()
+    first = fit(model, ScriptedTask(script), config(patience=3), checkpoint_dir=tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"best", "last"}
+    meta = json.loads((tmp_path / "last" / "meta.json").read_text())
+    assert (meta["epoch"], meta["best_epoch"], meta["stale"]) == (5, 2, 3)
+
+    again = toy_model(seed=1)  # other initial weights: everything must come from the checkpoints
+    second = fit(again, ScriptedTask(script), config(patience=3), checkpoint_dir=tmp_path, resume=True)
+    assert (second.best_epoch, second.epochs_run, second.stopped_early) == (2, 5, True)
+    assert second.history.loss == first.history.loss and second.history.evals == first.history.evals
+    assert_same_weights(snapshot(again), snapshot(model))
+
+
+def test_resume_in_process_matches_an_uninterrupted_run(tmp_path):
+    reference, _ = run_toy(seed=0)
+    model = toy_model()
+    fit(model, ToyTask(), config(epochs=3), checkpoint_dir=tmp_path)
+    resumed = toy_model(seed=1)
+    result = fit(resumed, ToyTask(), config(), checkpoint_dir=tmp_path, resume=True)
+    assert len(result.history.loss) == 8
+    assert_same_weights(snapshot(resumed), reference)
+
+
+TRAIN_SCRIPT = """
+import json, sys, time
+sys.path.insert(0, {tests!r})
+from test_engine import train_tiny
+from kgtransfer.checkpoint import save_checkpoint
+out, delay = sys.argv[1], float(sys.argv[2])
+trained = train_tiny(sys.argv[3], resume=sys.argv[4] == "1", delay=delay)
+h = trained.fit.history
+meta = {{"loss": h.loss, "evals": h.evals, "best_epoch": trained.fit.best_epoch, "test": trained.test}}
+save_checkpoint(out, trained.model.state_dict(), meta)
+"""
+
+EPOCHS, KILL_AFTER = 12, 4
+
+
+def tiny_kg():
+    """30 entities, three symmetric functional relations (90 triples)."""
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    e = [f"<http://example.org/e{i}>" for i in range(30)]
+    rel = [f"<http://example.org/r{i}>" for i in range(3)]
+    rows = [(e[i], rel[0], e[i ^ 1]) for i in range(30)]
+    rows += [(e[i], rel[1], e[29 - i]) for i in range(30)]
+    rows += [(e[i], rel[2], e[(i + 15) % 30]) for i in range(30)]
+    return KnowledgeGraph.from_triples(rows, name="tiny")
+
+
+def train_tiny(checkpoint_dir=None, resume: bool = False, delay: float = 0.0):
+    """``kgt.train`` on :func:`tiny_kg` (embedding + DistMult with dropout); ``delay`` slows each epoch."""
+    import kgtransfer as kgt
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    if delay:
+        batches = LinkPredictionTask.batches
+
+        def slow(self, *args, **kwargs):
+            time.sleep(delay)
+            yield from batches(self, *args, **kwargs)
+
+        LinkPredictionTask.batches = slow
+    model = kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=16, dropout=0.1)
+    cfg = TrainConfig(epochs=EPOCHS, lr=0.05, batch_size=16, eval_every=1, patience=50, progress=False)
+    return kgt.train(tiny_kg(), model, cfg, checkpoint_dir=checkpoint_dir, resume=resume)
+
+
+def last_epoch(checkpoint_dir: Path) -> int:
+    try:
+        return json.loads((checkpoint_dir / "last" / "meta.json").read_text())["epoch"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return 0
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    from kgtransfer.checkpoint import load_checkpoint
+
+    script = tmp_path / "train.py"
+    script.write_text(TRAIN_SCRIPT.format(tests=str(TESTS)))
+    ckpt, out = tmp_path / "ckpt", tmp_path / "out"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    cmd = [sys.executable, str(script), str(out), "0.25", str(ckpt), "0"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while last_epoch(ckpt) < KILL_AFTER and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, proc.stdout.read().decode()
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    killed_at = last_epoch(ckpt)
+    assert KILL_AFTER <= killed_at < EPOCHS and not out.exists()
+
+    cmd = [sys.executable, str(script), str(out), "0", str(ckpt), "1"]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    weights, meta, _ = load_checkpoint(out)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["best", "last"]  # no temporaries of the killed run
+
+    reference = train_tiny()
+    history = reference.fit.history
+    assert len(meta["loss"]) == EPOCHS
+    assert meta["loss"] == history.loss and meta["evals"] == history.evals
+    assert meta["best_epoch"] == reference.fit.best_epoch
+    assert meta["test"] == json.loads(json.dumps(reference.test))
+    assert_same_weights(weights, reference.model.state_dict())
+
+
+# --- errors, threads, device, progress ---------------------------------------------------------
+
+
+class NanTask(ToyTask):
+    def loss(self, model, batch):
+        return super().loss(model, batch) * float("nan")
+
+
+def test_non_finite_loss_raises_a_clear_error():
+    with pytest.raises(FloatingPointError, match=r"epoch 1: the loss became nan; lower the learning rate"):
+        fit(toy_model(), NanTask(), config())
+
+
+def test_thread_choice():
+    assert choose_threads(10, None) == 1
+    assert choose_threads(10**8, None) == (os.cpu_count() or 1)
+    assert choose_threads(10**8, 1) == 1
+    assert choose_threads(10, 3) == 3
+    assert choose_threads(10, 0) == 1
+
+
+def test_fit_sets_the_thread_count():
+    fit(toy_model(), ToyTask(), config(epochs=1, threads=1))
+    assert torch.get_num_threads() == 1
+    fit(toy_model(), ToyTask(), config(epochs=1, threads=2))
+    assert torch.get_num_threads() == 2
+    fit(toy_model(), ToyTask(), config(epochs=1))  # ToyTask.size() is small: one thread
+    assert torch.get_num_threads() == 1
+
+
+def test_device_selection(monkeypatch):
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    assert TrainConfig().device == "auto"
+
+
+def test_progress_bar_only_when_asked(capsys):
+    fit(toy_model(), ToyTask(), config(epochs=2, progress=False))
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    fit(toy_model(), ToyTask(), config(epochs=2, progress=True))
+    assert "train" in capsys.readouterr().err
+
+
+def test_history_csv_and_config_json():
+    result = fit(toy_model(), ToyTask(), config(epochs=4, eval_every=2))
+    lines = result.history.to_csv().splitlines()
+    assert lines[0] == "epoch,loss,seconds,accuracy"
+    assert len(lines) == 5 and lines[1].endswith(",") and not lines[2].endswith(",")
+    cfg = config(threads=2)
+    assert TrainConfig.from_json({**cfg.to_json(), "unknown": 1}) == cfg

@@ -1,0 +1,106 @@
+"""The experiment runner and the learning verbs of the CLI, on tiny graphs."""
+
+import json
+
+import pytest
+
+from kgtransfer.cli import main
+from kgtransfer.experiment import Experiment, ExperimentError
+
+EX = "http://example.org/"
+
+
+def _graph_file(path, triples):
+    path.write_text("".join(f"<{EX}{s}> <{EX}{p}> <{EX}{o}> .\n" for s, p, o in triples))
+    return path
+
+
+@pytest.fixture
+def sources(tmp_path):
+    old = [(f"e{i}", "p", f"e{(i + 1) % 24}") for i in range(24)] + [
+        (f"e{i}", "q", f"e{(i * 5) % 24}") for i in range(24)
+    ]
+    new = [(f"e{i}", "r", f"e{(i * 7 + 3) % 30}") for i in range(30)] + old[:10]
+    return _graph_file(tmp_path / "k1.nt", old), _graph_file(tmp_path / "k2.nt", new)
+
+
+EXPERIMENT = """
+name = "tiny"
+seeds = [0, 1]
+[sources.k1]
+load = "k1.nt"
+[sources.k2]
+load = "k2.nt"
+[merge]
+operator = "union"
+[model]
+encoder = "embedding"
+decoder = "distmult"
+dim = 16
+[pretrain]
+epochs = 4
+lr = 0.05
+eval_every = 1
+progress = false
+[finetune]
+epochs = 4
+lr = 0.05
+eval_every = 1
+progress = false
+[task]
+evaluate_on = "new"
+ratios = [0.6, 0.2, 0.2]
+[compare]
+strategies = ["scratch", "full", "lp-ft", "linear-probe", "compose-sum"]
+alphas = [0.0, 0.5, 1.0]
+"""
+
+
+def test_run_experiment_writes_results(sources, tmp_path, capsys):
+    exp_file = tmp_path / "tiny.toml"
+    exp_file.write_text(EXPERIMENT)
+    out = tmp_path / "run"
+    assert main(["run", str(exp_file), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "scratch" in printed and "lp-ft" in printed and "interpolation" in printed
+    result = json.loads((out / "results.json").read_text())
+    assert result["seeds"] == [0, 1]
+    assert {r["seed"] for r in result["runs"]["full"]} == {0, 1}
+    assert all(0 <= r["test"]["mrr"] <= 1 for r in result["runs"]["scratch"])
+    assert len(result["runs"]["interpolation"][0]["sweep"]) == 3
+    for name in (
+        "curves.png",
+        "alpha_sweep.png",
+        "results.md",
+        "pretrained/checkpoint/model.safetensors",
+        "models/full/metrics.json",
+    ):
+        assert (out / name).exists(), name
+
+
+def test_experiment_errors_name_the_file_and_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXPERIMENT.replace('strategies = ["scratch"', 'strategies = ["magic", "scratch"'))
+    with pytest.raises(ExperimentError, match="bad.toml.*magic"):
+        Experiment.from_toml(bad)
+    bad.write_text(EXPERIMENT.replace("lr = 0.05\neval_every", "learning_rate = 0.05\neval_every", 1))
+    with pytest.raises(ExperimentError, match=r"bad.toml.*\[pretrain\].*learning_rate"):
+        Experiment.from_toml(bad)
+    bad.write_text("name = [")
+    with pytest.raises(ExperimentError, match="bad.toml"):
+        Experiment.from_toml(bad)
+
+
+def test_learning_verbs_on_the_cli(sources, tmp_path, capsys):
+    k1, k2 = sources
+    pre, ft, sweep = tmp_path / "pre", tmp_path / "ft", tmp_path / "sweep"
+    common = ["--epochs", "3", "--lr", "0.05", "--eval-every", "1"]
+    assert main(["pretrain", str(k1), "-o", str(pre), "--encoder", "embedding", "--dim", "16", *common]) == 0
+    assert main(["finetune", str(pre), str(k2), "-o", str(ft), "--strategy", "lp-ft", *common]) == 0
+    out = capsys.readouterr().out
+    assert "transferred" in out and "from neighbours" in out
+    assert main(["evaluate", str(ft)]) == 0
+    assert "both" in capsys.readouterr().out
+    assert main(["interpolate", str(pre), str(ft), "-o", str(sweep), "--sweep"]) == 0
+    assert "best α on validation" in capsys.readouterr().out
+    assert (sweep / "alpha_sweep.png").exists() and (sweep / "model" / "metrics.json").exists()

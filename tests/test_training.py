@@ -1,0 +1,80 @@
+"""``kgt.train`` and ``TrainedModel``: results that print, save and reload themselves."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import kgtransfer as kgt
+from kgtransfer.knowledge.graph import KnowledgeGraph
+
+
+def tiny_kg() -> KnowledgeGraph:
+    """24 entities and three symmetric functional relations."""
+    e = [f"<http://example.org/e{i}>" for i in range(24)]
+    rel = [f"<http://example.org/r{i}>" for i in range(3)]
+    rows = [(e[i], rel[0], e[i ^ 1]) for i in range(24)]
+    rows += [(e[i], rel[1], e[23 - i]) for i in range(24)]
+    rows += [(e[i], rel[2], e[(i + 12) % 24]) for i in range(24)]
+    return KnowledgeGraph.from_triples(rows, name="tiny")
+
+
+@pytest.fixture(scope="module")
+def trained() -> kgt.TrainedModel:
+    threads = torch.get_num_threads()
+    config = kgt.TrainConfig(epochs=6, lr=0.05, batch_size=32, eval_every=2, progress=False)
+    model = kgt.ModelConfig(encoder="rgcn", decoder="distmult", dim=8)
+    yield kgt.train(tiny_kg(), model, config, seed=1)
+    torch.set_num_threads(threads)
+
+
+def test_train_returns_a_trained_model(trained):
+    assert isinstance(trained, kgt.TrainedModel)
+    assert trained.train_config.seed == 1 and trained.model_config.dim == 8
+    assert trained.fit.epochs_run == 6 and [e["epoch"] for e in trained.fit.history.evals] == [2, 4, 6]
+    assert set(trained.test) >= {"mrr", "hits@1", "hits@3", "hits@10", "mr"}
+    assert 0 < trained.test["mrr"] <= 1
+    assert trained.vocab.entities.keys[0] == "<http://example.org/e0>"
+    assert not trained.model.training
+
+
+def test_save_and_load_round_trip(trained, tmp_path):
+    from kgtransfer.training import TrainedModel
+
+    directory = trained.save(tmp_path / "run")
+    names = {p.name for p in directory.iterdir()}
+    assert names >= {"checkpoint", "metrics.json", "config.json", "split", "curve.csv", "curve.png"}
+    assert {p.suffix for p in (directory / "checkpoint").iterdir()} == {".safetensors", ".json"}
+    assert (directory / "split" / "vocab.json").is_file() and (directory / "split" / "test.tsv").is_file()
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert metrics["test"]["mrr"] == trained.test["mrr"] and metrics["best_epoch"] == trained.fit.best_epoch
+    config = json.loads((directory / "config.json").read_text())
+    assert config["model"]["encoder"] == "rgcn" and config["train"]["epochs"] == 6
+    assert (directory / "curve.csv").read_text().splitlines()[0].startswith("epoch,loss,seconds,")
+    assert (directory / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+    loaded = TrainedModel.load(directory)
+    assert loaded.fit is None
+    assert loaded.test == trained.test
+    assert loaded.split.vocab == trained.split.vocab
+    assert torch.equal(loaded.split.test.tensor, trained.split.test.tensor)
+    state = trained.model.state_dict()
+    for key, value in loaded.model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    assert "test_mrr" in repr(loaded) and "valid (best)" not in loaded.summary()
+
+
+def test_repr_and_summary_show_the_key_numbers(trained):
+    text = repr(trained)
+    assert text.startswith("TrainedModel(rgcn+distmult, dim=8, entities=24, relations=3")
+    assert f"test_mrr={trained.test['mrr']:.4f}" in text
+    summary = trained.summary()
+    assert "rgcn+distmult (dim 8)" in summary
+    assert f"best epoch {trained.fit.best_epoch} of 6" in summary
+    assert "valid (best)" in summary and "test" in summary
+    rows = {line.split()[0]: line.split()[1:] for line in summary.splitlines() if line.startswith("test ")}
+    keys = ["mrr", "hits@1", "hits@3", "hits@10", "mr"]
+    assert rows["test"] == [f"{trained.test[k]:,.4g}" for k in keys]
+    assert str(trained) == summary
