@@ -7,9 +7,10 @@ import torch
 
 from kgtransfer.data.splits import Split, given_split, node_split, random_split, relation_split
 from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.knowledge.registry import lookup
 
 EX = "http://example.org/"
-UMLS = Path(__file__).parents[2] / ".venv/lib/python3.11/site-packages/pykeen/datasets/umls"
+UMLS = lookup("umls").locate()  # pykeen's bundled files, wherever pykeen is installed
 
 
 def iri(name: str) -> str:
