@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -184,10 +184,14 @@ def fit(
     """
     from kgtransfer.checkpoint import load_training_state, save_training_state
 
-    device = resolve_device(config.device)
+    world = init_distributed(config.device)
+    device = world.device if world is not None else resolve_device(config.device)
     torch.set_num_threads(choose_threads(task.size(), config.threads))
     seed_everything(config.seed)
     model.to(device)
+    if world is not None:  # every rank starts from rank 0's weights
+        for tensor in model.state_dict().values():
+            torch.distributed.broadcast(tensor, src=0)
     task = task.to(device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     autocast = (
@@ -205,7 +209,7 @@ def fit(
         if (ckpt / "best").exists():
             best_weights = load_training_state(ckpt / "best", None, None, device, weights_only=True)
 
-    bar = _progress(config, start)
+    bar = _progress(config if _is_main(world) else replace(config, progress=False), start)
     began = time.perf_counter()
     stopped = bool(config.patience) and stale >= config.patience  # a resumed run that had already stopped
     epoch = start - 1
@@ -214,13 +218,18 @@ def fit(
         generator = epoch_generator(config.seed, epoch)
         model.train()
         t0, total, count = time.perf_counter(), 0.0, 0
-        for batch in task.batches(epoch, config.batch_size, generator):
+        for batch in _my_batches(task.batches(epoch, config.batch_size, generator), world):
             optimizer.zero_grad(set_to_none=True)
+            if batch is None:  # this rank has no batch in the round: contribute zero gradients
+                _sync_gradients(model, world, empty=True)
+                optimizer.step()
+                continue
             with autocast:
                 loss = task.loss(model, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"epoch {epoch}: the loss became {loss.item()}; lower the learning rate")
             loss.backward()
+            _sync_gradients(model, world)
             if config.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
@@ -238,11 +247,11 @@ def fit(
             if not best or metrics[task.metric] > best[task.metric]:
                 best, best_epoch, stale = dict(metrics), epoch, 0
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                if ckpt is not None:
+                if ckpt is not None and _is_main(world):
                     save_training_state(ckpt / "best", model, None, {"epoch": epoch}, state)
             else:
                 stale += 1
-            if ckpt is not None:
+            if ckpt is not None and _is_main(world):
                 meta = {
                     "epoch": epoch,
                     "best": best,
@@ -300,3 +309,68 @@ def _json_default(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+# --- data parallel training under torchrun ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    """The rank, world size and device of a process in a ``torch.distributed`` job."""
+
+    rank: int
+    size: int
+    device: torch.device
+
+
+def init_distributed(device: str = "auto") -> World | None:
+    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1); None otherwise.
+
+    Backend: NCCL on CUDA (one GPU per local rank), gloo on CPU. Each rank trains on its share of
+    every epoch's batches; gradients are averaged across ranks after each backward pass, so all
+    ranks hold the same weights and make the same early-stopping decisions.
+    """
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    dev = resolve_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    if dev.type == "cuda":
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(dev)
+    return World(dist.get_rank(), dist.get_world_size(), dev)
+
+
+def _is_main(world: World | None) -> bool:
+    return world is None or world.rank == 0
+
+
+def _my_batches(batches: Iterator, world: World | None) -> Iterator:
+    """Round-robin shares of the batches; a rank with nothing in the last round yields None (zero gradients)."""
+    if world is None:
+        yield from batches
+        return
+    items = list(batches)
+    for start in range(0, len(items), world.size):
+        index = start + world.rank
+        yield items[index] if index < len(items) else None
+
+
+def _sync_gradients(model: nn.Module, world: World | None, empty: bool = False) -> None:
+    """Average gradients over ranks (one all-reduce of the flattened gradient vector)."""
+    if world is None:
+        return
+    import torch.distributed as dist
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = [torch.zeros_like(p) if empty or p.grad is None else p.grad for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world.size
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = flat[offset : offset + n].view_as(p).clone()
+        offset += n

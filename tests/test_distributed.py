@@ -1,0 +1,48 @@
+"""Data-parallel training under torchrun (gloo on CPU): ranks stay identical and training works."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = r"""
+import os, sys, torch
+import kgtransfer as kgt
+from kgtransfer.knowledge.graph import KnowledgeGraph
+ex = "http://example.org/"
+rows = [(f"<{ex}e{i}>", f"<{ex}p{i % 3}>", f"<{ex}e{(i * 7 + 1) % 40}>") for i in range(160)]
+kg = KnowledgeGraph.from_triples(rows, name="toy")
+cfg = kgt.TrainConfig(epochs=6, lr=0.05, batch_size=16, eval_every=2, patience=0, progress=False, threads=1)
+result = kgt.train(kg, encoder="embedding", decoder="distmult", dim=8, config=cfg)
+rank = int(os.environ["RANK"])
+torch.save({k: v.cpu() for k, v in result.model.state_dict().items()}, os.path.join(sys.argv[1], f"rank{rank}.pt"))
+print("loss", result.fit.history.loss[0], result.fit.history.loss[-1])
+"""
+
+
+@pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")
+def test_two_ranks_train_identically(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node=2", str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    a = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    b = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    losses = [line.split()[1:] for line in out.stdout.splitlines() if line.startswith("loss")]
+    assert len(losses) == 2
+    first, last = map(float, losses[0])
+    assert last < first
