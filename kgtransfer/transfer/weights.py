@@ -95,10 +95,14 @@ def neighbour_weights(edge_index: Tensor, known: Tensor, num_nodes: int) -> Tens
     keep = known[src] & ~known[dst]
     src, dst = src[keep], dst[keep]
     if not len(src):
-        return torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (num_nodes, num_nodes))
+        return torch.sparse_coo_tensor(
+            torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (num_nodes, num_nodes), check_invariants=True
+        )
     deg = torch.zeros(num_nodes).index_add_(0, dst, torch.ones(len(dst)))
     values = 1.0 / deg[dst]
-    return torch.sparse_coo_tensor(torch.stack([dst, src]), values, (num_nodes, num_nodes)).coalesce()
+    return torch.sparse_coo_tensor(
+        torch.stack([dst, src]), values, (num_nodes, num_nodes), check_invariants=True
+    ).coalesce()
 
 
 def cooccurrence_weights(triples: Tensor, known: Tensor, num_entities: int, num_relations: int) -> Tensor:
