@@ -29,11 +29,12 @@ def test_python_example(code, tmp_path, monkeypatch):
     exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
 
 
-@pytest.mark.parametrize("line", CLI_LINES)
-def test_cli_example(line, tmp_path, monkeypatch, capsys):
+def test_cli_examples_in_order(tmp_path, monkeypatch, capsys):
+    """The CLI lines run top to bottom in one folder, as a reader would type them."""
     monkeypatch.chdir(tmp_path)
-    argv = shlex.split(line)[1:]
-    # paths in the README are relative to the repository root
-    argv = [str(README.parent / a) if (README.parent / a).exists() and "/" in a else a for a in argv]
-    assert main(argv) == 0, capsys.readouterr().err
-    assert capsys.readouterr().out.strip()
+    for line in CLI_LINES:
+        argv = shlex.split(line)[1:]
+        # paths in the README are relative to the repository root
+        argv = [str(README.parent / a) if (README.parent / a).exists() and "/" in a else a for a in argv]
+        assert main(argv) == 0, f"{line}: {capsys.readouterr().err}"
+        assert capsys.readouterr().out.strip(), line

@@ -150,9 +150,7 @@ class KnowledgeGraph:
         sources: Sequence[str] | None = None,
         name: str | None = None,
     ):
-        terms = (
-            terms if isinstance(terms, np.ndarray) and terms.dtype == object else _object_array(list(terms))
-        )
+        terms = terms if isinstance(terms, np.ndarray) and terms.dtype == object else _object_array(list(terms))
         triples = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
         name = name or "graph"
         sources = tuple(sources) if sources is not None else (name,)
@@ -222,6 +220,15 @@ class KnowledgeGraph:
         out = KnowledgeGraph(**fields)
         out.alignment = changes.get("alignment", self.alignment)
         return out
+
+    def predicate_mask(self, predicates: Iterable) -> np.ndarray:
+        """Boolean mask of the triples whose predicate is one of ``predicates`` (strings or rdflib terms)."""
+        ids = [
+            i
+            for i in (self.term_id(p if not isinstance(p, str) or p.startswith("<") else f"<{p}>") for p in predicates)
+            if i is not None
+        ]
+        return np.isin(self.triples[:, 1], ids)
 
     def subgraph(self, mask: np.ndarray, name: str | None = None) -> KnowledgeGraph:
         """The triples selected by a boolean ``mask`` (unused terms dropped, provenance kept)."""
@@ -323,8 +330,7 @@ class KnowledgeGraph:
         used[self.triples.ravel()] = True
         preds = Counter(self.triples[:, 1].tolist()).most_common(top)
         per_source = {
-            name: int(((self.provenance >> np.uint64(i)) & np.uint64(1)).sum())
-            for i, name in enumerate(self.sources)
+            name: int(((self.provenance >> np.uint64(i)) & np.uint64(1)).sum()) for i, name in enumerate(self.sources)
         }
         return GraphStats(
             name=self.name,
@@ -381,9 +387,7 @@ class KnowledgeGraph:
         terms = self.terms.tolist()
         if not provenance_graphs:
             return "".join(f"{terms[s]} {terms[p]} {terms[o]} .\n" for s, p, o in self.triples.tolist())
-        graphs = {
-            m: f"<{provenance_graph_iri(self.source_names(m))}>" for m in np.unique(self.provenance).tolist()
-        }
+        graphs = {m: f"<{provenance_graph_iri(self.source_names(m))}>" for m in np.unique(self.provenance).tolist()}
         return "".join(
             f"{terms[s]} {terms[p]} {terms[o]} {graphs[m]} .\n"
             for (s, p, o), m in zip(self.triples.tolist(), self.provenance.tolist(), strict=True)

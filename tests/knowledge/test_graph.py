@@ -292,3 +292,12 @@ def test_oxigraph_provenance_graphs(load_fixture):
     back = KnowledgeGraph.from_oxigraph(store)
     assert back == union
     assert {t: sorted(back.sources_of(t)) for t in union} == {t: union.sources_of(t) for t in union}
+
+
+def test_predicate_mask_selects_by_predicate():
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    kg = KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>"), ("<urn:a>", "<urn:q>", "<urn:c>")])
+    assert kg.predicate_mask(["urn:p"]).tolist() == [True, False]
+    assert kg.predicate_mask(["<urn:q>", "<urn:missing>"]).sum() == 1
+    assert len(kg.subgraph(~kg.predicate_mask(["urn:p"]))) == 1
