@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -242,16 +241,8 @@ def literal_mask(kg: KnowledgeGraph, blank_nodes: BlankNodePolicy = "keep") -> n
 
 
 def atomic_write_json(path: str | os.PathLike, data: object) -> Path:
-    """Write ``data`` as JSON to a temporary file beside ``path``, then ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``data`` as JSON atomically (see :func:`kgtransfer.knowledge.io.atomic_write_text`)."""
+    from kgtransfer.knowledge.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False) + "\n")
+    return Path(path)
