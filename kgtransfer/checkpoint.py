@@ -34,11 +34,13 @@ def save_checkpoint(
     from safetensors.torch import save_file
 
     from kgtransfer.engine import save_json
+    from kgtransfer.knowledge.io import current_umask
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700
         save_file(_contiguous(tensors), tmp / "model.safetensors")
         for name, group in (extra or {}).items():
             save_file(_contiguous(group), tmp / f"{name}.safetensors")
