@@ -20,6 +20,12 @@ class ModelConfig:
         encoder_kwargs: extra encoder arguments, e.g. ``{"num_layers": 2, "num_bases": 30}`` (default: none).
         decoder_kwargs: extra decoder arguments (default: none).
         dropout: dropout on the encoder's output representations (default: 0.0).
+        reciprocal: score a head query :math:`(?, r, t)` as the tail query :math:`(t, r^{-1}, ?)` with a
+            learned inverse-relation row per relation (Lacroix et al., 2018; Dettmers et al., 2018)
+            instead of the decoder's ``score_heads``; used in training and evaluation alike. Alone,
+            for ComplEx (dim 200, 1-N, no regularization), validation MRR moved by +0.020 on UMLS,
+            -0.005 on Kinships and +0.048 on Nations; the best validation runs of
+            ``benchmarks/link_prediction.py --search`` all use it, with N3 (default: False).
     """
 
     encoder: str = "rgcn"
@@ -28,6 +34,7 @@ class ModelConfig:
     encoder_kwargs: dict = field(default_factory=dict)
     decoder_kwargs: dict = field(default_factory=dict)
     dropout: float = 0.0
+    reciprocal: bool = False
 
     def to_json(self) -> dict:
         """A JSON-ready dict."""
@@ -46,14 +53,22 @@ class LinkPredictor(nn.Module):
         encoder: an :class:`~kgtransfer.models.base.Encoder`.
         decoder: a :class:`~kgtransfer.models.base.Decoder`.
         dropout: dropout on entity representations during training (default: 0.0).
+        reciprocal: score head queries as tail queries of a learned inverse relation (see
+            :class:`ModelConfig`); adds ``inverse_relation`` ``[num_relations, dim]``, xavier-normal
+            (default: False).
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, dropout: float = 0.0):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, dropout: float = 0.0, reciprocal: bool = False):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.dropout = nn.Dropout(dropout)
         self.head: nn.Module = nn.Identity()  # a linear probe replaces this (see kgtransfer.transfer.finetune)
+        self.reciprocal = reciprocal
+        self.inverse_relation: nn.Embedding | None = None
+        if reciprocal:
+            self.inverse_relation = nn.Embedding(encoder.num_relations, encoder.dim)
+            nn.init.xavier_normal_(self.inverse_relation.weight)
 
     @classmethod
     def build(cls, config: ModelConfig, num_entities: int, num_relations: int, in_channels: int | None = None):
@@ -66,7 +81,7 @@ class LinkPredictor(nn.Module):
         dec = decoder(config.decoder, **config.decoder_kwargs)
         dec.check_dim(config.dim)
         enc = encoder(config.encoder, num_nodes=num_entities, dim=config.dim, num_relations=num_relations, **enc_kwargs)
-        return cls(enc, dec, config.dropout)
+        return cls(enc, dec, config.dropout, config.reciprocal)
 
     def encode(self, graph) -> tuple[Tensor, Tensor]:
         """Entity and relation representations for a message graph with ``edge_index``, ``edge_type``, ``x``."""
@@ -79,8 +94,13 @@ class LinkPredictor(nn.Module):
         return self.decoder.score_tails(ent[heads], rel[relations], ent)
 
     def score_heads(self, reps: tuple[Tensor, Tensor], relations: Tensor, tails: Tensor) -> Tensor:
-        """Scores ``[B, N]`` of every entity as the head of ``(?, relations[i], tails[i])``."""
+        """Scores ``[B, N]`` of every entity as the head of ``(?, relations[i], tails[i])``.
+
+        With ``reciprocal``, the tail scores of ``(tails[i], inverse(relations[i]), ?)``.
+        """
         ent, rel = reps
+        if self.inverse_relation is not None:
+            return self.decoder.score_tails(ent[tails], self.inverse_relation.weight[relations], ent)
         return self.decoder.score_heads(ent, rel[relations], ent[tails])
 
     def score(self, reps: tuple[Tensor, Tensor], triples: Tensor) -> Tensor:
@@ -101,4 +121,5 @@ class LinkPredictor(nn.Module):
         return score_fn
 
     def __repr__(self) -> str:
-        return f"LinkPredictor(encoder={self.encoder!r}, decoder={self.decoder!r})"
+        extra = ", reciprocal=True" if self.reciprocal else ""
+        return f"LinkPredictor(encoder={self.encoder!r}, decoder={self.decoder!r}{extra})"

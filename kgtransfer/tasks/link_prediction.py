@@ -34,6 +34,8 @@ from torch import Tensor
 
 SIDES = ("head", "tail")
 HITS_AT = (1, 3, 10)
+#: Regularizers of :class:`LinkPredictionTask` (:obj:`None`: none).
+REGULARIZERS = (None, "n3", "l2")
 
 #: ``score_fn(ids, relations, side) -> [B, num_entities]``: ``ids`` are heads for ``side="tail"``
 #: (score every tail) and tails for ``side="head"`` (score every head).
@@ -254,7 +256,17 @@ class LinkPredictionTask:
       :math:`\mathrm{softplus}(-f(\text{pos})) + \mathrm{mean}\,\mathrm{softplus}(f(\text{neg}))`.
 
     The encoder runs over the training message graph once per step; validation and test triples
-    are never messages.
+    are never messages. Head queries are scored by the model's ``score_heads``, which for a model
+    built with ``reciprocal=True`` is the tail scoring of a learned inverse relation.
+
+    Optional regularization of the representations a batch uses, added to the 1-N loss:
+    ``"n3"``, the weighted nuclear 3-norm of Lacroix et al. (ICML 2018),
+    :math:`\lambda \frac{1}{B} \sum_{q} \sum_k (|e_{q,k}|^3 + |r_{q,k}|^3)`, and ``"l2"``, the same
+    with squares; :math:`e_q` is the query entity's row and :math:`r_q` the relation row used (the
+    inverse relation's for reciprocal head queries). Every training head is the query entity of a
+    tail query and every tail of a head query, so all of a triple's factors are penalized, as in
+    the paper. The modulus is taken per complex coordinate for ComplEx and RotatE (``dim / 2``
+    complex numbers); RotatE's relation phases are not penalized.
 
     Args:
         split: the train/valid/test triples.
@@ -263,6 +275,8 @@ class LinkPredictionTask:
         num_negatives: corruptions per positive for negative sampling (default: 32).
         eval_batch_size: triples scored at once in evaluation (default: 512).
         graph: the message graph (default: ``split.message_graph()``).
+        regularizer: :obj:`None`, ``"n3"`` or ``"l2"`` (1-N loss only) (default: :obj:`None`).
+        regularization_weight: :math:`\lambda` (default: 0.0).
     """
 
     metric = "mrr"
@@ -275,9 +289,19 @@ class LinkPredictionTask:
         num_negatives: int = 32,
         eval_batch_size: int = 512,
         graph=None,
+        regularizer: str | None = None,
+        regularization_weight: float = 0.0,
     ):
         if loss not in ("1-n", "negative-sampling"):
             raise ValueError(f"loss must be '1-n' or 'negative-sampling', got {loss!r}")
+        if regularizer not in REGULARIZERS:
+            raise ValueError(f"regularizer must be one of {REGULARIZERS}, got {regularizer!r}")
+        if regularization_weight < 0:
+            raise ValueError(f"regularization_weight must be >= 0, got {regularization_weight}")
+        if regularizer is not None and loss != "1-n":
+            raise ValueError("regularizer is implemented for the 1-n loss only")
+        self.regularizer = regularizer
+        self.regularization_weight = float(regularization_weight)
         self.split = split
         self.loss_kind = loss
         self.label_smoothing = label_smoothing
@@ -345,7 +369,7 @@ class LinkPredictionTask:
             positives, negatives = batch
             pos, neg = model.score(reps, positives), model.score(reps, negatives)
             return F.softplus(-pos).mean() + F.softplus(neg).mean()
-        losses = []
+        losses, penalty = [], None
         for side_id, side in ((0, "tail"), (1, "head")):
             q = batch[batch[:, 2] == side_id]
             if not len(q):
@@ -357,7 +381,35 @@ class LinkPredictionTask:
             eps = self.label_smoothing
             target = (1 - eps) * target + eps / self.num_entities
             losses.append(-(target * torch.log_softmax(scores.float(), dim=1)).sum(1))
-        return torch.cat(losses).mean()
+            if self.regularizer is not None and self.regularization_weight > 0:
+                term = self._penalty(model, reps, ids, rels, side)
+                penalty = term if penalty is None else penalty + term
+        loss = torch.cat(losses).mean()
+        if penalty is not None:
+            loss = loss + self.regularization_weight * penalty / len(batch)
+        return loss
+
+    def _penalty(self, model, reps: tuple[Tensor, Tensor], ids: Tensor, rels: Tensor, side: str) -> Tensor:
+        """Sum over the queries of ``sum_k |x_k|^p`` of their entity and relation rows (p = 3 or 2)."""
+        from kgtransfer.models.rotate import RotatE
+
+        ent, rel = reps
+        inverse = getattr(model, "inverse_relation", None)
+        rel_rows = inverse.weight[rels] if side == "head" and inverse is not None else rel[rels]
+        decoder = getattr(model, "decoder", None)
+        complex_coords = bool(getattr(decoder, "needs_even_dim", False))
+        factors = [ent[ids]] if isinstance(decoder, RotatE) else [ent[ids], rel_rows]
+        p = 3 if self.regularizer == "n3" else 2
+        total = ent.new_zeros((), dtype=torch.float32)
+        for x in factors:
+            x = x.float()
+            if complex_coords:  # |z_k| of the dim / 2 complex coordinates
+                re, im = x.chunk(2, dim=-1)
+                squared = re.square() + im.square()
+                total = total + (squared.add(1e-12).pow(1.5).sum() if p == 3 else squared.sum())
+            else:
+                total = total + (x.abs().pow(3).sum() if p == 3 else x.square().sum())
+        return total
 
     @torch.no_grad()
     def evaluate(self, model, split: str = "valid", triples: Tensor | None = None) -> dict:

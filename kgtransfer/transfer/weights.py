@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 ENTITY_PARAMS = ("entity_embedding.weight",)
-RELATION_PARAMS = ("relation_embedding.weight", "inverse_relation_embedding.weight")
+RELATION_PARAMS = ("relation_embedding.weight", "inverse_relation_embedding.weight", "inverse_relation.weight")
 
 
 @dataclass

@@ -1,5 +1,4 @@
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
@@ -17,7 +16,9 @@ pykeen_eval = pytest.importorskip("pykeen.evaluation")
 from pykeen.evaluation.evaluator import create_sparse_positive_filter_, filter_scores_  # noqa: E402
 from pykeen.evaluation.ranks import Ranks as PyKeenRanks  # noqa: E402
 
-UMLS = Path(__file__).parents[2] / ".venv/lib/python3.11/site-packages/pykeen/datasets/umls"
+from kgtransfer.knowledge.registry import lookup  # noqa: E402
+
+UMLS = lookup("umls").locate()  # pykeen's bundled files, wherever pykeen is installed
 COLUMN = {"head": 0, "tail": 2}
 PYKEEN_TARGET = {"head": "head", "tail": "tail"}
 
@@ -54,9 +55,7 @@ class TableScorer:
 def pykeen_filtered_scores(scores, hrt, all_pos, side):
     """PyKEEN's own filtering, as its ``_evaluate_batch`` does it."""
     col = COLUMN[side]
-    positive_filter, _ = create_sparse_positive_filter_(
-        hrt_batch=hrt, all_pos_triples=all_pos, filter_col=col
-    )
+    positive_filter, _ = create_sparse_positive_filter_(hrt_batch=hrt, all_pos_triples=all_pos, filter_col=col)
     true_scores = scores[torch.arange(len(hrt)), hrt[:, col]]
     scores = filter_scores_(scores=scores.clone(), filter_batch=positive_filter)
     scores[torch.arange(len(hrt)), hrt[:, col]] = true_scores
@@ -119,9 +118,7 @@ def test_evaluation_equals_pykeen_rank_based_evaluator():
     evaluator = pykeen_eval.RankBasedEvaluator(filtered=True)
     for side in ("head", "tail"):
         scores, true_scores = pykeen_filtered_scores(scorer.batch(test, side), test, known, side)
-        evaluator.process_scores_(
-            hrt_batch=test, target=PYKEEN_TARGET[side], scores=scores, true_scores=true_scores
-        )
+        evaluator.process_scores_(hrt_batch=test, target=PYKEEN_TARGET[side], scores=scores, true_scores=true_scores)
     ref = evaluator.finalize()
     ours = evaluate_link_prediction(scorer, test, known, ne, batch_size=32)
     names = {"mrr": "inverse_harmonic_mean_rank", "mr": "arithmetic_mean_rank"}
@@ -205,3 +202,109 @@ def test_umls_test_split_evaluates_in_well_under_a_second():
     assert elapsed < 0.5, elapsed
     assert 0 < m["mrr"] < 1 and m["num_triples"] == 661
     np.testing.assert_allclose(m["both"]["mrr"], (m["head"]["mrr"] + m["tail"]["mrr"]) / 2, rtol=1e-9)
+
+
+# --- training options: reciprocal relations, N3 / L2 regularization -------------------------------
+
+
+def _nations_split():
+    import kgtransfer as kgt
+    from kgtransfer.data.splits import given_split
+
+    return given_split(kgt.load("nations"))
+
+
+def test_reciprocal_scores_heads_with_inverse_relation_rows():
+    from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig(encoder="embedding", decoder="complex", dim=8, reciprocal=True)
+    assert ModelConfig.from_json(config.to_json()) == config
+    model = LinkPredictor.build(config, num_entities=6, num_relations=3)
+    assert model.inverse_relation.weight.shape == (3, 8)
+    assert "inverse_relation.weight" in model.state_dict()
+    graph_edges = torch.empty(2, 0, dtype=torch.long), torch.empty(0, dtype=torch.long)
+    reps = model.encoder(*graph_edges)
+    ent, rel = reps
+    rels, tails = torch.tensor([0, 2]), torch.tensor([5, 1])
+    expected = model.decoder.score_tails(ent[tails], model.inverse_relation.weight[rels], ent)
+    torch.testing.assert_close(model.score_heads(reps, rels, tails), expected)
+    # tail scoring is unchanged, and without reciprocal heads use the decoder's score_heads
+    torch.testing.assert_close(
+        model.score_tails(reps, tails, rels), model.decoder.score_tails(ent[tails], rel[rels], ent)
+    )
+    plain = LinkPredictor.build(ModelConfig(encoder="embedding", decoder="complex", dim=8), 6, 3)
+    assert plain.inverse_relation is None and "inverse_relation.weight" not in plain.state_dict()
+
+
+@pytest.mark.parametrize("decoder", ["distmult", "complex", "rotate"])
+@pytest.mark.parametrize("regularizer", ["n3", "l2"])
+def test_regularizer_adds_weighted_penalty_of_batch_rows(decoder, regularizer):
+    from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    split = _nations_split()
+    torch.manual_seed(0)
+    config = ModelConfig(encoder="embedding", decoder=decoder, dim=8, reciprocal=True)
+    model = LinkPredictor.build(config, split.num_entities, split.num_relations)
+    plain = LinkPredictionTask(split)
+    weight = 0.5
+    task = LinkPredictionTask(split, regularizer=regularizer, regularization_weight=weight)
+    batch = task.queries[torch.randperm(len(task.queries), generator=torch.Generator().manual_seed(0))[:64]]
+    ent, rel = model.encode(task.graph)
+    penalty = torch.zeros((), dtype=torch.float64)
+    p = 3 if regularizer == "n3" else 2
+    for row in batch:
+        e = ent[row[0]].double()
+        r = (model.inverse_relation.weight if row[2] == 1 else rel)[row[1]].double()
+        factors = [e] if decoder == "rotate" else [e, r]
+        for x in factors:
+            if decoder == "distmult":
+                penalty += (x.abs() ** p).sum()
+            else:  # modulus of each complex coordinate
+                re, im = x.chunk(2)
+                penalty += ((re**2 + im**2).sqrt() ** p).sum()
+    expected = plain.loss(model, batch).double() + weight * penalty / len(batch)
+    torch.testing.assert_close(task.loss(model, batch).double(), expected, rtol=1e-5, atol=1e-6)
+    zero = LinkPredictionTask(split, regularizer=regularizer, regularization_weight=0.0)
+    torch.testing.assert_close(zero.loss(model, batch), plain.loss(model, batch))
+
+
+def test_regularizer_options_are_checked():
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    split = _nations_split()
+    with pytest.raises(ValueError, match="regularizer"):
+        LinkPredictionTask(split, regularizer="n4")
+    with pytest.raises(ValueError, match="regularization_weight"):
+        LinkPredictionTask(split, regularizer="n3", regularization_weight=-1.0)
+    with pytest.raises(ValueError, match="1-n"):
+        LinkPredictionTask(split, loss="negative-sampling", regularizer="n3", regularization_weight=0.1)
+
+
+def test_train_with_reciprocal_and_n3_saves_and_reloads(tmp_path):
+    import kgtransfer as kgt
+    from kgtransfer.training import TrainedModel
+
+    config = kgt.TrainConfig(epochs=2, eval_every=1, lr=1e-2, batch_size=256, progress=False, device="cpu")
+    trained = kgt.train(
+        _nations_split(),
+        encoder="embedding",
+        decoder="complex",
+        dim=16,
+        config=config,
+        reciprocal=True,
+        model_dropout=0.1,
+        regularizer="n3",
+        regularization_weight=1e-2,
+    )
+    assert trained.model_config.reciprocal and trained.model_config.dropout == 0.1
+    assert trained.task_options == {
+        "loss": "1-n",
+        "label_smoothing": 0.1,
+        "regularizer": "n3",
+        "regularization_weight": 1e-2,
+    }
+    loaded = TrainedModel.load(trained.save(tmp_path / "run"))
+    assert loaded.model.reciprocal and loaded.task.regularizer == "n3"
+    assert loaded.test["mrr"] == pytest.approx(trained.test["mrr"], abs=1e-6)
