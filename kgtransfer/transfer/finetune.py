@@ -357,24 +357,23 @@ def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: st
     """A pretrained link-prediction encoder fine-tuned for entity typing on K."""
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
-    from kgtransfer.tasks.node_classification import train_entity_typing
+    from kgtransfer.tasks.node_classification import train_entity_typing, typing_graph
     from kgtransfer.tasks.typing_labels import typing_labels
 
     kg = kg if isinstance(kg, KnowledgeGraph) else load(kg)
     labels = kwargs.pop("labels", None)
     if labels is None:
         label_args = {k: kwargs.pop(k) for k in ("predicate", "query", "leak_predicates", "keep") if k in kwargs}
+        if "leak_predicates" in label_args:
+            label_args["leak_predicates"] = tuple(label_args["leak_predicates"])
         labels = typing_labels(kg, **label_args)
-    vocab = pretrained.vocab.extend(labels.graph)
-    from kgtransfer.data.tensorize import Triples
-
-    graph = Triples.from_graph(labels.graph, vocab=vocab).to_pyg()
-    target_model = LinkPredictor.build(pretrained.model_config, len(vocab.entities), len(vocab.relations))
+    # the state must be laid out on the exact graph and vocabulary train_entity_typing builds (typing_graph)
+    graph, vocab, _ = typing_graph(labels)
+    target_model = LinkPredictor.build(pretrained.model_config, graph.num_nodes, len(vocab.relations))
     report = transfer_state(pretrained.model, pretrained.vocab, target_model, vocab, graph, init)
     state = copy.deepcopy(target_model.encoder.state_dict())
-    result = train_entity_typing(
-        kg, labels, model=pretrained.model_config, config=config, encoder_state=state, vocab=vocab, **kwargs
-    )
+    model_config = kwargs.pop("model", None) or pretrained.model_config
+    result = train_entity_typing(kg, labels, model=model_config, config=config, encoder_state=state, **kwargs)
     result.report = report
     return result
 
