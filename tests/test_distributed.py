@@ -41,8 +41,9 @@ def test_two_ranks_train_identically(tmp_path):
     a = torch.load(tmp_path / "rank0.pt", weights_only=True)
     b = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    differ = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not differ, f"ranks differ in {differ}\n{out.stdout}\n{out.stderr[-2000:]}"
     losses = [line.split()[1:] for line in out.stdout.splitlines() if line.startswith("loss")]
     assert len(losses) == 2
     first, last = map(float, losses[0])
-    assert last < first
+    assert last < first, out.stdout
