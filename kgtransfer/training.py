@@ -185,30 +185,10 @@ def _plain(metrics: dict) -> dict:
 
 
 def plot_curves(histories: dict[str, History], path: str | os.PathLike, metric: str = "mrr") -> Path | None:
-    """Training loss and validation ``metric`` per epoch for one or more runs, as a PNG (needs matplotlib)."""
-    try:
-        import matplotlib
+    """Learning curves as PNG (see :func:`kgtransfer.plots.learning_curves`)."""
+    from kgtransfer.plots import learning_curves
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - matplotlib is in the bench/dev extras
-        return None
-    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, h in histories.items():
-        ax_loss.plot(range(1, len(h.loss) + 1), h.loss, label=name)
-        ax_metric.plot([e["epoch"] for e in h.evals], [e[metric] for e in h.evals], marker="o", label=name)
-    ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss")
-    ax_metric.set(xlabel="epoch", ylabel=f"validation {metric}", title=f"validation {metric}")
-    for ax in (ax_loss, ax_metric):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return learning_curves(histories, path, metric)
 
 
 def train(

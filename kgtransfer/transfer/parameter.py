@@ -93,30 +93,10 @@ def best_alpha(rows: list[dict], metric: str = "mrr") -> dict:
 
 
 def plot_sweep(rows: list[dict], path: str | os.PathLike, metric: str = "mrr") -> Path | None:
-    """Validation and test ``metric`` against α, as a PNG (needs matplotlib)."""
-    try:
-        import matplotlib
+    """The α sweep as PNG (see :func:`kgtransfer.plots.alpha_sweep`)."""
+    from kgtransfer.plots import alpha_sweep
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover
-        return None
-    alphas = [r["alpha"] for r in rows]
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.plot(alphas, [r[f"valid_{metric}"] for r in rows], marker="o", label="validation")
-    ax.plot(alphas, [r[f"test_{metric}"] for r in rows], marker="s", label="test")
-    best = best_alpha(rows, metric)
-    ax.axvline(best["alpha"], color="grey", linestyle="--", label=f"best α on validation = {best['alpha']:.2f}")
-    ax.set(xlabel="α  (0 = fine-tuned, 1 = pretrained)", ylabel=metric.upper(), title="θ = α·θ1 + (1−α)·θ2")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return alpha_sweep(rows, path, metric)
 
 
 def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
