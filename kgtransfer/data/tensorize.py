@@ -93,9 +93,7 @@ class Triples:
         if tensor.numel():
             ents, rels = tensor[:, [0, 2]], tensor[:, 1]
             if int(ents.min()) < 0 or int(ents.max()) >= self.num_entities:
-                raise ValueError(
-                    f"entity ids must lie in [0, {self.num_entities}), got [{ents.min()}, {ents.max()}]"
-                )
+                raise ValueError(f"entity ids must lie in [0, {self.num_entities}), got [{ents.min()}, {ents.max()}]")
             if int(rels.min()) < 0 or int(rels.max()) >= self.num_relations:
                 raise ValueError(
                     f"relation ids must lie in [0, {self.num_relations}), got [{rels.min()}, {rels.max()}]"
@@ -217,9 +215,7 @@ def literal_features(
     col = rank[col.reshape(-1)]
     pred_keys = [pred_keys[i] for i in order]
     objs, obj_inv = np.unique(rows[:, 2], return_inverse=True)
-    values = np.array([literal_value(t) for t in kg.terms[objs].tolist()], dtype=np.float64)[
-        obj_inv.reshape(-1)
-    ]
+    values = np.array([literal_value(t) for t in kg.terms[objs].tolist()], dtype=np.float64)[obj_inv.reshape(-1)]
     ent = entities.index(kg.terms[rows[:, 0]])
 
     n, p = len(entities), len(pred_keys)

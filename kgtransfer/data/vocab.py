@@ -86,9 +86,7 @@ class Vocab:
         ids = np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
         if missing == "raise" and (ids < 0).any():
             unknown = sorted({keys[i] for i in np.flatnonzero(ids < 0)[:1000].tolist()})
-            more = (
-                f" (and {int((ids < 0).sum()) - len(unknown)} more)" if (ids < 0).sum() > len(unknown) else ""
-            )
+            more = f" (and {int((ids < 0).sum()) - len(unknown)} more)" if (ids < 0).sum() > len(unknown) else ""
             raise KeyError(f"{len(unknown)} keys not in the vocabulary, e.g. {unknown[:5]}{more}")
         return ids
 

@@ -54,9 +54,7 @@ class Alignment:
             return kg
         renamed = [self.mapping.get(t, t) for t in kg.terms.tolist()]
         index: dict[str, int] = {}
-        new_id = np.fromiter(
-            (index.setdefault(t, len(index)) for t in renamed), dtype=np.int64, count=len(renamed)
-        )
+        new_id = np.fromiter((index.setdefault(t, len(index)) for t in renamed), dtype=np.int64, count=len(renamed))
         terms = np.empty(len(index), dtype=object)
         terms[:] = list(index)
         triples = new_id[kg.triples]
@@ -133,9 +131,7 @@ def _same_as_pairs(kg: KnowledgeGraph) -> list[tuple[str, str]]:
         return []
     rows = kg.triples[kg.triples[:, 1] == sid]
     terms = kg.terms
-    return [
-        (terms[s], terms[o]) for s, o in rows[:, [0, 2]].tolist() if terms[s][0] == "<" and terms[o][0] == "<"
-    ]
+    return [(terms[s], terms[o]) for s, o in rows[:, [0, 2]].tolist() if terms[s][0] == "<" and terms[o][0] == "<"]
 
 
 def _closure(method: str, pairs: list[tuple[str, str]], k1: KnowledgeGraph) -> Alignment:

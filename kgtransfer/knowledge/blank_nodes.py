@@ -66,8 +66,7 @@ def _term_hashes(terms: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """blake2b-64 of each term string in ``ids`` (a full-size array, zero elsewhere)."""
     out = np.zeros(len(terms), dtype=np.uint64)
     out[ids] = [
-        int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
-        for t in terms[ids].tolist()
+        int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") for t in terms[ids].tolist()
     ]
     return out
 

@@ -115,9 +115,7 @@ def read_tsv_splits(folder: str | os.PathLike, namespace: str, name: str) -> Kno
                     continue
                 parts = line.rstrip("\n\r").split("\t")
                 if len(parts) != 3:
-                    raise RDFSyntaxError(
-                        f"expected 3 tab-separated fields, found {len(parts)}", str(path), line_no
-                    )
+                    raise RDFSyntaxError(f"expected 3 tab-separated fields, found {len(parts)}", str(path), line_no)
                 flat += [setdefault(f"<{namespace}{quote(x.strip(), safe='')}>", len(index)) for x in parts]
                 split_of.append(1 << (len(present) - 1))
     if not present:

@@ -30,9 +30,7 @@ ACCEPT = {
     "rows": "application/sparql-results+json",
 }
 _IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
-_TOKENS = re.compile(
-    r'<[^<>"{}|^`\\\s]*>|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*|\w+', re.IGNORECASE
-)
+_TOKENS = re.compile(r'<[^<>"{}|^`\\\s]*>|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*|\w+', re.IGNORECASE)
 
 
 class Rows(list):
@@ -73,9 +71,7 @@ def read_query(query: str | os.PathLike) -> tuple[str, str]:
         if not path.is_file():
             raise SourceNotFoundError(f"{path}: no such query file")
         return path.read_text(encoding="utf-8"), str(path)
-    first = next(
-        (ln.strip() for ln in query.splitlines() if ln.strip() and not ln.strip().startswith("#")), ""
-    )
+    first = next((ln.strip() for ln in query.splitlines() if ln.strip() and not ln.strip().startswith("#")), "")
     return query, f"query {first[:60]!r}"
 
 
@@ -123,9 +119,7 @@ def sparql(
         _check_syntax(text, label)
         return _remote(text, label, form, source, terms, timeout, retries, page_size, name)
     if source is None:
-        raise SparqlQueryError(
-            f"{label}: no source given; pass a graph, a file, a registry name or an endpoint URL"
-        )
+        raise SparqlQueryError(f"{label}: no source given; pass a graph, a file, a registry name or an endpoint URL")
     from kgtransfer.knowledge.sources import load
 
     kg = load(source)
@@ -268,9 +262,7 @@ def _request(endpoint: str, query: str, accept: str, timeout: float, retries: in
         except urllib.error.HTTPError as e:
             body = e.read().decode("utf-8", "replace")[:500].strip()
             if e.code in (400, 422) or (e.code < 500 and "syntax" in body.lower()):
-                raise SparqlQueryError(
-                    f"{label}: {endpoint} rejected the query (HTTP {e.code}): {body}"
-                ) from None
+                raise SparqlQueryError(f"{label}: {endpoint} rejected the query (HTTP {e.code}): {body}") from None
             if e.code < 500 or attempt == retries:
                 raise EndpointError(f"{endpoint}: HTTP {e.code} for {label}: {body}") from None
         except (urllib.error.URLError, ConnectionError, TimeoutError) as e:

@@ -67,9 +67,7 @@ class Encoder(nn.Module, ABC):
             return h
         if x is None or x.shape != (self.num_nodes, self.in_channels):
             got = None if x is None else tuple(x.shape)
-            raise ValueError(
-                f"{type(self).__name__} needs x of shape {(self.num_nodes, self.in_channels)}, got {got}"
-            )
+            raise ValueError(f"{type(self).__name__} needs x of shape {(self.num_nodes, self.in_channels)}, got {got}")
         return h + self.feature_proj(x)
 
     def check_graph(self, edge_index: Tensor, edge_type: Tensor) -> None:
@@ -86,9 +84,7 @@ class Encoder(nn.Module, ABC):
             )
 
     @abstractmethod
-    def forward(
-        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
+    def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Encode the graph.
 
         Args:
@@ -133,8 +129,7 @@ class Decoder(nn.Module, ABC):
         """Raise ValueError when vectors of size ``dim`` cannot be scored by this decoder."""
         if self.needs_even_dim and dim % 2:
             raise ValueError(
-                f"{type(self).__name__} reads a dim-vector as dim/2 complex numbers, "
-                f"so dim must be even; got {dim}"
+                f"{type(self).__name__} reads a dim-vector as dim/2 complex numbers, so dim must be even; got {dim}"
             )
 
     @abstractmethod
@@ -153,9 +148,7 @@ class Decoder(nn.Module, ABC):
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-def chunked_scores(
-    fn: Callable[[Tensor, Tensor], Tensor], queries: Tensor, targets: Tensor, width: int
-) -> Tensor:
+def chunked_scores(fn: Callable[[Tensor, Tensor], Tensor], queries: Tensor, targets: Tensor, width: int) -> Tensor:
     """Apply ``fn(queries[a:b], targets) -> [b - a, N]`` in row chunks that bound peak memory.
 
     Args:

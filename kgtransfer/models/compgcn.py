@@ -68,9 +68,7 @@ class CompGCNConv(MessagePassing):
         bias: add a learned bias (default: :obj:`True`).
     """
 
-    def __init__(
-        self, in_channels: int, out_channels: int, comp: str = "sub", dropout: float = 0.0, bias: bool = True
-    ):
+    def __init__(self, in_channels: int, out_channels: int, comp: str = "sub", dropout: float = 0.0, bias: bool = True):
         super().__init__(aggr="add", node_dim=0)
         if comp not in COMPOSITIONS:
             raise ValueError(f"unknown composition {comp!r}; choose one of {', '.join(COMPOSITIONS)}")
@@ -176,9 +174,7 @@ class CompGCN(Encoder):
         for conv in self.convs:
             conv.reset_parameters()
 
-    def forward(
-        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
+    def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Encode the graph; see :meth:`Encoder.forward`."""
         self.check_graph(edge_index, edge_type)
         h = self.node_input(x)

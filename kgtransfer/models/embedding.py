@@ -27,9 +27,7 @@ class EmbeddingEncoder(Encoder):
         super().__init__(num_nodes, dim, num_relations, in_channels)
         self.reset_parameters()
 
-    def forward(
-        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
+    def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Return the entity rows (plus projected features) and the relation rows."""
         self.check_graph(edge_index, edge_type)
         return self.node_input(x), self.relation_embedding.weight

@@ -90,9 +90,7 @@ class RGCN(Encoder):
         for conv in self.convs:
             conv.reset_parameters()
 
-    def forward(
-        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
+    def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Encode the graph; see :meth:`Encoder.forward`."""
         self.check_graph(edge_index, edge_type)
         h = self.node_input(x)

@@ -166,9 +166,7 @@ def test_given_vocab_keeps_source_rows_and_rejects_unknown_terms():
 
 
 def test_triples_subsample_is_seeded():
-    t = Triples(
-        torch.stack([torch.arange(100), torch.zeros(100, dtype=torch.long), torch.arange(100)], 1), 100, 1
-    )
+    t = Triples(torch.stack([torch.arange(100), torch.zeros(100, dtype=torch.long), torch.arange(100)], 1), 100, 1)
     s1, s2, s3 = t.subsample(0.1, seed=1), t.subsample(0.1, seed=1), t.subsample(0.1, seed=2)
     assert len(s1) == 10 and torch.equal(s1.tensor, s2.tensor)
     assert not torch.equal(s1.tensor, s3.tensor)

@@ -47,9 +47,7 @@ def test_ids_do_not_depend_on_pythonhashseed():
     outputs = []
     for seed in ("0", "1", "4242"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        proc = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-        )
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
         outputs.append(json.loads(proc.stdout))
     # the input order really differs between seeds, so the check below is meaningful ...
     assert len({tuple(o["order"]) for o in outputs}) > 1
