@@ -177,3 +177,29 @@ def test_save_load_composed_and_probed(graphs, pre, split, tmp_path, kwargs):
     assert back.test["mrr"] == pytest.approx(ft.test["mrr"], abs=1e-6)
     for (name, a), b in zip(ft.model.state_dict().items(), back.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_finetune_for_entity_typing_starts_from_transferred_rows(graphs, pre, monkeypatch):
+    """A link-prediction encoder fine-tuned for typing: its rows arrive by IRI before training starts."""
+    import kgtransfer.tasks.node_classification as nc
+
+    k = graphs[1]
+    typed = kgt.KnowledgeGraph.from_triples(
+        [(f"<{X}m{i}>", "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>", f"<{X}C{i % 2}>") for i in range(20)]
+    )
+    kt = kgt.union(k, typed)
+    seen = {}
+    real = nc.train_entity_typing
+
+    def spy(*args, **kwargs):
+        seen["state"] = kwargs["encoder_state"]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nc, "train_entity_typing", spy)
+    result = finetune(pre, kt, task="entity_typing", config=CFG)
+    assert result.report.entities_transferred == 20  # m0..m19, the entities K1 knew
+    assert {"accuracy", "macro_f1"} <= set(result.test)
+    vocab = result.vocab
+    row = vocab.entities.index([f"<{X}m3>"])[0]
+    src = pre.vocab.entities.index([f"<{X}m3>"])[0]
+    assert torch.equal(seen["state"]["entity_embedding.weight"][row], pre.model.encoder.entity_embedding.weight[src])
