@@ -26,6 +26,9 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
+#: ``TrainConfig.optimizer`` names and their torch classes.
+OPTIMIZERS = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad}
+
 
 @dataclass
 class TrainConfig:
@@ -33,7 +36,7 @@ class TrainConfig:
 
     Attributes:
         epochs: maximum number of epochs (default: 200).
-        lr: Adam learning rate (default: 1e-3).
+        lr: learning rate (default: 1e-3).
         weight_decay: L2 penalty (default: 0).
         batch_size: training examples per optimizer step (default: 512).
         grad_clip: clip the global gradient norm to this value; 0 disables (default: 1.0).
@@ -45,6 +48,8 @@ class TrainConfig:
         threads: torch intra-op threads; None picks 1 for small graphs, where more threads are
             slower, and torch's default otherwise (default: None).
         progress: show a progress bar (default: True).
+        optimizer: ``"adam"`` or ``"adagrad"`` (the optimizer of Lacroix et al.'s ComplEx-N3), used by
+            :func:`fit` when it is given no optimizer (default: ``"adam"``).
     """
 
     epochs: int = 200
@@ -59,6 +64,11 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
     progress: bool = True
+    optimizer: str = "adam"
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {self.optimizer!r}")
 
     def to_json(self) -> dict:
         """A JSON-ready dict."""
@@ -176,7 +186,8 @@ def fit(
         model: the model; its parameters are trained in place and end at the best epoch's values.
         task: batches, loss and evaluation (see :class:`Task`).
         config: the :class:`TrainConfig`.
-        optimizer: an optimizer over the model's parameters (default: Adam with ``config.lr``).
+        optimizer: an optimizer over the model's parameters (default: ``config.optimizer`` with
+            ``config.lr`` and ``config.weight_decay``).
         checkpoint_dir: where to write ``last`` (every evaluation) and ``best`` checkpoints.
         resume: continue from ``checkpoint_dir/last`` when it exists.
         state: extra JSON metadata stored in checkpoints (vocabularies, model config).
@@ -193,7 +204,9 @@ def fit(
         for tensor in model.state_dict().values():
             torch.distributed.broadcast(tensor, src=0)
     task = task.to(device)
-    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = optimizer or OPTIMIZERS[config.optimizer](
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     autocast = (
         torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         if config.amp and device.type == "cuda"

@@ -313,3 +313,17 @@ def test_history_csv_and_config_json():
     assert len(lines) == 5 and lines[1].endswith(",") and not lines[2].endswith(",")
     cfg = config(threads=2)
     assert TrainConfig.from_json({**cfg.to_json(), "unknown": 1}) == cfg
+
+
+def test_optimizer_choice():
+    assert TrainConfig().optimizer == "adam"
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        TrainConfig(optimizer="sgd")
+    cfg = config(epochs=2, optimizer="adagrad")
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+    by_name, explicit, adam = toy_model(), toy_model(), toy_model()
+    fit(by_name, ToyTask(), cfg)
+    fit(explicit, ToyTask(), cfg, optimizer=torch.optim.Adagrad(explicit.parameters(), lr=cfg.lr))
+    fit(adam, ToyTask(), config(epochs=2))
+    assert_same_weights(snapshot(by_name), snapshot(explicit))
+    assert not torch.equal(snapshot(by_name)["0.weight"], snapshot(adam)["0.weight"])

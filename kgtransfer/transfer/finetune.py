@@ -247,7 +247,9 @@ def _fit(model, task, config, transferred, scale, seed_offset: int = 0):
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("this strategy leaves no parameter to train")
-    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    from kgtransfer.engine import OPTIMIZERS
+
+    optimizer = OPTIMIZERS[config.optimizer](params, lr=config.lr, weight_decay=config.weight_decay)
     if scale != 1.0:
         _discriminative(optimizer, model, transferred, scale)
     return fit(model, task, replace(config, seed=config.seed + seed_offset), optimizer=optimizer)
