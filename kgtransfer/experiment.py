@@ -180,7 +180,7 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
     from kgtransfer.data.splits import novelty_split, random_split
     from kgtransfer.engine import save_json
     from kgtransfer.knowledge.io import atomic_write_text
-    from kgtransfer.training import plot_curves
+    from kgtransfer.training import plot_curves, scalar_metrics
     from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
 
     exp = experiment if isinstance(experiment, Experiment) else Experiment.from_toml(experiment)
@@ -222,8 +222,8 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
             runs[strategy].append(
                 {
                     "seed": seed,
-                    "test": _scalars(model.test),
-                    "valid": _scalars(model.fit.best),
+                    "test": scalar_metrics(model.test),
+                    "valid": scalar_metrics(model.fit.best),
                     "best_epoch": model.fit.best_epoch,
                     "epochs_run": model.fit.epochs_run,
                     "epochs_to_scratch_best": _epochs_to_reach(model.fit.history, scratch_best)
@@ -277,10 +277,6 @@ def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:
     from dataclasses import replace
 
     return replace(config, seed=seed)
-
-
-def _scalars(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if isinstance(v, int | float)}
 
 
 def _table_rows(runs: dict[str, list[dict]]) -> list[list]:

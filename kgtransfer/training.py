@@ -122,7 +122,6 @@ class TrainedModel:
         ``curve.csv`` and ``curve.png`` (when matplotlib is installed).
         """
         from kgtransfer.checkpoint import save_checkpoint
-        from kgtransfer.knowledge.io import atomic_write_text
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -135,18 +134,7 @@ class TrainedModel:
         save_checkpoint(directory / "checkpoint", self.model.state_dict(), config)
         self.split.save(directory / "split")
         save_json(directory / "config.json", config)
-        metrics = {"test": _plain(self.test)}
-        if self.fit is not None:
-            metrics.update(
-                valid=_plain(self.fit.best),
-                best_epoch=self.fit.best_epoch,
-                epochs_run=self.fit.epochs_run,
-                stopped_early=self.fit.stopped_early,
-                seconds=self.fit.seconds,
-            )
-            atomic_write_text(directory / "curve.csv", self.fit.history.to_csv())
-            plot_curves({"train": self.fit.history}, directory / "curve.png")
-        save_json(directory / "metrics.json", metrics)
+        save_run_metrics(directory, {"test": scalar_metrics(self.test)}, self.fit)
         return directory
 
     @classmethod
@@ -180,8 +168,27 @@ class TrainedModel:
         )
 
 
-def _plain(metrics: dict) -> dict:
+def scalar_metrics(metrics: dict) -> dict:
+    """The JSON-ready numbers of a metrics dict (per-side sub-dicts dropped)."""
     return {k: v for k, v in metrics.items() if isinstance(v, int | float | bool)}
+
+
+def save_run_metrics(directory: Path, metrics: dict, fit: FitResult | None, metric: str = "mrr") -> None:
+    """Write ``metrics.json`` (with the fit's best validation metrics and epochs) and ``curve.csv``/``curve.png``."""
+    from kgtransfer.knowledge.io import atomic_write_text
+
+    metrics = dict(metrics)
+    if fit is not None:
+        metrics.update(
+            valid=scalar_metrics(fit.best),
+            best_epoch=fit.best_epoch,
+            epochs_run=fit.epochs_run,
+            stopped_early=fit.stopped_early,
+            seconds=fit.seconds,
+        )
+        atomic_write_text(directory / "curve.csv", fit.history.to_csv())
+        plot_curves({"train": fit.history}, directory / "curve.png", metric=metric)
+    save_json(directory / "metrics.json", metrics)
 
 
 def plot_curves(histories: dict[str, History], path: str | os.PathLike, metric: str = "mrr") -> Path | None:

@@ -295,8 +295,7 @@ class EntityTypingResult:
         """
         from kgtransfer.checkpoint import save_checkpoint
         from kgtransfer.engine import save_json
-        from kgtransfer.knowledge.io import atomic_write_text
-        from kgtransfer.training import plot_curves
+        from kgtransfer.training import save_run_metrics, scalar_metrics
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -315,27 +314,13 @@ class EntityTypingResult:
             iris = [keys[i] for i in getattr(self.split, name).tolist()]
             parts[name] = [[iri, list(label_of[iri])] for iri in iris]
         save_json(directory / "split.json", {"seed": self.split.seed, **parts})
-        metrics = {"test": _plain(self.test), "baseline": _plain(self.baseline)}
-        if self.fit is not None:
-            metrics.update(
-                valid=_plain(self.fit.best),
-                best_epoch=self.fit.best_epoch,
-                epochs_run=self.fit.epochs_run,
-                stopped_early=self.fit.stopped_early,
-                seconds=self.fit.seconds,
-            )
-            atomic_write_text(directory / "curve.csv", self.fit.history.to_csv())
-            plot_curves({"train": self.fit.history}, directory / "curve.png", metric=self.task.metric)
-        save_json(directory / "metrics.json", metrics)
+        metrics = {"test": scalar_metrics(self.test), "baseline": scalar_metrics(self.baseline)}
+        save_run_metrics(directory, metrics, self.fit, metric=self.task.metric)
         return directory
 
 
 def _given(**values) -> dict:
     return {k: v for k, v in values.items() if v is not None}
-
-
-def _plain(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if isinstance(v, int | float | bool)}
 
 
 def typing_graph(labels) -> tuple:
