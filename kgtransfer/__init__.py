@@ -9,8 +9,9 @@ kgtransfer`` (and ``kgtransfer --help``) stays fast and does not import torch.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from kgtransfer._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -90,14 +91,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.transfer.structure import compose
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kgtransfer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -6,8 +6,9 @@ without torch.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from kgtransfer._lazy import lazy_exports
 
 _EXPORTS = {
     "Vocab": "kgtransfer.data.vocab",
@@ -43,14 +44,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.data.vocab import GraphVocab, Vocab
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kgtransfer.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

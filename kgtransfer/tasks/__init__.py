@@ -5,8 +5,9 @@ Names are imported on first use (as in :mod:`kgtransfer`), so importing the pack
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from kgtransfer._lazy import lazy_exports
 
 _EXPORTS = {
     "FilterIndex": "kgtransfer.tasks.link_prediction",
@@ -37,14 +38,4 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kgtransfer.tasks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)
