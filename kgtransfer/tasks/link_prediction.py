@@ -19,9 +19,16 @@ both sides),
     \mathrm{Hits@}k = \frac{1}{n}\sum_i [\mathrm{rank}_i \le k], \qquad
     \mathrm{MR} = \frac{1}{n}\sum_i \mathrm{rank}_i
 
-on the realistic rank, as PyKEEN computes them. Scores are ranked in batches on tensors; the
-filter is a :class:`FilterIndex` (known triples sorted by query key, looked up by binary search),
-built once per set of known triples.
+on the realistic rank, as PyKEEN computes them. A NaN score ranks below every number: a candidate
+with a NaN score is never counted as better, and a true entity scored NaN ranks last (tied with
+the other NaN candidates).
+
+Evaluation at scale: the model encodes the graph once per evaluation (``model.scorer(graph)``),
+queries are scored in chunks of ``batch_size`` rows, and the filter is not a dense mask: the counts
+:math:`|\{e : s_e > s_t\}|` and :math:`|\{e : s_e \ge s_t\}|` are taken over all entities, then
+the known true answers of each query (looked up in a :class:`FilterIndex`, the known triples
+sorted by query key, built once) are gathered and those that count are subtracted. Beyond the
+score matrix that is two comparisons per score and work proportional to the known answers.
 """
 
 from __future__ import annotations
@@ -74,9 +81,11 @@ class FilterIndex:
         self._keys: dict[str, Tensor] = {}
         self._answers: dict[str, Tensor] = {}
         for side, (query, answer) in {"tail": (0, 2), "head": (2, 0)}.items():
-            keys = triples[:, query] * self.num_relations + triples[:, 1]
-            keys, order = torch.sort(keys, stable=True)
-            self._keys[side], self._answers[side] = keys, triples[order, answer]
+            # one sorted key per distinct (query, answer): duplicates would be subtracted twice
+            pair = torch.unique(
+                (triples[:, query] * self.num_relations + triples[:, 1]) * self.num_entities + triples[:, answer]
+            )
+            self._keys[side], self._answers[side] = pair // self.num_entities, pair % self.num_entities
 
     def __len__(self) -> int:
         return len(self._keys["tail"])
@@ -85,13 +94,17 @@ class FilterIndex:
         sizes = f"num_entities={self.num_entities}, num_relations={self.num_relations}"
         return f"FilterIndex({len(self)} triples, {sizes})"
 
-    def mask(self, ids: Tensor, relations: Tensor, side: str) -> Tensor:
-        """``[B, N]`` bool: ``mask[i, e]`` iff ``(ids[i], relations[i], e)`` (tail side) is known true.
+    def known(self, ids: Tensor, relations: Tensor, side: str) -> tuple[Tensor, Tensor]:
+        """The known true answers of each query, as ``(rows, entities)`` pairs (the sparse :meth:`mask`).
 
         Args:
             ids: ``[B]`` heads for ``side="tail"``, tails for ``side="head"``.
             relations: ``[B]`` relation ids.
             side: ``"tail"`` or ``"head"``.
+
+        Returns:
+            ``rows`` ``[m]`` (query index, ascending) and ``entities`` ``[m]``: ``(ids[rows[j]],
+            relations[rows[j]], entities[j])`` is known true (tail side), each pair once.
         """
         _check_side(side)
         keys, answers = self._keys[side], self._answers[side]
@@ -104,13 +117,28 @@ class FilterIndex:
         rows = torch.repeat_interleave(torch.arange(len(query), device=keys.device), counts)
         # position of each answer: its run's start plus its offset inside the run
         run_start = torch.repeat_interleave(lo - (torch.cumsum(counts, 0) - counts), counts)
-        pos = torch.arange(len(rows), device=keys.device) + run_start
-        mask = torch.zeros(len(query), self.num_entities, dtype=torch.bool, device=keys.device)
-        mask[rows, answers[pos]] = True
+        return rows, answers[torch.arange(len(rows), device=keys.device) + run_start]
+
+    def mask(self, ids: Tensor, relations: Tensor, side: str) -> Tensor:
+        """``[B, N]`` bool: ``mask[i, e]`` iff ``(ids[i], relations[i], e)`` (tail side) is known true.
+
+        Args:
+            ids: ``[B]`` heads for ``side="tail"``, tails for ``side="head"``.
+            relations: ``[B]`` relation ids.
+            side: ``"tail"`` or ``"head"``.
+        """
+        rows, entities = self.known(ids, relations, side)
+        mask = torch.zeros(len(ids), self.num_entities, dtype=torch.bool, device=rows.device)
+        mask[rows, entities] = True
         return mask
 
 
-def ranks_from_scores(scores: Tensor, true_ids: Tensor, filter_mask: Tensor | None = None) -> Ranks:
+def ranks_from_scores(
+    scores: Tensor,
+    true_ids: Tensor,
+    filter_mask: Tensor | None = None,
+    known: tuple[Tensor, Tensor] | None = None,
+) -> Ranks:
     """Ranks of the true entities among all candidates (see the module docstring).
 
     Args:
@@ -118,20 +146,34 @@ def ranks_from_scores(scores: Tensor, true_ids: Tensor, filter_mask: Tensor | No
         true_ids: ``[B]`` the true entity of each row.
         filter_mask: ``[B, N]`` bool, True for known true candidates to remove; the true entity
             itself is never removed (default: :obj:`None`, unfiltered).
+        known: the same as ``(rows, entities)`` pairs, each pair once, e.g. from
+            :meth:`FilterIndex.known` (default: :obj:`None`); cheaper than a dense mask.
 
     Returns:
         :class:`Ranks`; optimistic and pessimistic as int64, realistic as float32.
     """
     true_ids = true_ids.to(scores.device)
-    true = scores.gather(1, true_ids.unsqueeze(1))
-    greater, not_smaller = scores > true, scores >= true
+    rows = torch.arange(len(true_ids), device=scores.device)
+    true = scores[rows, true_ids]
+    nan = true.isnan()
+    if nan.any():  # rank a NaN true score last: its row's NaNs become -inf, the lowest number
+        scores = scores.clone()
+        scores[nan] = scores[nan].nan_to_num(nan=-torch.inf, posinf=torch.inf, neginf=-torch.inf)
+        true = scores[rows, true_ids]
+    column = true.unsqueeze(1)
+    greater = (scores > column).sum(1)
+    not_smaller = (scores >= column).sum(1)
     if filter_mask is not None:
-        keep = ~filter_mask.to(scores.device)
-        keep[torch.arange(len(true_ids), device=scores.device), true_ids] = True
-        greater &= keep
-        not_smaller &= keep
-    optimistic = greater.sum(1) + 1
-    pessimistic = not_smaller.sum(1)
+        known = tuple(filter_mask.to(scores.device).nonzero(as_tuple=True))
+    if known is not None:  # subtract the known true candidates that counted, the true entity aside
+        r, e = known[0].to(scores.device), known[1].to(scores.device)
+        other = e != true_ids[r]
+        r, e = r[other], e[other]
+        s, t = scores[r, e], true[r]
+        greater = greater - torch.bincount(r[s > t], minlength=len(rows))
+        not_smaller = not_smaller - torch.bincount(r[s >= t], minlength=len(rows))
+    optimistic = greater + 1
+    pessimistic = not_smaller
     return Ranks(optimistic, pessimistic, 0.5 * (optimistic + pessimistic).float())
 
 
@@ -173,8 +215,8 @@ def rank_triples(
             scores = score_fn(ids, rels, side)
             if scores.shape != (len(batch), num_entities):
                 raise ValueError(f"score_fn returned {tuple(scores.shape)}, expected {(len(batch), num_entities)}")
-            mask = filter_index.mask(ids, rels, side) if filter_index is not None else None
-            parts.append(ranks_from_scores(scores, true_ids, mask))
+            known = filter_index.known(ids, rels, side) if filter_index is not None else None
+            parts.append(ranks_from_scores(scores, true_ids, known=known))
         if not parts:
             parts = [Ranks(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), torch.zeros(0))]
         out[side] = Ranks(*(torch.cat([getattr(p, f) for p in parts]).cpu() for f in Ranks._fields))
