@@ -1,11 +1,13 @@
 r"""Fast, vectorized reading of line-based triples: N-Triples, N-Quads and tab-separated labels.
 
 No Python object per triple: lines and fields are located with numpy over the raw bytes, and
-fields are interned in bulk. Each field is hashed from its little-endian 8-byte words
-:math:`w_1..w_m` and length :math:`\ell` as :math:`h_0 = \ell K_0`,
-:math:`h_k = \mathrm{mix}((h_{k-1} \oplus w_k) K_1)` (64-bit, wrapping), ``np.unique`` over the
-hashes gives the distinct fields, and every field is then compared word for word with its hash's
-first field, so interning is exact (a collision, never seen in practice, falls back to a dict).
+fields are interned in bulk. Each field is hashed twice from its little-endian 8-byte words
+:math:`w_1..w_m` and its length :math:`\ell` (:math:`h_0 = \ell K`,
+:math:`h_k = \mathrm{mix}((h_{k-1} \oplus w_k) K')`, 64-bit wrapping, two sets of constants);
+``np.unique`` over the first hash gives the distinct fields, and the second hash must agree within
+each group, so two different fields are only confused on a 128-bit collision (a clash of the first
+hash alone sends the document to the exact parser). Across chunks, fields are matched by their
+hashes in a sorted table, so a term seen before costs no Python work.
 Only the distinct fields become Python strings.
 
 N-Triples and N-Quads (:func:`parse_lines`): the fast path reads lines of the form
@@ -41,6 +43,7 @@ CHUNK_BYTES = 1 << 26
 
 _K0 = np.uint64(0x9E3779B97F4A7C15)
 _K1 = np.uint64(0xBF58476D1CE4E5B9)
+_K2 = np.uint64(0x94D049BB133111EB)
 _ONE = np.uint64(1)
 _SPACE, _TAB, _NL, _CR, _HASH, _DOT = 32, 9, 10, 13, ord("#"), ord(".")
 _LT, _GT, _US, _COLON, _QUOTE = ord("<"), ord(">"), ord("_"), ord(":"), ord('"')
@@ -85,68 +88,68 @@ _MASKS = np.asarray([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dt
 def _word_at(words: np.ndarray, offsets: np.ndarray, remaining: np.ndarray) -> np.ndarray:
     """The 8-byte word at each offset, bytes past ``remaining`` (1..8+) zeroed."""
     last = len(words) - 1
-    tail = np.flatnonzero(offsets > last)
-    if len(tail):  # the last few bytes: read the last word and shift them into place
+    tail = np.flatnonzero(offsets > last) if len(offsets) and offsets.max() > last else None
+    if tail is not None:  # the last few bytes: read the last word and shift them into place
         offsets = offsets.copy()
         shift = ((offsets[tail] - last) * 8).astype(np.uint64)
         offsets[tail] = last
     w = words[offsets]
-    if len(tail):
+    if tail is not None:
         w[tail] >>= shift
-    w &= _MASKS[np.minimum(remaining, 8)]
+    if remaining.min() < 8:
+        w &= _MASKS[np.minimum(remaining, 8)]
     return w
 
 
-def _hash(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """64-bit hash of each slice ``[start, start + length)`` (see the module docstring)."""
-    h = lengths.astype(np.uint64) * _K0
+def _hashes(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of each slice ``[start, start + length)`` (see the module docstring)."""
+    h1 = lengths.astype(np.uint64) * _K0
+    h2 = lengths.astype(np.uint64) * _K1
     active = np.flatnonzero(lengths > 0)
     k = 0
     while len(active):
         w = _word_at(words, starts[active] + 8 * k, lengths[active] - 8 * k)
-        x = (h[active] ^ w) * _K1
-        h[active] = x ^ (x >> np.uint64(31))
+        x = (h1[active] ^ w) * _K1
+        h1[active] = x ^ (x >> np.uint64(31))
+        y = (h2[active] + w) * _K2
+        h2[active] = y ^ (y >> np.uint64(29))
         k += 1
         active = active[lengths[active] > 8 * k]
-    return h
+    return h1, h2
 
 
-def _equal(words: np.ndarray, a: np.ndarray, b: np.ndarray, lengths: np.ndarray) -> bool:
-    """Whether the slices at offsets ``a`` and ``b`` (same lengths) hold the same bytes."""
-    active = np.flatnonzero(lengths > 0)
-    k = 0
-    while len(active):
-        rem = lengths[active] - 8 * k
-        if not np.array_equal(_word_at(words, a[active] + 8 * k, rem), _word_at(words, b[active] + 8 * k, rem)):
-            return False
-        k += 1
-        active = active[lengths[active] > 8 * k]
-    return True
-
-
-def intern_slices(words: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def intern_slices(words: np.ndarray, starts: np.ndarray, ends: np.ndarray):
     """Intern the byte slices ``[starts[i], ends[i])`` of a buffer (``words`` from :func:`_buffer`).
 
+    Two slices are one value when their lengths and both 64-bit hashes agree (telling two
+    different slices apart fails only on a 128-bit collision).
+
     Returns:
-        ``(ids, first)``: ``ids[i]`` numbers slice ``i``'s distinct value in order of first
-        appearance, and ``first[j]`` is the index of the first slice with value ``j``.
+        ``(ids, first, h1, h2)``: ``ids[i]`` numbers slice ``i``'s distinct value in order of first
+        appearance, ``first[j]`` is the index of the first slice with value ``j`` and ``h1[j]``,
+        ``h2[j]`` its hashes; :obj:`None` when two values share the first hash (callers then intern
+        exactly).
     """
     if not len(starts):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    lengths = ends - starts
-    hashes = _hash(words, starts, lengths)
-    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    rep = first[inverse]
-    other = np.flatnonzero(rep != np.arange(len(rep)))
-    if not (
-        np.array_equal(lengths[other], lengths[rep[other]])
-        and _equal(words, starts[other], starts[rep[other]], lengths[other])
-    ):
-        return _intern_dict(words, starts, ends)  # a hash collision
-    order = np.argsort(first, kind="stable")  # distinct values by first appearance
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty.astype(np.uint64), empty.astype(np.uint64)
+    h1, h2 = _hashes(words, starts, ends - starts)
+    perm = np.argsort(h1)  # an unstable sort is enough: each group's first slice is its smallest index
+    sorted_h1 = h1[perm]
+    new_group = np.empty(len(perm), dtype=bool)
+    new_group[0] = True
+    np.not_equal(sorted_h1[1:], sorted_h1[:-1], out=new_group[1:])
+    group_starts = np.flatnonzero(new_group)
+    first = np.minimum.reduceat(perm, group_starts)
+    inverse = np.empty(len(perm), dtype=np.int64)
+    inverse[perm] = np.cumsum(new_group) - 1
+    if not np.array_equal(h2, h2[first[inverse]]):
+        return None
+    order = np.argsort(first)  # distinct values by first appearance (the firsts are distinct)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return rank[inverse.ravel()], first[order]
+    first = first[order]
+    return rank[inverse], first, h1[first], h2[first]
 
 
 def _intern_dict(words: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,7 +210,8 @@ class _LineReader:
         self.data, self.quads = data, quads
         self.buf, self.words = _buffer(data)
         self.index: dict[str, int] = {}  # canonical term -> id
-        self.raw: dict[str, int] = {}  # token as written -> id
+        # tokens as written, by hash: sorted first hashes, second hashes and term ids
+        self.seen = (np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64))
         self.first_pos: list[int] = []  # per term: line * 4 + position of its first appearance
         self.graph_raw: dict[str, int] = {}  # graph token as written -> slot in graph_terms
         self.graph_terms: list = []  # pyoxigraph terms of the graph names
@@ -276,15 +280,21 @@ class _LineReader:
             return len(starts)
         tok_starts = np.stack([starts[rows], s1[rows] + 1, s2[rows] + 1], axis=1).ravel()
         tok_ends = np.stack([s1[rows], s2[rows], obj_end[rows]], axis=1).ravel()
-        ids, firsts = intern_slices(self.words, tok_starts, tok_ends)
+        interned = intern_slices(self.words, tok_starts, tok_ends)
+        if interned is None:
+            raise _Fallback
+        ids, firsts, h1, h2 = interned
         pos = (rows[firsts // 3] + line_base) * 4 + firsts % 3
-        term_ids = self._terms(tok_starts[firsts], tok_ends[firsts], pos)
+        term_ids = self._terms(tok_starts[firsts], tok_ends[firsts], pos, h1, h2)
         self.rows.append(term_ids[ids].reshape(-1, 3))
         self.lines.append(rows + line_base)
         graph_of_row = np.full(len(rows), -1, dtype=np.int64)
         g = np.flatnonzero(has_graph[rows])
         if len(g):
-            g_ids, g_first = intern_slices(self.words, s3[rows[g]] + 1, dot[rows[g]])
+            interned = intern_slices(self.words, s3[rows[g]] + 1, dot[rows[g]])
+            if interned is None:
+                raise _Fallback
+            g_ids, g_first, _, _ = interned
             slots = self._graph_slots(
                 s3[rows[g[g_first]]] + 1, dot[rows[g[g_first]]], (rows[g[g_first]] + line_base) * 4 + 3
             )
@@ -298,32 +308,44 @@ class _LineReader:
         except UnicodeDecodeError:
             raise _Fallback from None
 
-    def _terms(self, starts: np.ndarray, ends: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Term ids of distinct tokens; tokens seen for the first time are validated and canonicalized."""
+    def _terms(self, starts, ends, pos, h1, h2) -> np.ndarray:
+        """Term ids of distinct tokens (hashes ``h1``, ``h2``); new ones are validated and canonicalized."""
         import pyoxigraph as ox
 
-        tokens = self._decode(starts, ends)
-        out = np.fromiter((self.raw.get(t, -1) for t in tokens), dtype=np.int64, count=len(tokens))
-        new = np.flatnonzero(out < 0).tolist()
-        canon: dict[int, str] = {}
+        seen_h1, seen_h2, seen_id = self.seen
+        at = np.searchsorted(seen_h1, h1).clip(max=max(len(seen_h1) - 1, 0))
+        found = (seen_h1[at] == h1) if len(seen_h1) else np.zeros(len(h1), dtype=bool)
+        if not np.array_equal(seen_h2[at[found]], h2[found]):
+            raise _Fallback  # a clash of first hashes
+        out = np.full(len(h1), -1, dtype=np.int64)
+        out[found] = seen_id[at[found]]
+        new = np.flatnonzero(~found)
+        tokens = self._decode(starts[new], ends[new])
+        canon = list(tokens)
         hard = []
-        for i in new:
-            t = tokens[i]
+        for j, t in enumerate(tokens):
             if t[0] == "<" and t[-1] == ">" and "\\" not in t:
                 try:
                     ox.NamedNode(t[1:-1])  # validates the IRI exactly as the parser does
                 except ValueError:
                     raise _Fallback from None
-                canon[i] = t
             else:
-                hard.append(i)
-        for i, term in zip(hard, _parse_objects([tokens[i] for i in hard]), strict=True):
-            canon[i] = str(term)
-        for i in new:
-            tid = self.index.setdefault(canon[i], len(self.index))
-            if tid == len(self.first_pos):
-                self.first_pos.append(int(pos[i]))
-            self.raw[tokens[i]] = out[i] = tid
+                hard.append(j)
+        for j, term in zip(hard, _parse_objects([tokens[j] for j in hard]), strict=True):
+            canon[j] = str(term)
+        index, first_pos = self.index, self.first_pos
+        for j, i in enumerate(new.tolist()):
+            tid = index.setdefault(canon[j], len(index))
+            if tid == len(first_pos):
+                first_pos.append(int(pos[i]))
+            out[i] = tid
+        merged_h1 = np.concatenate([seen_h1, h1[new]])
+        order = np.argsort(merged_h1, kind="stable")
+        self.seen = (
+            merged_h1[order],
+            np.concatenate([seen_h2, h2[new]])[order],
+            np.concatenate([seen_id, out[new]])[order],
+        )
         return out
 
     def _graph_slots(self, starts: np.ndarray, ends: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -444,7 +466,8 @@ def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list
     rows = np.flatnonzero(ok)
     fs = np.stack([starts[rows], t1[rows] + 1, t2[rows] + 1], axis=1).ravel()
     fe = np.stack([t1[rows], t2[rows], ends[rows]], axis=1).ravel()
-    ids, first = intern_slices(words, fs, fe)
+    interned = intern_slices(words, fs, fe)
+    ids, first = _intern_dict(words, fs, fe) if interned is None else interned[:2]
     index: dict[str, int] = {}
     setdefault = index.setdefault
     mapped = np.empty(len(first), dtype=np.int64)

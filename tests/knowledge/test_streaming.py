@@ -58,9 +58,13 @@ def test_fast_path_on_a_generated_document():
     same(S.parse_lines(data, False, "doc", "doc"), parse(data, "ntriples", "doc", fast=False))
 
 
-def test_collisions_fall_back_to_exact_interning(monkeypatch):
-    monkeypatch.setattr(S, "_hash", lambda words, starts, lengths: np.zeros(len(starts), dtype=np.uint64))
-    same(S.parse_lines(NT, False, "doc", "doc"), parse(NT, "ntriples", "doc", fast=False))
+def test_hash_clashes_fall_back_to_exact_interning(monkeypatch):
+    # every field gets the same first hash; the second (here: the length) tells some apart
+    monkeypatch.setattr(S, "_hashes", lambda words, starts, lengths: (np.zeros(len(starts), np.uint64), lengths))
+    assert S.parse_lines(NT, False, "doc", "doc") is None
+    same(parse(NT, "ntriples", "doc"), parse(NT, "ntriples", "doc", fast=False))
+    triples, terms = S.read_tsv(b"a\tr\tb\nb\tr\tcc\n", "urn:x:", "t.tsv")
+    assert triples.tolist() == [[0, 1, 2], [2, 1, 3]] and terms == ["<urn:x:a>", "<urn:x:r>", "<urn:x:b>", "<urn:x:cc>"]
 
 
 @pytest.mark.parametrize(
@@ -99,5 +103,5 @@ def test_intern_slices_numbers_by_first_appearance():
     data = b"bb a bb ccc a"
     buf, words = S._buffer(data)
     starts, ends = np.array([0, 3, 5, 9, 12]), np.array([2, 4, 7, 12, 13])
-    ids, first = S.intern_slices(words, starts, ends)
+    ids, first, _, _ = S.intern_slices(words, starts, ends)
     assert ids.tolist() == [0, 1, 0, 2, 1] and first.tolist() == [0, 1, 3]
