@@ -157,13 +157,7 @@ def ranks_from_scores(
     if filter_mask is not None:
         known = tuple(filter_mask.to(scores.device).nonzero(as_tuple=True))
     rows = torch.arange(len(true_ids), device=scores.device)
-    return _ranks(_finite_or_minus_inf(scores), rows, true_ids.to(scores.device), known, max(len(rows), 1))
-
-
-def _finite_or_minus_inf(scores: Tensor) -> Tensor:
-    """NaN scores as ``-inf``: never above a number, tied with each other (a NaN true score ranks last)."""
-    nan = scores.isnan()
-    return scores.masked_fill(nan, -torch.inf) if bool(nan.any()) else scores
+    return _ranks(scores, rows, true_ids.to(scores.device), known, max(len(rows), 1))
 
 
 def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known, chunk: int) -> Ranks:
@@ -174,6 +168,14 @@ def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known, chunk: int) ->
     scores are sorted by (row, score) and each triple's threshold is looked up by binary search.
     """
     true = scores[rows, true_ids]
+    # NaN counts as -inf. A NaN candidate already never compares above or equal to a number; only
+    # where the true score is NaN or -inf must the row's NaNs become -inf (ties with it)
+    low = true.isnan() | (true == -torch.inf)
+    if bool(low.any()):
+        fix = torch.unique(rows[low])
+        scores = scores.clone()
+        scores[fix] = scores[fix].nan_to_num(nan=-torch.inf, posinf=torch.inf, neginf=-torch.inf)
+        true = scores[rows, true_ids]
     column = true.unsqueeze(1)
     greater = torch.empty(len(rows), dtype=torch.long, device=scores.device)
     not_smaller = torch.empty_like(greater)
@@ -187,7 +189,7 @@ def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known, chunk: int) ->
     if known is not None and len(known[0]):
         r, e = known[0].to(scores.device), known[1].to(scores.device)
         span = 1 << 34  # room for every ordered float key in one row's block
-        keys, _ = torch.sort(r * span + _float_key(scores[r, e]))
+        keys, _ = torch.sort(r * span + _float_key(scores[r, e].nan_to_num(nan=-torch.inf)))
         mine = rows * span + _float_key(true)
         end = torch.searchsorted(keys, (rows + 1) * span)
         greater -= end - torch.searchsorted(keys, mine, right=True)
@@ -257,7 +259,7 @@ def rank_triples(
             members = order[(ends[start - 1] if start else 0) : ends[stop - 1]]
             known = filter_index.known(ids, rels, side) if filter_index is not None else None
             part = _ranks(
-                _finite_or_minus_inf(scores),
+                scores,
                 group[members] - start,
                 triples[members, true_col].to(scores.device),
                 known,
