@@ -4,11 +4,11 @@ No Python object per triple: lines and fields are located with numpy over the ra
 fields are interned in bulk. Each field is hashed twice from its little-endian 8-byte words
 :math:`w_1..w_m` and its length :math:`\ell` (:math:`h_0 = \ell K`,
 :math:`h_k = \mathrm{mix}((h_{k-1} \oplus w_k) K')`, 64-bit wrapping, two sets of constants);
-``np.unique`` over the first hash gives the distinct fields, and the second hash must agree within
-each group, so two different fields are only confused on a 128-bit collision (a clash of the first
-hash alone sends the document to the exact parser). Across chunks, fields are matched by their
-hashes in a sorted table, so a term seen before costs no Python work.
-Only the distinct fields become Python strings.
+sorting the first hash gives the distinct fields, and the second hash must agree within each
+group, so two different fields are only confused on a 128-bit collision (a clash of the first hash
+alone sends the document to the exact parser). The document is read in chunks of
+:data:`CHUNK_BYTES`; across chunks, fields are matched by their hashes in a sorted table, so a term
+seen before costs no Python work. Only the distinct fields become Python strings.
 
 N-Triples and N-Quads (:func:`parse_lines`): the fast path reads lines of the form
 ``S P O [G] .`` with single spaces between terms. Distinct IRIs without escapes are validated by
@@ -17,12 +17,13 @@ and printed in canonical form by pyoxigraph, so terms come out exactly as
 :func:`kgtransfer.knowledge.io.parse` makes them. Comment and empty lines are skipped; any other line
 (tabs, several spaces, trailing comments) is parsed on its own by pyoxigraph. Terms keep their order
 of first appearance and blank nodes are scoped to the document, as in the exact parser. When
-anything is malformed, or more than :data:`MAX_FALLBACK` of the lines need the exact parser,
+anything is malformed, or more than :data:`MAX_FALLBACK` of the lines (and over 1,000) need the
+line parser,
 :func:`parse_lines` returns :obj:`None` and the caller parses the whole document exactly (which
 names the file and line of the error).
 
 Tab-separated labels (:func:`read_tsv`): one triple ``head<TAB>relation<TAB>tail`` per line; labels
-become IRIs ``namespace + label_iri_part(label)``.
+become IRIs with :func:`label_iri`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ CHUNK_BYTES = 1 << 26
 _K0 = np.uint64(0x9E3779B97F4A7C15)
 _K1 = np.uint64(0xBF58476D1CE4E5B9)
 _K2 = np.uint64(0x94D049BB133111EB)
-_ONE = np.uint64(1)
 _SPACE, _TAB, _NL, _CR, _HASH, _DOT = 32, 9, 10, 13, ord("#"), ord(".")
 _LT, _GT, _US, _COLON, _QUOTE = ord("<"), ord(">"), ord("_"), ord(":"), ord('"')
 
