@@ -105,8 +105,18 @@ def _hashes(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple
     """Two independent 64-bit hashes of each slice ``[start, start + length)`` (see the module docstring)."""
     h1 = lengths.astype(np.uint64) * _K0
     h2 = lengths.astype(np.uint64) * _K1
-    active = np.flatnonzero(lengths > 0)
     k = 0
+    full = int(lengths.min()) // 8 if len(lengths) else 0
+    while k < full:  # words every field has: whole arrays, in place
+        w = _word_at(words, starts + 8 * k, lengths - 8 * k)
+        h1 ^= w
+        h1 *= _K1
+        h1 ^= h1 >> np.uint64(31)
+        h2 += w
+        h2 *= _K2
+        h2 ^= h2 >> np.uint64(29)
+        k += 1
+    active = np.flatnonzero(lengths > 8 * k)
     while len(active):
         w = _word_at(words, starts[active] + 8 * k, lengths[active] - 8 * k)
         x = (h1[active] ^ w) * _K1
