@@ -18,8 +18,8 @@ SPLITS = ("train", "valid", "test")
 #: same label in two files (the snapshots of one benchmark, FB15k and FB15k-237's Freebase ids)
 #: is one entity; pass ``namespace=`` to keep datasets apart.
 DEFAULT_NAMESPACE = "urn:kgtransfer:label:"
-#: Suffixes read as tab-separated labels (optionally ``.gz``).
-TSV_SUFFIXES = (".tsv", ".txt")
+#: Suffixes read as tab-separated labels (optionally ``.gz``); other files need ``format="tsv"``.
+TSV_SUFFIXES = (".tsv",)
 
 
 def load(
@@ -34,7 +34,7 @@ def load(
 
     Args:
         source: a file path (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD, or tab-separated
-            labels ``.tsv``/``.txt``; ``.gz`` too), a folder of ``train/valid/test.txt[.gz]``
+            labels ``.tsv``, or any file with ``format="tsv"``; ``.gz`` too), a folder of ``train/valid/test.txt[.gz]``
             tab-separated labels (the common link-prediction benchmark layout; each split becomes
             the provenance source ``<name>/train`` etc.), a registry name (``"brick:1.4"``,
             ``"schema.org:12.0"``, ``"umls"``, ...), an ``rdflib.Graph``/``Dataset``, a

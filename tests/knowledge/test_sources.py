@@ -207,6 +207,8 @@ def test_single_tsv_file_and_errors(tmp_path):
         kgt.load(path)
     with pytest.raises(SourceNotFoundError):
         kgt.load(tmp_path / "missing.tsv")
+    (tmp_path / "train.txt").write_text("a\tr\tb\n")
+    assert len(kgt.load(tmp_path / "train.txt", format="tsv")) == 1
 
 
 def test_fast_tsv_matches_a_plain_reading(tmp_path):
