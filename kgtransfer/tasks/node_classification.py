@@ -237,11 +237,13 @@ class EntityTypingResult:
         model_config: encoder and dim (the decoder is unused).
         train_config: the training settings.
         fit: the learning curve and best validation metrics.
-        test: test metrics at the best validation epoch.
+        test: test metrics at the best validation epoch (computed on first access).
         baseline: test metrics of always predicting the training majority.
+        report: the :class:`~kgtransfer.transfer.weights.TransferReport` when fine-tuned from a
+            pretrained model (else None); saved in ``config.json``.
     """
 
-    def __init__(self, model, labels, split, vocab, task, model_config, train_config, fit=None):
+    def __init__(self, model, labels, split, vocab, task, model_config, train_config, fit=None, report=None):
         self.model = model
         self.labels = labels
         self.split = split
@@ -250,8 +252,20 @@ class EntityTypingResult:
         self.model_config = model_config
         self.train_config = train_config
         self.fit = fit
-        self.test = self.evaluate("test")
-        self.baseline = task.majority_baseline("test")
+        self.report = report
+        self._test: dict | None = None
+
+    @property
+    def test(self) -> dict:
+        """Test metrics at the best validation epoch (evaluated when first asked for, then kept)."""
+        if self._test is None:
+            self._test = self.evaluate("test")
+        return self._test
+
+    @property
+    def baseline(self) -> dict:
+        """Test metrics of always predicting the training majority."""
+        return self.task.majority_baseline("test")
 
     def evaluate(self, split: str = "test") -> dict:
         """Accuracy and macro-F1 (multi-label: also micro-F1, subset accuracy) of ``"train"``/``"valid"``/``"test"``."""
@@ -294,7 +308,7 @@ class EntityTypingResult:
         (when matplotlib is installed).
         """
         from kgtransfer.checkpoint import save_checkpoint
-        from kgtransfer.engine import save_json
+        from kgtransfer.files import save_json
         from kgtransfer.training import save_run_metrics, scalar_metrics
 
         directory = Path(directory)
@@ -304,6 +318,8 @@ class EntityTypingResult:
             "train": self.train_config.to_json(),
             "task": {"multi_label": self.task.multi_label, "metric": self.task.metric, "classes": self.labels.classes},
         }
+        if self.report is not None:
+            config["report"] = self.report.as_dict()
         save_checkpoint(directory / "checkpoint", self.model.state_dict(), config)
         save_json(directory / "config.json", config)
         self.vocab.save(directory / "vocab.json")
@@ -317,10 +333,6 @@ class EntityTypingResult:
         metrics = {"test": scalar_metrics(self.test), "baseline": scalar_metrics(self.baseline)}
         save_run_metrics(directory, metrics, self.fit, metric=self.task.metric)
         return directory
-
-
-def _given(**values) -> dict:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 def typing_graph(labels) -> tuple:
@@ -357,6 +369,7 @@ def train_entity_typing(
     epochs: int | None = None,
     lr: float | None = None,
     seed: int | None = None,
+    device: str | None = None,
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     encoder_state: dict[str, Tensor] | None = None,
 ) -> EntityTypingResult:
@@ -381,24 +394,22 @@ def train_entity_typing(
         epochs: shortcut for ``config.epochs``.
         lr: shortcut for ``config.lr``.
         seed: shortcut for ``config.seed`` (seeds the split and the initial weights too).
+        device: shortcut for ``config.device``.
         ratios: train, valid and test shares of the labelled entities (default: ``(0.8, 0.1, 0.1)``).
         encoder_state: a state dict loaded (strictly) into the encoder before training, e.g. pretrained
             weights already aligned to this graph's vocabulary (default: none).
     """
-    from dataclasses import replace
-
     from kgtransfer.data.splits import node_split
-    from kgtransfer.engine import TrainConfig, fit
+    from kgtransfer.engine import fit
     from kgtransfer.models import encoder as build_encoder
-    from kgtransfer.models.link_predictor import ModelConfig
     from kgtransfer.tasks.typing_labels import typing_labels
+    from kgtransfer.training import shortcuts
 
     if labels is None:
         labels = typing_labels(kg, predicate, query=query, leak_predicates=tuple(leak_predicates), keep=keep)
     if not labels.entities:
         raise ValueError("no entity-typing labels found; check the predicate or query")
-    model_config = replace(model or ModelConfig(), **_given(encoder=encoder, dim=dim))
-    train_config = replace(config or TrainConfig(), **_given(epochs=epochs, lr=lr, seed=seed))
+    model_config, train_config = shortcuts(model, config, encoder, None, dim, epochs, lr, seed, device)
     graph, vocab, node_ids = typing_graph(labels)
     split = node_split(node_ids, labels.labels, ratios, seed=train_config.seed)
     targets = torch.from_numpy(labels.targets())

@@ -24,15 +24,17 @@ from kgtransfer.transfer.weights import aligned_source_state
 def _with_state(template: TrainedModel, state: dict, info: dict) -> TrainedModel:
     model = copy.deepcopy(template.model)
     model.load_state_dict(state)
-    return TrainedModel(
+    out = TrainedModel(
         model.eval(),
         template.split,
         template.model_config,
         template.train_config,
         None,
-        template.task_options,
+        template.task_config,
         {**template.info, **info},
     )
+    out._task = template._task  # same split: share its filter index (the task holds no weights)
+    return out
 
 
 def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
