@@ -48,6 +48,12 @@ def check_variants(names: Sequence[str]) -> None:
         variant_options(name)
 
 
+def _variant_table(variants, base: FinetuneConfig | None) -> dict[str, FinetuneConfig | None]:
+    if isinstance(variants, dict):
+        return dict(variants)
+    return {name: variant_options(name, base) for name in variants}
+
+
 def mean_std(values: Sequence[float | None]) -> tuple[float, float]:
     """Mean and sample standard deviation of the values that are numbers (NaN when none; std 0 for one)."""
     clean = [v for v in values if v is not None and not math.isnan(v)]
@@ -161,7 +167,7 @@ class Comparison:
 def compare(
     source,
     target,
-    variants: Sequence[str] = DEFAULT_VARIANTS,
+    variants: Sequence[str] | dict[str, FinetuneConfig | None] = DEFAULT_VARIANTS,
     *,
     seeds: Sequence[int] = (0,),
     model: ModelConfig | None = None,
@@ -182,7 +188,8 @@ def compare(
     Args:
         source: K1, the graph to pretrain on.
         target: K, the graph to fine-tune on.
-        variants: ``"scratch"``, strategy names and ``"compose-<op>"`` (default: scratch, full, lp-ft, compose-gate).
+        variants: ``"scratch"``, strategy names and ``"compose-<op>"``, or a dict from a label to its
+            :class:`FinetuneConfig` (None: from scratch) (default: scratch, full, lp-ft, compose-gate).
         seeds: one pretraining, split and set of runs per seed (default: ``(0,)``).
         model: the :class:`ModelConfig` (default: its defaults).
         pretrain_config: training settings on K1 (default: TrainConfig()).
@@ -204,13 +211,13 @@ def compare(
     from kgtransfer.training import scalar_metrics
     from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
 
-    check_variants(variants)
+    table = _variant_table(variants, options)
     model = model or ModelConfig()
     pretrain_config, finetune_config = pretrain_config or TrainConfig(), finetune_config or TrainConfig()
     task = task or TaskConfig()
     say = log or (lambda _: None)
     t0 = time.perf_counter()
-    runs: dict[str, list[dict]] = {v: [] for v in [*variants, "interpolation"]}
+    runs: dict[str, list[dict]] = {v: [] for v in [*table, "interpolation"]}
     models: dict = {}
     for seed in seeds:
         if pretrained is not None:
@@ -229,13 +236,13 @@ def compare(
         say(f"seed {seed}: pretrained ({pre.fit.best_epoch if pre.fit else '-'} epochs), target {target_split!r}")
         cfg = replace(finetune_config, seed=seed)
         results = {}
-        for variant in variants:
-            opts = variant_options(variant, options)
+        for variant, opts in table.items():
             if opts is None:
                 results[variant] = kgt.train(target_split, model, cfg, task)
             else:
                 results[variant] = kgt.finetune(pre, target, config=cfg, options=opts, split=target_split)
-            say(f"  {variant:18s} test MRR {results[variant].test['mrr']:.4f}")
+            m = results[variant]
+            say(f"  {variant:18s} test MRR {m.test['mrr']:.4f}  best epoch {m.fit.best_epoch}/{m.fit.epochs_run}")
         scratch_best = results["scratch"].fit.best["mrr"] if "scratch" in results else None
         for variant, m in results.items():
             evals = m.fit.history.evals
