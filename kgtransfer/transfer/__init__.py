@@ -10,6 +10,7 @@ Modules: :mod:`~kgtransfer.transfer.finetune` (pretrain, fine-tune, zero-shot),
 
 from kgtransfer.transfer.finetune import pretrain, target_split, zero_shot
 from kgtransfer.transfer.parameter import greedy_soup, interpolate, interpolation_sweep, uniform_soup
+from kgtransfer.transfer.results import Sweep, ZeroShotResult
 from kgtransfer.transfer.strategies import Strategy, make_strategy
 from kgtransfer.transfer.structure import ComposedEncoder, compose
 from kgtransfer.transfer.weights import TransferReport, transfer_state
@@ -17,7 +18,9 @@ from kgtransfer.transfer.weights import TransferReport, transfer_state
 __all__ = [
     "ComposedEncoder",
     "Strategy",
+    "Sweep",
     "TransferReport",
+    "ZeroShotResult",
     "compose",
     "greedy_soup",
     "interpolate",

@@ -21,6 +21,7 @@ from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig, TrainConf
 from kgtransfer.engine import FitResult, History, fit, make_optimizer
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.training import TrainedModel, make_split, train
+from kgtransfer.transfer.results import ZeroShotResult
 from kgtransfer.transfer.strategies import Strategy, make_strategy
 from kgtransfer.transfer.weights import TransferReport, index_map, row_parameters, transfer_state
 
@@ -295,12 +296,13 @@ def join_fits(results: list[FitResult], metric: str = "mrr") -> FitResult:
     return FitResult(best, best_epoch, offset, history, results[-1].stopped_early, sum(r.seconds for r in results))
 
 
-def zero_shot(pretrained: TrainedModel, kg, split=None) -> dict:
+def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     """Evaluate the pretrained model on K without fine-tuning.
 
     Only the test triples whose head, relation and tail the pretrained model knows are ranked
     (against all of K's entities, filtered by all of K's known triples), over K's training message
-    graph. Returns the metrics plus ``"evaluated"`` (that many triples) and ``"skipped"``.
+    graph. Returns a :class:`~kgtransfer.transfer.results.ZeroShotResult`: the metrics plus
+    ``"evaluated"`` (that many triples) and ``"skipped"``.
     """
     from kgtransfer.data.splits import Split
     from kgtransfer.knowledge.graph import KnowledgeGraph
@@ -319,7 +321,7 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> dict:
     )
     task = LinkPredictionTask(target, pretrained.task_config)
     metrics = task.evaluate(model.eval(), triples=test[known]) if known.any() else {"mrr": float("nan")}
-    return {**metrics, "evaluated": int(known.sum()), "skipped": int((~known).sum())}
+    return ZeroShotResult(metrics, int(known.sum()), int((~known).sum()))
 
 
 def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: str, labels=None):

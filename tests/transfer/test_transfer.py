@@ -176,6 +176,7 @@ def test_compose_shapes_and_gate(op):
 def test_save_load_composed_and_probed(graphs, pre, split, tmp_path, kwargs):
     ft = finetune(pre, graphs[1], split=split, config=CFG, **kwargs)
     back = TrainedModel.load(ft.save(tmp_path / "run"))
+    assert back.report == ft.report and back.report.entities_transferred == 20  # the report survives save/load
     assert back.test["mrr"] == pytest.approx(ft.test["mrr"], abs=1e-6)
     for (name, a), b in zip(ft.model.state_dict().items(), back.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
