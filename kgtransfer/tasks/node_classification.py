@@ -267,6 +267,11 @@ class EntityTypingResult:
         """Test metrics of always predicting the training majority."""
         return self.task.majority_baseline("test")
 
+    @classmethod
+    def load(cls, directory: str | os.PathLike, device: str = "cpu") -> EntityTypingResult:
+        """Reload a saved result (weights via safetensors; ``labels.graph`` is not kept and is None)."""
+        return _load_typing_result(directory, device)
+
     def evaluate(self, split: str = "test") -> dict:
         """Accuracy and macro-F1 (multi-label: also micro-F1, subset accuracy) of ``"train"``/``"valid"``/``"test"``."""
         device = next(self.model.parameters()).device
@@ -303,9 +308,10 @@ class EntityTypingResult:
     def save(self, directory: str | os.PathLike) -> Path:
         """Write the run to ``directory``.
 
-        Files: ``checkpoint/`` (safetensors + meta), ``metrics.json``, ``config.json``, ``vocab.json``,
-        ``split.json`` (the entity IRIs of each part with their labels), ``curve.csv`` and ``curve.png``
-        (when matplotlib is installed).
+        Files: ``checkpoint/`` (safetensors weights, the message graph's triples, meta),
+        ``metrics.json``, ``config.json``, ``vocab.json``, ``labels.json``, ``split.json`` (the entity
+        IRIs of each part with their labels), ``curve.csv`` and ``curve.png`` (when matplotlib is
+        installed). :meth:`load` reads them back.
         """
         from kgtransfer.checkpoint import save_checkpoint
         from kgtransfer.files import save_json
@@ -320,9 +326,13 @@ class EntityTypingResult:
         }
         if self.report is not None:
             config["report"] = self.report.as_dict()
-        save_checkpoint(directory / "checkpoint", self.model.state_dict(), config)
+        save_checkpoint(
+            directory / "checkpoint", self.model.state_dict(), config, {"graph": {"triples": self.task.graph.triples}}
+        )
         save_json(directory / "config.json", config)
         self.vocab.save(directory / "vocab.json")
+        labels = {"entities": self.labels.entities, "labels": [list(x) for x in self.labels.labels]}
+        save_json(directory / "labels.json", {**labels, "classes": self.labels.classes, "removed": self.labels.removed})
         label_of = dict(zip(self.labels.entities, self.labels.labels, strict=True))
         keys = self.vocab.entities.keys
         parts = {}
@@ -333,6 +343,54 @@ class EntityTypingResult:
         metrics = {"test": scalar_metrics(self.test), "baseline": scalar_metrics(self.baseline)}
         save_run_metrics(directory, metrics, self.fit, metric=self.task.metric)
         return directory
+
+
+def _load_typing_result(directory: str | os.PathLike, device: str = "cpu") -> EntityTypingResult:
+    from torch_geometric.data import Data
+
+    from kgtransfer.checkpoint import load_checkpoint
+    from kgtransfer.config import ModelConfig, TrainConfig
+    from kgtransfer.data.splits import NodeSplit
+    from kgtransfer.data.tensorize import Triples
+    from kgtransfer.data.vocab import GraphVocab
+    from kgtransfer.files import load_json
+    from kgtransfer.models import encoder as build_encoder
+    from kgtransfer.tasks.typing_labels import TypingLabels
+
+    directory = Path(directory)
+    tensors, meta, extra = load_checkpoint(directory / "checkpoint", device, extra=("graph",))
+    model_config, train_config = ModelConfig.from_json(meta["model"]), TrainConfig.from_json(meta["train"])
+    vocab = GraphVocab.load(directory / "vocab.json")
+    raw = load_json(directory / "labels.json")
+    labels = TypingLabels(raw["entities"], [tuple(x) for x in raw["labels"]], raw["classes"], None, raw["removed"])
+    triples = Triples(extra["graph"]["triples"].cpu(), len(vocab.entities), len(vocab.relations), vocab)
+    graph: Data = triples.to_pyg()
+    node_ids = torch.from_numpy(vocab.entities.index(labels.entities))
+    parts = load_json(directory / "split.json")
+    ids = {n: torch.from_numpy(vocab.entities.index([iri for iri, _ in parts[n]])) for n in ("train", "valid", "test")}
+    split = NodeSplit(ids["train"], ids["valid"], ids["test"], parts["seed"])
+    targets = torch.from_numpy(labels.targets())
+    task_meta = meta["task"]
+    task = NodeClassificationTask(
+        graph, node_ids, targets, split, task_meta["multi_label"], len(labels.classes), task_meta["metric"]
+    )
+    enc = build_encoder(
+        model_config.encoder,
+        num_nodes=graph.num_nodes,
+        dim=model_config.dim,
+        num_relations=len(vocab.relations),
+        **model_config.encoder_kwargs,
+    )
+    net = NodeClassifier(enc, len(labels.classes), labels.multi_label, model_config.dropout)
+    net.load_state_dict(tensors)
+    report = None
+    if meta.get("report") is not None:
+        from kgtransfer.transfer.weights import TransferReport
+
+        report = TransferReport(**meta["report"])
+    return EntityTypingResult(
+        net.to(device).eval(), labels, split, vocab, task, model_config, train_config, None, report
+    )
 
 
 def typing_graph(labels) -> tuple:
