@@ -118,6 +118,8 @@ def _attempt(request, endpoint: str, deadline: Deadline, label: str, max_bytes: 
             size += len(chunk)
             if size > max_bytes:
                 raise EndpointError(f"{endpoint}: the answer to {label} passed {max_bytes:,} bytes; refused")
+        if declared and declared.isdigit() and size < int(declared):  # read1 does not raise on a short body
+            raise http.client.IncompleteRead(b"", int(declared) - size)
         return b"".join(chunks), response.headers.get("Content-Type", "") or ""
 
 
