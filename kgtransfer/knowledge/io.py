@@ -3,6 +3,13 @@
 Every document gets its own blank-node scope (see :func:`~kgtransfer.knowledge.graph.scope_blank_nodes`).
 Quads keep their graph: each named graph becomes a provenance source, so a TriG or N-Quads file
 written by :meth:`KnowledgeGraph.serialize` loads back with its provenance.
+
+Relative IRIs in a file resolve against :data:`DEFAULT_BASE` (``https://kgtransfer.invalid/``),
+not against the file's location, so the same document read from two folders gives the same
+triples; pass ``base=`` to choose another. Inputs are checked before parsing (see
+:mod:`kgtransfer.knowledge.limits`): JSON-LD and RDF/XML nesting depth, RDF/XML entity expansion,
+and the size a ``.gz`` file may expand to. RDF 1.2 triple terms (RDF-star) are refused with a typed
+error: the triple table holds IRIs, blank nodes and literals only.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from kgtransfer.knowledge.graph import (
     _content_digest,
     scope_blank_nodes,
 )
+from kgtransfer.knowledge.limits import DepthError, check_depth, check_xml_entities
 
 FORMATS = {
     "turtle": ("TURTLE", (".ttl",)),
@@ -71,6 +79,12 @@ def _ox_format(key: str):
     return getattr(ox.RdfFormat, FORMATS[key][0])
 
 
+DEFAULT_BASE = "https://kgtransfer.invalid/"
+"""The base IRI relative IRIs in files resolve against (``.invalid`` is reserved: it names no place)."""
+MAX_GZIP_RATIO = 64
+"""A ``.gz`` file may expand to ``max(64 MiB, 64 x its size)``; more is refused (a decompression bomb)."""
+_BOM = b"\xef\xbb\xbf"
+
 _LOCATION = re.compile(r"line (\d+)(?: between columns (\d+)| column (\d+))?")
 
 
@@ -80,6 +94,8 @@ def parse(data: bytes, format: str, source: str, name: str | None = None, base_i
 
     index: dict = defaultdict(count().__next__)  # term -> id, in order of first appearance
     name = name or Path(source).name
+    data = data.removeprefix(_BOM)
+    _check_limits(data, format, source)
     try:  # one C-level pass: every (s, p, o, g) term of every quad through the interning dict
         quads = ox.parse(data, format=_ox_format(format), base_iri=base_iri)
         ids = np.fromiter(map(index.__getitem__, chain.from_iterable(quads)), dtype=np.int64).reshape(-1, 4)
@@ -88,9 +104,14 @@ def parse(data: bytes, format: str, source: str, name: str | None = None, base_i
         line = int(m.group(1)) if m else getattr(e, "lineno", None)
         col = int(m.group(2) or m.group(3)) if m and (m.group(2) or m.group(3)) else None
         message = re.sub(r"^Parser error at line \d+ between columns \d+ and \d+: ", "", str(e))
+        if line is None and format == "rdfxml":
+            line, col = _xml_location(data, message)
         raise RDFSyntaxError(message, source, line, col) from None
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise RDFSyntaxError(str(e), source) from None
+    except MemoryError:
+        raise RDFSyntaxError("a term or the document is too large to parse in memory", source) from None
+    _refuse_triple_terms(index, source)
     objects = list(index)
     used = np.zeros(len(objects), dtype=bool)
     used[ids[:, :3].ravel()] = True  # graph names are terms only if a triple uses them
@@ -102,6 +123,50 @@ def parse(data: bytes, format: str, source: str, name: str | None = None, base_i
     graph_terms = [objects[i] for i in graph_term_ids.tolist()]
     sources, provenance = _graph_sources(graph_terms, graph_of_row, name)
     return KnowledgeGraph(terms, triples, provenance, sources, name)
+
+
+def _check_limits(data: bytes, format: str, source: str) -> None:
+    """Nesting depth (JSON-LD, RDF/XML) and entity expansion (RDF/XML), before the parser runs."""
+    if format not in ("jsonld", "rdfxml"):
+        return
+    text = data.decode("utf-8", "replace")
+    try:
+        check_depth(text, format)
+        if format == "rdfxml":
+            check_xml_entities(text)
+    except DepthError as e:
+        raise RDFSyntaxError(str(e).split(" (line")[0], source, e.line) from None
+    except ValueError as e:
+        raise RDFSyntaxError(str(e), source) from None
+
+
+def _xml_location(data: bytes, message: str) -> tuple[int | None, int | None]:
+    """Where an RDF/XML error is: expat's position for malformed XML, else where the quoted value first appears."""
+    import xml.parsers.expat
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(data, True)
+    except xml.parsers.expat.ExpatError as e:
+        return e.lineno, e.offset + 1
+    quoted = re.search(r"'([^']+)'", message)
+    if quoted:
+        at = data.find(quoted.group(1).encode())
+        if at >= 0:
+            return data.count(b"\n", 0, at) + 1, at - data.rfind(b"\n", 0, at)
+    return None, None
+
+
+def _refuse_triple_terms(index: dict, source: str) -> None:
+    import pyoxigraph as ox
+
+    if any(type(t) is ox.Triple for t in index):
+        raise RDFSyntaxError(
+            "RDF 1.2 triple terms (RDF-star, << ... >>) are not supported; kgtransfer graphs hold IRIs, "
+            "blank nodes and literals",
+            source,
+        )
 
 
 def _graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
@@ -131,16 +196,47 @@ def _graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
     return tuple(names), np.asarray(masks, dtype=np.uint64)[graph_of_row]
 
 
-def read_file(path: str | os.PathLike, format: str | None = None, name: str | None = None) -> KnowledgeGraph:
-    """Parse an RDF file (optionally gzipped); the format comes from the suffix unless given."""
+def read_file(
+    path: str | os.PathLike, format: str | None = None, name: str | None = None, base: str | None = None
+) -> KnowledgeGraph:
+    """Parse an RDF file (optionally gzipped); the format comes from the suffix unless given.
+
+    Relative IRIs resolve against ``base`` (default: :data:`DEFAULT_BASE`, the same wherever the file lies).
+    """
     path = Path(path)
     key = format_name(path, format)
     if not path.is_file():
         raise SourceNotFoundError(f"{path}: no such file")
     data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
-    return parse(data, key, str(path), name=name or path.name, base_iri=path.resolve().as_uri())
+    if path.name.lower().endswith(".gz"):
+        data = _gunzip(data, str(path))
+    return parse(data, key, str(path), name=name or path.name, base_iri=base or DEFAULT_BASE)
+
+
+def _gunzip(data: bytes, source: str) -> bytes:
+    """Decompress a gzip file, refusing a corrupt one or one that expands past the limit (typed errors)."""
+    import zlib
+
+    limit = max(64 << 20, MAX_GZIP_RATIO * len(data))
+    out, size, pending = [], 0, data
+    try:
+        d = zlib.decompressobj(wbits=31)
+        while True:
+            out.append(d.decompress(pending, limit - size + 1))
+            size += len(out[-1])
+            if size > limit:
+                raise RDFSyntaxError(f"expands past {limit:,} bytes; decompress it first if that is meant", source)
+            if d.unconsumed_tail:
+                pending = d.unconsumed_tail
+            elif d.eof and d.unused_data.strip(b"\0"):  # a further gzip member
+                pending, d = d.unused_data, zlib.decompressobj(wbits=31)
+            else:
+                break
+        if not d.eof:
+            raise RDFSyntaxError("truncated gzip data", source)
+        return b"".join(out)
+    except zlib.error as e:
+        raise RDFSyntaxError(f"not valid gzip data ({e})", source) from None
 
 
 def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
@@ -210,7 +306,7 @@ def serialize(kg: KnowledgeGraph, path: str | os.PathLike, format: str | None = 
         data = ox.serialize(
             parsed, format=_ox_format(key), prefixes=_prefixes(kg) if key in ("turtle", "trig") else None
         )
-    if path.suffix == ".gz":
+    if path.name.lower().endswith(".gz"):
         data = gzip.compress(data)
     atomic_write_bytes(path, data)
     return path
@@ -251,16 +347,24 @@ def _prefixes(kg: KnowledgeGraph) -> dict[str, str]:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place.
+
+    A symlink is written through (its target is replaced, the link stays) and an existing file
+    keeps its permission bits; a new file gets the usual ``0666 & ~umask``.
+    """
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~current_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file the usual mode
+        os.chmod(tmp, mode)  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -22,6 +22,7 @@ def load(
     *,
     view: str | None = None,
     name: str | None = None,
+    base: str | None = None,
 ) -> KnowledgeGraph:
     """Load a knowledge graph from any supported source.
 
@@ -33,11 +34,13 @@ def load(
         view: the name of a CONSTRUCT query in ``ontologies/views/`` (``"hierarchy"``,
             ``"object-properties"``, ...) applied to the loaded graph (default: the whole graph).
         name: the graph's display and provenance name (default: the file or registry name).
+        base: the IRI relative IRIs in a file resolve against (default:
+            ``https://kgtransfer.invalid/``, the same wherever the file lies).
 
     Returns:
         The graph; blank nodes are scoped to their document, named graphs become provenance sources.
     """
-    kg = _load(source, format, name)
+    kg = _load(source, format, name, base)
     if view is not None:
         from kgtransfer.knowledge.sparql import run_view
 
@@ -45,14 +48,14 @@ def load(
     return kg
 
 
-def _load(source, format: str | None, name: str | None) -> KnowledgeGraph:
+def _load(source, format: str | None, name: str | None, base: str | None = None) -> KnowledgeGraph:
     if isinstance(source, KnowledgeGraph):
         return source
     if isinstance(source, str | os.PathLike):
         text = os.fspath(source)
         path = Path(text).expanduser()
         if path.is_file():
-            return read_file(path, format, name=name)
+            return read_file(path, format, name=name, base=base)
         if isinstance(source, str) and registry.is_registered(text):
             return load_registered(text, name=name)
         if _looks_like_path(text):

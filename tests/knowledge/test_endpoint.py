@@ -84,9 +84,8 @@ def answer(body: bytes, content_type="application/sparql-results+json", length: 
     [b'{"head": {}, "boolean": tr', ONE_ROW, b"{}", b'{"boolean": "true"}', b"", b"<html>oops</html>", b"null"],
 )
 def test_ask_needs_a_boolean(body):
-    with raw_server(answer(body)) as (url, _):
-        with pytest.raises(EndpointError, match=url):
-            kgt.sparql("ASK { ?s ?p ?o }", url, retries=0)
+    with raw_server(answer(body)) as (url, _), pytest.raises(EndpointError, match=url):
+        kgt.sparql("ASK { ?s ?p ?o }", url, retries=0)
 
 
 @pytest.mark.parametrize("value", [True, False])
@@ -112,9 +111,8 @@ def test_ask_reads_the_boolean(value):
     ],
 )
 def test_bad_select_bodies_are_typed(body, ctype):
-    with raw_server(answer(body, ctype)) as (url, _):
-        with pytest.raises(EndpointError, match=url):
-            kgt.sparql(SELECT, url, retries=0)
+    with raw_server(answer(body, ctype)) as (url, _), pytest.raises(EndpointError, match=url):
+        kgt.sparql(SELECT, url, retries=0)
 
 
 def test_blank_node_labels_of_any_spelling_load():
@@ -178,9 +176,8 @@ def test_silent_server_is_bounded():
 
 
 def test_endless_body_is_capped():
-    with raw_server(endless) as (url, _):
-        with pytest.raises(EndpointError, match="bytes"):
-            kgt.sparql(SELECT, url, max_bytes=1 << 20, retries=0)
+    with raw_server(endless) as (url, _), pytest.raises(EndpointError, match="bytes"):
+        kgt.sparql(SELECT, url, max_bytes=1 << 20, retries=0)
 
 
 @pytest.mark.parametrize("behaviour", [reset, answer(ONE_ROW, length=len(ONE_ROW) + 50)])
