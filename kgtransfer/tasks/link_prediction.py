@@ -119,19 +119,30 @@ def ranks_from_scores(scores: Tensor, true_ids: Tensor, filter_mask: Tensor | No
         filter_mask: ``[B, N]`` bool, True for known true candidates to remove; the true entity
             itself is never removed (default: :obj:`None`, unfiltered).
 
+    NaN and infinite scores rank last (a model that outputs NaN gets the worst ranks, not the best).
+
     Returns:
         :class:`Ranks`; optimistic and pessimistic as int64, realistic as float32.
     """
     true_ids = true_ids.to(scores.device)
     true = scores.gather(1, true_ids.unsqueeze(1))
+    # a NaN or infinite score ranks last: such candidates never beat the true one, and a true
+    # entity scored so ranks behind every candidate, so 1 <= rank <= N holds whatever the model says
+    broken = ~torch.isfinite(true)
+    if not torch.isfinite(scores).all():
+        scores = torch.nan_to_num(scores, nan=-torch.inf, posinf=-torch.inf)
+        true = torch.where(broken, -torch.inf, true)
     greater, not_smaller = scores > true, scores >= true
     if filter_mask is not None:
         keep = ~filter_mask.to(scores.device)
         keep[torch.arange(len(true_ids), device=scores.device), true_ids] = True
         greater &= keep
         not_smaller &= keep
-    optimistic = greater.sum(1) + 1
-    pessimistic = not_smaller.sum(1)
+        last = keep.sum(1)
+    else:
+        last = torch.full_like(true_ids, scores.shape[1])
+    optimistic = torch.where(broken.squeeze(1), last, greater.sum(1) + 1)
+    pessimistic = torch.where(broken.squeeze(1), last, not_smaller.sum(1))
     return Ranks(optimistic, pessimistic, 0.5 * (optimistic + pessimistic).float())
 
 
