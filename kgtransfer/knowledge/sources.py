@@ -120,7 +120,7 @@ def read_tsv_splits(folder: str | os.PathLike, namespace: str, name: str) -> Kno
                 if len(parts) != 3:
                     raise RDFSyntaxError(f"expected 3 tab-separated fields, found {len(parts)}", str(path), line_no)
                 flat += [setdefault(f"<{namespace}{quote(x.strip(), safe='')}>", len(index)) for x in parts]
-                split_of.append(1 << (len(present) - 1))
+                split_of.append(len(present) - 1)
     if not present:
         raise SourceNotFoundError(f"{folder}: no train/valid/test.txt")
     terms = np.empty(len(index), dtype=object)
@@ -129,7 +129,8 @@ def read_tsv_splits(folder: str | os.PathLike, namespace: str, name: str) -> Kno
     return KnowledgeGraph(
         terms,
         np.asarray(flat, dtype=np.int64).reshape(-1, 3),
-        np.asarray(split_of, dtype=np.uint64),
+        np.asarray(split_of, dtype=np.int64),
         sources,
         name,
+        source_sets=[(i,) for i in range(len(present))],
     )

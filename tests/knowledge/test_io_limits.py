@@ -138,3 +138,17 @@ def test_replacing_an_output_keeps_its_mode_and_symlink(tmp_path):
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     atomic_write_bytes(tmp_path / "new.bin", b"x")
     assert (tmp_path / "new.bin").read_bytes() == b"x"
+
+
+def test_many_named_graphs_load_and_round_trip(tmp_path):
+    n = 20_000
+    path = tmp_path / "many.nq"
+    lines = [f"<urn:s{i}> <urn:p> <urn:o{i % 7}> <urn:g{i}> .\n" for i in range(n)]
+    path.write_text("".join(lines) + "<urn:s1> <urn:p> <urn:o1> <urn:g5> .\n")
+    kg = kgt.load(path)
+    assert len(kg) == n and len(kg.sources) == n
+    assert kg.sources_of(("<urn:s1>", "<urn:p>", "<urn:o1>")) == ["urn:g1", "urn:g5"]
+    back = kgt.load(kg.serialize(tmp_path / "out.nq"))
+    assert len(back.sources) == n and back.sources_of(("<urn:s1>", "<urn:p>", "<urn:o1>")) == ["urn:g1", "urn:g5"]
+    union = kg | kgt.load(path, name="again")
+    assert len(union) == n and len(union.sources) == n
