@@ -139,7 +139,21 @@ class TrainedModel:
 
     @classmethod
     def load(cls, directory: str | os.PathLike, device: str = "cpu") -> TrainedModel:
-        """Reload a saved model (weights via safetensors: no code runs on load)."""
+        """Reload a saved model (weights via safetensors: no code runs on load).
+
+        A missing or corrupt part raises :class:`~kgtransfer.errors.CheckpointError` naming the folder.
+        """
+        from kgtransfer.errors import CheckpointError, KGTransferError
+
+        try:
+            return cls._load(Path(directory), device)
+        except KGTransferError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, RecursionError, AttributeError, OSError) as e:
+            raise CheckpointError(f"{directory}: corrupt run folder ({type(e).__name__}: {e})"[:500]) from None
+
+    @classmethod
+    def _load(cls, directory: Path, device: str) -> TrainedModel:
         from kgtransfer.checkpoint import load_checkpoint
         from kgtransfer.data.splits import Split
 
