@@ -205,8 +205,37 @@ def load_training_state(
     return meta
 
 
-def resume_state(ckpt: Path, model: nn.Module, optimizer, device) -> tuple[dict, dict, int, int, int, dict | None]:
+#: TrainConfig fields a resumed run may change: how long and where it runs, not what it learns.
+RESUMABLE_FIELDS = ("epochs", "patience", "device", "threads", "progress")
+
+
+def check_same_run(path: Path, saved: dict | None, current: dict | None, what: str, free: tuple = ()) -> None:
+    """Refuse to resume when ``current`` differs from the ``saved`` settings (fields named)."""
+    from kgtransfer.errors import CheckpointError
+
+    if saved is None or current is None:
+        return
+    current = json.loads(json.dumps(current, default=str))
+    changed = [
+        f"{k}: {saved.get(k)!r} -> {current.get(k)!r}"
+        for k in sorted(set(saved) | set(current))
+        if k not in free and saved.get(k) != current.get(k)
+    ]
+    if changed:
+        raise CheckpointError(
+            f"{path}: resume=True with a different {what} ({'; '.join(changed)[:600]}); "
+            "resume with the saved settings or start a new checkpoint folder"
+        )
+
+
+def resume_state(
+    ckpt: Path, model: nn.Module, optimizer, device, config: dict | None = None, state: dict | None = None
+) -> tuple[dict, dict, int, int, int, dict | None]:
     """Restore a run from ``ckpt/last`` (and ``ckpt/best``) for ``fit(..., resume=True)``.
+
+    ``config`` (the TrainConfig as JSON) and ``state`` (the caller's metadata: model config, data
+    fingerprint) must equal what the checkpoint recorded, except :data:`RESUMABLE_FIELDS`: a run
+    resumed with another learning rate, seed or dataset would record one thing and do another.
 
     Returns:
         ``(history fields, best metrics, best epoch, stale count, next epoch, best weights or None)``.
@@ -217,6 +246,9 @@ def resume_state(ckpt: Path, model: nn.Module, optimizer, device) -> tuple[dict,
     """
     from kgtransfer.errors import CheckpointError
 
+    _, meta, _ = load_checkpoint(ckpt / "last", "cpu")
+    check_same_run(ckpt / "last", meta.get("config"), config, "training configuration", RESUMABLE_FIELDS)
+    check_same_run(ckpt / "last", meta.get("state"), state, "model or data")
     meta = load_training_state(ckpt / "last", model, optimizer, device)
     try:
         history = dict(meta["history"])

@@ -225,7 +225,10 @@ def fit(
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if resume and ckpt is not None and (ckpt / "last").exists():
-        fields, best, best_epoch, stale, start, saved_best = resume_state(ckpt, model, optimizer, device)
+        current = state() if state is not None else None
+        fields, best, best_epoch, stale, start, saved_best = resume_state(
+            ckpt, model, optimizer, device, config.to_json(), current
+        )
         history = _history(fields, ckpt)
         best_weights = saved_best if saved_best is not None else best_weights
 

@@ -275,8 +275,22 @@ def train(
     torch.manual_seed(train_config.seed)
     net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
     task = LinkPredictionTask(source, **task_options)
-    result = fit(net, task, train_config, checkpoint_dir=checkpoint_dir, resume=resume)
+    run = {"model": model_config.to_json(), "task": task_options, "data": _fingerprint(source)}
+    result = fit(net, task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
     return TrainedModel(net, source, model_config, train_config, result, task_options)
+
+
+def _fingerprint(split) -> str:
+    """A digest of a split's triples and vocabularies: a resumed run must see the same data."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for part in (split.train, split.valid, split.test):
+        h.update(part.tensor.numpy().tobytes())
+    if split.vocab is not None:
+        h.update("\n".join(split.vocab.entities.keys).encode("utf-8", "surrogatepass"))
+        h.update("\n".join(split.vocab.relations.keys).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def _given(**values) -> dict:

@@ -174,3 +174,32 @@ def test_nan_weights_never_load(run_folder, tmp_path):
     with pytest.raises(CheckpointError, match="NaN"):
         kgt.TrainedModel.load(folder)
     json.loads((folder / "config.json").read_text())  # the rest is untouched
+
+
+def test_resume_refuses_another_configuration_naming_the_fields(tmp_path):
+    toy_run(tmp_path)
+    for change, field in [({"lr": 0.5}, "lr"), ({"seed": 3}, "seed"), ({"batch_size": 8}, "batch_size")]:
+        config = TrainConfig(**{"epochs": 3, "lr": 0.1, "batch_size": 16, "progress": False, **change})
+        with pytest.raises(CheckpointError, match=rf"different training configuration \({field}: "):
+            fit(nn.Linear(4, 2), Toy(), config, checkpoint_dir=tmp_path, resume=True)
+    assert resume(tmp_path).epochs_run == 3  # more epochs is a legitimate resume
+
+
+def test_train_resume_refuses_another_lr_dim_or_dataset(tmp_path):
+    config = kgt.TrainConfig(epochs=2, lr=0.01, batch_size=32, eval_every=1, progress=False)
+    model = kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4)
+    kgt.train(tiny_kg(), model, config, seed=0, checkpoint_dir=tmp_path)
+    with pytest.raises(CheckpointError, match="lr: 0.01 -> 0.5"):
+        kgt.train(tiny_kg(), model, config, seed=0, lr=0.5, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(CheckpointError, match="seed: 0 -> 1"):
+        kgt.train(tiny_kg(), model, config, seed=1, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(CheckpointError, match="model or data.*model"):
+        wider = kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=8)
+        kgt.train(tiny_kg(), wider, config, seed=0, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    e = [f"<http://example.org/e{i}>" for i in range(12)]
+    rows = [(e[i], "<http://example.org/r>", e[(i + 2) % 12]) for i in range(12)]
+    other = KnowledgeGraph.from_triples(rows + [(e[i], "<http://example.org/s>", e[(i + 5) % 12]) for i in range(12)])
+    with pytest.raises(CheckpointError, match="model or data.*data"):
+        kgt.train(other, model, config, seed=0, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    resumed = kgt.train(tiny_kg(), model, config, seed=0, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.fit.epochs_run == 3

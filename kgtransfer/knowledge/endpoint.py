@@ -25,7 +25,7 @@ from kgtransfer.errors import EndpointError, SparqlQueryError
 from kgtransfer.knowledge import terms as T
 
 CONNECT_TIMEOUT = 5.0
-MAX_BYTES = 512 * 1024 * 1024
+MAX_BYTES = 256 * 1024 * 1024
 _CHUNK = 1 << 16
 _IRI_FORBIDDEN = frozenset('<>"{}|^`\\' + "".join(map(chr, range(0x21))))
 

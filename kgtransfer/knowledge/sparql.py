@@ -130,7 +130,7 @@ def sparql(
             stops at a short page or one that brings nothing new; default: one request).
         name: the name of a resulting graph (default: the query's).
         federation: let a local query call other endpoints with ``SERVICE`` (default: False, refused).
-        max_bytes: the largest remote answer accepted, over all pages (default: 512 MiB).
+        max_bytes: the largest remote answer accepted, over all pages (default: 256 MiB).
 
     Returns:
         A KnowledgeGraph (CONSTRUCT, DESCRIBE), :class:`Rows` (SELECT) or a bool (ASK).
