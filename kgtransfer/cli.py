@@ -86,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VAR=TERM",
         help="bind a variable: an IRI in <...>, else a string literal (repeatable)",
     )
-    p.add_argument("--timeout", type=float, default=60.0, help="endpoint request timeout in seconds (default: 60)")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="total seconds per endpoint call or federated query (default: 60)"
+    )
+    p.add_argument(
+        "--federation", action="store_true", help="let a local query call endpoints with SERVICE (default: refused)"
+    )
     p.set_defaults(handler=cmd_sparql)
 
     _learning_parsers(sub)
@@ -321,7 +326,7 @@ def cmd_sparql(args: argparse.Namespace) -> None:
 
     query = Path(args.query) if Path(args.query).suffix in (".rq", ".sparql") else args.query
     bindings = dict(_parse_binding(b) for b in args.bind)
-    result = kgt.sparql(query, args.source, bindings=bindings, timeout=args.timeout)
+    result = kgt.sparql(query, args.source, bindings=bindings, timeout=args.timeout, federation=args.federation)
     if isinstance(result, bool):
         print("true" if result else "false")
     elif isinstance(result, kgt.KnowledgeGraph):
