@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import os
 import re
-import tempfile
 from collections import defaultdict
 from itertools import chain, count
 from pathlib import Path
@@ -26,6 +25,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
+from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask  # noqa: F401 (re-exported)
 from kgtransfer.knowledge.graph import (
     PROVENANCE_NS,
     KnowledgeGraph,
@@ -344,40 +344,3 @@ def _prefixes(kg: KnowledgeGraph) -> dict[str, str]:
             candidate, i = f"{stem[:12]}{i}", i + 1
         prefixes[candidate] = ns
     return prefixes
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place.
-
-    A symlink is written through (its target is replaced, the link stays) and an existing file
-    keeps its permission bits; a new file gets the usual ``0666 & ~umask``.
-    """
-    path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except OSError:
-        mode = 0o666 & ~current_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def current_umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode())
