@@ -81,3 +81,26 @@ def test_unknown_top_level_key_suggests_the_section(tmp_path):
     path = write(tmp_path, BASE + "\n[pretrian]\nepochs = 3\n")
     with pytest.raises(KGTransferError, match=r"pretrian.*did you mean 'pretrain'"):
         Experiment.from_toml(path)
+
+
+@pytest.mark.parametrize(
+    "table,line,field",
+    [
+        ("pretrain", 'epochs = "ten"', "epochs"),
+        ("pretrain", "epochs = 0", "epochs"),
+        ("pretrain", "epochs = -3", "epochs"),
+        ("finetune", "eval_every = 0", "eval_every"),
+        ("finetune", 'device = "tpu"', "device"),
+        ("finetune", "lr = -1.0", "lr"),
+        ("finetune", "lr = nan", "lr"),
+        ("model", 'dim = "8"', "dim"),
+        ("model", "dim = 0", "dim"),
+        ("model", 'encoder = "nope"', "nope"),
+        ("pretrain", "bogus = 1", "bogus"),
+    ],
+)
+def test_config_tables_are_checked_up_front(tmp_path, table, line, field):
+    path = write(tmp_path, BASE + f"\n[{table}]\n{line}\n")
+    with pytest.raises(KGTransferError) as info:
+        Experiment.from_toml(path)
+    assert str(path) in str(info.value) and field in str(info.value)
