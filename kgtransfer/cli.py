@@ -128,6 +128,7 @@ def _learning_parsers(sub) -> None:
     add_arguments(p.add_argument_group("model (ModelConfig)"), ModelConfig, skip=("encoder_kwargs",))
     add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
     _training_options(p)
+    _resume_option(p)
     p.set_defaults(handler=cmd_pretrain)
 
     p = sub.add_parser("finetune", help="transfer a pretrained run to K and fine-tune it")
@@ -137,6 +138,7 @@ def _learning_parsers(sub) -> None:
     p.add_argument("--view", help="a view of the target")
     add_arguments(p.add_argument_group("fine-tuning (FinetuneConfig)"), FinetuneConfig)
     _training_options(p, "training (TrainConfig; unset flags keep the pretrained run's)")
+    _resume_option(p)
     p.set_defaults(handler=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="filtered MRR, Hits@k and MR of a saved run")
@@ -159,6 +161,27 @@ def _learning_parsers(sub) -> None:
     p.set_defaults(handler=cmd_run)
 
 
+def _resume_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run from OUTPUT/checkpoints (checkpoints are written at every evaluation); "
+        "other settings than the interrupted run's are refused",
+    )
+
+
+def _checkpoints(args: argparse.Namespace) -> Path:
+    """``OUTPUT/checkpoints``; without ``--resume`` an interrupted run's checkpoints there are refused."""
+    from kgtransfer.errors import CheckpointError
+
+    checkpoints = Path(args.output) / "checkpoints"
+    if not args.resume and checkpoints.exists() and any(checkpoints.iterdir()):
+        raise CheckpointError(
+            f"{checkpoints}: checkpoints of an earlier run; pass --resume to continue it, or another --output"
+        )
+    return checkpoints
+
+
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
@@ -170,7 +193,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         model = replace(model, encoder_kwargs={**model.encoder_kwargs, **kwargs})
     kg = kgt.load(args.source, view=args.view)
     config, task = from_args(args, kgt.TrainConfig), from_args(args, kgt.TaskConfig)
-    result = kgt.pretrain(kg, model, config, task, split=args.split)
+    checkpoints = _checkpoints(args)
+    result = kgt.pretrain(kg, model, config, task, split=args.split, checkpoint_dir=checkpoints, resume=args.resume)
     result.save(args.output)
     print(result.summary())
     print(f"\nwrote {args.output}")
@@ -185,7 +209,10 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     kg = kgt.load(args.target, view=args.view)
     options = from_args(args, kgt.FinetuneConfig)
     config = from_args(args, kgt.TrainConfig, base=pretrained.train_config)
-    result = kgt.finetune(pretrained, kg, config=config, options=options)
+    checkpoints = _checkpoints(args)
+    result = kgt.finetune(
+        pretrained, kg, config=config, options=options, checkpoint_dir=checkpoints, resume=args.resume
+    )
     result.save(args.output)
     print(result.report)
     print()
