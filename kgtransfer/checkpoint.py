@@ -43,7 +43,8 @@ def save_checkpoint(
         save_file(_contiguous(tensors), tmp / "model.safetensors")
         for name, group in (extra or {}).items():
             save_file(_contiguous(group), tmp / f"{name}.safetensors")
-        save_json(tmp / "meta.json", meta)
+        digests = {p.name: _digest(p) for p in sorted(tmp.glob("*.safetensors"))}
+        save_json(tmp / "meta.json", {**meta, "digests": digests})
         old = path.with_name(f".{path.name}.old")
         if old.exists():
             shutil.rmtree(old)
@@ -56,6 +57,13 @@ def save_checkpoint(
         raise
     _remove_stale_temporaries(path)
     return path
+
+
+def _digest(file: Path) -> str:
+    """blake2b of a file's bytes: a damaged tensor file is caught on load, not trained on."""
+    import hashlib
+
+    return hashlib.blake2b(file.read_bytes(), digest_size=16).hexdigest()
 
 
 def _remove_stale_temporaries(path: Path) -> None:
@@ -84,14 +92,31 @@ def load_checkpoint(
     if not (path / "model.safetensors").is_file():
         raise SourceNotFoundError(f"{path}: not a kgtransfer checkpoint (no model.safetensors)")
     dev = str(device)
-    tensors = _read_tensors(path / "model.safetensors", dev)
     meta = _read_meta(path / "meta.json") if (path / "meta.json").exists() else {}
+    _check_digests(path, meta, ("model", *extra))
+    meta.pop("digests", None)
+    tensors = _read_tensors(path / "model.safetensors", dev)
     groups = {
         name: _read_tensors(path / f"{name}.safetensors", dev)
         for name in extra
         if (path / f"{name}.safetensors").exists()
     }
     return tensors, meta, groups
+
+
+def _check_digests(path: Path, meta: dict, names: tuple[str, ...]) -> None:
+    """Compare tensor files with the digests ``meta.json`` recorded (checkpoints from before them pass)."""
+    from kgtransfer.errors import CheckpointError
+
+    digests = meta.get("digests")
+    if digests is None:
+        return
+    if not isinstance(digests, dict):
+        raise CheckpointError(f"{path / 'meta.json'}: 'digests' is not a table")
+    for name in names:
+        file = path / f"{name}.safetensors"
+        if file.name in digests and file.exists() and _digest(file) != digests[file.name]:
+            raise CheckpointError(f"{file}: contents differ from the digest saved with it (a damaged file)")
 
 
 def _read_tensors(file: Path, device: str) -> dict[str, torch.Tensor]:
@@ -135,10 +160,17 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
                 tensors[f"{idx}.{key}"] = value
             else:
                 scalars[f"{idx}.{key}"] = value
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+    shapes = {k: list(v.shape) for k, v in tensors.items()}  # checked on restore: a damaged file shows
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars, "tensors": shapes}
 
 
 def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    expected = meta.get("tensors")
+    if expected is not None:
+        found = {k: list(v.shape) for k, v in tensors.items()}
+        if found != expected:
+            diff = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
+            raise ValueError(f"optimizer tensors differ from the ones saved ({diff[:4]})")
     state: dict[int, dict] = {}
     for name, value in tensors.items():
         idx, key = name.split(".", 1)

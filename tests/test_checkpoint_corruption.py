@@ -171,6 +171,12 @@ def test_nan_weights_never_load(run_folder, tmp_path):
     file = folder / "checkpoint" / "model.safetensors"
     tensors = load_file(file)
     save_file({k: torch.full_like(v, float("nan")) for k, v in tensors.items()}, file)
+    with pytest.raises(CheckpointError, match="differ from the digest"):
+        kgt.TrainedModel.load(folder)
+    meta_file = folder / "checkpoint" / "meta.json"  # as a run that diverged would save them: digests agree
+    meta = json.loads(meta_file.read_text())
+    del meta["digests"]
+    meta_file.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="NaN"):
         kgt.TrainedModel.load(folder)
     json.loads((folder / "config.json").read_text())  # the rest is untouched
