@@ -152,6 +152,8 @@ def ranks_from_scores(
         known: the same as ``(rows, entities)`` pairs, each pair once, rows ascending, e.g. from
             :meth:`FilterIndex.known` (default: :obj:`None`); cheaper than a dense mask.
 
+    NaN and infinite scores rank last (a model that outputs NaN gets the worst ranks, not the best).
+
     Returns:
         :class:`Ranks`; optimistic and pessimistic as int64, realistic as float32.
     """
