@@ -52,6 +52,11 @@ _LT, _GT, _US, _COLON, _QUOTE = ord("<"), ord(">"), ord("_"), ord(":"), ord('"')
 # --- bytes ----------------------------------------------------------------------------------------
 
 
+MAX_FAST_LINE = 8192
+"""Longer lines go to the exact parser: the vectorized hash costs a numpy pass per 8 bytes of the
+longest field, so one 1 MB literal took seconds (20 MB: minutes)."""
+
+
 def read_bytes(path: str | os.PathLike) -> bytes:
     """The file's bytes, decompressed when the name ends in ``.gz``."""
     path = Path(path)
@@ -284,6 +289,7 @@ class _LineReader:
             obj_end[has_graph] = s3[has_graph]
         first = at(starts)
         ok &= ((first == _LT) | (first == _US)) & (at(s1 + 1) == _LT) & np.isin(at(s2 + 1), (_LT, _US, _QUOTE))
+        ok &= ends - starts <= MAX_FAST_LINE  # hashing loops once per 8 bytes of the longest field
         self.other += [(i + line_base, starts[i], ends[i]) for i in np.flatnonzero(~ok & ~skip).tolist()]
         rows = np.flatnonzero(ok)
         if not len(rows):

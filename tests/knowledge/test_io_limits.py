@@ -152,3 +152,13 @@ def test_many_named_graphs_load_and_round_trip(tmp_path):
     assert len(back.sources) == n and back.sources_of(("<urn:s1>", "<urn:p>", "<urn:o1>")) == ["urn:g1", "urn:g5"]
     union = kg | kgt.load(path, name="again")
     assert len(union) == n and len(union.sources) == n
+
+
+def test_a_long_ntriples_term_loads_quickly(tmp_path):
+    import time
+
+    path = tmp_path / "long.nt"
+    path.write_text(f'<urn:a> <urn:p> "{"x" * 1_000_000}" .\n<urn:a> <urn:q> <urn:{"y" * 100_000}> .\n')
+    start = time.process_time()
+    kg = kgt.load(path)
+    assert len(kg) == 2 and time.process_time() - start < 3  # was a numpy pass per 8 bytes: seconds to minutes
