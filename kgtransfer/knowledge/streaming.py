@@ -380,7 +380,7 @@ class _LineReader:
         fmt = ox.RdfFormat.N_QUADS if self.quads else ox.RdfFormat.N_TRIPLES
         try:
             parsed = list(ox.parse(self.data[start:end], format=fmt))
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, MemoryError):  # the exact parser reports it, typed
             raise _Fallback from None
         for q in parsed:
             ids = []
