@@ -99,8 +99,12 @@ class Experiment:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Experiment:
-        """Read and validate an experiment file."""
+        """Read and validate an experiment file, or a bundled one by name (``"brick-evolution"``)."""
         path = Path(path)
+        if not path.is_file():
+            from kgtransfer.knowledge.registry import bundled_file
+
+            path = bundled_file("experiments", str(path)) or path
         if not path.is_file():
             from kgtransfer.errors import SourceNotFoundError
 
