@@ -8,6 +8,8 @@ line and exit non-zero; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -19,18 +21,25 @@ EPILOG = """examples:
   kgtransfer info brick:1.4 --view hierarchy
   kgtransfer merge union brick:1.2 brick:1.4 -o merged.trig
   kgtransfer merge extension brick:1.2 brick:1.4 --hops 1 --align labels -o extended.ttl
-  kgtransfer sparql ontologies/queries/brick-top-classes.rq --source brick:1.4 --csv
+  kgtransfer merge union a=v1/data.ttl b=v2/data.ttl -o both.trig   # named sources
+  kgtransfer sparql brick-top-classes --source brick:1.4 --csv        # a bundled query, by name
+  kgtransfer sparql q.rq --source brick:1.4 --bind c=brick:Room      # prefixed names from the query
   kgtransfer sources
   kgtransfer pretrain brick:1.2 -o runs/pre --encoder rgcn --dim 64 --epochs 40
   kgtransfer finetune runs/pre brick:1.4 -o runs/ft --strategy lp-ft
   kgtransfer evaluate runs/ft
   kgtransfer interpolate runs/pre runs/ft --sweep -o runs/sweep
-  kgtransfer run ontologies/experiments/brick-evolution.toml
+  kgtransfer predict runs/ft --head https://brickschema.org/schema/Brick#Room --relation IRI -k 10
+  kgtransfer embeddings runs/ft -o embeddings.tsv
+  kgtransfer run brick-evolution                                      # a bundled experiment, by name
 """
 
 
 def _source_help() -> str:
-    return "a file (.ttl .nt .nq .trig .rdf .owl .jsonld, optionally .gz) or a registry name (see `kgtransfer sources`)"
+    return (
+        "a file (.ttl .nt .nq .trig .rdf .owl .jsonld, optionally .gz) or a registry name (see `kgtransfer "
+        "sources`); NAME=SOURCE names it (its provenance graph), e.g. old=v1/data.ttl"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"kgtransfer {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("info", help="print the statistics table of a source")
@@ -63,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("k1", help="the first source: " + _source_help())
     p.add_argument("k2", help="the second source")
     p.add_argument("-o", "--output", required=True, help="the output file; its suffix sets the format")
+    p.add_argument("--format", help="output RDF format when the suffix does not tell (turtle, trig, nquads, ...)")
+    p.add_argument("--view", help="apply a view to both inputs first (hierarchy, schema, object-properties, ...)")
     p.add_argument("--align", help="align entities first: sameas, labels, or a two-column CSV/TSV mapping file")
     p.add_argument("--hops", type=int, default=1, help="extension only: reach in K2 from K1's entities (default: 1)")
     p.add_argument(
@@ -74,8 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_merge)
 
-    p = sub.add_parser("sparql", help="run a SPARQL query over a source or an endpoint")
-    p.add_argument("query", help="a .rq file, or the query text")
+    p = sub.add_parser(
+        "sparql",
+        help="run a SPARQL query over a source or an endpoint",
+        description="Run a SELECT, CONSTRUCT, DESCRIBE or ASK query. Named graphs of a TriG/N-Quads source "
+        "(and the sources of a merge) answer GRAPH ?g patterns.",
+    )
+    p.add_argument("query", help="a .rq file, the query text, or a bundled query name (see `kgtransfer sources`)")
     p.add_argument("--source", required=True, help=_source_help() + ", or an http(s):// endpoint")
     p.add_argument("-o", "--output", help="CONSTRUCT: an RDF file to write; SELECT: a CSV file to write")
     p.add_argument("--csv", action="store_true", help="SELECT: print CSV instead of a table")
@@ -84,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="VAR=TERM",
-        help="bind a variable: an IRI in <...>, else a string literal (repeatable)",
+        help="bind a variable to an RDF term (repeatable): <IRI>, prefix:name (prefixes from the query's "
+        'PREFIX lines, or rdf/rdfs/owl/xsd/skos), a literal "text", "text"@en or "5"^^xsd:int, or a '
+        "number or true/false",
     )
     p.add_argument("--timeout", type=float, default=60.0, help="endpoint request timeout in seconds (default: 60)")
     p.set_defaults(handler=cmd_sparql)
@@ -95,15 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_sources)
 
     p = sub.add_parser("demo", help="the main job, end to end on the embedded default (what `make demo` runs)")
-    p.add_argument("--out", default="runs/demo", help="where results are written (default: runs/demo)")
+    p.add_argument(
+        "-o", "--output", "--out", dest="out", default="runs/demo", help="results folder (default: runs/demo)"
+    )
     p.add_argument("--operators-only", action="store_true", help="only merge the ontologies (seconds)")
     p.set_defaults(handler=cmd_demo)
     return parser
 
 
-def _training_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=int, help="maximum epochs (default: 200, or the pretrained run's)")
-    p.add_argument("--lr", type=float, help="learning rate (default: 1e-3, or the pretrained run's)")
+def _training_options(p: argparse.ArgumentParser, inherited: bool = False) -> None:
+    pre = ", or the pretrained run's" if inherited else ""
+    p.add_argument("--epochs", type=int, help=f"maximum epochs (default: 200{pre})")
+    p.add_argument("--lr", type=float, help=f"learning rate (default: 1e-3{pre})")
     p.add_argument("--batch-size", type=int, help="training queries per step (default: 512)")
     p.add_argument("--eval-every", type=int, help="validate every N epochs (default: 5)")
     p.add_argument("--patience", type=int, help="stop after N validations without improvement (default: 5)")
@@ -113,7 +135,13 @@ def _training_options(p: argparse.ArgumentParser) -> None:
 
 
 def _learning_parsers(sub) -> None:
-    p = sub.add_parser("pretrain", help="train a link predictor on K1 and save the run directory")
+    p = sub.add_parser(
+        "pretrain",
+        help="train a link predictor on K1 and save the run directory",
+        description="Pretrain: train an encoder + decoder for link prediction on a source graph K1 and save "
+        "the run (weights, IRI-keyed vocabularies, split, metrics, curve). `kgtransfer finetune RUN K` then "
+        "transfers it to a target graph.",
+    )
     p.add_argument("source", help=_source_help())
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
     p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
@@ -126,7 +154,12 @@ def _learning_parsers(sub) -> None:
     _training_options(p)
     p.set_defaults(handler=cmd_pretrain)
 
-    p = sub.add_parser("finetune", help="transfer a pretrained run to K and fine-tune it")
+    p = sub.add_parser(
+        "finetune",
+        help="transfer a pretrained run to K and fine-tune it",
+        description="Fine-tune: move a pretrained run's weights onto K's vocabulary by IRI, then train on K "
+        "with a strategy (full, linear-probe, lp-ft, freeze-N). Training settings default to the pretrained run's.",
+    )
     p.add_argument("pretrained", help="a run directory written by `kgtransfer pretrain`")
     p.add_argument("target", help="K: " + _source_help())
     p.add_argument("-o", "--output", required=True, help="run directory for the fine-tuned model")
@@ -150,7 +183,7 @@ def _learning_parsers(sub) -> None:
         default=1.0,
         help="learning-rate factor for transferred values (default: 1.0)",
     )
-    _training_options(p)
+    _training_options(p, inherited=True)
     p.set_defaults(handler=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="filtered MRR, Hits@k and MR of a saved run")
@@ -168,7 +201,7 @@ def _learning_parsers(sub) -> None:
     p.set_defaults(handler=cmd_interpolate)
 
     p = sub.add_parser("run", help="run a whole experiment declared in a TOML file")
-    p.add_argument("experiment", help="an experiment file (see ontologies/experiments/)")
+    p.add_argument("experiment", help="an experiment file, or a bundled experiment name (see `kgtransfer sources`)")
     p.add_argument("-o", "--output", help="run directory (default: runs/<experiment name>)")
     p.set_defaults(handler=cmd_run)
 
@@ -270,6 +303,29 @@ def cmd_run(args: argparse.Namespace) -> None:
     run_experiment(args.experiment, args.output)
 
 
+def _version() -> str:
+    from kgtransfer import __version__
+
+    return __version__
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``"1 triple"``, ``"2 triples"``, ``"1,234 rows"``; ``many`` spells an irregular plural."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def _load_source(spec: str, **kwargs):
+    """Load a CLI source: a path, a registry name, or ``NAME=SOURCE`` giving it a provenance name."""
+    import kgtransfer as kgt
+
+    name = None
+    if "=" in spec and not Path(spec).exists() and not spec.startswith(("http://", "https://")):
+        name, spec = spec.split("=", 1)
+        if not name:
+            raise kgt.KGTransferError(f"{name}={spec}: empty source name before '='")
+    return kgt.load(spec, name=name, **kwargs)
+
+
 def _print_stats(kg, top: int = 10) -> None:
     print(kg.stats(top=top))
 
@@ -279,11 +335,12 @@ def cmd_info(args: argparse.Namespace) -> None:
     import kgtransfer as kgt
 
     if args.query:
-        kg = kgt.sparql(Path(args.query), args.source)
+        source = args.source if args.source.startswith(("http://", "https://")) else _load_source(args.source)
+        kg = kgt.sparql(_query_arg(args.query), source)
         if not isinstance(kg, kgt.KnowledgeGraph):
             raise kgt.KGTransferError(f"{args.query}: info needs a CONSTRUCT or DESCRIBE query")
     else:
-        kg = kgt.load(args.source, format=args.format, view=args.view)
+        kg = _load_source(args.source, format=args.format, view=args.view)
     _print_stats(kg, args.top)
 
 
@@ -291,7 +348,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
     """``kgtransfer merge``."""
     import kgtransfer as kgt
 
-    k1, k2 = kgt.load(args.k1), kgt.load(args.k2)
+    k1, k2 = _load_source(args.k1, view=args.view), _load_source(args.k2, view=args.view)
     op = getattr(kgt, args.operator)
     kwargs: dict = {"align": args.align}
     if args.operator == "extension":
@@ -299,51 +356,125 @@ def cmd_merge(args: argparse.Namespace) -> None:
     if args.operator in ("union", "extension"):
         kwargs["blank_nodes"] = args.blank_nodes
     result = op(k1, k2, **kwargs)
-    path = result.serialize(args.output)
+    path = result.serialize(args.output, format=args.format)
     if result.alignment is not None:
-        print(f"alignment ({result.alignment.method}): {result.alignment.merged:,} entities merged")
+        print(f"alignment ({result.alignment.method}): {plural(result.alignment.merged, 'entity', 'entities')} merged")
     _print_stats(result)
-    print(f"\nwrote {len(result):,} triples to {path}")
+    print(f"\nwrote {plural(len(result), 'triple')} to {path}")
 
 
-def _parse_binding(text: str) -> tuple[str, str]:
+_PREFIX = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>\s]*)>", re.IGNORECASE)
+_WELL_KNOWN = {
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+}
+
+
+def query_prefixes(query: str) -> dict[str, str]:
+    """The ``PREFIX`` declarations of a query (plus rdf, rdfs, owl, xsd, skos unless redefined)."""
+    return {**_WELL_KNOWN, **{(p or ""): ns for p, ns in _PREFIX.findall(query)}}
+
+
+def parse_binding(text: str, prefixes: dict[str, str]) -> tuple[str, str]:
+    """``(variable, N-Triples term)`` of a ``--bind VAR=TERM`` argument, read as SPARQL term syntax.
+
+    ``<iri>``; ``prefix:name`` (a prefix of the query, or a well-known one); ``"text"``,
+    ``"text"@en``, ``"5"^^xsd:int`` or ``"5"^^<iri>``; a bare number (``xsd:integer``,
+    ``xsd:decimal``, ``xsd:double``) or ``true``/``false``. Anything else is an error, so a
+    prefixed name is never silently bound as a string.
+    """
     from kgtransfer.errors import SparqlQueryError
+    from kgtransfer.knowledge import terms as T
 
     if "=" not in text:
         raise SparqlQueryError(f"--bind {text!r}: expected VAR=TERM")
-    var, value = text.split("=", 1)
-    return var.strip().lstrip("?$"), value.strip()
+    var, value = (x.strip() for x in text.split("=", 1))
+    var = var.lstrip("?$")
+
+    def expand(name: str) -> str:
+        prefix, _, local = name.partition(":")
+        if prefix not in prefixes:
+            known = ", ".join(sorted(p + ":" for p in prefixes))
+            raise SparqlQueryError(f"--bind {text!r}: unknown prefix {prefix + ':'!r} (declared: {known})")
+        return f"<{prefixes[prefix]}{local}>"
+
+    if value.startswith("<") and value.endswith(">"):
+        return var, value
+    m = re.fullmatch(r'"((?:[^"\\]|\\.)*)"(?:@([A-Za-z]+(?:-[A-Za-z0-9]+)*)|\^\^(<[^>]*>|[\w.-]*:[\w.-]*))?', value)
+    if m:
+        lexical = m.group(1).encode().decode("unicode_escape") if "\\" in m.group(1) else m.group(1)
+        datatype = m.group(3)
+        if datatype and not datatype.startswith("<"):
+            datatype = expand(datatype)
+        return var, T.literal(lexical, datatype[1:-1] if datatype else None, m.group(2))
+    if value in ("true", "false"):
+        return var, T.literal(value, T.XSD + "boolean")
+    if re.fullmatch(r"[+-]?\d+", value):
+        return var, T.literal(value, T.XSD + "integer")
+    if re.fullmatch(r"[+-]?\d*\.\d+", value):
+        return var, T.literal(value, T.XSD + "decimal")
+    if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", value):
+        return var, T.literal(value, T.XSD + "double")
+    if re.fullmatch(r"[A-Za-z][\w.-]*:[^\s<>\"]*|:[^\s<>\"]*", value):
+        return var, expand(value)
+    raise SparqlQueryError(
+        f'--bind {text!r}: not an RDF term; write an IRI as <...> or prefix:name, a literal as "..."'
+    )
+
+
+def _query_arg(query: str):
+    return Path(query) if Path(query).suffix in (".rq", ".sparql") else query
 
 
 def cmd_sparql(args: argparse.Namespace) -> None:
     """``kgtransfer sparql``."""
     import kgtransfer as kgt
+    from kgtransfer.knowledge.sparql import read_query
 
-    query = Path(args.query) if Path(args.query).suffix in (".rq", ".sparql") else args.query
-    bindings = dict(_parse_binding(b) for b in args.bind)
-    result = kgt.sparql(query, args.source, bindings=bindings, timeout=args.timeout)
+    text, _ = read_query(_query_arg(args.query))
+    prefixes = query_prefixes(text)
+    bindings = dict(parse_binding(b, prefixes) for b in args.bind)
+    remote = args.source.startswith(("http://", "https://"))
+    source = args.source if remote else _load_source(args.source)
+    result = kgt.sparql(text, source, bindings=bindings, timeout=args.timeout)
     if isinstance(result, bool):
         print("true" if result else "false")
     elif isinstance(result, kgt.KnowledgeGraph):
         if args.output:
             result.serialize(args.output)
-            print(f"wrote {len(result):,} triples to {args.output}")
+            print(f"wrote {plural(len(result), 'triple')} to {args.output}")
         else:
             sys.stdout.write(result.to_ntriples())
     else:
         if args.output:
             result.to_csv(args.output)
-            print(f"wrote {len(result):,} rows to {args.output}")
+            print(f"wrote {plural(len(result), 'row')} to {args.output}")
         elif args.csv:
             sys.stdout.write(result.to_csv())
         else:
             print(result)
+    empty = result is False or (not isinstance(result, bool) and len(result) == 0)
+    if empty and bindings:
+        _explain_empty(bindings, None if remote else source)
+
+
+def _explain_empty(bindings: dict[str, str], kg) -> None:
+    """Say on stderr which bindings match no term of the source, when a bound query found nothing."""
+    missing = [f"?{v} = {t}" for v, t in bindings.items() if kg is not None and kg.term_id(t) is None]
+    if missing:
+        print(f"note: no results; {', '.join(missing)} occurs nowhere in {kg.name}", file=sys.stderr)
+    else:
+        shown = ", ".join(f"?{v} = {t}" for v, t in bindings.items())
+        print(f"note: no results with {shown}", file=sys.stderr)
 
 
 def cmd_sources(args: argparse.Namespace) -> None:
     """``kgtransfer sources``."""
     from kgtransfer.errors import KGTransferError
-    from kgtransfer.knowledge.registry import entries
+    from kgtransfer.knowledge.registry import bundled_names, entries
     from kgtransfer.knowledge.sparql import available_views
     from kgtransfer.report import format_table
 
@@ -357,6 +488,8 @@ def cmd_sources(args: argparse.Namespace) -> None:
         rows.append([entry.name, entry.description, status])
     print(format_table(rows, ["name", "description", "status"]))
     print(f"\nviews (load(..., view=NAME)): {', '.join(available_views())}")
+    print(f"queries (kgtransfer sparql NAME): {', '.join(bundled_names('queries'))}")
+    print(f"experiments (kgtransfer run NAME): {', '.join(bundled_names('experiments'))}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -381,6 +514,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `kgtransfer ... | head`: the reader has all it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

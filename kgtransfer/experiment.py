@@ -107,8 +107,10 @@ class Experiment:
             path = bundled_file("experiments", str(path)) or path
         if not path.is_file():
             from kgtransfer.errors import SourceNotFoundError
+            from kgtransfer.knowledge.registry import bundled_names
 
-            raise SourceNotFoundError(f"{path}: no such experiment file")
+            bundled = ", ".join(bundled_names("experiments"))
+            raise SourceNotFoundError(f"{path}: no such experiment file or bundled experiment ({bundled})")
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:

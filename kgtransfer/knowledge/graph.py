@@ -433,9 +433,10 @@ class KnowledgeGraph:
         if not provenance_graphs:
             return "".join(f"{terms[s]} {terms[p]} {terms[o]} .\n" for s, p, o in self.triples.tolist())
         graphs = {m: f"<{provenance_graph_iri(self.source_names(m))}>" for m in np.unique(self.provenance).tolist()}
+        order = np.argsort(self.provenance, kind="stable")  # grouped by graph: one TriG block per graph
         return "".join(
             f"{terms[s]} {terms[p]} {terms[o]} {graphs[m]} .\n"
-            for (s, p, o), m in zip(self.triples.tolist(), self.provenance.tolist(), strict=True)
+            for (s, p, o), m in zip(self.triples[order].tolist(), self.provenance[order].tolist(), strict=True)
         )
 
     def source_names(self, mask: int) -> list[str]:
