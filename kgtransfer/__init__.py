@@ -43,6 +43,10 @@ _EXPORTS = {
     "compose": "kgtransfer.transfer.structure",
     "encoder": "kgtransfer.models.registry",
     "decoder": "kgtransfer.models.registry",
+    "predict_target": "kgtransfer.tasks.prediction",
+    "embeddings": "kgtransfer.tasks.prediction",
+    "save_embeddings": "kgtransfer.tasks.prediction",
+    "Metrics": "kgtransfer.tasks.metrics",
 }
 
 __all__ = [
@@ -50,18 +54,22 @@ __all__ = [
     "GraphStats",
     "KGTransferError",
     "KnowledgeGraph",
+    "Metrics",
     "ModelConfig",
     "TrainConfig",
     "TrainedModel",
     "align",
     "compose",
     "decoder",
+    "embeddings",
     "encoder",
     "finetune",
     "greedy_soup",
     "interpolate",
     "interpolation_sweep",
+    "predict_target",
     "pretrain",
+    "save_embeddings",
     "uniform_soup",
     "zero_shot",
     "difference",
@@ -85,6 +93,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.knowledge.sparql import sparql
     from kgtransfer.models.link_predictor import ModelConfig
     from kgtransfer.models.registry import decoder, encoder
+    from kgtransfer.tasks.metrics import Metrics
+    from kgtransfer.tasks.prediction import embeddings, predict_target, save_embeddings
     from kgtransfer.training import TrainedModel, train
     from kgtransfer.transfer.finetune import finetune, pretrain, zero_shot
     from kgtransfer.transfer.parameter import greedy_soup, interpolate, interpolation_sweep, uniform_soup

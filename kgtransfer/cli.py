@@ -200,6 +200,27 @@ def _learning_parsers(sub) -> None:
     group.add_argument("--sweep", action="store_true", help="α = 0, 0.1, ..., 1; keep the best on validation")
     p.set_defaults(handler=cmd_interpolate)
 
+    p = sub.add_parser(
+        "predict",
+        help="top-k tails of (head, relation, ?) or heads of (?, relation, tail) from a saved run",
+        description="Rank every entity as the missing tail (--head and --relation) or head (--relation and "
+        "--tail) with a saved run's model; IRIs as http://... or <http://...>.",
+    )
+    p.add_argument("run", help="a run directory")
+    side = p.add_mutually_exclusive_group(required=True)
+    side.add_argument("--head", help="the head IRI: predict tails")
+    side.add_argument("--tail", help="the tail IRI: predict heads")
+    p.add_argument("--relation", required=True, help="the relation IRI")
+    p.add_argument("-k", type=int, default=10, help="how many candidates (default: 10)")
+    p.add_argument("--filter-known", action="store_true", help="drop candidates that complete a known triple")
+    p.add_argument("--csv", action="store_true", help="print CSV (rank, term, score, known) instead of a table")
+    p.set_defaults(handler=cmd_predict)
+
+    p = sub.add_parser("embeddings", help="export a saved run's entity and relation embeddings by IRI")
+    p.add_argument("run", help="a run directory")
+    p.add_argument("-o", "--output", required=True, help=".tsv (kind, iri, values) or .npz (arrays by IRI)")
+    p.set_defaults(handler=cmd_embeddings)
+
     p = sub.add_parser("run", help="run a whole experiment declared in a TOML file")
     p.add_argument("experiment", help="an experiment file, or a bundled experiment name (see `kgtransfer sources`)")
     p.add_argument("-o", "--output", help="run directory (default: runs/<experiment name>)")
@@ -286,14 +307,47 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     if args.alpha is not None:
         result = kgt.interpolate(first, second, args.alpha)
     else:
-        rows = kgt.interpolation_sweep(first, second, plot=out / "alpha_sweep.png")
+        names = (Path(args.first).name or args.first, Path(args.second).name or args.second)
+        rows = kgt.interpolation_sweep(first, second, plot=out / "alpha_sweep.png", names=names)
         cols = ["alpha", "valid_mrr", "test_mrr", "test_hits@1", "test_hits@10"]
-        print(format_table([[r[c] for c in cols] for r in rows], cols, title="θ = α·θ1 + (1−α)·θ2"))
+        title = f"θ = α·θ1 + (1−α)·θ2; θ1 = {args.first} (α = 1), θ2 = {args.second} (α = 0)"
+        print(format_table([[r[c] for c in cols] for r in rows], cols, title=title))
         best = best_alpha(rows)
         print(f"\nbest α on validation: {best['alpha']:.2f}; plot: {out / 'alpha_sweep.png'}")
         result = kgt.interpolate(first, second, best["alpha"])
     result.save(out / "model")
     print(result.summary())
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    """``kgtransfer predict``."""
+    import kgtransfer as kgt
+
+    model = kgt.TrainedModel.load(args.run)
+    result = kgt.predict_target(
+        model, head=args.head, relation=args.relation, tail=args.tail, k=args.k, filter_known=args.filter_known
+    )
+    if args.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["rank", "term", "score", "known"])
+        writer.writerows([p.rank, p.term, f"{p.score:.6g}", p.known] for p in result)
+    else:
+        print(result)
+
+
+def cmd_embeddings(args: argparse.Namespace) -> None:
+    """``kgtransfer embeddings``."""
+    import kgtransfer as kgt
+
+    model = kgt.TrainedModel.load(args.run)
+    path = kgt.save_embeddings(model, args.output)
+    vocab = model.vocab
+    print(
+        f"wrote {plural(len(vocab.entities), 'entity', 'entities')} and {plural(len(vocab.relations), 'relation')} "
+        f"(dim {model.model_config.dim}) to {path}"
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> None:

@@ -109,6 +109,7 @@ class History:
     loss: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)  # {"epoch": e, "mrr": ..., ...}
+    marks: dict[str, int] = field(default_factory=dict)  # {"probe ends": epoch} for LP-FT plots
 
     def to_csv(self) -> str:
         """One row per epoch: epoch, loss, seconds, and the validation metrics where evaluated."""

@@ -55,3 +55,10 @@ class RegistryError(KGTransferError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
+
+
+class UnknownTermError(KGTransferError, KeyError):
+    """An IRI asked about is not in a model's vocabulary."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

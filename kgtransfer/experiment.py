@@ -241,7 +241,11 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
         fine = results.get("full") or next((m for s, m in results.items() if s != "scratch"), None)
         if fine is not None and exp.alphas:
             sweep = interpolation_sweep(
-                pretrained, fine, exp.alphas, plot=out / "alpha_sweep.png" if seed == exp.seeds[0] else None
+                pretrained,
+                fine,
+                exp.alphas,
+                plot=out / "alpha_sweep.png" if seed == exp.seeds[0] else None,
+                names=("pretrained", f"fine-tuned ({'full' if 'full' in results else fine.info.get('strategy', '')})"),
             )
             best = best_alpha(sweep)
             runs["interpolation"].append(
@@ -274,7 +278,13 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
         "seconds": time.perf_counter() - t0,
     }
     save_json(out / "results.json", result)
-    atomic_write_text(out / "results.md", "```\n" + table + "\n```\n")
+    note = (
+        "\nInterpolation: θ = α·θ_pretrained + (1−α)·θ_fine-tuned, α picked on validation; "
+        "α = 1 is the pretrained model unchanged, α = 0 the fine-tuned one.\n"
+        if runs.get("interpolation")
+        else ""
+    )
+    atomic_write_text(out / "results.md", "```\n" + table + "\n```\n" + note)
     print(f"\nresults: {out / 'results.json'}, plots: {out / 'curves.png'}, {out / 'alpha_sweep.png'}")
     return result
 

@@ -76,6 +76,7 @@ def test_run_experiment_writes_results(sources, tmp_path, capsys):
         "models/full/metrics.json",
     ):
         assert (out / name).exists(), name
+    assert "α = 1 is the pretrained model unchanged" in (out / "results.md").read_text()
 
 
 def test_experiment_errors_name_the_file_and_field(tmp_path):

@@ -317,6 +317,7 @@ def _join(first, second):
         loss=first.history.loss + second.history.loss,
         seconds=first.history.seconds + second.history.seconds,
         evals=first.history.evals + [{**e, "epoch": e["epoch"] + offset} for e in second.history.evals],
+        marks={"probe ends": offset},
     )
     best_first = first.best.get("mrr", -1) if first.best else -1
     if second.best and second.best.get("mrr", -1) >= best_first:

@@ -65,8 +65,11 @@ def interpolation_sweep(
     alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 11)),
     plot: str | os.PathLike | None = None,
     metric: str = "mrr",
+    names: tuple[str, str] = ("θ1 (first)", "θ2 (second)"),
 ) -> list[dict]:
     """Evaluate :func:`interpolate` at each α on validation and test; optionally plot the curve (PNG).
+
+    α is the weight of ``a``: α = 1 is ``a`` unchanged, α = 0 is ``b``; ``names`` label them on the plot.
 
     Returns:
         One row per α: ``{"alpha", "valid_<metric>", "test_<metric>", ...}``; pick α on validation.
@@ -83,7 +86,7 @@ def interpolation_sweep(
             }
         )
     if plot is not None:
-        plot_sweep(rows, plot, metric)
+        plot_sweep(rows, plot, metric, names)
     return rows
 
 
@@ -92,11 +95,13 @@ def best_alpha(rows: list[dict], metric: str = "mrr") -> dict:
     return max(rows, key=lambda r: r[f"valid_{metric}"])
 
 
-def plot_sweep(rows: list[dict], path: str | os.PathLike, metric: str = "mrr") -> Path | None:
+def plot_sweep(
+    rows: list[dict], path: str | os.PathLike, metric: str = "mrr", names: tuple[str, str] = ("θ1", "θ2")
+) -> Path:
     """The α sweep as PNG (see :func:`kgtransfer.plots.alpha_sweep`)."""
     from kgtransfer.plots import alpha_sweep
 
-    return alpha_sweep(rows, path, metric)
+    return alpha_sweep(rows, path, metric, names)
 
 
 def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
