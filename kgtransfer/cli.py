@@ -316,6 +316,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         print(f"\nbest α on validation: {best['alpha']:.2f}; plot: {out / 'alpha_sweep.png'}")
         result = kgt.interpolate(first, second, best["alpha"])
     result.save(out / "model")
+    print(result.mix_report)
     print(result.summary())
 
 

@@ -62,3 +62,11 @@ class UnknownTermError(KGTransferError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class IncompatibleModelsError(KGTransferError, ValueError):
+    """Two models cannot be combined: different architectures, or nothing lines up between them."""
+
+
+class TransferWarning(UserWarning):
+    """A transfer carried over little: few of the target's rows came from the source model."""

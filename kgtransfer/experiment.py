@@ -236,9 +236,13 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
                     if scratch_best
                     else None,
                     "seconds": model.fit.seconds,
+                    "transfer": model.info.get("transfer"),
                 }
             )
-        fine = results.get("full") or next((m for s, m in results.items() if s != "scratch"), None)
+        # interpolation needs θ2 of the pretrained model's architecture: a composed encoder is not
+        fine = results.get("full") or next(
+            (m for s, m in results.items() if s != "scratch" and not s.startswith("compose-")), None
+        )
         if fine is not None and exp.alphas:
             sweep = interpolation_sweep(
                 pretrained,

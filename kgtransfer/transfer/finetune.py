@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
 
 from kgtransfer.engine import TrainConfig, fit
+from kgtransfer.errors import TransferWarning
 from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
 from kgtransfer.training import TrainedModel, train
 from kgtransfer.transfer.weights import TransferReport, index_map, row_kind, transfer_state
@@ -77,7 +79,11 @@ def build_transferred(
     config = pretrained.model_config
     model = LinkPredictor.build(config, split.num_entities, split.num_relations)
     graph = split.message_graph()
-    report = transfer_state(pretrained.model, pretrained.vocab, model, split.vocab, graph, init)
+    rows = torch.cat([split.train.tensor, split.valid.tensor, split.test.tensor])
+    used = (_mask(rows[:, [0, 2]], split.num_entities), _mask(rows[:, 1], split.num_relations))
+    report = transfer_state(pretrained.model, pretrained.vocab, model, split.vocab, graph, init, used)
+    for message in report.warnings():
+        warnings.warn(message, TransferWarning, stacklevel=3)
     transferred = _transferred_masks(model, pretrained, split, report)
     if compose is not None:
         from kgtransfer.transfer.structure import ComposedEncoder
@@ -92,6 +98,12 @@ def build_transferred(
             f"encoder.first.{k[len('encoder.') :]}": v for k, v in transferred.items() if k.startswith("encoder.")
         }
     return model, report, transferred
+
+
+def _mask(ids: Tensor, n: int) -> Tensor:
+    out = torch.zeros(n, dtype=torch.bool)
+    out[ids.reshape(-1)] = True
+    return out
 
 
 def _transferred_masks(model: nn.Module, pretrained: TrainedModel, split, report: TransferReport) -> dict:
