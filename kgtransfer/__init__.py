@@ -47,6 +47,11 @@ _EXPORTS = {
     "embeddings": "kgtransfer.tasks.prediction",
     "save_embeddings": "kgtransfer.tasks.prediction",
     "Metrics": "kgtransfer.tasks.metrics",
+    "Split": "kgtransfer.data.splits",
+    "given_split": "kgtransfer.data.splits",
+    "random_split": "kgtransfer.data.splits",
+    "novelty_split": "kgtransfer.data.splits",
+    "transfer_split": "kgtransfer.data.splits",
 }
 
 __all__ = [
@@ -56,6 +61,7 @@ __all__ = [
     "KnowledgeGraph",
     "Metrics",
     "ModelConfig",
+    "Split",
     "TrainConfig",
     "TrainedModel",
     "align",
@@ -64,12 +70,16 @@ __all__ = [
     "embeddings",
     "encoder",
     "finetune",
+    "given_split",
     "greedy_soup",
     "interpolate",
     "interpolation_sweep",
+    "novelty_split",
     "predict_target",
     "pretrain",
+    "random_split",
     "save_embeddings",
+    "transfer_split",
     "uniform_soup",
     "zero_shot",
     "difference",
@@ -83,6 +93,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from kgtransfer.data.splits import Split, given_split, novelty_split, random_split, transfer_split
     from kgtransfer.engine import TrainConfig
     from kgtransfer.errors import KGTransferError
     from kgtransfer.knowledge.align import Alignment, align

@@ -150,7 +150,13 @@ def _learning_parsers(sub) -> None:
     p.add_argument("--dim", type=int, default=200, help="embedding size (default: 200)")
     p.add_argument("--layers", type=int, help="message-passing layers (default: 2)")
     p.add_argument("--bases", type=int, help="R-GCN basis decomposition: number of bases (default: none)")
-    p.add_argument("--split", default=None, help="given or random (default: given when the data has splits)")
+    p.add_argument(
+        "--split",
+        default=None,
+        help="given, random, or a saved split (a run directory or its split/ folder) to train on exactly "
+        "that split, e.g. a scratch baseline on a fine-tuned run's split (default: given when the data has "
+        "splits, else random)",
+    )
     _training_options(p)
     p.set_defaults(handler=cmd_pretrain)
 
@@ -175,6 +181,13 @@ def _learning_parsers(sub) -> None:
         "--compose",
         choices=("sum", "concat", "gate"),
         help="structure transfer: compose the transferred encoder with a new one",
+    )
+    p.add_argument(
+        "--split",
+        default=None,
+        help="given, random, or a saved split (a run directory or its split/ folder). given and random never "
+        "evaluate on the pretraining run's training triples (they stay in train) (default: given when K has "
+        "splits, else random)",
     )
     p.add_argument("--l2sp", type=float, default=0.0, help="weight of the pull toward pretrained values (default: 0)")
     p.add_argument(
@@ -272,6 +285,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
         compose=args.compose,
         l2sp=args.l2sp,
         transferred_lr_scale=args.transferred_lr_scale,
+        split=args.split,
         config=_train_config(args, pretrained.train_config),
     )
     result.save(args.output)
@@ -279,6 +293,10 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     print()
     print(result.summary())
     print(f"\nwrote {args.output}")
+    print(
+        f"compare with training from scratch on the same split: kgtransfer pretrain {args.target} "
+        f"-o {args.output}-scratch --split {args.output}"
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:

@@ -183,7 +183,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 def run_experiment(experiment: Experiment | str | Path, out: str | Path | None = None) -> dict:
     """Run an experiment; returns the results dict also written to ``out/results.json``."""
     import kgtransfer as kgt
-    from kgtransfer.data.splits import novelty_split, random_split
+    from kgtransfer.data.splits import novelty_split, transfer_split
     from kgtransfer.engine import save_json
     from kgtransfer.knowledge.io import atomic_write_text
     from kgtransfer.training import plot_curves, scalar_metrics
@@ -210,8 +210,8 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
         vocab = pretrained.vocab.extend(k)
         if exp.evaluate_on == "new":
             split = novelty_split(k, k1.sources, exp.ratios, seed=seed, vocab=vocab)
-        else:
-            split = random_split(k, exp.ratios, seed=seed, vocab=vocab)
+        else:  # never test on what the pretrained model trained on
+            split = transfer_split(k, pretrained.split.train, exp.ratios, seed=seed, vocab=vocab)
         print(f"seed {seed}: pretrained on K1 ({pretrained.fit.best_epoch} epochs), target {split!r}")
         ft_cfg = _with_seed(exp.finetune, seed)
         results = {}

@@ -18,8 +18,9 @@ def make_split(kg, split=None, seed: int = 0):
 
     Args:
         kg: a KnowledgeGraph.
-        split: a Split (returned as is), ``"given"`` (from train/valid/test provenance sources),
-            ``"random"``, or ratios ``(train, valid, test)`` (default: given when ``kg`` has split
+        split: a Split (returned as is), a saved split or run directory (to compare runs on one
+            split), ``"given"`` (from train/valid/test provenance sources), ``"random"``, or ratios
+            ``(train, valid, test)`` (default: given when ``kg`` has split
             sources, else random 0.8/0.1/0.1).
         seed: the seed of a random split (default: 0).
     """
@@ -27,6 +28,11 @@ def make_split(kg, split=None, seed: int = 0):
 
     if isinstance(split, Split):
         return split
+    from kgtransfer.data.splits import load_split
+
+    loaded = load_split(split)
+    if loaded is not None:
+        return loaded
     if split is None:
         has_given = any(s.rsplit("/", 1)[-1] in ("train", "valid", "validation", "test") for s in kg.sources)
         split = "given" if has_given else "random"

@@ -51,20 +51,34 @@ def pretrain(source, task: str = "link_prediction", **kwargs) -> TrainedModel:
 def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
     """K's split over the pretrained vocabularies *extended* by K's terms, so transferred ids stay put.
 
-    ``split`` is as in :func:`kgtransfer.training.make_split`; a Split is returned as is.
+    The split never evaluates on what the pretrained model trained on: a random split draws valid
+    and test only from K's triples outside the pretraining run's training triples
+    (:func:`~kgtransfer.data.splits.transfer_split`), and a given split moves such triples to
+    train (:func:`~kgtransfer.data.splits.keep_in_train`).
+
+    Args:
+        pretrained: the pretrained run.
+        kg: the target graph K.
+        split: a Split (returned as is, e.g. a scratch run's for a like-for-like comparison), a saved
+            split or run directory, ``"given"``, ``"random"`` or ratios ``(train, valid, test)``
+            (default: given when K has split sources, else random).
+        seed: the seed of a random split (default: 0).
     """
-    from kgtransfer.data.splits import Split, given_split, random_split
+    from kgtransfer.data.splits import Split, given_split, keep_in_train, load_split, transfer_split
 
     if isinstance(split, Split):
         return split
+    loaded = load_split(split)
+    if loaded is not None:
+        return loaded
     vocab = pretrained.vocab.extend(kg)
     if split is None:
         has_given = any(s.rsplit("/", 1)[-1] in ("train", "valid", "validation", "test") for s in kg.sources)
         split = "given" if has_given else "random"
     if split == "given":
-        return given_split(kg, vocab=vocab)
+        return keep_in_train(given_split(kg, vocab=vocab), pretrained.split.train)
     ratios = (0.8, 0.1, 0.1) if split == "random" else tuple(split)
-    return random_split(kg, ratios=ratios, seed=seed, vocab=vocab)
+    return transfer_split(kg, pretrained.split.train, ratios=ratios, seed=seed, vocab=vocab)
 
 
 def build_transferred(
