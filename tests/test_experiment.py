@@ -99,7 +99,7 @@ def test_learning_verbs_on_the_cli(sources, tmp_path, capsys):
     assert main(["pretrain", str(k1), "-o", str(pre), "--encoder", "embedding", "--dim", "16", *common]) == 0
     assert main(["finetune", str(pre), str(k2), "-o", str(ft), "--strategy", "lp-ft", *common]) == 0
     out = capsys.readouterr().out
-    assert "transferred" in out and "from neighbours" in out
+    assert "from pretrained" in out and "from neighbours" in out
     assert main(["evaluate", str(ft)]) == 0
     assert "both" in capsys.readouterr().out
     assert main(["interpolate", str(pre), str(ft), "-o", str(sweep), "--sweep"]) == 0
