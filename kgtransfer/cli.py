@@ -126,7 +126,12 @@ def _training_options(p: argparse.ArgumentParser, inherited: bool = False) -> No
     pre = ", or the pretrained run's" if inherited else ""
     p.add_argument("--epochs", type=int, help=f"maximum epochs (default: 200{pre})")
     p.add_argument("--lr", type=float, help=f"learning rate (default: 1e-3{pre})")
-    p.add_argument("--batch-size", type=int, help="training queries per step (default: 512)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="training queries per step (default: 512, or for a GNN on pretrain large enough for a few steps per "
+        "epoch; finetune: the pretrained run's)",
+    )
     p.add_argument("--eval-every", type=int, help="validate every N epochs (default: 5)")
     p.add_argument("--patience", type=int, help="stop after N validations without improvement (default: 5)")
     p.add_argument("--seed", type=int, help="random seed (default: 0)")
@@ -145,9 +150,15 @@ def _learning_parsers(sub) -> None:
     p.add_argument("source", help=_source_help())
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
     p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
-    p.add_argument("--encoder", default="rgcn", help="rgcn, compgcn or embedding (default: rgcn)")
+    p.add_argument(
+        "--encoder",
+        help="rgcn, compgcn or embedding (default: rgcn, or compgcn where R-GCN's cost per edge type and node "
+        "is large)",
+    )
     p.add_argument("--decoder", default="distmult", help="distmult, complex, rotate or transe (default: distmult)")
-    p.add_argument("--dim", type=int, default=200, help="embedding size (default: 200)")
+    p.add_argument(
+        "--dim", type=int, help="embedding size (default: chosen for the graph: 200, or 64 for a GNN on a large graph)"
+    )
     p.add_argument("--layers", type=int, help="message-passing layers (default: 2)")
     p.add_argument("--bases", type=int, help="R-GCN basis decomposition: number of bases (default: none)")
     p.add_argument(
@@ -261,11 +272,26 @@ def _train_config(args: argparse.Namespace, base=None):
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
+    from kgtransfer.sizing import suggest
+    from kgtransfer.training import make_split
 
+    kg = _load_source(args.source, view=args.view)
+    split = make_split(kg, args.split, args.seed or 0)
+    if args.encoder is None or args.dim is None or args.batch_size is None:
+        train = split.train.tensor
+        queries = len(train[:, [0, 1]].unique(dim=0)) + len(train[:, [2, 1]].unique(dim=0))
+        chosen = suggest(args.encoder, len(train), split.num_entities, split.num_relations, queries)
+        args.encoder = args.encoder or chosen.encoder
+        args.dim = args.dim or chosen.dim
+        args.batch_size = args.batch_size or chosen.batch_size
+        print(
+            f"settings for {kg.name} ({len(split.train):,} training triples, {split.num_entities:,} entities): "
+            f"{chosen}; --encoder/--dim/--batch-size override",
+            flush=True,
+        )
     kwargs = {k: v for k, v in (("num_layers", args.layers), ("num_bases", args.bases)) if v is not None}
     model = kgt.ModelConfig(encoder=args.encoder, decoder=args.decoder, dim=args.dim, encoder_kwargs=kwargs)
-    kg = kgt.load(args.source, view=args.view)
-    result = kgt.pretrain(kg, model=model, config=_train_config(args), split=args.split)
+    result = kgt.pretrain(kg, model=model, config=_train_config(args), split=split)
     result.save(args.output)
     print(result.summary())
     print(f"\nwrote {args.output}")

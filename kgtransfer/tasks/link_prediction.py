@@ -342,6 +342,11 @@ class LinkPredictionTask:
         """Work per step: message edges plus entities, times the candidates scored."""
         return int(self.graph.edge_index.size(1) + self.num_entities) * max(self.num_entities // 64, 1)
 
+    def num_batches(self, batch_size: int) -> int:
+        """Optimizer steps per epoch at ``batch_size``."""
+        rows = self.queries if self.loss_kind == "1-n" else self.train
+        return -(-len(rows) // max(batch_size, 1))
+
     def batches(self, epoch: int, batch_size: int, generator: torch.Generator):
         """Shuffled query batches (1-N) or ``(positives, negatives)`` batches."""
         rows = self.queries if self.loss_kind == "1-n" else self.train
