@@ -139,3 +139,12 @@ def test_bundled_names_from_anywhere(tmp_path, monkeypatch, capsys):
     assert main(["sources"]) == 0
     out = capsys.readouterr().out
     assert "brick-top-classes" in out and "brick-evolution" in out
+
+
+def test_graph_queries_see_named_graphs_on_the_cli(tmp_path, capsys):
+    (tmp_path / "d.trig").write_text(
+        f"<{EX}g1> {{ <{EX}a> <{EX}p> <{EX}b> }}\n<{EX}g2> {{ <{EX}c> <{EX}p> <{EX}d> }}\n"
+    )
+    query = "SELECT ?g ?s WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g"
+    assert main(["sparql", query, "--source", str(tmp_path / "d.trig"), "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["g,s", f"{EX}g1,{EX}a", f"{EX}g2,{EX}c"]
