@@ -126,12 +126,8 @@ def _training_options(p: argparse.ArgumentParser, inherited: bool = False) -> No
     pre = ", or the pretrained run's" if inherited else ""
     p.add_argument("--epochs", type=int, help=f"maximum epochs (default: 200{pre})")
     p.add_argument("--lr", type=float, help=f"learning rate (default: 1e-3{pre})")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        help="training queries per step (default: 512, or for a GNN on pretrain large enough for a few steps per "
-        "epoch; finetune: the pretrained run's)",
-    )
+    batch = "the pretrained run's" if inherited else "512, or enough for a few steps per epoch for a GNN"
+    p.add_argument("--batch-size", type=int, help=f"training queries per step (default: {batch})")
     p.add_argument("--eval-every", type=int, help="validate every N epochs (default: 5)")
     p.add_argument("--patience", type=int, help="stop after N validations without improvement (default: 5)")
     p.add_argument("--seed", type=int, help="random seed (default: 0)")
