@@ -96,6 +96,9 @@ def build_transferred(
     rows = torch.cat([split.train.tensor, split.valid.tensor, split.test.tensor])
     used = (_mask(rows[:, [0, 2]], split.num_entities), _mask(rows[:, 1], split.num_relations))
     report = transfer_state(pretrained.model, pretrained.vocab, model, split.vocab, graph, init, used)
+    evaluated = _mask(torch.cat([split.valid.tensor, split.test.tensor])[:, [0, 2]], split.num_entities)
+    known = torch.from_numpy(index_map(pretrained.vocab.entities.keys, split.vocab.entities.keys)) >= 0
+    report.eval_entities, report.eval_entities_transferred = int(evaluated.sum()), int((evaluated & known).sum())
     for message in report.warnings():
         warnings.warn(message, TransferWarning, stacklevel=3)
     transferred = _transferred_masks(model, pretrained, split, report)

@@ -36,8 +36,9 @@ class TransferReport:
     """How each row and parameter of the target model was initialized.
 
     The ``target_*`` counts are over the entities and relations of the target graph K (those in
-    its train, valid or test triples) — what matters for the task. The other row counts are over
-    the whole model vocabulary, which also holds the source's rows that K does not use.
+    its train, valid or test triples) — what matters for the task; ``eval_*`` over the entities
+    of the valid and test triples, where a transfer shows. The other row counts are over the
+    whole model vocabulary, which also holds the source's rows that K does not use.
     """
 
     entities_transferred: int = 0
@@ -54,6 +55,8 @@ class TransferReport:
     target_relations_transferred: int = 0
     target_relations_from_cooccurrence: int = 0
     target_relations_random: int = 0
+    eval_entities: int = 0
+    eval_entities_transferred: int = 0
     parameters_copied: list[str] = field(default_factory=list)
     parameters_skipped: list[str] = field(default_factory=list)
 
@@ -65,13 +68,14 @@ class TransferReport:
         """Sentences for a transfer that carried little over: under 10% of K's entities or relations."""
         out = []
         for what, got, total in (
-            ("entities", self.target_entities_transferred, self.target_entities),
-            ("relations", self.target_relations_transferred, self.target_relations),
+            ("the target's entities", self.target_entities_transferred, self.target_entities),
+            ("the target's relations", self.target_relations_transferred, self.target_relations),
+            ("the entities of the valid and test triples", self.eval_entities_transferred, self.eval_entities),
         ):
             if total and got < LOW_SHARE * total:
                 out.append(
-                    f"only {got:,} of the target's {total:,} {what} ({got / total:.0%}) came from the pretrained "
-                    "model; the rest start from neighbours or at random, so this is close to training from scratch"
+                    f"only {got:,} of {total:,} of {what} ({got / total:.0%}) came from the pretrained model "
+                    "(the rest start from transferred neighbours or at random)"
                 )
         return out
 
@@ -101,6 +105,11 @@ class TransferReport:
             ["target rows", "from pretrained", "from neighbours", "random"],
             title="transfer onto the target graph",
         )
+        if self.eval_entities:
+            table += (
+                f"\nentities of the valid/test triples from pretrained: "
+                f"{share(self.eval_entities_transferred, self.eval_entities)} of {self.eval_entities:,}"
+            )
         lines = [table, f"shared parameters copied: {len(self.parameters_copied)}, skipped: {self.parameters_skipped}"]
         lines += [f"warning: {w}" for w in self.warnings()]
         return "\n".join(lines)
