@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 OPERATORS = ("union", "intersection", "difference", "extension")
@@ -122,39 +123,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _training_options(p: argparse.ArgumentParser, inherited: bool = False) -> None:
-    pre = ", or the pretrained run's" if inherited else ""
-    p.add_argument("--epochs", type=int, help=f"maximum epochs (default: 200{pre})")
-    p.add_argument("--lr", type=float, help=f"learning rate (default: 1e-3{pre})")
-    batch = "the pretrained run's" if inherited else "512, or enough for a few steps per epoch for a GNN"
-    p.add_argument("--batch-size", type=int, help=f"training queries per step (default: {batch})")
-    p.add_argument("--eval-every", type=int, help="validate every N epochs (default: 5)")
-    p.add_argument("--patience", type=int, help="stop after N validations without improvement (default: 5)")
-    p.add_argument("--seed", type=int, help="random seed (default: 0)")
-    p.add_argument("--device", help="auto (CUDA when present), cpu, cuda, ... (default: auto)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: chosen for the graph size)")
+def _training_options(
+    p: argparse.ArgumentParser, title: str = "training (TrainConfig)", defaults: dict | None = None
+) -> None:
+    from kgtransfer.config import TrainConfig
+    from kgtransfer.config_adapter import add_arguments
+
+    add_arguments(p.add_argument_group(title), TrainConfig, defaults=defaults)
 
 
 def _learning_parsers(sub) -> None:
+    from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig
+    from kgtransfer.config_adapter import add_arguments
+
     p = sub.add_parser(
         "pretrain",
         help="train a link predictor on K1 and save the run directory",
         description="Pretrain: train an encoder + decoder for link prediction on a source graph K1 and save "
         "the run (weights, IRI-keyed vocabularies, split, metrics, curve). `kgtransfer finetune RUN K` then "
-        "transfers it to a target graph.",
+        "transfers it to a target graph. Unset --encoder, --dim and --batch-size are chosen for the graph "
+        "(printed before training).",
     )
     p.add_argument("source", help=_source_help())
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
     p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
-    p.add_argument(
-        "--encoder",
-        help="rgcn, compgcn or embedding (default: rgcn, or compgcn where R-GCN's cost per edge type and node "
-        "is large)",
-    )
-    p.add_argument("--decoder", default="distmult", help="distmult, complex, rotate or transe (default: distmult)")
-    p.add_argument(
-        "--dim", type=int, help="embedding size (default: chosen for the graph: 200, or 64 for a GNN on a large graph)"
-    )
     p.add_argument("--layers", type=int, help="message-passing layers (default: 2)")
     p.add_argument("--bases", type=int, help="R-GCN basis decomposition: number of bases (default: none)")
     p.add_argument(
@@ -164,7 +156,18 @@ def _learning_parsers(sub) -> None:
         "that split, e.g. a scratch baseline on a fine-tuned run's split (default: given when the data has "
         "splits, else random)",
     )
-    _training_options(p)
+    chosen = "chosen for the graph"
+    add_arguments(
+        p.add_argument_group("model (ModelConfig)"),
+        ModelConfig,
+        skip=("encoder_kwargs",),
+        defaults={
+            "encoder": f"{chosen}: rgcn, or compgcn where R-GCN's cost per edge type and node is large",
+            "dim": f"{chosen}: 200, or 64 for a GNN on over 20,000 training triples",
+        },
+    )
+    add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
+    _training_options(p, defaults={"batch_size": f"{chosen}: 512, or few steps per epoch for a GNN"})
     p.set_defaults(handler=cmd_pretrain)
 
     p = sub.add_parser(
@@ -177,18 +180,6 @@ def _learning_parsers(sub) -> None:
     p.add_argument("target", help="K: " + _source_help())
     p.add_argument("-o", "--output", required=True, help="run directory for the fine-tuned model")
     p.add_argument("--view", help="a view of the target")
-    p.add_argument("--strategy", default="full", help="full, linear-probe, lp-ft or freeze-N (default: full)")
-    p.add_argument(
-        "--init",
-        default="neighbors",
-        choices=("neighbors", "random"),
-        help="new entity/relation rows: mean of transferred neighbours, or random (default: neighbors)",
-    )
-    p.add_argument(
-        "--compose",
-        choices=("sum", "concat", "gate"),
-        help="structure transfer: compose the transferred encoder with a new one",
-    )
     p.add_argument(
         "--split",
         default=None,
@@ -196,14 +187,8 @@ def _learning_parsers(sub) -> None:
         "evaluate on the pretraining run's training triples (they stay in train) (default: given when K has "
         "splits, else random)",
     )
-    p.add_argument("--l2sp", type=float, default=0.0, help="weight of the pull toward pretrained values (default: 0)")
-    p.add_argument(
-        "--transferred-lr-scale",
-        type=float,
-        default=1.0,
-        help="learning-rate factor for transferred values (default: 1.0)",
-    )
-    _training_options(p, inherited=True)
+    add_arguments(p.add_argument_group("fine-tuning (FinetuneConfig)"), FinetuneConfig)
+    _training_options(p, "training (TrainConfig; unset flags keep the pretrained run's)")
     p.set_defaults(handler=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="filtered MRR, Hits@k and MR of a saved run")
@@ -247,27 +232,10 @@ def _learning_parsers(sub) -> None:
     p.set_defaults(handler=cmd_run)
 
 
-def _train_config(args: argparse.Namespace, base=None):
-    from dataclasses import replace
-
-    from kgtransfer.engine import TrainConfig
-
-    fields = {
-        "epochs": args.epochs,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-        "eval_every": args.eval_every,
-        "patience": args.patience,
-        "seed": args.seed,
-        "device": args.device,
-        "threads": args.threads,
-    }
-    return replace(base or TrainConfig(), **{k: v for k, v in fields.items() if v is not None})
-
-
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
+    from kgtransfer.config_adapter import from_args
     from kgtransfer.sizing import suggest
     from kgtransfer.training import make_split
 
@@ -285,9 +253,12 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
             f"{chosen}; --encoder/--dim/--batch-size override",
             flush=True,
         )
+    model = from_args(args, kgt.ModelConfig)
     kwargs = {k: v for k, v in (("num_layers", args.layers), ("num_bases", args.bases)) if v is not None}
-    model = kgt.ModelConfig(encoder=args.encoder, decoder=args.decoder, dim=args.dim, encoder_kwargs=kwargs)
-    result = kgt.pretrain(kg, model=model, config=_train_config(args), split=split)
+    if kwargs:
+        model = replace(model, encoder_kwargs={**model.encoder_kwargs, **kwargs})
+    config, task = from_args(args, kgt.TrainConfig), from_args(args, kgt.TaskConfig)
+    result = kgt.pretrain(kg, model, config, task, split=split)
     result.save(args.output)
     print(result.summary())
     print(f"\nwrote {args.output}")
@@ -296,20 +267,13 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 def cmd_finetune(args: argparse.Namespace) -> None:
     """``kgtransfer finetune``."""
     import kgtransfer as kgt
+    from kgtransfer.config_adapter import from_args
 
     pretrained = kgt.TrainedModel.load(args.pretrained)
-    kg = kgt.load(args.target, view=args.view)
-    result = kgt.finetune(
-        pretrained,
-        kg,
-        strategy=args.strategy,
-        init=args.init,
-        compose=args.compose,
-        l2sp=args.l2sp,
-        transferred_lr_scale=args.transferred_lr_scale,
-        split=args.split,
-        config=_train_config(args, pretrained.train_config),
-    )
+    kg = _load_source(args.target, view=args.view)
+    options = from_args(args, kgt.FinetuneConfig)
+    config = from_args(args, kgt.TrainConfig, base=pretrained.train_config)
+    result = kgt.finetune(pretrained, kg, config=config, options=options, split=args.split)
     result.save(args.output)
     print(result.report)
     print()
@@ -335,8 +299,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     """``kgtransfer interpolate``."""
-    from pathlib import Path
-
     import kgtransfer as kgt
     from kgtransfer.report import format_table
     from kgtransfer.transfer.parameter import best_alpha

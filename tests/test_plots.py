@@ -45,11 +45,11 @@ def test_several_runs_labelled_by_name_and_lp_ft_probe_marked(figures, tmp_path)
 
 
 def test_lp_ft_history_records_where_probing_ends():
-    from kgtransfer.transfer.finetune import _join
+    from kgtransfer.transfer.finetune import join_fits
 
     probe = FitResult({"mrr": 0.2}, 2, 3, history(3), False, 1.0)
     full = FitResult({"mrr": 0.3}, 1, 2, history(2), False, 1.0)
-    joined = _join(probe, full)
+    joined = join_fits([probe, full], names=["probe", "finetune"])
     assert joined.history.marks == {"probe ends": 3} and len(joined.history.loss) == 5
 
 

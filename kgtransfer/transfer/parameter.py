@@ -19,21 +19,24 @@ import torch
 
 from kgtransfer.training import TrainedModel
 from kgtransfer.transfer.compat import check_mixable
+from kgtransfer.transfer.results import Sweep
 from kgtransfer.transfer.weights import aligned_source_state
 
 
 def _with_state(template: TrainedModel, state: dict, info: dict) -> TrainedModel:
     model = copy.deepcopy(template.model)
     model.load_state_dict(state)
-    return TrainedModel(
+    out = TrainedModel(
         model.eval(),
         template.split,
         template.model_config,
         template.train_config,
         None,
-        template.task_options,
+        template.task_config,
         {**template.info, **info},
     )
+    out._task = template._task  # same split: share its filter index (the task holds no weights)
+    return out
 
 
 def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
@@ -75,15 +78,16 @@ def interpolation_sweep(
     plot: str | os.PathLike | None = None,
     metric: str = "mrr",
     names: tuple[str, str] = ("θ1 (first)", "θ2 (second)"),
-) -> list[dict]:
+) -> Sweep:
     """Evaluate :func:`interpolate` at each α on validation and test; optionally plot the curve (PNG).
 
     α is the weight of ``a``: α = 1 is ``a`` unchanged, α = 0 is ``b``; ``names`` label them on the plot.
 
     Returns:
-        One row per α: ``{"alpha", "valid_<metric>", "test_<metric>", ...}``; pick α on validation.
+        A :class:`~kgtransfer.transfer.results.Sweep`, one row per α: ``{"alpha", "valid_<metric>",
+        "test_<metric>", ...}``; pick α on validation (``sweep.best()``).
     """
-    rows = []
+    rows = Sweep()
     for alpha in alphas:
         mid = interpolate(a, b, float(alpha))
         valid, test = mid.evaluate("valid"), mid.test
