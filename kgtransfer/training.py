@@ -118,6 +118,21 @@ class TrainedModel:
             p.requires_grad_(False)
         return self
 
+    def predict(self, *, head=None, relation=None, tail=None, k: int = 10, filter_known: bool = False):
+        """Top-``k`` tails of ``(head, relation, ?)`` or heads of ``(?, relation, tail)`` by IRI.
+
+        See :func:`kgtransfer.tasks.prediction.predict_target`.
+        """
+        from kgtransfer.tasks.prediction import predict_target
+
+        return predict_target(self, head=head, relation=relation, tail=tail, k=k, filter_known=filter_known)
+
+    def embeddings(self) -> dict:
+        """Entity and relation vectors by IRI (see :func:`kgtransfer.tasks.prediction.embeddings`)."""
+        from kgtransfer.tasks.prediction import embeddings
+
+        return embeddings(self)
+
     # --- display ------------------------------------------------------------------------------
 
     def summary(self) -> str:

@@ -92,3 +92,10 @@ def test_cli_predict_and_embeddings(trained, tmp_path, capsys):
     assert "not in the model's vocabulary" in capsys.readouterr().err
     assert main(["embeddings", str(run), "-o", str(tmp_path / "e.tsv")]) == 0
     assert "wrote 16 entities and 2 relations (dim 16)" in capsys.readouterr().out
+
+
+def test_trained_model_methods(trained):
+    assert trained.predict(head=f"{EX}e0", relation=f"{EX}pair", k=3) == kgt.predict_target(
+        trained, head=f"{EX}e0", relation=f"{EX}pair", k=3
+    )
+    assert trained.embeddings()["entities"][0] == kgt.embeddings(trained)["entities"][0]
