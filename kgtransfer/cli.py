@@ -106,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         'PREFIX lines, or rdf/rdfs/owl/xsd/skos), a literal "text", "text"@en or "5"^^xsd:int, or a '
         "number or true/false",
     )
-    p.add_argument("--timeout", type=float, default=60.0, help="endpoint request timeout in seconds (default: 60)")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="total seconds per endpoint call or federated query (default: 60)"
+    )
+    p.add_argument(
+        "--federation", action="store_true", help="let a local query call endpoints with SERVICE (default: refused)"
+    )
     p.set_defaults(handler=cmd_sparql)
 
     _learning_parsers(sub)
@@ -168,6 +173,7 @@ def _learning_parsers(sub) -> None:
     )
     add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
     _training_options(p, defaults={"batch_size": f"{chosen}: 512, or few steps per epoch for a GNN"})
+    _resume_option(p)
     p.set_defaults(handler=cmd_pretrain)
 
     p = sub.add_parser(
@@ -189,6 +195,7 @@ def _learning_parsers(sub) -> None:
     )
     add_arguments(p.add_argument_group("fine-tuning (FinetuneConfig)"), FinetuneConfig)
     _training_options(p, "training (TrainConfig; unset flags keep the pretrained run's)")
+    _resume_option(p)
     p.set_defaults(handler=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="filtered MRR, Hits@k and MR of a saved run")
@@ -232,6 +239,27 @@ def _learning_parsers(sub) -> None:
     p.set_defaults(handler=cmd_run)
 
 
+def _resume_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run from OUTPUT/checkpoints (checkpoints are written at every evaluation); "
+        "other settings than the interrupted run's are refused",
+    )
+
+
+def _checkpoints(args: argparse.Namespace) -> Path:
+    """``OUTPUT/checkpoints``; without ``--resume`` an interrupted run's checkpoints there are refused."""
+    from kgtransfer.errors import CheckpointError
+
+    checkpoints = Path(args.output) / "checkpoints"
+    if not args.resume and checkpoints.exists() and any(checkpoints.iterdir()):
+        raise CheckpointError(
+            f"{checkpoints}: checkpoints of an earlier run; pass --resume to continue it, or another --output"
+        )
+    return checkpoints
+
+
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
@@ -258,7 +286,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     if kwargs:
         model = replace(model, encoder_kwargs={**model.encoder_kwargs, **kwargs})
     config, task = from_args(args, kgt.TrainConfig), from_args(args, kgt.TaskConfig)
-    result = kgt.pretrain(kg, model, config, task, split=split)
+    checkpoints = _checkpoints(args)
+    result = kgt.pretrain(kg, model, config, task, split=split, checkpoint_dir=checkpoints, resume=args.resume)
     result.save(args.output)
     print(result.summary())
     print(f"\nwrote {args.output}")
@@ -273,7 +302,10 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     kg = _load_source(args.target, view=args.view)
     options = from_args(args, kgt.FinetuneConfig)
     config = from_args(args, kgt.TrainConfig, base=pretrained.train_config)
-    result = kgt.finetune(pretrained, kg, config=config, options=options, split=args.split)
+    checkpoints = _checkpoints(args)
+    result = kgt.finetune(
+        pretrained, kg, config=config, options=options, split=args.split, checkpoint_dir=checkpoints, resume=args.resume
+    )
     result.save(args.output)
     print(result.report)
     print()
@@ -496,7 +528,7 @@ def cmd_sparql(args: argparse.Namespace) -> None:
     bindings = dict(parse_binding(b, prefixes) for b in args.bind)
     remote = args.source.startswith(("http://", "https://"))
     source = args.source if remote else _load_source(args.source)
-    result = kgt.sparql(text, source, bindings=bindings, timeout=args.timeout)
+    result = kgt.sparql(text, source, bindings=bindings, timeout=args.timeout, federation=args.federation)
     if isinstance(result, bool):
         print("true" if result else "false")
     elif isinstance(result, kgt.KnowledgeGraph):

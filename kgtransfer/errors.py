@@ -57,6 +57,10 @@ class RegistryError(KGTransferError, KeyError):
         return self.args[0]
 
 
+class CheckpointError(KGTransferError, ValueError):
+    """A checkpoint or run folder is missing a part, is corrupt, or does not fit the model; names the file."""
+
+
 class UnknownTermError(KGTransferError, KeyError):
     """An IRI asked about is not in a model's vocabulary."""
 
