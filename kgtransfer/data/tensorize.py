@@ -153,7 +153,9 @@ class Triples:
 
         Returns:
             ``Data`` with ``edge_index [2, 2E]`` (forward edges, then their inverses), ``edge_type [2E]``,
-            ``num_nodes``, ``num_relations`` (original relations ``R``), ``triples [E, 3]`` and ``vocab``.
+            ``num_nodes``, ``num_relations`` (edge types, inverses included: ``2R``, what PyG's
+            ``RGCNConv(..., num_relations=...)`` needs), ``num_base_relations`` (original relations
+            ``R``; ``edge_type // 2`` indexes them), ``triples [E, 3]`` and ``vocab``.
         """
         h, r, t = self.tensor.unbind(1)
         edge_index = torch.stack([torch.cat([h, t]), torch.cat([t, h])])
@@ -162,7 +164,8 @@ class Triples:
             edge_index=edge_index,
             edge_type=edge_type,
             num_nodes=self.num_entities,
-            num_relations=self.num_relations,
+            num_relations=2 * self.num_relations,
+            num_base_relations=self.num_relations,
             triples=self.tensor,
             vocab=self.vocab,
         )
@@ -191,6 +194,44 @@ def to_pyg(
     data = Triples.from_graph(kg, vocab, literals, blank_nodes).to_pyg()
     if literals == "features":
         data.x, data.feature_names = literal_features(kg, vocab.entities, blank_nodes)
+    return data
+
+
+def to_hetero_data(
+    kg: KnowledgeGraph,
+    vocab: GraphVocab | None = None,
+    literals: LiteralPolicy = "drop",
+    blank_nodes: BlankNodePolicy = "keep",
+):
+    """A ``torch_geometric.data.HeteroData`` of ``kg``: one node type, one edge type per predicate.
+
+    Every entity is a node of type ``"entity"`` (ids of ``vocab.entities``; ``data["entity"].iri``
+    lists their terms). Each predicate ``p`` gives the edge type ``("entity", p, "entity")``, named
+    by its IRI (without brackets), with ``edge_index [2, E_p]``; inverse edges are not added (use
+    ``torch_geometric.transforms.ToUndirected`` for them). ``data.relation_iris`` lists the edge-type
+    names in relation-id order. Under ``literals="features"``, ``data["entity"].x`` holds the literal
+    features of :func:`literal_features`.
+
+    Args:
+        kg: the graph.
+        vocab: entity and relation vocabularies (default: built from ``kg``).
+        literals: ``"drop"``, ``"nodes"`` or ``"features"`` (default: ``"drop"``).
+        blank_nodes: ``"keep"`` or ``"drop"`` (default: ``"keep"``).
+    """
+    from torch_geometric.data import HeteroData
+
+    vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
+    triples = Triples.from_graph(kg, vocab, literals, blank_nodes).tensor
+    data = HeteroData()
+    data["entity"].num_nodes = len(vocab.entities)
+    data["entity"].iri = [k[1:-1] if k.startswith("<") else k for k in vocab.entities.keys]
+    names = [k[1:-1] if k.startswith("<") else k for k in vocab.relations.keys]
+    for r, name in enumerate(names):
+        rows = triples[triples[:, 1] == r]
+        data["entity", name, "entity"].edge_index = rows[:, [0, 2]].t().contiguous()
+    data.relation_iris = names
+    if literals == "features":
+        data["entity"].x, data["entity"].feature_names = literal_features(kg, vocab.entities, blank_nodes)
     return data
 
 
