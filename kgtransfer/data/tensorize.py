@@ -45,6 +45,7 @@ from kgtransfer.data.vocab import (
     Vocab,
     edge_mask,
     literal_mask,
+    unique_ids,
 )
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import KnowledgeGraph
@@ -325,13 +326,6 @@ def sort_rows(hrt: np.ndarray) -> np.ndarray:
     if (int(hrt[:, 0].max()) + 1) * r_size * t_size < 1 << 63:  # one int64 key per row: one sort
         return hrt[np.argsort((hrt[:, 0] * r_size + hrt[:, 1]) * t_size + hrt[:, 2])]
     return hrt[np.lexsort((hrt[:, 2], hrt[:, 1], hrt[:, 0]))]
-
-
-def unique_ids(ids: np.ndarray, size: int) -> np.ndarray:
-    """The sorted distinct values of ``ids`` (all in ``[0, size)``), by marking, not sorting."""
-    seen = np.zeros(size, dtype=bool)
-    seen[ids.ravel()] = True
-    return np.flatnonzero(seen)
 
 
 def _term_ids(kg: KnowledgeGraph, term_ids: np.ndarray, vocab: Vocab) -> np.ndarray:
