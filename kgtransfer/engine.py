@@ -65,6 +65,7 @@ class History:
     loss: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)  # {"epoch": e, "mrr": ..., ...}
+    marks: dict[str, int] = field(default_factory=dict)  # {"probe ends": epoch} for LP-FT plots
 
     def to_csv(self) -> str:
         """One row per epoch: epoch, loss, seconds, and the validation metrics where evaluated."""
@@ -232,7 +233,8 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
         generator = epoch_generator(config.seed, epoch)
         model.train()
         t0, total, count = time.perf_counter(), 0.0, 0
-        for batch in _my_batches(task.batches(epoch, config.batch_size, generator), world):
+        batches = _my_batches(task.batches(epoch, config.batch_size, generator), world)
+        for batch in _batch_progress(batches, task, config if _is_main(world) else None, epoch):
             optimizer.zero_grad(set_to_none=True)
             if batch is None:  # this rank has no batch in the round: contribute zero gradients
                 _sync_gradients(model, world, empty=True)
@@ -292,6 +294,25 @@ def _postfix(history: History, metric: str) -> dict:
     if history.evals:
         out[f"val_{metric}"] = f"{history.evals[-1].get(metric, math.nan):.4f}"
     return out
+
+
+def _batch_progress(batches, task, config: TrainConfig | None, epoch: int):
+    """Per-batch progress for long epochs: a second bar that appears when an epoch runs past 2 s."""
+    if config is None or not config.progress:
+        return batches
+    from tqdm.auto import tqdm
+
+    count = getattr(task, "num_batches", None)
+    return tqdm(
+        batches,
+        total=count(config.batch_size) if callable(count) else None,
+        desc=f"epoch {epoch}",
+        unit="batch",
+        leave=False,
+        position=1,
+        delay=2.0,
+        dynamic_ncols=True,
+    )
 
 
 def _progress(config: TrainConfig, start: int):

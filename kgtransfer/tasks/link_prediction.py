@@ -322,7 +322,9 @@ def evaluate_link_prediction(
     ranks = rank_triples(score_fn, triples, index, num_entities, batch_size, SIDES, device)
     per_side = {side: rank_metrics(ranks[side].realistic, hits_at) for side in SIDES}
     per_side["both"] = rank_metrics(torch.cat([ranks[s].realistic for s in SIDES]), hits_at)
-    return {**per_side["both"], **per_side, "num_triples": len(triples), "filtered": index is not None}
+    from kgtransfer.tasks.metrics import Metrics
+
+    return Metrics({**per_side["both"], **per_side, "num_triples": len(triples), "filtered": index is not None})
 
 
 def _check_side(side: str) -> None:
@@ -422,6 +424,11 @@ class LinkPredictionTask:
     def size(self) -> int:
         """Work per step: message edges plus entities, times the candidates scored."""
         return int(self.graph.edge_index.size(1) + self.num_entities) * max(self.num_entities // 64, 1)
+
+    def num_batches(self, batch_size: int) -> int:
+        """Optimizer steps per epoch at ``batch_size``."""
+        rows = self.queries if self.loss_kind == "1-n" else self.train
+        return -(-len(rows) // max(batch_size, 1))
 
     def batches(self, epoch: int, batch_size: int, generator: torch.Generator):
         """Shuffled query batches (1-N) or ``(positives, negatives)`` batches."""
