@@ -204,6 +204,8 @@ def fit(
         for tensor in model.state_dict().values():
             torch.distributed.broadcast(tensor, src=0)
     task = task.to(device)
+    if hasattr(task, "bind"):  # lets the task pick how to batch for this model (e.g. sampled GNN steps)
+        task.bind(model)
     optimizer = optimizer or OPTIMIZERS[config.optimizer](
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -231,7 +233,9 @@ def fit(
         generator = epoch_generator(config.seed, epoch)
         model.train()
         t0, total, count = time.perf_counter(), 0.0, 0
+        steps = _batch_progress(config if _is_main(world) else replace(config, progress=False), task, epoch, world)
         for batch in _my_batches(task.batches(epoch, config.batch_size, generator), world):
+            steps.update(1)
             optimizer.zero_grad(set_to_none=True)
             if batch is None:  # this rank has no batch in the round: contribute zero gradients
                 _sync_gradients(model, world, empty=True)
@@ -247,6 +251,7 @@ def fit(
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             total, count = total + loss.item(), count + 1
+        steps.close()
         history.loss.append(total / max(count, 1))
         history.seconds.append(time.perf_counter() - t0)
         if on_epoch_end is not None:
@@ -303,6 +308,24 @@ def _progress(config: TrainConfig, start: int):
         unit="epoch",
         disable=not config.progress,
         leave=False,
+        dynamic_ncols=True,
+    )
+
+
+def _batch_progress(config: TrainConfig, task: Task, epoch: int, world: World | None):
+    """A bar of the batches of one epoch (batches/s), for tasks that say how many there are."""
+    from tqdm.auto import tqdm
+
+    count = task.num_batches(config.batch_size) if hasattr(task, "num_batches") else None
+    if count is not None and world is not None:
+        count = -(-count // world.size)
+    return tqdm(
+        total=count,
+        desc=f"epoch {epoch}",
+        unit="batch",
+        disable=not config.progress or not count or count < 2,
+        leave=False,
+        position=1,
         dynamic_ncols=True,
     )
 

@@ -216,6 +216,8 @@ def train(
     regularization_weight: float = 0.0,
     reciprocal: bool | None = None,
     model_dropout: float | None = None,
+    mode: str = "auto",
+    fanouts: list[int] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
 ) -> TrainedModel:
@@ -239,6 +241,10 @@ def train(
         regularization_weight: its weight (default: 0.0).
         reciprocal: shortcut for ``model.reciprocal``, inverse-relation head scoring (default: the model's).
         model_dropout: shortcut for ``model.dropout`` on entity representations (default: the model's).
+        mode: how a step uses the graph: ``"auto"``, ``"batch"``, ``"full"`` or ``"sampled"`` (see
+            :class:`~kgtransfer.tasks.link_prediction.LinkPredictionTask`; default ``"auto"``: full-batch
+            message passing on graphs whose full step fits in memory, neighbour-sampled mini-batches above).
+        fanouts: edges per node and hop of sampled steps (default: 10 per encoder layer).
         checkpoint_dir: where to keep ``last``/``best`` checkpoints for ``resume`` (default: none).
         resume: continue a killed run from ``checkpoint_dir`` (default: False).
     """
@@ -258,6 +264,8 @@ def train(
     task_options = {"loss": loss, "label_smoothing": label_smoothing}
     if regularizer is not None:  # only when set, so configs saved before these options stay identical
         task_options.update(regularizer=regularizer, regularization_weight=regularization_weight)
+    if mode != "auto" or fanouts is not None:
+        task_options.update(mode=mode, fanouts=None if fanouts is None else list(fanouts))
     torch.manual_seed(train_config.seed)
     net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
     task = LinkPredictionTask(source, **task_options)

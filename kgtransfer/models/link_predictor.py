@@ -25,7 +25,10 @@ class ModelConfig:
             instead of the decoder's ``score_heads``; used in training and evaluation alike. Alone,
             for ComplEx (dim 200, 1-N, no regularization), validation MRR moved by +0.020 on UMLS,
             -0.005 on Kinships and +0.048 on Nations; the best validation runs of
-            ``benchmarks/link_prediction.py --search`` all use it, with N3 (default: False).
+            ``benchmarks/link_prediction.py --search`` all use it, with N3. With the symmetric
+            DistMult decoder it is what lets a GNN model tell ``(h, r, t)`` from ``(t, r, h)``:
+            R-GCN + DistMult on Kinships went from 0.51 to 0.64 test MRR, CompGCN on UMLS from 0.66
+            to 0.85 (default: True).
     """
 
     encoder: str = "rgcn"
@@ -34,7 +37,7 @@ class ModelConfig:
     encoder_kwargs: dict = field(default_factory=dict)
     decoder_kwargs: dict = field(default_factory=dict)
     dropout: float = 0.0
-    reciprocal: bool = False
+    reciprocal: bool = True
 
     def to_json(self) -> dict:
         """A JSON-ready dict."""
@@ -84,8 +87,16 @@ class LinkPredictor(nn.Module):
         return cls(enc, dec, config.dropout, config.reciprocal)
 
     def encode(self, graph) -> tuple[Tensor, Tensor]:
-        """Entity and relation representations for a message graph with ``edge_index``, ``edge_type``, ``x``."""
-        entities, relations = self.encoder(graph.edge_index, graph.edge_type, getattr(graph, "x", None))
+        """Entity and relation representations for a message graph with ``edge_index``, ``edge_type``, ``x``.
+
+        A sampled subgraph also holds ``n_id``, the global entity id of each local node; the entity
+        representations are then those of its nodes, in local order.
+        """
+        x, node_ids = getattr(graph, "x", None), getattr(graph, "n_id", None)
+        if node_ids is None:
+            entities, relations = self.encoder(graph.edge_index, graph.edge_type, x)
+        else:
+            entities, relations = self.encoder(graph.edge_index, graph.edge_type, x, node_ids=node_ids)
         return self.dropout(self.head(entities)), relations
 
     def score_tails(self, reps: tuple[Tensor, Tensor], heads: Tensor, relations: Tensor) -> Tensor:

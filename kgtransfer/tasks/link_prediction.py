@@ -32,10 +32,16 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from kgtransfer.models.base import SCORE_MEMORY_BYTES
+
 SIDES = ("head", "tail")
 HITS_AT = (1, 3, 10)
 #: Regularizers of :class:`LinkPredictionTask` (:obj:`None`: none).
 REGULARIZERS = (None, "n3", "l2")
+#: Training modes of :class:`LinkPredictionTask` (``"auto"`` picks one of the others).
+MODES = ("auto", "batch", "full", "sampled")
+#: Edges drawn per node and hop in ``"sampled"`` mode, unless set.
+DEFAULT_FANOUT = 10
 
 #: ``score_fn(ids, relations, side) -> [B, num_entities]``: ``ids`` are heads for ``side="tail"``
 #: (score every tail) and tails for ``side="head"`` (score every head).
@@ -93,6 +99,16 @@ class FilterIndex:
             relations: ``[B]`` relation ids.
             side: ``"tail"`` or ``"head"``.
         """
+        rows, answers = self.pairs(ids, relations, side)
+        mask = torch.zeros(len(ids), self.num_entities, dtype=torch.bool, device=rows.device)
+        mask[rows, answers] = True
+        return mask
+
+    def pairs(self, ids: Tensor, relations: Tensor, side: str) -> tuple[Tensor, Tensor]:
+        """The known answers as ``(row, entity)`` pairs: ``(ids[row], relations[row], entity)`` is true.
+
+        The sparse form of :meth:`mask`, of size the number of answers rather than ``B * N``.
+        """
         _check_side(side)
         keys, answers = self._keys[side], self._answers[side]
         ids, relations = ids.to(keys.device), relations.to(keys.device)
@@ -105,9 +121,7 @@ class FilterIndex:
         # position of each answer: its run's start plus its offset inside the run
         run_start = torch.repeat_interleave(lo - (torch.cumsum(counts, 0) - counts), counts)
         pos = torch.arange(len(rows), device=keys.device) + run_start
-        mask = torch.zeros(len(query), self.num_entities, dtype=torch.bool, device=keys.device)
-        mask[rows, answers[pos]] = True
-        return mask
+        return rows, answers[pos]
 
 
 def ranks_from_scores(scores: Tensor, true_ids: Tensor, filter_mask: Tensor | None = None) -> Ranks:
@@ -255,9 +269,25 @@ class LinkPredictionTask:
       head or tail, with the logistic loss
       :math:`\mathrm{softplus}(-f(\text{pos})) + \mathrm{mean}\,\mathrm{softplus}(f(\text{neg}))`.
 
-    The encoder runs over the training message graph once per step; validation and test triples
-    are never messages. Head queries are scored by the model's ``score_heads``, which for a model
-    built with ``reciprocal=True`` is the tail scoring of a learned inverse relation.
+    Validation and test triples are never messages. Head queries are scored by the model's
+    ``score_heads``, which for a model built with ``reciprocal=True`` is the tail scoring of a
+    learned inverse relation. How a step uses the graph (``mode``):
+
+    - ``"batch"``: ``batch_size`` queries per step, the encoder over the whole message graph once
+      per step.
+    - ``"full"``: one step per epoch over all training queries (``batch_size`` is not used), one
+      encoder pass (the budget of a full-batch GNN comparison).
+    - ``"sampled"``: ``batch_size`` training triples per step; the 1-N loss of their head and tail
+      queries, over the entities of a neighbourhood sampled around them
+      (:class:`~kgtransfer.data.sampling.NeighbourSampler`, ``fanouts`` edges per node and hop, one
+      hop per layer), from which the batch's own triples are removed (no target is a message of its
+      step). The candidates of a query are the subgraph's entities, so the memory of a step is
+      bounded by ``batch_size`` and the fanouts, not by the graph. Evaluation encodes the whole graph.
+    - ``"auto"`` (default): ``"batch"`` for encoders without message passing, and for the others
+      while the estimated bytes of a whole-graph step (about 4 activation tensors per message edge
+      and layer, plus the scores, softmax and target of ``2 * 512`` queries against every entity)
+      stay within ``memory_budget``; above it ``"sampled"`` (``"batch"`` for an encoder that cannot
+      encode subgraphs). Resolved by :meth:`bind`; before that, ``"batch"``.
 
     Optional regularization of the representations a batch uses, added to the 1-N loss:
     ``"n3"``, the weighted nuclear 3-norm of Lacroix et al. (ICML 2018),
@@ -277,6 +307,9 @@ class LinkPredictionTask:
         graph: the message graph (default: ``split.message_graph()``).
         regularizer: :obj:`None`, ``"n3"`` or ``"l2"`` (1-N loss only) (default: :obj:`None`).
         regularization_weight: :math:`\lambda` (default: 0.0).
+        mode: ``"auto"``, ``"batch"``, ``"full"`` or ``"sampled"`` (see above) (default: ``"auto"``).
+        fanouts: edges per node and hop of ``"sampled"`` mode (default: 10 per encoder layer).
+        memory_budget: bytes a whole-graph step may take, for ``"auto"`` (default: 1 GiB).
     """
 
     metric = "mrr"
@@ -291,7 +324,14 @@ class LinkPredictionTask:
         graph=None,
         regularizer: str | None = None,
         regularization_weight: float = 0.0,
+        mode: str = "auto",
+        fanouts: tuple[int, ...] | list[int] | None = None,
+        memory_budget: int = SCORE_MEMORY_BYTES,
     ):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "sampled" and loss != "1-n":
+            raise ValueError("mode='sampled' is implemented for the 1-n loss")
         if loss not in ("1-n", "negative-sampling"):
             raise ValueError(f"loss must be '1-n' or 'negative-sampling', got {loss!r}")
         if regularizer not in REGULARIZERS:
@@ -322,6 +362,36 @@ class LinkPredictionTask:
             ]
         )
         self.device = torch.device("cpu")
+        self.mode_option, self.fanouts, self.memory_budget = mode, fanouts, int(memory_budget)
+        self.mode = "batch" if mode == "auto" else mode
+        self.sampler = None
+
+    def bind(self, model) -> LinkPredictionTask:
+        """Resolve ``mode="auto"`` (and the default fanouts) for ``model``; called by :func:`~kgtransfer.engine.fit`."""
+        encoder = getattr(model, "encoder", model)
+        layers = len(getattr(encoder, "convs", ())) or 2
+        if self.mode_option == "auto":
+            self.mode = self.auto_mode(encoder, layers)
+        if self.mode == "sampled" and self.sampler is None:
+            from kgtransfer.data.sampling import NeighbourSampler
+
+            fanouts = tuple(self.fanouts) if self.fanouts is not None else (DEFAULT_FANOUT,) * layers
+            graph = self.graph
+            self.sampler = NeighbourSampler(graph.edge_index, graph.edge_type, self.num_entities, fanouts)
+        return self
+
+    def auto_mode(self, encoder, layers: int) -> str:
+        """``"batch"``, ``"full"`` or ``"sampled"`` for this encoder on this graph (see the class docstring)."""
+        if not getattr(encoder, "message_passing", True) or self.loss_kind != "1-n":
+            return "batch"
+        dim = int(getattr(encoder, "dim", 1))
+        scores = 3 * 1024 * self.num_entities * 4
+        activations = 4 * self.graph.edge_index.size(1) * dim * layers * 4
+        if scores + activations <= self.memory_budget:
+            return "batch"
+        import inspect
+
+        return "sampled" if "node_ids" in inspect.signature(encoder.forward).parameters else "batch"
 
     def to(self, device) -> LinkPredictionTask:
         """Move the graph, queries and indexes to ``device``."""
@@ -334,14 +404,34 @@ class LinkPredictionTask:
                     index._keys[side] = index._keys[side].to(device)
                     index._answers[side] = index._answers[side].to(device)
             self.device = device
+            self.sampler = None  # rebuilt on the new device by bind
         return self
 
     def size(self) -> int:
         """Work per step: message edges plus entities, times the candidates scored."""
         return int(self.graph.edge_index.size(1) + self.num_entities) * max(self.num_entities // 64, 1)
 
+    def num_batches(self, batch_size: int) -> int:
+        """Steps per epoch."""
+        if self.mode == "full":
+            return 1
+        rows = len(self.train) if self.mode == "sampled" or self.loss_kind != "1-n" else len(self.queries)
+        return -(-rows // batch_size)
+
     def batches(self, epoch: int, batch_size: int, generator: torch.Generator):
-        """Shuffled query batches (1-N) or ``(positives, negatives)`` batches."""
+        """Shuffled query batches (1-N), ``(positives, negatives)`` batches, or sampled subgraph batches.
+
+        ``"sampled"`` mode yields ``(triple ids, seed)``: the step's training triples and the seed
+        of its neighbourhood sample.
+        """
+        if self.mode == "sampled":
+            order = torch.randperm(len(self.train), generator=generator).to(self.device)
+            seeds = torch.randint(2**62, (self.num_batches(batch_size),), generator=generator).tolist()
+            for seed, start in zip(seeds, range(0, len(order), batch_size), strict=True):
+                yield order[start : start + batch_size], seed
+            return
+        if self.mode == "full":
+            batch_size = max(len(self.queries), 1)
         rows = self.queries if self.loss_kind == "1-n" else self.train
         order = torch.randperm(len(rows), generator=generator).to(rows.device)
         for start in range(0, len(rows), batch_size):
@@ -364,6 +454,8 @@ class LinkPredictionTask:
         """The batch loss (see the class docstring)."""
         import torch.nn.functional as F
 
+        if self.mode == "sampled":
+            return self._sampled_loss(model, *batch)
         reps = model.encode(self.graph)
         if self.loss_kind == "negative-sampling":
             positives, negatives = batch
@@ -387,6 +479,42 @@ class LinkPredictionTask:
         loss = torch.cat(losses).mean()
         if penalty is not None:
             loss = loss + self.regularization_weight * penalty / len(batch)
+        return loss
+
+    def _sampled_loss(self, model, triple_ids: Tensor, seed: int) -> Tensor:
+        """The 1-N loss of the triples' queries over a sampled neighbourhood's entities (see the class docstring)."""
+        if self.sampler is None:
+            self.bind(model)
+        triples = self.train[triple_ids]
+        seeds = torch.unique(triples[:, [0, 2]])
+        generator = torch.Generator().manual_seed(seed)
+        sub = self.sampler.sample(seeds, exclude=triple_ids, generator=generator)
+        if getattr(self.graph, "x", None) is not None:
+            sub.x = self.graph.x[sub.n_id]
+        reps = model.encode(sub)
+        local = torch.full((self.num_entities,), -1, dtype=torch.long, device=self.device)
+        local[sub.n_id] = torch.arange(len(sub.n_id), device=self.device)
+        h, r, t = triples.unbind(1)
+        losses, penalty, n = [], None, len(sub.n_id)
+        eps = self.label_smoothing
+        for side, ids, true in (("tail", h, t), ("head", t, h)):
+            ids_local = local[ids]
+            scores = model.score_tails(reps, ids_local, r) if side == "tail" else model.score_heads(reps, r, ids_local)
+            target = torch.zeros(len(ids), n, device=scores.device)
+            rows, answers = self.answers.pairs(ids, r, side)
+            answers = local[answers]
+            inside = answers >= 0
+            target[rows[inside], answers[inside]] = 1.0
+            target[torch.arange(len(ids), device=scores.device), local[true]] = 1.0
+            target = target / target.sum(1, keepdim=True)
+            target = (1 - eps) * target + eps / n
+            losses.append(-(target * torch.log_softmax(scores.float(), dim=1)).sum(1))
+            if self.regularizer is not None and self.regularization_weight > 0:
+                term = self._penalty(model, reps, ids_local, r, side)
+                penalty = term if penalty is None else penalty + term
+        loss = torch.cat(losses).mean()
+        if penalty is not None:
+            loss = loss + self.regularization_weight * penalty / (2 * len(triples))
         return loss
 
     def _penalty(self, model, reps: tuple[Tensor, Tensor], ids: Tensor, rels: Tensor, side: str) -> Tensor:
