@@ -73,7 +73,8 @@ def test_two_ranks_of_sampled_gnn_training_match_one_process(tmp_path):
     """2 gloo ranks with batches of 32 triples against 1 process with batches of 64 (the same triples per step).
 
     Each rank samples its own neighbourhoods, so the runs are not bit-identical; stated tolerance:
-    the per-epoch mean losses within 15% of each other and the best validation MRR within 0.1.
+    the per-epoch mean losses within 15% of each other, and the best validation MRR (30 triples, so
+    noisy) within 0.15 of each other and both far above random ranking (about 0.13 for 30 entities).
     """
     script = tmp_path / "train.py"
     script.write_text(SAMPLED)
@@ -94,4 +95,5 @@ def test_two_ranks_of_sampled_gnn_training_match_one_process(tmp_path):
     assert got["loss"][-1] < got["loss"][0]
     for x, y in zip(ref["loss"], got["loss"], strict=True):
         assert abs(x - y) <= 0.15 * x
-    assert abs(ref["valid"] - got["valid"]) <= 0.1
+    assert abs(ref["valid"] - got["valid"]) <= 0.15
+    assert min(ref["valid"], got["valid"]) > 0.3
