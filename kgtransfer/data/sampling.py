@@ -6,7 +6,8 @@ every node reached at hop :math:`\ell - 1`, as PyG's ``NeighborLoader`` does (a 
 edges than the fanout keeps all of them; otherwise the fanout is drawn with replacement and
 duplicates are dropped). The result is a :class:`~torch_geometric.data.Data` subgraph with local
 ``edge_index``, ``edge_type``, the global id ``n_id`` of each local node (seeds first, in order)
-and the global id ``e_id`` of each edge.
+and the global id ``e_id`` of each edge (ascending, so forward edges come before inverse ones, as
+in the message graph).
 
 ``exclude`` removes the message edges of given triples (both directions) from the subgraph, so the
 triples a step trains on are never messages of that step (leak-free link prediction).
@@ -102,6 +103,8 @@ class NeighbourSampler:
             dropped[exclude.to(device)] = True
             keep = ~dropped[e_id % half]
             pos, e_id = pos[keep], e_id[keep]
+        pos = pos[torch.argsort(e_id)]  # forward edges before inverse ones, as in the message graph
+        e_id = self.edge_id[pos]
         n_id = torch.cat(nodes)
         local = torch.full((self.num_nodes,), -1, dtype=torch.long, device=device)
         local[n_id] = torch.arange(len(n_id), device=device)

@@ -137,6 +137,10 @@ class CompGCNConv(MessagePassing):
         """Compose each source with its edge type and apply the in (forward) or out (inverse) weight."""
         m = compose(x_j, rel[edge_type], self.comp)
         inverse = (edge_type % 2).bool()
+        forward = len(inverse) - int(inverse.sum())
+        if not bool(inverse[:forward].any()):  # forward edges first (the message graph's layout): slices
+            out = torch.cat([m[:forward] @ self.weight_in, (m[forward:] @ self.weight_out).to(m.dtype)])
+            return out * norm.to(out.dtype).unsqueeze(-1)
         forward_msg, inverse_msg = m[~inverse] @ self.weight_in, m[inverse] @ self.weight_out
         out = forward_msg.new_empty(m.size(0), self.out_channels)  # the matmul dtype, bf16 under autocast
         out[~inverse] = forward_msg

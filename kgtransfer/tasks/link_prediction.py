@@ -244,6 +244,12 @@ def evaluate_link_prediction(
     return {**per_side["both"], **per_side, "num_triples": len(triples), "filtered": index is not None}
 
 
+def _world_size() -> int:
+    """Processes of the running ``torch.distributed`` job (1 outside one)."""
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
 def _check_side(side: str) -> None:
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}, got {side!r}")
@@ -412,9 +418,9 @@ class LinkPredictionTask:
         return int(self.graph.edge_index.size(1) + self.num_entities) * max(self.num_entities // 64, 1)
 
     def num_batches(self, batch_size: int) -> int:
-        """Steps per epoch."""
+        """Batches per epoch (all ranks together)."""
         if self.mode == "full":
-            return 1
+            return _world_size()
         rows = len(self.train) if self.mode == "sampled" or self.loss_kind != "1-n" else len(self.queries)
         return -(-rows // batch_size)
 
@@ -430,8 +436,8 @@ class LinkPredictionTask:
             for seed, start in zip(seeds, range(0, len(order), batch_size), strict=True):
                 yield order[start : start + batch_size], seed
             return
-        if self.mode == "full":
-            batch_size = max(len(self.queries), 1)
+        if self.mode == "full":  # under torchrun one share per rank, so the averaged gradient is the full batch's
+            batch_size = max(-(-len(self.queries) // _world_size()), 1)
         rows = self.queries if self.loss_kind == "1-n" else self.train
         order = torch.randperm(len(rows), generator=generator).to(rows.device)
         for start in range(0, len(rows), batch_size):
