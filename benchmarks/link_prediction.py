@@ -134,7 +134,7 @@ def run_kgt(split, spec: dict, epochs: int, threads: int, seed: int = 0) -> dict
         progress=False,
         device="cpu",
     )
-    trained = train(split, model, config, **spec)
+    trained = train(split, model, config, kgt.TaskConfig(**spec))  # the rest: loss, label_smoothing, regularizer
     started = time.perf_counter()
     test = trained.evaluate("test")
     eval_s = time.perf_counter() - started
@@ -148,8 +148,8 @@ def run_kgt(split, spec: dict, epochs: int, threads: int, seed: int = 0) -> dict
         "eval_seconds": eval_s,
         "model": model.to_json(),
         "train": config.to_json(),
-        "task": trained.task_options,
-        "mode": trained.task.mode if hasattr(trained.task, "mode") else None,
+        "task": trained.task_config.to_dict(),
+        "mode": trained.task.mode,
     }
 
 

@@ -59,8 +59,8 @@ rows = [(f"<{ex}e{i % 30}>", f"<{ex}p{i % 4}>", f"<{ex}e{(i * 7 + i // 30) % 30}
 kg = KnowledgeGraph.from_triples(rows, name="toy")
 batch = int(sys.argv[2])
 cfg = kgt.TrainConfig(epochs=8, lr=0.02, batch_size=batch, eval_every=4, patience=0, progress=False, threads=1)
-result = kgt.train(kg, encoder="rgcn", dim=16, config=cfg, mode="sampled", fanouts=[5, 5],
-                   checkpoint_dir=os.path.join(sys.argv[1], "ckpt"))
+task = kgt.TaskConfig(mode="sampled", fanouts=[5, 5])
+result = kgt.train(kg, encoder="rgcn", dim=16, config=cfg, task=task, checkpoint_dir=os.path.join(sys.argv[1], "ckpt"))
 rank = int(os.environ.get("RANK", "0"))
 torch.save({k: v.cpu() for k, v in result.model.state_dict().items()}, os.path.join(sys.argv[1], f"rank{rank}.pt"))
 with open(os.path.join(sys.argv[1], f"out{rank}.json"), "w") as f:

@@ -200,6 +200,14 @@ class CompGCN(Encoder):
         for conv in self.convs:
             conv.reset_parameters()
 
+    def layers(self) -> list[nn.Module]:
+        """The :class:`CompGCNConv` layers."""
+        return list(self.convs)
+
+    def relation_rows(self) -> list[str]:
+        """Forward and inverse relation rows."""
+        return ["relation_embedding.weight", "inverse_relation_embedding.weight"]
+
     def forward(
         self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None, node_ids: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
