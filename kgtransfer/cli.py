@@ -87,7 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VAR=TERM",
         help="bind a variable: an IRI in <...>, else a string literal (repeatable)",
     )
-    p.add_argument("--timeout", type=float, default=60.0, help="endpoint request timeout in seconds (default: 60)")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="total seconds per endpoint call or federated query (default: 60)"
+    )
+    p.add_argument(
+        "--federation", action="store_true", help="let a local query call endpoints with SERVICE (default: refused)"
+    )
     p.set_defaults(handler=cmd_sparql)
 
     _learning_parsers(sub)
@@ -123,6 +128,7 @@ def _learning_parsers(sub) -> None:
     add_arguments(p.add_argument_group("model (ModelConfig)"), ModelConfig, skip=("encoder_kwargs",))
     add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
     _training_options(p)
+    _resume_option(p)
     p.set_defaults(handler=cmd_pretrain)
 
     p = sub.add_parser("finetune", help="transfer a pretrained run to K and fine-tune it")
@@ -132,6 +138,7 @@ def _learning_parsers(sub) -> None:
     p.add_argument("--view", help="a view of the target")
     add_arguments(p.add_argument_group("fine-tuning (FinetuneConfig)"), FinetuneConfig)
     _training_options(p, "training (TrainConfig; unset flags keep the pretrained run's)")
+    _resume_option(p)
     p.set_defaults(handler=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="filtered MRR, Hits@k and MR of a saved run")
@@ -154,6 +161,27 @@ def _learning_parsers(sub) -> None:
     p.set_defaults(handler=cmd_run)
 
 
+def _resume_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run from OUTPUT/checkpoints (checkpoints are written at every evaluation); "
+        "other settings than the interrupted run's are refused",
+    )
+
+
+def _checkpoints(args: argparse.Namespace) -> Path:
+    """``OUTPUT/checkpoints``; without ``--resume`` an interrupted run's checkpoints there are refused."""
+    from kgtransfer.errors import CheckpointError
+
+    checkpoints = Path(args.output) / "checkpoints"
+    if not args.resume and checkpoints.exists() and any(checkpoints.iterdir()):
+        raise CheckpointError(
+            f"{checkpoints}: checkpoints of an earlier run; pass --resume to continue it, or another --output"
+        )
+    return checkpoints
+
+
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
@@ -165,7 +193,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         model = replace(model, encoder_kwargs={**model.encoder_kwargs, **kwargs})
     kg = kgt.load(args.source, view=args.view)
     config, task = from_args(args, kgt.TrainConfig), from_args(args, kgt.TaskConfig)
-    result = kgt.pretrain(kg, model, config, task, split=args.split)
+    checkpoints = _checkpoints(args)
+    result = kgt.pretrain(kg, model, config, task, split=args.split, checkpoint_dir=checkpoints, resume=args.resume)
     result.save(args.output)
     print(result.summary())
     print(f"\nwrote {args.output}")
@@ -180,7 +209,10 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     kg = kgt.load(args.target, view=args.view)
     options = from_args(args, kgt.FinetuneConfig)
     config = from_args(args, kgt.TrainConfig, base=pretrained.train_config)
-    result = kgt.finetune(pretrained, kg, config=config, options=options)
+    checkpoints = _checkpoints(args)
+    result = kgt.finetune(
+        pretrained, kg, config=config, options=options, checkpoint_dir=checkpoints, resume=args.resume
+    )
     result.save(args.output)
     print(result.report)
     print()
@@ -280,7 +312,7 @@ def cmd_sparql(args: argparse.Namespace) -> None:
 
     query = Path(args.query) if Path(args.query).suffix in (".rq", ".sparql") else args.query
     bindings = dict(_parse_binding(b) for b in args.bind)
-    result = kgt.sparql(query, args.source, bindings=bindings, timeout=args.timeout)
+    result = kgt.sparql(query, args.source, bindings=bindings, timeout=args.timeout, federation=args.federation)
     if isinstance(result, bool):
         print("true" if result else "false")
     elif isinstance(result, kgt.KnowledgeGraph):

@@ -125,6 +125,15 @@ class FitResult:
     seconds: float
 
 
+def _history(fields: dict, ckpt: Path) -> History:
+    from kgtransfer.errors import CheckpointError
+
+    try:
+        return History(**fields)
+    except TypeError as e:
+        raise CheckpointError(f"{ckpt / 'last' / 'meta.json'}: malformed history ({e})") from None
+
+
 def fit(
     model: nn.Module,
     task: Task,
@@ -186,7 +195,7 @@ def restore_rng_states(states: dict) -> None:
 
 
 def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch_end) -> FitResult:
-    from kgtransfer.checkpoint import load_training_state, save_training_state
+    from kgtransfer.checkpoint import resume_state, save_training_state
 
     world = init_distributed(config.device)
     device = world.device if world is not None else resolve_device(config.device)
@@ -209,11 +218,12 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if resume and ckpt is not None and (ckpt / "last").exists():
-        meta = load_training_state(ckpt / "last", model, optimizer, device)
-        history = History(**meta["history"])
-        best, best_epoch, stale, start = meta["best"], meta["best_epoch"], meta["stale"], meta["epoch"] + 1
-        if (ckpt / "best").exists():
-            best_weights = load_training_state(ckpt / "best", None, None, device, weights_only=True)
+        current = state() if state is not None else None
+        fields, best, best_epoch, stale, start, saved_best = resume_state(
+            ckpt, model, optimizer, device, config.to_json(), current
+        )
+        history = _history(fields, ckpt)
+        best_weights = saved_best if saved_best is not None else best_weights
 
     bar = _progress(config if _is_main(world) else replace(config, progress=False), start)
     began = time.perf_counter()

@@ -55,3 +55,7 @@ class RegistryError(KGTransferError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
+
+
+class CheckpointError(KGTransferError, ValueError):
+    """A checkpoint or run folder is missing a part, is corrupt, or does not fit the model; names the file."""

@@ -174,7 +174,21 @@ class TrainedModel:
 
     @classmethod
     def load(cls, directory: str | os.PathLike, device: str = "cpu") -> TrainedModel:
-        """Reload a saved model (weights via safetensors: no code runs on load)."""
+        """Reload a saved model (weights via safetensors: no code runs on load).
+
+        A missing or corrupt part raises :class:`~kgtransfer.errors.CheckpointError` naming the folder.
+        """
+        from kgtransfer.errors import CheckpointError, KGTransferError
+
+        try:
+            return cls._load(Path(directory), device)
+        except KGTransferError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, RecursionError, AttributeError, OSError) as e:
+            raise CheckpointError(f"{directory}: corrupt run folder ({type(e).__name__}: {e})"[:500]) from None
+
+    @classmethod
+    def _load(cls, directory: Path, device: str) -> TrainedModel:
         from kgtransfer.checkpoint import load_checkpoint
         from kgtransfer.data.splits import Split
 
@@ -281,8 +295,22 @@ def train(
     torch.manual_seed(train_config.seed)
     net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
     lp_task = LinkPredictionTask(source, task_config)
-    result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume)
+    run = {"model": model_config.to_dict(), "task": task_config.to_dict(), "data": fingerprint(source)}
+    result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
     return TrainedModel(net, source, model_config, train_config, result, task_config)
+
+
+def fingerprint(split) -> str:
+    """A digest of a split's triples and vocabularies: a resumed run must see the same data."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for part in (split.train, split.valid, split.test):
+        h.update(part.tensor.numpy().tobytes())
+    if split.vocab is not None:
+        h.update("\n".join(split.vocab.entities.keys).encode("utf-8", "surrogatepass"))
+        h.update("\n".join(split.vocab.relations.keys).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def shortcuts(

@@ -217,12 +217,10 @@ def given_split(
         raise ValueError(f"no valid or test source among {list(kg.sources)}; name them '<dataset>/test' etc.")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
-    prov = kg.provenance[keep]
     role = np.zeros(len(hrt), dtype=np.int8)
     for wanted in (1, 2):  # test overrides valid overrides train
-        bits = sum(1 << i for i, r in roles.items() if r == wanted)
-        role[(prov & np.uint64(bits)) != 0] = wanted
-    info = {"sources": list(kg.sources), "overlap": int(_overlap(prov, roles))}
+        role[kg.held_by([kg.sources[i] for i, r in roles.items() if r == wanted])[keep]] = wanted
+    info = {"sources": list(kg.sources), "overlap": int(_overlap(kg, roles)[keep].sum())}
     return _make_split(hrt, role, vocab, "given", None, info, cleanup)
 
 
@@ -322,9 +320,8 @@ def novelty_split(
     if unknown:
         raise ValueError(f"unknown sources {unknown}; the graph's sources are {list(kg.sources)}")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
-    old_bits = np.uint64(sum(1 << kg.sources.index(s) for s in known_sources))
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
-    new = (kg.provenance[keep] & old_bits) == 0
+    new = ~kg.held_by(known_sources)[keep]
     order = np.lexsort((hrt[:, 2], hrt[:, 1], hrt[:, 0]))
     hrt, new = hrt[order], new[order]
     candidates = np.flatnonzero(new)
@@ -381,13 +378,11 @@ def _make_split(
     return Split(*parts, method=method, seed=seed, info=info)
 
 
-def _overlap(prov: np.ndarray, roles: dict[int, int | None]) -> int:
-    """How many triples several split sources held."""
-    count = np.zeros(len(prov), dtype=np.int64)
-    for i, r in roles.items():
-        if r is not None:
-            count += ((prov >> np.uint64(i)) & np.uint64(1)).astype(np.int64)
-    return int((count > 1).sum())
+def _overlap(kg: KnowledgeGraph, roles: dict[int, int | None]) -> np.ndarray:
+    """Per triple: whether several split sources held it."""
+    split_sources = {i for i, r in roles.items() if r is not None}
+    several = np.fromiter((len(split_sources.intersection(s)) > 1 for s in kg.source_sets), dtype=bool)
+    return several[kg.provenance]
 
 
 def _write_tsv(path: Path, part: Triples) -> None:

@@ -12,7 +12,9 @@ encoder :math:`F_1` is composed with a new :math:`F_2`; see :mod:`kgtransfer.tra
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -113,6 +115,8 @@ def finetune(
     seed: int | None = None,
     device: str | None = None,
     labels=None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
 ):
     """Fine-tune a pretrained model on the (merged) graph K.
 
@@ -134,6 +138,10 @@ def finetune(
         labels: entity typing only: ready :class:`~kgtransfer.tasks.typing_labels.TypingLabels`, or a
             dict of :func:`~kgtransfer.tasks.typing_labels.typing_labels` arguments (``query``,
             ``predicate``, ``leak_predicates``, ``keep``) (default: rdf:type labels).
+        checkpoint_dir: link prediction: where each phase of the strategy keeps its ``last``/``best``
+            checkpoints (``phase0/``, ``phase1/``, ...) (default: none).
+        resume: continue a killed run from ``checkpoint_dir``; a different configuration, strategy,
+            pretrained model or target is refused (default: False).
 
     Returns:
         Link prediction: a :class:`~kgtransfer.training.TrainedModel`; entity typing: an
@@ -161,7 +169,18 @@ def finetune(
         lp_task = _PenaltyTask(lp_task, chosen.penalty)
     if options.l2sp > 0:
         lp_task = _L2SPTask(lp_task, model, transferred, options.l2sp)
-    result = run_strategy(chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale)
+    from kgtransfer.training import fingerprint
+
+    run = {
+        "model": pretrained.model_config.to_dict(),
+        "finetune": options.to_dict(),
+        "strategy": type(chosen).__name__,
+        "pretrained": fingerprint(pretrained.split),
+        "data": fingerprint(target),
+    }
+    result = run_strategy(
+        chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale, checkpoint_dir, resume, run
+    )
     info = {
         "strategy": type(chosen).__name__ if isinstance(strategy, Strategy) else options.strategy,
         "strategy_options": chosen.options(),
@@ -189,11 +208,21 @@ def _target(pretrained: TrainedModel, kg, split, seed: int):
 
 
 def run_strategy(
-    strategy: Strategy, model: nn.Module, task, config: TrainConfig, transferred: dict, scale: float = 1.0
+    strategy: Strategy,
+    model: nn.Module,
+    task,
+    config: TrainConfig,
+    transferred: dict,
+    scale: float = 1.0,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    state: dict | None = None,
 ) -> FitResult:
     """Run every phase of ``strategy`` (one optimizer each) and join the learning curves.
 
-    Phase ``i`` trains with seed ``config.seed + i``.
+    Phase ``i`` trains with seed ``config.seed + i`` and checkpoints under ``checkpoint_dir/phase<i>``;
+    a resumed run replays finished phases from their checkpoints (no training) and continues the
+    interrupted one.
     """
     strategy.start(model)
     results = []
@@ -203,7 +232,19 @@ def run_strategy(
         if scale != 1.0:
             _discriminative(optimizer, model, transferred, scale)
         phase_config = replace(phase.config, seed=config.seed + i)
-        results.append(fit(model, task, phase_config, optimizer=optimizer, on_epoch_end=strategy.on_epoch))
+        where = Path(checkpoint_dir) / f"phase{i}" if checkpoint_dir is not None else None
+        results.append(
+            fit(
+                model,
+                task,
+                phase_config,
+                optimizer=optimizer,
+                on_epoch_end=strategy.on_epoch,
+                checkpoint_dir=where,
+                resume=resume,
+                state=(lambda i=i: {**state, "phase": i}) if state is not None else None,
+            )
+        )
     return join_fits(results, task.metric)
 
 
