@@ -175,14 +175,10 @@ def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known, chunk: int) ->
     scores are sorted by (row, score) and each triple's threshold is looked up by binary search.
     """
     true = scores[rows, true_ids]
-    # NaN counts as -inf. A NaN candidate already never compares above or equal to a number; only
-    # where the true score is NaN or -inf must the row's NaNs become -inf (ties with it)
-    low = true.isnan() | (true == -torch.inf)
-    if bool(low.any()):
-        fix = torch.unique(rows[low])
-        scores = scores.clone()
-        scores[fix] = scores[fix].nan_to_num(nan=-torch.inf, posinf=torch.inf, neginf=-torch.inf)
-        true = scores[rows, true_ids]
+    # a NaN or infinite true score ranks last (set below); a NaN candidate never compares above or
+    # equal to a number, so it ranks behind the true entity: 1 <= rank <= N whatever the model says
+    broken = ~torch.isfinite(true)
+    true = torch.where(broken, -torch.inf, true)
     column = true.unsqueeze(1)
     greater = torch.empty(len(rows), dtype=torch.long, device=scores.device)
     not_smaller = torch.empty_like(greater)
@@ -207,6 +203,12 @@ def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known, chunk: int) ->
         at = torch.searchsorted(pairs, wanted).clamp_max(len(pairs) - 1)
         not_smaller += (pairs[at] == wanted).long()
     optimistic = greater + 1
+    if bool(broken.any()):  # last among the candidates the filter kept
+        last = torch.full_like(greater, scores.size(1))
+        if known is not None and len(known[0]):
+            last -= torch.bincount(r, minlength=len(scores))[rows] - (pairs[at] == wanted).long()
+        optimistic = torch.where(broken, last, optimistic)
+        not_smaller = torch.where(broken, last, not_smaller)
     return Ranks(optimistic, not_smaller, 0.5 * (optimistic + not_smaller).float())
 
 

@@ -134,9 +134,9 @@ def test_nan_scores_rank_last():
     scores = torch.tensor([[1.0, float("nan"), 0.5, 2.0], [float("nan"), 3.0, float("nan"), 1.0]])
     ranks = ranks_from_scores(scores, torch.tensor([0, 0]))
     # row 0: only 2.0 beats 1.0, the NaN candidate does not; row 1: the NaN true entity ranks last
-    assert ranks.optimistic.tolist() == [2, 3] and ranks.pessimistic.tolist() == [2, 4]
+    assert ranks.optimistic.tolist() == [2, 4] and ranks.pessimistic.tolist() == [2, 4]
     filtered = ranks_from_scores(scores, torch.tensor([0, 0]), known=(torch.tensor([1]), torch.tensor([1])))
-    assert filtered.optimistic.tolist() == [2, 2] and filtered.pessimistic.tolist() == [2, 3]
+    assert filtered.optimistic.tolist() == [2, 3] and filtered.pessimistic.tolist() == [2, 3]
 
 
 def test_evaluation_equals_pykeen_rank_based_evaluator():
