@@ -65,6 +65,7 @@ class History:
     loss: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)  # {"epoch": e, "mrr": ..., ...}
+    marks: dict[str, int] = field(default_factory=dict)  # {"probe ends": epoch} for LP-FT plots
 
     def to_csv(self) -> str:
         """One row per epoch: epoch, loss, seconds, and the validation metrics where evaluated."""
@@ -234,9 +235,8 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
         generator = epoch_generator(config.seed, epoch)
         model.train()
         t0, total, count = time.perf_counter(), 0.0, 0
-        steps = _batch_progress(config if _is_main(world) else replace(config, progress=False), task, epoch, world)
-        for batch in _my_batches(task.batches(epoch, config.batch_size, generator), world):
-            steps.update(1)
+        batches = _my_batches(task.batches(epoch, config.batch_size, generator), world)
+        for batch in _batch_progress(batches, task, config if _is_main(world) else None, epoch):
             optimizer.zero_grad(set_to_none=True)
             if batch is None:  # this rank has no batch in the round: contribute zero gradients
                 _sync_gradients(model, world, empty=True)
@@ -252,7 +252,6 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             total, count = total + loss.item(), count + 1
-        steps.close()
         history.loss.append(total / max(count, 1))
         history.seconds.append(time.perf_counter() - t0)
         if on_epoch_end is not None:
@@ -299,6 +298,25 @@ def _postfix(history: History, metric: str) -> dict:
     return out
 
 
+def _batch_progress(batches, task, config: TrainConfig | None, epoch: int):
+    """Per-batch progress for long epochs: a second bar that appears when an epoch runs past 2 s."""
+    if config is None or not config.progress:
+        return batches
+    from tqdm.auto import tqdm
+
+    count = getattr(task, "num_batches", None)
+    return tqdm(
+        batches,
+        total=count(config.batch_size) if callable(count) else None,
+        desc=f"epoch {epoch}",
+        unit="batch",
+        leave=False,
+        position=1,
+        delay=2.0,
+        dynamic_ncols=True,
+    )
+
+
 def _progress(config: TrainConfig, start: int):
     from tqdm.auto import tqdm
 
@@ -309,24 +327,6 @@ def _progress(config: TrainConfig, start: int):
         unit="epoch",
         disable=not config.progress,
         leave=False,
-        dynamic_ncols=True,
-    )
-
-
-def _batch_progress(config: TrainConfig, task: Task, epoch: int, world: World | None):
-    """A bar of the batches of one epoch (batches/s), for tasks that say how many there are."""
-    from tqdm.auto import tqdm
-
-    count = task.num_batches(config.batch_size) if hasattr(task, "num_batches") else None
-    if count is not None and world is not None:
-        count = -(-count // world.size)
-    return tqdm(
-        total=count,
-        desc=f"epoch {epoch}",
-        unit="batch",
-        disable=not config.progress or not count or count < 2,
-        leave=False,
-        position=1,
         dynamic_ncols=True,
     )
 

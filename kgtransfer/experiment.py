@@ -91,12 +91,18 @@ class Experiment:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Experiment:
-        """Read and validate an experiment file."""
+        """Read and validate an experiment file, or a bundled one by name (``"brick-evolution"``)."""
         path = Path(path)
         if not path.is_file():
-            from kgtransfer.errors import SourceNotFoundError
+            from kgtransfer.knowledge.registry import bundled_file
 
-            raise SourceNotFoundError(f"{path}: no such experiment file")
+            path = bundled_file("experiments", str(path)) or path
+        if not path.is_file():
+            from kgtransfer.errors import SourceNotFoundError
+            from kgtransfer.knowledge.registry import bundled_names
+
+            bundled = ", ".join(bundled_names("experiments"))
+            raise SourceNotFoundError(f"{path}: no such experiment file or bundled experiment ({bundled})")
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:

@@ -20,7 +20,8 @@ def make_split(kg, split=None, seed: int = 0, vocab=None):
 
     Args:
         kg: a KnowledgeGraph.
-        split: a Split (returned as is), ``"given"`` (from train/valid/test provenance sources, see
+        split: a Split (returned as is), a saved split or run directory (to compare runs on one
+            split), ``"given"`` (from train/valid/test provenance sources, see
             :func:`~kgtransfer.data.splits.has_given_split`), ``"random"``, or ratios
             ``(train, valid, test)`` (default: given when ``kg`` has split sources, else random
             0.8/0.1/0.1).
@@ -28,10 +29,13 @@ def make_split(kg, split=None, seed: int = 0, vocab=None):
         vocab: the vocabularies to encode with, e.g. a pretrained model's extended by ``kg``
             (default: built from ``kg``).
     """
-    from kgtransfer.data.splits import Split, given_split, has_given_split, random_split
+    from kgtransfer.data.splits import Split, given_split, has_given_split, load_split, random_split
 
     if isinstance(split, Split):
         return split
+    loaded = load_split(split)
+    if loaded is not None:
+        return loaded
     if split is None:
         split = "given" if has_given_split(kg) else "random"
     if split == "given":
@@ -113,6 +117,21 @@ class TrainedModel:
         for p in self.model.parameters():
             p.requires_grad_(False)
         return self
+
+    def predict(self, *, head=None, relation=None, tail=None, k: int = 10, filter_known: bool = False):
+        """Top-``k`` tails of ``(head, relation, ?)`` or heads of ``(?, relation, tail)`` by IRI.
+
+        See :func:`kgtransfer.tasks.prediction.predict_target`.
+        """
+        from kgtransfer.tasks.prediction import predict_target
+
+        return predict_target(self, head=head, relation=relation, tail=tail, k=k, filter_known=filter_known)
+
+    def embeddings(self) -> dict:
+        """Entity and relation vectors by IRI (see :func:`kgtransfer.tasks.prediction.embeddings`)."""
+        from kgtransfer.tasks.prediction import embeddings
+
+        return embeddings(self)
 
     # --- display ------------------------------------------------------------------------------
 
@@ -210,7 +229,7 @@ class TrainedModel:
         if meta.get("report") is not None:
             from kgtransfer.transfer.weights import TransferReport
 
-            report = TransferReport(**meta["report"])
+            report = TransferReport.from_dict(meta["report"])
         return cls(
             model.to(device).eval(),
             split,

@@ -395,14 +395,49 @@ class KnowledgeGraph:
 
     # --- interop ------------------------------------------------------------------------------------
 
-    def to_rdflib(self):
-        """An ``rdflib.Graph`` with the same triples."""
+    def to_rdflib(self, dataset: bool = False):
+        """An ``rdflib.Graph`` with the same triples, or a ``Dataset`` with one named graph per source.
+
+        Args:
+            dataset: return an ``rdflib.Dataset`` whose named graphs are the sources (see
+                :meth:`named_graphs`); a triple several sources held is in each of their graphs
+                (default: :obj:`False`, one plain ``Graph``).
+        """
         import rdflib
 
-        g = rdflib.Graph()
-        for triple in self:
-            g.add(triple)
-        return g
+        if not dataset:
+            g = rdflib.Graph()
+            for triple in self:
+                g.add(triple)
+            return g
+        ds = rdflib.Dataset()
+        rd = T.to_rdflib_terms(self.terms.tolist())
+        for iri, rows in self.named_graphs().items():
+            graph = ds.graph(rdflib.URIRef(iri))
+            for s, p, o in self.triples[rows].tolist():
+                graph.add((rd[s], rd[p], rd[o]))
+        return ds
+
+    def named_graphs(self) -> dict[str, np.ndarray]:
+        """``{graph IRI: row indices}``: the triples of each source (see :func:`source_graph_iri`)."""
+        return {source_graph_iri(name): np.flatnonzero(self.held_by([name])) for name in self.sources}
+
+    def to_pyg(self, literals: str = "drop", blank_nodes: str = "keep", vocab=None):
+        """A ``torch_geometric.data.Data`` message graph (see :func:`kgtransfer.data.tensorize.to_pyg`).
+
+        ``data.num_relations`` counts edge types (inverse edges included), so it can be passed to
+        ``RGCNConv(..., num_relations=data.num_relations)``; ``data.num_base_relations`` counts
+        predicates; ``data.vocab`` maps ids back to IRIs.
+        """
+        from kgtransfer.data.tensorize import to_pyg
+
+        return to_pyg(self, vocab=vocab, literals=literals, blank_nodes=blank_nodes)
+
+    def to_hetero_data(self, literals: str = "drop", blank_nodes: str = "keep", vocab=None):
+        """A ``torch_geometric.data.HeteroData`` (see :func:`kgtransfer.data.tensorize.to_hetero_data`)."""
+        from kgtransfer.data.tensorize import to_hetero_data
+
+        return to_hetero_data(self, vocab=vocab, literals=literals, blank_nodes=blank_nodes)
 
     def to_oxigraph(self, provenance_graphs: bool = False):
         """A ``pyoxigraph.Store``: triples in the default graph, or one named graph per source set."""
@@ -415,14 +450,21 @@ class KnowledgeGraph:
     def to_networkx(self):
         """A ``networkx.MultiDiGraph``: one node per subject/object term, one edge per triple.
 
-        Nodes are canonical term strings; each edge is keyed by its predicate string.
+        Nodes are readable: an IRI is its plain string (``"https://ex.org/a"``), a literal its
+        N-Triples form (``'"60639"^^<...#integer>'``, so ``"1"`` and ``1`` stay apart), a blank
+        node ``"_:label"``; each node has a ``kind`` attribute (``"iri"``, ``"literal"``,
+        ``"blank"``). Each edge is keyed by its predicate IRI and has it as the ``predicate``
+        attribute.
         """
         import networkx as nx
 
         g = nx.MultiDiGraph(name=self.name)
         terms = self.terms.tolist()
-        g.add_nodes_from(terms[i] for i in np.unique(self.triples[:, [0, 2]]).tolist())
-        g.add_edges_from((terms[s], terms[o], terms[p]) for s, p, o in self.triples.tolist())
+        names = [t[1:-1] if t.startswith("<") else t for t in terms]
+        kinds = ("iri", "blank", "literal")
+        kind = self._kind()
+        g.add_nodes_from((names[i], {"kind": kinds[kind[i]]}) for i in np.unique(self.triples[:, [0, 2]]).tolist())
+        g.add_edges_from((names[s], names[o], names[p], {"predicate": names[p]}) for s, p, o in self.triples.tolist())
         return g
 
     def to_ntriples(self, provenance_graphs: bool = False) -> str:
@@ -431,9 +473,15 @@ class KnowledgeGraph:
         if not provenance_graphs:
             return "".join(f"{terms[s]} {terms[p]} {terms[o]} .\n" for s, p, o in self.triples.tolist())
         graphs = {m: f"<{provenance_graph_iri(self.source_names(m))}>" for m in np.unique(self.provenance).tolist()}
+        # grouped by graph (one TriG block per graph), graphs in order of first appearance, so the
+        # sources read back in the same order
+        ids, first = np.unique(self.provenance, return_index=True)
+        rank = np.zeros(int(ids.max()) + 1 if len(ids) else 0, dtype=np.int64)
+        rank[ids] = np.argsort(np.argsort(first))
+        order = np.argsort(rank[self.provenance], kind="stable")
         return "".join(
             f"{terms[s]} {terms[p]} {terms[o]} {graphs[m]} .\n"
-            for (s, p, o), m in zip(self.triples.tolist(), self.provenance.tolist(), strict=True)
+            for (s, p, o), m in zip(self.triples[order].tolist(), self.provenance[order].tolist(), strict=True)
         )
 
     def source_names(self, set_id: int) -> list[str]:
@@ -477,6 +525,19 @@ def provenance_graph_iri(names: Sequence[str]) -> str:
     from urllib.parse import quote
 
     return PROVENANCE_NS + "+".join(quote(n, safe=":._-~/") for n in names)
+
+
+def source_graph_iri(name: str) -> str:
+    """The named-graph IRI of one source.
+
+    The name itself when it is an absolute IRI (a named graph of a loaded TriG or N-Quads file),
+    else ``urn:kgtransfer:source:<name>``.
+    """
+    import re
+
+    if re.match(r"^[A-Za-z][\w+.-]*://\S+$", name) or re.match(r"^urn:[\w-]+:\S+$", name):
+        return name
+    return provenance_graph_iri([name])
 
 
 def _nquads_or_nt(quads: bool):

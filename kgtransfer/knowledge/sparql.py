@@ -49,11 +49,42 @@ ACCEPT = {
 _IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
 
+class Row(dict):
+    """One SELECT solution: ``{variable: rdflib term}``; also ``row.cls`` (None when unbound)."""
+
+    __slots__ = ("variables",)
+
+    def __init__(self, values: dict, variables: list[str]):
+        super().__init__(values)
+        self.variables = variables
+
+    def __getattr__(self, name: str):
+        if name in self:
+            return self[name]
+        if name in self.variables:
+            return None
+        raise AttributeError(f"no variable {name!r} in this result; variables: {', '.join(self.variables)}")
+
+
+def display_term(term) -> str:
+    """A term as a person reads it: IRIs bare, literals by lexical form (``60639``, ``Room@en``)."""
+    from rdflib import Literal
+
+    if term is None:
+        return ""
+    text = str(term).replace("\n", "\\n").replace("\t", "\\t")
+    return f"{text}@{term.language}" if isinstance(term, Literal) and term.language else text
+
+
 class Rows(list):
-    """SELECT results: a list of ``{variable: rdflib term}`` dicts (unbound variables absent)."""
+    """SELECT results: a list of :class:`Row` ``{variable: rdflib term}`` dicts (unbound variables absent).
+
+    ``rows[0].cls`` reads a variable; :meth:`to_pandas` and :meth:`to_csv` export the table;
+    ``print(rows)`` shows it with readable cells.
+    """
 
     def __init__(self, variables: list[str], rows: list[dict]):
-        super().__init__(rows)
+        super().__init__(r if isinstance(r, Row) else Row(r, variables) for r in rows)
         self.variables = variables
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
@@ -69,17 +100,50 @@ class Rows(list):
             atomic_write_text(path, buf.getvalue())
         return buf.getvalue()
 
-    def __str__(self) -> str:
-        shown = [[row[v].n3() if v in row else "" for v in self.variables] for row in self[:50]]
-        more = f"\n... {len(self) - 50:,} more rows" if len(self) > 50 else ""
+    def to_pandas(self):
+        """A ``pandas.DataFrame``, one column per variable.
+
+        IRIs become strings, literals Python values (``int``, ``float``, ``datetime``, ...), unbound
+        variables None. Needs pandas (``pip install pandas``).
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            from kgtransfer.errors import MissingExtraError
+
+            raise MissingExtraError("Rows.to_pandas() needs pandas: pip install pandas") from None
+        from rdflib import Literal
+
+        def value(term):
+            if isinstance(term, Literal):
+                py = term.toPython()
+                return py if not isinstance(py, Literal) else str(py)
+            return None if term is None else str(term)
+
+        return pd.DataFrame([[value(row.get(v)) for v in self.variables] for row in self], columns=self.variables)
+
+    def table(self, limit: int = 50) -> str:
+        """The first ``limit`` rows as an aligned table of readable cells."""
+        shown = [[display_term(row.get(v)) for v in self.variables] for row in self[:limit]]
+        more = f"\n... {len(self) - limit:,} more rows" if len(self) > limit else ""
         return format_table(shown, self.variables) + more
 
+    def __str__(self) -> str:
+        return self.table(50)
+
     def __repr__(self) -> str:
-        return f"Rows(variables={self.variables}, rows={len(self):,})"
+        return f"Rows(variables={self.variables}, rows={len(self):,})\n{self.table(5)}"
 
 
 def read_query(query: str | os.PathLike) -> tuple[str, str]:
-    """``(text, name)`` of a query given as text or as a path to a ``.rq``/``.sparql`` file (UTF-8)."""
+    """``(text, name)`` of a query given as text, a path to a ``.rq``/``.sparql`` file (UTF-8), or a bundled name.
+
+    A bundled name (``"brick-top-classes"``, see ``kgtransfer sources``) reads
+    ``ontologies/queries/<name>.rq`` from the installed package, so it works from any folder.
+    """
+    bundled = _bundled_query(query)
+    if bundled is not None:
+        return bundled.read_text(encoding="utf-8"), bundled.stem
     if isinstance(query, os.PathLike) or (
         isinstance(query, str) and query.lower().endswith((".rq", ".sparql")) and "\n" not in query
     ):
@@ -99,6 +163,15 @@ def read_query(query: str | os.PathLike) -> tuple[str, str]:
     except UnicodeEncodeError as e:
         raise SparqlQueryError(f"{label}: not valid Unicode text ({e.reason} at {e.start})") from None
     return query, label
+
+
+def _bundled_query(query) -> Path | None:
+    """The bundled query file a bare name (no spaces, no path, no such local file) refers to."""
+    from kgtransfer.knowledge.registry import bundled_file
+
+    if not isinstance(query, str) or not re.fullmatch(r"[\w.-]+", query) or Path(query).exists():
+        return None
+    return bundled_file("queries", query)
 
 
 def sparql(
@@ -153,8 +226,29 @@ def sparql(
     from kgtransfer.knowledge.sources import load
 
     kg = load(source)
-    run = lambda: _embedded(text, label, form, kg.to_oxigraph(), name or kg.name)  # noqa: E731
+    run = lambda: _embedded(text, label, form, query_store(kg), name or kg.name)  # noqa: E731
     return _within(run, timeout, label) if uses_service(toks) else run()
+
+
+def query_store(kg: KnowledgeGraph):
+    """A ``pyoxigraph.Store`` to query ``kg`` in.
+
+    Every triple is in the default graph and, when the graph has named sources (a TriG/N-Quads
+    file, a merge, given splits), also in one named graph per source, so ``GRAPH ?g { ... }`` sees
+    them (see :meth:`KnowledgeGraph.named_graphs`).
+    """
+    import pyoxigraph as ox
+
+    store = kg.to_oxigraph()
+    if kg.sources == (kg.name,):
+        return store
+    terms = kg.terms.tolist()
+    lines = []
+    for iri, rows in kg.named_graphs().items():
+        g = f"<{iri}>"
+        lines += [f"{terms[s]} {terms[p]} {terms[o]} {g} .\n" for s, p, o in kg.triples[rows].tolist()]
+    store.bulk_load("".join(lines).encode(), format=ox.RdfFormat.N_QUADS)
+    return store
 
 
 def _within(run, timeout: float, label: str):

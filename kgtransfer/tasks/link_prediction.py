@@ -326,7 +326,9 @@ def evaluate_link_prediction(
     ranks = rank_triples(score_fn, triples, index, num_entities, batch_size, SIDES, device)
     per_side = {side: rank_metrics(ranks[side].realistic, hits_at) for side in SIDES}
     per_side["both"] = rank_metrics(torch.cat([ranks[s].realistic for s in SIDES]), hits_at)
-    return {**per_side["both"], **per_side, "num_triples": len(triples), "filtered": index is not None}
+    from kgtransfer.tasks.metrics import Metrics
+
+    return Metrics({**per_side["both"], **per_side, "num_triples": len(triples), "filtered": index is not None})
 
 
 def _world_size() -> int:

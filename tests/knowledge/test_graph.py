@@ -216,9 +216,24 @@ def test_networkx_export(people):
     assert isinstance(g, nx.MultiDiGraph)
     assert g.number_of_nodes() == 5 + 9  # entities plus literals in object position
     assert g.number_of_edges() == 16
-    assert g.has_edge(f"<{EX}alice>", f"<{EX}bob>", key=f"<{FOAF}knows>")
-    assert g.has_edge(f"<{EX}carol>", f'"41"^^<{XSD}int>', key=f"<{FOAF}age>")
-    assert g.out_degree(f"<{EX}alice>") == 6
+    # nodes are readable IRIs (literals keep their N-Triples form so "41"^^xsd:int and "41" differ)
+    assert g.has_edge(f"{EX}alice", f"{EX}bob", key=f"{FOAF}knows")
+    assert g.has_edge(f"{EX}carol", f'"41"^^<{XSD}int>', key=f"{FOAF}age")
+    assert g.out_degree(f"{EX}alice") == 6
+    assert g.nodes[f"{EX}alice"]["kind"] == "iri" and g.nodes[f'"41"^^<{XSD}int>']["kind"] == "literal"
+    predicates = {d["predicate"] for _, _, d in g.edges(data=True)}
+    assert f"{FOAF}knows" in predicates and len(predicates) == 8
+    assert sum(1 for n, d in g.nodes(data=True) if d["kind"] == "blank") == 1
+
+
+def test_rdflib_dataset_one_named_graph_per_source(people):
+    other = KnowledgeGraph.from_triples([(f"<{EX}alice>", f"<{FOAF}knows>", f"<{EX}dave>")], name="extra")
+    both = people | other
+    ds = both.to_rdflib(dataset=True)
+    assert isinstance(ds, rdflib.Dataset)
+    graphs = {str(g.identifier): len(g) for g in ds.graphs() if len(g)}
+    assert graphs == {"urn:kgtransfer:source:people.ttl": 16, "urn:kgtransfer:source:extra": 1}
+    assert isinstance(both.to_rdflib(), rdflib.Graph) and len(both.to_rdflib()) == 17
 
 
 def test_rdflib_round_trip(people):
