@@ -52,10 +52,19 @@ DATASETS = ("umls", "kinships", "nations")
 EVAL_EVERY, PATIENCE = 10, 5
 FULL_BATCH = 1 << 30  # one step per epoch: batch_size above any number of training queries
 
-#: GNN settings shared by every dataset (same dims and decomposition for PyKEEN's RGCN/CompGCN).
+#: GNN settings shared by every dataset (same dims and decomposition for PyKEEN's RGCN/CompGCN). Full-batch
+#: steps (``mode="full"``: one optimizer step per epoch over every training query), as PyKEEN's GNNs get
+#: with their full batch.
 GNN = {
-    "rgcn": dict(dim=100, lr=1e-2, batch_size=FULL_BATCH, encoder_kwargs={"num_layers": 2, "num_bases": 30}),
-    "compgcn": dict(dim=100, lr=1e-2, batch_size=FULL_BATCH, encoder_kwargs={"num_layers": 2, "comp": "mult"}),
+    "rgcn": dict(dim=100, lr=1e-2, encoder_kwargs={"num_layers": 2, "num_bases": 30}, reciprocal=True, mode="full"),
+    "compgcn": dict(dim=100, lr=1e-2, encoder_kwargs={"num_layers": 2, "comp": "mult"}, reciprocal=True, mode="full"),
+}
+#: ``--models`` names and their row labels (kgtransfer, PyKEEN).
+MODELS = {
+    "rgcn": ("R-GCN+DistMult", "RGCN"),
+    "compgcn": ("CompGCN+DistMult", "CompGCN"),
+    "complex": ("ComplEx", "ComplEx"),
+    "rotate": ("RotatE", "RotatE"),
 }
 
 #: Shallow-model hyperparameters per dataset: ComplEx's are the best validation MRR of ``--search``
@@ -117,7 +126,7 @@ def run_kgt(split, spec: dict, epochs: int, threads: int, seed: int = 0) -> dict
     config = kgt.TrainConfig(
         epochs=epochs,
         lr=spec.pop("lr"),
-        batch_size=spec.pop("batch_size"),
+        batch_size=spec.pop("batch_size", kgt.TrainConfig.batch_size),
         eval_every=EVAL_EVERY,
         patience=PATIENCE,
         threads=threads,
@@ -140,6 +149,7 @@ def run_kgt(split, spec: dict, epochs: int, threads: int, seed: int = 0) -> dict
         "model": model.to_json(),
         "train": config.to_json(),
         "task": trained.task_config.to_dict(),
+        "mode": trained.task.mode,
     }
 
 
@@ -184,7 +194,7 @@ def pykeen_specs(dataset: str) -> list[tuple[str, dict]]:
                     decomposition_kwargs=dict(num_bases=bases),
                 ),
                 lr=GNN["rgcn"]["lr"],
-                batch_size=FULL_BATCH,
+                batch_size=FULL_BATCH,  # one step per epoch, as kgtransfer's full-batch GNN steps
                 inverse=False,
                 early_stopping=False,  # PyKEEN's RGCN crashes with early stopping on
             ),
@@ -195,7 +205,7 @@ def pykeen_specs(dataset: str) -> list[tuple[str, dict]]:
                 model="CompGCN",
                 model_kwargs=dict(embedding_dim=GNN["compgcn"]["dim"]),
                 lr=GNN["compgcn"]["lr"],
-                batch_size=FULL_BATCH,
+                batch_size=FULL_BATCH,  # one step per epoch, as kgtransfer's full-batch GNN steps
                 inverse=True,  # PyKEEN's CompGCN requires inverse triples
                 early_stopping=True,
             ),
@@ -320,14 +330,18 @@ def benchmark(args) -> dict:
         split = given_split(kgt.load(dataset))
         n_train = len(split.train)
         print(f"{dataset}: {split!r}", flush=True)
+        ours = {MODELS[m][0] for m in args.models}
+        theirs = {MODELS[m][1] for m in args.models}
         runs = [
             ("kgtransfer", label, lambda s=spec, sp=split: run_kgt(sp, s, args.epochs, args.threads))
             for label, spec in kgt_model_specs(dataset)
+            if label in ours
         ]
         if not args.no_pykeen:
             runs += [
                 ("pykeen", label, lambda s=spec, sp=split: run_pykeen(sp, s, args.epochs))
                 for label, spec in pykeen_specs(dataset)
+                if label in theirs
             ]
         for tool, label, run in runs:
             torch.set_num_threads(args.threads)
@@ -428,7 +442,8 @@ def markdown(result: dict, search: dict | None) -> str:
         "PyKEEN: the pipeline's evaluate_seconds). epochs = epochs run (early stopping on validation MRR).",
         "",
         "PyKEEN settings mirror kgtransfer's per family: same dims (ComplEx/RotatE: PyKEEN's embedding_dim = "
-        "dim / 2 complex numbers), Adam with the same lr, same batch size (GNNs: full batch), the same label "
+        "dim / 2 complex numbers), Adam with the same lr, same batch size (GNNs: full batch, kgtransfer's "
+        'mode="full"), the same label '
         "smoothing (0.1; ComplEx: the kgtransfer ComplEx's), "
         "inverse triples for CompGCN/ComplEx/RotatE, xavier-normal init for ComplEx, PyKEEN's default "
         "regularizers (no N3: PyKEEN's LCWA loop is not given ours), RGCN without early stopping and with "
@@ -443,6 +458,30 @@ def markdown(result: dict, search: dict | None) -> str:
                 f"- {dataset} {decoder}: {json.dumps(hp)}, reciprocal relations, N3, label smoothing {smoothing}"
             )
     lines.append(f"- GNNs (all datasets): {json.dumps(result['gnn'])}")
+    lines += [
+        "",
+        "## GNN quality: what was wrong (issue 9)",
+        "",
+        "Before: CompGCN test MRR 0.66 / 0.25 / 0.66 (UMLS / Kinships / Nations), R-GCN 0.71 / 0.51 / 0.71, "
+        "with the same settings. Two causes, found by one-change-at-a-time runs on the same budget:",
+        "",
+        "- DistMult is symmetric, f(h, r, t) = f(t, r, h), and our GNN models scored head queries with the "
+        "decoder's own score_heads, so (h, r, t) and (t, r, h) always tied: Kinships' asymmetric relations "
+        "could not be learned. PyKEEN's CompGCN trains on inverse triples, i.e. scores head queries with a "
+        "separate inverse relation. With reciprocal relations (now the ModelConfig default): R-GCN Kinships "
+        "0.51 -> 0.64, CompGCN UMLS 0.66 -> 0.85.",
+        "- CompGCN's layer output had no normalization: the sum is divided by 3 and the weights are "
+        "Glorot-sized, so the output vectors were small, DistMult scores near zero and the 1-N softmax "
+        "nearly flat; 100 full-batch steps learned little. The official implementation and PyKEEN batch-"
+        "normalize each layer. Kinships CompGCN: 0.25 -> 0.49 with batch norm alone; with reciprocal "
+        "relations 0.60 (batch norm) and 0.63 (layer norm, now the default: no running statistics, so a "
+        "node's vector is the same in a sampled subgraph and in the whole graph).",
+        "- Not the cause (no gain beyond noise on Kinships): one layer instead of two, no tanh, normal(0, 1) "
+        "instead of xavier initialization.",
+        "",
+        "R-GCN is also faster: the layer multiplies each edge type's sources by its weight (O(E d^2)) instead "
+        "of PyG's aggregate-every-type-over-all-nodes path (O(T N d^2)).",
+    ]
     lines += [
         "",
         "Kinships and Nations ComplEx: a second validation-only search (lr, batch, N3 weight, label smoothing, "
@@ -498,6 +537,25 @@ def search(args) -> dict:
     return {"epochs": args.epochs, "threads": args.threads, "note": note, "runs": runs, "best": best}
 
 
+def merge_rows(result: dict, path: Path) -> dict:
+    """``result`` with the rows of an earlier results file that this run did not redo, in table order."""
+    if not path.exists():
+        return result
+    key = lambda r: (r["dataset"], r["tool"], r["model"])  # noqa: E731
+    done = {key(r) for r in result["rows"]}
+    rows = [r for r in json.loads(path.read_text())["rows"] if key(r) not in done] + result["rows"]
+    labels = [label for pair in MODELS.values() for label in pair]
+    datasets = list(DATASETS)
+    rows.sort(
+        key=lambda r: (
+            datasets.index(r["dataset"]) if r["dataset"] in datasets else len(datasets),
+            r["tool"] != "kgtransfer",
+            labels.index(r["model"]) if r["model"] in labels else len(labels),
+        )
+    )
+    return {**result, "rows": rows}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
@@ -506,6 +564,13 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: at most 3 epochs, nothing written")
     parser.add_argument("--search", action="store_true", help="run the validation grid, write *_search.json")
     parser.add_argument("--no-pykeen", action="store_true", help="kgtransfer rows only")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=list(MODELS),
+        choices=list(MODELS),
+        help="model families to run (default: all); the rows of the others are kept from the last results file",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("pykeen").setLevel(logging.ERROR)
     if args.quick:
@@ -523,6 +588,7 @@ def main(argv=None) -> None:
     print(format_table(table_rows(result), HEADERS, title=f"link prediction, {args.threads} thread(s)"))
     if args.quick:
         return
+    result = merge_rows(result, RESULTS / "link_prediction.json")
     (RESULTS / "link_prediction.json").write_text(json.dumps(result, indent=2))
     saved_search = json.loads(search_path.read_text()) if search_path.exists() else None
     (RESULTS / "link_prediction.md").write_text(markdown(result, saved_search))

@@ -1,7 +1,8 @@
 """Scaling benchmark: loading, merging and tensorizing large graphs, and filtered evaluation at scale.
 
 Sections (``--sections``, comma-separated; each is one function ``section_<name>(args) -> dict``
-registered in ``SECTIONS``, so other sections, e.g. training, plug in the same way):
+registered in ``SECTIONS``, so other sections, e.g. training, plug in the same way; ``train`` and
+``epochs`` are the GNN training sections of ``benchmarks/scaling_training.py``):
 
 - ``load``: synthetic graphs (:func:`generate`, documented there) of ``--sizes`` triples
   (default 100K, 1M, 5M). Per size, in a fresh subprocess (honest peak RSS): load graph A
@@ -298,8 +299,27 @@ def section_eval(args) -> dict:
 
 # --- plumbing -------------------------------------------------------------------------------------
 
+
+def section_train(args) -> dict:
+    """ENTITY union per encoder at default settings: peak RSS, s/epoch, eval s, validation MRR.
+
+    See :func:`scaling_training.entity_section` (one fresh process per encoder); ``--train-steps``
+    times only that many steps of the first epoch.
+    """
+    from scaling_training import ENCODERS, entity_section
+
+    return {"rows": entity_section(list(ENCODERS), args.train_epochs, 5, args.threads, args.train_steps)}
+
+
+def section_epochs(args) -> dict:
+    """One neighbour-sampled R-GCN epoch per synthetic size and the fitted growth exponent."""
+    from scaling_training import synthetic_epochs
+
+    return synthetic_epochs(args.sizes, args.threads)
+
+
 #: section name -> function(args) -> JSON-ready dict; add training sections here.
-SECTIONS = {"load": section_load, "eval": section_eval}
+SECTIONS = {"load": section_load, "eval": section_eval, "train": section_train, "epochs": section_epochs}
 
 
 def _peak_rss_mb() -> float:
@@ -352,6 +372,9 @@ def print_table(results: dict) -> None:
     if "eval" in results:
         print("\nfiltered evaluation at scale")
         print(_eval_text(results["eval"]))
+    for name in ("train", "epochs"):
+        if name in results:
+            print(f"\n{name}: {json.dumps(results[name])}")
 
 
 def main(argv=None) -> None:
@@ -362,6 +385,8 @@ def main(argv=None) -> None:
     parser.add_argument("--entity", default=str(ENTITY), help="the ENTITY folder of snapshots 0..4")
     parser.add_argument("--eval-triples", type=int, default=0, help="evaluate only the first N test triples")
     parser.add_argument("--skip-dense", action="store_true", help="skip the dense-mask reference timing")
+    parser.add_argument("--train-epochs", type=int, default=10, help="train section: epochs per encoder")
+    parser.add_argument("--train-steps", type=int, help="train section: time only this many steps of epoch 1")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -120,7 +120,10 @@ class ModelConfig(Config):
     with a learned inverse-relation row per relation (Lacroix et al., 2018; Dettmers et al., 2018)
     instead of the decoder's ``score_heads``. Alone, for ComplEx (dim 200, 1-N, no regularization),
     validation MRR moved by +0.020 on UMLS, -0.005 on Kinships and +0.048 on Nations; the best
-    validation runs of ``benchmarks/link_prediction.py --search`` all use it, with N3.
+    validation runs of ``benchmarks/link_prediction.py --search`` all use it, with N3. With the
+    symmetric DistMult decoder it is what lets a GNN model tell :math:`(h, r, t)` from
+    :math:`(t, r, h)`: R-GCN + DistMult on Kinships went from 0.51 to 0.64 test MRR, CompGCN on UMLS
+    from 0.66 to 0.85; hence on by default.
     """
 
     section: ClassVar[str] = "model"
@@ -131,7 +134,11 @@ class ModelConfig(Config):
     encoder_kwargs: dict = option({}, 'extra encoder arguments, e.g. {"num_layers": 2, "num_bases": 30}')
     decoder_kwargs: dict = option({}, "extra decoder arguments (gamma for RotatE, p for TransE)")
     dropout: float = option(0.0, "dropout on the encoder's entity representations")
-    reciprocal: bool = option(False, "score head queries as tail queries of a learned inverse relation")
+    reciprocal: bool = option(
+        True,
+        "score head queries as tail queries of a learned inverse relation (lets symmetric DistMult tell (h, r, t) "
+        "from (t, r, h))",
+    )
 
     def __post_init__(self):
         from kgtransfer.registry import DECODERS, ENCODERS
@@ -207,6 +214,13 @@ class TaskConfig(Config):
     regularizer: str | None = option(None, "a registered regularizer (n3, l2) on the decoder's factors; unset: none")
     regularization_weight: float = option(0.0, "weight of the regularizer")
     eval_batch_size: int = option(512, "queries ranked per evaluation batch")
+    mode: str = option(
+        "auto",
+        "how a step uses the graph: batch (whole-graph encoder per step), full (one step per epoch), sampled "
+        "(neighbour-sampled subgraph per step); auto: batch while a whole-graph step fits memory_budget, else sampled",
+    )
+    fanouts: list | None = option(None, "edges per node and hop of sampled steps; unset: 10 per encoder layer")
+    memory_budget: int = option(2**30, "bytes a whole-graph step may take before auto picks sampled steps")
 
     def __post_init__(self):
         from kgtransfer.registry import LOSSES, REGULARIZERS
@@ -218,6 +232,9 @@ class TaskConfig(Config):
         self._check("num_negatives", self.num_negatives >= 1, "must be >= 1")
         self._check("regularization_weight", self.regularization_weight >= 0, "must be >= 0")
         self._check("eval_batch_size", self.eval_batch_size >= 1, "must be >= 1")
+        self._check("mode", self.mode in ("auto", "batch", "full", "sampled"), "must be auto, batch, full or sampled")
+        self._check("fanouts", self.fanouts is None or all(int(k) >= 1 for k in self.fanouts), "must be >= 1 each")
+        self._check("memory_budget", self.memory_budget >= 1, "must be >= 1")
         if self.regularizer is not None and LOSSES.check(self.loss) != LOSSES.check("1-n"):
             self._fail("regularizer", "is implemented for the 1-n loss only")
 

@@ -207,6 +207,8 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
         for tensor in model.state_dict().values():
             torch.distributed.broadcast(tensor, src=0)
     task = task.to(device)
+    if hasattr(task, "bind"):  # lets the task pick how to batch for this model (e.g. sampled GNN steps)
+        task.bind(model)
     optimizer = optimizer or make_optimizer(model.parameters(), config)
     autocast = (
         torch.autocast(device_type="cuda", dtype=torch.bfloat16)

@@ -39,6 +39,9 @@ class Encoder(nn.Module, ABC):
             and adds ``Linear(x)`` to the learned entity rows (default: :obj:`None`).
     """
 
+    #: Whether :meth:`forward` passes messages (False: the output rows do not depend on the graph).
+    message_passing: bool = True
+
     def __init__(self, num_nodes: int, dim: int, num_relations: int, in_channels: int | None = None):
         super().__init__()
         if num_nodes < 0 or num_relations < 0 or dim < 1:
@@ -84,20 +87,23 @@ class Encoder(nn.Module, ABC):
         kinds.update({name: "edge_type" for name in self.edge_type_rows()})
         return kinds
 
-    def node_input(self, x: Tensor | None) -> Tensor:
-        """The first-layer node matrix ``[num_nodes, dim]``: learned rows plus projected features.
+    def node_input(self, x: Tensor | None, node_ids: Tensor | None = None) -> Tensor:
+        """The first-layer node matrix ``[n, dim]``: learned rows plus projected features.
 
         Args:
-            x: input node features ``[num_nodes, in_channels]``, required iff ``in_channels`` is set.
+            x: input node features ``[n, in_channels]``, required iff ``in_channels`` is set.
+            node_ids: the global entity ids of the ``n`` nodes of a sampled subgraph (default: all
+                ``num_nodes`` entities in order).
         """
-        h = self.entity_embedding.weight
+        h = self.entity_embedding.weight if node_ids is None else self.entity_embedding(node_ids)
         if self.feature_proj is None:
             if x is not None:
                 raise ValueError(f"{type(self).__name__} was built without in_channels; it takes no x")
             return h
-        if x is None or x.shape != (self.num_nodes, self.in_channels):
+        n = self.num_nodes if node_ids is None else len(node_ids)
+        if x is None or x.shape != (n, self.in_channels):
             got = None if x is None else tuple(x.shape)
-            raise ValueError(f"{type(self).__name__} needs x of shape {(self.num_nodes, self.in_channels)}, got {got}")
+            raise ValueError(f"{type(self).__name__} needs x of shape {(n, self.in_channels)}, got {got}")
         return h + self.feature_proj(x)
 
     def check_graph(self, edge_index: Tensor, edge_type: Tensor) -> None:
@@ -114,17 +120,20 @@ class Encoder(nn.Module, ABC):
             )
 
     @abstractmethod
-    def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Encode the graph.
+    def forward(
+        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None, node_ids: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Encode the graph, or a sampled subgraph of it.
 
         Args:
             edge_index: ``[2, E]`` source and target node ids, inverse edges included.
             edge_type: ``[E]`` edge types in ``[0, 2 * num_relations)``.
-            x: optional input node features ``[num_nodes, in_channels]``.
+            x: optional input node features ``[n, in_channels]``.
+            node_ids: for a subgraph, the global entity id of each of its ``n`` nodes; ``edge_index``
+                then holds local ids ``0 .. n-1`` (default: the whole graph, ``n = num_nodes``).
 
         Returns:
-            Entity representations ``[num_nodes, dim]`` and relation representations
-            ``[num_relations, dim]``.
+            Entity representations ``[n, dim]`` and relation representations ``[num_relations, dim]``.
         """
 
     def extra_repr_args(self) -> list[str]:

@@ -49,16 +49,22 @@ class CompGCNConv(MessagePassing):
     r"""One CompGCN layer, with direction-specific weights and a relation update.
 
     .. math::
-        \mathbf{h}_v' = f\Big(\tfrac{1}{3}\Big[\sum_{(u, r) \in \mathcal{N}(v)} c_{uv}^{\lambda(r)}
+        \mathbf{h}_v' = f\Big(\mathrm{LN}\Big(\tfrac{1}{3}\Big[\sum_{(u, r) \in \mathcal{N}(v)} c_{uv}^{\lambda(r)}
         \mathbf{W}_{\lambda(r)} \phi(\mathbf{h}_u, \mathbf{z}_r) + \mathbf{W}_{\mathrm{loop}}
-        \phi(\mathbf{h}_v, \mathbf{z}_{\mathrm{loop}})\Big] + \mathbf{b}\Big),
+        \phi(\mathbf{h}_v, \mathbf{z}_{\mathrm{loop}})\Big] + \mathbf{b}\Big)\Big),
         \qquad \mathbf{z}_r' = \mathbf{W}_{\mathrm{rel}} \mathbf{z}_r
 
     where :math:`\lambda(r)` is ``in`` for original edge types (even) and ``out`` for inverse ones
     (odd). The degree normalization
     :math:`c_{uv}^{\lambda} = (d^{\lambda}_{\mathrm{out}}(u)\, d^{\lambda}_{\mathrm{in}}(v))^{-1/2}`
     counts edges of direction :math:`\lambda` leaving :math:`u` and entering :math:`v`, so it is never
-    zero for an existing edge.
+    zero for an existing edge. :math:`\mathrm{LN}` is layer normalization of each node's vector.
+    Without a normalization the outputs shrink layer by layer (the sum is divided by 3, the weights
+    are Glorot-sized), DistMult scores of such vectors stay near zero and the 1-N softmax is nearly
+    flat, so 100 full-batch steps learned little (Kinships test MRR 0.25). The official implementation
+    and PyKEEN's batch-normalize (0.49 here); layer normalization did as well or better (Kinships 0.63
+    against 0.60 with batch norm, both with reciprocal relations), has no running statistics, and so
+    gives the same output for a node whether it is encoded in a sampled subgraph or in the whole graph.
 
     Args:
         in_channels: input entity and relation size.
@@ -66,9 +72,18 @@ class CompGCNConv(MessagePassing):
         comp: composition ``"sub"``, ``"mult"`` or ``"corr"`` (default: :obj:`"sub"`).
         dropout: dropout on the aggregated neighbour messages (default: :obj:`0.0`).
         bias: add a learned bias (default: :obj:`True`).
+        norm: layer-normalize the output (default: :obj:`True`).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, comp: str = "sub", dropout: float = 0.0, bias: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        comp: str = "sub",
+        dropout: float = 0.0,
+        bias: bool = True,
+        norm: bool = True,
+    ):
         super().__init__(aggr="add", node_dim=0)
         if comp not in COMPOSITIONS:
             raise ValueError(f"unknown composition {comp!r}; choose one of {', '.join(COMPOSITIONS)}")
@@ -84,6 +99,7 @@ class CompGCNConv(MessagePassing):
         self.weight_rel = nn.Parameter(torch.empty(in_channels, out_channels))
         self.loop_rel = nn.Parameter(torch.empty(1, in_channels))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.norm = nn.LayerNorm(out_channels) if norm else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -92,6 +108,8 @@ class CompGCNConv(MessagePassing):
         for w in (self.weight_in, self.weight_out, self.weight_loop, self.weight_rel, self.loop_rel):
             glorot(w)
         zeros(self.bias)
+        if self.norm is not None:
+            self.norm.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor, rel: Tensor) -> tuple[Tensor, Tensor]:
         """Update entities ``x`` ``[N, in]`` and edge-type vectors ``rel`` ``[T, in]``.
@@ -111,12 +129,18 @@ class CompGCNConv(MessagePassing):
         out = (F.dropout(neigh, p=self.dropout, training=self.training) + loop) / 3
         if self.bias is not None:
             out = out + self.bias
+        if self.norm is not None:
+            out = self.norm(out)
         return out, rel @ self.weight_rel
 
     def message(self, x_j: Tensor, rel: Tensor, edge_type: Tensor, norm: Tensor) -> Tensor:
         """Compose each source with its edge type and apply the in (forward) or out (inverse) weight."""
         m = compose(x_j, rel[edge_type], self.comp)
         inverse = (edge_type % 2).bool()
+        forward = len(inverse) - int(inverse.sum())
+        if not bool(inverse[:forward].any()):  # forward edges first (the message graph's layout): slices
+            out = torch.cat([m[:forward] @ self.weight_in, (m[forward:] @ self.weight_out).to(m.dtype)])
+            return out * norm.to(out.dtype).unsqueeze(-1)
         forward_msg, inverse_msg = m[~inverse] @ self.weight_in, m[inverse] @ self.weight_out
         out = forward_msg.new_empty(m.size(0), self.out_channels)  # the matmul dtype, bf16 under autocast
         out[~inverse] = forward_msg
@@ -146,6 +170,7 @@ class CompGCN(Encoder):
         dropout: dropout on the neighbour messages of each layer (default: :obj:`0.0`).
         bias: learned bias in each layer (default: :obj:`True`).
         in_channels: size of optional input node features (default: :obj:`None`).
+        norm: layer normalization in each layer (default: :obj:`True`).
     """
 
     def __init__(
@@ -158,13 +183,14 @@ class CompGCN(Encoder):
         dropout: float = 0.0,
         bias: bool = True,
         in_channels: int | None = None,
+        norm: bool = True,
     ):
         super().__init__(num_nodes, dim, num_relations, in_channels)
         if num_layers < 1:
             raise ValueError(f"CompGCN: num_layers must be >= 1, got {num_layers}")
         self.num_layers, self.comp, self.dropout, self.bias = num_layers, comp, dropout, bias
         self.inverse_relation_embedding = nn.Embedding(num_relations, dim)
-        self.convs = nn.ModuleList(CompGCNConv(dim, dim, comp, dropout, bias) for _ in range(num_layers))
+        self.convs = nn.ModuleList(CompGCNConv(dim, dim, comp, dropout, bias, norm) for _ in range(num_layers))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -182,10 +208,12 @@ class CompGCN(Encoder):
         """Forward and inverse relation rows."""
         return ["relation_embedding.weight", "inverse_relation_embedding.weight"]
 
-    def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None, node_ids: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Encode the graph; see :meth:`Encoder.forward`."""
         self.check_graph(edge_index, edge_type)
-        h = self.node_input(x)
+        h = self.node_input(x, node_ids)
         rel = torch.stack([self.relation_embedding.weight, self.inverse_relation_embedding.weight], dim=1)
         rel = rel.reshape(2 * self.num_relations, self.dim)
         for conv in self.convs:

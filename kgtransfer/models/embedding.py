@@ -23,6 +23,8 @@ class EmbeddingEncoder(Encoder):
         in_channels: size of optional input node features (default: :obj:`None`).
     """
 
+    message_passing = False
+
     def __init__(self, num_nodes: int, dim: int, num_relations: int, in_channels: int | None = None):
         super().__init__(num_nodes, dim, num_relations, in_channels)
         self.reset_parameters()
@@ -31,7 +33,9 @@ class EmbeddingEncoder(Encoder):
         """None: no message passing."""
         return []
 
-    def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None, node_ids: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Return the entity rows (plus projected features) and the relation rows."""
         self.check_graph(edge_index, edge_type)
-        return self.node_input(x), self.relation_embedding.weight
+        return self.node_input(x, node_ids), self.relation_embedding.weight

@@ -59,8 +59,16 @@ class LinkPredictor(nn.Module):
         return kinds
 
     def encode(self, graph) -> tuple[Tensor, Tensor]:
-        """Entity and relation representations for a message graph with ``edge_index``, ``edge_type``, ``x``."""
-        entities, relations = self.encoder(graph.edge_index, graph.edge_type, getattr(graph, "x", None))
+        """Entity and relation representations for a message graph with ``edge_index``, ``edge_type``, ``x``.
+
+        A sampled subgraph also holds ``n_id``, the global entity id of each local node; the entity
+        representations are then those of its nodes, in local order.
+        """
+        x, node_ids = getattr(graph, "x", None), getattr(graph, "n_id", None)
+        if node_ids is None:
+            entities, relations = self.encoder(graph.edge_index, graph.edge_type, x)
+        else:
+            entities, relations = self.encoder(graph.edge_index, graph.edge_type, x, node_ids=node_ids)
         return self.dropout(self.head(entities)), relations
 
     def score_tails(self, reps: tuple[Tensor, Tensor], heads: Tensor, relations: Tensor) -> Tensor:

@@ -2,11 +2,48 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import RGCNConv
 
 from kgtransfer.models.base import Encoder
+
+
+def relational_conv(conv: RGCNConv, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
+    r"""The output of a mean-aggregating ``RGCNConv``, computed edge-wise from its parameters.
+
+    .. math::
+        \mathbf{h}_i' = \mathbf{W}_0 \mathbf{h}_i + \mathbf{b} + \sum_{(j, r, i)} \frac{1}{|\mathcal{N}_i^r|}
+        \mathbf{W}_r \mathbf{h}_j
+
+    PyG's ``RGCNConv`` (without ``pyg-lib``) aggregates each relation over the whole node set and
+    then multiplies, :math:`O(T N d^2)` for :math:`T` edge types; here the edges are sorted by type and
+    each type's sources are multiplied by its weight once, :math:`O(E d^2)` -- on graphs with hundreds
+    of edge types the difference is orders of magnitude. Block decomposition falls back to the module.
+    """
+    if conv.num_blocks is not None:
+        return conv(x, edge_index, edge_type)
+    weight = conv.weight
+    if conv.num_bases is not None:
+        weight = (conv.comp @ weight.view(conv.num_bases, -1)).view(conv.num_relations, x.size(1), conv.out_channels)
+    src, dst = edge_index
+    out = x.new_zeros(x.size(0), conv.out_channels)
+    if edge_type.numel():
+        key = dst * conv.num_relations + edge_type
+        _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
+        norm = counts[inverse].to(x.dtype).reciprocal()
+        order = torch.argsort(edge_type, stable=True)
+        sizes = torch.bincount(edge_type, minlength=conv.num_relations).tolist()
+        weights = weight.unbind(0)  # views; indexing weight[r] per type would allocate a full gradient each
+        parts = [chunk @ weights[r] for r, chunk in enumerate(x[src[order]].split(sizes)) if sizes[r]]
+        messages = torch.cat(parts) * norm[order].unsqueeze(1)
+        out = out.index_add(0, dst[order], messages.to(out.dtype))
+    if conv.root is not None:
+        out = out + x @ conv.root
+    if conv.bias is not None:
+        out = out + conv.bias
+    return out
 
 
 class RGCN(Encoder):
@@ -29,9 +66,9 @@ class RGCN(Encoder):
     learned ``relation_embedding`` rows, so decoders always receive relation vectors. Without
     ``root_weight`` an isolated node has no term of its own and is mapped to the bias alone.
 
-    PyG's ``RGCNConv`` is used rather than ``FastRGCNConv``: on a UMLS-sized graph (135 nodes, 92
-    edge types, 10k edges, dim 100, 2 layers, 30 bases, one thread) a forward and backward pass took
-    about 0.1 s against 1.1-1.6 s, since ``FastRGCNConv`` materializes one weight matrix per edge.
+    The layers are PyG ``RGCNConv`` modules (their parameters), applied by :func:`relational_conv`,
+    which multiplies each edge type's sources by its weight instead of aggregating every type over
+    all nodes first; ``FastRGCNConv`` was slower still, as it materializes one weight matrix per edge.
 
     Args:
         num_nodes: number of entities.
@@ -104,12 +141,14 @@ class RGCN(Encoder):
                 names.append(f"convs.{i}.weight")
         return names
 
-    def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None, node_ids: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Encode the graph; see :meth:`Encoder.forward`."""
         self.check_graph(edge_index, edge_type)
-        h = self.node_input(x)
+        h = self.node_input(x, node_ids)
         for i, conv in enumerate(self.convs):
-            h = conv(h, edge_index, edge_type)
+            h = relational_conv(conv, h, edge_index, edge_type)
             if i < self.num_layers - 1:
                 h = F.dropout(F.relu(h), p=self.dropout, training=self.training)
         return h, self.relation_embedding.weight

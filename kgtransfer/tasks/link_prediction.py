@@ -47,6 +47,10 @@ if TYPE_CHECKING:
 
 SIDES = ("head", "tail")
 HITS_AT = (1, 3, 10)
+#: Training modes of :class:`LinkPredictionTask` (``"auto"`` picks one of the others).
+MODES = ("auto", "batch", "full", "sampled")
+#: Edges drawn per node and hop in ``"sampled"`` mode, unless set.
+DEFAULT_FANOUT = 10
 #: ``score_fn(ids, relations, side) -> [B, num_entities]``: ``ids`` are heads for ``side="tail"``
 #: (score every tail) and tails for ``side="head"`` (score every head).
 ScoreFn = Callable[[Tensor, Tensor, str], Tensor]
@@ -327,6 +331,12 @@ def evaluate_link_prediction(
     return Metrics({**per_side["both"], **per_side, "num_triples": len(triples), "filtered": index is not None})
 
 
+def _world_size() -> int:
+    """Processes of the running ``torch.distributed`` job (1 outside one)."""
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
 def _check_side(side: str) -> None:
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}, got {side!r}")
@@ -352,9 +362,25 @@ class LinkPredictionTask:
       head or tail, with the logistic loss
       :math:`\mathrm{softplus}(-f(\text{pos})) + \mathrm{mean}\,\mathrm{softplus}(f(\text{neg}))`.
 
-    The encoder runs over the training message graph once per step; validation and test triples
-    are never messages. Head queries are scored by the model's ``score_heads``, which for a model
-    built with ``reciprocal=True`` is the tail scoring of a learned inverse relation.
+    Validation and test triples are never messages. Head queries are scored by the model's
+    ``score_heads``, which for a model built with ``reciprocal=True`` is the tail scoring of a
+    learned inverse relation. How a step uses the graph (``mode``):
+
+    - ``"batch"``: ``batch_size`` queries per step, the encoder over the whole message graph once
+      per step.
+    - ``"full"``: one step per epoch over all training queries (``batch_size`` is not used), one
+      encoder pass (the budget of a full-batch GNN comparison).
+    - ``"sampled"``: ``batch_size`` training triples per step; the 1-N loss of their head and tail
+      queries, over the entities of a neighbourhood sampled around them
+      (:class:`~kgtransfer.data.sampling.NeighbourSampler`, ``fanouts`` edges per node and hop, one
+      hop per layer), from which the batch's own triples are removed (no target is a message of its
+      step). The candidates of a query are the subgraph's entities, so the memory of a step is
+      bounded by ``batch_size`` and the fanouts, not by the graph. Evaluation encodes the whole graph.
+    - ``"auto"`` (default): ``"batch"`` for encoders without message passing, and for the others
+      while the estimated bytes of a whole-graph step (about 4 activation tensors per message edge
+      and layer, plus the scores, softmax and target of ``2 * 512`` queries against every entity)
+      stay within ``memory_budget``; above it ``"sampled"`` (``"batch"`` for an encoder that cannot
+      encode subgraphs). Resolved by :meth:`bind`; before that, ``"batch"``.
 
     Optional regularization of the representations a batch uses, added to the 1-N loss:
     ``"n3"``, the weighted nuclear 3-norm of Lacroix et al. (ICML 2018),
@@ -387,6 +413,9 @@ class LinkPredictionTask:
         loss = "1-n" if self.loss_fn.batching == "queries" else "negative-sampling"
         label_smoothing, num_negatives = self.config.label_smoothing, self.config.num_negatives
         eval_batch_size = self.config.eval_batch_size
+        mode, fanouts, memory_budget = self.config.mode, self.config.fanouts, self.config.memory_budget
+        if mode == "sampled" and loss != "1-n":
+            raise ValueError("mode='sampled' is implemented for the 1-n loss")
         self.split = split
         self.loss_kind = loss
         self.label_smoothing = label_smoothing
@@ -407,6 +436,37 @@ class LinkPredictionTask:
             ]
         )
         self.device = torch.device("cpu")
+        self.mode_option, self.fanouts, self.memory_budget = mode, fanouts, int(memory_budget)
+        self.mode = "batch" if mode == "auto" else mode
+        self.sampler = None
+
+    def bind(self, model) -> LinkPredictionTask:
+        """Resolve ``mode="auto"`` (and the default fanouts) for ``model``; called by :func:`~kgtransfer.engine.fit`."""
+        encoder = getattr(model, "encoder", model)
+        layers = len(encoder.layers()) if hasattr(encoder, "layers") else 2
+        layers = layers or 2
+        if self.mode_option == "auto":
+            self.mode = self.auto_mode(encoder, layers)
+        if self.mode == "sampled" and self.sampler is None:
+            from kgtransfer.data.sampling import NeighbourSampler
+
+            fanouts = tuple(self.fanouts) if self.fanouts is not None else (DEFAULT_FANOUT,) * layers
+            graph = self.graph
+            self.sampler = NeighbourSampler(graph.edge_index, graph.edge_type, self.num_entities, fanouts)
+        return self
+
+    def auto_mode(self, encoder, layers: int) -> str:
+        """``"batch"``, ``"full"`` or ``"sampled"`` for this encoder on this graph (see the class docstring)."""
+        if not getattr(encoder, "message_passing", True) or self.loss_kind != "1-n":
+            return "batch"
+        dim = int(getattr(encoder, "dim", 1))
+        scores = 3 * 1024 * self.num_entities * 4
+        activations = 4 * self.graph.edge_index.size(1) * dim * layers * 4
+        if scores + activations <= self.memory_budget:
+            return "batch"
+        import inspect
+
+        return "sampled" if "node_ids" in inspect.signature(encoder.forward).parameters else "batch"
 
     def to(self, device) -> LinkPredictionTask:
         """Move the graph, queries and indexes to ``device``."""
@@ -419,6 +479,7 @@ class LinkPredictionTask:
                     index._keys[side] = index._keys[side].to(device)
                     index._answers[side] = index._answers[side].to(device)
             self.device = device
+            self.sampler = None  # rebuilt on the new device by bind
         return self
 
     def size(self) -> int:
@@ -426,12 +487,26 @@ class LinkPredictionTask:
         return int(self.graph.edge_index.size(1) + self.num_entities) * max(self.num_entities // 64, 1)
 
     def num_batches(self, batch_size: int) -> int:
-        """Optimizer steps per epoch at ``batch_size``."""
-        rows = self.queries if self.loss_kind == "1-n" else self.train
-        return -(-len(rows) // max(batch_size, 1))
+        """Batches per epoch (all ranks together)."""
+        if self.mode == "full":
+            return _world_size()
+        rows = len(self.train) if self.mode == "sampled" or self.loss_kind != "1-n" else len(self.queries)
+        return -(-rows // batch_size)
 
     def batches(self, epoch: int, batch_size: int, generator: torch.Generator):
-        """Shuffled query batches (1-N) or ``(positives, negatives)`` batches."""
+        """Shuffled query batches (1-N), ``(positives, negatives)`` batches, or sampled subgraph batches.
+
+        ``"sampled"`` mode yields ``(triple ids, seed)``: the step's training triples and the seed
+        of its neighbourhood sample.
+        """
+        if self.mode == "sampled":
+            order = torch.randperm(len(self.train), generator=generator).to(self.device)
+            seeds = torch.randint(2**62, (self.num_batches(batch_size),), generator=generator).tolist()
+            for seed, start in zip(seeds, range(0, len(order), batch_size), strict=True):
+                yield order[start : start + batch_size], seed
+            return
+        if self.mode == "full":  # under torchrun one share per rank, so the averaged gradient is the full batch's
+            batch_size = max(-(-len(self.queries) // _world_size()), 1)
         rows = self.queries if self.loss_kind == "1-n" else self.train
         order = torch.randperm(len(rows), generator=generator).to(rows.device)
         for start in range(0, len(rows), batch_size):
@@ -452,6 +527,8 @@ class LinkPredictionTask:
 
     def loss(self, model, batch) -> Tensor:
         """The batch loss (see the class docstring)."""
+        if self.mode == "sampled":
+            return self._sampled_loss(model, *batch)
         reps = model.encode(self.graph)
         if self.loss_kind == "negative-sampling":
             positives, negatives = batch
@@ -470,6 +547,39 @@ class LinkPredictionTask:
         loss = torch.cat(losses).mean()
         if penalty is not None:
             loss = loss + self.regularization_weight * penalty / len(batch)
+        return loss
+
+    def _sampled_loss(self, model, triple_ids: Tensor, seed: int) -> Tensor:
+        """The 1-N loss of the triples' queries over a sampled neighbourhood's entities (see the class docstring)."""
+        if self.sampler is None:
+            self.bind(model)
+        triples = self.train[triple_ids]
+        seeds = torch.unique(triples[:, [0, 2]])
+        generator = torch.Generator().manual_seed(seed)
+        sub = self.sampler.sample(seeds, exclude=triple_ids, generator=generator)
+        if getattr(self.graph, "x", None) is not None:
+            sub.x = self.graph.x[sub.n_id]
+        reps = model.encode(sub)
+        local = torch.full((self.num_entities,), -1, dtype=torch.long, device=self.device)
+        local[sub.n_id] = torch.arange(len(sub.n_id), device=self.device)
+        h, r, t = triples.unbind(1)
+        losses, penalty, n = [], None, len(sub.n_id)
+        eps = self.label_smoothing
+        for side, ids in (("tail", h), ("head", t)):
+            ids_local = local[ids]
+            scores = model.score_tails(reps, ids_local, r) if side == "tail" else model.score_heads(reps, r, ids_local)
+            known = torch.zeros(len(ids), n, dtype=torch.bool, device=scores.device)
+            rows, answers = self.answers.known(ids, r, side)
+            answers = local[answers]
+            inside = answers >= 0
+            known[rows[inside], answers[inside]] = True  # the known answers inside the subgraph
+            losses.append(self.loss_fn(scores, known, eps))
+            if self.regularizer is not None and self.regularization_weight > 0:
+                term = self._penalty(model, reps, ids_local, r, side)
+                penalty = term if penalty is None else penalty + term
+        loss = torch.cat(losses).mean()
+        if penalty is not None:
+            loss = loss + self.regularization_weight * penalty / (2 * len(triples))
         return loss
 
     def _penalty(self, model, reps: tuple[Tensor, Tensor], ids: Tensor, rels: Tensor, side: str) -> Tensor:

@@ -64,7 +64,11 @@ class NodeClassifier(nn.Module):
 
     def forward(self, graph) -> Tensor:
         """Class logits ``[num_nodes, C]`` of every node of a message graph (``edge_index``, ``edge_type``, ``x``)."""
-        entities, _ = self.encoder(graph.edge_index, graph.edge_type, getattr(graph, "x", None))
+        x, node_ids = getattr(graph, "x", None), getattr(graph, "n_id", None)
+        if node_ids is None:
+            entities, _ = self.encoder(graph.edge_index, graph.edge_type, x)
+        else:  # a sampled subgraph: its nodes' logits, in local order
+            entities, _ = self.encoder(graph.edge_index, graph.edge_type, x, node_ids=node_ids)
         return self.head(self.dropout(entities))
 
     def __repr__(self) -> str:
@@ -116,10 +120,15 @@ def predict(logits: Tensor, multi_label: bool) -> Tensor:
 
 
 class NodeClassificationTask:
-    """Node classification as a training task for :func:`kgtransfer.engine.fit` (full batch).
+    """Node classification as a training task for :func:`kgtransfer.engine.fit`.
 
-    Every step encodes the whole message graph and takes the loss over the training nodes, so an
-    epoch is one optimizer step; the engine's generator is not needed (there is nothing to shuffle).
+    ``mode="full"``: every step encodes the whole message graph and takes the loss over the training
+    nodes, so an epoch is one optimizer step. ``mode="sampled"``: ``batch_size`` shuffled training
+    nodes per step, each step encoding a neighbourhood sampled around them
+    (:class:`~kgtransfer.data.sampling.NeighbourSampler`, ``fanouts`` edges per node and hop, one hop
+    per layer), so a step's memory is bounded by the batch and the fanouts. ``"auto"`` (default):
+    full while about 4 activation tensors per message edge and layer fit ``memory_budget``, else
+    sampled (resolved by :meth:`bind`). Evaluation always encodes the whole graph.
 
     Args:
         graph: the message graph (``torch_geometric.data.Data`` with ``edge_index``, ``edge_type``).
@@ -130,6 +139,9 @@ class NodeClassificationTask:
         num_classes: ``C`` (default: ``targets.max() + 1``, or the matrix width).
         metric: the validation metric to maximize, one of ``accuracy``, ``macro_f1`` (multi-label also
             ``micro_f1``, ``subset_accuracy``) (default: ``"macro_f1"``).
+        mode: ``"auto"``, ``"full"`` or ``"sampled"`` (default: ``"auto"``).
+        fanouts: edges per node and hop of sampled steps (default: 10 per encoder layer).
+        memory_budget: bytes of a whole-graph step, for ``"auto"`` (default: 1 GiB).
     """
 
     def __init__(
@@ -141,7 +153,15 @@ class NodeClassificationTask:
         multi_label: bool = False,
         num_classes: int | None = None,
         metric: str = "macro_f1",
+        mode: str = "auto",
+        fanouts: tuple[int, ...] | list[int] | None = None,
+        memory_budget: int = 2**30,
     ):
+        if mode not in ("auto", "full", "sampled"):
+            raise ValueError(f"mode must be 'auto', 'full' or 'sampled', got {mode!r}")
+        self.mode_option, self.fanouts, self.memory_budget = mode, fanouts, int(memory_budget)
+        self.mode = "full" if mode == "auto" else mode
+        self.sampler = None
         node_ids = torch.as_tensor(node_ids).long().reshape(-1)
         targets = torch.as_tensor(targets)
         if len(targets) != len(node_ids):
@@ -176,19 +196,60 @@ class NodeClassificationTask:
             self.node_ids, self.targets = self.node_ids.to(device), self.targets.to(device)
             self.rows = {k: v.to(device) for k, v in self.rows.items()}
             self.device = device
+            self.sampler = None  # rebuilt on the new device by bind
         return self
+
+    def bind(self, model: nn.Module) -> NodeClassificationTask:
+        """Resolve ``mode="auto"`` and build the sampler for ``model``; called by :func:`~kgtransfer.engine.fit`."""
+        import inspect
+
+        encoder = getattr(model, "encoder", model)
+        layers = len(encoder.layers()) if hasattr(encoder, "layers") else 2
+        layers = layers or 2
+        if self.mode_option == "auto":
+            whole = 4 * self.graph.edge_index.size(1) * int(getattr(encoder, "dim", 1)) * layers * 4
+            sampled_ok = "node_ids" in inspect.signature(encoder.forward).parameters
+            passes = getattr(encoder, "message_passing", True)
+            self.mode = "sampled" if passes and sampled_ok and whole > self.memory_budget else "full"
+        if self.mode == "sampled" and self.sampler is None:
+            from kgtransfer.data.sampling import NeighbourSampler
+
+            fanouts = tuple(self.fanouts) if self.fanouts is not None else (10,) * layers
+            g = self.graph
+            self.sampler = NeighbourSampler(g.edge_index, g.edge_type, g.num_nodes, fanouts)
+        return self
+
+    def num_batches(self, batch_size: int) -> int:
+        """Steps per epoch."""
+        return 1 if self.mode == "full" else -(-len(self.rows["train"]) // batch_size)
 
     def size(self) -> int:
         """Work per step: message edges plus nodes, times the classes."""
         return int(self.graph.edge_index.size(1) + self.graph.num_nodes) * max(self.num_classes, 1)
 
-    def batches(self, epoch: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
-        """One full batch per epoch: the training rows (``batch_size`` and ``generator`` are unused)."""
-        yield self.rows["train"]
+    def batches(self, epoch: int, batch_size: int, generator: torch.Generator) -> Iterator:
+        """Full mode: one batch, the training rows. Sampled: shuffled ``(rows, seed)`` batches."""
+        rows = self.rows["train"]
+        if self.mode != "sampled":
+            yield rows
+            return
+        order = torch.randperm(len(rows), generator=generator).to(rows.device)
+        seeds = torch.randint(2**62, (self.num_batches(batch_size),), generator=generator).tolist()
+        for seed, start in zip(seeds, range(0, len(rows), batch_size), strict=True):
+            yield rows[order[start : start + batch_size]], seed
 
-    def loss(self, model: nn.Module, batch: Tensor) -> Tensor:
+    def loss(self, model: nn.Module, batch) -> Tensor:
         """Cross-entropy (multi-class) or BCE with logits (multi-label) over the rows in ``batch``."""
-        logits = model(self.graph)[self.node_ids[batch]].float()
+        if isinstance(batch, tuple):  # sampled: the batch's nodes are the subgraph's first nodes
+            batch, seed = batch
+            if self.sampler is None:
+                self.bind(model)
+            sub = self.sampler.sample(self.node_ids[batch], generator=torch.Generator().manual_seed(seed))
+            if getattr(self.graph, "x", None) is not None:
+                sub.x = self.graph.x[sub.n_id]
+            logits = model(sub)[: len(batch)].float()
+        else:
+            logits = model(self.graph)[self.node_ids[batch]].float()
         if self.multi_label:
             return F.binary_cross_entropy_with_logits(logits, self.targets[batch])
         return F.cross_entropy(logits, self.targets[batch])

@@ -88,7 +88,7 @@ def naive_compgcn_conv(conv: CompGCNConv, x, edge_index, edge_type, rel):
 @pytest.mark.parametrize("comp", ["sub", "mult", "corr"])
 def test_compgcn_conv_matches_naive(comp):
     torch.manual_seed(0)
-    conv = CompGCNConv(4, 6, comp=comp).double()
+    conv = CompGCNConv(4, 6, comp=comp, norm=False).double()
     torch.nn.init.normal_(conv.bias)
     edge_index, edge_type = toy_graph(num_edges=6)
     x = torch.randn(NUM_NODES, 4, dtype=torch.float64)
@@ -143,3 +143,15 @@ def test_embedding_encoder_returns_its_rows():
     enc = EmbeddingEncoder(NUM_NODES, DIM, NUM_RELATIONS)
     ent, rel = enc(*toy_graph())
     assert ent is enc.entity_embedding.weight and rel is enc.relation_embedding.weight
+
+
+def test_compgcn_conv_layer_normalizes_its_output():
+    torch.manual_seed(0)
+    edge_index, edge_type = toy_graph(num_edges=6)
+    x, rel = torch.randn(NUM_NODES, 4), torch.randn(2 * NUM_RELATIONS, 4)
+    out, _ = CompGCNConv(4, 6, comp="mult")(x, edge_index, edge_type, rel)
+    torch.testing.assert_close(out.mean(1), torch.zeros(NUM_NODES), atol=1e-5, rtol=0)
+    assert torch.allclose(out.std(1, unbiased=False), torch.ones(NUM_NODES), atol=0.05)
+    torch.manual_seed(0)
+    plain, _ = CompGCNConv(4, 6, comp="mult", norm=False)(x, edge_index, edge_type, rel)
+    assert plain.std(1).mean() < 0.5  # Glorot weights and the 1/3 shrink unnormalized outputs

@@ -137,6 +137,32 @@ def test_task_checks_its_inputs():
         NodeClassificationTask(graph, node_ids, targets, split, metric="subset_accuracy")
 
 
+def test_sampled_steps_train_on_neighbourhoods():
+    from kgtransfer.engine import fit
+
+    labels = _labels(typed_graph())
+    graph, _, node_ids = typing_graph(labels)
+    targets = torch.from_numpy(labels.targets())
+    split = NodeSplit(node_ids[:20], node_ids[20:25], node_ids[25:], seed=0)
+    assert (
+        NodeClassificationTask(graph, node_ids, targets, split, memory_budget=1)
+        .bind(NodeClassifier(encoder("rgcn", num_nodes=graph.num_nodes, dim=8, num_relations=graph.num_relations), 3))
+        .mode
+        == "sampled"
+    )
+    task = NodeClassificationTask(graph, node_ids, targets, split, mode="sampled", fanouts=[4, 4])
+    torch.manual_seed(0)
+    enc = encoder("rgcn", num_nodes=graph.num_nodes, dim=16, num_relations=graph.num_relations)
+    model = NodeClassifier(enc, num_classes=3)
+    batches = list(task.bind(model).batches(1, 8, torch.Generator().manual_seed(0)))
+    assert len(batches) == task.num_batches(8) == 3  # 20 training nodes, 8 per step
+    seen = torch.sort(torch.cat([rows for rows, _ in batches])).values
+    assert torch.equal(seen, torch.sort(task.rows["train"]).values)
+    result = fit(model, task, small_config(batch_size=8, epochs=40))
+    assert result.history.loss[-1] < result.history.loss[0]
+    assert task.evaluate(model, "train")["accuracy"] == 1.0  # evaluated on the whole graph
+
+
 def test_multi_class_model_fits_its_training_nodes():
     result = train_entity_typing(typed_graph(), model=kgt.ModelConfig(encoder="rgcn", dim=16), config=small_config())
     assert result.labels.classes == [iri("A"), iri("B"), iri("C")] and not result.labels.multi_label

@@ -1,0 +1,72 @@
+import pytest
+import torch
+
+from kgtransfer.data.sampling import NeighbourSampler
+from kgtransfer.data.tensorize import Triples
+
+
+def _graph(num_triples=400, num_nodes=60, num_relations=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.stack(
+        [
+            torch.randint(num_nodes, (num_triples,), generator=g),
+            torch.randint(num_relations, (num_triples,), generator=g),
+            torch.randint(num_nodes, (num_triples,), generator=g),
+        ],
+        1,
+    )
+    return Triples(rows, num_nodes, num_relations).to_pyg()
+
+
+def test_subgraph_edges_are_message_edges_with_local_ids():
+    graph = _graph()
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (3, 2))
+    seeds = torch.tensor([5, 1, 17])
+    sub = sampler.sample(seeds, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(sub.n_id[:3], seeds)  # seeds first, in order
+    assert len(torch.unique(sub.n_id)) == len(sub.n_id)
+    # every local edge is the global edge e_id, with its type
+    assert torch.equal(sub.n_id[sub.edge_index], graph.edge_index[:, sub.e_id])
+    assert torch.equal(sub.edge_type, graph.edge_type[sub.e_id])
+    assert sub.num_nodes == len(sub.n_id) and int(sub.edge_index.max()) < sub.num_nodes
+
+
+def test_fanout_bounds_the_incoming_edges_of_each_hop():
+    graph = _graph(num_triples=2000)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (4,))
+    seeds = torch.arange(10)
+    sub = sampler.sample(seeds, generator=torch.Generator().manual_seed(1))
+    incoming = torch.bincount(sub.edge_index[1], minlength=sub.num_nodes)
+    assert int(incoming[:10].max()) <= 4 and int(incoming[10:].sum()) == 0  # one hop: only seeds receive
+    assert int(incoming[:10].min()) >= 1  # every seed has edges in a graph this dense
+
+
+def test_low_degree_nodes_keep_all_their_edges():
+    graph = _graph(num_triples=30, num_nodes=60)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (100, 100))
+    seeds = torch.arange(60)
+    sub = sampler.sample(seeds)
+    assert len(sub.e_id) == graph.edge_index.size(1)  # the whole graph
+
+
+def test_excluded_triples_are_never_messages():
+    graph = _graph(num_triples=300, num_nodes=20)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (50, 50))
+    exclude = torch.tensor([0, 7, 299])
+    sub = sampler.sample(torch.arange(20), exclude=exclude, generator=torch.Generator().manual_seed(0))
+    assert not torch.isin(sub.e_id % 300, exclude).any()
+    assert len(sub.e_id) == 2 * (300 - 3)
+
+
+def test_same_generator_seed_same_sample():
+    graph = _graph()
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (2, 2))
+    a = sampler.sample(torch.tensor([3, 4]), generator=torch.Generator().manual_seed(5))
+    b = sampler.sample(torch.tensor([3, 4]), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a.e_id, b.e_id) and torch.equal(a.n_id, b.n_id)
+
+
+def test_bad_fanouts_raise():
+    graph = _graph()
+    with pytest.raises(ValueError, match="fanouts"):
+        NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (0,))
