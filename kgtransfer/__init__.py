@@ -41,6 +41,9 @@ _EXPORTS = {
     "uniform_soup": "kgtransfer.transfer.parameter",
     "greedy_soup": "kgtransfer.transfer.parameter",
     "compose": "kgtransfer.transfer.structure",
+    "sequence": "kgtransfer.transfer.sequence",
+    "SequenceResult": "kgtransfer.transfer.sequence",
+    "continual_strategy": "kgtransfer.transfer.warm_start",
     "encoder": "kgtransfer.models.registry",
     "decoder": "kgtransfer.models.registry",
 }
@@ -51,10 +54,12 @@ __all__ = [
     "KGTransferError",
     "KnowledgeGraph",
     "ModelConfig",
+    "SequenceResult",
     "TrainConfig",
     "TrainedModel",
     "align",
     "compose",
+    "continual_strategy",
     "decoder",
     "encoder",
     "finetune",
@@ -62,6 +67,7 @@ __all__ = [
     "interpolate",
     "interpolation_sweep",
     "pretrain",
+    "sequence",
     "uniform_soup",
     "zero_shot",
     "difference",
@@ -88,7 +94,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.training import TrainedModel, train
     from kgtransfer.transfer.finetune import finetune, pretrain, zero_shot
     from kgtransfer.transfer.parameter import greedy_soup, interpolate, interpolation_sweep, uniform_soup
+    from kgtransfer.transfer.sequence import SequenceResult, sequence
     from kgtransfer.transfer.structure import compose
+    from kgtransfer.transfer.warm_start import strategy as continual_strategy
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -26,6 +26,7 @@ EPILOG = """examples:
   kgtransfer evaluate runs/ft
   kgtransfer interpolate runs/pre runs/ft --sweep -o runs/sweep
   kgtransfer run ontologies/experiments/brick-evolution.toml
+  kgtransfer sequence data/ckge/ENTITY/0 data/ckge/ENTITY/1 -o runs/seq --strategies fine-tune shrink-perturb+replay
 """
 
 
@@ -167,6 +168,41 @@ def _learning_parsers(sub) -> None:
     group.add_argument("--sweep", action="store_true", help="α = 0, 0.1, ..., 1; keep the best on validation")
     p.set_defaults(handler=cmd_interpolate)
 
+    p = sub.add_parser(
+        "sequence",
+        help="a growing graph K0, K1, ...: carry a model forward step by step with each strategy",
+        description="Merge each snapshot with what came before (union by default), train on K0, carry the model "
+        "forward with every strategy, and compare with training from scratch on every merged graph: test MRR on "
+        "every test set seen so far, and the seconds to reach 95%%/99%% of scratch's best validation MRR.",
+    )
+    p.add_argument(
+        "snapshots", nargs="+", help="K0 K1 ...: folders of train/valid/test.txt[.gz], files or registry names"
+    )
+    p.add_argument("-o", "--output", required=True, help="result directory (results.json, results.md, curves.png)")
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        default=["fine-tune"],
+        help="fine-tune, random-init, shrink-perturb, warmup, ewc, l2sp, replay, freeze, discriminative, or "
+        "combinations joined by '+' (default: fine-tune)",
+    )
+    p.add_argument(
+        "--protocols",
+        nargs="+",
+        default=["merged"],
+        choices=("merged", "new-only"),
+        help="merged: train on K0 ∪ ... ∪ Ki; new-only: on Ki's new triples (default: merged)",
+    )
+    p.add_argument("--operator", default="union", choices=OPERATORS, help="how a snapshot joins (default: union)")
+    p.add_argument("--encoder", default="embedding", help="rgcn, compgcn or embedding (default: embedding)")
+    p.add_argument("--decoder", default="complex", help="distmult, complex, rotate or transe (default: complex)")
+    p.add_argument("--dim", type=int, default=128, help="embedding size (default: 128)")
+    p.add_argument("--valid-size", type=int, default=3000, help="validation sample for early stopping (default: 3000)")
+    p.add_argument("--test-size", type=int, help="test triples per snapshot, a seeded sample (default: all)")
+    p.add_argument("--no-scratch", action="store_true", help="skip training from scratch on every merged graph")
+    _training_options(p)
+    p.set_defaults(handler=cmd_sequence)
+
     p = sub.add_parser("run", help="run a whole experiment declared in a TOML file")
     p.add_argument("experiment", help="an experiment file (see ontologies/experiments/)")
     p.add_argument("-o", "--output", help="run directory (default: runs/<experiment name>)")
@@ -261,6 +297,30 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         result = kgt.interpolate(first, second, best["alpha"])
     result.save(out / "model")
     print(result.summary())
+
+
+def cmd_sequence(args: argparse.Namespace) -> None:
+    """``kgtransfer sequence``."""
+    import kgtransfer as kgt
+
+    model = kgt.ModelConfig(encoder=args.encoder, decoder=args.decoder, dim=args.dim)
+    base = kgt.TrainConfig(eval_every=1, patience=3, lr=0.003, progress=False)
+    result = kgt.sequence(
+        args.snapshots,
+        model,
+        _train_config(args, base),
+        strategies=args.strategies,
+        protocols=args.protocols,
+        operator=args.operator,
+        valid_size=args.valid_size,
+        test_size=args.test_size,
+        scratch=not args.no_scratch,
+        log=print,
+    )
+    result.save(args.output)
+    print()
+    print(result.summary())
+    print(f"\nwrote {args.output}")
 
 
 def cmd_run(args: argparse.Namespace) -> None:

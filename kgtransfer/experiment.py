@@ -183,6 +183,10 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
     from kgtransfer.training import plot_curves, scalar_metrics
     from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
 
+    if not isinstance(experiment, Experiment) and "sequence" in tomllib.loads(Path(experiment).read_text("utf-8")):
+        from kgtransfer.transfer.sequence import run_sequence_file
+
+        return run_sequence_file(experiment, out).to_json()
     exp = experiment if isinstance(experiment, Experiment) else Experiment.from_toml(experiment)
     out = Path(out or Path("runs") / exp.name)
     out.mkdir(parents=True, exist_ok=True)

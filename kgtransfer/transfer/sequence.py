@@ -671,4 +671,85 @@ class SequenceResult:
         return save_figure(fig, path)
 
 
-__all__ = ["PROTOCOLS", "SequenceResult", "Step", "StepTask", "evaluate_step", "sequence", "steps", "time_to"]
+# --- experiment files ----------------------------------------------------------------------------
+
+
+def run_sequence_file(path: str | os.PathLike, out: str | os.PathLike | None = None) -> SequenceResult:
+    """Run the ``[sequence]`` experiment of a TOML file; write the result to ``out`` (default: ``runs/<name>``).
+
+    The file::
+
+        name = "entity-quick"
+        [sequence]
+        snapshots = ["data/ENTITY/0", "data/ENTITY/1"]   # relative to the file
+        strategies = ["fine-tune", "shrink-perturb+replay", {name = "ewc", weight = 5.0}]
+        protocols = ["merged", "new-only"]
+        operator = "union"
+        valid_size = 2000
+        [model]   # ModelConfig fields
+        [train]   # TrainConfig fields
+    """
+    import tomllib
+    from dataclasses import fields
+
+    from kgtransfer.experiment import ExperimentError
+
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ExperimentError(f"{path}: {e}") from e
+    spec = dict(raw.get("sequence") or {})
+    if not spec.get("snapshots"):
+        raise ExperimentError(f"{path}: [sequence] needs snapshots = [...]")
+    known = {
+        "snapshots",
+        "strategies",
+        "protocols",
+        "operator",
+        "names",
+        "valid_size",
+        "test_size",
+        "alphas",
+        "scratch",
+    }
+    if set(spec) - known:
+        raise ExperimentError(
+            f"{path}: [sequence] has unknown keys {sorted(set(spec) - known)}; known: {sorted(known)}"
+        )
+    sections = {"model": ModelConfig, "train": TrainConfig}
+    configs = {}
+    for section, cls in sections.items():
+        values = raw.get(section, {})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ExperimentError(f"{path}: [{section}] has unknown keys {sorted(unknown)}")
+        configs[section] = values
+    model = ModelConfig(**{"encoder": "embedding", "decoder": "complex", "dim": 128, **configs["model"]})
+    config = TrainConfig(**{"eval_every": 1, "patience": 3, "lr": 0.003, "progress": False, **configs["train"]})
+    snapshots = [_relative(path.parent, s) for s in spec.pop("snapshots")]
+    try:
+        result = sequence(snapshots, model, config, log=print, **spec)
+    except (ValueError, TypeError) as e:
+        raise ExperimentError(f"{path}: {e}") from e
+    result.save(Path(out or Path("runs") / raw.get("name", path.stem)))
+    print(result.summary())
+    return result
+
+
+def _relative(base: Path, value: str) -> str:
+    candidate = base / value
+    return str(candidate) if candidate.exists() else value
+
+
+__all__ = [
+    "PROTOCOLS",
+    "SequenceResult",
+    "Step",
+    "StepTask",
+    "evaluate_step",
+    "run_sequence_file",
+    "sequence",
+    "steps",
+    "time_to",
+]

@@ -482,3 +482,7 @@ def strategy(spec, **options) -> Strategy:
     if unknown:
         raise TypeError(f"{key} has no option {sorted(unknown)}; its options: {sorted(names)}")
     return cls(**options)
+
+
+#: ``kgt.continual_strategy``: the public name of :func:`strategy`.
+continual_strategy = strategy

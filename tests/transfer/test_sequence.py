@@ -222,3 +222,26 @@ def test_sequence_is_reproducible(snapshots):
     a = sequence(snapshots[:2], MODEL, CONFIG, strategies=["shrink-perturb"], alphas=())
     b = sequence(snapshots[:2], MODEL, CONFIG, strategies=["shrink-perturb"], alphas=())
     assert [r["test"]["mean"] for r in a.records] == [r["test"]["mean"] for r in b.records]
+
+
+def test_cli_and_experiment_file(snapshots, tmp_path, capsys):
+    from kgtransfer.cli import main
+    from kgtransfer.experiment import ExperimentError, run_experiment
+
+    args = ["sequence", *map(str, snapshots[:2]), "-o", str(tmp_path / "cli"), "--dim", "8", "--epochs", "2"]
+    assert main([*args, "--strategies", "fine-tune", "replay", "--protocols", "merged", "new-only"]) == 0
+    assert "replay" in capsys.readouterr().out
+    assert len(SequenceResult.load(tmp_path / "cli").records) == 1 + 1 + 4
+    toml = tmp_path / "seq.toml"
+    toml.write_text(
+        'name = "toy"\n[sequence]\nsnapshots = ["toy/0", "toy/1"]\n'
+        'strategies = ["fine-tune", {name = "ewc", weight = 2.0}]\n'
+        "[model]\ndim = 8\n[train]\nepochs = 2\nthreads = 1\n",
+        encoding="utf-8",
+    )
+    data = run_experiment(toml, tmp_path / "exp")
+    assert {r["strategy"] for r in data["records"]} == {"scratch", "fine-tune", "ewc"}
+    assert data["setup"]["strategies"][1] == {"name": "ewc", "weight": 2.0, "batches": 20}
+    toml.write_text('[sequence]\nsnapshots = ["toy/0"]\nbogus = 1\n', encoding="utf-8")
+    with pytest.raises(ExperimentError, match="bogus"):
+        run_experiment(toml, tmp_path / "bad")
