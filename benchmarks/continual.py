@@ -35,7 +35,15 @@ from kgtransfer.models.link_predictor import ModelConfig
 from kgtransfer.report import format_table
 
 RESULTS = Path(__file__).parent / "results"
-DATA = Path(os.environ.get("KGT_CKGE", Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ckge"))
+_ROOT = Path(__file__).resolve().parents[1]
+#: the ckge folder: $KGT_CKGE, else ``shared/data/ckge`` beside the repository or its parent
+DATA = Path(
+    os.environ.get("KGT_CKGE")
+    or next(
+        (p for p in (_ROOT.parent / "shared/data/ckge", _ROOT.parent.parent / "shared/data/ckge") if p.is_dir()),
+        _ROOT.parent / "shared/data/ckge",
+    )
+)
 DATASETS = ("ENTITY", "WN_CKGE")
 STRATEGIES = (
     "fine-tune",
@@ -81,6 +89,7 @@ def run_dataset(name: str, args, seed: int) -> kgt.SequenceResult:
         names=[f"{name}/{i}" for i in range(args.snapshots)],
         valid_size=args.valid_size,
         test_size=args.test_size,
+        scratch=not args.no_scratch,
         log=lambda line: print(f"[{time.perf_counter() - began:7.0f}s] {name} seed {seed} {line}", flush=True),
     )
 
@@ -91,7 +100,9 @@ def targets(name: str, result: kgt.SequenceResult) -> dict:
     steps = sorted({r["step"] for r in result.records if r["step"] > 0})
     per_step = []
     for s in steps:
-        scratch = next(r for r in result.records if r["strategy"] == "scratch" and r["step"] == s)
+        scratch = next((r for r in result.records if r["strategy"] == "scratch" and r["step"] == s), None)
+        if scratch is None:
+            continue
         candidates = []
         for r in result.records:
             if r["protocol"] != "merged" or r["step"] != s or r["strategy"] == "scratch":
@@ -151,6 +162,7 @@ def main(argv=None) -> int:
     parser.add_argument("--patience", type=int, default=3, help="validations without improvement (default: 3)")
     parser.add_argument("--valid-size", type=int, default=2000)
     parser.add_argument("--test-size", type=int, default=None, help="test triples per snapshot (default: all)")
+    parser.add_argument("--no-scratch", action="store_true", help="train from scratch on the first snapshot only")
     parser.add_argument("--out", default=str(RESULTS / "continual"), help="results prefix (.json, .md)")
     args = parser.parse_args(argv)
     args.snapshots = args.snapshots or (3 if args.quick else 5)
