@@ -162,6 +162,7 @@ class StepTask(LinkPredictionTask):
         self.valid = valid
         self.extra = extra
         self.penalty = penalty
+        self.epoch_queries: list[int] = []  # training queries per epoch: the work, independent of machine load
 
     @staticmethod
     def queries_of(rows: Tensor) -> Tensor:
@@ -181,6 +182,7 @@ class StepTask(LinkPredictionTask):
         more = self.extra(epoch) if self.extra is not None else None
         if more is not None and len(more):
             self.queries = torch.unique(torch.cat([base, self.queries_of(more).to(base.device)]), dim=0)
+        self.epoch_queries.append(len(self.queries))
         try:
             yield from super().batches(epoch, batch_size, generator)
         finally:
@@ -263,20 +265,25 @@ def evaluate_step(model: LinkPredictor, step: Step, task: LinkPredictionTask) ->
 
 
 def time_to(curve: list[dict], target: float) -> dict:
-    """The first evaluation of ``curve`` with ``mrr >= target``: its epoch and cumulative seconds (None: never)."""
+    """The first evaluation of ``curve`` with ``mrr >= target``: its epoch, cumulative seconds and queries.
+
+    All None when the curve never gets there.
+    """
     for point in curve:
         if point["mrr"] >= target:
-            return {"epoch": point["epoch"], "seconds": point["seconds"]}
-    return {"epoch": None, "seconds": None}
+            return {"epoch": point["epoch"], "seconds": point["seconds"], "queries": point.get("queries")}
+    return {"epoch": None, "seconds": None, "queries": None}
 
 
-def _curve(result, prep: float) -> list[dict]:
-    """Validation MRR per evaluation with cumulative training seconds (preparation included)."""
-    out, cumulative = [], [prep]
-    for s in result.history.seconds:
+def _curve(result, prep: float, epoch_queries: list[int]) -> list[dict]:
+    """Validation MRR per evaluation with cumulative training seconds (preparation included) and queries."""
+    out, cumulative, work = [], [prep], [0]
+    for s, q in zip(result.history.seconds, epoch_queries, strict=False):
         cumulative.append(cumulative[-1] + s)
+        work.append(work[-1] + q)
     for e in result.history.evals:
-        out.append({"epoch": e["epoch"], "seconds": cumulative[e["epoch"]], "mrr": e["mrr"]})
+        i = e["epoch"]
+        out.append({"epoch": i, "seconds": cumulative[i], "queries": work[min(i, len(work) - 1)], "mrr": e["mrr"]})
     return out
 
 
@@ -446,7 +453,7 @@ def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
         "epochs_run": result.epochs_run,
         "seconds": prep + sum(result.history.seconds),
         "prep_seconds": prep,
-        "curve": _curve(result, prep),
+        "curve": _curve(result, prep, task.epoch_queries),
         "test": evaluate_step(net, step, task),
     }
 
@@ -456,6 +463,10 @@ def _line(r: dict) -> str:
         f"  {r['protocol']:<8} {r['strategy']:<24} step {r['step']}: valid {r['valid_best']:.4f}, "
         f"test mean {r['test']['mean']['mrr']:.4f}, {r['epochs_run']} epochs, {r['seconds']:.1f} s"
     )
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -485,18 +496,17 @@ class SequenceResult:
                 key = f"to{round(q * 100)}"
                 target = q * base["valid_best"]
                 mine, theirs = time_to(r["curve"], target), time_to(base["curve"], target)
-                ratio = (
-                    mine["seconds"] / theirs["seconds"] if mine["seconds"] is not None and theirs["seconds"] else None
-                )
                 r[key] = {
                     **mine,
                     "scratch_epoch": theirs["epoch"],
                     "scratch_seconds": theirs["seconds"],
-                    "ratio": ratio,
+                    "scratch_queries": theirs["queries"],
+                    "ratio": _ratio(mine["seconds"], theirs["seconds"]),
+                    "work_ratio": _ratio(mine["queries"], theirs["queries"]),
                 }
 
     def table(self, protocol: str | None = None) -> list[list]:
-        """Rows: protocol, strategy, step, mean test MRR, H@1/3/10, valid, epochs, seconds, to-99% seconds and ratio."""
+        """Rows of :attr:`HEADERS`; the ratios are to scratch's seconds and training queries to 99% at that step."""
         rows = []
         for r in self.records:
             if protocol is not None and r["protocol"] not in (protocol, "pretrain"):
@@ -518,6 +528,7 @@ class SequenceResult:
                     to99.get("epoch") if to99 else None,
                     to99.get("seconds") if to99 else None,
                     to99.get("ratio") if to99 else None,
+                    to99.get("work_ratio") if to99 else None,
                 ]
             )
         return rows
@@ -536,6 +547,7 @@ class SequenceResult:
         "epochs to 99%",
         "s to 99%",
         "s ratio vs scratch",
+        "work ratio",
     )
 
     def final(self) -> list[dict]:

@@ -178,8 +178,8 @@ def test_warmup_raises_the_learning_rate_linearly():
 
 def test_time_to_quality_reads_the_first_crossing():
     curve = [{"epoch": 1, "seconds": 2.0, "mrr": 0.1}, {"epoch": 2, "seconds": 4.0, "mrr": 0.3}]
-    assert time_to(curve, 0.25) == {"epoch": 2, "seconds": 4.0}
-    assert time_to(curve, 0.5) == {"epoch": None, "seconds": None}
+    assert time_to(curve, 0.25) == {"epoch": 2, "seconds": 4.0, "queries": None}
+    assert time_to(curve, 0.5) == {"epoch": None, "seconds": None, "queries": None}
 
 
 def test_sequence_runs_both_protocols_and_saves(snapshots, tmp_path):
@@ -203,6 +203,9 @@ def test_sequence_runs_both_protocols_and_saves(snapshots, tmp_path):
     last = next(r for r in result.records if r["strategy"] == "ewc" and r["step"] == 2 and r["protocol"] == "merged")
     assert len(last["test"]["per_set"]) == 3 and 0 < last["test"]["mean"]["mrr"] <= 1
     assert "to99" in last and last["to99"]["scratch_epoch"] is not None
+    assert all(p["queries"] > 0 for p in last["curve"])
+    scratch = next(r for r in result.records if r["strategy"] == "scratch" and r["step"] == 2)
+    assert scratch["to99"]["work_ratio"] == 1.0  # scratch against itself
     replay = next(
         r for r in result.records if r["strategy"] == "replay" and r["step"] == 2 and r["protocol"] == "merged"
     )
