@@ -53,7 +53,7 @@ STRATEGIES = (
     "ewc",
     "l2sp",
     "replay",
-    "freeze",
+    "freeze-unfreeze",
     "discriminative",
     "shrink-perturb+replay",
 )

@@ -24,7 +24,7 @@ Strategies (``name``: formula):
 - ``replay``: each epoch trains on the step's triples plus a fresh seeded sample of ``fraction`` of the
   old training triples. Under the merged protocol it trains on the *new* triples plus that sample
   instead of on everything.
-- ``freeze``: transferred rows and parameters are frozen for the first ``epochs`` epochs (new rows
+- ``freeze-unfreeze``: transferred rows and parameters are frozen for the first ``epochs`` epochs (new rows
   settle first), then everything trains.
 - ``discriminative``: transferred values move at ``lr * scale``.
 
@@ -344,7 +344,7 @@ class FreezeConfig:
 class Freeze(Strategy):
     """Transferred values frozen for the first epochs: gradients of their rows are zeroed."""
 
-    name = "freeze"
+    name = "freeze-unfreeze"
     Config = FreezeConfig
 
     def attach(self, ctx, optimizer, steps_per_epoch):

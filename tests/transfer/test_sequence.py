@@ -158,7 +158,7 @@ def test_freeze_keeps_transferred_rows_still_then_releases_them(snapshots):
     task = StepTask(step.split, rows, rows, step.valid)
     ctx = StepContext(net, fresh, transferred, "merged", step.new, step.old, task)
     config = TrainConfig(epochs=1, eval_every=1, patience=0, lr=0.05, batch_size=64, progress=False, threads=1)
-    _run(net, task, config, strategy("freeze", epochs=1), ctx)
+    _run(net, task, config, strategy("freeze-unfreeze", epochs=1), ctx)
     after = net.encoder.entity_embedding.weight.detach()
     mask = transferred["encoder.entity_embedding.weight"]
     assert torch.equal(after[mask], before[mask]) and not torch.equal(after[~mask], before[~mask])
@@ -190,7 +190,7 @@ def test_sequence_runs_both_protocols_and_saves(snapshots, tmp_path):
         "replay",
         "warmup",
         "l2sp",
-        "freeze",
+        "freeze-unfreeze",
         "discriminative",
         "random-init",
     ]
