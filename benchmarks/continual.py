@@ -63,7 +63,7 @@ QUICK_STRATEGIES = ("fine-tune", "shrink-perturb", "ewc", "replay", "shrink-pert
 PUBLISHED = {"fine-tune": 0.165, "EWC": 0.229, "LKGE": 0.234, "IncDE": 0.253}
 
 
-def run_dataset(name: str, args, seed: int) -> kgt.SequenceResult:
+def run_dataset(name: str, args, seed: int, on_step=None) -> kgt.SequenceResult:
     folders = [DATA / name / str(i) for i in range(args.snapshots)]
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
@@ -90,6 +90,7 @@ def run_dataset(name: str, args, seed: int) -> kgt.SequenceResult:
         valid_size=args.valid_size,
         test_size=args.test_size,
         scratch=not args.no_scratch,
+        on_step=on_step,
         log=lambda line: print(f"[{time.perf_counter() - began:7.0f}s] {name} seed {seed} {line}", flush=True),
     )
 
@@ -227,11 +228,17 @@ def main(argv=None) -> int:
     report = {"args": vars(args), "runs": []}
     for name in args.datasets:
         for seed in args.seeds:
-            result = run_dataset(name, args, seed)
+            entry = {"dataset": name, "seed": seed, "command": " ".join(["python", *sys.argv])}
+            report["runs"].append(entry)
+
+            def keep(partial, entry=entry):  # after every step, so a long run keeps what it has
+                entry.update(partial.to_json())
+                report["seconds"] = time.perf_counter() - began
+                write(args.out, report)
+
+            result = run_dataset(name, args, seed, keep)
             print(result.summary(), flush=True)
-            report["runs"].append(
-                {"dataset": name, "seed": seed, "command": " ".join(["python", *sys.argv]), **result.to_json()}
-            )
+            entry.update(result.to_json())
             result.plot(Path(args.out + f"_{name}_seed{seed}_curves.png"))
             report["seconds"] = time.perf_counter() - began
             write(args.out, report)  # after every dataset, so a long run keeps what it has

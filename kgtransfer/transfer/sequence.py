@@ -305,6 +305,7 @@ def sequence(
     task_options: dict | None = None,
     scratch: bool = True,
     log=None,
+    on_step=None,
 ) -> SequenceResult:
     """Pretrain on the first snapshot, carry the model forward step by step with each strategy.
 
@@ -324,6 +325,7 @@ def sequence(
         task_options: :class:`LinkPredictionTask` options (default: 1-N, label smoothing 0.1).
         scratch: also train from scratch on every merged graph (default: True).
         log: ``log(str)`` for progress lines (default: none).
+        on_step: ``on_step(result)`` after every step with the result so far, e.g. to save it (default: none).
 
     Returns:
         A :class:`SequenceResult`.
@@ -393,6 +395,10 @@ def sequence(
                 log(_line(record))
                 carried[(protocol, s.name)] = net
         prev_vocab = vocab
+        if on_step is not None:
+            partial = SequenceResult(list(records), setup)
+            partial.add_time_to_quality()
+            on_step(partial)
     out = SequenceResult(records, setup)
     out.add_time_to_quality()
     return out
