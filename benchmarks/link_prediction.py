@@ -125,7 +125,7 @@ def run_kgt(split, spec: dict, epochs: int, threads: int, seed: int = 0) -> dict
         progress=False,
         device="cpu",
     )
-    trained = train(split, model, config, **spec)
+    trained = train(split, model, config, kgt.TaskConfig(**spec))  # the rest: loss, label_smoothing, regularizer
     started = time.perf_counter()
     test = trained.evaluate("test")
     eval_s = time.perf_counter() - started
@@ -139,7 +139,7 @@ def run_kgt(split, spec: dict, epochs: int, threads: int, seed: int = 0) -> dict
         "eval_seconds": eval_s,
         "model": model.to_json(),
         "train": config.to_json(),
-        "task": trained.task_options,
+        "task": trained.task_config.to_dict(),
     }
 
 

@@ -193,7 +193,7 @@ def main() -> None:
         repeat=args.repeat,
         max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
-    from kgtransfer.knowledge.io import atomic_write_text
+    from kgtransfer.files import atomic_write_text
 
     atomic_write_text(RESULTS / "operators.json", json.dumps(result, indent=2))
     print(f"\nwrote {RESULTS / 'operators.json'}")

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import sys
 import time
 from dataclasses import replace
@@ -39,13 +38,14 @@ import numpy as np
 import torch
 
 import kgtransfer as kgt
+from kgtransfer.config import FinetuneConfig, ModelConfig, TrainConfig
 from kgtransfer.data.splits import Split, novelty_split, relation_split
 from kgtransfer.data.tensorize import sort_rows, subsample_mask
-from kgtransfer.engine import TrainConfig, save_json
-from kgtransfer.models.link_predictor import ModelConfig
-from kgtransfer.training import plot_curves, train
+from kgtransfer.files import save_json
+from kgtransfer.training import plot_curves
+from kgtransfer.transfer.compare import compare, mean_std, variant_options
 from kgtransfer.transfer.finetune import finetune, pretrain, zero_shot
-from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
+from kgtransfer.transfer.parameter import best_alpha, plot_sweep
 
 RESULTS = Path(__file__).parent / "results"
 ALL_SCENARIOS = ("umls", "umls-25", "umls-10", "brick", "brick-typing")
@@ -58,7 +58,7 @@ ENCODERS = {
 }
 STRATEGY_VARIANTS = ("full", "linear-probe", "lp-ft", "freeze-1")
 COMPOSE_VARIANTS = ("sum", "concat", "gate")
-EXTRA_VARIANTS = {  # name -> finetune kwargs (strategy "full")
+EXTRA_VARIANTS = {  # name -> FinetuneConfig fields (strategy "full")
     "full+l2sp": {"l2sp": 1e-3},
     "full+tlr0.1": {"transferred_lr_scale": 0.1},
     "full+random-init": {"init": "random"},
@@ -110,61 +110,47 @@ def brick_data(view: str):
 # --- runs -------------------------------------------------------------------------------------
 
 
-def curve(history) -> list[tuple[int, float]]:
-    return [(e["epoch"], e["mrr"]) for e in history.evals]
-
-
-def epochs_to_reach(history, target: float) -> int | None:
-    """The first epoch whose validation MRR reaches ``target`` (None: never)."""
-    return next((e for e, v in curve(history) if v >= target - 1e-12), None)
-
-
-def record(name: str, m, seconds: float) -> dict:
-    fit = m.fit
-    return {
-        "variant": name,
-        "test_mrr": m.test["mrr"],
-        "test_hits@10": m.test["hits@10"],
-        "valid_mrr": fit.best["mrr"] if fit else m.evaluate("valid")["mrr"],
-        "best_epoch": fit.best_epoch if fit else None,
-        "epochs_run": fit.epochs_run if fit else None,
-        "seconds": seconds,
-        "curve": curve(fit.history) if fit else None,
-    }
+def variants(args, scenario: str) -> dict:
+    """Every variant's fine-tuning config (None: scratch)."""
+    table = {name: variant_options(name) for name in ["scratch", *STRATEGY_VARIANTS]}
+    table.update({f"compose-{op}": variant_options(f"compose-{op}") for op in COMPOSE_VARIANTS})
+    if args.extras and scenario in args.extras_on:
+        table.update({name: FinetuneConfig(**kwargs) for name, kwargs in EXTRA_VARIANTS.items()})
+    return table
 
 
 def run_lp(scenario: str, kg, split: Split, pre, mc: ModelConfig, cfg: TrainConfig, args, seed: int) -> list[dict]:
-    """Scratch, every strategy, compose op and the interpolation sweep on one split, one seed."""
-    rows, histories, models = [], {}, {}
-
-    def timed(name, fn):
-        t = time.perf_counter()
-        m = fn()
-        rows.append(record(name, m, time.perf_counter() - t))
-        if m.fit is not None:
-            histories[name] = m.fit.history
-        models[name] = m
-        r = rows[-1]
-        print(
-            f"  [{scenario} seed {seed}] {name:18s} test MRR {r['test_mrr']:.4f}  valid {r['valid_mrr']:.4f}  "
-            f"best ep {r['best_epoch']}/{r['epochs_run']}  {r['seconds']:.1f}s",
-            flush=True,
+    """Scratch, every strategy, compose op and the interpolation sweep on one split, one seed (via ``compare``)."""
+    result = compare(
+        None,
+        kg,
+        variants(args, scenario),
+        seeds=[seed],
+        model=mc,
+        finetune_config=replace(cfg, seed=seed),
+        split=lambda _pre, _seed: split,
+        alphas=ALPHAS,
+        pretrained=lambda _seed: pre,
+        name=scenario,
+        log=lambda line: print(f"  [{scenario} seed {seed}] {line.strip()}", flush=True),
+    )
+    rows = []
+    for variant, (run,) in ((v, items) for v, items in result.runs.items() if v != "interpolation"):
+        rows.append(
+            {
+                "variant": variant,
+                "test_mrr": run["test"]["mrr"],
+                "test_hits@10": run["test"]["hits@10"],
+                "valid_mrr": run["valid"]["mrr"],
+                "best_epoch": run["best_epoch"],
+                "epochs_run": run["epochs_run"],
+                "seconds": run["seconds"],
+                "curve": run["curve"],
+                "epochs_to_scratch_best": run["epochs_to_scratch_best"],
+            }
         )
-        return m
-
-    scratch = timed("scratch", lambda: train(split, model=mc, config=cfg))
-    for strategy in STRATEGY_VARIANTS:
-        timed(strategy, lambda s=strategy: finetune(pre, kg, strategy=s, split=split, config=cfg))
-    for op in COMPOSE_VARIANTS:
-        timed(f"compose-{op}", lambda o=op: finetune(pre, kg, strategy="full", split=split, config=cfg, compose=o))
-    if args.extras and scenario in args.extras_on:
-        for name, kwargs in EXTRA_VARIANTS.items():
-            timed(name, lambda k=kwargs: finetune(pre, kg, strategy="full", split=split, config=cfg, **k))
-    # interpolation θ = α·θ_pretrained + (1-α)·θ_full, α on validation
-    t = time.perf_counter()
-    plot = RESULTS / f"transfer_{scenario}_alpha_seed{seed}.png" if seed == args.seeds[0] else None
-    sweep = interpolation_sweep(pre, models["full"], alphas=ALPHAS, plot=plot)
-    best = best_alpha(sweep)
+    (interp,) = result.runs["interpolation"]
+    best = best_alpha(interp["sweep"])
     rows.append(
         {
             "variant": "interp",
@@ -174,19 +160,16 @@ def run_lp(scenario: str, kg, split: Split, pre, mc: ModelConfig, cfg: TrainConf
             "alpha": best["alpha"],
             "best_epoch": None,
             "epochs_run": None,
-            "seconds": time.perf_counter() - t,
-            "sweep": sweep,
+            "seconds": None,
+            "sweep": interp["sweep"],
+            "epochs_to_scratch_best": None,
         }
     )
-    print(f"  [{scenario} seed {seed}] interp α={best['alpha']:.1f}        test MRR {best['test_mrr']:.4f}", flush=True)
-    target = scratch.fit.best["mrr"]
-    for r in rows:
-        r["epochs_to_scratch_best"] = (
-            epochs_to_reach(histories[r["variant"]], target) if r["variant"] in histories else None
-        )
     if seed == args.seeds[0]:
+        plot_sweep(interp["sweep"], RESULTS / f"transfer_{scenario}_alpha_seed{seed}.png")
         keep = ["scratch", "full", "lp-ft", "freeze-1", "compose-gate"]
-        plot_curves({k: histories[k] for k in keep if k in histories}, RESULTS / f"transfer_{scenario}_curves.png")
+        curves = result.curves()
+        plot_curves({k: curves[k] for k in keep if k in curves}, RESULTS / f"transfer_{scenario}_curves.png")
     return rows
 
 
@@ -263,7 +246,7 @@ def brick_typing_scenario(mc, cfg, args, cache: dict) -> list[dict]:
         pre = cache.get(("brick-pre", seed)) or pretrain(k1, model=mc, config=replace(cfg, seed=seed))
         for name, fn in (
             ("scratch", lambda c=cfg_s: train_entity_typing(k, model=mc, config=c, **opts)),
-            ("transfer", lambda c=cfg_s, p=pre: finetune(p, k, task="entity_typing", config=c, **opts)),
+            ("transfer", lambda c=cfg_s, p=pre: finetune(p, k, config=c, task="entity_typing", labels=opts)),
         ):
             t = time.perf_counter()
             res = fn()
@@ -293,13 +276,6 @@ def brick_typing_scenario(mc, cfg, args, cache: dict) -> list[dict]:
 
 
 # --- report -------------------------------------------------------------------------------------
-
-
-def mean_std(values) -> tuple[float, float]:
-    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    if not values:
-        return math.nan, math.nan
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def fmt(values, digits: int = 3) -> str:

@@ -31,8 +31,13 @@ _EXPORTS = {
     "KGTransferError": "kgtransfer.errors",
     "train": "kgtransfer.training",
     "TrainedModel": "kgtransfer.training",
-    "TrainConfig": "kgtransfer.engine",
-    "ModelConfig": "kgtransfer.models.link_predictor",
+    "TrainConfig": "kgtransfer.config",
+    "ModelConfig": "kgtransfer.config",
+    "TaskConfig": "kgtransfer.config",
+    "FinetuneConfig": "kgtransfer.config",
+    "ConfigError": "kgtransfer.config",
+    "compare": "kgtransfer.transfer.compare",
+    "Comparison": "kgtransfer.transfer.compare",
     "pretrain": "kgtransfer.transfer.finetune",
     "finetune": "kgtransfer.transfer.finetune",
     "zero_shot": "kgtransfer.transfer.finetune",
@@ -52,12 +57,17 @@ __all__ = [
     "Alignment",
     "GraphStats",
     "KGTransferError",
+    "Comparison",
+    "ConfigError",
+    "FinetuneConfig",
     "KnowledgeGraph",
     "ModelConfig",
     "SequenceResult",
+    "TaskConfig",
     "TrainConfig",
     "TrainedModel",
     "align",
+    "compare",
     "compose",
     "continual_strategy",
     "decoder",
@@ -81,7 +91,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kgtransfer.engine import TrainConfig
+    from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
     from kgtransfer.errors import KGTransferError
     from kgtransfer.knowledge.align import Alignment, align
     from kgtransfer.knowledge.graph import GraphStats, KnowledgeGraph
@@ -89,9 +99,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.knowledge.registry import registered_sources
     from kgtransfer.knowledge.sources import load
     from kgtransfer.knowledge.sparql import sparql
-    from kgtransfer.models.link_predictor import ModelConfig
     from kgtransfer.models.registry import decoder, encoder
     from kgtransfer.training import TrainedModel, train
+    from kgtransfer.transfer.compare import Comparison, compare
     from kgtransfer.transfer.finetune import finetune, pretrain, zero_shot
     from kgtransfer.transfer.parameter import greedy_soup, interpolate, interpolation_sweep, uniform_soup
     from kgtransfer.transfer.sequence import SequenceResult, sequence

@@ -33,8 +33,7 @@ def save_checkpoint(
     """Write ``tensors`` (as ``model.safetensors``), ``extra`` tensor files and ``meta.json`` atomically."""
     from safetensors.torch import save_file
 
-    from kgtransfer.engine import save_json
-    from kgtransfer.knowledge.io import current_umask
+    from kgtransfer.files import current_umask, save_json
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

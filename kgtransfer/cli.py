@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 OPERATORS = ("union", "intersection", "difference", "extension")
@@ -102,28 +103,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _training_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=int, help="maximum epochs (default: 200, or the pretrained run's)")
-    p.add_argument("--lr", type=float, help="learning rate (default: 1e-3, or the pretrained run's)")
-    p.add_argument("--batch-size", type=int, help="training queries per step (default: 512)")
-    p.add_argument("--eval-every", type=int, help="validate every N epochs (default: 5)")
-    p.add_argument("--patience", type=int, help="stop after N validations without improvement (default: 5)")
-    p.add_argument("--seed", type=int, help="random seed (default: 0)")
-    p.add_argument("--device", help="auto (CUDA when present), cpu, cuda, ... (default: auto)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: chosen for the graph size)")
+def _training_options(p: argparse.ArgumentParser, title: str = "training (TrainConfig)") -> None:
+    from kgtransfer.config import TrainConfig
+    from kgtransfer.config_adapter import add_arguments
+
+    add_arguments(p.add_argument_group(title), TrainConfig)
 
 
 def _learning_parsers(sub) -> None:
+    from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
+    from kgtransfer.config_adapter import add_arguments
+
     p = sub.add_parser("pretrain", help="train a link predictor on K1 and save the run directory")
     p.add_argument("source", help=_source_help())
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
     p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
-    p.add_argument("--encoder", default="rgcn", help="rgcn, compgcn or embedding (default: rgcn)")
-    p.add_argument("--decoder", default="distmult", help="distmult, complex, rotate or transe (default: distmult)")
-    p.add_argument("--dim", type=int, default=200, help="embedding size (default: 200)")
     p.add_argument("--layers", type=int, help="message-passing layers (default: 2)")
     p.add_argument("--bases", type=int, help="R-GCN basis decomposition: number of bases (default: none)")
     p.add_argument("--split", default=None, help="given or random (default: given when the data has splits)")
+    add_arguments(p.add_argument_group("model (ModelConfig)"), ModelConfig, skip=("encoder_kwargs",))
+    add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
     _training_options(p)
     p.set_defaults(handler=cmd_pretrain)
 
@@ -132,26 +131,8 @@ def _learning_parsers(sub) -> None:
     p.add_argument("target", help="K: " + _source_help())
     p.add_argument("-o", "--output", required=True, help="run directory for the fine-tuned model")
     p.add_argument("--view", help="a view of the target")
-    p.add_argument("--strategy", default="full", help="full, linear-probe, lp-ft or freeze-N (default: full)")
-    p.add_argument(
-        "--init",
-        default="neighbors",
-        choices=("neighbors", "random"),
-        help="new entity/relation rows: mean of transferred neighbours, or random (default: neighbors)",
-    )
-    p.add_argument(
-        "--compose",
-        choices=("sum", "concat", "gate"),
-        help="structure transfer: compose the transferred encoder with a new one",
-    )
-    p.add_argument("--l2sp", type=float, default=0.0, help="weight of the pull toward pretrained values (default: 0)")
-    p.add_argument(
-        "--transferred-lr-scale",
-        type=float,
-        default=1.0,
-        help="learning-rate factor for transferred values (default: 1.0)",
-    )
-    _training_options(p)
+    add_arguments(p.add_argument_group("fine-tuning (FinetuneConfig)"), FinetuneConfig)
+    _training_options(p, "training (TrainConfig; unset flags keep the pretrained run's)")
     p.set_defaults(handler=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="filtered MRR, Hits@k and MR of a saved run")
@@ -194,13 +175,17 @@ def _learning_parsers(sub) -> None:
         help="merged: train on K0 ∪ ... ∪ Ki; new-only: on Ki's new triples (default: merged)",
     )
     p.add_argument("--operator", default="union", choices=OPERATORS, help="how a snapshot joins (default: union)")
-    p.add_argument("--encoder", default="embedding", help="rgcn, compgcn or embedding (default: embedding)")
-    p.add_argument("--decoder", default="complex", help="distmult, complex, rotate or transe (default: complex)")
-    p.add_argument("--dim", type=int, default=128, help="embedding size (default: 128)")
     p.add_argument("--valid-size", type=int, default=3000, help="validation sample for early stopping (default: 3000)")
     p.add_argument("--test-size", type=int, help="test triples per snapshot, a seeded sample (default: all)")
     p.add_argument("--no-scratch", action="store_true", help="skip training from scratch on every merged graph")
-    _training_options(p)
+    defaults = {"encoder": "embedding", "decoder": "complex", "dim": 128}
+    add_arguments(p.add_argument_group("model (ModelConfig)"), ModelConfig, skip=("encoder_kwargs",), defaults=defaults)
+    add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
+    add_arguments(
+        p.add_argument_group("training (TrainConfig)"),
+        TrainConfig,
+        defaults={"eval_every": 1, "patience": 3, "lr": 0.003, "progress": False},
+    )
     p.set_defaults(handler=cmd_sequence)
 
     p = sub.add_parser("run", help="run a whole experiment declared in a TOML file")
@@ -209,32 +194,18 @@ def _learning_parsers(sub) -> None:
     p.set_defaults(handler=cmd_run)
 
 
-def _train_config(args: argparse.Namespace, base=None):
-    from dataclasses import replace
-
-    from kgtransfer.engine import TrainConfig
-
-    fields = {
-        "epochs": args.epochs,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-        "eval_every": args.eval_every,
-        "patience": args.patience,
-        "seed": args.seed,
-        "device": args.device,
-        "threads": args.threads,
-    }
-    return replace(base or TrainConfig(), **{k: v for k, v in fields.items() if v is not None})
-
-
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
+    from kgtransfer.config_adapter import from_args
 
+    model = from_args(args, kgt.ModelConfig)
     kwargs = {k: v for k, v in (("num_layers", args.layers), ("num_bases", args.bases)) if v is not None}
-    model = kgt.ModelConfig(encoder=args.encoder, decoder=args.decoder, dim=args.dim, encoder_kwargs=kwargs)
+    if kwargs:
+        model = replace(model, encoder_kwargs={**model.encoder_kwargs, **kwargs})
     kg = kgt.load(args.source, view=args.view)
-    result = kgt.pretrain(kg, model=model, config=_train_config(args), split=args.split)
+    config, task = from_args(args, kgt.TrainConfig), from_args(args, kgt.TaskConfig)
+    result = kgt.pretrain(kg, model, config, task, split=args.split)
     result.save(args.output)
     print(result.summary())
     print(f"\nwrote {args.output}")
@@ -243,19 +214,13 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 def cmd_finetune(args: argparse.Namespace) -> None:
     """``kgtransfer finetune``."""
     import kgtransfer as kgt
+    from kgtransfer.config_adapter import from_args
 
     pretrained = kgt.TrainedModel.load(args.pretrained)
     kg = kgt.load(args.target, view=args.view)
-    result = kgt.finetune(
-        pretrained,
-        kg,
-        strategy=args.strategy,
-        init=args.init,
-        compose=args.compose,
-        l2sp=args.l2sp,
-        transferred_lr_scale=args.transferred_lr_scale,
-        config=_train_config(args, pretrained.train_config),
-    )
+    options = from_args(args, kgt.FinetuneConfig)
+    config = from_args(args, kgt.TrainConfig, base=pretrained.train_config)
+    result = kgt.finetune(pretrained, kg, config=config, options=options)
     result.save(args.output)
     print(result.report)
     print()
@@ -277,8 +242,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     """``kgtransfer interpolate``."""
-    from pathlib import Path
-
     import kgtransfer as kgt
     from kgtransfer.report import format_table
     from kgtransfer.transfer.parameter import best_alpha
@@ -302,13 +265,14 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 def cmd_sequence(args: argparse.Namespace) -> None:
     """``kgtransfer sequence``."""
     import kgtransfer as kgt
+    from kgtransfer.config_adapter import from_args
+    from kgtransfer.transfer.sequence import DEFAULT_MODEL, DEFAULT_TRAIN
 
-    model = kgt.ModelConfig(encoder=args.encoder, decoder=args.decoder, dim=args.dim)
-    base = kgt.TrainConfig(eval_every=1, patience=3, lr=0.003, progress=False)
     result = kgt.sequence(
         args.snapshots,
-        model,
-        _train_config(args, base),
+        from_args(args, kgt.ModelConfig, base=DEFAULT_MODEL),
+        from_args(args, kgt.TrainConfig, base=DEFAULT_TRAIN),
+        task=from_args(args, kgt.TaskConfig),
         strategies=args.strategies,
         protocols=args.protocols,
         operator=args.operator,

@@ -17,7 +17,7 @@ from kgtransfer.report import format_table
 def run_demo(k1_name: str = "brick:1.2", k2_name: str = "brick:1.4", out: Path = Path("runs/demo")) -> dict:
     """Load K1 and K2, apply ∪ ∩ − ⊕, print the statistics table, write the merged graph and a summary."""
     import kgtransfer as kgt
-    from kgtransfer.knowledge.io import atomic_write_text
+    from kgtransfer.files import atomic_write_text
 
     t = time.perf_counter()
     k1, k2 = kgt.load(k1_name), kgt.load(k2_name)

@@ -13,72 +13,28 @@ would (bit for bit on CPU).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 
-#: ``TrainConfig.optimizer`` names and their torch classes.
-OPTIMIZERS = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad}
+from kgtransfer.config import TrainConfig
+from kgtransfer.files import save_json
+from kgtransfer.registry import OPTIMIZERS
+
+__all__ = ["OPTIMIZERS", "FitResult", "History", "Task", "TrainConfig", "fit", "save_json"]
 
 
-@dataclass
-class TrainConfig:
-    """How to train. Saved as JSON beside every checkpoint and result.
-
-    Attributes:
-        epochs: maximum number of epochs (default: 200).
-        lr: learning rate (default: 1e-3).
-        weight_decay: L2 penalty (default: 0).
-        batch_size: training examples per optimizer step (default: 512).
-        grad_clip: clip the global gradient norm to this value; 0 disables (default: 1.0).
-        eval_every: evaluate on validation every this many epochs (default: 5).
-        patience: stop after this many evaluations without improvement; 0 disables (default: 5).
-        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ... (default: ``"auto"``).
-        amp: bf16 autocast on CUDA (ignored on CPU) (default: True).
-        seed: seeds torch, the shuffles and the negatives (default: 0).
-        threads: torch intra-op threads; None picks 1 for small graphs, where more threads are
-            slower, and torch's default otherwise (default: None).
-        progress: show a progress bar (default: True).
-        optimizer: ``"adam"`` or ``"adagrad"`` (the optimizer of Lacroix et al.'s ComplEx-N3), used by
-            :func:`fit` when it is given no optimizer (default: ``"adam"``).
-    """
-
-    epochs: int = 200
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 512
-    grad_clip: float = 1.0
-    eval_every: int = 5
-    patience: int = 5
-    device: str = "auto"
-    amp: bool = True
-    seed: int = 0
-    threads: int | None = None
-    progress: bool = True
-    optimizer: str = "adam"
-
-    def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {self.optimizer!r}")
-
-    def to_json(self) -> dict:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> TrainConfig:
-        """The config from :meth:`to_json` (unknown keys are ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+def make_optimizer(params, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
+    """The optimizer registered as ``config.optimizer`` over ``params`` (parameters or parameter groups)."""
+    return OPTIMIZERS[config.optimizer](params, lr=config.lr if lr is None else lr, weight_decay=config.weight_decay)
 
 
 class Task(Protocol):
@@ -182,6 +138,9 @@ def fit(
 ) -> FitResult:
     """Train ``model`` on ``task``; keep the weights of the best validation epoch.
 
+    The process-wide torch thread count and the global RNG states (Python, numpy, torch) that
+    training sets are restored on return.
+
     Args:
         model: the model; its parameters are trained in place and end at the best epoch's values.
         task: batches, loss and evaluation (see :class:`Task`).
@@ -193,6 +152,40 @@ def fit(
         state: extra JSON metadata stored in checkpoints (vocabularies, model config).
         on_epoch_end: called after every epoch with ``(epoch, model)``.
     """
+    threads, rng = torch.get_num_threads(), rng_states()
+    try:
+        return _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch_end)
+    finally:  # fit sets the process-wide thread count and seeds; give the caller its own back
+        torch.set_num_threads(threads)
+        restore_rng_states(rng)
+
+
+def rng_states() -> dict:
+    """The states of Python's, numpy's and torch's (CPU and CUDA) global generators."""
+    import random
+
+    import numpy as np
+
+    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict) -> None:
+    """Restore what :func:`rng_states` returned."""
+    import random
+
+    import numpy as np
+
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states:
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch_end) -> FitResult:
     from kgtransfer.checkpoint import load_training_state, save_training_state
 
     world = init_distributed(config.device)
@@ -204,9 +197,7 @@ def fit(
         for tensor in model.state_dict().values():
             torch.distributed.broadcast(tensor, src=0)
     task = task.to(device)
-    optimizer = optimizer or OPTIMIZERS[config.optimizer](
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    optimizer = optimizer or make_optimizer(model.parameters(), config)
     autocast = (
         torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         if config.amp and device.type == "cuda"
@@ -305,23 +296,6 @@ def _progress(config: TrainConfig, start: int):
         leave=False,
         dynamic_ncols=True,
     )
-
-
-def save_json(path: str | os.PathLike, data) -> None:
-    """Write JSON atomically."""
-    from kgtransfer.knowledge.io import atomic_write_text
-
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
-
-
-def _json_default(value):
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 # --- data parallel training under torchrun ---------------------------------------------------

@@ -8,33 +8,36 @@ from pathlib import Path
 
 import torch
 
-from kgtransfer.engine import FitResult, History, TrainConfig, fit, save_json
-from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
+from kgtransfer.config import ModelConfig, TaskConfig, TrainConfig, given
+from kgtransfer.engine import FitResult, History, fit
+from kgtransfer.files import atomic_write_text, save_json
+from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table
 
 
-def make_split(kg, split=None, seed: int = 0):
+def make_split(kg, split=None, seed: int = 0, vocab=None):
     """A :class:`~kgtransfer.data.splits.Split` of ``kg``.
 
     Args:
         kg: a KnowledgeGraph.
-        split: a Split (returned as is), ``"given"`` (from train/valid/test provenance sources),
-            ``"random"``, or ratios ``(train, valid, test)`` (default: given when ``kg`` has split
-            sources, else random 0.8/0.1/0.1).
+        split: a Split (returned as is), ``"given"`` (from train/valid/test provenance sources, see
+            :func:`~kgtransfer.data.splits.has_given_split`), ``"random"``, or ratios
+            ``(train, valid, test)`` (default: given when ``kg`` has split sources, else random
+            0.8/0.1/0.1).
         seed: the seed of a random split (default: 0).
+        vocab: the vocabularies to encode with, e.g. a pretrained model's extended by ``kg``
+            (default: built from ``kg``).
     """
-    from kgtransfer.data.splits import Split, given_split, random_split
+    from kgtransfer.data.splits import Split, given_split, has_given_split, random_split
 
     if isinstance(split, Split):
         return split
     if split is None:
-        has_given = any(s.rsplit("/", 1)[-1] in ("train", "valid", "validation", "test") for s in kg.sources)
-        split = "given" if has_given else "random"
+        split = "given" if has_given_split(kg) else "random"
     if split == "given":
-        return given_split(kg)
-    if split == "random":
-        return random_split(kg, seed=seed)
-    return random_split(kg, ratios=tuple(split), seed=seed)
+        return given_split(kg, vocab=vocab)
+    ratios = (0.8, 0.1, 0.1) if split == "random" else tuple(split)
+    return random_split(kg, ratios=ratios, seed=seed, vocab=vocab)
 
 
 class TrainedModel:
@@ -46,8 +49,10 @@ class TrainedModel:
         model_config: encoder, decoder, sizes.
         train_config: the training settings.
         fit: the learning curve and best validation metrics (None for a loaded model).
-        test: test metrics at the best validation epoch.
-        info: extra JSON-ready facts (e.g. transfer counts, strategy).
+        task_config: the loss and regularizer it was trained with.
+        test: test metrics at the best validation epoch (computed on first access).
+        info: extra JSON-ready facts (e.g. strategy, transfer counts).
+        report: the :class:`~kgtransfer.transfer.weights.TransferReport` of a fine-tuned model (else None).
     """
 
     def __init__(
@@ -57,20 +62,41 @@ class TrainedModel:
         model_config: ModelConfig,
         train_config: TrainConfig,
         fit: FitResult | None = None,
-        task_options: dict | None = None,
+        task_config: TaskConfig | None = None,
         info: dict | None = None,
+        report=None,
     ):
-        from kgtransfer.tasks.link_prediction import LinkPredictionTask
-
         self.model = model
         self.split = split
         self.model_config = model_config
         self.train_config = train_config
         self.fit = fit
-        self.task_options = dict(task_options or {})
-        self.task = LinkPredictionTask(split, **self.task_options)
+        self.task_config = task_config or TaskConfig()
         self.info = dict(info or {})
-        self.test = self.evaluate("test")
+        self.report = report
+        self._task = None
+        self._test: dict | None = None
+
+    @property
+    def task(self):
+        """The :class:`~kgtransfer.tasks.link_prediction.LinkPredictionTask` (built when first needed)."""
+        if self._task is None:
+            from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+            self._task = LinkPredictionTask(self.split, self.task_config)
+        return self._task
+
+    @property
+    def test(self) -> dict:
+        """Test metrics at the best validation epoch (evaluated when first asked for, then kept)."""
+        if self._test is None:
+            self._test = self.evaluate("test")
+        return self._test
+
+    @property
+    def task_options(self) -> dict:
+        """The task config as a dict (kept for callers written before :class:`TaskConfig`)."""
+        return self.task_config.to_dict()
 
     @property
     def vocab(self):
@@ -106,9 +132,15 @@ class TrainedModel:
 
     def __repr__(self) -> str:
         mc = self.model_config
+        if self._test is not None:
+            score = f"test_mrr={self._test['mrr']:.4f}"
+        elif self.fit is not None and self.fit.best:
+            score = f"valid_mrr={self.fit.best.get('mrr', float('nan')):.4f}"
+        else:
+            score = "not evaluated"
         return (
             f"TrainedModel({mc.encoder}+{mc.decoder}, dim={mc.dim}, entities={self.split.num_entities}, "
-            f"relations={self.split.num_relations}, test_mrr={self.test['mrr']:.4f})"
+            f"relations={self.split.num_relations}, {score})"
         )
 
     __str__ = summary
@@ -118,19 +150,22 @@ class TrainedModel:
     def save(self, directory: str | os.PathLike) -> Path:
         """Write the run to ``directory``.
 
-        Files: ``checkpoint/`` (safetensors + meta), ``metrics.json``, ``config.json``, ``split/``,
-        ``curve.csv`` and ``curve.png`` (when matplotlib is installed).
+        Files: ``checkpoint/`` (safetensors + meta), ``metrics.json``, ``config.json`` (every config,
+        the info and the transfer report), ``split/``, ``curve.csv`` and ``curve.png`` (when
+        matplotlib is installed).
         """
         from kgtransfer.checkpoint import save_checkpoint
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         config = {
-            "model": self.model_config.to_json(),
-            "train": self.train_config.to_json(),
-            "task": self.task_options,
+            "model": self.model_config.to_dict(),
+            "train": self.train_config.to_dict(),
+            "task": self.task_config.to_dict(),
             "info": self.info,
         }
+        if self.report is not None:
+            config["report"] = self.report.as_dict()
         save_checkpoint(directory / "checkpoint", self.model.state_dict(), config)
         self.split.save(directory / "split")
         save_json(directory / "config.json", config)
@@ -157,14 +192,20 @@ class TrainedModel:
         if any(k.startswith("head.") for k in tensors):  # a linear-probe head
             model.head = torch.nn.Linear(model_config.dim, model_config.dim)
         model.load_state_dict(tensors)
+        report = None
+        if meta.get("report") is not None:
+            from kgtransfer.transfer.weights import TransferReport
+
+            report = TransferReport(**meta["report"])
         return cls(
             model.to(device).eval(),
             split,
             model_config,
-            TrainConfig.from_json(meta["train"]),
+            TrainConfig.from_dict(meta["train"]),
             None,
-            meta.get("task"),
+            TaskConfig.from_dict(meta.get("task")),
             meta.get("info"),
+            report,
         )
 
 
@@ -175,8 +216,6 @@ def scalar_metrics(metrics: dict) -> dict:
 
 def save_run_metrics(directory: Path, metrics: dict, fit: FitResult | None, metric: str = "mrr") -> None:
     """Write ``metrics.json`` (with the fit's best validation metrics and epochs) and ``curve.csv``/``curve.png``."""
-    from kgtransfer.knowledge.io import atomic_write_text
-
     metrics = dict(metrics)
     if fit is not None:
         metrics.update(
@@ -202,20 +241,16 @@ def train(
     source,
     model: ModelConfig | None = None,
     config: TrainConfig | None = None,
+    task: TaskConfig | None = None,
     *,
+    split=None,
     encoder: str | None = None,
     decoder: str | None = None,
     dim: int | None = None,
     epochs: int | None = None,
     lr: float | None = None,
     seed: int | None = None,
-    split=None,
-    loss: str = "1-n",
-    label_smoothing: float = 0.1,
-    regularizer: str | None = None,
-    regularization_weight: float = 0.0,
-    reciprocal: bool | None = None,
-    model_dropout: float | None = None,
+    device: str | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
 ) -> TrainedModel:
@@ -223,47 +258,57 @@ def train(
 
     Args:
         source: a KnowledgeGraph, anything :func:`kgtransfer.load` accepts, or a Split.
-        model: the :class:`ModelConfig` (default: R-GCN + DistMult, dim 200).
-        config: the :class:`TrainConfig` (default: its defaults).
+        model: the :class:`~kgtransfer.config.ModelConfig` (default: R-GCN + DistMult, dim 200).
+        config: the :class:`~kgtransfer.config.TrainConfig` (default: its defaults).
+        task: the :class:`~kgtransfer.config.TaskConfig`: loss, label smoothing, regularizer
+            (default: 1-N with label smoothing 0.1, no regularizer).
+        split: see :func:`make_split` (default: given or random).
         encoder: shortcut for ``model.encoder``.
         decoder: shortcut for ``model.decoder``.
         dim: shortcut for ``model.dim``.
         epochs: shortcut for ``config.epochs``.
         lr: shortcut for ``config.lr``.
         seed: shortcut for ``config.seed`` (also seeds a random split).
-        split: see :func:`make_split` (default: given or random).
-        loss: ``"1-n"`` or ``"negative-sampling"`` (default: ``"1-n"``).
-        label_smoothing: of the 1-N loss (default: 0.1).
-        regularizer: :obj:`None`, ``"n3"`` or ``"l2"`` on the batch's entity and relation rows (see
-            :class:`~kgtransfer.tasks.link_prediction.LinkPredictionTask`) (default: :obj:`None`).
-        regularization_weight: its weight (default: 0.0).
-        reciprocal: shortcut for ``model.reciprocal``, inverse-relation head scoring (default: the model's).
-        model_dropout: shortcut for ``model.dropout`` on entity representations (default: the model's).
+        device: shortcut for ``config.device``.
         checkpoint_dir: where to keep ``last``/``best`` checkpoints for ``resume`` (default: none).
         resume: continue a killed run from ``checkpoint_dir`` (default: False).
     """
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    model_config, train_config = shortcuts(model, config, encoder, decoder, dim, epochs, lr, seed, device)
+    task_config = task or TaskConfig()
+    source = as_split(source, split, train_config.seed)
+    torch.manual_seed(train_config.seed)
+    net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
+    lp_task = LinkPredictionTask(source, task_config)
+    result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume)
+    return TrainedModel(net, source, model_config, train_config, result, task_config)
+
+
+def shortcuts(
+    model: ModelConfig | None,
+    config: TrainConfig | None,
+    encoder: str | None = None,
+    decoder: str | None = None,
+    dim: int | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+) -> tuple[ModelConfig, TrainConfig]:
+    """The model and train configs with the common shortcut arguments that were given applied."""
+    model_config = replace(model or ModelConfig(), **given(encoder=encoder, decoder=decoder, dim=dim))
+    train_config = replace(config or TrainConfig(), **given(epochs=epochs, lr=lr, seed=seed, device=device))
+    return model_config, train_config
+
+
+def as_split(source, split=None, seed: int = 0, vocab=None):
+    """``source`` as a Split: a Split as is, else the graph (loaded if needed) split by :func:`make_split`."""
     from kgtransfer.data.splits import Split
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
-    from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
-    model_config = replace(
-        model or ModelConfig(),
-        **_given(encoder=encoder, decoder=decoder, dim=dim, reciprocal=reciprocal, dropout=model_dropout),
-    )
-    train_config = replace(config or TrainConfig(), **_given(epochs=epochs, lr=lr, seed=seed))
-    if not isinstance(source, Split):
-        kg = source if isinstance(source, KnowledgeGraph) else load(source)
-        source = make_split(kg, split, train_config.seed)
-    task_options = {"loss": loss, "label_smoothing": label_smoothing}
-    if regularizer is not None:  # only when set, so configs saved before these options stay identical
-        task_options.update(regularizer=regularizer, regularization_weight=regularization_weight)
-    torch.manual_seed(train_config.seed)
-    net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
-    task = LinkPredictionTask(source, **task_options)
-    result = fit(net, task, train_config, checkpoint_dir=checkpoint_dir, resume=resume)
-    return TrainedModel(net, source, model_config, train_config, result, task_options)
-
-
-def _given(**values) -> dict:
-    return {k: v for k, v in values.items() if v is not None}
+    if isinstance(source, Split):
+        return source
+    kg = source if isinstance(source, KnowledgeGraph) else load(source)
+    return make_split(kg, split, seed, vocab)

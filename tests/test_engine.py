@@ -278,13 +278,16 @@ def test_thread_choice():
     assert choose_threads(10, 0) == 1
 
 
-def test_fit_sets_the_thread_count():
-    fit(toy_model(), ToyTask(), config(epochs=1, threads=1))
-    assert torch.get_num_threads() == 1
-    fit(toy_model(), ToyTask(), config(epochs=1, threads=2))
-    assert torch.get_num_threads() == 2
-    fit(toy_model(), ToyTask(), config(epochs=1))  # ToyTask.size() is small: one thread
-    assert torch.get_num_threads() == 1
+def test_fit_sets_the_thread_count_and_restores_it_and_the_rng():
+    before = torch.get_num_threads()
+    for threads, expected in ((1, 1), (2, 2), (None, 1)):  # ToyTask.size() is small: one thread
+        seen, model, cfg = [], toy_model(), config(epochs=1, threads=threads)
+        torch.manual_seed(123)
+        state = torch.get_rng_state()
+        fit(model, ToyTask(), cfg, on_epoch_end=lambda e, m, seen=seen: seen.append(torch.get_num_threads()))
+        assert seen == [expected]
+        assert torch.get_num_threads() == before
+        assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_device_selection(monkeypatch):
@@ -317,8 +320,8 @@ def test_history_csv_and_config_json():
 
 def test_optimizer_choice():
     assert TrainConfig().optimizer == "adam"
-    with pytest.raises(ValueError, match="optimizer must be one of"):
-        TrainConfig(optimizer="sgd")
+    with pytest.raises(ValueError, match="TrainConfig.optimizer: unknown optimizer 'nesterov'; choose one of"):
+        TrainConfig(optimizer="nesterov")
     cfg = config(epochs=2, optimizer="adagrad")
     assert TrainConfig.from_json(cfg.to_json()) == cfg
     by_name, explicit, adam = toy_model(), toy_model(), toy_model()

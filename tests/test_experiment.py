@@ -104,3 +104,23 @@ def test_learning_verbs_on_the_cli(sources, tmp_path, capsys):
     assert main(["interpolate", str(pre), str(ft), "-o", str(sweep), "--sweep"]) == 0
     assert "best α on validation" in capsys.readouterr().out
     assert (sweep / "alpha_sweep.png").exists() and (sweep / "model" / "metrics.json").exists()
+
+
+def test_experiment_files_set_loss_regularizer_optimizer_and_transfer_options(tmp_path):
+    path = tmp_path / "opts.toml"
+    text = EXPERIMENT.replace(
+        'evaluate_on = "new"', 'evaluate_on = "new"\nregularizer = "n3"\nregularization_weight = 0.01'
+    )
+    text = text.replace("[finetune]\nepochs = 4", '[finetune]\noptimizer = "adagrad"\nepochs = 4')
+    path.write_text(text + '\n[transfer]\ninit = "random"\nl2sp = 0.001\n')
+    exp = Experiment.from_toml(path)
+    assert (exp.task.regularizer, exp.task.regularization_weight) == ("n3", 0.01)
+    assert exp.finetune.optimizer == "adagrad" and exp.pretrain.optimizer == "adam"
+    assert (exp.transfer.init, exp.transfer.l2sp) == ("random", 0.001)
+    assert (exp.evaluate_on, exp.ratios) == ("new", (0.6, 0.2, 0.2))
+    path.write_text(text.replace('regularizer = "n3"', 'regulariser = "n3"'))
+    with pytest.raises(ExperimentError, match=r"opts.toml.*\[task\].*regulariser"):
+        Experiment.from_toml(path)
+    path.write_text(text.replace('optimizer = "adagrad"', 'optimizer = "lbfgs"'))
+    with pytest.raises(ExperimentError, match=r"opts.toml.*optimizer.*choose one of"):
+        Experiment.from_toml(path)

@@ -66,7 +66,17 @@ def test_save_and_load_round_trip(trained, tmp_path):
     assert "test_mrr" in repr(loaded) and "valid (best)" not in loaded.summary()
 
 
+def test_test_metrics_are_computed_once_when_first_asked_for(monkeypatch):
+    model = kgt.train(tiny_kg(), encoder="embedding", dim=4, config=kgt.TrainConfig(epochs=1, progress=False))
+    calls = []
+    real = type(model).evaluate
+    monkeypatch.setattr(type(model), "evaluate", lambda self, split="test": calls.append(split) or real(self, split))
+    assert "valid_mrr=" in repr(model) and calls == []  # neither training nor repr ran a test evaluation
+    assert model.test is model.test and calls == ["test"]
+
+
 def test_repr_and_summary_show_the_key_numbers(trained):
+    trained.test  # noqa: B018 (computed on first access)
     text = repr(trained)
     assert text.startswith("TrainedModel(rgcn+distmult, dim=8, entities=24, relations=3")
     assert f"test_mrr={trained.test['mrr']:.4f}" in text

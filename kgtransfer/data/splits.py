@@ -186,6 +186,15 @@ class Split:
 # --- link-prediction splits ---------------------------------------------------------------------
 
 
+def has_given_split(kg: KnowledgeGraph) -> bool:
+    """Whether ``kg``'s provenance names a split: a source ending in ``/valid``, ``/validation`` or ``/test``.
+
+    Segment names are read case-insensitively, as by :func:`given_split` (which also reads
+    ``/train`` and ``/training``); a graph with only training sources has no given split.
+    """
+    return any(_ROLE_OF_SEGMENT.get(s.rsplit("/", 1)[-1].lower()) in (1, 2) for s in kg.sources)
+
+
 def given_split(
     kg: KnowledgeGraph,
     vocab: GraphVocab | None = None,

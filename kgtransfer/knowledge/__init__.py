@@ -1,6 +1,9 @@
-"""The RDF side of kgtransfer: knowledge graphs, loading, SPARQL, operators and alignment."""
+"""The RDF side of kgtransfer: knowledge graphs, loading, SPARQL, operators and alignment.
 
-from kgtransfer.knowledge.align import Alignment, align
+The function ``align`` is ``kgtransfer.align`` (``kgtransfer.knowledge.align`` is its module).
+"""
+
+from kgtransfer.knowledge.align import Alignment
 from kgtransfer.knowledge.graph import GraphStats, KnowledgeGraph
 from kgtransfer.knowledge.operators import difference, extension, intersection, union
 from kgtransfer.knowledge.sources import load
@@ -9,7 +12,6 @@ __all__ = [
     "Alignment",
     "GraphStats",
     "KnowledgeGraph",
-    "align",
     "difference",
     "extension",
     "intersection",

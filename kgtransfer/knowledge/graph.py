@@ -140,7 +140,18 @@ class KnowledgeGraph:
         name: a display name (default: ``"graph"``).
     """
 
-    __slots__ = ("terms", "triples", "provenance", "sources", "name", "alignment", "_canonical", "__weakref__")
+    __slots__ = (
+        "terms",
+        "triples",
+        "provenance",
+        "sources",
+        "name",
+        "alignment",
+        "_canonical",
+        "_term_index",
+        "_packed",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -171,6 +182,8 @@ class KnowledgeGraph:
         self.name = name
         self.alignment = None
         self._canonical: np.ndarray | None = None
+        self._term_index: dict[str, int] | None = None  # term -> id, built on the first term_id
+        self._packed: np.ndarray | None = None  # sorted packed triple keys, built on the first `in`
 
     # --- construction ---------------------------------------------------------------------
 
@@ -255,13 +268,19 @@ class KnowledgeGraph:
         return bool(pos < len(keys) and keys[pos] == key[0])
 
     def _keys(self) -> np.ndarray:
-        return pack_rows(self.triples, len(self.terms))
+        """The packed triple keys (sorted: triples are kept in key order), computed once (the graph is immutable)."""
+        if getattr(self, "_packed", None) is None:
+            self._packed = _freeze(pack_rows(self.triples, len(self.terms)))
+        return self._packed
 
     def term_id(self, term) -> int | None:
-        """The id of a term (canonical string or rdflib term), or None when absent."""
-        key = T.as_canonical(term)
-        hits = np.flatnonzero(self.terms == key)
-        return int(hits[0]) if len(hits) else None
+        """The id of a term (canonical string or rdflib term), or None when absent (a dict built on first use)."""
+        if getattr(self, "_term_index", None) is None:
+            index: dict[str, int] = {}
+            for i, t in enumerate(self.terms.tolist()):
+                index.setdefault(t, i)  # the first id of a term, as a scan would find it
+            self._term_index = index
+        return self._term_index.get(T.as_canonical(term))
 
     def __eq__(self, other: object) -> bool:
         """Same set of triples (term for term, blank-node labels included)."""

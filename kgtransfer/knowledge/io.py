@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import os
 import re
-import tempfile
 from collections import defaultdict
 from itertools import chain, count
 from pathlib import Path
@@ -19,6 +18,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
+from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask  # noqa: F401 (re-exported)
 from kgtransfer.knowledge.graph import (
     MAX_SOURCES,
     PROVENANCE_NS,
@@ -248,32 +248,3 @@ def _prefixes(kg: KnowledgeGraph) -> dict[str, str]:
             candidate, i = f"{stem[:12]}{i}", i + 1
         prefixes[candidate] = ns
     return prefixes
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def current_umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode())

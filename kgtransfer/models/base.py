@@ -24,6 +24,13 @@ class Encoder(nn.Module, ABC):
     keys by IRI) and ``relation_embedding`` (``[num_relations, dim]``, one row per original relation),
     and return ``(entity representations, relation representations)`` from :meth:`forward`.
 
+    The contract transfer, freezing and probing rely on (never on parameter names or layer types):
+    :meth:`entity_rows`, :meth:`relation_rows` and :meth:`edge_type_rows` name the parameters
+    whose first axis is one row per entity, relation or edge type (``2r``, ``2r + 1``), and
+    :meth:`layers` lists the message-passing layers in order. Every other parameter is shared by
+    all rows. A subclass with more row parameters or with layers overrides these; the shared test
+    cases in ``tests/models`` fail for a registered encoder whose declarations are incomplete.
+
     Args:
         num_nodes: number of entities.
         dim: embedding and hidden size.
@@ -53,6 +60,29 @@ class Encoder(nn.Module, ABC):
         nn.init.xavier_normal_(self.relation_embedding.weight)
         if self.feature_proj is not None:
             self.feature_proj.reset_parameters()
+
+    def entity_rows(self) -> list[str]:
+        """Names (relative to this module) of the parameters with one row per entity."""
+        return ["entity_embedding.weight"]
+
+    def relation_rows(self) -> list[str]:
+        """Names of the parameters with one row per original relation."""
+        return ["relation_embedding.weight"]
+
+    def edge_type_rows(self) -> list[str]:
+        """Names of the parameters with one row per edge type (``2r`` forward, ``2r + 1`` inverse)."""
+        return []
+
+    @abstractmethod
+    def layers(self) -> list[nn.Module]:
+        """The message-passing layers, first to last (``[]`` for an encoder without message passing)."""
+
+    def row_parameters(self) -> dict[str, str]:
+        """Every row parameter's name and kind: ``"entity"``, ``"relation"`` or ``"edge_type"``."""
+        kinds = {name: "entity" for name in self.entity_rows()}
+        kinds.update({name: "relation" for name in self.relation_rows()})
+        kinds.update({name: "edge_type" for name in self.edge_type_rows()})
+        return kinds
 
     def node_input(self, x: Tensor | None) -> Tensor:
         """The first-layer node matrix ``[num_nodes, dim]``: learned rows plus projected features.
@@ -117,6 +147,7 @@ class Decoder(nn.Module, ABC):
     """Base class of triple scoring functions ``f(h, r, t)``; higher is more plausible.
 
     ``score_tails(h, r, E)[i, j] == forward(h[i], r[i], E[j])`` and likewise for ``score_heads``.
+    :meth:`factors` declares which vectors a regularizer (N3, L2) penalizes.
     """
 
     #: ComplEx and RotatE read a ``dim``-vector as ``dim / 2`` complex numbers.
@@ -124,6 +155,14 @@ class Decoder(nn.Module, ABC):
 
     def reset_parameters(self) -> None:
         """Decoders here have no learned parameters; kept for a uniform module interface."""
+
+    def factors(self, h: Tensor, r: Tensor) -> list[Tensor]:
+        """The vectors of a query's entity ``h`` and relation ``r`` rows that a regularizer sees.
+
+        Default: both. A decoder whose relation vectors are not free parameters of the score's
+        magnitude (RotatE's phases) returns fewer.
+        """
+        return [h, r]
 
     def check_dim(self, dim: int) -> None:
         """Raise ValueError when vectors of size ``dim`` cannot be scored by this decoder."""

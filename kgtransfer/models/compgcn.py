@@ -174,6 +174,14 @@ class CompGCN(Encoder):
         for conv in self.convs:
             conv.reset_parameters()
 
+    def layers(self) -> list[nn.Module]:
+        """The :class:`CompGCNConv` layers."""
+        return list(self.convs)
+
+    def relation_rows(self) -> list[str]:
+        """Forward and inverse relation rows."""
+        return ["relation_embedding.weight", "inverse_relation_embedding.weight"]
+
     def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Encode the graph; see :meth:`Encoder.forward`."""
         self.check_graph(edge_index, edge_type)

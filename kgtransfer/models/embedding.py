@@ -27,6 +27,10 @@ class EmbeddingEncoder(Encoder):
         super().__init__(num_nodes, dim, num_relations, in_channels)
         self.reset_parameters()
 
+    def layers(self) -> list:
+        """None: no message passing."""
+        return []
+
     def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Return the entity rows (plus projected features) and the relation rows."""
         self.check_graph(edge_index, edge_type)

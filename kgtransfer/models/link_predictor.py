@@ -2,48 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import torch
 from torch import Tensor, nn
 
+from kgtransfer.config import ModelConfig
 
-@dataclass
-class ModelConfig:
-    """Which encoder and decoder, and their sizes. Saved with every checkpoint.
-
-    Attributes:
-        encoder: a registered encoder name (``"rgcn"``, ``"compgcn"``, ``"embedding"``) (default: ``"rgcn"``).
-        decoder: a registered decoder name (``"distmult"``, ``"complex"``, ``"rotate"``, ``"transe"``)
-            (default: ``"distmult"``).
-        dim: embedding size (default: 200).
-        encoder_kwargs: extra encoder arguments, e.g. ``{"num_layers": 2, "num_bases": 30}`` (default: none).
-        decoder_kwargs: extra decoder arguments (default: none).
-        dropout: dropout on the encoder's output representations (default: 0.0).
-        reciprocal: score a head query :math:`(?, r, t)` as the tail query :math:`(t, r^{-1}, ?)` with a
-            learned inverse-relation row per relation (Lacroix et al., 2018; Dettmers et al., 2018)
-            instead of the decoder's ``score_heads``; used in training and evaluation alike. Alone,
-            for ComplEx (dim 200, 1-N, no regularization), validation MRR moved by +0.020 on UMLS,
-            -0.005 on Kinships and +0.048 on Nations; the best validation runs of
-            ``benchmarks/link_prediction.py --search`` all use it, with N3 (default: False).
-    """
-
-    encoder: str = "rgcn"
-    decoder: str = "distmult"
-    dim: int = 200
-    encoder_kwargs: dict = field(default_factory=dict)
-    decoder_kwargs: dict = field(default_factory=dict)
-    dropout: float = 0.0
-    reciprocal: bool = False
-
-    def to_json(self) -> dict:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> ModelConfig:
-        """The config from :meth:`to_json`."""
-        return cls(**data)
+__all__ = ["LinkPredictor", "ModelConfig"]
 
 
 class LinkPredictor(nn.Module):
@@ -63,7 +27,7 @@ class LinkPredictor(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         self.dropout = nn.Dropout(dropout)
-        self.head: nn.Module = nn.Identity()  # a linear probe replaces this (see kgtransfer.transfer.finetune)
+        self.head: nn.Module = nn.Identity()  # on entity representations; a linear probe sets a Linear here
         self.reciprocal = reciprocal
         self.inverse_relation: nn.Embedding | None = None
         if reciprocal:
@@ -82,6 +46,17 @@ class LinkPredictor(nn.Module):
         dec.check_dim(config.dim)
         enc = encoder(config.encoder, num_nodes=num_entities, dim=config.dim, num_relations=num_relations, **enc_kwargs)
         return cls(enc, dec, config.dropout, config.reciprocal)
+
+    def row_parameters(self) -> dict[str, str]:
+        """State-dict names of the row parameters and their kind (``"entity"``, ``"relation"``, ``"edge_type"``).
+
+        The encoder's declarations (:meth:`kgtransfer.models.base.Encoder.row_parameters`) under
+        ``encoder.``, plus the reciprocal inverse-relation rows.
+        """
+        kinds = {f"encoder.{name}": kind for name, kind in self.encoder.row_parameters().items()}
+        if self.inverse_relation is not None:
+            kinds["inverse_relation.weight"] = "relation"
+        return kinds
 
     def encode(self, graph) -> tuple[Tensor, Tensor]:
         """Entity and relation representations for a message graph with ``edge_index``, ``edge_type``, ``x``."""

@@ -2,45 +2,19 @@
 
 ``encoder("R-GCN", num_nodes=135, dim=200, num_relations=46)`` builds an :class:`RGCN`; names are
 matched case-, space-, ``-``- and ``_``-insensitively, and an unknown name raises
-:class:`~kgtransfer.errors.RegistryError` listing the choices.
+:class:`~kgtransfer.errors.RegistryError` listing the choices. The registries themselves are
+:data:`kgtransfer.registry.ENCODERS` and :data:`kgtransfer.registry.DECODERS`; register a new
+model there (``@ENCODERS.register("my-encoder")``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kgtransfer.errors import RegistryError
 from kgtransfer.models.base import Decoder, Encoder
-from kgtransfer.models.compgcn import CompGCN
-from kgtransfer.models.complex import ComplEx
-from kgtransfer.models.distmult import DistMult
-from kgtransfer.models.embedding import EmbeddingEncoder
-from kgtransfer.models.rgcn import RGCN
-from kgtransfer.models.rotate import RotatE
-from kgtransfer.models.transe import TransE
+from kgtransfer.registry import DECODERS, ENCODERS, normalize
 
-#: Registered encoders by normalized name.
-ENCODERS: dict[str, type[Encoder]] = {"rgcn": RGCN, "compgcn": CompGCN, "embedding": EmbeddingEncoder}
-
-#: Registered decoders by normalized name.
-DECODERS: dict[str, type[Decoder]] = {
-    "distmult": DistMult,
-    "complex": ComplEx,
-    "rotate": RotatE,
-    "transe": TransE,
-}
-
-
-def normalize(name: str) -> str:
-    """Lower-case ``name`` and drop ``-``, ``_`` and spaces: ``"R-GCN"`` becomes ``"rgcn"``."""
-    return "".join(c for c in name.lower() if c not in "-_ ")
-
-
-def _lookup(kind: str, registry: dict[str, Any], name: str) -> Any:
-    cls = registry.get(normalize(name))
-    if cls is None:
-        raise RegistryError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
-    return cls
+__all__ = ["DECODERS", "ENCODERS", "check_decoder_dim", "decoder", "encoder", "normalize"]
 
 
 def encoder(name: str | Encoder, **kwargs: Any) -> Encoder:
@@ -55,7 +29,7 @@ def encoder(name: str | Encoder, **kwargs: Any) -> Encoder:
     """
     if isinstance(name, Encoder):
         return name
-    return _lookup("encoder", ENCODERS, name)(**kwargs)
+    return ENCODERS[name](**kwargs)
 
 
 def decoder(name: str | Decoder, **kwargs: Any) -> Decoder:
@@ -71,7 +45,7 @@ def decoder(name: str | Decoder, **kwargs: Any) -> Decoder:
     """
     if isinstance(name, Decoder):
         return name
-    return _lookup("decoder", DECODERS, name)(**kwargs)
+    return DECODERS[name](**kwargs)
 
 
 def check_decoder_dim(name: str | Decoder, dim: int) -> None:
@@ -85,7 +59,7 @@ def check_decoder_dim(name: str | Decoder, dim: int) -> None:
         RegistryError: the name is not registered.
         ValueError: the dimension does not fit.
     """
-    cls = type(name) if isinstance(name, Decoder) else _lookup("decoder", DECODERS, name)
+    cls = type(name) if isinstance(name, Decoder) else DECODERS[name]
     if cls.needs_even_dim and dim % 2:
         raise ValueError(
             f"decoder {cls.__name__} reads a dim-vector as dim/2 complex numbers, so dim must be even; "

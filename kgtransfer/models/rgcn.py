@@ -90,6 +90,20 @@ class RGCN(Encoder):
         for conv in self.convs:
             conv.reset_parameters()
 
+    def layers(self) -> list[nn.Module]:
+        """The ``RGCNConv`` layers."""
+        return list(self.convs)
+
+    def edge_type_rows(self) -> list[str]:
+        """Per-edge-type parameters: basis coefficients ``comp``, or the full/block ``weight`` without bases."""
+        names = []
+        for i, conv in enumerate(self.convs):
+            if conv.num_bases is not None:
+                names.append(f"convs.{i}.comp")
+            else:
+                names.append(f"convs.{i}.weight")
+        return names
+
     def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Encode the graph; see :meth:`Encoder.forward`."""
         self.check_graph(edge_index, edge_type)

@@ -45,6 +45,10 @@ class RotatE(Decoder):
         super().__init__()
         self.gamma = gamma
 
+    def factors(self, h: Tensor, r: Tensor) -> list[Tensor]:
+        """Only the entity rows: the relation phases have modulus 1 whatever their value."""
+        return [h]
+
     def forward(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
         """Score ``[B, d]`` triples to ``[B]``."""
         self.check_dim(h.size(-1))

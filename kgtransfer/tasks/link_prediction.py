@@ -27,16 +27,17 @@ built once per set of known triples.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import Tensor
 
+if TYPE_CHECKING:
+    from kgtransfer.config import TaskConfig
+
 SIDES = ("head", "tail")
 HITS_AT = (1, 3, 10)
-#: Regularizers of :class:`LinkPredictionTask` (:obj:`None`: none).
-REGULARIZERS = (None, "n3", "l2")
-
 #: ``score_fn(ids, relations, side) -> [B, num_entities]``: ``ids`` are heads for ``side="tail"``
 #: (score every tail) and tails for ``side="head"`` (score every head).
 ScoreFn = Callable[[Tensor, Tensor, str], Tensor]
@@ -270,38 +271,26 @@ class LinkPredictionTask:
 
     Args:
         split: the train/valid/test triples.
-        loss: ``"1-n"`` or ``"negative-sampling"`` (default: ``"1-n"``).
-        label_smoothing: :math:`\epsilon` of the 1-N loss (default: 0.1).
-        num_negatives: corruptions per positive for negative sampling (default: 32).
-        eval_batch_size: triples scored at once in evaluation (default: 512).
+        config: the :class:`~kgtransfer.config.TaskConfig` (loss, label smoothing :math:`\epsilon`,
+            negatives, regularizer and its weight :math:`\lambda`, evaluation batch size)
+            (default: its defaults).
         graph: the message graph (default: ``split.message_graph()``).
-        regularizer: :obj:`None`, ``"n3"`` or ``"l2"`` (1-N loss only) (default: :obj:`None`).
-        regularization_weight: :math:`\lambda` (default: 0.0).
+        **options: fields of ``config`` to override (``loss="negative-sampling"``, ...).
     """
 
     metric = "mrr"
 
-    def __init__(
-        self,
-        split,
-        loss: str = "1-n",
-        label_smoothing: float = 0.1,
-        num_negatives: int = 32,
-        eval_batch_size: int = 512,
-        graph=None,
-        regularizer: str | None = None,
-        regularization_weight: float = 0.0,
-    ):
-        if loss not in ("1-n", "negative-sampling"):
-            raise ValueError(f"loss must be '1-n' or 'negative-sampling', got {loss!r}")
-        if regularizer not in REGULARIZERS:
-            raise ValueError(f"regularizer must be one of {REGULARIZERS}, got {regularizer!r}")
-        if regularization_weight < 0:
-            raise ValueError(f"regularization_weight must be >= 0, got {regularization_weight}")
-        if regularizer is not None and loss != "1-n":
-            raise ValueError("regularizer is implemented for the 1-n loss only")
-        self.regularizer = regularizer
-        self.regularization_weight = float(regularization_weight)
+    def __init__(self, split, config: TaskConfig | None = None, graph=None, **options):
+        from kgtransfer.config import TaskConfig
+        from kgtransfer.registry import LOSSES
+
+        self.config = replace(config or TaskConfig(), **options) if options else (config or TaskConfig())
+        self.regularizer = self.config.regularizer
+        self.regularization_weight = self.config.regularization_weight
+        self.loss_fn = LOSSES[self.config.loss]()
+        loss = "1-n" if self.loss_fn.batching == "queries" else "negative-sampling"
+        label_smoothing, num_negatives = self.config.label_smoothing, self.config.num_negatives
+        eval_batch_size = self.config.eval_batch_size
         self.split = split
         self.loss_kind = loss
         self.label_smoothing = label_smoothing
@@ -362,13 +351,10 @@ class LinkPredictionTask:
 
     def loss(self, model, batch) -> Tensor:
         """The batch loss (see the class docstring)."""
-        import torch.nn.functional as F
-
         reps = model.encode(self.graph)
         if self.loss_kind == "negative-sampling":
             positives, negatives = batch
-            pos, neg = model.score(reps, positives), model.score(reps, negatives)
-            return F.softplus(-pos).mean() + F.softplus(neg).mean()
+            return self.loss_fn(model.score(reps, positives), model.score(reps, negatives))
         losses, penalty = [], None
         for side_id, side in ((0, "tail"), (1, "head")):
             q = batch[batch[:, 2] == side_id]
@@ -376,11 +362,7 @@ class LinkPredictionTask:
                 continue
             ids, rels = q[:, 0], q[:, 1]
             scores = model.score_tails(reps, ids, rels) if side == "tail" else model.score_heads(reps, rels, ids)
-            target = self.answers.mask(ids, rels, side).float()
-            target = target / target.sum(1, keepdim=True).clamp_min(1)
-            eps = self.label_smoothing
-            target = (1 - eps) * target + eps / self.num_entities
-            losses.append(-(target * torch.log_softmax(scores.float(), dim=1)).sum(1))
+            losses.append(self.loss_fn(scores, self.answers.mask(ids, rels, side), self.label_smoothing))
             if self.regularizer is not None and self.regularization_weight > 0:
                 term = self._penalty(model, reps, ids, rels, side)
                 penalty = term if penalty is None else penalty + term
@@ -390,26 +372,14 @@ class LinkPredictionTask:
         return loss
 
     def _penalty(self, model, reps: tuple[Tensor, Tensor], ids: Tensor, rels: Tensor, side: str) -> Tensor:
-        """Sum over the queries of ``sum_k |x_k|^p`` of their entity and relation rows (p = 3 or 2)."""
-        from kgtransfer.models.rotate import RotatE
+        """The regularizer over the decoder's factors of the queries' entity and relation rows."""
+        from kgtransfer.registry import REGULARIZERS
 
         ent, rel = reps
         inverse = getattr(model, "inverse_relation", None)
         rel_rows = inverse.weight[rels] if side == "head" and inverse is not None else rel[rels]
-        decoder = getattr(model, "decoder", None)
-        complex_coords = bool(getattr(decoder, "needs_even_dim", False))
-        factors = [ent[ids]] if isinstance(decoder, RotatE) else [ent[ids], rel_rows]
-        p = 3 if self.regularizer == "n3" else 2
-        total = ent.new_zeros((), dtype=torch.float32)
-        for x in factors:
-            x = x.float()
-            if complex_coords:  # |z_k| of the dim / 2 complex coordinates
-                re, im = x.chunk(2, dim=-1)
-                squared = re.square() + im.square()
-                total = total + (squared.add(1e-12).pow(1.5).sum() if p == 3 else squared.sum())
-            else:
-                total = total + (x.abs().pow(3).sum() if p == 3 else x.square().sum())
-        return total
+        decoder = model.decoder
+        return REGULARIZERS[self.regularizer](decoder.factors(ent[ids], rel_rows), decoder.needs_even_dim)
 
     @torch.no_grad()
     def evaluate(self, model, split: str = "valid", triples: Tensor | None = None) -> dict:

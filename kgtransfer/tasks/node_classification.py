@@ -237,11 +237,13 @@ class EntityTypingResult:
         model_config: encoder and dim (the decoder is unused).
         train_config: the training settings.
         fit: the learning curve and best validation metrics.
-        test: test metrics at the best validation epoch.
+        test: test metrics at the best validation epoch (computed on first access).
         baseline: test metrics of always predicting the training majority.
+        report: the :class:`~kgtransfer.transfer.weights.TransferReport` when fine-tuned from a
+            pretrained model (else None); saved in ``config.json``.
     """
 
-    def __init__(self, model, labels, split, vocab, task, model_config, train_config, fit=None):
+    def __init__(self, model, labels, split, vocab, task, model_config, train_config, fit=None, report=None):
         self.model = model
         self.labels = labels
         self.split = split
@@ -250,8 +252,25 @@ class EntityTypingResult:
         self.model_config = model_config
         self.train_config = train_config
         self.fit = fit
-        self.test = self.evaluate("test")
-        self.baseline = task.majority_baseline("test")
+        self.report = report
+        self._test: dict | None = None
+
+    @property
+    def test(self) -> dict:
+        """Test metrics at the best validation epoch (evaluated when first asked for, then kept)."""
+        if self._test is None:
+            self._test = self.evaluate("test")
+        return self._test
+
+    @property
+    def baseline(self) -> dict:
+        """Test metrics of always predicting the training majority."""
+        return self.task.majority_baseline("test")
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, device: str = "cpu") -> EntityTypingResult:
+        """Reload a saved result (weights via safetensors; ``labels.graph`` is not kept and is None)."""
+        return _load_typing_result(directory, device)
 
     def evaluate(self, split: str = "test") -> dict:
         """Accuracy and macro-F1 (multi-label: also micro-F1, subset accuracy) of ``"train"``/``"valid"``/``"test"``."""
@@ -289,12 +308,13 @@ class EntityTypingResult:
     def save(self, directory: str | os.PathLike) -> Path:
         """Write the run to ``directory``.
 
-        Files: ``checkpoint/`` (safetensors + meta), ``metrics.json``, ``config.json``, ``vocab.json``,
-        ``split.json`` (the entity IRIs of each part with their labels), ``curve.csv`` and ``curve.png``
-        (when matplotlib is installed).
+        Files: ``checkpoint/`` (safetensors weights, the message graph's triples, meta),
+        ``metrics.json``, ``config.json``, ``vocab.json``, ``labels.json``, ``split.json`` (the entity
+        IRIs of each part with their labels), ``curve.csv`` and ``curve.png`` (when matplotlib is
+        installed). :meth:`load` reads them back.
         """
         from kgtransfer.checkpoint import save_checkpoint
-        from kgtransfer.engine import save_json
+        from kgtransfer.files import save_json
         from kgtransfer.training import save_run_metrics, scalar_metrics
 
         directory = Path(directory)
@@ -304,9 +324,15 @@ class EntityTypingResult:
             "train": self.train_config.to_json(),
             "task": {"multi_label": self.task.multi_label, "metric": self.task.metric, "classes": self.labels.classes},
         }
-        save_checkpoint(directory / "checkpoint", self.model.state_dict(), config)
+        if self.report is not None:
+            config["report"] = self.report.as_dict()
+        save_checkpoint(
+            directory / "checkpoint", self.model.state_dict(), config, {"graph": {"triples": self.task.graph.triples}}
+        )
         save_json(directory / "config.json", config)
         self.vocab.save(directory / "vocab.json")
+        labels = {"entities": self.labels.entities, "labels": [list(x) for x in self.labels.labels]}
+        save_json(directory / "labels.json", {**labels, "classes": self.labels.classes, "removed": self.labels.removed})
         label_of = dict(zip(self.labels.entities, self.labels.labels, strict=True))
         keys = self.vocab.entities.keys
         parts = {}
@@ -319,8 +345,52 @@ class EntityTypingResult:
         return directory
 
 
-def _given(**values) -> dict:
-    return {k: v for k, v in values.items() if v is not None}
+def _load_typing_result(directory: str | os.PathLike, device: str = "cpu") -> EntityTypingResult:
+    from torch_geometric.data import Data
+
+    from kgtransfer.checkpoint import load_checkpoint
+    from kgtransfer.config import ModelConfig, TrainConfig
+    from kgtransfer.data.splits import NodeSplit
+    from kgtransfer.data.tensorize import Triples
+    from kgtransfer.data.vocab import GraphVocab
+    from kgtransfer.files import load_json
+    from kgtransfer.models import encoder as build_encoder
+    from kgtransfer.tasks.typing_labels import TypingLabels
+
+    directory = Path(directory)
+    tensors, meta, extra = load_checkpoint(directory / "checkpoint", device, extra=("graph",))
+    model_config, train_config = ModelConfig.from_json(meta["model"]), TrainConfig.from_json(meta["train"])
+    vocab = GraphVocab.load(directory / "vocab.json")
+    raw = load_json(directory / "labels.json")
+    labels = TypingLabels(raw["entities"], [tuple(x) for x in raw["labels"]], raw["classes"], None, raw["removed"])
+    triples = Triples(extra["graph"]["triples"].cpu(), len(vocab.entities), len(vocab.relations), vocab)
+    graph: Data = triples.to_pyg()
+    node_ids = torch.from_numpy(vocab.entities.index(labels.entities))
+    parts = load_json(directory / "split.json")
+    ids = {n: torch.from_numpy(vocab.entities.index([iri for iri, _ in parts[n]])) for n in ("train", "valid", "test")}
+    split = NodeSplit(ids["train"], ids["valid"], ids["test"], parts["seed"])
+    targets = torch.from_numpy(labels.targets())
+    task_meta = meta["task"]
+    task = NodeClassificationTask(
+        graph, node_ids, targets, split, task_meta["multi_label"], len(labels.classes), task_meta["metric"]
+    )
+    enc = build_encoder(
+        model_config.encoder,
+        num_nodes=graph.num_nodes,
+        dim=model_config.dim,
+        num_relations=len(vocab.relations),
+        **model_config.encoder_kwargs,
+    )
+    net = NodeClassifier(enc, len(labels.classes), labels.multi_label, model_config.dropout)
+    net.load_state_dict(tensors)
+    report = None
+    if meta.get("report") is not None:
+        from kgtransfer.transfer.weights import TransferReport
+
+        report = TransferReport(**meta["report"])
+    return EntityTypingResult(
+        net.to(device).eval(), labels, split, vocab, task, model_config, train_config, None, report
+    )
 
 
 def typing_graph(labels) -> tuple:
@@ -357,6 +427,7 @@ def train_entity_typing(
     epochs: int | None = None,
     lr: float | None = None,
     seed: int | None = None,
+    device: str | None = None,
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     encoder_state: dict[str, Tensor] | None = None,
 ) -> EntityTypingResult:
@@ -381,24 +452,22 @@ def train_entity_typing(
         epochs: shortcut for ``config.epochs``.
         lr: shortcut for ``config.lr``.
         seed: shortcut for ``config.seed`` (seeds the split and the initial weights too).
+        device: shortcut for ``config.device``.
         ratios: train, valid and test shares of the labelled entities (default: ``(0.8, 0.1, 0.1)``).
         encoder_state: a state dict loaded (strictly) into the encoder before training, e.g. pretrained
             weights already aligned to this graph's vocabulary (default: none).
     """
-    from dataclasses import replace
-
     from kgtransfer.data.splits import node_split
-    from kgtransfer.engine import TrainConfig, fit
+    from kgtransfer.engine import fit
     from kgtransfer.models import encoder as build_encoder
-    from kgtransfer.models.link_predictor import ModelConfig
     from kgtransfer.tasks.typing_labels import typing_labels
+    from kgtransfer.training import shortcuts
 
     if labels is None:
         labels = typing_labels(kg, predicate, query=query, leak_predicates=tuple(leak_predicates), keep=keep)
     if not labels.entities:
         raise ValueError("no entity-typing labels found; check the predicate or query")
-    model_config = replace(model or ModelConfig(), **_given(encoder=encoder, dim=dim))
-    train_config = replace(config or TrainConfig(), **_given(epochs=epochs, lr=lr, seed=seed))
+    model_config, train_config = shortcuts(model, config, encoder, None, dim, epochs, lr, seed, device)
     graph, vocab, node_ids = typing_graph(labels)
     split = node_split(node_ids, labels.labels, ratios, seed=train_config.seed)
     targets = torch.from_numpy(labels.targets())

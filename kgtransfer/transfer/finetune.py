@@ -1,49 +1,45 @@
-r"""Pretrain on K1, fine-tune on K: weights moved by IRI, then one of several strategies.
+r"""Pretrain on K1, fine-tune on K: weights moved by IRI, then a fine-tuning strategy.
 
-Strategies (``strategy=``):
-
-- ``"full"``: every parameter trains at ``lr``.
-- ``"linear-probe"``: the encoder is frozen; a new linear head on its entity representations
-  (initialized to the identity) and the relation vectors (the decoder's side) train.
-- ``"lp-ft"``: linear probe for ``probe_epochs``, then everything at ``lr * ft_lr_scale``
-  (Kumar et al. 2022: probing first keeps features from being distorted by a random head).
-- ``"freeze-N"`` (e.g. ``"freeze-1"``): the entity rows and the first N message-passing layers
-  are frozen; the rest trains.
-
-Orthogonal options: ``transferred_lr_scale`` (a discriminative learning rate: rows and parameters
-that were transferred move at ``lr * scale``, new ones at ``lr``), ``l2sp`` (a penalty
-:math:`\lambda \lVert \theta - \theta_{\text{pretrained}} \rVert^2` over transferred values, L2-SP,
-Li et al. 2018) and ``compose`` (structure transfer: the transferred encoder :math:`F_1` is
-composed with a new :math:`F_2`; see :mod:`kgtransfer.transfer.structure`).
+The strategy (``full``, ``linear-probe``, ``lp-ft``, ``freeze-N``, or any registered one) is an
+object from :mod:`kgtransfer.transfer.strategies`. Orthogonal options, in
+:class:`~kgtransfer.config.FinetuneConfig`: ``transferred_lr_scale`` (a discriminative learning
+rate: rows and parameters that were transferred move at ``lr * scale``, new ones at ``lr``),
+``l2sp`` (a penalty :math:`\lambda \lVert \theta - \theta_{\text{pretrained}} \rVert^2` over
+transferred values, L2-SP, Li et al. 2018) and ``compose`` (structure transfer: the transferred
+encoder :math:`F_1` is composed with a new :math:`F_2`; see :mod:`kgtransfer.transfer.structure`).
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
 
-from kgtransfer.engine import TrainConfig, fit
-from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
-from kgtransfer.training import TrainedModel, train
-from kgtransfer.transfer.weights import TransferReport, index_map, row_kind, transfer_state
+from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, given
+from kgtransfer.engine import FitResult, History, fit, make_optimizer
+from kgtransfer.models.link_predictor import LinkPredictor
+from kgtransfer.training import TrainedModel, make_split, train
+from kgtransfer.transfer.results import ZeroShotResult
+from kgtransfer.transfer.strategies import Strategy, make_strategy
+from kgtransfer.transfer.weights import TransferReport, index_map, row_parameters, transfer_state
 
-STRATEGIES = ("full", "linear-probe", "lp-ft", "freeze-N")
 
+def pretrain(
+    source,
+    model: ModelConfig | None = None,
+    config: TrainConfig | None = None,
+    task: TaskConfig | None = None,
+    **shortcuts,
+) -> TrainedModel:
+    """Pretrain on K1: :func:`kgtransfer.train` for link prediction (same arguments and shortcuts).
 
-def pretrain(source, task: str = "link_prediction", **kwargs) -> TrainedModel:
-    """Pretrain on K1: :func:`kgtransfer.train` for link prediction (same arguments).
-
-    The result carries its vocabularies and config, saves and loads as a checkpoint, and is what
+    The result carries its vocabularies and configs, saves and loads as a checkpoint, and is what
     :func:`finetune`, :func:`~kgtransfer.transfer.parameter.interpolate` and
     :func:`~kgtransfer.transfer.structure.compose` take.
     """
-    if task not in ("link_prediction", "link-prediction"):
-        raise ValueError(f"pretraining supports task='link_prediction', got {task!r}")
-    return train(source, **kwargs)
+    return train(source, model, config, task, **shortcuts)
 
 
 def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
@@ -51,18 +47,11 @@ def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
 
     ``split`` is as in :func:`kgtransfer.training.make_split`; a Split is returned as is.
     """
-    from kgtransfer.data.splits import Split, given_split, random_split
+    from kgtransfer.data.splits import Split
 
     if isinstance(split, Split):
         return split
-    vocab = pretrained.vocab.extend(kg)
-    if split is None:
-        has_given = any(s.rsplit("/", 1)[-1] in ("train", "valid", "validation", "test") for s in kg.sources)
-        split = "given" if has_given else "random"
-    if split == "given":
-        return given_split(kg, vocab=vocab)
-    ratios = (0.8, 0.1, 0.1) if split == "random" else tuple(split)
-    return random_split(kg, ratios=ratios, seed=seed, vocab=vocab)
+    return make_split(kg, split, seed, vocab=pretrained.vocab.extend(kg))
 
 
 def build_transferred(
@@ -99,8 +88,9 @@ def _transferred_masks(model: nn.Module, pretrained: TrainedModel, split, report
     rel = torch.from_numpy(index_map(pretrained.vocab.relations.keys, split.vocab.relations.keys)) >= 0
     edge = torch.stack([rel, rel], 1).reshape(-1)
     out = {}
+    kinds = row_parameters(model)
     for name, _ in model.named_parameters():
-        kind = row_kind(model, name)
+        kind = kinds.get(name)
         if kind is not None:
             out[name] = {"entity": ent, "relation": rel, "edge_type": edge}[kind]
         elif name in report.parameters_copied:
@@ -111,148 +101,110 @@ def _transferred_masks(model: nn.Module, pretrained: TrainedModel, split, report
 def finetune(
     pretrained: TrainedModel,
     kg,
-    task: str = "link_prediction",
-    strategy: str = "full",
-    *,
-    init: str = "neighbors",
-    split=None,
+    strategy: str | Strategy | None = None,
     config: TrainConfig | None = None,
+    *,
+    options: FinetuneConfig | None = None,
+    task: str = "link_prediction",
+    split=None,
+    compose: str | None = None,
     epochs: int | None = None,
     lr: float | None = None,
     seed: int | None = None,
-    probe_epochs: int | None = None,
-    ft_lr_scale: float = 0.1,
-    transferred_lr_scale: float = 1.0,
-    l2sp: float = 0.0,
-    compose: str | None = None,
-    freeze_source: bool = True,
-    **task_kwargs,
+    device: str | None = None,
+    labels=None,
 ):
     """Fine-tune a pretrained model on the (merged) graph K.
 
     Args:
         pretrained: the result of :func:`pretrain` (or :func:`kgtransfer.train`).
         kg: the target graph K (a KnowledgeGraph or anything :func:`kgtransfer.load` accepts), or a Split.
-        task: ``"link_prediction"`` or ``"entity_typing"`` (default: ``"link_prediction"``).
-        strategy: ``"full"``, ``"linear-probe"``, ``"lp-ft"`` or ``"freeze-N"`` (default: ``"full"``).
-        init: new rows from transferred neighbours (``"neighbors"``) or random (default: ``"neighbors"``).
-        split: K's split (see :func:`target_split`; default: given or random, over the extended vocabulary).
+        strategy: shortcut for ``options.strategy``: a registered name (``"full"``, ``"linear-probe"``,
+            ``"lp-ft"``, ``"freeze-N"``, ...) or a :class:`~kgtransfer.transfer.strategies.Strategy`.
         config: training settings (default: the pretrained run's).
+        options: the :class:`~kgtransfer.config.FinetuneConfig` (strategy and its options, init of
+            new rows, discriminative lr, L2-SP, composition) (default: its defaults, ``"full"``).
+        task: ``"link_prediction"`` or ``"entity_typing"`` (default: ``"link_prediction"``).
+        split: K's split (see :func:`target_split`; default: given or random, over the extended vocabulary).
+        compose: shortcut for ``options.compose`` (``"sum"``, ``"concat"``, ``"gate"``).
         epochs: shortcut for ``config.epochs``.
         lr: shortcut for ``config.lr``.
         seed: shortcut for ``config.seed``.
-        probe_epochs: epochs of the probe phase of ``"lp-ft"`` (default: a quarter of ``epochs``).
-        ft_lr_scale: the full phase of ``"lp-ft"`` runs at ``lr * ft_lr_scale`` (default: 0.1).
-        transferred_lr_scale: transferred values move at ``lr * scale`` (default: 1.0, no change).
-        l2sp: weight of the L2-SP penalty toward the pretrained values (default: 0, off).
-        compose: ``"sum"``, ``"concat"`` or ``"gate"`` to compose the transferred encoder with a new
-            one (structure transfer) (default: None).
-        freeze_source: with ``compose``, freeze the transferred encoder (default: True).
-        **task_kwargs: for ``task="entity_typing"``: the arguments of
-            :func:`kgtransfer.tasks.node_classification.train_entity_typing` (``query=``, ``predicate=``, ...).
+        device: shortcut for ``config.device``.
+        labels: entity typing only: ready :class:`~kgtransfer.tasks.typing_labels.TypingLabels`, or a
+            dict of :func:`~kgtransfer.tasks.typing_labels.typing_labels` arguments (``query``,
+            ``predicate``, ``leak_predicates``, ``keep``) (default: rdf:type labels).
 
     Returns:
-        A :class:`~kgtransfer.training.TrainedModel` (link prediction) whose ``info`` holds the
-        transfer report and strategy, or an entity-typing result.
+        Link prediction: a :class:`~kgtransfer.training.TrainedModel`; entity typing: an
+        :class:`~kgtransfer.tasks.node_classification.EntityTypingResult`. Both carry ``.report``
+        (the :class:`~kgtransfer.transfer.weights.TransferReport`), which they save and reload.
     """
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    train_config = replace(config or pretrained.train_config, **given(epochs=epochs, lr=lr, seed=seed, device=device))
+    options = options or FinetuneConfig()
+    if isinstance(strategy, str) or compose is not None:
+        options = replace(options, **given(strategy=strategy if isinstance(strategy, str) else None, compose=compose))
+    chosen = make_strategy(strategy if isinstance(strategy, Strategy) else options.strategy, options.options)
+    if task in ("entity_typing", "entity-typing", "node_classification"):
+        return _finetune_typing(pretrained, kg, train_config, options.init, labels)
+    if task not in ("link_prediction", "link-prediction"):
+        raise ValueError(f"task must be 'link_prediction' or 'entity_typing', got {task!r}")
+    target = _target(pretrained, kg, split, train_config.seed)
+    torch.manual_seed(train_config.seed)
+    model, report, transferred = build_transferred(
+        pretrained, target, options.init, options.compose, options.freeze_source
+    )
+    lp_task = LinkPredictionTask(target, pretrained.task_config)
+    if type(chosen).penalty is not Strategy.penalty:
+        lp_task = _PenaltyTask(lp_task, chosen.penalty)
+    if options.l2sp > 0:
+        lp_task = _L2SPTask(lp_task, model, transferred, options.l2sp)
+    result = run_strategy(chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale)
+    info = {
+        "strategy": type(chosen).__name__ if isinstance(strategy, Strategy) else options.strategy,
+        "strategy_options": chosen.options(),
+        "finetune": options.to_dict(),
+        "init": options.init,
+        "transfer": report.as_dict(),
+        "compose": options.compose,
+        "transferred_lr_scale": options.transferred_lr_scale,
+        "l2sp": options.l2sp,
+    }
+    return TrainedModel(
+        model, target, pretrained.model_config, train_config, result, pretrained.task_config, info, report
+    )
+
+
+def _target(pretrained: TrainedModel, kg, split, seed: int):
     from kgtransfer.data.splits import Split
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
-    from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
-    train_config = replace(config or pretrained.train_config, **_given(epochs=epochs, lr=lr, seed=seed))
-    if task in ("entity_typing", "entity-typing", "node_classification"):
-        return _finetune_typing(pretrained, kg, train_config, init, **task_kwargs)
-    if task not in ("link_prediction", "link-prediction"):
-        raise ValueError(f"task must be 'link_prediction' or 'entity_typing', got {task!r}")
-    if not isinstance(kg, Split):
-        kg = kg if isinstance(kg, KnowledgeGraph) else load(kg)
-    target = target_split(pretrained, kg, split if not isinstance(kg, Split) else kg, train_config.seed)
-    torch.manual_seed(train_config.seed)
-    model, report, transferred = build_transferred(pretrained, target, init, compose, freeze_source)
-    task_options = dict(pretrained.task_options)
-    lp_task = LinkPredictionTask(target, **task_options)
-    if l2sp > 0:
-        lp_task = _L2SPTask(lp_task, model, transferred, l2sp)
-    strategy_name = strategy.lower()
-    history = {}
-    if strategy_name in ("linear-probe", "lp-ft"):
-        probe_cfg = train_config
-        if strategy_name == "lp-ft":
-            probe_cfg = replace(train_config, epochs=probe_epochs or max(train_config.epochs // 4, 1))
-        _set_probe(model)
-        result = _fit(model, lp_task, probe_cfg, transferred, transferred_lr_scale)
-        history["probe"] = result
-        if strategy_name == "lp-ft":
-            for p in model.parameters():
-                p.requires_grad_(True)
-            if compose is not None and freeze_source:
-                for p in model.encoder.first.parameters():
-                    p.requires_grad_(False)
-            ft_cfg = replace(
-                train_config, lr=train_config.lr * ft_lr_scale, epochs=max(train_config.epochs - probe_cfg.epochs, 1)
-            )
-            result = _fit(model, lp_task, ft_cfg, transferred, transferred_lr_scale, seed_offset=1)
-            result = _join(history["probe"], result)
-    elif strategy_name == "full":
-        result = _fit(model, lp_task, train_config, transferred, transferred_lr_scale)
-    elif (m := re.fullmatch(r"freeze[-=_ ]?(\d+)", strategy_name)) is not None:
-        _freeze_layers(model, int(m.group(1)))
-        result = _fit(model, lp_task, train_config, transferred, transferred_lr_scale)
-    else:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
-    info = {
-        "strategy": strategy,
-        "init": init,
-        "transfer": report.as_dict(),
-        "compose": compose,
-        "transferred_lr_scale": transferred_lr_scale,
-        "l2sp": l2sp,
-    }
-    model_config = pretrained.model_config
-    out = TrainedModel(model, target, model_config, train_config, result, task_options, info)
-    out.report = report
-    return out
+    if isinstance(kg, Split):
+        return kg
+    kg = kg if isinstance(kg, KnowledgeGraph) else load(kg)
+    return target_split(pretrained, kg, split, seed)
 
 
-def _given(**values) -> dict:
-    return {k: v for k, v in values.items() if v is not None}
+def run_strategy(
+    strategy: Strategy, model: nn.Module, task, config: TrainConfig, transferred: dict, scale: float = 1.0
+) -> FitResult:
+    """Run every phase of ``strategy`` (one optimizer each) and join the learning curves.
 
-
-def _set_probe(model: LinkPredictor) -> None:
-    """Freeze everything but a new identity-initialized linear head and the relation vectors."""
-    for p in model.parameters():
-        p.requires_grad_(False)
-    dim = model.encoder.dim
-    head = nn.Linear(dim, dim)
-    with torch.no_grad():
-        head.weight.copy_(torch.eye(dim))
-        head.bias.zero_()
-    model.head = head.to(next(model.encoder.parameters()).device)
-    for name, p in model.named_parameters():
-        if name.startswith("head.") or name.endswith(("relation_embedding.weight",)):
-            p.requires_grad_(True)
-
-
-def _freeze_layers(model: LinkPredictor, n: int) -> None:
-    """Freeze the entity rows and the first ``n`` message-passing layers."""
-    encoder = model.encoder
-    encoder.entity_embedding.weight.requires_grad_(False)
-    for layer in list(getattr(encoder, "convs", []))[:n]:
-        for p in layer.parameters():
-            p.requires_grad_(False)
-
-
-def _fit(model, task, config, transferred, scale, seed_offset: int = 0):
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("this strategy leaves no parameter to train")
-    from kgtransfer.engine import OPTIMIZERS
-
-    optimizer = OPTIMIZERS[config.optimizer](params, lr=config.lr, weight_decay=config.weight_decay)
-    if scale != 1.0:
-        _discriminative(optimizer, model, transferred, scale)
-    return fit(model, task, replace(config, seed=config.seed + seed_offset), optimizer=optimizer)
+    Phase ``i`` trains with seed ``config.seed + i``.
+    """
+    strategy.start(model)
+    results = []
+    for i, phase in enumerate(strategy.phases(config)):
+        strategy.prepare(model, phase)
+        optimizer = make_optimizer(strategy.param_groups(model, phase), phase.config)
+        if scale != 1.0:
+            _discriminative(optimizer, model, transferred, scale)
+        phase_config = replace(phase.config, seed=config.seed + i)
+        results.append(fit(model, task, phase_config, optimizer=optimizer, on_epoch_end=strategy.on_epoch))
+    return join_fits(results, task.metric)
 
 
 def _discriminative(optimizer: torch.optim.Optimizer, model: nn.Module, transferred: dict, scale: float) -> None:
@@ -283,6 +235,24 @@ def _discriminative(optimizer: torch.optim.Optimizer, model: nn.Module, transfer
     optimizer.register_step_post_hook(after)
 
 
+class _PenaltyTask:
+    """Wraps a task, adding ``penalty(model)`` to every batch loss."""
+
+    def __init__(self, task, penalty):
+        self.task, self.penalty = task, penalty
+        self.metric = task.metric
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+    def to(self, device):
+        self.task = self.task.to(device)
+        return self
+
+    def loss(self, model, batch) -> Tensor:
+        return self.task.loss(model, batch) + self.penalty(model)
+
+
 class _L2SPTask:
     r"""Wraps a task, adding :math:`\lambda \sum \lVert \theta - \theta_0 \rVert^2` over transferred values."""
 
@@ -308,32 +278,31 @@ class _L2SPTask:
         return self.task.loss(model, batch) + self.weight * penalty
 
 
-def _join(first, second):
-    """One learning curve from the probe and full phases of LP-FT."""
-    from kgtransfer.engine import FitResult, History
-
-    offset = first.epochs_run
-    history = History(
-        loss=first.history.loss + second.history.loss,
-        seconds=first.history.seconds + second.history.seconds,
-        evals=first.history.evals + [{**e, "epoch": e["epoch"] + offset} for e in second.history.evals],
-    )
-    best_first = first.best.get("mrr", -1) if first.best else -1
-    if second.best and second.best.get("mrr", -1) >= best_first:
-        best, best_epoch = second.best, second.best_epoch + offset
-    else:
-        best, best_epoch = first.best, first.best_epoch
-    return FitResult(
-        best, best_epoch, offset + second.epochs_run, history, second.stopped_early, first.seconds + second.seconds
-    )
+def join_fits(results: list[FitResult], metric: str = "mrr") -> FitResult:
+    """One learning curve from consecutive phases; the best is the best validation over all of them."""
+    first = results[0]
+    if len(results) == 1:
+        return first
+    loss, seconds, evals = [], [], []
+    best, best_epoch, offset = {}, 0, 0
+    for r in results:
+        loss += r.history.loss
+        seconds += r.history.seconds
+        evals += [{**e, "epoch": e["epoch"] + offset} for e in r.history.evals]
+        if r.best and (not best or r.best.get(metric, -1) >= best.get(metric, -1)):
+            best, best_epoch = r.best, r.best_epoch + offset
+        offset += r.epochs_run
+    history = History(loss=loss, seconds=seconds, evals=evals)
+    return FitResult(best, best_epoch, offset, history, results[-1].stopped_early, sum(r.seconds for r in results))
 
 
-def zero_shot(pretrained: TrainedModel, kg, split=None) -> dict:
+def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     """Evaluate the pretrained model on K without fine-tuning.
 
     Only the test triples whose head, relation and tail the pretrained model knows are ranked
     (against all of K's entities, filtered by all of K's known triples), over K's training message
-    graph. Returns the metrics plus ``"evaluated"`` (that many triples) and ``"skipped"``.
+    graph. Returns a :class:`~kgtransfer.transfer.results.ZeroShotResult`: the metrics plus
+    ``"evaluated"`` (that many triples) and ``"skipped"``.
     """
     from kgtransfer.data.splits import Split
     from kgtransfer.knowledge.graph import KnowledgeGraph
@@ -350,34 +319,34 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> dict:
         & (test[:, 2] < len(pretrained.vocab.entities))
         & (test[:, 1] < len(pretrained.vocab.relations))
     )
-    task = LinkPredictionTask(target, **pretrained.task_options)
+    task = LinkPredictionTask(target, pretrained.task_config)
     metrics = task.evaluate(model.eval(), triples=test[known]) if known.any() else {"mrr": float("nan")}
-    return {**metrics, "evaluated": int(known.sum()), "skipped": int((~known).sum())}
+    return ZeroShotResult(metrics, int(known.sum()), int((~known).sum()))
 
 
-def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: str, **kwargs):
+def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: str, labels=None):
     """A pretrained link-prediction encoder fine-tuned for entity typing on K."""
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
-    from kgtransfer.tasks.node_classification import train_entity_typing, typing_graph
+    from kgtransfer.tasks import node_classification
     from kgtransfer.tasks.typing_labels import typing_labels
 
     kg = kg if isinstance(kg, KnowledgeGraph) else load(kg)
-    labels = kwargs.pop("labels", None)
-    if labels is None:
-        label_args = {k: kwargs.pop(k) for k in ("predicate", "query", "leak_predicates", "keep") if k in kwargs}
+    if labels is None or isinstance(labels, dict):
+        label_args = dict(labels or {})
         if "leak_predicates" in label_args:
             label_args["leak_predicates"] = tuple(label_args["leak_predicates"])
         labels = typing_labels(kg, **label_args)
     # the state must be laid out on the exact graph and vocabulary train_entity_typing builds (typing_graph)
-    graph, vocab, _ = typing_graph(labels)
+    graph, vocab, _ = node_classification.typing_graph(labels)
     target_model = LinkPredictor.build(pretrained.model_config, graph.num_nodes, len(vocab.relations))
     report = transfer_state(pretrained.model, pretrained.vocab, target_model, vocab, graph, init)
     state = copy.deepcopy(target_model.encoder.state_dict())
-    model_config = kwargs.pop("model", None) or pretrained.model_config
-    result = train_entity_typing(kg, labels, model=model_config, config=config, encoder_state=state, **kwargs)
+    result = node_classification.train_entity_typing(
+        kg, labels, model=pretrained.model_config, config=config, encoder_state=state
+    )
     result.report = report
     return result
 
 
-__all__ = ["STRATEGIES", "ModelConfig", "build_transferred", "finetune", "pretrain", "target_split", "zero_shot"]
+__all__ = ["build_transferred", "finetune", "pretrain", "run_strategy", "target_split", "zero_shot"]

@@ -18,21 +18,24 @@ import numpy as np
 import torch
 
 from kgtransfer.training import TrainedModel
+from kgtransfer.transfer.results import Sweep
 from kgtransfer.transfer.weights import aligned_source_state
 
 
 def _with_state(template: TrainedModel, state: dict, info: dict) -> TrainedModel:
     model = copy.deepcopy(template.model)
     model.load_state_dict(state)
-    return TrainedModel(
+    out = TrainedModel(
         model.eval(),
         template.split,
         template.model_config,
         template.train_config,
         None,
-        template.task_options,
+        template.task_config,
         {**template.info, **info},
     )
+    out._task = template._task  # same split: share its filter index (the task holds no weights)
+    return out
 
 
 def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
@@ -65,13 +68,14 @@ def interpolation_sweep(
     alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 11)),
     plot: str | os.PathLike | None = None,
     metric: str = "mrr",
-) -> list[dict]:
+) -> Sweep:
     """Evaluate :func:`interpolate` at each α on validation and test; optionally plot the curve (PNG).
 
     Returns:
-        One row per α: ``{"alpha", "valid_<metric>", "test_<metric>", ...}``; pick α on validation.
+        A :class:`~kgtransfer.transfer.results.Sweep`, one row per α: ``{"alpha", "valid_<metric>",
+        "test_<metric>", ...}``; pick α on validation (``sweep.best()``).
     """
-    rows = []
+    rows = Sweep()
     for alpha in alphas:
         mid = interpolate(a, b, float(alpha))
         valid, test = mid.evaluate("valid"), mid.test

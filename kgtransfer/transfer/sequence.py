@@ -36,14 +36,18 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from kgtransfer.engine import OPTIMIZERS, TrainConfig, fit
-from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
+from kgtransfer.config import ModelConfig, TaskConfig, TrainConfig
+from kgtransfer.engine import OPTIMIZERS, fit
+from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
-from kgtransfer.transfer.warm_start import StepContext, Strategy
+from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
 
 PROTOCOLS = ("merged", "new-only")
+#: The defaults of a sequence: a fast model, validation every epoch, early stopping.
+DEFAULT_MODEL = ModelConfig(encoder="embedding", decoder="complex", dim=128)
+DEFAULT_TRAIN = TrainConfig(eval_every=1, patience=3, lr=0.003, progress=False)
 THRESHOLDS = (0.95, 0.99)
 
 
@@ -204,15 +208,15 @@ class StepTask(LinkPredictionTask):
         return super().evaluate(model, split, triples)
 
 
-def _task(step: Step, rows: Tensor, answers: Tensor, task_options: dict) -> StepTask:
-    return StepTask(step.split, rows, answers, step.valid, **task_options)
+def _task(step: Step, rows: Tensor, answers: Tensor, task: TaskConfig) -> StepTask:
+    return StepTask(step.split, rows, answers, step.valid, config=task)
 
 
 def _run(
     model: LinkPredictor,
     task: StepTask,
     config: TrainConfig,
-    strat: Strategy | None = None,
+    strat: ContinualStrategy | None = None,
     ctx: StepContext | None = None,
 ):
     """Train ``model`` on ``task`` with ``strat``'s hooks; returns ``(FitResult, preparation seconds)``."""
@@ -220,8 +224,8 @@ def _run(
     began = time.perf_counter()
     torch.set_num_threads(config.threads or 1)
     if strat is not None:
-        strat.prepare(ctx)
-        task.penalty = strat.penalty(ctx)
+        strat.prepare_step(ctx)
+        task.penalty = strat.step_penalty(ctx)
         task.extra = (lambda epoch: strat.rows(ctx, epoch)) if _uses_rows(strat, ctx) else None
     prep = time.perf_counter() - began
     optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -237,7 +241,7 @@ def _run(
     return result, prep
 
 
-def _uses_rows(strat: Strategy, ctx: StepContext) -> bool:
+def _uses_rows(strat: ContinualStrategy, ctx: StepContext) -> bool:
     return strat.rows(ctx, 0) is not None
 
 
@@ -302,7 +306,7 @@ def sequence(
     valid_size: int | None = 3000,
     test_size: int | None = None,
     alphas: Sequence[float] = (0.25, 0.5, 0.75),
-    task_options: dict | None = None,
+    task: TaskConfig | None = None,
     scratch: bool = True,
     log=None,
     on_step=None,
@@ -322,7 +326,7 @@ def sequence(
         test_size: test triples per snapshot, a seeded sample (default: None, all).
         alphas: interpolation weights between consecutive steps' models, evaluated on validation
             (default: ``(0.25, 0.5, 0.75)``; ``()`` skips).
-        task_options: :class:`LinkPredictionTask` options (default: 1-N, label smoothing 0.1).
+        task: the :class:`~kgtransfer.config.TaskConfig`: loss, label smoothing, regularizer (default: its defaults).
         scratch: also train from scratch on every merged graph (default: True).
         log: ``log(str)`` for progress lines (default: none).
         on_step: ``on_step(result)`` after every step with the result so far, e.g. to save it (default: none).
@@ -330,9 +334,9 @@ def sequence(
     Returns:
         A :class:`SequenceResult`.
     """
-    model_config = model or ModelConfig(encoder="embedding", decoder="complex", dim=128)
-    config = config or TrainConfig(eval_every=1, patience=3, lr=0.003, progress=False)
-    task_options = dict(task_options or {})
+    model_config = model or DEFAULT_MODEL
+    config = config or DEFAULT_TRAIN
+    task_config = task or TaskConfig()
     for p in protocols:
         if p not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {p!r}")
@@ -342,14 +346,14 @@ def sequence(
     carried: dict[tuple[str, str], LinkPredictor] = {}
     prev_vocab = None
     setup = {
-        "model": model_config.to_json(),
-        "train": config.to_json(),
+        "model": model_config.to_dict(),
+        "train": config.to_dict(),
         "strategies": [s.to_json() for s in strats],
         "protocols": list(protocols),
         "operator": operator,
         "valid_size": valid_size,
         "test_size": test_size,
-        "task": task_options,
+        "task": task_config.to_dict(),
     }
     for step in steps(snapshots, operator, names, valid_size, test_size, config.seed):
         split = step.split
@@ -363,7 +367,7 @@ def sequence(
         if step.index == 0 or scratch:
             torch.manual_seed(config.seed)
             net = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
-            task = _task(step, all_train, all_train, task_options)
+            task = _task(step, all_train, all_train, task_config)
             result, prep = _run(net, task, config)
             scratch_record = _record("merged" if step.index else "pretrain", "scratch", step, net, task, result, prep)
             records.append(scratch_record)
@@ -379,14 +383,14 @@ def sequence(
                 previous = carried[(protocol, s.name)]
                 net, transferred, fresh = _transfer(previous, prev_vocab, model_config, split, config.seed)
                 new, old = step.new, step.old
-                if protocol == "merged" and not s.replaces_old(None):
+                if protocol == "merged" and not s.replaces_old():
                     rows, answers = all_train, all_train
                 elif protocol == "merged":
                     rows, answers = new, all_train
                 else:
                     rows = new
-                    answers = torch.cat([new, old]) if s.replaces_old(None) else new
-                task = _task(step, rows, answers, task_options)
+                    answers = torch.cat([new, old]) if s.replaces_old() else new
+                task = _task(step, rows, answers, task_config)
                 ctx = StepContext(net, fresh, transferred, protocol, new, old, task, config.seed)
                 result, prep = _run(net, task, config, s, ctx)
                 record = _record(protocol, s.name, step, net, task, result, prep)
@@ -695,6 +699,8 @@ class SequenceResult:
 def run_sequence_file(path: str | os.PathLike, out: str | os.PathLike | None = None) -> SequenceResult:
     """Run the ``[sequence]`` experiment of a TOML file; write the result to ``out`` (default: ``runs/<name>``).
 
+    Raises :class:`~kgtransfer.config.ConfigError` naming the file for an invalid one.
+
     The file::
 
         name = "entity-quick"
@@ -704,22 +710,23 @@ def run_sequence_file(path: str | os.PathLike, out: str | os.PathLike | None = N
         protocols = ["merged", "new-only"]
         operator = "union"
         valid_size = 2000
-        [model]   # ModelConfig fields
-        [train]   # TrainConfig fields
+        [model]   # ModelConfig fields (default here: embedding + ComplEx, dim 128)
+        [train]   # TrainConfig fields (default here: eval_every 1, patience 3, lr 0.003)
+        [task]    # TaskConfig fields
     """
     import tomllib
-    from dataclasses import fields
 
-    from kgtransfer.experiment import ExperimentError
+    from kgtransfer.config import ConfigError
+    from kgtransfer.config_adapter import from_table
 
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ExperimentError(f"{path}: {e}") from e
+        raise ConfigError(f"{path}: {e}") from e
     spec = dict(raw.get("sequence") or {})
     if not spec.get("snapshots"):
-        raise ExperimentError(f"{path}: [sequence] needs snapshots = [...]")
+        raise ConfigError(f"{path}: [sequence] needs snapshots = [...]")
     known = {
         "snapshots",
         "strategies",
@@ -732,24 +739,16 @@ def run_sequence_file(path: str | os.PathLike, out: str | os.PathLike | None = N
         "scratch",
     }
     if set(spec) - known:
-        raise ExperimentError(
-            f"{path}: [sequence] has unknown keys {sorted(set(spec) - known)}; known: {sorted(known)}"
-        )
-    sections = {"model": ModelConfig, "train": TrainConfig}
-    configs = {}
-    for section, cls in sections.items():
-        values = raw.get(section, {})
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ExperimentError(f"{path}: [{section}] has unknown keys {sorted(unknown)}")
-        configs[section] = values
-    model = ModelConfig(**{"encoder": "embedding", "decoder": "complex", "dim": 128, **configs["model"]})
-    config = TrainConfig(**{"eval_every": 1, "patience": 3, "lr": 0.003, "progress": False, **configs["train"]})
+        raise ConfigError(f"{path}: [sequence] has unknown keys {sorted(set(spec) - known)}; known: {sorted(known)}")
+    where = str(path)
+    model = from_table(raw.get("model"), ModelConfig, where, DEFAULT_MODEL)
+    config = from_table(raw.get("train"), TrainConfig, where, DEFAULT_TRAIN)
+    task = from_table(raw.get("task"), TaskConfig, where)
     snapshots = [_relative(path.parent, s) for s in spec.pop("snapshots")]
     try:
-        result = sequence(snapshots, model, config, log=print, **spec)
+        result = sequence(snapshots, model, config, task=task, log=print, **spec)
     except (ValueError, TypeError) as e:
-        raise ExperimentError(f"{path}: {e}") from e
+        raise ConfigError(f"{path}: {e}") from e
     result.save(Path(out or Path("runs") / raw.get("name", path.stem)))
     print(result.summary())
     return result

@@ -18,7 +18,49 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-OPS = ("sum", "concat", "gate")
+
+class Sum(nn.Module):
+    """:math:`h = h_1 + h_2`."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        """Combine two ``[n, dim]`` representations."""
+        return a + b
+
+
+class Concat(nn.Module):
+    r""":math:`h = W [h_1 \,\|\, h_2]`, :math:`W \in \mathbb{R}^{d \times 2d}`."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.proj = nn.Linear(2 * dim, dim)
+
+    def reset_parameters(self) -> None:
+        """Default init of the projection."""
+        self.proj.reset_parameters()
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        """Combine two ``[n, dim]`` representations."""
+        return self.proj(torch.cat([a, b], dim=-1))
+
+
+class Gate(nn.Module):
+    r""":math:`h = g \odot h_1 + (1 - g) \odot h_2`, :math:`g = \sigma(w)`, :math:`w` initialized at 0."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(dim))
+
+    def reset_parameters(self) -> None:
+        """:math:`g = 0.5`."""
+        nn.init.zeros_(self.weight)
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        """Combine two ``[n, dim]`` representations."""
+        g = torch.sigmoid(self.weight)
+        return g * a + (1 - g) * b
 
 
 class ComposedEncoder(nn.Module):
@@ -27,13 +69,15 @@ class ComposedEncoder(nn.Module):
     Args:
         first: the source encoder :math:`F_1` (pretrained; frozen or trainable).
         second: the new encoder :math:`F_2` over the same nodes and relations.
-        op: ``"sum"``, ``"concat"`` or ``"gate"`` (default: ``"gate"``).
+        op: a name registered in :data:`kgtransfer.registry.COMPOSE` (``"sum"``, ``"concat"``,
+            ``"gate"``) (default: ``"gate"``).
     """
 
     def __init__(self, first: nn.Module, second: nn.Module, op: str = "gate"):
         super().__init__()
-        if op not in OPS:
-            raise ValueError(f"op must be one of {OPS}, got {op!r}")
+        from kgtransfer.registry import COMPOSE
+
+        combiner = COMPOSE[op]
         if (first.num_nodes, first.num_relations) != (second.num_nodes, second.num_relations):
             raise ValueError(
                 "the two encoders must cover the same graph: "
@@ -43,38 +87,48 @@ class ComposedEncoder(nn.Module):
             raise ValueError(f"the two encoders must have one dim, got {first.dim} and {second.dim}")
         self.first, self.second, self.op = first, second, op
         self.num_nodes, self.num_relations, self.dim = second.num_nodes, second.num_relations, second.dim
-        d = self.dim
-        self.entity_proj = nn.Linear(2 * d, d) if op == "concat" else None
-        self.relation_proj = nn.Linear(2 * d, d) if op == "concat" else None
-        self.entity_gate = nn.Parameter(torch.zeros(d)) if op == "gate" else None
-        self.relation_gate = nn.Parameter(torch.zeros(d)) if op == "gate" else None
+        self.entity_combine = combiner(self.dim)
+        self.relation_combine = combiner(self.dim)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Reset the combination's own parameters (the two encoders keep theirs)."""
-        for proj in (self.entity_proj, self.relation_proj):
-            if proj is not None:
-                proj.reset_parameters()
-        for gate in (self.entity_gate, self.relation_gate):
-            if gate is not None:
-                nn.init.zeros_(gate)
+        for combine in (self.entity_combine, self.relation_combine):
+            if hasattr(combine, "reset_parameters"):
+                combine.reset_parameters()
 
-    def _combine(self, a: Tensor, b: Tensor, proj: nn.Linear | None, gate: Tensor | None) -> Tensor:
-        if self.op == "sum":
-            return a + b
-        if self.op == "concat":
-            return proj(torch.cat([a, b], dim=-1))
-        g = torch.sigmoid(gate)
-        return g * a + (1 - g) * b
+    # --- the encoder contract (see kgtransfer.models.base.Encoder): F1's rows are the transferred ones
+
+    def entity_rows(self) -> list[str]:
+        """Entity row parameters (those of both encoders, by state-dict name)."""
+        return [f"first.{n}" for n in self.first.entity_rows()] + [f"second.{n}" for n in self.second.entity_rows()]
+
+    def relation_rows(self) -> list[str]:
+        """Relation row parameters of both encoders."""
+        return [f"first.{n}" for n in self.first.relation_rows()] + [f"second.{n}" for n in self.second.relation_rows()]
+
+    def edge_type_rows(self) -> list[str]:
+        """Edge-type row parameters of both encoders."""
+        return [f"first.{n}" for n in self.first.edge_type_rows()] + [
+            f"second.{n}" for n in self.second.edge_type_rows()
+        ]
+
+    def row_parameters(self) -> dict[str, str]:
+        """Every row parameter's name and kind (see :meth:`kgtransfer.models.base.Encoder.row_parameters`)."""
+        kinds = {name: "entity" for name in self.entity_rows()}
+        kinds.update({name: "relation" for name in self.relation_rows()})
+        kinds.update({name: "edge_type" for name in self.edge_type_rows()})
+        return kinds
+
+    def layers(self) -> list[nn.Module]:
+        """The message-passing layers of the new encoder :math:`F_2` (F1 is frozen or trained whole)."""
+        return self.second.layers()
 
     def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Entity and relation representations of both encoders, combined by ``op``."""
         e1, r1 = self.first(edge_index, edge_type, x)
         e2, r2 = self.second(edge_index, edge_type, x)
-        return (
-            self._combine(e1, e2, self.entity_proj, self.entity_gate),
-            self._combine(r1, r2, self.relation_proj, self.relation_gate),
-        )
+        return self.entity_combine(e1, e2), self.relation_combine(r1, r2)
 
     def __repr__(self) -> str:
         frozen = not any(p.requires_grad for p in self.first.parameters())
@@ -87,7 +141,7 @@ def compose(first, second, op: str = "gate") -> ComposedEncoder:
     Args:
         first: the source encoder, or a trained model whose encoder is used.
         second: the new encoder.
-        op: ``"sum"``, ``"concat"`` or ``"gate"`` (default: ``"gate"``).
+        op: a registered compose operator (``"sum"``, ``"concat"``, ``"gate"``) (default: ``"gate"``).
     """
     first = getattr(getattr(first, "model", None), "encoder", first)
     second = getattr(getattr(second, "model", None), "encoder", second)

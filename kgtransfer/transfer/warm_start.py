@@ -3,12 +3,16 @@ r"""Strategies for carrying a model from one snapshot of a growing graph to the 
 A model trained on step :math:`i-1` is moved onto step :math:`i`'s vocabulary by IRI (new rows
 from their transferred neighbours, see :mod:`kgtransfer.transfer.weights`) and trained again. A
 warm start of this kind tends to generalize slightly worse than a fresh start on the same data
-(Ash & Adams, NeurIPS 2020); each strategy targets that gap or forgetting, through four hooks:
+(Ash & Adams, NeurIPS 2020); each strategy targets that gap or forgetting. They are
+:class:`~kgtransfer.transfer.strategies.Strategy` objects registered in
+:data:`kgtransfer.registry.STRATEGIES` (their constructor arguments are their options), with four
+hooks for :func:`kgtransfer.sequence`:
 
-- :meth:`Strategy.prepare` changes the weights before training (shrink-and-perturb, random rows);
-- :meth:`Strategy.rows` picks the training triples (replay of old triples);
-- :meth:`Strategy.penalty` adds a term to the loss (EWC, L2-SP);
-- :meth:`Strategy.attach` hooks into the optimizer and the epochs (warm-up, freezing, discriminative lr).
+- :meth:`ContinualStrategy.prepare_step` changes the weights before training (shrink-and-perturb, random rows);
+- :meth:`ContinualStrategy.rows` picks extra training triples per epoch (replay of old triples);
+- :meth:`ContinualStrategy.step_penalty` adds a term to the loss (EWC, L2-SP);
+- :meth:`ContinualStrategy.attach` hooks into the optimizer and the epochs (warm-up, freezing,
+  discriminative lr).
 
 Strategies (``name``: formula):
 
@@ -24,27 +28,32 @@ Strategies (``name``: formula):
 - ``replay``: each epoch trains on the step's triples plus a fresh seeded sample of ``fraction`` of the
   old training triples. Under the merged protocol it trains on the *new* triples plus that sample
   instead of on everything.
-- ``freeze-unfreeze``: transferred rows and parameters are frozen for the first ``epochs`` epochs (new rows
-  settle first), then everything trains.
+- ``freeze-unfreeze``: transferred rows and parameters are frozen for the first ``epochs`` epochs
+  (new rows settle first), then everything trains.
 - ``discriminative``: transferred values move at ``lr * scale``.
 
 Strategies combine with ``+``: ``"shrink-perturb+replay"`` applies both, hooks in that order.
+Only ``fine-tune`` and ``shrink-perturb`` also run in a single :func:`kgtransfer.finetune`; the
+others need a sequence's old triples or transferred masks and say so.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import ClassVar
+import copy
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
+from kgtransfer.config import ConfigError
 from kgtransfer.errors import RegistryError
+from kgtransfer.registry import STRATEGIES
+from kgtransfer.transfer.strategies import Phase, Strategy
 
 
 @dataclass
 class StepContext:
-    """What a strategy sees at one step.
+    """What a strategy sees at one step of a sequence.
 
     Attributes:
         model: the transferred model over the step's vocabulary (trained in place).
@@ -53,7 +62,7 @@ class StepContext:
         protocol: ``"merged"`` or ``"new-only"``.
         new: the step's new training triples ``[n, 3]``.
         old: the training triples of earlier steps ``[m, 3]``.
-        task: the training task (its ``loss`` gives gradients for the Fisher).
+        task: the training task (its ``base_loss`` gives gradients for the Fisher).
         seed: the run's seed.
     """
 
@@ -68,32 +77,36 @@ class StepContext:
     info: dict = field(default_factory=dict)
 
 
-class Strategy:
-    """Base class: a named continual-learning strategy with a dataclass config; every hook is a no-op."""
+class ContinualStrategy(Strategy):
+    """A fine-tuning strategy with the hooks of a snapshot sequence (every hook a no-op here).
 
-    name: ClassVar[str] = "fine-tune"
-    Config: ClassVar[type] = None
+    ``sequence_only`` strategies refuse a single :func:`kgtransfer.finetune` run with a clear error.
+    """
 
-    def __init__(self, config=None, **options):
-        if self.Config is None:
-            if options:
-                raise TypeError(f"{self.name} takes no options, got {sorted(options)}")
-            self.config = None
-        else:
-            self.config = config or self.Config(**options)
+    name = "fine-tune"
+    sequence_only = False
 
-    def prepare(self, ctx: StepContext) -> None:
+    def start(self, model: nn.Module) -> None:
+        """Refuse a single fine-tuning run when the strategy needs a sequence."""
+        if self.sequence_only:
+            raise ConfigError(
+                f"strategy {self.name!r} needs a snapshot sequence (old triples, transferred rows): "
+                "use kgt.sequence([...], strategies=[...])"
+            )
+        super().start(model)
+
+    def prepare_step(self, ctx: StepContext) -> None:
         """Change the transferred weights before training."""
 
     def rows(self, ctx: StepContext, epoch: int) -> Tensor | None:
         """Extra training triples for ``epoch`` (None: none)."""
         return None
 
-    def replaces_old(self, ctx: StepContext) -> bool:
+    def replaces_old(self) -> bool:
         """Whether, under the merged protocol, training uses the new triples plus :meth:`rows` only."""
         return False
 
-    def penalty(self, ctx: StepContext) -> nn.Module | None:
+    def step_penalty(self, ctx: StepContext) -> nn.Module | None:
         """A loss term ``module() -> Tensor`` added to every batch's loss (None: none)."""
         return None
 
@@ -102,27 +115,30 @@ class Strategy:
         return []
 
     def to_json(self) -> dict:
-        """``{"name": ..., **config}``."""
-        return {"name": self.name, **(asdict(self.config) if self.config is not None else {})}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in asdict(self.config).items()) if self.config is not None else ""
-        return f"{type(self).__name__}({args})"
+        """``{"name": ..., **options}``."""
+        return {"name": self.name, **self.options()}
 
 
-class FineTune(Strategy):
+class FineTune(ContinualStrategy):
     """Plain continued training from the transferred weights."""
 
     name = "fine-tune"
 
+    def __init__(self):
+        pass
 
-class RandomInit(Strategy):
+
+class RandomInit(ContinualStrategy):
     """New rows keep a random init (the informed init is every other strategy's default)."""
 
     name = "random-init"
+    sequence_only = True
 
-    def prepare(self, ctx):
-        """See :meth:`Strategy.prepare`."""
+    def __init__(self):
+        pass
+
+    def prepare_step(self, ctx):
+        """New rows back to the fresh model's values."""
         fresh = dict(ctx.fresh.named_parameters())
         with torch.no_grad():
             for name, p in ctx.model.named_parameters():
@@ -131,61 +147,68 @@ class RandomInit(Strategy):
                     p[~mask] = fresh[name][~mask]
 
 
-@dataclass
-class ShrinkPerturbConfig:
-    r"""Shrink-and-perturb.
+def fresh_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every submodule's ``reset_parameters()`` called (a fresh initialization)."""
+    fresh = copy.deepcopy(model)
+    for module in fresh.modules():
+        if module is not fresh and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return fresh
 
-    Attributes:
-        shrink: :math:`\\lambda`, the factor on the transferred weights (default: 0.4).
-        perturb: :math:`\\sigma`, the factor on a fresh initialization (default: 0.1).
+
+class ShrinkPerturb(ContinualStrategy):
+    r""":math:`\theta \leftarrow \lambda\,\theta + \sigma\,\theta_{\text{fresh}}` on every parameter.
+
+    Args:
+        shrink: :math:`\lambda`, the factor on the transferred weights (default: 0.4).
+        perturb: :math:`\sigma`, the factor on a fresh initialization (default: 0.1).
     """
 
-    shrink: float = 0.4
-    perturb: float = 0.1
-
-    def __post_init__(self):
-        if not (0 < self.shrink <= 1 and 0 <= self.perturb <= 1):
-            raise ValueError(f"shrink must lie in (0, 1] and perturb in [0, 1], got {self.shrink}, {self.perturb}")
-
-
-class ShrinkPerturb(Strategy):
-    r""":math:`\theta \leftarrow \lambda\,\theta + \sigma\,\theta_{\text{fresh}}` on every parameter."""
-
     name = "shrink-perturb"
-    Config = ShrinkPerturbConfig
 
-    def prepare(self, ctx):
-        """See :meth:`Strategy.prepare`."""
-        fresh = dict(ctx.fresh.named_parameters())
+    def __init__(self, shrink: float = 0.4, perturb: float = 0.1):
+        if not (0 < shrink <= 1 and 0 <= perturb <= 1):
+            raise ConfigError(
+                f"shrink-perturb: shrink must lie in (0, 1] and perturb in [0, 1], got {shrink}, {perturb}"
+            )
+        self.shrink, self.perturb = shrink, perturb
+
+    def _mix(self, model: nn.Module, fresh: nn.Module) -> None:
+        other = dict(fresh.named_parameters())
         with torch.no_grad():
-            for name, p in ctx.model.named_parameters():
-                p.mul_(self.config.shrink).add_(fresh[name], alpha=self.config.perturb)
+            for name, p in model.named_parameters():
+                p.mul_(self.shrink).add_(other[name], alpha=self.perturb)
+
+    def prepare_step(self, ctx):
+        """Shrink the transferred model and add the perturbation."""
+        self._mix(ctx.model, ctx.fresh)
+
+    def prepare(self, model: nn.Module, phase: Phase) -> None:
+        """In a single fine-tuning run: shrink and perturb once, before the first phase."""
+        super().prepare(model, phase)
+        if not getattr(self, "_done", False):
+            self._mix(model, fresh_copy(model))
+            self._done = True
 
 
-@dataclass
-class WarmupConfig:
-    """Optimizer reset with a linear learning-rate warm-up.
+class Warmup(ContinualStrategy):
+    """A fresh optimizer (as every step has) whose learning rate rises linearly at first.
 
-    Attributes:
+    Args:
         epochs: epochs over which the learning rate rises from ``lr / steps`` to ``lr`` (default: 1.0).
     """
 
-    epochs: float = 1.0
-
-    def __post_init__(self):
-        if self.epochs <= 0:
-            raise ValueError(f"warm-up epochs must be > 0, got {self.epochs}")
-
-
-class Warmup(Strategy):
-    """A fresh optimizer (as every step has) whose learning rate rises linearly at first."""
-
     name = "warmup"
-    Config = WarmupConfig
+    sequence_only = True
+
+    def __init__(self, epochs: float = 1.0):
+        if epochs <= 0:
+            raise ConfigError(f"warmup: epochs must be > 0, got {epochs}")
+        self.epochs = epochs
 
     def attach(self, ctx, optimizer, steps_per_epoch):
-        """See :meth:`Strategy.attach`."""
-        total = max(1, round(self.config.epochs * steps_per_epoch))
+        """A step pre-hook that scales every group's learning rate."""
+        total = max(1, round(self.epochs * steps_per_epoch))
         base = [g["lr"] for g in optimizer.param_groups]
         count = [0]
 
@@ -197,34 +220,6 @@ class Warmup(Strategy):
 
         optimizer.register_step_pre_hook(before)
         return []
-
-
-@dataclass
-class PenaltyConfig:
-    r"""A quadratic pull toward the previous step's weights.
-
-    Attributes:
-        weight: :math:`\\lambda` (default: 0.01 for L2-SP, see :class:`EWCConfig` for EWC).
-    """
-
-    weight: float = 0.01
-
-    def __post_init__(self):
-        if self.weight < 0:
-            raise ValueError(f"weight must be >= 0, got {self.weight}")
-
-
-@dataclass
-class EWCConfig(PenaltyConfig):
-    r"""EWC.
-
-    Attributes:
-        weight: :math:`\\lambda` (default: 10.0).
-        batches: old-triple batches that estimate the Fisher (default: 20).
-    """
-
-    weight: float = 10.0
-    batches: int = 20
 
 
 class AnchorPenalty(nn.Module):
@@ -249,27 +244,46 @@ class AnchorPenalty(nn.Module):
         return self.weight * total
 
 
-class L2SP(Strategy):
-    """L2-SP: a uniform quadratic pull of transferred values toward the previous step's."""
+class L2SP(ContinualStrategy):
+    r"""L2-SP: a uniform quadratic pull of transferred values toward the previous step's.
+
+    Args:
+        weight: :math:`\\lambda` (default: 0.01).
+    """
 
     name = "l2sp"
-    Config = PenaltyConfig
+    sequence_only = True
 
-    def penalty(self, ctx):
-        """See :meth:`Strategy.penalty`."""
-        return AnchorPenalty(ctx.model, ctx.transferred, self.config.weight)
+    def __init__(self, weight: float = 0.01):
+        if weight < 0:
+            raise ConfigError(f"l2sp: weight must be >= 0, got {weight}")
+        self.weight = weight
+
+    def step_penalty(self, ctx):
+        """The uniform pull."""
+        return AnchorPenalty(ctx.model, ctx.transferred, self.weight)
 
 
-class EWC(Strategy):
-    """EWC: the pull weighted by the diagonal empirical Fisher of the old triples."""
+class EWC(ContinualStrategy):
+    r"""EWC: the pull weighted by the diagonal empirical Fisher of the old triples.
+
+    Args:
+        weight: :math:`\\lambda` (default: 10.0).
+        batches: old-triple batches that estimate the Fisher (default: 20).
+    """
 
     name = "ewc"
-    Config = EWCConfig
+    sequence_only = True
 
-    def penalty(self, ctx):
-        """See :meth:`Strategy.penalty`."""
-        fisher = empirical_fisher(ctx.model, ctx.task, ctx.old, self.config.batches, ctx.seed)
-        return AnchorPenalty(ctx.model, ctx.transferred, self.config.weight, fisher)
+    def __init__(self, weight: float = 10.0, batches: int = 20):
+        if weight < 0 or batches < 1:
+            raise ConfigError(f"ewc: weight must be >= 0 and batches >= 1, got {weight}, {batches}")
+        self.weight, self.batches = weight, batches
+
+    def step_penalty(self, ctx):
+        """The Fisher-weighted pull (the Fisher is computed here, on the old triples)."""
+        fisher = empirical_fisher(ctx.model, ctx.task, ctx.old, self.batches, ctx.seed)
+        return AnchorPenalty(ctx.model, ctx.transferred, self.weight, fisher)
 
 
 def empirical_fisher(model: nn.Module, task, rows: Tensor, batches: int, seed: int = 0) -> dict[str, Tensor]:
@@ -297,58 +311,50 @@ def empirical_fisher(model: nn.Module, task, rows: Tensor, batches: int, seed: i
     return out
 
 
-@dataclass
-class ReplayConfig:
-    """Replay of old training triples.
+class Replay(ContinualStrategy):
+    """Each epoch: the step's triples plus a fresh sample of the old ones.
 
-    Attributes:
+    Args:
         fraction: share of the old training triples drawn afresh each epoch (default: 0.1).
     """
 
-    fraction: float = 0.1
-
-    def __post_init__(self):
-        if not 0 < self.fraction <= 1:
-            raise ValueError(f"fraction must lie in (0, 1], got {self.fraction}")
-
-
-class Replay(Strategy):
-    """Each epoch: the step's triples plus a fresh sample of the old ones."""
-
     name = "replay"
-    Config = ReplayConfig
+    sequence_only = True
+
+    def __init__(self, fraction: float = 0.1):
+        if not 0 < fraction <= 1:
+            raise ConfigError(f"replay: fraction must lie in (0, 1], got {fraction}")
+        self.fraction = fraction
 
     def rows(self, ctx, epoch):
-        """See :meth:`Strategy.rows`."""
+        """A seeded sample of ``fraction`` of the old triples, new each epoch."""
         n = len(ctx.old)
-        k = min(n, max(1 if n else 0, round(self.config.fraction * n)))
+        k = min(n, max(1 if n else 0, round(self.fraction * n)))
         generator = torch.Generator().manual_seed(ctx.seed * 1_000_003 + epoch)
         return ctx.old[torch.randperm(n, generator=generator)[:k]]
 
-    def replaces_old(self, ctx):
-        """See :meth:`Strategy.replaces_old`."""
+    def replaces_old(self):
+        """Merged protocol: the new triples plus the sample, not everything."""
         return True
 
 
-@dataclass
-class FreezeConfig:
-    """Freeze then unfreeze.
+class FreezeUnfreeze(ContinualStrategy):
+    """Transferred values frozen for the first epochs (their gradients are zeroed), then released.
 
-    Attributes:
+    Args:
         epochs: epochs during which transferred values are frozen (default: 2).
     """
 
-    epochs: int = 2
-
-
-class Freeze(Strategy):
-    """Transferred values frozen for the first epochs: gradients of their rows are zeroed."""
-
     name = "freeze-unfreeze"
-    Config = FreezeConfig
+    sequence_only = True
+
+    def __init__(self, epochs: int = 2):
+        if epochs < 0:
+            raise ConfigError(f"freeze-unfreeze: epochs must be >= 0, got {epochs}")
+        self.epochs = epochs
 
     def attach(self, ctx, optimizer, steps_per_epoch):
-        """See :meth:`Strategy.attach`."""
+        """Gradient hooks that zero the transferred rows, removed after ``epochs``."""
         params = dict(ctx.model.named_parameters())
         handles = []
         for name, mask in ctx.transferred.items():
@@ -358,81 +364,83 @@ class Freeze(Strategy):
                 handles.append(params[name].register_hook(lambda g, k=keep: g * k.to(g.device)))
 
         def on_epoch_end(epoch, model):
-            if epoch == self.config.epochs:
+            if epoch == self.epochs:
                 for h in handles:
                     h.remove()
                 handles.clear()
 
-        if self.config.epochs <= 0:
+        if self.epochs <= 0:
             on_epoch_end(0, ctx.model)
         return [on_epoch_end]
 
 
-@dataclass
-class DiscriminativeConfig:
-    """Discriminative learning rate.
+class Discriminative(ContinualStrategy):
+    """Transferred values move at ``lr * scale``, new rows at ``lr``.
 
-    Attributes:
-        scale: transferred values move at ``lr * scale`` (default: 0.3).
+    Args:
+        scale: the factor on transferred values' steps (default: 0.3).
     """
 
-    scale: float = 0.3
-
-
-class Discriminative(Strategy):
-    """Transferred values move at ``lr * scale``, new rows at ``lr``."""
-
     name = "discriminative"
-    Config = DiscriminativeConfig
+    sequence_only = True
+
+    def __init__(self, scale: float = 0.3):
+        if scale < 0:
+            raise ConfigError(f"discriminative: scale must be >= 0, got {scale}")
+        self.scale = scale
 
     def attach(self, ctx, optimizer, steps_per_epoch):
-        """See :meth:`Strategy.attach`."""
+        """Blend each optimizer step of the transferred rows."""
         from kgtransfer.transfer.finetune import _discriminative
 
-        _discriminative(optimizer, ctx.model, ctx.transferred, self.config.scale)
+        _discriminative(optimizer, ctx.model, ctx.transferred, self.scale)
         return []
 
 
-class Combined(Strategy):
+class Combined(ContinualStrategy):
     """Several strategies applied together, hooks in order (``"a+b"``)."""
 
-    def __init__(self, parts: list[Strategy]):
+    def __init__(self, parts: list[ContinualStrategy]):
         self.parts = parts
-        self.config = None
+        self.sequence_only = any(p.sequence_only for p in parts)
 
     @property
     def name(self) -> str:  # type: ignore[override]
         """The parts' names joined by ``+``."""
         return "+".join(p.name for p in self.parts)
 
-    def prepare(self, ctx):
-        """See :meth:`Strategy.prepare`."""
+    def prepare_step(self, ctx):
+        """Every part's, in order."""
         for p in self.parts:
-            p.prepare(ctx)
+            p.prepare_step(ctx)
 
     def rows(self, ctx, epoch):
-        """See :meth:`Strategy.rows`."""
+        """Every part's rows, concatenated."""
         got = [r for p in self.parts if (r := p.rows(ctx, epoch)) is not None]
         return torch.cat(got) if got else None
 
-    def replaces_old(self, ctx):
-        """See :meth:`Strategy.replaces_old`."""
-        return any(p.replaces_old(ctx) for p in self.parts)
+    def replaces_old(self):
+        """When any part does."""
+        return any(p.replaces_old() for p in self.parts)
 
-    def penalty(self, ctx):
-        """See :meth:`Strategy.penalty`."""
-        terms = [t for p in self.parts if (t := p.penalty(ctx)) is not None]
+    def step_penalty(self, ctx):
+        """The sum of the parts' penalties."""
+        terms = [t for p in self.parts if (t := p.step_penalty(ctx)) is not None]
         if not terms:
             return None
         return terms[0] if len(terms) == 1 else _Sum(terms)
 
     def attach(self, ctx, optimizer, steps_per_epoch):
-        """See :meth:`Strategy.attach`."""
+        """Every part's hooks."""
         return [cb for p in self.parts for cb in p.attach(ctx, optimizer, steps_per_epoch)]
 
     def to_json(self):
-        """See :meth:`Strategy.to_json`."""
+        """``{"name": "a+b", "parts": [...]}``."""
         return {"name": self.name, "parts": [p.to_json() for p in self.parts]}
+
+    def options(self) -> dict:
+        """The parts' options."""
+        return {"parts": [p.to_json() for p in self.parts]}
 
     def __repr__(self):
         return " + ".join(repr(p) for p in self.parts)
@@ -444,23 +452,26 @@ class _Sum(nn.Module):
         self.terms = nn.ModuleList(terms)
 
     def forward(self):
-        """The penalty's value."""
         return sum(t() for t in self.terms)
 
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (FineTune, RandomInit, ShrinkPerturb, Warmup, EWC, L2SP, Replay, Freeze, Discriminative)
-}
+_ALIASES = {"full": "fine-tune", "finetune": "fine-tune"}
 
 
-def strategy(spec, **options) -> Strategy:
-    """A strategy from a name (``"shrink-perturb"``), a ``"+"``-joined combination, a dict or a Strategy.
+def strategy(spec, **options) -> ContinualStrategy:
+    """A continual strategy from a registered name, a ``"+"``-joined combination, a dict or an object.
 
     Args:
-        spec: ``"ewc"``, ``"shrink-perturb+replay"``, ``{"name": "ewc", "weight": 5.0}``, or a Strategy.
-        **options: config fields of a single named strategy.
+        spec: ``"ewc"``, ``"shrink-perturb+replay"``, ``{"name": "ewc", "weight": 5.0}``, or a strategy.
+        **options: constructor arguments of a single named strategy.
+
+    Raises:
+        RegistryError: an unknown name (the message lists the choices).
+        ConfigError: a fine-tuning strategy that has no sequence hooks, or an unknown option.
     """
-    if isinstance(spec, Strategy):
+    import inspect
+
+    if isinstance(spec, ContinualStrategy):
         return spec
     if isinstance(spec, dict):
         spec = dict(spec)
@@ -468,21 +479,41 @@ def strategy(spec, **options) -> Strategy:
         if "parts" in spec:
             return Combined([strategy(p) for p in spec["parts"]])
         return strategy(name, **spec)
-    key = str(spec).strip().lower().replace("_", "-")
+    key = str(spec).strip()
     if "+" in key:
         return Combined([strategy(part) for part in key.split("+")])
-    key = {"finetune": "fine-tune", "full": "fine-tune", "l2-sp": "l2sp", "shrink-and-perturb": "shrink-perturb"}.get(
-        key, key
-    )
-    if key not in STRATEGIES:
-        raise RegistryError(f"unknown strategy {spec!r}; choose from {', '.join(STRATEGIES)} (joined with '+')")
+    key = _ALIASES.get(key.lower(), key)
     cls = STRATEGIES[key]
-    names = {f.name for f in fields(cls.Config)} if cls.Config is not None else set()
-    unknown = set(options) - names
+    if not (isinstance(cls, type) and issubclass(cls, ContinualStrategy)):
+        choices = sorted(n for n in STRATEGIES.names() if issubclass(STRATEGIES[n], ContinualStrategy))
+        raise ConfigError(f"strategy {spec!r} has no sequence hooks; sequences take: {', '.join(choices)}")
+    accepted = set(list(inspect.signature(cls.__init__).parameters)[1:])
+    unknown = sorted(set(options) - accepted)
     if unknown:
-        raise TypeError(f"{key} has no option {sorted(unknown)}; its options: {sorted(names)}")
+        raise ConfigError(f"strategy {key!r} has no option(s) {unknown}; it takes: {sorted(accepted) or 'none'}")
     return cls(**options)
 
 
 #: ``kgt.continual_strategy``: the public name of :func:`strategy`.
 continual_strategy = strategy
+
+__all__ = [
+    "AnchorPenalty",
+    "Combined",
+    "ContinualStrategy",
+    "Discriminative",
+    "EWC",
+    "FineTune",
+    "FreezeUnfreeze",
+    "L2SP",
+    "RandomInit",
+    "Replay",
+    "RegistryError",
+    "ShrinkPerturb",
+    "StepContext",
+    "Warmup",
+    "continual_strategy",
+    "empirical_fisher",
+    "fresh_copy",
+    "strategy",
+]

@@ -1,9 +1,9 @@
 r"""IRI-keyed weight transfer: move a model's rows from one vocabulary to another.
 
-Entity rows (``entity_embedding``), relation rows (``relation_embedding``,
-``inverse_relation_embedding``) and edge-type rows (R-GCN's per-edge-type ``comp`` coefficients or
-weights: types ``2r`` and ``2r + 1``) are matched by the IRI of their entity or relation, never by
-position. Every other parameter is shared by all rows and is copied when its shape matches.
+The rows an encoder declares (:meth:`kgtransfer.models.base.Encoder.row_parameters`: entity rows,
+relation rows, and edge-type rows such as R-GCN's per-edge-type ``comp`` coefficients, types ``2r``
+and ``2r + 1``) are matched by the IRI of their entity or relation, never by position. Every other
+parameter is shared by all rows and is copied when its shape matches.
 
 New rows (keys the source model never saw) are initialized, by default, from what was
 transferred:
@@ -23,9 +23,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from torch import Tensor, nn
-
-ENTITY_PARAMS = ("entity_embedding.weight",)
-RELATION_PARAMS = ("relation_embedding.weight", "inverse_relation_embedding.weight", "inverse_relation.weight")
 
 
 @dataclass
@@ -56,22 +53,24 @@ class TransferReport:
         return f"{table}\nshared parameters copied: {len(self.parameters_copied)}, skipped: {self.parameters_skipped}"
 
 
+def row_parameters(model: nn.Module) -> dict[str, str]:
+    """The row parameters ``model`` declares (a LinkPredictor or an Encoder): state-dict name to kind.
+
+    Raises:
+        TypeError: the model declares no row parameters (see :class:`kgtransfer.models.base.Encoder`).
+    """
+    declare = getattr(model, "row_parameters", None)
+    if declare is None:
+        raise TypeError(
+            f"{type(model).__name__} does not declare its row parameters (row_parameters()); "
+            "transfer keys rows by IRI only through that contract"
+        )
+    return declare()
+
+
 def row_kind(model: nn.Module, name: str) -> str | None:
     """``"entity"``, ``"relation"``, ``"edge_type"`` or None (a shared parameter) for a state-dict key."""
-    if name.endswith(ENTITY_PARAMS):
-        return "entity"
-    if name.endswith(RELATION_PARAMS):
-        return "relation"
-    module_name, _, leaf = name.rpartition(".")
-    try:
-        module = model.get_submodule(module_name)
-    except AttributeError:
-        return None
-    from torch_geometric.nn import RGCNConv
-
-    if isinstance(module, RGCNConv) and (leaf == "comp" or (leaf == "weight" and module.num_bases is None)):
-        return "edge_type"
-    return None
+    return row_parameters(model).get(name)
 
 
 def index_map(source_keys, target_keys) -> np.ndarray:
@@ -151,13 +150,14 @@ def transfer_state(
     if init != "random" and graph is not None:
         ent_w = neighbour_weights(graph.edge_index.cpu(), ent_map >= 0, len(ent_map))
         rel_w = cooccurrence_weights(graph.triples.cpu(), rel_map >= 0, len(ent_map), len(rel_map))
+    kinds = row_parameters(target)
     with torch.no_grad():
         for name, param in target.state_dict().items():
             if name not in src_state:
                 report.parameters_skipped.append(name)
                 continue
             value = src_state[name].to(param.device, param.dtype)
-            kind = row_kind(target, name)
+            kind = kinds.get(name)
             if kind is None:
                 if value.shape == param.shape:
                     param.copy_(value)
@@ -224,9 +224,10 @@ def aligned_source_state(source: nn.Module, source_vocab, target: nn.Module, tar
     maps = {"entity": ent_map, "relation": rel_map, "edge_type": torch.from_numpy(_edge_type_map(rel_map.numpy()))}
     src_state = source.state_dict()
     aligned, masks = {}, {}
+    kinds = row_parameters(target)
     for name, param in target.state_dict().items():
         value = src_state.get(name)
-        kind = row_kind(target, name)
+        kind = kinds.get(name)
         out = param.detach().clone()
         mask = torch.zeros(param.shape[:1] if param.dim() else (), dtype=torch.bool)
         if value is not None and kind is None and value.shape == param.shape:

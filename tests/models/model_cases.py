@@ -54,6 +54,26 @@ class EncoderCase:
         assert enc.entity_embedding.weight.shape == (NUM_NODES, DIM)
         assert enc.relation_embedding.weight.shape == (NUM_RELATIONS, DIM)
 
+    def test_declares_its_row_parameters_and_layers(self):
+        """Transfer, freezing and probing see a model only through these declarations."""
+        enc = self.make()
+        params = dict(enc.named_parameters())
+        declared = enc.row_parameters()
+        rows = {"entity": NUM_NODES, "relation": NUM_RELATIONS, "edge_type": 2 * NUM_RELATIONS}
+        assert declared.get("entity_embedding.weight") == "entity"
+        assert declared.get("relation_embedding.weight") == "relation"
+        for name, kind in declared.items():
+            assert name in params, f"declared row parameter {name!r} does not exist"
+            assert params[name].shape[0] == rows[kind], f"{name} is not one row per {kind}"
+        for name, p in params.items():  # a per-row parameter left undeclared would be copied by position
+            if name not in declared and p.dim() > 0:
+                assert p.shape[0] not in rows.values(), f"{name} looks per-row but is not declared"
+        layers = enc.layers()
+        assert isinstance(layers, list) and all(isinstance(layer, torch.nn.Module) for layer in layers)
+        assert len(layers) == getattr(enc, "num_layers", 0)
+        owned = {id(p) for p in enc.parameters()}
+        assert all(id(p) in owned for layer in layers for p in layer.parameters())
+
     def test_gradients_reach_every_parameter(self):
         enc = self.make()
         ent, rel = enc(*toy_graph())
@@ -179,6 +199,12 @@ class DecoderCase:
         monkeypatch.setattr(base, "SCORE_MEMORY_BYTES", 1)  # one query row per chunk
         torch.testing.assert_close(dec.score_tails(h, r, ents), tails)
         torch.testing.assert_close(dec.score_heads(ents, r, h), heads)
+
+    def test_declares_the_factors_a_regularizer_sees(self):
+        dec = self.make()
+        h, r = self.vectors(4, 4)
+        factors = dec.factors(h, r)
+        assert factors and all(any(f is x for x in (h, r)) for f in factors)
 
     def test_gradients_flow(self):
         h, r, t = (v.float().requires_grad_() for v in self.vectors(self.batch, self.batch, self.batch))

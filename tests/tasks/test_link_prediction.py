@@ -287,24 +287,11 @@ def test_train_with_reciprocal_and_n3_saves_and_reloads(tmp_path):
     from kgtransfer.training import TrainedModel
 
     config = kgt.TrainConfig(epochs=2, eval_every=1, lr=1e-2, batch_size=256, progress=False, device="cpu")
-    trained = kgt.train(
-        _nations_split(),
-        encoder="embedding",
-        decoder="complex",
-        dim=16,
-        config=config,
-        reciprocal=True,
-        model_dropout=0.1,
-        regularizer="n3",
-        regularization_weight=1e-2,
-    )
+    model = kgt.ModelConfig(encoder="embedding", decoder="complex", dim=16, reciprocal=True, dropout=0.1)
+    task = kgt.TaskConfig(regularizer="n3", regularization_weight=1e-2)
+    trained = kgt.train(_nations_split(), model, config, task)
     assert trained.model_config.reciprocal and trained.model_config.dropout == 0.1
-    assert trained.task_options == {
-        "loss": "1-n",
-        "label_smoothing": 0.1,
-        "regularizer": "n3",
-        "regularization_weight": 1e-2,
-    }
+    assert trained.task_config == task and trained.task.regularizer == "n3"
     loaded = TrainedModel.load(trained.save(tmp_path / "run"))
-    assert loaded.model.reciprocal and loaded.task.regularizer == "n3"
+    assert loaded.model.reciprocal and loaded.task.regularizer == "n3" and loaded.task_config == task
     assert loaded.test["mrr"] == pytest.approx(trained.test["mrr"], abs=1e-6)

@@ -14,6 +14,7 @@ from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.models import encoder
 from kgtransfer.tasks.node_classification import (
+    EntityTypingResult,
     NodeClassificationTask,
     NodeClassifier,
     classification_metrics,
@@ -210,6 +211,11 @@ def test_entity_typing_is_deterministic_and_saves(tmp_path):
     split = json.loads((directory / "split.json").read_text())
     assert len(split["test"]) == len(a.split.test) and split["test"][0][1][0] in a.labels.classes
     assert json.loads((directory / "metrics.json").read_text())["test"]["accuracy"] == a.test["accuracy"]
+    back = EntityTypingResult.load(directory)
+    assert back.test == a.test and back.labels.classes == a.labels.classes and back.report is None
+    assert torch.equal(back.split.test, a.split.test) and back.vocab == a.vocab
+    for key, value in a.model.state_dict().items():
+        assert torch.equal(value, back.model.state_dict()[key]), key
 
 
 def test_encoder_state_is_loaded_before_training():

@@ -8,11 +8,11 @@ import random
 import pytest
 import torch
 
-from kgtransfer.engine import TrainConfig
+from kgtransfer.config import ConfigError, ModelConfig, TrainConfig
 from kgtransfer.errors import RDFSyntaxError, RegistryError
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.knowledge.snapshots import load_snapshot
-from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
+from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.transfer.sequence import SequenceResult, StepTask, sequence, steps, time_to
 from kgtransfer.transfer.warm_start import StepContext, empirical_fisher, strategy
 
@@ -98,20 +98,23 @@ def test_shrink_perturb_is_the_stated_mix():
     fresh = LinkPredictor.build(MODEL, 5, 2)
     before = {n: p.detach().clone() for n, p in a.named_parameters()}
     ctx = StepContext(a, fresh, {}, "merged", torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, 3, dtype=torch.long))
-    strategy("shrink-perturb", shrink=0.5, perturb=0.2).prepare(ctx)
+    strategy("shrink-perturb", shrink=0.5, perturb=0.2).prepare_step(ctx)
     for n, p in a.named_parameters():
         assert torch.allclose(p, 0.5 * before[n] + 0.2 * dict(fresh.named_parameters())[n])
 
 
 def test_strategy_names_configs_and_errors():
     s = strategy("shrink-perturb+replay")
-    assert s.name == "shrink-perturb+replay" and s.replaces_old(None)
-    assert strategy({"name": "ewc", "weight": 3.0}).config.weight == 3.0
+    assert s.name == "shrink-perturb+replay" and s.replaces_old()
+    assert strategy({"name": "ewc", "weight": 3.0}).weight == 3.0
+    assert strategy("full").name == "fine-tune"
     assert strategy(s.to_json()).name == s.name
     with pytest.raises(RegistryError, match="unknown strategy 'nope'"):
         strategy("nope")
-    with pytest.raises(TypeError, match="no option"):
+    with pytest.raises(ConfigError, match="no option"):
         strategy("replay", shrink=1.0)
+    with pytest.raises(ConfigError, match="no sequence hooks"):
+        strategy("lp-ft")
     with pytest.raises(ValueError, match="fraction"):
         strategy("replay", fraction=0.0)
 
@@ -135,7 +138,7 @@ def test_ewc_fisher_and_penalty(snapshots):
     assert fisher["encoder.entity_embedding.weight"].sum() > 0
     masks = {n: torch.ones(p.size(0), dtype=torch.bool) for n, p in net.named_parameters()}
     ctx = StepContext(net, net, masks, "merged", step.new, step.old, task)
-    penalty = strategy("ewc", weight=1.0, batches=3).penalty(ctx)
+    penalty = strategy("ewc", weight=1.0, batches=3).step_penalty(ctx)
     assert penalty().item() == 0.0
     with torch.no_grad():
         for p in net.parameters():
@@ -243,8 +246,24 @@ def test_cli_and_experiment_file(snapshots, tmp_path, capsys):
         encoding="utf-8",
     )
     data = run_experiment(toml, tmp_path / "exp")
-    assert {r["strategy"] for r in data["records"]} == {"scratch", "fine-tune", "ewc"}
-    assert data["setup"]["strategies"][1] == {"name": "ewc", "weight": 2.0, "batches": 20}
+    assert {r["strategy"] for r in data.records} == {"scratch", "fine-tune", "ewc"}
+    assert data.setup["strategies"][1] == {"name": "ewc", "weight": 2.0, "batches": 20}
     toml.write_text('[sequence]\nsnapshots = ["toy/0"]\nbogus = 1\n', encoding="utf-8")
     with pytest.raises(ExperimentError, match="bogus"):
         run_experiment(toml, tmp_path / "bad")
+
+
+def test_continual_strategies_are_registered_fine_tuning_strategies(snapshots):
+    import kgtransfer as kgt
+    from kgtransfer.registry import STRATEGIES
+
+    for name in ("fine-tune", "shrink-perturb", "ewc", "replay", "warmup", "freeze-unfreeze", "discriminative"):
+        assert name in STRATEGIES.names()
+    k0 = load_snapshot(snapshots[0], "s0")
+    k1 = load_snapshot(snapshots[1], "s1")
+    pre = kgt.pretrain(k0, MODEL, CONFIG)
+    with pytest.raises(ConfigError, match="needs a snapshot sequence"):
+        kgt.finetune(pre, k0 | k1, "ewc", CONFIG)
+    options = kgt.FinetuneConfig(strategy="shrink-perturb", options={"shrink": 0.5})
+    ft = kgt.finetune(pre, k0 | k1, config=CONFIG, options=options)
+    assert 0 <= ft.test["mrr"] <= 1

@@ -129,7 +129,9 @@ def test_freeze_1_keeps_layer_0(graphs, pre, split):
 
 
 def test_transferred_lr_scale_zero_keeps_transferred_rows(graphs, pre, split):
-    ft = finetune(pre, graphs[1], strategy="full", split=split, config=CFG, transferred_lr_scale=0.0)
+    ft = finetune(
+        pre, graphs[1], strategy="full", split=split, config=CFG, options=kgt.FinetuneConfig(transferred_lr_scale=0.0)
+    )
     target, source, _ = _rows(ft.model, pre, split)
     assert torch.equal(target, source)
     for name, p in pre.model.encoder.convs.named_parameters():
@@ -165,7 +167,7 @@ def test_compose_shapes_and_gate(op):
     ent, rel = composed(edge_index, edge_type)
     assert ent.shape == (7, 8) and rel.shape == (3, 8)
     if op == "gate":
-        assert torch.allclose(torch.sigmoid(composed.entity_gate), torch.full((8,), 0.5))
+        assert torch.allclose(torch.sigmoid(composed.entity_combine.weight), torch.full((8,), 0.5))
         (e1, r1), (e2, r2) = first(edge_index, edge_type), second(edge_index, edge_type)
         assert torch.allclose(ent, 0.5 * (e1 + e2), atol=1e-6) and torch.allclose(rel, 0.5 * (r1 + r2), atol=1e-6)
 
@@ -174,6 +176,7 @@ def test_compose_shapes_and_gate(op):
 def test_save_load_composed_and_probed(graphs, pre, split, tmp_path, kwargs):
     ft = finetune(pre, graphs[1], split=split, config=CFG, **kwargs)
     back = TrainedModel.load(ft.save(tmp_path / "run"))
+    assert back.report == ft.report and back.report.entities_transferred == 20  # the report survives save/load
     assert back.test["mrr"] == pytest.approx(ft.test["mrr"], abs=1e-6)
     for (name, a), b in zip(ft.model.state_dict().items(), back.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name

@@ -1,0 +1,107 @@
+"""The configs on the command line, in TOML tables and in benchmark grids, from one description.
+
+Every field of a :mod:`kgtransfer.config` dataclass becomes a flag (``batch_size`` ->
+``--batch-size``, help text and default from the field), a key of a TOML table (an unknown key is
+an error naming it), and an axis of a grid. Adding a field to a config adds it everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import MISSING, fields, replace
+
+from kgtransfer.config import Config, ConfigError
+
+
+def _flag(name: str, prefix: str = "") -> str:
+    return "--" + (prefix + name).replace("_", "-")
+
+
+def _parser_type(kind: str):
+    if kind.startswith("int"):
+        return int
+    if kind.startswith("float"):
+        return float
+    if kind.startswith("dict"):
+        return _json_object
+    return str
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}: {e}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    config: type[Config],
+    only: Iterable[str] | None = None,
+    skip: Iterable[str] = (),
+    prefix: str = "",
+    defaults: dict | None = None,
+) -> None:
+    """Add one flag per field of ``config`` to ``parser`` (each defaults to None: "not given").
+
+    Args:
+        parser: the parser or argument group.
+        config: the config class.
+        only: the fields to expose (default: all).
+        skip: fields to leave out (default: none).
+        prefix: put before each flag name, e.g. ``"ft-"`` (default: none).
+        defaults: the defaults to show in the help when they differ from the field's (default: none).
+    """
+    wanted = set(only) if only is not None else None
+    for f in fields(config):
+        if (wanted is not None and f.name not in wanted) or f.name in skip:
+            continue
+        default = (defaults or {}).get(f.name, f.default if f.default is not MISSING else f.default_factory())
+        text = f"{f.metadata.get('help', '')} (default: {default})"
+        dest = (prefix + f.name).replace("-", "_")
+        kind = str(f.type)
+        if kind.startswith("bool"):
+            parser.add_argument(_flag(f.name, prefix), dest=dest, action=argparse.BooleanOptionalAction, help=text)
+        else:
+            parser.add_argument(_flag(f.name, prefix), dest=dest, type=_parser_type(kind), help=text)
+
+
+def from_args(args: argparse.Namespace, config: type[Config], base: Config | None = None, prefix: str = "") -> Config:
+    """``base`` (default: ``config()``) with the flags of :func:`add_arguments` that were given."""
+    values = {}
+    for f in fields(config):
+        value = getattr(args, (prefix + f.name).replace("-", "_"), None)
+        if value is not None:
+            values[f.name] = value
+    return replace(base or config(), **values)
+
+
+def from_table(table: dict | None, config: type[Config], where: str = "", base: Config | None = None) -> Config:
+    """A config from a TOML table; an unknown key raises :class:`ConfigError` naming it (and ``where``)."""
+    table = dict(table or {})
+    if base is None:
+        return config.from_dict(table, where)
+    config.from_dict({k: v for k, v in table.items() if k not in base.to_dict()} or {}, where)  # names unknown keys
+    try:
+        return replace(base, **table)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}" if where else str(e)) from None
+
+
+def grid(base: Config, axes: dict[str, Sequence]) -> list[Config]:
+    """Every combination of the values in ``axes`` applied to ``base`` (an unknown axis is an error).
+
+    ``grid(TrainConfig(epochs=50), {"lr": [1e-2, 1e-3], "batch_size": [256, 1024]})`` gives four configs.
+    """
+    known = {f.name for f in fields(base)}
+    unknown = sorted(set(axes) - known)
+    if unknown:
+        raise ConfigError(f"{type(base).__name__} has no field(s) {unknown} to vary; known: {sorted(known)}")
+    names = list(axes)
+    return [replace(base, **dict(zip(names, values, strict=True))) for values in itertools.product(*axes.values())]

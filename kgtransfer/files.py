@@ -1,0 +1,61 @@
+"""Files: atomic writes and JSON, the bottom layer (imports nothing of kgtransfer).
+
+Every file kgtransfer writes goes to a temporary file beside its final name first and is then
+renamed into place, so a run killed mid-write leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode())
+
+
+def save_json(path: str | os.PathLike, data) -> None:
+    """Write ``data`` as indented UTF-8 JSON, atomically (numpy/torch scalars and paths become plain values)."""
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
+
+
+def load_json(path: str | os.PathLike):
+    """The JSON value stored at ``path``."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _json_default(value):
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,147 @@
+"""One registry mechanism for every extension point (PyG ``resolver.py``, PEFT ``register_peft_method``).
+
+A :class:`Registry` maps normalized names (``"R-GCN"`` and ``"rgcn"`` are the same) to objects,
+usually classes. An entry may be given lazily as ``"module:attribute"``, so listing and checking
+names never imports torch; the object is imported on first lookup. An unknown name raises
+:class:`~kgtransfer.errors.RegistryError` listing the choices.
+
+The registries of kgtransfer are declared here, with their built-in entries:
+
+=================  ==========================================================================
+:data:`ENCODERS`    graph encoders (:class:`kgtransfer.models.base.Encoder` subclasses)
+:data:`DECODERS`    triple scorers (:class:`kgtransfer.models.base.Decoder` subclasses)
+:data:`STRATEGIES`  fine-tuning strategies (:class:`kgtransfer.transfer.strategies.Strategy`)
+:data:`COMPOSE`     structure-transfer operators (callables combining two representations)
+:data:`LOSSES`      link-prediction losses (:mod:`kgtransfer.tasks.losses`)
+:data:`REGULARIZERS` penalties on the factors a decoder declares (:mod:`kgtransfer.tasks.losses`)
+:data:`OPTIMIZERS`  ``torch.optim`` optimizer classes
+=================  ==========================================================================
+
+Adding one is a decorator away::
+
+    from kgtransfer.registry import DECODERS
+
+    @DECODERS.register("my-decoder")
+    class MyDecoder(Decoder): ...
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from kgtransfer.errors import RegistryError
+
+
+def normalize(name: str) -> str:
+    """Lower-case ``name`` and drop ``-``, ``_`` and spaces: ``"R-GCN"`` becomes ``"rgcn"``."""
+    return "".join(c for c in str(name).lower() if c not in "-_ ")
+
+
+class Registry(Mapping):
+    """Named objects of one kind, looked up by normalized name.
+
+    Args:
+        kind: what the entries are, for error messages (``"encoder"``, ``"strategy"``, ...).
+    """
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Any] = {}
+        self._display: dict[str, str] = {}
+
+    def register(self, name: str, obj: Any = None) -> Any:
+        """Register ``obj`` (or a lazy ``"module:attribute"``) as ``name``; without ``obj``, a decorator."""
+        if obj is None:
+            return lambda target: self.register(name, target)
+        key = normalize(name)
+        self._entries[key] = obj
+        self._display[key] = name
+        return obj
+
+    def check(self, name: str) -> str:
+        """The normalized name; raises :class:`RegistryError` listing the choices when unknown."""
+        key = normalize(name)
+        if key not in self._entries:
+            raise RegistryError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}")
+        return key
+
+    def names(self) -> list[str]:
+        """The registered names as they were registered (e.g. ``"lp-ft"``), sorted."""
+        return sorted(self._display.values())
+
+    def __getitem__(self, name: str) -> Any:
+        key = self.check(name)
+        value = self._entries[key]
+        if isinstance(value, str):  # lazy "module:attribute"
+            module, _, attribute = value.partition(":")
+            value = getattr(importlib.import_module(module), attribute)
+            self._entries[key] = value
+        return value
+
+    def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the entry registered as ``name`` (usually a class) with the arguments."""
+        return self[name](*args, **kwargs)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and normalize(name) in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.names()})"
+
+
+ENCODERS = Registry("encoder")
+ENCODERS.register("rgcn", "kgtransfer.models.rgcn:RGCN")
+ENCODERS.register("compgcn", "kgtransfer.models.compgcn:CompGCN")
+ENCODERS.register("embedding", "kgtransfer.models.embedding:EmbeddingEncoder")
+
+DECODERS = Registry("decoder")
+DECODERS.register("distmult", "kgtransfer.models.distmult:DistMult")
+DECODERS.register("complex", "kgtransfer.models.complex:ComplEx")
+DECODERS.register("rotate", "kgtransfer.models.rotate:RotatE")
+DECODERS.register("transe", "kgtransfer.models.transe:TransE")
+
+STRATEGIES = Registry("strategy")
+STRATEGIES.register("full", "kgtransfer.transfer.strategies:Full")
+STRATEGIES.register("linear-probe", "kgtransfer.transfer.strategies:LinearProbe")
+STRATEGIES.register("lp-ft", "kgtransfer.transfer.strategies:LinearProbeThenFinetune")
+STRATEGIES.register("freeze-N", "kgtransfer.transfer.strategies:Freeze")
+# continual strategies: also hooks for snapshot sequences (kgt.sequence)
+for _name, _cls in (
+    ("fine-tune", "FineTune"),
+    ("random-init", "RandomInit"),
+    ("shrink-perturb", "ShrinkPerturb"),
+    ("warmup", "Warmup"),
+    ("ewc", "EWC"),
+    ("l2sp", "L2SP"),
+    ("replay", "Replay"),
+    ("freeze-unfreeze", "FreezeUnfreeze"),
+    ("discriminative", "Discriminative"),
+):
+    STRATEGIES.register(_name, f"kgtransfer.transfer.warm_start:{_cls}")
+
+COMPOSE = Registry("compose operator")
+COMPOSE.register("sum", "kgtransfer.transfer.structure:Sum")
+COMPOSE.register("concat", "kgtransfer.transfer.structure:Concat")
+COMPOSE.register("gate", "kgtransfer.transfer.structure:Gate")
+
+LOSSES = Registry("loss")
+LOSSES.register("1-n", "kgtransfer.tasks.losses:OneToN")
+LOSSES.register("negative-sampling", "kgtransfer.tasks.losses:NegativeSampling")
+
+REGULARIZERS = Registry("regularizer")
+REGULARIZERS.register("n3", "kgtransfer.tasks.losses:n3")
+REGULARIZERS.register("l2", "kgtransfer.tasks.losses:l2")
+
+OPTIMIZERS = Registry("optimizer")
+OPTIMIZERS.register("adam", "torch.optim:Adam")
+OPTIMIZERS.register("adagrad", "torch.optim:Adagrad")
+OPTIMIZERS.register("sgd", "torch.optim:SGD")
+OPTIMIZERS.register("adamw", "torch.optim:AdamW")

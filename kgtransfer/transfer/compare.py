@@ -1,0 +1,347 @@
+"""One comparison path: scratch vs fine-tuning strategies over seeds, on the same split per seed.
+
+:func:`compare` pretrains on K1 (or takes pretrained models), builds K's split per seed over the
+pretrained vocabulary extended by K, trains from scratch and fine-tunes with every variant on that
+split, sweeps the interpolation between the pretrained and the fully fine-tuned model, and returns
+a :class:`Comparison` (table, curves, α sweep, ``summary()``, ``save()``/``load()``). ``kgtransfer
+run``, the demo and ``benchmarks/transfer.py`` all go through it.
+
+Variants are names: ``"scratch"``, a registered strategy (``"full"``, ``"lp-ft"``, ``"freeze-1"``,
+...), or ``"compose-<op>"`` (structure transfer with the ``full`` strategy).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
+from kgtransfer.files import atomic_write_text, load_json, save_json
+from kgtransfer.report import format_table
+
+DEFAULT_VARIANTS = ("scratch", "full", "lp-ft", "compose-gate")
+DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def variant_options(name: str, base: FinetuneConfig | None = None) -> FinetuneConfig | None:
+    """The fine-tuning config of a variant name (None for ``"scratch"``); checks the name.
+
+    Raises:
+        ConfigError: an unknown strategy or compose operator (the message lists the choices).
+    """
+    base = base or FinetuneConfig()
+    if name == "scratch":
+        return None
+    if name.startswith("compose-"):
+        return replace(base, strategy="full", compose=name.split("-", 1)[1])
+    return replace(base, strategy=name)
+
+
+def check_variants(names: Sequence[str]) -> None:
+    """Raise :class:`~kgtransfer.config.ConfigError` for a variant name that is not known."""
+    for name in names:
+        variant_options(name)
+
+
+def _variant_table(variants, base: FinetuneConfig | None) -> dict[str, FinetuneConfig | None]:
+    if isinstance(variants, dict):
+        return dict(variants)
+    return {name: variant_options(name, base) for name in variants}
+
+
+def mean_std(values: Sequence[float | None]) -> tuple[float, float]:
+    """Mean and sample standard deviation of the values that are numbers (NaN when none; std 0 for one)."""
+    clean = [v for v in values if v is not None and not math.isnan(v)]
+    if not clean:
+        return math.nan, math.nan
+    return statistics.fmean(clean), statistics.stdev(clean) if len(clean) > 1 else 0.0
+
+
+def epochs_to_reach(evals: Sequence[dict], target: float, metric: str = "mrr") -> int | None:
+    """The first evaluated epoch whose validation ``metric`` reaches ``target`` (None: never)."""
+    return next((e["epoch"] for e in evals if e.get(metric, -math.inf) >= target - 1e-12), None)
+
+
+def seconds_to_reach(history, target: float, metric: str = "mrr") -> float | None:
+    """Training seconds (evaluation not counted) until validation ``metric`` first reaches ``target``."""
+    epoch = epochs_to_reach(history.evals, target, metric)
+    return None if epoch is None else float(sum(history.seconds[:epoch]))
+
+
+#: Time to quality is read at this share of scratch's best validation metric.
+QUALITY = 0.99
+
+
+@dataclass
+class Comparison:
+    """Scratch vs transfer over seeds: per-variant runs, the α sweeps, and how to show and store them.
+
+    Attributes:
+        name: a label for tables and files.
+        seeds: the seeds run.
+        runs: per variant, one JSON-ready record per seed (``seed``, ``test``, ``valid``,
+            ``best_epoch``, ``epochs_run``, ``epochs_to_scratch_best``, ``seconds``, ``curve``);
+            ``"interpolation"`` holds ``seed``, ``sweep``, ``alpha`` and ``test`` per seed.
+        configs: the model, pretraining, fine-tuning and task configs as dicts.
+        info: other JSON-ready facts (graphs, splits, seconds).
+        models: the first seed's pretrained and trained models by name (not saved in
+            ``results.json``; :meth:`save` writes their checkpoints; empty after :meth:`load`).
+    """
+
+    name: str
+    seeds: list[int]
+    runs: dict[str, list[dict]]
+    configs: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict, repr=False)
+
+    def table(self) -> list[list]:
+        """Rows: variant, mean test MRR, its std, mean test Hits@10, mean best epoch, epochs to scratch's best."""
+        rows = []
+        for variant, items in self.runs.items():
+            if not items:
+                continue
+            mrr, std = mean_std([r["test"]["mrr"] for r in items])
+            hits, _ = mean_std([r["test"].get("hits@10") for r in items])
+            if variant == "interpolation":
+                alphas = ", ".join(f"{r['alpha']:.2f}" for r in items)
+                rows.append([f"interpolation (α={alphas})", mrr, std, hits, None, None])
+                continue
+            best_epoch, _ = mean_std([r["best_epoch"] for r in items])
+            reach = [r["epochs_to_scratch_best"] for r in items]
+            text = "never" if all(x is None for x in reach) else "/".join("–" if x is None else str(x) for x in reach)
+            seconds, _ = mean_std([r.get("seconds_to_99") for r in items])
+            stopped = "/".join("yes" if r.get("stopped_early") else "no (cap)" for r in items)
+            rows.append([variant, mrr, std, hits, best_epoch, text, seconds, stopped])
+        return rows
+
+    HEADERS = (
+        "strategy",
+        "test MRR",
+        "± std",
+        "test Hits@10",
+        "best epoch",
+        "epochs to scratch's best",
+        "s to 99% of scratch's best",
+        "stopped early",
+    )
+
+    def verdict(self) -> list[str]:
+        """What the comparison shows, as time to quality: one line per transfer variant, and any cap warning.
+
+        A variant "pays" when it reaches 99% of scratch's best validation MRR in fewer training
+        seconds than scratch does, at a final test MRR no more than 0.005 below scratch's. A run that
+        ended at the epoch cap without early stopping was still improving: its comparison is not read.
+        """
+        scratch = self.runs.get("scratch") or []
+        if not scratch:
+            return []
+        lines = []
+        capped = [
+            v
+            for v, items in self.runs.items()
+            if v != "interpolation" and any(not r.get("stopped_early", True) for r in items)
+        ]
+        if capped:
+            lines.append(
+                f"not converged: {', '.join(capped)} ended at the epoch cap without early stopping; "
+                "raise epochs before reading this comparison"
+            )
+        base_s, _ = mean_std([r.get("seconds_to_99") for r in scratch])
+        base_mrr, _ = mean_std([r["test"]["mrr"] for r in scratch])
+        for variant, items in self.runs.items():
+            if variant in ("scratch", "interpolation") or not items:
+                continue
+            s, _ = mean_std([r.get("seconds_to_99") for r in items])
+            mrr, _ = mean_std([r["test"]["mrr"] for r in items])
+            if math.isnan(s):
+                lines.append(f"{variant}: never reached {QUALITY:.0%} of scratch's best validation MRR")
+                continue
+            pays = s < base_s and mrr >= base_mrr - 0.005
+            lines.append(
+                f"{variant}: {QUALITY:.0%} of scratch's best validation MRR in {s:.1f} s vs scratch's {base_s:.1f} s "
+                f"({s / base_s:.2f}x); final test MRR {mrr:.4f} vs {base_mrr:.4f} -> "
+                + ("transfer pays (time to quality)" if pays else "no gain over scratch")
+            )
+        return lines
+
+    def summary(self) -> str:
+        """The comparison table and the time-to-quality verdict."""
+        title = f"{self.name}: scratch vs transfer over seeds {self.seeds}"
+        text = format_table(self.table(), list(self.HEADERS), title=title)
+        verdict = self.verdict()
+        return text + ("\n\n" + "\n".join(verdict) if verdict else "")
+
+    __str__ = summary
+
+    def __repr__(self) -> str:
+        variants = [v for v in self.runs if v != "interpolation"]
+        return f"Comparison({self.name!r}, variants={variants}, seeds={self.seeds})"
+
+    def curves(self) -> dict:
+        """The first seed's validation curves per variant, as :class:`~kgtransfer.engine.History` objects."""
+        from kgtransfer.engine import History
+
+        out = {}
+        for variant, items in self.runs.items():
+            if variant != "interpolation" and items and items[0].get("curve"):
+                out[variant] = History(evals=[{"epoch": e, "mrr": v} for e, v in items[0]["curve"]])
+        return out
+
+    def sweep(self) -> list[dict]:
+        """The first seed's α sweep rows (empty without one)."""
+        items = self.runs.get("interpolation") or []
+        return items[0]["sweep"] if items else []
+
+    def to_dict(self) -> dict:
+        """The JSON-ready result (what ``results.json`` holds)."""
+        return {"name": self.name, "seeds": self.seeds, "runs": self.runs, **self.configs, **self.info}
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``results.json``, ``results.md``, ``curves.png``, ``alpha_sweep.png`` and the first seed's models."""
+        from kgtransfer.plots import alpha_sweep, learning_curves
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_json(directory / "results.json", self.to_dict())
+        atomic_write_text(directory / "results.md", "```\n" + self.summary() + "\n```\n")
+        learning_curves(self.curves(), directory / "curves.png")
+        if self.sweep():
+            alpha_sweep(self.sweep(), directory / "alpha_sweep.png")
+        for name, model in self.models.items():
+            model.save(directory / "pretrained" if name == "pretrained" else directory / "models" / name)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> Comparison:
+        """The comparison saved in ``directory`` (numbers and curves; no models)."""
+        data = load_json(Path(directory) / "results.json")
+        configs = {k: data.pop(k) for k in ("model", "pretrain", "finetune", "task") if k in data}
+        name, seeds, runs = data.pop("name"), data.pop("seeds"), data.pop("runs")
+        return cls(name, seeds, runs, configs, data)
+
+
+def compare(
+    source,
+    target,
+    variants: Sequence[str] | dict[str, FinetuneConfig | None] = DEFAULT_VARIANTS,
+    *,
+    seeds: Sequence[int] = (0,),
+    model: ModelConfig | None = None,
+    pretrain_config: TrainConfig | None = None,
+    finetune_config: TrainConfig | None = None,
+    task: TaskConfig | None = None,
+    options: FinetuneConfig | None = None,
+    split: str | Callable = "new",
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    alphas: Sequence[float] = DEFAULT_ALPHAS,
+    pretrained: Callable | None = None,
+    name: str = "comparison",
+    keep_models: bool = True,
+    log: Callable[[str], None] | None = print,
+) -> Comparison:
+    """Scratch vs transfer on K over seeds, every variant on the same split per seed.
+
+    Args:
+        source: K1, the graph to pretrain on.
+        target: K, the graph to fine-tune on.
+        variants: ``"scratch"``, strategy names and ``"compose-<op>"``, or a dict from a label to its
+            :class:`FinetuneConfig` (None: from scratch) (default: scratch, full, lp-ft, compose-gate).
+        seeds: one pretraining, split and set of runs per seed (default: ``(0,)``).
+        model: the :class:`ModelConfig` (default: its defaults).
+        pretrain_config: training settings on K1 (default: TrainConfig()).
+        finetune_config: training settings on K, for scratch and fine-tuning alike (default: TrainConfig()).
+        task: the :class:`TaskConfig` (default: its defaults).
+        options: base :class:`FinetuneConfig` of the transfer variants (default: its defaults).
+        split: ``"new"`` (valid/test from the triples K1 lacks, :func:`~kgtransfer.data.splits.novelty_split`),
+            ``"all"`` (random), or ``split(pretrained, seed) -> Split`` (default: ``"new"``).
+        ratios: train/valid/test shares for ``"new"`` and ``"all"`` (default: 0.8/0.1/0.1).
+        alphas: the α of the interpolation sweep between the pretrained and the ``full`` (else first
+            transfer) model; empty: no sweep (default: 0, 0.25, 0.5, 0.75, 1).
+        pretrained: ``pretrained(seed) -> TrainedModel`` to reuse pretrained models (default: pretrain here).
+        name: the label of the result (default: ``"comparison"``).
+        keep_models: keep the first seed's models in ``Comparison.models`` (default: True).
+        log: where progress lines go (default: print; None: silent).
+    """
+    import kgtransfer as kgt
+    from kgtransfer.data.splits import novelty_split, random_split
+    from kgtransfer.training import scalar_metrics
+    from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
+
+    table = _variant_table(variants, options)
+    model = model or ModelConfig()
+    pretrain_config, finetune_config = pretrain_config or TrainConfig(), finetune_config or TrainConfig()
+    task = task or TaskConfig()
+    say = log or (lambda _: None)
+    t0 = time.perf_counter()
+    runs: dict[str, list[dict]] = {v: [] for v in [*table, "interpolation"]}
+    models: dict = {}
+    for seed in seeds:
+        if pretrained is not None:
+            pre = pretrained(seed)
+        else:
+            pre = kgt.pretrain(source, model, replace(pretrain_config, seed=seed), task)
+        if callable(split):
+            target_split = split(pre, seed)
+        elif split == "new":
+            vocab = pre.vocab.extend(target)
+            target_split = novelty_split(target, source.sources, ratios, seed=seed, vocab=vocab)
+        elif split in ("all", "random"):
+            target_split = random_split(target, ratios, seed=seed, vocab=pre.vocab.extend(target))
+        else:
+            raise ValueError(f"split must be 'new', 'all' or a callable, got {split!r}")
+        say(f"seed {seed}: pretrained ({pre.fit.best_epoch if pre.fit else '-'} epochs), target {target_split!r}")
+        cfg = replace(finetune_config, seed=seed)
+        results = {}
+        for variant, opts in table.items():
+            if opts is None:
+                results[variant] = kgt.train(target_split, model, cfg, task)
+            else:
+                results[variant] = kgt.finetune(pre, target, config=cfg, options=opts, split=target_split)
+            m = results[variant]
+            say(f"  {variant:18s} test MRR {m.test['mrr']:.4f}  best epoch {m.fit.best_epoch}/{m.fit.epochs_run}")
+        scratch_best = results["scratch"].fit.best["mrr"] if "scratch" in results else None
+        for variant, m in results.items():
+            evals = m.fit.history.evals
+            to99 = seconds_to_reach(m.fit.history, QUALITY * scratch_best) if scratch_best else None
+            runs[variant].append(
+                {
+                    "seed": seed,
+                    "test": scalar_metrics(m.test),
+                    "valid": scalar_metrics(m.fit.best),
+                    "best_epoch": m.fit.best_epoch,
+                    "epochs_run": m.fit.epochs_run,
+                    "epochs_to_scratch_best": epochs_to_reach(evals, scratch_best) if scratch_best else None,
+                    "seconds": m.fit.seconds,
+                    "seconds_to_99": to99,
+                    "stopped_early": bool(m.fit.stopped_early),
+                    "curve": [(e["epoch"], e["mrr"]) for e in evals if "mrr" in e],
+                }
+            )
+        fine = results.get("full") or next((m for v, m in results.items() if v != "scratch"), None)
+        if fine is not None and alphas:
+            sweep = interpolation_sweep(pre, fine, alphas)
+            best = best_alpha(sweep)
+            runs["interpolation"].append(
+                {
+                    "seed": seed,
+                    "sweep": sweep,
+                    "alpha": best["alpha"],
+                    "test": {"mrr": best["test_mrr"], "hits@10": best["test_hits@10"]},
+                }
+            )
+        if seed == seeds[0] and keep_models:
+            models = {"pretrained": pre, **results}
+    configs = {
+        "model": model.to_dict(),
+        "pretrain": pretrain_config.to_dict(),
+        "finetune": finetune_config.to_dict(),
+        "task": task.to_dict(),
+    }
+    info = {"k1": repr(source), "k": repr(target), "seconds": time.perf_counter() - t0}
+    return Comparison(name, list(seeds), runs, configs, info, models)

@@ -1,0 +1,91 @@
+"""Small result objects of transfer: the zero-shot evaluation and the interpolation sweep.
+
+Each prints a summary and saves/loads itself as JSON (the models they came from are saved on
+their own, see :class:`~kgtransfer.training.TrainedModel`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kgtransfer.files import load_json, save_json
+from kgtransfer.report import format_table
+
+KEYS = ("mrr", "hits@1", "hits@3", "hits@10", "mr")
+
+
+@dataclass
+class ZeroShotResult(Mapping):
+    """The pretrained model on K's test triples without fine-tuning (those whose terms it knows).
+
+    Reads like the metrics dict (``result["mrr"]``) plus ``"evaluated"`` and ``"skipped"``.
+
+    Attributes:
+        metrics: filtered MRR, Hits@k, MR (per side under ``"head"``/``"tail"``/``"both"``).
+        evaluated: test triples ranked (their head, relation and tail were known to K1).
+        skipped: test triples left out.
+    """
+
+    metrics: dict = field(default_factory=dict)
+    evaluated: int = 0
+    skipped: int = 0
+
+    def _flat(self) -> dict:
+        return {**self.metrics, "evaluated": self.evaluated, "skipped": self.skipped}
+
+    def __getitem__(self, key: str):
+        return self._flat()[key]
+
+    def __iter__(self):
+        return iter(self._flat())
+
+    def __len__(self) -> int:
+        return len(self._flat())
+
+    def summary(self) -> str:
+        """One row of metrics and the counts."""
+        row = [self.metrics.get(k) for k in KEYS]
+        title = f"zero-shot: {self.evaluated} test triples ranked, {self.skipped} skipped (terms unknown to K1)"
+        return format_table([["test", *row]], ["split", *KEYS], title=title)
+
+    __str__ = summary
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``path`` (a JSON file)."""
+        save_json(path, {k: v for k, v in asdict(self).items()})
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ZeroShotResult:
+        """Read what :meth:`save` wrote."""
+        return cls(**load_json(path))
+
+
+class Sweep(list):
+    """The rows of an interpolation sweep, one per α (``alpha``, ``valid_mrr``, ``test_mrr``, ...); a list."""
+
+    def best(self, metric: str = "mrr") -> dict:
+        """The row with the best validation ``metric`` (pick α on validation, never on test)."""
+        return max(self, key=lambda r: r[f"valid_{metric}"])
+
+    def summary(self) -> str:
+        """The table of the sweep, best α on validation below."""
+        cols = ["alpha", "valid_mrr", "test_mrr", "test_hits@1", "test_hits@10"]
+        table = format_table([[r.get(c) for c in cols] for r in self], cols, title="θ = α·θ1 + (1−α)·θ2")
+        return table + (f"\nbest α on validation: {self.best()['alpha']:.2f}" if self else "")
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the rows as JSON to ``path``."""
+        save_json(path, list(self))
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Sweep:
+        """Read what :meth:`save` wrote."""
+        return cls(load_json(path))

@@ -1,0 +1,222 @@
+"""Fine-tuning strategies: objects with a config and hooks, registered by name.
+
+A :class:`Strategy` decides, for each of its phases, which parameters train and how fast; the
+fine-tuning loop (:func:`kgtransfer.transfer.finetune.finetune`) runs one :func:`~kgtransfer.engine.fit`
+per phase and joins the learning curves. Built in (:data:`kgtransfer.registry.STRATEGIES`):
+
+- ``full``: every parameter trains at ``lr``.
+- ``linear-probe``: the encoder is frozen; a new linear head on its entity representations
+  (initialized to the identity) and the encoder's relation rows train.
+- ``lp-ft``: linear probe for ``probe_epochs``, then everything at ``lr * ft_lr_scale``
+  (Kumar et al. 2022: probing first keeps features from being distorted by a random head).
+- ``freeze-N`` (e.g. ``freeze-1``): the entity rows and the first N message-passing layers
+  (:meth:`~kgtransfer.models.base.Encoder.layers`) are frozen; the rest trains.
+
+Adding a strategy (shrink-and-perturb, warm-up with an optimizer reset, EWC, replay, ...) is a
+subclass and a decorator; its constructor arguments are its options
+(``FinetuneConfig(strategy="my-strategy", options={"alpha": 0.5})``)::
+
+    from kgtransfer.registry import STRATEGIES
+    from kgtransfer.transfer.strategies import Phase, Strategy
+
+    @STRATEGIES.register("shrink-perturb")
+    class ShrinkPerturb(Strategy):
+        def __init__(self, shrink: float = 0.5, noise: float = 0.01):
+            self.shrink, self.noise = shrink, noise
+
+        def prepare(self, model, phase: Phase) -> None:
+            super().prepare(model, phase)  # everything trains (but what the loop froze)
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.mul_(self.shrink).add_(self.noise * torch.randn_like(p))
+
+Hooks: :meth:`Strategy.phases` (one or more :class:`Phase`: a name and its TrainConfig; a new phase
+gets a new optimizer), :meth:`Strategy.prepare` (set ``requires_grad``, add modules, perturb
+weights before a phase), :meth:`Strategy.param_groups` (the optimizer's parameter groups),
+:meth:`Strategy.penalty` (a term added to the loss, e.g. EWC) and :meth:`Strategy.on_epoch` (after
+every epoch, e.g. to refresh a replay buffer).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, replace
+
+import torch
+from torch import Tensor, nn
+
+from kgtransfer.config import ConfigError, TrainConfig, strategy_family
+from kgtransfer.registry import STRATEGIES
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One stretch of training with its own optimizer.
+
+    Attributes:
+        name: e.g. ``"train"``, ``"probe"``, ``"finetune"``.
+        config: the training settings of the phase.
+    """
+
+    name: str
+    config: TrainConfig
+
+
+class Strategy:
+    """Base fine-tuning strategy: one phase in which every parameter trains.
+
+    Attributes:
+        fixed: the parameters frozen before the strategy started (e.g. a frozen composed source
+            encoder); no phase unfreezes them. Set by :meth:`start`.
+    """
+
+    fixed: frozenset[int] = frozenset()
+
+    def start(self, model: nn.Module) -> None:
+        """Called once before the first phase: remember what the fine-tuning loop froze."""
+        self.fixed = frozenset(id(p) for p in model.parameters() if not p.requires_grad)
+
+    def phases(self, config: TrainConfig) -> list[Phase]:
+        """The phases to run (default: one, ``"train"``, with ``config``)."""
+        return [Phase("train", config)]
+
+    def prepare(self, model: nn.Module, phase: Phase) -> None:
+        """Set what trains in ``phase`` (default: every parameter but the :attr:`fixed` ones)."""
+        for p in model.parameters():
+            p.requires_grad_(id(p) not in self.fixed)
+
+    def param_groups(self, model: nn.Module, phase: Phase) -> list[dict]:
+        """The optimizer's parameter groups (default: one group of the trainable parameters)."""
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ConfigError(f"strategy {self!r} leaves no parameter to train in phase {phase.name!r}")
+        return [{"params": params}]
+
+    def penalty(self, model: nn.Module) -> Tensor | float:
+        """A term added to every batch loss (default: 0)."""
+        return 0.0
+
+    def on_epoch(self, epoch: int, model: nn.Module) -> None:
+        """Called after every epoch of every phase."""
+
+    def options(self) -> dict:
+        """The constructor arguments, for the saved info."""
+        names = list(inspect.signature(type(self).__init__).parameters)[1:]
+        return {n: getattr(self, n) for n in names if hasattr(self, n)}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Full(Strategy):
+    """Every parameter trains at ``lr``."""
+
+    def __init__(self):
+        pass
+
+
+def set_probe(model: nn.Module) -> None:
+    """Freeze everything; train a new identity-initialized linear head and the encoder's relation rows.
+
+    Uses the model's declared ``head`` (on entity representations) and the encoder's
+    :meth:`~kgtransfer.models.base.Encoder.relation_rows`.
+    """
+    for p in model.parameters():
+        p.requires_grad_(False)
+    dim = model.encoder.dim
+    head = nn.Linear(dim, dim)
+    with torch.no_grad():
+        head.weight.copy_(torch.eye(dim))
+        head.bias.zero_()
+    model.head = head.to(next(model.encoder.parameters()).device)
+    relation_rows = {f"encoder.{name}" for name, kind in model.encoder.row_parameters().items() if kind == "relation"}
+    for name, p in model.named_parameters():
+        if name.startswith("head.") or name in relation_rows:
+            p.requires_grad_(True)
+
+
+class LinearProbe(Strategy):
+    """The encoder is frozen; a new linear head and the relation rows train."""
+
+    def __init__(self):
+        pass
+
+    def prepare(self, model: nn.Module, phase: Phase) -> None:
+        """Freeze all but the probe."""
+        set_probe(model)
+
+
+class LinearProbeThenFinetune(Strategy):
+    """Linear probe, then everything at a lower learning rate (LP-FT, Kumar et al. 2022).
+
+    Args:
+        probe_epochs: epochs of the probe phase (default: a quarter of ``epochs``, at least 1).
+        ft_lr_scale: the full phase runs at ``lr * ft_lr_scale`` (default: 0.1).
+    """
+
+    def __init__(self, probe_epochs: int | None = None, ft_lr_scale: float = 0.1):
+        if probe_epochs is not None and probe_epochs < 1:
+            raise ConfigError(f"lp-ft: probe_epochs must be >= 1, got {probe_epochs}")
+        if ft_lr_scale <= 0:
+            raise ConfigError(f"lp-ft: ft_lr_scale must be > 0, got {ft_lr_scale}")
+        self.probe_epochs, self.ft_lr_scale = probe_epochs, ft_lr_scale
+
+    def phases(self, config: TrainConfig) -> list[Phase]:
+        """Probe for ``probe_epochs``, then fine-tune for the rest of ``epochs``."""
+        probe = replace(config, epochs=self.probe_epochs or max(config.epochs // 4, 1))
+        rest = replace(config, lr=config.lr * self.ft_lr_scale, epochs=max(config.epochs - probe.epochs, 1))
+        return [Phase("probe", probe), Phase("finetune", rest)]
+
+    def prepare(self, model: nn.Module, phase: Phase) -> None:
+        """The probe in the first phase, everything (but the fixed parameters) in the second."""
+        if phase.name == "probe":
+            set_probe(model)
+        else:
+            super().prepare(model, phase)
+
+
+class Freeze(Strategy):
+    """The entity rows and the first ``layers`` message-passing layers are frozen; the rest trains.
+
+    Args:
+        layers: how many layers, counted from the input, stay frozen (default: 1).
+    """
+
+    def __init__(self, layers: int = 1):
+        if layers < 0:
+            raise ConfigError(f"freeze-N: N must be >= 0, got {layers}")
+        self.layers = layers
+
+    def prepare(self, model: nn.Module, phase: Phase) -> None:
+        """Freeze the encoder's declared entity rows and its first layers."""
+        super().prepare(model, phase)
+        encoder = model.encoder
+        params = dict(encoder.named_parameters())
+        for name, kind in encoder.row_parameters().items():
+            if kind == "entity" and name in params:
+                params[name].requires_grad_(False)
+        for layer in encoder.layers()[: self.layers]:
+            for p in layer.parameters():
+                p.requires_grad_(False)
+
+
+def make_strategy(name: str | Strategy, options: dict | None = None) -> Strategy:
+    """The strategy registered as ``name`` built with ``options``; ``"freeze-2"`` is ``Freeze(layers=2)``.
+
+    Raises:
+        RegistryError: the name is not registered (the message lists the choices).
+        ConfigError: an option the strategy does not take.
+    """
+    if isinstance(name, Strategy):
+        return name
+    options = dict(options or {})
+    cls = STRATEGIES[strategy_family(name)]
+    if cls is Freeze and (m := re.search(r"(\d+)$", name.strip())) is not None:
+        options.setdefault("layers", int(m.group(1)))
+    accepted = set(list(inspect.signature(cls.__init__).parameters)[1:])
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ConfigError(f"strategy {name!r} has no option(s) {unknown}; it takes: {sorted(accepted) or 'none'}")
+    return cls(**options)

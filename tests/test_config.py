@@ -1,0 +1,95 @@
+"""Configs: help text on every field, typed validation naming the field, JSON round trip, CLI/TOML/grid adapter."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+
+import pytest
+
+from kgtransfer.config import CONFIGS, ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
+from kgtransfer.config_adapter import add_arguments, from_args, from_table, grid
+from kgtransfer.errors import KGTransferError
+
+
+@pytest.mark.parametrize("cls", CONFIGS)
+def test_every_field_has_help_and_the_config_round_trips(cls):
+    for f in fields(cls):
+        assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
+    config = cls()
+    assert cls.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: TrainConfig(eval_every=0), "TrainConfig.eval_every"),
+        (lambda: TrainConfig(epochs=0), "TrainConfig.epochs"),
+        (lambda: TrainConfig(lr=-1.0), "TrainConfig.lr"),
+        (lambda: TrainConfig(batch_size=0), "TrainConfig.batch_size"),
+        (lambda: TrainConfig(patience=-1), "TrainConfig.patience"),
+        (lambda: TrainConfig(epochs="ten"), "TrainConfig.epochs"),
+        (lambda: TrainConfig(optimizer="nesterov"), "TrainConfig.optimizer"),
+        (lambda: ModelConfig(encoder="transformer"), "ModelConfig.encoder"),
+        (lambda: ModelConfig(dim=0), "ModelConfig.dim"),
+        (lambda: TaskConfig(loss="hinge"), "TaskConfig.loss"),
+        (lambda: TaskConfig(regularizer="n4"), "TaskConfig.regularizer"),
+        (lambda: TaskConfig(label_smoothing=1.0), "TaskConfig.label_smoothing"),
+        (lambda: FinetuneConfig(strategy="magic"), "FinetuneConfig.strategy"),
+        (lambda: FinetuneConfig(compose="product"), "FinetuneConfig.compose"),
+        (lambda: FinetuneConfig(init="zeros"), "FinetuneConfig.init"),
+    ],
+)
+def test_bad_values_raise_a_typed_error_naming_the_field(make, field):
+    with pytest.raises(ConfigError, match=field) as info:
+        make()
+    assert isinstance(info.value, KGTransferError) and isinstance(info.value, ValueError)
+
+
+def test_unknown_names_list_the_choices_and_ints_become_floats():
+    with pytest.raises(ConfigError, match="adagrad, adam"):
+        TrainConfig(optimizer="nesterov")
+    assert TrainConfig(lr=1).lr == 1.0 and isinstance(TrainConfig(lr=1).lr, float)
+    assert FinetuneConfig(strategy="freeze-3").strategy == "freeze-3"
+
+
+def test_from_dict_names_unknown_keys_from_json_tolerates_them():
+    with pytest.raises(ConfigError, match=r"\[train\] has unknown key\(s\) \['learning_rate'\]"):
+        TrainConfig.from_dict({"learning_rate": 0.1})
+    assert TrainConfig.from_json({"epochs": 3, "from_the_future": 1}) == TrainConfig(epochs=3)
+
+
+def test_cli_flags_come_from_the_fields():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, TrainConfig)
+    add_arguments(parser, TaskConfig)
+    args = parser.parse_args(["--eval-every", "2", "--no-amp", "--regularizer", "n3", "--regularization-weight", "0.1"])
+    assert from_args(args, TrainConfig) == TrainConfig(eval_every=2, amp=False)
+    assert from_args(args, TaskConfig) == TaskConfig(regularizer="n3", regularization_weight=0.1)
+    base = TrainConfig(epochs=7)
+    assert from_args(parser.parse_args([]), TrainConfig, base) == base
+    assert "evaluate on validation every this many epochs (default: 5)" in " ".join(parser.format_help().split())
+    with pytest.raises(ConfigError, match="eval_every"):
+        from_args(parser.parse_args(["--eval-every", "0"]), TrainConfig)
+
+
+def test_toml_tables_and_grids():
+    assert from_table({"loss": "negative-sampling"}, TaskConfig) == TaskConfig(loss="negative-sampling")
+    with pytest.raises(ConfigError, match=r"exp.toml: \[task\] has unknown key\(s\) \['lsos'\]"):
+        from_table({"lsos": "1-n"}, TaskConfig, "exp.toml")
+    configs = grid(TrainConfig(epochs=3), {"lr": [0.1, 0.01], "batch_size": [8, 16]})
+    assert [(c.lr, c.batch_size, c.epochs) for c in configs] == [(0.1, 8, 3), (0.1, 16, 3), (0.01, 8, 3), (0.01, 16, 3)]
+    with pytest.raises(ConfigError, match="no field"):
+        grid(TrainConfig(), {"learning_rate": [1]})
+
+
+def test_configs_import_without_torch():
+    import subprocess
+
+    code = (
+        "import sys, kgtransfer.config as c, kgtransfer.config_adapter; c.TaskConfig(); c.TrainConfig(); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

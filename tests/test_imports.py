@@ -1,0 +1,153 @@
+"""The package's import structure: every module imports alone, no import cycles, no module shadowed by a name."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import kgtransfer
+
+ROOT = Path(kgtransfer.__file__).resolve().parent
+
+
+def modules() -> dict[str, Path]:
+    """Every module of the package by dotted name."""
+    out = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def imports(path: Path, name: str, known: set[str], module_level_only: bool) -> set[str]:
+    """The kgtransfer modules ``path`` imports (``from a import b`` counts ``a.b`` when that is a module).
+
+    With ``module_level_only``, imports inside functions and ``if TYPE_CHECKING:`` blocks are skipped.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST, top: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = top
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                inner = False
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            if inner or not module_level_only:
+                if isinstance(child, ast.Import):
+                    found.update(a.name for a in child.names)
+                elif isinstance(child, ast.ImportFrom):
+                    base = child.module or ""
+                    if child.level:
+                        base = ".".join(package.split(".")[: len(package.split(".")) - child.level + 1] + [base])
+                        base = base.rstrip(".")
+                    found.add(base)
+                    found.update(f"{base}.{a.name}" for a in child.names)
+            visit(child, inner)
+
+    visit(tree, True)
+    return {m for m in found if m in known and m != name}
+
+
+def graph(module_level_only: bool) -> dict[str, set[str]]:
+    mods = modules()
+    return {name: imports(path, name, set(mods), module_level_only) for name, path in mods.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def strong(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    sys.setrecursionlimit(10_000)
+    for v in edges:
+        if v not in index:
+            strong(v)
+    return out
+
+
+def _without_packages(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Drop the edges into package ``__init__`` modules that only re-export (a package importing its
+    own submodules is not a cycle with them)."""
+    packages = {m for m, p in modules().items() if p.name == "__init__.py"}
+    return {m: {t for t in ts if t not in packages} for m, ts in edges.items() if m not in packages}
+
+
+def test_no_module_level_import_cycles():
+    assert cycles(_without_packages(graph(module_level_only=True))) == []
+
+
+def test_no_import_cycles_counting_imports_inside_functions_too():
+    """Deferred imports count as well, except those in knowledge/ (graph.py's methods are sugar for io/operators)."""
+    edges = _without_packages(graph(module_level_only=False))
+    found = [c for c in cycles(edges) if not all(m.startswith("kgtransfer.knowledge.") for m in c)]
+    assert found == []
+
+
+def test_files_is_the_bottom_layer():
+    assert graph(module_level_only=False)["kgtransfer.files"] == set()
+
+
+def _import_alone(name: str) -> tuple[str, int, str]:
+    run = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, timeout=300)
+    return name, run.returncode, run.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_every_module_imports_alone_in_a_fresh_interpreter():
+    with ThreadPoolExecutor(4) as pool:
+        failed = [(n, err) for n, code, err in pool.map(_import_alone, modules()) if code != 0]
+    assert failed == []
+
+
+PACKAGES = [
+    "kgtransfer",
+    "kgtransfer.transfer",
+    "kgtransfer.tasks",
+    "kgtransfer.models",
+    "kgtransfer.data",
+    "kgtransfer.knowledge",
+]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_package_attribute_shadows_a_module(package):
+    """``import kgtransfer.transfer.finetune as m`` must give the module, whatever was imported before."""
+    pkg = importlib.import_module(package)
+    for name in list(getattr(pkg, "__all__", [])):
+        getattr(pkg, name)  # resolve lazy exports
+    for name, path in modules().items():
+        if name.rpartition(".")[0] == package and path.name != "__init__.py":
+            importlib.import_module(name)
+            value = getattr(pkg, name.rpartition(".")[2])
+            assert value is sys.modules[name], f"{name} is shadowed by {value!r}"

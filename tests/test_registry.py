@@ -1,0 +1,79 @@
+"""One registry mechanism: normalized names, lazy entries, choices listed on a miss; strategies by name."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kgtransfer.config import ConfigError
+from kgtransfer.errors import RegistryError
+from kgtransfer.registry import COMPOSE, DECODERS, ENCODERS, LOSSES, OPTIMIZERS, REGULARIZERS, STRATEGIES, Registry
+from kgtransfer.transfer.strategies import Freeze, LinearProbeThenFinetune, Phase, Strategy, make_strategy
+
+
+def test_registry_normalizes_lists_and_resolves_lazily():
+    reg = Registry("widget")
+    reg.register("Big-Widget", "collections:OrderedDict")
+
+    @reg.register("small_widget")
+    class Small:
+        pass
+
+    assert "bigwidget" in reg and "BIG WIDGET" in reg and 3 not in reg
+    assert isinstance(reg._entries["bigwidget"], str)  # not imported until looked up
+    import collections
+
+    assert reg["big widget"] is collections.OrderedDict and reg.build("Small-Widget").__class__ is Small
+    with pytest.raises(RegistryError, match="unknown widget 'huge'; choose one of: Big-Widget, small_widget"):
+        reg["huge"]
+    assert set(reg) == {"bigwidget", "smallwidget"}
+
+
+def test_built_in_registries_resolve():
+    assert ENCODERS["R-GCN"].__name__ == "RGCN" and DECODERS["ComplEx"].__name__ == "ComplEx"
+    assert OPTIMIZERS["adagrad"] is torch.optim.Adagrad
+    assert LOSSES["1-n"].batching == "queries" and LOSSES["negative-sampling"].batching == "triples"
+    x = torch.tensor([[1.0, -2.0]])
+    assert REGULARIZERS["n3"]([x]).item() == pytest.approx(9.0) and REGULARIZERS["l2"]([x]).item() == 5.0
+    assert {COMPOSE[op].__name__ for op in ("sum", "concat", "gate")} == {"Sum", "Concat", "Gate"}
+    assert set(STRATEGIES.names()) >= {"full", "linear-probe", "lp-ft", "freeze-N"}
+
+
+def test_strategies_are_built_by_name_with_their_options():
+    assert make_strategy("freeze-2").layers == 2 and isinstance(make_strategy("Freeze_1"), Freeze)
+    lpft = make_strategy("lp-ft", {"probe_epochs": 3, "ft_lr_scale": 0.5})
+    assert (
+        isinstance(lpft, LinearProbeThenFinetune)
+        and repr(lpft) == "LinearProbeThenFinetune(probe_epochs=3, ft_lr_scale=0.5)"
+    )
+    from kgtransfer.config import TrainConfig
+
+    phases = lpft.phases(TrainConfig(epochs=10, lr=0.1))
+    assert [(p.name, p.config.epochs, p.config.lr) for p in phases] == [("probe", 3, 0.1), ("finetune", 7, 0.05)]
+    with pytest.raises(ConfigError, match=r"no option\(s\) \['probe_epochs'\]"):
+        make_strategy("full", {"probe_epochs": 3})
+    with pytest.raises(RegistryError, match="choose one of"):
+        make_strategy("magic")
+
+
+def test_a_registered_strategy_is_selectable_by_name():
+    @STRATEGIES.register("test-halve")
+    class Halve(Strategy):
+        """Trains with half the learning rate (a toy)."""
+
+        def __init__(self, factor: float = 0.5):
+            self.factor = factor
+
+        def phases(self, config):
+            from dataclasses import replace
+
+            return [Phase("train", replace(config, lr=config.lr * self.factor))]
+
+    try:
+        from kgtransfer.config import FinetuneConfig, TrainConfig
+
+        assert FinetuneConfig(strategy="test-halve").strategy == "test-halve"
+        strategy = make_strategy("test_halve", {"factor": 0.25})
+        assert strategy.phases(TrainConfig(lr=1.0))[0].config.lr == 0.25
+    finally:
+        del STRATEGIES._entries["testhalve"], STRATEGIES._display["testhalve"]

@@ -1,0 +1,111 @@
+"""The comparison result and the small transfer results: tables, JSON round trips; one given-split rule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import kgtransfer as kgt
+from kgtransfer.config import ConfigError, FinetuneConfig
+from kgtransfer.data.splits import has_given_split
+from kgtransfer.transfer.compare import Comparison, epochs_to_reach, mean_std, variant_options
+from kgtransfer.transfer.results import Sweep, ZeroShotResult
+
+
+def _run(seed: int, mrr: float, reach) -> dict:
+    curve = [(1, mrr / 2), (2, mrr)]
+    return {
+        "seed": seed,
+        "test": {"mrr": mrr, "hits@10": 2 * mrr},
+        "valid": {"mrr": mrr},
+        "best_epoch": 2,
+        "epochs_run": 2,
+        "epochs_to_scratch_best": reach,
+        "seconds": 0.1,
+        "curve": curve,
+    }
+
+
+def test_comparison_table_summary_and_round_trip(tmp_path):
+    sweep = [{"alpha": a, "valid_mrr": 0.3 + a / 10, "test_mrr": 0.3, "test_hits@10": 0.5} for a in (0.0, 1.0)]
+    runs = {
+        "scratch": [_run(0, 0.2, 2), _run(1, 0.4, 2)],
+        "full": [_run(0, 0.5, 1), _run(1, 0.5, None)],
+        "interpolation": [{"seed": 0, "sweep": sweep, "alpha": 1.0, "test": {"mrr": 0.3, "hits@10": 0.5}}],
+    }
+    result = Comparison("toy", [0, 1], runs, {"model": {"dim": 4}}, {"k": "K"})
+    rows = {r[0]: r for r in result.table()}
+    assert rows["scratch"][1] == pytest.approx(0.3) and rows["scratch"][2] == pytest.approx(math.sqrt(0.02))
+    assert rows["full"][5] == "1/–" and "interpolation (α=1.00)" in rows
+    assert "toy: scratch vs transfer over seeds [0, 1]" in result.summary()
+    result.save(tmp_path / "run")
+    back = Comparison.load(tmp_path / "run")
+    assert back.table() == result.table() and back.configs == {"model": {"dim": 4}} and back.info == {"k": "K"}
+    assert [e["epoch"] for e in back.curves()["full"].evals] == [1, 2]
+    assert (tmp_path / "run" / "results.md").read_text().startswith("```")
+
+
+def test_helpers_and_variant_names():
+    assert mean_std([1.0, None, float("nan"), 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
+    assert math.isnan(mean_std([])[0])
+    assert epochs_to_reach([{"epoch": 1, "mrr": 0.1}, {"epoch": 3, "mrr": 0.5}], 0.4) == 3
+    assert epochs_to_reach([{"epoch": 1, "mrr": 0.1}], 0.4) is None
+    assert variant_options("scratch") is None
+    assert variant_options("compose-gate") == FinetuneConfig(strategy="full", compose="gate")
+    assert variant_options("freeze-2").strategy == "freeze-2"
+    with pytest.raises(ConfigError, match="magic"):
+        variant_options("magic")
+
+
+def test_zero_shot_result_and_sweep_round_trip(tmp_path):
+    zs = ZeroShotResult({"mrr": 0.25, "hits@10": 0.5}, evaluated=8, skipped=2)
+    assert zs["mrr"] == 0.25 and zs["evaluated"] == 8 and dict(zs)["skipped"] == 2
+    assert ZeroShotResult.load(zs.save(tmp_path / "zs.json")) == zs
+    assert "8 test triples ranked, 2 skipped" in zs.summary()
+    sweep = Sweep(
+        [{"alpha": 0.0, "valid_mrr": 0.2, "test_mrr": 0.1}, {"alpha": 1.0, "valid_mrr": 0.3, "test_mrr": 0.0}]
+    )
+    assert sweep.best()["alpha"] == 1.0 and "best α on validation: 1.00" in sweep.summary()
+    assert Sweep.load(sweep.save(tmp_path / "sweep.json")) == sweep
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        (["umls/train", "umls/valid", "umls/test"], True),
+        (["d/training", "d/validation"], True),
+        (["d/Train", "d/TEST"], True),
+        (["d/train"], False),
+        (["d/training"], False),
+        (["k1.nt"], False),
+    ],
+)
+def test_one_given_split_rule(sources, expected):
+    rows = [(f"<http://x/{i}>", "<http://x/p>", f"<http://x/{i + 1}>") for i in range(len(sources))]
+    parts = [kgt.KnowledgeGraph.from_triples([row], name=name) for row, name in zip(rows, sources, strict=True)]
+    kg = parts[0]
+    for part in parts[1:]:
+        kg = kgt.union(kg, part)
+    assert kg.sources == tuple(sources)
+    assert has_given_split(kg) is expected
+
+
+def test_verdict_reads_time_to_quality_and_refuses_capped_runs():
+    from kgtransfer.transfer.compare import Comparison
+
+    def run(mrr, to99, stopped=True):
+        return {
+            "test": {"mrr": mrr},
+            "best_epoch": 3,
+            "epochs_to_scratch_best": 3,
+            "seconds_to_99": to99,
+            "stopped_early": stopped,
+        }
+
+    good = Comparison("c", [0], {"scratch": [run(0.5, 10.0)], "full": [run(0.499, 4.0)], "lp-ft": [run(0.45, 2.0)]})
+    lines = good.verdict()
+    assert any(line.startswith("full:") and "0.40x" in line and "transfer pays" in line for line in lines)
+    assert any(line.startswith("lp-ft:") and "no gain" in line for line in lines)
+    capped = Comparison("c", [0], {"scratch": [run(0.5, 10.0, stopped=False)], "full": [run(0.5, 4.0)]})
+    assert capped.verdict()[0].startswith("not converged: scratch") and "not converged" in capped.summary()
