@@ -277,13 +277,25 @@ def subsample_mask(n: int, fraction: float, seed: int = 0) -> np.ndarray:
 
 
 def sort_rows(hrt: np.ndarray) -> np.ndarray:
-    """Rows of an ``(n, 3)`` array in lexicographic ``(h, r, t)`` order."""
+    """Rows of an ``(n, 3)`` array of ids ``>= 0`` in lexicographic ``(h, r, t)`` order."""
+    if not len(hrt):
+        return hrt
+    r_size, t_size = int(hrt[:, 1].max()) + 1, int(hrt[:, 2].max()) + 1
+    if (int(hrt[:, 0].max()) + 1) * r_size * t_size < 1 << 63:  # one int64 key per row: one sort
+        return hrt[np.argsort((hrt[:, 0] * r_size + hrt[:, 1]) * t_size + hrt[:, 2])]
     return hrt[np.lexsort((hrt[:, 2], hrt[:, 1], hrt[:, 0]))]
+
+
+def unique_ids(ids: np.ndarray, size: int) -> np.ndarray:
+    """The sorted distinct values of ``ids`` (all in ``[0, size)``), by marking, not sorting."""
+    seen = np.zeros(size, dtype=bool)
+    seen[ids.ravel()] = True
+    return np.flatnonzero(seen)
 
 
 def _term_ids(kg: KnowledgeGraph, term_ids: np.ndarray, vocab: Vocab) -> np.ndarray:
     """Vocabulary ids of the graph terms ``term_ids`` (any shape); KeyError names missing terms."""
-    used = np.unique(term_ids)
+    used = unique_ids(term_ids, len(kg.terms))
     table = np.full(len(kg.terms), -1, dtype=np.int64)
     table[used] = vocab.index(kg.terms[used])
     return table[term_ids]

@@ -171,11 +171,13 @@ class GraphVocab:
         self, kg: KnowledgeGraph, literals: LiteralPolicy = "drop", blank_nodes: BlankNodePolicy = "keep"
     ) -> GraphVocab:
         """Add ``kg``'s entities and relations (policies as in :meth:`from_graph`); existing ids stay put."""
+        from kgtransfer.data.tensorize import unique_ids
+
         triples = kg.triples[edge_mask(kg, literals, blank_nodes)]
-        entities = kg.terms[np.unique(triples[:, [0, 2]])]
+        entities = kg.terms[unique_ids(triples[:, [0, 2]], len(kg.terms))]
         if literals == "features":  # an entity that only has literal values still gets a row
             entities = np.union1d(entities, kg.terms[np.unique(kg.triples[literal_mask(kg, blank_nodes), 0])])
-        relations = kg.terms[np.unique(triples[:, 1])]
+        relations = kg.terms[unique_ids(triples[:, 1], len(kg.terms))]
         return GraphVocab(self.entities.extend(entities.tolist()), self.relations.extend(relations.tolist()))
 
     def __repr__(self) -> str:

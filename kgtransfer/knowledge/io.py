@@ -74,12 +74,24 @@ def _ox_format(key: str):
 _LOCATION = re.compile(r"line (\d+)(?: between columns (\d+)| column (\d+))?")
 
 
-def parse(data: bytes, format: str, source: str, name: str | None = None, base_iri: str | None = None):
-    """Parse RDF bytes into a KnowledgeGraph; ``source`` names the input in errors and provenance."""
+def parse(
+    data: bytes, format: str, source: str, name: str | None = None, base_iri: str | None = None, fast: bool = True
+):
+    """Parse RDF bytes into a KnowledgeGraph; ``source`` names the input in errors and provenance.
+
+    N-Triples and N-Quads take the vectorized reader of :mod:`kgtransfer.knowledge.streaming` unless
+    ``fast=False``; both give the same graph.
+    """
     import pyoxigraph as ox
 
-    index: dict = defaultdict(count().__next__)  # term -> id, in order of first appearance
     name = name or Path(source).name
+    if fast and format in ("ntriples", "nquads"):  # vectorized fast path; None: parse exactly (and report errors)
+        from kgtransfer.knowledge.streaming import parse_lines
+
+        kg = parse_lines(data, format == "nquads", source, name)
+        if kg is not None:
+            return kg
+    index: dict = defaultdict(count().__next__)  # term -> id, in order of first appearance
     try:  # one C-level pass: every (s, p, o, g) term of every quad through the interning dict
         quads = ox.parse(data, format=_ox_format(format), base_iri=base_iri)
         ids = np.fromiter(map(index.__getitem__, chain.from_iterable(quads)), dtype=np.int64).reshape(-1, 4)

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 
-from kgtransfer.errors import RDFSyntaxError, RegistryError, SourceNotFoundError
+from kgtransfer.errors import RegistryError, SourceNotFoundError
 from kgtransfer.knowledge import registry
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.knowledge.io import from_oxigraph, from_rdflib, read_file
+from kgtransfer.knowledge.streaming import read_bytes, read_tsv
 
 SPLITS = ("train", "valid", "test")
+#: IRI prefix of the labels of tab-separated files when none is given. One fixed prefix, so the
+#: same label in two files (the snapshots of one benchmark, FB15k and FB15k-237's Freebase ids)
+#: is one entity; pass ``namespace=`` to keep datasets apart.
+DEFAULT_NAMESPACE = "urn:kgtransfer:label:"
+#: Suffixes read as tab-separated labels (optionally ``.gz``); other files need ``format="tsv"``.
+TSV_SUFFIXES = (".tsv",)
 
 
 def load(
@@ -22,22 +28,29 @@ def load(
     *,
     view: str | None = None,
     name: str | None = None,
+    namespace: str | None = None,
 ) -> KnowledgeGraph:
     """Load a knowledge graph from any supported source.
 
     Args:
-        source: a file path (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD; ``.gz`` too), a
-            registry name (``"brick:1.4"``, ``"schema.org:12.0"``, ``"umls"``, ...), an
-            ``rdflib.Graph``/``Dataset``, a ``pyoxigraph.Store``, or a KnowledgeGraph (returned as is).
-        format: the RDF format when the suffix does not tell (default: from the suffix).
+        source: a file path (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD, or tab-separated
+            labels ``.tsv``, or any file with ``format="tsv"``; ``.gz`` too), a folder of ``train/valid/test.txt[.gz]``
+            tab-separated labels (the common link-prediction benchmark layout; each split becomes
+            the provenance source ``<name>/train`` etc.), a registry name (``"brick:1.4"``,
+            ``"schema.org:12.0"``, ``"umls"``, ...), an ``rdflib.Graph``/``Dataset``, a
+            ``pyoxigraph.Store``, or a KnowledgeGraph (returned as is).
+        format: the RDF format when the suffix does not tell, or ``"tsv"`` (default: from the suffix).
         view: the name of a CONSTRUCT query in ``ontologies/views/`` (``"hierarchy"``,
             ``"object-properties"``, ...) applied to the loaded graph (default: the whole graph).
-        name: the graph's display and provenance name (default: the file or registry name).
+        name: the graph's display and provenance name (default: the file, folder or registry name).
+        namespace: for tab-separated labels, the IRI prefix that turns a label such as
+            ``/m/01x15dc`` into ``<urn:kgtransfer:label:/m/01x15dc>`` (default:
+            :data:`DEFAULT_NAMESPACE`; characters an IRI cannot hold are percent-encoded).
 
     Returns:
         The graph; blank nodes are scoped to their document, named graphs become provenance sources.
     """
-    kg = _load(source, format, name)
+    kg = _load(source, format, name, namespace or DEFAULT_NAMESPACE)
     if view is not None:
         from kgtransfer.knowledge.sparql import run_view
 
@@ -45,14 +58,18 @@ def load(
     return kg
 
 
-def _load(source, format: str | None, name: str | None) -> KnowledgeGraph:
+def _load(source, format: str | None, name: str | None, namespace: str) -> KnowledgeGraph:
     if isinstance(source, KnowledgeGraph):
         return source
     if isinstance(source, str | os.PathLike):
         text = os.fspath(source)
         path = Path(text).expanduser()
+        if path.is_file() and (format == "tsv" or format is None and _is_tsv(path)):
+            return read_tsv_file(path, namespace, name)
         if path.is_file():
             return read_file(path, format, name=name)
+        if path.is_dir():
+            return read_tsv_splits(path, namespace, name)
         if isinstance(source, str) and registry.is_registered(text):
             return load_registered(text, name=name)
         if _looks_like_path(text):
@@ -71,6 +88,10 @@ def _load(source, format: str | None, name: str | None) -> KnowledgeGraph:
     )
 
 
+def _is_tsv(path: Path) -> bool:
+    return path.name.lower().removesuffix(".gz").endswith(TSV_SUFFIXES)
+
+
 def _looks_like_path(text: str) -> bool:
     """Whether a missing source names a file (a folder or an RDF suffix) rather than a registry entry.
 
@@ -78,7 +99,7 @@ def _looks_like_path(text: str) -> bool:
     """
     from kgtransfer.knowledge.io import FORMATS
 
-    suffixes = tuple(sx for _, sxs in FORMATS.values() for sx in sxs)
+    suffixes = tuple(sx for _, sxs in FORMATS.values() for sx in sxs) + TSV_SUFFIXES
     return os.sep in text or "/" in text or text.lower().removesuffix(".gz").endswith(suffixes)
 
 
@@ -92,41 +113,48 @@ def load_registered(source: str, name: str | None = None) -> KnowledgeGraph:
     return read_file(path, entry.format, name=display)
 
 
-def read_tsv_splits(folder: str | os.PathLike, namespace: str, name: str) -> KnowledgeGraph:
-    """Read ``train/valid/test.txt`` of tab-separated labels as one graph, one provenance source per split.
+def read_tsv_splits(folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):
+    """Read ``train/valid/test.txt[.gz]`` of tab-separated labels as one graph, one provenance source per split.
 
-    Labels become IRIs ``namespace + quote(label)``; a triple's provenance says its split, so the
-    given split survives every operator and :func:`kgtransfer.data.splits.given_split` recovers it.
+    Labels become IRIs ``namespace + label`` with the characters an IRI cannot hold percent-encoded
+    (see :func:`~kgtransfer.knowledge.streaming.label_iri`; ``urllib.parse.unquote`` gives the label
+    back); a triple's provenance says its split (``<name>/train``, ...), so the given split survives
+    every operator and :func:`kgtransfer.data.splits.given_split` recovers it.
+
+    Args:
+        folder: the folder holding the split files.
+        namespace: the IRI prefix of every label (default: :data:`DEFAULT_NAMESPACE`).
+        name: the graph's name and the prefix of its sources (default: the folder's name).
     """
     folder = Path(folder)
-    index: dict[str, int] = {}
-    setdefault = index.setdefault
-    flat: list[int] = []
-    split_of: list[int] = []
-    present = []
+    name = name or folder.resolve().name
+    files = {}
     for split in SPLITS:
-        path = folder / f"{split}.txt"
-        if not path.is_file():
-            continue
-        present.append(split)
-        with open(path, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                parts = line.rstrip("\n\r").split("\t")
-                if len(parts) != 3:
-                    raise RDFSyntaxError(f"expected 3 tab-separated fields, found {len(parts)}", str(path), line_no)
-                flat += [setdefault(f"<{namespace}{quote(x.strip(), safe='')}>", len(index)) for x in parts]
-                split_of.append(1 << (len(present) - 1))
-    if not present:
-        raise SourceNotFoundError(f"{folder}: no train/valid/test.txt")
+        for suffix in (".txt", ".txt.gz"):
+            if (folder / f"{split}{suffix}").is_file():
+                files[split] = folder / f"{split}{suffix}"
+                break
+    if not files:
+        raise SourceNotFoundError(f"{folder}: no train/valid/test.txt[.gz]")
+    return _read_tsv_files(list(files.values()), [f"{name}/{s}" for s in files], namespace, name)
+
+
+def read_tsv_file(path: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):
+    """Read one file of tab-separated ``head, relation, tail`` labels (see :func:`read_tsv_splits`)."""
+    path = Path(path)
+    name = name or path.name
+    return _read_tsv_files([path], [name], namespace, name)
+
+
+def _read_tsv_files(paths: list[Path], sources: list[str], namespace: str, name: str) -> KnowledgeGraph:
+    """One graph from several TSV files, file ``i`` the provenance source ``sources[i]``."""
+    index: dict[str, int] = {}
+    parts, provenance = [], []
+    for i, path in enumerate(paths):
+        triples, terms = read_tsv(read_bytes(path), namespace, str(path))
+        remap = np.fromiter((index.setdefault(t, len(index)) for t in terms), dtype=np.int64, count=len(terms))
+        parts.append(remap[triples])
+        provenance.append(np.full(len(triples), 1 << i, dtype=np.uint64))
     terms = np.empty(len(index), dtype=object)
     terms[:] = list(index)
-    sources = [f"{name}/{s}" for s in present]
-    return KnowledgeGraph(
-        terms,
-        np.asarray(flat, dtype=np.int64).reshape(-1, 3),
-        np.asarray(split_of, dtype=np.uint64),
-        sources,
-        name,
-    )
+    return KnowledgeGraph(terms, np.concatenate(parts), np.concatenate(provenance), sources, name)

@@ -1,16 +1,21 @@
 """``kgtransfer.load``: registry names, paths, rdflib and pyoxigraph objects, views; the registry itself."""
 
 import dataclasses
+import gzip
 import importlib.util
+from urllib.parse import quote, unquote
 
+import numpy as np
 import pyoxigraph as ox
 import pytest
 import rdflib
 
 import kgtransfer as kgt
+from kgtransfer.data.splits import given_split
 from kgtransfer.errors import MissingExtraError, RDFSyntaxError, RegistryError, SourceNotFoundError
 from kgtransfer.knowledge import registry
-from kgtransfer.knowledge.sources import read_tsv_splits
+from kgtransfer.knowledge.sources import read_tsv_file, read_tsv_splits
+from kgtransfer.knowledge.streaming import LABEL_SAFE
 
 BRICK = "https://brickschema.org/schema/Brick#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -167,3 +172,51 @@ def test_views_on_real_data(brick14):
 def test_unknown_view(load_fixture):
     with pytest.raises(RegistryError, match="hierarchy"):
         load_fixture("people.ttl", view="nope")
+
+
+def test_tsv_splits_folder_with_gzip_and_namespace(tmp_path):
+    (tmp_path / "fb").mkdir()
+    (tmp_path / "fb" / "train.txt.gz").write_bytes(
+        gzip.compress(b"/m/01x15dc\t_member_of_domain_region\t/m/02\n/m/02\t/a/b.c\tcaf\xc3\xa9 #1%\r\n")
+    )
+    (tmp_path / "fb" / "valid.txt").write_text("/m/02\t_member_of_domain_region\t/m/01x15dc\n")
+    kg = kgt.load(tmp_path / "fb")
+    assert kg.sources == ("fb/train", "fb/valid") and kg.name == "fb"
+    assert ("<urn:kgtransfer:label:/m/01x15dc>", "<urn:kgtransfer:label:_member_of_domain_region>",
+            "<urn:kgtransfer:label:/m/02>") in kg  # fmt: skip
+    odd = "<urn:kgtransfer:label:caf%C3%A9%20%231%25>"  # IRI-safe, and unquote gives the label back
+    assert odd in kg.terms.tolist() and unquote(odd[22:-1]) == "café #1%"
+    assert kgt.load(tmp_path / "fb", namespace="http://x.org/").terms[0] == "<http://x.org//m/01x15dc>"
+    for term in kg.terms.tolist():
+        ox.NamedNode(term[1:-1])  # valid IRIs
+    split = given_split(kg)
+    assert (len(split.train), len(split.valid), len(split.test)) == (2, 1, 0)
+
+
+def test_single_tsv_file_and_errors(tmp_path):
+    path = tmp_path / "triples.tsv"
+    path.write_text("a\tr\tb\n\n  \nb\tr\tc\n")
+    kg = kgt.load(path)
+    assert kg.sources == ("triples.tsv",) and len(kg) == 2
+    assert kgt.load(path, namespace="urn:x:") == read_tsv_file(path, "urn:x:")
+    path.write_text("a\tr\tb\nb\tr\n")
+    with pytest.raises(RDFSyntaxError, match=r"triples\.tsv:2: expected 3 tab-separated fields, found 2"):
+        kgt.load(path)
+    path.write_text("a\tr\tb\nb\t \tc\n")
+    with pytest.raises(RDFSyntaxError, match=r"triples\.tsv:2: empty label"):
+        kgt.load(path)
+    with pytest.raises(SourceNotFoundError):
+        kgt.load(tmp_path / "missing.tsv")
+    (tmp_path / "train.txt").write_text("a\tr\tb\n")
+    assert len(kgt.load(tmp_path / "train.txt", format="tsv")) == 1
+
+
+def test_fast_tsv_matches_a_plain_reading(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [(f"e{h}", f"r {r}", f"e/{t}") for h, r, t in rng.integers(0, 300, (5000, 3)).tolist()]
+    path = tmp_path / "big.tsv"
+    path.write_text("".join("\t".join(row) + "\n" for row in rows))
+    expected = kgt.KnowledgeGraph.from_triples(
+        [tuple(f"<urn:x:{quote(x, safe=LABEL_SAFE)}>" for x in row) for row in rows], name="big.tsv"
+    )
+    assert kgt.load(path, namespace="urn:x:") == expected

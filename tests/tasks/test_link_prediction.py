@@ -103,11 +103,39 @@ def test_filter_index_matches_dense_mask():
     r = torch.arange(nr).repeat(ne)
     assert torch.equal(index.mask(h, r, "tail"), dense[h, r])
     assert torch.equal(index.mask(h, r, "head"), dense.permute(2, 1, 0)[h, r])
-    assert repr(index) == f"FilterIndex({len(known)} triples, num_entities=17, num_relations=4)"
+    distinct = len(torch.unique(known, dim=0))
+    assert distinct < len(known) and repr(index) == f"FilterIndex({distinct} triples, num_entities=17, num_relations=4)"
+    rows, entities = index.known(h, r, "head")  # the sparse form: each known pair once
+    assert len(rows) == int(dense.sum()) and torch.equal(
+        dense.permute(2, 1, 0)[h, r][rows, entities].all(), torch.tensor(True)
+    )
     with pytest.raises(ValueError, match="side"):
         index.mask(h, r, "relation")
     with pytest.raises(ValueError, match="relation"):
         index.mask(h[:1], torch.tensor([nr]), "tail")
+
+
+@pytest.mark.parametrize("side", ["head", "tail"])
+def test_sparse_filter_counts_equal_the_dense_mask(side):
+    ne, nr = 30, 4
+    known = random_triples(400, ne, nr, seed=6)
+    test = known[::5]
+    scores = TableScorer(ne, nr, levels=3, seed=7).batch(test, side)
+    index = FilterIndex(known, ne, nr)
+    query, true = test[:, 2 - COLUMN[side]], test[:, COLUMN[side]]
+    dense = ranks_from_scores(scores, true, index.mask(query, test[:, 1], side))
+    sparse = ranks_from_scores(scores, true, known=index.known(query, test[:, 1], side))
+    for a, b in zip(dense, sparse, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_nan_scores_rank_last():
+    scores = torch.tensor([[1.0, float("nan"), 0.5, 2.0], [float("nan"), 3.0, float("nan"), 1.0]])
+    ranks = ranks_from_scores(scores, torch.tensor([0, 0]))
+    # row 0: only 2.0 beats 1.0, the NaN candidate does not; row 1: the NaN true entity ranks last
+    assert ranks.optimistic.tolist() == [2, 3] and ranks.pessimistic.tolist() == [2, 4]
+    filtered = ranks_from_scores(scores, torch.tensor([0, 0]), known=(torch.tensor([1]), torch.tensor([1])))
+    assert filtered.optimistic.tolist() == [2, 2] and filtered.pessimistic.tolist() == [2, 3]
 
 
 def test_evaluation_equals_pykeen_rank_based_evaluator():

@@ -1,0 +1,493 @@
+r"""Fast, vectorized reading of line-based triples: N-Triples, N-Quads and tab-separated labels.
+
+No Python object per triple: lines and fields are located with numpy over the raw bytes, and
+fields are interned in bulk. Each field is hashed twice from its little-endian 8-byte words
+:math:`w_1..w_m` and its length :math:`\ell` (:math:`h_0 = \ell K`,
+:math:`h_k = \mathrm{mix}((h_{k-1} \oplus w_k) K')`, 64-bit wrapping, two sets of constants);
+sorting the first hash gives the distinct fields, and the second hash must agree within each
+group, so two different fields are only confused on a 128-bit collision (a clash of the first hash
+alone sends the document to the exact parser). The document is read in chunks of
+:data:`CHUNK_BYTES`; across chunks, fields are matched by their hashes in a sorted table, so a term
+seen before costs no Python work. Only the distinct fields become Python strings.
+
+N-Triples and N-Quads (:func:`parse_lines`): the fast path reads lines of the form
+``S P O [G] .`` with single spaces between terms. Distinct IRIs without escapes are validated by
+pyoxigraph's IRI parser; every other distinct term (literals, blank nodes, escaped IRIs) is parsed
+and printed in canonical form by pyoxigraph, so terms come out exactly as
+:func:`kgtransfer.knowledge.io.parse` makes them. Comment and empty lines are skipped; any other line
+(tabs, several spaces, trailing comments) is parsed on its own by pyoxigraph. Terms keep their order
+of first appearance and blank nodes are scoped to the document, as in the exact parser. When
+anything is malformed, or more than :data:`MAX_FALLBACK` of the lines (and over 1,000) need the
+line parser,
+:func:`parse_lines` returns :obj:`None` and the caller parses the whole document exactly (which
+names the file and line of the error).
+
+Tab-separated labels (:func:`read_tsv`): one triple ``head<TAB>relation<TAB>tail`` per line; labels
+become IRIs with :func:`label_iri`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+
+from kgtransfer.errors import RDFSyntaxError
+
+#: Fraction of a document's lines the fast path may hand to the exact line parser before it gives up.
+MAX_FALLBACK = 0.05
+#: Bytes read per step (lines are never split); bounds the temporary arrays.
+CHUNK_BYTES = 1 << 26
+
+_K0 = np.uint64(0x9E3779B97F4A7C15)
+_K1 = np.uint64(0xBF58476D1CE4E5B9)
+_K2 = np.uint64(0x94D049BB133111EB)
+_SPACE, _TAB, _NL, _CR, _HASH, _DOT = 32, 9, 10, 13, ord("#"), ord(".")
+_LT, _GT, _US, _COLON, _QUOTE = ord("<"), ord(">"), ord("_"), ord(":"), ord('"')
+
+
+# --- bytes ----------------------------------------------------------------------------------------
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The file's bytes, decompressed when the name ends in ``.gz``."""
+    path = Path(path)
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def _buffer(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """``(bytes as uint8, unaligned little-endian uint64 word starting at every offset)``."""
+    if len(data) < 8:
+        data = data + b"\0" * (8 - len(data))
+    buf = np.frombuffer(data, dtype=np.uint8)
+    words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    return buf, words
+
+
+def line_bounds(buf: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the lines of ``buf[lo:hi]`` (ends exclude the newline and a carriage return)."""
+    nl = np.flatnonzero(buf[lo:hi] == _NL) + lo
+    starts = np.concatenate([[lo], nl + 1]).astype(np.int64)
+    ends = np.concatenate([nl, [hi]]).astype(np.int64)
+    if len(starts) > 1 and starts[-1] == hi:  # the text ends with a newline
+        starts, ends = starts[:-1], ends[:-1]
+    cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == _CR)
+    return starts, ends - cr
+
+
+# --- interning ------------------------------------------------------------------------------------
+
+
+_MASKS = np.asarray([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def _word_at(words: np.ndarray, offsets: np.ndarray, remaining: np.ndarray) -> np.ndarray:
+    """The 8-byte word at each offset, bytes past ``remaining`` (1..8+) zeroed."""
+    last = len(words) - 1
+    tail = np.flatnonzero(offsets > last) if len(offsets) and offsets.max() > last else None
+    if tail is not None:  # the last few bytes: read the last word and shift them into place
+        offsets = offsets.copy()
+        shift = ((offsets[tail] - last) * 8).astype(np.uint64)
+        offsets[tail] = last
+    w = words[offsets]
+    if tail is not None:
+        w[tail] >>= shift
+    if remaining.min() < 8:
+        w &= _MASKS[np.minimum(remaining, 8)]
+    return w
+
+
+def _hashes(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of each slice ``[start, start + length)`` (see the module docstring)."""
+    h1 = lengths.astype(np.uint64) * _K0
+    h2 = lengths.astype(np.uint64) * _K1
+    k = 0
+    full = int(lengths.min()) // 8 if len(lengths) else 0
+    while k < full:  # words every field has: whole arrays, in place
+        w = _word_at(words, starts + 8 * k, lengths - 8 * k)
+        h1 ^= w
+        h1 *= _K1
+        h1 ^= h1 >> np.uint64(31)
+        h2 += w
+        h2 *= _K2
+        h2 ^= h2 >> np.uint64(29)
+        k += 1
+    active = np.flatnonzero(lengths > 8 * k)
+    while len(active):
+        w = _word_at(words, starts[active] + 8 * k, lengths[active] - 8 * k)
+        x = (h1[active] ^ w) * _K1
+        h1[active] = x ^ (x >> np.uint64(31))
+        y = (h2[active] + w) * _K2
+        h2[active] = y ^ (y >> np.uint64(29))
+        k += 1
+        active = active[lengths[active] > 8 * k]
+    return h1, h2
+
+
+def intern_slices(words: np.ndarray, starts: np.ndarray, ends: np.ndarray):
+    """Intern the byte slices ``[starts[i], ends[i])`` of a buffer (``words`` from :func:`_buffer`).
+
+    Two slices are one value when their lengths and both 64-bit hashes agree (telling two
+    different slices apart fails only on a 128-bit collision).
+
+    Returns:
+        ``(ids, first, h1, h2)``: ``ids[i]`` numbers slice ``i``'s distinct value in order of first
+        appearance, ``first[j]`` is the index of the first slice with value ``j`` and ``h1[j]``,
+        ``h2[j]`` its hashes; :obj:`None` when two values share the first hash (callers then intern
+        exactly).
+    """
+    if not len(starts):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty.astype(np.uint64), empty.astype(np.uint64)
+    h1, h2 = _hashes(words, starts, ends - starts)
+    perm = np.argsort(h1)  # an unstable sort is enough: each group's first slice is its smallest index
+    sorted_h1 = h1[perm]
+    new_group = np.empty(len(perm), dtype=bool)
+    new_group[0] = True
+    np.not_equal(sorted_h1[1:], sorted_h1[:-1], out=new_group[1:])
+    group_starts = np.flatnonzero(new_group)
+    first = np.minimum.reduceat(perm, group_starts)
+    inverse = np.empty(len(perm), dtype=np.int64)
+    inverse[perm] = np.cumsum(new_group) - 1
+    if not np.array_equal(h2, h2[first[inverse]]):
+        return None
+    order = np.argsort(first)  # distinct values by first appearance (the firsts are distinct)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    first = first[order]
+    return rank[inverse], first, h1[first], h2[first]
+
+
+def _intern_dict(words: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    data = words.base if isinstance(words.base, bytes) else bytes(words.base)
+    index: dict[bytes, int] = {}
+    firsts: list[int] = []
+    ids = np.empty(len(starts), dtype=np.int64)
+    for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        j = index.setdefault(data[s:e], len(index))
+        if j == len(firsts):
+            firsts.append(i)
+        ids[i] = j
+    return ids, np.asarray(firsts, dtype=np.int64)
+
+
+# --- N-Triples and N-Quads ------------------------------------------------------------------------
+
+
+class _Fallback(Exception):
+    """The fast path cannot read this document; parse it exactly."""
+
+
+def parse_lines(data: bytes, quads: bool, source: str, name: str):
+    """Parse N-Triples (``quads=False``) or N-Quads bytes fast; :obj:`None` when the exact parser must.
+
+    Args:
+        data: the document.
+        quads: N-Quads (a fourth, graph term per line) rather than N-Triples.
+        source: names the input (errors are left to the exact parser, which names file and line).
+        name: the graph's name and its default provenance source.
+
+    Returns:
+        The same :class:`~kgtransfer.knowledge.graph.KnowledgeGraph` as
+        :func:`kgtransfer.knowledge.io.parse`, or :obj:`None` (see the module docstring).
+    """
+    try:
+        return _LineReader(data, quads).graph(name)
+    except _Fallback:
+        return None
+
+
+def _chunks(data: bytes, size: int):
+    """Byte ranges of about :data:`CHUNK_BYTES` that end after a newline (or at the end)."""
+    lo = 0
+    while lo < size:
+        hi = min(lo + CHUNK_BYTES, size)
+        if hi < size:
+            nl = data.find(b"\n", hi)
+            hi = size if nl < 0 else nl + 1
+        yield lo, hi
+        lo = hi
+
+
+class _LineReader:
+    """One pass over the chunks of an N-Triples/N-Quads document (see the module docstring)."""
+
+    def __init__(self, data: bytes, quads: bool):
+        self.data, self.quads = data, quads
+        self.buf, self.words = _buffer(data)
+        self.index: dict[str, int] = {}  # canonical term -> id
+        # tokens as written, by hash: sorted first hashes, second hashes and term ids
+        self.seen = (np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64))
+        self.first_pos: list[int] = []  # per term: line * 4 + position of its first appearance
+        self.graph_raw: dict[str, int] = {}  # graph token as written -> slot in graph_terms
+        self.graph_terms: list = []  # pyoxigraph terms of the graph names
+        self.graph_pos: list[int] = []
+        self.rows: list[np.ndarray] = []  # per chunk: [n, 3] term ids
+        self.graphs: list[np.ndarray] = []  # per chunk: graph slot per row (-1: default graph)
+        self.lines: list[np.ndarray] = []  # per chunk: line index per row
+        self.other: list[tuple[int, int, int]] = []  # (line, start, end) for the exact line parser
+
+    def graph(self, name: str):
+        from kgtransfer.knowledge.graph import KnowledgeGraph, scope_blank_nodes
+
+        data, size, line_base = self.data, len(self.data), 0
+        for lo, hi in _chunks(data, size):
+            line_base += self._chunk(lo, hi, line_base)
+            if len(self.other) > max(MAX_FALLBACK * line_base, 1000):
+                raise _Fallback
+        for line, start, end in self.other:
+            self._exact_line(line, start, end)
+        for term, pos in zip(self.graph_terms, self.graph_pos, strict=True):  # a graph name that is also a term
+            tid = self.index.get(str(term))
+            if tid is not None:
+                self.first_pos[tid] = min(self.first_pos[tid], pos)
+        triples = np.concatenate(self.rows) if self.rows else np.zeros((0, 3), dtype=np.int64)
+        # terms in order of first appearance, blank nodes scoped to the document, as the exact parser
+        order = np.argsort(np.asarray(self.first_pos, dtype=np.int64), kind="stable")
+        new_id = np.empty(len(order), dtype=np.int64)
+        new_id[order] = np.arange(len(order))
+        names = list(self.index)
+        terms = np.empty(len(names), dtype=object)
+        terms[:] = [names[i] for i in order.tolist()]
+        terms = scope_blank_nodes(terms, data)
+        sources, provenance = self._sources(name)
+        return KnowledgeGraph(terms, new_id[triples], provenance, sources, name)
+
+    def _chunk(self, lo: int, hi: int, line_base: int) -> int:
+        """Read the lines of ``data[lo:hi]``; returns their number."""
+        buf = self.buf
+        starts, ends = line_bounds(buf, lo, hi)
+        last = len(buf) - 1
+
+        def at(i):
+            return buf[np.clip(i, 0, last)]
+
+        skip = (ends == starts) | (at(starts) == _HASH)  # empty or comment lines
+        spaces = np.flatnonzero(buf[lo:hi] == _SPACE) + lo
+        spaces = np.concatenate([spaces, [hi + 1, hi + 2]])  # sentinels past the end
+        j = np.searchsorted(spaces, starts)
+        s1, s2 = spaces[j], spaces[np.minimum(j + 1, len(spaces) - 1)]
+        dot = ends - 2  # the space before the final "."
+        ok = ~skip & (s1 > starts) & (s2 > s1 + 1) & (dot > s2 + 1) & (at(ends - 1) == _DOT) & (at(dot) == _SPACE)
+        obj_end = dot.copy()
+        has_graph = np.zeros(len(starts), dtype=bool)
+        if self.quads:
+            s3 = spaces[np.maximum(np.searchsorted(spaces, dot) - 1, 0)]
+            g0, g_end = at(s3 + 1), at(dot - 1)  # a graph token: <...> or _:label (a literal's words are not)
+            iri = (g0 == _LT) & (g_end == _GT)
+            blank = (g0 == _US) & (at(s3 + 2) == _COLON) & (g_end != _QUOTE)
+            has_graph = ok & (s3 > s2 + 1) & (iri | blank)
+            obj_end[has_graph] = s3[has_graph]
+        first = at(starts)
+        ok &= ((first == _LT) | (first == _US)) & (at(s1 + 1) == _LT) & np.isin(at(s2 + 1), (_LT, _US, _QUOTE))
+        self.other += [(i + line_base, starts[i], ends[i]) for i in np.flatnonzero(~ok & ~skip).tolist()]
+        rows = np.flatnonzero(ok)
+        if not len(rows):
+            return len(starts)
+        tok_starts = np.stack([starts[rows], s1[rows] + 1, s2[rows] + 1], axis=1).ravel()
+        tok_ends = np.stack([s1[rows], s2[rows], obj_end[rows]], axis=1).ravel()
+        interned = intern_slices(self.words, tok_starts, tok_ends)
+        if interned is None:
+            raise _Fallback
+        ids, firsts, h1, h2 = interned
+        pos = (rows[firsts // 3] + line_base) * 4 + firsts % 3
+        term_ids = self._terms(tok_starts[firsts], tok_ends[firsts], pos, h1, h2)
+        self.rows.append(term_ids[ids].reshape(-1, 3))
+        self.lines.append(rows + line_base)
+        graph_of_row = np.full(len(rows), -1, dtype=np.int64)
+        g = np.flatnonzero(has_graph[rows])
+        if len(g):
+            interned = intern_slices(self.words, s3[rows[g]] + 1, dot[rows[g]])
+            if interned is None:
+                raise _Fallback
+            g_ids, g_first, _, _ = interned
+            slots = self._graph_slots(
+                s3[rows[g[g_first]]] + 1, dot[rows[g[g_first]]], (rows[g[g_first]] + line_base) * 4 + 3
+            )
+            graph_of_row[g] = slots[g_ids]
+        self.graphs.append(graph_of_row)
+        return len(starts)
+
+    def _decode(self, starts: np.ndarray, ends: np.ndarray) -> list[str]:
+        try:
+            return [self.data[s:e].decode() for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+        except UnicodeDecodeError:
+            raise _Fallback from None
+
+    def _terms(self, starts, ends, pos, h1, h2) -> np.ndarray:
+        """Term ids of distinct tokens (hashes ``h1``, ``h2``); new ones are validated and canonicalized."""
+        import pyoxigraph as ox
+
+        seen_h1, seen_h2, seen_id = self.seen
+        at = np.searchsorted(seen_h1, h1).clip(max=max(len(seen_h1) - 1, 0))
+        found = (seen_h1[at] == h1) if len(seen_h1) else np.zeros(len(h1), dtype=bool)
+        if not np.array_equal(seen_h2[at[found]], h2[found]):
+            raise _Fallback  # a clash of first hashes
+        out = np.full(len(h1), -1, dtype=np.int64)
+        out[found] = seen_id[at[found]]
+        new = np.flatnonzero(~found)
+        tokens = self._decode(starts[new], ends[new])
+        canon = list(tokens)
+        hard = []
+        for j, t in enumerate(tokens):
+            if t[0] == "<" and t[-1] == ">" and "\\" not in t:
+                try:
+                    ox.NamedNode(t[1:-1])  # validates the IRI exactly as the parser does
+                except ValueError:
+                    raise _Fallback from None
+            else:
+                hard.append(j)
+        for j, term in zip(hard, _parse_objects([tokens[j] for j in hard]), strict=True):
+            canon[j] = str(term)
+        index, first_pos = self.index, self.first_pos
+        for j, i in enumerate(new.tolist()):
+            tid = index.setdefault(canon[j], len(index))
+            if tid == len(first_pos):
+                first_pos.append(int(pos[i]))
+            out[i] = tid
+        merged_h1 = np.concatenate([seen_h1, h1[new]])
+        order = np.argsort(merged_h1, kind="stable")
+        self.seen = (
+            merged_h1[order],
+            np.concatenate([seen_h2, h2[new]])[order],
+            np.concatenate([seen_id, out[new]])[order],
+        )
+        return out
+
+    def _graph_slots(self, starts: np.ndarray, ends: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        tokens = self._decode(starts, ends)
+        new = [i for i, t in enumerate(tokens) if t not in self.graph_raw]
+        for i, term in zip(new, _parse_objects([tokens[i] for i in new]), strict=True):
+            self.graph_raw[tokens[i]] = len(self.graph_terms)
+            self.graph_terms.append(term)
+            self.graph_pos.append(int(pos[i]))
+        return np.asarray([self.graph_raw[t] for t in tokens], dtype=np.int64)
+
+    def _exact_line(self, line: int, start: int, end: int) -> None:
+        """Parse one line with pyoxigraph (tabs, extra spaces, trailing comments, ...)."""
+        import pyoxigraph as ox
+
+        fmt = ox.RdfFormat.N_QUADS if self.quads else ox.RdfFormat.N_TRIPLES
+        try:
+            parsed = list(ox.parse(self.data[start:end], format=fmt))
+        except (SyntaxError, ValueError):
+            raise _Fallback from None
+        for q in parsed:
+            ids = []
+            for position, term in enumerate((q.subject, q.predicate, q.object)):
+                tid = self.index.setdefault(str(term), len(self.index))
+                if tid == len(self.first_pos):
+                    self.first_pos.append(line * 4 + position)
+                self.first_pos[tid] = min(self.first_pos[tid], line * 4 + position)
+                ids.append(tid)
+            self.rows.append(np.asarray([ids], dtype=np.int64))
+            self.lines.append(np.asarray([line], dtype=np.int64))
+            slot = -1
+            if not isinstance(q.graph_name, ox.DefaultGraph):
+                self.graph_terms.append(q.graph_name)
+                self.graph_pos.append(line * 4 + 3)
+                slot = len(self.graph_terms) - 1
+            self.graphs.append(np.asarray([slot], dtype=np.int64))
+
+    def _sources(self, name: str):
+        """Provenance sources from the graph names, in order of first appearance (as the exact parser)."""
+        import pyoxigraph as ox
+
+        from kgtransfer.knowledge.io import _graph_sources
+
+        if not self.graph_terms:
+            return (name,), None
+        graph_of_row = np.concatenate(self.graphs)
+        default = graph_of_row < 0
+        line_of_row = np.concatenate(self.lines)
+        terms = [*self.graph_terms, ox.DefaultGraph()]
+        pos = [*self.graph_pos, int(line_of_row[default].min()) * 4 + 3 if default.any() else np.iinfo(np.int64).max]
+        order = np.argsort(np.asarray(pos, dtype=np.int64), kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        of_row = rank[np.where(default, len(terms) - 1, graph_of_row)]
+        used = np.zeros(len(order), dtype=bool)
+        used[of_row] = True
+        keep = np.cumsum(used) - 1
+        ordered = [terms[i] for i, u in zip(order.tolist(), used.tolist(), strict=True) if u]
+        return _graph_sources(ordered, keep[of_row], name)
+
+
+def _parse_objects(tokens: list[str]) -> list:
+    """Pyoxigraph terms of N-Triples object tokens, one parse of a document with one triple per token."""
+    import pyoxigraph as ox
+
+    if not tokens:
+        return []
+    doc = "".join(f"<urn:s> <urn:p> {t} .\n" for t in tokens).encode()
+    try:
+        terms = [q.object for q in ox.parse(doc, format=ox.RdfFormat.N_TRIPLES)]
+    except (SyntaxError, ValueError):
+        raise _Fallback from None
+    if len(terms) != len(tokens):
+        raise _Fallback
+    return terms
+
+
+# --- tab-separated labels -------------------------------------------------------------------------
+
+#: Characters a label keeps in its IRI; everything else is percent-encoded (UTF-8), ``%`` included,
+#: so :func:`urllib.parse.unquote` recovers the label.
+LABEL_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def label_iri(namespace: str, label: str) -> str:
+    """The canonical IRI term ``<namespace + percent-encoded label>`` (see :data:`LABEL_SAFE`)."""
+    return f"<{namespace}{quote(label, safe=LABEL_SAFE)}>"
+
+
+def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list[str]]:
+    """Tab-separated ``head, relation, tail`` labels as ids into IRI terms.
+
+    Args:
+        data: the text (UTF-8); empty and blank lines are skipped, labels are stripped of spaces.
+        namespace: the IRI prefix of every label.
+        source: names the input in errors.
+
+    Returns:
+        ``(triples [n, 3] int64, terms)``: canonical IRI terms in order of first appearance.
+
+    Raises:
+        RDFSyntaxError: a line without exactly three tab-separated fields, an empty label or
+            bytes that are not UTF-8, naming the file and line.
+    """
+    buf, words = _buffer(data)
+    size = len(data)
+    starts, ends = line_bounds(buf, 0, size)
+    tabs = np.concatenate([np.flatnonzero(buf[:size] == _TAB), [size + 1, size + 2, size + 3]])
+    j = np.searchsorted(tabs, starts)
+    t1, t2, t3 = tabs[j], tabs[np.minimum(j + 1, len(tabs) - 1)], tabs[np.minimum(j + 2, len(tabs) - 1)]
+    ok = (t2 < ends) & (t3 > ends)
+    bad = np.flatnonzero(~ok)
+    skip = [i for i in bad.tolist() if not data[starts[i] : ends[i]].strip()]
+    if len(skip) < len(bad):
+        line = sorted(set(bad.tolist()) - set(skip))[0]
+        fields = data[starts[line] : ends[line]].count(b"\t") + 1
+        raise RDFSyntaxError(f"expected 3 tab-separated fields, found {fields}", source, line + 1)
+    rows = np.flatnonzero(ok)
+    fs = np.stack([starts[rows], t1[rows] + 1, t2[rows] + 1], axis=1).ravel()
+    fe = np.stack([t1[rows], t2[rows], ends[rows]], axis=1).ravel()
+    interned = intern_slices(words, fs, fe)
+    ids, first = _intern_dict(words, fs, fe) if interned is None else interned[:2]
+    index: dict[str, int] = {}
+    setdefault = index.setdefault
+    mapped = np.empty(len(first), dtype=np.int64)
+    for j, (s, e) in enumerate(zip(fs[first].tolist(), fe[first].tolist(), strict=True)):
+        line = int(rows[first[j] // 3]) + 1
+        try:
+            label = data[s:e].decode().strip()
+        except UnicodeDecodeError as err:
+            raise RDFSyntaxError(f"not UTF-8 ({err.reason})", source, line) from None
+        if not label:
+            raise RDFSyntaxError("empty label", source, line)
+        mapped[j] = setdefault(label_iri(namespace, label), len(index))
+    return mapped[ids].reshape(-1, 3), list(index)
