@@ -51,6 +51,15 @@ _EXPORTS = {
     "continual_strategy": "kgtransfer.transfer.warm_start",
     "encoder": "kgtransfer.models.registry",
     "decoder": "kgtransfer.models.registry",
+    "predict_target": "kgtransfer.tasks.prediction",
+    "embeddings": "kgtransfer.tasks.prediction",
+    "save_embeddings": "kgtransfer.tasks.prediction",
+    "Metrics": "kgtransfer.tasks.metrics",
+    "Split": "kgtransfer.data.splits",
+    "given_split": "kgtransfer.data.splits",
+    "random_split": "kgtransfer.data.splits",
+    "novelty_split": "kgtransfer.data.splits",
+    "transfer_split": "kgtransfer.data.splits",
 }
 
 __all__ = [
@@ -61,8 +70,10 @@ __all__ = [
     "ConfigError",
     "FinetuneConfig",
     "KnowledgeGraph",
+    "Metrics",
     "ModelConfig",
     "SequenceResult",
+    "Split",
     "TaskConfig",
     "TrainConfig",
     "TrainedModel",
@@ -71,13 +82,20 @@ __all__ = [
     "compose",
     "continual_strategy",
     "decoder",
+    "embeddings",
     "encoder",
     "finetune",
+    "given_split",
     "greedy_soup",
     "interpolate",
     "interpolation_sweep",
+    "novelty_split",
+    "predict_target",
     "pretrain",
     "sequence",
+    "random_split",
+    "save_embeddings",
+    "transfer_split",
     "uniform_soup",
     "zero_shot",
     "difference",
@@ -92,6 +110,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
+    from kgtransfer.data.splits import Split, given_split, novelty_split, random_split, transfer_split
     from kgtransfer.errors import KGTransferError
     from kgtransfer.knowledge.align import Alignment, align
     from kgtransfer.knowledge.graph import GraphStats, KnowledgeGraph
@@ -100,6 +119,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.knowledge.sources import load
     from kgtransfer.knowledge.sparql import sparql
     from kgtransfer.models.registry import decoder, encoder
+    from kgtransfer.tasks.metrics import Metrics
+    from kgtransfer.tasks.prediction import embeddings, predict_target, save_embeddings
     from kgtransfer.training import TrainedModel, train
     from kgtransfer.transfer.compare import Comparison, compare
     from kgtransfer.transfer.finetune import finetune, pretrain, zero_shot

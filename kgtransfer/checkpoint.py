@@ -43,7 +43,8 @@ def save_checkpoint(
         save_file(_contiguous(tensors), tmp / "model.safetensors")
         for name, group in (extra or {}).items():
             save_file(_contiguous(group), tmp / f"{name}.safetensors")
-        save_json(tmp / "meta.json", meta)
+        digests = {p.name: _digest(p) for p in sorted(tmp.glob("*.safetensors"))}
+        save_json(tmp / "meta.json", {**meta, "digests": digests})
         old = path.with_name(f".{path.name}.old")
         if old.exists():
             shutil.rmtree(old)
@@ -58,6 +59,13 @@ def save_checkpoint(
     return path
 
 
+def _digest(file: Path) -> str:
+    """blake2b of a file's bytes: a damaged tensor file is caught on load, not trained on."""
+    import hashlib
+
+    return hashlib.blake2b(file.read_bytes(), digest_size=16).hexdigest()
+
+
 def _remove_stale_temporaries(path: Path) -> None:
     """Delete the temporary folders that runs killed while writing ``path`` left behind."""
     stale = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}")  # tempfile.mkdtemp's names
@@ -69,9 +77,13 @@ def _remove_stale_temporaries(path: Path) -> None:
 def load_checkpoint(
     path: str | os.PathLike, device: str | torch.device = "cpu", extra: tuple[str, ...] = ()
 ) -> tuple[dict[str, torch.Tensor], dict, dict]:
-    """``(tensors, meta, extra tensor files)`` of a checkpoint folder (falls back to an interrupted swap's copy)."""
-    from safetensors.torch import load_file
+    """``(tensors, meta, extra tensor files)`` of a checkpoint folder (falls back to an interrupted swap's copy).
 
+    Every corruption is a :class:`~kgtransfer.errors.CheckpointError` naming the file: unreadable
+    safetensors, a ``meta.json`` that is not a JSON object, and weights holding NaN or infinity
+    (loading those would evaluate to nonsense). Extra files that are absent are left out of the
+    third value; callers that need one say so (see :func:`load_training_state`).
+    """
     from kgtransfer.errors import SourceNotFoundError
 
     path = Path(path)
@@ -80,14 +92,59 @@ def load_checkpoint(
     if not (path / "model.safetensors").is_file():
         raise SourceNotFoundError(f"{path}: not a kgtransfer checkpoint (no model.safetensors)")
     dev = str(device)
-    tensors = load_file(path / "model.safetensors", device=dev)
-    meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").is_file() else {}
+    meta = _read_meta(path / "meta.json") if (path / "meta.json").exists() else {}
+    _check_digests(path, meta, ("model", *extra))
+    meta.pop("digests", None)
+    tensors = _read_tensors(path / "model.safetensors", dev)
     groups = {
-        name: load_file(path / f"{name}.safetensors", device=dev)
+        name: _read_tensors(path / f"{name}.safetensors", dev)
         for name in extra
-        if (path / f"{name}.safetensors").is_file()
+        if (path / f"{name}.safetensors").exists()
     }
     return tensors, meta, groups
+
+
+def _check_digests(path: Path, meta: dict, names: tuple[str, ...]) -> None:
+    """Compare tensor files with the digests ``meta.json`` recorded (checkpoints from before them pass)."""
+    from kgtransfer.errors import CheckpointError
+
+    digests = meta.get("digests")
+    if digests is None:
+        return
+    if not isinstance(digests, dict):
+        raise CheckpointError(f"{path / 'meta.json'}: 'digests' is not a table")
+    for name in names:
+        file = path / f"{name}.safetensors"
+        if file.name in digests and file.exists() and _digest(file) != digests[file.name]:
+            raise CheckpointError(f"{file}: contents differ from the digest saved with it (a damaged file)")
+
+
+def _read_tensors(file: Path, device: str) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, refusing corrupt files and non-finite values (typed errors)."""
+    from safetensors.torch import load_file
+
+    from kgtransfer.errors import CheckpointError
+
+    try:
+        tensors = load_file(file, device=device)
+    except Exception as e:  # noqa: BLE001 - SafetensorError, OSError, ValueError, RuntimeError...
+        raise CheckpointError(f"{file}: unreadable safetensors file ({type(e).__name__}: {e})") from None
+    for name, t in tensors.items():
+        if (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{file}: tensor {name!r} holds NaN or infinite values; refusing to load it")
+    return tensors
+
+
+def _read_meta(file: Path) -> dict:
+    from kgtransfer.errors import CheckpointError
+
+    try:
+        meta = json.loads(file.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{file}: unreadable JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{file}: expected a JSON object, found {type(meta).__name__}")
+    return meta
 
 
 def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -103,10 +160,17 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
                 tensors[f"{idx}.{key}"] = value
             else:
                 scalars[f"{idx}.{key}"] = value
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+    shapes = {k: list(v.shape) for k, v in tensors.items()}  # checked on restore: a damaged file shows
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars, "tensors": shapes}
 
 
 def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    expected = meta.get("tensors")
+    if expected is not None:
+        found = {k: list(v.shape) for k, v in tensors.items()}
+        if found != expected:
+            diff = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
+            raise ValueError(f"optimizer tensors differ from the ones saved ({diff[:4]})")
     state: dict[int, dict] = {}
     for name, value in tensors.items():
         idx, key = name.split(".", 1)
@@ -145,13 +209,110 @@ def load_training_state(
 ):
     """Restore weights (and optimizer state) from :func:`save_training_state`; returns its meta.
 
-    With ``weights_only=True`` returns the state dict instead and touches nothing.
+    With ``weights_only=True`` returns the state dict instead and touches nothing. Raises
+    :class:`~kgtransfer.errors.CheckpointError` when a part is missing (``optimizer.safetensors``
+    when an optimizer is to be restored) or does not fit the model or the optimizer.
     """
+    from kgtransfer.errors import CheckpointError
+
     tensors, meta, extra = load_checkpoint(path, device, extra=("optimizer",))
     if weights_only:
         return tensors
     if model is not None:
-        model.load_state_dict(tensors)
-    if optimizer is not None and "optimizer" in extra:
-        _restore_optimizer(optimizer, extra["optimizer"], meta["optimizer"])
+        try:
+            model.load_state_dict(tensors)
+        except (RuntimeError, KeyError, ValueError, TypeError) as e:
+            raise CheckpointError(f"{path}: the weights do not fit the model ({_first_line(e)})") from None
+    if optimizer is not None:
+        if "optimizer" not in extra or "optimizer" not in meta:
+            raise CheckpointError(
+                f"{path}: no optimizer state (optimizer.safetensors or meta.json's 'optimizer' is missing); "
+                "resuming without it would not continue the run"
+            )
+        try:
+            _restore_optimizer(optimizer, extra["optimizer"], meta["optimizer"])
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
+            raise CheckpointError(f"{path}: the optimizer state does not fit ({_first_line(e)})") from None
     return meta
+
+
+#: TrainConfig fields a resumed run may change: how long and where it runs, not what it learns.
+RESUMABLE_FIELDS = ("epochs", "patience", "device", "threads", "progress")
+
+
+def check_same_run(path: Path, saved: dict | None, current: dict | None, what: str, free: tuple = ()) -> None:
+    """Refuse to resume when ``current`` differs from the ``saved`` settings (fields named)."""
+    from kgtransfer.errors import CheckpointError
+
+    if saved is None or current is None:
+        return
+    current = json.loads(json.dumps(current, default=str))
+    changed = [
+        f"{k}: {saved.get(k)!r} -> {current.get(k)!r}"
+        for k in sorted(set(saved) | set(current))
+        if k not in free and saved.get(k) != current.get(k)
+    ]
+    if changed:
+        raise CheckpointError(
+            f"{path}: resume=True with a different {what} ({'; '.join(changed)[:600]}); "
+            "resume with the saved settings or start a new checkpoint folder"
+        )
+
+
+def resume_state(
+    ckpt: Path, model: nn.Module, optimizer, device, config: dict | None = None, state: dict | None = None
+) -> tuple[dict, dict, int, int, int, dict | None]:
+    """Restore a run from ``ckpt/last`` (and ``ckpt/best``) for ``fit(..., resume=True)``.
+
+    ``config`` (the TrainConfig as JSON) and ``state`` (the caller's metadata: model config, data
+    fingerprint) must equal what the checkpoint recorded, except :data:`RESUMABLE_FIELDS`: a run
+    resumed with another learning rate, seed or dataset would record one thing and do another.
+
+    Returns:
+        ``(history fields, best metrics, best epoch, stale count, next epoch, best weights or None)``.
+
+    Raises:
+        CheckpointError: a part is missing or corrupt, e.g. ``best/`` for a run that recorded a
+            best epoch, or a ``meta.json`` without the run's counters.
+    """
+    from kgtransfer.errors import CheckpointError
+
+    _, meta, _ = load_checkpoint(ckpt / "last", "cpu")
+    check_same_run(ckpt / "last", meta.get("config"), config, "training configuration", RESUMABLE_FIELDS)
+    check_same_run(ckpt / "last", meta.get("state"), state, "model or data")
+    meta = load_training_state(ckpt / "last", model, optimizer, device)
+    try:
+        history = dict(meta["history"])
+        best, best_epoch, stale, epoch = (
+            dict(meta["best"]),
+            int(meta["best_epoch"]),
+            int(meta["stale"]),
+            int(meta["epoch"]),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(
+            f"{ckpt / 'last' / 'meta.json'}: missing or malformed run state ({_first_line(e)})"
+        ) from None
+    if epoch < 0 or best_epoch < 0 or stale < 0 or best_epoch > epoch:
+        raise CheckpointError(
+            f"{ckpt / 'last' / 'meta.json'}: inconsistent counters (epoch {epoch}, best {best_epoch})"
+        )
+    best_weights = None
+    if best:
+        if not (ckpt / "best").exists() and not (ckpt / ".best.old").exists():
+            raise CheckpointError(f"{ckpt}: best/ is missing, though the run recorded a best epoch ({best_epoch})")
+        best_weights = load_training_state(ckpt / "best", None, None, device, weights_only=True)
+        mismatch = set(best_weights) ^ set(model.state_dict())
+        if mismatch:
+            raise CheckpointError(f"{ckpt / 'best'}: weights do not fit the model (keys {sorted(mismatch)[:5]})")
+        for k, v in model.state_dict().items():
+            if tuple(best_weights[k].shape) != tuple(v.shape):
+                raise CheckpointError(
+                    f"{ckpt / 'best'}: {k} has shape {tuple(best_weights[k].shape)}, expected {tuple(v.shape)}"
+                )
+    return history, best, best_epoch, stale, epoch + 1, best_weights
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]

@@ -8,6 +8,8 @@ line and exit non-zero; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -20,19 +22,26 @@ EPILOG = """examples:
   kgtransfer info brick:1.4 --view hierarchy
   kgtransfer merge union brick:1.2 brick:1.4 -o merged.trig
   kgtransfer merge extension brick:1.2 brick:1.4 --hops 1 --align labels -o extended.ttl
-  kgtransfer sparql ontologies/queries/brick-top-classes.rq --source brick:1.4 --csv
+  kgtransfer merge union a=v1/data.ttl b=v2/data.ttl -o both.trig   # named sources
+  kgtransfer sparql brick-top-classes --source brick:1.4 --csv        # a bundled query, by name
+  kgtransfer sparql q.rq --source brick:1.4 --bind c=brick:Room      # prefixed names from the query
   kgtransfer sources
   kgtransfer pretrain brick:1.2 -o runs/pre --encoder rgcn --dim 64 --epochs 40
   kgtransfer finetune runs/pre brick:1.4 -o runs/ft --strategy lp-ft
   kgtransfer evaluate runs/ft
   kgtransfer interpolate runs/pre runs/ft --sweep -o runs/sweep
-  kgtransfer run ontologies/experiments/brick-evolution.toml
+  kgtransfer predict runs/ft --head https://brickschema.org/schema/Brick#Room --relation IRI -k 10
+  kgtransfer embeddings runs/ft -o embeddings.tsv
+  kgtransfer run brick-evolution                                      # a bundled experiment, by name
   kgtransfer sequence data/ckge/ENTITY/0 data/ckge/ENTITY/1 -o runs/seq --strategies fine-tune shrink-perturb+replay
 """
 
 
 def _source_help() -> str:
-    return "a file (.ttl .nt .nq .trig .rdf .owl .jsonld, optionally .gz) or a registry name (see `kgtransfer sources`)"
+    return (
+        "a file (.ttl .nt .nq .trig .rdf .owl .jsonld, optionally .gz) or a registry name (see `kgtransfer "
+        "sources`); NAME=SOURCE names it (its provenance graph), e.g. old=v1/data.ttl"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"kgtransfer {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("info", help="print the statistics table of a source")
@@ -65,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("k1", help="the first source: " + _source_help())
     p.add_argument("k2", help="the second source")
     p.add_argument("-o", "--output", required=True, help="the output file; its suffix sets the format")
+    p.add_argument("--format", help="output RDF format when the suffix does not tell (turtle, trig, nquads, ...)")
+    p.add_argument("--view", help="apply a view to both inputs first (hierarchy, schema, object-properties, ...)")
     p.add_argument("--align", help="align entities first: sameas, labels, or a two-column CSV/TSV mapping file")
     p.add_argument("--hops", type=int, default=1, help="extension only: reach in K2 from K1's entities (default: 1)")
     p.add_argument(
@@ -76,8 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_merge)
 
-    p = sub.add_parser("sparql", help="run a SPARQL query over a source or an endpoint")
-    p.add_argument("query", help="a .rq file, or the query text")
+    p = sub.add_parser(
+        "sparql",
+        help="run a SPARQL query over a source or an endpoint",
+        description="Run a SELECT, CONSTRUCT, DESCRIBE or ASK query. Named graphs of a TriG/N-Quads source "
+        "(and the sources of a merge) answer GRAPH ?g patterns.",
+    )
+    p.add_argument("query", help="a .rq file, the query text, or a bundled query name (see `kgtransfer sources`)")
     p.add_argument("--source", required=True, help=_source_help() + ", or an http(s):// endpoint")
     p.add_argument("-o", "--output", help="CONSTRUCT: an RDF file to write; SELECT: a CSV file to write")
     p.add_argument("--csv", action="store_true", help="SELECT: print CSV instead of a table")
@@ -86,9 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="VAR=TERM",
-        help="bind a variable: an IRI in <...>, else a string literal (repeatable)",
+        help="bind a variable to an RDF term (repeatable): <IRI>, prefix:name (prefixes from the query's "
+        'PREFIX lines, or rdf/rdfs/owl/xsd/skos), a literal "text", "text"@en or "5"^^xsd:int, or a '
+        "number or true/false",
     )
-    p.add_argument("--timeout", type=float, default=60.0, help="endpoint request timeout in seconds (default: 60)")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="total seconds per endpoint call or federated query (default: 60)"
+    )
+    p.add_argument(
+        "--federation", action="store_true", help="let a local query call endpoints with SERVICE (default: refused)"
+    )
     p.set_defaults(handler=cmd_sparql)
 
     _learning_parsers(sub)
@@ -97,42 +121,82 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_sources)
 
     p = sub.add_parser("demo", help="the main job, end to end on the embedded default (what `make demo` runs)")
-    p.add_argument("--out", default="runs/demo", help="where results are written (default: runs/demo)")
+    p.add_argument(
+        "-o", "--output", "--out", dest="out", default="runs/demo", help="results folder (default: runs/demo)"
+    )
     p.add_argument("--operators-only", action="store_true", help="only merge the ontologies (seconds)")
     p.set_defaults(handler=cmd_demo)
     return parser
 
 
-def _training_options(p: argparse.ArgumentParser, title: str = "training (TrainConfig)") -> None:
+def _training_options(
+    p: argparse.ArgumentParser, title: str = "training (TrainConfig)", defaults: dict | None = None
+) -> None:
     from kgtransfer.config import TrainConfig
     from kgtransfer.config_adapter import add_arguments
 
-    add_arguments(p.add_argument_group(title), TrainConfig)
+    add_arguments(p.add_argument_group(title), TrainConfig, defaults=defaults)
 
 
 def _learning_parsers(sub) -> None:
     from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
     from kgtransfer.config_adapter import add_arguments
 
-    p = sub.add_parser("pretrain", help="train a link predictor on K1 and save the run directory")
+    p = sub.add_parser(
+        "pretrain",
+        help="train a link predictor on K1 and save the run directory",
+        description="Pretrain: train an encoder + decoder for link prediction on a source graph K1 and save "
+        "the run (weights, IRI-keyed vocabularies, split, metrics, curve). `kgtransfer finetune RUN K` then "
+        "transfers it to a target graph. Unset --encoder, --dim and --batch-size are chosen for the graph "
+        "(printed before training).",
+    )
     p.add_argument("source", help=_source_help())
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
     p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
     p.add_argument("--layers", type=int, help="message-passing layers (default: 2)")
     p.add_argument("--bases", type=int, help="R-GCN basis decomposition: number of bases (default: none)")
-    p.add_argument("--split", default=None, help="given or random (default: given when the data has splits)")
-    add_arguments(p.add_argument_group("model (ModelConfig)"), ModelConfig, skip=("encoder_kwargs",))
+    p.add_argument(
+        "--split",
+        default=None,
+        help="given, random, or a saved split (a run directory or its split/ folder) to train on exactly "
+        "that split, e.g. a scratch baseline on a fine-tuned run's split (default: given when the data has "
+        "splits, else random)",
+    )
+    chosen = "chosen for the graph"
+    add_arguments(
+        p.add_argument_group("model (ModelConfig)"),
+        ModelConfig,
+        skip=("encoder_kwargs",),
+        defaults={
+            "encoder": f"{chosen}: rgcn, or compgcn where R-GCN's cost per edge type and node is large",
+            "dim": f"{chosen}: 200, or 64 for a GNN on over 20,000 training triples",
+        },
+    )
     add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
-    _training_options(p)
+    _training_options(p, defaults={"batch_size": f"{chosen}: 512, or few steps per epoch for a GNN"})
+    _resume_option(p)
     p.set_defaults(handler=cmd_pretrain)
 
-    p = sub.add_parser("finetune", help="transfer a pretrained run to K and fine-tune it")
+    p = sub.add_parser(
+        "finetune",
+        help="transfer a pretrained run to K and fine-tune it",
+        description="Fine-tune: move a pretrained run's weights onto K's vocabulary by IRI, then train on K "
+        "with a strategy (full, linear-probe, lp-ft, freeze-N). Training settings default to the pretrained run's.",
+    )
     p.add_argument("pretrained", help="a run directory written by `kgtransfer pretrain`")
     p.add_argument("target", help="K: " + _source_help())
     p.add_argument("-o", "--output", required=True, help="run directory for the fine-tuned model")
     p.add_argument("--view", help="a view of the target")
+    p.add_argument(
+        "--split",
+        default=None,
+        help="given, random, or a saved split (a run directory or its split/ folder). given and random never "
+        "evaluate on the pretraining run's training triples (they stay in train) (default: given when K has "
+        "splits, else random)",
+    )
     add_arguments(p.add_argument_group("fine-tuning (FinetuneConfig)"), FinetuneConfig)
     _training_options(p, "training (TrainConfig; unset flags keep the pretrained run's)")
+    _resume_option(p)
     p.set_defaults(handler=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="filtered MRR, Hits@k and MR of a saved run")
@@ -188,24 +252,82 @@ def _learning_parsers(sub) -> None:
     )
     p.set_defaults(handler=cmd_sequence)
 
+    p = sub.add_parser(
+        "predict",
+        help="top-k tails of (head, relation, ?) or heads of (?, relation, tail) from a saved run",
+        description="Rank every entity as the missing tail (--head and --relation) or head (--relation and "
+        "--tail) with a saved run's model; IRIs as http://... or <http://...>.",
+    )
+    p.add_argument("run", help="a run directory")
+    side = p.add_mutually_exclusive_group(required=True)
+    side.add_argument("--head", help="the head IRI: predict tails")
+    side.add_argument("--tail", help="the tail IRI: predict heads")
+    p.add_argument("--relation", required=True, help="the relation IRI")
+    p.add_argument("-k", type=int, default=10, help="how many candidates (default: 10)")
+    p.add_argument("--filter-known", action="store_true", help="drop candidates that complete a known triple")
+    p.add_argument("--csv", action="store_true", help="print CSV (rank, term, score, known) instead of a table")
+    p.set_defaults(handler=cmd_predict)
+
+    p = sub.add_parser("embeddings", help="export a saved run's entity and relation embeddings by IRI")
+    p.add_argument("run", help="a run directory")
+    p.add_argument("-o", "--output", required=True, help=".tsv (kind, iri, values) or .npz (arrays by IRI)")
+    p.set_defaults(handler=cmd_embeddings)
+
     p = sub.add_parser("run", help="run a whole experiment declared in a TOML file")
-    p.add_argument("experiment", help="an experiment file (see ontologies/experiments/)")
+    p.add_argument("experiment", help="an experiment file, or a bundled experiment name (see `kgtransfer sources`)")
     p.add_argument("-o", "--output", help="run directory (default: runs/<experiment name>)")
     p.set_defaults(handler=cmd_run)
+
+
+def _resume_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run from OUTPUT/checkpoints (checkpoints are written at every evaluation); "
+        "other settings than the interrupted run's are refused",
+    )
+
+
+def _checkpoints(args: argparse.Namespace) -> Path:
+    """``OUTPUT/checkpoints``; without ``--resume`` an interrupted run's checkpoints there are refused."""
+    from kgtransfer.errors import CheckpointError
+
+    checkpoints = Path(args.output) / "checkpoints"
+    if not args.resume and checkpoints.exists() and any(checkpoints.iterdir()):
+        raise CheckpointError(
+            f"{checkpoints}: checkpoints of an earlier run; pass --resume to continue it, or another --output"
+        )
+    return checkpoints
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
     from kgtransfer.config_adapter import from_args
+    from kgtransfer.sizing import suggest
+    from kgtransfer.training import make_split
 
+    kg = _load_source(args.source, view=args.view)
+    split = make_split(kg, args.split, args.seed or 0)
+    if args.encoder is None or args.dim is None or args.batch_size is None:
+        train = split.train.tensor
+        queries = len(train[:, [0, 1]].unique(dim=0)) + len(train[:, [2, 1]].unique(dim=0))
+        chosen = suggest(args.encoder, len(train), split.num_entities, split.num_relations, queries)
+        args.encoder = args.encoder or chosen.encoder
+        args.dim = args.dim or chosen.dim
+        args.batch_size = args.batch_size or chosen.batch_size
+        print(
+            f"settings for {kg.name} ({len(split.train):,} training triples, {split.num_entities:,} entities): "
+            f"{chosen}; --encoder/--dim/--batch-size override",
+            flush=True,
+        )
     model = from_args(args, kgt.ModelConfig)
     kwargs = {k: v for k, v in (("num_layers", args.layers), ("num_bases", args.bases)) if v is not None}
     if kwargs:
         model = replace(model, encoder_kwargs={**model.encoder_kwargs, **kwargs})
-    kg = kgt.load(args.source, view=args.view)
     config, task = from_args(args, kgt.TrainConfig), from_args(args, kgt.TaskConfig)
-    result = kgt.pretrain(kg, model, config, task, split=args.split)
+    checkpoints = _checkpoints(args)
+    result = kgt.pretrain(kg, model, config, task, split=split, checkpoint_dir=checkpoints, resume=args.resume)
     result.save(args.output)
     print(result.summary())
     print(f"\nwrote {args.output}")
@@ -217,15 +339,22 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     from kgtransfer.config_adapter import from_args
 
     pretrained = kgt.TrainedModel.load(args.pretrained)
-    kg = kgt.load(args.target, view=args.view)
+    kg = _load_source(args.target, view=args.view)
     options = from_args(args, kgt.FinetuneConfig)
     config = from_args(args, kgt.TrainConfig, base=pretrained.train_config)
-    result = kgt.finetune(pretrained, kg, config=config, options=options)
+    checkpoints = _checkpoints(args)
+    result = kgt.finetune(
+        pretrained, kg, config=config, options=options, split=args.split, checkpoint_dir=checkpoints, resume=args.resume
+    )
     result.save(args.output)
     print(result.report)
     print()
     print(result.summary())
     print(f"\nwrote {args.output}")
+    print(
+        f"compare with training from scratch on the same split: kgtransfer pretrain {args.target} "
+        f"-o {args.output}-scratch --split {args.output}"
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -252,13 +381,16 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     if args.alpha is not None:
         result = kgt.interpolate(first, second, args.alpha)
     else:
-        rows = kgt.interpolation_sweep(first, second, plot=out / "alpha_sweep.png")
+        names = (Path(args.first).name or args.first, Path(args.second).name or args.second)
+        rows = kgt.interpolation_sweep(first, second, plot=out / "alpha_sweep.png", names=names)
         cols = ["alpha", "valid_mrr", "test_mrr", "test_hits@1", "test_hits@10"]
-        print(format_table([[r[c] for c in cols] for r in rows], cols, title="θ = α·θ1 + (1−α)·θ2"))
+        title = f"θ = α·θ1 + (1−α)·θ2; θ1 = {args.first} (α = 1), θ2 = {args.second} (α = 0)"
+        print(format_table([[r[c] for c in cols] for r in rows], cols, title=title))
         best = best_alpha(rows)
         print(f"\nbest α on validation: {best['alpha']:.2f}; plot: {out / 'alpha_sweep.png'}")
         result = kgt.interpolate(first, second, best["alpha"])
     result.save(out / "model")
+    print(result.mix_report)
     print(result.summary())
 
 
@@ -287,11 +419,65 @@ def cmd_sequence(args: argparse.Namespace) -> None:
     print(f"\nwrote {args.output}")
 
 
+def cmd_predict(args: argparse.Namespace) -> None:
+    """``kgtransfer predict``."""
+    import kgtransfer as kgt
+
+    model = kgt.TrainedModel.load(args.run)
+    result = kgt.predict_target(
+        model, head=args.head, relation=args.relation, tail=args.tail, k=args.k, filter_known=args.filter_known
+    )
+    if args.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["rank", "term", "score", "known"])
+        writer.writerows([p.rank, p.term, f"{p.score:.6g}", p.known] for p in result)
+    else:
+        print(result)
+
+
+def cmd_embeddings(args: argparse.Namespace) -> None:
+    """``kgtransfer embeddings``."""
+    import kgtransfer as kgt
+
+    model = kgt.TrainedModel.load(args.run)
+    path = kgt.save_embeddings(model, args.output)
+    vocab = model.vocab
+    print(
+        f"wrote {plural(len(vocab.entities), 'entity', 'entities')} and {plural(len(vocab.relations), 'relation')} "
+        f"(dim {model.model_config.dim}) to {path}"
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     """``kgtransfer run``."""
     from kgtransfer.experiment import run_experiment
 
     run_experiment(args.experiment, args.output)
+
+
+def _version() -> str:
+    from kgtransfer import __version__
+
+    return __version__
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``"1 triple"``, ``"2 triples"``, ``"1,234 rows"``; ``many`` spells an irregular plural."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def _load_source(spec: str, **kwargs):
+    """Load a CLI source: a path, a registry name, or ``NAME=SOURCE`` giving it a provenance name."""
+    import kgtransfer as kgt
+
+    name = None
+    if "=" in spec and not Path(spec).exists() and not spec.startswith(("http://", "https://")):
+        name, spec = spec.split("=", 1)
+        if not name:
+            raise kgt.KGTransferError(f"{name}={spec}: empty source name before '='")
+    return kgt.load(spec, name=name, **kwargs)
 
 
 def _print_stats(kg, top: int = 10) -> None:
@@ -303,11 +489,12 @@ def cmd_info(args: argparse.Namespace) -> None:
     import kgtransfer as kgt
 
     if args.query:
-        kg = kgt.sparql(Path(args.query), args.source)
+        source = args.source if args.source.startswith(("http://", "https://")) else _load_source(args.source)
+        kg = kgt.sparql(_query_arg(args.query), source)
         if not isinstance(kg, kgt.KnowledgeGraph):
             raise kgt.KGTransferError(f"{args.query}: info needs a CONSTRUCT or DESCRIBE query")
     else:
-        kg = kgt.load(args.source, format=args.format, view=args.view)
+        kg = _load_source(args.source, format=args.format, view=args.view)
     _print_stats(kg, args.top)
 
 
@@ -315,7 +502,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
     """``kgtransfer merge``."""
     import kgtransfer as kgt
 
-    k1, k2 = kgt.load(args.k1), kgt.load(args.k2)
+    k1, k2 = _load_source(args.k1, view=args.view), _load_source(args.k2, view=args.view)
     op = getattr(kgt, args.operator)
     kwargs: dict = {"align": args.align}
     if args.operator == "extension":
@@ -323,51 +510,125 @@ def cmd_merge(args: argparse.Namespace) -> None:
     if args.operator in ("union", "extension"):
         kwargs["blank_nodes"] = args.blank_nodes
     result = op(k1, k2, **kwargs)
-    path = result.serialize(args.output)
+    path = result.serialize(args.output, format=args.format)
     if result.alignment is not None:
-        print(f"alignment ({result.alignment.method}): {result.alignment.merged:,} entities merged")
+        print(f"alignment ({result.alignment.method}): {plural(result.alignment.merged, 'entity', 'entities')} merged")
     _print_stats(result)
-    print(f"\nwrote {len(result):,} triples to {path}")
+    print(f"\nwrote {plural(len(result), 'triple')} to {path}")
 
 
-def _parse_binding(text: str) -> tuple[str, str]:
+_PREFIX = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>\s]*)>", re.IGNORECASE)
+_WELL_KNOWN = {
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+}
+
+
+def query_prefixes(query: str) -> dict[str, str]:
+    """The ``PREFIX`` declarations of a query (plus rdf, rdfs, owl, xsd, skos unless redefined)."""
+    return {**_WELL_KNOWN, **{(p or ""): ns for p, ns in _PREFIX.findall(query)}}
+
+
+def parse_binding(text: str, prefixes: dict[str, str]) -> tuple[str, str]:
+    """``(variable, N-Triples term)`` of a ``--bind VAR=TERM`` argument, read as SPARQL term syntax.
+
+    ``<iri>``; ``prefix:name`` (a prefix of the query, or a well-known one); ``"text"``,
+    ``"text"@en``, ``"5"^^xsd:int`` or ``"5"^^<iri>``; a bare number (``xsd:integer``,
+    ``xsd:decimal``, ``xsd:double``) or ``true``/``false``. Anything else is an error, so a
+    prefixed name is never silently bound as a string.
+    """
     from kgtransfer.errors import SparqlQueryError
+    from kgtransfer.knowledge import terms as T
 
     if "=" not in text:
         raise SparqlQueryError(f"--bind {text!r}: expected VAR=TERM")
-    var, value = text.split("=", 1)
-    return var.strip().lstrip("?$"), value.strip()
+    var, value = (x.strip() for x in text.split("=", 1))
+    var = var.lstrip("?$")
+
+    def expand(name: str) -> str:
+        prefix, _, local = name.partition(":")
+        if prefix not in prefixes:
+            known = ", ".join(sorted(p + ":" for p in prefixes))
+            raise SparqlQueryError(f"--bind {text!r}: unknown prefix {prefix + ':'!r} (declared: {known})")
+        return f"<{prefixes[prefix]}{local}>"
+
+    if value.startswith("<") and value.endswith(">"):
+        return var, value
+    m = re.fullmatch(r'"((?:[^"\\]|\\.)*)"(?:@([A-Za-z]+(?:-[A-Za-z0-9]+)*)|\^\^(<[^>]*>|[\w.-]*:[\w.-]*))?', value)
+    if m:
+        lexical = m.group(1).encode().decode("unicode_escape") if "\\" in m.group(1) else m.group(1)
+        datatype = m.group(3)
+        if datatype and not datatype.startswith("<"):
+            datatype = expand(datatype)
+        return var, T.literal(lexical, datatype[1:-1] if datatype else None, m.group(2))
+    if value in ("true", "false"):
+        return var, T.literal(value, T.XSD + "boolean")
+    if re.fullmatch(r"[+-]?\d+", value):
+        return var, T.literal(value, T.XSD + "integer")
+    if re.fullmatch(r"[+-]?\d*\.\d+", value):
+        return var, T.literal(value, T.XSD + "decimal")
+    if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", value):
+        return var, T.literal(value, T.XSD + "double")
+    if re.fullmatch(r"[A-Za-z][\w.-]*:[^\s<>\"]*|:[^\s<>\"]*", value):
+        return var, expand(value)
+    raise SparqlQueryError(
+        f'--bind {text!r}: not an RDF term; write an IRI as <...> or prefix:name, a literal as "..."'
+    )
+
+
+def _query_arg(query: str):
+    return Path(query) if Path(query).suffix in (".rq", ".sparql") else query
 
 
 def cmd_sparql(args: argparse.Namespace) -> None:
     """``kgtransfer sparql``."""
     import kgtransfer as kgt
+    from kgtransfer.knowledge.sparql import read_query
 
-    query = Path(args.query) if Path(args.query).suffix in (".rq", ".sparql") else args.query
-    bindings = dict(_parse_binding(b) for b in args.bind)
-    result = kgt.sparql(query, args.source, bindings=bindings, timeout=args.timeout)
+    text, _ = read_query(_query_arg(args.query))
+    prefixes = query_prefixes(text)
+    bindings = dict(parse_binding(b, prefixes) for b in args.bind)
+    remote = args.source.startswith(("http://", "https://"))
+    source = args.source if remote else _load_source(args.source)
+    result = kgt.sparql(text, source, bindings=bindings, timeout=args.timeout, federation=args.federation)
     if isinstance(result, bool):
         print("true" if result else "false")
     elif isinstance(result, kgt.KnowledgeGraph):
         if args.output:
             result.serialize(args.output)
-            print(f"wrote {len(result):,} triples to {args.output}")
+            print(f"wrote {plural(len(result), 'triple')} to {args.output}")
         else:
             sys.stdout.write(result.to_ntriples())
     else:
         if args.output:
             result.to_csv(args.output)
-            print(f"wrote {len(result):,} rows to {args.output}")
+            print(f"wrote {plural(len(result), 'row')} to {args.output}")
         elif args.csv:
             sys.stdout.write(result.to_csv())
         else:
             print(result)
+    empty = result is False or (not isinstance(result, bool) and len(result) == 0)
+    if empty and bindings:
+        _explain_empty(bindings, None if remote else source)
+
+
+def _explain_empty(bindings: dict[str, str], kg) -> None:
+    """Say on stderr which bindings match no term of the source, when a bound query found nothing."""
+    missing = [f"?{v} = {t}" for v, t in bindings.items() if kg is not None and kg.term_id(t) is None]
+    if missing:
+        print(f"note: no results; {', '.join(missing)} occurs nowhere in {kg.name}", file=sys.stderr)
+    else:
+        shown = ", ".join(f"?{v} = {t}" for v, t in bindings.items())
+        print(f"note: no results with {shown}", file=sys.stderr)
 
 
 def cmd_sources(args: argparse.Namespace) -> None:
     """``kgtransfer sources``."""
     from kgtransfer.errors import KGTransferError
-    from kgtransfer.knowledge.registry import entries
+    from kgtransfer.knowledge.registry import bundled_names, entries
     from kgtransfer.knowledge.sparql import available_views
     from kgtransfer.report import format_table
 
@@ -381,6 +642,8 @@ def cmd_sources(args: argparse.Namespace) -> None:
         rows.append([entry.name, entry.description, status])
     print(format_table(rows, ["name", "description", "status"]))
     print(f"\nviews (load(..., view=NAME)): {', '.join(available_views())}")
+    print(f"queries (kgtransfer sparql NAME): {', '.join(bundled_names('queries'))}")
+    print(f"experiments (kgtransfer run NAME): {', '.join(bundled_names('experiments'))}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -405,6 +668,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `kgtransfer ... | head`: the reader has all it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -16,6 +16,7 @@ drive the command-line flags, the experiment TOML tables and the benchmark grids
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -179,6 +180,11 @@ class TrainConfig(Config):
         self._check("eval_every", self.eval_every >= 1, "must be >= 1")
         self._check("patience", self.patience >= 0, "must be >= 0 (0 disables early stopping)")
         self._check("threads", self.threads is None or self.threads >= 1, "must be >= 1 or unset")
+        self._check(
+            "device",
+            re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device) is not None,
+            f"{self.device!r} is not auto, cpu, cuda, cuda:N or mps",
+        )
         self._check_name("optimizer", OPTIMIZERS)
 
 

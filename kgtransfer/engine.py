@@ -65,6 +65,7 @@ class History:
     loss: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)  # {"epoch": e, "mrr": ..., ...}
+    marks: dict[str, int] = field(default_factory=dict)  # {"probe ends": epoch} for LP-FT plots
 
     def to_csv(self) -> str:
         """One row per epoch: epoch, loss, seconds, and the validation metrics where evaluated."""
@@ -123,6 +124,15 @@ class FitResult:
     history: History
     stopped_early: bool
     seconds: float
+
+
+def _history(fields: dict, ckpt: Path) -> History:
+    from kgtransfer.errors import CheckpointError
+
+    try:
+        return History(**fields)
+    except TypeError as e:
+        raise CheckpointError(f"{ckpt / 'last' / 'meta.json'}: malformed history ({e})") from None
 
 
 def fit(
@@ -186,7 +196,7 @@ def restore_rng_states(states: dict) -> None:
 
 
 def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch_end) -> FitResult:
-    from kgtransfer.checkpoint import load_training_state, save_training_state
+    from kgtransfer.checkpoint import resume_state, save_training_state
 
     world = init_distributed(config.device)
     device = world.device if world is not None else resolve_device(config.device)
@@ -207,11 +217,12 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if resume and ckpt is not None and (ckpt / "last").exists():
-        meta = load_training_state(ckpt / "last", model, optimizer, device)
-        history = History(**meta["history"])
-        best, best_epoch, stale, start = meta["best"], meta["best_epoch"], meta["stale"], meta["epoch"] + 1
-        if (ckpt / "best").exists():
-            best_weights = load_training_state(ckpt / "best", None, None, device, weights_only=True)
+        current = state() if state is not None else None
+        fields, best, best_epoch, stale, start, saved_best = resume_state(
+            ckpt, model, optimizer, device, config.to_json(), current
+        )
+        history = _history(fields, ckpt)
+        best_weights = saved_best if saved_best is not None else best_weights
 
     bar = _progress(config if _is_main(world) else replace(config, progress=False), start)
     began = time.perf_counter()
@@ -222,7 +233,8 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
         generator = epoch_generator(config.seed, epoch)
         model.train()
         t0, total, count = time.perf_counter(), 0.0, 0
-        for batch in _my_batches(task.batches(epoch, config.batch_size, generator), world):
+        batches = _my_batches(task.batches(epoch, config.batch_size, generator), world)
+        for batch in _batch_progress(batches, task, config if _is_main(world) else None, epoch):
             optimizer.zero_grad(set_to_none=True)
             if batch is None:  # this rank has no batch in the round: contribute zero gradients
                 _sync_gradients(model, world, empty=True)
@@ -282,6 +294,25 @@ def _postfix(history: History, metric: str) -> dict:
     if history.evals:
         out[f"val_{metric}"] = f"{history.evals[-1].get(metric, math.nan):.4f}"
     return out
+
+
+def _batch_progress(batches, task, config: TrainConfig | None, epoch: int):
+    """Per-batch progress for long epochs: a second bar that appears when an epoch runs past 2 s."""
+    if config is None or not config.progress:
+        return batches
+    from tqdm.auto import tqdm
+
+    count = getattr(task, "num_batches", None)
+    return tqdm(
+        batches,
+        total=count(config.batch_size) if callable(count) else None,
+        desc=f"epoch {epoch}",
+        unit="batch",
+        leave=False,
+        position=1,
+        delay=2.0,
+        dynamic_ncols=True,
+    )
 
 
 def _progress(config: TrainConfig, start: int):

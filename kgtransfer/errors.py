@@ -55,3 +55,22 @@ class RegistryError(KGTransferError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
+
+
+class CheckpointError(KGTransferError, ValueError):
+    """A checkpoint or run folder is missing a part, is corrupt, or does not fit the model; names the file."""
+
+
+class UnknownTermError(KGTransferError, KeyError):
+    """An IRI asked about is not in a model's vocabulary."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class IncompatibleModelsError(KGTransferError, ValueError):
+    """Two models cannot be combined: different architectures, or nothing lines up between them."""
+
+
+class TransferWarning(UserWarning):
+    """A transfer carried over little: few of the target's rows came from the source model."""

@@ -91,12 +91,18 @@ class Experiment:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Experiment:
-        """Read and validate an experiment file."""
+        """Read and validate an experiment file, or a bundled one by name (``"brick-evolution"``)."""
         path = Path(path)
         if not path.is_file():
-            from kgtransfer.errors import SourceNotFoundError
+            from kgtransfer.knowledge.registry import bundled_file
 
-            raise SourceNotFoundError(f"{path}: no such experiment file")
+            path = bundled_file("experiments", str(path)) or path
+        if not path.is_file():
+            from kgtransfer.errors import SourceNotFoundError
+            from kgtransfer.knowledge.registry import bundled_names
+
+            bundled = ", ".join(bundled_names("experiments"))
+            raise SourceNotFoundError(f"{path}: no such experiment file or bundled experiment ({bundled})")
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
@@ -112,6 +118,7 @@ class Experiment:
         from kgtransfer.config_adapter import from_table
         from kgtransfer.transfer.compare import DEFAULT_ALPHAS, DEFAULT_VARIANTS, check_variants
 
+        _check_layout(raw, path)
         sources = raw.get("sources", {})
         if "k1" not in sources or "k2" not in sources:
             raise ExperimentError(f"{path}: [sources.k1] and [sources.k2] are required")
@@ -147,6 +154,118 @@ class Experiment:
         if exp.evaluate_on not in ("new", "all"):
             raise ExperimentError(f"{path}: task.evaluate_on must be 'new' or 'all'")
         return exp
+
+
+SECTIONS = {
+    "name": str,
+    "seeds": (list, int),
+    "sources": dict,
+    "merge": dict,
+    "model": dict,
+    "pretrain": dict,
+    "finetune": dict,
+    "task": dict,
+    "transfer": dict,
+    "compare": dict,
+}
+SOURCE_KEYS = ("load", "format", "view", "sparql", "name")
+MERGE_KEYS = ("operator", "align", "hops", "blank_nodes")
+COMPARE_KEYS = ("strategies", "alphas")
+
+
+def _check_layout(raw: dict, path: Path) -> None:
+    """Check everything outside the config tables before any work: keys, types, ranges, names.
+
+    The config tables (``[model]``, ``[pretrain]``, ...) are checked by their dataclasses.
+    """
+
+    def fail(where: str, message: str):
+        raise ExperimentError(f"{path}: {where}: {message}")
+
+    def close(name: str, known) -> str:
+        import difflib
+
+        match = difflib.get_close_matches(name, list(known), n=1)
+        return f" (did you mean {match[0]!r}?)" if match else ""
+
+    for key, value in raw.items():
+        if key not in SECTIONS:
+            fail(key, f"unknown key{close(key, SECTIONS)}; known: {', '.join(SECTIONS)}")
+        if not isinstance(value, SECTIONS[key]) or isinstance(value, bool):
+            kind = SECTIONS[key]
+            wanted = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            fail(key, f"expected {wanted}, got {type(value).__name__} {value!r}"[:300])
+    name = raw.get("name", path.stem)
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or name != name.strip():
+        fail("name", f"{name!r} is not a plain folder name (no '/', '\\\\', '..')")
+    seeds = raw.get("seeds", [0])
+    seeds = seeds if isinstance(seeds, list) else [seeds]
+    if not seeds:
+        fail("seeds", "is empty; give at least one seed")
+    for s in seeds:
+        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+            fail("seeds", f"{s!r} is not a non-negative integer")
+    if len(set(seeds)) != len(seeds):
+        fail("seeds", f"{seeds} repeats a seed")
+    sources = raw.get("sources", {})
+    for key in sources:
+        if key not in ("k1", "k2"):
+            fail(f"sources.{key}", f"unknown source{close(key, ('k1', 'k2'))}; use [sources.k1] and [sources.k2]")
+    for key in ("k1", "k2"):
+        spec = sources.get(key)
+        if not isinstance(spec, dict):
+            fail(f"sources.{key}", "is required: a table with load = ... or sparql = ...")
+        for k, v in spec.items():
+            if k not in SOURCE_KEYS:
+                fail(f"sources.{key}.{k}", f"unknown key{close(k, SOURCE_KEYS)}; known: {', '.join(SOURCE_KEYS)}")
+            if not isinstance(v, str) or not v:
+                fail(f"sources.{key}.{k}", f"expected a non-empty string, got {v!r}")
+        if ("load" in spec) == ("sparql" in spec):
+            fail(f"sources.{key}", "give exactly one of load = ... or sparql = ...")
+    merge = raw.get("merge", {})
+    for k in merge:
+        if k not in MERGE_KEYS:
+            fail(f"merge.{k}", f"unknown key{close(k, MERGE_KEYS)}; known: {', '.join(MERGE_KEYS)}")
+    if merge.get("operator", "union") not in ("union", "intersection", "difference", "extension"):
+        fail("merge.operator", f"{merge['operator']!r}: choose union, intersection, difference or extension")
+    hops = merge.get("hops", 1)
+    if not isinstance(hops, int) or isinstance(hops, bool) or not 0 <= hops <= 100:
+        fail("merge.hops", f"{hops!r} is not an integer in [0, 100]")
+    if merge.get("blank_nodes", "canonical") not in ("merge", "canonical"):
+        fail("merge.blank_nodes", f"{merge['blank_nodes']!r}: choose 'merge' or 'canonical'")
+    if "align" in merge and not (isinstance(merge["align"], str) and merge["align"]):
+        fail("merge.align", f"{merge['align']!r}: expected 'sameas', 'labels' or a mapping file")
+    compare = raw.get("compare", {})
+    for k in compare:
+        if k not in COMPARE_KEYS:
+            fail(f"compare.{k}", f"unknown key{close(k, COMPARE_KEYS)}; known: {', '.join(COMPARE_KEYS)}")
+    strategies = compare.get("strategies", ["scratch"])
+    if not isinstance(strategies, list) or not strategies or not all(isinstance(s, str) for s in strategies):
+        fail("compare.strategies", f"{strategies!r}: expected a non-empty list of strategy names")
+    if len(set(strategies)) != len(strategies):
+        fail("compare.strategies", f"{strategies} repeats a strategy")
+    alphas = compare.get("alphas", [0.0])
+    if not isinstance(alphas, list) or not alphas:
+        fail("compare.alphas", f"{alphas!r}: expected a non-empty list of numbers in [0, 1]")
+    for a in alphas:
+        if not isinstance(a, int | float) or isinstance(a, bool) or not 0.0 <= a <= 1.0:
+            fail("compare.alphas", f"{a!r} is not a number in [0, 1]")
+    task = raw.get("task", {})
+    if task.get("evaluate_on", "new") not in ("new", "all"):
+        fail("task.evaluate_on", f"{task['evaluate_on']!r}: choose 'new' or 'all'")
+    ratios = task.get("ratios", [0.8, 0.1, 0.1])
+    if (
+        not isinstance(ratios, list)
+        or len(ratios) != 3
+        or not all(isinstance(r, int | float) and not isinstance(r, bool) and 0 <= r <= 1 for r in ratios)
+        or abs(sum(ratios) - 1.0) > 1e-6
+        or ratios[0] <= 0
+        or ratios[2] <= 0
+    ):
+        fail(
+            "task.ratios",
+            f"{ratios!r}: expected [train, valid, test] shares summing to 1, train and test > 0",
+        )
 
 
 def _section(raw: dict, section: str, path: Path) -> TrainConfig:

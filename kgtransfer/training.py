@@ -20,7 +20,8 @@ def make_split(kg, split=None, seed: int = 0, vocab=None):
 
     Args:
         kg: a KnowledgeGraph.
-        split: a Split (returned as is), ``"given"`` (from train/valid/test provenance sources, see
+        split: a Split (returned as is), a saved split or run directory (to compare runs on one
+            split), ``"given"`` (from train/valid/test provenance sources, see
             :func:`~kgtransfer.data.splits.has_given_split`), ``"random"``, or ratios
             ``(train, valid, test)`` (default: given when ``kg`` has split sources, else random
             0.8/0.1/0.1).
@@ -28,10 +29,13 @@ def make_split(kg, split=None, seed: int = 0, vocab=None):
         vocab: the vocabularies to encode with, e.g. a pretrained model's extended by ``kg``
             (default: built from ``kg``).
     """
-    from kgtransfer.data.splits import Split, given_split, has_given_split, random_split
+    from kgtransfer.data.splits import Split, given_split, has_given_split, load_split, random_split
 
     if isinstance(split, Split):
         return split
+    loaded = load_split(split)
+    if loaded is not None:
+        return loaded
     if split is None:
         split = "given" if has_given_split(kg) else "random"
     if split == "given":
@@ -114,6 +118,21 @@ class TrainedModel:
             p.requires_grad_(False)
         return self
 
+    def predict(self, *, head=None, relation=None, tail=None, k: int = 10, filter_known: bool = False):
+        """Top-``k`` tails of ``(head, relation, ?)`` or heads of ``(?, relation, tail)`` by IRI.
+
+        See :func:`kgtransfer.tasks.prediction.predict_target`.
+        """
+        from kgtransfer.tasks.prediction import predict_target
+
+        return predict_target(self, head=head, relation=relation, tail=tail, k=k, filter_known=filter_known)
+
+    def embeddings(self) -> dict:
+        """Entity and relation vectors by IRI (see :func:`kgtransfer.tasks.prediction.embeddings`)."""
+        from kgtransfer.tasks.prediction import embeddings
+
+        return embeddings(self)
+
     # --- display ------------------------------------------------------------------------------
 
     def summary(self) -> str:
@@ -174,7 +193,21 @@ class TrainedModel:
 
     @classmethod
     def load(cls, directory: str | os.PathLike, device: str = "cpu") -> TrainedModel:
-        """Reload a saved model (weights via safetensors: no code runs on load)."""
+        """Reload a saved model (weights via safetensors: no code runs on load).
+
+        A missing or corrupt part raises :class:`~kgtransfer.errors.CheckpointError` naming the folder.
+        """
+        from kgtransfer.errors import CheckpointError, KGTransferError
+
+        try:
+            return cls._load(Path(directory), device)
+        except KGTransferError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, RecursionError, AttributeError, OSError) as e:
+            raise CheckpointError(f"{directory}: corrupt run folder ({type(e).__name__}: {e})"[:500]) from None
+
+    @classmethod
+    def _load(cls, directory: Path, device: str) -> TrainedModel:
         from kgtransfer.checkpoint import load_checkpoint
         from kgtransfer.data.splits import Split
 
@@ -196,7 +229,7 @@ class TrainedModel:
         if meta.get("report") is not None:
             from kgtransfer.transfer.weights import TransferReport
 
-            report = TransferReport(**meta["report"])
+            report = TransferReport.from_dict(meta["report"])
         return cls(
             model.to(device).eval(),
             split,
@@ -281,8 +314,22 @@ def train(
     torch.manual_seed(train_config.seed)
     net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
     lp_task = LinkPredictionTask(source, task_config)
-    result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume)
+    run = {"model": model_config.to_dict(), "task": task_config.to_dict(), "data": fingerprint(source)}
+    result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
     return TrainedModel(net, source, model_config, train_config, result, task_config)
+
+
+def fingerprint(split) -> str:
+    """A digest of a split's triples and vocabularies: a resumed run must see the same data."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for part in (split.train, split.valid, split.test):
+        h.update(part.tensor.numpy().tobytes())
+    if split.vocab is not None:
+        h.update("\n".join(split.vocab.entities.keys).encode("utf-8", "surrogatepass"))
+        h.update("\n".join(split.vocab.relations.keys).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def shortcuts(

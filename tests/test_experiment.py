@@ -76,6 +76,7 @@ def test_run_experiment_writes_results(sources, tmp_path, capsys):
         "models/full/metrics.json",
     ):
         assert (out / name).exists(), name
+    assert "α = 1 is the pretrained model unchanged" in (out / "results.md").read_text()
 
 
 def test_experiment_errors_name_the_file_and_field(tmp_path):
@@ -98,7 +99,7 @@ def test_learning_verbs_on_the_cli(sources, tmp_path, capsys):
     assert main(["pretrain", str(k1), "-o", str(pre), "--encoder", "embedding", "--dim", "16", *common]) == 0
     assert main(["finetune", str(pre), str(k2), "-o", str(ft), "--strategy", "lp-ft", *common]) == 0
     out = capsys.readouterr().out
-    assert "transferred" in out and "from neighbours" in out
+    assert "from pretrained" in out and "from neighbours" in out
     assert main(["evaluate", str(ft)]) == 0
     assert "both" in capsys.readouterr().out
     assert main(["interpolate", str(pre), str(ft), "-o", str(sweep), "--sweep"]) == 0

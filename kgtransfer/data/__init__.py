@@ -22,6 +22,9 @@ _EXPORTS = {
     "random_split": "kgtransfer.data.splits",
     "relation_split": "kgtransfer.data.splits",
     "node_split": "kgtransfer.data.splits",
+    "novelty_split": "kgtransfer.data.splits",
+    "transfer_split": "kgtransfer.data.splits",
+    "to_hetero_data": "kgtransfer.data.tensorize",
 }
 
 __all__ = [
@@ -33,14 +36,26 @@ __all__ = [
     "given_split",
     "literal_features",
     "node_split",
+    "novelty_split",
     "random_split",
     "relation_split",
+    "to_hetero_data",
     "to_pyg",
+    "transfer_split",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kgtransfer.data.splits import NodeSplit, Split, given_split, node_split, random_split, relation_split
-    from kgtransfer.data.tensorize import Triples, literal_features, to_pyg
+    from kgtransfer.data.splits import (
+        NodeSplit,
+        Split,
+        given_split,
+        node_split,
+        novelty_split,
+        random_split,
+        relation_split,
+        transfer_split,
+    )
+    from kgtransfer.data.tensorize import Triples, literal_features, to_hetero_data, to_pyg
     from kgtransfer.data.vocab import GraphVocab, Vocab
 
 

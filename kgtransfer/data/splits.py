@@ -217,12 +217,10 @@ def given_split(
         raise ValueError(f"no valid or test source among {list(kg.sources)}; name them '<dataset>/test' etc.")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
-    prov = kg.provenance[keep]
     role = np.zeros(len(hrt), dtype=np.int8)
     for wanted in (1, 2):  # test overrides valid overrides train
-        bits = sum(1 << i for i, r in roles.items() if r == wanted)
-        role[(prov & np.uint64(bits)) != 0] = wanted
-    info = {"sources": list(kg.sources), "overlap": int(_overlap(prov, roles))}
+        role[kg.held_by([kg.sources[i] for i, r in roles.items() if r == wanted])[keep]] = wanted
+    info = {"sources": list(kg.sources), "overlap": int(_overlap(kg, roles)[keep].sum())}
     return _make_split(hrt, role, vocab, "given", None, info, cleanup)
 
 
@@ -322,9 +320,8 @@ def novelty_split(
     if unknown:
         raise ValueError(f"unknown sources {unknown}; the graph's sources are {list(kg.sources)}")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
-    old_bits = np.uint64(sum(1 << kg.sources.index(s) for s in known_sources))
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
-    new = (kg.provenance[keep] & old_bits) == 0
+    new = ~kg.held_by(known_sources)[keep]
     order = np.lexsort((hrt[:, 2], hrt[:, 1], hrt[:, 0]))
     hrt, new = hrt[order], new[order]
     candidates = np.flatnonzero(new)
@@ -332,6 +329,97 @@ def novelty_split(
     role[candidates] = _draw_roles(len(candidates), ratios, seed)
     info = {"ratios": list(ratios), "known_sources": list(known_sources), "candidates": len(candidates)}
     return _make_split(hrt, role, vocab, "novelty", seed, info, cleanup)
+
+
+def load_split(split) -> Split | None:
+    """The saved Split that ``split`` names (a split folder, or a run folder holding ``split/``).
+
+    None when ``split`` is not a path (``None``, ``"given"``, ``"random"``, ratios); raises
+    :class:`~kgtransfer.errors.SourceNotFoundError` for a path that holds no split.
+    """
+    if not isinstance(split, str | os.PathLike) or split in ("given", "random"):
+        return None
+    path = Path(split)
+    for folder in (path, path / "split"):
+        if (folder / "split.json").is_file():
+            return Split.load(folder)
+    from kgtransfer.errors import SourceNotFoundError
+
+    raise SourceNotFoundError(f"{split}: not 'given', 'random', a split folder or a run folder with split/")
+
+
+def transfer_split(
+    kg: KnowledgeGraph,
+    trained: Triples,
+    ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    vocab: GraphVocab | None = None,
+    literals: LiteralPolicy = "drop",
+    blank_nodes: BlankNodePolicy = "keep",
+    cleanup: bool = True,
+) -> Split:
+    """A fine-tuning split of ``kg`` that never evaluates on what a pretrained model trained on.
+
+    Every triple of ``kg`` that is in ``trained`` (the pretraining run's training triples, matched
+    by IRI) goes to train; valid and test are drawn, with ``ratios``, from the other triples only.
+
+    Args:
+        kg: the target graph K.
+        trained: the pretrained model's training triples (with their vocab).
+        ratios: train, valid and test shares of the triples the pretrained model did not train on
+            (default: ``(0.8, 0.1, 0.1)``).
+        seed: seed of the ``numpy`` generator (default: :obj:`0`).
+        vocab: the vocabularies (default: built from ``kg``).
+        literals: literal policy (default: ``"drop"``).
+        blank_nodes: blank-node policy (default: ``"keep"``).
+        cleanup: move evaluation triples with entities or relations unseen in training to train
+            (default: :obj:`True`).
+    """
+    ratios = _check_ratios(ratios)
+    vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
+    hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
+    seen = pretrained_mask(hrt, vocab, trained)
+    candidates = np.flatnonzero(~seen)
+    role = np.zeros(len(hrt), dtype=np.int8)
+    role[candidates] = _draw_roles(len(candidates), ratios, seed)
+    info = {"ratios": list(ratios), "pretrained_train_kept": int(seen.sum()), "candidates": len(candidates)}
+    return _make_split(hrt, role, vocab, "transfer", seed, info, cleanup)
+
+
+def pretrained_mask(hrt: np.ndarray, vocab: GraphVocab, trained: Triples) -> np.ndarray:
+    """Which rows of ``hrt`` (ids of ``vocab``) are among the ``trained`` triples, matched by IRI."""
+    if trained.vocab is None:
+        raise ValueError("the pretrained triples need their vocab to be matched by IRI")
+    ent = vocab.entities.index(trained.vocab.entities.keys, missing="ignore")
+    rel = vocab.relations.index(trained.vocab.relations.keys, missing="ignore")
+    rows = trained.tensor.numpy()
+    mapped = np.stack([ent[rows[:, 0]], rel[rows[:, 1]], ent[rows[:, 2]]], axis=1) if len(rows) else rows
+    mapped = mapped[(mapped >= 0).all(axis=1)]
+    ne, nr = max(len(vocab.entities), 1), max(len(vocab.relations), 1)
+
+    def key(a: np.ndarray) -> np.ndarray:
+        return (a[:, 0] * nr + a[:, 1]) * ne + a[:, 2]
+
+    return np.isin(key(hrt), key(mapped)) if len(hrt) and len(mapped) else np.zeros(len(hrt), dtype=bool)
+
+
+def keep_in_train(split: Split, trained: Triples) -> Split:
+    """``split`` with every valid or test triple that is among ``trained`` moved to train (matched by IRI).
+
+    Applied to a given split, so that a fine-tuned model is never tested on its pretraining data.
+    """
+    parts = [split.train, split.valid, split.test]
+    hrt = np.concatenate([p.tensor.numpy() for p in parts])
+    role = np.concatenate([np.full(len(p), k, dtype=np.int8) for k, p in enumerate(parts)])
+    seen = pretrained_mask(hrt, split.vocab, trained)
+    moved = int((seen & (role > 0)).sum())
+    if not moved:
+        return split
+    role[seen] = 0
+    ne, nr = split.num_entities, split.num_relations
+    out = [Triples(torch.from_numpy(sort_rows(hrt[role == k])), ne, nr, split.vocab) for k in range(3)]
+    info = {**split.info, "pretrained_train_moved": moved}
+    return Split(*out, method=split.method, seed=split.seed, info=info, unused=split.unused)
 
 
 def _check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
@@ -381,13 +469,11 @@ def _make_split(
     return Split(*parts, method=method, seed=seed, info=info)
 
 
-def _overlap(prov: np.ndarray, roles: dict[int, int | None]) -> int:
-    """How many triples several split sources held."""
-    count = np.zeros(len(prov), dtype=np.int64)
-    for i, r in roles.items():
-        if r is not None:
-            count += ((prov >> np.uint64(i)) & np.uint64(1)).astype(np.int64)
-    return int((count > 1).sum())
+def _overlap(kg: KnowledgeGraph, roles: dict[int, int | None]) -> np.ndarray:
+    """Per triple: whether several split sources held it."""
+    split_sources = {i for i, r in roles.items() if r is not None}
+    several = np.fromiter((len(split_sources.intersection(s)) > 1 for s in kg.source_sets), dtype=bool)
+    return several[kg.provenance]
 
 
 def _write_tsv(path: Path, part: Triples) -> None:

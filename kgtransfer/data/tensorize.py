@@ -45,6 +45,7 @@ from kgtransfer.data.vocab import (
     Vocab,
     edge_mask,
     literal_mask,
+    unique_ids,
 )
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import KnowledgeGraph
@@ -153,7 +154,9 @@ class Triples:
 
         Returns:
             ``Data`` with ``edge_index [2, 2E]`` (forward edges, then their inverses), ``edge_type [2E]``,
-            ``num_nodes``, ``num_relations`` (original relations ``R``), ``triples [E, 3]`` and ``vocab``.
+            ``num_nodes``, ``num_relations`` (edge types, inverses included: ``2R``, what PyG's
+            ``RGCNConv(..., num_relations=...)`` needs), ``num_base_relations`` (original relations
+            ``R``; ``edge_type // 2`` indexes them), ``triples [E, 3]`` and ``vocab``.
         """
         h, r, t = self.tensor.unbind(1)
         edge_index = torch.stack([torch.cat([h, t]), torch.cat([t, h])])
@@ -162,7 +165,8 @@ class Triples:
             edge_index=edge_index,
             edge_type=edge_type,
             num_nodes=self.num_entities,
-            num_relations=self.num_relations,
+            num_relations=2 * self.num_relations,
+            num_base_relations=self.num_relations,
             triples=self.tensor,
             vocab=self.vocab,
         )
@@ -191,6 +195,44 @@ def to_pyg(
     data = Triples.from_graph(kg, vocab, literals, blank_nodes).to_pyg()
     if literals == "features":
         data.x, data.feature_names = literal_features(kg, vocab.entities, blank_nodes)
+    return data
+
+
+def to_hetero_data(
+    kg: KnowledgeGraph,
+    vocab: GraphVocab | None = None,
+    literals: LiteralPolicy = "drop",
+    blank_nodes: BlankNodePolicy = "keep",
+):
+    """A ``torch_geometric.data.HeteroData`` of ``kg``: one node type, one edge type per predicate.
+
+    Every entity is a node of type ``"entity"`` (ids of ``vocab.entities``; ``data["entity"].iri``
+    lists their terms). Each predicate ``p`` gives the edge type ``("entity", p, "entity")``, named
+    by its IRI (without brackets), with ``edge_index [2, E_p]``; inverse edges are not added (use
+    ``torch_geometric.transforms.ToUndirected`` for them). ``data.relation_iris`` lists the edge-type
+    names in relation-id order. Under ``literals="features"``, ``data["entity"].x`` holds the literal
+    features of :func:`literal_features`.
+
+    Args:
+        kg: the graph.
+        vocab: entity and relation vocabularies (default: built from ``kg``).
+        literals: ``"drop"``, ``"nodes"`` or ``"features"`` (default: ``"drop"``).
+        blank_nodes: ``"keep"`` or ``"drop"`` (default: ``"keep"``).
+    """
+    from torch_geometric.data import HeteroData
+
+    vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
+    triples = Triples.from_graph(kg, vocab, literals, blank_nodes).tensor
+    data = HeteroData()
+    data["entity"].num_nodes = len(vocab.entities)
+    data["entity"].iri = [k[1:-1] if k.startswith("<") else k for k in vocab.entities.keys]
+    names = [k[1:-1] if k.startswith("<") else k for k in vocab.relations.keys]
+    for r, name in enumerate(names):
+        rows = triples[triples[:, 1] == r]
+        data["entity", name, "entity"].edge_index = rows[:, [0, 2]].t().contiguous()
+    data.relation_iris = names
+    if literals == "features":
+        data["entity"].x, data["entity"].feature_names = literal_features(kg, vocab.entities, blank_nodes)
     return data
 
 
@@ -284,13 +326,6 @@ def sort_rows(hrt: np.ndarray) -> np.ndarray:
     if (int(hrt[:, 0].max()) + 1) * r_size * t_size < 1 << 63:  # one int64 key per row: one sort
         return hrt[np.argsort((hrt[:, 0] * r_size + hrt[:, 1]) * t_size + hrt[:, 2])]
     return hrt[np.lexsort((hrt[:, 2], hrt[:, 1], hrt[:, 0]))]
-
-
-def unique_ids(ids: np.ndarray, size: int) -> np.ndarray:
-    """The sorted distinct values of ``ids`` (all in ``[0, size)``), by marking, not sorting."""
-    seen = np.zeros(size, dtype=bool)
-    seen[ids.ravel()] = True
-    return np.flatnonzero(seen)
 
 
 def _term_ids(kg: KnowledgeGraph, term_ids: np.ndarray, vocab: Vocab) -> np.ndarray:

@@ -171,8 +171,6 @@ class GraphVocab:
         self, kg: KnowledgeGraph, literals: LiteralPolicy = "drop", blank_nodes: BlankNodePolicy = "keep"
     ) -> GraphVocab:
         """Add ``kg``'s entities and relations (policies as in :meth:`from_graph`); existing ids stay put."""
-        from kgtransfer.data.tensorize import unique_ids
-
         triples = kg.triples[edge_mask(kg, literals, blank_nodes)]
         entities = kg.terms[unique_ids(triples[:, [0, 2]], len(kg.terms))]
         if literals == "features":  # an entity that only has literal values still gets a row
@@ -203,6 +201,13 @@ class GraphVocab:
 
 
 # --- policies shared with tensorize -----------------------------------------------------------
+
+
+def unique_ids(ids: np.ndarray, size: int) -> np.ndarray:
+    """The sorted distinct values of ``ids`` (all in ``[0, size)``), by marking, not sorting."""
+    seen = np.zeros(size, dtype=bool)
+    seen[ids.ravel()] = True
+    return np.flatnonzero(seen)
 
 
 def term_kind(terms: np.ndarray) -> np.ndarray:

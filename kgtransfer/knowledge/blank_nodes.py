@@ -29,6 +29,13 @@ versus two separate 3-cycles *is* told apart: components of different sizes). RD
 those by an exhaustive n-degree search; we do not, since real ontologies (restrictions, lists,
 reified axioms: trees with ground leaves) never need it. Blank nodes that are automorphic within
 one component (interchangeable) share a label.
+
+Refinement stops after :data:`MAX_ROUNDS` rounds at most: each round costs a pass over the
+blank-node triples, and a chain of *n* blank nodes with nothing to tell them apart needs *n*
+rounds (quadratic time for a 10,000-deep nesting). The cap is the same for every component, so
+isomorphic components still get the same labels and any difference inside a component still
+changes its hash; only blank nodes more than ``MAX_ROUNDS`` steps from anything that tells them
+apart may share a label, as automorphic ones do.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import hashlib
 
 import numpy as np
 
+MAX_ROUNDS = 256
 _C1 = np.uint64(0xBF58476D1CE4E5B9)
 _C2 = np.uint64(0x94D049BB133111EB)
 _SELF = np.uint64(0x5E1F5E1F5E1F5E1F)
@@ -139,7 +147,9 @@ def canonical_terms(terms: np.ndarray, triples: np.ndarray) -> np.ndarray:
         np.add.at(acc, node, _combine(edge_const, first))
     color[nodes] = _mix(acc[nodes])
     classes = _classes_per_component(comp, nodes, color)
-    while active[nodes].any():
+    for _ in range(MAX_ROUNDS):
+        if not active[nodes].any():
+            break
         new = refine(color)
         live = nodes[active[nodes]]
         color[live] = new[live]

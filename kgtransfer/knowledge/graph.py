@@ -3,9 +3,10 @@
 A graph is immutable. ``terms`` holds each distinct RDF term once, as its canonical N-Triples
 string (see :mod:`kgtransfer.knowledge.terms`); ``triples`` is an ``(n, 3)`` int64 array of
 ``(subject, predicate, object)`` ids into ``terms``, unique and sorted; ``provenance`` is an
-``(n,)`` uint64 bit mask whose bit ``i`` says that ``sources[i]`` held the triple. Operators work
-on these arrays with vectorized numpy (sorting and packing, no Python objects per triple), so a
-triple costs 24 bytes of ids plus 8 of provenance.
+``(n,)`` int64 array of ids into ``source_sets``, whose entry ``(i, j, ...)`` says that exactly
+``sources[i]``, ``sources[j]``, ... held the triple (see :mod:`kgtransfer.knowledge.provenance`;
+any number of sources). Operators work on these arrays with vectorized numpy (sorting and packing,
+no Python objects per triple), so a triple costs 24 bytes of ids plus 8 of provenance.
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from kgtransfer.knowledge import terms as T
+from kgtransfer.knowledge.provenance import SetTable, compact_sets, from_masks
 from kgtransfer.report import format_table
-
-MAX_SOURCES = 64
-
 
 # --- array helpers shared with the operators -------------------------------------------------
 
@@ -134,10 +133,12 @@ class KnowledgeGraph:
 
     Args:
         terms: canonical term strings (see :mod:`kgtransfer.knowledge.terms`).
-        triples: ``(n, 3)`` ids into ``terms``; duplicates are merged (their provenance OR-ed).
-        provenance: ``(n,)`` bit masks over ``sources`` (default: every triple from source 0).
+        triples: ``(n, 3)`` ids into ``terms``; duplicates are merged (their source sets united).
+        provenance: ``(n,)`` ids into ``source_sets``; without ``source_sets``, bit masks over at
+            most 64 ``sources`` (default: every triple from source 0).
         sources: the names of the inputs the triples came from (default: ``(name,)``).
         name: a display name (default: ``"graph"``).
+        source_sets: sorted tuples of indices into ``sources`` (default: read ``provenance`` as bit masks).
     """
 
     __slots__ = (
@@ -145,6 +146,7 @@ class KnowledgeGraph:
         "triples",
         "provenance",
         "sources",
+        "source_sets",
         "name",
         "alignment",
         "_canonical",
@@ -160,24 +162,35 @@ class KnowledgeGraph:
         provenance: np.ndarray | None = None,
         sources: Sequence[str] | None = None,
         name: str | None = None,
+        source_sets: Sequence[Sequence[int]] | None = None,
     ):
         terms = terms if isinstance(terms, np.ndarray) and terms.dtype == object else _object_array(list(terms))
         triples = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
         name = name or "graph"
         sources = tuple(sources) if sources is not None else (name,)
-        if not 1 <= len(sources) <= MAX_SOURCES:
-            raise ValueError(f"a graph has between 1 and {MAX_SOURCES} sources, got {len(sources)}")
+        if not sources:
+            raise ValueError("a graph has at least one source")
         if provenance is None:
-            provenance = np.ones(len(triples), dtype=np.uint64)
-        provenance = np.asarray(provenance, dtype=np.uint64)
+            provenance, source_sets = np.zeros(len(triples), dtype=np.int64), ((0,),)
+        elif source_sets is None:
+            if len(sources) > 64:
+                raise ValueError("bit-mask provenance holds at most 64 sources; pass source_sets")
+            source_sets, provenance = from_masks(provenance, len(sources))
+        sets = tuple(s if type(s) is tuple else tuple(int(i) for i in s) for s in source_sets)
+        provenance = np.asarray(provenance, dtype=np.int64)
         if provenance.shape != (len(triples),):
             raise ValueError(f"provenance has shape {provenance.shape}, expected ({len(triples)},)")
         if len(triples) and (triples.min() < 0 or triples.max() >= len(terms)):
             raise ValueError(f"triple ids must lie in [0, {len(terms)})")
-        triples, provenance = _normalize(triples, provenance, len(terms))
+        if len(provenance) and (provenance.min() < 0 or provenance.max() >= len(sets)):
+            raise ValueError(f"provenance ids must lie in [0, {len(sets)})")
+        if not _valid_sets(sets, len(sources)):
+            raise ValueError(f"source sets must be non-empty, sorted, distinct indices into the {len(sources)} sources")
+        triples, provenance, sets = _normalize(triples, provenance, len(terms), sets)
         self.terms = _freeze(terms)
         self.triples = _freeze(triples)
         self.provenance = _freeze(provenance)
+        self.source_sets = sets
         self.sources = sources
         self.name = name
         self.alignment = None
@@ -228,8 +241,10 @@ class KnowledgeGraph:
 
     def replace(self, **changes) -> KnowledgeGraph:
         """A copy with some of ``terms``, ``triples``, ``provenance``, ``sources``, ``name`` changed."""
-        fields = {k: getattr(self, k) for k in ("terms", "triples", "provenance", "sources", "name")}
+        fields = {k: getattr(self, k) for k in ("terms", "triples", "provenance", "sources", "name", "source_sets")}
         fields.update(changes)
+        if "provenance" in changes and "source_sets" not in changes:
+            fields["source_sets"] = None  # new bit masks
         out = KnowledgeGraph(**fields)
         out.alignment = changes.get("alignment", self.alignment)
         return out
@@ -245,7 +260,9 @@ class KnowledgeGraph:
 
     def subgraph(self, mask: np.ndarray, name: str | None = None) -> KnowledgeGraph:
         """The triples selected by a boolean ``mask`` (unused terms dropped, provenance kept)."""
-        return compact(self.terms, self.triples[mask], self.provenance[mask], self.sources, name or self.name)
+        return compact(
+            self.terms, self.triples[mask], self.provenance[mask], self.sources, name or self.name, self.source_sets
+        )
 
     # --- container protocol -------------------------------------------------------------------
 
@@ -337,8 +354,12 @@ class KnowledgeGraph:
         hit = np.flatnonzero((self.triples == np.asarray(ids)).all(axis=1))
         if not len(hit):
             return []
-        mask = int(self.provenance[hit[0]])
-        return [name for i, name in enumerate(self.sources) if mask >> i & 1]
+        return self.source_names(int(self.provenance[hit[0]]))
+
+    def held_by(self, sources: Iterable[str]) -> np.ndarray:
+        """Boolean mask of the triples that at least one of the named ``sources`` held."""
+        wanted = [self.sources.index(s) for s in sources if s in self.sources]
+        return SetTable(self.source_sets).contains(wanted)[self.provenance]
 
     # --- summaries --------------------------------------------------------------------------------
 
@@ -348,9 +369,12 @@ class KnowledgeGraph:
         used = np.zeros(len(self.terms), dtype=bool)
         used[self.triples.ravel()] = True
         preds = Counter(self.triples[:, 1].tolist()).most_common(top)
-        per_source = {
-            name: int(((self.provenance >> np.uint64(i)) & np.uint64(1)).sum()) for i, name in enumerate(self.sources)
-        }
+        per_set = np.bincount(self.provenance, minlength=len(self.source_sets)).tolist()
+        counts = [0] * len(self.sources)
+        for members, n in zip(self.source_sets, per_set, strict=True):
+            for i in members:
+                counts[i] += n
+        per_source = dict(zip(self.sources, counts, strict=True))
         return GraphStats(
             name=self.name,
             triples=len(self),
@@ -371,14 +395,49 @@ class KnowledgeGraph:
 
     # --- interop ------------------------------------------------------------------------------------
 
-    def to_rdflib(self):
-        """An ``rdflib.Graph`` with the same triples."""
+    def to_rdflib(self, dataset: bool = False):
+        """An ``rdflib.Graph`` with the same triples, or a ``Dataset`` with one named graph per source.
+
+        Args:
+            dataset: return an ``rdflib.Dataset`` whose named graphs are the sources (see
+                :meth:`named_graphs`); a triple several sources held is in each of their graphs
+                (default: :obj:`False`, one plain ``Graph``).
+        """
         import rdflib
 
-        g = rdflib.Graph()
-        for triple in self:
-            g.add(triple)
-        return g
+        if not dataset:
+            g = rdflib.Graph()
+            for triple in self:
+                g.add(triple)
+            return g
+        ds = rdflib.Dataset()
+        rd = T.to_rdflib_terms(self.terms.tolist())
+        for iri, rows in self.named_graphs().items():
+            graph = ds.graph(rdflib.URIRef(iri))
+            for s, p, o in self.triples[rows].tolist():
+                graph.add((rd[s], rd[p], rd[o]))
+        return ds
+
+    def named_graphs(self) -> dict[str, np.ndarray]:
+        """``{graph IRI: row indices}``: the triples of each source (see :func:`source_graph_iri`)."""
+        return {source_graph_iri(name): np.flatnonzero(self.held_by([name])) for name in self.sources}
+
+    def to_pyg(self, literals: str = "drop", blank_nodes: str = "keep", vocab=None):
+        """A ``torch_geometric.data.Data`` message graph (see :func:`kgtransfer.data.tensorize.to_pyg`).
+
+        ``data.num_relations`` counts edge types (inverse edges included), so it can be passed to
+        ``RGCNConv(..., num_relations=data.num_relations)``; ``data.num_base_relations`` counts
+        predicates; ``data.vocab`` maps ids back to IRIs.
+        """
+        from kgtransfer.data.tensorize import to_pyg
+
+        return to_pyg(self, vocab=vocab, literals=literals, blank_nodes=blank_nodes)
+
+    def to_hetero_data(self, literals: str = "drop", blank_nodes: str = "keep", vocab=None):
+        """A ``torch_geometric.data.HeteroData`` (see :func:`kgtransfer.data.tensorize.to_hetero_data`)."""
+        from kgtransfer.data.tensorize import to_hetero_data
+
+        return to_hetero_data(self, vocab=vocab, literals=literals, blank_nodes=blank_nodes)
 
     def to_oxigraph(self, provenance_graphs: bool = False):
         """A ``pyoxigraph.Store``: triples in the default graph, or one named graph per source set."""
@@ -391,14 +450,21 @@ class KnowledgeGraph:
     def to_networkx(self):
         """A ``networkx.MultiDiGraph``: one node per subject/object term, one edge per triple.
 
-        Nodes are canonical term strings; each edge is keyed by its predicate string.
+        Nodes are readable: an IRI is its plain string (``"https://ex.org/a"``), a literal its
+        N-Triples form (``'"60639"^^<...#integer>'``, so ``"1"`` and ``1`` stay apart), a blank
+        node ``"_:label"``; each node has a ``kind`` attribute (``"iri"``, ``"literal"``,
+        ``"blank"``). Each edge is keyed by its predicate IRI and has it as the ``predicate``
+        attribute.
         """
         import networkx as nx
 
         g = nx.MultiDiGraph(name=self.name)
         terms = self.terms.tolist()
-        g.add_nodes_from(terms[i] for i in np.unique(self.triples[:, [0, 2]]).tolist())
-        g.add_edges_from((terms[s], terms[o], terms[p]) for s, p, o in self.triples.tolist())
+        names = [t[1:-1] if t.startswith("<") else t for t in terms]
+        kinds = ("iri", "blank", "literal")
+        kind = self._kind()
+        g.add_nodes_from((names[i], {"kind": kinds[kind[i]]}) for i in np.unique(self.triples[:, [0, 2]]).tolist())
+        g.add_edges_from((names[s], names[o], names[p], {"predicate": names[p]}) for s, p, o in self.triples.tolist())
         return g
 
     def to_ntriples(self, provenance_graphs: bool = False) -> str:
@@ -407,14 +473,20 @@ class KnowledgeGraph:
         if not provenance_graphs:
             return "".join(f"{terms[s]} {terms[p]} {terms[o]} .\n" for s, p, o in self.triples.tolist())
         graphs = {m: f"<{provenance_graph_iri(self.source_names(m))}>" for m in np.unique(self.provenance).tolist()}
+        # grouped by graph (one TriG block per graph), graphs in order of first appearance, so the
+        # sources read back in the same order
+        ids, first = np.unique(self.provenance, return_index=True)
+        rank = np.zeros(int(ids.max()) + 1 if len(ids) else 0, dtype=np.int64)
+        rank[ids] = np.argsort(np.argsort(first))
+        order = np.argsort(rank[self.provenance], kind="stable")
         return "".join(
             f"{terms[s]} {terms[p]} {terms[o]} {graphs[m]} .\n"
-            for (s, p, o), m in zip(self.triples.tolist(), self.provenance.tolist(), strict=True)
+            for (s, p, o), m in zip(self.triples[order].tolist(), self.provenance[order].tolist(), strict=True)
         )
 
-    def source_names(self, mask: int) -> list[str]:
-        """The source names a provenance bit mask stands for."""
-        return [name for i, name in enumerate(self.sources) if int(mask) >> i & 1]
+    def source_names(self, set_id: int) -> list[str]:
+        """The source names a provenance id stands for."""
+        return [self.sources[i] for i in self.source_sets[int(set_id)]]
 
     def serialize(self, path: str | os.PathLike, format: str | None = None) -> Path:
         """Write Turtle, N-Triples, N-Quads, TriG, RDF/XML or JSON-LD (format from the suffix).
@@ -455,6 +527,19 @@ def provenance_graph_iri(names: Sequence[str]) -> str:
     return PROVENANCE_NS + "+".join(quote(n, safe=":._-~/") for n in names)
 
 
+def source_graph_iri(name: str) -> str:
+    """The named-graph IRI of one source.
+
+    The name itself when it is an absolute IRI (a named graph of a loaded TriG or N-Quads file),
+    else ``urn:kgtransfer:source:<name>``.
+    """
+    import re
+
+    if re.match(r"^[A-Za-z][\w+.-]*://\S+$", name) or re.match(r"^urn:[\w-]+:\S+$", name):
+        return name
+    return provenance_graph_iri([name])
+
+
 def _nquads_or_nt(quads: bool):
     import pyoxigraph as ox
 
@@ -472,19 +557,36 @@ def _content_digest(terms: np.ndarray, flat: list[int]) -> bytes:
     return h.digest()
 
 
-def _normalize(triples: np.ndarray, provenance: np.ndarray, num_terms: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sort rows, merge duplicates and OR their provenance."""
+def _valid_sets(sets: tuple, num_sources: int) -> bool:
+    """Whether every set is a non-empty, strictly increasing tuple of indices into the sources."""
+    for s in sets:
+        if not s or s[0] < 0 or s[-1] >= num_sources:
+            return False
+        if len(s) > 1 and any(a >= b for a, b in zip(s, s[1:], strict=False)):
+            return False
+    return True
+
+
+def _normalize(
+    triples: np.ndarray, provenance: np.ndarray, num_terms: int, sets: tuple
+) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Sort rows, merge duplicates (uniting their source sets) and compact the set table."""
     if len(triples) == 0:
-        return triples.copy(), provenance.copy()
+        return triples.copy(), provenance.copy(), ((0,),)
     keys = pack_rows(triples, num_terms)
-    if len(keys) > 1 and np.all(keys[1:] > keys[:-1]):
-        return triples.copy(), provenance.copy()
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    start = np.ones(len(keys), dtype=bool)
-    start[1:] = keys[1:] != keys[:-1]
-    first = np.flatnonzero(start)
-    return triples[order[first]], np.bitwise_or.reduceat(provenance[order], first)
+    if len(keys) == 1 or np.all(keys[1:] > keys[:-1]):
+        triples, provenance = triples.copy(), provenance
+    else:
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        start = np.ones(len(keys), dtype=bool)
+        start[1:] = keys[1:] != keys[:-1]
+        first = np.flatnonzero(start)
+        table = SetTable(sets)
+        provenance = table.reduce(provenance[order], first)
+        triples, sets = triples[order[first]], tuple(table.sets)
+    sets, provenance, _ = compact_sets(sets, provenance)
+    return triples, provenance, sets
 
 
 def compact(
@@ -493,23 +595,12 @@ def compact(
     provenance: np.ndarray,
     sources: Sequence[str],
     name: str,
+    source_sets: Sequence[Sequence[int]],
 ) -> KnowledgeGraph:
     """A graph over only the terms ``triples`` use (and only the sources some triple has)."""
     used = np.zeros(len(terms), dtype=bool)
     used[triples.ravel()] = True
     new_id = np.cumsum(used) - 1
-    live = np.zeros(len(sources), dtype=bool)
-    for m in np.unique(provenance).tolist():
-        for i in range(len(sources)):
-            live[i] |= bool(m >> i & 1)
-    if not live.any():
-        live[0] = True
-    if not live.all():
-        bit = np.cumsum(live) - 1
-        remapped = np.zeros(len(provenance), dtype=np.uint64)
-        for i in np.flatnonzero(live).tolist():
-            has = (provenance >> np.uint64(i)) & np.uint64(1)
-            remapped |= has << np.uint64(bit[i])
-        provenance = remapped
-        sources = [s for s, keep in zip(sources, live, strict=True) if keep]
-    return KnowledgeGraph(terms[used], new_id[triples], provenance, sources, name)
+    sets, provenance, kept = compact_sets(source_sets, provenance, drop_sources=True)
+    sources = [sources[i] for i in kept.tolist()]
+    return KnowledgeGraph(terms[used], new_id[triples], provenance, sources, name, source_sets=sets)

@@ -3,6 +3,13 @@
 Every document gets its own blank-node scope (see :func:`~kgtransfer.knowledge.graph.scope_blank_nodes`).
 Quads keep their graph: each named graph becomes a provenance source, so a TriG or N-Quads file
 written by :meth:`KnowledgeGraph.serialize` loads back with its provenance.
+
+Relative IRIs in a file resolve against :data:`DEFAULT_BASE` (``https://kgtransfer.invalid/``),
+not against the file's location, so the same document read from two folders gives the same
+triples; pass ``base=`` to choose another. Inputs are checked before parsing (see
+:mod:`kgtransfer.knowledge.limits`): JSON-LD and RDF/XML nesting depth, RDF/XML entity expansion,
+and the size a ``.gz`` file may expand to. RDF 1.2 triple terms (RDF-star) are refused with a typed
+error: the triple table holds IRIs, blank nodes and literals only.
 """
 
 from __future__ import annotations
@@ -20,12 +27,12 @@ import numpy as np
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
 from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask  # noqa: F401 (re-exported)
 from kgtransfer.knowledge.graph import (
-    MAX_SOURCES,
     PROVENANCE_NS,
     KnowledgeGraph,
     _content_digest,
     scope_blank_nodes,
 )
+from kgtransfer.knowledge.limits import DepthError, check_depth, check_xml_entities
 
 FORMATS = {
     "turtle": ("TURTLE", (".ttl",)),
@@ -71,6 +78,12 @@ def _ox_format(key: str):
     return getattr(ox.RdfFormat, FORMATS[key][0])
 
 
+DEFAULT_BASE = "https://kgtransfer.invalid/"
+"""The base IRI relative IRIs in files resolve against (``.invalid`` is reserved: it names no place)."""
+MAX_GZIP_RATIO = 64
+"""A ``.gz`` file may expand to ``max(64 MiB, 64 x its size)``; more is refused (a decompression bomb)."""
+_BOM = b"\xef\xbb\xbf"
+
 _LOCATION = re.compile(r"line (\d+)(?: between columns (\d+)| column (\d+))?")
 
 
@@ -85,6 +98,8 @@ def parse(
     import pyoxigraph as ox
 
     name = name or Path(source).name
+    data = data.removeprefix(_BOM)
+    _check_limits(data, format, source)
     if fast and format in ("ntriples", "nquads"):  # vectorized fast path; None: parse exactly (and report errors)
         from kgtransfer.knowledge.streaming import parse_lines
 
@@ -100,9 +115,14 @@ def parse(
         line = int(m.group(1)) if m else getattr(e, "lineno", None)
         col = int(m.group(2) or m.group(3)) if m and (m.group(2) or m.group(3)) else None
         message = re.sub(r"^Parser error at line \d+ between columns \d+ and \d+: ", "", str(e))
+        if line is None and format == "rdfxml":
+            line, col = _xml_location(data, message)
         raise RDFSyntaxError(message, source, line, col) from None
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise RDFSyntaxError(str(e), source) from None
+    except MemoryError:
+        raise RDFSyntaxError("a term or the document is too large to parse in memory", source) from None
+    _refuse_triple_terms(index, source)
     objects = list(index)
     used = np.zeros(len(objects), dtype=bool)
     used[ids[:, :3].ravel()] = True  # graph names are terms only if a triple uses them
@@ -112,47 +132,122 @@ def parse(
     triples = (np.cumsum(used) - 1)[ids[:, :3]]
     graph_term_ids, graph_of_row = np.unique(ids[:, 3], return_inverse=True)
     graph_terms = [objects[i] for i in graph_term_ids.tolist()]
-    sources, provenance = _graph_sources(graph_terms, graph_of_row, name)
-    return KnowledgeGraph(terms, triples, provenance, sources, name)
+    sources, provenance, sets = _graph_sources(graph_terms, graph_of_row, name)
+    return KnowledgeGraph(terms, triples, provenance, sources, name, source_sets=sets)
+
+
+def _check_limits(data: bytes, format: str, source: str) -> None:
+    """Nesting depth (JSON-LD, RDF/XML) and entity expansion (RDF/XML), before the parser runs."""
+    if format not in ("jsonld", "rdfxml"):
+        return
+    text = data.decode("utf-8", "replace")
+    try:
+        check_depth(text, format)
+        if format == "rdfxml":
+            check_xml_entities(text)
+    except DepthError as e:
+        raise RDFSyntaxError(str(e).split(" (line")[0], source, e.line) from None
+    except ValueError as e:
+        raise RDFSyntaxError(str(e), source) from None
+
+
+def _xml_location(data: bytes, message: str) -> tuple[int | None, int | None]:
+    """Where an RDF/XML error is: expat's position for malformed XML, else where the quoted value first appears."""
+    import xml.parsers.expat
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(data, True)
+    except xml.parsers.expat.ExpatError as e:
+        return e.lineno, e.offset + 1
+    quoted = re.search(r"'([^']+)'", message)
+    if quoted:
+        at = data.find(quoted.group(1).encode())
+        if at >= 0:
+            return data.count(b"\n", 0, at) + 1, at - data.rfind(b"\n", 0, at)
+    return None, None
+
+
+def _refuse_triple_terms(index: dict, source: str) -> None:
+    import pyoxigraph as ox
+
+    if any(type(t) is ox.Triple for t in index):
+        raise RDFSyntaxError(
+            "RDF 1.2 triple terms (RDF-star, << ... >>) are not supported; kgtransfer graphs hold IRIs, "
+            "blank nodes and literals",
+            source,
+        )
 
 
 def _graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
-    """Turn named graphs into provenance sources (our own provenance graphs decode back to names)."""
+    """Turn named graphs into provenance sources (our own provenance graphs decode back to names).
+
+    Returns ``(sources, provenance ids, source sets)``; one dict lookup per graph, so 100,000 named
+    graphs take well under a second.
+    """
     import pyoxigraph as ox
 
     if not graph_terms or (len(graph_terms) == 1 and isinstance(graph_terms[0], ox.DefaultGraph)):
-        return (default,), None
-
-    names: list[str] = []
-    masks = []
+        return (default,), None, None
+    index: dict[str, int] = {}
+    setdefault = index.setdefault
+    sets = []
+    named = ox.NamedNode
     for g in graph_terms:
-        if isinstance(g, ox.DefaultGraph):
-            members = [default]
-        elif isinstance(g, ox.NamedNode) and g.value.startswith(PROVENANCE_NS):
-            members = [unquote(n) for n in g.value[len(PROVENANCE_NS) :].split("+")]
+        if type(g) is named:
+            value = g.value
+            if not value.startswith(PROVENANCE_NS):
+                sets.append((setdefault(value, len(index)),))
+                continue
+            members = [unquote(n) for n in value[len(PROVENANCE_NS) :].split("+")]
         else:
-            members = [str(g.value) if isinstance(g, ox.NamedNode) else f"_:{g.value}"]
-        mask = 0
-        for member in members:
-            if member not in names:
-                names.append(member)
-            mask |= 1 << names.index(member)
-        masks.append(mask)
-    if len(names) > MAX_SOURCES:
-        raise UnknownFormatError(f"{default}: more than {MAX_SOURCES} named graphs; load them separately")
-    return tuple(names), np.asarray(masks, dtype=np.uint64)[graph_of_row]
+            members = [default] if isinstance(g, ox.DefaultGraph) else [f"_:{g.value}"]
+        sets.append(tuple(sorted({setdefault(m, len(index)) for m in members})))
+    return tuple(index), np.asarray(graph_of_row, dtype=np.int64).reshape(-1), sets
 
 
-def read_file(path: str | os.PathLike, format: str | None = None, name: str | None = None) -> KnowledgeGraph:
-    """Parse an RDF file (optionally gzipped); the format comes from the suffix unless given."""
+def read_file(
+    path: str | os.PathLike, format: str | None = None, name: str | None = None, base: str | None = None
+) -> KnowledgeGraph:
+    """Parse an RDF file (optionally gzipped); the format comes from the suffix unless given.
+
+    Relative IRIs resolve against ``base`` (default: :data:`DEFAULT_BASE`, the same wherever the file lies).
+    """
     path = Path(path)
     key = format_name(path, format)
     if not path.is_file():
         raise SourceNotFoundError(f"{path}: no such file")
     data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
-    return parse(data, key, str(path), name=name or path.name, base_iri=path.resolve().as_uri())
+    if path.name.lower().endswith(".gz"):
+        data = _gunzip(data, str(path))
+    return parse(data, key, str(path), name=name or path.name, base_iri=base or DEFAULT_BASE)
+
+
+def _gunzip(data: bytes, source: str) -> bytes:
+    """Decompress a gzip file, refusing a corrupt one or one that expands past the limit (typed errors)."""
+    import zlib
+
+    limit = max(64 << 20, MAX_GZIP_RATIO * len(data))
+    out, size, pending = [], 0, data
+    try:
+        d = zlib.decompressobj(wbits=31)
+        while True:
+            out.append(d.decompress(pending, limit - size + 1))
+            size += len(out[-1])
+            if size > limit:
+                raise RDFSyntaxError(f"expands past {limit:,} bytes; decompress it first if that is meant", source)
+            if d.unconsumed_tail:
+                pending = d.unconsumed_tail
+            elif d.eof and d.unused_data.strip(b"\0"):  # a further gzip member
+                pending, d = d.unused_data, zlib.decompressobj(wbits=31)
+            else:
+                break
+        if not d.eof:
+            raise RDFSyntaxError("truncated gzip data", source)
+        return b"".join(out)
+    except zlib.error as e:
+        raise RDFSyntaxError(f"not valid gzip data ({e})", source) from None
 
 
 def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
@@ -177,8 +272,9 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
         # a label for different nodes must not share blank nodes (RDF 1.1 merge)
         terms = scope_blank_nodes(terms, _content_digest(terms, flat))
         lookup = {n: i for i, n in enumerate(names)}
-        prov = np.asarray([1 << lookup[n] for n in per_graph], dtype=np.uint64)
-        return KnowledgeGraph(terms, np.asarray(flat, dtype=np.int64).reshape(-1, 3), prov, names, name)
+        prov = np.asarray([lookup[n] for n in per_graph], dtype=np.int64)
+        triples = np.asarray(flat, dtype=np.int64).reshape(-1, 3)
+        return KnowledgeGraph(terms, triples, prov, names, name, source_sets=[(i,) for i in range(len(names))])
     return KnowledgeGraph.from_triples(graph, name=name)
 
 
@@ -222,7 +318,7 @@ def serialize(kg: KnowledgeGraph, path: str | os.PathLike, format: str | None = 
         data = ox.serialize(
             parsed, format=_ox_format(key), prefixes=_prefixes(kg) if key in ("turtle", "trig") else None
         )
-    if path.suffix == ".gz":
+    if path.name.lower().endswith(".gz"):
         data = gzip.compress(data)
     atomic_write_bytes(path, data)
     return path

@@ -24,7 +24,8 @@ from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.align import Alignment
 from kgtransfer.knowledge.align import align as compute_alignment
 from kgtransfer.knowledge.blank_nodes import blank_mask, components
-from kgtransfer.knowledge.graph import MAX_SOURCES, KnowledgeGraph, compact, merge_terms, pack_rows
+from kgtransfer.knowledge.graph import KnowledgeGraph, compact, merge_terms, pack_rows
+from kgtransfer.knowledge.provenance import SetTable
 
 BlankNodePolicy = Literal["merge", "canonical"]
 
@@ -43,11 +44,17 @@ class _Pair:
         self.k1, self.k2 = k1, k2
         self.terms, _, m2 = merge_terms(k1.terms, k2.terms)
         self.t1, self.t2 = k1.triples, m2[k2.triples]  # merge_terms keeps K1's ids
-        self.sources = list(k1.sources) + [s for s in k2.sources if s not in k1.sources]
-        if len(self.sources) > MAX_SOURCES:
-            raise ValueError(f"the inputs have more than {MAX_SOURCES} sources between them")
+        index = {s: i for i, s in enumerate(k1.sources)}
+        for s in k2.sources:
+            index.setdefault(s, len(index))
+        self.sources = list(index)
+        # one set table for both: K1's sets, then K2's with its sources renumbered
+        target = [index[s] for s in k2.sources]
+        self.table = SetTable(
+            [*k1.source_sets, *(tuple(sorted(target[i] for i in members)) for members in k2.source_sets)]
+        )
         self.p1 = k1.provenance
-        self.p2 = _remap_bits(k2.provenance, [self.sources.index(s) for s in k2.sources])
+        self.p2 = k2.provenance + len(k1.source_sets)
 
     def raw_keys(self) -> tuple[np.ndarray, np.ndarray]:
         keys = pack_rows(np.concatenate([self.t1, self.t2]), len(self.terms))
@@ -63,30 +70,28 @@ class _Pair:
         return keys[: len(self.t1)], keys[len(self.t1) :]
 
     def result(self, triples: np.ndarray, provenance: np.ndarray, name: str) -> KnowledgeGraph:
-        out = compact(self.terms, triples, provenance, self.sources, name)
+        out = compact(self.terms, triples, provenance, self.sources, name, self.table.sets)
         out.alignment = self.alignment
         return out
 
 
-def _remap_bits(provenance: np.ndarray, targets: list[int]) -> np.ndarray:
-    out = np.zeros(len(provenance), dtype=np.uint64)
-    for i, target in enumerate(targets):
-        out |= ((provenance >> np.uint64(i)) & np.uint64(1)) << np.uint64(target)
-    return out
+def _lookup(
+    keys: np.ndarray, other_keys: np.ndarray, other_ids: np.ndarray, table: SetTable
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``keys``: whether ``other_keys`` holds it, and the union of ``other_ids``' sets over those rows.
 
-
-def _lookup(keys: np.ndarray, other_keys: np.ndarray, other_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each of ``keys``: whether ``other_keys`` holds it, and the OR of ``other_bits`` over those rows."""
+    The second array holds set ids where found and -1 elsewhere.
+    """
     if len(other_keys) == 0:
-        return np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.uint64)
-    order = np.argsort(other_keys)
+        return np.zeros(len(keys), dtype=bool), np.full(len(keys), -1, dtype=np.int64)
+    order = np.argsort(other_keys, kind="stable")
     sorted_keys = other_keys[order]
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     unique_keys = sorted_keys[starts]
-    bits = np.bitwise_or.reduceat(other_bits[order], starts)
+    ids = table.reduce(other_ids[order], starts)
     pos = np.minimum(np.searchsorted(unique_keys, keys), len(unique_keys) - 1)
     found = unique_keys[pos] == keys
-    return found, np.where(found, bits[pos], np.uint64(0))
+    return found, np.where(found, ids[pos], -1)
 
 
 def _default_name(k1: KnowledgeGraph, k2: KnowledgeGraph, symbol: str) -> str:
@@ -120,8 +125,10 @@ def union(
     if blank_nodes != "canonical":
         raise ValueError(f"blank_nodes must be 'merge' or 'canonical', got {blank_nodes!r}")
     c1, c2 = pair.canonical_keys()
-    dup, _ = _lookup(c2, c1, pair.p1)
-    p1 = pair.p1 | _lookup(c1, c2, pair.p2)[1]
+    dup, _ = _lookup(c2, c1, pair.p1, pair.table)
+    found, ids = _lookup(c1, c2, pair.p2, pair.table)
+    p1 = pair.p1.copy()
+    p1[found] = pair.table.union(p1[found], ids[found])
     return pair.result(np.concatenate([pair.t1, pair.t2[~dup]]), np.concatenate([p1, pair.p2[~dup]]), name)
 
 
@@ -136,8 +143,8 @@ def intersection(k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: st
     """
     pair = _Pair(k1, k2, align)
     c1, c2 = pair.canonical_keys()
-    keep, bits = _lookup(c1, c2, pair.p2)
-    provenance = pair.p1[keep] | bits[keep]
+    keep, ids = _lookup(c1, c2, pair.p2, pair.table)
+    provenance = pair.table.union(pair.p1[keep], ids[keep])
     return pair.result(pair.t1[keep], provenance, name or _default_name(pair.k1, pair.k2, "∩"))
 
 
@@ -152,7 +159,7 @@ def difference(k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: str 
     """
     pair = _Pair(k1, k2, align)
     c1, c2 = pair.canonical_keys()
-    keep = ~_lookup(c1, c2, pair.p2)[0]
+    keep = ~_lookup(c1, c2, pair.p2, pair.table)[0]
     return pair.result(pair.t1[keep], pair.p1[keep], name or _default_name(pair.k1, pair.k2, "−"))
 
 

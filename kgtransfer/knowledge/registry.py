@@ -76,3 +76,25 @@ def is_registered(name: str) -> bool:
 def registered_sources() -> list[str]:
     """The names ``kgtransfer.load`` accepts besides paths."""
     return list(entries())
+
+
+# --- bundled files usable by name: ontologies/queries/*.rq, ontologies/experiments/*.toml -------
+
+BUNDLED = {"queries": ".rq", "experiments": ".toml", "views": ".rq"}
+
+
+def bundled_names(kind: str) -> list[str]:
+    """Names of the bundled files of ``kind`` (``"queries"``, ``"experiments"`` or ``"views"``)."""
+    return sorted(p.stem for p in (ontologies_dir() / kind).glob(f"*{BUNDLED[kind]}"))
+
+
+def bundled_file(kind: str, name: str) -> Path | None:
+    """The bundled file ``ontologies/<kind>/<name><suffix>``, or None when there is none.
+
+    Works from a checkout and from an installed wheel (where ``ontologies/`` is ``kgtransfer/_ontologies``).
+    """
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    suffix = BUNDLED[kind]
+    path = ontologies_dir() / kind / (name if name.endswith(suffix) else name + suffix)
+    return path if path.is_file() else None

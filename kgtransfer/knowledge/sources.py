@@ -29,6 +29,7 @@ def load(
     view: str | None = None,
     name: str | None = None,
     namespace: str | None = None,
+    base: str | None = None,
 ) -> KnowledgeGraph:
     """Load a knowledge graph from any supported source.
 
@@ -46,11 +47,13 @@ def load(
         namespace: for tab-separated labels, the IRI prefix that turns a label such as
             ``/m/01x15dc`` into ``<urn:kgtransfer:label:/m/01x15dc>`` (default:
             :data:`DEFAULT_NAMESPACE`; characters an IRI cannot hold are percent-encoded).
+        base: the IRI relative IRIs in a file resolve against (default:
+            ``https://kgtransfer.invalid/``, the same wherever the file lies).
 
     Returns:
         The graph; blank nodes are scoped to their document, named graphs become provenance sources.
     """
-    kg = _load(source, format, name, namespace or DEFAULT_NAMESPACE)
+    kg = _load(source, format, name, namespace or DEFAULT_NAMESPACE, base)
     if view is not None:
         from kgtransfer.knowledge.sparql import run_view
 
@@ -58,7 +61,9 @@ def load(
     return kg
 
 
-def _load(source, format: str | None, name: str | None, namespace: str) -> KnowledgeGraph:
+def _load(
+    source, format: str | None, name: str | None, namespace: str = DEFAULT_NAMESPACE, base: str | None = None
+) -> KnowledgeGraph:
     if isinstance(source, KnowledgeGraph):
         return source
     if isinstance(source, str | os.PathLike):
@@ -67,7 +72,7 @@ def _load(source, format: str | None, name: str | None, namespace: str) -> Knowl
         if path.is_file() and (format == "tsv" or format is None and _is_tsv(path)):
             return read_tsv_file(path, namespace, name)
         if path.is_file():
-            return read_file(path, format, name=name)
+            return read_file(path, format, name=name, base=base)
         if path.is_dir():
             return read_tsv_splits(path, namespace, name)
         if isinstance(source, str) and registry.is_registered(text):
@@ -154,7 +159,8 @@ def _read_tsv_files(paths: list[Path], sources: list[str], namespace: str, name:
         triples, terms = read_tsv(read_bytes(path), namespace, str(path))
         remap = np.fromiter((index.setdefault(t, len(index)) for t in terms), dtype=np.int64, count=len(terms))
         parts.append(remap[triples])
-        provenance.append(np.full(len(triples), 1 << i, dtype=np.uint64))
+        provenance.append(np.full(len(triples), i, dtype=np.int64))
     terms = np.empty(len(index), dtype=object)
     terms[:] = list(index)
-    return KnowledgeGraph(terms, np.concatenate(parts), np.concatenate(provenance), sources, name)
+    source_sets = [(i,) for i in range(len(sources))]
+    return KnowledgeGraph(terms, np.concatenate(parts), np.concatenate(provenance), sources, name, source_sets)

@@ -1,10 +1,19 @@
 """SPARQL loading: queries over the embedded pyoxigraph store or a remote SPARQL 1.1 endpoint.
 
 ``CONSTRUCT`` and ``DESCRIBE`` give a :class:`KnowledgeGraph`, ``SELECT`` gives :class:`Rows`,
-``ASK`` a bool. Parameters are bound as RDF terms, never spliced in as text: embedded queries
-and remote ones alike get a trailing ``VALUES`` block (joined with the WHERE pattern before
-projection and LIMIT) whose terms are written in escaped N-Triples syntax; an IRI that could close
-its brackets is refused, so a binding can never change the query's shape.
+``ASK`` a bool. The query is read by a tokenizer (strings, IRIs, prefixed names and comments are
+single tokens), so the form is the first keyword after the prologue and ``PREFIX ask: <...>`` cannot
+fool it; nesting deeper than :data:`~kgtransfer.knowledge.limits.MAX_DEPTH` is refused before the
+parser sees it.
+
+Parameters are bound as RDF terms, never spliced in as text: a ``VALUES`` block is put at the start
+of the WHERE group of the query and of every sub-``SELECT``, so a binding restricts the pattern
+before grouping, aggregates and projection. Its variable names are checked against the SPARQL
+``VARNAME`` grammar and its terms are written in escaped N-Triples syntax (an IRI that could close its
+brackets is refused), so a binding can never change the query's shape.
+
+``SERVICE`` (federation) is refused in local queries unless ``federation=True``; then the whole query
+runs under the same deadline as a remote call.
 """
 
 from __future__ import annotations
@@ -13,31 +22,69 @@ import csv
 import io
 import os
 import re
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 from kgtransfer.errors import EndpointError, SourceNotFoundError, SparqlQueryError
 from kgtransfer.knowledge import terms as T
+from kgtransfer.knowledge.endpoint import MAX_BYTES, Deadline, parse_boolean, parse_solutions, post
 from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.knowledge.query_text import (
+    check_nesting,
+    query_form,
+    tokens,
+    top_level,
+    uses_service,
+    with_page,
+    with_values,
+)
 from kgtransfer.report import format_table
 
+__all__ = ["Rows", "query_form", "read_query", "sparql"]
+
 ACCEPT = {
-    "graph": "application/n-triples",
-    "rows": "application/sparql-results+json",
+    "graph": "application/n-triples, text/turtle;q=0.5",
+    "rows": "application/sparql-results+json, application/sparql-results+xml;q=0.5",
 }
 _IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
-_TOKENS = re.compile(r'<[^<>"{}|^`\\\s]*>|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*|\w+', re.IGNORECASE)
+
+
+class Row(dict):
+    """One SELECT solution: ``{variable: rdflib term}``; also ``row.cls`` (None when unbound)."""
+
+    __slots__ = ("variables",)
+
+    def __init__(self, values: dict, variables: list[str]):
+        super().__init__(values)
+        self.variables = variables
+
+    def __getattr__(self, name: str):
+        if name in self:
+            return self[name]
+        if name in self.variables:
+            return None
+        raise AttributeError(f"no variable {name!r} in this result; variables: {', '.join(self.variables)}")
+
+
+def display_term(term) -> str:
+    """A term as a person reads it: IRIs bare, literals by lexical form (``60639``, ``Room@en``)."""
+    from rdflib import Literal
+
+    if term is None:
+        return ""
+    text = str(term).replace("\n", "\\n").replace("\t", "\\t")
+    return f"{text}@{term.language}" if isinstance(term, Literal) and term.language else text
 
 
 class Rows(list):
-    """SELECT results: a list of ``{variable: rdflib term}`` dicts (unbound variables absent)."""
+    """SELECT results: a list of :class:`Row` ``{variable: rdflib term}`` dicts (unbound variables absent).
+
+    ``rows[0].cls`` reads a variable; :meth:`to_pandas` and :meth:`to_csv` export the table;
+    ``print(rows)`` shows it with readable cells.
+    """
 
     def __init__(self, variables: list[str], rows: list[dict]):
-        super().__init__(rows)
+        super().__init__(r if isinstance(r, Row) else Row(r, variables) for r in rows)
         self.variables = variables
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
@@ -53,35 +100,78 @@ class Rows(list):
             atomic_write_text(path, buf.getvalue())
         return buf.getvalue()
 
-    def __str__(self) -> str:
-        shown = [[row[v].n3() if v in row else "" for v in self.variables] for row in self[:50]]
-        more = f"\n... {len(self) - 50:,} more rows" if len(self) > 50 else ""
+    def to_pandas(self):
+        """A ``pandas.DataFrame``, one column per variable.
+
+        IRIs become strings, literals Python values (``int``, ``float``, ``datetime``, ...), unbound
+        variables None. Needs pandas (``pip install pandas``).
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            from kgtransfer.errors import MissingExtraError
+
+            raise MissingExtraError("Rows.to_pandas() needs pandas: pip install pandas") from None
+        from rdflib import Literal
+
+        def value(term):
+            if isinstance(term, Literal):
+                py = term.toPython()
+                return py if not isinstance(py, Literal) else str(py)
+            return None if term is None else str(term)
+
+        return pd.DataFrame([[value(row.get(v)) for v in self.variables] for row in self], columns=self.variables)
+
+    def table(self, limit: int = 50) -> str:
+        """The first ``limit`` rows as an aligned table of readable cells."""
+        shown = [[display_term(row.get(v)) for v in self.variables] for row in self[:limit]]
+        more = f"\n... {len(self) - limit:,} more rows" if len(self) > limit else ""
         return format_table(shown, self.variables) + more
 
+    def __str__(self) -> str:
+        return self.table(50)
+
     def __repr__(self) -> str:
-        return f"Rows(variables={self.variables}, rows={len(self):,})"
+        return f"Rows(variables={self.variables}, rows={len(self):,})\n{self.table(5)}"
 
 
 def read_query(query: str | os.PathLike) -> tuple[str, str]:
-    """``(text, name)`` of a query given as text or as a path to a ``.rq``/``.sparql`` file."""
+    """``(text, name)`` of a query given as text, a path to a ``.rq``/``.sparql`` file (UTF-8), or a bundled name.
+
+    A bundled name (``"brick-top-classes"``, see ``kgtransfer sources``) reads
+    ``ontologies/queries/<name>.rq`` from the installed package, so it works from any folder.
+    """
+    bundled = _bundled_query(query)
+    if bundled is not None:
+        return bundled.read_text(encoding="utf-8"), bundled.stem
     if isinstance(query, os.PathLike) or (
-        isinstance(query, str) and query.endswith((".rq", ".sparql")) and "\n" not in query
+        isinstance(query, str) and query.lower().endswith((".rq", ".sparql")) and "\n" not in query
     ):
         path = Path(query)
         if not path.is_file():
             raise SourceNotFoundError(f"{path}: no such query file")
-        return path.read_text(encoding="utf-8"), str(path)
+        try:
+            return path.read_bytes().decode("utf-8-sig"), str(path)
+        except UnicodeDecodeError as e:
+            raise SparqlQueryError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
+    if not isinstance(query, str):
+        raise SparqlQueryError(f"a query is text or a path, not a {type(query).__name__}")
     first = next((ln.strip() for ln in query.splitlines() if ln.strip() and not ln.strip().startswith("#")), "")
-    return query, f"query {first[:60]!r}"
+    label = f"query {first[:60]!r}"
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise SparqlQueryError(f"{label}: not valid Unicode text ({e.reason} at {e.start})") from None
+    return query, label
 
 
-def query_form(query: str, label: str = "query") -> str:
-    """The query form: the first of SELECT, CONSTRUCT, DESCRIBE, ASK outside IRIs, strings and comments."""
-    for token in _TOKENS.findall(query):
-        upper = token.upper()
-        if upper in ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK"):
-            return upper
-    raise SparqlQueryError(f"{label}: not a SPARQL query (no SELECT, CONSTRUCT, DESCRIBE or ASK)")
+def _bundled_query(query) -> Path | None:
+    """The bundled query file a bare name (no spaces, no path, no such local file) refers to."""
+    from kgtransfer.knowledge.registry import bundled_file
+
+    if not isinstance(query, str) or not re.fullmatch(r"[\w.-]+", query) or Path(query).exists():
+        return None
+    return bundled_file("queries", query)
 
 
 def sparql(
@@ -90,9 +180,11 @@ def sparql(
     *,
     bindings: Mapping[str, object] | None = None,
     timeout: float = 60.0,
-    retries: int = 3,
+    retries: int = 2,
     page_size: int | None = None,
     name: str | None = None,
+    federation: bool = False,
+    max_bytes: int = MAX_BYTES,
 ):
     """Run a SPARQL query over a local graph or a remote endpoint.
 
@@ -102,31 +194,87 @@ def sparql(
             pyoxigraph store), or an ``http(s)://`` SPARQL 1.1 endpoint URL.
         bindings: values for query variables, ``{"cls": rdflib.URIRef(...)}``; values may be rdflib
             or pyoxigraph terms, canonical N-Triples strings, or Python str/int/float/bool literals.
-        timeout: seconds per HTTP request (default: 60).
-        retries: extra attempts on connection errors and 5xx answers, with exponential backoff (default: 3).
+        timeout: total seconds for a remote call (every attempt, page and byte), and for a local
+            query that uses ``SERVICE`` (default: 60).
+        retries: extra attempts on connection errors and 5xx answers, with exponential backoff,
+            while the deadline allows (default: 2).
         page_size: for remote SELECT/CONSTRUCT, fetch in pages of this many results with
-            ``LIMIT``/``OFFSET`` (the query should have an ``ORDER BY`` for stable pages; default:
-            one streamed request).
+            ``LIMIT``/``OFFSET`` (the query should have an ``ORDER BY`` for stable pages; paging
+            stops at a short page or one that brings nothing new; default: one request).
         name: the name of a resulting graph (default: the query's).
+        federation: let a local query call other endpoints with ``SERVICE`` (default: False, refused).
+        max_bytes: the largest remote answer accepted, over all pages (default: 256 MiB).
 
     Returns:
         A KnowledgeGraph (CONSTRUCT, DESCRIBE), :class:`Rows` (SELECT) or a bool (ASK).
     """
     text, label = read_query(query)
-    form = query_form(text, label)
-    terms = {k.lstrip("?$"): _binding_term(k, v) for k, v in (bindings or {}).items()}
-    if isinstance(source, str) and source.startswith(("http://", "https://")):
+    check_nesting(text, label)
+    toks = tokens(text)
+    form = query_form(toks, label)
+    terms = {str(k).removeprefix("?").removeprefix("$"): _binding_term(k, v) for k, v in (bindings or {}).items()}
+    text = with_values(text, terms, label)
+    if isinstance(source, str) and source.lower().startswith(("http://", "https://")):
         _check_syntax(text, label)
-        return _remote(text, label, form, source, terms, timeout, retries, page_size, name)
+        return _remote(text, label, form, source, Deadline(timeout), retries, page_size, name, max_bytes)
     if source is None:
         raise SparqlQueryError(f"{label}: no source given; pass a graph, a file, a registry name or an endpoint URL")
+    if uses_service(toks) and not federation:
+        raise SparqlQueryError(
+            f"{label}: SERVICE calls another endpoint; local queries do not federate unless federation=True"
+        )
     from kgtransfer.knowledge.sources import load
 
     kg = load(source)
-    return _embedded(text, label, form, kg.to_oxigraph(), terms, name or kg.name)
+    run = lambda: _embedded(text, label, form, query_store(kg), name or kg.name)  # noqa: E731
+    return _within(run, timeout, label) if uses_service(toks) else run()
 
 
-def _binding_term(name: str, value) -> str:
+def query_store(kg: KnowledgeGraph):
+    """A ``pyoxigraph.Store`` to query ``kg`` in.
+
+    Every triple is in the default graph and, when the graph has named sources (a TriG/N-Quads
+    file, a merge, given splits), also in one named graph per source, so ``GRAPH ?g { ... }`` sees
+    them (see :meth:`KnowledgeGraph.named_graphs`).
+    """
+    import pyoxigraph as ox
+
+    store = kg.to_oxigraph()
+    if kg.sources == (kg.name,):
+        return store
+    terms = kg.terms.tolist()
+    lines = []
+    for iri, rows in kg.named_graphs().items():
+        g = f"<{iri}>"
+        lines += [f"{terms[s]} {terms[p]} {terms[o]} {g} .\n" for s, p, o in kg.triples[rows].tolist()]
+    store.bulk_load("".join(lines).encode(), format=ox.RdfFormat.N_QUADS)
+    return store
+
+
+def _within(run, timeout: float, label: str):
+    """``run()`` in a daemon thread, given up (typed error) after ``timeout`` seconds."""
+    import threading
+
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = run()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            e.__context__ = None  # pyoxigraph objects in the frames must die on this thread
+            box["error"] = e.with_traceback(None)
+
+    thread = threading.Thread(target=target, daemon=True, name="kgtransfer-federated-query")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise EndpointError(f"{label}: the federated query did not finish within {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _binding_term(name, value) -> str:
     """Canonical N-Triples string of a binding value, checked to be one well-formed term."""
     if isinstance(value, bool):
         return T.literal(str(value).lower(), T.XSD + "boolean")
@@ -135,145 +283,180 @@ def _binding_term(name: str, value) -> str:
     if isinstance(value, float):
         return T.literal(repr(value), T.XSD + "double")
     module = type(value).__module__.split(".")[0]
-    if module == "rdflib":
-        term = T.from_rdflib(value)
-    elif module == "pyoxigraph":
-        term = str(value)
-    elif isinstance(value, str):
-        term = value if value.startswith(("<", '"', "_:")) else T.literal(value)
-    else:
-        raise SparqlQueryError(f"binding {name!r}: unsupported value type {type(value).__name__}")
+    try:
+        if module == "rdflib":
+            term = T.from_rdflib(value)
+        elif module == "pyoxigraph":
+            term = str(value)
+        elif isinstance(value, str):
+            term = _parse_term(name, value) if value.startswith(("<", '"', "_:")) else T.literal(value)
+        else:
+            raise SparqlQueryError(f"binding {name!r}: unsupported value type {type(value).__name__}")
+        term.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise SparqlQueryError(f"binding {name!r}: not valid Unicode ({e.reason} at {e.start})") from None
+    except (TypeError, ValueError) as e:
+        raise SparqlQueryError(f"binding {name!r}: {e}") from None
     if term.startswith("<") and (not term.endswith(">") or _IRI_FORBIDDEN.search(term[1:-1])):
         raise SparqlQueryError(f"binding {name!r}: {term!r} is not a valid IRI")
-    if term.startswith('"'):
-        lexical, dt, lang = T.literal_parts(term)  # raises on anything that is not exactly one literal
-        term = T.literal(lexical, dt, lang)
     if term.startswith("_:"):
         raise SparqlQueryError(f"binding {name!r}: blank nodes cannot be bound (they are local to a graph)")
+    if term.startswith("<<"):
+        raise SparqlQueryError(f"binding {name!r}: triple terms cannot be bound")
+    if term.startswith('"'):
+        lexical, dt, lang = T.literal_parts(term)
+        term = T.literal(lexical, dt, lang)
     return term
 
 
-def _check_syntax(text: str, label: str) -> None:
+def _parse_term(name, value: str) -> str:
+    """A string spelled as one N-Triples term (``<iri>``, ``"lex"@en``, ...) -> its canonical form."""
+    if value.startswith("<") and (not value.endswith(">") or _IRI_FORBIDDEN.search(value[1:-1])):
+        raise SparqlQueryError(f"binding {name!r}: {value!r} is not a valid IRI")
+    if value.startswith("_:"):
+        raise SparqlQueryError(f"binding {name!r}: blank nodes cannot be bound (they are local to a graph)")
     import pyoxigraph as ox
 
+    doc = f"<urn:s> <urn:p> {value} .\n".encode()
+    try:
+        (quad,) = ox.parse(doc, format=ox.RdfFormat.N_TRIPLES)
+    except (SyntaxError, ValueError):
+        raise SparqlQueryError(
+            f"binding {name!r}: {value[:80]!r} starts like an N-Triples term but is not one; "
+            "pass rdflib.Literal(...) for a string that starts with a quote"
+        ) from None
+    return T.canonical(str(quad.object))
+
+
+def _check_syntax(text: str, label: str) -> None:
+    """Parse (not run) a query that goes to an endpoint; SERVICE is read as GRAPH so nothing is called."""
+    import pyoxigraph as ox
+
+    toks = tokens(text)
+    if uses_service(toks):
+        for t in reversed(toks):
+            if t.keyword in ("SERVICE", "SILENT"):
+                spelled = "GRAPH" if t.keyword == "SERVICE" else ""
+                text = text[: t.start] + spelled.ljust(len(t.text)) + text[t.start + len(t.text) :]
     try:
         ox.Store().query(text)
     except SyntaxError as e:
         raise SparqlQueryError(f"{label}: invalid SPARQL: {e}") from None
+    except (OSError, RuntimeError, ValueError):
+        pass  # parsed; evaluating on an empty store is not the point
 
 
-def _embedded(text: str, label: str, form: str, store, terms: dict[str, str], name: str):
+def _embedded(text: str, label: str, form: str, store, name: str):
     import pyoxigraph as ox
 
     try:
-        result = store.query(_with_values(text, terms))
+        result = store.query(text)
+        if form == "ASK":
+            return bool(result)
+        if form == "SELECT":
+            variables = [v.value for v in result.variables]
+            return _rows(variables, ([(v, s[v]) for v in variables] for s in result), label)
+        data = ox.serialize(result, format=ox.RdfFormat.N_TRIPLES) or b""
     except SyntaxError as e:
         raise SparqlQueryError(f"{label}: invalid SPARQL: {e}") from None
-    except OSError as e:
+    except (OSError, RuntimeError, ValueError) as e:
         raise SparqlQueryError(f"{label}: evaluation failed: {e}") from None
-    if form == "ASK":
-        return bool(result)
-    if form == "SELECT":
-        variables = [v.value for v in result.variables]
-        return _rows(variables, ([(v, s[v]) for v in variables] for s in result))
-    data = ox.serialize(result, format=ox.RdfFormat.N_TRIPLES) or b""
     return _graph(data, label, name)
 
 
-def _rows(variables: list[str], solutions) -> Rows:
+def _rows(variables: list[str], solutions, label: str) -> Rows:
+    import pyoxigraph as ox
+
     from kgtransfer.knowledge.terms import to_rdflib
 
-    rows = [{v: to_rdflib(str(t)) for v, t in solution if t is not None} for solution in solutions]
+    rows = []
+    for solution in solutions:
+        row = {}
+        for v, t in solution:
+            if t is None:
+                continue
+            if isinstance(t, ox.Triple):
+                raise SparqlQueryError(f"{label}: ?{v} is an RDF-star triple term; kgtransfer does not support those")
+            row[v] = to_rdflib(t if isinstance(t, str) else str(t))
+        rows.append(row)
     return Rows(variables, rows)
 
 
-def _graph(data: bytes, label: str, name: str) -> KnowledgeGraph:
+def _graph(data: bytes, label: str, name: str, format: str = "ntriples") -> KnowledgeGraph:
     from kgtransfer.knowledge.io import parse
 
-    return parse(data, "ntriples", label, name=name)
+    return parse(data, format, label, name=name)
 
 
-def _with_values(text: str, terms: dict[str, str]) -> str:
-    if not terms:
-        return text
-    head = " ".join(f"?{k}" for k in terms)
-    row = " ".join(terms.values())
-    return f"{text.rstrip()}\nVALUES ({head}) {{ ({row}) }}\n"
+def _graph_format(content_type: str) -> str:
+    kind = content_type.split(";")[0].strip().lower()
+    return {
+        "text/turtle": "turtle",
+        "application/x-turtle": "turtle",
+        "application/n-quads": "nquads",
+        "application/trig": "trig",
+        "application/rdf+xml": "rdfxml",
+        "application/ld+json": "jsonld",
+    }.get(kind, "ntriples")
 
 
-def _remote(text, label, form, endpoint, terms, timeout, retries, page_size, name):
-    import pyoxigraph as ox
-
-    query = _with_values(text, terms)
+def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max_bytes):
+    where = f"{label} @ {endpoint}"
     if form == "ASK":
-        with _request(endpoint, query, ACCEPT["rows"], timeout, retries, label) as response:
-            return bool(ox.parse_query_results(response, format=ox.QueryResultsFormat.JSON))
-    if page_size and re.search(r"\b(LIMIT|OFFSET)\b", text, re.IGNORECASE):
+        body, ctype = post(endpoint, text, ACCEPT["rows"], deadline, retries, label, max_bytes)
+        return parse_boolean(body, ctype, endpoint, label)
+    if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
+        raise SparqlQueryError(f"{label}: page_size must be a positive integer, got {page_size!r}")
+    toks = tokens(text)
+    if page_size and (top_level(toks, "LIMIT") or top_level(toks, "OFFSET")):
         raise SparqlQueryError(f"{label}: page_size cannot be combined with a query that has LIMIT/OFFSET")
     kind = "graph" if form in ("CONSTRUCT", "DESCRIBE") else "rows"
-    chunks: list[bytes] = []
+    pages: list[tuple[bytes, str]] = []
     variables: list[str] = []
-    rows: list = []
-    offset = 0
+    rows: list[dict] = []
+    offset, budget, previous, repeats = 0, max_bytes, None, 0
     while True:
-        q = _page(text, terms, page_size, offset) if page_size else query
-        with _request(endpoint, q, ACCEPT[kind], timeout, retries, label) as response:
-            if kind == "graph":
-                data = response.read()
-                count = data.count(b"\n")
-                chunks.append(data)
-            else:  # streamed: parsed as the bytes arrive
-                result = ox.parse_query_results(response, format=ox.QueryResultsFormat.JSON)
-                variables = [v.value for v in result.variables]
-                page_rows = [[(v, s[v]) for v in variables] for s in result]
-                rows += page_rows
-                count = len(page_rows)
+        q = with_page(text, page_size, offset) if page_size else text
+        body, ctype = post(endpoint, q, ACCEPT[kind], deadline, retries, label, budget)
+        budget -= len(body)
+        repeats = repeats + 1 if body == previous else 0
+        if repeats >= STALE_PAGES:
+            raise EndpointError(
+                f"{endpoint}: {repeats + 1} pages in a row were identical for {label}; the server seems to "
+                "ignore OFFSET (try without page_size or with a larger one)"
+            )
+        previous = body
+        if kind == "graph":  # the pages are parsed together: a server's blank-node labels span pages
+            pages.append((body, _graph_format(ctype)))
+            count = len(_graph(body, where, "page", pages[-1][1]))
+        else:
+            variables, page_rows = parse_solutions(body, ctype, endpoint, label)
+            rows += page_rows
+            count = len(page_rows)
         # LIMIT counts solutions, not triples: a CONSTRUCT page may hold fewer triples than
         # page_size (the server drops duplicates) with more pages to come, so only an empty one ends
         if not page_size or count == 0 or (kind == "rows" and count < page_size):
             break
         offset += page_size
     if kind == "graph":
-        return _graph(b"".join(chunks), f"{label} @ {endpoint}", name or "sparql")
-    return _rows(variables, rows)
+        return _union_pages(pages, where, name or "sparql")
+    return _rows(variables, (row.items() for row in rows), label)
 
 
-def _page(text: str, terms: dict[str, str], size: int, offset: int) -> str:
-    body = text.rstrip()
-    return _with_values(f"{body}\nLIMIT {int(size)} OFFSET {int(offset)}", terms)
+STALE_PAGES = 10
+"""Identical pages in a row after which paging gives up (a server that ignores OFFSET repeats itself)."""
 
 
-def _request(endpoint: str, query: str, accept: str, timeout: float, retries: int, label: str):
-    """POST the query (SPARQL 1.1 protocol); retry connection errors and 5xx with backoff."""
-    data = urllib.parse.urlencode({"query": query}).encode()
-    request = urllib.request.Request(
-        endpoint,
-        data=data,
-        headers={
-            "Accept": accept,
-            "Content-Type": "application/x-www-form-urlencoded",
-            "User-Agent": "kgtransfer",
-        },
-    )
-    delay = 0.25
-    for attempt in range(retries + 1):
-        try:
-            return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - the user's endpoint
-        except urllib.error.HTTPError as e:
-            body = e.read().decode("utf-8", "replace")[:500].strip()
-            if e.code in (400, 422) or (e.code < 500 and "syntax" in body.lower()):
-                raise SparqlQueryError(f"{label}: {endpoint} rejected the query (HTTP {e.code}): {body}") from None
-            if e.code < 500 or attempt == retries:
-                raise EndpointError(f"{endpoint}: HTTP {e.code} for {label}: {body}") from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
-            if attempt == retries:
-                reason = getattr(e, "reason", e)
-                raise EndpointError(
-                    f"{endpoint}: unreachable after {retries + 1} attempts ({reason}) for {label}"
-                ) from None
-        time.sleep(delay)
-        delay *= 2
-    raise AssertionError("unreachable")  # pragma: no cover
+def _union_pages(pages: list[tuple[bytes, str]], where: str, name: str) -> KnowledgeGraph:
+    if len(pages) == 1 or any(f != "ntriples" for _, f in pages):
+        from kgtransfer.knowledge.operators import union
+
+        graphs = [_graph(body, where, name, f) for body, f in pages]
+        out = graphs[0]
+        for g in graphs[1:]:
+            out = union(out, g, name=name)
+        return out
+    return _graph(b"".join(body if body.endswith(b"\n") else body + b"\n" for body, _ in pages if body), where, name)
 
 
 # --- views: reusable CONSTRUCT queries in ontologies/views ---------------------------------------

@@ -254,8 +254,8 @@ class _LineReader:
         terms = np.empty(len(names), dtype=object)
         terms[:] = [names[i] for i in order.tolist()]
         terms = scope_blank_nodes(terms, data)
-        sources, provenance = self._sources(name)
-        return KnowledgeGraph(terms, new_id[triples], provenance, sources, name)
+        sources, provenance, source_sets = self._sources(name)
+        return KnowledgeGraph(terms, new_id[triples], provenance, sources, name, source_sets)
 
     def _chunk(self, lo: int, hi: int, line_base: int) -> int:
         """Read the lines of ``data[lo:hi]``; returns their number."""
@@ -400,7 +400,7 @@ class _LineReader:
         from kgtransfer.knowledge.io import _graph_sources
 
         if not self.graph_terms:
-            return (name,), None
+            return (name,), None, None
         graph_of_row = np.concatenate(self.graphs)
         default = graph_of_row < 0
         line_of_row = np.concatenate(self.lines)

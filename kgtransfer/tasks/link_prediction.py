@@ -152,6 +152,8 @@ def ranks_from_scores(
         known: the same as ``(rows, entities)`` pairs, each pair once, rows ascending, e.g. from
             :meth:`FilterIndex.known` (default: :obj:`None`); cheaper than a dense mask.
 
+    NaN and infinite scores rank last (a model that outputs NaN gets the worst ranks, not the best).
+
     Returns:
         :class:`Ranks`; optimistic and pessimistic as int64, realistic as float32.
     """
@@ -169,14 +171,10 @@ def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known, chunk: int) ->
     scores are sorted by (row, score) and each triple's threshold is looked up by binary search.
     """
     true = scores[rows, true_ids]
-    # NaN counts as -inf. A NaN candidate already never compares above or equal to a number; only
-    # where the true score is NaN or -inf must the row's NaNs become -inf (ties with it)
-    low = true.isnan() | (true == -torch.inf)
-    if bool(low.any()):
-        fix = torch.unique(rows[low])
-        scores = scores.clone()
-        scores[fix] = scores[fix].nan_to_num(nan=-torch.inf, posinf=torch.inf, neginf=-torch.inf)
-        true = scores[rows, true_ids]
+    # a NaN or infinite true score ranks last (set below); a NaN candidate never compares above or
+    # equal to a number, so it ranks behind the true entity: 1 <= rank <= N whatever the model says
+    broken = ~torch.isfinite(true)
+    true = torch.where(broken, -torch.inf, true)
     column = true.unsqueeze(1)
     greater = torch.empty(len(rows), dtype=torch.long, device=scores.device)
     not_smaller = torch.empty_like(greater)
@@ -201,6 +199,12 @@ def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known, chunk: int) ->
         at = torch.searchsorted(pairs, wanted).clamp_max(len(pairs) - 1)
         not_smaller += (pairs[at] == wanted).long()
     optimistic = greater + 1
+    if bool(broken.any()):  # last among the candidates the filter kept
+        last = torch.full_like(greater, scores.size(1))
+        if known is not None and len(known[0]):
+            last -= torch.bincount(r, minlength=len(scores))[rows] - (pairs[at] == wanted).long()
+        optimistic = torch.where(broken, last, optimistic)
+        not_smaller = torch.where(broken, last, not_smaller)
     return Ranks(optimistic, not_smaller, 0.5 * (optimistic + not_smaller).float())
 
 
@@ -318,7 +322,9 @@ def evaluate_link_prediction(
     ranks = rank_triples(score_fn, triples, index, num_entities, batch_size, SIDES, device)
     per_side = {side: rank_metrics(ranks[side].realistic, hits_at) for side in SIDES}
     per_side["both"] = rank_metrics(torch.cat([ranks[s].realistic for s in SIDES]), hits_at)
-    return {**per_side["both"], **per_side, "num_triples": len(triples), "filtered": index is not None}
+    from kgtransfer.tasks.metrics import Metrics
+
+    return Metrics({**per_side["both"], **per_side, "num_triples": len(triples), "filtered": index is not None})
 
 
 def _check_side(side: str) -> None:
@@ -418,6 +424,11 @@ class LinkPredictionTask:
     def size(self) -> int:
         """Work per step: message edges plus entities, times the candidates scored."""
         return int(self.graph.edge_index.size(1) + self.num_entities) * max(self.num_entities // 64, 1)
+
+    def num_batches(self, batch_size: int) -> int:
+        """Optimizer steps per epoch at ``batch_size``."""
+        rows = self.queries if self.loss_kind == "1-n" else self.train
+        return -(-len(rows) // max(batch_size, 1))
 
     def batches(self, epoch: int, batch_size: int, generator: torch.Generator):
         """Shuffled query batches (1-N) or ``(positives, negatives)`` batches."""

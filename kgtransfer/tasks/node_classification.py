@@ -387,7 +387,7 @@ def _load_typing_result(directory: str | os.PathLike, device: str = "cpu") -> En
     if meta.get("report") is not None:
         from kgtransfer.transfer.weights import TransferReport
 
-        report = TransferReport(**meta["report"])
+        report = TransferReport.from_dict(meta["report"])
     return EntityTypingResult(
         net.to(device).eval(), labels, split, vocab, task, model_config, train_config, None, report
     )

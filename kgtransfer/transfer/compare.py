@@ -190,7 +190,8 @@ class Comparison:
         out = {}
         for variant, items in self.runs.items():
             if variant != "interpolation" and items and items[0].get("curve"):
-                out[variant] = History(evals=[{"epoch": e, "mrr": v} for e, v in items[0]["curve"]])
+                evals = [{"epoch": e, "mrr": v} for e, v in items[0]["curve"]]
+                out[variant] = History(evals=evals, marks=items[0].get("marks") or {})
         return out
 
     def sweep(self) -> list[dict]:
@@ -209,10 +210,16 @@ class Comparison:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         save_json(directory / "results.json", self.to_dict())
-        atomic_write_text(directory / "results.md", "```\n" + self.summary() + "\n```\n")
+        note = (
+            "\nInterpolation: θ = α·θ_pretrained + (1−α)·θ_fine-tuned, α picked on validation; "
+            "α = 1 is the pretrained model unchanged, α = 0 the fine-tuned one.\n"
+            if self.sweep()
+            else ""
+        )
+        atomic_write_text(directory / "results.md", "```\n" + self.summary() + "\n```\n" + note)
         learning_curves(self.curves(), directory / "curves.png")
         if self.sweep():
-            alpha_sweep(self.sweep(), directory / "alpha_sweep.png")
+            alpha_sweep(self.sweep(), directory / "alpha_sweep.png", names=("pretrained", "fine-tuned"))
         for name, model in self.models.items():
             model.save(directory / "pretrained" if name == "pretrained" else directory / "models" / name)
         return directory
@@ -269,7 +276,7 @@ def compare(
         log: where progress lines go (default: print; None: silent).
     """
     import kgtransfer as kgt
-    from kgtransfer.data.splits import novelty_split, random_split
+    from kgtransfer.data.splits import novelty_split, transfer_split
     from kgtransfer.training import scalar_metrics
     from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
 
@@ -291,8 +298,8 @@ def compare(
         elif split == "new":
             vocab = pre.vocab.extend(target)
             target_split = novelty_split(target, source.sources, ratios, seed=seed, vocab=vocab)
-        elif split in ("all", "random"):
-            target_split = random_split(target, ratios, seed=seed, vocab=pre.vocab.extend(target))
+        elif split in ("all", "random"):  # never test on what the pretrained model trained on
+            target_split = transfer_split(target, pre.split.train, ratios, seed=seed, vocab=pre.vocab.extend(target))
         else:
             raise ValueError(f"split must be 'new', 'all' or a callable, got {split!r}")
         say(f"seed {seed}: pretrained ({pre.fit.best_epoch if pre.fit else '-'} epochs), target {target_split!r}")
@@ -321,11 +328,15 @@ def compare(
                     "seconds_to_99": to99,
                     "stopped_early": bool(m.fit.stopped_early),
                     "curve": [(e["epoch"], e["mrr"]) for e in evals if "mrr" in e],
+                    "marks": m.fit.history.marks,
+                    "transfer": m.info.get("transfer"),
                 }
             )
-        fine = results.get("full") or next((m for v, m in results.items() if v != "scratch"), None)
+        # θ2 of the sweep has the pretrained architecture: a composed encoder does not
+        plain = [v for v, o in table.items() if o is not None and o.compose is None]
+        fine = results["full"] if "full" in plain else (results[plain[0]] if plain else None)
         if fine is not None and alphas:
-            sweep = interpolation_sweep(pre, fine, alphas)
+            sweep = interpolation_sweep(pre, fine, alphas, names=("pretrained", "fine-tuned"))
             best = best_alpha(sweep)
             runs["interpolation"].append(
                 {

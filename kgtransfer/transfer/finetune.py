@@ -12,15 +12,19 @@ encoder :math:`F_1` is composed with a new :math:`F_2`; see :mod:`kgtransfer.tra
 from __future__ import annotations
 
 import copy
+import os
+import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, given
 from kgtransfer.engine import FitResult, History, fit, make_optimizer
+from kgtransfer.errors import TransferWarning
 from kgtransfer.models.link_predictor import LinkPredictor
-from kgtransfer.training import TrainedModel, make_split, train
+from kgtransfer.training import TrainedModel, train
 from kgtransfer.transfer.results import ZeroShotResult
 from kgtransfer.transfer.strategies import Strategy, make_strategy
 from kgtransfer.transfer.weights import TransferReport, index_map, row_parameters, transfer_state
@@ -45,13 +49,40 @@ def pretrain(
 def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
     """K's split over the pretrained vocabularies *extended* by K's terms, so transferred ids stay put.
 
-    ``split`` is as in :func:`kgtransfer.training.make_split`; a Split is returned as is.
+    The split never evaluates on what the pretrained model trained on: a random split draws valid
+    and test only from K's triples outside the pretraining run's training triples
+    (:func:`~kgtransfer.data.splits.transfer_split`), and a given split moves such triples to
+    train (:func:`~kgtransfer.data.splits.keep_in_train`).
+
+    Args:
+        pretrained: the pretrained run.
+        kg: the target graph K.
+        split: a Split (returned as is, e.g. a scratch run's for a like-for-like comparison), a saved
+            split or run directory, ``"given"``, ``"random"`` or ratios ``(train, valid, test)``
+            (default: given when K has split sources, else random).
+        seed: the seed of a random split (default: 0).
     """
-    from kgtransfer.data.splits import Split
+    from kgtransfer.data.splits import (
+        Split,
+        given_split,
+        has_given_split,
+        keep_in_train,
+        load_split,
+        transfer_split,
+    )
 
     if isinstance(split, Split):
         return split
-    return make_split(kg, split, seed, vocab=pretrained.vocab.extend(kg))
+    loaded = load_split(split)
+    if loaded is not None:
+        return loaded
+    vocab = pretrained.vocab.extend(kg)
+    if split is None:
+        split = "given" if has_given_split(kg) else "random"
+    if split == "given":
+        return keep_in_train(given_split(kg, vocab=vocab), pretrained.split.train)
+    ratios = (0.8, 0.1, 0.1) if split == "random" else tuple(split)
+    return transfer_split(kg, pretrained.split.train, ratios=ratios, seed=seed, vocab=vocab)
 
 
 def build_transferred(
@@ -66,7 +97,14 @@ def build_transferred(
     config = pretrained.model_config
     model = LinkPredictor.build(config, split.num_entities, split.num_relations)
     graph = split.message_graph()
-    report = transfer_state(pretrained.model, pretrained.vocab, model, split.vocab, graph, init)
+    rows = torch.cat([split.train.tensor, split.valid.tensor, split.test.tensor])
+    used = (_mask(rows[:, [0, 2]], split.num_entities), _mask(rows[:, 1], split.num_relations))
+    report = transfer_state(pretrained.model, pretrained.vocab, model, split.vocab, graph, init, used)
+    evaluated = _mask(torch.cat([split.valid.tensor, split.test.tensor])[:, [0, 2]], split.num_entities)
+    known = torch.from_numpy(index_map(pretrained.vocab.entities.keys, split.vocab.entities.keys)) >= 0
+    report.eval_entities, report.eval_entities_transferred = int(evaluated.sum()), int((evaluated & known).sum())
+    for message in report.warnings():
+        warnings.warn(message, TransferWarning, stacklevel=3)
     transferred = _transferred_masks(model, pretrained, split, report)
     if compose is not None:
         from kgtransfer.transfer.structure import ComposedEncoder
@@ -81,6 +119,12 @@ def build_transferred(
             f"encoder.first.{k[len('encoder.') :]}": v for k, v in transferred.items() if k.startswith("encoder.")
         }
     return model, report, transferred
+
+
+def _mask(ids: Tensor, n: int) -> Tensor:
+    out = torch.zeros(n, dtype=torch.bool)
+    out[ids.reshape(-1)] = True
+    return out
 
 
 def _transferred_masks(model: nn.Module, pretrained: TrainedModel, split, report: TransferReport) -> dict:
@@ -113,6 +157,8 @@ def finetune(
     seed: int | None = None,
     device: str | None = None,
     labels=None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
 ):
     """Fine-tune a pretrained model on the (merged) graph K.
 
@@ -134,6 +180,10 @@ def finetune(
         labels: entity typing only: ready :class:`~kgtransfer.tasks.typing_labels.TypingLabels`, or a
             dict of :func:`~kgtransfer.tasks.typing_labels.typing_labels` arguments (``query``,
             ``predicate``, ``leak_predicates``, ``keep``) (default: rdf:type labels).
+        checkpoint_dir: link prediction: where each phase of the strategy keeps its ``last``/``best``
+            checkpoints (``phase0/``, ``phase1/``, ...) (default: none).
+        resume: continue a killed run from ``checkpoint_dir``; a different configuration, strategy,
+            pretrained model or target is refused (default: False).
 
     Returns:
         Link prediction: a :class:`~kgtransfer.training.TrainedModel`; entity typing: an
@@ -161,7 +211,18 @@ def finetune(
         lp_task = _PenaltyTask(lp_task, chosen.penalty)
     if options.l2sp > 0:
         lp_task = _L2SPTask(lp_task, model, transferred, options.l2sp)
-    result = run_strategy(chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale)
+    from kgtransfer.training import fingerprint
+
+    run = {
+        "model": pretrained.model_config.to_dict(),
+        "finetune": options.to_dict(),
+        "strategy": type(chosen).__name__,
+        "pretrained": fingerprint(pretrained.split),
+        "data": fingerprint(target),
+    }
+    result = run_strategy(
+        chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale, checkpoint_dir, resume, run
+    )
     info = {
         "strategy": type(chosen).__name__ if isinstance(strategy, Strategy) else options.strategy,
         "strategy_options": chosen.options(),
@@ -189,22 +250,44 @@ def _target(pretrained: TrainedModel, kg, split, seed: int):
 
 
 def run_strategy(
-    strategy: Strategy, model: nn.Module, task, config: TrainConfig, transferred: dict, scale: float = 1.0
+    strategy: Strategy,
+    model: nn.Module,
+    task,
+    config: TrainConfig,
+    transferred: dict,
+    scale: float = 1.0,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    state: dict | None = None,
 ) -> FitResult:
     """Run every phase of ``strategy`` (one optimizer each) and join the learning curves.
 
-    Phase ``i`` trains with seed ``config.seed + i``.
+    Phase ``i`` trains with seed ``config.seed + i`` and checkpoints under ``checkpoint_dir/phase<i>``;
+    a resumed run replays finished phases from their checkpoints (no training) and continues the
+    interrupted one.
     """
     strategy.start(model)
-    results = []
-    for i, phase in enumerate(strategy.phases(config)):
+    results, phases = [], strategy.phases(config)
+    for i, phase in enumerate(phases):
         strategy.prepare(model, phase)
         optimizer = make_optimizer(strategy.param_groups(model, phase), phase.config)
         if scale != 1.0:
             _discriminative(optimizer, model, transferred, scale)
         phase_config = replace(phase.config, seed=config.seed + i)
-        results.append(fit(model, task, phase_config, optimizer=optimizer, on_epoch_end=strategy.on_epoch))
-    return join_fits(results, task.metric)
+        where = Path(checkpoint_dir) / f"phase{i}" if checkpoint_dir is not None else None
+        results.append(
+            fit(
+                model,
+                task,
+                phase_config,
+                optimizer=optimizer,
+                on_epoch_end=strategy.on_epoch,
+                checkpoint_dir=where,
+                resume=resume,
+                state=(lambda i=i: {**state, "phase": i}) if state is not None else None,
+            )
+        )
+    return join_fits(results, task.metric, [p.name for p in phases])
 
 
 def _discriminative(optimizer: torch.optim.Optimizer, model: nn.Module, transferred: dict, scale: float) -> None:
@@ -278,21 +361,27 @@ class _L2SPTask:
         return self.task.loss(model, batch) + self.weight * penalty
 
 
-def join_fits(results: list[FitResult], metric: str = "mrr") -> FitResult:
-    """One learning curve from consecutive phases; the best is the best validation over all of them."""
+def join_fits(results: list[FitResult], metric: str = "mrr", names: list[str] | None = None) -> FitResult:
+    """One learning curve from consecutive phases; the best is the best validation over all of them.
+
+    With the phase ``names``, the curve marks where each phase but the last ends (``"probe ends"``
+    for LP-FT), which :func:`~kgtransfer.plots.learning_curves` draws.
+    """
     first = results[0]
     if len(results) == 1:
         return first
     loss, seconds, evals = [], [], []
-    best, best_epoch, offset = {}, 0, 0
-    for r in results:
+    best, best_epoch, offset, marks = {}, 0, 0, {}
+    for i, r in enumerate(results):
         loss += r.history.loss
         seconds += r.history.seconds
         evals += [{**e, "epoch": e["epoch"] + offset} for e in r.history.evals]
         if r.best and (not best or r.best.get(metric, -1) >= best.get(metric, -1)):
             best, best_epoch = r.best, r.best_epoch + offset
         offset += r.epochs_run
-    history = History(loss=loss, seconds=seconds, evals=evals)
+        if names is not None and i < len(results) - 1:
+            marks[f"{names[i]} ends"] = offset
+    history = History(loss=loss, seconds=seconds, evals=evals, marks=marks)
     return FitResult(best, best_epoch, offset, history, results[-1].stopped_early, sum(r.seconds for r in results))
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from kgtransfer.training import TrainedModel
+from kgtransfer.transfer.compat import check_mixable
 from kgtransfer.transfer.results import Sweep
 from kgtransfer.transfer.weights import aligned_source_state
 
@@ -45,9 +46,15 @@ def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
         a: :math:`\theta_1`, e.g. the pretrained model (any vocabulary; rows matched by IRI).
         b: :math:`\theta_2`, e.g. the fine-tuned model; the result uses its split.
         alpha: the weight of ``a``, in ``[0, 1]``.
+
+    Raises:
+        IncompatibleModelsError: the architectures differ or nothing lines up (see
+            :func:`~kgtransfer.transfer.compat.check_mixable`); ``result.info["interpolation"]``
+            counts what was combined.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    mix = check_mixable(a, b, "interpolation")
     aligned, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab)
     state = {}
     for name, theta_b in b.model.state_dict().items():
@@ -59,7 +66,9 @@ def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
             out = theta_b.clone()
             out[mask] = mixed[mask]
             state[name] = out
-    return _with_state(b, state, {"interpolation": {"alpha": alpha}})
+    out = _with_state(b, state, {"interpolation": {"alpha": alpha, **mix.as_dict()}})
+    out.mix_report = mix
+    return out
 
 
 def interpolation_sweep(
@@ -68,8 +77,11 @@ def interpolation_sweep(
     alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 11)),
     plot: str | os.PathLike | None = None,
     metric: str = "mrr",
+    names: tuple[str, str] = ("θ1 (first)", "θ2 (second)"),
 ) -> Sweep:
     """Evaluate :func:`interpolate` at each α on validation and test; optionally plot the curve (PNG).
+
+    α is the weight of ``a``: α = 1 is ``a`` unchanged, α = 0 is ``b``; ``names`` label them on the plot.
 
     Returns:
         A :class:`~kgtransfer.transfer.results.Sweep`, one row per α: ``{"alpha", "valid_<metric>",
@@ -87,7 +99,7 @@ def interpolation_sweep(
             }
         )
     if plot is not None:
-        plot_sweep(rows, plot, metric)
+        plot_sweep(rows, plot, metric, names)
     return rows
 
 
@@ -96,11 +108,13 @@ def best_alpha(rows: list[dict], metric: str = "mrr") -> dict:
     return max(rows, key=lambda r: r[f"valid_{metric}"])
 
 
-def plot_sweep(rows: list[dict], path: str | os.PathLike, metric: str = "mrr") -> Path | None:
+def plot_sweep(
+    rows: list[dict], path: str | os.PathLike, metric: str = "mrr", names: tuple[str, str] = ("θ1", "θ2")
+) -> Path:
     """The α sweep as PNG (see :func:`kgtransfer.plots.alpha_sweep`)."""
     from kgtransfer.plots import alpha_sweep
 
-    return alpha_sweep(rows, path, metric)
+    return alpha_sweep(rows, path, metric, names)
 
 
 def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
@@ -108,6 +122,7 @@ def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
     if not models:
         raise ValueError("a soup needs at least one model")
     base = models[0]
+    mixes = [check_mixable(other, base, "soup") for other in models[1:]]
     total = {k: v.detach().clone().float() for k, v in base.model.state_dict().items()}
     count = {k: torch.ones(v.shape[:1] if v.dim() else ()) for k, v in total.items()}
     for other in models[1:]:
@@ -125,7 +140,10 @@ def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
         c = count[name]
         c = c.view(-1, *([1] * (value.dim() - 1))) if c.dim() else c
         state[name] = (total[name] / c).to(value.dtype)
-    return _with_state(base, state, {"soup": {"kind": "uniform", "size": len(models)}})
+    aligned_rows = [m.entity_rows_mixed for m in mixes]
+    return _with_state(
+        base, state, {"soup": {"kind": "uniform", "size": len(models), "entity_rows_aligned": aligned_rows}}
+    )
 
 
 def greedy_soup(models: Sequence[TrainedModel], metric: str = "mrr") -> TrainedModel:

@@ -18,16 +18,24 @@ transferred:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+LOW_SHARE = 0.1  # warn when fewer than this share of the target's entities or relations were transferred
+
 
 @dataclass
 class TransferReport:
-    """How each row and parameter of the target model was initialized."""
+    """How each row and parameter of the target model was initialized.
+
+    The ``target_*`` counts are over the entities and relations of the target graph K (those in
+    its train, valid or test triples) — what matters for the task; ``eval_*`` over the entities
+    of the valid and test triples, where a transfer shows. The other row counts are over the
+    whole model vocabulary, which also holds the source's rows that K does not use.
+    """
 
     entities_transferred: int = 0
     entities_from_neighbours: int = 0
@@ -35,22 +43,78 @@ class TransferReport:
     relations_transferred: int = 0
     relations_from_cooccurrence: int = 0
     relations_random: int = 0
+    target_entities: int = 0
+    target_entities_transferred: int = 0
+    target_entities_from_neighbours: int = 0
+    target_entities_random: int = 0
+    target_relations: int = 0
+    target_relations_transferred: int = 0
+    target_relations_from_cooccurrence: int = 0
+    target_relations_random: int = 0
+    eval_entities: int = 0
+    eval_entities_transferred: int = 0
     parameters_copied: list[str] = field(default_factory=list)
     parameters_skipped: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        """A JSON-ready dict."""
-        return asdict(self)
+        """A JSON-ready dict (with ``warnings``)."""
+        return {**asdict(self), "warnings": self.warnings()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TransferReport:
+        """The report of :meth:`as_dict` (derived and unknown keys ignored; missing counts are 0)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def warnings(self) -> list[str]:
+        """Sentences for a transfer that carried little over: under 10% of K's entities or relations."""
+        out = []
+        for what, got, total in (
+            ("the target's entities", self.target_entities_transferred, self.target_entities),
+            ("the target's relations", self.target_relations_transferred, self.target_relations),
+            ("the entities of the valid and test triples", self.eval_entities_transferred, self.eval_entities),
+        ):
+            if total and got < LOW_SHARE * total:
+                out.append(
+                    f"only {got:,} of {total:,} of {what} ({got / total:.0%}) came from the pretrained model "
+                    "(the rest start from transferred neighbours or at random)"
+                )
+        return out
 
     def __str__(self) -> str:
         from kgtransfer.report import format_table
 
+        def share(n: int, total: int) -> str:
+            return f"{n:,} ({n / total:.0%})" if total else "0"
+
+        te, tr = self.target_entities, self.target_relations
         rows = [
-            ["entities", self.entities_transferred, self.entities_from_neighbours, self.entities_random],
-            ["relations", self.relations_transferred, self.relations_from_cooccurrence, self.relations_random],
+            [
+                f"entities ({te:,})",
+                share(self.target_entities_transferred, te),
+                share(self.target_entities_from_neighbours, te),
+                share(self.target_entities_random, te),
+            ],
+            [
+                f"relations ({tr:,})",
+                share(self.target_relations_transferred, tr),
+                share(self.target_relations_from_cooccurrence, tr),
+                share(self.target_relations_random, tr),
+            ],
         ]
-        table = format_table(rows, ["rows", "transferred", "from neighbours", "random"])
-        return f"{table}\nshared parameters copied: {len(self.parameters_copied)}, skipped: {self.parameters_skipped}"
+        table = format_table(
+            rows,
+            ["target rows", "from pretrained", "from neighbours", "random"],
+            title="transfer onto the target graph",
+        )
+        if self.eval_entities:
+            table += (
+                f"\nentities of the valid/test triples from pretrained: "
+                f"{share(self.eval_entities_transferred, self.eval_entities)} of {self.eval_entities:,}"
+            )
+        lines = [table, f"shared parameters copied: {len(self.parameters_copied)}, skipped: {self.parameters_skipped}"]
+        lines += [f"warning: {w}" for w in self.warnings()]
+        return "\n".join(lines)
 
 
 def row_parameters(model: nn.Module) -> dict[str, str]:
@@ -123,6 +187,7 @@ def transfer_state(
     target_vocab,
     graph=None,
     init: str = "neighbors",
+    used: tuple[Tensor, Tensor] | None = None,
 ) -> TransferReport:
     """Load ``source``'s weights into ``target`` in place, rows matched by IRI.
 
@@ -135,6 +200,8 @@ def transfer_state(
             initialize new rows; required for ``init="neighbors"``.
         init: ``"neighbors"`` (new rows from transferred neighbours / co-occurring relations) or
             ``"random"`` (new rows keep the target's random init) (default: ``"neighbors"``).
+        used: bool masks ``(entities, relations)`` of the target vocabulary rows the target graph
+            uses, for the ``target_*`` counts (default: those of ``graph.triples``, else all rows).
 
     Returns:
         A :class:`TransferReport`.
@@ -174,9 +241,21 @@ def transfer_state(
             weights = ent_w if kind == "entity" else rel_w
             if weights is not None:
                 _init_new_rows(param, has, weights if kind != "edge_type" else _edge_type_weights(rel_w))
-    _count(report, ent_map, ent_w, "entities")
-    _count(report, rel_map, rel_w, "relations")
+    if used is None and graph is not None:
+        triples = graph.triples.cpu()
+        used = (_used(triples[:, [0, 2]], len(ent_map)), _used(triples[:, 1], len(rel_map)))
+    elif used is None:
+        used = (torch.ones(len(ent_map), dtype=torch.bool), torch.ones(len(rel_map), dtype=torch.bool))
+    ent_used, rel_used = used
+    _count(report, ent_map, ent_w, "entities", ent_used.cpu())
+    _count(report, rel_map, rel_w, "relations", rel_used.cpu())
     return report
+
+
+def _used(ids: Tensor, n: int) -> Tensor:
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[ids.reshape(-1)] = True
+    return mask
 
 
 def _edge_type_weights(rel_w: Tensor) -> Tensor:
@@ -204,14 +283,18 @@ def _row_sums(weights: Tensor) -> Tensor:
     return weights.sum(1)
 
 
-def _count(report: TransferReport, mapping: Tensor, weights: Tensor | None, what: str) -> None:
+def _count(report: TransferReport, mapping: Tensor, weights: Tensor | None, what: str, used: Tensor) -> None:
     known = mapping >= 0
-    derived = 0
+    derived = torch.zeros_like(known)
     if weights is not None:
-        derived = int(((~known) & (_row_sums(weights).cpu() > 0)).sum())
-    setattr(report, f"{what}_transferred", int(known.sum()))
-    setattr(report, f"{what}_{'from_neighbours' if what == 'entities' else 'from_cooccurrence'}", derived)
-    setattr(report, f"{what}_random", int((~known).sum()) - derived)
+        derived = (~known) & (_row_sums(weights).cpu() > 0)
+    random = ~known & ~derived
+    derived_name = "from_neighbours" if what == "entities" else "from_cooccurrence"
+    for prefix, keep in (("", torch.ones_like(known)), ("target_", used)):
+        setattr(report, f"{prefix}{what}_transferred", int((known & keep).sum()))
+        setattr(report, f"{prefix}{what}_{derived_name}", int((derived & keep).sum()))
+        setattr(report, f"{prefix}{what}_random", int((random & keep).sum()))
+    setattr(report, f"target_{what}", int(used.sum()))
 
 
 def aligned_source_state(source: nn.Module, source_vocab, target: nn.Module, target_vocab) -> tuple[dict, dict]:

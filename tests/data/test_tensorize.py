@@ -33,7 +33,7 @@ def test_inverse_edges_are_2r_and_2r_plus_1():
     p, q = r([iri("p"), iri("q")]).tolist()
     assert (p, q) == (0, 1)
     assert data.edge_index.shape == (2, 6) and data.edge_type.shape == (6,)
-    assert data.num_nodes == 3 and data.num_relations == 2
+    assert data.num_nodes == 3 and data.num_relations == 4 and data.num_base_relations == 2
     assert data.triples.tolist() == [[a, p, b], [a, q, c], [b, q, c]]
     expected = {(a, b, 0), (b, a, 1), (b, c, 2), (c, b, 3), (a, c, 2), (c, a, 3)}
     assert edges_of(data) == expected
@@ -174,3 +174,34 @@ def test_triples_subsample_is_seeded():
     assert len(t.subsample(0.001)) == 1
     with pytest.raises(ValueError):
         t.subsample(0.0)
+
+
+def test_num_relations_fits_rgcnconv_and_method_matches_function():
+    from torch_geometric.nn import RGCNConv
+
+    kg = KnowledgeGraph.from_triples(
+        [(iri("a"), iri("p"), iri("b")), (iri("b"), iri("q"), iri("c")), (iri("c"), iri("r"), iri("a"))]
+    )
+    data = kg.to_pyg()
+    assert data.num_relations == int(data.edge_type.max()) + 1 == 2 * data.num_base_relations == 6
+    conv = RGCNConv(4, 4, num_relations=data.num_relations)
+    out = conv(torch.randn(data.num_nodes, 4), data.edge_index, data.edge_type)
+    assert out.shape == (3, 4)
+    assert torch.equal(to_pyg(kg).edge_index, data.edge_index)
+
+
+def test_hetero_data_one_edge_type_per_predicate():
+    kg = KnowledgeGraph.from_triples(
+        [(iri("a"), iri("p"), iri("b")), (iri("b"), iri("q"), iri("c")), (iri("a"), iri("q"), iri("c"))]
+    )
+    data = kg.to_hetero_data()
+    assert data["entity"].num_nodes == 3
+    assert data.relation_iris == [iri("p")[1:-1], iri("q")[1:-1]]
+    q = ("entity", iri("q")[1:-1], "entity")
+    assert data[q].edge_index.shape == (2, 2)
+    ents = data["entity"].iri
+    assert {(ents[h], ents[t]) for h, t in data[q].edge_index.t().tolist()} == {
+        (iri("b")[1:-1], iri("c")[1:-1]),
+        (iri("a")[1:-1], iri("c")[1:-1]),
+    }
+    assert data.metadata() == (["entity"], [("entity", iri("p")[1:-1], "entity"), q])

@@ -37,7 +37,7 @@ def test_construction_dedups_and_ors_provenance():
     kg = KnowledgeGraph(terms, triples, provenance=[1, 1, 2, 2], sources=["s1", "s2"], name="g")
     assert len(kg) == 2
     assert kg.triples.tolist() == [[0, 1, 2], [2, 1, 0]]  # unique and sorted
-    assert kg.provenance.tolist() == [3, 1]
+    assert [kg.source_sets[i] for i in kg.provenance] == [(0, 1), (0,)]
     assert kg.sources_of(("<urn:a>", "<urn:p>", "<urn:b>")) == ["s1", "s2"]
     assert kg.sources_of(("<urn:b>", "<urn:p>", "<urn:a>")) == ["s1"]
     assert kg.sources_of(("<urn:b>", "<urn:p>", "<urn:b>")) == []
@@ -46,7 +46,7 @@ def test_construction_dedups_and_ors_provenance():
 def test_construction_defaults():
     kg = KnowledgeGraph(["<urn:a>", "<urn:p>"], [[0, 1, 0]])
     assert kg.name == "graph" and kg.sources == ("graph",)
-    assert kg.provenance.tolist() == [1] and kg.provenance.dtype == np.uint64
+    assert kg.provenance.tolist() == [0] and kg.source_sets == ((0,),) and kg.provenance.dtype == np.int64
     empty = KnowledgeGraph([], np.zeros((0, 3), dtype=np.int64), name="empty")
     assert len(empty) == 0 and empty.entities() == [] and empty.stats().triples == 0
 
@@ -57,8 +57,11 @@ def test_construction_defaults():
         ({"triples": [[0, 1, 5]]}, "triple ids"),
         ({"triples": [[-1, 1, 0]]}, "triple ids"),
         ({"triples": [[0, 1, 0]], "provenance": [1, 1]}, "provenance has shape"),
-        ({"triples": [[0, 1, 0]], "sources": []}, "between 1 and 64"),
-        ({"triples": [[0, 1, 0]], "sources": [f"s{i}" for i in range(65)]}, "between 1 and 64"),
+        ({"triples": [[0, 1, 0]], "sources": []}, "at least one source"),
+        ({"triples": [[0, 1, 0]], "provenance": [1], "sources": [f"s{i}" for i in range(65)]}, "pass source_sets"),
+        ({"triples": [[0, 1, 0]], "provenance": [1], "source_sets": [(0,)]}, "provenance ids"),
+        ({"triples": [[0, 1, 0]], "provenance": [0], "source_sets": [(1,)]}, "source sets must be"),
+        ({"triples": [[0, 1, 0]], "provenance": [0], "source_sets": [()]}, "source sets must be"),
     ],
 )
 def test_construction_validates(kwargs, message):
@@ -192,10 +195,10 @@ def test_equality(people, load_fixture):
 
 def test_subgraph_keeps_provenance_and_drops_unused_terms(load_fixture):
     union = load_fixture("ops_k1.ttl") | load_fixture("ops_k2.ttl")
-    only_k2 = union.provenance == 2  # bit 1: ops_k2.ttl alone
+    only_k2 = union.held_by(["ops_k2.ttl"]) & ~union.held_by(["ops_k1.ttl"])
     sub = union.subgraph(only_k2)
     assert len(sub) == 2 and sub.sources == ("ops_k2.ttl",)
-    assert sub.provenance.tolist() == [1, 1]
+    assert sub.provenance.tolist() == [0, 0] and sub.source_sets == ((0,),)
     assert set(sub.terms.tolist()) == {f"<{EX}a>", f"<{EX}count>", '"1"', f"<{EX}c>", f"<{EX}p>", f"<{EX}d>"}
 
 
@@ -213,9 +216,24 @@ def test_networkx_export(people):
     assert isinstance(g, nx.MultiDiGraph)
     assert g.number_of_nodes() == 5 + 9  # entities plus literals in object position
     assert g.number_of_edges() == 16
-    assert g.has_edge(f"<{EX}alice>", f"<{EX}bob>", key=f"<{FOAF}knows>")
-    assert g.has_edge(f"<{EX}carol>", f'"41"^^<{XSD}int>', key=f"<{FOAF}age>")
-    assert g.out_degree(f"<{EX}alice>") == 6
+    # nodes are readable IRIs (literals keep their N-Triples form so "41"^^xsd:int and "41" differ)
+    assert g.has_edge(f"{EX}alice", f"{EX}bob", key=f"{FOAF}knows")
+    assert g.has_edge(f"{EX}carol", f'"41"^^<{XSD}int>', key=f"{FOAF}age")
+    assert g.out_degree(f"{EX}alice") == 6
+    assert g.nodes[f"{EX}alice"]["kind"] == "iri" and g.nodes[f'"41"^^<{XSD}int>']["kind"] == "literal"
+    predicates = {d["predicate"] for _, _, d in g.edges(data=True)}
+    assert f"{FOAF}knows" in predicates and len(predicates) == 8
+    assert sum(1 for n, d in g.nodes(data=True) if d["kind"] == "blank") == 1
+
+
+def test_rdflib_dataset_one_named_graph_per_source(people):
+    other = KnowledgeGraph.from_triples([(f"<{EX}alice>", f"<{FOAF}knows>", f"<{EX}dave>")], name="extra")
+    both = people | other
+    ds = both.to_rdflib(dataset=True)
+    assert isinstance(ds, rdflib.Dataset)
+    graphs = {str(g.identifier): len(g) for g in ds.graphs() if len(g)}
+    assert graphs == {"urn:kgtransfer:source:people.ttl": 16, "urn:kgtransfer:source:extra": 1}
+    assert isinstance(both.to_rdflib(), rdflib.Graph) and len(both.to_rdflib()) == 17
 
 
 def test_rdflib_round_trip(people):

@@ -29,8 +29,60 @@ def test_select_gives_rows(people):
     assert isinstance(rows, Rows) and rows.variables == ["s", "n"]
     assert [row["s"] for row in rows] == [URIRef(EX + "alice"), URIRef(EX + "bob"), URIRef(EX + "carol")]
     assert rows[0]["n"] == Literal("Alice") and rows[2]["n"] == Literal('Carol "C" Smith\nline two')
-    assert repr(rows) == "Rows(variables=['s', 'n'], rows=3)"
-    assert "<http://example.org/alice>" in str(rows)
+    assert repr(rows).startswith("Rows(variables=['s', 'n'], rows=3)\n") and "alice" in repr(rows)
+    assert "http://example.org/alice  Alice" in str(rows)  # readable cells: no <...>, no quotes
+    assert 'Carol "C" Smith\\nline two' in str(rows)  # one line per row
+    assert rows[0].s == URIRef(EX + "alice") and rows[0].n == Literal("Alice")
+    with pytest.raises(AttributeError, match="variables: s, n"):
+        _ = rows[0].nope
+
+
+def test_rows_readable_cells_and_pandas(people):
+    rows = kgt.sparql(PREFIXES + "SELECT ?s ?age ?l WHERE { ?s foaf:age ?age OPTIONAL { ?s rdfs:label ?l } }", people)
+    assert "30" in str(rows) and "integer" not in str(rows) and "Alice@en" in str(rows)
+    assert next(r for r in rows if r.s == URIRef(EX + "bob")).l is None  # unbound: None
+    pd = pytest.importorskip("pandas")
+    df = rows.to_pandas()
+    assert isinstance(df, pd.DataFrame) and list(df.columns) == ["s", "age", "l"]
+    assert sorted(df["age"].tolist()) == [25, 30, 41] and set(df["s"]) == {EX + "alice", EX + "bob", EX + "carol"}
+
+
+def test_rows_to_pandas_without_pandas_is_a_clear_error(people, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(kgt.KGTransferError, match="pip install pandas"):
+        kgt.sparql(NAMES, people).to_pandas()
+
+
+def test_named_graphs_visible_to_graph_queries(tmp_path):
+    path = tmp_path / "data.trig"
+    path.write_text(
+        "<http://e/g1> { <http://e/a> <http://e/p> <http://e/b> . <http://e/s> <http://e/p> <http://e/b> }\n"
+        "<http://e/g2> { <http://e/c> <http://e/p> <http://e/d> . <http://e/s> <http://e/p> <http://e/b> }\n"
+    )
+    rows = kgt.sparql("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g", path)
+    assert [(str(r.g), int(r.n)) for r in rows] == [("http://e/g1", 2), ("http://e/g2", 2)]
+    # the default graph still holds each triple once
+    assert len(kgt.sparql("SELECT * WHERE { ?s ?p ?o }", path)) == 3
+    # provenance of a merge is queryable too
+    k2 = kgt.KnowledgeGraph.from_triples([("<http://e/x>", "<http://e/p>", "<http://e/y>")], name="k2")
+    merged = kgt.load(path) | k2
+    graphs = {str(r.g) for r in kgt.sparql("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", merged)}
+    assert graphs == {"http://e/g1", "http://e/g2", "urn:kgtransfer:source:k2"}
+    # a plain one-source graph has no named graphs
+    plain = kgt.KnowledgeGraph.from_triples([("<http://e/x>", "<http://e/p>", "<http://e/y>")])
+    assert not kgt.sparql("ASK { GRAPH ?g { ?s ?p ?o } }", plain)
+
+
+def test_bundled_query_by_name(tmp_path, monkeypatch):
+    from kgtransfer.knowledge.sparql import read_query
+
+    monkeypatch.chdir(tmp_path)
+    text, name = read_query("brick-top-classes")
+    assert name == "brick-top-classes" and "SELECT" in text.upper()
+    with pytest.raises(SourceNotFoundError):
+        read_query("no-such-query.rq")
 
 
 def test_select_unbound_variables_are_absent(people):

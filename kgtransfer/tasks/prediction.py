@@ -1,0 +1,204 @@
+"""Predictions and embeddings of a trained link predictor, by IRI.
+
+:func:`predict_target` ranks every entity as the missing tail of ``(h, r, ?)`` or head of
+``(?, r, t)`` (what PyKEEN's ``predict_target`` does); :func:`embeddings` and
+:func:`save_embeddings` export the learned entity and relation vectors keyed by IRI.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kgtransfer.errors import UnknownTermError
+from kgtransfer.report import format_table
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One ranked candidate.
+
+    ``rank`` (1 = best), ``term`` (IRI or canonical term), ``score``, and whether the completed
+    triple is ``known`` (in the model's train, valid or test triples).
+    """
+
+    rank: int
+    term: str
+    score: float
+    known: bool
+
+
+class Predictions(list):
+    """The top-k :class:`Prediction` for one query; prints as a table."""
+
+    def __init__(self, items, query: tuple[str, str, str], num_candidates: int, filtered: bool):
+        super().__init__(items)
+        self.query = query
+        self.num_candidates = num_candidates
+        self.filtered = filtered
+
+    def to_pandas(self):
+        """A ``pandas.DataFrame`` with columns rank, term, score, known (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            from kgtransfer.errors import MissingExtraError
+
+            raise MissingExtraError("Predictions.to_pandas() needs pandas: pip install pandas") from None
+        return pd.DataFrame([p.__dict__ for p in self], columns=["rank", "term", "score", "known"])
+
+    def __repr__(self) -> str:
+        h, r, t = self.query
+        side = "tail" if t == "?" else "head"
+        title = f"({h}, {r}, {t}): top {len(self)} of {self.num_candidates:,} entities"
+        title += ", known triples filtered out" if self.filtered else ""
+        rows = [[p.rank, p.term, round(p.score, 4), "yes" if p.known else ""] for p in self]
+        return format_table(rows, ["rank", side, "score", "known"], title=title)
+
+    __str__ = __repr__
+
+
+def _key(term) -> str:
+    """The canonical vocabulary key of an IRI given as ``http://...``, ``<http://...>`` or an rdflib term."""
+    from kgtransfer.knowledge import terms as T
+
+    if not isinstance(term, str):
+        return T.as_canonical(term)
+    term = term.strip()
+    return term if term.startswith(("<", '"', "_:")) else f"<{term}>"
+
+
+def _id(vocab, term, what: str) -> int:
+    key = _key(term)
+    if key not in vocab:
+        raise UnknownTermError(f"{what} {term!r} is not in the model's vocabulary ({len(vocab):,} {what}s)")
+    return int(vocab.index([key])[0])
+
+
+def _readable(key: str) -> str:
+    return key[1:-1] if key.startswith("<") else key
+
+
+@torch.no_grad()
+def predict_target(
+    model,
+    *,
+    head=None,
+    relation=None,
+    tail=None,
+    k: int = 10,
+    filter_known: bool = False,
+) -> Predictions:
+    """The ``k`` best tails of ``(head, relation, ?)`` or heads of ``(?, relation, tail)``.
+
+    Args:
+        model: a :class:`~kgtransfer.training.TrainedModel`.
+        head: the head IRI (give ``head`` or ``tail``, not both).
+        relation: the relation IRI.
+        tail: the tail IRI.
+        k: how many candidates (default: 10).
+        filter_known: drop candidates that complete a known triple (train, valid or test), the
+            usual choice for finding new facts (default: :obj:`False`, they are flagged ``known``).
+
+    Returns:
+        :class:`Predictions`, best first, with the decoder's scores.
+    """
+    if (head is None) == (tail is None) or relation is None:
+        raise ValueError("give a relation and exactly one of head or tail")
+    vocab = model.vocab
+    r = _id(vocab.relations, relation, "relation")
+    side = "tail" if tail is None else "head"
+    given = _id(vocab.entities, head if side == "tail" else tail, "entity")
+    net = model.model
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    score_fn = net.scorer(model.task.graph.to(device))
+    net.train(was_training)
+    scores = score_fn(torch.tensor([given], device=device), torch.tensor([r], device=device), side)[0].float().cpu()
+    known = torch.zeros(len(scores), dtype=torch.bool)
+    triples = model.split.filter_triples()
+    if side == "tail":
+        hits = triples[(triples[:, 0] == given) & (triples[:, 1] == r), 2]
+    else:
+        hits = triples[(triples[:, 2] == given) & (triples[:, 1] == r), 0]
+    known[hits] = True
+    candidates = torch.arange(len(scores))
+    if filter_known:
+        candidates = candidates[~known]
+    top = candidates[torch.argsort(scores[candidates], descending=True, stable=True)[:k]]
+    keys = vocab.entities.keys
+    items = [
+        Prediction(i + 1, _readable(keys[e]), float(scores[e]), bool(known[e])) for i, e in enumerate(top.tolist())
+    ]
+    h = _readable(_key(head)) if side == "tail" else "?"
+    t = _readable(_key(tail)) if side == "head" else "?"
+    return Predictions(items, (h, _readable(_key(relation)), t), len(scores), filter_known)
+
+
+@torch.no_grad()
+def embeddings(model) -> dict[str, tuple[list[str], np.ndarray]]:
+    """``{"entities": (iris, [N, d]), "relations": (iris, [R, d])}``: the vectors the decoder scores with.
+
+    Entity vectors are the encoder's output on the training message graph (after the head, for a
+    linear probe); relation vectors are one row per predicate. IRIs are plain strings (literals and
+    blank nodes keep their N-Triples form).
+    """
+    net = model.model
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    ent, rel = net.encode(model.task.graph.to(device))
+    net.train(was_training)
+    vocab = model.vocab
+    ents = ent.float().cpu().numpy()
+    rels = rel[: len(vocab.relations)].float().cpu().numpy()
+    if np.iscomplexobj(ents):  # pragma: no cover - decoders keep real tensors
+        ents, rels = ents.real, rels.real
+    return {
+        "entities": ([_readable(k) for k in vocab.entities.keys], ents),
+        "relations": ([_readable(k) for k in vocab.relations.keys], rels),
+    }
+
+
+def save_embeddings(model, path: str | os.PathLike) -> Path:
+    """Write the entity and relation embeddings by IRI; the suffix sets the format.
+
+    ``.tsv``/``.txt``: one line per row, ``kind<TAB>iri<TAB>v1<TAB>...`` with ``kind`` ``entity``
+    or ``relation`` and a header line. ``.npz``: arrays ``entity_iris``, ``entities``,
+    ``relation_iris``, ``relations``. Written atomically.
+    """
+    from kgtransfer.knowledge.io import atomic_write_bytes, atomic_write_text
+
+    path = Path(path)
+    data = embeddings(model)
+    if path.suffix == ".npz":
+        import io
+
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            entity_iris=np.asarray(data["entities"][0]),
+            entities=data["entities"][1],
+            relation_iris=np.asarray(data["relations"][0]),
+            relations=data["relations"][1],
+        )
+        atomic_write_bytes(path, buf.getvalue())
+        return path
+    if path.suffix not in (".tsv", ".txt"):
+        from kgtransfer.errors import UnknownFormatError
+
+        raise UnknownFormatError(f"{path}: write embeddings as .tsv, .txt or .npz")
+    dim = data["entities"][1].shape[1] if len(data["entities"][1]) else data["relations"][1].shape[1]
+    lines = ["\t".join(["kind", "iri", *[f"d{i}" for i in range(dim)]])]
+    for kind, (iris, vectors) in (("entity", data["entities"]), ("relation", data["relations"])):
+        lines += [
+            "\t".join([kind, iri.replace("\t", " ").replace("\n", " "), *(f"{v:.6g}" for v in row)])
+            for iri, row in zip(iris, vectors.tolist(), strict=True)
+        ]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path

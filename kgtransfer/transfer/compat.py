@@ -1,0 +1,109 @@
+r"""Can two models be combined? Architecture checks and counts of what lines up, before mixing weights.
+
+Interpolation and soups mix :math:`\theta_1` into :math:`\theta_2` row by row (rows matched by
+IRI) and parameter by parameter (matched by name and shape). When the architectures differ or no
+row and no parameter lines up, the "mix" would silently return :math:`\theta_2` unchanged;
+:func:`check_mixable` refuses that with :class:`~kgtransfer.errors.IncompatibleModelsError` and
+otherwise says how much was combined.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+
+from kgtransfer.errors import IncompatibleModelsError, TransferWarning
+from kgtransfer.transfer.weights import aligned_source_state, row_kind
+
+LOW_SHARE = 0.1  # warn when fewer than this share of the target's rows line up
+
+
+@dataclass
+class MixReport:
+    r"""What lines up between a model :math:`\theta_1` and the model :math:`\theta_2` it is mixed into."""
+
+    tensors_mixed: int = 0
+    tensors_kept: list[str] = field(default_factory=list)
+    values_mixed: int = 0
+    values_total: int = 0
+    entity_rows_mixed: int = 0
+    entity_rows: int = 0
+    relation_rows_mixed: int = 0
+    relation_rows: int = 0
+
+    def as_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        share = self.values_mixed / max(self.values_total, 1)
+        return (
+            f"combined {self.values_mixed:,} of {self.values_total:,} parameter values ({share:.0%}) in "
+            f"{self.tensors_mixed} tensors; IRI-aligned rows: {self.entity_rows_mixed:,} of "
+            f"{self.entity_rows:,} entities, {self.relation_rows_mixed:,} of {self.relation_rows:,} relations"
+            + (f"; kept from θ2 only: {', '.join(self.tensors_kept)}" if self.tensors_kept else "")
+        )
+
+
+def _describe(model) -> str:
+    mc = model.model_config
+    composed = " (composed)" if model.info.get("compose") else ""
+    return f"{mc.encoder}+{mc.decoder} dim {mc.dim}{composed}"
+
+
+def check_mixable(a, b, what: str = "interpolation") -> MixReport:
+    """Check that ``a`` can be mixed into ``b`` and count what lines up.
+
+    Raises:
+        IncompatibleModelsError: the encoders, decoders or sizes differ, a parameter both have
+            differs in shape, or no parameter value lines up at all.
+
+    Warns:
+        TransferWarning: fewer than 10% of ``b``'s entity rows have a counterpart in ``a``.
+    """
+    if _describe(a) != _describe(b):
+        raise IncompatibleModelsError(
+            f"{what} needs two models of one architecture: θ1 is {_describe(a)}, θ2 is {_describe(b)}"
+        )
+    a_state, b_state = a.model.state_dict(), b.model.state_dict()
+    for name, value in b_state.items():
+        other = a_state.get(name)
+        if other is None:
+            continue
+        same = other.shape[1:] == value.shape[1:] if row_kind(b.model, name) else other.shape == value.shape
+        if not same:
+            raise IncompatibleModelsError(
+                f"{what}: parameter {name} is {tuple(other.shape)} in θ1 and {tuple(value.shape)} in θ2"
+            )
+    _, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab)
+    report = MixReport(entity_rows=len(b.vocab.entities), relation_rows=len(b.vocab.relations))
+    for name, value in b_state.items():
+        if not value.is_floating_point():
+            continue
+        mask = masks[name]
+        per_row = value[0].numel() if value.dim() else 1
+        mixed = int(mask.sum()) * per_row if mask.dim() else (value.numel() if bool(mask) else 0)
+        report.values_total += value.numel()
+        report.values_mixed += mixed
+        if mixed:
+            report.tensors_mixed += 1
+        else:
+            report.tensors_kept.append(name)
+        kind = row_kind(b.model, name)
+        if kind == "entity":
+            report.entity_rows_mixed = max(report.entity_rows_mixed, int(mask.sum()))
+        elif kind == "relation":
+            report.relation_rows_mixed = max(report.relation_rows_mixed, int(mask.sum()))
+    if report.values_mixed == 0:
+        raise IncompatibleModelsError(
+            f"{what}: nothing lines up between θ1 and θ2 (no shared entity, relation or parameter); "
+            "the result would be θ2 unchanged"
+        )
+    if report.entity_rows and report.entity_rows_mixed < LOW_SHARE * report.entity_rows:
+        warnings.warn(
+            f"{what}: only {report.entity_rows_mixed:,} of θ2's {report.entity_rows:,} entities are in θ1; "
+            "their rows keep θ2's values",
+            TransferWarning,
+            stacklevel=3,
+        )
+    return report

@@ -1,0 +1,154 @@
+"""Hostile and unusual files: typed errors within bounded memory, and the small things users hit."""
+
+import gzip
+import os
+import stat
+
+import pytest
+
+import kgtransfer as kgt
+from kgtransfer.errors import RDFSyntaxError
+from kgtransfer.knowledge.io import DEFAULT_BASE, atomic_write_bytes
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+
+def test_deep_jsonld_is_refused(tmp_path):
+    path = tmp_path / "deep.jsonld"
+    n = 3500
+    path.write_text('{"@id": "urn:a", "urn:p": ' + '{"urn:p": ' * n + '"x"' + "}" * n + "}")
+    with pytest.raises(RDFSyntaxError, match="deep.jsonld.*nested more than"):
+        kgt.load(path)
+    shallow = tmp_path / "ok.jsonld"
+    shallow.write_text('{"@id": "urn:a", "urn:p": {"urn:p": {"@id": "urn:b", "urn:q": "[{x}]"}}}')
+    assert len(kgt.load(shallow)) == 3
+
+
+def test_deep_rdfxml_is_refused(tmp_path):
+    n = 30000
+    path = tmp_path / "deep.rdf"
+    path.write_text(
+        f'<rdf:RDF xmlns:rdf="{RDF}" xmlns:e="urn:e#"><rdf:Description rdf:about="urn:a">'
+        + "<e:p><rdf:Description>" * n
+        + "</rdf:Description></e:p>" * n
+        + "</rdf:Description></rdf:RDF>"
+    )
+    with pytest.raises(RDFSyntaxError, match="nested more than"):
+        kgt.load(path)
+
+
+def test_entity_expansion_is_refused(tmp_path):
+    decl = '<!ENTITY a0 "' + "x" * 64 + '">' + "".join(f'<!ENTITY a{i} "{f"&a{i - 1};" * 16}">' for i in range(1, 8))
+    path = tmp_path / "bomb.rdf"
+    path.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE rdf:RDF [{decl}]>'
+        f'<rdf:RDF xmlns:rdf="{RDF}"><rdf:Description rdf:about="urn:a"><rdf:value>&a7;</rdf:value>'
+        "</rdf:Description></rdf:RDF>"
+    )
+    assert path.stat().st_size < 1000
+    with pytest.raises(RDFSyntaxError, match="bomb.rdf.*expand"):
+        kgt.load(path)
+
+
+def test_entity_abbreviations_still_load(tmp_path):
+    path = tmp_path / "owl.rdf"
+    path.write_text(
+        '<?xml version="1.0"?><!DOCTYPE rdf:RDF [<!ENTITY owl "http://www.w3.org/2002/07/owl#">'
+        f'<!ENTITY rdf "{RDF}">]><rdf:RDF xmlns:rdf="&rdf;"><rdf:Description rdf:about="urn:a">'
+        '<rdf:type rdf:resource="&owl;Class"/></rdf:Description></rdf:RDF>'
+    )
+    assert kgt.load(path).relations() == [f"<{RDF}type>"]
+
+
+@pytest.mark.parametrize(
+    "suffix,text",
+    [
+        (".ttl", "<urn:a> <urn:p> <<( <urn:a> <urn:b> <urn:c> )>> ."),
+        (".ttl", "<< <urn:a> <urn:b> <urn:c> >> <urn:p> <urn:o> ."),
+        (".nt", "<urn:x> <urn:p> <<( <urn:a> <urn:b> <urn:c> )>> .\n"),
+    ],
+)
+def test_triple_terms_are_refused_at_load(tmp_path, suffix, text):
+    path = tmp_path / f"star{suffix}"
+    path.write_text(text)
+    with pytest.raises(RDFSyntaxError, match="triple terms"):
+        kgt.load(path)
+
+
+def test_relative_iris_do_not_depend_on_the_folder(tmp_path):
+    text = "@prefix : <#> .\n<a> <p> <../b> .\n:c <p> <d/e> .\n"
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two" / "deeper").mkdir(parents=True)
+    (tmp_path / "one" / "x.ttl").write_text(text)
+    (tmp_path / "two" / "deeper" / "y.ttl").write_text(text)
+    a, b = kgt.load(tmp_path / "one" / "x.ttl"), kgt.load(tmp_path / "two" / "deeper" / "y.ttl")
+    assert len(a & b) == len(a) == 2
+    assert f"<{DEFAULT_BASE}a>" in a.entities()
+    based = kgt.load(tmp_path / "one" / "x.ttl", base="http://example.org/data/")
+    assert "<http://example.org/data/a>" in based.entities() and "<http://example.org/b>" in based.entities()
+
+
+def test_bad_gzip_is_typed(tmp_path):
+    good = gzip.compress(b"<urn:a> <urn:p> <urn:o> .\n")
+    for data in (b"not gzip at all", good[:-10], good[:5], b"\x1f\x8b"):
+        path = tmp_path / "bad.nt.gz"
+        path.write_bytes(data)
+        with pytest.raises(RDFSyntaxError, match="bad.nt.gz"):
+            kgt.load(path)
+
+
+def test_gzip_bomb_is_refused(tmp_path):
+    path = tmp_path / "bomb.nt.gz"
+    path.write_bytes(gzip.compress(b"#" * (200 << 20), compresslevel=9))
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(RDFSyntaxError, match="expands past"):
+        kgt.load(path)
+
+
+def test_upper_case_suffixes_and_bom(tmp_path):
+    path = tmp_path / "DATA.NT.GZ"
+    path.write_bytes(gzip.compress(b"\xef\xbb\xbf<urn:a> <urn:p> <urn:o> .\n"))
+    assert len(kgt.load(path)) == 1
+    ttl = tmp_path / "bom.ttl"
+    ttl.write_bytes(b"\xef\xbb\xbf@prefix e: <urn:e#> .\ne:a e:p e:o .\n")
+    assert len(kgt.load(ttl)) == 1
+
+
+def test_rdfxml_errors_carry_a_line(tmp_path):
+    path = tmp_path / "bad.rdf"
+    path.write_text(f'<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="{RDF}">\n<rdf:Description rdf:about="urn:a">\n<x>\n')
+    with pytest.raises(RDFSyntaxError) as info:
+        kgt.load(path)
+    assert info.value.line is not None and info.value.line >= 4
+    path.write_text(f'<rdf:RDF xmlns:rdf="{RDF}">\n\n<rdf:Description rdf:about="a b"/></rdf:RDF>')
+    with pytest.raises(RDFSyntaxError) as info:
+        kgt.load(path)
+    assert info.value.line == 3
+
+
+def test_replacing_an_output_keeps_its_mode_and_symlink(tmp_path):
+    target = tmp_path / "real.nt"
+    target.write_text("old")
+    os.chmod(target, 0o640)
+    link = tmp_path / "link.nt"
+    link.symlink_to(target)
+    kg = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:o>")])
+    kg.serialize(link)
+    assert link.is_symlink() and len(kgt.load(target)) == 1
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    atomic_write_bytes(tmp_path / "new.bin", b"x")
+    assert (tmp_path / "new.bin").read_bytes() == b"x"
+
+
+def test_many_named_graphs_load_and_round_trip(tmp_path):
+    n = 20_000
+    path = tmp_path / "many.nq"
+    lines = [f"<urn:s{i}> <urn:p> <urn:o{i % 7}> <urn:g{i}> .\n" for i in range(n)]
+    path.write_text("".join(lines) + "<urn:s1> <urn:p> <urn:o1> <urn:g5> .\n")
+    kg = kgt.load(path)
+    assert len(kg) == n and len(kg.sources) == n
+    assert kg.sources_of(("<urn:s1>", "<urn:p>", "<urn:o1>")) == ["urn:g1", "urn:g5"]
+    back = kgt.load(kg.serialize(tmp_path / "out.nq"))
+    assert len(back.sources) == n and back.sources_of(("<urn:s1>", "<urn:p>", "<urn:o1>")) == ["urn:g1", "urn:g5"]
+    union = kg | kgt.load(path, name="again")
+    assert len(union) == n and len(union.sources) == n

@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import torch
+
+import kgtransfer as kgt
+from kgtransfer.cli import main
+from kgtransfer.errors import UnknownTermError
+from kgtransfer.knowledge.graph import KnowledgeGraph
+
+EX = "http://example.org/"
+
+
+def tiny_kg() -> KnowledgeGraph:
+    e = [f"<{EX}e{i}>" for i in range(16)]
+    rows = [(e[i], f"<{EX}pair>", e[i ^ 1]) for i in range(16)] + [
+        (e[i], f"<{EX}next>", e[(i + 1) % 16]) for i in range(16)
+    ]
+    return KnowledgeGraph.from_triples(rows, name="tiny")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    threads = torch.get_num_threads()
+    config = kgt.TrainConfig(epochs=40, lr=0.05, batch_size=64, eval_every=10, progress=False)
+    model = kgt.train(tiny_kg(), kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=16), config, seed=0)
+    model.run_dir = model.save(tmp_path_factory.mktemp("runs") / "run")
+    yield model
+    torch.set_num_threads(threads)
+
+
+def test_top_k_tails_with_scores_sorted(trained):
+    preds = kgt.predict_target(trained, head=f"{EX}e0", relation=f"<{EX}pair>", k=5)
+    assert len(preds) == 5 and [p.rank for p in preds] == [1, 2, 3, 4, 5]
+    scores = [p.score for p in preds]
+    assert scores == sorted(scores, reverse=True)
+    # the scores are the model's: recompute the best one directly
+    net, vocab = trained.model, trained.vocab
+    with torch.no_grad():
+        ent, rel = net.encode(trained.task.graph)
+    h, r, t = (
+        int(vocab.entities.index([f"<{EX}e0>"])[0]),
+        int(vocab.relations.index([f"<{EX}pair>"])[0]),
+        int(vocab.entities.index([f"<{preds[0].term}>"])[0]),
+    )
+    direct = float(net.score_tails((ent, rel), torch.tensor([h]), torch.tensor([r]))[0, t])
+    assert preds[0].score == pytest.approx(direct, rel=1e-4, abs=1e-5)
+    assert all(p.term.startswith(EX) for p in preds)
+    known = [p for p in kgt.predict_target(trained, head=f"{EX}e0", relation=f"{EX}pair", k=16) if p.known]
+    assert [p.term for p in known] == [f"{EX}e1"]  # the one true tail is flagged
+
+
+def test_filter_known_and_heads(trained):
+    preds = kgt.predict_target(trained, head=f"{EX}e0", relation=f"{EX}pair", k=16, filter_known=True)
+    assert len(preds) == 15 and f"{EX}e1" not in {p.term for p in preds} and not any(p.known for p in preds)
+    heads = kgt.predict_target(trained, tail=f"{EX}e1", relation=f"{EX}next", k=3)
+    assert heads.query == ("?", f"{EX}next", f"{EX}e1")
+    text = repr(heads)
+    assert text.splitlines()[0].startswith(f"(?, {EX}next, {EX}e1): top 3 of 16 entities") and "head" in text
+
+
+def test_prediction_errors(trained):
+    with pytest.raises(UnknownTermError, match="not in the model's vocabulary"):
+        kgt.predict_target(trained, head=f"{EX}nobody", relation=f"{EX}pair")
+    with pytest.raises(ValueError, match="exactly one of head or tail"):
+        kgt.predict_target(trained, head=f"{EX}e0", tail=f"{EX}e1", relation=f"{EX}pair")
+
+
+def test_embeddings_by_iri(trained, tmp_path):
+    data = kgt.embeddings(trained)
+    iris, vectors = data["entities"]
+    assert len(iris) == 16 and vectors.shape == (16, 16) and iris[0] == f"{EX}e0"
+    assert data["relations"][1].shape == (2, 16) and set(data["relations"][0]) == {f"{EX}pair", f"{EX}next"}
+    path = kgt.save_embeddings(trained, tmp_path / "emb.tsv")
+    lines = path.read_text().splitlines()
+    assert lines[0].split("\t")[:3] == ["kind", "iri", "d0"] and len(lines) == 1 + 16 + 2
+    first = lines[1].split("\t")
+    assert first[:2] == ["entity", f"{EX}e0"] and np.allclose([float(x) for x in first[2:]], vectors[0], atol=1e-5)
+    npz = np.load(kgt.save_embeddings(trained, tmp_path / "emb.npz"))
+    assert npz["entities"].shape == (16, 16) and list(npz["relation_iris"]) == data["relations"][0]
+    with pytest.raises(kgt.KGTransferError, match=".tsv, .txt or .npz"):
+        kgt.save_embeddings(trained, tmp_path / "emb.json")
+
+
+def test_cli_predict_and_embeddings(trained, tmp_path, capsys):
+    run = trained.run_dir
+    assert main(["predict", str(run), "--head", f"{EX}e0", "--relation", f"<{EX}pair>", "-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "top 3 of 16 entities" in out and out.count(EX) >= 3
+    assert main(["predict", str(run), "--tail", f"{EX}e0", "--relation", f"{EX}pair", "-k", "2", "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "rank,term,score,known"
+    assert main(["predict", str(run), "--head", f"{EX}zzz", "--relation", f"{EX}pair"]) == 1
+    assert "not in the model's vocabulary" in capsys.readouterr().err
+    assert main(["embeddings", str(run), "-o", str(tmp_path / "e.tsv")]) == 0
+    assert "wrote 16 entities and 2 relations (dim 16)" in capsys.readouterr().out
+
+
+def test_trained_model_methods(trained):
+    assert trained.predict(head=f"{EX}e0", relation=f"{EX}pair", k=3) == kgt.predict_target(
+        trained, head=f"{EX}e0", relation=f"{EX}pair", k=3
+    )
+    assert trained.embeddings()["entities"][0] == kgt.embeddings(trained)["entities"][0]

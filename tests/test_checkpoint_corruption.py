@@ -1,0 +1,211 @@
+"""Corrupt run folders and checkpoints: every corruption is a typed error, never NaN weights or a silent restart."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import kgtransfer as kgt
+from kgtransfer.engine import TrainConfig, fit
+from kgtransfer.errors import CheckpointError, KGTransferError
+from kgtransfer.knowledge.graph import KnowledgeGraph
+
+
+class Toy:
+    """A deterministic two-class task for nn.Linear(4, 2)."""
+
+    metric = "acc"
+
+    def __init__(self):
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(64, 4, generator=g)
+        self.y = (self.x[:, 0] > 0).long()
+
+    def to(self, device):
+        return self
+
+    def size(self):
+        return len(self.x)
+
+    def batches(self, epoch, batch_size, generator):
+        order = torch.randperm(len(self.x), generator=generator)
+        yield from (order[i : i + batch_size] for i in range(0, len(order), batch_size))
+
+    def loss(self, model, batch):
+        return nn.functional.cross_entropy(model(self.x[batch]), self.y[batch])
+
+    def evaluate(self, model, split):
+        return {"acc": float((model(self.x).argmax(1) == self.y).float().mean())}
+
+
+def toy_run(folder: Path) -> None:
+    torch.manual_seed(0)
+    fit(nn.Linear(4, 2), Toy(), TrainConfig(epochs=2, lr=0.1, batch_size=16, progress=False), checkpoint_dir=folder)
+
+
+def resume(folder: Path):
+    torch.manual_seed(1)
+    config = TrainConfig(epochs=3, lr=0.1, batch_size=16, progress=False)
+    return fit(nn.Linear(4, 2), Toy(), config, checkpoint_dir=folder, resume=True)
+
+
+def corruptions(folder: Path):
+    """``(label, function)`` pairs, each damaging one file of ``folder`` in one way."""
+    rng = random.Random(0)
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = file.relative_to(folder)
+        data = file.read_bytes()
+        yield f"{rel}: deleted", lambda f=file: f.unlink()
+        yield f"{rel}: empty", lambda f=file: f.write_bytes(b"")
+        yield f"{rel}: half", lambda f=file, d=data: f.write_bytes(d[: len(d) // 2])
+        yield f"{rel}: noise", lambda f=file, d=data: f.write_bytes(rng.randbytes(len(d)))
+        for k in range(3):
+            pos = rng.randrange(len(data)) if data else 0
+
+            def flip(f=file, d=data, pos=pos):
+                b = bytearray(d)
+                if b:
+                    b[pos] ^= 0xFF
+                f.write_bytes(bytes(b))
+
+            yield f"{rel}: flipped byte {pos} ({k})", flip
+        if file.suffix == ".json":
+            yield f"{rel}: a list", lambda f=file: f.write_text("[]")
+            yield f"{rel}: deep", lambda f=file: f.write_text("[" * 100_000 + "]" * 100_000)
+            yield f"{rel}: no keys", lambda f=file: f.write_text("{}")
+        if file.suffix == ".safetensors":
+            from safetensors.torch import load_file, save_file
+
+            def nan(f=file):
+                tensors = load_file(f)
+                save_file(
+                    {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in tensors.items()}, f
+                )
+
+            def reshaped(f=file):
+                tensors = load_file(f)
+                save_file({k: torch.zeros(3, 5) for k in tensors}, f)
+
+            yield f"{rel}: NaN weights", nan
+            yield f"{rel}: other shapes", reshaped
+
+
+def test_every_corruption_of_an_engine_checkpoint_is_typed(tmp_path):
+    clean = tmp_path / "clean"
+    toy_run(clean)
+    cases = list(corruptions(clean))
+    assert len(cases) > 40
+    for label, damage in cases:
+        folder = tmp_path / "case"
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(clean, folder)
+        damage_path = folder / Path(label.split(":")[0])
+        damage.__defaults__ = (damage_path, *damage.__defaults__[1:])
+        try:
+            result = resume(folder)
+        except KGTransferError:
+            continue
+        except Exception as e:  # noqa: BLE001 - the point of the test
+            pytest.fail(f"{label}: untyped {type(e).__name__}: {e}")
+        # a damage the loader could not see (e.g. a flipped byte inside a float) must still give numbers
+        assert all(torch.isfinite(torch.tensor(v)) for v in result.best.values()), label
+
+
+def test_missing_optimizer_state_is_reported(tmp_path):
+    toy_run(tmp_path)
+    (tmp_path / "last" / "optimizer.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="optimizer"):
+        resume(tmp_path)
+
+
+def test_missing_best_is_reported(tmp_path):
+    toy_run(tmp_path)
+    shutil.rmtree(tmp_path / "best")
+    with pytest.raises(CheckpointError, match="best/ is missing"):
+        resume(tmp_path)
+
+
+def tiny_kg() -> KnowledgeGraph:
+    e = [f"<http://example.org/e{i}>" for i in range(12)]
+    rows = [(e[i], "<http://example.org/r>", e[(i + 1) % 12]) for i in range(12)]
+    rows += [(e[i], "<http://example.org/s>", e[(i + 5) % 12]) for i in range(12)]
+    return KnowledgeGraph.from_triples(rows, name="tiny")
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run") / "run"
+    config = kgt.TrainConfig(epochs=1, lr=0.05, batch_size=32, progress=False)
+    trained = kgt.train(tiny_kg(), kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4), config, seed=0)
+    trained.save(folder)
+    return folder
+
+
+def test_every_corruption_of_a_run_folder_is_typed(run_folder, tmp_path):
+    cases = list(corruptions(run_folder))
+    for label, damage in cases:
+        folder = tmp_path / "case"
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(run_folder, folder)
+        damage.__defaults__ = (folder / Path(label.split(":")[0]), *damage.__defaults__[1:])
+        try:
+            model = kgt.TrainedModel.load(folder)
+        except KGTransferError:
+            continue
+        except Exception as e:  # noqa: BLE001 - the point of the test
+            pytest.fail(f"{label}: untyped {type(e).__name__}: {e}")
+        assert all(torch.isfinite(p).all() for p in model.model.parameters()), label
+
+
+def test_nan_weights_never_load(run_folder, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "nan"
+    shutil.copytree(run_folder, folder)
+    file = folder / "checkpoint" / "model.safetensors"
+    tensors = load_file(file)
+    save_file({k: torch.full_like(v, float("nan")) for k, v in tensors.items()}, file)
+    with pytest.raises(CheckpointError, match="differ from the digest"):
+        kgt.TrainedModel.load(folder)
+    meta_file = folder / "checkpoint" / "meta.json"  # as a run that diverged would save them: digests agree
+    meta = json.loads(meta_file.read_text())
+    del meta["digests"]
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="NaN"):
+        kgt.TrainedModel.load(folder)
+    json.loads((folder / "config.json").read_text())  # the rest is untouched
+
+
+def test_resume_refuses_another_configuration_naming_the_fields(tmp_path):
+    toy_run(tmp_path)
+    for change, field in [({"lr": 0.5}, "lr"), ({"seed": 3}, "seed"), ({"batch_size": 8}, "batch_size")]:
+        config = TrainConfig(**{"epochs": 3, "lr": 0.1, "batch_size": 16, "progress": False, **change})
+        with pytest.raises(CheckpointError, match=rf"different training configuration \({field}: "):
+            fit(nn.Linear(4, 2), Toy(), config, checkpoint_dir=tmp_path, resume=True)
+    assert resume(tmp_path).epochs_run == 3  # more epochs is a legitimate resume
+
+
+def test_train_resume_refuses_another_lr_dim_or_dataset(tmp_path):
+    config = kgt.TrainConfig(epochs=2, lr=0.01, batch_size=32, eval_every=1, progress=False)
+    model = kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4)
+    kgt.train(tiny_kg(), model, config, seed=0, checkpoint_dir=tmp_path)
+    with pytest.raises(CheckpointError, match="lr: 0.01 -> 0.5"):
+        kgt.train(tiny_kg(), model, config, seed=0, lr=0.5, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(CheckpointError, match="seed: 0 -> 1"):
+        kgt.train(tiny_kg(), model, config, seed=1, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(CheckpointError, match="model or data.*model"):
+        wider = kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=8)
+        kgt.train(tiny_kg(), wider, config, seed=0, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    e = [f"<http://example.org/e{i}>" for i in range(12)]
+    rows = [(e[i], "<http://example.org/r>", e[(i + 2) % 12]) for i in range(12)]
+    other = KnowledgeGraph.from_triples(rows + [(e[i], "<http://example.org/s>", e[(i + 5) % 12]) for i in range(12)])
+    with pytest.raises(CheckpointError, match="model or data.*data"):
+        kgt.train(other, model, config, seed=0, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    resumed = kgt.train(tiny_kg(), model, config, seed=0, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.fit.epochs_run == 3

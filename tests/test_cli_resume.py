@@ -1,0 +1,47 @@
+"""``kgtransfer pretrain`` and ``finetune`` checkpoint as they train and continue with ``--resume``."""
+
+from __future__ import annotations
+
+import json
+
+from kgtransfer.cli import main
+from kgtransfer.knowledge.graph import KnowledgeGraph
+
+
+def write_graph(path):
+    e = [f"<http://example.org/e{i}>" for i in range(16)]
+    rows = [(e[i], "<http://example.org/r>", e[(i + 1) % 16]) for i in range(16)]
+    rows += [(e[i], "<http://example.org/s>", e[(i + 5) % 16]) for i in range(16)]
+    KnowledgeGraph.from_triples(rows, name="g").serialize(path)
+    return str(path)
+
+
+FLAGS = ["--encoder", "embedding", "--dim", "4", "--batch-size", "32", "--eval-every", "1", "--no-progress"]
+
+
+def test_pretrain_checkpoints_and_resumes(tmp_path, capsys):
+    source = write_graph(tmp_path / "g.nt")
+    out = tmp_path / "run"
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "2", *FLAGS]) == 0
+    last = json.loads((out / "checkpoints" / "last" / "meta.json").read_text())
+    assert last["epoch"] == 2
+    # again without --resume: the earlier checkpoints are not silently reused or overwritten
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "3", *FLAGS]) == 1
+    assert "--resume" in capsys.readouterr().err
+    # a resume with another learning rate is refused, naming the field
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "3", "--lr", "0.5", "--resume", *FLAGS]) == 1
+    assert "lr:" in capsys.readouterr().err
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "3", "--resume", *FLAGS]) == 0
+    assert json.loads((out / "checkpoints" / "last" / "meta.json").read_text())["epoch"] == 3
+
+
+def test_finetune_checkpoints_each_phase_and_resumes(tmp_path, capsys):
+    source = write_graph(tmp_path / "g.nt")
+    assert main(["pretrain", source, "-o", str(tmp_path / "pre"), "--epochs", "1", *FLAGS]) == 0
+    out = tmp_path / "ft"
+    args = ["finetune", str(tmp_path / "pre"), source, "-o", str(out), "--strategy", "lp-ft", "--epochs", "2"]
+    assert main(args + ["--no-progress"]) == 0
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["phase0", "phase1"]
+    assert main(args + ["--no-progress", "--resume"]) == 0
+    assert main(args + ["--no-progress", "--resume", "--seed", "7"]) == 1
+    assert "seed" in capsys.readouterr().err

@@ -1,0 +1,106 @@
+"""Experiment files are validated whole before any work; every error names the file and the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgtransfer.errors import KGTransferError
+from kgtransfer.experiment import Experiment
+
+BASE = """name = "ok"
+seeds = [0, 1]
+
+[sources.k1]
+load = "a.ttl"
+
+[sources.k2]
+load = "b.ttl"
+
+[merge]
+operator = "union"
+
+[compare]
+strategies = ["scratch", "full"]
+alphas = [0.0, 0.5, 1.0]
+
+[task]
+ratios = [0.8, 0.1, 0.1]
+"""
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_base_file_is_valid(tmp_path):
+    exp = Experiment.from_toml(write(tmp_path, BASE))
+    assert exp.seeds == [0, 1] and exp.strategies == ["scratch", "full"]
+
+
+@pytest.mark.parametrize(
+    "edit,field",
+    [
+        (("seeds = [0, 1]", "seeds = []"), "seeds"),
+        (("seeds = [0, 1]", "seeds = [0.5]"), "seeds"),
+        (("seeds = [0, 1]", 'seeds = "0"'), "seeds"),
+        (("seeds = [0, 1]", "seeds = [1, 1]"), "seeds"),
+        (('name = "ok"', 'name = "../../x"'), "name"),
+        (('name = "ok"', 'name = "/tmp/x"'), "name"),
+        (('name = "ok"', 'name = ""'), "name"),
+        (('name = "ok"', "name = 5"), "name"),
+        (("[merge]", "[mrege]"), "mrege"),
+        (("[compare]", "[comapre]"), "comapre"),
+        (('operator = "union"', 'operator = "join"'), "merge.operator"),
+        (('operator = "union"', "hops = -1"), "merge.hops"),
+        (('operator = "union"', 'hops = "2"'), "merge.hops"),
+        (('operator = "union"', 'opertor = "union"'), "merge.opertor"),
+        (('strategies = ["scratch", "full"]', "strategies = []"), "compare.strategies"),
+        (('strategies = ["scratch", "full"]', 'strategies = ["scratch", "nope"]'), "nope"),
+        (("alphas = [0.0, 0.5, 1.0]", "alphas = [1.5]"), "compare.alphas"),
+        (("alphas = [0.0, 0.5, 1.0]", "alphas = []"), "compare.alphas"),
+        (("alphas = [0.0, 0.5, 1.0]", "alphas = [nan]"), "compare.alphas"),
+        (("ratios = [0.8, 0.1, 0.1]", "ratios = [0.5, 0.5, 0.5]"), "task.ratios"),
+        (("ratios = [0.8, 0.1, 0.1]", "ratios = [1.0, 0.0, 0.0]"), "task.ratios"),
+        (("[sources.k2]", "[sources.k3]"), "sources.k3"),
+        (('load = "b.ttl"', 'lod = "b.ttl"'), "sources.k2.lod"),
+        (('load = "b.ttl"', "load = 3"), "sources.k2.load"),
+    ],
+)
+def test_bad_fields_are_named_before_any_work(tmp_path, edit, field):
+    old, new = edit
+    assert old in BASE
+    path = write(tmp_path, BASE.replace(old, new, 1))
+    with pytest.raises(KGTransferError) as info:
+        Experiment.from_toml(path)
+    assert str(path) in str(info.value) and field in str(info.value)
+
+
+def test_unknown_top_level_key_suggests_the_section(tmp_path):
+    path = write(tmp_path, BASE + "\n[pretrian]\nepochs = 3\n")
+    with pytest.raises(KGTransferError, match=r"pretrian.*did you mean 'pretrain'"):
+        Experiment.from_toml(path)
+
+
+@pytest.mark.parametrize(
+    "table,line,field",
+    [
+        ("pretrain", 'epochs = "ten"', "epochs"),
+        ("pretrain", "epochs = 0", "epochs"),
+        ("pretrain", "epochs = -3", "epochs"),
+        ("finetune", "eval_every = 0", "eval_every"),
+        ("finetune", 'device = "tpu"', "device"),
+        ("finetune", "lr = -1.0", "lr"),
+        ("finetune", "lr = nan", "lr"),
+        ("model", 'dim = "8"', "dim"),
+        ("model", "dim = 0", "dim"),
+        ("model", 'encoder = "nope"', "nope"),
+        ("pretrain", "bogus = 1", "bogus"),
+    ],
+)
+def test_config_tables_are_checked_up_front(tmp_path, table, line, field):
+    path = write(tmp_path, BASE + f"\n[{table}]\n{line}\n")
+    with pytest.raises(KGTransferError) as info:
+        Experiment.from_toml(path)
+    assert str(path) in str(info.value) and field in str(info.value)
