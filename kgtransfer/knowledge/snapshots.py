@@ -35,11 +35,11 @@ def load_snapshot(source, name: str, namespace: str | None = None, seed: int = 0
     roles = [_ROLE.get(s.rsplit("/", 1)[-1].lower()) for s in kg.sources]
     if any(r in (1, 2) for r in roles):
         role = np.zeros(len(kg), dtype=np.int64)
-        for i, r in enumerate(roles):
+        for source, r in zip(kg.sources, roles, strict=True):
             if r:
-                hit = (kg.provenance & np.uint64(1 << i)) != 0
+                hit = kg.held_by([source])
                 role[hit] = np.maximum(role[hit], r)
     else:
         role = np.random.default_rng(seed).choice(3, size=len(kg), p=(0.8, 0.1, 0.1))
-    provenance = (np.uint64(1) << role.astype(np.uint64)).astype(np.uint64)
-    return kg.replace(provenance=provenance, sources=tuple(f"{name}/{s}" for s in SPLITS), name=name)
+    sources = tuple(f"{name}/{s}" for s in SPLITS)
+    return kg.replace(provenance=role, source_sets=((0,), (1,), (2,)), sources=sources, name=name)
