@@ -46,6 +46,9 @@ _EXPORTS = {
     "uniform_soup": "kgtransfer.transfer.parameter",
     "greedy_soup": "kgtransfer.transfer.parameter",
     "compose": "kgtransfer.transfer.structure",
+    "sequence": "kgtransfer.transfer.sequence",
+    "SequenceResult": "kgtransfer.transfer.sequence",
+    "continual_strategy": "kgtransfer.transfer.warm_start",
     "encoder": "kgtransfer.models.registry",
     "decoder": "kgtransfer.models.registry",
     "predict_target": "kgtransfer.tasks.prediction",
@@ -69,6 +72,7 @@ __all__ = [
     "KnowledgeGraph",
     "Metrics",
     "ModelConfig",
+    "SequenceResult",
     "Split",
     "TaskConfig",
     "TrainConfig",
@@ -76,6 +80,7 @@ __all__ = [
     "align",
     "compare",
     "compose",
+    "continual_strategy",
     "decoder",
     "embeddings",
     "encoder",
@@ -87,6 +92,7 @@ __all__ = [
     "novelty_split",
     "predict_target",
     "pretrain",
+    "sequence",
     "random_split",
     "save_embeddings",
     "transfer_split",
@@ -119,7 +125,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.transfer.compare import Comparison, compare
     from kgtransfer.transfer.finetune import finetune, pretrain, zero_shot
     from kgtransfer.transfer.parameter import greedy_soup, interpolate, interpolation_sweep, uniform_soup
+    from kgtransfer.transfer.sequence import SequenceResult, sequence
     from kgtransfer.transfer.structure import compose
+    from kgtransfer.transfer.warm_start import strategy as continual_strategy
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -33,6 +33,7 @@ EPILOG = """examples:
   kgtransfer predict runs/ft --head https://brickschema.org/schema/Brick#Room --relation IRI -k 10
   kgtransfer embeddings runs/ft -o embeddings.tsv
   kgtransfer run brick-evolution                                      # a bundled experiment, by name
+  kgtransfer sequence data/ckge/ENTITY/0 data/ckge/ENTITY/1 -o runs/seq --strategies fine-tune shrink-perturb+replay
 """
 
 
@@ -138,7 +139,7 @@ def _training_options(
 
 
 def _learning_parsers(sub) -> None:
-    from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig
+    from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
     from kgtransfer.config_adapter import add_arguments
 
     p = sub.add_parser(
@@ -211,6 +212,45 @@ def _learning_parsers(sub) -> None:
     group.add_argument("--alpha", type=float, help="one α in [0, 1]")
     group.add_argument("--sweep", action="store_true", help="α = 0, 0.1, ..., 1; keep the best on validation")
     p.set_defaults(handler=cmd_interpolate)
+
+    p = sub.add_parser(
+        "sequence",
+        help="a growing graph K0, K1, ...: carry a model forward step by step with each strategy",
+        description="Merge each snapshot with what came before (union by default), train on K0, carry the model "
+        "forward with every strategy, and compare with training from scratch on every merged graph: test MRR on "
+        "every test set seen so far, and the seconds to reach 95%%/99%% of scratch's best validation MRR.",
+    )
+    p.add_argument(
+        "snapshots", nargs="+", help="K0 K1 ...: folders of train/valid/test.txt[.gz], files or registry names"
+    )
+    p.add_argument("-o", "--output", required=True, help="result directory (results.json, results.md, curves.png)")
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        default=["fine-tune"],
+        help="fine-tune, random-init, shrink-perturb, warmup, ewc, l2sp, replay, freeze, discriminative, or "
+        "combinations joined by '+' (default: fine-tune)",
+    )
+    p.add_argument(
+        "--protocols",
+        nargs="+",
+        default=["merged"],
+        choices=("merged", "new-only"),
+        help="merged: train on K0 ∪ ... ∪ Ki; new-only: on Ki's new triples (default: merged)",
+    )
+    p.add_argument("--operator", default="union", choices=OPERATORS, help="how a snapshot joins (default: union)")
+    p.add_argument("--valid-size", type=int, default=3000, help="validation sample for early stopping (default: 3000)")
+    p.add_argument("--test-size", type=int, help="test triples per snapshot, a seeded sample (default: all)")
+    p.add_argument("--no-scratch", action="store_true", help="skip training from scratch on every merged graph")
+    defaults = {"encoder": "embedding", "decoder": "complex", "dim": 128}
+    add_arguments(p.add_argument_group("model (ModelConfig)"), ModelConfig, skip=("encoder_kwargs",), defaults=defaults)
+    add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
+    add_arguments(
+        p.add_argument_group("training (TrainConfig)"),
+        TrainConfig,
+        defaults={"eval_every": 1, "patience": 3, "lr": 0.003, "progress": False},
+    )
+    p.set_defaults(handler=cmd_sequence)
 
     p = sub.add_parser(
         "predict",
@@ -352,6 +392,31 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     result.save(out / "model")
     print(result.mix_report)
     print(result.summary())
+
+
+def cmd_sequence(args: argparse.Namespace) -> None:
+    """``kgtransfer sequence``."""
+    import kgtransfer as kgt
+    from kgtransfer.config_adapter import from_args
+    from kgtransfer.transfer.sequence import DEFAULT_MODEL, DEFAULT_TRAIN
+
+    result = kgt.sequence(
+        args.snapshots,
+        from_args(args, kgt.ModelConfig, base=DEFAULT_MODEL),
+        from_args(args, kgt.TrainConfig, base=DEFAULT_TRAIN),
+        task=from_args(args, kgt.TaskConfig),
+        strategies=args.strategies,
+        protocols=args.protocols,
+        operator=args.operator,
+        valid_size=args.valid_size,
+        test_size=args.test_size,
+        scratch=not args.no_scratch,
+        log=print,
+    )
+    result.save(args.output)
+    print()
+    print(result.summary())
+    print(f"\nwrote {args.output}")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

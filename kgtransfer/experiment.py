@@ -279,10 +279,22 @@ def _section(raw: dict, section: str, path: Path) -> TrainConfig:
 
 
 def run_experiment(experiment: Experiment | str | Path, out: str | Path | None = None):
-    """Run an experiment; returns the :class:`~kgtransfer.transfer.compare.Comparison`, also saved to ``out``."""
+    """Run an experiment; returns the :class:`~kgtransfer.transfer.compare.Comparison`, also saved to ``out``.
+
+    A file with a ``[sequence]`` table runs a snapshot sequence instead and returns its
+    :class:`~kgtransfer.transfer.sequence.SequenceResult`.
+    """
     import kgtransfer as kgt
     from kgtransfer.transfer.compare import compare
 
+    if not isinstance(experiment, Experiment) and "sequence" in tomllib.loads(Path(experiment).read_text("utf-8")):
+        from kgtransfer.config import ConfigError
+        from kgtransfer.transfer.sequence import run_sequence_file
+
+        try:
+            return run_sequence_file(experiment, out)
+        except ConfigError as e:
+            raise ExperimentError(str(e)) from e
     exp = experiment if isinstance(experiment, Experiment) else Experiment.from_toml(experiment)
     out = Path(out or Path("runs") / exp.name)
     k1, k2 = exp.k1.resolve(exp.base), exp.k2.resolve(exp.base)

@@ -113,6 +113,19 @@ STRATEGIES.register("full", "kgtransfer.transfer.strategies:Full")
 STRATEGIES.register("linear-probe", "kgtransfer.transfer.strategies:LinearProbe")
 STRATEGIES.register("lp-ft", "kgtransfer.transfer.strategies:LinearProbeThenFinetune")
 STRATEGIES.register("freeze-N", "kgtransfer.transfer.strategies:Freeze")
+# continual strategies: also hooks for snapshot sequences (kgt.sequence)
+for _name, _cls in (
+    ("fine-tune", "FineTune"),
+    ("random-init", "RandomInit"),
+    ("shrink-perturb", "ShrinkPerturb"),
+    ("warmup", "Warmup"),
+    ("ewc", "EWC"),
+    ("l2sp", "L2SP"),
+    ("replay", "Replay"),
+    ("freeze-unfreeze", "FreezeUnfreeze"),
+    ("discriminative", "Discriminative"),
+):
+    STRATEGIES.register(_name, f"kgtransfer.transfer.warm_start:{_cls}")
 
 COMPOSE = Registry("compose operator")
 COMPOSE.register("sum", "kgtransfer.transfer.structure:Sum")

@@ -67,6 +67,16 @@ def epochs_to_reach(evals: Sequence[dict], target: float, metric: str = "mrr") -
     return next((e["epoch"] for e in evals if e.get(metric, -math.inf) >= target - 1e-12), None)
 
 
+def seconds_to_reach(history, target: float, metric: str = "mrr") -> float | None:
+    """Training seconds (evaluation not counted) until validation ``metric`` first reaches ``target``."""
+    epoch = epochs_to_reach(history.evals, target, metric)
+    return None if epoch is None else float(sum(history.seconds[:epoch]))
+
+
+#: Time to quality is read at this share of scratch's best validation metric.
+QUALITY = 0.99
+
+
 @dataclass
 class Comparison:
     """Scratch vs transfer over seeds: per-variant runs, the α sweeps, and how to show and store them.
@@ -105,15 +115,67 @@ class Comparison:
             best_epoch, _ = mean_std([r["best_epoch"] for r in items])
             reach = [r["epochs_to_scratch_best"] for r in items]
             text = "never" if all(x is None for x in reach) else "/".join("–" if x is None else str(x) for x in reach)
-            rows.append([variant, mrr, std, hits, best_epoch, text])
+            seconds, _ = mean_std([r.get("seconds_to_99") for r in items])
+            stopped = "/".join("yes" if r.get("stopped_early") else "no (cap)" for r in items)
+            rows.append([variant, mrr, std, hits, best_epoch, text, seconds, stopped])
         return rows
 
-    HEADERS = ("strategy", "test MRR", "± std", "test Hits@10", "best epoch", "epochs to scratch's best")
+    HEADERS = (
+        "strategy",
+        "test MRR",
+        "± std",
+        "test Hits@10",
+        "best epoch",
+        "epochs to scratch's best",
+        "s to 99% of scratch's best",
+        "stopped early",
+    )
+
+    def verdict(self) -> list[str]:
+        """What the comparison shows, as time to quality: one line per transfer variant, and any cap warning.
+
+        A variant "pays" when it reaches 99% of scratch's best validation MRR in fewer training
+        seconds than scratch does, at a final test MRR no more than 0.005 below scratch's. A run that
+        ended at the epoch cap without early stopping was still improving: its comparison is not read.
+        """
+        scratch = self.runs.get("scratch") or []
+        if not scratch:
+            return []
+        lines = []
+        capped = [
+            v
+            for v, items in self.runs.items()
+            if v != "interpolation" and any(not r.get("stopped_early", True) for r in items)
+        ]
+        if capped:
+            lines.append(
+                f"not converged: {', '.join(capped)} ended at the epoch cap without early stopping; "
+                "raise epochs before reading this comparison"
+            )
+        base_s, _ = mean_std([r.get("seconds_to_99") for r in scratch])
+        base_mrr, _ = mean_std([r["test"]["mrr"] for r in scratch])
+        for variant, items in self.runs.items():
+            if variant in ("scratch", "interpolation") or not items:
+                continue
+            s, _ = mean_std([r.get("seconds_to_99") for r in items])
+            mrr, _ = mean_std([r["test"]["mrr"] for r in items])
+            if math.isnan(s):
+                lines.append(f"{variant}: never reached {QUALITY:.0%} of scratch's best validation MRR")
+                continue
+            pays = s < base_s and mrr >= base_mrr - 0.005
+            lines.append(
+                f"{variant}: {QUALITY:.0%} of scratch's best validation MRR in {s:.1f} s vs scratch's {base_s:.1f} s "
+                f"({s / base_s:.2f}x); final test MRR {mrr:.4f} vs {base_mrr:.4f} -> "
+                + ("transfer pays (time to quality)" if pays else "no gain over scratch")
+            )
+        return lines
 
     def summary(self) -> str:
-        """The comparison table."""
+        """The comparison table and the time-to-quality verdict."""
         title = f"{self.name}: scratch vs transfer over seeds {self.seeds}"
-        return format_table(self.table(), list(self.HEADERS), title=title)
+        text = format_table(self.table(), list(self.HEADERS), title=title)
+        verdict = self.verdict()
+        return text + ("\n\n" + "\n".join(verdict) if verdict else "")
 
     __str__ = summary
 
@@ -253,6 +315,7 @@ def compare(
         scratch_best = results["scratch"].fit.best["mrr"] if "scratch" in results else None
         for variant, m in results.items():
             evals = m.fit.history.evals
+            to99 = seconds_to_reach(m.fit.history, QUALITY * scratch_best) if scratch_best else None
             runs[variant].append(
                 {
                     "seed": seed,
@@ -262,6 +325,8 @@ def compare(
                     "epochs_run": m.fit.epochs_run,
                     "epochs_to_scratch_best": epochs_to_reach(evals, scratch_best) if scratch_best else None,
                     "seconds": m.fit.seconds,
+                    "seconds_to_99": to99,
+                    "stopped_early": bool(m.fit.stopped_early),
                     "curve": [(e["epoch"], e["mrr"]) for e in evals if "mrr" in e],
                     "marks": m.fit.history.marks,
                     "transfer": m.info.get("transfer"),

@@ -12,15 +12,16 @@ per phase and joins the learning curves. Built in (:data:`kgtransfer.registry.ST
 - ``freeze-N`` (e.g. ``freeze-1``): the entity rows and the first N message-passing layers
   (:meth:`~kgtransfer.models.base.Encoder.layers`) are frozen; the rest trains.
 
-Adding a strategy (shrink-and-perturb, warm-up with an optimizer reset, EWC, replay, ...) is a
-subclass and a decorator; its constructor arguments are its options
-(``FinetuneConfig(strategy="my-strategy", options={"alpha": 0.5})``)::
+The continual strategies (``shrink-perturb``, ``warmup``, ``ewc``, ``replay``, ...) are registered
+too; they live in :mod:`kgtransfer.transfer.warm_start` with the hooks of a snapshot sequence.
+Adding a strategy is a subclass and a decorator; its constructor arguments are its options
+(``FinetuneConfig(strategy="my-strategy", options={"shrink": 0.5})``)::
 
     from kgtransfer.registry import STRATEGIES
     from kgtransfer.transfer.strategies import Phase, Strategy
 
-    @STRATEGIES.register("shrink-perturb")
-    class ShrinkPerturb(Strategy):
+    @STRATEGIES.register("my-strategy")
+    class Noisy(Strategy):
         def __init__(self, shrink: float = 0.5, noise: float = 0.01):
             self.shrink, self.noise = shrink, noise
 

@@ -89,3 +89,23 @@ def test_one_given_split_rule(sources, expected):
         kg = kgt.union(kg, part)
     assert kg.sources == tuple(sources)
     assert has_given_split(kg) is expected
+
+
+def test_verdict_reads_time_to_quality_and_refuses_capped_runs():
+    from kgtransfer.transfer.compare import Comparison
+
+    def run(mrr, to99, stopped=True):
+        return {
+            "test": {"mrr": mrr},
+            "best_epoch": 3,
+            "epochs_to_scratch_best": 3,
+            "seconds_to_99": to99,
+            "stopped_early": stopped,
+        }
+
+    good = Comparison("c", [0], {"scratch": [run(0.5, 10.0)], "full": [run(0.499, 4.0)], "lp-ft": [run(0.45, 2.0)]})
+    lines = good.verdict()
+    assert any(line.startswith("full:") and "0.40x" in line and "transfer pays" in line for line in lines)
+    assert any(line.startswith("lp-ft:") and "no gain" in line for line in lines)
+    capped = Comparison("c", [0], {"scratch": [run(0.5, 10.0, stopped=False)], "full": [run(0.5, 4.0)]})
+    assert capped.verdict()[0].startswith("not converged: scratch") and "not converged" in capped.summary()

@@ -1,0 +1,772 @@
+r"""Snapshot sequences: a graph that grows step by step, a model carried forward, and what that buys.
+
+``kgt.sequence([K0, K1, ...])`` merges each snapshot with what came before,
+:math:`K_{\le i} = K_{\le i-1} \circ K_i` (union by default), extends the IRI-keyed vocabulary of
+step :math:`i-1` by step :math:`i`'s terms (ids stay put), trains a model on :math:`K_0` and carries
+it forward with every strategy (see :mod:`kgtransfer.transfer.warm_start`):
+
+- **merged** protocol: step :math:`i` trains on all of :math:`K_{\le i}`'s training triples (a
+  ``replay`` strategy: on the new triples plus a replayed sample of old ones); the baseline,
+  ``scratch``, retrains a fresh model on the same graph with the same budget.
+- **new-only** protocol (the published continual-KGE protocol): step :math:`i` trains on the new
+  triples of :math:`K_i` only (``replay`` adds a sample of old ones).
+
+Every run stops early on the same validation triples: a seeded sample of all validation triples
+seen so far. Evaluation per step: filtered MRR, Hits@1/3/10 on each test set seen so far, ranking
+against every entity known at that step, filtered by every triple known at that step; their mean
+(each set counts once) and the pooled figures (each triple counts once). For the merged protocol,
+the epochs and training seconds each strategy needs to reach 95% and 99% of scratch's best
+validation MRR at that step. Seconds are training time (epochs plus a strategy's preparation such
+as EWC's Fisher); evaluation is not counted on either side.
+
+The message graph of GNN encoders is the training graph of :math:`K_{\le i}` under both protocols;
+only the loss's triples differ.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from kgtransfer.config import ModelConfig, TaskConfig, TrainConfig
+from kgtransfer.engine import OPTIMIZERS, fit
+from kgtransfer.models.link_predictor import LinkPredictor
+from kgtransfer.report import format_table
+from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
+from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
+from kgtransfer.transfer.warm_start import strategy as make_strategy
+
+PROTOCOLS = ("merged", "new-only")
+#: The defaults of a sequence: a fast model, validation every epoch, early stopping.
+DEFAULT_MODEL = ModelConfig(encoder="embedding", decoder="complex", dim=128)
+DEFAULT_TRAIN = TrainConfig(eval_every=1, patience=3, lr=0.003, progress=False)
+THRESHOLDS = (0.95, 0.99)
+
+
+# --- the data of one step ---------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    r"""Step ``i`` of a sequence: the merged graph's split and the rows of each snapshot so far.
+
+    Attributes:
+        index: ``i``.
+        name: the snapshot's name.
+        split: the given split of :math:`K_{\\le i}` over the extended vocabulary.
+        new: the training triples snapshot ``i`` brought ``[n, 3]``.
+        old: the training triples of snapshots ``< i`` ``[m, 3]``.
+        tests: the test triples of each snapshot ``0..i``.
+        valid: the seeded validation sample used for early stopping.
+    """
+
+    index: int
+    name: str
+    split: object
+    new: Tensor
+    old: Tensor
+    tests: list[Tensor]
+    valid: Tensor
+
+
+def steps(
+    snapshots: Sequence,
+    operator: str = "union",
+    names: Sequence[str] | None = None,
+    valid_size: int | None = 3000,
+    test_size: int | None = None,
+    seed: int = 0,
+):
+    """Yield the :class:`Step` of each snapshot, merged with what came before by ``operator``.
+
+    Args:
+        snapshots: sources (folders of ``train/valid/test.txt[.gz]``, files, registry names, graphs).
+        operator: ``"union"``, ``"extension"``, ``"intersection"`` or ``"difference"`` (default: ``"union"``).
+        names: one name per snapshot (default: the folder or file name, else ``step<i>``).
+        valid_size: validation triples kept for early stopping, a seeded sample (default: 3000; None: all).
+        test_size: test triples kept per snapshot, a seeded sample (default: None, all).
+        seed: seed of the samples and of random splits (default: 0).
+    """
+    import kgtransfer.knowledge.operators as ops
+    from kgtransfer.data.splits import given_split
+    from kgtransfer.data.vocab import GraphVocab, Vocab
+    from kgtransfer.knowledge.snapshots import load_snapshot
+
+    if not snapshots:
+        raise ValueError("a sequence needs at least one snapshot")
+    if operator not in ("union", "extension", "intersection", "difference"):
+        raise ValueError(f"operator must be union, extension, intersection or difference, got {operator!r}")
+    merge = getattr(ops, operator)
+    names = list(names) if names is not None else [_default_name(s, i) for i, s in enumerate(snapshots)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"snapshot names must differ, got {names}")
+    merged, vocab = None, GraphVocab(Vocab(), Vocab())
+    trains, tests = [], []
+    for i, source in enumerate(snapshots):
+        snap = load_snapshot(source, names[i], seed=seed)
+        merged = snap if merged is None else merge(merged, snap, name=f"{names[0]}..{names[i]}")
+        vocab = vocab.extend(merged).extend(snap)  # a term the operator dropped still gets a row
+        split = given_split(merged, vocab=vocab)
+        snap_split = given_split(snap, vocab=vocab)
+        trains.append(snap_split.train.tensor)
+        tests.append(_sample(snap_split.test.tensor, test_size, seed + i))
+        yield Step(
+            i,
+            names[i],
+            split,
+            trains[-1],
+            torch.cat(trains[:-1]) if i else trains[0][:0],
+            list(tests),
+            _sample(split.valid.tensor, valid_size, seed),
+        )
+
+
+def _default_name(source, i: int) -> str:
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        return f"{path.parent.name}/{path.name}" if path.is_dir() else path.name
+    return getattr(source, "name", None) or f"step{i}"
+
+
+def _sample(rows: Tensor, size: int | None, seed: int) -> Tensor:
+    if size is None or len(rows) <= size:
+        return rows
+    order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:size]
+    return rows[order.sort().values]
+
+
+# --- one training run ---------------------------------------------------------------------------
+
+
+class StepTask(LinkPredictionTask):
+    r"""Link prediction at one step: 1-N queries of chosen rows, targets from the rows a run may know.
+
+    Args:
+        split: the step's merged split (message graph, filter, test).
+        rows: the triples whose queries train every epoch.
+        answers: the true triples that make the 1-N targets.
+        valid: the validation triples.
+        extra: ``extra(epoch) -> rows | None``, more rows for one epoch (replay).
+        penalty: a module whose value is added to every batch loss (EWC, L2-SP).
+        **options: :class:`LinkPredictionTask` options (loss, label smoothing, regularizer).
+    """
+
+    def __init__(self, split, rows: Tensor, answers: Tensor, valid: Tensor, extra=None, penalty=None, **options):
+        super().__init__(split, **options)
+        self.answers = FilterIndex(answers, self.num_entities, self.num_relations)
+        self.queries = self.queries_of(rows)
+        self.valid = valid
+        self.extra = extra
+        self.penalty = penalty
+        self.epoch_queries: list[int] = []  # training queries per epoch: the work, independent of machine load
+
+    @staticmethod
+    def queries_of(rows: Tensor) -> Tensor:
+        """Unique tail queries ``(h, r, 0)`` and head queries ``(t, r, 1)`` of ``rows``."""
+        tails = torch.unique(rows[:, [0, 1]], dim=0)
+        heads = torch.unique(rows[:, [2, 1]], dim=0)
+        return torch.cat(
+            [
+                torch.cat([tails, torch.zeros(len(tails), 1, dtype=torch.long)], 1),
+                torch.cat([heads, torch.ones(len(heads), 1, dtype=torch.long)], 1),
+            ]
+        )
+
+    def batches(self, epoch, batch_size, generator):
+        """The queries of the rows, plus this epoch's extra rows (replay)."""
+        base = self.queries
+        more = self.extra(epoch) if self.extra is not None else None
+        if more is not None and len(more):
+            self.queries = torch.unique(torch.cat([base, self.queries_of(more).to(base.device)]), dim=0)
+        self.epoch_queries.append(len(self.queries))
+        try:
+            yield from super().batches(epoch, batch_size, generator)
+        finally:
+            self.queries = base
+
+    def base_loss(self, model, batch) -> Tensor:
+        """The 1-N loss without the strategy's penalty."""
+        return super().loss(model, batch)
+
+    def loss(self, model, batch) -> Tensor:
+        """The 1-N loss plus the strategy's penalty."""
+        loss = super().loss(model, batch)
+        return loss + self.penalty() if self.penalty is not None else loss
+
+    def evaluate(self, model, split="valid", triples=None):
+        """Metrics on the validation sample (``split="valid"``), a split, or ``triples``."""
+        if triples is None and split == "valid":
+            triples = self.valid
+        return super().evaluate(model, split, triples)
+
+
+def _task(step: Step, rows: Tensor, answers: Tensor, task: TaskConfig) -> StepTask:
+    return StepTask(step.split, rows, answers, step.valid, config=task)
+
+
+def _run(
+    model: LinkPredictor,
+    task: StepTask,
+    config: TrainConfig,
+    strat: ContinualStrategy | None = None,
+    ctx: StepContext | None = None,
+):
+    """Train ``model`` on ``task`` with ``strat``'s hooks; returns ``(FitResult, preparation seconds)``."""
+    callbacks = []
+    began = time.perf_counter()
+    torch.set_num_threads(config.threads or 1)
+    if strat is not None:
+        strat.prepare_step(ctx)
+        task.penalty = strat.step_penalty(ctx)
+        task.extra = (lambda epoch: strat.rows(ctx, epoch)) if _uses_rows(strat, ctx) else None
+    prep = time.perf_counter() - began
+    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if strat is not None:
+        steps_per_epoch = max(1, -(-len(task.queries) // config.batch_size))
+        callbacks = strat.attach(ctx, optimizer, steps_per_epoch)
+
+    def on_epoch_end(epoch, m):
+        for cb in callbacks:
+            cb(epoch, m)
+
+    result = fit(model, task, config, optimizer=optimizer, on_epoch_end=on_epoch_end)
+    return result, prep
+
+
+def _uses_rows(strat: ContinualStrategy, ctx: StepContext) -> bool:
+    return strat.rows(ctx, 0) is not None
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def evaluate_step(model: LinkPredictor, step: Step, task: LinkPredictionTask) -> dict:
+    """Metrics on each test set seen so far, their mean, and the pooled metrics over all of them."""
+    from kgtransfer.tasks.link_prediction import rank_metrics, rank_triples
+
+    keys = ("mrr", "hits@1", "hits@3", "hits@10")
+    per_set, ranks = [], []
+    model.eval()
+    score_fn = model.scorer(task.graph)
+    for j, rows in enumerate(step.tests):
+        r = rank_triples(score_fn, rows, task.filter, task.num_entities, task.eval_batch_size)
+        both = torch.cat([r["head"].realistic, r["tail"].realistic])
+        ranks.append(both)
+        m = rank_metrics(both)
+        per_set.append({"step": j, "triples": len(rows), **{k: m[k] for k in keys}})
+    pooled = rank_metrics(torch.cat(ranks))
+    mean = {k: sum(s[k] for s in per_set) / len(per_set) for k in keys}
+    return {"mean": mean, "pooled": {k: pooled[k] for k in keys}, "per_set": per_set}
+
+
+def time_to(curve: list[dict], target: float) -> dict:
+    """The first evaluation of ``curve`` with ``mrr >= target``: its epoch, cumulative seconds and queries.
+
+    All None when the curve never gets there.
+    """
+    for point in curve:
+        if point["mrr"] >= target:
+            return {"epoch": point["epoch"], "seconds": point["seconds"], "queries": point.get("queries")}
+    return {"epoch": None, "seconds": None, "queries": None}
+
+
+def _curve(result, prep: float, epoch_queries: list[int]) -> list[dict]:
+    """Validation MRR per evaluation with cumulative training seconds (preparation included) and queries."""
+    out, cumulative, work = [], [prep], [0]
+    for s, q in zip(result.history.seconds, epoch_queries, strict=False):
+        cumulative.append(cumulative[-1] + s)
+        work.append(work[-1] + q)
+    for e in result.history.evals:
+        i = e["epoch"]
+        out.append({"epoch": i, "seconds": cumulative[i], "queries": work[min(i, len(work) - 1)], "mrr": e["mrr"]})
+    return out
+
+
+# --- the sequence --------------------------------------------------------------------------------
+
+
+def sequence(
+    snapshots: Sequence,
+    model: ModelConfig | None = None,
+    config: TrainConfig | None = None,
+    strategies: Sequence = ("fine-tune",),
+    protocols: Sequence[str] = ("merged",),
+    *,
+    operator: str = "union",
+    names: Sequence[str] | None = None,
+    valid_size: int | None = 3000,
+    test_size: int | None = None,
+    alphas: Sequence[float] = (0.25, 0.5, 0.75),
+    task: TaskConfig | None = None,
+    scratch: bool = True,
+    log=None,
+    on_step=None,
+) -> SequenceResult:
+    """Pretrain on the first snapshot, carry the model forward step by step with each strategy.
+
+    Args:
+        snapshots: ``K0, K1, ...``: folders of ``train/valid/test.txt[.gz]``, files, registry names, graphs.
+        model: the model (default: ``ModelConfig(encoder="embedding", decoder="complex", dim=128)``).
+        config: training settings, the same for every run (default: ``TrainConfig(eval_every=1,
+            patience=3, lr=0.003)``).
+        strategies: strategy names, ``"+"``-combinations or Strategy objects (default: ``("fine-tune",)``).
+        protocols: ``"merged"`` and/or ``"new-only"`` (default: ``("merged",)``).
+        operator: how a snapshot joins what came before (default: ``"union"``).
+        names: snapshot names (default: from the folders).
+        valid_size: validation triples (a seeded sample of all seen so far) for early stopping (default: 3000).
+        test_size: test triples per snapshot, a seeded sample (default: None, all).
+        alphas: interpolation weights between consecutive steps' models, evaluated on validation
+            (default: ``(0.25, 0.5, 0.75)``; ``()`` skips).
+        task: the :class:`~kgtransfer.config.TaskConfig`: loss, label smoothing, regularizer (default: its defaults).
+        scratch: also train from scratch on every merged graph (default: True).
+        log: ``log(str)`` for progress lines (default: none).
+        on_step: ``on_step(result)`` after every step with the result so far, e.g. to save it (default: none).
+
+    Returns:
+        A :class:`SequenceResult`.
+    """
+    model_config = model or DEFAULT_MODEL
+    config = config or DEFAULT_TRAIN
+    task_config = task or TaskConfig()
+    for p in protocols:
+        if p not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {p!r}")
+    strats = [make_strategy(s) for s in strategies]
+    log = log or (lambda _: None)
+    records: list[dict] = []
+    carried: dict[tuple[str, str], LinkPredictor] = {}
+    prev_vocab = None
+    setup = {
+        "model": model_config.to_dict(),
+        "train": config.to_dict(),
+        "strategies": [s.to_json() for s in strats],
+        "protocols": list(protocols),
+        "operator": operator,
+        "valid_size": valid_size,
+        "test_size": test_size,
+        "task": task_config.to_dict(),
+    }
+    for step in steps(snapshots, operator, names, valid_size, test_size, config.seed):
+        split = step.split
+        vocab = split.vocab
+        log(
+            f"step {step.index} ({step.name}): {split.num_entities:,} entities, {len(step.new):,} new + "
+            f"{len(step.old):,} old training triples"
+        )
+        all_train = split.train.tensor
+        scratch_record = None
+        if step.index == 0 or scratch:
+            torch.manual_seed(config.seed)
+            net = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
+            task = _task(step, all_train, all_train, task_config)
+            result, prep = _run(net, task, config)
+            scratch_record = _record("merged" if step.index else "pretrain", "scratch", step, net, task, result, prep)
+            records.append(scratch_record)
+            log(_line(scratch_record))
+            if step.index == 0:
+                for p in protocols:
+                    for s in strats:
+                        carried[(p, s.name)] = net
+                prev_vocab = vocab
+                continue
+        for protocol in protocols:
+            for s in strats:
+                previous = carried[(protocol, s.name)]
+                net, transferred, fresh = _transfer(previous, prev_vocab, model_config, split, config.seed)
+                new, old = step.new, step.old
+                if protocol == "merged" and not s.replaces_old():
+                    rows, answers = all_train, all_train
+                elif protocol == "merged":
+                    rows, answers = new, all_train
+                else:
+                    rows = new
+                    answers = torch.cat([new, old]) if s.replaces_old() else new
+                task = _task(step, rows, answers, task_config)
+                ctx = StepContext(net, fresh, transferred, protocol, new, old, task, config.seed)
+                result, prep = _run(net, task, config, s, ctx)
+                record = _record(protocol, s.name, step, net, task, result, prep)
+                record["interpolation"] = _interpolation(previous, prev_vocab, net, vocab, task, alphas)
+                records.append(record)
+                log(_line(record))
+                carried[(protocol, s.name)] = net
+        prev_vocab = vocab
+        if on_step is not None:
+            partial = SequenceResult(list(records), setup)
+            partial.add_time_to_quality()
+            on_step(partial)
+    out = SequenceResult(records, setup)
+    out.add_time_to_quality()
+    return out
+
+
+def _transfer(previous: LinkPredictor, prev_vocab, model_config: ModelConfig, split, seed: int):
+    """``previous`` on the new vocabulary (by IRI, new rows from neighbours), the transferred masks, a fresh model."""
+    from kgtransfer.transfer.weights import aligned_source_state, transfer_state
+
+    torch.manual_seed(seed)
+    net = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
+    fresh = copy.deepcopy(net)
+    transfer_state(previous, prev_vocab, net, split.vocab, split.message_graph(), "neighbors")
+    _, masks = aligned_source_state(previous, prev_vocab, net, split.vocab)
+    params = dict(net.named_parameters())
+    transferred = {n: m for n, m in masks.items() if n in params}
+    return net, transferred, fresh
+
+
+@torch.no_grad()
+def _interpolation(previous, prev_vocab, current: LinkPredictor, vocab, task: StepTask, alphas) -> list[dict]:
+    r"""Validation MRR of :math:`\alpha\,\theta_{i-1} + (1-\alpha)\,\theta_i`.
+
+    Rows only step ``i`` has keep :math:`\theta_i`.
+    """
+    from kgtransfer.transfer.weights import aligned_source_state
+
+    if not alphas:
+        return []
+    aligned, masks = aligned_source_state(previous, prev_vocab, current, vocab)
+    base = {k: v.clone() for k, v in current.state_dict().items()}
+    probe = copy.deepcopy(current)
+    out = []
+    for alpha in (0.0, *alphas, 1.0):
+        state = {}
+        for name, theta in base.items():
+            mixed = alpha * aligned[name] + (1 - alpha) * theta if theta.is_floating_point() else theta
+            mask = masks[name]
+            if mask.dim() == 0:
+                state[name] = mixed if bool(mask) else theta
+            else:
+                state[name] = torch.where(mask.view(-1, *[1] * (theta.dim() - 1)), mixed, theta)
+        probe.load_state_dict(state)
+        out.append({"alpha": alpha, "valid_mrr": task.evaluate(probe.eval(), "valid")["mrr"]})
+    return out
+
+
+def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
+    return {
+        "protocol": protocol,
+        "strategy": name,
+        "step": step.index,
+        "snapshot": step.name,
+        "entities": step.split.num_entities,
+        "train_triples": len(task.queries),
+        "valid_best": result.best.get("mrr"),
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "seconds": prep + sum(result.history.seconds),
+        "prep_seconds": prep,
+        "curve": _curve(result, prep, task.epoch_queries),
+        "test": evaluate_step(net, step, task),
+    }
+
+
+def _line(r: dict) -> str:
+    return (
+        f"  {r['protocol']:<8} {r['strategy']:<24} step {r['step']}: valid {r['valid_best']:.4f}, "
+        f"test mean {r['test']['mean']['mrr']:.4f}, {r['epochs_run']} epochs, {r['seconds']:.1f} s"
+    )
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+class SequenceResult:
+    """Every run of a sequence: per protocol, strategy and step, curves, test metrics and time to quality.
+
+    Attributes:
+        records: one dict per run (``protocol``, ``strategy``, ``step``, ``valid_best``, ``seconds``,
+            ``curve``, ``test`` with ``mean``, ``pooled`` and ``per_set``, ``to95``/``to99``, ...).
+        setup: the model, training config, strategies and protocols (JSON-ready).
+    """
+
+    def __init__(self, records: list[dict], setup: dict):
+        self.records = records
+        self.setup = setup
+
+    def add_time_to_quality(self) -> None:
+        """Epochs and seconds to 95% / 99% of scratch's best validation MRR at the same step, and the ratios."""
+        scratch = {r["step"]: r for r in self.records if r["strategy"] == "scratch"}
+        for r in self.records:
+            base = scratch.get(r["step"])
+            if base is None or r["protocol"] == "pretrain":
+                continue
+            for q in THRESHOLDS:
+                key = f"to{round(q * 100)}"
+                target = q * base["valid_best"]
+                mine, theirs = time_to(r["curve"], target), time_to(base["curve"], target)
+                r[key] = {
+                    **mine,
+                    "scratch_epoch": theirs["epoch"],
+                    "scratch_seconds": theirs["seconds"],
+                    "scratch_queries": theirs["queries"],
+                    "ratio": _ratio(mine["seconds"], theirs["seconds"]),
+                    "work_ratio": _ratio(mine["queries"], theirs["queries"]),
+                }
+
+    def table(self, protocol: str | None = None) -> list[list]:
+        """Rows of :attr:`HEADERS`; the ratios are to scratch's seconds and training queries to 99% at that step."""
+        rows = []
+        for r in self.records:
+            if protocol is not None and r["protocol"] not in (protocol, "pretrain"):
+                continue
+            m = r["test"]["mean"]
+            to99 = r.get("to99") or {}
+            rows.append(
+                [
+                    r["protocol"],
+                    r["strategy"],
+                    r["step"],
+                    m["mrr"],
+                    m["hits@1"],
+                    m["hits@3"],
+                    m["hits@10"],
+                    r["valid_best"],
+                    r["epochs_run"],
+                    r["seconds"],
+                    to99.get("epoch") if to99 else None,
+                    to99.get("seconds") if to99 else None,
+                    to99.get("ratio") if to99 else None,
+                    to99.get("work_ratio") if to99 else None,
+                ]
+            )
+        return rows
+
+    HEADERS = (
+        "protocol",
+        "strategy",
+        "step",
+        "test MRR (mean)",
+        "H@1",
+        "H@3",
+        "H@10",
+        "valid MRR",
+        "epochs",
+        "seconds",
+        "epochs to 99%",
+        "s to 99%",
+        "s ratio vs scratch",
+        "work ratio",
+    )
+
+    def final(self) -> list[dict]:
+        """Per protocol and strategy: final-step mean test MRR and the total training seconds of the sequence."""
+        last = max(r["step"] for r in self.records)
+        out = {}
+        for r in self.records:
+            key = (r["protocol"] if r["protocol"] != "pretrain" else None, r["strategy"])
+            entry = out.setdefault(key, {"protocol": key[0], "strategy": r["strategy"], "seconds": 0.0})
+            entry["seconds"] += r["seconds"]
+            if r["step"] == last:
+                entry["final_mrr"] = r["test"]["mean"]["mrr"]
+                entry["final_pooled_mrr"] = r["test"]["pooled"]["mrr"]
+        pre = out.pop((None, "scratch"), None)
+        rows = [v for v in out.values() if "final_mrr" in v]
+        for v in rows:  # every run, scratch's too, began with the training on the first snapshot
+            v["seconds"] += pre["seconds"] if pre is not None else 0.0
+        return rows
+
+    def interpolation_summary(self) -> list[dict]:
+        """Per run: whether some α in (0, 1) beat both ends on validation."""
+        out = []
+        for r in self.records:
+            sweep = r.get("interpolation") or []
+            if not sweep:
+                continue
+            ends = max(sweep[0]["valid_mrr"], sweep[-1]["valid_mrr"])
+            inner = max(sweep[1:-1], key=lambda x: x["valid_mrr"])
+            out.append(
+                {
+                    "protocol": r["protocol"],
+                    "strategy": r["strategy"],
+                    "step": r["step"],
+                    "alpha0": sweep[0]["valid_mrr"],
+                    "alpha1": sweep[-1]["valid_mrr"],
+                    "best_alpha": inner["alpha"],
+                    "best_inner": inner["valid_mrr"],
+                    "beats_both": inner["valid_mrr"] > ends,
+                }
+            )
+        return out
+
+    def summary(self) -> str:
+        """The per-step table and the final/total table."""
+        parts = [format_table(self.table(), self.HEADERS, title="per step (test: mean over the test sets seen so far)")]
+        final = self.final()
+        parts.append(
+            format_table(
+                [[f["protocol"], f["strategy"], f["final_mrr"], f["final_pooled_mrr"], f["seconds"]] for f in final],
+                ["protocol", "strategy", "final mean MRR", "final pooled MRR", "total train s"],
+                title="final step and whole sequence",
+            )
+        )
+        interp = self.interpolation_summary()
+        if interp:
+            parts.append(
+                format_table(
+                    [
+                        [
+                            i["protocol"],
+                            i["strategy"],
+                            i["step"],
+                            i["alpha0"],
+                            i["alpha1"],
+                            i["best_alpha"],
+                            i["best_inner"],
+                            i["beats_both"],
+                        ]
+                        for i in interp
+                    ],
+                    [
+                        "protocol",
+                        "strategy",
+                        "step",
+                        "α=0 (new)",
+                        "α=1 (prev)",
+                        "best inner α",
+                        "its valid MRR",
+                        "beats both",
+                    ],
+                    title="interpolation θ = α·θ(i-1) + (1-α)·θ(i), validation MRR",
+                )
+            )
+        return "\n\n".join(parts)
+
+    __str__ = summary
+
+    def __repr__(self) -> str:
+        strategies = sorted({r["strategy"] for r in self.records})
+        steps_ = max((r["step"] for r in self.records), default=-1) + 1
+        return f"SequenceResult(steps={steps_}, strategies={strategies}, runs={len(self.records)})"
+
+    def to_json(self) -> dict:
+        """``{"setup": ..., "records": ...}``."""
+        return {"setup": self.setup, "records": self.records}
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``results.json``, ``results.md`` (the summary) and ``curves.png`` to ``directory``."""
+        from kgtransfer.engine import save_json
+        from kgtransfer.knowledge.io import atomic_write_text
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_json(directory / "results.json", self.to_json())
+        atomic_write_text(directory / "results.md", "```\n" + self.summary() + "\n```\n")
+        self.plot(directory / "curves.png")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> SequenceResult:
+        """Read a saved result."""
+        data = json.loads((Path(directory) / "results.json").read_text(encoding="utf-8"))
+        return cls(data["records"], data["setup"])
+
+    def plot(self, path: str | os.PathLike, protocol: str = "merged") -> Path | None:
+        """Validation MRR against cumulative training seconds, one panel per step after the first."""
+        from kgtransfer.plots import _pyplot, save_figure
+
+        plt = _pyplot()
+        runs = [r for r in self.records if r["protocol"] == protocol]
+        if plt is None or not runs:
+            return None
+        steps_ = sorted({r["step"] for r in runs})
+        fig, axes = plt.subplots(1, len(steps_), figsize=(4.5 * len(steps_), 3.8), squeeze=False)
+        for ax, s in zip(axes[0], steps_, strict=True):
+            for r in runs:
+                if r["step"] == s:
+                    ax.plot([p["seconds"] for p in r["curve"]], [p["mrr"] for p in r["curve"]], label=r["strategy"])
+            ax.set(xlabel="training seconds", ylabel="validation MRR", title=f"step {s} ({protocol})")
+            ax.grid(alpha=0.3)
+        axes[0][-1].legend(fontsize=7)
+        fig.tight_layout()
+        return save_figure(fig, path)
+
+
+# --- experiment files ----------------------------------------------------------------------------
+
+
+def run_sequence_file(path: str | os.PathLike, out: str | os.PathLike | None = None) -> SequenceResult:
+    """Run the ``[sequence]`` experiment of a TOML file; write the result to ``out`` (default: ``runs/<name>``).
+
+    Raises :class:`~kgtransfer.config.ConfigError` naming the file for an invalid one.
+
+    The file::
+
+        name = "entity-quick"
+        [sequence]
+        snapshots = ["data/ENTITY/0", "data/ENTITY/1"]   # relative to the file
+        strategies = ["fine-tune", "shrink-perturb+replay", {name = "ewc", weight = 5.0}]
+        protocols = ["merged", "new-only"]
+        operator = "union"
+        valid_size = 2000
+        [model]   # ModelConfig fields (default here: embedding + ComplEx, dim 128)
+        [train]   # TrainConfig fields (default here: eval_every 1, patience 3, lr 0.003)
+        [task]    # TaskConfig fields
+    """
+    import tomllib
+
+    from kgtransfer.config import ConfigError
+    from kgtransfer.config_adapter import from_table
+
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: {e}") from e
+    spec = dict(raw.get("sequence") or {})
+    if not spec.get("snapshots"):
+        raise ConfigError(f"{path}: [sequence] needs snapshots = [...]")
+    known = {
+        "snapshots",
+        "strategies",
+        "protocols",
+        "operator",
+        "names",
+        "valid_size",
+        "test_size",
+        "alphas",
+        "scratch",
+    }
+    if set(spec) - known:
+        raise ConfigError(f"{path}: [sequence] has unknown keys {sorted(set(spec) - known)}; known: {sorted(known)}")
+    where = str(path)
+    model = from_table(raw.get("model"), ModelConfig, where, DEFAULT_MODEL)
+    config = from_table(raw.get("train"), TrainConfig, where, DEFAULT_TRAIN)
+    task = from_table(raw.get("task"), TaskConfig, where)
+    snapshots = [_relative(path.parent, s) for s in spec.pop("snapshots")]
+    try:
+        result = sequence(snapshots, model, config, task=task, log=print, **spec)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{path}: {e}") from e
+    result.save(Path(out or Path("runs") / raw.get("name", path.stem)))
+    print(result.summary())
+    return result
+
+
+def _relative(base: Path, value: str) -> str:
+    candidate = base / value
+    return str(candidate) if candidate.exists() else value
+
+
+__all__ = [
+    "PROTOCOLS",
+    "SequenceResult",
+    "Step",
+    "StepTask",
+    "evaluate_step",
+    "run_sequence_file",
+    "sequence",
+    "steps",
+    "time_to",
+]

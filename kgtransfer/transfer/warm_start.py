@@ -1,0 +1,519 @@
+r"""Strategies for carrying a model from one snapshot of a growing graph to the next.
+
+A model trained on step :math:`i-1` is moved onto step :math:`i`'s vocabulary by IRI (new rows
+from their transferred neighbours, see :mod:`kgtransfer.transfer.weights`) and trained again. A
+warm start of this kind tends to generalize slightly worse than a fresh start on the same data
+(Ash & Adams, NeurIPS 2020); each strategy targets that gap or forgetting. They are
+:class:`~kgtransfer.transfer.strategies.Strategy` objects registered in
+:data:`kgtransfer.registry.STRATEGIES` (their constructor arguments are their options), with four
+hooks for :func:`kgtransfer.sequence`:
+
+- :meth:`ContinualStrategy.prepare_step` changes the weights before training (shrink-and-perturb, random rows);
+- :meth:`ContinualStrategy.rows` picks extra training triples per epoch (replay of old triples);
+- :meth:`ContinualStrategy.step_penalty` adds a term to the loss (EWC, L2-SP);
+- :meth:`ContinualStrategy.attach` hooks into the optimizer and the epochs (warm-up, freezing,
+  discriminative lr).
+
+Strategies (``name``: formula):
+
+- ``fine-tune``: plain continued training from the transferred weights (informed init of new rows).
+- ``random-init``: as ``fine-tune`` but new rows keep a random init.
+- ``shrink-perturb``: :math:`\theta \leftarrow \lambda\,\theta + \sigma\,\theta_{\text{fresh}}` on every
+  parameter, :math:`\theta_{\text{fresh}}` a fresh initialization (Ash & Adams 2020).
+- ``warmup``: a fresh optimizer whose learning rate rises linearly over the first ``epochs`` epochs.
+- ``ewc``: :math:`\lambda \sum_k F_k (\theta_k - \theta^{*}_k)^2` over transferred values, :math:`F`
+  the diagonal empirical Fisher (squared batch gradients) of the old training triples at
+  :math:`\theta^{*}`, the previous step's weights (Kirkpatrick et al. 2017).
+- ``l2sp``: the same with :math:`F = 1` (Li et al. 2018).
+- ``replay``: each epoch trains on the step's triples plus a fresh seeded sample of ``fraction`` of the
+  old training triples. Under the merged protocol it trains on the *new* triples plus that sample
+  instead of on everything.
+- ``freeze-unfreeze``: transferred rows and parameters are frozen for the first ``epochs`` epochs
+  (new rows settle first), then everything trains.
+- ``discriminative``: transferred values move at ``lr * scale``.
+
+Strategies combine with ``+``: ``"shrink-perturb+replay"`` applies both, hooks in that order.
+Only ``fine-tune`` and ``shrink-perturb`` also run in a single :func:`kgtransfer.finetune`; the
+others need a sequence's old triples or transferred masks and say so.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from kgtransfer.config import ConfigError
+from kgtransfer.errors import RegistryError
+from kgtransfer.registry import STRATEGIES
+from kgtransfer.transfer.strategies import Phase, Strategy
+
+
+@dataclass
+class StepContext:
+    """What a strategy sees at one step of a sequence.
+
+    Attributes:
+        model: the transferred model over the step's vocabulary (trained in place).
+        fresh: a freshly initialized model of the same shape.
+        transferred: per parameter name, a bool row mask (0-d for shared parameters) of what was transferred.
+        protocol: ``"merged"`` or ``"new-only"``.
+        new: the step's new training triples ``[n, 3]``.
+        old: the training triples of earlier steps ``[m, 3]``.
+        task: the training task (its ``base_loss`` gives gradients for the Fisher).
+        seed: the run's seed.
+    """
+
+    model: nn.Module
+    fresh: nn.Module
+    transferred: dict[str, Tensor]
+    protocol: str
+    new: Tensor
+    old: Tensor
+    task: object = None
+    seed: int = 0
+    info: dict = field(default_factory=dict)
+
+
+class ContinualStrategy(Strategy):
+    """A fine-tuning strategy with the hooks of a snapshot sequence (every hook a no-op here).
+
+    ``sequence_only`` strategies refuse a single :func:`kgtransfer.finetune` run with a clear error.
+    """
+
+    name = "fine-tune"
+    sequence_only = False
+
+    def start(self, model: nn.Module) -> None:
+        """Refuse a single fine-tuning run when the strategy needs a sequence."""
+        if self.sequence_only:
+            raise ConfigError(
+                f"strategy {self.name!r} needs a snapshot sequence (old triples, transferred rows): "
+                "use kgt.sequence([...], strategies=[...])"
+            )
+        super().start(model)
+
+    def prepare_step(self, ctx: StepContext) -> None:
+        """Change the transferred weights before training."""
+
+    def rows(self, ctx: StepContext, epoch: int) -> Tensor | None:
+        """Extra training triples for ``epoch`` (None: none)."""
+        return None
+
+    def replaces_old(self) -> bool:
+        """Whether, under the merged protocol, training uses the new triples plus :meth:`rows` only."""
+        return False
+
+    def step_penalty(self, ctx: StepContext) -> nn.Module | None:
+        """A loss term ``module() -> Tensor`` added to every batch's loss (None: none)."""
+        return None
+
+    def attach(self, ctx: StepContext, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> list:
+        """Hooks on ``optimizer``; returns ``on_epoch_end(epoch, model)`` callbacks."""
+        return []
+
+    def to_json(self) -> dict:
+        """``{"name": ..., **options}``."""
+        return {"name": self.name, **self.options()}
+
+
+class FineTune(ContinualStrategy):
+    """Plain continued training from the transferred weights."""
+
+    name = "fine-tune"
+
+    def __init__(self):
+        pass
+
+
+class RandomInit(ContinualStrategy):
+    """New rows keep a random init (the informed init is every other strategy's default)."""
+
+    name = "random-init"
+    sequence_only = True
+
+    def __init__(self):
+        pass
+
+    def prepare_step(self, ctx):
+        """New rows back to the fresh model's values."""
+        fresh = dict(ctx.fresh.named_parameters())
+        with torch.no_grad():
+            for name, p in ctx.model.named_parameters():
+                mask = ctx.transferred.get(name)
+                if mask is not None and mask.dim() == 1:
+                    p[~mask] = fresh[name][~mask]
+
+
+def fresh_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every submodule's ``reset_parameters()`` called (a fresh initialization)."""
+    fresh = copy.deepcopy(model)
+    for module in fresh.modules():
+        if module is not fresh and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return fresh
+
+
+class ShrinkPerturb(ContinualStrategy):
+    r""":math:`\theta \leftarrow \lambda\,\theta + \sigma\,\theta_{\text{fresh}}` on every parameter.
+
+    Args:
+        shrink: :math:`\lambda`, the factor on the transferred weights (default: 0.4).
+        perturb: :math:`\sigma`, the factor on a fresh initialization (default: 0.1).
+    """
+
+    name = "shrink-perturb"
+
+    def __init__(self, shrink: float = 0.4, perturb: float = 0.1):
+        if not (0 < shrink <= 1 and 0 <= perturb <= 1):
+            raise ConfigError(
+                f"shrink-perturb: shrink must lie in (0, 1] and perturb in [0, 1], got {shrink}, {perturb}"
+            )
+        self.shrink, self.perturb = shrink, perturb
+
+    def _mix(self, model: nn.Module, fresh: nn.Module) -> None:
+        other = dict(fresh.named_parameters())
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.mul_(self.shrink).add_(other[name], alpha=self.perturb)
+
+    def prepare_step(self, ctx):
+        """Shrink the transferred model and add the perturbation."""
+        self._mix(ctx.model, ctx.fresh)
+
+    def prepare(self, model: nn.Module, phase: Phase) -> None:
+        """In a single fine-tuning run: shrink and perturb once, before the first phase."""
+        super().prepare(model, phase)
+        if not getattr(self, "_done", False):
+            self._mix(model, fresh_copy(model))
+            self._done = True
+
+
+class Warmup(ContinualStrategy):
+    """A fresh optimizer (as every step has) whose learning rate rises linearly at first.
+
+    Args:
+        epochs: epochs over which the learning rate rises from ``lr / steps`` to ``lr`` (default: 1.0).
+    """
+
+    name = "warmup"
+    sequence_only = True
+
+    def __init__(self, epochs: float = 1.0):
+        if epochs <= 0:
+            raise ConfigError(f"warmup: epochs must be > 0, got {epochs}")
+        self.epochs = epochs
+
+    def attach(self, ctx, optimizer, steps_per_epoch):
+        """A step pre-hook that scales every group's learning rate."""
+        total = max(1, round(self.epochs * steps_per_epoch))
+        base = [g["lr"] for g in optimizer.param_groups]
+        count = [0]
+
+        def before(opt, args, kwargs):
+            count[0] += 1
+            factor = min(1.0, count[0] / total)
+            for group, lr in zip(opt.param_groups, base, strict=True):
+                group["lr"] = lr * factor
+
+        optimizer.register_step_pre_hook(before)
+        return []
+
+
+class AnchorPenalty(nn.Module):
+    r""":math:`\lambda \sum_k w_k (\theta_k - \theta^{*}_k)^2` over the transferred entries."""
+
+    def __init__(self, model: nn.Module, transferred: dict[str, Tensor], weight: float, importance=None):
+        super().__init__()
+        self.weight = weight
+        params = dict(model.named_parameters())
+        self.terms = []
+        for name, mask in transferred.items():
+            if name not in params:
+                continue
+            p = params[name]
+            w = importance[name] if importance is not None else torch.ones_like(p)
+            w = w * (mask.to(w.dtype) if mask.dim() == 0 else mask.to(w.dtype).view(-1, *[1] * (p.dim() - 1)))
+            self.terms.append((p, p.detach().clone(), w))
+
+    def forward(self) -> Tensor:
+        """The penalty's value."""
+        total = sum(((p - anchor) ** 2 * w).sum() for p, anchor, w in self.terms)
+        return self.weight * total
+
+
+class L2SP(ContinualStrategy):
+    r"""L2-SP: a uniform quadratic pull of transferred values toward the previous step's.
+
+    Args:
+        weight: :math:`\\lambda` (default: 0.01).
+    """
+
+    name = "l2sp"
+    sequence_only = True
+
+    def __init__(self, weight: float = 0.01):
+        if weight < 0:
+            raise ConfigError(f"l2sp: weight must be >= 0, got {weight}")
+        self.weight = weight
+
+    def step_penalty(self, ctx):
+        """The uniform pull."""
+        return AnchorPenalty(ctx.model, ctx.transferred, self.weight)
+
+
+class EWC(ContinualStrategy):
+    r"""EWC: the pull weighted by the diagonal empirical Fisher of the old triples.
+
+    Args:
+        weight: :math:`\\lambda` (default: 10.0).
+        batches: old-triple batches that estimate the Fisher (default: 20).
+    """
+
+    name = "ewc"
+    sequence_only = True
+
+    def __init__(self, weight: float = 10.0, batches: int = 20):
+        if weight < 0 or batches < 1:
+            raise ConfigError(f"ewc: weight must be >= 0 and batches >= 1, got {weight}, {batches}")
+        self.weight, self.batches = weight, batches
+
+    def step_penalty(self, ctx):
+        """The Fisher-weighted pull (the Fisher is computed here, on the old triples)."""
+        fisher = empirical_fisher(ctx.model, ctx.task, ctx.old, self.batches, ctx.seed)
+        return AnchorPenalty(ctx.model, ctx.transferred, self.weight, fisher)
+
+
+def empirical_fisher(model: nn.Module, task, rows: Tensor, batches: int, seed: int = 0) -> dict[str, Tensor]:
+    """Mean squared batch gradient of ``task``'s loss on up to ``batches`` batches of the 1-N queries of ``rows``.
+
+    Normalized so the largest entry of each parameter is 1.
+    """
+    out = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
+    if not len(rows):
+        return out
+    queries = task.queries_of(rows)
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(queries), generator=generator)
+    size = max(1, len(queries) // max(batches, 1))
+    model.train()
+    for start in range(0, min(len(queries), size * batches), size):
+        model.zero_grad(set_to_none=True)
+        task.base_loss(model, queries[order[start : start + size]].to(task.device)).backward()
+        for name, p in model.named_parameters():
+            if p.grad is not None:
+                out[name] += p.grad.detach() ** 2
+    model.zero_grad(set_to_none=True)
+    for name, f in out.items():
+        out[name] = f / f.max().clamp_min(1e-30)
+    return out
+
+
+class Replay(ContinualStrategy):
+    """Each epoch: the step's triples plus a fresh sample of the old ones.
+
+    Args:
+        fraction: share of the old training triples drawn afresh each epoch (default: 0.1).
+    """
+
+    name = "replay"
+    sequence_only = True
+
+    def __init__(self, fraction: float = 0.1):
+        if not 0 < fraction <= 1:
+            raise ConfigError(f"replay: fraction must lie in (0, 1], got {fraction}")
+        self.fraction = fraction
+
+    def rows(self, ctx, epoch):
+        """A seeded sample of ``fraction`` of the old triples, new each epoch."""
+        n = len(ctx.old)
+        k = min(n, max(1 if n else 0, round(self.fraction * n)))
+        generator = torch.Generator().manual_seed(ctx.seed * 1_000_003 + epoch)
+        return ctx.old[torch.randperm(n, generator=generator)[:k]]
+
+    def replaces_old(self):
+        """Merged protocol: the new triples plus the sample, not everything."""
+        return True
+
+
+class FreezeUnfreeze(ContinualStrategy):
+    """Transferred values frozen for the first epochs (their gradients are zeroed), then released.
+
+    Args:
+        epochs: epochs during which transferred values are frozen (default: 2).
+    """
+
+    name = "freeze-unfreeze"
+    sequence_only = True
+
+    def __init__(self, epochs: int = 2):
+        if epochs < 0:
+            raise ConfigError(f"freeze-unfreeze: epochs must be >= 0, got {epochs}")
+        self.epochs = epochs
+
+    def attach(self, ctx, optimizer, steps_per_epoch):
+        """Gradient hooks that zero the transferred rows, removed after ``epochs``."""
+        params = dict(ctx.model.named_parameters())
+        handles = []
+        for name, mask in ctx.transferred.items():
+            if name in params and params[name].requires_grad:
+                keep = (~mask).to(params[name].dtype)
+                keep = keep if mask.dim() == 0 else keep.view(-1, *[1] * (params[name].dim() - 1))
+                handles.append(params[name].register_hook(lambda g, k=keep: g * k.to(g.device)))
+
+        def on_epoch_end(epoch, model):
+            if epoch == self.epochs:
+                for h in handles:
+                    h.remove()
+                handles.clear()
+
+        if self.epochs <= 0:
+            on_epoch_end(0, ctx.model)
+        return [on_epoch_end]
+
+
+class Discriminative(ContinualStrategy):
+    """Transferred values move at ``lr * scale``, new rows at ``lr``.
+
+    Args:
+        scale: the factor on transferred values' steps (default: 0.3).
+    """
+
+    name = "discriminative"
+    sequence_only = True
+
+    def __init__(self, scale: float = 0.3):
+        if scale < 0:
+            raise ConfigError(f"discriminative: scale must be >= 0, got {scale}")
+        self.scale = scale
+
+    def attach(self, ctx, optimizer, steps_per_epoch):
+        """Blend each optimizer step of the transferred rows."""
+        from kgtransfer.transfer.finetune import _discriminative
+
+        _discriminative(optimizer, ctx.model, ctx.transferred, self.scale)
+        return []
+
+
+class Combined(ContinualStrategy):
+    """Several strategies applied together, hooks in order (``"a+b"``)."""
+
+    def __init__(self, parts: list[ContinualStrategy]):
+        self.parts = parts
+        self.sequence_only = any(p.sequence_only for p in parts)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """The parts' names joined by ``+``."""
+        return "+".join(p.name for p in self.parts)
+
+    def prepare_step(self, ctx):
+        """Every part's, in order."""
+        for p in self.parts:
+            p.prepare_step(ctx)
+
+    def rows(self, ctx, epoch):
+        """Every part's rows, concatenated."""
+        got = [r for p in self.parts if (r := p.rows(ctx, epoch)) is not None]
+        return torch.cat(got) if got else None
+
+    def replaces_old(self):
+        """When any part does."""
+        return any(p.replaces_old() for p in self.parts)
+
+    def step_penalty(self, ctx):
+        """The sum of the parts' penalties."""
+        terms = [t for p in self.parts if (t := p.step_penalty(ctx)) is not None]
+        if not terms:
+            return None
+        return terms[0] if len(terms) == 1 else _Sum(terms)
+
+    def attach(self, ctx, optimizer, steps_per_epoch):
+        """Every part's hooks."""
+        return [cb for p in self.parts for cb in p.attach(ctx, optimizer, steps_per_epoch)]
+
+    def to_json(self):
+        """``{"name": "a+b", "parts": [...]}``."""
+        return {"name": self.name, "parts": [p.to_json() for p in self.parts]}
+
+    def options(self) -> dict:
+        """The parts' options."""
+        return {"parts": [p.to_json() for p in self.parts]}
+
+    def __repr__(self):
+        return " + ".join(repr(p) for p in self.parts)
+
+
+class _Sum(nn.Module):
+    def __init__(self, terms):
+        super().__init__()
+        self.terms = nn.ModuleList(terms)
+
+    def forward(self):
+        return sum(t() for t in self.terms)
+
+
+_ALIASES = {"full": "fine-tune", "finetune": "fine-tune"}
+
+
+def strategy(spec, **options) -> ContinualStrategy:
+    """A continual strategy from a registered name, a ``"+"``-joined combination, a dict or an object.
+
+    Args:
+        spec: ``"ewc"``, ``"shrink-perturb+replay"``, ``{"name": "ewc", "weight": 5.0}``, or a strategy.
+        **options: constructor arguments of a single named strategy.
+
+    Raises:
+        RegistryError: an unknown name (the message lists the choices).
+        ConfigError: a fine-tuning strategy that has no sequence hooks, or an unknown option.
+    """
+    import inspect
+
+    if isinstance(spec, ContinualStrategy):
+        return spec
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        name = spec.pop("name")
+        if "parts" in spec:
+            return Combined([strategy(p) for p in spec["parts"]])
+        return strategy(name, **spec)
+    key = str(spec).strip()
+    if "+" in key:
+        return Combined([strategy(part) for part in key.split("+")])
+    key = _ALIASES.get(key.lower(), key)
+    cls = STRATEGIES[key]
+    if not (isinstance(cls, type) and issubclass(cls, ContinualStrategy)):
+        choices = sorted(n for n in STRATEGIES.names() if issubclass(STRATEGIES[n], ContinualStrategy))
+        raise ConfigError(f"strategy {spec!r} has no sequence hooks; sequences take: {', '.join(choices)}")
+    accepted = set(list(inspect.signature(cls.__init__).parameters)[1:])
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ConfigError(f"strategy {key!r} has no option(s) {unknown}; it takes: {sorted(accepted) or 'none'}")
+    return cls(**options)
+
+
+#: ``kgt.continual_strategy``: the public name of :func:`strategy`.
+continual_strategy = strategy
+
+__all__ = [
+    "AnchorPenalty",
+    "Combined",
+    "ContinualStrategy",
+    "Discriminative",
+    "EWC",
+    "FineTune",
+    "FreezeUnfreeze",
+    "L2SP",
+    "RandomInit",
+    "Replay",
+    "RegistryError",
+    "ShrinkPerturb",
+    "StepContext",
+    "Warmup",
+    "continual_strategy",
+    "empirical_fisher",
+    "fresh_copy",
+    "strategy",
+]

@@ -1,0 +1,269 @@
+"""Snapshot sequences: steps, strategies, both protocols, results that save and load."""
+
+from __future__ import annotations
+
+import gzip
+import random
+
+import pytest
+import torch
+
+from kgtransfer.config import ConfigError, ModelConfig, TrainConfig
+from kgtransfer.errors import RDFSyntaxError, RegistryError
+from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.knowledge.snapshots import load_snapshot
+from kgtransfer.models.link_predictor import LinkPredictor
+from kgtransfer.transfer.sequence import SequenceResult, StepTask, sequence, steps, time_to
+from kgtransfer.transfer.warm_start import StepContext, empirical_fisher, strategy
+
+MODEL = ModelConfig(encoder="embedding", decoder="complex", dim=8)
+CONFIG = TrainConfig(epochs=3, eval_every=1, patience=2, lr=0.02, batch_size=64, progress=False, threads=1)
+
+
+def write_snapshots(root, sizes=(60, 40, 40), entities=(12, 18, 24), relations=3, seed=0):
+    """Folders ``root/<i>/{train,valid,test}.txt(.gz)`` of a graph growing in entities and triples."""
+    rng = random.Random(seed)
+    seen, folders = set(), []
+    for i, (n, ents) in enumerate(zip(sizes, entities, strict=True)):
+        rows = []
+        while len(rows) < n:
+            t = (f"e{rng.randrange(ents)}", f"r{rng.randrange(relations)}", f"e{rng.randrange(ents)}")
+            if t not in seen:
+                seen.add(t)
+                rows.append(t)
+        folder = root / str(i)
+        folder.mkdir(parents=True)
+        parts = {
+            "train": rows[: int(0.7 * n)],
+            "valid": rows[int(0.7 * n) : int(0.85 * n)],
+            "test": rows[int(0.85 * n) :],
+        }
+        for name, part in parts.items():
+            text = "".join("\t".join(t) + "\n" for t in part)
+            if i % 2:  # odd steps gzipped: both layouts are read
+                with gzip.open(folder / f"{name}.txt.gz", "wt", encoding="utf-8") as f:
+                    f.write(text)
+            else:
+                (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+        folders.append(folder)
+    return folders
+
+
+@pytest.fixture
+def snapshots(tmp_path):
+    return write_snapshots(tmp_path / "toy")
+
+
+def test_steps_extend_the_vocabulary_and_split_new_from_old(snapshots):
+    got = list(steps(snapshots, valid_size=None))
+    assert [s.index for s in got] == [0, 1, 2]
+    for prev, cur in zip(got, got[1:], strict=False):
+        n = len(prev.split.vocab.entities)
+        assert cur.split.vocab.entities.keys[:n] == prev.split.vocab.entities.keys  # ids stay put
+        assert len(cur.old) == len(prev.old) + len(prev.new)
+    assert [len(s.new) for s in got] == [42, 28, 28]
+    assert len(got[2].tests) == 3 and [len(t) for t in got[2].tests] == [9, 6, 6]
+    assert len(got[2].split.train) == 42 + 28 + 28  # the union of every snapshot's training triples
+    assert len(got[2].valid) == len(got[2].split.valid)
+
+
+def test_valid_and_test_samples_are_seeded_and_capped(snapshots):
+    a = list(steps(snapshots, valid_size=5, test_size=4))[-1]
+    b = list(steps(snapshots, valid_size=5, test_size=4))[-1]
+    assert len(a.valid) == 5 and torch.equal(a.valid, b.valid)
+    assert [len(t) for t in a.tests] == [4, 4, 4]
+
+
+def test_snapshot_reader_names_the_bad_line(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "train.txt").write_text("a\tr\tb\nonly-two\tfields\n", encoding="utf-8")
+    (folder / "valid.txt").write_text("", encoding="utf-8")
+    (folder / "test.txt").write_text("", encoding="utf-8")
+    with pytest.raises(RDFSyntaxError, match=r"train\.txt:2"):
+        load_snapshot(folder, "bad")
+
+
+def test_a_graph_without_splits_is_split_at_random():
+    triples = [(f"<urn:e{i}>", "<urn:r>", f"<urn:e{i + 1}>") for i in range(200)]
+    kg = KnowledgeGraph.from_triples(triples, name="chain")
+    snap = load_snapshot(kg, "s0")
+    assert snap.sources == ("s0/train", "s0/valid", "s0/test")
+    counts = [int(snap.held_by([s]).sum()) for s in snap.sources]
+    assert sum(counts) == 200 and counts[0] > counts[1] > 0 and counts[2] > 0
+
+
+def test_shrink_perturb_is_the_stated_mix():
+    a = LinkPredictor.build(MODEL, 5, 2)
+    fresh = LinkPredictor.build(MODEL, 5, 2)
+    before = {n: p.detach().clone() for n, p in a.named_parameters()}
+    ctx = StepContext(a, fresh, {}, "merged", torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, 3, dtype=torch.long))
+    strategy("shrink-perturb", shrink=0.5, perturb=0.2).prepare_step(ctx)
+    for n, p in a.named_parameters():
+        assert torch.allclose(p, 0.5 * before[n] + 0.2 * dict(fresh.named_parameters())[n])
+
+
+def test_strategy_names_configs_and_errors():
+    s = strategy("shrink-perturb+replay")
+    assert s.name == "shrink-perturb+replay" and s.replaces_old()
+    assert strategy({"name": "ewc", "weight": 3.0}).weight == 3.0
+    assert strategy("full").name == "fine-tune"
+    assert strategy(s.to_json()).name == s.name
+    with pytest.raises(RegistryError, match="unknown strategy 'nope'"):
+        strategy("nope")
+    with pytest.raises(ConfigError, match="no option"):
+        strategy("replay", shrink=1.0)
+    with pytest.raises(ConfigError, match="no sequence hooks"):
+        strategy("lp-ft")
+    with pytest.raises(ValueError, match="fraction"):
+        strategy("replay", fraction=0.0)
+
+
+def test_replay_draws_a_fresh_fraction_each_epoch():
+    old = torch.arange(300).reshape(100, 3)
+    ctx = StepContext(None, None, {}, "merged", old[:0], old, seed=1)
+    r = strategy("replay", fraction=0.2)
+    a, b = r.rows(ctx, 1), r.rows(ctx, 2)
+    assert len(a) == len(b) == 20 and not torch.equal(a, b)
+    assert torch.equal(a, r.rows(ctx, 1))
+
+
+def test_ewc_fisher_and_penalty(snapshots):
+    step = list(steps(snapshots))[1]
+    rows = step.split.train.tensor
+    net = LinkPredictor.build(MODEL, step.split.num_entities, step.split.num_relations)
+    task = StepTask(step.split, rows, rows, step.valid)
+    fisher = empirical_fisher(net, task, step.old, batches=3)
+    assert all((f >= 0).all() and f.max() <= 1 for f in fisher.values())
+    assert fisher["encoder.entity_embedding.weight"].sum() > 0
+    masks = {n: torch.ones(p.size(0), dtype=torch.bool) for n, p in net.named_parameters()}
+    ctx = StepContext(net, net, masks, "merged", step.new, step.old, task)
+    penalty = strategy("ewc", weight=1.0, batches=3).step_penalty(ctx)
+    assert penalty().item() == 0.0
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.1)
+    assert penalty().item() > 0.0
+
+
+def test_freeze_keeps_transferred_rows_still_then_releases_them(snapshots):
+    got = list(steps(snapshots))
+    first = sequence(snapshots[:1], MODEL, CONFIG, valid_size=None)
+    assert first.records[0]["protocol"] == "pretrain"
+    step = got[1]
+    from kgtransfer.transfer.sequence import _run, _transfer
+
+    torch.manual_seed(0)
+    prev = LinkPredictor.build(MODEL, got[0].split.num_entities, got[0].split.num_relations)
+    net, transferred, fresh = _transfer(prev, got[0].split.vocab, MODEL, step.split, 0)
+    before = net.encoder.entity_embedding.weight.detach().clone()
+    rows = step.split.train.tensor
+    task = StepTask(step.split, rows, rows, step.valid)
+    ctx = StepContext(net, fresh, transferred, "merged", step.new, step.old, task)
+    config = TrainConfig(epochs=1, eval_every=1, patience=0, lr=0.05, batch_size=64, progress=False, threads=1)
+    _run(net, task, config, strategy("freeze-unfreeze", epochs=1), ctx)
+    after = net.encoder.entity_embedding.weight.detach()
+    mask = transferred["encoder.entity_embedding.weight"]
+    assert torch.equal(after[mask], before[mask]) and not torch.equal(after[~mask], before[~mask])
+
+
+def test_warmup_raises_the_learning_rate_linearly():
+    net = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    strategy("warmup", epochs=2).attach(None, opt, steps_per_epoch=2)
+    seen = []
+    for _ in range(5):
+        net(torch.ones(1, 2)).sum().backward()
+        opt.step()
+        seen.append(opt.param_groups[0]["lr"])
+    assert seen == [0.25, 0.5, 0.75, 1.0, 1.0]
+
+
+def test_time_to_quality_reads_the_first_crossing():
+    curve = [{"epoch": 1, "seconds": 2.0, "mrr": 0.1}, {"epoch": 2, "seconds": 4.0, "mrr": 0.3}]
+    assert time_to(curve, 0.25) == {"epoch": 2, "seconds": 4.0, "queries": None}
+    assert time_to(curve, 0.5) == {"epoch": None, "seconds": None, "queries": None}
+
+
+def test_sequence_runs_both_protocols_and_saves(snapshots, tmp_path):
+    names = [
+        "fine-tune",
+        "shrink-perturb",
+        "ewc",
+        "replay",
+        "warmup",
+        "l2sp",
+        "freeze-unfreeze",
+        "discriminative",
+        "random-init",
+    ]
+    result = sequence(snapshots, MODEL, CONFIG, strategies=names, protocols=("merged", "new-only"), valid_size=None)
+    runs = {(r["protocol"], r["strategy"], r["step"]) for r in result.records}
+    assert ("pretrain", "scratch", 0) in runs and ("merged", "scratch", 2) in runs
+    for name in names:
+        for protocol in ("merged", "new-only"):
+            assert (protocol, name, 1) in runs and (protocol, name, 2) in runs
+    last = next(r for r in result.records if r["strategy"] == "ewc" and r["step"] == 2 and r["protocol"] == "merged")
+    assert len(last["test"]["per_set"]) == 3 and 0 < last["test"]["mean"]["mrr"] <= 1
+    assert "to99" in last and last["to99"]["scratch_epoch"] is not None
+    assert all(p["queries"] > 0 for p in last["curve"])
+    scratch = next(r for r in result.records if r["strategy"] == "scratch" and r["step"] == 2)
+    assert scratch["to99"]["work_ratio"] == 1.0  # scratch against itself
+    replay = next(
+        r for r in result.records if r["strategy"] == "replay" and r["step"] == 2 and r["protocol"] == "merged"
+    )
+    fine = next(
+        r for r in result.records if r["strategy"] == "fine-tune" and r["step"] == 2 and r["protocol"] == "merged"
+    )
+    assert replay["train_triples"] < fine["train_triples"]  # new triples plus a sample, not everything
+    assert [p["alpha"] for p in last["interpolation"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    text = result.summary()
+    assert "shrink-perturb" in text and "interpolation" in text
+    result.save(tmp_path / "out")
+    again = SequenceResult.load(tmp_path / "out")
+    assert again.records[-1]["test"] == result.records[-1]["test"] and (tmp_path / "out" / "results.md").exists()
+
+
+def test_sequence_is_reproducible(snapshots):
+    a = sequence(snapshots[:2], MODEL, CONFIG, strategies=["shrink-perturb"], alphas=())
+    b = sequence(snapshots[:2], MODEL, CONFIG, strategies=["shrink-perturb"], alphas=())
+    assert [r["test"]["mean"] for r in a.records] == [r["test"]["mean"] for r in b.records]
+
+
+def test_cli_and_experiment_file(snapshots, tmp_path, capsys):
+    from kgtransfer.cli import main
+    from kgtransfer.experiment import ExperimentError, run_experiment
+
+    args = ["sequence", *map(str, snapshots[:2]), "-o", str(tmp_path / "cli"), "--dim", "8", "--epochs", "2"]
+    assert main([*args, "--strategies", "fine-tune", "replay", "--protocols", "merged", "new-only"]) == 0
+    assert "replay" in capsys.readouterr().out
+    assert len(SequenceResult.load(tmp_path / "cli").records) == 1 + 1 + 4
+    toml = tmp_path / "seq.toml"
+    toml.write_text(
+        'name = "toy"\n[sequence]\nsnapshots = ["toy/0", "toy/1"]\n'
+        'strategies = ["fine-tune", {name = "ewc", weight = 2.0}]\n'
+        "[model]\ndim = 8\n[train]\nepochs = 2\nthreads = 1\n",
+        encoding="utf-8",
+    )
+    data = run_experiment(toml, tmp_path / "exp")
+    assert {r["strategy"] for r in data.records} == {"scratch", "fine-tune", "ewc"}
+    assert data.setup["strategies"][1] == {"name": "ewc", "weight": 2.0, "batches": 20}
+    toml.write_text('[sequence]\nsnapshots = ["toy/0"]\nbogus = 1\n', encoding="utf-8")
+    with pytest.raises(ExperimentError, match="bogus"):
+        run_experiment(toml, tmp_path / "bad")
+
+
+def test_continual_strategies_are_registered_fine_tuning_strategies(snapshots):
+    import kgtransfer as kgt
+    from kgtransfer.registry import STRATEGIES
+
+    for name in ("fine-tune", "shrink-perturb", "ewc", "replay", "warmup", "freeze-unfreeze", "discriminative"):
+        assert name in STRATEGIES.names()
+    k0 = load_snapshot(snapshots[0], "s0")
+    k1 = load_snapshot(snapshots[1], "s1")
+    pre = kgt.pretrain(k0, MODEL, CONFIG)
+    with pytest.raises(ConfigError, match="needs a snapshot sequence"):
+        kgt.finetune(pre, k0 | k1, "ewc", CONFIG)
+    options = kgt.FinetuneConfig(strategy="shrink-perturb", options={"shrink": 0.5})
+    ft = kgt.finetune(pre, k0 | k1, config=CONFIG, options=options)
+    assert 0 <= ft.test["mrr"] <= 1
