@@ -22,6 +22,8 @@ FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)\s*$")
 EXEMPT_LINES = {
     "make demo": "builds a venv and runs the full demo (minutes); the demo's code paths are tested in test_cli",
     "make test": "runs this very suite",
+    "torchrun --standalone --nproc_per_node=4 train.py": "needs several GPUs and a user script; the same "
+    "data-parallel path runs with 2 gloo ranks in tests/test_distributed.py",
 }
 # block languages that are not code
 EXEMPT_LANGUAGES = {"text": "sample output", "toml": "shown for reading; the bundled experiments are run"}
