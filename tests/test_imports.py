@@ -107,14 +107,45 @@ def test_no_module_level_import_cycles():
     assert cycles(_without_packages(graph(module_level_only=True))) == []
 
 
+#: The one deferred import from knowledge/ up into the layers above it: ``KnowledgeGraph.to_pyg`` and
+#: ``to_hetero_data`` are sugar for :mod:`kgtransfer.data.tensorize` (so PyG users find the converter on
+#: the graph); they import it when called, so torch loads only then. Every other edge counts.
+UPWARD_SUGAR = {("kgtransfer.knowledge.graph", "kgtransfer.data.tensorize")}
+#: The modules below knowledge/ that it may import.
+BELOW_KNOWLEDGE = {"kgtransfer.errors", "kgtransfer.files", "kgtransfer.report"}
+
+
 def test_no_import_cycles_counting_imports_inside_functions_too():
-    """Deferred imports count as well, except those in knowledge/ (graph.py's methods are sugar for io/operators)
-    and ``KnowledgeGraph.to_pyg``/``to_hetero_data``, sugar for :mod:`kgtransfer.data.tensorize` (the one
-    deferred import from knowledge/ into data/, so PyG users find the converter on the graph)."""
     edges = _without_packages(graph(module_level_only=False))
-    edges["kgtransfer.knowledge.graph"] -= {"kgtransfer.data.tensorize"}
-    found = [c for c in cycles(edges) if not all(m.startswith("kgtransfer.knowledge.") for m in c)]
-    assert found == []
+    for source, target in UPWARD_SUGAR:
+        edges[source] -= {target}
+    assert cycles(edges) == []
+
+
+def test_knowledge_imports_nothing_above_it_but_the_pyg_converters():
+    upward = {
+        (m, t)
+        for m, ts in graph(module_level_only=False).items()
+        if m.startswith("kgtransfer.knowledge")
+        for t in ts
+        if not t.startswith("kgtransfer.knowledge") and t not in BELOW_KNOWLEDGE
+    }
+    assert upward == UPWARD_SUGAR
+
+
+def test_graph_methods_implemented_above_it_are_registered_when_only_graph_is_imported():
+    """``|``, ``&``, ``-``, ``serialize``, ``from_rdflib``, ``from_oxigraph`` are registered by io.py and
+    operators.py (see :func:`kgtransfer.knowledge.graph.implements`); importing graph.py alone must fill them."""
+    code = (
+        "import kgtransfer.knowledge.graph as g, re, pathlib;"
+        "used = set(re.findall(r'_implementation\\(\"(\\w+)\"\\)', pathlib.Path(g.__file__).read_text()));"
+        "assert used == {'__or__', '__and__', '__sub__', 'serialize', 'from_rdflib', 'from_oxigraph'}, used;"
+        "missing = used - set(g._IMPLEMENTATIONS); assert not missing, missing;"
+        "a = g.KnowledgeGraph.from_triples([('<urn:a>', '<urn:p>', '<urn:b>')]);"
+        "assert len(a | a) == len(a & a) == 1 and len(a - a) == 0"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_files_is_the_bottom_layer():

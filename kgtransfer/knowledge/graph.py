@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,35 @@ import numpy as np
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.provenance import SetTable, compact_sets, from_masks
 from kgtransfer.report import format_table
+
+# --- methods implemented by the modules above this one -------------------------------------------
+# io.py and operators.py build on KnowledgeGraph, so the graph's sugar for them (``from_rdflib``,
+# ``serialize``, ``|``, ...) cannot import them: that would be an import cycle. Instead each of those
+# modules registers its function here with :func:`implements` when it is imported. Importing this
+# module imports the package ``kgtransfer.knowledge`` first, which imports io and operators, so the
+# methods always find their implementation.
+
+_IMPLEMENTATIONS: dict[str, Callable] = {}
+
+
+def implements(method: str) -> Callable[[Callable], Callable]:
+    """Register the decorated function as the implementation of ``KnowledgeGraph.<method>``."""
+
+    def register(function: Callable) -> Callable:
+        _IMPLEMENTATIONS[method] = function
+        return function
+
+    return register
+
+
+def _implementation(method: str) -> Callable:
+    try:
+        return _IMPLEMENTATIONS[method]
+    except KeyError:
+        raise RuntimeError(
+            f"KnowledgeGraph.{method} is not registered; import kgtransfer.knowledge before using it"
+        ) from None
+
 
 # --- array helpers shared with the operators -------------------------------------------------
 
@@ -228,16 +257,12 @@ class KnowledgeGraph:
     @classmethod
     def from_rdflib(cls, graph, name: str | None = None) -> KnowledgeGraph:
         """Convert an ``rdflib.Graph`` (a ``Dataset`` keeps its named graphs as sources)."""
-        from kgtransfer.knowledge.io import from_rdflib
-
-        return from_rdflib(graph, name=name)
+        return _implementation("from_rdflib")(graph, name=name)
 
     @classmethod
     def from_oxigraph(cls, store, name: str | None = None) -> KnowledgeGraph:
         """Convert a ``pyoxigraph.Store`` or ``Dataset`` (named graphs become sources)."""
-        from kgtransfer.knowledge.io import from_oxigraph
-
-        return from_oxigraph(store, name=name)
+        return _implementation("from_oxigraph")(store, name=name)
 
     def replace(self, **changes) -> KnowledgeGraph:
         """A copy with some of ``terms``, ``triples``, ``provenance``, ``sources``, ``name`` changed."""
@@ -495,26 +520,18 @@ class KnowledgeGraph:
         for triples that several inputs held. The file is written to a temporary name first and
         renamed into place, so an existing file is never left half-written.
         """
-        from kgtransfer.knowledge.io import serialize
+        return _implementation("serialize")(self, path, format)
 
-        return serialize(self, path, format)
-
-    # --- operators (sugar for kgtransfer.knowledge.operators) ---------------------------------
+    # --- operators (sugar for kgtransfer.knowledge.operators, see implements) ---------------------------------
 
     def __or__(self, other: KnowledgeGraph) -> KnowledgeGraph:
-        from kgtransfer.knowledge.operators import union
-
-        return union(self, other)
+        return _implementation("__or__")(self, other)
 
     def __and__(self, other: KnowledgeGraph) -> KnowledgeGraph:
-        from kgtransfer.knowledge.operators import intersection
-
-        return intersection(self, other)
+        return _implementation("__and__")(self, other)
 
     def __sub__(self, other: KnowledgeGraph) -> KnowledgeGraph:
-        from kgtransfer.knowledge.operators import difference
-
-        return difference(self, other)
+        return _implementation("__sub__")(self, other)
 
 
 PROVENANCE_NS = "urn:kgtransfer:source:"

@@ -20,18 +20,13 @@ import re
 from collections import defaultdict
 from itertools import chain, count
 from pathlib import Path
-from urllib.parse import unquote
 
 import numpy as np
 
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
 from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask  # noqa: F401 (re-exported)
-from kgtransfer.knowledge.graph import (
-    PROVENANCE_NS,
-    KnowledgeGraph,
-    _content_digest,
-    scope_blank_nodes,
-)
+from kgtransfer.knowledge import streaming
+from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements, scope_blank_nodes
 from kgtransfer.knowledge.limits import DepthError, check_depth, check_xml_entities
 
 FORMATS = {
@@ -101,9 +96,7 @@ def parse(
     data = data.removeprefix(_BOM)
     _check_limits(data, format, source)
     if fast and format in ("ntriples", "nquads"):  # vectorized fast path; None: parse exactly (and report errors)
-        from kgtransfer.knowledge.streaming import parse_lines
-
-        kg = parse_lines(data, format == "nquads", source, name)
+        kg = streaming.parse_lines(data, format == "nquads", source, name)
         if kg is not None:
             return kg
     index: dict = defaultdict(count().__next__)  # term -> id, in order of first appearance
@@ -132,7 +125,7 @@ def parse(
     triples = (np.cumsum(used) - 1)[ids[:, :3]]
     graph_term_ids, graph_of_row = np.unique(ids[:, 3], return_inverse=True)
     graph_terms = [objects[i] for i in graph_term_ids.tolist()]
-    sources, provenance, sets = _graph_sources(graph_terms, graph_of_row, name)
+    sources, provenance, sets = streaming.graph_sources(graph_terms, graph_of_row, name)
     return KnowledgeGraph(terms, triples, provenance, sources, name, source_sets=sets)
 
 
@@ -180,33 +173,6 @@ def _refuse_triple_terms(index: dict, source: str) -> None:
         )
 
 
-def _graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
-    """Turn named graphs into provenance sources (our own provenance graphs decode back to names).
-
-    Returns ``(sources, provenance ids, source sets)``; one dict lookup per graph, so 100,000 named
-    graphs take well under a second.
-    """
-    import pyoxigraph as ox
-
-    if not graph_terms or (len(graph_terms) == 1 and isinstance(graph_terms[0], ox.DefaultGraph)):
-        return (default,), None, None
-    index: dict[str, int] = {}
-    setdefault = index.setdefault
-    sets = []
-    named = ox.NamedNode
-    for g in graph_terms:
-        if type(g) is named:
-            value = g.value
-            if not value.startswith(PROVENANCE_NS):
-                sets.append((setdefault(value, len(index)),))
-                continue
-            members = [unquote(n) for n in value[len(PROVENANCE_NS) :].split("+")]
-        else:
-            members = [default] if isinstance(g, ox.DefaultGraph) else [f"_:{g.value}"]
-        sets.append(tuple(sorted({setdefault(m, len(index)) for m in members})))
-    return tuple(index), np.asarray(graph_of_row, dtype=np.int64).reshape(-1), sets
-
-
 def read_file(
     path: str | os.PathLike, format: str | None = None, name: str | None = None, base: str | None = None
 ) -> KnowledgeGraph:
@@ -250,6 +216,7 @@ def _gunzip(data: bytes, source: str) -> bytes:
         raise RDFSyntaxError(f"not valid gzip data ({e})", source) from None
 
 
+@implements("from_rdflib")
 def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
     """Convert an rdflib ``Graph``; a ``Dataset``/``ConjunctiveGraph`` keeps named graphs as sources."""
     from kgtransfer.knowledge import terms as T
@@ -288,6 +255,7 @@ def _is_default(identifier) -> bool:
     return str(identifier) in ("urn:x-rdflib:default",) or _is_bnode(identifier)
 
 
+@implements("from_oxigraph")
 def from_oxigraph(store, name: str | None = None) -> KnowledgeGraph:
     """Convert a ``pyoxigraph.Store`` or ``Dataset``; named graphs become provenance sources."""
     import pyoxigraph as ox
@@ -301,6 +269,7 @@ def from_oxigraph(store, name: str | None = None) -> KnowledgeGraph:
     return parse(data, "nquads", name, name=name)
 
 
+@implements("serialize")
 def serialize(kg: KnowledgeGraph, path: str | os.PathLike, format: str | None = None) -> Path:
     """Write ``kg`` atomically (temp file then rename); quad formats carry provenance graphs."""
     import pyoxigraph as ox

@@ -24,7 +24,7 @@ from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.align import Alignment
 from kgtransfer.knowledge.align import align as compute_alignment
 from kgtransfer.knowledge.blank_nodes import blank_mask, components
-from kgtransfer.knowledge.graph import KnowledgeGraph, compact, merge_terms, pack_rows
+from kgtransfer.knowledge.graph import KnowledgeGraph, compact, implements, merge_terms, pack_rows
 from kgtransfer.knowledge.provenance import SetTable
 
 BlankNodePolicy = Literal["merge", "canonical"]
@@ -98,6 +98,7 @@ def _default_name(k1: KnowledgeGraph, k2: KnowledgeGraph, symbol: str) -> str:
     return f"{k1.name} {symbol} {k2.name}"
 
 
+@implements("__or__")
 def union(
     k1: KnowledgeGraph,
     k2: KnowledgeGraph,
@@ -132,6 +133,7 @@ def union(
     return pair.result(np.concatenate([pair.t1, pair.t2[~dup]]), np.concatenate([p1, pair.p2[~dup]]), name)
 
 
+@implements("__and__")
 def intersection(k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: str | None = None) -> KnowledgeGraph:
     """``K1 ∩ K2``: K1's triples that K2 also holds, blank-node structures matched canonically.
 
@@ -148,6 +150,7 @@ def intersection(k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: st
     return pair.result(pair.t1[keep], provenance, name or _default_name(pair.k1, pair.k2, "∩"))
 
 
+@implements("__sub__")
 def difference(k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: str | None = None) -> KnowledgeGraph:
     """``K1 − K2``: K1's triples that K2 does not hold, blank-node structures matched canonically.
 

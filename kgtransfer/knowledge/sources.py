@@ -1,25 +1,15 @@
-"""``kgtransfer.load``: any source a user has, as a KnowledgeGraph."""
+"""``kgtransfer.load``: any source a user has, as a KnowledgeGraph, optionally through a view.
+
+Reading lives in :mod:`kgtransfer.knowledge.reading`; a view is a SPARQL CONSTRUCT query run by
+:mod:`kgtransfer.knowledge.sparql`, which reads its own sources with ``reading``, so this module
+sits above both.
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import numpy as np
-
-from kgtransfer.errors import RegistryError, SourceNotFoundError
-from kgtransfer.knowledge import registry
 from kgtransfer.knowledge.graph import KnowledgeGraph
-from kgtransfer.knowledge.io import from_oxigraph, from_rdflib, read_file
-from kgtransfer.knowledge.streaming import read_bytes, read_tsv
-
-SPLITS = ("train", "valid", "test")
-#: IRI prefix of the labels of tab-separated files when none is given. One fixed prefix, so the
-#: same label in two files (the snapshots of one benchmark, FB15k and FB15k-237's Freebase ids)
-#: is one entity; pass ``namespace=`` to keep datasets apart.
-DEFAULT_NAMESPACE = "urn:kgtransfer:label:"
-#: Suffixes read as tab-separated labels (optionally ``.gz``); other files need ``format="tsv"``.
-TSV_SUFFIXES = (".tsv",)
+from kgtransfer.knowledge.reading import DEFAULT_NAMESPACE, read_source
+from kgtransfer.knowledge.sparql import run_view
 
 
 def load(
@@ -53,114 +43,7 @@ def load(
     Returns:
         The graph; blank nodes are scoped to their document, named graphs become provenance sources.
     """
-    kg = _load(source, format, name, namespace or DEFAULT_NAMESPACE, base)
+    kg = read_source(source, format, name, namespace or DEFAULT_NAMESPACE, base)
     if view is not None:
-        from kgtransfer.knowledge.sparql import run_view
-
         kg = run_view(view, kg)
     return kg
-
-
-def _load(
-    source, format: str | None, name: str | None, namespace: str = DEFAULT_NAMESPACE, base: str | None = None
-) -> KnowledgeGraph:
-    if isinstance(source, KnowledgeGraph):
-        return source
-    if isinstance(source, str | os.PathLike):
-        text = os.fspath(source)
-        path = Path(text).expanduser()
-        if path.is_file() and (format == "tsv" or format is None and _is_tsv(path)):
-            return read_tsv_file(path, namespace, name)
-        if path.is_file():
-            return read_file(path, format, name=name, base=base)
-        if path.is_dir():
-            return read_tsv_splits(path, namespace, name)
-        if isinstance(source, str) and registry.is_registered(text):
-            return load_registered(text, name=name)
-        if _looks_like_path(text):
-            raise SourceNotFoundError(f"{text}: no such file")
-        raise RegistryError(
-            f"{text!r} is neither a file nor a registered source; registered: {', '.join(registry.entries())}"
-        )
-    kind = type(source).__module__.split(".")[0]
-    if kind == "rdflib":
-        return from_rdflib(source, name=name)
-    if kind == "pyoxigraph":
-        return from_oxigraph(source, name=name)
-    raise TypeError(
-        f"cannot load a {type(source).__name__}: pass a path, a registry name, an rdflib.Graph, "
-        "a pyoxigraph.Store or a KnowledgeGraph"
-    )
-
-
-def _is_tsv(path: Path) -> bool:
-    return path.name.lower().removesuffix(".gz").endswith(TSV_SUFFIXES)
-
-
-def _looks_like_path(text: str) -> bool:
-    """Whether a missing source names a file (a folder or an RDF suffix) rather than a registry entry.
-
-    ``"brick:1.3"`` has the suffix ``.3`` but is an (unknown) registry name, not a missing file.
-    """
-    from kgtransfer.knowledge.io import FORMATS
-
-    suffixes = tuple(sx for _, sxs in FORMATS.values() for sx in sxs) + TSV_SUFFIXES
-    return os.sep in text or "/" in text or text.lower().removesuffix(".gz").endswith(suffixes)
-
-
-def load_registered(source: str, name: str | None = None) -> KnowledgeGraph:
-    """Load a registry source by name (see ``ontologies/registry.toml``)."""
-    entry = registry.lookup(source)
-    path = entry.locate()
-    display = name or entry.name
-    if entry.format == "tsv-splits":
-        return read_tsv_splits(path, entry.namespace or f"urn:kgtransfer:{entry.name}:", display)
-    return read_file(path, entry.format, name=display)
-
-
-def read_tsv_splits(folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):
-    """Read ``train/valid/test.txt[.gz]`` of tab-separated labels as one graph, one provenance source per split.
-
-    Labels become IRIs ``namespace + label`` with the characters an IRI cannot hold percent-encoded
-    (see :func:`~kgtransfer.knowledge.streaming.label_iri`; ``urllib.parse.unquote`` gives the label
-    back); a triple's provenance says its split (``<name>/train``, ...), so the given split survives
-    every operator and :func:`kgtransfer.data.splits.given_split` recovers it.
-
-    Args:
-        folder: the folder holding the split files.
-        namespace: the IRI prefix of every label (default: :data:`DEFAULT_NAMESPACE`).
-        name: the graph's name and the prefix of its sources (default: the folder's name).
-    """
-    folder = Path(folder)
-    name = name or folder.resolve().name
-    files = {}
-    for split in SPLITS:
-        for suffix in (".txt", ".txt.gz"):
-            if (folder / f"{split}{suffix}").is_file():
-                files[split] = folder / f"{split}{suffix}"
-                break
-    if not files:
-        raise SourceNotFoundError(f"{folder}: no train/valid/test.txt[.gz]")
-    return _read_tsv_files(list(files.values()), [f"{name}/{s}" for s in files], namespace, name)
-
-
-def read_tsv_file(path: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):
-    """Read one file of tab-separated ``head, relation, tail`` labels (see :func:`read_tsv_splits`)."""
-    path = Path(path)
-    name = name or path.name
-    return _read_tsv_files([path], [name], namespace, name)
-
-
-def _read_tsv_files(paths: list[Path], sources: list[str], namespace: str, name: str) -> KnowledgeGraph:
-    """One graph from several TSV files, file ``i`` the provenance source ``sources[i]``."""
-    index: dict[str, int] = {}
-    parts, provenance = [], []
-    for i, path in enumerate(paths):
-        triples, terms = read_tsv(read_bytes(path), namespace, str(path))
-        remap = np.fromiter((index.setdefault(t, len(index)) for t in terms), dtype=np.int64, count=len(terms))
-        parts.append(remap[triples])
-        provenance.append(np.full(len(triples), i, dtype=np.int64))
-    terms = np.empty(len(index), dtype=object)
-    terms[:] = list(index)
-    source_sets = [(i,) for i in range(len(sources))]
-    return KnowledgeGraph(terms, np.concatenate(parts), np.concatenate(provenance), sources, name, source_sets)

@@ -38,6 +38,7 @@ from kgtransfer.knowledge.query_text import (
     with_page,
     with_values,
 )
+from kgtransfer.knowledge.reading import read_source
 from kgtransfer.report import format_table
 
 __all__ = ["Rows", "query_form", "read_query", "sparql"]
@@ -223,9 +224,7 @@ def sparql(
         raise SparqlQueryError(
             f"{label}: SERVICE calls another endpoint; local queries do not federate unless federation=True"
         )
-    from kgtransfer.knowledge.sources import load
-
-    kg = load(source)
+    kg = read_source(source)
     run = lambda: _embedded(text, label, form, query_store(kg), name or kg.name)  # noqa: E731
     return _within(run, timeout, label) if uses_service(toks) else run()
 

@@ -14,7 +14,7 @@ import kgtransfer as kgt
 from kgtransfer.data.splits import given_split
 from kgtransfer.errors import MissingExtraError, RDFSyntaxError, RegistryError, SourceNotFoundError
 from kgtransfer.knowledge import registry
-from kgtransfer.knowledge.sources import read_tsv_file, read_tsv_splits
+from kgtransfer.knowledge.reading import read_tsv_file, read_tsv_splits
 from kgtransfer.knowledge.streaming import LABEL_SAFE
 
 BRICK = "https://brickschema.org/schema/Brick#"
