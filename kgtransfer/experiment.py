@@ -92,21 +92,8 @@ class Experiment:
     @classmethod
     def from_toml(cls, path: str | Path) -> Experiment:
         """Read and validate an experiment file, or a bundled one by name (``"brick-evolution"``)."""
-        path = Path(path)
-        if not path.is_file():
-            from kgtransfer.knowledge.registry import bundled_file
-
-            path = bundled_file("experiments", str(path)) or path
-        if not path.is_file():
-            from kgtransfer.errors import SourceNotFoundError
-            from kgtransfer.knowledge.registry import bundled_names
-
-            bundled = ", ".join(bundled_names("experiments"))
-            raise SourceNotFoundError(f"{path}: no such experiment file or bundled experiment ({bundled})")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as e:
-            raise ExperimentError(f"{path}: {e}") from None
+        path = experiment_path(path)
+        raw = read_table(path)
         try:
             return cls._from_dict(raw, path)
         except (TypeError, KeyError, ConfigError) as e:
@@ -287,7 +274,9 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
     import kgtransfer as kgt
     from kgtransfer.transfer.compare import compare
 
-    if not isinstance(experiment, Experiment) and "sequence" in tomllib.loads(Path(experiment).read_text("utf-8")):
+    if not isinstance(experiment, Experiment):
+        experiment = experiment_path(experiment)
+    if not isinstance(experiment, Experiment) and "sequence" in read_table(experiment):
         from kgtransfer.config import ConfigError
         from kgtransfer.transfer.sequence import run_sequence_file
 
@@ -331,3 +320,27 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
 def load_results(path: str | Path) -> dict:
     """The ``results.json`` of a run directory."""
     return json.loads((Path(path) / "results.json").read_text())
+
+
+def experiment_path(path: str | Path) -> Path:
+    """An experiment file, or the bundled experiment of that name (``"brick-evolution"``)."""
+    path = Path(path)
+    if not path.is_file():
+        from kgtransfer.knowledge.registry import bundled_file
+
+        path = bundled_file("experiments", str(path)) or path
+    if not path.is_file():
+        from kgtransfer.errors import SourceNotFoundError
+        from kgtransfer.knowledge.registry import bundled_names
+
+        bundled = ", ".join(bundled_names("experiments"))
+        raise SourceNotFoundError(f"{path}: no such experiment file or bundled experiment ({bundled})")
+    return path
+
+
+def read_table(path: Path) -> dict:
+    """The TOML table of an experiment file; a typed error names the file."""
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ExperimentError(f"{path}: {e}") from None
