@@ -41,6 +41,10 @@ class Encoder(nn.Module, ABC):
 
     #: Whether :meth:`forward` passes messages (False: the output rows do not depend on the graph).
     message_passing: bool = True
+    #: Whether :meth:`forward` also encodes each relation's inverse: its relation representations are then
+    #: ``[2 * num_relations, dim]``, row ``num_relations + r`` the inverse of ``r`` (CompGCN's inverse
+    #: edge-type vectors), and a reciprocal link predictor scores head queries with those rows.
+    inverse_relations: bool = False
 
     def __init__(self, num_nodes: int, dim: int, num_relations: int, in_channels: int | None = None):
         super().__init__()
@@ -133,7 +137,8 @@ class Encoder(nn.Module, ABC):
                 then holds local ids ``0 .. n-1`` (default: the whole graph, ``n = num_nodes``).
 
         Returns:
-            Entity representations ``[n, dim]`` and relation representations ``[num_relations, dim]``.
+            Entity representations ``[n, dim]`` and relation representations ``[num_relations, dim]``
+            (``[2 * num_relations, dim]``, inverses last, when :attr:`inverse_relations`).
         """
 
     def extra_repr_args(self) -> list[str]:

@@ -83,6 +83,7 @@ class CompGCNConv(MessagePassing):
         dropout: float = 0.0,
         bias: bool = True,
         norm: bool = True,
+        inverse_relations: bool = True,
     ):
         super().__init__(aggr="add", node_dim=0)
         if comp not in COMPOSITIONS:
@@ -159,7 +160,9 @@ class CompGCN(Encoder):
     :class:`CompGCNConv` layers (:math:`f = \tanh` after each) that update entity and relation
     vectors together. Edge type ``2r`` starts from ``relation_embedding[r]`` and ``2r + 1`` from
     ``inverse_relation_embedding[r]``; the returned relation representations are the final
-    forward-direction vectors ``z_{2r}``.
+    vectors of both directions, ``[z_0, z_2, ..., z_{2R-2}, z_1, z_3, ..., z_{2R-1}]``
+    (:attr:`~kgtransfer.models.base.Encoder.inverse_relations`): a reciprocal link predictor scores
+    a head query :math:`(?, r, t)` as :math:`(t, z_{2r+1}, ?)`, as the paper and PyKEEN do.
 
     Args:
         num_nodes: number of entities.
@@ -171,7 +174,12 @@ class CompGCN(Encoder):
         bias: learned bias in each layer (default: :obj:`True`).
         in_channels: size of optional input node features (default: :obj:`None`).
         norm: layer normalization in each layer (default: :obj:`True`).
+        inverse_relations: return the inverse edge-type vectors too, for a reciprocal link predictor's
+            head queries; :obj:`False`: the forward ones only, and a reciprocal link predictor learns a
+            separate inverse-relation table (default: :obj:`True`).
     """
+
+    inverse_relations = True
 
     def __init__(
         self,
@@ -184,11 +192,13 @@ class CompGCN(Encoder):
         bias: bool = True,
         in_channels: int | None = None,
         norm: bool = True,
+        inverse_relations: bool = True,
     ):
         super().__init__(num_nodes, dim, num_relations, in_channels)
         if num_layers < 1:
             raise ValueError(f"CompGCN: num_layers must be >= 1, got {num_layers}")
         self.num_layers, self.comp, self.dropout, self.bias = num_layers, comp, dropout, bias
+        self.inverse_relations = inverse_relations
         self.inverse_relation_embedding = nn.Embedding(num_relations, dim)
         self.convs = nn.ModuleList(CompGCNConv(dim, dim, comp, dropout, bias, norm) for _ in range(num_layers))
         self.reset_parameters()
@@ -219,8 +229,9 @@ class CompGCN(Encoder):
         for conv in self.convs:
             h, rel = conv(h, edge_index, edge_type, rel)
             h = torch.tanh(h)
-        return h, rel[0::2]
+        return h, torch.cat([rel[0::2], rel[1::2]]) if self.inverse_relations else rel[0::2]
 
     def extra_repr_args(self) -> list[str]:
         """Show the layer count and the composition."""
-        return [f"num_layers={self.num_layers}", f"comp={self.comp!r}"]
+        extra = [] if self.inverse_relations else ["inverse_relations=False"]
+        return [f"num_layers={self.num_layers}", f"comp={self.comp!r}", *extra]

@@ -17,9 +17,10 @@ class LinkPredictor(nn.Module):
         encoder: an :class:`~kgtransfer.models.base.Encoder`.
         decoder: a :class:`~kgtransfer.models.base.Decoder`.
         dropout: dropout on entity representations during training (default: 0.0).
-        reciprocal: score head queries as tail queries of a learned inverse relation (see
-            :class:`ModelConfig`); adds ``inverse_relation`` ``[num_relations, dim]``, xavier-normal
-            (default: False).
+        reciprocal: score head queries as tail queries of an inverse relation (see
+            :class:`ModelConfig`): the encoder's own inverse-relation rows when it has them
+            (:attr:`~kgtransfer.models.base.Encoder.inverse_relations`, CompGCN), else a learned
+            ``inverse_relation`` ``[num_relations, dim]``, xavier-normal (default: False).
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, dropout: float = 0.0, reciprocal: bool = False):
@@ -30,7 +31,7 @@ class LinkPredictor(nn.Module):
         self.head: nn.Module = nn.Identity()  # on entity representations; a linear probe sets a Linear here
         self.reciprocal = reciprocal
         self.inverse_relation: nn.Embedding | None = None
-        if reciprocal:
+        if reciprocal and not getattr(encoder, "inverse_relations", False):
             self.inverse_relation = nn.Embedding(encoder.num_relations, encoder.dim)
             nn.init.xavier_normal_(self.inverse_relation.weight)
 
@@ -71,6 +72,18 @@ class LinkPredictor(nn.Module):
             entities, relations = self.encoder(graph.edge_index, graph.edge_type, x, node_ids=node_ids)
         return self.dropout(self.head(entities)), relations
 
+    def head_query_relations(self, rel: Tensor, relations: Tensor) -> Tensor | None:
+        """The relation rows that score head queries ``(?, relations[i], t)`` as tail queries, or :obj:`None`.
+
+        With ``reciprocal``: the encoder's inverse rows ``rel[R + r]`` when it encodes them, else the
+        learned ``inverse_relation`` rows; without: :obj:`None` (heads use the decoder's ``score_heads``).
+        """
+        if not self.reciprocal:
+            return None
+        if self.inverse_relation is not None:
+            return self.inverse_relation.weight[relations]
+        return rel[self.encoder.num_relations + relations]
+
     def score_tails(self, reps: tuple[Tensor, Tensor], heads: Tensor, relations: Tensor) -> Tensor:
         """Scores ``[B, N]`` of every entity as the tail of ``(heads[i], relations[i], ?)``."""
         ent, rel = reps
@@ -82,8 +95,9 @@ class LinkPredictor(nn.Module):
         With ``reciprocal``, the tail scores of ``(tails[i], inverse(relations[i]), ?)``.
         """
         ent, rel = reps
-        if self.inverse_relation is not None:
-            return self.decoder.score_tails(ent[tails], self.inverse_relation.weight[relations], ent)
+        inverse = self.head_query_relations(rel, relations)
+        if inverse is not None:
+            return self.decoder.score_tails(ent[tails], inverse, ent)
         return self.decoder.score_heads(ent, rel[relations], ent[tails])
 
     def score(self, reps: tuple[Tensor, Tensor], triples: Tensor) -> Tensor:
@@ -107,8 +121,8 @@ class LinkPredictor(nn.Module):
         def score_fn(ids: Tensor, relations: Tensor, side: str) -> Tensor:
             if side == "tail":
                 q = self.decoder.tail_query(ent[ids], rel[relations])
-            elif self.inverse_relation is not None:
-                q = self.decoder.tail_query(ent[ids], self.inverse_relation.weight[relations])
+            elif self.reciprocal:
+                q = self.decoder.tail_query(ent[ids], self.head_query_relations(rel, relations))
             else:
                 q = self.decoder.head_query(rel[relations], ent[ids])
             if q is not None:

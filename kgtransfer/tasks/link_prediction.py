@@ -624,8 +624,8 @@ class LinkPredictionTask:
         from kgtransfer.registry import REGULARIZERS
 
         ent, rel = reps
-        inverse = getattr(model, "inverse_relation", None)
-        rel_rows = inverse.weight[rels] if side == "head" and inverse is not None else rel[rels]
+        inverse = model.head_query_relations(rel, rels) if side == "head" else None
+        rel_rows = rel[rels] if inverse is None else inverse
         decoder = model.decoder
         return REGULARIZERS[self.regularizer](decoder.factors(ent[ids], rel_rows), decoder.needs_even_dim)
 

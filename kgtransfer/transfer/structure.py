@@ -87,6 +87,10 @@ class ComposedEncoder(nn.Module):
             raise ValueError(f"the two encoders must have one dim, got {first.dim} and {second.dim}")
         self.first, self.second, self.op = first, second, op
         self.num_nodes, self.num_relations, self.dim = second.num_nodes, second.num_relations, second.dim
+        # inverse-relation rows only when both encode them (see Encoder.inverse_relations)
+        self.inverse_relations = bool(getattr(first, "inverse_relations", False)) and bool(
+            getattr(second, "inverse_relations", False)
+        )
         self.entity_combine = combiner(self.dim)
         self.relation_combine = combiner(self.dim)
         self.reset_parameters()
@@ -128,6 +132,8 @@ class ComposedEncoder(nn.Module):
         """Entity and relation representations of both encoders, combined by ``op``."""
         e1, r1 = self.first(edge_index, edge_type, x)
         e2, r2 = self.second(edge_index, edge_type, x)
+        if not self.inverse_relations:
+            r1, r2 = r1[: self.num_relations], r2[: self.num_relations]
         return self.entity_combine(e1, e2), self.relation_combine(r1, r2)
 
     def __repr__(self) -> str:

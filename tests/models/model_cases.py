@@ -42,10 +42,15 @@ class EncoderCase:
         torch.manual_seed(seed)
         return self.cls(NUM_NODES, DIM, NUM_RELATIONS, **{**self.kwargs, **extra})
 
+    def relation_rows(self, enc: base.Encoder) -> int:
+        """Rows of the relation output: ``2R`` when the encoder also encodes inverse relations."""
+        return (2 if enc.inverse_relations else 1) * NUM_RELATIONS
+
     def test_shapes(self):
-        ent, rel = self.make()(*toy_graph())
+        enc = self.make()
+        ent, rel = enc(*toy_graph())
         assert ent.shape == (NUM_NODES, DIM)
-        assert rel.shape == (NUM_RELATIONS, DIM)
+        assert rel.shape == (self.relation_rows(enc), DIM)
         assert torch.isfinite(ent).all() and torch.isfinite(rel).all()
 
     def test_interface(self):
@@ -98,7 +103,7 @@ class EncoderCase:
     def test_zero_edges(self):
         enc = self.make()
         ent, rel = enc(*no_edges())
-        assert ent.shape == (NUM_NODES, DIM) and rel.shape == (NUM_RELATIONS, DIM)
+        assert ent.shape == (NUM_NODES, DIM) and rel.shape == (self.relation_rows(enc), DIM)
         assert torch.isfinite(ent).all()
         (ent.sum() + rel.sum()).backward()
         assert enc.entity_embedding.weight.grad is not None

@@ -100,11 +100,12 @@ def test_compgcn_conv_matches_naive(comp):
     assert repr(conv) == f"CompGCNConv(4, 6, comp='{comp}')"
 
 
-def test_compgcn_relations_are_the_forward_edge_types():
+def test_compgcn_relations_are_the_forward_then_inverse_edge_types():
     enc = CompGCN(NUM_NODES, DIM, NUM_RELATIONS, num_layers=1)
     _, rel = enc(*toy_graph())
     fwd = enc.relation_embedding.weight @ enc.convs[0].weight_rel
-    torch.testing.assert_close(rel, fwd)
+    inv = enc.inverse_relation_embedding.weight @ enc.convs[0].weight_rel
+    torch.testing.assert_close(rel, torch.cat([fwd, inv]))
 
 
 def test_rgcn_layer_matches_formula():

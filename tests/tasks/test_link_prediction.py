@@ -349,6 +349,44 @@ def test_reciprocal_scores_heads_with_inverse_relation_rows():
     assert plain.inverse_relation is None and "inverse_relation.weight" not in plain.state_dict()
 
 
+def test_reciprocal_compgcn_scores_heads_with_its_own_inverse_relation_rows():
+    """CompGCN encodes inverse relations (edge types 2r + 1): head queries use them, no extra table."""
+    from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig(encoder="compgcn", decoder="distmult", dim=8, encoder_kwargs={"comp": "mult"})
+    model = LinkPredictor.build(config, num_entities=6, num_relations=3)
+    assert model.inverse_relation is None and not any(k.startswith("inverse_relation") for k in model.state_dict())
+    src, dst, r = torch.tensor([0, 1, 2, 3]), torch.tensor([1, 2, 3, 4]), torch.tensor([0, 1, 2, 0])
+    edge_index = torch.stack([torch.cat([src, dst]), torch.cat([dst, src])])
+    edge_type = torch.cat([2 * r, 2 * r + 1])
+    reps = model.encoder(edge_index, edge_type)
+    ent, rel = reps
+    assert rel.shape == (6, 8)
+    rels, tails = torch.tensor([0, 2]), torch.tensor([5, 1])
+    expected = model.decoder.score_tails(ent[tails], rel[3 + rels], ent)
+    torch.testing.assert_close(model.score_heads(reps, rels, tails), expected)
+    torch.testing.assert_close(
+        model.score_tails(reps, tails, rels), model.decoder.score_tails(ent[tails], rel[rels], ent)
+    )
+    # the inverse rows come from the inverse edge-type vectors: head scores train them
+    model.score_heads(reps, rels, tails).sum().backward()
+    assert model.encoder.inverse_relation_embedding.weight.grad[[0, 2]].abs().sum() > 0
+    # without them, a learned inverse-relation table as for any encoder
+    config.encoder_kwargs["inverse_relations"] = False
+    table = LinkPredictor.build(config, num_entities=6, num_relations=3)
+    assert table.inverse_relation.weight.shape == (3, 8) and table.encoder(edge_index, edge_type)[1].shape == (3, 8)
+    assert "inverse_relations=False" in repr(table)
+    # batched ranking scores heads the same way
+    graph = type("G", (), {"edge_index": edge_index, "edge_type": edge_type})()
+    model.eval()
+    with torch.no_grad():
+        ent, rel = model.encode(graph)
+        torch.testing.assert_close(
+            model.scorer(graph)(tails, rels, "head"), model.decoder.score_tails(ent[tails], rel[3 + rels], ent)
+        )
+
+
 @pytest.mark.parametrize("decoder", ["distmult", "complex", "rotate"])
 @pytest.mark.parametrize("regularizer", ["n3", "l2"])
 def test_regularizer_adds_weighted_penalty_of_batch_rows(decoder, regularizer):

@@ -165,7 +165,10 @@ def test_compose_shapes_and_gate(op):
     edge_index = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
     edge_type = torch.tensor([0, 1, 2, 5])
     ent, rel = composed(edge_index, edge_type)
-    assert ent.shape == (7, 8) and rel.shape == (3, 8)
+    assert composed.inverse_relations  # both encode inverse relations: forward then inverse rows
+    assert ent.shape == (7, 8) and rel.shape == (6, 8)
+    rgcn = ComposedEncoder(first, build_encoder("rgcn", num_nodes=7, dim=8, num_relations=3), op)
+    assert not rgcn.inverse_relations and rgcn(edge_index, edge_type)[1].shape == (3, 8)
     if op == "gate":
         assert torch.allclose(torch.sigmoid(composed.entity_combine.weight), torch.full((8,), 0.5))
         (e1, r1), (e2, r2) = first(edge_index, edge_type), second(edge_index, edge_type)
