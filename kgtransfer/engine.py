@@ -32,6 +32,10 @@ from kgtransfer.registry import OPTIMIZERS
 __all__ = ["OPTIMIZERS", "FitResult", "History", "Task", "TrainConfig", "fit", "save_json"]
 
 
+#: an epoch that trained this long is followed by a ``last`` checkpoint even when it is not evaluated
+CHECKPOINT_SECONDS = 60.0
+
+
 def make_optimizer(params, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
     """The optimizer registered as ``config.optimizer`` over ``params`` (parameters or parameter groups)."""
     return OPTIMIZERS[config.optimizer](params, lr=config.lr if lr is None else lr, weight_decay=config.weight_decay)
@@ -157,7 +161,8 @@ def fit(
         config: the :class:`TrainConfig`.
         optimizer: an optimizer over the model's parameters (default: ``config.optimizer`` with
             ``config.lr`` and ``config.weight_decay``).
-        checkpoint_dir: where to write ``last`` (every evaluation) and ``best`` checkpoints.
+        checkpoint_dir: where to write ``last`` (every evaluation, and every epoch that took
+            :data:`CHECKPOINT_SECONDS` or more) and ``best`` checkpoints.
         resume: continue from ``checkpoint_dir/last`` when it exists.
         state: extra JSON metadata stored in checkpoints (vocabularies, model config).
         on_epoch_end: called after every epoch with ``(epoch, model)``.
@@ -280,18 +285,19 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
                     save_training_state(ckpt / "best", model, None, {"epoch": epoch}, state)
             else:
                 stale += 1
-            if ckpt is not None and _is_main(world):
-                meta = {
-                    "epoch": epoch,
-                    "best": best,
-                    "best_epoch": best_epoch,
-                    "stale": stale,
-                    "history": asdict(history),
-                    "config": config.to_json(),
-                }
-                save_training_state(ckpt / "last", model, optimizer, meta, state)
             if config.patience and stale >= config.patience:
                 stopped = True
+        # `last` after every evaluation, and after every long epoch: a killed run loses at most one of those
+        if ckpt is not None and _is_main(world) and (evaluate_now or history.seconds[-1] >= CHECKPOINT_SECONDS):
+            meta = {
+                "epoch": epoch,
+                "best": best,
+                "best_epoch": best_epoch,
+                "stale": stale,
+                "history": asdict(history),
+                "config": config.to_json(),
+            }
+            save_training_state(ckpt / "last", model, optimizer, meta, state)
         bar.update(1)
         bar.set_postfix(_postfix(history, task.metric))
         if stopped:

@@ -169,6 +169,27 @@ def test_resume_in_process_matches_an_uninterrupted_run(tmp_path):
     assert_same_weights(snapshot(resumed), reference)
 
 
+def test_long_epochs_checkpoint_between_evaluations(tmp_path, monkeypatch):
+    """An epoch of CHECKPOINT_SECONDS or more writes ``last`` though it is not evaluated; resuming there is exact."""
+    import kgtransfer.engine as engine
+
+    reference = toy_model()
+    expected = fit(reference, ToyTask(), config(eval_every=4))
+
+    def kill(epoch, model):
+        if epoch == 7:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "CHECKPOINT_SECONDS", 0.0)  # every epoch counts as long
+    with pytest.raises(KeyboardInterrupt):
+        fit(toy_model(), ToyTask(), config(eval_every=4), checkpoint_dir=tmp_path, on_epoch_end=kill)
+    assert json.loads((tmp_path / "last" / "meta.json").read_text())["epoch"] == 6  # not an evaluated epoch
+    resumed = toy_model(seed=1)
+    result = fit(resumed, ToyTask(), config(eval_every=4), checkpoint_dir=tmp_path, resume=True)
+    assert result.history.loss == expected.history.loss and result.history.evals == expected.history.evals
+    assert_same_weights(snapshot(resumed), snapshot(reference))
+
+
 TRAIN_SCRIPT = """
 import json, sys, time
 sys.path.insert(0, {tests!r})
