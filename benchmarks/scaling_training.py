@@ -360,6 +360,8 @@ def markdown(result: dict) -> str:
             f"({syn['exponent_wall']:.3f} in wall seconds; target <= 1.1)",
         ]
     lines += ["", "## Targets", ""] + [f"- {line}" for line in target_lines(result)]
+    if result.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {line}" for line in result["notes"]]
     return "\n".join(lines) + "\n"
 
 
@@ -415,6 +417,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--skip-entity", action="store_true", help="synthetic sizes only")
     parser.add_argument("--rows", nargs="*", help="add the JSON rows that earlier `--one` runs printed (files)")
+    parser.add_argument("--note", help="a line on the conditions of this run, kept in the results")
     parser.add_argument("--one", choices=list(ENCODERS), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args(argv)
     if args.one:
@@ -447,6 +450,8 @@ def main(argv=None) -> None:
         mine = {r["encoder"] for r in result.get("entity", [])}
         entity = [r for r in earlier.get("entity", []) if r["encoder"] not in mine] + result.get("entity", [])
         result = {**earlier, **result, "entity": sorted(entity, key=lambda r: list(ENCODERS).index(r["encoder"]))}
+    if args.note:
+        result["notes"] = [*result.get("notes", []), args.note]
     text = markdown(result)
     print(text)
     if not args.quick:

@@ -114,5 +114,5 @@ def local_ids(n_id: Tensor, ids: Tensor) -> Tensor:
     if not len(n_id):
         return torch.full_like(ids, -1)
     ordered, order = torch.sort(n_id)
-    at = torch.searchsorted(ordered, ids).clamp_(max=len(n_id) - 1)
+    at = torch.searchsorted(ordered, ids.contiguous()).clamp_(max=len(n_id) - 1)
     return torch.where(ordered[at] == ids, order[at], -1)
