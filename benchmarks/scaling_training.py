@@ -388,9 +388,11 @@ def target_lines(result: dict) -> list[str]:
         else:
             verdict = "falls short"
         hours = within * r["seconds_per_epoch"] / 3600
+        cpu = r.get("cpu_seconds_per_epoch")
+        cost = f"{hours:.1f} h wall at the run's load" + ("" if cpu is None else f", {within * cpu / 3600:.1f} h CPU")
         out.append(
             f"{r['encoder']}: valid MRR {best:.3f} after {trained:.2f} epochs against >= {goal} within {within} "
-            f"epochs: {verdict} ({within} epochs at the measured speed: {hours:.1f} h)"
+            f"epochs: {verdict} ({within} epochs at the measured speed: {cost})"
         )
     syn = result.get("synthetic")
     if syn:
@@ -417,7 +419,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--skip-entity", action="store_true", help="synthetic sizes only")
     parser.add_argument("--rows", nargs="*", help="add the JSON rows that earlier `--one` runs printed (files)")
-    parser.add_argument("--note", help="a line on the conditions of this run, kept in the results")
+    parser.add_argument("--note", action="append", help="a line on the conditions of this run, kept (repeatable)")
     parser.add_argument("--one", choices=list(ENCODERS), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args(argv)
     if args.one:
@@ -451,7 +453,7 @@ def main(argv=None) -> None:
         entity = [r for r in earlier.get("entity", []) if r["encoder"] not in mine] + result.get("entity", [])
         result = {**earlier, **result, "entity": sorted(entity, key=lambda r: list(ENCODERS).index(r["encoder"]))}
     if args.note:
-        result["notes"] = [*result.get("notes", []), args.note]
+        result["notes"] = [*result.get("notes", []), *args.note]
     text = markdown(result)
     print(text)
     if not args.quick:
