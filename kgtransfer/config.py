@@ -118,8 +118,10 @@ class ModelConfig(Config):
 
     ``reciprocal``: score a head query :math:`(?, r, t)` as the tail query :math:`(t, r^{-1}, ?)`
     with a learned inverse-relation row per relation (Lacroix et al., 2018; Dettmers et al., 2018)
-    instead of the decoder's ``score_heads``. Alone, for ComplEx (dim 200, 1-N, no regularization),
-    validation MRR moved by +0.020 on UMLS, -0.005 on Kinships and +0.048 on Nations; the best
+    instead of the decoder's ``score_heads``; an encoder that encodes inverse relations itself
+    (CompGCN's inverse edge-type vectors) gives those rows instead. Alone, for ComplEx (dim 200, 1-N,
+    no regularization), validation MRR moved by +0.020 on UMLS, -0.005 on Kinships and +0.048 on
+    Nations; the best
     validation runs of ``benchmarks/link_prediction.py --search`` all use it, with N3. With the
     symmetric DistMult decoder it is what lets a GNN model tell :math:`(h, r, t)` from
     :math:`(t, r, h)`: R-GCN + DistMult on Kinships went from 0.51 to 0.64 test MRR, CompGCN on UMLS
