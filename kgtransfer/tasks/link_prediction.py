@@ -540,7 +540,7 @@ class LinkPredictionTask:
                 continue
             ids, rels = q[:, 0], q[:, 1]
             scores = model.score_tails(reps, ids, rels) if side == "tail" else model.score_heads(reps, rels, ids)
-            losses.append(self.loss_fn(scores, self.answers.mask(ids, rels, side), self.label_smoothing))
+            losses.append(self.loss_fn(scores, self.answers.known(ids, rels, side), self.label_smoothing))
             if self.regularizer is not None and self.regularization_weight > 0:
                 term = self._penalty(model, reps, ids, rels, side)
                 penalty = term if penalty is None else penalty + term
