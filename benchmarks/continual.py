@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 import kgtransfer as kgt
+from kgtransfer.config import TaskConfig
 from kgtransfer.engine import TrainConfig, save_json
 from kgtransfer.models.link_predictor import ModelConfig
 from kgtransfer.report import format_table
@@ -57,7 +58,9 @@ STRATEGIES = (
     "discriminative",
     "shrink-perturb+replay",
 )
-QUICK_STRATEGIES = ("fine-tune", "shrink-perturb", "ewc", "replay", "shrink-perturb+replay")
+#: quick mode: plain fine-tuning and the strategy that closed the warm-start gap on ENTITY step 1
+QUICK_STRATEGIES = ("fine-tune", "shrink-perturb+replay")
+QUICK_TEST_SIZE = 3000
 
 #: IncDE (AAAI 2024) Table 2, ENTITY: TransE, dim 200, new-only, mean MRR over the five test sets after the last step.
 PUBLISHED = {"fine-tune": 0.165, "EWC": 0.229, "LKGE": 0.234, "IncDE": 0.253}
@@ -68,7 +71,8 @@ def run_dataset(name: str, args, seed: int, on_step=None) -> kgt.SequenceResult:
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
         raise SystemExit(f"missing snapshot folders: {missing} (set KGT_CKGE to the ckge folder)")
-    model = ModelConfig(encoder="embedding", decoder="complex", dim=args.dim)
+    model = ModelConfig(encoder="embedding", decoder="complex", dim=args.dim, reciprocal=args.reciprocal)
+    task = TaskConfig(regularizer=args.regularizer, regularization_weight=args.reg_weight)
     config = TrainConfig(
         epochs=args.epochs,
         lr=args.lr,
@@ -90,6 +94,7 @@ def run_dataset(name: str, args, seed: int, on_step=None) -> kgt.SequenceResult:
         valid_size=args.valid_size,
         test_size=args.test_size,
         scratch=not args.no_scratch,
+        task=task,
         on_step=on_step,
         log=lambda line: print(f"[{time.perf_counter() - began:7.0f}s] {name} seed {seed} {line}", flush=True),
     )
@@ -151,11 +156,25 @@ def targets(name: str, result: kgt.SequenceResult) -> dict:
 
 def setup_line(result: kgt.SequenceResult) -> str:
     m, t = result.setup["model"], result.setup["train"]
+    task = result.setup.get("task") or {}
     steps = max(r["step"] for r in result.records) + 1
+    extras = [", reciprocal relations" if m.get("reciprocal") else ""]
+    if task.get("regularizer") and task.get("regularization_weight"):
+        extras.append(f", {task['regularizer'].upper()} weight {task['regularization_weight']:g}")
+    options = [_options(s) for s in result.setup.get("strategies", [])]
     return (
-        f"{m['encoder']}+{m['decoder']}, dim {m['dim']}, 1-N loss, Adam lr {t['lr']}, {steps} snapshots, "
-        f"seed {t['seed']}, ranking over entities seen so far"
+        f"{m['encoder']}+{m['decoder']}, dim {m['dim']}{''.join(extras)}, 1-N loss, Adam lr {t['lr']}, "
+        f"batch {t['batch_size']}, {steps} snapshots, seed {t['seed']}, ranking over entities seen so far; "
+        f"strategy options: {'; '.join(o for o in options if o) or 'defaults'}"
     )
+
+
+def _options(spec: dict) -> str:
+    """``replay: fraction 0.1`` for a strategy's JSON (parts joined by ``+``)."""
+    if "parts" in spec:
+        return " + ".join(filter(None, (_options(p) for p in spec["parts"])))
+    rest = {k: v for k, v in spec.items() if k != "name"}
+    return f"{spec['name']}: " + ", ".join(f"{k} {v}" for k, v in rest.items()) if rest else ""
 
 
 def published_table(results: list[tuple[str, kgt.SequenceResult]]) -> str:
@@ -180,7 +199,16 @@ def render(runs: list[dict]) -> str:
         result = kgt.SequenceResult(run["records"], run["setup"])
         results.append((run["dataset"], result))
         md += [f"## {run['dataset']}, seed {run['seed']}", "", f"`{run.get('command', '')}`", ""]
-        md += [f"Model: {setup_line(result)}.", "", "```", result.summary(), "```", ""]
+        md += [f"Model: {setup_line(result)}.", ""]
+        if run.get("load"):
+            load = run["load"]
+            md += [
+                f"Machine load (1-minute load average after each step, 2 cores shared): "
+                f"{min(load):.1f} to {max(load):.1f}, mean {sum(load) / len(load):.1f}. Seconds are noisy "
+                "under load; the work ratio (training queries) is not.",
+                "",
+            ]
+        md += ["```", result.summary(), "```", ""]
         md += ["Targets:", "", "```json", json.dumps(targets(run["dataset"], result), indent=1), "```", ""]
     if any(name == "ENTITY" for name, _ in results):
         md += ["## Published ENTITY figures beside ours", "", "```", published_table(results), "```", ""]
@@ -201,16 +229,27 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="first three snapshots, seed 0, fewer strategies")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--protocols", nargs="+", default=["merged", "new-only"])
-    parser.add_argument("--strategies", nargs="+", default=None, help="default: all (quick: a subset)")
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        default=None,
+        help='names, "a+b" combinations or JSON with options, e.g. \'{"name": "replay", "fraction": 0.3}\' '
+        "(default: all; quick: a subset)",
+    )
     parser.add_argument("--snapshots", type=int, default=None, help="default: 5 (quick: 3)")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="default: 0 1 2 (quick: 0)")
     parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--reciprocal", action="store_true", help="head queries through learned inverse relations")
+    parser.add_argument("--regularizer", default=None, help="n3 or l2 on the decoder's factors (default: none)")
+    parser.add_argument("--reg-weight", type=float, default=0.0, help="weight of --regularizer")
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=60, help="cap; early stopping decides (default: 60)")
     parser.add_argument("--patience", type=int, default=3, help="validations without improvement (default: 3)")
     parser.add_argument("--valid-size", type=int, default=2000)
-    parser.add_argument("--test-size", type=int, default=None, help="test triples per snapshot (default: all)")
+    parser.add_argument(
+        "--test-size", type=int, default=None, help=f"test triples per snapshot (all; quick: {QUICK_TEST_SIZE})"
+    )
     parser.add_argument("--no-scratch", action="store_true", help="train from scratch on the first snapshot only")
     parser.add_argument("--render", nargs="+", help="only rebuild the report from these saved .json files")
     parser.add_argument("--out", default=str(RESULTS / "continual"), help="results prefix (.json, .md)")
@@ -218,6 +257,9 @@ def main(argv=None) -> int:
     args.snapshots = args.snapshots or (3 if args.quick else 5)
     args.seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
     args.strategies = args.strategies or list(QUICK_STRATEGIES if args.quick else STRATEGIES)
+    args.strategies = [json.loads(s) if s.lstrip().startswith("{") else s for s in args.strategies]
+    if args.quick and args.test_size is None:
+        args.test_size = QUICK_TEST_SIZE
     torch.set_num_threads(1)
 
     if args.render:
@@ -233,7 +275,9 @@ def main(argv=None) -> int:
 
             def keep(partial, entry=entry):  # after every step, so a long run keeps what it has
                 entry.update(partial.to_json())
+                entry.setdefault("load", []).append(round(os.getloadavg()[0], 2))
                 report["seconds"] = time.perf_counter() - began
+                report["cpu_seconds"] = time.process_time()
                 write(args.out, report)
 
             result = run_dataset(name, args, seed, keep)
@@ -241,6 +285,7 @@ def main(argv=None) -> int:
             entry.update(result.to_json())
             result.plot(Path(args.out + f"_{name}_seed{seed}_curves.png"))
             report["seconds"] = time.perf_counter() - began
+            report["cpu_seconds"] = time.process_time()
             write(args.out, report)  # after every dataset, so a long run keeps what it has
     print(f"\nwrote {args.out}.json and .md ({report['seconds'] / 60:.1f} min)")
     return 0
@@ -269,7 +314,10 @@ def write(prefix: str, report: dict) -> None:
     save_json(Path(prefix + ".json"), report)
     text = render(report["runs"])
     if "seconds" in report:
-        text += f"\nWall time: {report['seconds'] / 60:.1f} min, 1 thread, on a shared 2-core machine.\n"
+        text += f"\nWall time: {report['seconds'] / 60:.1f} min, 1 thread, on a shared 2-core machine"
+        if "cpu_seconds" in report:  # the load-independent part: what the run itself computed
+            text += f" (CPU time of the run: {report['cpu_seconds'] / 60:.1f} min)"
+        text += ".\n"
     atomic_write_text(Path(prefix + ".md"), text)
 
 
