@@ -9,7 +9,9 @@ it forward with every strategy (see :mod:`kgtransfer.transfer.warm_start`):
   ``replay`` strategy: on the new triples plus a replayed sample of old ones); the baseline,
   ``scratch``, retrains a fresh model on the same graph with the same budget.
 - **new-only** protocol (the published continual-KGE protocol): step :math:`i` trains on the new
-  triples of :math:`K_i` only (``replay`` adds a sample of old ones).
+  triples of :math:`K_i` only (``replay`` adds a sample of old ones). A replay strategy therefore
+  trains on the same triples under both protocols, from the same model: it runs once and its
+  record is shared (``same_run_as`` names the protocol that ran it).
 
 Every run stops early on the same validation triples: a seeded sample of all validation triples
 seen so far. Evaluation per step: filtered MRR, Hits@1/3/10 on each test set seen so far, ranking
@@ -378,8 +380,16 @@ def sequence(
                         carried[(p, s.name)] = net
                 prev_vocab = vocab
                 continue
+        same: dict[str, tuple[dict, LinkPredictor]] = {}  # replay runs are the same under both protocols
         for protocol in protocols:
             for s in strats:
+                if s.replaces_old() and s.name in same:
+                    first, net = same[s.name]
+                    record = {**copy.deepcopy(first), "protocol": protocol, "same_run_as": first["protocol"]}
+                    records.append(record)
+                    log(_line(record) + f" (the {first['protocol']} run: same triples, same model)")
+                    carried[(protocol, s.name)] = net
+                    continue
                 previous = carried[(protocol, s.name)]
                 net, transferred, fresh = _transfer(previous, prev_vocab, model_config, split, config.seed)
                 new, old = step.new, step.old
@@ -398,6 +408,8 @@ def sequence(
                 records.append(record)
                 log(_line(record))
                 carried[(protocol, s.name)] = net
+                if s.replaces_old():
+                    same[s.name] = (record, net)
         prev_vocab = vocab
         if on_step is not None:
             partial = SequenceResult(list(records), setup)

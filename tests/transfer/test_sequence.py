@@ -216,6 +216,13 @@ def test_sequence_runs_both_protocols_and_saves(snapshots, tmp_path):
         r for r in result.records if r["strategy"] == "fine-tune" and r["step"] == 2 and r["protocol"] == "merged"
     )
     assert replay["train_triples"] < fine["train_triples"]  # new triples plus a sample, not everything
+    shared = next(
+        r for r in result.records if r["strategy"] == "replay" and r["step"] == 2 and r["protocol"] == "new-only"
+    )
+    assert shared["same_run_as"] == "merged" and shared["test"] == replay["test"]  # one run for both protocols
+    assert "same_run_as" not in next(
+        r for r in result.records if r["strategy"] == "fine-tune" and r["step"] == 2 and r["protocol"] == "new-only"
+    )
     assert [p["alpha"] for p in last["interpolation"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
     text = result.summary()
     assert "shrink-perturb" in text and "interpolation" in text
