@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -203,6 +204,12 @@ def render(runs: list[dict]) -> str:
         results.append((run["dataset"], result))
         md += [f"## {run['dataset']}, seed {run['seed']}", "", f"`{run.get('command', '')}`", ""]
         md += [f"Model: {setup_line(result)}.", ""]
+        if run.get("wall_seconds") is not None:
+            md += [
+                f"Run time: {run['wall_seconds'] / 60:.1f} min wall, {run['cpu_seconds'] / 60:.1f} min CPU "
+                "(training, validation, test and interpolation; 1 thread).",
+                "",
+            ]
         if run.get("load"):
             load = run["load"]
             md += [
@@ -273,12 +280,15 @@ def main(argv=None) -> int:
     report = {"args": vars(args), "runs": []}
     for name in args.datasets:
         for seed in args.seeds:
-            entry = {"dataset": name, "seed": seed, "command": " ".join(["python", *sys.argv])}
+            entry = {"dataset": name, "seed": seed, "command": shlex.join(["python", *sys.argv])}
             report["runs"].append(entry)
+            started = (time.perf_counter(), time.process_time())
 
-            def keep(partial, entry=entry):  # after every step, so a long run keeps what it has
+            def keep(partial, entry=entry, started=started):  # after every step, so a long run keeps what it has
                 entry.update(partial.to_json())
                 entry.setdefault("load", []).append(round(os.getloadavg()[0], 2))
+                entry["wall_seconds"] = time.perf_counter() - started[0]
+                entry["cpu_seconds"] = time.process_time() - started[1]
                 report["seconds"] = time.perf_counter() - began
                 report["cpu_seconds"] = time.process_time()
                 write(args.out, report)
