@@ -72,7 +72,7 @@ def run_dataset(name: str, args, seed: int, on_step=None) -> kgt.SequenceResult:
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
         raise SystemExit(f"missing snapshot folders: {missing} (set KGT_CKGE to the ckge folder)")
-    model = ModelConfig(encoder="embedding", decoder="complex", dim=args.dim, reciprocal=args.reciprocal)
+    model = ModelConfig(encoder="embedding", decoder="complex", dim=args.dim, reciprocal=not args.no_reciprocal)
     task = TaskConfig(regularizer=args.regularizer, regularization_weight=args.reg_weight)
     config = TrainConfig(
         epochs=args.epochs,
@@ -249,7 +249,9 @@ def main(argv=None) -> int:
     parser.add_argument("--snapshots", type=int, default=None, help="default: 5 (quick: 3)")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="default: 0 1 2 (quick: 0)")
     parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--reciprocal", action="store_true", help="head queries through learned inverse relations")
+    parser.add_argument(
+        "--no-reciprocal", action="store_true", help="score head queries with the decoder, not inverse relations"
+    )
     parser.add_argument("--regularizer", default=None, help="n3 or l2 on the decoder's factors (default: none)")
     parser.add_argument("--reg-weight", type=float, default=0.0, help="weight of --regularizer")
     parser.add_argument("--lr", type=float, default=0.01)
