@@ -200,6 +200,9 @@ def render(runs: list[dict]) -> str:
     md = ["# Continual benchmark: growing knowledge graphs", ""]
     results = []
     for run in runs:
+        if not run.get("records"):  # stopped before its first step ended
+            md += [f"## {run['dataset']}, seed {run['seed']}: stopped before its first step ended", ""]
+            continue
         result = kgt.SequenceResult(run["records"], run["setup"])
         results.append((run["dataset"], result))
         md += [f"## {run['dataset']}, seed {run['seed']}", "", f"`{run.get('command', '')}`", ""]
