@@ -202,9 +202,11 @@ def published_table(results: list[tuple[str, kgt.SequenceResult]]) -> str:
     return format_table(rows, ["method", "final mean MRR", "protocol"], title="ENTITY, new-only, published vs ours")
 
 
-def render(runs: list[dict]) -> str:
+def render(runs: list[dict], notes: str | None = None) -> str:
     """The markdown report of saved runs (each ``{"dataset", "seed", "command", "setup", "records"}``)."""
     md = ["# Continual benchmark: growing knowledge graphs", ""]
+    if notes:
+        md += [notes.strip(), ""]
     results = []
     for run in runs:
         if not run.get("records"):  # stopped before its first step ended
@@ -276,6 +278,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--no-scratch", action="store_true", help="train from scratch on the first snapshot only")
     parser.add_argument("--render", nargs="+", help="only rebuild the report from these saved .json files")
+    parser.add_argument("--notes", help="with --render: a markdown file placed after the report's title")
     parser.add_argument("--out", default=str(RESULTS / "continual"), help="results prefix (.json, .md)")
     args = parser.parse_args(argv)
     args.snapshots = args.snapshots or (3 if args.quick else 5)
@@ -288,7 +291,8 @@ def main(argv=None) -> int:
 
     if args.render:
         runs = [run for path in args.render for run in saved_runs(Path(path))]
-        write(args.out, {"runs": runs})
+        notes = Path(args.notes).read_text("utf-8") if args.notes else None
+        write(args.out, {"runs": runs, **({"notes": notes} if notes else {})})
         return 0
     began = time.perf_counter()
     report = {"args": vars(args), "runs": []}
@@ -339,7 +343,7 @@ def write(prefix: str, report: dict) -> None:
     from kgtransfer.knowledge.io import atomic_write_text
 
     save_json(Path(prefix + ".json"), report)
-    text = render(report["runs"])
+    text = render(report["runs"], report.get("notes"))
     if "seconds" in report:
         text += f"\nWall time: {report['seconds'] / 60:.1f} min, 1 thread, on a shared 2-core machine"
         if "cpu_seconds" in report:  # the load-independent part: what the run itself computed
