@@ -326,14 +326,15 @@ def section_train(args) -> dict:
     """
     from scaling_training import ENCODERS, entity_section
 
-    return {"rows": entity_section(list(ENCODERS), args.train_epochs, 5, args.threads, args.train_steps)}
+    rows = entity_section(list(ENCODERS), args.train_epochs, 5, args.threads, args.train_steps, args.train_steps)
+    return {"conditions": _conditions(args), "rows": rows}
 
 
 def section_epochs(args) -> dict:
     """One neighbour-sampled R-GCN epoch per synthetic size and the fitted growth exponent."""
     from scaling_training import synthetic_epochs
 
-    return synthetic_epochs(args.sizes, args.threads)
+    return {"conditions": _conditions(args), **synthetic_epochs(args.sizes, args.threads, max_steps=args.epoch_steps)}
 
 
 #: section name -> function(args) -> JSON-ready dict; add training sections here.
@@ -411,6 +412,7 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-dense", action="store_true", help="skip the dense-mask reference timing")
     parser.add_argument("--train-epochs", type=int, default=10, help="train section: epochs per encoder")
     parser.add_argument("--train-steps", type=int, help="train section: time only this many steps of epoch 1")
+    parser.add_argument("--epoch-steps", type=int, help="epochs section: time only this many steps per size")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -22,9 +22,9 @@ Writes ``benchmarks/results/scaling_training.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -43,85 +43,94 @@ ENTITY = next(
 ENCODERS = {"rgcn": "distmult", "compgcn": "distmult", "embedding": "complex"}
 
 
-def read_tsv_union(folder: Path) -> dict[str, list[tuple[str, str, str]]]:
-    """``{"train", "valid", "test"}`` rows of every snapshot folder under ``folder``, deduplicated."""
-    parts: dict[str, dict] = {"train": {}, "valid": {}, "test": {}}
-    for snapshot in sorted(p for p in folder.iterdir() if p.is_dir()):
-        for name in parts:
-            path = snapshot / f"{name}.txt.gz"
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                for line in f:
-                    h, r, t = line.rstrip("\n").split("\t")
-                    parts[name][(h, r, t)] = None
-    return {name: list(rows) for name, rows in parts.items()}
-
-
 def entity_split(folder: Path = ENTITY):
-    """The ENTITY union as a :class:`~kgtransfer.data.splits.Split` (ids in sorted label order)."""
-    from kgtransfer.data.splits import Split
-    from kgtransfer.data.tensorize import Triples
-    from kgtransfer.data.vocab import GraphVocab, Vocab
+    """The ENTITY union as users build it: ``kgt.load`` of each snapshot folder, merged with ``|``, given splits.
 
-    rows = read_tsv_union(folder)
-    every = [row for part in rows.values() for row in part]
-    vocab = GraphVocab(Vocab.build(x for h, _, t in every for x in (h, t)), Vocab.build(r for _, r, _ in every))
+    Each snapshot's ``train/valid/test.txt.gz`` become the provenance sources ``ENTITY/<i>/train`` etc.;
+    :func:`~kgtransfer.data.splits.given_split` takes the roles from them (test over valid over train).
+    """
+    import kgtransfer as kgt
+    from kgtransfer.data.splits import given_split
 
-    def table(part):
-        arr = np.array(part, dtype=object).reshape(-1, 3)
-        ids = np.stack(
-            [vocab.entities.index(arr[:, 0]), vocab.relations.index(arr[:, 1]), vocab.entities.index(arr[:, 2])], 1
-        )
-        return Triples(torch.from_numpy(ids), len(vocab.entities), len(vocab.relations), vocab)
-
-    return Split(table(rows["train"]), table(rows["valid"]), table(rows["test"]), method="given")
+    snapshots = sorted(p for p in Path(folder).iterdir() if p.is_dir())
+    kg = None
+    for snapshot in snapshots:
+        graph = kgt.load(snapshot, name=f"{Path(folder).name}/{snapshot.name}")
+        kg = graph if kg is None else kg | graph
+    return given_split(kg)
 
 
-def train_one(encoder: str, epochs: int, eval_every: int, threads: int, max_steps: int | None = None) -> dict:
+def train_one(
+    encoder: str,
+    epochs: int,
+    eval_every: int,
+    threads: int,
+    max_steps: int | None = None,
+    eval_steps: int | None = None,
+    eval_triples: int = 5000,
+) -> dict:
     """Train one encoder on the ENTITY union at default settings (run in its own process).
 
-    With ``max_steps``, only that many optimizer steps of the first epoch run (the same model, task and
-    optimizer as ``kgt.train`` builds); seconds per epoch are then the mean step time times the steps of
-    an epoch, and the validation MRR is the one after those steps.
+    With ``max_steps``, only that many optimizer steps run (:func:`_steps`: the model, task, optimizer
+    and per-epoch seeding of ``kgt.train``, possibly across epochs); seconds per epoch are then the mean
+    step time times the steps of an epoch, and the curve holds the validation MRR on the first
+    ``eval_triples`` validation triples every ``eval_steps`` steps. The last row of ``valid_mrr`` is
+    always one filtered evaluation of the whole validation split, timed as ``eval_seconds``.
     """
     import kgtransfer as kgt
 
     torch.set_num_threads(threads)
     split = entity_split()
+    curve = None
     if max_steps is None:
         config = kgt.TrainConfig(epochs=epochs, eval_every=eval_every, patience=0, threads=threads, progress=False)
         trained = kgt.train(split, encoder=encoder, decoder=ENCODERS[encoder], config=config)
         model, task = trained.model, trained.task
         seconds = trained.fit.history.seconds
         per_epoch, valid = sum(seconds) / len(seconds), {e["epoch"]: e["mrr"] for e in trained.fit.history.evals}
-        steps_run = None
+        steps_run, cpu_per_epoch = None, None
     else:
-        model, task, per_epoch, steps_run = _partial_epoch(split, encoder, threads, max_steps)
+        model, task, per_epoch, cpu_per_epoch, steps_run, curve = _steps(
+            split, encoder, threads, max_steps, eval_steps, eval_triples
+        )
         valid = None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     metrics = task.evaluate(model, "valid")
-    eval_seconds = time.perf_counter() - started
+    eval_seconds, eval_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    steps_per_epoch = task.num_batches(kgt.TrainConfig().batch_size)
     return {
         "encoder": encoder,
         "decoder": ENCODERS[encoder],
         "mode": task.mode,
+        "fanouts": list(task.sampler.fanouts) if task.sampler is not None else None,
         "train_triples": len(split.train),
         "entities": split.num_entities,
         "relations": split.num_relations,
+        "parameters": sum(p.numel() for p in model.parameters()),
         "seconds_per_epoch": per_epoch,
+        "cpu_seconds_per_epoch": cpu_per_epoch,
         "triples_per_second": len(split.train) / per_epoch,
         "eval_seconds": eval_seconds,
-        "valid_mrr": valid if valid is not None else {f"after {steps_run} steps": metrics["mrr"]},
+        "eval_cpu_seconds": eval_cpu,
+        "valid_mrr": valid if valid is not None else {f"epoch {steps_run / steps_per_epoch:.2f}": metrics["mrr"]},
+        "curve": curve,
         "epochs": None if steps_run is not None else epochs,
         "steps_run": steps_run,
-        "steps_per_epoch": task.num_batches(kgt.TrainConfig().batch_size),
+        "steps_per_epoch": steps_per_epoch,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "command": " ".join(sys.argv),
     }
 
 
-def _partial_epoch(split, encoder: str, threads: int, max_steps: int):
-    """The first ``max_steps`` steps of ``kgt.train``'s first epoch; model, task, estimated s/epoch, steps."""
+def _steps(split, encoder: str, threads: int, max_steps: int, eval_steps: int | None, eval_triples: int):
+    """``max_steps`` optimizer steps as ``kgt.train`` takes them; model, task, estimated s/epoch, steps, curve.
+
+    The curve is ``[{"step", "epoch", "mrr", "train_seconds"}]``: validation MRR on the first
+    ``eval_triples`` validation triples every ``eval_steps`` steps (not counted in the step times).
+    """
     import kgtransfer as kgt
-    from kgtransfer.engine import OPTIMIZERS, epoch_generator
+    from kgtransfer.engine import epoch_generator, make_optimizer
     from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
@@ -131,37 +140,61 @@ def _partial_epoch(split, encoder: str, threads: int, max_steps: int):
         ModelConfig(encoder=encoder, decoder=ENCODERS[encoder]), split.num_entities, split.num_relations
     )
     task = LinkPredictionTask(split).bind(model)
-    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr)
-    model.train()
-    times = []
-    for step, batch in enumerate(task.batches(1, config.batch_size, epoch_generator(config.seed, 1))):
-        if step == max_steps:
-            break
-        started = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        task.loss(model, batch).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        times.append(time.perf_counter() - started)
-    per_epoch = sum(times) / len(times) * task.num_batches(config.batch_size)
-    return model.eval(), task, per_epoch, len(times)
+    optimizer = make_optimizer(model.parameters(), config)
+    per_epoch_steps = task.num_batches(config.batch_size)
+    subset = split.valid.tensor[:eval_triples]
+    times, cpu, curve, epoch = [], [], [], 0
+    while len(times) < max_steps:
+        epoch += 1
+        torch.manual_seed(config.seed * 1_000_003 + epoch)  # as the engine seeds each epoch
+        model.train()
+        for batch in task.batches(epoch, config.batch_size, epoch_generator(config.seed, epoch)):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            optimizer.zero_grad(set_to_none=True)
+            task.loss(model, batch).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
+            step = len(times)
+            if eval_steps and (step % eval_steps == 0 or step == max_steps):
+                mrr = task.evaluate(model, triples=subset)["mrr"]
+                model.train()
+                curve.append(
+                    {"step": step, "epoch": round(step / per_epoch_steps, 3), "mrr": mrr, "train_seconds": sum(times)}
+                )
+                print(f"  {encoder} step {step}: valid[:{len(subset)}] MRR {mrr:.4f}, {sum(times):.0f} s", flush=True)
+            if step == max_steps:
+                break
+    per_epoch = sum(times) / len(times) * per_epoch_steps
+    cpu_per_epoch = sum(cpu) / len(cpu) * per_epoch_steps
+    return model.eval(), task, per_epoch, cpu_per_epoch, len(times), curve
 
 
-def entity_section(encoders, epochs: int, eval_every: int, threads: int, max_steps: int | None = None) -> list[dict]:
+def entity_section(
+    encoders,
+    epochs: int,
+    eval_every: int,
+    threads: int,
+    max_steps: int | None = None,
+    eval_steps: int | None = None,
+    eval_triples: int = 5000,
+) -> list[dict]:
     """One fresh process per encoder (its peak RSS is its own); their results."""
     rows = []
     for encoder in encoders:
         cmd = [sys.executable, __file__, "--one", encoder, "--epochs", str(epochs)]
-        cmd += ["--eval-every", str(eval_every), "--threads", str(threads)]
+        cmd += ["--eval-every", str(eval_every), "--threads", str(threads), "--eval-triples", str(eval_triples)]
         cmd += ["--max-steps", str(max_steps)] if max_steps else []
+        cmd += ["--eval-steps", str(eval_steps)] if eval_steps else []
         out = subprocess.run(cmd, capture_output=True, text=True)
+        print(out.stdout, end="", flush=True)
         if out.returncode:
             rows.append({"encoder": encoder, "error": out.stderr[-2000:]})
             print(f"  {encoder}: failed\n{out.stderr[-2000:]}", flush=True)
             continue
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
-        print(f"  {encoder}: {json.dumps(row)}", flush=True)
     return rows
 
 
@@ -183,15 +216,22 @@ def synthetic_triples(num_triples: int, num_relations: int = 300, seed: int = 0)
     return torch.stack([h, r, t], 1)
 
 
-def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn") -> dict:
-    """Seconds of one mini-batch (sampled) epoch per size, and the fitted growth exponent."""
+def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int | None = None) -> dict:
+    """Seconds of one mini-batch (sampled) epoch per size, and the fitted growth exponent.
+
+    With ``max_steps``, each size runs only that many steps (after one untimed warm-up step) and the
+    epoch time is extrapolated: mean step time times the steps of an epoch. Task and sampler setup
+    (indexes over the training triples, one sort of the message edges) is timed apart.
+    """
+    from kgtransfer.config import TrainConfig
     from kgtransfer.data.splits import Split
     from kgtransfer.data.tensorize import Triples
-    from kgtransfer.engine import epoch_generator
+    from kgtransfer.engine import epoch_generator, make_optimizer
     from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
     torch.set_num_threads(threads)
+    config = TrainConfig(threads=threads)
     rows = []
     for size in sizes:
         triples = synthetic_triples(size)
@@ -200,55 +240,165 @@ def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn") -> dict:
         split = Split(Triples(triples, n, r), Triples(empty, n, r), Triples(empty, n, r), method="given")
         torch.manual_seed(0)
         model = LinkPredictor.build(ModelConfig(encoder=encoder), n, r)
+        started = time.perf_counter()
         task = LinkPredictionTask(split, mode="sampled").bind(model)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        started, steps = time.perf_counter(), 0
-        for batch in task.batches(1, 512, epoch_generator(0, 1)):
+        setup = time.perf_counter() - started
+        optimizer = make_optimizer(model.parameters(), config)
+        per_epoch = task.num_batches(config.batch_size)
+        times, cpu = [], []
+        for batch in task.batches(1, config.batch_size, epoch_generator(0, 1)):
+            if not times:
+                ids, seed = batch
+                seeds = torch.unique(task.train[ids][:, [0, 2]])
+                sub = task.sampler.sample(seeds, exclude=ids, generator=torch.Generator().manual_seed(seed))
+            started, cpu_started = time.perf_counter(), time.process_time()
             optimizer.zero_grad(set_to_none=True)
             task.loss(model, batch).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            steps += 1
-        seconds = time.perf_counter() - started
-        rows.append({"triples": size, "entities": n, "steps": steps, "epoch_seconds": seconds})
-        print(f"  synthetic {size}: {seconds:.1f} s / epoch ({steps} steps)", flush=True)
+            times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
+            if max_steps is not None and len(times) > max_steps:
+                break
+        timed = times[1:] if max_steps is not None else times
+        timed_cpu = cpu[1:] if max_steps is not None else cpu
+        seconds = sum(timed) / len(timed) * per_epoch if max_steps is not None else sum(times)
+        cpu_seconds = sum(timed_cpu) / len(timed_cpu) * per_epoch
+        rows.append(
+            {
+                "triples": size,
+                "entities": n,
+                "relations": r,
+                "steps_per_epoch": per_epoch,
+                "steps_timed": len(timed),
+                "seconds_per_step": sum(timed) / len(timed),
+                "setup_seconds": setup,
+                "epoch_seconds": seconds,
+                "cpu_seconds_per_step": sum(timed_cpu) / len(timed_cpu),
+                "epoch_cpu_seconds": cpu_seconds,
+                "extrapolated": max_steps is not None,
+                "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,  # the process so far
+                "subgraph_nodes": sub.num_nodes,  # of the first step
+                "subgraph_edges": sub.edge_index.size(1),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+            }
+        )
+        print(f"  synthetic {size}: {seconds:.1f} s / epoch ({len(timed)} of {per_epoch} steps timed)", flush=True)
     x = np.log([r["triples"] for r in rows])
-    y = np.log([r["epoch_seconds"] for r in rows])
-    exponent = float(np.polyfit(x, y, 1)[0]) if len(rows) > 1 else math.nan
-    return {"encoder": encoder, "rows": rows, "exponent": exponent}
+    fit = {
+        k: float(np.polyfit(x, np.log([r[k] for r in rows]), 1)[0]) if len(rows) > 1 else math.nan
+        for k in ("epoch_seconds", "epoch_cpu_seconds")
+    }
+    return {
+        "encoder": encoder,
+        "threads": threads,
+        "max_steps": max_steps,
+        "rows": rows,
+        "exponent": fit["epoch_cpu_seconds"],  # CPU seconds: the machine is shared, wall seconds are noisy
+        "exponent_wall": fit["epoch_seconds"],
+    }
+
+
+#: validation MRR targets of the issue: (MRR, within this many epochs)
+TARGETS = {"rgcn": (0.20, 10), "compgcn": (0.20, 10), "embedding": (0.18, 2)}
 
 
 def markdown(result: dict) -> str:
-    steps = next((r["steps_run"] for r in result.get("entity", []) if r.get("steps_run")), None)
     lines = [
         "# GNN training at scale",
         "",
-        (f"ENTITY rows: {steps} steps of the first epoch each; s/epoch = mean step time x steps. " if steps else "")
-        + f"torch {torch.__version__}, {result['threads']} thread(s), default settings (`TrainConfig()`, "
-        "`ModelConfig()`: dim 200, 2 layers, reciprocal), batch 512 triples; the CPU was shared with other jobs.",
+        f"torch {torch.__version__}, {result['threads']} torch thread(s), default settings (`TrainConfig()`, "
+        "`ModelConfig()`: dim 200, 2 layers, reciprocal; batch 512), on a 2-core machine shared with other jobs "
+        "(load averages per row). Rows with a step count ran that many optimizer steps (the model, task, "
+        "optimizer and per-epoch seeding of `kgt.train`); their s/epoch is the mean step time times the steps of "
+        "an epoch; the curve is the validation MRR on the first 5,000 validation triples, the last MRR the whole "
+        "validation split.",
         "",
         "## ENTITY union (186,062 train / 62,027 valid triples, 14,541 entities, 237 relations)",
         "",
-        "| encoder | mode | peak RSS GB | s/epoch | triples/s | valid eval s | trained | valid MRR |",
-        "|---|---|---|---|---|---|---|---|",
+        "| encoder | mode | params | peak RSS GB | s/epoch (cpu) | triples/s | valid eval s (cpu) | trained "
+        "| valid MRR | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result.get("entity", []):
         if "error" in r:
-            lines.append(f"| {r['encoder']} | failed | | | | | | |")
+            lines.append(f"| {r['encoder']} | failed | | | | | | | | |")
             continue
         mrr = ", ".join(f"{e}: {m:.3f}" for e, m in r["valid_mrr"].items())
-        run = r["epochs"] if r.get("steps_run") is None else f"{r['steps_run']} of {r['steps_per_epoch']} steps"
+        run = r["epochs"] if r.get("steps_run") is None else f"{r['steps_run']} steps ({r['steps_per_epoch']}/epoch)"
+        load = r.get("load_average")
         lines.append(
-            f"| {r['encoder']}+{r['decoder']} | {r['mode']} | {r['peak_rss_gb']:.2f} | {r['seconds_per_epoch']:.1f} | "
-            f"{r['triples_per_second']:.0f} | {r['eval_seconds']:.1f} | {run} | {mrr} |"
+            f"| {r['encoder']}+{r['decoder']} | {r['mode']} | {r.get('parameters', 0) / 1e6:.1f}M | "
+            f"{r['peak_rss_gb']:.2f} | {r['seconds_per_epoch']:.0f} ({_num(r.get('cpu_seconds_per_epoch'))}) | "
+            f"{r['triples_per_second']:.0f} | {r['eval_seconds']:.1f} ({_num(r.get('eval_cpu_seconds'))}) | {run} | "
+            f"{mrr} | {'' if load is None else load[0]} |"
+        )
+    curves = [r for r in result.get("entity", []) if r.get("curve")]
+    for r in curves:
+        points = ", ".join(f"{c['epoch']:.2f}: {c['mrr']:.3f}" for c in r["curve"])
+        lines += ["", f"{r['encoder']} curve (epoch: MRR on valid[:5000]): {points}"]
+    syn = result.get("synthetic")
+    if syn:
+        how = f"{syn['max_steps']} timed steps per size, extrapolated" if syn.get("max_steps") else "whole epochs"
+        lines += ["", f"## One sampled epoch per synthetic size ({syn['encoder']}, {how})", ""]
+        lines += [
+            "| triples | entities | steps/epoch | subgraph nodes / edges | s/step (cpu) | s/epoch (cpu) | setup s "
+            "| RSS GB | load |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in syn["rows"]:
+            lines.append(
+                f"| {r['triples']:,} | {r['entities']:,} | {r['steps_per_epoch']} | "
+                f"{r['subgraph_nodes']:,} / {r['subgraph_edges']:,} | {r['seconds_per_step']:.2f} "
+                f"({r['cpu_seconds_per_step']:.2f}) | {r['epoch_seconds']:.0f} ({r['epoch_cpu_seconds']:.0f}) | "
+                f"{r['setup_seconds']:.1f} | {r['peak_rss_gb']:.2f} | "
+                f"{r['load_average'][0]} |"
+            )
+        lines += [
+            "",
+            f"Fitted growth exponent of epoch time vs size: {syn['exponent']:.3f} in CPU seconds "
+            f"({syn['exponent_wall']:.3f} in wall seconds; target <= 1.1)",
+        ]
+    lines += ["", "## Targets", ""] + [f"- {line}" for line in target_lines(result)]
+    if result.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {line}" for line in result["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def target_lines(result: dict) -> list[str]:
+    """One line per target of the issue: the figure, and whether it holds, falls short, or was not measured."""
+    out = []
+    for r in result.get("entity", []):
+        if "error" in r:
+            out.append(f"{r['encoder']}: the run failed")
+            continue
+        rss = r["peak_rss_gb"]
+        out.append(f"{r['encoder']}: peak RSS {rss:.2f} GB {'<=' if rss <= 4 else '>'} 4 GB")
+        goal, within = TARGETS[r["encoder"]]
+        trained = r["epochs"] if r.get("steps_run") is None else r["steps_run"] / r["steps_per_epoch"]
+        best = max(r["valid_mrr"].values())
+        if best >= goal and trained <= within:
+            verdict = "holds"
+        elif trained < within:
+            verdict = f"not shown: only {trained:.2f} of {within} epochs were run"
+        else:
+            verdict = "falls short"
+        hours = within * r["seconds_per_epoch"] / 3600
+        cpu = r.get("cpu_seconds_per_epoch")
+        cost = f"{hours:.1f} h wall at the run's load" + ("" if cpu is None else f", {within * cpu / 3600:.1f} h CPU")
+        out.append(
+            f"{r['encoder']}: valid MRR {best:.3f} after {trained:.2f} epochs against >= {goal} within {within} "
+            f"epochs: {verdict} ({within} epochs at the measured speed: {cost})"
         )
     syn = result.get("synthetic")
     if syn:
-        lines += ["", f"## One sampled epoch per synthetic size ({syn['encoder']})", ""]
-        lines += ["| triples | entities | steps | s/epoch |", "|---|---|---|---|"]
-        for r in syn["rows"]:
-            lines.append(f"| {r['triples']} | {r['entities']} | {r['steps']} | {r['epoch_seconds']:.1f} |")
-        lines += ["", f"Fitted growth exponent of epoch time vs size: {syn['exponent']:.3f}"]
-    return "\n".join(lines) + "\n"
+        verdict = "holds" if syn["exponent"] <= 1.1 else "falls short"
+        out.append(f"epoch-time growth exponent {syn['exponent']:.3f} against <= 1.1: {verdict}")
+    return out
 
 
 def main(argv=None) -> None:
@@ -260,24 +410,50 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="1 epoch, sizes 10K/30K, nothing written")
     parser.add_argument(
-        "--max-steps", type=int, help="ENTITY: time only this many steps of the first epoch (s/epoch extrapolated)"
+        "--max-steps", type=int, help="ENTITY: run only this many optimizer steps (s/epoch extrapolated from them)"
+    )
+    parser.add_argument("--eval-steps", type=int, help="ENTITY with --max-steps: validation MRR every this many steps")
+    parser.add_argument("--eval-triples", type=int, default=5000, help="validation triples of the --eval-steps curve")
+    parser.add_argument(
+        "--synthetic-steps", type=int, help="synthetic sizes: time only this many steps each (s/epoch extrapolated)"
     )
     parser.add_argument("--skip-entity", action="store_true", help="synthetic sizes only")
+    parser.add_argument("--rows", nargs="*", help="add the JSON rows that earlier `--one` runs printed (files)")
+    parser.add_argument("--note", action="append", help="a line on the conditions of this run, kept (repeatable)")
     parser.add_argument("--one", choices=list(ENCODERS), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(train_one(args.one, args.epochs, args.eval_every, args.threads, args.max_steps)))
+        row = train_one(
+            args.one, args.epochs, args.eval_every, args.threads, args.max_steps, args.eval_steps, args.eval_triples
+        )
+        print(json.dumps(row))
         return
     if args.quick:
         args.epochs, args.eval_every, args.sizes = 1, 1, [10_000, 30_000]
-    result = {"threads": args.threads, "epochs": args.epochs, "max_steps": args.max_steps}
+    result = {"threads": args.threads}
     if args.sizes:
-        result["synthetic"] = synthetic_epochs(args.sizes, args.threads)
+        result["synthetic"] = synthetic_epochs(args.sizes, args.threads, max_steps=args.synthetic_steps)
     if not args.skip_entity:
-        result["entity"] = entity_section(args.encoders, args.epochs, args.eval_every, args.threads, args.max_steps)
+        result["entity"] = entity_section(
+            args.encoders,
+            args.epochs,
+            args.eval_every,
+            args.threads,
+            args.max_steps,
+            args.eval_steps,
+            args.eval_triples,
+        )
+    if args.rows:  # rows printed by earlier `--one` runs (the last line of each run's output)
+        rows = [json.loads(Path(f).read_text().strip().splitlines()[-1]) for f in args.rows]
+        result["entity"] = result.get("entity", []) + rows
     path = RESULTS / "scaling_training.json"
-    if path.exists() and not args.quick:  # keep the other section of an earlier run
-        result = {**json.loads(path.read_text()), **result}
+    if path.exists() and not args.quick:  # keep the other sections and encoders of earlier runs
+        earlier = json.loads(path.read_text())
+        mine = {r["encoder"] for r in result.get("entity", [])}
+        entity = [r for r in earlier.get("entity", []) if r["encoder"] not in mine] + result.get("entity", [])
+        result = {**earlier, **result, "entity": sorted(entity, key=lambda r: list(ENCODERS).index(r["encoder"]))}
+    if args.note:
+        result["notes"] = [*result.get("notes", []), *args.note]
     text = markdown(result)
     print(text)
     if not args.quick:

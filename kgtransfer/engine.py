@@ -32,6 +32,10 @@ from kgtransfer.registry import OPTIMIZERS
 __all__ = ["OPTIMIZERS", "FitResult", "History", "Task", "TrainConfig", "fit", "save_json"]
 
 
+#: an epoch that trained this long is followed by a ``last`` checkpoint even when it is not evaluated
+CHECKPOINT_SECONDS = 60.0
+
+
 def make_optimizer(params, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
     """The optimizer registered as ``config.optimizer`` over ``params`` (parameters or parameter groups)."""
     return OPTIMIZERS[config.optimizer](params, lr=config.lr if lr is None else lr, weight_decay=config.weight_decay)
@@ -157,7 +161,8 @@ def fit(
         config: the :class:`TrainConfig`.
         optimizer: an optimizer over the model's parameters (default: ``config.optimizer`` with
             ``config.lr`` and ``config.weight_decay``).
-        checkpoint_dir: where to write ``last`` (every evaluation) and ``best`` checkpoints.
+        checkpoint_dir: where to write ``last`` (every evaluation, and every epoch that took
+            :data:`CHECKPOINT_SECONDS` or more) and ``best`` checkpoints.
         resume: continue from ``checkpoint_dir/last`` when it exists.
         state: extra JSON metadata stored in checkpoints (vocabularies, model config).
         on_epoch_end: called after every epoch with ``(epoch, model)``.
@@ -203,9 +208,6 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
     torch.set_num_threads(choose_threads(task.size(), config.threads))
     seed_everything(config.seed)
     model.to(device)
-    if world is not None:  # every rank starts from rank 0's weights
-        for tensor in model.state_dict().values():
-            torch.distributed.broadcast(tensor, src=0)
     task = task.to(device)
     if hasattr(task, "bind"):  # lets the task pick how to batch for this model (e.g. sampled GNN steps)
         task.bind(model)
@@ -216,13 +218,22 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
         else nullcontext()
     )
     history, best, best_epoch, stale, start = History(), {}, 0, 0, 1
-    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if resume and ckpt is not None and (ckpt / "last").exists():
+    restored = None
+    if resume and ckpt is not None and _is_main(world) and (ckpt / "last").exists():
         current = state() if state is not None else None
-        fields, best, best_epoch, stale, start, saved_best = resume_state(
-            ckpt, model, optimizer, device, config.to_json(), current
-        )
+        restored = resume_state(ckpt, model, optimizer, device, config.to_json(), current)
+    if world is not None:  # every rank continues from rank 0's weights, optimizer state and counters
+        restored = _from_main(None if restored is None else (*restored, optimizer.state_dict()), world)
+        if restored is not None:
+            if not _is_main(world):
+                optimizer.load_state_dict(restored[-1])
+            restored = restored[:-1]
+        for tensor in model.state_dict().values():
+            torch.distributed.broadcast(tensor, src=0)
+    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if restored is not None:
+        fields, best, best_epoch, stale, start, saved_best = restored
         history = _history(fields, ckpt)
         best_weights = saved_best if saved_best is not None else best_weights
 
@@ -252,15 +263,20 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             total, count = total + loss.item(), count + 1
+        if world is not None:  # the epoch's mean loss over every rank's batches, the same on every rank
+            total, count = _sum_over_ranks([total, count], world)
         history.loss.append(total / max(count, 1))
         history.seconds.append(time.perf_counter() - t0)
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
         evaluate_now = epoch % config.eval_every == 0 or epoch == config.epochs
-        if evaluate_now:
-            model.eval()
-            with torch.no_grad(), autocast:
-                metrics = task.evaluate(model, "valid")
+        if evaluate_now:  # under torchrun rank 0 evaluates; the others wait for its metrics
+            metrics = None
+            if _is_main(world):
+                model.eval()
+                with torch.no_grad(), autocast:
+                    metrics = task.evaluate(model, "valid")
+            metrics = _from_main(metrics, world)
             history.evals.append({"epoch": epoch, **{k: v for k, v in metrics.items() if isinstance(v, float)}})
             if not best or metrics[task.metric] > best[task.metric]:
                 best, best_epoch, stale = dict(metrics), epoch, 0
@@ -269,18 +285,19 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
                     save_training_state(ckpt / "best", model, None, {"epoch": epoch}, state)
             else:
                 stale += 1
-            if ckpt is not None and _is_main(world):
-                meta = {
-                    "epoch": epoch,
-                    "best": best,
-                    "best_epoch": best_epoch,
-                    "stale": stale,
-                    "history": asdict(history),
-                    "config": config.to_json(),
-                }
-                save_training_state(ckpt / "last", model, optimizer, meta, state)
             if config.patience and stale >= config.patience:
                 stopped = True
+        # `last` after every evaluation, and after every long epoch: a killed run loses at most one of those
+        if ckpt is not None and _is_main(world) and (evaluate_now or history.seconds[-1] >= CHECKPOINT_SECONDS):
+            meta = {
+                "epoch": epoch,
+                "best": best,
+                "best_epoch": best_epoch,
+                "stale": stale,
+                "history": asdict(history),
+                "config": config.to_json(),
+            }
+            save_training_state(ckpt / "last", model, optimizer, meta, state)
         bar.update(1)
         bar.set_postfix(_postfix(history, task.metric))
         if stopped:
@@ -348,7 +365,8 @@ def init_distributed(device: str = "auto") -> World | None:
 
     Backend: NCCL on CUDA (one GPU per local rank), gloo on CPU. Each rank trains on its share of
     every epoch's batches; gradients are averaged across ranks after each backward pass, so all
-    ranks hold the same weights and make the same early-stopping decisions.
+    ranks hold the same weights. Rank 0 alone evaluates and writes checkpoints; its validation
+    metrics are broadcast, so every rank keeps the same best epoch and stops at the same time.
     """
     import torch.distributed as dist
 
@@ -365,6 +383,33 @@ def init_distributed(device: str = "auto") -> World | None:
 
 def _is_main(world: World | None) -> bool:
     return world is None or world.rank == 0
+
+
+def _from_main(value, world: World | None):
+    """Rank 0's ``value`` on every rank (a broadcast of a picklable object; the value itself outside torchrun)."""
+    if world is None:
+        return value
+    box = [_to_cpu(value)]  # tensors travel on CPU: a CUDA tensor would unpickle onto rank 0's GPU
+    torch.distributed.broadcast_object_list(box, src=0, device=world.device if world.device.type == "cuda" else None)
+    return box[0]
+
+
+def _sum_over_ranks(values: list[float], world: World) -> list[float]:
+    """Each number summed over the ranks (one all-reduce, float64, on the rank's device: NCCL needs CUDA)."""
+    tensor = torch.tensor(values, dtype=torch.float64, device=world.device)
+    torch.distributed.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def _to_cpu(value):
+    """``value`` with every tensor in its (nested) tuples, lists and dicts moved to CPU."""
+    if isinstance(value, Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
 
 
 def _my_batches(batches: Iterator, world: World | None) -> Iterator:

@@ -53,18 +53,44 @@ def test_two_ranks_train_identically(tmp_path):
 SAMPLED = r"""
 import json, os, sys, torch
 import kgtransfer as kgt
+import kgtransfer.checkpoint as checkpoint
 from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+calls = {"evaluate": 0, "save": 0}  # what this rank evaluated and wrote
+evaluate, save = LinkPredictionTask.evaluate, checkpoint.save_training_state
+def counted_evaluate(*args, **kwargs):
+    calls["evaluate"] += 1
+    return evaluate(*args, **kwargs)
+def counted_save(*args, **kwargs):
+    calls["save"] += 1
+    return save(*args, **kwargs)
+LinkPredictionTask.evaluate, checkpoint.save_training_state = counted_evaluate, counted_save
+
 ex = "http://example.org/"
 rows = [(f"<{ex}e{i % 30}>", f"<{ex}p{i % 4}>", f"<{ex}e{(i * 7 + i // 30) % 30}>") for i in range(300)]
 kg = KnowledgeGraph.from_triples(rows, name="toy")
-batch = int(sys.argv[2])
-cfg = kgt.TrainConfig(epochs=8, lr=0.02, batch_size=batch, eval_every=4, patience=0, progress=False, threads=1)
+out, batch = sys.argv[1], int(sys.argv[2])
 task = kgt.TaskConfig(mode="sampled", fanouts=[5, 5])
-result = kgt.train(kg, encoder="rgcn", dim=16, config=cfg, task=task, checkpoint_dir=os.path.join(sys.argv[1], "ckpt"))
+
+def run(epochs, folder, resume=False):
+    cfg = kgt.TrainConfig(epochs=epochs, lr=0.02, batch_size=batch, eval_every=4, patience=0, progress=False, threads=1)
+    ckpt = os.path.join(out, folder)
+    return kgt.train(kg, encoder="rgcn", dim=16, config=cfg, task=task, checkpoint_dir=ckpt, resume=resume)
+
+result = run(8, "ckpt")
 rank = int(os.environ.get("RANK", "0"))
-torch.save({k: v.cpu() for k, v in result.model.state_dict().items()}, os.path.join(sys.argv[1], f"rank{rank}.pt"))
-with open(os.path.join(sys.argv[1], f"out{rank}.json"), "w") as f:
-    json.dump({"loss": result.fit.history.loss, "valid": result.fit.best["mrr"]}, f)
+weights = {k: v.cpu() for k, v in result.model.state_dict().items()}
+torch.save(weights, os.path.join(out, f"rank{rank}.pt"))
+done = {"loss": result.fit.history.loss, "valid": result.fit.best["mrr"], "best_epoch": result.fit.best_epoch}
+done["calls"] = dict(calls)
+if len(sys.argv) > 3:  # interrupted after epoch 4 (its checkpoint is all that is left), resumed to epoch 8
+    run(4, "interrupted")
+    resumed = run(8, "interrupted", resume=True)
+    done["resumed_loss"] = resumed.fit.history.loss
+    done["resumed_same_weights"] = all(torch.equal(v.cpu(), weights[k]) for k, v in resumed.model.state_dict().items())
+with open(os.path.join(out, f"out{rank}.json"), "w") as f:
+    json.dump(done, f)
 """
 
 
@@ -75,6 +101,10 @@ def test_two_ranks_of_sampled_gnn_training_match_one_process(tmp_path):
     Each rank samples its own neighbourhoods, so the runs are not bit-identical; stated tolerance:
     the per-epoch mean losses within 15% of each other, and the best validation MRR (30 triples, so
     noisy) within 0.15 of each other and both far above random ranking (about 0.13 for 30 entities).
+    Rank 0 alone evaluates and writes checkpoints, the other rank gets its metrics (the same best
+    epoch); both record the epoch losses averaged over the ranks; a 2-rank run stopped after epoch 4
+    and resumed from its checkpoint ends with the same losses and weights as the uninterrupted run,
+    bit for bit.
     """
     script = tmp_path / "train.py"
     script.write_text(SAMPLED)
@@ -84,7 +114,7 @@ def test_two_ranks_of_sampled_gnn_training_match_one_process(tmp_path):
     one.mkdir(), two.mkdir()
     single = subprocess.run([sys.executable, str(script), str(one), "64"], capture_output=True, text=True, env=env)
     assert single.returncode == 0, single.stderr[-3000:]
-    cmd = [torchrun, "--standalone", "--nproc_per_node=2", str(script), str(two), "32"]
+    cmd = [torchrun, "--standalone", "--nproc_per_node=2", str(script), str(two), "32", "resume"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     a = torch.load(two / "rank0.pt", weights_only=True)
@@ -92,6 +122,12 @@ def test_two_ranks_of_sampled_gnn_training_match_one_process(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)  # ranks end identical
     assert (two / "ckpt" / "last").exists()  # rank 0 wrote the checkpoints
     ref, got = (json.loads((d / "out0.json").read_text()) for d in (one, two))
+    other = json.loads((two / "out1.json").read_text())
+    assert got["calls"]["evaluate"] == 2 and got["calls"]["save"] >= 3  # epochs 4, 8: last twice, best 1-2x
+    assert other["calls"] == {"evaluate": 0, "save": 0}
+    assert (other["valid"], other["best_epoch"], other["loss"]) == (got["valid"], got["best_epoch"], got["loss"])
+    for rank_out in (got, other):
+        assert rank_out["resumed_loss"] == rank_out["loss"] and rank_out["resumed_same_weights"]
     assert got["loss"][-1] < got["loss"][0]
     for x, y in zip(ref["loss"], got["loss"], strict=True):
         assert abs(x - y) <= 0.15 * x

@@ -588,6 +588,8 @@ class LinkPredictionTask:
 
     def _sampled_loss(self, model, triple_ids: Tensor, seed: int) -> Tensor:
         """The 1-N loss of the triples' queries over a sampled neighbourhood's entities (see the class docstring)."""
+        from kgtransfer.data.sampling import local_ids
+
         if self.sampler is None:
             self.bind(model)
         triples = self.train[triple_ids]
@@ -597,17 +599,15 @@ class LinkPredictionTask:
         if getattr(self.graph, "x", None) is not None:
             sub.x = self.graph.x[sub.n_id]
         reps = model.encode(sub)
-        local = torch.full((self.num_entities,), -1, dtype=torch.long, device=self.device)
-        local[sub.n_id] = torch.arange(len(sub.n_id), device=self.device)
         h, r, t = triples.unbind(1)
         losses, penalty, n = [], None, len(sub.n_id)
         eps = self.label_smoothing
         for side, ids in (("tail", h), ("head", t)):
-            ids_local = local[ids]
+            ids_local = local_ids(sub.n_id, ids)
             scores = model.score_tails(reps, ids_local, r) if side == "tail" else model.score_heads(reps, r, ids_local)
             known = torch.zeros(len(ids), n, dtype=torch.bool, device=scores.device)
             rows, answers = self.answers.known(ids, r, side)
-            answers = local[answers]
+            answers = local_ids(sub.n_id, answers)
             inside = answers >= 0
             known[rows[inside], answers[inside]] = True  # the known answers inside the subgraph
             losses.append(self.loss_fn(scores, known, eps))

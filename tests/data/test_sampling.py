@@ -70,3 +70,11 @@ def test_bad_fanouts_raise():
     graph = _graph()
     with pytest.raises(ValueError, match="fanouts"):
         NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (0,))
+
+
+def test_local_ids_find_positions_and_mark_absent_ids():
+    from kgtransfer.data.sampling import local_ids
+
+    n_id = torch.tensor([7, 2, 9, 4])
+    assert local_ids(n_id, torch.tensor([9, 7, 3, 4, 2, 10, 0])).tolist() == [2, 0, -1, 3, 1, -1, -1]
+    assert local_ids(torch.zeros(0, dtype=torch.long), torch.tensor([1, 2])).tolist() == [-1, -1]
