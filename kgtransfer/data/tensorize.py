@@ -324,7 +324,9 @@ def sort_rows(hrt: np.ndarray) -> np.ndarray:
         return hrt
     r_size, t_size = int(hrt[:, 1].max()) + 1, int(hrt[:, 2].max()) + 1
     if (int(hrt[:, 0].max()) + 1) * r_size * t_size < 1 << 63:  # one int64 key per row: one sort
-        return hrt[np.argsort((hrt[:, 0] * r_size + hrt[:, 1]) * t_size + hrt[:, 2])]
+        # sorting the keys and unpacking them is several times faster than an argsort (the same rows)
+        key = np.sort((hrt[:, 0].astype(np.int64) * r_size + hrt[:, 1]) * t_size + hrt[:, 2])
+        return np.stack([key // (r_size * t_size), key // t_size % r_size, key % t_size], axis=1).astype(hrt.dtype)
     return hrt[np.lexsort((hrt[:, 2], hrt[:, 1], hrt[:, 0]))]
 
 

@@ -180,6 +180,19 @@ class Decoder(nn.Module, ABC):
                 f"{type(self).__name__} reads a dim-vector as dim/2 complex numbers, so dim must be even; got {dim}"
             )
 
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor | None:
+        """``q`` ``[B, d']`` with ``score_tails(h, r, E) == q @ E.T``, or :obj:`None` when scoring is no single product.
+
+        Decoders whose all-entity scores are one matrix product (DistMult, ComplEx) return it, so
+        evaluation can form the product in the layout that is fastest (see
+        :meth:`kgtransfer.models.link_predictor.LinkPredictor.scorer`). Default: :obj:`None`.
+        """
+        return None
+
+    def head_query(self, r: Tensor, t: Tensor) -> Tensor | None:
+        """``q`` with ``score_heads(E, r, t) == q @ E.T``, or :obj:`None` (see :meth:`tail_query`)."""
+        return None
+
     @abstractmethod
     def forward(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
         """Score triples: ``[B, d]`` heads, relations and tails to ``[B]`` scores."""

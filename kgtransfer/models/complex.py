@@ -36,16 +36,22 @@ class ComplEx(Decoder):
         (h_re, h_im), (r_re, r_im), (t_re, t_im) = _halves(h), _halves(r), _halves(t)
         return (h_re * r_re * t_re + h_im * r_re * t_im + h_re * r_im * t_im - h_im * r_im * t_re).sum(dim=-1)
 
-    def score_tails(self, h: Tensor, r: Tensor, all_t: Tensor) -> Tensor:
-        """Score every tail: ``Re(h r) . t_re + Im(h r) . t_im``, ``[B, N]``."""
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
+        """``[Re(h r), Im(h r)]``: every tail's score is its dot product with it."""
         self.check_dim(h.size(-1))
         (h_re, h_im), (r_re, r_im) = _halves(h), _halves(r)
-        q = torch.cat([h_re * r_re - h_im * r_im, h_re * r_im + h_im * r_re], dim=-1)
-        return q @ all_t.t()
+        return torch.cat([h_re * r_re - h_im * r_im, h_re * r_im + h_im * r_re], dim=-1)
+
+    def head_query(self, r: Tensor, t: Tensor) -> Tensor:
+        """``[Re(u), Im(u)]`` with ``u = r conj(t)``: every head's score is its dot product with it."""
+        self.check_dim(t.size(-1))
+        (r_re, r_im), (t_re, t_im) = _halves(r), _halves(t)
+        return torch.cat([r_re * t_re + r_im * t_im, r_re * t_im - r_im * t_re], dim=-1)
+
+    def score_tails(self, h: Tensor, r: Tensor, all_t: Tensor) -> Tensor:
+        """Score every tail: ``Re(h r) . t_re + Im(h r) . t_im``, ``[B, N]``."""
+        return self.tail_query(h, r) @ all_t.t()
 
     def score_heads(self, all_h: Tensor, r: Tensor, t: Tensor) -> Tensor:
         """Score every head: ``Re(h u)`` with ``u = r conj(t)``, ``[B, N]``."""
-        self.check_dim(t.size(-1))
-        (r_re, r_im), (t_re, t_im) = _halves(r), _halves(t)
-        q = torch.cat([r_re * t_re + r_im * t_im, r_re * t_im - r_im * t_re], dim=-1)
-        return q @ all_h.t()
+        return self.head_query(r, t) @ all_h.t()

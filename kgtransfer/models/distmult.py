@@ -19,10 +19,18 @@ class DistMult(Decoder):
         """Score ``[B, d]`` triples to ``[B]``."""
         return (h * r * t).sum(dim=-1)
 
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
+        """``h * r``: every tail's score is its dot product with it."""
+        return h * r
+
+    def head_query(self, r: Tensor, t: Tensor) -> Tensor:
+        """``r * t``: every head's score is its dot product with it."""
+        return r * t
+
     def score_tails(self, h: Tensor, r: Tensor, all_t: Tensor) -> Tensor:
         """Score every tail: ``(h * r) @ all_t.T``, ``[B, N]``."""
-        return (h * r) @ all_t.t()
+        return self.tail_query(h, r) @ all_t.t()
 
     def score_heads(self, all_h: Tensor, r: Tensor, t: Tensor) -> Tensor:
         """Score every head: ``(r * t) @ all_h.T``, ``[B, N]``."""
-        return (r * t) @ all_h.t()
+        return self.head_query(r, t) @ all_h.t()

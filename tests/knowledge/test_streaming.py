@@ -67,6 +67,17 @@ def test_hash_clashes_fall_back_to_exact_interning(monkeypatch):
     assert triples.tolist() == [[0, 1, 2], [2, 1, 3]] and terms == ["<urn:x:a>", "<urn:x:r>", "<urn:x:b>", "<urn:x:cc>"]
 
 
+def test_fields_sharing_the_high_hash_bits_are_told_apart(monkeypatch):
+    # the grouping sort keys on the high bits of the first hash; here every field shares them
+    original = S._hashes
+    monkeypatch.setattr(S, "_hashes", lambda *a: (original(*a)[0] & np.uint64(0xFFFF), original(*a)[1]))
+    monkeypatch.setattr(S, "CHUNK_BYTES", 100)
+    for data, fmt in ((NT, "ntriples"), (NQ, "nquads")):
+        fast = S.parse_lines(data, fmt == "nquads", "doc", "doc")
+        assert fast is not None
+        same(fast, parse(data, fmt, "doc", fast=False))
+
+
 @pytest.mark.parametrize(
     "bad",
     [

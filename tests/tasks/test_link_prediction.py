@@ -204,6 +204,87 @@ def test_perfect_scorer_and_metrics():
         evaluate_link_prediction(lambda i, r, s: torch.zeros(len(i), ne - 1), triples, None, ne)
 
 
+def brute_force_ranks(model, reps, test, known, num_entities, side):
+    """Realistic filtered ranks one triple at a time: the previous scoring (``score_tails`` rows), plain loops."""
+    ent, rel = reps
+    query_col, true_col = (0, 2) if side == "tail" else (2, 0)
+    ids, rels = test[:, query_col], test[:, 1]
+    scores = model.score_tails(reps, ids, rels) if side == "tail" else model.score_heads(reps, rels, ids)
+    known_set = {tuple(x) for x in known.tolist()}
+    ranks = []
+    for i, (h, r, t) in enumerate(test.tolist()):
+        true_id = (h, r, t)[true_col]
+        s = scores[i].tolist()
+        kept = [
+            e
+            for e in range(num_entities)
+            if e == true_id or ((h, r, e) if side == "tail" else (e, r, t)) not in known_set
+        ]
+        greater = sum(s[e] > s[true_id] for e in kept)
+        not_smaller = sum(s[e] >= s[true_id] for e in kept)
+        ranks.append(0.5 * (greater + 1 + not_smaller))
+    return torch.tensor(ranks)
+
+
+@pytest.mark.parametrize("decoder", ["complex", "distmult", "transe"])
+@pytest.mark.parametrize("reciprocal", [False, True])
+@pytest.mark.parametrize("exact", [True, False])
+def test_model_evaluation_equals_brute_force_ranks(decoder, reciprocal, exact):
+    """The product-layout scorer and the blocked counts rank exactly as a plain loop over the old scores.
+
+    ``exact``: embeddings are multiples of 1/4 with duplicated rows, so every score is exact in
+    float32 whatever the summation order and ties are everywhere; otherwise xavier-normal floats.
+    """
+    from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
+
+    ne, nr, dim = 50, 3, 8
+    torch.manual_seed(0)
+    model = LinkPredictor.build(
+        ModelConfig(encoder="embedding", decoder=decoder, dim=dim, reciprocal=reciprocal), ne, nr
+    )
+    if exact:
+        g = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(torch.randint(-2, 3, p.shape, generator=g).float() / 4)
+            ent = model.encoder.entity_embedding.weight
+            ent[10:20] = ent[:10]  # duplicated entities: tied scores in every row
+    known = random_triples(400, ne, nr, seed=2)
+    # many test triples share a query (the gathered path) and every query has a first triple
+    test = torch.cat([known[::3], known[known[:, 0] == 7], known[known[:, 2] == 11]]).unique(dim=0)
+    graph = type("G", (), {"edge_index": torch.zeros(2, 0, dtype=torch.long), "edge_type": torch.zeros(0).long()})()
+    model.eval()
+    reps = model.encode(graph)
+    ours = evaluate_link_prediction(model.scorer(graph), test, known, ne, batch_size=8)
+    ties = False
+    for side in ("head", "tail"):
+        ref = brute_force_ranks(model, reps, test, known, ne, side)
+        assert rank_metrics(ref) == {k: ours[side][k] for k in rank_metrics(ref)}, side
+        ties |= bool((ref != ref.round()).any())  # a half rank: tied with an odd number of others
+    assert ties or not exact
+
+
+def test_blocked_counts_equal_comparisons():
+    from kgtransfer.tasks import link_prediction as lp
+
+    g = torch.Generator().manual_seed(0)
+    n, width = 300, 24
+    for scores in (torch.randint(4, (width, n), generator=g).float(), torch.randn(n, width, generator=g).t()):
+        scores[3, 5], scores[4, 7], scores[5, 0] = float("nan"), float("inf"), -float("inf")
+        rows = torch.cat([torch.arange(width), torch.randint(width, (40,), generator=g)])
+        true = scores[rows, torch.randint(n, (len(rows),), generator=g)]
+        for block_bytes in (64, 2**20):  # 16 entities a block, and all at once
+            old, lp.COUNT_BLOCK_BYTES = lp.COUNT_BLOCK_BYTES, block_bytes
+            try:
+                greater, not_smaller = lp._counts(scores, rows, true)
+                partial = lp._counts(scores, rows[width:], true[width:])  # no triple for some rows
+            finally:
+                lp.COUNT_BLOCK_BYTES = old
+            assert torch.equal(greater, (scores[rows] > true[:, None]).sum(1))
+            assert torch.equal(not_smaller, (scores[rows] >= true[:, None]).sum(1))
+            assert torch.equal(partial[0], greater[width:]) and torch.equal(partial[1], not_smaller[width:])
+
+
 @pytest.mark.slow
 def test_umls_test_split_evaluates_in_well_under_a_second():
     labels: dict[str, int] = {}
