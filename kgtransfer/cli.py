@@ -138,8 +138,18 @@ def _training_options(
     add_arguments(p.add_argument_group(title), TrainConfig, defaults=defaults)
 
 
+def _model_options(p: argparse.ArgumentParser, model: dict | None = None, train: dict | None = None) -> None:
+    """The ModelConfig, TaskConfig and TrainConfig flags; ``model``/``train``: defaults to show where they differ."""
+    from kgtransfer.config import ModelConfig, TaskConfig
+    from kgtransfer.config_adapter import add_arguments
+
+    add_arguments(p.add_argument_group("model (ModelConfig)"), ModelConfig, skip=("encoder_kwargs",), defaults=model)
+    add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
+    _training_options(p, defaults=train)
+
+
 def _learning_parsers(sub) -> None:
-    from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
+    from kgtransfer.config import FinetuneConfig
     from kgtransfer.config_adapter import add_arguments
 
     p = sub.add_parser(
@@ -147,8 +157,9 @@ def _learning_parsers(sub) -> None:
         help="train a link predictor on K1 and save the run directory",
         description="Pretrain: train an encoder + decoder for link prediction on a source graph K1 and save "
         "the run (weights, IRI-keyed vocabularies, split, metrics, curve). `kgtransfer finetune RUN K` then "
-        "transfers it to a target graph. Unset --encoder, --dim and --batch-size are chosen for the graph "
-        "(printed before training).",
+        "transfers it to a target graph. Unset --dim, --batch-size, --lr and --eval-every are sized to the graph "
+        "(printed before training, with the reason): on a large graph a smaller dim, few large steps per epoch, "
+        "a larger learning rate and validation every epoch, so that early stopping ends the run.",
     )
     p.add_argument("source", help=_source_help())
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
@@ -162,18 +173,16 @@ def _learning_parsers(sub) -> None:
         "that split, e.g. a scratch baseline on a fine-tuned run's split (default: given when the data has "
         "splits, else random)",
     )
-    chosen = "chosen for the graph"
-    add_arguments(
-        p.add_argument_group("model (ModelConfig)"),
-        ModelConfig,
-        skip=("encoder_kwargs",),
-        defaults={
-            "encoder": f"{chosen}: rgcn, or compgcn where R-GCN's cost per edge type and node is large",
-            "dim": f"{chosen}: 200, or 64 for a GNN on over 20,000 training triples",
+    large = "on a graph whose epoch scores over 50 M (query, entity) pairs"
+    _model_options(
+        p,
+        model={"dim": f"200, 64 {large}"},
+        train={
+            "batch_size": f"512; {large}, a GNN takes about 10 steps an epoch, as memory_budget allows",
+            "lr": f"0.001; 0.01 {large} with few steps an epoch",
+            "eval_every": f"5; 1 {large}",
         },
     )
-    add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
-    _training_options(p, defaults={"batch_size": f"{chosen}: 512, or few steps per epoch for a GNN"})
     _resume_option(p)
     p.set_defaults(handler=cmd_pretrain)
 
@@ -242,13 +251,10 @@ def _learning_parsers(sub) -> None:
     p.add_argument("--valid-size", type=int, default=3000, help="validation sample for early stopping (default: 3000)")
     p.add_argument("--test-size", type=int, help="test triples per snapshot, a seeded sample (default: all)")
     p.add_argument("--no-scratch", action="store_true", help="skip training from scratch on every merged graph")
-    defaults = {"encoder": "embedding", "decoder": "complex", "dim": 128}
-    add_arguments(p.add_argument_group("model (ModelConfig)"), ModelConfig, skip=("encoder_kwargs",), defaults=defaults)
-    add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
-    add_arguments(
-        p.add_argument_group("training (TrainConfig)"),
-        TrainConfig,
-        defaults={"eval_every": 1, "patience": 3, "lr": 0.003, "progress": False},
+    _model_options(
+        p,
+        model={"encoder": "embedding", "decoder": "complex", "dim": 128},
+        train={"eval_every": 1, "patience": 3, "lr": 0.003, "progress": False},
     )
     p.set_defaults(handler=cmd_sequence)
 
@@ -304,21 +310,26 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
     from kgtransfer.config_adapter import from_args
-    from kgtransfer.sizing import suggest
+    from kgtransfer.sizing import plan
     from kgtransfer.training import make_split
 
     kg = _load_source(args.source, view=args.view)
     split = make_split(kg, args.split, args.seed or 0)
-    if args.encoder is None or args.dim is None or args.batch_size is None:
-        train = split.train.tensor
-        queries = len(train[:, [0, 1]].unique(dim=0)) + len(train[:, [2, 1]].unique(dim=0))
-        chosen = suggest(args.encoder, len(train), split.num_entities, split.num_relations, queries)
-        args.encoder = args.encoder or chosen.encoder
-        args.dim = args.dim or chosen.dim
-        args.batch_size = args.batch_size or chosen.batch_size
+    given = {name: getattr(args, name) for name in ("dim", "batch_size", "lr", "eval_every")}
+    chosen = plan(
+        split,
+        args.encoder or kgt.ModelConfig.encoder,
+        **given,
+        layers=args.layers or 2,
+        memory_budget=args.memory_budget or kgt.TaskConfig.memory_budget,
+    )
+    if chosen.chosen:
+        for name in chosen.chosen:
+            setattr(args, name, getattr(chosen, name))
+        flags = "/".join("--" + name.replace("_", "-") for name in chosen.chosen)
         print(
             f"settings for {kg.name} ({len(split.train):,} training triples, {split.num_entities:,} entities): "
-            f"{chosen}; --encoder/--dim/--batch-size override",
+            f"{chosen}\n  override with {flags}",
             flush=True,
         )
     model = from_args(args, kgt.ModelConfig)

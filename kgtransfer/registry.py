@@ -44,12 +44,15 @@ class Registry(Mapping):
 
     Args:
         kind: what the entries are, for error messages (``"encoder"``, ``"strategy"``, ...).
+        entries: names and objects (or lazy ``"module:attribute"`` strings) to register (default: none).
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, entries: Mapping[str, Any] | None = None):
         self.kind = kind
         self._entries: dict[str, Any] = {}
         self._display: dict[str, str] = {}
+        for name, obj in (entries or {}).items():
+            self.register(name, obj)
 
     def register(self, name: str, obj: Any = None) -> Any:
         """Register ``obj`` (or a lazy ``"module:attribute"``) as ``name``; without ``obj``, a decorator."""
@@ -97,51 +100,61 @@ class Registry(Mapping):
         return f"Registry({self.kind!r}, {self.names()})"
 
 
-ENCODERS = Registry("encoder")
-ENCODERS.register("rgcn", "kgtransfer.models.rgcn:RGCN")
-ENCODERS.register("compgcn", "kgtransfer.models.compgcn:CompGCN")
-ENCODERS.register("embedding", "kgtransfer.models.embedding:EmbeddingEncoder")
-
-DECODERS = Registry("decoder")
-DECODERS.register("distmult", "kgtransfer.models.distmult:DistMult")
-DECODERS.register("complex", "kgtransfer.models.complex:ComplEx")
-DECODERS.register("rotate", "kgtransfer.models.rotate:RotatE")
-DECODERS.register("transe", "kgtransfer.models.transe:TransE")
-
-STRATEGIES = Registry("strategy")
-STRATEGIES.register("full", "kgtransfer.transfer.strategies:Full")
-STRATEGIES.register("linear-probe", "kgtransfer.transfer.strategies:LinearProbe")
-STRATEGIES.register("lp-ft", "kgtransfer.transfer.strategies:LinearProbeThenFinetune")
-STRATEGIES.register("freeze-N", "kgtransfer.transfer.strategies:Freeze")
-# continual strategies: also hooks for snapshot sequences (kgt.sequence)
-for _name, _cls in (
-    ("fine-tune", "FineTune"),
-    ("random-init", "RandomInit"),
-    ("shrink-perturb", "ShrinkPerturb"),
-    ("warmup", "Warmup"),
-    ("ewc", "EWC"),
-    ("l2sp", "L2SP"),
-    ("replay", "Replay"),
-    ("freeze-unfreeze", "FreezeUnfreeze"),
-    ("discriminative", "Discriminative"),
-):
-    STRATEGIES.register(_name, f"kgtransfer.transfer.warm_start:{_cls}")
-
-COMPOSE = Registry("compose operator")
-COMPOSE.register("sum", "kgtransfer.transfer.structure:Sum")
-COMPOSE.register("concat", "kgtransfer.transfer.structure:Concat")
-COMPOSE.register("gate", "kgtransfer.transfer.structure:Gate")
-
-LOSSES = Registry("loss")
-LOSSES.register("1-n", "kgtransfer.tasks.losses:OneToN")
-LOSSES.register("negative-sampling", "kgtransfer.tasks.losses:NegativeSampling")
-
-REGULARIZERS = Registry("regularizer")
-REGULARIZERS.register("n3", "kgtransfer.tasks.losses:n3")
-REGULARIZERS.register("l2", "kgtransfer.tasks.losses:l2")
-
-OPTIMIZERS = Registry("optimizer")
-OPTIMIZERS.register("adam", "kgtransfer.optimizers:Adam")
-OPTIMIZERS.register("adagrad", "torch.optim:Adagrad")
-OPTIMIZERS.register("sgd", "torch.optim:SGD")
-OPTIMIZERS.register("adamw", "kgtransfer.optimizers:AdamW")
+ENCODERS = Registry(
+    "encoder",
+    {
+        "rgcn": "kgtransfer.models.rgcn:RGCN",
+        "compgcn": "kgtransfer.models.compgcn:CompGCN",
+        "embedding": "kgtransfer.models.embedding:EmbeddingEncoder",
+    },
+)
+DECODERS = Registry(
+    "decoder",
+    {
+        "distmult": "kgtransfer.models.distmult:DistMult",
+        "complex": "kgtransfer.models.complex:ComplEx",
+        "rotate": "kgtransfer.models.rotate:RotatE",
+        "transe": "kgtransfer.models.transe:TransE",
+    },
+)
+STRATEGIES = Registry(
+    "strategy",
+    {
+        "full": "kgtransfer.transfer.strategies:Full",
+        "linear-probe": "kgtransfer.transfer.strategies:LinearProbe",
+        "lp-ft": "kgtransfer.transfer.strategies:LinearProbeThenFinetune",
+        "freeze-N": "kgtransfer.transfer.strategies:Freeze",
+        # continual strategies: also hooks for snapshot sequences (kgt.sequence)
+        "fine-tune": "kgtransfer.transfer.warm_start:FineTune",
+        "random-init": "kgtransfer.transfer.warm_start:RandomInit",
+        "shrink-perturb": "kgtransfer.transfer.warm_start:ShrinkPerturb",
+        "warmup": "kgtransfer.transfer.warm_start:Warmup",
+        "ewc": "kgtransfer.transfer.warm_start:EWC",
+        "l2sp": "kgtransfer.transfer.warm_start:L2SP",
+        "replay": "kgtransfer.transfer.warm_start:Replay",
+        "freeze-unfreeze": "kgtransfer.transfer.warm_start:FreezeUnfreeze",
+        "discriminative": "kgtransfer.transfer.warm_start:Discriminative",
+    },
+)
+COMPOSE = Registry(
+    "compose operator",
+    {
+        "sum": "kgtransfer.transfer.structure:Sum",
+        "concat": "kgtransfer.transfer.structure:Concat",
+        "gate": "kgtransfer.transfer.structure:Gate",
+    },
+)
+LOSSES = Registry(
+    "loss",
+    {"1-n": "kgtransfer.tasks.losses:OneToN", "negative-sampling": "kgtransfer.tasks.losses:NegativeSampling"},
+)
+REGULARIZERS = Registry("regularizer", {"n3": "kgtransfer.tasks.losses:n3", "l2": "kgtransfer.tasks.losses:l2"})
+OPTIMIZERS = Registry(
+    "optimizer",
+    {
+        "adam": "kgtransfer.optimizers:Adam",
+        "adagrad": "torch.optim:Adagrad",
+        "sgd": "torch.optim:SGD",
+        "adamw": "kgtransfer.optimizers:AdamW",
+    },
+)

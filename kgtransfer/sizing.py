@@ -1,83 +1,192 @@
-r"""Settings that suit the graph at hand, for commands run with their defaults.
+r"""Settings that suit the graph: the one place where link-prediction defaults are sized to the data.
 
-A message-passing encoder encodes the whole graph at every optimizer step, so an epoch costs
-``steps × encode``, and on a large graph the settings of a small benchmark (R-GCN, dim 200,
-batches of 512 queries) make one epoch take many minutes. :func:`suggest` picks:
+Where the cost of 1-N training goes. A step of ``B`` queries encodes the whole message graph
+(``E`` edges, ``L`` layers: :math:`O(L \cdot E \cdot d^2)` for R-GCN, whose layer multiplies each edge
+type's sources once (:func:`kgtransfer.models.rgcn.relational_conv`), and for CompGCN) and scores every
+query against all ``N`` entities (:math:`O(B \cdot N \cdot d)`, plus the loss's passes over the
+``[B, N]`` scores). An epoch is ``Q / B`` steps for ``Q`` distinct training queries, so it costs
+:math:`(Q / B) \cdot \mathrm{encode} + Q \cdot N \cdot c_d`; the scoring term does not shrink with
+the batch. Measured by ``benchmarks/sizing.py`` on Brick 1.4 (44,018 training triples, 10,452
+entities, 88,036 message edges, 40,753 queries), one thread of a shared 2-core machine, seconds:
 
-- the encoder, when none is asked for: R-GCN, unless its per-layer cost — PyG's ``RGCNConv``
-  transforms every node once per edge type, :math:`2R \cdot N \cdot d^2` — is large
-  (:math:`2R \cdot N >` :data:`RGCN_LIMIT`), then CompGCN, whose cost grows with the edges
-  (on Brick 1.4, 126 edge types × 10,452 entities: CompGCN's forward and backward pass took 3.9 s
-  against R-GCN's 27 s at dim 64, measured on one thread of a loaded machine);
-- the dimension: 200, or 64 for a message-passing encoder on more than :data:`LARGE` training
-  triples;
-- the batch size: at most :data:`MAX_STEPS` steps per epoch for message-passing encoders,
-  within :data:`SCORE_BUDGET` scores per step for the ``[batch, entities]`` matrix of 1-N training.
+=================  ===========  ==========  ===========  ==========
+encoder, dim       encode pass  step of 512  step of 4096  validation
+=================  ===========  ==========  ===========  ==========
+R-GCN, 64          0.21         0.52        2.09         0.76
+R-GCN, 200         2.9          2.8         7.1          3.4
+CompGCN, 64        0.40         0.55        3.35         1.67
+CompGCN, 200       3.9          3.3         6.8          3.4
+=================  ===========  ==========  ===========  ==========
+
+With the small-graph settings (R-GCN, dim 200, 80 steps of 512) an epoch is about 80 x 2.8 s, nearly
+four minutes; at dim 64 with 10 steps of about 4,096 queries, about 21 s. R-GCN is no longer the
+costly encoder (the old reason to switch to CompGCN on many edge types is gone), so the encoder is
+not sized: it stays the config default.
+
+:func:`plan` therefore sizes a run by its scoring work per epoch, :math:`Q \cdot N`:
+
+- up to :data:`LARGE_EPOCH` score entries (UMLS: 0.2 M, Kinships 0.3 M, Brick's object-property
+  views 3-11 M): the benchmark settings, dim 200, 512 queries a step, lr 0.001, validation every
+  5 epochs (:class:`~kgtransfer.config.ModelConfig` / :class:`~kgtransfer.config.TrainConfig` defaults);
+- above it (Brick 1.2: 273 M, Brick 1.4: 426 M): dim 64; for a message-passing encoder about
+  :data:`STEPS` steps per epoch (as many queries per step as the memory budget allows, so the
+  whole-graph pass is paid ten times per epoch, not eighty) and lr 0.01 (with ten Adam steps an
+  epoch, 0.001 barely moves in an epoch); validation every epoch (ranking the validation triples
+  costs a few percent of a training epoch, and patience then counts epochs, not blocks of five).
+
+How a step uses the graph (:func:`step_mode`, the ``mode="auto"`` of
+:class:`~kgtransfer.tasks.link_prediction.LinkPredictionTask` and
+:class:`~kgtransfer.tasks.node_classification.NodeClassificationTask`) follows the same memory
+model, :func:`step_bytes`: whole-graph steps while they fit ``memory_budget``, neighbour-sampled
+ones above it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, field
 
-MESSAGE_PASSING = ("rgcn", "compgcn")
-MAX_STEPS = 8  # optimizer steps per epoch for message-passing encoders
-SCORE_BUDGET = 50_000_000  # batch × entities scores per step (200 MB in float32)
-LARGE = 20_000  # training triples above which a message-passing model gets dim 64
-RGCN_LIMIT = 500_000  # edge types × entities above which the default encoder is CompGCN
+from kgtransfer.config import ModelConfig, TrainConfig
+
+#: Score entries per epoch (distinct training queries x entities) above which a graph is large.
+LARGE_EPOCH = 50_000_000
+#: Optimizer steps per epoch aimed at for a message-passing encoder on a large graph.
+STEPS = 10
+#: Settings of a large graph: embedding size, learning rate, evaluation interval.
+LARGE_DIM, LARGE_LR, LARGE_EVAL_EVERY = 64, 0.01, 1
+#: The small-graph settings: the config defaults (dim 200, lr 0.001, validation every 5 epochs), and
+#: the queries per step there, in sampled mode and at least on large graphs (512).
+DIM, LR, EVAL_EVERY, BATCH = ModelConfig.dim, TrainConfig.lr, TrainConfig.eval_every, TrainConfig.batch_size
+#: Bytes per float.
+FLOAT = 4
+
+
+def step_bytes(edges: int, entities: int, dim: int, layers: int, queries: int) -> int:
+    """Estimated bytes of a whole-graph training step.
+
+    About 4 float activations per message edge, dimension and layer (messages, their gradients,
+    the aggregation), plus the scores, softmax and target of ``queries`` queries against every entity.
+    """
+    return 4 * edges * dim * layers * FLOAT + 3 * queries * entities * FLOAT
+
+
+def step_mode(encoder, edges: int, entities: int, memory_budget: int, whole: str = "batch", queries: int = 0) -> str:
+    """``whole`` or ``"sampled"``: how a training step of ``encoder`` uses a graph of ``edges`` message edges.
+
+    Whole-graph steps for encoders without message passing, and for the others while
+    :func:`step_bytes` of ``queries`` queries fits ``memory_budget``; above it neighbour-sampled
+    steps, where the encoder can encode a subgraph (its ``forward`` takes ``node_ids``).
+
+    Args:
+        encoder: the encoder module (its ``dim``, ``layers()`` and ``message_passing`` are read).
+        edges: message edges of the graph.
+        entities: entities scored per query.
+        memory_budget: bytes a whole-graph step may take.
+        whole: the name of the whole-graph mode of the task (default: ``"batch"``).
+        queries: queries scored against every entity in a step (default: 0, none).
+    """
+    if not getattr(encoder, "message_passing", True):
+        return whole
+    dim = int(getattr(encoder, "dim", 1))
+    if step_bytes(edges, entities, dim, encoder_layers(encoder), queries) <= memory_budget:
+        return whole
+    return "sampled" if "node_ids" in inspect.signature(encoder.forward).parameters else whole
+
+
+def encoder_layers(encoder) -> int:
+    """Message-passing layers of ``encoder`` (2 when it does not say)."""
+    layers = len(encoder.layers()) if hasattr(encoder, "layers") else 2
+    return layers or 2
 
 
 @dataclass(frozen=True)
-class Suggestion:
-    """Suggested encoder, ``dim`` and ``batch_size``, and the steps per epoch they give."""
+class Plan:
+    """Settings for a graph: those chosen and why, the steps per epoch they give."""
 
-    encoder: str
     dim: int
     batch_size: int
+    lr: float
+    eval_every: int
     steps_per_epoch: int
-    reason: str
+    chosen: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = field(default=())
 
     def __str__(self) -> str:
-        return (
-            f"{self.encoder}, dim {self.dim}, batch size {self.batch_size:,} "
-            f"({self.steps_per_epoch} steps per epoch): {self.reason}"
+        every = "every epoch" if self.eval_every == 1 else f"every {self.eval_every} epochs"
+        settings = (
+            f"dim {self.dim}, batch size {self.batch_size:,} ({self.steps_per_epoch} steps per epoch), "
+            f"lr {self.lr:g}, validation {every}"
         )
+        return f"{settings}\n  why: {'; '.join(self.reasons)}" if self.reasons else settings
 
 
-def suggest(
-    encoder: str | None,
-    train_triples: int,
-    num_entities: int,
-    num_relations: int = 1,
-    queries: int | None = None,
-) -> Suggestion:
-    """Defaults for a graph of ``train_triples`` training triples over ``num_entities`` entities.
+def count_queries(train) -> int:
+    """Distinct 1-N training queries ``(h, r, ?)`` and ``(?, r, t)`` of ``[n, 3]`` triples."""
+    return len(train[:, [0, 1]].unique(dim=0)) + len(train[:, [2, 1]].unique(dim=0))
+
+
+def plan(
+    split,
+    encoder: str = "rgcn",
+    *,
+    dim: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    eval_every: int | None = None,
+    layers: int = 2,
+    memory_budget: int = 2**30,
+) -> Plan:
+    """Settings for link prediction on ``split``: the given ones kept, the others chosen (see the module docstring).
 
     Args:
-        encoder: the encoder asked for, or None to choose one.
-        train_triples: training triples.
-        num_entities: entities (candidates scored per query).
-        num_relations: relations (R-GCN has two edge types per relation) (default: 1).
-        queries: 1-N training queries per epoch (default: ``2 · train_triples``).
+        split: the :class:`~kgtransfer.data.splits.Split` to train on.
+        encoder: the encoder (default: ``"rgcn"``).
+        dim: the embedding size, or None to choose.
+        batch_size: queries per step, or None to choose.
+        lr: the learning rate, or None to choose.
+        eval_every: epochs between validations, or None to choose.
+        layers: the encoder's message-passing layers (default: 2).
+        memory_budget: bytes a whole-graph step may take (default: 1 GiB, the TaskConfig default).
     """
-    queries = queries if queries is not None else 2 * train_triples
-    reasons = []
-    if encoder is None:
-        heavy = 2 * num_relations * num_entities > RGCN_LIMIT
-        encoder = "compgcn" if heavy else "rgcn"
-        if heavy:
+    from kgtransfer.registry import ENCODERS
+
+    train = split.train.tensor
+    queries, entities, edges = count_queries(train), split.num_entities, 2 * len(train)
+    work = queries * entities
+    large = work > LARGE_EPOCH
+    passing = getattr(ENCODERS.get(encoder), "message_passing", True)
+    chosen, reasons = [], []
+    if dim is None:
+        dim = LARGE_DIM if large else DIM
+        chosen.append("dim")
+    scale = "over" if large else "within"
+    reasons.append(
+        f"an epoch scores {queries:,} queries against {entities:,} entities ({work / 1e6:,.1f} M scores), "
+        f"{scale} the {LARGE_EPOCH / 1e6:,.0f} M of a small graph"
+    )
+    sampled = passing and step_bytes(edges, entities, dim, layers, BATCH) > memory_budget
+    few_steps = large and passing and not sampled  # whole-graph steps: make them few and large
+    if batch_size is None:
+        batch_size = BATCH
+        if few_steps:
+            fits = (memory_budget - step_bytes(edges, entities, dim, layers, 0)) // (3 * entities * FLOAT)
+            batch_size = max(BATCH, min(-(-queries // STEPS), fits))
+            reasons.append("each step encodes the whole graph, so few large steps")
+        elif sampled:
+            reasons.append(f"a whole-graph step exceeds the memory budget ({memory_budget:,} bytes): sampled steps")
+        chosen.append("batch_size")
+    steps = -(-len(train) // batch_size) if sampled else -(-queries // batch_size)
+    if lr is None:
+        lr = LARGE_LR if few_steps and steps <= 2 * STEPS else LR
+        if lr == LARGE_LR:
+            reasons.append(f"lr {lr:g}: with {steps} steps per epoch, {LR:g} moves little in an epoch")
+        chosen.append("lr")
+    if eval_every is None:
+        eval_every = LARGE_EVAL_EVERY if large else EVAL_EVERY
+        if large:
             reasons.append(
-                f"R-GCN would transform all {num_entities:,} entities for each of {2 * num_relations} edge types"
+                f"validation every epoch (ranking {len(split.valid):,} triples both ways, forward only, "
+                "costs a few percent of an epoch), so that patience counts epochs"
             )
-    name = encoder.lower().replace("-", "").replace("_", "")
-    if name not in MESSAGE_PASSING:
-        batch = 512
-        reasons.append("an embedding encoder: small batches are cheap")
-        return Suggestion(encoder, 200, batch, -(-queries // batch), "; ".join(reasons))
-    dim = 200 if train_triples <= LARGE else 64
-    batch = max(512, -(-queries // MAX_STEPS))
-    batch = max(512, min(batch, SCORE_BUDGET // max(num_entities, 1)))
-    steps = -(-queries // batch)
-    if dim != 200:
-        reasons.append(f"{train_triples:,} training triples")
-    reasons.append("every step encodes the whole graph, so few large steps")
-    return Suggestion(encoder, dim, batch, steps, "; ".join(reasons))
+        chosen.append("eval_every")
+    return Plan(dim, batch_size, lr, eval_every, steps, tuple(chosen), tuple(reasons))

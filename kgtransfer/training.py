@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
@@ -44,7 +44,25 @@ def make_split(kg, split=None, seed: int = 0, vocab=None):
     return random_split(kg, ratios=ratios, seed=seed, vocab=vocab)
 
 
-class TrainedModel:
+class Evaluated:
+    """Evaluation of a result with a ``model`` and a ``task``, the test metrics kept once computed."""
+
+    _test: dict | None = None
+
+    @property
+    def test(self) -> dict:
+        """Test metrics at the best validation epoch (evaluated when first asked for, then kept)."""
+        if self._test is None:
+            self._test = self.evaluate("test")
+        return self._test
+
+    def evaluate(self, split: str = "test") -> dict:
+        """The task's metrics on ``split`` (link prediction: filtered MRR, Hits@1/3/10, MR), on the model's device."""
+        device = next(self.model.parameters()).device
+        return self.task.to(device).evaluate(self.model, split)
+
+
+class TrainedModel(Evaluated):
     """A trained link predictor with everything needed to evaluate, save, reload and transfer it.
 
     Attributes:
@@ -91,13 +109,6 @@ class TrainedModel:
         return self._task
 
     @property
-    def test(self) -> dict:
-        """Test metrics at the best validation epoch (evaluated when first asked for, then kept)."""
-        if self._test is None:
-            self._test = self.evaluate("test")
-        return self._test
-
-    @property
     def task_options(self) -> dict:
         """The task config as a dict (kept for callers written before :class:`TaskConfig`)."""
         return self.task_config.to_dict()
@@ -106,11 +117,6 @@ class TrainedModel:
     def vocab(self):
         """Entity and relation vocabularies (IRI-keyed)."""
         return self.split.vocab
-
-    def evaluate(self, split: str = "test") -> dict:
-        """Filtered MRR, Hits@1/3/10, MR on ``"valid"`` or ``"test"``."""
-        device = next(self.model.parameters()).device
-        return self.task.to(device).evaluate(self.model, split)
 
     def freeze(self) -> TrainedModel:
         """Freeze every parameter (for structure transfer with a frozen F1); returns self."""
@@ -289,10 +295,17 @@ def train(
 ) -> TrainedModel:
     """Train a link predictor on a knowledge graph (or a prepared split) from scratch.
 
+    Settings left unset are sized to the graph by :func:`kgtransfer.sizing.plan`: without ``model``
+    (and ``dim``) the dimension, without ``config`` the batch size, learning rate (unless ``lr``)
+    and validation interval. On small graphs these are the config defaults; what was chosen and
+    why is kept in the result's ``info["settings"]``. Passed configs are used as they are.
+
     Args:
         source: a KnowledgeGraph, anything :func:`kgtransfer.load` accepts, or a Split.
-        model: the :class:`~kgtransfer.config.ModelConfig` (default: R-GCN + DistMult, dim 200).
-        config: the :class:`~kgtransfer.config.TrainConfig` (default: its defaults).
+        model: the :class:`~kgtransfer.config.ModelConfig` (default: R-GCN + DistMult, dim sized to
+            the graph: 200, or 64 on a large graph).
+        config: the :class:`~kgtransfer.config.TrainConfig` (default: its defaults, with batch size,
+            learning rate and validation interval sized to the graph).
         task: the :class:`~kgtransfer.config.TaskConfig`: loss, label smoothing, regularizer
             (default: 1-N with label smoothing 0.1, no regularizer).
         split: see :func:`make_split` (default: given or random).
@@ -308,15 +321,34 @@ def train(
     """
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
-    model_config, train_config = shortcuts(model, config, encoder, decoder, dim, epochs, lr, seed, device)
+    model_config, train_config = shortcuts(
+        model, config, encoder=encoder, decoder=decoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
+    )
     task_config = task or TaskConfig()
     source = as_split(source, split, train_config.seed)
+    info = {}
+    if model is None or config is None:
+        from kgtransfer.sizing import plan
+
+        chosen = plan(
+            source,
+            model_config.encoder,
+            dim=model_config.dim if model is not None or dim is not None else None,
+            batch_size=train_config.batch_size if config is not None else None,
+            lr=train_config.lr if config is not None or lr is not None else None,
+            eval_every=train_config.eval_every if config is not None else None,
+            layers=model_config.encoder_kwargs.get("num_layers", 2),
+            memory_budget=task_config.memory_budget,
+        )
+        model_config = replace(model_config, dim=chosen.dim)
+        train_config = replace(train_config, batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)
+        info["settings"] = str(chosen)
     torch.manual_seed(train_config.seed)
     net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
     lp_task = LinkPredictionTask(source, task_config)
     run = {"model": model_config.to_dict(), "task": task_config.to_dict(), "data": fingerprint(source)}
     result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
-    return TrainedModel(net, source, model_config, train_config, result, task_config)
+    return TrainedModel(net, source, model_config, train_config, result, task_config, info)
 
 
 def fingerprint(split) -> str:
@@ -332,20 +364,16 @@ def fingerprint(split) -> str:
     return h.hexdigest()
 
 
-def shortcuts(
-    model: ModelConfig | None,
-    config: TrainConfig | None,
-    encoder: str | None = None,
-    decoder: str | None = None,
-    dim: int | None = None,
-    epochs: int | None = None,
-    lr: float | None = None,
-    seed: int | None = None,
-    device: str | None = None,
-) -> tuple[ModelConfig, TrainConfig]:
-    """The model and train configs with the common shortcut arguments that were given applied."""
-    model_config = replace(model or ModelConfig(), **given(encoder=encoder, decoder=decoder, dim=dim))
-    train_config = replace(config or TrainConfig(), **given(epochs=epochs, lr=lr, seed=seed, device=device))
+def shortcuts(model: ModelConfig | None, config: TrainConfig | None, **values) -> tuple[ModelConfig, TrainConfig]:
+    """The model and train configs with the shortcut arguments that were given (not None) applied.
+
+    Each shortcut (``encoder``, ``decoder``, ``dim``, ``epochs``, ``lr``, ``seed``, ``device``, ...)
+    goes to the config that has a field of its name.
+    """
+    values = given(**values)
+    model_fields = {f.name for f in fields(ModelConfig)}
+    model_config = replace(model or ModelConfig(), **{k: v for k, v in values.items() if k in model_fields})
+    train_config = replace(config or TrainConfig(), **{k: v for k, v in values.items() if k not in model_fields})
     return model_config, train_config
 
 

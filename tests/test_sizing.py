@@ -1,32 +1,104 @@
+"""``kgtransfer.sizing``: defaults sized to the graph, the same for the CLI and the Python API."""
+
+import json
+
+import pytest
+import torch
+
+import kgtransfer as kgt
+from kgtransfer import sizing
 from kgtransfer.engine import TrainConfig, _batch_progress
-from kgtransfer.sizing import MAX_STEPS, SCORE_BUDGET, suggest
+from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.training import make_split
 
 
-def test_small_graph_keeps_benchmark_defaults():
-    s = suggest("rgcn", train_triples=5_216, num_entities=135)
-    assert s.dim == 200 and s.steps_per_epoch <= MAX_STEPS and s.batch_size >= 512
+def ring(n: int = 40, relations: int = 2) -> KnowledgeGraph:
+    """``3n`` triples over ``n`` entities and ``relations`` relations."""
+    rows = [
+        (f"<http://e/{i}>", f"<http://e/p{i % relations}>", f"<http://e/{(i * k) % n}>")
+        for i in range(n)
+        for k in (1, 3, 7)
+    ]
+    return KnowledgeGraph.from_triples([r for r in rows if r[0] != r[2]], name="ring")
 
 
-def test_large_graph_few_large_steps_within_memory():
-    s = suggest("rgcn", train_triples=44_018, num_entities=10_452, num_relations=63, queries=40_753)
-    assert (
-        s.encoder == "rgcn"
-        and s.dim == 64
-        and s.batch_size * 10_452 <= SCORE_BUDGET
-        and s.steps_per_epoch <= MAX_STEPS + 2
-    )
-    assert "every step encodes the whole graph" in str(s)
+@pytest.fixture
+def split():
+    return make_split(ring(), "random", 0)
 
 
-def test_encoder_chosen_by_cost():
-    assert suggest(None, 5_216, 135, num_relations=46).encoder == "rgcn"  # UMLS
-    brick = suggest(None, 44_018, 10_452, num_relations=63, queries=40_753)
-    assert brick.encoder == "compgcn" and "126 edge types" in brick.reason
+@pytest.fixture
+def large(monkeypatch):
+    """Every graph counts as large (the threshold, not the graph, is scaled down)."""
+    monkeypatch.setattr(sizing, "LARGE_EPOCH", 10)
 
 
-def test_embedding_encoder_small_batches():
-    s = suggest("embedding", train_triples=44_018, num_entities=10_452)
-    assert (s.dim, s.batch_size) == (200, 512)
+def test_small_graph_gets_the_config_defaults(split):
+    p = sizing.plan(split)
+    defaults = (kgt.ModelConfig().dim, kgt.TrainConfig().batch_size, kgt.TrainConfig().lr, kgt.TrainConfig().eval_every)
+    assert (p.dim, p.batch_size, p.lr, p.eval_every) == defaults
+    assert p.chosen == ("dim", "batch_size", "lr", "eval_every")
+    assert "within the 50 M of a small graph" in str(p)
+
+
+def test_large_graph_few_large_steps_larger_lr_validation_every_epoch(split, large):
+    queries = sizing.count_queries(split.train.tensor)
+    p = sizing.plan(split)
+    assert (p.dim, p.lr, p.eval_every) == (sizing.LARGE_DIM, sizing.LARGE_LR, 1)
+    assert p.batch_size == max(sizing.BATCH, -(-queries // sizing.STEPS))
+    assert p.steps_per_epoch == -(-queries // p.batch_size)
+    assert "over the" in str(p) and "few large steps" in str(p) and "validation every epoch" in str(p)
+
+
+def test_large_batches_stay_within_the_memory_budget(split, large, monkeypatch):
+    monkeypatch.setattr(sizing, "BATCH", 1)  # let the memory cap, not the floor, decide
+    edges, n = 2 * len(split.train), split.num_entities
+    budget = sizing.step_bytes(edges, n, 64, 2, 5)  # room for exactly 5 queries a step
+    p = sizing.plan(split, memory_budget=budget)
+    assert p.batch_size == 5 and sizing.step_bytes(edges, n, 64, 2, p.batch_size) <= budget
+
+
+def test_whole_graph_step_over_budget_means_sampled_steps(split, large):
+    p = sizing.plan(split, memory_budget=1_000)
+    assert p.batch_size == sizing.BATCH and "sampled steps" in str(p)
+    assert p.steps_per_epoch == -(-len(split.train) // sizing.BATCH)  # sampled steps take triples
+
+
+def test_given_settings_are_kept(split, large):
+    p = sizing.plan(split, dim=16, batch_size=7, lr=0.5, eval_every=3)
+    assert (p.dim, p.batch_size, p.lr, p.eval_every, p.chosen) == (16, 7, 0.5, 3, ())
+
+
+def test_embedding_encoder_keeps_small_batches(split, large):
+    p = sizing.plan(split, "embedding")
+    assert p.batch_size == sizing.BATCH and p.lr == sizing.LR and p.dim == sizing.LARGE_DIM
+
+
+def test_step_mode_follows_message_passing_and_budget(split):
+    from kgtransfer.models.link_predictor import LinkPredictor
+
+    def encoder(name):
+        return LinkPredictor.build(
+            kgt.ModelConfig(encoder=name, dim=8), split.num_entities, split.num_relations
+        ).encoder
+
+    edges, n = 2 * len(split.train), split.num_entities
+    assert sizing.step_mode(encoder("embedding"), edges, n, memory_budget=1) == "batch"
+    assert sizing.step_mode(encoder("rgcn"), edges, n, memory_budget=2**30) == "batch"
+    assert sizing.step_mode(encoder("rgcn"), edges, n, memory_budget=1) == "sampled"
+    assert sizing.step_mode(encoder("compgcn"), edges, 0, memory_budget=1, whole="full") == "sampled"
+
+
+def test_python_api_sizes_only_what_is_unset(split, large):
+    torch.set_num_threads(1)
+    sized = kgt.train(split, epochs=1, decoder="distmult")
+    assert sized.model_config.dim == sizing.LARGE_DIM and sized.train_config.lr == sizing.LARGE_LR
+    assert sized.train_config.eval_every == 1 and "over the" in sized.info["settings"]
+    config = kgt.TrainConfig(epochs=1, progress=False)
+    explicit = kgt.train(split, kgt.ModelConfig(dim=8), config)
+    assert explicit.model_config.dim == 8 and explicit.train_config == config and "settings" not in explicit.info
+    shortcut = kgt.train(split, dim=12, lr=0.2, config=None, epochs=1)
+    assert shortcut.model_config.dim == 12 and shortcut.train_config.lr == 0.2
 
 
 def test_long_epochs_get_a_batch_bar():
@@ -40,15 +112,24 @@ def test_long_epochs_get_a_batch_bar():
     assert _batch_progress(plain, Task(), TrainConfig(progress=False), epoch=1) is plain
 
 
-def test_cli_pretrain_picks_settings_for_the_graph(tmp_path, capsys):
+def _pretrain(tmp_path, capsys, *flags):
     from kgtransfer.cli import main
 
     path = tmp_path / "g.nt"
     path.write_text("".join(f"<http://e/{i}> <http://e/p{i % 2}> <http://e/{(i * 7) % 40}> .\n" for i in range(120)))
-    assert main(["pretrain", str(path), "-o", str(tmp_path / "run"), "--epochs", "1", "--eval-every", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "settings for g.nt" in out and "rgcn, dim 200" in out
-    import json
+    out_dir = tmp_path / "run"
+    assert main(["pretrain", str(path), "-o", str(out_dir), "--epochs", "1", *flags]) == 0
+    return capsys.readouterr().out, json.loads((out_dir / "config.json").read_text())
 
-    config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["model"]["dim"] == 200 and config["train"]["batch_size"] >= 512
+
+def test_cli_pretrain_prints_what_it_chose_and_why(tmp_path, capsys):
+    out, config = _pretrain(tmp_path, capsys)
+    assert "settings for g.nt" in out and "dim 200, batch size 512" in out and "small graph" in out
+    assert "override with --dim/--batch-size/--lr/--eval-every" in out
+    assert (config["model"]["dim"], config["train"]["batch_size"], config["train"]["eval_every"]) == (200, 512, 5)
+
+
+def test_cli_pretrain_sizes_a_large_graph_and_keeps_given_flags(tmp_path, capsys, large):
+    out, config = _pretrain(tmp_path, capsys, "--dim", "8")
+    assert "dim 8," in out and "override with --batch-size/--lr/--eval-every" in out and "over the" in out
+    assert (config["model"]["dim"], config["train"]["lr"], config["train"]["eval_every"]) == (8, 0.01, 1)

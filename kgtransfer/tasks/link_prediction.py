@@ -414,10 +414,10 @@ class LinkPredictionTask:
       step). The candidates of a query are the subgraph's entities, so the memory of a step is
       bounded by ``batch_size`` and the fanouts, not by the graph. Evaluation encodes the whole graph.
     - ``"auto"`` (default): ``"batch"`` for encoders without message passing, and for the others
-      while the estimated bytes of a whole-graph step (about 4 activation tensors per message edge
-      and layer, plus the scores, softmax and target of ``2 * 512`` queries against every entity)
-      stay within ``memory_budget``; above it ``"sampled"`` (``"batch"`` for an encoder that cannot
-      encode subgraphs). Resolved by :meth:`bind`; before that, ``"batch"``.
+      while a whole-graph step fits ``memory_budget`` (:func:`kgtransfer.sizing.step_mode`: about
+      4 activation tensors per message edge and layer, plus the scores, softmax and target of
+      ``2 * 512`` queries against every entity); above it ``"sampled"`` (``"batch"`` for an encoder
+      that cannot encode subgraphs). Resolved by :meth:`bind`; before that, ``"batch"``.
 
     Optional regularization of the representations a batch uses, added to the 1-N loss:
     ``"n3"``, the weighted nuclear 3-norm of Lacroix et al. (ICML 2018),
@@ -478,12 +478,19 @@ class LinkPredictionTask:
         self.sampler = None
 
     def bind(self, model) -> LinkPredictionTask:
-        """Resolve ``mode="auto"`` (and the default fanouts) for ``model``; called by :func:`~kgtransfer.engine.fit`."""
+        """Resolve ``mode="auto"`` (and the default fanouts) for ``model``; called by :func:`~kgtransfer.engine.fit`.
+
+        ``"auto"`` is :func:`kgtransfer.sizing.step_mode` for the 1-N loss, whose steps are sized as
+        ``2 * 512`` queries (the head and tail queries of a sampled step's triples); ``"batch"`` otherwise.
+        """
+        from kgtransfer.sizing import BATCH, encoder_layers, step_mode
+
         encoder = getattr(model, "encoder", model)
-        layers = len(encoder.layers()) if hasattr(encoder, "layers") else 2
-        layers = layers or 2
+        layers = encoder_layers(encoder)
         if self.mode_option == "auto":
-            self.mode = self.auto_mode(encoder, layers)
+            edges, queries = self.graph.edge_index.size(1), 2 * BATCH
+            whole = step_mode(encoder, edges, self.num_entities, self.memory_budget, queries=queries)
+            self.mode = whole if self.loss_kind == "1-n" else "batch"
         if self.mode == "sampled" and self.sampler is None:
             from kgtransfer.data.sampling import NeighbourSampler
 
@@ -491,19 +498,6 @@ class LinkPredictionTask:
             graph = self.graph
             self.sampler = NeighbourSampler(graph.edge_index, graph.edge_type, self.num_entities, fanouts)
         return self
-
-    def auto_mode(self, encoder, layers: int) -> str:
-        """``"batch"``, ``"full"`` or ``"sampled"`` for this encoder on this graph (see the class docstring)."""
-        if not getattr(encoder, "message_passing", True) or self.loss_kind != "1-n":
-            return "batch"
-        dim = int(getattr(encoder, "dim", 1))
-        scores = 3 * 1024 * self.num_entities * 4
-        activations = 4 * self.graph.edge_index.size(1) * dim * layers * 4
-        if scores + activations <= self.memory_budget:
-            return "batch"
-        import inspect
-
-        return "sampled" if "node_ids" in inspect.signature(encoder.forward).parameters else "batch"
 
     def to(self, device) -> LinkPredictionTask:
         """Move the graph, queries and indexes to ``device``."""
@@ -577,7 +571,7 @@ class LinkPredictionTask:
                 continue
             ids, rels = q[:, 0], q[:, 1]
             scores = model.score_tails(reps, ids, rels) if side == "tail" else model.score_heads(reps, rels, ids)
-            losses.append(self.loss_fn(scores, self.answers.mask(ids, rels, side), self.label_smoothing))
+            losses.append(self.loss_fn(scores, self.answers.known(ids, rels, side), self.label_smoothing))
             if self.regularizer is not None and self.regularization_weight > 0:
                 term = self._penalty(model, reps, ids, rels, side)
                 penalty = term if penalty is None else penalty + term

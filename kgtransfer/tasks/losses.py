@@ -14,16 +14,35 @@ from torch import Tensor
 
 
 class OneToN:
-    r"""Cross-entropy with a label-smoothed target :math:`y = (1-\epsilon)\,\mathbb{1}[e \in A]/|A| + \epsilon/N`."""
+    r"""Cross-entropy with a label-smoothed target :math:`y = (1-\epsilon)\,\mathbb{1}[e \in A]/|A| + \epsilon/N`.
+
+    Computed without the dense target:
+
+    .. math::
+        -\sum_e y_e \log p_e = -(1-\epsilon)\,\frac{1}{|A|}\sum_{a \in A} \log p_a
+        - \epsilon\,\frac{1}{N}\sum_e \log p_e,
+
+    with :math:`p = \mathrm{softmax}(s)` (the first term is 0 when :math:`A = \emptyset`): one
+    log-softmax over ``[B, N]``, its row mean and a gather of the answers.
+    """
 
     batching = "queries"
 
-    def __call__(self, scores: Tensor, answers: Tensor, label_smoothing: float) -> Tensor:
-        """Per-query losses ``[B]`` from scores ``[B, N]`` and the 0/1 answer mask ``[B, N]``."""
-        target = answers.float()
-        target = target / target.sum(1, keepdim=True).clamp_min(1)
-        target = (1 - label_smoothing) * target + label_smoothing / scores.size(1)
-        return -(target * torch.log_softmax(scores.float(), dim=1)).sum(1)
+    def __call__(self, scores: Tensor, answers, label_smoothing: float) -> Tensor:
+        """Per-query losses ``[B]`` from scores ``[B, N]`` and the answers.
+
+        ``answers`` is the ``[B, N]`` 0/1 answer mask or, cheaper, its ``(rows, entities)`` pairs
+        (each pair once, e.g. from :meth:`~kgtransfer.tasks.link_prediction.FilterIndex.known`).
+        """
+        log_p = torch.log_softmax(scores.float(), dim=1)
+        rows, entities = answers.nonzero(as_tuple=True) if isinstance(answers, Tensor) else answers
+        size = len(log_p)
+        counts = torch.bincount(rows, minlength=size).to(log_p.dtype)
+        picked = log_p.new_zeros(size).index_add(0, rows, log_p[rows, entities])
+        loss = -(1 - label_smoothing) * picked / counts.clamp_min(1)
+        if label_smoothing:
+            loss = loss - label_smoothing * log_p.mean(1)
+        return loss
 
 
 class NegativeSampling:

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from kgtransfer.data.splits import NodeSplit
 from kgtransfer.tasks.typing_labels import RDF_TYPE
+from kgtransfer.training import Evaluated
 
 METRICS = ("accuracy", "macro_f1", "micro_f1", "subset_accuracy")
 
@@ -128,7 +129,7 @@ class NodeClassificationTask:
     (:class:`~kgtransfer.data.sampling.NeighbourSampler`, ``fanouts`` edges per node and hop, one hop
     per layer), so a step's memory is bounded by the batch and the fanouts. ``"auto"`` (default):
     full while about 4 activation tensors per message edge and layer fit ``memory_budget``, else
-    sampled (resolved by :meth:`bind`). Evaluation always encodes the whole graph.
+    sampled (:func:`kgtransfer.sizing.step_mode`, resolved by :meth:`bind`). Evaluation always encodes the whole graph.
 
     Args:
         graph: the message graph (``torch_geometric.data.Data`` with ``edge_index``, ``edge_type``).
@@ -201,16 +202,12 @@ class NodeClassificationTask:
 
     def bind(self, model: nn.Module) -> NodeClassificationTask:
         """Resolve ``mode="auto"`` and build the sampler for ``model``; called by :func:`~kgtransfer.engine.fit`."""
-        import inspect
+        from kgtransfer.sizing import encoder_layers, step_mode
 
         encoder = getattr(model, "encoder", model)
-        layers = len(encoder.layers()) if hasattr(encoder, "layers") else 2
-        layers = layers or 2
+        layers = encoder_layers(encoder)
         if self.mode_option == "auto":
-            whole = 4 * self.graph.edge_index.size(1) * int(getattr(encoder, "dim", 1)) * layers * 4
-            sampled_ok = "node_ids" in inspect.signature(encoder.forward).parameters
-            passes = getattr(encoder, "message_passing", True)
-            self.mode = "sampled" if passes and sampled_ok and whole > self.memory_budget else "full"
+            self.mode = step_mode(encoder, self.graph.edge_index.size(1), 0, self.memory_budget, whole="full")
         if self.mode == "sampled" and self.sampler is None:
             from kgtransfer.data.sampling import NeighbourSampler
 
@@ -286,7 +283,7 @@ class NodeClassificationTask:
 # --- training entry point and result ------------------------------------------------------------
 
 
-class EntityTypingResult:
+class EntityTypingResult(Evaluated):
     """A trained entity-typing model with its labels, split and metrics; prints and saves itself.
 
     Attributes:
@@ -317,13 +314,6 @@ class EntityTypingResult:
         self._test: dict | None = None
 
     @property
-    def test(self) -> dict:
-        """Test metrics at the best validation epoch (evaluated when first asked for, then kept)."""
-        if self._test is None:
-            self._test = self.evaluate("test")
-        return self._test
-
-    @property
     def baseline(self) -> dict:
         """Test metrics of always predicting the training majority."""
         return self.task.majority_baseline("test")
@@ -332,11 +322,6 @@ class EntityTypingResult:
     def load(cls, directory: str | os.PathLike, device: str = "cpu") -> EntityTypingResult:
         """Reload a saved result (weights via safetensors; ``labels.graph`` is not kept and is None)."""
         return _load_typing_result(directory, device)
-
-    def evaluate(self, split: str = "test") -> dict:
-        """Accuracy and macro-F1 (multi-label: also micro-F1, subset accuracy) of ``"train"``/``"valid"``/``"test"``."""
-        device = next(self.model.parameters()).device
-        return self.task.to(device).evaluate(self.model, split)
 
     def summary(self) -> str:
         """A table of validation, test and majority-baseline metrics."""
@@ -528,7 +513,9 @@ def train_entity_typing(
         labels = typing_labels(kg, predicate, query=query, leak_predicates=tuple(leak_predicates), keep=keep)
     if not labels.entities:
         raise ValueError("no entity-typing labels found; check the predicate or query")
-    model_config, train_config = shortcuts(model, config, encoder, None, dim, epochs, lr, seed, device)
+    model_config, train_config = shortcuts(
+        model, config, encoder=encoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
+    )
     graph, vocab, node_ids = typing_graph(labels)
     split = node_split(node_ids, labels.labels, ratios, seed=train_config.seed)
     targets = torch.from_numpy(labels.targets())

@@ -86,6 +86,11 @@ class ContinualStrategy(Strategy):
     name = "fine-tune"
     sequence_only = False
 
+    def _require(self, ok: bool, what: str, *values) -> None:
+        """Raise :class:`ConfigError` ``"NAME: WHAT, got VALUES"`` unless ``ok`` (checks of constructor options)."""
+        if not ok:
+            raise ConfigError(f"{self.name}: {what}, got {', '.join(map(str, values))}")
+
     def start(self, model: nn.Module) -> None:
         """Refuse a single fine-tuning run when the strategy needs a sequence."""
         if self.sequence_only:
@@ -167,10 +172,8 @@ class ShrinkPerturb(ContinualStrategy):
     name = "shrink-perturb"
 
     def __init__(self, shrink: float = 0.4, perturb: float = 0.1):
-        if not (0 < shrink <= 1 and 0 <= perturb <= 1):
-            raise ConfigError(
-                f"shrink-perturb: shrink must lie in (0, 1] and perturb in [0, 1], got {shrink}, {perturb}"
-            )
+        ok = 0 < shrink <= 1 and 0 <= perturb <= 1
+        self._require(ok, "shrink must lie in (0, 1] and perturb in [0, 1]", shrink, perturb)
         self.shrink, self.perturb = shrink, perturb
 
     def _mix(self, model: nn.Module, fresh: nn.Module) -> None:
@@ -202,8 +205,7 @@ class Warmup(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, epochs: float = 1.0):
-        if epochs <= 0:
-            raise ConfigError(f"warmup: epochs must be > 0, got {epochs}")
+        self._require(epochs > 0, "epochs must be > 0", epochs)
         self.epochs = epochs
 
     def attach(self, ctx, optimizer, steps_per_epoch):
@@ -255,8 +257,7 @@ class L2SP(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, weight: float = 0.01):
-        if weight < 0:
-            raise ConfigError(f"l2sp: weight must be >= 0, got {weight}")
+        self._require(weight >= 0, "weight must be >= 0", weight)
         self.weight = weight
 
     def step_penalty(self, ctx):
@@ -276,8 +277,7 @@ class EWC(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, weight: float = 10.0, batches: int = 20):
-        if weight < 0 or batches < 1:
-            raise ConfigError(f"ewc: weight must be >= 0 and batches >= 1, got {weight}, {batches}")
+        self._require(weight >= 0 and batches >= 1, "weight must be >= 0 and batches >= 1", weight, batches)
         self.weight, self.batches = weight, batches
 
     def step_penalty(self, ctx):
@@ -322,8 +322,7 @@ class Replay(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, fraction: float = 0.1):
-        if not 0 < fraction <= 1:
-            raise ConfigError(f"replay: fraction must lie in (0, 1], got {fraction}")
+        self._require(0 < fraction <= 1, "fraction must lie in (0, 1]", fraction)
         self.fraction = fraction
 
     def rows(self, ctx, epoch):
@@ -349,8 +348,7 @@ class FreezeUnfreeze(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, epochs: int = 2):
-        if epochs < 0:
-            raise ConfigError(f"freeze-unfreeze: epochs must be >= 0, got {epochs}")
+        self._require(epochs >= 0, "epochs must be >= 0", epochs)
         self.epochs = epochs
 
     def attach(self, ctx, optimizer, steps_per_epoch):
@@ -385,8 +383,7 @@ class Discriminative(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, scale: float = 0.3):
-        if scale < 0:
-            raise ConfigError(f"discriminative: scale must be >= 0, got {scale}")
+        self._require(scale >= 0, "scale must be >= 0", scale)
         self.scale = scale
 
     def attach(self, ctx, optimizer, steps_per_epoch):

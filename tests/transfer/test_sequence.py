@@ -180,9 +180,9 @@ def test_warmup_raises_the_learning_rate_linearly():
 
 
 def test_time_to_quality_reads_the_first_crossing():
-    curve = [{"epoch": 1, "seconds": 2.0, "mrr": 0.1}, {"epoch": 2, "seconds": 4.0, "mrr": 0.3}]
-    assert time_to(curve, 0.25) == {"epoch": 2, "seconds": 4.0, "queries": None}
-    assert time_to(curve, 0.5) == {"epoch": None, "seconds": None, "queries": None}
+    curve = [{"epoch": 1, "seconds": 2.0, "mrr": 0.1}, {"epoch": 2, "seconds": 4.0, "cpu_seconds": 3.0, "mrr": 0.3}]
+    assert time_to(curve, 0.25) == {"epoch": 2, "seconds": 4.0, "cpu_seconds": 3.0, "queries": None}
+    assert time_to(curve, 0.5) == {"epoch": None, "seconds": None, "cpu_seconds": None, "queries": None}
 
 
 def test_sequence_runs_both_protocols_and_saves(snapshots, tmp_path):
@@ -207,8 +207,10 @@ def test_sequence_runs_both_protocols_and_saves(snapshots, tmp_path):
     assert len(last["test"]["per_set"]) == 3 and 0 < last["test"]["mean"]["mrr"] <= 1
     assert "to99" in last and last["to99"]["scratch_epoch"] is not None
     assert all(p["queries"] > 0 for p in last["curve"])
+    cpu = [p["cpu_seconds"] for p in last["curve"]]
+    assert all(0 < a <= b for a, b in zip(cpu, cpu[1:], strict=False)) and cpu[-1] <= last["cpu_seconds"]
     scratch = next(r for r in result.records if r["strategy"] == "scratch" and r["step"] == 2)
-    assert scratch["to99"]["work_ratio"] == 1.0  # scratch against itself
+    assert scratch["to99"]["work_ratio"] == 1.0 and scratch["to99"]["cpu_ratio"] == 1.0  # scratch against itself
     replay = next(
         r for r in result.records if r["strategy"] == "replay" and r["step"] == 2 and r["protocol"] == "merged"
     )
@@ -216,6 +218,13 @@ def test_sequence_runs_both_protocols_and_saves(snapshots, tmp_path):
         r for r in result.records if r["strategy"] == "fine-tune" and r["step"] == 2 and r["protocol"] == "merged"
     )
     assert replay["train_triples"] < fine["train_triples"]  # new triples plus a sample, not everything
+    shared = next(
+        r for r in result.records if r["strategy"] == "replay" and r["step"] == 2 and r["protocol"] == "new-only"
+    )
+    assert shared["same_run_as"] == "merged" and shared["test"] == replay["test"]  # one run for both protocols
+    assert "same_run_as" not in next(
+        r for r in result.records if r["strategy"] == "fine-tune" and r["step"] == 2 and r["protocol"] == "new-only"
+    )
     assert [p["alpha"] for p in last["interpolation"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
     text = result.summary()
     assert "shrink-perturb" in text and "interpolation" in text
