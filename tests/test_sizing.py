@@ -71,7 +71,7 @@ def test_given_settings_are_kept(split, large):
 
 def test_embedding_encoder_keeps_small_batches(split, large):
     p = sizing.plan(split, "embedding")
-    assert p.batch_size == sizing.BATCH and p.lr == sizing.LR and p.dim == sizing.LARGE_DIM
+    assert p.batch_size == sizing.BATCH and p.lr == sizing.LARGE_LR and p.dim == sizing.LARGE_DIM
 
 
 def test_step_mode_follows_message_passing_and_budget(split):
