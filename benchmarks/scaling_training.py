@@ -7,8 +7,9 @@ Sections (``benchmarks/scaling.py`` imports :func:`entity_section` and :func:`sy
 
 - ENTITY union: the five snapshots of ``../shared/data/ckge/ENTITY`` merged (train, valid and test
   of every snapshot; 186,062 / 62,027 / 62,027 triples, 14,541 entities, 237 relations). Each encoder
-  trains with ``kgt.train`` at default settings (``TrainConfig()`` but for ``epochs``, ``eval_every``
-  and ``threads``; R-GCN and CompGCN with DistMult, the embedding encoder with ComplEx), each in a
+  trains with ``kgt.train`` at the settings it sizes for the graph when none are given
+  (:func:`kgtransfer.sizing.plan`: dim, batch size, lr; see :func:`sized_configs`) but for ``epochs``,
+  ``eval_every`` and ``threads``; R-GCN and CompGCN with DistMult, the embedding encoder with ComplEx), each in a
   fresh process, so the peak RSS (``ru_maxrss``) is its own. Reported: the training mode kgtransfer
   picked, peak RSS, seconds per epoch (training only), training triples per second, seconds of one
   filtered evaluation of the 62K validation triples, validation MRR per evaluated epoch.
@@ -69,7 +70,7 @@ def train_one(
     eval_steps: int | None = None,
     eval_triples: int = 5000,
 ) -> dict:
-    """Train one encoder on the ENTITY union at default settings (run in its own process).
+    """Train one encoder on the ENTITY union at the sized default settings (run in its own process).
 
     With ``max_steps``, only that many optimizer steps run (:func:`_steps`: the model, task, optimizer
     and per-epoch seeding of ``kgt.train``, possibly across epochs); seconds per epoch are then the mean
@@ -81,26 +82,29 @@ def train_one(
 
     torch.set_num_threads(threads)
     split = entity_split()
+    model_config, config = sized_configs(split, encoder, epochs=epochs, eval_every=eval_every, threads=threads)
     curve = None
     if max_steps is None:
-        config = kgt.TrainConfig(epochs=epochs, eval_every=eval_every, patience=0, threads=threads, progress=False)
-        trained = kgt.train(split, encoder=encoder, decoder=ENCODERS[encoder], config=config)
+        trained = kgt.train(split, model_config, config)
         model, task = trained.model, trained.task
         seconds = trained.fit.history.seconds
         per_epoch, valid = sum(seconds) / len(seconds), {e["epoch"]: e["mrr"] for e in trained.fit.history.evals}
         steps_run, cpu_per_epoch = None, None
     else:
         model, task, per_epoch, cpu_per_epoch, steps_run, curve = _steps(
-            split, encoder, threads, max_steps, eval_steps, eval_triples
+            split, model_config, config, max_steps, eval_steps, eval_triples
         )
         valid = None
     started, cpu_started = time.perf_counter(), time.process_time()
     metrics = task.evaluate(model, "valid")
     eval_seconds, eval_cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    steps_per_epoch = task.num_batches(kgt.TrainConfig().batch_size)
+    steps_per_epoch = task.num_batches(config.batch_size)
     return {
         "encoder": encoder,
         "decoder": ENCODERS[encoder],
+        "dim": model_config.dim,
+        "batch_size": config.batch_size,
+        "lr": config.lr,
         "mode": task.mode,
         "fanouts": list(task.sampler.fanouts) if task.sampler is not None else None,
         "train_triples": len(split.train),
@@ -123,22 +127,32 @@ def train_one(
     }
 
 
-def _steps(split, encoder: str, threads: int, max_steps: int, eval_steps: int | None, eval_triples: int):
+def sized_configs(split, encoder: str, **train):
+    """The model and train configs ``kgt.train(split, encoder=encoder)`` would size (:func:`kgtransfer.sizing.plan`),
+    with the ``train`` fields (epochs, eval_every, threads) set and patience off."""
+    import kgtransfer as kgt
+    from kgtransfer.sizing import plan
+
+    chosen = plan(split, encoder)
+    model = kgt.ModelConfig(encoder=encoder, decoder=ENCODERS[encoder], dim=chosen.dim)
+    train = {"eval_every": chosen.eval_every, **train}
+    config = kgt.TrainConfig(batch_size=chosen.batch_size, lr=chosen.lr, patience=0, progress=False, **train)
+    return model, config
+
+
+def _steps(split, model_config, config, max_steps: int, eval_steps: int | None, eval_triples: int):
     """``max_steps`` optimizer steps as ``kgt.train`` takes them; model, task, estimated s/epoch, steps, curve.
 
     The curve is ``[{"step", "epoch", "mrr", "train_seconds"}]``: validation MRR on the first
     ``eval_triples`` validation triples every ``eval_steps`` steps (not counted in the step times).
     """
-    import kgtransfer as kgt
     from kgtransfer.engine import epoch_generator, make_optimizer
-    from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
+    from kgtransfer.models.link_predictor import LinkPredictor
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
-    config = kgt.TrainConfig(threads=threads)
+    encoder = model_config.encoder
     torch.manual_seed(config.seed)
-    model = LinkPredictor.build(
-        ModelConfig(encoder=encoder, decoder=ENCODERS[encoder]), split.num_entities, split.num_relations
-    )
+    model = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
     task = LinkPredictionTask(split).bind(model)
     optimizer = make_optimizer(model.parameters(), config)
     per_epoch_steps = task.num_batches(config.batch_size)
@@ -307,8 +321,9 @@ def markdown(result: dict) -> str:
     lines = [
         "# GNN training at scale",
         "",
-        f"torch {torch.__version__}, {result['threads']} torch thread(s), default settings (`TrainConfig()`, "
-        "`ModelConfig()`: dim 200, 2 layers, reciprocal; batch 512), on a 2-core machine shared with other jobs "
+        f"torch {torch.__version__}, {result['threads']} torch thread(s), the settings `kgt.train` "
+        "sizes for the graph (dim, batch size and lr per row; 2 layers, reciprocal), on a 2-core machine "
+        "shared with other jobs "
         "(load averages per row). Rows with a step count ran that many optimizer steps (the model, task, "
         "optimizer and per-epoch seeding of `kgt.train`); their s/epoch is the mean step time times the steps of "
         "an epoch; the curve is the validation MRR on the first 5,000 validation triples, the last MRR the whole "
