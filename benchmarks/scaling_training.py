@@ -140,6 +140,16 @@ def sized_configs(split, encoder: str, **train):
     return model, config
 
 
+def timed_step(model, task, batch, optimizer, grad_clip: float) -> tuple[float, float]:
+    """One optimizer step as the engine takes it (zero, loss, backward, clip, step); its wall and CPU seconds."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    optimizer.zero_grad(set_to_none=True)
+    task.loss(model, batch).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return time.perf_counter() - started, time.process_time() - cpu_started
+
+
 def _steps(split, model_config, config, max_steps: int, eval_steps: int | None, eval_triples: int):
     """``max_steps`` optimizer steps as ``kgt.train`` takes them; model, task, estimated s/epoch, steps, curve.
 
@@ -163,13 +173,9 @@ def _steps(split, model_config, config, max_steps: int, eval_steps: int | None, 
         torch.manual_seed(config.seed * 1_000_003 + epoch)  # as the engine seeds each epoch
         model.train()
         for batch in task.batches(epoch, config.batch_size, epoch_generator(config.seed, epoch)):
-            started, cpu_started = time.perf_counter(), time.process_time()
-            optimizer.zero_grad(set_to_none=True)
-            task.loss(model, batch).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            times.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - cpu_started)
+            wall, cpu_seconds = timed_step(model, task, batch, optimizer, config.grad_clip)
+            times.append(wall)
+            cpu.append(cpu_seconds)
             step = len(times)
             if eval_steps and (step % eval_steps == 0 or step == max_steps):
                 mrr = task.evaluate(model, triples=subset)["mrr"]
@@ -265,13 +271,9 @@ def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int 
                 ids, seed = batch
                 seeds = torch.unique(task.train[ids][:, [0, 2]])
                 sub = task.sampler.sample(seeds, exclude=ids, generator=torch.Generator().manual_seed(seed))
-            started, cpu_started = time.perf_counter(), time.process_time()
-            optimizer.zero_grad(set_to_none=True)
-            task.loss(model, batch).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            times.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - cpu_started)
+            wall, cpu_seconds = timed_step(model, task, batch, optimizer, config.grad_clip)
+            times.append(wall)
+            cpu.append(cpu_seconds)
             if max_steps is not None and len(times) > max_steps:
                 break
         timed = times[1:] if max_steps is not None else times
