@@ -134,6 +134,7 @@ STRATEGIES = Registry(
         "replay": "kgtransfer.transfer.warm_start:Replay",
         "freeze-unfreeze": "kgtransfer.transfer.warm_start:FreezeUnfreeze",
         "discriminative": "kgtransfer.transfer.warm_start:Discriminative",
+        "interpolate": "kgtransfer.transfer.warm_start:Interpolate",
     },
 )
 COMPOSE = Registry(

@@ -39,6 +39,27 @@ def _with_state(template: TrainedModel, state: dict, info: dict) -> TrainedModel
     return out
 
 
+def mix_states(first: dict, second: dict, masks: dict, alpha: float) -> dict:
+    r"""The state :math:`\alpha\,\theta_1 + (1-\alpha)\,\theta_2` on the rows ``masks`` marks; ``second`` elsewhere.
+
+    Args:
+        first: :math:`\theta_1` laid out like ``second`` (see
+            :func:`~kgtransfer.transfer.weights.aligned_source_state`).
+        second: :math:`\theta_2`, a state dict; the result has its layout (new tensors).
+        masks: per name, a bool row mask (0-d for a shared parameter) of the values both have.
+        alpha: the weight of ``first``.
+    """
+    state = {}
+    for name, theta_b in second.items():
+        theta_a, mask = first[name].to(theta_b.device), masks[name]
+        mixed = alpha * theta_a + (1 - alpha) * theta_b if theta_b.is_floating_point() else theta_b
+        if mask.dim() == 0:
+            state[name] = mixed.clone() if bool(mask) else theta_b.clone()
+        else:
+            state[name] = torch.where(mask.to(theta_b.device).view(-1, *[1] * (theta_b.dim() - 1)), mixed, theta_b)
+    return state
+
+
 def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
     r"""The model with :math:`\theta = \alpha\,\theta_a + (1-\alpha)\,\theta_b`, on ``b``'s vocabulary.
 
@@ -56,16 +77,7 @@ def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     mix = check_mixable(a, b, "interpolation")
     aligned, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab)
-    state = {}
-    for name, theta_b in b.model.state_dict().items():
-        theta_a, mask = aligned[name], masks[name]
-        mixed = alpha * theta_a + (1 - alpha) * theta_b if theta_b.is_floating_point() else theta_b
-        if mask.dim() == 0:
-            state[name] = mixed if bool(mask) else theta_b.clone()
-        else:
-            out = theta_b.clone()
-            out[mask] = mixed[mask]
-            state[name] = out
+    state = mix_states(aligned, b.model.state_dict(), masks, alpha)
     out = _with_state(b, state, {"interpolation": {"alpha": alpha, **mix.as_dict()}})
     out.mix_report = mix
     return out

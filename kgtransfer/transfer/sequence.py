@@ -19,9 +19,11 @@ against every entity known at that step, filtered by every triple known at that 
 (each set counts once) and the pooled figures (each triple counts once). For the merged protocol,
 the epochs and training seconds each strategy needs to reach 95% and 99% of scratch's best
 validation MRR at that step. Seconds are training time (epochs plus a strategy's preparation such
-as EWC's Fisher); evaluation is not counted on either side. Each is measured twice: wall seconds,
-and CPU seconds of the training thread (with one torch thread, what an idle machine's wall clock
-would show; other jobs on a shared machine do not inflate it).
+as EWC's Fisher, plus what a strategy's validation costs beyond one evaluation, such as
+``interpolate``'s evaluations of other mixes); one evaluation per validation is not counted on
+either side. Each is measured twice: wall seconds, and CPU seconds of the training thread (with
+one torch thread, what an idle machine's wall clock would show; other jobs on a shared machine do
+not inflate it).
 
 The message graph of GNN encoders is the training graph of :math:`K_{\le i}` under both protocols;
 only the loss's triples differ.
@@ -173,6 +175,8 @@ class StepTask(LinkPredictionTask):
         self.epoch_queries: list[int] = []  # training queries per epoch: the work, independent of machine load
         self.epoch_cpu: list[float] = []  # CPU seconds of the training thread per epoch: unaffected by other jobs
         self.prep_cpu = 0.0
+        self.validator = None  # a strategy's validation, ``validator(model, evaluate) -> metrics``
+        self.extra_seconds: dict[int, tuple[float, float]] = {}  # epoch -> its validation's (wall, CPU) beyond one
 
     @staticmethod
     def queries_of(rows: Tensor) -> Tensor:
@@ -210,10 +214,32 @@ class StepTask(LinkPredictionTask):
         return loss + self.penalty() if self.penalty is not None else loss
 
     def evaluate(self, model, split="valid", triples=None):
-        """Metrics on the validation sample (``split="valid"``), a split, or ``triples``."""
+        """Metrics on the validation sample (``split="valid"``), a split, or ``triples``.
+
+        With a :attr:`validator` (a strategy's, e.g. ``interpolate``), validation is what it returns;
+        what it spends beyond one plain evaluation is training time of that epoch (:attr:`extra_seconds`).
+        """
         if triples is None and split == "valid":
+            if self.validator is not None:
+                return self._validate(model)
             triples = self.valid
         return super().evaluate(model, split, triples)
+
+    def _validate(self, model) -> dict:
+        plain = []
+
+        def evaluate(m) -> dict:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            out = LinkPredictionTask.evaluate(self, m, "valid", self.valid)
+            plain.append((time.perf_counter() - wall, time.thread_time() - cpu))
+            return out
+
+        wall, cpu = time.perf_counter(), time.thread_time()
+        metrics = self.validator(model, evaluate)
+        wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+        free = plain[0] if plain else (0.0, 0.0)  # the one evaluation every run gets for free
+        self.extra_seconds[len(self.epoch_cpu)] = (wall - free[0], cpu - free[1])
+        return metrics
 
 
 def _task(step: Step, rows: Tensor, answers: Tensor, task: TaskConfig) -> StepTask:
@@ -227,7 +253,11 @@ def _run(
     strat: ContinualStrategy | None = None,
     ctx: StepContext | None = None,
 ):
-    """Train ``model`` on ``task`` with ``strat``'s hooks; returns ``(FitResult, preparation seconds)``."""
+    """Train ``model`` on ``task`` with ``strat``'s hooks; returns ``(FitResult, preparation seconds)``.
+
+    The strategy's validator replaces the validation metric during training only; its
+    :meth:`~ContinualStrategy.finish_step` sets the step's model after it.
+    """
     callbacks = []
     began, cpu = time.perf_counter(), time.thread_time()
     torch.set_num_threads(config.threads or 1)
@@ -241,12 +271,18 @@ def _run(
     if strat is not None:
         steps_per_epoch = max(1, -(-len(task.queries) // config.batch_size))
         callbacks = strat.attach(ctx, optimizer, steps_per_epoch)
+        task.validator = strat.validator(ctx)
 
     def on_epoch_end(epoch, m):
         for cb in callbacks:
             cb(epoch, m)
 
-    result = fit(model, task, config, optimizer=optimizer, on_epoch_end=on_epoch_end)
+    try:
+        result = fit(model, task, config, optimizer=optimizer, on_epoch_end=on_epoch_end)
+    finally:
+        task.validator = None
+    if strat is not None:
+        strat.finish_step(ctx, result)
     return result, prep
 
 
@@ -289,11 +325,16 @@ def time_to(curve: list[dict], target: float) -> dict:
 
 
 def _curve(result, prep: float, task: StepTask) -> list[dict]:
-    """Validation MRR per evaluation: cumulative training seconds, CPU seconds (preparation included), queries."""
+    """Validation MRR per evaluation: cumulative training seconds, CPU seconds (preparation included), queries.
+
+    A strategy's validation beyond one plain evaluation (:attr:`StepTask.extra_seconds`) counts as
+    training time of its epoch.
+    """
     out, cumulative, cpu, work = [], [prep], [task.prep_cpu], [0]
-    for s, c, q in zip(result.history.seconds, task.epoch_cpu, task.epoch_queries, strict=False):
-        cumulative.append(cumulative[-1] + s)
-        cpu.append(cpu[-1] + c)
+    for i, (s, c, q) in enumerate(zip(result.history.seconds, task.epoch_cpu, task.epoch_queries, strict=False)):
+        extra = task.extra_seconds.get(i + 1, (0.0, 0.0))
+        cumulative.append(cumulative[-1] + s + extra[0])
+        cpu.append(cpu[-1] + c + extra[1])
         work.append(work[-1] + q)
     for e in result.history.evals:
         i = e["epoch"]
@@ -400,7 +441,7 @@ def sequence(
                     carried[(protocol, s.name)] = net
                     continue
                 previous = carried[(protocol, s.name)]
-                net, transferred, fresh = _transfer(previous, prev_vocab, model_config, split, config.seed)
+                net, transferred, fresh, before = _transfer(previous, prev_vocab, model_config, split, config.seed)
                 new, old = step.new, step.old
                 if protocol == "merged" and not s.replaces_old():
                     rows, answers = all_train, all_train
@@ -410,9 +451,11 @@ def sequence(
                     rows = new
                     answers = torch.cat([new, old]) if s.replaces_old() else new
                 task = _task(step, rows, answers, task_config)
-                ctx = StepContext(net, fresh, transferred, protocol, new, old, task, config.seed)
+                ctx = StepContext(net, fresh, transferred, protocol, new, old, task, config.seed, previous=before)
                 result, prep = _run(net, task, config, s, ctx)
                 record = _record(protocol, s.name, step, net, task, result, prep)
+                if ctx.info:
+                    record["strategy_info"] = ctx.info
                 record["interpolation"] = _interpolation(previous, prev_vocab, net, vocab, task, alphas)
                 records.append(record)
                 log(_line(record))
@@ -430,17 +473,21 @@ def sequence(
 
 
 def _transfer(previous: LinkPredictor, prev_vocab, model_config: ModelConfig, split, seed: int):
-    """``previous`` on the new vocabulary (by IRI, new rows from neighbours), the transferred masks, a fresh model."""
+    """``previous`` on the new vocabulary (by IRI, new rows from neighbours), the transferred masks, a fresh model.
+
+    Also ``(aligned, masks)``: ``previous``'s own values laid out like the new model (state-dict
+    names; rows it lacks marked False), for strategies that look back at it.
+    """
     from kgtransfer.transfer.weights import aligned_source_state, transfer_state
 
     torch.manual_seed(seed)
     net = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
     fresh = copy.deepcopy(net)
     transfer_state(previous, prev_vocab, net, split.vocab, split.message_graph(), "neighbors")
-    _, masks = aligned_source_state(previous, prev_vocab, net, split.vocab)
+    aligned, masks = aligned_source_state(previous, prev_vocab, net, split.vocab)
     params = dict(net.named_parameters())
     transferred = {n: m for n, m in masks.items() if n in params}
-    return net, transferred, fresh
+    return net, transferred, fresh, (aligned, masks)
 
 
 @torch.no_grad()
@@ -449,6 +496,7 @@ def _interpolation(previous, prev_vocab, current: LinkPredictor, vocab, task: St
 
     Rows only step ``i`` has keep :math:`\theta_i`.
     """
+    from kgtransfer.transfer.parameter import mix_states
     from kgtransfer.transfer.weights import aligned_source_state
 
     if not alphas:
@@ -458,15 +506,7 @@ def _interpolation(previous, prev_vocab, current: LinkPredictor, vocab, task: St
     probe = copy.deepcopy(current)
     out = []
     for alpha in (0.0, *alphas, 1.0):
-        state = {}
-        for name, theta in base.items():
-            mixed = alpha * aligned[name] + (1 - alpha) * theta if theta.is_floating_point() else theta
-            mask = masks[name]
-            if mask.dim() == 0:
-                state[name] = mixed if bool(mask) else theta
-            else:
-                state[name] = torch.where(mask.view(-1, *[1] * (theta.dim() - 1)), mixed, theta)
-        probe.load_state_dict(state)
+        probe.load_state_dict(mix_states(aligned, base, masks, alpha))
         out.append({"alpha": alpha, "valid_mrr": task.evaluate(probe.eval(), "valid")["mrr"]})
     return out
 
@@ -482,8 +522,8 @@ def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
         "valid_best": result.best.get("mrr"),
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
-        "seconds": prep + sum(result.history.seconds),
-        "cpu_seconds": task.prep_cpu + sum(task.epoch_cpu),
+        "seconds": prep + sum(result.history.seconds) + sum(w for w, _ in task.extra_seconds.values()),
+        "cpu_seconds": task.prep_cpu + sum(task.epoch_cpu) + sum(c for _, c in task.extra_seconds.values()),
         "prep_seconds": prep,
         "curve": _curve(result, prep, task),
         "test": evaluate_step(net, step, task),

@@ -12,7 +12,10 @@ hooks for :func:`kgtransfer.sequence`:
 - :meth:`ContinualStrategy.rows` picks extra training triples per epoch (replay of old triples);
 - :meth:`ContinualStrategy.step_penalty` adds a term to the loss (EWC, L2-SP);
 - :meth:`ContinualStrategy.attach` hooks into the optimizer and the epochs (warm-up, freezing,
-  discriminative lr).
+  discriminative lr);
+- :meth:`ContinualStrategy.validator` replaces the validation metric that early stopping and the
+  curves see, and :meth:`ContinualStrategy.finish_step` sets the step's model after training
+  (interpolation with the previous step's model).
 
 Strategies (``name``: formula):
 
@@ -31,6 +34,9 @@ Strategies (``name``: formula):
 - ``freeze-unfreeze``: transferred rows and parameters are frozen for the first ``epochs`` epochs
   (new rows settle first), then everything trains.
 - ``discriminative``: transferred values move at ``lr * scale``.
+- ``interpolate``: at each validation, :math:`\theta_\alpha = \alpha\,\theta_{i-1} + (1-\alpha)\,\theta`
+  for each :math:`\alpha` of a small grid; the validation metric is the best of them, and the
+  step's model is :math:`\theta_\alpha` at the best (epoch, :math:`\alpha`) (WiSE-FT, Wortsman et al. 2022).
 
 Strategies combine with ``+``: ``"shrink-perturb+replay"`` applies both, hooks in that order.
 Only ``fine-tune`` and ``shrink-perturb`` also run in a single :func:`kgtransfer.finetune`; the
@@ -64,6 +70,10 @@ class StepContext:
         old: the training triples of earlier steps ``[m, 3]``.
         task: the training task (its ``base_loss`` gives gradients for the Fisher).
         seed: the run's seed.
+        info: what a strategy reports about the step (saved with the step's record).
+        previous: ``(aligned, masks)``: the previous step's weights laid out like ``model``'s state
+            dict, and per name the rows it has (see
+            :func:`~kgtransfer.transfer.weights.aligned_source_state`); None when there is none.
     """
 
     model: nn.Module
@@ -75,6 +85,7 @@ class StepContext:
     task: object = None
     seed: int = 0
     info: dict = field(default_factory=dict)
+    previous: tuple[dict, dict] | None = None
 
 
 class ContinualStrategy(Strategy):
@@ -118,6 +129,17 @@ class ContinualStrategy(Strategy):
     def attach(self, ctx: StepContext, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> list:
         """Hooks on ``optimizer``; returns ``on_epoch_end(epoch, model)`` callbacks."""
         return []
+
+    def validator(self, ctx: StepContext):
+        """``validate(model, evaluate) -> metrics`` that replaces plain validation (None: plain).
+
+        ``evaluate(m)`` gives the plain validation metrics of a model ``m``. What the validator
+        spends beyond one such evaluation counts as training time.
+        """
+        return None
+
+    def finish_step(self, ctx: StepContext, result) -> None:
+        """After training (``result``: the :class:`~kgtransfer.engine.FitResult`, its best epoch loaded)."""
 
     def to_json(self) -> dict:
         """``{"name": ..., **options}``."""
@@ -394,6 +416,71 @@ class Discriminative(ContinualStrategy):
         return []
 
 
+class Interpolate(ContinualStrategy):
+    r"""Weight-space ensembling with the previous step's model, :math:`\alpha` chosen on validation.
+
+    At each validation the model being trained, :math:`\theta`, is mixed with the previous step's
+    :math:`\theta_{i-1}` (aligned by IRI) for each :math:`\alpha` of ``alphas``:
+
+    .. math::
+        \theta_\alpha = \alpha\,\theta_{i-1} + (1-\alpha)\,\theta,
+
+    on the rows both have; rows new at this step keep :math:`\theta`. The validation metric is
+    :math:`\max_\alpha \mathrm{MRR}(\theta_\alpha)` (so early stopping and time-to-quality see
+    it; the extra evaluations count as training seconds), and the step ends with
+    :math:`\theta_\alpha` at the best (epoch, :math:`\alpha`). WiSE-FT (Wortsman et al., CVPR 2022)
+    between consecutive steps; ties go to the earlier :math:`\alpha` of the grid.
+
+    Args:
+        alphas: the grid, each in ``[0, 1]``; 0 is the trained model itself (default: ``(0.0, 0.25, 0.5)``).
+    """
+
+    name = "interpolate"
+    sequence_only = True
+
+    def __init__(self, alphas: tuple[float, ...] = (0.0, 0.25, 0.5)):
+        alphas = tuple(float(a) for a in alphas)
+        self._require(bool(alphas) and all(0 <= a <= 1 for a in alphas), "alphas must lie in [0, 1]", alphas)
+        self.alphas = alphas
+
+    def validator(self, ctx):
+        """The best validation over the grid; the metrics carry the chosen ``alpha``."""
+        if ctx.previous is None:
+            return None
+        from kgtransfer.transfer.parameter import mix_states
+
+        aligned, masks = ctx.previous
+        probe = copy.deepcopy(ctx.model)
+
+        def validate(model, evaluate):
+            state = {k: v.detach() for k, v in model.state_dict().items()}
+            best = None
+            for alpha in self.alphas:
+                if alpha == 0.0:
+                    metrics = evaluate(model)
+                else:
+                    probe.load_state_dict(mix_states(aligned, state, masks, alpha))
+                    metrics = evaluate(probe.eval())
+                if best is None or metrics["mrr"] > best["mrr"]:
+                    best = {**metrics, "alpha": alpha}
+            return best
+
+        return validate
+
+    def finish_step(self, ctx, result):
+        r"""The trained model becomes :math:`\theta_\alpha` at the best epoch's :math:`\alpha`."""
+        if ctx.previous is None or "alpha" not in result.best:
+            return
+        from kgtransfer.transfer.parameter import mix_states
+
+        alpha = float(result.best["alpha"])
+        aligned, masks = ctx.previous
+        with torch.no_grad():
+            ctx.model.load_state_dict(mix_states(aligned, ctx.model.state_dict(), masks, alpha))
+        ctx.info["alpha"] = alpha
+        ctx.info["epoch"] = result.best_epoch
+
+
 class Combined(ContinualStrategy):
     """Several strategies applied together, hooks in order (``"a+b"``)."""
 
@@ -430,6 +517,17 @@ class Combined(ContinualStrategy):
     def attach(self, ctx, optimizer, steps_per_epoch):
         """Every part's hooks."""
         return [cb for p in self.parts for cb in p.attach(ctx, optimizer, steps_per_epoch)]
+
+    def validator(self, ctx):
+        """The one part's validator (two parts that both replace validation are refused)."""
+        got = [v for p in self.parts if (v := p.validator(ctx)) is not None]
+        self._require(len(got) <= 1, "at most one part may replace validation", self.name)
+        return got[0] if got else None
+
+    def finish_step(self, ctx, result):
+        """Every part's, in order."""
+        for p in self.parts:
+            p.finish_step(ctx, result)
 
     def to_json(self):
         """``{"name": "a+b", "parts": [...]}``."""
@@ -502,6 +600,7 @@ __all__ = [
     "EWC",
     "FineTune",
     "FreezeUnfreeze",
+    "Interpolate",
     "L2SP",
     "RandomInit",
     "Replay",

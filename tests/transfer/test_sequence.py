@@ -155,7 +155,7 @@ def test_freeze_keeps_transferred_rows_still_then_releases_them(snapshots):
 
     torch.manual_seed(0)
     prev = LinkPredictor.build(MODEL, got[0].split.num_entities, got[0].split.num_relations)
-    net, transferred, fresh = _transfer(prev, got[0].split.vocab, MODEL, step.split, 0)
+    net, transferred, fresh, _ = _transfer(prev, got[0].split.vocab, MODEL, step.split, 0)
     before = net.encoder.entity_embedding.weight.detach().clone()
     rows = step.split.train.tensor
     task = StepTask(step.split, rows, rows, step.valid)
@@ -276,3 +276,75 @@ def test_continual_strategies_are_registered_fine_tuning_strategies(snapshots):
     options = kgt.FinetuneConfig(strategy="shrink-perturb", options={"shrink": 0.5})
     ft = kgt.finetune(pre, k0 | k1, config=CONFIG, options=options)
     assert 0 <= ft.test["mrr"] <= 1
+
+
+def _interpolation_run(snapshots, spec, epochs=1):
+    """Train step 1 from a fixed step-0 model with ``spec``; returns (net, task, result, ctx, previous state)."""
+    from kgtransfer.transfer.sequence import _run, _transfer
+
+    got = list(steps(snapshots[:2]))
+    torch.manual_seed(0)
+    prev = LinkPredictor.build(MODEL, got[0].split.num_entities, got[0].split.num_relations)
+    step = got[1]
+    net, transferred, fresh, before = _transfer(prev, got[0].split.vocab, MODEL, step.split, 0)
+    rows = step.split.train.tensor
+    task = StepTask(step.split, rows, rows, step.valid)
+    ctx = StepContext(net, fresh, transferred, "merged", step.new, step.old, task, previous=before)
+    config = TrainConfig(epochs=epochs, eval_every=1, patience=0, lr=0.05, batch_size=64, progress=False, threads=1)
+    result, _ = _run(net, task, config, strategy(spec), ctx)
+    return net, task, result, ctx, before
+
+
+def test_interpolate_picks_the_best_alpha_and_ends_with_that_mix(snapshots):
+    from kgtransfer.transfer.parameter import mix_states
+
+    plain, task, plain_result, _, (aligned, masks) = _interpolation_run(snapshots, "fine-tune")
+    spec = {"name": "interpolate", "alphas": [0.0, 0.5, 1.0]}
+    net, task2, result, ctx, _ = _interpolation_run(snapshots, spec)
+    # one epoch, no early stopping: both trained the same weights; the strategy then mixed them
+    expected = {a: mix_states(aligned, plain.state_dict(), masks, a) for a in (0.0, 0.5, 1.0)}
+    scores = {}
+    for a, state in expected.items():
+        probe = LinkPredictor.build(MODEL, task.num_entities, task.num_relations)
+        probe.load_state_dict(state)
+        scores[a] = task.evaluate(probe.eval(), "valid")["mrr"]
+    chosen = ctx.info["alpha"]
+    assert result.best["mrr"] == pytest.approx(max(scores.values()))  # validation is the max over the grid
+    assert scores[chosen] == max(scores.values()) and result.best["alpha"] == chosen
+    for name, value in net.state_dict().items():
+        assert torch.allclose(value, expected[chosen][name])  # the step's model is that mix
+    assert result.history.evals[0]["alpha"] == chosen
+    assert set(task2.extra_seconds) == {1} and task2.extra_seconds[1][0] > 0  # two more evaluations, counted
+    assert plain_result.best["mrr"] == pytest.approx(scores[0.0])
+    # rows only step 1 has keep the trained values at every alpha
+    new_rows = ~masks["encoder.entity_embedding.weight"]
+    assert new_rows.any()
+    mixed = expected[1.0]["encoder.entity_embedding.weight"]
+    assert torch.equal(mixed[new_rows], plain.state_dict()["encoder.entity_embedding.weight"][new_rows])
+
+
+def test_interpolate_with_alpha_zero_only_is_plain_fine_tuning(snapshots):
+    only_zero = {"name": "interpolate", "alphas": [0.0]}
+    result = sequence(snapshots, MODEL, CONFIG, strategies=["fine-tune", only_zero], alphas=(), scratch=False)
+    by = {(r["strategy"], r["step"]): r for r in result.records}
+    for step in (1, 2):
+        fine, interp = by[("fine-tune", step)], by[("interpolate", step)]
+        assert interp["test"] == fine["test"]
+        assert [p["mrr"] for p in interp["curve"]] == [p["mrr"] for p in fine["curve"]]
+        assert interp["strategy_info"]["alpha"] == 0.0
+
+
+def test_interpolate_options_combinations_and_errors(snapshots):
+    s = strategy("shrink-perturb+replay+interpolate")
+    assert s.name == "shrink-perturb+replay+interpolate" and s.replaces_old()
+    assert strategy({"name": "interpolate", "alphas": [0, 0.3]}).alphas == (0.0, 0.3)
+    with pytest.raises(ConfigError, match="alphas"):
+        strategy("interpolate", alphas=(0.0, 1.5))
+    with pytest.raises(ConfigError, match="one part"):
+        ctx = StepContext(None, None, {}, "merged", None, None, previous=({}, {}))
+        strategy("interpolate+interpolate").validator(ctx)
+    with pytest.raises(ConfigError, match="sequence"):
+        strategy("interpolate").start(torch.nn.Linear(1, 1))
+    result = sequence(snapshots[:2], MODEL, CONFIG, strategies=["shrink-perturb+replay+interpolate"], alphas=())
+    run = next(r for r in result.records if r["step"] == 1 and r["strategy"] != "scratch")
+    assert run["strategy_info"]["alpha"] in (0.0, 0.25, 0.5)
