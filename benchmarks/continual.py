@@ -58,6 +58,8 @@ STRATEGIES = (
     "freeze-unfreeze",
     "discriminative",
     "shrink-perturb+replay",
+    "interpolate",
+    "shrink-perturb+replay+interpolate",
 )
 #: quick mode: plain fine-tuning and the strategy that closed the warm-start gap on ENTITY step 1
 QUICK_STRATEGIES = ("fine-tune", "shrink-perturb+replay")
@@ -277,6 +279,13 @@ def main(argv=None) -> int:
         "--test-size", type=int, default=None, help=f"test triples per snapshot (all; quick: {QUICK_TEST_SIZE})"
     )
     parser.add_argument("--no-scratch", action="store_true", help="train from scratch on the first snapshot only")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="datasets run in parallel, one process and one thread each (default: 1; quick: one per dataset, "
+        "at most the CPU count)",
+    )
     parser.add_argument("--render", nargs="+", help="only rebuild the report from these saved .json files")
     parser.add_argument("--notes", help="with --render: a markdown file placed after the report's title")
     parser.add_argument("--out", default=str(RESULTS / "continual"), help="results prefix (.json, .md)")
@@ -287,6 +296,8 @@ def main(argv=None) -> int:
     args.strategies = [json.loads(s) if s.lstrip().startswith("{") else s for s in args.strategies]
     if args.quick and args.test_size is None:
         args.test_size = QUICK_TEST_SIZE
+    if args.jobs is None:
+        args.jobs = min(len(args.datasets), os.cpu_count() or 1) if args.quick else 1
     torch.set_num_threads(1)
 
     if args.render:
@@ -296,30 +307,71 @@ def main(argv=None) -> int:
         return 0
     began = time.perf_counter()
     report = {"args": vars(args), "runs": []}
-    for name in args.datasets:
-        for seed in args.seeds:
-            entry = {"dataset": name, "seed": seed, "command": shlex.join(["python", *sys.argv])}
-            report["runs"].append(entry)
-            started = (time.perf_counter(), time.process_time())
+    command = shlex.join(["python", *sys.argv])
+    jobs = min(args.jobs, len(args.datasets))
+    if jobs > 1:  # one worker process per dataset, one thread each
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-            def keep(partial, entry=entry, started=started):  # after every step, so a long run keeps what it has
-                entry.update(partial.to_json())
-                entry.setdefault("load", []).append(round(os.getloadavg()[0], 2))
-                entry["wall_seconds"] = time.perf_counter() - started[0]
-                entry["cpu_seconds"] = time.process_time() - started[1]
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(_worker, name, args, command) for name in args.datasets]
+            for future in futures:
+                report["runs"].extend(future.result())
+    else:
+        for name in args.datasets:
+            done = list(report["runs"])
+
+            def save(entries, done=done):
+                report["runs"] = done + entries
                 report["seconds"] = time.perf_counter() - began
                 report["cpu_seconds"] = time.process_time()
                 write(args.out, report)
 
-            result = run_dataset(name, args, seed, keep)
-            print(result.summary(), flush=True)
-            entry.update(result.to_json())
-            result.plot(Path(args.out + f"_{name}_seed{seed}_curves.png"))
-            report["seconds"] = time.perf_counter() - began
-            report["cpu_seconds"] = time.process_time()
-            write(args.out, report)  # after every dataset, so a long run keeps what it has
-    print(f"\nwrote {args.out}.json and .md ({report['seconds'] / 60:.1f} min)")
+            report["runs"] = done + dataset_runs(name, args, command, save)
+    report["seconds"] = time.perf_counter() - began
+    report["cpu_seconds"] = sum(r.get("cpu_seconds", 0.0) for r in report["runs"]) if jobs > 1 else time.process_time()
+    report["jobs"] = jobs
+    write(args.out, report)
+    for name in args.datasets:  # the workers' partial reports, now in the whole one
+        for suffix in (".json", ".md"):
+            Path(f"{args.out}_{name}_partial{suffix}").unlink(missing_ok=True)
+    print(f"\nwrote {args.out}.json and .md ({report['seconds'] / 60:.1f} min wall, {jobs} process(es))")
     return 0
+
+
+def dataset_runs(name: str, args, command: str, save) -> list[dict]:
+    """Every seed of one dataset; ``save(entries)`` after every step, so a long run keeps what it has."""
+    entries = []
+    for seed in args.seeds:
+        entry = {"dataset": name, "seed": seed, "command": command}
+        entries.append(entry)
+        started = (time.perf_counter(), time.process_time())
+
+        def keep(partial, entry=entry, started=started):
+            entry.update(partial.to_json())
+            entry.setdefault("load", []).append(round(os.getloadavg()[0], 2))
+            entry["wall_seconds"] = time.perf_counter() - started[0]
+            entry["cpu_seconds"] = time.process_time() - started[1]
+            save(entries)
+
+        result = run_dataset(name, args, seed, keep)
+        print(result.summary(), flush=True)
+        entry.update(result.to_json())
+        result.plot(Path(args.out + f"_{name}_seed{seed}_curves.png"))
+        save(entries)
+    return entries
+
+
+def _worker(name: str, args, command: str) -> list[dict]:
+    """A worker process: one dataset, one thread; its partial report is ``<out>_<name>_partial``."""
+    torch.set_num_threads(1)
+    began = time.perf_counter()
+
+    def save(entries):
+        write(f"{args.out}_{name}_partial", {"runs": entries, "seconds": time.perf_counter() - began})
+
+    return dataset_runs(name, args, command, save)
 
 
 def saved_runs(path: Path) -> list[dict]:
@@ -345,9 +397,11 @@ def write(prefix: str, report: dict) -> None:
     save_json(Path(prefix + ".json"), report)
     text = render(report["runs"], report.get("notes"))
     if "seconds" in report:
-        text += f"\nWall time: {report['seconds'] / 60:.1f} min, 1 thread, on a shared 2-core machine"
+        jobs = report.get("jobs", 1)
+        how = "1 thread" if jobs == 1 else f"{jobs} processes (one per dataset) of 1 thread each"
+        text += f"\nWall time: {report['seconds'] / 60:.1f} min, {how}, on a shared 2-core machine"
         if "cpu_seconds" in report:  # the load-independent part: what the run itself computed
-            text += f" (CPU time of the run: {report['cpu_seconds'] / 60:.1f} min)"
+            text += f" (CPU time of the run, all processes: {report['cpu_seconds'] / 60:.1f} min)"
         text += ".\n"
     atomic_write_text(Path(prefix + ".md"), text)
 
