@@ -14,7 +14,7 @@ the same validation sample (all validation triples seen so far, seeded sample), 
 epoch, 1 thread. Test: filtered MRR / Hits@k on every test set seen so far, ranking against all
 entities known at that step; "mean" averages the test sets (each counts once).
 
-Run:  python benchmarks/continual.py --quick     (first three snapshots, seed 0)
+Run:  python benchmarks/continual.py --quick     (first three snapshots, seed 0, worker processes)
       python benchmarks/continual.py             (five snapshots, seeds 0 1 2)
 """
 
@@ -69,7 +69,9 @@ QUICK_TEST_SIZE = 3000
 PUBLISHED = {"fine-tune": 0.165, "EWC": 0.229, "LKGE": 0.234, "IncDE": 0.253}
 
 
-def run_dataset(name: str, args, seed: int, on_step=None) -> kgt.SequenceResult:
+def run_dataset(name: str, args, seed: int, on_step=None, part: str | None = None) -> kgt.SequenceResult:
+    """One sequence; ``part``: ``"scratch"`` (pretraining and scratch only), ``"strategies"`` (no scratch
+    after the first step) or None (both)."""
     folders = [DATA / name / str(i) for i in range(args.snapshots)]
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
@@ -91,15 +93,17 @@ def run_dataset(name: str, args, seed: int, on_step=None) -> kgt.SequenceResult:
         folders,
         model,
         config,
-        strategies=args.strategies,
+        strategies=[] if part == "scratch" else args.strategies,
         protocols=args.protocols,
         names=[f"{name}/{i}" for i in range(args.snapshots)],
         valid_size=args.valid_size,
         test_size=args.test_size,
-        scratch=not args.no_scratch,
+        scratch=not args.no_scratch and part != "strategies",
         task=task,
         on_step=on_step,
-        log=lambda line: print(f"[{time.perf_counter() - began:7.0f}s] {name} seed {seed} {line}", flush=True),
+        log=lambda line: print(
+            f"[{time.perf_counter() - began:7.0f}s] {name}{f' ({part})' if part else ''} seed {seed} {line}", flush=True
+        ),
     )
 
 
@@ -221,7 +225,12 @@ def render(runs: list[dict], notes: str | None = None) -> str:
         if run.get("wall_seconds") is not None:
             md += [
                 f"Run time: {run['wall_seconds'] / 60:.1f} min wall, {run['cpu_seconds'] / 60:.1f} min CPU "
-                "(training, validation, test and interpolation; 1 thread).",
+                "(training, validation, test and interpolation; 1 thread"
+                + (
+                    f"; {run['processes']} processes: scratch and the strategies' chain apart, each pretraining)."
+                    if run.get("processes", 1) > 1
+                    else ")."
+                ),
                 "",
             ]
         if run.get("load"):
@@ -283,8 +292,8 @@ def main(argv=None) -> int:
         "--jobs",
         type=int,
         default=None,
-        help="datasets run in parallel, one process and one thread each (default: 1; quick: one per dataset, "
-        "at most the CPU count)",
+        help="worker processes of one thread each; with more than 1, each dataset's scratch runs and its "
+        "strategies' chain run as separate tasks (default: 1; quick: the CPU count)",
     )
     parser.add_argument("--render", nargs="+", help="only rebuild the report from these saved .json files")
     parser.add_argument("--notes", help="with --render: a markdown file placed after the report's title")
@@ -297,7 +306,7 @@ def main(argv=None) -> int:
     if args.quick and args.test_size is None:
         args.test_size = QUICK_TEST_SIZE
     if args.jobs is None:
-        args.jobs = min(len(args.datasets), os.cpu_count() or 1) if args.quick else 1
+        args.jobs = min(2 * len(args.datasets), os.cpu_count() or 1) if args.quick else 1
     torch.set_num_threads(1)
 
     if args.render:
@@ -308,16 +317,9 @@ def main(argv=None) -> int:
     began = time.perf_counter()
     report = {"args": vars(args), "runs": []}
     command = shlex.join(["python", *sys.argv])
-    jobs = min(args.jobs, len(args.datasets))
-    if jobs > 1:  # one worker process per dataset, one thread each
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(_worker, name, args, command) for name in args.datasets]
-            for future in futures:
-                report["runs"].extend(future.result())
+    jobs = max(1, args.jobs)
+    if jobs > 1:
+        run_parallel(args, command, jobs, report)
     else:
         for name in args.datasets:
             done = list(report["runs"])
@@ -333,14 +335,13 @@ def main(argv=None) -> int:
     report["cpu_seconds"] = sum(r.get("cpu_seconds", 0.0) for r in report["runs"]) if jobs > 1 else time.process_time()
     report["jobs"] = jobs
     write(args.out, report)
-    for name in args.datasets:  # the workers' partial reports, now in the whole one
-        for suffix in (".json", ".md"):
-            Path(f"{args.out}_{name}_partial{suffix}").unlink(missing_ok=True)
+    for partial in Path(args.out).parent.glob(Path(args.out).name + "_*_partial.*"):  # now in the whole report
+        partial.unlink()
     print(f"\nwrote {args.out}.json and .md ({report['seconds'] / 60:.1f} min wall, {jobs} process(es))")
     return 0
 
 
-def dataset_runs(name: str, args, command: str, save) -> list[dict]:
+def dataset_runs(name: str, args, command: str, save, part: str | None = None) -> list[dict]:
     """Every seed of one dataset; ``save(entries)`` after every step, so a long run keeps what it has."""
     entries = []
     for seed in args.seeds:
@@ -355,23 +356,73 @@ def dataset_runs(name: str, args, command: str, save) -> list[dict]:
             entry["cpu_seconds"] = time.process_time() - started[1]
             save(entries)
 
-        result = run_dataset(name, args, seed, keep)
-        print(result.summary(), flush=True)
+        result = run_dataset(name, args, seed, keep, part)
         entry.update(result.to_json())
-        result.plot(Path(args.out + f"_{name}_seed{seed}_curves.png"))
+        if part is None:
+            print(result.summary(), flush=True)
+            result.plot(Path(args.out + f"_{name}_seed{seed}_curves.png"))
         save(entries)
     return entries
 
 
-def _worker(name: str, args, command: str) -> list[dict]:
-    """A worker process: one dataset, one thread; its partial report is ``<out>_<name>_partial``."""
+def run_parallel(args, command: str, jobs: int, report: dict) -> None:
+    """Worker processes of one thread each: per dataset, the scratch runs and the strategies' chain apart.
+
+    The two halves of a dataset are independent but for the pretraining on the first snapshot, which
+    both run (deterministic for a seed); the strategies' half's is the one reported. The largest
+    dataset's halves go first.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    parts = ("strategies",) if args.no_scratch else ("scratch", "strategies")
+    tasks = [(name, part) for name in sorted(args.datasets, key=_size, reverse=True) for part in parts]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {task: pool.submit(_worker, *task, args, command) for task in tasks}
+        done = {task: future.result() for task, future in futures.items()}
+    for name in args.datasets:
+        halves = [done[(name, part)] for part in parts]
+        for entries in zip(*halves, strict=True):
+            report["runs"].append(_join(entries))
+            result = kgt.SequenceResult(report["runs"][-1]["records"], report["runs"][-1]["setup"])
+            print(result.summary(), flush=True)
+            result.plot(Path(args.out + f"_{name}_seed{entries[0]['seed']}_curves.png"))
+
+
+def _size(name: str) -> int:
+    """Bytes of the dataset's first snapshot's training file: which dataset is the long one."""
+    return sum(f.stat().st_size for f in (DATA / name / "0").glob("train.txt*"))
+
+
+def _join(entries) -> dict:
+    """One run from a dataset's halves (scratch, strategies): the records of both, time to quality anew."""
+    *scratch, strategies = entries
+    records = list(strategies["records"])
+    for half in scratch:
+        records += [r for r in half["records"] if r["protocol"] != "pretrain"]
+    records.sort(key=lambda r: (r["step"], r["strategy"] != "scratch"))
+    result = kgt.SequenceResult(records, strategies["setup"])
+    result.add_time_to_quality()
+    return {
+        **strategies,
+        "records": result.records,
+        "wall_seconds": max(e.get("wall_seconds", 0.0) for e in entries),
+        "cpu_seconds": sum(e.get("cpu_seconds", 0.0) for e in entries),
+        "load": [x for e in entries for x in e.get("load", [])],
+        "processes": len(entries),
+    }
+
+
+def _worker(name: str, part: str, args, command: str) -> list[dict]:
+    """A worker process, one thread: one half of a dataset; its partial report is ``<out>_<name>_<part>_partial``."""
     torch.set_num_threads(1)
     began = time.perf_counter()
 
     def save(entries):
-        write(f"{args.out}_{name}_partial", {"runs": entries, "seconds": time.perf_counter() - began})
+        write(f"{args.out}_{name}_{part}_partial", {"runs": entries, "seconds": time.perf_counter() - began})
 
-    return dataset_runs(name, args, command, save)
+    return dataset_runs(name, args, command, save, part)
 
 
 def saved_runs(path: Path) -> list[dict]:
@@ -398,7 +449,7 @@ def write(prefix: str, report: dict) -> None:
     text = render(report["runs"], report.get("notes"))
     if "seconds" in report:
         jobs = report.get("jobs", 1)
-        how = "1 thread" if jobs == 1 else f"{jobs} processes (one per dataset) of 1 thread each"
+        how = "1 thread" if jobs == 1 else f"{jobs} worker processes of 1 thread each"
         text += f"\nWall time: {report['seconds'] / 60:.1f} min, {how}, on a shared 2-core machine"
         if "cpu_seconds" in report:  # the load-independent part: what the run itself computed
             text += f" (CPU time of the run, all processes: {report['cpu_seconds'] / 60:.1f} min)"
