@@ -393,6 +393,9 @@ def sequence(
         if p not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {p!r}")
     strats = [make_strategy(s) for s in strategies]
+    names_ = [s.name for s in strats]
+    if len(set(names_)) != len(names_):
+        raise ValueError(f"strategies must differ by name (runs are keyed by it), got {names_}")
     log = log or (lambda _: None)
     records: list[dict] = []
     carried: dict[tuple[str, str], LinkPredictor] = {}
