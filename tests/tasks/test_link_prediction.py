@@ -529,3 +529,14 @@ def test_sampled_training_learns(encoder):
     assert trained.task.mode == "sampled" and trained.task_config.mode == "sampled"
     assert trained.fit.history.loss[-1] < trained.fit.history.loss[0]
     assert trained.test["mrr"] > 0.45  # random ranking of 14 entities gives about 0.25
+
+
+def test_a_split_without_training_triples_is_a_typed_error():
+    from kgtransfer.data.splits import random_split
+    from kgtransfer.errors import EmptySplitError
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    empty = random_split(KnowledgeGraph.from_triples([], name="empty"))
+    with pytest.raises(EmptySplitError, match="no training triples"):
+        LinkPredictionTask(empty)
