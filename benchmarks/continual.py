@@ -70,7 +70,7 @@ SP_REPLAY30_INTERP = {
 #: plain fine-tuning (the published baseline); other datasets get the ENTITY list
 QUICK_STRATEGIES = {
     "ENTITY": ("fine-tune", SP_REPLAY30_INTERP),
-    "WN_CKGE": ("warmup+replay+interpolate",),
+    "WN_CKGE": ("interpolate",),
 }
 QUICK_TEST_SIZE = 3000
 
