@@ -362,10 +362,31 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     print()
     print(result.summary())
     print(f"\nwrote {args.output}")
-    print(
-        f"compare with training from scratch on the same split: kgtransfer pretrain {args.target} "
-        f"-o {args.output}-scratch --split {args.output}"
-    )
+    scratch = _scratch_command(args, pretrained, config)
+    print(f"compare with training from scratch on the same split and settings:\n  {scratch}")
+
+
+def _scratch_command(args: argparse.Namespace, pretrained, config) -> str:
+    """``kgtransfer pretrain`` on the fine-tuned run's split with the pretrained model's settings.
+
+    Every setting is spelled out, so the graph-size defaults of ``pretrain`` cannot pick another
+    dim, batch size, learning rate or validation interval than the fine-tuned run had.
+    """
+    import shlex
+
+    from kgtransfer.config_adapter import to_flags
+
+    model = pretrained.model_config
+    sized = ("dim", "batch_size", "lr", "eval_every")
+    flags = to_flags(model, always=("encoder", "decoder", "dim"), skip=("encoder_kwargs",))
+    for key, flag in (("num_layers", "--layers"), ("num_bases", "--bases")):
+        if model.encoder_kwargs.get(key) is not None:
+            flags += [flag, str(model.encoder_kwargs[key])]
+    flags += to_flags(pretrained.task_config) + to_flags(config, always=sized, skip=("device", "threads", "progress"))
+    words = ["kgtransfer", "pretrain", args.target, "-o", f"{args.output}-scratch", "--split", args.output, *flags]
+    if args.view:
+        words += ["--view", args.view]
+    return shlex.join(words)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:

@@ -240,7 +240,12 @@ class TaskConfig(Config):
         self._check("regularization_weight", self.regularization_weight >= 0, "must be >= 0")
         self._check("eval_batch_size", self.eval_batch_size >= 1, "must be >= 1")
         self._check("mode", self.mode in ("auto", "batch", "full", "sampled"), "must be auto, batch, full or sampled")
-        self._check("fanouts", self.fanouts is None or all(int(k) >= 1 for k in self.fanouts), "must be >= 1 each")
+        fanouts_ok = self.fanouts is None or (
+            isinstance(self.fanouts, list | tuple)
+            and len(self.fanouts) > 0
+            and all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in self.fanouts)
+        )
+        self._check("fanouts", fanouts_ok, "must be a list of integers >= 1, one per layer")
         self._check("memory_budget", self.memory_budget >= 1, "must be >= 1")
         self._check("random_candidates", self.random_candidates >= 0, "must be >= 0")
         if self.regularizer is not None and LOSSES.check(self.loss) != LOSSES.check("1-n"):

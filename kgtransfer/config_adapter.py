@@ -27,6 +27,8 @@ def _parser_type(kind: str):
         return float
     if kind.startswith("dict"):
         return _json_object
+    if kind.startswith("list"):
+        return _int_list
     return str
 
 
@@ -38,6 +40,14 @@ def _json_object(text: str) -> dict:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
     return value
+
+
+def _int_list(text: str) -> list[int]:
+    """``"10,10"``, ``"10 10"`` or ``"[10, 10]"`` -> ``[10, 10]``."""
+    try:
+        return [int(k) for k in text.strip("[] ").replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers such as 10,10, got {text!r}") from None
 
 
 def add_arguments(
@@ -80,6 +90,27 @@ def from_args(args: argparse.Namespace, config: type[Config], base: Config | Non
         if value is not None:
             values[f.name] = value
     return replace(base or config(), **values)
+
+
+def to_flags(config: Config, always: Iterable[str] = (), skip: Iterable[str] = ()) -> list[str]:
+    """The flags of :func:`add_arguments` that give ``config`` back through :func:`from_args`.
+
+    Fields equal to the class default are left out, except those in ``always`` (e.g. settings that
+    would otherwise be sized to the graph); fields in ``skip`` are never given.
+    """
+    default, wanted, skipped = type(config)(), set(always), set(skip)
+    flags = []
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.name in skipped or (value == getattr(default, f.name) and f.name not in wanted):
+            continue
+        if isinstance(value, bool):
+            flags.append(_flag(f.name if value else "no-" + f.name))
+        elif isinstance(value, list | tuple):
+            flags += [_flag(f.name), ",".join(str(v) for v in value)]
+        elif value is not None:
+            flags += [_flag(f.name), json.dumps(value) if isinstance(value, dict) else str(value)]
+    return flags
 
 
 def from_table(table: dict | None, config: type[Config], where: str = "", base: Config | None = None) -> Config:

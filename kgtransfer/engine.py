@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
@@ -331,7 +332,11 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
                     metrics = task.evaluate(model, "valid")
             metrics = _from_main(metrics, world)
             history.evals.append({"epoch": epoch, **{k: v for k, v in metrics.items() if isinstance(v, float)}})
-            if not best or metrics[task.metric] > best[task.metric]:
+            value = metrics[task.metric]
+            if math.isnan(value) and sum(math.isnan(e.get(task.metric, 0.0)) for e in history.evals) == 1:
+                message = f"validation {task.metric} is NaN (no validation data?): the latest epoch is kept"
+                warnings.warn(message, stacklevel=2)
+            if not best or value > best[task.metric] or math.isnan(value):
                 best, best_epoch, stale = dict(metrics), epoch, 0
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 if ckpt is not None and _is_main(world):

@@ -61,6 +61,10 @@ class CheckpointError(KGTransferError, ValueError):
     """A checkpoint or run folder is missing a part, is corrupt, or does not fit the model; names the file."""
 
 
+class EmptySplitError(KGTransferError, ValueError):
+    """A split with nothing to train on (no training triples or nodes)."""
+
+
 class UnknownTermError(KGTransferError, KeyError):
     """An IRI asked about is not in a model's vocabulary."""
 

@@ -9,7 +9,7 @@ from dataclasses import fields
 import pytest
 
 from kgtransfer.config import CONFIGS, ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
-from kgtransfer.config_adapter import add_arguments, from_args, from_table, grid
+from kgtransfer.config_adapter import add_arguments, from_args, from_table, grid, to_flags
 from kgtransfer.errors import KGTransferError
 
 
@@ -39,6 +39,9 @@ def test_every_field_has_help_and_the_config_round_trips(cls):
         (lambda: FinetuneConfig(strategy="magic"), "FinetuneConfig.strategy"),
         (lambda: FinetuneConfig(compose="product"), "FinetuneConfig.compose"),
         (lambda: FinetuneConfig(init="zeros"), "FinetuneConfig.init"),
+        (lambda: TaskConfig(fanouts=[10, 0]), "TaskConfig.fanouts"),
+        (lambda: TaskConfig(fanouts="10,10"), "TaskConfig.fanouts"),
+        (lambda: TaskConfig(fanouts=[]), "TaskConfig.fanouts"),
     ],
 )
 def test_bad_values_raise_a_typed_error_naming_the_field(make, field):
@@ -72,6 +75,31 @@ def test_cli_flags_come_from_the_fields():
     assert "evaluate on validation every this many epochs (default: 5)" in " ".join(parser.format_help().split())
     with pytest.raises(ConfigError, match="eval_every"):
         from_args(parser.parse_args(["--eval-every", "0"]), TrainConfig)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ModelConfig(encoder="compgcn", dim=32, reciprocal=False, decoder_kwargs={"gamma": 9.0}),
+        TaskConfig(fanouts=[5, 3], regularizer="n3", regularization_weight=0.01),
+        TrainConfig(epochs=3, lr=0.05, amp=True, patience=2),
+    ],
+)
+def test_to_flags_gives_the_config_back(config):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, type(config))
+    assert from_args(parser.parse_args(to_flags(config)), type(config)) == config
+    assert to_flags(type(config)()) == []
+    assert to_flags(TrainConfig(), always=["lr"]) == ["--lr", str(TrainConfig().lr)]
+
+
+def test_list_flags_take_comma_separated_integers():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, TaskConfig)
+    for text in ("10,5", "10 5", "[10, 5]"):
+        assert from_args(parser.parse_args(["--fanouts", text]), TaskConfig).fanouts == [10, 5]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--fanouts", "ten"])
 
 
 def test_toml_tables_and_grids():

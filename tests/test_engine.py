@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -120,6 +121,16 @@ def test_patience_counts_evaluations_not_epochs():
 def test_no_early_stop_without_patience():
     result = fit(toy_model(), ScriptedTask([0.9] + [0.1] * 7), config(patience=0))
     assert (result.epochs_run, result.best_epoch, result.stopped_early) == (8, 1, False)
+
+
+def test_without_validation_data_the_latest_epoch_is_kept_with_one_warning():
+    model, seen = toy_model(), {}
+    task = ScriptedTask([math.nan] * 8)
+    with pytest.warns(UserWarning, match="NaN") as caught:
+        result = fit(model, task, config(patience=2), on_epoch_end=lambda e, m: seen.update({e: snapshot(m)}))
+    assert len([w for w in caught if "NaN" in str(w.message)]) == 1
+    assert (result.epochs_run, result.best_epoch, result.stopped_early) == (8, 8, False)
+    assert_same_weights(snapshot(model), seen[8])
 
 
 # --- determinism ----------------------------------------------------------------------------------

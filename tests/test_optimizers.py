@@ -50,7 +50,7 @@ def test_lazy_rows_equal_the_dense_update_where_no_other_row_has_gradient(name):
     sparse, dense, lazy, full = _sparse_and_dense(name)
     rows = torch.tensor([3, 7, 7, 11])  # a repeated row: its gradients add up
     before = dense.weight.detach().clone()
-    for step in range(4):
+    for _ in range(4):
         for emb, opt in ((sparse, lazy), (dense, full)):
             opt.zero_grad()
             (emb(rows) * torch.arange(1.0, 5.0)).pow(2).sum().backward()

@@ -459,6 +459,13 @@ class LinkPredictionTask:
         mode, fanouts, memory_budget = self.config.mode, self.config.fanouts, self.config.memory_budget
         if mode == "sampled" and loss != "1-n":
             raise ValueError("mode='sampled' is implemented for the 1-n loss")
+        if not len(split.train):
+            from kgtransfer.errors import EmptySplitError
+
+            raise EmptySplitError(
+                f"nothing to train on: {split!r} has no training triples (literal objects are dropped by "
+                "default; only triples between two entities are trained on)"
+            )
         self.split = split
         self.loss_kind = loss
         self.label_smoothing = label_smoothing

@@ -569,3 +569,14 @@ def test_sampled_scores_cover_the_candidates_only_and_rows_get_sparse_gradients(
     dense_rows(switched)
     assert not model.encoder.entity_embedding.sparse
     assert sparse_rows(model, task, torch.optim.SGD(model.parameters(), lr=0.1)) == []  # no lazy update: dense
+
+
+def test_a_split_without_training_triples_is_a_typed_error():
+    from kgtransfer.data.splits import random_split
+    from kgtransfer.errors import EmptySplitError
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    empty = random_split(KnowledgeGraph.from_triples([], name="empty"))
+    with pytest.raises(EmptySplitError, match="no training triples"):
+        LinkPredictionTask(empty)

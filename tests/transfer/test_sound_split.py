@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import numpy as np
 import pytest
 import torch
@@ -95,9 +97,15 @@ def test_cli_scratch_and_transfer_on_one_split(graphs, tmp_path, capsys):
     assert main(["pretrain", str(k1), "-o", str(tmp_path / "pre"), *common]) == 0
     assert main(["finetune", str(tmp_path / "pre"), str(k), "-o", str(tmp_path / "ft"), "--epochs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "from pretrained" in out and f"--split {tmp_path / 'ft'}" in out
-    assert main(["pretrain", str(k), "-o", str(tmp_path / "scratch"), "--split", str(tmp_path / "ft"), *common]) == 0
-    pre, ft, scratch = (Split.load(tmp_path / name / "split") for name in ("pre", "ft", "scratch"))
+    assert "from pretrained" in out
+    # the printed scratch baseline runs as given, on the same split with the pretrained model's settings
+    command = shlex.split(out.split("settings:\n")[1].splitlines()[0])
+    assert command[:2] == ["kgtransfer", "pretrain"] and command[command.index("--split") + 1] == str(tmp_path / "ft")
+    assert main(command[1:]) == 0
+    scratch_run = kgt.TrainedModel.load(tmp_path / "ft-scratch")
+    assert (scratch_run.model_config.encoder, scratch_run.model_config.dim) == ("embedding", 8)
+    assert scratch_run.train_config.epochs == 1 and scratch_run.train_config.eval_every == 1
+    pre, ft, scratch = (Split.load(tmp_path / name / "split") for name in ("pre", "ft", "ft-scratch"))
     assert labels(scratch.test) == labels(ft.test) and labels(scratch.valid) == labels(ft.valid)
     assert not labels(pre.train) & labels(ft.test)
     assert (
