@@ -40,8 +40,11 @@ def _sparse_and_dense(name: str, weight_decay: float = 0.0):
     dense = torch.nn.Embedding(20, 4)
     dense.load_state_dict(sparse.state_dict())
     make = OPTIMIZERS[name]
-    return sparse, dense, make(sparse.parameters(), lr=0.05, weight_decay=weight_decay), make(
-        dense.parameters(), lr=0.05, weight_decay=weight_decay
+    return (
+        sparse,
+        dense,
+        make(sparse.parameters(), lr=0.05, weight_decay=weight_decay),
+        make(dense.parameters(), lr=0.05, weight_decay=weight_decay),
     )
 
 
