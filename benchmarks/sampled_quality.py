@@ -20,7 +20,11 @@ from pathlib import Path
 
 import torch
 
-FOLDER = Path(__file__).resolve().parents[2] / "shared/data/ckge/ENTITY/0"
+#: ``../shared/data/ckge/ENTITY/0`` beside the checkout (or one level further up, from a worktree).
+FOLDER = next(
+    (p for p in (Path(__file__).resolve().parents[i] / "shared/data/ckge/ENTITY/0" for i in (2, 3)) if p.exists()),
+    Path(__file__).resolve().parents[2] / "shared/data/ckge/ENTITY/0",
+)
 
 
 def main(argv=None) -> None:
