@@ -529,6 +529,7 @@ def test_sampled_training_learns(encoder):
     assert trained.task.mode == "sampled" and trained.task_config.mode == "sampled"
     assert trained.fit.history.loss[-1] < trained.fit.history.loss[0]
     assert trained.test["mrr"] > 0.45  # random ranking of 14 entities gives about 0.25
+    assert not trained.model.encoder.entity_embedding.sparse  # fit's row-sparse switch is undone afterwards
 
 
 def test_sampled_candidates_are_bounded_and_hold_the_batch():
