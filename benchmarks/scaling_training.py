@@ -69,8 +69,12 @@ def train_one(
     max_steps: int | None = None,
     eval_steps: int | None = None,
     eval_triples: int = 5000,
+    mode: str = "auto",
 ) -> dict:
     """Train one encoder on the ENTITY union at the sized default settings (run in its own process).
+
+    ``mode`` is the task's training mode (:class:`~kgtransfer.config.TaskConfig`; ``auto``: what
+    kgtransfer picks for the graph).
 
     With ``max_steps``, only that many optimizer steps run (:func:`_steps`: the model, task, optimizer
     and per-epoch seeding of ``kgt.train``, possibly across epochs); seconds per epoch are then the mean
@@ -83,16 +87,17 @@ def train_one(
     torch.set_num_threads(threads)
     split = entity_split()
     model_config, config = sized_configs(split, encoder, epochs=epochs, eval_every=eval_every, threads=threads)
+    task_config = kgt.TaskConfig(mode=mode)
     curve = None
     if max_steps is None:
-        trained = kgt.train(split, model_config, config)
+        trained = kgt.train(split, model_config, config, task_config)
         model, task = trained.model, trained.task
         seconds = trained.fit.history.seconds
         per_epoch, valid = sum(seconds) / len(seconds), {e["epoch"]: e["mrr"] for e in trained.fit.history.evals}
         steps_run, cpu_per_epoch = None, None
     else:
         model, task, per_epoch, cpu_per_epoch, steps_run, curve = _steps(
-            split, model_config, config, max_steps, eval_steps, eval_triples
+            split, model_config, config, task_config, max_steps, eval_steps, eval_triples
         )
         valid = None
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -141,30 +146,37 @@ def sized_configs(split, encoder: str, **train):
 
 
 def timed_step(model, task, batch, optimizer, grad_clip: float) -> tuple[float, float]:
-    """One optimizer step as the engine takes it (zero, loss, backward, clip, step); its wall and CPU seconds."""
+    """One optimizer step as the engine takes it (zero, loss, backward, clip, step); its wall and CPU seconds.
+
+    The caller switches the entity rows to sparse gradients first where the engine would
+    (:func:`kgtransfer.engine.sparse_rows`).
+    """
+    from kgtransfer.engine import clip_gradients
+
     started, cpu_started = time.perf_counter(), time.process_time()
     optimizer.zero_grad(set_to_none=True)
     task.loss(model, batch).backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    clip_gradients(model.parameters(), grad_clip)
     optimizer.step()
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def _steps(split, model_config, config, max_steps: int, eval_steps: int | None, eval_triples: int):
+def _steps(split, model_config, config, task_config, max_steps: int, eval_steps: int | None, eval_triples: int):
     """``max_steps`` optimizer steps as ``kgt.train`` takes them; model, task, estimated s/epoch, steps, curve.
 
     The curve is ``[{"step", "epoch", "mrr", "train_seconds"}]``: validation MRR on the first
     ``eval_triples`` validation triples every ``eval_steps`` steps (not counted in the step times).
     """
-    from kgtransfer.engine import epoch_generator, make_optimizer
+    from kgtransfer.engine import epoch_generator, make_optimizer, sparse_rows
     from kgtransfer.models.link_predictor import LinkPredictor
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
     encoder = model_config.encoder
     torch.manual_seed(config.seed)
     model = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
-    task = LinkPredictionTask(split).bind(model)
+    task = LinkPredictionTask(split, task_config).bind(model)
     optimizer = make_optimizer(model.parameters(), config)
+    sparse_rows(model, task, optimizer)
     per_epoch_steps = task.num_batches(config.batch_size)
     subset = split.valid.tensor[:eval_triples]
     times, cpu, curve, epoch = [], [], [], 0
@@ -199,12 +211,14 @@ def entity_section(
     max_steps: int | None = None,
     eval_steps: int | None = None,
     eval_triples: int = 5000,
+    mode: str = "auto",
 ) -> list[dict]:
     """One fresh process per encoder (its peak RSS is its own); their results."""
     rows = []
     for encoder in encoders:
         cmd = [sys.executable, __file__, "--one", encoder, "--epochs", str(epochs)]
         cmd += ["--eval-every", str(eval_every), "--threads", str(threads), "--eval-triples", str(eval_triples)]
+        cmd += ["--mode", mode]
         cmd += ["--max-steps", str(max_steps)] if max_steps else []
         cmd += ["--eval-steps", str(eval_steps)] if eval_steps else []
         out = subprocess.run(cmd, capture_output=True, text=True)
@@ -246,7 +260,7 @@ def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int 
     from kgtransfer.config import TrainConfig
     from kgtransfer.data.splits import Split
     from kgtransfer.data.tensorize import Triples
-    from kgtransfer.engine import epoch_generator, make_optimizer
+    from kgtransfer.engine import epoch_generator, make_optimizer, sparse_rows
     from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
@@ -264,12 +278,13 @@ def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int 
         task = LinkPredictionTask(split, mode="sampled").bind(model)
         setup = time.perf_counter() - started
         optimizer = make_optimizer(model.parameters(), config)
+        sparse_rows(model, task, optimizer)
         per_epoch = task.num_batches(config.batch_size)
         times, cpu = [], []
         for batch in task.batches(1, config.batch_size, epoch_generator(0, 1)):
-            if not times:
+            if not times:  # the first step's subgraph, as the task samples it
                 ids, seed = batch
-                seeds = torch.unique(task.train[ids][:, [0, 2]])
+                seeds = task._candidates(task.train[ids], torch.Generator().manual_seed(seed + 1))
                 sub = task.sampler.sample(seeds, exclude=ids, generator=torch.Generator().manual_seed(seed))
             wall, cpu_seconds = timed_step(model, task, batch, optimizer, config.grad_clip)
             times.append(wall)
@@ -300,10 +315,12 @@ def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int 
             }
         )
         print(f"  synthetic {size}: {seconds:.1f} s / epoch ({len(timed)} of {per_epoch} steps timed)", flush=True)
+    for r in rows:  # the epoch's CPU time per message edge of a step's sample (the sample's growth factored out)
+        r["epoch_cpu_seconds_per_edge"] = r["epoch_cpu_seconds"] / max(r["subgraph_edges"], 1)
     x = np.log([r["triples"] for r in rows])
     fit = {
         k: float(np.polyfit(x, np.log([r[k] for r in rows]), 1)[0]) if len(rows) > 1 else math.nan
-        for k in ("epoch_seconds", "epoch_cpu_seconds")
+        for k in ("epoch_seconds", "epoch_cpu_seconds", "epoch_cpu_seconds_per_edge")
     }
     return {
         "encoder": encoder,
@@ -312,6 +329,9 @@ def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int 
         "rows": rows,
         "exponent": fit["epoch_cpu_seconds"],  # CPU seconds: the machine is shared, wall seconds are noisy
         "exponent_wall": fit["epoch_seconds"],
+        "exponent_per_edge": fit["epoch_cpu_seconds_per_edge"],
+        "fanouts": list(task.sampler.fanouts),
+        "random_candidates": task.config.random_candidates,
     }
 
 
@@ -359,15 +379,17 @@ def markdown(result: dict) -> str:
         how = f"{syn['max_steps']} timed steps per size, extrapolated" if syn.get("max_steps") else "whole epochs"
         lines += ["", f"## One sampled epoch per synthetic size ({syn['encoder']}, {how})", ""]
         lines += [
-            "| triples | entities | steps/epoch | subgraph nodes / edges | s/step (cpu) | s/epoch (cpu) | setup s "
-            "| RSS GB | load |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| triples | entities | steps/epoch | subgraph nodes / edges | s/step (cpu) | cpu µs/edge | s/epoch (cpu) "
+            "| setup s | RSS GB | load |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in syn["rows"]:
+            per_edge = 1e6 * r["cpu_seconds_per_step"] / max(r["subgraph_edges"], 1)
             lines.append(
                 f"| {r['triples']:,} | {r['entities']:,} | {r['steps_per_epoch']} | "
                 f"{r['subgraph_nodes']:,} / {r['subgraph_edges']:,} | {r['seconds_per_step']:.2f} "
-                f"({r['cpu_seconds_per_step']:.2f}) | {r['epoch_seconds']:.0f} ({r['epoch_cpu_seconds']:.0f}) | "
+                f"({r['cpu_seconds_per_step']:.2f}) | {per_edge:.1f} | "
+                f"{r['epoch_seconds']:.0f} ({r['epoch_cpu_seconds']:.0f}) | "
                 f"{r['setup_seconds']:.1f} | {r['peak_rss_gb']:.2f} | "
                 f"{r['load_average'][0]} |"
             )
@@ -376,6 +398,13 @@ def markdown(result: dict) -> str:
             f"Fitted growth exponent of epoch time vs size: {syn['exponent']:.3f} in CPU seconds "
             f"({syn['exponent_wall']:.3f} in wall seconds; target <= 1.1)",
         ]
+        if syn.get("exponent_per_edge") is not None:
+            lines += [
+                "",
+                "Exponent of the epoch's CPU time per message edge of a step's sample (the sample's growth "
+                f"factored out): {syn['exponent_per_edge']:.3f}; "
+                f"fanouts {syn.get('fanouts')}, {syn.get('random_candidates')} random candidates per step.",
+            ]
     lines += ["", "## Targets", ""] + [f"- {line}" for line in target_lines(result)]
     if result.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {line}" for line in result["notes"]]
@@ -434,6 +463,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--synthetic-steps", type=int, help="synthetic sizes: time only this many steps each (s/epoch extrapolated)"
     )
+    parser.add_argument("--mode", default="auto", help="ENTITY: the training mode (auto, batch, full, sampled)")
     parser.add_argument("--skip-entity", action="store_true", help="synthetic sizes only")
     parser.add_argument("--rows", nargs="*", help="add the JSON rows that earlier `--one` runs printed (files)")
     parser.add_argument("--note", action="append", help="a line on the conditions of this run, kept (repeatable)")
@@ -441,7 +471,14 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.one:
         row = train_one(
-            args.one, args.epochs, args.eval_every, args.threads, args.max_steps, args.eval_steps, args.eval_triples
+            args.one,
+            args.epochs,
+            args.eval_every,
+            args.threads,
+            args.max_steps,
+            args.eval_steps,
+            args.eval_triples,
+            args.mode,
         )
         print(json.dumps(row))
         return
@@ -459,6 +496,7 @@ def main(argv=None) -> None:
             args.max_steps,
             args.eval_steps,
             args.eval_triples,
+            args.mode,
         )
     if args.rows:  # rows printed by earlier `--one` runs (the last line of each run's output)
         rows = [json.loads(Path(f).read_text().strip().splitlines()[-1]) for f in args.rows]

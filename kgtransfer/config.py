@@ -223,6 +223,11 @@ class TaskConfig(Config):
     )
     fanouts: list | None = option(None, "edges per node and hop of sampled steps; unset: 10 per encoder layer")
     memory_budget: int = option(2**30, "bytes a whole-graph step may take before auto picks sampled steps")
+    random_candidates: int = option(
+        256,
+        "sampled steps: entities drawn uniformly that every query is scored against besides the step's own heads "
+        "and tails (in-batch candidates); bounds a step's scoring work whatever the graph's size",
+    )
 
     def __post_init__(self):
         from kgtransfer.registry import LOSSES, REGULARIZERS
@@ -242,6 +247,7 @@ class TaskConfig(Config):
         )
         self._check("fanouts", fanouts_ok, "must be a list of integers >= 1, one per layer")
         self._check("memory_budget", self.memory_budget >= 1, "must be >= 1")
+        self._check("random_candidates", self.random_candidates >= 0, "must be >= 0")
         if self.regularizer is not None and LOSSES.check(self.loss) != LOSSES.check("1-n"):
             self._fail("regularizer", "is implemented for the 1-n loss only")
 

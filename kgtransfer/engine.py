@@ -42,6 +42,51 @@ def make_optimizer(params, config: TrainConfig, lr: float | None = None) -> torc
     return OPTIMIZERS[config.optimizer](params, lr=config.lr if lr is None else lr, weight_decay=config.weight_decay)
 
 
+def sparse_rows(model: nn.Module, task, optimizer: torch.optim.Optimizer, world: World | None = None) -> list:
+    r"""Switch the entity tables to row-sparse gradients where that is safe; the switched embeddings.
+
+    Safe when the task looks rows up per step (``task.sparse_rows``, neighbour-sampled steps), the
+    optimizer updates sparse gradients lazily (``optimizer.lazy_rows``, the registered ``adam`` and
+    ``adamw``: :mod:`kgtransfer.optimizers`) and no ``torch.distributed`` job averages the gradients
+    (that path stays dense). Then zeroing, clipping and the update of a step cost
+    :math:`O(\text{rows looked up})`, not :math:`O(\text{entities})`. Undo with :func:`dense_rows`.
+    """
+    if not getattr(task, "sparse_rows", False) or not getattr(optimizer, "lazy_rows", False) or world is not None:
+        return []
+    owned = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    kinds = model.row_parameters() if hasattr(model, "row_parameters") else {}
+    modules = dict(model.named_modules())
+    switched = []
+    for name, kind in kinds.items():
+        module = modules.get(name.removesuffix(".weight"))
+        if kind == "entity" and isinstance(module, nn.Embedding) and not module.sparse and id(module.weight) in owned:
+            module.sparse = True
+            switched.append(module)
+    return switched
+
+
+def dense_rows(switched: list) -> None:
+    """Undo :func:`sparse_rows`."""
+    for module in switched:
+        module.sparse = False
+
+
+def clip_gradients(parameters, max_norm: float) -> Tensor:
+    """:func:`torch.nn.utils.clip_grad_norm_` (L2), also over sparse gradients (their stored values, coalesced)."""
+    params = [p for p in parameters if p.grad is not None]
+    if not any(p.grad.is_sparse for p in params):
+        return nn.utils.clip_grad_norm_(params, max_norm)
+    for p in params:
+        if p.grad.is_sparse:
+            p.grad = p.grad.coalesce()
+    norms = [p.grad.values().norm() if p.grad.is_sparse else p.grad.norm() for p in params]
+    total = torch.stack([n.float() for n in norms]).norm()
+    scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    for p in params:
+        p.grad.mul_(scale.to(p.grad.device, p.grad.dtype))
+    return total
+
+
 class Task(Protocol):
     """What the engine needs from a task."""
 
@@ -201,9 +246,7 @@ def restore_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch_end) -> FitResult:
-    from kgtransfer.checkpoint import resume_state, save_training_state
-
+def _fit(model, task, config, optimizer, ckpt_dir, resume, state, on_epoch_end) -> FitResult:
     world = init_distributed(config.device)
     device = world.device if world is not None else resolve_device(config.device)
     torch.set_num_threads(choose_threads(task.size(), config.threads))
@@ -213,6 +256,16 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
     if hasattr(task, "bind"):  # lets the task pick how to batch for this model (e.g. sampled GNN steps)
         task.bind(model)
     optimizer = optimizer or make_optimizer(model.parameters(), config)
+    switched = sparse_rows(model, task, optimizer, world)
+    try:
+        return _train(model, task, config, optimizer, world, device, ckpt_dir, resume, state, on_epoch_end)
+    finally:
+        dense_rows(switched)
+
+
+def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume, state, on_epoch_end) -> FitResult:
+    from kgtransfer.checkpoint import resume_state, save_training_state
+
     autocast = (
         torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         if config.amp and device.type == "cuda"
@@ -261,7 +314,7 @@ def _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch
             loss.backward()
             _sync_gradients(model, world)
             if config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                clip_gradients(model.parameters(), config.grad_clip)
             optimizer.step()
             total, count = total + loss.item(), count + 1
         if world is not None:  # the epoch's mean loss over every rank's batches, the same on every rank

@@ -376,3 +376,21 @@ def test_optimizer_choice():
     fit(adam, ToyTask(), config(epochs=2))
     assert_same_weights(snapshot(by_name), snapshot(explicit))
     assert not torch.equal(snapshot(by_name)["0.weight"], snapshot(adam)["0.weight"])
+
+
+def test_clip_gradients_over_sparse_rows_equals_the_dense_clip():
+    from kgtransfer.engine import clip_gradients
+
+    torch.manual_seed(0)
+    sparse, dense = nn.Embedding(10, 3, sparse=True), nn.Embedding(10, 3)
+    dense.load_state_dict(sparse.state_dict())
+    extra = [nn.Parameter(torch.ones(4)), nn.Parameter(torch.ones(4))]
+    rows = torch.tensor([1, 1, 4])
+    for emb, p in ((sparse, extra[0]), (dense, extra[1])):
+        (emb(rows).pow(2).sum() * 10 + (p * 3).sum()).backward()
+    norm = clip_gradients([sparse.weight, extra[0]], 1.0)
+    reference = nn.utils.clip_grad_norm_([dense.weight, extra[1]], 1.0)
+    torch.testing.assert_close(norm, reference)
+    assert sparse.weight.grad.is_sparse and norm > 1.0
+    torch.testing.assert_close(sparse.weight.grad.to_dense(), dense.weight.grad)
+    torch.testing.assert_close(extra[0].grad, extra[1].grad)

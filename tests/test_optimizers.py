@@ -32,3 +32,70 @@ def test_param_groups_and_explicit_choice_are_kept():
     assert OPTIMIZERS["adam"](groups, lr=0.01).defaults["fused"] is True
     assert not OPTIMIZERS["adam"](model.parameters(), lr=0.01, foreach=True).defaults["fused"]
     assert not OPTIMIZERS["adam"]([torch.zeros(2, dtype=torch.long)]).defaults["fused"]  # not floating
+
+
+def _sparse_and_dense(name: str, weight_decay: float = 0.0):
+    torch.manual_seed(0)
+    sparse = torch.nn.Embedding(20, 4, sparse=True)
+    dense = torch.nn.Embedding(20, 4)
+    dense.load_state_dict(sparse.state_dict())
+    make = OPTIMIZERS[name]
+    return (
+        sparse,
+        dense,
+        make(sparse.parameters(), lr=0.05, weight_decay=weight_decay),
+        make(dense.parameters(), lr=0.05, weight_decay=weight_decay),
+    )
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_lazy_rows_equal_the_dense_update_where_no_other_row_has_gradient(name):
+    sparse, dense, lazy, full = _sparse_and_dense(name)
+    rows = torch.tensor([3, 7, 7, 11])  # a repeated row: its gradients add up
+    before = dense.weight.detach().clone()
+    for _ in range(4):
+        for emb, opt in ((sparse, lazy), (dense, full)):
+            opt.zero_grad()
+            (emb(rows) * torch.arange(1.0, 5.0)).pow(2).sum().backward()
+            opt.step()
+        assert sparse.weight.grad.is_sparse and not dense.weight.grad.is_sparse
+    torch.testing.assert_close(sparse.weight, dense.weight, rtol=1e-5, atol=1e-6)
+    untouched = torch.ones(20, dtype=torch.bool)
+    untouched[rows] = False
+    assert torch.equal(sparse.weight.detach()[untouched], before[untouched])
+    assert not torch.equal(sparse.weight.detach()[rows], before[rows])
+    assert float(lazy.state[sparse.weight]["step"]) == 4
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_lazy_weight_decay_acts_on_touched_rows_like_the_dense_update(name):
+    sparse, dense, lazy, full = _sparse_and_dense(name, weight_decay=0.1)
+    rows = torch.tensor([0, 5])
+    before = dense.weight.detach().clone()
+    for emb, opt in ((sparse, lazy), (dense, full)):
+        opt.zero_grad()
+        emb(rows).sum().backward()
+        opt.step()
+    torch.testing.assert_close(sparse.weight[rows], dense.weight[rows], rtol=1e-5, atol=1e-6)
+    assert torch.equal(sparse.weight.detach()[2], before[2])  # a lazy update leaves other rows alone
+
+
+def test_lazy_state_loads_into_a_dense_optimizer_and_hooks_run_once():
+    sparse, dense, lazy, full = _sparse_and_dense("adam")
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # torch's own class is hooked now too
+    calls = []
+    lazy.register_step_pre_hook(lambda *args: calls.append("pre"))
+    lazy.register_step_post_hook(lambda *args: calls.append("post"))
+    sparse(torch.tensor([1, 2])).sum().backward()
+    lazy.step()
+    assert calls == ["pre", "post"]
+    full.load_state_dict(lazy.state_dict())  # the same state keys as the dense update: checkpoints resume
+    assert torch.equal(full.state[dense.weight]["exp_avg"], lazy.state[sparse.weight]["exp_avg"])
+
+
+def test_lazy_rows_refuse_amsgrad_clearly():
+    emb = torch.nn.Embedding(5, 2, sparse=True)
+    opt = OPTIMIZERS["adam"](emb.parameters(), amsgrad=True)
+    emb(torch.tensor([1])).sum().backward()
+    with pytest.raises(ValueError, match="amsgrad"):
+        opt.step()

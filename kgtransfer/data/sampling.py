@@ -5,9 +5,13 @@ A :class:`NeighbourSampler` draws, for a set of seed entities, a :math:`k`-hop n
 every node reached at hop :math:`\ell - 1`, as PyG's ``NeighborLoader`` does (a node with no more
 edges than the fanout keeps all of them; otherwise the fanout is drawn with replacement and
 duplicates are dropped). The result is a :class:`~torch_geometric.data.Data` subgraph with local
-``edge_index``, ``edge_type``, the global id ``n_id`` of each local node (seeds first, in order)
-and the global id ``e_id`` of each edge (ascending, so forward edges come before inverse ones, as
-in the message graph).
+``edge_index``, ``edge_type``, the global id ``n_id`` of each local node (seeds first, in order, then
+the nodes first reached at hop 1, 2, ...), ``num_sampled_nodes`` (how many nodes each hop added,
+seeds first, as in PyG's loaders) and the global id ``e_id`` of each edge (ascending, so forward
+edges come before inverse ones, as in the message graph). An edge drawn at hop :math:`\ell` ends
+in a node of hop :math:`\ell - 1`, so the nodes within :math:`k` hops of the seeds are the first
+``sum(num_sampled_nodes[:k + 1])`` and the edges into them those whose target is below that count
+(what "trim to layer" encoders use, :attr:`~kgtransfer.models.base.Encoder.trims_to_seeds`).
 
 ``exclude`` removes the message edges of given triples (both directions) from the subgraph, so the
 triples a step trains on are never messages of that step (leak-free link prediction).
@@ -79,7 +83,8 @@ class NeighbourSampler:
             generator: source of randomness (default: torch's global generator).
 
         Returns:
-            ``Data(edge_index, edge_type, n_id, e_id, num_nodes)`` with local node ids.
+            ``Data(edge_index, edge_type, n_id, e_id, num_sampled_nodes, num_nodes)`` with local node ids;
+            ``num_sampled_nodes`` has ``len(fanouts) + 1`` entries (0 for hops that found no new node).
         """
         device = self.src.device
         seeds = seeds.to(device)
@@ -101,8 +106,16 @@ class NeighbourSampler:
         pos = pos[torch.argsort(e_id)]  # forward edges before inverse ones, as in the message graph
         e_id = self.edge_id[pos]
         n_id = torch.cat(nodes)
+        counts = [len(part) for part in nodes] + [0] * (len(self.fanouts) + 1 - len(nodes))
         edge_index = local_ids(n_id, self.edge_index[:, e_id])
-        return Data(edge_index=edge_index, edge_type=self.edge_type[pos], n_id=n_id, e_id=e_id, num_nodes=len(n_id))
+        return Data(
+            edge_index=edge_index,
+            edge_type=self.edge_type[pos],
+            n_id=n_id,
+            e_id=e_id,
+            num_sampled_nodes=counts,
+            num_nodes=len(n_id),
+        )
 
 
 def local_ids(n_id: Tensor, ids: Tensor) -> Tensor:

@@ -45,6 +45,10 @@ class Encoder(nn.Module, ABC):
     #: ``[2 * num_relations, dim]``, row ``num_relations + r`` the inverse of ``r`` (CompGCN's inverse
     #: edge-type vectors), and a reciprocal link predictor scores head queries with those rows.
     inverse_relations: bool = False
+    #: Whether :meth:`forward` takes ``num_sampled_nodes`` (the nodes per hop of a sampled subgraph, seeds
+    #: first) and then computes only the seeds' rows, each layer over the hops it still needs ("trim to
+    #: layer"); others encode the whole subgraph and the caller keeps the seeds' rows.
+    trims_to_seeds: bool = False
 
     def __init__(self, num_nodes: int, dim: int, num_relations: int, in_channels: int | None = None):
         super().__init__()

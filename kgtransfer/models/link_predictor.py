@@ -59,17 +59,27 @@ class LinkPredictor(nn.Module):
             kinds["inverse_relation.weight"] = "relation"
         return kinds
 
-    def encode(self, graph) -> tuple[Tensor, Tensor]:
+    def encode(self, graph, seeds_only: bool = False) -> tuple[Tensor, Tensor]:
         """Entity and relation representations for a message graph with ``edge_index``, ``edge_type``, ``x``.
 
         A sampled subgraph also holds ``n_id``, the global entity id of each local node; the entity
-        representations are then those of its nodes, in local order.
+        representations are then those of its nodes, in local order. With ``seeds_only`` (a subgraph
+        from :class:`~kgtransfer.data.sampling.NeighbourSampler`), those of its seeds alone
+        (``num_sampled_nodes[0]`` rows); an encoder that :attr:`~kgtransfer.models.base.Encoder.trims_to_seeds`
+        then skips the outer hops' work.
         """
         x, node_ids = getattr(graph, "x", None), getattr(graph, "n_id", None)
         if node_ids is None:
             entities, relations = self.encoder(graph.edge_index, graph.edge_type, x)
+        elif seeds_only and getattr(self.encoder, "trims_to_seeds", False):
+            hops = graph.num_sampled_nodes
+            entities, relations = self.encoder(
+                graph.edge_index, graph.edge_type, x, node_ids=node_ids, num_sampled_nodes=hops
+            )
         else:
             entities, relations = self.encoder(graph.edge_index, graph.edge_type, x, node_ids=node_ids)
+            if seeds_only:
+                entities = entities[: graph.num_sampled_nodes[0]]
         return self.dropout(self.head(entities)), relations
 
     def head_query_relations(self, rel: Tensor, relations: Tensor) -> Tensor | None:

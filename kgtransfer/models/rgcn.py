@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -10,7 +12,9 @@ from torch_geometric.nn import RGCNConv
 from kgtransfer.models.base import Encoder
 
 
-def relational_conv(conv: RGCNConv, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
+def relational_conv(
+    conv: RGCNConv, x: Tensor, edge_index: Tensor, edge_type: Tensor, num_out: int | None = None
+) -> Tensor:
     r"""The output of a mean-aggregating ``RGCNConv``, computed edge-wise from its parameters.
 
     .. math::
@@ -21,14 +25,18 @@ def relational_conv(conv: RGCNConv, x: Tensor, edge_index: Tensor, edge_type: Te
     then multiplies, :math:`O(T N d^2)` for :math:`T` edge types; here the edges are sorted by type and
     each type's sources are multiplied by its weight once, :math:`O(E d^2)` -- on graphs with hundreds
     of edge types the difference is orders of magnitude. Block decomposition falls back to the module.
+
+    With ``num_out``, only the first ``num_out`` nodes' outputs are computed (from the edges that end
+    in them; ``edge_index`` may hold only those).
     """
+    n = x.size(0) if num_out is None else num_out
     if conv.num_blocks is not None:
-        return conv(x, edge_index, edge_type)
+        return conv(x, edge_index, edge_type)[:n]
     weight = conv.weight
     if conv.num_bases is not None:
         weight = (conv.comp @ weight.view(conv.num_bases, -1)).view(conv.num_relations, x.size(1), conv.out_channels)
     src, dst = edge_index
-    out = x.new_zeros(x.size(0), conv.out_channels)
+    out = x.new_zeros(n, conv.out_channels)
     if edge_type.numel():
         key = dst * conv.num_relations + edge_type
         _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
@@ -40,7 +48,7 @@ def relational_conv(conv: RGCNConv, x: Tensor, edge_index: Tensor, edge_type: Te
         messages = torch.cat(parts) * norm[order].unsqueeze(1)
         out = out.index_add(0, dst[order], messages.to(out.dtype))
     if conv.root is not None:
-        out = out + x @ conv.root
+        out = out + x[:n] @ conv.root
     if conv.bias is not None:
         out = out + conv.bias
     return out
@@ -70,6 +78,12 @@ class RGCN(Encoder):
     which multiplies each edge type's sources by its weight instead of aggregating every type over
     all nodes first; ``FastRGCNConv`` was slower still, as it materializes one weight matrix per edge.
 
+    On a sampled subgraph with ``num_sampled_nodes`` (nodes per hop, seeds first) the encoder trims
+    to layer, as PyG's ``trim_to_layer``: layer :math:`l` of :math:`L` (from 0) computes only the
+    nodes within :math:`L - 1 - l` hops of the seeds, from the edges that end in them, and the
+    output holds the seeds' rows alone -- the same numbers as the seeds' rows of a full pass, without
+    the outer hops' work.
+
     Args:
         num_nodes: number of entities.
         dim: embedding, hidden and output size.
@@ -82,6 +96,8 @@ class RGCN(Encoder):
         root_weight: add the self-loop term :math:`\mathbf{W}_0 \mathbf{h}_i` (default: :obj:`True`).
         in_channels: size of optional input node features (default: :obj:`None`).
     """
+
+    trims_to_seeds = True
 
     def __init__(
         self,
@@ -142,13 +158,24 @@ class RGCN(Encoder):
         return names
 
     def forward(
-        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None, node_ids: Tensor | None = None
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor,
+        x: Tensor | None = None,
+        node_ids: Tensor | None = None,
+        num_sampled_nodes: list[int] | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Encode the graph; see :meth:`Encoder.forward`."""
+        """Encode the graph; see :meth:`Encoder.forward` (with ``num_sampled_nodes``: the seeds' rows only)."""
         self.check_graph(edge_index, edge_type)
         h = self.node_input(x, node_ids)
+        within = None if num_sampled_nodes is None else list(accumulate(num_sampled_nodes))
         for i, conv in enumerate(self.convs):
-            h = relational_conv(conv, h, edge_index, edge_type)
+            if within is None:
+                h = relational_conv(conv, h, edge_index, edge_type)
+            else:  # trim to layer: outputs of the nodes within num_layers - 1 - i hops of the seeds
+                n = within[min(self.num_layers - 1 - i, len(within) - 1)]
+                keep = edge_index[1] < n
+                h = relational_conv(conv, h, edge_index[:, keep], edge_type[keep], n)
             if i < self.num_layers - 1:
                 h = F.dropout(F.relu(h), p=self.dropout, training=self.training)
         return h, self.relation_embedding.weight

@@ -408,11 +408,17 @@ class LinkPredictionTask:
     - ``"full"``: one step per epoch over all training queries (``batch_size`` is not used), one
       encoder pass (the budget of a full-batch GNN comparison).
     - ``"sampled"``: ``batch_size`` training triples per step; the 1-N loss of their head and tail
-      queries, over the entities of a neighbourhood sampled around them
+      queries over a bounded candidate set :math:`C`: the step's own heads and tails (in-batch
+      candidates, drawn in proportion to degree as the triples are) plus ``random_candidates``
+      entities drawn uniformly (fewer where they repeat or are already in the batch). Each candidate
+      is encoded on a neighbourhood sampled around :math:`C`
       (:class:`~kgtransfer.data.sampling.NeighbourSampler`, ``fanouts`` edges per node and hop, one
-      hop per layer), from which the batch's own triples are removed (no target is a message of its
-      step). The candidates of a query are the subgraph's entities, so the memory of a step is
-      bounded by ``batch_size`` and the fanouts, not by the graph. Evaluation encodes the whole graph.
+      hop per layer, the seeds' rows only: :meth:`~kgtransfer.models.link_predictor.LinkPredictor.encode`
+      with ``seeds_only``), from which the batch's own triples are removed (no target is a message of
+      its step). The known answers of a query inside :math:`C` are its targets, and the label
+      smoothing spreads over :math:`|C|`. With :math:`|C| \le 2B + C_{\mathrm{rand}}` and the
+      fanouts fixed, the memory and work of a step are bounded by settings, not by the graph.
+      Evaluation encodes the whole graph and ranks against every entity.
     - ``"auto"`` (default): ``"batch"`` for encoders without message passing, and for the others
       while a whole-graph step fits ``memory_budget`` (:func:`kgtransfer.sizing.step_mode`: about
       4 activation tensors per message edge and layer, plus the scores, softmax and target of
@@ -506,6 +512,11 @@ class LinkPredictionTask:
             self.sampler = NeighbourSampler(graph.edge_index, graph.edge_type, self.num_entities, fanouts)
         return self
 
+    @property
+    def sparse_rows(self) -> bool:
+        """Whether a step looks up only some entity rows: sampled mode (see :func:`kgtransfer.engine.sparse_rows`)."""
+        return self.mode == "sampled"
+
     def to(self, device) -> LinkPredictionTask:
         """Move the graph, queries and indexes to ``device``."""
         device = torch.device(device)
@@ -588,30 +599,28 @@ class LinkPredictionTask:
         return loss
 
     def _sampled_loss(self, model, triple_ids: Tensor, seed: int) -> Tensor:
-        """The 1-N loss of the triples' queries over a sampled neighbourhood's entities (see the class docstring)."""
+        """The 1-N loss of the triples' queries over a bounded candidate set (see the class docstring)."""
         from kgtransfer.data.sampling import local_ids
 
         if self.sampler is None:
             self.bind(model)
         triples = self.train[triple_ids]
-        seeds = torch.unique(triples[:, [0, 2]])
-        generator = torch.Generator().manual_seed(seed)
-        sub = self.sampler.sample(seeds, exclude=triple_ids, generator=generator)
+        seeds = self._candidates(triples, torch.Generator().manual_seed(seed + 1))
+        sub = self.sampler.sample(seeds, exclude=triple_ids, generator=torch.Generator().manual_seed(seed))
         if getattr(self.graph, "x", None) is not None:
             sub.x = self.graph.x[sub.n_id]
-        reps = model.encode(sub)
+        reps = model.encode(sub, seeds_only=True)  # one row per candidate, in the order of `seeds`
         h, r, t = triples.unbind(1)
-        losses, penalty, n = [], None, len(sub.n_id)
-        eps = self.label_smoothing
+        losses, penalty, n = [], None, len(seeds)
         for side, ids in (("tail", h), ("head", t)):
-            ids_local = local_ids(sub.n_id, ids)
+            ids_local = local_ids(seeds, ids)
             scores = model.score_tails(reps, ids_local, r) if side == "tail" else model.score_heads(reps, r, ids_local)
-            known = torch.zeros(len(ids), n, dtype=torch.bool, device=scores.device)
             rows, answers = self.answers.known(ids, r, side)
-            answers = local_ids(sub.n_id, answers)
-            inside = answers >= 0
-            known[rows[inside], answers[inside]] = True  # the known answers inside the subgraph
-            losses.append(self.loss_fn(scores, known, eps))
+            answers = local_ids(seeds, answers)
+            inside = answers >= 0  # the known answers among the candidates (the true one always is)
+            known = torch.zeros(len(ids), n, dtype=torch.bool, device=scores.device)
+            known[rows[inside], answers[inside]] = True
+            losses.append(self.loss_fn(scores, known, self.label_smoothing))
             if self.regularizer is not None and self.regularization_weight > 0:
                 term = self._penalty(model, reps, ids_local, r, side)
                 penalty = term if penalty is None else penalty + term
@@ -619,6 +628,15 @@ class LinkPredictionTask:
         if penalty is not None:
             loss = loss + self.regularization_weight * penalty / (2 * len(triples))
         return loss
+
+    def _candidates(self, triples: Tensor, generator: torch.Generator) -> Tensor:
+        """The candidate entities of a sampled step: its heads and tails, then up to ``random_candidates`` others."""
+        batch = torch.unique(triples[:, [0, 2]])
+        k = self.config.random_candidates
+        if not k:
+            return batch
+        drawn = torch.unique(torch.randint(self.num_entities, (k,), generator=generator)).to(batch.device)
+        return torch.cat([batch, drawn[~torch.isin(drawn, batch)]])
 
     def _penalty(self, model, reps: tuple[Tensor, Tensor], ids: Tensor, rels: Tensor, side: str) -> Tensor:
         """The regularizer over the decoder's factors of the queries' entity and relation rows."""

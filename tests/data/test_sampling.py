@@ -78,3 +78,15 @@ def test_local_ids_find_positions_and_mark_absent_ids():
     n_id = torch.tensor([7, 2, 9, 4])
     assert local_ids(n_id, torch.tensor([9, 7, 3, 4, 2, 10, 0])).tolist() == [2, 0, -1, 3, 1, -1, -1]
     assert local_ids(torch.zeros(0, dtype=torch.long), torch.tensor([1, 2])).tolist() == [-1, -1]
+
+
+def test_nodes_come_in_hop_order_and_each_hop_ends_in_the_one_before():
+    graph = _graph(num_triples=1500, num_nodes=200)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (3, 3))
+    sub = sampler.sample(torch.tensor([4, 9]), generator=torch.Generator().manual_seed(2))
+    counts = sub.num_sampled_nodes
+    assert len(counts) == 3 and counts[0] == 2 and sum(counts) == sub.num_nodes and counts[2] > 0
+    hop = torch.repeat_interleave(torch.arange(3), torch.tensor(counts))  # the hop of each local node
+    src, dst = sub.edge_index
+    assert bool((hop[dst] < 2).all())  # no edge was drawn into the outermost hop
+    assert bool((hop[src] <= hop[dst] + 1).all())  # an edge into hop k starts within hop k + 1

@@ -156,3 +156,22 @@ def test_compgcn_conv_layer_normalizes_its_output():
     torch.manual_seed(0)
     plain, _ = CompGCNConv(4, 6, comp="mult", norm=False)(x, edge_index, edge_type, rel)
     assert plain.std(1).mean() < 0.5  # Glorot weights and the 1/3 shrink unnormalized outputs
+
+
+@pytest.mark.parametrize("num_bases", [None, 2])
+def test_rgcn_trimmed_to_the_seeds_equals_the_full_pass_on_them(num_bases):
+    from kgtransfer.data.sampling import NeighbourSampler
+    from kgtransfer.data.tensorize import Triples
+
+    g = torch.Generator().manual_seed(0)
+    rows = torch.stack([torch.randint(40, (300,), generator=g), torch.randint(3, (300,), generator=g)], 1)
+    rows = torch.cat([rows, torch.randint(40, (300, 1), generator=g)], 1)
+    graph = Triples(rows, 40, 3).to_pyg()
+    sub = NeighbourSampler(graph.edge_index, graph.edge_type, 40, (4, 3)).sample(torch.tensor([0, 7, 21]), generator=g)
+    assert sub.num_sampled_nodes[2] > 0  # an outer hop to trim
+    torch.manual_seed(0)
+    enc = RGCN(40, 8, num_relations=3, num_bases=num_bases)
+    full, _ = enc(sub.edge_index, sub.edge_type, node_ids=sub.n_id)
+    trimmed, _ = enc(sub.edge_index, sub.edge_type, node_ids=sub.n_id, num_sampled_nodes=sub.num_sampled_nodes)
+    assert trimmed.shape == (3, 8)
+    torch.testing.assert_close(trimmed, full[:3], rtol=1e-5, atol=1e-6)

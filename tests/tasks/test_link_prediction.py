@@ -529,6 +529,47 @@ def test_sampled_training_learns(encoder):
     assert trained.task.mode == "sampled" and trained.task_config.mode == "sampled"
     assert trained.fit.history.loss[-1] < trained.fit.history.loss[0]
     assert trained.test["mrr"] > 0.45  # random ranking of 14 entities gives about 0.25
+    assert not trained.model.encoder.entity_embedding.sparse  # fit's row-sparse switch is undone afterwards
+
+
+def test_sampled_candidates_are_bounded_and_hold_the_batch():
+    from kgtransfer.data.splits import Split
+    from kgtransfer.data.tensorize import Triples
+
+    g = torch.Generator().manual_seed(0)
+    n, r = 500, 3
+    rows = torch.stack([torch.randint(n, (3000,), generator=g), torch.randint(r, (3000,), generator=g)], 1)
+    rows = torch.cat([rows, torch.randint(n, (3000, 1), generator=g)], 1)
+    empty = torch.zeros(0, 3, dtype=torch.long)
+    split = Split(Triples(rows, n, r), Triples(empty, n, r), Triples(empty, n, r), method="given")
+    task = LinkPredictionTask(split, mode="sampled", random_candidates=40).bind(_model(split, "rgcn"))
+    batch = task.train[:16]
+    candidates = task._candidates(batch, torch.Generator().manual_seed(1))
+    own = torch.unique(batch[:, [0, 2]])
+    assert torch.equal(candidates[: len(own)], own)  # the step's own heads and tails first
+    assert len(own) < len(candidates) <= len(own) + 40 and len(torch.unique(candidates)) == len(candidates)
+    none = LinkPredictionTask(split, mode="sampled", random_candidates=0).bind(_model(split, "rgcn"))
+    assert torch.equal(none._candidates(batch, torch.Generator().manual_seed(1)), own)
+
+
+def test_sampled_scores_cover_the_candidates_only_and_rows_get_sparse_gradients():
+    from kgtransfer.engine import dense_rows, sparse_rows
+    from kgtransfer.optimizers import Adam
+
+    split = _nations_split()
+    model = _model(split, "rgcn")
+    task = LinkPredictionTask(split, mode="sampled", random_candidates=0).bind(model)
+    widths = []
+    original = model.decoder.score_tails
+    model.decoder.score_tails = lambda h, r, candidates: widths.append(len(candidates)) or original(h, r, candidates)
+    ids = torch.arange(5)
+    switched = sparse_rows(model, task, Adam(model.parameters()))
+    task.loss(model, (ids, 3)).backward()
+    assert widths == [len(torch.unique(task.train[ids][:, [0, 2]]))] * 2  # tails and (reciprocal) heads
+    assert model.encoder.entity_embedding.weight.grad.is_sparse
+    dense_rows(switched)
+    assert not model.encoder.entity_embedding.sparse
+    assert sparse_rows(model, task, torch.optim.SGD(model.parameters(), lr=0.1)) == []  # no lazy update: dense
 
 
 def test_a_split_without_training_triples_is_a_typed_error():
