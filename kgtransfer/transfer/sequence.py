@@ -393,9 +393,9 @@ def sequence(
         if p not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {p!r}")
     strats = [make_strategy(s) for s in strategies]
-    names_ = [s.name for s in strats]
-    if len(set(names_)) != len(names_):
-        raise ValueError(f"strategies must differ by name (runs are keyed by it), got {names_}")
+    strategy_names = [s.name for s in strats]
+    if len(set(strategy_names)) != len(strategy_names):
+        raise ValueError(f"strategies must differ by name (runs are keyed by it), got {strategy_names}")
     log = log or (lambda _: None)
     records: list[dict] = []
     carried: dict[tuple[str, str], LinkPredictor] = {}
@@ -459,7 +459,7 @@ def sequence(
                 record = _record(protocol, s.name, step, net, task, result, prep)
                 if ctx.info:
                     record["strategy_info"] = ctx.info
-                record["interpolation"] = _interpolation(previous, prev_vocab, net, vocab, task, alphas)
+                record["interpolation"] = _interpolation(before, net, task, alphas)
                 records.append(record)
                 log(_line(record))
                 carried[(protocol, s.name)] = net
@@ -494,17 +494,17 @@ def _transfer(previous: LinkPredictor, prev_vocab, model_config: ModelConfig, sp
 
 
 @torch.no_grad()
-def _interpolation(previous, prev_vocab, current: LinkPredictor, vocab, task: StepTask, alphas) -> list[dict]:
+def _interpolation(previous: tuple[dict, dict], current: LinkPredictor, task: StepTask, alphas) -> list[dict]:
     r"""Validation MRR of :math:`\alpha\,\theta_{i-1} + (1-\alpha)\,\theta_i`.
 
-    Rows only step ``i`` has keep :math:`\theta_i`.
+    ``previous`` is :math:`\theta_{i-1}` aligned to ``current``'s layout, with its row masks (from
+    :func:`_transfer`). Rows only step ``i`` has keep :math:`\theta_i`.
     """
     from kgtransfer.transfer.parameter import mix_states
-    from kgtransfer.transfer.weights import aligned_source_state
 
     if not alphas:
         return []
-    aligned, masks = aligned_source_state(previous, prev_vocab, current, vocab)
+    aligned, masks = previous
     base = {k: v.clone() for k, v in current.state_dict().items()}
     probe = copy.deepcopy(current)
     out = []
