@@ -86,7 +86,9 @@ def run_dataset(name: str, args, seed: int, on_step=None, part: str | None = Non
     if missing:
         raise SystemExit(f"missing snapshot folders: {missing} (set KGT_CKGE to the ckge folder)")
     model = ModelConfig(encoder="embedding", decoder="complex", dim=args.dim, reciprocal=not args.no_reciprocal)
-    task = TaskConfig(regularizer=args.regularizer, regularization_weight=args.reg_weight)
+    task = TaskConfig(
+        regularizer=args.regularizer, regularization_weight=args.reg_weight, batch_candidates=args.batch_candidates
+    )
     config = TrainConfig(
         epochs=args.epochs,
         lr=args.lr,
@@ -188,8 +190,10 @@ def setup_line(result: kgt.SequenceResult) -> str:
     if task.get("regularizer") and task.get("regularization_weight"):
         extras.append(f", {task['regularizer'].upper()} weight {task['regularization_weight']:g}")
     options = [_options(s) for s in result.setup.get("strategies", [])]
+    k = task.get("batch_candidates")
+    loss = "1-N loss" if k is None else f"sampled 1-N loss (the batch's entities and answers + {k} uniform candidates)"
     return (
-        f"{m['encoder']}+{m['decoder']}, dim {m['dim']}{''.join(extras)}, 1-N loss, Adam lr {t['lr']}, "
+        f"{m['encoder']}+{m['decoder']}, dim {m['dim']}{''.join(extras)}, {loss}, Adam lr {t['lr']}, "
         f"batch {t['batch_size']}, {steps} snapshots, seed {t['seed']}, ranking over entities seen so far; "
         f"strategy options: {'; '.join(o for o in options if o) or 'defaults'}"
     )
@@ -295,6 +299,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--regularizer", default=None, help="n3 or l2 on the decoder's factors (default: none)")
     parser.add_argument("--reg-weight", type=float, default=0.0, help="weight of --regularizer")
+    parser.add_argument(
+        "--batch-candidates",
+        type=int,
+        default=None,
+        help="sampled 1-N on every side (scratch and strategies): each query scored against its batch's entities "
+        "and known answers plus this many uniform entities, lazy row updates (default: every entity)",
+    )
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=60, help="cap; early stopping decides (default: 60)")

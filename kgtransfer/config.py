@@ -228,6 +228,12 @@ class TaskConfig(Config):
         "sampled steps: entities drawn uniformly that every query is scored against besides the step's own heads "
         "and tails (in-batch candidates); bounds a step's scoring work whatever the graph's size",
     )
+    batch_candidates: int | None = option(
+        None,
+        "batch steps of the 1-n loss: score each query against the batch's query entities and known answers plus "
+        "this many entities drawn uniformly (sampled 1-N; with an encoder without message passing only those rows "
+        "are looked up, row-sparse gradients); unset: against every entity",
+    )
 
     def __post_init__(self):
         from kgtransfer.registry import LOSSES, REGULARIZERS
@@ -248,6 +254,7 @@ class TaskConfig(Config):
         self._check("fanouts", fanouts_ok, "must be a list of integers >= 1, one per layer")
         self._check("memory_budget", self.memory_budget >= 1, "must be >= 1")
         self._check("random_candidates", self.random_candidates >= 0, "must be >= 0")
+        self._check("batch_candidates", self.batch_candidates is None or self.batch_candidates >= 0, "must be >= 0")
         if self.regularizer is not None and LOSSES.check(self.loss) != LOSSES.check("1-n"):
             self._fail("regularizer", "is implemented for the 1-n loss only")
 

@@ -404,7 +404,19 @@ class LinkPredictionTask:
     learned inverse relation. How a step uses the graph (``mode``):
 
     - ``"batch"``: ``batch_size`` queries per step, the encoder over the whole message graph once
-      per step.
+      per step. With ``batch_candidates`` :math:`K` set (sampled 1-N, "sampled softmax" without
+      correction), each query of a step is scored against a bounded candidate set :math:`C`
+      instead of every entity: the step's query entities and every known training answer of its
+      queries (sorted), then :math:`K` entities drawn uniformly from the epoch's generator (fewer
+      where they repeat or are already in :math:`C`). Every known answer of a query is in
+      :math:`C`, so the targets are those of the full loss (known answers are targets, never
+      negatives) and only the softmax's normalizer and the label smoothing (:math:`\epsilon / |C|`)
+      are over :math:`C`; when :math:`C` holds every entity the loss is the full one. For an
+      encoder without message passing only the rows of :math:`C` are looked up, so their gradient
+      is row-sparse (:attr:`sparse_rows`) and the lazy Adam of :mod:`kgtransfer.optimizers` moves
+      only those rows: a step's work is :math:`O(B \cdot |C|)` instead of :math:`O(B \cdot N)`, and
+      an entity outside a step (neither queried, answer nor drawn) is left alone by it. A
+      message-passing encoder still encodes the whole graph per step and scores :math:`C` only.
     - ``"full"``: one step per epoch over all training queries (``batch_size`` is not used), one
       encoder pass (the budget of a full-batch GNN comparison).
     - ``"sampled"``: ``batch_size`` training triples per step; the 1-N loss of their head and tail
@@ -489,6 +501,8 @@ class LinkPredictionTask:
         self.mode_option, self.fanouts, self.memory_budget = mode, fanouts, int(memory_budget)
         self.mode = "batch" if mode == "auto" else mode
         self.sampler = None
+        self.batch_candidates = self.config.batch_candidates if loss == "1-n" else None
+        self._lookup_rows = False  # batch candidates looked up row by row (an encoder without message passing)
 
     def bind(self, model) -> LinkPredictionTask:
         """Resolve ``mode="auto"`` (and the default fanouts) for ``model``; called by :func:`~kgtransfer.engine.fit`.
@@ -500,6 +514,7 @@ class LinkPredictionTask:
 
         encoder = getattr(model, "encoder", model)
         layers = encoder_layers(encoder)
+        self._lookup_rows = self.batch_candidates is not None and not getattr(encoder, "message_passing", True)
         if self.mode_option == "auto":
             edges, queries = self.graph.edge_index.size(1), 2 * BATCH
             whole = step_mode(encoder, edges, self.num_entities, self.memory_budget, queries=queries)
@@ -514,8 +529,11 @@ class LinkPredictionTask:
 
     @property
     def sparse_rows(self) -> bool:
-        """Whether a step looks up only some entity rows: sampled mode (see :func:`kgtransfer.engine.sparse_rows`)."""
-        return self.mode == "sampled"
+        """Whether a step looks up only some entity rows (see :func:`kgtransfer.engine.sparse_rows`).
+
+        Sampled mode, and batch mode with ``batch_candidates`` for an encoder without message passing.
+        """
+        return self.mode == "sampled" or (self.mode == "batch" and self._lookup_rows)
 
     def to(self, device) -> LinkPredictionTask:
         """Move the graph, queries and indexes to ``device``."""
@@ -546,7 +564,8 @@ class LinkPredictionTask:
         """Shuffled query batches (1-N), ``(positives, negatives)`` batches, or sampled subgraph batches.
 
         ``"sampled"`` mode yields ``(triple ids, seed)``: the step's training triples and the seed
-        of its neighbourhood sample.
+        of its neighbourhood sample. With ``batch_candidates`` (batch mode) a 1-N batch is
+        ``(queries, drawn)``: ``drawn`` the step's ``batch_candidates`` uniform entity ids.
         """
         if self.mode == "sampled":
             order = torch.randperm(len(self.train), generator=generator).to(self.device)
@@ -560,7 +579,9 @@ class LinkPredictionTask:
         order = torch.randperm(len(rows), generator=generator).to(rows.device)
         for start in range(0, len(rows), batch_size):
             batch = rows[order[start : start + batch_size]]
-            if self.loss_kind == "1-n":
+            if self.loss_kind == "1-n" and self.batch_candidates is not None and self.mode == "batch":
+                yield batch, torch.randint(self.num_entities, (self.batch_candidates,), generator=generator)
+            elif self.loss_kind == "1-n":
                 yield batch
             else:
                 yield batch, self._corrupt(batch, generator)
@@ -578,6 +599,8 @@ class LinkPredictionTask:
         """The batch loss (see the class docstring)."""
         if self.mode == "sampled":
             return self._sampled_loss(model, *batch)
+        if self.loss_kind == "1-n" and isinstance(batch, tuple | list):
+            return self._candidate_loss(model, *batch)
         reps = model.encode(self.graph)
         if self.loss_kind == "negative-sampling":
             positives, negatives = batch
@@ -628,6 +651,47 @@ class LinkPredictionTask:
         if penalty is not None:
             loss = loss + self.regularization_weight * penalty / (2 * len(triples))
         return loss
+
+    def _candidate_loss(self, model, batch: Tensor, drawn: Tensor) -> Tensor:
+        """The 1-N loss of a batch of queries over ``batch_candidates`` candidates (see the class docstring)."""
+        sides = [(side, batch[batch[:, 2] == side_id]) for side_id, side in ((0, "tail"), (1, "head"))]
+        known = {side: self.answers.known(q[:, 0], q[:, 1], side) for side, q in sides}
+        own = torch.unique(torch.cat([batch[:, 0], *(entities for _, entities in known.values())]))
+        drawn = torch.unique(drawn.to(own.device))
+        candidates = torch.cat([own, drawn[~torch.isin(drawn, own)]])
+        reps = self._candidate_reps(model, candidates)
+        losses, penalty = [], None
+        for side, q in sides:
+            if not len(q):
+                continue
+            ids, rels = torch.searchsorted(own, q[:, 0].contiguous()), q[:, 1]  # local ids: `own` is sorted, first in C
+            scores = model.score_tails(reps, ids, rels) if side == "tail" else model.score_heads(reps, rels, ids)
+            rows, entities = known[side]
+            losses.append(self.loss_fn(scores, (rows, torch.searchsorted(own, entities)), self.label_smoothing))
+            if self.regularizer is not None and self.regularization_weight > 0:
+                term = self._penalty(model, reps, ids, rels, side)
+                penalty = term if penalty is None else penalty + term
+        loss = torch.cat(losses).mean()
+        if penalty is not None:
+            loss = loss + self.regularization_weight * penalty / len(batch)
+        return loss
+
+    def _candidate_reps(self, model, candidates: Tensor) -> tuple[Tensor, Tensor]:
+        """Entity rows of ``candidates`` (in their order) and every relation row.
+
+        An encoder without message passing looks the rows up alone (a graph of no edges whose
+        nodes are the candidates); a message-passing one encodes the whole graph.
+        """
+        if not self._lookup_rows:
+            ent, rel = model.encode(self.graph)
+            return ent[candidates], rel
+        from torch_geometric.data import Data
+
+        none = torch.zeros(0, dtype=torch.long, device=candidates.device)
+        sub = Data(edge_index=none.view(2, 0), edge_type=none, n_id=candidates, num_nodes=len(candidates))
+        if getattr(self.graph, "x", None) is not None:
+            sub.x = self.graph.x[candidates]
+        return model.encode(sub)
 
     def _candidates(self, triples: Tensor, generator: torch.Generator) -> Tensor:
         """The candidate entities of a sampled step: its heads and tails, then up to ``random_candidates`` others."""

@@ -581,3 +581,109 @@ def test_a_split_without_training_triples_is_a_typed_error():
     empty = random_split(KnowledgeGraph.from_triples([], name="empty"))
     with pytest.raises(EmptySplitError, match="no training triples"):
         LinkPredictionTask(empty)
+
+
+def _reciprocal_model(split, encoder="embedding"):
+    from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig(encoder=encoder, decoder="complex", dim=16, reciprocal=True)
+    return LinkPredictor.build(config, split.num_entities, split.num_relations)
+
+
+def _random_split(n=300, r=4, m=2000):
+    from kgtransfer.data.splits import Split
+    from kgtransfer.data.tensorize import Triples
+
+    rows = torch.unique(random_triples(m, n, r, seed=3), dim=0)
+    empty = torch.zeros(0, 3, dtype=torch.long)
+    return Split(Triples(rows, n, r), Triples(empty, n, r), Triples(empty, n, r), method="given")
+
+
+@pytest.mark.parametrize("encoder", ["embedding", "rgcn"])
+def test_batch_candidates_covering_every_entity_give_the_full_loss_and_gradient(encoder):
+    split = _random_split()
+    options = dict(regularizer="n3", regularization_weight=0.01)  # label smoothing 0.1 by default
+    full = LinkPredictionTask(split, **options).bind(_reciprocal_model(split, encoder))
+    sampled = LinkPredictionTask(split, batch_candidates=5000, **options).bind(_reciprocal_model(split, encoder))
+    batch = full.queries[torch.randperm(len(full.queries), generator=torch.Generator().manual_seed(0))[:64]]
+    drawn = torch.randint(split.num_entities, (5000,), generator=torch.Generator().manual_seed(1))
+    assert len(torch.unique(drawn)) == split.num_entities  # every entity is a candidate
+    losses, grads = [], []
+    for task, step in ((full, batch), (sampled, (batch, drawn))):
+        model = _reciprocal_model(split, encoder)
+        loss = task.loss(model, step)
+        loss.backward()
+        losses.append(loss)
+        grads.append({k: p.grad.to_dense() for k, p in model.named_parameters() if p.grad is not None})
+    assert sampled.mode == "batch" and sampled.sparse_rows == (encoder == "embedding")
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6)
+
+
+def test_batch_candidates_hold_the_queries_and_answers_and_smooth_over_the_candidates():
+    split = _random_split()
+    task = LinkPredictionTask(split, batch_candidates=30, label_smoothing=0.2).bind(_reciprocal_model(split))
+    (batch, drawn), *_ = list(task.batches(1, 32, torch.Generator().manual_seed(0)))
+    assert batch.shape == (32, 3) and drawn.shape == (30,)
+    model = _reciprocal_model(split)
+    widths = []
+    original = model.decoder.score_tails
+    model.decoder.score_tails = lambda h, r, c: widths.append(len(c)) or original(h, r, c)
+    loss = task.loss(model, (batch, drawn))
+    # the candidates: the queries' entities and all their known training answers, then the drawn ones
+    answers = [task.answers.known(q[:1, 0], q[:1, 1], ("tail", "head")[int(q[0, 2])])[1] for q in batch.split(1)]
+    own = torch.unique(torch.cat([batch[:, 0], *answers]))
+    candidates = torch.cat([own, torch.unique(drawn)[~torch.isin(torch.unique(drawn), own)]])
+    assert widths == [len(candidates)] * 2 and len(own) < len(candidates) <= len(own) + 30
+    # reference: cross-entropy with y = (1 - eps) 1[e in A] / |A| + eps / |C| over the candidates
+    ent, rel = model.encode(split.message_graph())
+    expected = []
+    for q, a in zip(batch, answers, strict=True):
+        relation = rel[q[1]] if q[2] == 0 else model.inverse_relation.weight[q[1]]
+        scores = original(ent[q[0]][None], relation[None], ent[candidates])[0]
+        target = torch.isin(candidates, a).float()
+        y = 0.8 * target / target.sum() + 0.2 / len(candidates)
+        expected.append(-(y * torch.log_softmax(scores, 0)).sum())
+    # the loss averages each side's queries (tails first), as the full loss does
+    tails = torch.stack([e for e, q in zip(expected, batch, strict=True) if q[2] == 0])
+    heads = torch.stack([e for e, q in zip(expected, batch, strict=True) if q[2] == 1])
+    torch.testing.assert_close(loss, torch.cat([tails, heads]).mean(), rtol=1e-5, atol=1e-6)
+
+
+def test_batch_candidates_move_only_the_rows_of_a_step_with_lazy_adam():
+    from kgtransfer.engine import dense_rows, sparse_rows
+    from kgtransfer.optimizers import Adam
+
+    split = _random_split()
+    model = _reciprocal_model(split)
+    task = LinkPredictionTask(split, batch_candidates=20).bind(model)
+    optimizer = Adam(model.parameters(), lr=0.1)
+    switched = sparse_rows(model, task, optimizer)
+    assert switched == [model.encoder.entity_embedding]
+    before = model.encoder.entity_embedding.weight.detach().clone()
+    batch, drawn = next(iter(task.batches(1, 16, torch.Generator().manual_seed(0))))
+    task.loss(model, (batch, drawn)).backward()
+    grad = model.encoder.entity_embedding.weight.grad
+    assert grad.is_sparse
+    optimizer.step()
+    moved = (model.encoder.entity_embedding.weight.detach() != before).any(1).nonzero().flatten()
+    touched = torch.unique(grad.coalesce().indices()[0])
+    assert torch.equal(moved, touched) and 0 < len(moved) < split.num_entities // 2
+    dense_rows(switched)
+    assert not model.encoder.entity_embedding.sparse
+
+
+def test_training_with_batch_candidates_learns():
+    import kgtransfer as kgt
+
+    config = kgt.TrainConfig(epochs=30, eval_every=30, lr=1e-2, batch_size=64, progress=False, device="cpu")
+    task = kgt.TaskConfig(batch_candidates=4)
+    trained = kgt.train(_nations_split(), encoder="embedding", dim=32, config=config, task=task)
+    assert trained.task_config.batch_candidates == 4 and not trained.model.encoder.entity_embedding.sparse
+    assert trained.fit.history.loss[-1] < trained.fit.history.loss[0]
+    assert trained.test["mrr"] > 0.45  # random ranking of 14 entities gives about 0.25
+    with pytest.raises(Exception, match="batch_candidates"):
+        kgt.TaskConfig(batch_candidates=-1)
