@@ -21,7 +21,10 @@ the epochs and training seconds each strategy needs to reach 95% and 99% of scra
 validation MRR at that step. Seconds are training time (epochs plus a strategy's preparation such
 as EWC's Fisher, plus what a strategy's validation costs beyond one evaluation, such as
 ``interpolate``'s evaluations of other mixes); one evaluation per validation is not counted on
-either side. Each is measured twice: wall seconds, and CPU seconds of the training thread (with
+either side. A carried model is also validated before its first epoch (epoch 0 of its curve, the
+transferred model as it is): that evaluation counts as its preparation, and a carried model that
+is already at 95% / 99% gets there in its preparation seconds; the step still ends with the best
+trained epoch. Each is measured twice: wall seconds, and CPU seconds of the training thread (with
 one torch thread, what an idle machine's wall clock would show; other jobs on a shared machine do
 not inflate it).
 
@@ -175,6 +178,7 @@ class StepTask(LinkPredictionTask):
         self.epoch_queries: list[int] = []  # training queries per epoch: the work, independent of machine load
         self.epoch_cpu: list[float] = []  # CPU seconds of the training thread per epoch: unaffected by other jobs
         self.prep_cpu = 0.0
+        self.initial_mrr: float | None = None  # validation MRR of a carried model before its first epoch
         self.validator = None  # a strategy's validation, ``validator(model, evaluate) -> metrics``
         self.extra_seconds: dict[int, tuple[float, float]] = {}  # epoch -> its validation's (wall, CPU) beyond one
 
@@ -265,6 +269,7 @@ def _run(
         strat.prepare_step(ctx)
         task.penalty = strat.step_penalty(ctx)
         task.extra = (lambda epoch: strat.rows(ctx, epoch)) if _uses_rows(strat, ctx) else None
+        task.initial_mrr = task.evaluate(model, "valid")["mrr"]  # the carried model before training: epoch 0
     prep = time.perf_counter() - began
     task.prep_cpu = time.thread_time() - cpu
     optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -331,6 +336,8 @@ def _curve(result, prep: float, task: StepTask) -> list[dict]:
     training time of its epoch.
     """
     out, cumulative, cpu, work = [], [prep], [task.prep_cpu], [0]
+    if task.initial_mrr is not None:  # validated before the first epoch, at the cost of the preparation
+        out.append({"epoch": 0, "seconds": prep, "cpu_seconds": task.prep_cpu, "queries": 0, "mrr": task.initial_mrr})
     for i, (s, c, q) in enumerate(zip(result.history.seconds, task.epoch_cpu, task.epoch_queries, strict=False)):
         extra = task.extra_seconds.get(i + 1, (0.0, 0.0))
         cumulative.append(cumulative[-1] + s + extra[0])

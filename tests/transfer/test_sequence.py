@@ -206,11 +206,14 @@ def test_sequence_runs_both_protocols_and_saves(snapshots, tmp_path):
     last = next(r for r in result.records if r["strategy"] == "ewc" and r["step"] == 2 and r["protocol"] == "merged")
     assert len(last["test"]["per_set"]) == 3 and 0 < last["test"]["mean"]["mrr"] <= 1
     assert "to99" in last and last["to99"]["scratch_epoch"] is not None
-    assert all(p["queries"] > 0 for p in last["curve"])
+    first, *trained = last["curve"]  # epoch 0: the carried model validated before training, at its preparation cost
+    assert first["epoch"] == 0 and first["queries"] == 0 and 0 < first["mrr"] <= 1
+    assert all(p["queries"] > 0 for p in trained) and [p["epoch"] for p in trained][0] == 1
     cpu = [p["cpu_seconds"] for p in last["curve"]]
     assert all(0 < a <= b for a, b in zip(cpu, cpu[1:], strict=False)) and cpu[-1] <= last["cpu_seconds"]
     scratch = next(r for r in result.records if r["strategy"] == "scratch" and r["step"] == 2)
     assert scratch["to99"]["work_ratio"] == 1.0 and scratch["to99"]["cpu_ratio"] == 1.0  # scratch against itself
+    assert scratch["curve"][0]["epoch"] == 1  # a fresh model has no epoch 0
     replay = next(
         r for r in result.records if r["strategy"] == "replay" and r["step"] == 2 and r["protocol"] == "merged"
     )
