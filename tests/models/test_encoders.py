@@ -256,3 +256,26 @@ def test_typed_messages_gradcheck():
     norm = torch.rand(6, dtype=torch.float64)
     sizes = [2, 0, 3, 1]
     assert torch.autograd.gradcheck(lambda a, w: TypedMessages.apply(a, w, src, dst, norm, sizes, 4), (x, weight))
+
+
+def test_relational_conv_under_autocast_matches_the_edgewise_ops():
+    from torch_geometric.nn import RGCNConv
+
+    from kgtransfer.models.rgcn import relational_conv
+
+    torch.manual_seed(0)
+    conv = RGCNConv(16, 16, 8, aggr="mean")
+    edge_index, edge_type = _random_graph(30, 200, 8, seed=2)
+    x = torch.randn(30, 16, requires_grad=True)
+    results, dtypes = [], []
+    for fn in (relational_conv, _edgewise_conv):
+        conv.zero_grad()
+        x.grad = None
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # the engine's CUDA autocast, on the CPU
+            out = fn(conv, x, edge_index, edge_type, 30)
+        out.float().square().sum().backward()
+        dtypes.append(out.dtype)
+        results.append((out.float().detach(), x.grad.clone(), conv.weight.grad.clone()))
+    assert dtypes[0] == dtypes[1]
+    for new, old in zip(*results, strict=True):
+        torch.testing.assert_close(new, old, rtol=0.02, atol=0.02)
