@@ -175,3 +175,107 @@ def test_rgcn_trimmed_to_the_seeds_equals_the_full_pass_on_them(num_bases):
     trimmed, _ = enc(sub.edge_index, sub.edge_type, node_ids=sub.n_id, num_sampled_nodes=sub.num_sampled_nodes)
     assert trimmed.shape == (3, 8)
     torch.testing.assert_close(trimmed, full[:3], rtol=1e-5, atol=1e-6)
+
+
+def _edgewise_conv(conv, x, edge_index, edge_type, num_out):
+    """The previous implementation of ``relational_conv``: one autograd op per step, ``[E, d]`` messages."""
+    weight = conv.weight
+    if conv.num_bases is not None:
+        weight = (conv.comp @ weight.view(conv.num_bases, -1)).view(conv.num_relations, x.size(1), -1)
+    src, dst = edge_index
+    key = dst * conv.num_relations + edge_type
+    _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
+    norm = counts[inverse].to(x.dtype).reciprocal()
+    order = torch.argsort(edge_type, stable=True)
+    sizes = torch.bincount(edge_type, minlength=conv.num_relations).tolist()
+    weights = weight.unbind(0)
+    parts = [chunk @ weights[r] for r, chunk in enumerate(x[src[order]].split(sizes)) if sizes[r]]
+    out = x.new_zeros(num_out, conv.out_channels).index_add(0, dst[order], torch.cat(parts) * norm[order, None])
+    if conv.root is not None:
+        out = out + x[:num_out] @ conv.root
+    return out + conv.bias
+
+
+def _random_graph(num_nodes: int, num_edges: int, num_types: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    edge_index = torch.randint(num_nodes, (2, num_edges), generator=g)
+    edge_index[:, :5] = torch.tensor([[1, 1, 2, 2, 3], [0, 0, 0, 0, 0]])  # a repeated edge, a shared target
+    edge_type = torch.randint(num_types - 1, (num_edges,), generator=g)  # type num_types - 1 has no edge
+    edge_type[: num_edges // 3] = 2  # one type larger than a chunk
+    return edge_index, edge_type
+
+
+@pytest.mark.parametrize(
+    ("num_bases", "root_weight", "num_out", "chunk"),
+    [
+        (None, True, None, 7),
+        (2, True, None, 7),
+        (None, False, None, 7),
+        (None, True, 9, 7),
+        (2, True, 9, 1),
+        (None, True, 9, 10**6),
+    ],
+)
+def test_relational_conv_equals_the_edgewise_ops_and_pyg(monkeypatch, num_bases, root_weight, num_out, chunk):
+    from torch_geometric.nn import RGCNConv
+
+    import kgtransfer.models.rgcn as rgcn
+
+    monkeypatch.setattr(rgcn, "CHUNK_EDGES", chunk)  # several runs of types, one type over a run
+    torch.manual_seed(0)
+    conv = RGCNConv(6, 5, 8, num_bases=num_bases, aggr="mean", root_weight=root_weight).double()
+    torch.nn.init.normal_(conv.bias)
+    edge_index, edge_type = _random_graph(20, 120, 8, seed=1)
+    n = 20 if num_out is None else num_out
+    if num_out is not None:  # a trimmed layer: only the edges into the first nodes
+        keep = edge_index[1] < n
+        edge_index, edge_type = edge_index[:, keep], edge_type[keep]
+    x = torch.randn(20, 6, dtype=torch.float64, requires_grad=True)
+    outs, grads = [], []
+    for fn in (rgcn.relational_conv, _edgewise_conv):
+        conv.zero_grad()
+        x.grad = None
+        out = fn(conv, x, edge_index, edge_type, n)
+        (out * torch.linspace(-1, 2, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        outs.append(out.detach())
+        grads.append([x.grad.clone()] + [p.grad.clone() for p in conv.parameters()])
+    torch.testing.assert_close(outs[0], outs[1])
+    for new, old in zip(*grads, strict=True):
+        torch.testing.assert_close(new, old)
+    assert all(g.abs().sum() > 0 for g in grads[0])  # every gradient compared is a real one
+    torch.testing.assert_close(outs[0], conv(x, edge_index, edge_type)[:n].detach())  # PyG's own forward
+
+
+def test_typed_messages_gradcheck():
+    from kgtransfer.models.rgcn import TypedMessages
+
+    torch.manual_seed(0)
+    x = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(4, 3, 2, dtype=torch.float64, requires_grad=True)
+    src, dst = torch.tensor([0, 5, 2, 2, 4, 1]), torch.tensor([1, 1, 0, 3, 3, 0])  # sorted by type: 0, 0, 2, 2, 2, 3
+    norm = torch.rand(6, dtype=torch.float64)
+    sizes = [2, 0, 3, 1]
+    assert torch.autograd.gradcheck(lambda a, w: TypedMessages.apply(a, w, src, dst, norm, sizes, 4), (x, weight))
+
+
+def test_relational_conv_under_autocast_matches_the_edgewise_ops():
+    from torch_geometric.nn import RGCNConv
+
+    from kgtransfer.models.rgcn import relational_conv
+
+    torch.manual_seed(0)
+    conv = RGCNConv(16, 16, 8, aggr="mean")
+    edge_index, edge_type = _random_graph(30, 200, 8, seed=2)
+    x = torch.randn(30, 16, requires_grad=True)
+    results, dtypes = [], []
+    for fn in (relational_conv, _edgewise_conv):
+        conv.zero_grad()
+        x.grad = None
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # the engine's CUDA autocast, on the CPU
+            out = fn(conv, x, edge_index, edge_type, 30)
+        out.float().square().sum().backward()
+        dtypes.append(out.dtype)
+        results.append((out.float().detach(), x.grad.clone(), conv.weight.grad.clone()))
+    assert dtypes[0] == dtypes[1]
+    for new, old in zip(*results, strict=True):
+        torch.testing.assert_close(new, old, rtol=0.02, atol=0.02)
