@@ -135,6 +135,7 @@ STRATEGIES = Registry(
         "freeze-unfreeze": "kgtransfer.transfer.warm_start:FreezeUnfreeze",
         "discriminative": "kgtransfer.transfer.warm_start:Discriminative",
         "interpolate": "kgtransfer.transfer.warm_start:Interpolate",
+        "carry-moments": "kgtransfer.transfer.warm_start:CarryMoments",
     },
 )
 COMPOSE = Registry(

@@ -288,7 +288,20 @@ def _run(
         task.validator = None
     if strat is not None:
         strat.finish_step(ctx, result)
-    return result, prep
+    return result, prep, optimizer_moments(model, optimizer)
+
+
+def optimizer_moments(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, dict]:
+    """Adam's state per parameter name after training: ``{name: {"step", "exp_avg", "exp_avg_sq"}}``.
+
+    Parameters without that state (not Adam/AdamW, or never updated) are left out.
+    """
+    out = {}
+    for name, p in model.named_parameters():
+        state = optimizer.state.get(p, {})
+        if {"step", "exp_avg", "exp_avg_sq"} <= state.keys():
+            out[name] = {k: state[k].detach().clone() for k in ("step", "exp_avg", "exp_avg_sq")}
+    return out
 
 
 def _uses_rows(strat: ContinualStrategy, ctx: StepContext) -> bool:
@@ -406,6 +419,7 @@ def sequence(
     log = log or (lambda _: None)
     records: list[dict] = []
     carried: dict[tuple[str, str], LinkPredictor] = {}
+    moments: dict[tuple[str, str], dict] = {}  # the optimizer state each carried model ended with
     prev_vocab = None
     setup = {
         "model": model_config.to_dict(),
@@ -430,7 +444,7 @@ def sequence(
             torch.manual_seed(config.seed)
             net = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
             task = _task(step, all_train, all_train, task_config)
-            result, prep = _run(net, task, config)
+            result, prep, scratch_moments = _run(net, task, config)
             scratch_record = _record("merged" if step.index else "pretrain", "scratch", step, net, task, result, prep)
             records.append(scratch_record)
             log(_line(scratch_record))
@@ -438,6 +452,7 @@ def sequence(
                 for p in protocols:
                     for s in strats:
                         carried[(p, s.name)] = net
+                        moments[(p, s.name)] = scratch_moments
                 prev_vocab = vocab
                 continue
         same: dict[str, tuple[dict, LinkPredictor]] = {}  # replay runs are the same under both protocols
@@ -449,6 +464,7 @@ def sequence(
                     records.append(record)
                     log(_line(record) + f" (the {first['protocol']} run: same triples, same model)")
                     carried[(protocol, s.name)] = net
+                    moments[(protocol, s.name)] = moments[(first["protocol"], s.name)]
                     continue
                 previous = carried[(protocol, s.name)]
                 net, transferred, fresh, before = _transfer(previous, prev_vocab, model_config, split, config.seed)
@@ -462,7 +478,9 @@ def sequence(
                     answers = torch.cat([new, old]) if s.replaces_old() else new
                 task = _task(step, rows, answers, task_config)
                 ctx = StepContext(net, fresh, transferred, protocol, new, old, task, config.seed, previous=before)
-                result, prep = _run(net, task, config, s, ctx)
+                if getattr(s, "carries_moments", False):
+                    ctx.moments = _aligned_moments(previous, prev_vocab, net, vocab, moments[(protocol, s.name)])
+                result, prep, moments[(protocol, s.name)] = _run(net, task, config, s, ctx)
                 record = _record(protocol, s.name, step, net, task, result, prep)
                 if ctx.info:
                     record["strategy_info"] = ctx.info
@@ -498,6 +516,29 @@ def _transfer(previous: LinkPredictor, prev_vocab, model_config: ModelConfig, sp
     params = dict(net.named_parameters())
     transferred = {n: m for n, m in masks.items() if n in params}
     return net, transferred, fresh, (aligned, masks)
+
+
+@torch.no_grad()
+def _aligned_moments(previous: LinkPredictor, prev_vocab, net: LinkPredictor, vocab, moments: dict) -> dict:
+    """The previous step's Adam state laid out like ``net``'s parameters (by IRI, as the weights).
+
+    ``{name: {"step", "exp_avg", "exp_avg_sq", "rows"}}``: ``rows`` the bool mask of the rows the
+    previous step had (0-d for shared parameters); other rows' moments are zero.
+    """
+    from kgtransfer.transfer.weights import aligned_source_state
+
+    out: dict[str, dict] = {}
+    for key in ("exp_avg", "exp_avg_sq"):
+        probe = copy.deepcopy(previous)
+        for name, p in probe.named_parameters():
+            p.copy_(moments[name][key] if name in moments else torch.zeros_like(p))
+        aligned, masks = aligned_source_state(probe, prev_vocab, net, vocab)
+        for name, _ in net.named_parameters():
+            if name in moments and name in aligned:
+                mask = masks[name]
+                value = aligned[name] * (mask if mask.dim() == 0 else mask.view(-1, *[1] * (aligned[name].dim() - 1)))
+                out.setdefault(name, {"step": moments[name]["step"].clone(), "rows": mask})[key] = value
+    return {name: m for name, m in out.items() if "exp_avg_sq" in m and "exp_avg" in m}
 
 
 @torch.no_grad()

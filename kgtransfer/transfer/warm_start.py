@@ -34,6 +34,8 @@ Strategies (``name``: formula):
 - ``freeze-unfreeze``: transferred rows and parameters are frozen for the first ``epochs`` epochs
   (new rows settle first), then everything trains.
 - ``discriminative``: transferred values move at ``lr * scale``.
+- ``carry-moments``: the optimizer starts from the previous step's Adam moments and step count
+  (aligned by IRI like the weights) instead of a fresh state.
 - ``interpolate``: at each validation, :math:`\theta_\alpha = \alpha\,\theta_{i-1} + (1-\alpha)\,\theta`
   for each :math:`\alpha` of a small grid; the validation metric is the best of them, and the
   step's model is :math:`\theta_\alpha` at the best (epoch, :math:`\alpha`) (WiSE-FT, Wortsman et al. 2022).
@@ -74,6 +76,9 @@ class StepContext:
         previous: ``(aligned, masks)``: the previous step's weights laid out like ``model``'s state
             dict, and per name the rows it has (see
             :func:`~kgtransfer.transfer.weights.aligned_source_state`); None when there is none.
+        moments: for a strategy with ``carries_moments``: the previous step's Adam state aligned
+            like ``previous``, ``{name: {"step", "exp_avg", "exp_avg_sq", "rows"}}`` (zero moments
+            on rows the previous step lacked); None otherwise.
     """
 
     model: nn.Module
@@ -86,6 +91,7 @@ class StepContext:
     seed: int = 0
     info: dict = field(default_factory=dict)
     previous: tuple[dict, dict] | None = None
+    moments: dict | None = None
 
 
 class ContinualStrategy(Strategy):
@@ -416,6 +422,46 @@ class Discriminative(ContinualStrategy):
         return []
 
 
+class CarryMoments(ContinualStrategy):
+    r"""Adam's moments and step count carried over from the previous step instead of a fresh optimizer.
+
+    A fresh Adam's first updates are :math:`\eta\,\hat m / \sqrt{\hat v} \approx \eta\,\mathrm{sign}(g)`:
+    every carried row moves by about the learning rate whatever its gradient, which knocks a
+    converged model back before it climbs again. Here the optimizer starts from the previous step's
+    :math:`(t, m, v)`, aligned by IRI like the weights, so carried rows keep their scale of update.
+    Rows new at the step have :math:`m = 0` and :math:`v` the mean of the carried rows' :math:`v`
+    (per column), so their first updates are of the carried rows' size rather than
+    :math:`1/\sqrt{1-\beta_2} \approx 3\times` it (bias correction is near 1 at a large :math:`t`).
+    Needs Adam or AdamW.
+    """
+
+    name = "carry-moments"
+    sequence_only = True
+    carries_moments = True
+
+    def attach(self, ctx, optimizer, steps_per_epoch):
+        """Load the aligned moments into ``optimizer``'s state."""
+        if not ctx.moments:
+            return []
+        if not isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW):
+            raise ConfigError(f"{self.name}: needs the adam or adamw optimizer, got {type(optimizer).__name__}")
+        fused = {id(p): bool(g.get("fused")) for g in optimizer.param_groups for p in g["params"]}
+        for name, p in ctx.model.named_parameters():
+            carried = ctx.moments.get(name)
+            if carried is None or not p.requires_grad:
+                continue
+            v, rows = carried["exp_avg_sq"].clone(), carried["rows"]
+            if rows.dim() and rows.any() and not rows.all():
+                v[~rows] = v[rows].mean(0)
+            step = carried["step"].to(torch.float32)
+            optimizer.state[p] = {
+                "step": step.to(p.device) if fused[id(p)] else step.cpu(),
+                "exp_avg": carried["exp_avg"].to(p),
+                "exp_avg_sq": v.to(p),
+            }
+        return []
+
+
 class Interpolate(ContinualStrategy):
     r"""Weight-space ensembling with the previous step's model, :math:`\alpha` chosen on validation.
 
@@ -487,6 +533,7 @@ class Combined(ContinualStrategy):
     def __init__(self, parts: list[ContinualStrategy]):
         self.parts = parts
         self.sequence_only = any(p.sequence_only for p in parts)
+        self.carries_moments = any(getattr(p, "carries_moments", False) for p in parts)
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -594,6 +641,7 @@ continual_strategy = strategy
 
 __all__ = [
     "AnchorPenalty",
+    "CarryMoments",
     "Combined",
     "ContinualStrategy",
     "Discriminative",

@@ -167,6 +167,49 @@ def test_freeze_keeps_transferred_rows_still_then_releases_them(snapshots):
     assert torch.equal(after[mask], before[mask]) and not torch.equal(after[~mask], before[~mask])
 
 
+def test_carry_moments_starts_from_the_previous_steps_aligned_adam_state(snapshots):
+    from kgtransfer.transfer.sequence import _aligned_moments, _run, _transfer
+
+    got = list(steps(snapshots[:2]))
+    first, step = got
+    torch.manual_seed(0)
+    prev = LinkPredictor.build(MODEL, first.split.num_entities, first.split.num_relations)
+    rows = first.split.train.tensor
+    config = TrainConfig(epochs=1, eval_every=1, patience=0, lr=0.05, batch_size=64, progress=False, threads=1)
+    _, _, moments = _run(prev, StepTask(first.split, rows, rows, first.valid), config)
+    name = "encoder.entity_embedding.weight"
+    assert moments[name]["exp_avg_sq"].shape == prev.encoder.entity_embedding.weight.shape
+
+    net, transferred, fresh, before = _transfer(prev, first.split.vocab, MODEL, step.split, 0)
+    aligned = _aligned_moments(prev, first.split.vocab, net, step.split.vocab, moments)
+    old_keys, new_keys = first.split.vocab.entities.keys, step.split.vocab.entities.keys
+    carried = aligned[name]["rows"]
+    assert carried.sum() == len(old_keys) and not carried.all()  # the step adds entities
+    for i, key in enumerate(new_keys):
+        if key in old_keys:
+            j = old_keys.index(key)
+            assert torch.equal(aligned[name]["exp_avg"][i], moments[name]["exp_avg"][j])
+        else:
+            assert not aligned[name]["exp_avg_sq"][i].any()
+    assert float(aligned[name]["step"]) == float(moments[name]["step"]) > 0
+
+    rows = step.split.train.tensor
+    task = StepTask(step.split, rows, rows, step.valid)
+    ctx = StepContext(net, fresh, transferred, "merged", step.new, step.old, task, previous=before, moments=aligned)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+    strategy("carry-moments").attach(ctx, optimizer, 1)
+    state = optimizer.state[net.encoder.entity_embedding.weight]
+    assert torch.equal(state["exp_avg_sq"][carried], aligned[name]["exp_avg_sq"][carried])
+    assert torch.allclose(
+        state["exp_avg_sq"][~carried], aligned[name]["exp_avg_sq"][carried].mean(0).expand(int((~carried).sum()), -1)
+    )
+    with pytest.raises(ConfigError, match="adam"):
+        strategy("carry-moments").attach(ctx, torch.optim.SGD(net.parameters(), lr=0.1), 1)
+
+    result = sequence(snapshots, MODEL, CONFIG, strategies=["carry-moments", "carry-moments+replay"])
+    assert {r["strategy"] for r in result.records} >= {"carry-moments", "carry-moments+replay"}
+
+
 def test_warmup_raises_the_learning_rate_linearly():
     net = torch.nn.Linear(2, 1)
     opt = torch.optim.SGD(net.parameters(), lr=1.0)
@@ -294,7 +337,7 @@ def _interpolation_run(snapshots, spec, epochs=1):
     task = StepTask(step.split, rows, rows, step.valid)
     ctx = StepContext(net, fresh, transferred, "merged", step.new, step.old, task, previous=before)
     config = TrainConfig(epochs=epochs, eval_every=1, patience=0, lr=0.05, batch_size=64, progress=False, threads=1)
-    result, _ = _run(net, task, config, strategy(spec), ctx)
+    result, _, _ = _run(net, task, config, strategy(spec), ctx)
     return net, task, result, ctx, before
 
 
