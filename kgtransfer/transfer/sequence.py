@@ -294,13 +294,15 @@ def _run(
 def optimizer_moments(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, dict]:
     """Adam's state per parameter name after training: ``{name: {"step", "exp_avg", "exp_avg_sq"}}``.
 
-    Parameters without that state (not Adam/AdamW, or never updated) are left out.
+    Parameters without that state (not Adam/AdamW, or never updated) are left out. The tensors are
+    the optimizer's own (not copied: it is not used again).
     """
+    keys = ("step", "exp_avg", "exp_avg_sq")
     out = {}
     for name, p in model.named_parameters():
         state = optimizer.state.get(p, {})
-        if {"step", "exp_avg", "exp_avg_sq"} <= state.keys():
-            out[name] = {k: state[k].detach().clone() for k in ("step", "exp_avg", "exp_avg_sq")}
+        if set(keys) <= state.keys():
+            out[name] = {k: state[k] for k in keys}
     return out
 
 
@@ -479,7 +481,7 @@ def sequence(
                 task = _task(step, rows, answers, task_config)
                 ctx = StepContext(net, fresh, transferred, protocol, new, old, task, config.seed, previous=before)
                 if getattr(s, "carries_moments", False):
-                    ctx.moments = _aligned_moments(previous, prev_vocab, net, vocab, moments[(protocol, s.name)])
+                    ctx.moments = _aligned_moments(prev_vocab, net, vocab, moments[(protocol, s.name)])
                 result, prep, moments[(protocol, s.name)] = _run(net, task, config, s, ctx)
                 record = _record(protocol, s.name, step, net, task, result, prep)
                 if ctx.info:
@@ -519,26 +521,22 @@ def _transfer(previous: LinkPredictor, prev_vocab, model_config: ModelConfig, sp
 
 
 @torch.no_grad()
-def _aligned_moments(previous: LinkPredictor, prev_vocab, net: LinkPredictor, vocab, moments: dict) -> dict:
+def _aligned_moments(prev_vocab, net: LinkPredictor, vocab, moments: dict) -> dict:
     """The previous step's Adam state laid out like ``net``'s parameters (by IRI, as the weights).
 
     ``{name: {"step", "exp_avg", "exp_avg_sq", "rows"}}``: ``rows`` the bool mask of the rows the
     previous step had (0-d for shared parameters); other rows' moments are zero.
     """
+    from kgtransfer.transfer.parameter import mix_states
     from kgtransfer.transfer.weights import aligned_source_state
 
-    out: dict[str, dict] = {}
+    zeros = {name: torch.zeros_like(p) for name, p in net.named_parameters() if name in moments}
+    out = {name: {"step": moments[name]["step"].clone()} for name in zeros}
     for key in ("exp_avg", "exp_avg_sq"):
-        probe = copy.deepcopy(previous)
-        for name, p in probe.named_parameters():
-            p.copy_(moments[name][key] if name in moments else torch.zeros_like(p))
-        aligned, masks = aligned_source_state(probe, prev_vocab, net, vocab)
-        for name, _ in net.named_parameters():
-            if name in moments and name in aligned:
-                mask = masks[name]
-                value = aligned[name] * (mask if mask.dim() == 0 else mask.view(-1, *[1] * (aligned[name].dim() - 1)))
-                out.setdefault(name, {"step": moments[name]["step"].clone(), "rows": mask})[key] = value
-    return {name: m for name, m in out.items() if "exp_avg_sq" in m and "exp_avg" in m}
+        aligned, masks = aligned_source_state({n: m[key] for n, m in moments.items()}, prev_vocab, net, vocab)
+        for name, value in mix_states(aligned, zeros, masks, 1.0).items():  # the carried rows, zeros elsewhere
+            out[name].update({key: value, "rows": masks[name]})
+    return out
 
 
 @torch.no_grad()

@@ -211,7 +211,7 @@ def transfer_state(
     ent_map = torch.from_numpy(index_map(source_vocab.entities.keys, target_vocab.entities.keys))
     rel_map = torch.from_numpy(index_map(source_vocab.relations.keys, target_vocab.relations.keys))
     maps = {"entity": ent_map, "relation": rel_map, "edge_type": torch.from_numpy(_edge_type_map(rel_map.numpy()))}
-    src_state = source.state_dict()
+    src_state = source if isinstance(source, dict) else source.state_dict()
     report = TransferReport()
     ent_w = rel_w = None
     if init != "random" and graph is not None:
@@ -297,15 +297,16 @@ def _count(report: TransferReport, mapping: Tensor, weights: Tensor | None, what
     setattr(report, f"target_{what}", int(used.sum()))
 
 
-def aligned_source_state(source: nn.Module, source_vocab, target: nn.Module, target_vocab) -> tuple[dict, dict]:
+def aligned_source_state(source: nn.Module | dict, source_vocab, target: nn.Module, target_vocab) -> tuple[dict, dict]:
     """``source``'s parameters laid out like ``target``'s, plus a per-parameter mask of rows that exist in both.
 
     Used by interpolation: a row missing from the source is marked False (the target's value stands).
+    ``source`` may also be a state dict with ``source``'s names (e.g. its optimizer moments).
     """
     ent_map = torch.from_numpy(index_map(source_vocab.entities.keys, target_vocab.entities.keys))
     rel_map = torch.from_numpy(index_map(source_vocab.relations.keys, target_vocab.relations.keys))
     maps = {"entity": ent_map, "relation": rel_map, "edge_type": torch.from_numpy(_edge_type_map(rel_map.numpy()))}
-    src_state = source.state_dict()
+    src_state = source if isinstance(source, dict) else source.state_dict()
     aligned, masks = {}, {}
     kinds = row_parameters(target)
     for name, param in target.state_dict().items():

@@ -181,7 +181,7 @@ def test_carry_moments_starts_from_the_previous_steps_aligned_adam_state(snapsho
     assert moments[name]["exp_avg_sq"].shape == prev.encoder.entity_embedding.weight.shape
 
     net, transferred, fresh, before = _transfer(prev, first.split.vocab, MODEL, step.split, 0)
-    aligned = _aligned_moments(prev, first.split.vocab, net, step.split.vocab, moments)
+    aligned = _aligned_moments(first.split.vocab, net, step.split.vocab, moments)
     old_keys, new_keys = first.split.vocab.entities.keys, step.split.vocab.entities.keys
     carried = aligned[name]["rows"]
     assert carried.sum() == len(old_keys) and not carried.all()  # the step adds entities
