@@ -613,13 +613,8 @@ class LinkPredictionTask:
             ids, rels = q[:, 0], q[:, 1]
             scores = model.score_tails(reps, ids, rels) if side == "tail" else model.score_heads(reps, rels, ids)
             losses.append(self.loss_fn(scores, self.answers.known(ids, rels, side), self.label_smoothing))
-            if self.regularizer is not None and self.regularization_weight > 0:
-                term = self._penalty(model, reps, ids, rels, side)
-                penalty = term if penalty is None else penalty + term
-        loss = torch.cat(losses).mean()
-        if penalty is not None:
-            loss = loss + self.regularization_weight * penalty / len(batch)
-        return loss
+            penalty = self._add_penalty(penalty, model, reps, ids, rels, side)
+        return self._total(losses, penalty, len(batch))
 
     def _sampled_loss(self, model, triple_ids: Tensor, seed: int) -> Tensor:
         """The 1-N loss of the triples' queries over a bounded candidate set (see the class docstring)."""
@@ -644,13 +639,8 @@ class LinkPredictionTask:
             known = torch.zeros(len(ids), n, dtype=torch.bool, device=scores.device)
             known[rows[inside], answers[inside]] = True
             losses.append(self.loss_fn(scores, known, self.label_smoothing))
-            if self.regularizer is not None and self.regularization_weight > 0:
-                term = self._penalty(model, reps, ids_local, r, side)
-                penalty = term if penalty is None else penalty + term
-        loss = torch.cat(losses).mean()
-        if penalty is not None:
-            loss = loss + self.regularization_weight * penalty / (2 * len(triples))
-        return loss
+            penalty = self._add_penalty(penalty, model, reps, ids_local, r, side)
+        return self._total(losses, penalty, 2 * len(triples))
 
     def _candidate_loss(self, model, batch: Tensor, drawn: Tensor) -> Tensor:
         """The 1-N loss of a batch of queries over ``batch_candidates`` candidates (see the class docstring)."""
@@ -668,13 +658,8 @@ class LinkPredictionTask:
             scores = model.score_tails(reps, ids, rels) if side == "tail" else model.score_heads(reps, rels, ids)
             rows, entities = known[side]
             losses.append(self.loss_fn(scores, (rows, torch.searchsorted(own, entities)), self.label_smoothing))
-            if self.regularizer is not None and self.regularization_weight > 0:
-                term = self._penalty(model, reps, ids, rels, side)
-                penalty = term if penalty is None else penalty + term
-        loss = torch.cat(losses).mean()
-        if penalty is not None:
-            loss = loss + self.regularization_weight * penalty / len(batch)
-        return loss
+            penalty = self._add_penalty(penalty, model, reps, ids, rels, side)
+        return self._total(losses, penalty, len(batch))
 
     def _candidate_reps(self, model, candidates: Tensor) -> tuple[Tensor, Tensor]:
         """Entity rows of ``candidates`` (in their order) and every relation row.
@@ -701,6 +686,18 @@ class LinkPredictionTask:
             return batch
         drawn = torch.unique(torch.randint(self.num_entities, (k,), generator=generator)).to(batch.device)
         return torch.cat([batch, drawn[~torch.isin(drawn, batch)]])
+
+    def _add_penalty(self, penalty: Tensor | None, model, reps, ids: Tensor, rels: Tensor, side: str) -> Tensor | None:
+        """``penalty`` plus the regularizer's term of these queries (``penalty`` as it is without a regularizer)."""
+        if self.regularizer is None or self.regularization_weight <= 0:
+            return penalty
+        term = self._penalty(model, reps, ids, rels, side)
+        return term if penalty is None else penalty + term
+
+    def _total(self, losses: list[Tensor], penalty: Tensor | None, count: int) -> Tensor:
+        """The mean of the queries' losses, plus the regularization weight times ``penalty / count``."""
+        loss = torch.cat(losses).mean()
+        return loss if penalty is None else loss + self.regularization_weight * penalty / count
 
     def _penalty(self, model, reps: tuple[Tensor, Tensor], ids: Tensor, rels: Tensor, side: str) -> Tensor:
         """The regularizer over the decoder's factors of the queries' entity and relation rows."""
