@@ -223,28 +223,43 @@ class ShrinkPerturb(ContinualStrategy):
 
 
 class Warmup(ContinualStrategy):
-    """A fresh optimizer (as every step has) whose learning rate rises linearly at first.
+    r"""A fresh optimizer (as every step has) whose learning rate rises linearly, at once or after a delay.
+
+    With :math:`S` optimizer steps per epoch, :math:`a` = ``after`` and :math:`w` = ``epochs``, step
+    :math:`s = 1, 2, \dots` runs at
+
+    .. math::
+        \eta_s = \eta \quad (s \le aS), \qquad
+        \eta_s = \eta \min\big(1, (s - aS) / (wS)\big) \quad (s > aS).
+
+    ``after > 0`` restarts the ramp later, e.g. where ``freeze-unfreeze`` releases the transferred
+    rows: ``"freeze-unfreeze+warmup"`` with ``{"epochs": 1}`` and ``{"epochs": 1, "after": 1}``
+    trains the new rows at the full rate in the frozen epoch, then ramps every value from
+    :math:`\eta / (wS)` back to :math:`\eta` over the next epoch, so the released rows' first
+    updates are small instead of :math:`\approx \eta\,\mathrm{sign}(g)` (Adam's first steps).
 
     Args:
-        epochs: epochs over which the learning rate rises from ``lr / steps`` to ``lr`` (default: 1.0).
+        epochs: :math:`w`, epochs over which the learning rate rises from ``lr / steps`` to ``lr`` (default: 1.0).
+        after: :math:`a`, epochs at the full learning rate before the ramp (default: 0).
     """
 
     name = "warmup"
     sequence_only = True
 
-    def __init__(self, epochs: float = 1.0):
-        self._require(epochs > 0, "epochs must be > 0", epochs)
-        self.epochs = epochs
+    def __init__(self, epochs: float = 1.0, after: float = 0.0):
+        self._require(epochs > 0 and after >= 0, "epochs must be > 0 and after >= 0", epochs, after)
+        self.epochs, self.after = epochs, after
 
     def attach(self, ctx, optimizer, steps_per_epoch):
         """A step pre-hook that scales every group's learning rate."""
         total = max(1, round(self.epochs * steps_per_epoch))
+        delay = round(self.after * steps_per_epoch)
         base = [g["lr"] for g in optimizer.param_groups]
         count = [0]
 
         def before(opt, args, kwargs):
             count[0] += 1
-            factor = min(1.0, count[0] / total)
+            factor = 1.0 if count[0] <= delay else min(1.0, (count[0] - delay) / total)
             for group, lr in zip(opt.param_groups, base, strict=True):
                 group["lr"] = lr * factor
 
@@ -433,11 +448,30 @@ class CarryMoments(ContinualStrategy):
     (per column), so their first updates are of the carried rows' size rather than
     :math:`1/\sqrt{1-\beta_2} \approx 3\times` it (bias correction is near 1 at a large :math:`t`).
     Needs Adam or AdamW.
+
+    A converged model's moments make small, slow updates; two options sit between them and a
+    fresh optimizer's :math:`\eta\,\mathrm{sign}(g)`: the optimizer starts from
+
+    .. math::
+        m_0 = \mu\, m_{i-1}, \qquad v_0 = c\, v_{i-1},
+
+    with :math:`\mu = 1` (``momentum=True``) or 0, and :math:`c` = ``v_scale``. With :math:`m_0 = 0`
+    a row's first update is :math:`\eta (1-\beta_1) g / \sqrt{c\,v_{i-1} + (1-\beta_2) g^2}`:
+    small at first, rising as :math:`m` gathers the new gradients (a warm-up per row), and
+    :math:`1/\sqrt{c}` times larger than with the carried :math:`v` once it has.
+
+    Args:
+        momentum: carry the first moments :math:`m` (else they start at 0) (default: True).
+        v_scale: :math:`c > 0`, the factor on the carried second moments (default: 1.0).
     """
 
     name = "carry-moments"
     sequence_only = True
     carries_moments = True
+
+    def __init__(self, momentum: bool = True, v_scale: float = 1.0):
+        self._require(v_scale > 0, "v_scale must be > 0", v_scale)
+        self.momentum, self.v_scale = bool(momentum), float(v_scale)
 
     def attach(self, ctx, optimizer, steps_per_epoch):
         """Load the aligned moments into ``optimizer``'s state."""
@@ -454,10 +488,11 @@ class CarryMoments(ContinualStrategy):
             if rows.dim() and rows.any() and not rows.all():
                 v[~rows] = v[rows].mean(0)
             step = carried["step"].to(torch.float32)
+            m = carried["exp_avg"] if self.momentum else torch.zeros_like(carried["exp_avg"])
             optimizer.state[p] = {
                 "step": step.to(p.device) if fused[id(p)] else step.cpu(),
-                "exp_avg": carried["exp_avg"].to(p),
-                "exp_avg_sq": v.to(p),
+                "exp_avg": m.to(p),
+                "exp_avg_sq": (v * self.v_scale).to(p),
             }
         return []
 

@@ -205,6 +205,13 @@ def test_carry_moments_starts_from_the_previous_steps_aligned_adam_state(snapsho
     )
     with pytest.raises(ConfigError, match="adam"):
         strategy("carry-moments").attach(ctx, torch.optim.SGD(net.parameters(), lr=0.1), 1)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+    strategy("carry-moments", momentum=False, v_scale=0.25).attach(ctx, optimizer, 1)
+    state = optimizer.state[net.encoder.entity_embedding.weight]
+    assert not state["exp_avg"].any() and aligned[name]["exp_avg"][carried].any()  # m starts at 0
+    assert torch.allclose(state["exp_avg_sq"][carried], 0.25 * aligned[name]["exp_avg_sq"][carried])
+    with pytest.raises(ConfigError, match="v_scale"):
+        strategy("carry-moments", v_scale=0.0)
 
     result = sequence(snapshots, MODEL, CONFIG, strategies=["carry-moments", "carry-moments+replay"])
     assert {r["strategy"] for r in result.records} >= {"carry-moments", "carry-moments+replay"}
@@ -220,6 +227,15 @@ def test_warmup_raises_the_learning_rate_linearly():
         opt.step()
         seen.append(opt.param_groups[0]["lr"])
     assert seen == [0.25, 0.5, 0.75, 1.0, 1.0]
+
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    strategy("warmup", epochs=1, after=1).attach(None, opt, steps_per_epoch=2)
+    seen = []
+    for _ in range(5):
+        net(torch.ones(1, 2)).sum().backward()
+        opt.step()
+        seen.append(opt.param_groups[0]["lr"])
+    assert seen == [1.0, 1.0, 0.5, 1.0, 1.0]  # full rate for one epoch, then the ramp restarts
 
 
 def test_time_to_quality_reads_the_first_crossing():
