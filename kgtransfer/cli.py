@@ -238,7 +238,7 @@ def _learning_parsers(sub) -> None:
         nargs="+",
         default=["fine-tune"],
         help="fine-tune, random-init, shrink-perturb, warmup, ewc, l2sp, replay, freeze-unfreeze, discriminative, "
-        "carry-moments, interpolate, or combinations joined by '+' (default: fine-tune)",
+        "carry-moments, query-init, interpolate, or combinations joined by '+' (default: fine-tune)",
     )
     p.add_argument(
         "--protocols",

@@ -136,6 +136,7 @@ STRATEGIES = Registry(
         "discriminative": "kgtransfer.transfer.warm_start:Discriminative",
         "interpolate": "kgtransfer.transfer.warm_start:Interpolate",
         "carry-moments": "kgtransfer.transfer.warm_start:CarryMoments",
+        "query-init": "kgtransfer.transfer.warm_start:QueryInit",
     },
 )
 COMPOSE = Registry(

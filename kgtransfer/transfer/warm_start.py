@@ -36,6 +36,8 @@ Strategies (``name``: formula):
 - ``discriminative``: transferred values move at ``lr * scale``.
 - ``carry-moments``: the optimizer starts from the previous step's Adam moments and step count
   (aligned by IRI like the weights) instead of a fresh state.
+- ``query-init``: a new entity row starts as :math:`\rho\, u / \lVert u \rVert`, :math:`u` the gradient of
+  the summed scores of its training triples whose other end is known (bilinear decoders: their query vectors).
 - ``interpolate``: at each validation, :math:`\theta_\alpha = \alpha\,\theta_{i-1} + (1-\alpha)\,\theta`
   for each :math:`\alpha` of a small grid; the validation metric is the best of them, and the
   step's model is :math:`\theta_\alpha` at the best (epoch, :math:`\alpha`) (WiSE-FT, Wortsman et al. 2022).
@@ -497,6 +499,75 @@ class CarryMoments(ContinualStrategy):
         return []
 
 
+class QueryInit(ContinualStrategy):
+    r"""New entity rows start where their training triples score highest, not at their neighbours' mean.
+
+    For a decoder that is linear in each argument (DistMult, ComplEx), a triple's score is
+    :math:`f(h, r, t) = q(h, r) \cdot t = q'(r, t) \cdot h`, and with ``reciprocal`` the head
+    query of :math:`(h, r, t)` scores :math:`f(t, r^{-1}, h)`. A new entity :math:`e` gets
+
+    .. math::
+        u_e = \nabla_e \sum_{(h, r, t) \ni e} \big[f(h, r, t) + f(t, r^{-1}, h)\big]
+        \Big|_{\text{unknown rows} = 0}, \qquad
+        e \leftarrow \rho\, u_e / \lVert u_e \rVert,
+
+    the sum over the step's new training triples (a new entity occurs in no older one), the other
+    end of each triple a known row (the unknown rows are zero, so a triple between two unknown
+    rows adds nothing), and :math:`\rho` the mean norm of the transferred entity rows: among the
+    rows of norm :math:`\rho`, the one whose known triples' summed score is highest (each score
+    is linear in :math:`e`: the query vector :math:`q(h, r)` where :math:`e` is the tail,
+    :math:`q'(r, t)` where it is the head). ``passes`` rounds: rows set in one round are
+    known in the next, so entities two hops from a transferred one are reached. Rows with no known
+    neighbour after the last round keep their init (neighbour mean or random). Needs an encoder
+    whose entity representations are its rows (``embedding`` without input features); other
+    decoders get the same gradient step from zero, which is not a closed form.
+
+    Args:
+        passes: rounds of the init (default: 2).
+    """
+
+    name = "query-init"
+    sequence_only = True
+
+    def __init__(self, passes: int = 2):
+        self._require(passes >= 1, "passes must be >= 1", passes)
+        self.passes = passes
+
+    def prepare_step(self, ctx):
+        """Set the new entity rows (``ctx.info["query_init"]``: how many each round set)."""
+        model = ctx.model
+        encoder = model.encoder
+        if getattr(encoder, "message_passing", True) or getattr(encoder, "feature_proj", None) is not None:
+            raise ConfigError(f"{self.name}: needs the embedding encoder without input features, got {encoder!r}")
+        table = encoder.entity_embedding.weight
+        known = ctx.transferred.get("encoder.entity_embedding.weight")
+        if known is None or known.dim() != 1 or not known.any() or not len(ctx.new):
+            return
+        known = known.clone()
+        rho = table.detach()[known].norm(dim=1).mean()
+        h, r, t = ctx.new[:, 0], ctx.new[:, 1], ctx.new[:, 2]
+        counts = []
+        for _ in range(self.passes):
+            if known.all():
+                break
+            ent = (table.detach() * known.unsqueeze(1).to(table.dtype)).requires_grad_(True)
+            rel = encoder.relation_embedding.weight.detach()
+            total = model.decoder(ent[h], rel[r], ent[t]).sum()
+            inverse = model.head_query_relations(rel, r)
+            if inverse is not None:
+                total = total + model.decoder(ent[t], inverse.detach(), ent[h]).sum()
+            (u,) = torch.autograd.grad(total, ent)
+            norm = u.norm(dim=1)
+            ready = ~known & (norm > 0)
+            if not ready.any():
+                break
+            with torch.no_grad():
+                table[ready] = rho * u[ready] / norm[ready].unsqueeze(1)
+            known |= ready
+            counts.append(int(ready.sum()))
+        ctx.info["query_init"] = counts
+
+
 class Interpolate(ContinualStrategy):
     r"""Weight-space ensembling with the previous step's model, :math:`\alpha` chosen on validation.
 
@@ -685,6 +756,7 @@ __all__ = [
     "FreezeUnfreeze",
     "Interpolate",
     "L2SP",
+    "QueryInit",
     "RandomInit",
     "Replay",
     "RegistryError",

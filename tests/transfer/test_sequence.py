@@ -217,6 +217,49 @@ def test_carry_moments_starts_from_the_previous_steps_aligned_adam_state(snapsho
     assert {r["strategy"] for r in result.records} >= {"carry-moments", "carry-moments+replay"}
 
 
+def test_query_init_sets_new_rows_to_the_summed_query_vectors(snapshots):
+    from kgtransfer.transfer.sequence import _transfer
+
+    first, step = list(steps(snapshots[:2]))
+    model = ModelConfig(encoder="embedding", decoder="complex", dim=8, reciprocal=True)
+    torch.manual_seed(0)
+    prev = LinkPredictor.build(model, first.split.num_entities, first.split.num_relations)
+    net, transferred, fresh, before = _transfer(prev, first.split.vocab, model, step.split, 0)
+    table = net.encoder.entity_embedding.weight
+    start = table.detach().clone()
+    known = transferred["encoder.entity_embedding.weight"]
+    ctx = StepContext(net, fresh, transferred, "merged", step.new, step.old, None, previous=before)
+    strategy("query-init", passes=1).prepare_step(ctx)
+    after = table.detach()
+    assert torch.equal(after[known], start[known])  # transferred rows untouched
+    assert ctx.info["query_init"] and ctx.info["query_init"][0] > 0
+
+    # the closed form by hand: every score of a known triple is linear in the new row
+    rel, inv, dec = net.encoder.relation_embedding.weight.detach(), net.inverse_relation.weight.detach(), net.decoder
+    rho = start[known].norm(dim=1).mean()
+    checked = 0
+    for e in (~known).nonzero().flatten().tolist():
+        u = torch.zeros(table.shape[1])
+        for h, r, t in step.new.tolist():
+            if t == e and bool(known[h]):  # f(h, r, e) = q(h, r) . e and f(e, r^-1, h) = q'(r^-1, h) . e
+                u += dec.tail_query(start[h], rel[r]) + dec.head_query(inv[r], start[h])
+            if h == e and bool(known[t]):  # f(e, r, t) = q'(r, t) . e and f(t, r^-1, e) = q(t, r^-1) . e
+                u += dec.head_query(rel[r], start[t]) + dec.tail_query(start[t], inv[r])
+        if u.norm() > 0:
+            assert torch.allclose(after[e], rho * u / u.norm(), atol=1e-5)
+            # and it scores its known triples higher than the neighbour-mean init did
+            assert float(after[e] @ u) >= float(start[e] @ u)
+            checked += 1
+        else:
+            assert torch.equal(after[e], start[e])
+    assert checked == ctx.info["query_init"][0]
+    with pytest.raises(ConfigError, match="passes"):
+        strategy("query-init", passes=0)
+    rgcn = LinkPredictor.build(ModelConfig(encoder="rgcn", decoder="complex", dim=8), 24, 3)
+    with pytest.raises(ConfigError, match="embedding encoder"):
+        strategy("query-init").prepare_step(StepContext(rgcn, rgcn, {}, "merged", step.new, step.old))
+
+
 def test_warmup_raises_the_learning_rate_linearly():
     net = torch.nn.Linear(2, 1)
     opt = torch.optim.SGD(net.parameters(), lr=1.0)
