@@ -17,6 +17,9 @@ difference after the steps. The changes (``CHANGES``):
   (unique rows not coalesced, gathered and written back 4,096 rows at a time).
 - ``root``: R-GCN's self-loop term added outside ``TypedMessages`` under autograd
   (:func:`relational_conv_before`) against inside it.
+- ``gather``: ``TypedMessages`` gathering each run's rows with advanced indexing, ``x[src]``
+  (:class:`TypedMessagesBefore`), against ``index_select`` (the same rows; torch's ``index`` kernel
+  copies element by element, ``index_select`` row by row).
 
 Writes ``benchmarks/results/step_changes_CHANGE.{json,md}``.
 """
@@ -115,6 +118,62 @@ def relational_conv_before(conv, x, edge_index, edge_type, num_out=None):
     return out
 
 
+class TypedMessagesBefore(torch.autograd.Function):
+    """``kgtransfer.models.rgcn.TypedMessages`` with ``x[src]`` / ``grad_out[dst]`` gathers, as before."""
+
+    @staticmethod
+    def forward(ctx, x, weight, src, dst, norm, sizes, num_out, root=None):
+        from kgtransfer.models.rgcn import _chunks, _matmul_dtype
+
+        dtype = _matmul_dtype(x)
+        w = weight.to(dtype)
+        out = x.new_zeros(num_out, weight.size(2))
+        for lo, hi, types in _chunks(sizes):
+            msg = x.new_empty(hi - lo, w.size(2), dtype=dtype)
+            xs = x[src[lo:hi]].to(dtype)
+            for r, a, b in types:
+                torch.mm(xs[a - lo : b - lo], w[r], out=msg[a - lo : b - lo])
+            out.index_add_(0, dst[lo:hi], msg.to(out.dtype).mul_(norm[lo:hi, None]))
+        if root is not None:
+            out = out.add_(x[:num_out].to(dtype) @ root.to(dtype))
+        ctx.save_for_backward(x, weight, src, dst, norm, root)
+        ctx.sizes, ctx.dtype, ctx.num_out = sizes, dtype, num_out
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        from kgtransfer.models.rgcn import _chunks
+
+        x, weight, src, dst, norm, root = ctx.saved_tensors
+        dtype, need_x, need_w = ctx.dtype, ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_root = root is not None and ctx.needs_input_grad[7]
+        w = weight.to(dtype)
+        grad_x = torch.zeros_like(x) if need_x else None
+        grad_w = torch.zeros(weight.shape, dtype=dtype, device=weight.device) if need_w else None
+        for lo, hi, types in _chunks(ctx.sizes):
+            g = (grad_out[dst[lo:hi]] * norm[lo:hi, None]).to(dtype)
+            xs = x[src[lo:hi]].to(dtype) if need_w else None
+            gx = x.new_empty(hi - lo, x.size(1), dtype=dtype) if need_x else None
+            for r, a, b in types:
+                g_r = g[a - lo : b - lo]
+                if need_w:
+                    torch.mm(xs[a - lo : b - lo].t(), g_r, out=grad_w[r])
+                if need_x:
+                    torch.mm(g_r, w[r].t(), out=gx[a - lo : b - lo])
+            if need_x:
+                grad_x.index_add_(0, src[lo:hi], gx.to(x.dtype))
+        grad_root = None
+        if root is not None:
+            g = grad_out.to(dtype)
+            if need_x:
+                grad_x[: ctx.num_out] += (g @ root.to(dtype).t()).to(x.dtype)
+            if need_root:
+                grad_root = (x[: ctx.num_out].to(dtype).t() @ g).to(root.dtype)
+        grad_w = None if grad_w is None else grad_w.to(weight.dtype)
+        return (grad_x, grad_w, None, None, None, None, None, grad_root)[: len(ctx.needs_input_grad)]
+
+
 def _patch(owner, name: str, value):
     """Set ``owner.name`` to ``value``; the function that undoes it."""
     old = getattr(owner, name)
@@ -139,6 +198,12 @@ def _root_before():
     return _patch(rgcn, "relational_conv", relational_conv_before)
 
 
+def _gather_before():
+    import kgtransfer.models.rgcn as rgcn
+
+    return _patch(rgcn, "TypedMessages", TypedMessagesBefore)
+
+
 #: change name -> (title, a function that puts the code before in place and returns its undo)
 CHANGES = {
     "sparse-rows": (
@@ -146,6 +211,7 @@ CHANGES = {
         _sparse_rows_before,
     ),
     "root": ("R-GCN's self-loop term outside TypedMessages under autograd (before) or inside", _root_before),
+    "gather": ("TypedMessages gathers rows with x[src] (before) or index_select", _gather_before),
 }
 
 

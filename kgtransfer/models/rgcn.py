@@ -86,7 +86,7 @@ class TypedMessages(torch.autograd.Function):
         out = x.new_zeros(num_out, weight.size(2))
         for lo, hi, types in _chunks(sizes):
             msg = x.new_empty(hi - lo, w.size(2), dtype=dtype)
-            xs = x[src[lo:hi]].to(dtype)
+            xs = x.index_select(0, src[lo:hi]).to(dtype)  # rows: index_select copies each at once, x[i] per element
             for r, a, b in types:
                 torch.mm(xs[a - lo : b - lo], w[r], out=msg[a - lo : b - lo])
             out.index_add_(0, dst[lo:hi], msg.to(out.dtype).mul_(norm[lo:hi, None]))
@@ -107,8 +107,8 @@ class TypedMessages(torch.autograd.Function):
         grad_x = torch.zeros_like(x) if need_x else None
         grad_w = torch.zeros(weight.shape, dtype=dtype, device=weight.device) if need_w else None
         for lo, hi, types in _chunks(ctx.sizes):
-            g = (grad_out[dst[lo:hi]] * norm[lo:hi, None]).to(dtype)
-            xs = x[src[lo:hi]].to(dtype) if need_w else None
+            g = (grad_out.index_select(0, dst[lo:hi]) * norm[lo:hi, None]).to(dtype)
+            xs = x.index_select(0, src[lo:hi]).to(dtype) if need_w else None
             gx = x.new_empty(hi - lo, x.size(1), dtype=dtype) if need_x else None
             for r, a, b in types:
                 g_r = g[a - lo : b - lo]
