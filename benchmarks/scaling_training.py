@@ -520,7 +520,9 @@ def target_lines(result: dict) -> list[str]:
     syn = result.get("synthetic")
     if syn:
         verdict = "holds" if syn["exponent"] <= 1.1 else "falls short"
-        out.append(f"epoch-time growth exponent {syn['exponent']:.3f} against <= 1.1: {verdict}")
+        spread = syn.get("exponent_rounds") if syn.get("rounds", 1) > 1 else None
+        spread = f" (its rounds {min(spread):.3f}-{max(spread):.3f})" if spread else ""
+        out.append(f"epoch-time growth exponent {syn['exponent']:.3f}{spread} against <= 1.1: {verdict}")
     return out
 
 
