@@ -18,8 +18,11 @@ torch's ``SparseAdam``: only the rows :math:`i` the gradient touches move,
 
 with :math:`t` the parameter's step count, in the same state (``step``, ``exp_avg``, ``exp_avg_sq``)
 as the dense update. Work and memory traffic are :math:`O(\text{rows touched})`, not
-:math:`O(\text{rows})`. Where no other row ever had a gradient it equals the dense update (a row
-with :math:`m = v = 0` and zero gradient does not move); otherwise untouched rows keep their
+:math:`O(\text{rows})`: the touched rows are gathered, updated by torch's own (fused) Adam and
+written back in chunks of :data:`ROWS_PER_CHUNK`, and a gradient whose rows are unique (a sampled
+subgraph's lookup) is not coalesced, only its indices sorted (:func:`sparse_rows_of`). Where no
+other row ever had a gradient it equals the dense update (a row with :math:`m = v = 0` and zero
+gradient does not move); otherwise untouched rows keep their
 moments and values instead of decaying. Weight decay applies to the touched rows only (Adam: added
 to their gradient; AdamW: decoupled, :math:`\theta_i \leftarrow (1 - \eta\lambda)\theta_i`).
 """
