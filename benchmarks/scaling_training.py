@@ -1,7 +1,7 @@
 """GNN training at scale: the ENTITY union per encoder, and one mini-batch epoch per synthetic size.
 
 Run:  .venv/bin/python benchmarks/scaling_training.py [--encoders rgcn compgcn embedding] [--epochs 10]
-      [--sizes 100000 1000000 5000000] [--threads 1] [--quick]
+      [--sizes 100000 1000000 5000000] [--threads 1] [--quick] [--synthetic-steps 8 [--rounds 5]]
 
 Sections (``benchmarks/scaling.py`` imports :func:`entity_section` and :func:`synthetic_epochs`):
 
@@ -15,7 +15,10 @@ Sections (``benchmarks/scaling.py`` imports :func:`entity_section` and :func:`sy
   filtered evaluation of the 62K validation triples, validation MRR per evaluated epoch.
 - Synthetic sizes: graphs from :func:`synthetic_triples` (documented there), one epoch of R-GCN
   mini-batch training each; the growth exponent of epoch time against the number of triples is the
-  slope of a least-squares line through ``(log size, log seconds)``.
+  slope of a least-squares line through ``(log size, log seconds)``. With ``--synthetic-steps N
+  --rounds R`` every size is built once and kept, then R rounds take N steps of each size in turn
+  (interleaved, so that the sizes share the machine's spells of load); a size's step time is the
+  median of its R x N steps, and each round gives its own exponent (their spread is reported).
 
 Writes ``benchmarks/results/scaling_training.{json,md}``.
 """
@@ -27,6 +30,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -250,88 +254,148 @@ def synthetic_triples(num_triples: int, num_relations: int = 300, seed: int = 0)
     return torch.stack([h, r, t], 1)
 
 
-def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int | None = None) -> dict:
-    """Seconds of one mini-batch (sampled) epoch per size, and the fitted growth exponent.
-
-    With ``max_steps``, each size runs only that many steps (after one untimed warm-up step) and the
-    epoch time is extrapolated: mean step time times the steps of an epoch. Task and sampler setup
-    (indexes over the training triples, one sort of the message edges) is timed apart.
-    """
-    from kgtransfer.config import TrainConfig
+def _synthetic_run(size: int, encoder: str, config) -> dict:
+    """One synthetic size ready to train: its model, sampled task (setup timed), optimizer and batches."""
     from kgtransfer.data.splits import Split
     from kgtransfer.data.tensorize import Triples
     from kgtransfer.engine import epoch_generator, make_optimizer, sparse_rows
     from kgtransfer.models.link_predictor import LinkPredictor, ModelConfig
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
+    triples = synthetic_triples(size)
+    n, r = int(triples[:, [0, 2]].max()) + 1, int(triples[:, 1].max()) + 1
+    empty = torch.zeros(0, 3, dtype=torch.long)
+    split = Split(Triples(triples, n, r), Triples(empty, n, r), Triples(empty, n, r), method="given")
+    torch.manual_seed(0)
+    model = LinkPredictor.build(ModelConfig(encoder=encoder), n, r)
+    started = time.perf_counter()
+    task = LinkPredictionTask(split, mode="sampled").bind(model)
+    setup = time.perf_counter() - started
+    optimizer = make_optimizer(model.parameters(), config)
+    sparse_rows(model, task, optimizer)
+    batches = iter(task.batches(1, config.batch_size, epoch_generator(0, 1)))
+    run = {"size": size, "n": n, "r": r, "model": model, "task": task, "optimizer": optimizer, "setup": setup}
+    run.update(batches=batches, wall=[], cpu=[], rounds=[], per_epoch=task.num_batches(config.batch_size))
+    run.update(fanouts=list(task.sampler.fanouts), random_candidates=task.config.random_candidates)
+    return run
+
+
+def _synthetic_steps(run: dict, config, steps: int | None) -> int:
+    """Take ``steps`` steps of ``run`` (all that are left of the epoch when None); their times are appended."""
+    task, taken = run["task"], 0
+    for batch in run["batches"]:
+        if "sub" not in run:  # the first step's subgraph, as the task samples it
+            ids, seed = batch
+            seeds = task._candidates(task.train[ids], torch.Generator().manual_seed(seed + 1))
+            run["sub"] = task.sampler.sample(seeds, exclude=ids, generator=torch.Generator().manual_seed(seed))
+        wall, cpu = timed_step(run["model"], task, batch, run["optimizer"], config.grad_clip)
+        run["wall"].append(wall)
+        run["cpu"].append(cpu)
+        taken += 1
+        if steps is not None and taken >= steps:
+            break
+    return taken
+
+
+def _fit(sizes, seconds) -> float:
+    return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0]) if len(sizes) > 1 else math.nan
+
+
+def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int | None = None, rounds: int = 1) -> dict:
+    """Seconds of one mini-batch (sampled) epoch per size, and the fitted growth exponent.
+
+    With ``max_steps``, each size runs only that many steps (after one untimed warm-up step) and the
+    epoch time is extrapolated: mean step time times the steps of an epoch. Task and sampler setup
+    (indexes over the training triples, one sort of the message edges) is timed apart.
+
+    With ``rounds`` > 1 (and ``max_steps``) every size is built first and kept; after one warm-up
+    step each, ``rounds`` rounds take ``max_steps`` steps of each size in turn, so that every size
+    sees the same spells of load on a shared machine. A size's step time is then the median over
+    all its timed steps (the exponent is fitted on these medians), and each round's mean step times
+    give one exponent per round (their spread is reported).
+    """
+    from kgtransfer.config import TrainConfig
+
+    if rounds > 1 and max_steps is None:
+        raise ValueError("rounds > 1 needs max_steps (steps per size and round)")
     torch.set_num_threads(threads)
     config = TrainConfig(threads=threads)
+    runs = []
+    if rounds == 1:
+        for size in sizes:
+            run = _synthetic_run(size, encoder, config)
+            _synthetic_steps(run, config, None if max_steps is None else max_steps + 1)
+            run["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # the process so far
+            run["load"] = [round(x, 2) for x in os.getloadavg()]
+            timed = run["cpu"][1:] if max_steps is not None else run["cpu"]
+            run["rounds"].append(sum(timed) / len(timed))
+            for key in ("model", "task", "optimizer", "batches"):  # free this size before the next
+                del run[key]
+            runs.append(run)
+            print(f"  synthetic {size}: {len(timed)} of {run['per_epoch']} steps timed", flush=True)
+    else:
+        runs = [_synthetic_run(size, encoder, config) for size in sizes]
+        for run in runs:  # the warm-up step of each size
+            _synthetic_steps(run, config, 1)
+            run["wall"].clear()
+            run["cpu"].clear()
+        for i in range(rounds):
+            for run in runs:
+                before = len(run["cpu"])
+                _synthetic_steps(run, config, max_steps)
+                run["rounds"].append(sum(run["cpu"][before:]) / len(run["cpu"][before:]))
+            means = ", ".join(f"{run['rounds'][-1]:.3f}" for run in runs)
+            print(f"  round {i + 1} of {rounds}: CPU s/step {means}", flush=True)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # every size alive
+        for run in runs:
+            run["rss"], run["load"] = rss, [round(x, 2) for x in os.getloadavg()]
     rows = []
-    for size in sizes:
-        triples = synthetic_triples(size)
-        n, r = int(triples[:, [0, 2]].max()) + 1, int(triples[:, 1].max()) + 1
-        empty = torch.zeros(0, 3, dtype=torch.long)
-        split = Split(Triples(triples, n, r), Triples(empty, n, r), Triples(empty, n, r), method="given")
-        torch.manual_seed(0)
-        model = LinkPredictor.build(ModelConfig(encoder=encoder), n, r)
-        started = time.perf_counter()
-        task = LinkPredictionTask(split, mode="sampled").bind(model)
-        setup = time.perf_counter() - started
-        optimizer = make_optimizer(model.parameters(), config)
-        sparse_rows(model, task, optimizer)
-        per_epoch = task.num_batches(config.batch_size)
-        times, cpu = [], []
-        for batch in task.batches(1, config.batch_size, epoch_generator(0, 1)):
-            if not times:  # the first step's subgraph, as the task samples it
-                ids, seed = batch
-                seeds = task._candidates(task.train[ids], torch.Generator().manual_seed(seed + 1))
-                sub = task.sampler.sample(seeds, exclude=ids, generator=torch.Generator().manual_seed(seed))
-            wall, cpu_seconds = timed_step(model, task, batch, optimizer, config.grad_clip)
-            times.append(wall)
-            cpu.append(cpu_seconds)
-            if max_steps is not None and len(times) > max_steps:
-                break
-        timed = times[1:] if max_steps is not None else times
-        timed_cpu = cpu[1:] if max_steps is not None else cpu
-        seconds = sum(timed) / len(timed) * per_epoch if max_steps is not None else sum(times)
-        cpu_seconds = sum(timed_cpu) / len(timed_cpu) * per_epoch
+    for run in runs:
+        warm = 1 if max_steps is not None and rounds == 1 else 0
+        wall, cpu = run["wall"][warm:], run["cpu"][warm:]
+        middle = statistics.median if rounds > 1 else statistics.fmean
+        per_epoch = run["per_epoch"]
         rows.append(
             {
-                "triples": size,
-                "entities": n,
-                "relations": r,
+                "triples": run["size"],
+                "entities": run["n"],
+                "relations": run["r"],
                 "steps_per_epoch": per_epoch,
-                "steps_timed": len(timed),
-                "seconds_per_step": sum(timed) / len(timed),
-                "setup_seconds": setup,
-                "epoch_seconds": seconds,
-                "cpu_seconds_per_step": sum(timed_cpu) / len(timed_cpu),
-                "epoch_cpu_seconds": cpu_seconds,
+                "steps_timed": len(cpu),
+                "seconds_per_step": middle(wall),
+                "setup_seconds": run["setup"],
+                "epoch_seconds": middle(wall) * per_epoch if max_steps is not None else sum(wall),
+                "cpu_seconds_per_step": middle(cpu),
+                "epoch_cpu_seconds": middle(cpu) * per_epoch,
+                "round_cpu_seconds_per_step": run["rounds"],
                 "extrapolated": max_steps is not None,
-                "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,  # the process so far
-                "subgraph_nodes": sub.num_nodes,  # of the first step
-                "subgraph_edges": sub.edge_index.size(1),
-                "load_average": [round(x, 2) for x in os.getloadavg()],
+                "peak_rss_gb": run["rss"],
+                "subgraph_nodes": run["sub"].num_nodes,  # of the first step
+                "subgraph_edges": run["sub"].edge_index.size(1),
+                "load_average": run["load"],
             }
         )
-        print(f"  synthetic {size}: {seconds:.1f} s / epoch ({len(timed)} of {per_epoch} steps timed)", flush=True)
     for r in rows:  # the epoch's CPU time per message edge of a step's sample (the sample's growth factored out)
         r["epoch_cpu_seconds_per_edge"] = r["epoch_cpu_seconds"] / max(r["subgraph_edges"], 1)
-    x = np.log([r["triples"] for r in rows])
+    x = [r["triples"] for r in rows]
     fit = {
-        k: float(np.polyfit(x, np.log([r[k] for r in rows]), 1)[0]) if len(rows) > 1 else math.nan
-        for k in ("epoch_seconds", "epoch_cpu_seconds", "epoch_cpu_seconds_per_edge")
+        k: _fit(x, [r[k] for r in rows]) for k in ("epoch_seconds", "epoch_cpu_seconds", "epoch_cpu_seconds_per_edge")
     }
+    per_round = [
+        _fit(x, [r["round_cpu_seconds_per_step"][i] * r["steps_per_epoch"] for r in rows]) for i in range(rounds)
+    ]
     return {
         "encoder": encoder,
         "threads": threads,
         "max_steps": max_steps,
+        "rounds": rounds,
         "rows": rows,
         "exponent": fit["epoch_cpu_seconds"],  # CPU seconds: the machine is shared, wall seconds are noisy
         "exponent_wall": fit["epoch_seconds"],
         "exponent_per_edge": fit["epoch_cpu_seconds_per_edge"],
-        "fanouts": list(task.sampler.fanouts),
-        "random_candidates": task.config.random_candidates,
+        "exponent_rounds": per_round,
+        "fanouts": runs[-1]["fanouts"],
+        "random_candidates": runs[-1]["random_candidates"],
     }
 
 
@@ -377,6 +441,11 @@ def markdown(result: dict) -> str:
     syn = result.get("synthetic")
     if syn:
         how = f"{syn['max_steps']} timed steps per size, extrapolated" if syn.get("max_steps") else "whole epochs"
+        if syn.get("rounds", 1) > 1:
+            how = (
+                f"{syn['rounds']} interleaved rounds of {syn['max_steps']} timed steps per size; "
+                "s/step is the median over a size's steps, extrapolated"
+            )
         lines += ["", f"## One sampled epoch per synthetic size ({syn['encoder']}, {how})", ""]
         lines += [
             "| triples | entities | steps/epoch | subgraph nodes / edges | s/step (cpu) | cpu µs/edge | s/epoch (cpu) "
@@ -398,6 +467,14 @@ def markdown(result: dict) -> str:
             f"Fitted growth exponent of epoch time vs size: {syn['exponent']:.3f} in CPU seconds "
             f"({syn['exponent_wall']:.3f} in wall seconds; target <= 1.1)",
         ]
+        if syn.get("rounds", 1) > 1:
+            each = ", ".join(f"{e:.3f}" for e in syn["exponent_rounds"])
+            lines += [
+                "",
+                f"Exponent of each round (its mean CPU s/step per size): {each} "
+                f"(median {statistics.median(syn['exponent_rounds']):.3f}, "
+                f"range {min(syn['exponent_rounds']):.3f}-{max(syn['exponent_rounds']):.3f}).",
+            ]
         if syn.get("exponent_per_edge") is not None:
             lines += [
                 "",
@@ -443,7 +520,9 @@ def target_lines(result: dict) -> list[str]:
     syn = result.get("synthetic")
     if syn:
         verdict = "holds" if syn["exponent"] <= 1.1 else "falls short"
-        out.append(f"epoch-time growth exponent {syn['exponent']:.3f} against <= 1.1: {verdict}")
+        spread = syn.get("exponent_rounds") if syn.get("rounds", 1) > 1 else None
+        spread = f" (its rounds {min(spread):.3f}-{max(spread):.3f})" if spread else ""
+        out.append(f"epoch-time growth exponent {syn['exponent']:.3f}{spread} against <= 1.1: {verdict}")
     return out
 
 
@@ -462,6 +541,13 @@ def main(argv=None) -> None:
     parser.add_argument("--eval-triples", type=int, default=5000, help="validation triples of the --eval-steps curve")
     parser.add_argument(
         "--synthetic-steps", type=int, help="synthetic sizes: time only this many steps each (s/epoch extrapolated)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="synthetic sizes with --synthetic-steps: build every size, then time this many rounds of steps, "
+        "size after size (medians; one exponent per round)",
     )
     parser.add_argument("--mode", default="auto", help="ENTITY: the training mode (auto, batch, full, sampled)")
     parser.add_argument("--skip-entity", action="store_true", help="synthetic sizes only")
@@ -486,7 +572,9 @@ def main(argv=None) -> None:
         args.epochs, args.eval_every, args.sizes = 1, 1, [10_000, 30_000]
     result = {"threads": args.threads}
     if args.sizes:
-        result["synthetic"] = synthetic_epochs(args.sizes, args.threads, max_steps=args.synthetic_steps)
+        result["synthetic"] = synthetic_epochs(
+            args.sizes, args.threads, max_steps=args.synthetic_steps, rounds=args.rounds
+        )
     if not args.skip_entity:
         result["entity"] = entity_section(
             args.encoders,

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from kgtransfer.config import TrainConfig
 from kgtransfer.files import save_json
+from kgtransfer.optimizers import sparse_rows_of
 from kgtransfer.registry import OPTIMIZERS
 
 __all__ = ["OPTIMIZERS", "FitResult", "History", "Task", "TrainConfig", "fit", "save_json"]
@@ -72,18 +73,25 @@ def dense_rows(switched: list) -> None:
 
 
 def clip_gradients(parameters, max_norm: float) -> Tensor:
-    """:func:`torch.nn.utils.clip_grad_norm_` (L2), also over sparse gradients (their stored values, coalesced)."""
+    """:func:`torch.nn.utils.clip_grad_norm_` (L2), also over sparse gradients (the norm of their summed rows).
+
+    A sparse gradient whose rows are unique (the lookup of a sampled subgraph's nodes) is used as it
+    is, scaled in place; only one with repeated rows is coalesced first (:func:`~kgtransfer.optimizers.sparse_rows_of`).
+    """
     params = [p for p in parameters if p.grad is not None]
     if not any(p.grad.is_sparse for p in params):
         return nn.utils.clip_grad_norm_(params, max_norm)
+    norms = []
     for p in params:
         if p.grad.is_sparse:
-            p.grad = p.grad.coalesce()
-    norms = [p.grad.values().norm() if p.grad.is_sparse else p.grad.norm() for p in params]
+            rows, values, order = sparse_rows_of(p.grad)
+            if order is None and not p.grad.is_coalesced():
+                p.grad = torch.sparse_coo_tensor(rows.unsqueeze(0), values, p.grad.shape, is_coalesced=True)
+        norms.append(p.grad._values().norm() if p.grad.is_sparse else p.grad.norm())
     total = torch.stack([n.float() for n in norms]).norm()
     scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
     for p in params:
-        p.grad.mul_(scale.to(p.grad.device, p.grad.dtype))
+        (p.grad._values() if p.grad.is_sparse else p.grad).mul_(scale.to(p.grad.device, p.grad.dtype))
     return total
 
 

@@ -18,8 +18,11 @@ torch's ``SparseAdam``: only the rows :math:`i` the gradient touches move,
 
 with :math:`t` the parameter's step count, in the same state (``step``, ``exp_avg``, ``exp_avg_sq``)
 as the dense update. Work and memory traffic are :math:`O(\text{rows touched})`, not
-:math:`O(\text{rows})`. Where no other row ever had a gradient it equals the dense update (a row
-with :math:`m = v = 0` and zero gradient does not move); otherwise untouched rows keep their
+:math:`O(\text{rows})`: the touched rows are gathered, updated by torch's own (fused) Adam and
+written back in chunks of :data:`ROWS_PER_CHUNK`, and a gradient whose rows are unique (a sampled
+subgraph's lookup) is not coalesced, only its indices sorted (:func:`sparse_rows_of`). Where no
+other row ever had a gradient it equals the dense update (a row with :math:`m = v = 0` and zero
+gradient does not move); otherwise untouched rows keep their
 moments and values instead of decaying. Weight decay applies to the touched rows only (Adam: added
 to their gradient; AdamW: decoupled, :math:`\theta_i \leftarrow (1 - \eta\lambda)\theta_i`).
 """
@@ -36,6 +39,27 @@ def _fusable(params: list) -> bool:
     devices = set(_get_fused_kernels_supported_devices())
     tensors = [p for group in params for p in (group["params"] if isinstance(group, dict) else [group])]
     return bool(tensors) and all(torch.is_floating_point(p) and p.device.type in devices for p in tensors)
+
+
+#: Rows per chunk of the lazy update: its gathered copies (``[chunk, d]``) stay small, so they come from the
+#: allocator's reused memory instead of fresh pages (glibc maps every block above 32 MB anew).
+ROWS_PER_CHUNK = 4096
+
+
+def sparse_rows_of(grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The touched rows of a row-sparse gradient, sorted and unique; its values; their order, or None.
+
+    A coalesced gradient gives its own indices and values (``order`` None). An uncoalesced one
+    whose indices are unique already (the lookup of a sampled subgraph's nodes) is not copied:
+    ``rows`` are its sorted indices and ``values[order]`` their rows, to be gathered where used.
+    Only one with repeated indices is coalesced (repeats summed).
+    """
+    if not grad.is_coalesced():
+        rows, order = grad._indices()[0].sort()
+        if bool((rows[1:] != rows[:-1]).all()):
+            return rows, grad._values(), order
+        grad = grad.coalesce()
+    return grad._indices()[0], grad._values(), None
 
 
 class _LazyRows:
@@ -70,38 +94,44 @@ class _LazyRows:
     def _lazy_update(self, group: dict, p: torch.Tensor, grad: torch.Tensor) -> None:
         if group.get("amsgrad") or group.get("maximize"):
             raise ValueError(f"{type(self).__name__}: sparse (lazy) gradients do not support amsgrad or maximize")
-        grad = grad.coalesce()
-        rows, values = grad.indices()[0], grad.values()
+        rows, values, order = sparse_rows_of(grad)
         state = self.state[p]
         if not state:
             fused = group.get("fused") or group.get("capturable")
             state["step"] = torch.zeros((), dtype=torch.float32, device=p.device) if fused else torch.tensor(0.0)
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        theta, m, v = (torch.index_select(x, 0, rows) for x in (p, exp_avg, exp_avg_sq))
+        exp_avg, exp_avg_sq, step = state["exp_avg"], state["exp_avg_sq"], state["step"]
         beta1, beta2 = group["betas"]
-        # torch's own update (fused where the group is) on the gathered rows; it counts the step
-        adam(
-            [theta],
-            [values],
-            [m],
-            [v],
-            [],
-            [state["step"]],
-            fused=bool(group.get("fused")),
-            foreach=False if not group.get("fused") else None,
-            decoupled_weight_decay=self._decoupled,
-            amsgrad=False,
-            beta1=beta1,
-            beta2=beta2,
-            lr=group["lr"],
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=False,
-        )
-        for x, rows_x in ((p, theta), (exp_avg, m), (exp_avg_sq, v)):
-            x.index_copy_(0, rows, rows_x)
+        before, counted = step.clone(), step
+        for start in range(0, max(len(rows), 1), ROWS_PER_CHUNK):  # one pass even without rows: the step counts
+            part = slice(start, start + ROWS_PER_CHUNK)
+            chunk = rows[part]
+            theta, m, v = (torch.index_select(x, 0, chunk) for x in (p, exp_avg, exp_avg_sq))
+            g = values[part] if order is None else torch.index_select(values, 0, order[part])
+            counted = before.clone()
+            # torch's own update (fused where the group is) on the gathered rows; it counts the step
+            adam(
+                [theta],
+                [g],
+                [m],
+                [v],
+                [],
+                [counted],
+                fused=bool(group.get("fused")),
+                foreach=False if not group.get("fused") else None,
+                decoupled_weight_decay=self._decoupled,
+                amsgrad=False,
+                beta1=beta1,
+                beta2=beta2,
+                lr=group["lr"],
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=False,
+            )
+            for x, rows_x in ((p, theta), (exp_avg, m), (exp_avg_sq, v)):
+                x.index_copy_(0, chunk, rows_x)
+        step.copy_(counted)
 
 
 class Adam(_LazyRows, torch.optim.Adam):

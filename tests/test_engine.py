@@ -378,14 +378,15 @@ def test_optimizer_choice():
     assert not torch.equal(snapshot(by_name)["0.weight"], snapshot(adam)["0.weight"])
 
 
-def test_clip_gradients_over_sparse_rows_equals_the_dense_clip():
+@pytest.mark.parametrize("rows", [[1, 1, 4], [7, 2, 4, 0]])  # repeated rows; unique unsorted rows (not copied)
+def test_clip_gradients_over_sparse_rows_equals_the_dense_clip(rows):
     from kgtransfer.engine import clip_gradients
 
     torch.manual_seed(0)
     sparse, dense = nn.Embedding(10, 3, sparse=True), nn.Embedding(10, 3)
     dense.load_state_dict(sparse.state_dict())
     extra = [nn.Parameter(torch.ones(4)), nn.Parameter(torch.ones(4))]
-    rows = torch.tensor([1, 1, 4])
+    rows = torch.tensor(rows)
     for emb, p in ((sparse, extra[0]), (dense, extra[1])):
         (emb(rows).pow(2).sum() * 10 + (p * 3).sum()).backward()
     norm = clip_gradients([sparse.weight, extra[0]], 1.0)
@@ -394,3 +395,4 @@ def test_clip_gradients_over_sparse_rows_equals_the_dense_clip():
     assert sparse.weight.grad.is_sparse and norm > 1.0
     torch.testing.assert_close(sparse.weight.grad.to_dense(), dense.weight.grad)
     torch.testing.assert_close(extra[0].grad, extra[1].grad)
+    assert sparse.weight.grad.is_coalesced() == (len(rows.unique()) < len(rows))  # unique rows stay as looked up

@@ -99,3 +99,48 @@ def test_lazy_rows_refuse_amsgrad_clearly():
     emb(torch.tensor([1])).sum().backward()
     with pytest.raises(ValueError, match="amsgrad"):
         opt.step()
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("chunk", [64, 128, 192])
+def test_lazy_update_in_chunks_equals_one_chunk(monkeypatch, name, fused, chunk):
+    import kgtransfer.optimizers as optimizers
+
+    def run(rows_per_chunk: int, repeats: bool) -> tuple:
+        monkeypatch.setattr(optimizers, "ROWS_PER_CHUNK", rows_per_chunk)
+        torch.manual_seed(0)
+        emb = torch.nn.Embedding(500, 5, sparse=True)
+        options = {} if fused else {"foreach": False}
+        opt = OPTIMIZERS[name](emb.parameters(), lr=0.05, weight_decay=0.01, **options)
+        assert bool(opt.defaults.get("fused")) == fused
+        g = torch.Generator().manual_seed(1)
+        for touched in (300, 64, 1, 257):  # several chunks, exactly one, a single row, a partial last chunk
+            rows = torch.randperm(500, generator=g)[:touched]  # unique, unsorted: a sampled subgraph's lookup
+            if repeats:
+                rows = torch.cat([rows, rows[:5]])
+            opt.zero_grad()
+            (emb(rows) * torch.randn(len(rows), 5, generator=g)).sum().backward()
+            assert touched == 1 or not emb.weight.grad.is_coalesced()
+            opt.step()
+        state = opt.state[emb.weight]
+        return emb.weight.detach(), state["exp_avg"], state["exp_avg_sq"], state["step"]
+
+    for repeats in (False, True):
+        whole, chunked = run(10_000, repeats), run(chunk, repeats)
+        for a, b in zip(whole, chunked, strict=True):
+            assert torch.equal(a, b)
+        assert float(chunked[3]) == 4
+
+
+def test_sparse_rows_of_sorts_unique_rows_without_copying_and_coalesces_repeats():
+    from kgtransfer.optimizers import sparse_rows_of
+
+    values = torch.arange(8.0).view(4, 2)
+    unique = torch.sparse_coo_tensor(torch.tensor([[5, 1, 9, 3]]), values, (10, 2))
+    rows, vals, order = sparse_rows_of(unique)
+    assert rows.tolist() == [1, 3, 5, 9] and vals.data_ptr() == values.data_ptr()
+    assert torch.equal(vals[order], unique.coalesce().values())
+    repeated = torch.sparse_coo_tensor(torch.tensor([[5, 1, 5]]), values[:3], (10, 2))
+    rows, vals, order = sparse_rows_of(repeated)
+    assert rows.tolist() == [1, 5] and order is None and vals.tolist() == [[2.0, 3.0], [4.0, 6.0]]

@@ -94,23 +94,23 @@ class NeighbourSampler:
                 break
             pos = self._incoming(frontier, k, generator)
             picked.append(pos)
-            sources = torch.unique(self.src[pos])
+            sources = torch.unique(self.src.index_select(0, pos))
             frontier = sources[~torch.isin(sources, seen)]
             seen = torch.sort(torch.cat([seen, frontier])).values
             nodes.append(frontier)
         pos = torch.cat(picked) if picked else torch.zeros(0, dtype=torch.long, device=device)
-        e_id = self.edge_id[pos]
+        e_id = self.edge_id.index_select(0, pos)  # gathers from the graph-sized arrays: index_select, not [...]
         if exclude is not None and len(exclude):
             keep = ~torch.isin(e_id % (self.num_edges // 2), exclude.to(device))
             pos, e_id = pos[keep], e_id[keep]
         pos = pos[torch.argsort(e_id)]  # forward edges before inverse ones, as in the message graph
-        e_id = self.edge_id[pos]
+        e_id = self.edge_id.index_select(0, pos)
         n_id = torch.cat(nodes)
         counts = [len(part) for part in nodes] + [0] * (len(self.fanouts) + 1 - len(nodes))
         edge_index = local_ids(n_id, self.edge_index[:, e_id])
         return Data(
             edge_index=edge_index,
-            edge_type=self.edge_type[pos],
+            edge_type=self.edge_type.index_select(0, pos),
             n_id=n_id,
             e_id=e_id,
             num_sampled_nodes=counts,

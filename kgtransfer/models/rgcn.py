@@ -46,11 +46,11 @@ def relational_conv(
         order = torch.argsort(edge_type, stable=True)
         sizes = torch.bincount(edge_type, minlength=conv.num_relations).tolist()
         norm = counts[inverse].to(x.dtype).reciprocal()
-        out = TypedMessages.apply(x, weight, src[order], dst[order], norm[order], sizes, n)
+        out = TypedMessages.apply(x, weight, src[order], dst[order], norm[order], sizes, n, conv.root)
     else:
         out = x.new_zeros(n, conv.out_channels)
-    if conv.root is not None:
-        out = out + x[:n] @ conv.root
+        if conv.root is not None:
+            out = out + x[:n] @ conv.root
     if conv.bias is not None:
         out = out + conv.bias
     return out
@@ -67,41 +67,48 @@ class TypedMessages(torch.autograd.Function):
     in backward instead of being saved, and the weight gradient
     :math:`\partial \mathbf{W}_r = \sum_{e: r_e = r} c_e \mathbf{x}_{j_e}^\top \mathbf{g}_{i_e}` is
     written into one ``[T, d, d]`` tensor (per-type autograd nodes stack ``T`` separate ones).
+    With ``root`` it adds the self-loop term :math:`\mathbf{x}_i \mathbf{W}_0` to the sums (the same
+    numbers as ``out + x[:num_out] @ root`` under autograd, whose slice would allocate a zero
+    ``[N, d]`` gradient for ``x`` beside the messages' own).
 
     Args (of ``apply``): ``x [N, d_in]``, ``weight [T, d_in, d_out]``, ``src``, ``dst``, ``norm [E]``
-    (sorted by type), ``sizes`` (edges per type, ``T`` ints), ``num_out`` (output rows).
+    (sorted by type), ``sizes`` (edges per type, ``T`` ints), ``num_out`` (output rows), ``root``
+    (``[d_in, d_out]`` or None).
     Under autocast the matmuls run in the autocast dtype, as ``@`` would; the sums in ``x``'s.
     Not twice differentiable.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, src, dst, norm, sizes, num_out):
-        """The ``[num_out, d_out]`` sums."""
+    def forward(ctx, x, weight, src, dst, norm, sizes, num_out, root=None):
+        """The ``[num_out, d_out]`` sums (plus the root term)."""
         dtype = _matmul_dtype(x)
         w = weight.to(dtype)
         out = x.new_zeros(num_out, weight.size(2))
         for lo, hi, types in _chunks(sizes):
             msg = x.new_empty(hi - lo, w.size(2), dtype=dtype)
-            xs = x[src[lo:hi]].to(dtype)
+            xs = x.index_select(0, src[lo:hi]).to(dtype)  # rows: index_select copies each at once, x[i] per element
             for r, a, b in types:
                 torch.mm(xs[a - lo : b - lo], w[r], out=msg[a - lo : b - lo])
             out.index_add_(0, dst[lo:hi], msg.to(out.dtype).mul_(norm[lo:hi, None]))
-        ctx.save_for_backward(x, weight, src, dst, norm)
-        ctx.sizes, ctx.dtype = sizes, dtype
+        if root is not None:
+            out = out.add_(x[:num_out].to(dtype) @ root.to(dtype))
+        ctx.save_for_backward(x, weight, src, dst, norm, root)
+        ctx.sizes, ctx.dtype, ctx.num_out = sizes, dtype, num_out
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
         """Gradients of ``x`` and ``weight``, chunk by chunk."""
-        x, weight, src, dst, norm = ctx.saved_tensors
+        x, weight, src, dst, norm, root = ctx.saved_tensors
         dtype, need_x, need_w = ctx.dtype, ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_root = root is not None and ctx.needs_input_grad[7]
         w = weight.to(dtype)
         grad_x = torch.zeros_like(x) if need_x else None
         grad_w = torch.zeros(weight.shape, dtype=dtype, device=weight.device) if need_w else None
         for lo, hi, types in _chunks(ctx.sizes):
-            g = (grad_out[dst[lo:hi]] * norm[lo:hi, None]).to(dtype)
-            xs = x[src[lo:hi]].to(dtype) if need_w else None
+            g = (grad_out.index_select(0, dst[lo:hi]) * norm[lo:hi, None]).to(dtype)
+            xs = x.index_select(0, src[lo:hi]).to(dtype) if need_w else None
             gx = x.new_empty(hi - lo, x.size(1), dtype=dtype) if need_x else None
             for r, a, b in types:
                 g_r = g[a - lo : b - lo]
@@ -111,7 +118,15 @@ class TypedMessages(torch.autograd.Function):
                     torch.mm(g_r, w[r].t(), out=gx[a - lo : b - lo])
             if need_x:
                 grad_x.index_add_(0, src[lo:hi], gx.to(x.dtype))
-        return grad_x, None if grad_w is None else grad_w.to(weight.dtype), None, None, None, None, None
+        grad_root = None
+        if root is not None:
+            g = grad_out.to(dtype)
+            if need_x:
+                grad_x[: ctx.num_out] += (g @ root.to(dtype).t()).to(x.dtype)
+            if need_root:
+                grad_root = (x[: ctx.num_out].to(dtype).t() @ g).to(root.dtype)
+        grad_w = None if grad_w is None else grad_w.to(weight.dtype)
+        return (grad_x, grad_w, None, None, None, None, None, grad_root)[: len(ctx.needs_input_grad)]
 
 
 def _chunks(sizes: list[int]):

@@ -256,6 +256,9 @@ def test_typed_messages_gradcheck():
     norm = torch.rand(6, dtype=torch.float64)
     sizes = [2, 0, 3, 1]
     assert torch.autograd.gradcheck(lambda a, w: TypedMessages.apply(a, w, src, dst, norm, sizes, 4), (x, weight))
+    root = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)  # with the self-loop term
+    messages = TypedMessages.apply
+    assert torch.autograd.gradcheck(lambda a, w, o: messages(a, w, src, dst, norm, sizes, 4, o), (x, weight, root))
 
 
 def test_relational_conv_under_autocast_matches_the_edgewise_ops():
