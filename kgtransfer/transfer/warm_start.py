@@ -634,17 +634,24 @@ class Interpolate(ContinualStrategy):
 
 
 class Combined(ContinualStrategy):
-    """Several strategies applied together, hooks in order (``"a+b"``)."""
+    """Several strategies applied together, hooks in order (``"a+b"``).
 
-    def __init__(self, parts: list[ContinualStrategy]):
+    Args:
+        parts: the strategies.
+        label: the name results are keyed by (default: the parts' names joined by ``+``); two
+            variants of one combination with different options need different labels.
+    """
+
+    def __init__(self, parts: list[ContinualStrategy], label: str | None = None):
         self.parts = parts
+        self.label = label or None
         self.sequence_only = any(p.sequence_only for p in parts)
         self.carries_moments = any(getattr(p, "carries_moments", False) for p in parts)
 
     @property
     def name(self) -> str:  # type: ignore[override]
-        """The parts' names joined by ``+``."""
-        return "+".join(p.name for p in self.parts)
+        """The label, or the parts' names joined by ``+``."""
+        return self.label or "+".join(p.name for p in self.parts)
 
     def prepare_step(self, ctx):
         """Every part's, in order."""
@@ -710,7 +717,9 @@ def strategy(spec, **options) -> ContinualStrategy:
     """A continual strategy from a registered name, a ``"+"``-joined combination, a dict or an object.
 
     Args:
-        spec: ``"ewc"``, ``"shrink-perturb+replay"``, ``{"name": "ewc", "weight": 5.0}``, or a strategy.
+        spec: ``"ewc"``, ``"shrink-perturb+replay"``, ``{"name": "ewc", "weight": 5.0}``,
+            ``{"name": "my-mix", "parts": [{"name": "shrink-perturb", "shrink": 0.3}, "replay"]}`` (a
+            combination; its ``name`` labels the results), or a strategy.
         **options: constructor arguments of a single named strategy.
 
     Raises:
@@ -725,7 +734,10 @@ def strategy(spec, **options) -> ContinualStrategy:
         spec = dict(spec)
         name = spec.pop("name")
         if "parts" in spec:
-            return Combined([strategy(p) for p in spec["parts"]])
+            parts = spec.pop("parts")
+            if spec:
+                raise ConfigError(f"combination {name!r} takes only 'name' and 'parts', got {sorted(spec)}")
+            return Combined([strategy(p) for p in parts], label=name)
         return strategy(name, **spec)
     key = str(spec).strip()
     if "+" in key:

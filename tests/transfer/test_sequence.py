@@ -119,6 +119,17 @@ def test_strategy_names_configs_and_errors():
         strategy("replay", fraction=0.0)
 
 
+def test_a_combination_spec_is_labelled_by_its_name():
+    spec = {"name": "sp03", "parts": [{"name": "shrink-perturb", "shrink": 0.3}, {"name": "replay"}]}
+    s = strategy(spec)
+    assert s.name == "sp03" and s.parts[0].shrink == 0.3 and s.replaces_old()
+    again = strategy(s.to_json())
+    assert again.name == "sp03" and again.parts[0].shrink == 0.3
+    assert strategy({"name": "x", "parts": ["replay"]}).name != strategy({"name": "y", "parts": ["replay"]}).name
+    with pytest.raises(ConfigError, match="only 'name' and 'parts'"):
+        strategy({"name": "x", "parts": ["replay"], "fraction": 0.2})
+
+
 def test_replay_draws_a_fresh_fraction_each_epoch():
     old = torch.arange(300).reshape(100, 3)
     ctx = StepContext(None, None, {}, "merged", old[:0], old, seed=1)
