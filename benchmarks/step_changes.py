@@ -20,6 +20,8 @@ difference after the steps. The changes (``CHANGES``):
 - ``gather``: ``TypedMessages`` gathering each run's rows with advanced indexing, ``x[src]``
   (:class:`TypedMessagesBefore`), against ``index_select`` (the same rows; torch's ``index`` kernel
   copies element by element, ``index_select`` row by row).
+- ``messages``: each R-GCN layer as edgewise autograd ops (:func:`edgewise_conv`, the implementation
+  before ``TypedMessages``) against ``TypedMessages`` (reported with its exponent by ``rgcn_messages.py``).
 
 Writes ``benchmarks/results/step_changes_CHANGE.{json,md}``.
 """
@@ -174,6 +176,31 @@ class TypedMessagesBefore(torch.autograd.Function):
         return (grad_x, grad_w, None, None, None, None, None, grad_root)[: len(ctx.needs_input_grad)]
 
 
+def edgewise_conv(conv, x, edge_index, edge_type, num_out=None):
+    """``relational_conv`` before ``TypedMessages`` (no block decomposition): ``[E, d]`` autograd ops."""
+    n = x.size(0) if num_out is None else num_out
+    weight = conv.weight
+    if conv.num_bases is not None:
+        weight = (conv.comp @ weight.view(conv.num_bases, -1)).view(conv.num_relations, x.size(1), conv.out_channels)
+    src, dst = edge_index
+    out = x.new_zeros(n, conv.out_channels)
+    if edge_type.numel():
+        key = dst * conv.num_relations + edge_type
+        _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
+        norm = counts[inverse].to(x.dtype).reciprocal()
+        order = torch.argsort(edge_type, stable=True)
+        sizes = torch.bincount(edge_type, minlength=conv.num_relations).tolist()
+        weights = weight.unbind(0)
+        parts = [chunk @ weights[r] for r, chunk in enumerate(x[src[order]].split(sizes)) if sizes[r]]
+        messages = torch.cat(parts) * norm[order].unsqueeze(1)
+        out = out.index_add(0, dst[order], messages.to(out.dtype))
+    if conv.root is not None:
+        out = out + x[:n] @ conv.root
+    if conv.bias is not None:
+        out = out + conv.bias
+    return out
+
+
 def _patch(owner, name: str, value):
     """Set ``owner.name`` to ``value``; the function that undoes it."""
     old = getattr(owner, name)
@@ -198,6 +225,12 @@ def _root_before():
     return _patch(rgcn, "relational_conv", relational_conv_before)
 
 
+def _messages_before():
+    import kgtransfer.models.rgcn as rgcn
+
+    return _patch(rgcn, "relational_conv", edgewise_conv)
+
+
 def _gather_before():
     import kgtransfer.models.rgcn as rgcn
 
@@ -212,6 +245,7 @@ CHANGES = {
     ),
     "root": ("R-GCN's self-loop term outside TypedMessages under autograd (before) or inside", _root_before),
     "gather": ("TypedMessages gathers rows with x[src] (before) or index_select", _gather_before),
+    "messages": ("R-GCN's typed messages as edgewise autograd ops (before) or TypedMessages", _messages_before),
 }
 
 
@@ -255,7 +289,8 @@ def compare(change: str, size: int, steps: int) -> dict:
                 run["cpu"].append(cpu)
     before, after = (dict(runs[k]["model"].named_parameters()) for k in ("before", "after"))
     drift = max(float((before[k] - after[k]).detach().abs().max()) for k in before)
-    row = {"triples": size, "entities": n, "steps_timed": steps, "max_param_diff": drift}
+    per_epoch = runs["after"]["task"].num_batches(config.batch_size)
+    row = {"triples": size, "entities": n, "steps_per_epoch": per_epoch, "steps_timed": steps, "max_param_diff": drift}
     for name, run in runs.items():
         row[f"{name}_cpu"] = run["cpu"]
         row[f"{name}_median"] = statistics.median(run["cpu"])
