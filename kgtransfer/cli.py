@@ -237,8 +237,8 @@ def _learning_parsers(sub) -> None:
         "--strategies",
         nargs="+",
         default=["fine-tune"],
-        help="fine-tune, random-init, shrink-perturb, warmup, ewc, l2sp, replay, freeze-unfreeze, discriminative, "
-        "carry-moments, query-init, interpolate, or combinations joined by '+' (default: fine-tune)",
+        help="fine-tune, random-init, shrink-perturb, warmup, rewarm, ewc, l2sp, replay, freeze-unfreeze, "
+        "discriminative, carry-moments, query-init, interpolate, or combinations joined by '+' (default: fine-tune)",
     )
     p.add_argument(
         "--protocols",

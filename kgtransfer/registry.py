@@ -129,6 +129,7 @@ STRATEGIES = Registry(
         "random-init": "kgtransfer.transfer.warm_start:RandomInit",
         "shrink-perturb": "kgtransfer.transfer.warm_start:ShrinkPerturb",
         "warmup": "kgtransfer.transfer.warm_start:Warmup",
+        "rewarm": "kgtransfer.transfer.warm_start:Rewarm",
         "ewc": "kgtransfer.transfer.warm_start:EWC",
         "l2sp": "kgtransfer.transfer.warm_start:L2SP",
         "replay": "kgtransfer.transfer.warm_start:Replay",

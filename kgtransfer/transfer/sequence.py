@@ -194,12 +194,21 @@ class StepTask(LinkPredictionTask):
             ]
         )
 
+    def epoch_queries_of(self, epoch: int) -> Tensor:
+        """The training queries of ``epoch``: those of the rows, plus those of the epoch's extra rows (replay)."""
+        more = self.extra(epoch) if self.extra is not None else None
+        if more is None or not len(more):
+            return self.queries
+        return torch.unique(torch.cat([self.queries, self.queries_of(more).to(self.queries.device)]), dim=0)
+
+    def num_queries(self, epoch: int) -> int:
+        """How many training queries ``epoch`` has (its optimizer steps: this over the batch size, rounded up)."""
+        return len(self.epoch_queries_of(epoch))
+
     def batches(self, epoch, batch_size, generator):
         """The queries of the rows, plus this epoch's extra rows (replay)."""
         base = self.queries
-        more = self.extra(epoch) if self.extra is not None else None
-        if more is not None and len(more):
-            self.queries = torch.unique(torch.cat([base, self.queries_of(more).to(base.device)]), dim=0)
+        self.queries = self.epoch_queries_of(epoch)
         self.epoch_queries.append(len(self.queries))
         began = time.thread_time()  # the batches' losses and steps run in this thread between the yields
         try:
@@ -270,13 +279,13 @@ def _run(
         task.penalty = strat.step_penalty(ctx)
         task.extra = (lambda epoch: strat.rows(ctx, epoch)) if _uses_rows(strat, ctx) else None
         task.initial_mrr = task.evaluate(model, "valid")["mrr"]  # the carried model before training: epoch 0
-    prep = time.perf_counter() - began
-    task.prep_cpu = time.thread_time() - cpu
     optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if strat is not None:
-        steps_per_epoch = max(1, -(-len(task.queries) // config.batch_size))
+        steps_per_epoch = max(1, -(-task.num_queries(1) // config.batch_size))  # the first epoch's, replay included
         callbacks = strat.attach(ctx, optimizer, steps_per_epoch)
         task.validator = strat.validator(ctx)
+    prep = time.perf_counter() - began  # a strategy's hooks are set up at its cost too
+    task.prep_cpu = time.thread_time() - cpu
 
     def on_epoch_end(epoch, m):
         for cb in callbacks:

@@ -24,6 +24,8 @@ Strategies (``name``: formula):
 - ``shrink-perturb``: :math:`\theta \leftarrow \lambda\,\theta + \sigma\,\theta_{\text{fresh}}` on every
   parameter, :math:`\theta_{\text{fresh}}` a fresh initialization (Ash & Adams 2020).
 - ``warmup``: a fresh optimizer whose learning rate rises linearly over the first ``epochs`` epochs.
+- ``rewarm``: the first ``epochs`` epochs at ``peak`` times the learning rate, then (linearly over
+  ``decay`` epochs) back to it.
 - ``ewc``: :math:`\lambda \sum_k F_k (\theta_k - \theta^{*}_k)^2` over transferred values, :math:`F`
   the diagonal empirical Fisher (squared batch gradients) of the old training triples at
   :math:`\theta^{*}`, the previous step's weights (Kirkpatrick et al. 2017).
@@ -252,20 +254,74 @@ class Warmup(ContinualStrategy):
         self._require(epochs > 0 and after >= 0, "epochs must be > 0 and after >= 0", epochs, after)
         self.epochs, self.after = epochs, after
 
+    schedules_lr = True
+
     def attach(self, ctx, optimizer, steps_per_epoch):
         """A step pre-hook that scales every group's learning rate."""
         total = max(1, round(self.epochs * steps_per_epoch))
         delay = round(self.after * steps_per_epoch)
-        base = [g["lr"] for g in optimizer.param_groups]
-        count = [0]
+        _lr_schedule(optimizer, lambda s: 1.0 if s <= delay else min(1.0, (s - delay) / total))
+        return []
 
-        def before(opt, args, kwargs):
-            count[0] += 1
-            factor = 1.0 if count[0] <= delay else min(1.0, (count[0] - delay) / total)
-            for group, lr in zip(opt.param_groups, base, strict=True):
-                group["lr"] = lr * factor
 
-        optimizer.register_step_pre_hook(before)
+def _lr_schedule(optimizer: torch.optim.Optimizer, factor) -> None:
+    """Run optimizer step ``s = 1, 2, ...`` at ``factor(s)`` times each group's learning rate (as it is now)."""
+    base = [g["lr"] for g in optimizer.param_groups]
+    count = [0]
+
+    def before(opt, args, kwargs):
+        count[0] += 1
+        f = factor(count[0])
+        for group, lr in zip(opt.param_groups, base, strict=True):
+            group["lr"] = lr * f
+
+    optimizer.register_step_pre_hook(before)
+
+
+class Rewarm(ContinualStrategy):
+    r"""Learning-rate re-warming: the step's first epochs at ``peak`` times the learning rate, then back to it.
+
+    A carried model has to move further than its learning rate, chosen for training from a fresh
+    initialization, takes it in the step's first epochs: its rows have grown to many times the
+    scale of an initialization (or been shrunk toward it, ``shrink-perturb``), and half of them
+    may be new. Continual pre-training re-warms the learning rate of a converged model for the
+    same reason (Gupta et al., 2023; Ibrahim et al., 2024). With :math:`S` optimizer steps per
+    epoch, :math:`p` = ``peak``, :math:`h` = ``epochs`` and :math:`d` = ``decay``, step
+    :math:`s = 1, 2, \dots` runs at
+
+    .. math::
+        \eta_s = p\,\eta \quad (s \le hS), \qquad
+        \eta_s = \eta\,\big(p - (p - 1) \min(1, (s - hS) / (dS))\big) \quad (s > hS),
+
+    back to :math:`\eta` at once when :math:`d = 0`. Every step's seconds are the same as at
+    :math:`\eta`: only the size of the first updates changes.
+
+    Args:
+        peak: :math:`p > 0`, the factor on the learning rate at first (default: 2.0).
+        epochs: :math:`h \ge 0`, epochs at :math:`p\,\eta` (default: 1.0).
+        decay: :math:`d \ge 0`, epochs of the linear return to :math:`\eta` (default: 0.0).
+    """
+
+    name = "rewarm"
+    sequence_only = True
+    schedules_lr = True
+
+    def __init__(self, peak: float = 2.0, epochs: float = 1.0, decay: float = 0.0):
+        ok = peak > 0 and epochs >= 0 and decay >= 0
+        self._require(ok, "peak must be > 0, epochs and decay >= 0", peak, epochs, decay)
+        self.peak, self.epochs, self.decay = float(peak), float(epochs), float(decay)
+
+    def factor(self, step: int, steps_per_epoch: int) -> float:
+        """The factor on the learning rate of optimizer step ``step`` (from 1)."""
+        past = step - self.epochs * steps_per_epoch
+        if past <= 0:
+            return self.peak
+        span = self.decay * steps_per_epoch
+        return self.peak - (self.peak - 1.0) * (min(1.0, past / span) if span > 0 else 1.0)
+
+    def attach(self, ctx, optimizer, steps_per_epoch):
+        """A step pre-hook that scales every group's learning rate."""
+        _lr_schedule(optimizer, lambda s: self.factor(s, steps_per_epoch))
         return []
 
 
@@ -647,6 +703,9 @@ class Combined(ContinualStrategy):
         self.label = label or None
         self.sequence_only = any(p.sequence_only for p in parts)
         self.carries_moments = any(getattr(p, "carries_moments", False) for p in parts)
+        schedules = [p.name for p in parts if getattr(p, "schedules_lr", False)]
+        if len(schedules) > 1:
+            raise ConfigError(f"at most one part may schedule the learning rate, got {' and '.join(schedules)}")
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -772,6 +831,7 @@ __all__ = [
     "RandomInit",
     "Replay",
     "RegistryError",
+    "Rewarm",
     "ShrinkPerturb",
     "StepContext",
     "Warmup",

@@ -292,6 +292,64 @@ def test_warmup_raises_the_learning_rate_linearly():
     assert seen == [1.0, 1.0, 0.5, 1.0, 1.0]  # full rate for one epoch, then the ramp restarts
 
 
+def test_rewarm_holds_the_peak_then_returns_to_the_learning_rate():
+    def rates(spec, steps=6):
+        net = torch.nn.Linear(2, 1)
+        opt = torch.optim.SGD(net.parameters(), lr=0.5)
+        strategy(spec).attach(None, opt, steps_per_epoch=2)
+        seen = []
+        for _ in range(steps):
+            net(torch.ones(1, 2)).sum().backward()
+            opt.step()
+            seen.append(opt.param_groups[0]["lr"])
+        return seen
+
+    assert rates("rewarm") == [1.0, 1.0, 0.5, 0.5, 0.5, 0.5]  # 2x for one epoch, then the rate itself
+    assert rates({"name": "rewarm", "peak": 3.0, "epochs": 0.5, "decay": 1.0}) == [1.5, 1.0, 0.5, 0.5, 0.5, 0.5]
+    with pytest.raises(ConfigError, match="peak must be > 0"):
+        strategy("rewarm", peak=0.0)
+    with pytest.raises(ConfigError, match="at most one part may schedule the learning rate"):
+        strategy("warmup+rewarm")
+
+
+def test_rewarm_moves_the_first_epoch_further_at_the_same_cost(snapshots):
+    """A step trained with rewarm ends its first epoch further from the carried weights, over the same queries."""
+    moved = {}
+    for spec in ("fine-tune", {"name": "rewarm", "peak": 3.0}):
+        net, task, result, ctx, before = _interpolation_run(snapshots, spec)
+        aligned, _ = before
+        rel = "encoder.relation_embedding.weight"
+        moved[str(spec)] = (float((net.state_dict()[rel] - aligned[rel]).norm()), task.epoch_queries)
+    (plain, plain_queries), (warm, warm_queries) = moved.values()
+    assert warm > 1.5 * plain
+    assert warm_queries == plain_queries
+
+
+def test_hooks_see_the_first_epochs_steps_replay_included(snapshots):
+    """A schedule over epochs (warmup, rewarm) is told the steps of an epoch of new plus replayed triples."""
+    from kgtransfer.transfer.sequence import _run, _transfer
+    from kgtransfer.transfer.warm_start import Replay
+
+    seen = []
+
+    class Probe(Replay):
+        def attach(self, ctx, optimizer, steps_per_epoch):
+            seen.append(steps_per_epoch)
+            return []
+
+    got = list(steps(snapshots[:2]))
+    torch.manual_seed(0)
+    prev = LinkPredictor.build(MODEL, got[0].split.num_entities, got[0].split.num_relations)
+    step = got[1]
+    net, transferred, fresh, before = _transfer(prev, got[0].split.vocab, MODEL, step.split, 0)
+    task = StepTask(step.split, step.new, step.split.train.tensor, step.valid)
+    ctx = StepContext(net, fresh, transferred, "merged", step.new, step.old, task, previous=before)
+    config = TrainConfig(epochs=1, eval_every=1, patience=0, lr=0.05, batch_size=8, progress=False, threads=1)
+    _run(net, task, config, Probe(fraction=0.5), ctx)
+    assert task.epoch_queries[0] > len(task.queries)  # the replayed queries were trained on
+    assert seen == [-(-task.epoch_queries[0] // 8)]
+
+
 def test_time_to_quality_reads_the_first_crossing():
     curve = [{"epoch": 1, "seconds": 2.0, "mrr": 0.1}, {"epoch": 2, "seconds": 4.0, "cpu_seconds": 3.0, "mrr": 0.3}]
     assert time_to(curve, 0.25) == {"epoch": 2, "seconds": 4.0, "cpu_seconds": 3.0, "queries": None}
