@@ -62,22 +62,26 @@ STRATEGIES = (
     "interpolate",
     "shrink-perturb+replay+interpolate",
     "query-init",
+    "rewarm",
 )
-#: shrink-and-perturb, 30% of the old training triples replayed each epoch, interpolation with the previous step
-SP_REPLAY30_INTERP = {
-    "name": "shrink-perturb+replay+interpolate",
-    "parts": [{"name": "shrink-perturb"}, {"name": "replay", "fraction": 0.3}, {"name": "interpolate"}],
+#: new entity rows from their known triples' query vectors (``query-init``), shrink-and-perturb, 10% of the old
+#: training triples replayed each epoch, and the first epoch at twice the learning rate (``rewarm``)
+QI_SP_REPLAY10_REWARM = {
+    "name": "query-init+shrink-perturb+replay+rewarm",
+    "parts": [
+        {"name": "query-init"},
+        {"name": "shrink-perturb"},
+        {"name": "replay", "fraction": 0.1},
+        {"name": "rewarm"},
+    ],
 }
-#: the same after the new entity rows start from their known triples' query vectors (``query-init``)
-QI_SP_REPLAY30_INTERP = {
-    "name": "query-init+shrink-perturb+replay+interpolate",
-    "parts": [{"name": "query-init"}, *SP_REPLAY30_INTERP["parts"]],
-}
-#: quick mode, per dataset: the strategy chosen on validation at step 1 (see continual.md), and on ENTITY
+#: quick mode, per dataset: the strategy chosen on validation at step 1 (see continual_notes.md), and on ENTITY
 #: plain fine-tuning (the published baseline); other datasets get the ENTITY list. WN_CKGE (sampled 1-N):
-#: query-init (best validation at step 1 of the sixth round's runs, 0.3411 against fine-tune's 0.3372)
+#: query-init (best validation at step 1 of the sixth round's runs, 0.3411 against fine-tune's 0.3372). ENTITY:
+#: QI_SP_REPLAY10_REWARM, the only strategy that crosses 99% of scratch's best validation at step 1 after two epochs
+#: with seeds 0, 1 and 2 (seventh round)
 QUICK_STRATEGIES = {
-    "ENTITY": ("fine-tune", QI_SP_REPLAY30_INTERP),
+    "ENTITY": ("fine-tune", QI_SP_REPLAY10_REWARM),
     "WN_CKGE": ("query-init",),
 }
 QUICK_TEST_SIZE = 3000

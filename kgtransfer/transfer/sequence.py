@@ -181,6 +181,7 @@ class StepTask(LinkPredictionTask):
         self.initial_mrr: float | None = None  # validation MRR of a carried model before its first epoch
         self.validator = None  # a strategy's validation, ``validator(model, evaluate) -> metrics``
         self.extra_seconds: dict[int, tuple[float, float]] = {}  # epoch -> its validation's (wall, CPU) beyond one
+        self._epoch_cache: tuple[int, Tensor] | None = None  # (epoch, its queries) of the last epoch with extra rows
 
     @staticmethod
     def queries_of(rows: Tensor) -> Tensor:
@@ -195,22 +196,29 @@ class StepTask(LinkPredictionTask):
         )
 
     def epoch_queries_of(self, epoch: int) -> Tensor:
-        """The training queries of ``epoch``: those of the rows, plus those of the epoch's extra rows (replay)."""
+        """The training queries of ``epoch``: those of the rows, plus those of the epoch's extra rows (replay).
+
+        The last epoch's are kept, so asking before the epoch (:meth:`num_queries`) costs no second pass.
+        """
+        if self._epoch_cache is not None and self._epoch_cache[0] == epoch:
+            return self._epoch_cache[1]
         more = self.extra(epoch) if self.extra is not None else None
         if more is None or not len(more):
             return self.queries
-        return torch.unique(torch.cat([self.queries, self.queries_of(more).to(self.queries.device)]), dim=0)
+        out = torch.unique(torch.cat([self.queries, self.queries_of(more).to(self.queries.device)]), dim=0)
+        self._epoch_cache = (epoch, out)
+        return out
 
     def num_queries(self, epoch: int) -> int:
         """How many training queries ``epoch`` has (its optimizer steps: this over the batch size, rounded up)."""
         return len(self.epoch_queries_of(epoch))
 
     def batches(self, epoch, batch_size, generator):
-        """The queries of the rows, plus this epoch's extra rows (replay)."""
+        """The queries of the rows, plus this epoch's extra rows (replay), whose drawing counts as the epoch's time."""
+        began = time.thread_time()  # the batches' losses and steps run in this thread between the yields
         base = self.queries
         self.queries = self.epoch_queries_of(epoch)
         self.epoch_queries.append(len(self.queries))
-        began = time.thread_time()  # the batches' losses and steps run in this thread between the yields
         try:
             yield from super().batches(epoch, batch_size, generator)
         finally:

@@ -601,11 +601,13 @@ class QueryInit(ContinualStrategy):
             return
         known = known.clone()
         rho = table.detach()[known].norm(dim=1).mean()
-        h, r, t = ctx.new[:, 0], ctx.new[:, 1], ctx.new[:, 2]
         counts = []
         for _ in range(self.passes):
             if known.all():
                 break
+            # only triples with a row still to set reach such a row's gradient: the rest add nothing to u
+            todo = ctx.new[~known[ctx.new[:, 0]] | ~known[ctx.new[:, 2]]]
+            h, r, t = todo[:, 0], todo[:, 1], todo[:, 2]
             ent = (table.detach() * known.unsqueeze(1).to(table.dtype)).requires_grad_(True)
             rel = encoder.relation_embedding.weight.detach()
             total = model.decoder(ent[h], rel[r], ent[t]).sum()
