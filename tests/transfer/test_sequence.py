@@ -350,6 +350,19 @@ def test_hooks_see_the_first_epochs_steps_replay_included(snapshots):
     assert seen == [-(-task.epoch_queries[0] // 8)]
 
 
+def test_unique_rows_equals_torch_unique_along_rows():
+    from kgtransfer.transfer.sequence import unique_rows
+
+    g = torch.Generator().manual_seed(0)
+    rows = torch.stack([torch.randint(50, (400,), generator=g), torch.randint(7, (400,), generator=g)], 1)
+    rows = torch.cat([rows, torch.randint(2, (400, 1), generator=g)], 1)
+    assert torch.equal(unique_rows(rows), torch.unique(rows, dim=0))
+    assert torch.equal(unique_rows(rows[:, :2]), torch.unique(rows[:, :2], dim=0))
+    huge = torch.tensor([[2**40, 2**40], [0, 1], [2**40, 2**40]])  # a key over 63 bits: torch's own path
+    assert torch.equal(unique_rows(huge), torch.unique(huge, dim=0))
+    assert unique_rows(rows[:0]).shape == (0, 3)
+
+
 def test_time_to_quality_reads_the_first_crossing():
     curve = [{"epoch": 1, "seconds": 2.0, "mrr": 0.1}, {"epoch": 2, "seconds": 4.0, "cpu_seconds": 3.0, "mrr": 0.3}]
     assert time_to(curve, 0.25) == {"epoch": 2, "seconds": 4.0, "cpu_seconds": 3.0, "queries": None}
