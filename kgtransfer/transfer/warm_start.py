@@ -249,12 +249,11 @@ class Warmup(ContinualStrategy):
 
     name = "warmup"
     sequence_only = True
+    schedules_lr = True
 
     def __init__(self, epochs: float = 1.0, after: float = 0.0):
         self._require(epochs > 0 and after >= 0, "epochs must be > 0 and after >= 0", epochs, after)
         self.epochs, self.after = epochs, after
-
-    schedules_lr = True
 
     def attach(self, ctx, optimizer, steps_per_epoch):
         """A step pre-hook that scales every group's learning rate."""
@@ -281,11 +280,12 @@ def _lr_schedule(optimizer: torch.optim.Optimizer, factor) -> None:
 class Rewarm(ContinualStrategy):
     r"""Learning-rate re-warming: the step's first epochs at ``peak`` times the learning rate, then back to it.
 
-    A carried model has to move further than its learning rate, chosen for training from a fresh
-    initialization, takes it in the step's first epochs: its rows have grown to many times the
-    scale of an initialization (or been shrunk toward it, ``shrink-perturb``), and half of them
-    may be new. Continual pre-training re-warms the learning rate of a converged model for the
-    same reason (Gupta et al., 2023; Ibrahim et al., 2024). With :math:`S` optimizer steps per
+    The learning rate is chosen for training from a fresh initialization; a carried model may have
+    to move further in its first epochs than that rate takes it, when many of its rows are new
+    and the old ones must make room for them (or were shrunk, ``shrink-perturb``). Continual
+    pre-training re-warms the learning rate of a converged model for the same reason (Gupta et
+    al., 2023; Ibrahim et al., 2024). Where the carried model is close already, the larger first
+    steps knock it back instead. With :math:`S` optimizer steps per
     epoch, :math:`p` = ``peak``, :math:`h` = ``epochs`` and :math:`d` = ``decay``, step
     :math:`s = 1, 2, \dots` runs at
 
