@@ -20,6 +20,9 @@ difference after the steps. The changes (``CHANGES``):
 - ``gather``: ``TypedMessages`` gathering each run's rows with advanced indexing, ``x[src]``
   (:class:`TypedMessagesBefore`), against ``index_select`` (the same rows; torch's ``index`` kernel
   copies element by element, ``index_select`` row by row).
+- ``row-memory``: the lookup of the sample's rows by ``nn.Embedding`` and the first layer's input
+  gradient in fresh memory (:class:`EmbeddingLookup`, ``relational_conv`` without ``grad_memory``)
+  against both in reused memory (:mod:`kgtransfer.models.row_memory`).
 - ``messages``: each R-GCN layer as edgewise autograd ops (:func:`edgewise_conv`, the implementation
   before ``TypedMessages``) against ``TypedMessages`` (reported with its exponent by ``rgcn_messages.py``).
 
@@ -201,6 +204,14 @@ def edgewise_conv(conv, x, edge_index, edge_type, num_out=None):
     return out
 
 
+class EmbeddingLookup:
+    """``RowLookup`` before: ``nn.Embedding(sparse=True)``'s lookup, into fresh memory."""
+
+    @staticmethod
+    def apply(weight, ids, memory):
+        return torch.nn.functional.embedding(ids, weight, sparse=True)
+
+
 def _patch(owner, name: str, value):
     """Set ``owner.name`` to ``value``; the function that undoes it."""
     old = getattr(owner, name)
@@ -237,6 +248,18 @@ def _gather_before():
     return _patch(rgcn, "TypedMessages", TypedMessagesBefore)
 
 
+def _row_memory_before():
+    import kgtransfer.models.base as base
+    import kgtransfer.models.rgcn as rgcn
+
+    conv = rgcn.relational_conv
+    undo = [
+        _patch(base, "RowLookup", EmbeddingLookup),
+        _patch(rgcn, "relational_conv", lambda *args: conv(*args[:5])),  # no grad_memory
+    ]
+    return lambda: [u() for u in undo]
+
+
 #: change name -> (title, a function that puts the code before in place and returns its undo)
 CHANGES = {
     "sparse-rows": (
@@ -245,6 +268,10 @@ CHANGES = {
     ),
     "root": ("R-GCN's self-loop term outside TypedMessages under autograd (before) or inside", _root_before),
     "gather": ("TypedMessages gathers rows with x[src] (before) or index_select", _gather_before),
+    "row-memory": (
+        "the sample's looked-up rows and their gradient in fresh memory (before) or reused memory",
+        _row_memory_before,
+    ),
     "messages": ("R-GCN's typed messages as edgewise autograd ops (before) or TypedMessages", _messages_before),
 }
 
