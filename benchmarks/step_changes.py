@@ -23,6 +23,8 @@ difference after the steps. The changes (``CHANGES``):
 - ``row-memory``: the lookup of the sample's rows by ``nn.Embedding`` and the first layer's input
   gradient in fresh memory (:class:`EmbeddingLookup`, ``relational_conv`` without ``grad_memory``)
   against both in reused memory (:mod:`kgtransfer.models.row_memory`).
+- ``write-rows``: the lazy update writing its rows back with ``index_copy_`` (element by element)
+  against :func:`kgtransfer.optimizers.write_rows` (the same bits, row by row).
 - ``messages``: each R-GCN layer as edgewise autograd ops (:func:`edgewise_conv`, the implementation
   before ``TypedMessages``) against ``TypedMessages`` (reported with its exponent by ``rgcn_messages.py``).
 
@@ -260,6 +262,12 @@ def _row_memory_before():
     return lambda: [u() for u in undo]
 
 
+def _write_rows_before():
+    import kgtransfer.optimizers as optimizers
+
+    return _patch(optimizers, "write_rows", lambda x, rows, values: x.index_copy_(0, rows, values))
+
+
 #: change name -> (title, a function that puts the code before in place and returns its undo)
 CHANGES = {
     "sparse-rows": (
@@ -272,6 +280,7 @@ CHANGES = {
         "the sample's looked-up rows and their gradient in fresh memory (before) or reused memory",
         _row_memory_before,
     ),
+    "write-rows": ("the lazy update's write-back by index_copy_ (before) or write_rows", _write_rows_before),
     "messages": ("R-GCN's typed messages as edgewise autograd ops (before) or TypedMessages", _messages_before),
 }
 
