@@ -20,6 +20,11 @@ difference after the steps. The changes (``CHANGES``):
 - ``gather``: ``TypedMessages`` gathering each run's rows with advanced indexing, ``x[src]``
   (:class:`TypedMessagesBefore`), against ``index_select`` (the same rows; torch's ``index`` kernel
   copies element by element, ``index_select`` row by row).
+- ``row-memory``: the lookup of the sample's rows by ``nn.Embedding`` and the first layer's input
+  gradient in fresh memory (:class:`EmbeddingLookup`, ``relational_conv`` without ``grad_memory``)
+  against both in reused memory (:mod:`kgtransfer.models.row_memory`).
+- ``write-rows``: the lazy update writing its rows back with ``index_copy_`` (element by element)
+  against :func:`kgtransfer.optimizers.write_rows` (the same bits, row by row).
 - ``messages``: each R-GCN layer as edgewise autograd ops (:func:`edgewise_conv`, the implementation
   before ``TypedMessages``) against ``TypedMessages`` (reported with its exponent by ``rgcn_messages.py``).
 
@@ -201,6 +206,14 @@ def edgewise_conv(conv, x, edge_index, edge_type, num_out=None):
     return out
 
 
+class EmbeddingLookup:
+    """``RowLookup`` before: ``nn.Embedding(sparse=True)``'s lookup, into fresh memory."""
+
+    @staticmethod
+    def apply(weight, ids, memory):
+        return torch.nn.functional.embedding(ids, weight, sparse=True)
+
+
 def _patch(owner, name: str, value):
     """Set ``owner.name`` to ``value``; the function that undoes it."""
     old = getattr(owner, name)
@@ -237,6 +250,24 @@ def _gather_before():
     return _patch(rgcn, "TypedMessages", TypedMessagesBefore)
 
 
+def _row_memory_before():
+    import kgtransfer.models.base as base
+    import kgtransfer.models.rgcn as rgcn
+
+    conv = rgcn.relational_conv
+    undo = [
+        _patch(base, "RowLookup", EmbeddingLookup),
+        _patch(rgcn, "relational_conv", lambda *args: conv(*args[:5])),  # no grad_memory
+    ]
+    return lambda: [u() for u in undo]
+
+
+def _write_rows_before():
+    import kgtransfer.optimizers as optimizers
+
+    return _patch(optimizers, "write_rows", lambda x, rows, values: x.index_copy_(0, rows, values))
+
+
 #: change name -> (title, a function that puts the code before in place and returns its undo)
 CHANGES = {
     "sparse-rows": (
@@ -245,6 +276,11 @@ CHANGES = {
     ),
     "root": ("R-GCN's self-loop term outside TypedMessages under autograd (before) or inside", _root_before),
     "gather": ("TypedMessages gathers rows with x[src] (before) or index_select", _gather_before),
+    "row-memory": (
+        "the sample's looked-up rows and their gradient in fresh memory (before) or reused memory",
+        _row_memory_before,
+    ),
+    "write-rows": ("the lazy update's write-back by index_copy_ (before) or write_rows", _write_rows_before),
     "messages": ("R-GCN's typed messages as edgewise autograd ops (before) or TypedMessages", _messages_before),
 }
 

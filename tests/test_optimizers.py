@@ -144,3 +144,24 @@ def test_sparse_rows_of_sorts_unique_rows_without_copying_and_coalesces_repeats(
     repeated = torch.sparse_coo_tensor(torch.tensor([[5, 1, 5]]), values[:3], (10, 2))
     rows, vals, order = sparse_rows_of(repeated)
     assert rows.tolist() == [1, 5] and order is None and vals.tolist() == [[2.0, 3.0], [4.0, 6.0]]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_write_rows_has_the_bits_of_index_copy(dtype):
+    from kgtransfer.optimizers import write_rows
+
+    torch.manual_seed(0)
+    x = torch.randn(1000, 7).to(dtype)
+    rows = torch.randperm(1000)[:300]
+    values = torch.randn(300, 7).to(dtype)
+    info = torch.finfo(dtype)
+    specials = [-0.0, float("nan"), float("inf"), -float("inf"), info.tiny / 4, info.max, -info.tiny / 2, 0.0]
+    for i, v in enumerate(specials):
+        values[i, i % 7] = v
+    expected = x.clone().index_copy_(0, rows, values)
+    write_rows(x, rows, values)
+    bits = {torch.float32: torch.int32, torch.float64: torch.int64, torch.bfloat16: torch.int16}[dtype]
+    assert torch.equal(x.view(bits), expected.view(bits))
+    pair = torch.zeros(10, 2)
+    write_rows(pair[:, :1], torch.tensor([3]), torch.ones(1, 1))  # a non-contiguous view: index_copy_
+    assert pair[3, 0] == 1 and pair.sum() == 1

