@@ -15,6 +15,10 @@ seen so far, seeded sample), validation every epoch, 1 thread. Test: filtered MR
 test set seen so far, ranking against all entities known at that step; "mean" averages the test sets
 (each counts once).
 
+Seconds: with one process (``--jobs 1``) a step's runs are interleaved, one batch of each in turn
+(:mod:`kgtransfer.transfer.interleave`), so scratch and the strategies are timed over the same
+stretch of machine time; ``--sequential`` runs them one after the other (the same numbers).
+
 Run:  python benchmarks/continual.py --quick     (first three snapshots, seed 0, worker processes)
       python benchmarks/continual.py             (five snapshots, seeds 0 1 2)
 """
@@ -129,6 +133,7 @@ def run_dataset(name: str, args, seed: int, on_step=None, part: str | None = Non
         valid_size=args.valid_size,
         test_size=args.test_size,
         scratch=not args.no_scratch and part != "strategies",
+        interleaved=not args.sequential,
         task=task,
         on_step=on_step,
         log=lambda line: print(
@@ -268,7 +273,11 @@ def render(runs: list[dict], notes: str | None = None) -> str:
                 + (
                     f"; {run['processes']} processes: scratch and the strategies' chain apart, each pretraining)."
                     if run.get("processes", 1) > 1
-                    else ")."
+                    else (
+                        "; a step's runs interleaved, one batch of each in turn)."
+                        if run["setup"].get("interleaved")
+                        else "; a step's runs one after the other)."
+                    )
                 ),
                 "",
             ]
@@ -341,6 +350,12 @@ def main(argv=None) -> int:
         default=None,
         help="worker processes of one thread each; with more than 1, each dataset's scratch runs and its "
         "strategies' chain run as separate tasks (default: 1; quick: the CPU count)",
+    )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="run a step's trainings one after the other (default: interleaved, one batch of each in turn, so "
+        "that the seconds they are compared on are measured over the same stretch of machine time)",
     )
     parser.add_argument("--render", nargs="+", help="only rebuild the report from these saved .json files")
     parser.add_argument("--notes", help="with --render: a markdown file placed after the report's title")

@@ -26,7 +26,9 @@ transferred model as it is): that evaluation counts as its preparation, and a ca
 is already at 95% / 99% gets there in its preparation seconds; the step still ends with the best
 trained epoch. Each is measured twice: wall seconds, and CPU seconds of the training thread (with
 one torch thread, what an idle machine's wall clock would show; other jobs on a shared machine do
-not inflate it).
+not inflate it). A step's runs (scratch and every strategy) are interleaved by default, one batch
+of each in turn (:mod:`~kgtransfer.transfer.interleave`), so that the seconds they are compared on
+are measured over the same stretch of machine time; their numbers are those of separate runs.
 
 The message graph of GNN encoders is the training graph of :math:`K_{\le i}` under both protocols;
 only the loss's triples differ.
@@ -51,6 +53,7 @@ from kgtransfer.engine import OPTIMIZERS, fit
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
+from kgtransfer.transfer.interleave import interleave, pause, paused_seconds
 from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
 
@@ -178,6 +181,7 @@ class StepTask(LinkPredictionTask):
         self.penalty = penalty
         self.epoch_queries: list[int] = []  # training queries per epoch: the work, independent of machine load
         self.epoch_cpu: list[float] = []  # CPU seconds of the training thread per epoch: unaffected by other jobs
+        self.epoch_paused: list[float] = []  # wall seconds per epoch spent waiting for interleaved runs
         self.prep_cpu = 0.0
         self.initial_mrr: float | None = None  # validation MRR of a carried model before its first epoch
         self.validator = None  # a strategy's validation, ``validator(model, evaluate) -> metrics``
@@ -216,15 +220,18 @@ class StepTask(LinkPredictionTask):
 
     def batches(self, epoch, batch_size, generator):
         """The queries of the rows, plus this epoch's extra rows (replay), whose drawing counts as the epoch's time."""
-        began = time.thread_time()  # the batches' losses and steps run in this thread between the yields
+        began, paused = time.thread_time(), paused_seconds()  # the batches' steps run in this thread
         base = self.queries
         self.queries = self.epoch_queries_of(epoch)
         self.epoch_queries.append(len(self.queries))
         try:
-            yield from super().batches(epoch, batch_size, generator)
+            for batch in super().batches(epoch, batch_size, generator):
+                pause()  # interleaved runs take their turns here
+                yield batch
         finally:
             self.queries = base
             self.epoch_cpu.append(time.thread_time() - began)
+            self.epoch_paused.append(paused_seconds() - paused)
 
     def base_loss(self, model, batch) -> Tensor:
         """The 1-N loss without the strategy's penalty."""
@@ -386,6 +393,13 @@ def time_to(curve: list[dict], target: float) -> dict:
     return {"epoch": None, "seconds": None, "cpu_seconds": None, "queries": None}
 
 
+def _epoch_seconds(result, task: StepTask) -> list[float]:
+    """Wall seconds of each epoch, without the waits for interleaved runs."""
+    seconds = result.history.seconds
+    paused = (task.epoch_paused + [0.0] * len(seconds))[: len(seconds)]
+    return [s - p for s, p in zip(seconds, paused, strict=True)]
+
+
 def _curve(result, prep: float, task: StepTask) -> list[dict]:
     """Validation MRR per evaluation: cumulative training seconds, CPU seconds (preparation included), queries.
 
@@ -395,7 +409,7 @@ def _curve(result, prep: float, task: StepTask) -> list[dict]:
     out, cumulative, cpu, work = [], [prep], [task.prep_cpu], [0]
     if task.initial_mrr is not None:  # validated before the first epoch, at the cost of the preparation
         out.append({"epoch": 0, "seconds": prep, "cpu_seconds": task.prep_cpu, "queries": 0, "mrr": task.initial_mrr})
-    for i, (s, c, q) in enumerate(zip(result.history.seconds, task.epoch_cpu, task.epoch_queries, strict=False)):
+    for i, (s, c, q) in enumerate(zip(_epoch_seconds(result, task), task.epoch_cpu, task.epoch_queries, strict=False)):
         extra = task.extra_seconds.get(i + 1, (0.0, 0.0))
         cumulative.append(cumulative[-1] + s + extra[0])
         cpu.append(cpu[-1] + c + extra[1])
@@ -424,6 +438,7 @@ def sequence(
     alphas: Sequence[float] = (0.25, 0.5, 0.75),
     task: TaskConfig | None = None,
     scratch: bool = True,
+    interleaved: bool = True,
     log=None,
     on_step=None,
 ) -> SequenceResult:
@@ -444,6 +459,10 @@ def sequence(
             (default: ``(0.25, 0.5, 0.75)``; ``()`` skips).
         task: the :class:`~kgtransfer.config.TaskConfig`: loss, label smoothing, regularizer (default: its defaults).
         scratch: also train from scratch on every merged graph (default: True).
+        interleaved: run a step's trainings side by side, one batch of each in turn
+            (:func:`~kgtransfer.transfer.interleave.interleave`), so that their seconds are measured
+            over the same stretch of machine time; the same numbers as one after the other, which
+            ``False`` does (it holds one model at a time in memory) (default: True).
         log: ``log(str)`` for progress lines (default: none).
         on_step: ``on_step(result)`` after every step with the result so far, e.g. to save it (default: none).
 
@@ -474,6 +493,7 @@ def sequence(
         "valid_size": valid_size,
         "test_size": test_size,
         "task": task_config.to_dict(),
+        "interleaved": interleaved,
     }
     for step in steps(snapshots, operator, names, valid_size, test_size, config.seed):
         split = step.split
@@ -483,57 +503,75 @@ def sequence(
             f"{len(step.old):,} old training triples"
         )
         all_train = split.train.tensor
-        scratch_record = None
-        if step.index == 0 or scratch:
+
+        def run_scratch(step=step, all_train=all_train):
             torch.manual_seed(config.seed)
-            net = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
+            net = LinkPredictor.build(model_config, step.split.num_entities, step.split.num_relations)
             task = _task(step, all_train, all_train, task_config)
-            result, prep, scratch_moments = _run(net, task, config)
-            scratch_record = _record("merged" if step.index else "pretrain", "scratch", step, net, task, result, prep)
-            records.append(scratch_record)
-            log(_line(scratch_record))
-            if step.index == 0:
-                for p in protocols:
-                    for s in strats:
-                        carried[(p, s.name)] = net
-                        moments[(p, s.name)] = scratch_moments
-                prev_vocab = vocab
-                continue
-        same: dict[str, tuple[dict, LinkPredictor]] = {}  # replay runs are the same under both protocols
+            result, prep, net_moments = _run(net, task, config)
+            record = _record("merged" if step.index else "pretrain", "scratch", step, net, task, result, prep)
+            log(_line(record))
+            return record, net, net_moments
+
+        if step.index == 0:
+            record, net, net_moments = run_scratch()
+            records.append(record)
+            for p in protocols:
+                for s in strats:
+                    carried[(p, s.name)] = net
+                    moments[(p, s.name)] = net_moments
+            prev_vocab = vocab
+            continue
+
+        def run_strategy(protocol, s, step=step, all_train=all_train, prev_vocab=prev_vocab, vocab=vocab):
+            previous = carried[(protocol, s.name)]
+            net, transferred, fresh, before = _transfer(previous, prev_vocab, model_config, step.split, config.seed)
+            new, old = step.new, step.old
+            if protocol == "merged" and not s.replaces_old():
+                rows, answers = all_train, all_train
+            elif protocol == "merged":
+                rows, answers = new, all_train
+            else:
+                rows = new
+                answers = torch.cat([new, old]) if s.replaces_old() else new
+            task = _task(step, rows, answers, task_config)
+            ctx = StepContext(net, fresh, transferred, protocol, new, old, task, config.seed, previous=before)
+            if getattr(s, "carries_moments", False):
+                ctx.moments = _aligned_moments(prev_vocab, net, vocab, moments[(protocol, s.name)])
+            result, prep, net_moments = _run(net, task, config, s, ctx)
+            record = _record(protocol, s.name, step, net, task, result, prep)
+            if ctx.info:
+                record["strategy_info"] = ctx.info
+            record["interpolation"] = _interpolation(before, net, task, alphas)
+            log(_line(record))
+            return record, net, net_moments
+
+        # every run of the step, scratch first; a replay strategy runs under its first protocol only
+        jobs = [run_scratch] if scratch else []
+        runs, first = [], {}
         for protocol in protocols:
             for s in strats:
-                if s.replaces_old() and s.name in same:
-                    first, net = same[s.name]
-                    record = {**copy.deepcopy(first), "protocol": protocol, "same_run_as": first["protocol"]}
-                    records.append(record)
-                    log(_line(record) + f" (the {first['protocol']} run: same triples, same model)")
-                    carried[(protocol, s.name)] = net
-                    moments[(protocol, s.name)] = moments[(first["protocol"], s.name)]
-                    continue
-                previous = carried[(protocol, s.name)]
-                net, transferred, fresh, before = _transfer(previous, prev_vocab, model_config, split, config.seed)
-                new, old = step.new, step.old
-                if protocol == "merged" and not s.replaces_old():
-                    rows, answers = all_train, all_train
-                elif protocol == "merged":
-                    rows, answers = new, all_train
-                else:
-                    rows = new
-                    answers = torch.cat([new, old]) if s.replaces_old() else new
-                task = _task(step, rows, answers, task_config)
-                ctx = StepContext(net, fresh, transferred, protocol, new, old, task, config.seed, previous=before)
-                if getattr(s, "carries_moments", False):
-                    ctx.moments = _aligned_moments(prev_vocab, net, vocab, moments[(protocol, s.name)])
-                result, prep, moments[(protocol, s.name)] = _run(net, task, config, s, ctx)
-                record = _record(protocol, s.name, step, net, task, result, prep)
-                if ctx.info:
-                    record["strategy_info"] = ctx.info
-                record["interpolation"] = _interpolation(before, net, task, alphas)
-                records.append(record)
-                log(_line(record))
-                carried[(protocol, s.name)] = net
-                if s.replaces_old():
-                    same[s.name] = (record, net)
+                job = None
+                if not (s.replaces_old() and s.name in first):
+                    first.setdefault(s.name, protocol)
+                    jobs.append(lambda protocol=protocol, s=s: run_strategy(protocol, s))
+                    job = len(jobs) - 1
+                runs.append((protocol, s, job))
+        outputs = interleave(jobs) if interleaved else [job() for job in jobs]
+        if scratch:
+            records.append(outputs[0][0])
+        shared = {}
+        for protocol, s, job in runs:
+            if job is None:  # the same triples from the same model as under the first protocol
+                ran = first[s.name]
+                record = {**copy.deepcopy(shared[s.name]), "protocol": protocol, "same_run_as": ran}
+                log(_line(record) + f" (the {ran} run: same triples, same model)")
+                carried[(protocol, s.name)] = carried[(ran, s.name)]
+                moments[(protocol, s.name)] = moments[(ran, s.name)]
+            else:
+                record, carried[(protocol, s.name)], moments[(protocol, s.name)] = outputs[job]
+                shared[s.name] = record
+            records.append(record)
         prev_vocab = vocab
         if on_step is not None:
             partial = SequenceResult(list(records), setup)
@@ -613,7 +651,7 @@ def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
         "valid_best": result.best.get("mrr"),
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
-        "seconds": prep + sum(result.history.seconds) + sum(w for w, _ in task.extra_seconds.values()),
+        "seconds": prep + sum(_epoch_seconds(result, task)) + sum(w for w, _ in task.extra_seconds.values()),
         "cpu_seconds": task.prep_cpu + sum(task.epoch_cpu) + sum(c for _, c in task.extra_seconds.values()),
         "prep_seconds": prep,
         "curve": _curve(result, prep, task),

@@ -1,0 +1,113 @@
+"""Interleaved runs: several trainings timed side by side, one batch of each in turn.
+
+Runs that are compared on seconds (scratch against a strategy) should see the same machine. Run
+one after the other, a shared machine's load, cache contention or clock can change between them,
+and their ratio moves by ±10% between repeats. :func:`interleave` runs each job in its own thread
+but only one at a time: a job runs until it calls :func:`pause` (between training batches), then
+the next job runs, round-robin. Each job's CPU seconds (``time.thread_time``) and its wall
+seconds outside :func:`pause` are then measured over the same stretch of time as the others'.
+
+The global random generators (Python, numpy, torch CPU and CUDA) are handed over with the turn:
+each job sees the states it left, so its numbers are those of running it alone. One torch thread
+per job keeps each job's work in its own thread (``torch.set_num_threads`` is process-wide).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import torch
+
+from kgtransfer.engine import restore_rng_states, rng_states
+
+T = TypeVar("T")
+
+_local = threading.local()  # the job of this thread: `_Turns` and its index, or nothing
+
+
+class _Turns:
+    """Whose turn it is among live jobs, and the random states each job left."""
+
+    def __init__(self, count: int):
+        self.cond = threading.Condition()
+        self.live = list(range(count))
+        self.turn = 0
+        self.states: dict[int, dict] = {}
+
+    def wait(self, job: int) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.turn == job)
+        if job in self.states:
+            restore_rng_states(self.states.pop(job))
+
+    def hand_over(self, job: int, done: bool = False) -> bool:
+        """Give the turn to the next live job; False (and keep it) when this is the only one left."""
+        with self.cond:
+            position = self.live.index(job)
+            if done:
+                self.live.remove(job)
+            elif len(self.live) == 1:
+                return False
+            if self.live:
+                if not done:
+                    self.states[job] = rng_states()
+                    if torch.cuda.is_available() and torch.cuda.is_initialized():
+                        torch.cuda.synchronize()  # this job's queued kernels are its own time
+                self.turn = self.live[(position + (0 if done else 1)) % len(self.live)]
+            self.cond.notify_all()
+        return True
+
+
+def pause() -> None:
+    """Let the other interleaved jobs take a turn (a no-op outside :func:`interleave`)."""
+    turns = getattr(_local, "turns", None)
+    if turns is None:
+        return
+    began = time.perf_counter()
+    if turns.hand_over(_local.job):
+        turns.wait(_local.job)
+    _local.paused += time.perf_counter() - began
+
+
+def paused_seconds() -> float:
+    """Wall seconds this thread has spent in :func:`pause` (waiting for the others) so far."""
+    return getattr(_local, "paused", 0.0)
+
+
+def interleave(jobs: Sequence[Callable[[], T]]) -> list[T]:
+    """Run ``jobs`` one at a time, each until its next :func:`pause`, round-robin; their results in order.
+
+    A single job runs in the calling thread. The first exception raised by a job is raised here
+    after every job has ended (the others run to their end).
+    """
+    if len(jobs) <= 1:
+        return [job() for job in jobs]
+    turns = _Turns(len(jobs))
+    results: list = [None] * len(jobs)
+    errors: list[BaseException | None] = [None] * len(jobs)
+    caller = rng_states()
+
+    def run(i: int) -> None:
+        _local.turns, _local.job, _local.paused = turns, i, 0.0
+        turns.wait(i)
+        restore_rng_states(caller)  # every job starts from the caller's generators, as it would alone
+        try:
+            results[i] = jobs[i]()
+        except BaseException as e:  # noqa: BLE001 -- raised in the caller's thread below
+            errors[i] = e
+        finally:
+            turns.hand_over(i, done=True)
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"interleaved-{i}", daemon=True) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    restore_rng_states(caller)
+    for e in errors:
+        if e is not None:
+            raise e
+    return results

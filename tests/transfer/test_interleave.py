@@ -1,0 +1,91 @@
+"""Interleaved runs: one job at a time, round-robin at each pause, each with its own random generators."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from kgtransfer.transfer.interleave import interleave, pause, paused_seconds
+
+
+def test_jobs_take_turns_at_each_pause_and_return_in_order():
+    events = []
+
+    def job(name, steps):
+        def run():
+            for i in range(steps):
+                events.append((name, i))
+                pause()
+            return name
+
+        return run
+
+    assert interleave([job("a", 3), job("b", 1), job("c", 2)]) == ["a", "b", "c"]
+    assert events == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("c", 1), ("a", 2)]
+
+
+def test_each_job_draws_what_it_would_draw_alone():
+    def job(seed):
+        def run():
+            torch.manual_seed(seed)
+            out = []
+            for _ in range(4):
+                out.append(torch.rand(3))
+                pause()
+            return torch.cat(out)
+
+        return run
+
+    alone = [job(s)() for s in (1, 2)]
+    together = interleave([job(1), job(2)])
+    assert all(torch.equal(a, b) for a, b in zip(alone, together, strict=True))
+    torch.manual_seed(7)
+    expected = torch.rand(2)
+    torch.manual_seed(7)
+    interleave([job(1), job(2)])
+    assert torch.equal(torch.rand(2), expected)  # the caller's generator is left as it was
+
+
+def test_only_one_job_runs_at_a_time_and_waits_are_counted_apart():
+    running, overlaps = [], []
+
+    def job():
+        for _ in range(5):
+            running.append(threading.get_ident())
+            if len(running) > 1:
+                overlaps.append(1)
+            time.sleep(0.01)
+            running.pop()
+            pause()
+        return paused_seconds()
+
+    waits = interleave([job, job])
+    assert not overlaps
+    assert all(w >= 0.03 for w in waits)  # each waited while the other slept
+    assert paused_seconds() == 0.0 and pause() is None  # outside interleave: nothing to wait for
+
+
+def test_the_first_error_is_raised_after_every_job_ended():
+    finished = []
+
+    def bad():
+        pause()
+        raise ValueError("bad job")
+
+    def good():
+        for _ in range(3):
+            pause()
+        finished.append(True)
+        return 1
+
+    with pytest.raises(ValueError, match="bad job"):
+        interleave([bad, good])
+    assert finished == [True]
+
+
+def test_one_job_runs_in_the_calling_thread():
+    assert interleave([threading.get_ident]) == [threading.get_ident()]
+    assert interleave([]) == []
