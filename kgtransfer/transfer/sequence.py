@@ -18,8 +18,9 @@ seen so far. Evaluation per step: filtered MRR, Hits@1/3/10 on each test set see
 against every entity known at that step, filtered by every triple known at that step; their mean
 (each set counts once) and the pooled figures (each triple counts once). For the merged protocol,
 the epochs and training seconds each strategy needs to reach 95% and 99% of scratch's best
-validation MRR at that step. Seconds are training time (epochs plus a strategy's preparation such
-as EWC's Fisher, plus what a strategy's validation costs beyond one evaluation, such as
+validation MRR at that step. Seconds are training time (epochs plus a strategy's preparation: carrying
+the model over to the step's vocabulary and what the strategy does before training, such as EWC's
+Fisher; plus what a strategy's validation costs beyond one evaluation, such as
 ``interpolate``'s evaluations of other mixes); one evaluation per validation is not counted on
 either side. A carried model is also validated before its first epoch (epoch 0 of its curve, the
 transferred model as it is): that evaluation counts as its preparation, and a carried model that
@@ -305,8 +306,11 @@ def _run(
     config: TrainConfig,
     strat: ContinualStrategy | None = None,
     ctx: StepContext | None = None,
+    carry: tuple[float, float] = (0.0, 0.0),
 ):
     """Train ``model`` on ``task`` with ``strat``'s hooks; returns ``(FitResult, preparation seconds)``.
+
+    ``carry``: the (wall, CPU) seconds spent carrying the model over to the step, counted as preparation.
 
     The strategy's validator replaces the validation metric during training only; its
     :meth:`~ContinualStrategy.finish_step` sets the step's model after it.
@@ -324,8 +328,8 @@ def _run(
         steps_per_epoch = max(1, -(-task.num_queries(1) // config.batch_size))  # the first epoch's, replay included
         callbacks = strat.attach(ctx, optimizer, steps_per_epoch)
         task.validator = strat.validator(ctx)
-    prep = time.perf_counter() - began  # a strategy's hooks are set up at its cost too
-    task.prep_cpu = time.thread_time() - cpu
+    prep = carry[0] + time.perf_counter() - began  # a strategy's hooks are set up at its cost too
+    task.prep_cpu = carry[1] + time.thread_time() - cpu
 
     def on_epoch_end(epoch, m):
         for cb in callbacks:
@@ -525,7 +529,9 @@ def sequence(
 
         def run_strategy(protocol, s, step=step, all_train=all_train, prev_vocab=prev_vocab, vocab=vocab):
             previous = carried[(protocol, s.name)]
+            wall, cpu = time.perf_counter(), time.thread_time()  # carrying the model over is part of its preparation
             net, transferred, fresh, before = _transfer(previous, prev_vocab, model_config, step.split, config.seed)
+            carry = (time.perf_counter() - wall, time.thread_time() - cpu)
             new, old = step.new, step.old
             if protocol == "merged" and not s.replaces_old():
                 rows, answers = all_train, all_train
@@ -538,7 +544,7 @@ def sequence(
             ctx = StepContext(net, fresh, transferred, protocol, new, old, task, config.seed, previous=before)
             if getattr(s, "carries_moments", False):
                 ctx.moments = _aligned_moments(prev_vocab, net, vocab, moments[(protocol, s.name)])
-            result, prep, net_moments = _run(net, task, config, s, ctx)
+            result, prep, net_moments = _run(net, task, config, s, ctx, carry)
             record = _record(protocol, s.name, step, net, task, result, prep)
             if ctx.info:
                 record["strategy_info"] = ctx.info
@@ -905,6 +911,7 @@ def run_sequence_file(path: str | os.PathLike, out: str | os.PathLike | None = N
         protocols = ["merged", "new-only"]
         operator = "union"
         valid_size = 2000
+        interleaved = true   # a step's runs one batch each in turn (false: one after the other)
         [model]   # ModelConfig fields (default here: embedding + ComplEx, dim 128)
         [train]   # TrainConfig fields (default here: eval_every 1, patience 3, lr 0.003)
         [task]    # TaskConfig fields
@@ -932,6 +939,7 @@ def run_sequence_file(path: str | os.PathLike, out: str | os.PathLike | None = N
         "test_size",
         "alphas",
         "scratch",
+        "interleaved",
     }
     if set(spec) - known:
         raise ConfigError(f"{path}: [sequence] has unknown keys {sorted(set(spec) - known)}; known: {sorted(known)}")

@@ -469,16 +469,20 @@ def test_cli_and_experiment_file(snapshots, tmp_path, capsys):
     assert main([*args, "--strategies", "fine-tune", "replay", "--protocols", "merged", "new-only"]) == 0
     assert "replay" in capsys.readouterr().out
     assert len(SequenceResult.load(tmp_path / "cli").records) == 1 + 1 + 4
+    assert SequenceResult.load(tmp_path / "cli").setup["interleaved"]
+    assert main([*args, "--sequential", "-o", str(tmp_path / "one")]) == 0
+    assert not SequenceResult.load(tmp_path / "one").setup["interleaved"]
     toml = tmp_path / "seq.toml"
     toml.write_text(
         'name = "toy"\n[sequence]\nsnapshots = ["toy/0", "toy/1"]\n'
         'strategies = ["fine-tune", {name = "ewc", weight = 2.0}]\n'
-        "[model]\ndim = 8\n[train]\nepochs = 2\nthreads = 1\n",
+        "interleaved = false\n[model]\ndim = 8\n[train]\nepochs = 2\nthreads = 1\n",
         encoding="utf-8",
     )
     data = run_experiment(toml, tmp_path / "exp")
     assert {r["strategy"] for r in data.records} == {"scratch", "fine-tune", "ewc"}
     assert data.setup["strategies"][1] == {"name": "ewc", "weight": 2.0, "batches": 20}
+    assert data.setup["interleaved"] is False
     toml.write_text('[sequence]\nsnapshots = ["toy/0"]\nbogus = 1\n', encoding="utf-8")
     with pytest.raises(ExperimentError, match="bogus"):
         run_experiment(toml, tmp_path / "bad")
