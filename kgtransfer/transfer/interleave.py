@@ -8,8 +8,9 @@ the next job runs, round-robin. Each job's CPU seconds (``time.thread_time``) an
 seconds outside :func:`pause` are then measured over the same stretch of time as the others'.
 
 The global random generators (Python, numpy, torch CPU and CUDA) are handed over with the turn:
-each job sees the states it left, so its numbers are those of running it alone. One torch thread
-per job keeps each job's work in its own thread (``torch.set_num_threads`` is process-wide).
+each job sees the states it left, so its numbers are those of running it alone. A job's CPU
+seconds are its own thread's: with one torch thread (as ``kgt.sequence`` trains by default) that is
+all of its work.
 """
 
 from __future__ import annotations
