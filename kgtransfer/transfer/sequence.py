@@ -399,9 +399,7 @@ def time_to(curve: list[dict], target: float) -> dict:
 
 def _epoch_seconds(result, task: StepTask) -> list[float]:
     """Wall seconds of each epoch, without the waits for interleaved runs."""
-    seconds = result.history.seconds
-    paused = (task.epoch_paused + [0.0] * len(seconds))[: len(seconds)]
-    return [s - p for s, p in zip(seconds, paused, strict=True)]
+    return [s - p for s, p in zip(result.history.seconds, task.epoch_paused, strict=True)]
 
 
 def _curve(result, prep: float, task: StepTask) -> list[dict]:
