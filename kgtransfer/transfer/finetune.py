@@ -264,10 +264,12 @@ def run_strategy(
 
     Phase ``i`` trains with seed ``config.seed + i`` and checkpoints under ``checkpoint_dir/phase<i>``;
     a resumed run replays finished phases from their checkpoints (no training) and continues the
-    interrupted one.
+    interrupted one. The model ends at the best validation epoch over all phases (the one
+    :func:`join_fits` reports), not at the last phase's best.
     """
     strategy.start(model)
     results, phases = [], strategy.phases(config)
+    best_state, best_value = None, None
     for i, phase in enumerate(phases):
         strategy.prepare(model, phase)
         optimizer = make_optimizer(strategy.param_groups(model, phase), phase.config)
@@ -287,6 +289,12 @@ def run_strategy(
                 state=(lambda i=i: {**state, "phase": i}) if state is not None else None,
             )
         )
+        value = results[-1].best.get(task.metric, -1) if results[-1].best else None
+        if value is not None and (best_value is None or value >= best_value):  # join_fits' choice
+            best_value = value
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()} if i < len(phases) - 1 else None
+    if best_state is not None:  # an earlier phase was better: its weights are the result
+        model.load_state_dict(best_state)
     return join_fits(results, task.metric, [p.name for p in phases])
 
 

@@ -1,0 +1,64 @@
+"""Fine-tuning on graphs a user builds: the returned model is the reported one, every strategy and step mode runs."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+import torch
+
+import kgtransfer as kgt
+from kgtransfer.transfer.strategies import Phase, Strategy
+
+RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+QUICK = dict(epochs=8, lr=0.01, eval_every=1, patience=0, progress=False, threads=1, batch_size=64, device="cpu")
+
+
+def _iri(name: str) -> str:
+    return f"<http://example.org/{name}>"
+
+
+def random_graph(seed: int, entities: int = 30, triples: int = 200, prefix: str = "e", relations=("r0", "r1", "r2")):
+    """``triples`` distinct random triples over ``entities`` entities (seeded)."""
+    rnd = random.Random(seed)
+    out = set()
+    while len(out) < triples:
+        h, t = rnd.randrange(entities), rnd.randrange(entities)
+        out.add((_iri(f"{prefix}{h}"), _iri(rnd.choice(relations)), _iri(f"{prefix}{t}")))
+    return kgt.KnowledgeGraph.from_triples(sorted(out), name=f"g{seed}")
+
+
+@pytest.fixture(scope="module")
+def graphs():
+    source = random_graph(0, triples=300)
+    target = kgt.KnowledgeGraph.from_triples(list(source) + list(random_graph(5, triples=150)), name="target")
+    return source, target
+
+
+@pytest.fixture(scope="module")
+def pre(graphs):
+    return kgt.pretrain(graphs[0], kgt.ModelConfig(encoder="rgcn", dim=16), kgt.TrainConfig(**QUICK))
+
+
+class _SpoilingSecondPhase(Strategy):
+    """Two phases: a normal one, then one that zeroes the weights (every score ties) and cannot train (lr 0)."""
+
+    def __init__(self):
+        pass
+
+    def phases(self, config):
+        return [Phase("train", replace(config, epochs=4)), Phase("spoiled", replace(config, epochs=2, lr=0.0))]
+
+    def prepare(self, model, phase):
+        super().prepare(model, phase)
+        if phase.name == "spoiled":
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.zero_()
+
+
+def test_multi_phase_strategy_returns_the_model_of_the_reported_best_epoch(graphs, pre):
+    ft = kgt.finetune(pre, graphs[1], _SpoilingSecondPhase(), kgt.TrainConfig(**QUICK))
+    assert ft.fit.best_epoch <= 4  # the first phase holds the best validation epoch
+    assert ft.evaluate("valid")["mrr"] == pytest.approx(ft.fit.best["mrr"], abs=1e-12)
