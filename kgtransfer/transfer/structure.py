@@ -128,10 +128,15 @@ class ComposedEncoder(nn.Module):
         """The message-passing layers of the new encoder :math:`F_2` (F1 is frozen or trained whole)."""
         return self.second.layers()
 
-    def forward(self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Entity and relation representations of both encoders, combined by ``op``."""
-        e1, r1 = self.first(edge_index, edge_type, x)
-        e2, r2 = self.second(edge_index, edge_type, x)
+    def forward(
+        self, edge_index: Tensor, edge_type: Tensor, x: Tensor | None = None, node_ids: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Entity and relation representations of both encoders, combined by ``op``.
+
+        ``node_ids`` (a sampled subgraph's global ids of its local nodes) goes to both encoders.
+        """
+        e1, r1 = self.first(edge_index, edge_type, x, node_ids=node_ids)
+        e2, r2 = self.second(edge_index, edge_type, x, node_ids=node_ids)
         if not self.inverse_relations:
             r1, r2 = r1[: self.num_relations], r2[: self.num_relations]
         return self.entity_combine(e1, e2), self.relation_combine(r1, r2)

@@ -1,0 +1,26 @@
+"""Structure transfer under every step mode: a composed encoder trains on neighbour-sampled steps too."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import kgtransfer as kgt
+from tests.transfer.test_finetune import QUICK, random_graph
+
+
+@pytest.mark.parametrize("op", ["sum", "concat", "gate"])
+def test_compose_trains_on_sampled_steps(op):
+    source = random_graph(0, triples=150)
+    target = kgt.KnowledgeGraph.from_triples(list(source) + list(random_graph(5, triples=80)), name="target")
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 2})
+    sampled = kgt.TaskConfig(mode="sampled")
+    pre = kgt.pretrain(source, kgt.ModelConfig(encoder="rgcn", dim=8), config, sampled)
+    frozen = {k: v.clone() for k, v in pre.model.encoder.state_dict().items()}
+    ft = kgt.finetune(pre, target, compose=op, config=config)
+    assert ft.task.mode == "sampled"
+    assert 0 < ft.test["mrr"] <= 1
+    first = ft.model.encoder.first.state_dict()  # F1 frozen: its transferred rows and layers did not move
+    for name, value in frozen.items():
+        if not name.startswith("entity") and not name.startswith("relation"):
+            assert torch.equal(first[name], value), name
