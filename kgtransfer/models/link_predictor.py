@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import Tensor, nn
 
-from kgtransfer.config import ModelConfig
+from kgtransfer.config import ConfigError, ModelConfig
 
 __all__ = ["LinkPredictor", "ModelConfig"]
+
+
+@contextmanager
+def config_field(config: ModelConfig, name: str):
+    """Turn a model constructor's TypeError/ValueError into a :class:`ConfigError` naming ``ModelConfig.<name>``."""
+    try:
+        yield
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"ModelConfig.{name}: {e} (model {config.encoder}+{config.decoder})") from None
+
+
+def build_encoder(config: ModelConfig, num_entities: int, num_relations: int, in_channels: int | None = None):
+    """The encoder ``config`` names, for a graph of this size; bad ``encoder_kwargs`` raise :class:`ConfigError`."""
+    from kgtransfer.models import encoder
+
+    kwargs = dict(config.encoder_kwargs)
+    if in_channels is not None:
+        kwargs["in_channels"] = in_channels
+    with config_field(config, "encoder_kwargs"):
+        return encoder(config.encoder, num_nodes=num_entities, dim=config.dim, num_relations=num_relations, **kwargs)
 
 
 class LinkPredictor(nn.Module):
@@ -37,15 +61,19 @@ class LinkPredictor(nn.Module):
 
     @classmethod
     def build(cls, config: ModelConfig, num_entities: int, num_relations: int, in_channels: int | None = None):
-        """A new model for a graph of this size."""
-        from kgtransfer.models import decoder, encoder
+        """A new model for a graph of this size.
 
-        enc_kwargs = dict(config.encoder_kwargs)
-        if in_channels is not None:
-            enc_kwargs["in_channels"] = in_channels
-        dec = decoder(config.decoder, **config.decoder_kwargs)
-        dec.check_dim(config.dim)
-        enc = encoder(config.encoder, num_nodes=num_entities, dim=config.dim, num_relations=num_relations, **enc_kwargs)
+        Raises:
+            ConfigError: ``decoder_kwargs`` or ``encoder_kwargs`` hold an argument the model does not
+                take or a value it refuses, or ``dim`` does not suit the decoder (names the field).
+        """
+        from kgtransfer.models import decoder
+
+        with config_field(config, "decoder_kwargs"):
+            dec = decoder(config.decoder, **config.decoder_kwargs)
+        with config_field(config, "dim"):
+            dec.check_dim(config.dim)
+        enc = build_encoder(config, num_entities, num_relations, in_channels)
         return cls(enc, dec, config.dropout, config.reciprocal)
 
     def row_parameters(self) -> dict[str, str]:

@@ -400,7 +400,7 @@ def _load_typing_result(directory: str | os.PathLike, device: str = "cpu") -> En
     from kgtransfer.data.tensorize import Triples
     from kgtransfer.data.vocab import GraphVocab
     from kgtransfer.files import load_json
-    from kgtransfer.models import encoder as build_encoder
+    from kgtransfer.models.link_predictor import build_encoder
     from kgtransfer.tasks.typing_labels import TypingLabels
 
     directory = Path(directory)
@@ -420,13 +420,7 @@ def _load_typing_result(directory: str | os.PathLike, device: str = "cpu") -> En
     task = NodeClassificationTask(
         graph, node_ids, targets, split, task_meta["multi_label"], len(labels.classes), task_meta["metric"]
     )
-    enc = build_encoder(
-        model_config.encoder,
-        num_nodes=graph.num_nodes,
-        dim=model_config.dim,
-        num_relations=len(vocab.relations),
-        **model_config.encoder_kwargs,
-    )
+    enc = build_encoder(model_config, graph.num_nodes, len(vocab.relations))
     net = NodeClassifier(enc, len(labels.classes), labels.multi_label, model_config.dropout)
     net.load_state_dict(tensors)
     report = None
@@ -505,7 +499,7 @@ def train_entity_typing(
     """
     from kgtransfer.data.splits import node_split
     from kgtransfer.engine import fit
-    from kgtransfer.models import encoder as build_encoder
+    from kgtransfer.models.link_predictor import build_encoder
     from kgtransfer.tasks.typing_labels import typing_labels
     from kgtransfer.training import shortcuts
 
@@ -521,13 +515,7 @@ def train_entity_typing(
     targets = torch.from_numpy(labels.targets())
     task = NodeClassificationTask(graph, node_ids, targets, split, labels.multi_label, num_classes=len(labels.classes))
     torch.manual_seed(train_config.seed)
-    enc = build_encoder(
-        model_config.encoder,
-        num_nodes=graph.num_nodes,
-        dim=model_config.dim,
-        num_relations=len(vocab.relations),
-        **model_config.encoder_kwargs,
-    )
+    enc = build_encoder(model_config, graph.num_nodes, len(vocab.relations))
     if encoder_state is not None:
         enc.load_state_dict(encoder_state)
     net = NodeClassifier(enc, len(labels.classes), labels.multi_label, model_config.dropout)

@@ -1,0 +1,40 @@
+"""Building a model from a ModelConfig: arguments the encoder or decoder refuse are config errors naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+import kgtransfer as kgt
+from kgtransfer.config import ConfigError
+from kgtransfer.models.link_predictor import LinkPredictor
+
+
+@pytest.mark.parametrize(
+    "config,field",
+    [
+        (kgt.ModelConfig(encoder="rgcn", encoder_kwargs={"bogus": 1}), "encoder_kwargs"),
+        (kgt.ModelConfig(encoder="compgcn", encoder_kwargs={"num_bases": 2}), "encoder_kwargs"),
+        (kgt.ModelConfig(encoder="rgcn", encoder_kwargs={"num_layers": 0}), "encoder_kwargs"),
+        (kgt.ModelConfig(decoder="transe", decoder_kwargs={"bogus": 1}), "decoder_kwargs"),
+        (kgt.ModelConfig(decoder="complex", dim=15), "dim"),
+        (kgt.ModelConfig(decoder="rotate", dim=15), "dim"),
+    ],
+)
+def test_a_model_the_config_cannot_build_is_a_config_error(config, field):
+    with pytest.raises(ConfigError, match=rf"ModelConfig\.{field}"):
+        LinkPredictor.build(config, 10, 2)
+
+
+def test_train_and_entity_typing_name_the_bad_field():
+    from kgtransfer.tasks.node_classification import train_entity_typing
+
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    triples = [(f"<urn:e{i}>", "<urn:p>", f"<urn:e{(i + 1) % 12}>") for i in range(12)]
+    triples += [(f"<urn:e{i}>", rdf_type, f"<urn:C{i % 2}>") for i in range(12)]
+    kg = kgt.KnowledgeGraph.from_triples(triples)
+    bad = kgt.ModelConfig(encoder="rgcn", dim=8, encoder_kwargs={"bogus": 1})
+    config = kgt.TrainConfig(epochs=1, progress=False, threads=1)
+    with pytest.raises(ConfigError, match="encoder_kwargs"):
+        kgt.train(kg, bad, config)
+    with pytest.raises(ConfigError, match="encoder_kwargs"):
+        train_entity_typing(kg, model=bad, config=config)
