@@ -47,14 +47,20 @@ class Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None, where: str = "") -> Config:
-        """The config from a dict; unknown keys raise :class:`ConfigError` naming them and the known ones."""
+    def from_dict(cls, data: dict | None, where: str = "", section: str | None = None) -> Config:
+        """The config from a dict; unknown keys raise :class:`ConfigError` naming them and the known ones.
+
+        ``where`` (a file) and ``section`` (the table, default: the config's own, e.g. ``train``)
+        are named in the error.
+        """
         data = dict(data or {})
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
         if unknown:
             prefix = f"{where}: " if where else ""
-            raise ConfigError(f"{prefix}[{cls.section}] has unknown key(s) {unknown}; known keys: {', '.join(names)}")
+            raise ConfigError(
+                f"{prefix}[{section or cls.section}] has unknown key(s) {unknown}; known keys: {', '.join(names)}"
+            )
         try:
             return cls(**data)
         except ConfigError as e:

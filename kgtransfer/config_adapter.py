@@ -113,12 +113,14 @@ def to_flags(config: Config, always: Iterable[str] = (), skip: Iterable[str] = (
     return flags
 
 
-def from_table(table: dict | None, config: type[Config], where: str = "", base: Config | None = None) -> Config:
-    """A config from a TOML table; an unknown key raises :class:`ConfigError` naming it (and ``where``)."""
+def from_table(
+    table: dict | None, config: type[Config], where: str = "", base: Config | None = None, section: str | None = None
+) -> Config:
+    """A config from a TOML table; an unknown key raises :class:`ConfigError` naming it (and ``where``, ``section``)."""
     table = dict(table or {})
     if base is None:
-        return config.from_dict(table, where)
-    config.from_dict({k: v for k, v in table.items() if k not in base.to_dict()} or {}, where)  # names unknown keys
+        return config.from_dict(table, where, section)
+    config.from_dict({k: v for k, v in table.items() if k not in base.to_dict()} or {}, where, section)  # unknown keys
     try:
         return replace(base, **table)
     except ConfigError as e:

@@ -128,7 +128,7 @@ class Experiment:
             pretrain=_section(raw, "pretrain", path),
             finetune=_section(raw, "finetune", path),
             task=from_table(task, TaskConfig, str(path)),
-            transfer=from_table(raw.get("transfer"), FinetuneConfig, str(path)),
+            transfer=from_table(raw.get("transfer"), FinetuneConfig, str(path), section="transfer"),
             evaluate_on=evaluate_on,
             ratios=tuple(ratios),
             strategies=strategies,
@@ -140,6 +140,7 @@ class Experiment:
             raise ExperimentError(f"{path}: merge.operator must be union, intersection, difference or extension")
         if exp.evaluate_on not in ("new", "all"):
             raise ExperimentError(f"{path}: task.evaluate_on must be 'new' or 'all'")
+        _check_buildable(exp)
         return exp
 
 
@@ -155,7 +156,7 @@ SECTIONS = {
     "transfer": dict,
     "compare": dict,
 }
-SOURCE_KEYS = ("load", "format", "view", "sparql", "name")
+SOURCE_KEYS = ("load", "format", "view", "sparql", "source", "name")
 MERGE_KEYS = ("operator", "align", "hops", "blank_nodes")
 COMPARE_KEYS = ("strategies", "alphas")
 
@@ -209,6 +210,8 @@ def _check_layout(raw: dict, path: Path) -> None:
                 fail(f"sources.{key}.{k}", f"expected a non-empty string, got {v!r}")
         if ("load" in spec) == ("sparql" in spec):
             fail(f"sources.{key}", "give exactly one of load = ... or sparql = ...")
+        if "source" in spec and "sparql" not in spec:
+            fail(f"sources.{key}.source", "is what a sparql = ... query runs over; with load = ..., drop it")
     merge = raw.get("merge", {})
     for k in merge:
         if k not in MERGE_KEYS:
@@ -255,14 +258,35 @@ def _check_layout(raw: dict, path: Path) -> None:
         )
 
 
+def _check_buildable(exp: Experiment) -> None:
+    """Build a tiny model and every variant's strategy, so bad ``encoder_kwargs`` or strategy options fail now.
+
+    Raises:
+        ConfigError: naming the field (the caller adds the file).
+    """
+    from kgtransfer.models.link_predictor import LinkPredictor
+    from kgtransfer.transfer.compare import variant_options
+    from kgtransfer.transfer.strategies import make_strategy
+
+    LinkPredictor.build(exp.model, 2, 1)
+    for name in exp.strategies:
+        options = variant_options(name, exp.transfer)
+        if options is not None:
+            try:
+                make_strategy(options.strategy, options.options)
+            except ConfigError as e:
+                raise ConfigError(f"[transfer] options for {name!r}: {e}") from None
+
+
 def _section(raw: dict, section: str, path: Path) -> TrainConfig:
     """A TrainConfig from ``[pretrain]`` or ``[finetune]``; errors name the table."""
     from kgtransfer.config_adapter import from_table
 
     try:
-        return from_table(raw.get(section), TrainConfig)
+        return from_table(raw.get(section), TrainConfig, section=section)
     except ConfigError as e:
-        raise ExperimentError(f"{path}: [{section}] {e}") from None
+        message = str(e) if str(e).startswith(f"[{section}]") else f"[{section}] {e}"
+        raise ExperimentError(f"{path}: {message}") from None
 
 
 def run_experiment(experiment: Experiment | str | Path, out: str | Path | None = None):

@@ -97,6 +97,11 @@ def test_unknown_top_level_key_suggests_the_section(tmp_path):
         ("model", "dim = 0", "dim"),
         ("model", 'encoder = "nope"', "nope"),
         ("pretrain", "bogus = 1", "bogus"),
+        ("model", "encoder_kwargs = {bogus = 1}", "encoder_kwargs"),
+        ("model", "decoder_kwargs = {bogus = 1}", "decoder_kwargs"),
+        ("model", 'decoder = "complex"\ndim = 15', "dim"),
+        ("transfer", "bogus = 1", "[transfer]"),
+        ("transfer", "options = {probe_epochs = 2}", "probe_epochs"),
     ],
 )
 def test_config_tables_are_checked_up_front(tmp_path, table, line, field):
@@ -104,3 +109,11 @@ def test_config_tables_are_checked_up_front(tmp_path, table, line, field):
     with pytest.raises(KGTransferError) as info:
         Experiment.from_toml(path)
     assert str(path) in str(info.value) and field in str(info.value)
+
+
+def test_a_sparql_source_names_what_it_runs_over(tmp_path):
+    text = BASE.replace('load = "a.ttl"', 'sparql = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"\nsource = "a.ttl"')
+    exp = Experiment.from_toml(write(tmp_path, text))
+    assert exp.k1.sparql and exp.k1.source == "a.ttl"
+    with pytest.raises(KGTransferError, match="sources.k2.source"):
+        Experiment.from_toml(write(tmp_path, BASE.replace('load = "b.ttl"', 'load = "b.ttl"\nsource = "a.ttl"')))
