@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgtransfer.data.splits import NodeSplit
+from kgtransfer.errors import EmptySplitError
 from kgtransfer.tasks.typing_labels import RDF_TYPE
 from kgtransfer.training import Evaluated
 
@@ -105,10 +106,12 @@ def classification_metrics(pred: Tensor, target: Tensor, num_classes: int, multi
     out = {"macro_f1": macro, "num_nodes": n}
     if not multi_label:
         out["accuracy"] = (pred.long() == target.long()).double().mean().item() if n else 0.0
-        return out
-    out["accuracy"] = (pred_hot == true_hot).double().mean().item() if n else 0.0
-    out["micro_f1"] = (2 * tp.sum() / denominator.sum()).item() if denominator.sum() > 0 else 0.0
-    out["subset_accuracy"] = (pred_hot == true_hot).all(1).double().mean().item() if n else 0.0
+    else:
+        out["accuracy"] = (pred_hot == true_hot).double().mean().item() if n else 0.0
+        out["micro_f1"] = (2 * tp.sum() / denominator.sum()).item() if denominator.sum() > 0 else 0.0
+        out["subset_accuracy"] = (pred_hot == true_hot).all(1).double().mean().item() if n else 0.0
+    if not n:  # no nodes: no score (as link prediction's NaN on an empty split), not a perfect 0
+        out.update({k: float("nan") for k in out if k != "num_nodes"})
     return out
 
 
@@ -506,12 +509,23 @@ def train_entity_typing(
     if labels is None:
         labels = typing_labels(kg, predicate, query=query, leak_predicates=tuple(leak_predicates), keep=keep)
     if not labels.entities:
-        raise ValueError("no entity-typing labels found; check the predicate or query")
+        where = f"query {query!r}" if query else f"predicate {predicate}"
+        raise EmptySplitError(
+            f"no entity-typing labels in {getattr(kg, 'name', 'the graph')!r} from {where}: no entity has a label "
+            f"that at least 2 entities share{' (keep=single: exactly one label)' if keep == 'single' else ''}"
+        )
     model_config, train_config = shortcuts(
         model, config, encoder=encoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
     )
     graph, vocab, node_ids = typing_graph(labels)
     split = node_split(node_ids, labels.labels, ratios, seed=train_config.seed)
+    sizes = {name: len(getattr(split, name)) for name in ("train", "valid", "test")}
+    if not all(sizes.values()):
+        raise EmptySplitError(
+            f"{len(labels.entities)} labelled entities in {len(labels.classes)} classes are too few for the shares "
+            f"{tuple(ratios)}: train/valid/test get {sizes['train']}/{sizes['valid']}/{sizes['test']} (each class "
+            "puts round(n * share) of its n entities in valid and in test); label more entities or raise the shares"
+        )
     targets = torch.from_numpy(labels.targets())
     task = NodeClassificationTask(graph, node_ids, targets, split, labels.multi_label, num_classes=len(labels.classes))
     torch.manual_seed(train_config.seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 import kgtransfer as kgt
 from kgtransfer.data.splits import NodeSplit
+from kgtransfer.errors import EmptySplitError
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.models import encoder
@@ -282,3 +284,46 @@ def test_brick_top_level_categories():
     assert not (torch.isin(triples[:, 1], torch.tensor(leaking)) & touches).any()
     assert result.test["accuracy"] > result.baseline["accuracy"] + 0.1
     assert result.test["macro_f1"] > result.baseline["macro_f1"]
+
+
+# --- graphs a user brings: no usable labels, too few labelled entities --------------------------------------
+
+_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+
+
+def _typed_graph(types: dict[int, list[str]], entities: int = 40):
+    triples = [(f"<urn:e{i}>", "<urn:p>", f"<urn:e{(i * 7 + 1) % entities}>") for i in range(entities)]
+    triples += [(f"<urn:e{i}>", _TYPE, f"<urn:{c}>") for i, classes in types.items() for c in classes]
+    return kgt.KnowledgeGraph.from_triples(triples, name="typed")
+
+
+_QUICK = dict(model=kgt.ModelConfig(encoder="rgcn", dim=8), config=kgt.TrainConfig(epochs=1, progress=False, threads=1))
+
+
+@pytest.mark.parametrize(
+    "types",
+    [{}, {i: [f"Only{i}"] for i in range(10)}],  # no rdf:type at all; every class with a single member
+    ids=["untyped", "singleton-classes"],
+)
+def test_no_usable_labels_is_a_typed_error(types):
+    with pytest.raises(EmptySplitError, match="no entity-typing labels in 'typed'"):
+        train_entity_typing(_typed_graph(types), **_QUICK)
+
+
+def test_too_few_labelled_entities_for_a_test_set_is_a_typed_error():
+    # two classes of two: round(2 * 0.1) = 0 per class in valid and test
+    with pytest.raises(EmptySplitError, match="train/valid/test get 4/0/0"):
+        train_entity_typing(_typed_graph({0: ["A"], 1: ["A"], 2: ["B"], 3: ["B"]}), **_QUICK)
+
+
+def test_metrics_of_no_nodes_are_nan_not_zero():
+    empty = torch.zeros(0, dtype=torch.long)
+    metrics = classification_metrics(empty, empty, 3)
+    assert metrics["num_nodes"] == 0 and math.isnan(metrics["accuracy"]) and math.isnan(metrics["macro_f1"])
+
+
+def test_entities_with_several_types_train_multi_label():
+    types = {i: [f"C{i % 3}"] + ([f"D{i % 2}"] if i % 4 == 0 else []) for i in range(36)}
+    result = train_entity_typing(_typed_graph(types), **_QUICK)
+    assert result.labels.multi_label and result.task.targets.shape == (36, 4)  # C0, C1, C2 and D0
+    assert 0 <= result.test["micro_f1"] <= 1
