@@ -198,6 +198,7 @@ def finetune(
         options = replace(options, **given(strategy=strategy if isinstance(strategy, str) else None, compose=compose))
     chosen = make_strategy(strategy if isinstance(strategy, Strategy) else options.strategy, options.options)
     if task in ("entity_typing", "entity-typing", "node_classification"):
+        _check_typing_options(strategy, options, checkpoint_dir)
         return _finetune_typing(pretrained, kg, train_config, options.init, labels)
     if task not in ("link_prediction", "link-prediction"):
         raise ValueError(f"task must be 'link_prediction' or 'entity_typing', got {task!r}")
@@ -421,6 +422,24 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     return ZeroShotResult(metrics, int(known.sum()), int((~known).sum()))
 
 
+def _check_typing_options(strategy, options: FinetuneConfig, checkpoint_dir) -> None:
+    """Entity typing fine-tunes every parameter from the transferred rows; refuse settings it would ignore."""
+    from kgtransfer.config import ConfigError
+
+    ignored = [f"strategy={type(strategy).__name__}"] if isinstance(strategy, Strategy) else []
+    defaults = FinetuneConfig()
+    for name in ("strategy", "options", "compose", "transferred_lr_scale", "l2sp"):
+        if getattr(options, name) != getattr(defaults, name):
+            ignored.append(f"{name}={getattr(options, name)!r}")
+    if checkpoint_dir is not None:
+        ignored.append("checkpoint_dir")
+    if ignored:
+        raise ConfigError(
+            f"entity-typing fine-tuning trains every parameter from the transferred rows (strategy 'full'); "
+            f"it does not apply {', '.join(ignored)}"
+        )
+
+
 def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: str, labels=None):
     """A pretrained link-prediction encoder fine-tuned for entity typing on K."""
     from kgtransfer.knowledge.graph import KnowledgeGraph
@@ -438,6 +457,8 @@ def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: st
     graph, vocab, _ = node_classification.typing_graph(labels)
     target_model = LinkPredictor.build(pretrained.model_config, graph.num_nodes, len(vocab.relations))
     report = transfer_state(pretrained.model, pretrained.vocab, target_model, vocab, graph, init)
+    for message in report.warnings():
+        warnings.warn(message, TransferWarning, stacklevel=3)
     state = copy.deepcopy(target_model.encoder.state_dict())
     result = node_classification.train_entity_typing(
         kg, labels, model=pretrained.model_config, config=config, encoder_state=state

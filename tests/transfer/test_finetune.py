@@ -9,6 +9,8 @@ import pytest
 import torch
 
 import kgtransfer as kgt
+from kgtransfer.config import ConfigError
+from kgtransfer.errors import TransferWarning
 from kgtransfer.transfer.strategies import Phase, Strategy
 
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
@@ -62,3 +64,23 @@ def test_multi_phase_strategy_returns_the_model_of_the_reported_best_epoch(graph
     ft = kgt.finetune(pre, graphs[1], _SpoilingSecondPhase(), kgt.TrainConfig(**QUICK))
     assert ft.fit.best_epoch <= 4  # the first phase holds the best validation epoch
     assert ft.evaluate("valid")["mrr"] == pytest.approx(ft.fit.best["mrr"], abs=1e-12)
+
+
+def _typed_target(prefix: str):
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    types = [(_iri(f"{prefix}{i}"), rdf_type, _iri(f"C{i % 3}")) for i in range(30)]
+    return kgt.KnowledgeGraph.from_triples(list(random_graph(1, prefix=prefix)) + types, name="typed")
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"strategy": "linear-probe"}, {"compose": "gate"}, {"options": kgt.FinetuneConfig(l2sp=0.1)}]
+)
+def test_entity_typing_refuses_what_it_would_ignore(pre, kwargs):
+    with pytest.raises(ConfigError, match="entity-typing fine-tuning"):
+        kgt.finetune(pre, _typed_target("e"), config=kgt.TrainConfig(**QUICK), task="entity_typing", **kwargs)
+
+
+def test_entity_typing_onto_a_graph_sharing_no_entity_warns(pre):
+    with pytest.warns(TransferWarning, match="0 of 30"):
+        result = kgt.finetune(pre, _typed_target("z"), config=kgt.TrainConfig(**QUICK), task="entity_typing")
+    assert result.report.target_entities_transferred == 0
