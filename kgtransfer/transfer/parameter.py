@@ -16,11 +16,36 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from kgtransfer.training import TrainedModel
 from kgtransfer.transfer.compat import check_mixable
 from kgtransfer.transfer.results import Sweep
 from kgtransfer.transfer.weights import aligned_source_state
+
+
+def with_heads(models: Sequence[TrainedModel]) -> list[TrainedModel]:
+    """``models``, where some have a linear-probe head, with an identity head given to the others.
+
+    A model without a head is the same function as that model with an identity head (how a probe
+    starts), so interpolation and soups mix heads with the identity instead of dropping θ1's head
+    or keeping θ2's unmixed. The models given are not changed (copies get the head).
+    """
+    if not any(isinstance(m.model.head, nn.Linear) for m in models):
+        return list(models)
+    out = []
+    for m in models:
+        if not isinstance(m.model.head, nn.Linear):
+            m = copy.copy(m)
+            m.model = copy.deepcopy(m.model)
+            dim = m.model.encoder.dim
+            head = nn.Linear(dim, dim)
+            with torch.no_grad():
+                head.weight.copy_(torch.eye(dim))
+                head.bias.zero_()
+            m.model.head = head.to(next(m.model.parameters()).device)
+        out.append(m)
+    return out
 
 
 def _with_state(template: TrainedModel, state: dict, info: dict) -> TrainedModel:
@@ -75,6 +100,7 @@ def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    a, b = with_heads([a, b])
     mix = check_mixable(a, b, "interpolation")
     aligned, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab)
     state = mix_states(aligned, b.model.state_dict(), masks, alpha)
@@ -133,6 +159,7 @@ def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
     """The average of several models' weights (aligned by IRI onto the first one's vocabulary)."""
     if not models:
         raise ValueError("a soup needs at least one model")
+    models = with_heads(models)
     base = models[0]
     mixes = [check_mixable(other, base, "soup") for other in models[1:]]
     total = {k: v.detach().clone().float() for k, v in base.model.state_dict().items()}

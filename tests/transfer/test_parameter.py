@@ -1,0 +1,39 @@
+"""Interpolation and soups with a linear-probe model: a model without a head mixes as one with an identity head."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import kgtransfer as kgt
+from tests.transfer.test_finetune import QUICK, random_graph
+
+
+@pytest.fixture(scope="module")
+def models():
+    source = random_graph(0, triples=150)
+    target = kgt.KnowledgeGraph.from_triples(list(source) + list(random_graph(5, triples=80)), name="target")
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 3})
+    mc = kgt.ModelConfig(encoder="rgcn", dim=8)
+    pre = kgt.pretrain(source, mc, config)
+    probed = kgt.finetune(pre, target, "linear-probe", config)
+    plain = kgt.train(probed.split, mc, kgt.TrainConfig(**{**QUICK, "epochs": 3, "seed": 1}))  # same split, no head
+    return probed, plain
+
+
+def _scores(trained):
+    return trained.model.scorer(trained.task.graph)(torch.arange(5), torch.zeros(5, dtype=torch.long), "tail")
+
+
+@pytest.mark.parametrize("order", ["probed-first", "plain-first"])
+def test_alpha_one_reproduces_the_first_model_when_one_has_a_probe_head(models, order):
+    first, second = models if order == "probed-first" else models[::-1]
+    mid = kgt.interpolate(first, second, 1.0)
+    assert torch.allclose(_scores(mid), _scores(first), atol=1e-5)
+    assert kgt.interpolate(first, second, 0.0).test["mrr"] == pytest.approx(second.test["mrr"], abs=1e-6)
+
+
+def test_soup_of_a_probed_and_a_plain_model_keeps_a_head(models):
+    soup = kgt.uniform_soup(list(models))
+    probed_head = models[0].model.head.weight
+    assert torch.allclose(soup.model.head.weight, (probed_head + torch.eye(8)) / 2)
