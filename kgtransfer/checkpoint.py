@@ -23,6 +23,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+#: the layout version :func:`save_checkpoint` writes; :func:`load_checkpoint` refuses a newer one
+CHECKPOINT_FORMAT = 1
+
 
 def save_checkpoint(
     path: str | os.PathLike,
@@ -44,7 +47,7 @@ def save_checkpoint(
         for name, group in (extra or {}).items():
             save_file(_contiguous(group), tmp / f"{name}.safetensors")
         digests = {p.name: _digest(p) for p in sorted(tmp.glob("*.safetensors"))}
-        save_json(tmp / "meta.json", {**meta, "digests": digests})
+        save_json(tmp / "meta.json", {**meta, "digests": digests, "format": CHECKPOINT_FORMAT})
         old = path.with_name(f".{path.name}.old")
         if old.exists():
             shutil.rmtree(old)
@@ -93,6 +96,7 @@ def load_checkpoint(
         raise SourceNotFoundError(f"{path}: not a kgtransfer checkpoint (no model.safetensors)")
     dev = str(device)
     meta = _read_meta(path / "meta.json") if (path / "meta.json").exists() else {}
+    _check_format(path / "meta.json", meta.pop("format", CHECKPOINT_FORMAT))
     _check_digests(path, meta, ("model", *extra))
     meta.pop("digests", None)
     tensors = _read_tensors(path / "model.safetensors", dev)
@@ -102,6 +106,17 @@ def load_checkpoint(
         if (path / f"{name}.safetensors").exists()
     }
     return tensors, meta, groups
+
+
+def _check_format(file: Path, version) -> None:
+    """Refuse a checkpoint layout this version does not know (written by a newer kgtransfer, or damaged)."""
+    from kgtransfer.errors import CheckpointError
+
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{file}: checkpoint format {version!r}, this kgtransfer reads format {CHECKPOINT_FORMAT} "
+            "(written by a newer version? upgrade kgtransfer)"
+        )
 
 
 def _check_digests(path: Path, meta: dict, names: tuple[str, ...]) -> None:

@@ -203,14 +203,15 @@ class TrainedModel(Evaluated):
 
         A missing or corrupt part raises :class:`~kgtransfer.errors.CheckpointError` naming the folder.
         """
-        from kgtransfer.errors import CheckpointError, KGTransferError
+        directory = Path(directory)
+        if (directory / "labels.json").is_file() and not (directory / "split").exists():
+            from kgtransfer.errors import CheckpointError
 
-        try:
-            return cls._load(Path(directory), device)
-        except KGTransferError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError, RecursionError, AttributeError, OSError) as e:
-            raise CheckpointError(f"{directory}: corrupt run folder ({type(e).__name__}: {e})"[:500]) from None
+            raise CheckpointError(
+                f"{directory}: an entity-typing run, not a link predictor; load it with "
+                "kgtransfer.tasks.node_classification.EntityTypingResult.load"
+            )
+        return load_run(directory, cls._load, device)
 
     @classmethod
     def _load(cls, directory: Path, device: str) -> TrainedModel:
@@ -246,6 +247,28 @@ class TrainedModel(Evaluated):
             meta.get("info"),
             report,
         )
+
+
+def load_run(directory: Path, load, device: str):
+    """``load(directory, device)`` with every failure a typed error naming the folder or file.
+
+    A config or registry error (a setting this version does not know or refuses, e.g. from a run
+    saved by another version) names ``checkpoint/meta.json``; anything else a corrupt part raises
+    becomes a :class:`~kgtransfer.errors.CheckpointError` naming the folder.
+    """
+    from kgtransfer.config import ConfigError
+    from kgtransfer.errors import CheckpointError, KGTransferError, RegistryError, SourceNotFoundError
+
+    try:
+        return load(directory, device)
+    except (CheckpointError, SourceNotFoundError):
+        raise
+    except (ConfigError, RegistryError) as e:
+        raise CheckpointError(f"{directory / 'checkpoint' / 'meta.json'}: saved settings do not load: {e}") from None
+    except KGTransferError as e:
+        raise CheckpointError(f"{directory}: {e}"[:500]) from None
+    except (KeyError, TypeError, ValueError, RuntimeError, RecursionError, AttributeError, OSError, IndexError) as e:
+        raise CheckpointError(f"{directory}: corrupt run folder ({type(e).__name__}: {e})"[:500]) from None
 
 
 def scalar_metrics(metrics: dict) -> dict:

@@ -209,3 +209,60 @@ def test_train_resume_refuses_another_lr_dim_or_dataset(tmp_path):
         kgt.train(other, model, config, seed=0, epochs=3, checkpoint_dir=tmp_path, resume=True)
     resumed = kgt.train(tiny_kg(), model, config, seed=0, epochs=3, checkpoint_dir=tmp_path, resume=True)
     assert resumed.fit.epochs_run == 3
+
+
+def _edit_meta(folder: Path, edit) -> Path:
+    meta_file = folder / "checkpoint" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    edit(meta)
+    meta_file.write_text(json.dumps(meta))
+    return meta_file
+
+
+@pytest.mark.parametrize(
+    "edit,says",
+    [
+        (lambda m: m["model"].update(encoder="gat"), "unknown encoder 'gat'"),
+        (lambda m: m["model"].update(dim="4"), "ModelConfig.dim"),
+        (lambda m: m["train"].update(added_in_a_later_version=1), "added_in_a_later_version"),
+        (lambda m: m["task"].update(loss="hinge"), "unknown loss"),
+        (lambda m: m["info"].update(compose="xor"), "compose operator 'xor'"),
+        (lambda m: m.update(format=2), "checkpoint format 2"),
+        (lambda m: m.update(format="1"), "checkpoint format '1'"),
+    ],
+)
+def test_settings_a_version_cannot_load_name_the_meta_file(run_folder, tmp_path, edit, says):
+    folder = tmp_path / "run"
+    shutil.copytree(run_folder, folder)
+    meta_file = _edit_meta(folder, edit)
+    with pytest.raises(CheckpointError) as info:
+        kgt.TrainedModel.load(folder)
+    assert str(meta_file) in str(info.value) and says in str(info.value)
+
+
+def test_checkpoints_without_a_format_field_still_load(run_folder, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(run_folder, folder)
+    _edit_meta(folder, lambda m: m.pop("format"))
+    assert kgt.TrainedModel.load(folder).evaluate("test") == kgt.TrainedModel.load(run_folder).evaluate("test")
+
+
+def test_a_run_of_the_other_task_says_which_loader_reads_it(run_folder, tmp_path):
+    from kgtransfer.tasks.node_classification import EntityTypingResult, train_entity_typing
+
+    with pytest.raises(CheckpointError, match="a link-prediction run"):
+        EntityTypingResult.load(run_folder)
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    typed = KnowledgeGraph.from_triples(
+        list(tiny_kg()) + [(f"<http://example.org/e{i}>", rdf_type, f"<urn:C{i % 2}>") for i in range(12)]
+    )
+    config = kgt.TrainConfig(epochs=1, progress=False, threads=1)
+    result = train_entity_typing(
+        typed, model=kgt.ModelConfig(encoder="rgcn", dim=4), config=config, ratios=(0.5, 0.25, 0.25)
+    )
+    result.save(tmp_path / "typing")
+    with pytest.raises(CheckpointError, match="an entity-typing run"):
+        kgt.TrainedModel.load(tmp_path / "typing")
+    (tmp_path / "typing" / "labels.json").unlink()
+    with pytest.raises(CheckpointError, match="corrupt run folder"):
+        EntityTypingResult.load(tmp_path / "typing")

@@ -323,8 +323,17 @@ class EntityTypingResult(Evaluated):
 
     @classmethod
     def load(cls, directory: str | os.PathLike, device: str = "cpu") -> EntityTypingResult:
-        """Reload a saved result (weights via safetensors; ``labels.graph`` is not kept and is None)."""
-        return _load_typing_result(directory, device)
+        """Reload a saved result (weights via safetensors; ``labels.graph`` is not kept and is None).
+
+        A missing or corrupt part raises :class:`~kgtransfer.errors.CheckpointError` naming the folder.
+        """
+        from kgtransfer.errors import CheckpointError
+        from kgtransfer.training import load_run
+
+        directory = Path(directory)
+        if not (directory / "labels.json").is_file() and (directory / "split").is_dir():
+            raise CheckpointError(f"{directory}: a link-prediction run; load it with kgtransfer.TrainedModel.load")
+        return load_run(directory, _load_typing_result, device)
 
     def summary(self) -> str:
         """A table of validation, test and majority-baseline metrics."""
