@@ -39,6 +39,7 @@ from torch_geometric.data import Data
 
 from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsample_mask
 from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json
+from kgtransfer.errors import EmptySplitError
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
 SPLIT_NAMES = ("train", "valid", "test")
@@ -325,6 +326,11 @@ def novelty_split(
     order = np.lexsort((hrt[:, 2], hrt[:, 1], hrt[:, 0]))
     hrt, new = hrt[order], new[order]
     candidates = np.flatnonzero(new)
+    if not len(candidates):
+        raise EmptySplitError(
+            f"nothing new to evaluate on: every triple of {kg.name!r} is held by {list(known_sources)}; "
+            "evaluate on all triples instead (a random split)"
+        )
     role = np.zeros(len(hrt), dtype=np.int8)
     role[candidates] = _draw_roles(len(candidates), ratios, seed)
     info = {"ratios": list(ratios), "known_sources": list(known_sources), "candidates": len(candidates)}
@@ -380,6 +386,11 @@ def transfer_split(
     hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
     seen = pretrained_mask(hrt, vocab, trained)
     candidates = np.flatnonzero(~seen)
+    if not len(candidates):
+        raise EmptySplitError(
+            f"nothing to evaluate on: the pretrained model trained on every triple of {kg.name!r}, and a transfer "
+            "split never tests on those"
+        )
     role = np.zeros(len(hrt), dtype=np.int8)
     role[candidates] = _draw_roles(len(candidates), ratios, seed)
     info = {"ratios": list(ratios), "pretrained_train_kept": int(seen.sum()), "candidates": len(candidates)}

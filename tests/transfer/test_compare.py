@@ -109,3 +109,24 @@ def test_verdict_reads_time_to_quality_and_refuses_capped_runs():
     assert any(line.startswith("lp-ft:") and "no gain" in line for line in lines)
     capped = Comparison("c", [0], {"scratch": [run(0.5, 10.0, stopped=False)], "full": [run(0.5, 4.0)]})
     assert capped.verdict()[0].startswith("not converged: scratch") and "not converged" in capped.summary()
+
+
+def test_a_target_that_adds_nothing_is_refused_before_training():
+    from kgtransfer.errors import EmptySplitError
+    from tests.transfer.test_finetune import QUICK, random_graph
+
+    k1 = random_graph(0, triples=80)
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 1})
+    with pytest.raises(EmptySplitError, match="nothing new to evaluate on"):
+        kgt.compare(
+            k1,
+            k1 | k1,
+            ["scratch", "full"],
+            model=kgt.ModelConfig(encoder="embedding", dim=8),
+            pretrain_config=config,
+            finetune_config=config,
+            log=None,
+        )
+    pre = kgt.pretrain(k1, kgt.ModelConfig(encoder="embedding", dim=8), config, split=(1.0, 0.0, 0.0))
+    with pytest.raises(EmptySplitError, match="trained on every triple"):
+        kgt.finetune(pre, k1, config=config)
