@@ -75,7 +75,8 @@ def _key(term) -> str:
 def _id(vocab, term, what: str) -> int:
     key = _key(term)
     if key not in vocab:
-        raise UnknownTermError(f"{what} {term!r} is not in the model's vocabulary ({len(vocab):,} {what}s)")
+        plural = "entities" if what == "entity" else f"{what}s"
+        raise UnknownTermError(f"{what} {term!r} is not in the model's vocabulary ({len(vocab):,} {plural})")
     return int(vocab.index([key])[0])
 
 
@@ -109,6 +110,10 @@ def predict_target(
     """
     if (head is None) == (tail is None) or relation is None:
         raise ValueError("give a relation and exactly one of head or tail")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        from kgtransfer.config import ConfigError
+
+        raise ConfigError(f"predict_target: k must be an integer >= 1, got {k!r}")
     vocab = model.vocab
     r = _id(vocab.relations, relation, "relation")
     side = "tail" if tail is None else "head"

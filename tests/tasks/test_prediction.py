@@ -4,7 +4,7 @@ import torch
 
 import kgtransfer as kgt
 from kgtransfer.cli import main
-from kgtransfer.errors import UnknownTermError
+from kgtransfer.errors import KGTransferError, UnknownTermError
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
 EX = "http://example.org/"
@@ -59,8 +59,13 @@ def test_filter_known_and_heads(trained):
 
 
 def test_prediction_errors(trained):
-    with pytest.raises(UnknownTermError, match="not in the model's vocabulary"):
+    with pytest.raises(UnknownTermError, match=r"not in the model's vocabulary \(16 entities\)"):
         kgt.predict_target(trained, head=f"{EX}nobody", relation=f"{EX}pair")
+    with pytest.raises(UnknownTermError, match="relation .* not in the model's vocabulary"):
+        kgt.predict_target(trained, head=f"{EX}e0", relation=f"{EX}nothing")
+    for k in (0, -1, 2.5):  # k=-1 used to return every entity but the worst one
+        with pytest.raises(KGTransferError, match="k must be an integer >= 1"):
+            kgt.predict_target(trained, head=f"{EX}e0", relation=f"{EX}pair", k=k)
     with pytest.raises(ValueError, match="exactly one of head or tail"):
         kgt.predict_target(trained, head=f"{EX}e0", tail=f"{EX}e1", relation=f"{EX}pair")
 
