@@ -318,7 +318,11 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
             with autocast:
                 loss = task.loss(model, batch)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"epoch {epoch}: the loss became {loss.item()}; lower the learning rate")
+                from kgtransfer.errors import TrainingDivergedError
+
+                raise TrainingDivergedError(
+                    f"epoch {epoch}: the loss became {loss.item()} at lr {config.lr:g}; lower the learning rate"
+                )
             loss.backward()
             _sync_gradients(model, world)
             if config.grad_clip > 0:

@@ -65,6 +65,10 @@ class EmptySplitError(KGTransferError, ValueError):
     """A split with nothing to train on (no training triples or nodes)."""
 
 
+class TrainingDivergedError(KGTransferError, FloatingPointError):
+    """The training loss became NaN or infinite (the learning rate is too high for the model)."""
+
+
 class UnknownTermError(KGTransferError, KeyError):
     """An IRI asked about is not in a model's vocabulary."""
 

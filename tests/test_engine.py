@@ -312,8 +312,21 @@ class NanTask(ToyTask):
 
 
 def test_non_finite_loss_raises_a_clear_error():
-    with pytest.raises(FloatingPointError, match=r"epoch 1: the loss became nan; lower the learning rate"):
+    from kgtransfer.errors import KGTransferError
+
+    with pytest.raises(KGTransferError, match=r"epoch 1: the loss became nan at lr .*; lower the learning rate"):
         fit(toy_model(), NanTask(), config())
+
+
+def test_divergence_on_the_cli_is_one_line(tmp_path, capsys):
+    from kgtransfer.cli import main
+
+    rows = [f"<urn:e{i}> <urn:r{i % 2}> <urn:e{(i * 7 + 1) % 20}> .\n" for i in range(40)]
+    (tmp_path / "g.nt").write_text("".join(rows))
+    flags = ["--encoder", "rgcn", "--dim", "8", "--epochs", "2", "--lr", "1e38", "--grad-clip", "0"]
+    code = main(["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "run"), *flags, "--optimizer", "sgd"])
+    err = capsys.readouterr().err
+    assert code != 0 and "the loss became" in err and "Traceback" not in err
 
 
 def test_thread_choice():
