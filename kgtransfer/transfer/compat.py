@@ -47,7 +47,7 @@ class MixReport:
 
 def _describe(model) -> str:
     mc = model.model_config
-    composed = " (composed)" if model.info.get("compose") else ""
+    composed = f" (composed by {model.info['compose']})" if model.info.get("compose") else ""
     return f"{mc.encoder}+{mc.decoder} dim {mc.dim}{composed}"
 
 

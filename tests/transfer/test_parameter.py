@@ -37,3 +37,17 @@ def test_soup_of_a_probed_and_a_plain_model_keeps_a_head(models):
     soup = kgt.uniform_soup(list(models))
     probed_head = models[0].model.head.weight
     assert torch.allclose(soup.model.head.weight, (probed_head + torch.eye(8)) / 2)
+
+
+def test_models_composed_by_different_operators_do_not_mix(models):
+    from kgtransfer.errors import IncompatibleModelsError
+
+    probed, _ = models
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 1})
+    source = random_graph(0, triples=150)
+    pre = kgt.pretrain(source, kgt.ModelConfig(encoder="rgcn", dim=8), config)
+    concat = kgt.finetune(pre, probed.split, compose="concat", config=config)
+    gate = kgt.finetune(pre, probed.split, compose="gate", config=config)
+    with pytest.raises(IncompatibleModelsError, match="composed by concat.*composed by gate"):
+        kgt.interpolate(concat, gate, 0.5)
+    assert kgt.interpolate(gate, gate, 1.0).test["mrr"] == pytest.approx(gate.test["mrr"], abs=1e-6)
