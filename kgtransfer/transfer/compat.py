@@ -65,6 +65,12 @@ def check_mixable(a, b, what: str = "interpolation") -> MixReport:
         raise IncompatibleModelsError(
             f"{what} needs two models of one architecture: θ1 is {_describe(a)}, θ2 is {_describe(b)}"
         )
+    first, second = a.model_config.to_dict(), b.model_config.to_dict()
+    differ = [f"{k}: {first[k]!r} vs {second[k]!r}" for k in first if k != "dropout" and first[k] != second.get(k)]
+    if differ:
+        raise IncompatibleModelsError(
+            f"{what} needs two models of one architecture; they differ in {'; '.join(differ)}"
+        )
     a_state, b_state = a.model.state_dict(), b.model.state_dict()
     for name, value in b_state.items():
         other = a_state.get(name)

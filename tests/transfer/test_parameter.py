@@ -51,3 +51,25 @@ def test_models_composed_by_different_operators_do_not_mix(models):
     with pytest.raises(IncompatibleModelsError, match="composed by concat.*composed by gate"):
         kgt.interpolate(concat, gate, 0.5)
     assert kgt.interpolate(gate, gate, 1.0).test["mrr"] == pytest.approx(gate.test["mrr"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"encoder_kwargs": {"num_layers": 3}},
+        {"reciprocal": False},
+        {"decoder": "rotate", "decoder_kwargs": {"gamma": 3.0}},
+    ],
+)
+def test_models_of_other_layer_counts_or_settings_do_not_mix(change):
+    from kgtransfer.errors import IncompatibleModelsError
+
+    graph = random_graph(0, triples=100)
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 1})
+    base = kgt.ModelConfig(encoder="rgcn", decoder=change.get("decoder", "distmult"), dim=8)
+    a = kgt.train(graph, base, config)
+    b = kgt.train(a.split, kgt.ModelConfig(**{**base.to_dict(), **change}), config)
+    with pytest.raises(IncompatibleModelsError, match="differ in"):
+        kgt.interpolate(a, b, 0.5)
+    with pytest.raises(IncompatibleModelsError, match="differ in"):
+        kgt.uniform_soup([a, b])
