@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from kgtransfer.config import ConfigError
 from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsample_mask
 from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json
 from kgtransfer.errors import EmptySplitError
@@ -215,7 +216,7 @@ def given_split(
     """
     roles = {i: _ROLE_OF_SEGMENT.get(s.rsplit("/", 1)[-1].lower()) for i, s in enumerate(kg.sources)}
     if not any(r in (1, 2) for r in roles.values()):
-        raise ValueError(f"no valid or test source among {list(kg.sources)}; name them '<dataset>/test' etc.")
+        raise ConfigError(f"no valid or test source among {list(kg.sources)}; name them '<dataset>/test' etc.")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
     role = np.zeros(len(hrt), dtype=np.int8)
@@ -280,7 +281,7 @@ def relation_split(
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     keys = sorted({r if r.startswith("<") else f"<{r}>" for r in relations})
     if not keys:
-        raise ValueError("relation_split needs at least one relation")
+        raise ConfigError("relation_split needs at least one relation")
     rel_ids = vocab.relations.index(keys)
     hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
     candidates = np.flatnonzero(np.isin(hrt[:, 1], rel_ids))
@@ -319,7 +320,7 @@ def novelty_split(
     ratios = _check_ratios(ratios)
     unknown = [s for s in known_sources if s not in kg.sources]
     if unknown:
-        raise ValueError(f"unknown sources {unknown}; the graph's sources are {list(kg.sources)}")
+        raise ConfigError(f"unknown sources {unknown}; the graph's sources are {list(kg.sources)}")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
     new = ~kg.held_by(known_sources)[keep]
@@ -434,9 +435,12 @@ def keep_in_train(split: Split, trained: Triples) -> Split:
 
 
 def _check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
-    ratios = tuple(float(r) for r in ratios)
+    try:
+        ratios = tuple(float(r) for r in ratios)
+    except (TypeError, ValueError):
+        raise ConfigError(f"ratios must be three numbers (train, valid, test), got {ratios!r}") from None
     if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
-        raise ValueError(f"ratios must be three non-negative shares (train, valid, test) summing to 1, got {ratios}")
+        raise ConfigError(f"ratios must be three non-negative shares (train, valid, test) summing to 1, got {ratios}")
     return ratios
 
 

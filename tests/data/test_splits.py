@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import kgtransfer as kgt
 from kgtransfer.data.splits import Split, given_split, node_split, random_split, relation_split
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.knowledge.registry import lookup
@@ -253,3 +254,22 @@ def test_novelty_split_evaluates_only_new_knowledge():
     assert torch.equal(again.test.tensor, split.test.tensor)
     with pytest.raises(ValueError, match="unknown sources"):
         novelty_split(k, ["nope"])
+
+
+@pytest.mark.parametrize("ratios", [(0.8, 0.3, 0.1), (1.2, -0.1, -0.1), (0.5, 0.5), ("a", "b", "c")])
+def test_bad_ratios_are_a_config_error(ratios):
+    from kgtransfer.config import ConfigError
+
+    kg = kgt.KnowledgeGraph.from_triples([(f"<urn:e{i}>", "<urn:p>", f"<urn:e{i + 1}>") for i in range(10)])
+    with pytest.raises(ConfigError, match="ratios must be three"):
+        kgt.train(
+            kg, kgt.ModelConfig(encoder="embedding", dim=4), kgt.TrainConfig(epochs=1, progress=False), split=ratios
+        )
+
+
+def test_a_given_split_of_a_graph_without_split_sources_is_a_config_error():
+    from kgtransfer.config import ConfigError
+
+    kg = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="plain")
+    with pytest.raises(ConfigError, match="no valid or test source"):
+        kgt.given_split(kg)
