@@ -198,7 +198,13 @@ class Freeze(Strategy):
         for name, kind in encoder.row_parameters().items():
             if kind == "entity" and name in params:
                 params[name].requires_grad_(False)
-        for layer in encoder.layers()[: self.layers]:
+        layers = encoder.layers()
+        if layers and self.layers > len(layers):  # an encoder without layers (embedding) freezes its rows only
+            raise ConfigError(
+                f"freeze-{self.layers}: {type(encoder).__name__} has {len(layers)} message-passing layers; "
+                f"freeze-{len(layers)} freezes them all"
+            )
+        for layer in layers[: self.layers]:
             for p in layer.parameters():
                 p.requires_grad_(False)
 

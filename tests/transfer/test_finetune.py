@@ -84,3 +84,8 @@ def test_entity_typing_onto_a_graph_sharing_no_entity_warns(pre):
     with pytest.warns(TransferWarning, match="0 of 30"):
         result = kgt.finetune(pre, _typed_target("z"), config=kgt.TrainConfig(**QUICK), task="entity_typing")
     assert result.report.target_entities_transferred == 0
+
+
+def test_freezing_more_layers_than_the_encoder_has_is_an_error(graphs, pre):
+    with pytest.raises(ConfigError, match="freeze-3: RGCN has 2 message-passing layers"):
+        kgt.finetune(pre, graphs[1], "freeze-3", kgt.TrainConfig(**QUICK))
