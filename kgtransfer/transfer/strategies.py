@@ -118,11 +118,12 @@ class Full(Strategy):
         pass
 
 
-def set_probe(model: nn.Module) -> None:
+def set_probe(model: nn.Module, fixed: frozenset[int] = frozenset()) -> None:
     """Freeze everything; train a new identity-initialized linear head and the encoder's relation rows.
 
     Uses the model's declared ``head`` (on entity representations) and the encoder's
-    :meth:`~kgtransfer.models.base.Encoder.relation_rows`.
+    :meth:`~kgtransfer.models.base.Encoder.relation_rows`; parameters in ``fixed`` (ids, e.g. a frozen
+    composed source encoder's) stay frozen.
     """
     for p in model.parameters():
         p.requires_grad_(False)
@@ -134,7 +135,7 @@ def set_probe(model: nn.Module) -> None:
     model.head = head.to(next(model.encoder.parameters()).device)
     relation_rows = {f"encoder.{name}" for name, kind in model.encoder.row_parameters().items() if kind == "relation"}
     for name, p in model.named_parameters():
-        if name.startswith("head.") or name in relation_rows:
+        if (name.startswith("head.") or name in relation_rows) and id(p) not in fixed:
             p.requires_grad_(True)
 
 
@@ -146,7 +147,7 @@ class LinearProbe(Strategy):
 
     def prepare(self, model: nn.Module, phase: Phase) -> None:
         """Freeze all but the probe."""
-        set_probe(model)
+        set_probe(model, self.fixed)
 
 
 class LinearProbeThenFinetune(Strategy):
@@ -173,7 +174,7 @@ class LinearProbeThenFinetune(Strategy):
     def prepare(self, model: nn.Module, phase: Phase) -> None:
         """The probe in the first phase, everything (but the fixed parameters) in the second."""
         if phase.name == "probe":
-            set_probe(model)
+            set_probe(model, self.fixed)
         else:
             super().prepare(model, phase)
 

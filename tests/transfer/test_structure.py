@@ -24,3 +24,20 @@ def test_compose_trains_on_sampled_steps(op):
     for name, value in frozen.items():
         if not name.startswith("entity") and not name.startswith("relation"):
             assert torch.equal(first[name], value), name
+
+
+@pytest.mark.parametrize("strategy", ["linear-probe", "lp-ft"])
+def test_a_probe_keeps_the_frozen_source_of_a_composition_frozen(strategy):
+    source = random_graph(0, triples=150)
+    target = kgt.KnowledgeGraph.from_triples(list(source) + list(random_graph(5, triples=80)), name="target")
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 2})
+    pre = kgt.pretrain(source, kgt.ModelConfig(encoder="rgcn", dim=8), config)
+    still = kgt.finetune(pre, target, strategy, kgt.TrainConfig(**{**QUICK, "epochs": 2, "lr": 0.0}), compose="gate")
+    ft = kgt.finetune(pre, target, strategy, config, compose="gate")
+    moved = [
+        k
+        for k, v in ft.model.encoder.first.state_dict().items()
+        if not torch.equal(v, still.model.encoder.first.state_dict()[k])
+    ]
+    assert moved == []  # relation rows included: the source encoder is frozen whole
+    assert not torch.equal(ft.model.head.weight, still.model.head.weight)  # the probe did train
