@@ -157,6 +157,10 @@ class Comparison:
         for variant, items in self.runs.items():
             if variant in ("scratch", "interpolation") or not items:
                 continue
+            unread = [v for v in ("scratch", variant) if v in capped]
+            if unread:  # a curve still rising at the cap: no verdict either way
+                lines.append(f"{variant}: not read ({' and '.join(unread)} did not converge)")
+                continue
             s, _ = mean_std([r.get("seconds_to_99") for r in items])
             mrr, _ = mean_std([r["test"]["mrr"] for r in items])
             if math.isnan(s):

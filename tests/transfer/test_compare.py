@@ -109,6 +109,9 @@ def test_verdict_reads_time_to_quality_and_refuses_capped_runs():
     assert any(line.startswith("lp-ft:") and "no gain" in line for line in lines)
     capped = Comparison("c", [0], {"scratch": [run(0.5, 10.0, stopped=False)], "full": [run(0.5, 4.0)]})
     assert capped.verdict()[0].startswith("not converged: scratch") and "not converged" in capped.summary()
+    assert capped.verdict()[1:] == ["full: not read (scratch did not converge)"]  # no "pays" off a capped curve
+    one = Comparison("c", [0], {"scratch": [run(0.5, 10.0)], "full": [run(0.5, 4.0, stopped=False)]})
+    assert one.verdict()[1:] == ["full: not read (full did not converge)"]
 
 
 def test_a_target_that_adds_nothing_is_refused_before_training():
