@@ -412,11 +412,10 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     target = target_split(pretrained, kg, kg if isinstance(kg, Split) else split, pretrained.train_config.seed)
     model, _, _ = build_transferred(pretrained, target, init="random")
     test = target.test.tensor
-    known = (
-        (test[:, 0] < len(pretrained.vocab.entities))
-        & (test[:, 2] < len(pretrained.vocab.entities))
-        & (test[:, 1] < len(pretrained.vocab.relations))
-    )
+    # known by IRI: a split on its own vocabulary need not keep the pretrained ids first
+    ent = torch.from_numpy(index_map(pretrained.vocab.entities.keys, target.vocab.entities.keys)) >= 0
+    rel = torch.from_numpy(index_map(pretrained.vocab.relations.keys, target.vocab.relations.keys)) >= 0
+    known = ent[test[:, 0]] & ent[test[:, 2]] & rel[test[:, 1]]
     task = LinkPredictionTask(target, pretrained.task_config)
     metrics = task.evaluate(model.eval(), triples=test[known]) if known.any() else {"mrr": float("nan")}
     return ZeroShotResult(metrics, int(known.sum()), int((~known).sum()))

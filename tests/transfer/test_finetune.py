@@ -89,3 +89,18 @@ def test_entity_typing_onto_a_graph_sharing_no_entity_warns(pre):
 def test_freezing_more_layers_than_the_encoder_has_is_an_error(graphs, pre):
     with pytest.raises(ConfigError, match="freeze-3: RGCN has 2 message-passing layers"):
         kgt.finetune(pre, graphs[1], "freeze-3", kgt.TrainConfig(**QUICK))
+
+
+def test_zero_shot_on_a_split_with_its_own_vocabulary_counts_known_triples_by_iri(pre, graphs):
+    from kgtransfer.transfer.weights import index_map
+
+    # new entities a0..a9 sort before e*, so the target's own vocabulary shifts every pretrained id
+    new = [(_iri(f"a{i}"), _iri("r0"), _iri(f"e{i}")) for i in range(10)] + list(random_graph(7, 10, 40, "a"))
+    own = kgt.random_split(kgt.KnowledgeGraph.from_triples(list(graphs[0]) + new), seed=0)
+    ent = index_map(pre.vocab.entities.keys, own.vocab.entities.keys) >= 0
+    rel = index_map(pre.vocab.relations.keys, own.vocab.relations.keys) >= 0
+    test = own.test.tensor.numpy()
+    truly = int((ent[test[:, 0]] & ent[test[:, 2]] & rel[test[:, 1]]).sum())
+    result = kgt.zero_shot(pre, own)
+    assert 0 < truly < len(test)
+    assert (result.evaluated, result.skipped) == (truly, len(test) - truly)
