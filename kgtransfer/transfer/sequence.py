@@ -542,7 +542,7 @@ def sequence(
             return record, net, net_moments
 
         # every run of the step, scratch first; a replay strategy runs under its first protocol only
-        jobs = [run_scratch] if scratch else []
+        jobs, names = ([run_scratch], ["scratch"]) if scratch else ([], [])
         runs, first = [], {}
         for protocol in protocols:
             for s in strats:
@@ -550,9 +550,10 @@ def sequence(
                 if not (s.replaces_old() and s.name in first):
                     first.setdefault(s.name, protocol)
                     jobs.append(lambda protocol=protocol, s=s: run_strategy(protocol, s))
+                    names.append(f"{protocol} {s.name}")
                     job = len(jobs) - 1
                 runs.append((protocol, s, job))
-        outputs = interleave(jobs) if interleaved else [job() for job in jobs]
+        outputs = interleave(jobs, names) if interleaved else [job() for job in jobs]
         if scratch:
             records.append(outputs[0][0])
         shared = {}
