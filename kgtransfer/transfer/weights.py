@@ -69,6 +69,17 @@ class TransferReport:
     def warnings(self) -> list[str]:
         """Sentences for a transfer that carried little over: under 10% of K's entities or relations."""
         out = []
+        if self.target_entities_transferred == 0 and self.target_relations_transferred == 0:
+            if not self.parameters_copied:
+                out.append(
+                    "nothing was transferred: no entity, relation or parameter of the pretrained model lines up "
+                    "with the target graph (no shared IRI), so this is training from scratch"
+                )
+            else:
+                out.append(
+                    "no entity or relation row was transferred (no shared IRI); only "
+                    f"{len(self.parameters_copied)} shared parameters (layer weights) carried over"
+                )
         for what, got, total in (
             ("the target's entities", self.target_entities_transferred, self.target_entities),
             ("the target's relations", self.target_relations_transferred, self.target_relations),

@@ -104,3 +104,15 @@ def test_zero_shot_on_a_split_with_its_own_vocabulary_counts_known_triples_by_ir
     result = kgt.zero_shot(pre, own)
     assert 0 < truly < len(test)
     assert (result.evaluated, result.skipped) == (truly, len(test) - truly)
+
+
+@pytest.mark.parametrize(
+    "encoder,says", [("embedding", "nothing was transferred"), ("rgcn", "only 4 shared parameters")]
+)
+def test_a_target_sharing_no_iri_says_what_carried_over(graphs, encoder, says):
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 1})
+    pre = kgt.pretrain(graphs[0], kgt.ModelConfig(encoder=encoder, dim=8), config)
+    disjoint = random_graph(1, prefix="z", relations=("q0", "q1"))
+    with pytest.warns(TransferWarning, match=says):
+        ft = kgt.finetune(pre, disjoint, config=config)
+    assert says in str(ft.report)
