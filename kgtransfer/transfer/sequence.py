@@ -393,6 +393,17 @@ def time_to(curve: list[dict], target: float) -> dict:
     return {"epoch": None, "seconds": None, "cpu_seconds": None, "queries": None}
 
 
+def _total(start: float, per_epoch: list[float], extra: dict[int, float]) -> float:
+    """``start`` plus every epoch's seconds and extra seconds, added in :func:`_curve`'s order.
+
+    The same order of float additions, so a curve's last cumulative value never exceeds the total.
+    """
+    total = start
+    for i, value in enumerate(per_epoch):
+        total = total + value + extra.get(i + 1, 0.0)
+    return total + sum(v for k, v in extra.items() if not 1 <= k <= len(per_epoch))
+
+
 def _curve(result, prep: float, task: StepTask) -> list[dict]:
     """Validation MRR per evaluation: cumulative training seconds, CPU seconds (preparation included), queries.
 
@@ -647,8 +658,8 @@ def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
         "valid_best": result.best.get("mrr"),
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
-        "seconds": prep + sum(result.history.seconds) + sum(w for w, _ in task.extra_seconds.values()),
-        "cpu_seconds": task.prep_cpu + sum(task.epoch_cpu) + sum(c for _, c in task.extra_seconds.values()),
+        "seconds": _total(prep, result.history.seconds, {k: w for k, (w, _) in task.extra_seconds.items()}),
+        "cpu_seconds": _total(task.prep_cpu, task.epoch_cpu, {k: c for k, (_, c) in task.extra_seconds.items()}),
         "prep_seconds": prep,
         "curve": _curve(result, prep, task),
         "test": evaluate_step(net, step, task),
