@@ -28,6 +28,7 @@ from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umas
 from kgtransfer.knowledge import streaming
 from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements, scope_blank_nodes
 from kgtransfer.knowledge.limits import DepthError, check_depth, check_xml_entities
+from kgtransfer.knowledge.streaming import gunzip
 
 FORMATS = {
     "turtle": ("TURTLE", (".ttl",)),
@@ -75,8 +76,6 @@ def _ox_format(key: str):
 
 DEFAULT_BASE = "https://kgtransfer.invalid/"
 """The base IRI relative IRIs in files resolve against (``.invalid`` is reserved: it names no place)."""
-MAX_GZIP_RATIO = 64
-"""A ``.gz`` file may expand to ``max(64 MiB, 64 x its size)``; more is refused (a decompression bomb)."""
 _BOM = b"\xef\xbb\xbf"
 
 _LOCATION = re.compile(r"line (\d+)(?: between columns (\d+)| column (\d+))?")
@@ -186,34 +185,8 @@ def read_file(
         raise SourceNotFoundError(f"{path}: no such file")
     data = path.read_bytes()
     if path.name.lower().endswith(".gz"):
-        data = _gunzip(data, str(path))
+        data = gunzip(data, str(path))
     return parse(data, key, str(path), name=name or path.name, base_iri=base or DEFAULT_BASE)
-
-
-def _gunzip(data: bytes, source: str) -> bytes:
-    """Decompress a gzip file, refusing a corrupt one or one that expands past the limit (typed errors)."""
-    import zlib
-
-    limit = max(64 << 20, MAX_GZIP_RATIO * len(data))
-    out, size, pending = [], 0, data
-    try:
-        d = zlib.decompressobj(wbits=31)
-        while True:
-            out.append(d.decompress(pending, limit - size + 1))
-            size += len(out[-1])
-            if size > limit:
-                raise RDFSyntaxError(f"expands past {limit:,} bytes; decompress it first if that is meant", source)
-            if d.unconsumed_tail:
-                pending = d.unconsumed_tail
-            elif d.eof and d.unused_data.strip(b"\0"):  # a further gzip member
-                pending, d = d.unused_data, zlib.decompressobj(wbits=31)
-            else:
-                break
-        if not d.eof:
-            raise RDFSyntaxError("truncated gzip data", source)
-        return b"".join(out)
-    except zlib.error as e:
-        raise RDFSyntaxError(f"not valid gzip data ({e})", source) from None
 
 
 @implements("from_rdflib")
