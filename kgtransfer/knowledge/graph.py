@@ -239,16 +239,33 @@ class KnowledgeGraph:
     ) -> KnowledgeGraph:
         """Build from ``(s, p, o)`` triples of N-Triples strings or rdflib terms.
 
+        Strings are N-Triples terms (``<iri>``, ``_:label``, ``"lex"``, ``"lex"@en``,
+        ``"lex"^^<datatype>``), normalized for RDF 1.1 term equality (see
+        :func:`~kgtransfer.knowledge.terms.as_canonical`); anything else raises RDFSyntaxError.
         Blank nodes are renamed into a scope of their own (see :func:`scope_blank_nodes`) unless
         ``scope_blanks=False``.
         """
         index: dict[str, int] = {}
         setdefault = index.setdefault
         flat: list[int] = []
+        spelled: dict[str, str] = {}  # a literal as written -> canonical (each spelling parsed once)
         for s, p, o in triples:
             for term in (s, p, o):
-                key = T.as_canonical(term)
+                if type(term) is str and term.startswith('"'):
+                    key = spelled.get(term)
+                    if key is None:
+                        key = spelled[term] = _canonical_literal(term, name)
+                else:
+                    key = T.as_canonical(term)
                 flat.append(setdefault(key, len(index)))
+        bad = [t for t in index if not T.is_term(t)]
+        if bad:
+            from kgtransfer.errors import RDFSyntaxError
+
+            raise RDFSyntaxError(
+                f'not N-Triples terms: {bad[:3]!r}; write an IRI as <...>, a literal as "...", a blank node as _:label',
+                name or "triples",
+            )
         terms = _object_array(list(index))
         if scope_blanks:
             terms = scope_blank_nodes(terms, _content_digest(terms, flat))
@@ -322,7 +339,10 @@ class KnowledgeGraph:
             for i, t in enumerate(self.terms.tolist()):
                 index.setdefault(t, i)  # the first id of a term, as a scan would find it
             self._term_index = index
-        return self._term_index.get(T.as_canonical(term))
+        try:
+            return self._term_index.get(T.as_canonical(term))
+        except ValueError:  # a malformed literal is in no graph
+            return None
 
     def __eq__(self, other: object) -> bool:
         """Same set of triples (term for term, blank-node labels included)."""
@@ -561,6 +581,15 @@ def _nquads_or_nt(quads: bool):
     import pyoxigraph as ox
 
     return ox.RdfFormat.N_QUADS if quads else ox.RdfFormat.N_TRIPLES
+
+
+def _canonical_literal(term: str, name: str | None) -> str:
+    try:
+        return T.canonical(term)
+    except ValueError:
+        from kgtransfer.errors import RDFSyntaxError
+
+        raise RDFSyntaxError(f"{term[:80]!r} is not an N-Triples literal", name or "triples") from None
 
 
 def _content_digest(terms: np.ndarray, flat: list[int]) -> bytes:
