@@ -598,7 +598,7 @@ def parse_binding(text: str, prefixes: dict[str, str]) -> tuple[str, str]:
         return var, value
     m = re.fullmatch(r'"((?:[^"\\]|\\.)*)"(?:@([A-Za-z]+(?:-[A-Za-z0-9]+)*)|\^\^(<[^>]*>|[\w.-]*:[\w.-]*))?', value)
     if m:
-        lexical = m.group(1).encode().decode("unicode_escape") if "\\" in m.group(1) else m.group(1)
+        lexical = T.literal_parts(f'"{m.group(1)}"')[0]  # SPARQL escapes decoded; other text kept as is
         datatype = m.group(3)
         if datatype and not datatype.startswith("<"):
             datatype = expand(datatype)

@@ -88,6 +88,19 @@ def test_parse_binding_forms():
         parse_binding("c=Room", prefixes)
 
 
+def test_parse_binding_keeps_unicode_and_decodes_escapes():
+    prefixes = query_prefixes("SELECT * { ?s ?p ?o }")
+    assert parse_binding('c="Café 日本"@FR', prefixes) == ("c", '"Café 日本"@fr')
+    assert parse_binding(r'c="é\tb\u00e9\"q"', prefixes) == ("c", '"é\\tbé\\"q"')  # é stays é next to escapes
+
+
+def test_bind_a_unicode_literal_finds_it(tmp_path, capsys):
+    path = tmp_path / "u.ttl"
+    path.write_text('<urn:a> <urn:p> "Café\\n" .\n', encoding="utf-8")
+    assert main(["sparql", "SELECT ?s WHERE { ?s <urn:p> ?o }", "--source", str(path), "--bind", r'o="Café\n"']) == 0
+    assert "urn:a" in capsys.readouterr().out
+
+
 def test_bind_prefixed_name_and_say_when_nothing_matches(tmp_path, capsys):
     (tmp_path / "k.ttl").write_text(DATA)
     query = f"PREFIX ex: <{EX}>\nSELECT ?o WHERE {{ ?s ex:p ?o }}"
