@@ -485,11 +485,16 @@ class KnowledgeGraph:
         return to_hetero_data(self, vocab=vocab, literals=literals, blank_nodes=blank_nodes)
 
     def to_oxigraph(self, provenance_graphs: bool = False):
-        """A ``pyoxigraph.Store``: triples in the default graph, or one named graph per source set."""
+        """A ``pyoxigraph.Store``: triples in the default graph, or one named graph per source set.
+
+        Blank nodes keep their labels (``Store.bulk_load`` would draw random ones), so query
+        results are the same in every run and name the graph's own blank nodes.
+        """
         import pyoxigraph as ox
 
         store = ox.Store()
-        store.bulk_load(self.to_ntriples(provenance_graphs).encode(), format=_nquads_or_nt(provenance_graphs))
+        text = self.to_ntriples(provenance_graphs).encode()
+        store.bulk_extend(ox.parse(text, format=_nquads_or_nt(provenance_graphs)))
         return store
 
     def to_networkx(self):

@@ -246,7 +246,7 @@ def query_store(kg: KnowledgeGraph):
     for iri, rows in kg.named_graphs().items():
         g = f"<{iri}>"
         lines += [f"{terms[s]} {terms[p]} {terms[o]} {g} .\n" for s, p, o in kg.triples[rows].tolist()]
-    store.bulk_load("".join(lines).encode(), format=ox.RdfFormat.N_QUADS)
+    store.bulk_extend(ox.parse("".join(lines).encode(), format=ox.RdfFormat.N_QUADS))  # the same blank nodes
     return store
 
 
@@ -355,12 +355,31 @@ def _embedded(text: str, label: str, form: str, store, name: str):
         if form == "SELECT":
             variables = [v.value for v in result.variables]
             return _rows(variables, ([(v, s[v]) for v in variables] for s in result), label)
-        data = ox.serialize(result, format=ox.RdfFormat.N_TRIPLES) or b""
+        data = ox.serialize(_fresh_blanks_in_order(result), format=ox.RdfFormat.N_TRIPLES) or b""
     except SyntaxError as e:
         raise SparqlQueryError(f"{label}: invalid SPARQL: {e}") from None
     except (OSError, RuntimeError, ValueError) as e:
         raise SparqlQueryError(f"{label}: evaluation failed: {e}") from None
     return _graph(data, label, name)
+
+
+def _fresh_blanks_in_order(triples) -> list:
+    """The triples with blank nodes relabelled ``r0, r1, ...`` in order of first appearance.
+
+    A CONSTRUCT template's blank nodes get random labels from the store, and the result's blank
+    nodes are scoped by its content (see :func:`~kgtransfer.knowledge.graph.scope_blank_nodes`):
+    relabelling first makes that scope, and so every label and vocabulary id, reproducible.
+    """
+    import pyoxigraph as ox
+
+    names: dict = {}
+
+    def relabel(term):
+        if type(term) is ox.BlankNode:
+            return names.setdefault(term, ox.BlankNode(f"r{len(names)}"))
+        return term
+
+    return [ox.Triple(relabel(t.subject), t.predicate, relabel(t.object)) for t in triples]
 
 
 def _rows(variables: list[str], solutions, label: str) -> Rows:

@@ -266,3 +266,32 @@ def test_iri_with_forbidden_characters_is_refused(people, value):
 def test_unterminated_iri_string_is_refused(people):
     with pytest.raises(SparqlQueryError, match="not a valid IRI"):
         kgt.sparql(KNOWS, people, bindings={"s": f"<{EX}alice"})
+
+
+# --- blank nodes in results ------------------------------------------------------------------------
+
+BLANKS = """@prefix ex: <http://example.org/> .
+ex:a ex:p [ ex:q "x" ; ex:r [ ex:s ex:b ] ] ; ex:list ( ex:b ex:c ) .
+"""
+
+
+def test_construct_with_blank_nodes_is_reproducible(tmp_path):
+    path = tmp_path / "b.ttl"
+    path.write_text(BLANKS)
+    kg = kgt.load(path)
+    for query in (
+        "CONSTRUCT WHERE { ?s ?p ?o }",  # blank nodes of the graph
+        "CONSTRUCT { ?s <urn:p> [ <urn:q> ?o ] } WHERE { ?s ?p ?o }",  # fresh blank nodes of the template
+        "DESCRIBE <http://example.org/a>",
+    ):
+        first, second = kgt.sparql(query, kg), kgt.sparql(query, kg)
+        assert first.terms.tolist() == second.terms.tolist(), query  # same labels, so the same vocab ids
+        assert first == second
+
+
+def test_graph_patterns_join_blank_nodes_with_the_default_graph(tmp_path):
+    path = tmp_path / "b.trig"
+    path.write_text("<http://e/g> { <http://e/a> <http://e/p> _:x . _:x <http://e/q> 1 . }\n")
+    kg = kgt.load(path) | kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="other")
+    query = "SELECT ?v WHERE { <http://e/a> <http://e/p> ?x . GRAPH <http://e/g> { ?x <http://e/q> ?v } }"
+    assert [int(r.v) for r in kgt.sparql(query, kg)] == [1]  # one blank node, in every graph
