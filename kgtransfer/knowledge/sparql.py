@@ -493,10 +493,38 @@ def available_views() -> list[str]:
 
 
 def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
-    """Apply the named view (``ontologies/views/<view>.rq``) to ``kg``; sources are kept when possible."""
+    """Apply the named view (``ontologies/views/<view>.rq``) to ``kg``, keeping provenance.
+
+    A result triple that ``kg`` holds keeps ``kg``'s sources (so a benchmark's given split, or the
+    named graphs of a TriG file, survive a view); one the view made up has the source
+    ``<kg.name>[<view>]``. Blank-node triples are matched by canonical labels
+    (:mod:`~kgtransfer.knowledge.blank_nodes`), so only whole blank-node structures match.
+    """
     path = views_dir() / f"{view}.rq"
     if not path.is_file():
         from kgtransfer.errors import RegistryError
 
         raise RegistryError(f"unknown view {view!r}; available: {', '.join(available_views())}")
-    return sparql(path, kg, name=f"{kg.name}[{view}]")
+    return _keep_sources(sparql(path, kg, name=f"{kg.name}[{view}]"), kg)
+
+
+def _keep_sources(result: KnowledgeGraph, kg: KnowledgeGraph) -> KnowledgeGraph:
+    """``result`` with the provenance of the triples ``kg`` holds (the others: the source ``result.name``)."""
+    import numpy as np
+
+    from kgtransfer.knowledge.graph import compact, merge_terms, pack_rows
+
+    if not len(result) or not len(kg):
+        return result
+    blanks = any(t.startswith("_:") for t in result.terms.tolist())
+    a, b = (kg.canonical_terms(), result.canonical_terms()) if blanks else (kg.terms, result.terms)
+    terms, ma, mb = merge_terms(a, b)
+    keys = pack_rows(np.concatenate([ma[kg.triples], mb[result.triples]]), len(terms))
+    held, wanted = keys[: len(kg)], keys[len(kg) :]
+    order = np.argsort(held, kind="stable")
+    pos = np.minimum(np.searchsorted(held[order], wanted), len(held) - 1)
+    found = held[order][pos] == wanted
+    provenance = np.where(found, kg.provenance[order[pos]], len(kg.source_sets))
+    sources = (*kg.sources, result.name)
+    sets = (*kg.source_sets, (len(kg.sources),))
+    return compact(result.terms, result.triples, provenance, sources, result.name, sets)

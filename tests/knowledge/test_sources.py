@@ -286,3 +286,19 @@ def test_empty_string_and_url_are_not_loaded(tmp_path, monkeypatch):
             kgt.load(empty)
     with pytest.raises(SourceNotFoundError, match=r"https://example\.org/sparql: a URL is queried"):
         kgt.load("https://example.org/sparql")
+
+
+def test_a_view_keeps_named_graphs_and_the_given_split(tmp_path):
+    label = f"<{RDFS}label>"
+    path = tmp_path / "data.trig"
+    path.write_text(
+        f'<http://e/d/train> {{ <http://e/a> {label} "A" . <http://e/b> {label} "B" .\n'
+        "  <http://e/a> <http://e/p> <http://e/b> }\n"
+        f'<http://e/d/test> {{ <http://e/c> {label} "C" . <http://e/b> {label} "B" }}\n'
+    )
+    kg = kgt.load(path, view="labels")
+    assert len(kg) == 3 and kg.name == "data.trig[labels]"
+    assert kg.sources_of(("<http://e/a>", label, '"A"')) == ["http://e/d/train"]
+    assert kg.sources_of(("<http://e/b>", label, '"B"')) == ["http://e/d/train", "http://e/d/test"]
+    split = given_split(kg, literals="nodes")
+    assert (len(split.train), len(split.valid), len(split.test)) == (1, 0, 2)
