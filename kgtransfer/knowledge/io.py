@@ -79,6 +79,7 @@ DEFAULT_BASE = "https://kgtransfer.invalid/"
 _BOM = b"\xef\xbb\xbf"
 
 _LOCATION = re.compile(r"line (\d+)(?: between columns (\d+)| column (\d+))?")
+_PARSER_PREFIX = re.compile(r"^Parser error (?:at|between) line \d+ [^:]*: ")
 
 
 def parse(
@@ -106,7 +107,7 @@ def parse(
         m = _LOCATION.search(str(e))
         line = int(m.group(1)) if m else getattr(e, "lineno", None)
         col = int(m.group(2) or m.group(3)) if m and (m.group(2) or m.group(3)) else None
-        message = re.sub(r"^Parser error at line \d+ between columns \d+ and \d+: ", "", str(e))
+        message = _PARSER_PREFIX.sub("", getattr(e, "msg", None) or str(e))  # the location is said once, in front
         if line is None and format == "rdfxml":
             line, col = _xml_location(data, message)
         raise RDFSyntaxError(message, source, line, col) from None

@@ -134,6 +134,9 @@ def test_malformed_turtle_names_file_line_and_column(fixtures_dir):
         ("iri.ttl", '@prefix ex: <http://e/> .\n\nex:a ex:p "é" , ex:bé , <bad iri> .\n', 3, 25),
         ("dot.ttl", "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/a> <http://e/p> <http://e/b>\n", 3, 1),
         ("relative.nt", "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/a> <http://e/p> <b> .\n", 2, 27),
+        ("cut.jsonld", '{"@id": ', 1, 9),
+        ("dot.nt", "<http://e/a> <http://e/p> <http://e/b>\n", 2, 1),
+        ("graph.trig", "<http://g> { <http://e/a> <http://e/p> }", 1, 40),
     ],
 )
 def test_syntax_error_positions(tmp_path, name, text, line, column):
@@ -143,6 +146,8 @@ def test_syntax_error_positions(tmp_path, name, text, line, column):
         kgt.load(path)
     assert (info.value.line, info.value.column) == (line, column)
     assert str(info.value).startswith(f"{path}:{line}:{column}: ")
+    message = str(info.value).removeprefix(f"{path}:{line}:{column}: ")
+    assert "line" not in message and "Parser error" not in message  # the place is said once, in front
 
 
 def test_unknown_suffix(people, tmp_path):
