@@ -68,13 +68,20 @@ class Row(dict):
 
 
 def display_term(term) -> str:
-    """A term as a person reads it: IRIs bare, literals by lexical form (``60639``, ``Room@en``)."""
+    """A term as a person reads it: IRIs bare, literals by lexical form (``60639``, ``Room@en``), ``_:b0``."""
     from rdflib import Literal
 
     if term is None:
         return ""
-    text = str(term).replace("\n", "\\n").replace("\t", "\\t")
+    text = _csv_cell(term).replace("\n", "\\n").replace("\t", "\\t")
     return f"{text}@{term.language}" if isinstance(term, Literal) and term.language else text
+
+
+def _csv_cell(term) -> str:
+    """A term as SPARQL's CSV results write it: IRIs and lexical forms bare, blank nodes ``_:label``."""
+    from rdflib import BNode
+
+    return f"_:{term}" if isinstance(term, BNode) else str(term)
 
 
 class Rows(list):
@@ -89,12 +96,12 @@ class Rows(list):
         self.variables = variables
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
-        """CSV text (IRIs and literal values as plain strings); also written to ``path`` if given."""
+        """CSV text (IRIs and literals as plain strings, blank nodes ``_:label``); also written to ``path`` if given."""
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(self.variables)
         for row in self:
-            writer.writerow([str(row[v]) if v in row else "" for v in self.variables])
+            writer.writerow([_csv_cell(row[v]) if v in row else "" for v in self.variables])
         if path is not None:
             from kgtransfer.knowledge.io import atomic_write_text
 

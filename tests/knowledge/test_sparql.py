@@ -295,3 +295,14 @@ def test_graph_patterns_join_blank_nodes_with_the_default_graph(tmp_path):
     kg = kgt.load(path) | kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="other")
     query = "SELECT ?v WHERE { <http://e/a> <http://e/p> ?x . GRAPH <http://e/g> { ?x <http://e/q> ?v } }"
     assert [int(r.v) for r in kgt.sparql(query, kg)] == [1]  # one blank node, in every graph
+
+
+def test_select_names_the_graphs_own_blank_nodes(tmp_path):
+    path = tmp_path / "b.ttl"
+    path.write_text(BLANKS)
+    kg = kgt.load(path)
+    rows = kgt.sparql("SELECT ?o WHERE { <http://example.org/a> <http://example.org/p> ?o }", kg)
+    p = kg.term_id("<http://example.org/p>")
+    blank = kg.terms[kg.triples[kg.triples[:, 1] == p][0, 2]]  # the graph's label of ex:a's ex:p value
+    assert rows.to_csv() == f"o\n{blank}\n"  # SPARQL CSV writes a blank node as _:label
+    assert blank in str(rows)
