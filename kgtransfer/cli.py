@@ -507,16 +507,35 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
-def _load_source(spec: str, **kwargs):
-    """Load a CLI source: a path, a registry name, or ``NAME=SOURCE`` giving it a provenance name."""
+def _load_source(spec: str, name: str | None = None, **kwargs):
+    """Load a CLI source: a path, a registry name, or ``NAME=SOURCE`` giving it a provenance name.
+
+    ``name`` is the provenance name when the spec gives none (default: the file, folder or registry name).
+    """
     import kgtransfer as kgt
 
-    name = None
-    if "=" in spec and not Path(spec).exists() and not spec.startswith(("http://", "https://")):
+    if _named(spec):
         name, spec = spec.split("=", 1)
         if not name:
             raise kgt.KGTransferError(f"{name}={spec}: empty source name before '='")
     return kgt.load(spec, name=name, **kwargs)
+
+
+def _named(spec: str) -> bool:
+    return "=" in spec and not Path(spec).exists() and not spec.startswith(("http://", "https://"))
+
+
+def _distinct_names(spec1: str, spec2: str) -> tuple[str | None, str | None]:
+    """Provenance names for two sources whose own names would collide (``v1/data.ttl``, ``v2/data.ttl``): the paths.
+
+    Operators unite sources by name, so two files both called ``data.ttl`` would become one source.
+    """
+    if _named(spec1) or _named(spec2) or spec1 == spec2:
+        return None, None
+    p1, p2 = Path(spec1), Path(spec2)
+    if p1.exists() and p2.exists() and p1.resolve().name == p2.resolve().name and p1.resolve() != p2.resolve():
+        return spec1, spec2
+    return None, None
 
 
 def _print_stats(kg, top: int = 10) -> None:
@@ -541,7 +560,8 @@ def cmd_merge(args: argparse.Namespace) -> None:
     """``kgtransfer merge``."""
     import kgtransfer as kgt
 
-    k1, k2 = _load_source(args.k1, view=args.view), _load_source(args.k2, view=args.view)
+    n1, n2 = _distinct_names(args.k1, args.k2)
+    k1, k2 = _load_source(args.k1, view=args.view, name=n1), _load_source(args.k2, view=args.view, name=n2)
     op = getattr(kgt, args.operator)
     kwargs: dict = {"align": args.align}
     if args.operator == "extension":

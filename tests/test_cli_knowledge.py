@@ -38,8 +38,14 @@ def test_named_sources_keep_separate_provenance(two_folders, capsys):
     back = kgt.load(out)
     assert sorted(back.sources) == ["new", "old"]
     assert back.sources_of((f"<{EX}x>", f"<{EX}p>", f"<{EX}y>")) == ["old"]
-    # without names the two files collapse into one provenance name
+    # without names, two files of the same name are named by their paths (they collapsed into one source)
     assert main(["merge", "union", str(a), str(b), "-o", str(out)]) == 0
+    back = kgt.load(out)
+    assert sorted(back.sources) == sorted([str(a), str(b)])
+    assert back.sources_of((f"<{EX}x>", f"<{EX}p>", f"<{EX}y>")) == [str(a)]
+    assert main(["merge", "difference", str(a), str(b), "-o", str(two_folders / "d.nq")]) == 0
+    assert kgt.load(two_folders / "d.nq").sources == (str(a),)
+    assert main(["merge", "union", str(a), str(a), "-o", str(out)]) == 0  # one file twice stays one source
     assert kgt.load(out).sources == ("data.ttl",)
 
 
