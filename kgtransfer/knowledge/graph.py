@@ -96,6 +96,22 @@ def merge_terms(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return merged, np.arange(len(a), dtype=np.int64), map_b
 
 
+def canonical_triples(kg: KnowledgeGraph) -> tuple[np.ndarray, np.ndarray]:
+    """``(terms, triples)``: ``kg`` under canonical blank-node labels, one id per distinct label.
+
+    Interchangeable blank nodes share a canonical label (see :mod:`~kgtransfer.knowledge.blank_nodes`),
+    so the canonical term array can repeat a string; :func:`merge_terms` needs distinct terms.
+    """
+    canonical = kg.canonical_terms()
+    if canonical is kg.terms:
+        return kg.terms, kg.triples
+    index: dict[str, int] = {}
+    ids = np.fromiter((index.setdefault(t, len(index)) for t in canonical.tolist()), np.int64, len(canonical))
+    if len(index) == len(canonical):
+        return canonical, kg.triples
+    return _object_array(list(index)), ids[kg.triples]
+
+
 def _object_array(values: Sequence[str]) -> np.ndarray:
     arr = np.empty(len(values), dtype=object)
     arr[:] = values

@@ -519,14 +519,18 @@ def _keep_sources(result: KnowledgeGraph, kg: KnowledgeGraph) -> KnowledgeGraph:
     """``result`` with the provenance of the triples ``kg`` holds (the others: the source ``result.name``)."""
     import numpy as np
 
-    from kgtransfer.knowledge.graph import compact, merge_terms, pack_rows
+    from kgtransfer.knowledge.graph import canonical_triples, compact, merge_terms, pack_rows
 
     if not len(result) or not len(kg):
         return result
     blanks = any(t.startswith("_:") for t in result.terms.tolist())
-    a, b = (kg.canonical_terms(), result.canonical_terms()) if blanks else (kg.terms, result.terms)
+    (a, ta), (b, tb) = (
+        (canonical_triples(kg), canonical_triples(result))
+        if blanks
+        else ((kg.terms, kg.triples), (result.terms, result.triples))
+    )
     terms, ma, mb = merge_terms(a, b)
-    keys = pack_rows(np.concatenate([ma[kg.triples], mb[result.triples]]), len(terms))
+    keys = pack_rows(np.concatenate([ma[ta], mb[tb]]), len(terms))
     held, wanted = keys[: len(kg)], keys[len(kg) :]
     order = np.argsort(held, kind="stable")
     pos = np.minimum(np.searchsorted(held[order], wanted), len(held) - 1)
