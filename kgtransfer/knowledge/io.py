@@ -187,7 +187,14 @@ def read_file(
     data = path.read_bytes()
     if path.name.lower().endswith(".gz"):
         data = gunzip(data, str(path))
-    return parse(data, key, str(path), name=name or path.name, base_iri=base or DEFAULT_BASE)
+    try:
+        return parse(data, key, str(path), name=name or path.name, base_iri=base or DEFAULT_BASE)
+    except RDFSyntaxError as e:
+        if format is not None or e.line != 1:
+            raise
+        # failing on the first line, a file often is not in the format its suffix says
+        hint = f"; read as {key} from the suffix, pass format= if it is another format"
+        raise RDFSyntaxError(e.message + hint, e.path, e.line, e.column) from None
 
 
 @implements("from_rdflib")

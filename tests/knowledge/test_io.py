@@ -248,3 +248,16 @@ def test_interrupted_rename_cleans_up(people, tmp_path, monkeypatch):
 def test_serialize_creates_parent_folders(people, tmp_path):
     path = people.serialize(tmp_path / "a" / "b" / "people.nq")
     assert len(kgt.load(path)) == 16
+
+
+def test_a_first_line_error_says_which_format_the_suffix_chose(tmp_path):
+    path = tmp_path / "data.nt"  # Turtle under an N-Triples name
+    path.write_text("@prefix ex: <http://e/> .\nex:a ex:p ex:b .\n")
+    with pytest.raises(RDFSyntaxError, match=r"data\.nt:1:1: .*read as ntriples from the suffix, pass format=") as e:
+        kgt.load(path)
+    assert (e.value.line, e.value.column) == (1, 1)
+    assert len(kgt.load(path, format="turtle")) == 1
+    path.write_text("<http://e/a> <http://e/p> <http://e/b> .\n<http://e/a> <http://e/p> .\n")
+    with pytest.raises(RDFSyntaxError) as e:  # later lines: the format was right, no hint
+        kgt.load(path)
+    assert e.value.line == 2 and "suffix" not in str(e.value)
