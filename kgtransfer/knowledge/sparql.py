@@ -29,6 +29,7 @@ from kgtransfer.errors import EndpointError, SourceNotFoundError, SparqlQueryErr
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.endpoint import MAX_BYTES, Deadline, parse_boolean, parse_solutions, post
 from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.knowledge.io import DEFAULT_BASE
 from kgtransfer.knowledge.query_text import (
     check_nesting,
     query_form,
@@ -144,7 +145,7 @@ class Rows(list):
 
 
 def read_query(query: str | os.PathLike) -> tuple[str, str]:
-    """``(text, name)`` of a query given as text, a path to a ``.rq``/``.sparql`` file (UTF-8), or a bundled name.
+    """``(text, name)`` of a query: its text, a path to a ``.rq``, ``.sparql`` or other file, or a bundled name.
 
     A bundled name (``"brick-top-classes"``, see ``kgtransfer sources``) reads
     ``ontologies/queries/<name>.rq`` from the installed package, so it works from any folder.
@@ -153,7 +154,9 @@ def read_query(query: str | os.PathLike) -> tuple[str, str]:
     if bundled is not None:
         return bundled.read_text(encoding="utf-8"), bundled.stem
     if isinstance(query, os.PathLike) or (
-        isinstance(query, str) and query.lower().endswith((".rq", ".sparql")) and "\n" not in query
+        isinstance(query, str)
+        and "\n" not in query
+        and (query.lower().endswith((".rq", ".sparql")) or (len(query) < 1024 and "{" not in query and _is_file(query)))
     ):
         path = Path(query)
         if not path.is_file():
@@ -171,6 +174,13 @@ def read_query(query: str | os.PathLike) -> tuple[str, str]:
     except UnicodeEncodeError as e:
         raise SparqlQueryError(f"{label}: not valid Unicode text ({e.reason} at {e.start})") from None
     return query, label
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL
+        return False
 
 
 def _bundled_query(query) -> Path | None:
@@ -356,7 +366,7 @@ def _embedded(text: str, label: str, form: str, store, name: str):
     import pyoxigraph as ox
 
     try:
-        result = store.query(text)
+        result = store.query(text, base_iri=DEFAULT_BASE)  # relative IRIs resolve as in loaded files
         if form == "ASK":
             return bool(result)
         if form == "SELECT":

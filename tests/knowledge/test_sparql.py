@@ -306,3 +306,19 @@ def test_select_names_the_graphs_own_blank_nodes(tmp_path):
     blank = kg.terms[kg.triples[kg.triples[:, 1] == p][0, 2]]  # the graph's label of ex:a's ex:p value
     assert rows.to_csv() == f"o\n{blank}\n"  # SPARQL CSV writes a blank node as _:label
     assert blank in str(rows)
+
+
+def test_relative_iris_in_a_query_resolve_like_the_files(tmp_path):
+    path = tmp_path / "rel.ttl"
+    path.write_text("<a> <p> <b> .\n")  # loads as <https://kgtransfer.invalid/a> ...
+    rows = kgt.sparql("SELECT ?o WHERE { <a> <p> ?o }", path)
+    assert [str(r.o) for r in rows] == ["https://kgtransfer.invalid/b"]
+
+
+def test_a_query_file_of_any_suffix(tmp_path, people):
+    path = tmp_path / "names.txt"
+    path.write_text(NAMES)
+    rows = kgt.sparql(str(path), people)
+    assert len(rows) == 3
+    with pytest.raises(SparqlQueryError, match="not a SPARQL query"):  # a missing file is still read as text
+        kgt.sparql(str(tmp_path / "missing.txt"), people)
