@@ -37,6 +37,25 @@ EPILOG = """examples:
 """
 
 
+def _count(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a number of seconds > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+_count.__name__, _seconds.__name__ = "integer", "number"  # argparse says "invalid integer value: 'x'"
+
+
 def _source_help() -> str:
     return (
         "a file (.ttl .nt .nq .trig .rdf .owl .jsonld, optionally .gz) or a registry name (see `kgtransfer "
@@ -61,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", help="a view from ontologies/views (hierarchy, schema, object-properties, ...)")
     p.add_argument("--query", help="a CONSTRUCT query (.rq file) to run on the source first")
     p.add_argument("--format", help="RDF format when the suffix does not tell (turtle, ntriples, ...)")
-    p.add_argument("--top", type=int, default=10, help="how many top predicates to list (default: 10)")
+    p.add_argument("--top", type=_count, default=10, help="how many top predicates to list (default: 10)")
     p.set_defaults(handler=cmd_info)
 
     p = sub.add_parser(
@@ -78,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", help="output RDF format when the suffix does not tell (turtle, trig, nquads, ...)")
     p.add_argument("--view", help="apply a view to both inputs first (hierarchy, schema, object-properties, ...)")
     p.add_argument("--align", help="align entities first: sameas, labels, or a two-column CSV/TSV mapping file")
-    p.add_argument("--hops", type=int, default=1, help="extension only: reach in K2 from K1's entities (default: 1)")
+    p.add_argument("--hops", type=_count, default=1, help="extension only: reach in K2 from K1's entities (default: 1)")
     p.add_argument(
         "--blank-nodes",
         choices=("merge", "canonical"),
@@ -108,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         "number or true/false",
     )
     p.add_argument(
-        "--timeout", type=float, default=60.0, help="total seconds per endpoint call or federated query (default: 60)"
+        "--timeout",
+        type=_seconds,
+        default=60.0,
+        help="total seconds per endpoint call or federated query (default: 60)",
     )
     p.add_argument(
         "--federation", action="store_true", help="let a local query call endpoints with SERVICE (default: refused)"

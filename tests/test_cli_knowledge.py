@@ -167,3 +167,18 @@ def test_graph_queries_see_named_graphs_on_the_cli(tmp_path, capsys):
     query = "SELECT ?g ?s WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g"
     assert main(["sparql", query, "--source", str(tmp_path / "d.trig"), "--csv"]) == 0
     assert capsys.readouterr().out.splitlines() == ["g,s", f"{EX}g1,{EX}a", f"{EX}g2,{EX}c"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["info", "x.ttl", "--top", "-1"], "--top: must be >= 0, got -1"),
+        (["info", "x.ttl", "--top", "x"], "invalid integer value: 'x'"),
+        (["merge", "extension", "a.ttl", "b.ttl", "-o", "o.nt", "--hops", "-2"], "--hops: must be >= 0"),
+        (["sparql", "ASK {}", "--source", "a.ttl", "--timeout", "0"], "--timeout: must be > 0"),
+    ],
+)
+def test_bad_numbers_are_refused_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
