@@ -110,9 +110,9 @@ def parse(
         message = _PARSER_PREFIX.sub("", getattr(e, "msg", None) or str(e))  # the location is said once, in front
         if line is None and format == "rdfxml":
             line, col = _xml_location(data, message)
-        raise RDFSyntaxError(message, source, line, col) from None
+        raise RDFSyntaxError(_explained(message), source, line, col) from None
     except (ValueError, RecursionError) as e:
-        raise RDFSyntaxError(str(e), source) from None
+        raise RDFSyntaxError(_explained(str(e)), source) from None
     except MemoryError:
         raise RDFSyntaxError("a term or the document is too large to parse in memory", source) from None
     _refuse_triple_terms(index, source)
@@ -127,6 +127,13 @@ def parse(
     graph_terms = [objects[i] for i in graph_term_ids.tolist()]
     sources, provenance, sets = streaming.graph_sources(graph_terms, graph_of_row, name)
     return KnowledgeGraph(terms, triples, provenance, sources, name, source_sets=sets)
+
+
+def _explained(message: str) -> str:
+    """A parser message, reworded where it names the parser's internals rather than the input."""
+    if "LoadDocumentCallback" in message:  # JSON-LD: "@context": "https://..."
+        return "a remote JSON-LD @context cannot be fetched (kgtransfer opens no URLs); put the context inline"
+    return message
 
 
 def _check_limits(data: bytes, format: str, source: str) -> None:

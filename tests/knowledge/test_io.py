@@ -261,3 +261,10 @@ def test_a_first_line_error_says_which_format_the_suffix_chose(tmp_path):
     with pytest.raises(RDFSyntaxError) as e:  # later lines: the format was right, no hint
         kgt.load(path)
     assert e.value.line == 2 and "suffix" not in str(e.value)
+
+
+def test_a_remote_jsonld_context_is_explained(tmp_path):
+    path = tmp_path / "remote.jsonld"
+    path.write_text('{"@context": "https://schema.org/", "@id": "http://e/a", "name": "x"}')
+    with pytest.raises(RDFSyntaxError, match=r"remote\.jsonld.*remote JSON-LD @context cannot be fetched"):
+        kgt.load(path)
