@@ -16,7 +16,7 @@ test set seen so far, ranking against all entities known at that step; "mean" av
 (each counts once).
 
 Seconds: with one process (``--jobs 1``) a step's runs are interleaved, one batch of each in turn
-(:mod:`kgtransfer.transfer.interleave`), so scratch and the strategies are timed over the same
+(:mod:`kgtransfer.interleave`), so scratch and the strategies are timed over the same
 stretch of machine time; ``--sequential`` runs them one after the other (the same numbers).
 
 Run:  python benchmarks/continual.py --quick     (first three snapshots, seed 0, worker processes)

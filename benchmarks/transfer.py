@@ -18,7 +18,8 @@ structure transfer ``compose-{sum,concat,gate}`` (frozen pretrained encoder ⊕ 
 WiSE-FT interpolation between the pretrained and the fully fine-tuned weights, α chosen on
 validation. ``--extras`` adds the levers: L2-SP, a discriminative learning rate and random init of
 new rows. Reported: test MRR / Hits@10 (mean ± std over seeds), best validation epoch, and the
-epochs a variant needs to reach scratch's best validation MRR (validation every epoch).
+epochs a variant needs to reach scratch's best validation MRR (validation every epoch). A seed's
+variants train interleaved, one batch of each in turn (``--sequential``: one after the other).
 
 Run:  python benchmarks/transfer.py                    (all scenarios, 3 seeds)
       python benchmarks/transfer.py --quick            (smoke, ~1 minute)
@@ -132,6 +133,7 @@ def run_lp(scenario: str, kg, split: Split, pre, mc: ModelConfig, cfg: TrainConf
         alphas=ALPHAS,
         pretrained=lambda _seed: pre,
         name=scenario,
+        interleaved=not args.sequential,
         log=lambda line: print(f"  [{scenario} seed {seed}] {line.strip()}", flush=True),
     )
     rows = []
@@ -166,10 +168,11 @@ def run_lp(scenario: str, kg, split: Split, pre, mc: ModelConfig, cfg: TrainConf
         }
     )
     if seed == args.seeds[0]:
-        plot_sweep(interp["sweep"], RESULTS / f"transfer_{scenario}_alpha_seed{seed}.png")
+        folder = Path(args.out).parent  # the plots go beside the results file
+        plot_sweep(interp["sweep"], folder / f"transfer_{scenario}_alpha_seed{seed}.png")
         keep = ["scratch", "full", "lp-ft", "freeze-1", "compose-gate"]
         curves = result.curves()
-        plot_curves({k: curves[k] for k in keep if k in curves}, RESULTS / f"transfer_{scenario}_curves.png")
+        plot_curves({k: curves[k] for k in keep if k in curves}, folder / f"transfer_{scenario}_curves.png")
     return rows
 
 
@@ -357,19 +360,29 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--merge", action="store_true", help="keep the other scenarios already in the results file")
     p.add_argument("--quick", action="store_true", help="tiny smoke budget (~1 minute)")
-    p.add_argument("--out", default=str(RESULTS / "transfer"), help="path stem of the .json and .md results")
+    p.add_argument(
+        "--sequential",
+        action="store_true",
+        help="train a seed's variants one after the other (default: interleaved, one batch of each in turn, so "
+        "that their seconds are measured over the same stretch of machine time; the same numbers either way)",
+    )
+    p.add_argument(
+        "--out",
+        help="path stem of the .json and .md results; plots go in its folder "
+        "(default: benchmarks/results/transfer, or transfer_quick with --quick)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.typing_epochs, args.seeds, args.patience = 4, 4, args.seeds[:1], 0
         args.scenarios = [s for s in args.scenarios if s in ("umls-10", "brick-typing")] or ["umls-10"]
         args.extras = False
-        args.out = str(RESULTS / "transfer_quick")
+    args.out = args.out or str(RESULTS / ("transfer_quick" if args.quick else "transfer"))
     mc = ENCODERS[args.encoder]
     if args.dim:
         mc = replace(mc, dim=args.dim)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, eval_every=1, patience=args.patience, progress=False, threads=1)
     cfg = replace(cfg, batch_size=args.batch_size)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     began, cache, raw, tables = time.perf_counter(), {}, {}, {}
     out = Path(args.out)

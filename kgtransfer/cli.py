@@ -310,6 +310,13 @@ def _learning_parsers(sub) -> None:
     p = sub.add_parser("run", help="run a whole experiment declared in a TOML file")
     p.add_argument("experiment", help="an experiment file, or a bundled experiment name (see `kgtransfer sources`)")
     p.add_argument("-o", "--output", help="run directory (default: runs/<experiment name>)")
+    p.add_argument(
+        "--sequential",
+        action="store_true",
+        help="train the runs that are compared one after the other (default: the experiment file's "
+        "`interleaved`, true unless set: one batch of each in turn, so that their seconds are measured over "
+        "the same stretch of machine time; the same numbers either way)",
+    )
     p.set_defaults(handler=cmd_run)
 
 
@@ -515,7 +522,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     """``kgtransfer run``."""
     from kgtransfer.experiment import run_experiment
 
-    run_experiment(args.experiment, args.output)
+    run_experiment(args.experiment, args.output, interleaved=False if args.sequential else None)
 
 
 def _version() -> str:

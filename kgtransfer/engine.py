@@ -28,8 +28,10 @@ from torch import Tensor, nn
 
 from kgtransfer.config import TrainConfig
 from kgtransfer.files import save_json
+from kgtransfer.interleave import job_name, pause, paused_seconds
 from kgtransfer.optimizers import sparse_rows_of
 from kgtransfer.registry import OPTIMIZERS
+from kgtransfer.rng import epoch_generator, restore_rng_states, rng_states, seed_everything
 
 __all__ = ["OPTIMIZERS", "FitResult", "History", "Task", "TrainConfig", "fit", "save_json"]
 
@@ -121,7 +123,7 @@ class History:
     """Per-epoch losses and per-evaluation metrics: the learning curve."""
 
     loss: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # training wall seconds per epoch, less interleaved waits
     evals: list[dict] = field(default_factory=list)  # {"epoch": e, "mrr": ..., ...}
     marks: dict[str, int] = field(default_factory=dict)  # {"probe ends": epoch} for LP-FT plots
 
@@ -156,22 +158,6 @@ def choose_threads(work_size: int, requested: int | None) -> int:
     return 1 if work_size < 2_000_000 else (os.cpu_count() or 1)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python's, numpy's and torch's generators."""
-    import random
-
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The generator for one epoch's shuffles and negatives (depends only on seed and epoch)."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-
-
 @dataclass
 class FitResult:
     """What ``fit`` returns: the best validation metrics, when they were reached, the history."""
@@ -181,7 +167,7 @@ class FitResult:
     epochs_run: int
     history: History
     stopped_early: bool
-    seconds: float
+    seconds: float  # wall seconds of the whole fit (evaluation included), less interleaved waits
 
 
 def _history(fields: dict, ckpt: Path) -> History:
@@ -227,31 +213,6 @@ def fit(
     finally:  # fit sets the process-wide thread count and seeds; give the caller its own back
         torch.set_num_threads(threads)
         restore_rng_states(rng)
-
-
-def rng_states() -> dict:
-    """The states of Python's, numpy's and torch's (CPU and CUDA) global generators."""
-    import random
-
-    import numpy as np
-
-    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def restore_rng_states(states: dict) -> None:
-    """Restore what :func:`rng_states` returned."""
-    import random
-
-    import numpy as np
-
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
-    torch.set_rng_state(states["torch"])
-    if "cuda" in states:
-        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def _fit(model, task, config, optimizer, ckpt_dir, resume, state, on_epoch_end) -> FitResult:
@@ -300,16 +261,17 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
         best_weights = saved_best if saved_best is not None else best_weights
 
     bar = _progress(config if _is_main(world) else replace(config, progress=False), start)
-    began = time.perf_counter()
+    began, waited = time.perf_counter(), paused_seconds()
     stopped = bool(config.patience) and stale >= config.patience  # a resumed run that had already stopped
     epoch = start - 1
     for epoch in range(start, start if stopped else config.epochs + 1):
         torch.manual_seed(config.seed * 1_000_003 + epoch)
         generator = epoch_generator(config.seed, epoch)
         model.train()
-        t0, total, count = time.perf_counter(), 0.0, 0
+        t0, total, count, paused = time.perf_counter(), 0.0, 0, paused_seconds()
         batches = _my_batches(task.batches(epoch, config.batch_size, generator), world)
         for batch in _batch_progress(batches, task, config if _is_main(world) else None, epoch):
+            pause()  # interleaved trainings (kgtransfer.interleave) take their turns here; else a no-op
             optimizer.zero_grad(set_to_none=True)
             if batch is None:  # this rank has no batch in the round: contribute zero gradients
                 _sync_gradients(model, world, empty=True)
@@ -328,7 +290,7 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
         if world is not None:  # the epoch's mean loss over every rank's batches, the same on every rank
             total, count = _sum_over_ranks([total, count], world)
         history.loss.append(total / max(count, 1))
-        history.seconds.append(time.perf_counter() - t0)
+        history.seconds.append(time.perf_counter() - t0 - (paused_seconds() - paused))  # not the waits for others
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
         evaluate_now = epoch % config.eval_every == 0 or epoch == config.epochs
@@ -371,7 +333,8 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
     bar.close()
     model.load_state_dict(best_weights)
     model.eval()
-    return FitResult(best, best_epoch, epoch, history, stopped, time.perf_counter() - began)
+    seconds = time.perf_counter() - began - (paused_seconds() - waited)
+    return FitResult(best, best_epoch, epoch, history, stopped, seconds)
 
 
 def _postfix(history: History, metric: str) -> dict:
@@ -387,14 +350,14 @@ def _batch_progress(batches, task, config: TrainConfig | None, epoch: int):
         return batches
     from tqdm.auto import tqdm
 
-    count = getattr(task, "num_batches", None)
+    count, name = getattr(task, "num_batches", None), job_name()
     return tqdm(
         batches,
         total=count(config.batch_size) if callable(count) else None,
-        desc=f"epoch {epoch}",
+        desc=f"{name} epoch {epoch}" if name else f"epoch {epoch}",
         unit="batch",
         leave=False,
-        position=1,
+        position=None if name else 1,  # interleaved: the next free line below every job's epoch bar
         delay=2.0,
         dynamic_ncols=True,
     )
@@ -406,7 +369,7 @@ def _progress(config: TrainConfig, start: int):
     return tqdm(
         total=config.epochs,
         initial=start - 1,
-        desc="train",
+        desc=job_name() or "train",  # interleaved trainings: one bar each, named
         unit="epoch",
         disable=not config.progress,
         leave=False,

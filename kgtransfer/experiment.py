@@ -11,7 +11,8 @@ Tables: ``[sources.k1]``, ``[sources.k2]``, ``[merge]``, ``[model]`` (ModelConfi
 and ``[finetune]`` (TrainConfig, e.g. ``optimizer``), ``[task]`` (TaskConfig: ``loss``,
 ``regularizer``, ... plus ``evaluate_on`` and ``ratios``), ``[transfer]`` (FinetuneConfig options
 shared by the transfer variants, e.g. ``init``, ``l2sp``) and ``[compare]`` (``strategies``,
-``alphas``); ``seeds`` and ``name`` at the top. An unknown key is an error naming it.
+``alphas``, ``interleaved``: a seed's runs one batch each in turn, the default, or one after the
+other); ``seeds`` and ``name`` at the top. An unknown key is an error naming it.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class Experiment:
     strategies: list[str] = field(default_factory=lambda: ["scratch", "full", "lp-ft", "compose-gate"])
     alphas: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
     seeds: list[int] = field(default_factory=lambda: [0])
+    interleaved: bool = True
     base: Path = Path(".")
 
     @classmethod
@@ -134,6 +136,7 @@ class Experiment:
             strategies=strategies,
             alphas=[float(a) for a in compare.get("alphas", DEFAULT_ALPHAS)],
             seeds=[int(s) for s in (seeds if isinstance(seeds, list) else [seeds])],
+            interleaved=compare.get("interleaved", True),
             base=path.parent,
         )
         if exp.operator not in ("union", "intersection", "difference", "extension"):
@@ -157,7 +160,7 @@ SECTIONS = {
 }
 SOURCE_KEYS = ("load", "format", "view", "sparql", "name")
 MERGE_KEYS = ("operator", "align", "hops", "blank_nodes")
-COMPARE_KEYS = ("strategies", "alphas")
+COMPARE_KEYS = ("strategies", "alphas", "interleaved")
 
 
 def _check_layout(raw: dict, path: Path) -> None:
@@ -237,6 +240,8 @@ def _check_layout(raw: dict, path: Path) -> None:
     for a in alphas:
         if not isinstance(a, int | float) or isinstance(a, bool) or not 0.0 <= a <= 1.0:
             fail("compare.alphas", f"{a!r} is not a number in [0, 1]")
+    if not isinstance(compare.get("interleaved", True), bool):
+        fail("compare.interleaved", f"{compare['interleaved']!r}: expected true or false")
     task = raw.get("task", {})
     if task.get("evaluate_on", "new") not in ("new", "all"):
         fail("task.evaluate_on", f"{task['evaluate_on']!r}: choose 'new' or 'all'")
@@ -265,11 +270,12 @@ def _section(raw: dict, section: str, path: Path) -> TrainConfig:
         raise ExperimentError(f"{path}: [{section}] {e}") from None
 
 
-def run_experiment(experiment: Experiment | str | Path, out: str | Path | None = None):
+def run_experiment(experiment: Experiment | str | Path, out: str | Path | None = None, interleaved: bool | None = None):
     """Run an experiment; returns the :class:`~kgtransfer.transfer.compare.Comparison`, also saved to ``out``.
 
     A file with a ``[sequence]`` table runs a snapshot sequence instead and returns its
-    :class:`~kgtransfer.transfer.sequence.SequenceResult`.
+    :class:`~kgtransfer.transfer.sequence.SequenceResult`. ``interleaved`` (when given) overrides
+    the file's: False runs the trainings that are compared one after the other.
     """
     import kgtransfer as kgt
     from kgtransfer.transfer.compare import compare
@@ -281,7 +287,7 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
         from kgtransfer.transfer.sequence import run_sequence_file
 
         try:
-            return run_sequence_file(experiment, out)
+            return run_sequence_file(experiment, out, interleaved)
         except ConfigError as e:
             raise ExperimentError(str(e)) from e
     exp = experiment if isinstance(experiment, Experiment) else Experiment.from_toml(experiment)
@@ -309,6 +315,7 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
         ratios=exp.ratios,
         alphas=exp.alphas,
         name=exp.name,
+        interleaved=exp.interleaved if interleaved is None else interleaved,
     )
     result.info.update(k2=repr(k2))
     result.save(out)

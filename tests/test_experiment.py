@@ -77,6 +77,11 @@ def test_run_experiment_writes_results(sources, tmp_path, capsys):
     ):
         assert (out / name).exists(), name
     assert "α = 1 is the pretrained model unchanged" in (out / "results.md").read_text()
+    assert result["interleaved"] is True
+    assert main(["run", str(exp_file), "-o", str(tmp_path / "apart"), "--sequential"]) == 0
+    apart = json.loads((tmp_path / "apart" / "results.json").read_text())
+    assert apart["interleaved"] is False
+    assert [r["test"] for r in apart["runs"]["full"]] == [r["test"] for r in result["runs"]["full"]]
 
 
 def test_experiment_errors_name_the_file_and_field(tmp_path):
@@ -90,6 +95,17 @@ def test_experiment_errors_name_the_file_and_field(tmp_path):
     bad.write_text("name = [")
     with pytest.raises(ExperimentError, match="bad.toml"):
         Experiment.from_toml(bad)
+    bad.write_text(EXPERIMENT.replace("[compare]\n", '[compare]\ninterleaved = "no"\n'))
+    with pytest.raises(ExperimentError, match=r"bad.toml.*compare.interleaved.*true or false"):
+        Experiment.from_toml(bad)
+
+
+def test_experiment_files_choose_interleaved_or_sequential_timing(tmp_path):
+    path = tmp_path / "exp.toml"
+    path.write_text(EXPERIMENT)
+    assert Experiment.from_toml(path).interleaved  # the default: a seed's runs one batch each in turn
+    path.write_text(EXPERIMENT.replace("[compare]\n", "[compare]\ninterleaved = false\n"))
+    assert Experiment.from_toml(path).interleaved is False
 
 
 def test_learning_verbs_on_the_cli(sources, tmp_path, capsys):

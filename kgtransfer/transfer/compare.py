@@ -8,6 +8,10 @@ run``, the demo and ``benchmarks/transfer.py`` all go through it.
 
 Variants are names: ``"scratch"``, a registered strategy (``"full"``, ``"lp-ft"``, ``"freeze-1"``,
 ...), or ``"compose-<op>"`` (structure transfer with the ``full`` strategy).
+
+Transfer pays when it reaches scratch's quality in fewer seconds, so the seconds of a seed's runs
+must be comparable: by default the runs are interleaved, one batch of each in turn
+(:mod:`kgtransfer.interleave`), and each is timed over the same stretch of machine time.
 """
 
 from __future__ import annotations
@@ -175,6 +179,11 @@ class Comparison:
         title = f"{self.name}: scratch vs transfer over seeds {self.seeds}"
         text = format_table(self.table(), list(self.HEADERS), title=title)
         verdict = self.verdict()
+        if verdict and self.info.get("interleaved"):
+            verdict.append(
+                "(seconds: each seed's runs were interleaved, one batch of each in turn, "
+                "so they are measured over the same stretch of machine time)"
+            )
         return text + ("\n\n" + "\n".join(verdict) if verdict else "")
 
     __str__ = summary
@@ -250,6 +259,7 @@ def compare(
     pretrained: Callable | None = None,
     name: str = "comparison",
     keep_models: bool = True,
+    interleaved: bool = True,
     log: Callable[[str], None] | None = print,
 ) -> Comparison:
     """Scratch vs transfer on K over seeds, every variant on the same split per seed.
@@ -273,10 +283,15 @@ def compare(
         pretrained: ``pretrained(seed) -> TrainedModel`` to reuse pretrained models (default: pretrain here).
         name: the label of the result (default: ``"comparison"``).
         keep_models: keep the first seed's models in ``Comparison.models`` (default: True).
+        interleaved: train a seed's variants side by side, one batch of each in turn
+            (:func:`~kgtransfer.interleave.interleave`), so that the seconds they are compared on are
+            measured over the same stretch of machine time; False: one after the other. The
+            numbers are the same either way, only the seconds move (default: True).
         log: where progress lines go (default: print; None: silent).
     """
     import kgtransfer as kgt
     from kgtransfer.data.splits import novelty_split, transfer_split
+    from kgtransfer.interleave import interleave
     from kgtransfer.training import scalar_metrics
     from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
 
@@ -304,14 +319,18 @@ def compare(
             raise ValueError(f"split must be 'new', 'all' or a callable, got {split!r}")
         say(f"seed {seed}: pretrained ({pre.fit.best_epoch if pre.fit else '-'} epochs), target {target_split!r}")
         cfg = replace(finetune_config, seed=seed)
-        results = {}
-        for variant, opts in table.items():
+
+        def run(variant: str, opts: FinetuneConfig | None, pre=pre, split=target_split, cfg=cfg):
             if opts is None:
-                results[variant] = kgt.train(target_split, model, cfg, task)
+                m = kgt.train(split, model, cfg, task)
             else:
-                results[variant] = kgt.finetune(pre, target, config=cfg, options=opts, split=target_split)
-            m = results[variant]
+                m = kgt.finetune(pre, target, config=cfg, options=opts, split=split)
             say(f"  {variant:18s} test MRR {m.test['mrr']:.4f}  best epoch {m.fit.best_epoch}/{m.fit.epochs_run}")
+            return m
+
+        jobs = [lambda v=v, o=o: run(v, o) for v, o in table.items()]
+        outputs = interleave(jobs, names=list(table)) if interleaved else [job() for job in jobs]
+        results = dict(zip(table, outputs, strict=True))
         scratch_best = results["scratch"].fit.best["mrr"] if "scratch" in results else None
         for variant, m in results.items():
             evals = m.fit.history.evals
@@ -354,5 +373,5 @@ def compare(
         "finetune": finetune_config.to_dict(),
         "task": task.to_dict(),
     }
-    info = {"k1": repr(source), "k": repr(target), "seconds": time.perf_counter() - t0}
+    info = {"k1": repr(source), "k": repr(target), "seconds": time.perf_counter() - t0, "interleaved": interleaved}
     return Comparison(name, list(seeds), runs, configs, info, models)

@@ -28,7 +28,7 @@ is already at 95% / 99% gets there in its preparation seconds; the step still en
 trained epoch. Each is measured twice: wall seconds, and CPU seconds of the training thread (with
 one torch thread, what an idle machine's wall clock would show; other jobs on a shared machine do
 not inflate it). A step's runs (scratch and every strategy) are interleaved by default, one batch
-of each in turn (:mod:`~kgtransfer.transfer.interleave`), so that the seconds they are compared on
+of each in turn (:mod:`~kgtransfer.interleave`), so that the seconds they are compared on
 are measured over the same stretch of machine time; their numbers are those of separate runs.
 
 The message graph of GNN encoders is the training graph of :math:`K_{\le i}` under both protocols;
@@ -51,10 +51,10 @@ from torch import Tensor
 
 from kgtransfer.config import ModelConfig, TaskConfig, TrainConfig
 from kgtransfer.engine import OPTIMIZERS, fit
+from kgtransfer.interleave import interleave
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
-from kgtransfer.transfer.interleave import interleave, pause, paused_seconds
 from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
 
@@ -182,7 +182,6 @@ class StepTask(LinkPredictionTask):
         self.penalty = penalty
         self.epoch_queries: list[int] = []  # training queries per epoch: the work, independent of machine load
         self.epoch_cpu: list[float] = []  # CPU seconds of the training thread per epoch: unaffected by other jobs
-        self.epoch_paused: list[float] = []  # wall seconds per epoch spent waiting for interleaved runs
         self.prep_cpu = 0.0
         self.initial_mrr: float | None = None  # validation MRR of a carried model before its first epoch
         self.validator = None  # a strategy's validation, ``validator(model, evaluate) -> metrics``
@@ -221,18 +220,15 @@ class StepTask(LinkPredictionTask):
 
     def batches(self, epoch, batch_size, generator):
         """The queries of the rows, plus this epoch's extra rows (replay), whose drawing counts as the epoch's time."""
-        began, paused = time.thread_time(), paused_seconds()  # the batches' steps run in this thread
+        began = time.thread_time()  # the batches' steps run in this thread (interleaved waits use no CPU)
         base = self.queries
         self.queries = self.epoch_queries_of(epoch)
         self.epoch_queries.append(len(self.queries))
         try:
-            for batch in super().batches(epoch, batch_size, generator):
-                pause()  # interleaved runs take their turns here
-                yield batch
+            yield from super().batches(epoch, batch_size, generator)
         finally:
             self.queries = base
             self.epoch_cpu.append(time.thread_time() - began)
-            self.epoch_paused.append(paused_seconds() - paused)
 
     def base_loss(self, model, batch) -> Tensor:
         """The 1-N loss without the strategy's penalty."""
@@ -397,11 +393,6 @@ def time_to(curve: list[dict], target: float) -> dict:
     return {"epoch": None, "seconds": None, "cpu_seconds": None, "queries": None}
 
 
-def _epoch_seconds(result, task: StepTask) -> list[float]:
-    """Wall seconds of each epoch, without the waits for interleaved runs."""
-    return [s - p for s, p in zip(result.history.seconds, task.epoch_paused, strict=True)]
-
-
 def _curve(result, prep: float, task: StepTask) -> list[dict]:
     """Validation MRR per evaluation: cumulative training seconds, CPU seconds (preparation included), queries.
 
@@ -411,7 +402,7 @@ def _curve(result, prep: float, task: StepTask) -> list[dict]:
     out, cumulative, cpu, work = [], [prep], [task.prep_cpu], [0]
     if task.initial_mrr is not None:  # validated before the first epoch, at the cost of the preparation
         out.append({"epoch": 0, "seconds": prep, "cpu_seconds": task.prep_cpu, "queries": 0, "mrr": task.initial_mrr})
-    for i, (s, c, q) in enumerate(zip(_epoch_seconds(result, task), task.epoch_cpu, task.epoch_queries, strict=False)):
+    for i, (s, c, q) in enumerate(zip(result.history.seconds, task.epoch_cpu, task.epoch_queries, strict=False)):
         extra = task.extra_seconds.get(i + 1, (0.0, 0.0))
         cumulative.append(cumulative[-1] + s + extra[0])
         cpu.append(cpu[-1] + c + extra[1])
@@ -462,7 +453,7 @@ def sequence(
         task: the :class:`~kgtransfer.config.TaskConfig`: loss, label smoothing, regularizer (default: its defaults).
         scratch: also train from scratch on every merged graph (default: True).
         interleaved: run a step's trainings side by side, one batch of each in turn
-            (:func:`~kgtransfer.transfer.interleave.interleave`), so that their seconds are measured
+            (:func:`~kgtransfer.interleave.interleave`), so that their seconds are measured
             over the same stretch of machine time; the same numbers as one after the other, which
             ``False`` does (it holds one model at a time in memory) (default: True).
         log: ``log(str)`` for progress lines (default: none).
@@ -551,7 +542,7 @@ def sequence(
             return record, net, net_moments
 
         # every run of the step, scratch first; a replay strategy runs under its first protocol only
-        jobs = [run_scratch] if scratch else []
+        jobs, names = ([run_scratch], ["scratch"]) if scratch else ([], [])
         runs, first = [], {}
         for protocol in protocols:
             for s in strats:
@@ -559,9 +550,10 @@ def sequence(
                 if not (s.replaces_old() and s.name in first):
                     first.setdefault(s.name, protocol)
                     jobs.append(lambda protocol=protocol, s=s: run_strategy(protocol, s))
+                    names.append(f"{protocol} {s.name}")
                     job = len(jobs) - 1
                 runs.append((protocol, s, job))
-        outputs = interleave(jobs) if interleaved else [job() for job in jobs]
+        outputs = interleave(jobs, names) if interleaved else [job() for job in jobs]
         if scratch:
             records.append(outputs[0][0])
         shared = {}
@@ -655,7 +647,7 @@ def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
         "valid_best": result.best.get("mrr"),
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
-        "seconds": prep + sum(_epoch_seconds(result, task)) + sum(w for w, _ in task.extra_seconds.values()),
+        "seconds": prep + sum(result.history.seconds) + sum(w for w, _ in task.extra_seconds.values()),
         "cpu_seconds": task.prep_cpu + sum(task.epoch_cpu) + sum(c for _, c in task.extra_seconds.values()),
         "prep_seconds": prep,
         "curve": _curve(result, prep, task),
@@ -895,10 +887,13 @@ class SequenceResult:
 # --- experiment files ----------------------------------------------------------------------------
 
 
-def run_sequence_file(path: str | os.PathLike, out: str | os.PathLike | None = None) -> SequenceResult:
+def run_sequence_file(
+    path: str | os.PathLike, out: str | os.PathLike | None = None, interleaved: bool | None = None
+) -> SequenceResult:
     """Run the ``[sequence]`` experiment of a TOML file; write the result to ``out`` (default: ``runs/<name>``).
 
-    Raises :class:`~kgtransfer.config.ConfigError` naming the file for an invalid one.
+    ``interleaved`` (when given) overrides the file's. Raises :class:`~kgtransfer.config.ConfigError`
+    naming the file for an invalid one.
 
     The file::
 
@@ -946,6 +941,8 @@ def run_sequence_file(path: str | os.PathLike, out: str | os.PathLike | None = N
     config = from_table(raw.get("train"), TrainConfig, where, DEFAULT_TRAIN)
     task = from_table(raw.get("task"), TaskConfig, where)
     snapshots = [_relative(path.parent, s) for s in spec.pop("snapshots")]
+    if interleaved is not None:
+        spec["interleaved"] = interleaved
     try:
         result = sequence(snapshots, model, config, task=task, log=print, **spec)
     except (ValueError, TypeError) as e:

@@ -109,3 +109,52 @@ def test_verdict_reads_time_to_quality_and_refuses_capped_runs():
     assert any(line.startswith("lp-ft:") and "no gain" in line for line in lines)
     capped = Comparison("c", [0], {"scratch": [run(0.5, 10.0, stopped=False)], "full": [run(0.5, 4.0)]})
     assert capped.verdict()[0].startswith("not converged: scratch") and "not converged" in capped.summary()
+
+
+def test_interleaved_comparison_gives_the_numbers_of_separate_runs(tmp_path):
+    """Interleaved (the default), each variant's numbers are those of running it alone; only seconds move."""
+    import time
+
+    import numpy as np
+
+    from kgtransfer.config import ModelConfig, TrainConfig
+    from kgtransfer.transfer.compare import compare
+
+    rng = np.random.default_rng(0)
+    old = {(f"m{rng.integers(20)}", f"r{rng.integers(2)}", f"m{rng.integers(20)}") for _ in range(120)}
+    new = {(f"a{rng.integers(6)}", "q", f"m{rng.integers(20)}") for _ in range(30)}
+    lines = lambda triples: "".join(f"<urn:x:{h}> <urn:x:{r}> <urn:x:{t}> .\n" for h, r, t in sorted(triples))  # noqa: E731
+    (tmp_path / "k1.nt").write_text(lines(old))
+    (tmp_path / "k2.nt").write_text(lines(new))
+    k1 = kgt.load(tmp_path / "k1.nt")
+    k = k1 | kgt.load(tmp_path / "k2.nt")
+    model = ModelConfig(encoder="rgcn", decoder="distmult", dim=8, dropout=0.3)  # dropout draws from the global RNG
+    config = TrainConfig(epochs=3, lr=0.01, eval_every=1, patience=0, progress=False, threads=1)
+    pre = kgt.pretrain(k1, model, config)
+
+    def run(interleaved):
+        began = time.perf_counter()
+        out = compare(
+            k1,
+            k,
+            ["scratch", "full", "lp-ft", "compose-gate"],
+            model=model,
+            finetune_config=config,
+            alphas=(0.0, 1.0),
+            pretrained=lambda seed: pre,
+            interleaved=interleaved,
+            log=None,
+        )
+        return out, time.perf_counter() - began
+
+    (together, wall), (apart, _) = run(True), run(False)
+
+    def numbers(result):
+        keys = ("test", "valid", "best_epoch", "epochs_run", "curve")
+        return {v: [{key: r.get(key) for key in keys} for r in items] for v, items in result.runs.items()}
+
+    assert numbers(together) == numbers(apart)
+    assert together.info["interleaved"] and not apart.info["interleaved"]
+    assert "interleaved" in together.summary() and "interleaved" not in apart.summary()
+    ran = [r for v, items in together.runs.items() if v != "interpolation" for r in items]
+    assert sum(r["seconds"] for r in ran) <= wall  # each run's seconds leave out its waits for the others

@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from kgtransfer.transfer.interleave import interleave, pause, paused_seconds
+from kgtransfer.interleave import interleave, job_name, pause, paused_seconds
 
 
 def test_jobs_take_turns_at_each_pause_and_return_in_order():
@@ -89,3 +89,60 @@ def test_the_first_error_is_raised_after_every_job_ended():
 def test_one_job_runs_in_the_calling_thread():
     assert interleave([threading.get_ident]) == [threading.get_ident()]
     assert interleave([]) == []
+
+
+def test_each_job_keeps_its_thread_count_and_name():
+    caller = torch.get_num_threads()
+
+    def job(threads):
+        def run():
+            torch.set_num_threads(threads)
+            seen = []
+            for _ in range(3):
+                pause()
+                seen.append((torch.get_num_threads(), job_name()))
+            return seen
+
+        return run
+
+    one, two = interleave([job(1), job(2)], names=["one", "two"])
+    assert one == [(1, "one")] * 3 and two == [(2, "two")] * 3
+    assert torch.get_num_threads() == caller and job_name() is None
+    with pytest.raises(ValueError, match="2 names for 1 jobs|1 names for 2 jobs"):
+        interleave([job(1), job(1)], names=["only"])
+
+
+def test_training_leaves_the_waits_out_of_its_seconds():
+    """`fit` pauses before every batch; each run's epoch seconds are its own, not the others'."""
+    from kgtransfer.config import TrainConfig
+    from kgtransfer.engine import fit
+
+    class SlowTask:
+        metric = "score"
+
+        def size(self):
+            return 1
+
+        def to(self, device):
+            return self
+
+        def batches(self, epoch, batch_size, generator):
+            yield from range(3)
+
+        def loss(self, model, batch):
+            time.sleep(0.05)
+            return model.weight.sum() * 0.0
+
+        def evaluate(self, model, split):
+            return {"score": 0.0}
+
+    def run():
+        return fit(torch.nn.Linear(2, 1), SlowTask(), TrainConfig(epochs=2, progress=False, threads=1))
+
+    began = time.perf_counter()
+    results = interleave([run, run])
+    wall = time.perf_counter() - began
+    for result in results:
+        assert len(result.history.seconds) == 2
+        assert all(0.15 <= s < 0.27 for s in result.history.seconds)  # three sleeps of its own, not six
+    assert sum(r.seconds for r in results) <= wall

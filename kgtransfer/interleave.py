@@ -7,10 +7,12 @@ but only one at a time: a job runs until it calls :func:`pause` (between trainin
 the next job runs, round-robin. Each job's CPU seconds (``time.thread_time``) and its wall
 seconds outside :func:`pause` are then measured over the same stretch of time as the others'.
 
-The global random generators (Python, numpy, torch CPU and CUDA) are handed over with the turn:
-each job sees the states it left, so its numbers are those of running it alone. A job's CPU
-seconds are its own thread's: with one torch thread (as ``kgt.sequence`` trains by default) that is
-all of its work.
+The training loop (:func:`kgtransfer.engine.fit`) pauses before every batch and leaves the waits
+out of its epoch seconds, so any trainings can be interleaved: ``kgt.compare`` and
+``kgt.sequence`` do so by default. The global random generators (Python, numpy, torch CPU and
+CUDA) and torch's intra-op thread count are handed over with the turn: each job sees the states it
+left, so its numbers are those of running it alone. A job's CPU seconds are its own thread's: with
+one torch thread (as ``kgt.sequence`` trains by default) that is all of its work.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from typing import TypeVar
 
 import torch
 
-from kgtransfer.engine import restore_rng_states, rng_states
+from kgtransfer.rng import restore_rng_states, rng_states
 
 T = TypeVar("T")
 
-_local = threading.local()  # the job of this thread: `_Turns` and its index, or nothing
+_local = threading.local()  # the job of this thread: `_Turns`, its index and name, or nothing
 
 
 class _Turns:
@@ -42,7 +44,7 @@ class _Turns:
         with self.cond:
             self.cond.wait_for(lambda: self.turn == job)
         if job in self.states:
-            restore_rng_states(self.states.pop(job))
+            _restore(self.states.pop(job))
 
     def hand_over(self, job: int, done: bool = False) -> bool:
         """Give the turn to the next live job; False (and keep it) when this is the only one left."""
@@ -54,12 +56,23 @@ class _Turns:
                 return False
             if self.live:
                 if not done:
-                    self.states[job] = rng_states()
+                    self.states[job] = _states()
                     if torch.cuda.is_available() and torch.cuda.is_initialized():
                         torch.cuda.synchronize()  # this job's queued kernels are its own time
                 self.turn = self.live[(position + (0 if done else 1)) % len(self.live)]
             self.cond.notify_all()
         return True
+
+
+def _states() -> dict:
+    """What a job leaves at its turn's end: the random generators' states and torch's thread count."""
+    return {"rng": rng_states(), "threads": torch.get_num_threads()}
+
+
+def _restore(states: dict) -> None:
+    restore_rng_states(states["rng"])
+    if torch.get_num_threads() != states["threads"]:
+        torch.set_num_threads(states["threads"])
 
 
 def pause() -> None:
@@ -78,23 +91,32 @@ def paused_seconds() -> float:
     return getattr(_local, "paused", 0.0)
 
 
-def interleave(jobs: Sequence[Callable[[], T]]) -> list[T]:
+def job_name() -> str | None:
+    """The name :func:`interleave` gave this thread's job (None outside it, or when unnamed)."""
+    return getattr(_local, "name", None)
+
+
+def interleave(jobs: Sequence[Callable[[], T]], names: Sequence[str] | None = None) -> list[T]:
     """Run ``jobs`` one at a time, each until its next :func:`pause`, round-robin; their results in order.
 
     A single job runs in the calling thread. The first exception raised by a job is raised here
-    after every job has ended (the others run to their end).
+    after every job has ended (the others run to their end). ``names`` label the jobs' progress
+    bars (:func:`job_name`).
     """
     if len(jobs) <= 1:
         return [job() for job in jobs]
+    if names is not None and len(names) != len(jobs):
+        raise ValueError(f"{len(names)} names for {len(jobs)} jobs")
     turns = _Turns(len(jobs))
     results: list = [None] * len(jobs)
     errors: list[BaseException | None] = [None] * len(jobs)
-    caller = rng_states()
+    caller = _states()
 
     def run(i: int) -> None:
         _local.turns, _local.job, _local.paused = turns, i, 0.0
+        _local.name = names[i] if names is not None else None
         turns.wait(i)
-        restore_rng_states(caller)  # every job starts from the caller's generators, as it would alone
+        _restore(caller)  # every job starts from the caller's generators and threads, as it would alone
         try:
             results[i] = jobs[i]()
         except BaseException as e:  # noqa: BLE001 -- raised in the caller's thread below
@@ -107,7 +129,7 @@ def interleave(jobs: Sequence[Callable[[], T]]) -> list[T]:
         thread.start()
     for thread in threads:
         thread.join()
-    restore_rng_states(caller)
+    _restore(caller)
     for e in errors:
         if e is not None:
             raise e
