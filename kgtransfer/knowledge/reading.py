@@ -98,6 +98,9 @@ def load_registered(source: str, name: str | None = None) -> KnowledgeGraph:
 def read_tsv_splits(folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):
     """Read ``train/valid/test.txt`` (or ``.tsv``; ``.gz`` too) of labels as one graph, one source per split.
 
+    A folder without them may hold RDF split files instead (``train.nt``, ``valid.ttl``, ``test.nq.gz``,
+    any suffix :func:`kgtransfer.load` reads); each is read as RDF and its triples held by ``<name>/<split>``.
+
     Labels become IRIs ``namespace + label`` with the characters an IRI cannot hold percent-encoded
     (see :func:`~kgtransfer.knowledge.streaming.label_iri`; ``urllib.parse.unquote`` gives the label
     back); a triple's provenance says its split (``<name>/train``, ...), so the given split survives
@@ -116,9 +119,37 @@ def read_tsv_splits(folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPAC
             if (folder / f"{split}{suffix}").is_file():
                 files[split] = folder / f"{split}{suffix}"
                 break
-    if not files:
-        raise SourceNotFoundError(f"{folder}: no train/valid/test.txt or .tsv (optionally .gz) in this folder")
-    return _read_tsv_files(list(files.values()), [f"{name}/{s}" for s in files], namespace, name)
+    if files:
+        return _read_tsv_files(list(files.values()), [f"{name}/{s}" for s in files], namespace, name)
+    rdf = _rdf_split_files(folder)
+    if not rdf:
+        raise SourceNotFoundError(
+            f"{folder}: no train/valid/test.txt or .tsv (optionally .gz), nor train/valid/test RDF files, here"
+        )
+    return _read_rdf_splits(rdf, name)
+
+
+def _rdf_split_files(folder: Path) -> dict[str, Path]:
+    """``{split: file}`` of RDF split files (``train.nt``, ``test.ttl.gz``, ...): the first suffix that exists."""
+    suffixes = [sx + gz for _, sxs in FORMATS.values() for sx in sxs for gz in ("", ".gz")]
+    files = {}
+    for split in SPLITS:
+        found = next((folder / f"{split}{sx}" for sx in suffixes if (folder / f"{split}{sx}").is_file()), None)
+        if found is not None:
+            files[split] = found
+    return files
+
+
+def _read_rdf_splits(files: dict[str, Path], name: str) -> KnowledgeGraph:
+    """One graph from RDF split files, every triple of ``files[split]`` held by the source ``<name>/<split>``."""
+    from kgtransfer.knowledge.operators import union
+
+    out = None
+    for split, path in files.items():
+        kg = read_file(path)
+        kg = kg.replace(provenance=np.zeros(len(kg), dtype=np.int64), source_sets=((0,),), sources=(f"{name}/{split}",))
+        out = kg if out is None else union(out, kg, name=name)
+    return out.replace(name=name)
 
 
 def read_tsv_file(path: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):

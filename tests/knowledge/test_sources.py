@@ -302,3 +302,13 @@ def test_a_view_keeps_named_graphs_and_the_given_split(tmp_path):
     assert kg.sources_of(("<http://e/b>", label, '"B"')) == ["http://e/d/train", "http://e/d/test"]
     split = given_split(kg, literals="nodes")
     assert (len(split.train), len(split.valid), len(split.test)) == (1, 0, 2)
+
+
+def test_split_folder_of_rdf_files(tmp_path):
+    (tmp_path / "train.nt").write_text("<http://e/a> <http://e/p> <http://e/b> .\n<http://e/b> <http://e/p> _:x .\n")
+    (tmp_path / "valid.ttl").write_text("<http://e/b> <http://e/p> <http://e/a> .\n")
+    (tmp_path / "test.nq.gz").write_bytes(gzip.compress(b"<http://e/a> <http://e/p> <http://e/a> <http://g> .\n"))
+    kg = kgt.load(tmp_path, name="rdf")
+    assert kg.sources == ("rdf/train", "rdf/valid", "rdf/test") and kg.name == "rdf"  # named graphs give way
+    split = given_split(kg)
+    assert (len(split.train), len(split.valid), len(split.test)) == (2, 1, 1)
