@@ -512,9 +512,12 @@ def available_views() -> list[str]:
 def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
     """Apply the named view (``ontologies/views/<view>.rq``) to ``kg``, keeping provenance.
 
-    A result triple that ``kg`` holds keeps ``kg``'s sources (so a benchmark's given split, or the
-    named graphs of a TriG file, survive a view); one the view made up has the source
-    ``<kg.name>[<view>]``. Blank-node triples are matched by canonical labels
+    The result is a knowledge store of its own, named ``<kg.name>[<view>]``: a one-source ``kg``
+    gives a one-source view of that name. When ``kg`` has several sources (a benchmark's splits,
+    the named graphs of a TriG file), a result triple ``kg`` holds keeps them, each renamed
+    ``<kg.name>[<view>]/<source>`` (so the last ``/``-segment, ``train`` etc., still names the
+    split, and the view stays apart from ``kg`` in a merge); a triple the view made up has the
+    source ``<kg.name>[<view>]``. Blank-node triples are matched by canonical labels
     (:mod:`~kgtransfer.knowledge.blank_nodes`), so only whole blank-node structures match.
     """
     path = views_dir() / f"{view}.rq"
@@ -531,7 +534,7 @@ def _keep_sources(result: KnowledgeGraph, kg: KnowledgeGraph) -> KnowledgeGraph:
 
     from kgtransfer.knowledge.graph import canonical_triples, compact, merge_terms, pack_rows
 
-    if not len(result) or not len(kg):
+    if not len(result) or not len(kg) or len(kg.sources) == 1:
         return result
     blanks = any(t.startswith("_:") for t in result.terms.tolist())
     (a, ta), (b, tb) = (
@@ -546,6 +549,6 @@ def _keep_sources(result: KnowledgeGraph, kg: KnowledgeGraph) -> KnowledgeGraph:
     pos = np.minimum(np.searchsorted(held[order], wanted), len(held) - 1)
     found = held[order][pos] == wanted
     provenance = np.where(found, kg.provenance[order[pos]], len(kg.source_sets))
-    sources = (*kg.sources, result.name)
+    sources = (*(f"{result.name}/{s}" for s in kg.sources), result.name)
     sets = (*kg.source_sets, (len(kg.sources),))
     return compact(result.terms, result.triples, provenance, sources, result.name, sets)

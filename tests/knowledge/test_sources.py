@@ -298,10 +298,17 @@ def test_a_view_keeps_named_graphs_and_the_given_split(tmp_path):
     )
     kg = kgt.load(path, view="labels")
     assert len(kg) == 3 and kg.name == "data.trig[labels]"
-    assert kg.sources_of(("<http://e/a>", label, '"A"')) == ["http://e/d/train"]
-    assert kg.sources_of(("<http://e/b>", label, '"B"')) == ["http://e/d/train", "http://e/d/test"]
+    train, test = "data.trig[labels]/http://e/d/train", "data.trig[labels]/http://e/d/test"
+    assert kg.sources_of(("<http://e/a>", label, '"A"')) == [train]
+    assert kg.sources_of(("<http://e/b>", label, '"B"')) == [train, test]
     split = given_split(kg, literals="nodes")
     assert (len(split.train), len(split.valid), len(split.test)) == (1, 0, 2)
+    # the view stays a store of its own: merged with the whole graph, what it lacks is new
+    merged = kg | kgt.load(path)
+    assert int((~merged.held_by(kg.sources)).sum()) == 1  # <http://e/a> <http://e/p> <http://e/b>
+    one = tmp_path / "one.ttl"
+    one.write_text(f'<http://e/a> {label} "A" .\n')
+    assert kgt.load(one, view="labels").sources == ("one.ttl[labels]",)  # one source: the view's name
 
 
 def test_split_folder_of_rdf_files(tmp_path):
