@@ -242,7 +242,7 @@ def sparql(
             f"{label}: SERVICE calls another endpoint; local queries do not federate unless federation=True"
         )
     kg = read_source(source)
-    run = lambda: _embedded(text, label, form, query_store(kg), name or kg.name)  # noqa: E731
+    run = lambda: _embedded(text, label, form, query_store(kg), name or kg.name, _store_spellings(kg))  # noqa: E731
     return _within(run, timeout, label) if uses_service(toks) else run()
 
 
@@ -362,17 +362,18 @@ def _check_syntax(text: str, label: str) -> None:
         pass  # parsed; evaluating on an empty store is not the point
 
 
-def _embedded(text: str, label: str, form: str, store, name: str):
+def _embedded(text: str, label: str, form: str, store, name: str, spellings: dict[str, str] | None = None):
     import pyoxigraph as ox
 
+    spellings = spellings or {}
     try:
         result = store.query(text, base_iri=DEFAULT_BASE)  # relative IRIs resolve as in loaded files
         if form == "ASK":
             return bool(result)
         if form == "SELECT":
             variables = [v.value for v in result.variables]
-            return _rows(variables, ([(v, s[v]) for v in variables] for s in result), label)
-        data = ox.serialize(_fresh_blanks_in_order(result), format=ox.RdfFormat.N_TRIPLES) or b""
+            return _rows(variables, ([(v, s[v]) for v in variables] for s in result), label, spellings)
+        data = ox.serialize(_fresh_blanks_in_order(result, spellings), format=ox.RdfFormat.N_TRIPLES) or b""
     except SyntaxError as e:
         raise SparqlQueryError(f"{label}: invalid SPARQL: {e}") from None
     except (OSError, RuntimeError, ValueError) as e:
@@ -380,26 +381,56 @@ def _embedded(text: str, label: str, form: str, store, name: str):
     return _graph(data, label, name)
 
 
-def _fresh_blanks_in_order(triples) -> list:
+def _store_spellings(kg: KnowledgeGraph) -> dict[str, str]:
+    """``{the store's spelling: the graph's}`` of the typed literals the embedded store rewrites.
+
+    The store keeps numbers, booleans and dates as values, so ``"41"^^xsd:int`` comes back as
+    ``"41"^^xsd:integer`` and ``"1.50"^^xsd:decimal`` as ``"1.5"`` (oxigraph/oxigraph#526): other
+    RDF terms. Results are mapped back to the graph's own term wherever only one spelling of the
+    graph gives the store's (a graph holding both ``"1"^^xsd:int`` and ``"1"^^xsd:integer`` keeps
+    the store's ``"1"^^xsd:integer``).
+    """
+    import pyoxigraph as ox
+
+    typed = [t for t in kg.terms.tolist() if t.startswith('"') and t.endswith(">") and '"^^<' in t]
+    if not typed:
+        return {}
+    store, p = ox.Store(), ox.NamedNode("urn:p")
+    store.bulk_extend(ox.Quad(ox.NamedNode(f"urn:l:{i}"), p, o) for i, o in enumerate(T.to_oxigraph_terms(typed)))
+    spellings: dict[str, set[str]] = {}
+    for quad in store:
+        spellings.setdefault(str(quad.object), set()).add(typed[int(quad.subject.value[6:])])
+    return {kept: next(iter(own)) for kept, own in spellings.items() if len(own) == 1 and kept not in own}
+
+
+def _fresh_blanks_in_order(triples, spellings: dict[str, str] | None = None) -> list:
     """The triples with blank nodes relabelled ``r0, r1, ...`` in order of first appearance.
 
     A CONSTRUCT template's blank nodes get random labels from the store, and the result's blank
     nodes are scoped by its content (see :func:`~kgtransfer.knowledge.graph.scope_blank_nodes`):
     relabelling first makes that scope, and so every label and vocabulary id, reproducible.
+    Typed literals the store rewrote get the graph's spelling back (see :func:`_store_spellings`).
     """
     import pyoxigraph as ox
 
     names: dict = {}
+    literals: dict = {}
 
     def relabel(term):
         if type(term) is ox.BlankNode:
             return names.setdefault(term, ox.BlankNode(f"r{len(names)}"))
+        if spellings and type(term) is ox.Literal:
+            own = spellings.get(str(term))
+            if own is not None:
+                if own not in literals:
+                    literals[own] = T.to_oxigraph_terms([own])[0]
+                return literals[own]
         return term
 
     return [ox.Triple(relabel(t.subject), t.predicate, relabel(t.object)) for t in triples]
 
 
-def _rows(variables: list[str], solutions, label: str) -> Rows:
+def _rows(variables: list[str], solutions, label: str, spellings: dict[str, str] | None = None) -> Rows:
     import pyoxigraph as ox
 
     from kgtransfer.knowledge.terms import to_rdflib
@@ -412,7 +443,8 @@ def _rows(variables: list[str], solutions, label: str) -> Rows:
                 continue
             if isinstance(t, ox.Triple):
                 raise SparqlQueryError(f"{label}: ?{v} is an RDF-star triple term; kgtransfer does not support those")
-            row[v] = to_rdflib(t if isinstance(t, str) else str(t))
+            text = t if isinstance(t, str) else str(t)
+            row[v] = to_rdflib(spellings.get(text, text) if spellings else text)
         rows.append(row)
     return Rows(variables, rows)
 

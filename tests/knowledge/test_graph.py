@@ -292,7 +292,7 @@ def test_oxigraph_round_trip(load_fixture):
 @pytest.mark.xfail(
     strict=True,
     reason="upstream: a pyoxigraph Store normalizes typed literals ('41'^^xsd:int -> '41'^^xsd:integer), "
-    "oxigraph/oxigraph#526; to_oxigraph() and embedded SPARQL inherit it",
+    "oxigraph/oxigraph#526; to_oxigraph() inherits it (sparql() maps its results back to the graph's terms)",
 )
 def test_oxigraph_store_keeps_typed_literals(people):
     back = KnowledgeGraph.from_oxigraph(people.to_oxigraph())

@@ -322,3 +322,17 @@ def test_a_query_file_of_any_suffix(tmp_path, people):
     assert len(rows) == 3
     with pytest.raises(SparqlQueryError, match="not a SPARQL query"):  # a missing file is still read as text
         kgt.sparql(str(tmp_path / "missing.txt"), people)
+
+
+def test_results_keep_the_graphs_typed_literals():
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    kg = kgt.KnowledgeGraph.from_triples(
+        [
+            ("<urn:a>", "<urn:age>", f'"41"^^<{xsd}int>'),  # the store says "41"^^xsd:integer
+            ("<urn:a>", "<urn:size>", f'"1.50"^^<{xsd}decimal>'),  # and "1.5"
+            ("<urn:a>", "<urn:at>", f'"2020-01-01T00:00:00.000Z"^^<{xsd}dateTime>'),
+        ]
+    )
+    assert kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", kg) == kg  # the same RDF terms, not the store's values
+    rows = kgt.sparql("SELECT ?o WHERE { <urn:a> <urn:age> ?o FILTER(?o > 40) }", kg)  # values still compare
+    assert [r.o for r in rows] == [Literal("41", datatype=URIRef(xsd + "int"))]
