@@ -388,7 +388,8 @@ def _store_spellings(kg: KnowledgeGraph) -> dict[str, str]:
     ``"41"^^xsd:integer`` and ``"1.50"^^xsd:decimal`` as ``"1.5"`` (oxigraph/oxigraph#526): other
     RDF terms. Results are mapped back to the graph's own term wherever only one spelling of the
     graph gives the store's (a graph holding both ``"1"^^xsd:int`` and ``"1"^^xsd:integer`` keeps
-    the store's ``"1"^^xsd:integer``).
+    the store's ``"1"^^xsd:integer``). A value the query computes that equals such a literal
+    (``SELECT (40 + 1 AS ?x)``) takes the graph's spelling too.
     """
     import pyoxigraph as ox
 
