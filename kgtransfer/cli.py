@@ -37,6 +37,25 @@ EPILOG = """examples:
 """
 
 
+def _count(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a number of seconds > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+_count.__name__, _seconds.__name__ = "integer", "number"  # argparse says "invalid integer value: 'x'"
+
+
 def _source_help() -> str:
     return (
         "a file (.ttl .nt .nq .trig .rdf .owl .jsonld, optionally .gz) or a registry name (see `kgtransfer "
@@ -61,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", help="a view from ontologies/views (hierarchy, schema, object-properties, ...)")
     p.add_argument("--query", help="a CONSTRUCT query (.rq file) to run on the source first")
     p.add_argument("--format", help="RDF format when the suffix does not tell (turtle, ntriples, ...)")
-    p.add_argument("--top", type=int, default=10, help="how many top predicates to list (default: 10)")
+    p.add_argument("--top", type=_count, default=10, help="how many top predicates to list (default: 10)")
     p.set_defaults(handler=cmd_info)
 
     p = sub.add_parser(
@@ -78,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", help="output RDF format when the suffix does not tell (turtle, trig, nquads, ...)")
     p.add_argument("--view", help="apply a view to both inputs first (hierarchy, schema, object-properties, ...)")
     p.add_argument("--align", help="align entities first: sameas, labels, or a two-column CSV/TSV mapping file")
-    p.add_argument("--hops", type=int, default=1, help="extension only: reach in K2 from K1's entities (default: 1)")
+    p.add_argument("--hops", type=_count, default=1, help="extension only: reach in K2 from K1's entities (default: 1)")
     p.add_argument(
         "--blank-nodes",
         choices=("merge", "canonical"),
@@ -108,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         "number or true/false",
     )
     p.add_argument(
-        "--timeout", type=float, default=60.0, help="total seconds per endpoint call or federated query (default: 60)"
+        "--timeout",
+        type=_seconds,
+        default=60.0,
+        help="total seconds per endpoint call or federated query (default: 60)",
     )
     p.add_argument(
         "--federation", action="store_true", help="let a local query call endpoints with SERVICE (default: refused)"
@@ -514,16 +536,35 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
-def _load_source(spec: str, **kwargs):
-    """Load a CLI source: a path, a registry name, or ``NAME=SOURCE`` giving it a provenance name."""
+def _load_source(spec: str, name: str | None = None, **kwargs):
+    """Load a CLI source: a path, a registry name, or ``NAME=SOURCE`` giving it a provenance name.
+
+    ``name`` is the provenance name when the spec gives none (default: the file, folder or registry name).
+    """
     import kgtransfer as kgt
 
-    name = None
-    if "=" in spec and not Path(spec).exists() and not spec.startswith(("http://", "https://")):
+    if _named(spec):
         name, spec = spec.split("=", 1)
         if not name:
             raise kgt.KGTransferError(f"{name}={spec}: empty source name before '='")
     return kgt.load(spec, name=name, **kwargs)
+
+
+def _named(spec: str) -> bool:
+    return "=" in spec and not Path(spec).exists() and not spec.startswith(("http://", "https://"))
+
+
+def _distinct_names(spec1: str, spec2: str) -> tuple[str | None, str | None]:
+    """Provenance names for two sources whose own names would collide (``v1/data.ttl``, ``v2/data.ttl``): the paths.
+
+    Operators unite sources by name, so two files both called ``data.ttl`` would become one source.
+    """
+    if _named(spec1) or _named(spec2) or spec1 == spec2:
+        return None, None
+    p1, p2 = Path(spec1), Path(spec2)
+    if p1.exists() and p2.exists() and p1.resolve().name == p2.resolve().name and p1.resolve() != p2.resolve():
+        return spec1, spec2
+    return None, None
 
 
 def _print_stats(kg, top: int = 10) -> None:
@@ -548,7 +589,8 @@ def cmd_merge(args: argparse.Namespace) -> None:
     """``kgtransfer merge``."""
     import kgtransfer as kgt
 
-    k1, k2 = _load_source(args.k1, view=args.view), _load_source(args.k2, view=args.view)
+    n1, n2 = _distinct_names(args.k1, args.k2)
+    k1, k2 = _load_source(args.k1, view=args.view, name=n1), _load_source(args.k2, view=args.view, name=n2)
     op = getattr(kgt, args.operator)
     kwargs: dict = {"align": args.align}
     if args.operator == "extension":
@@ -605,7 +647,7 @@ def parse_binding(text: str, prefixes: dict[str, str]) -> tuple[str, str]:
         return var, value
     m = re.fullmatch(r'"((?:[^"\\]|\\.)*)"(?:@([A-Za-z]+(?:-[A-Za-z0-9]+)*)|\^\^(<[^>]*>|[\w.-]*:[\w.-]*))?', value)
     if m:
-        lexical = m.group(1).encode().decode("unicode_escape") if "\\" in m.group(1) else m.group(1)
+        lexical = T.literal_parts(f'"{m.group(1)}"')[0]  # SPARQL escapes decoded; other text kept as is
         datatype = m.group(3)
         if datatype and not datatype.startswith("<"):
             datatype = expand(datatype)

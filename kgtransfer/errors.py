@@ -26,7 +26,7 @@ class RDFSyntaxError(KGTransferError, SyntaxError):
     """
 
     def __init__(self, message: str, path: str, line: int | None = None, column: int | None = None):
-        self.path, self.line, self.column = path, line, column
+        self.message, self.path, self.line, self.column = message, path, line, column
         where = path if line is None else f"{path}:{line}" + (f":{column}" if column else "")
         super().__init__(f"{where}: {message}")
 

@@ -38,8 +38,14 @@ def test_named_sources_keep_separate_provenance(two_folders, capsys):
     back = kgt.load(out)
     assert sorted(back.sources) == ["new", "old"]
     assert back.sources_of((f"<{EX}x>", f"<{EX}p>", f"<{EX}y>")) == ["old"]
-    # without names the two files collapse into one provenance name
+    # without names, two files of the same name are named by their paths (they collapsed into one source)
     assert main(["merge", "union", str(a), str(b), "-o", str(out)]) == 0
+    back = kgt.load(out)
+    assert sorted(back.sources) == sorted([str(a), str(b)])
+    assert back.sources_of((f"<{EX}x>", f"<{EX}p>", f"<{EX}y>")) == [str(a)]
+    assert main(["merge", "difference", str(a), str(b), "-o", str(two_folders / "d.nq")]) == 0
+    assert kgt.load(two_folders / "d.nq").sources == (str(a),)
+    assert main(["merge", "union", str(a), str(a), "-o", str(out)]) == 0  # one file twice stays one source
     assert kgt.load(out).sources == ("data.ttl",)
 
 
@@ -86,6 +92,19 @@ def test_parse_binding_forms():
         parse_binding("c=brick:Room", prefixes)
     with pytest.raises(SparqlQueryError, match="not an RDF term"):
         parse_binding("c=Room", prefixes)
+
+
+def test_parse_binding_keeps_unicode_and_decodes_escapes():
+    prefixes = query_prefixes("SELECT * { ?s ?p ?o }")
+    assert parse_binding('c="Café 日本"@FR', prefixes) == ("c", '"Café 日本"@fr')
+    assert parse_binding(r'c="é\tb\u00e9\"q"', prefixes) == ("c", '"é\\tbé\\"q"')  # é stays é next to escapes
+
+
+def test_bind_a_unicode_literal_finds_it(tmp_path, capsys):
+    path = tmp_path / "u.ttl"
+    path.write_text('<urn:a> <urn:p> "Café\\n" .\n', encoding="utf-8")
+    assert main(["sparql", "SELECT ?s WHERE { ?s <urn:p> ?o }", "--source", str(path), "--bind", r'o="Café\n"']) == 0
+    assert "urn:a" in capsys.readouterr().out
 
 
 def test_bind_prefixed_name_and_say_when_nothing_matches(tmp_path, capsys):
@@ -148,3 +167,18 @@ def test_graph_queries_see_named_graphs_on_the_cli(tmp_path, capsys):
     query = "SELECT ?g ?s WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g"
     assert main(["sparql", query, "--source", str(tmp_path / "d.trig"), "--csv"]) == 0
     assert capsys.readouterr().out.splitlines() == ["g,s", f"{EX}g1,{EX}a", f"{EX}g2,{EX}c"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["info", "x.ttl", "--top", "-1"], "--top: must be >= 0, got -1"),
+        (["info", "x.ttl", "--top", "x"], "invalid integer value: 'x'"),
+        (["merge", "extension", "a.ttl", "b.ttl", "-o", "o.nt", "--hops", "-2"], "--hops: must be >= 0"),
+        (["sparql", "ASK {}", "--source", "a.ttl", "--timeout", "0"], "--timeout: must be > 0"),
+    ],
+)
+def test_bad_numbers_are_refused_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err

@@ -22,6 +22,7 @@ from typing import Literal
 
 import numpy as np
 
+from kgtransfer.errors import UnknownTermError
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
 LiteralPolicy = Literal["drop", "nodes", "features"]
@@ -76,7 +77,8 @@ class Vocab:
 
         Args:
             keys: canonical term strings.
-            missing: ``"raise"`` raises :class:`KeyError` naming a few unknown keys; ``"ignore"``
+            missing: ``"raise"`` raises :class:`~kgtransfer.errors.UnknownTermError` (a ``KeyError``)
+                naming a few unknown keys; ``"ignore"``
                 gives them id ``-1`` (default: ``"raise"``).
         """
         if missing not in ("raise", "ignore"):
@@ -87,7 +89,7 @@ class Vocab:
         if missing == "raise" and (ids < 0).any():
             unknown = sorted({keys[i] for i in np.flatnonzero(ids < 0)[:1000].tolist()})
             more = f" (and {int((ids < 0).sum()) - len(unknown)} more)" if (ids < 0).sum() > len(unknown) else ""
-            raise KeyError(f"{len(unknown)} keys not in the vocabulary, e.g. {unknown[:5]}{more}")
+            raise UnknownTermError(f"{len(unknown)} keys not in the vocabulary, e.g. {unknown[:5]}{more}")
         return ids
 
     def key(self, ids: int | Iterable[int]) -> str | list[str]:

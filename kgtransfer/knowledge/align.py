@@ -106,7 +106,10 @@ def _pairs_from_mapping(items: Iterable[tuple[str, str]]) -> list[tuple[str, str
 def read_mapping(path: str | os.PathLike) -> list[tuple[str, str]]:
     """IRI pairs from a two-column CSV or TSV file (``#`` comments and a header row allowed)."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise AlignmentError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
     delimiter = "\t" if "\t" in text else ","
     pairs = []
     for line_no, row in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), 1):
@@ -153,17 +156,24 @@ def _closure(method: str, pairs: list[tuple[str, str]], k1: KnowledgeGraph) -> A
     for x in parent:
         classes[find(x)].append(x)
     in_k1 = set(k1.terms[k1.entity_ids()].tolist())
-    # K1's own IRIs are those it states facts about; an IRI K1 mentions only as an owl:sameAs
-    # target (``k1:X owl:sameAs k2:X``) is K2's, and must not win over ``k1:X``
-    sid = k1.term_id(SAME_AS)
-    facts = k1.triples if sid is None else k1.triples[k1.triples[:, 1] != sid]
-    used_k1 = set(k1.terms[np.unique(facts[:, [0, 2]])].tolist())
+    used_k1 = _own_entities(k1)
     mapping = {}
     for members in classes.values():
         preferred = [m for m in members if m in used_k1] or [m for m in members if m in in_k1] or members
         canonical = min(preferred)
         mapping.update({m: canonical for m in members if m != canonical})
     return Alignment(method, dict(sorted(mapping.items())))
+
+
+def _own_entities(k1: KnowledgeGraph) -> set[str]:
+    """The subjects and objects K1 states facts about.
+
+    An IRI K1 mentions only as an owl:sameAs target (``k1:X owl:sameAs k2:X``) is K2's, and must
+    not win over ``k1:X``.
+    """
+    sid = k1.term_id(SAME_AS)
+    facts = k1.triples if sid is None else k1.triples[k1.triples[:, 1] != sid]
+    return set(k1.terms[np.unique(facts[:, [0, 2]])].tolist())
 
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
@@ -192,10 +202,13 @@ def align_labels(k1: KnowledgeGraph, k2: KnowledgeGraph) -> Alignment:
     """Map each K2 entity to the K1 entity with the same normalized label.
 
     A label carried by several K1 entities is ambiguous and aligns nothing (counted in
-    ``ambiguous``); entities already shared by IRI are left alone.
+    ``ambiguous``). Only K2 entities that K1 states no facts about are mapped: an entity of K1
+    stays itself (two K1 entities are never merged because K2 relabelled one), and a K2 entity
+    whose labels name several K1 entities is left alone too.
     """
     l1, l2 = _labels(k1), _labels(k2)
-    mapping: dict[str, str] = {}
+    in_k1 = _own_entities(k1)
+    targets: dict[str, set[str]] = defaultdict(set)
     ambiguous = 0
     for label, iris2 in l2.items():
         iris1 = l1.get(label)
@@ -206,6 +219,7 @@ def align_labels(k1: KnowledgeGraph, k2: KnowledgeGraph) -> Alignment:
             continue
         (target,) = iris1
         for x in iris2:
-            if x != target and x not in l1.get(label, ()):
-                mapping[x] = target
+            if x not in in_k1:
+                targets[x].add(target)
+    mapping = {x: next(iter(t)) for x, t in targets.items() if len(t) == 1}
     return Alignment("labels", dict(sorted(mapping.items())), ambiguous)

@@ -96,6 +96,22 @@ def merge_terms(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return merged, np.arange(len(a), dtype=np.int64), map_b
 
 
+def canonical_triples(kg: KnowledgeGraph) -> tuple[np.ndarray, np.ndarray]:
+    """``(terms, triples)``: ``kg`` under canonical blank-node labels, one id per distinct label.
+
+    Interchangeable blank nodes share a canonical label (see :mod:`~kgtransfer.knowledge.blank_nodes`),
+    so the canonical term array can repeat a string; :func:`merge_terms` needs distinct terms.
+    """
+    canonical = kg.canonical_terms()
+    if canonical is kg.terms:
+        return kg.terms, kg.triples
+    index: dict[str, int] = {}
+    ids = np.fromiter((index.setdefault(t, len(index)) for t in canonical.tolist()), np.int64, len(canonical))
+    if len(index) == len(canonical):
+        return canonical, kg.triples
+    return _object_array(list(index)), ids[kg.triples]
+
+
 def _object_array(values: Sequence[str]) -> np.ndarray:
     arr = np.empty(len(values), dtype=object)
     arr[:] = values
@@ -239,16 +255,33 @@ class KnowledgeGraph:
     ) -> KnowledgeGraph:
         """Build from ``(s, p, o)`` triples of N-Triples strings or rdflib terms.
 
+        Strings are N-Triples terms (``<iri>``, ``_:label``, ``"lex"``, ``"lex"@en``,
+        ``"lex"^^<datatype>``), normalized for RDF 1.1 term equality (see
+        :func:`~kgtransfer.knowledge.terms.as_canonical`); anything else raises RDFSyntaxError.
         Blank nodes are renamed into a scope of their own (see :func:`scope_blank_nodes`) unless
         ``scope_blanks=False``.
         """
         index: dict[str, int] = {}
         setdefault = index.setdefault
         flat: list[int] = []
+        spelled: dict[str, str] = {}  # a literal as written -> canonical (each spelling parsed once)
         for s, p, o in triples:
             for term in (s, p, o):
-                key = T.as_canonical(term)
+                if type(term) is str and term.startswith('"'):
+                    key = spelled.get(term)
+                    if key is None:
+                        key = spelled[term] = _canonical_literal(term, name)
+                else:
+                    key = T.as_canonical(term)
                 flat.append(setdefault(key, len(index)))
+        bad = [t for t in index if not T.is_term(t)]
+        if bad:
+            from kgtransfer.errors import RDFSyntaxError
+
+            raise RDFSyntaxError(
+                f'not N-Triples terms: {bad[:3]!r}; write an IRI as <...>, a literal as "...", a blank node as _:label',
+                name or "triples",
+            )
         terms = _object_array(list(index))
         if scope_blanks:
             terms = scope_blank_nodes(terms, _content_digest(terms, flat))
@@ -322,7 +355,10 @@ class KnowledgeGraph:
             for i, t in enumerate(self.terms.tolist()):
                 index.setdefault(t, i)  # the first id of a term, as a scan would find it
             self._term_index = index
-        return self._term_index.get(T.as_canonical(term))
+        try:
+            return self._term_index.get(T.as_canonical(term))
+        except ValueError:  # a malformed literal is in no graph
+            return None
 
     def __eq__(self, other: object) -> bool:
         """Same set of triples (term for term, blank-node labels included)."""
@@ -465,11 +501,16 @@ class KnowledgeGraph:
         return to_hetero_data(self, vocab=vocab, literals=literals, blank_nodes=blank_nodes)
 
     def to_oxigraph(self, provenance_graphs: bool = False):
-        """A ``pyoxigraph.Store``: triples in the default graph, or one named graph per source set."""
+        """A ``pyoxigraph.Store``: triples in the default graph, or one named graph per source set.
+
+        Blank nodes keep their labels (``Store.bulk_load`` would draw random ones), so query
+        results are the same in every run and name the graph's own blank nodes.
+        """
         import pyoxigraph as ox
 
         store = ox.Store()
-        store.bulk_load(self.to_ntriples(provenance_graphs).encode(), format=_nquads_or_nt(provenance_graphs))
+        text = self.to_ntriples(provenance_graphs).encode()
+        store.bulk_extend(ox.parse(text, format=_nquads_or_nt(provenance_graphs)))
         return store
 
     def to_networkx(self):
@@ -561,6 +602,15 @@ def _nquads_or_nt(quads: bool):
     import pyoxigraph as ox
 
     return ox.RdfFormat.N_QUADS if quads else ox.RdfFormat.N_TRIPLES
+
+
+def _canonical_literal(term: str, name: str | None) -> str:
+    try:
+        return T.canonical(term)
+    except ValueError:
+        from kgtransfer.errors import RDFSyntaxError
+
+        raise RDFSyntaxError(f"{term[:80]!r} is not an N-Triples literal", name or "triples") from None
 
 
 def _content_digest(terms: np.ndarray, flat: list[int]) -> bytes:

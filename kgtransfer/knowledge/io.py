@@ -28,6 +28,7 @@ from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umas
 from kgtransfer.knowledge import streaming
 from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements, scope_blank_nodes
 from kgtransfer.knowledge.limits import DepthError, check_depth, check_xml_entities
+from kgtransfer.knowledge.streaming import gunzip
 
 FORMATS = {
     "turtle": ("TURTLE", (".ttl",)),
@@ -75,11 +76,10 @@ def _ox_format(key: str):
 
 DEFAULT_BASE = "https://kgtransfer.invalid/"
 """The base IRI relative IRIs in files resolve against (``.invalid`` is reserved: it names no place)."""
-MAX_GZIP_RATIO = 64
-"""A ``.gz`` file may expand to ``max(64 MiB, 64 x its size)``; more is refused (a decompression bomb)."""
 _BOM = b"\xef\xbb\xbf"
 
 _LOCATION = re.compile(r"line (\d+)(?: between columns (\d+)| column (\d+))?")
+_PARSER_PREFIX = re.compile(r"^Parser error (?:at|between) line \d+ [^:]*: ")
 
 
 def parse(
@@ -107,12 +107,12 @@ def parse(
         m = _LOCATION.search(str(e))
         line = int(m.group(1)) if m else getattr(e, "lineno", None)
         col = int(m.group(2) or m.group(3)) if m and (m.group(2) or m.group(3)) else None
-        message = re.sub(r"^Parser error at line \d+ between columns \d+ and \d+: ", "", str(e))
+        message = _PARSER_PREFIX.sub("", getattr(e, "msg", None) or str(e))  # the location is said once, in front
         if line is None and format == "rdfxml":
             line, col = _xml_location(data, message)
-        raise RDFSyntaxError(message, source, line, col) from None
+        raise RDFSyntaxError(_explained(message), source, line, col) from None
     except (ValueError, RecursionError) as e:
-        raise RDFSyntaxError(str(e), source) from None
+        raise RDFSyntaxError(_explained(str(e)), source) from None
     except MemoryError:
         raise RDFSyntaxError("a term or the document is too large to parse in memory", source) from None
     _refuse_triple_terms(index, source)
@@ -127,6 +127,13 @@ def parse(
     graph_terms = [objects[i] for i in graph_term_ids.tolist()]
     sources, provenance, sets = streaming.graph_sources(graph_terms, graph_of_row, name)
     return KnowledgeGraph(terms, triples, provenance, sources, name, source_sets=sets)
+
+
+def _explained(message: str) -> str:
+    """A parser message, reworded where it names the parser's internals rather than the input."""
+    if "LoadDocumentCallback" in message:  # JSON-LD: "@context": "https://..."
+        return "a remote JSON-LD @context cannot be fetched (kgtransfer opens no URLs); put the context inline"
+    return message
 
 
 def _check_limits(data: bytes, format: str, source: str) -> None:
@@ -186,34 +193,15 @@ def read_file(
         raise SourceNotFoundError(f"{path}: no such file")
     data = path.read_bytes()
     if path.name.lower().endswith(".gz"):
-        data = _gunzip(data, str(path))
-    return parse(data, key, str(path), name=name or path.name, base_iri=base or DEFAULT_BASE)
-
-
-def _gunzip(data: bytes, source: str) -> bytes:
-    """Decompress a gzip file, refusing a corrupt one or one that expands past the limit (typed errors)."""
-    import zlib
-
-    limit = max(64 << 20, MAX_GZIP_RATIO * len(data))
-    out, size, pending = [], 0, data
+        data = gunzip(data, str(path))
     try:
-        d = zlib.decompressobj(wbits=31)
-        while True:
-            out.append(d.decompress(pending, limit - size + 1))
-            size += len(out[-1])
-            if size > limit:
-                raise RDFSyntaxError(f"expands past {limit:,} bytes; decompress it first if that is meant", source)
-            if d.unconsumed_tail:
-                pending = d.unconsumed_tail
-            elif d.eof and d.unused_data.strip(b"\0"):  # a further gzip member
-                pending, d = d.unused_data, zlib.decompressobj(wbits=31)
-            else:
-                break
-        if not d.eof:
-            raise RDFSyntaxError("truncated gzip data", source)
-        return b"".join(out)
-    except zlib.error as e:
-        raise RDFSyntaxError(f"not valid gzip data ({e})", source) from None
+        return parse(data, key, str(path), name=name or path.name, base_iri=base or DEFAULT_BASE)
+    except RDFSyntaxError as e:
+        if format is not None or e.line != 1:
+            raise
+        # failing on the first line, a file often is not in the format its suffix says
+        hint = f"; read as {key} from the suffix, pass format= if it is another format"
+        raise RDFSyntaxError(e.message + hint, e.path, e.line, e.column) from None
 
 
 @implements("from_rdflib")

@@ -24,7 +24,14 @@ from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.align import Alignment
 from kgtransfer.knowledge.align import align as compute_alignment
 from kgtransfer.knowledge.blank_nodes import blank_mask, components
-from kgtransfer.knowledge.graph import KnowledgeGraph, compact, implements, merge_terms, pack_rows
+from kgtransfer.knowledge.graph import (
+    KnowledgeGraph,
+    canonical_triples,
+    compact,
+    implements,
+    merge_terms,
+    pack_rows,
+)
 from kgtransfer.knowledge.provenance import SetTable
 
 BlankNodePolicy = Literal["merge", "canonical"]
@@ -62,11 +69,11 @@ class _Pair:
 
     def canonical_keys(self) -> tuple[np.ndarray, np.ndarray]:
         """Keys under which isomorphic blank-node structures coincide (raw keys when there are none)."""
-        c1, c2 = self.k1.canonical_terms(), self.k2.canonical_terms()
+        (c1, t1), (c2, t2) = canonical_triples(self.k1), canonical_triples(self.k2)
         if c1 is self.k1.terms and c2 is self.k2.terms:
             return self.raw_keys()
         terms, m1, m2 = merge_terms(c1, c2)
-        keys = pack_rows(np.concatenate([m1[self.k1.triples], m2[self.k2.triples]]), len(terms))
+        keys = pack_rows(np.concatenate([m1[t1], m2[t2]]), len(terms))
         return keys[: len(self.t1)], keys[len(self.t1) :]
 
     def result(self, triples: np.ndarray, provenance: np.ndarray, name: str) -> KnowledgeGraph:

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from kgtransfer.errors import RegistryError, SourceNotFoundError
+from kgtransfer.errors import RDFSyntaxError, RegistryError, SourceNotFoundError
 from kgtransfer.knowledge import registry
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.knowledge.io import FORMATS, from_oxigraph, from_rdflib, read_file
 from kgtransfer.knowledge.streaming import read_bytes, read_tsv
 
 SPLITS = ("train", "valid", "test")
+#: The file names a split may have in a folder, ``train.txt`` first.
+SPLIT_SUFFIXES = (".txt", ".txt.gz", ".tsv", ".tsv.gz")
 #: IRI prefix of the labels of tab-separated files when none is given. One fixed prefix, so the
 #: same label in two files (the snapshots of one benchmark, FB15k and FB15k-237's Freebase ids)
 #: is one entity; pass ``namespace=`` to keep datasets apart.
@@ -38,7 +40,14 @@ def read_source(
         return source
     if isinstance(source, str | os.PathLike):
         text = os.fspath(source)
+        if not text.strip():  # Path("") is the current folder
+            raise SourceNotFoundError("an empty string names no source; pass a path, a registry name or a graph")
         path = Path(text).expanduser()
+        if text.lower().startswith(("http://", "https://")) and not path.exists():
+            raise SourceNotFoundError(
+                f"{text}: a URL is queried, not loaded whole: kgtransfer.sparql(query, source=URL) "
+                "(CLI: `kgtransfer sparql QUERY --source URL` or `kgtransfer info URL --query QUERY`)"
+            )
         if path.is_file() and (format == "tsv" or format is None and _is_tsv(path)):
             return read_tsv_file(path, namespace, name)
         if path.is_file():
@@ -87,7 +96,10 @@ def load_registered(source: str, name: str | None = None) -> KnowledgeGraph:
 
 
 def read_tsv_splits(folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):
-    """Read ``train/valid/test.txt[.gz]`` of tab-separated labels as one graph, one provenance source per split.
+    """Read ``train/valid/test.txt`` (or ``.tsv``; ``.gz`` too) of labels as one graph, one source per split.
+
+    A folder without them may hold RDF split files instead (``train.nt``, ``valid.ttl``, ``test.nq.gz``,
+    any suffix :func:`kgtransfer.load` reads); each is read as RDF and its triples held by ``<name>/<split>``.
 
     Labels become IRIs ``namespace + label`` with the characters an IRI cannot hold percent-encoded
     (see :func:`~kgtransfer.knowledge.streaming.label_iri`; ``urllib.parse.unquote`` gives the label
@@ -103,13 +115,41 @@ def read_tsv_splits(folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPAC
     name = name or folder.resolve().name
     files = {}
     for split in SPLITS:
-        for suffix in (".txt", ".txt.gz"):
+        for suffix in SPLIT_SUFFIXES:
             if (folder / f"{split}{suffix}").is_file():
                 files[split] = folder / f"{split}{suffix}"
                 break
-    if not files:
-        raise SourceNotFoundError(f"{folder}: no train/valid/test.txt[.gz]")
-    return _read_tsv_files(list(files.values()), [f"{name}/{s}" for s in files], namespace, name)
+    if files:
+        return _read_tsv_files(list(files.values()), [f"{name}/{s}" for s in files], namespace, name)
+    rdf = _rdf_split_files(folder)
+    if not rdf:
+        raise SourceNotFoundError(
+            f"{folder}: no train/valid/test.txt or .tsv (optionally .gz), nor train/valid/test RDF files, here"
+        )
+    return _read_rdf_splits(rdf, name)
+
+
+def _rdf_split_files(folder: Path) -> dict[str, Path]:
+    """``{split: file}`` of RDF split files (``train.nt``, ``test.ttl.gz``, ...): the first suffix that exists."""
+    suffixes = [sx + gz for _, sxs in FORMATS.values() for sx in sxs for gz in ("", ".gz")]
+    files = {}
+    for split in SPLITS:
+        found = next((folder / f"{split}{sx}" for sx in suffixes if (folder / f"{split}{sx}").is_file()), None)
+        if found is not None:
+            files[split] = found
+    return files
+
+
+def _read_rdf_splits(files: dict[str, Path], name: str) -> KnowledgeGraph:
+    """One graph from RDF split files, every triple of ``files[split]`` held by the source ``<name>/<split>``."""
+    from kgtransfer.knowledge.operators import union
+
+    out = None
+    for split, path in files.items():
+        kg = read_file(path)
+        kg = kg.replace(provenance=np.zeros(len(kg), dtype=np.int64), source_sets=((0,),), sources=(f"{name}/{split}",))
+        out = kg if out is None else union(out, kg, name=name)
+    return out.replace(name=name)
 
 
 def read_tsv_file(path: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):
@@ -121,6 +161,7 @@ def read_tsv_file(path: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, n
 
 def _read_tsv_files(paths: list[Path], sources: list[str], namespace: str, name: str) -> KnowledgeGraph:
     """One graph from several TSV files, file ``i`` the provenance source ``sources[i]``."""
+    _check_namespace(namespace, str(paths[0]))
     index: dict[str, int] = {}
     parts, provenance = [], []
     for i, path in enumerate(paths):
@@ -132,3 +173,13 @@ def _read_tsv_files(paths: list[Path], sources: list[str], namespace: str, name:
     terms[:] = list(index)
     source_sets = [(i,) for i in range(len(sources))]
     return KnowledgeGraph(terms, np.concatenate(parts), np.concatenate(provenance), sources, name, source_sets)
+
+
+def _check_namespace(namespace: str, source: str) -> None:
+    """Refuse a namespace that cannot begin an absolute IRI (``"my ns"``, ``"relative/"``), naming ``source``."""
+    import pyoxigraph as ox
+
+    try:
+        ox.NamedNode(namespace + "x")
+    except ValueError as e:
+        raise RDFSyntaxError(f"namespace {namespace!r} does not begin an absolute IRI ({e})", source) from None

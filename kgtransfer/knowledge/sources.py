@@ -25,9 +25,11 @@ def load(
 
     Args:
         source: a file path (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD, or tab-separated
-            labels ``.tsv``, or any file with ``format="tsv"``; ``.gz`` too), a folder of ``train/valid/test.txt[.gz]``
-            tab-separated labels (the common link-prediction benchmark layout; each split becomes
-            the provenance source ``<name>/train`` etc.), a registry name (``"brick:1.4"``,
+            labels ``.tsv``, or any file with ``format="tsv"``; ``.gz`` too), a folder of
+            ``train/valid/test.txt`` (or ``.tsv``; ``.gz`` too) tab-separated labels (the common
+            link-prediction benchmark layout; ``#`` lines are comments) or of RDF split files
+            (``train.nt``, ``test.ttl``, ...); each split becomes the provenance source
+            ``<name>/train`` etc., a registry name (``"brick:1.4"``,
             ``"schema.org:12.0"``, ``"umls"``, ...), an ``rdflib.Graph``/``Dataset``, a
             ``pyoxigraph.Store``, or a KnowledgeGraph (returned as is).
         format: the RDF format when the suffix does not tell, or ``"tsv"`` (default: from the suffix).

@@ -29,6 +29,7 @@ from kgtransfer.errors import EndpointError, SourceNotFoundError, SparqlQueryErr
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.endpoint import MAX_BYTES, Deadline, parse_boolean, parse_solutions, post
 from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.knowledge.io import DEFAULT_BASE
 from kgtransfer.knowledge.query_text import (
     check_nesting,
     query_form,
@@ -68,13 +69,20 @@ class Row(dict):
 
 
 def display_term(term) -> str:
-    """A term as a person reads it: IRIs bare, literals by lexical form (``60639``, ``Room@en``)."""
+    """A term as a person reads it: IRIs bare, literals by lexical form (``60639``, ``Room@en``), ``_:b0``."""
     from rdflib import Literal
 
     if term is None:
         return ""
-    text = str(term).replace("\n", "\\n").replace("\t", "\\t")
+    text = _csv_cell(term).replace("\n", "\\n").replace("\t", "\\t")
     return f"{text}@{term.language}" if isinstance(term, Literal) and term.language else text
+
+
+def _csv_cell(term) -> str:
+    """A term as SPARQL's CSV results write it: IRIs and lexical forms bare, blank nodes ``_:label``."""
+    from rdflib import BNode
+
+    return f"_:{term}" if isinstance(term, BNode) else str(term)
 
 
 class Rows(list):
@@ -89,12 +97,12 @@ class Rows(list):
         self.variables = variables
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
-        """CSV text (IRIs and literal values as plain strings); also written to ``path`` if given."""
+        """CSV text (IRIs and literals as plain strings, blank nodes ``_:label``); also written to ``path`` if given."""
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(self.variables)
         for row in self:
-            writer.writerow([str(row[v]) if v in row else "" for v in self.variables])
+            writer.writerow([_csv_cell(row[v]) if v in row else "" for v in self.variables])
         if path is not None:
             from kgtransfer.knowledge.io import atomic_write_text
 
@@ -137,7 +145,7 @@ class Rows(list):
 
 
 def read_query(query: str | os.PathLike) -> tuple[str, str]:
-    """``(text, name)`` of a query given as text, a path to a ``.rq``/``.sparql`` file (UTF-8), or a bundled name.
+    """``(text, name)`` of a query: its text, a path to a ``.rq``, ``.sparql`` or other file, or a bundled name.
 
     A bundled name (``"brick-top-classes"``, see ``kgtransfer sources``) reads
     ``ontologies/queries/<name>.rq`` from the installed package, so it works from any folder.
@@ -146,7 +154,9 @@ def read_query(query: str | os.PathLike) -> tuple[str, str]:
     if bundled is not None:
         return bundled.read_text(encoding="utf-8"), bundled.stem
     if isinstance(query, os.PathLike) or (
-        isinstance(query, str) and query.lower().endswith((".rq", ".sparql")) and "\n" not in query
+        isinstance(query, str)
+        and "\n" not in query
+        and (query.lower().endswith((".rq", ".sparql")) or (len(query) < 1024 and "{" not in query and _is_file(query)))
     ):
         path = Path(query)
         if not path.is_file():
@@ -164,6 +174,13 @@ def read_query(query: str | os.PathLike) -> tuple[str, str]:
     except UnicodeEncodeError as e:
         raise SparqlQueryError(f"{label}: not valid Unicode text ({e.reason} at {e.start})") from None
     return query, label
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL
+        return False
 
 
 def _bundled_query(query) -> Path | None:
@@ -225,7 +242,7 @@ def sparql(
             f"{label}: SERVICE calls another endpoint; local queries do not federate unless federation=True"
         )
     kg = read_source(source)
-    run = lambda: _embedded(text, label, form, query_store(kg), name or kg.name)  # noqa: E731
+    run = lambda: _embedded(text, label, form, query_store(kg), name or kg.name, _store_spellings(kg))  # noqa: E731
     return _within(run, timeout, label) if uses_service(toks) else run()
 
 
@@ -246,7 +263,7 @@ def query_store(kg: KnowledgeGraph):
     for iri, rows in kg.named_graphs().items():
         g = f"<{iri}>"
         lines += [f"{terms[s]} {terms[p]} {terms[o]} {g} .\n" for s, p, o in kg.triples[rows].tolist()]
-    store.bulk_load("".join(lines).encode(), format=ox.RdfFormat.N_QUADS)
+    store.bulk_extend(ox.parse("".join(lines).encode(), format=ox.RdfFormat.N_QUADS))  # the same blank nodes
     return store
 
 
@@ -345,17 +362,18 @@ def _check_syntax(text: str, label: str) -> None:
         pass  # parsed; evaluating on an empty store is not the point
 
 
-def _embedded(text: str, label: str, form: str, store, name: str):
+def _embedded(text: str, label: str, form: str, store, name: str, spellings: dict[str, str] | None = None):
     import pyoxigraph as ox
 
+    spellings = spellings or {}
     try:
-        result = store.query(text)
+        result = store.query(text, base_iri=DEFAULT_BASE)  # relative IRIs resolve as in loaded files
         if form == "ASK":
             return bool(result)
         if form == "SELECT":
             variables = [v.value for v in result.variables]
-            return _rows(variables, ([(v, s[v]) for v in variables] for s in result), label)
-        data = ox.serialize(result, format=ox.RdfFormat.N_TRIPLES) or b""
+            return _rows(variables, ([(v, s[v]) for v in variables] for s in result), label, spellings)
+        data = ox.serialize(_fresh_blanks_in_order(result, spellings), format=ox.RdfFormat.N_TRIPLES) or b""
     except SyntaxError as e:
         raise SparqlQueryError(f"{label}: invalid SPARQL: {e}") from None
     except (OSError, RuntimeError, ValueError) as e:
@@ -363,7 +381,57 @@ def _embedded(text: str, label: str, form: str, store, name: str):
     return _graph(data, label, name)
 
 
-def _rows(variables: list[str], solutions, label: str) -> Rows:
+def _store_spellings(kg: KnowledgeGraph) -> dict[str, str]:
+    """``{the store's spelling: the graph's}`` of the typed literals the embedded store rewrites.
+
+    The store keeps numbers, booleans and dates as values, so ``"41"^^xsd:int`` comes back as
+    ``"41"^^xsd:integer`` and ``"1.50"^^xsd:decimal`` as ``"1.5"`` (oxigraph/oxigraph#526): other
+    RDF terms. Results are mapped back to the graph's own term wherever only one spelling of the
+    graph gives the store's (a graph holding both ``"1"^^xsd:int`` and ``"1"^^xsd:integer`` keeps
+    the store's ``"1"^^xsd:integer``). A value the query computes that equals such a literal
+    (``SELECT (40 + 1 AS ?x)``) takes the graph's spelling too.
+    """
+    import pyoxigraph as ox
+
+    typed = [t for t in kg.terms.tolist() if t.startswith('"') and t.endswith(">") and '"^^<' in t]
+    if not typed:
+        return {}
+    store, p = ox.Store(), ox.NamedNode("urn:p")
+    store.bulk_extend(ox.Quad(ox.NamedNode(f"urn:l:{i}"), p, o) for i, o in enumerate(T.to_oxigraph_terms(typed)))
+    spellings: dict[str, set[str]] = {}
+    for quad in store:
+        spellings.setdefault(str(quad.object), set()).add(typed[int(quad.subject.value[6:])])
+    return {kept: next(iter(own)) for kept, own in spellings.items() if len(own) == 1 and kept not in own}
+
+
+def _fresh_blanks_in_order(triples, spellings: dict[str, str] | None = None) -> list:
+    """The triples with blank nodes relabelled ``r0, r1, ...`` in order of first appearance.
+
+    A CONSTRUCT template's blank nodes get random labels from the store, and the result's blank
+    nodes are scoped by its content (see :func:`~kgtransfer.knowledge.graph.scope_blank_nodes`):
+    relabelling first makes that scope, and so every label and vocabulary id, reproducible.
+    Typed literals the store rewrote get the graph's spelling back (see :func:`_store_spellings`).
+    """
+    import pyoxigraph as ox
+
+    names: dict = {}
+    literals: dict = {}
+
+    def relabel(term):
+        if type(term) is ox.BlankNode:
+            return names.setdefault(term, ox.BlankNode(f"r{len(names)}"))
+        if spellings and type(term) is ox.Literal:
+            own = spellings.get(str(term))
+            if own is not None:
+                if own not in literals:
+                    literals[own] = T.to_oxigraph_terms([own])[0]
+                return literals[own]
+        return term
+
+    return [ox.Triple(relabel(t.subject), t.predicate, relabel(t.object)) for t in triples]
+
+
+def _rows(variables: list[str], solutions, label: str, spellings: dict[str, str] | None = None) -> Rows:
     import pyoxigraph as ox
 
     from kgtransfer.knowledge.terms import to_rdflib
@@ -376,7 +444,8 @@ def _rows(variables: list[str], solutions, label: str) -> Rows:
                 continue
             if isinstance(t, ox.Triple):
                 raise SparqlQueryError(f"{label}: ?{v} is an RDF-star triple term; kgtransfer does not support those")
-            row[v] = to_rdflib(t if isinstance(t, str) else str(t))
+            text = t if isinstance(t, str) else str(t)
+            row[v] = to_rdflib(spellings.get(text, text) if spellings else text)
         rows.append(row)
     return Rows(variables, rows)
 
@@ -474,10 +543,45 @@ def available_views() -> list[str]:
 
 
 def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
-    """Apply the named view (``ontologies/views/<view>.rq``) to ``kg``; sources are kept when possible."""
+    """Apply the named view (``ontologies/views/<view>.rq``) to ``kg``, keeping provenance.
+
+    The result is a knowledge store of its own, named ``<kg.name>[<view>]``: a one-source ``kg``
+    gives a one-source view of that name. When ``kg`` has several sources (a benchmark's splits,
+    the named graphs of a TriG file), a result triple ``kg`` holds keeps them, each renamed
+    ``<kg.name>[<view>]/<source>`` (so the last ``/``-segment, ``train`` etc., still names the
+    split, and the view stays apart from ``kg`` in a merge); a triple the view made up has the
+    source ``<kg.name>[<view>]``. Blank-node triples are matched by canonical labels
+    (:mod:`~kgtransfer.knowledge.blank_nodes`), so only whole blank-node structures match.
+    """
     path = views_dir() / f"{view}.rq"
     if not path.is_file():
         from kgtransfer.errors import RegistryError
 
         raise RegistryError(f"unknown view {view!r}; available: {', '.join(available_views())}")
-    return sparql(path, kg, name=f"{kg.name}[{view}]")
+    return _keep_sources(sparql(path, kg, name=f"{kg.name}[{view}]"), kg)
+
+
+def _keep_sources(result: KnowledgeGraph, kg: KnowledgeGraph) -> KnowledgeGraph:
+    """``result`` with the provenance of the triples ``kg`` holds (the others: the source ``result.name``)."""
+    import numpy as np
+
+    from kgtransfer.knowledge.graph import canonical_triples, compact, merge_terms, pack_rows
+
+    if not len(result) or not len(kg) or len(kg.sources) == 1:
+        return result
+    blanks = any(t.startswith("_:") for t in result.terms.tolist())
+    (a, ta), (b, tb) = (
+        (canonical_triples(kg), canonical_triples(result))
+        if blanks
+        else ((kg.terms, kg.triples), (result.terms, result.triples))
+    )
+    terms, ma, mb = merge_terms(a, b)
+    keys = pack_rows(np.concatenate([ma[ta], mb[tb]]), len(terms))
+    held, wanted = keys[: len(kg)], keys[len(kg) :]
+    order = np.argsort(held, kind="stable")
+    pos = np.minimum(np.searchsorted(held[order], wanted), len(held) - 1)
+    found = held[order][pos] == wanted
+    provenance = np.where(found, kg.provenance[order[pos]], len(kg.source_sets))
+    sources = (*(f"{result.name}/{s}" for s in kg.sources), result.name)
+    sets = (*kg.source_sets, (len(kg.sources),))
+    return compact(result.terms, result.triples, provenance, sources, result.name, sets)

@@ -39,7 +39,6 @@ become IRIs with :func:`label_iri`.
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -69,11 +68,45 @@ MAX_FAST_LINE = 8192
 longest field, so one 1 MB literal took seconds (20 MB: minutes)."""
 
 
+MAX_GZIP_RATIO = 64
+"""A ``.gz`` file may expand to ``max(64 MiB, 64 x its size)``; more is refused (a decompression bomb)."""
+
+
 def read_bytes(path: str | os.PathLike) -> bytes:
-    """The file's bytes, decompressed when the name ends in ``.gz``."""
+    """The file's bytes, decompressed (see :func:`gunzip`) when the name ends in ``.gz`` (any case)."""
     path = Path(path)
     data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix == ".gz" else data
+    return gunzip(data, str(path)) if path.name.lower().endswith(".gz") else data
+
+
+def gunzip(data: bytes, source: str) -> bytes:
+    """Decompress gzip data, refusing a corrupt one or one that expands past the limit (typed errors).
+
+    Raises:
+        RDFSyntaxError: not gzip, truncated, or larger than :data:`MAX_GZIP_RATIO` allows; names ``source``.
+    """
+    import zlib
+
+    limit = max(64 << 20, MAX_GZIP_RATIO * len(data))
+    out, size, pending = [], 0, data
+    try:
+        d = zlib.decompressobj(wbits=31)
+        while True:
+            out.append(d.decompress(pending, limit - size + 1))
+            size += len(out[-1])
+            if size > limit:
+                raise RDFSyntaxError(f"expands past {limit:,} bytes; decompress it first if that is meant", source)
+            if d.unconsumed_tail:
+                pending = d.unconsumed_tail
+            elif d.eof and d.unused_data.strip(b"\0"):  # a further gzip member
+                pending, d = d.unused_data, zlib.decompressobj(wbits=31)
+            else:
+                break
+        if not d.eof:
+            raise RDFSyntaxError("truncated gzip data", source)
+        return b"".join(out)
+    except zlib.error as e:
+        raise RDFSyntaxError(f"not valid gzip data ({e})", source) from None
 
 
 def _buffer(data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -498,6 +531,20 @@ def _parse_objects(tokens: list[str]) -> list:
 LABEL_SAFE = "/:@!$&'()*+,;=-._~"
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def _trim_blanks(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Line ends moved back over trailing tabs and spaces (one vectorized step per trailing byte)."""
+    ends = ends.copy()
+    rows = np.arange(len(ends))
+    while len(rows):
+        last = buf[np.maximum(ends[rows] - 1, 0)]
+        rows = rows[(ends[rows] > starts[rows]) & ((last == _TAB) | (last == _SPACE))]
+        ends[rows] -= 1
+    return ends
+
+
 def label_iri(namespace: str, label: str) -> str:
     """The canonical IRI term ``<namespace + percent-encoded label>`` (see :data:`LABEL_SAFE`)."""
     return f"<{namespace}{quote(label, safe=LABEL_SAFE)}>"
@@ -507,7 +554,9 @@ def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list
     """Tab-separated ``head, relation, tail`` labels as ids into IRI terms.
 
     Args:
-        data: the text (UTF-8); empty and blank lines are skipped, labels are stripped of spaces.
+        data: the text (UTF-8, a byte-order mark is dropped); empty and blank lines and comment
+            lines (starting with ``#``) are skipped, tabs and spaces ending a line are ignored,
+            labels are stripped of spaces.
         namespace: the IRI prefix of every label.
         source: names the input in errors.
 
@@ -518,14 +567,17 @@ def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list
         RDFSyntaxError: a line without exactly three tab-separated fields, an empty label or
             bytes that are not UTF-8, naming the file and line.
     """
+    bom = len(_BOM) if data.startswith(_BOM) else 0  # kept in the buffer, so offsets stay the file's
     buf, words = _buffer(data)
     size = len(data)
-    starts, ends = line_bounds(buf, 0, size)
+    starts, ends = line_bounds(buf, bom, size)
+    ends = _trim_blanks(buf, starts, ends)
+    comment = (ends > starts) & (buf[starts] == _HASH)
     tabs = np.concatenate([np.flatnonzero(buf[:size] == _TAB), [size + 1, size + 2, size + 3]])
     j = np.searchsorted(tabs, starts)
     t1, t2, t3 = tabs[j], tabs[np.minimum(j + 1, len(tabs) - 1)], tabs[np.minimum(j + 2, len(tabs) - 1)]
-    ok = (t2 < ends) & (t3 > ends)
-    bad = np.flatnonzero(~ok)
+    ok = (t2 < ends) & (t3 >= ends) & ~comment  # a tab at ends: trimmed off the line
+    bad = np.flatnonzero(~ok & ~comment)
     skip = [i for i in bad.tolist() if not data[starts[i] : ends[i]].strip()]
     if len(skip) < len(bad):
         line = sorted(set(bad.tolist()) - set(skip))[0]

@@ -34,6 +34,15 @@ def is_blank(term: str) -> bool:
     return term.startswith("_:")
 
 
+def is_term(term: str) -> bool:
+    """Whether a canonical string has the shape of an N-Triples term: ``<...>``, ``_:label`` or a literal."""
+    return (
+        (term.startswith("<") and term.endswith(">"))
+        or (term.startswith("_:") and len(term) > 2)
+        or (_LITERAL.match(term) is not None)
+    )
+
+
 def is_literal(term: str) -> bool:
     """Whether a canonical term string is a literal."""
     return term.startswith('"')
@@ -150,12 +159,14 @@ def from_rdflib(term) -> str:
 
 
 def as_canonical(term) -> str:
-    """Canonical string of a term given as a canonical string or as an rdflib term.
+    """Canonical string of a term given as an N-Triples string or as an rdflib term.
 
-    rdflib terms subclass ``str`` (``str(URIRef(x)) == x``), so they are told apart by type.
+    A literal string is normalized (``"x"^^xsd:string`` -> ``"x"``, ``"x"@EN`` -> ``"x"@en``,
+    escapes decoded); a malformed one raises ValueError. rdflib terms subclass ``str``
+    (``str(URIRef(x)) == x``), so they are told apart by type.
     """
     if type(term) is str:
-        return term
+        return canonical(term) if term.startswith('"') else term
     if type(term).__module__.startswith("rdflib."):
         return from_rdflib(term)
     return str(term)

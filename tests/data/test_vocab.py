@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from kgtransfer.data.vocab import GraphVocab, Vocab
+from kgtransfer.errors import UnknownTermError
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
 EX = "http://example.org/"
@@ -78,8 +79,9 @@ def test_graph_vocab_extend_keeps_source_rows():
 
 def test_index_missing_keys():
     vocab = Vocab.build(KEYS)
-    with pytest.raises(KeyError, match="nope"):
+    with pytest.raises(UnknownTermError, match="nope") as info:  # typed, and still a KeyError
         vocab.index([KEYS[0], iri("nope"), iri("nope2")])
+    assert isinstance(info.value, KeyError) and not str(info.value).startswith("'")
     got = vocab.index(np.array([KEYS[0], iri("nope")], dtype=object), missing="ignore")
     assert got.dtype == np.int64
     assert got.tolist() == [vocab.index([KEYS[0]])[0], -1]

@@ -162,3 +162,32 @@ def test_label_alignment(graphs):
 )
 def test_normalize_label(text, normalized):
     assert normalize_label(text) == normalized
+
+
+def test_labels_never_merge_two_k1_entities():
+    label = "<http://www.w3.org/2000/01/rdf-schema#label>"
+    k1 = kgt.KnowledgeGraph.from_triples(
+        [(iri(K1, "a"), label, '"Room"'), (iri(K1, "b"), label, '"Space"'), (iri(K1, "a"), iri(K1, "p"), iri(K1, "b"))]
+    )
+    # K2 gives k1:b the label of k1:a; k2:z carries k1:b's label; k2:both names two K1 entities
+    k2 = kgt.KnowledgeGraph.from_triples(
+        [
+            (iri(K1, "b"), label, '"room"'),
+            (iri(K2, "z"), label, '"Space"'),
+            (iri(K2, "both"), label, '"Room"'),
+            (iri(K2, "both"), label, '"space"'),
+        ]
+    )
+    alignment = kgt.align(k1, k2, "labels")
+    assert alignment.mapping == {iri(K2, "z"): iri(K1, "b")}
+    union = kgt.union(k1, k2, align="labels")
+    assert (iri(K1, "a"), iri(K1, "p"), iri(K1, "b")) in triples(union)  # K1's own facts untouched
+
+
+def test_mapping_file_with_bom_and_bad_bytes(graphs, tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{K2}Paris,{K1}Paris\n".encode())
+    assert kgt.align(*graphs, path).mapping == {iri(K2, "Paris"): iri(K1, "Paris")}
+    path.write_bytes(f"{K2}Paris,{K1}Par".encode() + b"\xff\n")
+    with pytest.raises(AlignmentError, match=r"bom\.csv: not UTF-8"):
+        kgt.align(*graphs, path)

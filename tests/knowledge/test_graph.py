@@ -15,6 +15,7 @@ from rdflib.compare import isomorphic
 
 import kgtransfer as kgt
 from kgtransfer import KnowledgeGraph
+from kgtransfer.errors import RDFSyntaxError
 
 EX = "http://example.org/"
 FOAF = "http://xmlns.com/foaf/0.1/"
@@ -291,7 +292,7 @@ def test_oxigraph_round_trip(load_fixture):
 @pytest.mark.xfail(
     strict=True,
     reason="upstream: a pyoxigraph Store normalizes typed literals ('41'^^xsd:int -> '41'^^xsd:integer), "
-    "oxigraph/oxigraph#526; to_oxigraph() and embedded SPARQL inherit it",
+    "oxigraph/oxigraph#526; to_oxigraph() inherits it (sparql() maps its results back to the graph's terms)",
 )
 def test_oxigraph_store_keeps_typed_literals(people):
     back = KnowledgeGraph.from_oxigraph(people.to_oxigraph())
@@ -319,3 +320,26 @@ def test_predicate_mask_selects_by_predicate():
     assert kg.predicate_mask(["urn:p"]).tolist() == [True, False]
     assert kg.predicate_mask(["<urn:q>", "<urn:missing>"]).sum() == 1
     assert len(kg.subgraph(~kg.predicate_mask(["urn:p"]))) == 1
+
+
+def test_from_triples_normalizes_literal_spellings():
+    spelled = KnowledgeGraph.from_triples(
+        [
+            ("<urn:a>", "<urn:p>", f'"x"^^<{XSD}string>'),
+            ("<urn:a>", "<urn:p>", '"y"@EN-GB'),
+            ("<urn:a>", "<urn:p>", '"\\u0041"'),
+            ("<urn:a>", "<urn:p>", f'"1"^^<{XSD}int>'),
+        ]
+    )
+    plain = KnowledgeGraph.from_triples(
+        [("<urn:a>", "<urn:p>", '"x"'), ("<urn:a>", "<urn:p>", '"y"@en-gb'), ("<urn:a>", "<urn:p>", '"A"')]
+    )
+    assert len(spelled & plain) == 3 and len(spelled - plain) == 1  # "1"^^xsd:int is not "1"
+    assert ("<urn:a>", "<urn:p>", '"y"@En-Gb') in plain and ("<urn:a>", "<urn:p>", '"1"') not in spelled
+    assert plain.term_id('"unterminated') is None
+
+
+@pytest.mark.parametrize("bad", ["urn:a", "", '"open', "<urn:a"])
+def test_from_triples_refuses_what_is_not_a_term(bad):
+    with pytest.raises(RDFSyntaxError, match="tiny"):
+        KnowledgeGraph.from_triples([(bad, "<urn:p>", "<urn:o>")], name="tiny")

@@ -134,6 +134,9 @@ def test_malformed_turtle_names_file_line_and_column(fixtures_dir):
         ("iri.ttl", '@prefix ex: <http://e/> .\n\nex:a ex:p "é" , ex:bé , <bad iri> .\n', 3, 25),
         ("dot.ttl", "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/a> <http://e/p> <http://e/b>\n", 3, 1),
         ("relative.nt", "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/a> <http://e/p> <b> .\n", 2, 27),
+        ("cut.jsonld", '{"@id": ', 1, 9),
+        ("dot.nt", "<http://e/a> <http://e/p> <http://e/b>\n", 2, 1),
+        ("graph.trig", "<http://g> { <http://e/a> <http://e/p> }", 1, 40),
     ],
 )
 def test_syntax_error_positions(tmp_path, name, text, line, column):
@@ -143,6 +146,8 @@ def test_syntax_error_positions(tmp_path, name, text, line, column):
         kgt.load(path)
     assert (info.value.line, info.value.column) == (line, column)
     assert str(info.value).startswith(f"{path}:{line}:{column}: ")
+    message = str(info.value).removeprefix(f"{path}:{line}:{column}: ")
+    assert "line" not in message and "Parser error" not in message  # the place is said once, in front
 
 
 def test_unknown_suffix(people, tmp_path):
@@ -243,3 +248,23 @@ def test_interrupted_rename_cleans_up(people, tmp_path, monkeypatch):
 def test_serialize_creates_parent_folders(people, tmp_path):
     path = people.serialize(tmp_path / "a" / "b" / "people.nq")
     assert len(kgt.load(path)) == 16
+
+
+def test_a_first_line_error_says_which_format_the_suffix_chose(tmp_path):
+    path = tmp_path / "data.nt"  # Turtle under an N-Triples name
+    path.write_text("@prefix ex: <http://e/> .\nex:a ex:p ex:b .\n")
+    with pytest.raises(RDFSyntaxError, match=r"data\.nt:1:1: .*read as ntriples from the suffix, pass format=") as e:
+        kgt.load(path)
+    assert (e.value.line, e.value.column) == (1, 1)
+    assert len(kgt.load(path, format="turtle")) == 1
+    path.write_text("<http://e/a> <http://e/p> <http://e/b> .\n<http://e/a> <http://e/p> .\n")
+    with pytest.raises(RDFSyntaxError) as e:  # later lines: the format was right, no hint
+        kgt.load(path)
+    assert e.value.line == 2 and "suffix" not in str(e.value)
+
+
+def test_a_remote_jsonld_context_is_explained(tmp_path):
+    path = tmp_path / "remote.jsonld"
+    path.write_text('{"@context": "https://schema.org/", "@id": "http://e/a", "name": "x"}')
+    with pytest.raises(RDFSyntaxError, match=r"remote\.jsonld.*remote JSON-LD @context cannot be fetched"):
+        kgt.load(path)

@@ -287,3 +287,16 @@ def test_brick_extension(brick12, brick14):
     assert len(brick12 - out) == 0  # K1 is kept whole
     added = ~out.held_by(["brick:1.2"])  # held by brick:1.4 only
     assert added.sum() == len(out) - len(brick12)
+
+
+def test_interchangeable_blank_nodes_in_either_input(tmp_path):
+    # ex:a has two blank nodes nothing tells apart: they share a canonical label
+    (tmp_path / "two.ttl").write_text("@prefix ex: <http://e/> .\nex:a ex:p [] , [] .\nex:b ex:q ex:c .\n")
+    (tmp_path / "one.ttl").write_text("@prefix ex: <http://e/> .\nex:b ex:q ex:c .\nex:a ex:p [] .\nex:z ex:q [] .\n")
+    two, one = kgt.load(tmp_path / "two.ttl"), kgt.load(tmp_path / "one.ttl")
+    again = kgt.load(tmp_path / "two.ttl", name="again")
+    assert len(two & again) == 3 and len(two - again) == 0  # a graph matches a copy of itself
+    assert len(one & two) == 2 and len(two & one) == 3  # ex:a ex:p [] matches each copy
+    assert len(one - two) == 1 and len(two - one) == 0
+    assert len(kgt.union(one, two, blank_nodes="canonical")) == 3  # two's copies add nothing new
+    assert len(kgt.union(two, one, blank_nodes="canonical")) == 4  # one's ex:z ex:q [] is new

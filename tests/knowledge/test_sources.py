@@ -220,3 +220,102 @@ def test_fast_tsv_matches_a_plain_reading(tmp_path):
         [tuple(f"<urn:x:{quote(x, safe=LABEL_SAFE)}>" for x in row) for row in rows], name="big.tsv"
     )
     assert kgt.load(path, namespace="urn:x:") == expected
+
+
+# --- tab-separated files as users have them ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["train.txt.gz", "t.tsv.gz", "T.TSV.GZ"])
+def test_bad_gzip_label_files_are_typed(tmp_path, name):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    good = gzip.compress(b"a\tr\tb\n")
+    for data, message in ((b"not gzip", "not valid gzip"), (good[:-6], "truncated gzip")):
+        (folder / name).write_bytes(data)
+        source = folder if name.startswith("train") else folder / name
+        with pytest.raises(RDFSyntaxError, match=message) as err:
+            kgt.load(source)
+        assert name in str(err.value)  # names the file
+
+
+def test_gzip_suffix_in_any_case_is_decompressed(tmp_path):
+    path = tmp_path / "triples.TSV.GZ"
+    path.write_bytes(gzip.compress(b"a\tr\tb\n"))
+    assert ("<urn:x:a>", "<urn:x:r>", "<urn:x:b>") in kgt.load(path, namespace="urn:x:")
+
+
+def test_label_files_with_bom_comments_and_trailing_tabs(tmp_path):
+    path = tmp_path / "t.tsv"
+    text = "# head\trelation\ttail\n# a comment\na\tr\tb\t\r\nb\tr\tc \t \n\t\t\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    kg = kgt.load(path, namespace="urn:x:")
+    assert sorted(kg.terms.tolist()) == ["<urn:x:a>", "<urn:x:b>", "<urn:x:c>", "<urn:x:r>"]  # no BOM, no '#'
+    assert len(kg) == 2
+    path.write_text("a\tr\tb\nb\tr\tc\t0.9\n")  # a fourth column is still an error, naming the line
+    with pytest.raises(RDFSyntaxError, match=r"t\.tsv:2: expected 3 tab-separated fields, found 4"):
+        kgt.load(path)
+
+
+def test_split_folder_of_tsv_files(tmp_path):
+    (tmp_path / "train.tsv").write_text("a\tr\tb\n")
+    (tmp_path / "valid.tsv.gz").write_bytes(gzip.compress(b"b\tr\ta\n"))
+    (tmp_path / "test.tsv").write_text("a\tr\ta\n")
+    kg = kgt.load(tmp_path, name="d")
+    assert kg.sources == ("d/train", "d/valid", "d/test")
+    split = given_split(kg)
+    assert (len(split.train), len(split.valid), len(split.test)) == (1, 1, 1)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "data.ttl").write_text("<urn:a> <urn:p> <urn:b> .\n")
+    with pytest.raises(SourceNotFoundError, match=r"no train/valid/test\.txt or \.tsv"):
+        kgt.load(tmp_path / "other")
+
+
+@pytest.mark.parametrize("namespace", ["my ns/", "relative/", "http://a b/"])
+def test_label_namespace_must_begin_an_iri(tmp_path, namespace):
+    path = tmp_path / "t.tsv"
+    path.write_text("a\tr\tb\n")
+    with pytest.raises(RDFSyntaxError, match=r"t\.tsv: namespace"):
+        kgt.load(path, namespace=namespace)
+
+
+def test_empty_string_and_url_are_not_loaded(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.txt").write_text("a\tr\tb\n")  # Path("") is the current folder: must not load it
+    for empty in ("", "  "):
+        with pytest.raises(SourceNotFoundError, match="empty string"):
+            kgt.load(empty)
+    with pytest.raises(SourceNotFoundError, match=r"https://example\.org/sparql: a URL is queried"):
+        kgt.load("https://example.org/sparql")
+
+
+def test_a_view_keeps_named_graphs_and_the_given_split(tmp_path):
+    label = f"<{RDFS}label>"
+    path = tmp_path / "data.trig"
+    path.write_text(
+        f'<http://e/d/train> {{ <http://e/a> {label} "A" . <http://e/b> {label} "B" .\n'
+        "  <http://e/a> <http://e/p> <http://e/b> }\n"
+        f'<http://e/d/test> {{ <http://e/c> {label} "C" . <http://e/b> {label} "B" }}\n'
+    )
+    kg = kgt.load(path, view="labels")
+    assert len(kg) == 3 and kg.name == "data.trig[labels]"
+    train, test = "data.trig[labels]/http://e/d/train", "data.trig[labels]/http://e/d/test"
+    assert kg.sources_of(("<http://e/a>", label, '"A"')) == [train]
+    assert kg.sources_of(("<http://e/b>", label, '"B"')) == [train, test]
+    split = given_split(kg, literals="nodes")
+    assert (len(split.train), len(split.valid), len(split.test)) == (1, 0, 2)
+    # the view stays a store of its own: merged with the whole graph, what it lacks is new
+    merged = kg | kgt.load(path)
+    assert int((~merged.held_by(kg.sources)).sum()) == 1  # <http://e/a> <http://e/p> <http://e/b>
+    one = tmp_path / "one.ttl"
+    one.write_text(f'<http://e/a> {label} "A" .\n')
+    assert kgt.load(one, view="labels").sources == ("one.ttl[labels]",)  # one source: the view's name
+
+
+def test_split_folder_of_rdf_files(tmp_path):
+    (tmp_path / "train.nt").write_text("<http://e/a> <http://e/p> <http://e/b> .\n<http://e/b> <http://e/p> _:x .\n")
+    (tmp_path / "valid.ttl").write_text("<http://e/b> <http://e/p> <http://e/a> .\n")
+    (tmp_path / "test.nq.gz").write_bytes(gzip.compress(b"<http://e/a> <http://e/p> <http://e/a> <http://g> .\n"))
+    kg = kgt.load(tmp_path, name="rdf")
+    assert kg.sources == ("rdf/train", "rdf/valid", "rdf/test") and kg.name == "rdf"  # named graphs give way
+    split = given_split(kg)
+    assert (len(split.train), len(split.valid), len(split.test)) == (2, 1, 1)

@@ -266,3 +266,73 @@ def test_iri_with_forbidden_characters_is_refused(people, value):
 def test_unterminated_iri_string_is_refused(people):
     with pytest.raises(SparqlQueryError, match="not a valid IRI"):
         kgt.sparql(KNOWS, people, bindings={"s": f"<{EX}alice"})
+
+
+# --- blank nodes in results ------------------------------------------------------------------------
+
+BLANKS = """@prefix ex: <http://example.org/> .
+ex:a ex:p [ ex:q "x" ; ex:r [ ex:s ex:b ] ] ; ex:list ( ex:b ex:c ) .
+"""
+
+
+def test_construct_with_blank_nodes_is_reproducible(tmp_path):
+    path = tmp_path / "b.ttl"
+    path.write_text(BLANKS)
+    kg = kgt.load(path)
+    for query in (
+        "CONSTRUCT WHERE { ?s ?p ?o }",  # blank nodes of the graph
+        "CONSTRUCT { ?s <urn:p> [ <urn:q> ?o ] } WHERE { ?s ?p ?o }",  # fresh blank nodes of the template
+        "DESCRIBE <http://example.org/a>",
+    ):
+        first, second = kgt.sparql(query, kg), kgt.sparql(query, kg)
+        assert first.terms.tolist() == second.terms.tolist(), query  # same labels, so the same vocab ids
+        assert first == second
+
+
+def test_graph_patterns_join_blank_nodes_with_the_default_graph(tmp_path):
+    path = tmp_path / "b.trig"
+    path.write_text("<http://e/g> { <http://e/a> <http://e/p> _:x . _:x <http://e/q> 1 . }\n")
+    kg = kgt.load(path) | kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="other")
+    query = "SELECT ?v WHERE { <http://e/a> <http://e/p> ?x . GRAPH <http://e/g> { ?x <http://e/q> ?v } }"
+    assert [int(r.v) for r in kgt.sparql(query, kg)] == [1]  # one blank node, in every graph
+
+
+def test_select_names_the_graphs_own_blank_nodes(tmp_path):
+    path = tmp_path / "b.ttl"
+    path.write_text(BLANKS)
+    kg = kgt.load(path)
+    rows = kgt.sparql("SELECT ?o WHERE { <http://example.org/a> <http://example.org/p> ?o }", kg)
+    p = kg.term_id("<http://example.org/p>")
+    blank = kg.terms[kg.triples[kg.triples[:, 1] == p][0, 2]]  # the graph's label of ex:a's ex:p value
+    assert rows.to_csv() == f"o\n{blank}\n"  # SPARQL CSV writes a blank node as _:label
+    assert blank in str(rows)
+
+
+def test_relative_iris_in_a_query_resolve_like_the_files(tmp_path):
+    path = tmp_path / "rel.ttl"
+    path.write_text("<a> <p> <b> .\n")  # loads as <https://kgtransfer.invalid/a> ...
+    rows = kgt.sparql("SELECT ?o WHERE { <a> <p> ?o }", path)
+    assert [str(r.o) for r in rows] == ["https://kgtransfer.invalid/b"]
+
+
+def test_a_query_file_of_any_suffix(tmp_path, people):
+    path = tmp_path / "names.txt"
+    path.write_text(NAMES)
+    rows = kgt.sparql(str(path), people)
+    assert len(rows) == 3
+    with pytest.raises(SparqlQueryError, match="not a SPARQL query"):  # a missing file is still read as text
+        kgt.sparql(str(tmp_path / "missing.txt"), people)
+
+
+def test_results_keep_the_graphs_typed_literals():
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    kg = kgt.KnowledgeGraph.from_triples(
+        [
+            ("<urn:a>", "<urn:age>", f'"41"^^<{xsd}int>'),  # the store says "41"^^xsd:integer
+            ("<urn:a>", "<urn:size>", f'"1.50"^^<{xsd}decimal>'),  # and "1.5"
+            ("<urn:a>", "<urn:at>", f'"2020-01-01T00:00:00.000Z"^^<{xsd}dateTime>'),
+        ]
+    )
+    assert kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", kg) == kg  # the same RDF terms, not the store's values
+    rows = kgt.sparql("SELECT ?o WHERE { <urn:a> <urn:age> ?o FILTER(?o > 40) }", kg)  # values still compare
+    assert [r.o for r in rows] == [Literal("41", datatype=URIRef(xsd + "int"))]
