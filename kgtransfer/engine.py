@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from kgtransfer.config import TrainConfig
+from kgtransfer.errors import CheckpointError, TrainingDivergedError
 from kgtransfer.files import save_json
 from kgtransfer.interleave import job_name, pause, paused_seconds
 from kgtransfer.optimizers import sparse_rows_of
@@ -171,8 +172,6 @@ class FitResult:
 
 
 def _history(fields: dict, ckpt: Path) -> History:
-    from kgtransfer.errors import CheckpointError
-
     try:
         return History(**fields)
     except TypeError as e:
@@ -280,8 +279,6 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
             with autocast:
                 loss = task.loss(model, batch)
             if not torch.isfinite(loss):
-                from kgtransfer.errors import TrainingDivergedError
-
                 raise TrainingDivergedError(
                     f"epoch {epoch}: the loss became {loss.item()} at lr {config.lr:g}; lower the learning rate"
                 )
