@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from kgtransfer.device import resolve_device
+
 #: the layout version :func:`save_checkpoint` writes; :func:`load_checkpoint` refuses a newer one
 CHECKPOINT_FORMAT = 1
 
@@ -94,7 +96,7 @@ def load_checkpoint(
         path = path.with_name(f".{path.name}.old")
     if not (path / "model.safetensors").is_file():
         raise SourceNotFoundError(f"{path}: not a kgtransfer checkpoint (no model.safetensors)")
-    dev = str(device)
+    dev = str(resolve_device(device))
     meta = _read_meta(path / "meta.json") if (path / "meta.json").exists() else {}
     _check_format(path / "meta.json", meta.pop("format", CHECKPOINT_FORMAT))
     _check_digests(path, meta, ("model", *extra))

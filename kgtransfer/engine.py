@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from kgtransfer.config import TrainConfig
+from kgtransfer.device import resolve_device
 from kgtransfer.errors import CheckpointError, TrainingDivergedError
 from kgtransfer.files import save_json
 from kgtransfer.interleave import job_name, pause, paused_seconds
@@ -141,15 +142,6 @@ class History:
 
 def _fmt(value) -> str:
     return "" if value is None else f"{value:.6g}"
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def choose_threads(work_size: int, requested: int | None) -> int:

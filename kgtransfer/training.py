@@ -257,8 +257,10 @@ def load_run(directory: Path, load, device: str):
     becomes a :class:`~kgtransfer.errors.CheckpointError` naming the folder.
     """
     from kgtransfer.config import ConfigError
+    from kgtransfer.device import resolve_device
     from kgtransfer.errors import CheckpointError, KGTransferError, RegistryError, SourceNotFoundError
 
+    resolve_device(device)  # a device this machine lacks is the caller's setting, not the folder's fault
     try:
         return load(directory, device)
     except (CheckpointError, SourceNotFoundError):

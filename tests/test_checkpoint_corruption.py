@@ -266,3 +266,11 @@ def test_a_run_of_the_other_task_says_which_loader_reads_it(run_folder, tmp_path
     (tmp_path / "typing" / "labels.json").unlink()
     with pytest.raises(CheckpointError, match="corrupt run folder"):
         EntityTypingResult.load(tmp_path / "typing")
+
+
+def test_loading_onto_a_device_the_machine_lacks_says_so(run_folder, monkeypatch):
+    from kgtransfer.config import ConfigError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="CUDA is not available"):  # was: "unreadable safetensors file"
+        kgt.TrainedModel.load(run_folder, device="cuda")

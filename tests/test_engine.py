@@ -350,13 +350,22 @@ def test_fit_sets_the_thread_count_and_restores_it_and_the_rng():
 
 
 def test_device_selection(monkeypatch):
+    from kgtransfer.config import ConfigError
+
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")
-    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(ConfigError, match="'gpu0': not a torch device"):
+        resolve_device("gpu0")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ConfigError, match="CUDA is not available"):  # not torch's assertion from deep inside
+        resolve_device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(ConfigError, match="2 CUDA device"):
+        resolve_device("cuda:2")
     assert TrainConfig().device == "auto"
 
 

@@ -1,0 +1,26 @@
+"""Which torch device a setting names: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ..."""
+
+from __future__ import annotations
+
+import torch
+
+from kgtransfer.config import ConfigError
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU.
+
+    Raises:
+        ConfigError: a device name torch does not know, or CUDA asked for where there is none.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        out = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ConfigError(f"device {device!r}: not a torch device ('auto', 'cpu', 'cuda', 'cuda:1', ...)") from e
+    if out.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {str(device)!r}: CUDA is not available on this machine; use 'cpu' or 'auto'")
+    if out.type == "cuda" and out.index is not None and out.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return out
