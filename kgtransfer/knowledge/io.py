@@ -195,13 +195,17 @@ def read_file(
     if path.name.lower().endswith(".gz"):
         data = gunzip(data, str(path))
     try:
-        return parse(data, key, str(path), name=name or path.name, base_iri=base or DEFAULT_BASE)
+        graph = parse(data, key, str(path), name=name or path.name, base_iri=base or DEFAULT_BASE)
     except RDFSyntaxError as e:
         if format is not None or e.line != 1:
             raise
         # failing on the first line, a file often is not in the format its suffix says
         hint = f"; read as {key} from the suffix, pass format= if it is another format"
         raise RDFSyntaxError(e.message + hint, e.path, e.line, e.column) from None
+    if key == "jsonld" and not len(graph) and data.strip() and b'"@' not in data:
+        # plain JSON is valid JSON-LD without a single triple: say so rather than load nothing
+        raise RDFSyntaxError("no triples and no JSON-LD keyword (@context, @id, @graph, ...): plain JSON?", str(path))
+    return graph
 
 
 @implements("from_rdflib")

@@ -269,8 +269,8 @@ def compare(
     """Scratch vs transfer on K over seeds, every variant on the same split per seed.
 
     Args:
-        source: K1, the graph to pretrain on.
-        target: K, the graph to fine-tune on.
+        source: K1, the graph to pretrain on (anything :func:`kgtransfer.load` takes).
+        target: K, the graph to fine-tune on (likewise).
         variants: ``"scratch"``, strategy names and ``"compose-<op>"``, or a dict from a label to its
             :class:`FinetuneConfig` (None: from scratch) (default: scratch, full, lp-ft, compose-gate).
         seeds: one pretraining, split and set of runs per seed (default: ``(0,)``).
@@ -299,6 +299,9 @@ def compare(
     from kgtransfer.training import scalar_metrics
     from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
 
+    # K1 and K as anything kgt.load takes (a path, a registry name, an rdflib graph); K1 may be absent with `pretrained`
+    source = None if source is None else kgt.load(source)
+    target = kgt.load(target)
     table = _variant_table(variants, options)
     model = model or ModelConfig()
     pretrain_config, finetune_config = pretrain_config or TrainConfig(), finetune_config or TrainConfig()

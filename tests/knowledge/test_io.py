@@ -268,3 +268,13 @@ def test_a_remote_jsonld_context_is_explained(tmp_path):
     path.write_text('{"@context": "https://schema.org/", "@id": "http://e/a", "name": "x"}')
     with pytest.raises(RDFSyntaxError, match=r"remote\.jsonld.*remote JSON-LD @context cannot be fetched"):
         kgt.load(path)
+
+
+def test_plain_json_is_not_loaded_as_an_empty_graph(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text('{"name": "x", "items": [1, 2]}')
+    with pytest.raises(RDFSyntaxError, match=r"settings\.json.*plain JSON"):
+        kgt.load(path)
+    empty = tmp_path / "empty.jsonld"  # JSON-LD that states nothing is still an empty graph
+    empty.write_text('{"@context": {"p": "http://e/p"}, "@graph": []}')
+    assert len(kgt.load(empty)) == 0

@@ -182,3 +182,27 @@ def test_interleaved_comparison_gives_the_numbers_of_separate_runs(tmp_path):
     assert "interleaved" in together.summary() and "interleaved" not in apart.summary()
     ran = [r for v, items in together.runs.items() if v != "interpolation" for r in items]
     assert sum(r["seconds"] for r in ran) <= wall  # each run's seconds leave out its waits for the others
+
+
+def test_compare_takes_paths_as_load_does(tmp_path):
+    from kgtransfer.config import ModelConfig, TrainConfig
+    from kgtransfer.transfer.compare import compare
+
+    k1 = "".join(f"<urn:x:e{i}> <urn:x:p> <urn:x:e{(i * 3 + 1) % 20}> .\n" for i in range(20))
+    k = k1 + "".join(f"<urn:x:e{i}> <urn:x:q> <urn:x:e{(i * 7 + 2) % 20}> .\n" for i in range(20))
+    (tmp_path / "k1.nt").write_text(k1)
+    (tmp_path / "k.nt").write_text(k)
+    config = TrainConfig(epochs=2, lr=0.01, eval_every=1, progress=False, threads=1)
+    model = ModelConfig(encoder="embedding", decoder="distmult", dim=8)
+    out = compare(
+        str(tmp_path / "k1.nt"),
+        tmp_path / "k.nt",
+        ["scratch", "full"],
+        model=model,
+        pretrain_config=config,
+        finetune_config=config,
+        split="all",
+        alphas=(),
+        log=None,
+    )
+    assert set(out.runs) == {"scratch", "full", "interpolation"} and len(out.runs["full"]) == 1
