@@ -50,6 +50,12 @@ def test_strategies_are_built_by_name_with_their_options():
 
     phases = lpft.phases(TrainConfig(epochs=10, lr=0.1))
     assert [(p.name, p.config.epochs, p.config.lr) for p in phases] == [("probe", 3, 0.1), ("finetune", 7, 0.05)]
+    for epochs in (3, 2):  # the phases add up to the budget; none is left for fine-tuning here
+        with pytest.raises(ConfigError, match=rf"epochs \({epochs}\) must exceed the probe's 3"):
+            lpft.phases(TrainConfig(epochs=epochs))
+    with pytest.raises(ConfigError, match=r"epochs \(1\) must exceed the probe's 1"):
+        make_strategy("lp-ft").phases(TrainConfig(epochs=1))
+    assert [p.config.epochs for p in make_strategy("lp-ft").phases(TrainConfig(epochs=2))] == [1, 1]
     with pytest.raises(ConfigError, match=r"no option\(s\) \['probe_epochs'\]"):
         make_strategy("full", {"probe_epochs": 3})
     with pytest.raises(RegistryError, match="choose one of"):

@@ -166,9 +166,19 @@ class LinearProbeThenFinetune(Strategy):
         self.probe_epochs, self.ft_lr_scale = probe_epochs, ft_lr_scale
 
     def phases(self, config: TrainConfig) -> list[Phase]:
-        """Probe for ``probe_epochs``, then fine-tune for the rest of ``epochs``."""
-        probe = replace(config, epochs=self.probe_epochs or max(config.epochs // 4, 1))
-        rest = replace(config, lr=config.lr * self.ft_lr_scale, epochs=max(config.epochs - probe.epochs, 1))
+        """Probe for ``probe_epochs``, then fine-tune for the rest of ``epochs`` (the two add up to ``epochs``).
+
+        Raises:
+            ConfigError: ``epochs`` leaves no epoch for one of the phases.
+        """
+        probe_epochs = self.probe_epochs or max(config.epochs // 4, 1)
+        if config.epochs <= probe_epochs:
+            raise ConfigError(
+                f"lp-ft: epochs ({config.epochs}) must exceed the probe's {probe_epochs} epoch(s), "
+                "so that the fine-tuning phase gets at least one"
+            )
+        probe = replace(config, epochs=probe_epochs)
+        rest = replace(config, lr=config.lr * self.ft_lr_scale, epochs=config.epochs - probe_epochs)
         return [Phase("probe", probe), Phase("finetune", rest)]
 
     def prepare(self, model: nn.Module, phase: Phase) -> None:
