@@ -40,6 +40,7 @@ become IRIs with :func:`label_iri`.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -550,18 +551,60 @@ def label_iri(namespace: str, label: str) -> str:
     return f"<{namespace}{quote(label, safe=LABEL_SAFE)}>"
 
 
+#: A field written in N-Triples syntax: an absolute IRI ``<scheme:...>`` or a literal ``"..."`` with
+#: its language tag or datatype (anything else, ``<unk>`` or ``"Weird Al" Yankovic``, is a label).
+_NTRIPLES_FIELD = re.compile(
+    r'<[A-Za-z][A-Za-z0-9+.-]*:[^<>"{}|^`\\\x00-\x20]*>'
+    r'|"(?:[^"\\\n\r]|\\.)*"(?:@[A-Za-z]+(?:-[A-Za-z0-9]+)*|\^\^<[^<>"{}|^`\\\x00-\x20]+>)?'
+)
+
+
+def _ntriples_field(label: str) -> bool:
+    """Whether a field is an IRI or literal in N-Triples syntax (see :data:`_NTRIPLES_FIELD`)."""
+    return label[0] in '<"' and _NTRIPLES_FIELD.fullmatch(label) is not None
+
+
+def ntriples_terms(fields: list[str]) -> list[str]:
+    """The canonical terms of N-Triples IRIs and literals, parsed in one batch.
+
+    Raises:
+        ValueError: the first field that is not a valid IRI or literal (as ``args[1]``: its position).
+    """
+    import pyoxigraph as ox
+
+    from kgtransfer.knowledge.terms import canonical
+
+    try:
+        doc = "".join(f"<urn:s> <urn:p> {f} .\n" for f in fields).encode()
+        return [canonical(str(q.object)) for q in ox.parse(doc, format=ox.RdfFormat.N_TRIPLES)]
+    except SyntaxError:
+        for i, f in enumerate(fields):  # which one: parse them one by one
+            try:
+                list(ox.parse(f"<urn:s> <urn:p> {f} .".encode(), format=ox.RdfFormat.N_TRIPLES))
+            except SyntaxError as e:
+                raise ValueError(str(e).split("\n")[0], i) from None
+        raise
+
+
+def _is_header(data: bytes, start: int, end: int) -> bool:
+    """A SPARQL TSV results header (``?s<TAB>?p<TAB>?o``): every field a variable."""
+    return all(f.strip().startswith(b"?") for f in data[start:end].split(b"\t"))
+
+
 def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list[str]]:
     """Tab-separated ``head, relation, tail`` labels as ids into IRI terms.
 
     Args:
         data: the text (UTF-8, a byte-order mark is dropped); empty and blank lines and comment
             lines (starting with ``#``) are skipped, tabs and spaces ending a line are ignored,
-            labels are stripped of spaces.
+            labels are stripped of spaces; fields in N-Triples syntax (``<http://...>``,
+            ``"text"@en``) are those terms (:func:`ntriples_terms`), and a first line of variables
+            (``?s ?p ?o``, SPARQL's TSV results) is a header.
         namespace: the IRI prefix of every label.
         source: names the input in errors.
 
     Returns:
-        ``(triples [n, 3] int64, terms)``: canonical IRI terms in order of first appearance.
+        ``(triples [n, 3] int64, terms)``: canonical terms in order of first appearance.
 
     Raises:
         RDFSyntaxError: a line without exactly three tab-separated fields, an empty label or
@@ -584,20 +627,40 @@ def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list
         fields = data[starts[line] : ends[line]].count(b"\t") + 1
         raise RDFSyntaxError(f"expected 3 tab-separated fields, found {fields}", source, line + 1)
     rows = np.flatnonzero(ok)
+    if len(rows) and _is_header(data, int(starts[rows[0]]), int(ends[rows[0]])):
+        rows = rows[1:]  # SPARQL TSV results begin with their variables
     fs = np.stack([starts[rows], t1[rows] + 1, t2[rows] + 1], axis=1).ravel()
     fe = np.stack([t1[rows], t2[rows], ends[rows]], axis=1).ravel()
     interned = intern_slices(words, fs, fe)
     ids, first = _intern_dict(words, fs, fe) if interned is None else interned[:2]
-    index: dict[str, int] = {}
-    setdefault = index.setdefault
-    mapped = np.empty(len(first), dtype=np.int64)
+    labels = []
     for j, (s, e) in enumerate(zip(fs[first].tolist(), fe[first].tolist(), strict=True)):
-        line = int(rows[first[j] // 3]) + 1
         try:
             label = data[s:e].decode().strip()
         except UnicodeDecodeError as err:
-            raise RDFSyntaxError(f"not UTF-8 ({err.reason})", source, line) from None
+            raise RDFSyntaxError(f"not UTF-8 ({err.reason})", source, int(rows[first[j] // 3]) + 1) from None
         if not label:
-            raise RDFSyntaxError("empty label", source, line)
-        mapped[j] = setdefault(label_iri(namespace, label), len(index))
-    return mapped[ids].reshape(-1, 3), list(index)
+            raise RDFSyntaxError("empty label", source, int(rows[first[j] // 3]) + 1)
+        labels.append(label)
+    # fields in N-Triples syntax are those terms; the others are labels in the namespace
+    written = [j for j, label in enumerate(labels) if _ntriples_field(label)]
+    terms = [label_iri(namespace, label) for label in labels]
+    try:
+        for j, term in zip(written, ntriples_terms([labels[j] for j in written]), strict=True):
+            terms[j] = term
+    except ValueError as err:
+        j = written[err.args[1]]
+        raise RDFSyntaxError(
+            f"{labels[j][:80]!r} is not an N-Triples IRI or literal ({err.args[0]})",
+            source,
+            int(rows[first[j] // 3]) + 1,
+        ) from None
+    index: dict[str, int] = {}
+    mapped = np.fromiter((index.setdefault(t, len(index)) for t in terms), dtype=np.int64, count=len(terms))
+    triples = mapped[ids].reshape(-1, 3)
+    literal = np.fromiter((t.startswith('"') for t in index), dtype=bool, count=len(index))
+    if literal.any():
+        wrong = np.flatnonzero(literal[triples[:, 0]] | literal[triples[:, 1]])
+        if len(wrong):
+            raise RDFSyntaxError("a literal can only be the tail of a triple", source, int(rows[wrong[0]]) + 1)
+    return triples, list(index)

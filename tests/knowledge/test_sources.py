@@ -319,3 +319,28 @@ def test_split_folder_of_rdf_files(tmp_path):
     assert kg.sources == ("rdf/train", "rdf/valid", "rdf/test") and kg.name == "rdf"  # named graphs give way
     split = given_split(kg)
     assert (len(split.train), len(split.valid), len(split.test)) == (2, 1, 1)
+
+
+def test_tsv_fields_in_ntriples_syntax_are_those_terms(tmp_path):
+    """What RDF tools export as TSV (SPARQL's TSV results: a ?s ?p ?o header, <IRI> and "literal" fields)."""
+    path = tmp_path / "export.tsv"
+    path.write_text(
+        "?s\t?p\t?o\n"
+        "<http://e/a>\t<http://e/p>\t<http://e/b>\n"
+        '<http://e/a>\t<http://e/name>\t"Ann"@EN\n'
+        '<http://e/a>\t<http://e/age>\t"41"^^<http://www.w3.org/2001/XMLSchema#int>\n'
+        '<unk>\tp\t"Weird Al" Yankovic\n'  # not N-Triples: labels, as before
+    )
+    kg = kgt.load(path, namespace="urn:x:")
+    assert len(kg) == 4
+    for triple in [
+        ("<http://e/a>", "<http://e/p>", "<http://e/b>"),
+        ("<http://e/a>", "<http://e/name>", '"Ann"@en'),  # canonical: language tags in lower case
+        ("<http://e/a>", "<http://e/age>", '"41"^^<http://www.w3.org/2001/XMLSchema#int>'),
+    ]:
+        assert triple in kg, triple
+    labels = [t for t in kg.terms if t.startswith("<urn:x:")]
+    assert sorted(unquote(t[7:-1]) for t in labels) == ['"Weird Al" Yankovic', "<unk>", "p"]
+    path.write_text('"x"\t<http://e/p>\t<http://e/b>\n')
+    with pytest.raises(RDFSyntaxError, match=r"export\.tsv:1: a literal can only be the tail"):
+        kgt.load(path)
