@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -57,9 +59,16 @@ class Evaluated:
         return self._test
 
     def evaluate(self, split: str = "test") -> dict:
-        """The task's metrics on ``split`` (link prediction: filtered MRR, Hits@1/3/10, MR), on the model's device."""
+        """The task's metrics on ``split`` (link prediction: filtered MRR, Hits@1/3/10, MR), on the model's device.
+
+        A split with nothing to evaluate gives NaN metrics, with a warning that says so.
+        """
         device = next(self.model.parameters()).device
-        return self.task.to(device).evaluate(self.model, split)
+        metrics = self.task.to(device).evaluate(self.model, split)
+        numbers = [v for v in metrics.values() if isinstance(v, float)]
+        if numbers and all(math.isnan(v) for v in numbers):
+            warnings.warn(f"the {split} split holds nothing to evaluate: its metrics are NaN", stacklevel=2)
+        return metrics
 
 
 class TrainedModel(Evaluated):

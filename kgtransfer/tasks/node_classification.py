@@ -24,6 +24,7 @@ Validation and early stopping use ``macro_f1`` by default: entity-typing labels 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -522,6 +523,12 @@ def train_entity_typing(
         raise EmptySplitError(
             f"no entity-typing labels in {getattr(kg, 'name', 'the graph')!r} from {where}: no entity has a label "
             f"that at least 2 entities share{' (keep=single: exactly one label)' if keep == 'single' else ''}"
+        )
+    if len(labels.classes) == 1 and not labels.multi_label:
+        warnings.warn(
+            f"every labelled entity has the one class {labels.classes[0]}: the task is trivial "
+            "(accuracy and macro-F1 are 1.0 for any model)",
+            stacklevel=2,
         )
     model_config, train_config = shortcuts(
         model, config, encoder=encoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device

@@ -327,3 +327,11 @@ def test_entities_with_several_types_train_multi_label():
     result = train_entity_typing(_typed_graph(types), **_QUICK)
     assert result.labels.multi_label and result.task.targets.shape == (36, 4)  # C0, C1, C2 and D0
     assert 0 <= result.test["micro_f1"] <= 1
+
+
+def test_one_class_warns_that_the_task_is_trivial():
+    rows = [row for row in typed_graph() if not (f"<{row[1]}>" == RDF_TYPE and f"<{row[2]}>" != iri("A"))]
+    one = KnowledgeGraph.from_triples(rows, name="one-class")
+    with pytest.warns(UserWarning, match="the one class .*A.*trivial"):
+        result = train_entity_typing(one, encoder="embedding", dim=4, config=small_config(epochs=1))
+    assert result.labels.classes == [iri("A")]
