@@ -336,3 +336,10 @@ def test_results_keep_the_graphs_typed_literals():
     assert kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", kg) == kg  # the same RDF terms, not the store's values
     rows = kgt.sparql("SELECT ?o WHERE { <urn:a> <urn:age> ?o FILTER(?o > 40) }", kg)  # values still compare
     assert [r.o for r in rows] == [Literal("41", datatype=URIRef(xsd + "int"))]
+
+
+def test_a_binding_of_a_variable_the_query_lacks_is_refused(people):
+    with pytest.raises(
+        SparqlQueryError, match=r"binding 'nmae': the query has no variable \?nmae \(its variables: .*\?name"
+    ):
+        kgt.sparql(NAME, people, bindings={"nmae": "Alice"})  # a typo would run the query unrestricted
