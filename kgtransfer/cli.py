@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("k2", help="the second source")
     p.add_argument("-o", "--output", required=True, help="the output file; its suffix sets the format")
     p.add_argument("--format", help="output RDF format when the suffix does not tell (turtle, trig, nquads, ...)")
+    p.add_argument(
+        "--input-format",
+        help="RDF format of both inputs when their suffixes do not tell (turtle, ntriples, nquads, tsv, ...)",
+    )
     p.add_argument("--view", help="apply a view to both inputs first (hierarchy, schema, object-properties, ...)")
     p.add_argument("--align", help="align entities first: sameas, labels, or a two-column CSV/TSV mapping file")
     p.add_argument("--hops", type=_count, default=1, help="extension only: reach in K2 from K1's entities (default: 1)")
@@ -590,7 +594,10 @@ def cmd_merge(args: argparse.Namespace) -> None:
     import kgtransfer as kgt
 
     n1, n2 = _distinct_names(args.k1, args.k2)
-    k1, k2 = _load_source(args.k1, view=args.view, name=n1), _load_source(args.k2, view=args.view, name=n2)
+    k1, k2 = (
+        _load_source(spec, view=args.view, name=name, format=args.input_format)
+        for spec, name in ((args.k1, n1), (args.k2, n2))
+    )
     op = getattr(kgt, args.operator)
     kwargs: dict = {"align": args.align}
     if args.operator == "extension":

@@ -182,3 +182,13 @@ def test_bad_numbers_are_refused_by_the_parser(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_merge_reads_inputs_of_a_format_their_suffix_does_not_tell(tmp_path, capsys):
+    (tmp_path / "a.data").write_text("<http://e/a> <http://e/p> <http://e/b> .\n")
+    (tmp_path / "b.data").write_text("<http://e/b> <http://e/p> <http://e/c> .\n")
+    out = tmp_path / "m.nt"
+    args = ["merge", "union", str(tmp_path / "a.data"), str(tmp_path / "b.data"), "-o", str(out)]
+    assert main(args) != 0 and "cannot tell the RDF format" in capsys.readouterr().err
+    assert main([*args, "--input-format", "ntriples"]) == 0
+    assert len(kgt.load(out)) == 2
