@@ -231,13 +231,13 @@ def sparql(
     toks = tokens(text)
     form = query_form(toks, label)
     terms = {str(k).removeprefix("?").removeprefix("$"): _binding_term(k, v) for k, v in (bindings or {}).items()}
+    text = with_values(text, terms, label)  # checks the names
     variables = {t.text[1:] for t in toks if t.kind == "var"}
     for var in terms:
         if var not in variables:  # a typo would otherwise bind nothing and run the query unrestricted
             known = ", ".join(f"?{v}" for v in sorted(variables)) or "none"
             message = f"binding {var!r}: the query has no variable ?{var} (its variables: {known})"
             raise SparqlQueryError(f"{label}: {message}")
-    text = with_values(text, terms, label)
     if isinstance(source, str) and source.lower().startswith(("http://", "https://")):
         _check_syntax(text, label)
         return _remote(text, label, form, source, Deadline(timeout), retries, page_size, name, max_bytes)

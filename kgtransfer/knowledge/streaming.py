@@ -485,6 +485,9 @@ class _LineReader:
 def graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
     """Turn named graphs into provenance sources (our own provenance graphs decode back to names).
 
+    A graph named by a blank node ``_:g`` becomes the source ``<default>/_:g``: blank nodes are
+    local to their document, so two files' ``_:g`` are two sources.
+
     Returns ``(sources, provenance ids, source sets)``; one dict lookup per graph, so 100,000 named
     graphs take well under a second.
     """
@@ -504,7 +507,8 @@ def graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
                 continue
             members = [unquote(n) for n in value[len(PROVENANCE_NS) :].split("+")]
         else:
-            members = [default] if isinstance(g, ox.DefaultGraph) else [f"_:{g.value}"]
+            # a blank node naming a graph is local to its document, as every blank node is
+            members = [default] if isinstance(g, ox.DefaultGraph) else [f"{default}/_:{g.value}"]
         sets.append(tuple(sorted({setdefault(m, len(index)) for m in members})))
     return tuple(index), np.asarray(graph_of_row, dtype=np.int64).reshape(-1), sets
 

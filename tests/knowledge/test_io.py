@@ -278,3 +278,12 @@ def test_plain_json_is_not_loaded_as_an_empty_graph(tmp_path):
     empty = tmp_path / "empty.jsonld"  # JSON-LD that states nothing is still an empty graph
     empty.write_text('{"@context": {"p": "http://e/p"}, "@graph": []}')
     assert len(kgt.load(empty)) == 0
+
+
+def test_graphs_named_by_blank_nodes_are_local_to_their_file(tmp_path):
+    for name, obj in (("one.nq", "b"), ("two.nq", "c")):
+        (tmp_path / name).write_text(f"<http://e/a> <http://e/p> <http://e/{obj}> _:g .\n")
+    one, two = kgt.load(tmp_path / "one.nq"), kgt.load(tmp_path / "two.nq")
+    assert one.sources == ("one.nq/_:g",)
+    both = one | two  # two files' _:g are two graphs: provenance still tells them apart
+    assert set(both.sources) == {"one.nq/_:g", "two.nq/_:g"}
