@@ -98,7 +98,7 @@ def lazy_update_before(self, group: dict, p: torch.Tensor, grad: torch.Tensor) -
         x.index_copy_(0, rows, rows_x)
 
 
-def relational_conv_before(conv, x, edge_index, edge_type, num_out=None):
+def relational_conv_before(conv, x, edge_index, edge_type, num_out=None, grad_memory=None):
     """``relational_conv`` with the root term outside ``TypedMessages`` (``out + x[:n] @ root``)."""
     from kgtransfer.models.rgcn import TypedMessages
 
@@ -115,7 +115,7 @@ def relational_conv_before(conv, x, edge_index, edge_type, num_out=None):
         order = torch.argsort(edge_type, stable=True)
         sizes = torch.bincount(edge_type, minlength=conv.num_relations).tolist()
         norm = counts[inverse].to(x.dtype).reciprocal()
-        out = TypedMessages.apply(x, weight, src[order], dst[order], norm[order], sizes, n)
+        out = TypedMessages.apply(x, weight, src[order], dst[order], norm[order], sizes, n, None, grad_memory)
     else:
         out = x.new_zeros(n, conv.out_channels)
     if conv.root is not None:
@@ -129,7 +129,7 @@ class TypedMessagesBefore(torch.autograd.Function):
     """``kgtransfer.models.rgcn.TypedMessages`` with ``x[src]`` / ``grad_out[dst]`` gathers, as before."""
 
     @staticmethod
-    def forward(ctx, x, weight, src, dst, norm, sizes, num_out, root=None):
+    def forward(ctx, x, weight, src, dst, norm, sizes, num_out, root=None, grad_memory=None):
         from kgtransfer.models.rgcn import _chunks, _matmul_dtype
 
         dtype = _matmul_dtype(x)
@@ -144,7 +144,7 @@ class TypedMessagesBefore(torch.autograd.Function):
         if root is not None:
             out = out.add_(x[:num_out].to(dtype) @ root.to(dtype))
         ctx.save_for_backward(x, weight, src, dst, norm, root)
-        ctx.sizes, ctx.dtype, ctx.num_out = sizes, dtype, num_out
+        ctx.sizes, ctx.dtype, ctx.num_out, ctx.grad_memory = sizes, dtype, num_out, grad_memory
         return out
 
     @staticmethod
@@ -156,7 +156,10 @@ class TypedMessagesBefore(torch.autograd.Function):
         dtype, need_x, need_w = ctx.dtype, ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         need_root = root is not None and ctx.needs_input_grad[7]
         w = weight.to(dtype)
-        grad_x = torch.zeros_like(x) if need_x else None
+        grad_x = None
+        if need_x:  # in reused memory where the caller passes it, as TypedMessages does
+            memory = ctx.grad_memory
+            grad_x = memory.take(*x.shape, x.dtype, x.device, zero=True) if memory is not None else torch.zeros_like(x)
         grad_w = torch.zeros(weight.shape, dtype=dtype, device=weight.device) if need_w else None
         for lo, hi, types in _chunks(ctx.sizes):
             g = (grad_out[dst[lo:hi]] * norm[lo:hi, None]).to(dtype)
@@ -178,11 +181,14 @@ class TypedMessagesBefore(torch.autograd.Function):
             if need_root:
                 grad_root = (x[: ctx.num_out].to(dtype).t() @ g).to(root.dtype)
         grad_w = None if grad_w is None else grad_w.to(weight.dtype)
-        return (grad_x, grad_w, None, None, None, None, None, grad_root)[: len(ctx.needs_input_grad)]
+        return (grad_x, grad_w, None, None, None, None, None, grad_root, None)[: len(ctx.needs_input_grad)]
 
 
-def edgewise_conv(conv, x, edge_index, edge_type, num_out=None):
-    """``relational_conv`` before ``TypedMessages`` (no block decomposition): ``[E, d]`` autograd ops."""
+def edgewise_conv(conv, x, edge_index, edge_type, num_out=None, grad_memory=None):
+    """``relational_conv`` before ``TypedMessages`` (no block decomposition): ``[E, d]`` autograd ops.
+
+    ``grad_memory`` is accepted and unused: autograd allocates the input gradient here.
+    """
     n = x.size(0) if num_out is None else num_out
     weight = conv.weight
     if conv.num_bases is not None:
