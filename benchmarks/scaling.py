@@ -50,7 +50,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "scaling.json"
 CACHE = Path(os.environ.get("KGT_SCALING_CACHE", "/tmp/kgtransfer-scaling"))
-ENTITY = ROOT.parent.parent / "shared" / "data" / "ckge" / "ENTITY"  # ../shared/data/ckge beside the repo
+#: ``../shared/data/ckge/ENTITY`` beside the checkout (or one level further up, from a worktree).
+ENTITY = next(
+    (p for p in (ROOT.parents[i] / "shared/data/ckge/ENTITY" for i in (1, 2)) if p.exists()),
+    ROOT.parents[1] / "shared/data/ckge/ENTITY",
+)
 DEFAULT_SIZES = (100_000, 1_000_000, 5_000_000)
 
 # --- the synthetic graphs -------------------------------------------------------------------------
