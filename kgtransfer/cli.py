@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -387,15 +388,24 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     """``kgtransfer finetune``."""
     import kgtransfer as kgt
     from kgtransfer.config_adapter import from_args
+    from kgtransfer.errors import TransferWarning
 
     pretrained = kgt.TrainedModel.load(args.pretrained)
     kg = _load_source(args.target, view=args.view)
     options = from_args(args, kgt.FinetuneConfig)
     config = from_args(args, kgt.TrainConfig, base=pretrained.train_config)
     checkpoints = _checkpoints(args)
-    result = kgt.finetune(
-        pretrained, kg, config=config, options=options, split=args.split, checkpoint_dir=checkpoints, resume=args.resume
-    )
+    with warnings.catch_warnings():  # the report printed below says each TransferWarning once
+        warnings.simplefilter("ignore", TransferWarning)
+        result = kgt.finetune(
+            pretrained,
+            kg,
+            config=config,
+            options=options,
+            split=args.split,
+            checkpoint_dir=checkpoints,
+            resume=args.resume,
+        )
     result.save(args.output)
     print(result.report)
     print()

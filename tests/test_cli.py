@@ -71,3 +71,28 @@ def test_sparql_select_csv(ttl, capsys):
     query = "SELECT ?s WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }"
     assert main(["sparql", query, "--source", str(ttl), "--csv"]) == 0
     assert capsys.readouterr().out.splitlines() == ["s", "http://example.org/a"]
+
+
+def test_finetune_says_each_transfer_warning_once(tmp_path, capsys):
+    """The report lists what did not transfer; the same sentences are not repeated as Python warnings."""
+    import warnings
+
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    def ring(path, ns):
+        e = [f"<http://{ns}.example/e{i}>" for i in range(12)]
+        rows = [(e[i], f"<http://{ns}.example/r>", e[(i + 1) % 12]) for i in range(12)]
+        rows += [(e[i], f"<http://{ns}.example/s>", e[(i + 5) % 12]) for i in range(12)]
+        KnowledgeGraph.from_triples(rows, name=ns).serialize(path)
+        return str(path)
+
+    flags = ["--encoder", "embedding", "--dim", "4", "--batch-size", "32", "--eval-every", "1", "--no-progress"]
+    a, b = ring(tmp_path / "a.nt", "a"), ring(tmp_path / "b.nt", "b")
+    assert main(["pretrain", a, "-o", str(tmp_path / "pre"), "--epochs", "1", *flags]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        args = ["finetune", str(tmp_path / "pre"), b, "-o", str(tmp_path / "ft"), "--epochs", "1", "--no-progress"]
+        assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("warning: nothing was transferred") == 1
+    assert not [w for w in caught if "transferred" in str(w.message)]
