@@ -96,3 +96,15 @@ def test_finetune_says_each_transfer_warning_once(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("warning: nothing was transferred") == 1
     assert not [w for w in caught if "transferred" in str(w.message)]
+
+
+def test_every_subcommand_help_explains_itself():
+    """Each ``kgtransfer COMMAND --help`` opens with a description, and no ``%%`` is shown literally."""
+    from kgtransfer.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert len(sub.choices) >= 12
+    for name, parser in sub.choices.items():
+        text = parser.format_help()
+        assert parser.description and len(parser.description) > 40, name
+        assert "%%" not in text, name
