@@ -515,9 +515,15 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 def cmd_sequence(args: argparse.Namespace) -> None:
     """``kgtransfer sequence``."""
     import kgtransfer as kgt
+    from kgtransfer.config import ConfigError
     from kgtransfer.config_adapter import from_args
     from kgtransfer.transfer.sequence import DEFAULT_MODEL, DEFAULT_TRAIN
 
+    if len(args.snapshots) < 2:
+        raise ConfigError(
+            f"a sequence needs at least two snapshots (K0 K1 ...), got {args.snapshots[0]!r} alone; "
+            "`kgtransfer pretrain` trains on one graph"
+        )
     result = kgt.sequence(
         args.snapshots,
         from_args(args, kgt.ModelConfig, base=DEFAULT_MODEL),

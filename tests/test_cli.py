@@ -108,3 +108,10 @@ def test_every_subcommand_help_explains_itself():
         text = parser.format_help()
         assert parser.description and len(parser.description) > 40, name
         assert "%%" not in text, name
+
+
+def test_sequence_of_one_snapshot_is_refused(ttl, tmp_path, capsys):
+    assert main(["sequence", str(ttl), "-o", str(tmp_path / "seq")]) == 1
+    err = capsys.readouterr().err
+    assert "at least two snapshots" in err and "kgtransfer pretrain" in err
+    assert not (tmp_path / "seq").exists()
