@@ -64,6 +64,9 @@ def _source_help() -> str:
     )
 
 
+DEBUG_HELP = "show full tracebacks on errors"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (no heavy imports)."""
     parser = argparse.ArgumentParser(
@@ -72,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     parser.add_argument("--version", action="version", version=f"kgtransfer {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -168,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--operators-only", action="store_true", help="only merge the ontologies (seconds)")
     p.set_defaults(handler=cmd_demo)
+    for command in sub.choices.values():  # `kgtransfer COMMAND ... --debug` works too (unset: keep the global one)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 

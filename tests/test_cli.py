@@ -115,3 +115,16 @@ def test_sequence_of_one_snapshot_is_refused(ttl, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "at least two snapshots" in err and "kgtransfer pretrain" in err
     assert not (tmp_path / "seq").exists()
+
+
+def test_debug_after_the_command_shows_the_traceback(tmp_path, capsys):
+    from kgtransfer.errors import SourceNotFoundError
+
+    missing = str(tmp_path / "missing.ttl")
+    for argv in (["--debug", "info", missing], ["info", missing, "--debug"]):
+        with pytest.raises(SourceNotFoundError, match="missing.ttl"):
+            main(argv)
+    assert main(["info", missing]) == 1
+    with pytest.raises(SystemExit):
+        main(["info", "--help"])
+    assert "--debug" in capsys.readouterr().out
