@@ -809,6 +809,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
         run_main_job(Path(args.out))
 
 
+def _warning_line(command: str):
+    """A ``warnings.showwarning`` that prints ``kgtransfer COMMAND: warning: MESSAGE`` on stderr."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"kgtransfer {command}: warning: {message}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kgtransfer`` console script."""
     parser = build_parser()
@@ -820,7 +829,10 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     try:
-        args.handler(args)
+        with warnings.catch_warnings():
+            if not args.debug:  # a warning is one line, as an error is (--debug: with its source line)
+                warnings.showwarning = _warning_line(args.command)
+            args.handler(args)
         sys.stdout.flush()
     except BrokenPipeError:  # `kgtransfer ... | head`: the reader has all it wants
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -128,3 +128,22 @@ def test_debug_after_the_command_shows_the_traceback(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["info", "--help"])
     assert "--debug" in capsys.readouterr().out
+
+
+def test_a_warning_is_one_line_naming_the_command(ttl, monkeypatch, capsys):
+    import warnings
+
+    import kgtransfer.cli as cli
+    from kgtransfer.errors import TransferWarning
+
+    def info(args):
+        warnings.warn("only 0 of 9 came over", TransferWarning, stacklevel=2)
+
+    monkeypatch.setattr(cli, "cmd_info", info)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["info", str(ttl)]) == 0
+        assert capsys.readouterr().err == "kgtransfer info: warning: only 0 of 9 came over\n"
+        assert not caught
+        assert main(["info", str(ttl), "--debug"]) == 0  # --debug: Python's own warning, with its source
+        assert "warning:" not in capsys.readouterr().err and caught[0].category is TransferWarning
