@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,6 +64,9 @@ def _source_help() -> str:
     )
 
 
+DEBUG_HELP = "show full tracebacks on errors"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (no heavy imports)."""
     parser = argparse.ArgumentParser(
@@ -71,11 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     parser.add_argument("--version", action="version", version=f"kgtransfer {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("info", help="print the statistics table of a source")
+    p = sub.add_parser(
+        "info",
+        help="print the statistics table of a source",
+        description="Print a source's statistics: triples, entities, relations, literals, blank nodes, the "
+        "triples of each provenance source and the most frequent predicates.",
+    )
     p.add_argument("source", help=_source_help() + ", or an http(s):// SPARQL endpoint with --query")
     p.add_argument("--view", help="a view from ontologies/views (hierarchy, schema, object-properties, ...)")
     p.add_argument("--query", help="a CONSTRUCT query (.rq file) to run on the source first")
@@ -143,15 +152,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     _learning_parsers(sub)
 
-    p = sub.add_parser("sources", help="list the registered sources and views")
+    p = sub.add_parser(
+        "sources",
+        help="list the registered sources and views",
+        description="List the registry (ontologies/registry.toml) with each source's status (installed, or the "
+        "extra to install), and the bundled views, queries and experiments, by name.",
+    )
     p.set_defaults(handler=cmd_sources)
 
-    p = sub.add_parser("demo", help="the main job, end to end on the embedded default (what `make demo` runs)")
+    p = sub.add_parser(
+        "demo",
+        help="the main job, end to end on the embedded default (what `make demo` runs)",
+        description="Merge Brick 1.2 and 1.4 with every knowledge operator, then run the brick-evolution "
+        "experiment: pretrain on 1.2, fine-tune on 1.2 ∪ 1.4, compare with training from scratch (minutes).",
+    )
     p.add_argument(
         "-o", "--output", "--out", dest="out", default="runs/demo", help="results folder (default: runs/demo)"
     )
     p.add_argument("--operators-only", action="store_true", help="only merge the ontologies (seconds)")
     p.set_defaults(handler=cmd_demo)
+    for command in sub.choices.values():  # `kgtransfer COMMAND ... --debug` works too (unset: keep the global one)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 
@@ -234,12 +255,23 @@ def _learning_parsers(sub) -> None:
     _resume_option(p)
     p.set_defaults(handler=cmd_finetune)
 
-    p = sub.add_parser("evaluate", help="filtered MRR, Hits@k and MR of a saved run")
+    p = sub.add_parser(
+        "evaluate",
+        help="filtered MRR, Hits@k and MR of a saved run",
+        description="Evaluate a saved run on its own split: filtered MRR, Hits@1/3/10 and MR for head, tail "
+        "and both sides (realistic rank).",
+    )
     p.add_argument("run", help="a run directory")
     p.add_argument("--split", default="test", choices=("valid", "test"), help="which split (default: test)")
     p.set_defaults(handler=cmd_evaluate)
 
-    p = sub.add_parser("interpolate", help="parameter transfer: θ = α·θ1 + (1−α)·θ2 between two runs")
+    p = sub.add_parser(
+        "interpolate",
+        help="parameter transfer: θ = α·θ1 + (1−α)·θ2 between two runs",
+        description="Interpolate two runs' weights, rows aligned by IRI: θ = α·θ1 + (1−α)·θ2 at one --alpha, or "
+        "(the default) a sweep over α = 0, 0.1, ..., 1 that keeps the best on validation. Writes OUTPUT/model "
+        "and, for a sweep, OUTPUT/alpha_sweep.png.",
+    )
     p.add_argument("first", help="θ1: a run directory (e.g. the pretrained one)")
     p.add_argument("second", help="θ2: a run directory (e.g. the fine-tuned one); the result uses its split")
     p.add_argument("-o", "--output", required=True, help="run directory for the result (and the sweep plot)")
@@ -253,7 +285,7 @@ def _learning_parsers(sub) -> None:
         help="a growing graph K0, K1, ...: carry a model forward step by step with each strategy",
         description="Merge each snapshot with what came before (union by default), train on K0, carry the model "
         "forward with every strategy, and compare with training from scratch on every merged graph: test MRR on "
-        "every test set seen so far, and the seconds to reach 95%%/99%% of scratch's best validation MRR.",
+        "every test set seen so far, and the seconds to reach 95%/99% of scratch's best validation MRR.",
     )
     p.add_argument(
         "snapshots", nargs="+", help="K0 K1 ...: folders of train/valid/test.txt[.gz], files or registry names"
@@ -306,12 +338,23 @@ def _learning_parsers(sub) -> None:
     p.add_argument("--csv", action="store_true", help="print CSV (rank, term, score, known) instead of a table")
     p.set_defaults(handler=cmd_predict)
 
-    p = sub.add_parser("embeddings", help="export a saved run's entity and relation embeddings by IRI")
+    p = sub.add_parser(
+        "embeddings",
+        help="export a saved run's entity and relation embeddings by IRI",
+        description="Write a saved run's entity and relation vectors, keyed by IRI: one line per row of a "
+        ".tsv (kind, iri, values), or arrays by IRI in a .npz.",
+    )
     p.add_argument("run", help="a run directory")
     p.add_argument("-o", "--output", required=True, help=".tsv (kind, iri, values) or .npz (arrays by IRI)")
     p.set_defaults(handler=cmd_embeddings)
 
-    p = sub.add_parser("run", help="run a whole experiment declared in a TOML file")
+    p = sub.add_parser(
+        "run",
+        help="run a whole experiment declared in a TOML file",
+        description="Run an experiment file: sources, operator, model, pretraining, fine-tuning, the "
+        "strategies compared with training from scratch, the α values and the seeds (or a [sequence] table). "
+        "Prints the comparison table and writes results.json, results.md, the plots and the checkpoints.",
+    )
     p.add_argument("experiment", help="an experiment file, or a bundled experiment name (see `kgtransfer sources`)")
     p.add_argument("-o", "--output", help="run directory (default: runs/<experiment name>)")
     p.add_argument(
@@ -387,15 +430,24 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     """``kgtransfer finetune``."""
     import kgtransfer as kgt
     from kgtransfer.config_adapter import from_args
+    from kgtransfer.errors import TransferWarning
 
     pretrained = kgt.TrainedModel.load(args.pretrained)
     kg = _load_source(args.target, view=args.view)
     options = from_args(args, kgt.FinetuneConfig)
     config = from_args(args, kgt.TrainConfig, base=pretrained.train_config)
     checkpoints = _checkpoints(args)
-    result = kgt.finetune(
-        pretrained, kg, config=config, options=options, split=args.split, checkpoint_dir=checkpoints, resume=args.resume
-    )
+    with warnings.catch_warnings():  # the report printed below says each TransferWarning once
+        warnings.simplefilter("ignore", TransferWarning)
+        result = kgt.finetune(
+            pretrained,
+            kg,
+            config=config,
+            options=options,
+            split=args.split,
+            checkpoint_dir=checkpoints,
+            resume=args.resume,
+        )
     result.save(args.output)
     print(result.report)
     print()
@@ -468,9 +520,15 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 def cmd_sequence(args: argparse.Namespace) -> None:
     """``kgtransfer sequence``."""
     import kgtransfer as kgt
+    from kgtransfer.config import ConfigError
     from kgtransfer.config_adapter import from_args
     from kgtransfer.transfer.sequence import DEFAULT_MODEL, DEFAULT_TRAIN
 
+    if len(args.snapshots) < 2:
+        raise ConfigError(
+            f"a sequence needs at least two snapshots (K0 K1 ...), got {args.snapshots[0]!r} alone; "
+            "`kgtransfer pretrain` trains on one graph"
+        )
     result = kgt.sequence(
         args.snapshots,
         from_args(args, kgt.ModelConfig, base=DEFAULT_MODEL),
@@ -751,6 +809,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
         run_main_job(Path(args.out))
 
 
+def _warning_line(command: str):
+    """A ``warnings.showwarning`` that prints ``kgtransfer COMMAND: warning: MESSAGE`` on stderr."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"kgtransfer {command}: warning: {message}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kgtransfer`` console script."""
     parser = build_parser()
@@ -762,7 +829,10 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     try:
-        args.handler(args)
+        with warnings.catch_warnings():
+            if not args.debug:  # a warning is one line, as an error is (--debug: with its source line)
+                warnings.showwarning = _warning_line(args.command)
+            args.handler(args)
         sys.stdout.flush()
     except BrokenPipeError:  # `kgtransfer ... | head`: the reader has all it wants
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -71,3 +71,79 @@ def test_sparql_select_csv(ttl, capsys):
     query = "SELECT ?s WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }"
     assert main(["sparql", query, "--source", str(ttl), "--csv"]) == 0
     assert capsys.readouterr().out.splitlines() == ["s", "http://example.org/a"]
+
+
+def test_finetune_says_each_transfer_warning_once(tmp_path, capsys):
+    """The report lists what did not transfer; the same sentences are not repeated as Python warnings."""
+    import warnings
+
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    def ring(path, ns):
+        e = [f"<http://{ns}.example/e{i}>" for i in range(12)]
+        rows = [(e[i], f"<http://{ns}.example/r>", e[(i + 1) % 12]) for i in range(12)]
+        rows += [(e[i], f"<http://{ns}.example/s>", e[(i + 5) % 12]) for i in range(12)]
+        KnowledgeGraph.from_triples(rows, name=ns).serialize(path)
+        return str(path)
+
+    flags = ["--encoder", "embedding", "--dim", "4", "--batch-size", "32", "--eval-every", "1", "--no-progress"]
+    a, b = ring(tmp_path / "a.nt", "a"), ring(tmp_path / "b.nt", "b")
+    assert main(["pretrain", a, "-o", str(tmp_path / "pre"), "--epochs", "1", *flags]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        args = ["finetune", str(tmp_path / "pre"), b, "-o", str(tmp_path / "ft"), "--epochs", "1", "--no-progress"]
+        assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("warning: nothing was transferred") == 1
+    assert not [w for w in caught if "transferred" in str(w.message)]
+
+
+def test_every_subcommand_help_explains_itself():
+    """Each ``kgtransfer COMMAND --help`` opens with a description, and no ``%%`` is shown literally."""
+    from kgtransfer.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert len(sub.choices) >= 12
+    for name, parser in sub.choices.items():
+        text = parser.format_help()
+        assert parser.description and len(parser.description) > 40, name
+        assert "%%" not in text, name
+
+
+def test_sequence_of_one_snapshot_is_refused(ttl, tmp_path, capsys):
+    assert main(["sequence", str(ttl), "-o", str(tmp_path / "seq")]) == 1
+    err = capsys.readouterr().err
+    assert "at least two snapshots" in err and "kgtransfer pretrain" in err
+    assert not (tmp_path / "seq").exists()
+
+
+def test_debug_after_the_command_shows_the_traceback(tmp_path, capsys):
+    from kgtransfer.errors import SourceNotFoundError
+
+    missing = str(tmp_path / "missing.ttl")
+    for argv in (["--debug", "info", missing], ["info", missing, "--debug"]):
+        with pytest.raises(SourceNotFoundError, match="missing.ttl"):
+            main(argv)
+    assert main(["info", missing]) == 1
+    with pytest.raises(SystemExit):
+        main(["info", "--help"])
+    assert "--debug" in capsys.readouterr().out
+
+
+def test_a_warning_is_one_line_naming_the_command(ttl, monkeypatch, capsys):
+    import warnings
+
+    import kgtransfer.cli as cli
+    from kgtransfer.errors import TransferWarning
+
+    def info(args):
+        warnings.warn("only 0 of 9 came over", TransferWarning, stacklevel=2)
+
+    monkeypatch.setattr(cli, "cmd_info", info)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["info", str(ttl)]) == 0
+        assert capsys.readouterr().err == "kgtransfer info: warning: only 0 of 9 came over\n"
+        assert not caught
+        assert main(["info", str(ttl), "--debug"]) == 0  # --debug: Python's own warning, with its source
+        assert "warning:" not in capsys.readouterr().err and caught[0].category is TransferWarning

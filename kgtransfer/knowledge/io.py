@@ -65,7 +65,10 @@ def format_name(path: str | os.PathLike | None, format: str | None = None) -> st
         if name.endswith(suffixes):
             return key
     known = ", ".join(s for _, sx in FORMATS.values() for s in sx)
-    raise UnknownFormatError(f"{path}: cannot tell the RDF format from the suffix ({known}); pass format=")
+    raise UnknownFormatError(
+        f"{path}: cannot tell the RDF format from the suffix ({known}); pass format= "
+        "(on the command line: --format, or --input-format for merge's inputs)"
+    )
 
 
 def _ox_format(key: str):

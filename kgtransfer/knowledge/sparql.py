@@ -153,6 +153,8 @@ def read_query(query: str | os.PathLike) -> tuple[str, str]:
     bundled = _bundled_query(query)
     if bundled is not None:
         return bundled.read_text(encoding="utf-8"), bundled.stem
+    if isinstance(query, str) and re.fullmatch(r"[\w.-]+", query) and not _is_file(query):
+        raise SourceNotFoundError(_no_such_query(query))  # one word is no query text: a mistyped name or path
     if isinstance(query, os.PathLike) or (
         isinstance(query, str)
         and "\n" not in query
@@ -181,6 +183,18 @@ def _is_file(text: str) -> bool:
         return Path(text).is_file()
     except (OSError, ValueError):  # a name too long, or with a NUL
         return False
+
+
+def _no_such_query(name: str) -> str:
+    """The error for a word that names no query file and no bundled query, with the closest bundled name."""
+    import difflib
+
+    from kgtransfer.knowledge.registry import bundled_names
+
+    names = bundled_names("queries")
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{name!r}: no such query file or bundled query (bundled: {', '.join(names) or 'none'}){hint}"
 
 
 def _bundled_query(query) -> Path | None:
@@ -363,9 +377,15 @@ def _check_syntax(text: str, label: str) -> None:
     try:
         ox.Store().query(text)
     except SyntaxError as e:
-        raise SparqlQueryError(f"{label}: invalid SPARQL: {e}") from None
+        raise SparqlQueryError(f"{label}: invalid SPARQL: {_short(e)}") from None
     except (OSError, RuntimeError, ValueError):
         pass  # parsed; evaluating on an empty store is not the point
+
+
+def _short(error: Exception, limit: int = 200) -> str:
+    """The parser's message cut to its first ``limit`` characters (its list of expected tokens can run to KBs)."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[:limit].rsplit(", ", 1)[0] + ", …"
 
 
 def _embedded(text: str, label: str, form: str, store, name: str, spellings: dict[str, str] | None = None):
@@ -381,7 +401,7 @@ def _embedded(text: str, label: str, form: str, store, name: str, spellings: dic
             return _rows(variables, ([(v, s[v]) for v in variables] for s in result), label, spellings)
         data = ox.serialize(_fresh_blanks_in_order(result, spellings), format=ox.RdfFormat.N_TRIPLES) or b""
     except SyntaxError as e:
-        raise SparqlQueryError(f"{label}: invalid SPARQL: {e}") from None
+        raise SparqlQueryError(f"{label}: invalid SPARQL: {_short(e)}") from None
     except (OSError, RuntimeError, ValueError) as e:
         raise SparqlQueryError(f"{label}: evaluation failed: {e}") from None
     return _graph(data, label, name)

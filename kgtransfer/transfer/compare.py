@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
+from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
 from kgtransfer.files import atomic_write_text, load_json, save_json
 from kgtransfer.report import format_table
 
@@ -299,6 +299,8 @@ def compare(
     from kgtransfer.training import scalar_metrics
     from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
 
+    if not callable(split) and split not in ("new", "all", "random"):  # refused before any training
+        raise ConfigError(f"split must be 'new', 'all' (or 'random') or a callable, got {split!r}")
     # K1 and K as anything kgt.load takes (a path, a registry name, an rdflib graph); K1 may be absent with `pretrained`
     source = None if source is None else kgt.load(source)
     target = kgt.load(target)
@@ -320,10 +322,8 @@ def compare(
         elif split == "new":
             vocab = pre.vocab.extend(target)
             target_split = novelty_split(target, source.sources, ratios, seed=seed, vocab=vocab)
-        elif split in ("all", "random"):  # never test on what the pretrained model trained on
+        else:  # "all" or "random": never test on what the pretrained model trained on
             target_split = transfer_split(target, pre.split.train, ratios, seed=seed, vocab=pre.vocab.extend(target))
-        else:
-            raise ValueError(f"split must be 'new', 'all' or a callable, got {split!r}")
         say(f"seed {seed}: pretrained ({pre.fit.best_epoch if pre.fit else '-'} epochs), target {target_split!r}")
         cfg = replace(finetune_config, seed=seed)
 

@@ -49,7 +49,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from kgtransfer.config import ModelConfig, TaskConfig, TrainConfig
+from kgtransfer.config import ConfigError, ModelConfig, TaskConfig, TrainConfig
 from kgtransfer.engine import OPTIMIZERS, fit
 from kgtransfer.interleave import interleave
 from kgtransfer.models.link_predictor import LinkPredictor
@@ -115,13 +115,13 @@ def steps(
     from kgtransfer.knowledge.snapshots import load_snapshot
 
     if not snapshots:
-        raise ValueError("a sequence needs at least one snapshot")
+        raise ConfigError("a sequence needs at least one snapshot")
     if operator not in ("union", "extension", "intersection", "difference"):
-        raise ValueError(f"operator must be union, extension, intersection or difference, got {operator!r}")
+        raise ConfigError(f"operator must be union, extension, intersection or difference, got {operator!r}")
     merge = getattr(ops, operator)
     names = list(names) if names is not None else [_default_name(s, i) for i, s in enumerate(snapshots)]
     if len(set(names)) != len(names):
-        raise ValueError(f"snapshot names must differ, got {names}")
+        raise ConfigError(f"snapshot names must differ, got {names}")
     merged, vocab = None, GraphVocab(Vocab(), Vocab())
     trains, tests = [], []
     for i, source in enumerate(snapshots):
@@ -478,11 +478,11 @@ def sequence(
     task_config = task or TaskConfig()
     for p in protocols:
         if p not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {p!r}")
+            raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {p!r}")
     strats = [make_strategy(s) for s in strategies]
     strategy_names = [s.name for s in strats]
     if len(set(strategy_names)) != len(strategy_names):
-        raise ValueError(f"strategies must differ by name (runs are keyed by it), got {strategy_names}")
+        raise ConfigError(f"strategies must differ by name (runs are keyed by it), got {strategy_names}")
     log = log or (lambda _: None)
     records: list[dict] = []
     carried: dict[tuple[str, str], LinkPredictor] = {}
@@ -922,7 +922,6 @@ def run_sequence_file(
     """
     import tomllib
 
-    from kgtransfer.config import ConfigError
     from kgtransfer.config_adapter import from_table
 
     path = Path(path)

@@ -343,3 +343,18 @@ def test_a_binding_of_a_variable_the_query_lacks_is_refused(people):
         SparqlQueryError, match=r"binding 'nmae': the query has no variable \?nmae \(its variables: .*\?name"
     ):
         kgt.sparql(NAME, people, bindings={"nmae": "Alice"})  # a typo would run the query unrestricted
+
+
+def test_a_mistyped_bundled_query_name_is_named_with_the_closest(people):
+    with pytest.raises(
+        SourceNotFoundError, match=r"'brick-top-clases': no such query.*did you mean 'brick-top-classes'"
+    ):
+        kgt.sparql("brick-top-clases", people)
+    with pytest.raises(SourceNotFoundError, match=r"bundled: brick-top-classes\)$"):
+        kgt.sparql("names.rq", people)
+
+
+def test_a_syntax_error_is_a_short_line(people):
+    with pytest.raises(SparqlQueryError, match=r"invalid SPARQL: error at 1:18") as info:
+        kgt.sparql("SELECT ?x WHERE {", people)
+    assert len(str(info.value)) < 300 and "\n" not in str(info.value)

@@ -206,3 +206,15 @@ def test_compare_takes_paths_as_load_does(tmp_path):
         log=None,
     )
     assert set(out.runs) == {"scratch", "full", "interpolation"} and len(out.runs["full"]) == 1
+
+
+def test_an_unknown_split_is_refused_before_any_training():
+    from tests.transfer.test_finetune import random_graph
+
+    k1 = random_graph(0, triples=40)
+
+    def never(seed):
+        raise AssertionError("pretrained before the split was checked")
+
+    with pytest.raises(ConfigError, match="split must be 'new', 'all'.*got 'given'"):
+        kgt.compare(k1, k1, ["scratch"], split="given", pretrained=never, log=None)

@@ -571,8 +571,10 @@ def test_interpolate_options_combinations_and_errors(snapshots):
         strategy("interpolate+interpolate").validator(ctx)
     with pytest.raises(ConfigError, match="sequence"):
         strategy("interpolate").start(torch.nn.Linear(1, 1))
-    with pytest.raises(ValueError, match="differ by name"):
+    with pytest.raises(ConfigError, match="differ by name"):  # typed, like every bad argument of sequence()
         sequence(snapshots[:2], MODEL, CONFIG, strategies=["replay", {"name": "replay", "fraction": 0.5}])
+    with pytest.raises(ConfigError, match="protocol must be one of"):
+        sequence(snapshots[:2], MODEL, CONFIG, protocols=["merge"])
     result = sequence(snapshots[:2], MODEL, CONFIG, strategies=["shrink-perturb+replay+interpolate"], alphas=())
     run = next(r for r in result.records if r["step"] == 1 and r["strategy"] != "scratch")
     assert run["strategy_info"]["alpha"] in (0.0, 0.25, 0.5)
