@@ -574,17 +574,14 @@ def ntriples_terms(fields: list[str]) -> list[str]:
     Raises:
         ValueError: the first field that is not a valid IRI or literal (as ``args[1]``: its position).
     """
-    import pyoxigraph as ox
-
-    from kgtransfer.knowledge.terms import canonical
+    from kgtransfer.knowledge.terms import canonical, to_oxigraph_terms
 
     try:
-        doc = "".join(f"<urn:s> <urn:p> {f} .\n" for f in fields).encode()
-        return [canonical(str(q.object)) for q in ox.parse(doc, format=ox.RdfFormat.N_TRIPLES)]
+        return [canonical(str(t)) for t in to_oxigraph_terms(fields)]
     except SyntaxError:
         for i, f in enumerate(fields):  # which one: parse them one by one
             try:
-                list(ox.parse(f"<urn:s> <urn:p> {f} .".encode(), format=ox.RdfFormat.N_TRIPLES))
+                to_oxigraph_terms([f])
             except SyntaxError as e:
                 raise ValueError(str(e).split("\n")[0], i) from None
         raise
