@@ -285,8 +285,13 @@ def resume_state(
     fingerprint) must equal what the checkpoint recorded, except :data:`RESUMABLE_FIELDS`: a run
     resumed with another learning rate, seed or dataset would record one thing and do another.
 
+    A run whose last epoch was evaluated off the ``eval_every`` schedule (the closing evaluation
+    every run makes) and that is resumed for more epochs continues as the longer run would have:
+    without that evaluation in its history, best epoch and patience count (``meta["scheduled"]``).
+
     Returns:
-        ``(history fields, best metrics, best epoch, stale count, next epoch, best weights or None)``.
+        ``(history fields, best metrics, best epoch, stale count, next epoch, best weights or None)``;
+        None when the best weights are the ones just restored from ``last``.
 
     Raises:
         CheckpointError: a part is missing or corrupt, e.g. ``best/`` for a run that recorded a
@@ -314,8 +319,15 @@ def resume_state(
         raise CheckpointError(
             f"{ckpt / 'last' / 'meta.json'}: inconsistent counters (epoch {epoch}, best {best_epoch})"
         )
+    scheduled = meta.get("scheduled")
+    if scheduled is not None and config is not None and config.get("epochs", epoch) > epoch:
+        try:  # drop the shorter run's closing evaluation
+            history["evals"] = [e for e in history["evals"] if e["epoch"] != epoch]
+            best, best_epoch, stale = dict(scheduled["best"]), int(scheduled["best_epoch"]), int(scheduled["stale"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{ckpt / 'last' / 'meta.json'}: malformed 'scheduled' ({_first_line(e)})") from None
     best_weights = None
-    if best:
+    if best and best_epoch != epoch:  # at `epoch` itself the best weights are last's
         if not (ckpt / "best").exists() and not (ckpt / ".best.old").exists():
             raise CheckpointError(f"{ckpt}: best/ is missing, though the run recorded a best epoch ({best_epoch})")
         best_weights = load_training_state(ckpt / "best", None, None, device, weights_only=True)

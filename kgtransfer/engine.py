@@ -252,6 +252,7 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
         best_weights = saved_best if saved_best is not None else best_weights
 
     bar = _progress(config if _is_main(world) else replace(config, progress=False), start)
+    before = None
     began, waited = time.perf_counter(), paused_seconds()
     stopped = bool(config.patience) and stale >= config.patience  # a resumed run that had already stopped
     epoch = start - 1
@@ -294,6 +295,10 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
                 with torch.no_grad(), autocast:
                     metrics = task.evaluate(model, "valid")
             metrics = _from_main(metrics, world)
+            # the closing evaluation of a run whose last epoch is off the eval_every schedule: a longer
+            # run resumed from here would not have made it, so `last` keeps the state before it too
+            scheduled = epoch % config.eval_every == 0
+            before = None if scheduled else {"best": dict(best), "best_epoch": best_epoch, "stale": stale}
             history.evals.append({"epoch": epoch, **{k: v for k, v in metrics.items() if isinstance(v, float)}})
             value = metrics[task.metric]
             if math.isnan(value) and sum(math.isnan(e.get(task.metric, 0.0)) for e in history.evals) == 1:
@@ -302,7 +307,7 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
             if not best or value > best[task.metric] or math.isnan(value):
                 best, best_epoch, stale = dict(metrics), epoch, 0
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                if ckpt is not None and _is_main(world):
+                if ckpt is not None and _is_main(world) and scheduled:  # else `last` holds these weights
                     save_training_state(ckpt / "best", model, None, {"epoch": epoch}, state)
             else:
                 stale += 1
@@ -318,6 +323,8 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
                 "history": asdict(history),
                 "config": config.to_json(),
             }
+            if evaluate_now and before is not None:
+                meta["scheduled"] = before
             save_training_state(ckpt / "last", model, optimizer, meta, state)
         bar.update(1)
         bar.set_postfix(_postfix(history, task.metric))

@@ -46,12 +46,13 @@ class Toy:
 
 def toy_run(folder: Path) -> None:
     torch.manual_seed(0)
-    fit(nn.Linear(4, 2), Toy(), TrainConfig(epochs=2, lr=0.1, batch_size=16, progress=False), checkpoint_dir=folder)
+    config = TrainConfig(epochs=2, lr=0.1, batch_size=16, eval_every=1, progress=False)
+    fit(nn.Linear(4, 2), Toy(), config, checkpoint_dir=folder)
 
 
 def resume(folder: Path):
     torch.manual_seed(1)
-    config = TrainConfig(epochs=3, lr=0.1, batch_size=16, progress=False)
+    config = TrainConfig(epochs=3, lr=0.1, batch_size=16, eval_every=1, progress=False)
     return fit(nn.Linear(4, 2), Toy(), config, checkpoint_dir=folder, resume=True)
 
 
@@ -124,8 +125,22 @@ def test_missing_optimizer_state_is_reported(tmp_path):
         resume(tmp_path)
 
 
+class Declining(Toy):
+    """Validation scores that only fall: the best epoch is the first."""
+
+    def __init__(self):
+        super().__init__()
+        self.evaluated = 0
+
+    def evaluate(self, model, split):
+        self.evaluated += 1
+        return {"acc": 1.0 / self.evaluated}
+
+
 def test_missing_best_is_reported(tmp_path):
-    toy_run(tmp_path)
+    torch.manual_seed(0)
+    config = TrainConfig(epochs=2, lr=0.1, batch_size=16, eval_every=1, progress=False)
+    fit(nn.Linear(4, 2), Declining(), config, checkpoint_dir=tmp_path)
     shutil.rmtree(tmp_path / "best")
     with pytest.raises(CheckpointError, match="best/ is missing"):
         resume(tmp_path)
@@ -185,7 +200,7 @@ def test_nan_weights_never_load(run_folder, tmp_path):
 def test_resume_refuses_another_configuration_naming_the_fields(tmp_path):
     toy_run(tmp_path)
     for change, field in [({"lr": 0.5}, "lr"), ({"seed": 3}, "seed"), ({"batch_size": 8}, "batch_size")]:
-        config = TrainConfig(**{"epochs": 3, "lr": 0.1, "batch_size": 16, "progress": False, **change})
+        config = TrainConfig(**{"epochs": 3, "lr": 0.1, "batch_size": 16, "eval_every": 1, "progress": False, **change})
         with pytest.raises(CheckpointError, match=rf"different training configuration \({field}: "):
             fit(nn.Linear(4, 2), Toy(), config, checkpoint_dir=tmp_path, resume=True)
     assert resume(tmp_path).epochs_run == 3  # more epochs is a legitimate resume

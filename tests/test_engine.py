@@ -180,6 +180,40 @@ def test_resume_in_process_matches_an_uninterrupted_run(tmp_path):
     assert_same_weights(snapshot(resumed), reference)
 
 
+@pytest.mark.parametrize("patience", [0, 2])
+def test_a_finished_run_resumed_for_more_epochs_drops_its_closing_evaluation(tmp_path, patience):
+    """A run's last epoch is evaluated off the ``eval_every`` schedule; resumed with more epochs, that
+    evaluation is not part of the longer run: its history, best epoch, stopping and weights are the
+    uninterrupted run's (the closing evaluation of epoch 5 scored best and reset the patience)."""
+    script = [0.1, 0.3, 0.1, 0.2, 0.9, 0.1, 0.1, 0.4]
+    reference = toy_model()
+    expected = fit(reference, ScriptedTask(script), config(eval_every=2, patience=patience))
+    short = fit(
+        toy_model(), ScriptedTask(script), config(epochs=5, eval_every=2, patience=patience), checkpoint_dir=tmp_path
+    )
+    assert [e["epoch"] for e in short.history.evals] == [2, 4, 5] and short.best_epoch == 5
+    again = fit(
+        toy_model(seed=1),
+        ScriptedTask(script),
+        config(epochs=5, eval_every=2, patience=patience),
+        checkpoint_dir=tmp_path,
+        resume=True,
+    )  # the finished run, resumed as it was: itself
+    assert again.history.evals == short.history.evals and again.best_epoch == 5
+    resumed = toy_model(seed=1)
+    result = fit(
+        resumed, ScriptedTask(script), config(eval_every=2, patience=patience), checkpoint_dir=tmp_path, resume=True
+    )
+    assert result.history.evals == expected.history.evals
+    assert (result.best_epoch, result.epochs_run, result.stopped_early) == (
+        expected.best_epoch,
+        expected.epochs_run,
+        expected.stopped_early,
+    )
+    assert result.history.loss == expected.history.loss
+    assert_same_weights(snapshot(resumed), snapshot(reference))
+
+
 def test_long_epochs_checkpoint_between_evaluations(tmp_path, monkeypatch):
     """An epoch of CHECKPOINT_SECONDS or more writes ``last`` though it is not evaluated; resuming there is exact."""
     import kgtransfer.engine as engine
