@@ -39,7 +39,7 @@ from torch_geometric.data import Data
 
 from kgtransfer.config import ConfigError
 from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsample_mask
-from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json
+from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json, edge_mask
 from kgtransfer.errors import EmptySplitError
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
@@ -318,24 +318,41 @@ def novelty_split(
             (default: :obj:`True`).
     """
     ratios = _check_ratios(ratios)
-    unknown = [s for s in known_sources if s not in kg.sources]
-    if unknown:
-        raise ConfigError(f"unknown sources {unknown}; the graph's sources are {list(kg.sources)}")
+    check_novelty(kg, known_sources, literals, blank_nodes)
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
     new = ~kg.held_by(known_sources)[keep]
     order = np.lexsort((hrt[:, 2], hrt[:, 1], hrt[:, 0]))
     hrt, new = hrt[order], new[order]
     candidates = np.flatnonzero(new)
-    if not len(candidates):
-        raise EmptySplitError(
-            f"nothing new to evaluate on: every triple of {kg.name!r} is held by {list(known_sources)}; "
-            "evaluate on all triples instead (a random split)"
-        )
     role = np.zeros(len(hrt), dtype=np.int8)
     role[candidates] = _draw_roles(len(candidates), ratios, seed)
     info = {"ratios": list(ratios), "known_sources": list(known_sources), "candidates": len(candidates)}
     return _make_split(hrt, role, vocab, "novelty", seed, info, cleanup)
+
+
+def check_novelty(
+    kg: KnowledgeGraph,
+    known_sources: Sequence[str],
+    literals: LiteralPolicy = "drop",
+    blank_nodes: BlankNodePolicy = "keep",
+) -> None:
+    """Raise what :func:`novelty_split` would: unknown ``known_sources``, or no new edge triple in ``kg``.
+
+    Cheap (provenance only, no vocabulary), so callers check before they train.
+
+    Raises:
+        ConfigError: a name in ``known_sources`` is not a source of ``kg``.
+        EmptySplitError: every edge triple of ``kg`` is held by ``known_sources``.
+    """
+    unknown = [s for s in known_sources if s not in kg.sources]
+    if unknown:
+        raise ConfigError(f"unknown sources {unknown}; the graph's sources are {list(kg.sources)}")
+    if not (~kg.held_by(known_sources) & edge_mask(kg, literals, blank_nodes)).any():
+        raise EmptySplitError(
+            f"nothing new to evaluate on: every triple of {kg.name!r} is held by {list(known_sources)}; "
+            "evaluate on all triples instead (a random split)"
+        )
 
 
 def load_split(split) -> Split | None:

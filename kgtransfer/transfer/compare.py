@@ -294,7 +294,7 @@ def compare(
         log: where progress lines go (default: print; None: silent).
     """
     import kgtransfer as kgt
-    from kgtransfer.data.splits import novelty_split, transfer_split
+    from kgtransfer.data.splits import check_novelty, novelty_split, transfer_split
     from kgtransfer.interleave import interleave
     from kgtransfer.training import scalar_metrics
     from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
@@ -304,6 +304,10 @@ def compare(
     # K1 and K as anything kgt.load takes (a path, a registry name, an rdflib graph); K1 may be absent with `pretrained`
     source = None if source is None else kgt.load(source)
     target = kgt.load(target)
+    if split == "new":  # K's provenance must tell K1's triples from the new ones: checked before pretraining
+        if source is None:
+            raise ConfigError("split='new' needs K1 (source) to tell its triples in K from the new ones")
+        check_novelty(target, source.sources)
     table = _variant_table(variants, options)
     model = model or ModelConfig()
     pretrain_config, finetune_config = pretrain_config or TrainConfig(), finetune_config or TrainConfig()

@@ -218,3 +218,22 @@ def test_an_unknown_split_is_refused_before_any_training():
 
     with pytest.raises(ConfigError, match="split must be 'new', 'all'.*got 'given'"):
         kgt.compare(k1, k1, ["scratch"], split="given", pretrained=never, log=None)
+
+
+def test_a_novelty_split_that_cannot_be_drawn_is_refused_before_pretraining():
+    """split='new' reads which triples K1 held from K's provenance: checked before the first pretraining."""
+    from kgtransfer.errors import EmptySplitError
+    from tests.transfer.test_finetune import random_graph
+
+    k1 = random_graph(0, triples=40)
+
+    def never(seed):
+        raise AssertionError("pretrained before the split was checked")
+
+    with pytest.raises(EmptySplitError, match="nothing new to evaluate on"):  # K holds nothing K1 lacks
+        kgt.compare(k1, k1 | k1, ["scratch"], pretrained=never, log=None)
+    other = random_graph(1, triples=40)  # K not made from K1: its provenance does not name K1's sources
+    with pytest.raises(ConfigError, match="unknown sources"):
+        kgt.compare(k1, other, ["scratch"], pretrained=never, log=None)
+    with pytest.raises(ConfigError, match="split='new' needs K1"):  # no K1 to read the new triples from
+        kgt.compare(None, k1 | other, ["scratch"], pretrained=never, log=None)
