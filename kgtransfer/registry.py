@@ -1,9 +1,10 @@
 """One registry mechanism for every extension point (PyG ``resolver.py``, PEFT ``register_peft_method``).
 
-A :class:`Registry` maps normalized names (``"R-GCN"`` and ``"rgcn"`` are the same) to objects,
+A :class:`Registry` maps normalized names to objects: case, ``-``, ``_`` and spaces do not count
+(``"R-GCN"`` and ``"rgcn"``, ``"lp-ft"`` and ``"LPFT"`` are the same, as in PyG's resolvers),
 usually classes. An entry may be given lazily as ``"module:attribute"``, so listing and checking
 names never imports torch; the object is imported on first lookup. An unknown name raises
-:class:`~kgtransfer.errors.RegistryError` listing the choices.
+:class:`~kgtransfer.errors.RegistryError` naming the closest one and listing the choices.
 
 The registries of kgtransfer are declared here, with their built-in entries:
 
@@ -67,7 +68,11 @@ class Registry(Mapping):
         """The normalized name; raises :class:`RegistryError` listing the choices when unknown."""
         key = normalize(name)
         if key not in self._entries:
-            raise RegistryError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}")
+            import difflib
+
+            close = difflib.get_close_matches(key, list(self._entries), n=1)
+            hint = f" (did you mean {self._display[close[0]]!r}?)" if close else ""
+            raise RegistryError(f"unknown {self.kind} {name!r}{hint}; choose one of: {', '.join(self.names())}")
         return key
 
     def names(self) -> list[str]:

@@ -27,6 +27,23 @@ def test_registry_normalizes_lists_and_resolves_lazily():
     with pytest.raises(RegistryError, match="unknown widget 'huge'; choose one of: Big-Widget, small_widget"):
         reg["huge"]
     assert set(reg) == {"bigwidget", "smallwidget"}
+    with pytest.raises(RegistryError, match=r"unknown widget 'smal-widgt' \(did you mean 'small_widget'\?\)"):
+        reg["smal-widgt"]
+
+
+def test_a_misspelt_strategy_names_the_closest_one():
+    """Case, '-', '_' and spaces do not count (lpft is lp-ft); a misspelling gets a did-you-mean ConfigError."""
+    from kgtransfer.config import FinetuneConfig
+
+    assert FinetuneConfig(strategy="LPFT").strategy == "LPFT" and isinstance(
+        make_strategy("lpft"), LinearProbeThenFinetune
+    )
+    with pytest.raises(
+        ConfigError, match=r"FinetuneConfig.strategy: unknown strategy 'lp-fft' \(did you mean 'lp-ft'\?\)"
+    ):
+        FinetuneConfig(strategy="lp-fft")
+    with pytest.raises(ConfigError, match=r"did you mean 'linear-probe'"):
+        FinetuneConfig(strategy="linear-prob")
 
 
 def test_built_in_registries_resolve():

@@ -38,24 +38,37 @@ def variant_options(name: str, base: FinetuneConfig | None = None) -> FinetuneCo
     Raises:
         ConfigError: an unknown strategy or compose operator (the message lists the choices).
     """
+    from kgtransfer.registry import normalize
+
     base = base or FinetuneConfig()
-    if name == "scratch":
+    key = normalize(name)  # as registered names: case, '-', '_' and spaces do not count
+    if key == "scratch":
         return None
-    if name.startswith("compose-"):
-        return replace(base, strategy="full", compose=name.split("-", 1)[1])
+    if key.startswith("compose") and key != "compose":
+        return replace(base, strategy="full", compose=key.removeprefix("compose"))
     return replace(base, strategy=name)
 
 
 def check_variants(names: Sequence[str]) -> None:
-    """Raise :class:`~kgtransfer.config.ConfigError` for a variant name that is not known."""
-    for name in names:
-        variant_options(name)
+    """Raise :class:`~kgtransfer.config.ConfigError` for a variant name that is not known, or given twice."""
+    _variant_table(list(names), None)
 
 
 def _variant_table(variants, base: FinetuneConfig | None) -> dict[str, FinetuneConfig | None]:
+    from kgtransfer.registry import normalize
+
     if isinstance(variants, dict):
         return dict(variants)
-    return {name: variant_options(name, base) for name in variants}
+    if isinstance(variants, str):
+        raise ConfigError(f"variants must be a list of names, got the string {variants!r}")
+    table, seen = {}, {}
+    for name in variants:
+        key = normalize(name)
+        if key in seen and seen[key] != name:
+            raise ConfigError(f"variants {seen[key]!r} and {name!r} name the same run; give it once")
+        seen[key] = name
+        table[name] = variant_options(name, base)
+    return table
 
 
 def mean_std(values: Sequence[float | None]) -> tuple[float, float]:
@@ -296,6 +309,7 @@ def compare(
     import kgtransfer as kgt
     from kgtransfer.data.splits import check_novelty, novelty_split, transfer_split
     from kgtransfer.interleave import interleave
+    from kgtransfer.registry import normalize
     from kgtransfer.training import scalar_metrics
     from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
 
@@ -364,7 +378,8 @@ def compare(
             )
         # θ2 of the sweep has the pretrained architecture: a composed encoder does not
         plain = [v for v, o in table.items() if o is not None and o.compose is None]
-        fine = results["full"] if "full" in plain else (results[plain[0]] if plain else None)
+        full = [v for v in plain if normalize(table[v].strategy) == "full"]
+        fine = results[(full or plain)[0]] if plain else None
         if fine is not None and alphas:
             sweep = interpolation_sweep(pre, fine, alphas, names=("pretrained", "fine-tuned"))
             best = best_alpha(sweep)

@@ -237,3 +237,23 @@ def test_a_novelty_split_that_cannot_be_drawn_is_refused_before_pretraining():
         kgt.compare(k1, other, ["scratch"], pretrained=never, log=None)
     with pytest.raises(ConfigError, match="split='new' needs K1"):  # no K1 to read the new triples from
         kgt.compare(None, k1 | other, ["scratch"], pretrained=never, log=None)
+
+
+def test_variant_names_match_as_registered_names_do_and_one_run_is_not_asked_twice():
+    from kgtransfer.transfer.compare import check_variants
+    from tests.transfer.test_finetune import random_graph
+
+    assert variant_options("Scratch") is None and variant_options("Compose_Gate").compose == "gate"
+    with pytest.raises(ConfigError, match="did you mean 'lp-ft'"):
+        variant_options("lp-fft")
+    with pytest.raises(ConfigError, match="'lp-ft' and 'LPFT' name the same run"):
+        check_variants(["scratch", "lp-ft", "LPFT"])
+    k1 = random_graph(0, triples=40)
+
+    def never(seed):
+        raise AssertionError("pretrained before the variants were checked")
+
+    with pytest.raises(ConfigError, match="'compose-gate' and 'compose_gate' name the same run"):
+        kgt.compare(k1, k1, ["compose-gate", "compose_gate"], split="all", pretrained=never, log=None)
+    with pytest.raises(ConfigError, match="a list of names, got the string 'full'"):
+        kgt.compare(k1, k1, "full", split="all", pretrained=never, log=None)
