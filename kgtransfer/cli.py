@@ -391,12 +391,15 @@ def _checkpoints(args: argparse.Namespace) -> Path:
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
-    from kgtransfer.config_adapter import from_args
+    from kgtransfer.data.splits import load_split
     from kgtransfer.sizing import plan
     from kgtransfer.training import make_split
 
+    _pretrain_configs(args)  # every flag checked before the data loads
+    checkpoints = _checkpoints(args)
+    saved = load_split(args.split)  # a --split that names no split folder, too
     kg = _load_source(args.source, view=args.view)
-    split = make_split(kg, args.split, args.seed or 0)
+    split = make_split(kg, saved or args.split, args.seed or 0)
     given = {name: getattr(args, name) for name in ("dim", "batch_size", "lr", "eval_every")}
     chosen = plan(
         split,
@@ -414,29 +417,38 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
             f"{chosen}\n  override with {flags}",
             flush=True,
         )
-    model = from_args(args, kgt.ModelConfig)
-    kwargs = {k: v for k, v in (("num_layers", args.layers), ("num_bases", args.bases)) if v is not None}
-    if kwargs:
-        model = replace(model, encoder_kwargs={**model.encoder_kwargs, **kwargs})
-    config, task = from_args(args, kgt.TrainConfig), from_args(args, kgt.TaskConfig)
-    checkpoints = _checkpoints(args)
+    model, config, task = _pretrain_configs(args)
     result = kgt.pretrain(kg, model, config, task, split=split, checkpoint_dir=checkpoints, resume=args.resume)
     result.save(args.output)
     print(result.summary())
     print(f"\nwrote {args.output}")
 
 
+def _pretrain_configs(args: argparse.Namespace) -> tuple:
+    """``(ModelConfig, TrainConfig, TaskConfig)`` of ``kgtransfer pretrain``'s flags (ConfigError for a bad one)."""
+    import kgtransfer as kgt
+    from kgtransfer.config_adapter import from_args
+
+    model = from_args(args, kgt.ModelConfig)
+    kwargs = {k: v for k, v in (("num_layers", args.layers), ("num_bases", args.bases)) if v is not None}
+    if kwargs:
+        model = replace(model, encoder_kwargs={**model.encoder_kwargs, **kwargs})
+    return model, from_args(args, kgt.TrainConfig), from_args(args, kgt.TaskConfig)
+
+
 def cmd_finetune(args: argparse.Namespace) -> None:
     """``kgtransfer finetune``."""
     import kgtransfer as kgt
     from kgtransfer.config_adapter import from_args
+    from kgtransfer.data.splits import load_split
     from kgtransfer.errors import TransferWarning
 
+    options = from_args(args, kgt.FinetuneConfig)  # flags checked before anything loads
     pretrained = kgt.TrainedModel.load(args.pretrained)
-    kg = _load_source(args.target, view=args.view)
-    options = from_args(args, kgt.FinetuneConfig)
     config = from_args(args, kgt.TrainConfig, base=pretrained.train_config)
     checkpoints = _checkpoints(args)
+    split = load_split(args.split) or args.split  # a --split that names no split folder, too
+    kg = _load_source(args.target, view=args.view)
     with warnings.catch_warnings():  # the report printed below says each TransferWarning once
         warnings.simplefilter("ignore", TransferWarning)
         result = kgt.finetune(
@@ -444,7 +456,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
             kg,
             config=config,
             options=options,
-            split=args.split,
+            split=split,
             checkpoint_dir=checkpoints,
             resume=args.resume,
         )

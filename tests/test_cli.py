@@ -147,3 +147,40 @@ def test_a_warning_is_one_line_naming_the_command(ttl, monkeypatch, capsys):
         assert not caught
         assert main(["info", str(ttl), "--debug"]) == 0  # --debug: Python's own warning, with its source
         assert "warning:" not in capsys.readouterr().err and caught[0].category is TransferWarning
+
+
+def test_pretrain_and_finetune_check_their_flags_before_loading_the_data(tmp_path, monkeypatch, capsys):
+    """A misspelt encoder, decoder, strategy or split, or earlier checkpoints, are refused before the graph loads."""
+    import kgtransfer.cli as cli
+
+    rows = [f"<urn:e{i}> <urn:r{i % 2}> <urn:e{(i * 7 + 1) % 20}> .\n" for i in range(40)]
+    (tmp_path / "g.nt").write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
+    assert main(["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "pre"), *flags]) == 0
+    (tmp_path / "busy" / "checkpoints" / "last").mkdir(parents=True)
+    capsys.readouterr()
+
+    def never(*args, **kwargs):
+        raise AssertionError("the data was loaded before the flags were checked")
+
+    monkeypatch.setattr(cli, "_load_source", never)
+    pretrain = ["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "run")]
+    for bad, says in [
+        (["--encoder", "rgcm"], "did you mean 'rgcn'"),
+        (["--decoder", "complx"], "did you mean 'complex'"),
+        (["--split", "randm"], "randm: not 'given', 'random'"),
+        (["--dim", "0"], "ModelConfig.dim"),
+    ]:
+        assert main([*pretrain, *bad]) == 1
+        assert says in capsys.readouterr().err
+    assert main(["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "busy")]) == 1
+    assert "--resume" in capsys.readouterr().err
+    finetune = ["finetune", str(tmp_path / "pre"), str(tmp_path / "g.nt"), "-o", str(tmp_path / "ft")]
+    for bad, says in [
+        (["--strategy", "lp-fft"], "did you mean 'lp-ft'"),
+        (["--compose", "gaet"], "did you mean 'gate'"),
+        (["--split", "randm"], "randm: not 'given', 'random'"),
+        (["--lr", "-1"], "TrainConfig.lr"),
+    ]:
+        assert main([*finetune, *bad]) == 1
+        assert says in capsys.readouterr().err
