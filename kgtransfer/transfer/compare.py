@@ -311,7 +311,7 @@ def compare(
     from kgtransfer.interleave import interleave
     from kgtransfer.registry import normalize
     from kgtransfer.training import scalar_metrics
-    from kgtransfer.transfer.parameter import best_alpha, interpolation_sweep
+    from kgtransfer.transfer.parameter import best_alpha, check_alphas, interpolation_sweep
 
     if not callable(split) and split not in ("new", "all", "random"):  # refused before any training
         raise ConfigError(f"split must be 'new', 'all' (or 'random') or a callable, got {split!r}")
@@ -323,6 +323,7 @@ def compare(
             raise ConfigError("split='new' needs K1 (source) to tell its triples in K from the new ones")
         check_novelty(target, source.sources)
     table = _variant_table(variants, options)
+    alphas = check_alphas(alphas)  # an α that is not a weight fails now, not after the training
     model = model or ModelConfig()
     pretrain_config, finetune_config = pretrain_config or TrainConfig(), finetune_config or TrainConfig()
     task = task or TaskConfig()

@@ -85,6 +85,34 @@ def mix_states(first: dict, second: dict, masks: dict, alpha: float) -> dict:
     return state
 
 
+def check_alpha(alpha) -> float:
+    """``alpha`` as a float in ``[0, 1]``; :class:`~kgtransfer.config.ConfigError` for anything else.
+
+    A number (a numpy scalar or a one-value tensor too); not a string, a bool, NaN or a list.
+    """
+    from kgtransfer.config import ConfigError
+
+    try:
+        if isinstance(alpha, str | bool):
+            raise TypeError
+        value = float(alpha)
+    except (TypeError, ValueError, RuntimeError):
+        hint = "; for several, interpolation_sweep(a, b, alphas)" if isinstance(alpha, list | tuple) else ""
+        raise ConfigError(f"alpha must be a number in [0, 1], got {alpha!r}{hint}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"alpha must lie in [0, 1], got {alpha}")
+    return value
+
+
+def check_alphas(alphas) -> list[float]:
+    """``alphas`` (a sequence, possibly empty) as floats in ``[0, 1]``; ConfigError otherwise."""
+    from kgtransfer.config import ConfigError
+
+    if isinstance(alphas, str) or not isinstance(alphas, Sequence | np.ndarray):
+        raise ConfigError(f"alphas must be a sequence of numbers in [0, 1], got {alphas!r}")
+    return [check_alpha(alpha) for alpha in alphas]
+
+
 def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
     r"""The model with :math:`\theta = \alpha\,\theta_a + (1-\alpha)\,\theta_b`, on ``b``'s vocabulary.
 
@@ -98,8 +126,7 @@ def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
             :func:`~kgtransfer.transfer.compat.check_mixable`); ``result.info["interpolation"]``
             counts what was combined.
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    alpha = check_alpha(alpha)
     a, b = with_heads([a, b])
     mix = check_mixable(a, b, "interpolation")
     aligned, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab)
@@ -125,9 +152,14 @@ def interpolation_sweep(
         A :class:`~kgtransfer.transfer.results.Sweep`, one row per α: ``{"alpha", "valid_<metric>",
         "test_<metric>", ...}``; pick α on validation (``sweep.best()``).
     """
+    from kgtransfer.config import ConfigError
+
+    alphas = check_alphas(alphas)  # all checked before the first evaluation
+    if not alphas:
+        raise ConfigError("alphas is empty: a sweep needs at least one α")
     rows = Sweep()
     for alpha in alphas:
-        mid = interpolate(a, b, float(alpha))
+        mid = interpolate(a, b, alpha)
         valid, test = mid.evaluate("valid"), mid.test
         rows.append(
             {
@@ -158,7 +190,7 @@ def plot_sweep(
 def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
     """The average of several models' weights (aligned by IRI onto the first one's vocabulary)."""
     if not models:
-        raise ValueError("a soup needs at least one model")
+        raise _no_models()
     models = with_heads(models)
     base = models[0]
     mixes = [check_mixable(other, base, "soup") for other in models[1:]]
@@ -190,6 +222,8 @@ def greedy_soup(models: Sequence[TrainedModel], metric: str = "mrr") -> TrainedM
 
     Wortsman et al. 2022, "Model soups". Selection uses validation only.
     """
+    if not models:
+        raise _no_models()
     ranked = sorted(models, key=lambda m: m.evaluate("valid")[metric], reverse=True)
     chosen = [ranked[0]]
     best = ranked[0].evaluate("valid")[metric]
@@ -202,3 +236,9 @@ def greedy_soup(models: Sequence[TrainedModel], metric: str = "mrr") -> TrainedM
     soup = uniform_soup(chosen)
     soup.info["soup"] = {"kind": "greedy", "size": len(chosen), "candidates": len(models)}
     return soup
+
+
+def _no_models():
+    from kgtransfer.config import ConfigError
+
+    return ConfigError("a soup needs at least one model")

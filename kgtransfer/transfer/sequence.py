@@ -479,6 +479,9 @@ def sequence(
     for p in protocols:
         if p not in PROTOCOLS:
             raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {p!r}")
+    from kgtransfer.transfer.parameter import check_alphas
+
+    alphas = check_alphas(alphas)  # an α that is not a weight fails now, not at step 1
     strats = [make_strategy(s) for s in strategies]
     strategy_names = [s.name for s in strats]
     if len(set(strategy_names)) != len(strategy_names):

@@ -73,3 +73,40 @@ def test_models_of_other_layer_counts_or_settings_do_not_mix(change):
         kgt.interpolate(a, b, 0.5)
     with pytest.raises(IncompatibleModelsError, match="differ in"):
         kgt.uniform_soup([a, b])
+
+
+def test_alphas_that_are_not_weights_are_refused_before_any_work(models):
+    """An α outside [0, 1], NaN, a string, a bool or a list is a ConfigError; a numpy or tensor α is a float."""
+    import numpy as np
+
+    from kgtransfer.config import ConfigError
+
+    probed, plain = models
+    for alpha in (1.5, -0.1, float("nan"), float("inf"), "0.5", True, [0.2, 0.5], None):
+        with pytest.raises(ConfigError, match="alpha must"):
+            kgt.interpolate(probed, plain, alpha)
+    with pytest.raises(ConfigError, match="for several, interpolation_sweep"):
+        kgt.interpolate(probed, plain, [0.2, 0.5])
+    for alpha in (np.float32(0.5), torch.tensor(0.5)):
+        assert type(kgt.interpolate(probed, plain, alpha).info["interpolation"]["alpha"]) is float
+    for alphas in (0.5, "0.5", [0.0, float("nan")], [], None):
+        with pytest.raises(ConfigError, match="alpha"):
+            kgt.interpolation_sweep(probed, plain, alphas)
+    assert [r["alpha"] for r in kgt.interpolation_sweep(probed, plain, np.array([0.0, 1.0]))] == [0.0, 1.0]
+    for soup in (kgt.uniform_soup, kgt.greedy_soup):
+        with pytest.raises(ConfigError, match="at least one model"):
+            soup([])
+
+
+def test_compare_and_sequence_check_their_alphas_before_training():
+    from kgtransfer.config import ConfigError
+
+    k1 = random_graph(0, triples=40)
+
+    def never(seed):
+        raise AssertionError("pretrained before the alphas were checked")
+
+    with pytest.raises(ConfigError, match="alpha must lie in"):
+        kgt.compare(k1, k1, ["scratch", "full"], split="all", alphas=(0.0, 2.0), pretrained=never, log=None)
+    with pytest.raises(ConfigError, match="alpha must lie in"):
+        kgt.sequence([k1, k1], strategies=["fine-tune"], alphas=(float("nan"),))
