@@ -51,6 +51,21 @@ def _describe(model) -> str:
     return f"{mc.encoder}+{mc.decoder} dim {mc.dim}{composed}"
 
 
+def check_link_predictors(models, what: str) -> None:
+    """Raise :class:`IncompatibleModelsError` for a model that is not a link-prediction run.
+
+    Weights are aligned by the IRIs of a :class:`~kgtransfer.training.TrainedModel`'s vocabularies;
+    an entity-typing result (a classifier over graph nodes) is not mixed.
+    """
+    from kgtransfer.training import TrainedModel
+
+    for m in models:
+        if not isinstance(m, TrainedModel):
+            raise IncompatibleModelsError(
+                f"{what} mixes link-prediction runs (kgtransfer.TrainedModel), got a {type(m).__name__}"
+            )
+
+
 def check_mixable(a, b, what: str = "interpolation") -> MixReport:
     """Check that ``a`` can be mixed into ``b`` and count what lines up.
 

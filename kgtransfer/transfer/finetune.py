@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from kgtransfer.config import FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, given
+from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, given
 from kgtransfer.engine import FitResult, History, fit, make_optimizer
 from kgtransfer.errors import TransferWarning
 from kgtransfer.models.link_predictor import LinkPredictor
@@ -190,18 +190,23 @@ def finetune(
         :class:`~kgtransfer.tasks.node_classification.EntityTypingResult`. Both carry ``.report``
         (the :class:`~kgtransfer.transfer.weights.TransferReport`), which they save and reload.
     """
+    from kgtransfer.registry import normalize
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
+    _check_pretrained(pretrained, "finetune")
+    kind = normalize(task) if isinstance(task, str) else None
+    if kind not in ("linkprediction", "entitytyping", "nodeclassification"):
+        raise ConfigError(f"task must be 'link_prediction' or 'entity_typing', got {task!r}")
     train_config = replace(config or pretrained.train_config, **given(epochs=epochs, lr=lr, seed=seed, device=device))
     options = options or FinetuneConfig()
     if isinstance(strategy, str) or compose is not None:
         options = replace(options, **given(strategy=strategy if isinstance(strategy, str) else None, compose=compose))
     chosen = make_strategy(strategy if isinstance(strategy, Strategy) else options.strategy, options.options)
-    if task in ("entity_typing", "entity-typing", "node_classification"):
-        _check_typing_options(strategy, options, checkpoint_dir)
+    if kind != "linkprediction":
+        _check_typing_options(strategy, options, kg, split, checkpoint_dir, resume)
         return _finetune_typing(pretrained, kg, train_config, options.init, labels)
-    if task not in ("link_prediction", "link-prediction"):
-        raise ValueError(f"task must be 'link_prediction' or 'entity_typing', got {task!r}")
+    if labels is not None:
+        raise ConfigError("labels= is for task='entity_typing'; link prediction has none")
     target = _target(pretrained, kg, split, train_config.seed)
     torch.manual_seed(train_config.seed)
     model, report, transferred = build_transferred(
@@ -407,6 +412,7 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     from kgtransfer.knowledge.sources import load
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
+    _check_pretrained(pretrained, "zero_shot")
     if not isinstance(kg, Split):
         kg = kg if isinstance(kg, KnowledgeGraph) else load(kg)
     target = target_split(pretrained, kg, kg if isinstance(kg, Split) else split, pretrained.train_config.seed)
@@ -421,17 +427,29 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     return ZeroShotResult(metrics, int(known.sum()), int((~known).sum()))
 
 
-def _check_typing_options(strategy, options: FinetuneConfig, checkpoint_dir) -> None:
-    """Entity typing fine-tunes every parameter from the transferred rows; refuse settings it would ignore."""
-    from kgtransfer.config import ConfigError
+def _check_pretrained(pretrained, what: str) -> None:
+    """Refuse a model that is not a link-prediction run: transfer reads its vocabularies and configs."""
+    if not isinstance(pretrained, TrainedModel):
+        raise ConfigError(
+            f"{what} transfers from a link-prediction run (kgtransfer.TrainedModel, e.g. from kgt.pretrain), "
+            f"got a {type(pretrained).__name__}"
+        )
 
+
+def _check_typing_options(strategy, options: FinetuneConfig, kg, split, checkpoint_dir, resume) -> None:
+    """Entity typing fine-tunes every parameter from the transferred rows; refuse settings it would ignore."""
+    from kgtransfer.data.splits import Split
+
+    if isinstance(kg, Split):
+        raise ConfigError("entity typing reads its labels from K's graph; pass K, not a link-prediction Split")
     ignored = [f"strategy={type(strategy).__name__}"] if isinstance(strategy, Strategy) else []
     defaults = FinetuneConfig()
     for name in ("strategy", "options", "compose", "transferred_lr_scale", "l2sp"):
         if getattr(options, name) != getattr(defaults, name):
             ignored.append(f"{name}={getattr(options, name)!r}")
-    if checkpoint_dir is not None:
-        ignored.append("checkpoint_dir")
+    for name, value in (("split", split), ("checkpoint_dir", checkpoint_dir), ("resume", resume or None)):
+        if value is not None:
+            ignored.append(name)
     if ignored:
         raise ConfigError(
             f"entity-typing fine-tuning trains every parameter from the transferred rows (strategy 'full'); "

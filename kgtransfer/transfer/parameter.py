@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from kgtransfer.training import TrainedModel
-from kgtransfer.transfer.compat import check_mixable
+from kgtransfer.transfer.compat import check_link_predictors, check_mixable
 from kgtransfer.transfer.results import Sweep
 from kgtransfer.transfer.weights import aligned_source_state
 
@@ -127,6 +127,7 @@ def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
             counts what was combined.
     """
     alpha = check_alpha(alpha)
+    check_link_predictors([a, b], "interpolation")
     a, b = with_heads([a, b])
     mix = check_mixable(a, b, "interpolation")
     aligned, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab)
@@ -191,6 +192,7 @@ def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
     """The average of several models' weights (aligned by IRI onto the first one's vocabulary)."""
     if not models:
         raise _no_models()
+    check_link_predictors(models, "a soup")
     models = with_heads(models)
     base = models[0]
     mixes = [check_mixable(other, base, "soup") for other in models[1:]]
@@ -224,6 +226,7 @@ def greedy_soup(models: Sequence[TrainedModel], metric: str = "mrr") -> TrainedM
     """
     if not models:
         raise _no_models()
+    check_link_predictors(models, "a soup")
     ranked = sorted(models, key=lambda m: m.evaluate("valid")[metric], reverse=True)
     chosen = [ranked[0]]
     best = ranked[0].evaluate("valid")[metric]

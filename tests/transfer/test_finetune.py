@@ -73,11 +73,41 @@ def _typed_target(prefix: str):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"strategy": "linear-probe"}, {"compose": "gate"}, {"options": kgt.FinetuneConfig(l2sp=0.1)}]
+    "kwargs",
+    [
+        {"strategy": "linear-probe"},
+        {"compose": "gate"},
+        {"options": kgt.FinetuneConfig(l2sp=0.1)},
+        {"split": "random"},  # entity typing draws its own node split: these were silently ignored
+        {"resume": True},
+    ],
 )
 def test_entity_typing_refuses_what_it_would_ignore(pre, kwargs):
     with pytest.raises(ConfigError, match="entity-typing fine-tuning"):
         kgt.finetune(pre, _typed_target("e"), config=kgt.TrainConfig(**QUICK), task="entity_typing", **kwargs)
+
+
+def test_entity_typing_results_and_task_names_get_typed_errors(graphs, pre):
+    """An entity-typing result is not a link-prediction run to transfer from or to mix; task names match as
+    registered names do; a Split is no typing target; labels= is for entity typing only."""
+    from kgtransfer.errors import IncompatibleModelsError
+
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 2})
+    typed = kgt.finetune(pre, _typed_target("e"), config=config, task="Node-Classification")
+    assert type(typed).__name__ == "EntityTypingResult"
+    with pytest.raises(ConfigError, match="task must be 'link_prediction' or 'entity_typing', got 'typing'"):
+        kgt.finetune(pre, graphs[1], config=config, task="typing")
+    with pytest.raises(ConfigError, match="finetune transfers from a link-prediction run.*EntityTypingResult"):
+        kgt.finetune(typed, graphs[1], config=config)
+    with pytest.raises(ConfigError, match="zero_shot transfers from a link-prediction run"):
+        kgt.zero_shot(typed, graphs[1])
+    with pytest.raises(ConfigError, match="not a link-prediction Split"):
+        kgt.finetune(pre, pre.split, config=config, task="entity_typing")
+    with pytest.raises(ConfigError, match="labels= is for task='entity_typing'"):
+        kgt.finetune(pre, graphs[1], config=config, labels={"keep": "single"})
+    for mix in (lambda: kgt.interpolate(pre, typed, 0.5), lambda: kgt.uniform_soup([typed, pre])):
+        with pytest.raises(IncompatibleModelsError, match="link-prediction runs.*EntityTypingResult"):
+            mix()
 
 
 def test_entity_typing_onto_a_graph_sharing_no_entity_warns(pre):
