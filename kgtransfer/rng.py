@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 
@@ -44,3 +47,18 @@ def restore_rng_states(states: dict) -> None:
     torch.set_rng_state(states["torch"])
     if "cuda" in states:
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run the block with torch's generator seeded by ``seed``; the caller's generator states come back after.
+
+    What a model's initialization draws depends on ``seed`` alone, and a library call does not
+    reseed the user's generators.
+    """
+    states = rng_states()
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        restore_rng_states(states)

@@ -15,6 +15,7 @@ from kgtransfer.engine import FitResult, History, fit
 from kgtransfer.files import atomic_write_text, save_json
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table
+from kgtransfer.rng import seeded
 
 
 def make_split(kg, split=None, seed: int = 0, vocab=None):
@@ -377,11 +378,11 @@ def train(
         model_config = replace(model_config, dim=chosen.dim)
         train_config = replace(train_config, batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)
         info["settings"] = str(chosen)
-    torch.manual_seed(train_config.seed)
-    net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
-    lp_task = LinkPredictionTask(source, task_config)
-    run = {"model": model_config.to_dict(), "task": task_config.to_dict(), "data": fingerprint(source)}
-    result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
+    with seeded(train_config.seed):  # the initial weights depend on the seed alone
+        net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
+        lp_task = LinkPredictionTask(source, task_config)
+        run = {"model": model_config.to_dict(), "task": task_config.to_dict(), "data": fingerprint(source)}
+        result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
     return TrainedModel(net, source, model_config, train_config, result, task_config, info)
 
 

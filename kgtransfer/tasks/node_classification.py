@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from kgtransfer.data.splits import NodeSplit
 from kgtransfer.errors import EmptySplitError
+from kgtransfer.rng import seeded
 from kgtransfer.tasks.typing_labels import RDF_TYPE
 from kgtransfer.training import Evaluated
 
@@ -544,10 +545,10 @@ def train_entity_typing(
         )
     targets = torch.from_numpy(labels.targets())
     task = NodeClassificationTask(graph, node_ids, targets, split, labels.multi_label, num_classes=len(labels.classes))
-    torch.manual_seed(train_config.seed)
-    enc = build_encoder(model_config, graph.num_nodes, len(vocab.relations))
-    if encoder_state is not None:
-        enc.load_state_dict(encoder_state)
-    net = NodeClassifier(enc, len(labels.classes), labels.multi_label, model_config.dropout)
-    result = fit(net, task, train_config)
+    with seeded(train_config.seed):  # the initial weights depend on the seed alone; the caller's RNG comes back
+        enc = build_encoder(model_config, graph.num_nodes, len(vocab.relations))
+        if encoder_state is not None:
+            enc.load_state_dict(encoder_state)
+        net = NodeClassifier(enc, len(labels.classes), labels.multi_label, model_config.dropout)
+        result = fit(net, task, train_config)
     return EntityTypingResult(net, labels, split, vocab, task, model_config, train_config, result)

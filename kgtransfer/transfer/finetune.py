@@ -24,6 +24,7 @@ from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConf
 from kgtransfer.engine import FitResult, History, fit, make_optimizer
 from kgtransfer.errors import TransferWarning
 from kgtransfer.models.link_predictor import LinkPredictor
+from kgtransfer.rng import seeded
 from kgtransfer.training import TrainedModel, train
 from kgtransfer.transfer.results import ZeroShotResult
 from kgtransfer.transfer.strategies import Strategy, make_strategy
@@ -208,27 +209,27 @@ def finetune(
     if labels is not None:
         raise ConfigError("labels= is for task='entity_typing'; link prediction has none")
     target = _target(pretrained, kg, split, train_config.seed)
-    torch.manual_seed(train_config.seed)
-    model, report, transferred = build_transferred(
-        pretrained, target, options.init, options.compose, options.freeze_source
-    )
-    lp_task = LinkPredictionTask(target, pretrained.task_config)
-    if type(chosen).penalty is not Strategy.penalty:
-        lp_task = _PenaltyTask(lp_task, chosen.penalty)
-    if options.l2sp > 0:
-        lp_task = _L2SPTask(lp_task, model, transferred, options.l2sp)
-    from kgtransfer.training import fingerprint
+    with seeded(train_config.seed):  # the initial weights depend on the seed alone; the caller's RNG comes back
+        model, report, transferred = build_transferred(
+            pretrained, target, options.init, options.compose, options.freeze_source
+        )
+        lp_task = LinkPredictionTask(target, pretrained.task_config)
+        if type(chosen).penalty is not Strategy.penalty:
+            lp_task = _PenaltyTask(lp_task, chosen.penalty)
+        if options.l2sp > 0:
+            lp_task = _L2SPTask(lp_task, model, transferred, options.l2sp)
+        from kgtransfer.training import fingerprint
 
-    run = {
-        "model": pretrained.model_config.to_dict(),
-        "finetune": options.to_dict(),
-        "strategy": type(chosen).__name__,
-        "pretrained": fingerprint(pretrained.split),
-        "data": fingerprint(target),
-    }
-    result = run_strategy(
-        chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale, checkpoint_dir, resume, run
-    )
+        run = {
+            "model": pretrained.model_config.to_dict(),
+            "finetune": options.to_dict(),
+            "strategy": type(chosen).__name__,
+            "pretrained": fingerprint(pretrained.split),
+            "data": fingerprint(target),
+        }
+        result = run_strategy(
+            chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale, checkpoint_dir, resume, run
+        )
     info = {
         "strategy": type(chosen).__name__ if isinstance(strategy, Strategy) else options.strategy,
         "strategy_options": chosen.options(),
@@ -472,8 +473,9 @@ def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: st
         labels = typing_labels(kg, **label_args)
     # the state must be laid out on the exact graph and vocabulary train_entity_typing builds (typing_graph)
     graph, vocab, _ = node_classification.typing_graph(labels)
-    target_model = LinkPredictor.build(pretrained.model_config, graph.num_nodes, len(vocab.relations))
-    report = transfer_state(pretrained.model, pretrained.vocab, target_model, vocab, graph, init)
+    with seeded(config.seed):  # new rows (random, or from neighbours over random ones) depend on the seed alone
+        target_model = LinkPredictor.build(pretrained.model_config, graph.num_nodes, len(vocab.relations))
+        report = transfer_state(pretrained.model, pretrained.vocab, target_model, vocab, graph, init)
     for message in report.warnings():
         warnings.warn(message, TransferWarning, stacklevel=3)
     state = copy.deepcopy(target_model.encoder.state_dict())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import warnings
 from dataclasses import replace
 
 import pytest
@@ -146,3 +147,31 @@ def test_a_target_sharing_no_iri_says_what_carried_over(graphs, encoder, says):
     with pytest.warns(TransferWarning, match=says):
         ft = kgt.finetune(pre, disjoint, config=config)
     assert says in str(ft.report)
+
+
+def test_entity_typing_fine_tuning_is_reproducible_and_leaves_the_global_generator_alone(pre):
+    """Same seed, same weights, whatever the global generator held (new rows were drawn from it unseeded);
+    another seed differs; neither call reseeds the caller's generator."""
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 2})
+    target = _typed_target("z")  # no shared entity: every row is new
+
+    def run(seed):
+        torch.rand(7)  # the caller's generator moves between calls
+        return kgt.finetune(pre, target, config=config, task="entity_typing", seed=seed).model.state_dict()
+
+    with pytest.warns(TransferWarning):
+        a, b, c = run(1), run(1), run(2)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+    for call in (
+        lambda: kgt.finetune(pre, target, config=config, task="entity_typing"),
+        lambda: kgt.finetune(pre, target, config=config, compose="gate"),
+        lambda: kgt.train(target, kgt.ModelConfig(encoder="embedding", dim=4), config),
+    ):
+        torch.manual_seed(123)
+        expected = torch.rand(3)
+        torch.manual_seed(123)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call()
+        assert torch.equal(torch.rand(3), expected)  # was reset to the run's seed
