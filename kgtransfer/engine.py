@@ -129,6 +129,10 @@ class History:
     evals: list[dict] = field(default_factory=list)  # {"epoch": e, "mrr": ..., ...}
     marks: dict[str, int] = field(default_factory=dict)  # {"probe ends": epoch} for LP-FT plots
 
+    def __repr__(self) -> str:
+        marks = f", marks={self.marks}" if self.marks else ""
+        return f"History(epochs={len(self.loss)}, evaluations={len(self.evals)}{marks})"
+
     def to_csv(self) -> str:
         """One row per epoch: epoch, loss, seconds, and the validation metrics where evaluated."""
         keys = sorted({k for e in self.evals for k in e if k != "epoch"})
@@ -161,6 +165,13 @@ class FitResult:
     history: History
     stopped_early: bool
     seconds: float  # wall seconds of the whole fit (evaluation included), less interleaved waits
+
+    def __repr__(self) -> str:
+        best = ", ".join(f"{k}={v:.4f}" for k, v in self.best.items() if isinstance(v, float))
+        return (
+            f"FitResult(best_epoch={self.best_epoch}, epochs_run={self.epochs_run}, "
+            f"stopped_early={self.stopped_early}, best={{{best}}}, seconds={self.seconds:.2f})"
+        )
 
 
 def _history(fields: dict, ckpt: Path) -> History:

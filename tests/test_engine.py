@@ -111,6 +111,14 @@ def test_early_stopping_keeps_the_best_epoch_weights():
     assert not model.training
 
 
+def test_fit_result_and_history_reprs_are_one_line():
+    result = fit(toy_model(), ScriptedTask([0.1, 0.5, 0.3, 0.4, 0.2, 0.9, 0.9, 0.9]), config(patience=3))
+    text = repr(result)
+    assert text.startswith("FitResult(best_epoch=2, epochs_run=5, stopped_early=True, best={accuracy=0.5000}, seconds=")
+    assert "\n" not in text and "loss" not in text  # the curve is not dumped
+    assert repr(result.history) == "History(epochs=5, evaluations=5)"
+
+
 def test_patience_counts_evaluations_not_epochs():
     task = ScriptedTask([0.0, 0.5, 0.0, 0.1, 0.0, 0.2, 0.0, 0.3, 0.0, 0.4])
     result = fit(toy_model(), task, config(epochs=10, eval_every=2, patience=2))

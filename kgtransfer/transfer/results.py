@@ -53,6 +53,10 @@ class ZeroShotResult(Mapping):
 
     __str__ = summary
 
+    def __repr__(self) -> str:
+        scores = ", ".join(f"{k}={_number(self.metrics[k])}" for k in ("mrr", "hits@10") if k in self.metrics)
+        return f"ZeroShotResult({scores + ', ' if scores else ''}evaluated={self.evaluated}, skipped={self.skipped})"
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``path`` (a JSON file)."""
         save_json(path, {k: v for k, v in asdict(self).items()})
@@ -80,6 +84,13 @@ class Sweep(list):
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        if not self:
+            return "Sweep([])"
+        best = self.best()
+        alphas = ", ".join(f"{r['alpha']:g}" for r in self)
+        return f"Sweep(alphas=[{alphas}], best_alpha={best['alpha']:g}, valid_mrr={_number(best.get('valid_mrr'))})"
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write the rows as JSON to ``path``."""
         save_json(path, list(self))
@@ -89,3 +100,7 @@ class Sweep(list):
     def load(cls, path: str | os.PathLike) -> Sweep:
         """Read what :meth:`save` wrote."""
         return cls(load_json(path))
+
+
+def _number(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else repr(value)

@@ -68,6 +68,9 @@ def test_zero_shot_result_and_sweep_round_trip(tmp_path):
     )
     assert sweep.best()["alpha"] == 1.0 and "best α on validation: 1.00" in sweep.summary()
     assert Sweep.load(sweep.save(tmp_path / "sweep.json")) == sweep
+    # reprs are one line that says what the object holds
+    assert repr(zs) == "ZeroShotResult(mrr=0.2500, hits@10=0.5000, evaluated=8, skipped=2)"
+    assert repr(sweep) == "Sweep(alphas=[0, 1], best_alpha=1, valid_mrr=0.3000)" and repr(Sweep()) == "Sweep([])"
 
 
 @pytest.mark.parametrize(
