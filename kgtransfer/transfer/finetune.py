@@ -417,7 +417,8 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     if not isinstance(kg, Split):
         kg = kg if isinstance(kg, KnowledgeGraph) else load(kg)
     target = target_split(pretrained, kg, kg if isinstance(kg, Split) else split, pretrained.train_config.seed)
-    model, _, _ = build_transferred(pretrained, target, init="random")
+    with seeded(pretrained.train_config.seed):  # K's new rows are random: drawn from the run's seed, not the caller's
+        model, _, _ = build_transferred(pretrained, target, init="random")
     test = target.test.tensor
     # known by IRI: a split on its own vocabulary need not keep the pretrained ids first
     ent = torch.from_numpy(index_map(pretrained.vocab.entities.keys, target.vocab.entities.keys)) >= 0
