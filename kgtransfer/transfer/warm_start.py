@@ -59,7 +59,7 @@ from torch import Tensor, nn
 
 from kgtransfer.config import ConfigError
 from kgtransfer.errors import RegistryError
-from kgtransfer.registry import STRATEGIES
+from kgtransfer.registry import STRATEGIES, normalize
 from kgtransfer.transfer.strategies import Phase, Strategy
 
 
@@ -771,7 +771,8 @@ class _Sum(nn.Module):
         return sum(t() for t in self.terms)
 
 
-_ALIASES = {"full": "fine-tune", "finetune": "fine-tune"}
+#: names a sequence reads as another: ``full``, plain fine-tuning in :func:`kgtransfer.compare`, is ``fine-tune``
+_ALIASES = {"full": "fine-tune"}
 
 
 def strategy(spec, **options) -> ContinualStrategy:
@@ -780,7 +781,9 @@ def strategy(spec, **options) -> ContinualStrategy:
     Args:
         spec: ``"ewc"``, ``"shrink-perturb+replay"``, ``{"name": "ewc", "weight": 5.0}``,
             ``{"name": "my-mix", "parts": [{"name": "shrink-perturb", "shrink": 0.3}, "replay"]}`` (a
-            combination; its ``name`` labels the results), or a strategy.
+            combination; its ``name`` labels the results), or a strategy. Names match as registered
+            names do (case, ``-``, ``_`` and spaces do not count); ``"full"``, plain fine-tuning in
+            :func:`kgtransfer.compare`, is ``"fine-tune"`` here.
         **options: constructor arguments of a single named strategy.
 
     Raises:
@@ -803,7 +806,7 @@ def strategy(spec, **options) -> ContinualStrategy:
     key = str(spec).strip()
     if "+" in key:
         return Combined([strategy(part) for part in key.split("+")])
-    key = _ALIASES.get(key.lower(), key)
+    key = _ALIASES.get(normalize(key), key)
     cls = STRATEGIES[key]
     if not (isinstance(cls, type) and issubclass(cls, ContinualStrategy)):
         choices = sorted(n for n in STRATEGIES.names() if issubclass(STRATEGIES[n], ContinualStrategy))

@@ -109,7 +109,10 @@ def test_strategy_names_configs_and_errors():
     assert s.name == "shrink-perturb+replay" and s.replaces_old()
     assert strategy({"name": "ewc", "weight": 3.0}).weight == 3.0
     assert strategy("full").name == "fine-tune"
+    assert strategy("Full").name == strategy("finetune").name == "fine-tune"  # spellings of the documented names
     assert strategy(s.to_json()).name == s.name
+    with pytest.raises(RegistryError, match="did you mean 'shrink-perturb'"):
+        strategy("shrik-perturb+replay")
     with pytest.raises(RegistryError, match="unknown strategy 'nope'"):
         strategy("nope")
     with pytest.raises(ConfigError, match="no option"):
