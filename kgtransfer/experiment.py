@@ -62,6 +62,17 @@ class SourceSpec:
         return kgt.load(_relative(base, self.load), format=self.format, view=self.view, name=self.name)
 
 
+def _named_alignment(align: str) -> bool:
+    """``sameas`` or ``labels`` (as :func:`kgtransfer.knowledge.align.align` reads them), not a mapping file."""
+    key = align.lower().replace("_", "").replace("-", "")
+    return key in ("sameas", "owlsameas", "labels", "label")
+
+
+def _alignment(align: str | None, base: Path) -> str | None:
+    """``merge.align``: a named alignment as it is, a mapping file relative to the experiment file."""
+    return align if align is None or _named_alignment(align) else _relative(base, align)
+
+
 def _relative(base: Path, value: str) -> str:
     candidate = base / value
     return str(candidate) if candidate.exists() else value
@@ -123,7 +134,7 @@ class Experiment:
             k1=SourceSpec(**sources["k1"]),
             k2=SourceSpec(**sources["k2"]),
             operator=merge.get("operator", "union"),
-            align=merge.get("align"),
+            align=_alignment(merge.get("align"), path.parent),
             hops=int(merge.get("hops", 1)),
             blank_nodes=merge.get("blank_nodes", "canonical"),
             model=from_table(raw.get("model"), ModelConfig, str(path)),
@@ -228,6 +239,9 @@ def _check_layout(raw: dict, path: Path) -> None:
         fail("merge.blank_nodes", f"{merge['blank_nodes']!r}: choose 'merge' or 'canonical'")
     if "align" in merge and not (isinstance(merge["align"], str) and merge["align"]):
         fail("merge.align", f"{merge['align']!r}: expected 'sameas', 'labels' or a mapping file")
+    align = merge.get("align")
+    if align is not None and not _named_alignment(align) and not Path(_relative(path.parent, align)).is_file():
+        fail("merge.align", f"{align!r}: not 'sameas', 'labels', nor a mapping file (beside {path.name} or a path)")
     compare = raw.get("compare", {})
     for k in compare:
         if k not in COMPARE_KEYS:

@@ -66,6 +66,7 @@ def test_the_base_file_is_valid(tmp_path):
         (("[sources.k2]", "[sources.k3]"), "sources.k3"),
         (('load = "b.ttl"', 'lod = "b.ttl"'), "sources.k2.lod"),
         (('load = "b.ttl"', "load = 3"), "sources.k2.load"),
+        (('operator = "union"', 'align = "same-as-map.csv"'), "merge.align"),  # no such mapping file
     ],
 )
 def test_bad_fields_are_named_before_any_work(tmp_path, edit, field):
@@ -117,3 +118,15 @@ def test_a_sparql_source_names_what_it_runs_over(tmp_path):
     assert exp.k1.sparql and exp.k1.source == "a.ttl"
     with pytest.raises(KGTransferError, match="sources.k2.source"):
         Experiment.from_toml(write(tmp_path, BASE.replace('load = "b.ttl"', 'load = "b.ttl"\nsource = "a.ttl"')))
+
+
+def test_an_alignment_file_is_found_beside_the_experiment_file(tmp_path, monkeypatch):
+    """Like the sources, merge.align names a mapping file relative to the experiment file, not to the cwd."""
+    (tmp_path / "map.csv").write_text("http://a.example/x,http://b.example/x\n")
+    path = write(tmp_path, BASE.replace('operator = "union"', 'operator = "union"\nalign = "map.csv"'))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert Experiment.from_toml(path).align == str(tmp_path / "map.csv")
+    named = write(tmp_path, BASE.replace('operator = "union"', 'operator = "union"\nalign = "sameas"'))
+    assert Experiment.from_toml(named).align == "sameas"
