@@ -284,6 +284,9 @@ def run_strategy(
             _discriminative(optimizer, model, transferred, scale)
         phase_config = replace(phase.config, seed=config.seed + i)
         where = Path(checkpoint_dir) / f"phase{i}" if checkpoint_dir is not None else None
+        phase_state = None
+        if state is not None:
+            phase_state = _phase_state(where if resume else None, {**state, "phase": i}, _weights_digest(model))
         results.append(
             fit(
                 model,
@@ -293,7 +296,7 @@ def run_strategy(
                 on_epoch_end=strategy.on_epoch,
                 checkpoint_dir=where,
                 resume=resume,
-                state=(lambda i=i: {**state, "phase": i}) if state is not None else None,
+                state=(lambda s=phase_state: s) if phase_state is not None else None,
             )
         )
         value = results[-1].best.get(task.metric, -1) if results[-1].best else None
@@ -303,6 +306,40 @@ def run_strategy(
     if best_state is not None:  # an earlier phase was better: its weights are the result
         model.load_state_dict(best_state)
     return join_fits(results, task.metric, [p.name for p in phases])
+
+
+def _weights_digest(model: nn.Module) -> str:
+    """A digest of the model's weights: which model a phase started from."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for name, value in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _phase_state(where: Path | None, state: dict, start: str) -> dict:
+    """A phase's checkpoint state: ``state`` plus ``start``, the digest of the weights it starts from.
+
+    Resumed (``where`` given) with more epochs, an earlier phase may run longer and end elsewhere
+    (lp-ft's probe is a share of the epochs); checkpoints in ``where`` that began from other
+    weights are deleted, so the phase starts over instead of continuing from weights trained
+    after another model. Checkpoints written before phases recorded their start are resumed as
+    they are.
+    """
+    import shutil
+
+    from kgtransfer.checkpoint import _read_meta
+
+    meta_file = where / "last" / "meta.json" if where is not None else None
+    if meta_file is not None and meta_file.is_file():
+        saved = _read_meta(meta_file).get("state") or {}
+        if "start" not in saved:
+            return state
+        if saved["start"] != start:
+            shutil.rmtree(where)
+    return {**state, "start": start}
 
 
 def _discriminative(optimizer: torch.optim.Optimizer, model: nn.Module, transferred: dict, scale: float) -> None:

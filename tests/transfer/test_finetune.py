@@ -186,3 +186,18 @@ def test_zero_shot_is_reproducible(pre):
         warnings.simplefilter("ignore")
         scores = [kgt.zero_shot(pre, target)["mrr"] for _ in range(3) if torch.rand(5) is not None]
     assert scores[0] == scores[1] == scores[2] and not math.isnan(scores[0])
+
+
+def test_a_multi_phase_run_resumed_for_more_epochs_restarts_the_phases_after_a_longer_one(graphs, pre, tmp_path):
+    """lp-ft's probe is a quarter of the epochs: resumed from 8 to 16 epochs, the probe runs 4 instead of 2 (and
+    improves), so the fine-tuning phase starts from another model: its checkpoints (from the old probe) are stale."""
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 16, "lr": 0.1})
+    expected = kgt.finetune(pre, graphs[1], "lp-ft", config)
+    kgt.finetune(pre, graphs[1], "lp-ft", replace(config, epochs=8), checkpoint_dir=tmp_path)
+    resumed = kgt.finetune(pre, graphs[1], "lp-ft", config, checkpoint_dir=tmp_path, resume=True)
+    assert expected.fit.history.marks == {"probe ends": 4}
+    assert resumed.fit.history.loss == expected.fit.history.loss
+    assert resumed.fit.history.evals == expected.fit.history.evals
+    assert all(torch.equal(v, expected.model.state_dict()[k]) for k, v in resumed.model.state_dict().items())
+    again = kgt.finetune(pre, graphs[1], "lp-ft", config, checkpoint_dir=tmp_path, resume=True)  # finished: a replay
+    assert again.fit.history.loss == expected.fit.history.loss
