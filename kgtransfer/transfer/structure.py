@@ -63,6 +63,10 @@ class Gate(nn.Module):
         return g * a + (1 - g) * b
 
 
+#: what :class:`ComposedEncoder` reads of each encoder
+ENCODER_SIZES = ("num_nodes", "num_relations", "dim")
+
+
 class ComposedEncoder(nn.Module):
     r""":math:`F_1 \oplus F_2`.
 
@@ -75,16 +79,22 @@ class ComposedEncoder(nn.Module):
 
     def __init__(self, first: nn.Module, second: nn.Module, op: str = "gate"):
         super().__init__()
+        from kgtransfer.errors import IncompatibleModelsError
         from kgtransfer.registry import COMPOSE
 
         combiner = COMPOSE[op]
+        for encoder in (first, second):
+            if not isinstance(encoder, nn.Module) or not all(hasattr(encoder, a) for a in ENCODER_SIZES):
+                raise IncompatibleModelsError(f"compose takes two encoders (or trained models), got {encoder!r}"[:300])
         if (first.num_nodes, first.num_relations) != (second.num_nodes, second.num_relations):
-            raise ValueError(
-                "the two encoders must cover the same graph: "
-                f"{first.num_nodes}/{first.num_relations} vs {second.num_nodes}/{second.num_relations} nodes/relations"
+            raise IncompatibleModelsError(
+                f"the two encoders must cover the same graph: {first.num_nodes}/{first.num_relations} vs "
+                f"{second.num_nodes}/{second.num_relations} nodes/relations; "
+                "to compose a pretrained encoder with a new one on K, move it onto K's vocabulary by IRI first: "
+                "kgt.finetune(pretrained, k, compose=op)"
             )
         if first.dim != second.dim:
-            raise ValueError(f"the two encoders must have one dim, got {first.dim} and {second.dim}")
+            raise IncompatibleModelsError(f"the two encoders must have one dim, got {first.dim} and {second.dim}")
         self.first, self.second, self.op = first, second, op
         self.num_nodes, self.num_relations, self.dim = second.num_nodes, second.num_relations, second.dim
         # inverse-relation rows only when both encode them (see Encoder.inverse_relations)

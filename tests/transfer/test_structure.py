@@ -41,3 +41,19 @@ def test_a_probe_keeps_the_frozen_source_of_a_composition_frozen(strategy):
     ]
     assert moved == []  # relation rows included: the source encoder is frozen whole
     assert not torch.equal(ft.model.head.weight, still.model.head.weight)  # the probe did train
+
+
+def test_encoders_that_do_not_compose_get_a_typed_error_saying_how():
+    from kgtransfer.errors import IncompatibleModelsError
+
+    source = random_graph(0, triples=80)
+    pre = kgt.pretrain(source, kgt.ModelConfig(encoder="rgcn", dim=8), kgt.TrainConfig(**{**QUICK, "epochs": 1}))
+    n, r = pre.split.num_entities, pre.split.num_relations
+    on_k = kgt.encoder("rgcn", num_nodes=n + 5, num_relations=r, dim=8)  # a new encoder over K's larger vocabulary
+    with pytest.raises(IncompatibleModelsError, match=r"same graph.*kgt.finetune\(pretrained, k, compose=op\)"):
+        kgt.compose(pre.freeze(), on_k)
+    with pytest.raises(IncompatibleModelsError, match="one dim, got 8 and 16"):
+        kgt.compose(pre, kgt.encoder("rgcn", num_nodes=n, num_relations=r, dim=16))
+    with pytest.raises(IncompatibleModelsError, match="two encoders"):
+        kgt.compose(pre, 3)
+    assert "⊕" in repr(kgt.compose(pre.freeze(), kgt.encoder("rgcn", num_nodes=n, num_relations=r, dim=8), "sum"))
