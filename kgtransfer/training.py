@@ -201,8 +201,9 @@ class TrainedModel(Evaluated):
         }
         if self.report is not None:
             config["report"] = self.report.as_dict()
-        save_checkpoint(directory / "checkpoint", self.model.state_dict(), config)
+        # the split first, then the weights naming it: a save interrupted over an earlier run cannot pair them
         self.split.save(directory / "split")
+        save_checkpoint(directory / "checkpoint", self.model.state_dict(), {**config, "split": fingerprint(self.split)})
         save_json(directory / "config.json", config)
         save_run_metrics(directory, {"test": scalar_metrics(self.test)}, self.fit)
         return directory
@@ -231,6 +232,13 @@ class TrainedModel(Evaluated):
         directory = Path(directory)
         tensors, meta, _ = load_checkpoint(directory / "checkpoint", device)
         split = Split.load(directory / "split")
+        if meta.get("split", fingerprint(split)) != fingerprint(split):  # runs saved before the digest pass
+            from kgtransfer.errors import CheckpointError
+
+            raise CheckpointError(
+                f"{directory}: checkpoint/ and split/ come from different runs (a save interrupted while it "
+                "replaced an earlier run?); save the model again"
+            )
         model_config = ModelConfig.from_json(meta["model"])
         model = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
         info = meta.get("info") or {}

@@ -66,6 +66,23 @@ def test_save_and_load_round_trip(trained, tmp_path):
     assert "test_mrr" in repr(loaded) and "valid (best)" not in loaded.summary()
 
 
+def test_a_run_folder_whose_weights_and_split_come_from_different_runs_is_refused(trained, tmp_path):
+    """A save over an earlier run that was interrupted between its parts left one run's weights with another's
+    split; with equal sizes it loaded and evaluated the weights on the wrong split."""
+    from kgtransfer.errors import CheckpointError
+    from kgtransfer.training import TrainedModel
+
+    other = kgt.train(tiny_kg(), trained.model_config, trained.train_config, seed=2)  # another random split
+    assert other.split.num_entities == trained.split.num_entities
+    assert not torch.equal(other.split.test.tensor, trained.split.test.tensor)
+    directory = trained.save(tmp_path / "run")
+    other.split.save(directory / "split")  # the next save got this far
+    with pytest.raises(CheckpointError, match="checkpoint/ and split/ come from different runs"):
+        TrainedModel.load(directory)
+    other.save(directory)  # a whole save is whole again
+    assert torch.equal(TrainedModel.load(directory).split.test.tensor, other.split.test.tensor)
+
+
 def test_test_metrics_are_computed_once_when_first_asked_for(monkeypatch):
     model = kgt.train(tiny_kg(), encoder="embedding", dim=4, config=kgt.TrainConfig(epochs=1, progress=False))
     calls = []
