@@ -247,7 +247,7 @@ def random_split(
         cleanup: move evaluation triples with entities or relations unseen in training to train
             (default: :obj:`True`).
     """
-    ratios = _check_ratios(ratios)
+    ratios = check_ratios(ratios)
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
     role = _draw_roles(len(hrt), ratios, seed)
@@ -277,7 +277,7 @@ def relation_split(
         cleanup: move evaluation triples with entities or relations unseen in training to train
             (default: :obj:`True`).
     """
-    ratios = _check_ratios(ratios)
+    ratios = check_ratios(ratios)
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     keys = sorted({r if r.startswith("<") else f"<{r}>" for r in relations})
     if not keys:
@@ -317,7 +317,7 @@ def novelty_split(
         cleanup: move evaluation triples with entities or relations unseen in training to train
             (default: :obj:`True`).
     """
-    ratios = _check_ratios(ratios)
+    ratios = check_ratios(ratios)
     check_novelty(kg, known_sources, literals, blank_nodes)
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
@@ -399,7 +399,7 @@ def transfer_split(
         cleanup: move evaluation triples with entities or relations unseen in training to train
             (default: :obj:`True`).
     """
-    ratios = _check_ratios(ratios)
+    ratios = check_ratios(ratios)
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
     seen = pretrained_mask(hrt, vocab, trained)
@@ -451,7 +451,8 @@ def keep_in_train(split: Split, trained: Triples) -> Split:
     return Split(*out, method=split.method, seed=split.seed, info=info, unused=split.unused)
 
 
-def _check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
+def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
+    """``ratios`` as three floats (train, valid, test) summing to 1; ConfigError otherwise."""
     try:
         ratios = tuple(float(r) for r in ratios)
     except (TypeError, ValueError):
@@ -590,7 +591,7 @@ def node_split(
         seed: seed of the ``numpy`` generator (default: :obj:`0`).
         stratify: split each label's nodes separately (default: :obj:`True`).
     """
-    ratios = _check_ratios(ratios)
+    ratios = check_ratios(ratios)
     ids = torch.as_tensor(node_ids).to(torch.long).numpy().reshape(-1)
     labels = list(labels)
     if len(labels) != len(ids):

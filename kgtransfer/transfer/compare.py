@@ -71,6 +71,23 @@ def _variant_table(variants, base: FinetuneConfig | None) -> dict[str, FinetuneC
     return table
 
 
+def _check_seeds(seeds) -> list[int]:
+    """``seeds`` as a list of distinct integers (one integer is one seed); ConfigError otherwise."""
+    import numbers
+
+    def integer(s) -> bool:
+        return isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
+
+    seeds = [seeds] if integer(seeds) else seeds
+    if isinstance(seeds, str) or not hasattr(seeds, "__len__") or not len(seeds):
+        raise ConfigError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+    if not all(integer(s) for s in seeds):
+        raise ConfigError(f"seeds must be non-negative integers, got {list(seeds)}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds {list(seeds)} repeat a seed: its runs would count twice in the mean and std")
+    return [int(s) for s in seeds]
+
+
 def mean_std(values: Sequence[float | None]) -> tuple[float, float]:
     """Mean and sample standard deviation of the values that are numbers (NaN when none; std 0 for one)."""
     clean = [v for v in values if v is not None and not math.isnan(v)]
@@ -307,7 +324,7 @@ def compare(
         log: where progress lines go (default: print; None: silent).
     """
     import kgtransfer as kgt
-    from kgtransfer.data.splits import check_novelty, novelty_split, transfer_split
+    from kgtransfer.data.splits import check_novelty, check_ratios, novelty_split, transfer_split
     from kgtransfer.interleave import interleave
     from kgtransfer.registry import normalize
     from kgtransfer.training import scalar_metrics
@@ -323,6 +340,11 @@ def compare(
             raise ConfigError("split='new' needs K1 (source) to tell its triples in K from the new ones")
         check_novelty(target, source.sources)
     table = _variant_table(variants, options)
+    if not table:
+        raise ConfigError("variants is empty: name at least one ('scratch', a strategy or 'compose-<op>')")
+    seeds = _check_seeds(seeds)
+    if not callable(split):
+        ratios = check_ratios(ratios)
     alphas = check_alphas(alphas)  # an α that is not a weight fails now, not after the training
     model = model or ModelConfig()
     pretrain_config, finetune_config = pretrain_config or TrainConfig(), finetune_config or TrainConfig()

@@ -260,3 +260,26 @@ def test_variant_names_match_as_registered_names_do_and_one_run_is_not_asked_twi
         kgt.compare(k1, k1, ["compose-gate", "compose_gate"], split="all", pretrained=never, log=None)
     with pytest.raises(ConfigError, match="a list of names, got the string 'full'"):
         kgt.compare(k1, k1, "full", split="all", pretrained=never, log=None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"seeds": []}, "seeds must be a non-empty list"),  # an empty comparison
+        ({"seeds": [0, 0]}, r"repeat a seed"),  # one run counted twice, std 0
+        ({"seeds": [0.5]}, "non-negative integers"),
+        ({"variants": []}, "variants is empty"),  # pretrained for nothing
+        ({"ratios": (0.5, 0.5, 0.5)}, "summing to 1"),  # found after pretraining
+    ],
+)
+def test_compare_refuses_bad_seeds_variants_and_ratios_before_pretraining(kwargs, says):
+    from tests.transfer.test_finetune import random_graph
+
+    k1 = random_graph(0, triples=40)
+
+    def never(seed):
+        raise AssertionError("pretrained before the arguments were checked")
+
+    args = {"variants": ["scratch", "full"], "split": "all", "pretrained": never, "log": None, **kwargs}
+    with pytest.raises(ConfigError, match=says):
+        kgt.compare(k1, k1, **args)
