@@ -143,6 +143,27 @@ def steps(
         )
 
 
+def _check_arguments(snapshots, strategies, protocols, scratch, names, valid_size, test_size) -> None:
+    """Refuse, before any loading or training, arguments a sequence would misread or spend work on for nothing."""
+    for what, value in (("snapshots", snapshots), ("strategies", strategies), ("protocols", protocols)):
+        if isinstance(value, str):
+            raise ConfigError(f"{what} must be a list, got the string {value!r}")
+    if names is not None and hasattr(snapshots, "__len__") and len(list(names)) != len(snapshots):
+        raise ConfigError(f"names: {len(list(names))} for {len(snapshots)} snapshots")
+    if not protocols:
+        raise ConfigError(f"protocols is empty; choose from {PROTOCOLS}")
+    for p in protocols:
+        if p not in PROTOCOLS:
+            raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {p!r}")
+    if len(set(protocols)) != len(protocols):
+        raise ConfigError(f"protocols {list(protocols)} repeat a protocol")
+    if not strategies and not scratch:
+        raise ConfigError("no strategy and scratch=False: nothing to train after the first snapshot")
+    for what, size in (("valid_size", valid_size), ("test_size", test_size)):
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+            raise ConfigError(f"{what} must be a positive integer or None (all), got {size!r}")
+
+
 def _default_name(source, i: int) -> str:
     if isinstance(source, str | os.PathLike):
         path = Path(source)
@@ -476,9 +497,7 @@ def sequence(
     model_config = model or DEFAULT_MODEL
     config = config or DEFAULT_TRAIN
     task_config = task or TaskConfig()
-    for p in protocols:
-        if p not in PROTOCOLS:
-            raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {p!r}")
+    _check_arguments(snapshots, strategies, protocols, scratch, names, valid_size, test_size)
     from kgtransfer.transfer.parameter import check_alphas
 
     alphas = check_alphas(alphas)  # an α that is not a weight fails now, not at step 1

@@ -9,6 +9,7 @@ import time
 import pytest
 import torch
 
+import kgtransfer as kgt
 from kgtransfer.config import ConfigError, ModelConfig, TrainConfig
 from kgtransfer.errors import RDFSyntaxError, RegistryError
 from kgtransfer.knowledge.graph import KnowledgeGraph
@@ -581,3 +582,30 @@ def test_interpolate_options_combinations_and_errors(snapshots):
     result = sequence(snapshots[:2], MODEL, CONFIG, strategies=["shrink-perturb+replay+interpolate"], alphas=())
     run = next(r for r in result.records if r["step"] == 1 and r["strategy"] != "scratch")
     assert run["strategy_info"]["alpha"] in (0.0, 0.25, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"protocols": []}, "protocols is empty"),  # the strategies never ran
+        ({"protocols": ["merged", "merged"]}, "repeat a protocol"),  # each run twice
+        ({"protocols": "merged"}, "got the string 'merged'"),  # read letter by letter: "got 'm'"
+        ({"strategies": "ewc"}, "got the string 'ewc'"),
+        ({"strategies": [], "scratch": False}, "nothing to train"),
+        ({"valid_size": 0}, "valid_size must be a positive integer"),  # early stopping on nothing
+        ({"valid_size": -1}, "valid_size must be a positive integer"),  # all but one triple
+        ({"test_size": 0}, "test_size must be a positive integer"),
+        ({"names": ["a"]}, "names: 1 for 2 snapshots"),
+        ({"snapshots": "one-graph"}, "got the string"),
+    ],
+)
+def test_sequence_arguments_are_checked_before_any_work(kwargs, says, monkeypatch):
+    import kgtransfer.knowledge.snapshots as snapshots
+
+    def never(*args, **kwargs):
+        raise AssertionError("a snapshot was loaded before the arguments were checked")
+
+    monkeypatch.setattr(snapshots, "load_snapshot", never)
+    args = {"snapshots": ["k0", "k1"], **kwargs}
+    with pytest.raises(ConfigError, match=says):
+        kgt.sequence(args.pop("snapshots"), **args)
