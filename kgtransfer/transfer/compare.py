@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
-from kgtransfer.files import atomic_write_text, load_json, save_json
+from kgtransfer.files import atomic_write_text, save_json
 from kgtransfer.report import format_table
 
 DEFAULT_VARIANTS = ("scratch", "full", "lp-ft", "compose-gate")
@@ -270,7 +270,9 @@ class Comparison:
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Comparison:
         """The comparison saved in ``directory`` (numbers and curves; no models)."""
-        data = load_json(Path(directory) / "results.json")
+        from kgtransfer.transfer.results import read_saved
+
+        data = read_saved(Path(directory) / "results.json", "comparison", dict, ("name", "seeds", "runs"))
         configs = {k: data.pop(k) for k in ("model", "pretrain", "finetune", "task") if k in data}
         name, seeds, runs = data.pop("name"), data.pop("seeds"), data.pop("runs")
         return cls(name, seeds, runs, configs, data)

@@ -17,6 +17,35 @@ from kgtransfer.report import format_table
 KEYS = ("mrr", "hits@1", "hits@3", "hits@10", "mr")
 
 
+def read_saved(path: str | os.PathLike, what: str, kind: type = dict, keys: tuple[str, ...] = ()):
+    """The JSON value a result's ``save`` wrote to ``path``; typed errors naming the file.
+
+    Raises:
+        SourceNotFoundError: no such file.
+        CheckpointError: not JSON, not a ``kind``, or without ``keys`` (another result's file, or damaged).
+    """
+    from kgtransfer.errors import CheckpointError, SourceNotFoundError
+
+    path = Path(path)
+    if not path.is_file():
+        raise SourceNotFoundError(f"{path}: no such file (a saved {what} holds one)")
+    try:
+        data = load_json(path)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{path}: unreadable JSON ({type(e).__name__}: {e})"[:500]) from None
+    if not isinstance(data, kind):
+        raise CheckpointError(f"{path}: not a saved {what} (a JSON {type(data).__name__}, expected a {kind.__name__})")
+    missing = [k for k in keys if k not in data]
+    if missing:
+        hint = ""
+        if "records" in data and "setup" in data:
+            hint = "; a sequence result: kgtransfer.SequenceResult.load reads it"
+        elif "runs" in data and "seeds" in data:
+            hint = "; a comparison: kgtransfer.Comparison.load reads it"
+        raise CheckpointError(f"{path}: not a saved {what} (no {', '.join(missing)}){hint}")
+    return data
+
+
 @dataclass
 class ZeroShotResult(Mapping):
     """The pretrained model on K's test triples without fine-tuning (those whose terms it knows).
@@ -65,7 +94,13 @@ class ZeroShotResult(Mapping):
     @classmethod
     def load(cls, path: str | os.PathLike) -> ZeroShotResult:
         """Read what :meth:`save` wrote."""
-        return cls(**load_json(path))
+        from kgtransfer.errors import CheckpointError
+
+        data = read_saved(path, "zero-shot result", dict, ("metrics",))
+        unknown = sorted(set(data) - {"metrics", "evaluated", "skipped"})
+        if unknown or not isinstance(data["metrics"], dict):
+            raise CheckpointError(f"{path}: not a saved zero-shot result (keys {sorted(data)})")
+        return cls(**data)
 
 
 class Sweep(list):
@@ -99,7 +134,12 @@ class Sweep(list):
     @classmethod
     def load(cls, path: str | os.PathLike) -> Sweep:
         """Read what :meth:`save` wrote."""
-        return cls(load_json(path))
+        from kgtransfer.errors import CheckpointError
+
+        rows = read_saved(path, "sweep", list)
+        if not all(isinstance(r, dict) and "alpha" in r for r in rows):
+            raise CheckpointError(f"{path}: not a saved sweep (rows without an 'alpha')")
+        return cls(rows)
 
 
 def _number(value) -> str:

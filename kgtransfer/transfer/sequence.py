@@ -38,7 +38,6 @@ only the loss's triples differ.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import time
@@ -893,7 +892,9 @@ class SequenceResult:
     @classmethod
     def load(cls, directory: str | os.PathLike) -> SequenceResult:
         """Read a saved result."""
-        data = json.loads((Path(directory) / "results.json").read_text(encoding="utf-8"))
+        from kgtransfer.transfer.results import read_saved
+
+        data = read_saved(Path(directory) / "results.json", "sequence result", dict, ("records", "setup"))
         return cls(data["records"], data["setup"])
 
     def plot(self, path: str | os.PathLike, protocol: str = "merged") -> Path | None:

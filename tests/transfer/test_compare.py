@@ -283,3 +283,28 @@ def test_compare_refuses_bad_seeds_variants_and_ratios_before_pretraining(kwargs
     args = {"variants": ["scratch", "full"], "split": "all", "pretrained": never, "log": None, **kwargs}
     with pytest.raises(ConfigError, match=says):
         kgt.compare(k1, k1, **args)
+
+
+def test_loading_a_result_from_the_wrong_or_a_damaged_file_is_a_typed_error(tmp_path):
+    """Result loaders raised KeyError, TypeError, JSONDecodeError or FileNotFoundError; now typed errors naming the
+    file, and a folder holding the other kind of result says which loader reads it."""
+    from kgtransfer.errors import CheckpointError, SourceNotFoundError
+    from kgtransfer.transfer.sequence import SequenceResult
+
+    with pytest.raises(SourceNotFoundError, match="results.json: no such file"):
+        Comparison.load(tmp_path)
+    (tmp_path / "results.json").write_text('{"records": [], "setup": {}}')  # a sequence's
+    with pytest.raises(CheckpointError, match="not a saved comparison.*SequenceResult.load reads it"):
+        Comparison.load(tmp_path)
+    assert SequenceResult.load(tmp_path).records == []
+    for text in ("[]", "{bad", '{"name": "x"}'):
+        (tmp_path / "results.json").write_text(text)
+        with pytest.raises(CheckpointError, match="results.json"):
+            Comparison.load(tmp_path)
+        with pytest.raises(CheckpointError, match="results.json"):
+            SequenceResult.load(tmp_path)
+    (tmp_path / "other.json").write_text('{"model": {}}')
+    with pytest.raises(CheckpointError, match="not a saved zero-shot result"):
+        ZeroShotResult.load(tmp_path / "other.json")
+    with pytest.raises(CheckpointError, match="not a saved sweep"):
+        Sweep.load(tmp_path / "other.json")
