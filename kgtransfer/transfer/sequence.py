@@ -949,9 +949,20 @@ def run_sequence_file(
 
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"{path}: {e}") from e
+    tables = ("name", "sequence", "model", "train", "task")
+    unknown = sorted(set(raw) - set(tables))
+    if unknown:  # a misspelt [train] was silently ignored: its settings never applied
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], tables, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}{hint}; a [sequence] file has: {', '.join(tables)}")
+    name = raw.get("name", path.stem)
+    if not isinstance(name, str) or not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ConfigError(f"{path}: name: {name!r} is not a plain folder name (no '/', '\\', '..')")
     spec = dict(raw.get("sequence") or {})
     if not spec.get("snapshots"):
         raise ConfigError(f"{path}: [sequence] needs snapshots = [...]")
@@ -980,7 +991,7 @@ def run_sequence_file(
         result = sequence(snapshots, model, config, task=task, log=print, **spec)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{path}: {e}") from e
-    result.save(Path(out or Path("runs") / raw.get("name", path.stem)))
+    result.save(Path(out or Path("runs") / name))
     print(result.summary())
     return result
 

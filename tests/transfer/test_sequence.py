@@ -490,6 +490,17 @@ def test_cli_and_experiment_file(snapshots, tmp_path, capsys):
     toml.write_text('[sequence]\nsnapshots = ["toy/0"]\nbogus = 1\n', encoding="utf-8")
     with pytest.raises(ExperimentError, match="bogus"):
         run_experiment(toml, tmp_path / "bad")
+    # a misspelt table was ignored (its settings never applied), a name could leave runs/
+    for text, says in [
+        (
+            '[sequence]\nsnapshots = ["toy/0", "toy/1"]\n[trian]\nepochs = 2\n',
+            "unknown key 'trian' .did you mean 'train'",
+        ),
+        ('name = "../x"\n[sequence]\nsnapshots = ["toy/0", "toy/1"]\n', "not a plain folder name"),
+    ]:
+        toml.write_text(text, encoding="utf-8")
+        with pytest.raises(ExperimentError, match=says):
+            run_experiment(toml, tmp_path / "bad")
 
 
 def test_continual_strategies_are_registered_fine_tuning_strategies(snapshots):
