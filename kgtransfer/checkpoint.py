@@ -319,6 +319,11 @@ def resume_state(
         raise CheckpointError(
             f"{ckpt / 'last' / 'meta.json'}: inconsistent counters (epoch {epoch}, best {best_epoch})"
         )
+    if config is not None and isinstance(config.get("epochs"), int) and config["epochs"] < epoch:
+        raise CheckpointError(
+            f"{ckpt / 'last'}: the run is at epoch {epoch}, past epochs={config['epochs']}; resume with "
+            f"epochs >= {epoch}, or start a new checkpoint folder"
+        )
     scheduled = meta.get("scheduled")
     if scheduled is not None and config is not None and config.get("epochs", epoch) > epoch:
         try:  # drop the shorter run's closing evaluation

@@ -222,6 +222,19 @@ def test_a_finished_run_resumed_for_more_epochs_drops_its_closing_evaluation(tmp
     assert_same_weights(snapshot(resumed), snapshot(reference))
 
 
+def test_resuming_with_fewer_epochs_than_the_checkpoint_ran_is_refused(tmp_path):
+    """It returned the longer run (6 epochs for epochs=3), which a 3-epoch run would not have been."""
+    from kgtransfer.errors import CheckpointError
+
+    fit(toy_model(), ToyTask(), config(epochs=6, eval_every=2), checkpoint_dir=tmp_path)
+    with pytest.raises(CheckpointError, match="at epoch 6, past epochs=3"):
+        fit(toy_model(), ToyTask(), config(epochs=3, eval_every=2), checkpoint_dir=tmp_path, resume=True)
+    assert (
+        fit(toy_model(), ToyTask(), config(epochs=6, eval_every=2), checkpoint_dir=tmp_path, resume=True).epochs_run
+        == 6
+    )
+
+
 def test_long_epochs_checkpoint_between_evaluations(tmp_path, monkeypatch):
     """An epoch of CHECKPOINT_SECONDS or more writes ``last`` though it is not evaluated; resuming there is exact."""
     import kgtransfer.engine as engine
