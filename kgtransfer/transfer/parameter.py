@@ -175,8 +175,15 @@ def interpolation_sweep(
 
 
 def best_alpha(rows: list[dict], metric: str = "mrr") -> dict:
-    """The sweep row with the best validation ``metric``."""
-    return max(rows, key=lambda r: r[f"valid_{metric}"])
+    """The sweep row with the best validation ``metric``; NaN (nothing validated) never wins, ties go to the first."""
+    import math
+
+    scored = [r for r in rows if not math.isnan(r[f"valid_{metric}"])] or list(rows)[:1]
+    if not scored:
+        from kgtransfer.config import ConfigError
+
+        raise ConfigError("an empty sweep has no best α")
+    return max(scored, key=lambda r: r[f"valid_{metric}"])
 
 
 def plot_sweep(

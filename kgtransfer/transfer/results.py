@@ -107,8 +107,10 @@ class Sweep(list):
     """The rows of an interpolation sweep, one per α (``alpha``, ``valid_mrr``, ``test_mrr``, ...); a list."""
 
     def best(self, metric: str = "mrr") -> dict:
-        """The row with the best validation ``metric`` (pick α on validation, never on test)."""
-        return max(self, key=lambda r: r[f"valid_{metric}"])
+        """The row with the best validation ``metric`` (pick α on validation, never on test); see ``best_alpha``."""
+        from kgtransfer.transfer.parameter import best_alpha
+
+        return best_alpha(self, metric)
 
     def summary(self) -> str:
         """The table of the sweep, best α on validation below."""

@@ -67,6 +67,13 @@ def test_zero_shot_result_and_sweep_round_trip(tmp_path):
         [{"alpha": 0.0, "valid_mrr": 0.2, "test_mrr": 0.1}, {"alpha": 1.0, "valid_mrr": 0.3, "test_mrr": 0.0}]
     )
     assert sweep.best()["alpha"] == 1.0 and "best α on validation: 1.00" in sweep.summary()
+    nan = float("nan")  # nothing validated at one α: max() over NaN picked by position
+    for order in ([nan, 0.2, 0.3], [0.2, nan, 0.3], [0.3, 0.2, nan]):
+        alphas = zip((0.0, 0.5, 1.0), order, strict=True)
+        rows = Sweep([{"alpha": a, "valid_mrr": v, "test_mrr": 0.0} for a, v in alphas])
+        assert rows.best()["valid_mrr"] == 0.3
+    with pytest.raises(ConfigError, match="empty sweep"):
+        Sweep().best()
     assert Sweep.load(sweep.save(tmp_path / "sweep.json")) == sweep
     # reprs are one line that says what the object holds
     assert repr(zs) == "ZeroShotResult(mrr=0.2500, hits@10=0.5000, evaluated=8, skipped=2)"
