@@ -508,8 +508,10 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     """``kgtransfer interpolate``."""
     import kgtransfer as kgt
     from kgtransfer.report import format_table
-    from kgtransfer.transfer.parameter import best_alpha
+    from kgtransfer.transfer.parameter import best_alpha, check_alpha
 
+    if args.alpha is not None:
+        check_alpha(args.alpha)  # before loading the runs and making the output folder
     first, second = kgt.TrainedModel.load(args.first), kgt.TrainedModel.load(args.second)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

@@ -184,3 +184,16 @@ def test_pretrain_and_finetune_check_their_flags_before_loading_the_data(tmp_pat
     ]:
         assert main([*finetune, *bad]) == 1
         assert says in capsys.readouterr().err
+
+
+def test_interpolate_checks_alpha_before_loading_or_writing(tmp_path, monkeypatch, capsys):
+    import kgtransfer as kgt
+
+    def never(*args, **kwargs):
+        raise AssertionError("a run was loaded before alpha was checked")
+
+    monkeypatch.setattr(kgt.TrainedModel, "load", never)
+    for alpha in ("1.5", "nan", "-0.1"):
+        out = tmp_path / f"out{alpha}"
+        assert main(["interpolate", "a", "b", "-o", str(out), f"--alpha={alpha}"]) == 1
+        assert "alpha must lie in [0, 1]" in capsys.readouterr().err and not out.exists()
