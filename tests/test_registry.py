@@ -31,6 +31,24 @@ def test_registry_normalizes_lists_and_resolves_lazily():
         reg["smal-widgt"]
 
 
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("lp-ft", {"probe_epochs": "3"}),  # TypeError from a comparison
+        ("lp-ft", {"probe_epochs": 2.5}),  # accepted, and a fractional epoch count reached TrainConfig
+        ("lp-ft", {"ft_lr_scale": None}),
+        ("freeze-N", {"layers": "2"}),
+    ],
+)
+def test_strategy_options_of_the_wrong_type_are_config_errors(name, options):
+    from kgtransfer.transfer.warm_start import strategy
+
+    with pytest.raises(ConfigError, match="lp-ft|freeze-N"):
+        make_strategy(name, options)
+    with pytest.raises(ConfigError, match="'ewc'"):
+        strategy("ewc", weight="5")
+
+
 def test_a_misspelt_strategy_names_the_closest_one():
     """Case, '-', '_' and spaces do not count (lpft is lp-ft); a misspelling gets a did-you-mean ConfigError."""
     from kgtransfer.config import FinetuneConfig

@@ -159,10 +159,10 @@ class LinearProbeThenFinetune(Strategy):
     """
 
     def __init__(self, probe_epochs: int | None = None, ft_lr_scale: float = 0.1):
-        if probe_epochs is not None and probe_epochs < 1:
-            raise ConfigError(f"lp-ft: probe_epochs must be >= 1, got {probe_epochs}")
-        if ft_lr_scale <= 0:
-            raise ConfigError(f"lp-ft: ft_lr_scale must be > 0, got {ft_lr_scale}")
+        if probe_epochs is not None and (not _integer(probe_epochs) or probe_epochs < 1):
+            raise ConfigError(f"lp-ft: probe_epochs must be an integer >= 1, got {probe_epochs!r}")
+        if not _number(ft_lr_scale) or not ft_lr_scale > 0:
+            raise ConfigError(f"lp-ft: ft_lr_scale must be a number > 0, got {ft_lr_scale!r}")
         self.probe_epochs, self.ft_lr_scale = probe_epochs, ft_lr_scale
 
     def phases(self, config: TrainConfig) -> list[Phase]:
@@ -197,8 +197,8 @@ class Freeze(Strategy):
     """
 
     def __init__(self, layers: int = 1):
-        if layers < 0:
-            raise ConfigError(f"freeze-N: N must be >= 0, got {layers}")
+        if not _integer(layers) or layers < 0:
+            raise ConfigError(f"freeze-N: N must be an integer >= 0, got {layers!r}")
         self.layers = layers
 
     def prepare(self, model: nn.Module, phase: Phase) -> None:
@@ -220,6 +220,24 @@ class Freeze(Strategy):
                 p.requires_grad_(False)
 
 
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def build_with_options(cls: type, label: str, options: dict):
+    """``cls(**options)``; an option of the wrong type is a ConfigError naming the strategy, not a TypeError."""
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"strategy {label!r}: options {options} do not fit ({e})") from None
+
+
 def make_strategy(name: str | Strategy, options: dict | None = None) -> Strategy:
     """The strategy registered as ``name`` built with ``options``; ``"freeze-2"`` is ``Freeze(layers=2)``.
 
@@ -237,4 +255,4 @@ def make_strategy(name: str | Strategy, options: dict | None = None) -> Strategy
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ConfigError(f"strategy {name!r} has no option(s) {unknown}; it takes: {sorted(accepted) or 'none'}")
-    return cls(**options)
+    return build_with_options(cls, name, options)

@@ -815,7 +815,9 @@ def strategy(spec, **options) -> ContinualStrategy:
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ConfigError(f"strategy {key!r} has no option(s) {unknown}; it takes: {sorted(accepted) or 'none'}")
-    return cls(**options)
+    from kgtransfer.transfer.strategies import build_with_options
+
+    return build_with_options(cls, key, options)
 
 
 #: ``kgt.continual_strategy``: the public name of :func:`strategy`.
