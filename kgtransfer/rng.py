@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -62,3 +63,17 @@ def seeded(seed: int) -> Iterator[None]:
         yield
     finally:
         restore_rng_states(states)
+
+
+def keeps_rng_states(function: Callable) -> Callable:
+    """Decorate a library call that seeds the global generators: the caller gets its states back."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        states = rng_states()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            restore_rng_states(states)
+
+    return wrapper

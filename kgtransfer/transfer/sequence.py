@@ -53,6 +53,7 @@ from kgtransfer.engine import OPTIMIZERS, fit
 from kgtransfer.interleave import interleave
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table
+from kgtransfer.rng import keeps_rng_states
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
 from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
@@ -448,6 +449,7 @@ def _curve(result, prep: float, task: StepTask) -> list[dict]:
 # --- the sequence --------------------------------------------------------------------------------
 
 
+@keeps_rng_states  # every run seeds torch's generator: the caller's comes back
 def sequence(
     snapshots: Sequence,
     model: ModelConfig | None = None,

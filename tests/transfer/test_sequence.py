@@ -620,3 +620,11 @@ def test_sequence_arguments_are_checked_before_any_work(kwargs, says, monkeypatc
     args = {"snapshots": ["k0", "k1"], **kwargs}
     with pytest.raises(ConfigError, match=says):
         kgt.sequence(args.pop("snapshots"), **args)
+
+
+def test_a_sequence_gives_the_caller_its_random_generator_back(snapshots):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    sequence(snapshots[:2], MODEL, CONFIG, valid_size=None, scratch=False)
+    assert torch.equal(torch.rand(3), expected)  # each run reseeded it with the sequence's seed
