@@ -473,6 +473,15 @@ def _check_pretrained(pretrained, what: str) -> None:
             f"{what} transfers from a link-prediction run (kgtransfer.TrainedModel, e.g. from kgt.pretrain), "
             f"got a {type(pretrained).__name__}"
         )
+    from kgtransfer.transfer.structure import ComposedEncoder
+
+    if isinstance(pretrained.model.encoder, ComposedEncoder):  # its rows live under encoder.first/.second
+        from kgtransfer.errors import IncompatibleModelsError
+
+        raise IncompatibleModelsError(
+            f"{what}: the pretrained run is a composition (F1 ⊕ F2 by {pretrained.model.encoder.op!r}); its two "
+            "encoders do not move onto one, so nothing would transfer; start from a run with one encoder"
+        )
 
 
 def _check_typing_options(strategy, options: FinetuneConfig, kg, split, checkpoint_dir, resume) -> None:

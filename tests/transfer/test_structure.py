@@ -57,3 +57,22 @@ def test_encoders_that_do_not_compose_get_a_typed_error_saying_how():
     with pytest.raises(IncompatibleModelsError, match="two encoders"):
         kgt.compose(pre, 3)
     assert "⊕" in repr(kgt.compose(pre.freeze(), kgt.encoder("rgcn", num_nodes=n, num_relations=r, dim=8), "sum"))
+
+
+def test_a_composed_run_is_not_transferred_as_if_it_were_one_encoder():
+    """Its rows live under encoder.first/.second: a plain target took none of them, yet the report said every
+    entity came from the pretrained model."""
+    from kgtransfer.errors import IncompatibleModelsError
+
+    source = random_graph(0, triples=80)
+    target = kgt.KnowledgeGraph.from_triples(list(source) + list(random_graph(5, triples=40)), name="t")
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 1})
+    pre = kgt.pretrain(source, kgt.ModelConfig(encoder="rgcn", dim=8), config)
+    composed = kgt.finetune(pre, target, config=config, compose="gate")
+    for call in (
+        lambda: kgt.finetune(composed, target, config=config),
+        lambda: kgt.finetune(composed, target, config=config, task="entity_typing"),
+        lambda: kgt.zero_shot(composed, target),
+    ):
+        with pytest.raises(IncompatibleModelsError, match="composition .F1 ⊕ F2 by 'gate'"):
+            call()
