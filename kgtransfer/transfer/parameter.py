@@ -20,7 +20,7 @@ from torch import nn
 
 from kgtransfer.training import TrainedModel
 from kgtransfer.transfer.compat import check_link_predictors, check_mixable
-from kgtransfer.transfer.results import Sweep
+from kgtransfer.transfer.results import Sweep, best_alpha  # noqa: F401 - best_alpha is imported from here
 from kgtransfer.transfer.weights import aligned_source_state
 
 
@@ -172,18 +172,6 @@ def interpolation_sweep(
     if plot is not None:
         plot_sweep(rows, plot, metric, names)
     return rows
-
-
-def best_alpha(rows: list[dict], metric: str = "mrr") -> dict:
-    """The sweep row with the best validation ``metric``; NaN (nothing validated) never wins, ties go to the first."""
-    import math
-
-    scored = [r for r in rows if not math.isnan(r[f"valid_{metric}"])] or list(rows)[:1]
-    if not scored:
-        from kgtransfer.config import ConfigError
-
-        raise ConfigError("an empty sweep has no best α")
-    return max(scored, key=lambda r: r[f"valid_{metric}"])
 
 
 def plot_sweep(

@@ -107,9 +107,7 @@ class Sweep(list):
     """The rows of an interpolation sweep, one per α (``alpha``, ``valid_mrr``, ``test_mrr``, ...); a list."""
 
     def best(self, metric: str = "mrr") -> dict:
-        """The row with the best validation ``metric`` (pick α on validation, never on test); see ``best_alpha``."""
-        from kgtransfer.transfer.parameter import best_alpha
-
+        """The row with the best validation ``metric`` (pick α on validation, never on test); see :func:`best_alpha`."""
         return best_alpha(self, metric)
 
     def summary(self) -> str:
@@ -146,3 +144,15 @@ class Sweep(list):
 
 def _number(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else repr(value)
+
+
+def best_alpha(rows: list[dict], metric: str = "mrr") -> dict:
+    """The sweep row with the best validation ``metric``; NaN (nothing validated) never wins, ties go to the first."""
+    import math
+
+    scored = [r for r in rows if not math.isnan(r[f"valid_{metric}"])] or list(rows)[:1]
+    if not scored:
+        from kgtransfer.config import ConfigError
+
+        raise ConfigError("an empty sweep has no best α")
+    return max(scored, key=lambda r: r[f"valid_{metric}"])
