@@ -58,6 +58,8 @@ def _variant_table(variants, base: FinetuneConfig | None) -> dict[str, FinetuneC
     from kgtransfer.registry import normalize
 
     if isinstance(variants, dict):
+        for label in variants:
+            _check_label(label)
         return dict(variants)
     if isinstance(variants, str):
         raise ConfigError(f"variants must be a list of names, got the string {variants!r}")
@@ -86,6 +88,18 @@ def _check_seeds(seeds) -> list[int]:
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds {list(seeds)} repeat a seed: its runs would count twice in the mean and std")
     return [int(s) for s in seeds]
+
+
+#: labels the comparison uses itself: runs["interpolation"] holds the α sweep, models["pretrained"] the source
+RESERVED = ("interpolation", "pretrained")
+
+
+def _check_label(label) -> None:
+    """A variant label is a plain name: it keys the runs and names the folder its model is saved in."""
+    if not isinstance(label, str) or not label or label in RESERVED or label in (".", ".."):
+        raise ConfigError(f"variant label {label!r}: use a non-empty name other than {', '.join(RESERVED)}")
+    if any(c in label for c in "/\\\0"):
+        raise ConfigError(f"variant label {label!r}: no '/' or '\\' (it names the folder models/<label>)")
 
 
 def mean_std(values: Sequence[float | None]) -> tuple[float, float]:

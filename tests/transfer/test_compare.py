@@ -315,3 +315,18 @@ def test_loading_a_result_from_the_wrong_or_a_damaged_file_is_a_typed_error(tmp_
         ZeroShotResult.load(tmp_path / "other.json")
     with pytest.raises(CheckpointError, match="not a saved sweep"):
         Sweep.load(tmp_path / "other.json")
+
+
+@pytest.mark.parametrize("label", ["interpolation", "pretrained", "../out", "a/b", ""])
+def test_a_variant_label_that_collides_or_leaves_the_folder_is_refused(label):
+    """'interpolation' merged with the α sweep's rows, 'pretrained' replaced the source model among the saved
+    models, and a label with '/' saved its model outside models/."""
+    from tests.transfer.test_finetune import random_graph
+
+    k1 = random_graph(0, triples=40)
+
+    def never(seed):
+        raise AssertionError("pretrained before the labels were checked")
+
+    with pytest.raises(ConfigError, match="variant label"):
+        kgt.compare(k1, k1, {"scratch": None, label: FinetuneConfig()}, split="all", pretrained=never, log=None)
