@@ -186,8 +186,9 @@ def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known) -> Ranks:
     if known is not None and len(known[0]):
         r, e = known[0].to(scores.device), known[1].to(scores.device)
         span = 1 << 34  # room for every ordered float key in one row's block
-        keys, _ = torch.sort(r * span + _float_key(scores[r, e].nan_to_num(nan=-torch.inf)))
-        mine = rows * span + _float_key(true)
+        known_key, true_key = _order_keys(scores[r, e].nan_to_num(nan=-torch.inf), true)
+        keys, _ = torch.sort(r * span + known_key)
+        mine = rows * span + true_key
         end = torch.searchsorted(keys, (rows + 1) * span)
         greater -= end - torch.searchsorted(keys, mine, right=True)
         not_smaller -= end - torch.searchsorted(keys, mine, right=False)
@@ -253,6 +254,20 @@ def _counts(scores: Tensor, rows: Tensor, true: Tensor) -> tuple[Tensor, Tensor]
         total = out.sum(1, dtype=torch.float64).long()
         greater[ids], not_smaller[ids] = total[0], total[1]
     return greater, not_smaller
+
+
+def _order_keys(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """int64 keys in ``[0, 2^34)`` with the joint order of the values ``a`` and ``b`` (no NaN).
+
+    Scores of at most 32 bits map to their float32 bits (:func:`_float_key`); wider ones (float64)
+    to their position among the distinct values of both, so that two scores that differ only
+    beyond float32's precision keep their order (rounding them to float32 made them equal keys,
+    while :func:`_counts` compared them in float64: the filter then subtracted the wrong answers).
+    """
+    if a.dtype.itemsize <= 4 and b.dtype.itemsize <= 4:
+        return _float_key(a), _float_key(b)
+    _, position = torch.unique(torch.cat([a, b.to(a.dtype)]), return_inverse=True)
+    return position[: len(a)], position[len(a) :]
 
 
 def _float_key(x: Tensor) -> Tensor:

@@ -130,6 +130,47 @@ def test_sparse_filter_counts_equal_the_dense_mask(side):
         assert torch.equal(a, b)
 
 
+def brute_force_filtered(scores, test, known, side):
+    """Realistic filtered ranks by plain loops over ``scores`` (one row per test triple)."""
+    known_set = {tuple(x) for x in known.tolist()}
+    out = []
+    for i, (h, r, t) in enumerate(test.tolist()):
+        true_id = t if side == "tail" else h
+        s = scores[i].tolist()
+        kept = [
+            e
+            for e in range(scores.size(1))
+            if e == true_id or ((h, r, e) if side == "tail" else (e, r, t)) not in known_set
+        ]
+        greater = sum(s[e] > s[true_id] for e in kept)
+        not_smaller = sum(s[e] >= s[true_id] for e in kept)
+        out.append(0.5 * (greater + 1 + not_smaller))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("side", ["head", "tail"])
+def test_float64_scores_that_float32_cannot_tell_apart_rank_as_brute_force(side):
+    """Known answers scored 1e-12 above or below the true entity: float64 keeps them apart."""
+    ne, nr = 12, 2
+    known = random_triples(90, ne, nr, seed=8)
+    test = known[::4]
+    g = torch.Generator().manual_seed(9)
+    offsets = torch.randint(-1, 2, (ne, nr, ne), generator=g).double() * 1e-12  # below float32's resolution
+    table = 1.0 + offsets
+
+    def score_fn(ids, relations, s):
+        return table[ids, relations].clone()
+
+    ours = evaluate_link_prediction(score_fn, test, known, ne, batch_size=5)
+    query = test[:, 2] if side == "head" else test[:, 0]
+    ref = brute_force_filtered(table[query, test[:, 1]], test, known, side)
+    assert rank_metrics(ref) == pytest.approx({k: ours[side][k] for k in rank_metrics(ref)}, rel=1e-12)
+    index = FilterIndex(known, ne, nr)
+    known_pairs = index.known(query, test[:, 1], side)
+    ranks = ranks_from_scores(table[query, test[:, 1]], test[:, COLUMN[side]], known=known_pairs)
+    assert (ranks.optimistic <= ranks.pessimistic).all()
+
+
 def test_nan_scores_rank_last():
     scores = torch.tensor([[1.0, float("nan"), 0.5, 2.0], [float("nan"), 3.0, float("nan"), 1.0]])
     ranks = ranks_from_scores(scores, torch.tensor([0, 0]))
