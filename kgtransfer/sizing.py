@@ -166,7 +166,10 @@ def plan(
         f"an epoch scores {queries:,} queries against {entities:,} entities ({work / 1e6:,.1f} M scores), "
         f"{scale} the {LARGE_EPOCH / 1e6:,.0f} M of a small graph"
     )
-    sampled = passing and step_bytes(edges, entities, dim, layers, BATCH) > memory_budget
+    # the test of LinkPredictionTask's mode="auto" (its bind): a whole-graph step of 2 x BATCH queries, the head
+    # and tail queries of a sampled step's BATCH triples (with BATCH queries, a graph in between was planned as
+    # whole-graph steps, its steps per epoch counted in queries, and then trained in sampled steps of triples)
+    sampled = passing and step_bytes(edges, entities, dim, layers, 2 * BATCH) > memory_budget
     few_steps = large and passing and not sampled  # whole-graph steps: make them few and large
     if batch_size is None:
         batch_size = BATCH
