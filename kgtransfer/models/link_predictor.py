@@ -143,6 +143,17 @@ class LinkPredictor(nn.Module):
         ent, rel = reps
         return self.decoder(ent[triples[:, 0]], rel[triples[:, 1]], ent[triples[:, 2]])
 
+    def score_as_head(self, reps: tuple[Tensor, Tensor], triples: Tensor) -> Tensor:
+        """Scores ``[B]`` of ``(h, r, t)`` rows as answers ``h`` of the head queries ``(?, r, t)``.
+
+        With ``reciprocal``, :math:`f(t, r^{-1}, h)` (the entries of :meth:`score_heads`); else :meth:`score`.
+        """
+        ent, rel = reps
+        inverse = self.head_query_relations(rel, triples[:, 1])
+        if inverse is None:
+            return self.score(reps, triples)
+        return self.decoder(ent[triples[:, 2]], inverse, ent[triples[:, 0]])
+
     @torch.no_grad()
     def scorer(self, graph):
         """A ``score_fn(ids, relations, side)`` for batched ranking, encoding the graph once.

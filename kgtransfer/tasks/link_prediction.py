@@ -412,7 +412,9 @@ class LinkPredictionTask:
       query's true answers :math:`A` (LCWA with softmax cross-entropy, as PyKEEN's LCWA training).
     - ``"negative-sampling"``: each training triple against ``num_negatives`` corruptions of its
       head or tail, with the logistic loss
-      :math:`\mathrm{softplus}(-f(\text{pos})) + \mathrm{mean}\,\mathrm{softplus}(f(\text{neg}))`.
+      :math:`\mathrm{softplus}(-f(\text{pos})) + \mathrm{mean}\,\mathrm{softplus}(f(\text{neg}))`; for a
+      reciprocal model a head corruption is scored as its head query, :math:`f(t, r^{-1}, h')`, and
+      each positive also as :math:`f(t, r^{-1}, h)`, so the inverse rows that rank heads are trained.
 
     Validation and test triples are never messages. Head queries are scored by the model's
     ``score_heads``, which for a model built with ``reciprocal=True`` is the tail scoring of a
@@ -601,16 +603,17 @@ class LinkPredictionTask:
             elif self.loss_kind == "1-n":
                 yield batch
             else:
-                yield batch, self._corrupt(batch, generator)
+                yield batch, *self._corrupt(batch, generator)
 
-    def _corrupt(self, positives: Tensor, generator: torch.Generator) -> Tensor:
+    def _corrupt(self, positives: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """``num_negatives`` corruptions of each positive (head or tail, evenly), and which replaced the head."""
         k = self.num_negatives
         neg = positives.repeat_interleave(k, dim=0)
-        replace_head = torch.rand(len(neg), generator=generator) < 0.5
-        random_ids = torch.randint(self.num_entities, (len(neg),), generator=generator)
-        neg[:, 0] = torch.where(replace_head.to(neg.device), random_ids.to(neg.device), neg[:, 0])
-        neg[:, 2] = torch.where(replace_head.to(neg.device), neg[:, 2], random_ids.to(neg.device))
-        return neg
+        replace_head = (torch.rand(len(neg), generator=generator) < 0.5).to(neg.device)
+        random_ids = torch.randint(self.num_entities, (len(neg),), generator=generator).to(neg.device)
+        neg[:, 0] = torch.where(replace_head, random_ids, neg[:, 0])
+        neg[:, 2] = torch.where(replace_head, neg[:, 2], random_ids)
+        return neg, replace_head
 
     def loss(self, model, batch) -> Tensor:
         """The batch loss (see the class docstring)."""
@@ -620,8 +623,7 @@ class LinkPredictionTask:
             return self._candidate_loss(model, *batch)
         reps = model.encode(self.graph)
         if self.loss_kind == "negative-sampling":
-            positives, negatives = batch
-            return self.loss_fn(model.score(reps, positives), model.score(reps, negatives))
+            return self.loss_fn(*self._triple_scores(model, reps, *batch))
         losses, penalty = [], None
         for side_id, side in ((0, "tail"), (1, "head")):
             q = batch[batch[:, 2] == side_id]
@@ -632,6 +634,24 @@ class LinkPredictionTask:
             losses.append(self.loss_fn(scores, self.answers.known(ids, rels, side), self.label_smoothing))
             penalty = self._add_penalty(penalty, model, reps, ids, rels, side)
         return self._total(losses, penalty, len(batch))
+
+    @staticmethod
+    def _triple_scores(
+        model, reps, positives: Tensor, negatives: Tensor, replace_head: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Scores of the positives and of their corruptions, as the queries evaluation asks score them.
+
+        A reciprocal model answers head queries with inverse-relation rows: a head-corrupted
+        negative :math:`(h', r, t)` is scored as :math:`f(t, r^{-1}, h')` and each positive both as
+        :math:`f(h, r, t)` and :math:`f(t, r^{-1}, h)` (the inverse triples of PyKEEN's reciprocal
+        training); otherwise every triple as :math:`f(h, r, t)`.
+        """
+        pos, neg = model.score(reps, positives), model.score(reps, negatives)
+        if model.head_query_relations(reps[1], positives[:, 1]) is None:
+            return pos, neg
+        pos = torch.cat([pos, model.score_as_head(reps, positives)])
+        neg = torch.where(replace_head, model.score_as_head(reps, negatives), neg)
+        return pos, neg
 
     def _sampled_loss(self, model, triple_ids: Tensor, seed: int) -> Tensor:
         """The 1-N loss of the triples' queries over a bounded candidate set (see the class docstring)."""
