@@ -261,8 +261,13 @@ class TaskConfig(Config):
         self._check("memory_budget", self.memory_budget >= 1, "must be >= 1")
         self._check("random_candidates", self.random_candidates >= 0, "must be >= 0")
         self._check("batch_candidates", self.batch_candidates is None or self.batch_candidates >= 0, "must be >= 0")
-        if self.regularizer is not None and LOSSES.check(self.loss) != LOSSES.check("1-n"):
+        one_to_n = LOSSES.check(self.loss) == LOSSES.check("1-n")
+        if self.regularizer is not None and not one_to_n:
             self._fail("regularizer", "is implemented for the 1-n loss only")
+        if self.mode == "sampled" and not one_to_n:
+            self._fail("mode", "sampled steps are implemented for the 1-n loss only")
+        if self.batch_candidates is not None and not one_to_n:
+            self._fail("batch_candidates", "is implemented for the 1-n loss only")
 
 
 @dataclass

@@ -488,8 +488,6 @@ class LinkPredictionTask:
         label_smoothing, num_negatives = self.config.label_smoothing, self.config.num_negatives
         eval_batch_size = self.config.eval_batch_size
         mode, fanouts, memory_budget = self.config.mode, self.config.fanouts, self.config.memory_budget
-        if mode == "sampled" and loss != "1-n":
-            raise ValueError("mode='sampled' is implemented for the 1-n loss")
         if not len(split.train):
             from kgtransfer.errors import EmptySplitError
 
