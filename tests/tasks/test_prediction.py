@@ -66,8 +66,24 @@ def test_prediction_errors(trained):
     for k in (0, -1, 2.5):  # k=-1 used to return every entity but the worst one
         with pytest.raises(KGTransferError, match="k must be an integer >= 1"):
             kgt.predict_target(trained, head=f"{EX}e0", relation=f"{EX}pair", k=k)
-    with pytest.raises(ValueError, match="exactly one of head or tail"):
+    with pytest.raises(KGTransferError, match="exactly one of head or tail"):
         kgt.predict_target(trained, head=f"{EX}e0", tail=f"{EX}e1", relation=f"{EX}pair")
+    with pytest.raises(KGTransferError, match="exactly one of head or tail"):
+        kgt.predict_target(trained, head=f"{EX}e0")
+
+
+def test_a_nan_score_ranks_last_as_in_evaluation(trained):
+    """Evaluation ranks a NaN candidate behind every number; the top-k did put it first."""
+    import copy
+    import math
+
+    broken = copy.copy(trained)
+    broken.model = copy.deepcopy(trained.model)
+    with torch.no_grad():
+        broken.model.encoder.entity_embedding.weight[int(trained.vocab.entities.index([f"<{EX}e3>"])[0])] = math.nan
+    preds = kgt.predict_target(broken, head=f"{EX}e0", relation=f"{EX}pair", k=16)
+    assert preds[-1].term == f"{EX}e3" and math.isnan(preds[-1].score)
+    assert f"{EX}e3" not in {p.term for p in kgt.predict_target(broken, head=f"{EX}e0", relation=f"{EX}pair", k=3)}
 
 
 def test_embeddings_by_iri(trained, tmp_path):
