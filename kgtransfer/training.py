@@ -63,6 +63,10 @@ class Evaluated:
 
         A split with nothing to evaluate gives NaN metrics, with a warning that says so.
         """
+        if split not in ("train", "valid", "test"):
+            from kgtransfer.config import ConfigError
+
+            raise ConfigError(f"unknown split {split!r}; choose from train, valid, test")
         device = next(self.model.parameters()).device
         metrics = self.task.to(device).evaluate(self.model, split)
         numbers = [v for v in metrics.values() if isinstance(v, float)]
