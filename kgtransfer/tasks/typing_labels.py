@@ -78,8 +78,8 @@ def typing_labels(
         predicate: the label predicate, a canonical IRI string ``<...>`` or a plain IRI (default: rdf:type).
         query: a SPARQL SELECT over ``kg`` whose first two variables are (entity, label); replaces ``predicate``.
         leak_predicates: predicates whose triples touching a labelled entity are also removed (default: none).
-        min_count: drop labels with fewer entities than this, so every class can appear in train and test
-            (default: 2).
+        min_count: drop labels with fewer entities than this among the entities kept, so every class can
+            appear in train and test (default: 2).
         keep: ``"all"`` keeps every label of an entity (multi-label when some have several); ``"single"``
             keeps only entities with exactly one label (multi-class) (default: ``"all"``).
     """
@@ -87,17 +87,7 @@ def typing_labels(
     by_entity: dict[str, set[str]] = defaultdict(set)
     for entity, label in pairs:
         by_entity[entity].add(label)
-    counts: dict[str, int] = defaultdict(int)
-    for labels in by_entity.values():
-        for label in labels:
-            counts[label] += 1
-    entities, labels = [], []
-    for entity in sorted(by_entity):
-        kept = tuple(sorted(x for x in by_entity[entity] if counts[x] >= min_count))
-        if not kept or (keep == "single" and len(kept) != 1):
-            continue
-        entities.append(entity)
-        labels.append(kept)
+    entities, labels = _kept_labels(by_entity, min_count, keep)
     classes = sorted({x for ls in labels for x in ls})
 
     terms = kg.terms
@@ -128,6 +118,35 @@ def typing_labels(
                 drop |= np.isin(pair_keys, hit_keys)
     graph = kg.subgraph(~drop, name=f"{kg.name} (labels removed)")
     return TypingLabels(entities, labels, classes, graph, int(drop.sum()))
+
+
+def _kept_labels(by_entity: dict[str, set[str]], min_count: int, keep: str) -> tuple[list[str], list[tuple]]:
+    """The entities kept and their labels: labels of ``min_count`` or more kept entities.
+
+    First counted over all entities, then over the entities kept (with ``keep="single"`` those left
+    with one label), so that no class of the result has fewer members; dropping a class can leave
+    another entity with one label, so that repeats until nothing changes.
+    """
+    counts: dict[str, int] = defaultdict(int)
+    for ls in by_entity.values():
+        for label in ls:
+            counts[label] += 1
+    allowed = {x for x, n in counts.items() if n >= min_count}
+    while True:
+        entities, labels = [], []
+        for entity in sorted(by_entity):
+            kept = tuple(sorted(by_entity[entity] & allowed))
+            if kept and (keep != "single" or len(kept) == 1):
+                entities.append(entity)
+                labels.append(kept)
+        counts: dict[str, int] = defaultdict(int)
+        for ls in labels:
+            for label in ls:
+                counts[label] += 1
+        rare = {x for x in allowed if counts[x] < min_count}
+        if not rare:
+            return entities, labels
+        allowed -= rare
 
 
 def _iri(value: str) -> str:

@@ -218,6 +218,26 @@ def test_query_labels_with_leaking_predicates_removed():
     assert set(result.task.node_ids.tolist()) <= set(range(result.task.graph.num_nodes))
 
 
+def test_keep_single_counts_min_count_over_the_entities_it_keeps():
+    """a is the only single-typed A (b is A and B): keep="single" keeps no one-member class A.
+
+    Without A, b is typed B alone, as an entity whose other type is too rare is.
+    """
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    types = {"a": "A", "b": "AB", "c": "B", "d": "B", "e": "C", "f": "C"}
+    rows = [(iri(e), RDF_TYPE, iri(k)) for e, kinds in types.items() for k in kinds]
+    kg = KnowledgeGraph.from_triples(rows + [(iri("a"), iri("p"), iri("c"))])
+    single = typing_labels(kg, keep="single")
+    assert single.classes == [iri("B"), iri("C")] and single.entities == [iri(e) for e in "bcdef"]
+    assert typing_labels(kg).classes == [iri("A"), iri("B"), iri("C")]  # multi-label: a and b share A
+    # a label dropped as too rare can make an entity single-typed, which can then lift its other class
+    types = {"a": "AZ", "b": "A", "c": "B", "d": "B"}
+    rows = [(iri(e), RDF_TYPE, iri(k)) for e, kinds in types.items() for k in kinds]
+    single = typing_labels(KnowledgeGraph.from_triples(rows), keep="single")
+    assert single.entities == [iri(e) for e in "abcd"] and single.labels[0] == (iri("A"),)
+
+
 def test_entity_typing_is_deterministic_and_saves(tmp_path):
     def run(seed):
         cfg = small_config(epochs=12, eval_every=3, seed=seed)
