@@ -100,6 +100,9 @@ def test_metrics_agree_with_scikit_learn():
     assert ours["macro_f1"] == pytest.approx(sk.f1_score(true, pred, average="macro", zero_division=0))
     assert ours["micro_f1"] == pytest.approx(sk.f1_score(true, pred, average="micro", zero_division=0))
     assert ours["subset_accuracy"] == pytest.approx(sk.accuracy_score(true, pred))
+    true[:, 3], pred[:, 3] = 0, 0  # a class absent from both: left out, as for multi-class data
+    ours = classification_metrics(pred, true, num_classes=4, multi_label=True)
+    assert ours["macro_f1"] == pytest.approx(sk.f1_score(true, pred, average="macro", labels=[0, 1, 2]))
 
 
 # --- model and task -------------------------------------------------------------------------------
