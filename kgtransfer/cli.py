@@ -404,6 +404,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         **given,
         layers=args.layers or 2,
         memory_budget=args.memory_budget or kgt.TaskConfig.memory_budget,
+        mode=args.mode or kgt.TaskConfig.mode,
+        loss=args.loss or kgt.TaskConfig.loss,
     )
     if chosen.chosen:
         for name in chosen.chosen:

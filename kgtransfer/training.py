@@ -377,6 +377,8 @@ def train(
             eval_every=train_config.eval_every if config is not None else None,
             layers=model_config.encoder_kwargs.get("num_layers", 2),
             memory_budget=task_config.memory_budget,
+            mode=task_config.mode,
+            loss=task_config.loss,
         )
         model_config = replace(model_config, dim=chosen.dim)
         train_config = replace(train_config, batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)
