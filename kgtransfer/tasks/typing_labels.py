@@ -105,10 +105,11 @@ def typing_labels(
     leak = [ids[x] for x in map(_iri, leak_predicates) if x in ids]
     if leak:
         drop |= np.isin(p, leak) & (labelled[s] | labelled[o])
-    if query:  # a triple stating an entity's label outright
+    if query:  # a triple stating an entity's label outright, from either side (messages run both ways)
         label_of = {
             (ids[e], ids[c]) for e, ls in zip(entities, labels, strict=True) for c in ls if e in ids and c in ids
         }
+        label_of |= {(c, e) for e, c in label_of}
         if label_of:
             so = set(zip(s.tolist(), o.tolist(), strict=True))
             hits = so & label_of

@@ -221,6 +221,19 @@ def test_query_labels_with_leaking_predicates_removed():
     assert set(result.task.node_ids.tolist()) <= set(range(result.task.graph.num_nodes))
 
 
+def test_query_labels_stated_from_the_class_side_are_no_messages():
+    """(C, member, e) states e's label as much as (e, type, C): the message graph holds both directions."""
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    rows = [(iri(f"C{i % 2}"), iri("member"), iri(f"e{i}")) for i in range(8)]
+    rows += [(iri(f"e{i}"), iri("next"), iri(f"e{(i + 1) % 8}")) for i in range(8)]
+    query = f"SELECT ?e ?c WHERE {{ ?c {iri('member')} ?e }}"
+    labels = typing_labels(KnowledgeGraph.from_triples(rows), query=query)
+    assert len(labels.entities) == 8 and labels.removed == 8
+    kept = {labels.graph.terms[p] for p in labels.graph.triples[:, 1].tolist()}
+    assert kept == {iri("next")}
+
+
 def test_keep_single_counts_min_count_over_the_entities_it_keeps():
     """a is the only single-typed A (b is A and B): keep="single" keeps no one-member class A.
 
