@@ -490,7 +490,8 @@ def train_entity_typing(
 
     Labels come from :func:`~kgtransfer.tasks.typing_labels.typing_labels`; the encoder sees
     ``labels.graph`` (label and leaking triples removed, literals dropped); labelled nodes are
-    split per label with :func:`~kgtransfer.data.splits.node_split` (seeded by ``config.seed``).
+    split per label with :func:`~kgtransfer.data.splits.node_split` (seeded by ``config.seed``;
+    multi-label nodes per their rarest label, :meth:`~kgtransfer.tasks.typing_labels.TypingLabels.strata`).
 
     Args:
         kg: a KnowledgeGraph.
@@ -536,7 +537,7 @@ def train_entity_typing(
         model, config, encoder=encoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
     )
     graph, vocab, node_ids = typing_graph(labels)
-    split = node_split(node_ids, labels.labels, ratios, seed=train_config.seed)
+    split = node_split(node_ids, labels.strata(), ratios, seed=train_config.seed)
     sizes = {name: len(getattr(split, name)) for name in ("train", "valid", "test")}
     if not all(sizes.values()):
         raise EmptySplitError(

@@ -44,6 +44,22 @@ class TypingLabels:
         """Whether some entity has more than one label."""
         return any(len(x) > 1 for x in self.labels)
 
+    def strata(self) -> list[str]:
+        """The label each entity's split is stratified by: its label, or its rarest one (multi-label).
+
+        Multi-label entities are stratified by their least frequent label (ties by name), so that
+        every class with enough members reaches valid and test, however its members' label sets
+        combine (each distinct combination of a diverse label set is rare, and one stratum per
+        combination put every entity in train).
+        """
+        if not self.multi_label:
+            return [x[0] for x in self.labels]
+        counts: dict[str, int] = defaultdict(int)
+        for labels in self.labels:
+            for label in labels:
+                counts[label] += 1
+        return [min(labels, key=lambda x: (counts[x], x)) for labels in self.labels]
+
     def targets(self) -> np.ndarray:
         """Class ids (multi-class: ``(n,)`` of the single label) or a ``(n, C)`` 0/1 matrix (multi-label)."""
         index = {c: i for i, c in enumerate(self.classes)}

@@ -365,6 +365,21 @@ def test_entities_with_several_types_train_multi_label():
     assert 0 <= result.test["micro_f1"] <= 1
 
 
+def test_multi_label_entities_are_split_by_their_rarest_label_not_their_combination():
+    """120 entities, 13 classes of 12 or more members, 30 combinations of 4: every class is large enough.
+
+    Stratified by the exact combination, no combination had enough members for a valid or test
+    entity (round(4 * 0.1) = 0) and training failed with EmptySplitError.
+    """
+    types = {i: [f"A{i % 3}", f"B{(i // 3) % 10}"] for i in range(120)}
+    result = train_entity_typing(_typed_graph(types, entities=120), **_QUICK)
+    assert result.labels.multi_label
+    sizes = [len(result.split.train), len(result.split.valid), len(result.split.test)]
+    assert sizes[1] > 0 and sizes[2] > 0 and sum(sizes) == 120
+    test_classes = result.task.targets[result.task.rows["test"]].sum(0)
+    assert int((test_classes > 0).sum()) >= 10  # spread over the classes, not piled into a few
+
+
 def test_one_class_warns_that_the_task_is_trivial():
     rows = [row for row in typed_graph() if not (f"<{row[1]}>" == RDF_TYPE and f"<{row[2]}>" != iri("A"))]
     one = KnowledgeGraph.from_triples(rows, name="one-class")
