@@ -3,8 +3,10 @@
 Labels come from a predicate (``rdf:type`` by default: ``(entity, rdf:type, Class)`` gives the
 entity the label ``Class``), or from a SPARQL SELECT whose first two variables are the entity
 and its label. The triples that carry the labels are removed from the graph the encoder sees,
-and so are the triples of ``leak_predicates`` that touch a labelled entity (for class
-categories, ``rdfs:subClassOf`` paths lead straight to the answer).
+and so is every other triple between a labelled entity and one of its labels, by any predicate
+and in either direction (the message graph holds both directions), and the triples of
+``leak_predicates`` that touch a labelled entity (for class categories, ``rdfs:subClassOf``
+paths lead straight to the answer).
 """
 
 from __future__ import annotations
@@ -121,18 +123,14 @@ def typing_labels(
     leak = [ids[x] for x in map(_iri, leak_predicates) if x in ids]
     if leak:
         drop |= np.isin(p, leak) & (labelled[s] | labelled[o])
-    if query:  # a triple stating an entity's label outright, from either side (messages run both ways)
-        label_of = {
-            (ids[e], ids[c]) for e, ls in zip(entities, labels, strict=True) for c in ls if e in ids and c in ids
-        }
-        label_of |= {(c, e) for e, c in label_of}
-        if label_of:
-            so = set(zip(s.tolist(), o.tolist(), strict=True))
-            hits = so & label_of
-            if hits:
-                pair_keys = s * len(terms) + o
-                hit_keys = np.asarray([a * len(terms) + b for a, b in hits], dtype=np.int64)
-                drop |= np.isin(pair_keys, hit_keys)
+    # any triple stating an entity's label outright, by any predicate and from either side (messages run both ways)
+    label_of = {(ids[e], ids[c]) for e, ls in zip(entities, labels, strict=True) for c in ls if e in ids and c in ids}
+    label_of |= {(c, e) for e, c in label_of}
+    hits = set(zip(s.tolist(), o.tolist(), strict=True)) & label_of
+    if hits:
+        pair_keys = s * len(terms) + o
+        hit_keys = np.asarray([a * len(terms) + b for a, b in hits], dtype=np.int64)
+        drop |= np.isin(pair_keys, hit_keys)
     graph = kg.subgraph(~drop, name=f"{kg.name} (labels removed)")
     return TypingLabels(entities, labels, classes, graph, int(drop.sum()))
 

@@ -234,6 +234,18 @@ def test_query_labels_stated_from_the_class_side_are_no_messages():
     assert kept == {iri("next")}
 
 
+def test_other_triples_between_an_entity_and_its_label_are_no_messages():
+    """rdf:type labels: (C, instance, e) and (e, seeAlso, C) state the label too; e0 near another class stays."""
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    rows = [(iri(f"e{i}"), RDF_TYPE, iri(f"C{i % 2}")) for i in range(6)]
+    rows += [(iri(f"C{i % 2}"), iri("instance"), iri(f"e{i}")) for i in range(6)]
+    rows += [(iri("e0"), iri("seeAlso"), iri("C0")), (iri("e0"), iri("near"), iri("C1"))]
+    labels = typing_labels(KnowledgeGraph.from_triples(rows))
+    kept = {tuple(labels.graph.terms[t] for t in row) for row in labels.graph.triples.tolist()}
+    assert kept == {(iri("e0"), iri("near"), iri("C1"))} and labels.removed == 13
+
+
 def test_keep_single_counts_min_count_over_the_entities_it_keeps():
     """a is the only single-typed A (b is A and B): keep="single" keeps no one-member class A.
 
