@@ -124,13 +124,11 @@ def typing_labels(
     if leak:
         drop |= np.isin(p, leak) & (labelled[s] | labelled[o])
     # any triple stating an entity's label outright, by any predicate and from either side (messages run both ways)
-    label_of = {(ids[e], ids[c]) for e, ls in zip(entities, labels, strict=True) for c in ls if e in ids and c in ids}
-    label_of |= {(c, e) for e, c in label_of}
-    hits = set(zip(s.tolist(), o.tolist(), strict=True)) & label_of
-    if hits:
-        pair_keys = s * len(terms) + o
-        hit_keys = np.asarray([a * len(terms) + b for a, b in hits], dtype=np.int64)
-        drop |= np.isin(pair_keys, hit_keys)
+    pairs = [(ids[e], ids[c]) for e, ls in zip(entities, labels, strict=True) for c in ls if e in ids and c in ids]
+    if pairs:
+        n, both = len(terms), np.asarray(pairs, dtype=np.int64)
+        keys = np.concatenate([both[:, 0] * n + both[:, 1], both[:, 1] * n + both[:, 0]])
+        drop |= np.isin(s.astype(np.int64) * n + o, keys)
     graph = kg.subgraph(~drop, name=f"{kg.name} (labels removed)")
     return TypingLabels(entities, labels, classes, graph, int(drop.sum()))
 
