@@ -124,7 +124,7 @@ def predict_target(
     net.eval()
     score_fn = net.scorer(model.task.graph.to(device))
     net.train(was_training)
-    scores = score_fn(torch.tensor([given], device=device), torch.tensor([r], device=device), side)[0].float().cpu()
+    scores = score_fn(torch.tensor([given], device=device), torch.tensor([r], device=device), side)[0].cpu()
     known = torch.zeros(len(scores), dtype=torch.bool)
     triples = model.split.filter_triples()
     if side == "tail":

@@ -120,3 +120,20 @@ def test_trained_model_methods(trained):
         trained, head=f"{EX}e0", relation=f"{EX}pair", k=3
     )
     assert trained.embeddings()["entities"][0] == kgt.embeddings(trained)["entities"][0]
+
+
+def test_a_float64_model_is_ordered_on_its_float64_scores(trained):
+    """Tails 1e-12 apart: the top-k follows the float64 scores (rounded to float32 they tied, lowest id first)."""
+    import copy
+
+    wide = copy.copy(trained)
+    wide.model = copy.deepcopy(trained.model).double()
+    ids = trained.vocab.entities.index([f"<{EX}e{i}>" for i in range(16)])
+    with torch.no_grad():
+        rows = wide.model.encoder.entity_embedding.weight
+        rows[ids] = 1.0 + torch.arange(16, dtype=torch.float64)[:, None] * 1e-12
+        wide.model.encoder.relation_embedding.weight.fill_(1.0)
+        if wide.model.inverse_relation is not None:
+            wide.model.inverse_relation.weight.fill_(1.0)
+    preds = kgt.predict_target(wide, head=f"{EX}e0", relation=f"{EX}pair", k=3)
+    assert [p.term for p in preds] == [f"{EX}e15", f"{EX}e14", f"{EX}e13"]
