@@ -177,7 +177,7 @@ class TrainConfig(Config):
     eval_every: int = option(5, "evaluate on validation every this many epochs")
     patience: int = option(5, "stop after this many evaluations without improvement; 0 disables")
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:1, ...")
-    amp: bool = option(True, "bf16 autocast of training steps on CUDA (ignored on CPU; validation runs in float32)")
+    amp: bool = option(True, "bf16 autocast of training steps on CUDA (ignored on CPU; validation runs without it)")
     seed: int = option(0, "seeds torch, the shuffles, the negatives and random splits")
     threads: int | None = option(None, "torch intra-op threads; unset: 1 for small graphs, else torch's default")
     progress: bool = option(True, "show a progress bar")
