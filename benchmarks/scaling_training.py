@@ -533,7 +533,11 @@ def main(argv=None) -> None:
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--sizes", nargs="*", type=int, default=[100_000, 1_000_000, 5_000_000])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="1 epoch, sizes 10K/30K, nothing written")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: ENTITY 20 steps each (unless --max-steps), sizes 10K/30K, nothing written",
+    )
     parser.add_argument(
         "--max-steps", type=int, help="ENTITY: run only this many optimizer steps (s/epoch extrapolated from them)"
     )
@@ -570,6 +574,7 @@ def main(argv=None) -> None:
         return
     if args.quick:
         args.epochs, args.eval_every, args.sizes = 1, 1, [10_000, 30_000]
+        args.max_steps = args.max_steps or 20
     result = {"threads": args.threads}
     if args.sizes:
         result["synthetic"] = synthetic_epochs(

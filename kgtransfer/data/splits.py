@@ -293,7 +293,7 @@ def relation_split(
 
 def novelty_split(
     kg: KnowledgeGraph,
-    known_sources: Sequence[str],
+    known_sources: Sequence[str] | KnowledgeGraph,
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     vocab: GraphVocab | None = None,
@@ -303,12 +303,14 @@ def novelty_split(
 ) -> Split:
     """Valid and test triples drawn only from *new* knowledge: triples no source in ``known_sources`` held.
 
-    For a merged graph ``K = K1 ∪ K2`` this evaluates on what K2 added (``known_sources=k1.sources``),
+    For a merged graph ``K = K1 ∪ K2`` this evaluates on what K2 added (``known_sources=k1``),
     read from provenance; every triple K1 held trains.
 
     Args:
         kg: the merged graph (with provenance).
-        known_sources: the names of the sources whose triples are old knowledge.
+        known_sources: the names of the sources whose triples are old knowledge, or the graph K1
+            itself (its sources found in ``kg`` by origin where known, else by name: see
+            :meth:`~kgtransfer.knowledge.graph.KnowledgeGraph.shared_sources`).
         ratios: train, valid and test shares of the new triples (default: ``(0.8, 0.1, 0.1)``).
         seed: seed of the ``numpy`` generator (default: :obj:`0`).
         vocab: the vocabularies (default: built from ``kg``).
@@ -318,6 +320,12 @@ def novelty_split(
             (default: :obj:`True`).
     """
     ratios = _check_ratios(ratios)
+    if isinstance(known_sources, KnowledgeGraph):
+        shared = kg.shared_sources(known_sources)
+        if not shared:
+            theirs = list(known_sources.sources)
+            raise ConfigError(f"{kg.name!r} holds none of the sources of {known_sources.name!r}: {theirs}")
+        known_sources = shared
     unknown = [s for s in known_sources if s not in kg.sources]
     if unknown:
         raise ConfigError(f"unknown sources {unknown}; the graph's sources are {list(kg.sources)}")

@@ -321,7 +321,7 @@ def compare(
             target_split = split(pre, seed)
         elif split == "new":
             vocab = pre.vocab.extend(target)
-            target_split = novelty_split(target, source.sources, ratios, seed=seed, vocab=vocab)
+            target_split = novelty_split(target, source, ratios, seed=seed, vocab=vocab)
         else:  # "all" or "random": never test on what the pretrained model trained on
             target_split = transfer_split(target, pre.split.train, ratios, seed=seed, vocab=pre.vocab.extend(target))
         say(f"seed {seed}: pretrained ({pre.fit.best_epoch if pre.fit else '-'} epochs), target {target_split!r}")
