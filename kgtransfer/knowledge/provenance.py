@@ -133,11 +133,8 @@ def distinct_names(names: Sequence[str], origins: Sequence[str | None]) -> list[
     out = list(names)
     for name in {n for n in names if names.count(n) > 1}:
         parents = {i: _folders(name, origins[i]) for i, n in enumerate(names) if n == name and origins[i]}
-        k = 1
-        while k < max((len(p) for p in parents.values()), default=0) and len({p[-k:] for p in parents.values()}) < len(
-            parents
-        ):
-            k += 1
+        deepest = max((len(p) for p in parents.values()), default=0)
+        k = next((k for k in range(1, deepest) if len({p[-k:] for p in parents.values()}) == len(parents)), deepest)
         for i, parts in parents.items():
             out[i] = f"{PurePosixPath(*parts[-k:]).as_posix().rstrip('/')}/{name}" if parts else name
     taken: set[str] = set()
