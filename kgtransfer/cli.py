@@ -407,6 +407,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         **given,
         layers=args.layers or 2,
         memory_budget=args.memory_budget or kgt.TaskConfig.memory_budget,
+        mode=args.mode or kgt.TaskConfig.mode,
+        loss=args.loss or kgt.TaskConfig.loss,
     )
     if chosen.chosen:
         for name in chosen.chosen:
@@ -630,19 +632,6 @@ def _named(spec: str) -> bool:
     return "=" in spec and not Path(spec).exists() and not spec.startswith(("http://", "https://"))
 
 
-def _distinct_names(spec1: str, spec2: str) -> tuple[str | None, str | None]:
-    """Provenance names for two sources whose own names would collide (``v1/data.ttl``, ``v2/data.ttl``): the paths.
-
-    Operators unite sources by name, so two files both called ``data.ttl`` would become one source.
-    """
-    if _named(spec1) or _named(spec2) or spec1 == spec2:
-        return None, None
-    p1, p2 = Path(spec1), Path(spec2)
-    if p1.exists() and p2.exists() and p1.resolve().name == p2.resolve().name and p1.resolve() != p2.resolve():
-        return spec1, spec2
-    return None, None
-
-
 def _print_stats(kg, top: int = 10) -> None:
     print(kg.stats(top=top))
 
@@ -665,11 +654,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
     """``kgtransfer merge``."""
     import kgtransfer as kgt
 
-    n1, n2 = _distinct_names(args.k1, args.k2)
-    k1, k2 = (
-        _load_source(spec, view=args.view, name=name, format=args.input_format)
-        for spec, name in ((args.k1, n1), (args.k2, n2))
-    )
+    k1, k2 = (_load_source(spec, view=args.view, format=args.input_format) for spec in (args.k1, args.k2))
     op = getattr(kgt, args.operator)
     kwargs: dict = {"align": args.align}
     if args.operator == "extension":

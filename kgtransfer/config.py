@@ -177,7 +177,7 @@ class TrainConfig(Config):
     eval_every: int = option(5, "evaluate on validation every this many epochs")
     patience: int = option(5, "stop after this many evaluations without improvement; 0 disables")
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:1, ...")
-    amp: bool = option(True, "bf16 autocast on CUDA (ignored on CPU)")
+    amp: bool = option(True, "bf16 autocast of training steps on CUDA (ignored on CPU; validation runs without it)")
     seed: int = option(0, "seeds torch, the shuffles, the negatives and random splits")
     threads: int | None = option(None, "torch intra-op threads; unset: 1 for small graphs, else torch's default")
     progress: bool = option(True, "show a progress bar")
@@ -261,8 +261,13 @@ class TaskConfig(Config):
         self._check("memory_budget", self.memory_budget >= 1, "must be >= 1")
         self._check("random_candidates", self.random_candidates >= 0, "must be >= 0")
         self._check("batch_candidates", self.batch_candidates is None or self.batch_candidates >= 0, "must be >= 0")
-        if self.regularizer is not None and LOSSES.check(self.loss) != LOSSES.check("1-n"):
+        one_to_n = LOSSES.check(self.loss) == LOSSES.check("1-n")
+        if self.regularizer is not None and not one_to_n:
             self._fail("regularizer", "is implemented for the 1-n loss only")
+        if self.mode == "sampled" and not one_to_n:
+            self._fail("mode", "sampled steps are implemented for the 1-n loss only")
+        if self.batch_candidates is not None and not one_to_n:
+            self._fail("batch_candidates", "is implemented for the 1-n loss only")
 
 
 @dataclass

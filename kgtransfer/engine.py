@@ -1,7 +1,8 @@
 """The training loop: one readable function, ``fit``, from first epoch to best checkpoint.
 
 A *task* (link prediction, entity typing) supplies the batches, the loss and the evaluation; the
-engine owns everything else: device (``"auto"``: CUDA when present), bf16 autocast on CUDA,
+engine owns everything else: device (``"auto"``: CUDA when present), bf16 autocast of the
+training steps on CUDA (validation runs in full precision, as ``TrainedModel.evaluate`` does),
 gradient clipping, early stopping on the task's validation metric, a progress bar, seeds,
 atomic checkpoints (safetensors + JSON) and ``resume``.
 
@@ -237,11 +238,7 @@ def _fit(model, task, config, optimizer, ckpt_dir, resume, state, on_epoch_end) 
 def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume, state, on_epoch_end) -> FitResult:
     from kgtransfer.checkpoint import resume_state, save_training_state
 
-    autocast = (
-        torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        if config.amp and device.type == "cuda"
-        else nullcontext()
-    )
+    autocast = _autocast(config, device)
     history, best, best_epoch, stale, start = History(), {}, 0, 0, 1
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     restored = None
@@ -303,7 +300,7 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
             metrics = None
             if _is_main(world):
                 model.eval()
-                with torch.no_grad(), autocast:
+                with torch.no_grad():  # full precision: bf16 scores tie often, and ties move realistic ranks
                     metrics = task.evaluate(model, "valid")
             metrics = _from_main(metrics, world)
             # the closing evaluation of a run whose last epoch is off the eval_every schedule: a longer
@@ -346,6 +343,13 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
     model.eval()
     seconds = time.perf_counter() - began - (paused_seconds() - waited)
     return FitResult(best, best_epoch, epoch, history, stopped, seconds)
+
+
+def _autocast(config: TrainConfig, device: torch.device):
+    """bf16 autocast for training steps on CUDA with ``config.amp``; a no-op context elsewhere."""
+    if config.amp and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()
 
 
 def _postfix(history: History, metric: str) -> dict:

@@ -137,6 +137,8 @@ def plan(
     eval_every: int | None = None,
     layers: int = 2,
     memory_budget: int = 2**30,
+    mode: str = "auto",
+    loss: str = "1-n",
 ) -> Plan:
     """Settings for link prediction on ``split``: the given ones kept, the others chosen (see the module docstring).
 
@@ -149,8 +151,11 @@ def plan(
         eval_every: epochs between validations, or None to choose.
         layers: the encoder's message-passing layers (default: 2).
         memory_budget: bytes a whole-graph step may take (default: 1 GiB, the TaskConfig default).
+        mode: the task's mode, as :class:`~kgtransfer.tasks.link_prediction.LinkPredictionTask`
+            resolves it (default: ``"auto"``).
+        loss: the task's loss; only the 1-N loss takes sampled steps (default: ``"1-n"``).
     """
-    from kgtransfer.registry import ENCODERS
+    from kgtransfer.registry import ENCODERS, LOSSES
 
     train = split.train.tensor
     queries, entities, edges = count_queries(train), split.num_entities, 2 * len(train)
@@ -166,18 +171,28 @@ def plan(
         f"an epoch scores {queries:,} queries against {entities:,} entities ({work / 1e6:,.1f} M scores), "
         f"{scale} the {LARGE_EPOCH / 1e6:,.0f} M of a small graph"
     )
-    sampled = passing and step_bytes(edges, entities, dim, layers, BATCH) > memory_budget
-    few_steps = large and passing and not sampled  # whole-graph steps: make them few and large
+    # the test of LinkPredictionTask's mode="auto" (its bind): a whole-graph step of 2 x BATCH queries, the head
+    # and tail queries of a sampled step's BATCH triples (with BATCH queries, a graph in between was planned as
+    # whole-graph steps, its steps per epoch counted in queries, and then trained in sampled steps of triples)
+    one_to_n = LOSSES[loss].batching == "queries"  # the 1-N loss; the others batch triples
+    if mode == "auto":
+        sampled = one_to_n and passing and step_bytes(edges, entities, dim, layers, 2 * BATCH) > memory_budget
+    else:
+        sampled = mode == "sampled"
+    few_steps = large and passing and not sampled and mode != "full"  # whole-graph steps: make them few and large
     if batch_size is None:
         batch_size = BATCH
         if few_steps:
             fits = (memory_budget - step_bytes(edges, entities, dim, layers, 0)) // (3 * entities * FLOAT)
             batch_size = max(BATCH, min(-(-queries // STEPS), fits))
             reasons.append("each step encodes the whole graph, so few large steps")
+        elif sampled and mode == "sampled":
+            reasons.append("mode sampled: sampled steps")
         elif sampled:
             reasons.append(f"a whole-graph step exceeds the memory budget ({memory_budget:,} bytes): sampled steps")
         chosen.append("batch_size")
-    steps = -(-len(train) // batch_size) if sampled else -(-queries // batch_size)
+    # as LinkPredictionTask.num_batches: one step (full), triples (sampled, negative sampling) or queries a step
+    steps = 1 if mode == "full" else -(-(len(train) if sampled or not one_to_n else queries) // batch_size)
     if lr is None:
         lr = LARGE_LR if large else LR
         if large:

@@ -64,6 +64,10 @@ class Evaluated:
 
         A split with nothing to evaluate gives NaN metrics, with a warning that says so.
         """
+        if split not in ("train", "valid", "test"):
+            from kgtransfer.config import ConfigError
+
+            raise ConfigError(f"unknown split {split!r}; choose from train, valid, test")
         device = next(self.model.parameters()).device
         metrics = self.task.to(device).evaluate(self.model, split)
         numbers = [v for v in metrics.values() if isinstance(v, float)]
@@ -382,6 +386,8 @@ def train(
             eval_every=train_config.eval_every if config is not None else None,
             layers=model_config.encoder_kwargs.get("num_layers", 2),
             memory_budget=task_config.memory_budget,
+            mode=task_config.mode,
+            loss=task_config.loss,
         )
         model_config = replace(model_config, dim=chosen.dim)
         train_config = replace(train_config, batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)

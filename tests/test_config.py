@@ -42,6 +42,8 @@ def test_every_field_has_help_and_the_config_round_trips(cls):
         (lambda: TaskConfig(fanouts=[10, 0]), "TaskConfig.fanouts"),
         (lambda: TaskConfig(fanouts="10,10"), "TaskConfig.fanouts"),
         (lambda: TaskConfig(fanouts=[]), "TaskConfig.fanouts"),
+        (lambda: TaskConfig(mode="sampled", loss="negative-sampling"), "TaskConfig.mode"),
+        (lambda: TaskConfig(batch_candidates=64, loss="negative-sampling"), "TaskConfig.batch_candidates"),
     ],
 )
 def test_bad_values_raise_a_typed_error_naming_the_field(make, field):

@@ -473,3 +473,25 @@ def test_clip_gradients_over_sparse_rows_equals_the_dense_clip(rows):
     torch.testing.assert_close(sparse.weight.grad.to_dense(), dense.weight.grad)
     torch.testing.assert_close(extra[0].grad, extra[1].grad)
     assert sparse.weight.grad.is_coalesced() == (len(rows.unique()) < len(rows))  # unique rows stay as looked up
+
+
+def test_validation_runs_in_full_precision_where_training_autocasts(monkeypatch):
+    """bf16 scores tie far more often than float32 ones, and ties move realistic ranks: validation
+    (like ``TrainedModel.evaluate``, which never autocasts) ranks without autocast."""
+    from kgtransfer import engine
+
+    seen = {"loss": set(), "evaluate": set()}
+
+    class Recording(ToyTask):
+        def loss(self, model, batch):
+            seen["loss"].add(torch.is_autocast_enabled("cpu"))
+            return super().loss(model, batch)
+
+        def evaluate(self, model, split):
+            seen["evaluate"].add(torch.is_autocast_enabled("cpu"))
+            return super().evaluate(model, split)
+
+    # what CUDA gets with amp=True, on the CPU of this test
+    monkeypatch.setattr(engine, "_autocast", lambda config, device: torch.autocast("cpu", dtype=torch.bfloat16))
+    fit(toy_model(), Recording(), config(epochs=2))
+    assert seen == {"loss": {True}, "evaluate": {False}}

@@ -133,3 +133,44 @@ def test_cli_pretrain_sizes_a_large_graph_and_keeps_given_flags(tmp_path, capsys
     out, config = _pretrain(tmp_path, capsys, "--dim", "8")
     assert "dim 8," in out and "override with --batch-size/--lr/--eval-every" in out and "over the" in out
     assert (config["model"]["dim"], config["train"]["lr"], config["train"]["eval_every"]) == (8, 0.01, 1)
+
+
+@pytest.mark.parametrize("scale", ["small", "large"])
+def test_the_plan_and_the_task_choose_the_same_steps(split, monkeypatch, scale):
+    """What the plan prints (sampled or whole-graph steps, steps per epoch) is what training then does.
+
+    The budget fits a whole-graph step of 512 queries but not of the 2 x 512 queries that
+    ``LinkPredictionTask``'s ``auto`` mode sizes a step by.
+    """
+    from kgtransfer.models.link_predictor import LinkPredictor
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    if scale == "large":
+        monkeypatch.setattr(sizing, "LARGE_EPOCH", 10)
+    edges, n = 2 * len(split.train), split.num_entities
+    dim = sizing.LARGE_DIM if scale == "large" else sizing.DIM
+    for budget in (sizing.step_bytes(edges, n, dim, 2, sizing.BATCH), sizing.step_bytes(edges, n, dim, 2, 3000)):
+        p = sizing.plan(split, memory_budget=budget)
+        model = LinkPredictor.build(kgt.ModelConfig(dim=p.dim), n, split.num_relations)
+        task = LinkPredictionTask(split, kgt.TaskConfig(memory_budget=budget)).bind(model)
+        assert ("sampled steps" in str(p)) == (task.mode == "sampled"), (budget, str(p), task.mode)
+        assert task.num_batches(p.batch_size) == p.steps_per_epoch
+
+
+@pytest.mark.parametrize(
+    ("mode", "loss"),
+    [("auto", "1-n"), ("batch", "1-n"), ("full", "1-n"), ("sampled", "1-n"), ("auto", "negative-sampling")],
+)
+def test_the_plan_counts_the_steps_of_the_mode_and_loss_that_train(split, mode, loss):
+    """Steps per epoch as the task counts them: one for full, triples for sampled and negative sampling."""
+    from kgtransfer.models.link_predictor import LinkPredictor
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    budget = 10_000  # too small for a whole-graph step: auto samples the 1-n loss
+    for batch_size in (None, 16):
+        p = sizing.plan(split, memory_budget=budget, mode=mode, loss=loss, batch_size=batch_size)
+        model = LinkPredictor.build(kgt.ModelConfig(dim=p.dim), split.num_entities, split.num_relations)
+        task = LinkPredictionTask(split, kgt.TaskConfig(memory_budget=budget, mode=mode, loss=loss)).bind(model)
+        assert task.num_batches(p.batch_size) == p.steps_per_epoch, (batch_size, str(p))
+        if batch_size is None:
+            assert ("sampled steps" in str(p)) == (task.mode == "sampled")

@@ -115,3 +115,11 @@ def test_a_split_with_nothing_to_evaluate_warns_that_its_metrics_are_nan():
     assert len(model.split.test) == 0
     with pytest.warns(UserWarning, match="the test split holds nothing to evaluate: its metrics are NaN"):
         assert model.test["mrr"] != model.test["mrr"]
+
+
+def test_evaluating_an_unknown_split_is_a_typed_error_naming_the_choices(trained):
+    from kgtransfer.errors import KGTransferError
+
+    assert trained.evaluate("train")["num_triples"] == len(trained.split.train)
+    with pytest.raises(KGTransferError, match="'validation'.*train, valid, test"):
+        trained.evaluate("validation")

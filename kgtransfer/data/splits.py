@@ -293,7 +293,7 @@ def relation_split(
 
 def novelty_split(
     kg: KnowledgeGraph,
-    known_sources: Sequence[str],
+    known_sources: Sequence[str] | KnowledgeGraph,
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     vocab: GraphVocab | None = None,
@@ -303,12 +303,14 @@ def novelty_split(
 ) -> Split:
     """Valid and test triples drawn only from *new* knowledge: triples no source in ``known_sources`` held.
 
-    For a merged graph ``K = K1 ∪ K2`` this evaluates on what K2 added (``known_sources=k1.sources``),
+    For a merged graph ``K = K1 ∪ K2`` this evaluates on what K2 added (``known_sources=k1``),
     read from provenance; every triple K1 held trains.
 
     Args:
         kg: the merged graph (with provenance).
-        known_sources: the names of the sources whose triples are old knowledge.
+        known_sources: the names of the sources whose triples are old knowledge, or the graph K1
+            itself (its sources found in ``kg`` by origin where known, else by name: see
+            :meth:`~kgtransfer.knowledge.graph.KnowledgeGraph.shared_sources`).
         ratios: train, valid and test shares of the new triples (default: ``(0.8, 0.1, 0.1)``).
         seed: seed of the ``numpy`` generator (default: :obj:`0`).
         vocab: the vocabularies (default: built from ``kg``).
@@ -318,7 +320,7 @@ def novelty_split(
             (default: :obj:`True`).
     """
     ratios = check_ratios(ratios)
-    check_novelty(kg, known_sources, literals, blank_nodes)
+    known_sources = check_novelty(kg, known_sources, literals, blank_nodes)
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
     new = ~kg.held_by(known_sources)[keep]
@@ -333,18 +335,27 @@ def novelty_split(
 
 def check_novelty(
     kg: KnowledgeGraph,
-    known_sources: Sequence[str],
+    known_sources: Sequence[str] | KnowledgeGraph,
     literals: LiteralPolicy = "drop",
     blank_nodes: BlankNodePolicy = "keep",
-) -> None:
-    """Raise what :func:`novelty_split` would: unknown ``known_sources``, or no new edge triple in ``kg``.
+) -> list[str]:
+    """The names of ``kg``'s sources that ``known_sources`` (names, or the graph K1) means, checked.
+
+    As :func:`novelty_split` needs them: known to ``kg``, and leaving at least one new edge triple.
 
     Cheap (provenance only, no vocabulary), so callers check before they train.
 
     Raises:
-        ConfigError: a name in ``known_sources`` is not a source of ``kg``.
+        ConfigError: a name in ``known_sources`` is not a source of ``kg`` (or K1 shares none with it).
         EmptySplitError: every edge triple of ``kg`` is held by ``known_sources``.
     """
+    if isinstance(known_sources, KnowledgeGraph):
+        shared = kg.shared_sources(known_sources)
+        if not shared:
+            theirs = list(known_sources.sources)
+            raise ConfigError(f"{kg.name!r} holds none of the sources of {known_sources.name!r}: {theirs}")
+        known_sources = shared
+    known_sources = list(known_sources)
     unknown = [s for s in known_sources if s not in kg.sources]
     if unknown:
         raise ConfigError(f"unknown sources {unknown}; the graph's sources are {list(kg.sources)}")
@@ -353,6 +364,7 @@ def check_novelty(
             f"nothing new to evaluate on: every triple of {kg.name!r} is held by {list(known_sources)}; "
             "evaluate on all triples instead (a random split)"
         )
+    return known_sources
 
 
 def load_split(split) -> Split | None:

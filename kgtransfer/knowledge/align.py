@@ -60,7 +60,7 @@ class Alignment:
         triples = new_id[kg.triples]
         same_as = index.get(SAME_AS, -1)
         keep = ~((triples[:, 1] == same_as) & (triples[:, 0] == triples[:, 2]))
-        out = KnowledgeGraph(terms, triples[keep], kg.provenance[keep], kg.sources, kg.name, source_sets=kg.source_sets)
+        out = KnowledgeGraph(terms, triples[keep], kg.provenance[keep], kg.sources, kg.name, kg.source_sets, kg.origins)
         out.alignment = self
         return out
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kgtransfer.knowledge import terms as T
-from kgtransfer.knowledge.provenance import SetTable, compact_sets, from_masks
+from kgtransfer.knowledge.provenance import SetTable, compact_sets, from_masks, source_key
 from kgtransfer.report import format_table
 
 # --- methods implemented by the modules above this one -------------------------------------------
@@ -184,6 +184,9 @@ class KnowledgeGraph:
         sources: the names of the inputs the triples came from (default: ``(name,)``).
         name: a display name (default: ``"graph"``).
         source_sets: sorted tuples of indices into ``sources`` (default: read ``provenance`` as bit masks).
+        origins: for sources read from a file or folder under their default name, the resolved path
+            they were read from (see :func:`source_key`): operators keep two sources of one name but
+            different origins apart (``v1/data.ttl`` and ``v2/data.ttl``) and unite one source met twice.
     """
 
     __slots__ = (
@@ -194,6 +197,7 @@ class KnowledgeGraph:
         "source_sets",
         "name",
         "alignment",
+        "origins",
         "_canonical",
         "_term_index",
         "_packed",
@@ -208,6 +212,7 @@ class KnowledgeGraph:
         sources: Sequence[str] | None = None,
         name: str | None = None,
         source_sets: Sequence[Sequence[int]] | None = None,
+        origins: Mapping[str, str] | None = None,
     ):
         terms = terms if isinstance(terms, np.ndarray) and terms.dtype == object else _object_array(list(terms))
         triples = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
@@ -238,6 +243,7 @@ class KnowledgeGraph:
         self.source_sets = sets
         self.sources = sources
         self.name = name
+        self.origins = {s: o for s, o in (origins or {}).items() if s in sources}
         self.alignment = None
         self._canonical: np.ndarray | None = None
         self._term_index: dict[str, int] | None = None  # term -> id, built on the first term_id
@@ -299,7 +305,8 @@ class KnowledgeGraph:
 
     def replace(self, **changes) -> KnowledgeGraph:
         """A copy with some of ``terms``, ``triples``, ``provenance``, ``sources``, ``name`` changed."""
-        fields = {k: getattr(self, k) for k in ("terms", "triples", "provenance", "sources", "name", "source_sets")}
+        keys = ("terms", "triples", "provenance", "sources", "name", "source_sets", "origins")
+        fields = {k: getattr(self, k) for k in keys}
         fields.update(changes)
         if "provenance" in changes and "source_sets" not in changes:
             fields["source_sets"] = None  # new bit masks
@@ -319,7 +326,13 @@ class KnowledgeGraph:
     def subgraph(self, mask: np.ndarray, name: str | None = None) -> KnowledgeGraph:
         """The triples selected by a boolean ``mask`` (unused terms dropped, provenance kept)."""
         return compact(
-            self.terms, self.triples[mask], self.provenance[mask], self.sources, name or self.name, self.source_sets
+            self.terms,
+            self.triples[mask],
+            self.provenance[mask],
+            self.sources,
+            name or self.name,
+            self.source_sets,
+            self.origins,
         )
 
     # --- container protocol -------------------------------------------------------------------
@@ -416,6 +429,15 @@ class KnowledgeGraph:
         if not len(hit):
             return []
         return self.source_names(int(self.provenance[hit[0]]))
+
+    def shared_sources(self, other: KnowledgeGraph) -> list[str]:
+        """The names of this graph's sources that are also ``other``'s (one file read twice is one source).
+
+        Sources match by the path they were read from where both know it, else by name, so this
+        finds K1's sources in ``K1 ∪ K2`` even where the union renamed them apart from K2's.
+        """
+        theirs = {source_key(s, other.origins.get(s)) for s in other.sources}
+        return [s for s in self.sources if source_key(s, self.origins.get(s)) in theirs]
 
     def held_by(self, sources: Iterable[str]) -> np.ndarray:
         """Boolean mask of the triples that at least one of the named ``sources`` held."""
@@ -673,6 +695,7 @@ def compact(
     sources: Sequence[str],
     name: str,
     source_sets: Sequence[Sequence[int]],
+    origins: Mapping[str, str] | None = None,
 ) -> KnowledgeGraph:
     """A graph over only the terms ``triples`` use (and only the sources some triple has)."""
     used = np.zeros(len(terms), dtype=bool)
@@ -680,4 +703,4 @@ def compact(
     new_id = np.cumsum(used) - 1
     sets, provenance, kept = compact_sets(source_sets, provenance, drop_sources=True)
     sources = [sources[i] for i in kept.tolist()]
-    return KnowledgeGraph(terms[used], new_id[triples], provenance, sources, name, source_sets=sets)
+    return KnowledgeGraph(terms[used], new_id[triples], provenance, sources, name, sets, origins)

@@ -208,7 +208,20 @@ def read_file(
     if key == "jsonld" and not len(graph) and data.strip() and b'"@' not in data:
         # plain JSON is valid JSON-LD without a single triple: say so rather than load nothing
         raise RDFSyntaxError("no triples and no JSON-LD keyword (@context, @id, @graph, ...): plain JSON?", str(path))
-    return graph
+    return graph if name else with_origin(graph, path)
+
+
+def with_origin(kg: KnowledgeGraph, path: str | os.PathLike) -> KnowledgeGraph:
+    """``kg`` with origins for its sources named after ``path`` (``data.ttl``, ``data.ttl/_:g``, ``0/train``).
+
+    A graph read under its default name records where each such source came from, the resolved
+    path followed by the rest of the source's name (``/data/v1/data.ttl``, ``/data/ENTITY/0/train``),
+    so that operators keep two files or folders of one name apart (see :class:`KnowledgeGraph`).
+    """
+    where = Path(path).resolve().as_posix()
+    named = {s: where + s[len(kg.name) :] for s in kg.sources if s == kg.name or s.startswith(f"{kg.name}/")}
+    kg.origins = {**kg.origins, **named}
+    return kg
 
 
 @implements("from_rdflib")
@@ -218,7 +231,11 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
 
     if name is None:  # a Dataset's identifier is deprecated in rdflib 7 (and a blank node anyway)
         identifier = None if hasattr(graph, "contexts") else graph.identifier
-        name = "rdflib" if identifier is None or _is_bnode(identifier) else str(identifier)
+        if identifier is None or _is_bnode(identifier):  # an anonymous graph: one source per graph object
+            kg = from_rdflib(graph, "rdflib")
+            kg.origins = {**kg.origins, "rdflib": f"rdflib:{identifier or id(graph)}"}
+            return kg
+        name = str(identifier)
     if hasattr(graph, "quads") and hasattr(graph, "contexts"):
         index: dict[str, int] = {}
         flat: list[int] = []
@@ -255,7 +272,10 @@ def from_oxigraph(store, name: str | None = None) -> KnowledgeGraph:
     """Convert a ``pyoxigraph.Store`` or ``Dataset``; named graphs become provenance sources."""
     import pyoxigraph as ox
 
-    name = name or "oxigraph"
+    if name is None:  # an anonymous store: one source per store object
+        kg = from_oxigraph(store, "oxigraph")
+        kg.origins = {**kg.origins, "oxigraph": f"oxigraph:{id(store)}"}
+        return kg
     data = (
         store.dump(format=ox.RdfFormat.N_QUADS)
         if isinstance(store, ox.Store)

@@ -32,7 +32,7 @@ from kgtransfer.knowledge.graph import (
     merge_terms,
     pack_rows,
 )
-from kgtransfer.knowledge.provenance import SetTable
+from kgtransfer.knowledge.provenance import SetTable, distinct_names, source_key
 
 BlankNodePolicy = Literal["merge", "canonical"]
 
@@ -51,14 +51,28 @@ class _Pair:
         self.k1, self.k2 = k1, k2
         self.terms, _, m2 = merge_terms(k1.terms, k2.terms)
         self.t1, self.t2 = k1.triples, m2[k2.triples]  # merge_terms keeps K1's ids
-        index = {s: i for i, s in enumerate(k1.sources)}
-        for s in k2.sources:
-            index.setdefault(s, len(index))
-        self.sources = list(index)
-        # one set table for both: K1's sets, then K2's with its sources renumbered
-        target = [index[s] for s in k2.sources]
+        # one source list: a source both hold (by origin where known, else by name) once
+        index: dict[tuple[str, str], int] = {}
+        names, origins = [], []
+        targets = []
+        for kg in (k1, k2):
+            target = []
+            for s in kg.sources:
+                key = source_key(s, kg.origins.get(s))
+                if key not in index:
+                    index[key] = len(names)
+                    names.append(s)
+                    origins.append(kg.origins.get(s))
+                target.append(index[key])
+            targets.append(target)
+        self.sources, self.origins = names, origins
+        # one set table for both: K1's sets, then K2's, with their sources renumbered
         self.table = SetTable(
-            [*k1.source_sets, *(tuple(sorted(target[i] for i in members)) for members in k2.source_sets)]
+            [
+                tuple(sorted({target[i] for i in members}))
+                for kg, target in zip((k1, k2), targets, strict=True)
+                for members in kg.source_sets
+            ]
         )
         self.p1 = k1.provenance
         self.p2 = k2.provenance + len(k1.source_sets)
@@ -77,7 +91,14 @@ class _Pair:
         return keys[: len(self.t1)], keys[len(self.t1) :]
 
     def result(self, triples: np.ndarray, provenance: np.ndarray, name: str) -> KnowledgeGraph:
-        out = compact(self.terms, triples, provenance, self.sources, name, self.table.sets)
+        # sources of one name that the result keeps apart get names that tell them apart
+        live = sorted(set().union(*(self.table.sets[i] for i in np.unique(provenance).tolist())))
+        names = list(self.sources)
+        distinct = distinct_names([names[i] for i in live], [self.origins[i] for i in live])
+        for i, n in zip(live, distinct, strict=True):
+            names[i] = n
+        origins = {names[i]: self.origins[i] for i in live if self.origins[i]}
+        out = compact(self.terms, triples, provenance, names, name, self.table.sets, origins)
         out.alignment = self.alignment
         return out
 

@@ -12,6 +12,7 @@ halving, :math:`\lceil\log_2 g\rceil` vectorized rounds for groups of up to :mat
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import PurePosixPath
 
 import numpy as np
 
@@ -115,3 +116,38 @@ def compact_sets(
     if not table.sets:
         table.intern((0,))
     return tuple(table.sets), remap[ids], kept
+
+
+def source_key(name: str, origin: str | None) -> tuple[str, str]:
+    """A source's identity: the path it was read from where known, else its name."""
+    return ("path", origin) if origin else ("name", name)
+
+
+def distinct_names(names: Sequence[str], origins: Sequence[str | None]) -> list[str]:
+    """Display names for distinct sources, some of which share a name (``data.ttl`` read from two folders).
+
+    Each source of a shared name that knows its origin is prefixed with the fewest trailing folders
+    of its origin, above the part the name spells, that tell it from the others (``v1/data.ttl``,
+    ``v2/data.ttl``); a name still taken after that gets ``#2``, ``#3``, ...
+    """
+    out = list(names)
+    for name in {n for n in names if names.count(n) > 1}:
+        parents = {i: _folders(name, origins[i]) for i, n in enumerate(names) if n == name and origins[i]}
+        deepest = max((len(p) for p in parents.values()), default=0)
+        k = next((k for k in range(1, deepest) if len({p[-k:] for p in parents.values()}) == len(parents)), deepest)
+        for i, parts in parents.items():
+            out[i] = f"{PurePosixPath(*parts[-k:]).as_posix().rstrip('/')}/{name}" if parts else name
+    taken: set[str] = set()
+    for i, name in enumerate(out):
+        unique, n = name, 2
+        while unique in taken:
+            unique, n = f"{name}#{n}", n + 1
+        taken.add(unique)
+        out[i] = unique
+    return out
+
+
+def _folders(name: str, origin: str) -> tuple[str, ...]:
+    """The folders of ``origin`` above the part that ``name`` spells (``/data/v1/`` of ``/data/v1/data.ttl``)."""
+    head = origin[: -len(name)] if origin.endswith(f"/{name}") else str(PurePosixPath(origin).parent)
+    return PurePosixPath(head).parts

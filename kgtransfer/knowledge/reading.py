@@ -14,7 +14,7 @@ import numpy as np
 from kgtransfer.errors import RDFSyntaxError, RegistryError, SourceNotFoundError
 from kgtransfer.knowledge import registry
 from kgtransfer.knowledge.graph import KnowledgeGraph
-from kgtransfer.knowledge.io import FORMATS, from_oxigraph, from_rdflib, read_file
+from kgtransfer.knowledge.io import FORMATS, from_oxigraph, from_rdflib, read_file, with_origin
 from kgtransfer.knowledge.streaming import read_bytes, read_tsv
 
 SPLITS = ("train", "valid", "test")
@@ -112,7 +112,8 @@ def read_tsv_splits(folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPAC
         name: the graph's name and the prefix of its sources (default: the folder's name).
     """
     folder = Path(folder)
-    name = name or folder.resolve().name
+    if name is None:
+        return with_origin(read_tsv_splits(folder, namespace, folder.resolve().name), folder)
     files = {}
     for split in SPLITS:
         for suffix in SPLIT_SUFFIXES:
@@ -155,7 +156,8 @@ def _read_rdf_splits(files: dict[str, Path], name: str) -> KnowledgeGraph:
 def read_tsv_file(path: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):
     """Read one file of tab-separated ``head, relation, tail`` labels (see :func:`read_tsv_splits`)."""
     path = Path(path)
-    name = name or path.name
+    if name is None:
+        return with_origin(_read_tsv_files([path], [path.name], namespace, path.name), path)
     return _read_tsv_files([path], [name], namespace, name)
 
 

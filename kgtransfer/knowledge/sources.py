@@ -35,7 +35,9 @@ def load(
         format: the RDF format when the suffix does not tell, or ``"tsv"`` (default: from the suffix).
         view: the name of a CONSTRUCT query in ``ontologies/views/`` (``"hierarchy"``,
             ``"object-properties"``, ...) applied to the loaded graph (default: the whole graph).
-        name: the graph's display and provenance name (default: the file, folder or registry name).
+        name: the graph's display and provenance name (default: the file, folder or registry name;
+            files or folders of one name read from different places stay different sources in
+            operators' results, named by the folders that tell them apart: ``v1/data.ttl``).
         namespace: for tab-separated labels, the IRI prefix that turns a label such as
             ``/m/01x15dc`` into ``<urn:kgtransfer:label:/m/01x15dc>`` (default:
             :data:`DEFAULT_NAMESPACE`; characters an IRI cannot hold are percent-encoded).

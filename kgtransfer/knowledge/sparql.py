@@ -594,6 +594,9 @@ def _keep_sources(result: KnowledgeGraph, kg: KnowledgeGraph) -> KnowledgeGraph:
     from kgtransfer.knowledge.graph import canonical_triples, compact, merge_terms, pack_rows
 
     if not len(result) or not len(kg) or len(kg.sources) == 1:
+        origin = kg.origins.get(kg.sources[0])
+        if origin and result.sources == (result.name,):  # the view of one file: its own source, by origin
+            result.origins = {result.name: f"{origin}#{result.name}"}
         return result
     blanks = any(t.startswith("_:") for t in result.terms.tolist())
     (a, ta), (b, tb) = (
@@ -610,4 +613,5 @@ def _keep_sources(result: KnowledgeGraph, kg: KnowledgeGraph) -> KnowledgeGraph:
     provenance = np.where(found, kg.provenance[order[pos]], len(kg.source_sets))
     sources = (*(f"{result.name}/{s}" for s in kg.sources), result.name)
     sets = (*kg.source_sets, (len(kg.sources),))
-    return compact(result.terms, result.triples, provenance, sources, result.name, sets)
+    origins = {f"{result.name}/{s}": f"{o}#{result.name}" for s, o in kg.origins.items()}
+    return compact(result.terms, result.triples, provenance, sources, result.name, sets, origins)

@@ -140,7 +140,7 @@ class Encoder(nn.Module, ABC):
         if x is None or x.shape != (n, self.in_channels):
             got = None if x is None else tuple(x.shape)
             raise ValueError(f"{type(self).__name__} needs x of shape {(n, self.in_channels)}, got {got}")
-        return h + self.feature_proj(x)
+        return h + self.feature_proj(x.to(self.feature_proj.weight.dtype))  # float64 or integer features too
 
     def check_graph(self, edge_index: Tensor, edge_type: Tensor) -> None:
         """Raise ValueError when the message-passing graph does not fit this encoder."""

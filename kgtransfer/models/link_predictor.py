@@ -143,6 +143,17 @@ class LinkPredictor(nn.Module):
         ent, rel = reps
         return self.decoder(ent[triples[:, 0]], rel[triples[:, 1]], ent[triples[:, 2]])
 
+    def score_as_head(self, reps: tuple[Tensor, Tensor], triples: Tensor) -> Tensor:
+        """Scores ``[B]`` of ``(h, r, t)`` rows as answers ``h`` of the head queries ``(?, r, t)``.
+
+        With ``reciprocal``, :math:`f(t, r^{-1}, h)` (the entries of :meth:`score_heads`); else :meth:`score`.
+        """
+        ent, rel = reps
+        inverse = self.head_query_relations(rel, triples[:, 1])
+        if inverse is None:
+            return self.score(reps, triples)
+        return self.decoder(ent[triples[:, 2]], inverse, ent[triples[:, 0]])
+
     @torch.no_grad()
     def scorer(self, graph):
         """A ``score_fn(ids, relations, side)`` for batched ranking, encoding the graph once.
@@ -156,6 +167,7 @@ class LinkPredictor(nn.Module):
         reps = self.encode(graph)
         ent, rel = reps
 
+        @torch.no_grad()
         def score_fn(ids: Tensor, relations: Tensor, side: str) -> Tensor:
             if side == "tail":
                 q = self.decoder.tail_query(ent[ids], rel[relations])
@@ -164,13 +176,18 @@ class LinkPredictor(nn.Module):
             else:
                 q = self.decoder.head_query(rel[relations], ent[ids])
             if q is not None:
-                return (ent @ q.t()).float().t()
+                return _at_least_float32(ent @ q.t()).t()
             if side == "tail":
-                return self.score_tails(reps, ids, relations).float()
-            return self.score_heads(reps, relations, ids).float()
+                return _at_least_float32(self.score_tails(reps, ids, relations))
+            return _at_least_float32(self.score_heads(reps, relations, ids))
 
         return score_fn
 
     def __repr__(self) -> str:
         extra = ", reciprocal=True" if self.reciprocal else ""
         return f"LinkPredictor(encoder={self.encoder!r}, decoder={self.decoder!r}{extra})"
+
+
+def _at_least_float32(scores: Tensor) -> Tensor:
+    """Scores in float32, or float64 where the model computes in it (its ties are not float32's)."""
+    return scores if scores.dtype == torch.float64 else scores.float()

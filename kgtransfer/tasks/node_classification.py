@@ -11,7 +11,9 @@ Metrics (computed with torch). With :math:`\mathrm{TP}_c, \mathrm{FP}_c, \mathrm
 
 - ``macro_f1``: the mean of :math:`F_1^{(c)}` over the classes that occur in the truth or in the
   predictions (scikit-learn's ``f1_score(average="macro")`` with ``zero_division=0``), so a class
-  that is true for some node but never predicted counts as 0.
+  that is true for some node but never predicted counts as 0. For multi-label data scikit-learn
+  averages over every column, a class absent from both as 0; here such a class is left out as for
+  multi-class data (scikit-learn's ``labels=`` the classes present).
 - ``accuracy``: the share of correctly classified nodes (multi-class), or of correct
   (node, class) decisions (multi-label: one minus the Hamming loss).
 - multi-label only: ``micro_f1`` :math:`= 2\sum_c\mathrm{TP}_c / \sum_c(2\mathrm{TP}_c + \mathrm{FP}_c + \mathrm{FN}_c)`
@@ -489,7 +491,8 @@ def train_entity_typing(
 
     Labels come from :func:`~kgtransfer.tasks.typing_labels.typing_labels`; the encoder sees
     ``labels.graph`` (label and leaking triples removed, literals dropped); labelled nodes are
-    split per label with :func:`~kgtransfer.data.splits.node_split` (seeded by ``config.seed``).
+    split per label with :func:`~kgtransfer.data.splits.node_split` (seeded by ``config.seed``;
+    multi-label nodes per their rarest label, :meth:`~kgtransfer.tasks.typing_labels.TypingLabels.strata`).
 
     Args:
         kg: a KnowledgeGraph.
@@ -535,7 +538,7 @@ def train_entity_typing(
         model, config, encoder=encoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
     )
     graph, vocab, node_ids = typing_graph(labels)
-    split = node_split(node_ids, labels.labels, ratios, seed=train_config.seed)
+    split = node_split(node_ids, labels.strata(), ratios, seed=train_config.seed)
     sizes = {name: len(getattr(split, name)) for name in ("train", "valid", "test")}
     if not all(sizes.values()):
         raise EmptySplitError(

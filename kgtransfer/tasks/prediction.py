@@ -108,11 +108,11 @@ def predict_target(
     Returns:
         :class:`Predictions`, best first, with the decoder's scores.
     """
-    if (head is None) == (tail is None) or relation is None:
-        raise ValueError("give a relation and exactly one of head or tail")
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        from kgtransfer.config import ConfigError
+    from kgtransfer.config import ConfigError
 
+    if (head is None) == (tail is None) or relation is None:
+        raise ConfigError("predict_target: give a relation and exactly one of head or tail")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ConfigError(f"predict_target: k must be an integer >= 1, got {k!r}")
     vocab = model.vocab
     r = _id(vocab.relations, relation, "relation")
@@ -124,7 +124,7 @@ def predict_target(
     net.eval()
     score_fn = net.scorer(model.task.graph.to(device))
     net.train(was_training)
-    scores = score_fn(torch.tensor([given], device=device), torch.tensor([r], device=device), side)[0].float().cpu()
+    scores = score_fn(torch.tensor([given], device=device), torch.tensor([r], device=device), side)[0].cpu()
     known = torch.zeros(len(scores), dtype=torch.bool)
     triples = model.split.filter_triples()
     if side == "tail":
@@ -135,7 +135,9 @@ def predict_target(
     candidates = torch.arange(len(scores))
     if filter_known:
         candidates = candidates[~known]
-    top = candidates[torch.argsort(scores[candidates], descending=True, stable=True)[:k]]
+    # a NaN score ranks last, as in evaluation (argsort puts NaN first)
+    order = scores[candidates].nan_to_num(nan=-torch.inf)
+    top = candidates[torch.argsort(order, descending=True, stable=True)[:k]]
     keys = vocab.entities.keys
     items = [
         Prediction(i + 1, _readable(keys[e]), float(scores[e]), bool(known[e])) for i, e in enumerate(top.tolist())

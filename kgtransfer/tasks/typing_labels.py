@@ -3,8 +3,10 @@
 Labels come from a predicate (``rdf:type`` by default: ``(entity, rdf:type, Class)`` gives the
 entity the label ``Class``), or from a SPARQL SELECT whose first two variables are the entity
 and its label. The triples that carry the labels are removed from the graph the encoder sees,
-and so are the triples of ``leak_predicates`` that touch a labelled entity (for class
-categories, ``rdfs:subClassOf`` paths lead straight to the answer).
+and so is every other triple between a labelled entity and one of its labels, by any predicate
+and in either direction (the message graph holds both directions), and the triples of
+``leak_predicates`` that touch a labelled entity (for class categories, ``rdfs:subClassOf``
+paths lead straight to the answer).
 """
 
 from __future__ import annotations
@@ -44,6 +46,22 @@ class TypingLabels:
         """Whether some entity has more than one label."""
         return any(len(x) > 1 for x in self.labels)
 
+    def strata(self) -> list[str]:
+        """The label each entity's split is stratified by: its label, or its rarest one (multi-label).
+
+        Multi-label entities are stratified by their least frequent label (ties by name), so that
+        every class with enough members reaches valid and test, however its members' label sets
+        combine (each distinct combination of a diverse label set is rare, and one stratum per
+        combination put every entity in train).
+        """
+        if not self.multi_label:
+            return [x[0] for x in self.labels]
+        counts: dict[str, int] = defaultdict(int)
+        for labels in self.labels:
+            for label in labels:
+                counts[label] += 1
+        return [min(labels, key=lambda x: (counts[x], x)) for labels in self.labels]
+
     def targets(self) -> np.ndarray:
         """Class ids (multi-class: ``(n,)`` of the single label) or a ``(n, C)`` 0/1 matrix (multi-label)."""
         index = {c: i for i, c in enumerate(self.classes)}
@@ -78,8 +96,8 @@ def typing_labels(
         predicate: the label predicate, a canonical IRI string ``<...>`` or a plain IRI (default: rdf:type).
         query: a SPARQL SELECT over ``kg`` whose first two variables are (entity, label); replaces ``predicate``.
         leak_predicates: predicates whose triples touching a labelled entity are also removed (default: none).
-        min_count: drop labels with fewer entities than this, so every class can appear in train and test
-            (default: 2).
+        min_count: drop labels with fewer entities than this among the entities kept, so every class can
+            appear in train and test (default: 2).
         keep: ``"all"`` keeps every label of an entity (multi-label when some have several); ``"single"``
             keeps only entities with exactly one label (multi-class) (default: ``"all"``).
     """
@@ -87,17 +105,7 @@ def typing_labels(
     by_entity: dict[str, set[str]] = defaultdict(set)
     for entity, label in pairs:
         by_entity[entity].add(label)
-    counts: dict[str, int] = defaultdict(int)
-    for labels in by_entity.values():
-        for label in labels:
-            counts[label] += 1
-    entities, labels = [], []
-    for entity in sorted(by_entity):
-        kept = tuple(sorted(x for x in by_entity[entity] if counts[x] >= min_count))
-        if not kept or (keep == "single" and len(kept) != 1):
-            continue
-        entities.append(entity)
-        labels.append(kept)
+    entities, labels = _kept_labels(by_entity, min_count, keep)
     classes = sorted({x for ls in labels for x in ls})
 
     terms = kg.terms
@@ -115,19 +123,43 @@ def typing_labels(
     leak = [ids[x] for x in map(_iri, leak_predicates) if x in ids]
     if leak:
         drop |= np.isin(p, leak) & (labelled[s] | labelled[o])
-    if query:  # a triple stating an entity's label outright
-        label_of = {
-            (ids[e], ids[c]) for e, ls in zip(entities, labels, strict=True) for c in ls if e in ids and c in ids
-        }
-        if label_of:
-            so = set(zip(s.tolist(), o.tolist(), strict=True))
-            hits = so & label_of
-            if hits:
-                pair_keys = s * len(terms) + o
-                hit_keys = np.asarray([a * len(terms) + b for a, b in hits], dtype=np.int64)
-                drop |= np.isin(pair_keys, hit_keys)
+    # any triple stating an entity's label outright, by any predicate and from either side (messages run both ways)
+    pairs = [(ids[e], ids[c]) for e, ls in zip(entities, labels, strict=True) for c in ls if e in ids and c in ids]
+    if pairs:
+        n, both = len(terms), np.asarray(pairs, dtype=np.int64)
+        keys = np.concatenate([both[:, 0] * n + both[:, 1], both[:, 1] * n + both[:, 0]])
+        drop |= np.isin(s.astype(np.int64) * n + o, keys)
     graph = kg.subgraph(~drop, name=f"{kg.name} (labels removed)")
     return TypingLabels(entities, labels, classes, graph, int(drop.sum()))
+
+
+def _kept_labels(by_entity: dict[str, set[str]], min_count: int, keep: str) -> tuple[list[str], list[tuple]]:
+    """The entities kept and their labels: labels of ``min_count`` or more kept entities.
+
+    First counted over all entities, then over the entities kept (with ``keep="single"`` those left
+    with one label), so that no class of the result has fewer members; dropping a class can leave
+    another entity with one label, so that repeats until nothing changes.
+    """
+    counts: dict[str, int] = defaultdict(int)
+    for ls in by_entity.values():
+        for label in ls:
+            counts[label] += 1
+    allowed = {x for x, n in counts.items() if n >= min_count}
+    while True:
+        entities, labels = [], []
+        for entity in sorted(by_entity):
+            kept = tuple(sorted(by_entity[entity] & allowed))
+            if kept and (keep != "single" or len(kept) == 1):
+                entities.append(entity)
+                labels.append(kept)
+        counts: dict[str, int] = defaultdict(int)
+        for ls in labels:
+            for label in ls:
+                counts[label] += 1
+        rare = {x for x in allowed if counts[x] < min_count}
+        if not rare:
+            return entities, labels
+        allowed -= rare
 
 
 def _iri(value: str) -> str:

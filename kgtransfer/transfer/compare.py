@@ -354,7 +354,7 @@ def compare(
     if split == "new":  # K's provenance must tell K1's triples from the new ones: checked before pretraining
         if source is None:
             raise ConfigError("split='new' needs K1 (source) to tell its triples in K from the new ones")
-        check_novelty(target, source.sources)
+        check_novelty(target, source)
     table = _variant_table(variants, options)
     if not table:
         raise ConfigError("variants is empty: name at least one ('scratch', a strategy or 'compose-<op>')")
@@ -378,7 +378,7 @@ def compare(
             target_split = split(pre, seed)
         elif split == "new":
             vocab = pre.vocab.extend(target)
-            target_split = novelty_split(target, source.sources, ratios, seed=seed, vocab=vocab)
+            target_split = novelty_split(target, source, ratios, seed=seed, vocab=vocab)
         else:  # "all" or "random": never test on what the pretrained model trained on
             target_split = transfer_split(target, pre.split.train, ratios, seed=seed, vocab=pre.vocab.extend(target))
         say(f"seed {seed}: pretrained ({pre.fit.best_epoch if pre.fit else '-'} epochs), target {target_split!r}")

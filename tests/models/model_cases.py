@@ -135,6 +135,10 @@ class EncoderCase:
         assert "in_channels=5" in repr(enc)
         with pytest.raises(ValueError, match="needs x"):
             enc(*toy_graph())
+        # float64 features (numpy's default) and integer ones: the same rows as float32 features
+        enc.eval()
+        for other in (x.double(), x.round().int()):
+            torch.testing.assert_close(enc(*toy_graph(), x=other)[0], enc(*toy_graph(), x=other.float())[0])
 
     def test_rejects_bad_edge_types(self):
         edge_index, edge_type = toy_graph()

@@ -38,3 +38,24 @@ def test_train_and_entity_typing_name_the_bad_field():
         kgt.train(kg, bad, config)
     with pytest.raises(ConfigError, match="encoder_kwargs"):
         train_entity_typing(kg, model=bad, config=config)
+
+
+@pytest.mark.parametrize("decoder", ["distmult", "transe"])
+def test_a_float64_model_is_ranked_on_its_float64_scores(decoder):
+    """Entities 1e-12 apart: float64 tells them apart, the float32 the scorer cast to made them all tie."""
+    import torch
+
+    from kgtransfer.tasks.link_prediction import evaluate_link_prediction
+
+    torch.manual_seed(0)
+    config = kgt.ModelConfig(encoder="embedding", decoder=decoder, dim=4, reciprocal=False)
+    model = LinkPredictor.build(config, 6, 1).double().eval()
+    with torch.no_grad():
+        steps = torch.arange(6, dtype=torch.float64)[:, None] * 1e-12
+        model.encoder.entity_embedding.weight.copy_(1.0 + steps)
+        model.encoder.relation_embedding.weight.fill_(1.0 if decoder == "distmult" else 1e-11)
+    graph = type("G", (), {"edge_index": torch.zeros(2, 0, dtype=torch.long), "edge_type": torch.zeros(0).long()})()
+    scores = model.scorer(graph)(torch.tensor([0]), torch.tensor([0]), "tail")
+    assert scores.dtype == torch.float64 and len(torch.unique(scores)) == 6 and not scores.requires_grad
+    test = torch.tensor([[0, 0, 5]])
+    assert evaluate_link_prediction(model.scorer(graph), test, test, 6)["tail"]["mr"] == 1.0  # 5 scores highest

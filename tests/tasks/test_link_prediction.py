@@ -130,6 +130,47 @@ def test_sparse_filter_counts_equal_the_dense_mask(side):
         assert torch.equal(a, b)
 
 
+def brute_force_filtered(scores, test, known, side):
+    """Realistic filtered ranks by plain loops over ``scores`` (one row per test triple)."""
+    known_set = {tuple(x) for x in known.tolist()}
+    out = []
+    for i, (h, r, t) in enumerate(test.tolist()):
+        true_id = t if side == "tail" else h
+        s = scores[i].tolist()
+        kept = [
+            e
+            for e in range(scores.size(1))
+            if e == true_id or ((h, r, e) if side == "tail" else (e, r, t)) not in known_set
+        ]
+        greater = sum(s[e] > s[true_id] for e in kept)
+        not_smaller = sum(s[e] >= s[true_id] for e in kept)
+        out.append(0.5 * (greater + 1 + not_smaller))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("side", ["head", "tail"])
+def test_float64_scores_that_float32_cannot_tell_apart_rank_as_brute_force(side):
+    """Known answers scored 1e-12 above or below the true entity: float64 keeps them apart."""
+    ne, nr = 12, 2
+    known = random_triples(90, ne, nr, seed=8)
+    test = known[::4]
+    g = torch.Generator().manual_seed(9)
+    offsets = torch.randint(-1, 2, (ne, nr, ne), generator=g).double() * 1e-12  # below float32's resolution
+    table = 1.0 + offsets
+
+    def score_fn(ids, relations, s):
+        return table[ids, relations].clone()
+
+    ours = evaluate_link_prediction(score_fn, test, known, ne, batch_size=5)
+    query = test[:, 2] if side == "head" else test[:, 0]
+    ref = brute_force_filtered(table[query, test[:, 1]], test, known, side)
+    assert rank_metrics(ref) == pytest.approx({k: ours[side][k] for k in rank_metrics(ref)}, rel=1e-12)
+    index = FilterIndex(known, ne, nr)
+    known_pairs = index.known(query, test[:, 1], side)
+    ranks = ranks_from_scores(table[query, test[:, 1]], test[:, COLUMN[side]], known=known_pairs)
+    assert (ranks.optimistic <= ranks.pessimistic).all()
+
+
 def test_nan_scores_rank_last():
     scores = torch.tensor([[1.0, float("nan"), 0.5, 2.0], [float("nan"), 3.0, float("nan"), 1.0]])
     ranks = ranks_from_scores(scores, torch.tensor([0, 0]))
@@ -445,6 +486,37 @@ def test_train_with_reciprocal_and_n3_saves_and_reloads(tmp_path):
     loaded = TrainedModel.load(trained.save(tmp_path / "run"))
     assert loaded.model.reciprocal and loaded.task.regularizer == "n3" and loaded.task_config == task
     assert loaded.test["mrr"] == pytest.approx(trained.test["mrr"], abs=1e-6)
+
+
+def test_negative_sampling_trains_the_inverse_relations_that_score_heads():
+    """Reciprocal models answer head queries with inverse-relation rows: negative sampling must train them.
+
+    Head-corrupted negatives are scored as the head queries evaluation asks, (t, r⁻¹, h'), and each
+    positive both ways; before, the inverse rows never had a gradient and head prediction ranked
+    with their random initial values.
+    """
+    import kgtransfer as kgt
+    from kgtransfer.models.link_predictor import LinkPredictor
+
+    split = _nations_split()
+    config = kgt.TrainConfig(epochs=20, eval_every=5, lr=1e-2, progress=False, patience=0, device="cpu")
+    task = kgt.TaskConfig(loss="negative-sampling", num_negatives=8)
+    trained = {
+        rec: kgt.train(split, kgt.ModelConfig(encoder="embedding", dim=16, reciprocal=rec), config, task)
+        for rec in (False, True)
+    }
+    inverse = trained[True].model.inverse_relation.weight
+    torch.manual_seed(config.seed)
+    initial = LinkPredictor.build(trained[True].model_config, split.num_entities, split.num_relations)
+    assert not torch.equal(inverse, initial.inverse_relation.weight)  # trained, not left at its init
+    head = {rec: t.test["head"]["mrr"] for rec, t in trained.items()}
+    assert head[True] > head[False] - 0.1, head  # about 0.41 against 0.69 with untrained inverse rows
+
+    lp = LinkPredictionTask(split, loss="negative-sampling", num_negatives=3)
+    positives, negatives, replace_head = next(lp.batches(1, 4, torch.Generator().manual_seed(0)))
+    kept = positives.repeat_interleave(3, 0)
+    assert torch.equal(negatives[~replace_head, :2], kept[~replace_head, :2])  # tail corrupted
+    assert torch.equal(negatives[replace_head, 1:], kept[replace_head, 1:])  # head corrupted
 
 
 def test_nan_and_infinite_scores_rank_last():

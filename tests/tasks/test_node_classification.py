@@ -100,6 +100,9 @@ def test_metrics_agree_with_scikit_learn():
     assert ours["macro_f1"] == pytest.approx(sk.f1_score(true, pred, average="macro", zero_division=0))
     assert ours["micro_f1"] == pytest.approx(sk.f1_score(true, pred, average="micro", zero_division=0))
     assert ours["subset_accuracy"] == pytest.approx(sk.accuracy_score(true, pred))
+    true[:, 3], pred[:, 3] = 0, 0  # a class absent from both: left out, as for multi-class data
+    ours = classification_metrics(pred, true, num_classes=4, multi_label=True)
+    assert ours["macro_f1"] == pytest.approx(sk.f1_score(true, pred, average="macro", labels=[0, 1, 2]))
 
 
 # --- model and task -------------------------------------------------------------------------------
@@ -218,6 +221,51 @@ def test_query_labels_with_leaking_predicates_removed():
     assert set(result.task.node_ids.tolist()) <= set(range(result.task.graph.num_nodes))
 
 
+def test_query_labels_stated_from_the_class_side_are_no_messages():
+    """(C, member, e) states e's label as much as (e, type, C): the message graph holds both directions."""
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    rows = [(iri(f"C{i % 2}"), iri("member"), iri(f"e{i}")) for i in range(8)]
+    rows += [(iri(f"e{i}"), iri("next"), iri(f"e{(i + 1) % 8}")) for i in range(8)]
+    query = f"SELECT ?e ?c WHERE {{ ?c {iri('member')} ?e }}"
+    labels = typing_labels(KnowledgeGraph.from_triples(rows), query=query)
+    assert len(labels.entities) == 8 and labels.removed == 8
+    kept = {labels.graph.terms[p] for p in labels.graph.triples[:, 1].tolist()}
+    assert kept == {iri("next")}
+
+
+def test_other_triples_between_an_entity_and_its_label_are_no_messages():
+    """rdf:type labels: (C, instance, e) and (e, seeAlso, C) state the label too; e0 near another class stays."""
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    rows = [(iri(f"e{i}"), RDF_TYPE, iri(f"C{i % 2}")) for i in range(6)]
+    rows += [(iri(f"C{i % 2}"), iri("instance"), iri(f"e{i}")) for i in range(6)]
+    rows += [(iri("e0"), iri("seeAlso"), iri("C0")), (iri("e0"), iri("near"), iri("C1"))]
+    labels = typing_labels(KnowledgeGraph.from_triples(rows))
+    kept = {tuple(labels.graph.terms[t] for t in row) for row in labels.graph.triples.tolist()}
+    assert kept == {(iri("e0"), iri("near"), iri("C1"))} and labels.removed == 13
+
+
+def test_keep_single_counts_min_count_over_the_entities_it_keeps():
+    """a is the only single-typed A (b is A and B): keep="single" keeps no one-member class A.
+
+    Without A, b is typed B alone, as an entity whose other type is too rare is.
+    """
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    types = {"a": "A", "b": "AB", "c": "B", "d": "B", "e": "C", "f": "C"}
+    rows = [(iri(e), RDF_TYPE, iri(k)) for e, kinds in types.items() for k in kinds]
+    kg = KnowledgeGraph.from_triples(rows + [(iri("a"), iri("p"), iri("c"))])
+    single = typing_labels(kg, keep="single")
+    assert single.classes == [iri("B"), iri("C")] and single.entities == [iri(e) for e in "bcdef"]
+    assert typing_labels(kg).classes == [iri("A"), iri("B"), iri("C")]  # multi-label: a and b share A
+    # a label dropped as too rare can make an entity single-typed, which can then lift its other class
+    types = {"a": "AZ", "b": "A", "c": "B", "d": "B"}
+    rows = [(iri(e), RDF_TYPE, iri(k)) for e, kinds in types.items() for k in kinds]
+    single = typing_labels(KnowledgeGraph.from_triples(rows), keep="single")
+    assert single.entities == [iri(e) for e in "abcd"] and single.labels[0] == (iri("A"),)
+
+
 def test_entity_typing_is_deterministic_and_saves(tmp_path):
     def run(seed):
         cfg = small_config(epochs=12, eval_every=3, seed=seed)
@@ -327,6 +375,21 @@ def test_entities_with_several_types_train_multi_label():
     result = train_entity_typing(_typed_graph(types), **_QUICK)
     assert result.labels.multi_label and result.task.targets.shape == (36, 4)  # C0, C1, C2 and D0
     assert 0 <= result.test["micro_f1"] <= 1
+
+
+def test_multi_label_entities_are_split_by_their_rarest_label_not_their_combination():
+    """120 entities, 13 classes of 12 or more members, 30 combinations of 4: every class is large enough.
+
+    Stratified by the exact combination, no combination had enough members for a valid or test
+    entity (round(4 * 0.1) = 0) and training failed with EmptySplitError.
+    """
+    types = {i: [f"A{i % 3}", f"B{(i // 3) % 10}"] for i in range(120)}
+    result = train_entity_typing(_typed_graph(types, entities=120), **_QUICK)
+    assert result.labels.multi_label
+    sizes = [len(result.split.train), len(result.split.valid), len(result.split.test)]
+    assert sizes[1] > 0 and sizes[2] > 0 and sum(sizes) == 120
+    test_classes = result.task.targets[result.task.rows["test"]].sum(0)
+    assert int((test_classes > 0).sum()) >= 10  # spread over the classes, not piled into a few
 
 
 def test_one_class_warns_that_the_task_is_trivial():

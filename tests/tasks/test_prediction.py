@@ -66,8 +66,24 @@ def test_prediction_errors(trained):
     for k in (0, -1, 2.5):  # k=-1 used to return every entity but the worst one
         with pytest.raises(KGTransferError, match="k must be an integer >= 1"):
             kgt.predict_target(trained, head=f"{EX}e0", relation=f"{EX}pair", k=k)
-    with pytest.raises(ValueError, match="exactly one of head or tail"):
+    with pytest.raises(KGTransferError, match="exactly one of head or tail"):
         kgt.predict_target(trained, head=f"{EX}e0", tail=f"{EX}e1", relation=f"{EX}pair")
+    with pytest.raises(KGTransferError, match="exactly one of head or tail"):
+        kgt.predict_target(trained, head=f"{EX}e0")
+
+
+def test_a_nan_score_ranks_last_as_in_evaluation(trained):
+    """Evaluation ranks a NaN candidate behind every number; the top-k did put it first."""
+    import copy
+    import math
+
+    broken = copy.copy(trained)
+    broken.model = copy.deepcopy(trained.model)
+    with torch.no_grad():
+        broken.model.encoder.entity_embedding.weight[int(trained.vocab.entities.index([f"<{EX}e3>"])[0])] = math.nan
+    preds = kgt.predict_target(broken, head=f"{EX}e0", relation=f"{EX}pair", k=16)
+    assert preds[-1].term == f"{EX}e3" and math.isnan(preds[-1].score)
+    assert f"{EX}e3" not in {p.term for p in kgt.predict_target(broken, head=f"{EX}e0", relation=f"{EX}pair", k=3)}
 
 
 def test_embeddings_by_iri(trained, tmp_path):
@@ -104,3 +120,20 @@ def test_trained_model_methods(trained):
         trained, head=f"{EX}e0", relation=f"{EX}pair", k=3
     )
     assert trained.embeddings()["entities"][0] == kgt.embeddings(trained)["entities"][0]
+
+
+def test_a_float64_model_is_ordered_on_its_float64_scores(trained):
+    """Tails 1e-12 apart: the top-k follows the float64 scores (rounded to float32 they tied, lowest id first)."""
+    import copy
+
+    wide = copy.copy(trained)
+    wide.model = copy.deepcopy(trained.model).double()
+    ids = trained.vocab.entities.index([f"<{EX}e{i}>" for i in range(16)])
+    with torch.no_grad():
+        rows = wide.model.encoder.entity_embedding.weight
+        rows[ids] = 1.0 + torch.arange(16, dtype=torch.float64)[:, None] * 1e-12
+        wide.model.encoder.relation_embedding.weight.fill_(1.0)
+        if wide.model.inverse_relation is not None:
+            wide.model.inverse_relation.weight.fill_(1.0)
+    preds = kgt.predict_target(wide, head=f"{EX}e0", relation=f"{EX}pair", k=3)
+    assert [p.term for p in preds] == [f"{EX}e15", f"{EX}e14", f"{EX}e13"]
