@@ -92,7 +92,8 @@ class _Pair:
 
     def result(self, triples: np.ndarray, provenance: np.ndarray, name: str) -> KnowledgeGraph:
         # sources of one name that the result keeps apart get names that tell them apart
-        live = sorted(set().union(*(self.table.sets[i] for i in np.unique(provenance).tolist())))
+        used = np.flatnonzero(np.bincount(provenance, minlength=len(self.table.sets))).tolist()
+        live = sorted(set().union(*(self.table.sets[i] for i in used)))
         names = list(self.sources)
         distinct = distinct_names([names[i] for i in live], [self.origins[i] for i in live])
         for i, n in zip(live, distinct, strict=True):
