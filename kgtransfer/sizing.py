@@ -115,9 +115,9 @@ class Plan:
 
     def __str__(self) -> str:
         every = "every epoch" if self.eval_every == 1 else f"every {self.eval_every} epochs"
+        steps = f"{self.steps_per_epoch:,} step{'' if self.steps_per_epoch == 1 else 's'}"
         settings = (
-            f"dim {self.dim}, batch size {self.batch_size:,} ({self.steps_per_epoch} steps per epoch), "
-            f"lr {self.lr:g}, validation {every}"
+            f"dim {self.dim}, batch size {self.batch_size:,} ({steps} per epoch), lr {self.lr:g}, validation {every}"
         )
         return f"{settings}\n  why: {'; '.join(self.reasons)}" if self.reasons else settings
 

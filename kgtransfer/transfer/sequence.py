@@ -991,7 +991,7 @@ def run_sequence_file(
         spec["interleaved"] = interleaved
     try:
         result = sequence(snapshots, model, config, task=task, log=print, **spec)
-    except (ValueError, TypeError) as e:
+    except ConfigError as e:  # a setting of the file; other errors (a step's data, a bug) keep their own type
         raise ConfigError(f"{path}: {e}") from e
     result.save(Path(out or Path("runs") / name))
     print(result.summary())

@@ -11,7 +11,7 @@ import torch
 
 import kgtransfer as kgt
 from kgtransfer.config import ConfigError, ModelConfig, TrainConfig
-from kgtransfer.errors import RDFSyntaxError, RegistryError
+from kgtransfer.errors import EmptySplitError, RDFSyntaxError, RegistryError
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.knowledge.snapshots import load_snapshot
 from kgtransfer.models.link_predictor import LinkPredictor
@@ -628,3 +628,22 @@ def test_a_sequence_gives_the_caller_its_random_generator_back(snapshots):
     torch.manual_seed(5)
     sequence(snapshots[:2], MODEL, CONFIG, valid_size=None, scratch=False)
     assert torch.equal(torch.rand(3), expected)  # each run reseeded it with the sequence's seed
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected", "prefixed"),
+    [(ConfigError("alphas: bad"), ConfigError, True), (EmptySplitError("step 2: nothing new"), EmptySplitError, False)],
+)
+def test_a_sequence_file_names_itself_in_setting_errors_only(tmp_path, monkeypatch, raised, expected, prefixed):
+    """A step's data error keeps its type (it was re-raised as a ConfigError of the file, as were bugs)."""
+    from kgtransfer.transfer import sequence as module
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(module, "sequence", fail)
+    toml = tmp_path / "seq.toml"
+    toml.write_text('[sequence]\nsnapshots = ["a", "b"]\n', encoding="utf-8")
+    with pytest.raises(expected) as caught:
+        module.run_sequence_file(toml, tmp_path / "out")
+    assert type(caught.value) is expected and str(caught.value).startswith(str(toml)) is prefixed
