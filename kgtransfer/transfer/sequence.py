@@ -50,6 +50,7 @@ from torch import Tensor
 
 from kgtransfer.config import ConfigError, ModelConfig, TaskConfig, TrainConfig
 from kgtransfer.engine import OPTIMIZERS, fit
+from kgtransfer.errors import EmptySplitError
 from kgtransfer.interleave import interleave
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table
@@ -128,8 +129,14 @@ def steps(
         snap = load_snapshot(source, names[i], seed=seed)
         merged = snap if merged is None else merge(merged, snap, name=f"{names[0]}..{names[i]}")
         vocab = vocab.extend(merged).extend(snap)  # a term the operator dropped still gets a row
-        split = given_split(merged, vocab=vocab)
-        snap_split = given_split(snap, vocab=vocab)
+        where = f"step {i} ({names[i]}, the {operator} of {names[0]}..{names[i]})"
+        if not len(merged):
+            raise EmptySplitError(f"{where}: no triples; nothing to train or evaluate on")
+        try:
+            split = given_split(merged, vocab=vocab)
+            snap_split = given_split(snap, vocab=vocab)
+        except EmptySplitError as e:
+            raise EmptySplitError(f"{where}: {e}") from None
         trains.append(snap_split.train.tensor)
         tests.append(_sample(snap_split.test.tensor, test_size, seed + i))
         yield Step(

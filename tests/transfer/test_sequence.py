@@ -647,3 +647,8 @@ def test_a_sequence_file_names_itself_in_setting_errors_only(tmp_path, monkeypat
     with pytest.raises(expected) as caught:
         module.run_sequence_file(toml, tmp_path / "out")
     assert type(caught.value) is expected and str(caught.value).startswith(str(toml)) is prefixed
+
+
+def test_a_step_with_nothing_to_split_is_named(snapshots):
+    with pytest.raises(EmptySplitError, match=r"step 1 \(toy/1, the intersection of toy/0..toy/1\)"):
+        list(steps(snapshots[:2], operator="intersection"))
