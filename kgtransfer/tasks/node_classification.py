@@ -182,7 +182,10 @@ class NodeClassificationTask:
         self.graph = graph
         self.multi_label = multi_label
         self.metric = metric
-        self.num_classes = num_classes or (targets.size(1) if multi_label else int(targets.max()) + 1)
+        needed = targets.size(1) if multi_label else int(targets.max()) + 1 if len(targets) else 1
+        if num_classes is not None and num_classes < needed:  # cross-entropy would fail deep in torch
+            raise ValueError(f"num_classes={num_classes}, but the targets need {needed} classes")
+        self.num_classes = num_classes or needed
         self.node_ids = node_ids
         self.targets = targets.float() if multi_label else targets.long()
         self.split = split

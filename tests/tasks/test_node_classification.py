@@ -140,6 +140,9 @@ def test_task_checks_its_inputs():
         NodeClassificationTask(graph, node_ids, targets, split, multi_label=True)
     with pytest.raises(ValueError, match="metric"):
         NodeClassificationTask(graph, node_ids, targets, split, metric="subset_accuracy")
+    with pytest.raises(ValueError, match="num_classes=2, but the targets need 3"):  # was an index error in torch
+        NodeClassificationTask(graph, node_ids, targets, split, num_classes=2)
+    assert NodeClassificationTask(graph, node_ids, targets, split, num_classes=5).num_classes == 5
 
 
 def test_sampled_steps_train_on_neighbourhoods():
