@@ -97,6 +97,8 @@ def build_transferred(
     """
     config = pretrained.model_config
     model = LinkPredictor.build(config, split.num_entities, split.num_relations)
+    if not isinstance(pretrained.model.head, nn.Identity):  # a linear probe's head is part of what it learned
+        model.head = copy.deepcopy(pretrained.model.head).to(next(model.parameters()).device)
     graph = split.message_graph()
     rows = torch.cat([split.train.tensor, split.valid.tensor, split.test.tensor])
     used = (_mask(rows[:, [0, 2]], split.num_entities), _mask(rows[:, 1], split.num_relations))

@@ -201,3 +201,22 @@ def test_a_multi_phase_run_resumed_for_more_epochs_restarts_the_phases_after_a_l
     assert all(torch.equal(v, expected.model.state_dict()[k]) for k, v in resumed.model.state_dict().items())
     again = kgt.finetune(pre, graphs[1], "lp-ft", config, checkpoint_dir=tmp_path, resume=True)  # finished: a replay
     assert again.fit.history.loss == expected.fit.history.loss
+
+
+def test_fine_tuning_from_a_linear_probe_keeps_its_head(graphs, pre, tmp_path):
+    """The probe's head is part of the model it reports; fine-tuning from it starts from that model (it was dropped)."""
+    from kgtransfer.transfer.finetune import build_transferred
+
+    probe = kgt.finetune(pre, graphs[1], "linear-probe", kgt.TrainConfig(**QUICK))
+    assert isinstance(probe.model.head, torch.nn.Linear)
+    model, report, _ = build_transferred(probe, probe.split)
+    assert torch.equal(model.head.weight, probe.model.head.weight) and "head.weight" in report.parameters_copied
+    model.eval()
+    probe.model.eval()
+    graph = probe.split.message_graph()
+    with torch.no_grad():
+        ours, theirs = model.encode(graph)[0], probe.model.encode(graph)[0]
+    assert torch.allclose(ours, theirs)  # the same function on the same graph
+    ft = kgt.finetune(probe, graphs[1], "full", kgt.TrainConfig(**{**QUICK, "epochs": 2}))
+    assert isinstance(ft.model.head, torch.nn.Linear)
+    assert kgt.TrainedModel.load(ft.save(tmp_path / "ft")).evaluate("test") == ft.evaluate("test")
