@@ -24,6 +24,7 @@ from pathlib import Path
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
 from kgtransfer.errors import KGTransferError
+from kgtransfer.files import is_plain_name
 
 
 class ExperimentError(KGTransferError, ValueError):
@@ -198,7 +199,7 @@ def _check_layout(raw: dict, path: Path) -> None:
             wanted = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             fail(key, f"expected {wanted}, got {type(value).__name__} {value!r}"[:300])
     name = raw.get("name", path.stem)
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or name != name.strip():
+    if not is_plain_name(name) or name != name.strip():
         fail("name", f"{name!r} is not a plain folder name (no '/', '\\\\', '..')")
     seeds = raw.get("seeds", [0])
     seeds = seeds if isinstance(seeds, list) else [seeds]

@@ -12,6 +12,11 @@ import tempfile
 from pathlib import Path
 
 
+def is_plain_name(name) -> bool:
+    r"""Whether ``name`` can name a folder inside another: not empty, ``.`` or ``..``; no ``/``, ``\`` or NUL."""
+    return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
+
+
 def current_umask() -> int:
     """The process umask (read by setting and restoring it)."""
     mask = os.umask(0o022)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
-from kgtransfer.files import atomic_write_text, save_json
+from kgtransfer.files import atomic_write_text, is_plain_name, save_json
 from kgtransfer.report import format_table
 
 DEFAULT_VARIANTS = ("scratch", "full", "lp-ft", "compose-gate")
@@ -96,9 +96,9 @@ RESERVED = ("interpolation", "pretrained")
 
 def _check_label(label) -> None:
     """A variant label is a plain name: it keys the runs and names the folder its model is saved in."""
-    if not isinstance(label, str) or not label or label in RESERVED or label in (".", ".."):
+    if not isinstance(label, str) or label in ("", ".", "..", *RESERVED):
         raise ConfigError(f"variant label {label!r}: use a non-empty name other than {', '.join(RESERVED)}")
-    if any(c in label for c in "/\\\0"):
+    if not is_plain_name(label):
         raise ConfigError(f"variant label {label!r}: no '/' or '\\' (it names the folder models/<label>)")
 
 

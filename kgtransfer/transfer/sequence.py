@@ -51,6 +51,7 @@ from torch import Tensor
 from kgtransfer.config import ConfigError, ModelConfig, TaskConfig, TrainConfig
 from kgtransfer.engine import OPTIMIZERS, fit
 from kgtransfer.errors import EmptySplitError
+from kgtransfer.files import is_plain_name
 from kgtransfer.interleave import interleave
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table
@@ -970,7 +971,7 @@ def run_sequence_file(
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}{hint}; a [sequence] file has: {', '.join(tables)}")
     name = raw.get("name", path.stem)
-    if not isinstance(name, str) or not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+    if not is_plain_name(name):
         raise ConfigError(f"{path}: name: {name!r} is not a plain folder name (no '/', '\\', '..')")
     spec = dict(raw.get("sequence") or {})
     if not spec.get("snapshots"):
