@@ -11,7 +11,7 @@ paths lead straight to the answer).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,10 +56,7 @@ class TypingLabels:
         """
         if not self.multi_label:
             return [x[0] for x in self.labels]
-        counts: dict[str, int] = defaultdict(int)
-        for labels in self.labels:
-            for label in labels:
-                counts[label] += 1
+        counts = _label_counts(self.labels)
         return [min(labels, key=lambda x: (counts[x], x)) for labels in self.labels]
 
     def targets(self) -> np.ndarray:
@@ -140,11 +137,7 @@ def _kept_labels(by_entity: dict[str, set[str]], min_count: int, keep: str) -> t
     with one label), so that no class of the result has fewer members; dropping a class can leave
     another entity with one label, so that repeats until nothing changes.
     """
-    counts: dict[str, int] = defaultdict(int)
-    for ls in by_entity.values():
-        for label in ls:
-            counts[label] += 1
-    allowed = {x for x, n in counts.items() if n >= min_count}
+    allowed = {x for x, n in _label_counts(by_entity.values()).items() if n >= min_count}
     while True:
         entities, labels = [], []
         for entity in sorted(by_entity):
@@ -152,14 +145,16 @@ def _kept_labels(by_entity: dict[str, set[str]], min_count: int, keep: str) -> t
             if kept and (keep != "single" or len(kept) == 1):
                 entities.append(entity)
                 labels.append(kept)
-        counts: dict[str, int] = defaultdict(int)
-        for ls in labels:
-            for label in ls:
-                counts[label] += 1
+        counts = _label_counts(labels)
         rare = {x for x in allowed if counts[x] < min_count}
         if not rare:
             return entities, labels
         allowed -= rare
+
+
+def _label_counts(label_sets) -> Counter:
+    """How many of ``label_sets`` (one per entity) hold each label."""
+    return Counter(label for labels in label_sets for label in labels)
 
 
 def _iri(value: str) -> str:
