@@ -185,9 +185,7 @@ def plot_sweep(
 
 def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
     """The average of several models' weights (aligned by IRI onto the first one's vocabulary)."""
-    if not models:
-        raise _no_models()
-    check_link_predictors(models, "a soup")
+    _check_soup(models)
     models = with_heads(models)
     base = models[0]
     mixes = [check_mixable(other, base, "soup") for other in models[1:]]
@@ -219,9 +217,7 @@ def greedy_soup(models: Sequence[TrainedModel], metric: str = "mrr") -> TrainedM
 
     Wortsman et al. 2022, "Model soups". Selection uses validation only.
     """
-    if not models:
-        raise _no_models()
-    check_link_predictors(models, "a soup")
+    _check_soup(models)
     ranked = sorted(models, key=lambda m: m.evaluate("valid")[metric], reverse=True)
     chosen = [ranked[0]]
     best = ranked[0].evaluate("valid")[metric]
@@ -236,7 +232,10 @@ def greedy_soup(models: Sequence[TrainedModel], metric: str = "mrr") -> TrainedM
     return soup
 
 
-def _no_models():
+def _check_soup(models: Sequence[TrainedModel]) -> None:
+    """Refuse an empty soup, or one holding something other than link-prediction runs."""
     from kgtransfer.config import ConfigError
 
-    return ConfigError("a soup needs at least one model")
+    if not models:
+        raise ConfigError("a soup needs at least one model")
+    check_link_predictors(models, "a soup")
