@@ -7,8 +7,8 @@ edges than the fanout keeps all of them; otherwise the fanout is drawn with repl
 duplicates are dropped). The result is a :class:`~torch_geometric.data.Data` subgraph with local
 ``edge_index``, ``edge_type``, the global id ``n_id`` of each local node (seeds first, in order, then
 the nodes first reached at hop 1, 2, ...), ``num_sampled_nodes`` (how many nodes each hop added,
-seeds first, as in PyG's loaders) and the global id ``e_id`` of each edge (ascending, so forward
-edges come before inverse ones, as in the message graph). An edge drawn at hop :math:`\ell` ends
+seeds first, as in PyG's loaders) and the global id ``e_id`` of each edge (forward edges before
+inverse ones, as in the message graph; otherwise in the order they were drawn). An edge drawn at hop :math:`\ell` ends
 in a node of hop :math:`\ell - 1`, so the nodes within :math:`k` hops of the seeds are the first
 ``sum(num_sampled_nodes[:k + 1])`` and the edges into them those whose target is below that count
 (what "trim to layer" encoders use, :attr:`~kgtransfer.models.base.Encoder.trims_to_seeds`).
@@ -53,25 +53,29 @@ class NeighbourSampler:
         self.deg = torch.bincount(dst, minlength=self.num_nodes)
         self.rowptr = torch.zeros(self.num_nodes + 1, dtype=torch.long, device=dst.device)
         torch.cumsum(self.deg, 0, out=self.rowptr[1:])
-        self.edge_index = edge_index
 
     def __repr__(self) -> str:
         return f"NeighbourSampler({self.num_nodes} nodes, {self.num_edges} edges, fanouts={self.fanouts})"
 
-    def _incoming(self, nodes: Tensor, k: int, generator: torch.Generator | None) -> Tensor:
-        """Positions (in CSC order) of up to ``k`` incoming edges of each of ``nodes``."""
+    def _incoming(self, nodes: Tensor, k: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """CSC positions of up to ``k`` incoming edges of each of ``nodes``, and their targets (index in ``nodes``)."""
         deg = self.deg[nodes]
         small = deg <= k
         # all edges of the nodes with at most k of them
-        d_small, start_small = deg[small], self.rowptr[nodes[small]]
+        which_small = small.nonzero().squeeze(1)
+        d_small, start_small = deg[which_small], self.rowptr[nodes[which_small]]
         offsets = torch.arange(int(d_small.sum()), device=nodes.device)
         offsets = offsets - torch.repeat_interleave(torch.cumsum(d_small, 0) - d_small, d_small)
         all_pos = torch.repeat_interleave(start_small, d_small) + offsets
-        # k draws with replacement for the others
-        big = nodes[~small]
+        # k draws with replacement for the others; repeats of a node's draw are dropped (a sort per row of k)
+        which_big = (~small).nonzero().squeeze(1)
+        big = nodes[which_big]
         draws = torch.rand(len(big), k, generator=generator, device="cpu").to(nodes.device)
-        pos = self.rowptr[big].unsqueeze(1) + (draws * self.deg[big].unsqueeze(1)).long()
-        return torch.cat([all_pos, torch.unique(pos.reshape(-1))])
+        pos = (self.rowptr[big].unsqueeze(1) + (draws * self.deg[big].unsqueeze(1)).long()).sort(dim=1).values
+        first = torch.ones_like(pos, dtype=torch.bool)
+        first[:, 1:] = pos[:, 1:] != pos[:, :-1]
+        owner = torch.cat([torch.repeat_interleave(which_small, d_small), which_big.unsqueeze(1).expand_as(pos)[first]])
+        return torch.cat([all_pos, pos[first]]), owner
 
     def sample(self, seeds: Tensor, exclude: Tensor | None = None, generator: torch.Generator | None = None) -> Data:
         """The sampled subgraph around ``seeds``.
@@ -85,38 +89,78 @@ class NeighbourSampler:
         Returns:
             ``Data(edge_index, edge_type, n_id, e_id, num_sampled_nodes, num_nodes)`` with local node ids;
             ``num_sampled_nodes`` has ``len(fanouts) + 1`` entries (0 for hops that found no new node).
+
+        The bookkeeping is the work of the sample only, never of the graph: which nodes are in the
+        sample, and their local ids, live in one global-to-local array (-1 elsewhere) that is
+        restored before returning; a hop's new nodes are its edges' sources not yet there, each
+        taken once, in the order they are first met (no sort, no binary search).
         """
         device = self.src.device
         seeds = seeds.to(device)
-        nodes, frontier, picked, seen = [seeds], seeds, [], torch.sort(seeds).values
-        for k in self.fanouts:  # sort-based bookkeeping: the cost of a step does not grow with the graph
-            if not len(frontier):
-                break
-            pos = self._incoming(frontier, k, generator)
-            picked.append(pos)
-            sources = torch.unique(self.src.index_select(0, pos))
-            frontier = sources[~torch.isin(sources, seen)]
-            seen = torch.sort(torch.cat([seen, frontier])).values
-            nodes.append(frontier)
-        pos = torch.cat(picked) if picked else torch.zeros(0, dtype=torch.long, device=device)
-        e_id = self.edge_id.index_select(0, pos)  # gathers from the graph-sized arrays: index_select, not [...]
-        if exclude is not None and len(exclude):
-            keep = ~torch.isin(e_id % (self.num_edges // 2), exclude.to(device))
-            pos, e_id = pos[keep], e_id[keep]
-        pos = pos[torch.argsort(e_id)]  # forward edges before inverse ones, as in the message graph
+        local = self._scratch("_local", self.num_nodes, -1, device)
+        nodes, picked, sources, targets = [seeds], [], [], []
+        local[seeds] = torch.arange(len(seeds), device=device)
+        try:
+            frontier, start, total = seeds, 0, len(seeds)
+            for k in self.fanouts:
+                if not len(frontier):
+                    break
+                pos, owner = self._incoming(frontier, k, generator)
+                src = self.src.index_select(0, pos)
+                outside = src[local.index_select(0, src) < 0]
+                frontier = _first_occurrences(outside, local)  # also writes their positions in `outside`
+                nodes.append(frontier)
+                local[frontier] = torch.arange(total, total + len(frontier), device=device)
+                picked.append(pos), sources.append(src), targets.append(owner + start)
+                start, total = total, total + len(frontier)
+            none = torch.zeros(0, dtype=torch.long, device=device)
+            pos, src, dst = (torch.cat(parts) if parts else none for parts in (picked, sources, targets))
+            edge_index = torch.stack([local.index_select(0, src), dst])
+        finally:
+            for part in nodes:
+                local[part] = -1
         e_id = self.edge_id.index_select(0, pos)
+        keep = e_id < self.num_edges // 2  # forward edges before inverse ones, as in the message graph
+        if exclude is not None and len(exclude):
+            excluded = self._scratch("_excluded", self.num_edges // 2, False, device)
+            exclude = exclude.to(device)
+            excluded[exclude] = True
+            dropped = excluded.index_select(0, e_id % (self.num_edges // 2))
+            excluded[exclude] = False
+        else:
+            dropped = torch.zeros_like(keep)
+        order = torch.cat([(keep & ~dropped).nonzero().squeeze(1), (~keep & ~dropped).nonzero().squeeze(1)])
         n_id = torch.cat(nodes)
         counts = [len(part) for part in nodes] + [0] * (len(self.fanouts) + 1 - len(nodes))
-        ends = [self.edge_index[i].index_select(0, e_id) for i in (0, 1)]  # row by row: [:, e_id] is 2.5x slower
-        edge_index = local_ids(n_id, torch.stack(ends))
         return Data(
-            edge_index=edge_index,
-            edge_type=self.edge_type.index_select(0, pos),
+            edge_index=edge_index.index_select(1, order),
+            edge_type=self.edge_type.index_select(0, pos.index_select(0, order)),
             n_id=n_id,
-            e_id=e_id,
+            e_id=e_id.index_select(0, order),
             num_sampled_nodes=counts,
             num_nodes=len(n_id),
         )
+
+    def _scratch(self, name: str, size: int, fill, device) -> Tensor:
+        """A graph-sized array kept between samples (allocated once), all ``fill`` between samples."""
+        array = getattr(self, name, None)
+        if array is None or array.device != torch.device(device):
+            dtype = torch.bool if isinstance(fill, bool) else torch.long
+            array = torch.full((size,), fill, dtype=dtype, device=device)
+            setattr(self, name, array)
+        return array
+
+
+def _first_occurrences(ids: Tensor, scratch: Tensor) -> Tensor:
+    """The distinct values of ``ids`` in the order they first occur, without sorting.
+
+    ``scratch`` is a global-sized array that is -1 at every one of ``ids``; each id's entry takes the
+    smallest position where it occurs (a deterministic reduction), so the positions that find
+    themselves there are the first occurrences. The entries are left at those positions.
+    """
+    at = torch.arange(len(ids), device=ids.device)
+    scratch.scatter_reduce_(0, ids, at, "amin", include_self=False)
+    return ids[scratch.index_select(0, ids) == at]
 
 
 def local_ids(n_id: Tensor, ids: Tensor) -> Tensor:

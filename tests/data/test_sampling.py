@@ -90,3 +90,37 @@ def test_nodes_come_in_hop_order_and_each_hop_ends_in_the_one_before():
     src, dst = sub.edge_index
     assert bool((hop[dst] < 2).all())  # no edge was drawn into the outermost hop
     assert bool((hop[src] <= hop[dst] + 1).all())  # an edge into hop k starts within hop k + 1
+
+
+def test_samples_leave_no_state_behind():
+    graph = _graph(num_triples=800, num_nodes=80)
+    shared = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (3, 2))
+    for i, seeds in enumerate((torch.tensor([1, 2, 3]), torch.tensor([70, 2]), torch.arange(80))):
+        exclude = torch.tensor([i, 100 + i])
+        fresh = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (3, 2))
+        a = shared.sample(seeds, exclude=exclude, generator=torch.Generator().manual_seed(i))
+        b = fresh.sample(seeds, exclude=exclude, generator=torch.Generator().manual_seed(i))
+        assert torch.equal(a.n_id, b.n_id) and torch.equal(a.e_id, b.e_id) and torch.equal(a.edge_index, b.edge_index)
+
+
+def test_hop_nodes_are_the_new_sources_of_the_edges_into_the_hop_before():
+    graph = _graph(num_triples=1500, num_nodes=200)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (4, 3))
+    sub = sampler.sample(torch.tensor([4, 9, 33]), generator=torch.Generator().manual_seed(3))
+    counts = sub.num_sampled_nodes
+    hop = torch.repeat_interleave(torch.arange(3), torch.tensor(counts))
+    src, dst = sub.edge_index
+    for h in range(2):
+        sources = torch.unique(src[hop[dst] == h])
+        assert torch.equal(sources[hop[sources] == h + 1], torch.arange(sum(counts[: h + 1]), sum(counts[: h + 2])))
+    inverse = (sub.edge_type % 2).bool()  # forward edges first, as in the message graph
+    assert not bool(inverse[: int((~inverse).sum())].any())
+    assert len(torch.unique(sub.e_id)) == len(sub.e_id)
+
+
+def test_first_occurrences_keep_order_without_sorting():
+    from kgtransfer.data.sampling import _first_occurrences
+
+    scratch = torch.full((10,), -1)
+    ids = torch.tensor([7, 3, 7, 9, 3, 0])
+    assert _first_occurrences(ids, scratch).tolist() == [7, 3, 9, 0]
