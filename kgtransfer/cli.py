@@ -190,7 +190,7 @@ def _model_options(p: argparse.ArgumentParser, model: dict | None = None, train:
     from kgtransfer.config import ModelConfig, TaskConfig
     from kgtransfer.config_adapter import add_arguments
 
-    add_arguments(p.add_argument_group("model (ModelConfig)"), ModelConfig, skip=("encoder_kwargs",), defaults=model)
+    add_arguments(p.add_argument_group("model (ModelConfig)"), ModelConfig, defaults=model)
     add_arguments(p.add_argument_group("task (TaskConfig)"), TaskConfig)
     _training_options(p, defaults=train)
 
@@ -211,8 +211,8 @@ def _learning_parsers(sub) -> None:
     p.add_argument("source", help=_source_help())
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
     p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
-    p.add_argument("--layers", type=int, help="message-passing layers (default: 2)")
-    p.add_argument("--bases", type=int, help="R-GCN basis decomposition: number of bases (default: none)")
+    p.add_argument("--layers", type=int, help="message-passing layers, num_layers of --encoder-kwargs (default: 2)")
+    p.add_argument("--bases", type=int, help="R-GCN basis decomposition: num_bases of --encoder-kwargs (default: none)")
     p.add_argument(
         "--split",
         default=None,
@@ -395,7 +395,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     from kgtransfer.sizing import plan
     from kgtransfer.training import make_split
 
-    _pretrain_configs(args)  # every flag checked before the data loads
+    model, _, _ = _pretrain_configs(args)  # every flag checked before the data loads
     checkpoints = _checkpoints(args)
     saved = load_split(args.split)  # a --split that names no split folder, too
     kg = _load_source(args.source, view=args.view)
@@ -405,7 +405,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         split,
         args.encoder or kgt.ModelConfig.encoder,
         **given,
-        layers=args.layers or 2,
+        layers=model.encoder_kwargs.get("num_layers", 2),
         memory_budget=args.memory_budget or kgt.TaskConfig.memory_budget,
         mode=args.mode or kgt.TaskConfig.mode,
         loss=args.loss or kgt.TaskConfig.loss,
@@ -483,10 +483,7 @@ def _scratch_command(args: argparse.Namespace, pretrained, config) -> str:
 
     model = pretrained.model_config
     sized = ("dim", "batch_size", "lr", "eval_every")
-    flags = to_flags(model, always=("encoder", "decoder", "dim"), skip=("encoder_kwargs",))
-    for key, flag in (("num_layers", "--layers"), ("num_bases", "--bases")):
-        if model.encoder_kwargs.get(key) is not None:
-            flags += [flag, str(model.encoder_kwargs[key])]
+    flags = to_flags(model, always=("encoder", "decoder", "dim"))
     flags += to_flags(pretrained.task_config) + to_flags(config, always=sized, skip=("device", "threads", "progress"))
     words = ["kgtransfer", "pretrain", args.target, "-o", f"{args.output}-scratch", "--split", args.output, *flags]
     if args.view:

@@ -98,6 +98,30 @@ class Config:
         except RegistryError as e:
             raise ConfigError(f"{type(self).__name__}.{name}: {e}") from None
 
+    def _check_arguments(self, name: str, target, given: tuple[str, ...] = ()) -> None:
+        """The keys of the dict field ``name`` are keyword arguments ``target`` takes, other than ``given``."""
+        import inspect
+
+        try:
+            parameters = inspect.signature(target).parameters
+        except (TypeError, ValueError):  # no signature to read: the constructor will say
+            return
+        if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            return
+        takes = [k for k, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        for key in getattr(self, name):
+            if key in given:
+                self._fail(name, f"{key!r} is set from the graph and the other fields, not here")
+            if key not in takes:
+                import difflib
+
+                close = difflib.get_close_matches(key, takes, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                choices = ", ".join(k for k in takes if k not in given)
+                self._fail(
+                    name, f"{getattr(target, '__name__', target)} takes no argument {key!r}{hint}; it takes: {choices}"
+                )
+
     def _check_types(self) -> None:
         """Coerce ints given for floats; reject values of the wrong type (bool is not a number)."""
         for f in fields(self):
@@ -154,6 +178,8 @@ class ModelConfig(Config):
         self._check_types()
         self._check_name("encoder", ENCODERS)
         self._check_name("decoder", DECODERS)
+        self._check_arguments("encoder_kwargs", ENCODERS[self.encoder], given=("num_nodes", "dim", "num_relations"))
+        self._check_arguments("decoder_kwargs", DECODERS[self.decoder])
         self._check("dim", self.dim >= 1, "must be >= 1")
         self._check("dropout", 0.0 <= self.dropout < 1.0, "must be in [0, 1)")
 

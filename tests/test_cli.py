@@ -197,3 +197,31 @@ def test_interpolate_checks_alpha_before_loading_or_writing(tmp_path, monkeypatc
         out = tmp_path / f"out{alpha}"
         assert main(["interpolate", "a", "b", "-o", str(out), f"--alpha={alpha}"]) == 1
         assert "alpha must lie in [0, 1]" in capsys.readouterr().err and not out.exists()
+
+
+def test_finetunes_scratch_command_gives_back_every_model_setting(tmp_path, capsys):
+    """The printed baseline command rebuilds the pretrained model's config, encoder arguments included."""
+    import shlex
+
+    import kgtransfer as kgt
+    from kgtransfer.cli import _pretrain_configs, build_parser
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    e = [f"<http://x.example/e{i}>" for i in range(10)]
+    rows = [(e[i], "<http://x.example/r>", e[(i + 1) % 10]) for i in range(10)]
+    KnowledgeGraph.from_triples(rows + [(e[i], "<http://x.example/s>", e[(i + 3) % 10]) for i in range(10)]).serialize(
+        tmp_path / "k.nt"
+    )
+    kwargs = '{"num_layers": 1, "dropout": 0.25, "root_weight": false}'
+    flags = ["--dim", "6", "--batch-size", "16", "--epochs", "1", "--no-progress", "--encoder-kwargs", kwargs]
+    assert main(["pretrain", str(tmp_path / "k.nt"), "-o", str(tmp_path / "pre"), "--bases", "2", *flags]) == 0
+    pre = kgt.TrainedModel.load(tmp_path / "pre")
+    assert pre.model_config.encoder_kwargs == {"num_layers": 1, "dropout": 0.25, "root_weight": False, "num_bases": 2}
+    assert (
+        main(["finetune", str(tmp_path / "pre"), str(tmp_path / "k.nt"), "-o", str(tmp_path / "ft"), "--epochs", "1"])
+        == 0
+    )
+    command = capsys.readouterr().out.split("from scratch on the same split and settings:\n")[1].strip()
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    model, _, _ = _pretrain_configs(args)
+    assert model == pre.model_config

@@ -10,19 +10,26 @@ from kgtransfer.models.link_predictor import LinkPredictor
 
 
 @pytest.mark.parametrize(
-    "config,field",
+    "fields,field",
     [
-        (kgt.ModelConfig(encoder="rgcn", encoder_kwargs={"bogus": 1}), "encoder_kwargs"),
-        (kgt.ModelConfig(encoder="compgcn", encoder_kwargs={"num_bases": 2}), "encoder_kwargs"),
-        (kgt.ModelConfig(encoder="rgcn", encoder_kwargs={"num_layers": 0}), "encoder_kwargs"),
-        (kgt.ModelConfig(decoder="transe", decoder_kwargs={"bogus": 1}), "decoder_kwargs"),
-        (kgt.ModelConfig(decoder="complex", dim=15), "dim"),
-        (kgt.ModelConfig(decoder="rotate", dim=15), "dim"),
+        ({"encoder": "rgcn", "encoder_kwargs": {"bogus": 1}}, "encoder_kwargs"),
+        ({"encoder": "compgcn", "encoder_kwargs": {"num_bases": 2}}, "encoder_kwargs"),
+        ({"encoder": "rgcn", "encoder_kwargs": {"num_layers": 0}}, "encoder_kwargs"),
+        ({"encoder": "rgcn", "encoder_kwargs": {"num_relations": 3}}, "encoder_kwargs"),
+        ({"decoder": "transe", "decoder_kwargs": {"bogus": 1}}, "decoder_kwargs"),
+        ({"decoder": "complex", "dim": 15}, "dim"),
+        ({"decoder": "rotate", "dim": 15}, "dim"),
     ],
 )
-def test_a_model_the_config_cannot_build_is_a_config_error(config, field):
+def test_a_model_the_config_cannot_build_is_a_config_error(fields, field):
+    """Names the field: an argument the model does not take when the config is made, a refused value when built."""
     with pytest.raises(ConfigError, match=rf"ModelConfig\.{field}"):
-        LinkPredictor.build(config, 10, 2)
+        LinkPredictor.build(kgt.ModelConfig(**fields), 10, 2)
+
+
+def test_a_misspelt_model_argument_is_refused_with_a_suggestion():
+    with pytest.raises(ConfigError, match="did you mean 'num_layers'"):
+        kgt.ModelConfig(encoder="rgcn", encoder_kwargs={"num_layer": 1})
 
 
 def test_train_and_entity_typing_name_the_bad_field():
@@ -32,7 +39,7 @@ def test_train_and_entity_typing_name_the_bad_field():
     triples = [(f"<urn:e{i}>", "<urn:p>", f"<urn:e{(i + 1) % 12}>") for i in range(12)]
     triples += [(f"<urn:e{i}>", rdf_type, f"<urn:C{i % 2}>") for i in range(12)]
     kg = kgt.KnowledgeGraph.from_triples(triples)
-    bad = kgt.ModelConfig(encoder="rgcn", dim=8, encoder_kwargs={"bogus": 1})
+    bad = kgt.ModelConfig(encoder="rgcn", dim=8, encoder_kwargs={"num_layers": 0})
     config = kgt.TrainConfig(epochs=1, progress=False, threads=1)
     with pytest.raises(ConfigError, match="encoder_kwargs"):
         kgt.train(kg, bad, config)
