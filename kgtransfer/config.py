@@ -94,7 +94,7 @@ class Config:
         if not isinstance(value, str):
             self._fail(name, "must be a name")
         try:
-            registry.check(value)
+            setattr(self, name, registry.canonical(value))  # as registered: saved runs and tables spell it one way
         except RegistryError as e:
             raise ConfigError(f"{type(self).__name__}.{name}: {e}") from None
 
@@ -322,8 +322,9 @@ class FinetuneConfig(Config):
         from kgtransfer.registry import COMPOSE, STRATEGIES
 
         self._check_types()
+        family = strategy_family(self.strategy)
         try:
-            STRATEGIES.check(strategy_family(self.strategy))
+            self.strategy = STRATEGIES.canonical(family) if family != "freeze-N" else canonical_freeze(self.strategy)
         except RegistryError as e:
             raise ConfigError(f"FinetuneConfig.strategy: {e}") from None
         self._check("init", self.init in ("neighbors", "neighbours", "random"), "must be neighbors or random")
@@ -337,6 +338,14 @@ def strategy_family(name: str) -> str:
     import re
 
     return "freeze-N" if re.fullmatch(r"freeze[-_ =]?\d+", str(name).strip().lower()) else name
+
+
+def canonical_freeze(name: str) -> str:
+    """``"Freeze_2"`` -> ``"freeze-2"``."""
+    import re
+
+    digits = re.search(r"\d+", name).group()
+    return f"freeze-{int(digits)}"
 
 
 def given(**values: Any) -> dict:

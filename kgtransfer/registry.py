@@ -75,6 +75,10 @@ class Registry(Mapping):
             raise RegistryError(f"unknown {self.kind} {name!r}{hint}; choose one of: {', '.join(self.names())}")
         return key
 
+    def canonical(self, name: str) -> str:
+        """The name ``name`` stands for, as it was registered (``"LPFT"`` -> ``"lp-ft"``)."""
+        return self._display[self.check(name)]
+
     def names(self) -> list[str]:
         """The registered names as they were registered (e.g. ``"lp-ft"``), sorted."""
         return sorted(self._display.values())

@@ -123,3 +123,12 @@ def test_configs_import_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_registered_names_are_kept_as_registered():
+    """Any spelling the registries accept is stored as registered, so saved runs and result tables agree."""
+    model = ModelConfig(encoder="R-GCN", decoder="ComplEx")
+    assert (model.encoder, model.decoder) == ("rgcn", "complex")
+    assert ModelConfig.from_dict(model.to_dict()) == ModelConfig(encoder="rgcn", decoder="complex")
+    assert TrainConfig(optimizer="AdamW").optimizer == "adamw"
+    assert FinetuneConfig(compose="GATE").compose == "gate"
