@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,10 @@ def predict_target(
     device = next(net.parameters()).device
     was_training = net.training
     net.eval()
-    score_fn = net.scorer(model.task.graph.to(device))
+    graph = model.task.graph
+    if graph.edge_index.device != device:  # a copy: PyG's Data.to moves the task's own graph in place
+        graph = copy.copy(graph).to(device)
+    score_fn = net.scorer(graph)
     net.train(was_training)
     scores = score_fn(torch.tensor([given], device=device), torch.tensor([r], device=device), side)[0].cpu()
     known = torch.zeros(len(scores), dtype=torch.bool)
