@@ -2,6 +2,7 @@
 
 Run:  .venv/bin/python benchmarks/scaling_training.py [--encoders rgcn compgcn embedding] [--epochs 10]
       [--sizes 100000 1000000 5000000] [--threads 1] [--quick] [--synthetic-steps 8 [--rounds 5]]
+      [--synthetic-dim 64]
 
 Sections (``benchmarks/scaling.py`` imports :func:`entity_section` and :func:`synthetic_epochs`):
 
@@ -19,6 +20,8 @@ Sections (``benchmarks/scaling.py`` imports :func:`entity_section` and :func:`sy
   --rounds R`` every size is built once and kept, then R rounds take N steps of each size in turn
   (interleaved, so that the sizes share the machine's spells of load); a size's step time is the
   median of its R x N steps, and each round gives its own exponent (their spread is reported).
+  The model has ModelConfig's default dim (200) unless ``--synthetic-dim`` says otherwise
+  (``kgt.train`` sizes graphs this large to dim 64); each other dim is a section of its own.
 
 Writes ``benchmarks/results/scaling_training.{json,md}``.
 """
@@ -40,6 +43,8 @@ import numpy as np
 import torch
 
 RESULTS = Path(__file__).parent / "results"
+#: The synthetic sizes' model dim unless ``--synthetic-dim`` is given: ModelConfig's default.
+DEFAULT_DIM = 200
 #: ``../shared/data/ckge/ENTITY`` beside the checkout (or one level further up, from a worktree).
 ENTITY = next(
     (p for p in (Path(__file__).resolve().parents[i] / "shared/data/ckge/ENTITY" for i in (2, 3)) if p.exists()),
@@ -254,7 +259,7 @@ def synthetic_triples(num_triples: int, num_relations: int = 300, seed: int = 0)
     return torch.stack([h, r, t], 1)
 
 
-def _synthetic_run(size: int, encoder: str, config) -> dict:
+def _synthetic_run(size: int, encoder: str, config, dim: int) -> dict:
     """One synthetic size ready to train: its model, sampled task (setup timed), optimizer and batches."""
     from kgtransfer.data.splits import Split
     from kgtransfer.data.tensorize import Triples
@@ -267,7 +272,7 @@ def _synthetic_run(size: int, encoder: str, config) -> dict:
     empty = torch.zeros(0, 3, dtype=torch.long)
     split = Split(Triples(triples, n, r), Triples(empty, n, r), Triples(empty, n, r), method="given")
     torch.manual_seed(0)
-    model = LinkPredictor.build(ModelConfig(encoder=encoder), n, r)
+    model = LinkPredictor.build(ModelConfig(encoder=encoder, dim=dim), n, r)
     started = time.perf_counter()
     task = LinkPredictionTask(split, mode="sampled").bind(model)
     setup = time.perf_counter() - started
@@ -284,10 +289,15 @@ def _synthetic_steps(run: dict, config, steps: int | None) -> int:
     """Take ``steps`` steps of ``run`` (all that are left of the epoch when None); their times are appended."""
     task, taken = run["task"], 0
     for batch in run["batches"]:
-        if "sub" not in run:  # the first step's subgraph, as the task samples it
+        if "sub" not in run:  # the first step's subgraph, as the task samples it; the sampler's CPU time (median of 5)
             ids, seed = batch
             seeds = task._candidates(task.train[ids], torch.Generator().manual_seed(seed + 1))
-            run["sub"] = task.sampler.sample(seeds, exclude=ids, generator=torch.Generator().manual_seed(seed))
+            times = []
+            for _ in range(5):
+                started = time.process_time()
+                run["sub"] = task.sampler.sample(seeds, exclude=ids, generator=torch.Generator().manual_seed(seed))
+                times.append(time.process_time() - started)
+            run["sample_cpu_seconds"] = statistics.median(times)
         wall, cpu = timed_step(run["model"], task, batch, run["optimizer"], config.grad_clip)
         run["wall"].append(wall)
         run["cpu"].append(cpu)
@@ -301,7 +311,9 @@ def _fit(sizes, seconds) -> float:
     return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0]) if len(sizes) > 1 else math.nan
 
 
-def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int | None = None, rounds: int = 1) -> dict:
+def synthetic_epochs(
+    sizes, threads: int, encoder: str = "rgcn", max_steps: int | None = None, rounds: int = 1, dim: int = DEFAULT_DIM
+) -> dict:
     """Seconds of one mini-batch (sampled) epoch per size, and the fitted growth exponent.
 
     With ``max_steps``, each size runs only that many steps (after one untimed warm-up step) and the
@@ -323,7 +335,7 @@ def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int 
     runs = []
     if rounds == 1:
         for size in sizes:
-            run = _synthetic_run(size, encoder, config)
+            run = _synthetic_run(size, encoder, config, dim)
             _synthetic_steps(run, config, None if max_steps is None else max_steps + 1)
             run["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # the process so far
             run["load"] = [round(x, 2) for x in os.getloadavg()]
@@ -334,7 +346,7 @@ def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int 
             runs.append(run)
             print(f"  synthetic {size}: {len(timed)} of {run['per_epoch']} steps timed", flush=True)
     else:
-        runs = [_synthetic_run(size, encoder, config) for size in sizes]
+        runs = [_synthetic_run(size, encoder, config, dim) for size in sizes]
         for run in runs:  # the warm-up step of each size
             _synthetic_steps(run, config, 1)
             run["wall"].clear()
@@ -372,6 +384,7 @@ def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int 
                 "peak_rss_gb": run["rss"],
                 "subgraph_nodes": run["sub"].num_nodes,  # of the first step
                 "subgraph_edges": run["sub"].edge_index.size(1),
+                "sample_cpu_seconds": run["sample_cpu_seconds"],
                 "load_average": run["load"],
             }
         )
@@ -386,6 +399,7 @@ def synthetic_epochs(sizes, threads: int, encoder: str = "rgcn", max_steps: int 
     ]
     return {
         "encoder": encoder,
+        "dim": dim,
         "threads": threads,
         "max_steps": max_steps,
         "rounds": rounds,
@@ -438,25 +452,26 @@ def markdown(result: dict) -> str:
     for r in curves:
         points = ", ".join(f"{c['epoch']:.2f}: {c['mrr']:.3f}" for c in r["curve"])
         lines += ["", f"{r['encoder']} curve (epoch: MRR on valid[:5000]): {points}"]
-    syn = result.get("synthetic")
-    if syn:
+    for _, syn in synthetic_sections(result):
         how = f"{syn['max_steps']} timed steps per size, extrapolated" if syn.get("max_steps") else "whole epochs"
         if syn.get("rounds", 1) > 1:
             how = (
                 f"{syn['rounds']} interleaved rounds of {syn['max_steps']} timed steps per size; "
                 "s/step is the median over a size's steps, extrapolated"
             )
-        lines += ["", f"## One sampled epoch per synthetic size ({syn['encoder']}, {how})", ""]
+        dim = syn.get("dim", DEFAULT_DIM)
+        lines += ["", f"## One sampled epoch per synthetic size ({syn['encoder']}, dim {dim}, {how})", ""]
         lines += [
-            "| triples | entities | steps/epoch | subgraph nodes / edges | s/step (cpu) | cpu µs/edge | s/epoch (cpu) "
-            "| setup s | RSS GB | load |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| triples | entities | steps/epoch | subgraph nodes / edges | sample ms (cpu) | s/step (cpu) "
+            "| cpu µs/edge | s/epoch (cpu) | setup s | RSS GB | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in syn["rows"]:
             per_edge = 1e6 * r["cpu_seconds_per_step"] / max(r["subgraph_edges"], 1)
             lines.append(
                 f"| {r['triples']:,} | {r['entities']:,} | {r['steps_per_epoch']} | "
-                f"{r['subgraph_nodes']:,} / {r['subgraph_edges']:,} | {r['seconds_per_step']:.2f} "
+                f"{r['subgraph_nodes']:,} / {r['subgraph_edges']:,} | {_num(r.get('sample_cpu_seconds'), 1e3)} | "
+                f"{r['seconds_per_step']:.2f} "
                 f"({r['cpu_seconds_per_step']:.2f}) | {per_edge:.1f} | "
                 f"{r['epoch_seconds']:.0f} ({r['epoch_cpu_seconds']:.0f}) | "
                 f"{r['setup_seconds']:.1f} | {r['peak_rss_gb']:.2f} | "
@@ -488,8 +503,13 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _num(value) -> str:
-    return "-" if value is None else f"{value:.0f}"
+def synthetic_sections(result: dict) -> list[tuple[str, dict]]:
+    """The synthetic sections of a result: ``synthetic`` (the model's default dim) first, then one per other dim."""
+    return sorted(((k, v) for k, v in result.items() if k.startswith("synthetic")), key=lambda kv: kv[0] != "synthetic")
+
+
+def _num(value, scale: float = 1) -> str:
+    return "-" if value is None else f"{value * scale:.0f}"
 
 
 def target_lines(result: dict) -> list[str]:
@@ -517,12 +537,12 @@ def target_lines(result: dict) -> list[str]:
             f"{r['encoder']}: valid MRR {best:.3f} after {trained:.2f} epochs against >= {goal} within {within} "
             f"epochs: {verdict} ({within} epochs at the measured speed: {cost})"
         )
-    syn = result.get("synthetic")
-    if syn:
+    for _, syn in synthetic_sections(result):
         verdict = "holds" if syn["exponent"] <= 1.1 else "falls short"
         spread = syn.get("exponent_rounds") if syn.get("rounds", 1) > 1 else None
         spread = f" (its rounds {min(spread):.3f}-{max(spread):.3f})" if spread else ""
-        out.append(f"epoch-time growth exponent {syn['exponent']:.3f}{spread} against <= 1.1: {verdict}")
+        dim = syn.get("dim", DEFAULT_DIM)
+        out.append(f"epoch-time growth exponent at dim {dim} {syn['exponent']:.3f}{spread} against <= 1.1: {verdict}")
     return out
 
 
@@ -545,6 +565,13 @@ def main(argv=None) -> None:
     parser.add_argument("--eval-triples", type=int, default=5000, help="validation triples of the --eval-steps curve")
     parser.add_argument(
         "--synthetic-steps", type=int, help="synthetic sizes: time only this many steps each (s/epoch extrapolated)"
+    )
+    parser.add_argument(
+        "--synthetic-dim",
+        type=int,
+        default=DEFAULT_DIM,
+        help=f"synthetic sizes: the model's dim (default: {DEFAULT_DIM}, ModelConfig's; kgt.train sizes graphs this "
+        "large to dim 64); a dim other than the default is kept as a section of its own",
     )
     parser.add_argument(
         "--rounds",
@@ -577,8 +604,9 @@ def main(argv=None) -> None:
         args.max_steps = args.max_steps or 20
     result = {"threads": args.threads}
     if args.sizes:
-        result["synthetic"] = synthetic_epochs(
-            args.sizes, args.threads, max_steps=args.synthetic_steps, rounds=args.rounds
+        key = "synthetic" if args.synthetic_dim == DEFAULT_DIM else f"synthetic_dim{args.synthetic_dim}"
+        result[key] = synthetic_epochs(
+            args.sizes, args.threads, max_steps=args.synthetic_steps, rounds=args.rounds, dim=args.synthetic_dim
         )
     if not args.skip_entity:
         result["entity"] = entity_section(

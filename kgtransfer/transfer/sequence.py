@@ -41,6 +41,7 @@ import copy
 import math
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,13 @@ def steps(
         except EmptySplitError as e:
             raise EmptySplitError(f"{where}: {e}") from None
         trains.append(snap_split.train.tensor)
+        if i and len(unique_rows(torch.cat(trains))) == len(unique_rows(torch.cat(trains[:-1]))):
+            warnings.warn(
+                f"{where}: none of its {len(trains[-1])} training triples is new (every one was in an earlier "
+                "snapshot); the new-only protocol retrains on them, and the step says nothing about new knowledge",
+                UserWarning,
+                stacklevel=2,
+            )
         tests.append(_sample(snap_split.test.tensor, test_size, seed + i))
         yield Step(
             i,

@@ -652,3 +652,13 @@ def test_a_sequence_file_names_itself_in_setting_errors_only(tmp_path, monkeypat
 def test_a_step_with_nothing_to_split_is_named(snapshots):
     with pytest.raises(EmptySplitError, match=r"step 1 \(toy/1, the intersection of toy/0..toy/1\)"):
         list(steps(snapshots[:2], operator="intersection"))
+
+
+def test_a_snapshot_with_no_new_training_triple_is_said(snapshots):
+    with pytest.warns(UserWarning, match=r"step 1 \(again, .*none of its 42 training triples is new"):
+        list(steps([snapshots[0], snapshots[0]], names=["first", "again"]))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(steps(snapshots))) == 3  # growing snapshots: no warning
