@@ -263,7 +263,7 @@ def check_same_run(path: Path, saved: dict | None, current: dict | None, what: s
 
     if saved is None or current is None:
         return
-    current = json.loads(json.dumps(current, default=str))
+    saved, current = _as_registered(saved), json.loads(json.dumps(current, default=str))
     changed = [
         f"{k}: {saved.get(k)!r} -> {current.get(k)!r}"
         for k in sorted(set(saved) | set(current))
@@ -274,6 +274,27 @@ def check_same_run(path: Path, saved: dict | None, current: dict | None, what: s
             f"{path}: resume=True with a different {what} ({'; '.join(changed)[:600]}); "
             "resume with the saved settings or start a new checkpoint folder"
         )
+
+
+def _as_registered(settings):
+    """Saved settings with each config's registered names spelled as registered (``"LPFT"`` -> ``"lp-ft"``).
+
+    Configs keep the registered spelling since 2026-11-29; a checkpoint written before kept the
+    user's, and resuming it with the same settings must not read as a change.
+    """
+    from dataclasses import fields
+
+    from kgtransfer.config import CONFIGS
+
+    if not isinstance(settings, dict):
+        return settings
+    for config in CONFIGS:
+        if set(settings) == {f.name for f in fields(config)}:
+            try:
+                return json.loads(json.dumps(config.from_dict(settings).to_dict(), default=str))
+            except (ValueError, TypeError):  # not this config after all, or no longer valid: compared as saved
+                return settings
+    return {key: _as_registered(value) for key, value in settings.items()}
 
 
 def resume_state(

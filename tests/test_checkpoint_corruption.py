@@ -289,3 +289,21 @@ def test_loading_onto_a_device_the_machine_lacks_says_so(run_folder, monkeypatch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="CUDA is not available"):  # was: "unreadable safetensors file"
         kgt.TrainedModel.load(run_folder, device="cuda")
+
+
+def test_a_checkpoint_that_kept_the_users_spelling_of_names_resumes(tmp_path):
+    """Before configs kept registered names as registered, a checkpoint kept the user's spelling."""
+    config = kgt.TrainConfig(epochs=2, lr=0.01, batch_size=32, eval_every=1, progress=False)
+    model = kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4)
+    kgt.train(tiny_kg(), model, config, seed=0, checkpoint_dir=tmp_path)
+    meta_file = tmp_path / "last" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta["state"]["model"]["encoder"], meta["config"]["optimizer"] = "Embedding", "ADAM"
+    meta_file.write_text(json.dumps(meta))
+    result = kgt.train(tiny_kg(), model, config, seed=0, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    assert result.fit.epochs_run == 3
+    meta = json.loads(meta_file.read_text())
+    meta["state"]["model"]["dim"] = 8  # a real change is still one
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="dim"):
+        kgt.train(tiny_kg(), model, config, seed=0, epochs=4, checkpoint_dir=tmp_path, resume=True)
