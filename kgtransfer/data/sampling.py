@@ -98,9 +98,9 @@ class NeighbourSampler:
         device = self.src.device
         seeds = seeds.to(device)
         local = self._scratch("_local", self.num_nodes, -1, device)
-        nodes, picked, sources, targets = [seeds], [], [], []
-        local[seeds] = torch.arange(len(seeds), device=device)
+        nodes, touched, picked, sources, targets = [seeds], [seeds], [], [], []
         try:
+            local[seeds] = torch.arange(len(seeds), device=device)
             frontier, start, total = seeds, 0, len(seeds)
             for k in self.fanouts:
                 if not len(frontier):
@@ -108,27 +108,31 @@ class NeighbourSampler:
                 pos, owner = self._incoming(frontier, k, generator)
                 src = self.src.index_select(0, pos)
                 outside = src[local.index_select(0, src) < 0]
-                frontier = _first_occurrences(outside, local)  # also writes their positions in `outside`
-                nodes.append(frontier)
+                touched.append(outside)
+                frontier = _first_occurrences(outside, local)
                 local[frontier] = torch.arange(total, total + len(frontier), device=device)
-                picked.append(pos), sources.append(src), targets.append(owner + start)
+                nodes.append(frontier)
+                picked.append(pos)
+                sources.append(src)
+                targets.append(owner + start)
                 start, total = total, total + len(frontier)
             none = torch.zeros(0, dtype=torch.long, device=device)
             pos, src, dst = (torch.cat(parts) if parts else none for parts in (picked, sources, targets))
             edge_index = torch.stack([local.index_select(0, src), dst])
-        finally:
-            for part in nodes:
+        finally:  # also when interrupted: the next sample starts from a clean array
+            for part in touched:
                 local[part] = -1
         e_id = self.edge_id.index_select(0, pos)
         keep = e_id < self.num_edges // 2  # forward edges before inverse ones, as in the message graph
+        dropped = torch.zeros_like(keep)
         if exclude is not None and len(exclude):
             excluded = self._scratch("_excluded", self.num_edges // 2, False, device)
             exclude = exclude.to(device)
-            excluded[exclude] = True
-            dropped = excluded.index_select(0, e_id % (self.num_edges // 2))
-            excluded[exclude] = False
-        else:
-            dropped = torch.zeros_like(keep)
+            try:
+                excluded[exclude] = True
+                dropped = excluded.index_select(0, e_id % (self.num_edges // 2))
+            finally:
+                excluded[exclude] = False
         order = torch.cat([(keep & ~dropped).nonzero().squeeze(1), (~keep & ~dropped).nonzero().squeeze(1)])
         n_id = torch.cat(nodes)
         counts = [len(part) for part in nodes] + [0] * (len(self.fanouts) + 1 - len(nodes))

@@ -124,3 +124,24 @@ def test_first_occurrences_keep_order_without_sorting():
     scratch = torch.full((10,), -1)
     ids = torch.tensor([7, 3, 7, 9, 3, 0])
     assert _first_occurrences(ids, scratch).tolist() == [7, 3, 9, 0]
+
+
+def test_an_interrupted_sample_leaves_no_state_behind(monkeypatch):
+    import kgtransfer.data.sampling as sampling
+
+    graph = _graph(num_triples=800, num_nodes=80)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (3, 2))
+    real = sampling._first_occurrences
+
+    def interrupted(ids, scratch):
+        real(ids, scratch)  # the scratch array is written, then the sample stops
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sampling, "_first_occurrences", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sampler.sample(torch.tensor([1, 2, 3]), exclude=torch.tensor([0]), generator=torch.Generator().manual_seed(0))
+    assert bool((sampler._local == -1).all())
+    monkeypatch.setattr(sampling, "_first_occurrences", real)
+    fresh = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (3, 2))
+    a, b = (s.sample(torch.tensor([5, 6]), generator=torch.Generator().manual_seed(1)) for s in (sampler, fresh))
+    assert torch.equal(a.n_id, b.n_id) and torch.equal(a.e_id, b.e_id)
