@@ -113,10 +113,12 @@ def test_verdict_reads_time_to_quality_and_refuses_capped_runs():
             "stopped_early": stopped,
         }
 
-    good = Comparison("c", [0], {"scratch": [run(0.5, 10.0)], "full": [run(0.499, 4.0)], "lp-ft": [run(0.45, 2.0)]})
-    lines = good.verdict()
-    assert any(line.startswith("full:") and "0.40x" in line and "transfer pays" in line for line in lines)
-    assert any(line.startswith("lp-ft:") and "no gain" in line for line in lines)
+    runs = {"scratch": [run(0.5, 10.0)], "full": [run(0.499, 4.0)], "lp-ft": [run(0.45, 2.0)]}
+    lines = Comparison("c", [0], {**runs, "slow": [run(0.55, 16.0)]}).verdict()
+    said = {line.split(":")[0]: line for line in lines}
+    assert "0.40x" in said["full"] and "transfer pays (time to quality)" in said["full"]
+    assert "0.0500 lower: no gain" in said["lp-ft"]
+    assert "pays in final quality (+0.0500 test MRR), not in time" in said["slow"]
     capped = Comparison("c", [0], {"scratch": [run(0.5, 10.0, stopped=False)], "full": [run(0.5, 4.0)]})
     assert capped.verdict()[0].startswith("not converged: scratch") and "not converged" in capped.summary()
     assert capped.verdict()[1:] == ["full: not read (scratch did not converge)"]  # no "pays" off a capped curve
