@@ -263,6 +263,8 @@ def brick_typing_scenario(mc, cfg, args, cache: dict) -> list[dict]:
                 "new_macro_f1": new["macro_f1"],
                 "new_test_nodes": new["num_nodes"],
                 "majority_accuracy": res.baseline["accuracy"],
+                "majority_macro_f1": res.baseline["macro_f1"],
+                "metric": res.task.metric,  # what validation (early stopping, the best epoch) maximizes
                 "best_epoch": res.fit.best_epoch,
                 "epochs_run": res.fit.epochs_run,
                 "seconds": time.perf_counter() - t,
@@ -328,6 +330,8 @@ def summarize_typing(rows: list[dict]) -> list[dict]:
                     "all_test_accuracy": fmt([r["test_accuracy"] for r in rs]),
                     "all_test_macro_f1": fmt([r["test_macro_f1"] for r in rs]),
                     "majority_accuracy": fmt([r["majority_accuracy"] for r in rs]),
+                    "majority_macro_f1": fmt([r["majority_macro_f1"] for r in rs if "majority_macro_f1" in r]),
+                    "selected_by": rs[0].get("metric", ""),
                     "best_epoch": fmt([r["best_epoch"] for r in rs], 1),
                     "seconds": fmt([r["seconds"] for r in rs], 1),
                 }
