@@ -91,8 +91,10 @@ def load_registered(source: str, name: str | None = None) -> KnowledgeGraph:
     path = entry.locate()
     display = name or entry.name
     if entry.format == "tsv-splits":
-        return read_tsv_splits(path, entry.namespace or f"urn:kgtransfer:{entry.name}:", display)
-    return read_file(path, entry.format, name=display)
+        kg = read_tsv_splits(path, entry.namespace or f"urn:kgtransfer:{entry.name}:", display)
+    else:
+        kg = read_file(path, entry.format, name=display)
+    return kg if name else with_origin(kg, path)  # the registry's file is the same source as that file by path
 
 
 def read_tsv_splits(folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):

@@ -123,3 +123,13 @@ def test_anonymous_in_memory_graphs_are_one_source_each():
         store.add(ox.Quad(ox.NamedNode(f"{EX}a"), ox.NamedNode(f"{EX}p"), ox.NamedNode(f"{EX}{o}")))
     assert (kgt.load(s1) | kgt.load(s2)).sources == ("oxigraph", "oxigraph#2")
     assert (kgt.load(s1) | kgt.load(s1)).sources == ("oxigraph",)
+
+
+def test_a_registry_source_and_its_file_by_path_are_one_source():
+    from kgtransfer.knowledge import registry
+
+    by_name = kgt.load("brick:1.2")
+    by_path = kgt.load(registry.lookup("brick:1.2").locate())
+    merged = by_name | by_path
+    assert merged.sources == ("brick:1.2",) and len(merged) == len(by_name)
+    assert kgt.load("brick:1.2", name="mine").origins == {}  # a given name is the identity
