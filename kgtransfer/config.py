@@ -322,9 +322,9 @@ class FinetuneConfig(Config):
         from kgtransfer.registry import COMPOSE, STRATEGIES
 
         self._check_types()
-        family = strategy_family(self.strategy)
-        try:
-            self.strategy = STRATEGIES.canonical(family) if family != "freeze-N" else canonical_freeze(self.strategy)
+        freeze = FREEZE_NAME.fullmatch(str(self.strategy).strip().lower())
+        try:  # as registered: "LPFT" -> "lp-ft", "Freeze_02" -> "freeze-2"
+            self.strategy = f"freeze-{int(freeze.group(1))}" if freeze else STRATEGIES.canonical(self.strategy)
         except RegistryError as e:
             raise ConfigError(f"FinetuneConfig.strategy: {e}") from None
         self._check("init", self.init in ("neighbors", "neighbours", "random"), "must be neighbors or random")
@@ -333,19 +333,13 @@ class FinetuneConfig(Config):
         self._check_name("compose", COMPOSE, allow_none=True)
 
 
+#: A ``freeze-N`` strategy name, lower-cased (``freeze-2``, ``freeze_2``, ``freeze 2``); group 1 is N.
+FREEZE_NAME = re.compile(r"freeze[-_ =]?(\d+)")
+
+
 def strategy_family(name: str) -> str:
     """The registered name of a strategy: ``"freeze-2"`` is ``"freeze-N"``, other names are themselves."""
-    import re
-
-    return "freeze-N" if re.fullmatch(r"freeze[-_ =]?\d+", str(name).strip().lower()) else name
-
-
-def canonical_freeze(name: str) -> str:
-    """``"Freeze_2"`` -> ``"freeze-2"``."""
-    import re
-
-    digits = re.search(r"\d+", name).group()
-    return f"freeze-{int(digits)}"
+    return "freeze-N" if FREEZE_NAME.fullmatch(str(name).strip().lower()) else name
 
 
 def given(**values: Any) -> dict:
