@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from kgtransfer.config import ConfigError
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where ``model``'s parameters (else buffers) live; CPU for a module with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

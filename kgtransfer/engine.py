@@ -27,7 +27,7 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from kgtransfer.config import TrainConfig
+from kgtransfer.config import ConfigError, TrainConfig
 from kgtransfer.device import resolve_device
 from kgtransfer.errors import CheckpointError, TrainingDivergedError
 from kgtransfer.files import save_json
@@ -416,13 +416,42 @@ def init_distributed(device: str = "auto") -> World | None:
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return None
-    dev = resolve_device(device)
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = rank_device(device, local_rank, int(os.environ.get("LOCAL_WORLD_SIZE", str(local_rank + 1))))
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     if dev.type == "cuda":
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(dev)
     return World(dist.get_rank(), dist.get_world_size(), dev)
+
+
+def rank_device(device: str, local_rank: int, local_size: int) -> torch.device:
+    """The device of the process ``local_rank`` of the ``local_size`` that ``torchrun`` started on this machine.
+
+    On CUDA each process takes the GPU of its local rank. ``"auto"`` takes CUDA only when there is a GPU for
+    every local process (else CPU with gloo, and a warning): every rank must pick the same backend.
+
+    Raises:
+        ConfigError: CUDA asked for, and fewer GPUs than local processes.
+    """
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device == "auto":
+        if gpus and gpus < local_size:
+            warnings.warn(
+                f"torchrun started {local_size} processes on this machine, which has {gpus} GPU(s): training on "
+                "CPU (gloo); start one process per GPU (--nproc_per_node) to train on them",
+                stacklevel=3,
+            )
+        return torch.device("cuda", local_rank) if gpus >= local_size else torch.device("cpu")
+    dev = resolve_device(device)
+    if dev.type != "cuda":
+        return dev
+    if local_rank >= gpus:
+        raise ConfigError(
+            f"device {device!r}: torchrun started {local_size} processes on this machine, which has {gpus} GPU(s); "
+            f"start one process per GPU (--nproc_per_node {gpus}) or train on 'cpu'"
+        )
+    return torch.device("cuda", local_rank)
 
 
 def _is_main(world: World | None) -> bool:

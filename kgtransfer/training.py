@@ -68,8 +68,7 @@ class Evaluated:
             from kgtransfer.config import ConfigError
 
             raise ConfigError(f"unknown split {split!r}; choose from train, valid, test")
-        device = next(self.model.parameters()).device
-        metrics = self.task.to(device).evaluate(self.model, split)
+        metrics = self.task.evaluate(self.model, split)
         numbers = [v for v in metrics.values() if isinstance(v, float)]
         if numbers and all(math.isnan(v) for v in numbers):
             warnings.warn(f"the {split} split holds nothing to evaluate: its metrics are NaN", stacklevel=2)

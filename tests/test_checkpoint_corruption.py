@@ -28,6 +28,7 @@ class Toy:
         self.y = (self.x[:, 0] > 0).long()
 
     def to(self, device):
+        self.x, self.y = self.x.to(device), self.y.to(device)
         return self
 
     def size(self):

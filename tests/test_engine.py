@@ -43,6 +43,8 @@ class ToyTask:
         self.valid = x[n:], y[n:]
 
     def to(self, device):
+        self.x, self.y = self.x.to(device), self.y.to(device)
+        self.valid = tuple(t.to(device) for t in self.valid)
         return self
 
     def size(self) -> int:
@@ -86,13 +88,13 @@ def config(**changes) -> TrainConfig:
 
 
 def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
     assert a.keys() == b.keys()
     for key in a:
-        assert torch.equal(a[key], b[key]), key
+        assert torch.equal(a[key].cpu(), b[key].cpu()), key
 
 
 # --- early stopping -------------------------------------------------------------------------------
@@ -422,6 +424,25 @@ def test_device_selection(monkeypatch):
     with pytest.raises(ConfigError, match="2 CUDA device"):
         resolve_device("cuda:2")
     assert TrainConfig().device == "auto"
+
+
+def test_torchrun_ranks_take_one_gpu_each_or_all_take_the_cpu(monkeypatch):
+    """Every rank of a job must pick the same backend: ``auto`` trains on CUDA only with a GPU per local process."""
+    from kgtransfer.config import ConfigError
+    from kgtransfer.engine import rank_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert [rank_device("auto", rank, 2) for rank in range(2)] == [torch.device("cuda", 0), torch.device("cuda", 1)]
+    assert rank_device("cuda", 1, 2) == torch.device("cuda", 1)
+    assert rank_device("cpu", 1, 2) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # 2 processes, 1 GPU (seen on a 1-GPU machine)
+    with pytest.warns(UserWarning, match="2 processes on this machine, which has 1 GPU"):
+        assert [rank_device("auto", rank, 2) for rank in range(2)] == [torch.device("cpu")] * 2
+    with pytest.raises(ConfigError, match="--nproc_per_node 1"):
+        rank_device("cuda", 1, 2)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert rank_device("auto", 1, 2) == torch.device("cpu")
 
 
 def test_progress_bar_only_when_asked(capsys):

@@ -62,7 +62,7 @@ def test_save_and_load_round_trip(trained, tmp_path):
     assert torch.equal(loaded.split.test.tensor, trained.split.test.tensor)
     state = trained.model.state_dict()
     for key, value in loaded.model.state_dict().items():
-        assert torch.equal(value, state[key]), key
+        assert torch.equal(value.cpu(), state[key].cpu()), key
     assert "test_mrr" in repr(loaded) and "valid (best)" not in loaded.summary()
 
 

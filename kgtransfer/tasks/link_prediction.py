@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import Tensor
 
+from kgtransfer.device import model_device
+
 if TYPE_CHECKING:
     from kgtransfer.config import TaskConfig
 
@@ -325,7 +327,8 @@ def rank_triples(
                 raise ValueError(f"score_fn returned {tuple(scores.shape)}, expected {(stop - start, num_entities)}")
             members = order[(ends[start - 1] if start else 0) : ends[stop - 1]]
             known = filter_index.known(ids, rels, side) if filter_index is not None else None
-            part = _ranks(scores, group[members] - start, triples[members, true_col].to(scores.device), known)
+            rows, true = (group[members] - start).to(scores.device), triples[members, true_col].to(scores.device)
+            part = _ranks(scores, rows, true, known)
             for target, value in zip(ranks, part, strict=True):
                 target[members.cpu()] = value.cpu()
         out[side] = ranks
@@ -746,7 +749,11 @@ class LinkPredictionTask:
 
     @torch.no_grad()
     def evaluate(self, model, split: str = "valid", triples: Tensor | None = None) -> dict:
-        """Filtered MRR, Hits@1/3/10 and MR on ``split`` (or on the given ``triples``)."""
+        """Filtered MRR, Hits@1/3/10 and MR on ``split`` (or on the given ``triples``), on the model's device.
+
+        The task moves to the model's device first (:meth:`to`).
+        """
+        self.to(model_device(model))
         was_training = model.training
         model.eval()
         rows = triples if triples is not None else self.split[split].tensor

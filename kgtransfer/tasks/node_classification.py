@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgtransfer.data.splits import NodeSplit
+from kgtransfer.device import model_device
 from kgtransfer.errors import EmptySplitError
 from kgtransfer.rng import seeded
 from kgtransfer.tasks.typing_labels import RDF_TYPE
@@ -263,7 +264,8 @@ class NodeClassificationTask:
 
     @torch.no_grad()
     def logits(self, model: nn.Module, split: str = "test") -> Tensor:
-        """Logits ``[n_split, C]`` of a split's nodes (the model in eval mode)."""
+        """Logits ``[n_split, C]`` of a split's nodes (the model in eval mode, on its device: the task moves there)."""
+        self.to(model_device(model))
         was_training = model.training
         model.eval()
         logits = model(self.graph)[self.node_ids[self.rows[split]]].float()

@@ -322,14 +322,15 @@ def aligned_source_state(source: nn.Module | dict, source_vocab, target: nn.Modu
     kinds = row_parameters(target)
     for name, param in target.state_dict().items():
         value = src_state.get(name)
+        value = None if value is None else value.detach().to(param.device)  # the source may sit on another device
         kind = kinds.get(name)
         out = param.detach().clone()
         mask = torch.zeros(param.shape[:1] if param.dim() else (), dtype=torch.bool)
         if value is not None and kind is None and value.shape == param.shape:
-            out, mask = value.detach().clone().to(param.dtype), torch.ones_like(mask)
+            out, mask = value.clone().to(param.dtype), torch.ones_like(mask)
         elif value is not None and kind is not None and value.shape[1:] == param.shape[1:]:
             mapping = maps[kind]
             mask = mapping >= 0
-            out[mask] = value[mapping[mask]].to(param.dtype)
+            out[mask.to(out.device)] = value[mapping[mask].to(value.device)].to(param.dtype)
         aligned[name], masks[name] = out, mask
     return aligned, masks

@@ -11,7 +11,6 @@ from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.knowledge.registry import lookup
 
 EX = "http://example.org/"
-UMLS = lookup("umls").locate()  # pykeen's bundled files, wherever pykeen is installed
 
 
 def iri(name: str) -> str:
@@ -38,9 +37,11 @@ def random_graph(num_entities: int = 60, num_relations: int = 5, num_triples: in
 
 
 def umls() -> KnowledgeGraph:
+    pytest.importorskip("pykeen")
+    folder = lookup("umls").locate()  # pykeen's bundled files, wherever pykeen is installed
     parts = {}
     for name in ("train", "valid", "test"):
-        lines = (UMLS / f"{name}.txt").read_text().splitlines()
+        lines = (folder / f"{name}.txt").read_text().splitlines()
         parts[name] = [tuple(f"<urn:kgtransfer:umls:{quote(x, safe='')}>" for x in ln.split("\t")) for ln in lines]
     return split_graph(parts, "umls")
 

@@ -294,7 +294,7 @@ def test_entity_typing_is_deterministic_and_saves(tmp_path):
     assert back.test == a.test and back.labels.classes == a.labels.classes and back.report is None
     assert torch.equal(back.split.test, a.split.test) and back.vocab == a.vocab
     for key, value in a.model.state_dict().items():
-        assert torch.equal(value, back.model.state_dict()[key]), key
+        assert torch.equal(value.cpu(), back.model.state_dict()[key].cpu()), key
 
 
 def test_encoder_state_is_loaded_before_training():

@@ -131,7 +131,7 @@ def test_a_float64_model_is_ordered_on_its_float64_scores(trained):
     ids = trained.vocab.entities.index([f"<{EX}e{i}>" for i in range(16)])
     with torch.no_grad():
         rows = wide.model.encoder.entity_embedding.weight
-        rows[ids] = 1.0 + torch.arange(16, dtype=torch.float64)[:, None] * 1e-12
+        rows[ids] = 1.0 + torch.arange(16, dtype=torch.float64, device=rows.device)[:, None] * 1e-12
         wide.model.encoder.relation_embedding.weight.fill_(1.0)
         if wide.model.inverse_relation is not None:
             wide.model.inverse_relation.weight.fill_(1.0)

@@ -178,8 +178,8 @@ def test_freeze_keeps_transferred_rows_still_then_releases_them(snapshots):
     ctx = StepContext(net, fresh, transferred, "merged", step.new, step.old, task)
     config = TrainConfig(epochs=1, eval_every=1, patience=0, lr=0.05, batch_size=64, progress=False, threads=1)
     _run(net, task, config, strategy("freeze-unfreeze", epochs=1), ctx)
-    after = net.encoder.entity_embedding.weight.detach()
-    mask = transferred["encoder.entity_embedding.weight"]
+    after = net.encoder.entity_embedding.weight.detach().cpu()  # fit moved the model to its device
+    mask = transferred["encoder.entity_embedding.weight"].cpu()
     assert torch.equal(after[mask], before[mask]) and not torch.equal(after[~mask], before[~mask])
 
 
@@ -324,7 +324,7 @@ def test_rewarm_moves_the_first_epoch_further_at_the_same_cost(snapshots):
         net, task, result, ctx, before = _interpolation_run(snapshots, spec)
         aligned, _ = before
         rel = "encoder.relation_embedding.weight"
-        moved[str(spec)] = (float((net.state_dict()[rel] - aligned[rel]).norm()), task.epoch_queries)
+        moved[str(spec)] = (float((net.state_dict()[rel].cpu() - aligned[rel].cpu()).norm()), task.epoch_queries)
     (plain, plain_queries), (warm, warm_queries) = moved.values()
     assert warm > 1.5 * plain
     assert warm_queries == plain_queries
