@@ -29,6 +29,7 @@ Writes ``benchmarks/results/scaling_training.{json,md}``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -79,11 +80,13 @@ def train_one(
     eval_steps: int | None = None,
     eval_triples: int = 5000,
     mode: str = "auto",
+    device: str = "auto",
 ) -> dict:
     """Train one encoder on the ENTITY union at the sized default settings (run in its own process).
 
     ``mode`` is the task's training mode (:class:`~kgtransfer.config.TaskConfig`; ``auto``: what
-    kgtransfer picks for the graph).
+    kgtransfer picks for the graph); ``device`` is :attr:`~kgtransfer.config.TrainConfig.device`
+    (on CUDA with the default bf16 autocast of training steps; peak GPU memory is reported).
 
     With ``max_steps``, only that many optimizer steps run (:func:`_steps`: the model, task, optimizer
     and per-epoch seeding of ``kgt.train``, possibly across epochs); seconds per epoch are then the mean
@@ -92,10 +95,14 @@ def train_one(
     always one filtered evaluation of the whole validation split, timed as ``eval_seconds``.
     """
     import kgtransfer as kgt
+    from kgtransfer.device import resolve_device
 
     torch.set_num_threads(threads)
     split = entity_split()
-    model_config, config = sized_configs(split, encoder, epochs=epochs, eval_every=eval_every, threads=threads)
+    model_config, config = sized_configs(
+        split, encoder, epochs=epochs, eval_every=eval_every, threads=threads, device=device
+    )
+    on = resolve_device(device)
     task_config = kgt.TaskConfig(mode=mode)
     curve = None
     if max_steps is None:
@@ -111,6 +118,7 @@ def train_one(
         valid = None
     started, cpu_started = time.perf_counter(), time.process_time()
     metrics = task.evaluate(model, "valid")
+    _synchronize(on)
     eval_seconds, eval_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     steps_per_epoch = task.num_batches(config.batch_size)
     return {
@@ -136,9 +144,26 @@ def train_one(
         "steps_run": steps_run,
         "steps_per_epoch": steps_per_epoch,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "device": describe_device(on, threads),
+        "amp": config.amp and on.type == "cuda",
+        "peak_gpu_gb": torch.cuda.max_memory_allocated(on) / 2**30 if on.type == "cuda" else None,
+        "torch": torch.__version__,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "command": " ".join(sys.argv),
     }
+
+
+def describe_device(device: torch.device, threads: int) -> str:
+    """``"cuda (NVIDIA H200)"`` or ``"cpu (16 of 16 cores, 1 torch thread)"``: what a row ran on."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({threads} torch thread{'s' if threads > 1 else ''}, {os.cpu_count()} cores)"
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA kernels run asynchronously), so that a timer reads it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def sized_configs(split, encoder: str, **train):
@@ -154,8 +179,11 @@ def sized_configs(split, encoder: str, **train):
     return model, config
 
 
-def timed_step(model, task, batch, optimizer, grad_clip: float) -> tuple[float, float]:
-    """One optimizer step as the engine takes it (zero, loss, backward, clip, step); its wall and CPU seconds.
+def timed_step(
+    model, task, batch, optimizer, grad_clip: float, autocast=None, device: torch.device | None = None
+) -> tuple[float, float]:
+    """One optimizer step as the engine takes it (zero, loss under ``autocast``, backward, clip, step); its wall and
+    CPU seconds (on CUDA, until ``device`` has finished the step).
 
     The caller switches the entity rows to sparse gradients first where the engine would
     (:func:`kgtransfer.engine.sparse_rows`).
@@ -164,9 +192,13 @@ def timed_step(model, task, batch, optimizer, grad_clip: float) -> tuple[float, 
 
     started, cpu_started = time.perf_counter(), time.process_time()
     optimizer.zero_grad(set_to_none=True)
-    task.loss(model, batch).backward()
+    with autocast or contextlib.nullcontext():
+        loss = task.loss(model, batch)
+    loss.backward()
     clip_gradients(model.parameters(), grad_clip)
     optimizer.step()
+    if device is not None:
+        _synchronize(device)
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
@@ -176,25 +208,28 @@ def _steps(split, model_config, config, task_config, max_steps: int, eval_steps:
     The curve is ``[{"step", "epoch", "mrr", "train_seconds"}]``: validation MRR on the first
     ``eval_triples`` validation triples every ``eval_steps`` steps (not counted in the step times).
     """
-    from kgtransfer.engine import epoch_generator, make_optimizer, sparse_rows
+    from kgtransfer.device import resolve_device
+    from kgtransfer.engine import _autocast, epoch_generator, make_optimizer, sparse_rows
     from kgtransfer.models.link_predictor import LinkPredictor
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
     encoder = model_config.encoder
+    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
-    task = LinkPredictionTask(split, task_config).bind(model)
+    model = LinkPredictor.build(model_config, split.num_entities, split.num_relations).to(device)
+    task = LinkPredictionTask(split, task_config).to(device).bind(model)  # as the engine places them
     optimizer = make_optimizer(model.parameters(), config)
     sparse_rows(model, task, optimizer)
     per_epoch_steps = task.num_batches(config.batch_size)
-    subset = split.valid.tensor[:eval_triples]
+    subset = split.valid.tensor[:eval_triples].to(device)
+    autocast = _autocast(config, device)
     times, cpu, curve, epoch = [], [], [], 0
     while len(times) < max_steps:
         epoch += 1
         torch.manual_seed(config.seed * 1_000_003 + epoch)  # as the engine seeds each epoch
         model.train()
         for batch in task.batches(epoch, config.batch_size, epoch_generator(config.seed, epoch)):
-            wall, cpu_seconds = timed_step(model, task, batch, optimizer, config.grad_clip)
+            wall, cpu_seconds = timed_step(model, task, batch, optimizer, config.grad_clip, autocast, device)
             times.append(wall)
             cpu.append(cpu_seconds)
             step = len(times)
@@ -221,20 +256,21 @@ def entity_section(
     eval_steps: int | None = None,
     eval_triples: int = 5000,
     mode: str = "auto",
+    device: str = "auto",
 ) -> list[dict]:
     """One fresh process per encoder (its peak RSS is its own); their results."""
     rows = []
     for encoder in encoders:
         cmd = [sys.executable, __file__, "--one", encoder, "--epochs", str(epochs)]
         cmd += ["--eval-every", str(eval_every), "--threads", str(threads), "--eval-triples", str(eval_triples)]
-        cmd += ["--mode", mode]
+        cmd += ["--mode", mode, "--device", device]
         cmd += ["--max-steps", str(max_steps)] if max_steps else []
         cmd += ["--eval-steps", str(eval_steps)] if eval_steps else []
         out = subprocess.run(cmd, capture_output=True, text=True)
         print(out.stdout, end="", flush=True)
         if out.returncode:
-            rows.append({"encoder": encoder, "error": out.stderr[-2000:]})
-            print(f"  {encoder}: failed\n{out.stderr[-2000:]}", flush=True)
+            rows.append({"encoder": encoder, "error": out.stderr[-4000:]})
+            print(f"  {encoder}: failed\n{out.stderr[-4000:]}", flush=True)
             continue
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
@@ -421,37 +457,19 @@ def markdown(result: dict) -> str:
     lines = [
         "# GNN training at scale",
         "",
-        f"torch {torch.__version__}, {result['threads']} torch thread(s), the settings `kgt.train` "
+        f"torch {result.get('torch', torch.__version__)}, {result.get('threads', '?')} torch thread(s), the settings "
+        "`kgt.train` "
         "sizes for the graph (dim, batch size and lr per row; 2 layers, reciprocal), on a 2-core machine "
         "shared with other jobs "
         "(load averages per row). Rows with a step count ran that many optimizer steps (the model, task, "
         "optimizer and per-epoch seeding of `kgt.train`); their s/epoch is the mean step time times the steps of "
         "an epoch; the curve is the validation MRR on the first 5,000 validation triples, the last MRR the whole "
-        "validation split.",
-        "",
-        "## ENTITY union (186,062 train / 62,027 valid triples, 14,541 entities, 237 relations)",
-        "",
-        "| encoder | mode | params | peak RSS GB | s/epoch (cpu) | triples/s | valid eval s (cpu) | trained "
-        "| valid MRR | load |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "validation split. Sections named after a tag ran elsewhere, as their heading and rows say.",
     ]
-    for r in result.get("entity", []):
-        if "error" in r:
-            lines.append(f"| {r['encoder']} | failed | | | | | | | | |")
-            continue
-        mrr = ", ".join(f"{e}: {m:.3f}" for e, m in r["valid_mrr"].items())
-        run = r["epochs"] if r.get("steps_run") is None else f"{r['steps_run']} steps ({r['steps_per_epoch']}/epoch)"
-        load = r.get("load_average")
-        lines.append(
-            f"| {r['encoder']}+{r['decoder']} | {r['mode']} | {r.get('parameters', 0) / 1e6:.1f}M | "
-            f"{r['peak_rss_gb']:.2f} | {r['seconds_per_epoch']:.0f} ({_num(r.get('cpu_seconds_per_epoch'))}) | "
-            f"{r['triples_per_second']:.0f} | {r['eval_seconds']:.1f} ({_num(r.get('eval_cpu_seconds'))}) | {run} | "
-            f"{mrr} | {'' if load is None else load[0]} |"
-        )
-    curves = [r for r in result.get("entity", []) if r.get("curve")]
-    for r in curves:
-        points = ", ".join(f"{c['epoch']:.2f}: {c['mrr']:.3f}" for c in r["curve"])
-        lines += ["", f"{r['encoder']} curve (epoch: MRR on valid[:5000]): {points}"]
+    for key, rows in entity_sections(result):
+        heading = "ENTITY union (186,062 train / 62,027 valid triples, 14,541 entities, 237 relations)"
+        lines += ["", f"## {heading}{_on(key, rows)}", "", *entity_table(rows)]
+    lines += gpu_speedups(result)
     for _, syn in synthetic_sections(result):
         how = f"{syn['max_steps']} timed steps per size, extrapolated" if syn.get("max_steps") else "whole epochs"
         if syn.get("rounds", 1) > 1:
@@ -503,6 +521,88 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def entity_sections(result: dict) -> list[tuple[str, list[dict]]]:
+    """The ENTITY sections of a result: ``entity`` (the 2-core machine) first, then one per ``--tag``."""
+    return sorted(((k, v) for k, v in result.items() if k.startswith("entity")), key=lambda kv: kv[0] != "entity")
+
+
+def _on(key: str, rows: list[dict]) -> str:
+    devices = sorted({r["device"] for r in rows if "device" in r})
+    return "" if key == "entity" else f", `{key.removeprefix('entity_')}`: {', '.join(devices)}"
+
+
+def entity_table(rows: list[dict]) -> list[str]:
+    """One row per encoder: mode, size, memory, speed, evaluation time, validation MRR."""
+    lines = [
+        "| encoder | mode | params | peak RSS GB | peak GPU GB | s/epoch (cpu) | triples/s | valid eval s (cpu) "
+        "| trained | valid MRR | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['encoder']} | failed | | | | | | | | | |")
+            continue
+        mrr = ", ".join(f"{e}: {m:.3f}" for e, m in r["valid_mrr"].items())
+        run = r["epochs"] if r.get("steps_run") is None else f"{r['steps_run']} steps ({r['steps_per_epoch']}/epoch)"
+        load = r.get("load_average")
+        lines.append(
+            f"| {r['encoder']}+{r['decoder']} | {r['mode']} | {r.get('parameters', 0) / 1e6:.1f}M | "
+            f"{r['peak_rss_gb']:.2f} | {_seconds(r.get('peak_gpu_gb'))} | "
+            f"{_seconds(r['seconds_per_epoch'])} ({_seconds(r.get('cpu_seconds_per_epoch'))}) | "
+            f"{r['triples_per_second']:.0f} | {_seconds(r['eval_seconds'])} ({_seconds(r.get('eval_cpu_seconds'))}) | "
+            f"{run} | {mrr} | {'' if load is None else load[0]} |"
+        )
+    for r in rows:
+        if r.get("curve"):
+            points = ", ".join(f"{c['epoch']:.2f}: {c['mrr']:.3f}" for c in r["curve"])
+            lines += ["", f"{r['encoder']} curve (epoch: MRR on valid[:5000]): {points}"]
+    return lines
+
+
+def gpu_speedups(result: dict) -> list[str]:
+    """Per encoder, a CUDA section's seconds per epoch and evaluation against every CPU section's (their ratios)."""
+    sections = entity_sections(result)
+    on_cpu = [(k, {r["encoder"]: r for r in rows if "error" not in r}) for k, rows in sections]
+    on_cpu = [(k, rows) for k, rows in on_cpu if rows and not any(_cuda(r) for r in rows.values())]
+    lines = []
+    for key, rows in sections:
+        gpu = [r for r in rows if "error" not in r and _cuda(r)]
+        if not gpu or not on_cpu:
+            continue
+        header = " | ".join(f"`{k}` s/epoch, eval s: speed-up" for k, _ in on_cpu)
+        lines += ["", f"## GPU speed-up (`{key}` over the CPU rows of the same encoder)", ""]
+        lines += [f"| encoder | GPU s/epoch | GPU eval s | {header} |", "|---" * (3 + len(on_cpu)) + "|"]
+        for r in gpu:
+            cells = []
+            for _, cpu_rows in on_cpu:
+                c = cpu_rows.get(r["encoder"])
+                if c is None:
+                    cells.append("-")
+                    continue
+                train, evaluate = c["seconds_per_epoch"] / r["seconds_per_epoch"], c["eval_seconds"] / r["eval_seconds"]
+                cells.append(
+                    f"{_seconds(c['seconds_per_epoch'])}, {_seconds(c['eval_seconds'])}: "
+                    f"{_seconds(train)}x, {_seconds(evaluate)}x"
+                )
+            lines.append(
+                f"| {r['encoder']} | {_seconds(r['seconds_per_epoch'])} | {_seconds(r['eval_seconds'])} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    return lines
+
+
+def _cuda(row: dict) -> bool:
+    return row.get("device", "cpu").startswith("cuda")
+
+
+def _seconds(value) -> str:
+    """Three significant figures at most, whole numbers from 100 up; ``-`` for none."""
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def synthetic_sections(result: dict) -> list[tuple[str, dict]]:
     """The synthetic sections of a result: ``synthetic`` (the model's default dim) first, then one per other dim."""
     return sorted(((k, v) for k, v in result.items() if k.startswith("synthetic")), key=lambda kv: kv[0] != "synthetic")
@@ -537,6 +637,11 @@ def target_lines(result: dict) -> list[str]:
             f"{r['encoder']}: valid MRR {best:.3f} after {trained:.2f} epochs against >= {goal} within {within} "
             f"epochs: {verdict} ({within} epochs at the measured speed: {cost})"
         )
+    for key, rows in entity_sections(result):
+        gpu = [r for r in rows if "error" not in r and _cuda(r)]
+        if gpu:
+            each = ", ".join(f"{r['encoder']} {_seconds(r['seconds_per_epoch'])} s/epoch" for r in gpu)
+            out.append(f"one run of the ENTITY union per encoder on a GPU (`{key}`, {gpu[0]['device']}): {each}")
     for _, syn in synthetic_sections(result):
         verdict = "holds" if syn["exponent"] <= 1.1 else "falls short"
         spread = syn.get("exponent_rounds") if syn.get("rounds", 1) > 1 else None
@@ -581,6 +686,13 @@ def main(argv=None) -> None:
         "size after size (medians; one exponent per round)",
     )
     parser.add_argument("--mode", default="auto", help="ENTITY: the training mode (auto, batch, full, sampled)")
+    parser.add_argument(
+        "--device", default="auto", help="ENTITY: where to train (auto: CUDA when present; cpu, cuda, cuda:1, ...)"
+    )
+    parser.add_argument(
+        "--tag",
+        help="ENTITY: keep these rows as a section of their own, `entity_TAG` (e.g. gpu), beside the 2-core CPU rows",
+    )
     parser.add_argument("--skip-entity", action="store_true", help="synthetic sizes only")
     parser.add_argument("--rows", nargs="*", help="add the JSON rows that earlier `--one` runs printed (files)")
     parser.add_argument("--note", action="append", help="a line on the conditions of this run, kept (repeatable)")
@@ -596,20 +708,23 @@ def main(argv=None) -> None:
             args.eval_steps,
             args.eval_triples,
             args.mode,
+            args.device,
         )
         print(json.dumps(row))
         return
     if args.quick:
         args.epochs, args.eval_every, args.sizes = 1, 1, [10_000, 30_000]
         args.max_steps = args.max_steps or 20
-    result = {"threads": args.threads}
+    # a tagged run (another machine, e.g. a GPU) keeps the file's own threads and torch, those of its CPU rows
+    result = {"threads": args.threads, "torch": torch.__version__} if args.tag is None else {}
     if args.sizes:
         key = "synthetic" if args.synthetic_dim == DEFAULT_DIM else f"synthetic_dim{args.synthetic_dim}"
         result[key] = synthetic_epochs(
             args.sizes, args.threads, max_steps=args.synthetic_steps, rounds=args.rounds, dim=args.synthetic_dim
         )
+    section = "entity" if args.tag is None else f"entity_{args.tag}"
     if not args.skip_entity:
-        result["entity"] = entity_section(
+        result[section] = entity_section(
             args.encoders,
             args.epochs,
             args.eval_every,
@@ -618,16 +733,19 @@ def main(argv=None) -> None:
             args.eval_steps,
             args.eval_triples,
             args.mode,
+            args.device,
         )
     if args.rows:  # rows printed by earlier `--one` runs (the last line of each run's output)
         rows = [json.loads(Path(f).read_text().strip().splitlines()[-1]) for f in args.rows]
-        result["entity"] = result.get("entity", []) + rows
+        result[section] = result.get(section, []) + rows
     path = RESULTS / "scaling_training.json"
     if path.exists() and not args.quick:  # keep the other sections and encoders of earlier runs
         earlier = json.loads(path.read_text())
-        mine = {r["encoder"] for r in result.get("entity", [])}
-        entity = [r for r in earlier.get("entity", []) if r["encoder"] not in mine] + result.get("entity", [])
-        result = {**earlier, **result, "entity": sorted(entity, key=lambda r: list(ENCODERS).index(r["encoder"]))}
+        mine = {r["encoder"] for r in result.get(section, [])}
+        rows = [r for r in earlier.get(section, []) if r["encoder"] not in mine] + result.get(section, [])
+        result = {**earlier, **result}
+        if rows:
+            result[section] = sorted(rows, key=lambda r: list(ENCODERS).index(r["encoder"]))
     if args.note:
         result["notes"] = [*result.get("notes", []), *args.note]
     text = markdown(result)
