@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import accumulate
 
 import torch
@@ -16,6 +17,35 @@ from kgtransfer.models.row_memory import RowMemory
 CHUNK_EDGES = 2048
 
 
+@dataclass(frozen=True)
+class TypedEdges:
+    r"""A graph's edges sorted by type, with the count that normalizes each edge's message.
+
+    ``src``, ``dst`` and ``counts`` are in type order (stable), ``sizes`` the edges of each type;
+    ``counts[e]`` is :math:`|\mathcal{N}_i^r|`, the edges of ``e``'s type into ``e``'s target. What every
+    R-GCN layer over the graph needs: computed once per graph (a sort, a ``unique`` and a ``bincount``,
+    about 0.1 s on 372K edges on one CPU thread; on a GPU two waits for the host).
+    """
+
+    src: Tensor
+    dst: Tensor
+    counts: Tensor
+    sizes: list[int]
+
+    @classmethod
+    def of(cls, edge_index: Tensor, edge_type: Tensor, num_types: int) -> TypedEdges:
+        """The typed layout of ``edge_index`` with ``edge_type`` in ``[0, num_types)``."""
+        src, dst = edge_index
+        _, inverse, counts = torch.unique(dst * num_types + edge_type, return_inverse=True, return_counts=True)
+        order = torch.argsort(edge_type, stable=True)
+        sizes = torch.bincount(edge_type, minlength=num_types).tolist()
+        return cls(src[order], dst[order], counts[inverse][order], sizes)
+
+    def norm(self, dtype: torch.dtype) -> Tensor:
+        r"""Each edge's mean-aggregation weight :math:`1 / |\mathcal{N}_i^r|`."""
+        return self.counts.to(dtype).reciprocal()
+
+
 def relational_conv(
     conv: RGCNConv,
     x: Tensor,
@@ -23,6 +53,7 @@ def relational_conv(
     edge_type: Tensor,
     num_out: int | None = None,
     grad_memory: RowMemory | None = None,
+    typed: TypedEdges | None = None,
 ) -> Tensor:
     r"""The output of a mean-aggregating ``RGCNConv``, computed edge-wise from its parameters.
 
@@ -38,7 +69,8 @@ def relational_conv(
 
     With ``num_out``, only the first ``num_out`` nodes' outputs are computed (from the edges that end
     in them; ``edge_index`` may hold only those). With ``grad_memory``, the gradient of ``x`` is
-    written into that :class:`~kgtransfer.models.row_memory.RowMemory` (reused between steps).
+    written into that :class:`~kgtransfer.models.row_memory.RowMemory` (reused between steps). ``typed`` is
+    :meth:`TypedEdges.of` the graph when the caller has it already.
     """
     n = x.size(0) if num_out is None else num_out
     if conv.num_blocks is not None:
@@ -47,13 +79,9 @@ def relational_conv(
     if conv.num_bases is not None:
         weight = (conv.comp @ weight.view(conv.num_bases, -1)).view(conv.num_relations, x.size(1), conv.out_channels)
     if edge_type.numel():
-        src, dst = edge_index
-        key = dst * conv.num_relations + edge_type
-        _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
-        order = torch.argsort(edge_type, stable=True)
-        sizes = torch.bincount(edge_type, minlength=conv.num_relations).tolist()
-        norm = counts[inverse].to(x.dtype).reciprocal()
-        out = TypedMessages.apply(x, weight, src[order], dst[order], norm[order], sizes, n, conv.root, grad_memory)
+        typed = typed or TypedEdges.of(edge_index, edge_type, conv.num_relations)
+        args = typed.src, typed.dst, typed.norm(x.dtype), typed.sizes
+        out = TypedMessages.apply(x, weight, *args, n, conv.root, grad_memory)
     else:
         out = x.new_zeros(n, conv.out_channels)
         if conv.root is not None:
@@ -231,6 +259,7 @@ class RGCN(Encoder):
         if num_layers < 1:
             raise ValueError(f"RGCN: num_layers must be >= 1, got {num_layers}")
         self.num_layers = num_layers
+        self._typed = None  # (edge_index, edge_type, their versions, TypedEdges): see _typed_edges
         self.num_bases = num_bases
         self.num_blocks = num_blocks
         self.dropout = dropout
@@ -281,10 +310,11 @@ class RGCN(Encoder):
         self.check_graph(edge_index, edge_type)
         h = self.node_input(x, node_ids)
         within = None if num_sampled_nodes is None else list(accumulate(num_sampled_nodes))
+        typed = self._typed_edges(edge_index, edge_type) if within is None and self.num_blocks is None else None
         for i, conv in enumerate(self.convs):
             memory = self._input_grad_memory if i == 0 and self.training else None  # the largest gradient, [N, d]
             if within is None:
-                h = relational_conv(conv, h, edge_index, edge_type, grad_memory=memory)
+                h = relational_conv(conv, h, edge_index, edge_type, grad_memory=memory, typed=typed)
             else:  # trim to layer: outputs of the nodes within num_layers - 1 - i hops of the seeds
                 n = within[min(self.num_layers - 1 - i, len(within) - 1)]
                 keep = edge_index[1] < n
@@ -292,6 +322,26 @@ class RGCN(Encoder):
             if i < self.num_layers - 1:
                 h = F.dropout(F.relu(h), p=self.dropout, training=self.training)
         return h, self.relation_embedding.weight
+
+    def _typed_edges(self, edge_index: Tensor, edge_type: Tensor) -> TypedEdges | None:
+        """The whole graph's :class:`TypedEdges`, kept while the same graph comes back unchanged.
+
+        Whole-graph steps encode one graph at every step; a sampled step's subgraph is new each time.
+        The entry holds the graph's own tensors, so their identity and version counters say exactly
+        whether it is the same graph (an in-place change bumps the version).
+        """
+        if not edge_type.numel():
+            return None
+        versions = (edge_index._version, edge_type._version)
+        cached = self._typed
+        if cached is None or cached[0] is not edge_index or cached[1] is not edge_type or cached[2] != versions:
+            self._typed = cached = (
+                edge_index,
+                edge_type,
+                versions,
+                TypedEdges.of(edge_index, edge_type, 2 * self.num_relations),
+            )
+        return cached[3]
 
     def extra_repr_args(self) -> list[str]:
         """Show the layer count and the decomposition."""

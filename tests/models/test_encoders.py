@@ -177,6 +177,32 @@ def test_rgcn_trimmed_to_the_seeds_equals_the_full_pass_on_them(num_bases):
     torch.testing.assert_close(trimmed, full[:3], rtol=1e-5, atol=1e-6)
 
 
+def test_rgcn_sorts_a_graph_by_type_once_while_it_comes_back_unchanged(monkeypatch):
+    """Whole-graph steps encode one graph every step: its typed layout is computed once, again only when it
+    changes (another graph, or the same tensors changed in place), and gives the numbers of a fresh one."""
+    from kgtransfer.models import rgcn
+
+    calls = []
+    of = rgcn.TypedEdges.of.__func__
+    monkeypatch.setattr(rgcn.TypedEdges, "of", classmethod(lambda cls, *a: calls.append(1) or of(cls, *a)))
+    edge_index, edge_type = toy_graph()
+    torch.manual_seed(0)
+    enc = RGCN(NUM_NODES, DIM, NUM_RELATIONS)
+    first, _ = enc(edge_index, edge_type)
+    second, _ = enc(edge_index, edge_type)
+    assert len(calls) == 1 and torch.equal(first, second)  # two layers and two passes, one layout
+
+    edge_index[0, 0] = (edge_index[0, 0] + 1) % 10  # in place: the version counter moves
+    changed, _ = enc(edge_index, edge_type)
+    other_index, other_type = toy_graph(seed=1)
+    enc(other_index, other_type)
+    assert len(calls) == 3
+    fresh = RGCN(NUM_NODES, DIM, NUM_RELATIONS)
+    fresh.load_state_dict(enc.state_dict())
+    expected, _ = fresh(edge_index.clone(), edge_type.clone())
+    assert torch.equal(changed, expected) and not torch.equal(changed, first)
+
+
 def _edgewise_conv(conv, x, edge_index, edge_type, num_out):
     """The previous implementation of ``relational_conv``: one autograd op per step, ``[E, d]`` messages."""
     weight = conv.weight
