@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kgtransfer.device import model_device
 from kgtransfer.errors import UnknownTermError
 from kgtransfer.report import format_table
 
@@ -160,10 +161,9 @@ def embeddings(model) -> dict[str, tuple[list[str], np.ndarray]]:
     blank nodes keep their N-Triples form).
     """
     net = model.model
-    device = next(net.parameters()).device
     was_training = net.training
     net.eval()
-    ent, rel = net.encode(model.task.graph.to(device))
+    ent, rel = net.encode(model.task.to(model_device(net)).graph)
     net.train(was_training)
     vocab = model.vocab
     ents = ent.float().cpu().numpy()

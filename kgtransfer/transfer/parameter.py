@@ -190,7 +190,7 @@ def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
     base = models[0]
     mixes = [check_mixable(other, base, "soup") for other in models[1:]]
     total = {k: v.detach().clone().float() for k, v in base.model.state_dict().items()}
-    count = {k: torch.ones(v.shape[:1] if v.dim() else ()) for k, v in total.items()}
+    count = {k: torch.ones(v.shape[:1] if v.dim() else (), device=v.device) for k, v in total.items()}
     for other in models[1:]:
         aligned, masks = aligned_source_state(other.model, other.vocab, base.model, base.vocab)
         for name, mask in masks.items():

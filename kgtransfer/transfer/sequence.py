@@ -50,6 +50,7 @@ import torch
 from torch import Tensor
 
 from kgtransfer.config import ConfigError, ModelConfig, TaskConfig, TrainConfig
+from kgtransfer.device import resolve_device
 from kgtransfer.engine import OPTIMIZERS, fit
 from kgtransfer.errors import EmptySplitError
 from kgtransfer.files import is_plain_name
@@ -232,8 +233,8 @@ class StepTask(LinkPredictionTask):
         heads = unique_rows(rows[:, [2, 1]])
         return torch.cat(
             [
-                torch.cat([tails, torch.zeros(len(tails), 1, dtype=torch.long)], 1),
-                torch.cat([heads, torch.ones(len(heads), 1, dtype=torch.long)], 1),
+                torch.cat([tails, tails.new_zeros(len(tails), 1)], 1),
+                torch.cat([heads, heads.new_ones(len(heads), 1)], 1),
             ]
         )
 
@@ -250,6 +251,13 @@ class StepTask(LinkPredictionTask):
         out = unique_rows(torch.cat([self.queries, self.queries_of(more).to(self.queries.device)]))
         self._epoch_cache = (epoch, out)
         return out
+
+    def to(self, device) -> StepTask:
+        """Move the task to ``device`` (see :meth:`LinkPredictionTask.to`), the kept epoch queries too."""
+        super().to(device)
+        if self._epoch_cache is not None:
+            self._epoch_cache = (self._epoch_cache[0], self._epoch_cache[1].to(self.device))
+        return self
 
     def num_queries(self, epoch: int) -> int:
         """How many training queries ``epoch`` has (its optimizer steps: this over the batch size, rounded up)."""
@@ -352,6 +360,7 @@ def _run(
     began, cpu = time.perf_counter(), time.thread_time()
     torch.set_num_threads(config.threads or 1)
     if strat is not None:
+        ctx.to(resolve_device(config.device))  # what the hooks make from the step lives where fit trains
         strat.prepare_step(ctx)
         task.penalty = strat.step_penalty(ctx)
         task.extra = (lambda epoch: strat.rows(ctx, epoch)) if _uses_rows(strat, ctx) else None

@@ -97,6 +97,30 @@ class StepContext:
     previous: tuple[dict, dict] | None = None
     moments: dict | None = None
 
+    def to(self, device: torch.device) -> StepContext:
+        """Move the models, the task and every tensor to ``device``, where the step trains (in place).
+
+        A strategy's hooks keep what they make from these (anchors, probes, optimizer state), so they
+        must see them where :func:`~kgtransfer.engine.fit` will train.
+        """
+
+        def move(value):
+            if isinstance(value, Tensor):
+                return value.to(device)
+            if isinstance(value, dict):
+                return {k: move(v) for k, v in value.items()}
+            if isinstance(value, tuple):
+                return tuple(move(v) for v in value)
+            return value
+
+        self.model.to(device)
+        self.fresh.to(device)
+        if hasattr(self.task, "to"):
+            self.task = self.task.to(device)
+        self.transferred, self.new, self.old = move(self.transferred), move(self.new), move(self.old)
+        self.previous, self.moments = move(self.previous), move(self.moments)
+        return self
+
 
 class ContinualStrategy(Strategy):
     """A fine-tuning strategy with the hooks of a snapshot sequence (every hook a no-op here).

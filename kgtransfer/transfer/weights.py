@@ -290,7 +290,9 @@ def _init_new_rows(param: Tensor, known: Tensor, weights: Tensor) -> None:
 
 def _row_sums(weights: Tensor) -> Tensor:
     if weights.is_sparse:
-        return torch.sparse.sum(weights, dim=1).to_dense() if weights._nnz() else torch.zeros(weights.size(0))
+        if not weights._nnz():
+            return torch.zeros(weights.size(0), dtype=weights.dtype, device=weights.device)
+        return torch.sparse.sum(weights, dim=1).to_dense()
     return weights.sum(1)
 
 

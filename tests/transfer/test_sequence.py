@@ -662,3 +662,39 @@ def test_a_snapshot_with_no_new_training_triple_is_said(snapshots):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(list(steps(snapshots))) == 3  # growing snapshots: no warning
+
+
+def test_a_step_context_moves_everything_a_strategy_builds_from_to_the_training_device(snapshots):
+    """Anchors, probes and optimizer state are made from the context before fit: all of it must be where fit trains.
+
+    On a GPU every sequence step failed while these stayed on the CPU; the meta device stands in for it here.
+    """
+    from kgtransfer.transfer.sequence import _transfer
+
+    got = list(steps(snapshots[:2]))
+    prev = LinkPredictor.build(MODEL, got[0].split.num_entities, got[0].split.num_relations)
+    step = got[1]
+    net, transferred, fresh, before = _transfer(prev, got[0].split.vocab, MODEL, step.split, 0)
+    rows = step.split.train.tensor
+    task = StepTask(step.split, rows, rows, step.valid)
+    task.extra = lambda epoch: step.old[:5]
+    task.num_queries(1)  # keeps the first epoch's queries
+    moments = {"encoder.entity_embedding.weight": {"step": torch.tensor(3.0), "exp_avg": torch.zeros(2, 2)}}
+    ctx = StepContext(net, fresh, transferred, "merged", step.new, step.old, task, previous=before, moments=moments)
+    meta = torch.device("meta")
+    assert ctx.to(meta) is ctx
+
+    def devices(value):
+        if isinstance(value, torch.Tensor):
+            return {value.device}
+        if isinstance(value, dict):
+            return set().union(*map(devices, value.values())) if value else set()
+        if isinstance(value, tuple):
+            return set().union(*map(devices, value))
+        return set()
+
+    for value in (ctx.transferred, ctx.new, ctx.old, ctx.previous, ctx.moments, task._epoch_cache):
+        assert devices(value) == {meta}
+    for module in (ctx.model, ctx.fresh):
+        assert {p.device for p in module.parameters()} == {meta}
+    assert task.device == meta and task.graph.edge_index.device == meta and task.queries.device == meta
