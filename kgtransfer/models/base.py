@@ -142,6 +142,19 @@ class Encoder(nn.Module, ABC):
             raise ValueError(f"{type(self).__name__} needs x of shape {(n, self.in_channels)}, got {got}")
         return h + self.feature_proj(x.to(self.feature_proj.weight.dtype))  # float64 or integer features too
 
+    def per_graph(self, edge_index: Tensor, edge_type: Tensor, build: Callable[[], object]):
+        """``build()``, kept while the same graph comes back unchanged (what a layer derives from the graph alone).
+
+        Whole-graph steps encode one graph at every step; a sampled step's subgraph is new each time. The
+        entry holds the graph's own tensors, so their identity and version counters say exactly whether it
+        is the same graph (an in-place change bumps the version).
+        """
+        versions = (edge_index._version, edge_type._version)
+        cached = self.__dict__.get("_per_graph")
+        if cached is None or cached[0] is not edge_index or cached[1] is not edge_type or cached[2] != versions:
+            cached = self.__dict__["_per_graph"] = (edge_index, edge_type, versions, build())
+        return cached[3]
+
     def check_graph(self, edge_index: Tensor, edge_type: Tensor) -> None:
         """Raise ValueError when the message-passing graph does not fit this encoder."""
         if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_type.shape != (edge_index.size(1),):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -43,6 +45,49 @@ def compose(x: Tensor, r: Tensor, op: str) -> Tensor:
     if op == "corr":
         return circular_correlation(x, r)
     raise ValueError(f"unknown composition {op!r}; choose one of {', '.join(COMPOSITIONS)}")
+
+
+@dataclass(frozen=True)
+class NormalizedAdjacency:
+    r"""A graph's degree-normalized adjacency as CompGCN's ``sub`` layer uses it: two sparse matrices.
+
+    ``entities`` is ``[N, 2N]``: :math:`A[v, u + \lambda N] = \sum c_{uv}^{\lambda}` over the edges
+    :math:`u \to v` of direction :math:`\lambda` (0 forward, 1 inverse); ``types`` is ``[N, T]``:
+    :math:`B[v, t] = \sum c_{uv}` over the edges of type :math:`t` into :math:`v`. With
+    :math:`\phi(h, z) = h - z` the messages of a layer sum to
+    :math:`A\,[H W_{\mathrm{in}};\ H W_{\mathrm{out}}] - B\,[z_t W_{\lambda(t)}]_t`: two products on
+    :math:`N` and :math:`T` rows instead of one per edge, and no ``[E, d]`` message tensor.
+    """
+
+    entities: Tensor
+    types: Tensor
+
+    @classmethod
+    def of(cls, edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_types: int, dtype) -> NormalizedAdjacency:
+        """The matrices of ``edge_index`` with ``edge_type`` in ``[0, num_types)`` (odd: inverse), in ``dtype``."""
+        src, dst = edge_index
+        norm = _degree_norm(edge_index, edge_type, num_nodes, dtype)
+        inverse = edge_type % 2
+        a = torch.sparse_coo_tensor(
+            torch.stack([dst, src + inverse * num_nodes]), norm, (num_nodes, 2 * num_nodes), check_invariants=False
+        )
+        b = torch.sparse_coo_tensor(torch.stack([dst, edge_type]), norm, (num_nodes, num_types), check_invariants=False)
+        return cls(a.coalesce(), b.coalesce())
+
+    def to(self, dtype: torch.dtype) -> NormalizedAdjacency:
+        """The same matrices in ``dtype``."""
+        return (
+            self if self.entities.dtype == dtype else NormalizedAdjacency(self.entities.to(dtype), self.types.to(dtype))
+        )
+
+
+def _degree_norm(edge_index: Tensor, edge_type: Tensor, num_nodes: int, dtype) -> Tensor:
+    r"""Each edge's :math:`c_{uv}^{\lambda} = (d^{\lambda}_{\mathrm{out}}(u)\, d^{\lambda}_{\mathrm{in}}(v))^{-1/2}`."""
+    src, dst = edge_index
+    inverse = edge_type % 2
+    deg_out = torch.bincount(2 * src + inverse, minlength=2 * num_nodes).to(dtype)
+    deg_in = torch.bincount(2 * dst + inverse, minlength=2 * num_nodes).to(dtype)
+    return (deg_out[2 * src + inverse] * deg_in[2 * dst + inverse]).rsqrt()
 
 
 class CompGCNConv(MessagePassing):
@@ -112,20 +157,29 @@ class CompGCNConv(MessagePassing):
         if self.norm is not None:
             self.norm.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor, rel: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_type: Tensor,
+        rel: Tensor,
+        adjacency: NormalizedAdjacency | None = None,
+    ) -> tuple[Tensor, Tensor]:
         """Update entities ``x`` ``[N, in]`` and edge-type vectors ``rel`` ``[T, in]``.
+
+        ``adjacency``: :meth:`NormalizedAdjacency.of` the graph, when the caller has it (``sub`` only).
 
         Returns:
             New entity vectors ``[N, out]`` and edge-type vectors ``[T, out]``.
         """
         n = x.size(0)
-        inverse = edge_type % 2
-        src, dst = edge_index
         dtype = torch.promote_types(x.dtype, torch.float32)  # degrees in at least fp32, even under autocast
-        deg_out = torch.bincount(2 * src + inverse, minlength=2 * n).to(dtype)
-        deg_in = torch.bincount(2 * dst + inverse, minlength=2 * n).to(dtype)
-        norm = (deg_out[2 * src + inverse] * deg_in[2 * dst + inverse]).rsqrt()
-        neigh = self.propagate(edge_index, x=x, rel=rel, edge_type=edge_type, norm=norm, size=(n, n))
+        if self.comp == "sub":
+            adjacency = adjacency or NormalizedAdjacency.of(edge_index, edge_type, n, rel.size(0), dtype)
+            neigh = self._sub_messages(x, rel, adjacency.to(dtype))
+        else:
+            norm = _degree_norm(edge_index, edge_type, n, dtype)
+            neigh = self.propagate(edge_index, x=x, rel=rel, edge_type=edge_type, norm=norm, size=(n, n))
         loop = compose(x, self.loop_rel, self.comp) @ self.weight_loop
         out = (F.dropout(neigh, p=self.dropout, training=self.training) + loop) / 3
         if self.bias is not None:
@@ -133,6 +187,19 @@ class CompGCNConv(MessagePassing):
         if self.norm is not None:
             out = self.norm(out)
         return out, rel @ self.weight_rel
+
+    def _sub_messages(self, x: Tensor, rel: Tensor, adjacency: NormalizedAdjacency) -> Tensor:
+        r"""The summed messages of ``sub`` as two sparse products (:class:`NormalizedAdjacency`).
+
+        The same sums as :meth:`message` per edge (to rounding): :math:`(h_u - z_r) W = h_u W - z_r W`.
+        The sparse products run in ``adjacency``'s dtype, outside autocast.
+        """
+        hw = torch.cat([x @ self.weight_in, x @ self.weight_out])
+        even = (torch.arange(rel.size(0), device=rel.device) % 2 == 0).unsqueeze(1)
+        zw = torch.where(even, rel @ self.weight_in, rel @ self.weight_out)
+        dtype = adjacency.entities.dtype
+        with torch.autocast(x.device.type, enabled=False):
+            return torch.sparse.mm(adjacency.entities, hw.to(dtype)) - torch.sparse.mm(adjacency.types, zw.to(dtype))
 
     def message(self, x_j: Tensor, rel: Tensor, edge_type: Tensor, norm: Tensor) -> Tensor:
         """Compose each source with its edge type and apply the in (forward) or out (inverse) weight."""
@@ -226,8 +293,15 @@ class CompGCN(Encoder):
         h = self.node_input(x, node_ids)
         rel = torch.stack([self.relation_embedding.weight, self.inverse_relation_embedding.weight], dim=1)
         rel = rel.reshape(2 * self.num_relations, self.dim)
+        adjacency = None
+        if self.comp == "sub":  # one adjacency for every layer and step
+            dtype = torch.promote_types(h.dtype, torch.float32)
+            n, t = h.size(0), 2 * self.num_relations
+            adjacency = self.per_graph(
+                edge_index, edge_type, lambda: NormalizedAdjacency.of(edge_index, edge_type, n, t, dtype)
+            )
         for conv in self.convs:
-            h, rel = conv(h, edge_index, edge_type, rel)
+            h, rel = conv(h, edge_index, edge_type, rel, adjacency)
             h = torch.tanh(h)
         return h, torch.cat([rel[0::2], rel[1::2]]) if self.inverse_relations else rel[0::2]
 

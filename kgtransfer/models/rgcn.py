@@ -259,7 +259,6 @@ class RGCN(Encoder):
         if num_layers < 1:
             raise ValueError(f"RGCN: num_layers must be >= 1, got {num_layers}")
         self.num_layers = num_layers
-        self._typed = None  # (edge_index, edge_type, their versions, TypedEdges): see _typed_edges
         self.num_bases = num_bases
         self.num_blocks = num_blocks
         self.dropout = dropout
@@ -310,7 +309,11 @@ class RGCN(Encoder):
         self.check_graph(edge_index, edge_type)
         h = self.node_input(x, node_ids)
         within = None if num_sampled_nodes is None else list(accumulate(num_sampled_nodes))
-        typed = self._typed_edges(edge_index, edge_type) if within is None and self.num_blocks is None else None
+        typed = None
+        if within is None and self.num_blocks is None and edge_type.numel():  # one layout for every layer and step
+            typed = self.per_graph(
+                edge_index, edge_type, lambda: TypedEdges.of(edge_index, edge_type, 2 * self.num_relations)
+            )
         for i, conv in enumerate(self.convs):
             memory = self._input_grad_memory if i == 0 and self.training else None  # the largest gradient, [N, d]
             if within is None:
@@ -322,26 +325,6 @@ class RGCN(Encoder):
             if i < self.num_layers - 1:
                 h = F.dropout(F.relu(h), p=self.dropout, training=self.training)
         return h, self.relation_embedding.weight
-
-    def _typed_edges(self, edge_index: Tensor, edge_type: Tensor) -> TypedEdges | None:
-        """The whole graph's :class:`TypedEdges`, kept while the same graph comes back unchanged.
-
-        Whole-graph steps encode one graph at every step; a sampled step's subgraph is new each time.
-        The entry holds the graph's own tensors, so their identity and version counters say exactly
-        whether it is the same graph (an in-place change bumps the version).
-        """
-        if not edge_type.numel():
-            return None
-        versions = (edge_index._version, edge_type._version)
-        cached = self._typed
-        if cached is None or cached[0] is not edge_index or cached[1] is not edge_type or cached[2] != versions:
-            self._typed = cached = (
-                edge_index,
-                edge_type,
-                versions,
-                TypedEdges.of(edge_index, edge_type, 2 * self.num_relations),
-            )
-        return cached[3]
 
     def extra_repr_args(self) -> list[str]:
         """Show the layer count and the decomposition."""

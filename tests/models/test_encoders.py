@@ -177,17 +177,20 @@ def test_rgcn_trimmed_to_the_seeds_equals_the_full_pass_on_them(num_bases):
     torch.testing.assert_close(trimmed, full[:3], rtol=1e-5, atol=1e-6)
 
 
-def test_rgcn_sorts_a_graph_by_type_once_while_it_comes_back_unchanged(monkeypatch):
-    """Whole-graph steps encode one graph every step: its typed layout is computed once, again only when it
-    changes (another graph, or the same tensors changed in place), and gives the numbers of a fresh one."""
-    from kgtransfer.models import rgcn
+@pytest.mark.parametrize("encoder", ["rgcn", "compgcn"])
+def test_what_layers_derive_from_the_graph_is_computed_once_while_it_comes_back_unchanged(monkeypatch, encoder):
+    """Whole-graph steps encode one graph every step: R-GCN's typed layout and CompGCN's normalized adjacency
+    are computed once, again only when the graph changes (another graph, or the same tensors changed in place),
+    and give the numbers of a fresh encoder."""
+    from kgtransfer.models import compgcn, rgcn
 
+    cls, layout = {"rgcn": (RGCN, rgcn.TypedEdges), "compgcn": (CompGCN, compgcn.NormalizedAdjacency)}[encoder]
     calls = []
-    of = rgcn.TypedEdges.of.__func__
-    monkeypatch.setattr(rgcn.TypedEdges, "of", classmethod(lambda cls, *a: calls.append(1) or of(cls, *a)))
+    of = layout.of.__func__
+    monkeypatch.setattr(layout, "of", classmethod(lambda c, *a: calls.append(1) or of(c, *a)))
     edge_index, edge_type = toy_graph()
     torch.manual_seed(0)
-    enc = RGCN(NUM_NODES, DIM, NUM_RELATIONS)
+    enc = cls(NUM_NODES, DIM, NUM_RELATIONS)
     first, _ = enc(edge_index, edge_type)
     second, _ = enc(edge_index, edge_type)
     assert len(calls) == 1 and torch.equal(first, second)  # two layers and two passes, one layout
@@ -197,10 +200,36 @@ def test_rgcn_sorts_a_graph_by_type_once_while_it_comes_back_unchanged(monkeypat
     other_index, other_type = toy_graph(seed=1)
     enc(other_index, other_type)
     assert len(calls) == 3
-    fresh = RGCN(NUM_NODES, DIM, NUM_RELATIONS)
+    fresh = cls(NUM_NODES, DIM, NUM_RELATIONS)
     fresh.load_state_dict(enc.state_dict())
     expected, _ = fresh(edge_index.clone(), edge_type.clone())
     assert torch.equal(changed, expected) and not torch.equal(changed, first)
+
+
+def test_compgcn_sub_as_sparse_products_equals_the_messages_per_edge():
+    """``sub`` sums its messages as two sparse products (NormalizedAdjacency): the outputs and every gradient of
+    PyG's per-edge messages, duplicate edges, isolated nodes and unused edge types included."""
+    from kgtransfer.models.compgcn import _degree_norm
+
+    torch.manual_seed(0)
+    conv = CompGCNConv(5, 7, comp="sub", norm=False).double()
+    edge_index, edge_type = toy_graph(num_edges=30)
+    edge_index = torch.cat([edge_index, edge_index[:, :3]], 1)  # duplicates count twice
+    edge_type = torch.cat([edge_type, edge_type[:3]])
+    x = torch.randn(NUM_NODES, 5, dtype=torch.float64, requires_grad=True)
+    rel = torch.randn(2 * NUM_RELATIONS + 2, 5, dtype=torch.float64, requires_grad=True)  # two types unused
+    out, _ = conv(x, edge_index, edge_type, rel)
+    inputs = [x, rel, conv.weight_in, conv.weight_out, conv.weight_loop, conv.loop_rel, conv.bias]
+    grads = torch.autograd.grad(out.square().sum(), inputs)
+    norm = _degree_norm(edge_index, edge_type, NUM_NODES, torch.float64)
+    n = NUM_NODES
+    neigh = conv.propagate(edge_index, x=x, rel=rel, edge_type=edge_type, norm=norm, size=(n, n))
+    loop = (x - conv.loop_rel) @ conv.weight_loop
+    want = (neigh + loop) / 3 + conv.bias
+    want_grads = torch.autograd.grad(want.square().sum(), inputs)
+    torch.testing.assert_close(out, want)
+    for got, expected in zip(grads, want_grads, strict=True):
+        torch.testing.assert_close(got, expected)
 
 
 def _edgewise_conv(conv, x, edge_index, edge_type, num_out):
