@@ -2,8 +2,9 @@ r"""Settings that suit the graph: the one place where link-prediction defaults a
 
 Where the cost of 1-N training goes. A step of ``B`` queries encodes the whole message graph
 (``E`` edges, ``L`` layers: :math:`O(L \cdot E \cdot d^2)` for R-GCN, whose layer multiplies each edge
-type's sources once (:func:`kgtransfer.models.rgcn.relational_conv`), and for CompGCN) and scores every
-query against all ``N`` entities (:math:`O(B \cdot N \cdot d)`, plus the loss's passes over the
+type's sources once (:func:`kgtransfer.models.rgcn.relational_conv`); for CompGCN's default ``sub``
+:math:`O(L \cdot (E \cdot d + N \cdot d^2))`, two sparse products per layer, which the table below predates)
+and scores every query against all ``N`` entities (:math:`O(B \cdot N \cdot d)`, plus the loss's passes over the
 ``[B, N]`` scores). An epoch is ``Q / B`` steps for ``Q`` distinct training queries, so it costs
 :math:`(Q / B) \cdot \mathrm{encode} + Q \cdot N \cdot c_d`; the scoring term does not shrink with
 the batch. Measured by ``benchmarks/sizing.py`` on Brick 1.4 (44,018 training triples, 10,452
