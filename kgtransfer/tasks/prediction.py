@@ -121,7 +121,7 @@ def predict_target(
     side = "tail" if tail is None else "head"
     given = _id(vocab.entities, head if side == "tail" else tail, "entity")
     net = model.model
-    device = next(net.parameters()).device
+    device = model_device(net)
     was_training = net.training
     net.eval()
     graph = model.task.graph

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, given
+from kgtransfer.device import model_device
 from kgtransfer.engine import FitResult, History, fit, make_optimizer
 from kgtransfer.errors import TransferWarning
 from kgtransfer.models.link_predictor import LinkPredictor
@@ -98,7 +99,7 @@ def build_transferred(
     config = pretrained.model_config
     model = LinkPredictor.build(config, split.num_entities, split.num_relations)
     if not isinstance(pretrained.model.head, nn.Identity):  # a linear probe's head is part of what it learned
-        model.head = copy.deepcopy(pretrained.model.head).to(next(model.parameters()).device)
+        model.head = copy.deepcopy(pretrained.model.head).to(model_device(model))
     graph = split.message_graph()
     rows = torch.cat([split.train.tensor, split.valid.tensor, split.test.tensor])
     used = (_mask(rows[:, [0, 2]], split.num_entities), _mask(rows[:, 1], split.num_relations))

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from kgtransfer.device import model_device
 from kgtransfer.training import TrainedModel
 from kgtransfer.transfer.compat import check_link_predictors, check_mixable
 from kgtransfer.transfer.results import Sweep, best_alpha  # noqa: F401 - best_alpha is imported from here
@@ -43,7 +44,7 @@ def with_heads(models: Sequence[TrainedModel]) -> list[TrainedModel]:
             with torch.no_grad():
                 head.weight.copy_(torch.eye(dim))
                 head.bias.zero_()
-            m.model.head = head.to(next(m.model.parameters()).device)
+            m.model.head = head.to(model_device(m.model))
         out.append(m)
     return out
 

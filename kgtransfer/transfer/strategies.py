@@ -48,6 +48,7 @@ import torch
 from torch import Tensor, nn
 
 from kgtransfer.config import ConfigError, TrainConfig, strategy_family
+from kgtransfer.device import model_device
 from kgtransfer.registry import STRATEGIES
 
 
@@ -132,7 +133,7 @@ def set_probe(model: nn.Module, fixed: frozenset[int] = frozenset()) -> None:
     with torch.no_grad():
         head.weight.copy_(torch.eye(dim))
         head.bias.zero_()
-    model.head = head.to(next(model.encoder.parameters()).device)
+    model.head = head.to(model_device(model.encoder))
     relation_rows = {f"encoder.{name}" for name, kind in model.encoder.row_parameters().items() if kind == "relation"}
     for name, p in model.named_parameters():
         if (name.startswith("head.") or name in relation_rows) and id(p) not in fixed:
