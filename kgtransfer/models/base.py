@@ -155,6 +155,12 @@ class Encoder(nn.Module, ABC):
             cached = self.__dict__["_per_graph"] = (edge_index, edge_type, versions, build())
         return cached[3]
 
+    def __getstate__(self) -> dict:
+        """The module's state for copies and pickles, without :meth:`per_graph`'s entry (rebuilt when needed)."""
+        state = super().__getstate__()
+        state.pop("_per_graph", None)
+        return state
+
     def check_graph(self, edge_index: Tensor, edge_type: Tensor) -> None:
         """Raise ValueError when the message-passing graph does not fit this encoder."""
         if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_type.shape != (edge_index.size(1),):

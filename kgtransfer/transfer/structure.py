@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from kgtransfer.device import model_device
+
 
 class Sum(nn.Module):
     """:math:`h = h_1 + h_2`."""
@@ -75,6 +77,9 @@ class ComposedEncoder(nn.Module):
         second: the new encoder :math:`F_2` over the same nodes and relations.
         op: a name registered in :data:`kgtransfer.registry.COMPOSE` (``"sum"``, ``"concat"``,
             ``"gate"``) (default: ``"gate"``).
+
+    The composition lives on ``first``'s device: ``second`` (moved in place, as ``Module.to`` does) and
+    the combiners are placed there.
     """
 
     def __init__(self, first: nn.Module, second: nn.Module, op: str = "gate"):
@@ -104,6 +109,7 @@ class ComposedEncoder(nn.Module):
         self.entity_combine = combiner(self.dim)
         self.relation_combine = combiner(self.dim)
         self.reset_parameters()
+        self.to(model_device(first))  # one device, the source encoder's: F2 and the combiners join F1
 
     def reset_parameters(self) -> None:
         """Reset the combination's own parameters (the two encoders keep theirs)."""

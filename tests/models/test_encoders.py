@@ -1,4 +1,6 @@
+import copy
 import math
+import pickle
 
 import pytest
 import torch
@@ -204,6 +206,12 @@ def test_what_layers_derive_from_the_graph_is_computed_once_while_it_comes_back_
     fresh.load_state_dict(enc.state_dict())
     expected, _ = fresh(edge_index.clone(), edge_type.clone())
     assert torch.equal(changed, expected) and not torch.equal(changed, first)
+
+    copied = copy.deepcopy(enc)  # copies and pickles leave the kept graph behind, and rebuild it
+    assert "_per_graph" in enc.__dict__ and "_per_graph" not in copied.__dict__
+    assert "_per_graph" not in pickle.loads(pickle.dumps(enc)).__dict__
+    built = len(calls)
+    assert torch.equal(copied(edge_index, edge_type)[0], changed) and len(calls) == built + 1
 
 
 def test_compgcn_sub_as_sparse_products_equals_the_messages_per_edge():

@@ -59,6 +59,15 @@ def test_encoders_that_do_not_compose_get_a_typed_error_saying_how():
     assert "⊕" in repr(kgt.compose(pre.freeze(), kgt.encoder("rgcn", num_nodes=n, num_relations=r, dim=8), "sum"))
 
 
+def test_a_composition_lives_on_the_source_encoders_device():
+    """Composed without ``fit`` (which would move it whole), F2 and the combiners joined F1's device; they
+    stayed where they were built, so the first forward pass mixed devices."""
+    n, r = 12, 3
+    first = kgt.encoder("rgcn", num_nodes=n, num_relations=r, dim=8).to("meta")  # any device but F2's
+    composed = kgt.compose(first, kgt.encoder("rgcn", num_nodes=n, num_relations=r, dim=8), op="concat")
+    assert {p.device.type for p in composed.parameters()} == {"meta"}
+
+
 def test_a_composed_run_is_not_transferred_as_if_it_were_one_encoder():
     """Its rows live under encoder.first/.second: a plain target took none of them, yet the report said every
     entity came from the pretrained model."""
