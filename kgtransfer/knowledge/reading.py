@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kgtransfer.errors import RDFSyntaxError, RegistryError, SourceNotFoundError
+from kgtransfer.errors import RDFSyntaxError, RegistryError, SourceNotFoundError, UnknownFormatError
 from kgtransfer.knowledge import registry
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.knowledge.io import FORMATS, from_oxigraph, from_rdflib, read_file, with_origin
@@ -53,7 +53,7 @@ def read_source(
         if path.is_file():
             return read_file(path, format, name=name, base=base)
         if path.is_dir():
-            return read_tsv_splits(path, namespace, name)
+            return read_tsv_splits(path, namespace, name, base)
         if isinstance(source, str) and registry.is_registered(text):
             return load_registered(text, name=name)
         if _looks_like_path(text):
@@ -97,11 +97,14 @@ def load_registered(source: str, name: str | None = None) -> KnowledgeGraph:
     return kg if name else with_origin(kg, path)  # the registry's file is the same source as that file by path
 
 
-def read_tsv_splits(folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None):
+def read_tsv_splits(
+    folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPACE, name: str | None = None, base: str | None = None
+):
     """Read ``train/valid/test.txt`` (or ``.tsv``; ``.gz`` too) of labels as one graph, one source per split.
 
     A folder without them may hold RDF split files instead (``train.nt``, ``valid.ttl``, ``test.nq.gz``,
-    any suffix :func:`kgtransfer.load` reads); each is read as RDF and its triples held by ``<name>/<split>``.
+    any suffix :func:`kgtransfer.load` reads); each is read as RDF (relative IRIs against ``base``) and its
+    triples held by ``<name>/<split>``. A split's file may also be named ``training`` or ``validation``.
 
     Labels become IRIs ``namespace + label`` with the characters an IRI cannot hold percent-encoded
     (see :func:`~kgtransfer.knowledge.streaming.label_iri`; ``urllib.parse.unquote`` gives the label
@@ -112,44 +115,64 @@ def read_tsv_splits(folder: str | os.PathLike, namespace: str = DEFAULT_NAMESPAC
         folder: the folder holding the split files.
         namespace: the IRI prefix of every label (default: :data:`DEFAULT_NAMESPACE`).
         name: the graph's name and the prefix of its sources (default: the folder's name).
+        base: the base IRI of relative IRIs in RDF split files (default: the reader's).
+
+    Raises:
+        SourceNotFoundError: no split file in the folder.
+        UnknownFormatError: two files for one split (``valid.txt`` and ``validation.nt``), or tab-separated
+            and RDF split files mixed (their labels and IRIs would not meet).
     """
     folder = Path(folder)
     if name is None:
-        return with_origin(read_tsv_splits(folder, namespace, folder.resolve().name), folder)
-    files = {}
-    for split in SPLITS:
-        for suffix in SPLIT_SUFFIXES:
-            if (folder / f"{split}{suffix}").is_file():
-                files[split] = folder / f"{split}{suffix}"
-                break
-    if files:
-        return _read_tsv_files(list(files.values()), [f"{name}/{s}" for s in files], namespace, name)
-    rdf = _rdf_split_files(folder)
-    if not rdf:
+        return with_origin(read_tsv_splits(folder, namespace, folder.resolve().name, base), folder)
+    files, tsv = split_files(folder)
+    if not files:
         raise SourceNotFoundError(
             f"{folder}: no train/valid/test.txt or .tsv (optionally .gz), nor train/valid/test RDF files, here"
         )
-    return _read_rdf_splits(rdf, name)
+    if tsv:
+        return _read_tsv_files(list(files.values()), [f"{name}/{s}" for s in files], namespace, name)
+    return _read_rdf_splits(files, name, base)
 
 
-def _rdf_split_files(folder: Path) -> dict[str, Path]:
-    """``{split: file}`` of RDF split files (``train.nt``, ``test.ttl.gz``, ...): the first suffix that exists."""
-    suffixes = [sx + gz for _, sxs in FORMATS.values() for sx in sxs for gz in ("", ".gz")]
-    files = {}
-    for split in SPLITS:
-        found = next((folder / f"{split}{sx}" for sx in suffixes if (folder / f"{split}{sx}").is_file()), None)
-        if found is not None:
-            files[split] = found
-    return files
+#: The file names (before the suffix) of each split in a folder.
+SPLIT_STEMS = {"train": ("train", "training"), "valid": ("valid", "validation"), "test": ("test",)}
 
 
-def _read_rdf_splits(files: dict[str, Path], name: str) -> KnowledgeGraph:
+def split_files(folder: Path) -> tuple[dict[str, Path], bool]:
+    """``{split: file}`` of a folder's split files, and whether they are tab-separated (else RDF).
+
+    Raises:
+        UnknownFormatError: two files for one split, or tab-separated and RDF split files mixed.
+    """
+    rdf_suffixes = [sx + gz for _, sxs in FORMATS.values() for sx in sxs for gz in ("", ".gz")]
+    found: dict[str, list[Path]] = {}
+    for split, stems in SPLIT_STEMS.items():
+        for stem in stems:
+            for suffix in (*SPLIT_SUFFIXES, *rdf_suffixes):
+                if (folder / f"{stem}{suffix}").is_file():
+                    found.setdefault(split, []).append(folder / f"{stem}{suffix}")
+    for split, paths in found.items():
+        if len(paths) > 1:
+            names = ", ".join(p.name for p in paths)
+            raise UnknownFormatError(f"{folder}: {len(paths)} files for the {split} split ({names}); keep one")
+    files = {split: paths[0] for split, paths in found.items()}
+    kinds = {split: path.name.lower().removesuffix(".gz").endswith((".txt", ".tsv")) for split, path in files.items()}
+    if len(set(kinds.values())) > 1:
+        listed = ", ".join(f"{p.name} ({'tab-separated' if kinds[s] else 'RDF'})" for s, p in files.items())
+        raise UnknownFormatError(
+            f"{folder}: split files mix tab-separated labels and RDF ({listed}); give every split in one kind"
+        )
+    return files, any(kinds.values())
+
+
+def _read_rdf_splits(files: dict[str, Path], name: str, base: str | None = None) -> KnowledgeGraph:
     """One graph from RDF split files, every triple of ``files[split]`` held by the source ``<name>/<split>``."""
     from kgtransfer.knowledge.operators import union
 
     out = None
     for split, path in files.items():
-        kg = read_file(path)
+        kg = read_file(path, base=base)
         kg = kg.replace(provenance=np.zeros(len(kg), dtype=np.int64), source_sets=((0,),), sources=(f"{name}/{split}",))
         out = kg if out is None else union(out, kg, name=name)
     return out.replace(name=name)

@@ -321,6 +321,27 @@ def test_split_folder_of_rdf_files(tmp_path):
     assert (len(split.train), len(split.valid), len(split.test)) == (2, 1, 1)
 
 
+def test_split_folders_read_every_split_file_or_say_which_they_cannot(tmp_path):
+    """``validation``/``training`` files are splits too, a base resolves relative IRIs of RDF splits, and a
+    folder whose split files collide or mix kinds is an error naming them (one of them was silently dropped)."""
+    from kgtransfer.errors import UnknownFormatError
+
+    (tmp_path / "training.ttl").write_text("<a> <p> <b> .\n")
+    (tmp_path / "validation.nt").write_text("<http://e/b> <http://e/p> <http://e/a> .\n")
+    kg = kgt.load(tmp_path, name="rdf", base="http://mine.org/")
+    assert kg.sources == ("rdf/train", "rdf/valid")
+    assert ("<http://mine.org/a>", "<http://mine.org/p>", "<http://mine.org/b>") in kg
+    assert len(given_split(kg).valid) == 1
+
+    (tmp_path / "valid.nt").write_text("<http://e/a> <http://e/p> <http://e/b> .\n")
+    with pytest.raises(UnknownFormatError, match=r"2 files for the valid split \(valid\.nt, validation\.nt\)"):
+        kgt.load(tmp_path)
+    (tmp_path / "valid.nt").unlink()
+    (tmp_path / "test.txt").write_text("a\tp\tb\n")
+    with pytest.raises(UnknownFormatError, match=r"mix tab-separated labels and RDF.*test\.txt \(tab-separated\)"):
+        kgt.load(tmp_path)
+
+
 def test_tsv_fields_in_ntriples_syntax_are_those_terms(tmp_path):
     """What RDF tools export as TSV (SPARQL's TSV results: a ?s ?p ?o header, <IRI> and "literal" fields)."""
     path = tmp_path / "export.tsv"
