@@ -414,8 +414,8 @@ def _store_spellings(kg: KnowledgeGraph) -> dict[str, str]:
     ``"41"^^xsd:integer`` and ``"1.50"^^xsd:decimal`` as ``"1.5"`` (oxigraph/oxigraph#526): other
     RDF terms. Results are mapped back to the graph's own term wherever only one spelling of the
     graph gives the store's (a graph holding both ``"1"^^xsd:int`` and ``"1"^^xsd:integer`` keeps
-    the store's ``"1"^^xsd:integer``). A value the query computes that equals such a literal
-    (``SELECT (40 + 1 AS ?x)``) takes the graph's spelling too.
+    the store's ``"1"^^xsd:integer``, with a warning: triples that differ only in them merge). A value
+    the query computes that equals such a literal (``SELECT (40 + 1 AS ?x)``) takes the graph's spelling too.
     """
     import pyoxigraph as ox
 
@@ -427,6 +427,18 @@ def _store_spellings(kg: KnowledgeGraph) -> dict[str, str]:
     spellings: dict[str, set[str]] = {}
     for quad in store:
         spellings.setdefault(str(quad.object), set()).add(typed[int(quad.subject.value[6:])])
+    merged = sorted(sorted(own) for own in spellings.values() if len(own) > 1)
+    if merged:
+        import warnings
+
+        shown = "; ".join(" and ".join(own) for own in merged[:3]) + ("; ..." if len(merged) > 3 else "")
+        warnings.warn(
+            f"{kg.name}: the embedded SPARQL store holds {sum(map(len, merged))} typed literals as "
+            f"{len(merged)} values ({shown}; oxigraph/oxigraph#526): query results give each such value "
+            "one spelling, and triples that differ only in it come back as one",
+            UserWarning,
+            stacklevel=4,
+        )
     return {kept: next(iter(own)) for kept, own in spellings.items() if len(own) == 1 and kept not in own}
 
 

@@ -1,5 +1,7 @@
 """``kgtransfer.sparql`` over the embedded store: query forms, sources, errors, bound parameters."""
 
+import warnings
+
 import pyoxigraph as ox
 import pytest
 from rdflib import BNode, Literal, URIRef
@@ -336,6 +338,20 @@ def test_results_keep_the_graphs_typed_literals():
     assert kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", kg) == kg  # the same RDF terms, not the store's values
     rows = kgt.sparql("SELECT ?o WHERE { <urn:a> <urn:age> ?o FILTER(?o > 40) }", kg)  # values still compare
     assert [r.o for r in rows] == [Literal("41", datatype=URIRef(xsd + "int"))]
+
+
+def test_literals_the_store_cannot_tell_apart_are_warned_of():
+    """``"01"`` and ``"1"`` (both xsd:integer) are two RDF terms but one value in the store: the result merges the
+    two triples, which was silent."""
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    kg = kgt.KnowledgeGraph.from_triples(
+        [("<urn:a>", "<urn:n>", f'"01"^^<{xsd}integer>'), ("<urn:a>", "<urn:n>", f'"1"^^<{xsd}integer>')], name="k"
+    )
+    with pytest.warns(UserWarning, match=r'k: .* 2 typed literals as 1 values \("01"\^\^.* and "1"\^\^.*#526'):
+        assert len(kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", kg)) == 1  # the loss the warning names
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kgt.sparql("ASK { ?s ?p ?o }", kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:n>", f'"1"^^<{xsd}int>')]))
 
 
 def test_a_binding_of_a_variable_the_query_lacks_is_refused(people):
