@@ -121,6 +121,14 @@ def seconds_to_reach(history, target: float, metric: str = "mrr") -> float | Non
     return None if epoch is None else float(sum(history.seconds[:epoch]))
 
 
+def carried_nothing(report: dict | None) -> bool:
+    """Whether a run's transfer report (``TransferReport.as_dict``) says nothing of the pretrained model was used."""
+    if not report:
+        return False
+    rows = report.get("target_entities_transferred", 0) or report.get("target_relations_transferred", 0)
+    return not rows and not report.get("parameters_copied")
+
+
 #: Time to quality is read at this share of scratch's best validation metric.
 QUALITY = 0.99
 #: Test MRR within this of scratch's counts as the same final quality.
@@ -188,7 +196,9 @@ class Comparison:
         seconds than scratch does, at a final test MRR no more than 0.005 below scratch's. One that is
         slower to get there but ends more than 0.005 above scratch's test MRR pays in final quality,
         not in time, and is said so. A run that ended at the epoch cap without early stopping was
-        still improving: its comparison is not read.
+        still improving: its comparison is not read. Nor is a variant that transferred nothing (its
+        transfer report shows no entity, relation or parameter taken from the pretrained model): it
+        trained from scratch, and any difference is its schedule or noise.
         """
         scratch = self.runs.get("scratch") or []
         if not scratch:
@@ -212,6 +222,14 @@ class Comparison:
             unread = [v for v in ("scratch", variant) if v in capped]
             if unread:  # a curve still rising at the cap: no verdict either way
                 lines.append(f"{variant}: not read ({' and '.join(unread)} did not converge)")
+                continue
+            empty = [r["seed"] for r in items if carried_nothing(r.get("transfer"))]
+            if empty:  # scratch under another schedule or seed: whatever it shows is not transfer
+                seeds = "every seed" if len(empty) == len(items) else f"seed {', '.join(map(str, empty))}"
+                lines.append(
+                    f"{variant}: nothing was transferred ({seeds}: no entity, relation or parameter of the pretrained "
+                    "model lines up with the target), so it is training from scratch: no transfer verdict"
+                )
                 continue
             s, _ = mean_std([r.get("seconds_to_99") for r in items])
             mrr, _ = mean_std([r["test"]["mrr"] for r in items])

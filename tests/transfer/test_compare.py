@@ -125,6 +125,18 @@ def test_verdict_reads_time_to_quality_and_refuses_capped_runs():
     one = Comparison("c", [0], {"scratch": [run(0.5, 10.0)], "full": [run(0.5, 4.0, stopped=False)]})
     assert one.verdict()[1:] == ["full: not read (full did not converge)"]
 
+    # a variant whose transfer carried nothing over trained from scratch: it gets no "pays" (it did, off noise)
+    nothing = {"target_entities_transferred": 0, "target_relations_transferred": 0, "parameters_copied": []}
+    layers = {**nothing, "parameters_copied": ["encoder.convs.0.weight"]}
+    runs = {
+        "scratch": [run(0.5, 10.0)],
+        "full": [{**run(0.6, 4.0), "seed": 0, "transfer": nothing}, {**run(0.6, 4.0), "seed": 1, "transfer": layers}],
+        "lp-ft": [{**run(0.6, 4.0), "seed": 0, "transfer": layers}],
+    }
+    said = {line.split(":")[0]: line for line in Comparison("c", [0, 1], runs).verdict()}
+    assert "nothing was transferred (seed 0:" in said["full"] and "pays" not in said["full"]
+    assert "transfer pays" in said["lp-ft"]  # shared layer weights are a transfer
+
 
 def test_a_target_that_adds_nothing_is_refused_before_training():
     from kgtransfer.errors import EmptySplitError
