@@ -12,6 +12,7 @@ encoder :math:`F_1` is composed with a new :math:`F_2`; see :mod:`kgtransfer.tra
 from __future__ import annotations
 
 import copy
+import math
 import os
 import warnings
 from dataclasses import replace
@@ -303,7 +304,7 @@ def run_strategy(
             )
         )
         value = results[-1].best.get(task.metric, -1) if results[-1].best else None
-        if value is not None and (best_value is None or value >= best_value):  # join_fits' choice
+        if value is not None and (best_value is None or _not_worse(value, best_value)):  # join_fits' choice
             best_value = value
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()} if i < len(phases) - 1 else None
     if best_state is not None:  # an earlier phase was better: its weights are the result
@@ -416,6 +417,14 @@ class _L2SPTask:
         return self.task.loss(model, batch) + self.weight * penalty
 
 
+def _not_worse(value: float, best: float) -> bool:
+    """Whether a later phase's best validation ``value`` replaces ``best``.
+
+    It does when at least as high, or NaN (no validation triples: the latest weights are kept, as within a phase).
+    """
+    return math.isnan(value) or value >= best
+
+
 def join_fits(results: list[FitResult], metric: str = "mrr", names: list[str] | None = None) -> FitResult:
     """One learning curve from consecutive phases; the best is the best validation over all of them.
 
@@ -431,7 +440,7 @@ def join_fits(results: list[FitResult], metric: str = "mrr", names: list[str] | 
         loss += r.history.loss
         seconds += r.history.seconds
         evals += [{**e, "epoch": e["epoch"] + offset} for e in r.history.evals]
-        if r.best and (not best or r.best.get(metric, -1) >= best.get(metric, -1)):
+        if r.best and (not best or _not_worse(r.best.get(metric, -1), best.get(metric, -1))):
             best, best_epoch = r.best, r.best_epoch + offset
         offset += r.epochs_run
         if names is not None and i < len(results) - 1:

@@ -68,6 +68,19 @@ def test_multi_phase_strategy_returns_the_model_of_the_reported_best_epoch(graph
     assert ft.evaluate("valid")["mrr"] == pytest.approx(ft.fit.best["mrr"], abs=1e-12)
 
 
+def test_a_multi_phase_run_without_validation_triples_ends_at_its_last_phase(graphs, pre):
+    """With no validation triples every phase's best is NaN (a phase keeps its latest epoch): the run kept the
+    probe's weights instead (NaN >= NaN is false), its fine-tuning phase thrown away."""
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 4})
+    with pytest.warns(UserWarning):
+        ft = kgt.finetune(pre, graphs[1], "lp-ft", config, split=(0.9, 0.0, 0.1))
+    assert len(ft.split.valid) == 0
+    assert ft.fit.best_epoch == ft.fit.epochs_run == 4  # 1 probe epoch, then 3 fine-tuning epochs
+    head = ft.model.encoder.entity_embedding.weight
+    probe = kgt.finetune(pre, graphs[1], "linear-probe", config, split=ft.split)  # the probe phase alone
+    assert not torch.equal(head, probe.model.encoder.entity_embedding.weight)  # fine-tuning moved the rows
+
+
 def _typed_target(prefix: str):
     rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
     types = [(_iri(f"{prefix}{i}"), rdf_type, _iri(f"C{i % 3}")) for i in range(30)]
