@@ -12,6 +12,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass, field
 
+import torch
+
 from kgtransfer.errors import IncompatibleModelsError, TransferWarning
 from kgtransfer.transfer.weights import aligned_source_state, row_kind
 
@@ -66,8 +68,26 @@ def check_link_predictors(models, what: str) -> None:
             )
 
 
+def used_rows(model) -> dict[str, torch.Tensor]:
+    """Which entity, relation and edge-type rows ``model``'s own graph uses (its split's triples hold them).
+
+    A fine-tuned model's vocabulary extends its source's, so it also holds rows of entities its graph
+    lacks; mixing those changes nothing the model is evaluated on.
+    """
+    split = model.split
+    n, r = split.num_entities, split.num_relations
+    triples = torch.cat([split.train.tensor, split.valid.tensor, split.test.tensor])
+    entity, relation = torch.zeros(n, dtype=torch.bool), torch.zeros(r, dtype=torch.bool)
+    entity[triples[:, [0, 2]].reshape(-1)] = True
+    relation[triples[:, 1]] = True
+    return {"entity": entity, "relation": relation, "edge_type": relation.repeat_interleave(2)}
+
+
 def check_mixable(a, b, what: str = "interpolation") -> MixReport:
     """Check that ``a`` can be mixed into ``b`` and count what lines up.
+
+    Rows are counted over the entities and relations of ``b``'s graph (its split's triples): ``b``'s
+    vocabulary may also hold rows its graph does not use (a fine-tuned model keeps its source's).
 
     Raises:
         IncompatibleModelsError: the encoders, decoders or sizes differ, a parameter both have
@@ -97,11 +117,15 @@ def check_mixable(a, b, what: str = "interpolation") -> MixReport:
                 f"{what}: parameter {name} is {tuple(other.shape)} in θ1 and {tuple(value.shape)} in θ2"
             )
     _, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab)
-    report = MixReport(entity_rows=len(b.vocab.entities), relation_rows=len(b.vocab.relations))
+    used = used_rows(b)
+    report = MixReport(entity_rows=int(used["entity"].sum()), relation_rows=int(used["relation"].sum()))
     for name, value in b_state.items():
         if not value.is_floating_point():
             continue
         mask = masks[name]
+        kind = row_kind(b.model, name)
+        if kind is not None and mask.dim() and len(used[kind]) == len(mask):  # a row θ2's graph does not use is moot
+            mask = mask & used[kind]
         per_row = value[0].numel() if value.dim() else 1
         mixed = int(mask.sum()) * per_row if mask.dim() else (value.numel() if bool(mask) else 0)
         report.values_total += value.numel()
@@ -110,14 +134,14 @@ def check_mixable(a, b, what: str = "interpolation") -> MixReport:
             report.tensors_mixed += 1
         else:
             report.tensors_kept.append(name)
-        kind = row_kind(b.model, name)
         if kind == "entity":
             report.entity_rows_mixed = max(report.entity_rows_mixed, int(mask.sum()))
         elif kind == "relation":
             report.relation_rows_mixed = max(report.relation_rows_mixed, int(mask.sum()))
     if report.values_mixed == 0:
         raise IncompatibleModelsError(
-            f"{what}: nothing lines up between θ1 and θ2 (no shared entity, relation or parameter); "
+            f"{what}: nothing lines up between θ1 and θ2 (no entity or relation of θ2's graph, nor any parameter, "
+            "is shared); "
             "the result would be θ2 unchanged"
         )
     if report.entity_rows and report.entity_rows_mixed < LOW_SHARE * report.entity_rows:

@@ -453,9 +453,10 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     """Evaluate the pretrained model on K without fine-tuning.
 
     Only the test triples whose head, relation and tail the pretrained model knows are ranked
-    (against all of K's entities, filtered by all of K's known triples), over K's training message
-    graph. Returns a :class:`~kgtransfer.transfer.results.ZeroShotResult`: the metrics plus
-    ``"evaluated"`` (that many triples) and ``"skipped"``.
+    (against every entity of the split's vocabulary, K's and the pretrained model's own, filtered by
+    all of K's known triples), over K's training message graph. Returns a
+    :class:`~kgtransfer.transfer.results.ZeroShotResult`: the metrics plus ``"evaluated"`` (that many
+    triples) and ``"skipped"``.
     """
     from kgtransfer.data.splits import Split
     from kgtransfer.knowledge.graph import KnowledgeGraph

@@ -54,10 +54,27 @@ def test_interpolation_counts_what_it_combined(runs):
     ft = kgt.finetune(a, graph("http://a.org/", n=16, seed=1), config=CFG)
     mid = interpolate(a, ft, 0.3)
     info = mid.info["interpolation"]
-    shared = len(set(a.vocab.entities.keys) & set(ft.vocab.entities.keys))
-    assert info["alpha"] == 0.3 and info["entity_rows_mixed"] == shared == len(a.vocab.entities)
-    assert info["entity_rows"] == len(ft.vocab.entities) and 0 < info["values_mixed"] <= info["values_total"]
-    assert f"{shared} of {len(ft.vocab.entities)} entities" in str(mid.mix_report)
+    used = {ft.vocab.entities.keys[i] for i in ft.split.train.tensor[:, [0, 2]].unique().tolist()}
+    used |= {
+        ft.vocab.entities.keys[i]
+        for t in (ft.split.valid, ft.split.test)
+        for i in t.tensor[:, [0, 2]].unique().tolist()
+    }
+    shared = len(set(a.vocab.entities.keys) & used)  # rows of the target's graph (ft's vocabulary also keeps a's)
+    assert info["alpha"] == 0.3 and info["entity_rows_mixed"] == shared and 0 < shared < len(used)
+    assert info["entity_rows"] == len(used) <= len(ft.vocab.entities)
+    assert 0 < info["values_mixed"] <= info["values_total"]
+    assert f"{shared} of {len(used)} entities" in str(mid.mix_report)
+
+
+def test_a_fine_tuned_model_mixes_with_its_source_only_where_its_graph_lines_up(runs):
+    """A target sharing no IRI keeps the source's rows in its vocabulary (it extends the source's); they lined up
+    by IRI, so interpolation "mixed" rows its graph never uses instead of saying nothing lines up."""
+    a, _, _ = runs
+    with pytest.warns(TransferWarning):
+        ft = kgt.finetune(a, graph("http://b.org/", n=10), config=CFG)
+    with pytest.raises(IncompatibleModelsError, match="nothing lines up"):
+        interpolate(a, ft, 0.5)
 
 
 def test_finetune_counts_the_target_and_warns_when_nothing_transferred(runs):
