@@ -215,7 +215,8 @@ class TrainConfig(Config):
         self._check_types()
         self._check("epochs", self.epochs >= 1, "must be >= 1")
         self._check("lr", self.lr >= 0 and math.isfinite(self.lr), "must be a number >= 0")
-        self._check("weight_decay", self.weight_decay >= 0, "must be >= 0")
+        decay = self.weight_decay
+        self._check("weight_decay", decay >= 0 and math.isfinite(decay), "must be a number >= 0")
         self._check("batch_size", self.batch_size >= 1, "must be >= 1")
         self._check("grad_clip", self.grad_clip >= 0, "must be >= 0 (0 disables clipping)")
         self._check("eval_every", self.eval_every >= 1, "must be >= 1")
@@ -275,7 +276,8 @@ class TaskConfig(Config):
         self._check_name("regularizer", REGULARIZERS, allow_none=True)
         self._check("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "must be in [0, 1)")
         self._check("num_negatives", self.num_negatives >= 1, "must be >= 1")
-        self._check("regularization_weight", self.regularization_weight >= 0, "must be >= 0")
+        weight = self.regularization_weight
+        self._check("regularization_weight", weight >= 0 and math.isfinite(weight), "must be a number >= 0")
         self._check("eval_batch_size", self.eval_batch_size >= 1, "must be >= 1")
         self._check("mode", self.mode in ("auto", "batch", "full", "sampled"), "must be auto, batch, full or sampled")
         fanouts_ok = self.fanouts is None or (
@@ -328,8 +330,9 @@ class FinetuneConfig(Config):
         except RegistryError as e:
             raise ConfigError(f"FinetuneConfig.strategy: {e}") from None
         self._check("init", self.init in ("neighbors", "neighbours", "random"), "must be neighbors or random")
-        self._check("transferred_lr_scale", self.transferred_lr_scale >= 0, "must be >= 0")
-        self._check("l2sp", self.l2sp >= 0, "must be >= 0")
+        scale = self.transferred_lr_scale
+        self._check("transferred_lr_scale", scale >= 0 and math.isfinite(scale), "must be a number >= 0")
+        self._check("l2sp", self.l2sp >= 0 and math.isfinite(self.l2sp), "must be a number >= 0")
         self._check_name("compose", COMPOSE, allow_none=True)
 
 

@@ -155,6 +155,29 @@ class NeighbourSampler:
         return array
 
 
+#: Edges drawn per node and hop unless the task's ``fanouts`` say otherwise.
+DEFAULT_FANOUT = 10
+
+
+def layer_fanouts(fanouts: Sequence[int] | None, layers: int) -> tuple[int, ...]:
+    """The fanouts of an encoder with ``layers`` message-passing layers: those given, one per layer, or 10 each.
+
+    Raises:
+        ConfigError: the given fanouts are not one per layer (a hop too few leaves an outer layer without
+            messages; one too many samples edges no layer reads).
+    """
+    if fanouts is None:
+        return (DEFAULT_FANOUT,) * layers
+    if len(fanouts) != layers:
+        from kgtransfer.config import ConfigError
+
+        raise ConfigError(
+            f"TaskConfig.fanouts: {list(fanouts)} gives {len(fanouts)} hop(s), the encoder has {layers} "
+            "message-passing layer(s); give one fanout per layer"
+        )
+    return tuple(int(k) for k in fanouts)
+
+
 def _first_occurrences(ids: Tensor, scratch: Tensor) -> Tensor:
     """The distinct values of ``ids`` in the order they first occur, without sorting.
 

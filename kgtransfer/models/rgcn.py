@@ -254,6 +254,10 @@ class RGCN(Encoder):
         super().__init__(num_nodes, dim, num_relations, in_channels)
         if num_bases is not None and num_blocks is not None:
             raise ValueError("RGCN: set num_bases or num_blocks, not both")
+        if num_bases is not None and num_bases < 1:
+            raise ValueError(f"RGCN: num_bases must be >= 1, got {num_bases}")
+        if num_blocks is not None and num_blocks < 1:
+            raise ValueError(f"RGCN: num_blocks must be >= 1, got {num_blocks}")
         if num_blocks is not None and dim % num_blocks:
             raise ValueError(f"RGCN: num_blocks={num_blocks} must divide dim={dim}")
         if num_layers < 1:

@@ -54,8 +54,6 @@ SIDES = ("head", "tail")
 HITS_AT = (1, 3, 10)
 #: Training modes of :class:`LinkPredictionTask` (``"auto"`` picks one of the others).
 MODES = ("auto", "batch", "full", "sampled")
-#: Edges drawn per node and hop in ``"sampled"`` mode, unless set.
-DEFAULT_FANOUT = 10
 #: ``score_fn(ids, relations, side) -> [B, num_entities]``: ``ids`` are heads for ``side="tail"``
 #: (score every tail) and tails for ``side="head"`` (score every head).
 ScoreFn = Callable[[Tensor, Tensor, str], Tensor]
@@ -540,9 +538,9 @@ class LinkPredictionTask:
             whole = step_mode(encoder, edges, self.num_entities, self.memory_budget, queries=queries)
             self.mode = whole if self.loss_kind == "1-n" else "batch"
         if self.mode == "sampled" and self.sampler is None:
-            from kgtransfer.data.sampling import NeighbourSampler
+            from kgtransfer.data.sampling import NeighbourSampler, layer_fanouts
 
-            fanouts = tuple(self.fanouts) if self.fanouts is not None else (DEFAULT_FANOUT,) * layers
+            fanouts = layer_fanouts(self.fanouts, layers)
             graph = self.graph
             self.sampler = NeighbourSampler(graph.edge_index, graph.edge_type, self.num_entities, fanouts)
         return self

@@ -220,9 +220,9 @@ class NodeClassificationTask:
         if self.mode_option == "auto":
             self.mode = step_mode(encoder, self.graph.edge_index.size(1), 0, self.memory_budget, whole="full")
         if self.mode == "sampled" and self.sampler is None:
-            from kgtransfer.data.sampling import NeighbourSampler
+            from kgtransfer.data.sampling import NeighbourSampler, layer_fanouts
 
-            fanouts = tuple(self.fanouts) if self.fanouts is not None else (10,) * layers
+            fanouts = layer_fanouts(self.fanouts, layers)
             g = self.graph
             self.sampler = NeighbourSampler(g.edge_index, g.edge_type, g.num_nodes, fanouts)
         return self

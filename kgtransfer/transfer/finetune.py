@@ -461,7 +461,7 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     from kgtransfer.data.splits import Split
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
-    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask, rank_metrics
 
     _check_pretrained(pretrained, "zero_shot")
     if not isinstance(kg, Split):
@@ -475,7 +475,7 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     rel = torch.from_numpy(index_map(pretrained.vocab.relations.keys, target.vocab.relations.keys)) >= 0
     known = ent[test[:, 0]] & ent[test[:, 2]] & rel[test[:, 1]]
     task = LinkPredictionTask(target, pretrained.task_config)
-    metrics = task.evaluate(model.eval(), triples=test[known]) if known.any() else {"mrr": float("nan")}
+    metrics = task.evaluate(model.eval(), triples=test[known]) if known.any() else rank_metrics(test.new_zeros(0))
     return ZeroShotResult(metrics, int(known.sum()), int((~known).sum()))
 
 

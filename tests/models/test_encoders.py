@@ -135,6 +135,9 @@ def test_rgcn_basis_and_block_parameters():
         RGCN(NUM_NODES, DIM, NUM_RELATIONS, num_blocks=3)
     with pytest.raises(ValueError, match="not both"):
         RGCN(NUM_NODES, DIM, NUM_RELATIONS, num_bases=2, num_blocks=2)
+    for option in ("num_bases", "num_blocks"):  # were torch's negative-dimension or reshape errors
+        with pytest.raises(ValueError, match=f"{option} must be >= 1, got 0"):
+            RGCN(NUM_NODES, DIM, NUM_RELATIONS, **{option: 0})
 
 
 def test_unknown_composition():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from kgtransfer.config import ConfigError
 from kgtransfer.tasks.link_prediction import (
     FilterIndex,
     LinkPredictionTask,
@@ -574,7 +575,9 @@ def test_auto_mode_follows_encoder_and_memory_budget():
 def test_sampled_steps_are_bounded_and_leak_free():
     split = _nations_split()
     model = _model(split, "rgcn")
-    task = LinkPredictionTask(split, mode="sampled", fanouts=[2]).bind(model)
+    with pytest.raises(ConfigError, match=r"fanouts: \[2\] gives 1 hop\(s\), the encoder has 2"):
+        LinkPredictionTask(split, mode="sampled", fanouts=[2]).bind(model)  # the outer layer would get no messages
+    task = LinkPredictionTask(split, mode="sampled", fanouts=[2, 2]).bind(model)
     batches = list(task.batches(1, 64, torch.Generator().manual_seed(0)))
     assert len(batches) == task.num_batches(64) == -(-len(split.train) // 64)
     assert torch.equal(torch.sort(torch.cat([ids for ids, _ in batches])).values, torch.arange(len(split.train)))

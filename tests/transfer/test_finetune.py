@@ -136,6 +136,12 @@ def test_freezing_more_layers_than_the_encoder_has_is_an_error(graphs, pre):
         kgt.finetune(pre, graphs[1], "freeze-3", kgt.TrainConfig(**QUICK))
 
 
+def test_zero_shot_with_no_known_test_triple_has_every_metric_as_nan(pre):
+    result = kgt.zero_shot(pre, random_graph(3, prefix="z", relations=("q0", "q1")))  # no shared IRI
+    assert result["evaluated"] == 0 and result["skipped"] > 0
+    assert all(math.isnan(result[k]) for k in ("mrr", "hits@1", "hits@3", "hits@10", "mr"))  # hits@10 was a KeyError
+
+
 def test_zero_shot_on_a_split_with_its_own_vocabulary_counts_known_triples_by_iri(pre, graphs):
     from kgtransfer.transfer.weights import index_map
 
