@@ -302,10 +302,53 @@ def serialize(kg: KnowledgeGraph, path: str | os.PathLike, format: str | None = 
         data = ox.serialize(
             parsed, format=_ox_format(key), prefixes=_prefixes(kg) if key in ("turtle", "trig") else None
         )
+    if key == "rdfxml":
+        _check_xml(kg, data, path)
     if path.name.lower().endswith(".gz"):
         data = gzip.compress(data)
     atomic_write_bytes(path, data)
     return path
+
+
+#: An IRI RDF/XML can write as an element name: it ends in an XML name (NCName) after its namespace.
+_XML_NAME_END = re.compile(r"[^\W\d][\w.\-]*>\Z")
+#: Characters XML 1.0 cannot hold, even escaped (raw, or as a term's ``\\u`` escape).
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|\\u(?:000[0-8bBcCeEfF]|001[0-9a-fA-F]|[fF]{3}[eEfF])")
+
+
+def _check_xml(kg: KnowledgeGraph, data: bytes, path: Path) -> None:
+    """Raise :class:`UnknownFormatError` when ``kg`` has no RDF/XML form (the serializer writes broken XML then).
+
+    RDF/XML writes each predicate (and the serializer each rdf:type class) as an element name, so those IRIs
+    must end in an XML name (``<http://ex.org/p/>`` and ``<urn:isbn:1234>`` do not), and XML 1.0 cannot hold
+    most control characters.
+    """
+    import xml.parsers.expat
+
+    from kgtransfer.knowledge import terms as T
+
+    terms = kg.terms.tolist()
+    why = None
+    rdf_type = next((i for i, t in enumerate(terms) if t == f"<{T.RDF}type>"), -1)
+    classes = kg.triples[kg.triples[:, 1] == rdf_type, 2]
+    for i, what in [(p, "predicate") for p in np.unique(kg.triples[:, 1]).tolist()] + [
+        (c, "class (an rdf:type object, written as an element name)") for c in np.unique(classes).tolist()
+    ]:
+        if terms[i].startswith("<") and not _XML_NAME_END.search(terms[i]):
+            why = f"the {what} {terms[i]} does not end in an XML name"
+            break
+    if why is None:
+        bad = next((t for t in terms if t.startswith('"') and _NOT_XML.search(t)), None)
+        why = None if bad is None else f"the literal {bad[:60]!r} holds a character XML cannot"
+    if why is None:
+        try:
+            xml.parsers.expat.ParserCreate(namespace_separator=" ").Parse(data, True)  # names checked as QNames
+        except xml.parsers.expat.ExpatError as e:
+            why = f"the serializer's XML is not well-formed ({e})"
+    if why is not None:
+        raise UnknownFormatError(
+            f"{path}: this graph cannot be written as RDF/XML: {why}; write Turtle (.ttl) or N-Triples (.nt)"
+        )
 
 
 _COMMON_PREFIXES = {

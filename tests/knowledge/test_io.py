@@ -12,6 +12,7 @@ from kgtransfer.errors import KGTransferError, RDFSyntaxError, SourceNotFoundErr
 from kgtransfer.knowledge import io as kio
 
 EX = "http://example.org/"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 SUFFIXES = ["ttl", "nt", "nq", "trig", "rdf", "owl", "jsonld", "ttl.gz", "nt.gz", "nq.gz", "trig.gz"]
 
 
@@ -248,6 +249,25 @@ def test_interrupted_rename_cleans_up(people, tmp_path, monkeypatch):
 def test_serialize_creates_parent_folders(people, tmp_path):
     path = people.serialize(tmp_path / "a" / "b" / "people.nq")
     assert len(kgt.load(path)) == 16
+
+
+@pytest.mark.parametrize(
+    ("triple", "says"),
+    [
+        ("<http://a> <http://e/p/> <http://b> .", r"predicate <http://e/p/> does not end in an XML name"),
+        ("<http://a> <urn:isbn:1234> <http://b> .", r"predicate <urn:isbn:1234>"),
+        ('<http://a> <http://e/q> "bell\\u0007" .', r"literal .*bell.* holds a character XML cannot"),
+        (f"<http://a> <{RDF_TYPE}> <http://e/C/> .", r"class \(an rdf:type object.*<http://e/C/>"),
+    ],
+)
+def test_a_graph_without_an_rdfxml_form_is_refused_and_nothing_is_written(tmp_path, triple, says):
+    """pyoxigraph wrote such graphs as XML that is not well-formed (only its own lenient reader took it back)."""
+    path = tmp_path / "in.nt"
+    path.write_text(triple + "\n")
+    kg = kgt.load(path)
+    with pytest.raises(UnknownFormatError, match=says + r".*write Turtle"):
+        kg.serialize(tmp_path / "out.rdf")
+    assert not (tmp_path / "out.rdf").exists() and len(kgt.load(kg.serialize(tmp_path / "out.ttl"))) == 1
 
 
 def test_a_first_line_error_says_which_format_the_suffix_chose(tmp_path):
