@@ -11,6 +11,13 @@ class SourceNotFoundError(KGTransferError, FileNotFoundError):
     """A file, registry name or package holding the data does not exist."""
 
 
+class FileAccessError(KGTransferError, OSError):
+    """A file or folder cannot be read or written (permissions, a folder where a file belongs, a full disk).
+
+    Names the user's path.
+    """
+
+
 class UnknownFormatError(KGTransferError, ValueError):
     """The RDF serialization format cannot be inferred or is not supported."""
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
 from kgtransfer.errors import KGTransferError
-from kgtransfer.files import is_plain_name
+from kgtransfer.files import is_plain_name, read_bytes
 
 
 class ExperimentError(KGTransferError, ValueError):
@@ -387,6 +387,6 @@ def experiment_path(path: str | Path) -> Path:
 def read_table(path: Path) -> dict:
     """The TOML table of an experiment file; a typed error names the file."""
     try:
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+        return tomllib.loads(read_bytes(path).decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ExperimentError(f"{path}: {e}") from None

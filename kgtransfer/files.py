@@ -1,4 +1,4 @@
-"""Files: atomic writes and JSON, the bottom layer (imports nothing of kgtransfer).
+"""Files: reads and atomic writes with typed errors, and JSON; the bottom layer (imports only kgtransfer.errors).
 
 Every file kgtransfer writes goes to a temporary file beside its final name first and is then
 renamed into place, so a run killed mid-write leaves the previous file intact.
@@ -10,6 +10,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
+
+from kgtransfer.errors import FileAccessError, SourceNotFoundError
 
 
 def is_plain_name(name) -> bool:
@@ -24,13 +26,43 @@ def current_umask() -> int:
     return mask
 
 
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of the file ``path``.
+
+    Raises:
+        SourceNotFoundError: there is no such file.
+        FileAccessError: it cannot be read (permissions, a folder); names ``path``.
+    """
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SourceNotFoundError(f"{path}: no such file") from None
+    except OSError as e:
+        raise FileAccessError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place.
 
     A symlink is written through (its target is replaced, the link stays) and an existing file
     keeps its permission bits; a new file gets the usual ``0666 & ~umask``.
+
+    Raises:
+        FileAccessError: ``path`` cannot be written (a read-only folder, a folder of that name, a
+            file where a parent folder belongs, a full disk); names ``path``, and whatever was there stays.
     """
+    try:
+        _atomic_write_bytes(path, data)
+    except FileAccessError:
+        raise
+    except OSError as e:
+        raise FileAccessError(f"{path}: cannot be written ({e.strerror or e})") from None
+
+
+def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise FileAccessError(f"{path}: is a folder, not a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o7777

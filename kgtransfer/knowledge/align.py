@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from kgtransfer.errors import AlignmentError, SourceNotFoundError
+from kgtransfer.files import read_bytes
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
@@ -107,7 +108,7 @@ def read_mapping(path: str | os.PathLike) -> list[tuple[str, str]]:
     """IRI pairs from a two-column CSV or TSV file (``#`` comments and a header row allowed)."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_bytes(path).decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise AlignmentError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
     delimiter = "\t" if "\t" in text else ","

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
-from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask  # noqa: F401 (re-exported)
+from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask, read_bytes  # noqa: F401 (re-exported)
 from kgtransfer.knowledge import streaming
 from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements, scope_blank_nodes
 from kgtransfer.knowledge.limits import DepthError, check_depth, check_xml_entities
@@ -194,7 +194,7 @@ def read_file(
     key = format_name(path, format)
     if not path.is_file():
         raise SourceNotFoundError(f"{path}: no such file")
-    data = path.read_bytes()
+    data = read_bytes(path)
     if path.name.lower().endswith(".gz"):
         data = gunzip(data, str(path))
     try:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from kgtransfer.errors import EndpointError, SourceNotFoundError, SparqlQueryError
+from kgtransfer.files import read_bytes
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.endpoint import MAX_BYTES, Deadline, parse_boolean, parse_solutions, post
 from kgtransfer.knowledge.graph import KnowledgeGraph
@@ -164,7 +165,7 @@ def read_query(query: str | os.PathLike) -> tuple[str, str]:
         if not path.is_file():
             raise SourceNotFoundError(f"{path}: no such query file")
         try:
-            return path.read_bytes().decode("utf-8-sig"), str(path)
+            return read_bytes(path).decode("utf-8-sig"), str(path)
         except UnicodeDecodeError as e:
             raise SparqlQueryError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
     if not isinstance(query, str):

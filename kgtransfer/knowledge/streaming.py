@@ -46,6 +46,7 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
+from kgtransfer import files
 from kgtransfer.errors import RDFSyntaxError
 from kgtransfer.knowledge.graph import PROVENANCE_NS, KnowledgeGraph, scope_blank_nodes
 
@@ -76,7 +77,7 @@ MAX_GZIP_RATIO = 64
 def read_bytes(path: str | os.PathLike) -> bytes:
     """The file's bytes, decompressed (see :func:`gunzip`) when the name ends in ``.gz`` (any case)."""
     path = Path(path)
-    data = path.read_bytes()
+    data = files.read_bytes(path)
     return gunzip(data, str(path)) if path.name.lower().endswith(".gz") else data
 
 

@@ -219,6 +219,23 @@ def test_failure_mid_write_leaves_the_old_file(people, load_fixture, tmp_path, m
     assert os.listdir(tmp_path) == ["out.ttl"]
 
 
+def test_files_that_cannot_be_read_or_written_are_typed_errors_naming_them(people, tmp_path):
+    """Were bare OSErrors (a write named its temporary file): ``except kgt.KGTransferError`` missed them."""
+    from kgtransfer.errors import FileAccessError
+
+    (tmp_path / "folder.nt").mkdir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileAccessError, match=r"folder\.nt: is a folder"):
+        people.serialize(tmp_path / "folder.nt")
+    with pytest.raises(FileAccessError, match=r"file/out\.nt: cannot be written") as e:
+        people.serialize(tmp_path / "file" / "out.nt")  # a file where its folder belongs
+    assert isinstance(e.value, OSError) and isinstance(e.value, KGTransferError)
+    for read in (kio.read_bytes, kio.streaming.read_bytes):  # the RDF and the TSV readers' reads
+        with pytest.raises(FileAccessError, match=r"folder\.nt: cannot be read"):
+            read(tmp_path / "folder.nt")
+    assert sorted(os.listdir(tmp_path)) == ["file", "folder.nt"]  # no temporary file left behind
+
+
 def test_failure_before_write_leaves_the_old_file(people, load_fixture, tmp_path, monkeypatch):
     path = tmp_path / "out.trig"
     load_fixture("ops_k1.ttl").serialize(path)
