@@ -58,7 +58,8 @@ def format_name(path: str | os.PathLike | None, format: str | None = None) -> st
     if format is not None:
         key = _ALIASES.get(format.lower(), format.lower())
         if key not in FORMATS:
-            raise UnknownFormatError(f"unknown RDF format {format!r}; choose one of {sorted(FORMATS)}")
+            choices = ", ".join(sorted(FORMATS))
+            raise UnknownFormatError(f"unknown format {format!r}; choose one of {choices} (or tsv, to load)")
         return key
     name = str(path).lower().removesuffix(".gz")
     for key, (_, suffixes) in FORMATS.items():

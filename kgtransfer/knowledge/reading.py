@@ -48,7 +48,7 @@ def read_source(
                 f"{text}: a URL is queried, not loaded whole: kgtransfer.sparql(query, source=URL) "
                 "(CLI: `kgtransfer sparql QUERY --source URL` or `kgtransfer info URL --query QUERY`)"
             )
-        if path.is_file() and (format == "tsv" or format is None and _is_tsv(path)):
+        if path.is_file() and (str(format).lower() == "tsv" or format is None and _is_tsv(path)):
             return read_tsv_file(path, namespace, name)
         if path.is_file():
             return read_file(path, format, name=name, base=base)

@@ -158,8 +158,10 @@ def test_unknown_suffix(people, tmp_path):
         kgt.load(path)
     with pytest.raises(UnknownFormatError):
         people.serialize(tmp_path / "out.foo")
-    with pytest.raises(UnknownFormatError, match="unknown RDF format 'nope'"):
+    with pytest.raises(UnknownFormatError, match="unknown format 'nope'; choose one of jsonld, .* turtle .or tsv"):
         people.serialize(tmp_path / "out.ttl", format="nope")
+    with pytest.raises(RDFSyntaxError, match=r"data\.foo:1: expected 3 tab-separated fields"):
+        kgt.load(path, format="TSV")  # format names in any case, tsv too
     with pytest.raises(UnknownFormatError, match="N3"):
         people.serialize(tmp_path / "out.n3")
     assert sorted(os.listdir(tmp_path)) == ["data.foo"]
