@@ -109,18 +109,20 @@ class Config:
         if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
             return
         takes = [k for k, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        for key in getattr(self, name):
+        allowed = [k for k in takes if k not in given]
+        what = getattr(target, "__name__", target)
+        for key, value in getattr(self, name).items():
             if key in given:
                 self._fail(name, f"{key!r} is set from the graph and the other fields, not here")
             if key not in takes:
                 import difflib
 
-                close = difflib.get_close_matches(key, takes, n=1)
+                close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                choices = ", ".join(k for k in takes if k not in given)
-                self._fail(
-                    name, f"{getattr(target, '__name__', target)} takes no argument {key!r}{hint}; it takes: {choices}"
-                )
+                self._fail(name, f"{what} takes no argument {key!r}{hint}; it takes: {', '.join(allowed)}")
+            expected = _expected_type(parameters[key].annotation, value)
+            if expected is not None:
+                self._fail(name, f"{what}'s {key} must be {expected}")
 
     def _check_types(self) -> None:
         """Coerce ints given for floats; reject values of the wrong type (bool is not a number)."""
@@ -351,3 +353,27 @@ def given(**values: Any) -> dict:
 
 
 CONFIGS: tuple[type[Config], ...] = (ModelConfig, TrainConfig, TaskConfig, FinetuneConfig)
+
+
+#: What a constructor argument annotated with these (simple) types accepts, and how an error names it.
+_SIMPLE_TYPES = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string", "None": "None"}
+
+
+def _expected_type(annotation, value) -> str | None:
+    """What an argument annotated ``annotation`` must be when ``value`` does not fit it, else None.
+
+    Only simple annotations (``int``, ``float | None``, ``bool``, ``str``) are judged; an int fits ``float``,
+    a bool fits only ``bool``. Others (modules, sequences) are left to the constructor.
+    """
+    kinds = [part.strip() for part in str(annotation).split("|")] if isinstance(annotation, str) else []
+    if not kinds or any(kind not in _SIMPLE_TYPES for kind in kinds):
+        return None
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    fits = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": number,
+        "bool": isinstance(value, bool),
+        "str": isinstance(value, str),
+        "None": value is None,
+    }
+    return None if any(fits[kind] for kind in kinds) else " or ".join(_SIMPLE_TYPES[kind] for kind in kinds)

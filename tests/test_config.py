@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import fields
 
@@ -54,6 +55,25 @@ def test_bad_values_raise_a_typed_error_naming_the_field(make, field):
     with pytest.raises(ConfigError, match=field) as info:
         make()
     assert isinstance(info.value, KGTransferError) and isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"decoder": "rotate", "decoder_kwargs": {"gamma": "x"}}, "RotatE's gamma must be a number"),
+        ({"encoder_kwargs": {"num_layers": "2"}}, "RGCN's num_layers must be an integer"),
+        ({"encoder_kwargs": {"num_bases": 2.5}}, "RGCN's num_bases must be an integer or None"),
+        ({"decoder": "transe", "decoder_kwargs": {"p": True}}, "TransE's p must be an integer"),
+        ({"encoder": "embedding", "encoder_kwargs": {"bases": 4}}, "takes no argument 'bases'; it takes: in_channels"),
+    ],
+)
+def test_model_arguments_of_the_wrong_type_are_config_errors(kwargs, says):
+    """They failed deep inside torch or the sizing code (a string gamma, a string layer count), and the CLI printed
+    a traceback; a mistyped name's hint offered an argument that is set from the graph (num_nodes)."""
+    with pytest.raises(ConfigError, match=re.escape(says)) as e:
+        ModelConfig(**kwargs)
+    assert "did you mean 'num_nodes'" not in str(e.value)
+    assert ModelConfig(decoder="rotate", decoder_kwargs={"gamma": 9}).decoder_kwargs == {"gamma": 9}  # int for float
 
 
 def test_unknown_names_list_the_choices_and_ints_become_floats():
