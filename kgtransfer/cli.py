@@ -511,8 +511,13 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
     if args.alpha is not None:
         check_alpha(args.alpha)  # before loading the runs and making the output folder
-    first, second = kgt.TrainedModel.load(args.first), kgt.TrainedModel.load(args.second)
     out = Path(args.output)
+    if out.is_dir() and any(out.iterdir()):  # a sweep's plot would stay beside another α's model
+        raise FileExistsError(
+            f"{out}: holds an earlier result ({', '.join(sorted(p.name for p in out.iterdir()))}); "
+            "pass another --output or remove it"
+        )
+    first, second = kgt.TrainedModel.load(args.first), kgt.TrainedModel.load(args.second)
     out.mkdir(parents=True, exist_ok=True)
     if args.alpha is not None:
         result = kgt.interpolate(first, second, args.alpha)
@@ -732,12 +737,30 @@ def _query_arg(query: str):
     return Path(query) if Path(query).suffix in (".rq", ".sparql") else query
 
 
+def _check_query_output(output: str, form: str) -> None:
+    """Refuse an ``--output`` whose suffix does not suit the query's results (CSV rows, or an RDF graph)."""
+    from kgtransfer.errors import UnknownFormatError
+    from kgtransfer.knowledge.io import FORMATS
+
+    name = output.lower().removesuffix(".gz")
+    rdf = [sx for key, (_, sxs) in FORMATS.items() if key != "n3" for sx in sxs]
+    if form == "SELECT" and not output.lower().endswith(".csv"):
+        raise UnknownFormatError(f"{output}: SELECT results are written as CSV; name a .csv file")
+    if form in ("CONSTRUCT", "DESCRIBE") and not name.endswith(tuple(rdf)):
+        raise UnknownFormatError(f"{output}: a {form} query gives RDF; name a file ending in {', '.join(rdf)}")
+    if form == "ASK":
+        raise UnknownFormatError(f"{output}: an ASK query prints true or false; there is nothing to write")
+
+
 def cmd_sparql(args: argparse.Namespace) -> None:
     """``kgtransfer sparql``."""
     import kgtransfer as kgt
+    from kgtransfer.knowledge.query_text import query_form, tokens
     from kgtransfer.knowledge.sparql import read_query
 
-    text, _ = read_query(_query_arg(args.query))
+    text, label = read_query(_query_arg(args.query))
+    if args.output:
+        _check_query_output(args.output, query_form(tokens(text), label))  # before the query runs
     prefixes = query_prefixes(text)
     bindings = dict(parse_binding(b, prefixes) for b in args.bind)
     remote = args.source.startswith(("http://", "https://"))

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -71,6 +72,36 @@ def test_sparql_select_csv(ttl, capsys):
     query = "SELECT ?s WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }"
     assert main(["sparql", query, "--source", str(ttl), "--csv"]) == 0
     assert capsys.readouterr().out.splitlines() == ["s", "http://example.org/a"]
+
+
+def test_sparql_output_suffix_must_suit_the_results_before_the_query_runs(ttl, tmp_path, capsys):
+    """A SELECT with -o out.ttl wrote CSV into a Turtle-named file."""
+    select, construct = "SELECT * WHERE { ?s ?p ?o }", "CONSTRUCT WHERE { ?s ?p ?o }"
+    for query, out, says in [
+        (select, "rows.ttl", "SELECT results are written as CSV; name a .csv file"),
+        (construct, "graph.csv", "a CONSTRUCT query gives RDF; name a file ending in .ttl, .nt"),
+        ("ASK { ?s ?p ?o }", "yes.txt", "an ASK query prints true or false"),
+    ]:
+        assert main(["sparql", query, "--source", str(ttl), "-o", str(tmp_path / out)]) == 1
+        assert says in capsys.readouterr().err
+    assert main(["sparql", construct, "--source", str(ttl), "-o", str(tmp_path / "graph.nt.gz")]) == 0
+    assert main(["sparql", select, "--source", str(ttl), "-o", str(tmp_path / "rows.CSV")]) == 0
+    written = set(os.listdir(tmp_path))
+    assert {"graph.nt.gz", "rows.CSV"} <= written and not {"rows.ttl", "graph.csv", "yes.txt"} & written
+
+
+def test_interpolate_refuses_a_folder_holding_an_earlier_result(tmp_path, monkeypatch, capsys):
+    """A second run replaced the model and left the first one's sweep plot beside it."""
+    import kgtransfer as kgt
+
+    def never(*args, **kwargs):
+        raise AssertionError("a run was loaded before the output folder was checked")
+
+    monkeypatch.setattr(kgt.TrainedModel, "load", never)
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "alpha_sweep.png").write_bytes(b"")
+    assert main(["interpolate", "a", "b", "-o", str(tmp_path / "sweep"), "--alpha=0.5"]) == 1
+    assert "sweep: holds an earlier result (alpha_sweep.png)" in capsys.readouterr().err
 
 
 def test_finetune_says_each_transfer_warning_once(tmp_path, capsys):
