@@ -124,6 +124,12 @@ class TransferReport:
                 f"{share(self.eval_entities_transferred, self.eval_entities)} of {self.eval_entities:,}"
             )
         lines = [table, f"shared parameters copied: {len(self.parameters_copied)}, skipped: {self.parameters_skipped}"]
+        vocabulary = self.entities_transferred + self.entities_from_neighbours + self.entities_random
+        if vocabulary > te:  # the vocabulary extends the pretrained one: K1's entities that K lacks stay candidates
+            lines.append(
+                f"rankings are over the model's {vocabulary:,} entities: K's {te:,} and {vocabulary - te:,} more of "
+                "the pretrained model's (training from scratch on this split ranks over the same)"
+            )
         lines += [f"warning: {w}" for w in self.warnings()]
         return "\n".join(lines)
 

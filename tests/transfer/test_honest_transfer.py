@@ -87,6 +87,9 @@ def test_finetune_counts_the_target_and_warns_when_nothing_transferred(runs):
     assert t["entities_transferred"] == len(a.vocab.entities)  # the vocabulary still holds the source's rows
     assert t["target_relations_transferred"] == 0 and t["warnings"]
     text = str(ft.report)
+    vocabulary = len(ft.vocab.entities)
+    assert vocabulary > len(target.entities())  # the source's entities stay rows, and candidates of the rankings
+    assert f"rankings are over the model's {vocabulary} entities: K's {len(target.entities())} and" in text
     assert f"entities ({len(target.entities())})" in text and "warning: only 0 of" in text
     assert t["eval_entities"] > 0 and t["eval_entities_transferred"] == 0
 
