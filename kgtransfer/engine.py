@@ -375,6 +375,7 @@ def _batch_progress(batches, task, config: TrainConfig | None, epoch: int):
         position=None if name else 1,  # interleaved: the next free line below every job's epoch bar
         delay=2.0,
         dynamic_ncols=True,
+        disable=None,  # not on a pipe or log file (its redrawn frames would pile up there)
     )
 
 
@@ -386,7 +387,7 @@ def _progress(config: TrainConfig, start: int):
         initial=start - 1,
         desc=job_name() or "train",  # interleaved trainings: one bar each, named
         unit="epoch",
-        disable=not config.progress,
+        disable=None if config.progress else True,  # None: only on a terminal, not into a pipe or log file
         leave=False,
         dynamic_ncols=True,
     )

@@ -445,10 +445,13 @@ def test_torchrun_ranks_take_one_gpu_each_or_all_take_the_cpu(monkeypatch):
     assert rank_device("auto", 1, 2) == torch.device("cpu")
 
 
-def test_progress_bar_only_when_asked(capsys):
+def test_progress_bar_only_when_asked_and_only_on_a_terminal(capsys, monkeypatch):
     fit(toy_model(), ToyTask(), config(epochs=2, progress=False))
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+    fit(toy_model(), ToyTask(), config(epochs=2, progress=True))
+    assert capsys.readouterr().err == ""  # a pipe or log file: its redrawn frames piled up there
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     fit(toy_model(), ToyTask(), config(epochs=2, progress=True))
     assert "train" in capsys.readouterr().err
 

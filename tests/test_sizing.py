@@ -1,6 +1,7 @@
 """``kgtransfer.sizing``: defaults sized to the graph, the same for the CLI and the Python API."""
 
 import json
+import sys
 
 import pytest
 import torch
@@ -101,10 +102,12 @@ def test_python_api_sizes_only_what_is_unset(split, large):
     assert shortcut.model_config.dim == 12 and shortcut.train_config.lr == 0.2
 
 
-def test_long_epochs_get_a_batch_bar():
+def test_long_epochs_get_a_batch_bar(monkeypatch):
     class Task:
         def num_batches(self, batch_size):
             return 7
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # bars are drawn on a terminal only
 
     bar = _batch_progress(iter(range(7)), Task(), TrainConfig(progress=True), epoch=3)
     assert bar.total == 7 and bar.desc == "epoch 3" and list(bar) == list(range(7))
