@@ -381,10 +381,13 @@ def _checkpoints(args: argparse.Namespace) -> Path:
     from kgtransfer.errors import CheckpointError
 
     checkpoints = Path(args.output) / "checkpoints"
-    if not args.resume and checkpoints.exists() and any(checkpoints.iterdir()):
+    earlier = checkpoints.exists() and any(checkpoints.iterdir())
+    if not args.resume and earlier:
         raise CheckpointError(
             f"{checkpoints}: checkpoints of an earlier run; pass --resume to continue it, or another --output"
         )
+    if args.resume and not earlier:  # a mistyped --output would otherwise retrain silently
+        print(f"--resume: no checkpoints in {checkpoints}; starting a new run", file=sys.stderr)
     return checkpoints
 
 
@@ -857,7 +860,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        resumable = getattr(args, "resume", None) is not None and getattr(args, "output", None)
+        again = f"; run the same command with --resume to continue from {args.output}/checkpoints" if resumable else ""
+        print(f"interrupted{again}", file=sys.stderr)
         return 130
     except (KGTransferError, OSError, ValueError) as e:
         if args.debug:

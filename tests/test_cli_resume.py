@@ -35,6 +35,25 @@ def test_pretrain_checkpoints_and_resumes(tmp_path, capsys):
     assert json.loads((out / "checkpoints" / "last" / "meta.json").read_text())["epoch"] == 3
 
 
+def test_a_resume_with_nothing_to_resume_says_so_and_an_interrupt_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    """A mistyped --output with --resume retrained silently; Ctrl-C printed only "interrupted"."""
+    import kgtransfer as kgt
+
+    source = write_graph(tmp_path / "g.nt")
+    out = tmp_path / "typo"
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "1", "--resume", *FLAGS]) == 0
+    assert f"--resume: no checkpoints in {out / 'checkpoints'}; starting a new run" in capsys.readouterr().err
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgt, "pretrain", interrupted)
+    assert main(["pretrain", source, "-o", str(tmp_path / "run"), "--epochs", "1", *FLAGS]) == 130
+    assert f"interrupted; run the same command with --resume to continue from {tmp_path / 'run'}" in (
+        capsys.readouterr().err
+    )
+
+
 def test_finetune_checkpoints_each_phase_and_resumes(tmp_path, capsys):
     source = write_graph(tmp_path / "g.nt")
     assert main(["pretrain", source, "-o", str(tmp_path / "pre"), "--epochs", "1", *FLAGS]) == 0
