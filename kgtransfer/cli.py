@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--view", help="apply a view to both inputs first (hierarchy, schema, object-properties, ...)")
     p.add_argument("--align", help="align entities first: sameas, labels, or a two-column CSV/TSV mapping file")
-    p.add_argument("--hops", type=_count, default=1, help="extension only: reach in K2 from K1's entities (default: 1)")
+    p.add_argument("--hops", type=_count, help="extension only: reach in K2 from K1's entities (default: 1)")
     p.add_argument(
         "--blank-nodes",
         choices=("merge", "canonical"),
@@ -196,7 +196,9 @@ def _model_options(p: argparse.ArgumentParser, model: dict | None = None, train:
 
 
 def _learning_parsers(sub) -> None:
-    from kgtransfer.config import FinetuneConfig
+    from dataclasses import fields
+
+    from kgtransfer.config import FinetuneConfig, TrainConfig
     from kgtransfer.config_adapter import add_arguments
 
     p = sub.add_parser(
@@ -251,7 +253,8 @@ def _learning_parsers(sub) -> None:
         "splits, else random)",
     )
     add_arguments(p.add_argument_group("fine-tuning (FinetuneConfig)"), FinetuneConfig)
-    _training_options(p, "training (TrainConfig; unset flags keep the pretrained run's)")
+    kept = {f.name: "the pretrained run's" for f in fields(TrainConfig)}
+    _training_options(p, "training (TrainConfig; unset flags keep the pretrained run's)", defaults=kept)
     _resume_option(p)
     p.set_defaults(handler=cmd_finetune)
 
@@ -659,11 +662,13 @@ def cmd_merge(args: argparse.Namespace) -> None:
     """``kgtransfer merge``."""
     import kgtransfer as kgt
 
+    if args.hops is not None and args.operator != "extension":  # before loading: it would be ignored
+        raise ValueError(f"--hops applies to extension only, not {args.operator}")
     k1, k2 = (_load_source(spec, view=args.view, format=args.input_format) for spec in (args.k1, args.k2))
     op = getattr(kgt, args.operator)
     kwargs: dict = {"align": args.align}
     if args.operator == "extension":
-        kwargs["hops"] = args.hops
+        kwargs["hops"] = 1 if args.hops is None else args.hops
     if args.operator in ("union", "extension"):
         kwargs["blank_nodes"] = args.blank_nodes
     result = op(k1, k2, **kwargs)

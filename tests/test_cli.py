@@ -44,6 +44,8 @@ def test_merge_writes_trig_with_provenance(ttl, tmp_path, capsys):
         "<http://example.org/x> <http://example.org/p> <http://example.org/y> .\n"
     )
     out = tmp_path / "u.trig"
+    assert main(["merge", "union", str(ttl), str(other), "-o", str(out), "--hops", "3"]) == 1  # it was ignored
+    assert "--hops applies to extension only, not union" in capsys.readouterr().err
     assert main(["merge", "union", str(ttl), str(other), "-o", str(out)]) == 0
     import kgtransfer as kgt
 

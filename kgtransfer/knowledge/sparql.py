@@ -260,7 +260,8 @@ def sparql(
         raise SparqlQueryError(f"{label}: no source given; pass a graph, a file, a registry name or an endpoint URL")
     if uses_service(toks) and not federation:
         raise SparqlQueryError(
-            f"{label}: SERVICE calls another endpoint; local queries do not federate unless federation=True"
+            f"{label}: SERVICE calls another endpoint; local queries do not federate unless federation=True "
+            "(CLI: --federation)"
         )
     kg = read_source(source)
     run = lambda: _embedded(text, label, form, query_store(kg), name or kg.name, _store_spellings(kg))  # noqa: E731
