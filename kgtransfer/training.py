@@ -282,6 +282,18 @@ def load_run(directory: Path, load, device: str):
     from kgtransfer.errors import CheckpointError, KGTransferError, RegistryError, SourceNotFoundError
 
     resolve_device(device)  # a device this machine lacks is the caller's setting, not the folder's fault
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SourceNotFoundError(f"{directory}: no such run folder")
+    if not (directory / "checkpoint").exists() and not (directory / ".checkpoint.old").exists():
+        inside = [p.parent.name for p in sorted(directory.glob("*/checkpoint")) if p.is_dir()]
+        if (directory / "model.safetensors").is_file():
+            hint = f"; this is a run's checkpoint folder: pass the run folder {directory.parent}"
+        elif inside:
+            hint = f"; a run is inside it: {directory / inside[0]}"
+        else:
+            hint = ""
+        raise SourceNotFoundError(f"{directory}: not a run folder (no checkpoint/){hint}")
     try:
         return load(directory, device)
     except (CheckpointError, SourceNotFoundError):

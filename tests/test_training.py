@@ -58,6 +58,17 @@ def test_save_and_load_round_trip(trained, tmp_path):
     loaded = TrainedModel.load(directory)
     assert loaded.fit is None
     assert loaded.test == trained.test
+
+    # a wrong folder says what it is (it said "<path>/checkpoint: not a kgtransfer checkpoint")
+    from kgtransfer.errors import SourceNotFoundError
+
+    for where, says in [
+        (tmp_path / "nosuch", "nosuch: no such run folder"),
+        (directory / "checkpoint", "checkpoint: not a run folder .*pass the run folder .*run$"),
+        (tmp_path, r"not a run folder \(no checkpoint/\); a run is inside it: .*run$"),
+    ]:
+        with pytest.raises(SourceNotFoundError, match=says):
+            TrainedModel.load(where)
     assert loaded.split.vocab == trained.split.vocab
     assert torch.equal(loaded.split.test.tensor, trained.split.test.tensor)
     state = trained.model.state_dict()

@@ -46,8 +46,8 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
-from kgtransfer import files
 from kgtransfer.errors import RDFSyntaxError
+from kgtransfer.files import read_bytes as read_file_bytes
 from kgtransfer.knowledge.graph import PROVENANCE_NS, KnowledgeGraph, scope_blank_nodes
 
 #: Fraction of a document's lines the fast path may hand to the exact line parser before it gives up.
@@ -77,7 +77,7 @@ MAX_GZIP_RATIO = 64
 def read_bytes(path: str | os.PathLike) -> bytes:
     """The file's bytes, decompressed (see :func:`gunzip`) when the name ends in ``.gz`` (any case)."""
     path = Path(path)
-    data = files.read_bytes(path)
+    data = read_file_bytes(path)
     return gunzip(data, str(path)) if path.name.lower().endswith(".gz") else data
 
 
