@@ -58,9 +58,7 @@ def read_source(
             return load_registered(text, name=name)
         if _looks_like_path(text):
             raise SourceNotFoundError(f"{text}: no such file")
-        raise RegistryError(
-            f"{text!r} is neither a file nor a registered source; registered: {', '.join(registry.entries())}"
-        )
+        raise RegistryError(f"{text!r} is neither a file nor a registered source{registry.suggestion(text)}")
     kind = type(source).__module__.split(".")[0]
     if kind == "rdflib":
         return from_rdflib(source, name=name)

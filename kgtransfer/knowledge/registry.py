@@ -65,7 +65,26 @@ def lookup(name: str) -> RegistryEntry:
     for entry_name, entry in table.items():
         if entry_name.lower() == key:
             return entry
-    raise RegistryError(f"unknown source {name!r}; registered names: {', '.join(table)}")
+    raise RegistryError(f"unknown source {name!r}{suggestion(name)}")
+
+
+#: Registry names that users try and that do not exist, and why.
+_ABSENT = {"brick:1.3": "brickschema's 1.3/Brick.ttl is a 1.4 build, so there is no brick:1.3 (use brick:1.4)"}
+
+
+def suggestion(name: str) -> str:
+    """`` (did you mean ...?)`` for a mistyped registry name (or why it does not exist), then the names."""
+    import difflib
+
+    table = entries()
+    known = {n.lower(): n for n in table}
+    key = name.strip().lower()
+    if key in _ABSENT:
+        hint = f" ({_ABSENT[key]})"
+    else:
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
+    return f"{hint}; registered: {', '.join(table)}"
 
 
 def is_registered(name: str) -> bool:

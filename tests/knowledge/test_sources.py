@@ -3,6 +3,7 @@
 import dataclasses
 import gzip
 import importlib.util
+import re
 from urllib.parse import quote, unquote
 
 import numpy as np
@@ -42,8 +43,17 @@ def test_unknown_names_list_the_choices(name):
     message = str(info.value)
     assert repr(name) in message and "brick:1.4" in message and "umls" in message
     assert isinstance(info.value, KeyError)
-    with pytest.raises(RegistryError, match="registered names: brick:1.1"):
+    with pytest.raises(RegistryError, match="registered: brick:1.1"):
         registry.lookup(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("brik:1.4", "did you mean 'brick:1.4'"), ("umsl", "did you mean 'umls'"), ("brick:1.3", "is a 1.4 build")],
+)
+def test_a_mistyped_registry_name_gets_the_closest_or_the_reason(name, says):
+    with pytest.raises(RegistryError, match=re.escape(says)):
+        kgt.load(name)
 
 
 def test_missing_package_names_the_extra(monkeypatch):
