@@ -598,7 +598,12 @@ def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
         from kgtransfer.errors import RegistryError
 
         raise RegistryError(f"unknown view {view!r}; available: {', '.join(available_views())}")
-    return _keep_sources(sparql(path, kg, name=f"{kg.name}[{view}]"), kg)
+    result = _keep_sources(sparql(path, kg, name=f"{kg.name}[{view}]"), kg)
+    if not len(result) and len(kg):
+        import warnings
+
+        warnings.warn(f"{result.name}: the view selected none of the {len(kg):,} triples", UserWarning, stacklevel=3)
+    return result
 
 
 def _keep_sources(result: KnowledgeGraph, kg: KnowledgeGraph) -> KnowledgeGraph:

@@ -184,6 +184,13 @@ def test_unknown_view(load_fixture):
         load_fixture("people.ttl", view="nope")
 
 
+def test_a_view_that_selects_nothing_says_so(tmp_path):
+    path = tmp_path / "plain.nt"
+    path.write_text("<http://e/a> <http://e/p> <http://e/b> .\n")  # no rdfs:subClassOf: an empty hierarchy
+    with pytest.warns(UserWarning, match=r"plain\.nt\[hierarchy\]: the view selected none of the 1 triples"):
+        assert len(kgt.load(path, view="hierarchy")) == 0
+
+
 def test_tsv_splits_folder_with_gzip_and_namespace(tmp_path):
     (tmp_path / "fb").mkdir()
     (tmp_path / "fb" / "train.txt.gz").write_bytes(
