@@ -588,12 +588,14 @@ def node_split(
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     stratify: bool = True,
+    keep_in_train: Sequence[bool] | np.ndarray | None = None,
 ) -> NodeSplit:
     """A seeded split of labelled nodes, stratified by label by default.
 
     Nodes are ordered by id first, so the split does not depend on the order they are listed in.
     Per label (in sorted label order), ``round(n·ratio)`` nodes go to valid and to test and the rest
-    to train, so a label with a single node always trains.
+    to train, so a label with a single node always trains. Nodes marked in ``keep_in_train`` (a
+    pretrained model saw their labels) train, and ``n`` counts the other nodes of the label.
 
     Args:
         node_ids: distinct node ids.
@@ -602,16 +604,20 @@ def node_split(
         ratios: train, valid and test shares (default: ``(0.8, 0.1, 0.1)``).
         seed: seed of the ``numpy`` generator (default: :obj:`0`).
         stratify: split each label's nodes separately (default: :obj:`True`).
+        keep_in_train: one flag per node: True puts it in train (default: none).
     """
     ratios = check_ratios(ratios)
     ids = torch.as_tensor(node_ids).to(torch.long).numpy().reshape(-1)
     labels = list(labels)
     if len(labels) != len(ids):
         raise ValueError(f"{len(ids)} node ids but {len(labels)} labels")
+    kept = np.zeros(len(ids), dtype=bool) if keep_in_train is None else np.asarray(keep_in_train, dtype=bool)
+    if kept.shape != ids.shape:
+        raise ValueError(f"{len(ids)} node ids but {len(kept)} keep_in_train flags")
     if len(np.unique(ids)) != len(ids):
         raise ValueError("node ids must be distinct")
     order = np.argsort(ids, kind="stable")
-    ids = ids[order]
+    ids, kept = ids[order], kept[order]
     labels = [labels[i] for i in order.tolist()]
     if stratify:
         classes = sorted(set(labels))
@@ -623,6 +629,7 @@ def node_split(
     rng = np.random.default_rng(seed)
     role = np.zeros(len(ids), dtype=np.int8)
     for members in groups:
+        members = members[~kept[members]]
         n = len(members)
         n_test = min(round(n * ratios[2]), n)
         n_valid = min(round(n * ratios[1]), n - n_test)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import torch
@@ -491,6 +491,7 @@ def train_entity_typing(
     device: str | None = None,
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     encoder_state: dict[str, Tensor] | None = None,
+    keep_in_train: Collection[str] = (),
 ) -> EntityTypingResult:
     """Train an entity-typing (node classification) model on a knowledge graph.
 
@@ -518,6 +519,8 @@ def train_entity_typing(
         ratios: train, valid and test shares of the labelled entities (default: ``(0.8, 0.1, 0.1)``).
         encoder_state: a state dict loaded (strictly) into the encoder before training, e.g. pretrained
             weights already aligned to this graph's vocabulary (default: none).
+        keep_in_train: labelled entities (canonical strings) that always train, never validate or test:
+            those whose labels the model that gave ``encoder_state`` trained on (default: none).
     """
     from kgtransfer.data.splits import node_split
     from kgtransfer.engine import fit
@@ -543,13 +546,19 @@ def train_entity_typing(
         model, config, encoder=encoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
     )
     graph, vocab, node_ids = typing_graph(labels)
-    split = node_split(node_ids, labels.strata(), ratios, seed=train_config.seed)
+    keep = set(keep_in_train)
+    kept = [e in keep for e in labels.entities]
+    split = node_split(node_ids, labels.strata(), ratios, seed=train_config.seed, keep_in_train=kept)
     sizes = {name: len(getattr(split, name)) for name in ("train", "valid", "test")}
     if not all(sizes.values()):
+        seen = (
+            f" ({sum(kept)} of them stay in train: the pretrained model trained on their labels)" if any(kept) else ""
+        )
         raise EmptySplitError(
-            f"{len(labels.entities)} labelled entities in {len(labels.classes)} classes are too few for the shares "
-            f"{tuple(ratios)}: train/valid/test get {sizes['train']}/{sizes['valid']}/{sizes['test']} (each class "
-            "puts round(n * share) of its n entities in valid and in test); label more entities or raise the shares"
+            f"{len(labels.entities)} labelled entities{seen} in {len(labels.classes)} classes are too few for the "
+            f"shares {tuple(ratios)}: train/valid/test get {sizes['train']}/{sizes['valid']}/{sizes['test']} (each "
+            "class puts round(n * share) of its n entities in valid and in test); label more entities or raise the "
+            "shares"
         )
     targets = torch.from_numpy(labels.targets())
     task = NodeClassificationTask(graph, node_ids, targets, split, labels.multi_label, num_classes=len(labels.classes))

@@ -18,6 +18,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -540,10 +541,37 @@ def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: st
         warnings.warn(message, TransferWarning, stacklevel=3)
     state = copy.deepcopy(target_model.encoder.state_dict())
     result = node_classification.train_entity_typing(
-        kg, labels, model=pretrained.model_config, config=config, encoder_state=state
+        kg,
+        labels,
+        model=pretrained.model_config,
+        config=config,
+        encoder_state=state,
+        keep_in_train=_seen(pretrained, labels),
     )
     result.report = report
     return result
+
+
+def _seen(pretrained: TrainedModel, labels) -> set[str]:
+    """The labelled entities whose labels the pretrained model trained on.
+
+    A training triple joins the entity and one of its labels (``e rdf:type C``, either way round): its
+    transferred row holds the label, so it trains (as a link-prediction split keeps those triples in train).
+    """
+    entities = pretrained.vocab.entities.keys
+    index = {key: i for i, key in enumerate(entities)}
+    train = pretrained.split.train.tensor.numpy()
+    n = len(entities)
+    pairs = np.concatenate([train[:, 0] * n + train[:, 2], train[:, 2] * n + train[:, 0]])
+    asked, owner = [], []
+    for k, (entity, classes) in enumerate(zip(labels.entities, labels.labels, strict=True)):
+        e = index.get(entity)
+        for c in classes if e is not None else ():
+            if c in index:
+                asked.append(e * n + index[c])
+                owner.append(k)
+    hit = np.isin(np.asarray(asked, dtype=np.int64), pairs)
+    return {labels.entities[k] for k in np.asarray(owner)[hit].tolist()} if asked else set()
 
 
 __all__ = ["build_transferred", "finetune", "pretrain", "run_strategy", "target_split", "zero_shot"]

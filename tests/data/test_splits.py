@@ -196,6 +196,19 @@ def test_save_load_roundtrip(tmp_path: Path):
         Split.load(tmp_path / "s")
 
 
+def test_node_split_keeps_marked_nodes_in_train_and_splits_the_others_by_the_shares():
+    ids = np.arange(100)
+    labels = ["a"] * 60 + ["b"] * 40
+    kept = ids % 2 == 0  # e.g. nodes whose labels a pretrained model trained on
+    split = node_split(ids, labels, seed=0, keep_in_train=kept)
+    assert set(ids[kept].tolist()) <= set(split.train.tolist())
+    held_out = torch.cat([split.valid, split.test]).tolist()
+    assert not set(held_out) & set(ids[kept].tolist())
+    assert len(split.valid) == len(split.test) == round(30 * 0.1) + round(20 * 0.1)  # shares of the free nodes
+    plain = node_split(ids, labels, seed=0, keep_in_train=np.zeros(100, dtype=bool))
+    assert torch.equal(plain.test, node_split(ids, labels, seed=0).test)  # nothing kept: the split as before
+
+
 def test_node_split_stratified_and_seeded():
     ids = np.arange(1000, 1300)
     labels = ["big"] * 200 + ["mid"] * 90 + ["tiny"] * 9 + ["one"]

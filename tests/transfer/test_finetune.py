@@ -125,6 +125,29 @@ def test_entity_typing_results_and_task_names_get_typed_errors(graphs, pre):
             mix()
 
 
+def test_entity_typing_never_tests_an_entity_whose_label_the_pretrained_model_trained_on():
+    """Pretrained on K with its type triples, the transferred rows held the labels of the typing test entities:
+    on random types (no signal in the graph) fine-tuning scored 0.60-0.77 accuracy against scratch's 0.20-0.33."""
+    rng = random.Random(0)
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    rows = [(_iri(f"n{i}"), rdf_type, _iri(f"C{rng.randrange(3)}")) for i in range(90)]
+    rows += [(_iri(f"n{rng.randrange(90)}"), _iri("r0"), _iri(f"n{rng.randrange(90)}")) for _ in range(150)]
+    kg = kgt.KnowledgeGraph.from_triples(rows, name="typed")
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 2})
+    pre = kgt.pretrain(kg, kgt.ModelConfig(encoder="embedding", dim=8), config)
+    trained = {
+        pre.vocab.entities.keys[h]
+        for h, r, t in pre.split.train.tensor.tolist()
+        if pre.vocab.relations.keys[r] == rdf_type
+    }
+    result = kgt.finetune(pre, kg, config=config, task="entity_typing")
+    held_out = {
+        result.vocab.entities.keys[i] for part in (result.split.valid, result.split.test) for i in part.tolist()
+    }
+    assert trained and held_out and not trained & held_out  # they all train
+    assert {result.vocab.entities.keys[i] for i in result.split.train.tolist()} >= trained
+
+
 def test_entity_typing_onto_a_graph_sharing_no_entity_warns(pre):
     with pytest.warns(TransferWarning, match="0 of 30"):
         result = kgt.finetune(pre, _typed_target("z"), config=kgt.TrainConfig(**QUICK), task="entity_typing")
