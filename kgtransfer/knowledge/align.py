@@ -37,7 +37,7 @@ class Alignment:
     Attributes:
         method: ``"sameas"``, ``"labels"`` or ``"mapping"``.
         mapping: canonical term string of each merged IRI -> its class's canonical IRI.
-        ambiguous: labels (for ``"labels"``) shared by several K1 entities, so left unaligned.
+        ambiguous: labels (for ``"labels"``) shared by several K1 (or K2) entities, so left unaligned.
     """
 
     method: str
@@ -81,23 +81,26 @@ def align(k1: KnowledgeGraph, k2: KnowledgeGraph, how) -> Alignment:
     if isinstance(how, Alignment):
         return how
     if isinstance(how, Mapping):
-        return _closure("mapping", _pairs_from_mapping(how.items()), k1)
+        return _closure("mapping", _pairs_from_mapping(how.items()), k1, "the mapping")
     if isinstance(how, str) and how.lower().replace("_", "").replace("-", "") in ("sameas", "owlsameas"):
         return _closure("sameas", _same_as_pairs(k1) + _same_as_pairs(k2), k1)
     if isinstance(how, str) and how.lower() in ("labels", "label"):
         return align_labels(k1, k2)
     if isinstance(how, str | os.PathLike) and Path(how).is_file():
-        return _closure("mapping", read_mapping(how), k1)
+        return _closure("mapping", read_mapping(how), k1, str(how))
     if isinstance(how, str | os.PathLike) and (Path(str(how)).suffix or os.sep in str(how)):
         raise SourceNotFoundError(f"{how}: alignment mapping file not found")
     raise AlignmentError(f"unknown alignment {how!r}; use one of {METHODS}, a dict or a mapping file")
 
 
-def _as_term(value: str) -> str:
+def _as_term(value: str, where: str = "the mapping") -> str:
+    """The IRI term of a mapping value (``<iri>`` or a bare IRI); anything else is an AlignmentError."""
     value = str(value).strip()
-    if value.startswith(("<", "_:", '"')):
-        return value
-    return T.iri(value)
+    if not value or value == "<>":
+        raise AlignmentError(f"{where}: an empty IRI")
+    if value.startswith(("_:", '"')):
+        raise AlignmentError(f"{where}: {value[:60]!r} is not an IRI (an alignment maps IRIs)")
+    return value if value.startswith("<") else T.iri(value)
 
 
 def _pairs_from_mapping(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -112,16 +115,18 @@ def read_mapping(path: str | os.PathLike) -> list[tuple[str, str]]:
     except UnicodeDecodeError as e:
         raise AlignmentError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
     delimiter = "\t" if "\t" in text else ","
-    pairs = []
+    pairs, first = [], True
     for line_no, row in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), 1):
-        if not row or row[0].lstrip().startswith("#"):
+        if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
             continue
-        if len(row) < 2:
+        if len([cell for cell in row if cell.strip()]) != 2 or len(row) < 2:
             raise AlignmentError(f"{path}:{line_no}: expected two IRIs, found {row!r}")
         a, b = row[0].strip(), row[1].strip()
-        if line_no == 1 and not _looks_like_iri(a):
-            continue  # a header row
-        pairs.append((_as_term(a), _as_term(b)))
+        if first and not _looks_like_iri(a):
+            first = False
+            continue  # a header row, the first one after any comments
+        first = False
+        pairs.append((_as_term(a, f"{path}:{line_no}"), _as_term(b, f"{path}:{line_no}")))
     return pairs
 
 
@@ -138,8 +143,12 @@ def _same_as_pairs(kg: KnowledgeGraph) -> list[tuple[str, str]]:
     return [(terms[s], terms[o]) for s, o in rows[:, [0, 2]].tolist() if terms[s][0] == "<" and terms[o][0] == "<"]
 
 
-def _closure(method: str, pairs: list[tuple[str, str]], k1: KnowledgeGraph) -> Alignment:
-    """Union-find over ``pairs``; each class maps to its canonical IRI (K1's first, then smallest)."""
+def _closure(method: str, pairs: list[tuple[str, str]], k1: KnowledgeGraph, where: str = "") -> Alignment:
+    """Union-find over ``pairs``; each class maps to its canonical IRI (K1's first, then smallest).
+
+    A given mapping (``where`` names it) that joins two entities K1 states facts about is an
+    :class:`AlignmentError`: it would merge K1's own entities. owl:sameAs may (that is what it says).
+    """
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -156,25 +165,31 @@ def _closure(method: str, pairs: list[tuple[str, str]], k1: KnowledgeGraph) -> A
     classes: dict[str, list[str]] = defaultdict(list)
     for x in parent:
         classes[find(x)].append(x)
-    in_k1 = set(k1.terms[k1.entity_ids()].tolist())
+    in_k1 = set(k1.terms[np.concatenate([k1.entity_ids(), k1.relation_ids()])].tolist())
     used_k1 = _own_entities(k1)
     mapping = {}
     for members in classes.values():
-        preferred = [m for m in members if m in used_k1] or [m for m in members if m in in_k1] or members
+        own = sorted(m for m in members if m in used_k1)
+        if method == "mapping" and len(own) > 1:
+            raise AlignmentError(
+                f"{where}: its rows join {' and '.join(own[:3])}{' ...' if len(own) > 3 else ''}, entities of K1, "
+                "into one; a mapping aligns K2's IRIs to K1's, it does not merge K1's own"
+            )
+        preferred = own or [m for m in members if m in in_k1] or members
         canonical = min(preferred)
         mapping.update({m: canonical for m in members if m != canonical})
     return Alignment(method, dict(sorted(mapping.items())))
 
 
 def _own_entities(k1: KnowledgeGraph) -> set[str]:
-    """The subjects and objects K1 states facts about.
+    """The subjects and objects K1 states facts about, and the predicates it states them with.
 
     An IRI K1 mentions only as an owl:sameAs target (``k1:X owl:sameAs k2:X``) is K2's, and must
     not win over ``k1:X``.
     """
     sid = k1.term_id(SAME_AS)
     facts = k1.triples if sid is None else k1.triples[k1.triples[:, 1] != sid]
-    return set(k1.terms[np.unique(facts[:, [0, 2]])].tolist())
+    return set(k1.terms[np.unique(facts)].tolist())
 
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
@@ -204,8 +219,9 @@ def align_labels(k1: KnowledgeGraph, k2: KnowledgeGraph) -> Alignment:
 
     A label carried by several K1 entities is ambiguous and aligns nothing (counted in
     ``ambiguous``). Only K2 entities that K1 states no facts about are mapped: an entity of K1
-    stays itself (two K1 entities are never merged because K2 relabelled one), and a K2 entity
-    whose labels name several K1 entities is left alone too.
+    stays itself (two K1 entities are never merged because K2 relabelled one), a K2 entity whose
+    labels name several K1 entities is left alone, and so are K2 entities that would all map to one
+    K1 entity (they would merge into one; counted in ``ambiguous`` too).
     """
     l1, l2 = _labels(k1), _labels(k2)
     in_k1 = _own_entities(k1)
@@ -223,4 +239,12 @@ def align_labels(k1: KnowledgeGraph, k2: KnowledgeGraph) -> Alignment:
             if x not in in_k1:
                 targets[x].add(target)
     mapping = {x: next(iter(t)) for x, t in targets.items() if len(t) == 1}
+    sources: dict[str, list[str]] = defaultdict(list)
+    for x, target in mapping.items():
+        sources[target].append(x)
+    for xs in sources.values():
+        if len(xs) > 1:  # several K2 entities carry the label: aligning them would merge them into one
+            ambiguous += 1
+            for x in xs:
+                del mapping[x]
     return Alignment("labels", dict(sorted(mapping.items())), ambiguous)

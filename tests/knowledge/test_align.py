@@ -191,3 +191,44 @@ def test_mapping_file_with_bom_and_bad_bytes(graphs, tmp_path):
     path.write_bytes(f"{K2}Paris,{K1}Par".encode() + b"\xff\n")
     with pytest.raises(AlignmentError, match=r"bom\.csv: not UTF-8"):
         kgt.align(*graphs, path)
+
+
+def test_k1_keeps_its_relation_iris_when_k2_aligns_to_them():
+    """K2 said a:rel sameAs k1:rel: K1's facts took K2's relation IRI (K1's own predicates did not count as K1's)."""
+    same_as = "<http://www.w3.org/2002/07/owl#sameAs>"
+    k1 = kgt.KnowledgeGraph.from_triples([(iri(K1, "x"), iri(K1, "rel"), iri(K1, "y"))])
+    k2 = kgt.KnowledgeGraph.from_triples(
+        [(iri(K2, "rel"), same_as, iri(K1, "rel")), (iri(K2, "u"), iri(K2, "rel"), iri(K2, "v"))]
+    )
+    for how in ("sameas", {f"{K2}rel": f"{K1}rel"}):
+        assert kgt.align(k1, k2, how).mapping == {iri(K2, "rel"): iri(K1, "rel")}
+        union = triples(kgt.union(k1, k2, align=how))
+        assert (iri(K1, "x"), iri(K1, "rel"), iri(K1, "y")) in union
+        assert (iri(K2, "u"), iri(K1, "rel"), iri(K2, "v")) in union
+
+
+def test_a_mapping_file_with_an_empty_field_a_late_header_or_a_conflict_is_an_error(tmp_path):
+    k1 = kgt.KnowledgeGraph.from_triples([(iri(K1, "a"), iri(K1, "p"), iri(K1, "b"))])
+    k2 = kgt.KnowledgeGraph.from_triples([(iri(K2, "c"), iri(K1, "p"), iri(K2, "d"))])
+    path = tmp_path / "map.csv"
+    path.write_text(f"# made by hand\ntarget,source\n{K2}d,{K1}b\n")  # the header follows a comment
+    assert kgt.align(k1, k2, path).mapping == {iri(K2, "d"): iri(K1, "b")}
+    path.write_text(f"{K2}c,\n")  # mapped <c> to <>, a relative IRI
+    with pytest.raises(AlignmentError, match=r"map\.csv:1: expected two IRIs"):
+        kgt.align(k1, k2, path)
+    path.write_text(f"{K2}c,_:b0\n")
+    with pytest.raises(AlignmentError, match=r"map\.csv:1: '_:b0' is not an IRI"):
+        kgt.align(k1, k2, path)
+    path.write_text(f"{K2}c,{K1}a\n{K2}c,{K1}b\n")  # k1:a and k1:b were silently merged
+    with pytest.raises(AlignmentError, match=r"join <http://k1.example/a> and <http://k1.example/b>, entities of K1"):
+        kgt.align(k1, k2, path)
+
+
+def test_labels_never_merge_two_k2_entities_into_one():
+    label = "<http://www.w3.org/2000/01/rdf-schema#label>"
+    k1 = kgt.KnowledgeGraph.from_triples([(iri(K1, "pump"), label, '"pump"'), (iri(K1, "fan"), label, '"fan"')])
+    k2 = kgt.KnowledgeGraph.from_triples(
+        [(iri(K2, "pump1"), label, '"pump"'), (iri(K2, "pump2"), label, '" PUMP "@en'), (iri(K2, "f"), label, '"Fan"')]
+    )
+    alignment = kgt.align(k1, k2, "labels")
+    assert alignment.mapping == {iri(K2, "f"): iri(K1, "fan")} and alignment.ambiguous == 1
