@@ -636,13 +636,15 @@ def _canonical_literal(term: str, name: str | None) -> str:
 
 
 def _content_digest(terms: np.ndarray, flat: list[int]) -> bytes:
-    """Bytes that identify a document's content: its blank-node triples, spelled out."""
-    blank = {i for i, t in enumerate(terms.tolist()) if t.startswith("_:")}
+    """Bytes that identify a document's content: its terms and every triple (as ids into them).
+
+    Two documents whose blank-node triples are spelled alike but whose other triples differ are two
+    documents, whose blank nodes stay apart in a merge (RDF 1.1); the same document digests alike.
+    """
     h = hashlib.blake2b(digest_size=16)
-    for i in range(0, len(flat), 3):
-        row = flat[i : i + 3]
-        if row[0] in blank or row[2] in blank:
-            h.update(" ".join(terms[j] for j in row).encode())
+    if any(t.startswith("_:") for t in terms.tolist()):  # the digest only scopes blank nodes
+        h.update("\n".join(terms.tolist()).encode())
+        h.update(np.asarray(flat, dtype=np.int64).tobytes())
     return h.digest()
 
 

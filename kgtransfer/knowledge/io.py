@@ -248,8 +248,8 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
         names = list(dict.fromkeys(per_graph)) or [name]
         terms = np.empty(len(index), dtype=object)
         terms[:] = list(index)
-        # the scope digests the blank-node triples, not just the labels: two datasets that reuse
-        # a label for different nodes must not share blank nodes (RDF 1.1 merge)
+        # the scope digests the content, not just the labels: two datasets that reuse a label for
+        # different nodes must not share blank nodes (RDF 1.1 merge)
         terms = scope_blank_nodes(terms, _content_digest(terms, flat))
         lookup = {n: i for i, n in enumerate(names)}
         prov = np.asarray([lookup[n] for n in per_graph], dtype=np.int64)

@@ -300,3 +300,16 @@ def test_interchangeable_blank_nodes_in_either_input(tmp_path):
     assert len(one - two) == 1 and len(two - one) == 0
     assert len(kgt.union(one, two, blank_nodes="canonical")) == 3  # two's copies add nothing new
     assert len(kgt.union(two, one, blank_nodes="canonical")) == 4  # one's ex:z ex:q [] is new
+
+
+def test_graphs_whose_blank_triples_are_spelled_alike_keep_their_blank_nodes_apart_in_a_union():
+    """Blank nodes were scoped by a digest of the blank-node triples alone: two different graphs that both said
+    ``_:b0 p o`` shared the node, so their union had one blank triple (held by both) instead of two."""
+    blank = ("_:b0", "<http://e/p>", "<http://e/o>")
+    rows_x = [blank, ("<http://e/a>", "<http://e/r>", "<http://e/c>")]
+    x = kgt.KnowledgeGraph.from_triples(rows_x, name="X")
+    y = kgt.KnowledgeGraph.from_triples([blank, ("<http://e/d>", "<http://e/r>", "<http://e/e>")], name="Y")
+    union = kgt.union(x, y)
+    assert len(union) == 4 and union.stats().blank_nodes == 2
+    again = kgt.KnowledgeGraph.from_triples(rows_x, name="X again")  # the same document: the same labels
+    assert len(kgt.union(x, again)) == 2
