@@ -5,7 +5,8 @@ A snapshot is anything :func:`kgtransfer.load` accepts, e.g. a folder of tab-sep
 (labels become IRIs under one shared namespace, so the same label is the same entity at every
 step). Its triples carry the provenance sources ``<name>/train``, ``<name>/valid`` and
 ``<name>/test``, so after a merge every triple still says which step and which split brought it.
-A source without split sources is split at random (seeded, 0.8/0.1/0.1).
+A source without split sources is split at random (seeded, 0.8/0.1/0.1), each triple's role drawn
+from a seeded hash of the triple itself: a triple two snapshots share has the same role in both.
 """
 
 from __future__ import annotations
@@ -40,6 +41,34 @@ def load_snapshot(source, name: str, namespace: str | None = None, seed: int = 0
                 hit = kg.held_by([source])
                 role[hit] = np.maximum(role[hit], r)
     else:
-        role = np.random.default_rng(seed).choice(3, size=len(kg), p=(0.8, 0.1, 0.1))
+        role = triple_roles(kg, seed)
     sources = tuple(f"{name}/{s}" for s in SPLITS)
     return kg.replace(provenance=role, source_sets=((0,), (1,), (2,)), sources=sources, name=name)
+
+
+def triple_roles(kg: KnowledgeGraph, seed: int = 0, shares: tuple[float, float] = (0.8, 0.1)) -> np.ndarray:
+    """Train (0), valid (1) or test (2) for each triple of ``kg``, from a seeded hash of the triple's terms.
+
+    The role depends on the triple and the seed alone, not on the graph it is in, so the snapshots of
+    a growing graph agree on every triple they share (a triple trained on at one step is not tested at
+    the next). About ``shares[0]`` of the triples train and ``shares[1]`` validate.
+    """
+    import hashlib
+
+    salt = seed.to_bytes(8, "little", signed=True)
+    term_hash = np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8, key=salt).digest(), "little")
+            for t in kg.terms.tolist()
+        ),
+        dtype=np.uint64,
+        count=len(kg.terms),
+    )
+    h = term_hash[kg.triples]
+    with np.errstate(over="ignore"):  # multiplication modulo 2**64 mixes the three terms in order
+        x = h[:, 0] * np.uint64(0x9E3779B97F4A7C15) + h[:, 1] * np.uint64(0xBF58476D1CE4E5B9) + h[:, 2]
+        x ^= x >> np.uint64(31)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(29)
+    u = (x >> np.uint64(11)).astype(np.float64) / 2.0**53
+    return np.where(u < shares[0], 0, np.where(u < shares[0] + shares[1], 1, 2)).astype(np.int64)

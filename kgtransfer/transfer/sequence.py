@@ -79,10 +79,13 @@ class Step:
     Attributes:
         index: ``i``.
         name: the snapshot's name.
-        split: the given split of :math:`K_{\\le i}` over the extended vocabulary.
-        new: the training triples snapshot ``i`` brought ``[n, 3]``.
-        old: the training triples of snapshots ``< i`` ``[m, 3]``.
-        tests: the test triples of each snapshot ``0..i``.
+        split: the given split of :math:`K_{\\le i}` over the extended vocabulary; a triple an
+            earlier step trained on is a training triple (never validation or test).
+        new: the training triples of :math:`K_{\\le i}` that snapshot ``i`` brought and no earlier
+            step trained on ``[n, 3]``.
+        old: the training triples of earlier steps that :math:`K_{\\le i}` still holds ``[m, 3]``.
+        tests: the test triples of each snapshot ``0..i`` that :math:`K_{\\le i}` still holds as test
+            triples, each triple in the first set that held it.
         valid: the seeded validation sample used for early stopping.
     """
 
@@ -114,7 +117,8 @@ def steps(
         seed: seed of the samples and of random splits (default: 0).
     """
     import kgtransfer.knowledge.operators as ops
-    from kgtransfer.data.splits import given_split
+    from kgtransfer.data.splits import given_split, keep_in_train
+    from kgtransfer.data.tensorize import Triples
     from kgtransfer.data.vocab import GraphVocab, Vocab
     from kgtransfer.knowledge.snapshots import load_snapshot
 
@@ -127,7 +131,7 @@ def steps(
     if len(set(names)) != len(names):
         raise ConfigError(f"snapshot names must differ, got {names}")
     merged, vocab = None, GraphVocab(Vocab(), Vocab())
-    trains, tests = [], []
+    trained, tests = None, []  # rows some earlier step trained on; each snapshot's own test rows
     for i, source in enumerate(snapshots):
         snap = load_snapshot(source, names[i], seed=seed)
         merged = snap if merged is None else merge(merged, snap, name=f"{names[0]}..{names[i]}")
@@ -140,24 +144,53 @@ def steps(
             snap_split = given_split(snap, vocab=vocab)
         except EmptySplitError as e:
             raise EmptySplitError(f"{where}: {e}") from None
-        trains.append(snap_split.train.tensor)
-        if i and len(unique_rows(torch.cat(trains))) == len(unique_rows(torch.cat(trains[:-1]))):
-            warnings.warn(
-                f"{where}: none of its {len(trains[-1])} training triples is new (every one was in an earlier "
-                "snapshot); the new-only protocol retrains on them, and the step says nothing about new knowledge",
-                UserWarning,
-                stacklevel=2,
-            )
-        tests.append(_sample(snap_split.test.tensor, test_size, seed + i))
+        if trained is not None:  # a triple an earlier step trained on never validates or tests
+            split = keep_in_train(split, Triples(trained, split.num_entities, split.num_relations, vocab))
+        train = split.train.tensor
+        new = _rows_in(snap_split.train.tensor, train)  # what the operator kept of the snapshot's training rows
+        old = trained[_contains(train, trained)] if trained is not None else train[:0]  # still in K<=i
+        if trained is not None:
+            new = new[~_contains(trained, new)]
+            if not len(new):
+                warnings.warn(
+                    f"{where}: none of its {len(snap_split.train)} training triples is new (each was in an earlier "
+                    f"step, or the {operator} dropped it); the new-only protocol has nothing to train on, and the "
+                    "step says nothing about new knowledge",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        own = _rows_in(snap_split.test.tensor, split.test.tensor)  # what K<=i still holds as a test triple
+        for earlier in tests:
+            own = own[~_contains(earlier, own)]  # a triple is tested in one set only: the first that held it
+        tests.append(_sample(own, test_size, seed + i))
+        trained = unique_rows(train if trained is None else torch.cat([trained, train]))
         yield Step(
             i,
             names[i],
             split,
-            trains[-1],
-            torch.cat(trains[:-1]) if i else trains[0][:0],
-            list(tests),
+            new,
+            old,
+            [_rows_in(t, split.test.tensor) for t in tests],  # removed facts (difference) are no test triples
             _sample(split.valid.tensor, valid_size, seed),
         )
+
+
+def _contains(rows: Tensor, queries: Tensor) -> Tensor:
+    """Which of ``queries`` (``[n, 3]`` ids) are among ``rows``."""
+    if not len(rows) or not len(queries):
+        return torch.zeros(len(queries), dtype=torch.bool)
+    both = torch.cat([rows, queries])
+    sizes = (both.max(0).values + 1).tolist()
+
+    def key(x: Tensor) -> Tensor:
+        return (x[:, 0] * sizes[1] + x[:, 1]) * sizes[2] + x[:, 2]
+
+    return torch.isin(key(queries), key(rows))
+
+
+def _rows_in(rows: Tensor, among: Tensor) -> Tensor:
+    """The rows of ``rows`` that are also rows of ``among``."""
+    return rows[_contains(among, rows)]
 
 
 def _check_arguments(snapshots, strategies, protocols, scratch, names, valid_size, test_size) -> None:
@@ -410,7 +443,11 @@ def _uses_rows(strat: ContinualStrategy, ctx: StepContext) -> bool:
 
 @torch.no_grad()
 def evaluate_step(model: LinkPredictor, step: Step, task: LinkPredictionTask) -> dict:
-    """Metrics on each test set seen so far, their mean, and the pooled metrics over all of them."""
+    """Metrics on each test set seen so far, their mean, and the pooled metrics over all of them.
+
+    The mean is over the sets that hold triples; pooled, each triple counts once (a triple is in one set
+    only, see :func:`steps`).
+    """
     from kgtransfer.tasks.link_prediction import rank_metrics, rank_triples
 
     keys = ("mrr", "hits@1", "hits@3", "hits@10")
@@ -424,7 +461,8 @@ def evaluate_step(model: LinkPredictor, step: Step, task: LinkPredictionTask) ->
         m = rank_metrics(both)
         per_set.append({"step": j, "triples": len(rows), **{k: m[k] for k in keys}})
     pooled = rank_metrics(torch.cat(ranks))
-    mean = {k: sum(s[k] for s in per_set) / len(per_set) for k in keys}
+    held = [s for s in per_set if s["triples"]]  # an empty set (its triples removed, or none new) has no metric
+    mean = {k: sum(s[k] for s in held) / len(held) if held else math.nan for k in keys}
     return {"mean": mean, "pooled": {k: pooled[k] for k in keys}, "per_set": per_set}
 
 

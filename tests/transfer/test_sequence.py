@@ -698,3 +698,41 @@ def test_a_step_context_moves_everything_a_strategy_builds_from_to_the_training_
     for module in (ctx.model, ctx.fresh):
         assert {p.device for p in module.parameters()} == {meta}
     assert task.device == meta and task.graph.edge_index.device == meta and task.queries.device == meta
+
+
+def _rows(tensor) -> set:
+    return {tuple(r) for r in tensor.tolist()}
+
+
+def _graph(rows, name):
+    return KnowledgeGraph.from_triples(
+        [(f"<http://e/{h}>", f"<http://e/r{r}>", f"<http://e/{t}>") for h, r, t in rows], name=name
+    )
+
+
+def test_overlapping_snapshots_never_test_what_an_earlier_step_trained_on():
+    """Un-split snapshots were split at random each on its own, so a triple K0 trained on could be a K1 test
+    triple; and a snapshot's 'new' rows were all its training rows, old ones included."""
+    rng = random.Random(0)
+    base = {(rng.randrange(30), rng.randrange(3), rng.randrange(30)) for _ in range(200)}
+    grown = base | {(rng.randrange(30, 60), rng.randrange(3), rng.randrange(60)) for _ in range(200)}
+    got = list(steps([_graph(sorted(base), "k0"), _graph(sorted(grown), "k1")], valid_size=None))
+    trained_0 = _rows(got[0].split.train.tensor)
+    s1 = got[1].split
+    assert not trained_0 & (_rows(s1.valid.tensor) | _rows(s1.test.tensor))  # the same role for a shared triple
+    assert _rows(got[1].new) and not _rows(got[1].new) & trained_0  # new: none of step 0's training rows
+    assert _rows(got[1].old) == trained_0
+    assert not _rows(got[1].tests[0]) & _rows(got[1].tests[1])  # a triple is tested in one set only
+
+
+def test_a_difference_trains_and_tests_only_on_what_the_merged_graph_holds():
+    rng = random.Random(1)
+    rows = sorted({(rng.randrange(40), rng.randrange(3), rng.randrange(40)) for _ in range(300)})
+    removed = rows[::3]
+    got = list(steps([_graph(rows, "all"), _graph(removed, "removed")], operator="difference", valid_size=None))
+    s1 = got[1].split
+    held = _rows(s1.train.tensor) | _rows(s1.valid.tensor) | _rows(s1.test.tensor)
+    assert len(held) == len(rows) - len(removed)
+    assert not _rows(got[1].new)  # the difference brought no training triple: it took some away
+    assert _rows(got[1].old) <= _rows(s1.train.tensor) and len(got[1].old) < len(got[0].split.train)
+    assert all(_rows(t) <= _rows(s1.test.tensor) for t in got[1].tests)  # removed facts are not ranked as true
