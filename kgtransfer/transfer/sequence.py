@@ -248,6 +248,7 @@ class StepTask(LinkPredictionTask):
         super().__init__(split, **options)
         self.answers = FilterIndex(answers, self.num_entities, self.num_relations)
         self.queries = self.queries_of(rows)
+        self.rows = len(unique_rows(rows))  # distinct training triples (replay's extra rows not counted)
         self.valid = valid
         self.extra = extra
         self.penalty = penalty
@@ -569,6 +570,12 @@ def sequence(
     strategy_names = [s.name for s in strats]
     if len(set(strategy_names)) != len(strategy_names):
         raise ConfigError(f"strategies must differ by name (runs are keyed by it), got {strategy_names}")
+    adam = config.optimizer in ("adam", "adamw")
+    for s in strats:  # before any training: it would otherwise carry nothing, silently, under another optimizer
+        if getattr(s, "carries_moments", False) and not adam:
+            raise ConfigError(
+                f"{s.name}: carries Adam's moments; needs optimizer adam or adamw, got {config.optimizer}"
+            )
     log = log or (lambda _: None)
     records: list[dict] = []
     carried: dict[tuple[str, str], LinkPredictor] = {}
@@ -740,7 +747,8 @@ def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
         "step": step.index,
         "snapshot": step.name,
         "entities": step.split.num_entities,
-        "train_triples": len(task.queries),
+        "train_triples": task.rows,
+        "train_queries": len(task.queries),
         "valid_best": result.best.get("mrr"),
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
@@ -1045,6 +1053,7 @@ def run_sequence_file(
     }
     if set(spec) - known:
         raise ConfigError(f"{path}: [sequence] has unknown keys {sorted(set(spec) - known)}; known: {sorted(known)}")
+    _check_spec_types(spec, path)
     where = str(path)
     model = from_table(raw.get("model"), ModelConfig, where, DEFAULT_MODEL)
     config = from_table(raw.get("train"), TrainConfig, where, DEFAULT_TRAIN)
@@ -1059,6 +1068,20 @@ def run_sequence_file(
     result.save(Path(out or Path("runs") / name))
     print(result.summary())
     return result
+
+
+def _check_spec_types(spec: dict, path: Path) -> None:
+    """Refuse ``[sequence]`` values of the wrong type ("false" is a true string, a number is no path)."""
+    lists_of_strings = ("snapshots", "protocols", "names")
+    for key, value in spec.items():
+        if key in lists_of_strings and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"{path}: [sequence] {key} must be a list of strings, got {value!r}")
+        if key == "strategies" and not (isinstance(value, list) and all(isinstance(v, str | dict) for v in value)):
+            raise ConfigError(f"{path}: [sequence] strategies must be a list of names or tables, got {value!r}")
+        if key in ("scratch", "interleaved") and not isinstance(value, bool):
+            raise ConfigError(f"{path}: [sequence] {key} must be true or false, got {value!r}")
+        if key == "operator" and not isinstance(value, str):
+            raise ConfigError(f"{path}: [sequence] operator must be a string, got {value!r}")
 
 
 def _relative(base: Path, value: str) -> str:

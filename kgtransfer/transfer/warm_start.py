@@ -557,10 +557,10 @@ class CarryMoments(ContinualStrategy):
 
     def attach(self, ctx, optimizer, steps_per_epoch):
         """Load the aligned moments into ``optimizer``'s state."""
-        if not ctx.moments:
-            return []
         if not isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW):
             raise ConfigError(f"{self.name}: needs the adam or adamw optimizer, got {type(optimizer).__name__}")
+        if not ctx.moments:
+            return []
         fused = {id(p): bool(g.get("fused")) for g in optimizer.param_groups for p in g["params"]}
         for name, p in ctx.model.named_parameters():
             carried = ctx.moments.get(name)
@@ -820,6 +820,8 @@ def strategy(spec, **options) -> ContinualStrategy:
         return spec
     if isinstance(spec, dict):
         spec = dict(spec)
+        if "name" not in spec:
+            raise ConfigError(f"a strategy given as a table needs a 'name', got {spec}")
         name = spec.pop("name")
         if "parts" in spec:
             parts = spec.pop("parts")

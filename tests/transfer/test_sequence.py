@@ -608,6 +608,8 @@ def test_interpolate_options_combinations_and_errors(snapshots):
         ({"test_size": 0}, "test_size must be a positive integer"),
         ({"names": ["a"]}, "names: 1 for 2 snapshots"),
         ({"snapshots": "one-graph"}, "got the string"),
+        ({"strategies": [{"weight": 5.0}]}, "a strategy given as a table needs a 'name'"),  # was a KeyError
+        ({"strategies": ["carry-moments"], "config": TrainConfig(optimizer="sgd")}, "carry-moments: carries Adam"),
     ],
 )
 def test_sequence_arguments_are_checked_before_any_work(kwargs, says, monkeypatch):
@@ -647,6 +649,29 @@ def test_a_sequence_file_names_itself_in_setting_errors_only(tmp_path, monkeypat
     with pytest.raises(expected) as caught:
         module.run_sequence_file(toml, tmp_path / "out")
     assert type(caught.value) is expected and str(caught.value).startswith(str(toml)) is prefixed
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('interleaved = "no"', "interleaved must be true or false"),  # a true string: it ran interleaved
+        ('scratch = "false"', "scratch must be true or false"),  # scratch still ran
+        ("snapshots = [1, 2]", "snapshots must be a list of strings"),  # a TypeError from deep inside
+        ('names = "ab"', "names must be a list of strings"),  # split into the names 'a' and 'b'
+    ],
+)
+def test_a_sequence_file_refuses_values_of_the_wrong_type(tmp_path, monkeypatch, line, says):
+    from kgtransfer.transfer import sequence as module
+
+    def never(*args, **kwargs):
+        raise AssertionError("the sequence ran")
+
+    monkeypatch.setattr(module, "sequence", never)
+    toml = tmp_path / "seq.toml"
+    snapshots = "" if line.startswith("snapshots") else 'snapshots = ["a", "b"]\n'
+    toml.write_text(f"[sequence]\n{snapshots}{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=says):
+        module.run_sequence_file(toml, tmp_path / "out")
 
 
 def test_a_step_with_nothing_to_split_is_named(snapshots):
