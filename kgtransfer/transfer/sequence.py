@@ -740,6 +740,11 @@ def _interpolation(previous: tuple[dict, dict], current: LinkPredictor, task: St
     return out
 
 
+def _capped(record: dict) -> bool:
+    """Whether a run ended at the epoch cap without early stopping (records saved before the flag: not known)."""
+    return record.get("stopped_early") is False
+
+
 def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
     return {
         "protocol": protocol,
@@ -752,6 +757,7 @@ def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
         "valid_best": result.best.get("mrr"),
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
+        "stopped_early": bool(result.stopped_early),
         "seconds": _total(prep, result.history.seconds, {k: w for k, (w, _) in task.extra_seconds.items()}),
         "cpu_seconds": _total(task.prep_cpu, task.epoch_cpu, {k: c for k, (_, c) in task.extra_seconds.items()}),
         "prep_seconds": prep,
@@ -794,6 +800,7 @@ class SequenceResult:
             base = scratch.get(r["step"])
             if base is None or r["protocol"] == "pretrain":
                 continue
+            unread = _capped(base) or _capped(r)  # a curve still rising at the cap: no ratio either way
             for q in THRESHOLDS:
                 key = f"to{round(q * 100)}"
                 target = q * base["valid_best"]
@@ -804,9 +811,10 @@ class SequenceResult:
                     "scratch_seconds": theirs["seconds"],
                     "scratch_cpu_seconds": theirs["cpu_seconds"],
                     "scratch_queries": theirs["queries"],
-                    "ratio": _ratio(mine["seconds"], theirs["seconds"]),
-                    "cpu_ratio": _ratio(mine["cpu_seconds"], theirs["cpu_seconds"]),
-                    "work_ratio": _ratio(mine["queries"], theirs["queries"]),
+                    "ratio": None if unread else _ratio(mine["seconds"], theirs["seconds"]),
+                    "cpu_ratio": None if unread else _ratio(mine["cpu_seconds"], theirs["cpu_seconds"]),
+                    "work_ratio": None if unread else _ratio(mine["queries"], theirs["queries"]),
+                    "converged": not unread,
                 }
 
     def table(self, protocol: str | None = None) -> list[list]:
@@ -936,6 +944,12 @@ class SequenceResult:
                     ],
                     title="interpolation θ = α·θ(i-1) + (1-α)·θ(i), validation MRR",
                 )
+            )
+        capped = [f"{r['protocol']} {r['strategy']} step {r['step']}" for r in self.records if _capped(r)]
+        if capped:
+            parts.append(
+                f"not converged: {', '.join(capped)} ended at the epoch cap without early stopping; their ratios "
+                "to scratch are not read (raise epochs before reading time to quality)"
             )
         return "\n\n".join(parts)
 

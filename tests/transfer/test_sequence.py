@@ -761,3 +761,14 @@ def test_a_difference_trains_and_tests_only_on_what_the_merged_graph_holds():
     assert not _rows(got[1].new)  # the difference brought no training triple: it took some away
     assert _rows(got[1].old) <= _rows(s1.train.tensor) and len(got[1].old) < len(got[0].split.train)
     assert all(_rows(t) <= _rows(s1.test.tensor) for t in got[1].tests)  # removed facts are not ranked as true
+
+
+def test_a_run_that_hit_the_epoch_cap_is_said_and_its_ratios_are_not_read(snapshots):
+    """The summary read time-to-quality ratios against a scratch curve still rising at the cap, without a word."""
+    from dataclasses import replace
+
+    result = sequence(snapshots[:2], MODEL, replace(CONFIG, epochs=2, patience=0), valid_size=None)
+    capped = [r for r in result.records if r["stopped_early"] is False]
+    assert capped and "not converged: " in result.summary() and "ended at the epoch cap" in result.summary()
+    carried = [r for r in result.records if r["step"] == 1 and r["strategy"] != "scratch"]
+    assert carried and all(r["to99"]["ratio"] is None and not r["to99"]["converged"] for r in carried)
