@@ -5,7 +5,8 @@ A snapshot is anything :func:`kgtransfer.load` accepts, e.g. a folder of tab-sep
 (labels become IRIs under one shared namespace, so the same label is the same entity at every
 step). Its triples carry the provenance sources ``<name>/train``, ``<name>/valid`` and
 ``<name>/test``, so after a merge every triple still says which step and which split brought it.
-A source without split sources is split at random (seeded, 0.8/0.1/0.1), each triple's role drawn
+A source with split sources keeps their roles (a folder of ``train.txt`` alone only adds training
+triples); one without any is split at random (seeded, 0.8/0.1/0.1), each triple's role drawn
 from a seeded hash of the triple itself: a triple two snapshots share has the same role in both.
 """
 
@@ -34,7 +35,7 @@ def load_snapshot(source, name: str, namespace: str | None = None, seed: int = 0
 
     kg = load(source, namespace=namespace)
     roles = [_ROLE.get(s.rsplit("/", 1)[-1].lower()) for s in kg.sources]
-    if any(r in (1, 2) for r in roles):
+    if any(r is not None for r in roles):  # split files, even train alone: their roles as given
         role = np.zeros(len(kg), dtype=np.int64)
         for source, r in zip(kg.sources, roles, strict=True):
             if r:

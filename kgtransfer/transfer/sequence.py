@@ -146,6 +146,11 @@ def steps(
             raise EmptySplitError(f"{where}: {e}") from None
         if trained is not None:  # a triple an earlier step trained on never validates or tests
             split = keep_in_train(split, Triples(trained, split.num_entities, split.num_relations, vocab))
+        if not len(split.valid):
+            raise EmptySplitError(
+                f"{where}: no validation triple to stop on; give the snapshot valid and test files (or no split "
+                "files at all, to split it at random)"
+            )
         train = split.train.tensor
         new = _rows_in(snap_split.train.tensor, train)  # what the operator kept of the snapshot's training rows
         old = trained[_contains(train, trained)] if trained is not None else train[:0]  # still in K<=i

@@ -772,3 +772,16 @@ def test_a_run_that_hit_the_epoch_cap_is_said_and_its_ratios_are_not_read(snapsh
     assert capped and "not converged: " in result.summary() and "ended at the epoch cap" in result.summary()
     carried = [r for r in result.records if r["step"] == 1 and r["strategy"] != "scratch"]
     assert carried and all(r["to99"]["ratio"] is None and not r["to99"]["converged"] for r in carried)
+
+
+def test_a_snapshot_of_training_triples_only_adds_training_triples(snapshots, tmp_path):
+    """A folder of train.txt alone was split at random, moving a fifth of its declared training triples to
+    valid/test; first in a sequence it now says there is nothing to validate on."""
+    only = tmp_path / "train-only"
+    only.mkdir()
+    (only / "train.txt.gz").write_bytes((snapshots[1] / "train.txt.gz").read_bytes())  # odd steps are gzipped
+    got = list(steps([snapshots[0], only], valid_size=None))
+    assert len(got[1].new) and len(got[1].tests[1]) == 0
+    assert len(got[1].split.valid) == len(got[0].split.valid)  # nothing of it moved to valid or test
+    with pytest.raises(EmptySplitError, match=r"step 0 \(.*train-only.*no validation triple to stop on"):
+        list(steps([only, snapshots[0]]))
