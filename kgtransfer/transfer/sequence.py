@@ -219,6 +219,17 @@ def _check_arguments(snapshots, strategies, protocols, scratch, names, valid_siz
             raise ConfigError(f"{what} must be a positive integer or None (all), got {size!r}")
 
 
+def _check_sources(snapshots) -> None:
+    """Raise SourceNotFoundError for a snapshot path that does not exist and is no registered source."""
+    from kgtransfer.errors import SourceNotFoundError
+    from kgtransfer.knowledge import registry
+
+    for source in snapshots:
+        path = isinstance(source, str | os.PathLike) and not Path(source).expanduser().exists()
+        if path and not (isinstance(source, str) and registry.is_registered(source)):
+            raise SourceNotFoundError(f"{source}: no such file or folder, nor a registered source")
+
+
 def _default_name(source, i: int) -> str:
     if isinstance(source, str | os.PathLike):
         path = Path(source)
@@ -571,6 +582,7 @@ def sequence(
     from kgtransfer.transfer.parameter import check_alphas
 
     alphas = check_alphas(alphas)  # an α that is not a weight fails now, not at step 1
+    _check_sources(snapshots)  # a missing one fails now, not after the steps before it trained
     strats = [make_strategy(s) for s in strategies]
     strategy_names = [s.name for s in strats]
     if len(set(strategy_names)) != len(strategy_names):

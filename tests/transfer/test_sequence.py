@@ -11,7 +11,7 @@ import torch
 
 import kgtransfer as kgt
 from kgtransfer.config import ConfigError, ModelConfig, TrainConfig
-from kgtransfer.errors import EmptySplitError, RDFSyntaxError, RegistryError
+from kgtransfer.errors import EmptySplitError, RDFSyntaxError, RegistryError, SourceNotFoundError
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.knowledge.snapshots import load_snapshot
 from kgtransfer.models.link_predictor import LinkPredictor
@@ -609,6 +609,7 @@ def test_interpolate_options_combinations_and_errors(snapshots):
         ({"names": ["a"]}, "names: 1 for 2 snapshots"),
         ({"snapshots": "one-graph"}, "got the string"),
         ({"strategies": [{"weight": 5.0}]}, "a strategy given as a table needs a 'name'"),  # was a KeyError
+        ({"snapshots": ["umls", "no/such/folder"]}, "no/such/folder: no such file or folder"),  # after step 0 trained
         ({"strategies": ["carry-moments"], "config": TrainConfig(optimizer="sgd")}, "carry-moments: carries Adam"),
     ],
 )
@@ -619,8 +620,8 @@ def test_sequence_arguments_are_checked_before_any_work(kwargs, says, monkeypatc
         raise AssertionError("a snapshot was loaded before the arguments were checked")
 
     monkeypatch.setattr(snapshots, "load_snapshot", never)
-    args = {"snapshots": ["k0", "k1"], **kwargs}
-    with pytest.raises(ConfigError, match=says):
+    args = {"snapshots": ["umls", "nations"], **kwargs}
+    with pytest.raises((ConfigError, SourceNotFoundError), match=says):
         kgt.sequence(args.pop("snapshots"), **args)
 
 
