@@ -291,7 +291,10 @@ class KnowledgeGraph:
         terms = _object_array(list(index))
         if scope_blanks:
             terms = scope_blank_nodes(terms, _content_digest(terms, flat))
-        return cls(terms, np.asarray(flat, dtype=np.int64).reshape(-1, 3), name=name)
+        # an unnamed graph's one source is told from another unnamed graph's by its content (else `A | B`
+        # had the one source "graph" and lost which triples came from where); the same content is one source
+        origins = None if name else {"graph": f"triples:{_content_digest(terms, flat, always=True).hex()[:16]}"}
+        return cls(terms, np.asarray(flat, dtype=np.int64).reshape(-1, 3), name=name, origins=origins)
 
     @classmethod
     def from_rdflib(cls, graph, name: str | None = None) -> KnowledgeGraph:
@@ -635,14 +638,15 @@ def _canonical_literal(term: str, name: str | None) -> str:
         raise RDFSyntaxError(f"{term[:80]!r} is not an N-Triples literal", name or "triples") from None
 
 
-def _content_digest(terms: np.ndarray, flat: list[int]) -> bytes:
+def _content_digest(terms: np.ndarray, flat: list[int], always: bool = False) -> bytes:
     """Bytes that identify a document's content: its terms and every triple (as ids into them).
 
     Two documents whose blank-node triples are spelled alike but whose other triples differ are two
     documents, whose blank nodes stay apart in a merge (RDF 1.1); the same document digests alike.
+    Without ``always``, a document without blank nodes is not read (the digest only scopes them).
     """
     h = hashlib.blake2b(digest_size=16)
-    if any(t.startswith("_:") for t in terms.tolist()):  # the digest only scopes blank nodes
+    if always or any(t.startswith("_:") for t in terms.tolist()):
         h.update("\n".join(terms.tolist()).encode())
         h.update(np.asarray(flat, dtype=np.int64).tobytes())
     return h.digest()

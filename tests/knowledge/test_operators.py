@@ -313,3 +313,15 @@ def test_graphs_whose_blank_triples_are_spelled_alike_keep_their_blank_nodes_apa
     assert len(union) == 4 and union.stats().blank_nodes == 2
     again = kgt.KnowledgeGraph.from_triples(rows_x, name="X again")  # the same document: the same labels
     assert len(kgt.union(x, again)) == 2
+
+
+def test_unnamed_graphs_stay_apart_in_provenance():
+    """Every unnamed graph's one source was "graph", so ``A | B`` had one source and could not say where a triple
+    came from; the same content is still one source."""
+    rows_a = [("<http://e/a>", "<http://e/p>", "<http://e/b>")]
+    a = kgt.KnowledgeGraph.from_triples(rows_a)
+    b = kgt.KnowledgeGraph.from_triples([("<http://e/c>", "<http://e/p>", "<http://e/d>")])
+    union = a | b
+    assert union.sources == ("graph", "graph#2")
+    assert union.sources_of(rows_a[0]) == ["graph"]
+    assert (a | kgt.KnowledgeGraph.from_triples(rows_a)).sources == ("graph",)
