@@ -236,6 +236,8 @@ def _check_layout(raw: dict, path: Path) -> None:
     hops = merge.get("hops", 1)
     if not isinstance(hops, int) or isinstance(hops, bool) or not 0 <= hops <= 100:
         fail("merge.hops", f"{hops!r} is not an integer in [0, 100]")
+    if "hops" in merge and merge.get("operator", "union") != "extension":
+        fail("merge.hops", f"applies to operator = 'extension' only, not {merge.get('operator', 'union')!r}")
     if merge.get("blank_nodes", "canonical") not in ("merge", "canonical"):
         fail("merge.blank_nodes", f"{merge['blank_nodes']!r}: choose 'merge' or 'canonical'")
     if "align" in merge and not (isinstance(merge["align"], str) and merge["align"]):

@@ -55,6 +55,7 @@ def test_the_base_file_is_valid(tmp_path):
         (('operator = "union"', 'operator = "join"'), "merge.operator"),
         (('operator = "union"', "hops = -1"), "merge.hops"),
         (('operator = "union"', 'hops = "2"'), "merge.hops"),
+        (('operator = "union"', 'operator = "union"\nhops = 2'), "merge.hops"),  # ignored by a union
         (('operator = "union"', 'opertor = "union"'), "merge.opertor"),
         (('strategies = ["scratch", "full"]', "strategies = []"), "compare.strategies"),
         (('strategies = ["scratch", "full"]', 'strategies = ["scratch", "nope"]'), "nope"),
