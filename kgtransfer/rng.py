@@ -77,3 +77,17 @@ def keeps_rng_states(function: Callable) -> Callable:
             restore_rng_states(states)
 
     return wrapper
+
+
+def keeps_threads(function: Callable) -> Callable:
+    """Decorate a library call that sets torch's (process-wide) thread count: the caller gets its own back."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        threads = torch.get_num_threads()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper

@@ -57,7 +57,7 @@ from kgtransfer.files import is_plain_name
 from kgtransfer.interleave import interleave
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table
-from kgtransfer.rng import keeps_rng_states
+from kgtransfer.rng import keeps_rng_states, keeps_threads
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
 from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
@@ -529,6 +529,7 @@ def _curve(result, prep: float, task: StepTask) -> list[dict]:
 # --- the sequence --------------------------------------------------------------------------------
 
 
+@keeps_threads  # every run sets torch's thread count: the caller's comes back
 @keeps_rng_states  # every run seeds torch's generator: the caller's comes back
 def sequence(
     snapshots: Sequence,

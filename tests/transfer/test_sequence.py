@@ -625,11 +625,17 @@ def test_sequence_arguments_are_checked_before_any_work(kwargs, says, monkeypatc
         kgt.sequence(args.pop("snapshots"), **args)
 
 
-def test_a_sequence_gives_the_caller_its_random_generator_back(snapshots):
+def test_a_sequence_gives_the_caller_its_random_generator_and_thread_count_back(snapshots):
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    sequence(snapshots[:2], MODEL, CONFIG, valid_size=None, scratch=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        sequence(snapshots[:2], MODEL, CONFIG, valid_size=None, scratch=False)  # CONFIG trains on 1 thread
+        assert torch.get_num_threads() == 2  # it stayed at the sequence's 1
+    finally:
+        torch.set_num_threads(threads)
     assert torch.equal(torch.rand(3), expected)  # each run reseeded it with the sequence's seed
 
 
