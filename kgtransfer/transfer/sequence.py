@@ -983,7 +983,10 @@ class SequenceResult:
         return {"setup": self.setup, "records": self.records}
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write ``results.json``, ``results.md`` (the summary) and ``curves.png`` to ``directory``."""
+        """Write ``results.json``, ``results.md`` (the summary) and the curves to ``directory``.
+
+        ``curves.png`` plots the first protocol run (merged, else new-only), ``curves_new-only.png`` the other.
+        """
         from kgtransfer.engine import save_json
         from kgtransfer.knowledge.io import atomic_write_text
 
@@ -991,7 +994,11 @@ class SequenceResult:
         directory.mkdir(parents=True, exist_ok=True)
         save_json(directory / "results.json", self.to_json())
         atomic_write_text(directory / "results.md", "```\n" + self.summary() + "\n```\n")
-        self.plot(directory / "curves.png")
+        ran = [p for p in PROTOCOLS if any(r["protocol"] == p for r in self.records)]
+        (directory / "curves.png").unlink(missing_ok=True)  # no stale plot of an earlier run stays
+        for protocol in ran:  # merged (or the one protocol run) as curves.png, another beside it
+            name = "curves.png" if protocol == ran[0] else f"curves_{protocol}.png"
+            self.plot(directory / name, protocol)
         return directory
 
     @classmethod

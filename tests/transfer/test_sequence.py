@@ -423,6 +423,11 @@ def test_sequence_runs_both_protocols_and_saves(snapshots, tmp_path):
     result.save(tmp_path / "out")
     again = SequenceResult.load(tmp_path / "out")
     assert again.records[-1]["test"] == result.records[-1]["test"] and (tmp_path / "out" / "results.md").exists()
+    plots = {p.name for p in (tmp_path / "out").glob("*.png")}
+    assert plots == {"curves.png", "curves_new-only.png"} or not plots  # no matplotlib: no plot
+    new_only = SequenceResult([r for r in result.records if r["protocol"] != "merged"], result.setup)
+    new_only.save(tmp_path / "new-only")  # it plotted the merged protocol only: nothing here
+    assert not plots or (tmp_path / "new-only" / "curves.png").stat().st_size > 0
 
 
 def test_sequence_is_reproducible(snapshots):
