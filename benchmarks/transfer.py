@@ -226,6 +226,8 @@ def brick_typing_scenario(mc, cfg, args, cache: dict) -> list[dict]:
         print(f"  [brick-typing] skipped: {e}")
         return []
     from kgtransfer.tasks.node_classification import classification_metrics
+    from kgtransfer.tasks.typing_labels import typing_labels
+    from kgtransfer.transfer.finetune import labels_seen
 
     k1, _, k = cache.setdefault("brick", brick_data(args.brick_view))
     query = (Path(__file__).parents[1] / "ontologies" / "queries" / "brick-top-classes.rq").read_text()
@@ -244,11 +246,13 @@ def brick_typing_scenario(mc, cfg, args, cache: dict) -> list[dict]:
         target = task.targets[task.rows["test"]]
         return classification_metrics(pred[new], target[new], task.num_classes, task.multi_label)
 
+    labels = typing_labels(k, **opts)
     for seed in args.seeds:
         cfg_s = replace(tcfg, seed=seed)
         pre = cache.get(("brick-pre", seed)) or pretrain(k1, model=mc, config=replace(cfg, seed=seed))
+        seen = labels_seen(pre, labels)  # trained on by the pretrained model: training nodes for both variants
         for name, fn in (
-            ("scratch", lambda c=cfg_s: train_entity_typing(k, model=mc, config=c, **opts)),
+            ("scratch", lambda c=cfg_s, s=seen: train_entity_typing(k, labels, model=mc, config=c, keep_in_train=s)),
             ("transfer", lambda c=cfg_s, p=pre: finetune(p, k, config=c, task="entity_typing", labels=opts)),
         ):
             t = time.perf_counter()

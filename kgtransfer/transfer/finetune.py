@@ -546,17 +546,20 @@ def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: st
         model=pretrained.model_config,
         config=config,
         encoder_state=state,
-        keep_in_train=_seen(pretrained, labels),
+        keep_in_train=labels_seen(pretrained, labels),
     )
     result.report = report
     return result
 
 
-def _seen(pretrained: TrainedModel, labels) -> set[str]:
+def labels_seen(pretrained: TrainedModel, labels) -> set[str]:
     """The labelled entities whose labels the pretrained model trained on.
 
     A training triple joins the entity and one of its labels (``e rdf:type C``, either way round): its
     transferred row holds the label, so it trains (as a link-prediction split keeps those triples in train).
+    A scratch baseline passes the same set to
+    :func:`~kgtransfer.tasks.node_classification.train_entity_typing` (``keep_in_train``) to be tested on the
+    same entities.
     """
     entities = pretrained.vocab.entities.keys
     index = {key: i for i, key in enumerate(entities)}
