@@ -17,6 +17,7 @@
 #   export PYTHONPATH=$PWD:/tmp/site && mkdir -p ../shared/data/ckge && cp -r .gpu/ENTITY ../shared/data/ckge/ &&
 #   STAGES="gpu cpu tests" bash benchmarks/gpu.sh $OUT
 # A smoke run on a machine without a GPU: DEVICE=cpu EPOCHS=1 STEPS=2 ENCODERS=embedding STAGES="gpu cpu" bash ...
+# (its rows go to sections entity_smoke-cpu and entity_smoke-host-cpu; drop them from the results after)
 set -u
 out=${1:?usage: bash benchmarks/gpu.sh OUT}
 py=${PYTHON:-python3}
@@ -25,6 +26,9 @@ epochs=${EPOCHS:-2}
 steps=${STEPS:-10}
 encoders=${ENCODERS:-rgcn compgcn embedding}
 stages=" ${STAGES:-gpu cpu demo tests} "
+# a smoke run (DEVICE other than cuda) writes sections of its own, never over the GPU machine's rows
+tag_gpu=gpu tag_cpu=host-cpu
+[[ $device == cuda* ]] || { tag_gpu="smoke-$device"; tag_cpu="smoke-host-cpu"; }
 export PYTHONUNBUFFERED=1
 mkdir -p "$out"
 
@@ -38,7 +42,7 @@ if [[ $stages == *" gpu "* ]]; then
     for encoder in $encoders; do # one encoder per call: a run cut short by its timeout loses only itself
         echo "== $encoder on $device"
         timeout 100 $py benchmarks/scaling_training.py --sizes --encoders "$encoder" --epochs "$epochs" \
-            --eval-every "$epochs" --device "$device" --tag gpu >>"$out/entity_gpu.log" 2>&1
+            --eval-every "$epochs" --device "$device" --tag "$tag_gpu" >>"$out/entity_gpu.log" 2>&1
         echo "rc $?"
         grep -E "^\{|failed|Error" "$out/entity_gpu.log" | tail -n 3 | cut -c1-600
     done
@@ -47,7 +51,7 @@ if [[ $stages == *" cpu "* ]]; then
     for encoder in $encoders; do
         echo "== $encoder on $(nproc) CPU threads"
         timeout 40 $py benchmarks/scaling_training.py --sizes --encoders "$encoder" --max-steps "$steps" \
-            --threads "$(nproc)" --device cpu --tag host-cpu >>"$out/entity_cpu.log" 2>&1
+            --threads "$(nproc)" --device cpu --tag "$tag_cpu" >>"$out/entity_cpu.log" 2>&1
     done
 fi
 cp benchmarks/results/scaling_training.json benchmarks/results/scaling_training.md "$out/"
