@@ -13,14 +13,16 @@ entities, 88,036 message edges, 40,753 queries), one thread of a shared 2-core m
 =================  ===========  ==========  ===========  ==========
 encoder, dim       encode pass  step of 512  step of 4096  validation
 =================  ===========  ==========  ===========  ==========
-R-GCN, 64          0.21         0.52        2.09         0.76
-R-GCN, 200         2.9          2.8         7.1          3.4
+R-GCN, 64          0.12         0.22        1.00         0.37
+R-GCN, 200         0.61         0.73        1.60         0.94
 CompGCN, 64        0.40         0.55        3.35         1.67
 CompGCN, 200       3.9          3.3         6.8          3.4
 =================  ===========  ==========  ===========  ==========
 
-With the small-graph settings (R-GCN, dim 200, 80 steps of 512) an epoch is about 80 x 2.8 s, nearly
-four minutes; at dim 64 with 10 steps of about 4,096 queries, about 21 s. R-GCN is no longer the
+(R-GCN rows of 2026-11-30; the CompGCN rows predate its sparse-product layer, which made a
+whole-graph step about 3x cheaper.) With the small-graph settings (R-GCN, dim 200, 80 steps of 512)
+an epoch is about 80 x 0.73 s, about a minute; at dim 64 with 10 steps of about 4,096 queries, about
+10 s. R-GCN is no longer the
 costly encoder (the old reason to switch to CompGCN on many edge types is gone), so the encoder is
 not sized: it stays the config default.
 
