@@ -608,13 +608,27 @@ def search(args) -> dict:
     return {"epochs": args.epochs, "threads": args.threads, "note": note, "runs": runs, "best": best}
 
 
+def check_budget(earlier: dict, epochs: int, threads: int, path: Path) -> None:
+    """Refuse to merge rows run under another epoch budget or thread count: one table, one budget (its header
+    names a single one)."""
+    differ = [
+        f"{k} {earlier[k]} there, {v} here"
+        for k, v in (("epochs", epochs), ("threads", threads))
+        if earlier.get(k, v) != v
+    ]
+    if differ:
+        raise SystemExit(f"{path}: its rows ran under another budget ({', '.join(differ)}); rerun them all, or move it")
+
+
 def merge_rows(result: dict, path: Path) -> dict:
     """``result`` with the rows of an earlier results file that this run did not redo, in table order."""
     if not path.exists():
         return result
+    earlier = json.loads(path.read_text())
+    check_budget(earlier, result["epochs"], result["threads"], path)
     key = lambda r: (r["dataset"], r["tool"], r["model"])  # noqa: E731
     done = {key(r) for r in result["rows"]}
-    rows = [r for r in json.loads(path.read_text())["rows"] if key(r) not in done] + result["rows"]
+    rows = [r for r in earlier["rows"] if key(r) not in done] + result["rows"]
     labels = [label for pair in MODELS.values() for label in pair]
     datasets = list(DATASETS)
     rows.sort(
@@ -662,6 +676,9 @@ def main(argv=None) -> None:
         for key, r in result["best"].items():
             print(f"best {key}: {r['settings']} valid MRR {r['valid_mrr']:.4f}")
         return
+    saved = RESULTS / "link_prediction.json"
+    if not args.quick and saved.exists():  # before the work: its rows would be merged with these
+        check_budget(json.loads(saved.read_text()), args.epochs, args.threads, saved)
     result = benchmark(args)
     print(format_table(table_rows(result), HEADERS, title=f"link prediction, {args.threads} thread(s)"))
     if args.quick:
