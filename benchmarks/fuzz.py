@@ -1085,7 +1085,7 @@ def drive(tasks: list[dict], workers: int, time_cap: float, memory_gb: float) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--inputs", type=int, default=6000, help="about how many inputs in all (default: 6000)")
     parser.add_argument("--workers", type=int, default=3, help="worker subprocesses (default: 3)")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")

@@ -642,7 +642,7 @@ def merge_rows(result: dict, path: Path) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--epochs", type=int, default=100, help="epoch budget for every model (default: 100)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads for both tools (default: 1)")

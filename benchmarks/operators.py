@@ -130,7 +130,7 @@ def run_scale(n: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="best-of runs per timing (default: 3)")
     parser.add_argument(
         "--scale",

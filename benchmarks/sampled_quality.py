@@ -28,7 +28,7 @@ FOLDER = next(
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folder", type=Path, default=FOLDER, help="train/valid/test.txt[.gz] of one graph")
     parser.add_argument("--random-candidates", type=int, help="TaskConfig.random_candidates (default: its default)")
     parser.add_argument("--patience", type=int, default=5)
