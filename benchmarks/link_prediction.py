@@ -35,6 +35,7 @@ import itertools
 import json
 import logging
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -690,4 +691,9 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from kgtransfer.errors import MissingExtraError
+
+    try:
+        main()
+    except MissingExtraError as e:  # a dataset in a package not installed: one line, not a traceback
+        sys.exit(f"{Path(__file__).name}: {e}")

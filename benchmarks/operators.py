@@ -201,4 +201,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from kgtransfer.errors import MissingExtraError
+
+    try:
+        main()
+    except MissingExtraError as e:  # a dataset in a package not installed: one line, not a traceback
+        sys.exit(f"{Path(__file__).name}: {e}")

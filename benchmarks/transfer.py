@@ -452,4 +452,9 @@ def write(args, mc, raw, tables, previous, argv, began) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from kgtransfer.errors import MissingExtraError
+
+    try:
+        sys.exit(main())
+    except MissingExtraError as e:  # a dataset in a package not installed: one line, not a traceback
+        sys.exit(f"{Path(__file__).name}: {e}")
