@@ -114,6 +114,10 @@ def parse(
         message = _PARSER_PREFIX.sub("", getattr(e, "msg", None) or str(e))  # the location is said once, in front
         if line is None and format == "rdfxml":
             line, col = _xml_location(data, message)
+        if format == "rdfxml" and _is_owl_xml(data):
+            message += (
+                "; this is OWL/XML (an <Ontology> of the OWL 2 XML syntax), not RDF/XML: save it as RDF/XML or Turtle"
+            )
         raise RDFSyntaxError(_explained(message), source, line, col) from None
     except (ValueError, RecursionError) as e:
         raise RDFSyntaxError(_explained(str(e)), source) from None
@@ -131,6 +135,12 @@ def parse(
     graph_terms = [objects[i] for i in graph_term_ids.tolist()]
     sources, provenance, sets = streaming.graph_sources(graph_terms, graph_of_row, name)
     return KnowledgeGraph(terms, triples, provenance, sources, name, source_sets=sets)
+
+
+def _is_owl_xml(data: bytes) -> bool:
+    """Whether an XML document's root is OWL 2's XML serialization (``<Ontology xmlns=".../owl#">``)."""
+    head = data[:4096]
+    return re.search(rb"<(?:\w+:)?Ontology\b", head) is not None and b"http://www.w3.org/2002/07/owl#" in head
 
 
 def _explained(message: str) -> str:

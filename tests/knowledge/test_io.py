@@ -326,3 +326,14 @@ def test_graphs_named_by_blank_nodes_are_local_to_their_file(tmp_path):
     assert one.sources == ("one.nq/_:g",)
     both = one | two  # two files' _:g are two graphs: provenance still tells them apart
     assert set(both.sources) == {"one.nq/_:g", "two.nq/_:g"}
+
+
+def test_owl_xml_under_an_rdf_suffix_is_named_as_such(tmp_path):
+    """It failed with "XML namespaces are required in RDF/XML" alone."""
+    path = tmp_path / "onto.owl"
+    path.write_text(
+        '<?xml version="1.0"?>\n<Ontology xmlns="http://www.w3.org/2002/07/owl#" ontologyIRI="http://e/o">\n'
+        '  <Declaration><Class IRI="http://e/A"/></Declaration>\n</Ontology>\n'
+    )
+    with pytest.raises(RDFSyntaxError, match=r"onto\.owl.*this is OWL/XML .*not RDF/XML: save it as RDF/XML or Turtle"):
+        kgt.load(path)
