@@ -399,7 +399,7 @@ def _embedded(text: str, label: str, form: str, store, name: str, spellings: dic
         if form == "ASK":
             return bool(result)
         if form == "SELECT":
-            variables = [v.value for v in result.variables]
+            variables = _in_query_order([v.value for v in result.variables], text)
             return _rows(variables, ([(v, s[v]) for v in variables] for s in result), label, spellings)
         data = ox.serialize(_fresh_blanks_in_order(result, spellings), format=ox.RdfFormat.N_TRIPLES) or b""
     except SyntaxError as e:
@@ -407,6 +407,21 @@ def _embedded(text: str, label: str, form: str, store, name: str, spellings: dic
     except (OSError, RuntimeError, ValueError) as e:
         raise SparqlQueryError(f"{label}: evaluation failed: {e}") from None
     return _graph(data, label, name)
+
+
+def _in_query_order(variables: list[str], text: str) -> list[str]:
+    """``SELECT *``'s variables in the order the query first names them (the store sorts them by name)."""
+    toks = tokens(text)
+    star = next((i for i, t in enumerate(toks) if t.keyword == "SELECT"), None)
+    while star is not None and star + 1 < len(toks) and toks[star + 1].keyword in ("DISTINCT", "REDUCED"):
+        star += 1
+    if star is None or star + 1 >= len(toks) or toks[star + 1].text != "*":
+        return variables  # an explicit projection: its own order, which the store keeps
+    first = {}
+    for t in toks:
+        if t.kind == "var":
+            first.setdefault(t.text[1:], len(first))
+    return sorted(variables, key=lambda v: first.get(v, len(first)))
 
 
 def _store_spellings(kg: KnowledgeGraph) -> dict[str, str]:

@@ -374,3 +374,11 @@ def test_a_syntax_error_is_a_short_line(people):
     with pytest.raises(SparqlQueryError, match=r"invalid SPARQL: error at 1:18") as info:
         kgt.sparql("SELECT ?x WHERE {", people)
     assert len(str(info.value)) < 300 and "\n" not in str(info.value)
+
+
+def test_select_star_columns_come_in_the_order_the_query_names_them():
+    """The store sorts SELECT *'s variables by name (o, p, s); an explicit projection keeps its own order."""
+    kg = kgt.KnowledgeGraph.from_triples([("<http://e/a>", "<http://e/p>", "<http://e/b>")])
+    assert kgt.sparql("SELECT * WHERE { ?s ?p ?o }", kg).variables == ["s", "p", "o"]
+    assert kgt.sparql("SELECT REDUCED * { ?x ?p $a }", kg).variables == ["x", "p", "a"]
+    assert kgt.sparql("SELECT ?o ?s WHERE { ?s ?p ?o }", kg).variables == ["o", "s"]
