@@ -135,6 +135,7 @@ def steps(
     for i, source in enumerate(snapshots):
         snap = load_snapshot(source, names[i], seed=seed)
         merged = snap if merged is None else merge(merged, snap, name=f"{names[0]}..{names[i]}")
+        known = len(vocab.entities)  # ids stay put: the entities of earlier steps are ids below this
         vocab = vocab.extend(merged).extend(snap)  # a term the operator dropped still gets a row
         where = f"step {i} ({names[i]}, the {operator} of {names[0]}..{names[i]})"
         if not len(merged):
@@ -156,6 +157,13 @@ def steps(
         old = trained[_contains(train, trained)] if trained is not None else train[:0]  # still in K<=i
         if trained is not None:
             new = new[~_contains(trained, new)]
+            if len(new) and not bool((new[:, [0, 2]] < known).any()):
+                warnings.warn(
+                    f"{where}: none of the entities of its {len(new)} new training triples was known before it; "
+                    "a carried model transfers no entity row to them (only relation rows and shared layers)",
+                    UserWarning,
+                    stacklevel=2,
+                )
             if not len(new):
                 warnings.warn(
                     f"{where}: none of its {len(snap_split.train)} training triples is new (each was in an earlier "

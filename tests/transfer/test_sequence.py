@@ -797,3 +797,12 @@ def test_a_snapshot_of_training_triples_only_adds_training_triples(snapshots, tm
     assert len(got[1].split.valid) == len(got[0].split.valid)  # nothing of it moved to valid or test
     with pytest.raises(EmptySplitError, match=r"step 0 \(.*train-only.*no validation triple to stop on"):
         list(steps([only, snapshots[0]]))
+
+
+def test_a_step_whose_new_triples_share_no_entity_with_earlier_steps_says_so():
+    """A carried model had nothing to transfer to such a step's entities, and nothing said it."""
+    rng = random.Random(2)
+    first = sorted({(rng.randrange(20), rng.randrange(2), rng.randrange(20)) for _ in range(120)})
+    apart = sorted({(rng.randrange(100, 120), rng.randrange(2), rng.randrange(100, 120)) for _ in range(120)})
+    with pytest.warns(UserWarning, match=r"step 1 \(apart, .*none of the entities of its \d+ new training triples"):
+        list(steps([_graph(first, "first"), _graph(apart, "apart")], names=["first", "apart"]))
