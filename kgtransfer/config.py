@@ -291,7 +291,9 @@ class TaskConfig(Config):
         self._check("memory_budget", self.memory_budget >= 1, "must be >= 1")
         self._check("random_candidates", self.random_candidates >= 0, "must be >= 0")
         self._check("batch_candidates", self.batch_candidates is None or self.batch_candidates >= 0, "must be >= 0")
-        one_to_n = LOSSES.check(self.loss) == LOSSES.check("1-n")
+        name = LOSSES.check(self.loss)
+        built_in = {LOSSES.check("1-n"): True, LOSSES.check("negative-sampling"): False}  # read without importing torch
+        one_to_n = built_in[name] if name in built_in else getattr(LOSSES[name], "batching", None) == "queries"
         if self.regularizer is not None and not one_to_n:
             self._fail("regularizer", "is implemented for the 1-n loss only")
         if self.mode == "sampled" and not one_to_n:

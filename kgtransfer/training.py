@@ -334,11 +334,33 @@ def plot_curves(histories: dict[str, History], path: str | os.PathLike, metric: 
     return learning_curves(histories, path, metric)
 
 
+def task_config_of(task) -> TaskConfig:
+    """The TaskConfig of a link-prediction run from ``task``: a TaskConfig, None, or the name ``"link_prediction"``.
+
+    Raises:
+        ConfigError: another task name (entity typing trains with ``train_entity_typing``, or fine-tunes with
+            ``finetune(..., task="entity_typing")``), or a value of another type.
+    """
+    from kgtransfer.config import ConfigError
+
+    if task is None or isinstance(task, TaskConfig):
+        return task or TaskConfig()
+    if isinstance(task, str) and task.strip().lower().replace("-", "_") == "link_prediction":
+        return TaskConfig()
+    if isinstance(task, str):
+        raise ConfigError(
+            f"task {task!r}: train and pretrain train link predictors ('link_prediction'); entity typing trains "
+            "with kgtransfer.tasks.node_classification.train_entity_typing, or fine-tunes a pretrained run "
+            "with finetune(..., task='entity_typing')"
+        )
+    raise ConfigError(f"task must be a TaskConfig or 'link_prediction', got {type(task).__name__}")
+
+
 def train(
     source,
     model: ModelConfig | None = None,
     config: TrainConfig | None = None,
-    task: TaskConfig | None = None,
+    task: TaskConfig | str | None = None,
     *,
     split=None,
     encoder: str | None = None,
@@ -365,7 +387,8 @@ def train(
         config: the :class:`~kgtransfer.config.TrainConfig` (default: its defaults, with batch size,
             learning rate and validation interval sized to the graph).
         task: the :class:`~kgtransfer.config.TaskConfig`: loss, label smoothing, regularizer
-            (default: 1-N with label smoothing 0.1, no regularizer).
+            (default: 1-N with label smoothing 0.1, no regularizer); or the task's name,
+            ``"link_prediction"`` (its default config), as :func:`~kgtransfer.transfer.finetune.finetune` takes it.
         split: see :func:`make_split` (default: given or random).
         encoder: shortcut for ``model.encoder``.
         decoder: shortcut for ``model.decoder``.
@@ -382,7 +405,7 @@ def train(
     model_config, train_config = shortcuts(
         model, config, encoder=encoder, decoder=decoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
     )
-    task_config = task or TaskConfig()
+    task_config = task_config_of(task)
     source = as_split(source, split, train_config.seed)
     info = {}
     if model is None or config is None:

@@ -118,3 +118,38 @@ def test_a_registered_strategy_is_selectable_by_name():
         assert strategy.phases(TrainConfig(lr=1.0))[0].config.lr == 0.25
     finally:
         del STRATEGIES._entries["testhalve"], STRATEGIES._display["testhalve"]
+
+
+def test_a_registered_kind_of_1n_loss_takes_what_the_1n_loss_takes():
+    """TaskConfig read "1-N" by the loss's name, so a registered loss batching queries was refused a regularizer."""
+    from kgtransfer.config import TaskConfig
+    from kgtransfer.tasks.losses import OneToN
+
+    @LOSSES.register("test-one-to-n")
+    class Mine(OneToN):
+        """The 1-N loss under another name (a toy)."""
+
+    try:
+        config = TaskConfig(loss="test-one-to-n", regularizer="n3", regularization_weight=0.01, mode="sampled")
+        assert config.loss == "test-one-to-n" and config.regularizer == "n3"
+        with pytest.raises(ConfigError, match="TaskConfig.regularizer: is implemented for the 1-n loss only"):
+            TaskConfig(loss="negative-sampling", regularizer="n3")
+    finally:
+        del LOSSES._entries["testoneton"], LOSSES._display["testoneton"]
+
+
+def test_pretrain_takes_the_task_by_name_as_finetune_does():
+    """``kgt.pretrain(k1, encoder="rgcn", task="link_prediction")`` (DESIGN's sketch) was an AttributeError."""
+    import kgtransfer as kgt
+    from kgtransfer.training import task_config_of
+
+    assert task_config_of("link_prediction") == task_config_of(None) == kgt.TaskConfig()
+    with pytest.raises(ConfigError, match="train_entity_typing"):
+        task_config_of("entity_typing")
+    with pytest.raises(ConfigError, match="task must be a TaskConfig or 'link_prediction', got int"):
+        task_config_of(3)
+    rows = [(f"<http://e/{i}>", "<http://e/p>", f"<http://e/{(i + 1) % 12}>") for i in range(24)]
+    kg = kgt.KnowledgeGraph.from_triples(rows)
+    quick = kgt.TrainConfig(epochs=1, progress=False, threads=1)
+    model = kgt.pretrain(kg, kgt.ModelConfig(encoder="rgcn", dim=8), quick, task="link_prediction")
+    assert 0 <= model.test["mrr"] <= 1
