@@ -833,7 +833,9 @@ def strategy(spec, **options) -> ContinualStrategy:
     if "+" in key:
         return Combined([strategy(part) for part in key.split("+")])
     key = _ALIASES.get(normalize(key), key)
-    cls = STRATEGIES[key]
+    from kgtransfer.config import strategy_family
+
+    cls = STRATEGIES[strategy_family(key)]  # "freeze-2" is the freeze-N family: refused below, not unknown
     if not (isinstance(cls, type) and issubclass(cls, ContinualStrategy)):
         choices = sorted(n for n in STRATEGIES.names() if issubclass(STRATEGIES[n], ContinualStrategy))
         raise ConfigError(f"strategy {spec!r} has no sequence hooks; sequences take: {', '.join(choices)}")

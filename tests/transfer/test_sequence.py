@@ -806,3 +806,10 @@ def test_a_step_whose_new_triples_share_no_entity_with_earlier_steps_says_so():
     apart = sorted({(rng.randrange(100, 120), rng.randrange(2), rng.randrange(100, 120)) for _ in range(120)})
     with pytest.warns(UserWarning, match=r"step 1 \(apart, .*none of the entities of its \d+ new training triples"):
         list(steps([_graph(first, "first"), _graph(apart, "apart")], names=["first", "apart"]))
+
+
+@pytest.mark.parametrize("name", ["lp-ft", "freeze-1", "Freeze_2"])
+def test_a_fine_tuning_strategy_without_sequence_hooks_is_refused_as_such(name):
+    """freeze-N was an unknown strategy in a sequence (its names were not read as the freeze-N family)."""
+    with pytest.raises(ConfigError, match=rf"strategy '{name}' has no sequence hooks; sequences take: .*fine-tune"):
+        strategy(name)
