@@ -52,6 +52,8 @@ def read_source(
             return read_tsv_file(path, namespace, name)
         if path.is_file():
             return read_file(path, format, name=name, base=base)
+        if path.is_dir() and is_oxigraph_store(path):  # an embedded store on disk, opened read-only
+            return read_oxigraph_store(path, name)
         if path.is_dir():
             return read_tsv_splits(path, namespace, name, base)
         if isinstance(source, str) and registry.is_registered(text):
@@ -68,6 +70,25 @@ def read_source(
         f"cannot load a {type(source).__name__}: pass a path, a registry name, an rdflib.Graph, "
         "a pyoxigraph.Store or a KnowledgeGraph"
     )
+
+
+def is_oxigraph_store(path: Path) -> bool:
+    """Whether ``path`` is a folder of an on-disk pyoxigraph store (RocksDB's ``CURRENT`` and ``IDENTITY``)."""
+    return (path / "CURRENT").is_file() and (path / "IDENTITY").is_file()
+
+
+def read_oxigraph_store(path: Path, name: str | None = None) -> KnowledgeGraph:
+    """The quads of an on-disk pyoxigraph store, opened read-only (another process may hold it open for writing)."""
+    import pyoxigraph as ox
+
+    try:
+        store = ox.Store.read_only(str(path))
+    except OSError as e:
+        from kgtransfer.errors import FileAccessError
+
+        raise FileAccessError(f"{path}: cannot open this pyoxigraph store ({e})") from None
+    kg = from_oxigraph(store, name=name or path.resolve().name)
+    return kg if name else with_origin(kg, path)
 
 
 def _is_tsv(path: Path) -> bool:

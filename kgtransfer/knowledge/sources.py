@@ -29,7 +29,8 @@ def load(
             ``train/valid/test.txt`` (or ``.tsv``; ``.gz`` too) tab-separated labels (the common
             link-prediction benchmark layout; ``#`` lines are comments) or of RDF split files
             (``train.nt``, ``test.ttl``, ...); each split becomes the provenance source
-            ``<name>/train`` etc., a registry name (``"brick:1.4"``,
+            ``<name>/train`` etc., the folder of an on-disk ``pyoxigraph.Store`` (opened read-only;
+            named graphs become sources), a registry name (``"brick:1.4"``,
             ``"schema.org:12.0"``, ``"umls"``, ...), an ``rdflib.Graph``/``Dataset``, a
             ``pyoxigraph.Store``, or a KnowledgeGraph (returned as is).
         format: the RDF format when the suffix does not tell, or ``"tsv"`` (default: from the suffix).

@@ -382,3 +382,14 @@ def test_tsv_fields_in_ntriples_syntax_are_those_terms(tmp_path):
     path.write_text('"x"\t<http://e/p>\t<http://e/b>\n')
     with pytest.raises(RDFSyntaxError, match=r"export\.tsv:1: a literal can only be the tail"):
         kgt.load(path)
+
+
+def test_an_on_disk_oxigraph_store_loads_by_its_path(tmp_path):
+    """DESIGN's embedded store on disk: a store folder was read as a folder of split files (none found)."""
+    store = ox.Store(str(tmp_path / "store"))
+    store.add(ox.Quad(ox.NamedNode("http://e/a"), ox.NamedNode("http://e/p"), ox.NamedNode("http://e/b")))
+    store.flush()
+    del store
+    kg = kgt.load(tmp_path / "store")
+    assert len(kg) == 1 and kg.name == "store" and ("<http://e/a>", "<http://e/p>", "<http://e/b>") in kg
+    assert len(kgt.sparql("SELECT * { ?s ?p ?o }", str(tmp_path / "store"))) == 1
