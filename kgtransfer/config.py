@@ -183,6 +183,8 @@ class ModelConfig(Config):
         self._check_arguments("encoder_kwargs", ENCODERS[self.encoder], given=("num_nodes", "dim", "num_relations"))
         self._check_arguments("decoder_kwargs", DECODERS[self.decoder])
         self._check("dim", self.dim >= 1, "must be >= 1")
+        even = getattr(DECODERS[self.decoder], "needs_even_dim", False)
+        self._check("dim", not (even and self.dim % 2), f"must be even for {self.decoder} (dim/2 complex numbers)")
         self._check("dropout", 0.0 <= self.dropout < 1.0, "must be in [0, 1)")
 
 

@@ -34,6 +34,7 @@ def test_every_field_has_help_and_the_config_round_trips(cls):
         (lambda: TrainConfig(optimizer="nesterov"), "TrainConfig.optimizer"),
         (lambda: ModelConfig(encoder="transformer"), "ModelConfig.encoder"),
         (lambda: ModelConfig(dim=0), "ModelConfig.dim"),
+        (lambda: ModelConfig(decoder="complex", dim=7), "ModelConfig.dim: must be even for complex"),  # at build
         (lambda: TaskConfig(loss="hinge"), "TaskConfig.loss"),
         (lambda: TaskConfig(regularizer="n4"), "TaskConfig.regularizer"),
         (lambda: TaskConfig(label_smoothing=1.0), "TaskConfig.label_smoothing"),
