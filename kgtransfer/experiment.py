@@ -12,14 +12,16 @@ and ``[finetune]`` (TrainConfig, e.g. ``optimizer``), ``[task]`` (TaskConfig: ``
 ``regularizer``, ... plus ``evaluate_on`` and ``ratios``), ``[transfer]`` (FinetuneConfig options
 shared by the transfer variants, e.g. ``init``, ``l2sp``) and ``[compare]`` (``strategies``,
 ``alphas``, ``interleaved``: a seed's runs one batch each in turn, the default, or one after the
-other); ``seeds`` and ``name`` at the top. An unknown key is an error naming it.
+other; ``[compare.options.<strategy>]``: that variant's own strategy options, e.g. ``probe_epochs``
+for ``lp-ft``, over ``[transfer]``'s); ``seeds`` and ``name`` at the top. An unknown key is an error
+naming it.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
@@ -102,6 +104,21 @@ class Experiment:
     seeds: list[int] = field(default_factory=lambda: [0])
     interleaved: bool = True
     base: Path = Path(".")
+    #: strategy options of single variants (``[compare.options.<variant>]``), over ``transfer.options``
+    variant_options: dict[str, dict] = field(default_factory=dict)
+
+    def variants(self) -> dict[str, FinetuneConfig | None]:
+        """Each variant's fine-tuning config (None: scratch): ``[transfer]``, with its own strategy options."""
+        from kgtransfer.registry import normalize
+        from kgtransfer.transfer.compare import variant_options
+
+        own = {normalize(k): v for k, v in self.variant_options.items()}
+        out = {}
+        for name in self.strategies:
+            config = variant_options(name, self.transfer)
+            extra = own.get(normalize(name))
+            out[name] = replace(config, options={**config.options, **extra}) if config and extra else config
+        return out
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Experiment:
@@ -150,6 +167,7 @@ class Experiment:
             seeds=[int(s) for s in (seeds if isinstance(seeds, list) else [seeds])],
             interleaved=compare.get("interleaved", True),
             base=path.parent,
+            variant_options=dict(compare.get("options", {})),
         )
         if exp.operator not in ("union", "intersection", "difference", "extension"):
             raise ExperimentError(f"{path}: merge.operator must be union, intersection, difference or extension")
@@ -173,7 +191,7 @@ SECTIONS = {
 }
 SOURCE_KEYS = ("load", "format", "view", "sparql", "source", "name")
 MERGE_KEYS = ("operator", "align", "hops", "blank_nodes")
-COMPARE_KEYS = ("strategies", "alphas", "interleaved")
+COMPARE_KEYS = ("strategies", "alphas", "interleaved", "options")
 
 
 def _check_layout(raw: dict, path: Path) -> None:
@@ -262,6 +280,16 @@ def _check_layout(raw: dict, path: Path) -> None:
             fail("compare.alphas", f"{a!r} is not a number in [0, 1]")
     if not isinstance(compare.get("interleaved", True), bool):
         fail("compare.interleaved", f"{compare['interleaved']!r}: expected true or false")
+    from kgtransfer.registry import normalize
+
+    named = {normalize(s) for s in strategies if isinstance(s, str)}
+    for variant, options in compare.get("options", {}).items():
+        if normalize(variant) not in named:
+            fail(f"compare.options.{variant}", f"not one of the strategies {strategies}")
+        if not isinstance(options, dict):
+            fail(f"compare.options.{variant}", f"{options!r}: expected a table of the strategy's options")
+        if normalize(variant) == "scratch":
+            fail(f"compare.options.{variant}", "scratch takes no strategy options")
     task = raw.get("task", {})
     if task.get("evaluate_on", "new") not in ("new", "all"):
         fail("task.evaluate_on", f"{task['evaluate_on']!r}: choose 'new' or 'all'")
@@ -287,17 +315,15 @@ def _check_buildable(exp: Experiment) -> None:
         ConfigError: naming the field (the caller adds the file).
     """
     from kgtransfer.models.link_predictor import LinkPredictor
-    from kgtransfer.transfer.compare import variant_options
     from kgtransfer.transfer.strategies import make_strategy
 
     LinkPredictor.build(exp.model, 2, 1)
-    for name in exp.strategies:
-        options = variant_options(name, exp.transfer)
+    for name, options in exp.variants().items():
         if options is not None:
             try:
                 make_strategy(options.strategy, options.options)
             except ConfigError as e:
-                raise ConfigError(f"[transfer] options for {name!r}: {e}") from None
+                raise ConfigError(f"options for {name!r} ([transfer], [compare.options.{name}]): {e}") from None
 
 
 def _section(raw: dict, section: str, path: Path) -> TrainConfig:
@@ -345,7 +371,7 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
     result = compare(
         k1,
         k,
-        exp.strategies,
+        exp.variants(),
         seeds=exp.seeds,
         model=exp.model,
         pretrain_config=exp.pretrain,

@@ -131,3 +131,19 @@ def test_an_alignment_file_is_found_beside_the_experiment_file(tmp_path, monkeyp
     assert Experiment.from_toml(path).align == str(tmp_path / "map.csv")
     named = write(tmp_path, BASE.replace('operator = "union"', 'operator = "union"\nalign = "sameas"'))
     assert Experiment.from_toml(named).align == "sameas"
+
+
+def test_each_compared_strategy_may_have_options_of_its_own(tmp_path):
+    """[transfer] options are shared by every variant, so lp-ft's probe_epochs failed on 'full'."""
+    text = BASE.replace('strategies = ["scratch", "full"]', 'strategies = ["scratch", "full", "lp-ft"]')
+    exp = Experiment.from_toml(write(tmp_path, text + "\n[compare.options.lp-ft]\nprobe_epochs = 1\n"))
+    variants = exp.variants()
+    assert variants["scratch"] is None and variants["full"].options == {}
+    assert variants["lp-ft"].strategy == "lp-ft" and variants["lp-ft"].options == {"probe_epochs": 1}
+    for table, says in [
+        ("[compare.options.ewc]\nweight = 1\n", "compare.options.ewc: not one of the strategies"),
+        ("[compare.options.full]\nprobe_epochs = 1\n", "options for 'full'.*no option"),
+        ("[compare.options.scratch]\nx = 1\n", "scratch takes no strategy options"),
+    ]:
+        with pytest.raises(KGTransferError, match=says):
+            Experiment.from_toml(write(tmp_path, text + "\n" + table))
