@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (repeatable; from the working folder or sys.path), so the encoders, decoders, "
+        "strategies, losses, ... it registers are known by name",
+    )
     parser.add_argument("--version", action="version", version=f"kgtransfer {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -859,6 +867,10 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             if not args.debug:  # a warning is one line, as an error is (--debug: with its source line)
                 warnings.showwarning = _warning_line(args.command)
+            if args.plugin:
+                from kgtransfer.registry import load_plugins
+
+                load_plugins(args.plugin, Path.cwd())
             args.handler(args)
         sys.stdout.flush()
     except BrokenPipeError:  # `kgtransfer ... | head`: the reader has all it wants

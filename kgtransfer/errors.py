@@ -45,6 +45,10 @@ class MissingExtraError(KGTransferError, ImportError):
     """Data lives in an optional package that is not installed."""
 
 
+class PluginError(KGTransferError, ImportError):
+    """A plugin module (``--plugin``, ``plugins = [...]``) is no module name or does not import."""
+
+
 class SparqlQueryError(KGTransferError, ValueError):
     """A SPARQL query is invalid or failed to evaluate; names the query."""
 

@@ -13,8 +13,9 @@ and ``[finetune]`` (TrainConfig, e.g. ``optimizer``), ``[task]`` (TaskConfig: ``
 shared by the transfer variants, e.g. ``init``, ``l2sp``) and ``[compare]`` (``strategies``,
 ``alphas``, ``interleaved``: a seed's runs one batch each in turn, the default, or one after the
 other; ``[compare.options.<strategy>]``: that variant's own strategy options, e.g. ``probe_epochs``
-for ``lp-ft``, over ``[transfer]``'s); ``seeds`` and ``name`` at the top. An unknown key is an error
-naming it.
+for ``lp-ft``, over ``[transfer]``'s); ``seeds``, ``name`` and ``plugins`` (modules to import first,
+beside the file or on ``sys.path``, registering encoders, strategies, ...) at the top. An unknown key
+is an error naming it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
-from kgtransfer.errors import KGTransferError
+from kgtransfer.errors import KGTransferError, PluginError
 from kgtransfer.files import is_plain_name, read_bytes
+from kgtransfer.registry import load_plugins
 
 
 class ExperimentError(KGTransferError, ValueError):
@@ -126,8 +128,9 @@ class Experiment:
         path = experiment_path(path)
         raw = read_table(path)
         try:
+            load_plugins(raw.get("plugins", []), path.parent)  # before any name is checked against a registry
             return cls._from_dict(raw, path)
-        except (TypeError, KeyError, ConfigError) as e:
+        except (TypeError, KeyError, ConfigError, PluginError) as e:
             message = str(e)
             raise ExperimentError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
@@ -179,6 +182,7 @@ class Experiment:
 
 SECTIONS = {
     "name": str,
+    "plugins": list,
     "seeds": (list, int),
     "sources": dict,
     "merge": dict,

@@ -24,6 +24,9 @@ Adding one is a decorator away::
 
     @DECODERS.register("my-decoder")
     class MyDecoder(Decoder): ...
+
+The CLI (``kgtransfer --plugin my_module ...``) and experiment files (``plugins = ["my_module"]``)
+import such modules first (:func:`load_plugins`), so their names work there as in Python.
 """
 
 from __future__ import annotations
@@ -171,3 +174,31 @@ OPTIMIZERS = Registry(
         "adamw": "kgtransfer.optimizers:AdamW",
     },
 )
+
+
+def load_plugins(modules, base=None) -> None:
+    """Import ``modules`` (names importable from ``sys.path`` or the folder ``base``).
+
+    What they register is then usable by name everywhere: CLI flags, experiment and sequence files.
+
+    Raises:
+        PluginError: a name that is not a module name, or a module that does not import (its error in one line).
+    """
+    import sys
+
+    from kgtransfer.errors import PluginError
+
+    for name in modules:
+        if not isinstance(name, str) or not name.replace(".", "").replace("_", "").isalnum():
+            raise PluginError(f"plugin {name!r}: expected a module name such as 'my_extensions'")
+        folder = None if base is None else str(base)
+        added = folder is not None and folder not in sys.path
+        if added:
+            sys.path.insert(0, folder)
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # noqa: BLE001 - the plugin's own failure, said in one line
+            raise PluginError(f"plugin {name!r} does not import: {type(e).__name__}: {e}") from None
+        finally:
+            if added:
+                sys.path.remove(folder)

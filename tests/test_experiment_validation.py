@@ -147,3 +147,39 @@ def test_each_compared_strategy_may_have_options_of_its_own(tmp_path):
     ]:
         with pytest.raises(KGTransferError, match=says):
             Experiment.from_toml(write(tmp_path, text + "\n" + table))
+
+
+def test_plugins_register_names_for_experiment_files_and_the_cli(tmp_path, monkeypatch, capsys):
+    """A strategy registered in Python was unknown to `kgtransfer run` and to experiment files."""
+    import sys
+
+    from kgtransfer.cli import main
+    from kgtransfer.registry import STRATEGIES
+
+    (tmp_path / "my_strategies.py").write_text(
+        "from kgtransfer.registry import STRATEGIES\n"
+        "from kgtransfer.transfer.strategies import Full\n"
+        "@STRATEGIES.register('test-plugin-full')\n"
+        "class Mine(Full):\n"
+        "    pass\n"
+    )
+    text = BASE.replace('strategies = ["scratch", "full"]', 'strategies = ["scratch", "test-plugin-full"]')
+
+    def forget():
+        sys.modules.pop("my_strategies", None)
+        STRATEGIES._entries.pop("testpluginfull", None)
+        STRATEGIES._display.pop("testpluginfull", None)
+
+    try:
+        with pytest.raises(KGTransferError, match="test-plugin-full"):  # unknown without the plugin
+            Experiment.from_toml(write(tmp_path, text))
+        exp = Experiment.from_toml(write(tmp_path, 'plugins = ["my_strategies"]\n' + text))  # beside the file
+        assert exp.variants()["test-plugin-full"].strategy == "test-plugin-full"
+        forget()
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "g.nt").write_text("<http://e/a> <http://e/p> <http://e/b> .\n")
+        assert main(["--plugin", "my_strategies", "info", "g.nt"]) == 0 and "testpluginfull" in STRATEGIES._entries
+        assert main(["--plugin", "no_such_module", "info", "g.nt"]) == 1
+        assert "plugin 'no_such_module' does not import: ModuleNotFoundError" in capsys.readouterr().err
+    finally:
+        forget()

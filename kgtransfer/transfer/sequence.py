@@ -52,7 +52,7 @@ from torch import Tensor
 from kgtransfer.config import ConfigError, ModelConfig, TaskConfig, TrainConfig
 from kgtransfer.device import resolve_device
 from kgtransfer.engine import OPTIMIZERS, fit
-from kgtransfer.errors import EmptySplitError
+from kgtransfer.errors import EmptySplitError, KGTransferError
 from kgtransfer.files import is_plain_name
 from kgtransfer.interleave import interleave
 from kgtransfer.models.link_predictor import LinkPredictor
@@ -1072,7 +1072,7 @@ def run_sequence_file(
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"{path}: {e}") from e
-    tables = ("name", "sequence", "model", "train", "task")
+    tables = ("name", "plugins", "sequence", "model", "train", "task")
     unknown = sorted(set(raw) - set(tables))
     if unknown:  # a misspelt [train] was silently ignored: its settings never applied
         import difflib
@@ -1083,6 +1083,15 @@ def run_sequence_file(
     name = raw.get("name", path.stem)
     if not is_plain_name(name):
         raise ConfigError(f"{path}: name: {name!r} is not a plain folder name (no '/', '\\', '..')")
+    from kgtransfer.registry import load_plugins
+
+    plugins = raw.get("plugins", [])
+    if not isinstance(plugins, list):
+        raise ConfigError(f"{path}: plugins must be a list of module names, got {plugins!r}")
+    try:
+        load_plugins(plugins, path.parent)  # before any name is checked against a registry
+    except KGTransferError as e:
+        raise ConfigError(f"{path}: {e}") from None
     spec = dict(raw.get("sequence") or {})
     if not spec.get("snapshots"):
         raise ConfigError(f"{path}: [sequence] needs snapshots = [...]")
