@@ -60,10 +60,20 @@ _EXPORTS = {
     "random_split": "kgtransfer.data.splits",
     "novelty_split": "kgtransfer.data.splits",
     "transfer_split": "kgtransfer.data.splits",
+    "relation_split": "kgtransfer.data.splits",
+    "Encoder": "kgtransfer.models.base",
+    "Decoder": "kgtransfer.models.base",
+    "Strategy": "kgtransfer.transfer.strategies",
+    "ContinualStrategy": "kgtransfer.transfer.warm_start",
 }
 
 __all__ = [
     "Alignment",
+    "ContinualStrategy",
+    "Decoder",
+    "Encoder",
+    "Strategy",
+    "relation_split",
     "GraphStats",
     "KGTransferError",
     "Comparison",
@@ -110,7 +120,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
-    from kgtransfer.data.splits import Split, given_split, novelty_split, random_split, transfer_split
+    from kgtransfer.data.splits import Split, given_split, novelty_split, random_split, relation_split, transfer_split
     from kgtransfer.errors import KGTransferError
     from kgtransfer.knowledge.align import Alignment, align
     from kgtransfer.knowledge.graph import GraphStats, KnowledgeGraph
@@ -118,6 +128,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.knowledge.registry import registered_sources
     from kgtransfer.knowledge.sources import load
     from kgtransfer.knowledge.sparql import sparql
+    from kgtransfer.models.base import Decoder, Encoder
     from kgtransfer.models.registry import decoder, encoder
     from kgtransfer.tasks.metrics import Metrics
     from kgtransfer.tasks.prediction import embeddings, predict_target, save_embeddings
@@ -126,7 +137,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.transfer.finetune import finetune, pretrain, zero_shot
     from kgtransfer.transfer.parameter import greedy_soup, interpolate, interpolation_sweep, uniform_soup
     from kgtransfer.transfer.sequence import SequenceResult, sequence
+    from kgtransfer.transfer.strategies import Strategy
     from kgtransfer.transfer.structure import compose
+    from kgtransfer.transfer.warm_start import ContinualStrategy
     from kgtransfer.transfer.warm_start import strategy as continual_strategy
 
 
