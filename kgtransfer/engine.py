@@ -34,7 +34,7 @@ from kgtransfer.files import save_json
 from kgtransfer.interleave import job_name, pause, paused_seconds
 from kgtransfer.optimizers import sparse_rows_of
 from kgtransfer.registry import OPTIMIZERS
-from kgtransfer.rng import epoch_generator, restore_rng_states, rng_states, seed_everything
+from kgtransfer.rng import epoch_generator, keeps_rng_states, keeps_threads, seed_everything
 
 __all__ = ["OPTIMIZERS", "FitResult", "History", "Task", "TrainConfig", "fit", "save_json"]
 
@@ -182,6 +182,8 @@ def _history(fields: dict, ckpt: Path) -> History:
         raise CheckpointError(f"{ckpt / 'last' / 'meta.json'}: malformed history ({e})") from None
 
 
+@keeps_threads  # fit sets the process-wide thread count and seeds: the caller gets its own back
+@keeps_rng_states
 def fit(
     model: nn.Module,
     task: Task,
@@ -210,12 +212,7 @@ def fit(
         state: extra JSON metadata stored in checkpoints (vocabularies, model config).
         on_epoch_end: called after every epoch with ``(epoch, model)``.
     """
-    threads, rng = torch.get_num_threads(), rng_states()
-    try:
-        return _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch_end)
-    finally:  # fit sets the process-wide thread count and seeds; give the caller its own back
-        torch.set_num_threads(threads)
-        restore_rng_states(rng)
+    return _fit(model, task, config, optimizer, checkpoint_dir, resume, state, on_epoch_end)
 
 
 def _fit(model, task, config, optimizer, ckpt_dir, resume, state, on_epoch_end) -> FitResult:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from kgtransfer.errors import IncompatibleModelsError, TransferWarning
-from kgtransfer.transfer.weights import aligned_source_state, row_kind
+from kgtransfer.transfer.weights import aligned_source_state, row_kind, used_by
 
 LOW_SHARE = 0.1  # warn when fewer than this share of the target's rows line up
 
@@ -74,12 +74,7 @@ def used_rows(model) -> dict[str, torch.Tensor]:
     A fine-tuned model's vocabulary extends its source's, so it also holds rows of entities its graph
     lacks; mixing those changes nothing the model is evaluated on.
     """
-    split = model.split
-    n, r = split.num_entities, split.num_relations
-    triples = torch.cat([split.train.tensor, split.valid.tensor, split.test.tensor])
-    entity, relation = torch.zeros(n, dtype=torch.bool), torch.zeros(r, dtype=torch.bool)
-    entity[triples[:, [0, 2]].reshape(-1)] = True
-    relation[triples[:, 1]] = True
+    entity, relation = used_by(model.split)
     return {"entity": entity, "relation": relation, "edge_type": relation.repeat_interleave(2)}
 
 

@@ -31,7 +31,7 @@ from kgtransfer.rng import seeded
 from kgtransfer.training import TrainedModel, train
 from kgtransfer.transfer.results import ZeroShotResult
 from kgtransfer.transfer.strategies import Strategy, make_strategy
-from kgtransfer.transfer.weights import TransferReport, index_map, row_parameters, transfer_state
+from kgtransfer.transfer.weights import TransferReport, id_mask, index_map, row_parameters, transfer_state, used_by
 
 
 def pretrain(
@@ -103,10 +103,8 @@ def build_transferred(
     if not isinstance(pretrained.model.head, nn.Identity):  # a linear probe's head is part of what it learned
         model.head = copy.deepcopy(pretrained.model.head).to(model_device(model))
     graph = split.message_graph()
-    rows = torch.cat([split.train.tensor, split.valid.tensor, split.test.tensor])
-    used = (_mask(rows[:, [0, 2]], split.num_entities), _mask(rows[:, 1], split.num_relations))
-    report = transfer_state(pretrained.model, pretrained.vocab, model, split.vocab, graph, init, used)
-    evaluated = _mask(torch.cat([split.valid.tensor, split.test.tensor])[:, [0, 2]], split.num_entities)
+    report = transfer_state(pretrained.model, pretrained.vocab, model, split.vocab, graph, init, used_by(split))
+    evaluated = id_mask(torch.cat([split.valid.tensor, split.test.tensor])[:, [0, 2]], split.num_entities)
     known = torch.from_numpy(index_map(pretrained.vocab.entities.keys, split.vocab.entities.keys)) >= 0
     report.eval_entities, report.eval_entities_transferred = int(evaluated.sum()), int((evaluated & known).sum())
     for message in report.warnings():
@@ -125,12 +123,6 @@ def build_transferred(
             f"encoder.first.{k[len('encoder.') :]}": v for k, v in transferred.items() if k.startswith("encoder.")
         }
     return model, report, transferred
-
-
-def _mask(ids: Tensor, n: int) -> Tensor:
-    out = torch.zeros(n, dtype=torch.bool)
-    out[ids.reshape(-1)] = True
-    return out
 
 
 def _transferred_masks(model: nn.Module, pretrained: TrainedModel, split, report: TransferReport) -> dict:

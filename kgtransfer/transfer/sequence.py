@@ -46,6 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -189,16 +190,14 @@ def steps(
 
 
 def _contains(rows: Tensor, queries: Tensor) -> Tensor:
-    """Which of ``queries`` (``[n, 3]`` ids) are among ``rows``."""
+    """Which of ``queries`` (``[n, 3]`` ids) are among ``rows`` (keys packed together, so no key overflows)."""
+    from kgtransfer.knowledge.graph import pack_rows
+
     if not len(rows) or not len(queries):
         return torch.zeros(len(queries), dtype=torch.bool)
-    both = torch.cat([rows, queries])
-    sizes = (both.max(0).values + 1).tolist()
-
-    def key(x: Tensor) -> Tensor:
-        return (x[:, 0] * sizes[1] + x[:, 1]) * sizes[2] + x[:, 2]
-
-    return torch.isin(key(queries), key(rows))
+    both = torch.cat([rows, queries]).numpy()
+    keys = pack_rows(both, int(both.max()) + 1)
+    return torch.from_numpy(np.isin(keys[len(rows) :], keys[: len(rows)]))
 
 
 def _rows_in(rows: Tensor, among: Tensor) -> Tensor:

@@ -260,7 +260,7 @@ def transfer_state(
                 _init_new_rows(param, has, weights if kind != "edge_type" else _edge_type_weights(rel_w))
     if used is None and graph is not None:
         triples = graph.triples.cpu()
-        used = (_used(triples[:, [0, 2]], len(ent_map)), _used(triples[:, 1], len(rel_map)))
+        used = (id_mask(triples[:, [0, 2]], len(ent_map)), id_mask(triples[:, 1], len(rel_map)))
     elif used is None:
         used = (torch.ones(len(ent_map), dtype=torch.bool), torch.ones(len(rel_map), dtype=torch.bool))
     ent_used, rel_used = used
@@ -269,10 +269,20 @@ def transfer_state(
     return report
 
 
-def _used(ids: Tensor, n: int) -> Tensor:
+def id_mask(ids: Tensor, n: int) -> Tensor:
+    """``[n]`` booleans, True at ``ids`` (any shape)."""
     mask = torch.zeros(n, dtype=torch.bool)
     mask[ids.reshape(-1)] = True
     return mask
+
+
+def used_by(split) -> tuple[Tensor, Tensor]:
+    """Entity and relation masks of the rows a split's triples (train, valid and test) use.
+
+    A vocabulary extended from a pretrained model's also holds rows its own graph does not use.
+    """
+    rows = torch.cat([split.train.tensor, split.valid.tensor, split.test.tensor])
+    return id_mask(rows[:, [0, 2]], split.num_entities), id_mask(rows[:, 1], split.num_relations)
 
 
 def _edge_type_weights(rel_w: Tensor) -> Tensor:
