@@ -248,8 +248,7 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
             if not _is_main(world):
                 optimizer.load_state_dict(restored[-1])
             restored = restored[:-1]
-        for tensor in model.state_dict().values():
-            torch.distributed.broadcast(tensor, src=0)
+    step = _step_module(model, task, world)  # under torchrun, DDP: it starts every rank from rank 0's weights
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if restored is not None:
         fields, best, best_epoch, stale, start, saved_best = restored
@@ -267,25 +266,21 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
         model.train()
         t0, total, count, paused = time.perf_counter(), 0.0, 0, paused_seconds()
         batches = _my_batches(task.batches(epoch, config.batch_size, generator), world)
-        for batch in _batch_progress(batches, task, config if _is_main(world) else None, epoch):
+        for batch, counts in _batch_progress(batches, task, config if _is_main(world) else None, epoch):
             pause()  # interleaved trainings (kgtransfer.interleave) take their turns here; else a no-op
             optimizer.zero_grad(set_to_none=True)
-            if batch is None:  # this rank has no batch in the round: contribute zero gradients
-                _sync_gradients(model, world, empty=True)
-                optimizer.step()
-                continue
             with autocast:
-                loss = task.loss(model, batch)
+                loss = step(batch)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"epoch {epoch}: the loss became {loss.item()} at lr {config.lr:g}; lower the learning rate"
                 )
-            loss.backward()
-            _sync_gradients(model, world)
+            (loss if counts else loss * 0.0).backward()  # DDP averages the gradients over the ranks here
             if config.grad_clip > 0:
                 clip_gradients(model.parameters(), config.grad_clip)
             optimizer.step()
-            total, count = total + loss.item(), count + 1
+            if counts:
+                total, count = total + loss.item(), count + 1
         if world is not None:  # the epoch's mean loss over every rank's batches, the same on every rank
             total, count = _sum_over_ranks([total, count], world)
         history.loss.append(total / max(count, 1))
@@ -483,30 +478,49 @@ def _to_cpu(value):
     return value
 
 
-def _my_batches(batches: Iterator, world: World | None) -> Iterator:
-    """Round-robin shares of the batches; a rank with nothing in the last round yields None (zero gradients)."""
+class _Step(nn.Module):
+    """A training step's loss as a module's ``forward``.
+
+    What :class:`~torch.nn.parallel.DistributedDataParallel` wraps: it hooks the gradient all-reduce
+    into the backward pass of its module's forward.
+    """
+
+    def __init__(self, model: nn.Module, task):
+        super().__init__()
+        self.model, self.task = model, task
+
+    def forward(self, batch) -> Tensor:
+        return self.task.loss(self.model, batch)
+
+
+def _step_module(model: nn.Module, task, world: World | None) -> nn.Module:
+    """The step's loss, under torchrun wrapped in DDP.
+
+    DDP broadcasts rank 0's weights and buffers when it wraps, and averages the gradients of every
+    backward pass over the ranks (``find_unused_parameters``: a sampled step need not touch every
+    parameter).
+    """
+    step = _Step(model, task)
     if world is None:
-        yield from batches
+        return step
+    from torch.nn.parallel import DistributedDataParallel
+
+    device_ids = [world.device.index] if world.device.type == "cuda" else None
+    return DistributedDataParallel(step, device_ids=device_ids, find_unused_parameters=True)
+
+
+def _my_batches(batches: Iterator, world: World | None) -> Iterator[tuple[object, bool]]:
+    """``(batch, counts)``: round-robin shares of the batches.
+
+    A rank with nothing left in the last round steps on a batch of another rank with ``counts``
+    false: its loss is multiplied by zero, so it adds zero gradients to DDP's all-reduce (which
+    every rank must join) and the ranks still take the same optimizer step.
+    """
+    if world is None:
+        for batch in batches:
+            yield batch, True
         return
     items = list(batches)
     for start in range(0, len(items), world.size):
         index = start + world.rank
-        yield items[index] if index < len(items) else None
-
-
-def _sync_gradients(model: nn.Module, world: World | None, empty: bool = False) -> None:
-    """Average gradients over ranks (one all-reduce of the flattened gradient vector)."""
-    if world is None:
-        return
-    import torch.distributed as dist
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    grads = [torch.zeros_like(p) if empty or p.grad is None else p.grad for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= world.size
-    offset = 0
-    for p in params:
-        n = p.numel()
-        p.grad = flat[offset : offset + n].view_as(p).clone()
-        offset += n
+        yield (items[index], True) if index < len(items) else (items[start], False)

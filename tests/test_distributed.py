@@ -1,4 +1,4 @@
-"""Data-parallel training under torchrun (gloo on CPU): ranks stay identical and training works."""
+"""Data-parallel training under torchrun (DDP, gloo on CPU): ranks stay identical and training works."""
 
 import json
 import os
@@ -13,13 +13,29 @@ import torch
 SCRIPT = r"""
 import os, sys, torch
 import kgtransfer as kgt
+import kgtransfer.engine as engine
+from torch.nn.parallel import DistributedDataParallel
 from kgtransfer.knowledge.graph import KnowledgeGraph
+
+seen = {"ddp": 0, "idle": 0}  # DDP wrappers made; steps of a rank with no batch of its own
+ddp_init, my_batches = DistributedDataParallel.__init__, engine._my_batches
+def counted_init(self, *args, **kwargs):
+    seen["ddp"] += 1
+    ddp_init(self, *args, **kwargs)
+def counted_batches(*args):
+    for batch, counts in my_batches(*args):
+        seen["idle"] += not counts
+        yield batch, counts
+DistributedDataParallel.__init__, engine._my_batches = counted_init, counted_batches
+
 ex = "http://example.org/"
 rows = [(f"<{ex}e{i}>", f"<{ex}p{i % 3}>", f"<{ex}e{(i * 7 + 1) % 40}>") for i in range(160)]
 kg = KnowledgeGraph.from_triples(rows, name="toy")
-cfg = kgt.TrainConfig(epochs=6, lr=0.05, batch_size=16, eval_every=2, patience=0, progress=False, threads=1)
+cfg = kgt.TrainConfig(epochs=6, lr=0.05, batch_size=32, eval_every=2, patience=0, progress=False, threads=1)
 result = kgt.train(kg, encoder="embedding", decoder="distmult", dim=8, config=cfg)
 rank = int(os.environ["RANK"])
+with open(os.path.join(sys.argv[1], f"seen{rank}.txt"), "w") as f:
+    f.write(f"{seen['ddp']} {seen['idle']}")
 torch.save({k: v.cpu() for k, v in result.model.state_dict().items()}, os.path.join(sys.argv[1], f"rank{rank}.pt"))
 with open(os.path.join(sys.argv[1], f"loss{rank}.txt"), "w") as f:  # stdout of two ranks interleaves
     f.write(f"{result.fit.history.loss[0]} {result.fit.history.loss[-1]}")
@@ -48,6 +64,10 @@ def test_two_ranks_train_identically(tmp_path):
     for rank in (0, 1):
         first, last = map(float, (tmp_path / f"loss{rank}.txt").read_text().split())
         assert last < first
+    # DDP averaged the gradients; with 9 batches an epoch, rank 1 stepped on zero-weighted
+    # batches in the last rounds and still ended with rank 0's weights
+    seen = [tuple(map(int, (tmp_path / f"seen{rank}.txt").read_text().split())) for rank in (0, 1)]
+    assert seen[0] == (1, 0) and seen[1][0] == 1 and seen[1][1] > 0, seen
 
 
 SAMPLED = r"""
