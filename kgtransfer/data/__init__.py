@@ -25,10 +25,12 @@ _EXPORTS = {
     "novelty_split": "kgtransfer.data.splits",
     "transfer_split": "kgtransfer.data.splits",
     "to_hetero_data": "kgtransfer.data.tensorize",
+    "NeighbourSampler": "kgtransfer.data.sampling",
 }
 
 __all__ = [
     "GraphVocab",
+    "NeighbourSampler",
     "NodeSplit",
     "Split",
     "Triples",
@@ -45,6 +47,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from kgtransfer.data.sampling import NeighbourSampler
     from kgtransfer.data.splits import (
         NodeSplit,
         Split,

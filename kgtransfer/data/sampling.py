@@ -18,7 +18,13 @@ triples a step trains on are never messages of that step (leak-free link predict
 
 PyG's own samplers (``NeighborLoader``, ``LinkNeighborLoader``) need ``pyg-lib`` or
 ``torch-sparse``, compiled extensions with no wheel for this project's torch on PyPI; this module
-is the same algorithm in vectorized torch, with no extension, on any device.
+is the same algorithm in vectorized torch, with no extension, on any device. It is also a PyG
+:class:`~torch_geometric.sampler.BaseSampler`, so PyG's loaders run on it: ``NodeLoader(data,
+node_sampler=sampler, input_nodes=...)`` for entity typing, ``LinkLoader(data, link_sampler=sampler,
+edge_label_index=..., input_id=...)`` for link prediction (with PyG's binary or triplet negative
+sampling), where ``data`` is the message graph the sampler was built on (:func:`kgtransfer.to_pyg`).
+A seed link that is an edge of that graph (``input_id`` its edge or triple id) is left out of its
+batch's messages, both directions.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
+from torch_geometric.sampler import BaseSampler, EdgeSamplerInput, NegativeSampling, NodeSamplerInput, SamplerOutput
+from torch_geometric.sampler.neighbor_sampler import edge_sample, node_sample
 
 
-class NeighbourSampler:
+class NeighbourSampler(BaseSampler):
     """Samples fixed-fanout neighbourhoods of a message graph (see the module docstring).
 
     Args:
@@ -50,6 +58,7 @@ class NeighbourSampler:
         dst = edge_index[1]
         order = torch.argsort(dst, stable=True)  # CSC: incoming edges of each node are contiguous
         self.src, self.edge_type, self.edge_id = edge_index[0, order], edge_type[order], order
+        self.edge_index = edge_index  # the caller's tensor (no copy): the ends of seed links' own edges
         self.deg = torch.bincount(dst, minlength=self.num_nodes)
         self.rowptr = torch.zeros(self.num_nodes + 1, dtype=torch.long, device=dst.device)
         torch.cumsum(self.deg, 0, out=self.rowptr[1:])
@@ -145,6 +154,46 @@ class NeighbourSampler:
             num_nodes=len(n_id),
         )
 
+    def sample_from_nodes(self, index: NodeSamplerInput, **kwargs) -> SamplerOutput:
+        """PyG's sampler interface (``NodeLoader``): the neighbourhood of the batch's nodes, seeds first.
+
+        Raises:
+            ValueError: a batch names a node twice, or has seed times (temporal sampling).
+        """
+        _untimed(index.time)
+        if len(torch.unique(index.node)) != len(index.node):
+            raise ValueError("NeighbourSampler: a batch of input nodes names a node twice; give distinct input_nodes")
+        return node_sample(index, self._sampler_output)
+
+    def sample_from_edges(self, index: EdgeSamplerInput, neg_sampling: NegativeSampling | None = None) -> SamplerOutput:
+        """PyG's sampler interface (``LinkLoader``): the neighbourhood of the seed links' ends (and negatives).
+
+        A seed link whose ``input_id`` is the id of a message edge with the same two ends (an edge of
+        the graph itself, or a triple id for its forward edge) has that triple's two message edges
+        left out of the subgraph, so a model never reads the link it is asked to predict.
+        """
+        _untimed(index.time)
+        exclude = None if index.input_id is None else self._own_triples(index.input_id, index.row, index.col)
+
+        def sample(seed: Tensor, time: Tensor | None) -> SamplerOutput:
+            return self._sampler_output(seed, time, exclude)
+
+        return edge_sample(index, sample, self.num_nodes, disjoint=False, neg_sampling=neg_sampling)
+
+    def _own_triples(self, ids: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+        """The triple ids of the links ``rows -> cols`` whose ``ids`` are message edges with those two ends."""
+        ids, rows, cols = (x.to(self.src.device) for x in (ids, rows, cols))
+        edge = ids < self.num_edges
+        ids = ids[edge]
+        ends = self.edge_index.index_select(1, ids)
+        return ids[(ends[0] == rows[edge]) & (ends[1] == cols[edge])] % (self.num_edges // 2)
+
+    def _sampler_output(self, seed: Tensor, _time: Tensor | None, exclude: Tensor | None = None) -> SamplerOutput:
+        """:meth:`sample` as PyG's ``SamplerOutput`` (``row -> col`` local edges, ``edge`` their ids in the graph)."""
+        sub = self.sample(seed, exclude=exclude)
+        row, col = sub.edge_index
+        return SamplerOutput(node=sub.n_id, row=row, col=col, edge=sub.e_id, num_sampled_nodes=sub.num_sampled_nodes)
+
     def _scratch(self, name: str, size: int, fill, device) -> Tensor:
         """A graph-sized array kept between samples (allocated once), all ``fill`` between samples."""
         array = getattr(self, name, None)
@@ -153,6 +202,11 @@ class NeighbourSampler:
             array = torch.full((size,), fill, dtype=dtype, device=device)
             setattr(self, name, array)
         return array
+
+
+def _untimed(time: Tensor | None) -> None:
+    if time is not None:
+        raise ValueError("NeighbourSampler does not sample by time: give the loader no seed or edge times")
 
 
 #: Edges drawn per node and hop unless the task's ``fanouts`` say otherwise.

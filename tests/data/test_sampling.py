@@ -145,3 +145,71 @@ def test_an_interrupted_sample_leaves_no_state_behind(monkeypatch):
     fresh = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (3, 2))
     a, b = (s.sample(torch.tensor([5, 6]), generator=torch.Generator().manual_seed(1)) for s in (sampler, fresh))
     assert torch.equal(a.n_id, b.n_id) and torch.equal(a.e_id, b.e_id)
+
+
+def test_pyg_node_loader_batches_are_relation_typed_neighbourhoods_of_the_input_nodes():
+    from torch_geometric.loader import NodeLoader
+
+    graph = _graph()
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (3, 2))
+    inputs = torch.arange(10, 40)
+    torch.manual_seed(0)
+    seen = []
+    for batch in NodeLoader(graph, node_sampler=sampler, input_nodes=inputs, batch_size=8, shuffle=True):
+        seen.append(batch.n_id[: batch.batch_size])
+        assert torch.equal(batch.n_id[batch.edge_index], graph.edge_index[:, batch.e_id])  # local ids, global edges
+        assert torch.equal(batch.edge_type, graph.edge_type[batch.e_id])  # types sliced by PyG, inverses included
+        assert batch.num_sampled_nodes[0] == batch.batch_size
+        assert int(torch.bincount(batch.edge_index[1], minlength=batch.num_nodes).max()) <= 3
+    assert torch.equal(torch.cat(seen).sort().values, inputs)  # every input node once, first in its batch
+
+
+def test_pyg_link_loader_leaves_the_seed_links_out_of_their_messages():
+    from torch_geometric.loader import LinkLoader
+    from torch_geometric.sampler import NegativeSampling
+
+    graph = _graph(num_triples=300, num_nodes=40)
+    num_triples = graph.triples.size(0)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (50, 50))  # every edge
+    train = torch.arange(0, num_triples, 2)  # the loader's seed links: these triples, by their ids
+    ends = graph.triples[train][:, [0, 2]].t()
+    loader = LinkLoader(
+        graph, link_sampler=sampler, edge_label_index=ends, input_id=train, edge_label=graph.triples[train, 1],
+        batch_size=16, shuffle=True, neg_sampling=NegativeSampling("binary", 1.0),
+    )  # fmt: skip
+    for batch in loader:
+        triples = batch.e_id % num_triples
+        assert not torch.isin(triples, batch.input_id).any()  # neither direction of a seed link is a message
+        others = torch.isin(torch.arange(num_triples), batch.input_id, invert=True)
+        inside = torch.isin(graph.triples[:, [0, 2]], batch.n_id).all(1)
+        assert int(torch.isin(torch.arange(num_triples)[others & inside], triples).sum()) > 0  # the rest are there
+        positives = batch.edge_label_index[:, : len(batch.input_id)]
+        assert torch.equal(batch.n_id[positives], graph.triples[batch.input_id][:, [0, 2]].t())
+        assert torch.equal(batch.edge_label[: len(batch.input_id)] - 1, graph.triples[batch.input_id, 1])  # PyG: +1
+        assert (batch.edge_label[len(batch.input_id) :] == 0).all()  # PyG's random negatives
+
+
+def test_pyg_link_loader_keeps_the_messages_of_seed_links_that_are_not_edges_of_the_graph():
+    from torch_geometric.loader import LinkLoader
+
+    graph = _graph(num_triples=300, num_nodes=40)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (50,))
+    # links from the ends of edges 0-2 to other nodes: at positions 0-2 but not edges 0-2, whose inverses lead
+    # into these seeds (so they are in the sample unless wrongly left out)
+    links = torch.stack([graph.edge_index[0, :3], (graph.edge_index[1, :3] + 1) % graph.num_nodes])
+    assert not (graph.edge_index[:, :3] == links).all(0).any()
+    batch = next(iter(LinkLoader(graph, link_sampler=sampler, edge_label_index=links, batch_size=3)))
+    expected = sampler.sample(torch.unique(links))
+    assert torch.equal(batch.e_id.sort().values, expected.e_id.sort().values)  # every edge into them, nothing left out
+
+
+def test_pyg_loaders_refuse_repeated_input_nodes_and_seed_times():
+    from torch_geometric.loader import NodeLoader
+    from torch_geometric.sampler import EdgeSamplerInput
+
+    graph = _graph()
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (3,))
+    with pytest.raises(ValueError, match="twice"):
+        next(iter(NodeLoader(graph, node_sampler=sampler, input_nodes=torch.tensor([1, 1, 2]), batch_size=3)))
+    with pytest.raises(ValueError, match="time"):
+        sampler.sample_from_edges(EdgeSamplerInput(None, torch.tensor([0]), torch.tensor([1]), time=torch.tensor([3])))
