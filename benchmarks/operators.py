@@ -8,7 +8,7 @@ process, side by side: kgtransfer (``kgt.load`` then ``|``, ``&``, ``-``) and rd
 both find, and how many shared triples touching a blank node each finds. Each run starts from
 the files (nothing cached between runs); the fastest of ``--repeat`` runs is reported. The
 scaling rows run union and intersection of two synthetic graphs of N triples each in a fresh
-subprocess and report its peak resident memory (ru_maxrss), graph
+subprocess and report its peak resident memory (VmHWM), graph
 construction included.
 """
 
