@@ -8,6 +8,7 @@ line and exit non-zero; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -307,7 +308,8 @@ def _learning_parsers(sub) -> None:
         nargs="+",
         default=["fine-tune"],
         help="fine-tune, random-init, shrink-perturb, warmup, rewarm, ewc, l2sp, replay, freeze-unfreeze, "
-        "discriminative, carry-moments, query-init, interpolate, or combinations joined by '+' (default: fine-tune)",
+        "discriminative, carry-moments, query-init, interpolate, or combinations joined by '+'; a strategy with "
+        'options as a JSON object, e.g. \'{"name": "ewc", "weight": 5}\' (default: fine-tune)',
     )
     p.add_argument(
         "--protocols",
@@ -317,6 +319,9 @@ def _learning_parsers(sub) -> None:
         help="merged: train on K0 ∪ ... ∪ Ki; new-only: on Ki's new triples (default: merged)",
     )
     p.add_argument("--operator", default="union", choices=OPERATORS, help="how a snapshot joins (default: union)")
+    p.add_argument(
+        "--hops", type=_count, help="extension only: reach into a snapshot from the entities before (default: 1)"
+    )
     p.add_argument("--valid-size", type=int, default=3000, help="validation sample for early stopping (default: 3000)")
     p.add_argument("--test-size", type=int, help="test triples per snapshot, a seeded sample (default: all)")
     p.add_argument("--no-scratch", action="store_true", help="skip training from scratch on every merged graph")
@@ -566,9 +571,10 @@ def cmd_sequence(args: argparse.Namespace) -> None:
         from_args(args, kgt.ModelConfig, base=DEFAULT_MODEL),
         from_args(args, kgt.TrainConfig, base=DEFAULT_TRAIN),
         task=from_args(args, kgt.TaskConfig),
-        strategies=args.strategies,
+        strategies=[_strategy_arg(s) for s in args.strategies],
         protocols=args.protocols,
         operator=args.operator,
+        hops=args.hops,
         valid_size=args.valid_size,
         test_size=args.test_size,
         scratch=not args.no_scratch,
@@ -579,6 +585,21 @@ def cmd_sequence(args: argparse.Namespace) -> None:
     print()
     print(result.summary())
     print(f"\nwrote {args.output}")
+
+
+def _strategy_arg(text: str) -> str | dict:
+    """A ``--strategies`` item: a name, or a JSON object with ``name`` and the strategy's options."""
+    from kgtransfer.config import ConfigError
+
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        table = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"--strategies {text!r}: not a JSON object ({e})") from None
+    if not isinstance(table, dict) or not isinstance(table.get("name"), str):
+        raise ConfigError(f'--strategies {text!r}: a strategy with options is {{"name": "ewc", "weight": 5, ...}}')
+    return table
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

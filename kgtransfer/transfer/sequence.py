@@ -44,6 +44,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,7 @@ def steps(
     valid_size: int | None = 3000,
     test_size: int | None = None,
     seed: int = 0,
+    hops: int | None = None,
 ):
     """Yield the :class:`Step` of each snapshot, merged with what came before by ``operator``.
 
@@ -116,6 +118,8 @@ def steps(
         valid_size: validation triples kept for early stopping, a seeded sample (default: 3000; None: all).
         test_size: test triples kept per snapshot, a seeded sample (default: None, all).
         seed: seed of the samples and of random splits (default: 0).
+        hops: extension only: how far into a snapshot its triples may reach from the entities before
+            (default: None, the operator's 1).
     """
     import kgtransfer.knowledge.operators as ops
     from kgtransfer.data.splits import given_split, keep_in_train
@@ -128,6 +132,12 @@ def steps(
     if operator not in ("union", "extension", "intersection", "difference"):
         raise ConfigError(f"operator must be union, extension, intersection or difference, got {operator!r}")
     merge = getattr(ops, operator)
+    if hops is not None:
+        if operator != "extension":
+            raise ConfigError(f"hops applies to the extension operator only, not {operator}")
+        if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
+            raise ConfigError(f"hops must be a whole number >= 0, got {hops!r}")
+        merge = partial(ops.extension, hops=hops)
     names = list(names) if names is not None else [_default_name(s, i) for i, s in enumerate(snapshots)]
     if len(set(names)) != len(names):
         raise ConfigError(f"snapshot names must differ, got {names}")
@@ -546,6 +556,7 @@ def sequence(
     protocols: Sequence[str] = ("merged",),
     *,
     operator: str = "union",
+    hops: int | None = None,
     names: Sequence[str] | None = None,
     valid_size: int | None = 3000,
     test_size: int | None = None,
@@ -566,6 +577,8 @@ def sequence(
         strategies: strategy names, ``"+"``-combinations or Strategy objects (default: ``("fine-tune",)``).
         protocols: ``"merged"`` and/or ``"new-only"`` (default: ``("merged",)``).
         operator: how a snapshot joins what came before (default: ``"union"``).
+        hops: extension only: how far into a snapshot its triples may reach from the entities before
+            (default: None, the operator's 1).
         names: snapshot names (default: from the folders).
         valid_size: validation triples (a seeded sample of all seen so far) for early stopping (default: 3000).
         test_size: test triples per snapshot, a seeded sample (default: None, all).
@@ -612,12 +625,13 @@ def sequence(
         "strategies": [s.to_json() for s in strats],
         "protocols": list(protocols),
         "operator": operator,
+        **({"hops": hops} if hops is not None else {}),
         "valid_size": valid_size,
         "test_size": test_size,
         "task": task_config.to_dict(),
         "interleaved": interleaved,
     }
-    for step in steps(snapshots, operator, names, valid_size, test_size, config.seed):
+    for step in steps(snapshots, operator, names, valid_size, test_size, config.seed, hops):
         split = step.split
         vocab = split.vocab
         log(
@@ -1055,7 +1069,7 @@ def run_sequence_file(
         snapshots = ["data/ENTITY/0", "data/ENTITY/1"]   # relative to the file
         strategies = ["fine-tune", "shrink-perturb+replay", {name = "ewc", weight = 5.0}]
         protocols = ["merged", "new-only"]
-        operator = "union"
+        operator = "union"          # or "extension", with hops = 1
         valid_size = 2000
         interleaved = true   # a step's runs one batch each in turn (false: one after the other)
         [model]   # ModelConfig fields (default here: embedding + ComplEx, dim 128)
@@ -1099,6 +1113,7 @@ def run_sequence_file(
         "strategies",
         "protocols",
         "operator",
+        "hops",
         "names",
         "valid_size",
         "test_size",
@@ -1135,6 +1150,8 @@ def _check_spec_types(spec: dict, path: Path) -> None:
             raise ConfigError(f"{path}: [sequence] strategies must be a list of names or tables, got {value!r}")
         if key in ("scratch", "interleaved") and not isinstance(value, bool):
             raise ConfigError(f"{path}: [sequence] {key} must be true or false, got {value!r}")
+        if key == "hops" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{path}: [sequence] hops must be a whole number, got {value!r}")
         if key == "operator" and not isinstance(value, str):
             raise ConfigError(f"{path}: [sequence] operator must be a string, got {value!r}")
 

@@ -813,3 +813,35 @@ def test_a_fine_tuning_strategy_without_sequence_hooks_is_refused_as_such(name):
     """freeze-N was an unknown strategy in a sequence (its names were not read as the freeze-N family)."""
     with pytest.raises(ConfigError, match=rf"strategy '{name}' has no sequence hooks; sequences take: .*fine-tune"):
         strategy(name)
+
+
+def test_extension_steps_reach_as_far_as_hops(snapshots):
+    """``hops`` reaches the extension operator (it always merged at its default of 1 hop)."""
+    near, far = (list(steps(snapshots[:2], operator="extension", valid_size=None, hops=h))[-1] for h in (0, 3))
+    assert len(far.split.train) > len(near.split.train)
+    with pytest.raises(ConfigError, match="extension operator only"):
+        list(steps(snapshots[:2], hops=2))
+    with pytest.raises(ConfigError, match="whole number"):
+        list(steps(snapshots[:2], operator="extension", hops=-1))
+
+
+def test_cli_sequence_takes_hops_and_strategies_with_options(snapshots, tmp_path, monkeypatch, capsys):
+    from kgtransfer.cli import main
+    from kgtransfer.transfer import sequence as module
+
+    seen = {}
+
+    def record(*args, **kwargs):
+        seen.update(kwargs)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(module, "sequence", record)
+    monkeypatch.setattr(kgt, "sequence", record, raising=False)
+    args = ["sequence", *map(str, snapshots[:2]), "-o", str(tmp_path / "out"), "--operator", "extension"]
+    strategies = ["fine-tune", '{"name": "ewc", "weight": 5}']
+    assert main([*args, "--hops", "2", "--strategies", *strategies]) == 1
+    assert seen["hops"] == 2 and seen["strategies"] == ["fine-tune", {"name": "ewc", "weight": 5}]
+    capsys.readouterr()
+    for bad, says in (('{"weight": 5}', "a strategy with options is"), ("{ewc", "not a JSON object")):
+        assert main([*args, "--strategies", bad]) == 1
+        assert says in capsys.readouterr().err
