@@ -580,6 +580,7 @@ def cmd_sequence(args: argparse.Namespace) -> None:
         scratch=not args.no_scratch,
         interleaved=not args.sequential,
         log=print,
+        on_step=lambda partial: partial.save(args.output),  # a run stopped later keeps the steps done
     )
     result.save(args.output)
     print()

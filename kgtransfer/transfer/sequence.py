@@ -657,6 +657,7 @@ def sequence(
                     carried[(p, s.name)] = net
                     moments[(p, s.name)] = net_moments
             prev_vocab = vocab
+            _report(on_step, records, setup)
             continue
 
         def run_strategy(protocol, s, step=step, all_train=all_train, prev_vocab=prev_vocab, vocab=vocab):
@@ -712,10 +713,7 @@ def sequence(
                 shared[s.name] = record
             records.append(record)
         prev_vocab = vocab
-        if on_step is not None:
-            partial = SequenceResult(list(records), setup)
-            partial.add_time_to_quality()
-            on_step(partial)
+        _report(on_step, records, setup)
     out = SequenceResult(records, setup)
     out.add_time_to_quality()
     return out
@@ -1131,13 +1129,22 @@ def run_sequence_file(
     snapshots = [_relative(path.parent, s) for s in spec.pop("snapshots")]
     if interleaved is not None:
         spec["interleaved"] = interleaved
-    try:
-        result = sequence(snapshots, model, config, task=task, log=print, **spec)
+    out = Path(out or Path("runs") / name)
+    try:  # saved after every step too: a run stopped later keeps the steps done
+        result = sequence(snapshots, model, config, task=task, log=print, on_step=lambda r: r.save(out), **spec)
     except ConfigError as e:  # a setting of the file; other errors (a step's data, a bug) keep their own type
         raise ConfigError(f"{path}: {e}") from e
-    result.save(Path(out or Path("runs") / name))
+    result.save(out)
     print(result.summary())
     return result
+
+
+def _report(on_step, records: list[dict], setup: dict) -> None:
+    """Hand ``on_step`` the result so far (after every step, the first included)."""
+    if on_step is not None:
+        partial = SequenceResult(list(records), setup)
+        partial.add_time_to_quality()
+        on_step(partial)
 
 
 def _check_spec_types(spec: dict, path: Path) -> None:

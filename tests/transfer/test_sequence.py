@@ -845,3 +845,33 @@ def test_cli_sequence_takes_hops_and_strategies_with_options(snapshots, tmp_path
     for bad, says in (('{"weight": 5}', "a strategy with options is"), ("{ewc", "not a JSON object")):
         assert main([*args, "--strategies", bad]) == 1
         assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("entry", ["cli", "file"])
+def test_a_stopped_sequence_keeps_the_steps_it_finished(snapshots, tmp_path, monkeypatch, entry):
+    """The CLI and sequence files save after every step (they saved only at the end)."""
+    from kgtransfer.cli import main
+    from kgtransfer.transfer import sequence as module
+
+    real = module.sequence
+
+    def stop_after_step_0(*args, on_step=None, **kwargs):
+        def save_then_stop(result):
+            on_step(result)
+            raise EmptySplitError("step 1: stopped")
+
+        return real(*args, on_step=save_then_stop, **kwargs)
+
+    monkeypatch.setattr(module, "sequence", stop_after_step_0)
+    monkeypatch.setattr(kgt, "sequence", stop_after_step_0, raising=False)
+    out = tmp_path / "out"
+    if entry == "cli":
+        args = ["sequence", *map(str, snapshots[:2]), "-o", str(out), "--dim", "8", "--epochs", "1", "--threads", "1"]
+        assert main(args) == 1
+    else:
+        toml = tmp_path / "seq.toml"
+        text = '[sequence]\nsnapshots = ["toy/0", "toy/1"]\n[model]\ndim = 8\n[train]\nepochs = 1\nthreads = 1\n'
+        toml.write_text(text, encoding="utf-8")
+        with pytest.raises(EmptySplitError):
+            module.run_sequence_file(toml, out)
+    assert [r["step"] for r in SequenceResult.load(out).records] == [0]
