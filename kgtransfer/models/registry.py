@@ -17,19 +17,42 @@ from kgtransfer.registry import DECODERS, ENCODERS, normalize
 __all__ = ["DECODERS", "ENCODERS", "check_decoder_dim", "decoder", "encoder", "normalize"]
 
 
-def encoder(name: str | Encoder, **kwargs: Any) -> Encoder:
+def encoder(name: str | Encoder, graph=None, **kwargs: Any) -> Encoder:
     """Build the encoder registered as ``name`` with ``kwargs``; an :class:`Encoder` is returned as is.
+
+    ``kgt.encoder("rgcn", kg, dim=64)`` sizes it for a graph: one row per entity and relation of
+    ``kg``'s vocabulary, in the ids of ``kg.to_pyg()``, whose ``edge_index`` and ``edge_type`` it encodes.
 
     Args:
         name: a registered name such as ``"rgcn"``, ``"CompGCN"``, ``"embedding"``, or an encoder.
+        graph: a :class:`~kgtransfer.knowledge.graph.KnowledgeGraph` (or a ``to_pyg()`` Data) that
+            gives ``num_nodes`` and ``num_relations`` (default: none, pass them).
         **kwargs: constructor arguments (``num_nodes``, ``dim``, ``num_relations``, ...).
 
     Raises:
         RegistryError: the name is not registered.
+        TypeError: ``graph`` is neither a graph nor a message graph, or sizes given twice.
     """
     if isinstance(name, Encoder):
         return name
+    if graph is not None:
+        if {"num_nodes", "num_relations"} & set(kwargs):
+            raise TypeError("encoder(name, graph): the graph gives num_nodes and num_relations; do not pass them too")
+        kwargs = {**_sizes_of(graph), **kwargs}
     return ENCODERS[name](**kwargs)
+
+
+def _sizes_of(graph) -> dict[str, int]:
+    """``num_nodes`` and ``num_relations`` (original relations) of a KnowledgeGraph or its message graph."""
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    if isinstance(graph, KnowledgeGraph):
+        graph = graph.to_pyg()
+    if not hasattr(graph, "num_base_relations"):
+        raise TypeError(
+            f"encoder(name, graph): graph must be a KnowledgeGraph or its to_pyg() Data, got {type(graph).__name__}"
+        )
+    return {"num_nodes": int(graph.num_nodes), "num_relations": int(graph.num_base_relations)}
 
 
 def decoder(name: str | Decoder, **kwargs: Any) -> Decoder:

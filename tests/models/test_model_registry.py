@@ -86,3 +86,27 @@ def test_check_decoder_dim():
             check_decoder_dim(name, 201)
     with pytest.raises(RegistryError):
         check_decoder_dim("nope", 2)
+
+
+def test_an_encoder_sized_for_a_graph_encodes_its_message_graph():
+    import kgtransfer as kgt
+    from kgtransfer.errors import IncompatibleModelsError
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    ex = "http://example.org/"
+    rows = [(f"<{ex}e{i % 30}>", f"<{ex}p{i % 3}>", f"<{ex}e{i * 7 % 29}>") for i in range(90)]
+    k = KnowledgeGraph.from_triples(rows)
+    data = k.to_pyg()
+    enc = kgt.encoder("rgcn", k, dim=8)
+    assert (enc.num_nodes, enc.num_relations) == (data.num_nodes, data.num_base_relations) == (30, 3)
+    entities, relations = enc(data.edge_index, data.edge_type)
+    assert entities.shape == (30, 8) and relations.shape == (3, 8)
+    assert kgt.encoder("compgcn", data, dim=8).num_nodes == 30  # its message graph sizes it too
+    with pytest.raises(TypeError, match="KnowledgeGraph or its to_pyg"):
+        kgt.encoder("rgcn", 30)
+    with pytest.raises(TypeError, match="do not pass them too"):
+        kgt.encoder("rgcn", k, num_nodes=30, dim=8)
+    # DESIGN's sketch: composing a pretrained encoder with one sized for another graph says how to do it
+    other = kgt.encoder("rgcn", KnowledgeGraph.from_triples([(f"<{ex}a>", f"<{ex}p>", f"<{ex}b>")]), dim=8)
+    with pytest.raises(IncompatibleModelsError, match="compose=op"):
+        kgt.compose(enc, other)
