@@ -556,11 +556,15 @@ def label_iri(namespace: str, label: str) -> str:
     return f"<{namespace}{quote(label, safe=LABEL_SAFE)}>"
 
 
+#: The characters of an N-Triples IRI: any but ``<>"{}|^`\`` and controls, or a ``\uXXXX`` /
+#: ``\UXXXXXXXX`` escape.
+_IRI_CHARS = r'(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})'
+
 #: A field written in N-Triples syntax: an absolute IRI ``<scheme:...>`` or a literal ``"..."`` with
 #: its language tag or datatype (anything else, ``<unk>`` or ``"Weird Al" Yankovic``, is a label).
 _NTRIPLES_FIELD = re.compile(
-    r'<[A-Za-z][A-Za-z0-9+.-]*:[^<>"{}|^`\\\x00-\x20]*>'
-    r'|"(?:[^"\\\n\r]|\\.)*"(?:@[A-Za-z]+(?:-[A-Za-z0-9]+)*|\^\^<[^<>"{}|^`\\\x00-\x20]+>)?'
+    rf"<[A-Za-z][A-Za-z0-9+.-]*:{_IRI_CHARS}*>"
+    rf'|"(?:[^"\\\n\r]|\\.)*"(?:@[A-Za-z]+(?:-[A-Za-z0-9]+)*|\^\^<{_IRI_CHARS}+>)?'
 )
 
 

@@ -382,6 +382,12 @@ def test_tsv_fields_in_ntriples_syntax_are_those_terms(tmp_path):
     path.write_text('"x"\t<http://e/p>\t<http://e/b>\n')
     with pytest.raises(RDFSyntaxError, match=r"export\.tsv:1: a literal can only be the tail"):
         kgt.load(path)
+    # N-Triples escapes in IRIs are read as N-Triples reads them (the field was taken for a label)
+    path.write_text('<http://e/caf\\u00E9>\t<http://e/p>\t"x"^^<http://e/\\U0001F600>\n', encoding="utf-8")
+    assert ("<http://e/café>", "<http://e/p>", '"x"^^<http://e/\U0001f600>') in kgt.load(path)
+    path.write_text("<http://e/a\\u0020b>\t<http://e/p>\t<http://e/b>\n")  # an escaped space: no IRI
+    with pytest.raises(RDFSyntaxError, match=r"export\.tsv:1: .*is not an N-Triples IRI"):
+        kgt.load(path)
 
 
 def test_an_on_disk_oxigraph_store_loads_by_its_path(tmp_path):
