@@ -200,23 +200,36 @@ def normalize_label(text: str) -> str:
     return _SEPARATORS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
-def _labels(kg: KnowledgeGraph) -> dict[str, set[str]]:
-    """Normalized label -> the IRIs carrying it (rdfs:label, skos:prefLabel)."""
+def _labels(kg: KnowledgeGraph) -> dict[str, dict[str, set[str]]]:
+    """Normalized label -> its language (primary subtag, ``""`` untagged) -> the IRIs carrying it.
+
+    Labels are read from rdfs:label and skos:prefLabel.
+    """
     pred_ids = [i for i in (kg.term_id(p) for p in LABEL_PREDICATES) if i is not None]
-    out: dict[str, set[str]] = defaultdict(set)
+    out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     if not pred_ids:
         return out
     rows = kg.triples[np.isin(kg.triples[:, 1], pred_ids)]
     terms = kg.terms
     for s, o in rows[:, [0, 2]].tolist():
         if terms[s][0] == "<" and terms[o][0] == '"':
-            out[normalize_label(T.literal_parts(terms[o])[0])].add(terms[s])
+            text, _, lang = T.literal_parts(terms[o])
+            out[normalize_label(text)][(lang or "").split("-")[0]].add(terms[s])
     return out
+
+
+def _named(by_language: dict[str, set[str]], lang: str) -> set[str]:
+    """The IRIs a label in ``lang`` names: those carrying it in that language or untagged; any, untagged."""
+    if not lang:
+        return set().union(*by_language.values())
+    return by_language.get(lang, set()) | by_language.get("", set())
 
 
 def align_labels(k1: KnowledgeGraph, k2: KnowledgeGraph) -> Alignment:
     """Map each K2 entity to the K1 entity with the same normalized label.
 
+    Labels match in one language: a tagged label matches K1 labels of its language (``en`` and
+    ``en-GB`` alike) and untagged ones, an untagged label matches any ("Gift"@de is not "gift"@en).
     A label carried by several K1 entities is ambiguous and aligns nothing (counted in
     ``ambiguous``). Only K2 entities that K1 states no facts about are mapped: an entity of K1
     stays itself (two K1 entities are never merged because K2 relabelled one), a K2 entity whose
@@ -227,17 +240,20 @@ def align_labels(k1: KnowledgeGraph, k2: KnowledgeGraph) -> Alignment:
     in_k1 = _own_entities(k1)
     targets: dict[str, set[str]] = defaultdict(set)
     ambiguous = 0
-    for label, iris2 in l2.items():
-        iris1 = l1.get(label)
-        if not iris1:
+    for label, languages in l2.items():
+        if label not in l1:
             continue
-        if len(iris1) > 1:
-            ambiguous += 1
-            continue
-        (target,) = iris1
-        for x in iris2:
-            if x not in in_k1:
-                targets[x].add(target)
+        for lang, iris2 in languages.items():
+            iris1 = _named(l1[label], lang)
+            if not iris1:
+                continue
+            if len(iris1) > 1:
+                ambiguous += 1
+                continue
+            (target,) = iris1
+            for x in iris2:
+                if x not in in_k1:
+                    targets[x].add(target)
     mapping = {x: next(iter(t)) for x, t in targets.items() if len(t) == 1}
     sources: dict[str, list[str]] = defaultdict(list)
     for x, target in mapping.items():

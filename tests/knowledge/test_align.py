@@ -232,3 +232,30 @@ def test_labels_never_merge_two_k2_entities_into_one():
     )
     alignment = kgt.align(k1, k2, "labels")
     assert alignment.mapping == {iri(K2, "f"): iri(K1, "fan")} and alignment.ambiguous == 1
+
+
+def test_labels_match_in_one_language():
+    """Labels "Gift"@de (poison) and "gift"@en (present) were one: the two entities aligned to either."""
+    label = "<http://www.w3.org/2000/01/rdf-schema#label>"
+    k1 = kgt.KnowledgeGraph.from_triples(
+        [
+            (iri(K1, "poison"), label, '"Gift"@de'),
+            (iri(K1, "present"), label, '"gift"@en'),
+            (iri(K1, "pump"), label, '"Pump"'),
+        ]
+    )
+    k2 = kgt.KnowledgeGraph.from_triples(
+        [
+            (iri(K2, "geschenk"), label, '"GIFT"@en-GB'),  # en-GB is English
+            (iri(K2, "toxin"), label, '"gift"@DE'),
+            (iri(K2, "either"), label, '"gift"'),  # untagged: both K1 entities, so ambiguous
+            (iri(K2, "pumpe"), label, '"pump"@de'),  # an untagged K1 label matches every language
+        ]
+    )
+    alignment = kgt.align(k1, k2, "labels")
+    assert alignment.mapping == {
+        iri(K2, "geschenk"): iri(K1, "present"),
+        iri(K2, "toxin"): iri(K1, "poison"),
+        iri(K2, "pumpe"): iri(K1, "pump"),
+    }
+    assert alignment.ambiguous == 1
