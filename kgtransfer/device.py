@@ -32,3 +32,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if out.type == "cuda" and out.index is not None and out.index >= torch.cuda.device_count():
         raise ConfigError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return out
+
+
+def world_size() -> int:
+    """Processes of the running ``torch.distributed`` job (1 outside one)."""
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1

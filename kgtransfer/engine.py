@@ -266,20 +266,21 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
         model.train()
         t0, total, count, paused = time.perf_counter(), 0.0, 0, paused_seconds()
         batches = _my_batches(task.batches(epoch, config.batch_size, generator), world)
-        for batch, counts in _batch_progress(batches, task, config if _is_main(world) else None, epoch):
+        for batch, weight in _batch_progress(batches, task, config if _is_main(world) else None, epoch, world):
             pause()  # interleaved trainings (kgtransfer.interleave) take their turns here; else a no-op
             optimizer.zero_grad(set_to_none=True)
             with autocast:
                 loss = step(batch)
-            if not torch.isfinite(loss):
+            if not _finite_everywhere(loss, world):
                 raise TrainingDivergedError(
-                    f"epoch {epoch}: the loss became {loss.item()} at lr {config.lr:g}; lower the learning rate"
+                    f"epoch {epoch}: the loss became {loss.item()} at lr {config.lr:g}"
+                    f"{'' if world is None else ' on some rank'}; lower the learning rate"
                 )
-            (loss if counts else loss * 0.0).backward()  # DDP averages the gradients over the ranks here
+            (loss * weight if weight != 1 else loss).backward()  # DDP averages the gradients over the ranks here
             if config.grad_clip > 0:
                 clip_gradients(model.parameters(), config.grad_clip)
             optimizer.step()
-            if counts:
+            if weight:
                 total, count = total + loss.item(), count + 1
         if world is not None:  # the epoch's mean loss over every rank's batches, the same on every rank
             total, count = _sum_over_ranks([total, count], world)
@@ -351,7 +352,7 @@ def _postfix(history: History, metric: str) -> dict:
     return out
 
 
-def _batch_progress(batches, task, config: TrainConfig | None, epoch: int):
+def _batch_progress(batches, task, config: TrainConfig | None, epoch: int, world: World | None = None):
     """Per-batch progress for long epochs: a second bar that appears when an epoch runs past 2 s."""
     if config is None or not config.progress:
         return batches
@@ -360,7 +361,7 @@ def _batch_progress(batches, task, config: TrainConfig | None, epoch: int):
     count, name = getattr(task, "num_batches", None), job_name()
     return tqdm(
         batches,
-        total=count(config.batch_size) if callable(count) else None,
+        total=-(-count(config.batch_size) // (world.size if world else 1)) if callable(count) else None,
         desc=f"{name} epoch {epoch}" if name else f"epoch {epoch}",
         unit="batch",
         leave=False,
@@ -509,18 +510,32 @@ def _step_module(model: nn.Module, task, world: World | None) -> nn.Module:
     return DistributedDataParallel(step, device_ids=device_ids, find_unused_parameters=True)
 
 
-def _my_batches(batches: Iterator, world: World | None) -> Iterator[tuple[object, bool]]:
-    """``(batch, counts)``: round-robin shares of the batches.
+def _my_batches(batches: Iterator, world: World | None) -> Iterator[tuple[object, float]]:
+    """``(batch, weight)``: round-robin shares of the batches, each loss's weight in the round's step.
 
-    A rank with nothing left in the last round steps on a batch of another rank with ``counts``
-    false: its loss is multiplied by zero, so it adds zero gradients to DDP's all-reduce (which
-    every rank must join) and the ranks still take the same optimizer step.
+    DDP averages the gradients of the ``N`` ranks; a round that holds ``k < N`` batches (the last
+    of an epoch) weighs them ``N / k``, so the step follows the mean gradient of its ``k`` batches,
+    as one process would. A rank with nothing in that round steps on another rank's batch with
+    weight 0: it adds zero gradients to the all-reduce, which every rank must join.
     """
     if world is None:
         for batch in batches:
-            yield batch, True
+            yield batch, 1.0
         return
     items = list(batches)
     for start in range(0, len(items), world.size):
-        index = start + world.rank
-        yield (items[index], True) if index < len(items) else (items[start], False)
+        index, k = start + world.rank, min(world.size, len(items) - start)
+        yield (items[index], world.size / k) if index < len(items) else (items[start], 0.0)
+
+
+def _finite_everywhere(loss: Tensor, world: World | None) -> bool:
+    """Whether the loss is finite on this rank and, under torchrun, on every rank (one all-reduce).
+
+    A rank that raised alone would leave the others waiting in DDP's all-reduce for ever.
+    """
+    finite = bool(torch.isfinite(loss))
+    if world is None:
+        return finite
+    flag = torch.tensor([float(finite)], device=world.device)
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+    return bool(flag.item())

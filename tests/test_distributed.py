@@ -23,9 +23,9 @@ def counted_init(self, *args, **kwargs):
     seen["ddp"] += 1
     ddp_init(self, *args, **kwargs)
 def counted_batches(*args):
-    for batch, counts in my_batches(*args):
-        seen["idle"] += not counts
-        yield batch, counts
+    for batch, weight in my_batches(*args):
+        seen["idle"] += weight == 0
+        yield batch, weight
 DistributedDataParallel.__init__, engine._my_batches = counted_init, counted_batches
 
 ex = "http://example.org/"
@@ -153,3 +153,56 @@ def test_two_ranks_of_sampled_gnn_training_match_one_process(tmp_path):
         assert abs(x - y) <= 0.15 * x
     assert abs(ref["valid"] - got["valid"]) <= 0.15
     assert min(ref["valid"], got["valid"]) > 0.3
+
+
+SGD = r"""
+import os, sys, torch
+import kgtransfer as kgt
+from kgtransfer.knowledge.graph import KnowledgeGraph
+ex = "http://example.org/"
+rows = [(f"<{ex}e{i}>", f"<{ex}p{i % 3}>", f"<{ex}e{(i * 7 + 1) % 40}>") for i in range(160)]
+kg = KnowledgeGraph.from_triples(rows, name="toy")
+cfg = kgt.TrainConfig(
+    epochs=3, lr=0.5, optimizer="sgd", grad_clip=0.0, batch_size=int(sys.argv[2]), eval_every=3, patience=0,
+    progress=False, threads=1,
+)
+result = kgt.train(kg, encoder="embedding", decoder="distmult", dim=8, config=cfg)
+rank = int(os.environ.get("RANK", "0"))
+torch.save({k: v.cpu() for k, v in result.model.state_dict().items()}, os.path.join(sys.argv[1], f"rank{rank}.pt"))
+
+from kgtransfer.tasks.node_classification import train_entity_typing  # full-graph steps, one per epoch
+rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+typed = KnowledgeGraph.from_triples(rows[:120] + [(f"<{ex}e{i}>", rdf_type, f"<urn:C{i % 2}>") for i in range(30)])
+cfg = kgt.TrainConfig(epochs=2, lr=0.5, optimizer="sgd", grad_clip=0.0, patience=0, progress=False, threads=1)
+typing = train_entity_typing(typed, model=kgt.ModelConfig(encoder="rgcn", dim=8), config=cfg, ratios=(0.6, 0.2, 0.2))
+torch.save({k: v.cpu() for k, v in typing.model.state_dict().items()}, os.path.join(sys.argv[1], f"typing{rank}.pt"))
+"""
+
+
+@pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")
+def test_two_ranks_take_the_steps_of_one_process(tmp_path):
+    """Plain SGD, no clipping: 2 ranks with batches of 32 queries end where 1 process with batches of 64 does.
+
+    Every round of two rank batches holds the queries of one batch of 64 (the shuffle is the epoch
+    generator's, the same on every rank); the last of the 272 queries' rounds has one batch of 16
+    on rank 0 alone, whose loss is weighted 2 so that DDP's average over the ranks is its gradient
+    (it was half of it). Entity typing's one full-graph step per epoch takes one share of the training
+    nodes per rank. Tolerance: float32 round-off of the averaged gradients.
+    """
+    script = tmp_path / "train.py"
+    script.write_text(SGD)
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    single = subprocess.run([sys.executable, str(script), str(one), "64"], capture_output=True, text=True, env=env)
+    assert single.returncode == 0, single.stderr[-3000:]
+    cmd = [torchrun, "--standalone", "--nproc_per_node=2", str(script), str(two), "32"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for name in ("rank", "typing"):  # entity typing: each rank takes half of the one full-graph batch
+        ref = torch.load(one / f"{name}0.pt", weights_only=True)
+        for rank in (0, 1):
+            got = torch.load(two / f"{name}{rank}.pt", weights_only=True)
+            for key, value in ref.items():
+                assert torch.allclose(got[key], value, atol=1e-5), (name, key, (got[key] - value).abs().max())

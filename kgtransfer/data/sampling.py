@@ -23,8 +23,11 @@ is the same algorithm in vectorized torch, with no extension, on any device. It 
 node_sampler=sampler, input_nodes=...)`` for entity typing, ``LinkLoader(data, link_sampler=sampler,
 edge_label_index=..., input_id=...)`` for link prediction (with PyG's binary or triplet negative
 sampling), where ``data`` is the message graph the sampler was built on (:func:`kgtransfer.to_pyg`).
-A seed link that is an edge of that graph (``input_id`` its edge or triple id) is left out of its
-batch's messages, both directions.
+A seed link that is an edge of that graph, either way round, is left out of its batch's messages
+in both directions when ``input_id`` names it (its edge or triple id; without ``input_id`` PyG numbers
+the links by position, which names the graph's edges only when ``edge_label_index`` is left out).
+Batches list their edges hop by hop with ``num_sampled_edges``, as PyG's samplers do, so PyG's
+``trim_to_layer`` works on them.
 """
 
 from __future__ import annotations
@@ -181,18 +184,34 @@ class NeighbourSampler(BaseSampler):
         return edge_sample(index, sample, self.num_nodes, disjoint=False, neg_sampling=neg_sampling)
 
     def _own_triples(self, ids: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
-        """The triple ids of the links ``rows -> cols`` whose ``ids`` are message edges with those two ends."""
+        """The triple ids of the links ``rows -> cols`` whose ``ids`` are message edges joining those two ends."""
         ids, rows, cols = (x.to(self.src.device) for x in (ids, rows, cols))
         edge = ids < self.num_edges
-        ids = ids[edge]
+        ids, rows, cols = ids[edge], rows[edge], cols[edge]
         ends = self.edge_index.index_select(1, ids)
-        return ids[(ends[0] == rows[edge]) & (ends[1] == cols[edge])] % (self.num_edges // 2)
+        joins = ((ends[0] == rows) & (ends[1] == cols)) | ((ends[0] == cols) & (ends[1] == rows))
+        return ids[joins] % (self.num_edges // 2)
 
     def _sampler_output(self, seed: Tensor, _time: Tensor | None, exclude: Tensor | None = None) -> SamplerOutput:
-        """:meth:`sample` as PyG's ``SamplerOutput`` (``row -> col`` local edges, ``edge`` their ids in the graph)."""
+        """:meth:`sample` as PyG's ``SamplerOutput``: ``row -> col`` local edges, ``edge`` their ids in the graph.
+
+        Edges come hop by hop, as from PyG's samplers (those into the seeds first), with
+        ``num_sampled_edges`` per hop, so PyG's ``trim_to_layer`` can cut them layer by layer.
+        """
         sub = self.sample(seed, exclude=exclude)
         row, col = sub.edge_index
-        return SamplerOutput(node=sub.n_id, row=row, col=col, edge=sub.e_id, num_sampled_nodes=sub.num_sampled_nodes)
+        ends = torch.tensor(sub.num_sampled_nodes[:-1], device=col.device).cumsum(0)
+        hop = torch.searchsorted(ends, col, right=True)  # an edge drawn at hop l ends in a node of hop l - 1
+        order = torch.sort(hop, stable=True).indices
+        edges = torch.bincount(hop, minlength=len(self.fanouts)).tolist()
+        return SamplerOutput(
+            node=sub.n_id,
+            row=row[order],
+            col=col[order],
+            edge=sub.e_id[order],
+            num_sampled_nodes=sub.num_sampled_nodes,
+            num_sampled_edges=edges,
+        )
 
     def _scratch(self, name: str, size: int, fill, device) -> Tensor:
         """A graph-sized array kept between samples (allocated once), all ``fill`` between samples."""

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import Tensor
 
-from kgtransfer.device import model_device
+from kgtransfer.device import model_device, world_size
 
 if TYPE_CHECKING:
     from kgtransfer.config import TaskConfig
@@ -384,12 +384,6 @@ def evaluate_link_prediction(
     return Metrics({**per_side["both"], **per_side, "num_triples": len(triples), "filtered": index is not None})
 
 
-def _world_size() -> int:
-    """Processes of the running ``torch.distributed`` job (1 outside one)."""
-    dist = torch.distributed
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
 def _check_side(side: str) -> None:
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}, got {side!r}")
@@ -574,7 +568,7 @@ class LinkPredictionTask:
     def num_batches(self, batch_size: int) -> int:
         """Batches per epoch (all ranks together)."""
         if self.mode == "full":
-            return _world_size()
+            return world_size()
         rows = len(self.train) if self.mode == "sampled" or self.loss_kind != "1-n" else len(self.queries)
         return -(-rows // batch_size)
 
@@ -592,7 +586,7 @@ class LinkPredictionTask:
                 yield order[start : start + batch_size], seed
             return
         if self.mode == "full":  # under torchrun one share per rank, so the averaged gradient is the full batch's
-            batch_size = max(-(-len(self.queries) // _world_size()), 1)
+            batch_size = max(-(-len(self.queries) // world_size()), 1)
         rows = self.queries if self.loss_kind == "1-n" else self.train
         order = torch.randperm(len(rows), generator=generator).to(rows.device)
         for start in range(0, len(rows), batch_size):

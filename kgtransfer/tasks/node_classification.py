@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgtransfer.data.splits import NodeSplit
-from kgtransfer.device import model_device
+from kgtransfer.device import model_device, world_size
 from kgtransfer.errors import EmptySplitError
 from kgtransfer.rng import seeded
 from kgtransfer.tasks.typing_labels import RDF_TYPE
@@ -228,18 +228,18 @@ class NodeClassificationTask:
         return self
 
     def num_batches(self, batch_size: int) -> int:
-        """Steps per epoch."""
-        return 1 if self.mode == "full" else -(-len(self.rows["train"]) // batch_size)
+        """Batches per epoch (all ranks together)."""
+        return world_size() if self.mode == "full" else -(-len(self.rows["train"]) // batch_size)
 
     def size(self) -> int:
         """Work per step: message edges plus nodes, times the classes."""
         return int(self.graph.edge_index.size(1) + self.graph.num_nodes) * max(self.num_classes, 1)
 
     def batches(self, epoch: int, batch_size: int, generator: torch.Generator) -> Iterator:
-        """Full mode: one batch, the training rows. Sampled: shuffled ``(rows, seed)`` batches."""
+        """Full mode: the training rows, under torchrun one share per rank. Sampled: shuffled ``(rows, seed)``."""
         rows = self.rows["train"]
-        if self.mode != "sampled":
-            yield rows
+        if self.mode != "sampled":  # the ranks' shares average to the full batch's gradient
+            yield from torch.tensor_split(rows, max(1, min(world_size(), len(rows))))
             return
         order = torch.randperm(len(rows), generator=generator).to(rows.device)
         seeds = torch.randint(2**62, (self.num_batches(batch_size),), generator=generator).tolist()

@@ -213,3 +213,40 @@ def test_pyg_loaders_refuse_repeated_input_nodes_and_seed_times():
         next(iter(NodeLoader(graph, node_sampler=sampler, input_nodes=torch.tensor([1, 1, 2]), batch_size=3)))
     with pytest.raises(ValueError, match="time"):
         sampler.sample_from_edges(EdgeSamplerInput(None, torch.tensor([0]), torch.tensor([1]), time=torch.tensor([3])))
+
+
+def test_pyg_loader_batches_come_hop_by_hop_so_pyg_trims_them_per_layer():
+    from torch_geometric.loader import NodeLoader
+    from torch_geometric.nn.models import GraphSAGE
+
+    graph = _graph(num_triples=600)
+    graph.x = torch.randn(graph.num_nodes, 6, generator=torch.Generator().manual_seed(0))
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (4, 3))
+    batch = next(iter(NodeLoader(graph, node_sampler=sampler, input_nodes=torch.arange(8), batch_size=8)))
+    assert sum(batch.num_sampled_edges) == batch.edge_index.size(1) and len(batch.num_sampled_edges) == 2
+    hop_ends = torch.tensor(batch.num_sampled_nodes).cumsum(0)
+    target_hop = torch.searchsorted(hop_ends, batch.edge_index[1], right=True)
+    assert torch.equal(target_hop, target_hop.sort().values)  # those into the seeds first
+    assert int((target_hop == 0).sum()) == batch.num_sampled_edges[0]
+    model = GraphSAGE(6, 5, num_layers=2).eval()
+    whole = model(batch.x, batch.edge_index)[:8]
+    trimmed = model(
+        batch.x,
+        batch.edge_index,
+        num_sampled_nodes_per_hop=batch.num_sampled_nodes,
+        num_sampled_edges_per_hop=batch.num_sampled_edges,
+    )[:8]
+    assert torch.allclose(whole, trimmed, atol=1e-6)  # trimming dropped only what the seeds do not need
+
+
+def test_pyg_link_loader_leaves_out_a_seed_link_given_either_way_round():
+    from torch_geometric.loader import LinkLoader
+
+    graph = _graph(num_triples=300, num_nodes=40)
+    num_triples = graph.triples.size(0)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (50,))
+    ids = torch.arange(10)
+    reversed_links = graph.triples[ids][:, [2, 0]].t()  # tail -> head, named by the triple's id
+    loader = LinkLoader(graph, link_sampler=sampler, edge_label_index=reversed_links, input_id=ids, batch_size=10)
+    batch = next(iter(loader))
+    assert not torch.isin(batch.e_id % num_triples, ids).any()
