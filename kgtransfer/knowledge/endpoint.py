@@ -2,7 +2,8 @@
 
 A call gets ``timeout`` seconds in total, covering every attempt, every page and every byte: a
 server that trickles a byte every half second is cut off at the deadline, not after one read
-timeout per byte. Connecting waits at most :data:`CONNECT_TIMEOUT` seconds; a body larger than
+timeout per byte. Connecting waits at most :data:`CONNECT_TIMEOUT` seconds, the answer as long as
+the deadline allows (a query may run for minutes before its first byte); a body larger than
 ``max_bytes`` is refused; connection errors and 5xx answers are retried ``retries`` times with
 exponential backoff, while time is left. Every failure becomes an :class:`EndpointError` (or a
 :class:`SparqlQueryError` when the server rejects the query) naming the endpoint.
@@ -92,11 +93,36 @@ def post(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _patient(connection: type, read_timeout: float) -> type:
+    """``connection`` whose socket, once connected (within the connect timeout), waits ``read_timeout``."""
+
+    class Patient(connection):
+        def connect(self):
+            super().connect()
+            self.sock.settimeout(read_timeout)
+
+    return Patient
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def do_open(self, http_class, req, **kwargs):
+        return super().do_open(_patient(http_class, getattr(req, "read_timeout", req.timeout)), req, **kwargs)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def do_open(self, http_class, req, **kwargs):
+        return super().do_open(_patient(http_class, getattr(req, "read_timeout", req.timeout)), req, **kwargs)
+
+
+_OPENER = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
+
+
 def _attempt(request, endpoint: str, deadline: Deadline, label: str, max_bytes: int) -> tuple[bytes, str]:
     left = deadline.left()
     if left <= 0:
         raise TimeoutError("deadline passed")
-    response = urllib.request.urlopen(request, timeout=min(CONNECT_TIMEOUT, left))  # noqa: S310 - the user's endpoint
+    request.read_timeout = left  # connect within CONNECT_TIMEOUT, then wait for the answer until the deadline
+    response = _OPENER.open(request, timeout=min(CONNECT_TIMEOUT, left))
     with response:
         sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
         declared = response.headers.get("Content-Length")
@@ -153,15 +179,21 @@ def parse_boolean(body: bytes, content_type: str, endpoint: str, label: str) -> 
     return value
 
 
-def parse_solutions(body: bytes, content_type: str, endpoint: str, label: str) -> tuple[list[str], list[dict]]:
-    """``(variables, rows)`` of SELECT results; each row maps variables to canonical term strings."""
+def parse_solutions(
+    body: bytes, content_type: str, endpoint: str, label: str, blanks: dict[str, str] | None = None
+) -> tuple[list[str], list[dict]]:
+    """``(variables, rows)`` of SELECT results; each row maps variables to canonical term strings.
+
+    ``blanks`` maps the server's blank-node labels to ours (``_:r0``, ...); pass one dict to every
+    page of a paged query, so that a label names one node across them (default: this body's own).
+    """
+    blanks = {} if blanks is None else blanks
     if _is_xml(body, content_type):
-        return _xml_solutions(_xml(body, endpoint, label), endpoint, label)
+        return _xml_solutions(_xml(body, endpoint, label), endpoint, label, blanks)
     doc = _json(body, endpoint, label)
     try:
         variables = [str(v) for v in doc["head"].get("vars", [])]
         bindings = doc["results"]["bindings"]
-        blanks: dict[str, str] = {}
         rows = [{str(k): _json_term(v, blanks) for k, v in b.items()} for b in bindings]
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         problem = f"{type(e).__name__}: {e}"
@@ -222,14 +254,13 @@ def _json_term(v: dict, blanks: dict[str, str]) -> str:
 _RES = "{http://www.w3.org/2005/sparql-results#}"
 
 
-def _xml_solutions(root, endpoint: str, label: str) -> tuple[list[str], list[dict]]:
+def _xml_solutions(root, endpoint: str, label: str, blanks: dict[str, str]) -> tuple[list[str], list[dict]]:
     try:
         head = root.find(_RES + "head")
         variables = [v.attrib["name"] for v in head.findall(_RES + "variable")] if head is not None else []
         results = root.find(_RES + "results")
         if results is None:
             raise ValueError("no <results>")
-        blanks: dict[str, str] = {}
         rows = []
         for result in results.findall(_RES + "result"):
             row = {}

@@ -22,6 +22,7 @@ import csv
 import io
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -537,7 +538,8 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
     pages: list[tuple[bytes, str]] = []
     variables: list[str] = []
     rows: list[dict] = []
-    offset, budget, previous, repeats = 0, max_bytes, None, 0
+    blanks: dict[str, str] = {}  # the server's blank-node labels name one node across pages
+    offset, budget, previous, repeats, short, blank_pages = 0, max_bytes, None, 0, None, 0
     while True:
         q = with_page(text, page_size, offset) if page_size else text
         body, ctype = post(endpoint, q, ACCEPT[kind], deadline, retries, label, budget)
@@ -549,18 +551,43 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
                 "ignore OFFSET (try without page_size or with a larger one)"
             )
         previous = body
-        if kind == "graph":  # the pages are parsed together: a server's blank-node labels span pages
+        if kind == "graph":  # the pages are parsed together (see _union_pages)
             pages.append((body, _graph_format(ctype)))
-            count = len(_graph(body, where, "page", pages[-1][1]))
+            page = _graph(body, where, "page", pages[-1][1])
+            count = len(page)
+            blank_pages += any(t.startswith("_:") for t in page.terms.tolist())
         else:
-            variables, page_rows = parse_solutions(body, ctype, endpoint, label)
+            variables, page_rows = parse_solutions(body, ctype, endpoint, label, blanks)
             rows += page_rows
             count = len(page_rows)
+            blank_pages += any(v.startswith("_:") for row in page_rows for v in row.values())
+        if page_size and count > page_size:
+            raise EndpointError(
+                f"{endpoint}: a page of {label} held {count} results, more than page_size {page_size}: "
+                "the server ignores LIMIT (run without page_size)"
+            )
+        if short is not None and count:  # results after a short page: the server caps its answers
+            raise EndpointError(
+                f"{endpoint}: the page of {label} at offset {short} held fewer than page_size {page_size} "
+                f"results and more followed: the server caps its answers below {page_size}, so each page "
+                "lost some; use a page_size at most the server's limit"
+            )
         # LIMIT counts solutions, not triples: a CONSTRUCT page may hold fewer triples than
-        # page_size (the server drops duplicates) with more pages to come, so only an empty one ends
-        if not page_size or count == 0 or (kind == "rows" and count < page_size):
+        # page_size (the server drops duplicates) with more pages to come, so only an empty one ends;
+        # a short page of rows ends too, once the next one shows nothing follows it
+        if not page_size or count == 0:
             break
+        if kind == "rows" and count < page_size:
+            short = offset
         offset += page_size
+    if blank_pages > 1:
+        warnings.warn(
+            f"{where}: blank nodes came on {blank_pages} pages; a blank-node label is read as one node on "
+            "every page (servers that keep their own node ids, such as Oxigraph, Virtuoso and GraphDB), so "
+            "with a server that numbers them afresh in each response two nodes may merge: run without "
+            "page_size to be sure",
+            stacklevel=3,
+        )
     if kind == "graph":
         return _union_pages(pages, where, name or "sparql")
     return _rows(variables, (row.items() for row in rows), label)
@@ -571,7 +598,12 @@ STALE_PAGES = 10
 
 
 def _union_pages(pages: list[tuple[bytes, str]], where: str, name: str) -> KnowledgeGraph:
-    if len(pages) == 1 or any(f != "ntriples" for _, f in pages):
+    """One graph of the pages of a CONSTRUCT.
+
+    N-Triples and Turtle pages are read as one document (a blank-node label names one node on every
+    page, as for rows), pages of other formats are standardized apart.
+    """
+    if len(pages) == 1 or any(f not in ("ntriples", "turtle") for _, f in pages):
         from kgtransfer.knowledge.operators import union
 
         graphs = [_graph(body, where, name, f) for body, f in pages]
@@ -579,7 +611,8 @@ def _union_pages(pages: list[tuple[bytes, str]], where: str, name: str) -> Knowl
         for g in graphs[1:]:
             out = union(out, g, name=name)
         return out
-    return _graph(b"".join(body if body.endswith(b"\n") else body + b"\n" for body, _ in pages if body), where, name)
+    text = b"".join(body if body.endswith(b"\n") else body + b"\n" for body, _ in pages if body)
+    return _graph(text, where, name, "turtle" if any(f == "turtle" for _, f in pages) else "ntriples")
 
 
 # --- views: reusable CONSTRUCT queries in ontologies/views ---------------------------------------

@@ -4,6 +4,7 @@ The server holds tests/fixtures/endpoint.ttl: 19 triples, 5 named people, one bl
 """
 
 import http.server
+import json
 import socket
 import threading
 import time
@@ -82,6 +83,7 @@ def test_ask(sparql_endpoint):
     assert kgt.sparql(ask, sparql_endpoint, bindings={"s": URIRef(EX + "p4")}) is False
 
 
+@pytest.mark.filterwarnings("ignore:.*blank nodes came on")  # asserted in its own test
 @pytest.mark.parametrize("page_size", [1, 2, 5, 100])
 def test_select_paging_gives_the_same_rows(sparql_endpoint, page_size):
     assert names(kgt.sparql(NAMES, sparql_endpoint, page_size=page_size)) == names(kgt.sparql(NAMES, sparql_endpoint))
@@ -90,6 +92,7 @@ def test_select_paging_gives_the_same_rows(sparql_endpoint, page_size):
     assert len(paged) == 19 and paged == kgt.sparql(everything, sparql_endpoint)
 
 
+@pytest.mark.filterwarnings("ignore:.*blank nodes came on")  # asserted in its own test
 @pytest.mark.parametrize("page_size", [1, 3, 7])
 def test_construct_paging_gives_the_same_graph(sparql_endpoint, page_size):
     everything = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o"
@@ -197,3 +200,74 @@ def test_query_rejected_by_the_server():
         with pytest.raises(SparqlQueryError, match="rejected the query") as info:
             kgt.sparql("SELECT ?s WHERE { ?s ?p ?o }", url, retries=3)
         assert len(requests) == 1 and "HTTP 400" in str(info.value)
+
+
+def _solutions(*values) -> tuple[int, bytes]:
+    """A scripted page of SELECT ?s results (SPARQL JSON)."""
+    return 200, json.dumps({"head": {"vars": ["s"]}, "results": {"bindings": [{"s": v} for v in values]}}).encode()
+
+
+def _bnode(label: str) -> dict:
+    return {"type": "bnode", "value": label}
+
+
+def _uri(name: str) -> dict:
+    return {"type": "uri", "value": f"http://e/{name}"}
+
+
+def test_a_blank_node_label_names_one_node_on_every_page():
+    """Each page was relabelled from _:r0: page 2's b1 and b2 became page 1's b0 and b1 (4 nodes read as 2)."""
+    pages = [_solutions(_bnode("b0"), _bnode("b1")), _solutions(_bnode("b1"), _bnode("b2")), _solutions()]
+    with fake_endpoint(pages) as (url, _), pytest.warns(UserWarning, match="blank nodes came on 2 pages"):
+        rows = kgt.sparql("SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s", url, page_size=2)
+    values = [row["s"] for row in rows]
+    assert values[1] == values[2] and len(set(values)) == 3
+
+
+def test_paging_notices_a_server_that_caps_or_ignores_limit():
+    query = "SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s"
+    ok = [_solutions(_uri("a"), _uri("b"), _uri("c")), _solutions(_uri("d")), _solutions()]
+    with fake_endpoint(ok) as (url, requests):
+        assert len(kgt.sparql(query, url, page_size=3)) == 4 and len(requests) == 3  # a last short page
+    capped = [_solutions(_uri("a"), _uri("b")), _solutions(_uri("d"), _uri("e")), _solutions()]  # 2 of each 3
+    with fake_endpoint(capped) as (url, _), pytest.raises(EndpointError, match="caps its answers below 3"):
+        kgt.sparql(query, url, page_size=3)
+    too_many = [_solutions(_uri("a"), _uri("b"), _uri("c"))]
+    with fake_endpoint(too_many) as (url, _), pytest.raises(EndpointError, match="held 3 results, more than"):
+        kgt.sparql(query, url, page_size=2)
+
+
+def test_an_answer_may_take_longer_than_connecting(monkeypatch):
+    """The connect timeout also bounded the wait for the answer: a query running 5 s failed and was re-sent."""
+    import kgtransfer.knowledge.endpoint as endpoint
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        requests = 0
+
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            type(self).requests += 1
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(0.6)  # the query runs
+            payload = b'{"head": {}, "boolean": true}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/sparql-results+json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    monkeypatch.setattr(endpoint, "CONNECT_TIMEOUT", 0.2)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/query"
+        assert kgt.sparql("ASK { ?s ?p ?o }", url, timeout=5, retries=2) is True and Slow.requests == 1
+        with pytest.raises(EndpointError, match="deadline"):
+            kgt.sparql("ASK { ?s ?p ?o }", url, timeout=0.3, retries=2)  # the deadline still holds
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
