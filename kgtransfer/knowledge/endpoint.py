@@ -5,7 +5,8 @@ server that trickles a byte every half second is cut off at the deadline, not af
 timeout per byte. Connecting waits at most :data:`CONNECT_TIMEOUT` seconds, the answer as long as
 the deadline allows (a query may run for minutes before its first byte); a body larger than
 ``max_bytes`` is refused; connection errors and 5xx answers are retried ``retries`` times with
-exponential backoff, while time is left. Every failure becomes an :class:`EndpointError` (or a
+exponential backoff (or after the server's ``Retry-After``), while time is left; so are 429 (too many
+requests) answers. Every failure becomes an :class:`EndpointError` (or a
 :class:`SparqlQueryError` when the server rejects the query) naming the endpoint.
 
 SPARQL JSON and XML results are read here rather than by pyoxigraph, so a server's blank-node
@@ -72,9 +73,12 @@ def post(
             body = _error_body(e)
             if e.code in (400, 422) or (e.code < 500 and "syntax" in body.lower()):
                 raise SparqlQueryError(f"{label}: {endpoint} rejected the query (HTTP {e.code}): {body}") from None
-            if e.code < 500 or attempt == retries:
+            if (e.code < 500 and e.code != 429) or attempt == retries:
                 raise EndpointError(f"{endpoint}: HTTP {e.code} for {label}: {body}") from None
             reason = f"HTTP {e.code}"
+            wait = e.headers.get("Retry-After", "") if e.headers else ""
+            if wait.strip().isdigit():  # a rate limit (429) or overload (503) says when to come back
+                delay = max(delay, float(wait))
         except urllib.error.URLError as e:
             if isinstance(e.reason, str | ValueError):  # unknown scheme, bad host
                 raise EndpointError(f"{endpoint}: {e.reason} for {label}") from None

@@ -181,6 +181,12 @@ def test_5xx_is_retried(sparql_endpoint):
         assert all(body == requests[0] for body in requests)  # the same query each time
 
 
+def test_a_rate_limit_is_retried(sparql_endpoint):
+    with fake_endpoint([(429, b"too many requests")], upstream=sparql_endpoint) as (url, requests):
+        assert names(kgt.sparql(NAMES, url, retries=1)) == names(kgt.sparql(NAMES, sparql_endpoint))
+        assert len(requests) == 2
+
+
 def test_5xx_gives_up_after_the_retries():
     with fake_endpoint([(500, b"boom")] * 5) as (url, requests):
         with pytest.raises(EndpointError, match="HTTP 500") as info:
