@@ -119,8 +119,9 @@ def build_transferred(
                 p.requires_grad_(False)
         fresh = LinkPredictor.build(config, split.num_entities, split.num_relations).encoder
         model.encoder = ComposedEncoder(first, fresh, compose)
-        transferred = {
-            f"encoder.first.{k[len('encoder.') :]}": v for k, v in transferred.items() if k.startswith("encoder.")
+        transferred = {  # the encoder's rows are now F1's; the others (inverse relations, a probe's head) stay
+            f"encoder.first.{k[len('encoder.') :]}" if k.startswith("encoder.") else k: v
+            for k, v in transferred.items()
         }
     return model, report, transferred
 

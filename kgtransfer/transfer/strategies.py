@@ -120,12 +120,16 @@ class Full(Strategy):
 
 
 def set_probe(model: nn.Module, fixed: frozenset[int] = frozenset()) -> None:
-    """Freeze everything; train a new identity-initialized linear head and the encoder's relation rows.
+    """Freeze what was transferred; train a new identity-initialized linear head and the relation rows.
 
-    Uses the model's declared ``head`` (on entity representations) and the encoder's
-    :meth:`~kgtransfer.models.base.Encoder.relation_rows`; parameters in ``fixed`` (ids, e.g. a frozen
-    composed source encoder's) stay frozen.
+    Uses the model's declared ``head`` (on entity representations) and its relation rows (the
+    encoder's :meth:`~kgtransfer.models.base.Encoder.relation_rows` and a reciprocal model's
+    inverse-relation rows). A composition's new parts (:math:`F_2` and the combiners) are new as the
+    head is, and train too. Parameters in ``fixed`` (ids, e.g. a frozen composed source encoder's)
+    stay frozen.
     """
+    from kgtransfer.transfer.structure import new_parts
+
     for p in model.parameters():
         p.requires_grad_(False)
     dim = model.encoder.dim
@@ -134,9 +138,10 @@ def set_probe(model: nn.Module, fixed: frozenset[int] = frozenset()) -> None:
         head.weight.copy_(torch.eye(dim))
         head.bias.zero_()
     model.head = head.to(model_device(model.encoder))
-    relation_rows = {f"encoder.{name}" for name, kind in model.encoder.row_parameters().items() if kind == "relation"}
+    kinds = model.row_parameters() if hasattr(model, "row_parameters") else {}
+    trained = {id(p) for part in [model.head, *new_parts(model.encoder)] for p in part.parameters()}
     for name, p in model.named_parameters():
-        if (name.startswith("head.") or name in relation_rows) and id(p) not in fixed:
+        if (id(p) in trained or kinds.get(name) == "relation") and id(p) not in fixed:
             p.requires_grad_(True)
 
 
@@ -193,6 +198,8 @@ class LinearProbeThenFinetune(Strategy):
 class Freeze(Strategy):
     """The entity rows and the first ``layers`` message-passing layers are frozen; the rest trains.
 
+    Of a composition, those of the transferred encoder :math:`F_1`: the new :math:`F_2` trains whole.
+
     Args:
         layers: how many layers, counted from the input, stay frozen (default: 1).
     """
@@ -203,9 +210,11 @@ class Freeze(Strategy):
         self.layers = layers
 
     def prepare(self, model: nn.Module, phase: Phase) -> None:
-        """Freeze the encoder's declared entity rows and its first layers."""
+        """Freeze the (transferred) encoder's declared entity rows and its first layers."""
+        from kgtransfer.transfer.structure import transferred_part
+
         super().prepare(model, phase)
-        encoder = model.encoder
+        encoder = transferred_part(model.encoder)
         params = dict(encoder.named_parameters())
         for name, kind in encoder.row_parameters().items():
             if kind == "entity" and name in params:

@@ -162,6 +162,18 @@ class ComposedEncoder(nn.Module):
         return f"ComposedEncoder({self.first!r} {'(frozen) ' if frozen else ''}⊕ {self.second!r}, op={self.op!r})"
 
 
+def new_parts(encoder: nn.Module) -> list[nn.Module]:
+    """What a composition added to the transferred encoder: :math:`F_2` and the combiners (none otherwise)."""
+    if isinstance(encoder, ComposedEncoder):
+        return [encoder.second, encoder.entity_combine, encoder.relation_combine]
+    return []
+
+
+def transferred_part(encoder: nn.Module) -> nn.Module:
+    """The transferred encoder: :math:`F_1` of a composition, else the encoder itself."""
+    return encoder.first if isinstance(encoder, ComposedEncoder) else encoder
+
+
 def compose(first, second, op: str = "gate") -> ComposedEncoder:
     """``F1 ⊕ F2``: compose encoders (a :class:`~kgtransfer.training.TrainedModel` gives its encoder).
 

@@ -85,3 +85,27 @@ def test_a_composed_run_is_not_transferred_as_if_it_were_one_encoder():
     ):
         with pytest.raises(IncompatibleModelsError, match="composition .F1 ⊕ F2 by 'gate'"):
             call()
+
+
+@pytest.mark.parametrize("strategy", ["freeze-1", "linear-probe", "lp-ft"])
+def test_strategies_train_the_new_parts_of_a_composition(strategy):
+    """freeze-N froze F2's first layer and rows, a probe F2 and the gate: half the representation stayed noise."""
+    from kgtransfer.transfer.finetune import build_transferred, target_split
+    from kgtransfer.transfer.strategies import make_strategy
+
+    source = random_graph(0, triples=150)
+    target = kgt.KnowledgeGraph.from_triples(list(source) + list(random_graph(5, triples=80)), name="target")
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 4})
+    pre = kgt.pretrain(source, kgt.ModelConfig(encoder="rgcn", dim=8, reciprocal=True), config)
+    split = target_split(pre, target)
+    model, _, transferred = build_transferred(pre, split, compose="gate")
+    assert "inverse_relation.weight" in transferred  # it was dropped with every non-encoder mask
+    chosen = make_strategy(strategy)
+    chosen.start(model)
+    chosen.prepare(model, chosen.phases(config)[0])
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    new = [n for n, _ in model.named_parameters() if n.startswith(("encoder.second.", "encoder.entity_combine."))]
+    assert new and set(new) <= trainable
+    assert not any(name.startswith("encoder.first.") for name in trainable)  # F1 stays frozen (freeze_source)
+    if strategy != "freeze-1":
+        assert "inverse_relation.weight" in trainable and "head.weight" in trainable
