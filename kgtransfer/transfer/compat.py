@@ -9,12 +9,13 @@ otherwise says how much was combined.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
 
-from kgtransfer.errors import IncompatibleModelsError, TransferWarning
+from kgtransfer.errors import IncompatibleModelsError, KGTransferError, TransferWarning
 from kgtransfer.transfer.weights import aligned_source_state, row_kind, used_by
 
 LOW_SHARE = 0.1  # warn when fewer than this share of the target's rows line up
@@ -45,6 +46,29 @@ class MixReport:
             f"{self.entity_rows:,} entities, {self.relation_rows_mixed:,} of {self.relation_rows:,} relations"
             + (f"; kept from θ2 only: {', '.join(self.tensors_kept)}" if self.tensors_kept else "")
         )
+
+
+def _architecture(config) -> dict:
+    """What shapes a model's weights: its config with every model argument's default filled in, no dropout.
+
+    ``encoder_kwargs={}`` and ``{"num_layers": 2}`` (the default) are one architecture; dropout rates
+    change training, not the weights' meaning.
+    """
+    from kgtransfer.registry import DECODERS, ENCODERS
+
+    out = {k: v for k, v in config.to_dict().items() if "dropout" not in k}
+    models = (("encoder_kwargs", ENCODERS, config.encoder), ("decoder_kwargs", DECODERS, config.decoder))
+    for key, registry, name in models:
+        try:
+            defaults = {
+                p.name: p.default
+                for p in inspect.signature(registry[name]).parameters.values()
+                if p.default is not inspect.Parameter.empty
+            }
+        except (KGTransferError, KeyError, TypeError, ValueError):  # unknown, or no signature: as given
+            defaults = {}
+        out[key] = {k: v for k, v in {**defaults, **out[key]}.items() if "dropout" not in k}
+    return out
 
 
 def _describe(model) -> str:
@@ -95,8 +119,8 @@ def check_mixable(a, b, what: str = "interpolation") -> MixReport:
         raise IncompatibleModelsError(
             f"{what} needs two models of one architecture: θ1 is {_describe(a)}, θ2 is {_describe(b)}"
         )
-    first, second = a.model_config.to_dict(), b.model_config.to_dict()
-    differ = [f"{k}: {first[k]!r} vs {second[k]!r}" for k in first if k != "dropout" and first[k] != second.get(k)]
+    first, second = _architecture(a.model_config), _architecture(b.model_config)
+    differ = [f"{k}: {first[k]!r} vs {second[k]!r}" for k in first if first[k] != second.get(k)]
     if differ:
         raise IncompatibleModelsError(
             f"{what} needs two models of one architecture; they differ in {'; '.join(differ)}"

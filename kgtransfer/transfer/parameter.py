@@ -229,7 +229,7 @@ def greedy_soup(models: Sequence[TrainedModel], metric: str = "mrr") -> TrainedM
             chosen.append(candidate)
             best = score
     soup = uniform_soup(chosen)
-    soup.info["soup"] = {"kind": "greedy", "size": len(chosen), "candidates": len(models)}
+    soup.info["soup"] = {**soup.info.get("soup", {}), "kind": "greedy", "size": len(chosen), "candidates": len(models)}
     return soup
 
 

@@ -175,13 +175,18 @@ def transferred_part(encoder: nn.Module) -> nn.Module:
 
 
 def compose(first, second, op: str = "gate") -> ComposedEncoder:
-    """``F1 ⊕ F2``: compose encoders (a :class:`~kgtransfer.training.TrainedModel` gives its encoder).
+    """``F1 ⊕ F2``: compose encoders (a :class:`~kgtransfer.training.TrainedModel` gives a copy of its encoder).
 
     Args:
-        first: the source encoder, or a trained model whose encoder is used.
-        second: the new encoder.
+        first: the source encoder, or a trained model whose encoder is copied (training the composition
+            leaves the trained model as it is; its frozen parameters stay frozen).
+        second: the new encoder, or a trained model whose encoder is copied.
         op: a registered compose operator (``"sum"``, ``"concat"``, ``"gate"``) (default: ``"gate"``).
     """
-    first = getattr(getattr(first, "model", None), "encoder", first)
-    second = getattr(getattr(second, "model", None), "encoder", second)
+    import copy
+
+    first, second = (
+        copy.deepcopy(part.model.encoder) if isinstance(getattr(part, "model", None), nn.Module) else part
+        for part in (first, second)
+    )
     return ComposedEncoder(first, second, op)

@@ -33,6 +33,11 @@ def test_alpha_one_reproduces_the_first_model_when_one_has_a_probe_head(models, 
     assert kgt.interpolate(first, second, 0.0).test["mrr"] == pytest.approx(second.test["mrr"], abs=1e-6)
 
 
+def test_a_greedy_soup_says_how_many_rows_it_aligned(models):
+    soup = kgt.greedy_soup(list(models))
+    assert soup.info["soup"]["kind"] == "greedy" and "entity_rows_aligned" in soup.info["soup"]
+
+
 def test_soup_of_a_probed_and_a_plain_model_keeps_a_head(models):
     soup = kgt.uniform_soup(list(models))
     probed_head = models[0].model.head.weight
@@ -73,6 +78,16 @@ def test_models_of_other_layer_counts_or_settings_do_not_mix(change):
         kgt.interpolate(a, b, 0.5)
     with pytest.raises(IncompatibleModelsError, match="differ in"):
         kgt.uniform_soup([a, b])
+
+
+def test_models_that_spell_one_architecture_differently_mix():
+    """{} and {"num_layers": 2} (the default) were two architectures, and so were two dropout rates."""
+    graph = random_graph(0, triples=100)
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 1})
+    a = kgt.train(graph, kgt.ModelConfig(encoder="rgcn", dim=8), config)
+    spelled = {"encoder_kwargs": {"num_layers": 2, "dropout": 0.3}, "dropout": 0.1}
+    b = kgt.train(a.split, kgt.ModelConfig(**{**a.model_config.to_dict(), **spelled}), config)
+    assert kgt.interpolate(a, b, 0.5).info["interpolation"]["tensors_mixed"] > 0
 
 
 def test_alphas_that_are_not_weights_are_refused_before_any_work(models):

@@ -109,3 +109,15 @@ def test_strategies_train_the_new_parts_of_a_composition(strategy):
     assert not any(name.startswith("encoder.first.") for name in trainable)  # F1 stays frozen (freeze_source)
     if strategy != "freeze-1":
         assert "inverse_relation.weight" in trainable and "head.weight" in trainable
+
+
+def test_composing_a_trained_model_leaves_it_as_it_is():
+    """kgt.compose(trained, F2) used the trained model's own encoder: training the composition changed it."""
+    source = random_graph(0, triples=80)
+    pre = kgt.pretrain(source, kgt.ModelConfig(encoder="rgcn", dim=8), kgt.TrainConfig(**{**QUICK, "epochs": 1}))
+    before = {k: v.clone() for k, v in pre.model.state_dict().items()}
+    composed = kgt.compose(pre, kgt.encoder("rgcn", pre.split.message_graph(), dim=8))
+    with torch.no_grad():
+        for p in composed.first.parameters():
+            p.add_(1.0)
+    assert all(torch.equal(v, before[k]) for k, v in pre.model.state_dict().items())
