@@ -12,6 +12,7 @@ encoder :math:`F_1` is composed with a new :math:`F_2`; see :mod:`kgtransfer.tra
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import warnings
@@ -223,6 +224,7 @@ def finetune(
             "finetune": options.to_dict(),
             "strategy": type(chosen).__name__,
             "pretrained": fingerprint(pretrained.split),
+            "pretrained_weights": _weights_digest(pretrained.model),  # another model on the same split differs
             "data": fingerprint(target),
         }
         result = run_strategy(
@@ -323,8 +325,9 @@ def _phase_state(where: Path | None, state: dict, start: str) -> dict:
     Resumed (``where`` given) with more epochs, an earlier phase may run longer and end elsewhere
     (lp-ft's probe is a share of the epochs); checkpoints in ``where`` that began from other
     weights are deleted, so the phase starts over instead of continuing from weights trained
-    after another model. Checkpoints written before phases recorded their start are resumed as
-    they are.
+    after another model; those of another run (pretrained model, data, settings) are kept, and
+    resuming from them is refused. Checkpoints written before phases recorded their start are
+    resumed as they are.
     """
     import shutil
 
@@ -335,7 +338,8 @@ def _phase_state(where: Path | None, state: dict, start: str) -> dict:
         saved = _read_meta(meta_file).get("state") or {}
         if "start" not in saved:
             return state
-        if saved["start"] != start:
+        same_run = {k: v for k, v in saved.items() if k != "start"} == json.loads(json.dumps(state))
+        if saved["start"] != start and same_run:  # another run (model, data) is refused by fit, not deleted
             shutil.rmtree(where)
     return {**state, "start": start}
 

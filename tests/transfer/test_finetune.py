@@ -262,3 +262,15 @@ def test_fine_tuning_from_a_linear_probe_keeps_its_head(graphs, pre, tmp_path):
     ft = kgt.finetune(probe, graphs[1], "full", kgt.TrainConfig(**{**QUICK, "epochs": 2}))
     assert isinstance(ft.model.head, torch.nn.Linear)
     assert kgt.TrainedModel.load(ft.save(tmp_path / "ft")).evaluate("test") == ft.evaluate("test")
+
+
+def test_resuming_from_another_pretrained_model_is_refused(graphs, pre, tmp_path):
+    """Another pretrained model passed the checks; the first phase's checkpoints were deleted, the run restarted."""
+    from kgtransfer.errors import CheckpointError
+
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 2})
+    kgt.finetune(pre, graphs[1], "full", config, checkpoint_dir=tmp_path)
+    other = kgt.pretrain(graphs[0], kgt.ModelConfig(encoder="rgcn", dim=16), kgt.TrainConfig(**{**QUICK, "seed": 7}))
+    with pytest.raises(CheckpointError, match="pretrained_weights"):
+        kgt.finetune(other, graphs[1], "full", replace(config, epochs=3), checkpoint_dir=tmp_path, resume=True)
+    assert (tmp_path / "phase0" / "last").exists()  # nothing was deleted
