@@ -65,13 +65,18 @@ class Predictions(list):
 
 
 def _key(term) -> str:
-    """The canonical vocabulary key of an IRI given as ``http://...``, ``<http://...>`` or an rdflib term."""
+    """The canonical vocabulary key of ``http://...``, ``<http://...>``, ``"literal"`` or an rdflib term."""
     from kgtransfer.knowledge import terms as T
 
-    if not isinstance(term, str):
+    if not isinstance(term, str) or type(term).__module__.startswith("rdflib."):  # URIRef, Literal, BNode
         return T.as_canonical(term)
     term = term.strip()
-    return term if term.startswith(("<", '"', "_:")) else f"<{term}>"
+    if term.startswith('"'):  # a literal as N-Triples writes it: "x"^^xsd:string is "x", "x"@EN is "x"@en
+        try:
+            return T.canonical(term)
+        except ValueError:
+            return term  # malformed: not in any vocabulary, said so by the caller
+    return term if term.startswith(("<", "_:")) else f"<{term}>"
 
 
 def _id(vocab, term, what: str) -> int:

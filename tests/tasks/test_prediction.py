@@ -137,3 +137,23 @@ def test_a_float64_model_is_ordered_on_its_float64_scores(trained):
             wide.model.inverse_relation.weight.fill_(1.0)
     preds = kgt.predict_target(wide, head=f"{EX}e0", relation=f"{EX}pair", k=3)
     assert [p.term for p in preds] == [f"{EX}e15", f"{EX}e14", f"{EX}e13"]
+
+
+def test_literal_entities_are_found_however_they_are_spelled():
+    """rdflib Literals, "x"^^xsd:string and "x"@EN were reported as not in the vocabulary."""
+    from rdflib import Literal
+
+    from kgtransfer.data.splits import random_split
+
+    rows = list(tiny_kg()) + [(f"<{EX}e{i}>", f"<{EX}label>", f'"tag {i}"@en') for i in range(16)]
+    rows += [(f"<{EX}e{i}>", f"<{EX}name>", f'"name {i}"') for i in range(16)]
+    split = random_split(KnowledgeGraph.from_triples(rows), literals="nodes")
+    config = kgt.TrainConfig(epochs=2, batch_size=64, progress=False)
+    model = kgt.train(split, kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=8), config)
+    for tail in ('"tag 1"@EN', Literal("tag 1", lang="en")):
+        assert len(model.predict(relation=f"{EX}label", tail=tail, k=3)) == 3
+    string = '"name 2"^^<http://www.w3.org/2001/XMLSchema#string>'
+    for tail in ('"name 2"', string, Literal("name 2")):
+        assert len(model.predict(relation=f"{EX}name", tail=tail, k=3)) == 3
+    with pytest.raises(UnknownTermError, match="not in the model's vocabulary"):
+        model.predict(relation=f"{EX}name", tail='"no such name"', k=3)
