@@ -96,7 +96,8 @@ def load_checkpoint(
         path = path.with_name(f".{path.name}.old")
     if not (path / "model.safetensors").is_file():
         raise SourceNotFoundError(f"{path}: not a kgtransfer checkpoint (no model.safetensors)")
-    dev = str(resolve_device(device))
+    resolved = resolve_device(device)
+    dev = "cpu" if resolved.type == "cpu" else str(resolved)  # safetensors reads "cpu", not "cpu:0"
     meta = _read_meta(path / "meta.json") if (path / "meta.json").exists() else {}
     _check_format(path / "meta.json", meta.pop("format", CHECKPOINT_FORMAT))
     _check_digests(path, meta, ("model", *extra))

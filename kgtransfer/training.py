@@ -281,7 +281,7 @@ def load_run(directory: Path, load, device: str):
     from kgtransfer.device import resolve_device
     from kgtransfer.errors import CheckpointError, KGTransferError, RegistryError, SourceNotFoundError
 
-    resolve_device(device)  # a device this machine lacks is the caller's setting, not the folder's fault
+    device = resolve_device(device)  # a device this machine lacks is the caller's setting, not the folder's fault
     directory = Path(directory)
     if not directory.is_dir():
         raise SourceNotFoundError(f"{directory}: no such run folder")

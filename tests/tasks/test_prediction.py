@@ -157,3 +157,10 @@ def test_literal_entities_are_found_however_they_are_spelled():
         assert len(model.predict(relation=f"{EX}name", tail=tail, k=3)) == 3
     with pytest.raises(UnknownTermError, match="not in the model's vocabulary"):
         model.predict(relation=f"{EX}name", tail='"no such name"', k=3)
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu:0"])
+def test_a_run_loads_on_any_spelling_of_a_device(trained, device):
+    """device="auto" (TrainConfig's default) called the run folder corrupt; "cpu:0" blamed its weights file."""
+    loaded = kgt.TrainedModel.load(trained.run_dir, device=device)
+    assert loaded.evaluate("test") == trained.evaluate("test")
