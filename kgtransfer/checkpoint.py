@@ -79,6 +79,12 @@ def _remove_stale_temporaries(path: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def checkpoint_exists(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a checkpoint, or a save into it was interrupted after moving the old one aside."""
+    path = Path(path)
+    return path.exists() or path.with_name(f".{path.name}.old").exists()
+
+
 def load_checkpoint(
     path: str | os.PathLike, device: str | torch.device = "cpu", extra: tuple[str, ...] = ()
 ) -> tuple[dict[str, torch.Tensor], dict, dict]:
@@ -355,8 +361,15 @@ def resume_state(
             raise CheckpointError(f"{ckpt / 'last' / 'meta.json'}: malformed 'scheduled' ({_first_line(e)})") from None
     best_weights = None
     if best and best_epoch != epoch:  # at `epoch` itself the best weights are last's
-        if not (ckpt / "best").exists() and not (ckpt / ".best.old").exists():
+        if not checkpoint_exists(ckpt / "best"):
             raise CheckpointError(f"{ckpt}: best/ is missing, though the run recorded a best epoch ({best_epoch})")
+        best_dir = ckpt / "best" if (ckpt / "best").exists() else ckpt / ".best.old"
+        saved_epoch = _read_meta(best_dir / "meta.json").get("epoch") if (best_dir / "meta.json").exists() else None
+        if saved_epoch is not None and saved_epoch != best_epoch:  # killed between writing best/ and last/
+            raise CheckpointError(
+                f"{ckpt / 'best'}: holds epoch {saved_epoch}, but last/ records epoch {best_epoch} as the best; the "
+                "run was stopped while saving: start a new checkpoint folder"
+            )
         best_weights = load_training_state(ckpt / "best", None, None, device, weights_only=True)
         mismatch = set(best_weights) ^ set(model.state_dict())
         if mismatch:

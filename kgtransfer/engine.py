@@ -233,13 +233,13 @@ def _fit(model, task, config, optimizer, ckpt_dir, resume, state, on_epoch_end) 
 
 
 def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume, state, on_epoch_end) -> FitResult:
-    from kgtransfer.checkpoint import resume_state, save_training_state
+    from kgtransfer.checkpoint import checkpoint_exists, resume_state, save_training_state
 
     autocast = _autocast(config, device)
     history, best, best_epoch, stale, start = History(), {}, 0, 0, 1
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     restored = None
-    if resume and ckpt is not None and _is_main(world) and (ckpt / "last").exists():
+    if resume and ckpt is not None and _is_main(world) and checkpoint_exists(ckpt / "last"):
         current = state() if state is not None else None
         restored = resume_state(ckpt, model, optimizer, device, config.to_json(), current)
     if world is not None:  # every rank continues from rank 0's weights, optimizer state and counters

@@ -308,3 +308,34 @@ def test_a_checkpoint_that_kept_the_users_spelling_of_names_resumes(tmp_path):
     meta_file.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="dim"):
         kgt.train(tiny_kg(), model, config, seed=0, epochs=4, checkpoint_dir=tmp_path, resume=True)
+
+
+def test_a_run_killed_while_swapping_last_resumes_from_the_old_copy(tmp_path):
+    """Killed between moving last/ aside and putting the new one in place: resume started over from epoch 1."""
+    toy_run(tmp_path)
+    (tmp_path / "last").rename(tmp_path / ".last.old")
+    trained = []
+
+    class Counted(Toy):
+        def batches(self, epoch, batch_size, generator):
+            trained.append(epoch)
+            yield from super().batches(epoch, batch_size, generator)
+
+    config = TrainConfig(epochs=3, lr=0.1, batch_size=16, eval_every=1, progress=False)
+    result = fit(nn.Linear(4, 2), Counted(), config, checkpoint_dir=tmp_path, resume=True)
+    assert trained == [3] and result.epochs_run == 3  # epochs 1-2 came from the old copy
+
+
+def test_a_best_checkpoint_of_another_epoch_than_recorded_is_refused(tmp_path):
+    """Killed between writing best/ and last/: best/ held a later epoch than last/ said, and was used as the best."""
+    toy_run(tmp_path)
+    meta = json.loads((tmp_path / "last" / "meta.json").read_text())
+    best_meta_file = tmp_path / "best" / "meta.json"
+    best_meta = json.loads(best_meta_file.read_text())
+    if meta["best_epoch"] == meta["epoch"]:  # the best is last's own weights: make it an earlier epoch
+        meta["best_epoch"] = meta["epoch"] - 1
+        (tmp_path / "last" / "meta.json").write_text(json.dumps(meta))
+    best_meta["epoch"] = meta["best_epoch"] + 1
+    best_meta_file.write_text(json.dumps(best_meta))
+    with pytest.raises(CheckpointError, match="stopped while saving"):
+        resume(tmp_path)
