@@ -378,7 +378,8 @@ class EntityTypingResult(Evaluated):
         Files: ``checkpoint/`` (safetensors weights, the message graph's triples, meta),
         ``metrics.json``, ``config.json``, ``vocab.json``, ``labels.json``, ``split.json`` (the entity
         IRIs of each part with their labels), ``curve.csv`` and ``curve.png`` (when matplotlib is
-        installed). :meth:`load` reads them back.
+        installed). :meth:`load` reads them back. The checkpoint is written after the vocabularies,
+        labels and split and holds a digest of them, so a save stopped half way never loads as one run.
         """
         from kgtransfer.checkpoint import save_checkpoint
         from kgtransfer.files import save_json
@@ -393,10 +394,6 @@ class EntityTypingResult(Evaluated):
         }
         if self.report is not None:
             config["report"] = self.report.as_dict()
-        save_checkpoint(
-            directory / "checkpoint", self.model.state_dict(), config, {"graph": {"triples": self.task.graph.triples}}
-        )
-        save_json(directory / "config.json", config)
         self.vocab.save(directory / "vocab.json")
         labels = {"entities": self.labels.entities, "labels": [list(x) for x in self.labels.labels]}
         save_json(directory / "labels.json", {**labels, "classes": self.labels.classes, "removed": self.labels.removed})
@@ -407,9 +404,30 @@ class EntityTypingResult(Evaluated):
             iris = [keys[i] for i in getattr(self.split, name).tolist()]
             parts[name] = [[iri, list(label_of[iri])] for iri in iris]
         save_json(directory / "split.json", {"seed": self.split.seed, **parts})
+        config["files"] = _files_digest(directory)
+        save_checkpoint(
+            directory / "checkpoint", self.model.state_dict(), config, {"graph": {"triples": self.task.graph.triples}}
+        )
+        save_json(directory / "config.json", config)
         metrics = {"test": scalar_metrics(self.test), "baseline": scalar_metrics(self.baseline)}
         save_run_metrics(directory, metrics, self.fit, metric=self.task.metric)
         return directory
+
+
+#: The files of a saved typing run that its checkpoint's digest covers.
+_RUN_FILES = ("vocab.json", "labels.json", "split.json")
+
+
+def _files_digest(directory: Path) -> str:
+    """A digest of the vocabularies, labels and split a typing run saved beside its checkpoint."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for name in _RUN_FILES:
+        data = (directory / name).read_bytes()
+        h.update(f"{name}:{len(data)}:".encode())
+        h.update(data)
+    return h.hexdigest()
 
 
 def _load_typing_result(directory: str | os.PathLike, device: str = "cpu") -> EntityTypingResult:
@@ -426,6 +444,13 @@ def _load_typing_result(directory: str | os.PathLike, device: str = "cpu") -> En
 
     directory = Path(directory)
     tensors, meta, extra = load_checkpoint(directory / "checkpoint", device, extra=("graph",))
+    if "files" in meta and meta["files"] != _files_digest(directory):  # runs saved before the digest: as they are
+        from kgtransfer.errors import CheckpointError
+
+        raise CheckpointError(
+            f"{directory}: {', '.join(_RUN_FILES)} are not those its checkpoint was saved with (a save stopped "
+            "half way, or files of another run); save the run again"
+        )
     model_config, train_config = ModelConfig.from_json(meta["model"]), TrainConfig.from_json(meta["train"])
     vocab = GraphVocab.load(directory / "vocab.json")
     raw = load_json(directory / "labels.json")

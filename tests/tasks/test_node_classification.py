@@ -11,7 +11,7 @@ import torch
 
 import kgtransfer as kgt
 from kgtransfer.data.splits import NodeSplit
-from kgtransfer.errors import EmptySplitError
+from kgtransfer.errors import CheckpointError, EmptySplitError
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.models import encoder
@@ -295,6 +295,11 @@ def test_entity_typing_is_deterministic_and_saves(tmp_path):
     assert torch.equal(back.split.test, a.split.test) and back.vocab == a.vocab
     for key, value in a.model.state_dict().items():
         assert torch.equal(value.cpu(), back.model.state_dict()[key].cpu()), key
+    # a save of c over a's folder stopped after its split: c's split beside a's weights loaded as one run
+    c.save(tmp_path / "other")
+    (directory / "split.json").write_bytes((tmp_path / "other" / "split.json").read_bytes())
+    with pytest.raises(CheckpointError, match="not those its checkpoint was saved with"):
+        EntityTypingResult.load(directory)
 
 
 def test_encoder_state_is_loaded_before_training():
