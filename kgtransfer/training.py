@@ -303,7 +303,8 @@ def load_run(directory: Path, load, device: str):
     except KGTransferError as e:
         raise CheckpointError(f"{directory}: {e}"[:500]) from None
     except (KeyError, TypeError, ValueError, RuntimeError, RecursionError, AttributeError, OSError, IndexError) as e:
-        raise CheckpointError(f"{directory}: corrupt run folder ({type(e).__name__}: {e})"[:500]) from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""  # torch's shape errors run to many lines
+        raise CheckpointError(f"{directory}: corrupt run folder ({type(e).__name__}: {first})"[:500]) from None
 
 
 def scalar_metrics(metrics: dict) -> dict:
