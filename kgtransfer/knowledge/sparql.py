@@ -233,8 +233,9 @@ def sparql(
         retries: extra attempts on connection errors and 5xx answers, with exponential backoff,
             while the deadline allows (default: 2).
         page_size: for remote SELECT/CONSTRUCT, fetch in pages of this many results with
-            ``LIMIT``/``OFFSET`` (the query should have an ``ORDER BY`` for stable pages; paging
-            stops at a short page or one that brings nothing new; default: one request).
+            ``LIMIT``/``OFFSET`` (the query should have an ``ORDER BY`` for stable pages, else a warning;
+            paging stops at an empty page; a server that caps pages below ``page_size``, ignores
+            ``LIMIT`` or repeats pages is an :class:`~kgtransfer.errors.EndpointError`; default: one request).
         name: the name of a resulting graph (default: the query's).
         federation: let a local query call other endpoints with ``SERVICE`` (default: False, refused).
         max_bytes: the largest remote answer accepted, over all pages (default: 256 MiB).
@@ -529,11 +530,17 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
     if form == "ASK":
         body, ctype = post(endpoint, text, ACCEPT["rows"], deadline, retries, label, max_bytes)
         return parse_boolean(body, ctype, endpoint, label)
-    if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
+    if page_size is not None and (not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1):
         raise SparqlQueryError(f"{label}: page_size must be a positive integer, got {page_size!r}")
     toks = tokens(text)
     if page_size and (top_level(toks, "LIMIT") or top_level(toks, "OFFSET")):
         raise SparqlQueryError(f"{label}: page_size cannot be combined with a query that has LIMIT/OFFSET")
+    if page_size and not top_level(toks, "ORDER"):
+        warnings.warn(
+            f"{where}: paged without ORDER BY: SPARQL does not fix the order of results between requests, "
+            "so pages may overlap or skip results; add an ORDER BY",
+            stacklevel=3,
+        )
     kind = "graph" if form in ("CONSTRUCT", "DESCRIBE") else "rows"
     pages: list[tuple[bytes, str]] = []
     variables: list[str] = []

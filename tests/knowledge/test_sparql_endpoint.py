@@ -107,6 +107,14 @@ def test_construct_paging_gives_the_same_graph(sparql_endpoint, page_size):
 def test_paging_refuses_limit(sparql_endpoint):
     with pytest.raises(SparqlQueryError, match="LIMIT/OFFSET"):
         kgt.sparql(NAMES + " LIMIT 2", sparql_endpoint, page_size=1)
+    with pytest.raises(SparqlQueryError, match="positive integer, got True"):
+        kgt.sparql(NAMES, sparql_endpoint, page_size=True)
+
+
+def test_paging_without_order_by_warns(sparql_endpoint):
+    unordered = PREFIXES + "SELECT ?s ?n WHERE { ?s foaf:name ?n }"
+    with pytest.warns(UserWarning, match="paged without ORDER BY"):
+        assert len(kgt.sparql(unordered, sparql_endpoint, page_size=100)) == len(kgt.sparql(NAMES, sparql_endpoint))
 
 
 def test_invalid_query(sparql_endpoint):
