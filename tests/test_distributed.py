@@ -70,6 +70,25 @@ def test_two_ranks_train_identically(tmp_path):
     assert seen[0] == (1, 0) and seen[1][0] == 1 and seen[1][1] > 0, seen
 
 
+def one_process_and_two_ranks(tmp_path: Path, script_text: str, *extra: str) -> tuple[Path, Path]:
+    """Run ``script_text`` as one process with batches of 64 and under torchrun as 2 ranks with batches of 32.
+
+    Returns the two output folders (``one``, ``two``) the script wrote into.
+    """
+    script = tmp_path / "train.py"
+    script.write_text(script_text)
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    single = subprocess.run([sys.executable, str(script), str(one), "64"], capture_output=True, text=True, env=env)
+    assert single.returncode == 0, single.stderr[-3000:]
+    cmd = [torchrun, "--standalone", "--nproc_per_node=2", str(script), str(two), "32", *extra]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return one, two
+
+
 SAMPLED = r"""
 import json, os, sys, torch
 import kgtransfer as kgt
@@ -126,17 +145,7 @@ def test_two_ranks_of_sampled_gnn_training_match_one_process(tmp_path):
     and resumed from its checkpoint ends with the same losses and weights as the uninterrupted run,
     bit for bit.
     """
-    script = tmp_path / "train.py"
-    script.write_text(SAMPLED)
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one, two = tmp_path / "one", tmp_path / "two"
-    one.mkdir(), two.mkdir()
-    single = subprocess.run([sys.executable, str(script), str(one), "64"], capture_output=True, text=True, env=env)
-    assert single.returncode == 0, single.stderr[-3000:]
-    cmd = [torchrun, "--standalone", "--nproc_per_node=2", str(script), str(two), "32", "resume"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
-    assert out.returncode == 0, out.stderr[-3000:]
+    one, two = one_process_and_two_ranks(tmp_path, SAMPLED, "resume")
     a = torch.load(two / "rank0.pt", weights_only=True)
     b = torch.load(two / "rank1.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)  # ranks end identical
@@ -189,17 +198,7 @@ def test_two_ranks_take_the_steps_of_one_process(tmp_path):
     (it was half of it). Entity typing's one full-graph step per epoch takes one share of the training
     nodes per rank. Tolerance: float32 round-off of the averaged gradients.
     """
-    script = tmp_path / "train.py"
-    script.write_text(SGD)
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one, two = tmp_path / "one", tmp_path / "two"
-    one.mkdir(), two.mkdir()
-    single = subprocess.run([sys.executable, str(script), str(one), "64"], capture_output=True, text=True, env=env)
-    assert single.returncode == 0, single.stderr[-3000:]
-    cmd = [torchrun, "--standalone", "--nproc_per_node=2", str(script), str(two), "32"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
-    assert out.returncode == 0, out.stderr[-3000:]
+    one, two = one_process_and_two_ranks(tmp_path, SGD)
     for name in ("rank", "typing"):  # entity typing: each rank takes half of the one full-graph batch
         ref = torch.load(one / f"{name}0.pt", weights_only=True)
         for rank in (0, 1):
