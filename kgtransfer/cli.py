@@ -351,6 +351,11 @@ def _learning_parsers(sub) -> None:
     p.add_argument("--relation", required=True, help="the relation IRI")
     p.add_argument("-k", type=int, default=10, help="how many candidates (default: 10)")
     p.add_argument("--filter-known", action="store_true", help="drop candidates that complete a known triple")
+    p.add_argument(
+        "--graph-only",
+        action="store_true",
+        help="rank only the run's own graph's entities (a fine-tuned run also knows its source graph's)",
+    )
     p.add_argument("--csv", action="store_true", help="print CSV (rank, term, score, known) instead of a table")
     p.set_defaults(handler=cmd_predict)
 
@@ -609,7 +614,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     model = kgt.TrainedModel.load(args.run)
     result = kgt.predict_target(
-        model, head=args.head, relation=args.relation, tail=args.tail, k=args.k, filter_known=args.filter_known
+        model,
+        head=args.head,
+        relation=args.relation,
+        tail=args.tail,
+        k=args.k,
+        filter_known=args.filter_known,
+        graph_only=args.graph_only,
     )
     if args.csv:
         import csv

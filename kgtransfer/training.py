@@ -137,14 +137,18 @@ class TrainedModel(Evaluated):
             p.requires_grad_(False)
         return self
 
-    def predict(self, *, head=None, relation=None, tail=None, k: int = 10, filter_known: bool = False):
+    def predict(
+        self, *, head=None, relation=None, tail=None, k: int = 10, filter_known: bool = False, graph_only: bool = False
+    ):
         """Top-``k`` tails of ``(head, relation, ?)`` or heads of ``(?, relation, tail)`` by IRI.
 
         See :func:`kgtransfer.tasks.prediction.predict_target`.
         """
         from kgtransfer.tasks.prediction import predict_target
 
-        return predict_target(self, head=head, relation=relation, tail=tail, k=k, filter_known=filter_known)
+        return predict_target(
+            self, head=head, relation=relation, tail=tail, k=k, filter_known=filter_known, graph_only=graph_only
+        )
 
     def embeddings(self) -> dict:
         """Entity and relation vectors by IRI (see :func:`kgtransfer.tasks.prediction.embeddings`)."""

@@ -100,6 +100,7 @@ def predict_target(
     tail=None,
     k: int = 10,
     filter_known: bool = False,
+    graph_only: bool = False,
 ) -> Predictions:
     """The ``k`` best tails of ``(head, relation, ?)`` or heads of ``(?, relation, tail)``.
 
@@ -111,6 +112,9 @@ def predict_target(
         k: how many candidates (default: 10).
         filter_known: drop candidates that complete a known triple (train, valid or test), the
             usual choice for finding new facts (default: :obj:`False`, they are flagged ``known``).
+        graph_only: rank only the entities of the run's own graph (its split's triples); a
+            fine-tuned model's vocabulary also holds its source graph's entities, which rank too
+            otherwise (default: :obj:`False`).
 
     Returns:
         :class:`Predictions`, best first, with the decoder's scores.
@@ -142,9 +146,12 @@ def predict_target(
     else:
         hits = triples[(triples[:, 2] == given) & (triples[:, 1] == r), 0]
     known[hits] = True
-    candidates = torch.arange(len(scores))
-    if filter_known:
-        candidates = candidates[~known]
+    ranked = torch.ones(len(scores), dtype=torch.bool)  # the entities ranked, known ones included
+    if graph_only:
+        from kgtransfer.transfer.weights import id_mask
+
+        ranked = id_mask(triples[:, [0, 2]], len(scores))
+    candidates = torch.arange(len(scores))[ranked & ~known if filter_known else ranked]
     # a NaN score ranks last, as in evaluation (argsort puts NaN first)
     order = scores[candidates].nan_to_num(nan=-torch.inf)
     top = candidates[torch.argsort(order, descending=True, stable=True)[:k]]
@@ -154,7 +161,7 @@ def predict_target(
     ]
     h = _readable(_key(head)) if side == "tail" else "?"
     t = _readable(_key(tail)) if side == "head" else "?"
-    return Predictions(items, (h, _readable(_key(relation)), t), len(scores), filter_known)
+    return Predictions(items, (h, _readable(_key(relation)), t), int(ranked.sum()), filter_known)
 
 
 @torch.no_grad()

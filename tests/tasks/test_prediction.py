@@ -164,3 +164,20 @@ def test_a_run_loads_on_any_spelling_of_a_device(trained, device):
     """device="auto" (TrainConfig's default) called the run folder corrupt; "cpu:0" blamed its weights file."""
     loaded = kgt.TrainedModel.load(trained.run_dir, device=device)
     assert loaded.evaluate("test") == trained.evaluate("test")
+
+
+def test_a_fine_tuned_run_can_rank_its_own_graphs_entities_only(tmp_path, capsys):
+    """A fine-tuned model's vocabulary holds its source's entities too; graph_only leaves them out."""
+    source = KnowledgeGraph.from_triples([(f"<{EX}s{i}>", f"<{EX}next>", f"<{EX}s{(i + 1) % 12}>") for i in range(12)])
+    config = kgt.TrainConfig(epochs=2, batch_size=64, progress=False)
+    pre = kgt.pretrain(source, kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=8), config)
+    tuned = kgt.finetune(pre, tiny_kg(), "full", config)
+    own = {f"{EX}e{i}" for i in range(16)}
+    assert len(tuned.vocab.entities) == 28
+    every = tuned.predict(head=f"{EX}e0", relation=f"{EX}next", k=28)
+    assert {p.term for p in every} - own  # the source's entities rank too
+    mine = tuned.predict(head=f"{EX}e0", relation=f"{EX}next", k=28, graph_only=True)
+    assert {p.term for p in mine} == own and mine.num_candidates == 16
+    run = tuned.save(tmp_path / "run")
+    assert main(["predict", str(run), "--head", f"{EX}e0", "--relation", f"{EX}next", "--graph-only", "-k", "3"]) == 0
+    assert "of 16 entities" in capsys.readouterr().out
