@@ -138,6 +138,34 @@ def test_verdict_reads_time_to_quality_and_refuses_capped_runs():
     assert "transfer pays" in said["lp-ft"]  # shared layer weights are a transfer
 
 
+def test_verdict_needs_every_seed_and_a_clear_margin():
+    """A seed that never got there was dropped from the mean time, a NaN test MRR from the mean quality,
+    and 1.00x read as "transfer pays"."""
+
+    def run(seed, mrr, to99):
+        return {"seed": seed, "test": {"mrr": mrr}, "seconds_to_99": to99, "stopped_early": True}
+
+    scratch = [run(0, 0.3, 10.0), run(1, 0.3, 10.0)]
+    said = {
+        line.split(":")[0]: line
+        for line in Comparison(
+            "c",
+            [0, 1],
+            {
+                "scratch": scratch,
+                "full": [run(0, 0.3, 5.0), run(1, 0.3, None)],
+                "lp-ft": [run(0, 0.3, 5.0), run(1, math.nan, 5.0)],
+                "tie": [run(0, 0.3, 9.9), run(1, 0.3, 9.9)],
+            },
+        ).verdict()
+    }
+    assert "in 1 of 2 seeds: no time verdict" in said["full"] and "pays" not in said["full"]
+    assert said["lp-ft"] == "lp-ft: no verdict (the test MRR is NaN for lp-ft seed 1)"
+    assert "(0.99x)" in said["tie"] and said["tie"].endswith("no gain over scratch")
+    undefined = Comparison("c", [0], {"scratch": [run(0, 0.3, None)], "full": [run(0, 0.3, 5.0)]})
+    assert undefined.verdict() == ["no verdict: scratch has no best validation MRR to measure time to quality against"]
+
+
 def test_a_target_that_adds_nothing_is_refused_before_training():
     from kgtransfer.errors import EmptySplitError
     from tests.transfer.test_finetune import QUICK, random_graph
@@ -344,3 +372,24 @@ def test_a_variant_label_that_collides_or_leaves_the_folder_is_refused(label):
 
     with pytest.raises(ConfigError, match="variant label"):
         kgt.compare(k1, k1, {"scratch": None, label: FinetuneConfig()}, split="all", pretrained=never, log=None)
+
+
+def test_scratch_beside_a_given_pretrained_model_trains_its_model_and_loss():
+    """With pretrained=, scratch trained compare's default model and loss (dim 200, DistMult, smoothing 0.1)."""
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    def ring(n, name):
+        rows = [
+            (f"<http://e/{i}>", f"<http://e/p{i % 2}>", f"<http://e/{i * k % n}>") for i in range(n) for k in (1, 3)
+        ]
+        return KnowledgeGraph.from_triples([r for r in rows if r[0] != r[2]], name=name)
+
+    cfg = kgt.TrainConfig(epochs=1, batch_size=64, progress=False)
+    model, task = kgt.ModelConfig(dim=16, decoder="complex"), kgt.TaskConfig(label_smoothing=0.0)
+    pre = kgt.pretrain(ring(30, "k1"), model, cfg, task)
+    kwargs = dict(pretrained=lambda seed: pre, split="all", finetune_config=cfg, alphas=(), log=None)
+    c = kgt.compare(None, ring(40, "k"), ["scratch", "full"], **kwargs)
+    for variant in ("scratch", "full"):
+        assert c.models[variant].model_config == pre.model_config and c.models[variant].task_config == task
+    with pytest.raises(ConfigError, match="model= differs from the pretrained run's"):
+        kgt.compare(None, ring(40, "k"), ["scratch", "full"], model=kgt.ModelConfig(dim=8), **kwargs)
