@@ -239,7 +239,7 @@ class TrainedModel(Evaluated):
         directory = Path(directory)
         tensors, meta, _ = load_checkpoint(directory / "checkpoint", device)
         split = Split.load(directory / "split")
-        if meta.get("split", fingerprint(split)) != fingerprint(split):  # runs saved before the digest pass
+        if meta.get("split", fingerprint(split)) not in (fingerprint(split), fingerprint(split, legacy=True)):
             from kgtransfer.errors import CheckpointError
 
             raise CheckpointError(
@@ -439,13 +439,24 @@ def train(
     return TrainedModel(net, source, model_config, train_config, result, task_config, info)
 
 
-def fingerprint(split) -> str:
-    """A digest of a split's triples and vocabularies: a resumed run must see the same data."""
+def fingerprint(split, legacy: bool = False) -> str:
+    """A digest of a split's triples and vocabularies: a resumed run must see the same data.
+
+    Each part is hashed with its length (a triple moved from one part to the next changed nothing
+    before), and the ``unused`` training triples the evaluation filters are included. ``legacy``: the
+    digest of runs saved before that, which :meth:`TrainedModel.load` still accepts.
+    """
     import hashlib
 
     h = hashlib.blake2b(digest_size=16)
-    for part in (split.train, split.valid, split.test):
-        h.update(part.tensor.numpy().tobytes())
+    parts = [split.train, split.valid, split.test]
+    if not legacy:
+        parts.append(split.unused if split.unused is not None else split.train.tensor[:0])
+    for part in parts:
+        rows = part if isinstance(part, torch.Tensor) else part.tensor
+        if not legacy:
+            h.update(f"{len(rows)}:".encode())
+        h.update(rows.numpy().tobytes())
     if split.vocab is not None:
         h.update("\n".join(split.vocab.entities.keys).encode("utf-8", "surrogatepass"))
         h.update("\n".join(split.vocab.relations.keys).encode("utf-8", "surrogatepass"))

@@ -94,6 +94,31 @@ def test_a_run_folder_whose_weights_and_split_come_from_different_runs_is_refuse
     assert torch.equal(TrainedModel.load(directory).split.test.tensor, other.split.test.tensor)
 
 
+def test_a_split_fingerprint_tells_where_its_parts_end(trained, tmp_path):
+    """Parts were hashed back to back: a triple moved from train to test (as cleanup does) kept the digest."""
+    from dataclasses import replace
+
+    from kgtransfer.data.splits import Split
+    from kgtransfer.training import TrainedModel, fingerprint
+
+    split = trained.split
+    moved = Split(
+        replace(split.train, tensor=split.train.tensor[:-1]),
+        replace(split.valid, tensor=split.valid.tensor[:0]),
+        replace(split.test, tensor=torch.cat([split.train.tensor[-1:], split.valid.tensor, split.test.tensor])),
+        split.method,
+    )
+    assert fingerprint(moved, legacy=True) == fingerprint(split, legacy=True)  # what the old digest could not see
+    assert fingerprint(moved) != fingerprint(split)
+    unused = Split(split.train, split.valid, split.test, split.method, unused=split.train)
+    assert fingerprint(unused) != fingerprint(split)  # the unused triples change what the evaluation filters
+    directory = trained.save(tmp_path / "run")
+    meta_file = directory / "checkpoint" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**meta, "split": fingerprint(split, legacy=True)}))  # a run saved before
+    assert TrainedModel.load(directory).evaluate("test") == trained.evaluate("test")
+
+
 def test_test_metrics_are_computed_once_when_first_asked_for(monkeypatch):
     model = kgt.train(tiny_kg(), encoder="embedding", dim=4, config=kgt.TrainConfig(epochs=1, progress=False))
     calls = []
