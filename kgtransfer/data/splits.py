@@ -26,6 +26,7 @@ so a split depends only on the graph, ``ratios`` and ``seed``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -42,9 +43,9 @@ from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsam
 from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json, edge_mask
 from kgtransfer.errors import EmptySplitError
 from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.knowledge.snapshots import split_role
 
 SPLIT_NAMES = ("train", "valid", "test")
-_ROLE_OF_SEGMENT = {"train": 0, "training": 0, "valid": 1, "validation": 1, "test": 2}
 FORMAT_VERSION = 1
 
 
@@ -194,7 +195,7 @@ def has_given_split(kg: KnowledgeGraph) -> bool:
     Segment names are read case-insensitively, as by :func:`given_split` (which also reads
     ``/train`` and ``/training``); a graph with only training sources has no given split.
     """
-    return any(_ROLE_OF_SEGMENT.get(s.rsplit("/", 1)[-1].lower()) in (1, 2) for s in kg.sources)
+    return any(split_role(s) in (1, 2) for s in kg.sources)
 
 
 def given_split(
@@ -214,7 +215,7 @@ def given_split(
         cleanup: move evaluation triples with entities or relations unseen in training to train
             (default: :obj:`False`, the benchmark as published).
     """
-    roles = {i: _ROLE_OF_SEGMENT.get(s.rsplit("/", 1)[-1].lower()) for i, s in enumerate(kg.sources)}
+    roles = {i: split_role(s) for i, s in enumerate(kg.sources)}
     if not any(r in (1, 2) for r in roles.values()):
         raise ConfigError(f"no valid or test source among {list(kg.sources)}; name them '<dataset>/test' etc.")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
@@ -248,6 +249,8 @@ def random_split(
             (default: :obj:`True`).
     """
     ratios = check_ratios(ratios)
+    if ratios[0] == 0:  # (other splits train on their old triples too; a random one on its train share alone)
+        raise ConfigError(f"ratios {ratios}: a train share of 0 leaves nothing to train on")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
     role = _draw_roles(len(hrt), ratios, seed)
@@ -412,6 +415,8 @@ def transfer_split(
             (default: :obj:`True`).
     """
     ratios = check_ratios(ratios)
+    if ratios[0] == 0:  # (other splits train on their old triples too; a random one on its train share alone)
+        raise ConfigError(f"ratios {ratios}: a train share of 0 leaves nothing to train on")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
     seen = pretrained_mask(hrt, vocab, trained)
@@ -469,7 +474,7 @@ def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
         ratios = tuple(float(r) for r in ratios)
     except (TypeError, ValueError):
         raise ConfigError(f"ratios must be three numbers (train, valid, test), got {ratios!r}") from None
-    if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
+    if len(ratios) != 3 or not all(math.isfinite(r) and r >= 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
         raise ConfigError(f"ratios must be three non-negative shares (train, valid, test) summing to 1, got {ratios}")
     return ratios
 

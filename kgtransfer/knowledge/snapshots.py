@@ -20,6 +20,16 @@ SPLITS = ("train", "valid", "test")
 _ROLE = {"train": 0, "training": 0, "valid": 1, "validation": 1, "test": 2}
 
 
+def split_role(source: str) -> int | None:
+    """The split a source names by its last path segment (``umls/test``: 2, train 0, valid 1), None for others.
+
+    Segments are read case-insensitively, and only after a ``/``: a graph called ``test`` is a graph,
+    not a test split.
+    """
+    head, _, last = source.rpartition("/")
+    return _ROLE.get(last.lower()) if head else None
+
+
 def load_snapshot(source, name: str, namespace: str | None = None, seed: int = 0) -> KnowledgeGraph:
     """One snapshot as a graph whose sources are ``name/train``, ``name/valid``, ``name/test``.
 
@@ -34,7 +44,7 @@ def load_snapshot(source, name: str, namespace: str | None = None, seed: int = 0
     from kgtransfer.knowledge.sources import load
 
     kg = load(source, namespace=namespace)
-    roles = [_ROLE.get(s.rsplit("/", 1)[-1].lower()) for s in kg.sources]
+    roles = [split_role(s) for s in kg.sources]
     if any(r is not None for r in roles):  # split files, even train alone: their roles as given
         role = np.zeros(len(kg), dtype=np.int64)
         for source, r in zip(kg.sources, roles, strict=True):

@@ -270,12 +270,22 @@ def test_novelty_split_evaluates_only_new_knowledge():
         novelty_split(k, ["nope"])
 
 
-@pytest.mark.parametrize("ratios", [(0.8, 0.3, 0.1), (1.2, -0.1, -0.1), (0.5, 0.5), ("a", "b", "c")])
-def test_bad_ratios_are_a_config_error(ratios):
+@pytest.mark.parametrize(
+    ("ratios", "says"),
+    [
+        ((0.8, 0.3, 0.1), "ratios must be three"),
+        ((1.2, -0.1, -0.1), "ratios must be three"),
+        ((0.5, 0.5), "ratios must be three"),
+        (("a", "b", "c"), "ratios must be three"),
+        ((float("nan"), 0.5, 0.5), "ratios must be three"),  # NaN passed every comparison: all train
+        ((0.0, 0.5, 0.5), "nothing to train on"),
+    ],
+)
+def test_bad_ratios_are_a_config_error(ratios, says):
     from kgtransfer.config import ConfigError
 
     kg = kgt.KnowledgeGraph.from_triples([(f"<urn:e{i}>", "<urn:p>", f"<urn:e{i + 1}>") for i in range(10)])
-    with pytest.raises(ConfigError, match="ratios must be three"):
+    with pytest.raises(ConfigError, match=says):
         kgt.train(
             kg, kgt.ModelConfig(encoder="embedding", dim=4), kgt.TrainConfig(epochs=1, progress=False), split=ratios
         )
@@ -287,3 +297,16 @@ def test_a_given_split_of_a_graph_without_split_sources_is_a_config_error():
     kg = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="plain")
     with pytest.raises(ConfigError, match="no valid or test source"):
         kgt.given_split(kg)
+
+
+@pytest.mark.parametrize("name", ["test", "valid", "Training"])
+def test_a_graph_named_like_a_split_is_not_one(name):
+    """A graph called "test" was read as a test split whole: kgt.train found nothing to train on."""
+    from kgtransfer.data.splits import has_given_split
+
+    kg = kgt.KnowledgeGraph.from_triples([(f"<urn:e{i}>", "<urn:p>", f"<urn:e{i + 1}>") for i in range(40)], name=name)
+    assert not has_given_split(kg)
+    trained = kgt.train(kg, kgt.ModelConfig(encoder="embedding", dim=4), kgt.TrainConfig(epochs=1, progress=False))
+    assert trained.split.method == "random" and len(trained.split.train) > len(trained.split.test) > 0
+    segment = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name=f"umls/{name}")
+    assert has_given_split(segment) == (name != "Training")  # after a "/" it names a split (training alone: none)

@@ -263,11 +263,14 @@ def test_an_answer_may_take_longer_than_connecting(monkeypatch):
             self.rfile.read(int(self.headers["Content-Length"]))
             time.sleep(0.6)  # the query runs
             payload = b'{"head": {}, "boolean": true}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/sparql-results+json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/sparql-results+json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:  # the client gave up at its deadline: nothing to print into later tests' output
+                pass
 
         def log_message(self, *args):
             pass
