@@ -42,7 +42,7 @@ from kgtransfer.config import ConfigError
 from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsample_mask
 from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json, edge_mask
 from kgtransfer.errors import EmptySplitError
-from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.knowledge.graph import KnowledgeGraph, pack_rows
 from kgtransfer.knowledge.snapshots import split_role
 
 SPLIT_NAMES = ("train", "valid", "test")
@@ -441,12 +441,11 @@ def pretrained_mask(hrt: np.ndarray, vocab: GraphVocab, trained: Triples) -> np.
     rows = trained.tensor.numpy()
     mapped = np.stack([ent[rows[:, 0]], rel[rows[:, 1]], ent[rows[:, 2]]], axis=1) if len(rows) else rows
     mapped = mapped[(mapped >= 0).all(axis=1)]
-    ne, nr = max(len(vocab.entities), 1), max(len(vocab.relations), 1)
-
-    def key(a: np.ndarray) -> np.ndarray:
-        return (a[:, 0] * nr + a[:, 1]) * ne + a[:, 2]
-
-    return np.isin(key(hrt), key(mapped)) if len(hrt) and len(mapped) else np.zeros(len(hrt), dtype=bool)
+    if not len(hrt) or not len(mapped):
+        return np.zeros(len(hrt), dtype=bool)
+    # one packing of both, so that their keys compare ((h·R + r)·E + t overflowed int64 on large vocabularies)
+    keys = pack_rows(np.concatenate([hrt, mapped]).astype(np.int64), max(len(vocab.entities), len(vocab.relations)))
+    return np.isin(keys[: len(hrt)], keys[len(hrt) :])
 
 
 def keep_in_train(split: Split, trained: Triples) -> Split:

@@ -62,9 +62,10 @@ def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
     Args:
         pretrained: the pretrained run.
         kg: the target graph K.
-        split: a Split (returned as is, e.g. a scratch run's for a like-for-like comparison), a saved
-            split or run directory, ``"given"``, ``"random"`` or ratios ``(train, valid, test)``
-            (default: given when K has split sources, else random).
+        split: a Split (returned as is, e.g. a scratch run's for a like-for-like comparison; a
+            warning says when it validates or tests on the pretraining run's training triples), a
+            saved split or run directory (likewise), ``"given"``, ``"random"`` or ratios
+            ``(train, valid, test)`` (default: given when K has split sources, else random).
         seed: the seed of a random split (default: 0).
     """
     from kgtransfer.data.splits import (
@@ -76,11 +77,17 @@ def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
         transfer_split,
     )
 
-    if isinstance(split, Split):
-        return split
-    loaded = load_split(split)
-    if loaded is not None:
-        return loaded
+    ready = split if isinstance(split, Split) else load_split(split)
+    if ready is not None:
+        seen = keep_in_train(ready, pretrained.split.train).info.get("pretrained_train_moved", 0)
+        if seen:
+            warnings.warn(
+                f"the split given for fine-tuning validates or tests on {seen:,} triples the pretrained model "
+                "trained on: its scores are partly recall, not transfer (target_split draws one that does not)",
+                TransferWarning,
+                stacklevel=3,
+            )
+        return ready
     vocab = pretrained.vocab.extend(kg)
     if split is None:
         split = "given" if has_given_split(kg) else "random"

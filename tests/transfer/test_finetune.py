@@ -274,3 +274,17 @@ def test_resuming_from_another_pretrained_model_is_refused(graphs, pre, tmp_path
     with pytest.raises(CheckpointError, match="pretrained_weights"):
         kgt.finetune(other, graphs[1], "full", replace(config, epochs=3), checkpoint_dir=tmp_path, resume=True)
     assert (tmp_path / "phase0" / "last").exists()  # nothing was deleted
+
+
+def test_a_given_split_that_tests_on_pretraining_triples_is_said(graphs, pre):
+    """finetune(split=scratch.split) tested on triples the pretrained model trained on, silently."""
+    from kgtransfer.errors import TransferWarning
+
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 1})
+    scratch = kgt.train(graphs[1], pre.model_config, config)  # a random split of K, blind to the pretraining
+    with pytest.warns(TransferWarning, match="tests on .* triples the pretrained model trained on"):
+        kgt.finetune(pre, graphs[1], "full", config, split=scratch.split)
+    drawn = kgt.finetune(pre, graphs[1], "full", config)  # target_split's own split: nothing to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TransferWarning)
+        kgt.finetune(pre, graphs[1], "full", config, split=drawn.split)
