@@ -31,20 +31,33 @@ T = TypeVar("T")
 _local = threading.local()  # the job of this thread: `_Turns`, its index and name, or nothing
 
 
+class _Cancelled(BaseException):
+    """Raised in a job at its next turn once the run is stopped (another job failed, or Ctrl-C)."""
+
+
 class _Turns:
-    """Whose turn it is among live jobs, and the random states each job left."""
+    """Whose turn it is among live jobs, the random states each job left, and whether to stop."""
 
     def __init__(self, count: int):
         self.cond = threading.Condition()
         self.live = list(range(count))
         self.turn = 0
         self.states: dict[int, dict] = {}
+        self.cancelled = False
 
     def wait(self, job: int) -> None:
         with self.cond:
-            self.cond.wait_for(lambda: self.turn == job)
+            self.cond.wait_for(lambda: self.turn == job or self.cancelled)
+        if self.cancelled:
+            raise _Cancelled
         if job in self.states:
             _restore(self.states.pop(job))
+
+    def cancel(self) -> None:
+        """Stop every job at its next turn."""
+        with self.cond:
+            self.cancelled = True
+            self.cond.notify_all()
 
     def hand_over(self, job: int, done: bool = False) -> bool:
         """Give the turn to the next live job; False (and keep it) when this is the only one left."""
@@ -57,8 +70,6 @@ class _Turns:
             if self.live:
                 if not done:
                     self.states[job] = _states()
-                    if torch.cuda.is_available() and torch.cuda.is_initialized():
-                        torch.cuda.synchronize()  # this job's queued kernels are its own time
                 self.turn = self.live[(position + (0 if done else 1)) % len(self.live)]
             self.cond.notify_all()
         return True
@@ -80,6 +91,10 @@ def pause() -> None:
     turns = getattr(_local, "turns", None)
     if turns is None:
         return
+    if turns.cancelled:
+        raise _Cancelled
+    if len(turns.live) > 1 and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()  # this job's queued kernels are its own time, not the wait for the others
     began = time.perf_counter()
     if turns.hand_over(_local.job):
         turns.wait(_local.job)
@@ -99,9 +114,10 @@ def job_name() -> str | None:
 def interleave(jobs: Sequence[Callable[[], T]], names: Sequence[str] | None = None) -> list[T]:
     """Run ``jobs`` one at a time, each until its next :func:`pause`, round-robin; their results in order.
 
-    A single job runs in the calling thread. The first exception raised by a job is raised here
-    after every job has ended (the others run to their end). ``names`` label the jobs' progress
-    bars (:func:`job_name`).
+    A single job runs in the calling thread. The first exception raised by a job stops the others
+    at their next :func:`pause` and is raised here; so is an interrupt (Ctrl-C) of the caller, once
+    every job has stopped. The caller's random generators and thread count come back either way.
+    ``names`` label the jobs' progress bars (:func:`job_name`).
     """
     if len(jobs) <= 1:
         return [job() for job in jobs]
@@ -119,17 +135,28 @@ def interleave(jobs: Sequence[Callable[[], T]], names: Sequence[str] | None = No
         _restore(caller)  # every job starts from the caller's generators and threads, as it would alone
         try:
             results[i] = jobs[i]()
+        except _Cancelled:
+            pass
         except BaseException as e:  # noqa: BLE001 -- raised in the caller's thread below
             errors[i] = e
+            turns.cancel()  # the others stop at their next turn: their results would not be used
         finally:
             turns.hand_over(i, done=True)
 
     threads = [threading.Thread(target=run, args=(i,), name=f"interleaved-{i}", daemon=True) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    _restore(caller)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    except BaseException:  # Ctrl-C in the caller: stop the jobs instead of leaving them training in the background
+        turns.cancel()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join()
+        raise
+    finally:
+        _restore(caller)
     for e in errors:
         if e is not None:
             raise e

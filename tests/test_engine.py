@@ -386,9 +386,12 @@ def test_divergence_on_the_cli_is_one_line(tmp_path, capsys):
     assert code != 0 and "the loss became" in err and "Traceback" not in err
 
 
-def test_thread_choice():
+def test_thread_choice(monkeypatch):
     assert choose_threads(10, None) == 1
-    assert choose_threads(10**8, None) == (os.cpu_count() or 1)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert choose_threads(10**8, None) == len(os.sched_getaffinity(0))  # the CPUs this process may use
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as torch does, the setting wins (it took os.cpu_count())
+    assert choose_threads(10**8, None) == 1
     assert choose_threads(10**8, 1) == 1
     assert choose_threads(10, 3) == 3
     assert choose_threads(10, 0) == 1

@@ -68,22 +68,55 @@ def test_only_one_job_runs_at_a_time_and_waits_are_counted_apart():
     assert paused_seconds() == 0.0 and pause() is None  # outside interleave: nothing to wait for
 
 
-def test_the_first_error_is_raised_after_every_job_ended():
-    finished = []
+def test_the_first_error_stops_the_other_jobs_and_is_raised():
+    """The others ran to their end first (a diverged scratch run waited for the slowest strategy)."""
+    steps = []
 
     def bad():
         pause()
         raise ValueError("bad job")
 
     def good():
-        for _ in range(3):
+        for _ in range(100):
             pause()
-        finished.append(True)
+            steps.append(1)
         return 1
 
     with pytest.raises(ValueError, match="bad job"):
         interleave([bad, good])
-    assert finished == [True]
+    assert len(steps) <= 1  # stopped at its next turn
+    assert not [t for t in threading.enumerate() if t.name.startswith("interleaved-")]
+
+
+def test_an_interrupt_stops_every_job_and_gives_the_caller_its_state_back():
+    """Ctrl-C reached the caller's join: the jobs kept training in the background, the caller's RNG stayed theirs."""
+    import os
+    import signal
+
+    steps = []
+
+    def interrupting():
+        pause()
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: the caller's thread gets a KeyboardInterrupt
+        for _ in range(200):
+            torch.rand(1)
+            pause()
+            steps.append(1)
+
+    def other():
+        for _ in range(200):
+            torch.rand(1)
+            pause()
+            steps.append(2)
+
+    torch.manual_seed(5)
+    expected = torch.rand(1)
+    torch.manual_seed(5)
+    with pytest.raises(KeyboardInterrupt):
+        interleave([interrupting, other])
+    assert len(steps) < 200  # stopped, not run to the end
+    assert not [t for t in threading.enumerate() if t.name.startswith("interleaved-")]
+    assert torch.equal(torch.rand(1), expected)
 
 
 def test_one_job_runs_in_the_calling_thread():
