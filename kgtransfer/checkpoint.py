@@ -264,17 +264,37 @@ def load_training_state(
 RESUMABLE_FIELDS = ("epochs", "patience", "device", "threads", "progress")
 
 
+class RunState(dict):
+    """A run's metadata for resume checks, with what earlier versions recorded for some of its keys.
+
+    ``earlier[key]`` lists values a checkpoint written by an earlier version holds for the same run
+    (a digest computed another way; ``None``: the key did not exist yet), so such a run still resumes.
+    """
+
+    def __init__(self, values: dict, earlier: dict | None = None):
+        super().__init__(values)
+        self.earlier = dict(earlier or {})
+
+    def extended(self, **values) -> RunState:
+        """The state with more keys (and the same earlier values)."""
+        return RunState({**self, **values}, self.earlier)
+
+
 def check_same_run(path: Path, saved: dict | None, current: dict | None, what: str, free: tuple = ()) -> None:
-    """Refuse to resume when ``current`` differs from the ``saved`` settings (fields named)."""
+    """Refuse to resume when ``current`` differs from the ``saved`` settings (fields named).
+
+    A :class:`RunState` ``current`` also accepts the values earlier versions recorded.
+    """
     from kgtransfer.errors import CheckpointError
 
     if saved is None or current is None:
         return
+    earlier = getattr(current, "earlier", {})
     saved, current = _as_registered(saved), json.loads(json.dumps(current, default=str))
     changed = [
         f"{k}: {saved.get(k)!r} -> {current.get(k)!r}"
         for k in sorted(set(saved) | set(current))
-        if k not in free and saved.get(k) != current.get(k)
+        if k not in free and saved.get(k) != current.get(k) and saved.get(k) not in earlier.get(k, ())
     ]
     if changed:
         raise CheckpointError(

@@ -131,9 +131,9 @@ def interleave(jobs: Sequence[Callable[[], T]], names: Sequence[str] | None = No
     def run(i: int) -> None:
         _local.turns, _local.job, _local.paused = turns, i, 0.0
         _local.name = names[i] if names is not None else None
-        turns.wait(i)
-        _restore(caller)  # every job starts from the caller's generators and threads, as it would alone
         try:
+            turns.wait(i)
+            _restore(caller)  # every job starts from the caller's generators and threads, as it would alone
             results[i] = jobs[i]()
         except _Cancelled:
             pass

@@ -434,7 +434,12 @@ def train(
     with seeded(train_config.seed):  # the initial weights depend on the seed alone
         net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
         lp_task = LinkPredictionTask(source, task_config)
-        run = {"model": model_config.to_dict(), "task": task_config.to_dict(), "data": fingerprint(source)}
+        from kgtransfer.checkpoint import RunState
+
+        run = RunState(
+            {"model": model_config.to_dict(), "task": task_config.to_dict(), "data": fingerprint(source)},
+            earlier={"data": (fingerprint(source, legacy=True),)},  # checkpoints of runs begun before
+        )
         result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
     return TrainedModel(net, source, model_config, train_config, result, task_config, info)
 

@@ -340,3 +340,23 @@ def test_a_best_checkpoint_of_another_epoch_than_recorded_is_refused(tmp_path):
     best_meta_file.write_text(json.dumps(best_meta))
     with pytest.raises(CheckpointError, match="stopped while saving"):
         resume(tmp_path)
+
+
+def test_a_run_checkpointed_before_the_digests_changed_still_resumes(tmp_path):
+    """Split digests now count each part's length: a run checkpointed with the old digest was refused."""
+    from kgtransfer.training import fingerprint
+
+    config = kgt.TrainConfig(epochs=2, lr=0.01, batch_size=32, eval_every=1, progress=False)
+    model = kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4)
+    first = kgt.train(tiny_kg(), model, config, seed=0, checkpoint_dir=tmp_path)
+    meta_file = tmp_path / "last" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta["state"]["data"] = fingerprint(first.split, legacy=True)
+    meta_file.write_text(json.dumps(meta))
+    resumed = kgt.train(tiny_kg(), model, config, seed=0, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.fit.epochs_run == 3
+    meta = json.loads(meta_file.read_text())  # the resumed run's checkpoint
+    meta["state"]["data"] = "something else"
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="model or data"):
+        kgt.train(tiny_kg(), model, config, seed=0, epochs=4, checkpoint_dir=tmp_path, resume=True)

@@ -179,3 +179,19 @@ def test_training_leaves_the_waits_out_of_its_seconds():
         assert len(result.history.seconds) == 2
         assert all(0.15 <= s < 0.27 for s in result.history.seconds)  # three sleeps of its own, not six
     assert sum(r.seconds for r in results) <= wall
+
+
+def test_jobs_stopped_before_their_first_turn_end_quietly():
+    """A job failing before the others' first turn left them raising in their threads ('Exception in thread')."""
+    raised = []
+    hook, threading.excepthook = threading.excepthook, lambda args: raised.append(args.exc_type)
+    try:
+
+        def bad():
+            raise ValueError("fails at once")
+
+        with pytest.raises(ValueError, match="fails at once"):
+            interleave([bad, lambda: 1, lambda: 2])
+    finally:
+        threading.excepthook = hook
+    assert raised == []

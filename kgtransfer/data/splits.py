@@ -249,7 +249,7 @@ def random_split(
             (default: :obj:`True`).
     """
     ratios = check_ratios(ratios)
-    if ratios[0] == 0:  # (other splits train on their old triples too; a random one on its train share alone)
+    if ratios[0] == 0:  # (a transfer or novelty split trains on the old triples too; a random one has only these)
         raise ConfigError(f"ratios {ratios}: a train share of 0 leaves nothing to train on")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
@@ -415,8 +415,6 @@ def transfer_split(
             (default: :obj:`True`).
     """
     ratios = check_ratios(ratios)
-    if ratios[0] == 0:  # (other splits train on their old triples too; a random one on its train share alone)
-        raise ConfigError(f"ratios {ratios}: a train share of 0 leaves nothing to train on")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
     seen = pretrained_mask(hrt, vocab, trained)

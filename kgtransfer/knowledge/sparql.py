@@ -234,8 +234,9 @@ def sparql(
             while the deadline allows (default: 2).
         page_size: for remote SELECT/CONSTRUCT, fetch in pages of this many results with
             ``LIMIT``/``OFFSET`` (the query should have an ``ORDER BY`` for stable pages, else a warning;
-            paging stops at an empty page; a server that caps pages below ``page_size``, ignores
-            ``LIMIT`` or repeats pages is an :class:`~kgtransfer.errors.EndpointError`; default: one request).
+            paging stops at an empty page; a server that repeats pages, or for SELECT caps pages below
+            ``page_size`` or ignores ``LIMIT``, is an :class:`~kgtransfer.errors.EndpointError` (a
+            CONSTRUCT page counts triples, not solutions, so its cap goes unseen); default: one request).
         name: the name of a resulting graph (default: the query's).
         federation: let a local query call other endpoints with ``SERVICE`` (default: False, refused).
         max_bytes: the largest remote answer accepted, over all pages (default: 256 MiB).
@@ -568,7 +569,7 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
             rows += page_rows
             count = len(page_rows)
             blank_pages += any(v.startswith("_:") for row in page_rows for v in row.values())
-        if page_size and count > page_size:
+        if page_size and kind == "rows" and count > page_size:  # LIMIT counts solutions, a graph page triples
             raise EndpointError(
                 f"{endpoint}: a page of {label} held {count} results, more than page_size {page_size}: "
                 "the server ignores LIMIT (run without page_size)"

@@ -54,10 +54,11 @@ def pretrain(
 def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
     """K's split over the pretrained vocabularies *extended* by K's terms, so transferred ids stay put.
 
-    The split never evaluates on what the pretrained model trained on: a random split draws valid
-    and test only from K's triples outside the pretraining run's training triples
+    A split drawn here never evaluates on what the pretrained model trained on: a random split draws
+    valid and test only from K's triples outside the pretraining run's training triples
     (:func:`~kgtransfer.data.splits.transfer_split`), and a given split moves such triples to
-    train (:func:`~kgtransfer.data.splits.keep_in_train`).
+    train (:func:`~kgtransfer.data.splits.keep_in_train`). A split passed in (or loaded from a
+    folder) is used as it is, with a ``TransferWarning`` when it does.
 
     Args:
         pretrained: the pretrained run.
@@ -79,7 +80,8 @@ def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
 
     ready = split if isinstance(split, Split) else load_split(split)
     if ready is not None:
-        seen = keep_in_train(ready, pretrained.split.train).info.get("pretrained_train_moved", 0)
+        kept = keep_in_train(ready, pretrained.split.train)  # the split itself when nothing moves
+        seen = kept.info.get("pretrained_train_moved", 0) if kept is not ready else 0
         if seen:
             warnings.warn(
                 f"the split given for fine-tuning validates or tests on {seen:,} triples the pretrained model "
@@ -224,16 +226,24 @@ def finetune(
             lp_task = _PenaltyTask(lp_task, chosen.penalty)
         if options.l2sp > 0:
             lp_task = _L2SPTask(lp_task, model, transferred, options.l2sp)
+        from kgtransfer.checkpoint import RunState
         from kgtransfer.training import fingerprint
 
-        run = {
-            "model": pretrained.model_config.to_dict(),
-            "finetune": options.to_dict(),
-            "strategy": type(chosen).__name__,
-            "pretrained": fingerprint(pretrained.split),
-            "pretrained_weights": _weights_digest(pretrained.model),  # another model on the same split differs
-            "data": fingerprint(target),
-        }
+        run = RunState(
+            {
+                "model": pretrained.model_config.to_dict(),
+                "finetune": options.to_dict(),
+                "strategy": type(chosen).__name__,
+                "pretrained": fingerprint(pretrained.split),
+                "pretrained_weights": _weights_digest(pretrained.model),  # another model on the same split differs
+                "data": fingerprint(target),
+            },
+            earlier={  # checkpoints of runs begun before the digests changed, or had the weights' digest
+                "pretrained": (fingerprint(pretrained.split, legacy=True),),
+                "data": (fingerprint(target, legacy=True),),
+                "pretrained_weights": (None,),
+            },
+        )
         result = run_strategy(
             chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale, checkpoint_dir, resume, run
         )
@@ -293,7 +303,7 @@ def run_strategy(
         where = Path(checkpoint_dir) / f"phase{i}" if checkpoint_dir is not None else None
         phase_state = None
         if state is not None:
-            phase_state = _phase_state(where if resume else None, {**state, "phase": i}, _weights_digest(model))
+            phase_state = _phase_state(where if resume else None, _with(state, phase=i), _weights_digest(model))
         results.append(
             fit(
                 model,
@@ -348,7 +358,12 @@ def _phase_state(where: Path | None, state: dict, start: str) -> dict:
         same_run = {k: v for k, v in saved.items() if k != "start"} == json.loads(json.dumps(state))
         if saved["start"] != start and same_run:  # another run (model, data) is refused by fit, not deleted
             shutil.rmtree(where)
-    return {**state, "start": start}
+    return _with(state, start=start)
+
+
+def _with(state: dict, **values) -> dict:
+    """``state`` with more keys, keeping what a :class:`~kgtransfer.checkpoint.RunState` knows of earlier versions."""
+    return state.extended(**values) if hasattr(state, "extended") else {**state, **values}
 
 
 def _discriminative(optimizer: torch.optim.Optimizer, model: nn.Module, transferred: dict, scale: float) -> None:

@@ -141,7 +141,7 @@ class ComposedEncoder(nn.Module):
         return kinds
 
     def layers(self) -> list[nn.Module]:
-        """The message-passing layers of the new encoder :math:`F_2` (F1 is frozen or trained whole)."""
+        """The message-passing layers of the new encoder :math:`F_2` (those of F1: ``first.layers()``)."""
         return self.second.layers()
 
     def forward(

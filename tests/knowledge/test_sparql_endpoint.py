@@ -288,3 +288,15 @@ def test_an_answer_may_take_longer_than_connecting(monkeypatch):
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_a_paged_construct_may_hold_more_triples_than_solutions():
+    """LIMIT counts solutions: a page of 2 solutions of a 2-triple template (4 triples) read as 'ignores LIMIT'."""
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    triples = [
+        f"<http://e/s{i}> <http://e/p> <http://e/o{i}> .\n<http://e/s{i}> {rdf_type} <http://e/T> .\n" for i in (0, 1)
+    ]
+    page = "".join(triples)
+    query = "CONSTRUCT { ?s <http://e/p> ?o . ?s a <http://e/T> } WHERE { ?s <http://e/p> ?o } ORDER BY ?s"
+    with fake_endpoint([(200, page.encode()), (200, b"")]) as (url, _):
+        assert len(kgt.sparql(query, url, page_size=2)) == 4

@@ -288,3 +288,20 @@ def test_a_given_split_that_tests_on_pretraining_triples_is_said(graphs, pre):
     with warnings.catch_warnings():
         warnings.simplefilter("error", TransferWarning)
         kgt.finetune(pre, graphs[1], "full", config, split=drawn.split)
+
+
+def test_a_fine_tuned_runs_own_split_reused_is_not_said_to_test_on_pretraining_triples(graphs, pre):
+    """Its info kept the count of triples its drawing moved to train: reusing it warned of triples long gone."""
+    from kgtransfer.errors import TransferWarning
+
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 1})
+    rows = list(graphs[1])
+    k = kgt.KnowledgeGraph.from_triples(rows[: len(rows) // 2], name="k/train")  # a given split whose test
+    k = k | kgt.KnowledgeGraph.from_triples(rows[len(rows) // 2 :], name="k/test")  # holds pretraining triples
+    ft = kgt.finetune(pre, k, "full", config)
+    assert ft.split.info.get("pretrained_train_moved", 0) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TransferWarning)
+        kgt.finetune(pre, k, "full", config, split=ft.split)
+    zero = kgt.zero_shot(pre, graphs[1], split=(0.0, 0.5, 0.5))  # a transfer split trains on the old triples too
+    assert zero.evaluated > 0
