@@ -287,9 +287,12 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
             with autocast:
                 loss = step(batch)
             if not _finite_everywhere(loss, world):
+                where = "" if world is None else f" on rank {world.rank}"
+                if world is not None and torch.isfinite(loss):
+                    where = f" on another rank (rank {world.rank}'s: {loss.item()})"
                 raise TrainingDivergedError(
-                    f"epoch {epoch}: the loss became {loss.item()} at lr {config.lr:g}"
-                    f"{'' if world is None else ' on some rank'}; lower the learning rate"
+                    f"epoch {epoch}: the loss became {'non-finite' if where else loss.item()}{where} at lr "
+                    f"{config.lr:g}; lower the learning rate"
                 )
             (loss * weight if weight != 1 else loss).backward()  # DDP averages the gradients over the ranks here
             if config.grad_clip > 0:

@@ -64,7 +64,7 @@ def post(
         raise EndpointError(f"{endpoint}: not a valid endpoint URL ({e})") from None
     delay = 0.25
     for attempt in range(retries + 1):
-        reason = None
+        reason, wait = None, 0.0
         try:
             return _attempt(request, endpoint, deadline, label, max_bytes)
         except (EndpointError, SparqlQueryError):
@@ -76,9 +76,8 @@ def post(
             if (e.code < 500 and e.code != 429) or attempt == retries:
                 raise EndpointError(f"{endpoint}: HTTP {e.code} for {label}: {body}") from None
             reason = f"HTTP {e.code}"
-            wait = e.headers.get("Retry-After", "") if e.headers else ""
-            if wait.strip().isdigit():  # a rate limit (429) or overload (503) says when to come back
-                delay = max(delay, float(wait))
+            after = (e.headers.get("Retry-After", "") if e.headers else "").strip()
+            wait = float(after) if after.isdigit() else 0.0  # a rate limit (429) or overload (503) says when
         except urllib.error.URLError as e:
             if isinstance(e.reason, str | ValueError):  # unknown scheme, bad host
                 raise EndpointError(f"{endpoint}: {e.reason} for {label}") from None
@@ -87,12 +86,13 @@ def post(
             raise EndpointError(f"{endpoint}: not a valid endpoint URL ({e}) for {label}") from None
         except (OSError, http.client.HTTPException) as e:  # resets, timeouts, truncated bodies
             reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-        if attempt == retries or deadline.left() <= delay:
+        pause = max(delay, wait)  # the server's Retry-After for this attempt; the backoff goes on from its own
+        if attempt == retries or deadline.left() <= pause:
             raise EndpointError(
                 f"{endpoint}: unreachable after {attempt + 1} attempts ({reason}) for {label}"
-                + (f"; the {deadline.seconds:g} s deadline passed" if deadline.left() <= delay else "")
+                + (f"; the {deadline.seconds:g} s deadline passed" if deadline.left() <= pause else "")
             )
-        time.sleep(delay)
+        time.sleep(pause)
         delay *= 2
     raise AssertionError("unreachable")  # pragma: no cover
 

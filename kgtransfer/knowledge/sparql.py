@@ -552,6 +552,8 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
         q = with_page(text, page_size, offset) if page_size else text
         body, ctype = post(endpoint, q, ACCEPT[kind], deadline, retries, label, budget)
         budget -= len(body)
+        if short is not None and body == previous:  # after a short page, a server ignoring OFFSET repeats it
+            break
         repeats = repeats + 1 if body == previous else 0
         if repeats >= STALE_PAGES:
             raise EndpointError(

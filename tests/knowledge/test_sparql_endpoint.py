@@ -243,6 +243,9 @@ def test_paging_notices_a_server_that_caps_or_ignores_limit():
     ok = [_solutions(_uri("a"), _uri("b"), _uri("c")), _solutions(_uri("d")), _solutions()]
     with fake_endpoint(ok) as (url, requests):
         assert len(kgt.sparql(query, url, page_size=3)) == 4 and len(requests) == 3  # a last short page
+    no_offset = [_solutions(_uri("a"), _uri("b"))] * 2  # a small answer from a server that ignores OFFSET
+    with fake_endpoint(no_offset) as (url, requests):
+        assert len(kgt.sparql(query, url, page_size=3)) == 2 and len(requests) == 2
     capped = [_solutions(_uri("a"), _uri("b")), _solutions(_uri("d"), _uri("e")), _solutions()]  # 2 of each 3
     with fake_endpoint(capped) as (url, _), pytest.raises(EndpointError, match="caps its answers below 3"):
         kgt.sparql(query, url, page_size=3)
