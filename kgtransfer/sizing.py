@@ -49,7 +49,7 @@ ones above it.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from kgtransfer.config import ModelConfig, TrainConfig
 
@@ -115,6 +115,10 @@ class Plan:
     steps_per_epoch: int
     chosen: tuple[str, ...] = ()
     reasons: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict:
+        """JSON-ready: the values, which of them were chosen here (the others were given), why, and a summary."""
+        return {**asdict(self), "chosen": list(self.chosen), "reasons": list(self.reasons), "summary": str(self)}
 
     def __str__(self) -> str:
         every = "every epoch" if self.eval_every == 1 else f"every {self.eval_every} epochs"

@@ -430,7 +430,7 @@ def train(
         )
         model_config = replace(model_config, dim=chosen.dim)
         train_config = replace(train_config, batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)
-        info["settings"] = str(chosen)
+        info["settings"] = chosen.as_dict()
     with seeded(train_config.seed):  # the initial weights depend on the seed alone
         net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
         lp_task = LinkPredictionTask(source, task_config)

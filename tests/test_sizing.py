@@ -94,7 +94,8 @@ def test_python_api_sizes_only_what_is_unset(split, large):
     torch.set_num_threads(1)
     sized = kgt.train(split, epochs=1, decoder="distmult")
     assert sized.model_config.dim == sizing.LARGE_DIM and sized.train_config.lr == sizing.LARGE_LR
-    assert sized.train_config.eval_every == 1 and "over the" in sized.info["settings"]
+    assert sized.train_config.eval_every == 1 and "over the" in sized.info["settings"]["summary"]
+    assert {"dim", "lr", "eval_every"} <= set(sized.info["settings"]["chosen"])  # and which were chosen
     config = kgt.TrainConfig(epochs=1, progress=False)
     explicit = kgt.train(split, kgt.ModelConfig(dim=8), config)
     assert explicit.model_config.dim == 8 and explicit.train_config == config and "settings" not in explicit.info
