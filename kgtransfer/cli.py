@@ -433,6 +433,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         memory_budget=args.memory_budget or kgt.TaskConfig.memory_budget,
         mode=args.mode or kgt.TaskConfig.mode,
         loss=args.loss or kgt.TaskConfig.loss,
+        batch_candidates=args.batch_candidates,
     )
     if chosen.chosen:
         for name in chosen.chosen:

@@ -146,6 +146,7 @@ def plan(
     memory_budget: int = 2**30,
     mode: str = "auto",
     loss: str = "1-n",
+    batch_candidates: int | None = None,
 ) -> Plan:
     """Settings for link prediction on ``split``: the given ones kept, the others chosen (see the module docstring).
 
@@ -161,6 +162,7 @@ def plan(
         mode: the task's mode, as :class:`~kgtransfer.tasks.link_prediction.LinkPredictionTask`
             resolves it (default: ``"auto"``).
         loss: the task's loss; only the 1-N loss takes sampled steps (default: ``"1-n"``).
+        batch_candidates: the task's sampled 1-N candidates per step (default: None, every entity).
     """
     from kgtransfer.registry import ENCODERS, LOSSES
 
@@ -193,6 +195,12 @@ def plan(
             fits = (memory_budget - step_bytes(edges, entities, dim, layers, 0)) // (3 * entities * FLOAT)
             batch_size = max(BATCH, min(-(-queries // STEPS), fits))
             reasons.append("each step encodes the whole graph, so few large steps")
+        elif one_to_n and not passing and not batch_candidates and 3 * BATCH * entities * FLOAT > memory_budget:
+            batch_size = max(1, memory_budget // (3 * entities * FLOAT))  # each query's scores of every entity
+            reasons.append(
+                f"a step scores each query against all {entities:,} entities: {batch_size} queries keep it within "
+                f"the memory budget ({memory_budget:,} bytes); TaskConfig(batch_candidates=K) scores K instead"
+            )
         elif sampled and mode == "sampled":
             reasons.append("mode sampled: sampled steps")
         elif sampled:

@@ -427,6 +427,7 @@ def train(
             memory_budget=task_config.memory_budget,
             mode=task_config.mode,
             loss=task_config.loss,
+            batch_candidates=task_config.batch_candidates,
         )
         model_config = replace(model_config, dim=chosen.dim)
         train_config = replace(train_config, batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)

@@ -178,3 +178,18 @@ def test_the_plan_counts_the_steps_of_the_mode_and_loss_that_train(split, mode, 
         assert task.num_batches(p.batch_size) == p.steps_per_epoch, (batch_size, str(p))
         if batch_size is None:
             assert ("sampled steps" in str(p)) == (task.mode == "sampled")
+
+
+def test_one_to_n_steps_of_an_encoder_without_message_passing_fit_the_memory_budget():
+    """512 queries x every entity were scored per step whatever the graph: 24 GB at 10M entities."""
+    from kgtransfer.data.splits import Split
+    from kgtransfer.data.tensorize import Triples
+
+    entities = 4_000_000
+    rows = torch.stack([torch.arange(1000), torch.zeros(1000, dtype=torch.long), torch.arange(1000) + 1], 1)
+    parts = [Triples(rows[i::3], entities, 1) for i in range(3)]
+    split = Split(*parts, method="random")
+    chosen = sizing.plan(split, "embedding", memory_budget=2**30)
+    assert 3 * chosen.batch_size * entities * 4 <= 2**30 and "memory budget" in str(chosen)
+    assert sizing.plan(split, "embedding", memory_budget=2**30, batch_candidates=1024).batch_size == sizing.BATCH
+    assert sizing.plan(split, "embedding", batch_size=512).batch_size == 512  # a given size is kept
