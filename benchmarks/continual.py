@@ -381,7 +381,11 @@ def main(argv=None) -> int:
 
     if args.render:
         runs = [run for path in args.render for run in saved_runs(Path(path))]
-        notes = Path(args.notes).read_text("utf-8") if args.notes else None
+        if args.notes:
+            notes = Path(args.notes).read_text("utf-8")
+        else:  # the notes the rendered reports already hold (they were dropped)
+            held = [json.loads(Path(path).read_text("utf-8")).get("notes") for path in args.render]
+            notes = "\n\n".join(n for n in held if n) or None
         write(args.out, {"runs": runs, **({"notes": notes} if notes else {})})
         return 0
     began = time.perf_counter()
