@@ -330,6 +330,12 @@ class StepTask(LinkPredictionTask):
         """How many training queries ``epoch`` has (its optimizer steps: this over the batch size, rounded up)."""
         return len(self.epoch_queries_of(epoch))
 
+    def bind(self, model) -> StepTask:
+        """Resolve the step mode (see :meth:`LinkPredictionTask.bind`); neighbour-sampled steps are refused."""
+        super().bind(model)
+        _check_step_task(self.loss_kind, self.mode)
+        return self
+
     def batches(self, epoch, batch_size, generator):
         """The queries of the rows, plus this epoch's extra rows (replay), whose drawing counts as the epoch's time."""
         began = time.thread_time()  # the batches' steps run in this thread (interleaved waits use no CPU)
@@ -600,6 +606,7 @@ def sequence(
     config = config or DEFAULT_TRAIN
     task_config = task or TaskConfig()
     _check_arguments(snapshots, strategies, protocols, scratch, names, valid_size, test_size)
+    _check_step_task(task_config.loss, task_config.mode)
     from kgtransfer.transfer.parameter import check_alphas
 
     alphas = check_alphas(alphas)  # an α that is not a weight fails now, not at step 1
@@ -1145,6 +1152,23 @@ def _report(on_step, records: list[dict], setup: dict) -> None:
         partial = SequenceResult(list(records), setup)
         partial.add_time_to_quality()
         on_step(partial)
+
+
+def _check_step_task(loss: str, mode: str) -> None:
+    """Refuse what a step's task cannot train: it trains the 1-N queries of chosen rows (new, old, replayed).
+
+    Other losses and neighbour-sampled steps batch the split's training triples, whatever the
+    protocol or strategy chose (new-only and replay trained on every triple, EWC failed).
+    """
+    from kgtransfer.registry import LOSSES
+
+    if LOSSES[loss].batching != "queries":
+        raise ConfigError(f"a sequence trains 1-N queries of chosen triples; loss {loss!r} batches triples: use '1-n'")
+    if mode == "sampled":
+        raise ConfigError(
+            "a sequence trains 1-N queries of chosen triples; neighbour-sampled steps batch every training triple: "
+            "use mode 'batch' or 'full' (TaskConfig.mode; with mode 'auto' a large graph chose sampled steps)"
+        )
 
 
 def _check_spec_types(spec: dict, path: Path) -> None:

@@ -242,6 +242,11 @@ class ShrinkPerturb(ContinualStrategy):
         """Shrink the transferred model and add the perturbation."""
         self._mix(ctx.model, ctx.fresh)
 
+    def start(self, model: nn.Module) -> None:
+        """A new fine-tuning run: it shrinks and perturbs once more (a reused object did not)."""
+        super().start(model)
+        self._done = False
+
     def prepare(self, model: nn.Module, phase: Phase) -> None:
         """In a single fine-tuning run: shrink and perturb once, before the first phase."""
         super().prepare(model, phase)
@@ -473,7 +478,7 @@ class FreezeUnfreeze(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, epochs: int = 2):
-        self._require(epochs >= 0, "epochs must be >= 0", epochs)
+        self._require(_whole(epochs) and epochs >= 0, "epochs must be a whole number >= 0", epochs)
         self.epochs = epochs
 
     def attach(self, ctx, optimizer, steps_per_epoch):
@@ -487,7 +492,7 @@ class FreezeUnfreeze(ContinualStrategy):
                 handles.append(params[name].register_hook(lambda g, k=keep: g * k.to(g.device)))
 
         def on_epoch_end(epoch, model):
-            if epoch == self.epochs:
+            if epoch >= self.epochs:
                 for h in handles:
                     h.remove()
                 handles.clear()
@@ -610,7 +615,7 @@ class QueryInit(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, passes: int = 2):
-        self._require(passes >= 1, "passes must be >= 1", passes)
+        self._require(_whole(passes) and passes >= 1, "passes must be a whole number >= 1", passes)
         self.passes = passes
 
     def prepare_step(self, ctx):
@@ -795,6 +800,11 @@ class _Sum(nn.Module):
         return sum(t() for t in self.terms)
 
 
+def _whole(value) -> bool:
+    """Whether ``value`` is a whole number (not a bool, not 1.5)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 #: names a sequence reads as another: ``full``, plain fine-tuning in :func:`kgtransfer.compare`, is ``fine-tune``
 _ALIASES = {"full": "fine-tune"}
 
@@ -831,6 +841,11 @@ def strategy(spec, **options) -> ContinualStrategy:
         return strategy(name, **spec)
     key = str(spec).strip()
     if "+" in key:
+        if options:  # they would go to no part: a part's options need the table form
+            raise ConfigError(
+                f"strategy {key!r}: options {sorted(options)} name no part of the combination; give them per part: "
+                '{"name": "...", "parts": [{"name": "replay", "fraction": 0.5}, ...]}'
+            )
         return Combined([strategy(part) for part in key.split("+")])
     key = _ALIASES.get(normalize(key), key)
     from kgtransfer.config import strategy_family

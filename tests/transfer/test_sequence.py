@@ -875,3 +875,26 @@ def test_a_stopped_sequence_keeps_the_steps_it_finished(snapshots, tmp_path, mon
         with pytest.raises(EmptySplitError):
             module.run_sequence_file(toml, out)
     assert [r["step"] for r in SequenceResult.load(out).records] == [0]
+
+
+def test_a_sequence_refuses_what_its_step_task_cannot_train(snapshots):
+    """Negative sampling and sampled steps batch every training triple: new-only and replay trained on all."""
+    from kgtransfer.config import TaskConfig
+
+    for task, says in (
+        (TaskConfig(loss="negative-sampling"), "batches triples"),
+        (TaskConfig(mode="sampled"), "neighbour-sampled"),
+    ):
+        with pytest.raises(ConfigError, match=says):
+            sequence(snapshots[:2], MODEL, CONFIG, task=task)
+
+
+def test_continual_strategy_options_are_whole_and_reach_a_part():
+    """freeze-unfreeze epochs=1.5 never released its rows; options beside a '+' spec went to no part."""
+    for spec, options, says in (
+        ("freeze-unfreeze", {"epochs": 1.5}, "whole number"),
+        ("query-init", {"passes": 1.5}, "whole number"),
+        ("shrink-perturb+replay", {"fraction": 0.5}, "name no part"),
+    ):
+        with pytest.raises(ConfigError, match=says):
+            strategy(spec, **options)
