@@ -161,6 +161,14 @@ class Encoder(nn.Module, ABC):
         state.pop("_per_graph", None)
         return state
 
+    def observe_graph(self, edge_index: Tensor, edge_type: Tensor, num_nodes: int) -> None:
+        """Take what layers need of the whole message graph before encoding sampled subgraphs of it.
+
+        Tasks call it when they train on neighbour-sampled steps (and a user of PyG's loaders should
+        too). The default keeps nothing: a layer whose subgraph output needs whole-graph statistics
+        (CompGCN's degree normalization) overrides it.
+        """
+
     def check_graph(self, edge_index: Tensor, edge_type: Tensor) -> None:
         """Raise ValueError when the message-passing graph does not fit this encoder."""
         if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_type.shape != (edge_index.size(1),):

@@ -63,10 +63,15 @@ class NormalizedAdjacency:
     types: Tensor
 
     @classmethod
-    def of(cls, edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_types: int, dtype) -> NormalizedAdjacency:
-        """The matrices of ``edge_index`` with ``edge_type`` in ``[0, num_types)`` (odd: inverse), in ``dtype``."""
+    def of(
+        cls, edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_types: int, dtype, norm: Tensor | None = None
+    ) -> NormalizedAdjacency:
+        """The matrices of ``edge_index`` with ``edge_type`` in ``[0, num_types)`` (odd: inverse), in ``dtype``.
+
+        ``norm``: each edge's :math:`c_{uv}` (default: :func:`_degree_norm` of this graph).
+        """
         src, dst = edge_index
-        norm = _degree_norm(edge_index, edge_type, num_nodes, dtype)
+        norm = _degree_norm(edge_index, edge_type, num_nodes, dtype) if norm is None else norm.to(dtype)
         inverse = edge_type % 2
         a = torch.sparse_coo_tensor(
             torch.stack([dst, src + inverse * num_nodes]), norm, (num_nodes, 2 * num_nodes), check_invariants=False
@@ -85,9 +90,35 @@ def _degree_norm(edge_index: Tensor, edge_type: Tensor, num_nodes: int, dtype) -
     r"""Each edge's :math:`c_{uv}^{\lambda} = (d^{\lambda}_{\mathrm{out}}(u)\, d^{\lambda}_{\mathrm{in}}(v))^{-1/2}`."""
     src, dst = edge_index
     inverse = edge_type % 2
-    deg_out = torch.bincount(2 * src + inverse, minlength=2 * num_nodes).to(dtype)
-    deg_in = torch.bincount(2 * dst + inverse, minlength=2 * num_nodes).to(dtype)
-    return (deg_out[2 * src + inverse] * deg_in[2 * dst + inverse]).rsqrt()
+    deg_out, deg_in = direction_degrees(edge_index, edge_type, num_nodes)
+    return (deg_out[2 * src + inverse].to(dtype) * deg_in[2 * dst + inverse].to(dtype)).rsqrt()
+
+
+def direction_degrees(edge_index: Tensor, edge_type: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    """Edges of each direction leaving and entering each node: ``[2 N]`` each, node v's of direction l at 2 v + l."""
+    src, dst = edge_index
+    inverse = edge_type % 2
+    return (
+        torch.bincount(2 * src + inverse, minlength=2 * num_nodes),
+        torch.bincount(2 * dst + inverse, minlength=2 * num_nodes),
+    )
+
+
+def _sampled_norm(edge_index: Tensor, edge_type: Tensor, node_ids: Tensor, whole: tuple[Tensor, Tensor], dtype):
+    r""":math:`c_{uv}` of a sampled subgraph's edges with the whole graph's degrees, scaled to the whole neighbourhood.
+
+    :math:`c_{uv} = (d_{\mathrm{out}}(u)\, d_{\mathrm{in}}(v))^{-1/2} \cdot d_{\mathrm{in}}(v) / k_v` with the
+    degrees of the whole graph and :math:`k_v` the edges of that direction sampled into :math:`v`: a
+    node whose every incoming edge was sampled gets exactly its whole-graph sum, one with a sample
+    of them an estimate of it (the subgraph's own degrees weighted its edges otherwise).
+    """
+    src, dst = edge_index
+    inverse = edge_type % 2
+    deg_out, deg_in = whole
+    out_u = deg_out[2 * node_ids[src] + inverse].to(dtype)
+    in_v = deg_in[2 * node_ids[dst] + inverse].to(dtype)
+    sampled = torch.bincount(2 * dst + inverse, minlength=2 * len(node_ids)).to(dtype)[2 * dst + inverse]
+    return (out_u * in_v).rsqrt() * in_v / sampled
 
 
 class CompGCNConv(MessagePassing):
@@ -164,10 +195,12 @@ class CompGCNConv(MessagePassing):
         edge_type: Tensor,
         rel: Tensor,
         adjacency: NormalizedAdjacency | None = None,
+        norm: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Update entities ``x`` ``[N, in]`` and edge-type vectors ``rel`` ``[T, in]``.
 
         ``adjacency``: :meth:`NormalizedAdjacency.of` the graph, when the caller has it (``sub`` only).
+        ``norm``: each edge's :math:`c_{uv}` (default: from this graph's degrees).
 
         Returns:
             New entity vectors ``[N, out]`` and edge-type vectors ``[T, out]``.
@@ -175,10 +208,10 @@ class CompGCNConv(MessagePassing):
         n = x.size(0)
         dtype = torch.promote_types(x.dtype, torch.float32)  # degrees in at least fp32, even under autocast
         if self.comp == "sub":
-            adjacency = adjacency or NormalizedAdjacency.of(edge_index, edge_type, n, rel.size(0), dtype)
+            adjacency = adjacency or NormalizedAdjacency.of(edge_index, edge_type, n, rel.size(0), dtype, norm)
             neigh = self._sub_messages(x, rel, adjacency.to(dtype))
         else:
-            norm = _degree_norm(edge_index, edge_type, n, dtype)
+            norm = _degree_norm(edge_index, edge_type, n, dtype) if norm is None else norm.to(dtype)
             neigh = self.propagate(edge_index, x=x, rel=rel, edge_type=edge_type, norm=norm, size=(n, n))
         loop = compose(x, self.loop_rel, self.comp) @ self.weight_loop
         out = (F.dropout(neigh, p=self.dropout, training=self.training) + loop) / 3
@@ -281,6 +314,15 @@ class CompGCN(Encoder):
         """The :class:`CompGCNConv` layers."""
         return list(self.convs)
 
+    _whole_degrees: tuple[Tensor, Tensor] | None = None
+
+    def observe_graph(self, edge_index: Tensor, edge_type: Tensor, num_nodes: int) -> None:
+        """Keep the whole graph's degrees per direction, which normalize the edges of its sampled subgraphs.
+
+        With them a node whose neighbourhood was sampled whole gets the output it has in the whole graph.
+        """
+        self._whole_degrees = direction_degrees(edge_index, edge_type, num_nodes)
+
     def relation_rows(self) -> list[str]:
         """Forward and inverse relation rows."""
         return ["relation_embedding.weight", "inverse_relation_embedding.weight"]
@@ -293,15 +335,18 @@ class CompGCN(Encoder):
         h = self.node_input(x, node_ids)
         rel = torch.stack([self.relation_embedding.weight, self.inverse_relation_embedding.weight], dim=1)
         rel = rel.reshape(2 * self.num_relations, self.dim)
-        adjacency = None
+        adjacency, norm = None, None
+        dtype = torch.promote_types(h.dtype, torch.float32)
+        whole = self._whole_degrees
+        if node_ids is not None and whole is not None:  # a sampled subgraph: the whole graph's degrees
+            norm = _sampled_norm(edge_index, edge_type, node_ids.to(whole[0].device), whole, dtype)
         if self.comp == "sub":  # one adjacency for every layer and step
-            dtype = torch.promote_types(h.dtype, torch.float32)
             n, t = h.size(0), 2 * self.num_relations
             adjacency = self.per_graph(
-                edge_index, edge_type, lambda: NormalizedAdjacency.of(edge_index, edge_type, n, t, dtype)
+                edge_index, edge_type, lambda: NormalizedAdjacency.of(edge_index, edge_type, n, t, dtype, norm)
             )
         for conv in self.convs:
-            h, rel = conv(h, edge_index, edge_type, rel, adjacency)
+            h, rel = conv(h, edge_index, edge_type, rel, adjacency, norm)
             h = torch.tanh(h)
         return h, torch.cat([rel[0::2], rel[1::2]]) if self.inverse_relations else rel[0::2]
 

@@ -537,6 +537,8 @@ class LinkPredictionTask:
             fanouts = layer_fanouts(self.fanouts, layers)
             graph = self.graph
             self.sampler = NeighbourSampler(graph.edge_index, graph.edge_type, self.num_entities, fanouts)
+        if self.mode == "sampled" and hasattr(encoder, "observe_graph"):  # whole-graph statistics for subgraphs
+            encoder.observe_graph(self.graph.edge_index, self.graph.edge_type, self.num_entities)
         return self
 
     @property

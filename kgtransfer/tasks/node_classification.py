@@ -225,6 +225,8 @@ class NodeClassificationTask:
             fanouts = layer_fanouts(self.fanouts, layers)
             g = self.graph
             self.sampler = NeighbourSampler(g.edge_index, g.edge_type, g.num_nodes, fanouts)
+        if self.mode == "sampled" and hasattr(encoder, "observe_graph"):  # whole-graph statistics for subgraphs
+            encoder.observe_graph(self.graph.edge_index, self.graph.edge_type, self.graph.num_nodes)
         return self
 
     def num_batches(self, batch_size: int) -> int:

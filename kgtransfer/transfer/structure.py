@@ -140,6 +140,12 @@ class ComposedEncoder(nn.Module):
         kinds.update({name: "edge_type" for name in self.edge_type_rows()})
         return kinds
 
+    def observe_graph(self, edge_index: Tensor, edge_type: Tensor, num_nodes: int) -> None:
+        """Both encoders take what they need of the whole graph (see :meth:`Encoder.observe_graph`)."""
+        for encoder in (self.first, self.second):
+            if hasattr(encoder, "observe_graph"):
+                encoder.observe_graph(edge_index, edge_type, num_nodes)
+
     def layers(self) -> list[nn.Module]:
         """The message-passing layers of the new encoder :math:`F_2` (those of F1: ``first.layers()``)."""
         return self.second.layers()

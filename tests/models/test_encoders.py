@@ -348,3 +348,39 @@ def test_relational_conv_under_autocast_matches_the_edgewise_ops():
     assert dtypes[0] == dtypes[1]
     for new, old in zip(*results, strict=True):
         torch.testing.assert_close(new, old, rtol=0.02, atol=0.02)
+
+
+@pytest.mark.parametrize("comp", ["sub", "mult", "corr"])
+def test_compgcn_encodes_a_whole_neighbourhood_sample_as_the_whole_graph(comp):
+    """Its edges were normalized by the subgraph's out-degrees: a seed whose neighbourhood was sampled whole
+    got another row (up to 0.8 apart) than in the whole graph, so sampled training and evaluation differed."""
+    from torch_geometric.data import Data
+
+    from kgtransfer.data.sampling import NeighbourSampler
+    from kgtransfer.models import CompGCN
+
+    g = torch.Generator().manual_seed(0)
+    h, r, t = (torch.randint(n, (60,), generator=g) for n in (30, 3, 30))
+    graph = Data(
+        edge_index=torch.cat([torch.stack([h, t]), torch.stack([t, h])], 1), edge_type=torch.cat([2 * r, 2 * r + 1])
+    )
+    encoder = CompGCN(30, 8, 3, num_layers=2, comp=comp).double().eval()
+    encoder.observe_graph(graph.edge_index, graph.edge_type, 30)  # as a task does before sampled steps
+    sub = NeighbourSampler(graph.edge_index, graph.edge_type, 30, (1000, 1000)).sample(torch.tensor([3, 7, 11]))
+    with torch.no_grad():
+        whole, _ = encoder(graph.edge_index, graph.edge_type)
+        part, _ = encoder(sub.edge_index, sub.edge_type, node_ids=sub.n_id)
+    assert torch.allclose(part[:3], whole[[3, 7, 11]], atol=1e-12)
+
+
+def test_sampled_training_hands_the_whole_graph_to_the_encoder():
+    import kgtransfer as kgt
+
+    rows = [(f"<urn:e{i}>", f"<urn:p{i % 2}>", f"<urn:e{(i * 7) % 20}>") for i in range(60)]
+    run = kgt.train(
+        kgt.KnowledgeGraph.from_triples(rows),
+        kgt.ModelConfig(encoder="compgcn", dim=8),
+        kgt.TrainConfig(epochs=1, batch_size=16, progress=False),
+        kgt.TaskConfig(mode="sampled"),
+    )
+    assert run.model.encoder._whole_degrees is not None
