@@ -280,6 +280,7 @@ class StepTask(LinkPredictionTask):
     def __init__(self, split, rows: Tensor, answers: Tensor, valid: Tensor, extra=None, penalty=None, **options):
         super().__init__(split, **options)
         self.answers = FilterIndex(answers, self.num_entities, self.num_relations)
+        self.answer_rows = answers  # what the targets come from (a Fisher of old queries adds the old triples)
         self.queries = self.queries_of(rows)
         self.rows = len(unique_rows(rows))  # distinct training triples (replay's extra rows not counted)
         self.valid = valid

@@ -355,9 +355,13 @@ class Rewarm(ContinualStrategy):
 
 
 class AnchorPenalty(nn.Module):
-    r""":math:`\lambda \sum_k w_k (\theta_k - \theta^{*}_k)^2` over the transferred entries."""
+    r""":math:`\lambda \sum_k w_k (\theta_k - \theta^{*}_k)^2` over the transferred entries.
 
-    def __init__(self, model: nn.Module, transferred: dict[str, Tensor], weight: float, importance=None):
+    :math:`\theta^{*}`: ``anchors`` (the previous step's weights laid out like ``model``'s), else
+    ``model``'s values now.
+    """
+
+    def __init__(self, model: nn.Module, transferred: dict[str, Tensor], weight: float, importance=None, anchors=None):
         super().__init__()
         self.weight = weight
         params = dict(model.named_parameters())
@@ -368,7 +372,8 @@ class AnchorPenalty(nn.Module):
             p = params[name]
             w = importance[name] if importance is not None else torch.ones_like(p)
             w = w * (mask.to(w.dtype) if mask.dim() == 0 else mask.to(w.dtype).view(-1, *[1] * (p.dim() - 1)))
-            self.terms.append((p, p.detach().clone(), w))
+            anchor = anchors[name].to(p.device, p.dtype) if anchors is not None and name in anchors else p.detach()
+            self.terms.append((p, anchor.clone(), w))
 
     def forward(self) -> Tensor:
         """The penalty's value."""
@@ -391,8 +396,8 @@ class L2SP(ContinualStrategy):
         self.weight = weight
 
     def step_penalty(self, ctx):
-        """The uniform pull."""
-        return AnchorPenalty(ctx.model, ctx.transferred, self.weight)
+        """The uniform pull toward the previous step's weights (not those another part, e.g. shrink-perturb, made)."""
+        return AnchorPenalty(ctx.model, ctx.transferred, self.weight, anchors=_previous_weights(ctx))
 
 
 class EWC(ContinualStrategy):
@@ -411,16 +416,33 @@ class EWC(ContinualStrategy):
         self.weight, self.batches = weight, batches
 
     def step_penalty(self, ctx):
-        """The Fisher-weighted pull (the Fisher is computed here, on the old triples)."""
-        fisher = empirical_fisher(ctx.model, ctx.task, ctx.old, self.batches, ctx.seed)
-        return AnchorPenalty(ctx.model, ctx.transferred, self.weight, fisher)
+        """The Fisher-weighted pull toward the previous step's weights (the Fisher at them, on the old triples)."""
+        anchors = _previous_weights(ctx)
+        at = ctx.model
+        if anchors is not None:  # the previous optimum, not what another part (shrink-perturb) made of it
+            at = copy.deepcopy(ctx.model)
+            with torch.no_grad():
+                for name, p in at.named_parameters():
+                    if name in anchors:
+                        p.copy_(anchors[name].to(p.device, p.dtype))
+        fisher = empirical_fisher(at, ctx.task, ctx.old, self.batches, ctx.seed)
+        return AnchorPenalty(ctx.model, ctx.transferred, self.weight, fisher, anchors)
+
+
+def _previous_weights(ctx) -> dict[str, Tensor] | None:
+    """The previous step's weights laid out like the step's model: its values before any part changed them."""
+    return ctx.previous[0] if ctx.previous is not None else None
 
 
 def empirical_fisher(model: nn.Module, task, rows: Tensor, batches: int, seed: int = 0) -> dict[str, Tensor]:
     """Mean squared batch gradient of ``task``'s loss on up to ``batches`` batches of the 1-N queries of ``rows``.
 
+    The queries' targets are their known answers among ``rows`` and the task's own (under the
+    new-only protocol those are the new triples alone, which hold no answer of an old query).
     Normalized so the largest entry of each parameter is 1.
     """
+    from kgtransfer.tasks.link_prediction import FilterIndex
+
     out = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
     if not len(rows):
         return out
@@ -428,13 +450,19 @@ def empirical_fisher(model: nn.Module, task, rows: Tensor, batches: int, seed: i
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(queries), generator=generator)
     size = max(1, len(queries) // max(batches, 1))
+    own = getattr(task, "answer_rows", None)
+    known = rows if own is None else torch.cat([own.to(rows.device), rows])
+    saved, task.answers = task.answers, FilterIndex(known.to(task.device), task.num_entities, task.num_relations)
     model.train()
-    for start in range(0, min(len(queries), size * batches), size):
-        model.zero_grad(set_to_none=True)
-        task.base_loss(model, queries[order[start : start + size]].to(task.device)).backward()
-        for name, p in model.named_parameters():
-            if p.grad is not None:
-                out[name] += p.grad.detach() ** 2
+    try:
+        for start in range(0, min(len(queries), size * batches), size):
+            model.zero_grad(set_to_none=True)
+            task.base_loss(model, queries[order[start : start + size]].to(task.device)).backward()
+            for name, p in model.named_parameters():
+                if p.grad is not None:
+                    out[name] += p.grad.detach() ** 2
+    finally:
+        task.answers = saved
     model.zero_grad(set_to_none=True)
     for name, f in out.items():
         out[name] = f / f.max().clamp_min(1e-30)

@@ -898,3 +898,50 @@ def test_continual_strategy_options_are_whole_and_reach_a_part():
     ):
         with pytest.raises(ConfigError, match=says):
             strategy(spec, **options)
+
+
+@pytest.mark.parametrize("spec", ["shrink-perturb+l2sp", "l2sp+shrink-perturb", "shrink-perturb+ewc"])
+def test_anchored_strategies_pull_toward_the_previous_steps_weights(snapshots, monkeypatch, spec):
+    """L2-SP and EWC anchored to the model after shrink-perturb had shrunk it, not to the previous step's weights."""
+    import kgtransfer.transfer.warm_start as ws
+
+    seen = []
+    made = ws.AnchorPenalty.__init__
+
+    def spy(self, model, transferred, weight, importance=None, anchors=None):
+        made(self, model, transferred, weight, importance, anchors)
+        seen.append((self, dict(model.named_parameters()), anchors))
+
+    monkeypatch.setattr(ws.AnchorPenalty, "__init__", spy)
+    sequence(snapshots[:2], MODEL, CONFIG, strategies=[spec], valid_size=None, scratch=False, interleaved=False)
+    penalty, params, anchors = seen[0]
+    names = {id(p): n for n, p in params.items()}
+    assert anchors is not None and penalty.terms
+    for p, anchor, _ in penalty.terms:
+        assert torch.equal(anchor, anchors[names[id(p)]].to(anchor.dtype))  # the previous step's, not the shrunk
+
+
+def test_the_ewc_fisher_of_old_queries_has_their_old_answers_as_targets(snapshots, monkeypatch):
+    """Under new-only the task's targets are the new triples: the old queries' Fisher had no true answer."""
+    import kgtransfer.transfer.warm_start as ws
+
+    found = []
+    fisher = ws.empirical_fisher
+
+    def spy(model, task, rows, batches, seed=0):
+        base = task.base_loss
+
+        def loss(m, queries):  # how many old triples are targets of their own tail query
+            index, tails = task.answers.known(rows[:, 0].to(task.device), rows[:, 1].to(task.device), "tail")
+            found.append(int((tails == rows[:, 2].to(task.device)[index]).sum()) == len(rows))
+            return base(m, queries)
+
+        task.base_loss = loss
+        try:
+            return fisher(model, task, rows, batches, seed)
+        finally:
+            del task.base_loss
+
+    monkeypatch.setattr(ws, "empirical_fisher", spy)
+    sequence(snapshots[:2], MODEL, CONFIG, strategies=["ewc"], protocols=["new-only"], valid_size=None, scratch=False)
+    assert found and all(found)
