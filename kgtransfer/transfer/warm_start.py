@@ -498,6 +498,10 @@ class Replay(ContinualStrategy):
 class FreezeUnfreeze(ContinualStrategy):
     """Transferred values frozen for the first epochs (their gradients are zeroed), then released.
 
+    Zeroed gradients stop the gradient step, not a decoupled weight decay (``adamw`` with
+    ``weight_decay`` > 0 still shrinks the frozen values a little each step), nor Adam's momentum
+    from an earlier step of the same run.
+
     Args:
         epochs: epochs during which transferred values are frozen (default: 2).
     """
