@@ -243,17 +243,19 @@ def align_labels(k1: KnowledgeGraph, k2: KnowledgeGraph) -> Alignment:
     for label, languages in l2.items():
         if label not in l1:
             continue
+        shared = False  # the label names several K1 entities in some language: one ambiguous label
         for lang, iris2 in languages.items():
             iris1 = _named(l1[label], lang)
             if not iris1:
                 continue
             if len(iris1) > 1:
-                ambiguous += 1
+                shared = True
                 continue
             (target,) = iris1
             for x in iris2:
                 if x not in in_k1:
                     targets[x].add(target)
+        ambiguous += shared
     mapping = {x: next(iter(t)) for x, t in targets.items() if len(t) == 1}
     sources: dict[str, list[str]] = defaultdict(list)
     for x, target in mapping.items():

@@ -259,3 +259,11 @@ def test_labels_match_in_one_language():
         iri(K2, "pumpe"): iri(K1, "pump"),
     }
     assert alignment.ambiguous == 1
+
+
+def test_a_label_ambiguous_in_several_languages_counts_once():
+    label = "<http://www.w3.org/2000/01/rdf-schema#label>"
+    k1 = kgt.KnowledgeGraph.from_triples([(iri(K1, "a"), label, '"fan"@en'), (iri(K1, "b"), label, '"fan"@en')])
+    k2 = kgt.KnowledgeGraph.from_triples([(iri(K2, "y"), label, '"fan"@en'), (iri(K2, "z"), label, '"fan"')])
+    alignment = kgt.align(k1, k2, "labels")
+    assert alignment.mapping == {} and alignment.ambiguous == 1  # it was counted once per language
