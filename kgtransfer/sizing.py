@@ -191,9 +191,10 @@ def plan(
     few_steps = large and passing and not sampled and mode != "full"  # whole-graph steps: make them few and large
     if batch_size is None:
         batch_size = BATCH
-        if few_steps:
+        if few_steps:  # STEPS steps of queries (1-N) or of triples (the other losses, whose scores are few)
+            units = queries if one_to_n else len(train)
             fits = (memory_budget - step_bytes(edges, entities, dim, layers, 0)) // (3 * entities * FLOAT)
-            batch_size = max(BATCH, min(-(-queries // STEPS), fits))
+            batch_size = max(BATCH, min(-(-units // STEPS), fits) if one_to_n else -(-units // STEPS))
             reasons.append("each step encodes the whole graph, so few large steps")
         elif one_to_n and not passing and not batch_candidates and 3 * BATCH * entities * FLOAT > memory_budget:
             batch_size = max(1, memory_budget // (3 * entities * FLOAT))  # each query's scores of every entity

@@ -51,6 +51,13 @@ def test_large_graph_few_large_steps_larger_lr_validation_every_epoch(split, lar
     assert "over the" in str(p) and "few large steps" in str(p) and "validation every epoch" in str(p)
 
 
+def test_few_large_steps_of_a_triple_loss_count_triples(split, large, monkeypatch):
+    """Negative sampling batches triples: a batch sized in 1-N queries gave about half the planned steps."""
+    monkeypatch.setattr(sizing, "BATCH", 1)  # let the step count, not the floor, decide
+    p = sizing.plan(split, loss="negative-sampling")
+    assert p.batch_size == -(-len(split.train) // sizing.STEPS) and p.steps_per_epoch == sizing.STEPS
+
+
 def test_large_batches_stay_within_the_memory_budget(split, large, monkeypatch):
     monkeypatch.setattr(sizing, "BATCH", 1)  # let the memory cap, not the floor, decide
     edges, n = 2 * len(split.train), split.num_entities
