@@ -79,10 +79,16 @@ def _remove_stale_temporaries(path: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def checkpoint_folder(path: str | os.PathLike) -> Path:
+    """``path``, or the copy a save into it moved aside (``.NAME.old``) when it was stopped before the swap."""
+    path = Path(path)
+    old = path.with_name(f".{path.name}.old")
+    return old if not path.exists() and old.exists() else path
+
+
 def checkpoint_exists(path: str | os.PathLike) -> bool:
     """Whether ``path`` holds a checkpoint, or a save into it was interrupted after moving the old one aside."""
-    path = Path(path)
-    return path.exists() or path.with_name(f".{path.name}.old").exists()
+    return checkpoint_folder(path).exists()
 
 
 def load_checkpoint(
@@ -97,9 +103,7 @@ def load_checkpoint(
     """
     from kgtransfer.errors import SourceNotFoundError
 
-    path = Path(path)
-    if not path.exists() and path.with_name(f".{path.name}.old").exists():
-        path = path.with_name(f".{path.name}.old")
+    path = checkpoint_folder(path)
     if not (path / "model.safetensors").is_file():
         raise SourceNotFoundError(f"{path}: not a kgtransfer checkpoint (no model.safetensors)")
     resolved = resolve_device(device)
@@ -383,7 +387,7 @@ def resume_state(
     if best and best_epoch != epoch:  # at `epoch` itself the best weights are last's
         if not checkpoint_exists(ckpt / "best"):
             raise CheckpointError(f"{ckpt}: best/ is missing, though the run recorded a best epoch ({best_epoch})")
-        best_dir = ckpt / "best" if (ckpt / "best").exists() else ckpt / ".best.old"
+        best_dir = checkpoint_folder(ckpt / "best")
         saved_epoch = _read_meta(best_dir / "meta.json").get("epoch") if (best_dir / "meta.json").exists() else None
         if saved_epoch is not None and saved_epoch != best_epoch:  # killed between writing best/ and last/
             raise CheckpointError(

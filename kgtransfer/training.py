@@ -281,6 +281,7 @@ def load_run(directory: Path, load, device: str):
     saved by another version) names ``checkpoint/meta.json``; anything else a corrupt part raises
     becomes a :class:`~kgtransfer.errors.CheckpointError` naming the folder.
     """
+    from kgtransfer.checkpoint import checkpoint_exists
     from kgtransfer.config import ConfigError
     from kgtransfer.device import resolve_device
     from kgtransfer.errors import CheckpointError, KGTransferError, RegistryError, SourceNotFoundError
@@ -289,7 +290,7 @@ def load_run(directory: Path, load, device: str):
     directory = Path(directory)
     if not directory.is_dir():
         raise SourceNotFoundError(f"{directory}: no such run folder")
-    if not (directory / "checkpoint").exists() and not (directory / ".checkpoint.old").exists():
+    if not checkpoint_exists(directory / "checkpoint"):
         inside = [p.parent.name for p in sorted(directory.glob("*/checkpoint")) if p.is_dir()]
         if (directory / "model.safetensors").is_file():
             hint = f"; this is a run's checkpoint folder: pass the run folder {directory.parent}"

@@ -348,10 +348,9 @@ def _phase_state(where: Path | None, state: dict, start: str) -> dict:
     """
     import shutil
 
-    from kgtransfer.checkpoint import _read_meta
+    from kgtransfer.checkpoint import _read_meta, checkpoint_folder
 
-    last = None if where is None else where / "last" if (where / "last").exists() else where / ".last.old"
-    meta_file = last / "meta.json" if last is not None else None  # .last.old: a save stopped half way
+    meta_file = checkpoint_folder(where / "last") / "meta.json" if where is not None else None
     if meta_file is not None and meta_file.is_file():
         saved = _read_meta(meta_file).get("state") or {}
         if "start" not in saved:
