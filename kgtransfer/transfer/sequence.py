@@ -61,6 +61,7 @@ from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table
 from kgtransfer.rng import keeps_rng_states, keeps_threads
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
+from kgtransfer.transfer.strategies import is_whole_number
 from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
 
@@ -135,7 +136,7 @@ def steps(
     if hops is not None:
         if operator != "extension":
             raise ConfigError(f"hops applies to the extension operator only, not {operator}")
-        if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
+        if not is_whole_number(hops) or hops < 0:
             raise ConfigError(f"hops must be a whole number >= 0, got {hops!r}")
         merge = partial(ops.extension, hops=hops)
     names = list(names) if names is not None else [_default_name(s, i) for i, s in enumerate(snapshots)]
@@ -1182,7 +1183,7 @@ def _check_spec_types(spec: dict, path: Path) -> None:
             raise ConfigError(f"{path}: [sequence] strategies must be a list of names or tables, got {value!r}")
         if key in ("scratch", "interleaved") and not isinstance(value, bool):
             raise ConfigError(f"{path}: [sequence] {key} must be true or false, got {value!r}")
-        if key == "hops" and (isinstance(value, bool) or not isinstance(value, int)):
+        if key == "hops" and not is_whole_number(value):
             raise ConfigError(f"{path}: [sequence] hops must be a whole number, got {value!r}")
         if key == "operator" and not isinstance(value, str):
             raise ConfigError(f"{path}: [sequence] operator must be a string, got {value!r}")

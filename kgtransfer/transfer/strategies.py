@@ -165,7 +165,7 @@ class LinearProbeThenFinetune(Strategy):
     """
 
     def __init__(self, probe_epochs: int | None = None, ft_lr_scale: float = 0.1):
-        if probe_epochs is not None and (not _integer(probe_epochs) or probe_epochs < 1):
+        if probe_epochs is not None and (not is_whole_number(probe_epochs) or probe_epochs < 1):
             raise ConfigError(f"lp-ft: probe_epochs must be an integer >= 1, got {probe_epochs!r}")
         if not _number(ft_lr_scale) or not ft_lr_scale > 0:
             raise ConfigError(f"lp-ft: ft_lr_scale must be a number > 0, got {ft_lr_scale!r}")
@@ -205,7 +205,7 @@ class Freeze(Strategy):
     """
 
     def __init__(self, layers: int = 1):
-        if not _integer(layers) or layers < 0:
+        if not is_whole_number(layers) or layers < 0:
             raise ConfigError(f"freeze-N: N must be an integer >= 0, got {layers!r}")
         self.layers = layers
 
@@ -230,7 +230,8 @@ class Freeze(Strategy):
                 p.requires_grad_(False)
 
 
-def _integer(value) -> bool:
+def is_whole_number(value) -> bool:
+    """Whether ``value`` is an int (not a bool, not 1.5): what epoch, layer and pass counts must be."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -60,7 +60,7 @@ from torch import Tensor, nn
 from kgtransfer.config import ConfigError
 from kgtransfer.errors import RegistryError
 from kgtransfer.registry import STRATEGIES, normalize
-from kgtransfer.transfer.strategies import Phase, Strategy
+from kgtransfer.transfer.strategies import Phase, Strategy, is_whole_number
 
 
 @dataclass
@@ -510,7 +510,7 @@ class FreezeUnfreeze(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, epochs: int = 2):
-        self._require(_whole(epochs) and epochs >= 0, "epochs must be a whole number >= 0", epochs)
+        self._require(is_whole_number(epochs) and epochs >= 0, "epochs must be a whole number >= 0", epochs)
         self.epochs = epochs
 
     def attach(self, ctx, optimizer, steps_per_epoch):
@@ -647,7 +647,7 @@ class QueryInit(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, passes: int = 2):
-        self._require(_whole(passes) and passes >= 1, "passes must be a whole number >= 1", passes)
+        self._require(is_whole_number(passes) and passes >= 1, "passes must be a whole number >= 1", passes)
         self.passes = passes
 
     def prepare_step(self, ctx):
@@ -830,11 +830,6 @@ class _Sum(nn.Module):
 
     def forward(self):
         return sum(t() for t in self.terms)
-
-
-def _whole(value) -> bool:
-    """Whether ``value`` is a whole number (not a bool, not 1.5)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 #: names a sequence reads as another: ``full``, plain fine-tuning in :func:`kgtransfer.compare`, is ``fine-tune``
