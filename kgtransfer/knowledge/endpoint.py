@@ -108,14 +108,19 @@ def _patient(connection: type, read_timeout: float) -> type:
     return Patient
 
 
-class _HTTPHandler(urllib.request.HTTPHandler):
+class _Patient:
+    """A handler mixin: its connections wait the request's ``read_timeout`` for the answer once connected."""
+
     def do_open(self, http_class, req, **kwargs):
         return super().do_open(_patient(http_class, getattr(req, "read_timeout", req.timeout)), req, **kwargs)
 
 
-class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def do_open(self, http_class, req, **kwargs):
-        return super().do_open(_patient(http_class, getattr(req, "read_timeout", req.timeout)), req, **kwargs)
+class _HTTPHandler(_Patient, urllib.request.HTTPHandler):
+    pass
+
+
+class _HTTPSHandler(_Patient, urllib.request.HTTPSHandler):
+    pass
 
 
 _OPENER = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
