@@ -544,6 +544,7 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
         )
     kind = "graph" if form in ("CONSTRUCT", "DESCRIBE") else "rows"
     pages: list[tuple[bytes, str]] = []
+    graphs: list[KnowledgeGraph] = []  # each page parsed (to count it), kept for the result
     variables: list[str] = []
     rows: list[dict] = []
     blanks: dict[str, str] = {}  # the server's blank-node labels name one node across pages
@@ -563,7 +564,8 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
         previous = body
         if kind == "graph":  # the pages are parsed together (see _union_pages)
             pages.append((body, _graph_format(ctype)))
-            page = _graph(body, where, "page", pages[-1][1])
+            page = _graph(body, where, name or "sparql", pages[-1][1])
+            graphs.append(page)
             count = len(page)
             blank_pages += any(t.startswith("_:") for t in page.terms.tolist())
         else:
@@ -599,7 +601,7 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
             stacklevel=3,
         )
     if kind == "graph":
-        return _union_pages(pages, where, name or "sparql")
+        return _union_pages(pages, graphs, where, name or "sparql")
     return _rows(variables, (row.items() for row in rows), label)
 
 
@@ -607,8 +609,8 @@ STALE_PAGES = 10
 """Identical pages in a row after which paging gives up (a server that ignores OFFSET repeats itself)."""
 
 
-def _union_pages(pages: list[tuple[bytes, str]], where: str, name: str) -> KnowledgeGraph:
-    """One graph of the pages of a CONSTRUCT.
+def _union_pages(pages: list[tuple[bytes, str]], graphs: list[KnowledgeGraph], where: str, name: str) -> KnowledgeGraph:
+    """One graph of the pages of a CONSTRUCT (``graphs``: each page parsed alone).
 
     N-Triples and Turtle pages are read as one document (a blank-node label names one node on every
     page, as for rows), pages of other formats are standardized apart.
@@ -616,7 +618,6 @@ def _union_pages(pages: list[tuple[bytes, str]], where: str, name: str) -> Knowl
     if len(pages) == 1 or any(f not in ("ntriples", "turtle") for _, f in pages):
         from kgtransfer.knowledge.operators import union
 
-        graphs = [_graph(body, where, name, f) for body, f in pages]
         out = graphs[0]
         for g in graphs[1:]:
             out = union(out, g, name=name)
