@@ -436,12 +436,14 @@ def train(
     with seeded(train_config.seed):  # the initial weights depend on the seed alone
         net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
         lp_task = LinkPredictionTask(source, task_config)
-        from kgtransfer.checkpoint import RunState
+        run = None  # what a resume must match; only checkpoints read it
+        if checkpoint_dir is not None:
+            from kgtransfer.checkpoint import RunState
 
-        run = RunState(
-            {"model": model_config.to_dict(), "task": task_config.to_dict(), "data": fingerprint(source)},
-            earlier={"data": (fingerprint(source, legacy=True),)},  # checkpoints of runs begun before
-        )
+            run = RunState(
+                {"model": model_config.to_dict(), "task": task_config.to_dict(), "data": fingerprint(source)},
+                earlier={"data": (fingerprint(source, legacy=True),)},  # checkpoints of runs begun before
+            )
         result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
     return TrainedModel(net, source, model_config, train_config, result, task_config, info)
 

@@ -226,24 +226,7 @@ def finetune(
             lp_task = _PenaltyTask(lp_task, chosen.penalty)
         if options.l2sp > 0:
             lp_task = _L2SPTask(lp_task, model, transferred, options.l2sp)
-        from kgtransfer.checkpoint import RunState
-        from kgtransfer.training import fingerprint
-
-        run = RunState(
-            {
-                "model": pretrained.model_config.to_dict(),
-                "finetune": options.to_dict(),
-                "strategy": type(chosen).__name__,
-                "pretrained": fingerprint(pretrained.split),
-                "pretrained_weights": _weights_digest(pretrained.model),  # another model on the same split differs
-                "data": fingerprint(target),
-            },
-            earlier={  # checkpoints of runs begun before the digests changed, or had the weights' digest
-                "pretrained": (fingerprint(pretrained.split, legacy=True),),
-                "data": (fingerprint(target, legacy=True),),
-                "pretrained_weights": (None,),
-            },
-        )
+        run = _run_state(pretrained, target, options, chosen) if checkpoint_dir is not None else None
         result = run_strategy(
             chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale, checkpoint_dir, resume, run
         )
@@ -334,6 +317,28 @@ def _weights_digest(model: nn.Module) -> str:
         h.update(name.encode())
         h.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+def _run_state(pretrained: TrainedModel, target, options: FinetuneConfig, chosen: Strategy):
+    """What a resumed fine-tuning must match (only checkpoints read it): settings and digests of every input."""
+    from kgtransfer.checkpoint import RunState
+    from kgtransfer.training import fingerprint
+
+    return RunState(
+        {
+            "model": pretrained.model_config.to_dict(),
+            "finetune": options.to_dict(),
+            "strategy": type(chosen).__name__,
+            "pretrained": fingerprint(pretrained.split),
+            "pretrained_weights": _weights_digest(pretrained.model),  # another model on the same split differs
+            "data": fingerprint(target),
+        },
+        earlier={  # checkpoints of runs begun before the digests changed, or had the weights' digest
+            "pretrained": (fingerprint(pretrained.split, legacy=True),),
+            "data": (fingerprint(target, legacy=True),),
+            "pretrained_weights": (None,),
+        },
+    )
 
 
 def _phase_state(where: Path | None, state: dict, start: str) -> dict:
