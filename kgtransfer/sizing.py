@@ -192,9 +192,10 @@ def plan(
     if batch_size is None:
         batch_size = BATCH
         if few_steps:  # STEPS steps of queries (1-N) or of triples (the other losses, whose scores are few)
-            units = queries if one_to_n else len(train)
-            fits = (memory_budget - step_bytes(edges, entities, dim, layers, 0)) // (3 * entities * FLOAT)
-            batch_size = max(BATCH, min(-(-units // STEPS), fits) if one_to_n else -(-units // STEPS))
+            batch_size = max(BATCH, -(-(queries if one_to_n else len(train)) // STEPS))
+            if one_to_n:  # each query scores every entity: as many as the memory budget holds
+                fits = (memory_budget - step_bytes(edges, entities, dim, layers, 0)) // (3 * entities * FLOAT)
+                batch_size = max(BATCH, min(batch_size, fits))
             reasons.append("each step encodes the whole graph, so few large steps")
         elif one_to_n and not passing and not batch_candidates and 3 * BATCH * entities * FLOAT > memory_budget:
             batch_size = max(1, memory_budget // (3 * entities * FLOAT))  # each query's scores of every entity
