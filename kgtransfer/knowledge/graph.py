@@ -216,6 +216,9 @@ class KnowledgeGraph:
     ):
         terms = terms if isinstance(terms, np.ndarray) and terms.dtype == object else _object_array(list(terms))
         triples = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
+        if len(triples) and (triples.min() < 0 or triples.max() >= len(terms)):
+            raise ValueError(f"triple ids must lie in [0, {len(terms)})")
+        terms, triples = _merge_repeated_terms(terms, triples)
         name = name or "graph"
         sources = tuple(sources) if sources is not None else (name,)
         if not sources:
@@ -230,8 +233,6 @@ class KnowledgeGraph:
         provenance = np.asarray(provenance, dtype=np.int64)
         if provenance.shape != (len(triples),):
             raise ValueError(f"provenance has shape {provenance.shape}, expected ({len(triples)},)")
-        if len(triples) and (triples.min() < 0 or triples.max() >= len(terms)):
-            raise ValueError(f"triple ids must lie in [0, {len(terms)})")
         if len(provenance) and (provenance.min() < 0 or provenance.max() >= len(sets)):
             raise ValueError(f"provenance ids must lie in [0, {len(sets)})")
         if not _valid_sets(sets, len(sources)):
@@ -288,6 +289,7 @@ class KnowledgeGraph:
                 f'not N-Triples terms: {bad[:3]!r}; write an IRI as <...>, a literal as "...", a blank node as _:label',
                 name or "triples",
             )
+        require_unicode(index, name or "triples")
         terms = _object_array(list(index))
         if scope_blanks:
             terms = scope_blank_nodes(terms, _content_digest(terms, flat))
@@ -650,6 +652,41 @@ def _content_digest(terms: np.ndarray, flat: list[int], always: bool = False) ->
         h.update("\n".join(terms.tolist()).encode())
         h.update(np.asarray(flat, dtype=np.int64).tobytes())
     return h.digest()
+
+
+def require_unicode(terms: Iterable[str], where: str) -> None:
+    r"""Raise :class:`~kgtransfer.errors.RDFSyntaxError` for terms that are not Unicode text.
+
+    RDF strings are sequences of Unicode scalar values: a lone surrogate (``"\ud800"``, which a
+    Python string can hold) is no RDF and cannot be written as UTF-8.
+    """
+    bad = []
+    for term in terms:
+        try:
+            term.encode("utf-8")
+        except UnicodeEncodeError:
+            bad.append(term)
+    if bad:
+        from kgtransfer.errors import RDFSyntaxError
+
+        raise RDFSyntaxError(f"terms with a lone surrogate (not Unicode text, so not RDF): {bad[:3]!r}", where)
+
+
+def _merge_repeated_terms(terms: np.ndarray, triples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One id per term: a term string listed twice is one RDF term, so its rows are the same triples.
+
+    Ids of a repeated term point to its first occurrence and the repeats leave the dictionary
+    (which keeps every term listed once, in order); a dictionary without repeats is returned as is.
+    """
+    if len(set(terms)) == len(terms):
+        return terms, triples
+    listed = terms.tolist()
+    first: dict[str, int] = {}
+    old_to_first = np.fromiter((first.setdefault(t, i) for i, t in enumerate(listed)), np.int64, len(listed))
+    kept = np.flatnonzero(old_to_first == np.arange(len(listed)))
+    new_id = np.empty(len(listed), dtype=np.int64)
+    new_id[kept] = np.arange(len(kept))
+    return terms[kept], new_id[old_to_first][triples]
 
 
 def _valid_sets(sets: tuple, num_sources: int) -> bool:

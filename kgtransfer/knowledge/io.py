@@ -26,7 +26,7 @@ import numpy as np
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
 from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask, read_bytes  # noqa: F401 (re-exported)
 from kgtransfer.knowledge import streaming
-from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements, scope_blank_nodes
+from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements, require_unicode, scope_blank_nodes
 from kgtransfer.knowledge.limits import DepthError, check_depth, check_xml_entities
 from kgtransfer.knowledge.streaming import gunzip
 
@@ -255,6 +255,7 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
             flat += [index.setdefault(T.from_rdflib(x), len(index)) for x in (s, p, o)]
             gid = getattr(g, "identifier", g)
             per_graph.append(name if gid is None or _is_default(gid) else str(gid))
+        require_unicode(index, name)
         names = list(dict.fromkeys(per_graph)) or [name]
         terms = np.empty(len(index), dtype=object)
         terms[:] = list(index)

@@ -343,3 +343,29 @@ def test_from_triples_normalizes_literal_spellings():
 def test_from_triples_refuses_what_is_not_a_term(bad):
     with pytest.raises(RDFSyntaxError, match="tiny"):
         KnowledgeGraph.from_triples([(bad, "<urn:p>", "<urn:o>")], name="tiny")
+
+
+def test_from_triples_and_rdflib_refuse_lone_surrogates_by_name():
+    """A Python string may hold a lone surrogate; RDF text may not (it cannot even be written as UTF-8)."""
+    with pytest.raises(RDFSyntaxError, match="tiny.*surrogate"):
+        KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", '"x\ud800"')], name="tiny")
+    g = rdflib.Graph()
+    g.add((URIRef("urn:a"), URIRef("urn:p"), Literal("x\udfff")))
+    with pytest.raises(RDFSyntaxError, match="surrogate"):
+        KnowledgeGraph.from_rdflib(g)
+    dataset = rdflib.Dataset()
+    dataset.graph(URIRef("urn:g")).add((URIRef("urn:a"), URIRef("urn:p"), Literal("x\udfff")))
+    with pytest.raises(RDFSyntaxError, match="surrogate"):
+        KnowledgeGraph.from_rdflib(dataset)
+
+
+def test_a_term_listed_twice_is_one_term():
+    """Two ids of one term string name one RDF term: rows that differ only by them are one triple."""
+    kg = KnowledgeGraph(["<urn:a>", "<urn:p>", "<urn:b>", "<urn:a>", "<urn:c>"], [[0, 1, 2], [3, 1, 2], [3, 1, 4]])
+    assert len(kg) == 2 and len(kg.entities()) == 3
+    assert list(kg.terms) == ["<urn:a>", "<urn:p>", "<urn:b>", "<urn:c>"]
+    assert set(kg) == {
+        (URIRef("urn:a"), URIRef("urn:p"), URIRef("urn:b")),
+        (URIRef("urn:a"), URIRef("urn:p"), URIRef("urn:c")),
+    }
+    assert kg.term_id("<urn:a>") == 0
