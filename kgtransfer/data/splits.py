@@ -110,7 +110,10 @@ class Split:
     def subsample(self, fraction: float, seed: int = 0) -> Split:
         """Keep a seeded ``fraction`` of the training triples (valid and test unchanged).
 
-        The dropped triples move to ``unused``; they stay in :meth:`filter_triples`.
+        The dropped triples move to ``unused``; they stay in :meth:`filter_triples`. Valid and test
+        are not cleaned again, so they may hold entities the kept triples no longer mention: a model
+        pretrained on another graph may know them (what a low-data transfer measures), a model
+        trained from scratch ranks them with untrained rows.
 
         Args:
             fraction: share of training triples kept, in ``(0, 1]``.
