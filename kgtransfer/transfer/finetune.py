@@ -371,11 +371,15 @@ def _with(state: dict, **values) -> dict:
     return state.extended(**values) if hasattr(state, "extended") else {**state, **values}
 
 
-def _discriminative(optimizer: torch.optim.Optimizer, model: nn.Module, transferred: dict, scale: float) -> None:
+def _discriminative(optimizer: torch.optim.Optimizer, model: nn.Module, transferred: dict, scale: float) -> list:
     r"""Scale each step of transferred rows/parameters by ``scale`` (an effective lr of ``lr * scale``).
 
     Adam's step does not scale with the gradient, so the update itself is blended:
-    :math:`\theta \leftarrow \theta_{\text{old}} + s\,(\theta_{\text{new}} - \theta_{\text{old}})` on transferred rows.
+    :math:`\theta \leftarrow \theta_{\text{old}} + s\,(\theta_{\text{new}} - \theta_{\text{old}})` on transferred rows
+    (``scale=0`` holds them still, whatever momentum or decoupled weight decay would do).
+
+    Returns:
+        the two hook handles (``remove()`` them to stop blending).
     """
     tracked = [
         (p, transferred[name]) for name, p in model.named_parameters() if name in transferred and p.requires_grad
@@ -395,8 +399,7 @@ def _discriminative(optimizer: torch.optim.Optimizer, model: nn.Module, transfer
                 else:
                     p[mask.to(p.device)] = blended[mask.to(p.device)]
 
-    optimizer.register_step_pre_hook(before)
-    optimizer.register_step_post_hook(after)
+    return [optimizer.register_step_pre_hook(before), optimizer.register_step_post_hook(after)]
 
 
 class _PenaltyTask:

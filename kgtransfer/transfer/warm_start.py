@@ -496,11 +496,11 @@ class Replay(ContinualStrategy):
 
 
 class FreezeUnfreeze(ContinualStrategy):
-    """Transferred values frozen for the first epochs (their gradients are zeroed), then released.
+    """Transferred values frozen for the first epochs, then released.
 
-    Zeroed gradients stop the gradient step, not a decoupled weight decay (``adamw`` with
-    ``weight_decay`` > 0 still shrinks the frozen values a little each step), nor Adam's momentum
-    from an earlier step of the same run.
+    While frozen, their gradients are zeroed (they take no part in gradient clipping nor in Adam's
+    moments) and every optimizer step is undone on them, so neither a decoupled weight decay
+    (``adamw``) nor momentum carried from an earlier step moves them.
 
     Args:
         epochs: epochs during which transferred values are frozen (default: 2).
@@ -514,7 +514,9 @@ class FreezeUnfreeze(ContinualStrategy):
         self.epochs = epochs
 
     def attach(self, ctx, optimizer, steps_per_epoch):
-        """Gradient hooks that zero the transferred rows, removed after ``epochs``."""
+        """Gradient hooks that zero the transferred rows and step hooks that hold them, removed after ``epochs``."""
+        from kgtransfer.transfer.finetune import _discriminative
+
         params = dict(ctx.model.named_parameters())
         handles = []
         for name, mask in ctx.transferred.items():
@@ -522,6 +524,7 @@ class FreezeUnfreeze(ContinualStrategy):
                 keep = (~mask).to(params[name].dtype)
                 keep = keep if mask.dim() == 0 else keep.view(-1, *[1] * (params[name].dim() - 1))
                 handles.append(params[name].register_hook(lambda g, k=keep: g * k.to(g.device)))
+        handles += _discriminative(optimizer, ctx.model, ctx.transferred, 0.0)
 
         def on_epoch_end(epoch, model):
             if epoch >= self.epochs:

@@ -162,7 +162,9 @@ def test_ewc_fisher_and_penalty(snapshots):
     assert penalty().item() > 0.0
 
 
-def test_freeze_keeps_transferred_rows_still_then_releases_them(snapshots):
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_freeze_keeps_transferred_rows_still_then_releases_them(snapshots, optimizer):
+    """Under ``adamw`` a decoupled weight decay shrank the frozen rows though their gradients were zero."""
     got = list(steps(snapshots))
     first = sequence(snapshots[:1], MODEL, CONFIG, valid_size=None)
     assert first.records[0]["protocol"] == "pretrain"
@@ -176,7 +178,18 @@ def test_freeze_keeps_transferred_rows_still_then_releases_them(snapshots):
     rows = step.split.train.tensor
     task = StepTask(step.split, rows, rows, step.valid)
     ctx = StepContext(net, fresh, transferred, "merged", step.new, step.old, task)
-    config = TrainConfig(epochs=1, eval_every=1, patience=0, lr=0.05, batch_size=64, progress=False, threads=1)
+    decay = 0.5 if optimizer == "adamw" else 0.0
+    config = TrainConfig(
+        epochs=1,
+        eval_every=1,
+        patience=0,
+        lr=0.05,
+        batch_size=64,
+        progress=False,
+        threads=1,
+        optimizer=optimizer,
+        weight_decay=decay,
+    )
     _run(net, task, config, strategy("freeze-unfreeze", epochs=1), ctx)
     after = net.encoder.entity_embedding.weight.detach().cpu()  # fit moved the model to its device
     mask = transferred["encoder.entity_embedding.weight"].cpu()
