@@ -209,7 +209,9 @@ def to_hetero_data(
     Every entity is a node of type ``"entity"`` (ids of ``vocab.entities``; ``data["entity"].iri``
     lists their terms). Each predicate ``p`` gives the edge type ``("entity", p, "entity")``, named
     by its IRI (without brackets), with ``edge_index [2, E_p]``; inverse edges are not added (use
-    ``torch_geometric.transforms.ToUndirected`` for them). ``data.relation_iris`` lists the edge-type
+    ``torch_geometric.transforms.ToUndirected(merge=False)``, which adds ``rev_<name>`` types: its
+    default ``merge=True`` folds each inverse into its own predicate's type, since both ends are
+    entities, and the direction is lost). ``data.relation_iris`` lists the edge-type
     names in relation-id order. Under ``literals="features"``, ``data["entity"].x`` holds the literal
     features of :func:`literal_features`.
 

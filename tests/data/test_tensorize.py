@@ -205,3 +205,9 @@ def test_hetero_data_one_edge_type_per_predicate():
         (iri("a")[1:-1], iri("c")[1:-1]),
     }
     assert data.metadata() == (["entity"], [("entity", iri("p")[1:-1], "entity"), q])
+    # the docstring's advice for inverse edges keeps them a type apart (the default merge folds them into q)
+    from torch_geometric.transforms import ToUndirected
+
+    both = ToUndirected(merge=False)(data.clone())
+    assert both["entity", "rev_" + q[1], "entity"].edge_index.flip(0).tolist() == data[q].edge_index.tolist()
+    assert data[q].edge_index.shape == (2, 2)
