@@ -6,7 +6,8 @@ timeout per byte. Connecting waits at most :data:`CONNECT_TIMEOUT` seconds, the 
 the deadline allows (a query may run for minutes before its first byte); a body larger than
 ``max_bytes`` is refused; connection errors and 5xx answers are retried ``retries`` times with
 exponential backoff (or after the server's ``Retry-After``), while time is left; so are 429 (too many
-requests) answers. Every failure becomes an :class:`EndpointError` (or a
+requests) answers. A server's word that it cut the answer (Virtuoso's ``X-SPARQL-MaxRows``) comes back
+with the body (:class:`Answer`). Every failure becomes an :class:`EndpointError` (or a
 :class:`SparqlQueryError` when the server rejects the query) naming the endpoint.
 
 SPARQL JSON and XML results are read here rather than by pyoxigraph, so a server's blank-node
@@ -22,6 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+from typing import NamedTuple
 
 from kgtransfer.errors import EndpointError, SparqlQueryError
 from kgtransfer.knowledge import terms as T
@@ -44,6 +46,14 @@ class Deadline:
         return self.end - time.monotonic()
 
 
+class Answer(NamedTuple):
+    """A server's answer: its body, content type and ``X-SPARQL-MaxRows`` (Virtuoso's cut, if it sent one)."""
+
+    body: bytes
+    content_type: str
+    max_rows: int | None = None
+
+
 def post(
     endpoint: str,
     query: str,
@@ -52,8 +62,8 @@ def post(
     retries: int,
     label: str,
     max_bytes: int = MAX_BYTES,
-) -> tuple[bytes, str]:
-    """POST ``query`` (SPARQL 1.1 protocol) and return ``(body, content type)`` within the deadline."""
+) -> Answer:
+    """POST ``query`` (SPARQL 1.1 protocol) and return its :class:`Answer` within the deadline."""
     try:
         request = urllib.request.Request(
             endpoint,
@@ -126,7 +136,7 @@ class _HTTPSHandler(_Patient, urllib.request.HTTPSHandler):
 _OPENER = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
 
 
-def _attempt(request, endpoint: str, deadline: Deadline, label: str, max_bytes: int) -> tuple[bytes, str]:
+def _attempt(request, endpoint: str, deadline: Deadline, label: str, max_bytes: int) -> Answer:
     left = deadline.left()
     if left <= 0:
         raise TimeoutError("deadline passed")
@@ -155,7 +165,9 @@ def _attempt(request, endpoint: str, deadline: Deadline, label: str, max_bytes: 
                 raise EndpointError(f"{endpoint}: the answer to {label} passed {max_bytes:,} bytes; refused")
         if declared and declared.isdigit() and size < int(declared):  # read1 does not raise on a short body
             raise http.client.IncompleteRead(b"", int(declared) - size)
-        return b"".join(chunks), response.headers.get("Content-Type", "") or ""
+        max_rows = (response.headers.get("X-SPARQL-MaxRows") or "").strip()
+        content_type = response.headers.get("Content-Type", "") or ""
+        return Answer(b"".join(chunks), content_type, int(max_rows) if max_rows.isdigit() else None)
 
 
 def _error_body(e: urllib.error.HTTPError) -> str:

@@ -124,6 +124,17 @@ def top_level(toks: list[Token], keyword: str) -> bool:
     return False
 
 
+def top_level_limit(toks: list[Token]) -> int | None:
+    """The number after the query's own top-level ``LIMIT`` (None without one)."""
+    depth = 0
+    for t, after in zip(toks, toks[1:], strict=False):
+        if t.kind == "other" and t.text in "{}":
+            depth += 1 if t.text == "{" else -1
+        elif depth == 0 and t.keyword == "LIMIT" and after.text.isdigit():
+            return int(after.text)
+    return None
+
+
 def with_values(text: str, values: dict[str, str], label: str = "query") -> str:
     """``text`` with a ``VALUES`` row binding ``values`` (variable -> N-Triples term) in its WHERE groups.
 

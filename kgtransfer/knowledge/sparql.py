@@ -37,6 +37,7 @@ from kgtransfer.knowledge.query_text import (
     query_form,
     tokens,
     top_level,
+    top_level_limit,
     uses_service,
     with_page,
     with_values,
@@ -237,6 +238,8 @@ def sparql(
             paging stops at an empty page; a server that repeats pages, or for SELECT caps pages below
             ``page_size`` or ignores ``LIMIT``, is an :class:`~kgtransfer.errors.EndpointError` (a
             CONSTRUCT page counts triples, not solutions, so its cap goes unseen); default: one request).
+            An answer the server says it cut (Virtuoso's ``X-SPARQL-MaxRows``, 10,000 rows on DBpedia)
+            is an EndpointError naming the page size that fetches it whole.
         name: the name of a resulting graph (default: the query's).
         federation: let a local query call other endpoints with ``SERVICE`` (default: False, refused).
         max_bytes: the largest remote answer accepted, over all pages (default: 256 MiB).
@@ -529,8 +532,8 @@ def _graph_format(content_type: str) -> str:
 def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max_bytes):
     where = f"{label} @ {endpoint}"
     if form == "ASK":
-        body, ctype = post(endpoint, text, ACCEPT["rows"], deadline, retries, label, max_bytes)
-        return parse_boolean(body, ctype, endpoint, label)
+        answer = post(endpoint, text, ACCEPT["rows"], deadline, retries, label, max_bytes)
+        return parse_boolean(answer.body, answer.content_type, endpoint, label)
     if page_size is not None and (not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1):
         raise SparqlQueryError(f"{label}: page_size must be a positive integer, got {page_size!r}")
     toks = tokens(text)
@@ -551,7 +554,8 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
     offset, budget, previous, repeats, short, blank_pages = 0, max_bytes, None, 0, None, 0
     while True:
         q = with_page(text, page_size, offset) if page_size else text
-        body, ctype = post(endpoint, q, ACCEPT[kind], deadline, retries, label, budget)
+        answer = post(endpoint, q, ACCEPT[kind], deadline, retries, label, budget)
+        body, ctype = answer.body, answer.content_type
         budget -= len(body)
         if short is not None and body == previous:  # after a short page, a server ignoring OFFSET repeats it
             break
@@ -573,6 +577,7 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
             rows += page_rows
             count = len(page_rows)
             blank_pages += any(v.startswith("_:") for row in page_rows for v in row.values())
+        _check_cut(answer.max_rows, count, page_size or top_level_limit(toks), where)
         if page_size and kind == "rows" and count > page_size:  # LIMIT counts solutions, a graph page triples
             raise EndpointError(
                 f"{endpoint}: a page of {label} held {count} results, more than page_size {page_size}: "
@@ -603,6 +608,19 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
     if kind == "graph":
         return _union_pages(pages, graphs, where, name or "sparql")
     return _rows(variables, (row.items() for row in rows), label)
+
+
+def _check_cut(max_rows: int | None, count: int, limit: int | None, where: str) -> None:
+    """Refuse an answer the server cut at ``max_rows`` results (Virtuoso's ``X-SPARQL-MaxRows``).
+
+    Virtuoso sends the header when an answer reaches its ``ResultSetMaxRows`` (10,000 on DBpedia); a
+    request whose own limit (the query's ``LIMIT`` or the page size) is at most that many lost nothing.
+    """
+    if max_rows is not None and count >= max_rows and (limit is None or limit > max_rows):
+        raise EndpointError(
+            f"{where}: the server cut its answer at {max_rows:,} results (X-SPARQL-MaxRows), so the rest "
+            f"was lost; fetch it in pages of at most that many: page_size={max_rows}, with an ORDER BY"
+        )
 
 
 STALE_PAGES = 10

@@ -144,9 +144,10 @@ class FakeEndpoint(http.server.BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 - http.server's naming
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.requests.append(body)
+        headers = {}
         if len(self.requests) <= len(self.script):
-            status, payload = self.script[len(self.requests) - 1]
-            content_type = "text/plain"
+            status, payload, *extra = self.script[len(self.requests) - 1]
+            content_type, headers = "text/plain", (extra[0] if extra else {})
         else:  # forward to the real server
             forward = urllib.request.Request(
                 self.upstream,
@@ -159,6 +160,8 @@ class FakeEndpoint(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        for key, value in headers.items():
+            self.send_header(key, value)
         self.end_headers()
         self.wfile.write(payload)
 
@@ -303,3 +306,24 @@ def test_a_paged_construct_may_hold_more_triples_than_solutions():
     query = "CONSTRUCT { ?s <http://e/p> ?o . ?s a <http://e/T> } WHERE { ?s <http://e/p> ?o } ORDER BY ?s"
     with fake_endpoint([(200, page.encode()), (200, b"")]) as (url, _):
         assert len(kgt.sparql(query, url, page_size=2)) == 4
+
+
+def test_an_answer_the_server_cut_is_refused():
+    """Virtuoso cuts answers at ResultSetMaxRows and says so only in X-SPARQL-MaxRows: the rest was lost silently."""
+    query = "SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s"
+    cut = [(*_solutions(_uri("a"), _uri("b")), {"X-SPARQL-MaxRows": "2"})]
+    for text, page_size, refused in [
+        (query, None, "cut its answer at 2 results.*page_size=2"),
+        (query + " LIMIT 2", None, None),  # its own LIMIT: nothing was lost
+        (query + " LIMIT 5", None, "X-SPARQL-MaxRows"),
+        (query, 3, "page_size=2"),
+    ]:
+        with fake_endpoint(cut) as (url, _):
+            if refused:
+                with pytest.raises(EndpointError, match=refused):
+                    kgt.sparql(text, url, page_size=page_size)
+            else:
+                assert len(kgt.sparql(text, url, page_size=page_size)) == 2
+    pages = [*cut, _solutions(_uri("c")), _solutions()]
+    with fake_endpoint(pages) as (url, _):  # pages of the server's size: each full page says "cut"
+        assert len(kgt.sparql(query, url, page_size=2)) == 3
