@@ -31,6 +31,8 @@ their label) or ``"drop"`` (every triple with a blank subject or object is remov
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,13 +209,15 @@ def to_hetero_data(
     """A ``torch_geometric.data.HeteroData`` of ``kg``: one node type, one edge type per predicate.
 
     Every entity is a node of type ``"entity"`` (ids of ``vocab.entities``; ``data["entity"].iri``
-    lists their terms). Each predicate ``p`` gives the edge type ``("entity", p, "entity")``, named
-    by its IRI (without brackets), with ``edge_index [2, E_p]``; inverse edges are not added (use
+    lists their terms). Each predicate gives the edge type ``("entity", name, "entity")`` with
+    ``edge_index [2, E_p]``, where ``name`` is its IRI's local name in letters, digits and
+    underscores (:func:`edge_type_names`: what PyG's ``to_hetero`` and type checks accept; an IRI
+    holds ``.`` and ``/``); ``data.relation_names`` lists the names and ``data.relation_iris`` the
+    predicates' IRIs, both in relation-id order. Inverse edges are not added (use
     ``torch_geometric.transforms.ToUndirected(merge=False)``, which adds ``rev_<name>`` types: its
     default ``merge=True`` folds each inverse into its own predicate's type, since both ends are
-    entities, and the direction is lost). ``data.relation_iris`` lists the edge-type
-    names in relation-id order. Under ``literals="features"``, ``data["entity"].x`` holds the literal
-    features of :func:`literal_features`.
+    entities, and the direction is lost). Under ``literals="features"``, ``data["entity"].x`` holds
+    the literal features of :func:`literal_features`.
 
     Args:
         kg: the graph.
@@ -228,15 +232,39 @@ def to_hetero_data(
     data = HeteroData()
     data["entity"].num_nodes = len(vocab.entities)
     data["entity"].iri = [k[1:-1] if k.startswith("<") else k for k in vocab.entities.keys]
-    names = [k[1:-1] if k.startswith("<") else k for k in vocab.relations.keys]
+    iris = [k[1:-1] if k.startswith("<") else k for k in vocab.relations.keys]
+    names = edge_type_names(iris)
     by_relation = triples[torch.argsort(triples[:, 1], stable=True)]  # one sort, not a scan per relation
     sizes = torch.bincount(triples[:, 1], minlength=len(names)).tolist()
     for name, rows in zip(names, torch.split(by_relation, sizes), strict=True):
         data["entity", name, "entity"].edge_index = rows[:, [0, 2]].t().contiguous()
-    data.relation_iris = names
+    data.relation_names, data.relation_iris = names, iris
     if literals == "features":
         data["entity"].x, data["entity"].feature_names = literal_features(kg, vocab.entities, blank_nodes)
     return data
+
+
+def edge_type_names(iris: Sequence[str]) -> list[str]:
+    """Distinct PyG type names for predicate IRIs: each IRI's local name in ``[A-Za-z0-9_]``.
+
+    The local name follows the last ``#``, ``/`` or ``:``; other characters become ``_``; a name
+    that is empty or starts with a digit gets the prefix ``p_``; a name met again (``foaf:name``,
+    ``schema:name``) gets ``_2``, ``_3``, ... in the order of ``iris``.
+    """
+    names: list[str] = []
+    taken: set[str] = set()
+    for iri in iris:
+        local = re.sub(r"_+", "_", re.sub(r"\W", "_", re.split(r"[#/:]", iri.rstrip("#/:"))[-1], flags=re.ASCII))
+        local = local.strip("_")
+        if not local or local[0].isdigit():
+            local = f"p_{local}"
+        name, n = local, 1
+        while name in taken:
+            n += 1
+            name = f"{local}_{n}"
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def literal_features(

@@ -31,7 +31,6 @@ from kgtransfer.knowledge import terms as T
 CONNECT_TIMEOUT = 5.0
 MAX_BYTES = 256 * 1024 * 1024
 _CHUNK = 1 << 16
-_IRI_FORBIDDEN = frozenset('<>"{}|^`\\' + "".join(map(chr, range(0x21))))
 
 
 class Deadline:
@@ -245,7 +244,7 @@ def _xml(body: bytes, endpoint: str, label: str):
 
 
 def _iri(value) -> str:
-    if not isinstance(value, str) or any(c in _IRI_FORBIDDEN for c in value):
+    if not isinstance(value, str) or T.IRI_FORBIDDEN.search(value):
         raise ValueError(f"invalid IRI {value!r}")
     return f"<{value}>"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -272,24 +273,21 @@ class KnowledgeGraph:
         setdefault = index.setdefault
         flat: list[int] = []
         spelled: dict[str, str] = {}  # a literal as written -> canonical (each spelling parsed once)
-        for s, p, o in triples:
-            for term in (s, p, o):
-                if type(term) is str and term.startswith('"'):
-                    key = spelled.get(term)
-                    if key is None:
-                        key = spelled[term] = _canonical_literal(term, name)
-                else:
-                    key = T.as_canonical(term)
-                flat.append(setdefault(key, len(index)))
-        bad = [t for t in index if not T.is_term(t)]
-        if bad:
+        try:
+            for s, p, o in triples:
+                for term in (s, p, o):
+                    if type(term) is str and term.startswith('"'):
+                        key = spelled.get(term)
+                        if key is None:
+                            key = spelled[term] = _canonical_literal(term, name)
+                    else:
+                        key = T.as_canonical(term)
+                    flat.append(setdefault(key, len(index)))
+        except TypeError as e:  # an rdflib formula or variable
             from kgtransfer.errors import RDFSyntaxError
 
-            raise RDFSyntaxError(
-                f'not N-Triples terms: {bad[:3]!r}; write an IRI as <...>, a literal as "...", a blank node as _:label',
-                name or "triples",
-            )
-        require_unicode(index, name or "triples")
+            raise RDFSyntaxError(str(e), name or "triples") from None
+        require_terms(index, name or "triples")
         terms = _object_array(list(index))
         if scope_blanks:
             terms = scope_blank_nodes(terms, _content_digest(terms, flat))
@@ -367,12 +365,18 @@ class KnowledgeGraph:
         return self._packed
 
     def term_id(self, term) -> int | None:
-        """The id of a term (canonical string or rdflib term), or None when absent (a dict built on first use)."""
+        """The id of a term, or None when absent (a dict built on first use).
+
+        ``term`` is a canonical string, an rdflib term or a bare IRI (``http://e/a``: a string that
+        is no N-Triples term, as :meth:`predicate_mask` reads one).
+        """
         if getattr(self, "_term_index", None) is None:
             index: dict[str, int] = {}
             for i, t in enumerate(self.terms.tolist()):
                 index.setdefault(t, i)  # the first id of a term, as a scan would find it
             self._term_index = index
+        if type(term) is str and not term.startswith(("<", '"', "_:")):
+            term = f"<{term}>"
         try:
             return self._term_index.get(T.as_canonical(term))
         except ValueError:  # a malformed literal is in no graph
@@ -615,14 +619,21 @@ def provenance_graph_iri(names: Sequence[str]) -> str:
 def source_graph_iri(name: str) -> str:
     """The named-graph IRI of one source.
 
-    The name itself when it is an absolute IRI (a named graph of a loaded TriG or N-Quads file),
-    else ``urn:kgtransfer:source:<name>``.
+    The name itself when it is an absolute IRI (a named graph of a loaded TriG or N-Quads file):
+    one with an authority (``scheme://...``) or of a scheme without one that names things (``urn:``,
+    ``tag:``, ``did:``, ``mailto:``, ...); else ``urn:kgtransfer:source:<name>`` (so a registry name
+    such as ``brick:1.4``, or a file name, is not read as an IRI of its own scheme).
     """
-    import re
+    return name if is_graph_iri(name) else provenance_graph_iri([name])
 
-    if re.match(r"^[A-Za-z][\w+.-]*://\S+$", name) or re.match(r"^urn:[\w-]+:\S+$", name):
-        return name
-    return provenance_graph_iri([name])
+
+def is_graph_iri(name: str) -> bool:
+    """Whether a source ``name`` is an IRI of its own (a loaded file's named graph; see :func:`source_graph_iri`)."""
+    return _GRAPH_IRI.match(name) is not None and not T.IRI_FORBIDDEN.search(name)
+
+
+#: Names :func:`source_graph_iri` keeps as graph IRIs: ``scheme://`` or a scheme without authority.
+_GRAPH_IRI = re.compile(r"^(?:[A-Za-z][\w+.-]*://|(?:urn|tag|did|mailto|info|uuid|doi|ark|geo|tel|data|ni):).")
 
 
 def _nquads_or_nt(quads: bool):
@@ -654,22 +665,30 @@ def _content_digest(terms: np.ndarray, flat: list[int], always: bool = False) ->
     return h.digest()
 
 
-def require_unicode(terms: Iterable[str], where: str) -> None:
-    r"""Raise :class:`~kgtransfer.errors.RDFSyntaxError` for terms that are not Unicode text.
+def require_terms(terms: Iterable[str], where: str) -> None:
+    r"""Raise :class:`~kgtransfer.errors.RDFSyntaxError` for strings that are not N-Triples terms of RDF text.
 
-    RDF strings are sequences of Unicode scalar values: a lone surrogate (``"\ud800"``, which a
-    Python string can hold) is no RDF and cannot be written as UTF-8.
+    A term is ``<iri>`` (without spaces or ``<>"{}|^`\``), ``_:label`` or a literal, and holds
+    Unicode text: a lone surrogate (``"\ud800"``, which a Python string can hold) is no RDF and
+    cannot be written as UTF-8.
     """
-    bad = []
+    from kgtransfer.errors import RDFSyntaxError
+
+    terms = list(terms)
+    bad = [t for t in terms if not T.is_term(t)]
+    if bad:
+        raise RDFSyntaxError(
+            f'not N-Triples terms: {bad[:3]!r}; write an IRI as <...> (without spaces or <>"{{}}|^`\\), '
+            'a literal as "...", a blank node as _:label',
+            where,
+        )
     for term in terms:
         try:
             term.encode("utf-8")
         except UnicodeEncodeError:
-            bad.append(term)
-    if bad:
-        from kgtransfer.errors import RDFSyntaxError
-
-        raise RDFSyntaxError(f"terms with a lone surrogate (not Unicode text, so not RDF): {bad[:3]!r}", where)
+            raise RDFSyntaxError(
+                f"a term with a lone surrogate (not Unicode text, so not RDF): {term!r}", where
+            ) from None
 
 
 def _merge_repeated_terms(terms: np.ndarray, triples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ import numpy as np
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
 from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask, read_bytes  # noqa: F401 (re-exported)
 from kgtransfer.knowledge import streaming
-from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements, require_unicode, scope_blank_nodes
+from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements, require_terms, scope_blank_nodes
 from kgtransfer.knowledge.limits import DepthError, check_depth, check_xml_entities
 from kgtransfer.knowledge.streaming import gunzip
 
@@ -97,6 +97,7 @@ def parse(
     import pyoxigraph as ox
 
     name = name or Path(source).name
+    streaming.require_utf8(data, source)
     data = data.removeprefix(_BOM)
     _check_limits(data, format, source)
     if fast and format in ("ntriples", "nquads"):  # vectorized fast path; None: parse exactly (and report errors)
@@ -133,6 +134,12 @@ def parse(
     triples = (np.cumsum(used) - 1)[ids[:, :3]]
     graph_term_ids, graph_of_row = np.unique(ids[:, 3], return_inverse=True)
     graph_terms = [objects[i] for i in graph_term_ids.tolist()]
+    if format == "n3" and any(type(g) is ox.BlankNode for g in graph_terms):
+        raise RDFSyntaxError(
+            "N3 formulas ({ ... }, as in rules with =>) are not RDF: their triples are quoted, not asserted, "
+            "and kgtransfer graphs hold only asserted triples; remove the formulas or save the facts as Turtle",
+            source,
+        )
     sources, provenance, sets = streaming.graph_sources(graph_terms, graph_of_row, name)
     return KnowledgeGraph(terms, triples, provenance, sources, name, source_sets=sets)
 
@@ -223,7 +230,7 @@ def read_file(
 
 
 def with_origin(kg: KnowledgeGraph, path: str | os.PathLike) -> KnowledgeGraph:
-    """``kg`` with origins for its sources named after ``path`` (``data.ttl``, ``data.ttl/_:g``, ``0/train``).
+    """``kg`` with origins for its sources named after ``path`` (``data.ttl``, ``data.ttl/_:graph1``, ``0/train``).
 
     A graph read under its default name records where each such source came from, the resolved
     path followed by the rest of the source's name (``/data/v1/data.ttl``, ``/data/ENTITY/0/train``),
@@ -251,11 +258,22 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
         index: dict[str, int] = {}
         flat: list[int] = []
         per_graph: list[str] = []
-        for s, p, o, g in graph.quads((None, None, None, None)):
-            flat += [index.setdefault(T.from_rdflib(x), len(index)) for x in (s, p, o)]
-            gid = getattr(g, "identifier", g)
-            per_graph.append(name if gid is None or _is_default(gid) else str(gid))
-        require_unicode(index, name)
+        default = _default_graph_id(graph)
+        blank_graphs: dict = {}  # numbered in order of appearance, as a file's (rdflib's labels are random)
+        try:
+            for s, p, o, g in graph.quads((None, None, None, None)):
+                flat += [index.setdefault(T.from_rdflib(x), len(index)) for x in (s, p, o)]
+                gid = getattr(g, "identifier", g)
+                if gid is None or gid == default:
+                    per_graph.append(name)
+                elif _is_bnode(gid):
+                    number = blank_graphs.setdefault(gid, len(blank_graphs) + 1)
+                    per_graph.append(streaming.blank_graph_source(name, number))
+                else:
+                    per_graph.append(str(gid))
+        except TypeError as e:  # an N3 formula or variable
+            raise RDFSyntaxError(str(e), name) from None
+        require_terms(index, name)
         names = list(dict.fromkeys(per_graph)) or [name]
         terms = np.empty(len(index), dtype=object)
         terms[:] = list(index)
@@ -275,8 +293,10 @@ def _is_bnode(identifier) -> bool:
     return isinstance(identifier, BNode)
 
 
-def _is_default(identifier) -> bool:
-    return str(identifier) in ("urn:x-rdflib:default",) or _is_bnode(identifier)
+def _default_graph_id(dataset):
+    """The identifier of a Dataset's (or ConjunctiveGraph's, a blank node) default graph."""
+    context = getattr(dataset, "default_context", None)
+    return getattr(context, "identifier", None) if context is not None else None
 
 
 @implements("from_oxigraph")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.knowledge.graph import KnowledgeGraph, is_graph_iri
 
 SPLITS = ("train", "valid", "test")
 _ROLE = {"train": 0, "training": 0, "valid": 1, "validation": 1, "test": 2}
@@ -24,10 +24,11 @@ def split_role(source: str) -> int | None:
     """The split a source names by its last path segment (``umls/test``: 2, train 0, valid 1), None for others.
 
     Segments are read case-insensitively, and only after a ``/``: a graph called ``test`` is a graph,
-    not a test split.
+    not a test split; so is a named graph of a loaded file (``http://example.org/test``: an IRI of
+    its own, see :func:`~kgtransfer.knowledge.graph.is_graph_iri`).
     """
     head, _, last = source.rpartition("/")
-    return _ROLE.get(last.lower()) if head else None
+    return _ROLE.get(last.lower()) if head and not is_graph_iri(source) else None
 
 
 def load_snapshot(source, name: str, namespace: str | None = None, seed: int = 0) -> KnowledgeGraph:

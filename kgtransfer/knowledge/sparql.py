@@ -51,7 +51,6 @@ ACCEPT = {
     "graph": "application/n-triples, text/turtle;q=0.5",
     "rows": "application/sparql-results+json, application/sparql-results+xml;q=0.5",
 }
-_IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
 
 class Row(dict):
@@ -341,7 +340,7 @@ def _binding_term(name, value) -> str:
         raise SparqlQueryError(f"binding {name!r}: not valid Unicode ({e.reason} at {e.start})") from None
     except (TypeError, ValueError) as e:
         raise SparqlQueryError(f"binding {name!r}: {e}") from None
-    if term.startswith("<") and (not term.endswith(">") or _IRI_FORBIDDEN.search(term[1:-1])):
+    if term.startswith("<") and (not term.endswith(">") or T.IRI_FORBIDDEN.search(term[1:-1])):
         raise SparqlQueryError(f"binding {name!r}: {term!r} is not a valid IRI")
     if term.startswith("_:"):
         raise SparqlQueryError(f"binding {name!r}: blank nodes cannot be bound (they are local to a graph)")
@@ -355,7 +354,7 @@ def _binding_term(name, value) -> str:
 
 def _parse_term(name, value: str) -> str:
     """A string spelled as one N-Triples term (``<iri>``, ``"lex"@en``, ...) -> its canonical form."""
-    if value.startswith("<") and (not value.endswith(">") or _IRI_FORBIDDEN.search(value[1:-1])):
+    if value.startswith("<") and (not value.endswith(">") or T.IRI_FORBIDDEN.search(value[1:-1])):
         raise SparqlQueryError(f"binding {name!r}: {value!r} is not a valid IRI")
     if value.startswith("_:"):
         raise SparqlQueryError(f"binding {name!r}: blank nodes cannot be bound (they are local to a graph)")

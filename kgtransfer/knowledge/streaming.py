@@ -486,8 +486,10 @@ class _LineReader:
 def graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
     """Turn named graphs into provenance sources (our own provenance graphs decode back to names).
 
-    A graph named by a blank node ``_:g`` becomes the source ``<default>/_:g``: blank nodes are
-    local to their document, so two files' ``_:g`` are two sources.
+    A graph named by a blank node becomes the source ``<default>/_:graph<i>``, numbered from 1 in
+    the order of ``graph_terms``: blank nodes are local to their document, so two files' ``_:g``
+    are two sources, and their labels are the parser's (``[] { ... }`` gets a random one), so a
+    file read twice names its graphs alike only by their order.
 
     Returns ``(sources, provenance ids, source sets)``; one dict lookup per graph, so 100,000 named
     graphs take well under a second.
@@ -500,6 +502,7 @@ def graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
     setdefault = index.setdefault
     sets = []
     named = ox.NamedNode
+    blank_graphs = 0
     for g in graph_terms:
         if type(g) is named:
             value = g.value
@@ -509,9 +512,18 @@ def graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
             members = [unquote(n) for n in value[len(PROVENANCE_NS) :].split("+")]
         else:
             # a blank node naming a graph is local to its document, as every blank node is
-            members = [default] if isinstance(g, ox.DefaultGraph) else [f"{default}/_:{g.value}"]
+            if isinstance(g, ox.DefaultGraph):
+                members = [default]
+            else:
+                blank_graphs += 1
+                members = [blank_graph_source(default, blank_graphs)]
         sets.append(tuple(sorted({setdefault(m, len(index)) for m in members})))
     return tuple(index), np.asarray(graph_of_row, dtype=np.int64).reshape(-1), sets
+
+
+def blank_graph_source(document: str, number: int) -> str:
+    """The source of the ``number``-th graph named by a blank node in ``document`` (see :func:`graph_sources`)."""
+    return f"{document}/_:graph{number}"
 
 
 def _parse_objects(tokens: list[str]) -> list:
@@ -538,6 +550,27 @@ LABEL_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 _BOM = b"\xef\xbb\xbf"
+#: Byte-order marks of the encodings a text editor may save in instead of UTF-8 (UTF-32 first: its
+#: little-endian mark begins with UTF-16's).
+_OTHER_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+
+
+def require_utf8(data: bytes, source: str) -> None:
+    """Raise :class:`RDFSyntaxError` for text saved as UTF-16 or UTF-32 (a byte-order mark, or NUL bytes).
+
+    Such a file would otherwise fail on its first line with a message about its syntax ("expected 3
+    tab-separated fields"), not about its encoding (Excel's "Unicode Text" is UTF-16).
+    """
+    encoding = next((name for bom, name in _OTHER_BOMS.items() if data.startswith(bom)), None)
+    if encoding is None and b"\x00" in data[:4096]:
+        encoding = "UTF-16 or UTF-32 (it holds NUL bytes)"
+    if encoding:
+        raise RDFSyntaxError(f"the text is {encoding}, not UTF-8: save it as UTF-8", source)
 
 
 def _trim_blanks(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -616,6 +649,7 @@ def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list
         RDFSyntaxError: a line without exactly three tab-separated fields, an empty label or
             bytes that are not UTF-8, naming the file and line.
     """
+    require_utf8(data, source)
     bom = len(_BOM) if data.startswith(_BOM) else 0  # kept in the buffer, so offsets stay the file's
     buf, words = _buffer(data)
     size = len(data)

@@ -22,6 +22,8 @@ RDF_LANGSTRING = RDF + "langString"
 _ESCAPES = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 _UNESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
 _LITERAL = re.compile(r'^"(.*)"(?:@([A-Za-z0-9-]+)|\^\^<([^>]*)>)?$', re.DOTALL)
+#: What an IRI may not hold (N-Triples' IRIREF, RFC 3987): controls, the space and ``<>"{}|^`\``.
+IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
 
 def is_iri(term: str) -> bool:
@@ -35,9 +37,9 @@ def is_blank(term: str) -> bool:
 
 
 def is_term(term: str) -> bool:
-    """Whether a canonical string has the shape of an N-Triples term: ``<...>``, ``_:label`` or a literal."""
+    """Whether a canonical string has the shape of an N-Triples term: ``<iri>``, ``_:label`` or a literal."""
     return (
-        (term.startswith("<") and term.endswith(">"))
+        (term.startswith("<") and term.endswith(">") and not IRI_FORBIDDEN.search(term, 1, len(term) - 1))
         or (term.startswith("_:") and len(term) > 2)
         or (_LITERAL.match(term) is not None)
     )
@@ -155,7 +157,7 @@ def from_rdflib(term) -> str:
         return f"_:{term}"
     if isinstance(term, Literal):
         return literal(str(term), str(term.datatype) if term.datatype else None, term.language)
-    raise TypeError(f"unsupported rdflib term {term!r}")
+    raise TypeError(f"{type(term).__name__} {term!r} is no RDF term (an N3 formula or variable?)")
 
 
 def as_canonical(term) -> str:

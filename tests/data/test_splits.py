@@ -310,3 +310,21 @@ def test_a_graph_named_like_a_split_is_not_one(name):
     assert trained.split.method == "random" and len(trained.split.train) > len(trained.split.test) > 0
     segment = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name=f"umls/{name}")
     assert has_given_split(segment) == (name != "Training")  # after a "/" it names a split (training alone: none)
+
+
+def test_a_named_graph_of_a_file_is_not_a_split(tmp_path):
+    """An N-Quads graph <http://example.org/test> became a test split (no validation: early stopping was off)."""
+    from kgtransfer.data.splits import has_given_split
+
+    lines = [
+        f"<urn:e{i}> <urn:p> <urn:e{i + 1}> <http://example.org/{'test' if i % 8 == 0 else 'main'}> .\n"
+        for i in range(40)
+    ]
+    path = tmp_path / "data.nq"
+    path.write_text("".join(lines))
+    kg = kgt.load(path)
+    assert "http://example.org/test" in kg.sources and not has_given_split(kg)
+    saved = tmp_path / "splits.trig"  # a given split saved as TriG keeps its roles when read back
+    umls_like = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="umls/test")
+    umls_like.serialize(saved)
+    assert has_given_split(kgt.load(saved))

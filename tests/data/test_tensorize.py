@@ -196,18 +196,46 @@ def test_hetero_data_one_edge_type_per_predicate():
     )
     data = kg.to_hetero_data()
     assert data["entity"].num_nodes == 3
-    assert data.relation_iris == [iri("p")[1:-1], iri("q")[1:-1]]
-    q = ("entity", iri("q")[1:-1], "entity")
+    assert data.relation_iris == [iri("p")[1:-1], iri("q")[1:-1]] and data.relation_names == ["p", "q"]
+    q = ("entity", "q", "entity")
     assert data[q].edge_index.shape == (2, 2)
     ents = data["entity"].iri
     assert {(ents[h], ents[t]) for h, t in data[q].edge_index.t().tolist()} == {
         (iri("b")[1:-1], iri("c")[1:-1]),
         (iri("a")[1:-1], iri("c")[1:-1]),
     }
-    assert data.metadata() == (["entity"], [("entity", iri("p")[1:-1], "entity"), q])
+    assert data.metadata() == (["entity"], [("entity", "p", "entity"), q])
     # the docstring's advice for inverse edges keeps them a type apart (the default merge folds them into q)
     from torch_geometric.transforms import ToUndirected
 
     both = ToUndirected(merge=False)(data.clone())
-    assert both["entity", "rev_" + q[1], "entity"].edge_index.flip(0).tolist() == data[q].edge_index.tolist()
+    assert both["entity", "rev_q", "entity"].edge_index.flip(0).tolist() == data[q].edge_index.tolist()
     assert data[q].edge_index.shape == (2, 2)
+
+
+def test_hetero_data_works_with_pyg_to_hetero():
+    """Edge types were named by whole IRIs: to_hetero refused them ("module name can't contain '.'")."""
+    from torch_geometric.nn import SAGEConv, to_hetero
+
+    kg = KnowledgeGraph.from_triples(
+        [
+            ("<http://xmlns.com/foaf/0.1/name>", "<http://e.org/a.b/has-part>", "<http://e.org/x>"),
+            ("<http://e.org/x>", "<http://xmlns.com/foaf/0.1/knows>", "<http://schema.org/y>"),
+            ("<http://schema.org/y>", "<http://schema.org/knows>", "<http://e.org/x>"),
+        ]
+    )
+    data = kg.to_hetero_data()
+    assert sorted(data.relation_names) == ["has_part", "knows", "knows_2"]
+    data["entity"].x = torch.randn(data["entity"].num_nodes, 4)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = SAGEConv((-1, -1), 8)
+
+        def forward(self, x, edge_index):
+            return self.conv(x, edge_index)
+
+    model = to_hetero(Net(), data.metadata(), aggr="sum")
+    out = model(data.x_dict, data.edge_index_dict)
+    assert out["entity"].shape == (data["entity"].num_nodes, 8)

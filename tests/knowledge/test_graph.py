@@ -369,3 +369,12 @@ def test_a_term_listed_twice_is_one_term():
         (URIRef("urn:a"), URIRef("urn:p"), URIRef("urn:c")),
     }
     assert kg.term_id("<urn:a>") == 0
+
+
+def test_a_bare_iri_names_its_term_everywhere():
+    """`triple in kg` and sources_of said False / [] for "http://..." while predicate_mask accepted it."""
+    kg = KnowledgeGraph.from_triples([("<http://e/a>", "<http://e/p>", "<http://e/b>")], name="k")
+    assert ("http://e/a", "http://e/p", "http://e/b") in kg
+    assert kg.sources_of(("http://e/a", "http://e/p", "http://e/b")) == ["k"]
+    assert kg.term_id("http://e/a") == kg.term_id("<http://e/a>") is not None
+    assert ("http://e/a", "http://e/p", "http://e/c") not in kg

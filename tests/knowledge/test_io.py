@@ -5,6 +5,7 @@ import os
 import re
 
 import pytest
+import rdflib
 from rdflib.compare import isomorphic
 
 import kgtransfer as kgt
@@ -323,9 +324,27 @@ def test_graphs_named_by_blank_nodes_are_local_to_their_file(tmp_path):
     for name, obj in (("one.nq", "b"), ("two.nq", "c")):
         (tmp_path / name).write_text(f"<http://e/a> <http://e/p> <http://e/{obj}> _:g .\n")
     one, two = kgt.load(tmp_path / "one.nq"), kgt.load(tmp_path / "two.nq")
-    assert one.sources == ("one.nq/_:g",)
+    assert one.sources == ("one.nq/_:graph1",)
     both = one | two  # two files' _:g are two graphs: provenance still tells them apart
-    assert set(both.sources) == {"one.nq/_:g", "two.nq/_:g"}
+    assert set(both.sources) == {"one.nq/_:graph1", "two.nq/_:graph1"}
+
+
+def test_graphs_named_by_blank_nodes_are_named_alike_on_every_read(tmp_path):
+    """`[] { ... }` got a random label from the parser: a file read twice gave two sources, and a Dataset
+    folded its blank-node graphs into the default graph (a file of the same text kept them apart)."""
+    text = (
+        "<http://e/a> <http://e/p> <http://e/b> .\n[] { <http://e/c> <http://e/p> <http://e/d> . }\n"
+        "_:g { <http://e/e> <http://e/p> <http://e/f> . }\n<http://e/G> { <http://e/h> <http://e/p> <http://e/i> . }\n"
+    )
+    path = tmp_path / "anon.trig"
+    path.write_text(text)
+    first, again = kgt.load(path), kgt.load(path)
+    assert first.sources == again.sources == ("anon.trig", "anon.trig/_:graph1", "anon.trig/_:graph2", "http://e/G")
+    assert len(first | again) == 4 and (first | again).sources == first.sources
+    dataset = rdflib.Dataset()
+    dataset.parse(data=text, format="trig")
+    from_rdflib = kgt.load(dataset, name="anon.trig")
+    assert sorted(from_rdflib.stats().sources.items()) == sorted(first.stats().sources.items())
 
 
 def test_owl_xml_under_an_rdf_suffix_is_named_as_such(tmp_path):
@@ -336,4 +355,40 @@ def test_owl_xml_under_an_rdf_suffix_is_named_as_such(tmp_path):
         '  <Declaration><Class IRI="http://e/A"/></Declaration>\n</Ontology>\n'
     )
     with pytest.raises(RDFSyntaxError, match=r"onto\.owl.*this is OWL/XML .*not RDF/XML: save it as RDF/XML or Turtle"):
+        kgt.load(path)
+
+
+def test_n3_formulas_are_refused_not_asserted(tmp_path):
+    """A rule's premise and conclusion ({ ... } => { ... }) were loaded as facts; rdflib's formulas were a TypeError."""
+    text = "@prefix : <http://e/> .\n:s a :H .\n{ :moon :madeOf :cheese } => { :moon :is :tasty } .\n"
+    path = tmp_path / "rules.n3"
+    path.write_text(text)
+    with pytest.raises(RDFSyntaxError, match=r"rules\.n3.*N3 formulas"):
+        kgt.load(path)
+    path.write_text("@prefix : <http://e/> .\n:s a :H ; :p [ :q :r ] .\n")  # N3 without formulas is RDF
+    assert len(kgt.load(path)) == 3
+    with pytest.raises(RDFSyntaxError, match="QuotedGraph.*formula"):
+        kgt.load(rdflib.Graph().parse(data=text, format="n3"))
+
+
+def test_iris_that_no_rdf_syntax_allows_are_refused_when_read(tmp_path):
+    """rdflib's RDF/XML parser accepts rdf:resource="http://e/b c"; the graph failed later to save or query."""
+    xml = (
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://e/">'
+        '<rdf:Description rdf:about="http://e/a"><ex:p rdf:resource="http://e/b c"/></rdf:Description></rdf:RDF>'
+    )
+    with pytest.raises(RDFSyntaxError, match="not N-Triples terms.*b c"):
+        kgt.load(rdflib.Graph().parse(data=xml, format="xml"))
+    with pytest.raises(RDFSyntaxError, match="not N-Triples terms"):
+        kgt.KnowledgeGraph.from_triples([("<http://e/a>", "<http://e/p>", "<http://e/{x}>")])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+@pytest.mark.parametrize("suffix", [".tsv", ".ttl", ".nt"])
+def test_text_saved_as_utf16_is_named_as_such(tmp_path, encoding, suffix):
+    """Excel's "Unicode Text" (UTF-16) failed with "expected 3 tab-separated fields, found 1" on line 3."""
+    path = tmp_path / f"data{suffix}"
+    line = "h1\tr\tt1\n" if suffix == ".tsv" else "<http://e/a> <http://e/p> <http://e/b> .\n"
+    path.write_bytes(line.encode(encoding))
+    with pytest.raises(RDFSyntaxError, match=rf"data\{suffix}.*UTF-(16|32).*not UTF-8"):
         kgt.load(path)

@@ -382,3 +382,19 @@ def test_select_star_columns_come_in_the_order_the_query_names_them():
     assert kgt.sparql("SELECT * WHERE { ?s ?p ?o }", kg).variables == ["s", "p", "o"]
     assert kgt.sparql("SELECT REDUCED * { ?x ?p $a }", kg).variables == ["x", "p", "a"]
     assert kgt.sparql("SELECT ?o ?s WHERE { ?s ?p ?o }", kg).variables == ["o", "s"]
+
+
+@pytest.mark.parametrize("graph", ["tag:example.org,2024:g", "urn:g", "did:example:123", "mailto:a@example.org"])
+def test_a_named_graph_keeps_its_iri_whatever_its_scheme(tmp_path, graph):
+    """Only scheme:// and urn:NID:NSS names were kept: GRAPH <tag:...> matched nothing (renamed urn:kgtransfer:...)."""
+    path = tmp_path / "g.trig"
+    path.write_text(f"<{graph}> {{ <http://e/a> <http://e/p> <http://e/b> . }}\n")
+    kg = kgt.load(path)
+    assert kgt.sparql(f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}", source=kg) is True
+    assert graph in {str(c.identifier) for c in kg.to_rdflib(dataset=True).graphs()}
+    one, other = (
+        kgt.KnowledgeGraph.from_triples([("<http://e/a>", "<http://e/p>", f"<http://e/{o}>")], name=name)
+        for o, name in (("b", "brick:1.4"), ("c", "other"))
+    )
+    graphs = {str(r.g) for r in kgt.sparql("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", one | other)}
+    assert graphs == {"urn:kgtransfer:source:brick:1.4", "urn:kgtransfer:source:other"}  # names, not IRIs
