@@ -140,6 +140,30 @@ def scope_blank_nodes(terms: np.ndarray, content: bytes) -> np.ndarray:
     return out
 
 
+def scope_by_structure(kg: KnowledgeGraph) -> KnowledgeGraph:
+    """``kg`` with its blank nodes labelled by the graph's structure, not by how it was read.
+
+    An rdflib graph iterates its triples in another order on every parse and names blank nodes at
+    random (so does a pyoxigraph store, per process): labels scoped by the document's text
+    (:func:`scope_blank_nodes`) then differ from read to read, and with them vocabulary ids and
+    splits. Here the scope is a digest of the graph's canonical triples and blank nodes are numbered
+    in the order of their canonical labels (:meth:`KnowledgeGraph.canonical_terms`); blank nodes
+    that share a label are interchangeable, so whichever order they take, the graph is the same.
+    """
+    listed = kg.terms.tolist()
+    blank = np.asarray([i for i, t in enumerate(listed) if t.startswith("_:")], dtype=np.int64)
+    if not len(blank):
+        return kg
+    canon = kg.canonical_terms()
+    labels = canon[blank].tolist()
+    content = "\n".join(sorted("\t".join(row) for row in canon[kg.triples].tolist()))
+    scope = hashlib.blake2b(content.encode(), digest_size=5).hexdigest()
+    terms = kg.terms.copy()
+    for rank, j in enumerate(sorted(range(len(blank)), key=labels.__getitem__)):
+        terms[blank[j]] = f"_:b{scope}x{rank}"
+    return kg.replace(terms=terms)
+
+
 # --- the graph ---------------------------------------------------------------------------------
 
 

@@ -26,7 +26,14 @@ import numpy as np
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
 from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask, read_bytes  # noqa: F401 (re-exported)
 from kgtransfer.knowledge import streaming
-from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements, require_terms, scope_blank_nodes
+from kgtransfer.knowledge.graph import (
+    KnowledgeGraph,
+    _content_digest,
+    implements,
+    require_terms,
+    scope_blank_nodes,
+    scope_by_structure,
+)
 from kgtransfer.knowledge.limits import DepthError, check_depth, check_xml_entities
 from kgtransfer.knowledge.streaming import gunzip
 
@@ -283,8 +290,9 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
         lookup = {n: i for i, n in enumerate(names)}
         prov = np.asarray([lookup[n] for n in per_graph], dtype=np.int64)
         triples = np.asarray(flat, dtype=np.int64).reshape(-1, 3)
-        return KnowledgeGraph(terms, triples, prov, names, name, source_sets=[(i,) for i in range(len(names))])
-    return KnowledgeGraph.from_triples(graph, name=name)
+        kg = KnowledgeGraph(terms, triples, prov, names, name, source_sets=[(i,) for i in range(len(names))])
+        return scope_by_structure(kg)
+    return scope_by_structure(KnowledgeGraph.from_triples(graph, name=name))
 
 
 def _is_bnode(identifier) -> bool:
@@ -313,7 +321,7 @@ def from_oxigraph(store, name: str | None = None) -> KnowledgeGraph:
         if isinstance(store, ox.Store)
         else ox.serialize(store, format=ox.RdfFormat.N_QUADS)
     )
-    return parse(data, "nquads", name, name=name)
+    return scope_by_structure(parse(data, "nquads", name, name=name))
 
 
 @implements("serialize")
