@@ -79,6 +79,29 @@ def _remove_stale_temporaries(path: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def staged_best(ckpt: Path) -> Path:
+    """Where a run writes a new ``best/`` until ``last/`` records its epoch (see :func:`promote_best`)."""
+    return ckpt / "best.next"
+
+
+def promote_best(ckpt: Path) -> None:
+    """Swap a staged best (:func:`staged_best`) in as ``best/``, once ``last/`` records its epoch as the best.
+
+    ``best/`` is moved aside first (``.best.old``, which :func:`checkpoint_folder` falls back to), so
+    a run stopped during the swap still has one of the two; a second call finishes a stopped swap.
+    """
+    staged = staged_best(ckpt)
+    if not staged.exists():
+        return
+    best, old = ckpt / "best", ckpt / ".best.old"
+    if best.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(best, old)
+    os.replace(staged, best)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def checkpoint_folder(path: str | os.PathLike) -> Path:
     """``path``, or the copy a save into it moved aside (``.NAME.old``) when it was stopped before the swap."""
     path = Path(path)
@@ -355,6 +378,14 @@ def resume_state(
     check_same_run(ckpt / "last", meta.get("config"), config, "training configuration", RESUMABLE_FIELDS)
     check_same_run(ckpt / "last", meta.get("state"), state, "model or data")
     meta = load_training_state(ckpt / "last", model, optimizer, device)
+    staged = staged_best(ckpt)
+    if staged.exists():  # stopped between writing a new best and promoting it: last/ says which is the best
+        staged_meta = staged / "meta.json"
+        staged_epoch = _read_meta(staged_meta).get("epoch") if staged_meta.exists() else None
+        if staged_epoch is not None and staged_epoch == meta.get("best_epoch"):
+            promote_best(ckpt)
+        else:  # last/ was not written after it: the run resumes before that epoch and will reach it again
+            shutil.rmtree(staged)
     try:
         history = dict(meta["history"])
         best, best_epoch, stale, epoch = (

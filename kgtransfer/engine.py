@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -248,7 +249,7 @@ def _fit(model, task, config, optimizer, ckpt_dir, resume, state, on_epoch_end) 
 
 
 def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume, state, on_epoch_end) -> FitResult:
-    from kgtransfer.checkpoint import checkpoint_exists, resume_state, save_training_state
+    from kgtransfer.checkpoint import checkpoint_exists, promote_best, resume_state, save_training_state, staged_best
 
     autocast = _autocast(config, device)
     history, best, best_epoch, stale, start = History(), {}, 0, 0, 1
@@ -257,6 +258,8 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
     if resume and ckpt is not None and _is_main(world) and checkpoint_exists(ckpt / "last"):
         current = state() if state is not None else None
         restored = resume_state(ckpt, model, optimizer, device, config.to_json(), current)
+    elif ckpt is not None and _is_main(world):  # a new run in this folder: an earlier run's staged best is not its own
+        shutil.rmtree(staged_best(ckpt), ignore_errors=True)
     if world is not None:  # every rank continues from rank 0's weights, optimizer state and counters
         restored = _from_main(None if restored is None else (*restored, optimizer.state_dict()), world)
         if restored is not None:
@@ -271,7 +274,7 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
         best_weights = saved_best if saved_best is not None else best_weights
 
     bar = _progress(config if _is_main(world) else replace(config, progress=False), start)
-    before = None
+    before, staged = None, False
     began, waited = time.perf_counter(), paused_seconds()
     stopped = bool(config.patience) and stale >= config.patience  # a resumed run that had already stopped
     epoch = start - 1
@@ -327,7 +330,10 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
                 best, best_epoch, stale = dict(metrics), epoch, 0
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 if ckpt is not None and _is_main(world) and scheduled:  # else `last` holds these weights
-                    save_training_state(ckpt / "best", model, None, {"epoch": epoch}, state)
+                    # staged beside best/ until `last` records this epoch as the best (promote_best below):
+                    # a run stopped between the two writes keeps a best/ that matches its last/
+                    save_training_state(staged_best(ckpt), model, None, {"epoch": epoch}, state)
+                    staged = True
             else:
                 stale += 1
             if config.patience and stale >= config.patience:
@@ -345,6 +351,9 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
             if evaluate_now and before is not None:
                 meta["scheduled"] = before
             save_training_state(ckpt / "last", model, optimizer, meta, state)
+            if staged:
+                promote_best(ckpt)
+                staged = False
         bar.update(1)
         bar.set_postfix(_postfix(history, task.metric))
         if stopped:

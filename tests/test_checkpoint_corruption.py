@@ -360,3 +360,57 @@ def test_a_run_checkpointed_before_the_digests_changed_still_resumes(tmp_path):
     meta_file.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="model or data"):
         kgt.train(tiny_kg(), model, config, seed=0, epochs=4, checkpoint_dir=tmp_path, resume=True)
+
+
+class Scripted(Toy):
+    """A Toy whose validation metric follows a script by epoch: a best, a worse epoch, a new best."""
+
+    script = {1: 0.5, 2: 0.4, 3: 0.6, 4: 0.55}
+
+    def batches(self, epoch, batch_size, generator):
+        self.epoch = epoch
+        yield from super().batches(epoch, batch_size, generator)
+
+    def evaluate(self, model, split):
+        return {"acc": self.script[self.epoch]}
+
+
+@pytest.mark.parametrize("stop_at", ["writing last", "promoting best"])
+def test_a_run_stopped_between_a_new_best_and_its_last_resumes(tmp_path, monkeypatch, stop_at):
+    """best/ was overwritten before last/ recorded its epoch: a kill in between made the run impossible to resume."""
+    import kgtransfer.checkpoint as checkpoint
+
+    def run(folder, resume=False):
+        torch.manual_seed(0)
+        model = nn.Linear(4, 2)
+        config = TrainConfig(epochs=4, lr=0.1, batch_size=16, eval_every=1, progress=False)
+        result = fit(model, Scripted(), config, checkpoint_dir=folder, resume=resume)
+        return result, model.state_dict()
+
+    whole, whole_weights = run(tmp_path / "whole")
+    assert whole.best_epoch == 3
+    save, promote = checkpoint.save_training_state, checkpoint.promote_best
+
+    def stopped_save(path, model, optimizer, meta, state=None):
+        if stop_at == "writing last" and path.name == "last" and meta["epoch"] == 3:
+            raise KeyboardInterrupt
+        return save(path, model, optimizer, meta, state)
+
+    def stopped_promote(ckpt):
+        if (
+            stop_at == "promoting best"
+            and (ckpt / "last").exists()
+            and checkpoint._read_meta(ckpt / "last" / "meta.json")["epoch"] == 3
+        ):
+            raise KeyboardInterrupt
+        return promote(ckpt)
+
+    monkeypatch.setattr(checkpoint, "save_training_state", stopped_save)
+    monkeypatch.setattr(checkpoint, "promote_best", stopped_promote)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "stopped")
+    monkeypatch.undo()
+    resumed, resumed_weights = run(tmp_path / "stopped", resume=True)
+    assert resumed.best_epoch == 3 and resumed.best == whole.best
+    assert all(torch.equal(resumed_weights[k], v) for k, v in whole_weights.items())
+    assert not (tmp_path / "stopped" / "best.next").exists()
