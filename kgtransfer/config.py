@@ -226,6 +226,8 @@ class TrainConfig(Config):
         self._check("eval_every", self.eval_every >= 1, "must be >= 1")
         self._check("patience", self.patience >= 0, "must be >= 0 (0 disables early stopping)")
         self._check("threads", self.threads is None or self.threads >= 1, "must be >= 1 or unset")
+        # each epoch's seed is seed * 1,000,003 + epoch, which torch takes as a 64-bit integer
+        self._check("seed", 0 <= self.seed < 2**32, "must lie in [0, 2**32)")
         self._check(
             "device",
             re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device) is not None,

@@ -44,6 +44,8 @@ def test_every_field_has_help_and_the_config_round_trips(cls):
         (lambda: TaskConfig(fanouts=[10, 0]), "TaskConfig.fanouts"),
         (lambda: TaskConfig(regularization_weight=float("inf")), "TaskConfig.regularization_weight"),
         (lambda: TrainConfig(weight_decay=float("inf")), "TrainConfig.weight_decay"),
+        (lambda: TrainConfig(seed=2**50), "TrainConfig.seed"),  # passed, then overflowed in the first epoch
+        (lambda: TrainConfig(seed=-1), "TrainConfig.seed"),
         (lambda: FinetuneConfig(l2sp=float("nan")), "FinetuneConfig.l2sp"),
         (lambda: FinetuneConfig(transferred_lr_scale=float("inf")), "FinetuneConfig.transferred_lr_scale"),
         (lambda: TaskConfig(fanouts="10,10"), "TaskConfig.fanouts"),
