@@ -173,6 +173,8 @@ class Comparison:
         info: other JSON-ready facts (graphs, splits, seconds).
         models: the first seed's pretrained and trained models by name (not saved in
             ``results.json``; :meth:`save` writes their checkpoints; empty after :meth:`load`).
+        splits: the target split of each seed, which every variant of that seed trained and was
+            tested on (:meth:`save` writes them to ``splits/seed<N>``; empty after :meth:`load`).
     """
 
     name: str
@@ -181,6 +183,7 @@ class Comparison:
     configs: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     models: dict = field(default_factory=dict, repr=False)
+    splits: dict = field(default_factory=dict, repr=False)
 
     def table(self) -> list[list]:
         """Rows: variant, mean test MRR, its std, mean test Hits@10, mean best epoch, epochs to scratch's best."""
@@ -330,7 +333,7 @@ class Comparison:
         return {"name": self.name, "seeds": self.seeds, "runs": self.runs, **self.configs, **self.info}
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write ``results.json``, ``results.md``, ``curves.png``, ``alpha_sweep.png`` and the first seed's models."""
+        """Write ``results.json``, ``results.md``, the plots, each seed's split and the first seed's models."""
         from kgtransfer.plots import alpha_sweep, learning_curves
 
         directory = Path(directory)
@@ -346,6 +349,8 @@ class Comparison:
         learning_curves(self.curves(), directory / "curves.png")
         if self.sweep():
             alpha_sweep(self.sweep(), directory / "alpha_sweep.png", names=("pretrained", "fine-tuned"))
+        for seed, split in self.splits.items():
+            split.save(directory / "splits" / f"seed{seed}")
         for name, model in self.models.items():
             model.save(directory / "pretrained" if name == "pretrained" else directory / "models" / name)
         return directory
@@ -440,6 +445,7 @@ def compare(
     t0 = time.perf_counter()
     runs: dict[str, list[dict]] = {v: [] for v in [*table, "interpolation"]}
     models: dict = {}
+    splits: dict = {}
     for seed in seeds:
         if pretrained is not None:
             pre = pretrained(seed)
@@ -453,6 +459,7 @@ def compare(
             target_split = novelty_split(target, source, ratios, seed=seed, vocab=vocab)
         else:  # "all" or "random": never test on what the pretrained model trained on
             target_split = transfer_split(target, pre.split.train, ratios, seed=seed, vocab=pre.vocab.extend(target))
+        splits[seed] = target_split
         say(f"seed {seed}: pretrained ({pre.fit.best_epoch if pre.fit else '-'} epochs), target {target_split!r}")
         cfg = replace(finetune_config, seed=seed)
 
@@ -510,5 +517,13 @@ def compare(
         "finetune": finetune_config.to_dict(),
         "task": task.to_dict(),
     }
-    info = {"k1": repr(source), "k": repr(target), "seconds": time.perf_counter() - t0, "interleaved": interleaved}
-    return Comparison(name, list(seeds), runs, configs, info, models)
+    info = {
+        "k1": repr(source),
+        "k": repr(target),
+        "seconds": time.perf_counter() - t0,
+        "interleaved": interleaved,
+        "split": "callable" if callable(split) else split,
+        "ratios": None if callable(split) else list(ratios),
+        "variants": {v: None if o is None else o.to_dict() for v, o in table.items()},
+    }
+    return Comparison(name, list(seeds), runs, configs, info, models, splits)

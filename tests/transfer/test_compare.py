@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 import kgtransfer as kgt
 from kgtransfer.config import ConfigError, FinetuneConfig
@@ -258,6 +259,13 @@ def test_compare_takes_paths_as_load_does(tmp_path):
         log=None,
     )
     assert set(out.runs) == {"scratch", "full", "interpolation"} and len(out.runs["full"]) == 1
+    # what was compared on is saved with the results: every seed's split, the variants' options, split rule
+    out.save(tmp_path / "saved")
+    back = kgt.Split.load(tmp_path / "saved" / "splits" / "seed0")
+    assert torch.equal(back.test.tensor, out.splits[0].test.tensor) and len(back.train) == len(out.splits[0].train)
+    saved = Comparison.load(tmp_path / "saved").info
+    assert saved["split"] == "all" and saved["ratios"] == [0.8, 0.1, 0.1]
+    assert saved["variants"]["scratch"] is None and saved["variants"]["full"]["strategy"] == "full"
 
 
 def test_an_unknown_split_is_refused_before_any_training():
