@@ -253,15 +253,17 @@ def edge_type_names(iris: Sequence[str]) -> list[str]:
     """
     names: list[str] = []
     taken: set[str] = set()
+    next_number: dict[str, int] = {}  # per local name, the suffix to try next
     for iri in iris:
         local = re.sub(r"_+", "_", re.sub(r"\W", "_", re.split(r"[#/:]", iri.rstrip("#/:"))[-1], flags=re.ASCII))
         local = local.strip("_")
         if not local or local[0].isdigit():
             local = f"p_{local}"
-        name, n = local, 1
+        name, n = local, next_number.get(local, 1)
         while name in taken:
             n += 1
             name = f"{local}_{n}"
+        next_number[local] = n
         taken.add(name)
         names.append(name)
     return names

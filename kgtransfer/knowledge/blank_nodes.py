@@ -92,15 +92,21 @@ def components(triples: np.ndarray, blank: np.ndarray) -> np.ndarray:
     """
     comp = np.where(blank, np.arange(len(blank)), -1)
     links = triples[blank[triples[:, 0]] & blank[triples[:, 2]]][:, [0, 2]]
+    nodes = np.flatnonzero(blank)
     while len(links):
-        a, b = comp[links[:, 0]], comp[links[:, 1]]
-        low = np.minimum(a, b)
-        before = comp.copy()
-        np.minimum.at(comp, links[:, 0], low)
-        np.minimum.at(comp, links[:, 1], low)
-        comp[blank] = comp[comp[blank]]  # pointer jumping
-        if np.array_equal(before, comp):
+        a, b = comp[links[:, 0]], comp[links[:, 1]]  # the roots of each link's ends
+        apart = a != b
+        if not apart.any():
             break
+        links, a, b = links[apart], a[apart], b[apart]
+        # hook each root onto the lowest root it links to (roots, not nodes: a chain whose ids are
+        # shuffled then merges in about log(length) rounds, not one link per round)
+        np.minimum.at(comp, np.maximum(a, b), np.minimum(a, b))
+        while True:  # pointer jumping until every node points at its root (pointers only go down)
+            up = comp[comp[nodes]]
+            if np.array_equal(up, comp[nodes]):
+                break
+            comp[nodes] = up
     return comp
 
 

@@ -374,13 +374,17 @@ class KnowledgeGraph:
             yield rd[s], rd[p], rd[o]
 
     def __contains__(self, triple) -> bool:
+        return self._row(triple) is not None
+
+    def _row(self, triple) -> int | None:
+        """The row of ``triple`` (a binary search of the sorted keys), None when the graph lacks it."""
         ids = [self.term_id(t) for t in triple]
         if None in ids:
-            return False
+            return None
         key = pack_rows(np.asarray([ids], dtype=np.int64), len(self.terms))
         keys = self._keys()
-        pos = np.searchsorted(keys, key[0])
-        return bool(pos < len(keys) and keys[pos] == key[0])
+        pos = int(np.searchsorted(keys, key[0]))
+        return pos if pos < len(keys) and keys[pos] == key[0] else None
 
     def _keys(self) -> np.ndarray:
         """The packed triple keys (sorted: triples are kept in key order), computed once (the graph is immutable)."""
@@ -455,13 +459,8 @@ class KnowledgeGraph:
 
     def sources_of(self, triple) -> list[str]:
         """The names of the sources that held ``triple``."""
-        ids = [self.term_id(t) for t in triple]
-        if None in ids:
-            return []
-        hit = np.flatnonzero((self.triples == np.asarray(ids)).all(axis=1))
-        if not len(hit):
-            return []
-        return self.source_names(int(self.provenance[hit[0]]))
+        row = self._row(triple)
+        return [] if row is None else self.source_names(int(self.provenance[row]))
 
     def shared_sources(self, other: KnowledgeGraph) -> list[str]:
         """The names of this graph's sources that are also ``other``'s (one file read twice is one source).
@@ -535,8 +534,21 @@ class KnowledgeGraph:
         return ds
 
     def named_graphs(self) -> dict[str, np.ndarray]:
-        """``{graph IRI: row indices}``: the triples of each source (see :func:`source_graph_iri`)."""
-        return {source_graph_iri(name): np.flatnonzero(self.held_by([name])) for name in self.sources}
+        """``{graph IRI: row indices}``: the triples of each source (see :func:`source_graph_iri`).
+
+        One pass: rows are grouped by source set, and each source takes the groups of its sets.
+        """
+        order = np.argsort(self.provenance, kind="stable")
+        counts = np.bincount(self.provenance, minlength=len(self.source_sets))
+        groups = np.split(order, np.cumsum(counts)[:-1])
+        parts: list[list[np.ndarray]] = [[] for _ in self.sources]
+        for members, rows in zip(self.source_sets, groups, strict=True):
+            for source in members:
+                parts[source].append(rows)
+        return {
+            source_graph_iri(name): np.sort(np.concatenate(rows)) if rows else np.empty(0, dtype=np.int64)
+            for name, rows in zip(self.sources, parts, strict=True)
+        }
 
     def to_pyg(self, literals: str = "drop", blank_nodes: str = "keep", vocab=None):
         """A ``torch_geometric.data.Data`` message graph (see :func:`kgtransfer.data.tensorize.to_pyg`).

@@ -131,17 +131,24 @@ def distinct_names(names: Sequence[str], origins: Sequence[str | None]) -> list[
     ``v2/data.ttl``); a name still taken after that gets ``#2``, ``#3``, ...
     """
     out = list(names)
-    for name in {n for n in names if names.count(n) > 1}:
-        parents = {i: _folders(name, origins[i]) for i, n in enumerate(names) if n == name and origins[i]}
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, []).append(i)
+    for name, where in positions.items():
+        if len(where) < 2:
+            continue
+        parents = {i: _folders(name, origins[i]) for i in where if origins[i]}
         deepest = max((len(p) for p in parents.values()), default=0)
         k = next((k for k in range(1, deepest) if len({p[-k:] for p in parents.values()}) == len(parents)), deepest)
         for i, parts in parents.items():
             out[i] = f"{PurePosixPath(*parts[-k:]).as_posix().rstrip('/')}/{name}" if parts else name
     taken: set[str] = set()
+    next_number: dict[str, int] = {}  # per name, the suffix to try next (each name's tries are counted once)
     for i, name in enumerate(out):
-        unique, n = name, 2
+        unique, n = name, next_number.get(name, 2)
         while unique in taken:
             unique, n = f"{name}#{n}", n + 1
+        next_number[name] = n
         taken.add(unique)
         out[i] = unique
     return out

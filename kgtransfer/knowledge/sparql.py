@@ -269,8 +269,29 @@ def sparql(
             "(CLI: --federation)"
         )
     kg = read_source(source)
-    run = lambda: _embedded(text, label, form, query_store(kg), name or kg.name, _store_spellings(kg))  # noqa: E731
+    store, spellings = _last_store(kg)
+    run = lambda: _embedded(text, label, form, store, name or kg.name, spellings)  # noqa: E731
     return _within(run, timeout, label) if uses_service(toks) else run()
+
+
+_LAST: list = []  # [(weak reference to a graph, its store, its spellings)]: at most one store is kept
+
+
+def _last_store(kg: KnowledgeGraph) -> tuple:
+    """The query store of ``kg`` and its literal spellings, kept for the next query of the same graph.
+
+    Building a store costs about a second per 100K triples, and a graph is immutable, so a series
+    of queries of one graph (views, a notebook) builds it once; only the latest graph's store is
+    kept (it holds a copy of the graph), and it goes when that graph does.
+    """
+    import weakref
+
+    held = _LAST[0] if _LAST else None
+    if held is not None and held[0]() is kg:
+        return held[1], held[2]
+    store, spellings = query_store(kg), _store_spellings(kg)
+    _LAST[:] = [(weakref.ref(kg, lambda _: _LAST.clear()), store, spellings)]
+    return store, spellings
 
 
 def query_store(kg: KnowledgeGraph):

@@ -398,3 +398,21 @@ def test_a_named_graph_keeps_its_iri_whatever_its_scheme(tmp_path, graph):
     )
     graphs = {str(r.g) for r in kgt.sparql("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", one | other)}
     assert graphs == {"urn:kgtransfer:source:brick:1.4", "urn:kgtransfer:source:other"}  # names, not IRIs
+
+
+def test_queries_of_one_graph_build_its_store_once(monkeypatch):
+    """Every query rebuilt the store (about a second per 100K triples); now the latest graph's store is kept."""
+    import gc
+
+    from kgtransfer.knowledge import sparql as sparql_module
+
+    built = []
+    real = sparql_module.query_store
+    monkeypatch.setattr(sparql_module, "query_store", lambda kg: built.append(kg) or real(kg))
+    kg = kgt.KnowledgeGraph.from_triples([(f"<http://e/s{i}>", "<http://e/p>", "<http://e/o>") for i in range(5)])
+    other = kgt.KnowledgeGraph.from_triples([("<http://e/a>", "<http://e/p>", "<http://e/b>")])
+    counts = [len(kgt.sparql("SELECT * WHERE { ?s ?p ?o }", g)) for g in (kg, kg, kg, other, kg)]
+    assert counts == [5, 5, 5, 1, 5] and len(built) == 3  # kg, other, kg again (one store is kept)
+    del kg, other, built[:]
+    gc.collect()
+    assert sparql_module._LAST == []  # the store goes with its graph
