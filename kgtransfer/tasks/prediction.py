@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,9 +83,42 @@ def _key(term) -> str:
 def _id(vocab, term, what: str) -> int:
     key = _key(term)
     if key not in vocab:
-        plural = "entities" if what == "entity" else f"{what}s"
-        raise UnknownTermError(f"{what} {term!r} is not in the model's vocabulary ({len(vocab):,} {plural})")
+        key = _by_label(vocab, term, what)
     return int(vocab.index([key])[0])
+
+
+def _by_label(vocab, term, what: str) -> str:
+    """The one key whose IRI ends in ``term`` spelled as a label, else an UnknownTermError with suggestions.
+
+    A tab-separated file's labels become ``namespace + percent-encoded label`` IRIs
+    (``urn:kgtransfer:umls:isa``), so ``isa`` or ``r 3`` names them when one IRI of the vocabulary
+    ends that way after a ``:``, ``/`` or ``#``.
+    """
+    import difflib
+    from urllib.parse import quote
+
+    from kgtransfer.knowledge.streaming import LABEL_SAFE
+
+    plural = "entities" if what == "entity" else f"{what}s"
+    text = term.strip() if isinstance(term, str) else ""
+    if text and not text.startswith(("<", '"', "_:")) and "://" not in text:
+        label = quote(text, safe=LABEL_SAFE) + ">"
+        hits = [k for k in vocab.keys if k.endswith(label) and k[-len(label) - 1] in ":/#"]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            shown = ", ".join(_readable(h) for h in hits[:5])
+            raise UnknownTermError(f"{what} {term!r} is the label of {len(hits)} {plural} ({shown}): give its IRI")
+    message = f"{what} {term!r} is not in the model's vocabulary ({len(vocab):,} {plural})"
+    if text and len(vocab) <= 50_000:  # a typo: the closest IRIs and their local names
+        readable = [_readable(k) for k in vocab.keys]
+        local = {re.split(r"[:/#]", r.rstrip(":/#"))[-1]: r for r in readable}
+        close = difflib.get_close_matches(text.strip("<>"), readable, n=3) or [
+            local[m] for m in difflib.get_close_matches(text.strip("<>"), list(local), n=3)
+        ]
+        if close:
+            message += f"; did you mean {', '.join(close)}?"
+    raise UnknownTermError(message)
 
 
 def _readable(key: str) -> str:
@@ -159,9 +193,9 @@ def predict_target(
     items = [
         Prediction(i + 1, _readable(keys[e]), float(scores[e]), bool(known[e])) for i, e in enumerate(top.tolist())
     ]
-    h = _readable(_key(head)) if side == "tail" else "?"
-    t = _readable(_key(tail)) if side == "head" else "?"
-    return Predictions(items, (h, _readable(_key(relation)), t), int(ranked.sum()), filter_known)
+    named = _readable(keys[given])  # the IRIs the query resolved to (a label names its IRI)
+    h, t = (named, "?") if side == "tail" else ("?", named)
+    return Predictions(items, (h, _readable(vocab.relations.keys[r]), t), int(ranked.sum()), filter_known)
 
 
 @torch.no_grad()

@@ -181,3 +181,29 @@ def test_a_fine_tuned_run_can_rank_its_own_graphs_entities_only(tmp_path, capsys
     run = tuned.save(tmp_path / "run")
     assert main(["predict", str(run), "--head", f"{EX}e0", "--relation", f"{EX}next", "--graph-only", "-k", "3"]) == 0
     assert "of 16 entities" in capsys.readouterr().out
+
+
+def test_labels_of_a_tab_separated_graph_name_their_iris(tmp_path):
+    """A TSV-loaded run needed `urn:kgtransfer:label:r%203` for the label `r 3`, and a miss suggested nothing."""
+    rows = [f"e{i}\tr 3\te{(i + 1) % 12}\n" for i in range(12)] + [f"e{i}\tsame\te{i ^ 1}\n" for i in range(12)]
+    (tmp_path / "data.tsv").write_text("".join(rows))
+    config = kgt.TrainConfig(epochs=2, lr=0.05, batch_size=64, eval_every=1, progress=False, threads=1)
+    model = kgt.train(
+        kgt.load(tmp_path / "data.tsv"), kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=8), config
+    )
+    by_label = kgt.predict_target(model, head="e0", relation="r 3", k=3)
+    by_iri = kgt.predict_target(model, head="urn:kgtransfer:label:e0", relation="urn:kgtransfer:label:r%203", k=3)
+    assert by_label.query == by_iri.query and [p.term for p in by_label] == [p.term for p in by_iri]
+    with pytest.raises(UnknownTermError, match="did you mean urn:kgtransfer:label:same"):
+        kgt.predict_target(model, head="e0", relation="sane")
+
+
+def test_a_label_of_several_iris_asks_for_the_iri(trained):
+    kg = KnowledgeGraph.from_triples(
+        [("<http://a/x>", "<http://a/p>", "<http://b/x>"), ("<http://b/x>", "<http://a/p>", "<http://a/y>")]
+    )
+    config = kgt.TrainConfig(epochs=1, progress=False, threads=1)
+    model = kgt.train(kg, kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4), config, seed=0)
+    with pytest.raises(UnknownTermError, match=r"'x' is the label of 2 entities \(http://a/x, http://b/x\)"):
+        kgt.predict_target(model, head="x", relation="p")
+    assert kgt.predict_target(model, head="y", relation="p", k=1).query[0] == "http://a/y"
