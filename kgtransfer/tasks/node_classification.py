@@ -547,7 +547,8 @@ def train_entity_typing(
         encoder_state: a state dict loaded (strictly) into the encoder before training, e.g. pretrained
             weights already aligned to this graph's vocabulary (default: none).
         keep_in_train: labelled entities (canonical strings) that always train, never validate or test:
-            those whose labels the model that gave ``encoder_state`` trained on (default: none).
+            those whose labels the model that gave ``encoder_state`` trained on, outright or through
+            leaking triples (:func:`~kgtransfer.transfer.finetune.labels_seen`; default: none).
     """
     from kgtransfer.data.splits import node_split
     from kgtransfer.engine import fit
@@ -579,7 +580,10 @@ def train_entity_typing(
     sizes = {name: len(getattr(split, name)) for name in ("train", "valid", "test")}
     if not all(sizes.values()):
         seen = (
-            f" ({sum(kept)} of them stay in train: the pretrained model trained on their labels)" if any(kept) else ""
+            f" ({sum(kept)} of them stay in train: the pretrained model trained on their labels, or on triples that "
+            "leak them)"
+            if any(kept)
+            else ""
         )
         raise EmptySplitError(
             f"{len(labels.entities)} labelled entities{seen} in {len(labels.classes)} classes are too few for the "

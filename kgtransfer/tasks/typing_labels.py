@@ -33,6 +33,9 @@ class TypingLabels:
         classes: all labels, sorted (their index is the class id).
         graph: the input graph without the label triples and leaking triples.
         removed: how many triples were removed from the graph.
+        leaks: the removed triples themselves (None for labels read back from a saved result): what
+            a model must not have trained on for an entity it is tested on (see
+            :func:`~kgtransfer.transfer.finetune.labels_seen`).
     """
 
     entities: list[str]
@@ -40,6 +43,7 @@ class TypingLabels:
     classes: list[str]
     graph: KnowledgeGraph
     removed: int
+    leaks: KnowledgeGraph | None = None
 
     @property
     def multi_label(self) -> bool:
@@ -127,7 +131,8 @@ def typing_labels(
         keys = np.concatenate([both[:, 0] * n + both[:, 1], both[:, 1] * n + both[:, 0]])
         drop |= np.isin(s.astype(np.int64) * n + o, keys)
     graph = kg.subgraph(~drop, name=f"{kg.name} (labels removed)")
-    return TypingLabels(entities, labels, classes, graph, int(drop.sum()))
+    leaks = kg.subgraph(drop, name=f"{kg.name} (label and leaking triples)")
+    return TypingLabels(entities, labels, classes, graph, int(drop.sum()), leaks)
 
 
 def _kept_labels(by_entity: dict[str, set[str]], min_count: int, keep: str) -> tuple[list[str], list[tuple]]:

@@ -580,13 +580,16 @@ def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: st
 
 
 def labels_seen(pretrained: TrainedModel, labels) -> set[str]:
-    """The labelled entities whose labels the pretrained model trained on.
+    """The labelled entities whose labels the pretrained model trained on, outright or through a leak.
 
-    A training triple joins the entity and one of its labels (``e rdf:type C``, either way round): its
-    transferred row holds the label, so it trains (as a link-prediction split keeps those triples in train).
-    A scratch baseline passes the same set to
-    :func:`~kgtransfer.tasks.node_classification.train_entity_typing` (``keep_in_train``) to be tested on the
-    same entities.
+    Either a training triple joins the entity and one of its labels (``e rdf:type C``, by any
+    predicate, either way round), or the entity is an end of a training triple that the typing task
+    removes from K's graph as leaking labels (the label predicate's triples, and those of
+    ``leak_predicates``: ``Leaf subClassOf Middle`` when the label is the top class above it). Its
+    transferred row holds what the task hides, so it trains, never validates or tests (as a
+    link-prediction split keeps such triples in train). A scratch baseline passes the same set to
+    :func:`~kgtransfer.tasks.node_classification.train_entity_typing` (``keep_in_train``) to be
+    tested on the same entities.
     """
     entities = pretrained.vocab.entities.keys
     index = {key: i for i, key in enumerate(entities)}
@@ -601,7 +604,28 @@ def labels_seen(pretrained: TrainedModel, labels) -> set[str]:
                 asked.append(e * n + index[c])
                 owner.append(k)
     hit = np.isin(np.asarray(asked, dtype=np.int64), pairs)
-    return {labels.entities[k] for k in np.asarray(owner)[hit].tolist()} if asked else set()
+    seen = {labels.entities[k] for k in np.asarray(owner)[hit].tolist()} if asked else set()
+    return seen | _leaks_trained_on(pretrained, labels)
+
+
+def _leaks_trained_on(pretrained: TrainedModel, labels) -> set[str]:
+    """The labelled entities at an end of a triple of ``labels.leaks`` that the pretrained model trained on."""
+    leaks = getattr(labels, "leaks", None)
+    if leaks is None or not len(leaks):
+        return set()
+    vocab = pretrained.vocab
+    rows = leaks.terms[leaks.triples]  # canonical (s, p, o) strings of the hidden triples
+    heads = vocab.entities.index(rows[:, 0], missing="ignore")
+    relations = vocab.relations.index(rows[:, 1], missing="ignore")
+    tails = vocab.entities.index(rows[:, 2], missing="ignore")
+    known = (heads >= 0) & (relations >= 0) & (tails >= 0)
+    n, r = len(vocab.entities), max(len(vocab.relations), 1)
+    train = pretrained.split.train.tensor.numpy().astype(np.int64)
+    trained = (train[:, 0] * r + train[:, 1]) * n + train[:, 2]
+    asked = (heads[known] * r + relations[known]) * n + tails[known]
+    hit = np.flatnonzero(known)[np.isin(asked, trained)]
+    labelled = set(labels.entities)
+    return {term for term in rows[hit][:, [0, 2]].ravel().tolist() if term in labelled}
 
 
 __all__ = ["build_transferred", "finetune", "pretrain", "run_strategy", "target_split", "zero_shot"]
