@@ -560,10 +560,14 @@ def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: st
             label_args["leak_predicates"] = tuple(label_args["leak_predicates"])
         labels = typing_labels(kg, **label_args)
     # the state must be laid out on the exact graph and vocabulary train_entity_typing builds (typing_graph)
-    graph, vocab, _ = node_classification.typing_graph(labels)
+    graph, vocab, node_ids = node_classification.typing_graph(labels)
+    # the rows the task uses: its message graph's, and every labelled entity's (an isolated one too)
+    triples = graph.triples.cpu()
+    ends = torch.cat([triples[:, [0, 2]].reshape(-1), node_ids])
+    used = (id_mask(ends, len(vocab.entities)), id_mask(triples[:, 1], len(vocab.relations)))
     with seeded(config.seed):  # new rows (random, or from neighbours over random ones) depend on the seed alone
         target_model = LinkPredictor.build(pretrained.model_config, graph.num_nodes, len(vocab.relations))
-        report = transfer_state(pretrained.model, pretrained.vocab, target_model, vocab, graph, init)
+        report = transfer_state(pretrained.model, pretrained.vocab, target_model, vocab, graph, init, used=used)
     for message in report.warnings():
         warnings.warn(message, TransferWarning, stacklevel=3)
     state = copy.deepcopy(target_model.encoder.state_dict())

@@ -296,6 +296,8 @@ def _edge_type_weights(rel_w: Tensor) -> Tensor:
 
 def _init_new_rows(param: Tensor, known: Tensor, weights: Tensor) -> None:
     """Rows without a transferred value become the weighted mean of transferred rows, where weights exist."""
+    if param.size(0) == 0:  # no rows (a graph left without relations): nothing to fill
+        return
     flat = param.reshape(param.size(0), -1)
     weights = weights.to(param.device, param.dtype)
     source = torch.where(known.to(param.device).unsqueeze(1), flat, torch.zeros_like(flat))

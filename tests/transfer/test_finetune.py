@@ -344,3 +344,15 @@ def test_a_fine_tuned_runs_own_split_reused_is_not_said_to_test_on_pretraining_t
         kgt.finetune(pre, k, "full", config, split=ft.split)
     zero = kgt.zero_shot(pre, graphs[1], split=(0.0, 0.5, 0.5))  # a transfer split trains on the old triples too
     assert zero.evaluated > 0
+
+
+def test_entity_typing_onto_a_graph_left_without_messages_trains():
+    """Every triple of K was a type triple: the typing graph had no relations, and fine-tuning failed in a reshape."""
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    k1 = kgt.KnowledgeGraph.from_triples([(_iri(f"n{i}"), _iri("r0"), _iri(f"n{(i * 7 + 1) % 30}")) for i in range(30)])
+    k = kgt.KnowledgeGraph.from_triples([(_iri(f"n{i}"), rdf_type, _iri(f"C{i % 2}")) for i in range(30)])
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 2})
+    pre = kgt.pretrain(k1, kgt.ModelConfig(encoder="embedding", dim=8), config)
+    result = kgt.finetune(pre, k, config=config, task="entity_typing")
+    assert len(result.labels.graph) == 0 and result.report.target_entities_transferred == 30
+    assert 0.0 <= result.test["accuracy"] <= 1.0
