@@ -688,10 +688,12 @@ def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
     ``<kg.name>[<view>]/<source>`` (so the last ``/``-segment, ``train`` etc., still names the
     split, and the view stays apart from ``kg`` in a merge); a triple the view made up has the
     source ``<kg.name>[<view>]``. Blank-node triples are matched by canonical labels
-    (:mod:`~kgtransfer.knowledge.blank_nodes`), so only whole blank-node structures match.
+    (:mod:`~kgtransfer.knowledge.blank_nodes`); a triple of a structure the view kept only part of
+    takes the sources of every triple of ``kg`` of its shape (blank nodes as wildcards), so a test
+    triple stays a test triple.
     """
     path = views_dir() / f"{view}.rq"
-    if not path.is_file():
+    if view not in available_views() or not path.is_file():  # a name, not a path out of the folder
         from kgtransfer.errors import RegistryError
 
         raise RegistryError(f"unknown view {view!r}; available: {', '.join(available_views())}")
@@ -703,11 +705,41 @@ def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
     return result
 
 
+def _sources_of_cut_structures(provenance, held, wanted, terms, held_provenance, table) -> None:
+    """Give unmatched result rows (``provenance`` -1) holding a blank node the sources of their blank-node shape.
+
+    A view may keep part of a blank-node structure (``a addr _:x`` without ``_:x city "Lyon"``): its
+    canonical labels then differ from the graph's, and the triple looked made up by the view (a
+    test triple went to train). Such a row takes the union of the sources of every triple of the
+    graph that reads the same with each blank node a wildcard, so a triple that may be a test
+    triple stays one.
+    """
+    import numpy as np
+
+    from kgtransfer.knowledge.graph import pack_rows
+
+    blank = np.fromiter((t.startswith("_:") for t in terms.tolist()), dtype=bool, count=len(terms))
+    wild = np.where(blank, len(terms), np.arange(len(terms)))  # every blank node one wildcard term
+    open_rows = np.flatnonzero((provenance < 0) & blank[wanted].any(axis=1))
+    if not len(open_rows):
+        return
+    shapes = pack_rows(wild[held], len(terms) + 1)
+    order = np.argsort(shapes, kind="stable")
+    shapes = shapes[order]
+    first = np.flatnonzero(np.r_[True, shapes[1:] != shapes[:-1]])
+    union = table.reduce(held_provenance[order], first)  # per shape, every source of its triples
+    asked = pack_rows(wild[wanted[open_rows]], len(terms) + 1)
+    pos = np.minimum(np.searchsorted(shapes[first], asked), len(first) - 1)
+    hit = shapes[first][pos] == asked
+    provenance[open_rows[hit]] = union[pos[hit]]
+
+
 def _keep_sources(result: KnowledgeGraph, kg: KnowledgeGraph) -> KnowledgeGraph:
     """``result`` with the provenance of the triples ``kg`` holds (the others: the source ``result.name``)."""
     import numpy as np
 
     from kgtransfer.knowledge.graph import canonical_triples, compact, merge_terms, pack_rows
+    from kgtransfer.knowledge.provenance import SetTable
 
     if not len(result) or not len(kg) or len(kg.sources) == 1:
         origin = kg.origins.get(kg.sources[0])
@@ -726,8 +758,12 @@ def _keep_sources(result: KnowledgeGraph, kg: KnowledgeGraph) -> KnowledgeGraph:
     order = np.argsort(held, kind="stable")
     pos = np.minimum(np.searchsorted(held[order], wanted), len(held) - 1)
     found = held[order][pos] == wanted
-    provenance = np.where(found, kg.provenance[order[pos]], len(kg.source_sets))
+    table = SetTable(kg.source_sets)
+    provenance = np.where(found, kg.provenance[order[pos]], -1)
+    if blanks and not found.all():
+        _sources_of_cut_structures(provenance, ma[ta], mb[tb], terms, kg.provenance, table)
+    sets = (*table.sets, (len(kg.sources),))
+    provenance = np.where(provenance >= 0, provenance, len(table.sets))
     sources = (*(f"{result.name}/{s}" for s in kg.sources), result.name)
-    sets = (*kg.source_sets, (len(kg.sources),))
     origins = {f"{result.name}/{s}": f"{o}#{result.name}" for s, o in kg.origins.items()}
     return compact(result.terms, result.triples, provenance, sources, result.name, sets, origins)

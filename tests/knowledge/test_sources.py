@@ -179,9 +179,29 @@ def test_views_on_real_data(brick14):
     assert hierarchy.stats().blank_nodes == 0
 
 
+def test_a_view_that_cuts_a_blank_node_structure_keeps_its_split(tmp_path):
+    """`instances` kept `a addr _:x` without `_:x city "Lyon"`: canonical labels then differed from the test
+    file's, the triple read as made up by the view, and given_split put the test triple in train."""
+    folder = tmp_path / "sp"
+    folder.mkdir()
+    (folder / "train.nt").write_text(
+        "<urn:a> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <urn:C> .\n"
+        "<urn:b> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <urn:C> .\n"
+    )
+    (folder / "valid.nt").write_text("<urn:a> <urn:r> <urn:b> .\n")
+    (folder / "test.nt").write_text('<urn:a> <urn:addr> _:x .\n_:x <urn:city> "Lyon" .\n<urn:b> <urn:r> <urn:a> .\n')
+    view = kgt.load(folder, view="instances")
+    addr = next(t for t in view if str(t[1]) == "urn:addr")
+    assert view.sources_of(addr) == ["sp[instances]/sp/test"]
+    split = given_split(view)
+    assert len(split.test) == 2 and len(split.train) == 2
+
+
 def test_unknown_view(load_fixture):
     with pytest.raises(RegistryError, match="hierarchy"):
         load_fixture("people.ttl", view="nope")
+    with pytest.raises(RegistryError, match="unknown view"):  # ran any .rq file (a SELECT: AttributeError)
+        load_fixture("people.ttl", view="../queries/brick-top-classes")
 
 
 def test_a_view_that_selects_nothing_says_so(tmp_path):
