@@ -166,9 +166,27 @@ def test_hierarchy_view(load_fixture):
         (f"<{ex}Sensor>", label, '"Sensor"'),
         (f"<{ex}TempSensor>", sub, f"<{ex}Sensor>"),
         (f"<{ex}TempSensor>", label, '"Temperature sensor"@en'),
+        (f"<{ex}Point>", label, '"Point"'),  # the root's label (only subclasses' were kept)
     }
     assert kg.relations() == [label, sub]
     assert kg.name == "classes.ttl[hierarchy]"
+
+
+def test_schema_and_instances_views_split_t_box_from_a_box(tmp_path):
+    """schema kept rex rdf:type Dog (instance data); instances kept a TransitiveProperty's triples."""
+    path = tmp_path / "zoo.ttl"
+    path.write_text(
+        "@prefix : <http://e/> . @prefix owl: <http://www.w3.org/2002/07/owl#> . "
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        ":Animal a owl:Class . :Dog a owl:Class ; rdfs:subClassOf :Animal .\n"
+        ":partOf a owl:ObjectProperty, owl:TransitiveProperty ; rdfs:domain :Animal .\n"
+        ":rex a :Dog ; :partOf :pack . :pack a :Group .\n"
+    )
+    subjects = {view: {str(t[0]) for t in kgt.load(path, view=view)} for view in ("schema", "instances")}
+    assert subjects == {
+        "schema": {"http://e/Animal", "http://e/Dog", "http://e/partOf"},
+        "instances": {"http://e/rex", "http://e/pack"},
+    }
 
 
 def test_views_on_real_data(brick14):
