@@ -722,18 +722,13 @@ def cmd_merge(args: argparse.Namespace) -> None:
 
 
 _PREFIX = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>\s]*)>", re.IGNORECASE)
-_WELL_KNOWN = {
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-}
 
 
 def query_prefixes(query: str) -> dict[str, str]:
     """The ``PREFIX`` declarations of a query (plus rdf, rdfs, owl, xsd, skos unless redefined)."""
-    return {**_WELL_KNOWN, **{(p or ""): ns for p, ns in _PREFIX.findall(query)}}
+    from kgtransfer.knowledge.terms import WELL_KNOWN_PREFIXES
+
+    return {**WELL_KNOWN_PREFIXES, **{(p or ""): ns for p, ns in _PREFIX.findall(query)}}
 
 
 def parse_binding(text: str, prefixes: dict[str, str]) -> tuple[str, str]:

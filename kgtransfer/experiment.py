@@ -67,6 +67,26 @@ class SourceSpec:
         return kgt.load(_relative(base, self.load), format=self.format, view=self.view, name=self.name)
 
 
+def _resolved(exp: Experiment, key: str):
+    """The graph of ``[sources.<key>]``; an error that names the experiment and the field."""
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    where = f"{exp.file or exp.name}: sources.{key}"
+    try:
+        kg = getattr(exp, key).resolve(exp.base)
+    except KGTransferError as e:
+        raise ExperimentError(f"{where}: {e}") from None
+    if not isinstance(kg, KnowledgeGraph):
+        raise ExperimentError(
+            f"{where}.sparql: the query gives {type(kg).__name__}, not a graph: use a CONSTRUCT query"
+        )
+    if not len(kg):
+        raise ExperimentError(
+            f"{where}: {kg.name!r} holds no triples (an empty file, or a view or query that selects none)"
+        )
+    return kg
+
+
 def _named_alignment(align: str) -> bool:
     """``sameas`` or ``labels`` (as :func:`kgtransfer.knowledge.align.align` reads them), not a mapping file."""
     key = align.lower().replace("_", "").replace("-", "")
@@ -106,6 +126,8 @@ class Experiment:
     seeds: list[int] = field(default_factory=lambda: [0])
     interleaved: bool = True
     base: Path = Path(".")
+    #: the experiment file it was read from (errors name it), None when built in code
+    file: Path | None = None
     #: strategy options of single variants (``[compare.options.<variant>]``), over ``transfer.options``
     variant_options: dict[str, dict] = field(default_factory=dict)
 
@@ -170,6 +192,7 @@ class Experiment:
             seeds=[int(s) for s in (seeds if isinstance(seeds, list) else [seeds])],
             interleaved=compare.get("interleaved", True),
             base=path.parent,
+            file=path,
             variant_options=dict(compare.get("options", {})),
         )
         if exp.operator not in ("union", "intersection", "difference", "extension"):
@@ -249,6 +272,18 @@ def _check_layout(raw: dict, path: Path) -> None:
             fail(f"sources.{key}", "give exactly one of load = ... or sparql = ...")
         if "source" in spec and "sparql" not in spec:
             fail(f"sources.{key}.source", "is what a sparql = ... query runs over; with load = ..., drop it")
+        for k in ("view", "format"):
+            if k in spec and "sparql" in spec:
+                fail(f"sources.{key}.{k}", "applies to load = ...; a sparql = ... query selects its triples itself")
+        if "view" in spec:
+            from kgtransfer.knowledge.sparql import available_views
+
+            if spec["view"] not in available_views():
+                views = available_views()
+                fail(
+                    f"sources.{key}.view",
+                    f"unknown view {spec['view']!r}{close(spec['view'], views)}; known: {', '.join(views)}",
+                )
     merge = raw.get("merge", {})
     for k in merge:
         if k not in MERGE_KEYS:
@@ -363,7 +398,7 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
             raise ExperimentError(str(e)) from e
     exp = experiment if isinstance(experiment, Experiment) else Experiment.from_toml(experiment)
     out = Path(out or Path("runs") / exp.name)
-    k1, k2 = exp.k1.resolve(exp.base), exp.k2.resolve(exp.base)
+    k1, k2 = (_resolved(exp, key) for key in ("k1", "k2"))
     merge = getattr(kgt, exp.operator)
     kwargs = {"align": exp.align}
     if exp.operator in ("union", "extension"):

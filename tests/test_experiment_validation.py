@@ -68,6 +68,15 @@ def test_the_base_file_is_valid(tmp_path):
         (('load = "b.ttl"', 'lod = "b.ttl"'), "sources.k2.lod"),
         (('load = "b.ttl"', "load = 3"), "sources.k2.load"),
         (('operator = "union"', 'align = "same-as-map.csv"'), "merge.align"),  # no such mapping file
+        (('load = "b.ttl"', 'load = "b.ttl"\nview = "hierachy"'), "sources.k2.view"),  # failed at the run
+        (
+            ('load = "b.ttl"', 'sparql = "CONSTRUCT WHERE { ?s ?p ?o }"\nsource = "b.ttl"\nview = "hierarchy"'),
+            "sources.k2.view",
+        ),  # fmt: skip
+        (
+            ('load = "b.ttl"', 'sparql = "CONSTRUCT WHERE { ?s ?p ?o }"\nsource = "b.ttl"\nformat = "turtle"'),
+            "sources.k2.format",
+        ),  # fmt: skip
     ],
 )
 def test_bad_fields_are_named_before_any_work(tmp_path, edit, field):
@@ -183,3 +192,24 @@ def test_plugins_register_names_for_experiment_files_and_the_cli(tmp_path, monke
         assert "plugin 'no_such_module' does not import: ModuleNotFoundError" in capsys.readouterr().err
     finally:
         forget()
+
+
+@pytest.mark.parametrize(
+    "k1,says",
+    [
+        ('sparql = "SELECT ?s WHERE { ?s ?p ?o }"\nsource = "a.ttl"', "sources.k1.sparql: the query gives Rows"),
+        ('load = "nope.ttl"', "sources.k1: .*nope.ttl"),
+        ('load = "empty.ttl"', "sources.k1: 'empty.ttl' holds no triples"),
+    ],
+)
+def test_a_source_that_gives_no_graph_is_named_by_its_field(tmp_path, k1, says):
+    """A SELECT source crashed in the merge (AttributeError); a missing file or an empty K1 named no field."""
+    from kgtransfer.experiment import run_experiment
+
+    (tmp_path / "a.ttl").write_text("<http://e/a> <http://e/p> <http://e/b> .\n")
+    (tmp_path / "b.ttl").write_text("<http://e/a> <http://e/p> <http://e/c> .\n")
+    (tmp_path / "empty.ttl").write_text("# nothing\n")
+    path = write(tmp_path, BASE.replace('load = "a.ttl"', k1, 1))
+    with pytest.raises(KGTransferError, match=says) as info:
+        run_experiment(path, out=tmp_path / "run")
+    assert str(path) in str(info.value)

@@ -26,6 +26,7 @@ import numpy as np
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
 from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask, read_bytes  # noqa: F401 (re-exported)
 from kgtransfer.knowledge import streaming
+from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import (
     KnowledgeGraph,
     _content_digest,
@@ -252,8 +253,6 @@ def with_origin(kg: KnowledgeGraph, path: str | os.PathLike) -> KnowledgeGraph:
 @implements("from_rdflib")
 def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
     """Convert an rdflib ``Graph``; a ``Dataset``/``ConjunctiveGraph`` keeps named graphs as sources."""
-    from kgtransfer.knowledge import terms as T
-
     if name is None:  # a Dataset's identifier is deprecated in rdflib 7 (and a blank node anyway)
         identifier = None if hasattr(graph, "contexts") else graph.identifier
         if identifier is None or _is_bnode(identifier):  # an anonymous graph: one source per graph object
@@ -365,8 +364,6 @@ def _check_xml(kg: KnowledgeGraph, data: bytes, path: Path) -> None:
     """
     import xml.parsers.expat
 
-    from kgtransfer.knowledge import terms as T
-
     terms = kg.terms.tolist()
     why = None
     rdf_type = next((i for i, t in enumerate(terms) if t == f"<{T.RDF}type>"), -1)
@@ -391,14 +388,7 @@ def _check_xml(kg: KnowledgeGraph, data: bytes, path: Path) -> None:
         )
 
 
-_COMMON_PREFIXES = {
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "prov": "http://www.w3.org/ns/prov#",
-}
+_COMMON_PREFIXES = {**T.WELL_KNOWN_PREFIXES, "prov": "http://www.w3.org/ns/prov#"}
 
 
 def _prefixes(kg: KnowledgeGraph) -> dict[str, str]:

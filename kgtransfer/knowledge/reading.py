@@ -14,7 +14,7 @@ import numpy as np
 from kgtransfer.errors import RDFSyntaxError, RegistryError, SourceNotFoundError, UnknownFormatError
 from kgtransfer.knowledge import registry
 from kgtransfer.knowledge.graph import KnowledgeGraph
-from kgtransfer.knowledge.io import FORMATS, from_oxigraph, from_rdflib, read_file, with_origin
+from kgtransfer.knowledge.io import FORMATS, format_name, from_oxigraph, from_rdflib, read_file, with_origin
 from kgtransfer.knowledge.streaming import read_bytes, read_tsv
 
 SPLITS = ("train", "valid", "test")
@@ -36,6 +36,8 @@ def read_source(
     base: str | None = None,
 ) -> KnowledgeGraph:
     """Read any source :func:`kgtransfer.knowledge.sources.load` takes, without applying a view."""
+    if format is not None and str(format).lower() != "tsv":
+        format_name(None, format)  # an unknown format is an error whatever the source (it was ignored for names)
     if isinstance(source, KnowledgeGraph):
         return source
     if isinstance(source, str | os.PathLike):

@@ -16,6 +16,8 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL = "http://www.w3.org/2002/07/owl#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
+#: The prefixes a prefixed name may use without declaring them (``rdf:type``, ``skos:broader``).
+WELL_KNOWN_PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD, "skos": SKOS}
 XSD_STRING = XSD + "string"
 RDF_LANGSTRING = RDF + "langString"
 

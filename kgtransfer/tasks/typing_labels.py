@@ -102,6 +102,13 @@ def typing_labels(
         keep: ``"all"`` keeps every label of an entity (multi-label when some have several); ``"single"``
             keeps only entities with exactly one label (multi-class) (default: ``"all"``).
     """
+    if not query and kg.term_id(_iri(predicate)) is None:
+        from kgtransfer.errors import EmptySplitError
+
+        raise EmptySplitError(
+            f"{kg.name}: the label predicate {_iri(predicate)} occurs in none of its {len(kg):,} triples "
+            "(give its full IRI, or a prefixed name of rdf, rdfs, owl, xsd or skos)"
+        )
     pairs = _pairs_from_query(kg, query) if query else _pairs_from_predicate(kg, _iri(predicate))
     by_entity: dict[str, set[str]] = defaultdict(set)
     for entity, label in pairs:
@@ -163,7 +170,13 @@ def _label_counts(label_sets) -> Counter:
 
 
 def _iri(value: str) -> str:
-    return value if value.startswith("<") else T.iri(value)
+    """``<...>`` as it is, a prefixed name of a well-known prefix (``rdf:type``) expanded, else an IRI."""
+    if value.startswith("<"):
+        return value
+    prefix, _, local = value.partition(":")
+    if prefix in T.WELL_KNOWN_PREFIXES and not local.startswith("//"):
+        return T.iri(T.WELL_KNOWN_PREFIXES[prefix] + local)
+    return T.iri(value)
 
 
 def _pairs_from_predicate(kg: KnowledgeGraph, predicate: str) -> list[tuple[str, str]]:

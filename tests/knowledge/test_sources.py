@@ -437,3 +437,13 @@ def test_an_on_disk_oxigraph_store_loads_by_its_path(tmp_path):
     kg = kgt.load(tmp_path / "store")
     assert len(kg) == 1 and kg.name == "store" and ("<http://e/a>", "<http://e/p>", "<http://e/b>") in kg
     assert len(kgt.sparql("SELECT * { ?s ?p ?o }", str(tmp_path / "store"))) == 1
+
+
+def test_an_unknown_format_is_refused_for_every_source(tmp_path):
+    from kgtransfer.errors import UnknownFormatError
+
+    """It was refused for a file but ignored for a registry name or a folder."""
+    (tmp_path / "data.ttl").write_text("<http://e/a> <http://e/p> <http://e/b> .\n")
+    for source in (tmp_path / "data.ttl", "umls", tmp_path):
+        with pytest.raises(UnknownFormatError, match="unknown format 'bogus'"):
+            kgt.load(source, format="bogus")

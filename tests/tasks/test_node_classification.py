@@ -362,7 +362,8 @@ _QUICK = dict(model=kgt.ModelConfig(encoder="rgcn", dim=8), config=kgt.TrainConf
     ids=["untyped", "singleton-classes"],
 )
 def test_no_usable_labels_is_a_typed_error(types):
-    with pytest.raises(EmptySplitError, match="no entity-typing labels in 'typed'"):
+    says = "no entity-typing labels in 'typed'" if types else "typed: the label predicate .*type> occurs in none"
+    with pytest.raises(EmptySplitError, match=says):
         train_entity_typing(_typed_graph(types), **_QUICK)
 
 
@@ -406,3 +407,19 @@ def test_one_class_warns_that_the_task_is_trivial():
     with pytest.warns(UserWarning, match="the one class .*A.*trivial"):
         result = train_entity_typing(one, encoder="embedding", dim=4, config=small_config(epochs=1))
     assert result.labels.classes == [iri("A")]
+
+
+def test_a_prefixed_label_predicate_is_expanded_and_an_absent_one_named():
+    """predicate="rdf:type" was read as the IRI <rdf:type>: 'no entity has a label that 2 entities share'."""
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    rows = [(f"<http://e/n{i}>", f"<{T.RDF}type>", f"<http://e/C{i % 2}>") for i in range(6)]
+    rows += [(f"<http://e/n{i}>", "<http://e/r>", f"<http://e/n{(i + 1) % 6}>") for i in range(6)]
+    kg = KnowledgeGraph.from_triples(rows, name="tiny")
+    assert (
+        typing_labels(kg, predicate="rdf:type").classes
+        == typing_labels(kg).classes
+        == ["<http://e/C0>", "<http://e/C1>"]
+    )
+    with pytest.raises(EmptySplitError, match=r"tiny: the label predicate <http://e/kind> occurs in none of its 12"):
+        typing_labels(kg, predicate="http://e/kind")
