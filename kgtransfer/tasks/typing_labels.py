@@ -94,7 +94,10 @@ def typing_labels(
 
     Args:
         kg: the graph.
-        predicate: the label predicate, a canonical IRI string ``<...>`` or a plain IRI (default: rdf:type).
+        predicate: the label predicate, a canonical IRI string ``<...>``, a plain IRI or a prefixed
+            name of rdf, rdfs, owl, xsd or skos (default: rdf:type). Under rdf:type, classes of the
+            RDF, RDFS and OWL vocabularies (``owl:NamedIndividual``, ``owl:Class``, ``owl:Thing``,
+            ...) are no labels: they say what kind of term an entity is, not what it is.
         query: a SPARQL SELECT over ``kg`` whose first two variables are (entity, label); replaces ``predicate``.
         leak_predicates: predicates whose triples touching a labelled entity are also removed (default: none).
         min_count: drop labels with fewer entities than this among the entities kept, so every class can
@@ -110,6 +113,8 @@ def typing_labels(
             "(give its full IRI, or a prefixed name of rdf, rdfs, owl, xsd or skos)"
         )
     pairs = _pairs_from_query(kg, query) if query else _pairs_from_predicate(kg, _iri(predicate))
+    if not query and _iri(predicate) == RDF_TYPE:  # a Protégé file types every individual owl:NamedIndividual too
+        pairs = [(e, c) for e, c in pairs if not c.startswith(_VOCABULARY_CLASSES)]
     by_entity: dict[str, set[str]] = defaultdict(set)
     for entity, label in pairs:
         by_entity[entity].add(label)
@@ -167,6 +172,10 @@ def _kept_labels(by_entity: dict[str, set[str]], min_count: int, keep: str) -> t
 def _label_counts(label_sets) -> Counter:
     """How many of ``label_sets`` (one per entity) hold each label."""
     return Counter(label for labels in label_sets for label in labels)
+
+
+#: Namespaces whose classes are vocabulary bookkeeping, not entity types (see :func:`typing_labels`).
+_VOCABULARY_CLASSES = tuple(f"<{T.WELL_KNOWN_PREFIXES[p]}" for p in ("rdf", "rdfs", "owl"))
 
 
 def _iri(value: str) -> str:

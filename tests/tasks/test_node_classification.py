@@ -423,3 +423,18 @@ def test_a_prefixed_label_predicate_is_expanded_and_an_absent_one_named():
     )
     with pytest.raises(EmptySplitError, match=r"tiny: the label predicate <http://e/kind> occurs in none of its 12"):
         typing_labels(kg, predicate="http://e/kind")
+
+
+def test_owl_bookkeeping_types_are_no_labels():
+    """Every individual of a Protégé file is also an owl:NamedIndividual: the task became multi-label, and under
+    keep="single" every individual was dropped (the task was owl:Class against owl:Thing)."""
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    owl = "http://www.w3.org/2002/07/owl#"
+    rows = [(f"<http://e/n{i}>", f"<{T.RDF}type>", f"<http://e/C{i % 2}>") for i in range(6)]
+    rows += [(f"<http://e/n{i}>", f"<{T.RDF}type>", f"<{owl}NamedIndividual>") for i in range(6)]
+    rows += [(f"<http://e/C{c}>", f"<{T.RDF}type>", f"<{owl}Class>") for c in range(2)]
+    rows += [("<http://e/Thingy>", f"<{T.RDF}type>", f"<{owl}Class>")]
+    labels = typing_labels(KnowledgeGraph.from_triples(rows), keep="single")
+    assert labels.classes == ["<http://e/C0>", "<http://e/C1>"] and len(labels.entities) == 6
+    assert not labels.multi_label
