@@ -43,7 +43,7 @@ from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsam
 from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json, edge_mask
 from kgtransfer.errors import EmptySplitError
 from kgtransfer.knowledge.graph import KnowledgeGraph, pack_rows
-from kgtransfer.knowledge.snapshots import split_role
+from kgtransfer.knowledge.snapshots import split_roles
 
 SPLIT_NAMES = ("train", "valid", "test")
 FORMAT_VERSION = 1
@@ -198,7 +198,7 @@ def has_given_split(kg: KnowledgeGraph) -> bool:
     Segment names are read case-insensitively, as by :func:`given_split` (which also reads
     ``/train`` and ``/training``); a graph with only training sources has no given split.
     """
-    return any(split_role(s) in (1, 2) for s in kg.sources)
+    return any(r in (1, 2) for r in split_roles(kg.sources))
 
 
 def given_split(
@@ -218,7 +218,7 @@ def given_split(
         cleanup: move evaluation triples with entities or relations unseen in training to train
             (default: :obj:`False`, the benchmark as published).
     """
-    roles = {i: split_role(s) for i, s in enumerate(kg.sources)}
+    roles = dict(enumerate(split_roles(kg.sources)))
     if not any(r in (1, 2) for r in roles.values()):
         raise ConfigError(f"no valid or test source among {list(kg.sources)}; name them '<dataset>/test' etc.")
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)

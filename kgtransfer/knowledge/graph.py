@@ -149,6 +149,9 @@ def scope_by_structure(kg: KnowledgeGraph) -> KnowledgeGraph:
     splits. Here the scope is a digest of the graph's canonical triples and blank nodes are numbered
     in the order of their canonical labels (:meth:`KnowledgeGraph.canonical_terms`); blank nodes
     that share a label are interchangeable, so whichever order they take, the graph is the same.
+    Where colour refinement cannot tell blank nodes apart that are not interchangeable (regular
+    components, chains longer than its round cap: see :mod:`~kgtransfer.knowledge.blank_nodes`),
+    their numbers may still differ from read to read.
     """
     listed = kg.terms.tolist()
     blank = np.asarray([i for i, t in enumerate(listed) if t.startswith("_:")], dtype=np.int64)
@@ -225,7 +228,6 @@ class KnowledgeGraph:
         "origins",
         "_canonical",
         "_term_index",
-        "_packed",
         "__weakref__",
     )
 
@@ -238,12 +240,15 @@ class KnowledgeGraph:
         name: str | None = None,
         source_sets: Sequence[Sequence[int]] | None = None,
         origins: Mapping[str, str] | None = None,
+        *,
+        _distinct_terms: bool = False,
     ):
         terms = terms if isinstance(terms, np.ndarray) and terms.dtype == object else _object_array(list(terms))
         triples = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
         if len(triples) and (triples.min() < 0 or triples.max() >= len(terms)):
             raise ValueError(f"triple ids must lie in [0, {len(terms)})")
-        terms, triples = _merge_repeated_terms(terms, triples)
+        if not _distinct_terms:  # the readers and operators build dictionaries without repeats (and skip the pass)
+            terms, triples = _merge_repeated_terms(terms, triples)
         name = name or "graph"
         sources = tuple(sources) if sources is not None else (name,)
         if not sources:
@@ -273,7 +278,6 @@ class KnowledgeGraph:
         self.alignment = None
         self._canonical: np.ndarray | None = None
         self._term_index: dict[str, int] | None = None  # term -> id, built on the first term_id
-        self._packed: np.ndarray | None = None  # sorted packed triple keys, built on the first `in`
 
     # --- construction ---------------------------------------------------------------------
 
@@ -318,7 +322,8 @@ class KnowledgeGraph:
         # an unnamed graph's one source is told from another unnamed graph's by its content (else `A | B`
         # had the one source "graph" and lost which triples came from where); the same content is one source
         origins = None if name else {"graph": f"triples:{_content_digest(terms, flat, always=True).hex()[:16]}"}
-        return cls(terms, np.asarray(flat, dtype=np.int64).reshape(-1, 3), name=name, origins=origins)
+        triples = np.asarray(flat, dtype=np.int64).reshape(-1, 3)
+        return cls(terms, triples, name=name, origins=origins, _distinct_terms=True)
 
     @classmethod
     def from_rdflib(cls, graph, name: str | None = None) -> KnowledgeGraph:
@@ -337,7 +342,7 @@ class KnowledgeGraph:
         fields.update(changes)
         if "provenance" in changes and "source_sets" not in changes:
             fields["source_sets"] = None  # new bit masks
-        out = KnowledgeGraph(**fields)
+        out = KnowledgeGraph(**fields, _distinct_terms="terms" not in changes)
         out.alignment = changes.get("alignment", self.alignment)
         return out
 
@@ -377,20 +382,20 @@ class KnowledgeGraph:
         return self._row(triple) is not None
 
     def _row(self, triple) -> int | None:
-        """The row of ``triple`` (a binary search of the sorted keys), None when the graph lacks it."""
+        """The row of ``triple``, None when the graph lacks it.
+
+        Rows are sorted by (s, p, o), so a binary search finds the subject's rows; a packed key of
+        one row would not do (past 2**21 terms, :func:`pack_rows` ranks predicates per call).
+        """
         ids = [self.term_id(t) for t in triple]
         if None in ids:
             return None
-        key = pack_rows(np.asarray([ids], dtype=np.int64), len(self.terms))
-        keys = self._keys()
-        pos = int(np.searchsorted(keys, key[0]))
-        return pos if pos < len(keys) and keys[pos] == key[0] else None
-
-    def _keys(self) -> np.ndarray:
-        """The packed triple keys (sorted: triples are kept in key order), computed once (the graph is immutable)."""
-        if getattr(self, "_packed", None) is None:
-            self._packed = _freeze(pack_rows(self.triples, len(self.terms)))
-        return self._packed
+        s, p, o = ids
+        subjects = self.triples[:, 0]
+        lo, hi = int(np.searchsorted(subjects, s, "left")), int(np.searchsorted(subjects, s, "right"))
+        block = self.triples[lo:hi]
+        hit = np.flatnonzero((block[:, 1] == p) & (block[:, 2] == o))
+        return lo + int(hit[0]) if len(hit) else None
 
     def term_id(self, term) -> int | None:
         """The id of a term, or None when absent (a dict built on first use).
@@ -801,4 +806,4 @@ def compact(
     new_id = np.cumsum(used) - 1
     sets, provenance, kept = compact_sets(source_sets, provenance, drop_sources=True)
     sources = [sources[i] for i in kept.tolist()]
-    return KnowledgeGraph(terms[used], new_id[triples], provenance, sources, name, sets, origins)
+    return KnowledgeGraph(terms[used], new_id[triples], provenance, sources, name, sets, origins, _distinct_terms=True)

@@ -149,7 +149,7 @@ def parse(
             source,
         )
     sources, provenance, sets = streaming.graph_sources(graph_terms, graph_of_row, name)
-    return KnowledgeGraph(terms, triples, provenance, sources, name, source_sets=sets)
+    return KnowledgeGraph(terms, triples, provenance, sources, name, source_sets=sets, _distinct_terms=True)
 
 
 def _is_owl_xml(data: bytes) -> bool:
@@ -265,22 +265,30 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
         flat: list[int] = []
         per_graph: list[str] = []
         default = _default_graph_id(graph)
-        blank_graphs: dict = {}  # numbered in order of appearance, as a file's (rdflib's labels are random)
+        blank_graphs: dict = defaultdict(list)  # a graph named by a blank node -> its triples, blank nodes as "_:"
         try:
             for s, p, o, g in graph.quads((None, None, None, None)):
-                flat += [index.setdefault(T.from_rdflib(x), len(index)) for x in (s, p, o)]
+                spelled = [T.from_rdflib(x) for x in (s, p, o)]
+                flat += [index.setdefault(t, len(index)) for t in spelled]
                 gid = getattr(g, "identifier", g)
                 if gid is None or gid == default:
                     per_graph.append(name)
                 elif _is_bnode(gid):
-                    number = blank_graphs.setdefault(gid, len(blank_graphs) + 1)
-                    per_graph.append(streaming.blank_graph_source(name, number))
+                    per_graph.append(gid)
+                    blank_graphs[gid].append(" ".join("_:" if t.startswith("_:") else t for t in spelled))
                 else:
                     per_graph.append(str(gid))
         except TypeError as e:  # an N3 formula or variable
             raise RDFSyntaxError(str(e), name) from None
         require_terms(index, name)
-        names = list(dict.fromkeys(per_graph)) or [name]
+        # rdflib iterates in another order on every read, with random labels: sources in a fixed order
+        # (the default graph, named graphs by IRI, graphs named by blank nodes numbered by their content)
+        ranked = sorted(blank_graphs, key=lambda g: sorted(blank_graphs[g]))
+        numbered = {g: streaming.blank_graph_source(name, i + 1) for i, g in enumerate(ranked)}
+        per_graph = [numbered[g] if _is_bnode(g) else g for g in per_graph]
+        present = set(per_graph)
+        named = sorted(present - {name, *numbered.values()})
+        names = [n for n in [name, *named, *numbered.values()] if n in present] or [name]
         terms = np.empty(len(index), dtype=object)
         terms[:] = list(index)
         # the scope digests the content, not just the labels: two datasets that reuse a label for
@@ -289,7 +297,8 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
         lookup = {n: i for i, n in enumerate(names)}
         prov = np.asarray([lookup[n] for n in per_graph], dtype=np.int64)
         triples = np.asarray(flat, dtype=np.int64).reshape(-1, 3)
-        kg = KnowledgeGraph(terms, triples, prov, names, name, source_sets=[(i,) for i in range(len(names))])
+        sets = [(i,) for i in range(len(names))]
+        kg = KnowledgeGraph(terms, triples, prov, names, name, source_sets=sets, _distinct_terms=True)
         return scope_by_structure(kg)
     return scope_by_structure(KnowledgeGraph.from_triples(graph, name=name))
 

@@ -220,7 +220,8 @@ def _read_tsv_files(paths: list[Path], sources: list[str], namespace: str, name:
     terms = np.empty(len(index), dtype=object)
     terms[:] = list(index)
     source_sets = [(i,) for i in range(len(sources))]
-    return KnowledgeGraph(terms, np.concatenate(parts), np.concatenate(provenance), sources, name, source_sets)
+    triples, provenance = np.concatenate(parts), np.concatenate(provenance)
+    return KnowledgeGraph(terms, triples, provenance, sources, name, source_sets, _distinct_terms=True)
 
 
 def _check_namespace(namespace: str, source: str) -> None:

@@ -24,11 +24,31 @@ def split_role(source: str) -> int | None:
     """The split a source names by its last path segment (``umls/test``: 2, train 0, valid 1), None for others.
 
     Segments are read case-insensitively, and only after a ``/``: a graph called ``test`` is a graph,
-    not a test split; so is a named graph of a loaded file (``http://example.org/test``: an IRI of
-    its own, see :func:`~kgtransfer.knowledge.graph.is_graph_iri`).
+    not a test split. A named graph of a loaded file (``http://example.org/d/test``, also under a
+    view's prefix) names a split only beside a training graph: see :func:`split_roles`.
     """
     head, _, last = source.rpartition("/")
-    return _ROLE.get(last.lower()) if head and not is_graph_iri(source) else None
+    return _ROLE.get(last.lower()) if head else None
+
+
+def split_roles(sources) -> list[int | None]:
+    """:func:`split_role` of each source, where graphs named by IRIs take a role only as a set of splits.
+
+    A dataset that ships its splits as named graphs names a training graph too
+    (``<http://e/d/train>``, ``<http://e/d/test>``); a graph of one's data that happens to be
+    called ``<http://example.org/test>`` beside ``<http://example.org/main>`` is no test split.
+    """
+    roles = [split_role(s) for s in sources]
+    named = [_is_named_graph(s) for s in sources]
+    if not any(r == 0 for r, n in zip(roles, named, strict=True) if n):
+        roles = [None if n else r for r, n in zip(roles, named, strict=True)]
+    return roles
+
+
+def _is_named_graph(source: str) -> bool:
+    """Whether a source is a loaded file's named graph (an IRI, or one under a view's ``<name>[view]/`` prefix)."""
+    parts = source.split("/")
+    return any(is_graph_iri("/".join(parts[i:])) for i in range(len(parts)))
 
 
 def load_snapshot(source, name: str, namespace: str | None = None, seed: int = 0) -> KnowledgeGraph:
@@ -45,7 +65,7 @@ def load_snapshot(source, name: str, namespace: str | None = None, seed: int = 0
     from kgtransfer.knowledge.sources import load
 
     kg = load(source, namespace=namespace)
-    roles = [split_role(s) for s in kg.sources]
+    roles = split_roles(kg.sources)
     if any(r is not None for r in roles):  # split files, even train alone: their roles as given
         role = np.zeros(len(kg), dtype=np.int64)
         for source, r in zip(kg.sources, roles, strict=True):

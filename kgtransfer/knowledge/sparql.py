@@ -723,12 +723,13 @@ def _sources_of_cut_structures(provenance, held, wanted, terms, held_provenance,
     open_rows = np.flatnonzero((provenance < 0) & blank[wanted].any(axis=1))
     if not len(open_rows):
         return
-    shapes = pack_rows(wild[held], len(terms) + 1)
+    # one packing of both (past 2**21 terms, pack_rows ranks predicates per call)
+    keys = pack_rows(np.concatenate([wild[held], wild[wanted[open_rows]]]), len(terms) + 1)
+    shapes, asked = keys[: len(held)], keys[len(held) :]
     order = np.argsort(shapes, kind="stable")
     shapes = shapes[order]
     first = np.flatnonzero(np.r_[True, shapes[1:] != shapes[:-1]])
     union = table.reduce(held_provenance[order], first)  # per shape, every source of its triples
-    asked = pack_rows(wild[wanted[open_rows]], len(terms) + 1)
     pos = np.minimum(np.searchsorted(shapes[first], asked), len(first) - 1)
     hit = shapes[first][pos] == asked
     provenance[open_rows[hit]] = union[pos[hit]]

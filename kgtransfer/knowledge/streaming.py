@@ -322,7 +322,7 @@ class _LineReader:
         terms[:] = [names[i] for i in order.tolist()]
         terms = scope_blank_nodes(terms, data)
         sources, provenance, source_sets = self._sources(name)
-        return KnowledgeGraph(terms, new_id[triples], provenance, sources, name, source_sets)
+        return KnowledgeGraph(terms, new_id[triples], provenance, sources, name, source_sets, _distinct_terms=True)
 
     def _chunk(self, lo: int, hi: int, line_base: int) -> int:
         """Read the lines of ``data[lo:hi]``; returns their number."""

@@ -129,7 +129,11 @@ def typing_labels(
     drop = np.zeros(len(kg), dtype=bool)
     if not query:
         pid = ids.get(_iri(predicate), -1)
-        drop |= (p == pid) & labelled[s]
+        label_triple = (p == pid) & labelled[s]
+        if _iri(predicate) == RDF_TYPE:  # `e a owl:NamedIndividual` is no label: it stays a message, and no leak
+            bookkeeping = np.fromiter((t.startswith(_VOCABULARY_CLASSES) for t in terms.tolist()), bool, len(terms))
+            label_triple &= ~bookkeeping[o]
+        drop |= label_triple
     class_ids = [ids[c] for c in classes if c in ids]
     is_class = np.zeros(len(terms), dtype=bool)
     is_class[class_ids] = True

@@ -313,7 +313,7 @@ def test_a_graph_named_like_a_split_is_not_one(name):
 
 
 def test_a_named_graph_of_a_file_is_not_a_split(tmp_path):
-    """An N-Quads graph <http://example.org/test> became a test split (no validation: early stopping was off)."""
+    """An N-Quads graph <http://example.org/test> beside <.../main> became a test split (early stopping was off)."""
     from kgtransfer.data.splits import has_given_split
 
     lines = [
@@ -324,6 +324,12 @@ def test_a_named_graph_of_a_file_is_not_a_split(tmp_path):
     path.write_text("".join(lines))
     kg = kgt.load(path)
     assert "http://example.org/test" in kg.sources and not has_given_split(kg)
+    viewed = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="data.nq[instances]")
+    viewed = viewed.replace(sources=("data.nq[instances]/http://example.org/test",))  # a view renames them so
+    assert not has_given_split(viewed)
+    shipped = tmp_path / "shipped.nq"  # a dataset that ships its splits as named graphs names its training graph
+    shipped.write_text(path.read_text().replace("/main>", "/train>"))
+    assert has_given_split(kgt.load(shipped))
     saved = tmp_path / "splits.trig"  # a given split saved as TriG keeps its roles when read back
     umls_like = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="umls/test")
     umls_like.serialize(saved)

@@ -399,3 +399,14 @@ def test_rdflib_and_oxigraph_inputs_get_the_same_blank_node_labels_on_every_read
     splits = [kgt.random_split(kg, seed=0) for kg in reads]
     assert all(torch.equal(s.train.tensor, splits[0].train.tensor) for s in splits)
     assert all(s.vocab.entities.keys == splits[0].vocab.entities.keys for s in splits)
+
+
+def test_membership_and_sources_of_past_two_to_the_21_terms():
+    """Past 2**21 terms pack_rows ranks predicates per call: a one-row key never matched the graph's keys."""
+    terms = np.empty(2**21 + 10, dtype=object)
+    terms[:] = [f"<http://e/{i}>" for i in range(len(terms))]
+    kg = KnowledgeGraph(terms, [[3, 7, 4], [1, 5, 2], [3, 5, 9]], name="big")
+    assert ("http://e/3", "http://e/7", "http://e/4") in kg and kg.sources_of(
+        ("http://e/3", "http://e/5", "http://e/9")
+    ) == ["big"]
+    assert ("http://e/3", "http://e/7", "http://e/9") not in kg

@@ -438,3 +438,16 @@ def test_owl_bookkeeping_types_are_no_labels():
     labels = typing_labels(KnowledgeGraph.from_triples(rows), keep="single")
     assert labels.classes == ["<http://e/C0>", "<http://e/C1>"] and len(labels.entities) == 6
     assert not labels.multi_label
+
+
+def test_bookkeeping_types_stay_messages_and_are_no_leaks():
+    """`e a owl:NamedIndividual` was removed as a label triple, and a pretrained model that trained on it made every
+    individual 'seen' (kept out of the test set) though it says nothing of the label."""
+    from kgtransfer.tasks.typing_labels import typing_labels
+
+    named = "<http://www.w3.org/2002/07/owl#NamedIndividual>"
+    rows = [(f"<http://e/n{i}>", f"<{T.RDF}type>", f"<http://e/C{i % 2}>") for i in range(6)]
+    rows += [(f"<http://e/n{i}>", f"<{T.RDF}type>", named) for i in range(6)]
+    labels = typing_labels(KnowledgeGraph.from_triples(rows))
+    assert len(labels.graph) == 6 and {labels.graph.terms[o] for o in labels.graph.triples[:, 2]} == {named}
+    assert len(labels.leaks) == 6 and named not in labels.leaks.terms.tolist()

@@ -151,40 +151,31 @@ def test_entity_typing_never_tests_an_entity_whose_label_the_pretrained_model_tr
 def test_entity_typing_never_tests_an_entity_whose_leaking_triples_the_pretrained_model_trained_on():
     """Labels read through subClassOf+ with subClassOf as a leak predicate: the pretrained rows held each leaf's
     parent (Leaf subClassOf Middle), so fine-tuning scored 0.89-1.00 on a graph without signal, scratch 0.44-0.67."""
+    from kgtransfer.tasks.typing_labels import typing_labels
     from kgtransfer.transfer.finetune import labels_seen
 
     sub = "<http://www.w3.org/2000/01/rdf-schema#subClassOf>"
     rows = [(_iri(f"{top}_M{m}"), sub, _iri(top)) for top in ("T1", "T2") for m in range(4)]
-    rows += [
-        (_iri(f"{top}_M{m}_L{leaf}"), sub, _iri(f"{top}_M{m}"))
-        for top in ("T1", "T2")
-        for m in range(4)
-        for leaf in range(6)
+    leaves = [
+        (_iri(f"{t}_M{m}_L{leaf}"), sub, _iri(f"{t}_M{m}")) for t in ("T1", "T2") for m in range(4) for leaf in range(6)
     ]
-    rows += [(_iri(f"x{i}"), _iri("r0"), _iri(f"x{(i + 1) % 30}")) for i in range(30)]
-    kg = kgt.KnowledgeGraph.from_triples(rows, name="hierarchy")
+    noise = [(_iri(f"x{i}"), _iri("r0"), _iri(f"x{(i + 1) % 30}")) for i in range(30)]
+    kg = kgt.KnowledgeGraph.from_triples(rows + leaves + noise, name="hierarchy")
+    k1 = kgt.KnowledgeGraph.from_triples([row for row in leaves if "_M0_" in row[0]] + noise, name="k1")  # 12 leaves
     query = f"SELECT ?c ?top WHERE {{ VALUES ?top {{ {_iri('T1')} {_iri('T2')} }} ?c {sub}+ ?top }}"
     labels = {"query": query, "leak_predicates": (sub[1:-1],)}
     config = kgt.TrainConfig(**{**QUICK, "epochs": 2})
-    pre = kgt.pretrain(kg, kgt.ModelConfig(encoder="embedding", dim=8), config)
-    from kgtransfer.tasks.typing_labels import typing_labels
-
+    pre = kgt.pretrain(k1, kgt.ModelConfig(encoder="embedding", dim=8), config)
     typed = typing_labels(kg, **labels)
     seen = labels_seen(pre, typed)
     keys, relations = pre.vocab.entities.keys, pre.vocab.relations.keys
     leaked = {keys[e] for h, r, t in pre.split.train.tensor.tolist() if relations[r] == sub for e in (h, t)}
-    assert seen == leaked & set(typed.entities) and seen  # no type triple joins them: only the leak rule finds them
-    from kgtransfer.errors import EmptySplitError
-
-    try:
-        result = kgt.finetune(pre, kg, config=config, task="entity_typing", labels=labels)
-    except EmptySplitError as e:  # too few left to test: said, not scored on what pretraining saw
-        assert "leak" in str(e) and len(seen) > 0.8 * len(typed.entities)
-    else:
-        held_out = {
-            result.vocab.entities.keys[i] for part in (result.split.valid, result.split.test) for i in part.tolist()
-        }
-        assert not held_out & seen
+    assert seen == leaked & set(typed.entities) and 6 <= len(seen) < len(typed.entities) / 2  # the leak rule alone
+    result = kgt.finetune(pre, kg, config=config, task="entity_typing", labels=labels)
+    held_out = {
+        result.vocab.entities.keys[i] for part in (result.split.valid, result.split.test) for i in part.tolist()
+    }
+    assert held_out and not held_out & seen
 
 
 def test_entity_typing_onto_a_graph_sharing_no_entity_warns(pre):
