@@ -384,20 +384,20 @@ def _discriminative(optimizer: torch.optim.Optimizer, model: nn.Module, transfer
     tracked = [
         (p, transferred[name]) for name, p in model.named_parameters() if name in transferred and p.requires_grad
     ]
+    tracked = [(p, mask if mask.dim() == 0 else mask.to(p.device)) for p, mask in tracked]
     saved: list[Tensor] = []
 
-    def before(opt, args, kwargs):
+    def before(opt, args, kwargs):  # only the transferred rows are kept (not whole embedding tables)
         saved.clear()
-        saved.extend(p.detach().clone() for p, _ in tracked)
+        saved.extend(p.detach().clone() if mask.dim() == 0 else p.detach()[mask] for p, mask in tracked)
 
     def after(opt, args, kwargs):
         with torch.no_grad():
             for (p, mask), old in zip(tracked, saved, strict=True):
-                blended = old + scale * (p - old)
                 if mask.dim() == 0:
-                    p.copy_(blended)
+                    p.copy_(old + scale * (p - old))
                 else:
-                    p[mask.to(p.device)] = blended[mask.to(p.device)]
+                    p[mask] = old + scale * (p[mask] - old)
 
     return [optimizer.register_step_pre_hook(before), optimizer.register_step_post_hook(after)]
 
