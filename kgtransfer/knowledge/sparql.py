@@ -286,12 +286,18 @@ def _last_store(kg: KnowledgeGraph) -> tuple:
     """
     import weakref
 
-    held = _LAST[0] if _LAST else None
+    held = next(iter(_LAST), None)
     if held is not None and held[0]() is kg:
         return held[1], held[2]
     store, spellings = query_store(kg), _store_spellings(kg)
-    _LAST[:] = [(weakref.ref(kg, lambda _: _LAST.clear()), store, spellings)]
+    _LAST[:] = [(weakref.ref(kg, _forget), store, spellings)]
     return store, spellings
+
+
+def _forget(reference) -> None:
+    """Drop the kept store when its graph goes (and only then: another graph's may have replaced it)."""
+    if any(held[0] is reference for held in list(_LAST)):
+        _LAST.clear()
 
 
 def query_store(kg: KnowledgeGraph):
