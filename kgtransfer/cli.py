@@ -342,13 +342,15 @@ def _learning_parsers(sub) -> None:
         "predict",
         help="top-k tails of (head, relation, ?) or heads of (?, relation, tail) from a saved run",
         description="Rank every entity as the missing tail (--head and --relation) or head (--relation and "
-        "--tail) with a saved run's model; IRIs as http://... or <http://...>.",
+        "--tail) with a saved run's model. Terms are IRIs (http://... or <http://...>), literals "
+        '("text"@en), or the label or local name one IRI of the run ends in (alga for '
+        "urn:kgtransfer:umls:alga); a label several IRIs end in asks for the IRI.",
     )
     p.add_argument("run", help="a run directory")
     side = p.add_mutually_exclusive_group(required=True)
-    side.add_argument("--head", help="the head IRI: predict tails")
-    side.add_argument("--tail", help="the tail IRI: predict heads")
-    p.add_argument("--relation", required=True, help="the relation IRI")
+    side.add_argument("--head", help="the head (IRI or label): predict tails")
+    side.add_argument("--tail", help="the tail (IRI or label): predict heads")
+    p.add_argument("--relation", required=True, help="the relation (IRI or label)")
     p.add_argument("-k", type=int, default=10, help="how many candidates (default: 10)")
     p.add_argument("--filter-known", action="store_true", help="drop candidates that complete a known triple")
     p.add_argument(
@@ -810,7 +812,12 @@ def cmd_sparql(args: argparse.Namespace) -> None:
     bindings = dict(parse_binding(b, prefixes) for b in args.bind)
     remote = args.source.startswith(("http://", "https://"))
     source = args.source if remote else _load_source(args.source)
-    result = kgt.sparql(text, source, bindings=bindings, timeout=args.timeout, federation=args.federation)
+    # the query as given (a file or a bundled name), so that errors name it, not its first line
+    query = _query_arg(args.query)
+    result = kgt.sparql(query, source, bindings=bindings, timeout=args.timeout, federation=args.federation)
+    if args.csv and isinstance(result, kgt.KnowledgeGraph | bool):
+        kind = "a boolean" if isinstance(result, bool) else "triples (N-Triples)"
+        print(f"note: --csv is for SELECT rows; {label} gives {kind}", file=sys.stderr)
     if isinstance(result, bool):
         print("true" if result else "false")
     elif isinstance(result, kgt.KnowledgeGraph):
@@ -885,7 +892,10 @@ def _warning_line(command: str):
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kgtransfer`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # a mistyped flag of a command: that command's usage and name, not the top level's
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        (commands.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(extras)}")
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -130,6 +130,7 @@ class History:
     seconds: list[float] = field(default_factory=list)  # training wall seconds per epoch, less interleaved waits
     evals: list[dict] = field(default_factory=list)  # {"epoch": e, "mrr": ..., ...}
     marks: dict[str, int] = field(default_factory=dict)  # {"probe ends": epoch} for LP-FT plots
+    elapsed: float = 0.0  # wall seconds of the run up to its latest checkpoint (what a resumed run adds to)
 
     def __repr__(self) -> str:
         marks = f", marks={self.marks}" if self.marks else ""
@@ -276,6 +277,7 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
     bar = _progress(config if _is_main(world) else replace(config, progress=False), start)
     before, staged = None, False
     began, waited = time.perf_counter(), paused_seconds()
+    earlier = history.elapsed  # 0 for a new run
     stopped = bool(config.patience) and stale >= config.patience  # a resumed run that had already stopped
     epoch = start - 1
     for epoch in range(start, start if stopped else config.epochs + 1):
@@ -340,6 +342,7 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
                 stopped = True
         # `last` after every evaluation, and after every long epoch: a killed run loses at most one of those
         if ckpt is not None and _is_main(world) and (evaluate_now or history.seconds[-1] >= CHECKPOINT_SECONDS):
+            history.elapsed = earlier + time.perf_counter() - began - (paused_seconds() - waited)
             meta = {
                 "epoch": epoch,
                 "best": best,
@@ -361,7 +364,7 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
     bar.close()
     model.load_state_dict(best_weights)
     model.eval()
-    seconds = time.perf_counter() - began - (paused_seconds() - waited)
+    seconds = earlier + time.perf_counter() - began - (paused_seconds() - waited)  # earlier: a resumed run's sessions
     return FitResult(best, best_epoch, epoch, history, stopped, seconds)
 
 

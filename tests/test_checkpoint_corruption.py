@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -414,3 +415,17 @@ def test_a_run_stopped_between_a_new_best_and_its_last_resumes(tmp_path, monkeyp
     assert resumed.best_epoch == 3 and resumed.best == whole.best
     assert all(torch.equal(resumed_weights[k], v) for k, v in whole_weights.items())
     assert not (tmp_path / "stopped" / "best.next").exists()
+
+
+def test_resuming_a_finished_run_keeps_its_seconds(tmp_path):
+    """The resumed session's few milliseconds replaced the run's seconds (metrics.json: 0.0286 s -> 0.0004 s)."""
+
+    class Slow(Toy):
+        def batches(self, epoch, batch_size, generator):
+            time.sleep(0.05)
+            yield from super().batches(epoch, batch_size, generator)
+
+    config = TrainConfig(epochs=2, lr=0.1, batch_size=16, eval_every=1, progress=False)
+    first = fit(nn.Linear(4, 2), Slow(), config, checkpoint_dir=tmp_path)
+    again = fit(nn.Linear(4, 2), Slow(), config, checkpoint_dir=tmp_path, resume=True)
+    assert first.seconds >= 0.1 and again.seconds >= first.seconds * 0.9 and again.epochs_run == 2

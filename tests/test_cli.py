@@ -253,3 +253,23 @@ def test_finetunes_scratch_command_gives_back_every_model_setting(tmp_path, caps
     args = build_parser().parse_args(shlex.split(command)[1:])
     model, _, _ = _pretrain_configs(args)
     assert model == pre.model_config
+
+
+def test_a_mistyped_flag_names_its_command(ttl, capsys):
+    """argparse reported a subcommand's unknown flag against the top-level usage."""
+    with pytest.raises(SystemExit) as info:
+        main(["info", str(ttl), "--veiw", "hierarchy"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "kgtransfer info: error: unrecognized arguments: --veiw hierarchy" in err
+
+
+def test_sparql_errors_name_the_query_file_and_csv_says_when_it_does_not_apply(ttl, tmp_path, capsys):
+    """Errors named the query's first line ('PREFIX ex: ...'); --csv on a CONSTRUCT was silently ignored."""
+    query = tmp_path / "ml.rq"
+    query.write_text("PREFIX ex: <http://ex.org/>\nSELECT ?s WHERE { ?s ?p ?o }\n")
+    assert main(["sparql", str(query), "--source", str(ttl), "--bind", "zz=ex:a"]) == 1
+    assert f"error: {query}: binding 'zz'" in capsys.readouterr().err
+    construct = tmp_path / "all.rq"
+    construct.write_text("CONSTRUCT WHERE { ?s ?p ?o }\n")
+    assert main(["sparql", str(construct), "--source", str(ttl), "--csv"]) == 0
+    assert "note: --csv is for SELECT rows" in capsys.readouterr().err
