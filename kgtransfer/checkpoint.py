@@ -319,15 +319,28 @@ def check_same_run(path: Path, saved: dict | None, current: dict | None, what: s
     earlier = getattr(current, "earlier", {})
     saved, current = _as_registered(saved), json.loads(json.dumps(current, default=str))
     changed = [
-        f"{k}: {saved.get(k)!r} -> {current.get(k)!r}"
+        change
         for k in sorted(set(saved) | set(current))
         if k not in free and saved.get(k) != current.get(k) and saved.get(k) not in earlier.get(k, ())
+        for change in _changes(k, saved.get(k), current.get(k))
     ]
     if changed:
         raise CheckpointError(
             f"{path}: resume=True with a different {what} ({'; '.join(changed)[:600]}); "
             "resume with the saved settings or start a new checkpoint folder"
         )
+
+
+def _changes(key: str, saved, current) -> list[str]:
+    """``key: saved -> current``, or one line per differing field of two dicts (``model.encoder: ...``)."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        return [
+            change
+            for k in sorted(set(saved) | set(current))
+            if saved.get(k) != current.get(k)
+            for change in _changes(f"{key}.{k}", saved.get(k), current.get(k))
+        ]
+    return [f"{key}: {saved!r} -> {current!r}"]
 
 
 def _as_registered(settings):
