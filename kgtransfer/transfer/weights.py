@@ -69,15 +69,17 @@ class TransferReport:
     def warnings(self) -> list[str]:
         """Sentences for a transfer that carried little over: under 10% of K's entities or relations."""
         out = []
-        if self.target_entities_transferred == 0 and self.target_relations_transferred == 0:
+        none = self.target_entities_transferred == 0 and self.target_relations_transferred == 0
+        if none:  # one sentence, not one more per kind of row saying 0 again
+            rows = f"0 of {self.target_entities:,} target entities and 0 of {self.target_relations:,} relations"
             if not self.parameters_copied:
                 out.append(
-                    "nothing was transferred: no entity, relation or parameter of the pretrained model lines up "
-                    "with the target graph (no shared IRI), so this is training from scratch"
+                    f"nothing was transferred ({rows}): no entity, relation or parameter of the pretrained model "
+                    "lines up with the target graph (no shared IRI), so this is training from scratch"
                 )
             else:
                 out.append(
-                    "no entity or relation row was transferred (no shared IRI); only "
+                    f"no entity or relation row was transferred ({rows}; no shared IRI); only "
                     f"{len(self.parameters_copied)} shared parameters (layer weights) carried over"
                 )
         for what, got, total in (
@@ -85,7 +87,7 @@ class TransferReport:
             ("the target's relations", self.target_relations_transferred, self.target_relations),
             ("the entities of the valid and test triples", self.eval_entities_transferred, self.eval_entities),
         ):
-            if total and got < LOW_SHARE * total:
+            if total and got < LOW_SHARE * total and not (none and got == 0):
                 out.append(
                     f"only {got:,} of {total:,} of {what} ({got / total:.0%}) came from the pretrained model "
                     "(the rest start from transferred neighbours or at random)"
