@@ -889,12 +889,26 @@ def _warning_line(command: str):
     return show
 
 
+def _in_flags(message: str, command: argparse.ArgumentParser | None) -> str:
+    """``message`` with a config field it names (``TrainConfig.epochs``) given as the command's flag (``--epochs``)."""
+    if command is None or ".toml" in message:  # a field of an experiment file is named as the file names it
+        return message
+    flags = {o for a in command._actions for o in a.option_strings}
+
+    def flag(m: re.Match) -> str:
+        option = "--" + m.group(1).replace("_", "-")
+        return option if option in flags else m.group(0)
+
+    message = re.sub(r"\b(?:Train|Model|Task|Finetune)Config\.(\w+)", flag, message)
+    return message.replace("pass format= ", "pass --format ") if "--format" in flags else message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kgtransfer`` console script."""
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     if extras:  # a mistyped flag of a command: that command's usage and name, not the top level's
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
         (commands.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(extras)}")
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -923,7 +937,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KGTransferError, OSError, ValueError) as e:
         if args.debug:
             raise
-        print(f"kgtransfer {args.command}: error: {e}", file=sys.stderr)
+        print(f"kgtransfer {args.command}: error: {_in_flags(str(e), commands.get(args.command))}", file=sys.stderr)
         return 1
     if args.debug:
         print(f"[{time.perf_counter() - started:.2f} s]", file=sys.stderr)

@@ -203,12 +203,12 @@ def test_pretrain_and_finetune_check_their_flags_before_loading_the_data(tmp_pat
         (pretrain, ["--encoder", "rgcm"], "did you mean 'rgcn'"),
         (pretrain, ["--decoder", "complx"], "did you mean 'complex'"),
         (pretrain, ["--split", "randm"], "randm: not 'given', 'random'"),
-        (pretrain, ["--dim", "0"], "ModelConfig.dim"),
+        (pretrain, ["--dim", "0"], "error: --dim: must be >= 1"),
         (["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "busy")], [], "--resume"),
         (finetune, ["--strategy", "lp-fft"], "did you mean 'lp-ft'"),
         (finetune, ["--compose", "gaet"], "did you mean 'gate'"),
         (finetune, ["--split", "randm"], "randm: not 'given', 'random'"),
-        (finetune, ["--lr", "-1"], "TrainConfig.lr"),
+        (finetune, ["--lr", "-1"], "error: --lr: must be"),
     ]:
         assert main([*command, *bad]) == 1
         assert says in capsys.readouterr().err
@@ -273,3 +273,13 @@ def test_sparql_errors_name_the_query_file_and_csv_says_when_it_does_not_apply(t
     construct.write_text("CONSTRUCT WHERE { ?s ?p ?o }\n")
     assert main(["sparql", str(construct), "--source", str(ttl), "--csv"]) == 0
     assert "note: --csv is for SELECT rows" in capsys.readouterr().err
+
+
+def test_errors_name_the_flag_not_the_config_field(tmp_path, capsys):
+    """`--epochs 0` said "TrainConfig.epochs: must be >= 1": the user typed a flag, not a dataclass field."""
+    assert main(["pretrain", "nations", "-o", str(tmp_path / "run"), "--epochs", "0"]) == 1
+    assert "kgtransfer pretrain: error: --epochs: must be >= 1, got 0" in capsys.readouterr().err
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("bad turtle <<\n")
+    assert main(["info", str(bad)]) == 1
+    assert "pass --format if it is another format" in capsys.readouterr().err
