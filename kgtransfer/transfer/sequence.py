@@ -161,8 +161,8 @@ def steps(
             split = keep_in_train(split, Triples(trained, split.num_entities, split.num_relations, vocab))
         if not len(split.valid):
             raise EmptySplitError(
-                f"{where}: no validation triple to stop on; give the snapshot valid and test files (or no split "
-                "files at all, to split it at random)"
+                f"{where}: no validation triple to stop on ({len(merged):,} triples in all); give the snapshot "
+                "valid and test files, or, for one split at random (about 10% of its triples validate), more triples"
             )
         train = split.train.tensor
         new = _rows_in(snap_split.train.tensor, train)  # what the operator kept of the snapshot's training rows
