@@ -164,7 +164,9 @@ def scope_by_structure(kg: KnowledgeGraph) -> KnowledgeGraph:
     terms = kg.terms.copy()
     for rank, j in enumerate(sorted(range(len(blank)), key=labels.__getitem__)):
         terms[blank[j]] = f"_:b{scope}x{rank}"
-    return kg.replace(terms=terms)
+    out = kg.replace(terms=terms)
+    out._canonical = canon  # content-derived, and the term order is kept: an operator need not label it again
+    return out
 
 
 # --- the graph ---------------------------------------------------------------------------------
