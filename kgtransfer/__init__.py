@@ -29,6 +29,8 @@ _EXPORTS = {
     "sparql": "kgtransfer.knowledge.sparql",
     "registered_sources": "kgtransfer.knowledge.registry",
     "KGTransferError": "kgtransfer.errors",
+    "TransferWarning": "kgtransfer.errors",
+    "IncompatibleModelsError": "kgtransfer.errors",
     "train": "kgtransfer.training",
     "TrainedModel": "kgtransfer.training",
     "TrainConfig": "kgtransfer.config",
@@ -55,6 +57,8 @@ _EXPORTS = {
     "embeddings": "kgtransfer.tasks.prediction",
     "save_embeddings": "kgtransfer.tasks.prediction",
     "Metrics": "kgtransfer.tasks.metrics",
+    "train_entity_typing": "kgtransfer.tasks.node_classification",
+    "EntityTypingResult": "kgtransfer.tasks.node_classification",
     "Split": "kgtransfer.data.splits",
     "given_split": "kgtransfer.data.splits",
     "random_split": "kgtransfer.data.splits",
@@ -76,6 +80,9 @@ __all__ = [
     "relation_split",
     "GraphStats",
     "KGTransferError",
+    "TransferWarning",
+    "IncompatibleModelsError",
+    "EntityTypingResult",
     "Comparison",
     "ConfigError",
     "FinetuneConfig",
@@ -115,13 +122,14 @@ __all__ = [
     "registered_sources",
     "sparql",
     "train",
+    "train_entity_typing",
     "union",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
     from kgtransfer.data.splits import Split, given_split, novelty_split, random_split, relation_split, transfer_split
-    from kgtransfer.errors import KGTransferError
+    from kgtransfer.errors import IncompatibleModelsError, KGTransferError, TransferWarning
     from kgtransfer.knowledge.align import Alignment, align
     from kgtransfer.knowledge.graph import GraphStats, KnowledgeGraph
     from kgtransfer.knowledge.operators import difference, extension, intersection, union
@@ -131,6 +139,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgtransfer.models.base import Decoder, Encoder
     from kgtransfer.models.registry import decoder, encoder
     from kgtransfer.tasks.metrics import Metrics
+    from kgtransfer.tasks.node_classification import EntityTypingResult, train_entity_typing
     from kgtransfer.tasks.prediction import embeddings, predict_target, save_embeddings
     from kgtransfer.training import TrainedModel, train
     from kgtransfer.transfer.compare import Comparison, compare

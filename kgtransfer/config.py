@@ -100,29 +100,12 @@ class Config:
 
     def _check_arguments(self, name: str, target, given: tuple[str, ...] = ()) -> None:
         """The keys of the dict field ``name`` are keyword arguments ``target`` takes, other than ``given``."""
-        import inspect
-
-        try:
-            parameters = inspect.signature(target).parameters
-        except (TypeError, ValueError):  # no signature to read: the constructor will say
-            return
-        if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-            return
-        takes = [k for k, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        allowed = [k for k in takes if k not in given]
-        what = getattr(target, "__name__", target)
-        for key, value in getattr(self, name).items():
+        for key in getattr(self, name):
             if key in given:
                 self._fail(name, f"{key!r} is set from the graph and the other fields, not here")
-            if key not in takes:
-                import difflib
-
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self._fail(name, f"{what} takes no argument {key!r}{hint}; it takes: {', '.join(allowed)}")
-            expected = _expected_type(parameters[key].annotation, value)
-            if expected is not None:
-                self._fail(name, f"{what}'s {key} must be {expected}")
+        problem = argument_problem(target, getattr(self, name), given)
+        if problem is not None:
+            self._fail(name, problem)
 
     def _check_types(self) -> None:
         """Coerce ints given for floats; reject values of the wrong type (bool is not a number)."""
@@ -359,6 +342,60 @@ def given(**values: Any) -> dict:
 
 
 CONFIGS: tuple[type[Config], ...] = (ModelConfig, TrainConfig, TaskConfig, FinetuneConfig)
+
+#: The argument each config goes in, across ``train``, ``pretrain``, ``finetune``, ``compare`` and ``sequence``.
+ARGUMENT_OF: dict[type[Config], str] = {
+    ModelConfig: "model",
+    TrainConfig: "config",
+    TaskConfig: "task",
+    FinetuneConfig: "options",
+}
+
+
+def expect(value: Any, cls: type, argument: str, *, also: tuple[type, ...] = ()) -> None:
+    """Refuse a ``value`` for ``argument`` that is neither None nor a ``cls`` (or one of ``also``).
+
+    A config of another kind in the slot (``train(kg, TrainConfig())``) is named with the argument it
+    belongs in, rather than failing later on a missing attribute.
+    """
+    if value is None or isinstance(value, (cls, *also)):
+        return
+    kind = type(value).__name__
+    home = ARGUMENT_OF.get(type(value))
+    hint = f"; a {kind} goes in {home}=" if home is not None and home != argument else ""
+    wanted = " or ".join(c.__name__ for c in (cls, *also))
+    raise ConfigError(f"{argument}: expected a {wanted} or None, got {kind}{hint}")
+
+
+def argument_problem(target, arguments: dict, given: tuple[str, ...] = ()) -> str | None:
+    """Why ``target(**arguments)`` would fail on a name or a simple type (None: it would not).
+
+    A misspelled name gets the closest one it takes and the list of the rest (``given``: names set
+    elsewhere, left out of the list). A class whose constructor is ``nn.Module``'s own takes none.
+    """
+    import difflib
+    import inspect
+
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):  # no signature to read: the constructor will say
+        return None
+    if getattr(getattr(target, "__init__", None), "__qualname__", "") == "Module.__init__":
+        parameters = {}  # nn.Module's (*args, **kwargs) forwards to object(): no argument at all
+    elif any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return None
+    takes = [k for k, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    allowed = [k for k in takes if k not in given]
+    what = getattr(target, "__name__", target)
+    for key, value in arguments.items():
+        if key not in takes:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return f"{what} takes no argument {key!r}{hint}; it takes: {', '.join(allowed) or 'none'}"
+        expected = _expected_type(parameters[key].annotation, value)
+        if expected is not None:
+            return f"{what}'s {key} must be {expected}"
+    return None
 
 
 #: What a constructor argument annotated with these (simple) types accepts, and how an error names it.

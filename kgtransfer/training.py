@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from kgtransfer.config import ModelConfig, TaskConfig, TrainConfig, given
+from kgtransfer.config import ModelConfig, TaskConfig, TrainConfig, expect, given
 from kgtransfer.engine import FitResult, History, fit
 from kgtransfer.files import atomic_write_text, save_json
 from kgtransfer.models.link_predictor import LinkPredictor
@@ -158,19 +158,25 @@ class TrainedModel(Evaluated):
 
     # --- display ------------------------------------------------------------------------------
 
-    def summary(self) -> str:
-        """A table of validation and test metrics."""
+    def summary(self, evaluate: bool = True) -> str:
+        """A table of validation and test metrics; ``evaluate=False`` leaves out a test not yet evaluated.
+
+        ``str(model)`` (``print``, logging) is ``summary(evaluate=False)``: it never starts an evaluation.
+        """
         keys = ["mrr", "hits@1", "hits@3", "hits@10", "mr"]
         rows = []
         if self.fit is not None and self.fit.best:
             rows.append(["valid (best)", *[self.fit.best[k] for k in keys]])
-        rows.append(["test", *[self.test[k] for k in keys]])
+        tested = evaluate or self._test is not None
+        if tested:
+            rows.append(["test", *[self.test[k] for k in keys]])
         mc = self.model_config
         title = f"{mc.encoder}+{mc.decoder} (dim {mc.dim}) on {self.split!r}"
         if self.fit is not None:
             per_epoch = sum(self.fit.history.seconds) / max(len(self.fit.history.seconds), 1)
             title += f"\nbest epoch {self.fit.best_epoch} of {self.fit.epochs_run}, {per_epoch:.3f} s/epoch"
-        return format_table(rows, ["split", *keys], title=title)
+        table = format_table(rows, ["split", *keys], title=title)
+        return table if tested else table + "\n(test not evaluated yet: model.test or model.summary() evaluates it)"
 
     def __repr__(self) -> str:
         mc = self.model_config
@@ -185,7 +191,8 @@ class TrainedModel(Evaluated):
             f"relations={self.split.num_relations}, {score})"
         )
 
-    __str__ = summary
+    def __str__(self) -> str:
+        return self.summary(evaluate=False)
 
     # --- persistence -------------------------------------------------------------------------------
 
@@ -349,17 +356,16 @@ def task_config_of(task) -> TaskConfig:
     """
     from kgtransfer.config import ConfigError
 
+    expect(task, TaskConfig, "task", also=(str,))
     if task is None or isinstance(task, TaskConfig):
         return task or TaskConfig()
     if isinstance(task, str) and task.strip().lower().replace("-", "_") == "link_prediction":
         return TaskConfig()
-    if isinstance(task, str):
-        raise ConfigError(
-            f"task {task!r}: train and pretrain train link predictors ('link_prediction'); entity typing trains "
-            "with kgtransfer.tasks.node_classification.train_entity_typing, or fine-tunes a pretrained run "
-            "with finetune(..., task='entity_typing')"
-        )
-    raise ConfigError(f"task must be a TaskConfig or 'link_prediction', got {type(task).__name__}")
+    raise ConfigError(
+        f"task {task!r}: train and pretrain train link predictors ('link_prediction'); entity typing trains "
+        "with kgtransfer.tasks.node_classification.train_entity_typing, or fine-tunes a pretrained run "
+        "with finetune(..., task='entity_typing')"
+    )
 
 
 def train(
@@ -478,6 +484,8 @@ def shortcuts(model: ModelConfig | None, config: TrainConfig | None, **values) -
     Each shortcut (``encoder``, ``decoder``, ``dim``, ``epochs``, ``lr``, ``seed``, ``device``, ...)
     goes to the config that has a field of its name.
     """
+    expect(model, ModelConfig, "model")
+    expect(config, TrainConfig, "config")
     values = given(**values)
     model_fields = {f.name for f in fields(ModelConfig)}
     model_config = replace(model or ModelConfig(), **{k: v for k, v in values.items() if k in model_fields})

@@ -68,6 +68,8 @@ def test_bad_values_raise_a_typed_error_naming_the_field(make, field):
         ({"encoder_kwargs": {"num_bases": 2.5}}, "RGCN's num_bases must be an integer or None"),
         ({"decoder": "transe", "decoder_kwargs": {"p": True}}, "TransE's p must be an integer"),
         ({"encoder": "embedding", "encoder_kwargs": {"bases": 4}}, "takes no argument 'bases'; it takes: in_channels"),
+        # nn.Module's own (*args, **kwargs) constructor takes nothing: this failed only at build time
+        ({"decoder": "complex", "decoder_kwargs": {"gama": 3}}, "ComplEx takes no argument 'gama'; it takes: none"),
     ],
 )
 def test_model_arguments_of_the_wrong_type_are_config_errors(kwargs, says):
@@ -109,7 +111,7 @@ def test_cli_flags_come_from_the_fields():
 @pytest.mark.parametrize(
     "config",
     [
-        ModelConfig(encoder="compgcn", dim=32, reciprocal=False, decoder_kwargs={"gamma": 9.0}),
+        ModelConfig(encoder="compgcn", dim=32, reciprocal=False, decoder="rotate", decoder_kwargs={"gamma": 9.0}),
         TaskConfig(fanouts=[5, 3], regularizer="n3", regularization_weight=0.01),
         TrainConfig(epochs=3, lr=0.05, amp=True, patience=2),
     ],

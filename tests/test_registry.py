@@ -146,10 +146,22 @@ def test_pretrain_takes_the_task_by_name_as_finetune_does():
     assert task_config_of("link_prediction") == task_config_of(None) == kgt.TaskConfig()
     with pytest.raises(ConfigError, match="train_entity_typing"):
         task_config_of("entity_typing")
-    with pytest.raises(ConfigError, match="task must be a TaskConfig or 'link_prediction', got int"):
+    with pytest.raises(ConfigError, match="task: expected a TaskConfig or str or None, got int"):
         task_config_of(3)
     rows = [(f"<http://e/{i}>", "<http://e/p>", f"<http://e/{(i + 1) % 12}>") for i in range(24)]
     kg = kgt.KnowledgeGraph.from_triples(rows)
     quick = kgt.TrainConfig(epochs=1, progress=False, threads=1)
     model = kgt.pretrain(kg, kgt.ModelConfig(encoder="rgcn", dim=8), quick, task="link_prediction")
     assert 0 <= model.test["mrr"] <= 1
+
+
+def test_the_model_factories_name_a_misspelt_argument_and_default_the_dim():
+    import kgtransfer as kgt
+
+    kg = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")])
+    with pytest.raises(TypeError, match=r"RotatE takes no argument 'gama' \(did you mean 'gamma'\?\)"):
+        kgt.decoder("rotate", gama=3)
+    with pytest.raises(TypeError, match=r"RGCN takes no argument 'num_layer' \(did you mean 'num_layers'\?\)"):
+        kgt.encoder("rgcn", kg, dim=8, num_layer=2)
+    assert kgt.encoder("rgcn", kg).dim == kgt.ModelConfig().dim  # DESIGN's example passes no dim
+    assert kgt.encoder("rgcn", kg, dim=8).dim == 8

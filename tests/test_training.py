@@ -128,6 +128,41 @@ def test_test_metrics_are_computed_once_when_first_asked_for(monkeypatch):
     assert model.test is model.test and calls == ["test"]
 
 
+def test_printing_a_model_never_starts_an_evaluation(monkeypatch):
+    model = kgt.train(tiny_kg(), encoder="embedding", dim=4, config=kgt.TrainConfig(epochs=1, progress=False))
+    calls = []
+    real = type(model).evaluate
+    monkeypatch.setattr(type(model), "evaluate", lambda self, split="test": calls.append(split) or real(self, split))
+    text = str(model)  # print(model), f"{model}", logging
+    assert calls == [] and "valid (best)" in text and "test not evaluated yet" in text
+    assert "valid_mrr=" in repr(model)
+    model.summary()  # the explicit call evaluates
+    assert calls == ["test"] and str(model) == model.summary()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda kg: kgt.train(kg, kgt.TrainConfig()),
+            "model: expected a ModelConfig or None, got TrainConfig; a TrainConfig goes in config=",
+        ),
+        (
+            lambda kg: kgt.pretrain(kg, None, kgt.TaskConfig()),
+            "config: expected a TrainConfig or None, got TaskConfig; a TaskConfig goes in task=",
+        ),
+        (
+            lambda kg: kgt.train(kg, None, None, kgt.ModelConfig()),
+            "task: expected a TaskConfig or str or None, got ModelConfig; a ModelConfig goes in model=",
+        ),
+    ],
+)
+def test_a_config_in_the_wrong_slot_is_named_with_the_argument_it_belongs_in(call, message):
+    with pytest.raises(kgt.ConfigError) as info:
+        call(tiny_kg())
+    assert message in str(info.value)
+
+
 def test_repr_and_summary_show_the_key_numbers(trained):
     trained.test  # noqa: B018 (computed on first access)
     text = repr(trained)

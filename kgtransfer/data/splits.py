@@ -42,7 +42,7 @@ from kgtransfer.config import ConfigError
 from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsample_mask
 from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json, edge_mask
 from kgtransfer.errors import EmptySplitError
-from kgtransfer.knowledge.graph import KnowledgeGraph, pack_rows
+from kgtransfer.knowledge.graph import KnowledgeGraph, listed, pack_rows
 from kgtransfer.knowledge.snapshots import split_roles
 
 SPLIT_NAMES = ("train", "valid", "test")
@@ -262,7 +262,7 @@ def random_split(
 
 def relation_split(
     kg: KnowledgeGraph,
-    relations: Sequence[str],
+    relations: Sequence[str] | str,
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     vocab: GraphVocab | None = None,
@@ -285,7 +285,7 @@ def relation_split(
     """
     ratios = check_ratios(ratios)
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
-    keys = sorted({r if r.startswith("<") else f"<{r}>" for r in relations})
+    keys = sorted({r if r.startswith("<") else f"<{r}>" for r in listed(relations)})
     if not keys:
         raise ConfigError("relation_split needs at least one relation")
     rel_ids = vocab.relations.index(keys)
@@ -299,7 +299,7 @@ def relation_split(
 
 def novelty_split(
     kg: KnowledgeGraph,
-    known_sources: Sequence[str] | KnowledgeGraph,
+    known_sources: Sequence[str] | str | KnowledgeGraph,
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     vocab: GraphVocab | None = None,
@@ -361,7 +361,7 @@ def check_novelty(
             theirs = list(known_sources.sources)
             raise ConfigError(f"{kg.name!r} holds none of the sources of {known_sources.name!r}: {theirs}")
         known_sources = shared
-    known_sources = list(known_sources)
+    known_sources = listed(known_sources)
     unknown = [s for s in known_sources if s not in kg.sources]
     if unknown:
         raise ConfigError(f"unknown sources {unknown}; the graph's sources are {list(kg.sources)}")

@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 from kgtransfer.errors import UnknownTermError
+from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
 LiteralPolicy = Literal["drop", "nodes", "features"]
@@ -76,7 +77,7 @@ class Vocab:
         """The ids of ``keys`` as an int64 array.
 
         Args:
-            keys: canonical term strings.
+            keys: canonical term strings (or bare IRIs, rdflib terms).
             missing: ``"raise"`` raises :class:`~kgtransfer.errors.UnknownTermError` (a ``KeyError``)
                 naming a few unknown keys; ``"ignore"``
                 gives them id ``-1`` (default: ``"raise"``).
@@ -86,6 +87,8 @@ class Vocab:
         keys = keys.tolist() if isinstance(keys, np.ndarray) else list(keys)
         get = self._index.get
         ids = np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        for i in np.flatnonzero(ids < 0).tolist():  # a bare IRI or an rdflib term names a key too
+            ids[i] = get(_key_form(keys[i]), -1)
         if missing == "raise" and (ids < 0).any():
             unknown = sorted({keys[i] for i in np.flatnonzero(ids < 0)[:1000].tolist()})
             more = f" (and {int((ids < 0).sum()) - len(unknown)} more)" if (ids < 0).sum() > len(unknown) else ""
@@ -107,7 +110,11 @@ class Vocab:
         return len(self._keys)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._index
+        return key in self._index or _key_form(key) in self._index
+
+    def __getitem__(self, key) -> int:
+        """The id of one key (a canonical term string, a bare IRI or an rdflib term)."""
+        return int(self.index([key])[0])
 
     def __iter__(self):
         return iter(self._keys)
@@ -253,3 +260,13 @@ def atomic_write_json(path: str | os.PathLike, data: object) -> Path:
 
     atomic_write_text(path, json.dumps(data, ensure_ascii=False) + "\n")
     return Path(path)
+
+
+def _key_form(key: object) -> str | None:
+    """The canonical string a key names when it is not one: ``http://e/a`` is ``<http://e/a>``; None if none."""
+    if type(key) is str and not key.startswith(("<", '"', "_:")):
+        return f"<{key}>"
+    try:
+        return T.as_canonical(key) if isinstance(key, str) else None
+    except ValueError:
+        return None

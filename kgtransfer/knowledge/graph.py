@@ -197,7 +197,12 @@ class GraphStats:
             ("literals", self.literals),
             ("blank nodes", self.blank_nodes),
         ]
-        rows += [(f"source {name}", n) for name, n in self.sources.items()]
+        shown = list(self.sources.items())[:SHOWN_SOURCES]
+        rows += [(f"source {name}", n) for name, n in shown]
+        if len(self.sources) > len(shown):
+            rows.append(
+                (f"... {len(self.sources) - len(shown):,} more sources", sum(list(self.sources.values())[len(shown) :]))
+            )
         table = format_table(rows, ["", "count"], title=f"{self.name}")
         top = format_table(self.top_predicates, ["top predicate", "triples"])
         return f"{table}\n\n{top}"
@@ -230,6 +235,7 @@ class KnowledgeGraph:
         "origins",
         "_canonical",
         "_term_index",
+        "_sizes",
         "__weakref__",
     )
 
@@ -249,7 +255,8 @@ class KnowledgeGraph:
         triples = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
         if len(triples) and (triples.min() < 0 or triples.max() >= len(terms)):
             raise ValueError(f"triple ids must lie in [0, {len(terms)})")
-        if not _distinct_terms:  # the readers and operators build dictionaries without repeats (and skip the pass)
+        if not _distinct_terms:  # the readers and operators build valid dictionaries without repeats (and skip this)
+            require_terms(terms.tolist(), name or "graph")
             terms, triples = _merge_repeated_terms(terms, triples)
         name = name or "graph"
         sources = tuple(sources) if sources is not None else (name,)
@@ -280,6 +287,7 @@ class KnowledgeGraph:
         self.alignment = None
         self._canonical: np.ndarray | None = None
         self._term_index: dict[str, int] | None = None  # term -> id, built on the first term_id
+        self._sizes: tuple[int, int] | None = None  # (entities, relations), counted on the first repr
 
     # --- construction ---------------------------------------------------------------------
 
@@ -348,11 +356,13 @@ class KnowledgeGraph:
         out.alignment = changes.get("alignment", self.alignment)
         return out
 
-    def predicate_mask(self, predicates: Iterable) -> np.ndarray:
-        """Boolean mask of the triples whose predicate is one of ``predicates`` (strings or rdflib terms)."""
+    def predicate_mask(self, predicates: Iterable | str) -> np.ndarray:
+        """Boolean mask of the triples whose predicate is one of ``predicates`` (strings or rdflib terms; one alone)."""
         ids = [
             i
-            for i in (self.term_id(p if not isinstance(p, str) or p.startswith("<") else f"<{p}>") for p in predicates)
+            for i in (
+                self.term_id(p if not isinstance(p, str) or p.startswith("<") else f"<{p}>") for p in listed(predicates)
+            )
             if i is not None
         ]
         return np.isin(self.triples[:, 1], ids)
@@ -375,10 +385,18 @@ class KnowledgeGraph:
         return len(self.triples)
 
     def __iter__(self) -> Iterator[tuple]:
-        """Triples as rdflib terms."""
-        rd = T.to_rdflib_terms(self.terms.tolist())
-        for s, p, o in self.triples.tolist():
-            yield rd[s], rd[p], rd[o]
+        """Triples as rdflib terms (each term converted when first met: ``next(iter(kg))`` is cheap)."""
+        terms, converted = self.terms, {}
+
+        def term(i: int):
+            t = converted.get(i)
+            if t is None:
+                t = converted[i] = T.to_rdflib(terms[i])
+            return t
+
+        for start in range(0, len(self.triples), 1 << 16):
+            for s, p, o in self.triples[start : start + (1 << 16)].tolist():
+                yield term(s), term(p), term(o)
 
     def __contains__(self, triple) -> bool:
         return self._row(triple) is not None
@@ -478,9 +496,9 @@ class KnowledgeGraph:
         theirs = {source_key(s, other.origins.get(s)) for s in other.sources}
         return [s for s in self.sources if source_key(s, self.origins.get(s)) in theirs]
 
-    def held_by(self, sources: Iterable[str]) -> np.ndarray:
-        """Boolean mask of the triples that at least one of the named ``sources`` held."""
-        wanted = [self.sources.index(s) for s in sources if s in self.sources]
+    def held_by(self, sources: Iterable[str] | str) -> np.ndarray:
+        """Boolean mask of the triples that at least one of the named ``sources`` (or the one named) held."""
+        wanted = [self.sources.index(s) for s in listed(sources) if s in self.sources]
         return SetTable(self.source_sets).contains(wanted)[self.provenance]
 
     # --- summaries --------------------------------------------------------------------------------
@@ -509,10 +527,12 @@ class KnowledgeGraph:
         )
 
     def __repr__(self) -> str:
+        if self._sizes is None:
+            self._sizes = (len(self.entity_ids()), len(self.relation_ids()))
+        entities, relations = self._sizes
         return (
-            f"KnowledgeGraph(name={self.name!r}, triples={len(self):,}, "
-            f"entities={len(self.entity_ids()):,}, relations={len(self.relation_ids()):,}, "
-            f"sources={list(self.sources)})"
+            f"KnowledgeGraph(name={_shortened(self.name)!r}, triples={len(self):,}, "
+            f"entities={entities:,}, relations={relations:,}, sources={_some(self.sources)})"
         )
 
     # --- interop ------------------------------------------------------------------------------------
@@ -640,12 +660,18 @@ class KnowledgeGraph:
     # --- operators (sugar for kgtransfer.knowledge.operators, see implements) ---------------------------------
 
     def __or__(self, other: KnowledgeGraph) -> KnowledgeGraph:
+        if not isinstance(other, KnowledgeGraph):
+            return NotImplemented
         return _implementation("__or__")(self, other)
 
     def __and__(self, other: KnowledgeGraph) -> KnowledgeGraph:
+        if not isinstance(other, KnowledgeGraph):
+            return NotImplemented
         return _implementation("__and__")(self, other)
 
     def __sub__(self, other: KnowledgeGraph) -> KnowledgeGraph:
+        if not isinstance(other, KnowledgeGraph):
+            return NotImplemented
         return _implementation("__sub__")(self, other)
 
 
@@ -708,6 +734,27 @@ def _content_digest(terms: np.ndarray, flat: list[int], always: bool = False) ->
     return h.digest()
 
 
+#: How many sources a graph's repr and stats table name (all of them stay in ``sources``).
+SHOWN_SOURCES = 10
+
+
+def _some(names: Sequence[str], shown: int = SHOWN_SOURCES) -> str:
+    """``names`` as a list, the first ``shown`` of them and a count of the rest."""
+    if len(names) <= shown:
+        return repr(list(names))
+    return f"[{', '.join(map(repr, names[:shown]))}, ... {len(names) - shown:,} more]"
+
+
+def _shortened(text: str, limit: int = 80) -> str:
+    """``text``, its middle cut out when it is longer than ``limit`` (a name of many chained operators)."""
+    return text if len(text) <= limit else f"{text[: limit // 2]} … {text[-(limit // 2 - 3) :]}"
+
+
+def listed(values) -> list:
+    """``values`` as a list; one string (an IRI, a name; rdflib terms are strings) is one value, not its letters."""
+    return [values] if isinstance(values, str) else list(values)
+
+
 def require_terms(terms: Iterable[str], where: str) -> None:
     r"""Raise :class:`~kgtransfer.errors.RDFSyntaxError` for strings that are not N-Triples terms of RDF text.
 
@@ -725,13 +772,16 @@ def require_terms(terms: Iterable[str], where: str) -> None:
             'a literal as "...", a blank node as _:label',
             where,
         )
-    for term in terms:
-        try:
-            term.encode("utf-8")
-        except UnicodeEncodeError:
-            raise RDFSyntaxError(
-                f"a term with a lone surrogate (not Unicode text, so not RDF): {term!r}", where
-            ) from None
+    try:
+        "".join(terms).encode("utf-8")
+    except UnicodeEncodeError:
+        for term in terms:
+            try:
+                term.encode("utf-8")
+            except UnicodeEncodeError:
+                raise RDFSyntaxError(
+                    f"a term with a lone surrogate (not Unicode text, so not RDF): {term!r}", where
+                ) from None
 
 
 def _merge_repeated_terms(terms: np.ndarray, triples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -311,7 +311,9 @@ def _is_bnode(identifier) -> bool:
 
 def _default_graph_id(dataset):
     """The identifier of a Dataset's (or ConjunctiveGraph's, a blank node) default graph."""
-    context = getattr(dataset, "default_context", None)
+    context = getattr(dataset, "default_graph", None)  # rdflib 7.6 deprecates a Dataset's default_context
+    if context is None:
+        context = getattr(dataset, "default_context", None)
     return getattr(context, "identifier", None) if context is not None else None
 
 

@@ -44,6 +44,11 @@ class _Pair:
     """Two graphs over one merged term dictionary and one merged source list."""
 
     def __init__(self, k1: KnowledgeGraph, k2: KnowledgeGraph, align):
+        for which, kg in (("k1", k1), ("k2", k2)):
+            if not isinstance(kg, KnowledgeGraph):
+                raise TypeError(
+                    f"{which}: expected a KnowledgeGraph, got {type(kg).__name__}; read it with kgtransfer.load(...)"
+                )
         self.alignment: Alignment | None = None
         if align is not None:
             self.alignment = compute_alignment(k1, k2, align)

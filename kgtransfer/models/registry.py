@@ -27,11 +27,13 @@ def encoder(name: str | Encoder, graph=None, **kwargs: Any) -> Encoder:
         name: a registered name such as ``"rgcn"``, ``"CompGCN"``, ``"embedding"``, or an encoder.
         graph: a :class:`~kgtransfer.knowledge.graph.KnowledgeGraph` (or a ``to_pyg()`` Data) that
             gives ``num_nodes`` and ``num_relations`` (default: none, pass them).
-        **kwargs: constructor arguments (``num_nodes``, ``dim``, ``num_relations``, ...).
+        **kwargs: constructor arguments (``num_nodes``, ``dim``, ``num_relations``, ...); ``dim``
+            defaults to :class:`~kgtransfer.config.ModelConfig`'s.
 
     Raises:
         RegistryError: the name is not registered.
-        TypeError: ``graph`` is neither a graph nor a message graph, or sizes given twice.
+        TypeError: ``graph`` is neither a graph nor a message graph, sizes given twice, or an argument
+            the encoder does not take (the message names the closest one).
     """
     if isinstance(name, Encoder):
         return name
@@ -39,7 +41,25 @@ def encoder(name: str | Encoder, graph=None, **kwargs: Any) -> Encoder:
         if {"num_nodes", "num_relations"} & set(kwargs):
             raise TypeError("encoder(name, graph): the graph gives num_nodes and num_relations; do not pass them too")
         kwargs = {**_sizes_of(graph), **kwargs}
-    return ENCODERS[name](**kwargs)
+    return _build(ENCODERS[name], kwargs)
+
+
+def _build(cls, kwargs: dict):
+    """``cls(**kwargs)``, a misspelled or missing argument named (with the closest one it takes)."""
+    import inspect
+
+    from kgtransfer.config import ModelConfig, argument_problem
+
+    problem = argument_problem(cls, kwargs)
+    if problem is not None:
+        raise TypeError(problem)
+    try:
+        takes_dim = "dim" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        takes_dim = False
+    if takes_dim and "dim" not in kwargs:
+        kwargs = {**kwargs, "dim": ModelConfig().dim}
+    return cls(**kwargs)
 
 
 def _sizes_of(graph) -> dict[str, int]:
@@ -68,7 +88,7 @@ def decoder(name: str | Decoder, **kwargs: Any) -> Decoder:
     """
     if isinstance(name, Decoder):
         return name
-    return DECODERS[name](**kwargs)
+    return _build(DECODERS[name], kwargs)
 
 
 def check_decoder_dim(name: str | Decoder, dim: int) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
+from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, expect
 from kgtransfer.files import atomic_write_text, is_plain_name, save_json
 from kgtransfer.report import format_table
 
@@ -71,6 +71,19 @@ def _variant_table(variants, base: FinetuneConfig | None) -> dict[str, FinetuneC
         seen[key] = name
         table[name] = variant_options(name, base)
     return table
+
+
+def _seeds_of(seeds, pretrain_config: TrainConfig | None, finetune_config: TrainConfig | None):
+    """``seeds``, or without them the configs' seed (one run); configs that disagree are refused."""
+    if seeds is not None:
+        return seeds
+    chosen = {c.seed for c in (pretrain_config, finetune_config) if c is not None}
+    if len(chosen) > 1:
+        raise ConfigError(
+            f"pretrain_config.seed {pretrain_config.seed} and finetune_config.seed {finetune_config.seed} differ; "
+            "a comparison uses one seed for both: pass seeds=[...]"
+        )
+    return [chosen.pop() if chosen else 0]
 
 
 def _check_seeds(seeds) -> list[int]:
@@ -371,7 +384,7 @@ def compare(
     target,
     variants: Sequence[str] | dict[str, FinetuneConfig | None] = DEFAULT_VARIANTS,
     *,
-    seeds: Sequence[int] = (0,),
+    seeds: Sequence[int] | None = None,
     model: ModelConfig | None = None,
     pretrain_config: TrainConfig | None = None,
     finetune_config: TrainConfig | None = None,
@@ -393,7 +406,8 @@ def compare(
         target: K, the graph to fine-tune on (likewise).
         variants: ``"scratch"``, strategy names and ``"compose-<op>"``, or a dict from a label to its
             :class:`FinetuneConfig` (None: from scratch) (default: scratch, full, lp-ft, compose-gate).
-        seeds: one pretraining, split and set of runs per seed (default: ``(0,)``).
+        seeds: one pretraining, split and set of runs per seed; each replaces the configs' seeds
+            (default: the configs' seed, else 0).
         model: the :class:`ModelConfig` (default: its defaults; with ``pretrained``, the pretrained run's,
             which scratch must share: another one is refused).
         pretrain_config: training settings on K1 (default: TrainConfig()).
@@ -433,7 +447,15 @@ def compare(
     table = _variant_table(variants, options)
     if not table:
         raise ConfigError("variants is empty: name at least one ('scratch', a strategy or 'compose-<op>')")
-    seeds = _check_seeds(seeds)
+    for value, cls, argument in (
+        (model, ModelConfig, "model"),
+        (pretrain_config, TrainConfig, "pretrain_config"),
+        (finetune_config, TrainConfig, "finetune_config"),
+        (task, TaskConfig, "task"),
+        (options, FinetuneConfig, "options"),
+    ):
+        expect(value, cls, argument)
+    seeds = _check_seeds(_seeds_of(seeds, pretrain_config, finetune_config))
     if not callable(split):
         ratios = check_ratios(ratios)
     alphas = check_alphas(alphas)  # an α that is not a weight fails now, not after the training

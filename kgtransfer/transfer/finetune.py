@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, given
+from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, expect, given
 from kgtransfer.device import model_device
 from kgtransfer.engine import FitResult, History, fit, make_optimizer
 from kgtransfer.errors import TransferWarning
@@ -154,7 +154,7 @@ def _transferred_masks(model: nn.Module, pretrained: TrainedModel, split, report
 def finetune(
     pretrained: TrainedModel,
     kg,
-    strategy: str | Strategy | None = None,
+    strategy: str | Strategy | FinetuneConfig | None = None,
     config: TrainConfig | None = None,
     *,
     options: FinetuneConfig | None = None,
@@ -175,7 +175,8 @@ def finetune(
         pretrained: the result of :func:`pretrain` (or :func:`kgtransfer.train`).
         kg: the target graph K (a KnowledgeGraph or anything :func:`kgtransfer.load` accepts), or a Split.
         strategy: shortcut for ``options.strategy``: a registered name (``"full"``, ``"linear-probe"``,
-            ``"lp-ft"``, ``"freeze-N"``, ...) or a :class:`~kgtransfer.transfer.strategies.Strategy`.
+            ``"lp-ft"``, ``"freeze-N"``, ...) or a :class:`~kgtransfer.transfer.strategies.Strategy`; a
+            :class:`~kgtransfer.config.FinetuneConfig` here is taken as ``options``.
         config: training settings (default: the pretrained run's).
         options: the :class:`~kgtransfer.config.FinetuneConfig` (strategy and its options, init of
             new rows, discriminative lr, L2-SP, composition) (default: its defaults, ``"full"``).
@@ -203,6 +204,11 @@ def finetune(
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
     _check_pretrained(pretrained, "finetune")
+    if isinstance(strategy, FinetuneConfig) and options is None:  # finetune(pre, kg, FinetuneConfig(...))
+        strategy, options = None, strategy
+    expect(strategy, Strategy, "strategy", also=(str,))
+    expect(config, TrainConfig, "config")
+    expect(options, FinetuneConfig, "options")
     kind = normalize(task) if isinstance(task, str) else None
     if kind not in ("linkprediction", "entitytyping", "nodeclassification"):
         raise ConfigError(f"task must be 'link_prediction' or 'entity_typing', got {task!r}")

@@ -141,7 +141,7 @@ def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
 def interpolation_sweep(
     a: TrainedModel,
     b: TrainedModel,
-    alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 11)),
+    alphas: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
     plot: str | os.PathLike | None = None,
     metric: str = "mrr",
     names: tuple[str, str] = ("θ1 (first)", "θ2 (second)"),

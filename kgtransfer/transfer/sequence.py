@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kgtransfer.config import ConfigError, ModelConfig, TaskConfig, TrainConfig
+from kgtransfer.config import ConfigError, ModelConfig, TaskConfig, TrainConfig, expect
 from kgtransfer.device import resolve_device
 from kgtransfer.engine import OPTIMIZERS, fit
 from kgtransfer.errors import EmptySplitError, KGTransferError
@@ -604,6 +604,9 @@ def sequence(
     Returns:
         A :class:`SequenceResult`.
     """
+    expect(model, ModelConfig, "model")
+    expect(config, TrainConfig, "config")
+    expect(task, TaskConfig, "task")
     model_config = model or DEFAULT_MODEL
     config = config or DEFAULT_TRAIN
     task_config = task or TaskConfig()

@@ -56,6 +56,14 @@ class TransferReport:
     parameters_copied: list[str] = field(default_factory=list)
     parameters_skipped: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return (
+            f"TransferReport(target entities {self.target_entities_transferred:,}/{self.target_entities:,} and "
+            f"relations {self.target_relations_transferred:,}/{self.target_relations:,} transferred, "
+            f"eval entities {self.eval_entities_transferred:,}/{self.eval_entities:,}; parameters "
+            f"{len(self.parameters_copied)} copied, {len(self.parameters_skipped)} skipped)"
+        )
+
     def as_dict(self) -> dict:
         """A JSON-ready dict (with ``warnings``)."""
         return {**asdict(self), "warnings": self.warnings()}

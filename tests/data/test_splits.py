@@ -150,6 +150,8 @@ def test_relation_split_draws_evaluation_from_given_relations():
     assert_covered(split)
     with pytest.raises(KeyError, match="nope"):
         relation_split(kg, [iri("nope")])
+    alone = relation_split(kg, f"{EX}r3", ratios=(0.5, 0.25, 0.25), seed=1)  # one relation, not its letters
+    assert alone.info["relations"] == [iri("r3")]
 
 
 def test_subsample_train_only():

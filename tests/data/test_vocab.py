@@ -89,6 +89,19 @@ def test_index_missing_keys():
         vocab.index(KEYS, missing="skip")
 
 
+def test_a_key_may_be_named_as_a_bare_iri_or_an_rdflib_term_as_graphs_take_it():
+    import rdflib
+
+    vocab = Vocab.build([*KEYS, '"x"@en'])
+    alpha = vocab.index([iri("alpha")])[0]
+    assert f"{EX}alpha" in vocab and rdflib.URIRef(f"{EX}alpha") in vocab and rdflib.Literal("x", lang="EN") in vocab
+    assert vocab[f"{EX}alpha"] == vocab[rdflib.URIRef(f"{EX}alpha")] == vocab[iri("alpha")] == alpha
+    assert vocab.index([f"{EX}alpha", iri("beta")]).tolist() == [alpha, vocab[iri("beta")]]
+    assert f"{EX}nope" not in vocab and 3 not in vocab
+    with pytest.raises(UnknownTermError, match="nope"):
+        vocab[f"{EX}nope"]
+
+
 def test_container_protocol_and_repr():
     vocab = Vocab.build(KEYS)
     assert len(vocab) == len(KEYS)

@@ -321,6 +321,54 @@ def test_predicate_mask_selects_by_predicate():
     assert kg.predicate_mask(["urn:p"]).tolist() == [True, False]
     assert kg.predicate_mask(["<urn:q>", "<urn:missing>"]).sum() == 1
     assert len(kg.subgraph(~kg.predicate_mask(["urn:p"]))) == 1
+    # one predicate alone is one predicate, not its characters (which matched nothing)
+    assert kg.predicate_mask("urn:p").tolist() == [True, False]
+    assert kg.predicate_mask(URIRef("urn:q")).tolist() == [False, True]
+
+
+def test_held_by_takes_one_source_name_alone():
+    a = KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="k1")
+    b = KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:c>")], name="k2")
+    both = a | b
+    assert both.held_by("k2").tolist() == both.held_by(["k2"]).tolist() == [False, True]
+    from kgtransfer.data.splits import check_novelty
+
+    assert check_novelty(both, "k1") == ["k1"]  # was "unknown sources ['k', '1']"
+
+
+def test_the_constructor_refuses_strings_that_are_not_terms():
+    with pytest.raises(RDFSyntaxError, match=r"not N-Triples terms: \['http://a'"):
+        KnowledgeGraph(["http://a", "<http://p>", "<http://b>"], [[0, 1, 2]])  # was counted as a literal
+    assert len(KnowledgeGraph(["<http://a>", "<http://p>", '"b"'], [[0, 1, 2]])) == 1
+
+
+def test_operators_refuse_what_is_not_a_graph():
+    kg = KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")])
+    with pytest.raises(TypeError, match="unsupported operand"):
+        kg | rdflib.Graph()  # noqa: B018
+    with pytest.raises(TypeError, match=r"k2: expected a KnowledgeGraph, got int; read it with kgtransfer.load"):
+        kgt.union(kg, 3)
+    with pytest.raises(TypeError, match="k1: expected a KnowledgeGraph, got str"):
+        kgt.intersection("a.ttl", kg)
+
+
+def test_repr_and_stats_name_a_few_of_many_sources():
+    parts = [KnowledgeGraph.from_triples([(f"<urn:s{i}>", "<urn:p>", "<urn:o>")], name=f"g{i}") for i in range(40)]
+    kg = parts[0]
+    for part in parts[1:]:
+        kg = kg | part
+    text = repr(kg)  # the default name of 39 chained unions is cut in the middle too
+    assert "sources=['g0', 'g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7', 'g8', 'g9', ... 30 more])" in text
+    assert "name='g0 ∪ g1 ∪ " in text and " ∪ g39'" in text and len(text) < 300
+    table = str(kg.stats())
+    assert "source g9" in table and "source g10" not in table and "30 more sources" in table
+    assert len(kg.sources) == 40
+
+
+def test_iteration_converts_terms_as_met_and_gives_every_triple(people):
+    triples = list(people)
+    assert len(triples) == len(people) and set(triples) == set(people.to_rdflib())
+    assert next(iter(people)) == triples[0]
 
 
 def test_from_triples_normalizes_literal_spellings():

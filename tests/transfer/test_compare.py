@@ -327,6 +327,8 @@ def test_variant_names_match_as_registered_names_do_and_one_run_is_not_asked_twi
         ({"seeds": [0.5]}, "non-negative integers"),
         ({"variants": []}, "variants is empty"),  # pretrained for nothing
         ({"ratios": (0.5, 0.5, 0.5)}, "summing to 1"),  # found after pretraining
+        ({"pretrain_config": kgt.TrainConfig(seed=1), "finetune_config": kgt.TrainConfig(seed=2)}, "differ"),
+        ({"finetune_config": kgt.FinetuneConfig()}, "finetune_config: expected a TrainConfig or None"),
     ],
 )
 def test_compare_refuses_bad_seeds_variants_and_ratios_before_pretraining(kwargs, says):
@@ -401,3 +403,12 @@ def test_scratch_beside_a_given_pretrained_model_trains_its_model_and_loss():
         assert c.models[variant].model_config == pre.model_config and c.models[variant].task_config == task
     with pytest.raises(ConfigError, match="model= differs from the pretrained run's"):
         kgt.compare(None, ring(40, "k"), ["scratch", "full"], model=kgt.ModelConfig(dim=8), **kwargs)
+
+
+def test_without_seeds_a_comparison_runs_the_seed_its_configs_ask_for():
+    from kgtransfer.transfer.compare import _seeds_of
+
+    assert _seeds_of(None, kgt.TrainConfig(seed=7), None) == [7]  # was silently seed 0
+    assert _seeds_of(None, None, kgt.TrainConfig(seed=3)) == [3]
+    assert _seeds_of(None, None, None) == [0]
+    assert _seeds_of([4, 5], kgt.TrainConfig(seed=7), None) == [4, 5]  # seeds replace the configs' seeds

@@ -180,9 +180,25 @@ def test_save_load_composed_and_probed(graphs, pre, split, tmp_path, kwargs):
     ft = finetune(pre, graphs[1], split=split, config=CFG, **kwargs)
     back = TrainedModel.load(ft.save(tmp_path / "run"))
     assert back.report == ft.report and back.report.entities_transferred == 20  # the report survives save/load
+    r = ft.report  # a short repr, not the dataclass's 600 characters with every parameter name
+    assert repr(r).startswith(f"TransferReport(target entities {r.target_entities_transferred}/{r.target_entities} ")
+    assert len(repr(r)) < 200 and f"{len(r.parameters_copied)} copied" in repr(r)
     assert back.test["mrr"] == pytest.approx(ft.test["mrr"], abs=1e-6)
     for (name, a), b in zip(ft.model.state_dict().items(), back.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_finetune_takes_a_finetune_config_third_and_refuses_another_config_there(graphs, pre):
+    k = graphs[1]
+    with pytest.raises(
+        kgt.ConfigError,
+        match="strategy: expected a Strategy or str or None, got TrainConfig; a TrainConfig goes in config=",
+    ):
+        finetune(pre, k, CFG)  # ran the "full" strategy with the pretrained run's settings
+    with pytest.raises(kgt.ConfigError, match="strategy: expected .* got int"):
+        finetune(pre, k, 42)
+    probed = finetune(pre, k, kgt.FinetuneConfig(strategy="linear-probe"), CFG)
+    assert probed.info["strategy"] == "linear-probe"
 
 
 def test_finetune_for_entity_typing_starts_from_transferred_rows(graphs, pre, monkeypatch):
