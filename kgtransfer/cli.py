@@ -556,7 +556,9 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         print(format_table([[r[c] for c in cols] for r in rows], cols, title=title))
         best = best_alpha(rows)
         print(f"\nbest α on validation: {best['alpha']:.2f}; plot: {out / 'alpha_sweep.png'}")
-        result = kgt.interpolate(first, second, best["alpha"])
+        with warnings.catch_warnings():  # the sweep gave its warnings about the pair once
+            warnings.simplefilter("ignore", kgt.TransferWarning)
+            result = kgt.interpolate(first, second, best["alpha"])
     result.save(out / "model")
     print(result.mix_report)
     print(result.summary())

@@ -57,7 +57,8 @@ class Split:
         train: the training triples, the only ones that become message edges.
         valid: the validation triples.
         test: the test triples.
-        method: how the split was made (``"given"``, ``"random"``, ``"relation"``).
+        method: how the split was made (``"given"``, ``"random"``, ``"relation"``, ``"novelty"``,
+            ``"transfer"``).
         seed: the seed of a random split (default: :obj:`None`).
         info: JSON-ready details: ratios, relations, moved triples, subsampling (default: empty).
         unused: training triples left out by :meth:`subsample`; still true facts, so

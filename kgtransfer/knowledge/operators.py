@@ -150,7 +150,7 @@ def union(
         blank_nodes: ``"merge"`` keeps both inputs' blank nodes apart (RDF 1.1 merge);
             ``"canonical"`` also drops K2's blank-node structures isomorphic to K1's, marking K1's
             copy as held by both (default: ``"merge"``).
-        name: the result's name (default: ``"K1 ∪ K2"``).
+        name: the result's name (default: ``"<k1.name> ∪ <k2.name>"``).
     """
     pair = _Pair(k1, k2, align)
     name = name or _default_name(pair.k1, pair.k2, "∪")
@@ -175,7 +175,7 @@ def intersection(k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: st
         k1: the first graph (its blank-node labels are kept in the result).
         k2: the second graph.
         align: an alignment applied first (default: none).
-        name: the result's name (default: ``"K1 ∩ K2"``).
+        name: the result's name (default: ``"<k1.name> ∩ <k2.name>"``).
     """
     pair = _Pair(k1, k2, align)
     c1, c2 = pair.canonical_keys()
@@ -192,7 +192,7 @@ def difference(k1: KnowledgeGraph, k2: KnowledgeGraph, *, align=None, name: str 
         k1: the first graph.
         k2: the graph whose triples are removed.
         align: an alignment applied first (default: none).
-        name: the result's name (default: ``"K1 − K2"``).
+        name: the result's name (default: ``"<k1.name> − <k2.name>"``).
     """
     pair = _Pair(k1, k2, align)
     c1, c2 = pair.canonical_keys()
@@ -229,7 +229,7 @@ def extension(
         align: an alignment applied first (default: none).
         blank_nodes: as in :func:`union` (default: ``"merge"``).
         through_vocabulary: let reachability pass through W3C vocabulary terms (default: False).
-        name: the result's name (default: ``"K1 ⊕ K2"``).
+        name: the result's name (default: ``"<k1.name> ⊕ <k2.name>"``).
     """
     if hops < 0:
         raise ValueError(f"hops must be >= 0, got {hops}")

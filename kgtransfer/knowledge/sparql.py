@@ -223,15 +223,16 @@ def sparql(
     """Run a SPARQL query over a local graph or a remote endpoint.
 
     Args:
-        query: the query text, or a path to a ``.rq`` file.
+        query: the query text, a path to a ``.rq`` file, or the name of a bundled query
+            (``"brick-top-classes"``; ``kgtransfer sources`` lists them).
         source: a KnowledgeGraph, a file path or a registry name (queried in an embedded
             pyoxigraph store), or an ``http(s)://`` SPARQL 1.1 endpoint URL.
         bindings: values for query variables, ``{"cls": rdflib.URIRef(...)}``; values may be rdflib
             or pyoxigraph terms, canonical N-Triples strings, or Python str/int/float/bool literals.
         timeout: total seconds for a remote call (every attempt, page and byte), and for a local
             query that uses ``SERVICE`` (default: 60).
-        retries: extra attempts on connection errors and 5xx answers, with exponential backoff,
-            while the deadline allows (default: 2).
+        retries: extra attempts on connection errors, 5xx and 429 answers (after their
+            ``Retry-After``), with exponential backoff, while the deadline allows (default: 2).
         page_size: for remote SELECT/CONSTRUCT, fetch in pages of this many results with
             ``LIMIT``/``OFFSET`` (the query should have an ``ORDER BY`` for stable pages, else a warning;
             paging stops at an empty page; a server that repeats pages, or for SELECT caps pages below

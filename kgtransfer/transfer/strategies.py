@@ -17,6 +17,8 @@ too; they live in :mod:`kgtransfer.transfer.warm_start` with the hooks of a snap
 Adding a strategy is a subclass and a decorator; its constructor arguments are its options
 (``FinetuneConfig(strategy="my-strategy", options={"shrink": 0.5})``)::
 
+    import torch
+
     from kgtransfer.registry import STRATEGIES
     from kgtransfer.transfer.strategies import Phase, Strategy
 

@@ -83,7 +83,8 @@ class TransferReport:
             if not self.parameters_copied:
                 out.append(
                     f"nothing was transferred ({rows}): no entity, relation or parameter of the pretrained model "
-                    "lines up with the target graph (no shared IRI), so this is training from scratch"
+                    "lines up with the target graph (no shared IRI), so the model starts from random weights as "
+                    "from scratch (a strategy that freezes or slows parts of it trains them that way still)"
                 )
             else:
                 out.append(
