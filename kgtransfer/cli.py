@@ -207,7 +207,7 @@ def _model_options(p: argparse.ArgumentParser, model: dict | None = None, train:
 def _learning_parsers(sub) -> None:
     from dataclasses import fields
 
-    from kgtransfer.config import FinetuneConfig, TrainConfig
+    from kgtransfer.config import FinetuneConfig, TaskConfig, TrainConfig
     from kgtransfer.config_adapter import add_arguments
 
     p = sub.add_parser(
@@ -262,6 +262,10 @@ def _learning_parsers(sub) -> None:
         "splits, else random)",
     )
     add_arguments(p.add_argument_group("fine-tuning (FinetuneConfig)"), FinetuneConfig)
+    kept = {f.name: "the pretrained run's" for f in fields(TaskConfig)}
+    add_arguments(
+        p.add_argument_group("task (TaskConfig; unset flags keep the pretrained run's)"), TaskConfig, defaults=kept
+    )
     kept = {f.name: "the pretrained run's" for f in fields(TrainConfig)}
     _training_options(p, "training (TrainConfig; unset flags keep the pretrained run's)", defaults=kept)
     _resume_option(p)
@@ -475,6 +479,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     options = from_args(args, kgt.FinetuneConfig)  # flags checked before anything loads
     pretrained = kgt.TrainedModel.load(args.pretrained)
     config = from_args(args, kgt.TrainConfig, base=pretrained.train_config)
+    task = from_args(args, kgt.TaskConfig, base=pretrained.task_config)
     checkpoints = _checkpoints(args)
     split = load_split(args.split) or args.split  # a --split that names no split folder, too
     kg = _load_source(args.target, view=args.view)
@@ -485,6 +490,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
             kg,
             config=config,
             options=options,
+            task=task,
             split=split,
             checkpoint_dir=checkpoints,
             resume=args.resume,
@@ -494,11 +500,11 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     print()
     print(result.summary())
     print(f"\nwrote {args.output}")
-    scratch = _scratch_command(args, pretrained, config)
+    scratch = _scratch_command(args, pretrained, config, task)
     print(f"compare with training from scratch on the same split and settings:\n  {scratch}")
 
 
-def _scratch_command(args: argparse.Namespace, pretrained, config) -> str:
+def _scratch_command(args: argparse.Namespace, pretrained, config, task) -> str:
     """``kgtransfer pretrain`` on the fine-tuned run's split with the pretrained model's settings.
 
     Every setting is spelled out, so the graph-size defaults of ``pretrain`` cannot pick another
@@ -511,7 +517,7 @@ def _scratch_command(args: argparse.Namespace, pretrained, config) -> str:
     model = pretrained.model_config
     sized = ("dim", "batch_size", "lr", "eval_every")
     flags = to_flags(model, always=("encoder", "decoder", "dim"))
-    flags += to_flags(pretrained.task_config) + to_flags(config, always=sized, skip=("device", "threads", "progress"))
+    flags += to_flags(task) + to_flags(config, always=sized, skip=("device", "threads", "progress"))
     words = ["kgtransfer", "pretrain", args.target, "-o", f"{args.output}-scratch", "--split", args.output, *flags]
     if args.view:
         words += ["--view", args.view]

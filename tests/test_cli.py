@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -245,14 +246,13 @@ def test_finetunes_scratch_command_gives_back_every_model_setting(tmp_path, caps
     assert main(["pretrain", str(tmp_path / "k.nt"), "-o", str(tmp_path / "pre"), "--bases", "2", *flags]) == 0
     pre = kgt.TrainedModel.load(tmp_path / "pre")
     assert pre.model_config.encoder_kwargs == {"num_layers": 1, "dropout": 0.25, "root_weight": False, "num_bases": 2}
-    assert (
-        main(["finetune", str(tmp_path / "pre"), str(tmp_path / "k.nt"), "-o", str(tmp_path / "ft"), "--epochs", "1"])
-        == 0
-    )
+    ft = ["finetune", str(tmp_path / "pre"), str(tmp_path / "k.nt"), "-o", str(tmp_path / "ft"), "--epochs", "1"]
+    assert main([*ft, "--label-smoothing", "0.25"]) == 0  # a task flag: unset ones keep the pretrained run's
     command = capsys.readouterr().out.split("from scratch on the same split and settings:\n")[1].strip()
     args = build_parser().parse_args(shlex.split(command)[1:])
-    model, _, _ = _pretrain_configs(args)
+    model, _, task = _pretrain_configs(args)
     assert model == pre.model_config
+    assert task == kgt.TrainedModel.load(tmp_path / "ft").task_config == replace(pre.task_config, label_smoothing=0.25)
 
 
 def test_a_mistyped_flag_names_its_command(ttl, capsys):

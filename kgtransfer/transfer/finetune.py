@@ -158,7 +158,7 @@ def finetune(
     config: TrainConfig | None = None,
     *,
     options: FinetuneConfig | None = None,
-    task: str = "link_prediction",
+    task: str | TaskConfig = "link_prediction",
     split=None,
     compose: str | None = None,
     epochs: int | None = None,
@@ -180,7 +180,9 @@ def finetune(
         config: training settings (default: the pretrained run's).
         options: the :class:`~kgtransfer.config.FinetuneConfig` (strategy and its options, init of
             new rows, discriminative lr, L2-SP, composition) (default: its defaults, ``"full"``).
-        task: ``"link_prediction"`` or ``"entity_typing"`` (default: ``"link_prediction"``).
+        task: ``"link_prediction"`` or ``"entity_typing"``, or the link-prediction
+            :class:`~kgtransfer.config.TaskConfig` to fine-tune with (loss, label smoothing,
+            regularizer, step mode) (default: ``"link_prediction"`` with the pretrained run's TaskConfig).
         split: K's split (see :func:`target_split`; default: given or random, over the extended vocabulary).
         compose: shortcut for ``options.compose`` (``"sum"``, ``"concat"``, ``"gate"``).
         epochs: shortcut for ``config.epochs``.
@@ -209,7 +211,9 @@ def finetune(
     expect(strategy, Strategy, "strategy", also=(str,))
     expect(config, TrainConfig, "config")
     expect(options, FinetuneConfig, "options")
-    kind = normalize(task) if isinstance(task, str) else None
+    expect(task, TaskConfig, "task", also=(str,))
+    task_config = task if isinstance(task, TaskConfig) else pretrained.task_config
+    kind = "linkprediction" if isinstance(task, TaskConfig) else normalize(task)
     if kind not in ("linkprediction", "entitytyping", "nodeclassification"):
         raise ConfigError(f"task must be 'link_prediction' or 'entity_typing', got {task!r}")
     train_config = replace(config or pretrained.train_config, **given(epochs=epochs, lr=lr, seed=seed, device=device))
@@ -227,12 +231,12 @@ def finetune(
         model, report, transferred = build_transferred(
             pretrained, target, options.init, options.compose, options.freeze_source
         )
-        lp_task = LinkPredictionTask(target, pretrained.task_config)
+        lp_task = LinkPredictionTask(target, task_config)
         if type(chosen).penalty is not Strategy.penalty:
             lp_task = _PenaltyTask(lp_task, chosen.penalty)
         if options.l2sp > 0:
             lp_task = _L2SPTask(lp_task, model, transferred, options.l2sp)
-        run = _run_state(pretrained, target, options, chosen) if checkpoint_dir is not None else None
+        run = _run_state(pretrained, target, options, chosen, task_config) if checkpoint_dir is not None else None
         result = run_strategy(
             chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale, checkpoint_dir, resume, run
         )
@@ -246,9 +250,7 @@ def finetune(
         "transferred_lr_scale": options.transferred_lr_scale,
         "l2sp": options.l2sp,
     }
-    return TrainedModel(
-        model, target, pretrained.model_config, train_config, result, pretrained.task_config, info, report
-    )
+    return TrainedModel(model, target, pretrained.model_config, train_config, result, task_config, info, report)
 
 
 def _target(pretrained: TrainedModel, kg, split, seed: int):
@@ -325,11 +327,15 @@ def _weights_digest(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-def _run_state(pretrained: TrainedModel, target, options: FinetuneConfig, chosen: Strategy):
-    """What a resumed fine-tuning must match (only checkpoints read it): settings and digests of every input."""
+def _run_state(pretrained: TrainedModel, target, options: FinetuneConfig, chosen: Strategy, task: TaskConfig):
+    """What a resumed fine-tuning must match (only checkpoints read it): settings and digests of every input.
+
+    The task is recorded when it is not the pretrained run's (which the pretrained digests cover).
+    """
     from kgtransfer.checkpoint import RunState
     from kgtransfer.training import fingerprint
 
+    own_task = {"task": task.to_dict()} if task != pretrained.task_config else {}
     return RunState(
         {
             "model": pretrained.model_config.to_dict(),
@@ -338,6 +344,7 @@ def _run_state(pretrained: TrainedModel, target, options: FinetuneConfig, chosen
             "pretrained": fingerprint(pretrained.split),
             "pretrained_weights": _weights_digest(pretrained.model),  # another model on the same split differs
             "data": fingerprint(target),
+            **own_task,
         },
         earlier={  # checkpoints of runs begun before the digests changed, or had the weights' digest
             "pretrained": (fingerprint(pretrained.split, legacy=True),),

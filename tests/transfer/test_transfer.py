@@ -201,6 +201,18 @@ def test_finetune_takes_a_finetune_config_third_and_refuses_another_config_there
     assert probed.info["strategy"] == "linear-probe"
 
 
+def test_finetune_takes_its_own_task_config_and_resume_holds_it(graphs, pre, tmp_path):
+    k = graphs[1]
+    task = kgt.TaskConfig(label_smoothing=0.3)
+    assert pre.task_config != task
+    ft = finetune(pre, k, config=CFG, task=task, checkpoint_dir=tmp_path / "ck")
+    assert ft.task_config == task and ft.task.config == task  # was always the pretrained run's
+    assert kgt.TrainedModel.load(ft.save(tmp_path / "run")).task_config == task
+    with pytest.raises(kgt.KGTransferError, match="task"):  # a resume with another task is refused
+        finetune(pre, k, config=CFG, checkpoint_dir=tmp_path / "ck", resume=True)
+    assert finetune(pre, k, config=CFG, task="link_prediction").task_config == pre.task_config
+
+
 def test_finetune_for_entity_typing_starts_from_transferred_rows(graphs, pre, monkeypatch):
     """A link-prediction encoder fine-tuned for typing: its rows arrive by IRI before training starts."""
     import kgtransfer.tasks.node_classification as nc
