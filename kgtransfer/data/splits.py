@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +41,7 @@ from kgtransfer.config import ConfigError
 from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsample_mask
 from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json, edge_mask
 from kgtransfer.errors import EmptySplitError
+from kgtransfer.files import atomic_open
 from kgtransfer.knowledge.graph import KnowledgeGraph, pack_rows
 from kgtransfer.knowledge.snapshots import split_roles
 
@@ -527,15 +527,9 @@ def _overlap(kg: KnowledgeGraph, roles: dict[int, int | None]) -> np.ndarray:
 
 
 def _write_tsv(path: Path, part: Triples) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for (h, r, t), (hs, rs, ts) in zip(part.tensor.tolist(), part.labels(), strict=True):
-                f.write(f"{h}\t{r}\t{t}\t{hs}\t{rs}\t{ts}\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", encoding="utf-8", newline="\n") as f:
+        for (h, r, t), (hs, rs, ts) in zip(part.tensor.tolist(), part.labels(), strict=True):
+            f.write(f"{h}\t{r}\t{t}\t{hs}\t{rs}\t{ts}\n")
 
 
 def _read_tsv(path: Path, vocab: GraphVocab) -> Triples:
