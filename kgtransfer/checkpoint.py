@@ -17,7 +17,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -35,12 +36,17 @@ def save_checkpoint(
     meta: dict,
     extra: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Path:
-    """Write ``tensors`` (as ``model.safetensors``), ``extra`` tensor files and ``meta.json`` atomically."""
+    """Write ``tensors`` (as ``model.safetensors``), ``extra`` tensor files and ``meta.json`` atomically.
+
+    A ``path`` that is a symlink to a folder is written where it points (the link stays). A folder
+    at ``path`` that is not a checkpoint is never replaced: :class:`~kgtransfer.errors.OutputExistsError`.
+    """
     from safetensors.torch import save_file
 
-    from kgtransfer.files import current_umask, save_json
+    from kgtransfer.files import current_umask, save_json, settle_file
 
-    path = Path(path)
+    path = _resolved(Path(path))
+    check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -48,20 +54,178 @@ def save_checkpoint(
         save_file(_contiguous(tensors), tmp / "model.safetensors")
         for name, group in (extra or {}).items():
             save_file(_contiguous(group), tmp / f"{name}.safetensors")
-        digests = {p.name: _digest(p) for p in sorted(tmp.glob("*.safetensors"))}
+        digests = {}
+        for file in sorted(tmp.glob("*.safetensors")):
+            settle_file(file)  # the mode of the other files (safetensors makes 0600), and on disk before the swap
+            digests[file.name] = _digest(file)
         save_json(tmp / "meta.json", {**meta, "digests": digests, "format": CHECKPOINT_FORMAT})
-        old = path.with_name(f".{path.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _remove_stale_temporaries(path)
     return path
+
+
+def _resolved(path: Path) -> Path:
+    """``path``, or where it points when it is a symlink: a swap renames the folder, not the link."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _swap(new: Path, path: Path) -> None:
+    """Rename the folder ``new`` to ``path``; an earlier ``path`` is moved aside (``.NAME.old``) first, then removed."""
+    old = path.with_name(f".{path.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(new, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+#: files that mark a folder as one kgtransfer wrote (a checkpoint's, a split's), so a save may replace it
+_MARKERS = ("model.safetensors", "meta.json", "split.json")
+
+
+def check_replaceable(path: Path, folder: bool = True) -> None:
+    """Refuse to replace ``path`` by a ``folder`` (else a file) unless it is absent or what kgtransfer writes there.
+
+    A folder may replace an empty folder or one kgtransfer wrote (a checkpoint's, a split's); a file
+    may replace a file.
+
+    Raises:
+        OutputExistsError: ``path`` is a file where a folder goes (or the reverse), or a folder without
+            a checkpoint's or split's files; names it and what it holds.
+    """
+    from kgtransfer.errors import OutputExistsError
+
+    if not path.exists():
+        return
+    if path.is_dir() != folder:
+        kinds = ("a file", "a folder") if folder else ("a folder", "a file")
+        raise OutputExistsError(
+            f"{path}: {kinds[0]} where kgtransfer writes {kinds[1]}; move it away or save elsewhere"
+        )
+    if not folder:
+        return
+    entries = sorted(p.name for p in path.iterdir())
+    if entries and not any((path / name).is_file() for name in _MARKERS):
+        raise OutputExistsError(
+            f"{path}: holds files kgtransfer did not write ({_listed(entries)}), which a save would delete; "
+            "move them away or save elsewhere"
+        )
+
+
+def _listed(names: list[str], most: int = 5) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+#: what a saved run holds (a link predictor's or an entity-typing run's), besides its saves' hidden temporaries
+RUN_ENTRIES = (
+    "checkpoint",
+    "checkpoints",
+    "split",
+    "config.json",
+    "metrics.json",
+    "curve.csv",
+    "curve.png",
+    "vocab.json",
+    "labels.json",
+    "split.json",
+)
+#: the temporaries of kgtransfer's saves (``mkdtemp``/``mkstemp`` names, a swap's ``.NAME.old``)
+_TEMPORARY = re.compile(r"\.[^/]+\.(?:[a-z0-9_]{8}(?:\.tmp)?|old)")
+
+
+def is_run_folder(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` holds a kgtransfer run.
+
+    A saved one (``checkpoint/model.safetensors``), or only what a run writes with its training
+    ``checkpoints/`` (a run stopped before it was saved).
+    """
+    directory = Path(directory)
+    if (checkpoint_folder(directory / "checkpoint") / "model.safetensors").is_file():
+        return True
+    if not directory.is_dir():
+        return False
+    entries = {p.name for p in directory.iterdir() if not _TEMPORARY.fullmatch(p.name)}
+    training = directory / "checkpoints"
+    return entries <= set(RUN_ENTRIES) and any(
+        True for pattern in ("*/model.safetensors", "*/*/model.safetensors") for _ in training.glob(pattern)
+    )
+
+
+def check_run_folder(directory: str | os.PathLike) -> None:
+    """Refuse to write a run into ``directory`` unless it is absent, empty or a kgtransfer run (:func:`is_run_folder`).
+
+    The hidden temporaries of stopped saves do not count, nor empty folders of the names a run writes.
+    Called before a run trains and before it saves.
+
+    Raises:
+        OutputExistsError: ``directory`` holds other files (names it and them).
+    """
+    from kgtransfer.errors import OutputExistsError
+
+    directory = Path(directory)
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise OutputExistsError(f"{directory}: a file, not a run folder; pass another output folder")
+    entries = sorted(p.name for p in directory.iterdir() if not _TEMPORARY.fullmatch(p.name) and not _placeholder(p))
+    if entries and not is_run_folder(directory):
+        raise OutputExistsError(
+            f"{directory}: not empty and not a kgtransfer run (holds {_listed(entries)}); a run would overwrite or "
+            "delete these files: pass a new or empty output folder, or move them away"
+        )
+
+
+def _placeholder(entry: Path) -> bool:
+    """Whether ``entry`` is an empty folder (or a link to one) named as a run's, e.g. ``checkpoint -> /big/disk``."""
+    return entry.name in RUN_ENTRIES and entry.is_dir() and not any(entry.iterdir())
+
+
+@contextmanager
+def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
+    """A temporary folder to write a run's files into; when the block ends, they replace those of ``directory``.
+
+    Nothing in ``directory`` changes until every file is written: a save stopped half way leaves the
+    earlier run there as it was (and its temporary, which the next save removes). Each entry is then
+    renamed into place (a folder's earlier copy moved aside first), ``checkpoint`` last: it records
+    what the other parts hold, so a checkpoint that is new belongs to a new run throughout. Other
+    entries of ``directory`` (the training ``checkpoints/``) stay. A symlinked entry is replaced
+    where it points.
+
+    Raises:
+        OutputExistsError: ``directory`` is not a run folder (:func:`check_run_folder`), or one of its
+            folders the run writes (``checkpoint/``, ``split/``) holds files kgtransfer did not write.
+    """
+    directory = Path(directory)
+    check_run_folder(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".run.", dir=directory))
+    try:
+        yield staging
+        entries = sorted(staging.iterdir(), key=lambda p: (p.name == "checkpoint", p.name))
+        for entry in entries:  # every check before the first rename
+            check_replaceable(_resolved(directory / entry.name), folder=entry.is_dir())
+        for entry in entries:
+            _replace_entry(entry, _resolved(directory / entry.name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale_temporaries(directory / "run")
+
+
+def _replace_entry(new: Path, path: Path) -> None:
+    """Move ``new`` (a file or folder) to ``path``, copied first when ``path`` is on another file system."""
+    if os.stat(new).st_dev != os.stat(path.parent).st_dev:  # a symlinked entry pointing elsewhere
+        copy = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
+        (shutil.copytree if new.is_dir() else shutil.copy2)(new, copy)
+        _replace_entry(copy, path)
+        shutil.rmtree(copy.parent, ignore_errors=True)
+    elif new.is_dir():
+        _swap(new, path)
+    else:
+        os.replace(new, path)
 
 
 def _digest(file: Path) -> str:
@@ -103,9 +267,13 @@ def promote_best(ckpt: Path) -> None:
 
 
 def checkpoint_folder(path: str | os.PathLike) -> Path:
-    """``path``, or the copy a save into it moved aside (``.NAME.old``) when it was stopped before the swap."""
+    """``path``, or the copy a save into it moved aside (``.NAME.old``) when it was stopped before the swap.
+
+    A symlink is followed: the copy lies beside the folder it points to.
+    """
     path = Path(path)
-    old = path.with_name(f".{path.name}.old")
+    target = _resolved(path)
+    old = target.with_name(f".{target.name}.old")
     return old if not path.exists() and old.exists() else path
 
 

@@ -400,9 +400,14 @@ def _resume_option(p: argparse.ArgumentParser) -> None:
 
 
 def _checkpoints(args: argparse.Namespace) -> Path:
-    """``OUTPUT/checkpoints``; without ``--resume`` an interrupted run's checkpoints there are refused."""
+    """``OUTPUT/checkpoints``; without ``--resume`` an interrupted run's checkpoints there are refused.
+
+    So is an ``OUTPUT`` that holds other files than a kgtransfer run's, before the run trains (the save would).
+    """
+    from kgtransfer.checkpoint import check_run_folder
     from kgtransfer.errors import CheckpointError
 
+    check_run_folder(args.output)
     checkpoints = Path(args.output) / "checkpoints"
     earlier = checkpoints.exists() and any(checkpoints.iterdir())
     if not args.resume and earlier:

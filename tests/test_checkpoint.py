@@ -130,3 +130,48 @@ def test_a_save_removes_what_killed_saves_left_behind(tmp_path):
     (tmp_path / ".last.notes").mkdir()  # not a temporary name: left alone
     save_checkpoint(tmp_path / "last", {"w": torch.ones(1)}, {})
     assert sorted(p.name for p in tmp_path.iterdir()) == [".best.abcdefgh", ".last.notes", "last"]
+
+
+def test_a_checkpoint_folder_that_is_a_symlink_is_saved_where_it_points(tmp_path):
+    """The link was replaced by a real folder, and every later save failed ("Cannot call rmtree on a symbolic link")."""
+    (tmp_path / "disk" / "ckpt").mkdir(parents=True)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint").symlink_to(tmp_path / "disk" / "ckpt")
+    for epoch in range(3):
+        save_checkpoint(tmp_path / "run" / "checkpoint", {"w": torch.full((2,), float(epoch))}, {"epoch": epoch})
+    assert (tmp_path / "run" / "checkpoint").is_symlink()
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["checkpoint"]
+    assert sorted(p.name for p in (tmp_path / "disk").iterdir()) == ["ckpt"]
+    tensors, meta, _ = load_checkpoint(tmp_path / "run" / "checkpoint")
+    assert meta["epoch"] == 2 and torch.equal(tensors["w"], torch.full((2,), 2.0))
+    (tmp_path / "disk" / "ckpt").rename(tmp_path / "disk" / ".ckpt.old")  # killed between the two renames
+    assert load_checkpoint(tmp_path / "run" / "checkpoint")[1]["epoch"] == 2
+
+
+def test_a_folder_that_is_not_a_checkpoint_is_never_replaced(tmp_path):
+    """A save into a user's folder named like a checkpoint moved it aside and deleted it."""
+    from kgtransfer.errors import OutputExistsError
+
+    (tmp_path / "checkpoint" / "notes").mkdir(parents=True)
+    (tmp_path / "checkpoint" / "notes" / "thesis.tex").write_text("mine")
+    with pytest.raises(OutputExistsError, match=r"checkpoint: holds files kgtransfer did not write \(notes\)"):
+        save_checkpoint(tmp_path / "checkpoint", {"w": torch.ones(1)}, {})
+    assert (tmp_path / "checkpoint" / "notes" / "thesis.tex").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]  # no temporary left either
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(OutputExistsError, match="a file where kgtransfer writes a folder"):
+        save_checkpoint(tmp_path / "file", {"w": torch.ones(1)}, {})
+
+
+def test_tensor_files_get_the_mode_of_the_other_files(tmp_path):
+    """model.safetensors and optimizer.safetensors were 0600 while meta.json was 0644."""
+    import os
+
+    from kgtransfer.files import current_umask
+
+    model, optimizer = model_and_optimizer()
+    step(model, optimizer, 0)
+    save_training_state(tmp_path / "ckpt", model, optimizer, {"epoch": 1})
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "ckpt").iterdir()}
+    assert set(modes.values()) == {0o666 & ~current_umask()}, modes
+    assert os.stat(tmp_path / "ckpt").st_mode & 0o777 == 0o777 & ~current_umask()
