@@ -141,7 +141,7 @@ def is_run_folder(directory: str | os.PathLike) -> bool:
     """Whether ``directory`` holds a kgtransfer run.
 
     A saved one (``checkpoint/model.safetensors``), or only what a run writes with its training
-    ``checkpoints/`` (a run stopped before it was saved).
+    ``checkpoints/`` (a run stopped before it was saved; that folder holds only ``last/``, ``best/``, ...).
     """
     directory = Path(directory)
     if (checkpoint_folder(directory / "checkpoint") / "model.safetensors").is_file():
@@ -149,9 +149,18 @@ def is_run_folder(directory: str | os.PathLike) -> bool:
     if not directory.is_dir():
         return False
     entries = {p.name for p in directory.iterdir() if not _TEMPORARY.fullmatch(p.name)}
-    training = directory / "checkpoints"
-    return entries <= set(RUN_ENTRIES) and any(
-        True for pattern in ("*/model.safetensors", "*/*/model.safetensors") for _ in training.glob(pattern)
+    return entries <= set(RUN_ENTRIES) and _is_training_folder(directory / "checkpoints")
+
+
+#: what training checkpoints hold: ``last/``, ``best/``, a staged ``best.next/``, ``phaseN/`` (fine-tuning)
+_TRAINING_ENTRIES = re.compile(r"last|best|best\.next|phase\d+")
+
+
+def _is_training_folder(path: Path) -> bool:
+    """Whether ``path`` holds training checkpoints (``fit(..., checkpoint_dir=path)``) and nothing else."""
+    entries = list(path.iterdir()) if path.is_dir() else []
+    return bool(entries) and all(
+        e.is_dir() and (_TRAINING_ENTRIES.fullmatch(e.name) or _TEMPORARY.fullmatch(e.name)) for e in entries
     )
 
 

@@ -178,9 +178,8 @@ def test_a_save_into_a_folder_that_is_not_a_run_is_refused(trained, tmp_path):
     (folder / "config.json").unlink()
     (folder / "metrics.json").unlink()
     trained.save(tmp_path / "run")
-    (tmp_path / "run" / "checkpoint").rename(folder / "checkpoints")
-    (folder / "checkpoints" / "last").mkdir()
-    (folder / "checkpoints" / "model.safetensors").rename(folder / "checkpoints" / "last" / "model.safetensors")
+    (folder / "checkpoints").mkdir()
+    (tmp_path / "run" / "checkpoint").rename(folder / "checkpoints" / "last")
     with pytest.raises(OutputExistsError, match=r"split: holds files kgtransfer did not write \(train.tsv\)"):
         trained.save(folder)
     assert (folder / "checkpoint" / "notes" / "thesis.tex").read_text() == "mine: checkpoint/notes/thesis.tex"
