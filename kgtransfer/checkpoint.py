@@ -13,6 +13,7 @@ swapped in with renames, so a run killed mid-write leaves the previous checkpoin
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -393,20 +394,54 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
 
 
 def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Load the saved per-parameter state (moments, step counts) into ``optimizer``; its settings stay its own.
+
+    The learning rate, betas, weight decay... of each parameter group come from the optimizer the
+    run resumes with (built from the config that :func:`check_same_run` compared with the saved
+    one), never from the file: a value there trained with other settings than the run records. The
+    saved groups must have the optimizer's sizes; each state value must be a tensor of its
+    parameter's shape (``step``: a scalar) or a finite number (or None). Anything else raises
+    ValueError or TypeError.
+    """
+    if not isinstance(meta, dict):
+        raise TypeError(f"'optimizer' is a {type(meta).__name__}, not a table")
     expected = meta.get("tensors")
     if expected is not None:
         found = {k: list(v.shape) for k, v in tensors.items()}
+        if not isinstance(expected, dict):
+            raise TypeError(f"'tensors' is a {type(expected).__name__}, not a table")
         if found != expected:
             diff = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
             raise ValueError(f"optimizer tensors differ from the ones saved ({diff[:4]})")
+    groups = optimizer.state_dict()["param_groups"]
+    sizes = [len(g["params"]) for g in groups]
+    saved = meta.get("param_groups")
+    if not isinstance(saved, list) or [len(g["params"]) if _is_group(g) else None for g in saved] != sizes:
+        raise ValueError(f"the saved parameter groups differ from the optimizer's ({sizes} parameters per group)")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    scalars = meta.get("scalars", {})
+    if not isinstance(scalars, dict):
+        raise TypeError(f"'scalars' is a {type(scalars).__name__}, not a table")
     state: dict[int, dict] = {}
-    for name, value in tensors.items():
-        idx, key = name.split(".", 1)
+    for name, value in [*tensors.items(), *scalars.items()]:
+        idx, _, key = name.partition(".")
+        if not idx.isdigit() or int(idx) >= len(params) or not key:
+            raise ValueError(f"state {name!r} names no parameter (the optimizer has {len(params)})")
+        shape = () if key == "step" else params[int(idx)].shape  # as torch's optimizers keep them
+        if torch.is_tensor(value) and value.shape != shape:
+            raise ValueError(f"state {name!r} has shape {list(value.shape)}, expected {list(shape)}")
+        if not torch.is_tensor(value) and value is not None and not _finite_number(value):
+            raise TypeError(f"state {name!r} is {value!r}, not a number")
         state.setdefault(int(idx), {})[key] = value
-    for name, value in meta["scalars"].items():
-        idx, key = name.split(".", 1)
-        state.setdefault(int(idx), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_group(group) -> bool:
+    return isinstance(group, dict) and isinstance(group.get("params"), list)
 
 
 def save_training_state(
