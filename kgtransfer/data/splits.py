@@ -41,7 +41,6 @@ from kgtransfer.config import ConfigError
 from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsample_mask
 from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json, edge_mask
 from kgtransfer.errors import EmptySplitError
-from kgtransfer.files import atomic_open
 from kgtransfer.knowledge.graph import KnowledgeGraph, pack_rows
 from kgtransfer.knowledge.snapshots import split_roles
 
@@ -587,6 +586,8 @@ def _overlap(kg: KnowledgeGraph, roles: dict[int, int | None]) -> np.ndarray:
 
 
 def _write_tsv(path: Path, part: Triples) -> None:
+    from kgtransfer.files import atomic_open
+
     with atomic_open(path, "w", encoding="utf-8", newline="\n") as f:
         for (h, r, t), (hs, rs, ts) in zip(part.tensor.tolist(), part.labels(), strict=True):
             f.write(f"{h}\t{r}\t{t}\t{hs}\t{rs}\t{ts}\n")
