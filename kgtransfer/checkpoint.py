@@ -13,11 +13,13 @@ swapped in with renames, so a run killed mid-write leaves the previous checkpoin
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -35,12 +37,17 @@ def save_checkpoint(
     meta: dict,
     extra: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Path:
-    """Write ``tensors`` (as ``model.safetensors``), ``extra`` tensor files and ``meta.json`` atomically."""
+    """Write ``tensors`` (as ``model.safetensors``), ``extra`` tensor files and ``meta.json`` atomically.
+
+    A ``path`` that is a symlink to a folder is written where it points (the link stays). A folder
+    at ``path`` that is not a checkpoint is never replaced: :class:`~kgtransfer.errors.OutputExistsError`.
+    """
     from safetensors.torch import save_file
 
-    from kgtransfer.files import current_umask, save_json
+    from kgtransfer.files import current_umask, save_json, settle_file
 
-    path = Path(path)
+    path = _resolved(Path(path))
+    check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -48,20 +55,187 @@ def save_checkpoint(
         save_file(_contiguous(tensors), tmp / "model.safetensors")
         for name, group in (extra or {}).items():
             save_file(_contiguous(group), tmp / f"{name}.safetensors")
-        digests = {p.name: _digest(p) for p in sorted(tmp.glob("*.safetensors"))}
+        digests = {}
+        for file in sorted(tmp.glob("*.safetensors")):
+            settle_file(file)  # the mode of the other files (safetensors makes 0600), and on disk before the swap
+            digests[file.name] = _digest(file)
         save_json(tmp / "meta.json", {**meta, "digests": digests, "format": CHECKPOINT_FORMAT})
-        old = path.with_name(f".{path.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _remove_stale_temporaries(path)
     return path
+
+
+def _resolved(path: Path) -> Path:
+    """``path``, or where it points when it is a symlink: a swap renames the folder, not the link."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _swap(new: Path, path: Path) -> None:
+    """Rename the folder ``new`` to ``path``; an earlier ``path`` is moved aside (``.NAME.old``) first, then removed."""
+    old = path.with_name(f".{path.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(new, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+#: files that mark a folder as one kgtransfer wrote (a checkpoint's, a split's), so a save may replace it
+_MARKERS = ("model.safetensors", "meta.json", "split.json")
+
+
+def check_replaceable(path: Path, folder: bool = True) -> None:
+    """Refuse to replace ``path`` by a ``folder`` (else a file) unless it is absent or what kgtransfer writes there.
+
+    A folder may replace an empty folder or one kgtransfer wrote (a checkpoint's, a split's); a file
+    may replace a file.
+
+    Raises:
+        OutputExistsError: ``path`` is a file where a folder goes (or the reverse), or a folder without
+            a checkpoint's or split's files; names it and what it holds.
+    """
+    from kgtransfer.errors import OutputExistsError
+
+    if not path.exists():
+        return
+    if path.is_dir() != folder:
+        kinds = ("a file", "a folder") if folder else ("a folder", "a file")
+        raise OutputExistsError(
+            f"{path}: {kinds[0]} where kgtransfer writes {kinds[1]}; move it away or save elsewhere"
+        )
+    if not folder:
+        return
+    entries = sorted(p.name for p in path.iterdir())
+    if entries and not any((path / name).is_file() for name in _MARKERS):
+        raise OutputExistsError(
+            f"{path}: holds files kgtransfer did not write ({_listed(entries)}), which a save would delete; "
+            "move them away or save elsewhere"
+        )
+
+
+def _listed(names: list[str], most: int = 5) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+#: what a saved run holds (a link predictor's or an entity-typing run's), besides its saves' hidden temporaries
+RUN_ENTRIES = (
+    "checkpoint",
+    "checkpoints",
+    "split",
+    "config.json",
+    "metrics.json",
+    "curve.csv",
+    "curve.png",
+    "vocab.json",
+    "labels.json",
+    "split.json",
+)
+#: the temporaries of kgtransfer's saves (``mkdtemp``/``mkstemp`` names, a swap's ``.NAME.old``)
+_TEMPORARY = re.compile(r"\.[^/]+\.(?:[a-z0-9_]{8}(?:\.tmp)?|old)")
+
+
+def is_run_folder(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` holds a kgtransfer run.
+
+    A saved one (``checkpoint/model.safetensors``), or only what a run writes with its training
+    ``checkpoints/`` (a run stopped before it was saved; that folder holds only ``last/``, ``best/``, ...).
+    """
+    directory = Path(directory)
+    if (checkpoint_folder(directory / "checkpoint") / "model.safetensors").is_file():
+        return True
+    if not directory.is_dir():
+        return False
+    entries = {p.name for p in directory.iterdir() if not _TEMPORARY.fullmatch(p.name)}
+    return entries <= set(RUN_ENTRIES) and _is_training_folder(directory / "checkpoints")
+
+
+#: what training checkpoints hold: ``last/``, ``best/``, a staged ``best.next/``, ``phaseN/`` (fine-tuning)
+_TRAINING_ENTRIES = re.compile(r"last|best|best\.next|phase\d+")
+
+
+def _is_training_folder(path: Path) -> bool:
+    """Whether ``path`` holds training checkpoints (``fit(..., checkpoint_dir=path)``) and nothing else."""
+    entries = list(path.iterdir()) if path.is_dir() else []
+    return bool(entries) and all(
+        e.is_dir() and (_TRAINING_ENTRIES.fullmatch(e.name) or _TEMPORARY.fullmatch(e.name)) for e in entries
+    )
+
+
+def check_run_folder(directory: str | os.PathLike) -> None:
+    """Refuse to write a run into ``directory`` unless it is absent, empty or a kgtransfer run (:func:`is_run_folder`).
+
+    The hidden temporaries of stopped saves do not count, nor empty folders of the names a run writes.
+    Called before a run trains and before it saves.
+
+    Raises:
+        OutputExistsError: ``directory`` holds other files (names it and them).
+    """
+    from kgtransfer.errors import OutputExistsError
+
+    directory = Path(directory)
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise OutputExistsError(f"{directory}: a file, not a run folder; pass another output folder")
+    entries = sorted(p.name for p in directory.iterdir() if not _TEMPORARY.fullmatch(p.name) and not _placeholder(p))
+    if entries and not is_run_folder(directory):
+        raise OutputExistsError(
+            f"{directory}: not empty and not a kgtransfer run (holds {_listed(entries)}); a run would overwrite or "
+            "delete these files: pass a new or empty output folder, or move them away"
+        )
+
+
+def _placeholder(entry: Path) -> bool:
+    """Whether ``entry`` is an empty folder (or a link to one) named as a run's, e.g. ``checkpoint -> /big/disk``."""
+    return entry.name in RUN_ENTRIES and entry.is_dir() and not any(entry.iterdir())
+
+
+@contextmanager
+def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
+    """A temporary folder to write a run's files into; when the block ends, they replace those of ``directory``.
+
+    Nothing in ``directory`` changes until every file is written: a save stopped half way leaves the
+    earlier run there as it was (and its temporary, which the next save removes). Each entry is then
+    renamed into place (a folder's earlier copy moved aside first), ``checkpoint`` last: it records
+    what the other parts hold, so a checkpoint that is new belongs to a new run throughout. Other
+    entries of ``directory`` (the training ``checkpoints/``) stay. A symlinked entry is replaced
+    where it points.
+
+    Raises:
+        OutputExistsError: ``directory`` is not a run folder (:func:`check_run_folder`), or one of its
+            folders the run writes (``checkpoint/``, ``split/``) holds files kgtransfer did not write.
+    """
+    directory = Path(directory)
+    check_run_folder(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".run.", dir=directory))
+    try:
+        yield staging
+        entries = sorted(staging.iterdir(), key=lambda p: (p.name == "checkpoint", p.name))
+        for entry in entries:  # every check before the first rename
+            check_replaceable(_resolved(directory / entry.name), folder=entry.is_dir())
+        for entry in entries:
+            _replace_entry(entry, _resolved(directory / entry.name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale_temporaries(directory / "run")
+
+
+def _replace_entry(new: Path, path: Path) -> None:
+    """Move ``new`` (a file or folder) to ``path``, copied first when ``path`` is on another file system."""
+    if os.stat(new).st_dev != os.stat(path.parent).st_dev:  # a symlinked entry pointing elsewhere
+        copy = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
+        (shutil.copytree if new.is_dir() else shutil.copy2)(new, copy)
+        _replace_entry(copy, path)
+        shutil.rmtree(copy.parent, ignore_errors=True)
+    elif new.is_dir():
+        _swap(new, path)
+    else:
+        os.replace(new, path)
 
 
 def _digest(file: Path) -> str:
@@ -103,9 +277,13 @@ def promote_best(ckpt: Path) -> None:
 
 
 def checkpoint_folder(path: str | os.PathLike) -> Path:
-    """``path``, or the copy a save into it moved aside (``.NAME.old``) when it was stopped before the swap."""
+    """``path``, or the copy a save into it moved aside (``.NAME.old``) when it was stopped before the swap.
+
+    A symlink is followed: the copy lies beside the folder it points to.
+    """
     path = Path(path)
-    old = path.with_name(f".{path.name}.old")
+    target = _resolved(path)
+    old = target.with_name(f".{target.name}.old")
     return old if not path.exists() and old.exists() else path
 
 
@@ -216,20 +394,54 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
 
 
 def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Load the saved per-parameter state (moments, step counts) into ``optimizer``; its settings stay its own.
+
+    The learning rate, betas, weight decay... of each parameter group come from the optimizer the
+    run resumes with (built from the config that :func:`check_same_run` compared with the saved
+    one), never from the file: a value there trained with other settings than the run records. The
+    saved groups must have the optimizer's sizes; each state value must be a tensor of its
+    parameter's shape (``step``: a scalar) or a finite number (or None). Anything else raises
+    ValueError or TypeError.
+    """
+    if not isinstance(meta, dict):
+        raise TypeError(f"'optimizer' is a {type(meta).__name__}, not a table")
     expected = meta.get("tensors")
     if expected is not None:
         found = {k: list(v.shape) for k, v in tensors.items()}
+        if not isinstance(expected, dict):
+            raise TypeError(f"'tensors' is a {type(expected).__name__}, not a table")
         if found != expected:
             diff = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
             raise ValueError(f"optimizer tensors differ from the ones saved ({diff[:4]})")
+    groups = optimizer.state_dict()["param_groups"]
+    sizes = [len(g["params"]) for g in groups]
+    saved = meta.get("param_groups")
+    if not isinstance(saved, list) or [len(g["params"]) if _is_group(g) else None for g in saved] != sizes:
+        raise ValueError(f"the saved parameter groups differ from the optimizer's ({sizes} parameters per group)")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    scalars = meta.get("scalars", {})
+    if not isinstance(scalars, dict):
+        raise TypeError(f"'scalars' is a {type(scalars).__name__}, not a table")
     state: dict[int, dict] = {}
-    for name, value in tensors.items():
-        idx, key = name.split(".", 1)
+    for name, value in [*tensors.items(), *scalars.items()]:
+        idx, _, key = name.partition(".")
+        if not idx.isdigit() or int(idx) >= len(params) or not key:
+            raise ValueError(f"state {name!r} names no parameter (the optimizer has {len(params)})")
+        shape = () if key == "step" else params[int(idx)].shape  # as torch's optimizers keep them
+        if torch.is_tensor(value) and value.shape != shape:
+            raise ValueError(f"state {name!r} has shape {list(value.shape)}, expected {list(shape)}")
+        if not torch.is_tensor(value) and value is not None and not _finite_number(value):
+            raise TypeError(f"state {name!r} is {value!r}, not a number")
         state.setdefault(int(idx), {})[key] = value
-    for name, value in meta["scalars"].items():
-        idx, key = name.split(".", 1)
-        state.setdefault(int(idx), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_group(group) -> bool:
+    return isinstance(group, dict) and isinstance(group.get("params"), list)
 
 
 def save_training_state(

@@ -404,9 +404,14 @@ def _resume_option(p: argparse.ArgumentParser) -> None:
 
 
 def _checkpoints(args: argparse.Namespace) -> Path:
-    """``OUTPUT/checkpoints``; without ``--resume`` an interrupted run's checkpoints there are refused."""
+    """``OUTPUT/checkpoints``; without ``--resume`` an interrupted run's checkpoints there are refused.
+
+    So is an ``OUTPUT`` that holds other files than a kgtransfer run's, before the run trains (the save would).
+    """
+    from kgtransfer.checkpoint import check_run_folder
     from kgtransfer.errors import CheckpointError
 
+    check_run_folder(args.output)
     checkpoints = Path(args.output) / "checkpoints"
     earlier = checkpoints.exists() and any(checkpoints.iterdir())
     if not args.resume and earlier:
@@ -911,6 +916,19 @@ def _in_flags(message: str, command: argparse.ArgumentParser | None) -> str:
     return message.replace("pass format= ", "pass --format ") if "--format" in flags else message
 
 
+def _out_of_memory(e: BaseException) -> str | None:
+    """What to tell a user whose run ran out of memory (torch's allocator errors run to many lines), or None."""
+    text = str(e).strip()
+    if not isinstance(e, MemoryError) and not re.search(r"can't allocate memory|out of memory", text, re.IGNORECASE):
+        return None
+    tried = re.search(r"tried to allocate (\d+) bytes", text)
+    size = f" (a tensor of {int(tried.group(1)) / 2**30:,.1f} GiB)" if tried else ""
+    return (
+        f"out of memory{size}; lower the model's dim or layers, the batch sizes, negatives or candidates, or train "
+        "with sampled steps (mode sampled)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kgtransfer`` console script."""
     parser = build_parser()
@@ -946,6 +964,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"kgtransfer {args.command}: error: {_in_flags(str(e), commands.get(args.command))}", file=sys.stderr)
+        return 1
+    except (MemoryError, RuntimeError) as e:
+        if args.debug or not _out_of_memory(e):
+            raise
+        print(f"kgtransfer {args.command}: error: {_out_of_memory(e)}", file=sys.stderr)
         return 1
     if args.debug:
         print(f"[{time.perf_counter() - started:.2f} s]", file=sys.stderr)

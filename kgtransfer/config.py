@@ -127,6 +127,15 @@ class Config:
                 self._fail(f.name, "must be a table/dict")
 
 
+#: the largest ``ModelConfig.dim``: far above any published link-prediction model (200 to 2000), far below
+#: sizes whose tables cannot be allocated (a dim of 10**12 failed in torch's allocator with a traceback)
+MAX_DIM = 2**16
+#: the most negatives per triple (``TaskConfig.num_negatives``), as generous as :data:`MAX_DIM`
+MAX_NEGATIVES = 2**16
+#: the most entities drawn as candidates per step (``TaskConfig.random_candidates``, ``batch_candidates``)
+MAX_CANDIDATES = 2**24
+
+
 @dataclass
 class ModelConfig(Config):
     """Which encoder and decoder, and their sizes. Saved with every checkpoint.
@@ -147,7 +156,7 @@ class ModelConfig(Config):
 
     encoder: str = option("rgcn", "a registered encoder: rgcn, compgcn, embedding")
     decoder: str = option("distmult", "a registered decoder: distmult, complex, rotate, transe")
-    dim: int = option(200, "embedding and hidden size")
+    dim: int = option(200, f"embedding and hidden size (at most {MAX_DIM})")
     encoder_kwargs: dict = option({}, 'extra encoder arguments, e.g. {"num_layers": 2, "num_bases": 30}')
     decoder_kwargs: dict = option({}, "extra decoder arguments (gamma for RotatE, p for TransE)")
     dropout: float = option(0.0, "dropout on the encoder's entity representations")
@@ -166,6 +175,7 @@ class ModelConfig(Config):
         self._check_arguments("encoder_kwargs", ENCODERS[self.encoder], given=("num_nodes", "dim", "num_relations"))
         self._check_arguments("decoder_kwargs", DECODERS[self.decoder])
         self._check("dim", self.dim >= 1, "must be >= 1")
+        self._check("dim", self.dim <= MAX_DIM, f"must be <= {MAX_DIM} (tables that large do not fit in memory)")
         even = getattr(DECODERS[self.decoder], "needs_even_dim", False)
         self._check("dim", not (even and self.dim % 2), f"must be even for {self.decoder} (dim/2 complex numbers)")
         self._check("dropout", 0.0 <= self.dropout < 1.0, "must be in [0, 1)")
@@ -234,7 +244,7 @@ class TaskConfig(Config):
 
     loss: str = option("1-n", "a registered loss: 1-n (cross-entropy over all entities) or negative-sampling")
     label_smoothing: float = option(0.1, "label smoothing of the 1-n loss")
-    num_negatives: int = option(32, "negatives per positive triple (negative-sampling loss)")
+    num_negatives: int = option(32, f"negatives per positive triple (negative-sampling loss; at most {MAX_NEGATIVES})")
     regularizer: str | None = option(None, "a registered regularizer (n3, l2) on the decoder's factors; unset: none")
     regularization_weight: float = option(0.0, "weight of the regularizer")
     eval_batch_size: int = option(512, "queries ranked per evaluation batch")
@@ -265,6 +275,7 @@ class TaskConfig(Config):
         self._check_name("regularizer", REGULARIZERS, allow_none=True)
         self._check("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "must be in [0, 1)")
         self._check("num_negatives", self.num_negatives >= 1, "must be >= 1")
+        self._check("num_negatives", self.num_negatives <= MAX_NEGATIVES, f"must be <= {MAX_NEGATIVES}")
         weight = self.regularization_weight
         self._check("regularization_weight", weight >= 0 and math.isfinite(weight), "must be a number >= 0")
         self._check("eval_batch_size", self.eval_batch_size >= 1, "must be >= 1")
@@ -277,7 +288,12 @@ class TaskConfig(Config):
         self._check("fanouts", fanouts_ok, "must be a list of integers >= 1, one per layer")
         self._check("memory_budget", self.memory_budget >= 1, "must be >= 1")
         self._check("random_candidates", self.random_candidates >= 0, "must be >= 0")
-        self._check("batch_candidates", self.batch_candidates is None or self.batch_candidates >= 0, "must be >= 0")
+        self._check("random_candidates", self.random_candidates <= MAX_CANDIDATES, f"must be <= {MAX_CANDIDATES}")
+        candidates = self.batch_candidates
+        self._check("batch_candidates", candidates is None or candidates >= 0, "must be >= 0")
+        self._check(
+            "batch_candidates", candidates is None or candidates <= MAX_CANDIDATES, f"must be <= {MAX_CANDIDATES}"
+        )
         name = LOSSES.check(self.loss)
         built_in = {LOSSES.check("1-n"): True, LOSSES.check("negative-sampling"): False}  # read without importing torch
         one_to_n = built_in[name] if name in built_in else getattr(LOSSES[name], "batching", None) == "queries"

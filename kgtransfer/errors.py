@@ -72,6 +72,10 @@ class CheckpointError(KGTransferError, ValueError):
     """A checkpoint or run folder is missing a part, is corrupt, or does not fit the model; names the file."""
 
 
+class OutputExistsError(KGTransferError, FileExistsError):
+    """An output folder holds files kgtransfer did not write (not a run of its own); nothing is written there."""
+
+
 class EmptySplitError(KGTransferError, ValueError):
     """A split with nothing to train on (no training triples or nodes)."""
 

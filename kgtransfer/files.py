@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from kgtransfer.errors import FileAccessError, SourceNotFoundError
 
@@ -60,25 +63,50 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_open(path) as f:
+        f.write(data)
+
+
+@contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterator[IO]:
+    """A file object (``open``'s ``mode`` and ``kwargs``) on a temporary file beside ``path``, renamed into place.
+
+    The temporary gets an unpredictable name (:func:`tempfile.mkstemp`), is flushed and fsynced,
+    given the mode of :func:`atomic_write_bytes` and renamed over ``path`` when the block ends; an
+    exception in the block removes it and leaves ``path`` as it was.
+    """
     path = Path(os.path.realpath(path))
     if path.is_dir():
         raise FileAccessError(f"{path}: is a folder, not a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        mode = path.stat().st_mode & 0o7777
+        file_mode = path.stat().st_mode & 0o7777
     except OSError:
-        mode = 0o666 & ~current_umask()
+        file_mode = 0o666 & ~current_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # mkstemp makes 0600
+        os.chmod(tmp, file_mode)  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def settle_file(path: str | os.PathLike) -> None:
+    """Give a new file another library wrote the mode and durability of :func:`atomic_write_bytes`.
+
+    ``0666 & ~umask`` (safetensors creates ``0600``), and its bytes fsynced before it is renamed into place.
+    """
+    os.chmod(path, 0o666 & ~current_umask())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

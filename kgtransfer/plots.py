@@ -24,15 +24,21 @@ def _pyplot():
 
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as PNG to a temporary name, then rename it into place; closes the figure."""
+    """Write ``fig`` as PNG to a temporary file beside ``path``, then rename it into place; closes the figure.
+
+    The temporary has an unpredictable name and is removed when the write fails
+    (:func:`~kgtransfer.files.atomic_open`).
+    """
     import matplotlib.pyplot as plt
 
+    from kgtransfer.files import atomic_open
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_open(path) as f:
+            fig.savefig(f, format="png", dpi=110)
+    finally:
+        plt.close(fig)
     return path
 
 

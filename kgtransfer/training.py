@@ -201,12 +201,16 @@ class TrainedModel(Evaluated):
 
         Files: ``checkpoint/`` (safetensors + meta), ``metrics.json``, ``config.json`` (every config,
         the info and the transfer report), ``split/``, ``curve.csv`` and ``curve.png`` (when
-        matplotlib is installed).
+        matplotlib is installed). They are written beside the folder's files and replace them when
+        all are written (:func:`~kgtransfer.checkpoint.staged_run`): a save stopped half way leaves
+        an earlier run there whole.
+
+        Raises:
+            OutputExistsError: ``directory`` holds files that are not a kgtransfer run.
         """
-        from kgtransfer.checkpoint import save_checkpoint
+        from kgtransfer.checkpoint import save_checkpoint, staged_run
 
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         config = {
             "model": self.model_config.to_dict(),
             "train": self.train_config.to_dict(),
@@ -215,11 +219,13 @@ class TrainedModel(Evaluated):
         }
         if self.report is not None:
             config["report"] = self.report.as_dict()
-        # the split first, then the weights naming it: a save interrupted over an earlier run cannot pair them
-        self.split.save(directory / "split")
-        save_checkpoint(directory / "checkpoint", self.model.state_dict(), {**config, "split": fingerprint(self.split)})
-        save_json(directory / "config.json", config)
-        save_run_metrics(directory, {"test": scalar_metrics(self.test)}, self.fit)
+        test = scalar_metrics(self.test)  # evaluated before anything is written
+        with staged_run(directory) as folder:  # the checkpoint names its split: the two cannot come from two runs
+            self.split.save(folder / "split")
+            meta = {**config, "split": fingerprint(self.split)}
+            save_checkpoint(folder / "checkpoint", self.model.state_dict(), meta)
+            save_json(folder / "config.json", config)
+            save_run_metrics(folder, {"test": test}, self.fit)
         return directory
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import safetensors.torch
@@ -130,3 +131,104 @@ def test_a_save_removes_what_killed_saves_left_behind(tmp_path):
     (tmp_path / ".last.notes").mkdir()  # not a temporary name: left alone
     save_checkpoint(tmp_path / "last", {"w": torch.ones(1)}, {})
     assert sorted(p.name for p in tmp_path.iterdir()) == [".best.abcdefgh", ".last.notes", "last"]
+
+
+def test_a_checkpoint_folder_that_is_a_symlink_is_saved_where_it_points(tmp_path):
+    """The link was replaced by a real folder, and every later save failed ("Cannot call rmtree on a symbolic link")."""
+    (tmp_path / "disk" / "ckpt").mkdir(parents=True)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint").symlink_to(tmp_path / "disk" / "ckpt")
+    for epoch in range(3):
+        save_checkpoint(tmp_path / "run" / "checkpoint", {"w": torch.full((2,), float(epoch))}, {"epoch": epoch})
+    assert (tmp_path / "run" / "checkpoint").is_symlink()
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["checkpoint"]
+    assert sorted(p.name for p in (tmp_path / "disk").iterdir()) == ["ckpt"]
+    tensors, meta, _ = load_checkpoint(tmp_path / "run" / "checkpoint")
+    assert meta["epoch"] == 2 and torch.equal(tensors["w"], torch.full((2,), 2.0))
+    (tmp_path / "disk" / "ckpt").rename(tmp_path / "disk" / ".ckpt.old")  # killed between the two renames
+    assert load_checkpoint(tmp_path / "run" / "checkpoint")[1]["epoch"] == 2
+
+
+def test_a_folder_that_is_not_a_checkpoint_is_never_replaced(tmp_path):
+    """A save into a user's folder named like a checkpoint moved it aside and deleted it."""
+    from kgtransfer.errors import OutputExistsError
+
+    (tmp_path / "checkpoint" / "notes").mkdir(parents=True)
+    (tmp_path / "checkpoint" / "notes" / "thesis.tex").write_text("mine")
+    with pytest.raises(OutputExistsError, match=r"checkpoint: holds files kgtransfer did not write \(notes\)"):
+        save_checkpoint(tmp_path / "checkpoint", {"w": torch.ones(1)}, {})
+    assert (tmp_path / "checkpoint" / "notes" / "thesis.tex").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]  # no temporary left either
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(OutputExistsError, match="a file where kgtransfer writes a folder"):
+        save_checkpoint(tmp_path / "file", {"w": torch.ones(1)}, {})
+
+
+def test_tensor_files_get_the_mode_of_the_other_files(tmp_path):
+    """model.safetensors and optimizer.safetensors were 0600 while meta.json was 0644."""
+    import os
+
+    from kgtransfer.files import current_umask
+
+    model, optimizer = model_and_optimizer()
+    step(model, optimizer, 0)
+    save_training_state(tmp_path / "ckpt", model, optimizer, {"epoch": 1})
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "ckpt").iterdir()}
+    assert set(modes.values()) == {0o666 & ~current_umask()}, modes
+    assert os.stat(tmp_path / "ckpt").st_mode & 0o777 == 0o777 & ~current_umask()
+
+
+def test_resume_keeps_the_optimizers_own_settings_whatever_the_file_says(tmp_path):
+    """--resume loaded the saved param_groups: lr="x" crashed in Adam's kernel, lr=1e30 trained at 1e30 while the
+    error named the config's lr, betas=[0.9] failed untyped."""
+    model, optimizer = model_and_optimizer()
+    for i in range(2):
+        step(model, optimizer, i)
+    save_training_state(tmp_path / "ckpt", model, optimizer, {"epoch": 2})
+    meta_file = tmp_path / "ckpt" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    for edit in ({"lr": "x"}, {"lr": 1e30}, {"betas": [0.9]}, {"weight_decay": None}):
+        groups = [{**g, **edit} for g in meta["optimizer"]["param_groups"]]
+        meta_file.write_text(json.dumps({**meta, "optimizer": {**meta["optimizer"], "param_groups": groups}}))
+        copy, copy_opt = model_and_optimizer(seed=1)
+        load_training_state(tmp_path / "ckpt", copy, copy_opt, torch.device("cpu"))
+        group = copy_opt.param_groups[0]
+        assert (group["lr"], group["betas"], group["weight_decay"]) == (0.01, (0.8, 0.95), 1e-4), edit
+        step(copy, copy_opt, 7)
+    step(model, optimizer, 7)  # the resumed step is the uninterrupted one, bit for bit
+    for key, value in model.state_dict().items():
+        assert torch.equal(copy.state_dict()[key], value)
+
+
+def test_malformed_optimizer_state_is_a_checkpoint_error(tmp_path):
+    from kgtransfer.checkpoint import _digest
+    from kgtransfer.errors import CheckpointError
+
+    model, optimizer = model_and_optimizer()
+    step(model, optimizer, 0)
+    folder = save_training_state(tmp_path / "ckpt", model, optimizer, {"epoch": 1})
+    meta = json.loads((folder / "meta.json").read_text())
+    tensors = safetensors.torch.load_file(folder / "optimizer.safetensors")
+
+    def damaged(optimizer_meta: dict, changed: dict | None = None) -> Path:
+        case = tmp_path / f"case{len(list(tmp_path.iterdir()))}"
+        case.mkdir()
+        (case / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+        safetensors.torch.save_file(changed or tensors, case / "optimizer.safetensors")
+        digests = {**meta["digests"], "optimizer.safetensors": _digest(case / "optimizer.safetensors")}
+        (case / "meta.json").write_text(json.dumps({**meta, "digests": digests, "optimizer": optimizer_meta}))
+        return case
+
+    opt = meta["optimizer"]
+    shapes = {**opt["tensors"], "0.exp_avg": [2]}
+    for case, says in [
+        (damaged("x"), "'optimizer' is a str"),
+        (damaged({**opt, "param_groups": {}}), "groups differ from the optimizer.s \\(\\[3\\] parameters per group"),
+        (damaged({**opt, "param_groups": opt["param_groups"] * 2}), "groups differ"),
+        (damaged({**opt, "scalars": {"0.step": "x"}}), "state '0.step' is 'x', not a number"),
+        (damaged({**opt, "scalars": {"9.step": 1}}), "state '9.step' names no parameter"),
+        (damaged({**opt, "tensors": shapes}, {**tensors, "0.exp_avg": torch.ones(2)}), "'0.exp_avg' has shape \\[2\\]"),
+        (damaged(opt, {**tensors, "0.step": torch.ones(3)}), "optimizer tensors differ"),
+    ]:
+        with pytest.raises(CheckpointError, match=f"the optimizer state does not fit .*{says}"):
+            load_training_state(case, *model_and_optimizer(seed=1), torch.device("cpu"))

@@ -428,4 +428,5 @@ def test_resuming_a_finished_run_keeps_its_seconds(tmp_path):
     config = TrainConfig(epochs=2, lr=0.1, batch_size=16, eval_every=1, progress=False)
     first = fit(nn.Linear(4, 2), Slow(), config, checkpoint_dir=tmp_path)
     again = fit(nn.Linear(4, 2), Slow(), config, checkpoint_dir=tmp_path, resume=True)
-    assert first.seconds >= 0.1 and again.seconds >= first.seconds * 0.9 and again.epochs_run == 2
+    # the saved seconds leave out the last checkpoint's own write (fsynced: milliseconds to many on a busy disk)
+    assert 0.1 <= again.seconds <= first.seconds and again.epochs_run == 2

@@ -283,3 +283,29 @@ def test_errors_name_the_flag_not_the_config_field(tmp_path, capsys):
     bad.write_text("bad turtle <<\n")
     assert main(["info", str(bad)]) == 1
     assert "pass --format if it is another format" in capsys.readouterr().err
+
+
+def test_running_out_of_memory_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """`[model] dim = 10**12` or `--dim 1000000000000` printed torch's allocator traceback (now a config error);
+    sizes that pass the checks and still do not fit say so in one line."""
+    import kgtransfer as kgt
+
+    def allocate(*args, **kwargs):
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to "
+            "allocate 103079215104 bytes. Error code 12 (Cannot allocate memory)\nframe #0: ..."
+        )
+
+    rows = [f"<urn:e{i}> <urn:r{i % 2}> <urn:e{(i * 7 + 1) % 20}> .\n" for i in range(40)]
+    (tmp_path / "g.nt").write_text("".join(rows))
+    pretrain = ["pretrain", str(tmp_path / "g.nt"), "--encoder", "embedding", "--epochs", "1", "--no-progress"]
+    assert main([*pretrain, "-o", str(tmp_path / "a"), "--dim", "1000000000000"]) == 1
+    assert "kgtransfer pretrain: error: --dim: must be <= 65536" in capsys.readouterr().err
+    monkeypatch.setattr(kgt, "pretrain", allocate)
+    assert main([*pretrain, "-o", str(tmp_path / "b"), "--dim", "8"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kgtransfer pretrain: error: out of memory (a tensor of 96.0 GiB); lower the model's dim")
+    assert len(err.splitlines()) == 1
+    monkeypatch.setattr(kgt, "pretrain", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):  # other errors keep their traceback
+        main([*pretrain, "-o", str(tmp_path / "c"), "--dim", "8"])

@@ -64,3 +64,28 @@ def test_finetune_checkpoints_each_phase_and_resumes(tmp_path, capsys):
     assert main(args + ["--no-progress", "--resume"]) == 0
     assert main(args + ["--no-progress", "--resume", "--seed", "7"]) == 1
     assert "seed" in capsys.readouterr().err
+
+
+def test_pretrain_and_finetune_refuse_an_output_folder_that_is_not_a_run_before_training(tmp_path, capsys, monkeypatch):
+    """`pretrain -o DIR` overwrote the user's config.json, metrics.json, split/*.tsv and deleted DIR/checkpoint/."""
+    import kgtransfer as kgt
+
+    source = write_graph(tmp_path / "g.nt")
+    assert main(["pretrain", source, "-o", str(tmp_path / "pre"), "--epochs", "1", *FLAGS]) == 0
+    folder = tmp_path / "project"
+    (folder / "checkpoint" / "notes").mkdir(parents=True)
+    (folder / "checkpoint" / "notes" / "thesis.tex").write_text("mine")
+    (folder / "config.json").write_text("mine")
+    capsys.readouterr()
+
+    def trains(*args, **kwargs):
+        raise AssertionError("trained before refusing the output folder")
+
+    monkeypatch.setattr(kgt, "pretrain", trains)
+    monkeypatch.setattr(kgt, "finetune", trains)
+    for command in (["pretrain", source, *FLAGS], ["finetune", str(tmp_path / "pre"), source, "--no-progress"]):
+        assert main([*command, "-o", str(folder), "--epochs", "1"]) == 1
+        err = capsys.readouterr().err
+        assert f"{folder}: not empty and not a kgtransfer run (holds checkpoint, config.json)" in err, err
+    assert (folder / "checkpoint" / "notes" / "thesis.tex").read_text() == "mine"
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "config.json"]

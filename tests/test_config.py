@@ -52,6 +52,11 @@ def test_every_field_has_help_and_the_config_round_trips(cls):
         (lambda: TaskConfig(fanouts=[]), "TaskConfig.fanouts"),
         (lambda: TaskConfig(mode="sampled", loss="negative-sampling"), "TaskConfig.mode"),
         (lambda: TaskConfig(batch_candidates=64, loss="negative-sampling"), "TaskConfig.batch_candidates"),
+        # sizes torch's allocator failed on with a traceback (the CLI printed it)
+        (lambda: ModelConfig(dim=10**12), "ModelConfig.dim: must be <= 65536"),
+        (lambda: TaskConfig(num_negatives=10**12), "TaskConfig.num_negatives: must be <= 65536"),
+        (lambda: TaskConfig(random_candidates=10**12), "TaskConfig.random_candidates: must be <= 16777216"),
+        (lambda: TaskConfig(batch_candidates=10**12), "TaskConfig.batch_candidates: must be <= 16777216"),
     ],
 )
 def test_bad_values_raise_a_typed_error_naming_the_field(make, field):

@@ -62,3 +62,31 @@ def test_alpha_axis_names_the_models(figures, tmp_path):
 
 def test_plots_are_written(tmp_path):
     assert plots.learning_curves({"a": history()}, tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_a_failed_plot_write_leaves_the_old_plot_and_no_temporary(tmp_path, monkeypatch):
+    """save_figure wrote to the fixed name .curve.png.tmp.png: a failed write left it behind, and a symlink planted
+    there was written through."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends import backend_agg
+
+    (tmp_path / "curve.png").write_bytes(b"OLD PLOT")
+    (tmp_path / "victim.txt").write_text("mine")
+    (tmp_path / ".curve.png.tmp.png").symlink_to(tmp_path / "victim.txt")
+
+    def full_disk(self, target, *args, **kwargs):
+        target.write(b"\x89PNG partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(backend_agg.FigureCanvasAgg, "print_png", full_disk)
+    fig, _ = plt.subplots()
+    with pytest.raises(OSError, match="No space left"):
+        plots.save_figure(fig, tmp_path / "curve.png")
+    monkeypatch.undo()
+    assert not plt.fignum_exists(fig.number)  # closed though its write failed
+    assert (tmp_path / "curve.png").read_bytes() == b"OLD PLOT"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".curve.png.tmp.png", "curve.png", "victim.txt"]
+    fig, _ = plt.subplots()
+    plots.save_figure(fig, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG" and not (tmp_path / "curve.png").is_symlink()
+    assert (tmp_path / "victim.txt").read_text() == "mine"

@@ -194,3 +194,63 @@ def test_evaluating_an_unknown_split_is_a_typed_error_naming_the_choices(trained
     assert trained.evaluate("train")["num_triples"] == len(trained.split.train)
     with pytest.raises(KGTransferError, match="'validation'.*train, valid, test"):
         trained.evaluate("validation")
+
+
+def test_a_save_into_a_folder_that_is_not_a_run_is_refused(trained, tmp_path):
+    """config.json, metrics.json and split/train.tsv of the user's were overwritten and their checkpoint/ deleted."""
+    from kgtransfer.errors import OutputExistsError
+
+    folder = tmp_path / "project"
+    for name in ("config.json", "metrics.json", "split/train.tsv", "checkpoint/notes/thesis.tex"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(f"mine: {name}")
+    with pytest.raises(OutputExistsError, match=r"project: not empty and not a kgtransfer run \(holds checkpoint, "):
+        trained.save(folder)
+    for name in ("config.json", "metrics.json", "split/train.tsv", "checkpoint/notes/thesis.tex"):
+        assert (folder / name).read_text() == f"mine: {name}"
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "config.json", "metrics.json", "split"]
+    # beside a run's training checkpoints (which make it a run), a checkpoint/ that is none is not replaced
+    (folder / "config.json").unlink()
+    (folder / "metrics.json").unlink()
+    trained.save(tmp_path / "run")
+    (folder / "checkpoints").mkdir()
+    (tmp_path / "run" / "checkpoint").rename(folder / "checkpoints" / "last")
+    with pytest.raises(OutputExistsError, match=r"split: holds files kgtransfer did not write \(train.tsv\)"):
+        trained.save(folder)
+    assert (folder / "checkpoint" / "notes" / "thesis.tex").read_text() == "mine: checkpoint/notes/thesis.tex"
+    assert (folder / "split" / "train.tsv").read_text() == "mine: split/train.tsv"
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # nor the save's temporary
+    # an empty folder, and a run folder, are saved into
+    (tmp_path / "empty").mkdir()
+    assert kgt.TrainedModel.load(trained.save(tmp_path / "empty")).test == trained.test
+
+
+def test_a_save_stopped_half_way_leaves_the_earlier_run_whole(trained, tmp_path, monkeypatch):
+    """A save over an earlier run killed while writing split/valid.tsv left a folder that loaded as neither run."""
+    from kgtransfer.data import splits
+    from kgtransfer.training import TrainedModel
+
+    directory = trained.save(tmp_path / "run")
+    other = kgt.train(tiny_kg(), trained.model_config, replace_epochs(trained.train_config, 1), seed=2)
+    write = splits._write_tsv
+
+    def killed(path, part):
+        if path.name == "valid.tsv":
+            raise KeyboardInterrupt
+        write(path, part)
+
+    monkeypatch.setattr(splits, "_write_tsv", killed)
+    with pytest.raises(KeyboardInterrupt):
+        other.save(directory)
+    monkeypatch.undo()
+    loaded = TrainedModel.load(directory)
+    assert torch.equal(loaded.split.test.tensor, trained.split.test.tensor) and loaded.test == trained.test
+    other.save(directory)
+    assert torch.equal(TrainedModel.load(directory).split.test.tensor, other.split.test.tensor)
+    assert not [p.name for p in directory.iterdir() if p.name.startswith(".")]  # no temporary stays
+
+
+def replace_epochs(config: kgt.TrainConfig, epochs: int) -> kgt.TrainConfig:
+    from dataclasses import replace
+
+    return replace(config, epochs=epochs)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -171,14 +170,35 @@ class Split:
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Split:
-        """Read a split written by :meth:`save`; raises ValueError when ids and strings disagree."""
+        """Read a split written by :meth:`save`.
+
+        Only the parts a split has (:data:`PART_NAMES`) are read, each from its own ``NAME.tsv``.
+
+        Raises:
+            CheckpointError: a file is missing, unreadable or not what :meth:`save` writes (ids that
+                disagree with their strings, a count that differs from ``split.json``); names the file.
+        """
+        from kgtransfer.errors import CheckpointError
+
         directory = Path(directory)
-        meta = json.loads((directory / "split.json").read_text(encoding="utf-8"))
-        vocab = GraphVocab.load(directory / "vocab.json")
-        parts = {name: _read_tsv(directory / f"{name}.tsv", vocab) for name in meta["counts"]}
-        for name, part in parts.items():
-            if len(part) != meta["counts"][name]:
-                raise ValueError(f"{directory / name}.tsv has {len(part)} rows, split.json says {meta['counts'][name]}")
+        meta = _read_split_meta(directory / "split.json")
+        file = directory / "vocab.json"
+        try:
+            vocab = GraphVocab.load(file)
+        except CheckpointError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
+            raise CheckpointError(f"{file}: not a saved vocabulary ({_first_line(e)})") from None
+        parts = {}
+        for name, count in meta["counts"].items():
+            file = directory / f"{name}.tsv"
+            try:
+                parts[name] = _read_tsv(file, vocab)
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+                text = _first_line(e, typed=not isinstance(e, ValueError))
+                raise CheckpointError(text if text.startswith(str(file)) else f"{file}: {text}") from None
+            if len(parts[name]) != count:
+                raise CheckpointError(f"{file} has {len(parts[name])} rows, split.json says {count}")
         return cls(
             parts["train"],
             parts["valid"],
@@ -188,6 +208,45 @@ class Split:
             meta["info"],
             parts.get("unused"),
         )
+
+
+#: the parts a saved split may hold, each a ``NAME.tsv`` (``unused``: left out by :meth:`Split.subsample`)
+PART_NAMES = (*SPLIT_NAMES, "unused")
+
+
+def _read_split_meta(file: Path) -> dict:
+    """``split.json``, checked: its ``counts`` name the parts to read (file names), so only :data:`PART_NAMES`."""
+    from kgtransfer.errors import CheckpointError
+
+    try:
+        meta = json.loads(file.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{file}: unreadable ({_first_line(e)})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{file}: expected a JSON object, found {type(meta).__name__}")
+    version = meta.get("format", FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+        raise CheckpointError(f"{file}: split format {version!r}, this kgtransfer reads format {FORMAT_VERSION}")
+    counts = meta.get("counts")
+    if not isinstance(counts, dict) or not set(SPLIT_NAMES) <= set(counts) <= set(PART_NAMES):
+        names = sorted(counts) if isinstance(counts, dict) else counts
+        raise CheckpointError(
+            f"{file}: 'counts' must name the parts train, valid, test (and unused), got {names!r}"[:300]
+        )
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts.values()):
+        raise CheckpointError(f"{file}: 'counts' must be row counts (integers >= 0), got {counts!r}"[:300])
+    kinds = {"method": (str,), "seed": (int, type(None)), "info": (dict,)}
+    for key, types in kinds.items():
+        if not isinstance(meta.get(key), types) or isinstance(meta.get(key), bool):
+            raise CheckpointError(f"{file}: {key!r} is missing or malformed, got {meta.get(key)!r}"[:300])
+    return meta
+
+
+def _first_line(e: BaseException, typed: bool = True) -> str:
+    """The first line of an exception's message (with its type unless ``typed`` is false)."""
+    lines = str(e).strip().splitlines()
+    text = lines[0] if lines else ""
+    return (f"{type(e).__name__}: {text}" if typed else text)[:300]
 
 
 # --- link-prediction splits ---------------------------------------------------------------------
@@ -528,15 +587,11 @@ def _overlap(kg: KnowledgeGraph, roles: dict[int, int | None]) -> np.ndarray:
 
 
 def _write_tsv(path: Path, part: Triples) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for (h, r, t), (hs, rs, ts) in zip(part.tensor.tolist(), part.labels(), strict=True):
-                f.write(f"{h}\t{r}\t{t}\t{hs}\t{rs}\t{ts}\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from kgtransfer.files import atomic_open
+
+    with atomic_open(path, "w", encoding="utf-8", newline="\n") as f:
+        for (h, r, t), (hs, rs, ts) in zip(part.tensor.tolist(), part.labels(), strict=True):
+            f.write(f"{h}\t{r}\t{t}\t{hs}\t{rs}\t{ts}\n")
 
 
 def _read_tsv(path: Path, vocab: GraphVocab) -> Triples:

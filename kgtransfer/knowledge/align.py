@@ -94,13 +94,39 @@ def align(k1: KnowledgeGraph, k2: KnowledgeGraph, how) -> Alignment:
 
 
 def _as_term(value: str, where: str = "the mapping") -> str:
-    """The IRI term of a mapping value (``<iri>`` or a bare IRI); anything else is an AlignmentError."""
+    r"""The IRI term of a mapping value (``<iri>`` or a bare IRI); anything else is an AlignmentError.
+
+    The IRI is checked as an RDF parser checks it (absolute, none of ``<>"{}|^`\\``, spaces or
+    controls): it becomes a term of the merged graph, written into its files.
+    """
     value = str(value).strip()
     if not value or value == "<>":
         raise AlignmentError(f"{where}: an empty IRI")
     if value.startswith(("_:", '"')):
         raise AlignmentError(f"{where}: {value[:60]!r} is not an IRI (an alignment maps IRIs)")
-    return value if value.startswith("<") else T.iri(value)
+    inner = value[1:-1] if value.startswith("<") and value.endswith(">") else value
+    problem = _iri_problem(inner)
+    if problem:
+        shown = f"{value[:60]!r}{'...' if len(value) > 60 else ''}"
+        raise AlignmentError(f"{where}: {shown} is not a valid IRI ({problem})")
+    return T.iri(inner)
+
+
+def _iri_problem(value: str) -> str | None:
+    """Why ``value`` is not an IRI an RDF file can hold, or None."""
+    import pyoxigraph as ox
+
+    bad = T.IRI_FORBIDDEN.search(value)
+    if bad:
+        return f"it holds {bad.group()!r}"
+    try:
+        value.encode("utf-8")
+        ox.NamedNode(value)
+    except UnicodeEncodeError:
+        return "a lone surrogate is not Unicode text"
+    except ValueError as e:
+        return str(e).splitlines()[0][:100] if str(e).strip() else "rejected by the RDF parser"
+    return None
 
 
 def _pairs_from_mapping(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -108,7 +134,12 @@ def _pairs_from_mapping(items: Iterable[tuple[str, str]]) -> list[tuple[str, str
 
 
 def read_mapping(path: str | os.PathLike) -> list[tuple[str, str]]:
-    """IRI pairs from a two-column CSV or TSV file (``#`` comments and a header row allowed)."""
+    """IRI pairs from a two-column CSV or TSV file (``#`` comments and a header row allowed).
+
+    Raises:
+        AlignmentError: a row that is not two valid IRIs, a field that spans lines (an unterminated
+            quote), or text the CSV reader refuses (a field over its size limit); names ``file:line``.
+    """
     path = Path(path)
     try:
         text = read_bytes(path).decode("utf-8-sig")
@@ -116,17 +147,28 @@ def read_mapping(path: str | os.PathLike) -> list[tuple[str, str]]:
         raise AlignmentError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
     delimiter = "\t" if "\t" in text else ","
     pairs, first = [], True
-    for line_no, row in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), 1):
+    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)  # a quote left open spans lines
+    line_no = 1  # of the row read next
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as e:
+            raise AlignmentError(f"{path}:{line_no}: {e}") from None
+        if row is None:
+            break
+        where, line_no = f"{path}:{line_no}", reader.line_num + 1
+        if any("\n" in cell or "\r" in cell for cell in row):
+            raise AlignmentError(f"{where}: a field spans several lines (a quote left open?)")
         if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
             continue
         if len([cell for cell in row if cell.strip()]) != 2 or len(row) < 2:
-            raise AlignmentError(f"{path}:{line_no}: expected two IRIs, found {row!r}")
+            raise AlignmentError(f"{where}: expected two IRIs, found {row!r}"[:300])
         a, b = row[0].strip(), row[1].strip()
         if first and not _looks_like_iri(a):
             first = False
             continue  # a header row, the first one after any comments
         first = False
-        pairs.append((_as_term(a, f"{path}:{line_no}"), _as_term(b, f"{path}:{line_no}")))
+        pairs.append((_as_term(a, where), _as_term(b, where)))
     return pairs
 
 

@@ -381,14 +381,28 @@ class EntityTypingResult(Evaluated):
         ``metrics.json``, ``config.json``, ``vocab.json``, ``labels.json``, ``split.json`` (the entity
         IRIs of each part with their labels), ``curve.csv`` and ``curve.png`` (when matplotlib is
         installed). :meth:`load` reads them back. The checkpoint is written after the vocabularies,
-        labels and split and holds a digest of them, so a save stopped half way never loads as one run.
+        labels and split and holds a digest of them, so files of two runs never load as one. All are
+        written beside the folder's files and replace them when all are written
+        (:func:`~kgtransfer.checkpoint.staged_run`): a save stopped half way leaves an earlier run there whole.
+
+        Raises:
+            OutputExistsError: ``directory`` holds files that are not a kgtransfer run.
         """
-        from kgtransfer.checkpoint import save_checkpoint
-        from kgtransfer.files import save_json
-        from kgtransfer.training import save_run_metrics, scalar_metrics
+        from kgtransfer.checkpoint import staged_run
+        from kgtransfer.training import scalar_metrics
 
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        metrics = {"test": scalar_metrics(self.test), "baseline": scalar_metrics(self.baseline)}
+        with staged_run(directory) as folder:
+            self._write(folder, metrics)
+        return directory
+
+    def _write(self, directory: Path, metrics: dict) -> None:
+        """Write the run's files into the (new) folder ``directory``."""
+        from kgtransfer.checkpoint import save_checkpoint
+        from kgtransfer.files import save_json
+        from kgtransfer.training import save_run_metrics
+
         config = {
             "model": self.model_config.to_json(),
             "train": self.train_config.to_json(),
@@ -411,9 +425,7 @@ class EntityTypingResult(Evaluated):
             directory / "checkpoint", self.model.state_dict(), config, {"graph": {"triples": self.task.graph.triples}}
         )
         save_json(directory / "config.json", config)
-        metrics = {"test": scalar_metrics(self.test), "baseline": scalar_metrics(self.baseline)}
         save_run_metrics(directory, metrics, self.fit, metric=self.task.metric)
-        return directory
 
 
 #: The files of a saved typing run that its checkpoint's digest covers.

@@ -336,3 +336,51 @@ def test_a_named_graph_of_a_file_is_not_a_split(tmp_path):
     umls_like = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="umls/test")
     umls_like.serialize(saved)
     assert has_given_split(kgt.load(saved))
+
+
+@pytest.mark.parametrize(
+    "file, text, says",
+    [
+        ("split.json", "{}", r"split\.json: 'counts' must name the parts train, valid, test \(and unused\), got None"),
+        ("split.json", "[]", r"split\.json: expected a JSON object, found list"),
+        ("split.json", '{"counts": []}', r"split\.json: 'counts' must name the parts .*got \[\]"),
+        ("split.json", "{", r"split\.json: unreadable \(JSONDecodeError"),
+        ("vocab.json", "{}", r"vocab\.json: not a saved vocabulary \(KeyError"),
+        ("train.tsv", "0\t0\tx\n", r"train\.tsv: expected 6 tab-separated fields"),
+        ("test.tsv", "a\tb\tc\td\te\tf\n", r"test\.tsv: invalid literal for int"),
+    ],
+)
+def test_a_damaged_split_folder_is_a_typed_error_naming_the_file(tmp_path, file, text, says):
+    """`pretrain --split DIR` printed tracebacks: KeyError 'counts', TypeError, KeyError 'entities'."""
+    from kgtransfer.errors import CheckpointError
+
+    split = random_split(random_graph(), seed=0)
+    split.save(tmp_path / "s")
+    (tmp_path / "s" / file).write_text(text)
+    with pytest.raises(CheckpointError, match=says):
+        Split.load(tmp_path / "s")
+
+
+def test_a_split_reads_only_its_own_parts(tmp_path):
+    """split.json's counts named the files read: {"../secret": 1} read ../secret.tsv and echoed its first line."""
+    import json
+
+    from kgtransfer.errors import CheckpointError
+
+    random_split(random_graph(), seed=0).save(tmp_path / "s")
+    (tmp_path / "secret.tsv").write_text("password\n")
+    meta = json.loads((tmp_path / "s" / "split.json").read_text())
+    for counts in ({**meta["counts"], "../secret": 1}, {**meta["counts"], "train": -1}, {"train": 1, "test": 1}):
+        (tmp_path / "s" / "split.json").write_text(json.dumps({**meta, "counts": counts}))
+        with pytest.raises(CheckpointError, match=r"split\.json: 'counts' must") as info:
+            Split.load(tmp_path / "s")
+        assert "password" not in str(info.value)
+
+
+def test_split_files_get_the_usual_mode(tmp_path):
+    """The TSVs were created 0600 (mkstemp) beside 0644 JSON files."""
+    from kgtransfer.files import current_umask
+
+    random_split(random_graph(), seed=0).save(tmp_path / "s")
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "s").iterdir()}
+    assert set(modes.values()) == {0o666 & ~current_umask()}, modes

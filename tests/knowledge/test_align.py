@@ -267,3 +267,41 @@ def test_a_label_ambiguous_in_several_languages_counts_once():
     k2 = kgt.KnowledgeGraph.from_triples([(iri(K2, "y"), label, '"fan"@en'), (iri(K2, "z"), label, '"fan"')])
     alignment = kgt.align(k1, k2, "labels")
     assert alignment.mapping == {} and alignment.ambiguous == 1  # it was counted once per language
+
+
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        ('<http://a> <http://e/owns> "INJECTED" . <http://e/x>', "it holds '>'"),
+        ("http://e/a b", "it holds ' '"),
+        ("http://e/\x00", r"it holds '\\x00'"),
+        ("no-scheme", "No scheme found"),
+        ("http://e/%zz", "percent encoding"),
+        ("http://e/\ud800", "lone surrogate"),
+    ],
+)
+def test_a_mapping_value_that_is_no_valid_iri_is_refused(tmp_path, value, says):
+    """A value holding '>', quotes and spaces became a term, written as a forged triple into the merged N-Triples."""
+    k1 = kgt.KnowledgeGraph.from_triples([(iri(K1, "a"), iri(K1, "p"), iri(K1, "b"))])
+    k2 = kgt.KnowledgeGraph.from_triples([(iri(K2, "x"), iri(K1, "p"), iri(K2, "y"))])
+    with pytest.raises(AlignmentError, match=f"the mapping: .* is not a valid IRI \\(.*{says}"):
+        kgt.union(k1, k2, align={f"{K2}x": value})
+    if "\ud800" in value:
+        return
+    path = tmp_path / "map.tsv"
+    path.write_text(f"# pairs\n{K2}x\t{K2}y\n{K2}x\t{value}\n")
+    with pytest.raises(AlignmentError, match=f"map\\.tsv:3: .* is not a valid IRI \\(.*{says}"):
+        kgt.union(k1, k2, align=path)
+
+
+def test_a_mapping_file_the_csv_reader_refuses_names_the_line(graphs, tmp_path):
+    """A 200 KB field raised csv.Error untyped; a quote left open joined the next lines into one field."""
+    path = tmp_path / "map.csv"
+    path.write_text(f"{K2}Paris,{K1}Paris\n{K2}a,{K2}{'a' * 200_000}\n")
+    with pytest.raises(AlignmentError, match=r"map\.csv:2: field larger than field limit"):
+        kgt.align(*graphs, path)
+    path.write_text(f'{K2}Paris,{K1}Paris\n{K2}a,"{K2}b\n{K2}c,{K1}Paris\n')
+    with pytest.raises(AlignmentError, match=r"map\.csv:2: a field spans several lines \(a quote left open\?\)"):
+        kgt.align(*graphs, path)
+    path.write_text(f'{K2}Paris,"{K1}Paris"\n\n{K2}FranceCountry,{K1}France\n')  # quotes and line numbers
+    assert kgt.align(*graphs, path).merged == 2

@@ -451,3 +451,31 @@ def test_bookkeeping_types_stay_messages_and_are_no_leaks():
     labels = typing_labels(KnowledgeGraph.from_triples(rows))
     assert len(labels.graph) == 6 and {labels.graph.terms[o] for o in labels.graph.triples[:, 2]} == {named}
     assert len(labels.leaks) == 6 and named not in labels.leaks.terms.tolist()
+
+
+def test_a_typing_save_stopped_half_way_leaves_the_earlier_run_whole(tmp_path, monkeypatch):
+    """A typing run's files were replaced one by one: a save stopped before its checkpoint left another's split."""
+    import kgtransfer.checkpoint
+    from kgtransfer.errors import OutputExistsError
+
+    a = train_entity_typing(typed_graph(), encoder="embedding", dim=4, config=small_config(epochs=1, seed=0))
+    c = train_entity_typing(typed_graph(), encoder="embedding", dim=4, config=small_config(epochs=1, seed=1))
+    assert not torch.equal(a.split.test, c.split.test)
+    directory = a.save(tmp_path / "run")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgtransfer.checkpoint, "save_checkpoint", killed)
+    with pytest.raises(KeyboardInterrupt):
+        c.save(directory)
+    monkeypatch.undo()
+    back = EntityTypingResult.load(directory)
+    assert torch.equal(back.split.test, a.split.test) and back.test == a.test
+    c.save(directory)
+    assert torch.equal(EntityTypingResult.load(directory).split.test, c.split.test)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "labels.json").write_text("mine")
+    with pytest.raises(OutputExistsError, match=r"notes: not empty and not a kgtransfer run \(holds labels.json\)"):
+        a.save(tmp_path / "notes")
+    assert (tmp_path / "notes" / "labels.json").read_text() == "mine"
