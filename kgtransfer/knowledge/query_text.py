@@ -1,8 +1,11 @@
-"""SPARQL text, read by a tokenizer: the query form, federation, paging and where bindings go.
+r"""SPARQL text, read by a tokenizer: the query form, federation, paging and where bindings go.
 
 Only what kgtransfer needs to know before a parser runs is read here; pyoxigraph parses the query
-itself. Tokens are whole strings (short and long), IRIs, prefixed names, variables, comments,
-words and single punctuation characters, so ``PREFIX ask: <http://x/ASK>`` holds no ``ASK`` keyword.
+itself. Tokens are whole strings (short and long), IRIs, prefixed names, variables, numbers, language
+tags, comments, words and single punctuation characters, so ``PREFIX ask: <http://x/ASK>`` holds no
+``ASK`` keyword. They follow the parser's lexical rules where a difference would hide text from this
+reader: escapes in prefixed names (``ex:p\#q`` holds no comment), ``\u`` escapes in IRIs, comments
+that end at a carriage return.
 """
 
 from __future__ import annotations
@@ -20,24 +23,29 @@ _PN_CHARS_BASE = (
 _VAR_CHARS = _PN_CHARS_BASE + "_0-9\u00b7\u0300-\u036f\u203f-\u2040"
 VARNAME = re.compile(f"[{_PN_CHARS_BASE}_0-9][{_VAR_CHARS}]*")
 
+_PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"  # PN_LOCAL_ESC and PERCENT: ex:p\#q, ex:a%20b
+_LOCAL = rf"(?:[{_VAR_CHARS}:\-]|{_PLX})"
 _TOKEN = re.compile(
     r'(?P<string>"""(?:[^"\\]|\\.|"(?!""))*(?:"""|\Z)|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*(?:\'\'\'|\Z)'
-    r'|"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?)'
-    r'|(?P<iri><[^<>"{}|^`\\\x00-\x20]*>)'
-    r"|(?P<comment>#[^\n]*)"
+    r'|"(?:[^"\\\n\r]|\\.)*"?|\'(?:[^\'\\\n\r]|\\.)*\'?)'
+    r'|(?P<iri><(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>)'
+    r"|(?P<comment>#[^\r\n]*)"
     r"|(?P<space>\s+)"
     rf"|(?P<var>[?$][{_VAR_CHARS}]+)"
-    rf"|(?P<pname>(?:[{_PN_CHARS_BASE}][{_VAR_CHARS}.\-]*)?:(?:[{_VAR_CHARS}:%\\\-]|\.(?=[{_VAR_CHARS}:%]))*)"
+    rf"|(?P<pname>(?:[{_PN_CHARS_BASE}][{_VAR_CHARS}.\-]*)?:(?:{_LOCAL}|\.+(?={_LOCAL}))*)"
+    r"|(?P<number>(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    r"|(?P<langtag>@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*)"
     rf"|(?P<word>[{_PN_CHARS_BASE}_][{_VAR_CHARS}\-]*)"
     r"|(?P<other>.)",
     re.DOTALL,
 )
 FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
+_SERVICE = re.compile(r"(?:true|false)?service", re.IGNORECASE)  # SERVICE as the parser reads it, glued or not
 
 
 @dataclass(frozen=True)
 class Token:
-    """One token: its kind (string, iri, var, pname, word, other), text and start offset."""
+    """One token: its kind (string, iri, var, pname, number, langtag, word, other), text and start offset."""
 
     kind: str
     text: str
@@ -78,8 +86,20 @@ def query_form(text: str | list[Token], label: str = "query") -> str:
 
 
 def uses_service(toks: list[Token]) -> bool:
-    """Whether the query calls out to another endpoint (``SERVICE``)."""
-    return any(t.keyword == "SERVICE" for t in toks)
+    """Whether the query calls out to another endpoint (``SERVICE``).
+
+    The parser reads keywords without a word boundary, so ``SERVICESILENT<...>``, ``trueSERVICE``
+    after an object and a prefixed name before a group (``service:x { }``, read as ``SERVICE :x``)
+    count too.
+    """
+    for i, t in enumerate(toks):
+        if t.kind == "word" and _SERVICE.match(t.text):
+            return True
+        group_next = i + 1 < len(toks) and toks[i + 1].text == "{"
+        named_graph = i > 0 and toks[i - 1].keyword.endswith("GRAPH")
+        if t.kind == "pname" and group_next and not named_graph and _SERVICE.match(t.text):
+            return True
+    return False
 
 
 def _matching(toks: list[Token], i: int) -> int:

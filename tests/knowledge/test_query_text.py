@@ -9,7 +9,7 @@ from rdflib import Literal, URIRef
 
 import kgtransfer as kgt
 from kgtransfer.errors import EndpointError, SparqlQueryError
-from kgtransfer.knowledge.query_text import query_form, with_values
+from kgtransfer.knowledge.query_text import query_form, tokens, top_level_limit, with_values
 from kgtransfer.knowledge.sparql import Rows
 
 EX = "http://example.org/"
@@ -133,3 +133,36 @@ def test_with_values_places_the_row_first_in_the_where_group():
     text = with_values("SELECT ?s WHERE { ?s ?p ?o } VALUES ?s { <urn:a> }", {"o": "<urn:b>"})
     assert text.index("VALUES (?o)") < text.index("?s ?p ?o")
     assert text.rstrip().endswith("VALUES ?s { <urn:a> }")
+
+
+CLOSED = "http://127.0.0.1:1/"  # nothing listens: a query that got past the check would fail differently
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        f"{{ ?s ex:p\\#q ?o }} UNION {{ SERVICE <{CLOSED}> {{ ?s ?p ?o }} }}",  # an escape, not a comment
+        f"?s ex:a\\'b ?o . SERVICE <{CLOSED}> {{ ?s ?p ?o }}",  # an escape, not a string
+        f"?s ex:a%20b ?o . SERVICE <{CLOSED}> {{ ?s ?p ?o }}",
+        f"?s ?p ?o # a comment ends at a carriage return\rSERVICE <{CLOSED}> {{ ?s ?p ?o }}",
+        f"?s <http://example.org/\\u0041#> ?o . SERVICE <{CLOSED}> {{ ?s ?p ?o }}",  # \\u in an IRI
+        f"SERVICESILENT<{CLOSED}> {{ ?s ?p ?o }}",  # keywords need no space between them
+        "service:x { ?s ?p ?o }",  # SERVICE :x
+    ],
+)
+def test_service_however_spelled_is_refused_locally(people, where):
+    query = f"PREFIX : <{CLOSED}>\n{PREFIXES}SELECT * {{ {where} }}"
+    with pytest.raises(SparqlQueryError, match="federation=True"):
+        kgt.sparql(query, people)
+
+
+def test_words_like_service_are_no_service_call(people):
+    prefixes = "PREFIX service: <http://example.org/>\nPREFIX ex: <http://example.org/>\n"
+    for where in ["?s service:knows ?o", "?s ex:customerService ?o", "GRAPH service:g { ?s ?p ?o }"]:
+        assert kgt.sparql(f"{prefixes}SELECT * {{ {where} }}", people) == []
+
+
+def test_tokens_follow_the_parser():
+    assert [t.text for t in tokens("?s ex:p\\#q ?o # c")] == ["?s", "ex:p\\#q", "?o"]
+    assert [t.kind for t in tokens('"x"@en-GB 1.5e3 <http://x/\\u0041>')] == ["string", "langtag", "number", "iri"]
+    assert top_level_limit(tokens("SELECT * { ?s ?p ?o } LIMIT 20000")) == 20000
