@@ -3,8 +3,9 @@
 The parsers kgtransfer uses (pyoxigraph's JSON-LD, RDF/XML and SPARQL parsers) recurse on nested
 structures: a JSON-LD document 3,500 objects deep or a query with 5,000 nested parentheses
 overflows the C stack and kills the interpreter, and JSON-LD memory grows quadratically with depth.
-So each text is scanned first by a cheap linear scanner that skips strings, IRIs and comments and
-counts how deep brackets (or XML elements) nest; past the limit a typed error names the input.
+So each text is scanned first by a cheap linear scanner that skips strings (and for SPARQL, the
+query tokenizer's IRIs and comments) and counts how deep brackets (or XML elements) nest; past the
+limit a typed error names the input.
 
 RDF/XML may declare entities in its DTD; each ``&name;`` expands to its (recursively expanded)
 value, so a 673-byte file can expand to gigabytes. :func:`check_xml_entities` computes the
@@ -15,6 +16,7 @@ grow past :data:`MAX_ENTITY_EXPANSION` bytes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 MAX_DEPTH = {"sparql": 256, "jsonld": 256, "rdfxml": 1000}
 MAX_ENTITY_EXPANSION = 16 * 1024 * 1024
@@ -29,11 +31,6 @@ class DepthError(ValueError):
         super().__init__(f"nested more than {depth} levels deep (line {line})")
 
 
-_SPARQL = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*(?:"""|$)|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*(?:\'\'\'|$)'
-    r'|"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?|<[^<>"{}|^`\\\x00-\x20]*>|#[^\n]*|[(\[{]|[)\]}]',
-    re.DOTALL,
-)
 _JSON = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[{]|[\]}]', re.DOTALL)
 _XML = re.compile(
     r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)|<![^>]*>|<\?.*?(?:\?>|$)"
@@ -47,10 +44,11 @@ def _line(text: str, offset: int) -> int:
 
 
 def check_depth(text: str, kind: str) -> None:
-    """Raise :class:`DepthError` when brackets (``kind`` sparql, jsonld) or elements (rdfxml) nest too deep.
+    """Raise :class:`DepthError` when brackets (``kind`` jsonld) or elements (rdfxml) nest too deep.
 
-    Strings, IRIs and comments are skipped, so a ``(`` inside a literal never counts. Unbalanced
-    input is left for the parser to report.
+    Strings are skipped, so a ``[`` inside a JSON string never counts. Unbalanced input is left for
+    the parser to report. SPARQL is counted on its tokens (see
+    :func:`kgtransfer.knowledge.query_text.check_nesting`).
     """
     limit = MAX_DEPTH[kind]
     if kind == "rdfxml":
@@ -65,19 +63,20 @@ def check_depth(text: str, kind: str) -> None:
             if depth > limit:
                 raise DepthError(limit, m.start(), _line(text, m.start()))
         return
-    opening = text.count("(") + text.count("[") + text.count("{")
-    if opening <= limit:
+    check_brackets(text, ((m.group(), m.start()) for m in _JSON.finditer(text)), limit)
+
+
+def check_brackets(text: str, marks: Iterable[tuple[str, int]], limit: int) -> None:
+    """Raise :class:`DepthError` when the brackets among ``marks`` (``(text, offset)`` pairs) nest past ``limit``."""
+    if text.count("(") + text.count("[") + text.count("{") <= limit:
         return
     depth = 0
-    for m in (_SPARQL if kind == "sparql" else _JSON).finditer(text):
-        c = m.group()
-        if len(c) != 1:
-            continue
-        if c in "([{":
+    for c, at in marks:
+        if c in ("(", "[", "{"):
             depth += 1
             if depth > limit:
-                raise DepthError(limit, m.start(), _line(text, m.start()))
-        else:
+                raise DepthError(limit, at, _line(text, at))
+        elif c in (")", "]", "}"):
             depth = max(depth - 1, 0)
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from kgtransfer.errors import SparqlQueryError
-from kgtransfer.knowledge.limits import DepthError, check_depth
+from kgtransfer.knowledge.limits import MAX_DEPTH, DepthError, check_brackets
 
 _PN_CHARS_BASE = (
     "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d"
@@ -41,6 +41,9 @@ _TOKEN = re.compile(
 )
 FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 _SERVICE = re.compile(r"(?:true|false)?service", re.IGNORECASE)  # SERVICE as the parser reads it, glued or not
+_FILTER = re.compile(r"(?:true|false)?filter", re.IGNORECASE)
+_FILTER_OR_BIND = re.compile(r"(?:true|false)?(?:filter|bind)", re.IGNORECASE)
+_EXPRESSION, _GROUP, _SELECT = "expression", "group", "select"  # what a bracket holds
 
 
 @dataclass(frozen=True)
@@ -58,20 +61,78 @@ class Token:
 
 
 def tokens(text: str) -> list[Token]:
-    """The tokens of ``text`` without whitespace and comments."""
-    return [
-        Token(m.lastgroup, m.group(), m.start())
-        for m in _TOKEN.finditer(text)
-        if m.lastgroup not in ("space", "comment")
-    ]
+    """The tokens of ``text`` without whitespace and comments.
+
+    After an operand inside an expression, ``<`` is the less-than operator, as the parser reads it,
+    even where an IRI could start (``FILTER(?a<(?b)>?c)``). If that IRI would hold ``#`` or ``'`` (a
+    comment or a string to the parser), the ``<`` is an ``ambiguous`` token: :func:`check_nesting`
+    refuses it.
+    """
+    out: list[Token] = []
+    opened: list[str] = []  # what each open bracket holds
+    at = 0
+    while at < len(text):
+        m = _TOKEN.match(text, at)
+        kind, word = m.lastgroup, m.group()
+        if kind == "iri" and opened and opened[-1] == _EXPRESSION and out and _ends_operand(out[-1]):
+            kind, word = ("ambiguous" if "#" in word or "'" in word else "other"), "<"
+        at = m.start() + len(word)
+        if kind in ("space", "comment"):
+            continue
+        if kind == "other" and word in "([{":
+            opened.append(_paren(opened, out) if word == "(" else _GROUP)
+        elif kind == "other" and word in ")]}":
+            del opened[-1:]
+        elif kind == "word" and opened and out and out[-1].text == "{" and word.upper().startswith("SELECT"):
+            opened[-1] = _SELECT  # a sub-SELECT: its projection and modifiers hold expressions
+        out.append(Token(kind, word, m.start()))
+    return out
+
+
+def _paren(opened: list[str], before: list[Token]) -> str:
+    """What a ``(`` opens: an expression, or in a group a list (collection, path, ``VALUES`` names or row).
+
+    Only ``FILTER`` and ``BIND`` start an expression in a group; the parser reads keywords without a
+    word boundary, so ``FILTERregex(`` and ``FILTERex:f(`` (``FILTER ex:f(``) do too.
+    """
+    if not opened or opened[-1] != _GROUP:
+        return _EXPRESSION  # in an expression, a SELECT clause, GROUP BY, ORDER BY or HAVING
+    prev = before[-1] if before else None
+    ahead = before[-2] if len(before) > 1 else None
+    if prev is not None and prev.kind == "word" and _FILTER_OR_BIND.match(prev.text):
+        return _EXPRESSION
+    if prev is not None and prev.kind == "pname" and _FILTER.match(prev.text):
+        return _EXPRESSION
+    if prev is not None and prev.kind in ("word", "iri", "pname") and ahead is not None and ahead.kind == "word":
+        return _EXPRESSION if _FILTER.match(ahead.text) else _GROUP  # FILTER regex(, FILTER <f>(
+    return _GROUP
+
+
+def _ends_operand(t: Token) -> bool:
+    """Whether an expression may end with ``t`` (a term, ``)``, ``true``, ``false``)."""
+    if t.kind in ("var", "string", "number", "iri", "pname", "langtag"):
+        return True
+    return t.text == ")" if t.kind == "other" else t.kind == "word" and t.text.lower().endswith(("true", "false"))
 
 
 def check_nesting(text: str, label: str) -> None:
-    """Refuse a query nested deeper than the parser can take (it would overflow the C stack)."""
+    """Refuse a query nested deeper than the parser can take (it would overflow the C stack).
+
+    Brackets are counted on :func:`tokens`, the reader every other check uses. A ``<`` that this
+    reader and the parser could read apart (less-than, or an IRI holding ``#`` or ``'``) is refused too.
+    """
+    toks = tokens(text)
     try:
-        check_depth(text, "sparql")
+        check_brackets(text, ((t.text, t.start) for t in toks if t.kind == "other"), MAX_DEPTH["sparql"])
     except DepthError as e:
         raise SparqlQueryError(f"{label}: {e}") from None
+    for t in toks:
+        if t.kind == "ambiguous":
+            line = text.count("\n", 0, t.start) + 1
+            raise SparqlQueryError(
+                f"{label}: '<' on line {line} follows an operand, so it compares (less-than), yet an IRI with "
+                "'#' or \"'\" could start there; put a space after a less-than '<'"
+            )
 
 
 def query_form(text: str | list[Token], label: str = "query") -> str:

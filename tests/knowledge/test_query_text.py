@@ -166,3 +166,30 @@ def test_tokens_follow_the_parser():
     assert [t.text for t in tokens("?s ex:p\\#q ?o # c")] == ["?s", "ex:p\\#q", "?o"]
     assert [t.kind for t in tokens('"x"@en-GB 1.5e3 <http://x/\\u0041>')] == ["string", "langtag", "number", "iri"]
     assert top_level_limit(tokens("SELECT * { ?s ?p ?o } LIMIT 20000")) == 20000
+
+
+DEEP = "(" * 300 + "1" + ")" * 300
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        f"?s ex:a\\' ?o FILTER{DEEP}",  # an escaped quote starts no string
+        f"?s ?p ?o FILTER(?s<{DEEP}>?o)",  # after an operand, '<' compares: no IRI
+        f"{{ SELECT (?s<{DEEP}>?o AS ?x) {{ ?s ?p ?o }} }}",  # the same in a sub-SELECT's projection
+        f"?s ?p ?o FILTERregex(?s<{DEEP}>?o, 'x')",  # FILTER regex, glued
+    ],
+)
+def test_nesting_is_counted_as_the_parser_reads_it(people, where):
+    for source in (people, "http://127.0.0.1:9/sparql"):
+        with pytest.raises(SparqlQueryError, match="nested more than"):
+            kgt.sparql(f"{PREFIXES}SELECT * {{ {where} }}", source)
+
+
+def test_less_than_without_spaces(people):
+    rows = kgt.sparql("SELECT ?a ?b { VALUES (?a ?b) { (1 2) (3 2) } FILTER(?a<?b&&?b>?a) }", people)
+    assert [(int(r["a"]), int(r["b"])) for r in rows] == [(1, 2)]
+    values = "VALUES (?a ?b) { (<http://x/#a> <http://x/#b>) } ?s ex:p (<http://x/#a> <http://x/#b>)"
+    assert kgt.sparql(f"{PREFIXES}SELECT * {{ {values} }}", people) == []
+    with pytest.raises(SparqlQueryError, match="put a space after a less-than"):  # '<ex:b#>' or '?a < ex:b' # ...
+        kgt.sparql(f"{PREFIXES}SELECT * {{ ?a ?p ?o FILTER(?a<ex:b#>\n) }}", people)
