@@ -268,3 +268,35 @@ def with_page(text: str, size: int, offset: int) -> str:
         elif depth == 0 and t.keyword == "VALUES":
             return f"{text[: t.start]}\nLIMIT {int(size)} OFFSET {int(offset)}\n{text[t.start :]}"
     return f"{text.rstrip()}\nLIMIT {int(size)} OFFSET {int(offset)}\n"
+
+
+NOTHING = " FILTER(false) "
+"""What :func:`emptied` puts first in each group."""
+
+
+def emptied(text: str) -> tuple[str, list[int]]:
+    """``text`` with ``FILTER(false)`` first in every group pattern, and the offsets in ``text`` where it went.
+
+    pyoxigraph's optimizer drops a group whose filter is always false before it evaluates anything
+    in it (a ``SERVICE`` call, a sort), so the emptied query can be parsed without running it.
+    ``CONSTRUCT`` templates, ``VALUES`` rows, annotations (``{|``), the group of a sub-``SELECT``
+    (its own ``WHERE`` group is emptied) and ``CONSTRUCT WHERE { }`` (triples only) stay as they are.
+    """
+    toks = tokens(text)
+    at: list[int] = []
+    rows_next = False  # the next { holds VALUES rows
+    for i, t in enumerate(toks):
+        rows_next = rows_next or t.keyword.endswith("VALUES")
+        if t.kind != "other" or t.text != "{":
+            continue
+        before = [toks[j].keyword for j in (i - 2, i - 1) if j >= 0]
+        after = toks[i + 1] if i + 1 < len(toks) else None
+        template = before[-1:] == ["CONSTRUCT"] or before == ["CONSTRUCT", "WHERE"]
+        annotation = after is not None and after.text == "|" and after.start == t.start + 1
+        inner = annotation or (after is not None and after.keyword.startswith("SELECT"))
+        if not (rows_next or template or inner):
+            at.append(t.start + 1)
+        rows_next = False
+    for offset in reversed(at):
+        text = text[:offset] + NOTHING + text[offset:]
+    return text, at
