@@ -80,7 +80,17 @@ def check_brackets(text: str, marks: Iterable[tuple[str, int]], limit: int) -> N
             depth = max(depth - 1, 0)
 
 
-_ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s+)?([^\s%;]+)\s+(?:(SYSTEM|PUBLIC)\b[^>]*|\"([^\"]*)\"|'([^']*)')\s*>")
+_NAME_START = (
+    ":A-Z_a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d\u2070-\u218f"
+    "\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
+)
+XML_NAME = re.compile(f"[{_NAME_START}][{_NAME_START}\\-.0-9\u00b7\u0300-\u036f\u203f-\u2040]*")
+"""An XML ``Name`` (what an entity may be called)."""
+MAX_ENTITY_NESTING = 8
+"""Levels entity values may refer to other entities (``&owl;`` in ``&owl;Class``-style values is one)."""
+_ENTITY_DECL = re.compile(  # the name runs to ASCII white space, as pyoxigraph reads it
+    r"<!ENTITY[ \t\r\n\f]*(?:%[ \t\r\n\f]*)?([^ \t\r\n\f]+)[ \t\r\n\f]*(?:\"([^\"]*)\"|'([^']*)')?"
+)
 _ENTITY_REF = re.compile(r"[&%]([^\s&%;<>\"']+);")
 
 
@@ -88,14 +98,25 @@ def check_xml_entities(text: str) -> None:
     """Raise ValueError when the document's entity references would expand past the limit.
 
     The expanded size of each declared entity is computed from its value (a reference counts as
-    the size of what it names); a cycle or a reference total above :data:`MAX_ENTITY_EXPANSION`
-    bytes is refused. Documents without a DTD pass at once.
+    the size of what it names); a cycle, references nested more than :data:`MAX_ENTITY_NESTING`
+    levels, or a reference total above :data:`MAX_ENTITY_EXPANSION` bytes is refused. Parsers read
+    a DTD differently (pyoxigraph keeps an entity's last declaration, XML its first, and pyoxigraph
+    reads declarations inside comments too), so every ``<!ENTITY`` in the text counts, at its
+    largest declaration, and a name that is not an XML name is refused. Documents without a DTD
+    pass at once.
     """
     if "<!ENTITY" not in text:
         return
-    values = {}
-    for m in _ENTITY_DECL.finditer(text):
-        values.setdefault(m.group(2), m.group(4) if m.group(4) is not None else (m.group(5) or ""))
+    values: dict[str, list[str]] = {}  # every declaration of each name
+    at = text.find("<!ENTITY")
+    while at >= 0:  # each declaration read where it starts: one may hide in another's value or a comment
+        m = _ENTITY_DECL.match(text, at)
+        if m is not None:
+            name, value = m.group(1), m.group(2) if m.group(2) is not None else (m.group(3) or "")
+            if not XML_NAME.fullmatch(name):
+                raise ValueError(f"entity name {name[:40]!r} is not an XML name")
+            values.setdefault(name, []).append(value)
+        at = text.find("<!ENTITY", at + 1)
     sizes: dict[str, int] = {}
 
     def size(name: str, stack: tuple = ()) -> int:
@@ -103,16 +124,18 @@ def check_xml_entities(text: str) -> None:
             return sizes[name]
         if name in stack:
             raise ValueError(f"entity {name!r} refers to itself")
-        if len(stack) > 64:
-            raise ValueError(f"entity {name!r}: entity references nest more than 64 levels deep")
-        value = values.get(name, "")
-        total = len(value)
-        for ref in _ENTITY_REF.findall(value):
-            total += size(ref, (*stack, name)) if ref in values else 0
-            if total > MAX_ENTITY_EXPANSION:
-                break
-        sizes[name] = total
-        return total
+        if len(stack) >= MAX_ENTITY_NESTING:
+            raise ValueError(f"entity {name!r}: entity references nest more than {MAX_ENTITY_NESTING} levels deep")
+        largest = 0
+        for value in values.get(name, ()):
+            total = len(value)
+            for ref in _ENTITY_REF.findall(value):
+                total += size(ref, (*stack, name)) if ref in values else 0
+                if total > MAX_ENTITY_EXPANSION:
+                    break
+            largest = max(largest, total)
+        sizes[name] = largest
+        return largest
 
     body_start = text.find("]>")
     grown = 0

@@ -11,7 +11,7 @@ import pytest
 from rdflib import BNode
 
 import kgtransfer as kgt
-from kgtransfer.errors import EndpointError
+from kgtransfer.errors import EndpointError, RDFSyntaxError
 
 SELECT = "SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s"
 ONE_ROW = json.dumps(
@@ -207,3 +207,19 @@ def test_paging_stops_when_the_server_ignores_offset():
 def test_bad_urls_are_typed(url):
     with pytest.raises(EndpointError):
         kgt.sparql("ASK {}", url, retries=0, timeout=2)
+
+
+def test_an_rdfxml_answer_is_checked_like_a_file():
+    decl = (
+        '<!ENTITY a "'
+        + "x" * 1000
+        + '">'
+        + "".join(f'<!ENTITY a{i} "{"&a;" if i == 1 else f"&a{i - 1};" * 10}">' for i in range(1, 6))
+    )
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE r [{decl.replace("a", "a%")}]><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="urn:s">'
+        "<rdf:value>&a%5;</rdf:value></rdf:Description></rdf:RDF>"
+    ).encode()
+    with raw_server(answer(body, "application/rdf+xml")) as (url, _), pytest.raises(RDFSyntaxError, match="XML name"):
+        kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", url, retries=0)
