@@ -223,3 +223,16 @@ def test_an_rdfxml_answer_is_checked_like_a_file():
     ).encode()
     with raw_server(answer(body, "application/rdf+xml")) as (url, _), pytest.raises(RDFSyntaxError, match="XML name"):
         kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", url, retries=0)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_refused_with_the_new_url(status):
+    def moved(conn, _request):
+        head = f"HTTP/1.1 {status} Moved\r\nLocation: /new-endpoint\r\nContent-Length: 0\r\nConnection: close\r\n"
+        conn.sendall(f"{head}\r\n".encode())
+
+    with raw_server(moved) as (url, count):
+        new = url.replace("/sparql", "/new-endpoint")
+        with pytest.raises(EndpointError, match=f"HTTP {status} .*moved to {new}; use this URL"):
+            kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", url, retries=2)
+        assert count[0] == 1  # not sent on as a GET without the query, not retried
