@@ -18,6 +18,7 @@ labels (any string it likes) are relabelled ``_:r<i>`` and a malformed body is a
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import time
@@ -249,9 +250,34 @@ def _json(body: bytes, endpoint: str, label: str):
         ) from None
 
 
-def _xml(body: bytes, endpoint: str, label: str):
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+class _RootElement(Exception):
+    """The root element starts: the prolog, where a DTD would be, is read."""
+
+
+def _refuse_dtd(body: bytes, endpoint: str, label: str) -> None:
+    """Refuse an XML answer that declares a DTD (its entities could expand to gigabytes).
+
+    expat reads the prolog in the document's own encoding (a byte search misses ``<!DOCTYPE`` in
+    UTF-16) and stops where the root element starts.
+    """
+    import xml.parsers.expat
+
+    def dtd(*_):
         raise EndpointError(f"{endpoint}: the XML answer to {label} declares a DTD; refused")
+
+    def root(*_):
+        raise _RootElement
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = dtd
+    parser.StartElementHandler = root
+    with contextlib.suppress(_RootElement, xml.parsers.expat.ExpatError, ValueError):  # malformed: said when read
+        parser.Parse(body, True)
+
+
+def _xml(body: bytes, endpoint: str, label: str):
+    _refuse_dtd(body, endpoint, label)
     try:
         return ET.fromstring(body)
     except (ET.ParseError, ValueError) as e:

@@ -236,3 +236,16 @@ def test_a_redirect_is_refused_with_the_new_url(status):
         with pytest.raises(EndpointError, match=f"HTTP {status} .*moved to {new}; use this URL"):
             kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", url, retries=2)
         assert count[0] == 1  # not sent on as a GET without the query, not retried
+
+
+@pytest.mark.parametrize("codec,declared", [("utf-8", "UTF-8"), ("utf-16", "UTF-16"), ("utf-16-be", "UTF-16BE")])
+def test_xml_results_with_a_dtd_are_refused_in_any_encoding(codec, declared):
+    entities = '<!ENTITY a "' + "A" * 1000 + '"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    body = (
+        f'<?xml version="1.0" encoding="{declared}"?><!DOCTYPE sparql [{entities}]>'
+        "<sparql xmlns='http://www.w3.org/2005/sparql-results#'><head><variable name='s'/></head><results>"
+        "<result><binding name='s'><literal>&b;</literal></binding></result></results></sparql>"
+    ).encode(codec)
+    xml = answer(body, "application/sparql-results+xml")
+    with raw_server(xml) as (url, _), pytest.raises(EndpointError, match="declares a DTD"):
+        kgt.sparql(SELECT, url, retries=0)
