@@ -6,9 +6,11 @@ timeout per byte. Connecting waits at most :data:`CONNECT_TIMEOUT` seconds, the 
 the deadline allows (a query may run for minutes before its first byte); a body larger than
 ``max_bytes`` is refused; connection errors and 5xx answers are retried ``retries`` times with
 exponential backoff (or after the server's ``Retry-After``), while time is left; so are 429 (too many
-requests) answers. A server's word that it cut the answer (Virtuoso's ``X-SPARQL-MaxRows``) comes back
-with the body (:class:`Answer`). Every failure becomes an :class:`EndpointError` (or a
-:class:`SparqlQueryError` when the server rejects the query) naming the endpoint.
+requests) answers. A redirect is refused, naming the new URL: urllib would send the POST on as a
+GET without the query, and the answer to that would pass for the query's. A server's word that it
+cut the answer (Virtuoso's ``X-SPARQL-MaxRows``) comes back with the body (:class:`Answer`). Every
+failure becomes an :class:`EndpointError` (or a :class:`SparqlQueryError` when the server rejects
+the query) naming the endpoint.
 
 SPARQL JSON and XML results are read here rather than by pyoxigraph, so a server's blank-node
 labels (any string it likes) are relabelled ``_:r<i>`` and a malformed body is a typed error.
@@ -16,6 +18,7 @@ labels (any string it likes) are relabelled ``_:r<i>`` and a malformed body is a
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import time
@@ -79,6 +82,12 @@ def post(
         except (EndpointError, SparqlQueryError):
             raise
         except urllib.error.HTTPError as e:
+            if 300 <= e.code < 400:
+                moved = urllib.parse.urljoin(endpoint, (e.headers.get("Location", "") if e.headers else "") or "")
+                raise EndpointError(
+                    f"{endpoint}: HTTP {e.code} for {label}: the endpoint moved to {moved}; use this URL "
+                    "(redirects are not followed: they would drop the query)"
+                ) from None
             body = _error_body(e)
             if e.code in (400, 422) or (e.code < 500 and "syntax" in body.lower()):
                 raise SparqlQueryError(f"{label}: {endpoint} rejected the query (HTTP {e.code}): {body}") from None
@@ -132,7 +141,14 @@ class _HTTPSHandler(_Patient, urllib.request.HTTPSHandler):
     pass
 
 
-_OPENER = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib would send a POST on as a GET without the query (301, 302, 303)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102
+        return None  # the 3xx becomes an HTTPError, refused in post()
+
+
+_OPENER = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler, _NoRedirect)
 
 
 def _attempt(request, endpoint: str, deadline: Deadline, label: str, max_bytes: int) -> Answer:
@@ -234,9 +250,34 @@ def _json(body: bytes, endpoint: str, label: str):
         ) from None
 
 
-def _xml(body: bytes, endpoint: str, label: str):
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+class _RootElement(Exception):
+    """The root element starts: the prolog, where a DTD would be, is read."""
+
+
+def _refuse_dtd(body: bytes, endpoint: str, label: str) -> None:
+    """Refuse an XML answer that declares a DTD (its entities could expand to gigabytes).
+
+    expat reads the prolog in the document's own encoding (a byte search misses ``<!DOCTYPE`` in
+    UTF-16) and stops where the root element starts.
+    """
+    import xml.parsers.expat
+
+    def dtd(*_):
         raise EndpointError(f"{endpoint}: the XML answer to {label} declares a DTD; refused")
+
+    def root(*_):
+        raise _RootElement
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = dtd
+    parser.StartElementHandler = root
+    with contextlib.suppress(_RootElement, xml.parsers.expat.ExpatError, ValueError):  # malformed: said when read
+        parser.Parse(body, True)
+
+
+def _xml(body: bytes, endpoint: str, label: str):
+    _refuse_dtd(body, endpoint, label)
     try:
         return ET.fromstring(body)
     except (ET.ParseError, ValueError) as e:

@@ -132,6 +132,8 @@ def parse(
         raise RDFSyntaxError(_explained(str(e)), source) from None
     except MemoryError:
         raise RDFSyntaxError("a term or the document is too large to parse in memory", source) from None
+    if format == "rdfxml":
+        _check_well_formed(data, source)
     _refuse_triple_terms(index, source)
     objects = list(index)
     used = np.zeros(len(objects), dtype=bool)
@@ -178,6 +180,35 @@ def _check_limits(data: bytes, format: str, source: str) -> None:
         raise RDFSyntaxError(str(e).split(" (line")[0], source, e.line) from None
     except ValueError as e:
         raise RDFSyntaxError(str(e), source) from None
+
+
+def _check_well_formed(data: bytes, source: str) -> None:
+    """Refuse RDF/XML that is not well-formed XML, above all a file cut short.
+
+    pyoxigraph gives the triples read before the end of the input even when elements are still
+    open, so a truncated download would load as part of its graph. expat reads the document whole
+    (external and parameter entities off; entity expansion was bounded before pyoxigraph ran): 0.4 s
+    more to load 48 MB of RDF/XML in 4.5 s.
+    """
+    import xml.parsers.expat
+    from xml.parsers.expat import errors
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(data, True)
+    except xml.parsers.expat.ExpatError as e:
+        says = errors.messages[e.code]
+        message = f"not well-formed XML ({says})"
+        ended = (  # the input ended inside an element, a tag, a CDATA section or a character
+            errors.XML_ERROR_NO_ELEMENTS,
+            errors.XML_ERROR_UNCLOSED_TOKEN,
+            errors.XML_ERROR_UNCLOSED_CDATA_SECTION,
+            errors.XML_ERROR_PARTIAL_CHAR,
+        )
+        if says in ended:
+            message += ": the document ends before its elements close; was it cut short?"
+        raise RDFSyntaxError(message, source, e.lineno, e.offset + 1) from None
 
 
 def _xml_location(data: bytes, message: str) -> tuple[int | None, int | None]:

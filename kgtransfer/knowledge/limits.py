@@ -3,8 +3,9 @@
 The parsers kgtransfer uses (pyoxigraph's JSON-LD, RDF/XML and SPARQL parsers) recurse on nested
 structures: a JSON-LD document 3,500 objects deep or a query with 5,000 nested parentheses
 overflows the C stack and kills the interpreter, and JSON-LD memory grows quadratically with depth.
-So each text is scanned first by a cheap linear scanner that skips strings, IRIs and comments and
-counts how deep brackets (or XML elements) nest; past the limit a typed error names the input.
+So each text is scanned first by a cheap linear scanner that skips strings (and for SPARQL, the
+query tokenizer's IRIs and comments) and counts how deep brackets (or XML elements) nest; past the
+limit a typed error names the input.
 
 RDF/XML may declare entities in its DTD; each ``&name;`` expands to its (recursively expanded)
 value, so a 673-byte file can expand to gigabytes. :func:`check_xml_entities` computes the
@@ -15,6 +16,7 @@ grow past :data:`MAX_ENTITY_EXPANSION` bytes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 MAX_DEPTH = {"sparql": 256, "jsonld": 256, "rdfxml": 1000}
 MAX_ENTITY_EXPANSION = 16 * 1024 * 1024
@@ -29,11 +31,6 @@ class DepthError(ValueError):
         super().__init__(f"nested more than {depth} levels deep (line {line})")
 
 
-_SPARQL = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*(?:"""|$)|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*(?:\'\'\'|$)'
-    r'|"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?|<[^<>"{}|^`\\\x00-\x20]*>|#[^\n]*|[(\[{]|[)\]}]',
-    re.DOTALL,
-)
 _JSON = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[{]|[\]}]', re.DOTALL)
 _XML = re.compile(
     r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)|<![^>]*>|<\?.*?(?:\?>|$)"
@@ -47,10 +44,11 @@ def _line(text: str, offset: int) -> int:
 
 
 def check_depth(text: str, kind: str) -> None:
-    """Raise :class:`DepthError` when brackets (``kind`` sparql, jsonld) or elements (rdfxml) nest too deep.
+    """Raise :class:`DepthError` when brackets (``kind`` jsonld) or elements (rdfxml) nest too deep.
 
-    Strings, IRIs and comments are skipped, so a ``(`` inside a literal never counts. Unbalanced
-    input is left for the parser to report.
+    Strings are skipped, so a ``[`` inside a JSON string never counts. Unbalanced input is left for
+    the parser to report. SPARQL is counted on its tokens (see
+    :func:`kgtransfer.knowledge.query_text.check_nesting`).
     """
     limit = MAX_DEPTH[kind]
     if kind == "rdfxml":
@@ -65,23 +63,34 @@ def check_depth(text: str, kind: str) -> None:
             if depth > limit:
                 raise DepthError(limit, m.start(), _line(text, m.start()))
         return
-    opening = text.count("(") + text.count("[") + text.count("{")
-    if opening <= limit:
+    check_brackets(text, ((m.group(), m.start()) for m in _JSON.finditer(text)), limit)
+
+
+def check_brackets(text: str, marks: Iterable[tuple[str, int]], limit: int) -> None:
+    """Raise :class:`DepthError` when the brackets among ``marks`` (``(text, offset)`` pairs) nest past ``limit``."""
+    if text.count("(") + text.count("[") + text.count("{") <= limit:
         return
     depth = 0
-    for m in (_SPARQL if kind == "sparql" else _JSON).finditer(text):
-        c = m.group()
-        if len(c) != 1:
-            continue
-        if c in "([{":
+    for c, at in marks:
+        if c in ("(", "[", "{"):
             depth += 1
             if depth > limit:
-                raise DepthError(limit, m.start(), _line(text, m.start()))
-        else:
+                raise DepthError(limit, at, _line(text, at))
+        elif c in (")", "]", "}"):
             depth = max(depth - 1, 0)
 
 
-_ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s+)?([^\s%;]+)\s+(?:(SYSTEM|PUBLIC)\b[^>]*|\"([^\"]*)\"|'([^']*)')\s*>")
+_NAME_START = (
+    ":A-Z_a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d\u2070-\u218f"
+    "\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
+)
+XML_NAME = re.compile(f"[{_NAME_START}][{_NAME_START}\\-.0-9\u00b7\u0300-\u036f\u203f-\u2040]*")
+"""An XML ``Name`` (what an entity may be called)."""
+MAX_ENTITY_NESTING = 8
+"""Levels entity values may refer to other entities (``&owl;`` in ``&owl;Class``-style values is one)."""
+_ENTITY_DECL = re.compile(  # the name runs to ASCII white space, as pyoxigraph reads it
+    r"<!ENTITY[ \t\r\n\f]*(?:%[ \t\r\n\f]*)?([^ \t\r\n\f]+)[ \t\r\n\f]*(?:\"([^\"]*)\"|'([^']*)')?"
+)
 _ENTITY_REF = re.compile(r"[&%]([^\s&%;<>\"']+);")
 
 
@@ -89,14 +98,25 @@ def check_xml_entities(text: str) -> None:
     """Raise ValueError when the document's entity references would expand past the limit.
 
     The expanded size of each declared entity is computed from its value (a reference counts as
-    the size of what it names); a cycle or a reference total above :data:`MAX_ENTITY_EXPANSION`
-    bytes is refused. Documents without a DTD pass at once.
+    the size of what it names); a cycle, references nested more than :data:`MAX_ENTITY_NESTING`
+    levels, or a reference total above :data:`MAX_ENTITY_EXPANSION` bytes is refused. Parsers read
+    a DTD differently (pyoxigraph keeps an entity's last declaration, XML its first, and pyoxigraph
+    reads declarations inside comments too), so every ``<!ENTITY`` in the text counts, at its
+    largest declaration, and a name that is not an XML name is refused. Documents without a DTD
+    pass at once.
     """
     if "<!ENTITY" not in text:
         return
-    values = {}
-    for m in _ENTITY_DECL.finditer(text):
-        values.setdefault(m.group(2), m.group(4) if m.group(4) is not None else (m.group(5) or ""))
+    values: dict[str, list[str]] = {}  # every declaration of each name
+    at = text.find("<!ENTITY")
+    while at >= 0:  # each declaration read where it starts: one may hide in another's value or a comment
+        m = _ENTITY_DECL.match(text, at)
+        if m is not None:
+            name, value = m.group(1), m.group(2) if m.group(2) is not None else (m.group(3) or "")
+            if not XML_NAME.fullmatch(name):
+                raise ValueError(f"entity name {name[:40]!r} is not an XML name")
+            values.setdefault(name, []).append(value)
+        at = text.find("<!ENTITY", at + 1)
     sizes: dict[str, int] = {}
 
     def size(name: str, stack: tuple = ()) -> int:
@@ -104,16 +124,18 @@ def check_xml_entities(text: str) -> None:
             return sizes[name]
         if name in stack:
             raise ValueError(f"entity {name!r} refers to itself")
-        if len(stack) > 64:
-            raise ValueError(f"entity {name!r}: entity references nest more than 64 levels deep")
-        value = values.get(name, "")
-        total = len(value)
-        for ref in _ENTITY_REF.findall(value):
-            total += size(ref, (*stack, name)) if ref in values else 0
-            if total > MAX_ENTITY_EXPANSION:
-                break
-        sizes[name] = total
-        return total
+        if len(stack) >= MAX_ENTITY_NESTING:
+            raise ValueError(f"entity {name!r}: entity references nest more than {MAX_ENTITY_NESTING} levels deep")
+        largest = 0
+        for value in values.get(name, ()):
+            total = len(value)
+            for ref in _ENTITY_REF.findall(value):
+                total += size(ref, (*stack, name)) if ref in values else 0
+                if total > MAX_ENTITY_EXPANSION:
+                    break
+            largest = max(largest, total)
+        sizes[name] = largest
+        return largest
 
     body_start = text.find("]>")
     grown = 0

@@ -33,7 +33,9 @@ from kgtransfer.knowledge.endpoint import MAX_BYTES, Deadline, parse_boolean, pa
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.knowledge.io import DEFAULT_BASE
 from kgtransfer.knowledge.query_text import (
+    NOTHING,
     check_nesting,
+    emptied,
     query_form,
     tokens,
     top_level,
@@ -400,7 +402,12 @@ def _parse_term(name, value: str) -> str:
 
 
 def _check_syntax(text: str, label: str) -> None:
-    """Parse (not run) a query that goes to an endpoint; SERVICE is read as GRAPH so nothing is called."""
+    """Parse, never run, a query that goes to an endpoint.
+
+    pyoxigraph has no call that only parses: it answers ASK, sorts, groups and calls SERVICE when it
+    is given a query, even on an empty store. So the query parsed here is :func:`emptied` (its
+    optimizer drops every group unevaluated), with SERVICE spelled GRAPH as well.
+    """
     import pyoxigraph as ox
 
     toks = tokens(text)
@@ -409,12 +416,38 @@ def _check_syntax(text: str, label: str) -> None:
             if t.keyword in ("SERVICE", "SILENT"):
                 spelled = "GRAPH" if t.keyword == "SERVICE" else ""
                 text = text[: t.start] + spelled.ljust(len(t.text)) + text[t.start + len(t.text) :]
+    checked, at = emptied(text)
     try:
-        ox.Store().query(text)
+        ox.Store().query(checked)
     except SyntaxError as e:
-        raise SparqlQueryError(f"{label}: invalid SPARQL: {_short(e)}") from None
+        raise SparqlQueryError(f"{label}: invalid SPARQL: {_short(_unshifted(str(e), checked, at))}") from None
     except (OSError, RuntimeError, ValueError):
-        pass  # parsed; evaluating on an empty store is not the point
+        pass  # parsed; nothing was evaluated
+
+
+_ERROR_AT = re.compile(r"error at (\d+):(\d+)")
+
+
+def _unshifted(message: str, checked: str, at: list[int]) -> str:
+    """The parser's ``error at line:column`` in ``checked`` as the place in the query before :func:`emptied`."""
+    m = _ERROR_AT.search(message)
+    if m is None:
+        return message
+    line, column = int(m.group(1)), int(m.group(2))
+    line_start = 0
+    for _ in range(line - 1):
+        line_start = checked.find("\n", line_start) + 1
+
+    def original(offset: int) -> int:
+        for k, a in enumerate(at):
+            if offset < a + k * len(NOTHING):
+                return offset - k * len(NOTHING)
+            if offset < a + (k + 1) * len(NOTHING):
+                return a  # in the inserted filter: the place it went
+        return offset - len(at) * len(NOTHING)
+
+    where = original(line_start + column - 1) - original(line_start) + 1
+    return f"{message[: m.start()]}error at {line}:{where}{message[m.end() :]}"
 
 
 def _short(error: Exception, limit: int = 200) -> str:

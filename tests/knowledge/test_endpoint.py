@@ -11,7 +11,7 @@ import pytest
 from rdflib import BNode
 
 import kgtransfer as kgt
-from kgtransfer.errors import EndpointError
+from kgtransfer.errors import EndpointError, RDFSyntaxError
 
 SELECT = "SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s"
 ONE_ROW = json.dumps(
@@ -207,3 +207,45 @@ def test_paging_stops_when_the_server_ignores_offset():
 def test_bad_urls_are_typed(url):
     with pytest.raises(EndpointError):
         kgt.sparql("ASK {}", url, retries=0, timeout=2)
+
+
+def test_an_rdfxml_answer_is_checked_like_a_file():
+    decl = (
+        '<!ENTITY a "'
+        + "x" * 1000
+        + '">'
+        + "".join(f'<!ENTITY a{i} "{"&a;" if i == 1 else f"&a{i - 1};" * 10}">' for i in range(1, 6))
+    )
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE r [{decl.replace("a", "a%")}]><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="urn:s">'
+        "<rdf:value>&a%5;</rdf:value></rdf:Description></rdf:RDF>"
+    ).encode()
+    with raw_server(answer(body, "application/rdf+xml")) as (url, _), pytest.raises(RDFSyntaxError, match="XML name"):
+        kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", url, retries=0)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_refused_with_the_new_url(status):
+    def moved(conn, _request):
+        head = f"HTTP/1.1 {status} Moved\r\nLocation: /new-endpoint\r\nContent-Length: 0\r\nConnection: close\r\n"
+        conn.sendall(f"{head}\r\n".encode())
+
+    with raw_server(moved) as (url, count):
+        new = url.replace("/sparql", "/new-endpoint")
+        with pytest.raises(EndpointError, match=f"HTTP {status} .*moved to {new}; use this URL"):
+            kgt.sparql("CONSTRUCT WHERE { ?s ?p ?o }", url, retries=2)
+        assert count[0] == 1  # not sent on as a GET without the query, not retried
+
+
+@pytest.mark.parametrize("codec,declared", [("utf-8", "UTF-8"), ("utf-16", "UTF-16"), ("utf-16-be", "UTF-16BE")])
+def test_xml_results_with_a_dtd_are_refused_in_any_encoding(codec, declared):
+    entities = '<!ENTITY a "' + "A" * 1000 + '"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    body = (
+        f'<?xml version="1.0" encoding="{declared}"?><!DOCTYPE sparql [{entities}]>'
+        "<sparql xmlns='http://www.w3.org/2005/sparql-results#'><head><variable name='s'/></head><results>"
+        "<result><binding name='s'><literal>&b;</literal></binding></result></results></sparql>"
+    ).encode(codec)
+    xml = answer(body, "application/sparql-results+xml")
+    with raw_server(xml) as (url, _), pytest.raises(EndpointError, match="declares a DTD"):
+        kgt.sparql(SELECT, url, retries=0)

@@ -392,3 +392,20 @@ def test_text_saved_as_utf16_is_named_as_such(tmp_path, encoding, suffix):
     path.write_bytes(line.encode(encoding))
     with pytest.raises(RDFSyntaxError, match=rf"data\{suffix}.*UTF-(16|32).*not UTF-8"):
         kgt.load(path)
+
+
+@pytest.mark.parametrize(
+    "before", ['<rdf:Description rdf:about="http://example.org/s25"', "</ex:name></rdf:Description>\n"]
+)
+def test_a_truncated_rdfxml_file_is_refused(tmp_path, before):
+    """pyoxigraph gives the triples before the end of the input, open elements or not."""
+    body = "".join(
+        f'<rdf:Description rdf:about="{EX}s{i}"><ex:name>Name {i}</ex:name></rdf:Description>\n' for i in range(50)
+    )
+    rdf = RDF_TYPE.removesuffix("type")
+    doc = f'<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="{rdf}" xmlns:ex="{EX}">\n{body}</rdf:RDF>\n'
+    (tmp_path / "full.rdf").write_text(doc)
+    assert len(kgt.load(tmp_path / "full.rdf")) == 50
+    (tmp_path / "cut.rdf").write_text(doc[: doc.index(before)])  # cut at a line end, or in an element's text
+    with pytest.raises(RDFSyntaxError, match=r"cut\.rdf.*was it cut short"):
+        kgt.load(tmp_path / "cut.rdf")

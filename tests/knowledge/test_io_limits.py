@@ -50,14 +50,44 @@ def test_entity_expansion_is_refused(tmp_path):
         kgt.load(path)
 
 
+def _chain(name) -> str:
+    """Entities name(0) ... name(5) and top: 2,000 characters, each next one 5 times the last (31 MB)."""
+    names = [name(i) for i in range(6)] + ["top"]
+    decl = f'<!ENTITY {names[0]} "' + "x" * 2000 + '">\n'
+    return decl + "".join(f'<!ENTITY {names[i]} "' + f"&{names[i - 1]};" * 5 + '">\n' for i in range(1, 7))
+
+
+@pytest.mark.parametrize(
+    "dtd",
+    [
+        "".join(f'<!ENTITY {n} "s">' for n in ["a0", "a1", "a2", "a3", "a4", "a5", "top"])
+        + _chain(lambda i: f"a{i}"),  # redeclared: pyoxigraph keeps the last declaration
+        '<!-- <!ENTITY top "s"> -->\n' + _chain(lambda i: f"a{i}"),  # a decoy in a comment
+        _chain(lambda i: f"a%{i}"),  # pyoxigraph takes any name
+        _chain(lambda i: f"a\u00a0{i}"),  # ... up to ASCII white space
+        _chain(lambda i: f"a{i}").replace("<!ENTITY top", "<!ENTITYtop"),  # ... even without white space before it
+    ],
+)
+def test_entity_expansion_is_refused_however_declared(tmp_path, dtd):
+    path = tmp_path / "bomb.rdf"
+    path.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE rdf:RDF [{dtd}]><rdf:RDF xmlns:rdf="{RDF}">'
+        '<rdf:Description rdf:about="urn:a"><rdf:value>&top;</rdf:value></rdf:Description></rdf:RDF>'
+    )
+    with pytest.raises(RDFSyntaxError, match="bomb.rdf.*(expand|not an XML name)"):
+        kgt.load(path)
+
+
 def test_entity_abbreviations_still_load(tmp_path):
     path = tmp_path / "owl.rdf"
     path.write_text(
         '<?xml version="1.0"?><!DOCTYPE rdf:RDF [<!ENTITY owl "http://www.w3.org/2002/07/owl#">'
-        f'<!ENTITY rdf "{RDF}">]><rdf:RDF xmlns:rdf="&rdf;"><rdf:Description rdf:about="urn:a">'
-        '<rdf:type rdf:resource="&owl;Class"/></rdf:Description></rdf:RDF>'
+        f'<!ENTITY rdf "{RDF}"><!ENTITY w3 "http://www.w3.org/"><!ENTITY rdfs "&w3;2000/01/rdf-schema#">]>'
+        '<rdf:RDF xmlns:rdf="&rdf;"><rdf:Description rdf:about="urn:a">'
+        '<rdf:type rdf:resource="&owl;Class"/><rdf:type rdf:resource="&rdfs;Class"/></rdf:Description></rdf:RDF>'
     )
-    assert kgt.load(path).relations() == [f"<{RDF}type>"]
+    kg = kgt.load(path)
+    assert kg.relations() == [f"<{RDF}type>"] and "<http://www.w3.org/2000/01/rdf-schema#Class>" in kg.terms
 
 
 @pytest.mark.parametrize(

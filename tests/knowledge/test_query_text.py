@@ -9,7 +9,7 @@ from rdflib import Literal, URIRef
 
 import kgtransfer as kgt
 from kgtransfer.errors import EndpointError, SparqlQueryError
-from kgtransfer.knowledge.query_text import query_form, with_values
+from kgtransfer.knowledge.query_text import query_form, tokens, top_level_limit, with_values
 from kgtransfer.knowledge.sparql import Rows
 
 EX = "http://example.org/"
@@ -133,3 +133,63 @@ def test_with_values_places_the_row_first_in_the_where_group():
     text = with_values("SELECT ?s WHERE { ?s ?p ?o } VALUES ?s { <urn:a> }", {"o": "<urn:b>"})
     assert text.index("VALUES (?o)") < text.index("?s ?p ?o")
     assert text.rstrip().endswith("VALUES ?s { <urn:a> }")
+
+
+CLOSED = "http://127.0.0.1:1/"  # nothing listens: a query that got past the check would fail differently
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        f"{{ ?s ex:p\\#q ?o }} UNION {{ SERVICE <{CLOSED}> {{ ?s ?p ?o }} }}",  # an escape, not a comment
+        f"?s ex:a\\'b ?o . SERVICE <{CLOSED}> {{ ?s ?p ?o }}",  # an escape, not a string
+        f"?s ex:a%20b ?o . SERVICE <{CLOSED}> {{ ?s ?p ?o }}",
+        f"?s ?p ?o # a comment ends at a carriage return\rSERVICE <{CLOSED}> {{ ?s ?p ?o }}",
+        f"?s <http://example.org/\\u0041#> ?o . SERVICE <{CLOSED}> {{ ?s ?p ?o }}",  # \\u in an IRI
+        f"SERVICESILENT<{CLOSED}> {{ ?s ?p ?o }}",  # keywords need no space between them
+        "service:x { ?s ?p ?o }",  # SERVICE :x
+    ],
+)
+def test_service_however_spelled_is_refused_locally(people, where):
+    query = f"PREFIX : <{CLOSED}>\n{PREFIXES}SELECT * {{ {where} }}"
+    with pytest.raises(SparqlQueryError, match="federation=True"):
+        kgt.sparql(query, people)
+
+
+def test_words_like_service_are_no_service_call(people):
+    prefixes = "PREFIX service: <http://example.org/>\nPREFIX ex: <http://example.org/>\n"
+    for where in ["?s service:knows ?o", "?s ex:customerService ?o", "GRAPH service:g { ?s ?p ?o }"]:
+        assert kgt.sparql(f"{prefixes}SELECT * {{ {where} }}", people) == []
+
+
+def test_tokens_follow_the_parser():
+    assert [t.text for t in tokens("?s ex:p\\#q ?o # c")] == ["?s", "ex:p\\#q", "?o"]
+    assert [t.kind for t in tokens('"x"@en-GB 1.5e3 <http://x/\\u0041>')] == ["string", "langtag", "number", "iri"]
+    assert top_level_limit(tokens("SELECT * { ?s ?p ?o } LIMIT 20000")) == 20000
+
+
+DEEP = "(" * 300 + "1" + ")" * 300
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        f"?s ex:a\\' ?o FILTER{DEEP}",  # an escaped quote starts no string
+        f"?s ?p ?o FILTER(?s<{DEEP}>?o)",  # after an operand, '<' compares: no IRI
+        f"{{ SELECT (?s<{DEEP}>?o AS ?x) {{ ?s ?p ?o }} }}",  # the same in a sub-SELECT's projection
+        f"?s ?p ?o FILTERregex(?s<{DEEP}>?o, 'x')",  # FILTER regex, glued
+    ],
+)
+def test_nesting_is_counted_as_the_parser_reads_it(people, where):
+    for source in (people, "http://127.0.0.1:9/sparql"):
+        with pytest.raises(SparqlQueryError, match="nested more than"):
+            kgt.sparql(f"{PREFIXES}SELECT * {{ {where} }}", source)
+
+
+def test_less_than_without_spaces(people):
+    rows = kgt.sparql("SELECT ?a ?b { VALUES (?a ?b) { (1 2) (3 2) } FILTER(?a<?b&&?b>?a) }", people)
+    assert [(int(r["a"]), int(r["b"])) for r in rows] == [(1, 2)]
+    values = "VALUES (?a ?b) { (<http://x/#a> <http://x/#b>) } ?s ex:p (<http://x/#a> <http://x/#b>)"
+    assert kgt.sparql(f"{PREFIXES}SELECT * {{ {values} }}", people) == []
+    with pytest.raises(SparqlQueryError, match="put a space after a less-than"):  # '<ex:b#>' or '?a < ex:b' # ...
+        kgt.sparql(f"{PREFIXES}SELECT * {{ ?a ?p ?o FILTER(?a<ex:b#>\n) }}", people)

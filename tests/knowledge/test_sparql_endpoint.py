@@ -327,3 +327,35 @@ def test_an_answer_the_server_cut_is_refused():
     pages = [*cut, _solutions(_uri("c")), _solutions()]
     with fake_endpoint(pages) as (url, _):  # pages of the server's size: each full page says "cut"
         assert len(kgt.sparql(query, url, page_size=2)) == 3
+
+
+# --- the syntax check before a query is sent: it parses, and runs nothing ----------------------------
+
+
+@pytest.mark.parametrize("form", ["ASK", "SELECT ?s", "SELECT (COUNT(*) AS ?n)"])
+@pytest.mark.parametrize("service", ["SERVICE <{url}>", "SERVICESILENT<{url}>", "service:x"])
+def test_the_syntax_check_calls_no_service(form, service):
+    answer = (200, b'{"head": {}, "boolean": true}') if form == "ASK" else _solutions()
+    with fake_endpoint([answer]) as (url, requests):
+        where = f"{service.format(url=url)} {{ ?s ?p ?o }}"
+        kgt.sparql(f"PREFIX : <{url}>\n{form} WHERE {{ {where} }}", url, retries=0)
+        assert len(requests) == 1  # the query itself: nothing was called from here before it
+
+
+@pytest.mark.parametrize(
+    "form", ["ASK {where}", "SELECT * {where} ORDER BY ?a", "SELECT (COUNT(*) AS ?n) {where} GROUP BY ?a"]
+)
+def test_the_syntax_check_evaluates_nothing(form):
+    values = " ".join(map(str, range(300)))
+    rows = " ".join(f"VALUES ?{v} {{ {values} }}" for v in "abc")
+    where = f"{{ {rows} FILTER(?a + ?b + ?c < 0) }}"  # no solution: ASK looks at all of them
+    start = time.monotonic()
+    with pytest.raises(EndpointError, match="unreachable"):
+        kgt.sparql(form.format(where=where), "http://127.0.0.1:9/sparql", retries=0, timeout=2)
+    assert time.monotonic() - start < 2  # 27 million solutions would take seconds
+
+
+def test_the_syntax_check_says_where_the_error_is():
+    for query, where in [("SELECT ?x WHERE { ?s ?p ?o . FILTER( }", "1:39"), ("ASK {\n  { ?s ?p } }", "2:13")]:
+        with pytest.raises(SparqlQueryError, match=f"invalid SPARQL: error at {where}"):
+            kgt.sparql(query, "http://127.0.0.1:9/sparql", retries=0)
