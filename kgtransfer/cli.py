@@ -151,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout",
         type=_seconds,
-        default=60.0,
-        help="total seconds per endpoint call or federated query (default: 60)",
+        default=None,
+        help="total seconds per endpoint call or query; a local query runs in a child process that Ctrl-C or "
+        "the timeout stops (default: 60 for an endpoint or a federated query, none for a local query)",
     )
     p.add_argument(
         "--federation", action="store_true", help="let a local query call endpoints with SERVICE (default: refused)"
@@ -815,6 +816,7 @@ def _check_query_output(output: str, form: str) -> None:
 def cmd_sparql(args: argparse.Namespace) -> None:
     """``kgtransfer sparql``."""
     import kgtransfer as kgt
+    from kgtransfer.isolated import run_forked
     from kgtransfer.knowledge.query_text import query_form, tokens
     from kgtransfer.knowledge.sparql import read_query
 
@@ -827,7 +829,9 @@ def cmd_sparql(args: argparse.Namespace) -> None:
     source = args.source if remote else _load_source(args.source)
     # the query as given (a file or a bundled name), so that errors name it, not its first line
     query = _query_arg(args.query)
-    result = kgt.sparql(query, source, bindings=bindings, timeout=args.timeout, federation=args.federation)
+    limit = {} if args.timeout is None else {"timeout": args.timeout}
+    run = lambda: kgt.sparql(query, source, bindings=bindings, federation=args.federation, **limit)  # noqa: E731
+    result = run() if remote else run_forked(run, label, args.timeout)  # a local query can be stopped
     if args.csv and isinstance(result, kgt.KnowledgeGraph | bool):
         kind = "a boolean" if isinstance(result, bool) else "triples (N-Triples)"
         print(f"note: --csv is for SELECT rows; {label} gives {kind}", file=sys.stderr)

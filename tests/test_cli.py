@@ -309,3 +309,22 @@ def test_running_out_of_memory_is_one_line_not_a_traceback(tmp_path, monkeypatch
     monkeypatch.setattr(kgt, "pretrain", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
     with pytest.raises(RuntimeError, match="a bug"):  # other errors keep their traceback
         main([*pretrain, "-o", str(tmp_path / "c"), "--dim", "8"])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_local_query_past_its_timeout_is_stopped(tmp_path, capsys):
+    """A local query held the GIL in native code: neither Ctrl-C nor --timeout stopped it (minutes at 100% CPU)."""
+    import time
+
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    rows = [(f"<http://x.example/e{i}>", "<http://x.example/r>", f"<http://x.example/e{i + 1}>") for i in range(300)]
+    KnowledgeGraph.from_triples(rows).serialize(tmp_path / "k.nt")
+    query = tmp_path / "product.rq"
+    query.write_text("SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f . ?g ?s ?h }\n")
+    began = time.perf_counter()
+    assert main(["sparql", str(query), "--source", str(tmp_path / "k.nt"), "--timeout", "1"]) == 1
+    assert f"error: {query}: did not finish within 1 s (stopped)" in capsys.readouterr().err
+    assert time.perf_counter() - began < 20
+    assert main(["sparql", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "--source", str(tmp_path / "k.nt")]) == 0
+    assert "300" in capsys.readouterr().out  # without --timeout a local query runs to its end

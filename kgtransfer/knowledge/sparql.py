@@ -65,11 +65,16 @@ class Row(dict):
         self.variables = variables
 
     def __getattr__(self, name: str):
+        if name.startswith("__") or name == "variables":  # copy and pickle look for hooks before variables is set
+            raise AttributeError(name)
         if name in self:
             return self[name]
         if name in self.variables:
             return None
         raise AttributeError(f"no variable {name!r} in this result; variables: {', '.join(self.variables)}")
+
+    def __reduce__(self):
+        return Row, (dict(self), self.variables)
 
 
 def display_term(term) -> str:
@@ -99,6 +104,9 @@ class Rows(list):
     def __init__(self, variables: list[str], rows: list[dict]):
         super().__init__(r if isinstance(r, Row) else Row(r, variables) for r in rows)
         self.variables = variables
+
+    def __reduce__(self):
+        return Rows, (self.variables, [dict(r) for r in self])
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
         """CSV text (IRIs and literals as plain strings, blank nodes ``_:label``); also written to ``path`` if given."""
@@ -274,7 +282,7 @@ def sparql(
     kg = read_source(source)
     store, spellings = _last_store(kg)
     run = lambda: _embedded(text, label, form, store, name or kg.name, spellings)  # noqa: E731
-    return _within(run, timeout, label) if uses_service(toks) else run()
+    return _within(run, timeout if uses_service(toks) else None, label)
 
 
 _LAST: list = []  # [(weak reference to a graph, its store, its spellings)]: at most one store is kept
@@ -324,8 +332,17 @@ def query_store(kg: KnowledgeGraph):
     return store
 
 
-def _within(run, timeout: float, label: str):
-    """``run()`` in a daemon thread, given up (typed error) after ``timeout`` seconds."""
+#: The stack of the thread a local query runs on: pyoxigraph's parser recurses once per operator of
+#: a chain (``1+1+...``), and 20,000 of them overflowed the main thread's 8 MB (a crash, not an error).
+QUERY_STACK_BYTES = 256 << 20
+
+
+def _within(run, timeout: float | None, label: str):
+    """``run()`` in a daemon thread with a :data:`QUERY_STACK_BYTES` stack, given up (typed error) after ``timeout`` s.
+
+    A query whose evaluation holds the GIL (any but a federated one waiting on the network) is not
+    given up: the timeout bounds federated queries; ``kgtransfer sparql`` stops others in a child process.
+    """
     import threading
 
     box: dict = {}
@@ -337,8 +354,12 @@ def _within(run, timeout: float, label: str):
             e.__context__ = None  # pyoxigraph objects in the frames must die on this thread
             box["error"] = e.with_traceback(None)
 
-    thread = threading.Thread(target=target, daemon=True, name="kgtransfer-federated-query")
-    thread.start()
+    size = threading.stack_size(QUERY_STACK_BYTES)
+    try:
+        thread = threading.Thread(target=target, daemon=True, name="kgtransfer-query")
+        thread.start()
+    finally:
+        threading.stack_size(size)
     thread.join(timeout)
     if thread.is_alive():
         raise EndpointError(f"{label}: the federated query did not finish within {timeout:g} s")
@@ -417,8 +438,12 @@ def _check_syntax(text: str, label: str) -> None:
                 spelled = "GRAPH" if t.keyword == "SERVICE" else ""
                 text = text[: t.start] + spelled.ljust(len(t.text)) + text[t.start + len(t.text) :]
     checked, at = emptied(text)
-    try:
+
+    def parse() -> None:  # on the deep stack a long query needs; its answer object must die on that thread
         ox.Store().query(checked)
+
+    try:
+        _within(parse, None, label)
     except SyntaxError as e:
         raise SparqlQueryError(f"{label}: invalid SPARQL: {_short(_unshifted(str(e), checked, at))}") from None
     except (OSError, RuntimeError, ValueError):

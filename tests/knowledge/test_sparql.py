@@ -39,6 +39,32 @@ def test_select_gives_rows(people):
         _ = rows[0].nope
 
 
+def test_rows_pickle_and_copy(people):
+    """Rows and Row recursed without end in __getattr__ when pickled or copied (a child process sends them back)."""
+    import copy
+    import pickle
+
+    rows = kgt.sparql(NAMES, people)
+    for back in (pickle.loads(pickle.dumps(rows)), copy.deepcopy(rows), copy.copy(rows)):
+        assert isinstance(back, Rows) and back == rows and back.variables == ["s", "n"]
+        assert back[0].s == URIRef(EX + "alice") and type(back[0]) is type(rows[0])
+
+
+def test_a_long_operator_chain_is_a_result_not_a_crash():
+    """pyoxigraph's parser recursed once per operator on the main thread's 8 MB stack: 20,000 '+' ended Python."""
+    import subprocess
+    import sys
+
+    code = (
+        "import kgtransfer as kgt\n"
+        "kg = kgt.KnowledgeGraph.from_triples([('<urn:a>', '<urn:p>', '<urn:b>')])\n"
+        "q = 'SELECT ?x WHERE { BIND(' + '+'.join(['1'] * 20000) + ' AS ?x) }'\n"
+        "print(kgt.sparql(q, kg)[0].x)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "20000", done.stderr[-500:]
+
+
 def test_rows_readable_cells_and_pandas(people):
     rows = kgt.sparql(PREFIXES + "SELECT ?s ?age ?l WHERE { ?s foaf:age ?age OPTIONAL { ?s rdfs:label ?l } }", people)
     assert "30" in str(rows) and "integer" not in str(rows) and "Alice@en" in str(rows)
