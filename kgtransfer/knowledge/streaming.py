@@ -265,7 +265,7 @@ def parse_lines(data: bytes, quads: bool, source: str, name: str):
         :func:`kgtransfer.knowledge.io.parse`, or :obj:`None` (see the module docstring).
     """
     try:
-        return _LineReader(data, quads).graph(name)
+        return _LineReader(data, quads, source).graph(name)
     except _Fallback:
         return None
 
@@ -285,8 +285,8 @@ def _chunks(data: bytes, size: int):
 class _LineReader:
     """One pass over the chunks of an N-Triples/N-Quads document (see the module docstring)."""
 
-    def __init__(self, data: bytes, quads: bool):
-        self.data, self.quads = data, quads
+    def __init__(self, data: bytes, quads: bool, source: str = "data"):
+        self.data, self.quads, self.source = data, quads, source
         self.buf, self.words = _buffer(data)
         self.index: dict[str, int] = {}  # canonical term -> id
         # tokens as written, by hash: sorted first hashes, second hashes and term ids
@@ -301,11 +301,19 @@ class _LineReader:
         self.other: list[tuple[int, int, int]] = []  # (line, start, end) for the exact line parser
 
     def graph(self, name: str):
+        from tqdm.auto import tqdm
+
         data, size, line_base = self.data, len(self.data), 0
-        for lo, hi in _chunks(data, size):
-            line_base += self._chunk(lo, hi, line_base)
-            if len(self.other) > max(MAX_FALLBACK * line_base, 1000):
-                raise _Fallback
+        # a bar for a read that runs past 2 s (about 100 MB), on a terminal only
+        bar = tqdm(
+            total=size, desc=f"reading {self.source}", unit="B", unit_scale=True, delay=2.0, leave=False, disable=None
+        )
+        with bar:
+            for lo, hi in _chunks(data, size):
+                line_base += self._chunk(lo, hi, line_base)
+                bar.update(hi - lo)
+                if len(self.other) > max(MAX_FALLBACK * line_base, 1000):
+                    raise _Fallback
         for line, start, end in self.other:
             self._exact_line(line, start, end)
         for term, pos in zip(self.graph_terms, self.graph_pos, strict=True):  # a graph name that is also a term

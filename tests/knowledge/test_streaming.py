@@ -116,3 +116,31 @@ def test_intern_slices_numbers_by_first_appearance():
     starts, ends = np.array([0, 3, 5, 9, 12]), np.array([2, 4, 7, 12, 13])
     ids, first, _, _ = S.intern_slices(words, starts, ends)
     assert ids.tolist() == [0, 1, 0, 2, 1] and first.tolist() == [0, 1, 3]
+
+
+def test_a_long_read_shows_a_bar_of_its_bytes(monkeypatch):
+    """A multi-GB N-Triples file read for minutes without a sign of life."""
+    import tqdm.auto
+
+    bars = []
+
+    class Bar:
+        def __init__(self, **kwargs):
+            self.kwargs, self.done = kwargs, 0
+            bars.append(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            self.done += n
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    monkeypatch.setattr(S, "CHUNK_BYTES", 64)
+    kg = parse(NT, "ntriples", "big.nt")
+    assert len(kg) == 9 and len(bars) == 1
+    assert bars[0].kwargs["desc"] == "reading big.nt" and bars[0].kwargs["total"] == bars[0].done == len(NT)
+    assert bars[0].kwargs["delay"] == 2.0 and bars[0].kwargs["disable"] is None  # late, and on a terminal only
