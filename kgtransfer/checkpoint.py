@@ -141,16 +141,17 @@ _TEMPORARY = re.compile(r"\.[^/]+\.(?:[a-z0-9_]{8}(?:\.tmp)?|old)")
 def is_run_folder(directory: str | os.PathLike) -> bool:
     """Whether ``directory`` holds a kgtransfer run.
 
-    A saved one (``checkpoint/model.safetensors``), or only what a run writes with its training
-    ``checkpoints/`` (a run stopped before it was saved; that folder holds only ``last/``, ``best/``, ...).
+    A saved one (``checkpoint/model.safetensors``), or a run stopped before it was saved: of the
+    entries a run writes (:data:`RUN_ENTRIES`) only its training ``checkpoints/`` (``last/``,
+    ``best/``, ...). Other files (a log, a README) do not count either way.
     """
     directory = Path(directory)
     if (checkpoint_folder(directory / "checkpoint") / "model.safetensors").is_file():
         return True
     if not directory.is_dir():
         return False
-    entries = {p.name for p in directory.iterdir() if not _TEMPORARY.fullmatch(p.name)}
-    return entries <= set(RUN_ENTRIES) and _is_training_folder(directory / "checkpoints")
+    written = {p.name for p in directory.iterdir() if p.name in RUN_ENTRIES and not _placeholder(p)}
+    return written <= {"checkpoints"} and _is_training_folder(directory / "checkpoints")
 
 
 #: what training checkpoints hold: ``last/``, ``best/``, a staged ``best.next/``, ``phaseN/`` (fine-tuning)
@@ -166,13 +167,15 @@ def _is_training_folder(path: Path) -> bool:
 
 
 def check_run_folder(directory: str | os.PathLike) -> None:
-    """Refuse to write a run into ``directory`` unless it is absent, empty or a kgtransfer run (:func:`is_run_folder`).
+    """Refuse to write a run into ``directory`` where it would replace files kgtransfer did not write.
 
-    The hidden temporaries of stopped saves do not count, nor empty folders of the names a run writes.
-    Called before a run trains and before it saves.
+    A run writes only the entries :data:`RUN_ENTRIES`; where ``directory`` holds some of them, it must
+    be a kgtransfer run (:func:`is_run_folder`). Other files (a log a run is piped into, a README)
+    are left alone, as are empty folders of a run's names. Called before a run trains and before it saves.
 
     Raises:
-        OutputExistsError: ``directory`` holds other files (names it and them).
+        OutputExistsError: ``directory`` is a file, or holds entries of a run's names that are not a
+            run's (names it and them).
     """
     from kgtransfer.errors import OutputExistsError
 
@@ -181,11 +184,11 @@ def check_run_folder(directory: str | os.PathLike) -> None:
         return
     if not directory.is_dir():
         raise OutputExistsError(f"{directory}: a file, not a run folder; pass another output folder")
-    entries = sorted(p.name for p in directory.iterdir() if not _TEMPORARY.fullmatch(p.name) and not _placeholder(p))
+    entries = sorted(p.name for p in directory.iterdir() if p.name in RUN_ENTRIES and not _placeholder(p))
     if entries and not is_run_folder(directory):
         raise OutputExistsError(
-            f"{directory}: not empty and not a kgtransfer run (holds {_listed(entries)}); a run would overwrite or "
-            "delete these files: pass a new or empty output folder, or move them away"
+            f"{directory}: not a kgtransfer run, yet holds {_listed(entries)}, which a run would overwrite or "
+            "delete: pass a new or empty output folder, or move them away"
         )
 
 

@@ -86,6 +86,6 @@ def test_pretrain_and_finetune_refuse_an_output_folder_that_is_not_a_run_before_
     for command in (["pretrain", source, *FLAGS], ["finetune", str(tmp_path / "pre"), source, "--no-progress"]):
         assert main([*command, "-o", str(folder), "--epochs", "1"]) == 1
         err = capsys.readouterr().err
-        assert f"{folder}: not empty and not a kgtransfer run (holds checkpoint, config.json)" in err, err
+        assert f"{folder}: not a kgtransfer run, yet holds checkpoint, config.json, which" in err, err
     assert (folder / "checkpoint" / "notes" / "thesis.tex").read_text() == "mine"
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "config.json"]

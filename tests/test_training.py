@@ -196,6 +196,18 @@ def test_evaluating_an_unknown_split_is_a_typed_error_naming_the_choices(trained
         trained.evaluate("validation")
 
 
+def test_files_a_run_does_not_write_neither_block_nor_leave_a_save(trained, tmp_path):
+    """A log a run is piped into (`| tee OUT/train.log`), a README or .gitkeep were refused as 'not a run'."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for name in ("train.log", "README.md", ".gitkeep"):
+        (folder / name).write_text(name)
+    trained.save(folder)
+    trained.save(folder)  # and again, over the run
+    assert kgt.TrainedModel.load(folder).model_config == trained.model_config
+    assert all((folder / name).read_text() == name for name in ("train.log", "README.md", ".gitkeep"))
+
+
 def test_a_save_into_a_folder_that_is_not_a_run_is_refused(trained, tmp_path):
     """config.json, metrics.json and split/train.tsv of the user's were overwritten and their checkpoint/ deleted."""
     from kgtransfer.errors import OutputExistsError
@@ -204,7 +216,7 @@ def test_a_save_into_a_folder_that_is_not_a_run_is_refused(trained, tmp_path):
     for name in ("config.json", "metrics.json", "split/train.tsv", "checkpoint/notes/thesis.tex"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(f"mine: {name}")
-    with pytest.raises(OutputExistsError, match=r"project: not empty and not a kgtransfer run \(holds checkpoint, "):
+    with pytest.raises(OutputExistsError, match=r"project: not a kgtransfer run, yet holds checkpoint, "):
         trained.save(folder)
     for name in ("config.json", "metrics.json", "split/train.tsv", "checkpoint/notes/thesis.tex"):
         assert (folder / name).read_text() == f"mine: {name}"
@@ -215,7 +227,7 @@ def test_a_save_into_a_folder_that_is_not_a_run_is_refused(trained, tmp_path):
     trained.save(tmp_path / "run")
     (folder / "checkpoints").mkdir()
     (tmp_path / "run" / "checkpoint").rename(folder / "checkpoints" / "last")
-    with pytest.raises(OutputExistsError, match=r"split: holds files kgtransfer did not write \(train.tsv\)"):
+    with pytest.raises(OutputExistsError, match=r"not a kgtransfer run, yet holds checkpoint, checkpoints, split,"):
         trained.save(folder)
     assert (folder / "checkpoint" / "notes" / "thesis.tex").read_text() == "mine: checkpoint/notes/thesis.tex"
     assert (folder / "split" / "train.tsv").read_text() == "mine: split/train.tsv"
