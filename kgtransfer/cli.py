@@ -830,8 +830,34 @@ def cmd_sparql(args: argparse.Namespace) -> None:
     # the query as given (a file or a bundled name), so that errors name it, not its first line
     query = _query_arg(args.query)
     limit = {} if args.timeout is None else {"timeout": args.timeout}
-    run = lambda: kgt.sparql(query, source, bindings=bindings, federation=args.federation, **limit)  # noqa: E731
-    result = run() if remote else run_forked(run, label, args.timeout)  # a local query can be stopped
+
+    def answer() -> None:  # a local query runs and writes its answer in a child that can be stopped
+        result = kgt.sparql(query, source, bindings=bindings, federation=args.federation, **limit)
+        _show_answer(args, result, label, bindings, None if remote else source)
+
+    if remote:
+        answer()
+    else:
+        out, err = run_forked(lambda: _captured(answer), label, args.timeout)
+        sys.stderr.write(err)
+        sys.stdout.write(out)
+
+
+def _captured(call) -> tuple[str, str]:
+    """What ``call()`` writes to stdout and stderr, as text (a child hands it back quicker than rdflib terms)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        call()
+    return out.getvalue(), err.getvalue()
+
+
+def _show_answer(args: argparse.Namespace, result, label: str, bindings: dict, kg) -> None:
+    """Print or write what ``kgtransfer sparql`` got (``kg``: the local source, to explain an empty answer)."""
+    import kgtransfer as kgt
+
     if args.csv and isinstance(result, kgt.KnowledgeGraph | bool):
         kind = "a boolean" if isinstance(result, bool) else "triples (N-Triples)"
         print(f"note: --csv is for SELECT rows; {label} gives {kind}", file=sys.stderr)
@@ -853,7 +879,7 @@ def cmd_sparql(args: argparse.Namespace) -> None:
             print(result)
     empty = result is False or (not isinstance(result, bool) and len(result) == 0)
     if empty and bindings:
-        _explain_empty(bindings, None if remote else source)
+        _explain_empty(bindings, kg)
 
 
 def _explain_empty(bindings: dict[str, str], kg) -> None:

@@ -4,13 +4,17 @@ pyoxigraph evaluates a query in native code that holds the GIL and checks no sig
 a runaway query ignores Ctrl-C and any deadline, and a query deep enough to overflow the parser's
 stack ends the program. In a child, Ctrl-C and ``timeout`` stop it (the child is killed) and a
 crash is an error that names the call. The child is a ``fork`` of the caller, so what the call
-needs (a loaded graph) is not copied or pickled; only the result comes back, pickled. Where
-``fork`` does not exist (Windows), the call runs in this process.
+needs (a loaded graph) is not copied or pickled; only the result comes back, pickled (a call
+that writes a large answer itself returns None). On Linux the child dies with its parent (a
+``kill`` of the caller leaves nothing running). Where ``fork`` does not exist (Windows), the call
+runs in this process.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -43,11 +47,17 @@ def run_forked(call: Callable[[], T], label: str, timeout: float | None = None) 
         return call()
     receive, send = context.Pipe(duplex=False)
 
+    parent = os.getpid()
+
     def child() -> None:
+        _die_with(parent)
         try:
             answer = ("value", call())
         except BaseException as e:  # noqa: BLE001 - every failure goes back to the caller
             answer = ("error", _portable(e))
+        finally:
+            sys.stdout.flush()  # the child leaves by os._exit, which flushes nothing
+            sys.stderr.flush()
         send.send_bytes(pickle.dumps(answer))
 
     process = context.Process(target=child, daemon=True, name=f"kgtransfer: {label}")
@@ -72,6 +82,19 @@ def run_forked(call: Callable[[], T], label: str, timeout: float | None = None) 
     if kind == "error":
         raise value
     return value
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux), so a killed caller leaves no query running."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):  # not Linux: Ctrl-C and the timeout still stop it
+        return
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(1)
 
 
 def _portable(error: BaseException) -> BaseException:

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -37,3 +38,31 @@ def test_a_call_past_its_timeout_is_stopped():
 def test_a_crash_is_an_error_naming_the_call():
     with pytest.raises(StoppedError, match=r"q\.rq: its process ended without an answer \(exit code -11\)"):
         run_forked(lambda: os.kill(os.getpid(), signal.SIGSEGV), "q.rq")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_child_dies_with_its_caller():
+    """`kill` of the CLI left the query's child running at 100% CPU, adopted by init."""
+    import subprocess
+
+    code = (
+        "import os, time\n"
+        "from kgtransfer.isolated import run_forked\n"
+        "run_forked(lambda: (print(os.getpid(), flush=True), time.sleep(60)), 'q')\n"
+    )
+    caller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    child = int(caller.stdout.readline())
+    caller.kill()
+    caller.wait()
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{child}/stat") as f:
+            if f.read().split()[2] == "Z":  # a zombie has ended
+                break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the child outlived its caller")

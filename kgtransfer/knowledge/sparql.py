@@ -22,6 +22,7 @@ import csv
 import io
 import os
 import re
+import threading
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -335,16 +336,16 @@ def query_store(kg: KnowledgeGraph):
 #: The stack of the thread a local query runs on: pyoxigraph's parser recurses once per operator of
 #: a chain (``1+1+...``), and 20,000 of them overflowed the main thread's 8 MB (a crash, not an error).
 QUERY_STACK_BYTES = 256 << 20
+_STACK_SIZE = threading.Lock()
 
 
 def _within(run, timeout: float | None, label: str):
     """``run()`` in a daemon thread with a :data:`QUERY_STACK_BYTES` stack, given up (typed error) after ``timeout`` s.
 
-    A query whose evaluation holds the GIL (any but a federated one waiting on the network) is not
-    given up: the timeout bounds federated queries; ``kgtransfer sparql`` stops others in a child process.
+    Nothing stops a query's thread: a federated query given up after ``timeout`` runs on in the
+    background, and Ctrl-C waits for the query to end before it interrupts (as it did on the main
+    thread), rather than leave it running; ``kgtransfer sparql`` stops a local query in a child process.
     """
-    import threading
-
     box: dict = {}
 
     def target():
@@ -354,13 +355,18 @@ def _within(run, timeout: float | None, label: str):
             e.__context__ = None  # pyoxigraph objects in the frames must die on this thread
             box["error"] = e.with_traceback(None)
 
-    size = threading.stack_size(QUERY_STACK_BYTES)
+    with _STACK_SIZE:  # the size is process-wide: set it for this thread alone, and back
+        size = threading.stack_size(QUERY_STACK_BYTES)
+        try:
+            thread = threading.Thread(target=target, daemon=True, name="kgtransfer-query")
+            thread.start()
+        finally:
+            threading.stack_size(size)
     try:
-        thread = threading.Thread(target=target, daemon=True, name="kgtransfer-query")
-        thread.start()
-    finally:
-        threading.stack_size(size)
-    thread.join(timeout)
+        thread.join(timeout)
+    except KeyboardInterrupt:
+        thread.join()
+        raise
     if thread.is_alive():
         raise EndpointError(f"{label}: the federated query did not finish within {timeout:g} s")
     if "error" in box:

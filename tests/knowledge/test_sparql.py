@@ -442,3 +442,21 @@ def test_queries_of_one_graph_build_its_store_once(monkeypatch):
     del kg, other, built[:]
     gc.collect()
     assert sparql_module._LAST == []  # the store goes with its graph
+
+
+def test_concurrent_queries_leave_the_thread_stack_size_as_it_was(people):
+    """Each query set the process-wide stack size for its thread and back, and concurrent ones left it at 256 MB."""
+    import threading
+
+    before = threading.stack_size()
+
+    def ask():
+        for _ in range(50):
+            assert kgt.sparql("ASK { ?s ?p ?o }", people) is True
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert threading.stack_size() == before
