@@ -430,13 +430,17 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
         idx, _, key = name.partition(".")
         if not idx.isdigit() or int(idx) >= len(params) or not key:
             raise ValueError(f"state {name!r} names no parameter (the optimizer has {len(params)})")
-        shape = () if key == "step" else params[int(idx)].shape  # as torch's optimizers keep them
-        if torch.is_tensor(value) and value.shape != shape:
+        shape = params[int(idx)].shape  # the moments of torch's optimizers; scalars (step, NAdam's mu_product) are 0-d
+        if torch.is_tensor(value) and key in _PARAMETER_SHAPED and value.dim() and value.shape != shape:
             raise ValueError(f"state {name!r} has shape {list(value.shape)}, expected {list(shape)}")
         if not torch.is_tensor(value) and value is not None and not _finite_number(value):
             raise TypeError(f"state {name!r} is {value!r}, not a number")
         state.setdefault(int(idx), {})[key] = value
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+#: optimizer state that has its parameter's shape (others, e.g. Adafactor's row and column factors, may not)
+_PARAMETER_SHAPED = frozenset({"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "sum", "square_avg"})
 
 
 def _finite_number(value) -> bool:

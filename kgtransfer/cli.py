@@ -946,13 +946,19 @@ def _in_flags(message: str, command: argparse.ArgumentParser | None) -> str:
     return message.replace("pass format= ", "pass --format ") if "--format" in flags else message
 
 
-def _out_of_memory(e: BaseException) -> str | None:
+#: the commands that train, to whom out-of-memory advice about model and batch sizes applies
+TRAINING_COMMANDS = ("pretrain", "finetune", "run", "sequence", "interpolate", "evaluate")
+
+
+def _out_of_memory(e: BaseException, command: str = "") -> str | None:
     """What to tell a user whose run ran out of memory (torch's allocator errors run to many lines), or None."""
     text = str(e).strip()
     if not isinstance(e, MemoryError) and not re.search(r"can't allocate memory|out of memory", text, re.IGNORECASE):
         return None
     tried = re.search(r"tried to allocate (\d+) bytes", text)
     size = f" (a tensor of {int(tried.group(1)) / 2**30:,.1f} GiB)" if tried else ""
+    if command not in TRAINING_COMMANDS:
+        return f"out of memory{size}; the input may be too large for this machine's memory"
     return (
         f"out of memory{size}; lower the model's dim or layers, the batch sizes, negatives or candidates, or train "
         "with sampled steps (mode sampled)"
@@ -998,7 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
     except (MemoryError, RuntimeError) as e:
         if args.debug or not _out_of_memory(e):
             raise
-        print(f"kgtransfer {args.command}: error: {_out_of_memory(e)}", file=sys.stderr)
+        print(f"kgtransfer {args.command}: error: {_out_of_memory(e, args.command)}", file=sys.stderr)
         return 1
     if args.debug:
         print(f"[{time.perf_counter() - started:.2f} s]", file=sys.stderr)

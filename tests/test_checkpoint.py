@@ -232,3 +232,22 @@ def test_malformed_optimizer_state_is_a_checkpoint_error(tmp_path):
     ]:
         with pytest.raises(CheckpointError, match=f"the optimizer state does not fit .*{says}"):
             load_training_state(case, *model_and_optimizer(seed=1), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("kind", [torch.optim.NAdam, torch.optim.Adam, torch.optim.RMSprop])
+def test_optimizer_state_of_any_torch_optimizer_comes_back(kind):
+    """NAdam's 0-d mu_product was refused as 'has shape [], expected [24, 8]': a registered NAdam could not resume."""
+    from kgtransfer.checkpoint import _optimizer_tensors, _restore_optimizer
+
+    torch.manual_seed(0)
+    weight = torch.nn.Parameter(torch.randn(24, 8))
+    first = kind([weight], lr=0.01)
+    for _ in range(3):
+        first.zero_grad()
+        (weight**2).sum().backward()
+        first.step()
+    tensors, meta = _optimizer_tensors(first)
+    again = kind([weight], lr=0.01)
+    _restore_optimizer(again, tensors, meta)
+    for key, value in first.state[weight].items():
+        assert torch.equal(torch.as_tensor(again.state[weight][key]), torch.as_tensor(value)), key

@@ -309,6 +309,12 @@ def test_running_out_of_memory_is_one_line_not_a_traceback(tmp_path, monkeypatch
     monkeypatch.setattr(kgt, "pretrain", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
     with pytest.raises(RuntimeError, match="a bug"):  # other errors keep their traceback
         main([*pretrain, "-o", str(tmp_path / "c"), "--dim", "8"])
+    monkeypatch.setattr(kgt, "load", allocate)  # a command that trains nothing gets no training advice
+    assert main(["info", str(tmp_path / "g.nt")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        "error: out of memory (a tensor of 96.0 GiB); the input may be too large for this machine's memory"
+    )
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

@@ -165,3 +165,6 @@ def test_the_model_factories_name_a_misspelt_argument_and_default_the_dim():
         kgt.encoder("rgcn", kg, dim=8, num_layer=2)
     assert kgt.encoder("rgcn", kg).dim == kgt.ModelConfig().dim  # DESIGN's example passes no dim
     assert kgt.encoder("rgcn", kg, dim=8).dim == 8
+    import numpy as np
+
+    assert kgt.encoder("rgcn", num_nodes=np.int64(5), num_relations=np.int32(2), dim=np.int64(8)).dim == 8

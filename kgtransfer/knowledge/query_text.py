@@ -270,6 +270,17 @@ def with_page(text: str, size: int, offset: int) -> str:
     return f"{text.rstrip()}\nLIMIT {int(size)} OFFSET {int(offset)}\n"
 
 
+def _short_construct(toks: list[Token], i: int) -> bool:
+    """Whether the ``{`` at ``toks[i]`` is the template of ``CONSTRUCT [FROM [NAMED] <g>]... WHERE { }``."""
+    j = i - 1
+    if j < 0 or toks[j].keyword != "WHERE":
+        return False
+    j -= 1
+    while j >= 0 and (toks[j].kind in ("iri", "pname") or toks[j].keyword in ("FROM", "NAMED")):
+        j -= 1
+    return j >= 0 and toks[j].keyword == "CONSTRUCT"
+
+
 NOTHING = " FILTER(false) "
 """What :func:`emptied` puts first in each group."""
 
@@ -291,7 +302,7 @@ def emptied(text: str) -> tuple[str, list[int]]:
             continue
         before = [toks[j].keyword for j in (i - 2, i - 1) if j >= 0]
         after = toks[i + 1] if i + 1 < len(toks) else None
-        template = before[-1:] == ["CONSTRUCT"] or before == ["CONSTRUCT", "WHERE"]
+        template = before[-1:] == ["CONSTRUCT"] or _short_construct(toks, i)
         annotation = after is not None and after.text == "|" and after.start == t.start + 1
         inner = annotation or (after is not None and after.keyword.startswith("SELECT"))
         if not (rows_next or template or inner):

@@ -50,6 +50,7 @@ def _build(cls, kwargs: dict):
 
     from kgtransfer.config import ModelConfig, argument_problem
 
+    kwargs = {k: v.item() if type(v).__module__ == "numpy" and hasattr(v, "item") else v for k, v in kwargs.items()}
     problem = argument_problem(cls, kwargs)
     if problem is not None:
         raise TypeError(problem)

@@ -74,16 +74,21 @@ def _variant_table(variants, base: FinetuneConfig | None) -> dict[str, FinetuneC
 
 
 def _seeds_of(seeds, pretrain_config: TrainConfig | None, finetune_config: TrainConfig | None):
-    """``seeds``, or without them the configs' seed (one run); configs that disagree are refused."""
+    """``seeds``, or without them the seed a config chose (one run); two configs that chose others are refused.
+
+    A seed left at its default is no choice: ``pretrain_config=TrainConfig(seed=5)`` beside a
+    ``finetune_config`` with the default seed runs seed 5.
+    """
     if seeds is not None:
         return seeds
-    chosen = {c.seed for c in (pretrain_config, finetune_config) if c is not None}
+    default = TrainConfig().seed
+    chosen = {c.seed for c in (pretrain_config, finetune_config) if c is not None and c.seed != default}
     if len(chosen) > 1:
         raise ConfigError(
             f"pretrain_config.seed {pretrain_config.seed} and finetune_config.seed {finetune_config.seed} differ; "
             "a comparison uses one seed for both: pass seeds=[...]"
         )
-    return [chosen.pop() if chosen else 0]
+    return [chosen.pop() if chosen else default]
 
 
 def _check_seeds(seeds) -> list[int]:

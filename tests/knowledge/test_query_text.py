@@ -193,3 +193,17 @@ def test_less_than_without_spaces(people):
     assert kgt.sparql(f"{PREFIXES}SELECT * {{ {values} }}", people) == []
     with pytest.raises(SparqlQueryError, match="put a space after a less-than"):  # '<ex:b#>' or '?a < ex:b' # ...
         kgt.sparql(f"{PREFIXES}SELECT * {{ ?a ?p ?o FILTER(?a<ex:b#>\n) }}", people)
+
+
+def test_the_short_construct_keeps_its_template_after_dataset_clauses():
+    """CONSTRUCT FROM <g> WHERE { ... } got FILTER(false) in its template, so a valid remote query was refused."""
+    from kgtransfer.knowledge.query_text import emptied
+    from kgtransfer.knowledge.sparql import _check_syntax
+
+    for query in (
+        "CONSTRUCT FROM <http://g> WHERE { ?s ?p ?o }",
+        "PREFIX ex: <http://e/> CONSTRUCT FROM NAMED ex:g FROM <http://h> WHERE { ?s ?p ?o }",
+    ):
+        assert emptied(query)[1] == []
+        _check_syntax(query, "q")
+    assert len(emptied("CONSTRUCT { ?s ?p ?o } FROM <http://g> WHERE { ?s ?p ?o }")[1]) == 1  # the pattern only

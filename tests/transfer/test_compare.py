@@ -412,3 +412,4 @@ def test_without_seeds_a_comparison_runs_the_seed_its_configs_ask_for():
     assert _seeds_of(None, None, kgt.TrainConfig(seed=3)) == [3]
     assert _seeds_of(None, None, None) == [0]
     assert _seeds_of([4, 5], kgt.TrainConfig(seed=7), None) == [4, 5]  # seeds replace the configs' seeds
+    assert _seeds_of(None, kgt.TrainConfig(seed=5), kgt.TrainConfig()) == [5]  # a default seed is no choice
