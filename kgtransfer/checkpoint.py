@@ -204,9 +204,11 @@ def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
     Nothing in ``directory`` changes until every file is written: a save stopped half way leaves the
     earlier run there as it was (and its temporary, which the next save removes). Each entry is then
     renamed into place (a folder's earlier copy moved aside first), ``checkpoint`` last: it records
-    what the other parts hold, so a checkpoint that is new belongs to a new run throughout. Other
-    entries of ``directory`` (the training ``checkpoints/``) stay. A symlinked entry is replaced
-    where it points.
+    what the other parts hold, so a checkpoint that is new belongs to a new run throughout. A stop
+    during these renames (milliseconds) can leave the new split beside the old checkpoint, which
+    loading refuses (:class:`~kgtransfer.errors.CheckpointError`: they come from different runs)
+    rather than mixing. Other entries of ``directory`` (the training ``checkpoints/``, a log) stay.
+    A symlinked entry is replaced where it points.
 
     Raises:
         OutputExistsError: ``directory`` is not a run folder (:func:`check_run_folder`), or one of its

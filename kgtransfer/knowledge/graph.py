@@ -164,7 +164,10 @@ def scope_by_structure(kg: KnowledgeGraph) -> KnowledgeGraph:
     terms = kg.terms.copy()
     for rank, j in enumerate(sorted(range(len(blank)), key=labels.__getitem__)):
         terms[blank[j]] = f"_:b{scope}x{rank}"
-    out = kg.replace(terms=terms)
+    out = KnowledgeGraph(
+        terms, kg.triples, kg.provenance, kg.sources, kg.name, kg.source_sets, kg.origins, _distinct_terms=True
+    )  # relabelled blank nodes: still valid, distinct terms
+    out.alignment = kg.alignment
     out._canonical = canon  # content-derived, and the term order is kept: an operator need not label it again
     return out
 

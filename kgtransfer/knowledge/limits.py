@@ -102,8 +102,8 @@ def check_xml_entities(text: str) -> None:
     levels, or a reference total above :data:`MAX_ENTITY_EXPANSION` bytes is refused. Parsers read
     a DTD differently (pyoxigraph keeps an entity's last declaration, XML its first, and pyoxigraph
     reads declarations inside comments too), so every ``<!ENTITY`` in the text counts, at its
-    largest declaration, and a name that is not an XML name is refused. Documents without a DTD
-    pass at once.
+    largest declaration, and a name that is not an XML name is refused; ``<!ENTITY`` without a
+    quoted value (a mention in a comment or CDATA) declares nothing. Documents without a DTD pass at once.
     """
     if "<!ENTITY" not in text:
         return
@@ -111,8 +111,8 @@ def check_xml_entities(text: str) -> None:
     at = text.find("<!ENTITY")
     while at >= 0:  # each declaration read where it starts: one may hide in another's value or a comment
         m = _ENTITY_DECL.match(text, at)
-        if m is not None:
-            name, value = m.group(1), m.group(2) if m.group(2) is not None else (m.group(3) or "")
+        if m is not None and (m.group(2) is not None or m.group(3) is not None):  # a value: no mention in prose
+            name, value = m.group(1), m.group(2) if m.group(2) is not None else m.group(3)
             if not XML_NAME.fullmatch(name):
                 raise ValueError(f"entity name {name[:40]!r} is not an XML name")
             values.setdefault(name, []).append(value)

@@ -409,3 +409,17 @@ def test_a_truncated_rdfxml_file_is_refused(tmp_path, before):
     (tmp_path / "cut.rdf").write_text(doc[: doc.index(before)])  # cut at a line end, or in an element's text
     with pytest.raises(RDFSyntaxError, match=r"cut\.rdf.*was it cut short"):
         kgt.load(tmp_path / "cut.rdf")
+
+
+def test_rdfxml_pyoxigraph_reads_is_not_refused_for_expat_s_other_complaints(tmp_path):
+    """White space before the XML declaration, or '<!ENTITY' mentioned in a comment, were refused after the
+    truncation check came in (expat's other errors, and a mention taken for a declaration)."""
+    rdf = RDF_TYPE.removesuffix("type")
+    body = f'<rdf:RDF xmlns:rdf="{rdf}" xmlns:ex="{EX}"><rdf:Description rdf:about="{EX}a"><ex:p rdf:resource="{EX}b"/>'
+    body += "</rdf:Description></rdf:RDF>\n"
+    for name, doc in (
+        ("space.rdf", f'\n  <?xml version="1.0"?>\n{body}'),
+        ("comment.rdf", f'<?xml version="1.0"?>\n<!-- declare an <!ENTITY name> in the DTD -->\n{body}'),
+    ):
+        (tmp_path / name).write_text(doc)
+        assert len(kgt.load(tmp_path / name)) == 1, name
