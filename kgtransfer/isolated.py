@@ -1,11 +1,12 @@
 """Run a call in a forked child process, so that the caller can stop it.
 
-pyoxigraph evaluates a query in native code that holds the GIL and checks no signals: in-process,
-a runaway query ignores Ctrl-C and any deadline, and a query deep enough to overflow the parser's
-stack ends the program. In a child, Ctrl-C and ``timeout`` stop it (the child is killed) and a
-crash is an error that names the call. The child is a ``fork`` of the caller, so what the call
-needs (a loaded graph) is not copied or pickled; only the result comes back, pickled (a call
-that writes a large answer itself returns None). On Linux the child dies with its parent (a
+pyoxigraph evaluates a query in native code that checks no signals, and nothing can stop the
+thread it runs on: in-process, a runaway query ignores Ctrl-C and any deadline (or runs on in the
+background after them), and a query that overflows the parser's stack ends the program. In a
+child, Ctrl-C and ``timeout`` stop it (the child is killed) and a crash is an error that names the
+call. The child is a ``fork`` of the caller, so what the call needs (a loaded graph) is not copied
+or pickled; only the result comes back, pickled (a large one is quicker back as text:
+``kgtransfer sparql`` returns its printed answer). On Linux the child dies with its parent (a
 ``kill`` of the caller leaves nothing running). Where ``fork`` does not exist (Windows), the call
 runs in this process.
 """
