@@ -127,6 +127,7 @@ def interleave(jobs: Sequence[Callable[[], T]], names: Sequence[str] | None = No
     results: list = [None] * len(jobs)
     errors: list[BaseException | None] = [None] * len(jobs)
     caller = _states()
+    ended = [threading.Event() for _ in jobs]  # set as a job's thread leaves it (join cannot tell: see below)
 
     def run(i: int) -> None:
         _local.turns, _local.job, _local.paused = turns, i, 0.0
@@ -142,6 +143,7 @@ def interleave(jobs: Sequence[Callable[[], T]], names: Sequence[str] | None = No
             turns.cancel()  # the others stop at their next turn: their results would not be used
         finally:
             turns.hand_over(i, done=True)
+            ended[i].set()
 
     threads = [threading.Thread(target=run, args=(i,), name=f"interleaved-{i}", daemon=True) for i in range(len(jobs))]
     try:
@@ -151,9 +153,11 @@ def interleave(jobs: Sequence[Callable[[], T]], names: Sequence[str] | None = No
             thread.join()
     except BaseException:  # Ctrl-C in the caller: stop the jobs instead of leaving them training in the background
         turns.cancel()
-        for thread in threads:
-            if thread.is_alive():
-                thread.join()
+        # a join that Ctrl-C interrupted marks its thread stopped while it still runs (CPython's
+        # bpo-45274 handling), so is_alive() and join() say nothing of it: wait for the job itself
+        for thread, end in zip(threads, ended, strict=True):
+            if thread.ident is not None:
+                end.wait()
         raise
     finally:
         _restore(caller)

@@ -13,6 +13,7 @@ runs in this process.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import pickle
 import sys
@@ -52,6 +53,7 @@ def run_forked(call: Callable[[], T], label: str, timeout: float | None = None) 
 
     def child() -> None:
         _die_with(parent)
+        faulthandler.disable()  # a crash is reported by the caller; a dump from here (pytest) is noise
         try:
             answer = ("value", call())
         except BaseException as e:  # noqa: BLE001 - every failure goes back to the caller

@@ -115,7 +115,9 @@ def test_an_interrupt_stops_every_job_and_gives_the_caller_its_state_back():
     with pytest.raises(KeyboardInterrupt):
         interleave([interrupting, other])
     assert len(steps) < 200  # stopped, not run to the end
-    assert not [t for t in threading.enumerate() if t.name.startswith("interleaved-")]
+    done = len(steps)
+    time.sleep(0.2)
+    assert len(steps) == done  # and no job runs on in the background (an interrupted join can say it stopped)
     assert torch.equal(torch.rand(1), expected)
 
 
