@@ -347,6 +347,7 @@ def _within(run, timeout: float | None, label: str):
     thread), rather than leave it running; ``kgtransfer sparql`` stops a local query in a child process.
     """
     box: dict = {}
+    ended = threading.Event()  # join cannot tell after an interrupt (CPython's bpo-45274 handling marks it stopped)
 
     def target():
         try:
@@ -354,6 +355,8 @@ def _within(run, timeout: float | None, label: str):
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
             e.__context__ = None  # pyoxigraph objects in the frames must die on this thread
             box["error"] = e.with_traceback(None)
+        finally:
+            ended.set()
 
     with _STACK_SIZE:  # the size is process-wide: set it for this thread alone, and back
         size = threading.stack_size(QUERY_STACK_BYTES)
@@ -363,11 +366,11 @@ def _within(run, timeout: float | None, label: str):
         finally:
             threading.stack_size(size)
     try:
-        thread.join(timeout)
+        ended.wait(timeout)
     except KeyboardInterrupt:
-        thread.join()
+        ended.wait()
         raise
-    if thread.is_alive():
+    if not ended.is_set():
         raise EndpointError(f"{label}: the federated query did not finish within {timeout:g} s")
     if "error" in box:
         raise box["error"]

@@ -1,5 +1,6 @@
 """``kgtransfer.sparql`` over the embedded store: query forms, sources, errors, bound parameters."""
 
+import time
 import warnings
 
 import pyoxigraph as ox
@@ -460,3 +461,22 @@ def test_concurrent_queries_leave_the_thread_stack_size_as_it_was(people):
     for t in threads:
         t.join()
     assert threading.stack_size() == before
+
+
+def test_ctrl_c_during_a_local_query_leaves_no_query_running():
+    """Ctrl-C returned at once and left the query evaluating on its thread, at full CPU, with nothing to stop it."""
+    import os
+    import signal
+    import threading
+
+    rows = [(f"<urn:e{i}>", "<urn:r>", f"<urn:e{i + 1}>") for i in range(150)]
+    kg = kgt.KnowledgeGraph.from_triples(rows)
+    product = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }"  # 3.4M solutions: a second or more
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        kgt.sparql(product, kg)
+    timer.join()
+    cpu = time.process_time()
+    time.sleep(0.5)  # a query running on would take this half second of CPU (is_alive() cannot tell)
+    assert time.process_time() - cpu < 0.2
