@@ -494,7 +494,7 @@ def load_training_state(
         try:
             model.load_state_dict(tensors)
         except (RuntimeError, KeyError, ValueError, TypeError) as e:
-            raise CheckpointError(f"{path}: the weights do not fit the model ({_first_line(e)})") from None
+            raise CheckpointError(f"{path}: the weights do not fit the model ({first_line(e)})") from None
     if optimizer is not None:
         if "optimizer" not in extra or "optimizer" not in meta:
             raise CheckpointError(
@@ -504,7 +504,7 @@ def load_training_state(
         try:
             _restore_optimizer(optimizer, extra["optimizer"], meta["optimizer"])
         except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
-            raise CheckpointError(f"{path}: the optimizer state does not fit ({_first_line(e)})") from None
+            raise CheckpointError(f"{path}: the optimizer state does not fit ({first_line(e)})") from None
     return meta
 
 
@@ -630,7 +630,7 @@ def resume_state(
         )
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(
-            f"{ckpt / 'last' / 'meta.json'}: missing or malformed run state ({_first_line(e)})"
+            f"{ckpt / 'last' / 'meta.json'}: missing or malformed run state ({first_line(e)})"
         ) from None
     if epoch < 0 or best_epoch < 0 or stale < 0 or best_epoch > epoch:
         raise CheckpointError(
@@ -647,7 +647,7 @@ def resume_state(
             history["evals"] = [e for e in history["evals"] if e["epoch"] != epoch]
             best, best_epoch, stale = dict(scheduled["best"]), int(scheduled["best_epoch"]), int(scheduled["stale"])
         except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{ckpt / 'last' / 'meta.json'}: malformed 'scheduled' ({_first_line(e)})") from None
+            raise CheckpointError(f"{ckpt / 'last' / 'meta.json'}: malformed 'scheduled' ({first_line(e)})") from None
     best_weights = None
     if best and best_epoch != epoch:  # at `epoch` itself the best weights are last's
         if not checkpoint_exists(ckpt / "best"):
@@ -671,6 +671,8 @@ def resume_state(
     return history, best, best_epoch, stale, epoch + 1, best_weights
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
+def first_line(e: BaseException, typed: bool = True) -> str:
+    """The first line of an exception's message (after its type unless ``typed`` is false), at most 300 characters."""
+    lines = str(e).strip().splitlines()
+    text = lines[0] if lines else ""
+    return (f"{type(e).__name__}: {text}" if typed else text)[:300]

@@ -178,6 +178,7 @@ class Split:
             CheckpointError: a file is missing, unreadable or not what :meth:`save` writes (ids that
                 disagree with their strings, a count that differs from ``split.json``); names the file.
         """
+        from kgtransfer.checkpoint import first_line
         from kgtransfer.errors import CheckpointError
 
         directory = Path(directory)
@@ -188,14 +189,14 @@ class Split:
         except CheckpointError:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
-            raise CheckpointError(f"{file}: not a saved vocabulary ({_first_line(e)})") from None
+            raise CheckpointError(f"{file}: not a saved vocabulary ({first_line(e)})") from None
         parts = {}
         for name, count in meta["counts"].items():
             file = directory / f"{name}.tsv"
             try:
                 parts[name] = _read_tsv(file, vocab)
             except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
-                text = _first_line(e, typed=not isinstance(e, ValueError))
+                text = first_line(e, typed=not isinstance(e, ValueError))
                 raise CheckpointError(text if text.startswith(str(file)) else f"{file}: {text}") from None
             if len(parts[name]) != count:
                 raise CheckpointError(f"{file} has {len(parts[name])} rows, split.json says {count}")
@@ -216,12 +217,13 @@ PART_NAMES = (*SPLIT_NAMES, "unused")
 
 def _read_split_meta(file: Path) -> dict:
     """``split.json``, checked: its ``counts`` name the parts to read (file names), so only :data:`PART_NAMES`."""
+    from kgtransfer.checkpoint import first_line
     from kgtransfer.errors import CheckpointError
 
     try:
         meta = json.loads(file.read_bytes().decode("utf-8"))
     except (OSError, ValueError, RecursionError) as e:
-        raise CheckpointError(f"{file}: unreadable ({_first_line(e)})") from None
+        raise CheckpointError(f"{file}: unreadable ({first_line(e)})") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{file}: expected a JSON object, found {type(meta).__name__}")
     version = meta.get("format", FORMAT_VERSION)
@@ -240,13 +242,6 @@ def _read_split_meta(file: Path) -> dict:
         if not isinstance(meta.get(key), types) or isinstance(meta.get(key), bool):
             raise CheckpointError(f"{file}: {key!r} is missing or malformed, got {meta.get(key)!r}"[:300])
     return meta
-
-
-def _first_line(e: BaseException, typed: bool = True) -> str:
-    """The first line of an exception's message (with its type unless ``typed`` is false)."""
-    lines = str(e).strip().splitlines()
-    text = lines[0] if lines else ""
-    return (f"{type(e).__name__}: {text}" if typed else text)[:300]
 
 
 # --- link-prediction splits ---------------------------------------------------------------------

@@ -191,37 +191,37 @@ def _check_well_formed(data: bytes, source: str) -> None:
     more to load 48 MB of RDF/XML in 4.5 s. Other complaints of expat's about a document pyoxigraph
     read (white space before the XML declaration, its entity amplification limit) are not errors here.
     """
-    import xml.parsers.expat
     from xml.parsers.expat import errors
+
+    ended = (  # the input ended inside an element, a tag, a CDATA section or a character
+        errors.XML_ERROR_NO_ELEMENTS,
+        errors.XML_ERROR_UNCLOSED_TOKEN,
+        errors.XML_ERROR_UNCLOSED_CDATA_SECTION,
+        errors.XML_ERROR_PARTIAL_CHAR,
+    )
+    e = _expat_error(data)
+    if e is not None and errors.messages[e.code] in ended:
+        message = f"not well-formed XML ({errors.messages[e.code]}): the document ends before its elements close"
+        raise RDFSyntaxError(message + "; was it cut short?", source, e.lineno, e.offset + 1)
+
+
+def _expat_error(data: bytes):
+    """The error expat finds in the document (external and parameter entities off), or None when it is well-formed."""
+    import xml.parsers.expat
 
     parser = xml.parsers.expat.ParserCreate()
     parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
     try:
         parser.Parse(data, True)
     except xml.parsers.expat.ExpatError as e:
-        says = errors.messages[e.code]
-        message = f"not well-formed XML ({says})"
-        ended = (  # the input ended inside an element, a tag, a CDATA section or a character
-            errors.XML_ERROR_NO_ELEMENTS,
-            errors.XML_ERROR_UNCLOSED_TOKEN,
-            errors.XML_ERROR_UNCLOSED_CDATA_SECTION,
-            errors.XML_ERROR_PARTIAL_CHAR,
-        )
-        if says not in ended:
-            return
-        message += ": the document ends before its elements close; was it cut short?"
-        raise RDFSyntaxError(message, source, e.lineno, e.offset + 1) from None
+        return e
+    return None
 
 
 def _xml_location(data: bytes, message: str) -> tuple[int | None, int | None]:
     """Where an RDF/XML error is: expat's position for malformed XML, else where the quoted value first appears."""
-    import xml.parsers.expat
-
-    parser = xml.parsers.expat.ParserCreate()
-    parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    try:
-        parser.Parse(data, True)
-    except xml.parsers.expat.ExpatError as e:
+    e = _expat_error(data)
+    if e is not None:
         return e.lineno, e.offset + 1
     quoted = re.search(r"'([^']+)'", message)
     if quoted:
