@@ -264,9 +264,6 @@ def atomic_write_json(path: str | os.PathLike, data: object) -> Path:
 
 def _key_form(key: object) -> str | None:
     """The canonical string a key names when it is not one: ``http://e/a`` is ``<http://e/a>``; None if none."""
-    if type(key) is str:  # canonical strings are looked up as they are (a miss costs nothing more)
-        return None if key.startswith(("<", '"', "_:")) else f"<{key}>"
-    try:
-        return T.as_canonical(key) if isinstance(key, str) else None  # rdflib terms are str subclasses
-    except ValueError:
+    if type(key) is str and key.startswith(("<", '"', "_:")):  # looked up as it is (a miss costs nothing more)
         return None
+    return T.lookup_form(key) if isinstance(key, str) else None  # rdflib terms are str subclasses

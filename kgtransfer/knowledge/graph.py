@@ -431,12 +431,8 @@ class KnowledgeGraph:
             for i, t in enumerate(self.terms.tolist()):
                 index.setdefault(t, i)  # the first id of a term, as a scan would find it
             self._term_index = index
-        if type(term) is str and not term.startswith(("<", '"', "_:")):
-            term = f"<{term}>"
-        try:
-            return self._term_index.get(T.as_canonical(term))
-        except ValueError:  # a malformed literal is in no graph
-            return None
+        key = T.lookup_form(term)
+        return None if key is None else self._term_index.get(key)
 
     def __eq__(self, other: object) -> bool:
         """Same set of triples (term for term, blank-node labels included)."""

@@ -176,6 +176,19 @@ def as_canonical(term) -> str:
     return str(term)
 
 
+def lookup_form(term) -> str | None:
+    """The canonical string that ``term`` names: a canonical string, a bare IRI (``http://e/a``), an rdflib term.
+
+    None for a malformed literal, which no graph holds.
+    """
+    if type(term) is str and not term.startswith(("<", '"', "_:")):
+        return f"<{term}>"
+    try:
+        return as_canonical(term)
+    except ValueError:
+        return None
+
+
 def to_rdflib_terms(terms: Iterable[str]) -> list:
     """Rdflib terms for many canonical strings."""
     return [to_rdflib(t) for t in terms]
