@@ -187,3 +187,34 @@ def test_no_package_attribute_shadows_a_module(package):
             importlib.import_module(name)
             value = getattr(pkg, name.rpartition(".")[2])
             assert value is sys.modules[name], f"{name} is shadowed by {value!r}"
+
+
+def test_pyg_is_imported_in_one_place():
+    """Every PyG name comes through :mod:`kgtransfer._pyg`, whose import ignores PyG's own deprecation warning."""
+    importers = {
+        name
+        for name, path in modules().items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for module in ([node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names])
+        if module.split(".")[0] == "torch_geometric"
+    }
+    assert importers == {"kgtransfer._pyg"}
+
+
+def test_models_train_with_deprecation_warnings_as_errors():
+    """``python -W error::DeprecationWarning``: PyG's import (torch >= 2.10 deprecates the
+    ``torch.jit.script`` it calls) failed the first model; every encoder, sampled steps and the
+    PyG converters now run."""
+    code = """
+import kgtransfer as kgt
+triples = [(f"<urn:e{i}>", f"<urn:p{i % 3}>", f"<urn:e{(i * 7 + 1) % 40}>") for i in range(120)]
+kg = kgt.KnowledgeGraph.from_triples(triples)
+for encoder, mode in [("rgcn", "batch"), ("rgcn", "sampled"), ("compgcn", "batch"), ("embedding", "batch")]:
+    kgt.train(kg, encoder=encoder, dim=8, config=kgt.TrainConfig(epochs=1, threads=1), task=kgt.TaskConfig(mode=mode))
+kg.to_pyg(), kg.to_hetero_data()
+"""
+    run = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]

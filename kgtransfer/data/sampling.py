@@ -36,9 +36,17 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
-from torch_geometric.sampler import BaseSampler, EdgeSamplerInput, NegativeSampling, NodeSamplerInput, SamplerOutput
-from torch_geometric.sampler.neighbor_sampler import edge_sample, node_sample
+
+from kgtransfer._pyg import (
+    BaseSampler,
+    Data,
+    EdgeSamplerInput,
+    NegativeSampling,
+    NodeSamplerInput,
+    SamplerOutput,
+    edge_sample,
+    node_sample,
+)
 
 
 class NeighbourSampler(BaseSampler):

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
 
+from kgtransfer._pyg import Data
 from kgtransfer.data.vocab import (
     BlankNodePolicy,
     GraphVocab,
@@ -225,7 +225,7 @@ def to_hetero_data(
         literals: ``"drop"``, ``"nodes"`` or ``"features"`` (default: ``"drop"``).
         blank_nodes: ``"keep"`` or ``"drop"`` (default: ``"keep"``).
     """
-    from torch_geometric.data import HeteroData
+    from kgtransfer._pyg import HeteroData
 
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     triples = Triples.from_graph(kg, vocab, literals, blank_nodes).tensor

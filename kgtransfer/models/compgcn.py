@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import MessagePassing
-from torch_geometric.nn.inits import glorot, zeros
 
+from kgtransfer._pyg import MessagePassing, glorot, zeros
 from kgtransfer.models.base import Encoder
 
 COMPOSITIONS = ("sub", "mult", "corr")

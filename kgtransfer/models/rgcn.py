@@ -8,8 +8,8 @@ from itertools import accumulate
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import RGCNConv
 
+from kgtransfer._pyg import RGCNConv
 from kgtransfer.models.base import Encoder
 from kgtransfer.models.row_memory import RowMemory
 

@@ -702,7 +702,7 @@ class LinkPredictionTask:
         if not self._lookup_rows:
             ent, rel = model.encode(self.graph)
             return ent[candidates], rel
-        from torch_geometric.data import Data
+        from kgtransfer._pyg import Data
 
         none = torch.zeros(0, dtype=torch.long, device=candidates.device)
         sub = Data(edge_index=none.view(2, 0), edge_type=none, n_id=candidates, num_nodes=len(candidates))

@@ -445,8 +445,7 @@ def _files_digest(directory: Path) -> str:
 
 
 def _load_typing_result(directory: str | os.PathLike, device: str = "cpu") -> EntityTypingResult:
-    from torch_geometric.data import Data
-
+    from kgtransfer._pyg import Data
     from kgtransfer.checkpoint import load_checkpoint
     from kgtransfer.config import ModelConfig, TrainConfig
     from kgtransfer.data.splits import NodeSplit
