@@ -391,11 +391,16 @@ def _discriminative(optimizer: torch.optim.Optimizer, model: nn.Module, transfer
     :math:`\theta \leftarrow \theta_{\text{old}} + s\,(\theta_{\text{new}} - \theta_{\text{old}})` on transferred rows
     (``scale=0`` holds them still, whatever momentum or decoupled weight decay would do).
 
+    A 0-d mask marks a whole shared parameter: True blends it, False (not transferred, e.g. a
+    shape that did not match) leaves its steps whole, as a row mask's False rows.
+
     Returns:
         the two hook handles (``remove()`` them to stop blending).
     """
     tracked = [
-        (p, transferred[name]) for name, p in model.named_parameters() if name in transferred and p.requires_grad
+        (p, transferred[name])
+        for name, p in model.named_parameters()
+        if name in transferred and p.requires_grad and (transferred[name].dim() or bool(transferred[name]))
     ]
     tracked = [(p, mask if mask.dim() == 0 else mask.to(p.device)) for p, mask in tracked]
     saved: list[Tensor] = []
@@ -440,7 +445,12 @@ class _L2SPTask:
         self.task, self.weight = task, weight
         self.metric = task.metric
         params = dict(model.named_parameters())
-        self.anchors = [(params[n], params[n].detach().clone(), m) for n, m in transferred.items() if n in params]
+        # a 0-d False mask is a shared parameter that was not transferred: nothing to pull it toward
+        self.anchors = [
+            (params[n], params[n].detach().clone(), m)
+            for n, m in transferred.items()
+            if n in params and (m.dim() or bool(m))
+        ]
 
     def __getattr__(self, name):
         return getattr(self.task, name)

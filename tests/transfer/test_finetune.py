@@ -347,3 +347,35 @@ def test_entity_typing_onto_a_graph_left_without_messages_trains():
     result = kgt.finetune(pre, k, config=config, task="entity_typing")
     assert len(result.labels.graph) == 0 and result.report.target_entities_transferred == 30
     assert 0.0 <= result.test["accuracy"] <= 1.0
+
+
+def test_discriminative_and_l2sp_leave_a_shared_parameter_that_was_not_transferred_alone():
+    """A 0-d False mask (a shared parameter θ1 lacked, as ``aligned_source_state`` marks it) is no transferred value.
+
+    The discriminative blend ``θ_old + s·(θ_new − θ_old)`` and the L2-SP pull apply to the 0-d True
+    parameter only; the False one takes its whole step and adds nothing to the penalty.
+    """
+    from kgtransfer.transfer.finetune import _discriminative, _L2SPTask
+
+    model = torch.nn.Module()
+    model.kept = torch.nn.Parameter(torch.ones(3))
+    model.new = torch.nn.Parameter(torch.ones(3))
+    masks = {"kept": torch.tensor(True), "new": torch.tensor(False)}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    _discriminative(optimizer, model, masks, 0.0)
+    (model.kept.sum() + model.new.sum()).backward()
+    optimizer.step()
+    assert torch.equal(model.kept.detach(), torch.ones(3))  # scale 0 holds the transferred one still
+    assert torch.equal(model.new.detach(), torch.full((3,), 0.5))  # the other one moves at lr
+
+    class Zero:
+        metric = "mrr"
+
+        def loss(self, model, batch):
+            return torch.zeros(())
+
+    task = _L2SPTask(Zero(), model, masks, weight=1.0)
+    with torch.no_grad():
+        model.kept.add_(1.0)
+        model.new.add_(2.0)
+    assert task.loss(model, None).item() == pytest.approx(3.0)  # (1)^2 * 3 entries of `kept` only
