@@ -196,16 +196,40 @@ def neighbour_weights(edge_index: Tensor, known: Tensor, num_nodes: int) -> Tens
     ).coalesce()
 
 
-def cooccurrence_weights(triples: Tensor, known: Tensor, num_entities: int, num_relations: int) -> Tensor:
-    """Row-normalized ``[R, R]`` weights from each new relation to the known relations it co-occurs with."""
-    incidence = torch.zeros(num_entities, num_relations)
-    for col in (0, 2):
-        incidence.index_put_((triples[:, col], triples[:, 1]), torch.ones(len(triples)), accumulate=True)
-    co = incidence.T @ incidence
-    co[:, ~known] = 0
-    co[known] = 0
-    total = co.sum(1, keepdim=True)
-    return torch.where(total > 0, co / total.clamp_min(1e-12), torch.zeros_like(co))
+def cooccurrence_weights(
+    triples: Tensor, known: Tensor, num_entities: int, num_relations: int, chunk: int = 2**16
+) -> Tensor:
+    r"""Row-normalized ``[R, R]`` weights from each new relation to the known relations it co-occurs with.
+
+    :math:`C_{rr'} = \sum_e M_{er} M_{er'}` for a new :math:`r` and a known :math:`r'`, where
+    :math:`M_{er}` counts the triples of :math:`r` at :math:`e` (a self-loop once). Only the
+    entities that take part in a new relation's triples contribute, ``chunk`` of them at a time,
+    so memory is ``chunk x R`` floats whatever the graph's size (a dense ``[N, R]`` incidence
+    took 1.2 GB at 500K entities and 600 relations).
+    """
+    out = torch.zeros(num_relations, num_relations)
+    new = ~known
+    if not new.any() or not known.any():
+        return out
+    head, relation, tail = triples.unbind(1)
+    other_end = head != tail
+    entities = torch.cat([head, tail[other_end]])
+    relations = torch.cat([relation, relation[other_end]])
+    at_new = torch.zeros(num_entities, dtype=torch.bool)
+    at_new[entities[new[relations]]] = True
+    keep = at_new[entities]
+    local = torch.cumsum(at_new, 0) - 1  # an entity's row among those at a new relation
+    entities, relations = local[entities[keep]], relations[keep]
+    new_ids, count = new.nonzero().squeeze(1), int(at_new.sum())
+    incidence = torch.empty(min(chunk, count), num_relations)
+    for start in range(0, count, chunk):
+        part = (entities >= start) & (entities < start + chunk)
+        rows = incidence[: min(chunk, count - start)].zero_()
+        rows.index_put_((entities[part] - start, relations[part]), torch.ones(int(part.sum())), accumulate=True)
+        out[new_ids] += rows[:, new_ids].T @ rows
+    out[:, new] = 0
+    total = out.sum(1, keepdim=True)
+    return torch.where(total > 0, out / total.clamp_min(1e-12), torch.zeros_like(out))
 
 
 def transfer_state(

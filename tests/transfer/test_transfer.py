@@ -237,3 +237,28 @@ def test_finetune_for_entity_typing_starts_from_transferred_rows(graphs, pre, mo
     row = vocab.entities.index([f"<{X}m3>"])[0]
     src = pre.vocab.entities.index([f"<{X}m3>"])[0]
     assert torch.equal(seen["state"]["entity_embedding.weight"][row], pre.model.encoder.entity_embedding.weight[src])
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 2**16])
+def test_cooccurrence_weights_follow_the_formula_in_bounded_chunks(chunk):
+    """:math:`C_{rr'} = \\sum_e M_{er} M_{er'}` for new r and known r', row-normalized; a self-loop
+    counts once at its entity (the dense incidence counted it twice); the same in any chunking."""
+    from kgtransfer.transfer.weights import cooccurrence_weights
+
+    generator = torch.Generator().manual_seed(0)
+    n, r, t = 25, 6, 90
+    triples = torch.stack([torch.randint(n, (t,), generator=generator) for _ in range(3)], 1) % torch.tensor([n, r, n])
+    triples[:5, 2] = triples[:5, 0]  # self-loops
+    known = torch.tensor([True, True, False, True, False, True])
+    incidence = torch.zeros(n, r)
+    for h, rel, tail in triples.tolist():
+        incidence[h, rel] += 1
+        if tail != h:
+            incidence[tail, rel] += 1
+    expected = incidence.T @ incidence
+    expected[:, ~known] = 0
+    expected[known] = 0
+    expected = expected / expected.sum(1, keepdim=True).clamp_min(1e-12)
+    weights = cooccurrence_weights(triples, known, n, r, chunk=chunk)
+    torch.testing.assert_close(weights, expected)
+    assert torch.allclose(weights[~known].sum(1), torch.ones(2)) and not weights[known].any()
