@@ -1149,6 +1149,9 @@ def run_sequence_file(
     except ConfigError as e:  # a setting of the file; other errors (a step's data, a bug) keep their own type
         raise ConfigError(f"{path}: {e}") from e
     result.save(out)
+    from kgtransfer.experiment import keep_experiment_file
+
+    keep_experiment_file(path, out)
     print(result.summary())
     return result
 
