@@ -183,6 +183,8 @@ class FitResult:
     history: History
     stopped_early: bool
     seconds: float  # wall seconds of the whole fit (evaluation included), less interleaved waits
+    threads: int | None = None  # the intra-op threads it trained with (results are bitwise the same for one count)
+    device: str | None = None  # the device it trained on ("cpu", "cuda:0")
 
     def __repr__(self) -> str:
         best = ", ".join(f"{k}={v:.4f}" for k, v in self.best.items() if isinstance(v, float))
@@ -365,7 +367,7 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
     model.load_state_dict(best_weights)
     model.eval()
     seconds = earlier + time.perf_counter() - began - (paused_seconds() - waited)  # earlier: a resumed run's sessions
-    return FitResult(best, best_epoch, epoch, history, stopped, seconds)
+    return FitResult(best, best_epoch, epoch, history, stopped, seconds, torch.get_num_threads(), str(device))
 
 
 def _autocast(config: TrainConfig, device: torch.device):

@@ -425,9 +425,27 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
     )
     result.info.update(k2=repr(k2))
     result.save(out)
+    if exp.file is not None:
+        keep_experiment_file(exp.file, out)
     print(result.summary())
     print(f"\nresults: {out / 'results.json'}, plots: {out / 'curves.png'}, {out / 'alpha_sweep.png'}")
     return result
+
+
+def keep_experiment_file(file: str | Path, out: str | Path) -> Path:
+    """Copy the experiment ``file`` to ``out/experiment.toml``, so the results say how to rerun them.
+
+    A first comment line names the original (its relative paths resolve beside it, not beside the copy).
+    """
+    from kgtransfer.files import atomic_write_text
+
+    file = Path(file)
+    text = read_bytes(file).decode("utf-8-sig")
+    copy = Path(out) / "experiment.toml"
+    atomic_write_text(
+        copy, f"# the experiment of these results: {file.resolve()} (relative paths resolve beside it)\n{text}"
+    )
+    return copy
 
 
 def load_results(path: str | Path) -> dict:

@@ -331,8 +331,15 @@ def scalar_metrics(metrics: dict) -> dict:
 
 
 def save_run_metrics(directory: Path, metrics: dict, fit: FitResult | None, metric: str = "mrr") -> None:
-    """Write ``metrics.json`` (with the fit's best validation metrics and epochs) and ``curve.csv``/``curve.png``."""
+    """Write ``metrics.json`` (with the fit's best validation metrics and epochs) and ``curve.csv``/``curve.png``.
+
+    ``metrics.json`` also records the :func:`~kgtransfer.environment.environment`: versions, platform
+    and, with a fit, the device and intra-op threads it trained with.
+    """
+    from kgtransfer.environment import environment
+
     metrics = dict(metrics)
+    metrics["environment"] = environment(*((fit.threads, fit.device) if fit is not None else ()))
     if fit is not None:
         metrics.update(
             valid=scalar_metrics(fit.best),

@@ -84,6 +84,18 @@ def test_run_experiment_writes_results(sources, tmp_path, capsys):
     assert [r["test"] for r in apart["runs"]["full"]] == [r["test"] for r in result["runs"]["full"]]
 
 
+def test_results_keep_the_experiment_file(sources, tmp_path):
+    """results.json of `kgtransfer run` lacked its sources, operator, alignment and alphas: how to rerun it."""
+    from kgtransfer.experiment import run_experiment
+
+    exp_file = tmp_path / "tiny.toml"
+    text = EXPERIMENT.replace("seeds = [0, 1]", "seeds = [0]").replace("epochs = 4", "epochs = 1")
+    exp_file.write_text(text.replace('"lp-ft", "linear-probe", "compose-sum"', "").replace("0.0, 0.5, 1.0", "1.0"))
+    run_experiment(exp_file, tmp_path / "run")
+    kept = (tmp_path / "run" / "experiment.toml").read_text()
+    assert kept.endswith(exp_file.read_text()) and str(exp_file.resolve()) in kept.splitlines()[0]
+
+
 def test_experiment_errors_name_the_file_and_field(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(EXPERIMENT.replace('strategies = ["scratch"', 'strategies = ["magic", "scratch"'))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, expect
+from kgtransfer.environment import environment
 from kgtransfer.files import atomic_write_text, is_plain_name, save_json
 from kgtransfer.report import format_table
 
@@ -544,6 +545,7 @@ def compare(
         "finetune": finetune_config.to_dict(),
         "task": task.to_dict(),
     }
+    ran = results["scratch" if "scratch" in results else next(iter(results))].fit  # the last seed's runs
     info = {
         "k1": repr(source),
         "k": repr(target),
@@ -552,5 +554,6 @@ def compare(
         "split": "callable" if callable(split) else split,
         "ratios": None if callable(split) else list(ratios),
         "variants": {v: None if o is None else o.to_dict() for v, o in table.items()},
+        "environment": environment(ran.threads, ran.device),
     }
     return Comparison(name, list(seeds), runs, configs, info, models, splits)

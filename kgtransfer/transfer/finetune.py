@@ -497,7 +497,9 @@ def join_fits(results: list[FitResult], metric: str = "mrr", names: list[str] | 
         if names is not None and i < len(results) - 1:
             marks[f"{names[i]} ends"] = offset
     history = History(loss=loss, seconds=seconds, evals=evals, marks=marks)
-    return FitResult(best, best_epoch, offset, history, results[-1].stopped_early, sum(r.seconds for r in results))
+    last = results[-1]
+    seconds = sum(r.seconds for r in results)
+    return FitResult(best, best_epoch, offset, history, last.stopped_early, seconds, last.threads, last.device)
 
 
 def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:

@@ -54,6 +54,7 @@ from torch import Tensor
 from kgtransfer.config import ConfigError, ModelConfig, TaskConfig, TrainConfig, expect
 from kgtransfer.device import resolve_device
 from kgtransfer.engine import OPTIMIZERS, fit
+from kgtransfer.environment import environment
 from kgtransfer.errors import EmptySplitError, KGTransferError
 from kgtransfer.files import is_plain_name
 from kgtransfer.interleave import interleave
@@ -657,6 +658,7 @@ def sequence(
             net = LinkPredictor.build(model_config, step.split.num_entities, step.split.num_relations)
             task = _task(step, all_train, all_train, task_config)
             result, prep, net_moments = _run(net, task, config)
+            setup.setdefault("environment", environment(result.threads, result.device))  # versions, device, threads
             record = _record("merged" if step.index else "pretrain", "scratch", step, net, task, result, prep)
             log(_line(record))
             return record, net, net_moments
@@ -1147,6 +1149,9 @@ def run_sequence_file(
     except ConfigError as e:  # a setting of the file; other errors (a step's data, a bug) keep their own type
         raise ConfigError(f"{path}: {e}") from e
     result.save(out)
+    from kgtransfer.experiment import keep_experiment_file
+
+    keep_experiment_file(path, out)
     print(result.summary())
     return result
 

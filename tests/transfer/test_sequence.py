@@ -504,6 +504,8 @@ def test_cli_and_experiment_file(snapshots, tmp_path, capsys):
     data = run_experiment(toml, tmp_path / "exp")
     assert {r["strategy"] for r in data.records} == {"scratch", "fine-tune", "ewc"}
     assert data.setup["strategies"][1] == {"name": "ewc", "weight": 2.0, "batches": 20}
+    kept = (tmp_path / "exp" / "experiment.toml").read_text(encoding="utf-8")  # the results say how to rerun them
+    assert kept.endswith(toml.read_text(encoding="utf-8")) and str(toml.resolve()) in kept.splitlines()[0]
     assert data.setup["interleaved"] is False
     toml.write_text('[sequence]\nsnapshots = ["toy/0"]\nbogus = 1\n', encoding="utf-8")
     with pytest.raises(ExperimentError, match="bogus"):
