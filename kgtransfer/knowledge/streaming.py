@@ -464,9 +464,12 @@ class _LineReader:
             self.lines.append(np.asarray([line], dtype=np.int64))
             slot = -1
             if not isinstance(q.graph_name, ox.DefaultGraph):
-                self.graph_terms.append(q.graph_name)
-                self.graph_pos.append(line * 4 + 3)
-                slot = len(self.graph_terms) - 1
+                # one slot per graph name, shared with the fast lines': a blank node names one graph
+                slot = self.graph_raw.setdefault(str(q.graph_name), len(self.graph_terms))
+                if slot == len(self.graph_terms):
+                    self.graph_terms.append(q.graph_name)
+                    self.graph_pos.append(line * 4 + 3)
+                self.graph_pos[slot] = min(self.graph_pos[slot], line * 4 + 3)
             self.graphs.append(np.asarray([slot], dtype=np.int64))
 
     def _sources(self, name: str):
