@@ -453,6 +453,8 @@ class _LineReader:
         except (SyntaxError, ValueError, MemoryError):  # the exact parser reports it, typed
             raise _Fallback from None
         for q in parsed:
+            if _rdf12_only(q.subject) or _rdf12_only(q.object):  # the exact parser refuses it, typed
+                raise _Fallback
             ids = []
             for position, term in enumerate((q.subject, q.predicate, q.object)):
                 tid = self.index.setdefault(str(term), len(self.index))
@@ -548,9 +550,17 @@ def _parse_objects(tokens: list[str]) -> list:
         terms = [q.object for q in ox.parse(doc, format=ox.RdfFormat.N_TRIPLES)]
     except (SyntaxError, ValueError):
         raise _Fallback from None
-    if len(terms) != len(tokens):
+    if len(terms) != len(tokens) or any(_rdf12_only(t) for t in terms):
         raise _Fallback
     return terms
+
+
+def _rdf12_only(term) -> bool:
+    """Whether a pyoxigraph term exists only in RDF 1.2 (a triple term, a literal with a base direction)."""
+    import pyoxigraph as ox
+
+    kind = type(term)
+    return kind is ox.Triple or (kind is ox.Literal and term.direction is not None)
 
 
 # --- tab-separated labels -------------------------------------------------------------------------
