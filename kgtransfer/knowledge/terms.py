@@ -72,7 +72,7 @@ def _unescape(text: str) -> str:
 
 
 _NAMED_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
-_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x7f]')
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x7f\ufffe\uffff]')  # as Oxigraph: controls, quote, backslash, U+FFFE/F
 
 
 def _escape(text: str) -> str:
