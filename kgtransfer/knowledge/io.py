@@ -8,8 +8,9 @@ Relative IRIs in a file resolve against :data:`DEFAULT_BASE` (``https://kgtransf
 not against the file's location, so the same document read from two folders gives the same
 triples; pass ``base=`` to choose another. Inputs are checked before parsing (see
 :mod:`kgtransfer.knowledge.limits`): JSON-LD and RDF/XML nesting depth, RDF/XML entity expansion,
-and the size a ``.gz`` file may expand to. RDF 1.2 triple terms (RDF-star) are refused with a typed
-error: the triple table holds IRIs, blank nodes and literals only.
+and the size a ``.gz`` file may expand to. RDF 1.2 triple terms (RDF-star) and literals with a base
+direction (``"..."@en--ltr``) are refused with a typed error: the triple table holds IRIs, blank nodes
+and RDF 1.1 literals only.
 """
 
 from __future__ import annotations
@@ -232,12 +233,19 @@ def _xml_location(data: bytes, message: str) -> tuple[int | None, int | None]:
 
 
 def _refuse_triple_terms(index: dict, source: str) -> None:
+    """Refuse RDF 1.2 terms: triple terms, and literals with a base direction (``"..."@en--ltr``)."""
     import pyoxigraph as ox
 
     if any(type(t) is ox.Triple for t in index):
         raise RDFSyntaxError(
             "RDF 1.2 triple terms (RDF-star, << ... >>) are not supported; kgtransfer graphs hold IRIs, "
             "blank nodes and literals",
+            source,
+        )
+    if any(t.direction is not None for t in index if type(t) is ox.Literal):
+        raise RDFSyntaxError(
+            'RDF 1.2 literals with a base direction ("..."@en--ltr) are not supported; kgtransfer graphs hold '
+            "RDF 1.1 literals (a plain language tag, or a datatype)",
             source,
         )
 

@@ -453,6 +453,8 @@ class _LineReader:
         except (SyntaxError, ValueError, MemoryError):  # the exact parser reports it, typed
             raise _Fallback from None
         for q in parsed:
+            if _rdf12_only(q.subject) or _rdf12_only(q.object):  # the exact parser refuses it, typed
+                raise _Fallback
             ids = []
             for position, term in enumerate((q.subject, q.predicate, q.object)):
                 tid = self.index.setdefault(str(term), len(self.index))
@@ -464,9 +466,12 @@ class _LineReader:
             self.lines.append(np.asarray([line], dtype=np.int64))
             slot = -1
             if not isinstance(q.graph_name, ox.DefaultGraph):
-                self.graph_terms.append(q.graph_name)
-                self.graph_pos.append(line * 4 + 3)
-                slot = len(self.graph_terms) - 1
+                # one slot per graph name, shared with the fast lines': a blank node names one graph
+                slot = self.graph_raw.setdefault(str(q.graph_name), len(self.graph_terms))
+                if slot == len(self.graph_terms):
+                    self.graph_terms.append(q.graph_name)
+                    self.graph_pos.append(line * 4 + 3)
+                self.graph_pos[slot] = min(self.graph_pos[slot], line * 4 + 3)
             self.graphs.append(np.asarray([slot], dtype=np.int64))
 
     def _sources(self, name: str):
@@ -545,9 +550,17 @@ def _parse_objects(tokens: list[str]) -> list:
         terms = [q.object for q in ox.parse(doc, format=ox.RdfFormat.N_TRIPLES)]
     except (SyntaxError, ValueError):
         raise _Fallback from None
-    if len(terms) != len(tokens):
+    if len(terms) != len(tokens) or any(_rdf12_only(t) for t in terms):
         raise _Fallback
     return terms
+
+
+def _rdf12_only(term) -> bool:
+    """Whether a pyoxigraph term exists only in RDF 1.2 (a triple term, a literal with a base direction)."""
+    import pyoxigraph as ox
+
+    kind = type(term)
+    return kind is ox.Triple or (kind is ox.Literal and term.direction is not None)
 
 
 # --- tab-separated labels -------------------------------------------------------------------------

@@ -23,7 +23,8 @@ RDF_LANGSTRING = RDF + "langString"
 
 _ESCAPES = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 _UNESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
-_LITERAL = re.compile(r'^"(.*)"(?:@([A-Za-z0-9-]+)|\^\^<([^>]*)>)?$', re.DOTALL)
+#: A literal: ``"lex"``, ``"lex"@lang`` (a BCP 47 shape; not RDF 1.2's ``@en--ltr``) or ``"lex"^^<datatype>``.
+_LITERAL = re.compile(r'^"(.*)"(?:@([A-Za-z]+(?:-[A-Za-z0-9]+)*)|\^\^<([^>]*)>)?$', re.DOTALL)
 #: What an IRI may not hold (N-Triples' IRIREF, RFC 3987): controls, the space and ``<>"{}|^`\``.
 IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
@@ -71,7 +72,7 @@ def _unescape(text: str) -> str:
 
 
 _NAMED_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
-_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x7f]')
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x7f\ufffe\uffff]')  # as Oxigraph: controls, quote, backslash, U+FFFE/F
 
 
 def _escape(text: str) -> str:

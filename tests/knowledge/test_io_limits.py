@@ -96,6 +96,8 @@ def test_entity_abbreviations_still_load(tmp_path):
         (".ttl", "<urn:a> <urn:p> <<( <urn:a> <urn:b> <urn:c> )>> ."),
         (".ttl", "<< <urn:a> <urn:b> <urn:c> >> <urn:p> <urn:o> ."),
         (".nt", "<urn:x> <urn:p> <<( <urn:a> <urn:b> <urn:c> )>> .\n"),
+        (".nt", "<urn:x> <urn:p> <<( <urn:a> <urn:b> <urn:c> )>> . # a comment: the line parser reads it\n"),
+        (".nq", "<urn:x> <urn:p> <<( <urn:a> <urn:b> <urn:c> )>> <urn:g> . # a comment\n"),
     ],
 )
 def test_triple_terms_are_refused_at_load(tmp_path, suffix, text):
@@ -103,6 +105,25 @@ def test_triple_terms_are_refused_at_load(tmp_path, suffix, text):
     path.write_text(text)
     with pytest.raises(RDFSyntaxError, match="triple terms"):
         kgt.load(path)
+
+
+@pytest.mark.parametrize(
+    "suffix,text",
+    [
+        (".ttl", '<urn:a> <urn:p> "x"@en--ltr .'),
+        (".nt", '<urn:a> <urn:p> "x"@en--ltr .\n'),
+        (".nt", '<urn:a> <urn:p> "x"@ar-EG--rtl . # a comment\n'),
+        (".nq", '<urn:a> <urn:p> "x"@en--ltr <urn:g> .\n'),
+    ],
+)
+def test_literals_with_a_base_direction_are_refused_at_load(tmp_path, suffix, text):
+    # RDF 1.2's directional strings have no RDF 1.1 (nor rdflib) term: loaded, the graph could not be iterated
+    path = tmp_path / f"dir{suffix}"
+    path.write_text(text)
+    with pytest.raises(RDFSyntaxError, match="base direction"):
+        kgt.load(path)
+    with pytest.raises(RDFSyntaxError, match="not an N-Triples literal"):
+        kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", '"x"@en--ltr')])
 
 
 def test_relative_iris_do_not_depend_on_the_folder(tmp_path):

@@ -48,6 +48,15 @@ def test_fast_path_matches_the_exact_parser(monkeypatch, chunk):
     assert len(S.parse_lines(NQ, True, "doc", "doc").sources) == 6  # one+two: our provenance graph names decode
 
 
+def test_a_blank_graph_name_on_fast_and_exact_lines_is_one_source():
+    # the second line (a trailing comment) goes to the line parser; _:g still names one graph
+    data = b"<http://e/a> <http://e/p> <http://e/b> _:g .\n<http://e/a> <http://e/p> <http://e/c> _:g . # note\n"
+    fast = S.parse_lines(data, True, "doc", "doc")
+    assert fast is not None
+    assert fast.sources == ("doc/_:graph1",)
+    same(fast, parse(data, "nquads", "doc", fast=False))
+
+
 def test_fast_path_on_a_generated_document():
     rng = np.random.default_rng(0)
     lines = []

@@ -25,6 +25,7 @@ TRICKY = [
     "tab\tcr\r",
     "bell\b formfeed\f",
     "controls \x00 \x01 \x1f \x7f",
+    "noncharacters \ufffe \uffff",  # Oxigraph writes them escaped
     "unicode é ß 中文 😀",
     "looks escaped: \\u0041 \\n",
     "ends with backslash \\",
@@ -107,6 +108,16 @@ def test_rdflib_parses_our_escapes(text):
     g = rdflib.Graph().parse(data=f"<urn:s> <urn:p> {T.literal(text, language='en')} .\n", format="nt")
     (obj,) = list(g.objects())
     assert str(obj) == text and obj.language == "en"
+
+
+def test_a_literal_read_from_a_file_is_the_one_built_in_python():
+    import kgtransfer as kgt
+    from kgtransfer.knowledge.io import parse
+
+    text = "a\uffffb"
+    read = parse(b'<urn:s> <urn:p> "a\\uFFFFb" .\n', "ntriples", "doc.nt")
+    built = kgt.KnowledgeGraph.from_triples([(URIRef("urn:s"), URIRef("urn:p"), Literal(text))])
+    assert read.terms.tolist() == built.terms.tolist() and len(read & built) == 1
 
 
 # --- conversions ---------------------------------------------------------------------------------
