@@ -550,7 +550,8 @@ def _parse_objects(tokens: list[str]) -> list:
         terms = [q.object for q in ox.parse(doc, format=ox.RdfFormat.N_TRIPLES)]
     except (SyntaxError, ValueError):
         raise _Fallback from None
-    if len(terms) != len(tokens) or any(_rdf12_only(t) for t in terms):
+    # a triple term spells '<<', a base direction '--': only then is a term looked at
+    if len(terms) != len(tokens) or ((b"<<" in doc or b"--" in doc) and any(_rdf12_only(t) for t in terms)):
         raise _Fallback
     return terms
 
