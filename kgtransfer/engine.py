@@ -146,6 +146,26 @@ class History:
             lines.append(",".join([str(i), f"{loss:.6g}", f"{sec:.4g}", *[_fmt(ev.get(k)) for k in keys]]))
         return "\n".join(lines) + "\n"
 
+    @classmethod
+    def from_csv(cls, text: str, marks: dict[str, int] | None = None) -> History:
+        """The history :meth:`to_csv` wrote (its ``marks`` are saved beside it, in ``metrics.json``).
+
+        Raises:
+            ValueError: ``text`` is not such a table.
+        """
+        header, *rows = [line.split(",") for line in text.splitlines() if line]
+        if header[:3] != ["epoch", "loss", "seconds"]:
+            raise ValueError(f"not a learning curve: its columns are {header}")
+        history = cls(marks=dict(marks or {}))
+        for row in rows:
+            epoch, loss, seconds, *values = row
+            history.loss.append(float(loss))
+            history.seconds.append(float(seconds))
+            found = {k: float(v) for k, v in zip(header[3:], values, strict=True) if v}
+            if found:
+                history.evals.append({"epoch": int(epoch), **found})
+        return history
+
 
 def _fmt(value) -> str:
     return "" if value is None else f"{value:.6g}"

@@ -83,7 +83,8 @@ class TrainedModel(Evaluated):
         split: the data it was trained and evaluated on (its vocabularies key rows by IRI).
         model_config: encoder, decoder, sizes.
         train_config: the training settings.
-        fit: the learning curve and best validation metrics (None for a loaded model).
+        fit: the learning curve and best validation metrics (a loaded model's from its saved
+            ``metrics.json`` and ``curve.csv``; None without them).
         task_config: the loss and regularizer it was trained with.
         test: test metrics at the best validation epoch (computed on first access).
         info: extra JSON-ready facts (e.g. strategy, transfer counts).
@@ -280,7 +281,7 @@ class TrainedModel(Evaluated):
             split,
             model_config,
             TrainConfig.from_dict(meta["train"]),
-            None,
+            saved_fit(directory),
             TaskConfig.from_dict(meta.get("task")),
             meta.get("info"),
             report,
@@ -348,9 +349,38 @@ def save_run_metrics(directory: Path, metrics: dict, fit: FitResult | None, metr
             stopped_early=fit.stopped_early,
             seconds=fit.seconds,
         )
+        if fit.history.marks:
+            metrics["marks"] = fit.history.marks
         atomic_write_text(directory / "curve.csv", fit.history.to_csv())
         plot_curves({"train": fit.history}, directory / "curve.png", metric=metric)
     save_json(directory / "metrics.json", metrics)
+
+
+def saved_fit(directory: Path) -> FitResult | None:
+    """The training record of a saved run, from its ``metrics.json`` and ``curve.csv``.
+
+    So a loaded run keeps its validation metrics, best epoch and learning curve, and saving it again
+    writes them again. None when the folder lacks them or they do not read (they are a record, not
+    what the model needs).
+    """
+    from kgtransfer.files import load_json
+
+    try:  # JSON or UTF-8 that does not decode is a ValueError
+        metrics = load_json(directory / "metrics.json")
+        history = History.from_csv((directory / "curve.csv").read_text(encoding="utf-8"), metrics.get("marks"))
+        ran = metrics.get("environment") or {}
+        return FitResult(
+            dict(metrics["valid"]),
+            int(metrics["best_epoch"]),
+            int(metrics["epochs_run"]),
+            history,
+            bool(metrics["stopped_early"]),
+            float(metrics["seconds"]),
+            ran.get("threads"),
+            ran.get("device"),
+        )
+    except (OSError, KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def plot_curves(histories: dict[str, History], path: str | os.PathLike, metric: str = "mrr") -> Path | None:

@@ -9,6 +9,7 @@ import torch
 
 import kgtransfer as kgt
 from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.training import scalar_metrics
 
 
 def tiny_kg() -> KnowledgeGraph:
@@ -56,8 +57,24 @@ def test_save_and_load_round_trip(trained, tmp_path):
     assert (directory / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
     loaded = TrainedModel.load(directory)
-    assert loaded.fit is None
     assert loaded.test == trained.test
+    # the training record comes back (it was None, and saving a loaded run dropped it)
+    fit = loaded.fit
+    assert (fit.best, fit.best_epoch, fit.epochs_run, fit.stopped_early) == (
+        scalar_metrics(trained.fit.best),
+        trained.fit.best_epoch,
+        trained.fit.epochs_run,
+        trained.fit.stopped_early,
+    )
+    assert fit.history.loss == pytest.approx(trained.fit.history.loss, rel=1e-5)
+    assert [e["epoch"] for e in fit.history.evals] == [e["epoch"] for e in trained.fit.history.evals]
+    again = json.loads((loaded.save(tmp_path / "copy" / "again") / "metrics.json").read_text())
+    assert {k: again[k] for k in ("valid", "best_epoch", "epochs_run", "stopped_early", "seconds")} == {
+        k: metrics[k] for k in ("valid", "best_epoch", "epochs_run", "stopped_early", "seconds")
+    }
+    assert (tmp_path / "copy" / "again" / "curve.csv").read_text() == (directory / "curve.csv").read_text()
+    (tmp_path / "copy" / "again" / "curve.csv").unlink()  # a record, not the model: without it the run still loads
+    assert TrainedModel.load(tmp_path / "copy" / "again").fit is None
 
     # a wrong folder says what it is (it said "<path>/checkpoint: not a kgtransfer checkpoint")
     from kgtransfer.errors import SourceNotFoundError
@@ -74,7 +91,7 @@ def test_save_and_load_round_trip(trained, tmp_path):
     state = trained.model.state_dict()
     for key, value in loaded.model.state_dict().items():
         assert torch.equal(value.cpu(), state[key].cpu()), key
-    assert "test_mrr" in repr(loaded) and "valid (best)" not in loaded.summary()
+    assert "test_mrr" in repr(loaded) and "valid (best)" in loaded.summary()  # its saved validation metrics
 
 
 def test_a_run_folder_whose_weights_and_split_come_from_different_runs_is_refused(trained, tmp_path):

@@ -308,7 +308,7 @@ class EntityTypingResult(Evaluated):
         task: the :class:`NodeClassificationTask`.
         model_config: encoder and dim (the decoder is unused).
         train_config: the training settings.
-        fit: the learning curve and best validation metrics.
+        fit: the learning curve and best validation metrics (a loaded run's from its saved files; None without them).
         test: test metrics at the best validation epoch (computed on first access).
         baseline: test metrics of always predicting the training majority.
         report: the :class:`~kgtransfer.transfer.weights.TransferReport` when fine-tuned from a
@@ -454,6 +454,7 @@ def _load_typing_result(directory: str | os.PathLike, device: str = "cpu") -> En
     from kgtransfer.files import load_json
     from kgtransfer.models.link_predictor import build_encoder
     from kgtransfer.tasks.typing_labels import TypingLabels
+    from kgtransfer.training import saved_fit
 
     directory = Path(directory)
     tensors, meta, extra = load_checkpoint(directory / "checkpoint", device, extra=("graph",))
@@ -488,7 +489,7 @@ def _load_typing_result(directory: str | os.PathLike, device: str = "cpu") -> En
 
         report = TransferReport.from_dict(meta["report"])
     return EntityTypingResult(
-        net.to(device).eval(), labels, split, vocab, task, model_config, train_config, None, report
+        net.to(device).eval(), labels, split, vocab, task, model_config, train_config, saved_fit(directory), report
     )
 
 

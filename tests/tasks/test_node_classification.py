@@ -23,6 +23,7 @@ from kgtransfer.tasks.node_classification import (
     train_entity_typing,
     typing_graph,
 )
+from kgtransfer.training import scalar_metrics
 
 EX = "http://example.org/"
 RDF_TYPE = T.iri(T.RDF + "type")
@@ -292,6 +293,7 @@ def test_entity_typing_is_deterministic_and_saves(tmp_path):
     assert json.loads((directory / "metrics.json").read_text())["test"]["accuracy"] == a.test["accuracy"]
     back = EntityTypingResult.load(directory)
     assert back.test == a.test and back.labels.classes == a.labels.classes and back.report is None
+    assert (back.fit.best_epoch, back.fit.best) == (a.fit.best_epoch, scalar_metrics(a.fit.best))  # its record too
     assert torch.equal(back.split.test, a.split.test) and back.vocab == a.vocab
     for key, value in a.model.state_dict().items():
         assert torch.equal(value.cpu(), back.model.state_dict()[key].cpu()), key
