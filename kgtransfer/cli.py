@@ -224,7 +224,13 @@ def _learning_parsers(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
     p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
     p.add_argument("--layers", type=int, help="message-passing layers, num_layers of --encoder-kwargs (default: 2)")
-    p.add_argument("--bases", type=int, help="R-GCN basis decomposition: num_bases of --encoder-kwargs (default: none)")
+    p.add_argument(
+        "--bases",
+        type=int,
+        help="R-GCN basis decomposition: num_bases of --encoder-kwargs; 0 for a weight matrix per edge type "
+        "(default: one per edge type while they fit --memory-budget with their gradients and Adam's moments, "
+        "else the square root of the edge types, sized like --dim)",
+    )
     p.add_argument(
         "--split",
         default=None,
@@ -429,7 +435,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     import kgtransfer as kgt
     from kgtransfer.data.splits import load_split
     from kgtransfer.sizing import plan
-    from kgtransfer.training import make_split
+    from kgtransfer.training import given_bases, make_split
 
     model, _, _ = _pretrain_configs(args)  # every flag checked before the data loads
     checkpoints = _checkpoints(args)
@@ -446,11 +452,13 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         mode=args.mode or kgt.TaskConfig.mode,
         loss=args.loss or kgt.TaskConfig.loss,
         batch_candidates=args.batch_candidates,
+        num_bases=given_bases(model) if {"num_bases", "num_blocks"} & set(model.encoder_kwargs) else "auto",
     )
     if chosen.chosen:
+        flag_of = {"num_bases": "bases"}  # the flag of a chosen setting, where it is not the setting's name
         for name in chosen.chosen:
-            setattr(args, name, getattr(chosen, name))
-        flags = "/".join("--" + name.replace("_", "-") for name in chosen.chosen)
+            setattr(args, flag_of.get(name, name), getattr(chosen, name))
+        flags = "/".join("--" + flag_of.get(name, name).replace("_", "-") for name in chosen.chosen)
         print(
             f"settings for {kg.name} ({len(split.train):,} training triples, {split.num_entities:,} entities): "
             f"{chosen}\n  override with {flags}",
@@ -470,6 +478,8 @@ def _pretrain_configs(args: argparse.Namespace) -> tuple:
 
     model = from_args(args, kgt.ModelConfig)
     kwargs = {k: v for k, v in (("num_layers", args.layers), ("num_bases", args.bases)) if v is not None}
+    if args.bases == 0:  # a weight matrix per edge type, whatever the graph's size
+        kwargs["num_bases"] = None
     if kwargs:
         model = replace(model, encoder_kwargs={**model.encoder_kwargs, **kwargs})
     return model, from_args(args, kgt.TrainConfig), from_args(args, kgt.TaskConfig)

@@ -39,6 +39,9 @@ not sized: it stays the config default.
   two epochs with lr 0.001 and 0.274 with lr 0.01); validation every epoch (ranking the validation triples
   costs a few percent of a training epoch, and patience then counts epochs, not blocks of five).
 
+R-GCN on a graph with many relations: a weight matrix per edge type and layer while they fit the
+memory budget with their gradients and Adam's moments, else shared bases (:func:`weight_bases`).
+
 How a step uses the graph (:func:`step_mode`, the ``mode="auto"`` of
 :class:`~kgtransfer.tasks.link_prediction.LinkPredictionTask` and
 :class:`~kgtransfer.tasks.node_classification.NodeClassificationTask`) follows the same memory
@@ -49,6 +52,7 @@ ones above it.
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import asdict, dataclass, field
 
 from kgtransfer.config import ModelConfig, TrainConfig
@@ -115,6 +119,7 @@ class Plan:
     steps_per_epoch: int
     chosen: tuple[str, ...] = ()
     reasons: tuple[str, ...] = field(default=())
+    num_bases: int | None = None  # R-GCN's basis decomposition (None: a weight matrix per edge type)
 
     def as_dict(self) -> dict:
         """JSON-ready: the values, which of them were chosen here (the others were given), why, and a summary."""
@@ -126,6 +131,8 @@ class Plan:
         settings = (
             f"dim {self.dim}, batch size {self.batch_size:,} ({steps} per epoch), lr {self.lr:g}, validation {every}"
         )
+        if "num_bases" in self.chosen:
+            settings += f", {self.num_bases} weight bases"
         return f"{settings}\n  why: {'; '.join(self.reasons)}" if self.reasons else settings
 
 
@@ -147,6 +154,7 @@ def plan(
     mode: str = "auto",
     loss: str = "1-n",
     batch_candidates: int | None = None,
+    num_bases: int | None | str = "auto",
 ) -> Plan:
     """Settings for link prediction on ``split``: the given ones kept, the others chosen (see the module docstring).
 
@@ -163,6 +171,8 @@ def plan(
             resolves it (default: ``"auto"``).
         loss: the task's loss; only the 1-N loss takes sampled steps (default: ``"1-n"``).
         batch_candidates: the task's sampled 1-N candidates per step (default: None, every entity).
+        num_bases: the basis decomposition of an encoder that takes one (R-GCN): ``"auto"`` to choose
+            (see :func:`weight_bases`), else as given (None: a weight matrix per edge type).
     """
     from kgtransfer.registry import ENCODERS, LOSSES
 
@@ -223,4 +233,34 @@ def plan(
                 "costs a few percent of an epoch), so that patience counts epochs"
             )
         chosen.append("eval_every")
-    return Plan(dim, batch_size, lr, eval_every, steps, tuple(chosen), tuple(reasons))
+    if num_bases == "auto":
+        num_bases = None
+        if "num_bases" in inspect.signature(ENCODERS.get(encoder)).parameters:
+            num_bases, why = weight_bases(2 * split.num_relations, dim, layers, memory_budget)
+            if num_bases is not None:
+                chosen.append("num_bases")
+                reasons.append(why)
+    return Plan(dim, batch_size, lr, eval_every, steps, tuple(chosen), tuple(reasons), num_bases)
+
+
+def weight_bases(edge_types: int, dim: int, layers: int, memory_budget: int) -> tuple[int | None, str]:
+    r"""R-GCN's weight bases for ``edge_types``: None while a matrix per type fits, else :math:`\lceil\sqrt{T}\rceil`.
+
+    A weight matrix per edge type and layer is :math:`T \cdot d^2 \cdot L` parameters, each held four
+    times in training (value, gradient, Adam's two moments). While that fits ``memory_budget`` every
+    type keeps its own matrix (the benchmark setting); above it, each layer's matrices are combinations
+    of :math:`\lceil\sqrt{T}\rceil` shared bases (Schlichtkrull et al.'s basis decomposition, with
+    PyKEEN's default count), :math:`B \cdot d^2 + T \cdot B` parameters a layer.
+
+    Returns:
+        ``(bases, reason)``: None and ``""`` when the full matrices fit.
+    """
+    full = edge_types * dim * dim * layers
+    if 4 * FLOAT * full <= memory_budget:
+        return None, ""
+    bases = min(edge_types, math.ceil(math.sqrt(edge_types)))
+    return bases, (
+        f"a weight matrix per edge type would be {full / 1e6:,.0f} M parameters ({edge_types:,} edge types, dim "
+        f"{dim}, {layers} layers; {4 * FLOAT * full / 2**30:,.1f} GiB with gradients and Adam's moments, over the "
+        f"memory budget): {bases} shared bases per layer instead"
+    )

@@ -288,6 +288,12 @@ class TrainedModel(Evaluated):
         )
 
 
+def given_bases(model_config: ModelConfig) -> int | None | str:
+    """The basis count a given ModelConfig sets (a block decomposition, or none, is a choice too)."""
+    kwargs = model_config.encoder_kwargs
+    return kwargs.get("num_bases") if "num_bases" in kwargs or "num_blocks" in kwargs else None
+
+
 def load_run(directory: Path, load, device: str):
     """``load(directory, device)`` with every failure a typed error naming the folder or file.
 
@@ -478,8 +484,13 @@ def train(
             mode=task_config.mode,
             loss=task_config.loss,
             batch_candidates=task_config.batch_candidates,
+            num_bases=given_bases(model_config) if model is not None else "auto",
         )
         model_config = replace(model_config, dim=chosen.dim)
+        if "num_bases" in chosen.chosen:
+            model_config = replace(
+                model_config, encoder_kwargs={**model_config.encoder_kwargs, "num_bases": chosen.num_bases}
+            )
         train_config = replace(train_config, batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)
         info["settings"] = chosen.as_dict()
     with seeded(train_config.seed):  # the initial weights depend on the seed alone

@@ -200,3 +200,36 @@ def test_one_to_n_steps_of_an_encoder_without_message_passing_fit_the_memory_bud
     assert 3 * chosen.batch_size * entities * 4 <= 2**30 and "memory budget" in str(chosen)
     assert sizing.plan(split, "embedding", memory_budget=2**30, batch_candidates=1024).batch_size == sizing.BATCH
     assert sizing.plan(split, "embedding", batch_size=512).batch_size == 512  # a given size is kept
+
+
+def test_many_edge_types_get_weight_bases_where_a_matrix_each_exceeds_the_budget():
+    """700 relations at dim 200: a matrix per edge type and layer is 112 M parameters (1.7 GiB with gradients
+    and Adam's moments); above the budget R-GCN takes ceil(sqrt(1,400)) = 38 shared bases per layer."""
+    many = make_split(ring(n=800, relations=700), "random", 0)
+    p = sizing.plan(many)
+    assert p.num_bases == 38 and "num_bases" in p.chosen and "38 shared bases" in str(p)
+    assert sizing.plan(many, dim=8).num_bases is None  # 2.7 MB of weights fit
+    assert sizing.plan(many, num_bases=None).num_bases is None  # a choice: one matrix per edge type
+    assert sizing.plan(many, num_bases=5).num_bases == 5 and "num_bases" not in sizing.plan(many, num_bases=5).chosen
+    assert sizing.plan(many, "compgcn").num_bases is None  # an encoder without bases
+    assert sizing.plan(make_split(ring(), "random", 0)).num_bases is None  # 4 edge types
+
+
+def test_python_api_and_cli_apply_the_bases_they_choose(tmp_path, capsys):
+    from kgtransfer.cli import main
+
+    kg = ring(relations=5)  # 10 edge types x 16 x 16 x 2 layers x 16 bytes = 82 KB, over a 64 KB budget
+    model = kgt.train(kg, dim=16, epochs=1, task=kgt.TaskConfig(memory_budget=2**16))
+    assert model.model_config.encoder_kwargs == {"num_bases": 4} and model.info["settings"]["num_bases"] == 4
+    given = kgt.ModelConfig(dim=16)  # a given ModelConfig is kept as it is
+    assert kgt.train(kg, given, epochs=1, task=kgt.TaskConfig(memory_budget=2**16)).model_config.encoder_kwargs == {}
+
+    source = tmp_path / "ring.nt"
+    source.write_text(kg.to_ntriples())
+    common = ["pretrain", str(source), "--dim", "16", "--epochs", "1", "--memory-budget", str(2**16)]
+    assert main([*common, "-o", str(tmp_path / "auto")]) == 0
+    assert "4 weight bases" in capsys.readouterr().out
+    assert json.loads((tmp_path / "auto" / "config.json").read_text())["model"]["encoder_kwargs"] == {"num_bases": 4}
+    assert main([*common, "--bases", "0", "-o", str(tmp_path / "full")]) == 0
+    assert "weight bases" not in capsys.readouterr().out
+    assert json.loads((tmp_path / "full" / "config.json").read_text())["model"]["encoder_kwargs"] == {"num_bases": None}
