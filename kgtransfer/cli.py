@@ -66,6 +66,8 @@ def _source_help() -> str:
 
 
 DEBUG_HELP = "show full tracebacks on errors"
+#: ``--format`` of the commands that read one source
+FORMAT_HELP = "the source's format when its suffix does not tell (turtle, ntriples, ..., tsv for tab-separated triples)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("query", help="a .rq file, the query text, or a bundled query name (see `kgtransfer sources`)")
     p.add_argument("--source", required=True, help=_source_help() + ", or an http(s):// endpoint")
+    p.add_argument("--format", help=FORMAT_HELP)
     p.add_argument("-o", "--output", help="CONSTRUCT: an RDF file to write; SELECT: a CSV file to write")
     p.add_argument("--csv", action="store_true", help="SELECT: print CSV instead of a table")
     p.add_argument(
@@ -223,6 +226,7 @@ def _learning_parsers(sub) -> None:
     p.add_argument("source", help=_source_help())
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
     p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
+    p.add_argument("--format", help=FORMAT_HELP)
     p.add_argument("--layers", type=int, help="message-passing layers, num_layers of --encoder-kwargs (default: 2)")
     p.add_argument("--bases", type=int, help="R-GCN basis decomposition: num_bases of --encoder-kwargs (default: none)")
     p.add_argument(
@@ -255,6 +259,7 @@ def _learning_parsers(sub) -> None:
     p.add_argument("target", help="K: " + _source_help())
     p.add_argument("-o", "--output", required=True, help="run directory for the fine-tuned model")
     p.add_argument("--view", help="a view of the target")
+    p.add_argument("--format", help=FORMAT_HELP)
     p.add_argument(
         "--split",
         default=None,
@@ -434,7 +439,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     model, _, _ = _pretrain_configs(args)  # every flag checked before the data loads
     checkpoints = _checkpoints(args)
     saved = load_split(args.split)  # a --split that names no split folder, too
-    kg = _load_source(args.source, view=args.view)
+    kg = _load_source(args.source, view=args.view, format=args.format)
     split = make_split(kg, saved or args.split, args.seed or 0)
     given = {name: getattr(args, name) for name in ("dim", "batch_size", "lr", "eval_every")}
     chosen = plan(
@@ -488,7 +493,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     task = from_args(args, kgt.TaskConfig, base=pretrained.task_config)
     checkpoints = _checkpoints(args)
     split = load_split(args.split) or args.split  # a --split that names no split folder, too
-    kg = _load_source(args.target, view=args.view)
+    kg = _load_source(args.target, view=args.view, format=args.format)
     with warnings.catch_warnings():  # the report printed below says each TransferWarning once
         warnings.simplefilter("ignore", TransferWarning)
         result = kgt.finetune(
@@ -525,8 +530,9 @@ def _scratch_command(args: argparse.Namespace, pretrained, config, task) -> str:
     flags = to_flags(model, always=("encoder", "decoder", "dim"))
     flags += to_flags(task) + to_flags(config, always=sized, skip=("device", "threads", "progress"))
     words = ["kgtransfer", "pretrain", args.target, "-o", f"{args.output}-scratch", "--split", args.output, *flags]
-    if args.view:
-        words += ["--view", args.view]
+    for flag, value in (("--view", args.view), ("--format", args.format)):
+        if value:
+            words += [flag, value]
     return shlex.join(words)
 
 
@@ -707,7 +713,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     import kgtransfer as kgt
 
     if args.query:
-        source = args.source if args.source.startswith(("http://", "https://")) else _load_source(args.source)
+        remote = args.source.startswith(("http://", "https://"))
+        source = args.source if remote else _load_source(args.source, format=args.format)
         kg = kgt.sparql(_query_arg(args.query), source)
         if not isinstance(kg, kgt.KnowledgeGraph):
             raise kgt.KGTransferError(f"{args.query}: info needs a CONSTRUCT or DESCRIBE query")
@@ -826,7 +833,7 @@ def cmd_sparql(args: argparse.Namespace) -> None:
     prefixes = query_prefixes(text)
     bindings = dict(parse_binding(b, prefixes) for b in args.bind)
     remote = args.source.startswith(("http://", "https://"))
-    source = args.source if remote else _load_source(args.source)
+    source = args.source if remote else _load_source(args.source, format=args.format)
     # the query as given (a file or a bundled name), so that errors name it, not its first line
     query = _query_arg(args.query)
     limit = {} if args.timeout is None else {"timeout": args.timeout}
@@ -943,7 +950,13 @@ def _in_flags(message: str, command: argparse.ArgumentParser | None) -> str:
         return option if option in flags else m.group(0)
 
     message = re.sub(r"\b(?:Train|Model|Task|Finetune)Config\.(\w+)", flag, message)
-    return message.replace("pass format= ", "pass --format ") if "--format" in flags else message
+    if "--input-format" in flags:  # merge: --format is the output's
+        hint = "pass --input-format for an input, --format for the output"
+    elif "--format" in flags:
+        hint = "pass --format"
+    else:
+        return message
+    return re.sub(r"pass format=(?: \(on the command line: [^)]*\))?", hint, message)
 
 
 #: the commands that train, to whom out-of-memory advice about model and batch sizes applies

@@ -334,3 +334,23 @@ def test_a_local_query_past_its_timeout_is_stopped(tmp_path, capsys):
     assert time.perf_counter() - began < 20
     assert main(["sparql", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "--source", str(tmp_path / "k.nt")]) == 0
     assert "300" in capsys.readouterr().out  # without --timeout a local query runs to its end
+
+
+def test_commands_that_read_a_source_take_its_format(tmp_path, capsys):
+    """A TSV file named `.txt` could not be trained on: pretrain, finetune and sparql had no --format, yet the
+    error said "pass format= (on the command line: --format, ...)"."""
+    rows = [f"e{i}\tr{i % 2}\te{(i * 7 + 1) % 20}\n" for i in range(40)]
+    (tmp_path / "g.txt").write_text("".join(rows))
+    data = str(tmp_path / "g.txt")
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
+    assert main(["pretrain", data, "-o", str(tmp_path / "pre"), *flags]) == 1
+    err = capsys.readouterr().err
+    assert "g.txt: cannot tell the RDF format" in err and err.endswith("; pass --format\n")
+    assert main(["pretrain", data, "-o", str(tmp_path / "pre"), *flags, "--format", "tsv"]) == 0
+    ft = ["finetune", str(tmp_path / "pre"), data, "-o", str(tmp_path / "ft"), "--epochs", "1", "--format", "tsv"]
+    assert main(ft) == 0
+    assert "--format tsv" in capsys.readouterr().out.split("settings:\n")[1]  # the scratch command reads it too
+    assert main(["sparql", "ASK { ?s ?p ?o }", "--source", data, "--format", "tsv"]) == 0
+    assert capsys.readouterr().out.strip() == "true"
+    assert main(["info", data, "--query", "CONSTRUCT WHERE { ?s ?p ?o }", "--format", "tsv"]) == 0
+    assert "triples" in capsys.readouterr().out
