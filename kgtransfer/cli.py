@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("source", help=_source_help() + ", or an http(s):// SPARQL endpoint with --query")
     p.add_argument("--view", help="a view from ontologies/views (hierarchy, schema, object-properties, ...)")
-    p.add_argument("--query", help="a CONSTRUCT query (.rq file) to run on the source first")
+    p.add_argument("--query", help="a CONSTRUCT query (.rq file) to run on the source (after --view) first")
     p.add_argument("--format", help="RDF format when the suffix does not tell (turtle, ntriples, ...)")
     p.add_argument("--top", type=_count, default=10, help="how many top predicates to list (default: 10)")
     p.set_defaults(handler=cmd_info)
@@ -714,7 +714,9 @@ def cmd_info(args: argparse.Namespace) -> None:
 
     if args.query:
         remote = args.source.startswith(("http://", "https://"))
-        source = args.source if remote else _load_source(args.source, format=args.format)
+        if remote and args.view:
+            raise kgt.KGTransferError(f"--view {args.view}: views apply to files and registry sources, not endpoints")
+        source = args.source if remote else _load_source(args.source, format=args.format, view=args.view)
         kg = kgt.sparql(_query_arg(args.query), source)
         if not isinstance(kg, kgt.KnowledgeGraph):
             raise kgt.KGTransferError(f"{args.query}: info needs a CONSTRUCT or DESCRIBE query")

@@ -354,3 +354,19 @@ def test_commands_that_read_a_source_take_its_format(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == "true"
     assert main(["info", data, "--query", "CONSTRUCT WHERE { ?s ?p ?o }", "--format", "tsv"]) == 0
     assert "triples" in capsys.readouterr().out
+
+
+def test_info_applies_the_view_before_the_query(tmp_path, capsys):
+    """`info FILE --view V --query Q` ran Q on the whole file: the view was silently left out."""
+    rdfs = "http://www.w3.org/2000/01/rdf-schema#"
+    (tmp_path / "k.nt").write_text(
+        f"<http://e/A> <{rdfs}subClassOf> <http://e/B> .\n<http://e/a> <http://e/p> <http://e/b> .\n"
+    )
+    everything = ["info", str(tmp_path / "k.nt"), "--query", "CONSTRUCT WHERE { ?s ?p ?o }"]
+    assert main([*everything, "--view", "hierarchy"]) == 0
+    out = capsys.readouterr().out
+    assert "subClassOf" in out and "http://e/p" not in out
+    assert main([*everything[:2], "--query", "CONSTRUCT WHERE { ?s ?p ?o }"]) == 0
+    assert "http://e/p" in capsys.readouterr().out
+    assert main(["info", "http://localhost:1/sparql", "--query", "CONSTRUCT WHERE { ?s ?p ?o }", "--view", "x"]) == 1
+    assert "error: --view x: views apply to files and registry sources, not endpoints" in capsys.readouterr().err
