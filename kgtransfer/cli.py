@@ -47,6 +47,14 @@ def _count(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     """An argparse type: a number of seconds > 0."""
     value = float(text)
@@ -55,7 +63,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-_count.__name__, _seconds.__name__ = "integer", "number"  # argparse says "invalid integer value: 'x'"
+_count.__name__ = _positive.__name__ = "integer"
+_seconds.__name__ = "number"  # argparse says "invalid integer value: 'x'"
 
 
 def _source_help() -> str:
@@ -227,8 +236,12 @@ def _learning_parsers(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
     p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
     p.add_argument("--format", help=FORMAT_HELP)
-    p.add_argument("--layers", type=int, help="message-passing layers, num_layers of --encoder-kwargs (default: 2)")
-    p.add_argument("--bases", type=int, help="R-GCN basis decomposition: num_bases of --encoder-kwargs (default: none)")
+    p.add_argument(
+        "--layers", type=_positive, help="message-passing layers, num_layers of --encoder-kwargs (default: 2)"
+    )
+    p.add_argument(
+        "--bases", type=_positive, help="R-GCN basis decomposition: num_bases of --encoder-kwargs (default: none)"
+    )
     p.add_argument(
         "--split",
         default=None,
@@ -332,8 +345,10 @@ def _learning_parsers(sub) -> None:
     p.add_argument(
         "--hops", type=_count, help="extension only: reach into a snapshot from the entities before (default: 1)"
     )
-    p.add_argument("--valid-size", type=int, default=3000, help="validation sample for early stopping (default: 3000)")
-    p.add_argument("--test-size", type=int, help="test triples per snapshot, a seeded sample (default: all)")
+    p.add_argument(
+        "--valid-size", type=_positive, default=3000, help="validation sample for early stopping (default: 3000)"
+    )
+    p.add_argument("--test-size", type=_positive, help="test triples per snapshot, a seeded sample (default: all)")
     p.add_argument("--no-scratch", action="store_true", help="skip training from scratch on every merged graph")
     p.add_argument(
         "--sequential",
@@ -361,7 +376,7 @@ def _learning_parsers(sub) -> None:
     side.add_argument("--head", help="the head (IRI or label): predict tails")
     side.add_argument("--tail", help="the tail (IRI or label): predict heads")
     p.add_argument("--relation", required=True, help="the relation (IRI or label)")
-    p.add_argument("-k", type=int, default=10, help="how many candidates (default: 10)")
+    p.add_argument("-k", type=_positive, default=10, help="how many candidates (default: 10)")
     p.add_argument("--filter-known", action="store_true", help="drop candidates that complete a known triple")
     p.add_argument(
         "--graph-only",

@@ -176,6 +176,11 @@ def test_graph_queries_see_named_graphs_on_the_cli(tmp_path, capsys):
         (["info", "x.ttl", "--top", "x"], "invalid integer value: 'x'"),
         (["merge", "extension", "a.ttl", "b.ttl", "-o", "o.nt", "--hops", "-2"], "--hops: must be >= 0"),
         (["sparql", "ASK {}", "--source", "a.ttl", "--timeout", "0"], "--timeout: must be > 0"),
+        (["pretrain", "a.ttl", "-o", "r", "--layers", "0"], "--layers: must be >= 1, got 0"),
+        (["pretrain", "a.ttl", "-o", "r", "--bases", "-1"], "--bases: must be >= 1, got -1"),
+        (["predict", "r", "--head", "a", "--relation", "p", "-k", "0"], "-k: must be >= 1, got 0"),
+        (["sequence", "a", "b", "-o", "s", "--valid-size", "-5"], "--valid-size: must be >= 1, got -5"),
+        (["sequence", "a", "b", "-o", "s", "--test-size", "0"], "--test-size: must be >= 1, got 0"),
     ],
 )
 def test_bad_numbers_are_refused_by_the_parser(argv, message, capsys):
