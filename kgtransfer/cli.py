@@ -305,7 +305,7 @@ def _learning_parsers(sub) -> None:
         help="parameter transfer: θ = α·θ1 + (1−α)·θ2 between two runs",
         description="Interpolate two runs' weights, rows aligned by IRI: θ = α·θ1 + (1−α)·θ2 at one --alpha, or "
         "(the default) a sweep over α = 0, 0.1, ..., 1 that keeps the best on validation. Writes OUTPUT/model "
-        "and, for a sweep, OUTPUT/alpha_sweep.png.",
+        "(a run directory) and, for a sweep, OUTPUT/alpha_sweep.png and OUTPUT/alpha_sweep.json.",
     )
     p.add_argument("first", help="θ1: a run directory (e.g. the pretrained one)")
     p.add_argument("second", help="θ2: a run directory (e.g. the fine-tuned one); the result uses its split")
@@ -588,13 +588,15 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         title = f"θ = α·θ1 + (1−α)·θ2; θ1 = {args.first} (α = 1), θ2 = {args.second} (α = 0)"
         print(format_table([[r[c] for c in cols] for r in rows], cols, title=title))
         best = best_alpha(rows)
-        print(f"\nbest α on validation: {best['alpha']:.2f}; plot: {out / 'alpha_sweep.png'}")
+        saved = rows.save(out / "alpha_sweep.json")
+        print(f"\nbest α on validation: {best['alpha']:.2f}; plot: {out / 'alpha_sweep.png'}, rows: {saved}")
         with warnings.catch_warnings():  # the sweep gave its warnings about the pair once
             warnings.simplefilter("ignore", kgt.TransferWarning)
             result = kgt.interpolate(first, second, best["alpha"])
     result.save(out / "model")
     print(result.mix_report)
     print(result.summary())
+    print(f"\nwrote {out / 'model'}")
 
 
 def cmd_sequence(args: argparse.Namespace) -> None:

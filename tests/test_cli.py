@@ -370,3 +370,22 @@ def test_info_applies_the_view_before_the_query(tmp_path, capsys):
     assert "http://e/p" in capsys.readouterr().out
     assert main(["info", "http://localhost:1/sparql", "--query", "CONSTRUCT WHERE { ?s ?p ?o }", "--view", "x"]) == 1
     assert "error: --view x: views apply to files and registry sources, not endpoints" in capsys.readouterr().err
+
+
+def test_interpolate_says_where_the_model_and_the_sweep_went(tmp_path, capsys):
+    """The result's run folder is OUTPUT/model, which `evaluate OUTPUT` refuses: the command now says where it
+    wrote it; the sweep's table, printed only, is kept as alpha_sweep.json beside the plot."""
+    from kgtransfer.transfer.results import Sweep
+
+    rows = [f"<urn:e{i}> <urn:r{i % 2}> <urn:e{(i * 7 + 1) % 20}> .\n" for i in range(40)]
+    (tmp_path / "g.nt").write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
+    assert main(["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "pre"), *flags]) == 0
+    pre = str(tmp_path / "pre")
+    assert main(["interpolate", pre, pre, "-o", str(tmp_path / "one"), "--alpha", "0.5"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"wrote {tmp_path / 'one' / 'model'}")
+    assert main(["interpolate", pre, pre, "-o", str(tmp_path / "sweep")]) == 0
+    out = capsys.readouterr().out
+    assert f"rows: {tmp_path / 'sweep' / 'alpha_sweep.json'}" in out and f"wrote {tmp_path / 'sweep' / 'model'}" in out
+    assert [r["alpha"] for r in Sweep.load(tmp_path / "sweep" / "alpha_sweep.json")] == [i / 10 for i in range(11)]
+    assert main(["evaluate", str(tmp_path / "sweep" / "model")]) == 0
