@@ -69,8 +69,9 @@ _seconds.__name__ = "number"  # argparse says "invalid integer value: 'x'"
 
 def _source_help() -> str:
     return (
-        "a file (.ttl .nt .nq .trig .rdf .owl .jsonld, optionally .gz) or a registry name (see `kgtransfer "
-        "sources`); NAME=SOURCE names it (its provenance graph), e.g. old=v1/data.ttl"
+        "a file (.ttl .nt .nq .trig .rdf .owl .jsonld, or .tsv of tab-separated triples; optionally .gz), a "
+        "folder of train/valid/test.txt (its given split), or a registry name (see `kgtransfer sources`); "
+        "NAME=SOURCE names it (its provenance graph), e.g. old=v1/data.ttl"
     )
 
 

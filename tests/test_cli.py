@@ -389,3 +389,14 @@ def test_interpolate_says_where_the_model_and_the_sweep_went(tmp_path, capsys):
     assert f"rows: {tmp_path / 'sweep' / 'alpha_sweep.json'}" in out and f"wrote {tmp_path / 'sweep' / 'model'}" in out
     assert [r["alpha"] for r in Sweep.load(tmp_path / "sweep" / "alpha_sweep.json")] == [i / 10 for i in range(11)]
     assert main(["evaluate", str(tmp_path / "sweep" / "model")]) == 0
+
+
+def test_source_help_names_tsv_files_and_split_folders():
+    """The commands that read a source listed RDF suffixes only: a user's train/valid/test.txt folder or .tsv file,
+    the common link-prediction layout, read as unsupported."""
+    from kgtransfer.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name in ("info", "merge", "sparql", "pretrain", "finetune"):
+        text = " ".join(sub.choices[name].format_help().split())
+        assert ".tsv of tab-separated triples" in text and "folder of train/valid/test.txt" in text, name
