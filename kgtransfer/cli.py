@@ -449,6 +449,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
     from kgtransfer.data.splits import load_split
+    from kgtransfer.errors import EmptySplitError
     from kgtransfer.sizing import plan
     from kgtransfer.training import make_split
 
@@ -457,6 +458,9 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     saved = load_split(args.split)  # a --split that names no split folder, too
     kg = _load_source(args.source, view=args.view, format=args.format)
     split = make_split(kg, saved or args.split, args.seed or 0)
+    if not len(split.train):  # before settings are sized and printed for nothing
+        why = f"none of its {plural(len(kg), 'triple')} links two entities (literal objects are dropped)"
+        raise EmptySplitError(f"{kg.name}: nothing to train on: {why if len(kg) else 'it holds no triples'}")
     given = {name: getattr(args, name) for name in ("dim", "batch_size", "lr", "eval_every")}
     chosen = plan(
         split,

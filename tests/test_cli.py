@@ -400,3 +400,17 @@ def test_source_help_names_tsv_files_and_split_folders():
     for name in ("info", "merge", "sparql", "pretrain", "finetune"):
         text = " ".join(sub.choices[name].format_help().split())
         assert ".tsv of tab-separated triples" in text and "folder of train/valid/test.txt" in text, name
+
+
+def test_pretrain_on_a_graph_without_entity_links_says_so_before_sizing(tmp_path, capsys):
+    """An empty graph (or view) printed settings sized for "0 training triples, 0 entities", then an error naming a
+    Split's repr rather than the source."""
+    (tmp_path / "lit.ttl").write_text('<http://e/a> <http://e/name> "A" .\n<http://e/b> <http://e/name> "B" .\n')
+    (tmp_path / "empty.nt").write_text("")
+    assert main(["pretrain", str(tmp_path / "lit.ttl"), "-o", str(tmp_path / "run")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "error: lit.ttl: nothing to train on: none of its 2 triples links two entities" in err
+    assert main(["pretrain", str(tmp_path / "empty.nt"), "-o", str(tmp_path / "run")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == "kgtransfer pretrain: error: empty.nt: nothing to train on: it holds no triples"
+    assert not (tmp_path / "run").exists()
