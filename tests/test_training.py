@@ -64,6 +64,7 @@ def test_save_and_load_round_trip(trained, tmp_path):
 
     for where, says in [
         (tmp_path / "nosuch", "nosuch: no such run folder"),
+        (directory / "config.json", r"config\.json: a file, not a run folder"),  # it said "no such run folder"
         (directory / "checkpoint", "checkpoint: not a run folder .*pass the run folder .*run$"),
         (tmp_path, r"not a run folder \(no checkpoint/\); a run is inside it: .*run$"),
     ]:
