@@ -179,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sources",
         help="list the registered sources and views",
         description="List the registry (ontologies/registry.toml) with each source's status (installed, or the "
-        "extra to install), and the bundled views, queries and experiments, by name.",
+        "extra to install), and the bundled views, queries and experiments, by name, each with the first sentence "
+        "of its file's comment.",
     )
     p.set_defaults(handler=cmd_sources)
 
@@ -926,7 +927,7 @@ def _explain_empty(bindings: dict[str, str], kg) -> None:
 def cmd_sources(args: argparse.Namespace) -> None:
     """``kgtransfer sources``."""
     from kgtransfer.errors import KGTransferError
-    from kgtransfer.knowledge.registry import bundled_names, entries
+    from kgtransfer.knowledge.registry import bundled_file, bundled_names, entries
     from kgtransfer.knowledge.sparql import available_views
     from kgtransfer.report import format_table
 
@@ -939,9 +940,22 @@ def cmd_sources(args: argparse.Namespace) -> None:
             status = f"pip install 'kgtransfer[{entry.extra}]'"
         rows.append([entry.name, entry.description, status])
     print(format_table(rows, ["name", "description", "status"]))
-    print(f"\nviews (load(..., view=NAME)): {', '.join(available_views())}")
-    print(f"queries (kgtransfer sparql NAME): {', '.join(bundled_names('queries'))}")
-    print(f"experiments (kgtransfer run NAME): {', '.join(bundled_names('experiments'))}")
+    uses = {"views": "view (--view NAME)", "queries": "query (sparql NAME)", "experiments": "experiment (run NAME)"}
+    names = {"views": available_views(), **{kind: bundled_names(kind) for kind in ("queries", "experiments")}}
+    rows = [[use, name, _headline(bundled_file(kind, name))] for kind, use in uses.items() for name in names[kind]]
+    print()
+    print(format_table(rows, ["bundled (ontologies/)", "name", "what it is"]))
+
+
+def _headline(path: Path | None, width: int = 100) -> str:
+    """The first sentence of a bundled file's leading ``#`` comment, cut to ``width`` characters at a word."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path else []:
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    sentence = re.split(r"\.(?:\s|$)", " ".join(lines), maxsplit=1)[0]
+    return sentence if len(sentence) <= width else sentence[: width - 1].rsplit(" ", 1)[0] + " …"
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -201,3 +201,16 @@ def test_merge_reads_inputs_of_a_format_their_suffix_does_not_tell(tmp_path, cap
     assert "m.out: cannot tell" in capsys.readouterr().err
     assert main([*args, "--input-format", "ntriples"]) == 0
     assert len(kgt.load(out)) == 2
+
+
+def test_sources_says_what_each_bundled_view_query_and_experiment_is(capsys):
+    """The bundled views were a bare list of names: which one keeps instance data was in the .rq files only."""
+    assert main(["sources"]) == 0
+    rows = {line.split()[3]: line for line in capsys.readouterr().out.splitlines() if "NAME)" in line}
+    assert "The class hierarchy: rdfs:subClassOf between named classes" in rows["hierarchy"]
+    assert (
+        rows["instances"].startswith("view (--view NAME)")
+        and "Instance data: triples whose subject" in rows["instances"]
+    )
+    assert rows["brick-top-classes"].startswith("query (sparql NAME)")
+    assert "Brick ontology evolution" in rows["brick-evolution"] and rows["brick-evolution"].startswith("experiment")
