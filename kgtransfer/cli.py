@@ -529,6 +529,11 @@ def cmd_finetune(args: argparse.Namespace) -> None:
         )
     result.save(args.output)
     print(result.report)
+    moved = 0 if isinstance(split, kgt.Split) else result.split.info.get("pretrained_train_moved", 0)
+    if moved:  # the given split's valid and test shrank here (a saved split passed in is used as it is)
+        them = "them" if moved > 1 else "it"
+        triples = plural(moved, "valid or test triple")
+        print(f"moved {triples} of the given split to train: the pretrained run trained on {them}")
     print()
     print(result.summary())
     print(f"\nwrote {args.output}")

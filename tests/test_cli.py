@@ -414,3 +414,23 @@ def test_pretrain_on_a_graph_without_entity_links_says_so_before_sizing(tmp_path
     out, err = capsys.readouterr()
     assert out == "" and err.strip() == "kgtransfer pretrain: error: empty.nt: nothing to train on: it holds no triples"
     assert not (tmp_path / "run").exists()
+
+
+def test_finetune_says_how_many_of_a_given_splits_triples_moved_to_train(tmp_path, capsys):
+    """A target folder's valid/test shrank from 8/8 to a few without a word: the pretrained run had trained on them."""
+    rows = [f"e{i}\tr{i % 3}\te{(i * 7 + 1) % 30}\n" for i in range(80)]
+    (tmp_path / "all.tsv").write_text("".join(rows))
+    (tmp_path / "k").mkdir()
+    for name, part in (("train", rows[:64]), ("valid", rows[64:72]), ("test", rows[72:])):
+        (tmp_path / "k" / f"{name}.txt").write_text("".join(part))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
+    assert main(["pretrain", str(tmp_path / "all.tsv"), "-o", str(tmp_path / "pre"), *flags]) == 0
+    ft = ["finetune", str(tmp_path / "pre"), str(tmp_path / "k"), "--epochs", "1"]
+    assert main([*ft, "-o", str(tmp_path / "ft")]) == 0
+    import kgtransfer as kgt
+
+    moved = kgt.TrainedModel.load(tmp_path / "ft").split.info["pretrained_train_moved"]
+    assert moved > 0
+    assert f"moved {moved} valid or test triples of the given split to train" in capsys.readouterr().out
+    assert main([*ft, "-o", str(tmp_path / "again"), "--split", str(tmp_path / "ft")]) == 0  # used as it is
+    assert "of the given split to train" not in capsys.readouterr().out
