@@ -47,6 +47,14 @@ def _count(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     """An argparse type: a number of seconds > 0."""
     value = float(text)
@@ -55,17 +63,21 @@ def _seconds(text: str) -> float:
     return value
 
 
-_count.__name__, _seconds.__name__ = "integer", "number"  # argparse says "invalid integer value: 'x'"
+_count.__name__ = _positive.__name__ = "integer"
+_seconds.__name__ = "number"  # argparse says "invalid integer value: 'x'"
 
 
 def _source_help() -> str:
     return (
-        "a file (.ttl .nt .nq .trig .rdf .owl .jsonld, optionally .gz) or a registry name (see `kgtransfer "
-        "sources`); NAME=SOURCE names it (its provenance graph), e.g. old=v1/data.ttl"
+        "a file (.ttl .nt .nq .trig .rdf .owl .jsonld, or .tsv of tab-separated triples; optionally .gz), a "
+        "folder of train/valid/test.txt (its given split), or a registry name (see `kgtransfer sources`); "
+        "NAME=SOURCE names it (its provenance graph), e.g. old=v1/data.ttl"
     )
 
 
 DEBUG_HELP = "show full tracebacks on errors"
+#: ``--format`` of the commands that read one source
+FORMAT_HELP = "the source's format when its suffix does not tell (turtle, ntriples, ..., tsv for tab-separated triples)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("source", help=_source_help() + ", or an http(s):// SPARQL endpoint with --query")
     p.add_argument("--view", help="a view from ontologies/views (hierarchy, schema, object-properties, ...)")
-    p.add_argument("--query", help="a CONSTRUCT query (.rq file) to run on the source first")
+    p.add_argument("--query", help="a CONSTRUCT query (.rq file) to run on the source (after --view) first")
     p.add_argument("--format", help="RDF format when the suffix does not tell (turtle, ntriples, ...)")
     p.add_argument("--top", type=_count, default=10, help="how many top predicates to list (default: 10)")
     p.set_defaults(handler=cmd_info)
@@ -137,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("query", help="a .rq file, the query text, or a bundled query name (see `kgtransfer sources`)")
     p.add_argument("--source", required=True, help=_source_help() + ", or an http(s):// endpoint")
+    p.add_argument("--format", help=FORMAT_HELP)
     p.add_argument("-o", "--output", help="CONSTRUCT: an RDF file to write; SELECT: a CSV file to write")
     p.add_argument("--csv", action="store_true", help="SELECT: print CSV instead of a table")
     p.add_argument(
@@ -166,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sources",
         help="list the registered sources and views",
         description="List the registry (ontologies/registry.toml) with each source's status (installed, or the "
-        "extra to install), and the bundled views, queries and experiments, by name.",
+        "extra to install), and the bundled views, queries and experiments, by name, each with the first sentence "
+        "of its file's comment.",
     )
     p.set_defaults(handler=cmd_sources)
 
@@ -223,10 +237,13 @@ def _learning_parsers(sub) -> None:
     p.add_argument("source", help=_source_help())
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, split, metrics, curve)")
     p.add_argument("--view", help="a view of the source (see `kgtransfer sources`)")
-    p.add_argument("--layers", type=int, help="message-passing layers, num_layers of --encoder-kwargs (default: 2)")
+    p.add_argument("--format", help=FORMAT_HELP)
+    p.add_argument(
+        "--layers", type=_positive, help="message-passing layers, num_layers of --encoder-kwargs (default: 2)"
+    )
     p.add_argument(
         "--bases",
-        type=int,
+        type=_count,
         help="R-GCN basis decomposition: num_bases of --encoder-kwargs; 0 for a weight matrix per edge type "
         "(default: one per edge type while they fit --memory-budget with their gradients and Adam's moments, "
         "else the square root of the edge types, sized like --dim)",
@@ -261,6 +278,7 @@ def _learning_parsers(sub) -> None:
     p.add_argument("target", help="K: " + _source_help())
     p.add_argument("-o", "--output", required=True, help="run directory for the fine-tuned model")
     p.add_argument("--view", help="a view of the target")
+    p.add_argument("--format", help=FORMAT_HELP)
     p.add_argument(
         "--split",
         default=None,
@@ -293,7 +311,7 @@ def _learning_parsers(sub) -> None:
         help="parameter transfer: θ = α·θ1 + (1−α)·θ2 between two runs",
         description="Interpolate two runs' weights, rows aligned by IRI: θ = α·θ1 + (1−α)·θ2 at one --alpha, or "
         "(the default) a sweep over α = 0, 0.1, ..., 1 that keeps the best on validation. Writes OUTPUT/model "
-        "and, for a sweep, OUTPUT/alpha_sweep.png.",
+        "(a run directory) and, for a sweep, OUTPUT/alpha_sweep.png and OUTPUT/alpha_sweep.json.",
     )
     p.add_argument("first", help="θ1: a run directory (e.g. the pretrained one)")
     p.add_argument("second", help="θ2: a run directory (e.g. the fine-tuned one); the result uses its split")
@@ -333,8 +351,10 @@ def _learning_parsers(sub) -> None:
     p.add_argument(
         "--hops", type=_count, help="extension only: reach into a snapshot from the entities before (default: 1)"
     )
-    p.add_argument("--valid-size", type=int, default=3000, help="validation sample for early stopping (default: 3000)")
-    p.add_argument("--test-size", type=int, help="test triples per snapshot, a seeded sample (default: all)")
+    p.add_argument(
+        "--valid-size", type=_positive, default=3000, help="validation sample for early stopping (default: 3000)"
+    )
+    p.add_argument("--test-size", type=_positive, help="test triples per snapshot, a seeded sample (default: all)")
     p.add_argument("--no-scratch", action="store_true", help="skip training from scratch on every merged graph")
     p.add_argument(
         "--sequential",
@@ -362,7 +382,7 @@ def _learning_parsers(sub) -> None:
     side.add_argument("--head", help="the head (IRI or label): predict tails")
     side.add_argument("--tail", help="the tail (IRI or label): predict heads")
     p.add_argument("--relation", required=True, help="the relation (IRI or label)")
-    p.add_argument("-k", type=int, default=10, help="how many candidates (default: 10)")
+    p.add_argument("-k", type=_positive, default=10, help="how many candidates (default: 10)")
     p.add_argument("--filter-known", action="store_true", help="drop candidates that complete a known triple")
     p.add_argument(
         "--graph-only",
@@ -434,14 +454,18 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
     from kgtransfer.data.splits import load_split
+    from kgtransfer.errors import EmptySplitError
     from kgtransfer.sizing import plan
     from kgtransfer.training import given_bases, make_split
 
     model, _, _ = _pretrain_configs(args)  # every flag checked before the data loads
     checkpoints = _checkpoints(args)
     saved = load_split(args.split)  # a --split that names no split folder, too
-    kg = _load_source(args.source, view=args.view)
+    kg = _load_source(args.source, view=args.view, format=args.format)
     split = make_split(kg, saved or args.split, args.seed or 0)
+    if not len(split.train):  # before settings are sized and printed for nothing
+        why = f"none of its {plural(len(kg), 'triple')} links two entities (literal objects are dropped)"
+        raise EmptySplitError(f"{kg.name}: nothing to train on: {why if len(kg) else 'it holds no triples'}")
     given = {name: getattr(args, name) for name in ("dim", "batch_size", "lr", "eval_every")}
     chosen = plan(
         split,
@@ -498,7 +522,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     task = from_args(args, kgt.TaskConfig, base=pretrained.task_config)
     checkpoints = _checkpoints(args)
     split = load_split(args.split) or args.split  # a --split that names no split folder, too
-    kg = _load_source(args.target, view=args.view)
+    kg = _load_source(args.target, view=args.view, format=args.format)
     with warnings.catch_warnings():  # the report printed below says each TransferWarning once
         warnings.simplefilter("ignore", TransferWarning)
         result = kgt.finetune(
@@ -513,6 +537,11 @@ def cmd_finetune(args: argparse.Namespace) -> None:
         )
     result.save(args.output)
     print(result.report)
+    moved = 0 if isinstance(split, kgt.Split) else result.split.info.get("pretrained_train_moved", 0)
+    if moved:  # the given split's valid and test shrank here (a saved split passed in is used as it is)
+        them = "them" if moved > 1 else "it"
+        triples = plural(moved, "valid or test triple")
+        print(f"moved {triples} of the given split to train: the pretrained run trained on {them}")
     print()
     print(result.summary())
     print(f"\nwrote {args.output}")
@@ -535,8 +564,9 @@ def _scratch_command(args: argparse.Namespace, pretrained, config, task) -> str:
     flags = to_flags(model, always=("encoder", "decoder", "dim"))
     flags += to_flags(task) + to_flags(config, always=sized, skip=("device", "threads", "progress"))
     words = ["kgtransfer", "pretrain", args.target, "-o", f"{args.output}-scratch", "--split", args.output, *flags]
-    if args.view:
-        words += ["--view", args.view]
+    for flag, value in (("--view", args.view), ("--format", args.format)):
+        if value:
+            words += [flag, value]
     return shlex.join(words)
 
 
@@ -577,13 +607,15 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         title = f"θ = α·θ1 + (1−α)·θ2; θ1 = {args.first} (α = 1), θ2 = {args.second} (α = 0)"
         print(format_table([[r[c] for c in cols] for r in rows], cols, title=title))
         best = best_alpha(rows)
-        print(f"\nbest α on validation: {best['alpha']:.2f}; plot: {out / 'alpha_sweep.png'}")
+        saved = rows.save(out / "alpha_sweep.json")
+        print(f"\nbest α on validation: {best['alpha']:.2f}; plot: {out / 'alpha_sweep.png'}, rows: {saved}")
         with warnings.catch_warnings():  # the sweep gave its warnings about the pair once
             warnings.simplefilter("ignore", kgt.TransferWarning)
             result = kgt.interpolate(first, second, best["alpha"])
     result.save(out / "model")
     print(result.mix_report)
     print(result.summary())
+    print(f"\nwrote {out / 'model'}")
 
 
 def cmd_sequence(args: argparse.Namespace) -> None:
@@ -717,7 +749,10 @@ def cmd_info(args: argparse.Namespace) -> None:
     import kgtransfer as kgt
 
     if args.query:
-        source = args.source if args.source.startswith(("http://", "https://")) else _load_source(args.source)
+        remote = args.source.startswith(("http://", "https://"))
+        if remote and args.view:
+            raise kgt.KGTransferError(f"--view {args.view}: views apply to files and registry sources, not endpoints")
+        source = args.source if remote else _load_source(args.source, format=args.format, view=args.view)
         kg = kgt.sparql(_query_arg(args.query), source)
         if not isinstance(kg, kgt.KnowledgeGraph):
             raise kgt.KGTransferError(f"{args.query}: info needs a CONSTRUCT or DESCRIBE query")
@@ -836,7 +871,7 @@ def cmd_sparql(args: argparse.Namespace) -> None:
     prefixes = query_prefixes(text)
     bindings = dict(parse_binding(b, prefixes) for b in args.bind)
     remote = args.source.startswith(("http://", "https://"))
-    source = args.source if remote else _load_source(args.source)
+    source = args.source if remote else _load_source(args.source, format=args.format)
     # the query as given (a file or a bundled name), so that errors name it, not its first line
     query = _query_arg(args.query)
     limit = {} if args.timeout is None else {"timeout": args.timeout}
@@ -905,7 +940,7 @@ def _explain_empty(bindings: dict[str, str], kg) -> None:
 def cmd_sources(args: argparse.Namespace) -> None:
     """``kgtransfer sources``."""
     from kgtransfer.errors import KGTransferError
-    from kgtransfer.knowledge.registry import bundled_names, entries
+    from kgtransfer.knowledge.registry import bundled_file, bundled_names, entries
     from kgtransfer.knowledge.sparql import available_views
     from kgtransfer.report import format_table
 
@@ -918,9 +953,22 @@ def cmd_sources(args: argparse.Namespace) -> None:
             status = f"pip install 'kgtransfer[{entry.extra}]'"
         rows.append([entry.name, entry.description, status])
     print(format_table(rows, ["name", "description", "status"]))
-    print(f"\nviews (load(..., view=NAME)): {', '.join(available_views())}")
-    print(f"queries (kgtransfer sparql NAME): {', '.join(bundled_names('queries'))}")
-    print(f"experiments (kgtransfer run NAME): {', '.join(bundled_names('experiments'))}")
+    uses = {"views": "view (--view NAME)", "queries": "query (sparql NAME)", "experiments": "experiment (run NAME)"}
+    names = {"views": available_views(), **{kind: bundled_names(kind) for kind in ("queries", "experiments")}}
+    rows = [[use, name, _headline(bundled_file(kind, name))] for kind, use in uses.items() for name in names[kind]]
+    print()
+    print(format_table(rows, ["bundled (ontologies/)", "name", "what it is"]))
+
+
+def _headline(path: Path | None, width: int = 100) -> str:
+    """The first sentence of a bundled file's leading ``#`` comment, cut to ``width`` characters at a word."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path else []:
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    sentence = re.split(r"\.(?:\s|$)", " ".join(lines), maxsplit=1)[0]
+    return sentence if len(sentence) <= width else sentence[: width - 1].rsplit(" ", 1)[0] + " …"
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -953,7 +1001,13 @@ def _in_flags(message: str, command: argparse.ArgumentParser | None) -> str:
         return option if option in flags else m.group(0)
 
     message = re.sub(r"\b(?:Train|Model|Task|Finetune)Config\.(\w+)", flag, message)
-    return message.replace("pass format= ", "pass --format ") if "--format" in flags else message
+    if "--input-format" in flags:  # merge: --format is the output's
+        hint = "pass --input-format for an input, --format for the output"
+    elif "--format" in flags:
+        hint = "pass --format"
+    else:
+        return message
+    return re.sub(r"pass format=(?: \(on the command line: [^)]*\))?", hint, message)
 
 
 #: the commands that train, to whom out-of-memory advice about model and batch sizes applies

@@ -348,7 +348,12 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
             history.evals.append({"epoch": epoch, **{k: v for k, v in metrics.items() if isinstance(v, float)}})
             value = metrics[task.metric]
             if math.isnan(value) and sum(math.isnan(e.get(task.metric, 0.0)) for e in history.evals) == 1:
-                message = f"validation {task.metric} is NaN (no validation data?): the latest epoch is kept"
+                empty = metrics.get("num_triples", metrics.get("num_nodes")) == 0
+                message = (
+                    "no validation data: the valid split is empty, so nothing stops early; the latest epoch is kept"
+                    if empty
+                    else f"validation {task.metric} is NaN: the latest epoch is kept"
+                )
                 warnings.warn(message, stacklevel=2)
             if not best or value > best[task.metric] or math.isnan(value):
                 best, best_epoch, stale = dict(metrics), epoch, 0

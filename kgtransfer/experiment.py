@@ -474,4 +474,4 @@ def read_table(path: Path) -> dict:
     try:
         return tomllib.loads(read_bytes(path).decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ExperimentError(f"{path}: {e}") from None
+        raise ExperimentError(f"{path}: not a TOML experiment file: {e}") from None

@@ -308,6 +308,8 @@ def load_run(directory: Path, load, device: str):
 
     device = resolve_device(device)  # a device this machine lacks is the caller's setting, not the folder's fault
     directory = Path(directory)
+    if directory.exists() and not directory.is_dir():  # e.g. a graph file given where the run goes
+        raise SourceNotFoundError(f"{directory}: a file, not a run folder (the folder `kgtransfer pretrain -o` writes)")
     if not directory.is_dir():
         raise SourceNotFoundError(f"{directory}: no such run folder")
     if not checkpoint_exists(directory / "checkpoint"):

@@ -334,3 +334,103 @@ def test_a_local_query_past_its_timeout_is_stopped(tmp_path, capsys):
     assert time.perf_counter() - began < 20
     assert main(["sparql", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "--source", str(tmp_path / "k.nt")]) == 0
     assert "300" in capsys.readouterr().out  # without --timeout a local query runs to its end
+
+
+def test_commands_that_read_a_source_take_its_format(tmp_path, capsys):
+    """A TSV file named `.txt` could not be trained on: pretrain, finetune and sparql had no --format, yet the
+    error said "pass format= (on the command line: --format, ...)"."""
+    rows = [f"e{i}\tr{i % 2}\te{(i * 7 + 1) % 20}\n" for i in range(40)]
+    (tmp_path / "g.txt").write_text("".join(rows))
+    data = str(tmp_path / "g.txt")
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
+    assert main(["pretrain", data, "-o", str(tmp_path / "pre"), *flags]) == 1
+    err = capsys.readouterr().err
+    assert "g.txt: cannot tell the RDF format" in err and err.endswith("; pass --format\n")
+    assert main(["pretrain", data, "-o", str(tmp_path / "pre"), *flags, "--format", "tsv"]) == 0
+    ft = ["finetune", str(tmp_path / "pre"), data, "-o", str(tmp_path / "ft"), "--epochs", "1", "--format", "tsv"]
+    assert main(ft) == 0
+    assert "--format tsv" in capsys.readouterr().out.split("settings:\n")[1]  # the scratch command reads it too
+    assert main(["sparql", "ASK { ?s ?p ?o }", "--source", data, "--format", "tsv"]) == 0
+    assert capsys.readouterr().out.strip() == "true"
+    assert main(["info", data, "--query", "CONSTRUCT WHERE { ?s ?p ?o }", "--format", "tsv"]) == 0
+    assert "triples" in capsys.readouterr().out
+
+
+def test_info_applies_the_view_before_the_query(tmp_path, capsys):
+    """`info FILE --view V --query Q` ran Q on the whole file: the view was silently left out."""
+    rdfs = "http://www.w3.org/2000/01/rdf-schema#"
+    (tmp_path / "k.nt").write_text(
+        f"<http://e/A> <{rdfs}subClassOf> <http://e/B> .\n<http://e/a> <http://e/p> <http://e/b> .\n"
+    )
+    everything = ["info", str(tmp_path / "k.nt"), "--query", "CONSTRUCT WHERE { ?s ?p ?o }"]
+    assert main([*everything, "--view", "hierarchy"]) == 0
+    out = capsys.readouterr().out
+    assert "subClassOf" in out and "http://e/p" not in out
+    assert main([*everything[:2], "--query", "CONSTRUCT WHERE { ?s ?p ?o }"]) == 0
+    assert "http://e/p" in capsys.readouterr().out
+    assert main(["info", "http://localhost:1/sparql", "--query", "CONSTRUCT WHERE { ?s ?p ?o }", "--view", "x"]) == 1
+    assert "error: --view x: views apply to files and registry sources, not endpoints" in capsys.readouterr().err
+
+
+def test_interpolate_says_where_the_model_and_the_sweep_went(tmp_path, capsys):
+    """The result's run folder is OUTPUT/model, which `evaluate OUTPUT` refuses: the command now says where it
+    wrote it; the sweep's table, printed only, is kept as alpha_sweep.json beside the plot."""
+    from kgtransfer.transfer.results import Sweep
+
+    rows = [f"<urn:e{i}> <urn:r{i % 2}> <urn:e{(i * 7 + 1) % 20}> .\n" for i in range(40)]
+    (tmp_path / "g.nt").write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
+    assert main(["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "pre"), *flags]) == 0
+    pre = str(tmp_path / "pre")
+    assert main(["interpolate", pre, pre, "-o", str(tmp_path / "one"), "--alpha", "0.5"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"wrote {tmp_path / 'one' / 'model'}")
+    assert main(["interpolate", pre, pre, "-o", str(tmp_path / "sweep")]) == 0
+    out = capsys.readouterr().out
+    assert f"rows: {tmp_path / 'sweep' / 'alpha_sweep.json'}" in out and f"wrote {tmp_path / 'sweep' / 'model'}" in out
+    assert [r["alpha"] for r in Sweep.load(tmp_path / "sweep" / "alpha_sweep.json")] == [i / 10 for i in range(11)]
+    assert main(["evaluate", str(tmp_path / "sweep" / "model")]) == 0
+
+
+def test_source_help_names_tsv_files_and_split_folders():
+    """The commands that read a source listed RDF suffixes only: a user's train/valid/test.txt folder or .tsv file,
+    the common link-prediction layout, read as unsupported."""
+    from kgtransfer.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name in ("info", "merge", "sparql", "pretrain", "finetune"):
+        text = " ".join(sub.choices[name].format_help().split())
+        assert ".tsv of tab-separated triples" in text and "folder of train/valid/test.txt" in text, name
+
+
+def test_pretrain_on_a_graph_without_entity_links_says_so_before_sizing(tmp_path, capsys):
+    """An empty graph (or view) printed settings sized for "0 training triples, 0 entities", then an error naming a
+    Split's repr rather than the source."""
+    (tmp_path / "lit.ttl").write_text('<http://e/a> <http://e/name> "A" .\n<http://e/b> <http://e/name> "B" .\n')
+    (tmp_path / "empty.nt").write_text("")
+    assert main(["pretrain", str(tmp_path / "lit.ttl"), "-o", str(tmp_path / "run")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "error: lit.ttl: nothing to train on: none of its 2 triples links two entities" in err
+    assert main(["pretrain", str(tmp_path / "empty.nt"), "-o", str(tmp_path / "run")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == "kgtransfer pretrain: error: empty.nt: nothing to train on: it holds no triples"
+    assert not (tmp_path / "run").exists()
+
+
+def test_finetune_says_how_many_of_a_given_splits_triples_moved_to_train(tmp_path, capsys):
+    """A target folder's valid/test shrank from 8/8 to a few without a word: the pretrained run had trained on them."""
+    rows = [f"e{i}\tr{i % 3}\te{(i * 7 + 1) % 30}\n" for i in range(80)]
+    (tmp_path / "all.tsv").write_text("".join(rows))
+    (tmp_path / "k").mkdir()
+    for name, part in (("train", rows[:64]), ("valid", rows[64:72]), ("test", rows[72:])):
+        (tmp_path / "k" / f"{name}.txt").write_text("".join(part))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
+    assert main(["pretrain", str(tmp_path / "all.tsv"), "-o", str(tmp_path / "pre"), *flags]) == 0
+    ft = ["finetune", str(tmp_path / "pre"), str(tmp_path / "k"), "--epochs", "1"]
+    assert main([*ft, "-o", str(tmp_path / "ft")]) == 0
+    import kgtransfer as kgt
+
+    moved = kgt.TrainedModel.load(tmp_path / "ft").split.info["pretrained_train_moved"]
+    assert moved > 0
+    assert f"moved {moved} valid or test triples of the given split to train" in capsys.readouterr().out
+    assert main([*ft, "-o", str(tmp_path / "again"), "--split", str(tmp_path / "ft")]) == 0  # used as it is
+    assert "of the given split to train" not in capsys.readouterr().out

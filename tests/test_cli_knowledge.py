@@ -176,6 +176,11 @@ def test_graph_queries_see_named_graphs_on_the_cli(tmp_path, capsys):
         (["info", "x.ttl", "--top", "x"], "invalid integer value: 'x'"),
         (["merge", "extension", "a.ttl", "b.ttl", "-o", "o.nt", "--hops", "-2"], "--hops: must be >= 0"),
         (["sparql", "ASK {}", "--source", "a.ttl", "--timeout", "0"], "--timeout: must be > 0"),
+        (["pretrain", "a.ttl", "-o", "r", "--layers", "0"], "--layers: must be >= 1, got 0"),
+        (["pretrain", "a.ttl", "-o", "r", "--bases", "-1"], "--bases: must be >= 0, got -1"),
+        (["predict", "r", "--head", "a", "--relation", "p", "-k", "0"], "-k: must be >= 1, got 0"),
+        (["sequence", "a", "b", "-o", "s", "--valid-size", "-5"], "--valid-size: must be >= 1, got -5"),
+        (["sequence", "a", "b", "-o", "s", "--test-size", "0"], "--test-size: must be >= 1, got 0"),
     ],
 )
 def test_bad_numbers_are_refused_by_the_parser(argv, message, capsys):
@@ -196,3 +201,16 @@ def test_merge_reads_inputs_of_a_format_their_suffix_does_not_tell(tmp_path, cap
     assert "m.out: cannot tell" in capsys.readouterr().err
     assert main([*args, "--input-format", "ntriples"]) == 0
     assert len(kgt.load(out)) == 2
+
+
+def test_sources_says_what_each_bundled_view_query_and_experiment_is(capsys):
+    """The bundled views were a bare list of names: which one keeps instance data was in the .rq files only."""
+    assert main(["sources"]) == 0
+    rows = {line.split()[3]: line for line in capsys.readouterr().out.splitlines() if "NAME)" in line}
+    assert "The class hierarchy: rdfs:subClassOf between named classes" in rows["hierarchy"]
+    assert (
+        rows["instances"].startswith("view (--view NAME)")
+        and "Instance data: triples whose subject" in rows["instances"]
+    )
+    assert rows["brick-top-classes"].startswith("query (sparql NAME)")
+    assert "Brick ontology evolution" in rows["brick-evolution"] and rows["brick-evolution"].startswith("experiment")

@@ -213,3 +213,11 @@ def test_a_source_that_gives_no_graph_is_named_by_its_field(tmp_path, k1, says):
     with pytest.raises(KGTransferError, match=says) as info:
         run_experiment(path, out=tmp_path / "run")
     assert str(path) in str(info.value)
+
+
+def test_a_file_that_is_not_toml_says_so(tmp_path):
+    """`kgtransfer run data.ttl` said only "data.ttl: Invalid statement (at line 1, column 1)"."""
+    path = tmp_path / "data.ttl"
+    path.write_text("<http://e/a> <http://e/p> <http://e/b> .\n")
+    with pytest.raises(KGTransferError, match=r"data\.ttl: not a TOML experiment file: Invalid statement"):
+        Experiment.from_toml(path)

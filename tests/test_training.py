@@ -81,6 +81,7 @@ def test_save_and_load_round_trip(trained, tmp_path):
 
     for where, says in [
         (tmp_path / "nosuch", "nosuch: no such run folder"),
+        (directory / "config.json", r"config\.json: a file, not a run folder"),  # it said "no such run folder"
         (directory / "checkpoint", "checkpoint: not a run folder .*pass the run folder .*run$"),
         (tmp_path, r"not a run folder \(no checkpoint/\); a run is inside it: .*run$"),
     ]:
@@ -198,8 +199,8 @@ def test_repr_and_summary_show_the_key_numbers(trained):
 def test_a_split_with_nothing_to_evaluate_warns_that_its_metrics_are_nan():
     tiny = KnowledgeGraph.from_triples([(f"<urn:e{i}>", "<urn:p>", f"<urn:e{i + 1}>") for i in range(6)])
     config = kgt.TrainConfig(epochs=1, progress=False, threads=1)
-    with pytest.warns(UserWarning, match="no validation data"):
-        model = kgt.train(tiny, encoder="embedding", decoder="distmult", dim=8, config=config)
+    with pytest.warns(UserWarning, match="no validation data: the valid split is empty, so nothing stops early"):
+        model = kgt.train(tiny, encoder="embedding", decoder="distmult", dim=8, config=config)  # it asked "(no ...?)"
     assert len(model.split.test) == 0
     with pytest.warns(UserWarning, match="the test split holds nothing to evaluate: its metrics are NaN"):
         assert model.test["mrr"] != model.test["mrr"]

@@ -275,7 +275,11 @@ def given_split(
     """
     roles = dict(enumerate(split_roles(kg.sources)))
     if not any(r in (1, 2) for r in roles.values()):
-        raise ConfigError(f"no valid or test source among {list(kg.sources)}; name them '<dataset>/test' etc.")
+        raise ConfigError(
+            f"no valid or test source among {list(kg.sources)}: a given split reads sources named '<name>/train', "
+            "'<name>/valid', '<name>/test' (a folder of train/valid/test files, or named graphs of those names); "
+            "split at random instead"
+        )
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
     role = np.zeros(len(hrt), dtype=np.int8)

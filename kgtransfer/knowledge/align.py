@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,16 +81,22 @@ def align(k1: KnowledgeGraph, k2: KnowledgeGraph, how) -> Alignment:
     if isinstance(how, Alignment):
         return how
     if isinstance(how, Mapping):
-        return _closure("mapping", _pairs_from_mapping(how.items()), k1, "the mapping")
+        return _held(_closure("mapping", _pairs_from_mapping(how.items()), k1, "the mapping"), k1, k2)
     if isinstance(how, str) and how.lower().replace("_", "").replace("-", "") in ("sameas", "owlsameas"):
         return _closure("sameas", _same_as_pairs(k1) + _same_as_pairs(k2), k1)
     if isinstance(how, str) and how.lower() in ("labels", "label"):
         return align_labels(k1, k2)
     if isinstance(how, str | os.PathLike) and Path(how).is_file():
-        return _closure("mapping", read_mapping(how), k1, str(how))
+        return _held(_closure("mapping", read_mapping(how), k1, str(how)), k1, k2)
     if isinstance(how, str | os.PathLike) and (Path(str(how)).suffix or os.sep in str(how)):
         raise SourceNotFoundError(f"{how}: alignment mapping file not found")
     raise AlignmentError(f"unknown alignment {how!r}; use one of {METHODS}, a dict or a mapping file")
+
+
+def _held(alignment: Alignment, k1: KnowledgeGraph, k2: KnowledgeGraph) -> Alignment:
+    """``alignment`` without the rows that rename an IRI neither graph holds (they merge nothing)."""
+    mapping = {a: b for a, b in alignment.mapping.items() if k1.term_id(a) is not None or k2.term_id(a) is not None}
+    return replace(alignment, mapping=mapping)
 
 
 def _as_term(value: str, where: str = "the mapping") -> str:

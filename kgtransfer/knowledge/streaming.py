@@ -652,6 +652,27 @@ def _is_header(data: bytes, start: int, end: int) -> bool:
     return all(f.strip().startswith(b"?") for f in data[start:end].split(b"\t"))
 
 
+#: what a table's first line calls its columns (``pandas.DataFrame.to_csv`` writes one by default)
+_COLUMN_NAMES = frozenset(
+    b"head relation tail subject predicate object source target rel edge edge_type relation_type".split()
+)
+
+
+def _warn_column_names(data: bytes, start: int, end: int, source: str, line: int) -> None:
+    """Warn when a first line reads as column names (``head<TAB>relation<TAB>tail``): it is loaded as a triple."""
+    fields = [f.strip() for f in data[start:end].split(b"\t")]
+    if all(f.lower() in _COLUMN_NAMES for f in fields):
+        import warnings
+
+        names = " ".join(f.decode() for f in fields)
+        warnings.warn(
+            f"{source}:{line}: '{names}' reads as column names, yet is loaded as a triple; "
+            "start the line with # to skip it",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
 def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list[str]]:
     """Tab-separated ``head, relation, tail`` labels as ids into IRI terms.
 
@@ -691,6 +712,8 @@ def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list
     rows = np.flatnonzero(ok)
     if len(rows) and _is_header(data, int(starts[rows[0]]), int(ends[rows[0]])):
         rows = rows[1:]  # SPARQL TSV results begin with their variables
+    elif len(rows):
+        _warn_column_names(data, int(starts[rows[0]]), int(ends[rows[0]]), source, int(rows[0]) + 1)
     fs = np.stack([starts[rows], t1[rows] + 1, t2[rows] + 1], axis=1).ravel()
     fe = np.stack([t1[rows], t2[rows], ends[rows]], axis=1).ravel()
     interned = intern_slices(words, fs, fe)

@@ -118,6 +118,8 @@ def _by_label(vocab, term, what: str) -> str:
         ]
         if close:
             message += f"; did you mean {', '.join(close)}?"
+        elif len(readable) <= 20:  # a graph's few relations, all of them
+            message += f"; it knows {', '.join(sorted(readable))}"
     raise UnknownTermError(message)
 
 

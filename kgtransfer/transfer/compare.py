@@ -488,7 +488,8 @@ def compare(
         else:  # "all" or "random": never test on what the pretrained model trained on
             target_split = transfer_split(target, pre.split.train, ratios, seed=seed, vocab=pre.vocab.extend(target))
         splits[seed] = target_split
-        say(f"seed {seed}: pretrained ({pre.fit.best_epoch if pre.fit else '-'} epochs), target {target_split!r}")
+        fit = f"best epoch {pre.fit.best_epoch} of {pre.fit.epochs_run}" if pre.fit else "given"
+        say(f"seed {seed}: pretrained ({fit}), target {target_split!r}")
         cfg = replace(finetune_config, seed=seed)
 
         def run(variant: str, opts: FinetuneConfig | None, pre=pre, split=target_split, cfg=cfg, mc=model, tc=task):

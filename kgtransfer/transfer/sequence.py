@@ -250,8 +250,9 @@ def _check_sources(snapshots) -> None:
 
 
 def _default_name(source, i: int) -> str:
+    """A folder's name with its parent's (``ENTITY/0``), one path spelled alike relative or absolute; a file's name."""
     if isinstance(source, str | os.PathLike):
-        path = Path(source)
+        path = Path(os.path.abspath(source))  # "s1" has no parent name; its absolute path does
         return f"{path.parent.name}/{path.name}" if path.is_dir() else path.name
     return getattr(source, "name", None) or f"step{i}"
 

@@ -297,8 +297,9 @@ def test_a_given_split_of_a_graph_without_split_sources_is_a_config_error():
     from kgtransfer.config import ConfigError
 
     kg = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="plain")
-    with pytest.raises(ConfigError, match="no valid or test source"):
+    with pytest.raises(ConfigError, match="no valid or test source") as e:
         kgt.given_split(kg)
+    assert "folder of train/valid/test files" in str(e.value)  # it said "name them '<dataset>/test' etc."
 
 
 @pytest.mark.parametrize("name", ["test", "valid", "Training"])

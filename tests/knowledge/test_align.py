@@ -305,3 +305,11 @@ def test_a_mapping_file_the_csv_reader_refuses_names_the_line(graphs, tmp_path):
         kgt.align(*graphs, path)
     path.write_text(f'{K2}Paris,"{K1}Paris"\n\n{K2}FranceCountry,{K1}France\n')  # quotes and line numbers
     assert kgt.align(*graphs, path).merged == 2
+
+
+def test_mapping_rows_for_iris_neither_graph_holds_merge_nothing(graphs):
+    """A mapping of IRIs absent from both graphs reported "1 entity merged" (`merge --align map.csv` printed it)."""
+    nowhere = {"http://nowhere.example/x": "http://nowhere.example/y", f"{K2}Paris": f"{K1}Paris"}
+    alignment = kgt.align(*graphs, nowhere)
+    assert alignment.mapping == {iri(K2, "Paris"): iri(K1, "Paris")} and alignment.merged == 1
+    assert kgt.align(*graphs, {"http://nowhere.example/x": f"{K2}Paris"}).merged == 0  # k2:Paris stays k2:Paris

@@ -311,6 +311,23 @@ def test_label_files_with_bom_comments_and_trailing_tabs(tmp_path):
         kgt.load(path)
 
 
+def test_a_first_line_of_column_names_is_a_warning(tmp_path):
+    """pandas' `to_csv(sep="\\t")` writes `head<TAB>relation<TAB>tail` first: it became a triple without a word."""
+    import warnings
+
+    path = tmp_path / "t.tsv"
+    path.write_text("# comment\nHead\tRelation\tTail\na\tr\tb\n")
+    with pytest.warns(
+        UserWarning, match=r"t\.tsv:2: 'Head Relation Tail' reads as column names, .* start the line with #"
+    ):
+        assert len(kgt.load(path)) == 2  # warned, not dropped
+    for text in ("a\tr\tb\nhead\trelation\ttail\n", "head\tr\tb\n", "?s\t?p\t?o\na\tr\tb\n"):
+        path.write_text(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            kgt.load(path)
+
+
 def test_split_folder_of_tsv_files(tmp_path):
     (tmp_path / "train.tsv").write_text("a\tr\tb\n")
     (tmp_path / "valid.tsv.gz").write_bytes(gzip.compress(b"b\tr\ta\n"))

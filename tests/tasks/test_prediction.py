@@ -63,6 +63,8 @@ def test_prediction_errors(trained):
         kgt.predict_target(trained, head=f"{EX}nobody", relation=f"{EX}pair")
     with pytest.raises(UnknownTermError, match="relation .* not in the model's vocabulary"):
         kgt.predict_target(trained, head=f"{EX}e0", relation=f"{EX}nothing")
+    with pytest.raises(UnknownTermError, match=rf"relation 'name' .* \(2 relations\); it knows {EX}next, {EX}pair$"):
+        kgt.predict_target(trained, head=f"{EX}e0", relation="name")  # nothing close: a small vocabulary is listed
     for k in (0, -1, 2.5):  # k=-1 used to return every entity but the worst one
         with pytest.raises(KGTransferError, match="k must be an integer >= 1"):
             kgt.predict_target(trained, head=f"{EX}e0", relation=f"{EX}pair", k=k)

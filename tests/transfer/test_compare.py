@@ -256,9 +256,10 @@ def test_compare_takes_paths_as_load_does(tmp_path):
         finetune_config=config,
         split="all",
         alphas=(),
-        log=None,
+        log=(said := []).append,
     )
     assert set(out.runs) == {"scratch", "full", "interpolation"} and len(out.runs["full"]) == 1
+    assert said[0].startswith("seed 0: pretrained (best epoch ") and " of 2), target " in said[0]  # was "(1 epochs)"
     # what was compared on is saved with the results: every seed's split, the variants' options, split rule
     out.save(tmp_path / "saved")
     back = kgt.Split.load(tmp_path / "saved" / "splits" / "seed0")

@@ -960,3 +960,14 @@ def test_the_ewc_fisher_of_old_queries_has_their_old_answers_as_targets(snapshot
     monkeypatch.setattr(ws, "empirical_fisher", spy)
     sequence(snapshots[:2], MODEL, CONFIG, strategies=["ewc"], protocols=["new-only"], valid_size=None, scratch=False)
     assert found and all(found)
+
+
+def test_a_relative_snapshot_folder_is_named_as_its_absolute_path(tmp_path, monkeypatch):
+    """`kgtransfer sequence s1 s2` printed "step 0 (/s1)": a relative folder has no parent name."""
+    from kgtransfer.transfer.sequence import _default_name
+
+    (tmp_path / "s1").mkdir()
+    (tmp_path / "s1" / "g.nt").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert _default_name("s1", 0) == _default_name(tmp_path / "s1", 0) == f"{tmp_path.name}/s1"
+    assert _default_name("s1/g.nt", 0) == "g.nt"
