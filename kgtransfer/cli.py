@@ -17,6 +17,8 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
+from kgtransfer.report import plural
+
 OPERATORS = ("union", "intersection", "difference", "extension")
 
 EPILOG = """examples:
@@ -715,11 +717,6 @@ def _version() -> str:
     from kgtransfer import __version__
 
     return __version__
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``"1 triple"``, ``"2 triples"``, ``"1,234 rows"``; ``many`` spells an irregular plural."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def _load_source(spec: str, name: str | None = None, **kwargs):

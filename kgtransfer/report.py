@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``"1 triple"``, ``"2 triples"``, ``"1,234 rows"``; ``many`` spells an irregular plural."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
 def _cell(value: object) -> str:
     if isinstance(value, bool):
         return str(value)

@@ -59,7 +59,7 @@ from kgtransfer.errors import EmptySplitError, KGTransferError
 from kgtransfer.files import is_plain_name
 from kgtransfer.interleave import interleave
 from kgtransfer.models.link_predictor import LinkPredictor
-from kgtransfer.report import format_table
+from kgtransfer.report import format_table, plural
 from kgtransfer.rng import keeps_rng_states, keeps_threads
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
 from kgtransfer.transfer.strategies import is_whole_number
@@ -821,7 +821,7 @@ def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
 def _line(r: dict) -> str:
     return (
         f"  {r['protocol']:<8} {r['strategy']:<24} step {r['step']}: valid {r['valid_best']:.4f}, "
-        f"test mean {r['test']['mean']['mrr']:.4f}, {r['epochs_run']} epochs, {r['seconds']:.1f} s"
+        f"test mean {r['test']['mean']['mrr']:.4f}, {plural(r['epochs_run'], 'epoch')}, {r['seconds']:.1f} s"
     )
 
 

@@ -971,3 +971,11 @@ def test_a_relative_snapshot_folder_is_named_as_its_absolute_path(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     assert _default_name("s1", 0) == _default_name(tmp_path / "s1", 0) == f"{tmp_path.name}/s1"
     assert _default_name("s1/g.nt", 0) == "g.nt"
+
+
+def test_a_step_line_counts_its_epochs_in_words():
+    from kgtransfer.transfer.sequence import _line
+
+    record = {"protocol": "merged", "strategy": "fine-tune", "step": 1, "valid_best": 0.5, "seconds": 1.0}
+    record["test"] = {"mean": {"mrr": 0.25}}
+    assert "1 epoch," in _line({**record, "epochs_run": 1}) and "2 epochs," in _line({**record, "epochs_run": 2})
