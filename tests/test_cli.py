@@ -434,3 +434,50 @@ def test_finetune_says_how_many_of_a_given_splits_triples_moved_to_train(tmp_pat
     assert f"moved {moved} valid or test triples of the given split to train" in capsys.readouterr().out
     assert main([*ft, "-o", str(tmp_path / "again"), "--split", str(tmp_path / "ft")]) == 0  # used as it is
     assert "of the given split to train" not in capsys.readouterr().out
+
+
+def _typed_graph(path) -> str:
+    """90 entities of 3 classes (rdf:type), each with 4 edges whose predicate mostly follows its class."""
+    import random
+
+    rng, x = random.Random(0), "http://example.org/"
+    lines = []
+    for i in range(90):
+        lines.append(f"<{x}e{i}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{x}C{i % 3}> .")
+        for _ in range(4):
+            r = i % 3 if rng.random() < 0.8 else rng.randrange(3)
+            lines.append(f"<{x}e{i}> <{x}p{r}> <{x}e{rng.randrange(90)}> .")
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_typing_trains_from_scratch_or_a_pretrained_run_and_evaluate_reads_it(tmp_path, capsys):
+    """Entity typing had no command (Python only): ``typing`` trains it, ``evaluate`` reads its run."""
+    import json
+
+    from kgtransfer.tasks.node_classification import EntityTypingResult
+
+    graph = _typed_graph(tmp_path / "g.nt")
+    quick = ["--epochs", "2", "--eval-every", "1", "--threads", "1", "--no-progress"]
+    assert main(["typing", graph, "-o", str(tmp_path / "scratch"), "--dim", "8", *quick]) == 0
+    out = capsys.readouterr().out
+    assert "3 classes" in out and "test, majority class" in out and "accuracy" in out
+    run = EntityTypingResult.load(tmp_path / "scratch")
+    assert run.labels.classes == [f"<http://example.org/C{c}>" for c in range(3)] and run.model_config.dim == 8
+    assert main(["evaluate", str(tmp_path / "scratch")]) == 0
+    assert f"{run.test['accuracy']:.4g}" in capsys.readouterr().out
+
+    assert main(["pretrain", graph, "-o", str(tmp_path / "pre"), "--dim", "8", *quick]) == 0
+    capsys.readouterr()
+    assert main(["typing", graph, "-o", str(tmp_path / "ft"), "--from", str(tmp_path / "pre"), *quick]) == 0
+    assert "transfer onto the target graph" in capsys.readouterr().out
+    config = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert config["model"]["dim"] == 8 and config["report"]["target_entities_transferred"] == 90
+
+    for flags, says in (
+        (["--from", str(tmp_path / "pre"), "--dim", "4"], "--dim: with --from the model is the pretrained run's"),
+        (["--query", "q.rq", "--predicate", "rdf:type"], "--query replaces --predicate"),
+        (["--predicate", "http://example.org/none"], "occurs in none of its"),
+    ):
+        assert main(["typing", graph, "-o", str(tmp_path / "bad"), *flags, *quick]) == 1
+        assert says in capsys.readouterr().err
