@@ -140,7 +140,7 @@ def steps(
         if not is_whole_number(hops) or hops < 0:
             raise ConfigError(f"hops must be a whole number >= 0, got {hops!r}")
         merge = partial(ops.extension, hops=hops)
-    names = list(names) if names is not None else [_default_name(s, i) for i, s in enumerate(snapshots)]
+    names = list(names) if names is not None else _default_names(snapshots)
     if len(set(names)) != len(names):
         raise ConfigError(f"snapshot names must differ, got {names}")
     merged, vocab = None, GraphVocab(Vocab(), Vocab())
@@ -254,6 +254,28 @@ def _default_name(source, i: int) -> str:
         path = Path(source)
         return f"{path.parent.name}/{path.name}" if path.is_dir() else path.name
     return getattr(source, "name", None) or f"step{i}"
+
+
+def _default_names(snapshots: Sequence) -> list[str]:
+    """:func:`_default_name` of each snapshot, files or folders of one name told apart by their folders.
+
+    As many folders as it takes: ``2023/kg.nt`` and ``2024/kg.nt``; one path twice keeps one name.
+    """
+    names = [_default_name(s, i) for i, s in enumerate(snapshots)]
+    paths = {
+        i: Path(s).expanduser().resolve()
+        for i, s in enumerate(snapshots)
+        if isinstance(s, str | os.PathLike) and Path(s).expanduser().exists()
+    }
+    out = list(names)
+    for i, path in paths.items():
+        others = [p for j, p in paths.items() if names[j] == names[i] and p != path]
+        depth = len(Path(names[i]).parts)
+        while others and depth < len(path.parts) and any(p.parts[-depth:] == path.parts[-depth:] for p in others):
+            depth += 1
+        if others:
+            out[i] = Path(*path.parts[-depth:]).as_posix()
+    return out
 
 
 def _sample(rows: Tensor, size: int | None, seed: int) -> Tensor:

@@ -960,3 +960,17 @@ def test_the_ewc_fisher_of_old_queries_has_their_old_answers_as_targets(snapshot
     monkeypatch.setattr(ws, "empirical_fisher", spy)
     sequence(snapshots[:2], MODEL, CONFIG, strategies=["ewc"], protocols=["new-only"], valid_size=None, scratch=False)
     assert found and all(found)
+
+
+def test_snapshot_files_of_one_name_in_different_folders_are_named_by_their_folders(tmp_path):
+    """``kgtransfer sequence 2023/kg.nt 2024/kg.nt`` stopped at 'snapshot names must differ' (no CLI option names)."""
+    rng = random.Random(3)
+    rows = sorted({(rng.randrange(20), rng.randrange(2), rng.randrange(20)) for _ in range(150)})
+    files = []
+    for year, part in (("2023", rows[:100]), ("2024", rows)):
+        (tmp_path / year).mkdir()
+        files.append(tmp_path / year / "kg.nt")
+        files[-1].write_text("".join(f"<http://e/{h}> <http://e/r{r}> <http://e/{t}> .\n" for h, r, t in part))
+    assert [s.name for s in steps(files)] == ["2023/kg.nt", "2024/kg.nt"]
+    with pytest.raises(ConfigError, match="snapshot names must differ"):  # one file twice: nothing tells them apart
+        list(steps([files[0], files[0]]))
