@@ -1050,7 +1050,8 @@ class SequenceResult:
         save_json(directory / "results.json", self.to_json())
         atomic_write_text(directory / "results.md", "```\n" + self.summary() + "\n```\n")
         ran = [p for p in PROTOCOLS if any(r["protocol"] == p for r in self.records)]
-        (directory / "curves.png").unlink(missing_ok=True)  # no stale plot of an earlier run stays
+        for stale in ("curves.png", *(f"curves_{p}.png" for p in PROTOCOLS)):  # no plot of an earlier run stays
+            (directory / stale).unlink(missing_ok=True)
         for protocol in ran:  # merged (or the one protocol run) as curves.png, another beside it
             name = "curves.png" if protocol == ran[0] else f"curves_{protocol}.png"
             self.plot(directory / name, protocol)

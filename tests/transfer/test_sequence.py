@@ -974,3 +974,13 @@ def test_snapshot_files_of_one_name_in_different_folders_are_named_by_their_fold
     assert [s.name for s in steps(files)] == ["2023/kg.nt", "2024/kg.nt"]
     with pytest.raises(ConfigError, match="snapshot names must differ"):  # one file twice: nothing tells them apart
         list(steps([files[0], files[0]]))
+
+
+def test_a_result_saved_over_an_earlier_one_leaves_no_plot_of_a_protocol_it_did_not_run(snapshots, tmp_path):
+    """A rerun with the merged protocol only into the folder of a run with both kept the old curves_new-only.png."""
+    pytest.importorskip("matplotlib")
+    result = sequence(snapshots[:2], MODEL, CONFIG, protocols=("merged", "new-only"), alphas=())
+    result.save(tmp_path / "out")
+    assert (tmp_path / "out" / "curves_new-only.png").exists()
+    SequenceResult([r for r in result.records if r["protocol"] != "new-only"], result.setup).save(tmp_path / "out")
+    assert {p.name for p in (tmp_path / "out").glob("*.png")} == {"curves.png"}
