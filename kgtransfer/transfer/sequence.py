@@ -818,6 +818,12 @@ def _capped(record: dict) -> bool:
     return record.get("stopped_early") is False
 
 
+def _never_reached(record: dict) -> bool:
+    """Whether a run converged (as scratch did) without reaching 99% of scratch's best validation MRR."""
+    to99 = record.get("to99") or {}
+    return bool(to99.get("converged")) and to99.get("epoch") is None
+
+
 def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
     return {
         "protocol": protocol,
@@ -1017,6 +1023,12 @@ class SequenceResult:
                     ],
                     title="interpolation θ = α·θ(i-1) + (1-α)·θ(i), validation MRR",
                 )
+            )
+        never = [f"{r['protocol']} {r['strategy']} step {r['step']}" for r in self.records if _never_reached(r)]
+        if never:  # a blank time to 99% is not a missing measurement
+            parts.append(
+                f"never reached 99% of scratch's best validation MRR at their step: {', '.join(never)} "
+                "(converged runs: no time to quality, no ratio)"
             )
         capped = [f"{r['protocol']} {r['strategy']} step {r['step']}" for r in self.records if _capped(r)]
         if capped:

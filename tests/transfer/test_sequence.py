@@ -984,3 +984,19 @@ def test_a_result_saved_over_an_earlier_one_leaves_no_plot_of_a_protocol_it_did_
     assert (tmp_path / "out" / "curves_new-only.png").exists()
     SequenceResult([r for r in result.records if r["protocol"] != "new-only"], result.setup).save(tmp_path / "out")
     assert {p.name for p in (tmp_path / "out").glob("*.png")} == {"curves.png"}
+
+
+def test_a_converged_run_that_never_reached_scratchs_quality_is_said(snapshots):
+    """Its time to 99% was a blank cell, as if not measured, where compare says 'never reached'."""
+    result = sequence(snapshots[:2], MODEL, CONFIG, strategies=["fine-tune", "random-init"], alphas=())
+    for r in result.records:
+        r["stopped_early"] = True  # converged, so its ratios are read
+        if r["strategy"] == "random-init":
+            scratch = next(s for s in result.records if s["strategy"] == "scratch" and s["step"] == r["step"])
+            r["curve"] = [{**p, "mrr": 0.5 * scratch["valid_best"]} for p in r["curve"]]
+        elif r["strategy"] == "fine-tune":
+            r["curve"] = [{**p, "mrr": 2.0 * r["valid_best"] + 1} for p in r["curve"]]
+    result.add_time_to_quality()
+    text = result.summary()
+    assert "never reached 99% of scratch's best validation MRR at their step: merged random-init step 1 " in text
+    assert "fine-tune step 1" not in text.split("never reached")[1]
