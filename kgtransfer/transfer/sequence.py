@@ -944,7 +944,10 @@ class SequenceResult:
     )
 
     def final(self) -> list[dict]:
-        """Per protocol and strategy: final-step mean test MRR and the total training seconds of the sequence."""
+        """Per protocol and strategy: final-step mean test MRR and the total training seconds of the sequence.
+
+        With the first step only (one snapshot, or a result saved after the first step): its one run, ``pretrain``.
+        """
         last = max(r["step"] for r in self.records)
         out = {}
         for r in self.records:
@@ -958,6 +961,8 @@ class SequenceResult:
         rows = [v for v in out.values() if "final_mrr" in v]
         for v in rows:  # every run, scratch's too, began with the training on the first snapshot
             v["seconds"] += pre["seconds"] if pre is not None else 0.0
+        if not rows and pre is not None and "final_mrr" in pre:  # nothing carried yet: the first step is the last
+            rows = [{**pre, "protocol": "pretrain"}]
         return rows
 
     def interpolation_summary(self) -> list[dict]:

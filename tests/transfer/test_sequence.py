@@ -1000,3 +1000,14 @@ def test_a_converged_run_that_never_reached_scratchs_quality_is_said(snapshots):
     text = result.summary()
     assert "never reached 99% of scratch's best validation MRR at their step: merged random-init step 1 " in text
     assert "fine-tune step 1" not in text.split("never reached")[1]
+
+
+def test_a_sequence_of_one_snapshot_reports_its_one_run_as_final(snapshots):
+    """The final table was empty: the pretraining run, the only one, was left out as the start of every other."""
+    result = sequence(snapshots[:1], MODEL, CONFIG, alphas=())
+    (final,) = result.final()
+    scratch = result.records[0]
+    assert final["protocol"] == "pretrain" and final["strategy"] == "scratch"
+    assert final["final_mrr"] == scratch["test"]["mean"]["mrr"] and final["seconds"] == scratch["seconds"]
+    last_table = result.summary().split("final step")[1].splitlines()
+    assert last_table[-1].split()[:3] == ["pretrain", "scratch", f"{final['final_mrr']:.4g}"]
