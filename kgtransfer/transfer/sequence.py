@@ -188,6 +188,16 @@ def steps(
         own = _rows_in(snap_split.test.tensor, split.test.tensor)  # what K<=i still holds as a test triple
         for earlier in tests:
             own = own[~_contains(earlier, own)]  # a triple is tested in one set only: the first that held it
+        if not len(own):
+            given = len(snap_split.test)
+            held = f"{given} in its test split" + (", each tested or trained on earlier" if given else "")
+            none = not any(len(_rows_in(t, split.test.tensor)) for t in tests)
+            warnings.warn(
+                f"{where}: no test triple of its own ({held}); nothing tests what it brought"
+                + ("; no earlier test set holds one either: its test metrics are NaN" if none else ""),
+                UserWarning,
+                stacklevel=2,
+            )
         tests.append(_sample(own, test_size, seed + i))
         trained = unique_rows(train if trained is None else torch.cat([trained, train]))
         yield Step(

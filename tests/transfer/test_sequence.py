@@ -1011,3 +1011,21 @@ def test_a_sequence_of_one_snapshot_reports_its_one_run_as_final(snapshots):
     assert final["final_mrr"] == scratch["test"]["mean"]["mrr"] and final["seconds"] == scratch["seconds"]
     last_table = result.summary().split("final step")[1].splitlines()
     assert last_table[-1].split()[:3] == ["pretrain", "scratch", f"{final['final_mrr']:.4g}"]
+
+
+def test_a_snapshot_without_test_triples_of_its_own_is_said(snapshots, tmp_path):
+    """An empty test file gave NaN test metrics (or a mean over earlier sets only) without a word."""
+    for i in (0, 1):
+        (tmp_path / f"empty{i}").mkdir()
+        for split in ("train", "valid"):
+            (tmp_path / f"empty{i}" / f"{split}.txt").write_text(
+                "".join(f"a{i}{j}\tr\tb{j}\n" for j in range(30)), encoding="utf-8"
+            )
+        (tmp_path / f"empty{i}" / "test.txt").write_text("", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"step 1 \(.*empty1.*\): no test triple of its own \(0 in its test split\)"):
+        got = list(steps([snapshots[0], tmp_path / "empty1"]))
+    assert [len(t) for t in got[1].tests] == [9, 0]
+    with pytest.warns(UserWarning, match=r"step 0 .*no test triple of its own.*its test metrics are NaN"):
+        list(steps([tmp_path / "empty0", snapshots[0]]))
+    with pytest.warns(UserWarning, match=r"step 1 .*no test triple of its own \(9 in its test split, each tested"):
+        list(steps([snapshots[0], snapshots[0]], names=["first", "again"]))
