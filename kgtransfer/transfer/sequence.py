@@ -659,6 +659,9 @@ def sequence(
             raise ConfigError(
                 f"{s.name}: carries Adam's moments; needs optimizer adam or adamw, got {config.optimizer}"
             )
+    probe = LinkPredictor.build(model_config, 2, 1)  # a model of this config, for what a strategy refuses
+    for s in strats:  # a strategy that cannot work on the model fails now, not after pretraining
+        s.check_model(probe)
     log = log or (lambda _: None)
     records: list[dict] = []
     carried: dict[tuple[str, str], LinkPredictor] = {}

@@ -631,6 +631,10 @@ def test_interpolate_options_combinations_and_errors(snapshots):
         ({"strategies": [{"weight": 5.0}]}, "a strategy given as a table needs a 'name'"),  # was a KeyError
         ({"snapshots": ["umls", "no/such/folder"]}, "no/such/folder: no such file or folder"),  # after step 0 trained
         ({"strategies": ["carry-moments"], "config": TrainConfig(optimizer="sgd")}, "carry-moments: carries Adam"),
+        (  # failed at step 1, after pretraining
+            {"strategies": ["fine-tune", "replay+query-init"], "model": ModelConfig(encoder="rgcn", dim=8)},
+            "query-init: needs the embedding encoder without input features",
+        ),
     ],
 )
 def test_sequence_arguments_are_checked_before_any_work(kwargs, says, monkeypatch):
