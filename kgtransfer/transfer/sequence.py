@@ -160,6 +160,11 @@ def steps(
             raise EmptySplitError(f"{where}: {e}") from None
         if trained is not None:  # a triple an earlier step trained on never validates or tests
             split = keep_in_train(split, Triples(trained, split.num_entities, split.num_relations, vocab))
+        if not len(split.train):
+            raise EmptySplitError(
+                f"{where}: no training triple ({len(merged):,} triples in all, each a valid or test triple); "
+                "nothing to train on"
+            )
         if not len(split.valid):
             raise EmptySplitError(
                 f"{where}: no validation triple to stop on ({len(merged):,} triples in all); give the snapshot "

@@ -1033,3 +1033,14 @@ def test_a_snapshot_without_test_triples_of_its_own_is_said(snapshots, tmp_path)
         list(steps([tmp_path / "empty0", snapshots[0]]))
     with pytest.warns(UserWarning, match=r"step 1 .*no test triple of its own \(9 in its test split, each tested"):
         list(steps([snapshots[0], snapshots[0]], names=["first", "again"]))
+
+
+def test_a_first_snapshot_without_training_triples_is_named(snapshots, tmp_path):
+    """An empty train.txt failed in the pretraining with 'nothing to train on: Split(...)', naming no snapshot."""
+    folder = tmp_path / "no-train"
+    folder.mkdir()
+    (folder / "train.txt").write_text("", encoding="utf-8")
+    for split in ("valid", "test"):
+        (folder / f"{split}.txt").write_bytes((snapshots[0] / f"{split}.txt").read_bytes())
+    with pytest.raises(EmptySplitError, match=r"step 0 \(.*no-train.*\): no training triple \(18 triples in all"):
+        sequence([folder, snapshots[1]], MODEL, CONFIG, alphas=())
