@@ -1023,7 +1023,7 @@ def test_a_snapshot_without_test_triples_of_its_own_is_said(snapshots, tmp_path)
         (tmp_path / f"empty{i}").mkdir()
         for split in ("train", "valid"):
             (tmp_path / f"empty{i}" / f"{split}.txt").write_text(
-                "".join(f"a{i}{j}\tr\tb{j}\n" for j in range(30)), encoding="utf-8"
+                "".join(f"a{i}{j}\tr\t{split}{j}\n" for j in range(30)), encoding="utf-8"
             )
         (tmp_path / f"empty{i}" / "test.txt").write_text("", encoding="utf-8")
     with pytest.warns(UserWarning, match=r"step 1 \(.*empty1.*\): no test triple of its own \(0 in its test split\)"):
