@@ -43,7 +43,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -91,6 +91,7 @@ class Step:
         tests: the test triples of each snapshot ``0..i`` that :math:`K_{\\le i}` still holds as test
             triples, each triple in the first set that held it.
         valid: the seeded validation sample used for early stopping.
+        notes: what :func:`steps` warned about this step (no new triple, nothing to transfer, no test triple).
     """
 
     index: int
@@ -100,6 +101,7 @@ class Step:
     old: Tensor
     tests: list[Tensor]
     valid: Tensor
+    notes: list[str] = field(default_factory=list)
 
 
 def steps(
@@ -146,6 +148,7 @@ def steps(
     merged, vocab = None, GraphVocab(Vocab(), Vocab())
     trained, tests = None, []  # rows some earlier step trained on; each snapshot's own test rows
     for i, source in enumerate(snapshots):
+        notes: list[str] = []
         snap = load_snapshot(source, names[i], seed=seed)
         merged = snap if merged is None else merge(merged, snap, name=f"{names[0]}..{names[i]}")
         known = len(vocab.entities)  # ids stay put: the entities of earlier steps are ids below this
@@ -176,32 +179,29 @@ def steps(
         if trained is not None:
             new = new[~_contains(trained, new)]
             if len(new) and not bool((new[:, [0, 2]] < known).any()):
-                warnings.warn(
+                _note(
+                    notes,
                     f"{where}: none of the entities of its {len(new)} new training triples was known before it; "
                     "a carried model transfers no entity row to them (only relation rows and shared layers)",
-                    UserWarning,
-                    stacklevel=2,
                 )
             if not len(new):
-                warnings.warn(
+                _note(
+                    notes,
                     f"{where}: none of its {len(snap_split.train)} training triples is new (each was in an earlier "
                     f"step, or the {operator} dropped it); the new-only protocol has nothing to train on, and the "
                     "step says nothing about new knowledge",
-                    UserWarning,
-                    stacklevel=2,
                 )
         own = _rows_in(snap_split.test.tensor, split.test.tensor)  # what K<=i still holds as a test triple
         for earlier in tests:
             own = own[~_contains(earlier, own)]  # a triple is tested in one set only: the first that held it
-        if not len(own):
+        if not len(own) and operator != "difference":  # a difference's snapshot holds removed facts, no tests
             given = len(snap_split.test)
             held = f"{given} in its test split" + (", each tested or trained on earlier" if given else "")
             none = not any(len(_rows_in(t, split.test.tensor)) for t in tests)
-            warnings.warn(
+            _note(
+                notes,
                 f"{where}: no test triple of its own ({held}); nothing tests what it brought"
                 + ("; no earlier test set holds one either: its test metrics are NaN" if none else ""),
-                UserWarning,
-                stacklevel=2,
             )
         tests.append(_sample(own, test_size, seed + i))
         trained = unique_rows(train if trained is None else torch.cat([trained, train]))
@@ -213,7 +213,14 @@ def steps(
             old,
             [_rows_in(t, split.test.tensor) for t in tests],  # removed facts (difference) are no test triples
             _sample(split.valid.tensor, valid_size, seed),
+            notes,
         )
+
+
+def _note(notes: list[str], text: str) -> None:
+    """Warn ``text`` (at the caller of ``next()`` on :func:`steps`) and keep it in ``notes``."""
+    notes.append(text)
+    warnings.warn(text, UserWarning, stacklevel=3)
 
 
 def _contains(rows: Tensor, queries: Tensor) -> Tensor:
@@ -691,6 +698,8 @@ def sequence(
             f"step {step.index} ({step.name}): {split.num_entities:,} entities, {len(step.new):,} new + "
             f"{len(step.old):,} old training triples"
         )
+        if step.notes:  # said again in the summary of the saved result, not only as a warning at run time
+            setup.setdefault("notes", []).extend(step.notes)
         all_train = split.train.tensor
 
         def run_scratch(step=step, all_train=all_train):
@@ -1047,6 +1056,7 @@ class SequenceResult:
                     title="interpolation θ = α·θ(i-1) + (1-α)·θ(i), validation MRR",
                 )
             )
+        parts += [f"note: {text}" for text in self.setup.get("notes", [])]
         never = [f"{r['protocol']} {r['strategy']} step {r['step']}" for r in self.records if _never_reached(r)]
         if never:  # a blank time to 99% is not a missing measurement
             parts.append(

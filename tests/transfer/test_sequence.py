@@ -1044,3 +1044,17 @@ def test_a_first_snapshot_without_training_triples_is_named(snapshots, tmp_path)
         (folder / f"{split}.txt").write_bytes((snapshots[0] / f"{split}.txt").read_bytes())
     with pytest.raises(EmptySplitError, match=r"step 0 \(.*no-train.*\): no training triple \(18 triples in all"):
         sequence([folder, snapshots[1]], MODEL, CONFIG, alphas=())
+
+
+def test_what_a_step_warned_about_is_said_in_the_saved_summary(tmp_path):
+    """'No entity to transfer' was a warning at run time only: results.md said nothing of it."""
+    rng = random.Random(2)
+    first = sorted({(rng.randrange(20), rng.randrange(2), rng.randrange(20)) for _ in range(120)})
+    apart = sorted({(rng.randrange(100, 120), rng.randrange(2), rng.randrange(100, 120)) for _ in range(120)})
+    with pytest.warns(UserWarning, match="none of the entities"):
+        result = sequence([_graph(first, "first"), _graph(apart, "apart")], MODEL, CONFIG, alphas=())
+    (note,) = result.setup["notes"]
+    assert note.startswith("step 1 (apart, ") and "none of the entities of its" in note
+    result.save(tmp_path / "out")
+    assert f"note: {note}" in SequenceResult.load(tmp_path / "out").summary()
+    assert f"note: {note}" in (tmp_path / "out" / "results.md").read_text(encoding="utf-8")
