@@ -43,7 +43,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -91,6 +91,7 @@ class Step:
         tests: the test triples of each snapshot ``0..i`` that :math:`K_{\\le i}` still holds as test
             triples, each triple in the first set that held it.
         valid: the seeded validation sample used for early stopping.
+        notes: what :func:`steps` warned about this step (no new triple, nothing to transfer, no test triple).
     """
 
     index: int
@@ -100,6 +101,7 @@ class Step:
     old: Tensor
     tests: list[Tensor]
     valid: Tensor
+    notes: list[str] = field(default_factory=list)
 
 
 def steps(
@@ -140,12 +142,13 @@ def steps(
         if not is_whole_number(hops) or hops < 0:
             raise ConfigError(f"hops must be a whole number >= 0, got {hops!r}")
         merge = partial(ops.extension, hops=hops)
-    names = list(names) if names is not None else [_default_name(s, i) for i, s in enumerate(snapshots)]
+    names = list(names) if names is not None else _default_names(snapshots)
     if len(set(names)) != len(names):
         raise ConfigError(f"snapshot names must differ, got {names}")
     merged, vocab = None, GraphVocab(Vocab(), Vocab())
     trained, tests = None, []  # rows some earlier step trained on; each snapshot's own test rows
     for i, source in enumerate(snapshots):
+        notes: list[str] = []
         snap = load_snapshot(source, names[i], seed=seed)
         merged = snap if merged is None else merge(merged, snap, name=f"{names[0]}..{names[i]}")
         known = len(vocab.entities)  # ids stay put: the entities of earlier steps are ids below this
@@ -160,6 +163,11 @@ def steps(
             raise EmptySplitError(f"{where}: {e}") from None
         if trained is not None:  # a triple an earlier step trained on never validates or tests
             split = keep_in_train(split, Triples(trained, split.num_entities, split.num_relations, vocab))
+        if not len(split.train):
+            raise EmptySplitError(
+                f"{where}: no training triple ({len(merged):,} triples in all, each a valid or test triple); "
+                "nothing to train on"
+            )
         if not len(split.valid):
             raise EmptySplitError(
                 f"{where}: no validation triple to stop on ({len(merged):,} triples in all); give the snapshot "
@@ -171,23 +179,30 @@ def steps(
         if trained is not None:
             new = new[~_contains(trained, new)]
             if len(new) and not bool((new[:, [0, 2]] < known).any()):
-                warnings.warn(
+                _note(
+                    notes,
                     f"{where}: none of the entities of its {len(new)} new training triples was known before it; "
                     "a carried model transfers no entity row to them (only relation rows and shared layers)",
-                    UserWarning,
-                    stacklevel=2,
                 )
             if not len(new):
-                warnings.warn(
+                _note(
+                    notes,
                     f"{where}: none of its {len(snap_split.train)} training triples is new (each was in an earlier "
                     f"step, or the {operator} dropped it); the new-only protocol has nothing to train on, and the "
                     "step says nothing about new knowledge",
-                    UserWarning,
-                    stacklevel=2,
                 )
         own = _rows_in(snap_split.test.tensor, split.test.tensor)  # what K<=i still holds as a test triple
         for earlier in tests:
             own = own[~_contains(earlier, own)]  # a triple is tested in one set only: the first that held it
+        if not len(own) and operator != "difference":  # a difference's snapshot holds removed facts, no tests
+            given = len(snap_split.test)
+            held = f"{given} in its test split" + (", each tested or trained on earlier" if given else "")
+            none = not any(len(_rows_in(t, split.test.tensor)) for t in tests)
+            _note(
+                notes,
+                f"{where}: no test triple of its own ({held}); nothing tests what it brought"
+                + ("; no earlier test set holds one either: its test metrics are NaN" if none else ""),
+            )
         tests.append(_sample(own, test_size, seed + i))
         trained = unique_rows(train if trained is None else torch.cat([trained, train]))
         yield Step(
@@ -198,7 +213,14 @@ def steps(
             old,
             [_rows_in(t, split.test.tensor) for t in tests],  # removed facts (difference) are no test triples
             _sample(split.valid.tensor, valid_size, seed),
+            notes,
         )
+
+
+def _note(notes: list[str], text: str) -> None:
+    """Warn ``text`` (at the caller of ``next()`` on :func:`steps`) and keep it in ``notes``."""
+    notes.append(text)
+    warnings.warn(text, UserWarning, stacklevel=3)
 
 
 def _contains(rows: Tensor, queries: Tensor) -> Tensor:
@@ -255,6 +277,28 @@ def _default_name(source, i: int) -> str:
         path = Path(os.path.abspath(source))  # "s1" has no parent name; its absolute path does
         return f"{path.parent.name}/{path.name}" if path.is_dir() else path.name
     return getattr(source, "name", None) or f"step{i}"
+
+
+def _default_names(snapshots: Sequence) -> list[str]:
+    """:func:`_default_name` of each snapshot, files or folders of one name told apart by their folders.
+
+    As many folders as it takes: ``2023/kg.nt`` and ``2024/kg.nt``; one path twice keeps one name.
+    """
+    names = [_default_name(s, i) for i, s in enumerate(snapshots)]
+    paths = {
+        i: Path(s).expanduser().resolve()
+        for i, s in enumerate(snapshots)
+        if isinstance(s, str | os.PathLike) and Path(s).expanduser().exists()
+    }
+    out = list(names)
+    for i, path in paths.items():
+        others = [p for j, p in paths.items() if names[j] == names[i] and p != path]
+        depth = len(Path(names[i]).parts)
+        while others and depth < len(path.parts) and any(p.parts[-depth:] == path.parts[-depth:] for p in others):
+            depth += 1
+        if others:
+            out[i] = Path(*path.parts[-depth:]).as_posix()
+    return out
 
 
 def _sample(rows: Tensor, size: int | None, seed: int) -> Tensor:
@@ -628,6 +672,9 @@ def sequence(
             raise ConfigError(
                 f"{s.name}: carries Adam's moments; needs optimizer adam or adamw, got {config.optimizer}"
             )
+    probe = LinkPredictor.build(model_config, 2, 1)  # a model of this config, for what a strategy refuses
+    for s in strats:  # a strategy that cannot work on the model fails now, not after pretraining
+        s.check_model(probe)
     log = log or (lambda _: None)
     records: list[dict] = []
     carried: dict[tuple[str, str], LinkPredictor] = {}
@@ -652,6 +699,8 @@ def sequence(
             f"step {step.index} ({step.name}): {split.num_entities:,} entities, {len(step.new):,} new + "
             f"{len(step.old):,} old training triples"
         )
+        if step.notes:  # said again in the summary of the saved result, not only as a warning at run time
+            setup.setdefault("notes", []).extend(step.notes)
         all_train = split.train.tensor
 
         def run_scratch(step=step, all_train=all_train):
@@ -797,6 +846,12 @@ def _capped(record: dict) -> bool:
     return record.get("stopped_early") is False
 
 
+def _never_reached(record: dict) -> bool:
+    """Whether a run converged (as scratch did) without reaching 99% of scratch's best validation MRR."""
+    to99 = record.get("to99") or {}
+    return bool(to99.get("converged")) and to99.get("epoch") is None
+
+
 def _record(protocol, name, step: Step, net, task, result, prep) -> dict:
     return {
         "protocol": protocol,
@@ -917,7 +972,10 @@ class SequenceResult:
     )
 
     def final(self) -> list[dict]:
-        """Per protocol and strategy: final-step mean test MRR and the total training seconds of the sequence."""
+        """Per protocol and strategy: final-step mean test MRR and the total training seconds of the sequence.
+
+        With the first step only (one snapshot, or a result saved after the first step): its one run, ``pretrain``.
+        """
         last = max(r["step"] for r in self.records)
         out = {}
         for r in self.records:
@@ -931,6 +989,8 @@ class SequenceResult:
         rows = [v for v in out.values() if "final_mrr" in v]
         for v in rows:  # every run, scratch's too, began with the training on the first snapshot
             v["seconds"] += pre["seconds"] if pre is not None else 0.0
+        if not rows and pre is not None and "final_mrr" in pre:  # nothing carried yet: the first step is the last
+            rows = [{**pre, "protocol": "pretrain"}]
         return rows
 
     def interpolation_summary(self) -> list[dict]:
@@ -997,6 +1057,13 @@ class SequenceResult:
                     title="interpolation θ = α·θ(i-1) + (1-α)·θ(i), validation MRR",
                 )
             )
+        parts += [f"note: {text}" for text in self.setup.get("notes", [])]
+        never = [f"{r['protocol']} {r['strategy']} step {r['step']}" for r in self.records if _never_reached(r)]
+        if never:  # a blank time to 99% is not a missing measurement
+            parts.append(
+                f"never reached 99% of scratch's best validation MRR at their step: {', '.join(never)} "
+                "(converged runs: no time to quality, no ratio)"
+            )
         capped = [f"{r['protocol']} {r['strategy']} step {r['step']}" for r in self.records if _capped(r)]
         if capped:
             parts.append(
@@ -1029,7 +1096,8 @@ class SequenceResult:
         save_json(directory / "results.json", self.to_json())
         atomic_write_text(directory / "results.md", "```\n" + self.summary() + "\n```\n")
         ran = [p for p in PROTOCOLS if any(r["protocol"] == p for r in self.records)]
-        (directory / "curves.png").unlink(missing_ok=True)  # no stale plot of an earlier run stays
+        for stale in ("curves.png", *(f"curves_{p}.png" for p in PROTOCOLS)):  # no plot of an earlier run stays
+            (directory / stale).unlink(missing_ok=True)
         for protocol in ran:  # merged (or the one protocol run) as curves.png, another beside it
             name = "curves.png" if protocol == ran[0] else f"curves_{protocol}.png"
             self.plot(directory / name, protocol)

@@ -145,6 +145,9 @@ class ContinualStrategy(Strategy):
             )
         super().start(model)
 
+    def check_model(self, model: nn.Module) -> None:
+        """Refuse, before any training, a model the strategy cannot work on (raise :class:`ConfigError`)."""
+
     def prepare_step(self, ctx: StepContext) -> None:
         """Change the transferred weights before training."""
 
@@ -653,12 +656,17 @@ class QueryInit(ContinualStrategy):
         self._require(is_whole_number(passes) and passes >= 1, "passes must be a whole number >= 1", passes)
         self.passes = passes
 
-    def prepare_step(self, ctx):
-        """Set the new entity rows (``ctx.info["query_init"]``: how many each round set)."""
-        model = ctx.model
+    def check_model(self, model):
+        """Refuse an encoder whose entity representations are not its rows."""
         encoder = model.encoder
         if getattr(encoder, "message_passing", True) or getattr(encoder, "feature_proj", None) is not None:
             raise ConfigError(f"{self.name}: needs the embedding encoder without input features, got {encoder!r}")
+
+    def prepare_step(self, ctx):
+        """Set the new entity rows (``ctx.info["query_init"]``: how many each round set)."""
+        model = ctx.model
+        self.check_model(model)
+        encoder = model.encoder
         table = encoder.entity_embedding.weight
         known = ctx.transferred.get("encoder.entity_embedding.weight")
         if known is None or known.dim() != 1 or not known.any() or not len(ctx.new):
@@ -777,6 +785,11 @@ class Combined(ContinualStrategy):
     def name(self) -> str:  # type: ignore[override]
         """The label, or the parts' names joined by ``+``."""
         return self.label or "+".join(p.name for p in self.parts)
+
+    def check_model(self, model):
+        """Every part's."""
+        for p in self.parts:
+            p.check_model(model)
 
     def prepare_step(self, ctx):
         """Every part's, in order."""

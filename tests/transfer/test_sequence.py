@@ -631,6 +631,10 @@ def test_interpolate_options_combinations_and_errors(snapshots):
         ({"strategies": [{"weight": 5.0}]}, "a strategy given as a table needs a 'name'"),  # was a KeyError
         ({"snapshots": ["umls", "no/such/folder"]}, "no/such/folder: no such file or folder"),  # after step 0 trained
         ({"strategies": ["carry-moments"], "config": TrainConfig(optimizer="sgd")}, "carry-moments: carries Adam"),
+        (  # failed at step 1, after pretraining
+            {"strategies": ["fine-tune", "replay+query-init"], "model": ModelConfig(encoder="rgcn", dim=8)},
+            "query-init: needs the embedding encoder without input features",
+        ),
     ],
 )
 def test_sequence_arguments_are_checked_before_any_work(kwargs, says, monkeypatch):
@@ -979,3 +983,97 @@ def test_a_step_line_counts_its_epochs_in_words():
     record = {"protocol": "merged", "strategy": "fine-tune", "step": 1, "valid_best": 0.5, "seconds": 1.0}
     record["test"] = {"mean": {"mrr": 0.25}}
     assert "1 epoch," in _line({**record, "epochs_run": 1}) and "2 epochs," in _line({**record, "epochs_run": 2})
+
+
+def test_snapshot_files_of_one_name_in_different_folders_are_named_by_their_folders(tmp_path):
+    """``kgtransfer sequence 2023/kg.nt 2024/kg.nt`` stopped at 'snapshot names must differ' (no CLI option names)."""
+    rng = random.Random(3)
+    rows = sorted({(rng.randrange(20), rng.randrange(2), rng.randrange(20)) for _ in range(150)})
+    files = []
+    for year, part in (("2023", rows[:100]), ("2024", rows)):
+        (tmp_path / year).mkdir()
+        files.append(tmp_path / year / "kg.nt")
+        files[-1].write_text("".join(f"<http://e/{h}> <http://e/r{r}> <http://e/{t}> .\n" for h, r, t in part))
+    assert [s.name for s in steps(files)] == ["2023/kg.nt", "2024/kg.nt"]
+    with pytest.raises(ConfigError, match="snapshot names must differ"):  # one file twice: nothing tells them apart
+        list(steps([files[0], files[0]]))
+
+
+def test_a_result_saved_over_an_earlier_one_leaves_no_plot_of_a_protocol_it_did_not_run(snapshots, tmp_path):
+    """A rerun with the merged protocol only into the folder of a run with both kept the old curves_new-only.png."""
+    pytest.importorskip("matplotlib")
+    result = sequence(snapshots[:2], MODEL, CONFIG, protocols=("merged", "new-only"), alphas=())
+    result.save(tmp_path / "out")
+    assert (tmp_path / "out" / "curves_new-only.png").exists()
+    SequenceResult([r for r in result.records if r["protocol"] != "new-only"], result.setup).save(tmp_path / "out")
+    assert {p.name for p in (tmp_path / "out").glob("*.png")} == {"curves.png"}
+
+
+def test_a_converged_run_that_never_reached_scratchs_quality_is_said(snapshots):
+    """Its time to 99% was a blank cell, as if not measured, where compare says 'never reached'."""
+    result = sequence(snapshots[:2], MODEL, CONFIG, strategies=["fine-tune", "random-init"], alphas=())
+    for r in result.records:
+        r["stopped_early"] = True  # converged, so its ratios are read
+        if r["strategy"] == "random-init":
+            scratch = next(s for s in result.records if s["strategy"] == "scratch" and s["step"] == r["step"])
+            r["curve"] = [{**p, "mrr": 0.5 * scratch["valid_best"]} for p in r["curve"]]
+        elif r["strategy"] == "fine-tune":
+            r["curve"] = [{**p, "mrr": 2.0 * r["valid_best"] + 1} for p in r["curve"]]
+    result.add_time_to_quality()
+    text = result.summary()
+    assert "never reached 99% of scratch's best validation MRR at their step: merged random-init step 1 " in text
+    assert "fine-tune step 1" not in text.split("never reached")[1]
+
+
+def test_a_sequence_of_one_snapshot_reports_its_one_run_as_final(snapshots):
+    """The final table was empty: the pretraining run, the only one, was left out as the start of every other."""
+    result = sequence(snapshots[:1], MODEL, CONFIG, alphas=())
+    (final,) = result.final()
+    scratch = result.records[0]
+    assert final["protocol"] == "pretrain" and final["strategy"] == "scratch"
+    assert final["final_mrr"] == scratch["test"]["mean"]["mrr"] and final["seconds"] == scratch["seconds"]
+    last_table = result.summary().split("final step")[1].splitlines()
+    assert last_table[-1].split()[:3] == ["pretrain", "scratch", f"{final['final_mrr']:.4g}"]
+
+
+def test_a_snapshot_without_test_triples_of_its_own_is_said(snapshots, tmp_path):
+    """An empty test file gave NaN test metrics (or a mean over earlier sets only) without a word."""
+    for i in (0, 1):
+        (tmp_path / f"empty{i}").mkdir()
+        for split in ("train", "valid"):
+            (tmp_path / f"empty{i}" / f"{split}.txt").write_text(
+                "".join(f"a{i}{j}\tr\t{split}{j}\n" for j in range(30)), encoding="utf-8"
+            )
+        (tmp_path / f"empty{i}" / "test.txt").write_text("", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"step 1 \(.*empty1.*\): no test triple of its own \(0 in its test split\)"):
+        got = list(steps([snapshots[0], tmp_path / "empty1"]))
+    assert [len(t) for t in got[1].tests] == [9, 0]
+    with pytest.warns(UserWarning, match=r"step 0 .*no test triple of its own.*its test metrics are NaN"):
+        list(steps([tmp_path / "empty0", snapshots[0]]))
+    with pytest.warns(UserWarning, match=r"step 1 .*no test triple of its own \(9 in its test split, each tested"):
+        list(steps([snapshots[0], snapshots[0]], names=["first", "again"]))
+
+
+def test_a_first_snapshot_without_training_triples_is_named(snapshots, tmp_path):
+    """An empty train.txt failed in the pretraining with 'nothing to train on: Split(...)', naming no snapshot."""
+    folder = tmp_path / "no-train"
+    folder.mkdir()
+    (folder / "train.txt").write_text("", encoding="utf-8")
+    for split in ("valid", "test"):
+        (folder / f"{split}.txt").write_bytes((snapshots[0] / f"{split}.txt").read_bytes())
+    with pytest.raises(EmptySplitError, match=r"step 0 \(.*no-train.*\): no training triple \(18 triples in all"):
+        sequence([folder, snapshots[1]], MODEL, CONFIG, alphas=())
+
+
+def test_what_a_step_warned_about_is_said_in_the_saved_summary(tmp_path):
+    """'No entity to transfer' was a warning at run time only: results.md said nothing of it."""
+    rng = random.Random(2)
+    first = sorted({(rng.randrange(20), rng.randrange(2), rng.randrange(20)) for _ in range(120)})
+    apart = sorted({(rng.randrange(100, 120), rng.randrange(2), rng.randrange(100, 120)) for _ in range(120)})
+    with pytest.warns(UserWarning, match="none of the entities"):
+        result = sequence([_graph(first, "first"), _graph(apart, "apart")], MODEL, CONFIG, alphas=())
+    (note,) = result.setup["notes"]
+    assert note.startswith("step 1 (apart, ") and "none of the entities of its" in note
+    result.save(tmp_path / "out")
+    assert f"note: {note}" in SequenceResult.load(tmp_path / "out").summary()
+    assert f"note: {note}" in (tmp_path / "out" / "results.md").read_text(encoding="utf-8")
