@@ -123,11 +123,6 @@ class TrainedModel(Evaluated):
         return self._task
 
     @property
-    def task_options(self) -> dict:
-        """The task config as a dict (kept for callers written before :class:`TaskConfig`)."""
-        return self.task_config.to_dict()
-
-    @property
     def vocab(self):
         """Entity and relation vocabularies (IRI-keyed)."""
         return self.split.vocab
