@@ -690,13 +690,14 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
-def _load_source(spec: str, name: str | None = None, **kwargs):
+def _load_source(spec: str, **kwargs):
     """Load a CLI source: a path, a registry name, or ``NAME=SOURCE`` giving it a provenance name.
 
-    ``name`` is the provenance name when the spec gives none (default: the file, folder or registry name).
+    Without ``NAME=``, the provenance name is the file, folder or registry name.
     """
     import kgtransfer as kgt
 
+    name = None
     if _named(spec):
         name, spec = spec.split("=", 1)
         if not name:
