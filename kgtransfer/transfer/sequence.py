@@ -1021,7 +1021,7 @@ class SequenceResult:
         ``curves.png`` plots the first protocol run (merged, else new-only), ``curves_new-only.png`` the other.
         """
         from kgtransfer.engine import save_json
-        from kgtransfer.knowledge.io import atomic_write_text
+        from kgtransfer.files import atomic_write_text
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
