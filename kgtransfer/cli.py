@@ -556,7 +556,8 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     """``kgtransfer interpolate``."""
     import kgtransfer as kgt
     from kgtransfer.report import format_table
-    from kgtransfer.transfer.parameter import best_alpha, check_alpha
+    from kgtransfer.transfer.parameter import check_alpha
+    from kgtransfer.transfer.results import best_alpha
 
     if args.alpha is not None:
         check_alpha(args.alpha)  # before loading the runs and making the output folder

@@ -21,7 +21,7 @@ from torch import nn
 from kgtransfer.device import model_device
 from kgtransfer.training import TrainedModel
 from kgtransfer.transfer.compat import check_link_predictors, check_mixable
-from kgtransfer.transfer.results import Sweep, best_alpha  # noqa: F401 - best_alpha is imported from here
+from kgtransfer.transfer.results import Sweep
 from kgtransfer.transfer.strategies import identity_head
 from kgtransfer.transfer.weights import aligned_source_state
 
