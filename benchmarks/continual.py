@@ -517,7 +517,7 @@ def saved_runs(path: Path) -> list[dict]:
 
 
 def write(prefix: str, report: dict) -> None:
-    from kgtransfer.knowledge.io import atomic_write_text
+    from kgtransfer.files import atomic_write_text
 
     save_json(Path(prefix + ".json"), report)
     text = render(report["runs"], report.get("notes"))

@@ -46,7 +46,8 @@ from kgtransfer.files import save_json
 from kgtransfer.training import plot_curves
 from kgtransfer.transfer.compare import compare, mean_std, variant_options
 from kgtransfer.transfer.finetune import finetune, pretrain, zero_shot
-from kgtransfer.transfer.parameter import best_alpha, plot_sweep
+from kgtransfer.transfer.parameter import plot_sweep
+from kgtransfer.transfer.results import best_alpha
 
 RESULTS = Path(__file__).parent / "results"
 ALL_SCENARIOS = ("umls", "umls-25", "umls-10", "brick", "brick-typing")

@@ -678,7 +678,8 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     """``kgtransfer interpolate``."""
     import kgtransfer as kgt
     from kgtransfer.report import format_table
-    from kgtransfer.transfer.parameter import best_alpha, check_alpha
+    from kgtransfer.transfer.parameter import check_alpha
+    from kgtransfer.transfer.results import best_alpha
 
     if args.alpha is not None:
         check_alpha(args.alpha)  # before loading the runs and making the output folder
@@ -809,13 +810,14 @@ def _version() -> str:
     return __version__
 
 
-def _load_source(spec: str, name: str | None = None, **kwargs):
+def _load_source(spec: str, **kwargs):
     """Load a CLI source: a path, a registry name, or ``NAME=SOURCE`` giving it a provenance name.
 
-    ``name`` is the provenance name when the spec gives none (default: the file, folder or registry name).
+    Without ``NAME=``, the provenance name is the file, folder or registry name.
     """
     import kgtransfer as kgt
 
+    name = None
     if _named(spec):
         name, spec = spec.split("=", 1)
         if not name:

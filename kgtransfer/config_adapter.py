@@ -16,8 +16,8 @@ from dataclasses import MISSING, fields, replace
 from kgtransfer.config import Config, ConfigError
 
 
-def _flag(name: str, prefix: str = "") -> str:
-    return "--" + (prefix + name).replace("_", "-")
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _parser_type(kind: str):
@@ -50,43 +50,29 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected integers such as 10,10, got {text!r}") from None
 
 
-def add_arguments(
-    parser: argparse.ArgumentParser,
-    config: type[Config],
-    only: Iterable[str] | None = None,
-    skip: Iterable[str] = (),
-    prefix: str = "",
-    defaults: dict | None = None,
-) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config: type[Config], defaults: dict | None = None) -> None:
     """Add one flag per field of ``config`` to ``parser`` (each defaults to None: "not given").
 
     Args:
         parser: the parser or argument group.
         config: the config class.
-        only: the fields to expose (default: all).
-        skip: fields to leave out (default: none).
-        prefix: put before each flag name, e.g. ``"ft-"`` (default: none).
         defaults: the defaults to show in the help when they differ from the field's (default: none).
     """
-    wanted = set(only) if only is not None else None
     for f in fields(config):
-        if (wanted is not None and f.name not in wanted) or f.name in skip:
-            continue
         default = (defaults or {}).get(f.name, f.default if f.default is not MISSING else f.default_factory())
         text = f"{f.metadata.get('help', '')} (default: {default})"
-        dest = (prefix + f.name).replace("-", "_")
         kind = str(f.type)
         if kind.startswith("bool"):
-            parser.add_argument(_flag(f.name, prefix), dest=dest, action=argparse.BooleanOptionalAction, help=text)
+            parser.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, help=text)
         else:
-            parser.add_argument(_flag(f.name, prefix), dest=dest, type=_parser_type(kind), help=text)
+            parser.add_argument(_flag(f.name), dest=f.name, type=_parser_type(kind), help=text)
 
 
-def from_args(args: argparse.Namespace, config: type[Config], base: Config | None = None, prefix: str = "") -> Config:
+def from_args(args: argparse.Namespace, config: type[Config], base: Config | None = None) -> Config:
     """``base`` (default: ``config()``) with the flags of :func:`add_arguments` that were given."""
     values = {}
     for f in fields(config):
-        value = getattr(args, (prefix + f.name).replace("-", "_"), None)
+        value = getattr(args, f.name, None)
         if value is not None:
             values[f.name] = value
     return replace(base or config(), **values)

@@ -58,7 +58,7 @@ def run_demo(k1_name: str = "brick:1.2", k2_name: str = "brick:1.4", out: Path =
     return summary
 
 
-def run_main_job(out: Path = Path("runs/demo"), experiment: Path | None = None) -> dict:
+def run_main_job(out: Path = Path("runs/demo")) -> dict:
     """Both parts of the demo; returns the experiment's results."""
     from kgtransfer.experiment import run_experiment
     from kgtransfer.knowledge.registry import ontologies_dir
@@ -66,7 +66,6 @@ def run_main_job(out: Path = Path("runs/demo"), experiment: Path | None = None) 
     print("== Part 1: knowledge operators ==\n")
     run_demo("brick:1.2", "brick:1.4", out / "operators")
     print("\n== Part 2: transfer (pretrain on K1, fine-tune on K1 ∪ K2, scratch vs transfer) ==\n")
-    experiment = experiment or ontologies_dir() / "experiments" / "brick-evolution.toml"
-    result = run_experiment(experiment, out / "transfer")
+    result = run_experiment(ontologies_dir() / "experiments" / "brick-evolution.toml", out / "transfer")
     print(f"\nall results under {out.resolve()}")
     return result

@@ -44,9 +44,9 @@ __all__ = ["OPTIMIZERS", "FitResult", "History", "Task", "TrainConfig", "fit", "
 CHECKPOINT_SECONDS = 60.0
 
 
-def make_optimizer(params, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer registered as ``config.optimizer`` over ``params`` (parameters or parameter groups)."""
-    return OPTIMIZERS[config.optimizer](params, lr=config.lr if lr is None else lr, weight_decay=config.weight_decay)
+    return OPTIMIZERS[config.optimizer](params, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def sparse_rows(model: nn.Module, task, optimizer: torch.optim.Optimizer, world: World | None = None) -> list:

@@ -20,7 +20,6 @@ is an error naming it.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -446,11 +445,6 @@ def keep_experiment_file(file: str | Path, out: str | Path) -> Path:
         copy, f"# the experiment of these results: {file.resolve()} (relative paths resolve beside it)\n{text}"
     )
     return copy
-
-
-def load_results(path: str | Path) -> dict:
-    """The ``results.json`` of a run directory."""
-    return json.loads((Path(path) / "results.json").read_text())
 
 
 def experiment_path(path: str | Path) -> Path:

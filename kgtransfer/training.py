@@ -18,7 +18,7 @@ from kgtransfer.report import format_table
 from kgtransfer.rng import seeded
 
 
-def make_split(kg, split=None, seed: int = 0, vocab=None):
+def make_split(kg, split=None, seed: int = 0):
     """A :class:`~kgtransfer.data.splits.Split` of ``kg``.
 
     Args:
@@ -29,8 +29,6 @@ def make_split(kg, split=None, seed: int = 0, vocab=None):
             ``(train, valid, test)`` (default: given when ``kg`` has split sources, else random
             0.8/0.1/0.1).
         seed: the seed of a random split (default: 0).
-        vocab: the vocabularies to encode with, e.g. a pretrained model's extended by ``kg``
-            (default: built from ``kg``).
     """
     from kgtransfer.data.splits import Split, given_split, has_given_split, load_split, random_split
 
@@ -42,9 +40,9 @@ def make_split(kg, split=None, seed: int = 0, vocab=None):
     if split is None:
         split = "given" if has_given_split(kg) else "random"
     if split == "given":
-        return given_split(kg, vocab=vocab)
+        return given_split(kg)
     ratios = (0.8, 0.1, 0.1) if split == "random" else tuple(split)
-    return random_split(kg, ratios=ratios, seed=seed, vocab=vocab)
+    return random_split(kg, ratios=ratios, seed=seed)
 
 
 class Evaluated:
@@ -121,11 +119,6 @@ class TrainedModel(Evaluated):
 
             self._task = LinkPredictionTask(self.split, self.task_config)
         return self._task
-
-    @property
-    def task_options(self) -> dict:
-        """The task config as a dict (kept for callers written before :class:`TaskConfig`)."""
-        return self.task_config.to_dict()
 
     @property
     def vocab(self):
@@ -549,7 +542,7 @@ def shortcuts(model: ModelConfig | None, config: TrainConfig | None, **values) -
     return model_config, train_config
 
 
-def as_split(source, split=None, seed: int = 0, vocab=None):
+def as_split(source, split=None, seed: int = 0):
     """``source`` as a Split: a Split as is, else the graph (loaded if needed) split by :func:`make_split`."""
     from kgtransfer.data.splits import Split
     from kgtransfer.knowledge.graph import KnowledgeGraph
@@ -558,4 +551,4 @@ def as_split(source, split=None, seed: int = 0, vocab=None):
     if isinstance(source, Split):
         return source
     kg = source if isinstance(source, KnowledgeGraph) else load(source)
-    return make_split(kg, split, seed, vocab)
+    return make_split(kg, split, seed)

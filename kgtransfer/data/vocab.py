@@ -255,7 +255,7 @@ def literal_mask(kg: KnowledgeGraph, blank_nodes: BlankNodePolicy = "keep") -> n
 
 
 def atomic_write_json(path: str | os.PathLike, data: object) -> Path:
-    """Write ``data`` as JSON atomically (see :func:`kgtransfer.knowledge.io.atomic_write_text`)."""
+    """Write ``data`` as JSON atomically (see :func:`kgtransfer.files.atomic_write_text`)."""
     from kgtransfer.files import atomic_write_text
 
     atomic_write_text(path, json.dumps(data, ensure_ascii=False) + "\n")

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from kgtransfer.errors import RDFSyntaxError, SourceNotFoundError, UnknownFormatError
-from kgtransfer.files import atomic_write_bytes, atomic_write_text, current_umask, read_bytes  # noqa: F401 (re-exported)
+from kgtransfer.files import atomic_write_bytes, read_bytes
 from kgtransfer.knowledge import streaming
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import (

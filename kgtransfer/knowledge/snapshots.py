@@ -51,20 +51,18 @@ def _is_named_graph(source: str) -> bool:
     return any(is_graph_iri("/".join(parts[i:])) for i in range(len(parts)))
 
 
-def load_snapshot(source, name: str, namespace: str | None = None, seed: int = 0) -> KnowledgeGraph:
+def load_snapshot(source, name: str, seed: int = 0) -> KnowledgeGraph:
     """One snapshot as a graph whose sources are ``name/train``, ``name/valid``, ``name/test``.
 
     Args:
         source: a KnowledgeGraph or anything :func:`kgtransfer.load` accepts (a folder of
             ``{train,valid,test}.txt[.gz]``, a file, a registry name, an rdflib graph).
         name: the step's name (the provenance prefix), e.g. ``"ENTITY/1"``.
-        namespace: IRI prefix of tab-separated labels (default: :func:`kgtransfer.load`'s, one for all
-            snapshots, so labels match across steps).
         seed: seed of the random split of a source that has none (default: 0).
     """
     from kgtransfer.knowledge.sources import load
 
-    kg = load(source, namespace=namespace)
+    kg = load(source)  # tab-separated labels: load's one namespace for all snapshots, so labels match across steps
     roles = split_roles(kg.sources)
     if any(r is not None for r in roles):  # split files, even train alone: their roles as given
         role = np.zeros(len(kg), dtype=np.int64)

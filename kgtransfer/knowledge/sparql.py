@@ -117,7 +117,7 @@ class Rows(list):
         for row in self:
             writer.writerow([_csv_cell(row[v]) if v in row else "" for v in self.variables])
         if path is not None:
-            from kgtransfer.knowledge.io import atomic_write_text
+            from kgtransfer.files import atomic_write_text
 
             atomic_write_text(path, buf.getvalue())
         return buf.getvalue()

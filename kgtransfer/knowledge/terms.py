@@ -34,11 +34,6 @@ def is_iri(term: str) -> bool:
     return term.startswith("<")
 
 
-def is_blank(term: str) -> bool:
-    """Whether a canonical term string is a blank node."""
-    return term.startswith("_:")
-
-
 def is_term(term: str) -> bool:
     """Whether a canonical string has the shape of an N-Triples term: ``<iri>``, ``_:label`` or a literal."""
     return (
@@ -48,19 +43,9 @@ def is_term(term: str) -> bool:
     )
 
 
-def is_literal(term: str) -> bool:
-    """Whether a canonical term string is a literal."""
-    return term.startswith('"')
-
-
 def iri(value: str) -> str:
     """The canonical string of the IRI ``value``."""
     return f"<{value}>"
-
-
-def iri_value(term: str) -> str:
-    """The IRI inside ``<...>``."""
-    return term[1:-1]
 
 
 def _unescape(text: str) -> str:

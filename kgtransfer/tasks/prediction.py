@@ -231,7 +231,7 @@ def save_embeddings(model, path: str | os.PathLike) -> Path:
     or ``relation`` and a header line. ``.npz``: arrays ``entity_iris``, ``entities``,
     ``relation_iris``, ``relations``. Written atomically.
     """
-    from kgtransfer.knowledge.io import atomic_write_bytes, atomic_write_text
+    from kgtransfer.files import atomic_write_bytes, atomic_write_text
 
     path = Path(path)
     data = embeddings(model)

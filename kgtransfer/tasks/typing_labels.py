@@ -20,7 +20,6 @@ from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
 RDF_TYPE = T.iri(T.RDF + "type")
-SUBCLASS_OF = T.iri(T.RDFS + "subClassOf")
 
 
 @dataclass(frozen=True)

@@ -439,7 +439,8 @@ def compare(
     from kgtransfer.interleave import interleave
     from kgtransfer.registry import normalize
     from kgtransfer.training import scalar_metrics
-    from kgtransfer.transfer.parameter import best_alpha, check_alphas, interpolation_sweep
+    from kgtransfer.transfer.parameter import check_alphas, interpolation_sweep
+    from kgtransfer.transfer.results import best_alpha
 
     if not callable(split) and split not in ("new", "all", "random"):  # refused before any training
         raise ConfigError(f"split must be 'new', 'all' (or 'random') or a callable, got {split!r}")

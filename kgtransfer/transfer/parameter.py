@@ -21,7 +21,8 @@ from torch import nn
 from kgtransfer.device import model_device
 from kgtransfer.training import TrainedModel
 from kgtransfer.transfer.compat import check_link_predictors, check_mixable
-from kgtransfer.transfer.results import Sweep, best_alpha  # noqa: F401 - best_alpha is imported from here
+from kgtransfer.transfer.results import Sweep
+from kgtransfer.transfer.strategies import identity_head
 from kgtransfer.transfer.weights import aligned_source_state
 
 
@@ -39,12 +40,7 @@ def with_heads(models: Sequence[TrainedModel]) -> list[TrainedModel]:
         if not isinstance(m.model.head, nn.Linear):
             m = copy.copy(m)
             m.model = copy.deepcopy(m.model)
-            dim = m.model.encoder.dim
-            head = nn.Linear(dim, dim)
-            with torch.no_grad():
-                head.weight.copy_(torch.eye(dim))
-                head.bias.zero_()
-            m.model.head = head.to(model_device(m.model))
+            m.model.head = identity_head(m.model.encoder.dim).to(model_device(m.model))
         out.append(m)
     return out
 

@@ -53,7 +53,7 @@ from torch import Tensor
 
 from kgtransfer.config import ConfigError, ModelConfig, TaskConfig, TrainConfig, expect
 from kgtransfer.device import resolve_device
-from kgtransfer.engine import OPTIMIZERS, fit
+from kgtransfer.engine import fit, make_optimizer
 from kgtransfer.environment import environment
 from kgtransfer.errors import EmptySplitError, KGTransferError
 from kgtransfer.files import is_plain_name
@@ -319,20 +319,18 @@ class StepTask(LinkPredictionTask):
         rows: the triples whose queries train every epoch.
         answers: the true triples that make the 1-N targets.
         valid: the validation triples.
-        extra: ``extra(epoch) -> rows | None``, more rows for one epoch (replay).
-        penalty: a module whose value is added to every batch loss (EWC, L2-SP).
         **options: :class:`LinkPredictionTask` options (loss, label smoothing, regularizer).
     """
 
-    def __init__(self, split, rows: Tensor, answers: Tensor, valid: Tensor, extra=None, penalty=None, **options):
+    def __init__(self, split, rows: Tensor, answers: Tensor, valid: Tensor, **options):
         super().__init__(split, **options)
         self.answers = FilterIndex(answers, self.num_entities, self.num_relations)
         self.answer_rows = answers  # what the targets come from (a Fisher of old queries adds the old triples)
         self.queries = self.queries_of(rows)
         self.rows = len(unique_rows(rows))  # distinct training triples (replay's extra rows not counted)
         self.valid = valid
-        self.extra = extra
-        self.penalty = penalty
+        self.extra = None  # ``extra(epoch) -> rows | None``, more rows for one epoch (replay); a strategy sets it
+        self.penalty = None  # a module whose value is added to every batch loss (EWC, L2-SP); a strategy sets it
         self.epoch_queries: list[int] = []  # training queries per epoch: the work, independent of machine load
         self.epoch_cpu: list[float] = []  # CPU seconds of the training thread per epoch: unaffected by other jobs
         self.prep_cpu = 0.0
@@ -486,7 +484,7 @@ def _run(
         task.penalty = strat.step_penalty(ctx)
         task.extra = (lambda epoch: strat.rows(ctx, epoch)) if _uses_rows(strat, ctx) else None
         task.initial_mrr = task.evaluate(model, "valid")["mrr"]  # the carried model before training: epoch 0
-    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(model.parameters(), config)
     if strat is not None:
         steps_per_epoch = max(1, -(-task.num_queries(1) // config.batch_size))  # the first epoch's, replay included
         callbacks = strat.attach(ctx, optimizer, steps_per_epoch)
@@ -1089,7 +1087,7 @@ class SequenceResult:
         ``curves.png`` plots the first protocol run (merged, else new-only), ``curves_new-only.png`` the other.
         """
         from kgtransfer.engine import save_json
-        from kgtransfer.knowledge.io import atomic_write_text
+        from kgtransfer.files import atomic_write_text
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)

@@ -121,6 +121,15 @@ class Full(Strategy):
         pass
 
 
+def identity_head(dim: int) -> nn.Linear:
+    """A ``dim -> dim`` linear head that starts as the identity (how a linear probe starts)."""
+    head = nn.Linear(dim, dim)
+    with torch.no_grad():
+        head.weight.copy_(torch.eye(dim))
+        head.bias.zero_()
+    return head
+
+
 def set_probe(model: nn.Module, fixed: frozenset[int] = frozenset()) -> None:
     """Freeze what was transferred; train a new identity-initialized linear head and the relation rows.
 
@@ -134,12 +143,7 @@ def set_probe(model: nn.Module, fixed: frozenset[int] = frozenset()) -> None:
 
     for p in model.parameters():
         p.requires_grad_(False)
-    dim = model.encoder.dim
-    head = nn.Linear(dim, dim)
-    with torch.no_grad():
-        head.weight.copy_(torch.eye(dim))
-        head.bias.zero_()
-    model.head = head.to(model_device(model.encoder))
+    model.head = identity_head(model.encoder.dim).to(model_device(model.encoder))
     kinds = model.row_parameters() if hasattr(model, "row_parameters") else {}
     trained = {id(p) for part in [model.head, *new_parts(model.encoder)] for p in part.parameters()}
     for name, p in model.named_parameters():

@@ -8,7 +8,8 @@ import pytest
 
 import kgtransfer as kgt
 from kgtransfer.errors import RDFSyntaxError
-from kgtransfer.knowledge.io import DEFAULT_BASE, atomic_write_bytes
+from kgtransfer.files import atomic_write_bytes
+from kgtransfer.knowledge.io import DEFAULT_BASE
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 

@@ -83,9 +83,6 @@ def test_literal_parts():
 
 def test_term_kinds():
     assert T.is_iri("<http://e/a>") and not T.is_iri('"a"')
-    assert T.is_blank("_:b") and not T.is_blank("<http://e/a>")
-    assert T.is_literal('"a"@en') and not T.is_literal("_:b")
-    assert T.iri_value(T.iri("http://e/a")) == "http://e/a"
 
 
 # --- escaping ------------------------------------------------------------------------------------
