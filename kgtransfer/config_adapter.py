@@ -50,15 +50,21 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected integers such as 10,10, got {text!r}") from None
 
 
-def add_arguments(parser: argparse.ArgumentParser, config: type[Config], defaults: dict | None = None) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser, config: type[Config], defaults: dict | None = None, only: Iterable[str] = ()
+) -> None:
     """Add one flag per field of ``config`` to ``parser`` (each defaults to None: "not given").
 
     Args:
         parser: the parser or argument group.
         config: the config class.
         defaults: the defaults to show in the help when they differ from the field's (default: none).
+        only: the fields to add (default: every field).
     """
+    wanted = set(only)
     for f in fields(config):
+        if wanted and f.name not in wanted:
+            continue
         default = (defaults or {}).get(f.name, f.default if f.default is not MISSING else f.default_factory())
         text = f"{f.metadata.get('help', '')} (default: {default})"
         kind = str(f.type)

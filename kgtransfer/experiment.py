@@ -26,7 +26,7 @@ from pathlib import Path
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
 from kgtransfer.errors import KGTransferError, PluginError
-from kgtransfer.files import is_plain_name, read_bytes
+from kgtransfer.files import is_plain_name, keep_experiment_file, read_bytes
 from kgtransfer.registry import load_plugins
 
 
@@ -429,22 +429,6 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
     print(result.summary())
     print(f"\nresults: {out / 'results.json'}, plots: {out / 'curves.png'}, {out / 'alpha_sweep.png'}")
     return result
-
-
-def keep_experiment_file(file: str | Path, out: str | Path) -> Path:
-    """Copy the experiment ``file`` to ``out/experiment.toml``, so the results say how to rerun them.
-
-    A first comment line names the original (its relative paths resolve beside it, not beside the copy).
-    """
-    from kgtransfer.files import atomic_write_text
-
-    file = Path(file)
-    text = read_bytes(file).decode("utf-8-sig")
-    copy = Path(out) / "experiment.toml"
-    atomic_write_text(
-        copy, f"# the experiment of these results: {file.resolve()} (relative paths resolve beside it)\n{text}"
-    )
-    return copy
 
 
 def experiment_path(path: str | Path) -> Path:

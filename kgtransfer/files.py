@@ -132,3 +132,17 @@ def _json_default(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def keep_experiment_file(file: str | Path, out: str | Path) -> Path:
+    """Copy the experiment ``file`` to ``out/experiment.toml``, so the results say how to rerun them.
+
+    A first comment line names the original (its relative paths resolve beside it, not beside the copy).
+    """
+    file = Path(file)
+    text = read_bytes(file).decode("utf-8-sig")
+    copy = Path(out) / "experiment.toml"
+    atomic_write_text(
+        copy, f"# the experiment of these results: {file.resolve()} (relative paths resolve beside it)\n{text}"
+    )
+    return copy

@@ -56,7 +56,7 @@ from kgtransfer.device import resolve_device
 from kgtransfer.engine import fit, make_optimizer
 from kgtransfer.environment import environment
 from kgtransfer.errors import EmptySplitError, KGTransferError
-from kgtransfer.files import is_plain_name
+from kgtransfer.files import is_plain_name, keep_experiment_file
 from kgtransfer.interleave import interleave
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table, plural
@@ -1216,8 +1216,6 @@ def run_sequence_file(
     except ConfigError as e:  # a setting of the file; other errors (a step's data, a bug) keep their own type
         raise ConfigError(f"{path}: {e}") from e
     result.save(out)
-    from kgtransfer.experiment import keep_experiment_file
-
     keep_experiment_file(path, out)
     print(result.summary())
     return result
