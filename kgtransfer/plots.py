@@ -94,7 +94,9 @@ def alpha_sweep(
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.plot(alphas, [r[f"valid_{metric}"] for r in rows], marker="o", label="validation")
     ax.plot(alphas, [r[f"test_{metric}"] for r in rows], marker="s", label="test")
-    best = max(rows, key=lambda r: r[f"valid_{metric}"])
+    from kgtransfer.transfer.results import best_alpha
+
+    best = best_alpha(rows, metric)  # the α the sweep reports (max() took a NaN row when it came first)
     ax.axvline(best["alpha"], color="grey", linestyle="--", label=f"best α on validation = {best['alpha']:.2f}")
     ax.set(
         xlabel=f"α, the weight of {first}  (0 = {second}, 1 = {first})",

@@ -60,6 +60,16 @@ def test_alpha_axis_names_the_models(figures, tmp_path):
     assert "weight of runs/pre" in label and "0 = runs/ft" in label and "1 = runs/pre" in label
 
 
+def test_the_marked_alpha_is_the_one_the_sweep_reports(figures, tmp_path):
+    """A NaN validation score (nothing validated at that α) first in the rows: max() marked it as the best."""
+    from kgtransfer.transfer.results import best_alpha
+
+    rows = [{"alpha": a, "valid_mrr": v, "test_mrr": 0.1} for a, v in ((0.0, float("nan")), (0.5, 0.3), (1.0, 0.2))]
+    plots.alpha_sweep(rows, tmp_path / "a.png")
+    label = figures[0].axes[0].get_legend().get_texts()[-1].get_text()
+    assert label == f"best α on validation = {best_alpha(rows)['alpha']:.2f}" == "best α on validation = 0.50"
+
+
 def test_plots_are_written(tmp_path):
     assert plots.learning_curves({"a": history()}, tmp_path / "c.png").stat().st_size > 1000
 
