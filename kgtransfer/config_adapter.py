@@ -8,9 +8,8 @@ an error naming it), and an axis of a grid. Adding a field to a config adds it e
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import MISSING, fields, replace
 
 from kgtransfer.config import Config, ConfigError
@@ -117,16 +116,3 @@ def from_table(
         return replace(base, **table)
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}" if where else str(e)) from None
-
-
-def grid(base: Config, axes: dict[str, Sequence]) -> list[Config]:
-    """Every combination of the values in ``axes`` applied to ``base`` (an unknown axis is an error).
-
-    ``grid(TrainConfig(epochs=50), {"lr": [1e-2, 1e-3], "batch_size": [256, 1024]})`` gives four configs.
-    """
-    known = {f.name for f in fields(base)}
-    unknown = sorted(set(axes) - known)
-    if unknown:
-        raise ConfigError(f"{type(base).__name__} has no field(s) {unknown} to vary; known: {sorted(known)}")
-    names = list(axes)
-    return [replace(base, **dict(zip(names, values, strict=True))) for values in itertools.product(*axes.values())]

@@ -10,7 +10,7 @@ from dataclasses import fields
 import pytest
 
 from kgtransfer.config import CONFIGS, ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
-from kgtransfer.config_adapter import add_arguments, from_args, from_table, grid, to_flags
+from kgtransfer.config_adapter import add_arguments, from_args, from_table, to_flags
 from kgtransfer.errors import KGTransferError
 
 
@@ -138,14 +138,10 @@ def test_list_flags_take_comma_separated_integers():
         parser.parse_args(["--fanouts", "ten"])
 
 
-def test_toml_tables_and_grids():
+def test_toml_tables():
     assert from_table({"loss": "negative-sampling"}, TaskConfig) == TaskConfig(loss="negative-sampling")
     with pytest.raises(ConfigError, match=r"exp.toml: \[task\] has unknown key\(s\) \['lsos'\]"):
         from_table({"lsos": "1-n"}, TaskConfig, "exp.toml")
-    configs = grid(TrainConfig(epochs=3), {"lr": [0.1, 0.01], "batch_size": [8, 16]})
-    assert [(c.lr, c.batch_size, c.epochs) for c in configs] == [(0.1, 8, 3), (0.1, 16, 3), (0.01, 8, 3), (0.01, 16, 3)]
-    with pytest.raises(ConfigError, match="no field"):
-        grid(TrainConfig(), {"learning_rate": [1]})
 
 
 def test_configs_import_without_torch():
