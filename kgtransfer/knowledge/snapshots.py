@@ -12,9 +12,12 @@ from a seeded hash of the triple itself: a triple two snapshots share has the sa
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from kgtransfer.knowledge.graph import KnowledgeGraph, is_graph_iri
+from kgtransfer.report import plural
 
 SPLITS = ("train", "valid", "test")
 _ROLE = {"train": 0, "training": 0, "valid": 1, "validation": 1, "test": 2}
@@ -45,6 +48,29 @@ def split_roles(sources) -> list[int | None]:
     return roles
 
 
+def split_overlap(kg) -> np.ndarray:
+    """Per triple of ``kg``: whether sources of more than one split (train, valid, test) hold it."""
+    roles = split_roles(kg.sources)
+    count = np.zeros(len(kg), dtype=np.int8)
+    for wanted in (0, 1, 2):
+        names = [s for s, r in zip(kg.sources, roles, strict=True) if r == wanted]
+        if names:
+            count += kg.held_by(names)
+    return count > 1
+
+
+def warn_split_overlap(name: str, count: int) -> None:
+    """Say that ``count`` triples of the split files of ``name`` are in several splits (a leak, resolved)."""
+    if count:
+        warnings.warn(
+            f"{name}: {plural(count, 'triple')} {'is' if count == 1 else 'are'} in more than one of its split "
+            "sources (e.g. train and test); each "
+            "is evaluated in the later split (test over valid over train), never trained on",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _is_named_graph(source: str) -> bool:
     """Whether a source is a loaded file's named graph (an IRI, or one under a view's ``<name>[view]/`` prefix)."""
     parts = source.split("/")
@@ -70,6 +96,7 @@ def load_snapshot(source, name: str, seed: int = 0) -> KnowledgeGraph:
             if r:
                 hit = kg.held_by([source])
                 role[hit] = np.maximum(role[hit], r)
+        warn_split_overlap(name, int(split_overlap(kg).sum()))
     else:
         role = triple_roles(kg, seed)
     sources = tuple(f"{name}/{s}" for s in SPLITS)

@@ -1077,3 +1077,17 @@ def test_what_a_step_warned_about_is_said_in_the_saved_summary(tmp_path):
     result.save(tmp_path / "out")
     assert f"note: {note}" in SequenceResult.load(tmp_path / "out").summary()
     assert f"note: {note}" in (tmp_path / "out" / "results.md").read_text(encoding="utf-8")
+
+
+def test_a_snapshot_triple_in_train_and_test_files_is_tested_and_said(tmp_path):
+    """A leak in a snapshot's files (one line in train.txt and test.txt) was resolved toward test without a word."""
+    from kgtransfer.knowledge.snapshots import load_snapshot
+
+    folder = tmp_path / "s0"
+    folder.mkdir()
+    (folder / "train.txt").write_text("a\tr\tb\nb\tr\tc\nc\tr\ta\n")
+    (folder / "valid.txt").write_text("a\tr\tc\n")
+    (folder / "test.txt").write_text("a\tr\tb\n")
+    with pytest.warns(UserWarning, match="s0: 1 triple is in more than one of its split sources"):
+        kg = load_snapshot(folder, "s0")
+    assert sorted(kg.provenance.tolist()) == [0, 0, 1, 2]  # (a r b) tests, never trains
