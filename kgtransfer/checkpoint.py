@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from kgtransfer.device import resolve_device
+from kgtransfer.errors import is_number
 
 #: the layout version :func:`save_checkpoint` writes; :func:`load_checkpoint` refuses a newer one
 CHECKPOINT_FORMAT = 1
@@ -331,7 +332,7 @@ def _check_format(file: Path, version) -> None:
     """Refuse a checkpoint layout this version does not know (written by a newer kgtransfer, or damaged)."""
     from kgtransfer.errors import CheckpointError
 
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= CHECKPOINT_FORMAT:
+    if not is_number(version, integer=True) or not 1 <= version <= CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{file}: checkpoint format {version!r}, this kgtransfer reads format {CHECKPOINT_FORMAT} "
             "(written by a newer version? upgrade kgtransfer)"
@@ -435,7 +436,7 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
         shape = params[int(idx)].shape  # the moments of torch's optimizers; scalars (step, NAdam's mu_product) are 0-d
         if torch.is_tensor(value) and key in _PARAMETER_SHAPED and value.dim() and value.shape != shape:
             raise ValueError(f"state {name!r} has shape {list(value.shape)}, expected {list(shape)}")
-        if not torch.is_tensor(value) and value is not None and not _finite_number(value):
+        if not torch.is_tensor(value) and value is not None and not (is_number(value) and math.isfinite(value)):
             raise TypeError(f"state {name!r} is {value!r}, not a number")
         state.setdefault(int(idx), {})[key] = value
     optimizer.load_state_dict({"state": state, "param_groups": groups})
@@ -443,10 +444,6 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
 
 #: optimizer state that has its parameter's shape (others, e.g. Adafactor's row and column factors, may not)
 _PARAMETER_SHAPED = frozenset({"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "sum", "square_avg"})
-
-
-def _finite_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_group(group) -> bool:

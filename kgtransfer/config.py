@@ -20,7 +20,7 @@ import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from kgtransfer.errors import KGTransferError, RegistryError
+from kgtransfer.errors import KGTransferError, RegistryError, is_number
 
 
 class ConfigError(KGTransferError, ValueError):
@@ -113,11 +113,11 @@ class Config:
             value, kind = getattr(self, f.name), str(f.type)
             if value is None and "None" in kind:
                 continue
-            if kind.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
+            if kind.startswith("float") and is_number(value, integer=True):
                 setattr(self, f.name, float(value))
             elif kind.startswith("float") and not isinstance(value, float):
                 self._fail(f.name, "must be a number")
-            elif kind.startswith("int") and (not isinstance(value, int) or isinstance(value, bool)):
+            elif kind.startswith("int") and not is_number(value, integer=True):
                 self._fail(f.name, "must be an integer")
             elif kind.startswith("bool") and not isinstance(value, bool):
                 self._fail(f.name, "must be true or false")
@@ -283,7 +283,7 @@ class TaskConfig(Config):
         fanouts_ok = self.fanouts is None or (
             isinstance(self.fanouts, list | tuple)
             and len(self.fanouts) > 0
-            and all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in self.fanouts)
+            and all(is_number(k, integer=True) and k >= 1 for k in self.fanouts)
         )
         self._check("fanouts", fanouts_ok, "must be a list of integers >= 1, one per layer")
         self._check("memory_budget", self.memory_budget >= 1, "must be >= 1")
@@ -427,10 +427,9 @@ def _expected_type(annotation, value) -> str | None:
     kinds = [part.strip() for part in str(annotation).split("|")] if isinstance(annotation, str) else []
     if not kinds or any(kind not in _SIMPLE_TYPES for kind in kinds):
         return None
-    number = isinstance(value, int | float) and not isinstance(value, bool)
     fits = {
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": number,
+        "int": is_number(value, integer=True),
+        "float": is_number(value),
         "bool": isinstance(value, bool),
         "str": isinstance(value, str),
         "None": value is None,

@@ -1,4 +1,8 @@
-"""Error types: every failure a user can cause raises one of these, with a message that names the culprit."""
+"""Error types: every failure a user can cause raises one of these, with a message that names the culprit.
+
+Also :func:`is_number`, the type check behind many of those messages: here, the bottom layer, so that
+every module (knowledge/ and config.py included) may import it.
+"""
 
 from __future__ import annotations
 
@@ -97,3 +101,8 @@ class IncompatibleModelsError(KGTransferError, ValueError):
 
 class TransferWarning(UserWarning):
     """A transfer carried over little: few of the target's rows came from the source model."""
+
+
+def is_number(value: object, *, integer: bool = False) -> bool:
+    """Whether ``value`` is an int or a float (only an int with ``integer``), never a bool (``True`` is no 1)."""
+    return isinstance(value, int if integer else int | float) and not isinstance(value, bool)

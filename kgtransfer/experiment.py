@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig
-from kgtransfer.errors import KGTransferError, PluginError
+from kgtransfer.errors import KGTransferError, PluginError, is_number
 from kgtransfer.files import is_plain_name, keep_experiment_file, read_bytes
 from kgtransfer.registry import load_plugins
 
@@ -250,7 +250,7 @@ def _check_layout(raw: dict, path: Path) -> None:
     if not seeds:
         fail("seeds", "is empty; give at least one seed")
     for s in seeds:
-        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+        if not is_number(s, integer=True) or s < 0:
             fail("seeds", f"{s!r} is not a non-negative integer")
     if len(set(seeds)) != len(seeds):
         fail("seeds", f"{seeds} repeats a seed")
@@ -290,7 +290,7 @@ def _check_layout(raw: dict, path: Path) -> None:
     if merge.get("operator", "union") not in ("union", "intersection", "difference", "extension"):
         fail("merge.operator", f"{merge['operator']!r}: choose union, intersection, difference or extension")
     hops = merge.get("hops", 1)
-    if not isinstance(hops, int) or isinstance(hops, bool) or not 0 <= hops <= 100:
+    if not is_number(hops, integer=True) or not 0 <= hops <= 100:
         fail("merge.hops", f"{hops!r} is not an integer in [0, 100]")
     if "hops" in merge and merge.get("operator", "union") != "extension":
         fail("merge.hops", f"applies to operator = 'extension' only, not {merge.get('operator', 'union')!r}")
@@ -314,7 +314,7 @@ def _check_layout(raw: dict, path: Path) -> None:
     if not isinstance(alphas, list) or not alphas:
         fail("compare.alphas", f"{alphas!r}: expected a non-empty list of numbers in [0, 1]")
     for a in alphas:
-        if not isinstance(a, int | float) or isinstance(a, bool) or not 0.0 <= a <= 1.0:
+        if not is_number(a) or not 0.0 <= a <= 1.0:
             fail("compare.alphas", f"{a!r} is not a number in [0, 1]")
     if not isinstance(compare.get("interleaved", True), bool):
         fail("compare.interleaved", f"{compare['interleaved']!r}: expected true or false")
@@ -335,7 +335,7 @@ def _check_layout(raw: dict, path: Path) -> None:
     if (
         not isinstance(ratios, list)
         or len(ratios) != 3
-        or not all(isinstance(r, int | float) and not isinstance(r, bool) and 0 <= r <= 1 for r in ratios)
+        or not all(is_number(r) and 0 <= r <= 1 for r in ratios)
         or abs(sum(ratios) - 1.0) > 1e-6
         or ratios[0] <= 0
         or ratios[2] <= 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kgtransfer.errors import is_number
+
 
 def plural(n: int, word: str, many: str | None = None) -> str:
     """``"1 triple"``, ``"2 triples"``, ``"1,234 rows"``; ``many`` spells an irregular plural."""
@@ -23,10 +25,7 @@ def _cell(value: object) -> str:
 def format_table(rows: Sequence[Sequence[object]], headers: Sequence[str], title: str | None = None) -> str:
     """Align ``rows`` under ``headers``; numbers right-aligned with thousands separators."""
     cells = [[_cell(v) for v in row] for row in rows]
-    numeric = [
-        all(isinstance(row[i], int | float) and not isinstance(row[i], bool) for row in rows if i < len(row))
-        for i in range(len(headers))
-    ]
+    numeric = [all(is_number(row[i]) for row in rows if i < len(row)) for i in range(len(headers))]
     widths = [max([len(h)] + [len(r[i]) for r in cells if i < len(r)]) for i, h in enumerate(headers)]
 
     def line(values: Sequence[str]) -> str:

@@ -40,7 +40,7 @@ from kgtransfer._pyg import Data
 from kgtransfer.config import ConfigError
 from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsample_mask
 from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json, edge_mask
-from kgtransfer.errors import EmptySplitError
+from kgtransfer.errors import EmptySplitError, is_number
 from kgtransfer.knowledge.graph import KnowledgeGraph, listed, pack_rows
 from kgtransfer.knowledge.snapshots import split_overlap, split_roles, warn_split_overlap
 
@@ -227,7 +227,7 @@ def _read_split_meta(file: Path) -> dict:
     if not isinstance(meta, dict):
         raise CheckpointError(f"{file}: expected a JSON object, found {type(meta).__name__}")
     version = meta.get("format", FORMAT_VERSION)
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+    if not is_number(version, integer=True) or not 1 <= version <= FORMAT_VERSION:
         raise CheckpointError(f"{file}: split format {version!r}, this kgtransfer reads format {FORMAT_VERSION}")
     counts = meta.get("counts")
     if not isinstance(counts, dict) or not set(SPLIT_NAMES) <= set(counts) <= set(PART_NAMES):
@@ -235,7 +235,7 @@ def _read_split_meta(file: Path) -> dict:
         raise CheckpointError(
             f"{file}: 'counts' must name the parts train, valid, test (and unused), got {names!r}"[:300]
         )
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts.values()):
+    if not all(is_number(n, integer=True) and n >= 0 for n in counts.values()):
         raise CheckpointError(f"{file}: 'counts' must be row counts (integers >= 0), got {counts!r}"[:300])
     kinds = {"method": (str,), "seed": (int, type(None)), "info": (dict,)}
     for key, types in kinds.items():

@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-from kgtransfer.errors import EndpointError, SourceNotFoundError, SparqlQueryError
+from kgtransfer.errors import EndpointError, SourceNotFoundError, SparqlQueryError, is_number
 from kgtransfer.files import read_bytes
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.endpoint import MAX_BYTES, Deadline, parse_boolean, parse_solutions, post
@@ -628,7 +628,7 @@ def _remote(text, label, form, endpoint, deadline, retries, page_size, name, max
     if form == "ASK":
         answer = post(endpoint, text, ACCEPT["rows"], deadline, retries, label, max_bytes)
         return parse_boolean(answer.body, answer.content_type, endpoint, label)
-    if page_size is not None and (not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1):
+    if page_size is not None and (not is_number(page_size, integer=True) or page_size < 1):
         raise SparqlQueryError(f"{label}: page_size must be a positive integer, got {page_size!r}")
     toks = tokens(text)
     if page_size and (top_level(toks, "LIMIT") or top_level(toks, "OFFSET")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kgtransfer.errors import is_number
 from kgtransfer.report import format_table
 
 SIDES = ("head", "tail", "both")
@@ -17,7 +18,7 @@ class Metrics(dict):
 
     def scalars(self) -> dict:
         """The top-level numbers (per-side sub-dicts dropped)."""
-        return {k: v for k, v in self.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        return {k: v for k, v in self.items() if is_number(v)}
 
     def __repr__(self) -> str:
         sides = [s for s in SIDES if isinstance(self.get(s), dict)]

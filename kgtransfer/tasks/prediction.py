@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from kgtransfer.device import model_device
-from kgtransfer.errors import UnknownTermError
+from kgtransfer.errors import UnknownTermError, is_number
 from kgtransfer.report import format_table
 
 
@@ -159,7 +159,7 @@ def predict_target(
 
     if (head is None) == (tail is None) or relation is None:
         raise ConfigError("predict_target: give a relation and exactly one of head or tail")
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+    if not is_number(k, integer=True) or k < 1:
         raise ConfigError(f"predict_target: k must be an integer >= 1, got {k!r}")
     vocab = model.vocab
     r = _id(vocab.relations, relation, "relation")

@@ -55,14 +55,13 @@ from kgtransfer.config import ConfigError, ModelConfig, TaskConfig, TrainConfig,
 from kgtransfer.device import resolve_device
 from kgtransfer.engine import fit, make_optimizer
 from kgtransfer.environment import environment
-from kgtransfer.errors import EmptySplitError, KGTransferError
+from kgtransfer.errors import EmptySplitError, KGTransferError, is_number
 from kgtransfer.files import is_plain_name, keep_experiment_file
 from kgtransfer.interleave import interleave
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table, plural
 from kgtransfer.rng import keeps_rng_states, keeps_threads
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
-from kgtransfer.transfer.strategies import is_whole_number
 from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
 
@@ -139,7 +138,7 @@ def steps(
     if hops is not None:
         if operator != "extension":
             raise ConfigError(f"hops applies to the extension operator only, not {operator}")
-        if not is_whole_number(hops) or hops < 0:
+        if not is_number(hops, integer=True) or hops < 0:
             raise ConfigError(f"hops must be a whole number >= 0, got {hops!r}")
         merge = partial(ops.extension, hops=hops)
     names = list(names) if names is not None else _default_names(snapshots)
@@ -256,7 +255,7 @@ def _check_arguments(snapshots, strategies, protocols, scratch, names, valid_siz
     if not strategies and not scratch:
         raise ConfigError("no strategy and scratch=False: nothing to train after the first snapshot")
     for what, size in (("valid_size", valid_size), ("test_size", test_size)):
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        if size is not None and (not is_number(size, integer=True) or size < 1):
             raise ConfigError(f"{what} must be a positive integer or None (all), got {size!r}")
 
 
@@ -1256,7 +1255,7 @@ def _check_spec_types(spec: dict, path: Path) -> None:
             raise ConfigError(f"{path}: [sequence] strategies must be a list of names or tables, got {value!r}")
         if key in ("scratch", "interleaved") and not isinstance(value, bool):
             raise ConfigError(f"{path}: [sequence] {key} must be true or false, got {value!r}")
-        if key == "hops" and not is_whole_number(value):
+        if key == "hops" and not is_number(value, integer=True):
             raise ConfigError(f"{path}: [sequence] hops must be a whole number, got {value!r}")
         if key == "operator" and not isinstance(value, str):
             raise ConfigError(f"{path}: [sequence] operator must be a string, got {value!r}")

@@ -51,6 +51,7 @@ from torch import Tensor, nn
 
 from kgtransfer.config import ConfigError, TrainConfig, strategy_family
 from kgtransfer.device import model_device
+from kgtransfer.errors import is_number
 from kgtransfer.registry import STRATEGIES
 
 
@@ -171,9 +172,9 @@ class LinearProbeThenFinetune(Strategy):
     """
 
     def __init__(self, probe_epochs: int | None = None, ft_lr_scale: float = 0.1):
-        if probe_epochs is not None and (not is_whole_number(probe_epochs) or probe_epochs < 1):
+        if probe_epochs is not None and (not is_number(probe_epochs, integer=True) or probe_epochs < 1):
             raise ConfigError(f"lp-ft: probe_epochs must be an integer >= 1, got {probe_epochs!r}")
-        if not _number(ft_lr_scale) or not ft_lr_scale > 0:
+        if not is_number(ft_lr_scale) or not ft_lr_scale > 0:
             raise ConfigError(f"lp-ft: ft_lr_scale must be a number > 0, got {ft_lr_scale!r}")
         self.probe_epochs, self.ft_lr_scale = probe_epochs, ft_lr_scale
 
@@ -211,7 +212,7 @@ class Freeze(Strategy):
     """
 
     def __init__(self, layers: int = 1):
-        if not is_whole_number(layers) or layers < 0:
+        if not is_number(layers, integer=True) or layers < 0:
             raise ConfigError(f"freeze-N: N must be an integer >= 0, got {layers!r}")
         self.layers = layers
 
@@ -234,15 +235,6 @@ class Freeze(Strategy):
         for layer in layers[: self.layers]:
             for p in layer.parameters():
                 p.requires_grad_(False)
-
-
-def is_whole_number(value) -> bool:
-    """Whether ``value`` is an int (not a bool, not 1.5): what epoch, layer and pass counts must be."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def build_with_options(cls: type, label: str, options: dict):

@@ -58,9 +58,9 @@ import torch
 from torch import Tensor, nn
 
 from kgtransfer.config import ConfigError
-from kgtransfer.errors import RegistryError
+from kgtransfer.errors import RegistryError, is_number
 from kgtransfer.registry import STRATEGIES, normalize
-from kgtransfer.transfer.strategies import Phase, Strategy, is_whole_number
+from kgtransfer.transfer.strategies import Phase, Strategy
 
 
 @dataclass
@@ -513,7 +513,7 @@ class FreezeUnfreeze(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, epochs: int = 2):
-        self._require(is_whole_number(epochs) and epochs >= 0, "epochs must be a whole number >= 0", epochs)
+        self._require(is_number(epochs, integer=True) and epochs >= 0, "epochs must be a whole number >= 0", epochs)
         self.epochs = epochs
 
     def attach(self, ctx, optimizer, steps_per_epoch):
@@ -653,7 +653,7 @@ class QueryInit(ContinualStrategy):
     sequence_only = True
 
     def __init__(self, passes: int = 2):
-        self._require(is_whole_number(passes) and passes >= 1, "passes must be a whole number >= 1", passes)
+        self._require(is_number(passes, integer=True) and passes >= 1, "passes must be a whole number >= 1", passes)
         self.passes = passes
 
     def check_model(self, model):
