@@ -59,6 +59,10 @@ def split_overlap(kg) -> np.ndarray:
     return count > 1
 
 
+class SplitOverlapWarning(UserWarning):
+    """Triples of a graph's split files are in more than one split (train and test, say): a leak in the files."""
+
+
 def warn_split_overlap(name: str, count: int) -> None:
     """Say that ``count`` triples of the split files of ``name`` are in several splits (a leak, resolved)."""
     if count:
@@ -66,7 +70,7 @@ def warn_split_overlap(name: str, count: int) -> None:
             f"{name}: {plural(count, 'triple')} {'is' if count == 1 else 'are'} in more than one of its split "
             "sources (e.g. train and test); each "
             "is evaluated in the later split (test over valid over train), never trained on",
-            UserWarning,
+            SplitOverlapWarning,
             stacklevel=3,
         )
 

@@ -1091,3 +1091,15 @@ def test_a_snapshot_triple_in_train_and_test_files_is_tested_and_said(tmp_path):
     with pytest.warns(UserWarning, match="s0: 1 triple is in more than one of its split sources"):
         kg = load_snapshot(folder, "s0")
     assert sorted(kg.provenance.tolist()) == [0, 0, 1, 2]  # (a r b) tests, never trains
+
+
+def test_a_triple_tested_in_one_snapshot_and_trained_in_the_next_is_no_leak(tmp_path, recwarn):
+    """A grown snapshot that re-splits (an earlier test triple now trains) holds no leak in its files:
+    the merged graph of the steps warned that its triples were in more than one split source."""
+    rows = [(f"e{i}", f"r{i % 2}", f"e{i + 1}") for i in range(10)]
+    for name, parts in (("s0", (rows[:6], rows[6:7], rows[7:8])), ("s1", (rows[:8], rows[8:9], rows[9:10]))):
+        (tmp_path / name).mkdir()
+        for split, part in zip(("train", "valid", "test"), parts, strict=True):
+            (tmp_path / name / f"{split}.txt").write_text("".join("\t".join(t) + "\n" for t in part))
+    list(steps([tmp_path / "s0", tmp_path / "s1"], valid_size=None))
+    assert not [w for w in recwarn if "more than one of its split sources" in str(w.message)]
