@@ -606,15 +606,18 @@ def _scratch_command(args: argparse.Namespace, pretrained, config, task) -> str:
     """``kgtransfer pretrain`` on the fine-tuned run's split with the pretrained model's settings.
 
     Every setting is spelled out, so the graph-size defaults of ``pretrain`` cannot pick another
-    dim, batch size, learning rate or validation interval than the fine-tuned run had.
+    dim, batch size, learning rate, validation interval or R-GCN weight bases than the fine-tuned run had.
     """
     import shlex
 
     from kgtransfer.config_adapter import to_flags
+    from kgtransfer.sizing import takes_bases
 
     model = pretrained.model_config
     sized = ("dim", "batch_size", "lr", "eval_every")
     flags = to_flags(model, always=("encoder", "decoder", "dim"))
+    if takes_bases(model.encoder) and not {"num_bases", "num_blocks"} & set(model.encoder_kwargs):
+        flags += ["--bases", "0"]  # a matrix per edge type, as the fine-tuned model has
     flags += to_flags(task) + to_flags(config, always=sized, skip=("device", "threads", "progress"))
     words = ["kgtransfer", "pretrain", args.target, "-o", f"{args.output}-scratch", "--split", args.output, *flags]
     for flag, value in (("--view", args.view), ("--format", args.format)):

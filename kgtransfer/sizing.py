@@ -235,12 +235,19 @@ def plan(
         chosen.append("eval_every")
     if num_bases == "auto":
         num_bases = None
-        if "num_bases" in inspect.signature(ENCODERS.get(encoder)).parameters:
+        if takes_bases(encoder):
             num_bases, why = weight_bases(2 * split.num_relations, dim, layers, memory_budget)
             if num_bases is not None:
                 chosen.append("num_bases")
                 reasons.append(why)
     return Plan(dim, batch_size, lr, eval_every, steps, tuple(chosen), tuple(reasons), num_bases)
+
+
+def takes_bases(encoder: str) -> bool:
+    """Whether the registered ``encoder`` takes a basis decomposition (``num_bases``: R-GCN)."""
+    from kgtransfer.registry import ENCODERS
+
+    return "num_bases" in inspect.signature(ENCODERS.get(encoder)).parameters
 
 
 def weight_bases(edge_types: int, dim: int, layers: int, memory_budget: int) -> tuple[int | None, str]:

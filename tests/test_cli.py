@@ -255,6 +255,30 @@ def test_finetunes_scratch_command_gives_back_every_model_setting(tmp_path, caps
     assert task == kgt.TrainedModel.load(tmp_path / "ft").task_config == replace(pre.task_config, label_smoothing=0.25)
 
 
+def test_finetunes_scratch_command_keeps_a_matrix_per_edge_type(tmp_path, capsys):
+    """A pretrained R-GCN with a matrix per edge type: the scratch command let pretrain size weight bases
+    (the fine-tuned run's --memory-budget, or a larger target), a model unlike the fine-tuned one."""
+    import shlex
+
+    import kgtransfer as kgt
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    e = [f"<http://x.example/e{i}>" for i in range(10)]
+    rows = [(e[i], f"<http://x.example/r{i % 2}>", e[(i + 1) % 10]) for i in range(10)]
+    KnowledgeGraph.from_triples(rows).serialize(tmp_path / "k.nt")
+    quick = ["--batch-size", "16", "--epochs", "1", "--no-progress", "--threads", "1"]
+    assert main(["pretrain", str(tmp_path / "k.nt"), "-o", str(tmp_path / "pre"), "--dim", "6", *quick]) == 0
+    assert kgt.TrainedModel.load(tmp_path / "pre").model_config.encoder_kwargs == {}
+    ft = ["finetune", str(tmp_path / "pre"), str(tmp_path / "k.nt"), "-o", str(tmp_path / "ft"), *quick]
+    assert main([*ft, "--memory-budget", "4096"]) == 0  # 4 edge types x 6 x 6 x 2 layers x 16 bytes: 4,608
+    command = capsys.readouterr().out.split("from scratch on the same split and settings:\n")[1].strip()
+    assert main([*shlex.split(command)[1:], "--no-progress", "--threads", "1"]) == 0
+    assert "weight bases" not in capsys.readouterr().out
+    scratch = kgt.TrainedModel.load(tmp_path / "ft-scratch").model.state_dict()
+    tuned = kgt.TrainedModel.load(tmp_path / "ft").model.state_dict()
+    assert {k: v.shape for k, v in scratch.items()} == {k: v.shape for k, v in tuned.items()}
+
+
 def test_a_mistyped_flag_names_its_command(ttl, capsys):
     """argparse reported a subcommand's unknown flag against the top-level usage."""
     with pytest.raises(SystemExit) as info:
