@@ -1103,7 +1103,7 @@ def _in_flags(message: str, command: argparse.ArgumentParser | None) -> str:
 
 
 #: the commands that train, to whom out-of-memory advice about model and batch sizes applies
-TRAINING_COMMANDS = ("pretrain", "finetune", "run", "sequence", "interpolate", "evaluate")
+TRAINING_COMMANDS = ("pretrain", "finetune", "typing", "run", "sequence", "interpolate", "evaluate")
 
 
 def _out_of_memory(e: BaseException, command: str = "") -> str | None:

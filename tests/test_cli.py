@@ -330,6 +330,11 @@ def test_running_out_of_memory_is_one_line_not_a_traceback(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert err.startswith("kgtransfer pretrain: error: out of memory (a tensor of 96.0 GiB); lower the model's dim")
     assert len(err.splitlines()) == 1
+    monkeypatch.setattr(kgt, "train_entity_typing", allocate)  # typing trains too: it got the input advice
+    assert main(["typing", str(tmp_path / "g.nt"), "-o", str(tmp_path / "t"), "--dim", "8", "--no-progress"]) == 1
+    assert "kgtransfer typing: error: out of memory (a tensor of 96.0 GiB); lower the model's dim" in (
+        capsys.readouterr().err
+    )
     monkeypatch.setattr(kgt, "pretrain", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
     with pytest.raises(RuntimeError, match="a bug"):  # other errors keep their traceback
         main([*pretrain, "-o", str(tmp_path / "c"), "--dim", "8"])
