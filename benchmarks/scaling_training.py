@@ -167,13 +167,15 @@ def _synchronize(device: torch.device) -> None:
 
 
 def sized_configs(split, encoder: str, **train):
-    """The model and train configs ``kgt.train(split, encoder=encoder)`` would size (:func:`kgtransfer.sizing.plan`),
+    """The model and train configs ``kgt.train(split, encoder=encoder)`` would size (:func:`kgtransfer.sizing.plan`:
+    dim, weight bases, batch size, lr, validation interval),
     with the ``train`` fields (epochs, eval_every, threads) set and patience off."""
     import kgtransfer as kgt
     from kgtransfer.sizing import plan
 
     chosen = plan(split, encoder)
-    model = kgt.ModelConfig(encoder=encoder, decoder=ENCODERS[encoder], dim=chosen.dim)
+    bases = {"num_bases": chosen.num_bases} if "num_bases" in chosen.chosen else {}  # R-GCN with many relations
+    model = kgt.ModelConfig(encoder=encoder, decoder=ENCODERS[encoder], dim=chosen.dim, encoder_kwargs=bases)
     train = {"eval_every": chosen.eval_every, **train}
     config = kgt.TrainConfig(batch_size=chosen.batch_size, lr=chosen.lr, patience=0, progress=False, **train)
     return model, config

@@ -281,7 +281,7 @@ class TrainedModel(Evaluated):
         )
 
 
-def given_bases(model_config: ModelConfig) -> int | None | str:
+def given_bases(model_config: ModelConfig) -> int | None:
     """The basis count a given ModelConfig sets (a block decomposition, or none, is a choice too)."""
     kwargs = model_config.encoder_kwargs
     return kwargs.get("num_bases") if "num_bases" in kwargs or "num_blocks" in kwargs else None
@@ -432,14 +432,15 @@ def train(
     """Train a link predictor on a knowledge graph (or a prepared split) from scratch.
 
     Settings left unset are sized to the graph by :func:`kgtransfer.sizing.plan`: without ``model``
-    (and ``dim``) the dimension, without ``config`` the batch size, learning rate (unless ``lr``)
-    and validation interval. On small graphs these are the config defaults; what was chosen and
+    (and ``dim``) the dimension and R-GCN's weight bases, without ``config`` the batch size, learning
+    rate (unless ``lr``) and validation interval. On small graphs these are the config defaults; what was chosen and
     why is kept in the result's ``info["settings"]``. Passed configs are used as they are.
 
     Args:
         source: a KnowledgeGraph, anything :func:`kgtransfer.load` accepts, or a Split.
         model: the :class:`~kgtransfer.config.ModelConfig` (default: R-GCN + DistMult, dim sized to
-            the graph: 200, or 64 on a large graph).
+            the graph: 200, or 64 on a large graph; shared weight bases where a matrix per edge type
+            would pass the memory budget).
         config: the :class:`~kgtransfer.config.TrainConfig` (default: its defaults, with batch size,
             learning rate and validation interval sized to the graph).
         task: the :class:`~kgtransfer.config.TaskConfig`: loss, label smoothing, regularizer
