@@ -205,6 +205,7 @@ class FitResult:
     seconds: float  # wall seconds of the whole fit (evaluation included), less interleaved waits
     threads: int | None = None  # the intra-op threads it trained with (results are bitwise the same for one count)
     device: str | None = None  # the device it trained on ("cpu", "cuda:0")
+    environment: dict | None = None  # a loaded run's saved record of what it ran on (None: this session)
 
     def __repr__(self) -> str:
         best = ", ".join(f"{k}={v:.4f}" for k, v in self.best.items() if isinstance(v, float))

@@ -336,12 +336,13 @@ def save_run_metrics(directory: Path, metrics: dict, fit: FitResult | None, metr
     """Write ``metrics.json`` (with the fit's best validation metrics and epochs) and ``curve.csv``/``curve.png``.
 
     ``metrics.json`` also records the :func:`~kgtransfer.environment.environment`: versions, platform
-    and, with a fit, the device and intra-op threads it trained with.
+    and, with a fit, the device and intra-op threads it trained with (a loaded run's saved record, as read).
     """
     from kgtransfer.environment import environment
 
     metrics = dict(metrics)
-    metrics["environment"] = environment(*((fit.threads, fit.device) if fit is not None else ()))
+    ran = fit.environment if fit is not None else None  # a loaded run's record: not this session's versions
+    metrics["environment"] = ran or environment(*((fit.threads, fit.device) if fit is not None else ()))
     if fit is not None:
         metrics.update(
             valid=scalar_metrics(fit.best),
@@ -379,6 +380,7 @@ def saved_fit(directory: Path) -> FitResult | None:
             float(metrics["seconds"]),
             ran.get("threads"),
             ran.get("device"),
+            ran or None,
         )
     except (OSError, KeyError, TypeError, ValueError, AttributeError):
         return None

@@ -66,3 +66,15 @@ def test_comparison_and_sequence_results_record_the_environment(tmp_path):
     result = kgt.sequence([k1, k2], MODEL, config, strategies=["fine-tune"], protocols=["merged"])
     result.save(tmp_path / "sequence")
     assert_records(json.loads((tmp_path / "sequence" / "results.json").read_text())["setup"]["environment"])
+
+
+def test_a_loaded_run_saved_again_keeps_the_record_of_what_it_ran_on(tmp_path):
+    """A loaded run saved again recorded the saving session's versions and platform beside the threads and
+    device of its training: a record of two machines, which says neither how to rerun it."""
+    kgt.train(tiny_kg(), MODEL, quick(threads=1)).save(tmp_path / "run")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    metrics["environment"]["versions"]["torch"], metrics["environment"]["platform"] = "2.1.0", "an older machine"
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps(metrics))
+    kgt.TrainedModel.load(tmp_path / "run").save(tmp_path / "again")
+    again = json.loads((tmp_path / "again" / "metrics.json").read_text())["environment"]
+    assert again == metrics["environment"]
