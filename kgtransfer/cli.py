@@ -517,7 +517,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     kg = _load_source(args.source, view=args.view, format=args.format)
     split = make_split(kg, saved or args.split, args.seed or 0)
     if not len(split.train):  # before settings are sized and printed for nothing
-        why = f"none of its {plural(len(kg), 'triple')} links two entities (literal objects are dropped)"
+        verb = "links" if len(kg) == 1 else "link"
+        why = f"none of its {plural(len(kg), 'triple')} {verb} two entities (literal objects are dropped)"
         raise EmptySplitError(f"{kg.name}: nothing to train on: {why if len(kg) else 'it holds no triples'}")
     given = {name: getattr(args, name) for name in ("dim", "batch_size", "lr", "eval_every")}
     chosen = plan(
@@ -664,11 +665,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from kgtransfer.report import format_table
 
     if (Path(args.run) / "labels.json").is_file():  # an entity-typing run
-        from kgtransfer.tasks.node_classification import EntityTypingResult
+        from kgtransfer.tasks.node_classification import METRICS, EntityTypingResult
         from kgtransfer.training import scalar_metrics
 
         metrics = scalar_metrics(EntityTypingResult.load(args.run).evaluate(args.split))
-        print(format_table([list(metrics.values())], list(metrics), title=f"{args.run}: {args.split}"))
+        keys = [k for k in METRICS if k in metrics] + sorted(set(metrics) - set(METRICS))  # as typing's summary
+        print(format_table([[metrics[k] for k in keys]], keys, title=f"{args.run}: {args.split}"))
         return
     model = kgt.TrainedModel.load(args.run)
     metrics = model.evaluate(args.split)

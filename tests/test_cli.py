@@ -438,7 +438,7 @@ def test_pretrain_on_a_graph_without_entity_links_says_so_before_sizing(tmp_path
     (tmp_path / "empty.nt").write_text("")
     assert main(["pretrain", str(tmp_path / "lit.ttl"), "-o", str(tmp_path / "run")]) == 1
     out, err = capsys.readouterr()
-    assert out == "" and "error: lit.ttl: nothing to train on: none of its 2 triples links two entities" in err
+    assert out == "" and "error: lit.ttl: nothing to train on: none of its 2 triples link two entities" in err
     assert main(["pretrain", str(tmp_path / "empty.nt"), "-o", str(tmp_path / "run")]) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.strip() == "kgtransfer pretrain: error: empty.nt: nothing to train on: it holds no triples"
@@ -494,7 +494,10 @@ def test_typing_trains_from_scratch_or_a_pretrained_run_and_evaluate_reads_it(tm
     run = EntityTypingResult.load(tmp_path / "scratch")
     assert run.labels.classes == [f"<http://example.org/C{c}>" for c in range(3)] and run.model_config.dim == 8
     assert main(["evaluate", str(tmp_path / "scratch")]) == 0
-    assert f"{run.test['accuracy']:.4g}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{run.test['accuracy']:.4g}" in out and out.index("accuracy") < out.index("macro_f1") < out.index(
+        "num_nodes"
+    )
 
     assert main(["pretrain", graph, "-o", str(tmp_path / "pre"), "--dim", "8", *quick]) == 0
     capsys.readouterr()
@@ -510,3 +513,8 @@ def test_typing_trains_from_scratch_or_a_pretrained_run_and_evaluate_reads_it(tm
     ):
         assert main(["typing", graph, "-o", str(tmp_path / "bad"), *flags, *quick]) == 1
         assert says in capsys.readouterr().err
+    # a misspelt leak predicate removed nothing (the leak it meant stayed) without a word
+    assert main(["typing", graph, "-o", str(tmp_path / "leak"), "--leak-predicate", "rdfs:subClasOf", *quick]) == 0
+    assert (
+        "no triple has the leak predicate <http://www.w3.org/2000/01/rdf-schema#subClasOf>" in capsys.readouterr().err
+    )

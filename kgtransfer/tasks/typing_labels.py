@@ -137,6 +137,15 @@ def typing_labels(
     is_class = np.zeros(len(terms), dtype=bool)
     is_class[class_ids] = True
     leak = [ids[x] for x in map(_iri, leak_predicates) if x in ids]
+    absent = [x for x in map(_iri, leak_predicates) if x not in ids or not (p == ids[x]).any()]
+    if absent:  # a misspelt leak predicate removed nothing, and the leak it meant stays
+        import warnings
+
+        warnings.warn(
+            f"{kg.name}: no triple has the leak predicate {', '.join(absent)}: nothing is removed for it",
+            UserWarning,
+            stacklevel=2,
+        )
     if leak:
         drop |= np.isin(p, leak) & (labelled[s] | labelled[o])
     # any triple stating an entity's label outright, by any predicate and from either side (messages run both ways)
