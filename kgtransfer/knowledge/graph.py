@@ -339,6 +339,15 @@ class KnowledgeGraph:
         return cls(terms, triples, name=name, origins=origins, _distinct_terms=True)
 
     @classmethod
+    def from_labels(cls, triples, namespace: str | None = None, name: str | None = None) -> KnowledgeGraph:
+        """Build from ``[n, 3]`` label triples: PyKEEN's ``TriplesFactory.triples``, a DataFrame, tuples.
+
+        The graph a TSV file of the same labels loads as (see :func:`kgtransfer.knowledge.reading.read_labels`);
+        ``namespace`` prefixes the labels (default: ``urn:kgtransfer:label:``).
+        """
+        return _implementation("from_labels")(triples, namespace, name)
+
+    @classmethod
     def from_rdflib(cls, graph, name: str | None = None) -> KnowledgeGraph:
         """Convert an ``rdflib.Graph`` (a ``Dataset`` keeps its named graphs as sources)."""
         return _implementation("from_rdflib")(graph, name=name)

@@ -21,6 +21,7 @@ import re
 from collections import defaultdict
 from itertools import chain, count
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from kgtransfer.files import atomic_write_bytes, read_bytes
 from kgtransfer.knowledge import streaming
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import (
+    PROVENANCE_NS,
     KnowledgeGraph,
     _content_digest,
     implements,
@@ -329,19 +331,30 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
         per_graph = [numbered[g] if _is_bnode(g) else g for g in per_graph]
         present = set(per_graph)
         named = sorted(present - {name, *numbered.values()})
-        names = [n for n in [name, *named, *numbered.values()] if n in present] or [name]
+        graphs = [n for n in [name, *named, *numbered.values()] if n in present] or [name]
         terms = np.empty(len(index), dtype=object)
         terms[:] = list(index)
         # the scope digests the content, not just the labels: two datasets that reuse a label for
         # different nodes must not share blank nodes (RDF 1.1 merge)
         terms = scope_blank_nodes(terms, _content_digest(terms, flat))
+        # our own provenance graphs (to_rdflib(dataset=True), a TriG file we wrote) name their sources
+        members = {g: _graph_members(g) for g in graphs}
+        names = list(dict.fromkeys(m for g in graphs for m in members[g]))
         lookup = {n: i for i, n in enumerate(names)}
-        prov = np.asarray([lookup[n] for n in per_graph], dtype=np.int64)
+        graph_id = {g: i for i, g in enumerate(graphs)}
+        prov = np.asarray([graph_id[g] for g in per_graph], dtype=np.int64)
         triples = np.asarray(flat, dtype=np.int64).reshape(-1, 3)
-        sets = [(i,) for i in range(len(names))]
+        sets = [tuple(sorted({lookup[m] for m in members[g]})) for g in graphs]
         kg = KnowledgeGraph(terms, triples, prov, names, name, source_sets=sets, _distinct_terms=True)
         return scope_by_structure(kg)
     return scope_by_structure(KnowledgeGraph.from_triples(graph, name=name))
+
+
+def _graph_members(graph: str) -> list[str]:
+    """The sources a graph name stands for: ours (``urn:kgtransfer:source:a+b``) decode, any other is one."""
+    if not graph.startswith(PROVENANCE_NS):
+        return [graph]
+    return [unquote(n) for n in graph[len(PROVENANCE_NS) :].split("+")]
 
 
 def _is_bnode(identifier) -> bool:

@@ -13,9 +13,9 @@ import numpy as np
 
 from kgtransfer.errors import RDFSyntaxError, RegistryError, SourceNotFoundError, UnknownFormatError
 from kgtransfer.knowledge import registry
-from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements
 from kgtransfer.knowledge.io import FORMATS, format_name, from_oxigraph, from_rdflib, read_file, with_origin
-from kgtransfer.knowledge.streaming import read_bytes, read_tsv
+from kgtransfer.knowledge.streaming import _ntriples_field, label_iri, ntriples_terms, read_bytes, read_tsv
 
 SPLITS = ("train", "valid", "test")
 #: The file names a split may have in a folder, ``train.txt`` first.
@@ -64,14 +64,75 @@ def read_source(
             raise SourceNotFoundError(f"{text}: no such file")
         raise RegistryError(f"{text!r} is neither a file nor a registered source{registry.suggestion(text)}")
     kind = type(source).__module__.split(".")[0]
+    if kind == "pykeen" and hasattr(source, "triples"):  # a TriplesFactory: its label triples
+        return read_labels(source.triples, namespace, name)
+    if kind in ("numpy", "pandas"):
+        return read_labels(source, namespace, name)
     if kind == "rdflib":
         return from_rdflib(source, name=name)
     if kind == "pyoxigraph":
         return from_oxigraph(source, name=name)
     raise TypeError(
         f"cannot load a {type(source).__name__}: pass a path, a registry name, an rdflib.Graph, "
-        "a pyoxigraph.Store or a KnowledgeGraph"
+        "a pyoxigraph.Store, label triples (a numpy array or pandas DataFrame) or a KnowledgeGraph"
     )
+
+
+@implements("from_labels")
+def read_labels(triples, namespace: str | None = None, name: str | None = None) -> KnowledgeGraph:
+    """A graph of ``(head, relation, tail)`` label triples in memory, the graph a TSV file of them reads as.
+
+    ``triples`` is what ``numpy.asarray`` turns into ``[n, 3]`` strings: PyKEEN's ``TriplesFactory.triples``,
+    a pandas DataFrame of three columns, a list of tuples. Labels become IRIs ``namespace + label``
+    (default: :data:`DEFAULT_NAMESPACE`) and fields in N-Triples syntax are those terms, as in
+    :func:`read_tsv_splits` (pass the registry's namespace, ``urn:kgtransfer:umls:``, to meet
+    ``kgt.load("umls")``'s entities).
+
+    Raises:
+        ValueError: not ``[n, 3]``, or a field that is not a string (PyKEEN's ``mapped_triples`` are ids,
+            not labels).
+        RDFSyntaxError: an empty label, a malformed N-Triples field or a literal that is not a tail.
+    """
+    source, namespace = name or "labels", namespace or DEFAULT_NAMESPACE
+    _check_namespace(namespace, source)
+    table = np.asarray(triples, dtype=object)
+    if table.size == 0:
+        table = table.reshape(0, 3)
+    if table.ndim != 2 or table.shape[1] != 3:
+        raise ValueError(f"label triples must have shape [n, 3], got {table.shape}")
+    flat = table.ravel().tolist()
+    wrong = next((v for v in flat if not isinstance(v, str)), None)
+    if wrong is not None:
+        raise ValueError(f"label triples must be strings, got {wrong!r} ({type(wrong).__name__}); ids are no labels")
+    index: dict[str, int] = {}
+    ids = np.fromiter((index.setdefault(v.strip(), len(index)) for v in flat), dtype=np.int64, count=len(flat))
+    labels = list(index)
+    if "" in index:
+        raise RDFSyntaxError("empty label", source, int(np.flatnonzero(ids == index[""])[0]) // 3 + 1)
+    terms = [label_iri(namespace, label) for label in labels]
+    written = [j for j, label in enumerate(labels) if _ntriples_field(label)]
+    try:
+        for j, term in zip(written, ntriples_terms([labels[j] for j in written]), strict=True):
+            terms[j] = term
+    except ValueError as err:
+        j = written[err.args[1]]
+        row = int(np.flatnonzero(ids == j)[0]) // 3 + 1
+        raise RDFSyntaxError(
+            f"{labels[j][:80]!r} is not an N-Triples IRI or literal ({err.args[0]})", source, row
+        ) from None
+    distinct: dict[str, int] = {}
+    remap = np.fromiter((distinct.setdefault(t, len(distinct)) for t in terms), dtype=np.int64, count=len(terms))
+    hrt = remap[ids].reshape(-1, 3)
+    literal = np.fromiter((t.startswith('"') for t in distinct), dtype=bool, count=len(distinct))
+    bad = np.flatnonzero(literal[hrt[:, 0]] | literal[hrt[:, 1]]) if len(hrt) else []
+    if len(bad):
+        raise RDFSyntaxError("a literal can only be the tail of a triple", source, int(bad[0]) + 1)
+    out = np.empty(len(distinct), dtype=object)
+    out[:] = list(distinct)
+    # unnamed label tables are told apart by their content (as KnowledgeGraph.from_triples does)
+    origins = None if name else {source: f"labels:{_content_digest(out, hrt.ravel().tolist(), always=True).hex()[:16]}"}
+    provenance = np.zeros(len(hrt), dtype=np.int64)
+    return KnowledgeGraph(out, hrt, provenance, (source,), source, ((0,),), origins=origins, _distinct_terms=True)
 
 
 def is_oxigraph_store(path: Path) -> bool:

@@ -32,14 +32,16 @@ def load(
             ``<name>/train`` etc., the folder of an on-disk ``pyoxigraph.Store`` (opened read-only;
             named graphs become sources), a registry name (``"brick:1.4"``,
             ``"schema.org:12.0"``, ``"umls"``, ...), an ``rdflib.Graph``/``Dataset``, a
-            ``pyoxigraph.Store``, or a KnowledgeGraph (returned as is).
+            ``pyoxigraph.Store``, ``[n, 3]`` label triples in memory (a numpy array or pandas
+            DataFrame, a PyKEEN ``TriplesFactory``; read as a TSV file of them), or a
+            KnowledgeGraph (returned as is).
         format: the RDF format when the suffix does not tell, or ``"tsv"`` (default: from the suffix).
         view: the name of a CONSTRUCT query in ``ontologies/views/`` (``"hierarchy"``,
             ``"object-properties"``, ...) applied to the loaded graph (default: the whole graph).
         name: the graph's display and provenance name (default: the file, folder or registry name;
             files or folders of one name read from different places stay different sources in
             operators' results, named by the folders that tell them apart: ``v1/data.ttl``).
-        namespace: for tab-separated labels, the IRI prefix that turns a label such as
+        namespace: for tab-separated or in-memory labels, the IRI prefix that turns a label such as
             ``/m/01x15dc`` into ``<urn:kgtransfer:label:/m/01x15dc>`` (default:
             :data:`DEFAULT_NAMESPACE`; characters an IRI cannot hold are percent-encoded).
         base: the IRI relative IRIs in a file resolve against (default:

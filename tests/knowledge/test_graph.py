@@ -268,6 +268,21 @@ def test_rdflib_dataset_named_graphs_become_sources():
     assert kg.sources_of(("<urn:a>", "<urn:p>", '"2"')) == ["urn:g2"]
 
 
+def test_rdflib_dataset_round_trip_keeps_source_names(people, tmp_path):
+    other = KnowledgeGraph.from_triples([(f"<{EX}alice>", f"<{FOAF}knows>", f"<{EX}dave>")], name="extra")
+    shared = KnowledgeGraph.from_triples([(f"<{EX}alice>", f"<{FOAF}knows>", f"<{EX}bob>")], name="extra")
+    both = people | (other | shared)
+    back = kgt.load(both.to_rdflib(dataset=True))  # our own graph IRIs decode back to the sources
+    assert set(back.sources) == {"people.ttl", "extra"} and len(back) == 17
+    assert sorted(back.sources_of((f"<{EX}alice>", f"<{FOAF}knows>", f"<{EX}bob>"))) == ["extra", "people.ttl"]
+    both.serialize(tmp_path / "both.trig")  # one graph per set of sources: urn:kgtransfer:source:extra+people.ttl
+    ds = rdflib.Dataset()
+    ds.parse(tmp_path / "both.trig", format="trig")
+    read = kgt.load(ds)
+    assert set(read.sources) == {"people.ttl", "extra"}
+    assert sorted(read.sources_of((f"<{EX}alice>", f"<{FOAF}knows>", f"<{EX}bob>"))) == ["extra", "people.ttl"]
+
+
 def test_rdflib_datasets_reusing_a_blank_label_stay_apart():
     def dataset(value):
         ds = rdflib.Dataset()

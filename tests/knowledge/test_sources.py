@@ -464,3 +464,39 @@ def test_an_unknown_format_is_refused_for_every_source(tmp_path):
     for source in (tmp_path / "data.ttl", "umls", tmp_path):
         with pytest.raises(UnknownFormatError, match="unknown format 'bogus'"):
             kgt.load(source, format="bogus")
+
+
+def _ntriples(kg):
+    return {" ".join(kg.terms[kg.triples[i]].tolist()) for i in range(len(kg))}
+
+
+def test_label_triples_in_memory_load_as_their_tsv_file(tmp_path):
+    import pandas as pd
+
+    rows = [("/m/01 x", "born_in", "paris"), ("paris", "<http://ex.org/p>", '"Paris"@en'), ("a", "r", "b")]
+    path = tmp_path / "triples.tsv"
+    path.write_text("".join("\t".join(r) + "\n" for r in rows))
+    expected = _ntriples(kgt.load(path, namespace="urn:x:"))
+    table = np.array(rows)  # PyKEEN's TriplesFactory.triples: a numpy array of str labels
+    frame = pd.DataFrame(rows, columns=["head", "relation", "tail"])
+    for source in (table, frame):
+        kg = kgt.load(source, namespace="urn:x:")
+        assert _ntriples(kg) == expected and kg.sources == ("labels",)
+    assert _ntriples(kgt.KnowledgeGraph.from_labels(rows, namespace="urn:x:", name="mine")) == expected
+    assert "<urn:kgtransfer:label:paris>" in kgt.KnowledgeGraph.from_labels(rows).terms.tolist()
+    assert (kgt.load(table) | kgt.load(table[:1])).sources == ("labels", "labels#2")  # told apart by content
+    assert (kgt.load(table) | kgt.load(table)).sources == ("labels",)
+    with pytest.raises(ValueError, match="must be strings"):
+        kgt.KnowledgeGraph.from_labels(np.array([[0, 1, 2]]))  # PyKEEN's mapped_triples are ids
+    with pytest.raises(ValueError, match=r"shape \[n, 3\]"):
+        kgt.load(table[:, :2])
+    with pytest.raises(RDFSyntaxError, match="empty label"):
+        kgt.KnowledgeGraph.from_labels([("a", " ", "b")])
+
+
+def test_pykeen_triples_factory_loads_by_its_labels():
+    from pykeen.triples import TriplesFactory
+
+    labels = np.array([["a", "r", "b"], ["b", "r", "c"]])
+    kg = kgt.load(TriplesFactory.from_labeled_triples(labels), namespace="urn:x:")
+    assert _ntriples(kg) == {"<urn:x:a> <urn:x:r> <urn:x:b>", "<urn:x:b> <urn:x:r> <urn:x:c>"}
