@@ -26,10 +26,10 @@ from kgtransfer.knowledge.provenance import SetTable, compact_sets, from_masks, 
 from kgtransfer.report import format_table
 
 # --- methods implemented by the modules above this one -------------------------------------------
-# io.py and operators.py build on KnowledgeGraph, so the graph's sugar for them (``from_rdflib``,
+# io.py, reading.py and operators.py build on KnowledgeGraph, so the graph's sugar for them (``from_rdflib``,
 # ``serialize``, ``|``, ...) cannot import them: that would be an import cycle. Instead each of those
 # modules registers its function here with :func:`implements` when it is imported. Importing this
-# module imports the package ``kgtransfer.knowledge`` first, which imports io and operators, so the
+# module imports the package ``kgtransfer.knowledge`` first, which imports them, so the
 # methods always find their implementation.
 
 _IMPLEMENTATIONS: dict[str, Callable] = {}
