@@ -192,6 +192,11 @@ def to_pyg(
     Returns:
         ``Data`` with ``edge_index``, ``edge_type``, ``num_nodes``, ``num_relations``, ``triples``,
         ``vocab``, and under ``literals="features"`` also ``x`` and ``feature_names``.
+
+    The edges already run both ways (type ``2r + 1`` is the inverse of ``2r``), and a node pair may
+    hold several typed edges: PyG's ``ToUndirected`` would merge those and sum their types, and
+    ``RandomLinkSplit`` would split an edge apart from its inverse (a leak). Split with
+    :mod:`kgtransfer.data.splits`, or use :func:`to_hetero_data`, one edge type per predicate.
     """
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     data = Triples.from_graph(kg, vocab, literals, blank_nodes).to_pyg()
