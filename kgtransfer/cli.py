@@ -309,8 +309,8 @@ def _learning_parsers(sub) -> None:
         "between an entity and its label and those of --leak-predicate are removed from the messages. With "
         "--from RUN the encoder starts from a pretrained link-prediction run (rows matched by IRI, every "
         "parameter trains; an entity whose label the pretrained run trained on only trains); without it, from "
-        "scratch. Prints accuracy and "
-        "macro-F1 on a seeded split stratified by label, beside the majority-class baseline, and saves the run.",
+        "scratch. Prints accuracy and macro-F1 on a seeded split stratified by label, beside the majority-class "
+        "baseline, and saves the run.",
     )
     p.add_argument("source", help=_source_help())
     p.add_argument("-o", "--output", required=True, help="run directory (checkpoint, labels, split, metrics, curve)")
