@@ -208,7 +208,8 @@ def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
     what the other parts hold, so a checkpoint that is new belongs to a new run throughout. A stop
     during these renames (milliseconds) can leave the new split beside the old checkpoint, which
     loading refuses (:class:`~kgtransfer.errors.CheckpointError`: they come from different runs)
-    rather than mixing. Other entries of ``directory`` (the training ``checkpoints/``, a log) stay.
+    rather than mixing. Entries a run writes that this one does not (another kind of run's) are removed
+    after; other entries of ``directory`` (the training ``checkpoints/``, a log) stay.
     A symlinked entry is replaced where it points.
 
     Raises:
@@ -222,10 +223,21 @@ def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
     try:
         yield staging
         entries = sorted(staging.iterdir(), key=lambda p: (p.name == "checkpoint", p.name))
+        # what an earlier run of another kind wrote (an entity-typing run's labels.json under a link
+        # predictor, its split/ under a typing run) goes: left, it made the folder read as the wrong run
+        stale = [directory / n for n in RUN_ENTRIES if n != "checkpoints" and not (staging / n).exists()]
+        stale = [path for path in stale if path.exists() or path.is_symlink()]
         for entry in entries:  # every check before the first rename
             check_replaceable(_resolved(directory / entry.name), folder=entry.is_dir())
+        for path in stale:
+            check_replaceable(path, folder=path.is_dir() and not path.is_symlink())
         for entry in entries:
             _replace_entry(entry, _resolved(directory / entry.name))
+        for path in stale:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _remove_stale_temporaries(directory / "run")

@@ -518,3 +518,20 @@ def test_typing_trains_from_scratch_or_a_pretrained_run_and_evaluate_reads_it(tm
     assert (
         "no triple has the leak predicate <http://www.w3.org/2000/01/rdf-schema#subClasOf>" in capsys.readouterr().err
     )
+
+
+def test_a_run_of_one_kind_saved_over_another_leaves_none_of_its_files(tmp_path, capsys):
+    """A link predictor saved over an entity-typing run kept its labels.json, split.json and vocab.json, so
+    `evaluate` read the folder as a typing run ('corrupt run folder (KeyError: 'graph')'); the reverse kept split/."""
+    graph = _typed_graph(tmp_path / "g.nt")
+    quick = ["--dim", "8", "--epochs", "1", "--threads", "1", "--no-progress"]
+    run = tmp_path / "run"
+    assert main(["typing", graph, "-o", str(run), *quick]) == 0
+    assert main(["pretrain", graph, "-o", str(run), *quick]) == 0
+    assert not {"labels.json", "split.json", "vocab.json"} & {p.name for p in run.iterdir()}
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0 and "hits@10" in capsys.readouterr().out
+    assert main(["typing", graph, "-o", str(run), *quick]) == 0
+    assert not (run / "split").exists() and (run / "checkpoints").is_dir()  # training checkpoints stay
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0 and "accuracy" in capsys.readouterr().out
