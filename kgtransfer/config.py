@@ -134,6 +134,9 @@ MAX_DIM = 2**16
 MAX_NEGATIVES = 2**16
 #: the most entities drawn as candidates per step (``TaskConfig.random_candidates``, ``batch_candidates``)
 MAX_CANDIDATES = 2**24
+#: the largest learning rate and weight decay: float32's largest number (torch's SGD and Adagrad failed on a
+#: larger one in their first step with "value cannot be converted to type float without overflow")
+MAX_RATE = 3.4028234663852886e38
 
 
 @dataclass
@@ -212,8 +215,10 @@ class TrainConfig(Config):
         self._check_types()
         self._check("epochs", self.epochs >= 1, "must be >= 1")
         self._check("lr", self.lr >= 0 and math.isfinite(self.lr), "must be a number >= 0")
+        self._check("lr", self.lr <= MAX_RATE, f"must be <= {MAX_RATE:.4g} (float32's largest number)")
         decay = self.weight_decay
         self._check("weight_decay", decay >= 0 and math.isfinite(decay), "must be a number >= 0")
+        self._check("weight_decay", decay <= MAX_RATE, f"must be <= {MAX_RATE:.4g} (float32's largest number)")
         self._check("batch_size", self.batch_size >= 1, "must be >= 1")
         self._check("grad_clip", self.grad_clip >= 0, "must be >= 0 (0 disables clipping)")
         self._check("eval_every", self.eval_every >= 1, "must be >= 1")

@@ -319,8 +319,8 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
                 if world is not None and torch.isfinite(loss):
                     where = f" on another rank (rank {world.rank}'s: {loss.item()})"
                 raise TrainingDivergedError(
-                    f"epoch {epoch}: the loss became {'non-finite' if where else loss.item()}{where} at lr "
-                    f"{config.lr:g}; lower the learning rate"
+                    f"epoch {epoch}: the loss became {'non-finite' if where else loss.item()}{where} at "
+                    f"{_diverged_advice(config)}"
                 )
             (loss * weight if weight != 1 else loss).backward()  # DDP averages the gradients over the ranks here
             if config.grad_clip > 0:
@@ -328,6 +328,11 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
             optimizer.step()
             if weight:
                 total, count = total + loss.item(), count + 1
+        broken = _non_finite_parameter(model)  # the epoch's last step: no later loss would show it
+        if broken is not None:  # every rank holds the same weights, so every rank raises
+            raise TrainingDivergedError(
+                f"epoch {epoch}: parameter {broken} became non-finite at {_diverged_advice(config)}"
+            )
         if world is not None:  # the epoch's mean loss over every rank's batches, the same on every rank
             total, count = _sum_over_ranks([total, count], world)
         history.loss.append(total / max(count, 1))
@@ -394,6 +399,21 @@ def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume
     model.eval()
     seconds = earlier + time.perf_counter() - began - (paused_seconds() - waited)  # earlier: a resumed run's sessions
     return FitResult(best, best_epoch, epoch, history, stopped, seconds, torch.get_num_threads(), str(device))
+
+
+def _diverged_advice(config: TrainConfig) -> str:
+    """The settings a diverged run trained with and what to lower ("lr 10; lower the learning rate")."""
+    if config.weight_decay:
+        return f"lr {config.lr:g} and weight decay {config.weight_decay:g}; lower the learning rate or the weight decay"
+    return f"lr {config.lr:g}; lower the learning rate"
+
+
+def _non_finite_parameter(model: nn.Module) -> str | None:
+    """The name of the first parameter of ``model`` holding a NaN or an infinity; None when all are finite."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p.detach()).all()):
+            return name
+    return None
 
 
 def _autocast(config: TrainConfig, device: torch.device):

@@ -44,6 +44,9 @@ def test_every_field_has_help_and_the_config_round_trips(cls):
         (lambda: TaskConfig(fanouts=[10, 0]), "TaskConfig.fanouts"),
         (lambda: TaskConfig(regularization_weight=float("inf")), "TaskConfig.regularization_weight"),
         (lambda: TrainConfig(weight_decay=float("inf")), "TrainConfig.weight_decay"),
+        # passed, then SGD's first step failed in torch ("value cannot be converted to type float without overflow")
+        (lambda: TrainConfig(lr=1e39), "TrainConfig.lr: must be <= 3.403e\\+38"),
+        (lambda: TrainConfig(weight_decay=1e300), "TrainConfig.weight_decay: must be <= 3.403e\\+38"),
         (lambda: TrainConfig(seed=2**50), "TrainConfig.seed"),  # passed, then overflowed in the first epoch
         (lambda: TrainConfig(seed=-1), "TrainConfig.seed"),
         (lambda: FinetuneConfig(l2sp=float("nan")), "FinetuneConfig.l2sp"),

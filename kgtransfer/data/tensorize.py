@@ -300,6 +300,12 @@ def literal_features(
 
     n, p = len(entities), len(pred_keys)
     ok = ~np.isnan(values)
+    # a column of large numbers divided by a power of two (exact) to below 2 in magnitude, so that no sum or
+    # square below overflows (two values near 1.7e308 made a NaN column, 1e200 beside 1 and 2 an all-0 one);
+    # standardizing is the same on the scaled values
+    peak = np.zeros(p)
+    np.maximum.at(peak, col[ok], np.abs(values[ok]))
+    values = values / np.ldexp(1.0, np.maximum(np.frexp(peak)[1] - 1, 0))[col]
     total, count = np.zeros((n, p)), np.zeros((n, p))
     np.add.at(total, (ent[ok], col[ok]), values[ok])
     np.add.at(count, (ent[ok], col[ok]), 1.0)

@@ -130,6 +130,21 @@ def test_literals_features():
             assert abs(float(v.mean())) < 1e-6
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["1.7e308", "1.7e308", "0"], [0.5**0.5, 0.5**0.5, -(2**0.5)]),  # was NaN: the column's sum overflowed
+        (["1e200", "1", "2"], [2**0.5, -(0.5**0.5), -(0.5**0.5)]),  # was all 0: the squares overflowed
+        (["-1.7e308", "1.7e308", "0"], [-(1.5**0.5), 1.5**0.5, 0.0]),
+    ],
+)
+def test_literal_features_of_huge_numbers_stay_finite_and_standardized(values, expected):
+    rows = [(iri(f"e{i}"), iri("v"), typed(v, "double")) for i, v in enumerate(values)]
+    data = to_pyg(KnowledgeGraph.from_triples(rows), literals="features")
+    assert torch.isfinite(data.x).all()
+    np.testing.assert_allclose(data.x[:, 0].numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
 def test_literal_values():
     assert literal_value(typed("2.5", "decimal")) == 2.5
     assert literal_value(typed("-3", "integer")) == -3
