@@ -15,7 +15,7 @@ from kgtransfer.errors import RDFSyntaxError, RegistryError, SourceNotFoundError
 from kgtransfer.knowledge import registry
 from kgtransfer.knowledge.graph import KnowledgeGraph, _content_digest, implements
 from kgtransfer.knowledge.io import FORMATS, format_name, from_oxigraph, from_rdflib, read_file, with_origin
-from kgtransfer.knowledge.streaming import _ntriples_field, label_iri, ntriples_terms, read_bytes, read_tsv
+from kgtransfer.knowledge.streaming import label_triples, read_bytes, read_tsv
 
 SPLITS = ("train", "valid", "test")
 #: The file names a split may have in a folder, ``train.txt`` first.
@@ -109,26 +109,9 @@ def read_labels(triples, namespace: str | None = None, name: str | None = None) 
     labels = list(index)
     if "" in index:
         raise RDFSyntaxError("empty label", source, int(np.flatnonzero(ids == index[""])[0]) // 3 + 1)
-    terms = [label_iri(namespace, label) for label in labels]
-    written = [j for j, label in enumerate(labels) if _ntriples_field(label)]
-    try:
-        for j, term in zip(written, ntriples_terms([labels[j] for j in written]), strict=True):
-            terms[j] = term
-    except ValueError as err:
-        j = written[err.args[1]]
-        row = int(np.flatnonzero(ids == j)[0]) // 3 + 1
-        raise RDFSyntaxError(
-            f"{labels[j][:80]!r} is not an N-Triples IRI or literal ({err.args[0]})", source, row
-        ) from None
-    distinct: dict[str, int] = {}
-    remap = np.fromiter((distinct.setdefault(t, len(distinct)) for t in terms), dtype=np.int64, count=len(terms))
-    hrt = remap[ids].reshape(-1, 3)
-    literal = np.fromiter((t.startswith('"') for t in distinct), dtype=bool, count=len(distinct))
-    bad = np.flatnonzero(literal[hrt[:, 0]] | literal[hrt[:, 1]]) if len(hrt) else []
-    if len(bad):
-        raise RDFSyntaxError("a literal can only be the tail of a triple", source, int(bad[0]) + 1)
-    out = np.empty(len(distinct), dtype=object)
-    out[:] = list(distinct)
+    hrt, terms = label_triples(labels, ids, namespace, source, np.arange(len(flat) // 3) + 1)
+    out = np.empty(len(terms), dtype=object)
+    out[:] = terms
     # unnamed label tables are told apart by their content (as KnowledgeGraph.from_triples does)
     origins = None if name else {source: f"labels:{_content_digest(out, hrt.ravel().tolist(), always=True).hex()[:16]}"}
     provenance = np.zeros(len(hrt), dtype=np.int64)

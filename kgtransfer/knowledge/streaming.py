@@ -727,7 +727,21 @@ def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list
         if not label:
             raise RDFSyntaxError("empty label", source, int(rows[first[j] // 3]) + 1)
         labels.append(label)
-    # fields in N-Triples syntax are those terms; the others are labels in the namespace
+    return label_triples(labels, ids, namespace, source, rows + 1)
+
+
+def label_triples(
+    labels: list[str], ids: np.ndarray, namespace: str, source: str, lines: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """``(triples [n, 3] int64, terms)`` of label triples: ``ids`` (three a triple) index the distinct ``labels``.
+
+    A label in N-Triples syntax (``<http://...>``, ``"text"@en``) is that term, any other an IRI in
+    ``namespace``; ``terms`` are canonical, in order of first appearance. ``lines[i]`` is where triple
+    ``i`` stands, for errors.
+
+    Raises:
+        RDFSyntaxError: a malformed N-Triples field, or a literal that is not a tail, naming the line.
+    """
     written = [j for j, label in enumerate(labels) if _ntriples_field(label)]
     terms = [label_iri(namespace, label) for label in labels]
     try:
@@ -738,7 +752,7 @@ def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list
         raise RDFSyntaxError(
             f"{labels[j][:80]!r} is not an N-Triples IRI or literal ({err.args[0]})",
             source,
-            int(rows[first[j] // 3]) + 1,
+            int(lines[int(np.flatnonzero(ids == j)[0]) // 3]),
         ) from None
     index: dict[str, int] = {}
     mapped = np.fromiter((index.setdefault(t, len(index)) for t in terms), dtype=np.int64, count=len(terms))
@@ -747,5 +761,5 @@ def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list
     if literal.any():
         wrong = np.flatnonzero(literal[triples[:, 0]] | literal[triples[:, 1]])
         if len(wrong):
-            raise RDFSyntaxError("a literal can only be the tail of a triple", source, int(rows[wrong[0]]) + 1)
+            raise RDFSyntaxError("a literal can only be the tail of a triple", source, int(lines[wrong[0]]))
     return triples, list(index)
