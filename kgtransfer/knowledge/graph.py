@@ -693,6 +693,15 @@ def provenance_graph_iri(names: Sequence[str]) -> str:
     return PROVENANCE_NS + "+".join(quote(n, safe=":._-~/") for n in names)
 
 
+def provenance_graph_members(graph: str) -> list[str]:
+    """The sources a graph name stands for: one of :func:`provenance_graph_iri`'s decodes, any other is one."""
+    from urllib.parse import unquote
+
+    if not graph.startswith(PROVENANCE_NS):
+        return [graph]
+    return [unquote(n) for n in graph[len(PROVENANCE_NS) :].split("+")]
+
+
 def source_graph_iri(name: str) -> str:
     """The named-graph IRI of one source.
 

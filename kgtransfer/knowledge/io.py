@@ -21,7 +21,6 @@ import re
 from collections import defaultdict
 from itertools import chain, count
 from pathlib import Path
-from urllib.parse import unquote
 
 import numpy as np
 
@@ -30,10 +29,10 @@ from kgtransfer.files import atomic_write_bytes, read_bytes
 from kgtransfer.knowledge import streaming
 from kgtransfer.knowledge import terms as T
 from kgtransfer.knowledge.graph import (
-    PROVENANCE_NS,
     KnowledgeGraph,
     _content_digest,
     implements,
+    provenance_graph_members,
     require_terms,
     scope_blank_nodes,
     scope_by_structure,
@@ -338,7 +337,7 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
         # different nodes must not share blank nodes (RDF 1.1 merge)
         terms = scope_blank_nodes(terms, _content_digest(terms, flat))
         # our own provenance graphs (to_rdflib(dataset=True), a TriG file we wrote) name their sources
-        members = {g: _graph_members(g) for g in graphs}
+        members = {g: provenance_graph_members(g) for g in graphs}
         names = list(dict.fromkeys(m for g in graphs for m in members[g]))
         lookup = {n: i for i, n in enumerate(names)}
         graph_id = {g: i for i, g in enumerate(graphs)}
@@ -348,13 +347,6 @@ def from_rdflib(graph, name: str | None = None) -> KnowledgeGraph:
         kg = KnowledgeGraph(terms, triples, prov, names, name, source_sets=sets, _distinct_terms=True)
         return scope_by_structure(kg)
     return scope_by_structure(KnowledgeGraph.from_triples(graph, name=name))
-
-
-def _graph_members(graph: str) -> list[str]:
-    """The sources a graph name stands for: ours (``urn:kgtransfer:source:a+b``) decode, any other is one."""
-    if not graph.startswith(PROVENANCE_NS):
-        return [graph]
-    return [unquote(n) for n in graph[len(PROVENANCE_NS) :].split("+")]
 
 
 def _is_bnode(identifier) -> bool:

@@ -42,13 +42,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import numpy as np
 
 from kgtransfer.errors import RDFSyntaxError
 from kgtransfer.files import read_bytes as read_file_bytes
-from kgtransfer.knowledge.graph import PROVENANCE_NS, KnowledgeGraph, scope_blank_nodes
+from kgtransfer.knowledge.graph import KnowledgeGraph, provenance_graph_members, scope_blank_nodes
 
 #: Fraction of a document's lines the fast path may hand to the exact line parser before it gives up.
 MAX_FALLBACK = 0.05
@@ -518,11 +518,7 @@ def graph_sources(graph_terms: list, graph_of_row: np.ndarray, default: str):
     blank_graphs = 0
     for g in graph_terms:
         if type(g) is named:
-            value = g.value
-            if not value.startswith(PROVENANCE_NS):
-                sets.append((setdefault(value, len(index)),))
-                continue
-            members = [unquote(n) for n in value[len(PROVENANCE_NS) :].split("+")]
+            members = provenance_graph_members(g.value)
         else:
             # a blank node naming a graph is local to its document, as every blank node is
             if isinstance(g, ox.DefaultGraph):
