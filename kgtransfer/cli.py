@@ -530,7 +530,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         mode=args.mode or kgt.TaskConfig.mode,
         loss=args.loss or kgt.TaskConfig.loss,
         batch_candidates=args.batch_candidates,
-        num_bases=given_bases(model) if {"num_bases", "num_blocks"} & set(model.encoder_kwargs) else "auto",
+        num_bases=given_bases(model, unset="auto"),
     )
     if chosen.chosen:
         flag_of = {"num_bases": "bases"}  # the flag of a chosen setting, where it is not the setting's name

@@ -281,10 +281,10 @@ class TrainedModel(Evaluated):
         )
 
 
-def given_bases(model_config: ModelConfig) -> int | None:
-    """The basis count a given ModelConfig sets (a block decomposition, or none, is a choice too)."""
+def given_bases(model_config: ModelConfig, unset: int | None | str = None) -> int | None | str:
+    """The basis count ``model_config`` sets (a block decomposition is a choice too), else ``unset``."""
     kwargs = model_config.encoder_kwargs
-    return kwargs.get("num_bases") if "num_bases" in kwargs or "num_blocks" in kwargs else None
+    return kwargs.get("num_bases") if "num_bases" in kwargs or "num_blocks" in kwargs else unset
 
 
 def load_run(directory: Path, load, device: str):
@@ -482,7 +482,7 @@ def train(
             mode=task_config.mode,
             loss=task_config.loss,
             batch_candidates=task_config.batch_candidates,
-            num_bases=given_bases(model_config) if model is not None else "auto",
+            num_bases=given_bases(model_config) if model is not None else "auto",  # a given config: as it is
         )
         model_config = replace(model_config, dim=chosen.dim)
         if "num_bases" in chosen.chosen:
