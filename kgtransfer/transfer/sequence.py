@@ -62,7 +62,13 @@ from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table, plural
 from kgtransfer.rng import keeps_rng_states, keeps_threads
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
-from kgtransfer.transfer.sequence_checkpoint import load_sequence, resume_settings, save_sequence, step_digest
+from kgtransfer.transfer.sequence_checkpoint import (
+    checkpoints_in,
+    load_sequence,
+    resume_settings,
+    save_sequence,
+    step_digest,
+)
 from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
 
@@ -1183,11 +1189,16 @@ class SequenceResult:
 
 
 def run_sequence_file(
-    path: str | os.PathLike, out: str | os.PathLike | None = None, interleaved: bool | None = None
+    path: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    interleaved: bool | None = None,
+    resume: bool = False,
 ) -> SequenceResult:
     """Run the ``[sequence]`` experiment of a TOML file; write the result to ``out`` (default: ``runs/<name>``).
 
-    ``interleaved`` (when given) overrides the file's. Raises :class:`~kgtransfer.config.ConfigError`
+    ``interleaved`` (when given) overrides the file's. Checkpoints go to ``out/checkpoints`` after
+    every step; ``resume`` continues from them (without it, an earlier run's are refused: a
+    :class:`~kgtransfer.errors.CheckpointError`). Raises :class:`~kgtransfer.config.ConfigError`
     naming the file for an invalid one.
 
     The file::
@@ -1260,8 +1271,19 @@ def run_sequence_file(
     if interleaved is not None:
         spec["interleaved"] = interleaved
     out = Path(out or Path("runs") / name)
+    checkpoints = checkpoints_in(out, resume)
     try:  # saved after every step too: a run stopped later keeps the steps done
-        result = sequence(snapshots, model, config, task=task, log=print, on_step=lambda r: r.save(out), **spec)
+        result = sequence(
+            snapshots,
+            model,
+            config,
+            task=task,
+            log=print,
+            on_step=lambda r: r.save(out),
+            checkpoint_dir=checkpoints,
+            resume=resume,
+            **spec,
+        )
     except ConfigError as e:  # a setting of the file; other errors (a step's data, a bug) keep their own type
         raise ConfigError(f"{path}: {e}") from e
     result.save(out)
