@@ -103,6 +103,10 @@ class TransferWarning(UserWarning):
     """A transfer carried over little: few of the target's rows came from the source model."""
 
 
+class NonFiniteScoreWarning(UserWarning):
+    """An evaluation met NaN or infinite scores of true triples (ranked last): the model's scores overflowed."""
+
+
 def is_number(value: object, *, integer: bool = False) -> bool:
     """Whether ``value`` is an int or a float (only an int with ``integer``), never a bool (``True`` is no 1)."""
     return isinstance(value, int if integer else int | float) and not isinstance(value, bool)

@@ -308,7 +308,7 @@ def rank_triples(
     if filter_index is not None and filter_index.num_entities != num_entities:
         raise ValueError(f"filter index has {filter_index.num_entities} entities, expected {num_entities}")
     num_relations = _max_plus_one(triples[:, 1])
-    out = {}
+    out, broken = {}, 0
     for side in sides:
         _check_side(side)
         query_col, true_col = (0, 2) if side == "tail" else (2, 0)
@@ -327,10 +327,28 @@ def rank_triples(
             known = filter_index.known(ids, rels, side) if filter_index is not None else None
             rows, true = (group[members] - start).to(scores.device), triples[members, true_col].to(scores.device)
             part = _ranks(scores, rows, true, known)
+            broken += int((~torch.isfinite(scores[rows, true])).sum())
             for target, value in zip(ranks, part, strict=True):
                 target[members.cpu()] = value.cpu()
         out[side] = ranks
+    if broken:
+        _warn_non_finite(broken, len(triples) * len(sides))
     return out
+
+
+def _warn_non_finite(broken: int, ranked: int) -> None:
+    """Say that ``broken`` of ``ranked`` true scores were NaN or infinite, and what usually causes it."""
+    import warnings
+
+    from kgtransfer.errors import NonFiniteScoreWarning
+
+    warnings.warn(
+        f"{broken:,} of {ranked:,} true triples scored NaN or infinity and rank last (the worst rank): the "
+        "model's scores overflow float32 or are NaN, usually because training made its weights huge; a "
+        "lower learning rate or some weight decay keeps them finite",
+        NonFiniteScoreWarning,
+        stacklevel=3,  # rank_triples' caller
+    )
 
 
 def rank_metrics(realistic: Tensor, hits_at: Sequence[int] = HITS_AT) -> dict[str, float]:

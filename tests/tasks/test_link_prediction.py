@@ -530,6 +530,29 @@ def test_nan_and_infinite_scores_rank_last():
     assert filtered.realistic.tolist() == [2.0, 3.0, 1.0]
 
 
+def test_overflowing_true_scores_are_counted_in_a_warning_and_finite_ones_say_nothing():
+    import warnings
+
+    from kgtransfer.errors import NonFiniteScoreWarning
+
+    triples = torch.tensor([[0, 0, 1], [1, 0, 2], [2, 0, 3]])
+
+    def scores(overflow: bool):
+        def score_fn(ids, rels, side):
+            out = torch.zeros(len(ids), 4)
+            if overflow and side == "tail":
+                out[ids == 1] = float("inf")  # (1, 0, ?): every candidate, the true one too
+            return out
+
+        return score_fn
+
+    with pytest.warns(NonFiniteScoreWarning, match="^1 of 6 true triples"):
+        evaluate_link_prediction(scores(True), triples, triples, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate_link_prediction(scores(False), triples, triples, 4)
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_a_nan_model_gets_the_worst_metrics_not_the_best(bad):
     import kgtransfer as kgt
@@ -542,7 +565,8 @@ def test_a_nan_model_gets_the_worst_metrics_not_the_best(bad):
             p.fill_(bad)
     graph = type("G", (), {"edge_index": torch.zeros(2, 0, dtype=torch.long), "edge_type": torch.zeros(0).long()})()
     triples = random_triples(30, n, r, seed=1)
-    metrics = evaluate_link_prediction(model.scorer(graph), triples, triples, n)
+    with pytest.warns(kgt.NonFiniteScoreWarning, match=r"^(\d+) of \1 true triples scored NaN or infinity"):
+        metrics = evaluate_link_prediction(model.scorer(graph), triples, triples, n)
     for side in ("head", "tail", "both"):
         m = metrics[side]
         assert 0 <= m["mrr"] <= 1 and 0 <= m["hits@1"] <= 1 and m["mr"] >= 1
