@@ -1,0 +1,90 @@
+"""A row the source never trained (its entity or relation only in its valid/test triples) is not transferred."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import kgtransfer as kgt
+from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.models.link_predictor import ModelConfig
+from kgtransfer.transfer.finetune import build_transferred, target_split
+from kgtransfer.transfer.weights import TransferReport, trained_rows
+
+CFG = kgt.TrainConfig(epochs=2, lr=1e-2, eval_every=1, patience=0, progress=False, threads=1, device="cpu")
+EMB = ModelConfig(encoder="embedding", decoder="distmult", dim=8)
+ROW = "encoder.entity_embedding.weight"
+REL = "encoder.relation_embedding.weight"
+
+
+def given(name: str, train, valid, test) -> KnowledgeGraph:
+    """A graph with a given split (sources ``name/train``, ``name/valid``, ``name/test``)."""
+    parts = [KnowledgeGraph.from_triples(rows, name=f"{name}/{role}") for role, rows in
+             (("train", train), ("valid", valid), ("test", test))]  # fmt: skip
+    return parts[0] | parts[1] | parts[2]
+
+
+def e(i: int) -> str:
+    return f"<urn:e{i}>"
+
+
+RING = [(e(i), f"<urn:r{i % 2}>", e((i + 1) % 8)) for i in range(8)] + [
+    (e(i), "<urn:r0>", e((i + 3) % 8)) for i in range(8)
+]
+# <urn:x> and <urn:rx> occur only in the source's valid/test triples: their rows were never trained
+SOURCE = given("k1", RING, [("<urn:x>", "<urn:r0>", e(1)), (e(2), "<urn:r1>", e(5))], [(e(3), "<urn:rx>", "<urn:x>")])
+# in K, <urn:x> trains, next to e0 and e1 (transferred rows), and so does <urn:rx>
+TARGET = given(
+    "k",
+    [*RING, ("<urn:x>", "<urn:r0>", e(0)), (e(1), "<urn:r1>", "<urn:x>"), (e(4), "<urn:rx>", e(6))],
+    [(e(0), "<urn:r1>", e(6))],
+    [(e(2), "<urn:r0>", e(7))],
+)
+
+
+@pytest.fixture(scope="module")
+def source():
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return kgt.pretrain(SOURCE, model=EMB, config=CFG)
+
+
+def test_trained_rows_leave_out_what_only_valid_and_test_hold(source):
+    entities, relations = trained_rows(source.split)
+    vocab = source.vocab
+    assert not entities[vocab.entities.index(["<urn:x>"])[0]] and not relations[vocab.relations.index(["<urn:rx>"])[0]]
+    assert int(entities.sum()) == 8 and int(relations.sum()) == 2
+
+
+def test_an_untrained_row_starts_from_its_neighbours_and_is_not_counted(source):
+    split = target_split(source, TARGET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, report, transferred = build_transferred(source, split)
+    x, x_source = split.vocab.entities.index(["<urn:x>"])[0], source.vocab.entities.index(["<urn:x>"])[0]
+    rows, source_rows = model.state_dict()[ROW], source.model.state_dict()[ROW]
+    e0, e1 = (source.vocab.entities.index([e(i)])[0] for i in (0, 1))
+    assert not torch.allclose(rows[x], source_rows[x_source])
+    assert torch.allclose(rows[x], (source_rows[e0] + source_rows[e1]) / 2)  # the mean of its transferred neighbours
+    rx = split.vocab.relations.index(["<urn:rx>"])[0]
+    assert not torch.allclose(model.state_dict()[REL][rx], source.model.state_dict()[REL][rx])
+    assert report.target_entities_transferred == 8 and report.target_entities_untrained == 1
+    assert report.target_entities_from_neighbours == 1 and report.target_entities == 9
+    assert report.target_relations_transferred == 2 and report.target_relations_untrained == 1
+    assert not transferred[ROW][x] and int(transferred[ROW].sum()) == 8 and not transferred[REL][rx]
+    assert "1 entities and 1 relations in the source but untrained there" in repr(report)
+    assert "never trained there" in str(report)
+    assert TransferReport.from_dict(report.as_dict()) == report
+
+
+def test_finetune_reports_untrained_rows_and_a_saved_run_knows_them(source, tmp_path):
+    source.save(tmp_path / "pre")
+    loaded = kgt.TrainedModel.load(tmp_path / "pre")  # the saved split says which rows trained
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ft = kgt.finetune(loaded, TARGET, config=CFG)
+    assert ft.report.target_entities_untrained == 1 and ft.report.target_entities_transferred == 8
+    assert ft.info["transfer"]["target_relations_untrained"] == 1
