@@ -11,6 +11,8 @@ import kgtransfer as kgt
 from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.models.link_predictor import ModelConfig
 from kgtransfer.transfer.finetune import build_transferred, target_split
+from kgtransfer.transfer.sequence import sequence, steps
+from kgtransfer.transfer.warm_start import ContinualStrategy
 from kgtransfer.transfer.weights import TransferReport, trained_rows
 
 CFG = kgt.TrainConfig(epochs=2, lr=1e-2, eval_every=1, patience=0, progress=False, threads=1, device="cpu")
@@ -88,3 +90,46 @@ def test_finetune_reports_untrained_rows_and_a_saved_run_knows_them(source, tmp_
         ft = kgt.finetune(loaded, TARGET, config=CFG)
     assert ft.report.target_entities_untrained == 1 and ft.report.target_entities_transferred == 8
     assert ft.info["transfer"]["target_relations_untrained"] == 1
+
+
+def write_snapshot(folder, train, valid, test) -> None:
+    folder.mkdir(parents=True)
+    for name, rows in (("train", train), ("valid", valid), ("test", test)):
+        (folder / f"{name}.txt").write_text("".join("\t".join(t) + "\n" for t in rows), encoding="utf-8")
+
+
+class Spy(ContinualStrategy):
+    """Plain fine-tuning that keeps what each step's strategy sees."""
+
+    name = "spy"
+
+    def __init__(self):
+        self.seen = []
+
+    def prepare_step(self, ctx) -> None:
+        self.seen.append((ctx.model.state_dict()[ROW].clone(), ctx.transferred, ctx.previous[1]))
+
+
+def test_a_sequence_does_not_mark_rows_that_earlier_steps_only_validated_or_tested(tmp_path):
+    """``x`` is in step 0's test triples only and absent from step 1: at step 2, where it trains, its row is new."""
+    ring = [(f"e{i}", f"r{i % 2}", f"e{(i + 1) % 8}") for i in range(8)] + [
+        (f"e{i}", "r0", f"e{(i + 3) % 8}") for i in range(8)
+    ]
+    write_snapshot(tmp_path / "s0", ring, [("e0", "r1", "e5")], [("x", "r0", "e1")])
+    write_snapshot(
+        tmp_path / "s1", [("e0", "r1", "e4"), ("e2", "r0", "e6")], [("e1", "r1", "e6")], [("e3", "r0", "e6")]
+    )
+    write_snapshot(tmp_path / "s2", [("x", "r0", "e2"), ("e3", "r1", "x")], [("e5", "r1", "e1")], [("e4", "r1", "e1")])
+    spy = Spy()
+    config = kgt.TrainConfig(epochs=1, eval_every=1, patience=0, lr=0.02, progress=False, threads=1)
+    folders = [tmp_path / s for s in ("s0", "s1", "s2")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sequence(folders, EMB, config, strategies=[spy], valid_size=None, scratch=False, alphas=(), interleaved=False)
+        vocab = list(steps(folders, valid_size=None))[-1].split.vocab
+    x, e2, e3 = (vocab.entities.index([f"<urn:kgtransfer:label:{k}>"])[0] for k in ("x", "e2", "e3"))
+    (rows1, transferred1, previous1), (rows2, transferred2, previous2) = spy.seen
+    assert not transferred1[ROW][x] and not previous1[ROW][x]  # tested at step 0, in step 1's test triples
+    assert not transferred2[ROW][x] and not previous2[ROW][x]  # never trained before step 2
+    assert transferred2[ROW][e2] and int(transferred2[ROW].sum()) == 8
+    assert torch.allclose(rows2[x], (rows2[e2] + rows2[e3]) / 2)  # from its transferred neighbours
