@@ -120,7 +120,7 @@ def build_transferred(
 
     A row ``pretrained`` never trained (an entity or relation only in its valid or test triples) is
     not transferred: it starts as a new row. ``trained`` gives the rows it trained, as bool masks
-    over its vocabulary (default: :func:`~kgtransfer.transfer.weights.trained_rows` of its split).
+    over its vocabulary (default: :func:`source_trained`).
 
     Returns:
         ``(model, report, transferred)`` where ``transferred[name]`` is a bool row mask (or a 0-d
@@ -131,7 +131,7 @@ def build_transferred(
     if not isinstance(pretrained.model.head, nn.Identity):  # a linear probe's head is part of what it learned
         model.head = copy.deepcopy(pretrained.model.head).to(model_device(model))
     graph = split.message_graph()
-    trained = trained_rows(pretrained.split) if trained is None else trained
+    trained = source_trained(pretrained) if trained is None else trained
     report = transfer_state(
         pretrained.model, pretrained.vocab, model, split.vocab, graph, init, used_by(split), trained
     )
@@ -156,6 +156,35 @@ def build_transferred(
             for k, v in transferred.items()
         }
     return model, report, transferred
+
+
+def source_trained(pretrained: TrainedModel) -> tuple[Tensor, Tensor]:
+    """Entity and relation masks over ``pretrained``'s vocabulary of the rows it trained.
+
+    A fine-tuned run lists its untrained rows (``info["untrained_rows"]``: ids of rows neither in its
+    training triples nor transferred); another run's (or one saved before the list) come from its
+    split, :func:`~kgtransfer.transfer.weights.trained_rows`.
+    """
+    listed = pretrained.info.get("untrained_rows")
+    if listed is None:
+        return trained_rows(pretrained.split)
+    entities = torch.ones(len(pretrained.vocab.entities), dtype=torch.bool)
+    relations = torch.ones(len(pretrained.vocab.relations), dtype=torch.bool)
+    entities[torch.as_tensor(listed["entities"], dtype=torch.long)] = False
+    relations[torch.as_tensor(listed["relations"], dtype=torch.long)] = False
+    return entities, relations
+
+
+def _untrained_rows(pretrained: TrainedModel, split) -> dict[str, list[int]]:
+    """Ids of ``split``'s rows that a model fine-tuned on it from ``pretrained`` never trained, for a later transfer."""
+    maps, _ = row_maps(pretrained.vocab, split.vocab, source_trained(pretrained))
+    train = split.train.tensor
+    entities = (maps["entity"] >= 0) | id_mask(train[:, [0, 2]], split.num_entities)
+    relations = (maps["relation"] >= 0) | id_mask(train[:, 1], split.num_relations)
+    return {
+        "entities": (~entities).nonzero().flatten().tolist(),
+        "relations": (~relations).nonzero().flatten().tolist(),
+    }
 
 
 def _transferred_masks(model: nn.Module, maps: dict[str, Tensor], report: TransferReport) -> dict:
@@ -268,6 +297,7 @@ def finetune(
         "compose": options.compose,
         "transferred_lr_scale": options.transferred_lr_scale,
         "l2sp": options.l2sp,
+        "untrained_rows": _untrained_rows(pretrained, target),
     }
     return TrainedModel(model, target, pretrained.model_config, train_config, result, task_config, info, report)
 
@@ -615,7 +645,7 @@ def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: st
     used = (id_mask(ends, len(vocab.entities)), id_mask(triples[:, 1], len(vocab.relations)))
     with seeded(config.seed):  # new rows (random, or from neighbours over random ones) depend on the seed alone
         target_model = LinkPredictor.build(pretrained.model_config, graph.num_nodes, len(vocab.relations))
-        trained = trained_rows(pretrained.split)  # a row only in its valid/test triples starts as a new one
+        trained = source_trained(pretrained)  # a row only in its valid/test triples starts as a new one
         report = transfer_state(
             pretrained.model, pretrained.vocab, target_model, vocab, graph, init, used=used, trained=trained
         )

@@ -92,6 +92,22 @@ def test_finetune_reports_untrained_rows_and_a_saved_run_knows_them(source, tmp_
     assert ft.info["transfer"]["target_relations_untrained"] == 1
 
 
+def test_a_fine_tuned_run_lists_its_untrained_rows_for_the_next_transfer(source, tmp_path):
+    """``x`` is not in the middle graph: the fine-tuned run keeps a row for it (its vocabulary extends the
+    source's) that nothing trained, which its own split cannot tell from a row carried over trained."""
+    middle = given("m", RING, [(e(0), "<urn:r1>", e(6))], [(e(2), "<urn:r0>", e(7))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ft = kgt.finetune(source, middle, config=CFG)
+        ft.save(tmp_path / "ft")
+        loaded = kgt.TrainedModel.load(tmp_path / "ft")
+        x, rx = ft.vocab.entities.index(["<urn:x>"])[0], ft.vocab.relations.index(["<urn:rx>"])[0]
+        assert loaded.info["untrained_rows"] == {"entities": [x], "relations": [rx]}
+        again = kgt.finetune(loaded, TARGET, config=CFG)
+    assert again.report.target_entities_untrained == 1 and again.report.target_relations_untrained == 1
+    assert again.report.target_entities_transferred == 8
+
+
 def write_snapshot(folder, train, valid, test) -> None:
     folder.mkdir(parents=True)
     for name, rows in (("train", train), ("valid", valid), ("test", test)):
