@@ -170,21 +170,8 @@ def _metrics(m: dict) -> dict:
 
 
 def pykeen_factories(split, inverse: bool):
-    """PyKEEN triples factories over our split's ids (entity ``i`` is labelled ``"i"``)."""
-    from pykeen.triples import TriplesFactory
-
-    entity_to_id = {str(i): i for i in range(split.num_entities)}
-    relation_to_id = {str(i): i for i in range(split.num_relations)}
-
-    def make(part, inv):
-        return TriplesFactory(
-            mapped_triples=part.tensor.clone(),
-            entity_to_id=entity_to_id,
-            relation_to_id=relation_to_id,
-            create_inverse_triples=inv,
-        )
-
-    return make(split.train, inverse), make(split.valid, False), make(split.test, False)
+    """PyKEEN triples factories over our split's ids (:meth:`Split.to_pykeen`)."""
+    return split.to_pykeen(create_inverse_triples=inverse)
 
 
 def pykeen_specs(dataset: str) -> list[tuple[str, dict]]:

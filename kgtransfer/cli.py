@@ -420,6 +420,7 @@ def _learning_parsers(sub) -> None:
         model={"encoder": "embedding", "decoder": "complex", "dim": 128},
         train={"eval_every": 1, "patience": 3, "lr": 0.003, "progress": False},
     )
+    _resume_option(p, "after every step; the steps done are not trained again")
     p.set_defaults(handler=cmd_sequence)
 
     p = sub.add_parser(
@@ -471,14 +472,15 @@ def _learning_parsers(sub) -> None:
         "`interleaved`, true unless set: one batch of each in turn, so that their seconds are measured over "
         "the same stretch of machine time; the same numbers either way)",
     )
+    _resume_option(p, "after every step of a [sequence] experiment, the one kind that resumes")
     p.set_defaults(handler=cmd_run)
 
 
-def _resume_option(p: argparse.ArgumentParser) -> None:
+def _resume_option(p: argparse.ArgumentParser, written: str = "at every evaluation") -> None:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue a killed run from OUTPUT/checkpoints (checkpoints are written at every evaluation); "
+        help=f"continue a killed run from OUTPUT/checkpoints (checkpoints are written {written}); "
         "other settings than the interrupted run's are refused",
     )
 
@@ -722,12 +724,14 @@ def cmd_sequence(args: argparse.Namespace) -> None:
     from kgtransfer.config import ConfigError
     from kgtransfer.config_adapter import from_args
     from kgtransfer.transfer.sequence import DEFAULT_MODEL, DEFAULT_TRAIN
+    from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
 
     if len(args.snapshots) < 2:
         raise ConfigError(
             f"a sequence needs at least two snapshots (K0 K1 ...), got {args.snapshots[0]!r} alone; "
             "`kgtransfer pretrain` trains on one graph"
         )
+    checkpoints = checkpoints_in(args.output, args.resume)
     result = kgt.sequence(
         args.snapshots,
         from_args(args, kgt.ModelConfig, base=DEFAULT_MODEL),
@@ -743,6 +747,8 @@ def cmd_sequence(args: argparse.Namespace) -> None:
         interleaved=not args.sequential,
         log=print,
         on_step=lambda partial: partial.save(args.output),  # a run stopped later keeps the steps done
+        checkpoint_dir=checkpoints,
+        resume=args.resume,
     )
     result.save(args.output)
     print()
@@ -806,7 +812,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     """``kgtransfer run``."""
     from kgtransfer.experiment import run_experiment
 
-    run_experiment(args.experiment, args.output, interleaved=False if args.sequential else None)
+    run_experiment(args.experiment, args.output, interleaved=False if args.sequential else None, resume=args.resume)
 
 
 def _version() -> str:
@@ -1151,6 +1157,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         resumable = getattr(args, "resume", None) is not None and getattr(args, "output", None)
+        if args.command == "run":  # only a [sequence] experiment resumes: it wrote checkpoints
+            resumable = resumable and (Path(args.output) / "checkpoints").exists()
         again = f"; run the same command with --resume to continue from {args.output}/checkpoints" if resumable else ""
         print(f"interrupted{again}", file=sys.stderr)
         return 130

@@ -375,12 +375,18 @@ def _section(raw: dict, section: str, path: Path) -> TrainConfig:
         raise ExperimentError(f"{path}: {message}") from None
 
 
-def run_experiment(experiment: Experiment | str | Path, out: str | Path | None = None, interleaved: bool | None = None):
+def run_experiment(
+    experiment: Experiment | str | Path,
+    out: str | Path | None = None,
+    interleaved: bool | None = None,
+    resume: bool = False,
+):
     """Run an experiment; returns the :class:`~kgtransfer.transfer.compare.Comparison`, also saved to ``out``.
 
     A file with a ``[sequence]`` table runs a snapshot sequence instead and returns its
-    :class:`~kgtransfer.transfer.sequence.SequenceResult`. ``interleaved`` (when given) overrides
-    the file's: False runs the trainings that are compared one after the other.
+    :class:`~kgtransfer.transfer.sequence.SequenceResult`; ``resume`` continues a stopped one
+    (sequences only). ``interleaved`` (when given) overrides the file's: False runs the trainings
+    that are compared one after the other.
     """
     import kgtransfer as kgt
     from kgtransfer.transfer.compare import compare
@@ -392,9 +398,11 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
         from kgtransfer.transfer.sequence import run_sequence_file
 
         try:
-            return run_sequence_file(experiment, out, interleaved)
+            return run_sequence_file(experiment, out, interleaved, resume)
         except ConfigError as e:
             raise ExperimentError(str(e)) from e
+    if resume:
+        raise ExperimentError(f"{experiment}: --resume continues [sequence] experiments only; this one compares runs")
     exp = experiment if isinstance(experiment, Experiment) else Experiment.from_toml(experiment)
     out = Path(out or Path("runs") / exp.name)
     k1, k2 = (_resolved(exp, key) for key in ("k1", "k2"))

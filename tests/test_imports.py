@@ -107,10 +107,14 @@ def test_no_module_level_import_cycles():
     assert cycles(_without_packages(graph(module_level_only=True))) == []
 
 
-#: The one deferred import from knowledge/ up into the layers above it: ``KnowledgeGraph.to_pyg`` and
-#: ``to_hetero_data`` are sugar for :mod:`kgtransfer.data.tensorize` (so PyG users find the converter on
-#: the graph); they import it when called, so torch loads only then. Every other edge counts.
-UPWARD_SUGAR = {("kgtransfer.knowledge.graph", "kgtransfer.data.tensorize")}
+#: The deferred imports from knowledge/ up into the layers above it: ``KnowledgeGraph.to_pyg``,
+#: ``to_hetero_data`` and ``to_pykeen`` are sugar for :mod:`kgtransfer.data.tensorize` and
+#: :mod:`kgtransfer.data.pykeen` (so users find the converters on the graph); they import them when
+#: called, so torch loads only then. Every other edge counts.
+UPWARD_SUGAR = {
+    ("kgtransfer.knowledge.graph", "kgtransfer.data.tensorize"),
+    ("kgtransfer.knowledge.graph", "kgtransfer.data.pykeen"),
+}
 #: The modules below knowledge/ that it may import.
 BELOW_KNOWLEDGE = {"kgtransfer.errors", "kgtransfer.files", "kgtransfer.report"}
 
@@ -122,7 +126,7 @@ def test_no_import_cycles_counting_imports_inside_functions_too():
     assert cycles(edges) == []
 
 
-def test_knowledge_imports_nothing_above_it_but_the_pyg_converters():
+def test_knowledge_imports_nothing_above_it_but_the_converters():
     upward = {
         (m, t)
         for m, ts in graph(module_level_only=False).items()

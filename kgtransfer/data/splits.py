@@ -130,6 +130,28 @@ class Split:
         unused = self.train.with_tensor(torch.from_numpy(sort_rows(dropped.numpy())))
         return replace(self, train=self.train.with_tensor(self.train.tensor[keep]), info=info, unused=unused)
 
+    def to_pykeen(self, namespace: str | None = None, create_inverse_triples: bool = False) -> tuple:
+        """PyKEEN ``(training, validation, testing)`` factories with this split's ids and labels.
+
+        For ``pykeen.pipeline.pipeline(training=..., validation=..., testing=...)`` on the very
+        triples a kgtransfer model sees; labels as in :mod:`kgtransfer.data.pykeen` (``namespace``:
+        the one the labels were loaded with). ``unused`` triples (see :meth:`subsample`) are left
+        out: pass them to PyKEEN's evaluator as ``additional_filter_triples`` to filter as
+        :meth:`filter_triples` does.
+
+        Args:
+            namespace: strip this IRI prefix from labels (default: ``urn:kgtransfer:label:``).
+            create_inverse_triples: PyKEEN's inverse triples, on the training factory only
+                (default: :obj:`False`).
+        """
+        from kgtransfer.data.pykeen import triples_factory
+
+        return (
+            triples_factory(self.train, namespace, create_inverse_triples),
+            triples_factory(self.valid, namespace),
+            triples_factory(self.test, namespace),
+        )
+
     def __repr__(self) -> str:
         seed = f", seed={self.seed}" if self.seed is not None else ""
         return (

@@ -602,6 +602,31 @@ class KnowledgeGraph:
 
         return to_hetero_data(self, vocab=vocab, literals=literals, blank_nodes=blank_nodes)
 
+    def to_pykeen(
+        self,
+        namespace: str | None = None,
+        literals: str = "drop",
+        blank_nodes: str = "keep",
+        create_inverse_triples: bool = False,
+    ):
+        """A PyKEEN ``TriplesFactory`` of the edge triples, with :meth:`to_pyg`'s ids.
+
+        Labels load back with ``kgt.load(factory, namespace=namespace)``: an IRI in ``namespace``
+        is its label, any other term its N-Triples form (see :mod:`kgtransfer.data.pykeen`).
+
+        Args:
+            namespace: the label namespace (default: ``urn:kgtransfer:label:``, what ``kgt.load`` gives labels).
+            literals: ``"drop"`` or ``"nodes"``, as in :meth:`to_pyg` (default: ``"drop"``).
+            blank_nodes: ``"keep"`` or ``"drop"`` (default: ``"keep"``).
+            create_inverse_triples: PyKEEN's inverse triples (default: :obj:`False`).
+        """
+        from kgtransfer.data.pykeen import triples_factory
+        from kgtransfer.data.tensorize import Triples
+
+        if literals == "features":
+            raise ValueError("literals='features' has no PyKEEN form; use 'drop' or 'nodes'")
+        return triples_factory(Triples.from_graph(self, None, literals, blank_nodes), namespace, create_inverse_triples)
+
     def to_oxigraph(self, provenance_graphs: bool = False):
         """A ``pyoxigraph.Store``: triples in the default graph, or one named graph per source set.
 

@@ -62,6 +62,13 @@ from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.report import format_table, plural
 from kgtransfer.rng import keeps_rng_states, keeps_threads
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
+from kgtransfer.transfer.sequence_checkpoint import (
+    checkpoints_in,
+    load_sequence,
+    resume_settings,
+    save_sequence,
+    step_digest,
+)
 from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
 
@@ -621,8 +628,19 @@ def sequence(
     interleaved: bool = True,
     log=None,
     on_step=None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> SequenceResult:
     """Pretrain on the first snapshot, carry the model forward step by step with each strategy.
+
+    With ``checkpoint_dir``, what the next step needs is saved there after every step (each carried
+    model, the Adam moments of ``carries_moments`` strategies, the records so far; see
+    :mod:`~kgtransfer.transfer.sequence_checkpoint`), and ``resume=True`` continues a sequence that
+    was stopped: the finished steps are derived again from the snapshots (their data must be the
+    saved run's) and not retrained; the step that was running is redone from its start. Every
+    setting must be the saved run's but ``interleaved`` and the training config's ``device``,
+    ``threads`` and ``progress``. The result has the records of an uninterrupted run, but for their
+    wall and CPU seconds (a redone step is timed anew) and ``setup["environment"]`` (the first session's).
 
     Args:
         snapshots: ``K0, K1, ...``: folders of ``train/valid/test.txt[.gz]``, files, registry names, graphs.
@@ -647,6 +665,9 @@ def sequence(
             ``False`` does (it holds one model at a time in memory) (default: True).
         log: ``log(str)`` for progress lines (default: none).
         on_step: ``on_step(result)`` after every step with the result so far, e.g. to save it (default: none).
+        checkpoint_dir: a folder for the checkpoint written after every step (default: none).
+        resume: continue from the checkpoint in ``checkpoint_dir`` when there is one (default: False, a
+            new run that replaces it).
 
     Returns:
         A :class:`SequenceResult`.
@@ -693,7 +714,37 @@ def sequence(
         "task": task_config.to_dict(),
         "interleaved": interleaved,
     }
+    if resume and checkpoint_dir is None:
+        raise ConfigError("resume=True needs the checkpoint_dir to resume from")
+    names = list(names) if names is not None else _default_names(snapshots)
+    settings = resume_settings(setup, names, scratch, alphas)
+    keys = [(p, s.name) for p in protocols for s in strats]
+    moment_keys = [(p, s.name) for p in protocols for s in strats if getattr(s, "carries_moments", False)]
+    saved = load_sequence(checkpoint_dir, settings) if resume else None
+    if saved is not None:
+        records = list(saved.records)
+        setup.update({k: saved.setup[k] for k in ("environment", "notes") if k in saved.setup})
+    data: list[str] = []  # the digest of each step's data, for a resumed run to check
+
+    def save_checkpoint() -> None:
+        if checkpoint_dir is not None:
+            kept = {k: moments[k] for k in moment_keys}
+            save_sequence(checkpoint_dir, settings, data, records, setup, carried, kept)
+
     for step in steps(snapshots, operator, names, valid_size, test_size, config.seed, hops):
+        if checkpoint_dir is not None:
+            data.append(step_digest(step))
+        if saved is not None and step.index <= saved.step:  # finished before the sequence was stopped
+            saved.check_step(step.index, data[-1], step.name)
+            if step.index == saved.step:
+                sizes = (step.split.num_entities, step.split.num_relations)
+                models, states = saved.restore(partial(LinkPredictor.build, model_config, *sizes), keys, moment_keys)
+                carried.update(models)
+                moments.update(states)
+            # the rows trained so far follow from the steps' data alone: nothing to save for them
+            prev_vocab, prev_trained = step.split.vocab, _trained_by(step.split, prev_trained, prev_vocab)
+            log(f"step {step.index} ({step.name}): done, from {saved.path}")
+            continue
         split = step.split
         vocab = split.vocab
         log(
@@ -722,6 +773,7 @@ def sequence(
                     carried[(p, s.name)] = net
                     moments[(p, s.name)] = net_moments
             prev_vocab, prev_trained = vocab, _trained_by(split, prev_trained, prev_vocab)
+            save_checkpoint()
             _report(on_step, records, setup)
             continue
 
@@ -782,6 +834,7 @@ def sequence(
                 shared[s.name] = record
             records.append(record)
         prev_vocab, prev_trained = vocab, _trained_by(split, prev_trained, prev_vocab)
+        save_checkpoint()
         _report(on_step, records, setup)
     out = SequenceResult(records, setup)
     out.add_time_to_quality()
@@ -1171,11 +1224,16 @@ class SequenceResult:
 
 
 def run_sequence_file(
-    path: str | os.PathLike, out: str | os.PathLike | None = None, interleaved: bool | None = None
+    path: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    interleaved: bool | None = None,
+    resume: bool = False,
 ) -> SequenceResult:
     """Run the ``[sequence]`` experiment of a TOML file; write the result to ``out`` (default: ``runs/<name>``).
 
-    ``interleaved`` (when given) overrides the file's. Raises :class:`~kgtransfer.config.ConfigError`
+    ``interleaved`` (when given) overrides the file's. Checkpoints go to ``out/checkpoints`` after
+    every step; ``resume`` continues from them (without it, an earlier run's are refused: a
+    :class:`~kgtransfer.errors.CheckpointError`). Raises :class:`~kgtransfer.config.ConfigError`
     naming the file for an invalid one.
 
     The file::
@@ -1248,8 +1306,19 @@ def run_sequence_file(
     if interleaved is not None:
         spec["interleaved"] = interleaved
     out = Path(out or Path("runs") / name)
+    checkpoints = checkpoints_in(out, resume)
     try:  # saved after every step too: a run stopped later keeps the steps done
-        result = sequence(snapshots, model, config, task=task, log=print, on_step=lambda r: r.save(out), **spec)
+        result = sequence(
+            snapshots,
+            model,
+            config,
+            task=task,
+            log=print,
+            on_step=lambda r: r.save(out),
+            checkpoint_dir=checkpoints,
+            resume=resume,
+            **spec,
+        )
     except ConfigError as e:  # a setting of the file; other errors (a step's data, a bug) keep their own type
         raise ConfigError(f"{path}: {e}") from e
     result.save(out)

@@ -126,19 +126,20 @@ class Spy(ContinualStrategy):
         self.seen.append((ctx.model.state_dict()[ROW].clone(), ctx.transferred, ctx.previous[1]))
 
 
+def three_snapshots(root) -> list:
+    """``x`` is in step 0's test triples only and absent from step 1; it trains at step 2."""
+    ring = [tuple(term[len("<urn:") : -1] for term in row) for row in RING]  # the ring above, as TSV labels
+    write_snapshot(root / "s0", ring, [("e0", "r1", "e5")], [("x", "r0", "e1")])
+    write_snapshot(root / "s1", [("e0", "r1", "e4"), ("e2", "r0", "e6")], [("e1", "r1", "e6")], [("e3", "r0", "e6")])
+    write_snapshot(root / "s2", [("x", "r0", "e2"), ("e3", "r1", "x")], [("e5", "r1", "e1")], [("e4", "r1", "e1")])
+    return [root / s for s in ("s0", "s1", "s2")]
+
+
 def test_a_sequence_does_not_mark_rows_that_earlier_steps_only_validated_or_tested(tmp_path):
-    """``x`` is in step 0's test triples only and absent from step 1: at step 2, where it trains, its row is new."""
-    ring = [(f"e{i}", f"r{i % 2}", f"e{(i + 1) % 8}") for i in range(8)] + [
-        (f"e{i}", "r0", f"e{(i + 3) % 8}") for i in range(8)
-    ]
-    write_snapshot(tmp_path / "s0", ring, [("e0", "r1", "e5")], [("x", "r0", "e1")])
-    write_snapshot(
-        tmp_path / "s1", [("e0", "r1", "e4"), ("e2", "r0", "e6")], [("e1", "r1", "e6")], [("e3", "r0", "e6")]
-    )
-    write_snapshot(tmp_path / "s2", [("x", "r0", "e2"), ("e3", "r1", "x")], [("e5", "r1", "e1")], [("e4", "r1", "e1")])
+    """At step 2, where ``x`` trains, its row is new: earlier steps only tested it."""
+    folders = three_snapshots(tmp_path)
     spy = Spy()
     config = kgt.TrainConfig(epochs=1, eval_every=1, patience=0, lr=0.02, progress=False, threads=1)
-    folders = [tmp_path / s for s in ("s0", "s1", "s2")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sequence(folders, EMB, config, strategies=[spy], valid_size=None, scratch=False, alphas=(), interleaved=False)
@@ -149,3 +150,31 @@ def test_a_sequence_does_not_mark_rows_that_earlier_steps_only_validated_or_test
     assert not transferred2[ROW][x] and not previous2[ROW][x]  # never trained before step 2
     assert transferred2[ROW][e2] and int(transferred2[ROW].sum()) == 8
     assert torch.allclose(rows2[x], (rows2[e2] + rows2[e3]) / 2)  # from its transferred neighbours
+
+
+class Stopped(Exception):
+    pass
+
+
+def test_a_resumed_sequence_knows_what_the_finished_steps_trained(tmp_path):
+    """Steps 0 and 1 are not run again on resume, yet step 2 still knows that they never trained ``x``."""
+    folders = three_snapshots(tmp_path)
+    config = kgt.TrainConfig(epochs=1, eval_every=1, patience=0, lr=0.02, progress=False, threads=1)
+    options = {"valid_size": None, "scratch": False, "alphas": (), "interleaved": False}
+    done = []
+
+    def stop(result):
+        done.append(result)
+        if len(done) == 2:
+            raise Stopped
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Stopped):
+            sequence(folders, EMB, config, [Spy()], checkpoint_dir=tmp_path / "ck", on_step=stop, **options)
+        spy = Spy()
+        sequence(folders, EMB, config, [spy], checkpoint_dir=tmp_path / "ck", resume=True, **options)
+        vocab = list(steps(folders, valid_size=None))[-1].split.vocab
+    ((_, transferred, previous),) = spy.seen  # step 2 only: steps 0 and 1 were done
+    x = vocab.entities.index(["<urn:kgtransfer:label:x>"])[0]
+    assert not transferred[ROW][x] and not previous[ROW][x] and int(transferred[ROW].sum()) == 8

@@ -1,0 +1,70 @@
+"""PyKEEN ``TriplesFactory`` objects over kgtransfer's ids, with labels that load back.
+
+The way out of :meth:`KnowledgeGraph.from_labels <kgtransfer.KnowledgeGraph.from_labels>` (and
+``kgt.load(factory, namespace=...)``): an entity or relation ``i`` keeps id ``i``, so a PyKEEN model
+trained on the factory lines up row by row with :meth:`~kgtransfer.KnowledgeGraph.to_pyg` and with
+a kgtransfer model of the same split. Labels:
+
+- an IRI in ``namespace`` is its label (percent-decoded, as the reader encoded it);
+- any other IRI or literal keeps its N-Triples form (``<http://...>``, ``"7"^^<...#integer>``), which
+  the reader takes as that term again;
+- a blank node keeps its ``_:label`` (it loads back as a label IRI: PyKEEN has no blank nodes).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from kgtransfer.data.tensorize import Triples
+from kgtransfer.data.vocab import Vocab
+from kgtransfer.errors import MissingExtraError
+from kgtransfer.knowledge.reading import DEFAULT_NAMESPACE
+from kgtransfer.knowledge.streaming import label_iri
+
+
+def labels(vocab: Vocab, namespace: str | None = None) -> list[str]:
+    """The label of every key of ``vocab``, in id order (see the module docstring).
+
+    Raises:
+        ValueError: two keys would get one label (an IRI in ``namespace`` spelt like another key).
+    """
+    namespace = namespace or DEFAULT_NAMESPACE
+    prefix = f"<{namespace}"
+    out = []
+    for key in vocab.keys:
+        label = key
+        if key.startswith(prefix):
+            candidate = unquote(key[len(prefix) : -1])
+            if candidate and label_iri(namespace, candidate) == key:  # reads back as this very IRI
+                label = candidate
+        out.append(label)
+    if len(set(out)) != len(out):
+        seen: dict[str, str] = {}
+        for key, label in zip(vocab.keys, out, strict=True):
+            if label in seen:
+                raise ValueError(f"{seen[label]} and {key} would both be labelled {label!r} in namespace {namespace}")
+            seen[label] = key
+    return out
+
+
+def triples_factory(triples: Triples, namespace: str | None = None, create_inverse_triples: bool = False):
+    """A PyKEEN ``TriplesFactory`` of ``triples`` with their ids and the labels of their vocab.
+
+    Raises:
+        MissingExtraError: PyKEEN is not installed.
+        ValueError: ``triples`` has no vocab (its ids name nothing).
+    """
+    try:
+        from pykeen.triples import TriplesFactory
+    except ImportError:
+        raise MissingExtraError("to_pykeen() needs pykeen: pip install pykeen") from None
+    if triples.vocab is None:
+        raise ValueError("these triples have no vocab: their ids name no entity or relation")
+    entities = labels(triples.vocab.entities, namespace)
+    relations = labels(triples.vocab.relations, namespace)
+    return TriplesFactory(
+        mapped_triples=triples.tensor.clone(),
+        entity_to_id=dict(zip(entities, range(len(entities)), strict=True)),
+        relation_to_id=dict(zip(relations, range(len(relations)), strict=True)),
+        create_inverse_triples=create_inverse_triples,
+    )

@@ -1,0 +1,186 @@
+"""Resuming a stopped snapshot sequence: the records of an uninterrupted run, settings and data checked."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import replace
+
+import pytest
+
+from kgtransfer.config import ConfigError
+from kgtransfer.errors import CheckpointError
+from kgtransfer.transfer import sequence as module
+from kgtransfer.transfer.sequence import SequenceResult, sequence
+from tests.transfer.test_sequence import CONFIG, MODEL, write_snapshots
+
+#: a strategy that carries Adam's moments, a replay one (one run shared by both protocols), both protocols
+RUNS = {"strategies": ["carry-moments", "replay"], "protocols": ("merged", "new-only"), "alphas": (0.5,)}
+#: what a resumed step measures anew
+TIMES = {"seconds", "cpu_seconds", "prep_seconds", "scratch_seconds", "scratch_cpu_seconds", "ratio", "cpu_ratio"}
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.fixture
+def snapshots(tmp_path):
+    return write_snapshots(tmp_path / "toy")
+
+
+def stop_after(steps: int):
+    """An ``on_step`` that stops the sequence once ``steps`` steps are done (their checkpoint written)."""
+    done = []
+
+    def on_step(result):
+        done.append(result)
+        if len(done) == steps:
+            raise Stop
+
+    return on_step
+
+
+def stopped(snapshots, folder, **kwargs):
+    """A sequence stopped after steps 0 and 1; its checkpoint folder."""
+    with pytest.raises(Stop):
+        sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, on_step=stop_after(2), **kwargs)
+    return folder
+
+
+def untimed(records: list[dict]) -> list[dict]:
+    """The records as saved, less the wall and CPU seconds a resumed step measures anew."""
+
+    def strip(x):
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k not in TIMES}
+        return [strip(v) for v in x] if isinstance(x, list) else x
+
+    return strip(json.loads(json.dumps(records, default=str)))
+
+
+def test_a_resumed_sequence_trains_only_the_last_step_and_ends_as_an_uninterrupted_one(
+    snapshots, tmp_path, monkeypatch
+):
+    whole = sequence(snapshots, MODEL, CONFIG, **RUNS)
+    folder = stopped(snapshots, tmp_path / "ck")
+    trained, real = [], module._run
+
+    def counted(*args, **kwargs):
+        trained.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_run", counted)
+    lines = []
+    resumed = sequence(
+        snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True, interleaved=False, log=lines.append
+    )
+    assert len(trained) == 4  # step 2 only: scratch, carry-moments under both protocols, replay once
+    assert sum("done, from" in line for line in lines) == 2
+    assert untimed(resumed.records) == untimed(whole.records)
+    assert [r["step"] for r in resumed.records] == [r["step"] for r in whole.records]
+    assert resumed.setup == {**whole.setup, "interleaved": False}  # how it ran may change, not what it learns
+    again = sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)  # a finished one: no work
+    assert len(trained) == 4 and untimed(again.records) == untimed(whole.records)
+
+
+def test_resuming_with_other_settings_or_data_is_refused_naming_them(snapshots, tmp_path):
+    folder = stopped(snapshots, tmp_path / "ck")
+    with pytest.raises(ConfigError, match=r"train\.lr: 0\.02 -> 0\.05"):
+        sequence(snapshots, MODEL, replace(CONFIG, lr=0.05), **RUNS, checkpoint_dir=folder, resume=True)
+    with pytest.raises(ConfigError, match=r"strategies"):
+        sequence(snapshots, MODEL, CONFIG, **{**RUNS, "strategies": ["replay"]}, checkpoint_dir=folder, resume=True)
+    with gzip.open(snapshots[1] / "train.txt.gz", "at", encoding="utf-8") as f:
+        f.write("e1\tr0\te99\n")
+    with pytest.raises(ConfigError, match=r"step 1 \(toy/1\) differs"):
+        sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
+
+
+@pytest.mark.parametrize("file", ["model.safetensors", "moments.safetensors", "meta.json"])
+def test_a_damaged_checkpoint_is_a_typed_error_naming_the_file(snapshots, tmp_path, file):
+    folder = stopped(snapshots, tmp_path / "ck")
+    path = folder / file
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match=file.replace(".", r"\.")):
+        sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
+
+
+def test_a_sequence_stopped_while_writing_its_checkpoint_resumes_from_the_step_before(snapshots, tmp_path, monkeypatch):
+    import safetensors.torch
+
+    real, written = safetensors.torch.save_file, []
+
+    def save_file(tensors, path, *args, **kwargs):
+        written.append(path)
+        if len(written) == 4:  # the second save's second file (each writes the models, then the moments)
+            raise Stop
+        return real(tensors, path, *args, **kwargs)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", save_file)
+    with pytest.raises(Stop):
+        sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=tmp_path / "ck")
+    monkeypatch.undo()
+    lines = []
+    resumed = sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=tmp_path / "ck", resume=True, log=lines.append)
+    assert sum("done, from" in line for line in lines) == 1  # step 0's checkpoint, whole
+    assert sorted({r["step"] for r in resumed.records}) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("entry", ["sequence", "run"])
+def test_the_cli_resumes_a_stopped_sequence_and_refuses_to_start_over_it(
+    snapshots, tmp_path, monkeypatch, capsys, entry
+):
+    import kgtransfer as kgt
+    from kgtransfer.cli import main
+
+    real = module.sequence
+
+    def interrupted_after_step_1(*args, on_step=None, **kwargs):
+        def save_then_stop(result, done=[]):  # noqa: B006 - counts the calls
+            on_step(result)
+            done.append(result)
+            if len(done) == 2:
+                raise KeyboardInterrupt
+
+        return real(*args, on_step=save_then_stop, **kwargs)
+
+    toml = tmp_path / "seq.toml"
+    toml.write_text(
+        '[sequence]\nsnapshots = ["toy/0", "toy/1", "toy/2"]\nstrategies = ["carry-moments", "replay"]\n'
+        'protocols = ["merged", "new-only"]\n[model]\ndim = 8\n[train]\nepochs = 2\nthreads = 1\n',
+        encoding="utf-8",
+    )
+    command = {
+        "sequence": [*map(str, snapshots), "--dim", "8", "--epochs", "2", "--threads", "1", "--strategies"]
+        + ["carry-moments", "replay", "--protocols", "merged", "new-only"],
+        "run": [str(toml)],
+    }[entry]
+    out = tmp_path / "out"
+    args = [entry, *command, "-o", str(out)]
+    monkeypatch.setattr(kgt, "sequence", interrupted_after_step_1, raising=False)  # first: undo() restores the real one
+    monkeypatch.setattr(module, "sequence", interrupted_after_step_1)
+    assert main(args) == 130
+    assert f"run the same command with --resume to continue from {out}" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(args) == 1
+    assert "checkpoints of an earlier run; pass --resume to continue it" in capsys.readouterr().err
+    assert main([*args, "--resume"]) == 0
+    assert capsys.readouterr().out.count("done, from") == 2
+    assert sorted({r["step"] for r in SequenceResult.load(out).records}) == [0, 1, 2]
+
+    def refused(*args, **kwargs):
+        raise ConfigError("not run here")
+
+    monkeypatch.setattr(kgt, "sequence", refused, raising=False)
+    monkeypatch.setattr(module, "sequence", refused)
+    assert main([entry, *command, "-o", str(tmp_path / "new"), "--resume"]) == 1  # a mistyped folder is said
+    assert "--resume: no checkpoints in" in capsys.readouterr().err
+
+
+def test_only_a_sequence_experiment_resumes(tmp_path, capsys):
+    from kgtransfer.cli import main
+
+    toml = tmp_path / "compare.toml"
+    toml.write_text('name = "x"\n', encoding="utf-8")
+    assert main(["run", str(toml), "-o", str(tmp_path / "out"), "--resume"]) == 1
+    assert "continues [sequence] experiments only" in capsys.readouterr().err
