@@ -32,7 +32,16 @@ from kgtransfer.rng import seeded
 from kgtransfer.training import TrainedModel, train
 from kgtransfer.transfer.results import ZeroShotResult
 from kgtransfer.transfer.strategies import Strategy, make_strategy
-from kgtransfer.transfer.weights import TransferReport, id_mask, index_map, row_parameters, transfer_state, used_by
+from kgtransfer.transfer.weights import (
+    TransferReport,
+    id_mask,
+    index_map,
+    row_maps,
+    row_parameters,
+    trained_rows,
+    transfer_state,
+    used_by,
+)
 
 
 def pretrain(
@@ -100,9 +109,18 @@ def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
 
 
 def build_transferred(
-    pretrained: TrainedModel, split, init: str = "neighbors", compose: str | None = None, freeze_source: bool = True
+    pretrained: TrainedModel,
+    split,
+    init: str = "neighbors",
+    compose: str | None = None,
+    freeze_source: bool = True,
+    trained: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[LinkPredictor, TransferReport, dict[str, Tensor]]:
     """A model over ``split``'s vocabulary holding ``pretrained``'s weights (by IRI), and which rows transferred.
+
+    A row ``pretrained`` never trained (an entity or relation only in its valid or test triples) is
+    not transferred: it starts as a new row. ``trained`` gives the rows it trained, as bool masks
+    over its vocabulary (default: :func:`source_trained`).
 
     Returns:
         ``(model, report, transferred)`` where ``transferred[name]`` is a bool row mask (or a 0-d
@@ -113,13 +131,17 @@ def build_transferred(
     if not isinstance(pretrained.model.head, nn.Identity):  # a linear probe's head is part of what it learned
         model.head = copy.deepcopy(pretrained.model.head).to(model_device(model))
     graph = split.message_graph()
-    report = transfer_state(pretrained.model, pretrained.vocab, model, split.vocab, graph, init, used_by(split))
+    trained = source_trained(pretrained) if trained is None else trained
+    report = transfer_state(
+        pretrained.model, pretrained.vocab, model, split.vocab, graph, init, used_by(split), trained
+    )
+    maps, _ = row_maps(pretrained.vocab, split.vocab, trained)
     evaluated = id_mask(torch.cat([split.valid.tensor, split.test.tensor])[:, [0, 2]], split.num_entities)
-    known = torch.from_numpy(index_map(pretrained.vocab.entities.keys, split.vocab.entities.keys)) >= 0
+    known = maps["entity"] >= 0
     report.eval_entities, report.eval_entities_transferred = int(evaluated.sum()), int((evaluated & known).sum())
     for message in report.warnings():
         warnings.warn(message, TransferWarning, stacklevel=3)
-    transferred = _transferred_masks(model, pretrained, split, report)
+    transferred = _transferred_masks(model, maps, report)
     if compose is not None:
         from kgtransfer.transfer.structure import ComposedEncoder
 
@@ -136,16 +158,42 @@ def build_transferred(
     return model, report, transferred
 
 
-def _transferred_masks(model: nn.Module, pretrained: TrainedModel, split, report: TransferReport) -> dict:
-    ent = torch.from_numpy(index_map(pretrained.vocab.entities.keys, split.vocab.entities.keys)) >= 0
-    rel = torch.from_numpy(index_map(pretrained.vocab.relations.keys, split.vocab.relations.keys)) >= 0
-    edge = torch.stack([rel, rel], 1).reshape(-1)
+def source_trained(pretrained: TrainedModel) -> tuple[Tensor, Tensor]:
+    """Entity and relation masks over ``pretrained``'s vocabulary of the rows it trained.
+
+    A fine-tuned run lists its untrained rows (``info["untrained_rows"]``: ids of rows neither in its
+    training triples nor transferred); another run's (or one saved before the list) come from its
+    split, :func:`~kgtransfer.transfer.weights.trained_rows`.
+    """
+    listed = pretrained.info.get("untrained_rows")
+    if listed is None:
+        return trained_rows(pretrained.split)
+    entities = torch.ones(len(pretrained.vocab.entities), dtype=torch.bool)
+    relations = torch.ones(len(pretrained.vocab.relations), dtype=torch.bool)
+    entities[torch.as_tensor(listed["entities"], dtype=torch.long)] = False
+    relations[torch.as_tensor(listed["relations"], dtype=torch.long)] = False
+    return entities, relations
+
+
+def _untrained_rows(pretrained: TrainedModel, split) -> dict[str, list[int]]:
+    """Ids of ``split``'s rows that a model fine-tuned on it from ``pretrained`` never trained, for a later transfer."""
+    maps, _ = row_maps(pretrained.vocab, split.vocab, source_trained(pretrained))
+    train = split.train.tensor
+    entities = (maps["entity"] >= 0) | id_mask(train[:, [0, 2]], split.num_entities)
+    relations = (maps["relation"] >= 0) | id_mask(train[:, 1], split.num_relations)
+    return {
+        "entities": (~entities).nonzero().flatten().tolist(),
+        "relations": (~relations).nonzero().flatten().tolist(),
+    }
+
+
+def _transferred_masks(model: nn.Module, maps: dict[str, Tensor], report: TransferReport) -> dict:
     out = {}
     kinds = row_parameters(model)
     for name, _ in model.named_parameters():
         kind = kinds.get(name)
         if kind is not None:
-            out[name] = {"entity": ent, "relation": rel, "edge_type": edge}[kind]
+            out[name] = maps[kind] >= 0
         elif name in report.parameters_copied:
             out[name] = torch.tensor(True)
     return out
@@ -249,6 +297,7 @@ def finetune(
         "compose": options.compose,
         "transferred_lr_scale": options.transferred_lr_scale,
         "l2sp": options.l2sp,
+        "untrained_rows": _untrained_rows(pretrained, target),
     }
     return TrainedModel(model, target, pretrained.model_config, train_config, result, task_config, info, report)
 
@@ -521,7 +570,11 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
         kg = kg if isinstance(kg, KnowledgeGraph) else load(kg)
     target = target_split(pretrained, kg, kg if isinstance(kg, Split) else split, pretrained.train_config.seed)
     with seeded(pretrained.train_config.seed):  # K's new rows are random: drawn from the run's seed, not the caller's
-        model, _, _ = build_transferred(pretrained, target, init="random")
+        every = (  # the pretrained model as it is, each row it holds (trained or not): no fine-tuning follows
+            torch.ones(len(pretrained.vocab.entities), dtype=torch.bool),
+            torch.ones(len(pretrained.vocab.relations), dtype=torch.bool),
+        )
+        model, _, _ = build_transferred(pretrained, target, init="random", trained=every)
     test = target.test.tensor
     # known by IRI: a split on its own vocabulary need not keep the pretrained ids first
     ent = torch.from_numpy(index_map(pretrained.vocab.entities.keys, target.vocab.entities.keys)) >= 0
@@ -592,7 +645,10 @@ def _finetune_typing(pretrained: TrainedModel, kg, config: TrainConfig, init: st
     used = (id_mask(ends, len(vocab.entities)), id_mask(triples[:, 1], len(vocab.relations)))
     with seeded(config.seed):  # new rows (random, or from neighbours over random ones) depend on the seed alone
         target_model = LinkPredictor.build(pretrained.model_config, graph.num_nodes, len(vocab.relations))
-        report = transfer_state(pretrained.model, pretrained.vocab, target_model, vocab, graph, init, used=used)
+        trained = source_trained(pretrained)  # a row only in its valid/test triples starts as a new one
+        report = transfer_state(
+            pretrained.model, pretrained.vocab, target_model, vocab, graph, init, used=used, trained=trained
+        )
     for message in report.warnings():
         warnings.warn(message, TransferWarning, stacklevel=3)
     state = copy.deepcopy(target_model.encoder.state_dict())

@@ -701,7 +701,7 @@ def sequence(
     records: list[dict] = []
     carried: dict[tuple[str, str], LinkPredictor] = {}
     moments: dict[tuple[str, str], dict] = {}  # the optimizer state each carried model ended with
-    prev_vocab = None
+    prev_vocab, prev_trained = None, None  # the rows some step trained (carried by IRI), see _trained_by
     setup = {
         "model": model_config.to_dict(),
         "train": config.to_dict(),
@@ -741,7 +741,8 @@ def sequence(
                 models, states = saved.restore(partial(LinkPredictor.build, model_config, *sizes), keys, moment_keys)
                 carried.update(models)
                 moments.update(states)
-                prev_vocab = step.split.vocab
+            # the rows trained so far follow from the steps' data alone: nothing to save for them
+            prev_vocab, prev_trained = step.split.vocab, _trained_by(step.split, prev_trained, prev_vocab)
             log(f"step {step.index} ({step.name}): done, from {saved.path}")
             continue
         split = step.split
@@ -771,15 +772,19 @@ def sequence(
                 for s in strats:
                     carried[(p, s.name)] = net
                     moments[(p, s.name)] = net_moments
-            prev_vocab = vocab
+            prev_vocab, prev_trained = vocab, _trained_by(split, prev_trained, prev_vocab)
             save_checkpoint()
             _report(on_step, records, setup)
             continue
 
-        def run_strategy(protocol, s, step=step, all_train=all_train, prev_vocab=prev_vocab, vocab=vocab):
+        def run_strategy(
+            protocol, s, step=step, all_train=all_train, prev_vocab=prev_vocab, vocab=vocab, trained=prev_trained
+        ):
             previous = carried[(protocol, s.name)]
             wall, cpu = time.perf_counter(), time.thread_time()  # carrying the model over is part of its preparation
-            net, transferred, fresh, before = _transfer(previous, prev_vocab, model_config, step.split, config.seed)
+            net, transferred, fresh, before = _transfer(
+                previous, prev_vocab, model_config, step.split, config.seed, trained
+            )
             carry = (time.perf_counter() - wall, time.thread_time() - cpu)
             new, old = step.new, step.old
             if protocol == "merged" and not s.replaces_old():
@@ -792,7 +797,7 @@ def sequence(
             task = _task(step, rows, answers, task_config)
             ctx = StepContext(net, fresh, transferred, protocol, new, old, task, config.seed, previous=before)
             if getattr(s, "carries_moments", False):
-                ctx.moments = _aligned_moments(prev_vocab, net, vocab, moments[(protocol, s.name)])
+                ctx.moments = _aligned_moments(prev_vocab, net, vocab, moments[(protocol, s.name)], trained)
             result, prep, net_moments = _run(net, task, config, s, ctx, carry)
             record = _record(protocol, s.name, step, net, task, result, prep)
             if ctx.info:
@@ -828,7 +833,7 @@ def sequence(
                 record, carried[(protocol, s.name)], moments[(protocol, s.name)] = outputs[job]
                 shared[s.name] = record
             records.append(record)
-        prev_vocab = vocab
+        prev_vocab, prev_trained = vocab, _trained_by(split, prev_trained, prev_vocab)
         save_checkpoint()
         _report(on_step, records, setup)
     out = SequenceResult(records, setup)
@@ -836,30 +841,59 @@ def sequence(
     return out
 
 
-def _transfer(previous: LinkPredictor, prev_vocab, model_config: ModelConfig, split, seed: int):
+def _trained_by(split, before: tuple[Tensor, Tensor] | None, prev_vocab) -> tuple[Tensor, Tensor]:
+    """Entity and relation masks over ``split``'s vocabulary of the rows trained up to this step.
+
+    Those of the step's training triples, and those trained before (``before``, over
+    ``prev_vocab``, matched by IRI). A row only ever in valid or test triples, or only kept in
+    the vocabulary, was at most a negative: it is not transferred to the next step.
+    """
+    from kgtransfer.transfer.weights import id_mask, row_maps
+
+    train = split.train.tensor
+    ent, rel = id_mask(train[:, [0, 2]], split.num_entities), id_mask(train[:, 1], split.num_relations)
+    if before is not None:
+        maps, _ = row_maps(prev_vocab, split.vocab, before)  # -1: a row before lacked or did not train
+        ent, rel = ent | (maps["entity"] >= 0), rel | (maps["relation"] >= 0)
+    return ent, rel
+
+
+def _transfer(
+    previous: LinkPredictor,
+    prev_vocab,
+    model_config: ModelConfig,
+    split,
+    seed: int,
+    trained: tuple[Tensor, Tensor] | None = None,
+):
     """``previous`` on the new vocabulary (by IRI, new rows from neighbours), the transferred masks, a fresh model.
 
     Also ``(aligned, masks)``: ``previous``'s own values laid out like the new model (state-dict
-    names; rows it lacks marked False), for strategies that look back at it.
+    names; rows it lacks marked False), for strategies that look back at it. A row ``previous``
+    never trained (``trained``, masks over ``prev_vocab``; default: every row) is a new row, marked
+    False in both.
     """
     from kgtransfer.transfer.weights import aligned_source_state, transfer_state
 
     torch.manual_seed(seed)
     net = LinkPredictor.build(model_config, split.num_entities, split.num_relations)
     fresh = copy.deepcopy(net)
-    transfer_state(previous, prev_vocab, net, split.vocab, split.message_graph(), "neighbors")
-    aligned, masks = aligned_source_state(previous, prev_vocab, net, split.vocab)
+    transfer_state(previous, prev_vocab, net, split.vocab, split.message_graph(), "neighbors", trained=trained)
+    aligned, masks = aligned_source_state(previous, prev_vocab, net, split.vocab, trained)
     params = dict(net.named_parameters())
     transferred = {n: m for n, m in masks.items() if n in params}
     return net, transferred, fresh, (aligned, masks)
 
 
 @torch.no_grad()
-def _aligned_moments(prev_vocab, net: LinkPredictor, vocab, moments: dict) -> dict:
+def _aligned_moments(
+    prev_vocab, net: LinkPredictor, vocab, moments: dict, trained: tuple[Tensor, Tensor] | None = None
+) -> dict:
     """The previous step's Adam state laid out like ``net``'s parameters (by IRI, as the weights).
 
     ``{name: {"step", "exp_avg", "exp_avg_sq", "rows"}}``: ``rows`` the bool mask of the rows the
-    previous step had (0-d for shared parameters); other rows' moments are zero.
+    previous step had and trained (``trained``, see :func:`_transfer`) (0-d for shared parameters);
+    other rows' moments are zero.
     """
     from kgtransfer.transfer.parameter import mix_states
     from kgtransfer.transfer.weights import aligned_source_state
@@ -867,7 +901,8 @@ def _aligned_moments(prev_vocab, net: LinkPredictor, vocab, moments: dict) -> di
     zeros = {name: torch.zeros_like(p) for name, p in net.named_parameters() if name in moments}
     out = {name: {"step": moments[name]["step"].clone()} for name in zeros}
     for key in ("exp_avg", "exp_avg_sq"):
-        aligned, masks = aligned_source_state({n: m[key] for n, m in moments.items()}, prev_vocab, net, vocab)
+        state = {n: m[key] for n, m in moments.items()}
+        aligned, masks = aligned_source_state(state, prev_vocab, net, vocab, trained)
         for name, value in mix_states(aligned, zeros, masks, 1.0).items():  # the carried rows, zeros elsewhere
             out[name].update({key: value, "rows": masks[name]})
     return out

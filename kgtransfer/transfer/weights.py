@@ -14,6 +14,10 @@ transferred:
   :math:`C_{rr'} = \sum_e M_{er} M_{er'}`, where :math:`M_{er}` counts the triples of relation
   :math:`r` at entity :math:`e`; with none it keeps its random init. Its edge-type rows follow
   the same weights.
+
+A row the source holds but never trained (an entity or relation of the source's valid or test
+triples only: its vocabulary keeps every term of its split) is not transferred: given the source's
+``trained`` rows, it is initialized as a new row and counted apart (``*_untrained``).
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ class TransferReport:
     The ``target_*`` counts are over the entities and relations of the target graph K (those in
     its train, valid or test triples) — what matters for the task; ``eval_*`` over the entities
     of the valid and test triples, where a transfer shows. The other row counts are over the
-    whole model vocabulary, which also holds the source's rows that K does not use.
+    whole model vocabulary, which also holds the source's rows that K does not use. The
+    ``*_untrained`` rows are in the source but were never trained there (only in its valid or test
+    triples); they are not transferred but initialized as new rows (and counted there too).
     """
 
     entities_transferred: int = 0
@@ -53,13 +59,24 @@ class TransferReport:
     target_relations_random: int = 0
     eval_entities: int = 0
     eval_entities_transferred: int = 0
+    entities_untrained: int = 0
+    relations_untrained: int = 0
+    target_entities_untrained: int = 0
+    target_relations_untrained: int = 0
     parameters_copied: list[str] = field(default_factory=list)
     parameters_skipped: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
+        untrained = self.target_entities_untrained + self.target_relations_untrained
+        untrained_text = (
+            f" ({self.target_entities_untrained:,} entities and {self.target_relations_untrained:,} relations "
+            "in the source but untrained there start as new)"
+            if untrained
+            else ""
+        )
         return (
             f"TransferReport(target entities {self.target_entities_transferred:,}/{self.target_entities:,} and "
-            f"relations {self.target_relations_transferred:,}/{self.target_relations:,} transferred, "
+            f"relations {self.target_relations_transferred:,}/{self.target_relations:,} transferred{untrained_text}, "
             f"eval entities {self.eval_entities_transferred:,}/{self.eval_entities:,}; parameters "
             f"{len(self.parameters_copied)} copied, {len(self.parameters_skipped)} skipped)"
         )
@@ -134,6 +151,11 @@ class TransferReport:
                 f"\nentities of the valid/test triples from pretrained: "
                 f"{share(self.eval_entities_transferred, self.eval_entities)} of {self.eval_entities:,}"
             )
+        if self.target_entities_untrained or self.target_relations_untrained:
+            table += (
+                "\nin the pretrained model but never trained there (only in its valid/test triples), so started as "
+                f"new rows: {self.target_entities_untrained:,} entities, {self.target_relations_untrained:,} relations"
+            )
         lines = [table, f"shared parameters copied: {len(self.parameters_copied)}, skipped: {self.parameters_skipped}"]
         vocabulary = self.entities_transferred + self.entities_from_neighbours + self.entities_random
         if vocabulary > te:  # the vocabulary extends the pretrained one: K1's entities that K lacks stay candidates
@@ -178,6 +200,50 @@ def _edge_type_map(relation_map: np.ndarray) -> np.ndarray:
     out[0::2] = np.where(has, 2 * relation_map, -1)
     out[1::2] = np.where(has, 2 * relation_map + 1, -1)
     return out
+
+
+def row_maps(source_vocab, target_vocab, trained: tuple[Tensor, Tensor] | None = None):
+    """Each target row's id in the source, by IRI, per row kind (``-1``: the source lacks it or never trained it).
+
+    Args:
+        source_vocab: the source's vocabularies.
+        target_vocab: the target's vocabularies.
+        trained: bool masks ``(entities, relations)`` over the source's vocabulary of the rows it
+            trained (see :func:`trained_rows`); the others map to ``-1`` (default: None, every row).
+
+    Returns:
+        ``(maps, untrained)``: ``maps`` by kind (``"entity"``, ``"relation"``, ``"edge_type"``), and
+        bool masks ``(entities, relations)`` over the target of the source rows left out as untrained.
+    """
+    ent_map = torch.from_numpy(index_map(source_vocab.entities.keys, target_vocab.entities.keys))
+    rel_map = torch.from_numpy(index_map(source_vocab.relations.keys, target_vocab.relations.keys))
+    ent_map, ent_out = _drop_untrained(ent_map, None if trained is None else trained[0], len(source_vocab.entities))
+    rel_map, rel_out = _drop_untrained(rel_map, None if trained is None else trained[1], len(source_vocab.relations))
+    maps = {"entity": ent_map, "relation": rel_map, "edge_type": torch.from_numpy(_edge_type_map(rel_map.numpy()))}
+    return maps, (ent_out, rel_out)
+
+
+def _drop_untrained(mapping: Tensor, trained: Tensor | None, size: int) -> tuple[Tensor, Tensor]:
+    if trained is None or not len(mapping):
+        return mapping, torch.zeros(len(mapping), dtype=torch.bool)
+    if trained.shape != (size,):
+        raise ValueError(f"a trained-rows mask must have one entry per source row ({size}), got {tuple(trained.shape)}")
+    untrained = (mapping >= 0) & ~trained.cpu().bool()[mapping.clamp_min(0)]
+    return torch.where(untrained, -1, mapping), untrained
+
+
+def trained_rows(split) -> tuple[Tensor, Tensor]:
+    """Entity and relation masks of the rows a model trained on ``split`` learned.
+
+    All rows but those of entities and relations that occur in its valid, test (or subsampled-out)
+    triples and in none of its training triples: their rows were at most negatives. Rows its
+    triples do not use at all (a fine-tuned model keeps its source's) count as trained.
+    """
+    train = split.train.tensor
+    ent, rel = id_mask(train[:, [0, 2]], split.num_entities), id_mask(train[:, 1], split.num_relations)
+    others = [split.valid.tensor, split.test.tensor] + ([split.unused.tensor] if split.unused is not None else [])
+    rows = torch.cat(others)
+    return ent | ~id_mask(rows[:, [0, 2]], split.num_entities), rel | ~id_mask(rows[:, 1], split.num_relations)
 
 
 def neighbour_weights(edge_index: Tensor, known: Tensor, num_nodes: int) -> Tensor:
@@ -240,6 +306,7 @@ def transfer_state(
     graph=None,
     init: str = "neighbors",
     used: tuple[Tensor, Tensor] | None = None,
+    trained: tuple[Tensor, Tensor] | None = None,
 ) -> TransferReport:
     """Load ``source``'s weights into ``target`` in place, rows matched by IRI.
 
@@ -254,15 +321,17 @@ def transfer_state(
             ``"random"`` (new rows keep the target's random init) (default: ``"neighbors"``).
         used: bool masks ``(entities, relations)`` of the target vocabulary rows the target graph
             uses, for the ``target_*`` counts (default: those of ``graph.triples``, else all rows).
+        trained: bool masks ``(entities, relations)`` over ``source_vocab`` of the rows the source
+            trained (:func:`trained_rows` of its split); the others are initialized as new rows
+            and counted as ``*_untrained`` (default: None, every source row counts as trained).
 
     Returns:
         A :class:`TransferReport`.
     """
     if init not in ("neighbors", "neighbours", "random"):
         raise ValueError(f"init must be 'neighbors' or 'random', got {init!r}")
-    ent_map = torch.from_numpy(index_map(source_vocab.entities.keys, target_vocab.entities.keys))
-    rel_map = torch.from_numpy(index_map(source_vocab.relations.keys, target_vocab.relations.keys))
-    maps = {"entity": ent_map, "relation": rel_map, "edge_type": torch.from_numpy(_edge_type_map(rel_map.numpy()))}
+    maps, untrained = row_maps(source_vocab, target_vocab, trained)
+    ent_map, rel_map = maps["entity"], maps["relation"]
     src_state = source if isinstance(source, dict) else source.state_dict()
     report = TransferReport()
     ent_w = rel_w = None
@@ -299,8 +368,8 @@ def transfer_state(
     elif used is None:
         used = (torch.ones(len(ent_map), dtype=torch.bool), torch.ones(len(rel_map), dtype=torch.bool))
     ent_used, rel_used = used
-    _count(report, ent_map, ent_w, "entities", ent_used.cpu())
-    _count(report, rel_map, rel_w, "relations", rel_used.cpu())
+    _count(report, ent_map, ent_w, "entities", ent_used.cpu(), untrained[0])
+    _count(report, rel_map, rel_w, "relations", rel_used.cpu(), untrained[1])
     return report
 
 
@@ -349,7 +418,9 @@ def _row_sums(weights: Tensor) -> Tensor:
     return weights.sum(1)
 
 
-def _count(report: TransferReport, mapping: Tensor, weights: Tensor | None, what: str, used: Tensor) -> None:
+def _count(
+    report: TransferReport, mapping: Tensor, weights: Tensor | None, what: str, used: Tensor, untrained: Tensor
+) -> None:
     known = mapping >= 0
     derived = torch.zeros_like(known)
     if weights is not None:
@@ -360,18 +431,25 @@ def _count(report: TransferReport, mapping: Tensor, weights: Tensor | None, what
         setattr(report, f"{prefix}{what}_transferred", int((known & keep).sum()))
         setattr(report, f"{prefix}{what}_{derived_name}", int((derived & keep).sum()))
         setattr(report, f"{prefix}{what}_random", int((random & keep).sum()))
+        setattr(report, f"{prefix}{what}_untrained", int((untrained & keep).sum()))
     setattr(report, f"target_{what}", int(used.sum()))
 
 
-def aligned_source_state(source: nn.Module | dict, source_vocab, target: nn.Module, target_vocab) -> tuple[dict, dict]:
+def aligned_source_state(
+    source: nn.Module | dict,
+    source_vocab,
+    target: nn.Module,
+    target_vocab,
+    trained: tuple[Tensor, Tensor] | None = None,
+) -> tuple[dict, dict]:
     """``source``'s parameters laid out like ``target``'s, plus a per-parameter mask of rows that exist in both.
 
     Used by interpolation: a row missing from the source is marked False (the target's value stands).
-    ``source`` may also be a state dict with ``source``'s names (e.g. its optimizer moments).
+    ``source`` may also be a state dict with ``source``'s names (e.g. its optimizer moments). Given
+    the source's ``trained`` rows (see :func:`transfer_state`), a row it never trained is marked
+    False too (default: None, every row counts).
     """
-    ent_map = torch.from_numpy(index_map(source_vocab.entities.keys, target_vocab.entities.keys))
-    rel_map = torch.from_numpy(index_map(source_vocab.relations.keys, target_vocab.relations.keys))
-    maps = {"entity": ent_map, "relation": rel_map, "edge_type": torch.from_numpy(_edge_type_map(rel_map.numpy()))}
+    maps, _ = row_maps(source_vocab, target_vocab, trained)
     src_state = source if isinstance(source, dict) else source.state_dict()
     aligned, masks = {}, {}
     kinds = row_parameters(target)
