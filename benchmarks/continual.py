@@ -21,6 +21,9 @@ stretch of machine time; ``--sequential`` runs them one after the other (the sam
 
 Run:  python benchmarks/continual.py --quick     (first three snapshots, seed 0, worker processes)
       python benchmarks/continual.py             (five snapshots, seeds 0 1 2)
+
+Every sequence checkpoints after each step in ``<out>_checkpoints/<dataset>/seed<k>/<part>``; the same
+command with ``--resume`` continues a stopped benchmark (finished sequences are read back, not retrained).
 """
 
 from __future__ import annotations
@@ -136,6 +139,8 @@ def run_dataset(name: str, args, seed: int, on_step=None, part: str | None = Non
         interleaved=not args.sequential,
         task=task,
         on_step=on_step,
+        checkpoint_dir=Path(f"{args.out}_checkpoints") / name / f"seed{seed}" / (part or "all"),
+        resume=args.resume,
         log=lambda line: print(
             f"[{time.perf_counter() - began:7.0f}s] {name}{f' ({part})' if part else ''} seed {seed} {line}", flush=True
         ),
@@ -364,6 +369,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="run a step's trainings one after the other (default: interleaved, one batch of each in turn, so "
         "that the seconds they are compared on are measured over the same stretch of machine time)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the sequences of a stopped run of the same command from <out>_checkpoints (default: start anew)",
     )
     parser.add_argument("--render", nargs="+", help="only rebuild the report from these saved .json files")
     parser.add_argument("--notes", help="with --render: a markdown file placed after the report's title")
