@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from kgtransfer.errors import IncompatibleModelsError, KGTransferError, TransferWarning
-from kgtransfer.transfer.weights import aligned_source_state, row_kind, used_by
+from kgtransfer.transfer.weights import aligned_source_state, row_kind, source_trained, used_by
 
 LOW_SHARE = 0.1  # warn when fewer than this share of the target's rows line up
 
@@ -135,7 +135,7 @@ def check_mixable(a, b, what: str = "interpolation") -> MixReport:
             raise IncompatibleModelsError(
                 f"{what}: parameter {name} is {tuple(other.shape)} in θ1 and {tuple(value.shape)} in θ2"
             )
-    _, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab)
+    _, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab, source_trained(a))
     used = used_rows(b)
     report = MixReport(entity_rows=int(used["entity"].sum()), relation_rows=int(used["relation"].sum()))
     for name, value in b_state.items():

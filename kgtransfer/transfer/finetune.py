@@ -38,7 +38,7 @@ from kgtransfer.transfer.weights import (
     index_map,
     row_maps,
     row_parameters,
-    trained_rows,
+    source_trained,
     transfer_state,
     used_by,
 )
@@ -156,23 +156,6 @@ def build_transferred(
             for k, v in transferred.items()
         }
     return model, report, transferred
-
-
-def source_trained(pretrained: TrainedModel) -> tuple[Tensor, Tensor]:
-    """Entity and relation masks over ``pretrained``'s vocabulary of the rows it trained.
-
-    A fine-tuned run lists its untrained rows (``info["untrained_rows"]``: ids of rows neither in its
-    training triples nor transferred); another run's (or one saved before the list) come from its
-    split, :func:`~kgtransfer.transfer.weights.trained_rows`.
-    """
-    listed = pretrained.info.get("untrained_rows")
-    if listed is None:
-        return trained_rows(pretrained.split)
-    entities = torch.ones(len(pretrained.vocab.entities), dtype=torch.bool)
-    relations = torch.ones(len(pretrained.vocab.relations), dtype=torch.bool)
-    entities[torch.as_tensor(listed["entities"], dtype=torch.long)] = False
-    relations[torch.as_tensor(listed["relations"], dtype=torch.long)] = False
-    return entities, relations
 
 
 def _untrained_rows(pretrained: TrainedModel, split) -> dict[str, list[int]]:

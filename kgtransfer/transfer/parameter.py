@@ -2,7 +2,8 @@ r"""Parameter transfer, :math:`\theta = \alpha\,\theta_1 + (1-\alpha)\,\theta_2`
 
 Weights are aligned by IRI before they are mixed (:func:`~kgtransfer.transfer.weights.aligned_source_state`):
 the result lives on the second model's vocabulary and split, a row present in both models is
-interpolated, and a row only the second model has keeps its value. With :math:`\theta_1` the
+interpolated, and a row only the second model has keeps its value, as does a row the first model
+holds but never trained (its entity or relation only in its valid or test triples). With :math:`\theta_1` the
 pretrained and :math:`\theta_2` the fine-tuned model, :math:`\alpha = 0` is the fine-tuned model
 and :math:`\alpha = 1` the pretrained one carried over (WiSE-FT, Wortsman et al. 2022).
 """
@@ -23,7 +24,7 @@ from kgtransfer.training import TrainedModel
 from kgtransfer.transfer.compat import check_link_predictors, check_mixable
 from kgtransfer.transfer.results import Sweep
 from kgtransfer.transfer.strategies import identity_head
-from kgtransfer.transfer.weights import aligned_source_state
+from kgtransfer.transfer.weights import aligned_source_state, source_trained
 
 
 def with_heads(models: Sequence[TrainedModel]) -> list[TrainedModel]:
@@ -127,7 +128,7 @@ def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
     check_link_predictors([a, b], "interpolation")
     a, b = with_heads([a, b])
     mix = check_mixable(a, b, "interpolation")
-    aligned, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab)
+    aligned, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab, source_trained(a))
     state = mix_states(aligned, b.model.state_dict(), masks, alpha)
     out = _with_state(b, state, {"interpolation": {"alpha": alpha, **mix.as_dict()}})
     out.mix_report = mix
@@ -189,7 +190,7 @@ def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
     total = {k: v.detach().clone().float() for k, v in base.model.state_dict().items()}
     count = {k: torch.ones(v.shape[:1] if v.dim() else (), device=v.device) for k, v in total.items()}
     for other in models[1:]:
-        aligned, masks = aligned_source_state(other.model, other.vocab, base.model, base.vocab)
+        aligned, masks = aligned_source_state(other.model, other.vocab, base.model, base.vocab, source_trained(other))
         for name, mask in masks.items():
             if mask.dim() == 0:
                 if bool(mask):

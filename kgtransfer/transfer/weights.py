@@ -246,6 +246,23 @@ def trained_rows(split) -> tuple[Tensor, Tensor]:
     return ent | ~id_mask(rows[:, [0, 2]], split.num_entities), rel | ~id_mask(rows[:, 1], split.num_relations)
 
 
+def source_trained(pretrained) -> tuple[Tensor, Tensor]:
+    """Entity and relation masks over ``pretrained``'s vocabulary of the rows it trained.
+
+    A fine-tuned run lists its untrained rows (``info["untrained_rows"]``: ids of rows neither in its
+    training triples nor transferred); another run's (or one saved before the list) come from its
+    split, :func:`trained_rows`.
+    """
+    listed = pretrained.info.get("untrained_rows")
+    if listed is None:
+        return trained_rows(pretrained.split)
+    entities = torch.ones(len(pretrained.vocab.entities), dtype=torch.bool)
+    relations = torch.ones(len(pretrained.vocab.relations), dtype=torch.bool)
+    entities[torch.as_tensor(listed["entities"], dtype=torch.long)] = False
+    relations[torch.as_tensor(listed["relations"], dtype=torch.long)] = False
+    return entities, relations
+
+
 def neighbour_weights(edge_index: Tensor, known: Tensor, num_nodes: int) -> Tensor:
     """Row-normalized ``[num_nodes, num_nodes]`` sparse weights from each node to its known neighbours."""
     src, dst = edge_index

@@ -135,6 +135,23 @@ def three_snapshots(root) -> list:
     return [root / s for s in ("s0", "s1", "s2")]
 
 
+def test_interpolation_and_soups_keep_the_second_models_row_where_the_first_never_trained(source):
+    from kgtransfer.transfer.parameter import interpolate, uniform_soup
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ft = kgt.finetune(source, TARGET, config=CFG)
+    x, e0 = (ft.vocab.entities.index([term])[0] for term in ("<urn:x>", e(0)))
+    rows, source_rows = ft.model.state_dict()[ROW], source.model.state_dict()[ROW]
+    source_e0 = source.vocab.entities.index([e(0)])[0]
+    mid = interpolate(source, ft, 0.5)
+    assert torch.equal(mid.model.state_dict()[ROW][x], rows[x])  # not half of the source's untrained row
+    assert torch.allclose(mid.model.state_dict()[ROW][e0], (rows[e0] + source_rows[source_e0]) / 2)
+    soup = uniform_soup([ft, source])
+    assert torch.equal(soup.model.state_dict()[ROW][x], rows[x])
+    assert mid.mix_report.entity_rows_mixed == 8  # x is not counted as lined up
+
+
 def test_a_sequence_does_not_mark_rows_that_earlier_steps_only_validated_or_tested(tmp_path):
     """At step 2, where ``x`` trains, its row is new: earlier steps only tested it."""
     folders = three_snapshots(tmp_path)
