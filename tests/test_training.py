@@ -262,14 +262,14 @@ def test_a_save_stopped_half_way_leaves_the_earlier_run_whole(trained, tmp_path,
 
     directory = trained.save(tmp_path / "run")
     other = kgt.train(tiny_kg(), trained.model_config, replace_epochs(trained.train_config, 1), seed=2)
-    write = splits._write_tsv
+    write = splits.write_tsv
 
     def killed(path, part):
         if path.name == "valid.tsv":
             raise KeyboardInterrupt
         write(path, part)
 
-    monkeypatch.setattr(splits, "_write_tsv", killed)
+    monkeypatch.setattr(splits, "write_tsv", killed)
     with pytest.raises(KeyboardInterrupt):
         other.save(directory)
     monkeypatch.undo()

@@ -177,7 +177,7 @@ class Split:
         if self.unused is not None:
             parts["unused"] = self.unused
         for name, part in parts.items():
-            _write_tsv(directory / f"{name}.tsv", part)
+            write_tsv(directory / f"{name}.tsv", part)
         meta = {
             "format": FORMAT_VERSION,
             "method": self.method,
@@ -601,7 +601,8 @@ def _make_split(
     return Split(*parts, method=method, seed=seed, info=info)
 
 
-def _write_tsv(path: Path, part: Triples) -> None:
+def write_tsv(path: Path, part: Triples) -> None:
+    """Write ``part`` (it needs its vocab) as rows ``h r t <head> <relation> <tail>``, atomically."""
     from kgtransfer.files import atomic_open
 
     with atomic_open(path, "w", encoding="utf-8", newline="\n") as f:

@@ -69,6 +69,7 @@ from kgtransfer.transfer.sequence_checkpoint import (
     save_sequence,
     step_digest,
 )
+from kgtransfer.transfer.sequence_splits import StepData, save_steps
 from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
 
@@ -725,6 +726,7 @@ def sequence(
         records = list(saved.records)
         setup.update({k: saved.setup[k] for k in ("environment", "notes") if k in saved.setup})
     data: list[str] = []  # the digest of each step's data, for a resumed run to check
+    step_data: list[StepData] = []  # what each step trained and was evaluated on, saved with the result
 
     def save_checkpoint() -> None:
         if checkpoint_dir is not None:
@@ -732,8 +734,8 @@ def sequence(
             save_sequence(checkpoint_dir, settings, data, records, setup, carried, kept)
 
     for step in steps(snapshots, operator, names, valid_size, test_size, config.seed, hops):
-        if checkpoint_dir is not None:
-            data.append(step_digest(step))
+        data.append(step_digest(step))
+        step_data.append(StepData.of(step, names, data[-1]))
         if saved is not None and step.index <= saved.step:  # finished before the sequence was stopped
             saved.check_step(step.index, data[-1], step.name)
             if step.index == saved.step:
@@ -774,7 +776,7 @@ def sequence(
                     moments[(p, s.name)] = net_moments
             prev_vocab, prev_trained = vocab, _trained_by(split, prev_trained, prev_vocab)
             save_checkpoint()
-            _report(on_step, records, setup)
+            _report(on_step, records, setup, step_data)
             continue
 
         def run_strategy(
@@ -807,7 +809,7 @@ def sequence(
             return record, net, net_moments
 
         # every run of the step, scratch first; a replay strategy runs under its first protocol only
-        jobs, names = ([run_scratch], ["scratch"]) if scratch else ([], [])
+        jobs, job_names = ([run_scratch], ["scratch"]) if scratch else ([], [])
         runs, first = [], {}
         for protocol in protocols:
             for s in strats:
@@ -815,10 +817,10 @@ def sequence(
                 if not (s.replaces_old() and s.name in first):
                     first.setdefault(s.name, protocol)
                     jobs.append(lambda protocol=protocol, s=s: run_strategy(protocol, s))
-                    names.append(f"{protocol} {s.name}")
+                    job_names.append(f"{protocol} {s.name}")
                     job = len(jobs) - 1
                 runs.append((protocol, s, job))
-        outputs = interleave(jobs, names) if interleaved else [job() for job in jobs]
+        outputs = interleave(jobs, job_names) if interleaved else [job() for job in jobs]
         if scratch:
             records.append(outputs[0][0])
         shared = {}
@@ -835,8 +837,8 @@ def sequence(
             records.append(record)
         prev_vocab, prev_trained = vocab, _trained_by(split, prev_trained, prev_vocab)
         save_checkpoint()
-        _report(on_step, records, setup)
-    out = SequenceResult(records, setup)
+        _report(on_step, records, setup, step_data)
+    out = SequenceResult(records, setup, step_data)
     out.add_time_to_quality()
     return out
 
@@ -982,11 +984,14 @@ class SequenceResult:
         records: one dict per run (``protocol``, ``strategy``, ``step``, ``valid_best``, ``seconds``,
             ``curve``, ``test`` with ``mean``, ``pooled`` and ``per_set``, ``to95``/``to99``, ...).
         setup: the model, training config, strategies and protocols (JSON-ready).
+        steps: what each step trained and was evaluated on (:class:`~kgtransfer.transfer.sequence_splits.StepData`;
+            saved as ``steps/<i>/``, not read back by :meth:`load`).
     """
 
-    def __init__(self, records: list[dict], setup: dict):
+    def __init__(self, records: list[dict], setup: dict, steps: list[StepData] | None = None):
         self.records = records
         self.setup = setup
+        self.steps = steps or []
 
     def add_time_to_quality(self) -> None:
         """Epochs and seconds to 95% / 99% of scratch's best validation MRR at the same step, and the ratios."""
@@ -1172,9 +1177,10 @@ class SequenceResult:
         return {"setup": self.setup, "records": self.records}
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write ``results.json``, ``results.md`` (the summary) and the curves to ``directory``.
+        """Write ``results.json``, ``results.md`` (the summary), the curves and each step's triples to ``directory``.
 
-        ``curves.png`` plots the first protocol run (merged, else new-only), ``curves_new-only.png`` the other.
+        ``curves.png`` plots the first protocol run (merged, else new-only), ``curves_new-only.png`` the other;
+        ``steps/<i>/`` the new, validation and test triples of step ``i`` (:mod:`~kgtransfer.transfer.sequence_splits`).
         """
         from kgtransfer.engine import save_json
         from kgtransfer.files import atomic_write_text
@@ -1189,6 +1195,8 @@ class SequenceResult:
         for protocol in ran:  # merged (or the one protocol run) as curves.png, another beside it
             name = "curves.png" if protocol == ran[0] else f"curves_{protocol}.png"
             self.plot(directory / name, protocol)
+        if self.steps:
+            save_steps(directory / "steps", self.steps)
         return directory
 
     @classmethod
@@ -1327,10 +1335,10 @@ def run_sequence_file(
     return result
 
 
-def _report(on_step, records: list[dict], setup: dict) -> None:
+def _report(on_step, records: list[dict], setup: dict, step_data: list[StepData]) -> None:
     """Hand ``on_step`` the result so far (after every step, the first included)."""
     if on_step is not None:
-        partial = SequenceResult(list(records), setup)
+        partial = SequenceResult(list(records), setup, list(step_data))
         partial.add_time_to_quality()
         on_step(partial)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import time
 
@@ -1103,3 +1104,28 @@ def test_a_triple_tested_in_one_snapshot_and_trained_in_the_next_is_no_leak(tmp_
             (tmp_path / name / f"{split}.txt").write_text("".join("\t".join(t) + "\n" for t in part))
     list(steps([tmp_path / "s0", tmp_path / "s1"], valid_size=None))
     assert not [w for w in recwarn if "more than one of its split sources" in str(w.message)]
+
+
+def test_a_saved_result_names_the_triples_each_step_trained_and_was_evaluated_on(snapshots, tmp_path):
+    from kgtransfer.data.splits import _read_tsv
+    from kgtransfer.data.vocab import GraphVocab
+
+    names = ["a", "b", "c"]
+    result = sequence(snapshots, MODEL, CONFIG, valid_size=5, test_size=4, alphas=(), names=names)
+    out = result.save(tmp_path / "out")
+    expected = list(steps(snapshots, names=names, valid_size=5, test_size=4))
+    for step in expected:
+        folder = out / "steps" / str(step.index)
+        meta = json.loads((folder / "step.json").read_text())
+        assert meta["snapshot"] == names[step.index] and meta["new"] == len(step.new) and meta["old"] == len(step.old)
+        assert [t["snapshot"] for t in meta["tests"]] == names[: step.index + 1]
+        vocab = GraphVocab.load(folder / "vocab.json")
+        assert torch.equal(_read_tsv(folder / "valid.tsv", vocab).tensor, step.valid)  # the seeded sample, 5 rows
+        assert torch.equal(_read_tsv(folder / "test.tsv", vocab).tensor, torch.cat(step.tests))
+        assert torch.equal(_read_tsv(folder / "new.tsv", vocab).tensor, step.new)
+    assert len(_read_tsv(out / "steps" / "2" / "valid.tsv", GraphVocab.load(out / "steps" / "2" / "vocab.json"))) == 5
+    written = (out / "steps" / "0" / "new.tsv").stat().st_mtime_ns
+    shorter = SequenceResult(result.records[:1], result.setup, result.steps[:1])
+    shorter.save(out)  # the same step 0: not written again; steps 1 and 2 of the longer run are gone
+    assert (out / "steps" / "0" / "new.tsv").stat().st_mtime_ns == written
+    assert sorted(p.name for p in (out / "steps").iterdir()) == ["0"]
