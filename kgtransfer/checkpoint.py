@@ -327,7 +327,7 @@ def load_checkpoint(
         raise SourceNotFoundError(f"{path}: not a kgtransfer checkpoint (no model.safetensors)")
     resolved = resolve_device(device)
     dev = "cpu" if resolved.type == "cpu" else str(resolved)  # safetensors reads "cpu", not "cpu:0"
-    meta = _read_meta(path / "meta.json") if (path / "meta.json").exists() else {}
+    meta = read_meta(path / "meta.json") if (path / "meta.json").exists() else {}
     _check_format(path / "meta.json", meta.pop("format", CHECKPOINT_FORMAT))
     _check_digests(path, meta, ("model", *extra))
     meta.pop("digests", None)
@@ -382,7 +382,8 @@ def _read_tensors(file: Path, device: str) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _read_meta(file: Path) -> dict:
+def read_meta(file: Path) -> dict:
+    """The JSON object of a checkpoint's ``meta.json``; a CheckpointError names the file when it does not read."""
     from kgtransfer.errors import CheckpointError
 
     try:
@@ -624,7 +625,7 @@ def resume_state(
     staged = staged_best(ckpt)
     if staged.exists():  # stopped between writing a new best and promoting it: last/ says which is the best
         staged_meta = staged / "meta.json"
-        staged_epoch = _read_meta(staged_meta).get("epoch") if staged_meta.exists() else None
+        staged_epoch = read_meta(staged_meta).get("epoch") if staged_meta.exists() else None
         if staged_epoch is not None and staged_epoch == meta.get("best_epoch"):
             promote_best(ckpt)
         else:  # last/ was not written after it: the run resumes before that epoch and will reach it again
@@ -662,7 +663,7 @@ def resume_state(
         if not checkpoint_exists(ckpt / "best"):
             raise CheckpointError(f"{ckpt}: best/ is missing, though the run recorded a best epoch ({best_epoch})")
         best_dir = checkpoint_folder(ckpt / "best")
-        saved_epoch = _read_meta(best_dir / "meta.json").get("epoch") if (best_dir / "meta.json").exists() else None
+        saved_epoch = read_meta(best_dir / "meta.json").get("epoch") if (best_dir / "meta.json").exists() else None
         if saved_epoch is not None and saved_epoch != best_epoch:  # killed between writing best/ and last/
             raise CheckpointError(
                 f"{ckpt / 'best'}: holds epoch {saved_epoch}, but last/ records epoch {best_epoch} as the best; the "

@@ -511,7 +511,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     from kgtransfer.data.splits import load_split
     from kgtransfer.errors import EmptySplitError
     from kgtransfer.sizing import plan
-    from kgtransfer.training import given_bases, make_split
+    from kgtransfer.training import given_bases, make_split, saved_sizing
 
     model, _, _ = _pretrain_configs(args)  # every flag checked before the data loads
     checkpoints = _checkpoints(args)
@@ -533,6 +533,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         loss=args.loss or kgt.TaskConfig.loss,
         batch_candidates=args.batch_candidates,
         num_bases=given_bases(model, unset="auto"),
+        saved=saved_sizing(checkpoints) if args.resume else None,  # unset settings: the resumed run's
     )
     if chosen.chosen:
         flag_of = {"num_bases": "bases"}  # the flag of a chosen setting, where it is not the setting's name
@@ -541,7 +542,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         flags = "/".join("--" + flag_of.get(name, name).replace("_", "-") for name in chosen.chosen)
         print(
             f"settings for {kg.name} ({len(split.train):,} training triples, {split.num_entities:,} entities): "
-            f"{chosen}\n  override with {flags}",
+            f"{chosen}" + ("" if args.resume else f"\n  override with {flags}"),  # a resume refuses others
             flush=True,
         )
     model, config, task = _pretrain_configs(args)

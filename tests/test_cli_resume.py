@@ -89,3 +89,27 @@ def test_pretrain_and_finetune_refuse_an_output_folder_that_is_not_a_run_before_
         assert f"{folder}: not a kgtransfer run, yet holds checkpoint, config.json, which" in err, err
     assert (folder / "checkpoint" / "notes" / "thesis.tex").read_text() == "mine"
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "config.json"]
+
+
+def test_a_resume_keeps_the_sized_settings_of_its_run_when_the_sizing_rules_changed(tmp_path, capsys, monkeypatch):
+    """A sizing rule changed between versions (R-GCN's bases above a memory budget) and a checkpoint of a run
+    begun before was refused (`model.encoder_kwargs.num_bases: None -> 38`), though the user changed nothing."""
+    from kgtransfer import sizing
+
+    source = write_graph(tmp_path / "g.nt")
+    out = tmp_path / "run"
+    flags = ["--encoder", "rgcn", "--batch-size", "32", "--eval-every", "1", "--threads", "1", "--no-progress"]
+    monkeypatch.setattr(sizing, "DIM", 8)
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "1", *flags]) == 0
+    monkeypatch.setattr(sizing, "DIM", 6)  # today's rules: another dim, and shared weight bases
+    monkeypatch.setattr(sizing, "weight_bases", lambda *args: (2, "shared bases"))
+    capsys.readouterr()
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "2", "--resume", *flags]) == 0
+    printed = capsys.readouterr().out
+    assert "dim 8, not 6" in printed and "num_bases None, not 2" in printed
+    meta = json.loads((out / "checkpoint" / "meta.json").read_text())
+    assert meta["model"]["dim"] == 8 and meta["model"]["encoder_kwargs"].get("num_bases") is None
+    assert json.loads((out / "checkpoints" / "last" / "meta.json").read_text())["epoch"] == 2
+    # a setting the user gives is still compared, and refused naming it
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "3", "--resume", "--dim", "6", *flags]) == 1
+    assert "model.dim: 8 -> 6" in capsys.readouterr().err
