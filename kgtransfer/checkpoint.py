@@ -193,6 +193,54 @@ def check_run_folder(directory: str | os.PathLike) -> None:
         )
 
 
+def set_aside_checkpoints(directory: str | os.PathLike) -> Path | None:
+    """Move an earlier run's ``directory/checkpoints`` to ``.checkpoints.earlier`` beside it, for a new run there.
+
+    What ``--overwrite`` does before the new run trains: the earlier checkpoints can no longer be
+    resumed by mistake, and nothing is deleted until the new run saves (:func:`drop_earlier_checkpoints`).
+    A set-aside copy an overwrite stopped before its save left is kept (the results in ``directory``
+    are still its run's), and the stopped run's checkpoints go instead. A symlinked ``checkpoints``
+    is set aside where it points, and points to a new empty folder.
+
+    Returns:
+        The set-aside folder, or None when there were no checkpoints.
+
+    Raises:
+        OutputExistsError: ``checkpoints`` holds other files than a run's training checkpoints or a
+            sequence's checkpoint (names them).
+    """
+    from kgtransfer.errors import OutputExistsError
+
+    path = Path(directory) / "checkpoints"
+    target = _resolved(checkpoint_folder(path))  # or a swap's .checkpoints.old, where a sequence was stopped
+    if not target.is_dir() or not any(target.iterdir()):
+        return None
+    if not _is_training_folder(target) and not any((target / name).is_file() for name in _MARKERS):
+        entries = sorted(p.name for p in target.iterdir())
+        raise OutputExistsError(
+            f"{target}: holds files kgtransfer did not write ({_listed(entries)}); move them away or pass another "
+            "output folder"
+        )
+    aside = _earlier(path)
+    if aside.exists():
+        shutil.rmtree(target)
+    else:
+        os.replace(target, aside)
+    if path.is_symlink():
+        target.mkdir()
+    return aside
+
+
+def drop_earlier_checkpoints(directory: str | os.PathLike) -> None:
+    """Delete the checkpoints :func:`set_aside_checkpoints` kept, once the run that replaces them has saved."""
+    shutil.rmtree(_earlier(Path(directory) / "checkpoints"), ignore_errors=True)
+
+
+def _earlier(path: Path) -> Path:
+    target = _resolved(path)
+    return target.with_name(f".{target.name}.earlier")
+
+
 def _placeholder(entry: Path) -> bool:
     """Whether ``entry`` is an empty folder (or a link to one) named as a run's, e.g. ``checkpoint -> /big/disk``."""
     return entry.name in RUN_ENTRIES and entry.is_dir() and not any(entry.iterdir())
