@@ -485,7 +485,8 @@ def _resume_option(p: argparse.ArgumentParser, written: str | None = "at every e
             "--resume",
             action="store_true",
             help=f"continue a killed run from OUTPUT/checkpoints (checkpoints are written {written}); "
-            "settings left unset take the interrupted run's values, other values than its are refused",
+            "other settings than the interrupted run's are refused (pretrain: unset ones sized to the graph keep "
+            "its values)",
         )
     group.add_argument(
         "--overwrite",
