@@ -302,7 +302,8 @@ def saved_sizing(checkpoint_dir: str | os.PathLike) -> dict | None:
         meta = read_meta(file)
     except (CheckpointError, OSError):
         return None
-    model, config = (meta.get("state") or {}).get("model"), meta.get("config")
+    state, config = meta.get("state"), meta.get("config")
+    model = state.get("model") if isinstance(state, dict) else None
     if not isinstance(model, dict) or not isinstance(config, dict):
         return None
     kwargs = model.get("encoder_kwargs") or {}
