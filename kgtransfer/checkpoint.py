@@ -193,6 +193,54 @@ def check_run_folder(directory: str | os.PathLike) -> None:
         )
 
 
+def set_aside_checkpoints(directory: str | os.PathLike) -> Path | None:
+    """Move an earlier run's ``directory/checkpoints`` to ``.checkpoints.earlier`` beside it, for a new run there.
+
+    What ``--overwrite`` does before the new run trains: the earlier checkpoints can no longer be
+    resumed by mistake, and nothing is deleted until the new run saves (:func:`drop_earlier_checkpoints`).
+    A set-aside copy an overwrite stopped before its save left is kept (the results in ``directory``
+    are still its run's), and the stopped run's checkpoints go instead. A symlinked ``checkpoints``
+    is set aside where it points, and points to a new empty folder.
+
+    Returns:
+        The set-aside folder, or None when there were no checkpoints.
+
+    Raises:
+        OutputExistsError: ``checkpoints`` holds other files than a run's training checkpoints or a
+            sequence's checkpoint (names them).
+    """
+    from kgtransfer.errors import OutputExistsError
+
+    path = Path(directory) / "checkpoints"
+    target = _resolved(checkpoint_folder(path))  # or a swap's .checkpoints.old, where a sequence was stopped
+    if not target.is_dir() or not any(target.iterdir()):
+        return None
+    if not _is_training_folder(target) and not any((target / name).is_file() for name in _MARKERS):
+        entries = sorted(p.name for p in target.iterdir())
+        raise OutputExistsError(
+            f"{target}: holds files kgtransfer did not write ({_listed(entries)}); move them away or pass another "
+            "output folder"
+        )
+    aside = _earlier(path)
+    if aside.exists():
+        shutil.rmtree(target)
+    else:
+        os.replace(target, aside)
+    if path.is_symlink():
+        target.mkdir()
+    return aside
+
+
+def drop_earlier_checkpoints(directory: str | os.PathLike) -> None:
+    """Delete the checkpoints :func:`set_aside_checkpoints` kept, once the run that replaces them has saved."""
+    shutil.rmtree(_earlier(Path(directory) / "checkpoints"), ignore_errors=True)
+
+
+def _earlier(path: Path) -> Path:
+    target = _resolved(path)
+    return target.with_name(f".{target.name}.earlier")
+
+
 def _placeholder(entry: Path) -> bool:
     """Whether ``entry`` is an empty folder (or a link to one) named as a run's, e.g. ``checkpoint -> /big/disk``."""
     return entry.name in RUN_ENTRIES and entry.is_dir() and not any(entry.iterdir())
@@ -327,7 +375,7 @@ def load_checkpoint(
         raise SourceNotFoundError(f"{path}: not a kgtransfer checkpoint (no model.safetensors)")
     resolved = resolve_device(device)
     dev = "cpu" if resolved.type == "cpu" else str(resolved)  # safetensors reads "cpu", not "cpu:0"
-    meta = _read_meta(path / "meta.json") if (path / "meta.json").exists() else {}
+    meta = read_meta(path / "meta.json") if (path / "meta.json").exists() else {}
     _check_format(path / "meta.json", meta.pop("format", CHECKPOINT_FORMAT))
     _check_digests(path, meta, ("model", *extra))
     meta.pop("digests", None)
@@ -382,7 +430,8 @@ def _read_tensors(file: Path, device: str) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _read_meta(file: Path) -> dict:
+def read_meta(file: Path) -> dict:
+    """The JSON object of a checkpoint's ``meta.json``; a CheckpointError names the file when it does not read."""
     from kgtransfer.errors import CheckpointError
 
     try:
@@ -624,7 +673,7 @@ def resume_state(
     staged = staged_best(ckpt)
     if staged.exists():  # stopped between writing a new best and promoting it: last/ says which is the best
         staged_meta = staged / "meta.json"
-        staged_epoch = _read_meta(staged_meta).get("epoch") if staged_meta.exists() else None
+        staged_epoch = read_meta(staged_meta).get("epoch") if staged_meta.exists() else None
         if staged_epoch is not None and staged_epoch == meta.get("best_epoch"):
             promote_best(ckpt)
         else:  # last/ was not written after it: the run resumes before that epoch and will reach it again
@@ -662,7 +711,7 @@ def resume_state(
         if not checkpoint_exists(ckpt / "best"):
             raise CheckpointError(f"{ckpt}: best/ is missing, though the run recorded a best epoch ({best_epoch})")
         best_dir = checkpoint_folder(ckpt / "best")
-        saved_epoch = _read_meta(best_dir / "meta.json").get("epoch") if (best_dir / "meta.json").exists() else None
+        saved_epoch = read_meta(best_dir / "meta.json").get("epoch") if (best_dir / "meta.json").exists() else None
         if saved_epoch is not None and saved_epoch != best_epoch:  # killed between writing best/ and last/
             raise CheckpointError(
                 f"{ckpt / 'best'}: holds epoch {saved_epoch}, but last/ records epoch {best_epoch} as the best; the "

@@ -347,6 +347,7 @@ def _learning_parsers(sub) -> None:
         only=("encoder", "dim", "encoder_kwargs", "dropout"),
     )
     _training_options(p, "training (TrainConfig; with --from unset flags keep the pretrained run's)")
+    _resume_option(p, None)
     p.set_defaults(handler=cmd_typing)
 
     p = sub.add_parser(
@@ -476,33 +477,43 @@ def _learning_parsers(sub) -> None:
     p.set_defaults(handler=cmd_run)
 
 
-def _resume_option(p: argparse.ArgumentParser, written: str = "at every evaluation") -> None:
-    p.add_argument(
-        "--resume",
+def _resume_option(p: argparse.ArgumentParser, written: str | None = "at every evaluation") -> None:
+    """``--resume`` (unless ``written`` is None: the command writes no checkpoints) and ``--overwrite``."""
+    group = p.add_mutually_exclusive_group()
+    if written is not None:
+        group.add_argument(
+            "--resume",
+            action="store_true",
+            help=f"continue a killed run from OUTPUT/checkpoints (checkpoints are written {written}); "
+            "other settings than the interrupted run's are refused (pretrain: unset ones sized to the graph keep "
+            "its values)",
+        )
+    group.add_argument(
+        "--overwrite",
         action="store_true",
-        help=f"continue a killed run from OUTPUT/checkpoints (checkpoints are written {written}); "
-        "other settings than the interrupted run's are refused",
+        help="start a new run in OUTPUT over an earlier one: its checkpoints are set aside (OUTPUT/.checkpoints."
+        "earlier) and go, with its results, when this run saves; files kgtransfer did not write stay",
     )
 
 
 def _checkpoints(args: argparse.Namespace) -> Path:
-    """``OUTPUT/checkpoints``; without ``--resume`` an interrupted run's checkpoints there are refused.
+    """``OUTPUT/checkpoints``: see :func:`~kgtransfer.transfer.sequence_checkpoint.checkpoints_in`.
 
     So is an ``OUTPUT`` that holds other files than a kgtransfer run's, before the run trains (the save would).
     """
     from kgtransfer.checkpoint import check_run_folder
-    from kgtransfer.errors import CheckpointError
+    from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
 
     check_run_folder(args.output)
-    checkpoints = Path(args.output) / "checkpoints"
-    earlier = checkpoints.exists() and any(checkpoints.iterdir())
-    if not args.resume and earlier:
-        raise CheckpointError(
-            f"{checkpoints}: checkpoints of an earlier run; pass --resume to continue it, or another --output"
-        )
-    if args.resume and not earlier:  # a mistyped --output would otherwise retrain silently
-        print(f"--resume: no checkpoints in {checkpoints}; starting a new run", file=sys.stderr)
-    return checkpoints
+    return checkpoints_in(args.output, args.resume, args.overwrite)
+
+
+def _saved(result, output: str) -> None:
+    """Save ``result`` to ``output``; then the checkpoints an ``--overwrite`` set aside go."""
+    from kgtransfer.checkpoint import drop_earlier_checkpoints
+
+    result.save(output)
+    drop_earlier_checkpoints(output)
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
@@ -511,7 +522,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     from kgtransfer.data.splits import load_split
     from kgtransfer.errors import EmptySplitError
     from kgtransfer.sizing import plan
-    from kgtransfer.training import given_bases, make_split
+    from kgtransfer.training import given_bases, make_split, saved_sizing
 
     model, _, _ = _pretrain_configs(args)  # every flag checked before the data loads
     checkpoints = _checkpoints(args)
@@ -533,6 +544,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         loss=args.loss or kgt.TaskConfig.loss,
         batch_candidates=args.batch_candidates,
         num_bases=given_bases(model, unset="auto"),
+        saved=saved_sizing(checkpoints) if args.resume else None,  # unset settings: the resumed run's
     )
     if chosen.chosen:
         flag_of = {"num_bases": "bases"}  # the flag of a chosen setting, where it is not the setting's name
@@ -541,12 +553,12 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         flags = "/".join("--" + flag_of.get(name, name).replace("_", "-") for name in chosen.chosen)
         print(
             f"settings for {kg.name} ({len(split.train):,} training triples, {split.num_entities:,} entities): "
-            f"{chosen}\n  override with {flags}",
+            f"{chosen}" + ("" if args.resume else f"\n  override with {flags}"),  # a resume refuses others
             flush=True,
         )
     model, config, task = _pretrain_configs(args)
     result = kgt.pretrain(kg, model, config, task, split=split, checkpoint_dir=checkpoints, resume=args.resume)
-    result.save(args.output)
+    _saved(result, args.output)
     print(result.summary())
     print(f"\nwrote {args.output}")
 
@@ -591,7 +603,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
             checkpoint_dir=checkpoints,
             resume=args.resume,
         )
-    result.save(args.output)
+    _saved(result, args.output)
     print(result.report)
     moved = 0 if isinstance(split, kgt.Split) else result.split.info.get("pretrained_train_moved", 0)
     if moved:  # the given split's valid and test shrank here (a saved split passed in is used as it is)
@@ -634,6 +646,7 @@ def cmd_typing(args: argparse.Namespace) -> None:
     import kgtransfer as kgt
     from kgtransfer.checkpoint import check_run_folder
     from kgtransfer.config_adapter import from_args
+    from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
 
     model = from_args(args, kgt.ModelConfig)  # flags checked before anything loads
     given = [f for f in ("encoder", "dim", "encoder_kwargs", "dropout") if getattr(args, f) is not None]
@@ -643,6 +656,8 @@ def cmd_typing(args: argparse.Namespace) -> None:
     if args.query and args.predicate:
         raise kgt.ConfigError("--query replaces --predicate: give one of them")
     check_run_folder(args.output)
+    if args.overwrite:  # an earlier run's checkpoints go when this one saves
+        checkpoints_in(args.output, False, True)
     label_args = {"query": args.query, "leak_predicates": tuple(args.leak_predicate), "keep": args.keep}
     if args.predicate:
         label_args["predicate"] = args.predicate
@@ -653,7 +668,7 @@ def cmd_typing(args: argparse.Namespace) -> None:
         result = kgt.finetune(pretrained, kg, config=config, task="entity_typing", labels=label_args)
     else:
         result = kgt.train_entity_typing(kg, model=model, config=from_args(args, kgt.TrainConfig), **label_args)
-    result.save(args.output)
+    _saved(result, args.output)
     if result.report is not None:
         print(result.report)
         print()
@@ -731,7 +746,7 @@ def cmd_sequence(args: argparse.Namespace) -> None:
             f"a sequence needs at least two snapshots (K0 K1 ...), got {args.snapshots[0]!r} alone; "
             "`kgtransfer pretrain` trains on one graph"
         )
-    checkpoints = checkpoints_in(args.output, args.resume)
+    checkpoints = checkpoints_in(args.output, args.resume, args.overwrite)
     result = kgt.sequence(
         args.snapshots,
         from_args(args, kgt.ModelConfig, base=DEFAULT_MODEL),
@@ -750,7 +765,7 @@ def cmd_sequence(args: argparse.Namespace) -> None:
         checkpoint_dir=checkpoints,
         resume=args.resume,
     )
-    result.save(args.output)
+    _saved(result, args.output)
     print()
     print(result.summary())
     print(f"\nwrote {args.output}")
@@ -812,7 +827,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     """``kgtransfer run``."""
     from kgtransfer.experiment import run_experiment
 
-    run_experiment(args.experiment, args.output, interleaved=False if args.sequential else None, resume=args.resume)
+    interleaved = False if args.sequential else None
+    run_experiment(args.experiment, args.output, interleaved, resume=args.resume, overwrite=args.overwrite)
 
 
 def _version() -> str:
@@ -1159,7 +1175,12 @@ def main(argv: list[str] | None = None) -> int:
         resumable = getattr(args, "resume", None) is not None and getattr(args, "output", None)
         if args.command == "run":  # only a [sequence] experiment resumes: it wrote checkpoints
             resumable = resumable and (Path(args.output) / "checkpoints").exists()
-        again = f"; run the same command with --resume to continue from {args.output}/checkpoints" if resumable else ""
+        command = (
+            "the command with --resume in place of --overwrite"
+            if getattr(args, "overwrite", False)
+            else "the same command with --resume"
+        )
+        again = f"; run {command} to continue from {args.output}/checkpoints" if resumable else ""
         print(f"interrupted{again}", file=sys.stderr)
         return 130
     except (KGTransferError, OSError, ValueError) as e:

@@ -380,13 +380,15 @@ def run_experiment(
     out: str | Path | None = None,
     interleaved: bool | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ):
     """Run an experiment; returns the :class:`~kgtransfer.transfer.compare.Comparison`, also saved to ``out``.
 
     A file with a ``[sequence]`` table runs a snapshot sequence instead and returns its
-    :class:`~kgtransfer.transfer.sequence.SequenceResult`; ``resume`` continues a stopped one
-    (sequences only). ``interleaved`` (when given) overrides the file's: False runs the trainings
-    that are compared one after the other.
+    :class:`~kgtransfer.transfer.sequence.SequenceResult`; ``resume`` continues a stopped one and
+    ``overwrite`` starts a new one over an earlier one's checkpoints (sequences only; a comparison
+    writes no checkpoints, and saves over an earlier one's results). ``interleaved`` (when given)
+    overrides the file's: False runs the trainings that are compared one after the other.
     """
     import kgtransfer as kgt
     from kgtransfer.transfer.compare import compare
@@ -398,7 +400,7 @@ def run_experiment(
         from kgtransfer.transfer.sequence import run_sequence_file
 
         try:
-            return run_sequence_file(experiment, out, interleaved, resume)
+            return run_sequence_file(experiment, out, interleaved, resume, overwrite)
         except ConfigError as e:
             raise ExperimentError(str(e)) from e
     if resume:

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from kgtransfer.config import ModelConfig, TrainConfig
 
@@ -120,10 +120,17 @@ class Plan:
     chosen: tuple[str, ...] = ()
     reasons: tuple[str, ...] = field(default=())
     num_bases: int | None = None  # R-GCN's basis decomposition (None: a weight matrix per edge type)
+    resumed: tuple[str, ...] = ()  # settings taken from a resumed run that today's sizing would pick otherwise
 
     def as_dict(self) -> dict:
         """JSON-ready: the values, which of them were chosen here (the others were given), why, and a summary."""
-        return {**asdict(self), "chosen": list(self.chosen), "reasons": list(self.reasons), "summary": str(self)}
+        return {
+            **asdict(self),
+            "chosen": list(self.chosen),
+            "reasons": list(self.reasons),
+            "resumed": list(self.resumed),
+            "summary": str(self),
+        }
 
     def __str__(self) -> str:
         every = "every epoch" if self.eval_every == 1 else f"every {self.eval_every} epochs"
@@ -132,8 +139,12 @@ class Plan:
             f"dim {self.dim}, batch size {self.batch_size:,} ({steps} per epoch), lr {self.lr:g}, validation {every}"
         )
         if "num_bases" in self.chosen:
-            settings += f", {self.num_bases} weight bases"
-        return f"{settings}\n  why: {'; '.join(self.reasons)}" if self.reasons else settings
+            settings += f", {self.num_bases} weight bases" if self.num_bases else ", a weight matrix per edge type"
+        if self.reasons:
+            settings += f"\n  why: {'; '.join(self.reasons)}"
+        if self.resumed:
+            settings += f"\n  as the resumed run's checkpoint (today's sizing differs): {'; '.join(self.resumed)}"
+        return settings
 
 
 def count_queries(train) -> int:
@@ -155,6 +166,7 @@ def plan(
     loss: str = "1-n",
     batch_candidates: int | None = None,
     num_bases: int | None | str = "auto",
+    saved: dict | None = None,
 ) -> Plan:
     """Settings for link prediction on ``split``: the given ones kept, the others chosen (see the module docstring).
 
@@ -173,8 +185,22 @@ def plan(
         batch_candidates: the task's sampled 1-N candidates per step (default: None, every entity).
         num_bases: the basis decomposition of an encoder that takes one (R-GCN): ``"auto"`` to choose
             (see :func:`weight_bases`), else as given (None: a weight matrix per edge type).
+        saved: the sized settings of the run a resume continues (:func:`kgtransfer.training.saved_sizing`):
+            those left unset take these values, not today's sizing, so a sizing rule changed since
+            the run began does not refuse it (default: None, a new run).
     """
     from kgtransfer.registry import ENCODERS, LOSSES
+
+    if saved is not None:
+        given = {"dim": dim, "batch_size": batch_size, "lr": lr, "eval_every": eval_every, "num_bases": num_bases}
+        options = {
+            "layers": layers,
+            "memory_budget": memory_budget,
+            "mode": mode,
+            "loss": loss,
+            "batch_candidates": batch_candidates,
+        }
+        return _resumed(split, encoder, saved, given, options)
 
     train = split.train.tensor
     queries, entities, edges = count_queries(train), split.num_entities, 2 * len(train)
@@ -241,6 +267,29 @@ def plan(
                 chosen.append("num_bases")
                 reasons.append(why)
     return Plan(dim, batch_size, lr, eval_every, steps, tuple(chosen), tuple(reasons), num_bases)
+
+
+#: the settings :func:`plan` sizes
+SIZED = ("dim", "batch_size", "lr", "eval_every", "num_bases")
+
+
+def _resumed(split, encoder: str, saved: dict, given: dict, options: dict) -> Plan:
+    """The plan of a resumed run: the ``saved`` value of each setting left unset, where today's sizing may differ."""
+    today = plan(split, encoder, **given, **options)
+    unset = [name for name in SIZED[:-1] if given[name] is None]
+    if given["num_bases"] == "auto" and takes_bases(encoder):
+        unset.append("num_bases")
+    kept = {name: saved[name] for name in unset if name in saved}
+    resumed = plan(split, encoder, **{**given, **kept}, **options)
+    return replace(
+        resumed,
+        chosen=tuple(name for name in SIZED if name in kept or name in resumed.chosen),
+        resumed=tuple(
+            f"{name} {value!r}, not {getattr(today, name)!r}"
+            for name, value in kept.items()
+            if value != getattr(today, name)
+        ),
+    )
 
 
 def takes_bases(encoder: str) -> bool:

@@ -287,6 +287,38 @@ def given_bases(model_config: ModelConfig, unset: int | None | str = None) -> in
     return kwargs.get("num_bases") if "num_bases" in kwargs or "num_blocks" in kwargs else unset
 
 
+def saved_sizing(checkpoint_dir: str | os.PathLike) -> dict | None:
+    """The sized settings (:data:`~kgtransfer.sizing.SIZED`) of the run in ``checkpoint_dir/last``, for a resume.
+
+    Read from its ``meta.json``: the model config and TrainConfig the run recorded. A value of the
+    wrong type is left out (the resume then compares it and refuses); None without a readable checkpoint
+    (a resume then starts a new run, or refuses the damaged one).
+    """
+    from kgtransfer.checkpoint import checkpoint_folder, read_meta
+    from kgtransfer.errors import CheckpointError, is_number
+
+    file = checkpoint_folder(Path(checkpoint_dir) / "last") / "meta.json"
+    try:
+        meta = read_meta(file)
+    except (CheckpointError, OSError):
+        return None
+    state, config = meta.get("state"), meta.get("config")
+    model = state.get("model") if isinstance(state, dict) else None
+    if not isinstance(model, dict) or not isinstance(config, dict):
+        return None
+    kwargs = model.get("encoder_kwargs") or {}
+    values = {
+        "dim": model.get("dim"),
+        "batch_size": config.get("batch_size"),
+        "lr": config.get("lr"),
+        "eval_every": config.get("eval_every"),
+        "num_bases": kwargs.get("num_bases") if isinstance(kwargs, dict) else "?",
+    }
+    valid = {name: is_number(value, integer=name != "lr") for name, value in values.items()}
+    valid["num_bases"] = valid["num_bases"] or values["num_bases"] is None
+    return {name: value for name, value in values.items() if valid[name]}
+
+
 def load_run(directory: Path, load, device: str):
     """``load(directory, device)`` with every failure a typed error naming the folder or file.
 
@@ -483,7 +515,10 @@ def train(
             loss=task_config.loss,
             batch_candidates=task_config.batch_candidates,
             num_bases=given_bases(model_config) if model is not None else "auto",  # a given config: as it is
+            saved=saved_sizing(checkpoint_dir) if resume and checkpoint_dir is not None else None,
         )
+        if chosen.resumed:
+            warnings.warn(f"resumed with the checkpoint's {'; '.join(chosen.resumed)} (today's sizing)", stacklevel=2)
         model_config = replace(model_config, dim=chosen.dim)
         if "num_bases" in chosen.chosen:
             model_config = replace(

@@ -251,3 +251,23 @@ def test_optimizer_state_of_any_torch_optimizer_comes_back(kind):
     _restore_optimizer(again, tensors, meta)
     for key, value in first.state[weight].items():
         assert torch.equal(torch.as_tensor(again.state[weight][key]), torch.as_tensor(value)), key
+
+
+def test_set_aside_checkpoints_keep_a_symlink_and_the_copy_an_overwrite_stopped_before_its_save_left(tmp_path):
+    from kgtransfer.checkpoint import drop_earlier_checkpoints, set_aside_checkpoints
+
+    disk = tmp_path / "disk" / "ckpts"
+    (disk / "last").mkdir(parents=True)
+    (disk / "last" / "meta.json").write_text("{}")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoints").symlink_to(disk)
+    aside = set_aside_checkpoints(run)
+    assert aside == tmp_path / "disk" / ".ckpts.earlier" and (aside / "last" / "meta.json").read_text() == "{}"
+    assert (run / "checkpoints").is_symlink() and not any(disk.iterdir())
+    (disk / "last").mkdir()  # a new run stopped before it saved: its checkpoints go, the earlier run's stay aside
+    (disk / "last" / "meta.json").write_text('{"epoch": 1}')
+    assert set_aside_checkpoints(run) == aside and (aside / "last" / "meta.json").read_text() == "{}"
+    assert not any(disk.iterdir()) and set_aside_checkpoints(run) is None
+    drop_earlier_checkpoints(run)
+    assert not aside.exists() and (run / "checkpoints").is_symlink()

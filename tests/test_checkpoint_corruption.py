@@ -401,7 +401,7 @@ def test_a_run_stopped_between_a_new_best_and_its_last_resumes(tmp_path, monkeyp
         if (
             stop_at == "promoting best"
             and (ckpt / "last").exists()
-            and checkpoint._read_meta(ckpt / "last" / "meta.json")["epoch"] == 3
+            and checkpoint.read_meta(ckpt / "last" / "meta.json")["epoch"] == 3
         ):
             raise KeyboardInterrupt
         return promote(ckpt)

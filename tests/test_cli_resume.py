@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kgtransfer.cli import main
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
@@ -89,3 +91,82 @@ def test_pretrain_and_finetune_refuse_an_output_folder_that_is_not_a_run_before_
         assert f"{folder}: not a kgtransfer run, yet holds checkpoint, config.json, which" in err, err
     assert (folder / "checkpoint" / "notes" / "thesis.tex").read_text() == "mine"
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "config.json"]
+
+
+def test_a_resume_keeps_the_sized_settings_of_its_run_when_the_sizing_rules_changed(tmp_path, capsys, monkeypatch):
+    """A sizing rule changed between versions (R-GCN's bases above a memory budget) and a checkpoint of a run
+    begun before was refused (`model.encoder_kwargs.num_bases: None -> 38`), though the user changed nothing."""
+    from kgtransfer import sizing
+
+    source = write_graph(tmp_path / "g.nt")
+    out = tmp_path / "run"
+    flags = ["--encoder", "rgcn", "--batch-size", "32", "--eval-every", "1", "--threads", "1", "--no-progress"]
+    monkeypatch.setattr(sizing, "DIM", 8)
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "1", *flags]) == 0
+    monkeypatch.setattr(sizing, "DIM", 6)  # today's rules: another dim, and shared weight bases
+    monkeypatch.setattr(sizing, "weight_bases", lambda *args: (2, "shared bases"))
+    capsys.readouterr()
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "2", "--resume", *flags]) == 0
+    printed = capsys.readouterr().out
+    assert "dim 8, not 6" in printed and "num_bases None, not 2" in printed
+    meta = json.loads((out / "checkpoint" / "meta.json").read_text())
+    assert meta["model"]["dim"] == 8 and meta["model"]["encoder_kwargs"].get("num_bases") is None
+    assert json.loads((out / "checkpoints" / "last" / "meta.json").read_text())["epoch"] == 2
+    # a setting the user gives is still compared, and refused naming it
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "3", "--resume", "--dim", "6", *flags]) == 1
+    assert "model.dim: 8 -> 6" in capsys.readouterr().err
+
+
+def test_overwrite_starts_a_new_run_over_a_finished_one_and_replaces_it_when_it_saves(tmp_path, capsys, monkeypatch):
+    """A finished run's folder was refused ("checkpoints of an earlier run") until the user deleted it by hand."""
+    import kgtransfer as kgt
+
+    source = write_graph(tmp_path / "g.nt")
+    out = tmp_path / "run"
+    args = ["pretrain", source, "-o", str(out), *FLAGS]
+    assert main([*args, "--epochs", "1"]) == 0
+    (out / "notes.txt").write_text("mine")  # not kgtransfer's: stays
+    earlier = {name: (out / name).read_bytes() for name in ("metrics.json", "config.json")}
+    capsys.readouterr()
+    assert main([*args, "--epochs", "2"]) == 1
+    assert "--overwrite to start a new run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: not allowed with each other
+        main([*args, "--epochs", "2", "--resume", "--overwrite"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgt, "pretrain", interrupted)
+    assert main([*args, "--epochs", "2", "--overwrite"]) == 130  # stopped before it saved: the earlier run stays
+    err = capsys.readouterr().err
+    assert "checkpoints are set aside" in err and "with --resume in place of --overwrite" in err
+    assert {name: (out / name).read_bytes() for name in earlier} == earlier
+    assert (out / ".checkpoints.earlier" / "last").is_dir() and not (out / "checkpoints").exists()
+    monkeypatch.undo()
+    assert main([*args, "--epochs", "2", "--lr", "0.01", "--overwrite"]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["lr"] == 0.01
+    assert json.loads((out / "checkpoints" / "last" / "meta.json").read_text())["epoch"] == 2
+    assert not (out / ".checkpoints.earlier").exists() and (out / "notes.txt").read_text() == "mine"
+    # a file kgtransfer did not write among the checkpoints is never set aside (nor deleted)
+    (out / "checkpoints" / "mine.txt").write_text("mine")
+    assert main([*args, "--epochs", "2", "--overwrite"]) == 1
+    assert "mine.txt" in capsys.readouterr().err and (out / "checkpoints" / "mine.txt").is_file()
+
+
+def test_typing_and_finetune_overwrite_a_run_and_its_checkpoints(tmp_path, capsys):
+    """Entity typing saved over a pretraining run kept its checkpoints; with --overwrite they go when it saves."""
+    from tests.test_cli import _typed_graph
+
+    graph = _typed_graph(tmp_path / "g.nt")
+    quick = ["--dim", "8", "--epochs", "1", "--threads", "1", "--no-progress"]
+    run = tmp_path / "run"
+    assert main(["pretrain", graph, "-o", str(tmp_path / "pre"), *quick]) == 0
+    assert main(["finetune", str(tmp_path / "pre"), graph, "-o", str(run), "--epochs", "1", "--no-progress"]) == 0
+    assert main(["finetune", str(tmp_path / "pre"), graph, "-o", str(run), "--epochs", "1", "--no-progress"]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["finetune", str(tmp_path / "pre"), graph, "-o", str(run), "--epochs", "1", "--overwrite"]) == 0
+    assert (run / "checkpoints" / "phase0").is_dir() and not (run / ".checkpoints.earlier").exists()
+    assert main(["typing", graph, "-o", str(run), "--overwrite", *quick]) == 0
+    assert (run / "labels.json").is_file() and not (run / "checkpoints").exists()
+    assert not (run / ".checkpoints.earlier").exists()

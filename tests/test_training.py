@@ -284,3 +284,23 @@ def replace_epochs(config: kgt.TrainConfig, epochs: int) -> kgt.TrainConfig:
     from dataclasses import replace
 
     return replace(config, epochs=epochs)
+
+
+def test_a_resumed_train_takes_the_sized_settings_of_its_checkpoint(tmp_path, monkeypatch):
+    """R-GCN's weight bases became automatic above a memory budget, and checkpoints of runs begun before were
+    refused on resume (`model.encoder_kwargs.num_bases: None -> 38`), though the user changed nothing."""
+    from kgtransfer import sizing
+    from kgtransfer.errors import CheckpointError
+
+    ckpt = tmp_path / "ckpt"
+    rule = sizing.weight_bases
+    monkeypatch.setattr(sizing, "weight_bases", lambda *args: (2, "shared bases"))  # the rule the run began with
+    first = kgt.train(tiny_kg(), encoder="rgcn", dim=8, epochs=1, device="cpu", checkpoint_dir=ckpt)
+    assert first.model_config.encoder_kwargs["num_bases"] == 2
+    monkeypatch.setattr(sizing, "weight_bases", rule)  # today's: a matrix per edge type on this graph
+    with pytest.warns(UserWarning, match="num_bases 2, not None"):
+        resumed = kgt.train(tiny_kg(), encoder="rgcn", dim=8, epochs=2, device="cpu", checkpoint_dir=ckpt, resume=True)
+    assert resumed.model_config.encoder_kwargs["num_bases"] == 2 and resumed.fit.epochs_run == 2
+    # a setting the caller gives is still compared with the checkpoint's
+    with pytest.raises(CheckpointError, match=r"model\.dim: 8 -> 6"), pytest.warns(UserWarning):
+        kgt.train(tiny_kg(), encoder="rgcn", dim=6, epochs=3, device="cpu", checkpoint_dir=ckpt, resume=True)

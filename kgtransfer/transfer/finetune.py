@@ -398,11 +398,11 @@ def _phase_state(where: Path | None, state: dict, start: str) -> dict:
     """
     import shutil
 
-    from kgtransfer.checkpoint import _read_meta, checkpoint_folder
+    from kgtransfer.checkpoint import checkpoint_folder, read_meta
 
     meta_file = checkpoint_folder(where / "last") / "meta.json" if where is not None else None
     if meta_file is not None and meta_file.is_file():
-        saved = _read_meta(meta_file).get("state") or {}
+        saved = read_meta(meta_file).get("state") or {}
         if "start" not in saved:
             return state
         same_run = {k: v for k, v in saved.items() if k != "start"} == json.loads(json.dumps(state))

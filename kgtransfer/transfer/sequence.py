@@ -1236,12 +1236,14 @@ def run_sequence_file(
     out: str | os.PathLike | None = None,
     interleaved: bool | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> SequenceResult:
     """Run the ``[sequence]`` experiment of a TOML file; write the result to ``out`` (default: ``runs/<name>``).
 
     ``interleaved`` (when given) overrides the file's. Checkpoints go to ``out/checkpoints`` after
-    every step; ``resume`` continues from them (without it, an earlier run's are refused: a
-    :class:`~kgtransfer.errors.CheckpointError`). Raises :class:`~kgtransfer.config.ConfigError`
+    every step; ``resume`` continues from them, ``overwrite`` starts a new run over them (without
+    either, an earlier run's are refused: a :class:`~kgtransfer.errors.CheckpointError`; see
+    :func:`~kgtransfer.transfer.sequence_checkpoint.checkpoints_in`). Raises :class:`~kgtransfer.config.ConfigError`
     naming the file for an invalid one.
 
     The file::
@@ -1314,7 +1316,7 @@ def run_sequence_file(
     if interleaved is not None:
         spec["interleaved"] = interleaved
     out = Path(out or Path("runs") / name)
-    checkpoints = checkpoints_in(out, resume)
+    checkpoints = checkpoints_in(out, resume, overwrite)
     try:  # saved after every step too: a run stopped later keeps the steps done
         result = sequence(
             snapshots,
@@ -1330,6 +1332,9 @@ def run_sequence_file(
     except ConfigError as e:  # a setting of the file; other errors (a step's data, a bug) keep their own type
         raise ConfigError(f"{path}: {e}") from e
     result.save(out)
+    from kgtransfer.checkpoint import drop_earlier_checkpoints
+
+    drop_earlier_checkpoints(out)  # those an overwrite set aside
     keep_experiment_file(path, out)
     print(result.summary())
     return result

@@ -33,21 +33,40 @@ Key = tuple[str, str]  # (protocol, strategy)
 FREE_FIELDS = ("interleaved", "train.device", "train.threads", "train.progress")
 
 
-def checkpoints_in(out: str | os.PathLike, resume: bool) -> Path:
-    """``OUT/checkpoints``; without ``resume`` an earlier run's checkpoint there is refused (as single runs do).
+def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False) -> Path:
+    """``OUT/checkpoints``; an earlier run's checkpoint there is refused, unless ``resume`` or ``overwrite``.
 
-    With ``resume`` and no checkpoint there, says so on stderr (a mistyped folder would retrain silently).
+    With ``resume`` and no checkpoint there, says so on stderr (a mistyped folder would retrain
+    silently). With ``overwrite`` the earlier checkpoints are set aside
+    (:func:`~kgtransfer.checkpoint.set_aside_checkpoints`) and the new run starts; they go when it
+    saves (:func:`~kgtransfer.checkpoint.drop_earlier_checkpoints`), said on stderr. The same for
+    single runs and sequences.
 
     Raises:
-        CheckpointError: ``resume`` is false and ``OUT/checkpoints`` holds files.
+        CheckpointError: ``OUT/checkpoints`` holds files, and neither ``resume`` nor ``overwrite`` is given.
+        ConfigError: both are.
+        OutputExistsError: with ``overwrite``, ``OUT/checkpoints`` holds files kgtransfer did not write.
     """
+    from kgtransfer.checkpoint import set_aside_checkpoints
     from kgtransfer.errors import CheckpointError
 
+    if resume and overwrite:
+        raise ConfigError("resume continues the run in the output folder, overwrite starts a new one: give one")
     path = Path(out) / "checkpoints"
     earlier = has_checkpoint(path)
-    if not resume and earlier:
+    if overwrite:
+        aside = set_aside_checkpoints(out)
+        if aside is not None:
+            print(
+                f"--overwrite: the earlier run's checkpoints are set aside in {aside}; they and its results in {out} "
+                "are replaced when this run saves (a run stopped before leaves the earlier results there, beside "
+                "its own checkpoints)",
+                file=sys.stderr,
+            )
+    elif not resume and earlier:
         raise CheckpointError(
-            f"{path}: checkpoints of an earlier run; pass --resume to continue it, or another --output"
+            f"{path}: checkpoints of an earlier run; pass --resume to continue it, --overwrite to start a new run "
+            "there, or another --output"
         )
     if resume and not earlier:
         print(f"--resume: no checkpoints in {path}; starting a new run", file=sys.stderr)

@@ -184,3 +184,36 @@ def test_only_a_sequence_experiment_resumes(tmp_path, capsys):
     toml.write_text('name = "x"\n', encoding="utf-8")
     assert main(["run", str(toml), "-o", str(tmp_path / "out"), "--resume"]) == 1
     assert "continues [sequence] experiments only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("entry", ["sequence", "run"])
+def test_overwrite_starts_a_new_sequence_over_a_finished_one(snapshots, tmp_path, capsys, entry):
+    """A finished sequence's folder was refused ("checkpoints of an earlier run") until deleted by hand."""
+    from kgtransfer.cli import main
+
+    toml = tmp_path / "seq.toml"
+    toml.write_text(
+        '[sequence]\nsnapshots = ["toy/0", "toy/1"]\nscratch = false\n[model]\ndim = 8\n[train]\nepochs = 1\n'
+        "threads = 1\n",
+        encoding="utf-8",
+    )
+    command = {
+        "sequence": [*map(str, snapshots[:2]), "--dim", "8", "--epochs", "1", "--threads", "1", "--no-scratch"],
+        "run": [str(toml)],
+    }[entry]
+    out = tmp_path / "out"
+    args = [entry, *command, "-o", str(out)]
+    assert main(args) == 0
+    (out / "notes.txt").write_text("mine")  # not kgtransfer's: stays
+    capsys.readouterr()
+    assert main(args) == 1
+    assert "--overwrite to start a new run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--resume", "--overwrite"])
+    capsys.readouterr()
+    assert main([*args, "--overwrite"]) == 0
+    printed = capsys.readouterr()
+    assert "checkpoints are set aside" in printed.err and "done, from" not in printed.out  # every step trained again
+    assert json.loads((out / "checkpoints" / "meta.json").read_text())["step"] == 1
+    assert sorted({r["step"] for r in SequenceResult.load(out).records}) == [0, 1]
+    assert not (out / ".checkpoints.earlier").exists() and (out / "notes.txt").read_text() == "mine"
