@@ -472,7 +472,15 @@ def test_ctrl_c_during_a_local_query_leaves_no_query_running():
     rows = [(f"<urn:e{i}>", "<urn:r>", f"<urn:e{i + 1}>") for i in range(150)]
     kg = kgt.KnowledgeGraph.from_triples(rows)
     product = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }"  # 3.4M solutions: a second or more
-    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+
+    def interrupt_the_running_query():  # not a fixed delay: on a loaded machine that can miss the query
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(t.name == "kgtransfer-query" for t in threading.enumerate()):
+            time.sleep(0.01)
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Thread(target=interrupt_the_running_query)
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         kgt.sparql(product, kg)
