@@ -465,7 +465,6 @@ def test_concurrent_queries_leave_the_thread_stack_size_as_it_was(people):
 
 def test_ctrl_c_during_a_local_query_leaves_no_query_running():
     """Ctrl-C returned at once and left the query evaluating on its thread, at full CPU, with nothing to stop it."""
-    import os
     import signal
     import threading
 
@@ -478,7 +477,7 @@ def test_ctrl_c_during_a_local_query_leaves_no_query_running():
         while time.monotonic() < deadline and not any(t.name == "kgtransfer-query" for t in threading.enumerate()):
             time.sleep(0.01)
         time.sleep(0.1)
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # Ctrl-C reaches the main thread
 
     timer = threading.Thread(target=interrupt_the_running_query)
     timer.start()
