@@ -112,3 +112,70 @@ def test_variant_folders_are_safe_unique_and_do_not_depend_on_order():
     assert len({f.lower() for f in folders.values()} | {"pretrain"}) == len(folders) + 1
     assert all("/" not in f and f not in (".", "..") for f in folders.values())
     assert run_folders(["full", "Full"]) == {"Full": folders["Full"], "full": folders["full"]}
+
+
+EXPERIMENT = """
+name = "tiny"
+seeds = [0]
+[sources.k1]
+load = "k1.nt"
+[sources.k2]
+load = "k2.nt"
+[merge]
+operator = "union"
+[model]
+encoder = "embedding"
+decoder = "distmult"
+dim = 8
+[pretrain]
+epochs = 2
+lr = 0.05
+eval_every = 1
+progress = false
+threads = 1
+[finetune]
+epochs = 2
+lr = 0.05
+eval_every = 1
+progress = false
+threads = 1
+[compare]
+strategies = ["scratch", "full"]
+alphas = [0.0, 1.0]
+"""
+
+
+def test_run_experiment_resumes_a_comparison_and_refuses_to_start_over_it(graphs, tmp_path, monkeypatch, capsys):
+    """``run_experiment(..., resume=True)`` refused comparisons: a killed one lost every training."""
+    import json
+
+    from kgtransfer.cli import main
+    from kgtransfer.experiment import run_experiment
+
+    file = tmp_path / "tiny.toml"
+    file.write_text(EXPERIMENT, encoding="utf-8")
+    clean = Epochs(monkeypatch)
+    run_experiment(file, tmp_path / "whole")
+    out = tmp_path / "out"
+    Epochs(monkeypatch, clean.count - 1)  # one after the other: at the first epoch of the last variant
+    assert main(["run", str(file), "-o", str(out), "--sequential"]) == 130
+    assert f"run the same command with --resume to continue from {out}" in capsys.readouterr().err
+    assert main(["run", str(file), "-o", str(out)]) == 1
+    assert "checkpoints of an earlier run; pass --resume" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match="checkpoints of an earlier run; pass --resume"):
+        run_experiment(file, out)
+    again = Epochs(monkeypatch)
+    run_experiment(file, out, interleaved=False, resume=True)
+    assert again.count == 2  # the stopped variant's two epochs; the pretraining and scratch had finished
+
+    def runs(folder):
+        saved = json.loads((folder / "results.json").read_text())["runs"]
+        return {v: [{k: r.get(k) for k in KEYS} for r in items] for v, items in saved.items() if v != "interpolation"}
+
+    assert runs(out) == runs(tmp_path / "whole")
+    assert (out / "checkpoints" / "seed0" / "full").is_dir()  # kept, as a single run's are
+    overwrite = Epochs(monkeypatch)
+    run_experiment(file, out, overwrite=True)  # a new run over the finished one: every training again
+    assert overwrite.count == clean.count and not (out / ".checkpoints.earlier").exists()
+    assert runs(out) == runs(tmp_path / "whole")
+    capsys.readouterr()
