@@ -179,3 +179,29 @@ def test_run_experiment_resumes_a_comparison_and_refuses_to_start_over_it(graphs
     assert overwrite.count == clean.count and not (out / ".checkpoints.earlier").exists()
     assert runs(out) == runs(tmp_path / "whole")
     capsys.readouterr()
+
+
+def test_a_finished_comparison_whose_runs_stopped_early_resumes_to_the_same_result(graphs, tmp_path, monkeypatch):
+    """Runs that stopped early are finished too: resumed, they train no further and give back the same result."""
+    k1, k = graphs
+    config = TrainConfig(epochs=12, lr=0.2, eval_every=1, patience=1, progress=False, threads=1)
+
+    def run_once():
+        return compare(
+            k1,
+            k,
+            ["scratch", "full"],
+            seeds=[0],
+            model=ModelConfig(encoder="embedding", decoder="distmult", dim=8),
+            pretrain_config=config,
+            finetune_config=config,
+            alphas=(0.0, 1.0),
+            log=None,
+            checkpoint_dir=tmp_path / "ckpt",
+            resume=True,
+        )
+
+    first = run_once()
+    assert all(r["stopped_early"] for items in first.runs.values() for r in items if "stopped_early" in r)
+    again = Epochs(monkeypatch)
+    assert numbers(run_once()) == numbers(first) and again.count == 0
