@@ -66,6 +66,7 @@ def run_main_job(out: Path = Path("runs/demo")) -> dict:
     print("== Part 1: knowledge operators ==\n")
     run_demo("brick:1.2", "brick:1.4", out / "operators")
     print("\n== Part 2: transfer (pretrain on K1, fine-tune on K1 ∪ K2, scratch vs transfer) ==\n")
-    result = run_experiment(ontologies_dir() / "experiments" / "brick-evolution.toml", out / "transfer")
+    experiment = ontologies_dir() / "experiments" / "brick-evolution.toml"
+    result = run_experiment(experiment, out / "transfer", overwrite=True)  # each demo starts anew, over the last one's
     print(f"\nall results under {out.resolve()}")
     return result

@@ -385,28 +385,34 @@ def run_experiment(
     """Run an experiment; returns the :class:`~kgtransfer.transfer.compare.Comparison`, also saved to ``out``.
 
     A file with a ``[sequence]`` table runs a snapshot sequence instead and returns its
-    :class:`~kgtransfer.transfer.sequence.SequenceResult`; ``resume`` continues a stopped one and
-    ``overwrite`` starts a new one over an earlier one's checkpoints (sequences only; a comparison
-    writes no checkpoints, and saves over an earlier one's results). ``interleaved`` (when given)
+    :class:`~kgtransfer.transfer.sequence.SequenceResult`. Either kind checkpoints in ``out/checkpoints``
+    (a comparison: each training in its own folder, see :mod:`~kgtransfer.transfer.compare`);
+    ``resume`` continues a stopped run from them and ``overwrite`` starts a new one over an earlier
+    one's (without either, an earlier run's checkpoints are refused; see
+    :func:`~kgtransfer.transfer.sequence_checkpoint.checkpoints_in`). ``interleaved`` (when given)
     overrides the file's: False runs the trainings that are compared one after the other.
     """
     import kgtransfer as kgt
+    from kgtransfer.checkpoint import drop_earlier_checkpoints
+    from kgtransfer.config import ConfigError
     from kgtransfer.transfer.compare import compare
+    from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
 
     if not isinstance(experiment, Experiment):
         experiment = experiment_path(experiment)
     if not isinstance(experiment, Experiment) and "sequence" in read_table(experiment):
-        from kgtransfer.config import ConfigError
         from kgtransfer.transfer.sequence import run_sequence_file
 
         try:
             return run_sequence_file(experiment, out, interleaved, resume, overwrite)
         except ConfigError as e:
             raise ExperimentError(str(e)) from e
-    if resume:
-        raise ExperimentError(f"{experiment}: --resume continues [sequence] experiments only; this one compares runs")
     exp = experiment if isinstance(experiment, Experiment) else Experiment.from_toml(experiment)
     out = Path(out or Path("runs") / exp.name)
+    try:
+        checkpoints = checkpoints_in(out, resume, overwrite)
+    except ConfigError as e:
+        raise ExperimentError(str(e)) from e
     k1, k2 = (_resolved(exp, key) for key in ("k1", "k2"))
     merge = getattr(kgt, exp.operator)
     kwargs = {"align": exp.align}
@@ -431,9 +437,12 @@ def run_experiment(
         alphas=exp.alphas,
         name=exp.name,
         interleaved=exp.interleaved if interleaved is None else interleaved,
+        checkpoint_dir=checkpoints,
+        resume=resume,
     )
     result.info.update(k2=repr(k2))
     result.save(out)
+    drop_earlier_checkpoints(out)  # those an overwrite set aside
     if exp.file is not None:
         keep_experiment_file(exp.file, out)
     print(result.summary())

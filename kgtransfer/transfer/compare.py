@@ -12,12 +12,25 @@ Variants are names: ``"scratch"``, a registered strategy (``"full"``, ``"lp-ft"`
 Transfer pays when it reaches scratch's quality in fewer seconds, so the seconds of a seed's runs
 must be comparable: by default the runs are interleaved, one batch of each in turn
 (:mod:`kgtransfer.interleave`), and each is timed over the same stretch of machine time.
+
+With ``checkpoint_dir`` every training checkpoints in its own folder (:func:`run_folders`)::
+
+    meta.json            {"kind": "comparison"}: marks the folder as a comparison's
+    seed<k>/pretrain/    the pretraining on K1 of seed k (``last/``, ``best/``)
+    seed<k>/<variant>/   each variant of seed k (fine-tuning: ``phase0/``, ``phase1/``, ...)
+
+and ``resume=True`` continues each from its checkpoint: a finished one is not trained again (it
+gives back its model, metrics and history), a stopped one continues from its last evaluation, and
+one whose settings changed is refused naming them, as single runs are. The folders stay after the
+comparison ends, as a single run's do: resuming a finished comparison trains nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -119,6 +132,55 @@ def _check_label(label) -> None:
         raise ConfigError(f"variant label {label!r}: use a non-empty name other than {', '.join(RESERVED)}")
     if not is_plain_name(label):
         raise ConfigError(f"variant label {label!r}: no '/' or '\\' (it names the folder models/<label>)")
+
+
+def run_folders(labels: Sequence[str]) -> dict[str, str]:
+    """The checkpoint folder name of each variant label (under ``seed<k>/``), safe on every file system.
+
+    A label of letters, digits, ``.``, ``_``, ``+`` and ``-`` is its own folder; another one, and one
+    that matches another's (or ``pretrain``) ignoring case, gets a digest of the label appended, so
+    that folders are unique and do not depend on the labels' order.
+    """
+    safe = {label: re.sub(r"[^A-Za-z0-9._+-]", "_", label).strip(".") or "_" for label in labels}
+    taken = [name.lower() for name in safe.values()] + ["pretrain"]
+    return {
+        label: name
+        if name == label and taken.count(name.lower()) == 1
+        else f"{name}-{hashlib.blake2b(label.encode(), digest_size=4).hexdigest()}"
+        for label, name in safe.items()
+    }
+
+
+def _checkpoint_root(checkpoint_dir: str | os.PathLike | None, resume: bool) -> Path | None:
+    """``checkpoint_dir`` marked as a comparison's (``meta.json``); another kind of checkpoint there is refused.
+
+    Raises:
+        ConfigError: ``resume`` without ``checkpoint_dir``.
+        CheckpointError: the folder holds another kind of checkpoint (a sequence's), or damaged marker.
+    """
+    from kgtransfer.checkpoint import first_line
+    from kgtransfer.errors import CheckpointError
+    from kgtransfer.files import load_json
+
+    if checkpoint_dir is None:
+        if resume:
+            raise ConfigError("resume=True needs the checkpoint_dir to resume from")
+        return None
+    root = Path(checkpoint_dir)
+    marker = root / "meta.json"
+    if marker.is_file():
+        try:
+            kind = load_json(marker).get("kind")
+        except (ValueError, AttributeError) as e:
+            raise CheckpointError(f"{marker}: not a comparison's checkpoint marker ({first_line(e)})") from None
+        if kind != "comparison":
+            raise CheckpointError(
+                f"{root}: holds a {kind}'s checkpoint, not a comparison's; pass another checkpoint folder"
+            )
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        save_json(marker, {"kind": "comparison"})
+    return root
 
 
 def _scratch_like(pre, model: ModelConfig | None, task: TaskConfig | None) -> tuple[ModelConfig, TaskConfig]:
@@ -404,6 +466,8 @@ def compare(
     keep_models: bool = True,
     interleaved: bool = True,
     log: Callable[[str], None] | None = print,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> Comparison:
     """Scratch vs transfer on K over seeds, every variant on the same split per seed.
 
@@ -433,6 +497,12 @@ def compare(
             measured over the same stretch of machine time; False: one after the other. The
             numbers are the same either way, only the seconds move (default: True).
         log: where progress lines go (default: print; None: silent).
+        checkpoint_dir: a folder where each training (each seed's pretraining, each variant of each
+            seed) keeps its checkpoints, ``seed<k>/pretrain`` and ``seed<k>/<variant>`` (see the module)
+            (default: none).
+        resume: continue a stopped comparison from ``checkpoint_dir``: finished trainings are not
+            trained again, a stopped one continues from its last checkpoint, and a training whose
+            settings or data changed is refused naming them (default: False).
     """
     import kgtransfer as kgt
     from kgtransfer.data.splits import check_novelty, check_ratios, novelty_split, transfer_split
@@ -471,6 +541,13 @@ def compare(
     pretrain_config, finetune_config = pretrain_config or TrainConfig(), finetune_config or TrainConfig()
     task = task or TaskConfig()
     say = log or (lambda _: None)
+    root = _checkpoint_root(checkpoint_dir, resume)
+    folders = run_folders(list(table))
+
+    def saved_in(seed: int, name: str) -> dict:
+        """The ``checkpoint_dir``/``resume`` arguments of one training."""
+        return {"checkpoint_dir": root / f"seed{seed}" / name, "resume": resume} if root is not None else {}
+
     t0 = time.perf_counter()
     runs: dict[str, list[dict]] = {v: [] for v in [*table, "interpolation"]}
     models: dict = {}
@@ -480,7 +557,7 @@ def compare(
             pre = pretrained(seed)
             model, task = _scratch_like(pre, given_model, given_task)  # fine-tuning keeps the pretrained run's
         else:
-            pre = kgt.pretrain(source, model, replace(pretrain_config, seed=seed), task)
+            pre = kgt.pretrain(source, model, replace(pretrain_config, seed=seed), task, **saved_in(seed, "pretrain"))
         if callable(split):
             target_split = split(pre, seed)
         elif split == "new":
@@ -494,10 +571,11 @@ def compare(
         cfg = replace(finetune_config, seed=seed)
 
         def run(variant: str, opts: FinetuneConfig | None, pre=pre, split=target_split, cfg=cfg, mc=model, tc=task):
+            where = saved_in(cfg.seed, folders[variant])  # each job its own folder, interleaved or not
             if opts is None:
-                m = kgt.train(split, mc, cfg, tc)
+                m = kgt.train(split, mc, cfg, tc, **where)
             else:
-                m = kgt.finetune(pre, target, config=cfg, options=opts, split=split)
+                m = kgt.finetune(pre, target, config=cfg, options=opts, split=split, **where)
             say(f"  {variant:18s} test MRR {m.test['mrr']:.4f}  best epoch {m.fit.best_epoch}/{m.fit.epochs_run}")
             return m
 

@@ -177,15 +177,6 @@ def test_the_cli_resumes_a_stopped_sequence_and_refuses_to_start_over_it(
     assert "--resume: no checkpoints in" in capsys.readouterr().err
 
 
-def test_only_a_sequence_experiment_resumes(tmp_path, capsys):
-    from kgtransfer.cli import main
-
-    toml = tmp_path / "compare.toml"
-    toml.write_text('name = "x"\n', encoding="utf-8")
-    assert main(["run", str(toml), "-o", str(tmp_path / "out"), "--resume"]) == 1
-    assert "continues [sequence] experiments only" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize("entry", ["sequence", "run"])
 def test_overwrite_starts_a_new_sequence_over_a_finished_one(snapshots, tmp_path, capsys, entry):
     """A finished sequence's folder was refused ("checkpoints of an earlier run") until deleted by hand."""
