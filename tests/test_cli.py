@@ -167,13 +167,13 @@ def test_debug_after_the_command_shows_the_traceback(tmp_path, capsys):
 def test_a_warning_is_one_line_naming_the_command(ttl, monkeypatch, capsys):
     import warnings
 
-    import kgtransfer.cli as cli
+    import kgtransfer.cli.knowledge as knowledge
     from kgtransfer.errors import TransferWarning
 
     def info(args):
         warnings.warn("only 0 of 9 came over", TransferWarning, stacklevel=2)
 
-    monkeypatch.setattr(cli, "cmd_info", info)
+    monkeypatch.setattr(knowledge, "cmd_info", info)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert main(["info", str(ttl)]) == 0
@@ -185,7 +185,7 @@ def test_a_warning_is_one_line_naming_the_command(ttl, monkeypatch, capsys):
 
 def test_pretrain_and_finetune_check_their_flags_before_loading_the_data(tmp_path, monkeypatch, capsys):
     """A misspelt encoder, decoder, strategy or split, or earlier checkpoints, are refused before the graph loads."""
-    import kgtransfer.cli as cli
+    import kgtransfer.cli.learning as learning
 
     rows = [f"<urn:e{i}> <urn:r{i % 2}> <urn:e{(i * 7 + 1) % 20}> .\n" for i in range(40)]
     (tmp_path / "g.nt").write_text("".join(rows))
@@ -197,7 +197,7 @@ def test_pretrain_and_finetune_check_their_flags_before_loading_the_data(tmp_pat
     def never(*args, **kwargs):
         raise AssertionError("the data was loaded before the flags were checked")
 
-    monkeypatch.setattr(cli, "_load_source", never)
+    monkeypatch.setattr(learning, "load_source", never)
     pretrain = ["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "run")]
     finetune = ["finetune", str(tmp_path / "pre"), str(tmp_path / "g.nt"), "-o", str(tmp_path / "ft")]
     for command, bad, says in [
@@ -233,7 +233,8 @@ def test_finetunes_scratch_command_gives_back_every_model_setting(tmp_path, caps
     import shlex
 
     import kgtransfer as kgt
-    from kgtransfer.cli import _pretrain_configs, build_parser
+    from kgtransfer.cli import build_parser
+    from kgtransfer.cli.learning import _pretrain_configs
     from kgtransfer.knowledge.graph import KnowledgeGraph
 
     e = [f"<http://x.example/e{i}>" for i in range(10)]

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 import kgtransfer as kgt
-from kgtransfer.cli import build_parser, main, parse_binding, query_prefixes
+from kgtransfer.cli import build_parser, main
+from kgtransfer.cli.knowledge import parse_binding, query_prefixes
 from kgtransfer.errors import SparqlQueryError
 
 EX = "http://example.org/"

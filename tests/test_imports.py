@@ -202,6 +202,7 @@ PACKAGES = [
     "kgtransfer.models",
     "kgtransfer.data",
     "kgtransfer.knowledge",
+    "kgtransfer.cli",
 ]
 
 
