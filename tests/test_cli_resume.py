@@ -46,14 +46,22 @@ def test_a_resume_with_nothing_to_resume_says_so_and_an_interrupt_says_how_to_re
     assert main(["pretrain", source, "-o", str(out), "--epochs", "1", "--resume", *FLAGS]) == 0
     assert f"--resume: no checkpoints in {out / 'checkpoints'}; starting a new run" in capsys.readouterr().err
 
-    def interrupted(*args, **kwargs):
+    def interrupted(*args, checkpoint_dir, **kwargs):
+        if wrote:  # stopped after its first checkpoint
+            (checkpoint_dir / "last").mkdir(parents=True)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(kgt, "pretrain", interrupted)
+    wrote = False  # stopped before any checkpoint: there is nothing to resume, and no hint
+    assert main(["pretrain", source, "-o", str(tmp_path / "early"), "--epochs", "1", *FLAGS]) == 130
+    assert capsys.readouterr().err.endswith("interrupted\n")
+    wrote = True
     assert main(["pretrain", source, "-o", str(tmp_path / "run"), "--epochs", "1", *FLAGS]) == 130
     assert f"interrupted; run the same command with --resume to continue from {tmp_path / 'run'}" in (
         capsys.readouterr().err
     )
+    assert main(["pretrain", source, "-o", str(tmp_path / "again"), "--epochs", "1", "--overwrite", *FLAGS]) == 130
+    assert "interrupted; run the command with --resume in place of --overwrite" in capsys.readouterr().err
 
 
 def test_finetune_checkpoints_each_phase_and_resumes(tmp_path, capsys):
@@ -140,7 +148,7 @@ def test_overwrite_starts_a_new_run_over_a_finished_one_and_replaces_it_when_it_
     monkeypatch.setattr(kgt, "pretrain", interrupted)
     assert main([*args, "--epochs", "2", "--overwrite"]) == 130  # stopped before it saved: the earlier run stays
     err = capsys.readouterr().err
-    assert "checkpoints are set aside" in err and "with --resume in place of --overwrite" in err
+    assert "checkpoints are set aside" in err and err.endswith("interrupted\n")  # no checkpoint of its own yet
     assert {name: (out / name).read_bytes() for name in earlier} == earlier
     assert (out / ".checkpoints.earlier" / "last").is_dir() and not (out / "checkpoints").exists()
     monkeypatch.undo()

@@ -173,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        resumable = getattr(args, "resume", None) is not None and getattr(args, "output", None)
-        if args.command == "run":  # only a [sequence] experiment resumes: it wrote checkpoints
-            resumable = resumable and (Path(args.output) / "checkpoints").exists()
+        output = getattr(args, "output", None)  # a run stopped before it wrote a checkpoint has nothing to resume
+        resumable = getattr(args, "resume", None) is not None and output and (Path(output) / "checkpoints").exists()
         command = (
             "the command with --resume in place of --overwrite"
             if getattr(args, "overwrite", False)

@@ -132,7 +132,7 @@ def add_run(sub) -> None:
         "`interleaved`, true unless set: one batch of each in turn, so that their seconds are measured over "
         "the same stretch of machine time; the same numbers either way)",
     )
-    resume_option(p, "after every step of a [sequence] experiment, the one kind that resumes")
+    resume_option(p, "after every step of a [sequence] experiment, at every evaluation of a comparison's trainings")
     p.set_defaults(handler=cmd_run)
 
 
