@@ -37,6 +37,17 @@ def load_fixture():
     return load
 
 
+@pytest.fixture
+def ctrl_c():
+    """Python's own SIGINT handler for the test: a runner started in the background by a script (``cmd &``)
+    inherits SIGINT ignored, and Python then never raises KeyboardInterrupt, which a Ctrl-C test needs."""
+    import signal
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 def free_port() -> int:
     """A TCP port on the loopback interface that nothing listens on (right now)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
