@@ -74,7 +74,7 @@ def cmd_sequence(args: argparse.Namespace) -> None:
             f"a sequence needs at least two snapshots (K0 K1 ...), got {args.snapshots[0]!r} alone; "
             "`kgtransfer pretrain` trains on one graph"
         )
-    checkpoints = checkpoints_in(args.output, args.resume, args.overwrite)
+    checkpoints = checkpoints_in(args.output, args.resume, args.overwrite, kind="sequence")
     result = kgt.sequence(
         args.snapshots,
         from_args(args, kgt.ModelConfig, base=DEFAULT_MODEL),

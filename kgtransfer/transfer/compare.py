@@ -158,7 +158,7 @@ def _checkpoint_root(checkpoint_dir: str | os.PathLike | None, resume: bool) -> 
         ConfigError: ``resume`` without ``checkpoint_dir``.
         CheckpointError: the folder holds another kind of checkpoint (a sequence's), or damaged marker.
     """
-    from kgtransfer.checkpoint import first_line
+    from kgtransfer.checkpoint import check_checkpoint_kind, first_line
     from kgtransfer.errors import CheckpointError
     from kgtransfer.files import load_json
 
@@ -168,15 +168,14 @@ def _checkpoint_root(checkpoint_dir: str | os.PathLike | None, resume: bool) -> 
         return None
     root = Path(checkpoint_dir)
     marker = root / "meta.json"
+    check_checkpoint_kind(root, "comparison")  # a sequence's, or a single run's (unmarked: trained into)
     if marker.is_file():
         try:
             kind = load_json(marker).get("kind")
         except (ValueError, AttributeError) as e:
             raise CheckpointError(f"{marker}: not a comparison's checkpoint marker ({first_line(e)})") from None
         if kind != "comparison":
-            raise CheckpointError(
-                f"{root}: holds a {kind}'s checkpoint, not a comparison's; pass another checkpoint folder"
-            )
+            raise CheckpointError(f"{marker}: not a comparison's checkpoint marker (kind {kind!r})")
     else:
         root.mkdir(parents=True, exist_ok=True)
         save_json(marker, {"kind": "comparison"})

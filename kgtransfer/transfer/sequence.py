@@ -1316,7 +1316,7 @@ def run_sequence_file(
     if interleaved is not None:
         spec["interleaved"] = interleaved
     out = Path(out or Path("runs") / name)
-    checkpoints = checkpoints_in(out, resume, overwrite)
+    checkpoints = checkpoints_in(out, resume, overwrite, kind="sequence")
     try:  # saved after every step too: a run stopped later keeps the steps done
         result = sequence(
             snapshots,

@@ -1,0 +1,94 @@
+"""A resume refuses the checkpoints of another kind of run (single run, sequence, comparison), naming both kinds."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgtransfer.cli import main
+from kgtransfer.errors import CheckpointError
+from kgtransfer.knowledge.graph import KnowledgeGraph
+
+FLAGS = ["--encoder", "embedding", "--dim", "4", "--batch-size", "32", "--eval-every", "1", "--no-progress"]
+
+EXPERIMENT = """
+name = "tiny"
+seeds = [0]
+[sources.k1]
+load = "k1.nt"
+[sources.k2]
+load = "k2.nt"
+[merge]
+operator = "union"
+[model]
+encoder = "embedding"
+decoder = "distmult"
+dim = 4
+[pretrain]
+epochs = 1
+progress = false
+threads = 1
+[finetune]
+epochs = 1
+progress = false
+threads = 1
+[compare]
+strategies = ["scratch", "full"]
+alphas = [0.0]
+"""
+
+
+def write_graph(path, shift: int = 0):
+    e = [f"<http://example.org/e{i}>" for i in range(16)]
+    rows = [(e[i], "<http://example.org/r>", e[(i + 1 + shift) % 16]) for i in range(16)]
+    rows += [(e[i], "<http://example.org/s>", e[(i + 5) % 16]) for i in range(16)]
+    KnowledgeGraph.from_triples(rows, name="g").serialize(path)
+    return str(path)
+
+
+@pytest.fixture
+def single_run(tmp_path):
+    """The output folder of a finished ``kgtransfer pretrain``: ``checkpoints/`` holds ``last/`` and ``best/``."""
+    source = write_graph(tmp_path / "k1.nt")
+    write_graph(tmp_path / "k2.nt", shift=2)
+    out = tmp_path / "run"
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "1", *FLAGS]) == 0
+    return out
+
+
+def test_a_sequence_resume_over_a_single_runs_checkpoints_names_both_kinds(single_run, tmp_path, capsys):
+    """It said "not a kgtransfer checkpoint (no model.safetensors)" of a kgtransfer run's checkpoints."""
+    snapshots = [str(tmp_path / "k1.nt"), str(tmp_path / "k2.nt")]
+    assert main(["sequence", *snapshots, "-o", str(single_run), "--resume", "--dim", "4", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "holds a single run's checkpoints, not a sequence's" in err and "--overwrite" in err
+
+
+def test_a_comparison_resume_over_a_single_runs_checkpoints_is_refused_before_it_writes_there(single_run, tmp_path):
+    """It marked the single run's checkpoints as a comparison's and trained into them, mixing both runs."""
+    from kgtransfer.experiment import run_experiment
+
+    file = tmp_path / "tiny.toml"
+    file.write_text(EXPERIMENT, encoding="utf-8")
+    before = sorted(p.name for p in (single_run / "checkpoints").iterdir())
+    with pytest.raises(CheckpointError, match="holds a single run's checkpoints, not a comparison's"):
+        run_experiment(file, single_run, resume=True)
+    assert sorted(p.name for p in (single_run / "checkpoints").iterdir()) == before
+
+
+def test_compare_and_sequence_refuse_each_others_checkpoints_with_one_message(tmp_path):
+    import kgtransfer as kgt
+    from kgtransfer.files import save_json
+    from kgtransfer.transfer.compare import _checkpoint_root
+    from kgtransfer.transfer.sequence_checkpoint import load_sequence
+
+    comparison, sequence = tmp_path / "c", tmp_path / "s"
+    _checkpoint_root(comparison, False)
+    with pytest.raises(CheckpointError, match="holds a comparison's checkpoints, not a sequence's"):
+        load_sequence(comparison, {})
+    sequence.mkdir()
+    (sequence / "model.safetensors").write_bytes(b"")
+    save_json(sequence / "meta.json", {"kind": "sequence"})
+    with pytest.raises(CheckpointError, match="holds a sequence's checkpoints, not a comparison's"):
+        _checkpoint_root(sequence, True)
+    with pytest.raises(kgt.ConfigError, match="resume=True needs the checkpoint_dir"):
+        _checkpoint_root(None, True)
