@@ -92,3 +92,21 @@ def test_compare_and_sequence_refuse_each_others_checkpoints_with_one_message(tm
         _checkpoint_root(sequence, True)
     with pytest.raises(kgt.ConfigError, match="resume=True needs the checkpoint_dir"):
         _checkpoint_root(None, True)
+
+
+def test_run_without_output_says_where_to_resume_when_interrupted(tmp_path, capsys, monkeypatch):
+    """``kgtransfer run FILE`` (output runs/<name>) printed a bare "interrupted" over its checkpoints."""
+    import kgtransfer.experiment
+
+    file = tmp_path / "tiny.toml"
+    file.write_text(EXPERIMENT, encoding="utf-8")
+
+    def interrupted(experiment, out=None, *args, **kwargs):
+        (kgtransfer.experiment.Path(out or "runs/tiny") / "checkpoints").mkdir(parents=True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgtransfer.experiment, "run_experiment", interrupted)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(file)]) == 130
+    expected = "interrupted; run the same command with --resume to continue from runs/tiny/checkpoints"
+    assert expected in capsys.readouterr().err.replace("\\", "/")
