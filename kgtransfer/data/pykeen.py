@@ -5,7 +5,9 @@ The way out of :meth:`KnowledgeGraph.from_labels <kgtransfer.KnowledgeGraph.from
 trained on the factory lines up row by row with :meth:`~kgtransfer.KnowledgeGraph.to_pyg` and with
 a kgtransfer model of the same split. Labels:
 
-- an IRI in ``namespace`` is its label (percent-decoded, as the reader encoded it);
+- an IRI in ``namespace`` is its label (percent-decoded, as the reader encoded it), unless that
+  label is an IRI or literal in N-Triples syntax (which the reader would take as that term): then
+  it keeps its N-Triples form;
 - any other IRI or literal keeps its N-Triples form (``<http://...>``, ``"7"^^<...#integer>``), which
   the reader takes as that term again;
 - a blank node keeps its ``_:label`` (it loads back as a label IRI: PyKEEN has no blank nodes).
@@ -19,7 +21,7 @@ from kgtransfer.data.tensorize import Triples
 from kgtransfer.data.vocab import Vocab
 from kgtransfer.errors import MissingExtraError
 from kgtransfer.knowledge.reading import DEFAULT_NAMESPACE
-from kgtransfer.knowledge.streaming import label_iri
+from kgtransfer.knowledge.streaming import _ntriples_field, label_iri
 
 
 def labels(vocab: Vocab, namespace: str | None = None) -> list[str]:
@@ -35,7 +37,8 @@ def labels(vocab: Vocab, namespace: str | None = None) -> list[str]:
         label = key
         if key.startswith(prefix):
             candidate = unquote(key[len(prefix) : -1])
-            if candidate and label_iri(namespace, candidate) == key:  # reads back as this very IRI
+            # reads back as this very IRI; a label in N-Triples syntax ("7", <x:y>) would read as that term
+            if candidate and not _ntriples_field(candidate) and label_iri(namespace, candidate) == key:
                 label = candidate
         out.append(label)
     if len(set(out)) != len(out):
