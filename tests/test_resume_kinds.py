@@ -1,4 +1,4 @@
-"""A resume refuses the checkpoints of another kind of run (single run, sequence, comparison), naming both kinds."""
+"""Resumes alike: another kind of run's checkpoints are refused naming both kinds; each needs its checkpoint folder."""
 
 from __future__ import annotations
 
@@ -110,3 +110,17 @@ def test_run_without_output_says_where_to_resume_when_interrupted(tmp_path, caps
     assert main(["run", str(file)]) == 130
     expected = "interrupted; run the same command with --resume to continue from runs/tiny/checkpoints"
     assert expected in capsys.readouterr().err.replace("\\", "/")
+
+
+def test_every_resume_needs_its_checkpoint_dir(tmp_path):
+    """``kgt.sequence``, ``kgt.compare`` refused ``resume=True`` alone; ``kgt.train``, ``kgt.finetune`` trained anew."""
+    import kgtransfer as kgt
+
+    source = write_graph(tmp_path / "k1.nt")
+    config = kgt.TrainConfig(epochs=1, progress=False, threads=1)
+    model = kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4)
+    with pytest.raises(kgt.ConfigError, match="resume=True needs the checkpoint_dir"):
+        kgt.train(source, model, config, resume=True)
+    pre = kgt.train(source, model, config)
+    with pytest.raises(kgt.ConfigError, match="resume=True needs the checkpoint_dir"):
+        kgt.finetune(pre, source, config=config, resume=True)
