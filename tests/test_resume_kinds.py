@@ -124,3 +124,19 @@ def test_every_resume_needs_its_checkpoint_dir(tmp_path):
     pre = kgt.train(source, model, config)
     with pytest.raises(kgt.ConfigError, match="resume=True needs the checkpoint_dir"):
         kgt.finetune(pre, source, config=config, resume=True)
+
+
+def test_overwrite_says_a_sequence_replaces_the_earlier_results_after_its_first_step(tmp_path, capsys):
+    """It said a stopped run leaves the earlier results there; a sequence saves its own after every step."""
+    from kgtransfer.files import save_json
+    from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
+
+    for kind in ("sequence", "comparison"):
+        folder = tmp_path / kind / "checkpoints"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"")
+        save_json(folder / "meta.json", {"kind": kind})
+        checkpoints_in(tmp_path / kind, False, True, kind=kind)
+    sequence, comparison = capsys.readouterr().err.strip().split("\n")
+    assert "after its first step" in sequence and "leaves the earlier results" not in sequence
+    assert "a run stopped before leaves the earlier results there" in comparison

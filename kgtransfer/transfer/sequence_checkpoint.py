@@ -59,12 +59,13 @@ def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False
     if overwrite:
         aside = set_aside_checkpoints(out)
         if aside is not None:
-            print(
-                f"--overwrite: the earlier run's checkpoints are set aside in {aside}; they and its results in {out} "
-                "are replaced when this run saves (a run stopped before leaves the earlier results there, beside "
-                "its own checkpoints)",
-                file=sys.stderr,
-            )
+            stopped = (  # a sequence saves its results after every step
+                "they go when this run ends; its results in {out} are replaced after its first step"
+                if kind == "sequence"
+                else "they and its results in {out} are replaced when this run saves (a run stopped before leaves the "
+                "earlier results there, beside its own checkpoints)"
+            ).format(out=out)
+            print(f"--overwrite: the earlier run's checkpoints are set aside in {aside}; {stopped}", file=sys.stderr)
     elif not resume and earlier:
         raise CheckpointError(
             f"{path}: checkpoints of an earlier run; pass --resume to continue it, --overwrite to start a new run "
