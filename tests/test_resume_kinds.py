@@ -140,3 +140,20 @@ def test_overwrite_says_a_sequence_replaces_the_earlier_results_after_its_first_
     sequence, comparison = capsys.readouterr().err.strip().split("\n")
     assert "after its first step" in sequence and "leaves the earlier results" not in sequence
     assert "a run stopped before leaves the earlier results there" in comparison
+
+
+def test_a_new_run_does_not_write_over_another_kinds_checkpoints(tmp_path):
+    """``kgt.sequence(checkpoint_dir=...)`` swapped its checkpoint in over a comparison's, deleting every seed's."""
+    import kgtransfer as kgt
+    from kgtransfer.transfer.compare import _checkpoint_root
+
+    comparison = tmp_path / "comparison"
+    _checkpoint_root(comparison, False)
+    (comparison / "seed0" / "pretrain" / "last").mkdir(parents=True)
+    snapshots = [write_graph(tmp_path / "k1.nt"), write_graph(tmp_path / "k2.nt", shift=2)]
+    config = kgt.TrainConfig(epochs=1, progress=False, threads=1)
+    with pytest.raises(CheckpointError, match="holds a comparison's checkpoints, not a sequence's"):
+        kgt.sequence(snapshots, config=config, checkpoint_dir=comparison)
+    with pytest.raises(CheckpointError, match="holds a comparison's checkpoints, not a single run's"):
+        kgt.train(snapshots[0], kgt.ModelConfig(encoder="embedding", dim=4), config, checkpoint_dir=comparison)
+    assert (comparison / "seed0" / "pretrain" / "last").is_dir() and not (comparison / "last").exists()
