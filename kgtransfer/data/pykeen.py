@@ -55,7 +55,8 @@ def triples_factory(triples: Triples, namespace: str | None = None, create_inver
 
     Raises:
         MissingExtraError: PyKEEN is not installed.
-        ValueError: ``triples`` has no vocab (its ids name nothing).
+        ValueError: ``triples`` has no vocab (its ids name nothing), or it holds no entity or no
+            relation (PyKEEN's factories need one of each).
     """
     try:
         from pykeen.triples import TriplesFactory
@@ -63,6 +64,13 @@ def triples_factory(triples: Triples, namespace: str | None = None, create_inver
         raise MissingExtraError("to_pykeen() needs pykeen: pip install pykeen") from None
     if triples.vocab is None:
         raise ValueError("these triples have no vocab: their ids name no entity or relation")
+    parts = (("entities", triples.vocab.entities), ("relations", triples.vocab.relations))
+    missing = [what for what, keys in parts if not len(keys)]
+    if missing:  # PyKEEN sizes its maps by their largest id
+        raise ValueError(
+            f"no {' and no '.join(missing)} to give PyKEEN: no edge triples (literal triples are edges "
+            "with literals='nodes')"
+        )
     entities = labels(triples.vocab.entities, namespace)
     relations = labels(triples.vocab.relations, namespace)
     return TriplesFactory(

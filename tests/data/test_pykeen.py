@@ -78,3 +78,10 @@ def test_a_namespace_label_in_ntriples_syntax_keeps_its_iri_and_loads_back():
     assert labels(Vocab([seven, iri, plain]), NS) == [seven, iri, "plain"]
     kg = KnowledgeGraph.from_triples([(seven, f"<{NS}p>", iri), (iri, f"<{NS}p>", plain)])
     assert set(kgt.load(kg.to_pykeen(namespace=NS), namespace=NS)) == set(kg)
+
+
+def test_a_graph_without_edges_is_a_clear_error():
+    """Only literal triples, dropped: PyKEEN failed on its empty relation map with "max() arg is an empty sequence"."""
+    kg = KnowledgeGraph.from_triples([(f"<{NS}a>", f"<{NS}p>", '"x"')])
+    with pytest.raises(ValueError, match="no relations.*literals='nodes'"):
+        kg.to_pykeen()
