@@ -236,6 +236,45 @@ def drop_earlier_checkpoints(directory: str | os.PathLike) -> None:
     shutil.rmtree(_earlier(Path(directory) / "checkpoints"), ignore_errors=True)
 
 
+#: the kinds of run :func:`checkpoint_kind` tells apart, as messages name their checkpoints
+KINDS = {"run": "a single run's", "sequence": "a sequence's", "comparison": "a comparison's"}
+
+
+def checkpoint_kind(path: str | os.PathLike) -> str | None:
+    """Which kind of run (:data:`KINDS`) wrote the checkpoints at ``path``; None when none or unknown.
+
+    A sequence's and a comparison's ``meta.json`` say (``kind``); a single run's folder holds only
+    its training checkpoints (``last/``, ``best/``, ``phaseN/``). A damaged ``meta.json`` reads as
+    unknown: the loader names it.
+    """
+    from kgtransfer.errors import CheckpointError
+
+    folder = checkpoint_folder(path)
+    if (folder / "meta.json").is_file():
+        try:
+            kind = read_meta(folder / "meta.json").get("kind")
+        except (CheckpointError, OSError):
+            return None
+        return kind if kind in KINDS else None
+    return "run" if _is_training_folder(folder) else None
+
+
+def check_checkpoint_kind(path: str | os.PathLike, kind: str) -> None:
+    """Refuse to resume a ``kind`` of run (:data:`KINDS`) from another kind's checkpoints at ``path``.
+
+    Raises:
+        CheckpointError: ``path`` holds another kind's checkpoints (names both).
+    """
+    from kgtransfer.errors import CheckpointError
+
+    found = checkpoint_kind(path)
+    if found is not None and found != kind:
+        raise CheckpointError(
+            f"{path}: holds {KINDS[found]} checkpoints, not {KINDS[kind]}; pass --overwrite to start a new run "
+            "there, or another output folder"
+        )
+
+
 def _earlier(path: Path) -> Path:
     target = _resolved(path)
     return target.with_name(f".{target.name}.earlier")

@@ -410,7 +410,7 @@ def run_experiment(
     exp = experiment if isinstance(experiment, Experiment) else Experiment.from_toml(experiment)
     out = Path(out or Path("runs") / exp.name)
     try:
-        checkpoints = checkpoints_in(out, resume, overwrite)
+        checkpoints = checkpoints_in(out, resume, overwrite, kind="comparison")
     except ConfigError as e:
         raise ExperimentError(str(e)) from e
     k1, k2 = (_resolved(exp, key) for key in ("k1", "k2"))

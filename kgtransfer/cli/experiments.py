@@ -74,7 +74,7 @@ def cmd_sequence(args: argparse.Namespace) -> None:
             f"a sequence needs at least two snapshots (K0 K1 ...), got {args.snapshots[0]!r} alone; "
             "`kgtransfer pretrain` trains on one graph"
         )
-    checkpoints = checkpoints_in(args.output, args.resume, args.overwrite)
+    checkpoints = checkpoints_in(args.output, args.resume, args.overwrite, kind="sequence")
     result = kgt.sequence(
         args.snapshots,
         from_args(args, kgt.ModelConfig, base=DEFAULT_MODEL),
@@ -138,8 +138,12 @@ def add_run(sub) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     """``kgtransfer run``."""
-    from kgtransfer.experiment import run_experiment
+    from kgtransfer.experiment import experiment_path, read_table, run_experiment
 
+    if args.output is None:  # the default runs/<name>, named here so that an interrupt says where to resume
+        path = experiment_path(args.experiment)
+        name = read_table(path).get("name", path.stem)
+        args.output = str(Path("runs") / name) if isinstance(name, str) else None
     interleaved = False if args.sequential else None
     run_experiment(args.experiment, args.output, interleaved, resume=args.resume, overwrite=args.overwrite)
 

@@ -97,7 +97,7 @@ def output_checkpoints(args: argparse.Namespace) -> Path:
     from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
 
     check_run_folder(args.output)
-    return checkpoints_in(args.output, args.resume, args.overwrite)
+    return checkpoints_in(args.output, args.resume, args.overwrite, kind="run")
 
 
 def save_run(result, output: str) -> None:

@@ -5,7 +5,9 @@ The way out of :meth:`KnowledgeGraph.from_labels <kgtransfer.KnowledgeGraph.from
 trained on the factory lines up row by row with :meth:`~kgtransfer.KnowledgeGraph.to_pyg` and with
 a kgtransfer model of the same split. Labels:
 
-- an IRI in ``namespace`` is its label (percent-decoded, as the reader encoded it);
+- an IRI in ``namespace`` is its label (percent-decoded, as the reader encoded it), unless that
+  label is an IRI or literal in N-Triples syntax (which the reader would take as that term): then
+  it keeps its N-Triples form;
 - any other IRI or literal keeps its N-Triples form (``<http://...>``, ``"7"^^<...#integer>``), which
   the reader takes as that term again;
 - a blank node keeps its ``_:label`` (it loads back as a label IRI: PyKEEN has no blank nodes).
@@ -19,7 +21,7 @@ from kgtransfer.data.tensorize import Triples
 from kgtransfer.data.vocab import Vocab
 from kgtransfer.errors import MissingExtraError
 from kgtransfer.knowledge.reading import DEFAULT_NAMESPACE
-from kgtransfer.knowledge.streaming import label_iri
+from kgtransfer.knowledge.streaming import _ntriples_field, label_iri
 
 
 def labels(vocab: Vocab, namespace: str | None = None) -> list[str]:
@@ -35,7 +37,8 @@ def labels(vocab: Vocab, namespace: str | None = None) -> list[str]:
         label = key
         if key.startswith(prefix):
             candidate = unquote(key[len(prefix) : -1])
-            if candidate and label_iri(namespace, candidate) == key:  # reads back as this very IRI
+            # reads back as this very IRI; a label in N-Triples syntax ("7", <x:y>) would read as that term
+            if candidate and not _ntriples_field(candidate) and label_iri(namespace, candidate) == key:
                 label = candidate
         out.append(label)
     if len(set(out)) != len(out):
@@ -52,7 +55,8 @@ def triples_factory(triples: Triples, namespace: str | None = None, create_inver
 
     Raises:
         MissingExtraError: PyKEEN is not installed.
-        ValueError: ``triples`` has no vocab (its ids name nothing).
+        ValueError: ``triples`` has no vocab (its ids name nothing), or it holds no entity or no
+            relation (PyKEEN's factories need one of each).
     """
     try:
         from pykeen.triples import TriplesFactory
@@ -60,6 +64,13 @@ def triples_factory(triples: Triples, namespace: str | None = None, create_inver
         raise MissingExtraError("to_pykeen() needs pykeen: pip install pykeen") from None
     if triples.vocab is None:
         raise ValueError("these triples have no vocab: their ids name no entity or relation")
+    parts = (("entities", triples.vocab.entities), ("relations", triples.vocab.relations))
+    missing = [what for what, keys in parts if not len(keys)]
+    if missing:  # PyKEEN sizes its maps by their largest id
+        raise ValueError(
+            f"no {' and no '.join(missing)} to give PyKEEN: no edge triples (literal triples are edges "
+            "with literals='nodes')"
+        )
     entities = labels(triples.vocab.entities, namespace)
     relations = labels(triples.vocab.relations, namespace)
     return TriplesFactory(

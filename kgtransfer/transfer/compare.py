@@ -137,18 +137,26 @@ def _check_label(label) -> None:
 def run_folders(labels: Sequence[str]) -> dict[str, str]:
     """The checkpoint folder name of each variant label (under ``seed<k>/``), safe on every file system.
 
-    A label of letters, digits, ``.``, ``_``, ``+`` and ``-`` is its own folder; another one, and one
-    that matches another's (or ``pretrain``) ignoring case, gets a digest of the label appended, so
-    that folders are unique and do not depend on the labels' order.
+    A label of letters, digits, ``.``, ``_``, ``+`` and ``-`` is its own folder; another one, one
+    that matches another's (or ``pretrain``) ignoring case, a name Windows keeps for a device
+    (``aux``, ``nul.v2``) and one over 64 characters get a digest of the label appended (shortened
+    to 64 first), so that folders are unique and do not depend on the labels' order.
     """
     safe = {label: re.sub(r"[^A-Za-z0-9._+-]", "_", label).strip(".") or "_" for label in labels}
     taken = [name.lower() for name in safe.values()] + ["pretrain"]
-    return {
-        label: name
-        if name == label and taken.count(name.lower()) == 1
-        else f"{name}-{hashlib.blake2b(label.encode(), digest_size=4).hexdigest()}"
-        for label, name in safe.items()
-    }
+
+    def folder(label: str, name: str) -> str:
+        if name == label and taken.count(name.lower()) == 1 and len(name) <= _LONGEST and not _DEVICE.fullmatch(name):
+            return name
+        name = name.replace(".", "_") if _DEVICE.fullmatch(name) else name  # nul.v2-<digest> is still a device
+        return f"{name[:_LONGEST]}-{hashlib.blake2b(label.encode(), digest_size=4).hexdigest()}"
+
+    return {label: folder(label, name) for label, name in safe.items()}
+
+
+#: names Windows keeps for devices, whatever follows a dot (``aux``, ``nul.txt``)
+_DEVICE = re.compile(r"(?:con|prn|aux|nul|com\d|lpt\d)(?:\..*)?", re.IGNORECASE)
+_LONGEST = 64  # a folder name's characters, before a digest
 
 
 def _checkpoint_root(checkpoint_dir: str | os.PathLike | None, resume: bool) -> Path | None:
@@ -158,7 +166,7 @@ def _checkpoint_root(checkpoint_dir: str | os.PathLike | None, resume: bool) -> 
         ConfigError: ``resume`` without ``checkpoint_dir``.
         CheckpointError: the folder holds another kind of checkpoint (a sequence's), or damaged marker.
     """
-    from kgtransfer.checkpoint import first_line
+    from kgtransfer.checkpoint import check_checkpoint_kind, first_line
     from kgtransfer.errors import CheckpointError
     from kgtransfer.files import load_json
 
@@ -168,15 +176,14 @@ def _checkpoint_root(checkpoint_dir: str | os.PathLike | None, resume: bool) -> 
         return None
     root = Path(checkpoint_dir)
     marker = root / "meta.json"
+    check_checkpoint_kind(root, "comparison")  # a sequence's, or a single run's (unmarked: trained into)
     if marker.is_file():
         try:
             kind = load_json(marker).get("kind")
         except (ValueError, AttributeError) as e:
             raise CheckpointError(f"{marker}: not a comparison's checkpoint marker ({first_line(e)})") from None
         if kind != "comparison":
-            raise CheckpointError(
-                f"{root}: holds a {kind}'s checkpoint, not a comparison's; pass another checkpoint folder"
-            )
+            raise CheckpointError(f"{marker}: not a comparison's checkpoint marker (kind {kind!r})")
     else:
         root.mkdir(parents=True, exist_ok=True)
         save_json(marker, {"kind": "comparison"})

@@ -182,13 +182,23 @@ def plot_sweep(
 
 
 def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
-    """The average of several models' weights (aligned by IRI onto the first one's vocabulary)."""
+    """The average of several models' weights (aligned by IRI onto the first one's vocabulary).
+
+    A row is averaged over the models that trained it (see :func:`~kgtransfer.transfer.weights.source_trained`),
+    the first one included; a row none of them trained keeps the first model's value.
+    """
     _check_soup(models)
     models = with_heads(models)
     base = models[0]
     mixes = [check_mixable(other, base, "soup") for other in models[1:]]
-    total = {k: v.detach().clone().float() for k, v in base.model.state_dict().items()}
-    count = {k: torch.ones(v.shape[:1] if v.dim() else (), device=v.device) for k, v in total.items()}
+    _, own = aligned_source_state(base.model, base.vocab, base.model, base.vocab, source_trained(base))
+    count, total = {}, {}
+    for k, v in base.model.state_dict().items():
+        rows = own.get(k, torch.tensor(True))
+        count[k] = (
+            rows.to(v.device).float() if rows.dim() else torch.ones(v.shape[:1] if v.dim() else (), device=v.device)
+        )
+        total[k] = v.detach().float() * (count[k].view(-1, *([1] * (v.dim() - 1))) if count[k].dim() else 1)
     for other in models[1:]:
         aligned, masks = aligned_source_state(other.model, other.vocab, base.model, base.vocab, source_trained(other))
         for name, mask in masks.items():
@@ -203,7 +213,7 @@ def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
     for name, value in base.model.state_dict().items():
         c = count[name]
         c = c.view(-1, *([1] * (value.dim() - 1))) if c.dim() else c
-        state[name] = (total[name] / c).to(value.dtype)
+        state[name] = torch.where(c > 0, total[name] / c.clamp_min(1), value.float()).to(value.dtype)
     aligned_rows = [m.entity_rows_mixed for m in mixes]
     return _with_state(
         base, state, {"soup": {"kind": "uniform", "size": len(models), "entity_rows_aligned": aligned_rows}}

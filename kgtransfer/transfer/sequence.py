@@ -717,6 +717,10 @@ def sequence(
     }
     if resume and checkpoint_dir is None:
         raise ConfigError("resume=True needs the checkpoint_dir to resume from")
+    if checkpoint_dir is not None:  # a single run's or a comparison's: neither resumed nor swapped over
+        from kgtransfer.checkpoint import check_checkpoint_kind
+
+        check_checkpoint_kind(checkpoint_dir, "sequence")
     names = list(names) if names is not None else _default_names(snapshots)
     settings = resume_settings(setup, names, scratch, alphas)
     keys = [(p, s.name) for p in protocols for s in strats]
@@ -1316,7 +1320,7 @@ def run_sequence_file(
     if interleaved is not None:
         spec["interleaved"] = interleaved
     out = Path(out or Path("runs") / name)
-    checkpoints = checkpoints_in(out, resume, overwrite)
+    checkpoints = checkpoints_in(out, resume, overwrite, kind="sequence")
     try:  # saved after every step too: a run stopped later keeps the steps done
         result = sequence(
             snapshots,

@@ -33,21 +33,23 @@ Key = tuple[str, str]  # (protocol, strategy)
 FREE_FIELDS = ("interleaved", "train.device", "train.threads", "train.progress")
 
 
-def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False) -> Path:
+def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False, kind: str | None = None) -> Path:
     """``OUT/checkpoints``; an earlier run's checkpoint there is refused, unless ``resume`` or ``overwrite``.
 
     With ``resume`` and no checkpoint there, says so on stderr (a mistyped folder would retrain
     silently). With ``overwrite`` the earlier checkpoints are set aside
     (:func:`~kgtransfer.checkpoint.set_aside_checkpoints`) and the new run starts; they go when it
     saves (:func:`~kgtransfer.checkpoint.drop_earlier_checkpoints`), said on stderr. The same for
-    single runs and sequences.
+    single runs, sequences and comparisons; given the ``kind`` of run (:data:`~kgtransfer.checkpoint.KINDS`),
+    a resume refuses another kind's checkpoints.
 
     Raises:
-        CheckpointError: ``OUT/checkpoints`` holds files, and neither ``resume`` nor ``overwrite`` is given.
+        CheckpointError: ``OUT/checkpoints`` holds files, and neither ``resume`` nor ``overwrite`` is given;
+            or, with ``resume``, another ``kind`` of run's checkpoints.
         ConfigError: both are.
         OutputExistsError: with ``overwrite``, ``OUT/checkpoints`` holds files kgtransfer did not write.
     """
-    from kgtransfer.checkpoint import set_aside_checkpoints
+    from kgtransfer.checkpoint import check_checkpoint_kind, set_aside_checkpoints
     from kgtransfer.errors import CheckpointError
 
     if resume and overwrite:
@@ -57,12 +59,13 @@ def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False
     if overwrite:
         aside = set_aside_checkpoints(out)
         if aside is not None:
-            print(
-                f"--overwrite: the earlier run's checkpoints are set aside in {aside}; they and its results in {out} "
-                "are replaced when this run saves (a run stopped before leaves the earlier results there, beside "
-                "its own checkpoints)",
-                file=sys.stderr,
-            )
+            stopped = (  # a sequence saves its results after every step
+                "they go when this run ends; its results in {out} are replaced after its first step"
+                if kind == "sequence"
+                else "they and its results in {out} are replaced when this run saves (a run stopped before leaves the "
+                "earlier results there, beside its own checkpoints)"
+            ).format(out=out)
+            print(f"--overwrite: the earlier run's checkpoints are set aside in {aside}; {stopped}", file=sys.stderr)
     elif not resume and earlier:
         raise CheckpointError(
             f"{path}: checkpoints of an earlier run; pass --resume to continue it, --overwrite to start a new run "
@@ -70,6 +73,8 @@ def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False
         )
     if resume and not earlier:
         print(f"--resume: no checkpoints in {path}; starting a new run", file=sys.stderr)
+    elif resume and kind is not None:
+        check_checkpoint_kind(path, kind)
     return path
 
 
@@ -216,11 +221,12 @@ def load_sequence(path: str | os.PathLike, settings: dict) -> SavedSequence | No
         ConfigError: the settings differ (names each changed field; :data:`FREE_FIELDS` may).
         CheckpointError: a file is corrupt or incomplete (names it).
     """
-    from kgtransfer.checkpoint import checkpoint_folder, first_line, load_checkpoint
+    from kgtransfer.checkpoint import check_checkpoint_kind, checkpoint_folder, first_line, load_checkpoint
     from kgtransfer.errors import CheckpointError
 
     if not has_checkpoint(path):
         return None
+    check_checkpoint_kind(path, "sequence")
     path = checkpoint_folder(path)
     tensors, meta, extra = load_checkpoint(path, "cpu", extra=("moments",))
     file = path / "meta.json"

@@ -250,10 +250,14 @@ def source_trained(pretrained) -> tuple[Tensor, Tensor]:
     """Entity and relation masks over ``pretrained``'s vocabulary of the rows it trained.
 
     A fine-tuned run lists its untrained rows (``info["untrained_rows"]``: ids of rows neither in its
-    training triples nor transferred); another run's (or one saved before the list) come from its
-    split, :func:`trained_rows`.
+    training triples nor transferred); one saved before the list gets :func:`trained_rows` of its
+    split. A run trained from scratch (no transfer report) trained the rows of its training triples
+    alone: its vocabulary may hold more (scratch on a fine-tuned run's split keeps the source's terms).
     """
     listed = pretrained.info.get("untrained_rows")
+    if listed is None and getattr(pretrained, "report", None) is None:
+        train, split = pretrained.split.train.tensor, pretrained.split
+        return id_mask(train[:, [0, 2]], split.num_entities), id_mask(train[:, 1], split.num_relations)
     if listed is None:
         return trained_rows(pretrained.split)
     entities = torch.ones(len(pretrained.vocab.entities), dtype=torch.bool)

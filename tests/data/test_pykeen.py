@@ -57,8 +57,10 @@ def test_split_factories_share_ids_and_labels():
 
 
 def test_a_namespace_iri_spelt_like_another_label_is_refused():
+    from kgtransfer.knowledge.streaming import label_iri
+
     assert labels(Vocab([f"<{NS}x>", "<x:y>"]), NS) == ["x", "<x:y>"]
-    clash = Vocab([f"<{NS}%3Cx:y%3E>", "<x:y>"])  # the label "<x:y>", and the N-Triples form of <x:y>
+    clash = Vocab([label_iri(NS, "_:b0"), "_:b0"])  # the label "_:b0", and a blank node's
     with pytest.raises(ValueError, match="both be labelled"):
         labels(clash, NS)
 
@@ -66,3 +68,20 @@ def test_a_namespace_iri_spelt_like_another_label_is_refused():
 def test_literal_features_have_no_pykeen_form():
     with pytest.raises(ValueError, match="no PyKEEN form"):
         graph().to_pykeen(literals="features")
+
+
+def test_a_namespace_label_in_ntriples_syntax_keeps_its_iri_and_loads_back():
+    """The label ``"7"`` of ``<NS%227%22>`` loaded back as a literal (refused as a head), ``<x:y>`` as another IRI."""
+    from kgtransfer.knowledge.streaming import label_iri
+
+    seven, iri, plain = label_iri(NS, '"7"'), label_iri(NS, "<x:y>"), label_iri(NS, "plain")
+    assert labels(Vocab([seven, iri, plain]), NS) == [seven, iri, "plain"]
+    kg = KnowledgeGraph.from_triples([(seven, f"<{NS}p>", iri), (iri, f"<{NS}p>", plain)])
+    assert set(kgt.load(kg.to_pykeen(namespace=NS), namespace=NS)) == set(kg)
+
+
+def test_a_graph_without_edges_is_a_clear_error():
+    """Only literal triples, dropped: PyKEEN failed on its empty relation map with "max() arg is an empty sequence"."""
+    kg = KnowledgeGraph.from_triples([(f"<{NS}a>", f"<{NS}p>", '"x"')])
+    with pytest.raises(ValueError, match="no relations.*literals='nodes'"):
+        kg.to_pykeen()

@@ -195,3 +195,42 @@ def test_a_resumed_sequence_knows_what_the_finished_steps_trained(tmp_path):
     ((_, transferred, previous),) = spy.seen  # step 2 only: steps 0 and 1 were done
     x = vocab.entities.index(["<urn:kgtransfer:label:x>"])[0]
     assert not transferred[ROW][x] and not previous[ROW][x] and int(transferred[ROW].sum()) == 8
+
+
+def test_a_soup_leaves_out_the_first_models_untrained_rows_too(source):
+    """Listed first, the source's untrained row of ``x`` was averaged with the fine-tuned model's trained one."""
+    from kgtransfer.transfer.parameter import uniform_soup
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ft = kgt.finetune(source, TARGET, config=CFG)
+    soup = uniform_soup([source, ft])
+    x, x_ft = source.vocab.entities.index(["<urn:x>"])[0], ft.vocab.entities.index(["<urn:x>"])[0]
+    assert torch.equal(soup.model.state_dict()[ROW][x], ft.model.state_dict()[ROW][x_ft])
+    e0, e0_ft = source.vocab.entities.index([e(0)])[0], ft.vocab.entities.index([e(0)])[0]
+    mean = (source.model.state_dict()[ROW][e0] + ft.model.state_dict()[ROW][e0_ft]) / 2
+    assert torch.allclose(soup.model.state_dict()[ROW][e0], mean)
+    alone = uniform_soup([source, source])  # a row no model trained keeps the first model's value
+    assert torch.equal(alone.model.state_dict()[ROW][x], source.model.state_dict()[ROW][x])
+
+
+def test_scratch_on_a_fine_tuned_split_did_not_train_the_rows_only_the_source_had(source):
+    """``kgt.train(k, split=ft.split)``: K1's entities that K lacks are rows of its vocabulary no triple trained.
+
+    They counted as trained (as a fine-tuned model's transferred rows do), so a transfer, interpolation
+    or soup from the scratch model carried their random init as learned.
+    """
+    from kgtransfer.transfer.parameter import interpolate
+    from kgtransfer.transfer.weights import source_trained
+
+    without_e7 = [t for t in RING if e(7) not in (t[0], t[2])]
+    k = given("k", [*without_e7, ("<urn:x>", "<urn:r0>", e(0))], [(e(0), "<urn:r1>", e(6))], [(e(2), "<urn:r0>", e(5))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ft = kgt.finetune(source, k, config=CFG)
+        scratch = kgt.train(k, EMB, CFG, split=ft.split)
+    e7 = ft.vocab.entities.index([e(7)])[0]
+    entities, _ = source_trained(scratch)
+    assert not entities[e7] and entities[ft.vocab.entities.index([e(0)])[0]]
+    mid = interpolate(scratch, ft, 0.5)
+    assert torch.equal(mid.model.state_dict()[ROW][e7], ft.model.state_dict()[ROW][e7])
