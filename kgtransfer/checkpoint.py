@@ -17,6 +17,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -273,6 +274,56 @@ def check_checkpoint_kind(path: str | os.PathLike, kind: str) -> None:
             f"{path}: holds {KINDS[found]} checkpoints, not {KINDS[kind]}; pass --overwrite to start a new run "
             "there, or another output folder"
         )
+
+
+def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False, kind: str | None = None) -> Path:
+    """``OUT/checkpoints``; an earlier run's checkpoint there is refused, unless ``resume`` or ``overwrite``.
+
+    With ``resume`` and no checkpoint there, says so on stderr (a mistyped folder would retrain
+    silently). With ``overwrite`` the earlier checkpoints are set aside (:func:`set_aside_checkpoints`)
+    and the new run starts; they go when it saves (:func:`drop_earlier_checkpoints`), said on stderr.
+    The same for single runs, sequences and comparisons; given the ``kind`` of run (:data:`KINDS`), a
+    resume refuses another kind's checkpoints.
+
+    Raises:
+        CheckpointError: ``OUT/checkpoints`` holds files, and neither ``resume`` nor ``overwrite`` is given;
+            or, with ``resume``, another ``kind`` of run's checkpoints.
+        ConfigError: both are.
+        OutputExistsError: with ``overwrite``, ``OUT/checkpoints`` holds files kgtransfer did not write.
+    """
+    from kgtransfer.config import ConfigError
+    from kgtransfer.errors import CheckpointError
+
+    if resume and overwrite:
+        raise ConfigError("resume continues the run in the output folder, overwrite starts a new one: give one")
+    path = Path(out) / "checkpoints"
+    earlier = has_checkpoint(path)
+    if overwrite:
+        aside = set_aside_checkpoints(out)
+        if aside is not None:
+            stopped = (  # a sequence saves its results after every step
+                "they go when this run ends; its results in {out} are replaced after its first step"
+                if kind == "sequence"
+                else "they and its results in {out} are replaced when this run saves (a run stopped before leaves the "
+                "earlier results there, beside its own checkpoints)"
+            ).format(out=out)
+            print(f"--overwrite: the earlier run's checkpoints are set aside in {aside}; {stopped}", file=sys.stderr)
+    elif not resume and earlier:
+        raise CheckpointError(
+            f"{path}: checkpoints of an earlier run; pass --resume to continue it, --overwrite to start a new run "
+            "there, or another --output"
+        )
+    if resume and not earlier:
+        print(f"--resume: no checkpoints in {path}; starting a new run", file=sys.stderr)
+    elif resume and kind is not None:
+        check_checkpoint_kind(path, kind)
+    return path
+
+
+def has_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds something (an empty folder does not count), or a save into it was stopped half way."""
+    path = Path(path)
+    return checkpoint_exists(path) and (not path.is_dir() or any(path.iterdir()))
 
 
 def _earlier(path: Path) -> Path:

@@ -389,14 +389,13 @@ def run_experiment(
     (a comparison: each training in its own folder, see :mod:`~kgtransfer.transfer.compare`);
     ``resume`` continues a stopped run from them and ``overwrite`` starts a new one over an earlier
     one's (without either, an earlier run's checkpoints are refused; see
-    :func:`~kgtransfer.transfer.sequence_checkpoint.checkpoints_in`). ``interleaved`` (when given)
+    :func:`~kgtransfer.checkpoint.checkpoints_in`). ``interleaved`` (when given)
     overrides the file's: False runs the trainings that are compared one after the other.
     """
     import kgtransfer as kgt
-    from kgtransfer.checkpoint import drop_earlier_checkpoints
+    from kgtransfer.checkpoint import checkpoints_in, drop_earlier_checkpoints
     from kgtransfer.config import ConfigError
     from kgtransfer.transfer.compare import compare
-    from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
 
     if not isinstance(experiment, Experiment):
         experiment = experiment_path(experiment)

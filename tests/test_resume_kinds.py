@@ -128,8 +128,8 @@ def test_every_resume_needs_its_checkpoint_dir(tmp_path):
 
 def test_overwrite_says_a_sequence_replaces_the_earlier_results_after_its_first_step(tmp_path, capsys):
     """It said a stopped run leaves the earlier results there; a sequence saves its own after every step."""
+    from kgtransfer.checkpoint import checkpoints_in
     from kgtransfer.files import save_json
-    from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
 
     for kind in ("sequence", "comparison"):
         folder = tmp_path / kind / "checkpoints"

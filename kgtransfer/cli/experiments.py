@@ -64,10 +64,10 @@ def add_sequence(sub) -> None:
 def cmd_sequence(args: argparse.Namespace) -> None:
     """``kgtransfer sequence``."""
     import kgtransfer as kgt
+    from kgtransfer.checkpoint import checkpoints_in
     from kgtransfer.config import ConfigError
     from kgtransfer.config_adapter import from_args
     from kgtransfer.transfer.sequence import DEFAULT_MODEL, DEFAULT_TRAIN
-    from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
 
     if len(args.snapshots) < 2:
         raise ConfigError(

@@ -289,9 +289,8 @@ def add_typing(sub) -> None:
 def cmd_typing(args: argparse.Namespace) -> None:
     """``kgtransfer typing``."""
     import kgtransfer as kgt
-    from kgtransfer.checkpoint import check_run_folder
+    from kgtransfer.checkpoint import check_run_folder, checkpoints_in
     from kgtransfer.config_adapter import from_args
-    from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
 
     model = from_args(args, kgt.ModelConfig)  # flags checked before anything loads
     given = [f for f in ("encoder", "dim", "encoder_kwargs", "dropout") if getattr(args, f) is not None]

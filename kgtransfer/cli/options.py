@@ -89,12 +89,11 @@ def resume_option(p: argparse.ArgumentParser, written: str | None = "at every ev
 
 
 def output_checkpoints(args: argparse.Namespace) -> Path:
-    """``OUTPUT/checkpoints``: see :func:`~kgtransfer.transfer.sequence_checkpoint.checkpoints_in`.
+    """``OUTPUT/checkpoints``: see :func:`~kgtransfer.checkpoint.checkpoints_in`.
 
     So is an ``OUTPUT`` that holds other files than a kgtransfer run's, before the run trains (the save would).
     """
-    from kgtransfer.checkpoint import check_run_folder
-    from kgtransfer.transfer.sequence_checkpoint import checkpoints_in
+    from kgtransfer.checkpoint import check_run_folder, checkpoints_in
 
     check_run_folder(args.output)
     return checkpoints_in(args.output, args.resume, args.overwrite, kind="run")

@@ -63,7 +63,6 @@ from kgtransfer.report import format_table, plural
 from kgtransfer.rng import keeps_rng_states, keeps_threads
 from kgtransfer.tasks.link_prediction import FilterIndex, LinkPredictionTask
 from kgtransfer.transfer.sequence_checkpoint import (
-    checkpoints_in,
     load_sequence,
     resume_settings,
     save_sequence,
@@ -1247,7 +1246,7 @@ def run_sequence_file(
     ``interleaved`` (when given) overrides the file's. Checkpoints go to ``out/checkpoints`` after
     every step; ``resume`` continues from them, ``overwrite`` starts a new run over them (without
     either, an earlier run's are refused: a :class:`~kgtransfer.errors.CheckpointError`; see
-    :func:`~kgtransfer.transfer.sequence_checkpoint.checkpoints_in`). Raises :class:`~kgtransfer.config.ConfigError`
+    :func:`~kgtransfer.checkpoint.checkpoints_in`). Raises :class:`~kgtransfer.config.ConfigError`
     naming the file for an invalid one.
 
     The file::
@@ -1320,6 +1319,8 @@ def run_sequence_file(
     if interleaved is not None:
         spec["interleaved"] = interleaved
     out = Path(out or Path("runs") / name)
+    from kgtransfer.checkpoint import checkpoints_in
+
     checkpoints = checkpoints_in(out, resume, overwrite, kind="sequence")
     try:  # saved after every step too: a run stopped later keeps the steps done
         result = sequence(

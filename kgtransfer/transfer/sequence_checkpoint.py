@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,59 +30,6 @@ Key = tuple[str, str]  # (protocol, strategy)
 
 #: settings a resumed sequence may change: how it runs, not what it learns (``train.<field>``: a TrainConfig field)
 FREE_FIELDS = ("interleaved", "train.device", "train.threads", "train.progress")
-
-
-def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False, kind: str | None = None) -> Path:
-    """``OUT/checkpoints``; an earlier run's checkpoint there is refused, unless ``resume`` or ``overwrite``.
-
-    With ``resume`` and no checkpoint there, says so on stderr (a mistyped folder would retrain
-    silently). With ``overwrite`` the earlier checkpoints are set aside
-    (:func:`~kgtransfer.checkpoint.set_aside_checkpoints`) and the new run starts; they go when it
-    saves (:func:`~kgtransfer.checkpoint.drop_earlier_checkpoints`), said on stderr. The same for
-    single runs, sequences and comparisons; given the ``kind`` of run (:data:`~kgtransfer.checkpoint.KINDS`),
-    a resume refuses another kind's checkpoints.
-
-    Raises:
-        CheckpointError: ``OUT/checkpoints`` holds files, and neither ``resume`` nor ``overwrite`` is given;
-            or, with ``resume``, another ``kind`` of run's checkpoints.
-        ConfigError: both are.
-        OutputExistsError: with ``overwrite``, ``OUT/checkpoints`` holds files kgtransfer did not write.
-    """
-    from kgtransfer.checkpoint import check_checkpoint_kind, set_aside_checkpoints
-    from kgtransfer.errors import CheckpointError
-
-    if resume and overwrite:
-        raise ConfigError("resume continues the run in the output folder, overwrite starts a new one: give one")
-    path = Path(out) / "checkpoints"
-    earlier = has_checkpoint(path)
-    if overwrite:
-        aside = set_aside_checkpoints(out)
-        if aside is not None:
-            stopped = (  # a sequence saves its results after every step
-                "they go when this run ends; its results in {out} are replaced after its first step"
-                if kind == "sequence"
-                else "they and its results in {out} are replaced when this run saves (a run stopped before leaves the "
-                "earlier results there, beside its own checkpoints)"
-            ).format(out=out)
-            print(f"--overwrite: the earlier run's checkpoints are set aside in {aside}; {stopped}", file=sys.stderr)
-    elif not resume and earlier:
-        raise CheckpointError(
-            f"{path}: checkpoints of an earlier run; pass --resume to continue it, --overwrite to start a new run "
-            "there, or another --output"
-        )
-    if resume and not earlier:
-        print(f"--resume: no checkpoints in {path}; starting a new run", file=sys.stderr)
-    elif resume and kind is not None:
-        check_checkpoint_kind(path, kind)
-    return path
-
-
-def has_checkpoint(path: str | os.PathLike) -> bool:
-    """Whether ``path`` holds something (an empty folder does not count), or a save into it was stopped half way."""
-    from kgtransfer.checkpoint import checkpoint_exists
-
-    path = Path(path)
-    return checkpoint_exists(path) and (not path.is_dir() or any(path.iterdir()))
 
 
 def resume_settings(setup: dict, names: list[str], scratch: bool, alphas) -> dict:
@@ -221,7 +167,13 @@ def load_sequence(path: str | os.PathLike, settings: dict) -> SavedSequence | No
         ConfigError: the settings differ (names each changed field; :data:`FREE_FIELDS` may).
         CheckpointError: a file is corrupt or incomplete (names it).
     """
-    from kgtransfer.checkpoint import check_checkpoint_kind, checkpoint_folder, first_line, load_checkpoint
+    from kgtransfer.checkpoint import (
+        check_checkpoint_kind,
+        checkpoint_folder,
+        first_line,
+        has_checkpoint,
+        load_checkpoint,
+    )
     from kgtransfer.errors import CheckpointError
 
     if not has_checkpoint(path):
