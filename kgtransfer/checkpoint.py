@@ -237,6 +237,15 @@ def drop_earlier_checkpoints(directory: str | os.PathLike) -> None:
     shutil.rmtree(_earlier(Path(directory) / "checkpoints"), ignore_errors=True)
 
 
+def save_run(result, directory: str | os.PathLike) -> None:
+    """``result.save(directory)``; then the checkpoints an overwrite set aside there go.
+
+    How a single run, a sequence and a comparison save (:func:`drop_earlier_checkpoints`).
+    """
+    result.save(directory)
+    drop_earlier_checkpoints(directory)
+
+
 #: the kinds of run :func:`checkpoint_kind` tells apart, as messages name their checkpoints
 KINDS = {"run": "a single run's", "sequence": "a sequence's", "comparison": "a comparison's"}
 

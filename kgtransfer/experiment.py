@@ -393,7 +393,7 @@ def run_experiment(
     overrides the file's: False runs the trainings that are compared one after the other.
     """
     import kgtransfer as kgt
-    from kgtransfer.checkpoint import checkpoints_in, drop_earlier_checkpoints
+    from kgtransfer.checkpoint import checkpoints_in, save_run
     from kgtransfer.config import ConfigError
     from kgtransfer.transfer.compare import compare
 
@@ -440,8 +440,7 @@ def run_experiment(
         resume=resume,
     )
     result.info.update(k2=repr(k2))
-    result.save(out)
-    drop_earlier_checkpoints(out)  # those an overwrite set aside
+    save_run(result, out)  # then those an overwrite set aside go
     if exp.file is not None:
         keep_experiment_file(exp.file, out)
     print(result.summary())

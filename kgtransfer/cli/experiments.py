@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kgtransfer.cli.options import OPERATORS, count, model_options, positive, resume_option, save_run
+from kgtransfer.cli.options import OPERATORS, count, model_options, positive, resume_option
 
 
 def add_sequence(sub) -> None:
@@ -64,7 +64,7 @@ def add_sequence(sub) -> None:
 def cmd_sequence(args: argparse.Namespace) -> None:
     """``kgtransfer sequence``."""
     import kgtransfer as kgt
-    from kgtransfer.checkpoint import checkpoints_in
+    from kgtransfer.checkpoint import checkpoints_in, save_run
     from kgtransfer.config import ConfigError
     from kgtransfer.config_adapter import from_args
     from kgtransfer.transfer.sequence import DEFAULT_MODEL, DEFAULT_TRAIN

@@ -16,7 +16,6 @@ from kgtransfer.cli.options import (
     output_checkpoints,
     positive,
     resume_option,
-    save_run,
     source_help,
     training_options,
 )
@@ -72,6 +71,7 @@ def add_pretrain(sub) -> None:
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
+    from kgtransfer.checkpoint import save_run
     from kgtransfer.data.splits import load_split
     from kgtransfer.errors import EmptySplitError
     from kgtransfer.sizing import plan
@@ -169,6 +169,7 @@ def add_finetune(sub) -> None:
 def cmd_finetune(args: argparse.Namespace) -> None:
     """``kgtransfer finetune``."""
     import kgtransfer as kgt
+    from kgtransfer.checkpoint import save_run
     from kgtransfer.config_adapter import from_args
     from kgtransfer.data.splits import load_split
     from kgtransfer.errors import TransferWarning
@@ -289,7 +290,7 @@ def add_typing(sub) -> None:
 def cmd_typing(args: argparse.Namespace) -> None:
     """``kgtransfer typing``."""
     import kgtransfer as kgt
-    from kgtransfer.checkpoint import check_run_folder, checkpoints_in
+    from kgtransfer.checkpoint import check_run_folder, checkpoints_in, save_run
     from kgtransfer.config_adapter import from_args
 
     model = from_args(args, kgt.ModelConfig)  # flags checked before anything loads

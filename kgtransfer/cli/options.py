@@ -99,14 +99,6 @@ def output_checkpoints(args: argparse.Namespace) -> Path:
     return checkpoints_in(args.output, args.resume, args.overwrite, kind="run")
 
 
-def save_run(result, output: str) -> None:
-    """Save ``result`` to ``output``; then the checkpoints an ``--overwrite`` set aside go."""
-    from kgtransfer.checkpoint import drop_earlier_checkpoints
-
-    result.save(output)
-    drop_earlier_checkpoints(output)
-
-
 def load_source(spec: str, **kwargs):
     """Load a CLI source: a path, a registry name, or ``NAME=SOURCE`` giving it a provenance name.
 

@@ -1319,7 +1319,7 @@ def run_sequence_file(
     if interleaved is not None:
         spec["interleaved"] = interleaved
     out = Path(out or Path("runs") / name)
-    from kgtransfer.checkpoint import checkpoints_in
+    from kgtransfer.checkpoint import checkpoints_in, save_run
 
     checkpoints = checkpoints_in(out, resume, overwrite, kind="sequence")
     try:  # saved after every step too: a run stopped later keeps the steps done
@@ -1336,10 +1336,7 @@ def run_sequence_file(
         )
     except ConfigError as e:  # a setting of the file; other errors (a step's data, a bug) keep their own type
         raise ConfigError(f"{path}: {e}") from e
-    result.save(out)
-    from kgtransfer.checkpoint import drop_earlier_checkpoints
-
-    drop_earlier_checkpoints(out)  # those an overwrite set aside
+    save_run(result, out)  # then those an overwrite set aside go
     keep_experiment_file(path, out)
     print(result.summary())
     return result
