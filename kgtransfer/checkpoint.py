@@ -285,6 +285,25 @@ def check_checkpoint_kind(path: str | os.PathLike, kind: str) -> None:
         )
 
 
+def check_resume(checkpoint_dir: str | os.PathLike | None, resume: bool, kind: str) -> None:
+    """Refuse ``resume`` without a ``checkpoint_dir``, and a ``checkpoint_dir`` of another ``kind`` of run's.
+
+    What :func:`~kgtransfer.train`, :func:`~kgtransfer.finetune`, :func:`~kgtransfer.sequence` and
+    :func:`~kgtransfer.compare` check first: another kind's checkpoints (:data:`KINDS`) are neither
+    resumed nor written over, resumed or not.
+
+    Raises:
+        ConfigError: ``resume`` without ``checkpoint_dir``.
+        CheckpointError: ``checkpoint_dir`` holds another kind's checkpoints (:func:`check_checkpoint_kind`).
+    """
+    from kgtransfer.config import ConfigError
+
+    if resume and checkpoint_dir is None:
+        raise ConfigError("resume=True needs the checkpoint_dir to resume from")
+    if checkpoint_dir is not None:
+        check_checkpoint_kind(checkpoint_dir, kind)
+
+
 def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False, kind: str | None = None) -> Path:
     """``OUT/checkpoints``; an earlier run's checkpoint there is refused, unless ``resume`` or ``overwrite``.
 

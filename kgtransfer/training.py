@@ -491,15 +491,10 @@ def train(
         checkpoint_dir: where to keep ``last``/``best`` checkpoints for ``resume`` (default: none).
         resume: continue a killed run from ``checkpoint_dir`` (default: False).
     """
-    from kgtransfer.config import ConfigError
+    from kgtransfer.checkpoint import check_resume
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
-    if resume and checkpoint_dir is None:  # as sequence() and compare() say
-        raise ConfigError("resume=True needs the checkpoint_dir to resume from")
-    if checkpoint_dir is not None:  # a sequence's or a comparison's: neither resumed nor written over
-        from kgtransfer.checkpoint import check_checkpoint_kind
-
-        check_checkpoint_kind(checkpoint_dir, "run")
+    check_resume(checkpoint_dir, resume, "run")
     model_config, train_config = shortcuts(
         model, config, encoder=encoder, decoder=decoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
     )

@@ -166,17 +166,15 @@ def _checkpoint_root(checkpoint_dir: str | os.PathLike | None, resume: bool) -> 
         ConfigError: ``resume`` without ``checkpoint_dir``.
         CheckpointError: the folder holds another kind of checkpoint (a sequence's), or damaged marker.
     """
-    from kgtransfer.checkpoint import check_checkpoint_kind, first_line
+    from kgtransfer.checkpoint import check_resume, first_line
     from kgtransfer.errors import CheckpointError
     from kgtransfer.files import load_json
 
-    if checkpoint_dir is None:
-        if resume:
-            raise ConfigError("resume=True needs the checkpoint_dir to resume from")
+    root = None if checkpoint_dir is None else Path(checkpoint_dir)
+    check_resume(root, resume, "comparison")  # a sequence's, or a single run's (unmarked: trained into)
+    if root is None:
         return None
-    root = Path(checkpoint_dir)
     marker = root / "meta.json"
-    check_checkpoint_kind(root, "comparison")  # a sequence's, or a single run's (unmarked: trained into)
     if marker.is_file():
         try:
             kind = load_json(marker).get("kind")

@@ -255,12 +255,9 @@ def finetune(
     if kind != "linkprediction":
         _check_typing_options(strategy, options, kg, split, checkpoint_dir, resume)
         return _finetune_typing(pretrained, kg, train_config, options.init, labels)
-    if resume and checkpoint_dir is None:  # as train(), sequence() and compare() say
-        raise ConfigError("resume=True needs the checkpoint_dir to resume from")
-    if checkpoint_dir is not None:  # a sequence's or a comparison's: neither resumed nor written over
-        from kgtransfer.checkpoint import check_checkpoint_kind
+    from kgtransfer.checkpoint import check_resume
 
-        check_checkpoint_kind(checkpoint_dir, "run")
+    check_resume(checkpoint_dir, resume, "run")
     if labels is not None:
         raise ConfigError("labels= is for task='entity_typing'; link prediction has none")
     target = _target(pretrained, kg, split, train_config.seed)

@@ -714,12 +714,9 @@ def sequence(
         "task": task_config.to_dict(),
         "interleaved": interleaved,
     }
-    if resume and checkpoint_dir is None:
-        raise ConfigError("resume=True needs the checkpoint_dir to resume from")
-    if checkpoint_dir is not None:  # a single run's or a comparison's: neither resumed nor swapped over
-        from kgtransfer.checkpoint import check_checkpoint_kind
+    from kgtransfer.checkpoint import check_resume
 
-        check_checkpoint_kind(checkpoint_dir, "sequence")
+    check_resume(checkpoint_dir, resume, "sequence")
     names = list(names) if names is not None else _default_names(snapshots)
     settings = resume_settings(setup, names, scratch, alphas)
     keys = [(p, s.name) for p in protocols for s in strats]
