@@ -39,6 +39,7 @@ from kgtransfer.transfer.weights import (
     row_maps,
     row_parameters,
     source_trained,
+    trained_on,
     transfer_state,
     used_by,
 )
@@ -160,10 +161,7 @@ def build_transferred(
 
 def _untrained_rows(pretrained: TrainedModel, split) -> dict[str, list[int]]:
     """Ids of ``split``'s rows that a model fine-tuned on it from ``pretrained`` never trained, for a later transfer."""
-    maps, _ = row_maps(pretrained.vocab, split.vocab, source_trained(pretrained))
-    train = split.train.tensor
-    entities = (maps["entity"] >= 0) | id_mask(train[:, [0, 2]], split.num_entities)
-    relations = (maps["relation"] >= 0) | id_mask(train[:, 1], split.num_relations)
+    entities, relations = trained_on(split, source_trained(pretrained), pretrained.vocab)
     return {
         "entities": (~entities).nonzero().flatten().tolist(),
         "relations": (~relations).nonzero().flatten().tolist(),

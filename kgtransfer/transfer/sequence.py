@@ -71,6 +71,7 @@ from kgtransfer.transfer.sequence_checkpoint import (
 from kgtransfer.transfer.sequence_splits import StepData, save_steps
 from kgtransfer.transfer.warm_start import ContinualStrategy, StepContext
 from kgtransfer.transfer.warm_start import strategy as make_strategy
+from kgtransfer.transfer.weights import trained_on
 
 PROTOCOLS = ("merged", "new-only")
 #: The defaults of a sequence: a fast model, validation every epoch, early stopping.
@@ -701,7 +702,7 @@ def sequence(
     records: list[dict] = []
     carried: dict[tuple[str, str], LinkPredictor] = {}
     moments: dict[tuple[str, str], dict] = {}  # the optimizer state each carried model ended with
-    prev_vocab, prev_trained = None, None  # the rows some step trained (carried by IRI), see _trained_by
+    prev_vocab, prev_trained = None, None  # the rows some step trained (carried by IRI), see trained_on
     setup = {
         "model": model_config.to_dict(),
         "train": config.to_dict(),
@@ -744,7 +745,7 @@ def sequence(
                 carried.update(models)
                 moments.update(states)
             # the rows trained so far follow from the steps' data alone: nothing to save for them
-            prev_vocab, prev_trained = step.split.vocab, _trained_by(step.split, prev_trained, prev_vocab)
+            prev_vocab, prev_trained = step.split.vocab, trained_on(step.split, prev_trained, prev_vocab)
             log(f"step {step.index} ({step.name}): done, from {saved.path}")
             continue
         split = step.split
@@ -774,7 +775,7 @@ def sequence(
                 for s in strats:
                     carried[(p, s.name)] = net
                     moments[(p, s.name)] = net_moments
-            prev_vocab, prev_trained = vocab, _trained_by(split, prev_trained, prev_vocab)
+            prev_vocab, prev_trained = vocab, trained_on(split, prev_trained, prev_vocab)
             save_checkpoint()
             _report(on_step, records, setup, step_data)
             continue
@@ -835,29 +836,12 @@ def sequence(
                 record, carried[(protocol, s.name)], moments[(protocol, s.name)] = outputs[job]
                 shared[s.name] = record
             records.append(record)
-        prev_vocab, prev_trained = vocab, _trained_by(split, prev_trained, prev_vocab)
+        prev_vocab, prev_trained = vocab, trained_on(split, prev_trained, prev_vocab)
         save_checkpoint()
         _report(on_step, records, setup, step_data)
     out = SequenceResult(records, setup, step_data)
     out.add_time_to_quality()
     return out
-
-
-def _trained_by(split, before: tuple[Tensor, Tensor] | None, prev_vocab) -> tuple[Tensor, Tensor]:
-    """Entity and relation masks over ``split``'s vocabulary of the rows trained up to this step.
-
-    Those of the step's training triples, and those trained before (``before``, over
-    ``prev_vocab``, matched by IRI). A row only ever in valid or test triples, or only kept in
-    the vocabulary, was at most a negative: it is not transferred to the next step.
-    """
-    from kgtransfer.transfer.weights import id_mask, row_maps
-
-    train = split.train.tensor
-    ent, rel = id_mask(train[:, [0, 2]], split.num_entities), id_mask(train[:, 1], split.num_relations)
-    if before is not None:
-        maps, _ = row_maps(prev_vocab, split.vocab, before)  # -1: a row before lacked or did not train
-        ent, rel = ent | (maps["entity"] >= 0), rel | (maps["relation"] >= 0)
-    return ent, rel
 
 
 def _transfer(

@@ -246,6 +246,21 @@ def trained_rows(split) -> tuple[Tensor, Tensor]:
     return ent | ~id_mask(rows[:, [0, 2]], split.num_entities), rel | ~id_mask(rows[:, 1], split.num_relations)
 
 
+def trained_on(split, before: tuple[Tensor, Tensor] | None = None, before_vocab=None) -> tuple[Tensor, Tensor]:
+    """Entity and relation masks over ``split``'s vocabulary of the rows a run on it trained or carried as trained.
+
+    Those of its training triples, and those a run before trained (``before``: masks over
+    ``before_vocab``, matched by IRI; default: none). A row only ever in valid or test triples, or
+    only kept in the vocabulary, was at most a negative: it is not transferred as trained.
+    """
+    train = split.train.tensor
+    ent, rel = id_mask(train[:, [0, 2]], split.num_entities), id_mask(train[:, 1], split.num_relations)
+    if before is not None:
+        maps, _ = row_maps(before_vocab, split.vocab, before)  # -1: a row before lacked or did not train
+        ent, rel = ent | (maps["entity"] >= 0), rel | (maps["relation"] >= 0)
+    return ent, rel
+
+
 def source_trained(pretrained) -> tuple[Tensor, Tensor]:
     """Entity and relation masks over ``pretrained``'s vocabulary of the rows it trained.
 
@@ -256,8 +271,7 @@ def source_trained(pretrained) -> tuple[Tensor, Tensor]:
     """
     listed = pretrained.info.get("untrained_rows")
     if listed is None and getattr(pretrained, "report", None) is None:
-        train, split = pretrained.split.train.tensor, pretrained.split
-        return id_mask(train[:, [0, 2]], split.num_entities), id_mask(train[:, 1], split.num_relations)
+        return trained_on(pretrained.split)
     if listed is None:
         return trained_rows(pretrained.split)
     entities = torch.ones(len(pretrained.vocab.entities), dtype=torch.bool)
