@@ -167,15 +167,16 @@ def ranks_from_scores(
     if filter_mask is not None:
         known = tuple(filter_mask.to(scores.device).nonzero(as_tuple=True))
     rows = torch.arange(len(true_ids), device=scores.device)
-    return _ranks(scores, rows, true_ids.to(scores.device), known)
+    return _ranks(scores, rows, true_ids.to(scores.device), known)[0]
 
 
-def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known) -> Ranks:
+def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known) -> tuple[Ranks, Tensor]:
     r"""Ranks of ``true_ids[i]`` among ``scores[rows[i]]``, less the ``known`` answers of each score row.
 
     :math:`|\{e : s_e > s_t\}|` and :math:`|\{e : s_e \ge s_t\}|` are counted over the whole row
     (:func:`_counts`), then the known answers that counted are subtracted: the known scores are
-    sorted by (row, score) and each triple's threshold is looked up by binary search.
+    sorted by (row, score) and each triple's threshold is looked up by binary search. Also returns
+    the mask of the true scores that are NaN or infinite (they rank last).
     """
     true = scores[rows, true_ids]
     # a NaN or infinite true score ranks last (set below); a NaN candidate never compares above or
@@ -204,7 +205,7 @@ def _ranks(scores: Tensor, rows: Tensor, true_ids: Tensor, known) -> Ranks:
             last -= torch.bincount(r, minlength=len(scores))[rows] - (pairs[at] == wanted).long()
         optimistic = torch.where(broken, last, optimistic)
         not_smaller = torch.where(broken, last, not_smaller)
-    return Ranks(optimistic, not_smaller, 0.5 * (optimistic + not_smaller).float())
+    return Ranks(optimistic, not_smaller, 0.5 * (optimistic + not_smaller).float()), broken
 
 
 #: Bytes of the block of score columns compared at once by :func:`_counts` (about the L2 cache of two cores).
@@ -326,8 +327,8 @@ def rank_triples(
             members = order[(ends[start - 1] if start else 0) : ends[stop - 1]]
             known = filter_index.known(ids, rels, side) if filter_index is not None else None
             rows, true = (group[members] - start).to(scores.device), triples[members, true_col].to(scores.device)
-            part = _ranks(scores, rows, true, known)
-            broken += int((~torch.isfinite(scores[rows, true])).sum())
+            part, non_finite = _ranks(scores, rows, true, known)
+            broken += int(non_finite.sum())
             for target, value in zip(ranks, part, strict=True):
                 target[members.cpu()] = value.cpu()
         out[side] = ranks
