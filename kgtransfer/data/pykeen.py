@@ -15,6 +15,7 @@ a kgtransfer model of the same split. Labels:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import unquote
 
 from kgtransfer.data.tensorize import Triples
@@ -50,32 +51,38 @@ def labels(vocab: Vocab, namespace: str | None = None) -> list[str]:
     return out
 
 
-def triples_factory(triples: Triples, namespace: str | None = None, create_inverse_triples: bool = False):
-    """A PyKEEN ``TriplesFactory`` of ``triples`` with their ids and the labels of their vocab.
+def triples_factories(parts: Sequence[Triples], namespace: str | None = None, create_inverse_triples: bool = False):
+    """PyKEEN ``TriplesFactory`` objects of ``parts`` with their ids and the labels of their vocab.
+
+    ``parts`` share one vocab (a split's train, valid and test), labelled once; PyKEEN's inverse
+    triples (``create_inverse_triples``) go to the first factory only.
 
     Raises:
         MissingExtraError: PyKEEN is not installed.
-        ValueError: ``triples`` has no vocab (its ids name nothing), or it holds no entity or no
+        ValueError: ``parts`` have no vocab (their ids name nothing), or it holds no entity or no
             relation (PyKEEN's factories need one of each).
     """
     try:
         from pykeen.triples import TriplesFactory
     except ImportError:
         raise MissingExtraError("to_pykeen() needs pykeen: pip install pykeen") from None
-    if triples.vocab is None:
+    vocab = parts[0].vocab
+    if vocab is None:
         raise ValueError("these triples have no vocab: their ids name no entity or relation")
-    parts = (("entities", triples.vocab.entities), ("relations", triples.vocab.relations))
-    missing = [what for what, keys in parts if not len(keys)]
+    missing = [what for what, keys in (("entities", vocab.entities), ("relations", vocab.relations)) if not len(keys)]
     if missing:  # PyKEEN sizes its maps by their largest id
         raise ValueError(
             f"no {' and no '.join(missing)} to give PyKEEN: no edge triples (literal triples are edges "
             "with literals='nodes')"
         )
-    entities = labels(triples.vocab.entities, namespace)
-    relations = labels(triples.vocab.relations, namespace)
-    return TriplesFactory(
-        mapped_triples=triples.tensor.clone(),
-        entity_to_id=dict(zip(entities, range(len(entities)), strict=True)),
-        relation_to_id=dict(zip(relations, range(len(relations)), strict=True)),
-        create_inverse_triples=create_inverse_triples,
-    )
+    entities = labels(vocab.entities, namespace)
+    relations = labels(vocab.relations, namespace)
+    return [
+        TriplesFactory(
+            mapped_triples=triples.tensor.clone(),
+            entity_to_id=dict(zip(entities, range(len(entities)), strict=True)),
+            relation_to_id=dict(zip(relations, range(len(relations)), strict=True)),
+            create_inverse_triples=create_inverse_triples and not k,
+        )
+        for k, triples in enumerate(parts)
+    ]

@@ -144,13 +144,9 @@ class Split:
             create_inverse_triples: PyKEEN's inverse triples, on the training factory only
                 (default: :obj:`False`).
         """
-        from kgtransfer.data.pykeen import triples_factory
+        from kgtransfer.data.pykeen import triples_factories
 
-        return (
-            triples_factory(self.train, namespace, create_inverse_triples),
-            triples_factory(self.valid, namespace),
-            triples_factory(self.test, namespace),
-        )
+        return tuple(triples_factories([self.train, self.valid, self.test], namespace, create_inverse_triples))
 
     def __repr__(self) -> str:
         seed = f", seed={self.seed}" if self.seed is not None else ""

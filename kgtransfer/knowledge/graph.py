@@ -620,12 +620,13 @@ class KnowledgeGraph:
             blank_nodes: ``"keep"`` or ``"drop"`` (default: ``"keep"``).
             create_inverse_triples: PyKEEN's inverse triples (default: :obj:`False`).
         """
-        from kgtransfer.data.pykeen import triples_factory
+        from kgtransfer.data.pykeen import triples_factories
         from kgtransfer.data.tensorize import Triples
 
         if literals == "features":
             raise ValueError("literals='features' has no PyKEEN form; use 'drop' or 'nodes'")
-        return triples_factory(Triples.from_graph(self, None, literals, blank_nodes), namespace, create_inverse_triples)
+        triples = Triples.from_graph(self, None, literals, blank_nodes)
+        return triples_factories([triples], namespace, create_inverse_triples)[0]
 
     def to_oxigraph(self, provenance_graphs: bool = False):
         """A ``pyoxigraph.Store``: triples in the default graph, or one named graph per source set.
