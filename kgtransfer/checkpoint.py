@@ -724,7 +724,7 @@ def check_same_run(path: Path, saved: dict | None, current: dict | None, what: s
     if changed:
         raise CheckpointError(
             f"{path}: resume=True with a different {what} ({'; '.join(changed)[:600]}); "
-            "resume with the saved settings or start a new checkpoint folder"
+            "resume with the saved settings, or start a new run (--overwrite on the command line) or in another folder"
         )
 
 

@@ -218,7 +218,8 @@ def _check_settings(path: Path, saved, current: dict) -> None:
     if changed:
         raise ConfigError(
             f"{path}: resume with a different setup ({'; '.join(changed)[:600]}); resume with the saved settings "
-            f"(only {', '.join(FREE_FIELDS)} may change) or start in a new output folder"
+            f"(only {', '.join(FREE_FIELDS)} may change), or start a new run (--overwrite on the command line) or in "
+            "another folder"
         )
 
 

@@ -224,7 +224,7 @@ def row_maps(source_vocab, target_vocab, trained: tuple[Tensor, Tensor] | None =
 
 
 def _drop_untrained(mapping: Tensor, trained: Tensor | None, size: int) -> tuple[Tensor, Tensor]:
-    if trained is None or not len(mapping):
+    if trained is None or not len(mapping) or not size:  # no source row: nothing maps to one
         return mapping, torch.zeros(len(mapping), dtype=torch.bool)
     if trained.shape != (size,):
         raise ValueError(f"a trained-rows mask must have one entry per source row ({size}), got {tuple(trained.shape)}")

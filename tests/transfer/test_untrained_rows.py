@@ -234,3 +234,14 @@ def test_scratch_on_a_fine_tuned_split_did_not_train_the_rows_only_the_source_ha
     assert not entities[e7] and entities[ft.vocab.entities.index([e(0)])[0]]
     mid = interpolate(scratch, ft, 0.5)
     assert torch.equal(mid.model.state_dict()[ROW][e7], ft.model.state_dict()[ROW][e7])
+
+
+def test_a_source_without_rows_of_a_kind_maps_nothing():
+    from kgtransfer.data.vocab import GraphVocab, Vocab
+    from kgtransfer.transfer.weights import row_maps
+
+    source = GraphVocab(Vocab(), Vocab(["<urn:r0>"]))  # no entity row at all
+    target = GraphVocab(Vocab([e(0), e(1)]), Vocab(["<urn:r0>"]))
+    trained = (torch.zeros(0, dtype=torch.bool), torch.ones(1, dtype=torch.bool))
+    maps, (entities, _) = row_maps(source, target, trained)
+    assert maps["entity"].tolist() == [-1, -1] and not entities.any() and maps["relation"].tolist() == [0]
