@@ -188,6 +188,12 @@ def check_run_folder(directory: str | os.PathLike) -> None:
         raise OutputExistsError(f"{directory}: a file, not a run folder; pass another output folder")
     entries = sorted(p.name for p in directory.iterdir() if p.name in RUN_ENTRIES and not _placeholder(p))
     if entries and not is_run_folder(directory):
+        kind = checkpoint_kind(directory / "checkpoints")
+        if kind not in (None, "run"):  # a sequence's or a comparison's output folder
+            raise OutputExistsError(
+                f"{directory}: holds {KINDS[kind]} results and checkpoints, not a single run's; pass another "
+                "output folder"
+            )
         raise OutputExistsError(
             f"{directory}: not a kgtransfer run, yet holds {_listed(entries)}, which a run would overwrite or "
             "delete: pass a new or empty output folder, or move them away"

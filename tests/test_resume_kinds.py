@@ -157,3 +157,15 @@ def test_a_new_run_does_not_write_over_another_kinds_checkpoints(tmp_path):
     with pytest.raises(CheckpointError, match="holds a comparison's checkpoints, not a single run's"):
         kgt.train(snapshots[0], kgt.ModelConfig(encoder="embedding", dim=4), config, checkpoint_dir=comparison)
     assert (comparison / "seed0" / "pretrain" / "last").is_dir() and not (comparison / "last").exists()
+
+
+def test_a_single_run_into_a_sequences_folder_is_refused_naming_what_is_there(tmp_path):
+    from kgtransfer.checkpoint import check_run_folder
+    from kgtransfer.errors import OutputExistsError
+
+    out = tmp_path / "seq"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "meta.json").write_text('{"kind": "sequence"}')
+    (out / "results.json").write_text("{}")
+    with pytest.raises(OutputExistsError, match="holds a sequence's results and checkpoints, not a single run's"):
+        check_run_folder(out)
