@@ -263,13 +263,46 @@ def _fit(model, task, config, optimizer, ckpt_dir, resume, state, on_epoch_end) 
     model.to(device)
     task = task.to(device)
     if hasattr(task, "bind"):  # lets the task pick how to batch for this model (e.g. sampled GNN steps)
+        saved = _saved_step_mode(Path(ckpt_dir)) if resume and ckpt_dir is not None else None
+        if saved is not None and getattr(task, "mode_option", None) == "auto":  # as the run began, not today's rule
+            task.mode_option = task.mode = saved
         task.bind(model)
+        if state is not None and hasattr(task, "mode_option"):
+            state = _with_step_mode(state, task)
     optimizer = optimizer or make_optimizer(model.parameters(), config)
     switched = sparse_rows(model, task, optimizer, world)
     try:
         return _train(model, task, config, optimizer, world, device, ckpt_dir, resume, state, on_epoch_end)
     finally:
         dense_rows(switched)
+
+
+def _saved_step_mode(ckpt: Path) -> str | None:
+    """The step mode (``"batch"``, ``"full"``, ``"sampled"``) that ``mode="auto"`` chose for the run in ``ckpt``.
+
+    None when there is no checkpoint or it predates the record (the resume then resolves ``"auto"`` anew).
+    """
+    from kgtransfer.checkpoint import checkpoint_exists, checkpoint_folder, read_meta
+
+    if not checkpoint_exists(ckpt / "last"):
+        return None
+    meta = read_meta(checkpoint_folder(ckpt / "last") / "meta.json")
+    mode = (meta.get("state") or {}).get("step_mode") if isinstance(meta.get("state"), dict) else None
+    return mode if mode in ("batch", "full", "sampled") else None
+
+
+def _with_step_mode(state: Callable[[], dict | None], task) -> Callable[[], dict | None]:
+    """``state`` that also records the step mode the task resolved (a checkpoint without it still resumes)."""
+    from kgtransfer.checkpoint import RunState
+
+    def extended():
+        current = state()
+        if current is None:
+            return None
+        earlier = {**getattr(current, "earlier", {}), "step_mode": (None,)}
+        return RunState({**current, "step_mode": task.mode}, earlier)
+
+    return extended
 
 
 def _train(model, task, config, optimizer, world, device, checkpoint_dir, resume, state, on_epoch_end) -> FitResult:

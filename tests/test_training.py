@@ -304,3 +304,28 @@ def test_a_resumed_train_takes_the_sized_settings_of_its_checkpoint(tmp_path, mo
     # a setting the caller gives is still compared with the checkpoint's
     with pytest.raises(CheckpointError, match=r"model\.dim: 8 -> 6"), pytest.warns(UserWarning):
         kgt.train(tiny_kg(), encoder="rgcn", dim=6, epochs=3, device="cpu", checkpoint_dir=ckpt, resume=True)
+
+
+def test_a_resumed_run_keeps_the_step_mode_auto_chose_when_it_began(tmp_path, monkeypatch):
+    """mode="auto" was resolved anew on resume: a run begun in whole-graph steps went on in sampled ones
+    when the rule (or the memory budget's arithmetic) changed, with nothing recorded to tell."""
+    import json
+
+    from kgtransfer import sizing
+
+    ckpt = tmp_path / "ckpt"
+    rule = sizing.step_mode
+    monkeypatch.setattr(sizing, "step_mode", lambda *args, **kwargs: "batch")  # the rule the run began with
+    kgt.train(tiny_kg(), encoder="rgcn", dim=8, epochs=1, device="cpu", checkpoint_dir=ckpt)
+    assert json.loads((ckpt / "last" / "meta.json").read_text())["state"]["step_mode"] == "batch"
+    chosen = []
+    monkeypatch.setattr(sizing, "step_mode", lambda *args, **kwargs: chosen.append(1) or "sampled")  # today's
+    resumed = kgt.train(tiny_kg(), encoder="rgcn", dim=8, epochs=2, device="cpu", checkpoint_dir=ckpt, resume=True)
+    assert resumed.fit.epochs_run == 2 and not chosen  # the saved mode, not today's rule
+    assert json.loads((ckpt / "last" / "meta.json").read_text())["state"]["step_mode"] == "batch"
+    meta = json.loads((ckpt / "last" / "meta.json").read_text())
+    del meta["state"]["step_mode"]  # a checkpoint written before the record: resolved anew, and resumed
+    (ckpt / "last" / "meta.json").write_text(json.dumps(meta))
+    monkeypatch.setattr(sizing, "step_mode", rule)
+    again = kgt.train(tiny_kg(), encoder="rgcn", dim=8, epochs=3, device="cpu", checkpoint_dir=ckpt, resume=True)
+    assert again.fit.epochs_run == 3
