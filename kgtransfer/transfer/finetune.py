@@ -406,7 +406,8 @@ def _phase_state(where: Path | None, state: dict, start: str) -> dict:
         saved = read_meta(meta_file).get("state") or {}
         if "start" not in saved:
             return state
-        same_run = {k: v for k, v in saved.items() if k != "start"} == json.loads(json.dumps(state))
+        ours = ("start", "step_mode")  # this phase's own: its start, and the step mode fit records
+        same_run = {k: v for k, v in saved.items() if k not in ours} == json.loads(json.dumps(state))
         if saved["start"] != start and same_run:  # another run (model, data) is refused by fit, not deleted
             shutil.rmtree(where)
     return _with(state, start=start)
