@@ -1,0 +1,91 @@
+"""What a run folder holds after a process is stopped (Ctrl-C, kill) while it saves, and what comes next.
+
+Found by killing real ``kgtransfer`` processes: the tests rebuild the state such a kill leaves.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import kgtransfer.checkpoint as checkpoint
+from kgtransfer.cli import main
+from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.training import TrainedModel
+
+FLAGS = ["--encoder", "embedding", "--dim", "4", "--batch-size", "32", "--eval-every", "1", "--no-progress"]
+
+
+def write_graph(path):
+    e = [f"<http://example.org/e{i}>" for i in range(16)]
+    rows = [(e[i], "<http://example.org/r>", e[(i + 1) % 16]) for i in range(16)]
+    rows += [(e[i], "<http://example.org/s>", e[(i + 5) % 16]) for i in range(16)]
+    KnowledgeGraph.from_triples(rows, name="g").serialize(path)
+    return str(path)
+
+
+def _stop_renames_after(monkeypatch, count):
+    """Make the ``count``+1-th entry a save renames into place raise KeyboardInterrupt (a Ctrl-C then, or a kill)."""
+    replace, done = checkpoint._replace_entry, []
+
+    def stopped(new, path):
+        if len(done) == count:
+            raise KeyboardInterrupt
+        done.append(path.name)
+        return replace(new, path)
+
+    monkeypatch.setattr(checkpoint, "_replace_entry", stopped)
+    return done
+
+
+def _metrics(out):
+    return {k: v for k, v in json.loads((out / "metrics.json").read_text()).items() if k != "seconds"}
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_save_stopped_between_its_renames_is_completed_not_left_half_written(tmp_path, monkeypatch, overwrite):
+    """`kgtransfer pretrain` Ctrl-C'd as it saved left config.json and curve.csv without checkpoint/: the folder
+    did not load (`evaluate`: "not a run folder") and `--resume` was refused ("not a kgtransfer run, yet holds
+    checkpoints, config.json, curve.csv"). Over an earlier run, the new metrics.json sat beside the earlier
+    checkpoint/ without a word."""
+    source = write_graph(tmp_path / "g.nt")
+    out, whole = tmp_path / "run", tmp_path / "whole"
+    args = ["pretrain", source, "--epochs", "3", "--seed", "1", *FLAGS]
+    assert main([*args, "-o", str(whole)]) == 0
+    if overwrite:  # an earlier run of other settings in the folder
+        assert main(["pretrain", source, "-o", str(out), "--epochs", "1", "--seed", "2", *FLAGS]) == 0
+    done = _stop_renames_after(monkeypatch, 2)
+    flag = ["--overwrite"] if overwrite else []
+    assert main([*args, "-o", str(out), *flag]) == 130
+    assert len(done) == 2 and "checkpoint" not in done  # stopped with part of the new run in place
+    monkeypatch.undo()
+    # the folder reads as the new run, whole: its weights and its metrics
+    loaded = TrainedModel.load(out)
+    assert loaded.train_config.seed == 1 and loaded.fit.epochs_run == 3
+    assert _metrics(out) == _metrics(whole)
+    assert not (out / ".run.commit").exists()
+    assert main(["evaluate", str(out)]) == 0
+    # and the command resumes to the uninterrupted run's results
+    assert main([*args, "-o", str(out), "--resume"]) == 0
+    assert _metrics(out) == _metrics(whole)
+
+
+def test_a_save_stopped_while_it_writes_leaves_the_earlier_run(tmp_path, monkeypatch):
+    """The other side: stopped while it wrote its files (before any rename), the folder is the earlier run, whole."""
+    source = write_graph(tmp_path / "g.nt")
+    out = tmp_path / "run"
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "1", "--seed", "2", *FLAGS]) == 0
+    before = _metrics(out)
+    save = checkpoint.save_checkpoint
+
+    def stopped(path, *args, **kwargs):
+        if str(path.parent.name).startswith(".run."):  # the run's staged checkpoint/
+            raise KeyboardInterrupt
+        return save(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", stopped)
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "3", "--seed", "1", "--overwrite", *FLAGS]) == 130
+    monkeypatch.undo()
+    loaded = TrainedModel.load(out)
+    assert loaded.train_config.seed == 2 and _metrics(out) == before
