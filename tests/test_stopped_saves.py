@@ -89,3 +89,36 @@ def test_a_save_stopped_while_it_writes_leaves_the_earlier_run(tmp_path, monkeyp
     monkeypatch.undo()
     loaded = TrainedModel.load(out)
     assert loaded.train_config.seed == 2 and _metrics(out) == before
+
+
+def test_ctrl_c_before_overwrite_set_the_earlier_checkpoints_aside_gives_no_resume_hint(tmp_path, capsys, monkeypatch):
+    """`kgtransfer pretrain ... --overwrite` Ctrl-C'd while it started (imports, before the earlier run's checkpoints
+    were set aside) said "run the command with --resume in place of --overwrite to continue", and that command
+    was refused: the checkpoints there were the earlier run's ("resume=True with a different training
+    configuration (seed: 7 -> 0)")."""
+    source = write_graph(tmp_path / "g.nt")
+    out = tmp_path / "run"
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "1", "--seed", "7", *FLAGS]) == 0
+    capsys.readouterr()
+
+    def stopped(directory):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "set_aside_checkpoints", stopped)
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "2", "--overwrite", *FLAGS]) == 130
+    assert capsys.readouterr().err.endswith("interrupted\n")
+    monkeypatch.undo()
+    # stopped once the new run has checkpoints of its own: the hint, and it resumes
+    fit = checkpoint.save_training_state
+
+    def after_first(path, *args, **kwargs):
+        saved = fit(path, *args, **kwargs)
+        if path.name == "last":
+            raise KeyboardInterrupt
+        return saved
+
+    monkeypatch.setattr(checkpoint, "save_training_state", after_first)
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "2", "--overwrite", *FLAGS]) == 130
+    assert "--resume in place of --overwrite" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(["pretrain", source, "-o", str(out), "--epochs", "2", "--resume", *FLAGS]) == 0
