@@ -389,8 +389,6 @@ def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
         OutputExistsError: ``directory`` is not a run folder (:func:`check_run_folder`), or one of its
             folders the run writes (``checkpoint/``, ``split/``) holds files kgtransfer did not write.
     """
-    from kgtransfer.files import save_json
-
     directory = Path(directory)
     check_run_folder(directory)  # also completes a save stopped while it renamed (finish_staged_run)
     directory.mkdir(parents=True, exist_ok=True)
@@ -406,12 +404,41 @@ def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
             check_replaceable(_resolved(directory / name), folder=(staging / name).is_dir())
         for path in stale:
             check_replaceable(path, folder=path.is_dir() and not path.is_symlink())
-        save_json(staging / _STAGED_ENTRIES, names)
-        os.replace(staging, directory / _COMMITTED)  # from here on, the save is finished by whoever comes next
-        _finish_committed(directory)
+        _commit(staging, directory, names, [path.name for path in stale])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _remove_stale_temporaries(directory / "run")
+
+
+@contextmanager
+def staged_results(directory: str | os.PathLike, owned: tuple[str, ...]) -> Iterator[Path]:
+    """:func:`staged_run` for a comparison's or a sequence's results: a temporary folder to write them into.
+
+    When the block ends its entries replace those of ``directory``, all or none (a stop during the renames is
+    completed by :func:`finish_staged_run`, which their loaders call); entries of ``owned`` it did not write
+    (an earlier run's plot, models of a variant no longer run) go. Other entries (``checkpoints/``, a log) stay.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    finish_staged_run(directory)
+    staging = Path(tempfile.mkdtemp(prefix=".run.", dir=directory))
+    try:
+        yield staging
+        names = sorted(p.name for p in staging.iterdir())
+        stale = [n for n in owned if n not in names and ((directory / n).exists() or (directory / n).is_symlink())]
+        _commit(staging, directory, names, stale)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale_temporaries(directory / "run")
+
+
+def _commit(staging: Path, directory: Path, names: list[str], stale: list[str]) -> None:
+    """Rename ``staging`` to ``directory/.run.commit`` (the save is then done, whoever moves its files), and move them."""
+    from kgtransfer.files import save_json
+
+    save_json(staging / _STAGED_ENTRIES, {"entries": names, "stale": stale})
+    os.replace(staging, directory / _COMMITTED)  # from here on, the save is finished by whoever comes next
+    _finish_committed(directory)
 
 
 #: the staged files of a save whose renames began (:func:`staged_run`), and the list of its entries in it
@@ -437,18 +464,16 @@ def _finish_committed(directory: Path) -> None:
     from kgtransfer.files import load_json
 
     committed = directory / _COMMITTED
-    names = load_json(committed / _STAGED_ENTRIES)
-    for name in sorted(names, key=lambda n: (n == "checkpoint", n)):  # checkpoint last: it names the others
+    manifest = load_json(committed / _STAGED_ENTRIES)
+    for name in sorted(manifest["entries"], key=lambda n: (n == "checkpoint", n)):  # checkpoint last: it names the others
         entry = committed / name
         if entry.exists() or entry.is_symlink():  # else moved before the stop
             _replace_entry(entry, _resolved(directory / name))
-    for name in RUN_ENTRIES:
+    for name in manifest["stale"]:
         path = directory / name
-        if name == "checkpoints" or name in names or not (path.exists() or path.is_symlink()):
-            continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
-        else:
+        elif path.exists() or path.is_symlink():
             path.unlink()
     shutil.rmtree(committed)
 

@@ -25,11 +25,14 @@ def write_graph(path):
     return str(path)
 
 
-def _stop_renames_after(monkeypatch, count):
-    """Make the ``count``+1-th entry a save renames into place raise KeyboardInterrupt (a Ctrl-C then, or a kill)."""
+def _stop_renames_after(monkeypatch, count, into=None):
+    """Make the ``count``+1-th entry a save renames into place (into the folder ``into``: any) raise
+    KeyboardInterrupt (a Ctrl-C then, or a kill)."""
     replace, done = checkpoint._replace_entry, []
 
     def stopped(new, path):
+        if into is not None and path.parent != into:
+            return replace(new, path)
         if len(done) == count:
             raise KeyboardInterrupt
         done.append(path.name)
@@ -122,3 +125,45 @@ def test_ctrl_c_before_overwrite_set_the_earlier_checkpoints_aside_gives_no_resu
     assert "--resume in place of --overwrite" in capsys.readouterr().err
     monkeypatch.undo()
     assert main(["pretrain", source, "-o", str(out), "--epochs", "2", "--resume", *FLAGS]) == 0
+
+
+def _comparison(tmp_path, seed):
+    import kgtransfer as kgt
+    from kgtransfer.transfer.compare import Comparison
+
+    source = write_graph(tmp_path / "g.nt")
+    model = kgt.pretrain(source, kgt.ModelConfig(encoder="embedding", dim=4), kgt.TrainConfig(epochs=1, seed=seed, progress=False))
+    record = {"seed": seed, "test": {"mrr": seed / 10}, "valid": {"mrr": seed / 10}, "best_epoch": 1, "epochs_run": 1}
+    record |= {"epochs_to_scratch_best": 1, "seconds": 0.1, "seconds_to_99": 0.1, "stopped_early": False}
+    runs = {"scratch": [{**record, "curve": [], "marks": {}, "transfer": None}]}
+    return Comparison("c", [seed], runs, models={"scratch": model})
+
+
+def _saved_comparison(out):
+    """(the seed results.json records, the seed of the model saved beside it)."""
+    from kgtransfer.transfer.compare import Comparison
+
+    return Comparison.load(out).seeds[0], TrainedModel.load(out / "models" / "scratch").train_config.seed
+
+
+@pytest.mark.parametrize("stop", ["writing", "renaming"])
+def test_a_comparison_saved_over_another_and_stopped_is_never_half_old_half_new(tmp_path, monkeypatch, stop):
+    """`kgtransfer run FILE -o OUT --overwrite` stopped while it saved (results.json first, then results.md, the
+    plots, splits and models) left the new results.json beside the earlier run's models/ and splits/, and
+    `Comparison.load` read it without a word."""
+    import kgtransfer.transfer.compare as compare
+
+    out = tmp_path / "out"
+    _comparison(tmp_path, 1).save(out)
+    new = _comparison(tmp_path, 2)
+    if stop == "writing":
+        def stopped(path, text):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(compare, "atomic_write_text", stopped)  # results.md, after results.json
+    else:
+        _stop_renames_after(monkeypatch, 1, into=out)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(out)
+    monkeypatch.undo()
+    assert _saved_comparison(out) == ((1, 1) if stop == "writing" else (2, 2))
