@@ -186,6 +186,7 @@ def check_run_folder(directory: str | os.PathLike) -> None:
         return
     if not directory.is_dir():
         raise OutputExistsError(f"{directory}: a file, not a run folder; pass another output folder")
+    finish_staged_run(directory)
     entries = sorted(p.name for p in directory.iterdir() if p.name in RUN_ENTRIES and not _placeholder(p))
     if entries and not is_run_folder(directory):
         kind = checkpoint_kind(directory / "checkpoints")
@@ -375,12 +376,12 @@ def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
     """A temporary folder to write a run's files into; when the block ends, they replace those of ``directory``.
 
     Nothing in ``directory`` changes until every file is written: a save stopped half way leaves the
-    earlier run there as it was (and its temporary, which the next save removes). Each entry is then
-    renamed into place (a folder's earlier copy moved aside first), ``checkpoint`` last: it records
-    what the other parts hold, so a checkpoint that is new belongs to a new run throughout. A stop
-    during these renames (milliseconds) can leave the new split beside the old checkpoint, which
-    loading refuses (:class:`~kgtransfer.errors.CheckpointError`: they come from different runs)
-    rather than mixing. Entries a run writes that this one does not (another kind of run's) are removed
+    earlier run there as it was (and its temporary, which the next save removes). The temporary
+    folder is then renamed ``.run.commit`` (one atomic step) and each entry moved into place from
+    there (a folder's earlier copy moved aside first), ``checkpoint`` last. A stop during these moves
+    (Ctrl-C, a kill) leaves ``.run.commit``, and whatever checks, writes or loads the folder next
+    moves the rest first (:func:`finish_staged_run`): the folder is never read half old, half new,
+    nor, after a first save, as results without a checkpoint. Entries a run writes that this one does not (another kind of run's) are removed
     after; other entries of ``directory`` (the training ``checkpoints/``, a log) stay.
     A symlinked entry is replaced where it points.
 
@@ -389,30 +390,92 @@ def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
             folders the run writes (``checkpoint/``, ``split/``) holds files kgtransfer did not write.
     """
     directory = Path(directory)
-    check_run_folder(directory)
+    check_run_folder(directory)  # also completes a save stopped while it renamed (finish_staged_run)
     directory.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".run.", dir=directory))
     try:
         yield staging
-        entries = sorted(staging.iterdir(), key=lambda p: (p.name == "checkpoint", p.name))
+        names = sorted(p.name for p in staging.iterdir())
         # what an earlier run of another kind wrote (an entity-typing run's labels.json under a link
         # predictor, its split/ under a typing run) goes: left, it made the folder read as the wrong run
-        stale = [directory / n for n in RUN_ENTRIES if n != "checkpoints" and not (staging / n).exists()]
+        stale = [directory / n for n in RUN_ENTRIES if n != "checkpoints" and n not in names]
         stale = [path for path in stale if path.exists() or path.is_symlink()]
-        for entry in entries:  # every check before the first rename
-            check_replaceable(_resolved(directory / entry.name), folder=entry.is_dir())
+        for name in names:  # every check before the first rename
+            check_replaceable(_resolved(directory / name), folder=(staging / name).is_dir())
         for path in stale:
             check_replaceable(path, folder=path.is_dir() and not path.is_symlink())
-        for entry in entries:
-            _replace_entry(entry, _resolved(directory / entry.name))
-        for path in stale:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+        _commit(staging, directory, names, [path.name for path in stale])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _remove_stale_temporaries(directory / "run")
+
+
+@contextmanager
+def staged_results(directory: str | os.PathLike, owned: tuple[str, ...]) -> Iterator[Path]:
+    """:func:`staged_run` for a comparison's or a sequence's results: a temporary folder to write them into.
+
+    When the block ends its entries replace those of ``directory``, all or none (a stop during the renames is
+    completed by :func:`finish_staged_run`, which their loaders call); entries of ``owned`` it did not write
+    (an earlier run's plot, models of a variant no longer run) go. Other entries (``checkpoints/``, a log) stay.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    finish_staged_run(directory)
+    staging = Path(tempfile.mkdtemp(prefix=".run.", dir=directory))
+    try:
+        yield staging
+        names = sorted(p.name for p in staging.iterdir())
+        stale = [n for n in owned if n not in names and ((directory / n).exists() or (directory / n).is_symlink())]
+        _commit(staging, directory, names, stale)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale_temporaries(directory / "run")
+
+
+def _commit(staging: Path, directory: Path, names: list[str], stale: list[str]) -> None:
+    """Rename ``staging`` to ``directory/.run.commit`` (the save is then done, whoever moves its files), and move them."""
+    from kgtransfer.files import save_json
+
+    save_json(staging / _STAGED_ENTRIES, {"entries": names, "stale": stale})
+    os.replace(staging, directory / _COMMITTED)  # from here on, the save is finished by whoever comes next
+    _finish_committed(directory)
+
+
+#: the staged files of a save whose renames began (:func:`staged_run`), and the list of its entries in it
+_COMMITTED, _STAGED_ENTRIES = ".run.commit", ".entries.json"
+
+
+def finish_staged_run(directory: str | os.PathLike) -> bool:
+    """Complete a save :func:`staged_run` began to rename into ``directory`` and was stopped in (killed, Ctrl-C).
+
+    Once every file of a save is written, its staging folder is renamed ``.run.commit`` and its entries are
+    moved into place from there; a stop during those renames left part of the new run beside part of the
+    earlier one (or, for a first save, the results without ``checkpoint/``). This moves the rest. Called
+    before a run folder is checked, written or loaded. Returns whether there was such a save.
+    """
+    directory = Path(directory)
+    if not (directory / _COMMITTED / _STAGED_ENTRIES).is_file():
+        return False
+    _finish_committed(directory)
+    return True
+
+
+def _finish_committed(directory: Path) -> None:
+    from kgtransfer.files import load_json
+
+    committed = directory / _COMMITTED
+    manifest = load_json(committed / _STAGED_ENTRIES)
+    for name in sorted(manifest["entries"], key=lambda n: (n == "checkpoint", n)):  # checkpoint last: it names the others
+        entry = committed / name
+        if entry.exists() or entry.is_symlink():  # else moved before the stop
+            _replace_entry(entry, _resolved(directory / name))
+    for name in manifest["stale"]:
+        path = directory / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    shutil.rmtree(committed)
 
 
 def _replace_entry(new: Path, path: Path) -> None:

@@ -326,7 +326,7 @@ def load_run(directory: Path, load, device: str):
     saved by another version) names ``checkpoint/meta.json``; anything else a corrupt part raises
     becomes a :class:`~kgtransfer.errors.CheckpointError` naming the folder.
     """
-    from kgtransfer.checkpoint import checkpoint_exists
+    from kgtransfer.checkpoint import checkpoint_exists, finish_staged_run
     from kgtransfer.config import ConfigError
     from kgtransfer.device import resolve_device
     from kgtransfer.errors import CheckpointError, KGTransferError, RegistryError, SourceNotFoundError
@@ -337,6 +337,7 @@ def load_run(directory: Path, load, device: str):
         raise SourceNotFoundError(f"{directory}: a file, not a run folder (the folder `kgtransfer pretrain -o` writes)")
     if not directory.is_dir():
         raise SourceNotFoundError(f"{directory}: no such run folder")
+    finish_staged_run(directory)  # a save stopped half way through its renames
     if not checkpoint_exists(directory / "checkpoint"):
         inside = [p.parent.name for p in sorted(directory.glob("*/checkpoint")) if p.is_dir()]
         if (directory / "model.safetensors").is_file():

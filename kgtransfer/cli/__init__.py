@@ -146,6 +146,21 @@ def _out_of_memory(e: BaseException, command: str = "") -> str | None:
     )
 
 
+def _folder_id(args: argparse.Namespace) -> tuple[int, int] | None:
+    """With ``--overwrite``: which folder ``OUTPUT/checkpoints`` is (device, inode), None when absent or no overwrite.
+
+    The earlier run's checkpoints are moved away (``.checkpoints.earlier``) before the new run writes its own,
+    so a folder there that is still the one the command found holds nothing the new run can resume.
+    """
+    if not getattr(args, "overwrite", False) or not getattr(args, "output", None):
+        return None
+    try:
+        found = os.stat(Path(args.output) / "checkpoints")
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kgtransfer`` console script."""
     parser = build_parser()
@@ -159,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     from kgtransfer.errors import KGTransferError
 
     started = time.perf_counter()
+    earlier = _folder_id(args)  # the checkpoints an --overwrite finds, which are not the new run's to resume
     try:
         with warnings.catch_warnings():
             if not args.debug:  # a warning is one line, as an error is (--debug: with its source line)
@@ -174,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         output = getattr(args, "output", None)  # a run stopped before it wrote a checkpoint has nothing to resume
-        resumable = getattr(args, "resume", None) is not None and output and (Path(output) / "checkpoints").exists()
+        resumable = (
+            getattr(args, "resume", None) is not None
+            and output
+            and (Path(output) / "checkpoints").exists()
+            and (earlier is None or _folder_id(args) != earlier)  # stopped before --overwrite set them aside
+        )
         command = (
             "the command with --resume in place of --overwrite"
             if getattr(args, "overwrite", False)

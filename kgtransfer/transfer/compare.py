@@ -419,11 +419,20 @@ class Comparison:
         return {"name": self.name, "seeds": self.seeds, "runs": self.runs, **self.configs, **self.info}
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write ``results.json``, ``results.md``, the plots, each seed's split and the first seed's models."""
+        """Write ``results.json``, ``results.md``, the plots, each seed's split and the first seed's models.
+
+        They are written beside the folder's files and replace them all at once (a save stopped half way
+        leaves the earlier comparison whole, or is completed when the folder is next loaded or saved).
+        """
+        from kgtransfer.checkpoint import staged_results
+
+        with staged_results(directory, _SAVED) as staging:  # all or none: never new numbers beside earlier models
+            self._save(staging)
+        return Path(directory)
+
+    def _save(self, directory: Path) -> None:
         from kgtransfer.plots import alpha_sweep, learning_curves
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         save_json(directory / "results.json", self.to_dict())
         note = (
             "\nInterpolation: θ = α·θ_pretrained + (1−α)·θ_fine-tuned, α picked on validation; "
@@ -439,17 +448,23 @@ class Comparison:
             split.save(directory / "splits" / f"seed{seed}")
         for name, model in self.models.items():
             model.save(directory / "pretrained" if name == "pretrained" else directory / "models" / name)
-        return directory
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Comparison:
         """The comparison saved in ``directory`` (numbers and curves; no models)."""
+        from kgtransfer.checkpoint import finish_staged_run
         from kgtransfer.transfer.results import read_saved
 
+        if Path(directory).is_dir():
+            finish_staged_run(directory)  # a save stopped while it renamed its files into place
         data = read_saved(Path(directory) / "results.json", "comparison", dict, ("name", "seeds", "runs"))
         configs = {k: data.pop(k) for k in ("model", "pretrain", "finetune", "task") if k in data}
         name, seeds, runs = data.pop("name"), data.pop("seeds"), data.pop("runs")
         return cls(name, seeds, runs, configs, data)
+
+
+#: what :meth:`Comparison.save` writes into its folder (an earlier comparison's entries it no longer writes go)
+_SAVED = ("results.json", "results.md", "curves.png", "alpha_sweep.png", "splits", "pretrained", "models")
 
 
 def compare(
