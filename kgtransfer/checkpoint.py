@@ -381,8 +381,9 @@ def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
     there (a folder's earlier copy moved aside first), ``checkpoint`` last. A stop during these moves
     (Ctrl-C, a kill) leaves ``.run.commit``, and whatever checks, writes or loads the folder next
     moves the rest first (:func:`finish_staged_run`): the folder is never read half old, half new,
-    nor, after a first save, as results without a checkpoint. Entries a run writes that this one does not (another kind of run's) are removed
-    after; other entries of ``directory`` (the training ``checkpoints/``, a log) stay.
+    nor, after a first save, as results without a checkpoint. Entries a run writes that this one
+    does not (another kind of run's) are removed after; other entries of ``directory`` (the training
+    ``checkpoints/``, a log) stay.
     A symlinked entry is replaced where it points.
 
     Raises:
@@ -433,7 +434,7 @@ def staged_results(directory: str | os.PathLike, owned: tuple[str, ...]) -> Iter
 
 
 def _commit(staging: Path, directory: Path, names: list[str], stale: list[str]) -> None:
-    """Rename ``staging`` to ``directory/.run.commit`` (the save is then done, whoever moves its files), and move them."""
+    """Rename ``staging`` to ``directory/.run.commit`` (the save is then done, whoever moves its files); move them."""
     from kgtransfer.files import save_json
 
     save_json(staging / _STAGED_ENTRIES, {"entries": names, "stale": stale})
@@ -465,7 +466,8 @@ def _finish_committed(directory: Path) -> None:
 
     committed = directory / _COMMITTED
     manifest = load_json(committed / _STAGED_ENTRIES)
-    for name in sorted(manifest["entries"], key=lambda n: (n == "checkpoint", n)):  # checkpoint last: it names the others
+    # checkpoint last: it names the others
+    for name in sorted(manifest["entries"], key=lambda n: (n == "checkpoint", n)):
         entry = committed / name
         if entry.exists() or entry.is_symlink():  # else moved before the stop
             _replace_entry(entry, _resolved(directory / name))

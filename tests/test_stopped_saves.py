@@ -132,7 +132,9 @@ def _comparison(tmp_path, seed):
     from kgtransfer.transfer.compare import Comparison
 
     source = write_graph(tmp_path / "g.nt")
-    model = kgt.pretrain(source, kgt.ModelConfig(encoder="embedding", dim=4), kgt.TrainConfig(epochs=1, seed=seed, progress=False))
+    model = kgt.pretrain(
+        source, kgt.ModelConfig(encoder="embedding", dim=4), kgt.TrainConfig(epochs=1, seed=seed, progress=False)
+    )
     record = {"seed": seed, "test": {"mrr": seed / 10}, "valid": {"mrr": seed / 10}, "best_epoch": 1, "epochs_run": 1}
     record |= {"epochs_to_scratch_best": 1, "seconds": 0.1, "seconds_to_99": 0.1, "stopped_early": False}
     runs = {"scratch": [{**record, "curve": [], "marks": {}, "transfer": None}]}
@@ -157,6 +159,7 @@ def test_a_comparison_saved_over_another_and_stopped_is_never_half_old_half_new(
     _comparison(tmp_path, 1).save(out)
     new = _comparison(tmp_path, 2)
     if stop == "writing":
+
         def stopped(path, text):
             raise KeyboardInterrupt
 
