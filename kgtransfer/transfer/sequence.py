@@ -960,6 +960,9 @@ def _ratio(a, b):
 
 # --- results --------------------------------------------------------------------------------------
 
+#: what :meth:`SequenceResult.save` writes into its folder (an earlier result's entries it no longer writes go)
+_SAVED = ("results.json", "results.md", "curves.png", *(f"curves_{p}.png" for p in PROTOCOLS), "steps")
+
 
 class SequenceResult:
     """Every run of a sequence: per protocol, strategy and step, curves, test metrics and time to quality.
@@ -1165,29 +1168,32 @@ class SequenceResult:
 
         ``curves.png`` plots the first protocol run (merged, else new-only), ``curves_new-only.png`` the other;
         ``steps/<i>/`` the new, validation and test triples of step ``i`` (:mod:`~kgtransfer.transfer.sequence_splits`).
+        They replace the folder's earlier ones all at once (:func:`~kgtransfer.checkpoint.staged_results`: a save
+        stopped half way leaves the earlier result whole, or is completed when the folder is next loaded or saved).
         """
+        from kgtransfer.checkpoint import staged_results
         from kgtransfer.engine import save_json
         from kgtransfer.files import atomic_write_text
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_json(directory / "results.json", self.to_json())
-        atomic_write_text(directory / "results.md", "```\n" + self.summary() + "\n```\n")
-        ran = [p for p in PROTOCOLS if any(r["protocol"] == p for r in self.records)]
-        for stale in ("curves.png", *(f"curves_{p}.png" for p in PROTOCOLS)):  # no plot of an earlier run stays
-            (directory / stale).unlink(missing_ok=True)
-        for protocol in ran:  # merged (or the one protocol run) as curves.png, another beside it
-            name = "curves.png" if protocol == ran[0] else f"curves_{protocol}.png"
-            self.plot(directory / name, protocol)
-        if self.steps:
-            save_steps(directory / "steps", self.steps)
-        return directory
+        with staged_results(directory, _SAVED) as staging:  # an earlier run's plot or steps it no longer has go
+            save_json(staging / "results.json", self.to_json())
+            atomic_write_text(staging / "results.md", "```\n" + self.summary() + "\n```\n")
+            ran = [p for p in PROTOCOLS if any(r["protocol"] == p for r in self.records)]
+            for protocol in ran:  # merged (or the one protocol run) as curves.png, another beside it
+                name = "curves.png" if protocol == ran[0] else f"curves_{protocol}.png"
+                self.plot(staging / name, protocol)
+            if self.steps:
+                save_steps(staging / "steps", self.steps)
+        return Path(directory)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> SequenceResult:
         """Read a saved result."""
+        from kgtransfer.checkpoint import finish_staged_run
         from kgtransfer.transfer.results import read_saved
 
+        if Path(directory).is_dir():
+            finish_staged_run(directory)  # a save stopped while it renamed its files into place
         data = read_saved(Path(directory) / "results.json", "sequence result", dict, ("records", "setup"))
         return cls(data["records"], data["setup"])
 

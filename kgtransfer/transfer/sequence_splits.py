@@ -11,14 +11,12 @@ result names them, as single runs save their split. ``steps/<i>/`` of a saved
     step.json    the step, its snapshot, the counts and a digest of its data (last written)
 
 TSV rows are ``h r t <head> <relation> <tail>`` (ids and canonical N-Triples strings), as :meth:`Split.save
-<kgtransfer.data.splits.Split.save>` writes them. A step folder whose digest matches is not written again.
+<kgtransfer.data.splits.Split.save>` writes them.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +54,6 @@ class StepData:
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "step.json").unlink(missing_ok=True)  # a folder without it is not a finished write
         self.vocab.save(directory / "vocab.json")
         sizes = (len(self.vocab.entities), len(self.vocab.relations))
         for file, rows in (("new", self.new), ("valid", self.valid), ("test", torch.cat([self.new[:0], *self.tests]))):
@@ -75,21 +72,6 @@ class StepData:
 
 
 def save_steps(directory: str | os.PathLike, steps: list[StepData]) -> None:
-    """Write ``directory/<i>/`` for each step whose saved digest differs; remove folders of other steps."""
-    directory = Path(directory)
+    """Write ``directory/<i>/`` for each step."""
     for step in steps:
-        folder = directory / str(step.index)
-        if _saved_digest(folder) != step.digest:
-            step.save(folder)
-    if directory.is_dir():  # an earlier, longer sequence's steps
-        kept = {str(step.index) for step in steps}
-        for folder in directory.iterdir():
-            if folder.is_dir() and folder.name.isdigit() and folder.name not in kept:
-                shutil.rmtree(folder)
-
-
-def _saved_digest(folder: Path) -> str | None:
-    try:
-        return json.loads((folder / "step.json").read_text("utf-8")).get("digest")
-    except (OSError, ValueError, AttributeError):
-        return None
+        step.save(Path(directory) / str(step.index))

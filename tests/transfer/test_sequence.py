@@ -1124,8 +1124,25 @@ def test_a_saved_result_names_the_triples_each_step_trained_and_was_evaluated_on
         assert torch.equal(_read_tsv(folder / "test.tsv", vocab).tensor, torch.cat(step.tests))
         assert torch.equal(_read_tsv(folder / "new.tsv", vocab).tensor, step.new)
     assert len(_read_tsv(out / "steps" / "2" / "valid.tsv", GraphVocab.load(out / "steps" / "2" / "vocab.json"))) == 5
-    written = (out / "steps" / "0" / "new.tsv").stat().st_mtime_ns
+    written = (out / "steps" / "0" / "new.tsv").read_bytes()
     shorter = SequenceResult(result.records[:1], result.setup, result.steps[:1])
-    shorter.save(out)  # the same step 0: not written again; steps 1 and 2 of the longer run are gone
-    assert (out / "steps" / "0" / "new.tsv").stat().st_mtime_ns == written
+    shorter.save(out)  # steps 1 and 2 of the longer run are gone
+    assert (out / "steps" / "0" / "new.tsv").read_bytes() == written
     assert sorted(p.name for p in (out / "steps").iterdir()) == ["0"]
+
+
+def test_a_result_save_stopped_half_way_leaves_the_earlier_one_whole(snapshots, tmp_path, monkeypatch):
+    """results.json was written before the plots and steps/: a stop between them left new numbers beside old steps."""
+    from kgtransfer.transfer import sequence as module
+
+    result = sequence(snapshots[:2], MODEL, CONFIG, valid_size=5, alphas=())
+    out = result.save(tmp_path / "out")
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def stopped(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "save_steps", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        SequenceResult(result.records[:1], result.setup, result.steps).save(out)
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
