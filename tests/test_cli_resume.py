@@ -10,9 +10,10 @@ from kgtransfer.cli import main
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
 
-def write_graph(path):
+def write_graph(path, shift: int = 0):
+    """A 32-triple graph of 16 entities and two relations (``shift`` moves the first relation's tails)."""
     e = [f"<http://example.org/e{i}>" for i in range(16)]
-    rows = [(e[i], "<http://example.org/r>", e[(i + 1) % 16]) for i in range(16)]
+    rows = [(e[i], "<http://example.org/r>", e[(i + 1 + shift) % 16]) for i in range(16)]
     rows += [(e[i], "<http://example.org/s>", e[(i + 5) % 16]) for i in range(16)]
     KnowledgeGraph.from_triples(rows, name="g").serialize(path)
     return str(path)

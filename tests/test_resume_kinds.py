@@ -6,9 +6,7 @@ import pytest
 
 from kgtransfer.cli import main
 from kgtransfer.errors import CheckpointError
-from kgtransfer.knowledge.graph import KnowledgeGraph
-
-FLAGS = ["--encoder", "embedding", "--dim", "4", "--batch-size", "32", "--eval-every", "1", "--no-progress"]
+from tests.test_cli_resume import FLAGS, write_graph
 
 EXPERIMENT = """
 name = "tiny"
@@ -35,14 +33,6 @@ threads = 1
 strategies = ["scratch", "full"]
 alphas = [0.0]
 """
-
-
-def write_graph(path, shift: int = 0):
-    e = [f"<http://example.org/e{i}>" for i in range(16)]
-    rows = [(e[i], "<http://example.org/r>", e[(i + 1 + shift) % 16]) for i in range(16)]
-    rows += [(e[i], "<http://example.org/s>", e[(i + 5) % 16]) for i in range(16)]
-    KnowledgeGraph.from_triples(rows, name="g").serialize(path)
-    return str(path)
 
 
 @pytest.fixture

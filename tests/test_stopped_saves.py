@@ -11,18 +11,8 @@ import pytest
 
 import kgtransfer.checkpoint as checkpoint
 from kgtransfer.cli import main
-from kgtransfer.knowledge.graph import KnowledgeGraph
 from kgtransfer.training import TrainedModel
-
-FLAGS = ["--encoder", "embedding", "--dim", "4", "--batch-size", "32", "--eval-every", "1", "--no-progress"]
-
-
-def write_graph(path):
-    e = [f"<http://example.org/e{i}>" for i in range(16)]
-    rows = [(e[i], "<http://example.org/r>", e[(i + 1) % 16]) for i in range(16)]
-    rows += [(e[i], "<http://example.org/s>", e[(i + 5) % 16]) for i in range(16)]
-    KnowledgeGraph.from_triples(rows, name="g").serialize(path)
-    return str(path)
+from tests.test_cli_resume import FLAGS, write_graph
 
 
 def _stop_renames_after(monkeypatch, count, into=None):
