@@ -22,7 +22,7 @@ from kgtransfer.data.tensorize import Triples
 from kgtransfer.data.vocab import Vocab
 from kgtransfer.errors import MissingExtraError
 from kgtransfer.knowledge.reading import DEFAULT_NAMESPACE
-from kgtransfer.knowledge.streaming import _ntriples_field, label_iri
+from kgtransfer.knowledge.streaming import label_iri, ntriples_field
 
 
 def labels(vocab: Vocab, namespace: str | None = None) -> list[str]:
@@ -39,7 +39,7 @@ def labels(vocab: Vocab, namespace: str | None = None) -> list[str]:
         if key.startswith(prefix):
             candidate = unquote(key[len(prefix) : -1])
             # reads back as this very IRI; a label in N-Triples syntax ("7", <x:y>) would read as that term
-            if candidate and not _ntriples_field(candidate) and label_iri(namespace, candidate) == key:
+            if candidate and not ntriples_field(candidate) and label_iri(namespace, candidate) == key:
                 label = candidate
         out.append(label)
     if len(set(out)) != len(out):

@@ -619,7 +619,7 @@ _NTRIPLES_FIELD = re.compile(
 )
 
 
-def _ntriples_field(label: str) -> bool:
+def ntriples_field(label: str) -> bool:
     """Whether a field is an IRI or literal in N-Triples syntax (see :data:`_NTRIPLES_FIELD`)."""
     return label[0] in '<"' and _NTRIPLES_FIELD.fullmatch(label) is not None
 
@@ -738,7 +738,7 @@ def label_triples(
     Raises:
         RDFSyntaxError: a malformed N-Triples field, or a literal that is not a tail, naming the line.
     """
-    written = [j for j, label in enumerate(labels) if _ntriples_field(label)]
+    written = [j for j, label in enumerate(labels) if ntriples_field(label)]
     terms = [label_iri(namespace, label) for label in labels]
     try:
         for j, term in zip(written, ntriples_terms([labels[j] for j in written]), strict=True):

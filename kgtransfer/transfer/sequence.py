@@ -726,19 +726,18 @@ def sequence(
     if saved is not None:
         records = list(saved.records)
         setup.update({k: saved.setup[k] for k in ("environment", "notes") if k in saved.setup})
-    data: list[str] = []  # the digest of each step's data, for a resumed run to check
-    step_data: list[StepData] = []  # what each step trained and was evaluated on, saved with the result
+    step_data: list[StepData] = []  # what each step trained and was evaluated on (and its digest, for a resume)
 
     def save_checkpoint() -> None:
         if checkpoint_dir is not None:
             kept = {k: moments[k] for k in moment_keys}
-            save_sequence(checkpoint_dir, settings, data, records, setup, carried, kept)
+            digests = [s.digest for s in step_data]
+            save_sequence(checkpoint_dir, settings, digests, records, setup, carried, kept)
 
     for step in steps(snapshots, operator, names, valid_size, test_size, config.seed, hops):
-        data.append(step_digest(step))
-        step_data.append(StepData.of(step, names, data[-1]))
+        step_data.append(StepData.of(step, names, step_digest(step)))
         if saved is not None and step.index <= saved.step:  # finished before the sequence was stopped
-            saved.check_step(step.index, data[-1], step.name)
+            saved.check_step(step.index, step_data[-1].digest, step.name)
             if step.index == saved.step:
                 sizes = (step.split.num_entities, step.split.num_relations)
                 models, states = saved.restore(partial(LinkPredictor.build, model_config, *sizes), keys, moment_keys)
