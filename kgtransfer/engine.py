@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from kgtransfer.config import ConfigError, TrainConfig
 from kgtransfer.device import resolve_device
-from kgtransfer.errors import CheckpointError, TrainingDivergedError
+from kgtransfer.errors import CheckpointError, TrainingDivergedError, once_per_run
 from kgtransfer.files import save_json
 from kgtransfer.interleave import job_name, pause, paused_seconds
 from kgtransfer.optimizers import sparse_rows_of
@@ -272,7 +272,8 @@ def _fit(model, task, config, optimizer, ckpt_dir, resume, state, on_epoch_end) 
     optimizer = optimizer or make_optimizer(model.parameters(), config)
     switched = sparse_rows(model, task, optimizer, world)
     try:
-        return _train(model, task, config, optimizer, world, device, ckpt_dir, resume, state, on_epoch_end)
+        with once_per_run():  # a diverged run's validations repeat one warning: it is given once
+            return _train(model, task, config, optimizer, world, device, ckpt_dir, resume, state, on_epoch_end)
     finally:
         dense_rows(switched)
 

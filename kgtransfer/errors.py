@@ -1,10 +1,15 @@
 """Error types: every failure a user can cause raises one of these, with a message that names the culprit.
 
-Also :func:`is_number`, the type check behind many of those messages: here, the bottom layer, so that
-every module (knowledge/ and config.py included) may import it.
+Also :func:`is_number`, the type check behind many of those messages, and :func:`once_per_run`, which
+keeps a training run's repeated warnings to one: here, the bottom layer, so that every module
+(knowledge/ and config.py included) may import them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 
 class KGTransferError(Exception):
@@ -105,6 +110,34 @@ class TransferWarning(UserWarning):
 
 class NonFiniteScoreWarning(UserWarning):
     """An evaluation met NaN or infinite scores of true triples (ranked last): the model's scores overflowed."""
+
+
+#: the warning categories given so far in the innermost :func:`once_per_run` block (None outside one)
+_GIVEN: ContextVar[set[type[Warning]] | None] = ContextVar("kgtransfer_warnings_given", default=None)
+
+
+@contextmanager
+def once_per_run() -> Iterator[None]:
+    """Within the block, a warning that :func:`first_in_run` guards is given once: a run validates many times.
+
+    A diverged run's every validation meets the same non-finite scores; Python's own deduplication
+    does not catch them, as their messages hold counts. Outside a block every one is given.
+    """
+    token = _GIVEN.set(set())
+    try:
+        yield
+    finally:
+        _GIVEN.reset(token)
+
+
+def first_in_run(category: type[Warning]) -> bool:
+    """Whether ``category`` was not yet given in this :func:`once_per_run` block (and is now); True outside one."""
+    given = _GIVEN.get()
+    if given is None:
+        return True
+    first = category not in given
+    given.add(category)
+    return first
 
 
 def is_number(value: object, *, integer: bool = False) -> bool:

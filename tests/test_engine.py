@@ -535,3 +535,31 @@ def test_validation_runs_in_full_precision_where_training_autocasts(monkeypatch)
     monkeypatch.setattr(engine, "_autocast", lambda config, device: torch.autocast("cpu", dtype=torch.bfloat16))
     fit(toy_model(), Recording(), config(epochs=2))
     assert seen == {"loss": {True}, "evaluate": {False}}
+
+
+def test_a_run_whose_validations_all_score_non_finite_says_so_once_and_each_run_says_it_again():
+    import warnings
+
+    from kgtransfer.errors import NonFiniteScoreWarning
+    from kgtransfer.tasks.link_prediction import evaluate_link_prediction
+
+    triples = torch.tensor([[0, 0, 1], [1, 0, 2]])
+
+    class Overflowing(ToyTask):  # every validation ranks true triples that score infinity
+        def evaluate(self, model, split):
+            metrics = evaluate_link_prediction(
+                lambda ids, rels, side: torch.full((len(ids), 3), float("inf")), triples, None, 3
+            )
+            return {"accuracy": metrics["mrr"]}
+
+    for _ in range(2):  # a second run in the same process is told too
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit(toy_model(), Overflowing(), config(epochs=4))
+        said = [w for w in caught if issubclass(w.category, NonFiniteScoreWarning)]
+        assert len(said) == 1 and str(said[0].message).startswith("4 of 4 true triples")
+    with warnings.catch_warnings(record=True) as caught:  # outside a run, each evaluation says it
+        warnings.simplefilter("always")
+        for _ in range(2):
+            Overflowing().evaluate(None, "valid")
+    assert sum(issubclass(w.category, NonFiniteScoreWarning) for w in caught) == 2

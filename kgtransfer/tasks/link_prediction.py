@@ -341,8 +341,10 @@ def _warn_non_finite(broken: int, ranked: int) -> None:
     """Say that ``broken`` of ``ranked`` true scores were NaN or infinite, and what usually causes it."""
     import warnings
 
-    from kgtransfer.errors import NonFiniteScoreWarning
+    from kgtransfer.errors import NonFiniteScoreWarning, first_in_run
 
+    if not first_in_run(NonFiniteScoreWarning):  # a training run says it at its first validation only
+        return
     warnings.warn(
         f"{broken:,} of {ranked:,} true triples scored NaN or infinity and rank last (the worst rank): the "
         "model's scores overflow float32 or are NaN, usually because training made its weights huge; a "
