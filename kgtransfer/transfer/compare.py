@@ -137,21 +137,22 @@ def _check_label(label) -> None:
 def run_folders(labels: Sequence[str]) -> dict[str, str]:
     """The checkpoint folder name of each variant label (under ``seed<k>/``), safe on every file system.
 
-    A label of letters, digits, ``.``, ``_``, ``+`` and ``-`` is its own folder; another one, one
-    that matches another's (or ``pretrain``) ignoring case, a name Windows keeps for a device
-    (``aux``, ``nul.v2``) and one over 64 characters get a digest of the label appended (shortened
-    to 64 first), so that folders are unique and do not depend on the labels' order.
+    A label of lower-case letters, digits, ``.``, ``_``, ``+`` and ``-`` is its own folder; any other
+    (upper case, other characters), ``pretrain``, a name Windows keeps for a device (``aux``,
+    ``nul.v2``) and one over 64 characters get a digest of the label appended (shortened to 64
+    first). So folders are unique, also where case does not count, and each depends on its own label
+    alone: adding a variant later, or reordering them, moves no earlier variant's checkpoints.
     """
-    safe = {label: re.sub(r"[^A-Za-z0-9._+-]", "_", label).strip(".") or "_" for label in labels}
-    taken = [name.lower() for name in safe.values()] + ["pretrain"]
 
-    def folder(label: str, name: str) -> str:
-        if name == label and taken.count(name.lower()) == 1 and len(name) <= _LONGEST and not _DEVICE.fullmatch(name):
-            return name
+    def folder(label: str) -> str:
+        plain = re.fullmatch(r"[a-z0-9_+-][a-z0-9._+-]*", label) and len(label) <= _LONGEST
+        if plain and label != "pretrain" and not _DEVICE.fullmatch(label):
+            return label
+        name = re.sub(r"[^A-Za-z0-9._+-]", "_", label).strip(".") or "_"
         name = name.replace(".", "_") if _DEVICE.fullmatch(name) else name  # nul.v2-<digest> is still a device
         return f"{name[:_LONGEST]}-{hashlib.blake2b(label.encode(), digest_size=4).hexdigest()}"
 
-    return {label: folder(label, name) for label, name in safe.items()}
+    return {label: folder(label) for label in labels}
 
 
 #: names Windows keeps for devices, whatever follows a dot (``aux``, ``nul.txt``)

@@ -106,12 +106,14 @@ def test_resuming_with_a_changed_setting_is_refused_naming_it(graphs, tmp_path, 
         run(graphs, None, resume=True)
 
 
-def test_variant_folders_are_safe_unique_and_do_not_depend_on_order():
-    folders = run_folders(["scratch", "lp ft:1", "lp_ft_1", "Full", "full", "pretrain", ".."])
-    assert folders["scratch"] == "scratch" and folders["lp ft:1"].startswith("lp_ft_1-")
+def test_variant_folders_are_safe_unique_and_each_depends_on_its_own_label_alone():
+    labels = ["scratch", "lp ft:1", "lp_ft_1", "Full", "full", "pretrain", "..", ".hidden"]
+    folders = run_folders(labels)
+    assert folders["scratch"] == "scratch" and folders["full"] == "full" and folders["lp ft:1"].startswith("lp_ft_1-")
     assert len({f.lower() for f in folders.values()} | {"pretrain"}) == len(folders) + 1
-    assert all("/" not in f and f not in (".", "..") for f in folders.values())
-    assert run_folders(["full", "Full"]) == {"Full": folders["Full"], "full": folders["full"]}
+    assert all("/" not in f and not f.startswith(".") for f in folders.values())
+    # a variant added later (``Full`` beside ``full``) moves no earlier variant's checkpoints
+    assert all(run_folders([label]) == {label: folders[label]} for label in labels)
 
 
 EXPERIMENT = """
