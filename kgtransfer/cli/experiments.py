@@ -57,7 +57,11 @@ def add_sequence(sub) -> None:
         model={"encoder": "embedding", "decoder": "complex", "dim": 128},
         train={"eval_every": 1, "patience": 3, "lr": 0.003, "progress": False},
     )
-    resume_option(p, "after every step; the steps done are not trained again")
+    resume_option(
+        p,
+        "after every step; the steps done are not trained again, and snapshots added after the checkpoint's "
+        "extend a finished sequence",
+    )
     p.set_defaults(handler=cmd_sequence)
 
 

@@ -640,8 +640,11 @@ def sequence(
     was stopped: the finished steps are derived again from the snapshots (their data must be the
     saved run's) and not retrained; the step that was running is redone from its start. Every
     setting must be the saved run's but ``interleaved`` and the training config's ``device``,
-    ``threads`` and ``progress``. The result has the records of an uninterrupted run, but for their
-    wall and CPU seconds (a redone step is timed anew) and ``setup["environment"]`` (the first session's).
+    ``threads`` and ``progress``. The snapshots must begin with the saved run's (same names, same
+    data); more snapshots after them extend the sequence, a finished one too: only the new steps
+    train, from the carried models (a step depends on the snapshots up to its own only). The result
+    has the records of an uninterrupted run over all the snapshots, but for their wall and CPU
+    seconds (a redone step is timed anew) and ``setup["environment"]`` (the first session's).
 
     Args:
         snapshots: ``K0, K1, ...``: folders of ``train/valid/test.txt[.gz]``, files, registry names, graphs.
@@ -667,8 +670,8 @@ def sequence(
         log: ``log(str)`` for progress lines (default: none).
         on_step: ``on_step(result)`` after every step with the result so far, e.g. to save it (default: none).
         checkpoint_dir: a folder for the checkpoint written after every step (default: none).
-        resume: continue from the checkpoint in ``checkpoint_dir`` when there is one (default: False, a
-            new run that replaces it).
+        resume: continue (or extend by snapshots added at the end) the sequence checkpointed in
+            ``checkpoint_dir`` when there is one (default: False, a new run that replaces it).
 
     Returns:
         A :class:`SequenceResult`.
@@ -1230,7 +1233,8 @@ def run_sequence_file(
     """Run the ``[sequence]`` experiment of a TOML file; write the result to ``out`` (default: ``runs/<name>``).
 
     ``interleaved`` (when given) overrides the file's. Checkpoints go to ``out/checkpoints`` after
-    every step; ``resume`` continues from them, ``overwrite`` starts a new run over them (without
+    every step; ``resume`` continues from them (snapshots added at the end of the list extend a
+    finished sequence: only their steps train), ``overwrite`` starts a new run over them (without
     either, an earlier run's are refused: a :class:`~kgtransfer.errors.CheckpointError`; see
     :func:`~kgtransfer.checkpoint.checkpoints_in`). Raises :class:`~kgtransfer.config.ConfigError`
     naming the file for an invalid one.

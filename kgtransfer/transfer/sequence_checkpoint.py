@@ -11,6 +11,8 @@ beside its final name and swapped in, so a sequence killed while writing keeps t
 
 The vocabularies are not saved: a resumed sequence derives its steps again from the snapshots
 (:func:`~kgtransfer.transfer.sequence.steps` is seeded) and checks each finished step's digest.
+Its snapshots must begin with the checkpoint's (same names, same data); snapshots added after them
+extend the sequence: a step depends only on the snapshots up to its own, so the steps done stay done.
 """
 
 from __future__ import annotations
@@ -212,7 +214,7 @@ def _check_settings(path: Path, saved, current: dict) -> None:
     changed = [
         change
         for k in sorted(set(saved) | set(current))
-        if saved.get(k) != current.get(k)
+        if k != "names" and saved.get(k) != current.get(k)
         for change in _changes(k, saved.get(k), current.get(k))
     ]
     if changed:
@@ -220,6 +222,29 @@ def _check_settings(path: Path, saved, current: dict) -> None:
             f"{path}: resume with a different setup ({'; '.join(changed)[:600]}); resume with the saved settings "
             f"(only {', '.join(FREE_FIELDS)} may change), or start a new run (--overwrite on the command line) or in "
             "another folder"
+        )
+    _check_names(path, saved.get("names"), current["names"])
+
+
+def _check_names(path: Path, saved, current: list[str]) -> None:
+    """Refuse snapshots that do not begin with the checkpoint's; more at the end extend the sequence."""
+    if not isinstance(saved, list) or not saved:
+        from kgtransfer.errors import CheckpointError
+
+        raise CheckpointError(f"{path / 'meta.json'}: no snapshot names saved")
+    how = (
+        f"resume with the checkpoint's {len(saved)} snapshots, extend them by snapshots added after the last "
+        f"({saved[-1]!r}), or start a new run (--overwrite on the command line) or in another folder"
+    )
+    for i, (was, now) in enumerate(zip(saved, current, strict=False)):
+        if was != now:
+            raise ConfigError(
+                f"{path}: resume with other snapshots: snapshot {i} is {now!r}, the checkpoint's {was!r}; {how}"
+            )
+    if len(current) < len(saved):
+        raise ConfigError(
+            f"{path}: resume with fewer snapshots: {len(current)} of the checkpoint's {len(saved)}, snapshot "
+            f"{len(current)} ({saved[len(current)]!r}) dropped; {how}"
         )
 
 

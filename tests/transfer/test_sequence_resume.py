@@ -96,6 +96,50 @@ def test_resuming_with_other_settings_or_data_is_refused_naming_them(snapshots, 
         sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
 
 
+def test_a_finished_sequence_extended_by_a_snapshot_trains_only_the_new_step(snapshots, tmp_path, monkeypatch):
+    """A finished sequence given one more snapshot was refused (the snapshot names are a setting)."""
+    whole = sequence(snapshots, MODEL, CONFIG, **RUNS)
+    folder = tmp_path / "ck"
+    sequence(snapshots[:2], MODEL, CONFIG, **RUNS, checkpoint_dir=folder)  # finished: steps 0 and 1
+    trained, real = [], module._run
+
+    def counted(*args, **kwargs):
+        trained.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_run", counted)
+    lines = []
+    extended = sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True, log=lines.append)
+    assert len(trained) == 4  # step 2 only: scratch, carry-moments under both protocols, replay once
+    assert sum("done, from" in line for line in lines) == 2
+    assert untimed(extended.records) == untimed(whole.records)
+    assert extended.setup == whole.setup
+    assert [s.digest for s in extended.steps] == [s.digest for s in whole.steps]
+    saved = extended.save(tmp_path / "out")
+    assert sorted(p.name for p in (saved / "steps").iterdir()) == ["0", "1", "2"]
+    assert untimed(SequenceResult.load(saved).records) == untimed(whole.records)
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["step"] == 2 and meta["settings"]["names"] == ["toy/0", "toy/1", "toy/2"]
+
+
+def test_an_extension_that_changes_or_drops_an_earlier_snapshot_is_refused_naming_it(snapshots, tmp_path):
+    folder = tmp_path / "ck"
+    sequence(snapshots[:2], MODEL, CONFIG, **RUNS, checkpoint_dir=folder)
+    with pytest.raises(ConfigError, match=r"snapshot 1 is 'other', the checkpoint's 'toy/1'"):
+        sequence(
+            snapshots, MODEL, CONFIG, **RUNS, names=["toy/0", "other", "toy/2"], checkpoint_dir=folder, resume=True
+        )
+    with pytest.raises(ConfigError, match=r"snapshot 1 is 'toy/2', the checkpoint's 'toy/1'"):
+        sequence([snapshots[0], snapshots[2]], MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
+    with pytest.raises(ConfigError, match=r"fewer snapshots: 1 of the checkpoint's 2, snapshot 1 \('toy/1'\) dropped"):
+        sequence(snapshots[:1], MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
+    with gzip.open(snapshots[1] / "train.txt.gz", "at", encoding="utf-8") as f:
+        f.write("e1\tr0\te99\n")
+    with pytest.raises(ConfigError, match=r"step 1 \(toy/1\) differs"):
+        sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
+    assert json.loads((folder / "meta.json").read_text())["step"] == 1  # the refusals left the checkpoint as it was
+
+
 @pytest.mark.parametrize("file", ["model.safetensors", "moments.safetensors", "meta.json"])
 def test_a_damaged_checkpoint_is_a_typed_error_naming_the_file(snapshots, tmp_path, file):
     folder = stopped(snapshots, tmp_path / "ck")
@@ -208,3 +252,31 @@ def test_overwrite_starts_a_new_sequence_over_a_finished_one(snapshots, tmp_path
     assert json.loads((out / "checkpoints" / "meta.json").read_text())["step"] == 1
     assert sorted({r["step"] for r in SequenceResult.load(out).records}) == [0, 1]
     assert not (out / ".checkpoints.earlier").exists() and (out / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("entry", ["sequence", "run"])
+def test_the_cli_extends_a_finished_sequence_by_a_snapshot(snapshots, tmp_path, capsys, entry):
+    from kgtransfer.cli import main
+
+    def command(count: int) -> list[str]:
+        if entry == "sequence":
+            return [*map(str, snapshots[:count]), "--dim", "8", "--epochs", "1", "--threads", "1", "--no-scratch"]
+        toml = tmp_path / "seq.toml"
+        listed = ", ".join(f'"toy/{i}"' for i in range(count))
+        toml.write_text(
+            f"[sequence]\nsnapshots = [{listed}]\nscratch = false\n[model]\ndim = 8\n[train]\nepochs = 1\n"
+            "threads = 1\n",
+            encoding="utf-8",
+        )
+        return [str(toml)]
+
+    out = tmp_path / "out"
+    assert main([entry, *command(2), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main([entry, *command(3), "-o", str(out), "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("done, from") == 2 and "step 2 (toy/2): " in printed
+    assert sorted({r["step"] for r in SequenceResult.load(out).records}) == [0, 1, 2]
+    assert json.loads((out / "checkpoints" / "meta.json").read_text())["step"] == 2
+    assert main([entry, *command(2), "-o", str(out), "--resume"]) == 1  # dropping one is refused
+    assert "fewer snapshots: 2 of the checkpoint's 3, snapshot 2 ('toy/2') dropped" in capsys.readouterr().err
