@@ -245,3 +245,30 @@ def test_a_source_without_rows_of_a_kind_maps_nothing():
     trained = (torch.zeros(0, dtype=torch.bool), torch.ones(1, dtype=torch.bool))
     maps, (entities, _) = row_maps(source, target, trained)
     assert maps["entity"].tolist() == [-1, -1] and not entities.any() and maps["relation"].tolist() == [0]
+
+
+def test_zero_shot_ranks_only_test_triples_whose_terms_the_source_trained(source):
+    """``x`` and ``rx`` are in the source's vocabulary but never trained: their triples were ranked as known."""
+    y = "<urn:y>"  # unknown to the source
+    train = [*RING, ("<urn:x>", "<urn:r0>", e(0)), (e(4), "<urn:rx>", e(6)), (y, "<urn:r1>", e(2))]
+    valid = [(e(0), "<urn:r1>", e(6))]
+    k = given(
+        "k",
+        train,
+        valid,
+        [
+            (e(2), "<urn:r0>", e(7)),  # ranked
+            ("<urn:x>", "<urn:r0>", e(3)),  # untrained entity
+            (e(5), "<urn:rx>", e(6)),  # untrained relation
+            (y, "<urn:r0>", e(1)),  # unknown entity
+            (y, "<urn:rx>", e(4)),  # unknown and untrained: skipped
+        ],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = kgt.zero_shot(source, k)
+        only = kgt.zero_shot(source, given("k", train, valid, [(e(2), "<urn:r0>", e(7))]))
+    assert (result.evaluated, result.skipped) == (1, 2)  # x's and rx's triples were ranked too (3)
+    assert result.untrained == 2
+    assert result["untrained"] == 2 and "2 left out (terms K1 never trained)" in result.summary()
+    assert result["mrr"] == pytest.approx(only["mrr"])  # the one trained triple alone
