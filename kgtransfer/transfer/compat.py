@@ -16,14 +16,19 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from kgtransfer.errors import IncompatibleModelsError, KGTransferError, TransferWarning
-from kgtransfer.transfer.weights import aligned_source_state, row_kind, source_trained, used_by
+from kgtransfer.transfer.weights import aligned_source_state, row_kind, source_trained, trained_masks, used_by
 
 LOW_SHARE = 0.1  # warn when fewer than this share of the target's rows line up
 
 
 @dataclass
 class MixReport:
-    r"""What lines up between a model :math:`\theta_1` and the model :math:`\theta_2` it is mixed into."""
+    r"""What lines up between a model :math:`\theta_1` and the model :math:`\theta_2` it is mixed into.
+
+    ``*_rows_mixed`` counts the rows both trained (interpolated); ``*_rows_from_first`` the rows
+    :math:`\theta_1` trained and :math:`\theta_2` holds but never trained, which take
+    :math:`\theta_1`'s value. ``values_mixed`` counts the values :math:`\theta_1` gives to either.
+    """
 
     tensors_mixed: int = 0
     tensors_kept: list[str] = field(default_factory=list)
@@ -33,6 +38,8 @@ class MixReport:
     entity_rows: int = 0
     relation_rows_mixed: int = 0
     relation_rows: int = 0
+    entity_rows_from_first: int = 0
+    relation_rows_from_first: int = 0
 
     def as_dict(self) -> dict:
         """A JSON-ready dict."""
@@ -44,6 +51,12 @@ class MixReport:
             f"combined {self.values_mixed:,} of {self.values_total:,} parameter values ({share:.0%}) in "
             f"{self.tensors_mixed} tensors; IRI-aligned rows: {self.entity_rows_mixed:,} of "
             f"{self.entity_rows:,} entities, {self.relation_rows_mixed:,} of {self.relation_rows:,} relations"
+            + (
+                f"; taken from θ1 (θ2 never trained them): {self.entity_rows_from_first:,} entities, "
+                f"{self.relation_rows_from_first:,} relations"
+                if self.entity_rows_from_first or self.relation_rows_from_first
+                else ""
+            )
             + (f"; kept from θ2 only: {', '.join(self.tensors_kept)}" if self.tensors_kept else "")
         )
 
@@ -107,6 +120,8 @@ def check_mixable(a, b, what: str = "interpolation") -> MixReport:
 
     Rows are counted over the entities and relations of ``b``'s graph (its split's triples): ``b``'s
     vocabulary may also hold rows its graph does not use (a fine-tuned model keeps its source's).
+    A row ``a`` never trained does not line up; one ``b`` never trained but ``a`` did is counted
+    apart (``*_rows_from_first``: it takes ``a``'s value).
 
     Raises:
         IncompatibleModelsError: the encoders, decoders or sizes differ, a parameter both have
@@ -136,6 +151,7 @@ def check_mixable(a, b, what: str = "interpolation") -> MixReport:
                 f"{what}: parameter {name} is {tuple(other.shape)} in θ1 and {tuple(value.shape)} in θ2"
             )
     _, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab, source_trained(a))
+    own = trained_masks(b)
     used = used_rows(b)
     report = MixReport(entity_rows=int(used["entity"].sum()), relation_rows=int(used["relation"].sum()))
     for name, value in b_state.items():
@@ -153,20 +169,23 @@ def check_mixable(a, b, what: str = "interpolation") -> MixReport:
             report.tensors_mixed += 1
         else:
             report.tensors_kept.append(name)
+        both, alone = (int((mask & own[name]).sum()), int((mask & ~own[name]).sum())) if mask.dim() else (0, 0)
         if kind == "entity":
-            report.entity_rows_mixed = max(report.entity_rows_mixed, int(mask.sum()))
+            report.entity_rows_mixed = max(report.entity_rows_mixed, both)
+            report.entity_rows_from_first = max(report.entity_rows_from_first, alone)
         elif kind == "relation":
-            report.relation_rows_mixed = max(report.relation_rows_mixed, int(mask.sum()))
+            report.relation_rows_mixed = max(report.relation_rows_mixed, both)
+            report.relation_rows_from_first = max(report.relation_rows_from_first, alone)
     if report.values_mixed == 0:
         raise IncompatibleModelsError(
             f"{what}: nothing lines up between θ1 and θ2 (no entity or relation of θ2's graph, nor any parameter, "
             "is shared); "
             "the result would be θ2 unchanged"
         )
-    if report.entity_rows and report.entity_rows_mixed < LOW_SHARE * report.entity_rows:
+    lined_up = report.entity_rows_mixed + report.entity_rows_from_first
+    if report.entity_rows and lined_up < LOW_SHARE * report.entity_rows:
         warnings.warn(
-            f"{what}: only {report.entity_rows_mixed:,} of θ2's {report.entity_rows:,} entities are in θ1; "
-            "their rows keep θ2's values",
+            f"{what}: only {lined_up:,} of θ2's {report.entity_rows:,} entities are in θ1; their rows keep θ2's values",
             TransferWarning,
             stacklevel=3,
         )

@@ -35,7 +35,6 @@ from kgtransfer.transfer.strategies import Strategy, make_strategy
 from kgtransfer.transfer.weights import (
     TransferReport,
     id_mask,
-    index_map,
     row_maps,
     row_parameters,
     source_trained,
@@ -539,11 +538,14 @@ def join_fits(results: list[FitResult], metric: str = "mrr", names: list[str] | 
 def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
     """Evaluate the pretrained model on K without fine-tuning.
 
-    Only the test triples whose head, relation and tail the pretrained model knows are ranked
+    Only the test triples whose head, relation and tail the pretrained model trained are ranked
     (against every entity of the split's vocabulary, K's and the pretrained model's own, filtered by
-    all of K's known triples), over K's training message graph. Returns a
+    all of K's known triples), over K's training message graph. A term it holds but never trained
+    (see :func:`~kgtransfer.transfer.weights.source_trained`: only in its valid or test triples) has
+    a row that was at most a negative, so its triples are left out too. Returns a
     :class:`~kgtransfer.transfer.results.ZeroShotResult`: the metrics plus ``"evaluated"`` (that many
-    triples) and ``"skipped"``.
+    triples), ``"untrained"`` (left out: every term known, one never trained) and ``"skipped"``
+    (left out: a term unknown to the pretrained model).
     """
     from kgtransfer.data.splits import Split
     from kgtransfer.knowledge.graph import KnowledgeGraph
@@ -558,16 +560,20 @@ def zero_shot(pretrained: TrainedModel, kg, split=None) -> ZeroShotResult:
         every = (  # the pretrained model as it is, each row it holds (trained or not): no fine-tuning follows
             torch.ones(len(pretrained.vocab.entities), dtype=torch.bool),
             torch.ones(len(pretrained.vocab.relations), dtype=torch.bool),
-        )
+        )  # its untrained rows stay candidates and neighbours; no triple of theirs is ranked (below)
         model, _, _ = build_transferred(pretrained, target, init="random", trained=every)
     test = target.test.tensor
-    # known by IRI: a split on its own vocabulary need not keep the pretrained ids first
-    ent = torch.from_numpy(index_map(pretrained.vocab.entities.keys, target.vocab.entities.keys)) >= 0
-    rel = torch.from_numpy(index_map(pretrained.vocab.relations.keys, target.vocab.relations.keys)) >= 0
-    known = ent[test[:, 0]] & ent[test[:, 2]] & rel[test[:, 1]]
+    # by IRI: a split on its own vocabulary need not keep the pretrained ids first
+    maps, (ent_untrained, rel_untrained) = row_maps(pretrained.vocab, target.vocab, source_trained(pretrained))
+    ent, rel = maps["entity"] >= 0, maps["relation"] >= 0  # known and trained
+    ranked = ent[test[:, 0]] & ent[test[:, 2]] & rel[test[:, 1]]
+    ent_known, rel_known = ent | ent_untrained, rel | rel_untrained
+    known = ent_known[test[:, 0]] & ent_known[test[:, 2]] & rel_known[test[:, 1]]
     task = LinkPredictionTask(target, pretrained.task_config)
-    metrics = task.evaluate(model.eval(), triples=test[known]) if known.any() else rank_metrics(test.new_zeros(0))
-    return ZeroShotResult(metrics, int(known.sum()), int((~known).sum()))
+    metrics = task.evaluate(model.eval(), triples=test[ranked]) if ranked.any() else rank_metrics(test.new_zeros(0))
+    return ZeroShotResult(
+        metrics, evaluated=int(ranked.sum()), skipped=int((~known).sum()), untrained=int((known & ~ranked).sum())
+    )
 
 
 def _check_pretrained(pretrained, what: str) -> None:

@@ -1,11 +1,14 @@
 r"""Parameter transfer, :math:`\theta = \alpha\,\theta_1 + (1-\alpha)\,\theta_2`: interpolation and model soups.
 
 Weights are aligned by IRI before they are mixed (:func:`~kgtransfer.transfer.weights.aligned_source_state`):
-the result lives on the second model's vocabulary and split, a row present in both models is
-interpolated, and a row only the second model has keeps its value, as does a row the first model
-holds but never trained (its entity or relation only in its valid or test triples). With :math:`\theta_1` the
+the result lives on the second model's vocabulary and split. A row both models trained is
+interpolated; a row only one of them trained takes that model's value whatever :math:`\alpha` (a
+row a model holds but never trained, its entity or relation only in its valid or test triples, was
+at most a negative there; see :func:`~kgtransfer.transfer.weights.source_trained`); a row neither
+trained, or only the second model has, keeps the second model's value. With :math:`\theta_1` the
 pretrained and :math:`\theta_2` the fine-tuned model, :math:`\alpha = 0` is the fine-tuned model
-and :math:`\alpha = 1` the pretrained one carried over (WiSE-FT, Wortsman et al. 2022).
+and :math:`\alpha = 1` the pretrained one carried over (WiSE-FT, Wortsman et al. 2022), but for
+those rows.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from kgtransfer.training import TrainedModel
 from kgtransfer.transfer.compat import check_link_predictors, check_mixable
 from kgtransfer.transfer.results import Sweep
 from kgtransfer.transfer.strategies import identity_head
-from kgtransfer.transfer.weights import aligned_source_state, source_trained
+from kgtransfer.transfer.weights import aligned_source_state, source_trained, trained_masks
 
 
 def with_heads(models: Sequence[TrainedModel]) -> list[TrainedModel]:
@@ -62,7 +65,7 @@ def _with_state(template: TrainedModel, state: dict, info: dict) -> TrainedModel
     return out
 
 
-def mix_states(first: dict, second: dict, masks: dict, alpha: float) -> dict:
+def mix_states(first: dict, second: dict, masks: dict, alpha: float, first_only: dict | None = None) -> dict:
     r"""The state :math:`\alpha\,\theta_1 + (1-\alpha)\,\theta_2` on the rows ``masks`` marks; ``second`` elsewhere.
 
     Args:
@@ -71,6 +74,8 @@ def mix_states(first: dict, second: dict, masks: dict, alpha: float) -> dict:
         second: :math:`\theta_2`, a state dict; the result has its layout (new tensors).
         masks: per name, a bool row mask (0-d for a shared parameter) of the values both have.
         alpha: the weight of ``first``.
+        first_only: per name, a bool row mask of rows (within ``masks``) that take ``first``'s value
+            whole, e.g. rows ``second`` never trained (default: None, none).
     """
     state = {}
     for name, theta_b in second.items():
@@ -78,8 +83,12 @@ def mix_states(first: dict, second: dict, masks: dict, alpha: float) -> dict:
         mixed = alpha * theta_a + (1 - alpha) * theta_b if theta_b.is_floating_point() else theta_b
         if mask.dim() == 0:
             state[name] = mixed.clone() if bool(mask) else theta_b.clone()
-        else:
-            state[name] = torch.where(mask.to(theta_b.device).view(-1, *[1] * (theta_b.dim() - 1)), mixed, theta_b)
+            continue
+        shape = (-1, *[1] * (theta_b.dim() - 1))
+        state[name] = torch.where(mask.to(theta_b.device).view(shape), mixed, theta_b)
+        alone = None if first_only is None else first_only.get(name)
+        if alone is not None:
+            state[name] = torch.where((alone & mask).to(theta_b.device).view(shape), theta_a, state[name])
     return state
 
 
@@ -117,7 +126,8 @@ def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
     Args:
         a: :math:`\theta_1`, e.g. the pretrained model (any vocabulary; rows matched by IRI).
         b: :math:`\theta_2`, e.g. the fine-tuned model; the result uses its split.
-        alpha: the weight of ``a``, in ``[0, 1]``.
+        alpha: the weight of ``a``, in ``[0, 1]``, on the rows both trained (a row only one of
+            them trained takes its value; one neither trained keeps ``b``'s, see the module).
 
     Raises:
         IncompatibleModelsError: the architectures differ or nothing lines up (see
@@ -129,7 +139,9 @@ def interpolate(a: TrainedModel, b: TrainedModel, alpha: float) -> TrainedModel:
     a, b = with_heads([a, b])
     mix = check_mixable(a, b, "interpolation")
     aligned, masks = aligned_source_state(a.model, a.vocab, b.model, b.vocab, source_trained(a))
-    state = mix_states(aligned, b.model.state_dict(), masks, alpha)
+    own = trained_masks(b)  # a row b never trained but a did takes a's value, as the reverse keeps b's
+    first_only = {name: mask & ~own[name] for name, mask in masks.items() if mask.dim()}
+    state = mix_states(aligned, b.model.state_dict(), masks, alpha, first_only)
     out = _with_state(b, state, {"interpolation": {"alpha": alpha, **mix.as_dict()}})
     out.mix_report = mix
     return out
@@ -145,7 +157,8 @@ def interpolation_sweep(
 ) -> Sweep:
     """Evaluate :func:`interpolate` at each α on validation and test; optionally plot the curve (PNG).
 
-    α is the weight of ``a``: α = 1 is ``a`` unchanged, α = 0 is ``b``; ``names`` label them on the plot.
+    α is the weight of ``a``: α = 1 is ``a`` carried onto ``b``'s vocabulary, α = 0 is ``b`` (but for rows
+    only one of them trained, which keep that one's value); ``names`` label them on the plot.
 
     Returns:
         A :class:`~kgtransfer.transfer.results.Sweep`, one row per α: ``{"alpha", "valid_<metric>",
@@ -191,7 +204,7 @@ def uniform_soup(models: Sequence[TrainedModel]) -> TrainedModel:
     models = with_heads(models)
     base = models[0]
     mixes = [check_mixable(other, base, "soup") for other in models[1:]]
-    _, own = aligned_source_state(base.model, base.vocab, base.model, base.vocab, source_trained(base))
+    own = trained_masks(base)
     count, total = {}, {}
     for k, v in base.model.state_dict().items():
         rows = own.get(k, torch.tensor(True))

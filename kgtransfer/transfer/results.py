@@ -48,22 +48,26 @@ def read_saved(path: str | os.PathLike, what: str, kind: type = dict, keys: tupl
 
 @dataclass
 class ZeroShotResult(Mapping):
-    """The pretrained model on K's test triples without fine-tuning (those whose terms it knows).
+    """The pretrained model on K's test triples without fine-tuning (those whose terms it trained).
 
-    Reads like the metrics dict (``result["mrr"]``) plus ``"evaluated"`` and ``"skipped"``.
+    Reads like the metrics dict (``result["mrr"]``) plus ``"evaluated"``, ``"skipped"`` and
+    ``"untrained"``; the three counts add up to K's test triples.
 
     Attributes:
         metrics: filtered MRR, Hits@k, MR (per side under ``"head"``/``"tail"``/``"both"``).
-        evaluated: test triples ranked (their head, relation and tail were known to K1).
-        skipped: test triples left out.
+        evaluated: test triples ranked (K1 trained their head, relation and tail).
+        skipped: test triples left out with a term unknown to K1.
+        untrained: test triples left out whose terms K1 knows, one of them never trained (only in
+            its valid or test triples; saved results from before the count read 0).
     """
 
     metrics: dict = field(default_factory=dict)
     evaluated: int = 0
     skipped: int = 0
+    untrained: int = 0
 
     def _flat(self) -> dict:
-        return {**self.metrics, "evaluated": self.evaluated, "skipped": self.skipped}
+        return {**self.metrics, "evaluated": self.evaluated, "skipped": self.skipped, "untrained": self.untrained}
 
     def __getitem__(self, key: str):
         return self._flat()[key]
@@ -77,14 +81,18 @@ class ZeroShotResult(Mapping):
     def summary(self) -> str:
         """One row of metrics and the counts."""
         row = [self.metrics.get(k) for k in KEYS]
-        title = f"zero-shot: {self.evaluated} test triples ranked, {self.skipped} skipped (terms unknown to K1)"
+        title = (
+            f"zero-shot: {self.evaluated} test triples ranked, {self.skipped} skipped (terms unknown to K1), "
+            f"{self.untrained} left out (terms K1 never trained)"
+        )
         return format_table([["test", *row]], ["split", *KEYS], title=title)
 
     __str__ = summary
 
     def __repr__(self) -> str:
         scores = ", ".join(f"{k}={_number(self.metrics[k])}" for k in ("mrr", "hits@10") if k in self.metrics)
-        return f"ZeroShotResult({scores + ', ' if scores else ''}evaluated={self.evaluated}, skipped={self.skipped})"
+        counts = f"evaluated={self.evaluated}, skipped={self.skipped}, untrained={self.untrained}"
+        return f"ZeroShotResult({scores + ', ' if scores else ''}{counts})"
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``path`` (a JSON file)."""
@@ -93,11 +101,11 @@ class ZeroShotResult(Mapping):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ZeroShotResult:
-        """Read what :meth:`save` wrote."""
+        """Read what :meth:`save` wrote (a file without ``untrained``, saved before it was counted, reads 0)."""
         from kgtransfer.errors import CheckpointError
 
         data = read_saved(path, "zero-shot result", dict, ("metrics",))
-        unknown = sorted(set(data) - {"metrics", "evaluated", "skipped"})
+        unknown = sorted(set(data) - {"metrics", "evaluated", "skipped", "untrained"})
         if unknown or not isinstance(data["metrics"], dict):
             raise CheckpointError(f"{path}: not a saved zero-shot result (keys {sorted(data)})")
         return cls(**data)

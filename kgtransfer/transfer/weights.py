@@ -281,6 +281,15 @@ def source_trained(pretrained) -> tuple[Tensor, Tensor]:
     return entities, relations
 
 
+def trained_masks(model) -> dict[str, Tensor]:
+    """Per state-dict name of ``model`` (a TrainedModel), a bool mask of the rows it trained (0-d True when shared).
+
+    The rows of :func:`source_trained`, laid out like :func:`aligned_source_state`'s masks.
+    """
+    _, masks = aligned_source_state(model.model, model.vocab, model.model, model.vocab, source_trained(model))
+    return masks
+
+
 def neighbour_weights(edge_index: Tensor, known: Tensor, num_nodes: int) -> Tensor:
     """Row-normalized ``[num_nodes, num_nodes]`` sparse weights from each node to its known neighbours."""
     src, dst = edge_index

@@ -60,10 +60,12 @@ def test_helpers_and_variant_names():
 
 
 def test_zero_shot_result_and_sweep_round_trip(tmp_path):
-    zs = ZeroShotResult({"mrr": 0.25, "hits@10": 0.5}, evaluated=8, skipped=2)
-    assert zs["mrr"] == 0.25 and zs["evaluated"] == 8 and dict(zs)["skipped"] == 2
+    zs = ZeroShotResult({"mrr": 0.25, "hits@10": 0.5}, evaluated=8, skipped=2, untrained=1)
+    assert zs["mrr"] == 0.25 and zs["evaluated"] == 8 and dict(zs)["skipped"] == 2 and zs["untrained"] == 1
     assert ZeroShotResult.load(zs.save(tmp_path / "zs.json")) == zs
-    assert "8 test triples ranked, 2 skipped" in zs.summary()
+    assert "8 test triples ranked, 2 skipped (terms unknown to K1), 1 left out" in zs.summary()
+    (tmp_path / "old.json").write_text('{"metrics": {"mrr": 0.25}, "evaluated": 8, "skipped": 2}')  # no untrained
+    assert ZeroShotResult.load(tmp_path / "old.json") == ZeroShotResult({"mrr": 0.25}, 8, 2, 0)
     sweep = Sweep(
         [{"alpha": 0.0, "valid_mrr": 0.2, "test_mrr": 0.1}, {"alpha": 1.0, "valid_mrr": 0.3, "test_mrr": 0.0}]
     )
@@ -77,7 +79,7 @@ def test_zero_shot_result_and_sweep_round_trip(tmp_path):
         Sweep().best()
     assert Sweep.load(sweep.save(tmp_path / "sweep.json")) == sweep
     # reprs are one line that says what the object holds
-    assert repr(zs) == "ZeroShotResult(mrr=0.2500, hits@10=0.5000, evaluated=8, skipped=2)"
+    assert repr(zs) == "ZeroShotResult(mrr=0.2500, hits@10=0.5000, evaluated=8, skipped=2, untrained=1)"
     assert repr(sweep) == "Sweep(alphas=[0, 1], best_alpha=1, valid_mrr=0.3000)" and repr(Sweep()) == "Sweep([])"
 
 

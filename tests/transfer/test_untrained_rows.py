@@ -245,3 +245,54 @@ def test_a_source_without_rows_of_a_kind_maps_nothing():
     trained = (torch.zeros(0, dtype=torch.bool), torch.ones(1, dtype=torch.bool))
     maps, (entities, _) = row_maps(source, target, trained)
     assert maps["entity"].tolist() == [-1, -1] and not entities.any() and maps["relation"].tolist() == [0]
+
+
+def test_zero_shot_ranks_only_test_triples_whose_terms_the_source_trained(source):
+    """``x`` and ``rx`` are in the source's vocabulary but never trained: their triples were ranked as known."""
+    y = "<urn:y>"  # unknown to the source
+    train = [*RING, ("<urn:x>", "<urn:r0>", e(0)), (e(4), "<urn:rx>", e(6)), (y, "<urn:r1>", e(2))]
+    valid = [(e(0), "<urn:r1>", e(6))]
+    k = given(
+        "k",
+        train,
+        valid,
+        [
+            (e(2), "<urn:r0>", e(7)),  # ranked
+            ("<urn:x>", "<urn:r0>", e(3)),  # untrained entity
+            (e(5), "<urn:rx>", e(6)),  # untrained relation
+            (y, "<urn:r0>", e(1)),  # unknown entity
+            (y, "<urn:rx>", e(4)),  # unknown and untrained: skipped
+        ],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = kgt.zero_shot(source, k)
+        only = kgt.zero_shot(source, given("k", train, valid, [(e(2), "<urn:r0>", e(7))]))
+    assert (result.evaluated, result.skipped) == (1, 2)  # x's and rx's triples were ranked too (3)
+    assert result.untrained == 2
+    assert result["untrained"] == 2 and "2 left out (terms K1 never trained)" in result.summary()
+    assert result["mrr"] == pytest.approx(only["mrr"])  # the one trained triple alone
+
+
+def test_interpolation_takes_the_first_models_row_where_the_second_never_trained(source):
+    """Mixed into the source, the fine-tuned model's trained rows of ``x`` and ``rx`` were blended with the
+    source's untrained ones; a row only one model trained takes that model's value, whatever α."""
+    from kgtransfer.transfer.parameter import interpolate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ft = kgt.finetune(source, TARGET, config=CFG)
+        other = kgt.train(SOURCE, EMB, CFG, split=source.split, seed=1)  # trains neither x nor rx either
+    ft_state, state = ft.model.state_dict(), source.model.state_dict()
+    x, x_ft = source.vocab.entities.index(["<urn:x>"])[0], ft.vocab.entities.index(["<urn:x>"])[0]
+    rx, rx_ft = source.vocab.relations.index(["<urn:rx>"])[0], ft.vocab.relations.index(["<urn:rx>"])[0]
+    e0, e0_ft = source.vocab.entities.index([e(0)])[0], ft.vocab.entities.index([e(0)])[0]
+    for alpha in (0.0, 0.5):
+        mid = interpolate(ft, source, alpha).model.state_dict()
+        assert torch.equal(mid[ROW][x], ft_state[ROW][x_ft]) and torch.equal(mid[REL][rx], ft_state[REL][rx_ft])
+        assert torch.allclose(mid[ROW][e0], alpha * ft_state[ROW][e0_ft] + (1 - alpha) * state[ROW][e0])
+    report = interpolate(ft, source, 0.5).mix_report
+    assert (report.entity_rows_mixed, report.entity_rows_from_first, report.relation_rows_from_first) == (8, 1, 1)
+    assert "taken from θ1 (θ2 never trained them): 1 entities, 1 relations" in str(report)
+    neither = interpolate(other, source, 0.5).model.state_dict()  # a row neither trained keeps the second's value
+    assert torch.equal(neither[ROW][x], state[ROW][x]) and not torch.equal(neither[ROW][e0], state[ROW][e0])
