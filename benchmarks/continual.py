@@ -141,6 +141,7 @@ def run_dataset(name: str, args, seed: int, on_step=None, part: str | None = Non
         on_step=on_step,
         checkpoint_dir=Path(f"{args.out}_checkpoints") / name / f"seed{seed}" / (part or "all"),
         resume=args.resume,
+        overwrite=not args.resume,  # without --resume a run starts anew, over an earlier one's checkpoints
         log=lambda line: print(
             f"[{time.perf_counter() - began:7.0f}s] {name}{f' ({part})' if part else ''} seed {seed} {line}", flush=True
         ),

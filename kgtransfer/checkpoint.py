@@ -207,20 +207,29 @@ def set_aside_checkpoints(directory: str | os.PathLike) -> Path | None:
     What ``--overwrite`` does before the new run trains: the earlier checkpoints can no longer be
     resumed by mistake, and nothing is deleted until the new run saves (:func:`drop_earlier_checkpoints`).
     A set-aside copy an overwrite stopped before its save left is kept (the results in ``directory``
-    are still its run's), and the stopped run's checkpoints go instead. A symlinked ``checkpoints``
-    is set aside where it points, and points to a new empty folder.
+    are still its run's), and the stopped run's checkpoints go instead. See :func:`set_aside`.
+    """
+    return set_aside(Path(directory) / "checkpoints")
+
+
+def set_aside(path: str | os.PathLike) -> Path | None:
+    """Move the checkpoints at ``path`` to ``.NAME.earlier`` beside it, for a new run there.
+
+    A set-aside copy already there (an overwrite stopped before it finished) is kept, and the
+    stopped run's checkpoints at ``path`` go instead. A symlinked ``path`` is set aside where it
+    points, and points to a new empty folder.
 
     Returns:
         The set-aside folder, or None when there were no checkpoints.
 
     Raises:
-        OutputExistsError: ``checkpoints`` holds other files than a run's training checkpoints or a
+        OutputExistsError: ``path`` holds other files than a run's training checkpoints or a
             sequence's checkpoint (names them).
     """
     from kgtransfer.errors import OutputExistsError
 
-    path = Path(directory) / "checkpoints"
-    target = _resolved(checkpoint_folder(path))  # or a swap's .checkpoints.old, where a sequence was stopped
+    path = Path(path)
+    target = _resolved(checkpoint_folder(path))  # or a swap's .NAME.old, where a sequence was stopped
     if not target.is_dir() or not any(target.iterdir()):
         return None
     if not _is_training_folder(target) and not any((target / name).is_file() for name in _MARKERS):
@@ -241,7 +250,13 @@ def set_aside_checkpoints(directory: str | os.PathLike) -> Path | None:
 
 def drop_earlier_checkpoints(directory: str | os.PathLike) -> None:
     """Delete the checkpoints :func:`set_aside_checkpoints` kept, once the run that replaces them has saved."""
-    shutil.rmtree(_earlier(Path(directory) / "checkpoints"), ignore_errors=True)
+    drop_earlier(Path(directory) / "checkpoints")
+
+
+def drop_earlier(path: str | os.PathLike | None) -> None:
+    """Delete the checkpoints :func:`set_aside` moved away from ``path`` (none: nothing to do)."""
+    if path is not None:
+        shutil.rmtree(_earlier(Path(path)), ignore_errors=True)
 
 
 def save_run(result, directory: str | os.PathLike) -> None:
@@ -276,8 +291,10 @@ def checkpoint_kind(path: str | os.PathLike) -> str | None:
     return "run" if _is_training_folder(folder) else None
 
 
-def check_checkpoint_kind(path: str | os.PathLike, kind: str) -> None:
+def check_checkpoint_kind(path: str | os.PathLike, kind: str, cli: bool = True) -> None:
     """Refuse to resume a ``kind`` of run (:data:`KINDS`) from another kind's checkpoints at ``path``.
+
+    The message says how to start a new run there: ``--overwrite``, or ``overwrite=True`` (not ``cli``).
 
     Raises:
         CheckpointError: ``path`` holds another kind's checkpoints (names both).
@@ -286,29 +303,78 @@ def check_checkpoint_kind(path: str | os.PathLike, kind: str) -> None:
 
     found = checkpoint_kind(path)
     if found is not None and found != kind:
+        way = "--overwrite" if cli else "overwrite=True"
+        elsewhere = "another output folder" if cli else "another checkpoint_dir"
         raise CheckpointError(
-            f"{path}: holds {KINDS[found]} checkpoints, not {KINDS[kind]}; pass --overwrite to start a new run "
-            "there, or another output folder"
+            f"{path}: holds {KINDS[found]} checkpoints, not {KINDS[kind]}; pass {way} to start a new run "
+            f"there, or {elsewhere}"
         )
 
 
-def check_resume(checkpoint_dir: str | os.PathLike | None, resume: bool, kind: str) -> None:
-    """Refuse ``resume`` without a ``checkpoint_dir``, and a ``checkpoint_dir`` of another ``kind`` of run's.
+def claim_checkpoints(
+    checkpoint_dir: str | os.PathLike | None, resume: bool, kind: str, overwrite: bool = False
+) -> Path | None:
+    """Check a run's ``checkpoint_dir`` before it trains; with ``overwrite``, set the earlier checkpoints aside.
 
     What :func:`~kgtransfer.train`, :func:`~kgtransfer.finetune`, :func:`~kgtransfer.sequence` and
-    :func:`~kgtransfer.compare` check first: another kind's checkpoints (:data:`KINDS`) are neither
-    resumed nor written over, resumed or not.
+    :func:`~kgtransfer.compare` do first. An earlier run's checkpoints (anything in the folder,
+    :func:`has_checkpoint`) are refused unless ``resume`` continues that run or ``overwrite`` starts
+    a new one; another kind's (:data:`KINDS`) are neither resumed nor written over. With ``overwrite``
+    they are moved to ``.NAME.earlier`` beside the folder (:func:`set_aside`), and the new run starts
+    in an empty one; the run deletes them when it ends (:func:`drop_earlier`), so a stopped run
+    leaves them there. The command line sets them aside itself (:func:`checkpoints_in`) and passes
+    ``resume`` alone. Under ``torchrun`` rank 0 alone sets them aside.
+
+    Returns:
+        With ``overwrite`` (and a ``checkpoint_dir``), the folder to give :func:`drop_earlier` when the
+        run ends (on rank 0); else None.
 
     Raises:
-        ConfigError: ``resume`` without ``checkpoint_dir``.
-        CheckpointError: ``checkpoint_dir`` holds another kind's checkpoints (:func:`check_checkpoint_kind`).
+        ConfigError: ``resume`` and ``overwrite``, or ``resume`` without ``checkpoint_dir``.
+        CheckpointError: ``checkpoint_dir`` holds another kind's checkpoints (:func:`check_checkpoint_kind`),
+            or, without ``resume`` or ``overwrite``, an earlier run's (names the folder and both ways out).
+        OutputExistsError: with ``overwrite``, the folder holds files kgtransfer did not write (:func:`set_aside`).
     """
     from kgtransfer.config import ConfigError
 
+    if resume and overwrite:
+        raise ConfigError("resume=True continues the run in checkpoint_dir, overwrite=True starts a new one: pass one")
     if resume and checkpoint_dir is None:
         raise ConfigError("resume=True needs the checkpoint_dir to resume from")
-    if checkpoint_dir is not None:
-        check_checkpoint_kind(checkpoint_dir, kind)
+    if checkpoint_dir is None:
+        return None
+    if overwrite:
+        if int(os.environ.get("RANK", "0")):  # under torchrun rank 0 alone moves them (and writes checkpoints)
+            return None
+        set_aside(checkpoint_dir)
+        return Path(checkpoint_dir)
+    check_checkpoint_kind(checkpoint_dir, kind, cli=False)
+    refuse_earlier(checkpoint_dir, resume, cli=False)
+    return None
+
+
+def refuse_earlier(path: str | os.PathLike, resume: bool, cli: bool = True) -> None:
+    """Refuse a new run into ``path`` over an earlier run's checkpoints; with ``resume`` it continues that run.
+
+    The message names the folder and the ways out: ``--resume`` and ``--overwrite``, or (not ``cli``)
+    ``resume=True`` and ``overwrite=True``.
+
+    Raises:
+        CheckpointError: ``path`` holds checkpoints (:func:`has_checkpoint`) and not ``resume``.
+    """
+    from kgtransfer.errors import CheckpointError
+
+    if resume or not has_checkpoint(path):
+        return
+    if cli:
+        raise CheckpointError(
+            f"{path}: checkpoints of an earlier run; pass --resume to continue it, --overwrite to start a new run "
+            "there, or another --output"
+        )
+    raise CheckpointError(
+        f"{path}: checkpoints of an earlier run; pass resume=True to continue it, overwrite=True to start a new run "
+        "there (the earlier checkpoints go when it ends), or another checkpoint_dir"
+    )
 
 
 def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False, kind: str | None = None) -> Path:
@@ -327,7 +393,6 @@ def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False
         OutputExistsError: with ``overwrite``, ``OUT/checkpoints`` holds files kgtransfer did not write.
     """
     from kgtransfer.config import ConfigError
-    from kgtransfer.errors import CheckpointError
 
     if resume and overwrite:
         raise ConfigError("resume continues the run in the output folder, overwrite starts a new one: give one")
@@ -343,11 +408,8 @@ def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False
                 "earlier results there, beside its own checkpoints)"
             ).format(out=out)
             print(f"--overwrite: the earlier run's checkpoints are set aside in {aside}; {stopped}", file=sys.stderr)
-    elif not resume and earlier:
-        raise CheckpointError(
-            f"{path}: checkpoints of an earlier run; pass --resume to continue it, --overwrite to start a new run "
-            "there, or another --output"
-        )
+    else:
+        refuse_earlier(path, resume)
     if resume and not earlier:
         print(f"--resume: no checkpoints in {path}; starting a new run", file=sys.stderr)
     elif resume and kind is not None:

@@ -463,6 +463,7 @@ def train(
     device: str | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> TrainedModel:
     """Train a link predictor on a knowledge graph (or a prepared split) from scratch.
 
@@ -489,13 +490,17 @@ def train(
         lr: shortcut for ``config.lr``.
         seed: shortcut for ``config.seed`` (also seeds a random split).
         device: shortcut for ``config.device``.
-        checkpoint_dir: where to keep ``last``/``best`` checkpoints for ``resume`` (default: none).
+        checkpoint_dir: where to keep ``last``/``best`` checkpoints for ``resume`` (default: none). One
+            that holds an earlier run's checkpoints is refused (CheckpointError) unless ``resume`` or ``overwrite``.
         resume: continue a killed run from ``checkpoint_dir`` (default: False).
+        overwrite: start a new run in ``checkpoint_dir`` over an earlier one's checkpoints: they are set
+            aside (``.NAME.earlier`` beside it) and deleted when this run ends (see
+            :func:`~kgtransfer.checkpoint.claim_checkpoints`); not with ``resume`` (default: False).
     """
-    from kgtransfer.checkpoint import check_resume
+    from kgtransfer.checkpoint import claim_checkpoints, drop_earlier
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
-    check_resume(checkpoint_dir, resume, "run")
+    earlier = claim_checkpoints(checkpoint_dir, resume, "run", overwrite)
     model_config, train_config = shortcuts(
         model, config, encoder=encoder, decoder=decoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
     )
@@ -541,6 +546,7 @@ def train(
                 earlier={"data": (fingerprint(source, legacy=True),)},  # checkpoints of runs begun before
             )
         result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
+    drop_earlier(earlier)
     return TrainedModel(net, source, model_config, train_config, result, task_config, info)
 
 

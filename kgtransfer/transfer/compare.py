@@ -160,19 +160,22 @@ _DEVICE = re.compile(r"(?:con|prn|aux|nul|com\d|lpt\d)(?:\..*)?", re.IGNORECASE)
 _LONGEST = 64  # a folder name's characters, before a digest
 
 
-def _checkpoint_root(checkpoint_dir: str | os.PathLike | None, resume: bool) -> Path | None:
-    """``checkpoint_dir`` marked as a comparison's (``meta.json``); another kind of checkpoint there is refused.
+def _checkpoint_root(checkpoint_dir: str | os.PathLike | None, resume: bool, overwrite: bool = False) -> Path | None:
+    """``checkpoint_dir``, checked (:func:`~kgtransfer.checkpoint.claim_checkpoints`) and marked as a comparison's.
+
+    The marker is ``meta.json``, ``{"kind": "comparison"}``.
 
     Raises:
-        ConfigError: ``resume`` without ``checkpoint_dir``.
-        CheckpointError: the folder holds another kind of checkpoint (a sequence's), or damaged marker.
+        ConfigError: ``resume`` without ``checkpoint_dir``, or with ``overwrite``.
+        CheckpointError: the folder holds another kind of checkpoint (a sequence's), or a damaged marker; or,
+            without ``resume`` or ``overwrite``, an earlier comparison's checkpoints.
     """
-    from kgtransfer.checkpoint import check_resume, first_line
+    from kgtransfer.checkpoint import claim_checkpoints, first_line
     from kgtransfer.errors import CheckpointError
     from kgtransfer.files import load_json
 
     root = None if checkpoint_dir is None else Path(checkpoint_dir)
-    check_resume(root, resume, "comparison")  # a sequence's, or a single run's (unmarked: trained into)
+    claim_checkpoints(root, resume, "comparison", overwrite)  # a sequence's, or a single run's (unmarked: trained into)
     if root is None:
         return None
     marker = root / "meta.json"
@@ -489,6 +492,7 @@ def compare(
     log: Callable[[str], None] | None = print,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> Comparison:
     """Scratch vs transfer on K over seeds, every variant on the same split per seed.
 
@@ -520,12 +524,17 @@ def compare(
         log: where progress lines go (default: print; None: silent).
         checkpoint_dir: a folder where each training (each seed's pretraining, each variant of each
             seed) keeps its checkpoints, ``seed<k>/pretrain`` and ``seed<k>/<variant>`` (see the module)
-            (default: none).
+            (default: none). One that holds an earlier comparison's checkpoints is refused (CheckpointError)
+            unless ``resume`` or ``overwrite``.
         resume: continue a stopped comparison from ``checkpoint_dir``: finished trainings are not
             trained again, a stopped one continues from its last checkpoint, and a training whose
             settings or data changed is refused naming them (default: False).
+        overwrite: start a new comparison in ``checkpoint_dir`` over an earlier one's checkpoints: they
+            are set aside (``.NAME.earlier`` beside it) and deleted when this comparison ends (see
+            :func:`~kgtransfer.checkpoint.claim_checkpoints`); not with ``resume`` (default: False).
     """
     import kgtransfer as kgt
+    from kgtransfer.checkpoint import drop_earlier
     from kgtransfer.data.splits import check_novelty, check_ratios, novelty_split, transfer_split
     from kgtransfer.interleave import interleave
     from kgtransfer.registry import normalize
@@ -562,7 +571,7 @@ def compare(
     pretrain_config, finetune_config = pretrain_config or TrainConfig(), finetune_config or TrainConfig()
     task = task or TaskConfig()
     say = log or (lambda _: None)
-    root = _checkpoint_root(checkpoint_dir, resume)
+    root = _checkpoint_root(checkpoint_dir, resume, overwrite)
     folders = run_folders(list(table))
 
     def saved_in(seed: int, name: str) -> dict:
@@ -657,4 +666,6 @@ def compare(
         "variants": {v: None if o is None else o.to_dict() for v, o in table.items()},
         "environment": environment(ran.threads, ran.device),
     }
+    if overwrite:
+        drop_earlier(root)
     return Comparison(name, list(seeds), runs, configs, info, models, splits)

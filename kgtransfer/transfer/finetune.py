@@ -196,6 +196,7 @@ def finetune(
     labels=None,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ):
     """Fine-tune a pretrained model on the (merged) graph K.
 
@@ -221,9 +222,13 @@ def finetune(
             dict of :func:`~kgtransfer.tasks.typing_labels.typing_labels` arguments (``query``,
             ``predicate``, ``leak_predicates``, ``keep``) (default: rdf:type labels).
         checkpoint_dir: link prediction: where each phase of the strategy keeps its ``last``/``best``
-            checkpoints (``phase0/``, ``phase1/``, ...) (default: none).
+            checkpoints (``phase0/``, ``phase1/``, ...) (default: none). One that holds an earlier run's
+            checkpoints is refused (CheckpointError) unless ``resume`` or ``overwrite``.
         resume: continue a killed run from ``checkpoint_dir``; a different configuration, strategy,
             pretrained model or target is refused (default: False).
+        overwrite: start a new run in ``checkpoint_dir`` over an earlier one's checkpoints: they are set
+            aside (``.NAME.earlier`` beside it) and deleted when this run ends (see
+            :func:`~kgtransfer.checkpoint.claim_checkpoints`); not with ``resume`` (default: False).
 
     Returns:
         Link prediction: a :class:`~kgtransfer.training.TrainedModel`; entity typing: an
@@ -250,11 +255,11 @@ def finetune(
         options = replace(options, **given(strategy=strategy if isinstance(strategy, str) else None, compose=compose))
     chosen = make_strategy(strategy if isinstance(strategy, Strategy) else options.strategy, options.options)
     if kind != "linkprediction":
-        _check_typing_options(strategy, options, kg, split, checkpoint_dir, resume)
+        _check_typing_options(strategy, options, kg, split, checkpoint_dir, resume, overwrite)
         return _finetune_typing(pretrained, kg, train_config, options.init, labels)
-    from kgtransfer.checkpoint import check_resume
+    from kgtransfer.checkpoint import claim_checkpoints, drop_earlier
 
-    check_resume(checkpoint_dir, resume, "run")
+    earlier = claim_checkpoints(checkpoint_dir, resume, "run", overwrite)
     if labels is not None:
         raise ConfigError("labels= is for task='entity_typing'; link prediction has none")
     target = _target(pretrained, kg, split, train_config.seed)
@@ -271,6 +276,7 @@ def finetune(
         result = run_strategy(
             chosen, model, lp_task, train_config, transferred, options.transferred_lr_scale, checkpoint_dir, resume, run
         )
+    drop_earlier(earlier)
     info = {
         "strategy": type(chosen).__name__ if isinstance(strategy, Strategy) else options.strategy,
         "strategy_options": chosen.options(),
@@ -594,7 +600,7 @@ def _check_pretrained(pretrained, what: str) -> None:
         )
 
 
-def _check_typing_options(strategy, options: FinetuneConfig, kg, split, checkpoint_dir, resume) -> None:
+def _check_typing_options(strategy, options: FinetuneConfig, kg, split, checkpoint_dir, resume, overwrite) -> None:
     """Entity typing fine-tunes every parameter from the transferred rows; refuse settings it would ignore."""
     from kgtransfer.data.splits import Split
 
@@ -605,7 +611,8 @@ def _check_typing_options(strategy, options: FinetuneConfig, kg, split, checkpoi
     for name in ("strategy", "options", "compose", "transferred_lr_scale", "l2sp"):
         if getattr(options, name) != getattr(defaults, name):
             ignored.append(f"{name}={getattr(options, name)!r}")
-    for name, value in (("split", split), ("checkpoint_dir", checkpoint_dir), ("resume", resume or None)):
+    checkpoints = (("checkpoint_dir", checkpoint_dir), ("resume", resume or None), ("overwrite", overwrite or None))
+    for name, value in (("split", split), *checkpoints):
         if value is not None:
             ignored.append(name)
     if ignored:

@@ -631,6 +631,7 @@ def sequence(
     on_step=None,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> SequenceResult:
     """Pretrain on the first snapshot, carry the model forward step by step with each strategy.
 
@@ -669,9 +670,13 @@ def sequence(
             ``False`` does (it holds one model at a time in memory) (default: True).
         log: ``log(str)`` for progress lines (default: none).
         on_step: ``on_step(result)`` after every step with the result so far, e.g. to save it (default: none).
-        checkpoint_dir: a folder for the checkpoint written after every step (default: none).
+        checkpoint_dir: a folder for the checkpoint written after every step (default: none). One that
+            holds an earlier run's checkpoint is refused (CheckpointError) unless ``resume`` or ``overwrite``.
         resume: continue (or extend by snapshots added at the end) the sequence checkpointed in
-            ``checkpoint_dir`` when there is one (default: False, a new run that replaces it).
+            ``checkpoint_dir`` when there is one (default: False).
+        overwrite: start a new sequence in ``checkpoint_dir`` over an earlier one's checkpoint: it is set
+            aside (``.NAME.earlier`` beside it) and deleted when this sequence ends (see
+            :func:`~kgtransfer.checkpoint.claim_checkpoints`); not with ``resume`` (default: False).
 
     Returns:
         A :class:`SequenceResult`.
@@ -718,9 +723,9 @@ def sequence(
         "task": task_config.to_dict(),
         "interleaved": interleaved,
     }
-    from kgtransfer.checkpoint import check_resume
+    from kgtransfer.checkpoint import claim_checkpoints, drop_earlier
 
-    check_resume(checkpoint_dir, resume, "sequence")
+    earlier = claim_checkpoints(checkpoint_dir, resume, "sequence", overwrite)
     names = list(names) if names is not None else _default_names(snapshots)
     settings = resume_settings(setup, names, scratch, alphas)
     keys = [(p, s.name) for p in protocols for s in strats]
@@ -841,6 +846,7 @@ def sequence(
         prev_vocab, prev_trained = vocab, trained_on(split, prev_trained, prev_vocab)
         save_checkpoint()
         _report(on_step, records, setup, step_data)
+    drop_earlier(earlier)
     out = SequenceResult(records, setup, step_data)
     out.add_time_to_quality()
     return out

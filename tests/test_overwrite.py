@@ -1,0 +1,169 @@
+"""The Python API refuses an earlier run's checkpoints unless ``resume=True`` or ``overwrite=True``, as the CLI does."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import kgtransfer as kgt
+from kgtransfer.errors import CheckpointError
+from tests.test_cli_resume import write_graph
+from tests.transfer.test_sequence import write_snapshots
+
+MODEL = kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4)
+CONFIG = kgt.TrainConfig(epochs=1, eval_every=1, batch_size=32, progress=False, threads=1)
+#: what every refusal names: the folder is added per test
+WAYS_OUT = ("checkpoints of an earlier run", "resume=True to continue it", "overwrite=True to start a new run")
+
+
+def files(folder) -> dict[str, bytes]:
+    """Every file under ``folder`` and its bytes (what a refused run must leave as it was)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def refused(call, folder) -> str:
+    """``call()`` raises a CheckpointError that names ``folder`` and both ways out, and changes nothing there."""
+    before = files(folder)
+    with pytest.raises(CheckpointError) as raised:
+        call()
+    message = str(raised.value)
+    assert str(folder) in message and all(part in message for part in WAYS_OUT), message
+    assert files(folder) == before
+    return message
+
+
+@pytest.fixture
+def graph(tmp_path):
+    return write_graph(tmp_path / "g.nt")
+
+
+def test_train_refuses_an_earlier_runs_checkpoints_and_overwrite_replaces_them(graph, tmp_path):
+    """``kgt.train(..., checkpoint_dir=...)`` without ``resume`` silently replaced the earlier run's checkpoints."""
+    ckpt = tmp_path / "ckpt"
+    kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt)
+    refused(lambda: kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3), ckpt)
+    refused(lambda: kgt.pretrain(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3), ckpt)
+    again = kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3, epochs=2, overwrite=True)
+    assert again.fit.epochs_run == 2 and json.loads((ckpt / "last" / "meta.json").read_text())["epoch"] == 2
+    assert not (tmp_path / ".ckpt.earlier").exists()
+    resumed = kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3, epochs=2, resume=True)  # the new run's
+    assert resumed.fit.history.loss == again.fit.history.loss
+
+
+def test_an_overwrite_stopped_before_it_ends_keeps_the_earlier_checkpoints_aside(graph, tmp_path, monkeypatch):
+    """The earlier run's checkpoints are not lost before the new run replaces them: set aside until it ends."""
+    from kgtransfer import checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt)
+    earlier = files(ckpt)
+    save = checkpoint.save_training_state
+
+    def stopped(path, *args, **kwargs):
+        save(path, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save_training_state", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3, overwrite=True)
+    assert files(tmp_path / ".ckpt.earlier") == earlier and files(ckpt) != earlier
+    monkeypatch.undo()
+    kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3, overwrite=True)  # the stopped run's go, then these
+    assert not (tmp_path / ".ckpt.earlier").exists() and (ckpt / "last" / "meta.json").is_file()
+
+
+def test_finetune_refuses_an_earlier_runs_checkpoints_and_overwrite_replaces_them(graph, tmp_path):
+    pre = kgt.pretrain(graph, MODEL, CONFIG)
+    ckpt = tmp_path / "ckpt"
+    kgt.finetune(pre, graph, "full", CONFIG, checkpoint_dir=ckpt)
+    refused(lambda: kgt.finetune(pre, graph, "lp-ft", CONFIG, epochs=2, checkpoint_dir=ckpt), ckpt)
+    kgt.finetune(pre, graph, "lp-ft", CONFIG, epochs=2, checkpoint_dir=ckpt, overwrite=True)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["phase0", "phase1"]  # lp-ft's probe, then full
+    assert not (tmp_path / ".ckpt.earlier").exists()
+
+
+def test_sequence_refuses_an_earlier_runs_checkpoint_and_overwrite_replaces_it(tmp_path):
+    snapshots = write_snapshots(tmp_path / "toy")[:2]
+    ckpt = tmp_path / "ckpt"
+
+    def run(**kwargs):
+        return kgt.sequence(snapshots, MODEL, CONFIG, scratch=False, alphas=(), checkpoint_dir=ckpt, **kwargs)
+
+    run()
+    message = refused(lambda: run(strategies=["replay"]), ckpt)
+    assert "a sequence's" not in message  # the same kind: no kind to name
+    result = run(strategies=["replay"], overwrite=True)
+    assert {r["strategy"] for r in result.records} >= {"replay"}
+    assert json.loads((ckpt / "meta.json").read_text())["setup"]["strategies"][0]["name"] == "replay"
+    assert not (tmp_path / ".ckpt.earlier").exists()
+
+
+def test_compare_refuses_an_earlier_comparisons_checkpoints_and_overwrite_replaces_them(graph, tmp_path):
+    ckpt = tmp_path / "ckpt"
+
+    def run(variants, **kwargs):
+        return kgt.compare(
+            graph,
+            graph,
+            variants,
+            model=MODEL,
+            pretrain_config=CONFIG,
+            finetune_config=CONFIG,
+            split="all",
+            alphas=(),
+            interleaved=False,
+            log=None,
+            checkpoint_dir=ckpt,
+            **kwargs,
+        )
+
+    run(["scratch"])
+    refused(lambda: run(["scratch", "full"]), ckpt)
+    result = run(["scratch", "full"], overwrite=True)
+    assert set(result.runs) == {"scratch", "full", "interpolation"}
+    assert sorted(p.name for p in (ckpt / "seed0").iterdir()) == ["full", "pretrain", "scratch"]
+    assert not (tmp_path / ".ckpt.earlier").exists()
+
+
+def test_another_kinds_checkpoints_are_refused_naming_overwrite_and_overwritten_with_it(graph, tmp_path):
+    """Another kind's checkpoints are named as such; the way out is ``overwrite=True``, not the CLI's flag."""
+    snapshots = write_snapshots(tmp_path / "toy")[:2]
+    ckpt = tmp_path / "ckpt"
+    kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt)
+    with pytest.raises(CheckpointError, match="not a sequence's; pass overwrite=True to start a new run") as raised:
+        kgt.sequence(snapshots, MODEL, CONFIG, scratch=False, alphas=(), checkpoint_dir=ckpt)
+    assert "--overwrite" not in str(raised.value)
+    kgt.sequence(snapshots, MODEL, CONFIG, scratch=False, alphas=(), checkpoint_dir=ckpt, overwrite=True)
+    assert json.loads((ckpt / "meta.json").read_text())["kind"] == "sequence" and not (ckpt / "last").exists()
+
+
+def test_resume_and_overwrite_together_are_refused_by_every_run(graph, tmp_path):
+    """One continues the run in checkpoint_dir, the other starts a new one: refused before anything trains."""
+    pre = kgt.pretrain(graph, MODEL, CONFIG)
+    ckpt = tmp_path / "ckpt"
+    both = {"checkpoint_dir": ckpt, "resume": True, "overwrite": True}
+    calls = [
+        lambda: kgt.train(graph, MODEL, CONFIG, **both),
+        lambda: kgt.finetune(pre, graph, "full", CONFIG, **both),
+        lambda: kgt.sequence(write_snapshots(tmp_path / "toy")[:2], MODEL, CONFIG, **both),
+        lambda: kgt.compare(graph, graph, ["scratch"], model=MODEL, split="all", log=None, **both),
+    ]
+    for call in calls:
+        with pytest.raises(kgt.ConfigError, match="resume=True continues .*overwrite=True starts a new one"):
+            call()
+    assert not ckpt.exists()
+
+
+def test_under_torchrun_rank_0_alone_sets_the_earlier_checkpoints_aside(tmp_path, monkeypatch):
+    """Every rank calls ``kgt.train``; two moving the same folder at once would fail on one of them."""
+    from kgtransfer.checkpoint import claim_checkpoints
+
+    ckpt = tmp_path / "ckpt"
+    (ckpt / "last").mkdir(parents=True)
+    (ckpt / "last" / "meta.json").write_text("{}")
+    monkeypatch.setenv("RANK", "1")
+    assert claim_checkpoints(ckpt, False, "run", overwrite=True) is None and (ckpt / "last" / "meta.json").is_file()
+    monkeypatch.setenv("RANK", "0")
+    assert claim_checkpoints(ckpt, False, "run", overwrite=True) == ckpt and not ckpt.exists()
+    assert (tmp_path / ".ckpt.earlier" / "last" / "meta.json").read_text() == "{}"
