@@ -1,6 +1,6 @@
-"""Knowledge operators vs rdflib: parse, ∪, ∩, − on real ontologies, and a scaling row on synthetic graphs.
+"""Knowledge operators vs rdflib: parse, ∪, ∩, − on real ontologies, isomorphism, and a scaling row on synthetic graphs.
 
-Run:  .venv/bin/python benchmarks/operators.py [--scale 1000000 5000000] [--repeat 3]
+Run:  .venv/bin/python benchmarks/operators.py [--scale 1000000 5000000] [--repeat 3] [--iso-limit 120]
 
 Prints a table and writes ``benchmarks/results/operators.json``. For each pair (K1, K2), in one
 process, side by side: kgtransfer (``kgt.load`` then ``|``, ``&``, ``-``) and rdflib
@@ -9,7 +9,10 @@ both find, and how many shared triples touching a blank node each finds. Each ru
 the files (nothing cached between runs); the fastest of ``--repeat`` runs is reported. The
 scaling rows run union and intersection of two synthetic graphs of N triples each in a fresh
 subprocess and report its peak resident memory (VmHWM), graph
-construction included.
+construction included. The isomorphism rows test Brick 1.4 (and parts of it: the first N triples
+with the whole blank-node structures they touch) against a copy whose blank nodes are renamed and
+whose triples are shuffled: ``KnowledgeGraph.isomorphic`` against ``rdflib.compare.isomorphic``
+on the same graphs, parsing excluded, rdflib in a subprocess stopped after ``--iso-limit`` seconds.
 """
 
 from __future__ import annotations
@@ -124,6 +127,76 @@ print(json.dumps(dict(n=n, k1=len(a), k2=len(b), union=len(u), intersection=len(
 """
 
 
+ISO_CHILD = r"""
+import json, sys, time
+from rdflib import Graph
+from rdflib.compare import isomorphic
+a, b = (Graph().parse(path, format="nt") for path in sys.argv[1:3])
+t = time.perf_counter(); same = isomorphic(a, b); seconds = time.perf_counter() - t
+print(json.dumps(dict(same=same, seconds=seconds)))
+"""
+
+
+def run_isomorphism(name: str, sizes: list[int | None], limit: float) -> list[dict]:
+    """Isomorphism of ``name`` (its first N triples, closed over blank-node structures) and a renamed copy."""
+    import random
+    import tempfile
+
+    from kgtransfer.knowledge.blank_nodes import blank_mask, components
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    kg = kgt.load(name)
+    blank = blank_mask(kg.terms)
+    comp = components(kg.triples, blank)
+    s, o = kg.triples[:, 0], kg.triples[:, 2]
+    owner = np.where(blank[s], comp[s], np.where(blank[o], comp[o], -1))  # a triple's blank structure, if any
+    rows = []
+    for n in sizes:
+        keep = np.zeros(len(kg), dtype=bool)
+        keep[:n] = True
+        touched = np.unique(owner[keep])
+        keep |= np.isin(owner, touched[touched >= 0])
+        triples = [tuple(kg.terms[i] for i in row) for row in kg.triples[keep].tolist()]
+        rng = random.Random(0)
+        names = {t: f"_:x{rng.getrandbits(48):x}" for row in triples for t in row if t.startswith("_:")}
+        renamed = [tuple(names.get(t, t) for t in row) for row in triples]
+        rng.shuffle(renamed)
+        a = KnowledgeGraph.from_triples(triples, scope_blanks=False)
+        b = KnowledgeGraph.from_triples(renamed, scope_blanks=False)
+        t = time.perf_counter()
+        ours = a.isomorphic(b)
+        ours_s = time.perf_counter() - t
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = [Path(tmp, f"{side}.nt") for side in "ab"]
+            for path, graph in zip(paths, (a, b), strict=True):
+                path.write_text(graph.to_ntriples())
+            try:
+                out = subprocess.run(
+                    [sys.executable, "-c", ISO_CHILD, *map(str, paths)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=limit,
+                )
+                theirs = json.loads(out.stdout.strip().splitlines()[-1])
+            except subprocess.TimeoutExpired:
+                theirs = {"same": None, "seconds": None}
+        rows.append(
+            dict(
+                graph=name if n is None or n >= len(kg) else f"{name}[:{n}]",
+                triples=len(triples),
+                blank_triples=int((owner[keep] >= 0).sum()),
+                kgtransfer_s=ours_s,
+                rdflib_s=theirs["seconds"] if theirs["seconds"] is not None else f"> {limit:g}",
+                agree=None if theirs["same"] is None else theirs["same"] == ours,
+                isomorphic=ours,
+                speedup=None if theirs["seconds"] is None else theirs["seconds"] / ours_s,
+            )
+        )
+        print(f"  isomorphism {rows[-1]}", flush=True)
+    return rows
+
+
 def run_scale(n: int) -> dict:
     out = subprocess.run([sys.executable, "-c", SCALE_CHILD, str(n)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -132,6 +205,9 @@ def run_scale(n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="best-of runs per timing (default: 3)")
+    parser.add_argument(
+        "--iso-limit", type=float, default=120, help="seconds rdflib may take per isomorphism row (default: 120)"
+    )
     parser.add_argument(
         "--scale",
         type=int,
@@ -171,6 +247,17 @@ def main() -> None:
     print()
     print(format_table([[p, s] for p, s in speedups.items()], ["pair", "end-to-end speed-up vs rdflib"]))
 
+    iso = run_isomorphism("brick:1.4", [1000, 3000, 10000, None], args.iso_limit)
+    print()
+    cols_i = list(iso[0])
+    print(
+        format_table(
+            [[r[c] for c in cols_i] for r in iso],
+            cols_i,
+            title="Isomorphism: a graph vs its copy with renamed blank nodes (parsing excluded)",
+        )
+    )
+
     scale = [run_scale(n) for n in args.scale]
     if scale:
         print()
@@ -190,6 +277,7 @@ def main() -> None:
         python=platform.python_version(),
         pairs=rows,
         speedup=speedups,
+        isomorphism=iso,
         scaling=scale,
         repeat=args.repeat,
         max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -103,14 +103,23 @@ def canonical_triples(kg: KnowledgeGraph) -> tuple[np.ndarray, np.ndarray]:
     Interchangeable blank nodes share a canonical label (see :mod:`~kgtransfer.knowledge.blank_nodes`),
     so the canonical term array can repeat a string; :func:`merge_terms` needs distinct terms.
     """
+    labels, ids = canonical_ids(kg)
+    return labels, kg.triples if ids is None else ids[kg.triples]
+
+
+def canonical_ids(kg: KnowledgeGraph) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(labels, ids)``: the distinct canonical terms of ``kg`` and each term's id among them.
+
+    ``ids`` is None where each term has a label of its own (no blank nodes, or none that share a label).
+    """
     canonical = kg.canonical_terms()
     if canonical is kg.terms:
-        return kg.terms, kg.triples
+        return kg.terms, None
     index: dict[str, int] = {}
     ids = np.fromiter((index.setdefault(t, len(index)) for t in canonical.tolist()), np.int64, len(canonical))
     if len(index) == len(canonical):
-        return canonical, kg.triples
-    return _object_array(list(index)), ids[kg.triples]
+        return canonical, None
+    return _object_array(list(index)), ids
 
 
 def _object_array(values: Sequence[str]) -> np.ndarray:
@@ -444,7 +453,7 @@ class KnowledgeGraph:
         return None if key is None else self._term_index.get(key)
 
     def __eq__(self, other: object) -> bool:
-        """Same set of triples (term for term, blank-node labels included)."""
+        """Same set of triples (term for term, blank-node labels included; see :meth:`isomorphic`)."""
         if not isinstance(other, KnowledgeGraph):
             return NotImplemented
         if len(self) != len(other):
@@ -454,6 +463,18 @@ class KnowledgeGraph:
         return bool(np.array_equal(np.sort(keys[: len(self)]), np.sort(keys[len(self) :])))
 
     __hash__ = None  # mutable-free but array-backed: compare with ==, don't hash
+
+    def isomorphic(self, other: KnowledgeGraph) -> bool:
+        """Same triples up to a renaming of blank nodes: two parses of one Turtle file are isomorphic, not ``==``.
+
+        Exact, as ``rdflib.compare.isomorphic`` (see :mod:`kgtransfer.knowledge.isomorphism`); provenance
+        does not count.
+        """
+        from kgtransfer.knowledge.isomorphism import isomorphic
+
+        if not isinstance(other, KnowledgeGraph):
+            raise TypeError(f"isomorphic compares two KnowledgeGraphs, got a {type(other).__name__}")
+        return isomorphic(self, other)
 
     # --- terms ----------------------------------------------------------------------------------
 
