@@ -434,7 +434,7 @@ def _placeholder(entry: Path) -> bool:
 
 
 @contextmanager
-def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
+def staged_run(directory: str | os.PathLike, owned: tuple[str, ...] | None = None) -> Iterator[Path]:
     """A temporary folder to write a run's files into; when the block ends, they replace those of ``directory``.
 
     Nothing in ``directory`` changes until every file is written: a save stopped half way leaves the
@@ -443,52 +443,40 @@ def staged_run(directory: str | os.PathLike) -> Iterator[Path]:
     there (a folder's earlier copy moved aside first), ``checkpoint`` last. A stop during these moves
     (Ctrl-C, a kill) leaves ``.run.commit``, and whatever checks, writes or loads the folder next
     moves the rest first (:func:`finish_staged_run`): the folder is never read half old, half new,
-    nor, after a first save, as results without a checkpoint. Entries a run writes that this one
-    does not (another kind of run's) are removed after; other entries of ``directory`` (the training
-    ``checkpoints/``, a log) stay.
-    A symlinked entry is replaced where it points.
+    nor, after a first save, as results without a checkpoint. Entries of ``owned`` this save does not
+    write (an earlier run's plot, models of a variant no longer run, another kind of single run's
+    files) are removed after; other entries of ``directory`` (the training ``checkpoints/``, a log)
+    stay. A symlinked entry is replaced where it points.
+
+    Args:
+        directory: the run's output folder.
+        owned: the entries a comparison's or a sequence's results own; default: a single run's
+            (:data:`RUN_ENTRIES`), whose folder is checked first (:func:`check_run_folder`, and no
+            entry it replaces may hold files kgtransfer did not write).
 
     Raises:
-        OutputExistsError: ``directory`` is not a run folder (:func:`check_run_folder`), or one of its
-            folders the run writes (``checkpoint/``, ``split/``) holds files kgtransfer did not write.
+        OutputExistsError: a single run's ``directory`` is not a run folder (:func:`check_run_folder`),
+            or one of its folders the run writes (``checkpoint/``, ``split/``) holds files kgtransfer did not write.
     """
     directory = Path(directory)
-    check_run_folder(directory)  # also completes a save stopped while it renamed (finish_staged_run)
+    single = owned is None
+    if single:
+        check_run_folder(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    finish_staged_run(directory)  # a save stopped while it renamed is completed first
     staging = Path(tempfile.mkdtemp(prefix=".run.", dir=directory))
     try:
         yield staging
         names = sorted(p.name for p in staging.iterdir())
-        # what an earlier run of another kind wrote (an entity-typing run's labels.json under a link
-        # predictor, its split/ under a typing run) goes: left, it made the folder read as the wrong run
-        stale = [directory / n for n in RUN_ENTRIES if n != "checkpoints" and n not in names]
-        stale = [path for path in stale if path.exists() or path.is_symlink()]
-        for name in names:  # every check before the first rename
-            check_replaceable(_resolved(directory / name), folder=(staging / name).is_dir())
-        for path in stale:
-            check_replaceable(path, folder=path.is_dir() and not path.is_symlink())
-        _commit(staging, directory, names, [path.name for path in stale])
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    _remove_stale_temporaries(directory / "run")
-
-
-@contextmanager
-def staged_results(directory: str | os.PathLike, owned: tuple[str, ...]) -> Iterator[Path]:
-    """:func:`staged_run` for a comparison's or a sequence's results: a temporary folder to write them into.
-
-    When the block ends its entries replace those of ``directory``, all or none (a stop during the renames is
-    completed by :func:`finish_staged_run`, which their loaders call); entries of ``owned`` it did not write
-    (an earlier run's plot, models of a variant no longer run) go. Other entries (``checkpoints/``, a log) stay.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    finish_staged_run(directory)
-    staging = Path(tempfile.mkdtemp(prefix=".run.", dir=directory))
-    try:
-        yield staging
-        names = sorted(p.name for p in staging.iterdir())
-        stale = [n for n in owned if n not in names and ((directory / n).exists() or (directory / n).is_symlink())]
+        # a single run's: what an earlier run of another kind wrote (an entity-typing run's labels.json under
+        # a link predictor, its split/ under a typing run) goes: left, it made the folder read as the wrong run
+        stale = [n for n in (RUN_ENTRIES if single else owned) if n != "checkpoints" and n not in names]
+        stale = [n for n in stale if (directory / n).exists() or (directory / n).is_symlink()]
+        if single:  # every check before the first rename
+            for name in names:
+                check_replaceable(_resolved(directory / name), folder=(staging / name).is_dir())
+            for path in (directory / n for n in stale):
+                check_replaceable(path, folder=path.is_dir() and not path.is_symlink())
         _commit(staging, directory, names, stale)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -857,7 +845,8 @@ def check_same_run(path: Path, saved: dict | None, current: dict | None, what: s
     if changed:
         raise CheckpointError(
             f"{path}: resume=True with a different {what} ({'; '.join(changed)[:600]}); "
-            "resume with the saved settings, or start a new run (--overwrite on the command line) or in another folder"
+            "resume with the saved settings, or start a new run (overwrite=True, --overwrite on the command line) "
+            "or in another folder"
         )
 
 

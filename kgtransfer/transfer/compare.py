@@ -428,9 +428,9 @@ class Comparison:
         They are written beside the folder's files and replace them all at once (a save stopped half way
         leaves the earlier comparison whole, or is completed when the folder is next loaded or saved).
         """
-        from kgtransfer.checkpoint import staged_results
+        from kgtransfer.checkpoint import staged_run
 
-        with staged_results(directory, _SAVED) as staging:  # all or none: never new numbers beside earlier models
+        with staged_run(directory, _SAVED) as staging:  # all or none: never new numbers beside earlier models
             self._save(staging)
         return Path(directory)
 

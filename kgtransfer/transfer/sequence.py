@@ -1176,14 +1176,14 @@ class SequenceResult:
 
         ``curves.png`` plots the first protocol run (merged, else new-only), ``curves_new-only.png`` the other;
         ``steps/<i>/`` the new, validation and test triples of step ``i`` (:mod:`~kgtransfer.transfer.sequence_splits`).
-        They replace the folder's earlier ones all at once (:func:`~kgtransfer.checkpoint.staged_results`: a save
+        They replace the folder's earlier ones all at once (:func:`~kgtransfer.checkpoint.staged_run`: a save
         stopped half way leaves the earlier result whole, or is completed when the folder is next loaded or saved).
         """
-        from kgtransfer.checkpoint import staged_results
+        from kgtransfer.checkpoint import staged_run
         from kgtransfer.engine import save_json
         from kgtransfer.files import atomic_write_text
 
-        with staged_results(directory, _SAVED) as staging:  # an earlier run's plot or steps it no longer has go
+        with staged_run(directory, _SAVED) as staging:  # an earlier run's plot or steps it no longer has go
             save_json(staging / "results.json", self.to_json())
             atomic_write_text(staging / "results.md", "```\n" + self.summary() + "\n```\n")
             ran = [p for p in PROTOCOLS if any(r["protocol"] == p for r in self.records)]

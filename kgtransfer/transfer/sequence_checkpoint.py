@@ -26,8 +26,6 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
-from kgtransfer.config import ConfigError
-
 Key = tuple[str, str]  # (protocol, strategy)
 
 #: settings a resumed sequence may change: how it runs, not what it learns (``train.<field>``: a TrainConfig field)
@@ -127,12 +125,14 @@ class SavedSequence:
     moments: dict[Key, int]
 
     def check_step(self, index: int, digest: str, name: str) -> None:
-        """Refuse a finished step whose data differ from the saved run's (ConfigError naming the snapshot)."""
+        """Refuse a finished step whose data differ from the saved run's (CheckpointError naming the snapshot)."""
         if digest != self.data[index]:
-            raise ConfigError(
+            from kgtransfer.errors import CheckpointError
+
+            raise CheckpointError(
                 f"{self.path}: resume with other data: step {index} ({name}) differs from the checkpoint's "
-                "(its snapshot's triples, or an earlier one's, changed); resume with the saved snapshots or start "
-                "in a new output folder"
+                "(its snapshot's triples, or an earlier one's, changed); resume with the saved snapshots, or start "
+                "a new run (overwrite=True, --overwrite on the command line) or in another folder"
             )
 
     def restore(
@@ -166,8 +166,8 @@ def load_sequence(path: str | os.PathLike, settings: dict) -> SavedSequence | No
     """The checkpoint at ``path`` (None when there is none), its settings checked against ``settings``.
 
     Raises:
-        ConfigError: the settings differ (names each changed field; :data:`FREE_FIELDS` may).
-        CheckpointError: a file is corrupt or incomplete (names it).
+        CheckpointError: the settings differ (names each changed field; :data:`FREE_FIELDS` may), the
+            snapshots do not begin with the saved ones, or a file is corrupt or incomplete (names it).
     """
     from kgtransfer.checkpoint import (
         check_checkpoint_kind,
@@ -205,11 +205,11 @@ def load_sequence(path: str | os.PathLike, settings: dict) -> SavedSequence | No
 
 
 def _check_settings(path: Path, saved, current: dict) -> None:
+    """Refuse changed settings (only :data:`FREE_FIELDS` may change) and snapshots that do not extend the saved ones."""
     from kgtransfer.checkpoint import _changes
+    from kgtransfer.errors import CheckpointError
 
     if not isinstance(saved, dict):
-        from kgtransfer.errors import CheckpointError
-
         raise CheckpointError(f"{path / 'meta.json'}: no settings saved")
     changed = [
         change
@@ -218,31 +218,31 @@ def _check_settings(path: Path, saved, current: dict) -> None:
         for change in _changes(k, saved.get(k), current.get(k))
     ]
     if changed:
-        raise ConfigError(
+        raise CheckpointError(
             f"{path}: resume with a different setup ({'; '.join(changed)[:600]}); resume with the saved settings "
-            f"(only {', '.join(FREE_FIELDS)} may change), or start a new run (--overwrite on the command line) or in "
-            "another folder"
+            f"(only {', '.join(FREE_FIELDS)} may change), or start a new run (overwrite=True, --overwrite on the "
+            "command line) or in another folder"
         )
     _check_names(path, saved.get("names"), current["names"])
 
 
 def _check_names(path: Path, saved, current: list[str]) -> None:
     """Refuse snapshots that do not begin with the checkpoint's; more at the end extend the sequence."""
-    if not isinstance(saved, list) or not saved:
-        from kgtransfer.errors import CheckpointError
+    from kgtransfer.errors import CheckpointError
 
+    if not isinstance(saved, list) or not saved:
         raise CheckpointError(f"{path / 'meta.json'}: no snapshot names saved")
     how = (
         f"resume with the checkpoint's {len(saved)} snapshots, extend them by snapshots added after the last "
-        f"({saved[-1]!r}), or start a new run (--overwrite on the command line) or in another folder"
+        f"({saved[-1]!r}), or start a new run (overwrite=True, --overwrite on the command line) or in another folder"
     )
     for i, (was, now) in enumerate(zip(saved, current, strict=False)):
         if was != now:
-            raise ConfigError(
+            raise CheckpointError(
                 f"{path}: resume with other snapshots: snapshot {i} is {now!r}, the checkpoint's {was!r}; {how}"
             )
     if len(current) < len(saved):
-        raise ConfigError(
+        raise CheckpointError(
             f"{path}: resume with fewer snapshots: {len(current)} of the checkpoint's {len(saved)}, snapshot "
             f"{len(current)} ({saved[len(current)]!r}) dropped; {how}"
         )

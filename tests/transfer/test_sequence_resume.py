@@ -86,13 +86,13 @@ def test_a_resumed_sequence_trains_only_the_last_step_and_ends_as_an_uninterrupt
 
 def test_resuming_with_other_settings_or_data_is_refused_naming_them(snapshots, tmp_path):
     folder = stopped(snapshots, tmp_path / "ck")
-    with pytest.raises(ConfigError, match=r"train\.lr: 0\.02 -> 0\.05"):
+    with pytest.raises(CheckpointError, match=r"train\.lr: 0\.02 -> 0\.05"):
         sequence(snapshots, MODEL, replace(CONFIG, lr=0.05), **RUNS, checkpoint_dir=folder, resume=True)
-    with pytest.raises(ConfigError, match=r"strategies"):
+    with pytest.raises(CheckpointError, match=r"strategies"):
         sequence(snapshots, MODEL, CONFIG, **{**RUNS, "strategies": ["replay"]}, checkpoint_dir=folder, resume=True)
     with gzip.open(snapshots[1] / "train.txt.gz", "at", encoding="utf-8") as f:
         f.write("e1\tr0\te99\n")
-    with pytest.raises(ConfigError, match=r"step 1 \(toy/1\) differs"):
+    with pytest.raises(CheckpointError, match=r"step 1 \(toy/1\) differs"):
         sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
 
 
@@ -125,17 +125,18 @@ def test_a_finished_sequence_extended_by_a_snapshot_trains_only_the_new_step(sna
 def test_an_extension_that_changes_or_drops_an_earlier_snapshot_is_refused_naming_it(snapshots, tmp_path):
     folder = tmp_path / "ck"
     sequence(snapshots[:2], MODEL, CONFIG, **RUNS, checkpoint_dir=folder)
-    with pytest.raises(ConfigError, match=r"snapshot 1 is 'other', the checkpoint's 'toy/1'"):
+    with pytest.raises(CheckpointError, match=r"snapshot 1 is 'other', the checkpoint's 'toy/1'"):
         sequence(
             snapshots, MODEL, CONFIG, **RUNS, names=["toy/0", "other", "toy/2"], checkpoint_dir=folder, resume=True
         )
-    with pytest.raises(ConfigError, match=r"snapshot 1 is 'toy/2', the checkpoint's 'toy/1'"):
+    with pytest.raises(CheckpointError, match=r"snapshot 1 is 'toy/2', the checkpoint's 'toy/1'"):
         sequence([snapshots[0], snapshots[2]], MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
-    with pytest.raises(ConfigError, match=r"fewer snapshots: 1 of the checkpoint's 2, snapshot 1 \('toy/1'\) dropped"):
+    dropped = r"fewer snapshots: 1 of the checkpoint's 2, snapshot 1 \('toy/1'\) dropped"
+    with pytest.raises(CheckpointError, match=dropped):
         sequence(snapshots[:1], MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
     with gzip.open(snapshots[1] / "train.txt.gz", "at", encoding="utf-8") as f:
         f.write("e1\tr0\te99\n")
-    with pytest.raises(ConfigError, match=r"step 1 \(toy/1\) differs"):
+    with pytest.raises(CheckpointError, match=r"step 1 \(toy/1\) differs"):
         sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
     assert json.loads((folder / "meta.json").read_text())["step"] == 1  # the refusals left the checkpoint as it was
 
