@@ -375,7 +375,8 @@ def test_commands_that_read_a_source_take_its_format(tmp_path, capsys):
     flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
     assert main(["pretrain", data, "-o", str(tmp_path / "pre"), *flags]) == 1
     err = capsys.readouterr().err
-    assert "g.txt: cannot tell the RDF format" in err and err.endswith("; pass --format\n")
+    assert "g.txt: cannot tell the format" in err and "tab-separated triples: .tsv" in err
+    assert err.endswith("; pass --format\n")
     assert main(["pretrain", data, "-o", str(tmp_path / "pre"), *flags, "--format", "tsv"]) == 0
     ft = ["finetune", str(tmp_path / "pre"), data, "-o", str(tmp_path / "ft"), "--epochs", "1", "--format", "tsv"]
     assert main(ft) == 0
