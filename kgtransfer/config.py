@@ -57,9 +57,13 @@ class Config:
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
         if unknown:
+            import difflib
+
             prefix = f"{where}: " if where else ""
+            close = [(k, difflib.get_close_matches(k, names, n=1)) for k in unknown]
+            hint = "".join(f" ({k!r}: did you mean {m[0]!r}?)" for k, m in close if m)
             raise ConfigError(
-                f"{prefix}[{section or cls.section}] has unknown key(s) {unknown}; known keys: {', '.join(names)}"
+                f"{prefix}[{section or cls.section}] has unknown key(s) {unknown}{hint}; known keys: {', '.join(names)}"
             )
         try:
             return cls(**data)
