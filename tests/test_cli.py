@@ -31,6 +31,15 @@ def test_help_does_not_import_torch():
     assert "merge" in out.stdout and "sparql" in out.stdout
 
 
+def test_python_m_kgtransfer_is_the_command():
+    """`python -m kgtransfer` said "'kgtransfer' is a package and cannot be directly executed"."""
+    out = subprocess.run([sys.executable, "-m", "kgtransfer", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    from kgtransfer import __version__
+
+    assert __version__ in out.stdout
+
+
 def test_info_prints_stats(ttl, capsys):
     assert main(["info", str(ttl)]) == 0
     out = capsys.readouterr().out
