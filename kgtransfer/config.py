@@ -233,7 +233,7 @@ class TrainConfig(Config):
         self._check(
             "device",
             re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device) is not None,
-            f"{self.device!r} is not auto, cpu, cuda, cuda:N or mps",
+            "must be auto, cpu, cuda, cuda:N or mps",
         )
         self._check_name("optimizer", OPTIMIZERS)
 

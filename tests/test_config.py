@@ -102,6 +102,11 @@ def test_from_dict_names_unknown_keys_from_json_tolerates_them():
     assert TrainConfig.from_json({"epochs": 3, "from_the_future": 1}) == TrainConfig(epochs=3)
 
 
+def test_an_unknown_device_is_named_once():
+    with pytest.raises(ConfigError, match=r"^TrainConfig.device: must be auto, cpu, cuda, cuda:N or mps, got 'gpu'$"):
+        TrainConfig(device="gpu")
+
+
 def test_from_dict_names_the_key_an_unknown_one_resembles():
     """An experiment file's `epoch = 3` under [pretrain] listed every key but did not point at `epochs`."""
     with pytest.raises(ConfigError, match=r"\['epoch', 'zzz'\] \('epoch': did you mean 'epochs'\?\); known keys"):
