@@ -297,6 +297,17 @@ def test_a_mistyped_flag_names_its_command(ttl, capsys):
     assert info.value.code == 2 and "kgtransfer info: error: unrecognized arguments: --veiw hierarchy" in err
 
 
+def test_a_mistyped_flag_names_the_flag_it_resembles(ttl, capsys):
+    """`--veiw hierarchy` was only "unrecognized arguments"; the command's own flag is named now."""
+    with pytest.raises(SystemExit):
+        main(["info", str(ttl), "--veiw", "hierarchy"])
+    assert capsys.readouterr().err.endswith("unrecognized arguments: --veiw hierarchy (did you mean --view?)\n")
+    with pytest.raises(SystemExit):
+        main(["pretrain", str(ttl), "-o", "out", "--epohcs=3", "--zzz", "--eval-evry", "1"])
+    err = capsys.readouterr().err
+    assert err.endswith("(did you mean --epochs for --epohcs?) (did you mean --eval-every for --eval-evry?)\n")
+
+
 def test_sparql_errors_name_the_query_file_and_csv_says_when_it_does_not_apply(ttl, tmp_path, capsys):
     """Errors named the query's first line ('PREFIX ex: ...'); --csv on a CONSTRUCT was silently ignored."""
     query = tmp_path / "ml.rq"
