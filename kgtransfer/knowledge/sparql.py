@@ -797,9 +797,14 @@ def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
     """
     path = views_dir() / f"{view}.rq"
     if view not in available_views() or not path.is_file():  # a name, not a path out of the folder
+        import difflib
+
         from kgtransfer.errors import RegistryError
 
-        raise RegistryError(f"unknown view {view!r}; available: {', '.join(available_views())}")
+        views = available_views()
+        close = difflib.get_close_matches(str(view), views, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise RegistryError(f"unknown view {view!r}{hint}; available: {', '.join(views)}")
     result = _keep_sources(sparql(path, kg, name=f"{kg.name}[{view}]"), kg)
     if not len(result) and len(kg):
         import warnings
