@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 
@@ -100,6 +100,17 @@ def test_from_dict_names_unknown_keys_from_json_tolerates_them():
     with pytest.raises(ConfigError, match=r"\[train\] has unknown key\(s\) \['learning_rate'\]"):
         TrainConfig.from_dict({"learning_rate": 0.1})
     assert TrainConfig.from_json({"epochs": 3, "from_the_future": 1}) == TrainConfig(epochs=3)
+
+
+def test_an_unknown_keyword_names_the_field_it_resembles():
+    """`TrainConfig(epoch=3)` said only "__init__() got an unexpected keyword argument 'epoch'"."""
+    with pytest.raises(
+        TypeError, match=r"^TrainConfig has no field 'epoch' \(did you mean 'epochs'\?\); its fields: epochs"
+    ):
+        TrainConfig(epoch=3)
+    with pytest.raises(TypeError, match=r"^ModelConfig has no field 'zzz'; its fields: encoder"):
+        ModelConfig(zzz=1)
+    assert TrainConfig(epochs=3) == replace(TrainConfig(), epochs=3)
 
 
 def test_an_unknown_device_is_named_once():
