@@ -154,6 +154,18 @@ def test_to_flags_gives_the_config_back(config):
     assert to_flags(TrainConfig(), always=["lr"]) == ["--lr", str(TrainConfig().lr)]
 
 
+def test_a_key_value_flag_for_a_json_object_is_answered_with_the_json(capsys):
+    """`--encoder-kwargs num_layers=3` got "Expecting value: line 1 column 1 (char 0)"."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, ModelConfig)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--encoder-kwargs", "num_layers=3, op=corr"])
+    assert """got 'num_layers=3, op=corr'; write '{"num_layers": 3, "op": "corr"}'""" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--encoder-kwargs", "{num_layers: 3}"])
+    assert "Expecting property name enclosed in double quotes" in capsys.readouterr().err
+
+
 def test_list_flags_take_comma_separated_integers():
     parser = argparse.ArgumentParser()
     add_arguments(parser, TaskConfig)
