@@ -36,8 +36,26 @@ def option(default: Any = MISSING, help: str = "", **kwargs: Any) -> Any:
     return field(metadata={"help": help}, **kwargs)
 
 
+class _Fields(type):
+    """Configs' metaclass: a keyword that is no field is a TypeError naming the field it resembles.
+
+    The dataclass ``__init__`` says only "got an unexpected keyword argument 'epoch'".
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any):
+        names = [f.name for f in fields(cls)] if "__dataclass_fields__" in cls.__dict__ else None
+        unknown = [k for k in kwargs if names is not None and k not in names]
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(f"{cls.__name__} has no field {unknown[0]!r}{hint}; its fields: {', '.join(names)}")
+        return super().__call__(*args, **kwargs)
+
+
 @dataclass
-class Config:
+class Config(metaclass=_Fields):
     """Base of the configs: JSON round trip, checks and help text."""
 
     section: ClassVar[str] = "config"
@@ -57,9 +75,13 @@ class Config:
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
         if unknown:
+            import difflib
+
             prefix = f"{where}: " if where else ""
+            close = [(k, difflib.get_close_matches(k, names, n=1)) for k in unknown]
+            hint = "".join(f" ({k!r}: did you mean {m[0]!r}?)" for k, m in close if m)
             raise ConfigError(
-                f"{prefix}[{section or cls.section}] has unknown key(s) {unknown}; known keys: {', '.join(names)}"
+                f"{prefix}[{section or cls.section}] has unknown key(s) {unknown}{hint}; known keys: {', '.join(names)}"
             )
         try:
             return cls(**data)
@@ -229,7 +251,7 @@ class TrainConfig(Config):
         self._check(
             "device",
             re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device) is not None,
-            f"{self.device!r} is not auto, cpu, cuda, cuda:N or mps",
+            "must be auto, cpu, cuda, cuda:N or mps",
         )
         self._check_name("optimizer", OPTIMIZERS)
 

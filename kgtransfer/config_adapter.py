@@ -35,10 +35,22 @@ def _json_object(text: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
+        pairs = [p.partition("=") for p in text.split(",")]
+        if all(k.strip() and eq for k, eq, _ in pairs):  # num_layers=3: the JSON it means
+            meant = json.dumps({k.strip(): _json_value(v.strip()) for k, _, v in pairs})
+            raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}; write '{meant}'") from None
         raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}: {e}") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
     return value
+
+
+def _json_value(text: str):
+    """``3`` -> 3, ``true`` -> True, ``sum`` -> "sum": a value as JSON reads it, else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def _int_list(text: str) -> list[int]:

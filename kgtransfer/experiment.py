@@ -456,11 +456,15 @@ def experiment_path(path: str | Path) -> Path:
 
         path = bundled_file("experiments", str(path)) or path
     if not path.is_file():
+        import difflib
+
         from kgtransfer.errors import SourceNotFoundError
         from kgtransfer.knowledge.registry import bundled_names
 
-        bundled = ", ".join(bundled_names("experiments"))
-        raise SourceNotFoundError(f"{path}: no such experiment file or bundled experiment ({bundled})")
+        names = bundled_names("experiments")
+        close = difflib.get_close_matches(str(path), names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SourceNotFoundError(f"{path}: no such experiment file or bundled experiment ({', '.join(names)}){hint}")
     return path
 
 

@@ -31,6 +31,15 @@ def test_help_does_not_import_torch():
     assert "merge" in out.stdout and "sparql" in out.stdout
 
 
+def test_python_m_kgtransfer_is_the_command():
+    """`python -m kgtransfer` said "'kgtransfer' is a package and cannot be directly executed"."""
+    out = subprocess.run([sys.executable, "-m", "kgtransfer", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    from kgtransfer import __version__
+
+    assert __version__ in out.stdout
+
+
 def test_info_prints_stats(ttl, capsys):
     assert main(["info", str(ttl)]) == 0
     out = capsys.readouterr().out
@@ -288,6 +297,17 @@ def test_a_mistyped_flag_names_its_command(ttl, capsys):
     assert info.value.code == 2 and "kgtransfer info: error: unrecognized arguments: --veiw hierarchy" in err
 
 
+def test_a_mistyped_flag_names_the_flag_it_resembles(ttl, capsys):
+    """`--veiw hierarchy` was only "unrecognized arguments"; the command's own flag is named now."""
+    with pytest.raises(SystemExit):
+        main(["info", str(ttl), "--veiw", "hierarchy"])
+    assert capsys.readouterr().err.endswith("unrecognized arguments: --veiw hierarchy (did you mean --view?)\n")
+    with pytest.raises(SystemExit):
+        main(["pretrain", str(ttl), "-o", "out", "--epohcs=3", "--zzz", "--eval-evry", "1"])
+    err = capsys.readouterr().err
+    assert err.endswith("(did you mean --epochs for --epohcs?) (did you mean --eval-every for --eval-evry?)\n")
+
+
 def test_sparql_errors_name_the_query_file_and_csv_says_when_it_does_not_apply(ttl, tmp_path, capsys):
     """Errors named the query's first line ('PREFIX ex: ...'); --csv on a CONSTRUCT was silently ignored."""
     query = tmp_path / "ml.rq"
@@ -375,7 +395,8 @@ def test_commands_that_read_a_source_take_its_format(tmp_path, capsys):
     flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
     assert main(["pretrain", data, "-o", str(tmp_path / "pre"), *flags]) == 1
     err = capsys.readouterr().err
-    assert "g.txt: cannot tell the RDF format" in err and err.endswith("; pass --format\n")
+    assert "g.txt: cannot tell the format" in err and "tab-separated triples: .tsv" in err
+    assert err.endswith("; pass --format\n")
     assert main(["pretrain", data, "-o", str(tmp_path / "pre"), *flags, "--format", "tsv"]) == 0
     ft = ["finetune", str(tmp_path / "pre"), data, "-o", str(tmp_path / "ft"), "--epochs", "1", "--format", "tsv"]
     assert main(ft) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 
@@ -102,6 +102,28 @@ def test_from_dict_names_unknown_keys_from_json_tolerates_them():
     assert TrainConfig.from_json({"epochs": 3, "from_the_future": 1}) == TrainConfig(epochs=3)
 
 
+def test_an_unknown_keyword_names_the_field_it_resembles():
+    """`TrainConfig(epoch=3)` said only "__init__() got an unexpected keyword argument 'epoch'"."""
+    with pytest.raises(
+        TypeError, match=r"^TrainConfig has no field 'epoch' \(did you mean 'epochs'\?\); its fields: epochs"
+    ):
+        TrainConfig(epoch=3)
+    with pytest.raises(TypeError, match=r"^ModelConfig has no field 'zzz'; its fields: encoder"):
+        ModelConfig(zzz=1)
+    assert TrainConfig(epochs=3) == replace(TrainConfig(), epochs=3)
+
+
+def test_an_unknown_device_is_named_once():
+    with pytest.raises(ConfigError, match=r"^TrainConfig.device: must be auto, cpu, cuda, cuda:N or mps, got 'gpu'$"):
+        TrainConfig(device="gpu")
+
+
+def test_from_dict_names_the_key_an_unknown_one_resembles():
+    """An experiment file's `epoch = 3` under [pretrain] listed every key but did not point at `epochs`."""
+    with pytest.raises(ConfigError, match=r"\['epoch', 'zzz'\] \('epoch': did you mean 'epochs'\?\); known keys"):
+        TrainConfig.from_dict({"epoch": 3, "zzz": 1})
+
+
 def test_cli_flags_come_from_the_fields():
     parser = argparse.ArgumentParser()
     add_arguments(parser, TrainConfig)
@@ -130,6 +152,18 @@ def test_to_flags_gives_the_config_back(config):
     assert from_args(parser.parse_args(to_flags(config)), type(config)) == config
     assert to_flags(type(config)()) == []
     assert to_flags(TrainConfig(), always=["lr"]) == ["--lr", str(TrainConfig().lr)]
+
+
+def test_a_key_value_flag_for_a_json_object_is_answered_with_the_json(capsys):
+    """`--encoder-kwargs num_layers=3` got "Expecting value: line 1 column 1 (char 0)"."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, ModelConfig)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--encoder-kwargs", "num_layers=3, op=corr"])
+    assert """got 'num_layers=3, op=corr'; write '{"num_layers": 3, "op": "corr"}'""" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--encoder-kwargs", "{num_layers: 3}"])
+    assert "Expecting property name enclosed in double quotes" in capsys.readouterr().err
 
 
 def test_list_flags_take_comma_separated_integers():

@@ -153,3 +153,14 @@ def test_experiment_files_set_loss_regularizer_optimizer_and_transfer_options(tm
     path.write_text(text.replace('optimizer = "adagrad"', 'optimizer = "lbfgs"'))
     with pytest.raises(ExperimentError, match=r"opts.toml.*optimizer.*choose one of"):
         Experiment.from_toml(path)
+
+
+def test_a_mistyped_bundled_experiment_names_the_closest():
+    from kgtransfer.errors import SourceNotFoundError
+
+    with pytest.raises(
+        SourceNotFoundError, match=r"brick-schema-quik: no such .*; did you mean 'brick-schema-quick'\?$"
+    ):
+        Experiment.from_toml("brick-schema-quik")
+    with pytest.raises(SourceNotFoundError, match=r"brick-schema-quick\)$"):
+        Experiment.from_toml("zzz.toml")

@@ -161,13 +161,29 @@ def _folder_id(args: argparse.Namespace) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
+def _closest_flags(extras: list[str], command: argparse.ArgumentParser) -> str:
+    """`` (did you mean --epochs?)`` for the mistyped flags among ``extras``, or ''."""
+    import difflib
+
+    flags = [o for a in command._actions for o in a.option_strings if o.startswith("--")]
+    close = {}
+    for extra in extras:
+        flag = extra.split("=", 1)[0]
+        if flag.startswith("--") and (match := difflib.get_close_matches(flag, flags, n=1)):
+            close[flag] = match[0]
+    return "".join(
+        f" (did you mean {m} for {f}?)" if len(close) > 1 else f" (did you mean {m}?)" for f, m in close.items()
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kgtransfer`` console script."""
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     if extras:  # a mistyped flag of a command: that command's usage and name, not the top level's
-        (commands.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(extras)}")
+        command = commands.get(args.command) or parser
+        command.error(f"unrecognized arguments: {' '.join(extras)}{_closest_flags(extras, command)}")
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -19,6 +19,7 @@ import gzip
 import os
 import re
 from collections import defaultdict
+from difflib import get_close_matches
 from itertools import chain, count
 from pathlib import Path
 
@@ -49,6 +50,8 @@ FORMATS = {
     "jsonld": ("JSON_LD", (".jsonld", ".json")),
     "n3": ("N3", (".n3",)),
 }
+#: suffixes of other kinds of file, which a near-miss suggestion (``.txt``: ``.ttl``?) would mislead about
+_OTHER_SUFFIXES = (".txt", ".csv", ".tab", ".tsv", ".gz", ".zip", ".bz2", ".xz", "")
 _ALIASES = {
     "ttl": "turtle",
     "nt": "ntriples",
@@ -63,8 +66,12 @@ _ALIASES = {
 }
 
 
-def format_name(path: str | os.PathLike | None, format: str | None = None) -> str:
-    """The format key for ``format`` (a name or alias) or, when None, from ``path``'s suffix."""
+def format_name(path: str | os.PathLike | None, format: str | None = None, reading: bool = False) -> str:
+    """The format key for ``format`` (a name or alias) or, when None, from ``path``'s suffix.
+
+    ``reading``: ``path`` is an input, which may also be tab-separated triples (``format="tsv"``); an
+    unknown suffix then says so.
+    """
     if format is not None:
         key = _ALIASES.get(format.lower(), format.lower())
         if key not in FORMATS:
@@ -75,9 +82,17 @@ def format_name(path: str | os.PathLike | None, format: str | None = None) -> st
     for key, (_, suffixes) in FORMATS.items():
         if name.endswith(suffixes):
             return key
-    known = ", ".join(s for _, sx in FORMATS.values() for s in sx)
+    suffixes = [s for _, sx in FORMATS.values() for s in sx]
+    known = ", ".join(suffixes)
+    if reading:
+        what = f"the format from the suffix (RDF: {known}; tab-separated triples: .tsv, or any name with format tsv)"
+    else:
+        what = f"the RDF format from the suffix ({known})"
+    suffix = Path(name).suffix
+    close = [] if suffix in _OTHER_SUFFIXES else get_close_matches(suffix, suffixes, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
     raise UnknownFormatError(
-        f"{path}: cannot tell the RDF format from the suffix ({known}); pass format= "
+        f"{path}: cannot tell {what}{hint}; pass format= "
         "(on the command line: --format, or --input-format for merge's inputs)"
     )
 
@@ -259,7 +274,7 @@ def read_file(
     Relative IRIs resolve against ``base`` (default: :data:`DEFAULT_BASE`, the same wherever the file lies).
     """
     path = Path(path)
-    key = format_name(path, format)
+    key = format_name(path, format, reading=True)
     if not path.is_file():
         raise SourceNotFoundError(f"{path}: no such file")
     data = read_bytes(path)

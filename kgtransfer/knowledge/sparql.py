@@ -454,7 +454,8 @@ def _check_syntax(text: str, label: str) -> None:
     try:
         _within(parse, None, label)
     except SyntaxError as e:
-        raise SparqlQueryError(f"{label}: invalid SPARQL: {_short(_unshifted(str(e), checked, at))}") from None
+        message = _short(_unshifted(str(e), checked, at))
+        raise SparqlQueryError(f"{label}: invalid SPARQL: {message}{_undeclared_prefixes(text)}") from None
     except (OSError, RuntimeError, ValueError):
         pass  # parsed; nothing was evaluated
 
@@ -484,6 +485,34 @@ def _unshifted(message: str, checked: str, at: list[int]) -> str:
     return f"{message[: m.start()]}error at {line}:{where}{message[m.end() :]}"
 
 
+def _undeclared_prefixes(text: str) -> str:
+    """A hint naming the prefixes ``text`` uses without a ``PREFIX`` line, or ''.
+
+    pyoxigraph's parser does not say so (``ex:p`` with no ``PREFIX ex:`` is "expected OPTIONAL", or a
+    list of expected characters), and a forgotten ``PREFIX`` is the commonest mistake in a query.
+    """
+    toks = tokens(text)
+    declared, used = set(), []
+    for i, t in enumerate(toks):
+        if t.kind != "pname":
+            continue
+        before = toks[i - 1] if i else None
+        if before is not None and before.text == "_" and before.start + 1 == t.start:
+            continue  # a blank node label, _:b0
+        prefix = t.text.split(":", 1)[0]
+        if before is not None and before.keyword == "PREFIX":
+            declared.add(prefix)
+        elif prefix not in used:
+            used.append(prefix)
+    missing = [p for p in used if p not in declared]
+    if not missing:
+        return ""
+    lines = " ".join(f"PREFIX {p}: <{T.WELL_KNOWN_PREFIXES.get(p, 'IRI')}>" for p in missing)
+    names = ", ".join(f"{p}:" for p in missing)
+    which = f"prefixes {names} are" if len(missing) > 1 else f"prefix {names} is"
+    return f"; the {which} not declared: start the query with {lines}"
+
+
 def _short(error: Exception, limit: int = 200) -> str:
     """The parser's message cut to its first ``limit`` characters (its list of expected tokens can run to KBs)."""
     text = " ".join(str(error).split())
@@ -503,7 +532,7 @@ def _embedded(text: str, label: str, form: str, store, name: str, spellings: dic
             return _rows(variables, ([(v, s[v]) for v in variables] for s in result), label, spellings)
         data = ox.serialize(_fresh_blanks_in_order(result, spellings), format=ox.RdfFormat.N_TRIPLES) or b""
     except SyntaxError as e:
-        raise SparqlQueryError(f"{label}: invalid SPARQL: {_short(e)}") from None
+        raise SparqlQueryError(f"{label}: invalid SPARQL: {_short(e)}{_undeclared_prefixes(text)}") from None
     except (OSError, RuntimeError, ValueError) as e:
         raise SparqlQueryError(f"{label}: evaluation failed: {e}") from None
     return _graph(data, label, name)
@@ -768,9 +797,14 @@ def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
     """
     path = views_dir() / f"{view}.rq"
     if view not in available_views() or not path.is_file():  # a name, not a path out of the folder
+        import difflib
+
         from kgtransfer.errors import RegistryError
 
-        raise RegistryError(f"unknown view {view!r}; available: {', '.join(available_views())}")
+        views = available_views()
+        close = difflib.get_close_matches(str(view), views, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise RegistryError(f"unknown view {view!r}{hint}; available: {', '.join(views)}")
     result = _keep_sources(sparql(path, kg, name=f"{kg.name}[{view}]"), kg)
     if not len(result) and len(kg):
         import warnings

@@ -703,8 +703,12 @@ def read_tsv(data: bytes, namespace: str, source: str) -> tuple[np.ndarray, list
     skip = [i for i in bad.tolist() if not data[starts[i] : ends[i]].strip()]
     if len(skip) < len(bad):
         line = sorted(set(bad.tolist()) - set(skip))[0]
-        fields = data[starts[line] : ends[line]].count(b"\t") + 1
-        raise RDFSyntaxError(f"expected 3 tab-separated fields, found {fields}", source, line + 1)
+        text = data[starts[line] : ends[line]]
+        fields = text.count(b"\t") + 1
+        spaced = fields == 1 and len(text.split()) == 3  # `a r b`: a space-separated file
+        hint = "; the line holds three space-separated words: separate fields by tabs (a label may hold spaces)"
+        hint = hint if spaced else ""
+        raise RDFSyntaxError(f"expected 3 tab-separated fields, found {fields}{hint}", source, line + 1)
     rows = np.flatnonzero(ok)
     if len(rows) and _is_header(data, int(starts[rows[0]]), int(ends[rows[0]])):
         rows = rows[1:]  # SPARQL TSV results begin with their variables

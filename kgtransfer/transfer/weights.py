@@ -156,7 +156,13 @@ class TransferReport:
                 "\nin the pretrained model but never trained there (only in its valid/test triples), so started as "
                 f"new rows: {self.target_entities_untrained:,} entities, {self.target_relations_untrained:,} relations"
             )
-        lines = [table, f"shared parameters copied: {len(self.parameters_copied)}, skipped: {self.parameters_skipped}"]
+        lines = [table]
+        if self.parameters_copied or self.parameters_skipped:  # an embedding model with no decoder weights has none
+            shared = f"shared parameters (layer weights) copied: {len(self.parameters_copied)}"
+            if self.parameters_skipped:
+                skipped = ", ".join(self.parameters_skipped)
+                shared += f"; skipped (not in the pretrained model, or of another shape): {skipped}"
+            lines.append(shared)
         vocabulary = self.entities_transferred + self.entities_from_neighbours + self.entities_random
         if vocabulary > te:  # the vocabulary extends the pretrained one: K1's entities that K lacks stay candidates
             lines.append(

@@ -168,6 +168,24 @@ def test_unknown_suffix(people, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["data.foo"]
 
 
+def test_an_unknown_suffix_names_tsv_for_inputs_and_the_suffix_it_resembles(people, tmp_path):
+    """A train.txt of tab-separated triples was told only of RDF suffixes; a typo (.tll) got no suggestion."""
+    (tmp_path / "train.txt").write_text("a\tr\tb\n")
+    with pytest.raises(
+        UnknownFormatError, match=r"train\.txt: .*tab-separated triples: \.tsv, or any name with format tsv\)"
+    ):
+        kgt.load(tmp_path / "train.txt")
+    assert len(kgt.load(tmp_path / "train.txt", format="tsv")) == 1
+    (tmp_path / "data.tll").write_text("<urn:a> <urn:p> <urn:b> .\n")
+    with pytest.raises(UnknownFormatError, match=r"data\.tll: .*\(did you mean \.ttl\?\); pass format="):
+        kgt.load(tmp_path / "data.tll")
+    with pytest.raises(UnknownFormatError, match=r"the RDF format from the suffix \([^;]*\) \(did you mean \.trig\?\)"):
+        people.serialize(tmp_path / "out.tirg")  # an output is RDF only
+    with pytest.raises(UnknownFormatError) as info:  # another kind of file is not taken for a typo
+        people.serialize(tmp_path / "out.txt")
+    assert "did you mean" not in str(info.value)
+
+
 def test_missing_file(tmp_path):
     missing = tmp_path / "missing.ttl"
     with pytest.raises(SourceNotFoundError, match="missing.ttl") as info:

@@ -220,6 +220,8 @@ def test_unknown_view(load_fixture):
         load_fixture("people.ttl", view="nope")
     with pytest.raises(RegistryError, match="unknown view"):  # ran any .rq file (a SELECT: AttributeError)
         load_fixture("people.ttl", view="../queries/brick-top-classes")
+    with pytest.raises(RegistryError, match=r"unknown view 'hierachy' \(did you mean 'hierarchy'\?\); available"):
+        load_fixture("people.ttl", view="hierachy")
 
 
 def test_a_view_that_selects_nothing_says_so(tmp_path):

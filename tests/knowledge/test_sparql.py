@@ -403,6 +403,22 @@ def test_a_syntax_error_is_a_short_line(people):
     assert len(str(info.value)) < 300 and "\n" not in str(info.value)
 
 
+def test_an_undeclared_prefix_is_named_with_the_line_that_declares_it(people):
+    """pyoxigraph says only "expected OPTIONAL" (or a list of characters) for a prefix with no PREFIX line."""
+    with pytest.raises(
+        SparqlQueryError, match=r"the prefix ex: is not declared: start the query with PREFIX ex: <IRI>"
+    ):
+        kgt.sparql("SELECT ?s WHERE { ?s ex:name ?n }", people)
+    with pytest.raises(SparqlQueryError, match=r"the prefix ex: is not declared"):  # checked before any request
+        kgt.sparql("SELECT ?s WHERE { ?s ex:name ?n }", "http://localhost:9/sparql")
+    rdfs = "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>"
+    with pytest.raises(SparqlQueryError, match=f"the prefixes rdfs:, foaf: are not declared: .*{rdfs} PREFIX foaf"):
+        kgt.sparql(f"PREFIX ex: <{EX}> SELECT ?s WHERE {{ ?s rdfs:label _:b . ?s foaf:name ex:n }}", people)
+    with pytest.raises(SparqlQueryError) as info:  # declared prefixes and blank nodes are not named
+        kgt.sparql(f"PREFIX ex: <{EX}> SELECT ?s WHERE {{ ?s ex:p _:b", people)
+    assert "not declared" not in str(info.value)
+
+
 def test_select_star_columns_come_in_the_order_the_query_names_them():
     """The store sorts SELECT *'s variables by name (o, p, s); an explicit projection keeps its own order."""
     kg = kgt.KnowledgeGraph.from_triples([("<http://e/a>", "<http://e/p>", "<http://e/b>")])

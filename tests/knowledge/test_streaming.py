@@ -153,3 +153,13 @@ def test_a_long_read_shows_a_bar_of_its_bytes(monkeypatch):
     assert len(kg) == 9 and len(bars) == 1
     assert bars[0].kwargs["desc"] == "reading big.nt" and bars[0].kwargs["total"] == bars[0].done == len(NT)
     assert bars[0].kwargs["delay"] == 2.0 and bars[0].kwargs["disable"] is None  # late, and on a terminal only
+
+
+def test_a_space_separated_line_is_named_as_such():
+    """`a r b` said only "expected 3 tab-separated fields, found 1"."""
+    with pytest.raises(
+        RDFSyntaxError, match=r"t\.tsv:2: expected 3 tab-separated fields, found 1; the line holds three "
+    ):
+        S.read_tsv(b"a\tr\tb\nb r c\n", "urn:x:", "t.tsv")
+    with pytest.raises(RDFSyntaxError, match=r"found 1$"):  # two words: not three fields spaced apart
+        S.read_tsv(b"b r\n", "urn:x:", "t.tsv")

@@ -262,3 +262,17 @@ def test_cooccurrence_weights_follow_the_formula_in_bounded_chunks(chunk):
     weights = cooccurrence_weights(triples, known, n, r, chunk=chunk)
     torch.testing.assert_close(weights, expected)
     assert torch.allclose(weights[~known].sum(1), torch.ones(2)) and not weights[known].any()
+
+
+def test_the_report_names_shared_parameters_only_when_there_are_some():
+    """`kgtransfer finetune` of an embedding model printed "shared parameters copied: 0, skipped: []"."""
+    from kgtransfer.transfer.weights import TransferReport
+
+    assert "shared parameters" not in str(TransferReport(target_entities=2, target_relations=1))
+    report = TransferReport(
+        parameters_copied=["encoder.layers.0.weight"], parameters_skipped=["decoder.a", "decoder.b"]
+    )
+    assert (
+        "shared parameters (layer weights) copied: 1; skipped (not in the pretrained model, or of another shape): "
+        "decoder.a, decoder.b" in str(report)
+    )
