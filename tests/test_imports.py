@@ -138,17 +138,17 @@ def test_knowledge_imports_nothing_above_it_but_the_converters():
 
 
 def test_graph_methods_implemented_above_it_are_registered_when_only_graph_is_imported():
-    """``|``, ``&``, ``-``, ``serialize``, ``from_rdflib``, ``from_oxigraph``, ``from_labels`` are registered by
-    io.py, reading.py and operators.py (see :func:`kgtransfer.knowledge.graph.implements`); importing graph.py
-    alone must fill them."""
+    """``|``, ``&``, ``-``, ``serialize``, ``from_rdflib``, ``from_oxigraph``, ``from_labels``, ``isomorphic`` are
+    registered by io.py, reading.py, operators.py and isomorphism.py (see
+    :func:`kgtransfer.knowledge.graph.implements`); importing graph.py alone must fill them."""
     code = (
         "import kgtransfer.knowledge.graph as g, re, pathlib;"
         "used = set(re.findall(r'_implementation\\(\"(\\w+)\"\\)', pathlib.Path(g.__file__).read_text()));"
         "assert used == {'__or__', '__and__', '__sub__', 'serialize', 'from_rdflib', 'from_oxigraph',"
-        " 'from_labels'}, used;"
+        " 'from_labels', 'isomorphic'}, used;"
         "missing = used - set(g._IMPLEMENTATIONS); assert not missing, missing;"
         "a = g.KnowledgeGraph.from_triples([('<urn:a>', '<urn:p>', '<urn:b>')]);"
-        "assert len(a | a) == len(a & a) == 1 and len(a - a) == 0"
+        "assert len(a | a) == len(a & a) == 1 and len(a - a) == 0 and a.isomorphic(a)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]

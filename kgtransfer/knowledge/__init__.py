@@ -5,6 +5,7 @@ The function ``align`` is ``kgtransfer.align`` (``kgtransfer.knowledge.align`` i
 
 from kgtransfer.knowledge.align import Alignment
 from kgtransfer.knowledge.graph import GraphStats, KnowledgeGraph
+from kgtransfer.knowledge.isomorphism import isomorphic
 from kgtransfer.knowledge.operators import difference, extension, intersection, union
 from kgtransfer.knowledge.sources import load
 
@@ -15,6 +16,7 @@ __all__ = [
     "difference",
     "extension",
     "intersection",
+    "isomorphic",
     "load",
     "union",
 ]

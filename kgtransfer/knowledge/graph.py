@@ -26,11 +26,11 @@ from kgtransfer.knowledge.provenance import SetTable, compact_sets, from_masks, 
 from kgtransfer.report import format_table
 
 # --- methods implemented by the modules above this one -------------------------------------------
-# io.py, reading.py and operators.py build on KnowledgeGraph, so the graph's sugar for them (``from_rdflib``,
-# ``serialize``, ``|``, ...) cannot import them: that would be an import cycle. Instead each of those
-# modules registers its function here with :func:`implements` when it is imported. Importing this
-# module imports the package ``kgtransfer.knowledge`` first, which imports them, so the
-# methods always find their implementation.
+# io.py, reading.py, operators.py and isomorphism.py build on KnowledgeGraph, so the graph's sugar for them
+# (``from_rdflib``, ``serialize``, ``|``, ``isomorphic``, ...) cannot import them: that would be an import
+# cycle. Instead each of those modules registers its function here with :func:`implements` when it is
+# imported. Importing this module imports the package ``kgtransfer.knowledge`` first, which imports them,
+# so the methods always find their implementation.
 
 _IMPLEMENTATIONS: dict[str, Callable] = {}
 
@@ -470,11 +470,7 @@ class KnowledgeGraph:
         Exact, as ``rdflib.compare.isomorphic`` (see :mod:`kgtransfer.knowledge.isomorphism`); provenance
         does not count.
         """
-        from kgtransfer.knowledge.isomorphism import isomorphic
-
-        if not isinstance(other, KnowledgeGraph):
-            raise TypeError(f"isomorphic compares two KnowledgeGraphs, got a {type(other).__name__}")
-        return isomorphic(self, other)
+        return _implementation("isomorphic")(self, other)
 
     # --- terms ----------------------------------------------------------------------------------
 

@@ -17,19 +17,18 @@ Only the triples count: provenance (which source holds a triple) and the names o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from kgtransfer.knowledge.blank_nodes import blank_mask, components
-from kgtransfer.knowledge.graph import canonical_ids, merge_terms, pack_rows
-
-if TYPE_CHECKING:
-    from kgtransfer.knowledge.graph import KnowledgeGraph
+from kgtransfer.knowledge.graph import KnowledgeGraph, canonical_ids, implements, merge_terms, pack_rows
 
 
+@implements("isomorphic")
 def isomorphic(a: KnowledgeGraph, b: KnowledgeGraph) -> bool:
     """Whether ``a`` and ``b`` hold the same triples up to a one-to-one renaming of blank nodes."""
+    for kg in (a, b):
+        if not isinstance(kg, KnowledgeGraph):
+            raise TypeError(f"isomorphic compares two KnowledgeGraphs, got a {type(kg).__name__}")
     if len(a) != len(b):
         return False
     parts_a, parts_b = _parts(a), _parts(b)

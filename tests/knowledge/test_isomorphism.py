@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+import kgtransfer as kgt
 from kgtransfer.knowledge.graph import KnowledgeGraph
 
 P, Q = "<urn:p>", "<urn:q>"
@@ -85,8 +86,10 @@ def test_copies_of_one_structure_are_matched_as_a_whole():
 def test_graphs_of_different_size_or_not_graphs():
     assert not graph(RESTRICTION).isomorphic(graph(RESTRICTION[1:]))
     assert graph([]).isomorphic(graph([]))
-    with pytest.raises(TypeError, match="two KnowledgeGraphs"):
+    with pytest.raises(TypeError, match="two KnowledgeGraphs, got a list"):
         graph(RESTRICTION).isomorphic(RESTRICTION)
+    with pytest.raises(TypeError, match="two KnowledgeGraphs, got a str"):
+        kgt.isomorphic("a.ttl", graph(RESTRICTION))
 
 
 def test_random_blank_graphs_agree_with_rdflib():
