@@ -297,15 +297,29 @@ def test_a_mistyped_flag_names_its_command(ttl, capsys):
     assert info.value.code == 2 and "kgtransfer info: error: unrecognized arguments: --veiw hierarchy" in err
 
 
+def test_a_usage_error_is_one_line_that_says_where_help_is(capsys):
+    """A value of the wrong type printed the command's whole usage (22 lines) above the one line that mattered."""
+    with pytest.raises(SystemExit) as info:
+        main(["pretrain", "nations", "--epochs", "ten"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err == (
+        "kgtransfer pretrain: error: argument --epochs: invalid int value: 'ten'; "
+        "kgtransfer pretrain --help lists the options\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["nosuch"])
+    assert capsys.readouterr().err.count("\n") == 1
+
+
 def test_a_mistyped_flag_names_the_flag_it_resembles(ttl, capsys):
     """`--veiw hierarchy` was only "unrecognized arguments"; the command's own flag is named now."""
     with pytest.raises(SystemExit):
         main(["info", str(ttl), "--veiw", "hierarchy"])
-    assert capsys.readouterr().err.endswith("unrecognized arguments: --veiw hierarchy (did you mean --view?)\n")
+    assert "unrecognized arguments: --veiw hierarchy (did you mean --view?);" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["pretrain", str(ttl), "-o", "out", "--epohcs=3", "--zzz", "--eval-evry", "1"])
     err = capsys.readouterr().err
-    assert err.endswith("(did you mean --epochs for --epohcs?) (did you mean --eval-every for --eval-evry?)\n")
+    assert "(did you mean --epochs for --epohcs?) (did you mean --eval-every for --eval-evry?);" in err
 
 
 def test_sparql_errors_name_the_query_file_and_csv_says_when_it_does_not_apply(ttl, tmp_path, capsys):

@@ -50,9 +50,20 @@ EPILOG = """examples:
 DEBUG_HELP = "show full tracebacks on errors"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, but a usage error is one line that says where help is, not the whole usage first.
+
+    ``pretrain --epochs ten`` printed 22 lines of usage above the one line that said what was wrong.
+    Commands (``add_subparsers``) are made of this class too.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; {self.prog} --help lists the options\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (no heavy imports)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="kgtransfer",
         description="Knowledge-graph transfer: load RDF, merge knowledge stores, learn and transfer.",
         epilog=EPILOG,
