@@ -571,3 +571,15 @@ def test_a_run_of_one_kind_saved_over_another_leaves_none_of_its_files(tmp_path,
     assert not (run / "split").exists() and (run / "checkpoints").is_dir()  # training checkpoints stay
     capsys.readouterr()
     assert main(["evaluate", str(run)]) == 0 and "accuracy" in capsys.readouterr().out
+
+
+def test_pretrain_says_how_many_triples_with_a_literal_object_it_leaves_out(tmp_path, capsys):
+    """A file of 60 triples trained on 26 + 2 + 2: the 30 label triples went without a word."""
+    rows = [f'<urn:e{i}> <urn:p> <urn:e{(i * 7 + 1) % 30}> .\n<urn:e{i}> <urn:label> "e{i}" .\n' for i in range(30)]
+    (tmp_path / "g.nt").write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--no-progress", "--threads", "1"]
+    assert main(["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "out"), *flags]) == 0
+    assert "note: 30 of g.nt's 60 triples have a literal object" in capsys.readouterr().err
+    (tmp_path / "h.nt").write_text("".join(row.split("\n")[0] + "\n" for row in rows))
+    assert main(["pretrain", str(tmp_path / "h.nt"), "-o", str(tmp_path / "out2"), *flags]) == 0
+    assert "literal" not in capsys.readouterr().err
