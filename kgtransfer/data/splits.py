@@ -296,7 +296,7 @@ def given_split(
         raise ConfigError(
             f"no valid or test source among {list(kg.sources)}: a given split reads sources named '<name>/train', "
             "'<name>/valid', '<name>/test' (a folder of train/valid/test files, or named graphs of those names); "
-            "split at random instead"
+            "split at random instead (split='random', --split random on the command line)"
         )
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt, keep = encode_triples(kg, vocab, literals, blank_nodes)
@@ -463,9 +463,13 @@ def load_split(split) -> Split | None:
     for folder in (path, path / "split"):
         if (folder / "split.json").is_file():
             return Split.load(folder)
+    import difflib
+
     from kgtransfer.errors import SourceNotFoundError
 
-    raise SourceNotFoundError(f"{split}: not 'given', 'random', a split folder or a run folder with split/")
+    close = difflib.get_close_matches(str(split), ["given", "random"], n=1) if not path.exists() else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise SourceNotFoundError(f"{split}: not 'given', 'random', a split folder or a run folder with split/{hint}")
 
 
 def transfer_split(

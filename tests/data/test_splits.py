@@ -386,3 +386,14 @@ def test_split_files_get_the_usual_mode(tmp_path):
     random_split(random_graph(), seed=0).save(tmp_path / "s")
     modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "s").iterdir()}
     assert set(modes.values()) == {0o666 & ~current_umask()}, modes
+
+
+def test_a_mistyped_split_name_names_the_one_it_resembles(tmp_path):
+    from kgtransfer.data.splits import load_split
+    from kgtransfer.errors import SourceNotFoundError
+
+    with pytest.raises(SourceNotFoundError, match=r"rnadom: not 'given', .* \(did you mean 'random'\?\)"):
+        load_split("rnadom")
+    with pytest.raises(SourceNotFoundError, match=r"with split/$"):  # a folder that exists is no typo of a name
+        (tmp_path / "random").mkdir()
+        load_split(tmp_path / "random")
