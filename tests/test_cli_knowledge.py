@@ -204,6 +204,20 @@ def test_merge_reads_inputs_of_a_format_their_suffix_does_not_tell(tmp_path, cap
     assert len(kgt.load(out)) == 2
 
 
+def test_merge_into_one_of_its_inputs_says_so(tmp_path, capsys):
+    """`merge difference a.nt b.nt -o a.nt` replaced a.nt with a - b without a word."""
+    (tmp_path / "a.nt").write_text(
+        "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/b> <http://e/p> <http://e/c> .\n"
+    )
+    (tmp_path / "b.nt").write_text("<http://e/b> <http://e/p> <http://e/c> .\n")
+    a, b = str(tmp_path / "a.nt"), str(tmp_path / "b.nt")
+    assert main(["merge", "difference", a, b, "-o", a]) == 0
+    assert f"note: {a} was an input; it now holds the difference" in capsys.readouterr().err
+    assert len(kgt.load(a)) == 1
+    assert main(["merge", "union", a, b, "-o", str(tmp_path / "u.nt")]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_sources_says_what_each_bundled_view_query_and_experiment_is(capsys):
     """The bundled views were a bare list of names: which one keeps instance data was in the .rq files only."""
     assert main(["sources"]) == 0

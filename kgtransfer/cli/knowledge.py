@@ -94,6 +94,9 @@ def cmd_merge(args: argparse.Namespace) -> None:
         kwargs["blank_nodes"] = args.blank_nodes
     result = op(k1, k2, **kwargs)
     path = result.serialize(args.output, format=args.format)
+    replaced = [spec for spec in (args.k1, args.k2) if Path(spec).is_file() and Path(spec).samefile(path)]
+    if replaced:  # allowed, as `sort -o f f`: the inputs were read whole before the result was written
+        print(f"note: {replaced[0]} was an input; it now holds the {args.operator}", file=sys.stderr)
     if result.alignment is not None:
         print(f"alignment ({result.alignment.method}): {plural(result.alignment.merged, 'entity', 'entities')} merged")
     _print_stats(result)
