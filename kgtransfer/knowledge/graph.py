@@ -567,8 +567,10 @@ class KnowledgeGraph:
 
         Args:
             dataset: return an ``rdflib.Dataset`` whose named graphs are the sources (see
-                :meth:`named_graphs`); a triple several sources held is in each of their graphs
-                (default: :obj:`False`, one plain ``Graph``).
+                :meth:`named_graphs`), and whose default graph holds the triples of the graph's own
+                document (the default graph of a TriG or N-Quads file it was read from, all of a
+                Turtle file's: see :meth:`to_ntriples`); a triple several sources held is in each of
+                their graphs (default: :obj:`False`, one plain ``Graph``).
         """
         import rdflib
 
@@ -579,6 +581,10 @@ class KnowledgeGraph:
             return g
         ds = rdflib.Dataset()
         rd = T.to_rdflib_terms(self.terms.tolist())
+        document = self._document_source()
+        if document is not None:
+            for s, p, o in self.triples[self._rows_per_source()[document]].tolist():
+                ds.add((rd[s], rd[p], rd[o]))  # a Dataset's add: its default graph
         for iri, rows in self.named_graphs().items():
             graph = ds.graph(rdflib.URIRef(iri))
             for s, p, o in self.triples[rows].tolist():
@@ -586,10 +592,26 @@ class KnowledgeGraph:
         return ds
 
     def named_graphs(self) -> dict[str, np.ndarray]:
-        """``{graph IRI: row indices}``: the triples of each source (see :func:`source_graph_iri`).
+        """``{graph IRI: row indices}``: the triples of each source but the graph's own document.
 
-        One pass: rows are grouped by source set, and each source takes the groups of its sets.
+        A source's graph IRI is its name where that is an IRI (a named graph of a TriG or N-Quads
+        file), else ``urn:kgtransfer:source:<name>`` (see :func:`source_graph_iri`). The source named
+        as the graph itself (``data.trig`` of ``kgt.load("data.trig")``: a file's default graph, or a
+        whole Turtle file) is no named graph: its triples are the default graph's (see
+        :meth:`to_ntriples`), so a SPARQL ``GRAPH ?g`` does not list it. One pass: rows are grouped
+        by source set, and each source takes the groups of its sets.
         """
+        document = self._document_source()
+        if document is not None and len(self.sources) == 1:  # one file: no named graph (and no pass over the rows)
+            return {}
+        return {
+            source_graph_iri(name): rows
+            for i, (name, rows) in enumerate(zip(self.sources, self._rows_per_source(), strict=True))
+            if i != document
+        }
+
+    def _rows_per_source(self) -> list[np.ndarray]:
+        """Per source, the sorted rows of the triples it held (one pass over the source sets)."""
         order = np.argsort(self.provenance, kind="stable")
         counts = np.bincount(self.provenance, minlength=len(self.source_sets))
         groups = np.split(order, np.cumsum(counts)[:-1])
@@ -597,10 +619,44 @@ class KnowledgeGraph:
         for members, rows in zip(self.source_sets, groups, strict=True):
             for source in members:
                 parts[source].append(rows)
-        return {
-            source_graph_iri(name): np.sort(np.concatenate(rows)) if rows else np.empty(0, dtype=np.int64)
-            for name, rows in zip(self.sources, parts, strict=True)
-        }
+        return [np.sort(np.concatenate(rows)) if rows else np.empty(0, dtype=np.int64) for rows in parts]
+
+    def _document_source(self) -> int | None:
+        """The source that is the graph's own document: the one named as the graph (and no IRI), if any.
+
+        ``kgt.load("data.trig")`` names the triples of the file's default graph ``data.trig``, as it
+        names every triple of a Turtle file; after an operator the result has a name of its own
+        (``a ∪ b``), and no source is its document.
+        """
+        if is_graph_iri(self.name):
+            return None
+        return next((i for i, s in enumerate(self.sources) if s == self.name), None)
+
+    def _own_graphs(self) -> list[str | None]:
+        """Per source, the N-Quads graph term it is written as, when it has one of its own.
+
+        ``""``: the default graph (the graph's own document); ``<iri>``: a source named by an IRI;
+        ``_:label``: a graph named by a blank node in the graph's own document (``<name>/_:graph<k>``,
+        when they are numbered 1, 2, ... in source order, so reading the output numbers them alike);
+        None: no graph of its own (see :meth:`to_ntriples`).
+        """
+        own: list[str | None] = [None] * len(self.sources)
+        document = self._document_source()
+        if document is not None:
+            own[document] = ""
+        stem = f"{self.name}/_:graph"
+        blank: dict[int, int] = {}  # k -> source index
+        for i, s in enumerate(self.sources):
+            if is_graph_iri(s):
+                own[i] = f"<{s}>"
+            elif document is not None and s.startswith(stem) and re.fullmatch(r"[1-9][0-9]*", s[len(stem) :]):
+                blank[int(s[len(stem) :])] = i
+        numbers = sorted(blank)
+        if numbers == list(range(1, len(numbers) + 1)) and [blank[k] for k in numbers] == sorted(blank.values()):
+            labels = _fresh_blank_labels(self.terms, len(numbers))
+            for k, label in zip(numbers, labels, strict=True):
+                own[blank[k]] = label
+        return own
 
     def to_pyg(self, literals: str = "drop", blank_nodes: str = "keep", vocab=None):
         """A ``torch_geometric.data.Data`` message graph (see :func:`kgtransfer.data.tensorize.to_pyg`).
@@ -646,7 +702,7 @@ class KnowledgeGraph:
         return triples_factories([triples], namespace, create_inverse_triples)[0]
 
     def to_oxigraph(self, provenance_graphs: bool = False):
-        """A ``pyoxigraph.Store``: triples in the default graph, or one named graph per source set.
+        """A ``pyoxigraph.Store``: triples in the default graph, or in the graphs :meth:`to_ntriples` writes.
 
         Blank nodes keep their labels (``Store.bulk_load`` would draw random ones), so query
         results are the same in every run and name the graph's own blank nodes.
@@ -679,21 +735,48 @@ class KnowledgeGraph:
         return g
 
     def to_ntriples(self, provenance_graphs: bool = False) -> str:
-        """N-Triples text, or N-Quads with one named graph per set of sources."""
+        """N-Triples text, or N-Quads that keep provenance in their graphs.
+
+        A source with a graph of its own is that graph, and a triple is written once into each
+        such graph of the sources that held it:
+
+        - a source named by an IRI (a named graph of a TriG or N-Quads file) is the graph of that IRI;
+        - the graph's own document (the source named as the graph: a file's default graph, or a whole
+          Turtle file, see :meth:`named_graphs`) is the default graph;
+        - the graphs a blank node named in that document (``<name>/_:graph1``, ...) are graphs named
+          by blank nodes again.
+
+        So a TriG or N-Quads file that is loaded and written keeps its graphs, each triple in exactly
+        the graphs it was in. The other sources (files and splits merged by an operator, rdflib
+        graphs, a merged file's default graph) have no graph name: the triples that exactly a set
+        of them held go to one graph ``urn:kgtransfer:source:<a>+<b>`` (see :func:`provenance_graph_iri`).
+        Reading the output back gives the same sources, those of the document named after the file read.
+        """
         terms = self.terms.tolist()
         if not provenance_graphs:
             return "".join(f"{terms[s]} {terms[p]} {terms[o]} .\n" for s, p, o in self.triples.tolist())
-        graphs = {m: f"<{provenance_graph_iri(self.source_names(m))}>" for m in np.unique(self.provenance).tolist()}
-        # grouped by graph (one TriG block per graph), graphs in order of first appearance, so the
-        # sources read back in the same order
-        ids, first = np.unique(self.provenance, return_index=True)
-        rank = np.zeros(int(ids.max()) + 1 if len(ids) else 0, dtype=np.int64)
-        rank[ids] = np.argsort(np.argsort(first))
-        order = np.argsort(rank[self.provenance], kind="stable")
-        return "".join(
-            f"{terms[s]} {terms[p]} {terms[o]} {graphs[m]} .\n"
-            for (s, p, o), m in zip(self.triples[order].tolist(), self.provenance[order].tolist(), strict=True)
-        )
+        own = self._own_graphs()
+        rank: dict[str, tuple[int, ...]] = {}  # graph term -> the sources it stands for (its sort key)
+        sets_in: dict[str, list[int]] = {}  # graph term -> the source sets written into it
+        for m, members in enumerate(self.source_sets):
+            shared = tuple(i for i in members if own[i] is None)
+            graphs = [(own[i], (i,)) for i in members if own[i] is not None]
+            if shared:
+                graphs.append((f"<{provenance_graph_iri([self.sources[i] for i in shared])}>", shared))
+            for g, key in graphs:
+                rank.setdefault(g, key)
+                sets_in.setdefault(g, []).append(m)
+        # one block per graph (a TriG block each), by the last source each stands for: a source then
+        # first appears (and reads back) in its own order wherever some graph has no later source
+        order = np.argsort(self.provenance, kind="stable")
+        counts = np.bincount(self.provenance, minlength=len(self.source_sets))
+        groups = np.split(order, np.cumsum(counts)[:-1])
+        out = []
+        for g in sorted(rank, key=lambda g: (rank[g][-1], rank[g])):
+            rows = np.sort(np.concatenate([groups[m] for m in sets_in[g]]))
+            end = f" {g} .\n" if g else " .\n"
+            out += [f"{terms[s]} {terms[p]} {terms[o]}{end}" for s, p, o in self.triples[rows].tolist()]
+        return "".join(out)
 
     def source_names(self, set_id: int) -> list[str]:
         """The source names a provenance id stands for."""
@@ -702,9 +785,12 @@ class KnowledgeGraph:
     def serialize(self, path: str | os.PathLike, format: str | None = None) -> Path:
         """Write Turtle, N-Triples, N-Quads, TriG, RDF/XML or JSON-LD (format from the suffix).
 
-        N-Quads and TriG carry provenance: one named graph per source, and one per set of sources
-        for triples that several inputs held. The file is written to a temporary name first and
-        renamed into place, so an existing file is never left half-written.
+        N-Quads and TriG carry provenance in their graphs (see :meth:`to_ntriples`): a loaded TriG or
+        N-Quads file keeps its graph IRIs, its default graph and its blank-node graphs, each triple
+        in exactly the graphs it was in; other sources (the inputs of an operator) are graphs
+        ``urn:kgtransfer:source:<name>``, one per set of them for triples that several held. The file
+        is written to a temporary name first and renamed into place, so an existing file is never
+        left half-written.
         """
         return _implementation("serialize")(self, path, format)
 
@@ -757,8 +843,23 @@ def source_graph_iri(name: str) -> str:
 
 
 def is_graph_iri(name: str) -> bool:
-    """Whether a source ``name`` is an IRI of its own (a loaded file's named graph; see :func:`source_graph_iri`)."""
-    return _GRAPH_IRI.match(name) is not None and not T.IRI_FORBIDDEN.search(name)
+    """Whether a source ``name`` is an IRI of its own (a loaded file's named graph; see :func:`source_graph_iri`).
+
+    Not a name under ``urn:kgtransfer:source:``: reading such a graph decodes it to the names it holds,
+    so a source of that name is written as ``provenance_graph_iri([name])`` to come back as itself.
+    """
+    return (
+        _GRAPH_IRI.match(name) is not None and not T.IRI_FORBIDDEN.search(name) and not name.startswith(PROVENANCE_NS)
+    )
+
+
+def _fresh_blank_labels(terms: np.ndarray, n: int) -> list[str]:
+    """``n`` blank-node labels (``_:graph1``, ...) that no term of ``terms`` uses."""
+    taken = {t for t in terms.tolist() if t.startswith("_:")}
+    stem = "_:graph"
+    while any(f"{stem}{k}" in taken for k in range(1, n + 1)):
+        stem += "x"
+    return [f"{stem}{k}" for k in range(1, n + 1)]
 
 
 #: Names :func:`source_graph_iri` keeps as graph IRIs: ``scheme://`` or a scheme without authority.

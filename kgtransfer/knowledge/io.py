@@ -1,8 +1,10 @@
 """Reading and writing RDF: files (parsed by pyoxigraph), rdflib graphs, pyoxigraph stores.
 
 Every document gets its own blank-node scope (see :func:`~kgtransfer.knowledge.graph.scope_blank_nodes`).
-Quads keep their graph: each named graph becomes a provenance source, so a TriG or N-Quads file
-written by :meth:`KnowledgeGraph.serialize` loads back with its provenance.
+Quads keep their graph: each named graph becomes a provenance source (named by its IRI), the
+default graph the source named after the document, so a TriG or N-Quads file written by
+:meth:`KnowledgeGraph.serialize` loads back with its provenance (see
+:meth:`KnowledgeGraph.to_ntriples` for the graphs it writes).
 
 Relative IRIs in a file resolve against :data:`DEFAULT_BASE` (``https://kgtransfer.invalid/``),
 not against the file's location, so the same document read from two folders gives the same

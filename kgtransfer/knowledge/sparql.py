@@ -315,18 +315,24 @@ def _forget(reference) -> None:
 def query_store(kg: KnowledgeGraph):
     """A ``pyoxigraph.Store`` to query ``kg`` in.
 
-    Every triple is in the default graph and, when the graph has named sources (a TriG/N-Quads
-    file, a merge, given splits), also in one named graph per source, so ``GRAPH ?g { ... }`` sees
-    them (see :meth:`KnowledgeGraph.named_graphs`).
+    The default graph holds every triple of ``kg``, once (the union of its sources, as a
+    KnowledgeGraph is one graph: a view or a ``{ ?s ?p ?o }`` pattern sees all of it, also the
+    named graphs of a TriG file; rdflib's ``Dataset`` and a pyoxigraph ``Store`` answer such a
+    pattern from the file's default graph alone). The named graphs are the sources of
+    :meth:`KnowledgeGraph.named_graphs`: a TriG/N-Quads file's named graphs under their IRIs, the
+    sources of a merge or given splits under ``urn:kgtransfer:source:<name>``, so ``GRAPH ?g { ... }``
+    sees them. The graph's own document (a file's default graph, a whole Turtle file) is no named
+    graph, as in SPARQL 1.1 a default graph is not: ``GRAPH ?g`` does not match its triples.
     """
     import pyoxigraph as ox
 
     store = kg.to_oxigraph()
-    if kg.sources == (kg.name,):
+    graphs = kg.named_graphs()
+    if not graphs:
         return store
     terms = kg.terms.tolist()
     lines = []
-    for iri, rows in kg.named_graphs().items():
+    for iri, rows in graphs.items():
         g = f"<{iri}>"
         lines += [f"{terms[s]} {terms[p]} {terms[o]} {g} .\n" for s, p, o in kg.triples[rows].tolist()]
     store.bulk_extend(ox.parse("".join(lines).encode(), format=ox.RdfFormat.N_QUADS))  # the same blank nodes

@@ -335,9 +335,15 @@ def test_a_named_graph_of_a_file_is_not_a_split(tmp_path):
     shipped.write_text(path.read_text().replace("/main>", "/train>"))
     assert has_given_split(kgt.load(shipped))
     saved = tmp_path / "splits.trig"  # a given split saved as TriG keeps its roles when read back
-    umls_like = kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", "<urn:b>")], name="umls/test")
-    umls_like.serialize(saved)
-    assert has_given_split(kgt.load(saved))
+    train, test = (
+        kgt.KnowledgeGraph.from_triples([("<urn:a>", "<urn:p>", f"<urn:{o}>")], name=f"umls/{part}")
+        for o, part in (("b", "train"), ("c", "test"))
+    )
+    (train | test).serialize(saved)  # graphs <urn:kgtransfer:source:umls/train>, <...umls/test>
+    assert has_given_split(kgt.load(saved)) and set(kgt.load(saved).sources) == {"umls/train", "umls/test"}
+    # a one-source graph is its own document, written as the default graph: the file read back is its source
+    test.serialize(saved)
+    assert kgt.load(saved).sources == ("splits.trig",)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ literals; 1 blank node.
 
 import networkx as nx
 import numpy as np
+import pyoxigraph as ox
 import pytest
 import rdflib
 import torch
@@ -281,6 +282,29 @@ def test_rdflib_dataset_round_trip_keeps_source_names(people, tmp_path):
     read = kgt.load(ds)
     assert set(read.sources) == {"people.ttl", "extra"}
     assert sorted(read.sources_of((f"<{EX}alice>", f"<{FOAF}knows>", f"<{EX}bob>"))) == ["extra", "people.ttl"]
+
+
+def test_datasets_keep_a_files_default_graph_and_graph_iris(tmp_path):
+    """A TriG file's default graph became the named graph <urn:kgtransfer:source:data.trig> in an rdflib
+    Dataset and a pyoxigraph store, and its <http://e/g#1> the graph <urn:kgtransfer:source:http://e/g%231>."""
+    path = tmp_path / "data.trig"
+    path.write_text(
+        "<http://e/a> <http://e/p> <http://e/b> . <http://e/s> <http://e/p> <http://e/o> .\n"
+        "<http://e/g#1> { <http://e/c> <http://e/p> <http://e/d> . <http://e/s> <http://e/p> <http://e/o> }\n"
+    )
+    kg = kgt.load(path)
+    reference = rdflib.Dataset()
+    reference.parse(path, format="trig")
+    ds = kg.to_rdflib(dataset=True)
+    assert {str(g.identifier): len(g) for g in ds.graphs() if len(g)} == {
+        str(g.identifier): len(g) for g in reference.graphs() if len(g)
+    }
+    assert len(ds.graph(URIRef("http://e/g#1"))) == 2 and len(ds.default_graph) == 2
+    store = kg.to_oxigraph(provenance_graphs=True)
+    assert [g.value for g in store.named_graphs()] == ["http://e/g#1"]
+    assert len(list(store.quads_for_pattern(None, None, None, ox.DefaultGraph()))) == 2
+    sources = {"data.trig": 2, "http://e/g#1": 2}
+    assert kgt.load(store, name="data.trig").stats().sources == kg.stats().sources == sources
 
 
 def test_rdflib_datasets_reusing_a_blank_label_stay_apart():

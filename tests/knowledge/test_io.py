@@ -114,6 +114,91 @@ def test_foreign_named_graphs_become_sources(tmp_path):
     assert kg.sources_of(("<urn:a>", "<urn:p>", "<urn:c>")) == ["data.nq"]
 
 
+#: default graph, named graphs of two schemes, a blank-node graph; one triple in three graphs, one in two
+ZOO = """@prefix ex: <http://example.org/zoo#> .
+ex:a ex:p ex:b .
+ex:s ex:p ex:o .
+ex:a ex:q [ ex:r "x" ] .
+ex:g1 { ex:a ex:p ex:c . ex:s ex:p ex:o . ex:t ex:p ex:u . }
+<tag:example.org,2026:g2> { ex:a ex:p ex:d . ex:s ex:p ex:o . ex:t ex:p ex:u . }
+_:bg { ex:x ex:p ex:y . }
+"""
+ZOO_GRAPHS = {"http://example.org/zoo#g1", "tag:example.org,2026:g2"}
+
+
+def rdflib_graphs(path, format: str) -> dict[str, list[frozenset]]:
+    """What rdflib reads: ``{"default" | graph IRI | "blank": [triples of each graph]}`` (blank nodes as ``_``)."""
+    from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+
+    ds = rdflib.Dataset()
+    ds.parse(path, format=format)
+    out: dict[str, list[frozenset]] = {}
+    for g in ds.graphs():
+        name = g.identifier
+        key = "blank" if isinstance(name, rdflib.BNode) else str(name)
+        key = "default" if name == DATASET_DEFAULT_GRAPH_ID else key
+        triples = frozenset(tuple("_" if isinstance(t, rdflib.BNode) else t for t in triple) for triple in g)
+        if triples:
+            out.setdefault(key, []).append(triples)
+    return out
+
+
+def same_provenance(back: kgt.KnowledgeGraph, kg: kgt.KnowledgeGraph) -> bool:
+    """The same triples held by the same sources (blank-node triples, relabelled by a read, by their counts)."""
+    if not back.isomorphic(kg) or back.stats().sources != kg.stats().sources:
+        return False
+    ground = [t for t in kg if not any(isinstance(x, rdflib.BNode) for x in t)]
+    return back == kg if len(ground) == len(kg) else all(back.sources_of(t) == kg.sources_of(t) for t in ground)
+
+
+@pytest.mark.parametrize("suffix", ["trig", "nq"])
+@pytest.mark.parametrize("blank_nodes", [False, True])
+def test_a_quad_file_keeps_its_graphs_on_a_round_trip(tmp_path, suffix, blank_nodes):
+    """Graph names were rewritten on save: <http://example.org/zoo#g1> became
+    <urn:kgtransfer:source:http://example.org/zoo%23g1>, the default graph <urn:kgtransfer:source:zoo.trig>,
+    and the triple in three graphs went to one graph named after all three."""
+    (tmp_path / "in").mkdir()
+    source = tmp_path / "in" / "zoo.trig"
+    source.write_text(ZOO if blank_nodes else ZOO.replace('ex:a ex:q [ ex:r "x" ] .\n', ""))
+    kg = kgt.load(source)
+    out = kg.serialize(tmp_path / f"zoo.{suffix}")
+    assert "urn:kgtransfer" not in out.read_text()
+    graphs = rdflib_graphs(out, "trig" if suffix == "trig" else "nquads")
+    assert graphs == rdflib_graphs(source, "trig")  # each triple in exactly the graphs it was in
+    assert set(graphs) == {"default", "blank", *ZOO_GRAPHS}
+    # the default graph and the blank-node graph are the document's: named after the file read
+    back = kgt.load(out, name="zoo.trig")
+    assert back.sources == kg.sources and same_provenance(back, kg)
+    assert back.sources_of((f"<{EX}zoo#s>", f"<{EX}zoo#p>", f"<{EX}zoo#o>")) == ["zoo.trig", *sorted(ZOO_GRAPHS)]
+    if not blank_nodes:
+        assert back == kg
+        assert {t: back.sources_of(t) for t in back} == {t: kg.sources_of(t) for t in kg}
+    assert kgt.load(out).sources[0] == f"zoo.{suffix}"
+
+
+def test_merged_quad_files_keep_their_graph_iris(tmp_path):
+    """A merge writes the named graphs of its inputs under their IRIs, its other sources as urn:kgtransfer:source:."""
+    (tmp_path / "zoo.trig").write_text(ZOO)
+    (tmp_path / "more.ttl").write_text(
+        "@prefix ex: <http://example.org/zoo#> .\nex:a ex:p ex:b .\nex:a ex:p ex:c .\nex:m ex:p ex:n .\n"
+    )
+    merged = kgt.load(tmp_path / "zoo.trig") | kgt.load(tmp_path / "more.ttl")
+    for suffix, format in (("trig", "trig"), ("nq", "nquads")):
+        out = merged.serialize(tmp_path / f"merged.{suffix}")
+        graphs = rdflib_graphs(out, format)
+        assert graphs[f"{EX}zoo#g1"] == rdflib_graphs(tmp_path / "zoo.trig", "trig")[f"{EX}zoo#g1"]
+        assert set(graphs) == {
+            *ZOO_GRAPHS,
+            "urn:kgtransfer:source:zoo.trig",  # the default graph of one input: a source of the merge
+            "urn:kgtransfer:source:zoo.trig+more.ttl",  # ex:a ex:p ex:b, which both files' default graphs held
+            "urn:kgtransfer:source:zoo.trig/_:graph1",
+            "urn:kgtransfer:source:more.ttl",
+        }
+        back = kgt.load(out)
+        assert back.sources == merged.sources and same_provenance(back, merged)
+        assert back.sources_of((f"<{EX}zoo#a>", f"<{EX}zoo#p>", f"<{EX}zoo#c>")) == [f"{EX}zoo#g1", "more.ttl"]
+
+
 # --- errors --------------------------------------------------------------------------------------
 
 

@@ -104,6 +104,33 @@ def test_named_graphs_visible_to_graph_queries(tmp_path):
     assert not kgt.sparql("ASK { GRAPH ?g { ?s ?p ?o } }", plain)
 
 
+def test_the_default_graph_is_not_a_named_graph(tmp_path):
+    """A TriG file's default graph answered GRAPH ?g as the named graph <urn:kgtransfer:source:data.trig>."""
+    path = tmp_path / "data.trig"
+    path.write_text(
+        "<http://e/a> <http://e/p> <http://e/b> . <http://e/s> <http://e/p> <http://e/o> .\n"
+        "<http://e/g1> { <http://e/c> <http://e/p> <http://e/d> . <http://e/s> <http://e/p> <http://e/o> }\n"
+        "<http://e/g2> { <http://e/c> <http://e/p> <http://e/d> }\n"
+    )
+    per_graph = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
+    kg = kgt.load(path)
+    ours = [(str(r.g), int(r.n)) for r in kgt.sparql(per_graph, kg)]
+    store = ox.Store()  # what pyoxigraph (and rdflib's Dataset) answer for the same file
+    store.load(path=path, format=ox.RdfFormat.TRIG)
+    assert ours == [(r["g"].value, int(r["n"].value)) for r in store.query(per_graph)]
+    assert ours == [("http://e/g1", 2), ("http://e/g2", 1)]
+    # the default graph is every triple once (a KnowledgeGraph is one graph: views see the named graphs' too) ...
+    assert len(kgt.sparql("SELECT * WHERE { ?s ?p ?o }", kg)) == len(kg) == 3
+    # ... and the file's own default graph is what no named graph holds, or its document's source
+    only = "SELECT ?o WHERE { ?s ?p ?o FILTER NOT EXISTS { GRAPH ?g { ?s ?p ?o } } }"
+    assert [str(r.o) for r in kgt.sparql(only, kg)] == ["http://e/b"]
+    assert kg.sources_of(("<http://e/s>", "<http://e/p>", "<http://e/o>")) == ["data.trig", "http://e/g1"]
+    # merged, the file's default graph is one source of the merge: a named graph like the others
+    k2 = kgt.KnowledgeGraph.from_triples([("<http://e/x>", "<http://e/p>", "<http://e/y>")], name="k2")
+    graphs = {str(r.g) for r in kgt.sparql("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", kg | k2)}
+    assert graphs == {"http://e/g1", "http://e/g2", "urn:kgtransfer:source:data.trig", "urn:kgtransfer:source:k2"}
+
+
 def test_bundled_query_by_name(tmp_path, monkeypatch):
     from kgtransfer.knowledge.sparql import read_query
 
