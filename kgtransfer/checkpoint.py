@@ -226,9 +226,24 @@ def set_aside(path: str | os.PathLike) -> Path | None:
         OutputExistsError: ``path`` holds other files than a run's training checkpoints or a
             sequence's checkpoint (names them).
     """
+    path = Path(path)
+    target = _aside_target(path)
+    if target is None:
+        return None
+    aside = _earlier(path)
+    if aside.exists():
+        shutil.rmtree(target)
+    else:
+        os.replace(target, aside)
+    if path.is_symlink():
+        target.mkdir()
+    return aside
+
+
+def _aside_target(path: Path) -> Path | None:
+    """The folder :func:`set_aside` would move (None: no checkpoints there); OutputExistsError as it raises."""
     from kgtransfer.errors import OutputExistsError
 
-    path = Path(path)
     target = _resolved(checkpoint_folder(path))  # or a swap's .NAME.old, where a sequence was stopped
     if not target.is_dir() or not any(target.iterdir()):
         return None
@@ -238,14 +253,7 @@ def set_aside(path: str | os.PathLike) -> Path | None:
             f"{target}: holds files kgtransfer did not write ({_listed(entries)}); move them away or pass another "
             "output folder"
         )
-    aside = _earlier(path)
-    if aside.exists():
-        shutil.rmtree(target)
-    else:
-        os.replace(target, aside)
-    if path.is_symlink():
-        target.mkdir()
-    return aside
+    return target
 
 
 def drop_earlier_checkpoints(directory: str | os.PathLike) -> None:
@@ -312,7 +320,7 @@ def check_checkpoint_kind(path: str | os.PathLike, kind: str, cli: bool = True) 
 
 
 def claim_checkpoints(
-    checkpoint_dir: str | os.PathLike | None, resume: bool, kind: str, overwrite: bool = False
+    checkpoint_dir: str | os.PathLike | None, resume: bool, kind: str, overwrite: bool = False, move: bool = True
 ) -> Path | None:
     """Check a run's ``checkpoint_dir`` before it trains; with ``overwrite``, set the earlier checkpoints aside.
 
@@ -325,9 +333,13 @@ def claim_checkpoints(
     leaves them there. The command line sets them aside itself (:func:`checkpoints_in`) and passes
     ``resume`` alone. Under ``torchrun`` rank 0 alone sets them aside.
 
+    A run calls it twice: with ``move=False`` first, which checks everything but moves nothing, and
+    again right before it trains, once its settings and data have loaded: a mistyped setting or a
+    missing file then leaves the earlier checkpoints where they were.
+
     Returns:
-        With ``overwrite`` (and a ``checkpoint_dir``), the folder to give :func:`drop_earlier` when the
-        run ends (on rank 0); else None.
+        With ``overwrite`` and ``move`` (and a ``checkpoint_dir``), the folder to give :func:`drop_earlier`
+        when the run ends (on rank 0); else None.
 
     Raises:
         ConfigError: ``resume`` and ``overwrite``, or ``resume`` without ``checkpoint_dir``.
@@ -345,6 +357,9 @@ def claim_checkpoints(
         return None
     if overwrite:
         if int(os.environ.get("RANK", "0")):  # under torchrun rank 0 alone moves them (and writes checkpoints)
+            return None
+        if not move:
+            _aside_target(Path(checkpoint_dir))  # files kgtransfer did not write are refused now, not after loading
             return None
         set_aside(checkpoint_dir)
         return Path(checkpoint_dir)
