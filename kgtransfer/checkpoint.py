@@ -330,16 +330,17 @@ def claim_checkpoints(
     a new one; another kind's (:data:`KINDS`) are neither resumed nor written over. With ``overwrite``
     they are moved to ``.NAME.earlier`` beside the folder (:func:`set_aside`), and the new run starts
     in an empty one; the run deletes them when it ends (:func:`drop_earlier`), so a stopped run
-    leaves them there. The command line sets them aside itself (:func:`checkpoints_in`) and passes
-    ``resume`` alone. Under ``torchrun`` rank 0 alone sets them aside.
+    leaves them there until ``resume`` finishes it. The command line sets them aside itself
+    (:func:`checkpoints_in`) and passes ``resume`` alone. Under ``torchrun`` rank 0 alone sets them aside.
 
     A run calls it twice: with ``move=False`` first, which checks everything but moves nothing, and
     again right before it trains, once its settings and data have loaded: a mistyped setting or a
     missing file then leaves the earlier checkpoints where they were.
 
     Returns:
-        With ``overwrite`` and ``move`` (and a ``checkpoint_dir``), the folder to give :func:`drop_earlier`
-        when the run ends (on rank 0); else None.
+        The folder to give :func:`drop_earlier` when the run ends (on rank 0): with ``overwrite`` and
+        ``move``, and with ``resume`` where an overwrite stopped before it ended left its set-aside
+        checkpoints (the resumed run is the one that replaces them); else None.
 
     Raises:
         ConfigError: ``resume`` and ``overwrite``, or ``resume`` without ``checkpoint_dir``.
@@ -365,6 +366,8 @@ def claim_checkpoints(
         return Path(checkpoint_dir)
     check_checkpoint_kind(checkpoint_dir, kind, cli=False)
     refuse_earlier(checkpoint_dir, resume, cli=False)
+    if resume and not int(os.environ.get("RANK", "0")) and _earlier(Path(checkpoint_dir)).exists():
+        return Path(checkpoint_dir)  # an overwrite stopped before it ended set them aside; this run is the new one
     return None
 
 

@@ -73,6 +73,38 @@ def test_an_overwrite_stopped_before_it_ends_keeps_the_earlier_checkpoints_aside
     assert not (tmp_path / ".ckpt.earlier").exists() and (ckpt / "last" / "meta.json").is_file()
 
 
+def test_a_resume_of_a_stopped_overwrite_deletes_the_set_aside_checkpoints_when_it_ends(graph, tmp_path, monkeypatch):
+    """``resume=True`` finished the stopped new run but left ``.NAME.earlier`` for good (the CLI's save drops it).
+
+    Worse, a later ``overwrite=True`` then kept that older copy and deleted the finished run's checkpoints.
+    """
+    from kgtransfer import checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt)
+    save = checkpoint.save_training_state
+
+    def stopped(path, *args, **kwargs):
+        save(path, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save_training_state", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3, epochs=2, overwrite=True)
+    monkeypatch.undo()
+    assert (tmp_path / ".ckpt.earlier").is_dir()
+    kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3, epochs=2, resume=True)
+    assert not (tmp_path / ".ckpt.earlier").exists()
+    assert json.loads((ckpt / "last" / "meta.json").read_text())["epoch"] == 2
+
+    snapshots = write_snapshots(tmp_path / "toy")[:2]
+    seq = tmp_path / "seq"
+    (tmp_path / ".seq.earlier").mkdir()  # as a stopped overwrite leaves it
+    (tmp_path / ".seq.earlier" / "meta.json").write_text("{}")
+    kgt.sequence(snapshots, MODEL, CONFIG, scratch=False, alphas=(), checkpoint_dir=seq, resume=True)
+    assert not (tmp_path / ".seq.earlier").exists() and (seq / "meta.json").is_file()
+
+
 def test_an_overwrite_that_fails_before_it_trains_leaves_the_earlier_checkpoints_in_place(graph, tmp_path):
     """A mistyped setting or a missing file with ``overwrite=True`` moved the earlier checkpoints aside, then failed.
 

@@ -666,6 +666,6 @@ def compare(
         "variants": {v: None if o is None else o.to_dict() for v, o in table.items()},
         "environment": environment(ran.threads, ran.device),
     }
-    if overwrite:
+    if overwrite or resume:  # and those an overwrite stopped before it ended set aside, once resumed to the end
         drop_earlier(root)
     return Comparison(name, list(seeds), runs, configs, info, models, splits)

@@ -725,8 +725,8 @@ def sequence(
     }
     from kgtransfer.checkpoint import claim_checkpoints, drop_earlier
 
-    claim_checkpoints(checkpoint_dir, resume, "sequence", overwrite, move=False)  # moved at the first save
-    earlier, claimed = None, False
+    earlier = claim_checkpoints(checkpoint_dir, resume, "sequence", overwrite, move=False)  # moved at the first save
+    claimed = False
     names = list(names) if names is not None else _default_names(snapshots)
     settings = resume_settings(setup, names, scratch, alphas)
     keys = [(p, s.name) for p in protocols for s in strats]
