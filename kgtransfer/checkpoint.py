@@ -346,7 +346,8 @@ def claim_checkpoints(
         ConfigError: ``resume`` and ``overwrite``, or ``resume`` without ``checkpoint_dir``.
         CheckpointError: ``checkpoint_dir`` holds another kind's checkpoints (:func:`check_checkpoint_kind`),
             or, without ``resume`` or ``overwrite``, an earlier run's (names the folder and both ways out).
-        OutputExistsError: with ``overwrite``, the folder holds files kgtransfer did not write (:func:`set_aside`).
+        OutputExistsError: ``checkpoint_dir`` is a file, or with ``overwrite`` a folder that holds files
+            kgtransfer did not write (:func:`set_aside`).
     """
     from kgtransfer.config import ConfigError
 
@@ -356,6 +357,7 @@ def claim_checkpoints(
         raise ConfigError("resume=True needs the checkpoint_dir to resume from")
     if checkpoint_dir is None:
         return None
+    _check_not_file(Path(checkpoint_dir), "another checkpoint_dir")
     if overwrite:
         if int(os.environ.get("RANK", "0")):  # under torchrun rank 0 alone moves them (and writes checkpoints)
             return None
@@ -369,6 +371,16 @@ def claim_checkpoints(
     if resume and not int(os.environ.get("RANK", "0")) and _earlier(Path(checkpoint_dir)).exists():
         return Path(checkpoint_dir)  # an overwrite stopped before it ended set them aside; this run is the new one
     return None
+
+
+def _check_not_file(path: Path, elsewhere: str) -> None:
+    """Refuse a file where checkpoints go: it read as "checkpoints of an earlier run", or failed as FileExistsError."""
+    from kgtransfer.errors import OutputExistsError
+
+    if path.exists() and not path.is_dir():
+        raise OutputExistsError(
+            f"{path}: a file, where kgtransfer keeps checkpoints (a folder); move it away or pass {elsewhere}"
+        )
 
 
 def refuse_earlier(path: str | os.PathLike, resume: bool, cli: bool = True) -> None:
@@ -408,13 +420,14 @@ def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False
         CheckpointError: ``OUT/checkpoints`` holds files, and neither ``resume`` nor ``overwrite`` is given;
             or, with ``resume``, another ``kind`` of run's checkpoints.
         ConfigError: both are.
-        OutputExistsError: with ``overwrite``, ``OUT/checkpoints`` holds files kgtransfer did not write.
+        OutputExistsError: ``OUT/checkpoints`` is a file, or with ``overwrite`` holds files kgtransfer did not write.
     """
     from kgtransfer.config import ConfigError
 
     if resume and overwrite:
         raise ConfigError("resume continues the run in the output folder, overwrite starts a new one: give one")
     path = Path(out) / "checkpoints"
+    _check_not_file(path, "another output folder")
     earlier = has_checkpoint(path)
     if overwrite:
         aside = set_aside_checkpoints(out)
