@@ -226,9 +226,24 @@ def set_aside(path: str | os.PathLike) -> Path | None:
         OutputExistsError: ``path`` holds other files than a run's training checkpoints or a
             sequence's checkpoint (names them).
     """
+    path = Path(path)
+    target = _aside_target(path)
+    if target is None:
+        return None
+    aside = _earlier(path)
+    if aside.exists():
+        shutil.rmtree(target)
+    else:
+        os.replace(target, aside)
+    if path.is_symlink():
+        target.mkdir()
+    return aside
+
+
+def _aside_target(path: Path) -> Path | None:
+    """The folder :func:`set_aside` would move (None: no checkpoints there); OutputExistsError as it raises."""
     from kgtransfer.errors import OutputExistsError
 
-    path = Path(path)
     target = _resolved(checkpoint_folder(path))  # or a swap's .NAME.old, where a sequence was stopped
     if not target.is_dir() or not any(target.iterdir()):
         return None
@@ -238,14 +253,7 @@ def set_aside(path: str | os.PathLike) -> Path | None:
             f"{target}: holds files kgtransfer did not write ({_listed(entries)}); move them away or pass another "
             "output folder"
         )
-    aside = _earlier(path)
-    if aside.exists():
-        shutil.rmtree(target)
-    else:
-        os.replace(target, aside)
-    if path.is_symlink():
-        target.mkdir()
-    return aside
+    return target
 
 
 def drop_earlier_checkpoints(directory: str | os.PathLike) -> None:
@@ -312,7 +320,7 @@ def check_checkpoint_kind(path: str | os.PathLike, kind: str, cli: bool = True) 
 
 
 def claim_checkpoints(
-    checkpoint_dir: str | os.PathLike | None, resume: bool, kind: str, overwrite: bool = False
+    checkpoint_dir: str | os.PathLike | None, resume: bool, kind: str, overwrite: bool = False, move: bool = True
 ) -> Path | None:
     """Check a run's ``checkpoint_dir`` before it trains; with ``overwrite``, set the earlier checkpoints aside.
 
@@ -322,18 +330,24 @@ def claim_checkpoints(
     a new one; another kind's (:data:`KINDS`) are neither resumed nor written over. With ``overwrite``
     they are moved to ``.NAME.earlier`` beside the folder (:func:`set_aside`), and the new run starts
     in an empty one; the run deletes them when it ends (:func:`drop_earlier`), so a stopped run
-    leaves them there. The command line sets them aside itself (:func:`checkpoints_in`) and passes
-    ``resume`` alone. Under ``torchrun`` rank 0 alone sets them aside.
+    leaves them there until ``resume`` finishes it. The command line sets them aside itself
+    (:func:`checkpoints_in`) and passes ``resume`` alone. Under ``torchrun`` rank 0 alone sets them aside.
+
+    A run calls it twice: with ``move=False`` first, which checks everything but moves nothing, and
+    again right before it trains, once its settings and data have loaded: a mistyped setting or a
+    missing file then leaves the earlier checkpoints where they were.
 
     Returns:
-        With ``overwrite`` (and a ``checkpoint_dir``), the folder to give :func:`drop_earlier` when the
-        run ends (on rank 0); else None.
+        The folder to give :func:`drop_earlier` when the run ends (on rank 0): with ``overwrite`` and
+        ``move``, and with ``resume`` where an overwrite stopped before it ended left its set-aside
+        checkpoints (the resumed run is the one that replaces them); else None.
 
     Raises:
         ConfigError: ``resume`` and ``overwrite``, or ``resume`` without ``checkpoint_dir``.
         CheckpointError: ``checkpoint_dir`` holds another kind's checkpoints (:func:`check_checkpoint_kind`),
             or, without ``resume`` or ``overwrite``, an earlier run's (names the folder and both ways out).
-        OutputExistsError: with ``overwrite``, the folder holds files kgtransfer did not write (:func:`set_aside`).
+        OutputExistsError: ``checkpoint_dir`` is a file, or with ``overwrite`` a folder that holds files
+            kgtransfer did not write (:func:`set_aside`).
     """
     from kgtransfer.config import ConfigError
 
@@ -343,14 +357,30 @@ def claim_checkpoints(
         raise ConfigError("resume=True needs the checkpoint_dir to resume from")
     if checkpoint_dir is None:
         return None
+    _check_not_file(Path(checkpoint_dir), "another checkpoint_dir")
     if overwrite:
         if int(os.environ.get("RANK", "0")):  # under torchrun rank 0 alone moves them (and writes checkpoints)
+            return None
+        if not move:
+            _aside_target(Path(checkpoint_dir))  # files kgtransfer did not write are refused now, not after loading
             return None
         set_aside(checkpoint_dir)
         return Path(checkpoint_dir)
     check_checkpoint_kind(checkpoint_dir, kind, cli=False)
     refuse_earlier(checkpoint_dir, resume, cli=False)
+    if resume and not int(os.environ.get("RANK", "0")) and _earlier(Path(checkpoint_dir)).exists():
+        return Path(checkpoint_dir)  # an overwrite stopped before it ended set them aside; this run is the new one
     return None
+
+
+def _check_not_file(path: Path, elsewhere: str) -> None:
+    """Refuse a file where checkpoints go: it read as "checkpoints of an earlier run", or failed as FileExistsError."""
+    from kgtransfer.errors import OutputExistsError
+
+    if path.exists() and not path.is_dir():
+        raise OutputExistsError(
+            f"{path}: a file, where kgtransfer keeps checkpoints (a folder); move it away or pass {elsewhere}"
+        )
 
 
 def refuse_earlier(path: str | os.PathLike, resume: bool, cli: bool = True) -> None:
@@ -390,13 +420,14 @@ def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False
         CheckpointError: ``OUT/checkpoints`` holds files, and neither ``resume`` nor ``overwrite`` is given;
             or, with ``resume``, another ``kind`` of run's checkpoints.
         ConfigError: both are.
-        OutputExistsError: with ``overwrite``, ``OUT/checkpoints`` holds files kgtransfer did not write.
+        OutputExistsError: ``OUT/checkpoints`` is a file, or with ``overwrite`` holds files kgtransfer did not write.
     """
     from kgtransfer.config import ConfigError
 
     if resume and overwrite:
         raise ConfigError("resume continues the run in the output folder, overwrite starts a new one: give one")
     path = Path(out) / "checkpoints"
+    _check_not_file(path, "another output folder")
     earlier = has_checkpoint(path)
     if overwrite:
         aside = set_aside_checkpoints(out)

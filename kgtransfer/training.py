@@ -500,7 +500,7 @@ def train(
     from kgtransfer.checkpoint import claim_checkpoints, drop_earlier
     from kgtransfer.tasks.link_prediction import LinkPredictionTask
 
-    earlier = claim_checkpoints(checkpoint_dir, resume, "run", overwrite)
+    claim_checkpoints(checkpoint_dir, resume, "run", overwrite, move=False)  # an overwrite moves them below
     model_config, train_config = shortcuts(
         model, config, encoder=encoder, decoder=decoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
     )
@@ -534,6 +534,7 @@ def train(
             )
         train_config = replace(train_config, batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)
         info["settings"] = chosen.as_dict()
+    earlier = claim_checkpoints(checkpoint_dir, resume, "run", overwrite)  # settings and data are good: now
     with seeded(train_config.seed):  # the initial weights depend on the seed alone
         net = LinkPredictor.build(model_config, source.num_entities, source.num_relations)
         lp_task = LinkPredictionTask(source, task_config)

@@ -271,3 +271,26 @@ def test_set_aside_checkpoints_keep_a_symlink_and_the_copy_an_overwrite_stopped_
     assert not any(disk.iterdir()) and set_aside_checkpoints(run) is None
     drop_earlier_checkpoints(run)
     assert not aside.exists() and (run / "checkpoints").is_symlink()
+
+
+def test_a_checkpoint_folder_that_is_a_file_is_named_as_one(tmp_path):
+    """A file where checkpoints go read as "checkpoints of an earlier run; pass resume=True to continue it".
+
+    With ``resume`` or ``overwrite`` the run failed later with a bare FileExistsError; the CLI's
+    ``OUTPUT/checkpoints`` (a sequence, a comparison) was refused the same wrong way.
+    """
+    from kgtransfer.checkpoint import checkpoints_in, claim_checkpoints
+    from kgtransfer.errors import OutputExistsError
+
+    path = tmp_path / "ckpt"
+    path.write_text("notes")
+    for resume, overwrite in ((False, False), (True, False), (False, True)):
+        with pytest.raises(OutputExistsError, match="a file, where kgtransfer keeps checkpoints") as raised:
+            claim_checkpoints(path, resume, "run", overwrite)
+        assert "another checkpoint_dir" in str(raised.value) and "earlier run" not in str(raised.value)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "checkpoints").write_text("notes")
+    for resume, overwrite in ((False, False), (True, False), (False, True)):
+        with pytest.raises(OutputExistsError, match="a file, where kgtransfer keeps checkpoints"):
+            checkpoints_in(tmp_path / "out", resume, overwrite, kind="sequence")
+    assert path.read_text() == "notes" and (tmp_path / "out" / "checkpoints").read_text() == "notes"

@@ -583,3 +583,23 @@ def test_pretrain_says_how_many_triples_with_a_literal_object_it_leaves_out(tmp_
     (tmp_path / "h.nt").write_text("".join(row.split("\n")[0] + "\n" for row in rows))
     assert main(["pretrain", str(tmp_path / "h.nt"), "-o", str(tmp_path / "out2"), *flags]) == 0
     assert "literal" not in capsys.readouterr().err
+
+
+def test_pretrain_says_nothing_of_literals_a_saved_split_made_nodes(tmp_path, capsys):
+    """``--split DIR`` of ``random_split(kg, literals="nodes")`` trains on label triples; the note said not."""
+    import kgtransfer as kgt
+
+    rows = [f'<urn:e{i}> <urn:p> <urn:e{(i * 7 + 1) % 30}> .\n<urn:e{i}> <urn:label> "e{i % 5}" .\n' for i in range(30)]
+    (tmp_path / "g.nt").write_text("".join(rows))
+    kgt.random_split(kgt.load(str(tmp_path / "g.nt")), literals="nodes").save(tmp_path / "split")
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--no-progress", "--threads", "1"]
+    out = tmp_path / "out"
+    assert main(["pretrain", str(tmp_path / "g.nt"), "--split", str(tmp_path / "split"), "-o", str(out), *flags]) == 0
+    assert "literal" not in capsys.readouterr().err
+    assert (
+        main(
+            ["finetune", str(out), str(tmp_path / "g.nt"), "--split", str(out), "-o", str(tmp_path / "ft"), *flags[4:]]
+        )
+        == 0
+    )
+    assert "literal" not in capsys.readouterr().err

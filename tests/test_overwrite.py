@@ -73,6 +73,66 @@ def test_an_overwrite_stopped_before_it_ends_keeps_the_earlier_checkpoints_aside
     assert not (tmp_path / ".ckpt.earlier").exists() and (ckpt / "last" / "meta.json").is_file()
 
 
+def test_a_resume_of_a_stopped_overwrite_deletes_the_set_aside_checkpoints_when_it_ends(graph, tmp_path, monkeypatch):
+    """``resume=True`` finished the stopped new run but left ``.NAME.earlier`` for good (the CLI's save drops it).
+
+    Worse, a later ``overwrite=True`` then kept that older copy and deleted the finished run's checkpoints.
+    """
+    from kgtransfer import checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt)
+    save = checkpoint.save_training_state
+
+    def stopped(path, *args, **kwargs):
+        save(path, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save_training_state", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3, epochs=2, overwrite=True)
+    monkeypatch.undo()
+    assert (tmp_path / ".ckpt.earlier").is_dir()
+    kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3, epochs=2, resume=True)
+    assert not (tmp_path / ".ckpt.earlier").exists()
+    assert json.loads((ckpt / "last" / "meta.json").read_text())["epoch"] == 2
+
+    snapshots = write_snapshots(tmp_path / "toy")[:2]
+    seq = tmp_path / "seq"
+    (tmp_path / ".seq.earlier").mkdir()  # as a stopped overwrite leaves it
+    (tmp_path / ".seq.earlier" / "meta.json").write_text("{}")
+    kgt.sequence(snapshots, MODEL, CONFIG, scratch=False, alphas=(), checkpoint_dir=seq, resume=True)
+    assert not (tmp_path / ".seq.earlier").exists() and (seq / "meta.json").is_file()
+
+
+def test_an_overwrite_that_fails_before_it_trains_leaves_the_earlier_checkpoints_in_place(graph, tmp_path):
+    """A mistyped setting or a missing file with ``overwrite=True`` moved the earlier checkpoints aside, then failed.
+
+    The folder was left empty (a run without either flag then trained into it, unrefused) and the earlier
+    checkpoints hidden in ``.NAME.earlier``; they are set aside only once the run's settings and data are good.
+    """
+    ckpt = tmp_path / "ckpt"
+    kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt)
+    pre = kgt.pretrain(graph, MODEL, CONFIG)
+    snapshots = write_snapshots(tmp_path / "toy")[:2]
+    seq = tmp_path / "seq"
+    kgt.sequence(snapshots, MODEL, CONFIG, scratch=False, alphas=(), checkpoint_dir=seq)
+    missing, broken = str(tmp_path / "missing.nt"), tmp_path / "broken.nt"
+    broken.write_text("<http://example.org/a> <http://example.org/r> .\n")  # no object
+    calls = [
+        (lambda: kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, epochs=0, overwrite=True), ckpt),
+        (lambda: kgt.train(missing, MODEL, CONFIG, checkpoint_dir=ckpt, overwrite=True), ckpt),
+        (lambda: kgt.finetune(pre, missing, "full", CONFIG, checkpoint_dir=ckpt, overwrite=True), ckpt),
+        (lambda: kgt.sequence([str(broken), *snapshots], MODEL, CONFIG, checkpoint_dir=seq, overwrite=True), seq),
+    ]
+    for call, folder in calls:
+        before = files(folder)
+        with pytest.raises(kgt.KGTransferError):
+            call()
+        assert files(folder) == before and not (tmp_path / f".{folder.name}.earlier").exists()
+    refused(lambda: kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt), ckpt)  # still there, still refused
+
+
 def test_finetune_refuses_an_earlier_runs_checkpoints_and_overwrite_replaces_them(graph, tmp_path):
     pre = kgt.pretrain(graph, MODEL, CONFIG)
     ckpt = tmp_path / "ckpt"

@@ -81,7 +81,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     checkpoints = output_checkpoints(args)
     saved = load_split(args.split)  # a --split that names no split folder, too
     kg = load_source(args.source, view=args.view, format=args.format)
-    note_literals(kg)
+    note_literals(kg, saved)
     split = make_split(kg, saved or args.split, args.seed or 0)
     if not len(split.train):  # before settings are sized and printed for nothing
         verb = "links" if len(kg) == 1 else "link"
@@ -117,14 +117,19 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     print(f"\nwrote {args.output}")
 
 
-def note_literals(kg) -> None:
+def note_literals(kg, split=None) -> None:
     """Say on stderr how many of ``kg``'s triples have a literal object: link prediction leaves them out.
 
     A Turtle file's ``rdfs:label`` and ``schema:name`` triples are often half of it; the run's "N
-    training triples" said nothing of where they went.
+    training triples" said nothing of where they went. Not where ``split`` (a saved one, ``--split DIR``)
+    made literals nodes: it trains on them.
     """
     import numpy as np
 
+    from kgtransfer.data.splits import Split
+
+    if isinstance(split, Split) and any(str(term).startswith('"') for term in split.vocab.entities.keys):
+        return
     literal = np.fromiter((t.startswith('"') for t in kg.terms.tolist()), dtype=bool, count=len(kg.terms))
     count = int(literal[kg.triples[:, 2]].sum()) if len(kg) else 0
     if count:
@@ -200,7 +205,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     checkpoints = output_checkpoints(args)
     split = load_split(args.split) or args.split  # a --split that names no split folder, too
     kg = load_source(args.target, view=args.view, format=args.format)
-    note_literals(kg)
+    note_literals(kg, split)
     with warnings.catch_warnings():  # the report printed below says each TransferWarning once
         warnings.simplefilter("ignore", TransferWarning)
         result = kgt.finetune(

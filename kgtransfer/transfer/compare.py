@@ -137,15 +137,16 @@ def _check_label(label) -> None:
 def run_folders(labels: Sequence[str]) -> dict[str, str]:
     """The checkpoint folder name of each variant label (under ``seed<k>/``), safe on every file system.
 
-    A label of lower-case letters, digits, ``.``, ``_``, ``+`` and ``-`` is its own folder; any other
-    (upper case, other characters), ``pretrain``, a name Windows keeps for a device (``aux``,
+    A label of lower-case letters, digits, ``.``, ``_``, ``+`` and ``-`` that neither begins nor ends
+    with ``.`` is its own folder; any other (upper case, other characters, ``v2.``: Windows drops a
+    trailing dot, so it would be ``v2``'s folder), ``pretrain``, a name Windows keeps for a device (``aux``,
     ``nul.v2``) and one over 64 characters get a digest of the label appended (shortened to 64
     first). So folders are unique, also where case does not count, and each depends on its own label
     alone: adding a variant later, or reordering them, moves no earlier variant's checkpoints.
     """
 
     def folder(label: str) -> str:
-        plain = re.fullmatch(r"[a-z0-9_+-][a-z0-9._+-]*", label) and len(label) <= _LONGEST
+        plain = re.fullmatch(r"[a-z0-9_+-](?:[a-z0-9._+-]*[a-z0-9_+-])?", label) and len(label) <= _LONGEST
         if plain and label != "pretrain" and not _DEVICE.fullmatch(label):
             return label
         name = re.sub(r"[^A-Za-z0-9._+-]", "_", label).strip(".") or "_"
@@ -666,6 +667,6 @@ def compare(
         "variants": {v: None if o is None else o.to_dict() for v, o in table.items()},
         "environment": environment(ran.threads, ran.device),
     }
-    if overwrite:
+    if overwrite or resume:  # and those an overwrite stopped before it ended set aside, once resumed to the end
         drop_earlier(root)
     return Comparison(name, list(seeds), runs, configs, info, models, splits)

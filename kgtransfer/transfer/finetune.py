@@ -259,10 +259,11 @@ def finetune(
         return _finetune_typing(pretrained, kg, train_config, options.init, labels)
     from kgtransfer.checkpoint import claim_checkpoints, drop_earlier
 
-    earlier = claim_checkpoints(checkpoint_dir, resume, "run", overwrite)
+    claim_checkpoints(checkpoint_dir, resume, "run", overwrite, move=False)  # an overwrite moves them below
     if labels is not None:
         raise ConfigError("labels= is for task='entity_typing'; link prediction has none")
     target = _target(pretrained, kg, split, train_config.seed)
+    earlier = claim_checkpoints(checkpoint_dir, resume, "run", overwrite)  # settings and data are good: now
     with seeded(train_config.seed):  # the initial weights depend on the seed alone; the caller's RNG comes back
         model, report, transferred = build_transferred(
             pretrained, target, options.init, options.compose, options.freeze_source

@@ -675,7 +675,7 @@ def sequence(
         resume: continue (or extend by snapshots added at the end) the sequence checkpointed in
             ``checkpoint_dir`` when there is one (default: False).
         overwrite: start a new sequence in ``checkpoint_dir`` over an earlier one's checkpoint: it is set
-            aside (``.NAME.earlier`` beside it) and deleted when this sequence ends (see
+            aside (``.NAME.earlier`` beside it) when this sequence first saves and deleted when it ends (see
             :func:`~kgtransfer.checkpoint.claim_checkpoints`); not with ``resume`` (default: False).
 
     Returns:
@@ -725,7 +725,8 @@ def sequence(
     }
     from kgtransfer.checkpoint import claim_checkpoints, drop_earlier
 
-    earlier = claim_checkpoints(checkpoint_dir, resume, "sequence", overwrite)
+    earlier = claim_checkpoints(checkpoint_dir, resume, "sequence", overwrite, move=False)  # moved at the first save
+    claimed = False
     names = list(names) if names is not None else _default_names(snapshots)
     settings = resume_settings(setup, names, scratch, alphas)
     keys = [(p, s.name) for p in protocols for s in strats]
@@ -737,7 +738,10 @@ def sequence(
     step_data: list[StepData] = []  # what each step trained and was evaluated on (and its digest, for a resume)
 
     def save_checkpoint() -> None:
+        nonlocal earlier, claimed
         if checkpoint_dir is not None:
+            if overwrite and not claimed:  # the first save: step 0 trained, so its settings and data were good
+                earlier, claimed = claim_checkpoints(checkpoint_dir, resume, "sequence", overwrite), True
             kept = {k: moments[k] for k in moment_keys}
             digests = [s.digest for s in step_data]
             save_sequence(checkpoint_dir, settings, digests, records, setup, carried, kept)
