@@ -343,7 +343,8 @@ def claim_checkpoints(
         checkpoints (the resumed run is the one that replaces them); else None.
 
     Raises:
-        ConfigError: ``resume`` and ``overwrite``, or ``resume`` without ``checkpoint_dir``.
+        ConfigError: ``resume`` and ``overwrite``, ``resume`` without ``checkpoint_dir``, or a
+            ``checkpoint_dir`` that is the working folder or one above it (``"."``).
         CheckpointError: ``checkpoint_dir`` holds another kind's checkpoints (:func:`check_checkpoint_kind`),
             or, without ``resume`` or ``overwrite``, an earlier run's (names the folder and both ways out).
         OutputExistsError: ``checkpoint_dir`` is a file, or with ``overwrite`` a folder that holds files
@@ -358,6 +359,12 @@ def claim_checkpoints(
     if checkpoint_dir is None:
         return None
     _check_not_file(Path(checkpoint_dir), "another checkpoint_dir")
+    here = Path.cwd()
+    if Path(os.path.abspath(checkpoint_dir)) in (here, *here.parents):  # a save swaps or moves the folder itself
+        raise ConfigError(
+            f"checkpoint_dir {str(checkpoint_dir)!r} is the working folder or one above it; pass a folder of its "
+            "own, e.g. 'checkpoints'"
+        )
     if overwrite:
         if int(os.environ.get("RANK", "0")):  # under torchrun rank 0 alone moves them (and writes checkpoints)
             return None

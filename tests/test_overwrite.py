@@ -227,3 +227,15 @@ def test_under_torchrun_rank_0_alone_sets_the_earlier_checkpoints_aside(tmp_path
     monkeypatch.setenv("RANK", "0")
     assert claim_checkpoints(ckpt, False, "run", overwrite=True) == ckpt and not ckpt.exists()
     assert (tmp_path / ".ckpt.earlier" / "last" / "meta.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize("folder", [".", "..", "./"])
+def test_the_working_folder_is_no_checkpoint_dir(folder, tmp_path, monkeypatch):
+    """checkpoint_dir='.' failed deep inside pathlib ("'.' has an empty name"); a save would swap the folder itself."""
+    monkeypatch.chdir(tmp_path)
+    graph = kgt.KnowledgeGraph.from_triples(
+        [(f"<urn:e{i}>", "<urn:p>", f"<urn:e{(i * 3 + 1) % 20}>") for i in range(40)]
+    )
+    with pytest.raises(kgt.ConfigError, match="is the working folder or one above it; pass a folder of its own"):
+        kgt.train(graph, encoder="embedding", dim=4, epochs=1, checkpoint_dir=folder)
+    assert list(tmp_path.iterdir()) == []
