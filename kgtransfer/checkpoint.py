@@ -366,7 +366,7 @@ def claim_checkpoints(
             "own, e.g. 'checkpoints'"
         )
     if overwrite:
-        if int(os.environ.get("RANK", "0")):  # under torchrun rank 0 alone moves them (and writes checkpoints)
+        if _other_rank():  # under torchrun rank 0 alone moves them (and writes checkpoints)
             return None
         if not move:
             _aside_target(Path(checkpoint_dir))  # files kgtransfer did not write are refused now, not after loading
@@ -375,9 +375,14 @@ def claim_checkpoints(
         return Path(checkpoint_dir)
     check_checkpoint_kind(checkpoint_dir, kind, cli=False)
     refuse_earlier(checkpoint_dir, resume, cli=False)
-    if resume and not int(os.environ.get("RANK", "0")) and _earlier(Path(checkpoint_dir)).exists():
+    if resume and not _other_rank() and _earlier(Path(checkpoint_dir)).exists():
         return Path(checkpoint_dir)  # an overwrite stopped before it ended set them aside; this run is the new one
     return None
+
+
+def _other_rank() -> bool:
+    """Whether this process is a ``torchrun`` rank other than 0 (``WORLD_SIZE`` > 1, as the engine reads it)."""
+    return int(os.environ.get("WORLD_SIZE") or 1) > 1 and int(os.environ.get("RANK") or 0) != 0
 
 
 def _check_not_file(path: Path, elsewhere: str) -> None:

@@ -220,13 +220,24 @@ def test_under_torchrun_rank_0_alone_sets_the_earlier_checkpoints_aside(tmp_path
     from kgtransfer.checkpoint import claim_checkpoints
 
     ckpt = tmp_path / "ckpt"
-    (ckpt / "last").mkdir(parents=True)
-    (ckpt / "last" / "meta.json").write_text("{}")
+
+    def earlier():
+        (ckpt / "last").mkdir(parents=True)
+        (ckpt / "last" / "meta.json").write_text("{}")
+
+    earlier()
+    monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     assert claim_checkpoints(ckpt, False, "run", overwrite=True) is None and (ckpt / "last" / "meta.json").is_file()
     monkeypatch.setenv("RANK", "0")
     assert claim_checkpoints(ckpt, False, "run", overwrite=True) == ckpt and not ckpt.exists()
     assert (tmp_path / ".ckpt.earlier" / "last" / "meta.json").read_text() == "{}"
+    # a RANK some other launcher set, outside a torchrun job (or an empty one), is no rank to defer to
+    for rank, world in (("1", "1"), ("", "2")):
+        earlier()
+        monkeypatch.setenv("RANK", rank)
+        monkeypatch.setenv("WORLD_SIZE", world)
+        assert claim_checkpoints(ckpt, False, "run", overwrite=True) == ckpt and not ckpt.exists()
 
 
 @pytest.mark.parametrize("folder", [".", "..", "./"])
