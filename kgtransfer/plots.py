@@ -68,7 +68,8 @@ def learning_curves(histories: dict, path: str | os.PathLike, metric: str = "mrr
     ax_metric.set(xlabel="epoch", ylabel=f"validation {metric}", title=f"validation {metric}")
     for ax in (ax_loss, ax_metric):
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:  # no run with data: matplotlib warns of an empty legend
+            ax.legend()
     fig.tight_layout()
     return save_figure(fig, path)
 

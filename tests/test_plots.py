@@ -100,3 +100,13 @@ def test_a_failed_plot_write_leaves_the_old_plot_and_no_temporary(tmp_path, monk
     plots.save_figure(fig, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG" and not (tmp_path / "curve.png").is_symlink()
     assert (tmp_path / "victim.txt").read_text() == "mine"
+
+
+def test_curves_of_no_run_are_written_without_a_legend_or_a_warning(figures, tmp_path):
+    """A comparison whose runs have no history gave matplotlib's "No artists with labels" warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.learning_curves({}, tmp_path / "c.png")
+    assert all(ax.get_legend() is None for ax in figures[0].axes)
