@@ -17,6 +17,19 @@ CONFIG = kgt.TrainConfig(epochs=1, eval_every=1, batch_size=32, progress=False, 
 WAYS_OUT = ("checkpoints of an earlier run", "resume=True to continue it", "overwrite=True to start a new run")
 
 
+def stop_after_a_checkpoint(monkeypatch) -> None:
+    """Make training raise KeyboardInterrupt right after it writes its first checkpoint (a Ctrl-C then)."""
+    from kgtransfer import checkpoint
+
+    save = checkpoint.save_training_state
+
+    def stopped(path, *args, **kwargs):
+        save(path, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save_training_state", stopped)
+
+
 def files(folder) -> dict[str, bytes]:
     """Every file under ``folder`` and its bytes (what a refused run must leave as it was)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -53,18 +66,10 @@ def test_train_refuses_an_earlier_runs_checkpoints_and_overwrite_replaces_them(g
 
 def test_an_overwrite_stopped_before_it_ends_keeps_the_earlier_checkpoints_aside(graph, tmp_path, monkeypatch):
     """The earlier run's checkpoints are not lost before the new run replaces them: set aside until it ends."""
-    from kgtransfer import checkpoint
-
     ckpt = tmp_path / "ckpt"
     kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt)
     earlier = files(ckpt)
-    save = checkpoint.save_training_state
-
-    def stopped(path, *args, **kwargs):
-        save(path, *args, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(checkpoint, "save_training_state", stopped)
+    stop_after_a_checkpoint(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3, overwrite=True)
     assert files(tmp_path / ".ckpt.earlier") == earlier and files(ckpt) != earlier
@@ -78,17 +83,9 @@ def test_a_resume_of_a_stopped_overwrite_deletes_the_set_aside_checkpoints_when_
 
     Worse, a later ``overwrite=True`` then kept that older copy and deleted the finished run's checkpoints.
     """
-    from kgtransfer import checkpoint
-
     ckpt = tmp_path / "ckpt"
     kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt)
-    save = checkpoint.save_training_state
-
-    def stopped(path, *args, **kwargs):
-        save(path, *args, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(checkpoint, "save_training_state", stopped)
+    stop_after_a_checkpoint(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         kgt.train(graph, MODEL, CONFIG, checkpoint_dir=ckpt, seed=3, epochs=2, overwrite=True)
     monkeypatch.undo()

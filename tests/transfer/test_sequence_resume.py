@@ -59,11 +59,8 @@ def untimed(records: list[dict]) -> list[dict]:
     return strip(json.loads(json.dumps(records, default=str)))
 
 
-def test_a_resumed_sequence_trains_only_the_last_step_and_ends_as_an_uninterrupted_one(
-    snapshots, tmp_path, monkeypatch
-):
-    whole = sequence(snapshots, MODEL, CONFIG, **RUNS)
-    folder = stopped(snapshots, tmp_path / "ck")
+def counted_trainings(monkeypatch) -> list:
+    """The list each training of a sequence appends itself to from now on (its run's first argument)."""
     trained, real = [], module._run
 
     def counted(*args, **kwargs):
@@ -71,6 +68,15 @@ def test_a_resumed_sequence_trains_only_the_last_step_and_ends_as_an_uninterrupt
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, "_run", counted)
+    return trained
+
+
+def test_a_resumed_sequence_trains_only_the_last_step_and_ends_as_an_uninterrupted_one(
+    snapshots, tmp_path, monkeypatch
+):
+    whole = sequence(snapshots, MODEL, CONFIG, **RUNS)
+    folder = stopped(snapshots, tmp_path / "ck")
+    trained = counted_trainings(monkeypatch)
     lines = []
     resumed = sequence(
         snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True, interleaved=False, log=lines.append
@@ -101,13 +107,7 @@ def test_a_finished_sequence_extended_by_a_snapshot_trains_only_the_new_step(sna
     whole = sequence(snapshots, MODEL, CONFIG, **RUNS)
     folder = tmp_path / "ck"
     sequence(snapshots[:2], MODEL, CONFIG, **RUNS, checkpoint_dir=folder)  # finished: steps 0 and 1
-    trained, real = [], module._run
-
-    def counted(*args, **kwargs):
-        trained.append(args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, "_run", counted)
+    trained = counted_trainings(monkeypatch)
     lines = []
     extended = sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True, log=lines.append)
     assert len(trained) == 4  # step 2 only: scratch, carry-moments under both protocols, replay once
