@@ -195,7 +195,9 @@ def umls_scenario(name: str, fraction: float, mc, cfg, args, cache: dict) -> lis
         zs = zero_shot(pre, umls, split=split)
         rows = run_lp(name, umls, split, pre, mc, cfg_s, args, seed)
         for r in rows:
-            r.update(seed=seed, zero_shot_mrr=zs["mrr"], train_triples=len(split.train))
+            # its counts too: the test triples' relations are the ones K1 lacks, so none may be ranked (MRR NaN)
+            zero = {"mrr": zs["mrr"], "evaluated": zs.evaluated, "skipped": zs.skipped, "untrained": zs.untrained}
+            r.update(seed=seed, zero_shot=zero, train_triples=len(split.train))
         out.extend(rows)
     return out
 
