@@ -32,28 +32,28 @@ def isomorphic(a: KnowledgeGraph, b: KnowledgeGraph) -> bool:
     if len(a) != len(b):
         return False
     parts_a, parts_b = _parts(a), _parts(b)
-    for (terms_a, rows_a), (terms_b, rows_b) in zip(parts_a[:2], parts_b[:2], strict=True):
-        if not _same_multiset(terms_a, rows_a, terms_b, rows_b):  # ground triples, then settled components
-            return False
-    (terms_a, rows_a), (terms_b, rows_b) = parts_a[2], parts_b[2]  # the components whose labels tie
-    if len(rows_a) != len(rows_b) or not _same_multiset(*_relabelled(a, rows_a), *_relabelled(b, rows_b)):
+    # ground triples, settled components, tied components under their shared labels (a necessary condition)
+    if not all(_same_multiset(*pa, *pb) for pa, pb in zip(parts_a[:3], parts_b[:3], strict=True)):
         return False
-    return not len(rows_a) or _rdflib_isomorphic(terms_a[rows_a], terms_b[rows_b])
+    tied_a, tied_b = parts_a[3], parts_b[3]
+    return not len(tied_a) or _rdflib_isomorphic(tied_a, tied_b)
 
 
-def _parts(kg: KnowledgeGraph) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``kg``'s triples in three parts, each ``(terms, rows)``: ground; settled components, relabelled; tied ones.
+def _parts(kg: KnowledgeGraph) -> list:
+    """``kg``'s triples as ``(terms, rows)`` parts, ground, settled and tied, and the tied ones as term strings.
 
     A component is settled when each of its blank nodes has a canonical label no other blank node of
-    ``kg`` has; its triples are given over the canonical labels. The tied part keeps ``kg``'s labels.
+    ``kg`` has. Its triples, and the tied ones, are given over the canonical labels (tied blank nodes
+    share theirs); the last part is the tied triples with ``kg``'s own terms, ``[n, 3]``.
     """
     triples, blank = kg.triples, blank_mask(kg.terms)
     touches = blank[triples[:, 0]] | blank[triples[:, 2]]
     ground = (kg.terms, triples[~touches])
     rows = triples[touches]
     if not len(rows):
-        return [ground, ground[:1] + (rows,), ground[:1] + (rows,)]
-    labels, ids = _labels(kg)
+        return [ground, (kg.terms, rows), (kg.terms, rows), kg.terms[rows]]
+    labels, ids = canonical_ids(kg)
+    ids = np.arange(len(labels)) if ids is None else ids
     used = np.unique(rows[:, [0, 2]])
     used = used[blank[used]]
     counts = np.bincount(ids[used], minlength=len(labels))
@@ -61,19 +61,7 @@ def _parts(kg: KnowledgeGraph) -> list[tuple[np.ndarray, np.ndarray]]:
     tied_components = np.unique(comp[used[counts[ids[used]] > 1]])
     owner = np.where(blank[rows[:, 0]], comp[rows[:, 0]], comp[rows[:, 2]])  # a triple's blank nodes share one
     tied = np.isin(owner, tied_components)
-    return [ground, (labels, ids[rows[~tied]]), (kg.terms, rows[tied])]
-
-
-def _labels(kg: KnowledgeGraph) -> tuple[np.ndarray, np.ndarray]:
-    """``kg``'s distinct canonical labels and each term's id among them (see ``graph.canonical_ids``)."""
-    labels, ids = canonical_ids(kg)
-    return labels, np.arange(len(labels)) if ids is None else ids
-
-
-def _relabelled(kg: KnowledgeGraph, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``rows`` over ``kg``'s canonical labels (tied blank nodes share theirs)."""
-    labels, ids = _labels(kg)
-    return labels, ids[rows]
+    return [ground, (labels, ids[rows[~tied]]), (labels, ids[rows[tied]]), kg.terms[rows[tied]]]
 
 
 def _same_multiset(terms_a: np.ndarray, rows_a: np.ndarray, terms_b: np.ndarray, rows_b: np.ndarray) -> bool:
