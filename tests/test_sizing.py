@@ -233,3 +233,27 @@ def test_python_api_and_cli_apply_the_bases_they_choose(tmp_path, capsys):
     assert main([*common, "--bases", "0", "-o", str(tmp_path / "full")]) == 0
     assert "weight bases" not in capsys.readouterr().out
     assert json.loads((tmp_path / "full" / "config.json").read_text())["model"]["encoder_kwargs"] == {"num_bases": None}
+
+
+@pytest.mark.parametrize("is_large", [False, True])
+def test_compare_sizes_what_is_unset_and_every_variant_shares_it(is_large, monkeypatch):
+    """compare() took the config defaults on any graph; it now sizes as kgt.train does, one plan for all variants."""
+    if is_large:
+        monkeypatch.setattr(sizing, "LARGE_EPOCH", 10)
+    k1 = ring(30, 2)
+    k = k1 | ring(40, 3)
+    said = []
+    c = kgt.compare(k1, k, ["scratch", "full"], split="all", alphas=(), epochs=1, log=said.append)
+    dim, lr = (sizing.LARGE_DIM, sizing.LARGE_LR) if is_large else (kgt.ModelConfig().dim, kgt.TrainConfig().lr)
+    for name in ("pretrained", "scratch", "full"):
+        assert c.models[name].model_config.dim == dim  # scratch trains the pretrained model's architecture
+    assert c.models["scratch"].train_config == c.models["full"].train_config  # fair: the same settings
+    assert c.models["full"].train_config.lr == lr and c.models["full"].train_config.epochs == 1
+    assert c.configs["finetune"]["lr"] == lr and c.configs["model"]["dim"] == dim
+    assert set(c.info["settings"]) == {"pretrain", "finetune"}
+    assert any(line.startswith("finetune settings sized to the graph: dim ") for line in said)
+    if not is_large:  # a small graph: the config defaults, as before
+        assert c.configs["finetune"] == kgt.TrainConfig(epochs=1).to_dict()
+    given = kgt.TrainConfig(epochs=1, lr=0.05, progress=False)
+    kept = kgt.compare(k1, k, ["scratch"], split="all", alphas=(), finetune_config=given, log=None)
+    assert kept.models["scratch"].train_config == given and "finetune" not in kept.info["settings"]

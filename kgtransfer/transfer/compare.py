@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, expect
+from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, expect, given
 from kgtransfer.environment import environment
 from kgtransfer.files import atomic_write_text, is_plain_name, save_json
 from kgtransfer.report import format_table
@@ -200,13 +200,38 @@ def _scratch_like(pre, model: ModelConfig | None, task: TaskConfig | None) -> tu
         ConfigError: ``model`` or ``task`` was given and differs from the pretrained run's (scratch
             would train another model or loss than the variants it is compared with).
     """
-    for given, own, what in ((model, pre.model_config, "model"), (task, pre.task_config, "task")):
-        if given is not None and given.to_dict() != own.to_dict():
+    for chosen, own, what in ((model, pre.model_config, "model"), (task, pre.task_config, "task")):
+        if chosen is not None and chosen.to_dict() != own.to_dict():
             raise ConfigError(
                 f"compare: {what}= differs from the pretrained run's ({own}); fine-tuning keeps the pretrained "
                 f"run's {what}, so scratch must too: leave {what}= out"
             )
     return pre.model_config, pre.task_config
+
+
+def sized_finetune(split, model: ModelConfig, task: TaskConfig) -> tuple[TrainConfig, dict]:
+    """The fine-tuning settings of a comparison on K's ``split``, sized as :func:`kgtransfer.train` sizes them.
+
+    Batch size, learning rate and validation interval from :func:`kgtransfer.sizing.plan` for
+    ``model`` (its dim and weight bases are the pretrained run's, kept); scratch and every transfer
+    variant train with them, so the comparison stays fair. Returns the config and the plan's record.
+    """
+    from kgtransfer.sizing import plan
+    from kgtransfer.training import given_bases
+
+    chosen = plan(
+        split,
+        model.encoder,
+        dim=model.dim,
+        layers=model.encoder_kwargs.get("num_layers", 2),
+        memory_budget=task.memory_budget,
+        mode=task.mode,
+        loss=task.loss,
+        batch_candidates=task.batch_candidates,
+        num_bases=given_bases(model),
+    )
+    config = TrainConfig(batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)
+    return config, chosen.as_dict()
 
 
 def _nan(value) -> bool:
@@ -487,6 +512,8 @@ def compare(
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     alphas: Sequence[float] = DEFAULT_ALPHAS,
     pretrained: Callable | None = None,
+    epochs: int | None = None,
+    device: str | None = None,
     name: str = "comparison",
     keep_models: bool = True,
     interleaved: bool = True,
@@ -504,10 +531,13 @@ def compare(
             :class:`FinetuneConfig` (None: from scratch) (default: scratch, full, lp-ft, compose-gate).
         seeds: one pretraining, split and set of runs per seed; each replaces the configs' seeds
             (default: the configs' seed, else 0).
-        model: the :class:`ModelConfig` (default: its defaults; with ``pretrained``, the pretrained run's,
-            which scratch must share: another one is refused).
-        pretrain_config: training settings on K1 (default: TrainConfig()).
-        finetune_config: training settings on K, for scratch and fine-tuning alike (default: TrainConfig()).
+        model: the :class:`ModelConfig` (default: sized to K1 as :func:`kgtransfer.train` sizes it, its
+            defaults on a small graph; with ``pretrained``, the pretrained run's, which scratch must share:
+            another one is refused).
+        pretrain_config: training settings on K1 (default: sized to K1 as :func:`kgtransfer.train` sizes them).
+        finetune_config: training settings on K, for scratch and fine-tuning alike (default: sized to K's
+            split for the pretrained model, :func:`sized_finetune`; on small graphs the TrainConfig defaults).
+            What was sized, and why, is kept in the result's ``info["settings"]``.
         task: the :class:`TaskConfig` (default: its defaults; with ``pretrained``, the pretrained run's).
         options: base :class:`FinetuneConfig` of the transfer variants (default: its defaults).
         split: ``"new"`` (valid/test from the triples K1 lacks, :func:`~kgtransfer.data.splits.novelty_split`),
@@ -516,6 +546,8 @@ def compare(
         alphas: the α of the interpolation sweep between the pretrained and the ``full`` (else first
             transfer) model; empty: no sweep (default: 0, 0.25, 0.5, 0.75, 1).
         pretrained: ``pretrained(seed) -> TrainedModel`` to reuse pretrained models (default: pretrain here).
+        epochs: shortcut for ``epochs`` of both training configs, given or sized (default: theirs).
+        device: shortcut for ``device`` of both training configs, given or sized (default: theirs).
         name: the label of the result (default: ``"comparison"``).
         keep_models: keep the first seed's models in ``Comparison.models`` (default: True).
         interleaved: train a seed's variants side by side, one batch of each in turn
@@ -567,10 +599,13 @@ def compare(
     if not callable(split):
         ratios = check_ratios(ratios)
     alphas = check_alphas(alphas)  # an α that is not a weight fails now, not after the training
-    given_model, given_task = model, task
+    given_model, given_task, given_pretrain, given_finetune = model, task, pretrain_config, finetune_config
+    shortcuts = given(epochs=epochs, device=device)  # over the configs, given or sized, as kgt.train takes them
     model = model or ModelConfig()
-    pretrain_config, finetune_config = pretrain_config or TrainConfig(), finetune_config or TrainConfig()
+    pretrain_config = replace(pretrain_config or TrainConfig(), **shortcuts)
+    finetune_config = replace(finetune_config or TrainConfig(), **shortcuts)
     task = task or TaskConfig()
+    settings: dict = {}  # what was sized to the graphs, as kgt.train sizes it
     say = log or (lambda _: None)
     root = _checkpoint_root(checkpoint_dir, resume, overwrite)
     folders = run_folders(list(table))
@@ -587,8 +622,12 @@ def compare(
         if pretrained is not None:
             pre = pretrained(seed)
             model, task = _scratch_like(pre, given_model, given_task)  # fine-tuning keeps the pretrained run's
-        else:
-            pre = kgt.pretrain(source, model, replace(pretrain_config, seed=seed), task, **saved_in(seed, "pretrain"))
+        else:  # settings left unset are sized to K1 as kgt.pretrain sizes them; scratch then shares its model
+            config = None if given_pretrain is None else replace(pretrain_config, seed=seed)
+            pre = kgt.pretrain(source, given_model, config, task, seed=seed, **shortcuts, **saved_in(seed, "pretrain"))
+            model, pretrain_config = pre.model_config, replace(pre.train_config, seed=pretrain_config.seed)
+            if "settings" in pre.info:
+                settings["pretrain"] = pre.info["settings"]
         if callable(split):
             target_split = split(pre, seed)
         elif split == "new":
@@ -599,6 +638,11 @@ def compare(
         splits[seed] = target_split
         fit = f"best epoch {pre.fit.best_epoch} of {pre.fit.epochs_run}" if pre.fit else "given"
         say(f"seed {seed}: pretrained ({fit}), target {target_split!r}")
+        if given_finetune is None and "finetune" not in settings:  # sized to K's split, once: every variant alike
+            finetune_config, settings["finetune"] = sized_finetune(target_split, model, task)
+            finetune_config = replace(finetune_config, **shortcuts)
+            for what, chosen in settings.items():
+                say(f"{what} settings sized to the graph: {chosen['summary']}")
         cfg = replace(finetune_config, seed=seed)
 
         def run(variant: str, opts: FinetuneConfig | None, pre=pre, split=target_split, cfg=cfg, mc=model, tc=task):
@@ -667,6 +711,8 @@ def compare(
         "variants": {v: None if o is None else o.to_dict() for v, o in table.items()},
         "environment": environment(ran.threads, ran.device),
     }
+    if settings:
+        info["settings"] = settings
     if overwrite or resume:  # and those an overwrite stopped before it ended set aside, once resumed to the end
         drop_earlier(root)
     return Comparison(name, list(seeds), runs, configs, info, models, splits)
