@@ -18,7 +18,7 @@ from kgtransfer.report import format_table
 from kgtransfer.rng import seeded
 
 
-def make_split(kg, split=None, seed: int = 0):
+def make_split(kg, split=None, seed: int = 0, literals: str | None = None):
     """A :class:`~kgtransfer.data.splits.Split` of ``kg``.
 
     Args:
@@ -29,20 +29,24 @@ def make_split(kg, split=None, seed: int = 0):
             ``(train, valid, test)`` (default: given when ``kg`` has split sources, else random
             0.8/0.1/0.1).
         seed: the seed of a random split (default: 0).
+        literals: the literal policy of a split made here, ``"drop"``, ``"nodes"`` or ``"features"``
+            (see :mod:`~kgtransfer.data.tensorize`); a Split or saved split made with another one is
+            refused (ConfigError) (default: :obj:`None`, ``"drop"`` for a split made here, a given
+            one's own).
     """
-    from kgtransfer.data.splits import Split, given_split, has_given_split, load_split, random_split
+    from kgtransfer.data.splits import Split, check_literals, given_split, has_given_split, load_split, random_split
 
-    if isinstance(split, Split):
-        return split
-    loaded = load_split(split)
-    if loaded is not None:
-        return loaded
+    ready = split if isinstance(split, Split) else load_split(split)
+    if ready is not None:
+        check_literals(ready, literals)
+        return ready
+    literals = literals or "drop"
     if split is None:
         split = "given" if has_given_split(kg) else "random"
     if split == "given":
-        return given_split(kg)
+        return given_split(kg, literals=literals)
     ratios = (0.8, 0.1, 0.1) if split == "random" else tuple(split)
-    return random_split(kg, ratios=ratios, seed=seed)
+    return random_split(kg, ratios=ratios, seed=seed, literals=literals)
 
 
 class Evaluated:
@@ -319,6 +323,25 @@ def saved_sizing(checkpoint_dir: str | os.PathLike) -> dict | None:
     return {name: value for name, value in values.items() if valid[name]}
 
 
+def saved_literals(checkpoint_dir: str | os.PathLike) -> str | None:
+    """The literal policy the run in ``checkpoint_dir`` recorded (``last/``, or a fine-tuning's ``phase0/last/``).
+
+    None without a readable checkpoint, or one written before runs recorded it (its data digest
+    still tells a resume whether the split is the same).
+    """
+    from kgtransfer.checkpoint import checkpoint_folder, read_meta
+    from kgtransfer.errors import CheckpointError
+
+    for last in (Path(checkpoint_dir) / "last", Path(checkpoint_dir) / "phase0" / "last"):
+        try:
+            state = read_meta(checkpoint_folder(last) / "meta.json").get("state")
+        except (CheckpointError, OSError):
+            continue
+        policy = state.get("literals") if isinstance(state, dict) else None
+        return policy if isinstance(policy, str) else None
+    return None
+
+
 def load_run(directory: Path, load, device: str):
     """``load(directory, device)`` with every failure a typed error naming the folder or file.
 
@@ -454,6 +477,7 @@ def train(
     task: TaskConfig | str | None = None,
     *,
     split=None,
+    literals: str | None = None,
     encoder: str | None = None,
     decoder: str | None = None,
     dim: int | None = None,
@@ -483,6 +507,9 @@ def train(
             (default: 1-N with label smoothing 0.1, no regularizer); or the task's name,
             ``"link_prediction"`` (its default config), as :func:`~kgtransfer.transfer.finetune.finetune` takes it.
         split: see :func:`make_split` (default: given or random).
+        literals: the literal policy of the split made of ``source``, ``"drop"``, ``"nodes"`` (literals are
+            entities: literal-object triples train and are ranked) or ``"features"``; see :func:`make_split`
+            (default: ``"drop"``, or a given split's own).
         encoder: shortcut for ``model.encoder``.
         decoder: shortcut for ``model.decoder``.
         dim: shortcut for ``model.dim``.
@@ -505,7 +532,7 @@ def train(
         model, config, encoder=encoder, decoder=decoder, dim=dim, epochs=epochs, lr=lr, seed=seed, device=device
     )
     task_config = task_config_of(task)
-    source = as_split(source, split, train_config.seed)
+    source = as_split(source, split, train_config.seed, literals)
     info = {}
     if model is None or config is None:
         from kgtransfer.sizing import plan
@@ -541,10 +568,13 @@ def train(
         run = None  # what a resume must match; only checkpoints read it
         if checkpoint_dir is not None:
             from kgtransfer.checkpoint import RunState
+            from kgtransfer.data.splits import literal_policy
 
+            data = {"data": fingerprint(source), "literals": literal_policy(source)}  # said apart in a refusal
             run = RunState(
-                {"model": model_config.to_dict(), "task": task_config.to_dict(), "data": fingerprint(source)},
-                earlier={"data": (fingerprint(source, legacy=True),)},  # checkpoints of runs begun before
+                {"model": model_config.to_dict(), "task": task_config.to_dict(), **data},
+                # checkpoints of runs begun before the digest changed, or recorded the literal policy
+                earlier={"data": (fingerprint(source, legacy=True),), "literals": (None,)},
             )
         result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
     drop_earlier(earlier)
@@ -590,13 +620,17 @@ def shortcuts(model: ModelConfig | None, config: TrainConfig | None, **values) -
     return model_config, train_config
 
 
-def as_split(source, split=None, seed: int = 0):
-    """``source`` as a Split: a Split as is, else the graph (loaded if needed) split by :func:`make_split`."""
-    from kgtransfer.data.splits import Split
+def as_split(source, split=None, seed: int = 0, literals: str | None = None):
+    """``source`` as a Split: a Split as is, else the graph (loaded if needed) split by :func:`make_split`.
+
+    ``literals``: the policy of a split made here; a Split made with another one is refused.
+    """
+    from kgtransfer.data.splits import Split, check_literals
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
 
     if isinstance(source, Split):
+        check_literals(source, literals, "the Split passed in")
         return source
     kg = source if isinstance(source, KnowledgeGraph) else load(source)
-    return make_split(kg, split, seed)
+    return make_split(kg, split, seed, literals)

@@ -329,3 +329,36 @@ def test_a_resumed_run_keeps_the_step_mode_auto_chose_when_it_began(tmp_path, mo
     monkeypatch.setattr(sizing, "step_mode", rule)
     again = kgt.train(tiny_kg(), encoder="rgcn", dim=8, epochs=3, device="cpu", checkpoint_dir=ckpt, resume=True)
     assert again.fit.epochs_run == 3
+
+
+def test_make_split_and_train_take_a_literal_policy(tmp_path):
+    """Only a Split made in Python (random_split(kg, literals="nodes")) trained on literal-object triples."""
+    from kgtransfer.training import make_split
+    from tests.data.test_splits import labelled_graph
+
+    kg = labelled_graph()
+    assert len(make_split(kg).filter_triples()) == 30
+    nodes = make_split(kg, "random", 0, literals="nodes")
+    assert nodes.info["literals"] == "nodes" and len(nodes.filter_triples()) == 60
+    assert any(k.startswith('"') for k in nodes.vocab.entities.keys)
+    nodes.save(tmp_path / "split")
+    assert make_split(kg, str(tmp_path / "split")).info["literals"] == "nodes"  # a saved split: its own
+    with pytest.raises(kgt.ConfigError, match="literals='drop', but the split was made with literals='nodes'"):
+        make_split(kg, str(tmp_path / "split"), literals="drop")
+    model = kgt.train(kg, encoder="embedding", dim=4, epochs=1, literals="nodes")
+    assert model.split.info["literals"] == "nodes" and model.split.num_entities == nodes.num_entities
+    with pytest.raises(kgt.ConfigError, match="the Split passed in was made with literals='nodes'"):
+        kgt.train(nodes, encoder="embedding", dim=4, epochs=1, literals="drop")
+
+
+def test_a_resume_with_another_literal_policy_is_refused_naming_it(tmp_path):
+    """The data digest differed, and the refusal said only 'data: ... -> ...'."""
+    from kgtransfer.errors import CheckpointError
+    from tests.data.test_splits import labelled_graph
+
+    kg, ckpt = labelled_graph(), tmp_path / "ckpt"
+    quick = {"encoder": "embedding", "dim": 4, "checkpoint_dir": ckpt}
+    kgt.train(kg, epochs=1, literals="nodes", **quick)
+    with pytest.raises(CheckpointError, match="literals: 'nodes' -> 'drop'"):
+        kgt.train(kg, epochs=2, resume=True, **quick)
+    assert kgt.train(kg, epochs=2, resume=True, literals="nodes", **quick).fit.epochs_run == 2

@@ -305,7 +305,7 @@ def given_split(
         role[kg.held_by([kg.sources[i] for i, r in roles.items() if r == wanted])[keep]] = wanted
     info = {"sources": list(kg.sources), "overlap": int(split_overlap(kg)[keep].sum())}
     warn_split_overlap(kg.name, info["overlap"])  # a leak in the published files, resolved toward evaluation
-    return _make_split(hrt, role, vocab, "given", None, info, cleanup)
+    return _make_split(hrt, role, vocab, "given", None, info, cleanup, literals)
 
 
 def random_split(
@@ -335,7 +335,7 @@ def random_split(
     vocab = vocab or GraphVocab.from_graph(kg, literals, blank_nodes)
     hrt = sort_rows(encode_triples(kg, vocab, literals, blank_nodes)[0])
     role = _draw_roles(len(hrt), ratios, seed)
-    return _make_split(hrt, role, vocab, "random", seed, {"ratios": list(ratios)}, cleanup)
+    return _make_split(hrt, role, vocab, "random", seed, {"ratios": list(ratios)}, cleanup, literals)
 
 
 def relation_split(
@@ -372,7 +372,7 @@ def relation_split(
     role = np.zeros(len(hrt), dtype=np.int8)
     role[candidates] = _draw_roles(len(candidates), ratios, seed)
     info = {"ratios": list(ratios), "relations": keys, "candidates": len(candidates)}
-    return _make_split(hrt, role, vocab, "relation", seed, info, cleanup)
+    return _make_split(hrt, role, vocab, "relation", seed, info, cleanup, literals)
 
 
 def novelty_split(
@@ -414,7 +414,7 @@ def novelty_split(
     role = np.zeros(len(hrt), dtype=np.int8)
     role[candidates] = _draw_roles(len(candidates), ratios, seed)
     info = {"ratios": list(ratios), "known_sources": list(known_sources), "candidates": len(candidates)}
-    return _make_split(hrt, role, vocab, "novelty", seed, info, cleanup)
+    return _make_split(hrt, role, vocab, "novelty", seed, info, cleanup, literals)
 
 
 def check_novelty(
@@ -472,6 +472,39 @@ def load_split(split) -> Split | None:
     raise SourceNotFoundError(f"{split}: not 'given', 'random', a split folder or a run folder with split/{hint}")
 
 
+def literal_policy(split: Split) -> str:
+    """The literal policy ``split`` was made with (``"drop"``, ``"nodes"`` or ``"features"``).
+
+    Splits record it in ``info["literals"]``; for one saved before they did, ``"nodes"`` where its
+    vocabulary holds a literal entity, else ``"drop"``.
+    """
+    policy = split.info.get("literals")
+    if isinstance(policy, str):
+        return policy
+    vocab = split.vocab
+    return "nodes" if vocab is not None and any(k.startswith('"') for k in vocab.entities.keys) else "drop"
+
+
+def check_literals(split: Split, literals: str | None, what: str = "the split", cli: bool = False) -> None:
+    """Refuse ``literals`` (a policy asked for; None: none) where ``split`` was made with another one.
+
+    A split made is used as it is: its vocabulary and triples follow the policy it was made with.
+    The message names ``literals=`` or (``cli``) ``--literals``.
+
+    Raises:
+        ConfigError: names both policies.
+    """
+    made = literal_policy(split)
+    if literals is None or literals == made:
+        return
+    asked, was, unset = (
+        (f"--literals {literals}", f"--literals {made}", "leave --literals out")
+        if cli
+        else (f"literals={literals!r}", f"literals={made!r}", "leave literals unset")
+    )
+    raise ConfigError(f"{asked}, but {what} was made with {was} and is used as it is; {unset} to follow it")
+
+
 def transfer_split(
     kg: KnowledgeGraph,
     trained: Triples,
@@ -512,7 +545,7 @@ def transfer_split(
     role = np.zeros(len(hrt), dtype=np.int8)
     role[candidates] = _draw_roles(len(candidates), ratios, seed)
     info = {"ratios": list(ratios), "pretrained_train_kept": int(seen.sum()), "candidates": len(candidates)}
-    return _make_split(hrt, role, vocab, "transfer", seed, info, cleanup)
+    return _make_split(hrt, role, vocab, "transfer", seed, info, cleanup, literals)
 
 
 def pretrained_mask(hrt: np.ndarray, vocab: GraphVocab, trained: Triples) -> np.ndarray:
@@ -593,10 +626,11 @@ def _make_split(
     seed: int | None,
     info: dict,
     cleanup: bool,
+    literals: LiteralPolicy,
 ) -> Split:
     ne, nr = len(vocab.entities), len(vocab.relations)
     role = role.copy()
-    info = {**info, "moved": _cleanup(hrt, role, ne, nr) if cleanup else 0}
+    info = {**info, "literals": literals, "moved": _cleanup(hrt, role, ne, nr) if cleanup else 0}
     parts = [Triples(torch.from_numpy(sort_rows(hrt[role == k])), ne, nr, vocab) for k in range(3)]
     return Split(*parts, method=method, seed=seed, info=info)
 

@@ -60,7 +60,7 @@ def pretrain(
     return train(source, model, config, task, **shortcuts)
 
 
-def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
+def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0, literals: str | None = None):
     """K's split over the pretrained vocabularies *extended* by K's terms, so transferred ids stay put.
 
     A split drawn here never evaluates on what the pretrained model trained on: a random split draws
@@ -77,18 +77,24 @@ def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
             saved split or run directory (likewise), ``"given"``, ``"random"`` or ratios
             ``(train, valid, test)`` (default: given when K has split sources, else random).
         seed: the seed of a random split (default: 0).
+        literals: the literal policy of a split drawn here (``"drop"``, ``"nodes"``, ``"features"``); a
+            split passed in made with another one is refused (ConfigError) (default: :obj:`None`, the
+            pretrained run's, so that literals it trained on as nodes are nodes of K too).
     """
     from kgtransfer.data.splits import (
         Split,
+        check_literals,
         given_split,
         has_given_split,
         keep_in_train,
+        literal_policy,
         load_split,
         transfer_split,
     )
 
     ready = split if isinstance(split, Split) else load_split(split)
     if ready is not None:
+        check_literals(ready, literals)
         kept = keep_in_train(ready, pretrained.split.train)  # the split itself when nothing moves
         seen = kept.info.get("pretrained_train_moved", 0) if kept is not ready else 0
         if seen:
@@ -99,13 +105,14 @@ def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0):
                 stacklevel=3,
             )
         return ready
-    vocab = pretrained.vocab.extend(kg)
+    literals = literals or literal_policy(pretrained.split)
+    vocab = pretrained.vocab.extend(kg, literals)
     if split is None:
         split = "given" if has_given_split(kg) else "random"
     if split == "given":
-        return keep_in_train(given_split(kg, vocab=vocab), pretrained.split.train)
+        return keep_in_train(given_split(kg, vocab=vocab, literals=literals), pretrained.split.train)
     ratios = (0.8, 0.1, 0.1) if split == "random" else tuple(split)
-    return transfer_split(kg, pretrained.split.train, ratios=ratios, seed=seed, vocab=vocab)
+    return transfer_split(kg, pretrained.split.train, ratios=ratios, seed=seed, vocab=vocab, literals=literals)
 
 
 def build_transferred(
@@ -188,6 +195,7 @@ def finetune(
     options: FinetuneConfig | None = None,
     task: str | TaskConfig = "link_prediction",
     split=None,
+    literals: str | None = None,
     compose: str | None = None,
     epochs: int | None = None,
     lr: float | None = None,
@@ -213,6 +221,8 @@ def finetune(
             :class:`~kgtransfer.config.TaskConfig` to fine-tune with (loss, label smoothing,
             regularizer, step mode) (default: ``"link_prediction"`` with the pretrained run's TaskConfig).
         split: K's split (see :func:`target_split`; default: given or random, over the extended vocabulary).
+        literals: link prediction: the literal policy of K's split, ``"drop"``, ``"nodes"`` or ``"features"``
+            (see :func:`target_split`; default: the pretrained run's).
         compose: shortcut for ``options.compose`` (``"sum"``, ``"concat"``, ``"gate"``).
         epochs: shortcut for ``config.epochs``.
         lr: shortcut for ``config.lr``.
@@ -255,14 +265,14 @@ def finetune(
         options = replace(options, **given(strategy=strategy if isinstance(strategy, str) else None, compose=compose))
     chosen = make_strategy(strategy if isinstance(strategy, Strategy) else options.strategy, options.options)
     if kind != "linkprediction":
-        _check_typing_options(strategy, options, kg, split, checkpoint_dir, resume, overwrite)
+        _check_typing_options(strategy, options, kg, split, literals, checkpoint_dir, resume, overwrite)
         return _finetune_typing(pretrained, kg, train_config, options.init, labels)
     from kgtransfer.checkpoint import claim_checkpoints, drop_earlier
 
     claim_checkpoints(checkpoint_dir, resume, "run", overwrite, move=False)  # an overwrite moves them below
     if labels is not None:
         raise ConfigError("labels= is for task='entity_typing'; link prediction has none")
-    target = _target(pretrained, kg, split, train_config.seed)
+    target = _target(pretrained, kg, split, train_config.seed, literals)
     earlier = claim_checkpoints(checkpoint_dir, resume, "run", overwrite)  # settings and data are good: now
     with seeded(train_config.seed):  # the initial weights depend on the seed alone; the caller's RNG comes back
         model, report, transferred = build_transferred(
@@ -292,15 +302,16 @@ def finetune(
     return TrainedModel(model, target, pretrained.model_config, train_config, result, task_config, info, report)
 
 
-def _target(pretrained: TrainedModel, kg, split, seed: int):
-    from kgtransfer.data.splits import Split
+def _target(pretrained: TrainedModel, kg, split, seed: int, literals: str | None = None):
+    from kgtransfer.data.splits import Split, check_literals
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
 
     if isinstance(kg, Split):
+        check_literals(kg, literals, "the Split passed as K")
         return kg
     kg = kg if isinstance(kg, KnowledgeGraph) else load(kg)
-    return target_split(pretrained, kg, split, seed)
+    return target_split(pretrained, kg, split, seed, literals)
 
 
 def run_strategy(
@@ -372,6 +383,7 @@ def _run_state(pretrained: TrainedModel, target, options: FinetuneConfig, chosen
     The task is recorded when it is not the pretrained run's (which the pretrained digests cover).
     """
     from kgtransfer.checkpoint import RunState
+    from kgtransfer.data.splits import literal_policy
     from kgtransfer.training import fingerprint
 
     own_task = {"task": task.to_dict()} if task != pretrained.task_config else {}
@@ -383,12 +395,14 @@ def _run_state(pretrained: TrainedModel, target, options: FinetuneConfig, chosen
             "pretrained": fingerprint(pretrained.split),
             "pretrained_weights": _weights_digest(pretrained.model),  # another model on the same split differs
             "data": fingerprint(target),
+            "literals": literal_policy(target),  # which a refusal names beside the digest
             **own_task,
         },
-        earlier={  # checkpoints of runs begun before the digests changed, or had the weights' digest
+        earlier={  # checkpoints of runs begun before the digests changed, or had the weights' digest or policy
             "pretrained": (fingerprint(pretrained.split, legacy=True),),
             "data": (fingerprint(target, legacy=True),),
             "pretrained_weights": (None,),
+            "literals": (None,),
         },
     )
 
@@ -413,7 +427,10 @@ def _phase_state(where: Path | None, state: dict, start: str) -> dict:
         if "start" not in saved:
             return state
         ours = ("start", "step_mode")  # this phase's own: its start, and the step mode fit records
-        same_run = {k: v for k, v in saved.items() if k not in ours} == json.loads(json.dumps(state))
+        current = json.loads(json.dumps(state))
+        unrecorded = getattr(state, "earlier", {})  # keys a checkpoint of an earlier version lacks (e.g. literals)
+        current = {k: v for k, v in current.items() if k in saved or None not in unrecorded.get(k, ())}
+        same_run = {k: v for k, v in saved.items() if k not in ours} == current
         if saved["start"] != start and same_run:  # another run (model, data) is refused by fit, not deleted
             shutil.rmtree(where)
     return _with(state, start=start)
@@ -601,7 +618,9 @@ def _check_pretrained(pretrained, what: str) -> None:
         )
 
 
-def _check_typing_options(strategy, options: FinetuneConfig, kg, split, checkpoint_dir, resume, overwrite) -> None:
+def _check_typing_options(
+    strategy, options: FinetuneConfig, kg, split, literals, checkpoint_dir, resume, overwrite
+) -> None:
     """Entity typing fine-tunes every parameter from the transferred rows; refuse settings it would ignore."""
     from kgtransfer.data.splits import Split
 
@@ -613,7 +632,7 @@ def _check_typing_options(strategy, options: FinetuneConfig, kg, split, checkpoi
         if getattr(options, name) != getattr(defaults, name):
             ignored.append(f"{name}={getattr(options, name)!r}")
     checkpoints = (("checkpoint_dir", checkpoint_dir), ("resume", resume or None), ("overwrite", overwrite or None))
-    for name, value in (("split", split), *checkpoints):
+    for name, value in (("split", split), ("literals", literals), *checkpoints):
         if value is not None:
             ignored.append(name)
     if ignored:

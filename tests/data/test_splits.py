@@ -403,3 +403,39 @@ def test_a_mistyped_split_name_names_the_one_it_resembles(tmp_path):
     with pytest.raises(SourceNotFoundError, match=r"with split/$"):  # a folder that exists is no typo of a name
         (tmp_path / "random").mkdir()
         load_split(tmp_path / "random")
+
+
+def labelled_graph(n: int = 30) -> KnowledgeGraph:
+    """``n`` entities in a ring, each with a label literal (5 values): half the triples have a literal object."""
+    rows = [(iri(f"e{i}"), iri("p"), iri(f"e{(i * 7 + 1) % n}")) for i in range(n)]
+    rows += [(iri(f"e{i}"), iri("label"), f'"e{i % 5}"') for i in range(n)]
+    return KnowledgeGraph.from_triples(rows)
+
+
+def test_a_split_records_its_literal_policy_and_a_saved_one_keeps_it(tmp_path):
+    """A split did not say which policy made it, so a finetune or a resume could not follow it."""
+    from kgtransfer.data.splits import check_literals, literal_policy
+
+    kg = labelled_graph()
+    nodes = random_split(kg, literals="nodes")
+    assert nodes.info["literals"] == "nodes" and len(nodes.filter_triples()) == 60
+    assert random_split(kg).info["literals"] == "drop" and len(random_split(kg).filter_triples()) == 30
+    assert relation_split(kg, [iri("p")], literals="nodes").info["literals"] == "nodes"
+    assert Split.load(nodes.save(tmp_path / "split")).info["literals"] == "nodes"
+    assert literal_policy(Split.load(tmp_path / "split")) == "nodes"
+    # a split saved before splits recorded it: read from its vocabulary
+    old = random_split(kg, literals="nodes")
+    old.info.pop("literals")
+    assert literal_policy(old) == "nodes"
+    old = random_split(kg)
+    old.info.pop("literals")
+    assert literal_policy(old) == "drop"
+    check_literals(nodes, None)
+    check_literals(nodes, "nodes")
+    with pytest.raises(kgt.ConfigError, match="literals='drop', but the split was made with literals='nodes'"):
+        check_literals(nodes, "drop")
+    with pytest.raises(
+        kgt.ConfigError,
+        match="--literals drop, but S was made with --literals nodes and is used as it is; leave --literals out",
+    ):
+        check_literals(nodes, "drop", "S", cli=True)

@@ -379,3 +379,24 @@ def test_discriminative_and_l2sp_leave_a_shared_parameter_that_was_not_transferr
         model.kept.add_(1.0)
         model.new.add_(2.0)
     assert task.loss(model, None).item() == pytest.approx(3.0)  # (1)^2 * 3 entries of `kept` only
+
+
+@pytest.mark.filterwarnings("ignore:no validation data")
+def test_finetune_draws_k_split_with_the_pretrained_runs_literal_policy():
+    """A run pretrained with literals as nodes was fine-tuned on a K whose literal triples were dropped."""
+    from kgtransfer.transfer.finetune import target_split
+    from tests.data.test_splits import labelled_graph
+
+    kg = labelled_graph()
+    quick = {"encoder": "embedding", "dim": 4, "epochs": 1}
+    pre = kgt.pretrain(kg, literals="nodes", **quick)
+    ft = kgt.finetune(pre, kg, epochs=1)
+    assert ft.split.info["literals"] == "nodes" and len(ft.split.filter_triples()) == 60
+    assert target_split(pre, kg).info["literals"] == "nodes"
+    dropped = kgt.finetune(pre, kg, epochs=1, literals="drop")  # asked for: K's literal triples are left out
+    assert dropped.split.info["literals"] == "drop" and len(dropped.split.filter_triples()) == 30
+    assert kgt.finetune(kgt.pretrain(kg, **quick), kg, epochs=1).split.info["literals"] == "drop"
+    with pytest.raises(ConfigError, match="literals='drop', but the split was made with literals='nodes'"):
+        kgt.finetune(pre, kg, split=ft.split, literals="drop")
+    with pytest.raises(ConfigError, match="does not apply literals"):
+        kgt.finetune(pre, kg, task="entity_typing", literals="nodes")
