@@ -579,7 +579,8 @@ def test_pretrain_says_how_many_triples_with_a_literal_object_it_leaves_out(tmp_
     (tmp_path / "g.nt").write_text("".join(rows))
     flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--no-progress", "--threads", "1"]
     assert main(["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "out"), *flags]) == 0
-    assert "note: 30 of g.nt's 60 triples have a literal object" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "note: 30 of g.nt's 60 triples have a literal object" in err and "--literals nodes makes" in err
     (tmp_path / "h.nt").write_text("".join(row.split("\n")[0] + "\n" for row in rows))
     assert main(["pretrain", str(tmp_path / "h.nt"), "-o", str(tmp_path / "out2"), *flags]) == 0
     assert "literal" not in capsys.readouterr().err
@@ -603,3 +604,54 @@ def test_pretrain_says_nothing_of_literals_a_saved_split_made_nodes(tmp_path, ca
         == 0
     )
     assert "literal" not in capsys.readouterr().err
+
+
+def _split_json(run) -> dict:
+    import json
+
+    return json.loads((run / "split" / "split.json").read_text())
+
+
+def test_literals_nodes_trains_on_literal_triples_and_finetune_follows_the_pretrained_run(tmp_path, capsys):
+    """Only Python (random_split(kg, literals="nodes")) could keep literal-object triples; the CLI dropped them."""
+    rows = [f'<urn:e{i}> <urn:p> <urn:e{(i * 7 + 1) % 30}> .\n<urn:e{i}> <urn:label> "e{i % 5}" .\n' for i in range(30)]
+    graph = tmp_path / "g.nt"
+    graph.write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--no-progress", "--threads", "1"]
+    pre = tmp_path / "pre"
+    assert main(["pretrain", str(graph), "-o", str(pre), "--literals", "nodes", *flags]) == 0
+    assert "literal" not in capsys.readouterr().err  # no note: they train
+    saved = _split_json(pre)
+    assert saved["info"]["literals"] == "nodes" and sum(saved["counts"].values()) == 60
+    assert saved["num_entities"] == 35  # 30 entities and 5 distinct labels
+    ft = tmp_path / "ft"
+    assert main(["finetune", str(pre), str(graph), "-o", str(ft), *flags[4:]]) == 0  # the pretrained run's policy
+    assert "literal" not in capsys.readouterr().err
+    assert _split_json(ft)["info"]["literals"] == "nodes" and sum(_split_json(ft)["counts"].values()) == 60
+    assert main(["evaluate", str(ft)]) == 0 and "hits@10" in capsys.readouterr().out
+    dropped = tmp_path / "dropped"
+    assert main(["finetune", str(pre), str(graph), "-o", str(dropped), "--literals", "drop", *flags[4:]]) == 0
+    assert "note: 30 of g.nt's 60 triples have a literal object" in capsys.readouterr().err
+    assert _split_json(dropped)["info"]["literals"] == "drop" and sum(_split_json(dropped)["counts"].values()) == 30
+    # a saved split is used as it is: another policy is refused before anything loads or trains
+    again = ["pretrain", str(graph), "--split", str(pre), "-o", str(tmp_path / "again"), *flags]
+    assert main([*again, "--literals", "drop"]) == 1
+    err = capsys.readouterr().err
+    assert f"--literals drop, but the split in {pre} was made with --literals nodes" in err
+    assert not (tmp_path / "again").exists()
+    assert (
+        main(["finetune", str(pre), str(graph), "--split", str(pre), "-o", str(tmp_path / "x"), "--literals", "drop"])
+        == 1
+    )
+    assert "was made with --literals nodes" in capsys.readouterr().err
+    assert main([*again, "--literals", "nodes"]) == 0 and _split_json(tmp_path / "again")["info"]["literals"] == "nodes"
+
+
+def test_literals_help_names_the_policies():
+    from kgtransfer.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name in ("pretrain", "finetune"):
+        (literals,) = [a for a in commands[name]._actions if "--literals" in a.option_strings]
+        assert literals.choices == ("drop", "nodes") and literals.default is None
+        assert "drop leaves them out" in literals.help and "nodes makes each distinct literal" in literals.help

@@ -179,3 +179,27 @@ def test_typing_and_finetune_overwrite_a_run_and_its_checkpoints(tmp_path, capsy
     assert main(["typing", graph, "-o", str(run), "--overwrite", *quick]) == 0
     assert (run / "labels.json").is_file() and not (run / "checkpoints").exists()
     assert not (run / ".checkpoints.earlier").exists()
+
+
+def test_a_resume_follows_the_literal_policy_of_its_run_and_refuses_another(tmp_path, capsys):
+    """--resume without --literals rebuilt the split with literals dropped: a run made with nodes could not resume."""
+    from tests.data.test_splits import labelled_graph
+
+    labelled_graph().serialize(tmp_path / "g.nt")
+    source, out = str(tmp_path / "g.nt"), tmp_path / "run"
+    args = ["pretrain", source, "-o", str(out), *FLAGS]
+    assert main([*args, "--epochs", "1", "--literals", "nodes"]) == 0
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    assert json.loads((out / "checkpoints" / "last" / "meta.json").read_text())["epoch"] == 2
+    assert json.loads((out / "split" / "split.json").read_text())["info"]["literals"] == "nodes"
+    capsys.readouterr()
+    assert main([*args, "--epochs", "3", "--resume", "--literals", "drop"]) == 1
+    err = capsys.readouterr().err
+    assert f"--literals drop, but the run in {out / 'checkpoints'} was made with --literals nodes" in err
+    # fine-tuning: the policy its checkpoints recorded, not the pretrained run's default
+    ft = ["finetune", str(out), source, "-o", str(tmp_path / "ft"), "--no-progress"]
+    assert main([*ft, "--epochs", "1", "--literals", "drop"]) == 0
+    assert main([*ft, "--epochs", "2", "--resume"]) == 0
+    assert json.loads((tmp_path / "ft" / "split" / "split.json").read_text())["info"]["literals"] == "drop"
+    assert main([*ft, "--epochs", "3", "--resume", "--literals", "nodes"]) == 1
+    assert "was made with --literals drop" in capsys.readouterr().err

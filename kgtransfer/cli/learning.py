@@ -11,6 +11,7 @@ from pathlib import Path
 from kgtransfer.cli.options import (
     FORMAT_HELP,
     count,
+    literals_option,
     load_source,
     model_options,
     output_checkpoints,
@@ -54,6 +55,7 @@ def add_pretrain(sub) -> None:
         "that split, e.g. a scratch baseline on a fine-tuned run's split (default: given when the data has "
         "splits, else random)",
     )
+    literals_option(p, "drop")
     large = "on a graph whose epoch scores over 50 M (query, entity) pairs"
     model_options(
         p,
@@ -80,12 +82,14 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     model, _, _ = _pretrain_configs(args)  # every flag checked before the data loads
     checkpoints = output_checkpoints(args)
     saved = load_split(args.split)  # a --split that names no split folder, too
+    literals = literal_policy_of(args, saved, checkpoints, "drop")
     kg = load_source(args.source, view=args.view, format=args.format)
-    note_literals(kg, saved)
-    split = make_split(kg, saved or args.split, args.seed or 0)
+    note_literals(kg, literals)
+    split = make_split(kg, saved or args.split, args.seed or 0, literals)
     if not len(split.train):  # before settings are sized and printed for nothing
         verb = "links" if len(kg) == 1 else "link"
-        why = f"none of its {plural(len(kg), 'triple')} {verb} two entities (literal objects are dropped)"
+        dropped = "literal objects are dropped; --literals nodes keeps them" if literals != "nodes" else "literals kept"
+        why = f"none of its {plural(len(kg), 'triple')} {verb} two entities ({dropped})"
         raise EmptySplitError(f"{kg.name}: nothing to train on: {why if len(kg) else 'it holds no triples'}")
     given = {name: getattr(args, name) for name in ("dim", "batch_size", "lr", "eval_every")}
     chosen = plan(
@@ -117,25 +121,48 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     print(f"\nwrote {args.output}")
 
 
-def note_literals(kg, split=None) -> None:
+def literal_policy_of(args: argparse.Namespace, split, checkpoints: Path, default: str) -> str:
+    """The literal policy a command trains with: a saved split's, a resumed run's, else ``--literals`` or ``default``.
+
+    ``split``: the saved split ``--split`` names (a Split), or anything else (none). A ``--literals``
+    other than the saved split's or the resumed run's is refused before the data loads: the split is
+    used as it is, and a resume must see the data the run trained on.
+    """
+    from kgtransfer.config import ConfigError
+    from kgtransfer.data.splits import Split, check_literals, literal_policy
+    from kgtransfer.training import saved_literals
+
+    if isinstance(split, Split):
+        check_literals(split, args.literals, f"the split in {args.split}", cli=True)
+        return literal_policy(split)
+    resumed = saved_literals(checkpoints) if args.resume else None
+    if resumed is None:
+        return args.literals or default
+    if args.literals not in (None, resumed):
+        raise ConfigError(
+            f"--literals {args.literals}, but the run in {checkpoints} was made with --literals {resumed}; leave "
+            "--literals out to resume it as it was, or pass --overwrite in place of --resume to start a new run"
+        )
+    return resumed
+
+
+def note_literals(kg, literals: str = "drop") -> None:
     """Say on stderr how many of ``kg``'s triples have a literal object: link prediction leaves them out.
 
     A Turtle file's ``rdfs:label`` and ``schema:name`` triples are often half of it; the run's "N
-    training triples" said nothing of where they went. Not where ``split`` (a saved one, ``--split DIR``)
-    made literals nodes: it trains on them.
+    training triples" said nothing of where they went. Not where the run makes literals nodes
+    (``literals``, the policy it trains with: ``--literals nodes`` or a saved split's): it trains on them.
     """
     import numpy as np
 
-    from kgtransfer.data.splits import Split
-
-    if isinstance(split, Split) and any(str(term).startswith('"') for term in split.vocab.entities.keys):
+    if literals == "nodes":
         return
     literal = np.fromiter((t.startswith('"') for t in kg.terms.tolist()), dtype=bool, count=len(kg.terms))
     count = int(literal[kg.triples[:, 2]].sum()) if len(kg) else 0
     if count:
         print(
             f"note: {count:,} of {kg.name}'s {plural(len(kg), 'triple')} have a literal object; link prediction "
-            'ranks entities and leaves them out (in Python, random_split(kg, literals="nodes") makes literals nodes)',
+            "ranks entities and leaves them out (--literals nodes makes literals nodes, so that they train)",
             file=sys.stderr,
         )
 
@@ -179,6 +206,7 @@ def add_finetune(sub) -> None:
         "evaluate on the pretraining run's training triples (they stay in train) (default: given when K has "
         "splits, else random)",
     )
+    literals_option(p, "the pretrained run's")
     add_arguments(p.add_argument_group("fine-tuning (FinetuneConfig)"), FinetuneConfig)
     kept = {f.name: "the pretrained run's" for f in fields(TaskConfig)}
     add_arguments(
@@ -195,7 +223,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     import kgtransfer as kgt
     from kgtransfer.checkpoint import save_run
     from kgtransfer.config_adapter import from_args
-    from kgtransfer.data.splits import load_split
+    from kgtransfer.data.splits import literal_policy, load_split
     from kgtransfer.errors import TransferWarning
 
     options = from_args(args, kgt.FinetuneConfig)  # flags checked before anything loads
@@ -204,8 +232,9 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     task = from_args(args, kgt.TaskConfig, base=pretrained.task_config)
     checkpoints = output_checkpoints(args)
     split = load_split(args.split) or args.split  # a --split that names no split folder, too
+    literals = literal_policy_of(args, split, checkpoints, literal_policy(pretrained.split))
     kg = load_source(args.target, view=args.view, format=args.format)
-    note_literals(kg, split)
+    note_literals(kg, literals)
     with warnings.catch_warnings():  # the report printed below says each TransferWarning once
         warnings.simplefilter("ignore", TransferWarning)
         result = kgt.finetune(
@@ -215,6 +244,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
             options=options,
             task=task,
             split=split,
+            literals=literals,
             checkpoint_dir=checkpoints,
             resume=args.resume,
         )

@@ -88,6 +88,22 @@ def resume_option(p: argparse.ArgumentParser, written: str | None = "at every ev
     )
 
 
+#: the literal policies a link-prediction command offers (``"features"`` makes features no link predictor reads)
+LITERAL_CHOICES = ("drop", "nodes")
+
+
+def literals_option(p: argparse.ArgumentParser, default: str) -> None:
+    """``--literals``: what link prediction does with triples whose object is a literal; ``default``: when unset."""
+    p.add_argument(
+        "--literals",
+        choices=LITERAL_CHOICES,
+        help="triples whose object is a literal (a label, a number, a date): drop leaves them out and ranks "
+        "entities only; nodes makes each distinct literal (by value, datatype and language) a node, so they "
+        "train, are evaluated and are ranked as candidates like entities. A saved --split and a --resume "
+        f"keep the policy they were made with (another is refused) (default: {default})",
+    )
+
+
 def output_checkpoints(args: argparse.Namespace) -> Path:
     """``OUTPUT/checkpoints``: see :func:`~kgtransfer.checkpoint.checkpoints_in`.
 
