@@ -262,8 +262,11 @@ def drop_earlier_checkpoints(directory: str | os.PathLike) -> None:
 
 
 def drop_earlier(path: str | os.PathLike | None) -> None:
-    """Delete the checkpoints :func:`set_aside` moved away from ``path`` (none: nothing to do)."""
-    if path is not None:
+    """Delete the checkpoints :func:`set_aside` moved away from ``path`` (none: nothing to do).
+
+    Under ``torchrun`` rank 0 alone deletes them, as it alone set them aside.
+    """
+    if path is not None and not _other_rank():
         shutil.rmtree(_earlier(Path(path)), ignore_errors=True)
 
 
@@ -331,7 +334,8 @@ def claim_checkpoints(
     they are moved to ``.NAME.earlier`` beside the folder (:func:`set_aside`), and the new run starts
     in an empty one; the run deletes them when it ends (:func:`drop_earlier`), so a stopped run
     leaves them there until ``resume`` finishes it. The command line sets them aside itself
-    (:func:`checkpoints_in`) and passes ``resume`` alone. Under ``torchrun`` rank 0 alone sets them aside.
+    (:func:`checkpoints_in`) and passes ``resume`` and :func:`rank_overwrite`. Under ``torchrun`` rank 0
+    alone sets them aside.
 
     A run calls it twice: with ``move=False`` first, which checks everything but moves nothing, and
     again right before it trains, once its settings and data have loaded: a mistyped setting or a
@@ -425,6 +429,8 @@ def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False
     With ``resume`` and no checkpoint there, says so on stderr (a mistyped folder would retrain
     silently). With ``overwrite`` the earlier checkpoints are set aside (:func:`set_aside_checkpoints`)
     and the new run starts; they go when it saves (:func:`drop_earlier_checkpoints`), said on stderr.
+    Under ``torchrun`` rank 0 alone sets them aside, as :func:`claim_checkpoints` does; another rank
+    neither moves nor refuses them, and passes :func:`rank_overwrite` on to its run.
     The same for single runs, sequences and comparisons; given the ``kind`` of run (:data:`KINDS`), a
     resume refuses another kind's checkpoints.
 
@@ -440,6 +446,8 @@ def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False
         raise ConfigError("resume continues the run in the output folder, overwrite starts a new one: give one")
     path = Path(out) / "checkpoints"
     _check_not_file(path, "another output folder")
+    if overwrite and _other_rank():  # rank 0 sets them aside (and says so); it may not have yet
+        return path
     earlier = has_checkpoint(path)
     if overwrite:
         aside = set_aside_checkpoints(out)
@@ -458,6 +466,17 @@ def checkpoints_in(out: str | os.PathLike, resume: bool, overwrite: bool = False
     elif resume and kind is not None:
         check_checkpoint_kind(path, kind)
     return path
+
+
+def rank_overwrite(overwrite: bool) -> bool:
+    """The ``overwrite=`` a command passes its run once :func:`checkpoints_in` has claimed ``OUT/checkpoints``.
+
+    Rank 0 (and a process outside ``torchrun``) passes False: it set the earlier checkpoints aside
+    itself, and they go when the command saves (:func:`save_run`), not when training ends. Another
+    rank passes ``overwrite``, so that :func:`claim_checkpoints` leaves them to rank 0, which may
+    not have moved them yet, instead of refusing them as an earlier run's.
+    """
+    return overwrite and _other_rank()
 
 
 def has_checkpoint(path: str | os.PathLike) -> bool:

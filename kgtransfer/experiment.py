@@ -393,7 +393,7 @@ def run_experiment(
     overrides the file's: False runs the trainings that are compared one after the other.
     """
     import kgtransfer as kgt
-    from kgtransfer.checkpoint import checkpoints_in, save_run
+    from kgtransfer.checkpoint import checkpoints_in, rank_overwrite, save_run
     from kgtransfer.config import ConfigError
     from kgtransfer.transfer.compare import compare
 
@@ -438,6 +438,7 @@ def run_experiment(
         interleaved=exp.interleaved if interleaved is None else interleaved,
         checkpoint_dir=checkpoints,
         resume=resume,
+        overwrite=rank_overwrite(overwrite),  # checkpoints_in set them aside (on rank 0)
     )
     result.info.update(k2=repr(k2))
     save_run(result, out)  # then those an overwrite set aside go

@@ -247,3 +247,65 @@ def test_the_working_folder_is_no_checkpoint_dir(folder, tmp_path, monkeypatch):
     with pytest.raises(kgt.ConfigError, match="is the working folder or one above it; pass a folder of its own"):
         kgt.train(graph, encoder="embedding", dim=4, epochs=1, checkpoint_dir=folder)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_under_torchrun_the_commands_leave_the_earlier_checkpoints_to_rank_0(tmp_path, monkeypatch, capsys):
+    """``--overwrite`` set them aside on every rank, each saying so: a second move failed, or hid rank 0's."""
+    from kgtransfer.checkpoint import checkpoints_in, drop_earlier_checkpoints, rank_overwrite
+
+    out = tmp_path / "out"
+    (out / "checkpoints" / "last").mkdir(parents=True)
+    (out / "checkpoints" / "last" / "meta.json").write_text("{}")
+    before = files(out)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert checkpoints_in(out, False, True, kind="run") == out / "checkpoints"
+    assert files(out) == before and "set aside" not in capsys.readouterr().err  # neither moved nor refused
+    assert rank_overwrite(True) and not rank_overwrite(False)  # and its run is told to leave them to rank 0
+    monkeypatch.setenv("RANK", "0")
+    assert not rank_overwrite(True)  # rank 0 set them aside itself: they go when the command saves
+    assert checkpoints_in(out, False, True, kind="run") == out / "checkpoints"
+    assert "set aside" in capsys.readouterr().err and not (out / "checkpoints").exists()
+    assert (out / ".checkpoints.earlier" / "last" / "meta.json").read_text() == "{}"
+    monkeypatch.setenv("RANK", "1")
+    drop_earlier_checkpoints(out)  # another rank's save deletes nothing
+    assert (out / ".checkpoints.earlier" / "last" / "meta.json").is_file()
+    monkeypatch.setenv("RANK", "0")
+    drop_earlier_checkpoints(out)
+    assert not (out / ".checkpoints.earlier").exists()
+
+
+class Reached(Exception):
+    """Raised where a command would start training: it got there, the earlier checkpoints as they are then."""
+
+
+@pytest.mark.parametrize("command", ["pretrain", "finetune"])
+def test_under_torchrun_cli_overwrite_on_another_rank_neither_moves_nor_refuses(command, graph, tmp_path, monkeypatch):
+    """Rank 1 may reach training before rank 0 has set the earlier checkpoints aside: it must not refuse them."""
+    from kgtransfer import training
+    from kgtransfer.cli import main
+    from kgtransfer.transfer import finetune
+
+    quick = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--no-progress", "--threads", "1"]
+    pre, out = tmp_path / "pre", tmp_path / "out"
+    assert main(["pretrain", graph, "-o", str(pre), *quick]) == 0
+    args = ["pretrain", graph, "-o", str(out), *quick]
+    if command == "finetune":
+        args = ["finetune", str(pre), graph, "-o", str(out), "--epochs", "1", "--no-progress"]
+    assert main(args) == 0
+    before = files(out)
+
+    def reached(*args, **kwargs):
+        raise Reached
+
+    monkeypatch.setattr(training, "fit", reached)
+    monkeypatch.setattr(finetune, "run_strategy", reached)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(Reached):
+        main([*args, "--overwrite"])
+    assert files(out) == before and not (tmp_path / "out" / ".checkpoints.earlier").exists()
+    monkeypatch.setenv("RANK", "0")  # rank 0 sets them aside, and trains
+    with pytest.raises(Reached):
+        main([*args, "--overwrite"])
+    assert not (out / "checkpoints").exists() and (out / ".checkpoints.earlier").is_dir()

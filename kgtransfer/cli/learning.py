@@ -73,7 +73,7 @@ def add_pretrain(sub) -> None:
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
-    from kgtransfer.checkpoint import save_run
+    from kgtransfer.checkpoint import rank_overwrite, save_run
     from kgtransfer.data.splits import load_split
     from kgtransfer.errors import EmptySplitError
     from kgtransfer.sizing import plan
@@ -115,7 +115,16 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
             flush=True,
         )
     model, config, task = _pretrain_configs(args)
-    result = kgt.pretrain(kg, model, config, task, split=split, checkpoint_dir=checkpoints, resume=args.resume)
+    result = kgt.pretrain(
+        kg,
+        model,
+        config,
+        task,
+        split=split,
+        checkpoint_dir=checkpoints,
+        resume=args.resume,
+        overwrite=rank_overwrite(args.overwrite),  # checkpoints_in set them aside (on rank 0)
+    )
     save_run(result, args.output)
     print(result.summary())
     print(f"\nwrote {args.output}")
@@ -221,7 +230,7 @@ def add_finetune(sub) -> None:
 def cmd_finetune(args: argparse.Namespace) -> None:
     """``kgtransfer finetune``."""
     import kgtransfer as kgt
-    from kgtransfer.checkpoint import save_run
+    from kgtransfer.checkpoint import rank_overwrite, save_run
     from kgtransfer.config_adapter import from_args
     from kgtransfer.data.splits import literal_policy, load_split
     from kgtransfer.errors import TransferWarning
@@ -247,6 +256,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
             literals=literals,
             checkpoint_dir=checkpoints,
             resume=args.resume,
+            overwrite=rank_overwrite(args.overwrite),  # checkpoints_in set them aside (on rank 0)
         )
     save_run(result, args.output)
     print(result.report)
