@@ -591,12 +591,16 @@ def shortcuts(model: ModelConfig | None, config: TrainConfig | None, **values) -
 
 
 def as_split(source, split=None, seed: int = 0):
-    """``source`` as a Split: a Split as is, else the graph (loaded if needed) split by :func:`make_split`."""
-    from kgtransfer.data.splits import Split
+    """``source`` as a Split to train on: a Split as is, else the graph (loaded if needed) split by :func:`make_split`.
+
+    Raises:
+        EmptySplitError: a drawn split left valid or test empty (see :func:`~kgtransfer.data.splits.check_evaluable`).
+    """
+    from kgtransfer.data.splits import Split, check_evaluable
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
 
     if isinstance(source, Split):
-        return source
+        return check_evaluable(source)
     kg = source if isinstance(source, KnowledgeGraph) else load(source)
-    return make_split(kg, split, seed)
+    return check_evaluable(make_split(kg, split, seed), kg)

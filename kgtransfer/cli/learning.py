@@ -72,7 +72,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
     from kgtransfer.checkpoint import save_run
-    from kgtransfer.data.splits import load_split
+    from kgtransfer.data.splits import check_evaluable, load_split
     from kgtransfer.errors import EmptySplitError
     from kgtransfer.sizing import plan
     from kgtransfer.training import given_bases, make_split, saved_sizing
@@ -87,6 +87,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         verb = "links" if len(kg) == 1 else "link"
         why = f"none of its {plural(len(kg), 'triple')} {verb} two entities (literal objects are dropped)"
         raise EmptySplitError(f"{kg.name}: nothing to train on: {why if len(kg) else 'it holds no triples'}")
+    check_evaluable(split, kg)  # valid and test, as their ratios asked
     given = {name: getattr(args, name) for name in ("dim", "batch_size", "lr", "eval_every")}
     chosen = plan(
         split,

@@ -293,14 +293,14 @@ def finetune(
 
 
 def _target(pretrained: TrainedModel, kg, split, seed: int):
-    from kgtransfer.data.splits import Split
+    from kgtransfer.data.splits import Split, check_evaluable
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
 
     if isinstance(kg, Split):
-        return kg
+        return check_evaluable(kg)
     kg = kg if isinstance(kg, KnowledgeGraph) else load(kg)
-    return target_split(pretrained, kg, split, seed)
+    return check_evaluable(target_split(pretrained, kg, split, seed), kg)
 
 
 def run_strategy(
