@@ -483,6 +483,34 @@ def test_pretrain_on_a_graph_without_entity_links_says_so_before_sizing(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_pretrain_and_finetune_on_a_graph_too_small_to_split_say_so_before_sizing(tmp_path, capsys):
+    """Two triples trained, printed NaN for valid and test after two warnings, and saved the run."""
+    (tmp_path / "two.nt").write_text(
+        "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/b> <http://e/p> <http://e/c> .\n"
+    )
+    assert main(["pretrain", str(tmp_path / "two.nt"), "-o", str(tmp_path / "run"), "--epochs", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert err.startswith(
+        "kgtransfer pretrain: error: two.nt: no validation triple to select the best epoch on and no test triple to "
+        "report: its 2 triples (2 between two entities, 3 entities) split 0.8/0.1/0.1 into train=2, valid=0, test=0;"
+    )
+    rows = [f"e{i}\tr{i % 2}\te{(i * 7 + 1) % 20}\n" for i in range(40)]
+    (tmp_path / "k1.tsv").write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--no-progress"]
+    assert main(["pretrain", str(tmp_path / "k1.tsv"), "-o", str(tmp_path / "pre"), *flags]) == 0
+    capsys.readouterr()
+    (tmp_path / "k2.tsv").write_text("e0\tr0\te5\ne5\tr1\te9\n")
+    assert main(["finetune", str(tmp_path / "pre"), str(tmp_path / "k2.tsv"), "-o", str(tmp_path / "ft")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and not (tmp_path / "ft").exists()
+    assert err.startswith(
+        "kgtransfer finetune: error: k2.tsv: no validation triple to select the best epoch on and no test triple to "
+        "report: its 2 triples (2 between two entities, 3 entities), valid and test drawn from 2 triples the "
+        "pretrained model did not train on, split 0.8/0.1/0.1 into train=2, valid=0, test=0;"
+    )
+
+
 def test_finetune_says_how_many_of_a_given_splits_triples_moved_to_train(tmp_path, capsys):
     """A target folder's valid/test shrank from 8/8 to a few without a word: the pretrained run had trained on them."""
     rows = [f"e{i}\tr{i % 3}\te{(i * 7 + 1) % 30}\n" for i in range(80)]

@@ -588,10 +588,14 @@ def check_evaluable(split: Split, kg: KnowledgeGraph | None = None) -> Split:
     from kgtransfer.report import plural
 
     rows = split.filter_triples()
-    linked = f"{len(rows):,} between two entities, {len(torch.unique(rows[:, [0, 2]])):,} entities"
-    counts = f"its {plural(len(kg), 'triple')} ({linked})" if kg is not None else f"its {plural(len(rows), 'triple')}"
+    entities = f"{len(torch.unique(rows[:, [0, 2]])):,} entities"
+    counts = f"its {plural(len(rows), 'triple')} ({entities})"
+    if kg is not None:
+        counts = f"its {plural(len(kg), 'triple')} ({len(rows):,} between two entities, {entities})"
     if "candidates" in split.info:
-        counts += f", valid and test drawn from {split.info['candidates']:,} {_DRAWN_FROM.get(split.method, 'of them')},"
+        counts += (
+            f", valid and test drawn from {split.info['candidates']:,} {_DRAWN_FROM.get(split.method, 'of them')},"
+        )
     moved = split.info.get("moved", 0)
     cleaned = f", after cleanup moved {plural(moved, 'drawn triple')} to train (a term no training triple has)"
     raise EmptySplitError(

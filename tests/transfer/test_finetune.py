@@ -379,3 +379,17 @@ def test_discriminative_and_l2sp_leave_a_shared_parameter_that_was_not_transferr
         model.kept.add_(1.0)
         model.new.add_(2.0)
     assert task.loss(model, None).item() == pytest.approx(3.0)  # (1)^2 * 3 entries of `kept` only
+
+
+def test_finetuning_on_a_target_too_small_to_split_is_an_error_before_any_transfer(pre, graphs, monkeypatch):
+    """Two new triples fine-tuned, warned twice and reported NaN; K = K1 drew valid and test from too few triples."""
+    from kgtransfer.errors import EmptySplitError
+
+    monkeypatch.setattr("kgtransfer.transfer.finetune.build_transferred", lambda *a, **k: pytest.fail("it transferred"))
+    two = kgt.KnowledgeGraph.from_triples([(_iri("e0"), _iri("r9"), _iri("e1")), (_iri("e1"), _iri("r9"), _iri("e2"))])
+    with pytest.raises(
+        EmptySplitError, match=r"^graph: no validation triple .* its 2 triples \(2 between two entities, "
+    ):
+        kgt.finetune(pre, two, "full", kgt.TrainConfig(**QUICK))
+    with pytest.raises(EmptySplitError, match=r"valid and test drawn from \d+ triples the pretrained model did not "):
+        kgt.finetune(pre, graphs[0], "full", kgt.TrainConfig(**QUICK), split=(0.99, 0.005, 0.005))  # K = K1
