@@ -482,7 +482,8 @@ def train(
         task: the :class:`~kgtransfer.config.TaskConfig`: loss, label smoothing, regularizer
             (default: 1-N with label smoothing 0.1, no regularizer); or the task's name,
             ``"link_prediction"`` (its default config), as :func:`~kgtransfer.transfer.finetune.finetune` takes it.
-        split: see :func:`make_split` (default: given or random).
+        split: see :func:`make_split` (default: given or random). A drawn split whose shares leave
+            valid or test empty is an EmptySplitError before training.
         encoder: shortcut for ``model.encoder``.
         decoder: shortcut for ``model.decoder``.
         dim: shortcut for ``model.dim``.

@@ -571,7 +571,7 @@ def check_evaluable(split: Split, kg: KnowledgeGraph | None = None) -> Split:
         kg: the graph it was drawn from, named in the message (default: none).
     """
     ratios = split.info.get("ratios")
-    if not len(split.train) or not isinstance(ratios, list) or len(ratios) != 3:
+    if not len(split.train) or not isinstance(ratios, list) or len(ratios) != 3 or not all(map(is_number, ratios)):
         return split
     missing = [
         why

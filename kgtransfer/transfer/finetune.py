@@ -213,6 +213,7 @@ def finetune(
             :class:`~kgtransfer.config.TaskConfig` to fine-tune with (loss, label smoothing,
             regularizer, step mode) (default: ``"link_prediction"`` with the pretrained run's TaskConfig).
         split: K's split (see :func:`target_split`; default: given or random, over the extended vocabulary).
+            A drawn split whose shares leave valid or test empty is an EmptySplitError before training.
         compose: shortcut for ``options.compose`` (``"sum"``, ``"concat"``, ``"gate"``).
         epochs: shortcut for ``config.epochs``.
         lr: shortcut for ``config.lr``.
