@@ -506,7 +506,8 @@ def train(
         task: the :class:`~kgtransfer.config.TaskConfig`: loss, label smoothing, regularizer
             (default: 1-N with label smoothing 0.1, no regularizer); or the task's name,
             ``"link_prediction"`` (its default config), as :func:`~kgtransfer.transfer.finetune.finetune` takes it.
-        split: see :func:`make_split` (default: given or random).
+        split: see :func:`make_split` (default: given or random). A drawn split whose shares leave
+            valid or test empty is an EmptySplitError before training.
         literals: the literal policy of the split made of ``source``, ``"drop"``, ``"nodes"`` (literals are
             entities: literal-object triples train and are ranked) or ``"features"``; see :func:`make_split`
             (default: ``"drop"``, or a given split's own).
@@ -621,16 +622,19 @@ def shortcuts(model: ModelConfig | None, config: TrainConfig | None, **values) -
 
 
 def as_split(source, split=None, seed: int = 0, literals: str | None = None):
-    """``source`` as a Split: a Split as is, else the graph (loaded if needed) split by :func:`make_split`.
+    """``source`` as a Split to train on: a Split as is, else the graph (loaded if needed) split by :func:`make_split`.
 
     ``literals``: the policy of a split made here; a Split made with another one is refused.
+
+    Raises:
+        EmptySplitError: a drawn split left valid or test empty (see :func:`~kgtransfer.data.splits.check_evaluable`).
     """
-    from kgtransfer.data.splits import Split, check_literals
+    from kgtransfer.data.splits import Split, check_evaluable, check_literals
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
 
     if isinstance(source, Split):
         check_literals(source, literals, "the Split passed in")
-        return source
+        return check_evaluable(source)
     kg = source if isinstance(source, KnowledgeGraph) else load(source)
-    return make_split(kg, split, seed, literals)
+    return check_evaluable(make_split(kg, split, seed, literals), kg)

@@ -257,6 +257,7 @@ def test_finetunes_scratch_command_gives_back_every_model_setting(tmp_path, caps
     pre = kgt.TrainedModel.load(tmp_path / "pre")
     assert pre.model_config.encoder_kwargs == {"num_layers": 1, "dropout": 0.25, "root_weight": False, "num_bases": 2}
     ft = ["finetune", str(tmp_path / "pre"), str(tmp_path / "k.nt"), "-o", str(tmp_path / "ft"), "--epochs", "1"]
+    ft += ["--split", str(tmp_path / "pre")]  # K is K1: a drawn split has too few untrained triples to evaluate on
     assert main([*ft, "--label-smoothing", "0.25"]) == 0  # a task flag: unset ones keep the pretrained run's
     command = capsys.readouterr().out.split("from scratch on the same split and settings:\n")[1].strip()
     args = build_parser().parse_args(shlex.split(command)[1:])
@@ -280,6 +281,7 @@ def test_finetunes_scratch_command_keeps_a_matrix_per_edge_type(tmp_path, capsys
     assert main(["pretrain", str(tmp_path / "k.nt"), "-o", str(tmp_path / "pre"), "--dim", "6", *quick]) == 0
     assert kgt.TrainedModel.load(tmp_path / "pre").model_config.encoder_kwargs == {}
     ft = ["finetune", str(tmp_path / "pre"), str(tmp_path / "k.nt"), "-o", str(tmp_path / "ft"), *quick]
+    ft += ["--split", str(tmp_path / "pre")]  # K is K1: a drawn split has too few untrained triples to evaluate on
     assert main([*ft, "--memory-budget", "4096"]) == 0  # 4 edge types x 6 x 6 x 2 layers x 16 bytes: 4,608
     command = capsys.readouterr().out.split("from scratch on the same split and settings:\n")[1].strip()
     assert main([*shlex.split(command)[1:], "--no-progress", "--threads", "1"]) == 0
@@ -413,7 +415,7 @@ def test_commands_that_read_a_source_take_its_format(tmp_path, capsys):
     assert err.endswith("; pass --format\n")
     assert main(["pretrain", data, "-o", str(tmp_path / "pre"), *flags, "--format", "tsv"]) == 0
     ft = ["finetune", str(tmp_path / "pre"), data, "-o", str(tmp_path / "ft"), "--epochs", "1", "--format", "tsv"]
-    assert main(ft) == 0
+    assert main([*ft, "--split", str(tmp_path / "pre")]) == 0  # K is K1: too few untrained triples to draw from
     assert "--format tsv" in capsys.readouterr().out.split("settings:\n")[1]  # the scratch command reads it too
     assert main(["sparql", "ASK { ?s ?p ?o }", "--source", data, "--format", "tsv"]) == 0
     assert capsys.readouterr().out.strip() == "true"
@@ -479,6 +481,34 @@ def test_pretrain_on_a_graph_without_entity_links_says_so_before_sizing(tmp_path
     out, err = capsys.readouterr()
     assert out == "" and err.strip() == "kgtransfer pretrain: error: empty.nt: nothing to train on: it holds no triples"
     assert not (tmp_path / "run").exists()
+
+
+def test_pretrain_and_finetune_on_a_graph_too_small_to_split_say_so_before_sizing(tmp_path, capsys):
+    """Two triples trained, printed NaN for valid and test after two warnings, and saved the run."""
+    (tmp_path / "two.nt").write_text(
+        "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/b> <http://e/p> <http://e/c> .\n"
+    )
+    assert main(["pretrain", str(tmp_path / "two.nt"), "-o", str(tmp_path / "run"), "--epochs", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert err.startswith(
+        "kgtransfer pretrain: error: two.nt: no validation triple to select the best epoch on and no test triple to "
+        "report: its 2 triples (2 between two entities, 3 entities) split 0.8/0.1/0.1 into train=2, valid=0, test=0;"
+    )
+    rows = [f"e{i}\tr{i % 2}\te{(i * 7 + 1) % 20}\n" for i in range(40)]
+    (tmp_path / "k1.tsv").write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--no-progress"]
+    assert main(["pretrain", str(tmp_path / "k1.tsv"), "-o", str(tmp_path / "pre"), *flags]) == 0
+    capsys.readouterr()
+    (tmp_path / "k2.tsv").write_text("e0\tr0\te5\ne5\tr1\te9\n")
+    assert main(["finetune", str(tmp_path / "pre"), str(tmp_path / "k2.tsv"), "-o", str(tmp_path / "ft")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and not (tmp_path / "ft").exists()
+    assert err.startswith(
+        "kgtransfer finetune: error: k2.tsv: no validation triple to select the best epoch on and no test triple to "
+        "report: its 2 triples (2 between two entities, 3 entities), valid and test drawn from 2 triples the "
+        "pretrained model did not train on, split 0.8/0.1/0.1 into train=2, valid=0, test=0;"
+    )
 
 
 def test_finetune_says_how_many_of_a_given_splits_triples_moved_to_train(tmp_path, capsys):
@@ -629,10 +659,11 @@ def test_literals_nodes_trains_on_literal_triples_and_finetune_follows_the_pretr
     assert "literal" not in capsys.readouterr().err
     assert _split_json(ft)["info"]["literals"] == "nodes" and sum(_split_json(ft)["counts"].values()) == 60
     assert main(["evaluate", str(ft)]) == 0 and "hits@10" in capsys.readouterr().out
-    dropped = tmp_path / "dropped"
-    assert main(["finetune", str(pre), str(graph), "-o", str(dropped), "--literals", "drop", *flags[4:]]) == 0
-    assert "note: 30 of g.nt's 60 triples have a literal object" in capsys.readouterr().err
-    assert _split_json(dropped)["info"]["literals"] == "drop" and sum(_split_json(dropped)["counts"].values()) == 30
+    dropped, k = tmp_path / "dropped", tmp_path / "k.nt"  # K adds triples to evaluate on (K = K1 has too few)
+    k.write_text("".join(rows) + "".join(f"<urn:e{i}> <urn:q> <urn:e{(i * 11 + 3) % 30}> .\n" for i in range(30)))
+    assert main(["finetune", str(pre), str(k), "-o", str(dropped), "--literals", "drop", *flags[4:]]) == 0
+    assert "note: 30 of k.nt's 90 triples have a literal object" in capsys.readouterr().err
+    assert _split_json(dropped)["info"]["literals"] == "drop" and sum(_split_json(dropped)["counts"].values()) == 60
     # a saved split is used as it is: another policy is refused before anything loads or trains
     again = ["pretrain", str(graph), "--split", str(pre), "-o", str(tmp_path / "again"), *flags]
     assert main([*again, "--literals", "drop"]) == 1

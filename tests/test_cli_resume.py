@@ -197,7 +197,12 @@ def test_a_resume_follows_the_literal_policy_of_its_run_and_refuses_another(tmp_
     err = capsys.readouterr().err
     assert f"--literals drop, but the run in {out / 'checkpoints'} was made with --literals nodes" in err
     # fine-tuning: the policy its checkpoints recorded, not the pretrained run's default
-    ft = ["finetune", str(out), source, "-o", str(tmp_path / "ft"), "--no-progress"]
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+    from tests.data.test_splits import iri
+
+    new = [(iri(f"e{i}"), iri("q"), iri(f"e{(i * 11 + 3) % 30}")) for i in range(30)]  # K = K1 has too few to test
+    (labelled_graph() | KnowledgeGraph.from_triples(new)).serialize(tmp_path / "k.nt")
+    ft = ["finetune", str(out), str(tmp_path / "k.nt"), "-o", str(tmp_path / "ft"), "--no-progress"]
     assert main([*ft, "--epochs", "1", "--literals", "drop"]) == 0
     assert main([*ft, "--epochs", "2", "--resume"]) == 0
     assert json.loads((tmp_path / "ft" / "split" / "split.json").read_text())["info"]["literals"] == "drop"

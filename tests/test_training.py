@@ -197,13 +197,77 @@ def test_repr_and_summary_show_the_key_numbers(trained):
 
 
 def test_a_split_with_nothing_to_evaluate_warns_that_its_metrics_are_nan():
+    """Shares of 0 ask for no valid and test triples: training warns, and the metrics are NaN."""
     tiny = KnowledgeGraph.from_triples([(f"<urn:e{i}>", "<urn:p>", f"<urn:e{i + 1}>") for i in range(6)])
     config = kgt.TrainConfig(epochs=1, progress=False, threads=1)
     with pytest.warns(UserWarning, match="no validation data: the valid split is empty, so nothing stops early"):
-        model = kgt.train(tiny, encoder="embedding", decoder="distmult", dim=8, config=config)  # it asked "(no ...?)"
+        model = kgt.train(tiny, encoder="embedding", decoder="distmult", dim=8, config=config, split=(1.0, 0.0, 0.0))
     assert len(model.split.test) == 0
     with pytest.warns(UserWarning, match="the test split holds nothing to evaluate: its metrics are NaN"):
         assert model.test["mrr"] != model.test["mrr"]
+
+
+def chain(n: int, name: str = "chain") -> KnowledgeGraph:
+    """``n`` triples ``e0 p e1 p e2 ...``."""
+    return KnowledgeGraph.from_triples([(f"<urn:e{i}>", "<urn:p>", f"<urn:e{i + 1}>") for i in range(n)], name=name)
+
+
+@pytest.mark.parametrize(
+    ("triples", "told"),
+    [
+        (
+            1,
+            "tiny: no validation triple to select the best epoch on and no test triple to report: its 1 triple "
+            "(1 between two entities, 2 entities) split 0.8/0.1/0.1 into train=1, valid=0, test=0; add triples",
+        ),
+        (
+            2,
+            "tiny: no validation triple to select the best epoch on and no test triple to report: its 2 triples "
+            "(2 between two entities, 3 entities) split 0.8/0.1/0.1 into train=2, valid=0, test=0; add triples",
+        ),
+    ],
+)
+def test_a_graph_too_small_to_split_is_an_error_before_training(triples, told, monkeypatch):
+    """It trained, warned twice and reported NaN metrics."""
+    from kgtransfer.errors import EmptySplitError
+
+    monkeypatch.setattr("kgtransfer.training.fit", lambda *a, **k: pytest.fail("it trained"))
+    with pytest.raises(EmptySplitError) as info:
+        kgt.train(chain(triples, "tiny"), epochs=1)
+    assert str(info.value).startswith(told) and "\n" not in str(info.value)
+    assert "split=(0.6, 0.2, 0.2)" in str(info.value) and "--split" in str(info.value)
+
+
+def test_a_split_without_test_triples_names_the_part_and_what_cleanup_moved(load_fixture):
+    """18 triples split into 15/1/0: the valid metrics were real, the test ones NaN."""
+    from kgtransfer.errors import EmptySplitError
+
+    with pytest.raises(
+        EmptySplitError,
+        match=r"^ext_k2.ttl: no test triple to report: its 18 triples \(16 between "
+        r"two entities, 19 entities\) split 0.8/0.1/0.1 into train=15, valid=1, test=0, after cleanup "
+        r"moved 3 drawn triples to train \(a term no training triple has\); ",
+    ):
+        kgt.train(load_fixture("ext_k2.ttl"), epochs=1)
+
+
+def test_an_explicit_split_with_an_empty_part_it_asked_for_is_refused_and_one_asked_empty_trains():
+    from kgtransfer.data.splits import random_split
+    from kgtransfer.errors import EmptySplitError
+
+    config = kgt.TrainConfig(epochs=1, progress=False, threads=1)
+    with pytest.raises(
+        EmptySplitError, match=r"^the random split: no validation triple .* its 5 triples \(6 entities\) split"
+    ):
+        kgt.train(random_split(chain(5)), encoder="embedding", dim=4, config=config)
+    with pytest.warns(UserWarning, match="no validation data"):  # a share of 0: no validation, as asked
+        model = kgt.train(random_split(chain(20), (0.8, 0.0, 0.2)), encoder="embedding", dim=4, config=config)
+    assert len(model.split.valid) == 0 and len(model.split.test) == 4 and model.test["mrr"] > 0
+
+
+def test_a_small_graph_that_splits_into_three_parts_trains():
+    model = kgt.train(chain(10), encoder="embedding", dim=4, config=kgt.TrainConfig(epochs=1, progress=False))
+    assert [len(model.split[p]) for p in ("train", "valid", "test")] == [8, 1, 1] and model.test["mrr"] > 0
 
 
 def test_evaluating_an_unknown_split_is_a_typed_error_naming_the_choices(trained):

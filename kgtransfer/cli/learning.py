@@ -74,7 +74,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     """``kgtransfer pretrain``."""
     import kgtransfer as kgt
     from kgtransfer.checkpoint import rank_overwrite, save_run
-    from kgtransfer.data.splits import load_split
+    from kgtransfer.data.splits import check_evaluable, load_split
     from kgtransfer.errors import EmptySplitError
     from kgtransfer.sizing import plan
     from kgtransfer.training import given_bases, make_split, saved_sizing
@@ -91,6 +91,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         dropped = "literal objects are dropped; --literals nodes keeps them" if literals != "nodes" else "literals kept"
         why = f"none of its {plural(len(kg), 'triple')} {verb} two entities ({dropped})"
         raise EmptySplitError(f"{kg.name}: nothing to train on: {why if len(kg) else 'it holds no triples'}")
+    check_evaluable(split, kg)  # valid and test, as their ratios asked
     given = {name: getattr(args, name) for name in ("dim", "batch_size", "lr", "eval_every")}
     chosen = plan(
         split,

@@ -583,6 +583,63 @@ def keep_in_train(split: Split, trained: Triples) -> Split:
     return Split(*out, method=split.method, seed=split.seed, info=info, unused=split.unused)
 
 
+#: what a drawn split's valid and test triples were drawn from, by method (else: all triples)
+_DRAWN_FROM = {
+    "transfer": "triples the pretrained model did not train on",
+    "relation": "triples of the held-out relations",
+    "novelty": "new triples",
+}
+
+
+def check_evaluable(split: Split, kg: KnowledgeGraph | None = None) -> Split:
+    """``split``, if its ratios asked for no valid or test triples it lacks; else an EmptySplitError.
+
+    A drawn split (``info["ratios"]``) of a graph too small for its shares, or whose drawn evaluation
+    triples cleanup moved to train, would train with nothing to select the best epoch on and report
+    NaN. A share of 0, and a given or hand-made split, is taken as meant (training then warns);
+    an empty train is left to the trainer's own error.
+
+    Args:
+        split: the split a run is about to train on.
+        kg: the graph it was drawn from, named in the message (default: none).
+    """
+    ratios = split.info.get("ratios")
+    if not len(split.train) or not isinstance(ratios, list) or len(ratios) != 3 or not all(map(is_number, ratios)):
+        return split
+    missing = [
+        why
+        for part, share, why in zip(
+            (split.valid, split.test),
+            ratios[1:],
+            ("no validation triple to select the best epoch on", "no test triple to report"),
+            strict=True,
+        )
+        if share > 0 and not len(part)
+    ]
+    if not missing:
+        return split
+    from kgtransfer.report import plural
+
+    rows = split.filter_triples()
+    entities = f"{len(torch.unique(rows[:, [0, 2]])):,} entities"
+    counts = f"its {plural(len(rows), 'triple')} ({entities})"
+    if kg is not None:
+        counts = f"its {plural(len(kg), 'triple')} ({len(rows):,} between two entities, {entities})"
+    if "candidates" in split.info:
+        counts += (
+            f", valid and test drawn from {split.info['candidates']:,} {_DRAWN_FROM.get(split.method, 'of them')},"
+        )
+    moved = split.info.get("moved", 0)
+    cleaned = f", after cleanup moved {plural(moved, 'drawn triple')} to train (a term no training triple has)"
+    raise EmptySplitError(
+        f"{kg.name if kg is not None else f'the {split.method} split'}: {' and '.join(missing)}: {counts} split "
+        f"{'/'.join(f'{r:g}' for r in ratios)} into train={len(split.train):,}, valid={len(split.valid):,}, "
+        f"test={len(split.test):,}{cleaned if moved else ''}; add triples, give larger valid and test shares "
+        "(split=(0.6, 0.2, 0.2); a share of 0 goes without that part), or a split of your own (a Split or a saved "
+        "split folder, --split on the command line; or train/valid/test files in one folder)"
+    )
+
+
 def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
     """``ratios`` as three floats (train, valid, test) summing to 1; ConfigError otherwise."""
     try:

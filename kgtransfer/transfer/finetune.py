@@ -221,6 +221,7 @@ def finetune(
             :class:`~kgtransfer.config.TaskConfig` to fine-tune with (loss, label smoothing,
             regularizer, step mode) (default: ``"link_prediction"`` with the pretrained run's TaskConfig).
         split: K's split (see :func:`target_split`; default: given or random, over the extended vocabulary).
+            A drawn split whose shares leave valid or test empty is an EmptySplitError before training.
         literals: link prediction: the literal policy of K's split, ``"drop"``, ``"nodes"`` or ``"features"``
             (see :func:`target_split`; default: the pretrained run's).
         compose: shortcut for ``options.compose`` (``"sum"``, ``"concat"``, ``"gate"``).
@@ -303,15 +304,15 @@ def finetune(
 
 
 def _target(pretrained: TrainedModel, kg, split, seed: int, literals: str | None = None):
-    from kgtransfer.data.splits import Split, check_literals
+    from kgtransfer.data.splits import Split, check_evaluable, check_literals
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
 
     if isinstance(kg, Split):
         check_literals(kg, literals, "the Split passed as K")
-        return kg
+        return check_evaluable(kg)
     kg = kg if isinstance(kg, KnowledgeGraph) else load(kg)
-    return target_split(pretrained, kg, split, seed, literals)
+    return check_evaluable(target_split(pretrained, kg, split, seed, literals), kg)
 
 
 def run_strategy(

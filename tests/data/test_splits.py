@@ -439,3 +439,27 @@ def test_a_split_records_its_literal_policy_and_a_saved_one_keeps_it(tmp_path):
         match="--literals drop, but S was made with --literals nodes and is used as it is; leave --literals out",
     ):
         check_literals(nodes, "drop", "S", cli=True)
+
+
+def test_check_evaluable_refuses_only_the_empty_parts_a_split_asked_for():
+    from kgtransfer.data.splits import check_evaluable
+    from kgtransfer.errors import EmptySplitError
+
+    chain = KnowledgeGraph.from_triples([(iri(f"e{i}"), iri("p"), iri(f"e{i + 1}")) for i in range(20)], name="chain")
+    for fine in (
+        random_split(chain),  # 16/2/2
+        random_split(chain, (1.0, 0.0, 0.0)),  # no valid and no test, as asked
+        given_split(split_graph({"train": [(iri("a"), iri("p"), iri("b"))], "test": [(iri("b"), iri("p"), iri("a"))]})),
+        random_split(KnowledgeGraph.from_triples([(iri("a"), iri("name"), '"A"')])),  # no train: the trainer's error
+    ):
+        assert check_evaluable(fine, chain) is fine
+    with pytest.raises(EmptySplitError, match=r"^chain: no test triple to report: its 20 triples \(20 between two "):
+        check_evaluable(random_split(chain, (0.9, 0.08, 0.02)), chain)  # 18/2/0
+    few = relation_split(random_graph(num_triples=100), [iri("r0")], ratios=(0.98, 0.01, 0.01))
+    told = (
+        r"^the relation split: no validation triple .* and no test triple to report: its (\d+) triples \(60 "
+        r"entities\), valid and "
+        r"test drawn from \d+ triples of the held-out relations, split 0.98/0.01/0.01 into train=\1, valid=0, test=0;"
+    )
+    with pytest.raises(EmptySplitError, match=told):
+        check_evaluable(few)

@@ -399,7 +399,7 @@ def test_scratch_beside_a_given_pretrained_model_trains_its_model_and_loss():
 
     cfg = kgt.TrainConfig(epochs=1, batch_size=64, progress=False)
     model, task = kgt.ModelConfig(dim=16, decoder="complex"), kgt.TaskConfig(label_smoothing=0.0)
-    pre = kgt.pretrain(ring(30, "k1"), model, cfg, task)
+    pre = kgt.pretrain(ring(30, "k1"), model, cfg, task, split=(1.0, 0.0, 0.0))  # 28 triples split 25/0/3
     kwargs = dict(pretrained=lambda seed: pre, split="all", finetune_config=cfg, alphas=(), log=None)
     c = kgt.compare(None, ring(40, "k"), ["scratch", "full"], **kwargs)
     for variant in ("scratch", "full"):

@@ -393,10 +393,27 @@ def test_finetune_draws_k_split_with_the_pretrained_runs_literal_policy():
     ft = kgt.finetune(pre, kg, epochs=1)
     assert ft.split.info["literals"] == "nodes" and len(ft.split.filter_triples()) == 60
     assert target_split(pre, kg).info["literals"] == "nodes"
-    dropped = kgt.finetune(pre, kg, epochs=1, literals="drop")  # asked for: K's literal triples are left out
+    dropped = kgt.finetune(
+        pre, kg, epochs=1, literals="drop", split=(1.0, 0.0, 0.0)
+    )  # asked for: K's literal triples are left out
     assert dropped.split.info["literals"] == "drop" and len(dropped.split.filter_triples()) == 30
-    assert kgt.finetune(kgt.pretrain(kg, **quick), kg, epochs=1).split.info["literals"] == "drop"
+    drop = kgt.finetune(kgt.pretrain(kg, **quick), kg, epochs=1, split=(1.0, 0.0, 0.0))  # K = K1: no new triple
+    assert drop.split.info["literals"] == "drop"
     with pytest.raises(ConfigError, match="literals='drop', but the split was made with literals='nodes'"):
         kgt.finetune(pre, kg, split=ft.split, literals="drop")
     with pytest.raises(ConfigError, match="does not apply literals"):
         kgt.finetune(pre, kg, task="entity_typing", literals="nodes")
+
+
+def test_finetuning_on_a_target_too_small_to_split_is_an_error_before_any_transfer(pre, graphs, monkeypatch):
+    """Two new triples fine-tuned, warned twice and reported NaN; K = K1 drew valid and test from too few triples."""
+    from kgtransfer.errors import EmptySplitError
+
+    monkeypatch.setattr("kgtransfer.transfer.finetune.build_transferred", lambda *a, **k: pytest.fail("it transferred"))
+    two = kgt.KnowledgeGraph.from_triples([(_iri("e0"), _iri("r9"), _iri("e1")), (_iri("e1"), _iri("r9"), _iri("e2"))])
+    with pytest.raises(
+        EmptySplitError, match=r"^graph: no validation triple .* its 2 triples \(2 between two entities, "
+    ):
+        kgt.finetune(pre, two, "full", kgt.TrainConfig(**QUICK))
+    with pytest.raises(EmptySplitError, match=r"valid and test drawn from \d+ triples the pretrained model did not "):
+        kgt.finetune(pre, graphs[0], "full", kgt.TrainConfig(**QUICK), split=(0.99, 0.005, 0.005))  # K = K1
