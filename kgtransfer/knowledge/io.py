@@ -417,6 +417,8 @@ def serialize(kg: KnowledgeGraph, path: str | os.PathLike, format: str | None = 
         )
     if key == "rdfxml":
         _check_xml(kg, data, path)
+        # a raw CR in a literal would read back as LF (XML 1.0 2.11); the serializer writes no CR of its own
+        data = data.replace(b"\r", b"&#13;")
     if path.name.lower().endswith(".gz"):
         data = gzip.compress(data)
     atomic_write_bytes(path, data)

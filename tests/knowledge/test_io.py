@@ -526,3 +526,13 @@ def test_rdfxml_pyoxigraph_reads_is_not_refused_for_expat_s_other_complaints(tmp
     ):
         (tmp_path / name).write_text(doc)
         assert len(kgt.load(tmp_path / name)) == 1, name
+
+
+def test_a_carriage_return_in_a_literal_survives_rdfxml(tmp_path):
+    """The serializer wrote the CR raw, which any XML parser (expat, rdflib, Protégé) reads as LF."""
+    kg = kgt.KnowledgeGraph.from_triples([(f"<{EX}a>", f"<{EX}p>", '"a\\r\\nb\\rc"')])
+    kg.serialize(tmp_path / "out.rdf")
+    assert b"\r" not in (tmp_path / "out.rdf").read_bytes()
+    back = rdflib.Graph().parse(tmp_path / "out.rdf", format="xml")
+    assert [str(o) for o in back.objects()] == ["a\r\nb\rc"]
+    assert kgt.isomorphic(kgt.load(tmp_path / "out.rdf"), kg)
