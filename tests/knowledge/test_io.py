@@ -528,6 +528,27 @@ def test_rdfxml_pyoxigraph_reads_is_not_refused_for_expat_s_other_complaints(tmp
         assert len(kgt.load(tmp_path / name)) == 1, name
 
 
+def test_rdfxml_saved_with_windows_line_endings_reads_as_with_unix_ones(tmp_path):
+    """XML reads CR LF (and a lone CR) in text as LF; a literal kept the CR, so an ontology saved on Windows
+    and the same one saved on Linux differed (their difference held the multi-line rdfs:comment)."""
+    rdf = RDF_TYPE.removesuffix("type")
+    doc = (
+        f'<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="{rdf}" xmlns:ex="{EX}">\n'
+        f'<rdf:Description rdf:about="{EX}a"><ex:note>one\ntwo\nthree&#13;four</ex:note></rdf:Description>\n'
+        "</rdf:RDF>\n"
+    )
+    (tmp_path / "unix.rdf").write_bytes(doc.encode())
+    (tmp_path / "windows.rdf").write_bytes(doc.replace("\n", "\r\n").encode())
+    (tmp_path / "mac.rdf").write_bytes(doc.replace("\n", "\r").encode())
+    unix = kgt.load(tmp_path / "unix.rdf")
+    assert '"one\\ntwo\\nthree\\rfour"' in unix.terms.tolist()  # a character reference keeps its CR
+    for name in ("windows.rdf", "mac.rdf"):
+        other = kgt.load(tmp_path / name)
+        assert kgt.isomorphic(unix, other) and not len(unix - other), name
+        expected = rdflib.Graph().parse(tmp_path / name, format="xml")
+        assert isomorphic(other.to_rdflib(), expected), name
+
+
 def test_a_carriage_return_in_a_literal_survives_rdfxml(tmp_path):
     """The serializer wrote the CR raw, which any XML parser (expat, rdflib, Protégé) reads as LF."""
     kg = kgt.KnowledgeGraph.from_triples([(f"<{EX}a>", f"<{EX}p>", '"a\\r\\nb\\rc"')])
