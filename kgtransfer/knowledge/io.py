@@ -177,8 +177,13 @@ def parse(
 
 def _is_owl_xml(data: bytes) -> bool:
     """Whether an XML document's root is OWL 2's XML serialization (``<Ontology xmlns=".../owl#">``)."""
-    head = data[:4096]
-    return re.search(rb"<(?:\w+:)?Ontology\b", head) is not None and b"http://www.w3.org/2002/07/owl#" in head
+    head = re.sub(rb"<!--.*?-->|<\?.*?\?>", b"", data[:4096], flags=re.S)  # comments, the XML declaration
+    root = re.search(rb"<[^!]", head)  # the first element: RDF/XML's <owl:Ontology> is inside <rdf:RDF>
+    return (
+        root is not None
+        and re.match(rb"<(?:\w+:)?Ontology\b", head[root.start() :]) is not None
+        and b"http://www.w3.org/2002/07/owl#" in head
+    )
 
 
 def _explained(message: str) -> str:

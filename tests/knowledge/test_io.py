@@ -461,6 +461,20 @@ def test_owl_xml_under_an_rdf_suffix_is_named_as_such(tmp_path):
         kgt.load(path)
 
 
+def test_an_rdfxml_ontology_with_an_error_is_not_called_owl_xml(tmp_path):
+    """Any RDF/XML file declaring an <owl:Ontology> was told it is OWL/XML when it had an error."""
+    rdf, owl = RDF_TYPE.removesuffix("type"), "http://www.w3.org/2002/07/owl#"
+    path = tmp_path / "onto.owl"
+    path.write_text(
+        f'<?xml version="1.0"?>\n<!-- an <Ontology> in a comment -->\n<rdf:RDF xmlns:rdf="{rdf}" xmlns:owl="{owl}">\n'
+        f'  <owl:Ontology rdf:about="{EX}o"/>\n  <owl:Class rdf:about="{EX}A">\n'
+        f'  <owl:Class rdf:about="{EX}B"/>\n</rdf:RDF>\n'
+    )
+    with pytest.raises(RDFSyntaxError, match=r"onto\.owl") as error:
+        kgt.load(path)
+    assert "OWL/XML" not in str(error.value)
+
+
 def test_n3_formulas_are_refused_not_asserted(tmp_path):
     """A rule's premise and conclusion ({ ... } => { ... }) were loaded as facts; rdflib's formulas were a TypeError."""
     text = "@prefix : <http://e/> .\n:s a :H .\n{ :moon :madeOf :cheese } => { :moon :is :tasty } .\n"
