@@ -163,8 +163,13 @@ def parse(
     terms[:] = [str(objects[i]) for i in np.flatnonzero(used).tolist()]
     terms = scope_blank_nodes(terms, data)
     triples = (np.cumsum(used) - 1)[ids[:, :3]]
-    graph_term_ids, graph_of_row = np.unique(ids[:, 3], return_inverse=True)
-    graph_terms = [objects[i] for i in graph_term_ids.tolist()]
+    # graphs in order of first use as a graph (not as a term), as the fast path: blank graphs are numbered so
+    graph_term_ids, first_row, graph_of_row = np.unique(ids[:, 3], return_index=True, return_inverse=True)
+    order = np.argsort(first_row, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    graph_terms = [objects[i] for i in graph_term_ids[order].tolist()]
+    graph_of_row = rank[graph_of_row.reshape(-1)]
     if format == "n3" and any(type(g) is ox.BlankNode for g in graph_terms):
         raise RDFSyntaxError(
             "N3 formulas ({ ... }, as in rules with =>) are not RDF: their triples are quoted, not asserted, "
