@@ -1,6 +1,8 @@
 """Reading and writing files: every format, gzip, provenance graphs, syntax errors, atomic writes."""
 
+import bz2
 import gzip
+import lzma
 import os
 import re
 
@@ -509,6 +511,25 @@ def test_text_saved_as_utf16_is_named_as_such(tmp_path, encoding, suffix):
     path.write_bytes(line.encode(encoding))
     with pytest.raises(RDFSyntaxError, match=rf"data\{suffix}.*UTF-(16|32).*not UTF-8"):
         kgt.load(path)
+
+
+@pytest.mark.parametrize(
+    ("pack", "says"),
+    [
+        (gzip.compress, "gzip-compressed, not UTF-8 text: decompress it"),
+        (bz2.compress, "bzip2-compressed"),
+        (lzma.compress, "xz-compressed"),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".ttl", ".nt", ".tsv"])
+def test_a_compressed_file_without_its_suffix_is_named_as_such(tmp_path, pack, says, suffix):
+    """A .gz download saved as data.ttl was said to be "UTF-16 or UTF-32 (it holds NUL bytes)"."""
+    line = "h1\tr\tt1\n" if suffix == ".tsv" else f"<{EX}a> <{EX}p> <{EX}b> .\n"
+    path = tmp_path / f"data{suffix}"
+    path.write_bytes(pack(line.encode() * 50))
+    with pytest.raises(RDFSyntaxError, match=rf"data\{suffix}: the file is {says}") as error:
+        kgt.load(path)
+    assert "UTF-16" not in str(error.value)
 
 
 @pytest.mark.parametrize(
