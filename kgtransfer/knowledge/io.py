@@ -143,7 +143,7 @@ def parse(
         col = int(m.group(2) or m.group(3)) if m and (m.group(2) or m.group(3)) else None
         message = _PARSER_PREFIX.sub("", getattr(e, "msg", None) or str(e))  # the location is said once, in front
         if line is None and format == "rdfxml":
-            line, col = _xml_location(data, message)
+            line, col = _xml_location(data, message, base_iri)
         if format == "rdfxml" and _is_owl_xml(data):
             message += (
                 "; this is OWL/XML (an <Ontology> of the OWL 2 XML syntax), not RDF/XML: save it as RDF/XML or Turtle"
@@ -249,17 +249,53 @@ def _expat_error(data: bytes):
     return None
 
 
-def _xml_location(data: bytes, message: str) -> tuple[int | None, int | None]:
-    """Where an RDF/XML error is: expat's position for malformed XML, else where the quoted value first appears."""
+def _xml_location(data: bytes, message: str, base_iri: str | None = None) -> tuple[int | None, int | None]:
+    """Where an RDF/XML error is: expat's position for malformed XML, else the line the parser stopped on.
+
+    The column is where the value the message quotes appears on that line (or, when the parser's line
+    is not known, where it first appears in the document).
+    """
     e = _expat_error(data)
     if e is not None:
         return e.lineno, e.offset + 1
+    stop = _rdfxml_error_end(data, base_iri)
+    lo, hi = (0, len(data)) if stop is None else (data.rfind(b"\n", 0, stop - 1) + 1, stop)
     quoted = re.search(r"'([^']+)'", message)
-    if quoted:
-        at = data.find(quoted.group(1).encode())
-        if at >= 0:
-            return data.count(b"\n", 0, at) + 1, at - data.rfind(b"\n", 0, at)
-    return None, None
+    at = data.find(quoted.group(1).encode(), lo, hi) if quoted else -1
+    if at >= 0:
+        return data.count(b"\n", 0, at) + 1, at - data.rfind(b"\n", 0, at)
+    return (None if stop is None else data.count(b"\n", 0, lo) + 1), None
+
+
+def _rdfxml_error_end(data: bytes, base_iri: str | None) -> int | None:
+    """Where the line ends on which pyoxigraph's RDF/XML parser fails (its errors say no position).
+
+    The parser reads as it goes, so fed one line per read it fails with the line it read last
+    (a pass over the document in Python, on the error path only).
+    """
+    import io
+
+    import pyoxigraph as ox
+
+    class Lines(io.RawIOBase):
+        pos = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            end = min(data.find(b"\n", self.pos) + 1 or len(data), self.pos + len(buffer))
+            size, start, self.pos = end - self.pos, self.pos, end
+            buffer[:size] = data[start:end]
+            return size
+
+    lines = Lines()
+    try:
+        for _ in ox.parse(lines, format=ox.RdfFormat.RDF_XML, base_iri=base_iri):
+            pass
+    except SyntaxError:
+        return max(lines.pos, 1)
+    return None
 
 
 def _refuse_triple_terms(index: dict, source: str) -> None:
