@@ -250,21 +250,22 @@ def _expat_error(data: bytes):
 
 
 def _xml_location(data: bytes, message: str, base_iri: str | None = None) -> tuple[int | None, int | None]:
-    """Where an RDF/XML error is: expat's position for malformed XML, else the line the parser stopped on.
+    """Where an RDF/XML error is: expat's position for malformed XML, else where the parser stopped.
 
-    The column is where the value the message quotes appears on that line (or, when the parser's line
-    is not known, where it first appears in the document).
+    A value the message quotes is placed where it last appears before that point (a tag may span
+    lines), or, when the parser's position is not known, where it first appears in the document.
     """
     e = _expat_error(data)
     if e is not None:
         return e.lineno, e.offset + 1
     stop = _rdfxml_error_end(data, base_iri)
-    lo, hi = (0, len(data)) if stop is None else (data.rfind(b"\n", 0, stop - 1) + 1, stop)
     quoted = re.search(r"'([^']+)'", message)
-    at = data.find(quoted.group(1).encode(), lo, hi) if quoted else -1
-    if at >= 0:
-        return data.count(b"\n", 0, at) + 1, at - data.rfind(b"\n", 0, at)
-    return (None if stop is None else data.count(b"\n", 0, lo) + 1), None
+    if quoted:
+        value = quoted.group(1).encode()
+        at = data.find(value) if stop is None else data.rfind(value, 0, stop)
+        if at >= 0:
+            return data.count(b"\n", 0, at) + 1, at - data.rfind(b"\n", 0, at)
+    return (None if stop is None else data.count(b"\n", 0, stop - 1) + 1), None
 
 
 def _rdfxml_error_end(data: bytes, base_iri: str | None) -> int | None:

@@ -235,3 +235,15 @@ def test_a_long_ntriples_term_loads_quickly(tmp_path):
     start = time.process_time()
     kg = kgt.load(path)
     assert len(kg) == 2 and time.process_time() - start < 3  # was a numpy pass per 8 bytes: seconds to minutes
+
+
+def test_a_quoted_value_is_placed_where_the_parser_stopped_not_where_it_first_appears(tmp_path):
+    """The bad IRI was placed at its first appearance in the document: here a literal two lines above."""
+    path = tmp_path / "bad.rdf"
+    path.write_text(
+        f'<rdf:RDF xmlns:rdf="{RDF}" xmlns:ex="http://e/">\n<rdf:Description rdf:about="http://e/a">'
+        "<ex:note>http://e/b c</ex:note></rdf:Description>\n"
+        '<rdf:Description\n   rdf:about="http://e/b c"\n   ex:p="1"/>\n</rdf:RDF>\n'
+    )
+    with pytest.raises(RDFSyntaxError, match=r"bad\.rdf:4:15: .*'http://e/b c'"):
+        kgt.load(path)
