@@ -326,7 +326,7 @@ def read_file(
     """
     path = Path(path)
     key = format_name(path, format, reading=True)
-    if not path.is_file():
+    if not path.exists() or path.is_dir():  # not is_file(): a pipe (/dev/stdin, <(zcat ...)) reads as a file
         raise SourceNotFoundError(f"{path}: no such file")
     data = read_bytes(path)
     if path.name.lower().endswith(".gz"):
