@@ -126,6 +126,8 @@ def parse(
     name = name or Path(source).name
     streaming.require_utf8(data, source)
     data = data.removeprefix(_BOM)
+    if format == "rdfxml":  # XML 1.0 2.11: a parser reads CR LF and a lone CR as LF; pyoxigraph's does not
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     _check_limits(data, format, source)
     if fast and format in ("ntriples", "nquads"):  # vectorized fast path; None: parse exactly (and report errors)
         kg = streaming.parse_lines(data, format == "nquads", source, name)
@@ -141,7 +143,7 @@ def parse(
         col = int(m.group(2) or m.group(3)) if m and (m.group(2) or m.group(3)) else None
         message = _PARSER_PREFIX.sub("", getattr(e, "msg", None) or str(e))  # the location is said once, in front
         if line is None and format == "rdfxml":
-            line, col = _xml_location(data, message)
+            line, col = _xml_location(data, message, base_iri)
         if format == "rdfxml" and _is_owl_xml(data):
             message += (
                 "; this is OWL/XML (an <Ontology> of the OWL 2 XML syntax), not RDF/XML: save it as RDF/XML or Turtle"
@@ -161,8 +163,13 @@ def parse(
     terms[:] = [str(objects[i]) for i in np.flatnonzero(used).tolist()]
     terms = scope_blank_nodes(terms, data)
     triples = (np.cumsum(used) - 1)[ids[:, :3]]
-    graph_term_ids, graph_of_row = np.unique(ids[:, 3], return_inverse=True)
-    graph_terms = [objects[i] for i in graph_term_ids.tolist()]
+    # graphs in order of first use as a graph (not as a term), as the fast path: blank graphs are numbered so
+    graph_term_ids, first_row, graph_of_row = np.unique(ids[:, 3], return_index=True, return_inverse=True)
+    order = np.argsort(first_row, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    graph_terms = [objects[i] for i in graph_term_ids[order].tolist()]
+    graph_of_row = rank[graph_of_row.reshape(-1)]
     if format == "n3" and any(type(g) is ox.BlankNode for g in graph_terms):
         raise RDFSyntaxError(
             "N3 formulas ({ ... }, as in rules with =>) are not RDF: their triples are quoted, not asserted, "
@@ -175,8 +182,13 @@ def parse(
 
 def _is_owl_xml(data: bytes) -> bool:
     """Whether an XML document's root is OWL 2's XML serialization (``<Ontology xmlns=".../owl#">``)."""
-    head = data[:4096]
-    return re.search(rb"<(?:\w+:)?Ontology\b", head) is not None and b"http://www.w3.org/2002/07/owl#" in head
+    head = re.sub(rb"<!--.*?-->|<\?.*?\?>", b"", data[:4096], flags=re.S)  # comments, the XML declaration
+    root = re.search(rb"<[^!]", head)  # the first element: RDF/XML's <owl:Ontology> is inside <rdf:RDF>
+    return (
+        root is not None
+        and re.match(rb"<(?:\w+:)?Ontology\b", head[root.start() :]) is not None
+        and b"http://www.w3.org/2002/07/owl#" in head
+    )
 
 
 def _explained(message: str) -> str:
@@ -237,17 +249,54 @@ def _expat_error(data: bytes):
     return None
 
 
-def _xml_location(data: bytes, message: str) -> tuple[int | None, int | None]:
-    """Where an RDF/XML error is: expat's position for malformed XML, else where the quoted value first appears."""
+def _xml_location(data: bytes, message: str, base_iri: str | None = None) -> tuple[int | None, int | None]:
+    """Where an RDF/XML error is: expat's position for malformed XML, else where the parser stopped.
+
+    A value the message quotes is placed where it last appears before that point (a tag may span
+    lines), or, when the parser's position is not known, where it first appears in the document.
+    """
     e = _expat_error(data)
     if e is not None:
         return e.lineno, e.offset + 1
+    stop = _rdfxml_error_end(data, base_iri)
     quoted = re.search(r"'([^']+)'", message)
     if quoted:
-        at = data.find(quoted.group(1).encode())
+        value = quoted.group(1).encode()
+        at = data.find(value) if stop is None else data.rfind(value, 0, stop)
         if at >= 0:
             return data.count(b"\n", 0, at) + 1, at - data.rfind(b"\n", 0, at)
-    return None, None
+    return (None if stop is None else data.count(b"\n", 0, stop - 1) + 1), None
+
+
+def _rdfxml_error_end(data: bytes, base_iri: str | None) -> int | None:
+    """Where the line ends on which pyoxigraph's RDF/XML parser fails (its errors say no position).
+
+    The parser reads as it goes, so fed one line per read it fails with the line it read last
+    (a pass over the document in Python, on the error path only).
+    """
+    import io
+
+    import pyoxigraph as ox
+
+    class Lines(io.RawIOBase):
+        pos = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            end = min(data.find(b"\n", self.pos) + 1 or len(data), self.pos + len(buffer))
+            size, start, self.pos = end - self.pos, self.pos, end
+            buffer[:size] = data[start:end]
+            return size
+
+    lines = Lines()
+    try:
+        for _ in ox.parse(lines, format=ox.RdfFormat.RDF_XML, base_iri=base_iri):
+            pass
+    except SyntaxError:
+        return max(lines.pos, 1)
+    return None
 
 
 def _refuse_triple_terms(index: dict, source: str) -> None:
@@ -277,7 +326,7 @@ def read_file(
     """
     path = Path(path)
     key = format_name(path, format, reading=True)
-    if not path.is_file():
+    if not path.exists() or path.is_dir():  # not is_file(): a pipe (/dev/stdin, <(zcat ...)) reads as a file
         raise SourceNotFoundError(f"{path}: no such file")
     data = read_bytes(path)
     if path.name.lower().endswith(".gz"):
@@ -417,14 +466,28 @@ def serialize(kg: KnowledgeGraph, path: str | os.PathLike, format: str | None = 
         )
     if key == "rdfxml":
         _check_xml(kg, data, path)
+        # a raw CR in a literal would read back as LF (XML 1.0 2.11); the serializer writes no CR of its own
+        data = data.replace(b"\r", b"&#13;")
     if path.name.lower().endswith(".gz"):
         data = gzip.compress(data)
     atomic_write_bytes(path, data)
     return path
 
 
-#: An IRI RDF/XML can write as an element name: it ends in an XML name (NCName) after its namespace.
-_XML_NAME_END = re.compile(r"[^\W\d][\w.\-]*>\Z")
+#: The characters an XML name (NCName) may hold, and those it may start with.
+_XML_NAME_CHARS, _XML_NAME_START = re.compile(r"[\w.\-]*"), re.compile(r"[^\W\d]")
+
+
+def _ends_in_xml_name(iri: str) -> bool:
+    """Whether RDF/XML can write ``<iri>`` as an element name: it ends in an XML name after its namespace.
+
+    Read backwards, so a long IRI costs linear time (a regex search for the name at its end backtracked
+    from every position: a 100,000-character predicate took a minute).
+    """
+    run = _XML_NAME_CHARS.match(iri[-2::-1]).group()  # the name characters before its closing ">"
+    return _XML_NAME_START.search(run) is not None
+
+
 #: Characters XML 1.0 cannot hold, even escaped (raw, or as a term's ``\\u`` escape).
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|\\u(?:000[0-8bBcCeEfF]|001[0-9a-fA-F]|[fF]{3}[eEfF])")
 
@@ -445,7 +508,7 @@ def _check_xml(kg: KnowledgeGraph, data: bytes, path: Path) -> None:
     for i, what in [(p, "predicate") for p in np.unique(kg.triples[:, 1]).tolist()] + [
         (c, "class (an rdf:type object, written as an element name)") for c in np.unique(classes).tolist()
     ]:
-        if terms[i].startswith("<") and not _XML_NAME_END.search(terms[i]):
+        if terms[i].startswith("<") and not _ends_in_xml_name(terms[i]):
             why = f"the {what} {terms[i]} does not end in an XML name"
             break
     if why is None:

@@ -50,9 +50,11 @@ def read_source(
                 f"{text}: a URL is queried, not loaded whole: kgtransfer.sparql(query, source=URL) "
                 "(CLI: `kgtransfer sparql QUERY --source URL` or `kgtransfer info URL --query QUERY`)"
             )
-        if path.is_file() and (str(format).lower() == "tsv" or format is None and _is_tsv(path)):
+        # a file, or a pipe that reads like one (/dev/stdin, a shell's <(zcat data.nt.gz))
+        is_file = path.is_file() or (path.exists() and not path.is_dir())
+        if is_file and (str(format).lower() == "tsv" or format is None and _is_tsv(path)):
             return read_tsv_file(path, namespace, name)
-        if path.is_file():
+        if is_file:
             return read_file(path, format, name=name, base=base)
         if path.is_dir() and is_oxigraph_store(path):  # an embedded store on disk, opened read-only
             return read_oxigraph_store(path, name)

@@ -578,12 +578,30 @@ _OTHER_BOMS = {
 }
 
 
+#: Leading bytes of compressed files and archives, which are no text at all (their NUL bytes are no UTF-16).
+_COMPRESSED = {
+    b"\x1f\x8b": "gzip-compressed",
+    b"PK\x03\x04": "a zip archive",
+    b"\xfd7zXZ\x00": "xz-compressed",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed",
+}
+
+
 def require_utf8(data: bytes, source: str) -> None:
     """Raise :class:`RDFSyntaxError` for text saved as UTF-16 or UTF-32 (a byte-order mark, or NUL bytes).
 
     Such a file would otherwise fail on its first line with a message about its syntax ("expected 3
-    tab-separated fields"), not about its encoding (Excel's "Unicode Text" is UTF-16).
+    tab-separated fields"), not about its encoding (Excel's "Unicode Text" is UTF-16). A compressed
+    file or an archive (a download kept without its suffix) is named as such.
     """
+    packed = next((what for magic, what in _COMPRESSED.items() if data.startswith(magic)), None)
+    if packed is None and re.match(rb"BZh[1-9]1AY&SY", data):
+        packed = "bzip2-compressed"
+    if packed:
+        advice = "extract it" if "archive" in packed else "decompress it"
+        if packed.startswith("gzip"):
+            advice += " (a name ending in .gz is decompressed when read)"
+        raise RDFSyntaxError(f"the file is {packed}, not UTF-8 text: {advice}", source)
     encoding = next((name for bom, name in _OTHER_BOMS.items() if data.startswith(bom)), None)
     if encoding is None and b"\x00" in data[:4096]:
         encoding = "UTF-16 or UTF-32 (it holds NUL bytes)"

@@ -8,8 +8,10 @@ terms are equal exactly when their strings are.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -119,8 +121,38 @@ def from_oxigraph(term) -> str:
 # --- rdflib -----------------------------------------------------------------------------------
 
 
+class _IllTypedLiteral(logging.Filter):
+    """Drops rdflib's warning, with a traceback, that a literal's lexical form is not of its datatype.
+
+    Such a literal (``"2020-02-30"^^xsd:date``) is legal RDF, and rdflib keeps it as written; the
+    warning and its traceback on stderr, once per literal, said nothing the user needs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to convert Literal lexical form to value")
+
+
+_ILL_TYPED = _IllTypedLiteral()
+
+
+@contextmanager
+def _ill_typed_quietly() -> Iterator[None]:
+    """A block in which rdflib makes literals without its ill-typed warning (see :class:`_IllTypedLiteral`)."""
+    logger = logging.getLogger("rdflib.term")
+    logger.addFilter(_ILL_TYPED)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_ILL_TYPED)
+
+
 def to_rdflib(term: str):
     """The rdflib term for a canonical string."""
+    with _ill_typed_quietly():
+        return _to_rdflib(term)
+
+
+def _to_rdflib(term: str):
     from rdflib import BNode, Literal, URIRef
 
     if term[0] == "<":
@@ -177,4 +209,5 @@ def lookup_form(term) -> str | None:
 
 def to_rdflib_terms(terms: Iterable[str]) -> list:
     """Rdflib terms for many canonical strings."""
-    return [to_rdflib(t) for t in terms]
+    with _ill_typed_quietly():
+        return [_to_rdflib(t) for t in terms]

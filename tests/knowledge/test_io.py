@@ -1,6 +1,8 @@
 """Reading and writing files: every format, gzip, provenance graphs, syntax errors, atomic writes."""
 
+import bz2
 import gzip
+import lzma
 import os
 import re
 
@@ -393,6 +395,21 @@ def test_a_graph_without_an_rdfxml_form_is_refused_and_nothing_is_written(tmp_pa
     assert not (tmp_path / "out.rdf").exists() and len(kgt.load(kg.serialize(tmp_path / "out.ttl"))) == 1
 
 
+def test_a_very_long_predicate_is_checked_for_rdfxml_in_linear_time(tmp_path):
+    """The check searched for an XML name at the IRI's end with a regex that backtracked from every position:
+    a 60,000-character predicate not ending in a name took about 20 s to refuse, 100,000 about a minute."""
+    import time
+
+    long = f"{EX}{'a' * 60_000}"
+    refused = kgt.KnowledgeGraph.from_triples([(f"<{EX}s>", f"<{long}/>", f"<{EX}o>")])
+    started = time.perf_counter()
+    with pytest.raises(UnknownFormatError, match="does not end in an XML name"):
+        refused.serialize(tmp_path / "out.rdf")
+    assert time.perf_counter() - started < 2
+    kept = kgt.KnowledgeGraph.from_triples([(f"<{EX}s>", f"<{long}>", f"<{EX}o>")])
+    assert kgt.isomorphic(kgt.load(kept.serialize(tmp_path / "ok.rdf")), kept)
+
+
 def test_a_first_line_error_says_which_format_the_suffix_chose(tmp_path):
     path = tmp_path / "data.nt"  # Turtle under an N-Triples name
     path.write_text("@prefix ex: <http://e/> .\nex:a ex:p ex:b .\n")
@@ -461,6 +478,20 @@ def test_owl_xml_under_an_rdf_suffix_is_named_as_such(tmp_path):
         kgt.load(path)
 
 
+def test_an_rdfxml_ontology_with_an_error_is_not_called_owl_xml(tmp_path):
+    """Any RDF/XML file declaring an <owl:Ontology> was told it is OWL/XML when it had an error."""
+    rdf, owl = RDF_TYPE.removesuffix("type"), "http://www.w3.org/2002/07/owl#"
+    path = tmp_path / "onto.owl"
+    path.write_text(
+        f'<?xml version="1.0"?>\n<!-- an <Ontology> in a comment -->\n<rdf:RDF xmlns:rdf="{rdf}" xmlns:owl="{owl}">\n'
+        f'  <owl:Ontology rdf:about="{EX}o"/>\n  <owl:Class rdf:about="{EX}A">\n'
+        f'  <owl:Class rdf:about="{EX}B"/>\n</rdf:RDF>\n'
+    )
+    with pytest.raises(RDFSyntaxError, match=r"onto\.owl") as error:
+        kgt.load(path)
+    assert "OWL/XML" not in str(error.value)
+
+
 def test_n3_formulas_are_refused_not_asserted(tmp_path):
     """A rule's premise and conclusion ({ ... } => { ... }) were loaded as facts; rdflib's formulas were a TypeError."""
     text = "@prefix : <http://e/> .\n:s a :H .\n{ :moon :madeOf :cheese } => { :moon :is :tasty } .\n"
@@ -498,6 +529,25 @@ def test_text_saved_as_utf16_is_named_as_such(tmp_path, encoding, suffix):
 
 
 @pytest.mark.parametrize(
+    ("pack", "says"),
+    [
+        (gzip.compress, "gzip-compressed, not UTF-8 text: decompress it"),
+        (bz2.compress, "bzip2-compressed"),
+        (lzma.compress, "xz-compressed"),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".ttl", ".nt", ".tsv"])
+def test_a_compressed_file_without_its_suffix_is_named_as_such(tmp_path, pack, says, suffix):
+    """A .gz download saved as data.ttl was said to be "UTF-16 or UTF-32 (it holds NUL bytes)"."""
+    line = "h1\tr\tt1\n" if suffix == ".tsv" else f"<{EX}a> <{EX}p> <{EX}b> .\n"
+    path = tmp_path / f"data{suffix}"
+    path.write_bytes(pack(line.encode() * 50))
+    with pytest.raises(RDFSyntaxError, match=rf"data\{suffix}: the file is {says}") as error:
+        kgt.load(path)
+    assert "UTF-16" not in str(error.value)
+
+
+@pytest.mark.parametrize(
     "before", ['<rdf:Description rdf:about="http://example.org/s25"', "</ex:name></rdf:Description>\n"]
 )
 def test_a_truncated_rdfxml_file_is_refused(tmp_path, before):
@@ -526,3 +576,34 @@ def test_rdfxml_pyoxigraph_reads_is_not_refused_for_expat_s_other_complaints(tmp
     ):
         (tmp_path / name).write_text(doc)
         assert len(kgt.load(tmp_path / name)) == 1, name
+
+
+def test_rdfxml_saved_with_windows_line_endings_reads_as_with_unix_ones(tmp_path):
+    """XML reads CR LF (and a lone CR) in text as LF; a literal kept the CR, so an ontology saved on Windows
+    and the same one saved on Linux differed (their difference held the multi-line rdfs:comment)."""
+    rdf = RDF_TYPE.removesuffix("type")
+    doc = (
+        f'<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="{rdf}" xmlns:ex="{EX}">\n'
+        f'<rdf:Description rdf:about="{EX}a"><ex:note>one\ntwo\nthree&#13;four</ex:note></rdf:Description>\n'
+        "</rdf:RDF>\n"
+    )
+    (tmp_path / "unix.rdf").write_bytes(doc.encode())
+    (tmp_path / "windows.rdf").write_bytes(doc.replace("\n", "\r\n").encode())
+    (tmp_path / "mac.rdf").write_bytes(doc.replace("\n", "\r").encode())
+    unix = kgt.load(tmp_path / "unix.rdf")
+    assert '"one\\ntwo\\nthree\\rfour"' in unix.terms.tolist()  # a character reference keeps its CR
+    for name in ("windows.rdf", "mac.rdf"):
+        other = kgt.load(tmp_path / name)
+        assert kgt.isomorphic(unix, other) and not len(unix - other), name
+        expected = rdflib.Graph().parse(tmp_path / name, format="xml")
+        assert isomorphic(other.to_rdflib(), expected), name
+
+
+def test_a_carriage_return_in_a_literal_survives_rdfxml(tmp_path):
+    """The serializer wrote the CR raw, which any XML parser (expat, rdflib, Protégé) reads as LF."""
+    kg = kgt.KnowledgeGraph.from_triples([(f"<{EX}a>", f"<{EX}p>", '"a\\r\\nb\\rc"')])
+    kg.serialize(tmp_path / "out.rdf")
+    assert b"\r" not in (tmp_path / "out.rdf").read_bytes()
+    back = rdflib.Graph().parse(tmp_path / "out.rdf", format="xml")
+    assert [str(o) for o in back.objects()] == ["a\r\nb\rc"]
+    assert kgt.isomorphic(kgt.load(tmp_path / "out.rdf"), kg)

@@ -178,6 +178,27 @@ def test_rdfxml_errors_carry_a_line(tmp_path):
     assert info.value.line == 3
 
 
+@pytest.mark.parametrize(
+    ("element", "says"),
+    [
+        ('<ex:p rdf:resource="http://e/b" rdf:nodeID="x"/>', "rdf:resource and rdf:nodeID"),
+        ("<p>no namespace</p>", "XML namespaces are required"),
+    ],
+)
+def test_rdfxml_errors_without_a_position_get_the_line_the_parser_stopped_on(tmp_path, element, says):
+    """pyoxigraph says no position for these, and well-formed XML gives expat none: the error named no line."""
+    body = "".join(f'<rdf:Description rdf:about="http://e/s{i}"><ex:p>v</ex:p></rdf:Description>\n' for i in range(30))
+    doc = (
+        f'<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="{RDF}" xmlns:ex="http://e/">\n{body}'
+        f'<rdf:Description rdf:about="http://e/a">\n{element}\n</rdf:Description>\n{body}</rdf:RDF>\n'
+    )
+    path = tmp_path / "half.rdf"
+    path.write_text(doc)
+    with pytest.raises(RDFSyntaxError, match=rf"half\.rdf:34: .*{says}") as info:
+        kgt.load(path)
+    assert info.value.line == doc[: doc.index(element)].count("\n") + 1 == 34
+
+
 def test_replacing_an_output_keeps_its_mode_and_symlink(tmp_path):
     target = tmp_path / "real.nt"
     target.write_text("old")
@@ -214,3 +235,15 @@ def test_a_long_ntriples_term_loads_quickly(tmp_path):
     start = time.process_time()
     kg = kgt.load(path)
     assert len(kg) == 2 and time.process_time() - start < 3  # was a numpy pass per 8 bytes: seconds to minutes
+
+
+def test_a_quoted_value_is_placed_where_the_parser_stopped_not_where_it_first_appears(tmp_path):
+    """The bad IRI was placed at its first appearance in the document: here a literal two lines above."""
+    path = tmp_path / "bad.rdf"
+    path.write_text(
+        f'<rdf:RDF xmlns:rdf="{RDF}" xmlns:ex="http://e/">\n<rdf:Description rdf:about="http://e/a">'
+        "<ex:note>http://e/b c</ex:note></rdf:Description>\n"
+        '<rdf:Description\n   rdf:about="http://e/b c"\n   ex:p="1"/>\n</rdf:RDF>\n'
+    )
+    with pytest.raises(RDFSyntaxError, match=r"bad\.rdf:4:15: .*'http://e/b c'"):
+        kgt.load(path)

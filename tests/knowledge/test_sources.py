@@ -3,7 +3,9 @@
 import dataclasses
 import gzip
 import importlib.util
+import os
 import re
+import threading
 from urllib.parse import quote, unquote
 
 import numpy as np
@@ -502,3 +504,25 @@ def test_pykeen_triples_factory_loads_by_its_labels():
     labels = np.array([["a", "r", "b"], ["b", "r", "c"]])
     kg = kgt.load(TriplesFactory.from_labeled_triples(labels), namespace="urn:x:")
     assert _ntriples(kg) == {"<urn:x:a> <urn:x:r> <urn:x:b>", "<urn:x:b> <urn:x:r> <urn:x:c>"}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize(
+    ("format", "text"), [("turtle", "@prefix e: <http://e/> .\ne:a e:p e:b .\n"), ("tsv", "a\tr\tb\n")]
+)
+def test_a_pipe_reads_as_a_file(tmp_path, format, text):
+    """`kgtransfer info <(zcat data.ttl.gz) --format turtle` and /dev/stdin said "no such file": not is_file()."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=pipe.write_text, args=(text,))
+    writer.start()
+    try:
+        kg = kgt.load(pipe, format=format)
+    finally:
+        if writer.is_alive():  # the load failed before opening the pipe: let the writer finish
+            with open(pipe, "rb") as reader:
+                reader.read()
+        writer.join()
+    assert len(kg) == 1 and kg.sources == ("pipe",)
+    with pytest.raises(SourceNotFoundError, match="no such file"):
+        kgt.load(tmp_path / "missing.ttl")

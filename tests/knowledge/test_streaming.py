@@ -57,6 +57,20 @@ def test_a_blank_graph_name_on_fast_and_exact_lines_is_one_source():
     same(fast, parse(data, "nquads", "doc", fast=False))
 
 
+def test_graphs_named_by_terms_used_before_are_numbered_alike_on_both_paths():
+    """The exact parser ordered (and so numbered) graphs by the term's first use anywhere, the fast path by its
+    first use as a graph: doc/_:graph1 held different triples depending on the path the document took."""
+    data = (
+        b'_:g2 <http://e/about> "second" .\n<http://e/a> <http://e/p> <http://e/b> _:g1 .\n'
+        b"<http://e/c> <http://e/p> <http://e/d> _:g2 .\n<http://g/1> <http://e/p> <http://e/x> .\n"
+        b"<http://e/c> <http://e/p> <http://e/e> <http://g/1> .\n"
+    )
+    fast = S.parse_lines(data, True, "doc", "doc")
+    assert fast is not None
+    assert fast.sources == ("doc", "doc/_:graph1", "doc/_:graph2", "http://g/1")
+    same(fast, parse(data, "nquads", "doc", fast=False))
+
+
 def test_fast_path_on_a_generated_document():
     rng = np.random.default_rng(0)
     lines = []

@@ -162,3 +162,17 @@ def test_as_canonical_tells_rdflib_terms_from_strings():
     assert T.as_canonical(URIRef("http://e/a")) == "<http://e/a>"
     assert T.as_canonical(Literal("x", lang="EN")) == '"x"@en'
     assert T.as_canonical("<http://e/a>") == "<http://e/a>"
+
+
+def test_an_ill_typed_literal_converts_to_rdflib_without_a_traceback(capfd, caplog):
+    """rdflib logged a warning with a traceback for each ill-typed literal (legal RDF): `kgtransfer sparql`
+    printed one on stderr per "2020-02-30"^^xsd:date it returned."""
+    term = '"2020-02-30"^^<http://www.w3.org/2001/XMLSchema#date>'
+    with caplog.at_level("WARNING", logger="rdflib.term"):
+        converted = [T.to_rdflib(term), *T.to_rdflib_terms([term, '"x"^^<http://www.w3.org/2001/XMLSchema#int>'])]
+    assert [str(t) for t in converted] == ["2020-02-30", "2020-02-30", "x"]
+    assert T.from_rdflib(converted[0]) == term and converted[0].ill_typed
+    assert not caplog.records and "Traceback" not in capfd.readouterr().err
+    with caplog.at_level("WARNING", logger="rdflib.term"):  # rdflib's own warning is left alone elsewhere
+        Literal("2020-02-30", datatype=rdflib.XSD.date)
+    assert caplog.records
