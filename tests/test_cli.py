@@ -517,6 +517,23 @@ def test_finetune_says_when_the_split_it_is_given_tests_on_what_the_pretrained_r
     assert "warning" not in capsys.readouterr().err
 
 
+def test_a_split_folder_of_another_graph_is_said_once(tmp_path, capsys):
+    """pretrain/finetune SOURCE --split RUN trained on RUN's split alone, SOURCE unused, without a word."""
+    rows = [f"e{i}\tr{i % 3}\te{(i * 7 + 1) % 30}\n" for i in range(80)]
+    (tmp_path / "a.tsv").write_text("".join(rows[:40]))
+    (tmp_path / "ab.tsv").write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
+    assert main(["pretrain", str(tmp_path / "a.tsv"), "-o", str(tmp_path / "pre"), *flags]) == 0
+    capsys.readouterr()
+    other = ["--split", str(tmp_path / "pre"), *flags]
+    assert main(["pretrain", str(tmp_path / "ab.tsv"), "-o", str(tmp_path / "scratch"), *other]) == 0
+    says = "warning: the split given is not a split of ab.tsv: 40 of its triples are not in the split"
+    assert capsys.readouterr().err.count(says) == 1
+    ft = ["finetune", str(tmp_path / "pre"), str(tmp_path / "ab.tsv"), "-o", str(tmp_path / "ft")]
+    assert main([*ft, "--split", str(tmp_path / "pre"), "--epochs", "1", "--no-progress"]) == 0
+    assert capsys.readouterr().err.count(says) == 1
+
+
 def _typed_graph(path) -> str:
     """90 entities of 3 classes (rdf:type), each with 4 edges whose predicate mostly follows its class."""
     import random

@@ -116,11 +116,10 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         )
     model, config, task = _pretrain_configs(args)
     result = kgt.pretrain(
-        kg,
+        split,  # made above from the source (a --split that is not a split of it was said there)
         model,
         config,
         task,
-        split=split,
         checkpoint_dir=checkpoints,
         resume=args.resume,
         overwrite=rank_overwrite(args.overwrite),  # checkpoints_in set them aside (on rank 0)
