@@ -19,7 +19,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` is CUDA when available, else CPU.
 
     Raises:
-        ConfigError: a device name torch does not know, or CUDA asked for where there is none.
+        ConfigError: a device name torch does not know or kgtransfer does not train on (cpu, cuda, mps), or
+            CUDA or MPS asked for where there is none.
     """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -27,6 +28,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         out = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise ConfigError(f"device {device!r}: not a torch device ('auto', 'cpu', 'cuda', 'cuda:1', ...)") from e
+    if out.type not in ("cpu", "cuda", "mps"):  # e.g. "meta": torch knows it, nothing trains or loads there
+        raise ConfigError(f"device {str(device)!r}: kgtransfer runs on 'cpu', 'cuda', 'cuda:N' or 'mps' ('auto' picks)")
+    if out.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {str(device)!r}: MPS is not available on this machine; use 'cpu' or 'auto'")
     if out.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {str(device)!r}: CUDA is not available on this machine; use 'cpu' or 'auto'")
     if out.type == "cuda" and out.index is not None and out.index >= torch.cuda.device_count():

@@ -23,8 +23,8 @@ def make_split(kg, split=None, seed: int = 0, literals: str | None = None):
 
     Args:
         kg: a KnowledgeGraph.
-        split: a Split (returned as is), a saved split or run directory (to compare runs on one
-            split), ``"given"`` (from train/valid/test provenance sources, see
+        split: a Split (returned as is; a warning says when it is not a split of ``kg``), a saved split or
+            run directory (to compare runs on one split), ``"given"`` (from train/valid/test provenance sources, see
             :func:`~kgtransfer.data.splits.has_given_split`), ``"random"``, or ratios
             ``(train, valid, test)`` (default: given when ``kg`` has split sources, else random
             0.8/0.1/0.1).
@@ -34,11 +34,20 @@ def make_split(kg, split=None, seed: int = 0, literals: str | None = None):
             refused (ConfigError) (default: :obj:`None`, ``"drop"`` for a split made here, a given
             one's own).
     """
-    from kgtransfer.data.splits import Split, check_literals, given_split, has_given_split, load_split, random_split
+    from kgtransfer.data.splits import (
+        Split,
+        check_literals,
+        given_split,
+        has_given_split,
+        load_split,
+        random_split,
+        warn_not_a_split_of,
+    )
 
     ready = split if isinstance(split, Split) else load_split(split)
     if ready is not None:
         check_literals(ready, literals)
+        warn_not_a_split_of(ready, kg)
         return ready
     literals = literals or "drop"
     if split is None:

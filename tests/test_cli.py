@@ -531,6 +531,39 @@ def test_finetune_says_how_many_of_a_given_splits_triples_moved_to_train(tmp_pat
     assert "of the given split to train" not in capsys.readouterr().out
 
 
+def test_finetune_says_when_the_split_it_is_given_tests_on_what_the_pretrained_run_trained_on(tmp_path, capsys):
+    """kgt.finetune warns (TransferWarning); the command silenced every TransferWarning, not only its report's."""
+    rows = [f"e{i}\tr{i % 3}\te{(i * 7 + 1) % 30}\n" for i in range(80)]
+    (tmp_path / "all.tsv").write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
+    assert main(["pretrain", str(tmp_path / "all.tsv"), "-o", str(tmp_path / "pre"), *flags]) == 0
+    assert main(["pretrain", str(tmp_path / "all.tsv"), "-o", str(tmp_path / "other"), "--seed", "1", *flags]) == 0
+    capsys.readouterr()
+    ft = ["finetune", str(tmp_path / "pre"), str(tmp_path / "all.tsv"), "--epochs", "1", "--no-progress"]
+    assert main([*ft, "-o", str(tmp_path / "ft"), "--split", str(tmp_path / "other")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("kgtransfer finetune: warning: the split given for fine-tuning validates or tests on") == 1
+    assert main([*ft, "-o", str(tmp_path / "own")]) == 0  # a split drawn here tests on none of them
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_a_split_folder_of_another_graph_is_said_once(tmp_path, capsys):
+    """pretrain/finetune SOURCE --split RUN trained on RUN's split alone, SOURCE unused, without a word."""
+    rows = [f"e{i}\tr{i % 3}\te{(i * 7 + 1) % 30}\n" for i in range(80)]
+    (tmp_path / "a.tsv").write_text("".join(rows[:40]))
+    (tmp_path / "ab.tsv").write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--eval-every", "1", "--no-progress"]
+    assert main(["pretrain", str(tmp_path / "a.tsv"), "-o", str(tmp_path / "pre"), *flags]) == 0
+    capsys.readouterr()
+    other = ["--split", str(tmp_path / "pre"), *flags]
+    assert main(["pretrain", str(tmp_path / "ab.tsv"), "-o", str(tmp_path / "scratch"), *other]) == 0
+    says = "warning: the split given is not a split of ab.tsv: 40 of its triples are not in the split"
+    assert capsys.readouterr().err.count(says) == 1
+    ft = ["finetune", str(tmp_path / "pre"), str(tmp_path / "ab.tsv"), "-o", str(tmp_path / "ft")]
+    assert main([*ft, "--split", str(tmp_path / "pre"), "--epochs", "1", "--no-progress"]) == 0
+    assert capsys.readouterr().err.count(says) == 1
+
+
 def _typed_graph(path) -> str:
     """90 entities of 3 classes (rdf:type), each with 4 edges whose predicate mostly follows its class."""
     import random

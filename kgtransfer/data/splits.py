@@ -485,6 +485,48 @@ def literal_policy(split: Split) -> str:
     return "nodes" if vocab is not None and any(k.startswith('"') for k in vocab.entities.keys) else "drop"
 
 
+def graph_mismatch(split: Split, kg: KnowledgeGraph) -> tuple[int, int]:
+    """``(missing, extra)``: ``kg``'s triples the split lacks, and the split's triples ``kg`` lacks (by IRI).
+
+    Only triples between IRIs count, on both sides: a literal policy or blank-node labels may tell a graph
+    and its own split apart there. A split of ``kg`` (a subsample's ``unused`` triples included) gives ``(0, 0)``.
+    """
+    vocab = split.vocab
+    if vocab is None:
+        return 0, 0
+    terms = kg.terms
+    iri = np.fromiter((t.startswith("<") for t in terms.tolist()), dtype=bool, count=len(terms))
+    rows = kg.triples[iri[kg.triples[:, 0]] & iri[kg.triples[:, 2]]].astype(np.int64)
+    ent, rel = np.full(len(terms), -1, dtype=np.int64), np.full(len(terms), -1, dtype=np.int64)
+    nodes, predicates = np.unique(rows[:, [0, 2]]), np.unique(rows[:, 1])
+    ent[nodes] = vocab.entities.index(terms[nodes], missing="ignore")
+    rel[predicates] = vocab.relations.index(terms[predicates], missing="ignore")
+    theirs = np.stack([ent[rows[:, 0]], rel[rows[:, 1]], ent[rows[:, 2]]], axis=1)
+    known = (theirs >= 0).all(axis=1)
+    theirs = theirs[known]
+    own_iri = np.fromiter((k.startswith("<") for k in vocab.entities.keys), dtype=bool, count=len(vocab.entities))
+    own = split.filter_triples().numpy().astype(np.int64)
+    own = own[own_iri[own[:, 0]] & own_iri[own[:, 2]]]
+    keys = pack_rows(np.concatenate([own, theirs]), max(len(vocab.entities), len(vocab.relations)))
+    own_keys, their_keys = keys[: len(own)], keys[len(own) :]
+    missing = int((~known).sum()) + int((~np.isin(their_keys, own_keys)).sum())
+    return missing, int((~np.isin(own_keys, their_keys)).sum())
+
+
+def warn_not_a_split_of(split: Split, kg: KnowledgeGraph, category: type[Warning] = UserWarning, stacklevel: int = 3):
+    """Warn when ``split``, passed beside ``kg``, is not a split of it: the run uses the split's triples alone."""
+    missing, extra = graph_mismatch(split, kg)
+    if missing or extra:
+        import warnings
+
+        warnings.warn(
+            f"the split given is not a split of {kg.name}: {missing:,} of its triples are not in the split and "
+            f"{extra:,} of the split's are not in it; the run trains and evaluates on the split's triples alone",
+            category,
+            stacklevel=stacklevel + 1,
+        )
+
+
 def check_literals(split: Split, literals: str | None, what: str = "the split", cli: bool = False) -> None:
     """Refuse ``literals`` (a policy asked for; None: none) where ``split`` was made with another one.
 

@@ -544,7 +544,8 @@ def compare(
             ``"all"`` (random), or ``split(pretrained, seed) -> Split`` (default: ``"new"``).
         ratios: train/valid/test shares for ``"new"`` and ``"all"`` (default: 0.8/0.1/0.1).
         alphas: the α of the interpolation sweep between the pretrained and the ``full`` (else first
-            transfer) model; empty: no sweep (default: 0, 0.25, 0.5, 0.75, 1).
+            transfer) model; empty: no sweep; a seed whose model carried nothing over has none either
+            (default: 0, 0.25, 0.5, 0.75, 1).
         pretrained: ``pretrained(seed) -> TrainedModel`` to reuse pretrained models (default: pretrain here).
         epochs: shortcut for ``epochs`` of both training configs, given or sized (default: theirs).
         device: shortcut for ``device`` of both training configs, given or sized (default: theirs).
@@ -681,6 +682,9 @@ def compare(
         plain = [v for v, o in table.items() if o is not None and o.compose is None]
         full = [v for v in plain if normalize(table[v].strategy) == "full"]
         fine = results[(full or plain)[0]] if plain else None
+        if fine is not None and carried_nothing(fine.info.get("transfer")):  # θ1 and θ2 share no row: no sweep
+            say(f"  no interpolation sweep: {(full or plain)[0]} carried nothing over from the pretrained model")
+            fine = None
         if fine is not None and alphas:
             sweep = interpolation_sweep(pre, fine, alphas, names=("pretrained", "fine-tuned"))
             best = best_alpha(sweep)

@@ -73,8 +73,8 @@ def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0, litera
         pretrained: the pretrained run.
         kg: the target graph K.
         split: a Split (returned as is, e.g. a scratch run's for a like-for-like comparison; a
-            warning says when it validates or tests on the pretraining run's training triples), a
-            saved split or run directory (likewise), ``"given"``, ``"random"`` or ratios
+            warning says when it validates or tests on the pretraining run's training triples, or is not a
+            split of ``kg``), a saved split or run directory (likewise), ``"given"``, ``"random"`` or ratios
             ``(train, valid, test)`` (default: given when K has split sources, else random).
         seed: the seed of a random split (default: 0).
         literals: the literal policy of a split drawn here (``"drop"``, ``"nodes"``, ``"features"``); a
@@ -90,11 +90,14 @@ def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0, litera
         literal_policy,
         load_split,
         transfer_split,
+        warn_not_a_split_of,
     )
 
     ready = split if isinstance(split, Split) else load_split(split)
     if ready is not None:
         check_literals(ready, literals)
+        if not isinstance(kg, Split):  # K itself (zero_shot passes a Split as K: there is no graph to match)
+            warn_not_a_split_of(ready, kg, TransferWarning)
         kept = keep_in_train(ready, pretrained.split.train)  # the split itself when nothing moves
         seen = kept.info.get("pretrained_train_moved", 0) if kept is not ready else 0
         if seen:

@@ -186,11 +186,20 @@ def compose(first, second, op: str = "gate") -> ComposedEncoder:
     Args:
         first: the source encoder, or a trained model whose encoder is copied (training the composition
             leaves the trained model as it is; its frozen parameters stay frozen).
-        second: the new encoder, or a trained model whose encoder is copied.
+        second: the new encoder, or a trained model whose encoder is copied (two trained models must share
+            one vocabulary: IncompatibleModelsError otherwise).
         op: a registered compose operator (``"sum"``, ``"concat"``, ``"gate"``) (default: ``"gate"``).
     """
     import copy
 
+    trained = [part for part in (first, second) if isinstance(getattr(part, "model", None), nn.Module)]
+    if len(trained) == 2 and trained[0].vocab != trained[1].vocab:  # row i would be another entity in each
+        from kgtransfer.errors import IncompatibleModelsError
+
+        raise IncompatibleModelsError(
+            "compose: the two trained models have different vocabularies, so their rows name other entities and "
+            "relations; to compose a pretrained encoder with a new one on K: kgt.finetune(pretrained, k, compose=op)"
+        )
     first, second = (
         copy.deepcopy(part.model.encoder) if isinstance(getattr(part, "model", None), nn.Module) else part
         for part in (first, second)

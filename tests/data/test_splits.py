@@ -463,3 +463,30 @@ def test_check_evaluable_refuses_only_the_empty_parts_a_split_asked_for():
     )
     with pytest.raises(EmptySplitError, match=told):
         check_evaluable(few)
+
+
+def test_a_split_passed_beside_another_graph_is_said_not_to_be_its_split(tmp_path):
+    """kgt.train(kg, split=s) trained on s alone and said nothing when s was drawn from another graph."""
+    import warnings
+
+    from kgtransfer.data.splits import graph_mismatch
+
+    kg = random_graph(num_triples=300)
+    labelled = labelled_graph(30)  # literal objects: dropped or nodes, by the split's policy
+    for own in (random_split(kg), random_split(kg).subsample(0.5), random_split(labelled, literals="nodes")):
+        source = labelled if own.info.get("literals") == "nodes" else kg
+        assert graph_mismatch(own, source) == (0, 0)
+    assert graph_mismatch(random_split(labelled), labelled) == (0, 0)
+    bigger = kg | random_graph(num_triples=50, seed=1)
+    assert graph_mismatch(random_split(kg), bigger) == (len(bigger) - len(kg), 0)
+    other = random_graph(num_entities=10, num_triples=40, seed=2)
+    split = random_split(kg)
+    missing, extra = graph_mismatch(split, other)
+    assert missing > 0 and extra > 0
+    config = kgt.TrainConfig(epochs=1, progress=False, threads=1)
+    model = kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4)
+    with pytest.warns(UserWarning, match=r"^the split given is not a split of .*: \d+ of its triples are not in"):
+        kgt.train(other, model, config, split=split)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kgt.train(kg, model, config, split=split.save(tmp_path / "split"))  # its own, saved: nothing to say

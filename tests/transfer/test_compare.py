@@ -190,6 +190,31 @@ def test_a_target_that_adds_nothing_is_refused_before_training():
         kgt.finetune(pre, k1, config=config)
 
 
+def test_a_target_sharing_nothing_with_the_source_gets_its_verdict_not_a_failed_sweep():
+    """The α sweep between θ1 and a θ2 that took nothing from it raised IncompatibleModelsError after every run."""
+    from kgtransfer.transfer.compare import carried_nothing
+    from tests.transfer.test_finetune import QUICK, random_graph
+
+    k1 = random_graph(0, triples=80)
+    disjoint = random_graph(1, prefix="z", relations=("q0", "q1"))
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 1})
+    said = []
+    with pytest.warns(kgt.TransferWarning, match="nothing was transferred"):
+        result = kgt.compare(
+            k1,
+            disjoint,
+            ["scratch", "full"],
+            split="all",
+            model=kgt.ModelConfig(encoder="embedding", dim=8),
+            pretrain_config=config,
+            finetune_config=config,
+            alphas=(0.0, 1.0),
+            log=said.append,
+        )
+    assert result.runs["interpolation"] == [] and any("no interpolation sweep" in line for line in said)
+    assert carried_nothing(result.runs["full"][0]["transfer"]) and len(result.runs["scratch"]) == 1
+
+
 def test_interleaved_comparison_gives_the_numbers_of_separate_runs(tmp_path):
     """Interleaved (the default), each variant's numbers are those of running it alone; only seconds move."""
     import time

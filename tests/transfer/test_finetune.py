@@ -320,6 +320,18 @@ def test_a_given_split_that_tests_on_pretraining_triples_is_said(graphs, pre):
         kgt.finetune(pre, graphs[1], "full", config, split=drawn.split)
 
 
+def test_a_split_of_another_graph_given_for_k_is_said(graphs, pre):
+    """finetune(pre, K, split=pre.split) fine-tuned on K1's split, ignored K and reported 100% transferred, silently."""
+    from kgtransfer.errors import TransferWarning
+
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 1})
+    disjoint = random_graph(1, prefix="z", relations=("q0", "q1"))
+    with pytest.warns(TransferWarning, match=rf"^the split given is not a split of {disjoint.name}: \d+ of its"):
+        kgt.finetune(pre, disjoint, "full", config, split=pre.split)
+    with pytest.warns(TransferWarning, match=r"^the split given is not a split of target: \d+ of its triples"):
+        kgt.finetune(pre, graphs[1], "full", config, split=pre.split)  # K1's split: K's new triples left out
+
+
 def test_a_fine_tuned_runs_own_split_reused_is_not_said_to_test_on_pretraining_triples(graphs, pre):
     """Its info kept the count of triples its drawing moved to train: reusing it warned of triples long gone."""
     from kgtransfer.errors import TransferWarning

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -57,6 +59,20 @@ def test_encoders_that_do_not_compose_get_a_typed_error_saying_how():
     with pytest.raises(IncompatibleModelsError, match="two encoders"):
         kgt.compose(pre, 3)
     assert "⊕" in repr(kgt.compose(pre.freeze(), kgt.encoder("rgcn", num_nodes=n, num_relations=r, dim=8), "sum"))
+
+
+def test_two_trained_models_of_other_vocabularies_do_not_compose():
+    """Same sizes, other IRIs: kgt.compose combined row i of one graph with row i of the other, silently."""
+    from kgtransfer.errors import IncompatibleModelsError
+
+    config, model = kgt.TrainConfig(**{**QUICK, "epochs": 1}), kgt.ModelConfig(encoder="rgcn", dim=8)
+    a = kgt.pretrain(random_graph(0, triples=80), model, config)
+    b = kgt.pretrain(random_graph(1, triples=80, prefix="z"), model, config)
+    assert (a.split.num_entities, a.split.num_relations) == (b.split.num_entities, b.split.num_relations)
+    with pytest.raises(IncompatibleModelsError, match="different vocabularies.*compose=op"):
+        kgt.compose(a.freeze(), b)
+    again = kgt.pretrain(random_graph(0, triples=80), model, replace(config, seed=1))  # one vocabulary
+    assert "⊕" in repr(kgt.compose(a, again, "sum"))
 
 
 def test_a_composition_lives_on_the_source_encoders_device():
