@@ -541,7 +541,8 @@ def compare(
         task: the :class:`TaskConfig` (default: its defaults; with ``pretrained``, the pretrained run's).
         options: base :class:`FinetuneConfig` of the transfer variants (default: its defaults).
         split: ``"new"`` (valid/test from the triples K1 lacks, :func:`~kgtransfer.data.splits.novelty_split`),
-            ``"all"`` (random), or ``split(pretrained, seed) -> Split`` (default: ``"new"``).
+            ``"all"`` (random), or ``split(pretrained, seed) -> Split`` (default: ``"new"``). A split drawn
+            here keeps the pretrained run's literal policy, as :func:`kgtransfer.finetune` draws K's.
         ratios: train/valid/test shares for ``"new"`` and ``"all"`` (default: 0.8/0.1/0.1).
         alphas: the α of the interpolation sweep between the pretrained and the ``full`` (else first
             transfer) model; empty: no sweep; a seed whose model carried nothing over has none either
@@ -569,7 +570,7 @@ def compare(
     """
     import kgtransfer as kgt
     from kgtransfer.checkpoint import drop_earlier
-    from kgtransfer.data.splits import check_novelty, check_ratios, novelty_split, transfer_split
+    from kgtransfer.data.splits import check_novelty, check_ratios, literal_policy, novelty_split, transfer_split
     from kgtransfer.interleave import interleave
     from kgtransfer.registry import normalize
     from kgtransfer.training import scalar_metrics
@@ -629,13 +630,15 @@ def compare(
             model, pretrain_config = pre.model_config, replace(pre.train_config, seed=pretrain_config.seed)
             if "settings" in pre.info:
                 settings["pretrain"] = pre.info["settings"]
+        policy = literal_policy(pre.split)  # K's split follows the pretrained run's, as kgt.finetune draws it
         if callable(split):
             target_split = split(pre, seed)
         elif split == "new":
-            vocab = pre.vocab.extend(target)
-            target_split = novelty_split(target, source, ratios, seed=seed, vocab=vocab)
+            vocab = pre.vocab.extend(target, policy)
+            target_split = novelty_split(target, source, ratios, seed=seed, vocab=vocab, literals=policy)
         else:  # "all" or "random": never test on what the pretrained model trained on
-            target_split = transfer_split(target, pre.split.train, ratios, seed=seed, vocab=pre.vocab.extend(target))
+            vocab = pre.vocab.extend(target, policy)
+            target_split = transfer_split(target, pre.split.train, ratios, seed=seed, vocab=vocab, literals=policy)
         splits[seed] = target_split
         fit = f"best epoch {pre.fit.best_epoch} of {pre.fit.epochs_run}" if pre.fit else "given"
         say(f"seed {seed}: pretrained ({fit}), target {target_split!r}")

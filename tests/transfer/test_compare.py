@@ -441,3 +441,21 @@ def test_without_seeds_a_comparison_runs_the_seed_its_configs_ask_for():
     assert _seeds_of(None, None, None) == [0]
     assert _seeds_of([4, 5], kgt.TrainConfig(seed=7), None) == [4, 5]  # seeds replace the configs' seeds
     assert _seeds_of(None, kgt.TrainConfig(seed=5), kgt.TrainConfig()) == [5]  # a default seed is no choice
+
+
+def test_a_pretrained_run_with_literal_nodes_compares_on_a_split_with_literal_nodes():
+    """With pretrained= a literals='nodes' run, K's split dropped literals; kgt.finetune keeps them as nodes."""
+    from kgtransfer.data.splits import literal_policy
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+
+    rows = [(f"<urn:e{i}>", f"<urn:p{i % 2}>", f"<urn:e{(i * 3 + 1) % 20}>") for i in range(40)]
+    labels = [(f"<urn:e{i}>", "<urn:label>", f'"L{i % 7}"') for i in range(20)]
+    k1 = KnowledgeGraph.from_triples(rows + labels, name="k1")
+    added = [(f"<urn:e{i}>", "<urn:q>", f"<urn:e{(i * 7 + 2) % 20}>") for i in range(20)]
+    k = k1 | KnowledgeGraph.from_triples(added + [(f"<urn:e{i}>", "<urn:label>", f'"M{i % 5}"') for i in range(20)])
+    cfg = kgt.TrainConfig(epochs=1, lr=0.01, eval_every=1, progress=False, threads=1, batch_size=64)
+    pre = kgt.pretrain(k1, kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4), cfg, literals="nodes")
+    for split in ("all", "new"):
+        c = kgt.compare(k1, k, ["scratch"], pretrained=lambda seed: pre, finetune_config=cfg, split=split, log=None)
+        assert literal_policy(c.splits[0]) == "nodes"
+        assert any(key.startswith('"M') for key in c.splits[0].vocab.entities.keys)  # K's own literals are nodes
