@@ -633,7 +633,7 @@ _DRAWN_FROM = {
 }
 
 
-def check_evaluable(split: Split, kg: KnowledgeGraph | None = None) -> Split:
+def check_evaluable(split: Split, kg: KnowledgeGraph | None = None, advice: str | None = None) -> Split:
     """``split``, if its ratios asked for no valid or test triples it lacks; else an EmptySplitError.
 
     A drawn split (``info["ratios"]``) of a graph too small for its shares, or whose drawn evaluation
@@ -644,6 +644,8 @@ def check_evaluable(split: Split, kg: KnowledgeGraph | None = None) -> Split:
     Args:
         split: the split a run is about to train on.
         kg: the graph it was drawn from, named in the message (default: none).
+        advice: what the message tells the caller to change (default: the shares and split of
+            :func:`kgtransfer.train` and the command line).
     """
     ratios = split.info.get("ratios")
     if not len(split.train) or not isinstance(ratios, list) or len(ratios) != 3 or not all(map(is_number, ratios)):
@@ -676,10 +678,16 @@ def check_evaluable(split: Split, kg: KnowledgeGraph | None = None) -> Split:
     raise EmptySplitError(
         f"{kg.name if kg is not None else f'the {split.method} split'}: {' and '.join(missing)}: {counts} split "
         f"{'/'.join(f'{r:g}' for r in ratios)} into train={len(split.train):,}, valid={len(split.valid):,}, "
-        f"test={len(split.test):,}{cleaned if moved else ''}; add triples, give larger valid and test shares "
-        "(split=(0.6, 0.2, 0.2); a share of 0 goes without that part), or a split of your own (a Split or a saved "
-        "split folder, --split on the command line; or train/valid/test files in one folder)"
+        f"test={len(split.test):,}{cleaned if moved else ''}; {advice or _EVALUABLE_ADVICE}"
     )
+
+
+#: what :func:`check_evaluable` advises by default
+_EVALUABLE_ADVICE = (
+    "add triples, give larger valid and test shares (split=(0.6, 0.2, 0.2); a share of 0 goes without that part), "
+    "or a split of your own (a Split or a saved split folder, --split on the command line; or train/valid/test "
+    "files in one folder)"
+)
 
 
 def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:

@@ -209,6 +209,13 @@ def _scratch_like(pre, model: ModelConfig | None, task: TaskConfig | None) -> tu
     return pre.model_config, pre.task_config
 
 
+#: what a comparison's split too small to evaluate on advises (see :func:`~kgtransfer.data.splits.check_evaluable`)
+_SHARES = (
+    "add new triples, give larger valid and test shares (ratios=(0.6, 0.2, 0.2), an experiment file's ratios), "
+    "or draw K's split yourself (split=callable)"
+)
+
+
 def sized_finetune(split, model: ModelConfig, task: TaskConfig) -> tuple[TrainConfig, dict]:
     """The fine-tuning settings of a comparison on K's ``split``, sized as :func:`kgtransfer.train` sizes them.
 
@@ -570,7 +577,15 @@ def compare(
     """
     import kgtransfer as kgt
     from kgtransfer.checkpoint import drop_earlier
-    from kgtransfer.data.splits import check_novelty, check_ratios, literal_policy, novelty_split, transfer_split
+    from kgtransfer.data.splits import (
+        check_evaluable,
+        check_novelty,
+        check_ratios,
+        literal_policy,
+        novelty_split,
+        transfer_split,
+    )
+    from kgtransfer.data.vocab import GraphVocab
     from kgtransfer.interleave import interleave
     from kgtransfer.registry import normalize
     from kgtransfer.training import scalar_metrics
@@ -601,6 +616,10 @@ def compare(
     if not callable(split):
         ratios = check_ratios(ratios)
     alphas = check_alphas(alphas)  # an α that is not a weight fails now, not after the training
+    if split == "new" and pretrained is None:  # a split with no valid or test triple is refused before pretraining
+        vocab = GraphVocab.from_graph(source).extend(target)  # the vocabulary K's split is drawn over below
+        for seed in seeds:
+            check_evaluable(novelty_split(target, source, ratios, seed=seed, vocab=vocab), target, _SHARES)
     given_model, given_task, given_pretrain, given_finetune = model, task, pretrain_config, finetune_config
     shortcuts = given(epochs=epochs, device=device)  # over the configs, given or sized, as kgt.train takes them
     model = model or ModelConfig()
@@ -639,6 +658,7 @@ def compare(
         else:  # "all" or "random": never test on what the pretrained model trained on
             vocab = pre.vocab.extend(target, policy)
             target_split = transfer_split(target, pre.split.train, ratios, seed=seed, vocab=vocab, literals=policy)
+        check_evaluable(target_split, target, _SHARES)  # before any variant trains on it
         splits[seed] = target_split
         fit = f"best epoch {pre.fit.best_epoch} of {pre.fit.epochs_run}" if pre.fit else "given"
         say(f"seed {seed}: pretrained ({fit}), target {target_split!r}")

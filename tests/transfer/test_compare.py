@@ -459,3 +459,19 @@ def test_a_pretrained_run_with_literal_nodes_compares_on_a_split_with_literal_no
         c = kgt.compare(k1, k, ["scratch"], pretrained=lambda seed: pre, finetune_config=cfg, split=split, log=None)
         assert literal_policy(c.splits[0]) == "nodes"
         assert any(key.startswith('"M') for key in c.splits[0].vocab.entities.keys)  # K's own literals are nodes
+
+
+def test_a_novelty_split_too_small_to_evaluate_on_is_refused_before_pretraining(monkeypatch):
+    """K adds 5 triples: 0.8/0.1/0.1 leaves valid and test empty; this was found after pretraining K1."""
+    from kgtransfer.errors import EmptySplitError
+    from kgtransfer.knowledge.graph import KnowledgeGraph
+    from tests.transfer.test_finetune import random_graph
+
+    def never(*args, **kwargs):
+        raise AssertionError("pretrained before the split was checked")
+
+    monkeypatch.setattr(kgt, "pretrain", never)
+    k1 = random_graph(0, triples=80)
+    k = k1 | KnowledgeGraph.from_triples([(f"<urn:n{i}>", "<urn:q>", f"<urn:n{i + 1}>") for i in range(5)])
+    with pytest.raises(EmptySplitError, match=r"drawn from 5 new triples.*ratios=\(0.6, 0.2, 0.2\)"):
+        kgt.compare(k1, k, ["scratch", "full"], log=None)
