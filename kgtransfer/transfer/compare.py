@@ -33,6 +33,7 @@ import os
 import re
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -216,12 +217,14 @@ _SHARES = (
 )
 
 
-def sized_finetune(split, model: ModelConfig, task: TaskConfig) -> tuple[TrainConfig, dict]:
+def sized_finetune(split, model: ModelConfig, task: TaskConfig, saved: dict | None = None) -> tuple[TrainConfig, dict]:
     """The fine-tuning settings of a comparison on K's ``split``, sized as :func:`kgtransfer.train` sizes them.
 
     Batch size, learning rate and validation interval from :func:`kgtransfer.sizing.plan` for
     ``model`` (its dim and weight bases are the pretrained run's, kept); scratch and every transfer
-    variant train with them, so the comparison stays fair. Returns the config and the plan's record.
+    variant train with them, so the comparison stays fair. ``saved``: a resumed comparison's
+    (:func:`~kgtransfer.training.saved_sizing`), kept where today's sizing differs, as a resumed
+    :func:`kgtransfer.train` keeps its own. Returns the config and the plan's record.
     """
     from kgtransfer.sizing import plan
     from kgtransfer.training import given_bases
@@ -236,9 +239,24 @@ def sized_finetune(split, model: ModelConfig, task: TaskConfig) -> tuple[TrainCo
         loss=task.loss,
         batch_candidates=task.batch_candidates,
         num_bases=given_bases(model),
+        saved=saved,
     )
+    if chosen.resumed:
+        warnings.warn(f"resumed with the checkpoint's {'; '.join(chosen.resumed)} (today's sizing)", stacklevel=3)
     config = TrainConfig(batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)
     return config, chosen.as_dict()
+
+
+def _saved_finetune_sizing(seed_dir: Path, folders: list[str]) -> dict | None:
+    """The fine-tuning settings a resumed comparison's variants trained with (scratch's, else a first phase's)."""
+    from kgtransfer.training import saved_sizing
+
+    for folder in folders:
+        for where in (seed_dir / folder, seed_dir / folder / "phase0"):
+            saved = saved_sizing(where)
+            if saved is not None:
+                return saved
+    return None
 
 
 def _nan(value) -> bool:
@@ -663,7 +681,9 @@ def compare(
         fit = f"best epoch {pre.fit.best_epoch} of {pre.fit.epochs_run}" if pre.fit else "given"
         say(f"seed {seed}: pretrained ({fit}), target {target_split!r}")
         if given_finetune is None and "finetune" not in settings:  # sized to K's split, once: every variant alike
-            finetune_config, settings["finetune"] = sized_finetune(target_split, model, task)
+            resumed = resume and root is not None  # the settings its variants trained with, where sizing changed
+            saved = _saved_finetune_sizing(root / f"seed{seed}", [folders[v] for v in table]) if resumed else None
+            finetune_config, settings["finetune"] = sized_finetune(target_split, model, task, saved)
             finetune_config = replace(finetune_config, **shortcuts)
             for what, chosen in settings.items():
                 say(f"{what} settings sized to the graph: {chosen['summary']}")

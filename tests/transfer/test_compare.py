@@ -475,3 +475,19 @@ def test_a_novelty_split_too_small_to_evaluate_on_is_refused_before_pretraining(
     k = k1 | KnowledgeGraph.from_triples([(f"<urn:n{i}>", "<urn:q>", f"<urn:n{i + 1}>") for i in range(5)])
     with pytest.raises(EmptySplitError, match=r"drawn from 5 new triples.*ratios=\(0.6, 0.2, 0.2\)"):
         kgt.compare(k1, k, ["scratch", "full"], log=None)
+
+
+def test_a_resumed_comparison_keeps_the_fine_tuning_settings_it_was_sized_with(tmp_path, monkeypatch):
+    """Sized fine-tuning settings that today's sizing changes (a run begun before compare sized them) resume."""
+    import kgtransfer.sizing
+    from tests.transfer.test_finetune import random_graph
+
+    k1 = random_graph(0, triples=60)
+    k = k1 | random_graph(1, triples=30)
+    cfg = kgt.TrainConfig(epochs=1, lr=0.01, eval_every=1, progress=False, threads=1, batch_size=64)
+    kwargs = dict(model=kgt.ModelConfig(encoder="embedding", dim=4), pretrain_config=cfg, epochs=1, alphas=(), log=None)
+    first = kgt.compare(k1, k, ["full"], checkpoint_dir=tmp_path / "ck", **kwargs)
+    monkeypatch.setattr(kgtransfer.sizing, "LARGE_EPOCH", 0)  # today's sizing: lr 0.01, validation every epoch
+    with pytest.warns(UserWarning, match="resumed with the checkpoint's lr 0.001, not 0.01"):
+        again = kgt.compare(k1, k, ["full"], checkpoint_dir=tmp_path / "ck", resume=True, **kwargs)
+    assert again.configs["finetune"] == first.configs["finetune"]
