@@ -125,7 +125,7 @@ def parse(
 
     name = name or Path(source).name
     streaming.require_utf8(data, source)
-    data = data.removeprefix(_BOM)
+    data = text = data.removeprefix(_BOM)  # text: the document as read, which scopes its blank nodes
     if format == "rdfxml":  # XML 1.0 2.11: a parser reads CR LF and a lone CR as LF; pyoxigraph's does not
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     _check_limits(data, format, source)
@@ -161,7 +161,7 @@ def parse(
     used[ids[:, :3].ravel()] = True  # graph names are terms only if a triple uses them
     terms = np.empty(int(used.sum()), dtype=object)
     terms[:] = [str(objects[i]) for i in np.flatnonzero(used).tolist()]
-    terms = scope_blank_nodes(terms, data)
+    terms = scope_blank_nodes(terms, text)  # not the CR-normalized copy: labels saved before stay the same
     triples = (np.cumsum(used) - 1)[ids[:, :3]]
     # graphs in order of first use as a graph (not as a term), as the fast path: blank graphs are numbered so
     graph_term_ids, first_row, graph_of_row = np.unique(ids[:, 3], return_index=True, return_inverse=True)
