@@ -271,12 +271,18 @@ def drop_earlier(path: str | os.PathLike | None) -> None:
 
 
 def save_run(result, directory: str | os.PathLike) -> None:
-    """``result.save(directory)``; then the checkpoints an overwrite set aside there go.
+    """:func:`save_result`; then the checkpoints an overwrite set aside there go.
 
     How a single run, a sequence and a comparison save (:func:`drop_earlier_checkpoints`).
     """
-    result.save(directory)
+    save_result(result, directory)
     drop_earlier_checkpoints(directory)
+
+
+def save_result(result, directory: str | os.PathLike) -> None:
+    """``result.save(directory)``, by rank 0 alone under ``torchrun``: every rank holds the run, one writes it."""
+    if not _other_rank():
+        result.save(directory)
 
 
 #: the kinds of run :func:`checkpoint_kind` tells apart, as messages name their checkpoints

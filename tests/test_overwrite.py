@@ -309,3 +309,24 @@ def test_under_torchrun_cli_overwrite_on_another_rank_neither_moves_nor_refuses(
     with pytest.raises(Reached):
         main([*args, "--overwrite"])
     assert not (out / "checkpoints").exists() and (out / ".checkpoints.earlier").is_dir()
+
+
+def test_under_torchrun_rank_0_alone_writes_the_run_folder(tmp_path, monkeypatch):
+    """Every rank of a torchrun'd command wrote the same run folder at once (save_run, a sequence's steps)."""
+    from kgtransfer.checkpoint import save_result, save_run
+
+    class Result:
+        saved: list = []
+
+        def save(self, directory):
+            self.saved.append(directory)
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    save_run(Result(), tmp_path / "a")
+    save_result(Result(), tmp_path / "b")
+    assert Result.saved == []
+    monkeypatch.setenv("RANK", "0")
+    save_run(Result(), tmp_path / "a")
+    save_result(Result(), tmp_path / "b")
+    assert Result.saved == [tmp_path / "a", tmp_path / "b"]

@@ -68,7 +68,7 @@ def add_sequence(sub) -> None:
 def cmd_sequence(args: argparse.Namespace) -> None:
     """``kgtransfer sequence``."""
     import kgtransfer as kgt
-    from kgtransfer.checkpoint import checkpoints_in, rank_overwrite, save_run
+    from kgtransfer.checkpoint import checkpoints_in, rank_overwrite, save_result, save_run
     from kgtransfer.config import ConfigError
     from kgtransfer.config_adapter import from_args
     from kgtransfer.transfer.sequence import DEFAULT_MODEL, DEFAULT_TRAIN
@@ -93,7 +93,7 @@ def cmd_sequence(args: argparse.Namespace) -> None:
         scratch=not args.no_scratch,
         interleaved=not args.sequential,
         log=print,
-        on_step=lambda partial: partial.save(args.output),  # a run stopped later keeps the steps done
+        on_step=lambda partial: save_result(partial, args.output),  # a run stopped later keeps the steps done
         checkpoint_dir=checkpoints,
         resume=args.resume,
         overwrite=rank_overwrite(args.overwrite),  # checkpoints_in set them aside (on rank 0)

@@ -1319,7 +1319,7 @@ def run_sequence_file(
     if interleaved is not None:
         spec["interleaved"] = interleaved
     out = Path(out or Path("runs") / name)
-    from kgtransfer.checkpoint import checkpoints_in, rank_overwrite, save_run
+    from kgtransfer.checkpoint import checkpoints_in, rank_overwrite, save_result, save_run
 
     checkpoints = checkpoints_in(out, resume, overwrite, kind="sequence")
     try:  # saved after every step too: a run stopped later keeps the steps done
@@ -1329,7 +1329,7 @@ def run_sequence_file(
             config,
             task=task,
             log=print,
-            on_step=lambda r: r.save(out),
+            on_step=lambda r: save_result(r, out),
             checkpoint_dir=checkpoints,
             resume=resume,
             overwrite=rank_overwrite(overwrite),  # checkpoints_in set them aside (on rank 0)
