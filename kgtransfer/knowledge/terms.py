@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -125,11 +126,18 @@ class _IllTypedLiteral(logging.Filter):
     """Drops rdflib's warning, with a traceback, that a literal's lexical form is not of its datatype.
 
     Such a literal (``"2020-02-30"^^xsd:date``) is legal RDF, and rdflib keeps it as written; the
-    warning and its traceback on stderr, once per literal, said nothing the user needs.
+    warning and its traceback on stderr, once per literal, said nothing the user needs. Only in a
+    thread inside :func:`_ill_typed_quietly` (filters run in the thread that logs): the user's own
+    rdflib literals, in any other thread too, keep their warning.
     """
 
+    def __init__(self):
+        super().__init__()
+        self.inside = threading.local()
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Failed to convert Literal lexical form to value")
+        quiet = getattr(self.inside, "depth", 0) > 0
+        return not (quiet and record.getMessage().startswith("Failed to convert Literal lexical form to value"))
 
 
 _ILL_TYPED = _IllTypedLiteral()
@@ -138,12 +146,13 @@ _ILL_TYPED = _IllTypedLiteral()
 @contextmanager
 def _ill_typed_quietly() -> Iterator[None]:
     """A block in which rdflib makes literals without its ill-typed warning (see :class:`_IllTypedLiteral`)."""
-    logger = logging.getLogger("rdflib.term")
-    logger.addFilter(_ILL_TYPED)
+    logging.getLogger("rdflib.term").addFilter(_ILL_TYPED)  # once: adding it again does nothing
+    inside = _ILL_TYPED.inside
+    inside.depth = getattr(inside, "depth", 0) + 1
     try:
         yield
     finally:
-        logger.removeFilter(_ILL_TYPED)
+        inside.depth -= 1
 
 
 def to_rdflib(term: str):

@@ -176,3 +176,30 @@ def test_an_ill_typed_literal_converts_to_rdflib_without_a_traceback(capfd, capl
     with caplog.at_level("WARNING", logger="rdflib.term"):  # rdflib's own warning is left alone elsewhere
         Literal("2020-02-30", datatype=rdflib.XSD.date)
     assert caplog.records
+
+
+def test_the_ill_typed_quiet_is_per_thread(caplog):
+    """The filter was added and removed around each conversion: a thread leaving took it from one still inside,
+    and a thread converting hid the warnings of the user's own literals in every other thread."""
+    import threading
+
+    term = '"2020-02-30"^^<http://www.w3.org/2001/XMLSchema#date>'
+    inside, release = threading.Event(), threading.Event()
+
+    def convert_slowly():
+        with T._ill_typed_quietly():
+            inside.set()
+            release.wait(10)
+
+    with caplog.at_level("WARNING", logger="rdflib.term"):
+        worker = threading.Thread(target=convert_slowly)
+        worker.start()
+        inside.wait(10)
+        Literal("2020-02-30", datatype=rdflib.XSD.date)  # the user's own, in this thread: warned
+        warned = len(caplog.records)
+        with T._ill_typed_quietly():
+            pass  # another conversion, ended while the worker's goes on
+        release.set()
+        worker.join()
+        T.to_rdflib(term)
+    assert warned == 1 and len(caplog.records) == 1
