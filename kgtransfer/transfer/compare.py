@@ -371,8 +371,6 @@ class Comparison:
         time verdict: the mean of the seeds that got there would flatter it.
         """
         scratch = self.runs.get("scratch") or []
-        if not scratch:
-            return []
         lines = []
         capped = [
             v
@@ -384,6 +382,8 @@ class Comparison:
                 f"not converged: {', '.join(capped)} ended at the epoch cap without early stopping; "
                 "raise epochs before reading this comparison"
             )
+        if not scratch:  # transfer is read against scratch; a cap is worth saying all the same
+            return [*lines, "no verdict: no scratch variant to compare with (add 'scratch' to the variants)"]
         base_s, _ = mean_std([r.get("seconds_to_99") for r in scratch])
         base_mrr, _ = mean_std([r["test"]["mrr"] for r in scratch])
         if math.isnan(base_s):  # no best validation MRR of its own (NaN): nothing to reach

@@ -127,6 +127,9 @@ def test_verdict_reads_time_to_quality_and_refuses_capped_runs():
     assert capped.verdict()[1:] == ["full: not read (scratch did not converge)"]  # no "pays" off a capped curve
     one = Comparison("c", [0], {"scratch": [run(0.5, 10.0)], "full": [run(0.5, 4.0, stopped=False)]})
     assert one.verdict()[1:] == ["full: not read (full did not converge)"]
+    # without scratch there is nothing to read transfer against; a capped run is still said (both went unsaid)
+    alone = Comparison("c", [0], {"full": [run(0.5, 4.0, stopped=False)], "lp-ft": [run(0.5, 4.0)]}).verdict()
+    assert alone[0].startswith("not converged: full") and alone[1].startswith("no verdict: no scratch variant")
 
     # a variant whose transfer carried nothing over trained from scratch: it gets no "pays" (it did, off noise)
     nothing = {"target_entities_transferred": 0, "target_relations_transferred": 0, "parameters_copied": []}
