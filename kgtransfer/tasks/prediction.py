@@ -38,11 +38,15 @@ class Prediction:
 class Predictions(list):
     """The top-k :class:`Prediction` for one query; prints as a table."""
 
-    def __init__(self, items, query: tuple[str, str, str], num_candidates: int, filtered: bool):
+    def __init__(
+        self, items, query: tuple[str, str, str], num_candidates: int, filtered: bool, untrained: tuple[str, ...] = ()
+    ):
         super().__init__(items)
         self.query = query
         self.num_candidates = num_candidates
         self.filtered = filtered
+        #: the query's terms whose rows the model never trained (in none of its training triples, nor transferred)
+        self.untrained = tuple(untrained)
 
     def to_pandas(self):
         """A ``pandas.DataFrame`` with columns rank, term, score, known (needs pandas)."""
@@ -60,7 +64,13 @@ class Predictions(list):
         title = f"({h}, {r}, {t}): top {len(self)} of {self.num_candidates:,} entities"
         title += ", known triples filtered out" if self.filtered else ""
         rows = [[p.rank, p.term, round(p.score, 4), "yes" if p.known else ""] for p in self]
-        return format_table(rows, ["rank", side, "score", "known"], title=title)
+        table = format_table(rows, ["rank", side, "score", "known"], title=title)
+        if self.untrained:  # its scores are those of a row at its initial values: no prediction at all
+            table += (
+                f"\nnote: the model never trained {' or '.join(self.untrained)} (no training triple has it, nor was "
+                "it transferred): these scores come from its initial row"
+            )
+        return table
 
     __str__ = __repr__
 
@@ -195,9 +205,14 @@ def predict_target(
     items = [
         Prediction(i + 1, _readable(keys[e]), float(scores[e]), bool(known[e])) for i, e in enumerate(top.tolist())
     ]
-    named = _readable(keys[given])  # the IRIs the query resolved to (a label names its IRI)
+    named, relation_named = _readable(keys[given]), _readable(vocab.relations.keys[r])  # what the query resolved to
     h, t = (named, "?") if side == "tail" else ("?", named)
-    return Predictions(items, (h, _readable(vocab.relations.keys[r]), t), int(ranked.sum()), filter_known)
+    from kgtransfer.transfer.weights import source_trained
+
+    trained_entities, trained_relations = source_trained(model)
+    asked = ((named, trained_entities[given]), (relation_named, trained_relations[r]))
+    untrained = [name for name, trained in asked if not trained]
+    return Predictions(items, (h, relation_named, t), int(ranked.sum()), filter_known, untrained)
 
 
 @torch.no_grad()

@@ -210,3 +210,24 @@ def test_a_label_of_several_iris_asks_for_the_iri(trained):
     with pytest.raises(UnknownTermError, match=r"'x' is the label of 2 entities \(http://a/x, http://b/x\)"):
         kgt.predict_target(model, head="x", relation="p")
     assert kgt.predict_target(model, head="y", relation="p", k=1).query[0] == "http://a/y"
+
+
+def test_a_query_on_a_term_the_model_never_trained_says_so(trained):
+    """An entity of the vocabulary that only valid or test triples hold was ranked from its initial row, unsaid."""
+    from kgtransfer.data.splits import given_split
+    from tests.data.test_splits import split_graph
+
+    kg = tiny_kg()
+    train = [tuple(kg.terms[i] for i in row) for row in kg.triples.tolist()]
+    new = f"<{EX}newcomer>"
+    split = given_split(
+        split_graph({"train": train, "valid": [train[0]], "test": [(new, f"<{EX}pair>", f"<{EX}e0>")]}, "g")
+    )
+    config = kgt.TrainConfig(epochs=1, eval_every=1, progress=False)
+    model = kgt.train(split, kgt.ModelConfig(encoder="embedding", decoder="distmult", dim=4), config)
+    cold = model.predict(head=f"{EX}newcomer", relation=f"{EX}pair", k=3)
+    assert cold.untrained == (f"{EX}newcomer",)
+    assert f"note: the model never trained {EX}newcomer (no training triple has it" in repr(cold)
+    warm = model.predict(head=f"{EX}e0", relation=f"{EX}pair", k=3)
+    assert warm.untrained == () and "note" not in repr(warm)
+    assert kgt.predict_target(trained, head=f"{EX}e0", relation=f"{EX}pair").untrained == ()
