@@ -642,8 +642,16 @@ def as_split(source, split=None, seed: int = 0, literals: str | None = None):
     from kgtransfer.knowledge.graph import KnowledgeGraph
     from kgtransfer.knowledge.sources import load
 
+    redraw = "draw another with larger valid and test shares (kgt.random_split(kg, ratios=(0.6, 0.2, 0.2)))"
     if isinstance(source, Split):
         check_literals(source, literals, "the Split passed in")
-        return check_evaluable(source)
+        return check_evaluable(source, advice=f"the Split passed in was drawn so: {redraw}")
     kg = source if isinstance(source, KnowledgeGraph) else load(source)
-    return check_evaluable(make_split(kg, split, seed, literals), kg)
+    if isinstance(split, Split):
+        ready = "the Split passed as split="
+    elif split is None or isinstance(split, (tuple, list)) or split in ("given", "random"):
+        ready = None  # drawn here: the default advice (shares, a split of one's own) fits
+    else:
+        ready = f"the saved split {split}"
+    advice = ready and f"{ready} was drawn so: {redraw}"
+    return check_evaluable(make_split(kg, split, seed, literals), kg, advice=advice)

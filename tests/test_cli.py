@@ -495,6 +495,12 @@ def test_pretrain_and_finetune_on_a_graph_too_small_to_split_say_so_before_sizin
         "kgtransfer pretrain: error: two.nt: no validation triple to select the best epoch on and no test triple to "
         "report: its 2 triples (2 between two entities, 3 entities) split 0.8/0.1/0.1 into train=2, valid=0, test=0;"
     )
+    import kgtransfer as kgt
+
+    kgt.random_split(kgt.load(tmp_path / "two.nt")).save(tmp_path / "saved")  # a saved split: another --split
+    again = ["pretrain", str(tmp_path / "two.nt"), "--split", str(tmp_path / "saved"), "-o", str(tmp_path / "r")]
+    assert main(again) == 1
+    assert f"the split in {tmp_path / 'saved'} was drawn so: pass another --split" in capsys.readouterr().err
     rows = [f"e{i}\tr{i % 2}\te{(i * 7 + 1) % 20}\n" for i in range(40)]
     (tmp_path / "k1.tsv").write_text("".join(rows))
     flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--no-progress"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -251,7 +252,7 @@ def test_a_split_without_test_triples_names_the_part_and_what_cleanup_moved(load
         kgt.train(load_fixture("ext_k2.ttl"), epochs=1)
 
 
-def test_an_explicit_split_with_an_empty_part_it_asked_for_is_refused_and_one_asked_empty_trains():
+def test_an_explicit_split_with_an_empty_part_it_asked_for_is_refused_and_one_asked_empty_trains(tmp_path):
     from kgtransfer.data.splits import random_split
     from kgtransfer.errors import EmptySplitError
 
@@ -260,6 +261,11 @@ def test_an_explicit_split_with_an_empty_part_it_asked_for_is_refused_and_one_as
         EmptySplitError, match=r"^the random split: no validation triple .* its 5 triples \(6 entities\) split"
     ):
         kgt.train(random_split(chain(5)), encoder="embedding", dim=4, config=config)
+    with pytest.raises(EmptySplitError, match=r"the Split passed in was drawn so: draw another with larger valid"):
+        kgt.train(random_split(chain(5)), encoder="embedding", dim=4, config=config)  # not "a Split of your own"
+    saved = random_split(chain(5)).save(tmp_path / "saved")
+    with pytest.raises(EmptySplitError, match=rf"the saved split {re.escape(str(saved))} was drawn so: draw another"):
+        kgt.train(chain(5), split=saved, encoder="embedding", dim=4, config=config)
     with pytest.warns(UserWarning, match="no validation data"):  # a share of 0: no validation, as asked
         model = kgt.train(random_split(chain(20), (0.8, 0.0, 0.2)), encoder="embedding", dim=4, config=config)
     assert len(model.split.valid) == 0 and len(model.split.test) == 4 and model.test["mrr"] > 0

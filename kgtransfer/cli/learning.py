@@ -91,7 +91,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         dropped = "literal objects are dropped; --literals nodes keeps them" if literals != "nodes" else "literals kept"
         why = f"none of its {plural(len(kg), 'triple')} {verb} two entities ({dropped})"
         raise EmptySplitError(f"{kg.name}: nothing to train on: {why if len(kg) else 'it holds no triples'}")
-    check_evaluable(split, kg)  # valid and test, as their ratios asked
+    redraw = f"the split in {args.split} was drawn so: pass another --split" if saved else None
+    check_evaluable(split, kg, advice=redraw)  # valid and test, as their ratios asked
     given = {name: getattr(args, name) for name in ("dim", "batch_size", "lr", "eval_every")}
     chosen = plan(
         split,
