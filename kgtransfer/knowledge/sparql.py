@@ -811,7 +811,12 @@ def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
         close = difflib.get_close_matches(str(view), views, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise RegistryError(f"unknown view {view!r}{hint}; available: {', '.join(views)}")
-    result = _keep_sources(sparql(path, kg, name=f"{kg.name}[{view}]"), kg)
+    result = sparql(path, kg, name=f"{kg.name}[{view}]")
+    if not isinstance(result, KnowledgeGraph):  # a SELECT or ASK file dropped into the folder
+        from kgtransfer.errors import SparqlQueryError
+
+        raise SparqlQueryError(f"view {view!r} ({path}): a view is a CONSTRUCT query; this one gives no graph")
+    result = _keep_sources(result, kg)
     if not len(result) and len(kg):
         import warnings
 

@@ -124,7 +124,9 @@ def steps(
 
     Args:
         snapshots: sources (folders of ``train/valid/test.txt[.gz]``, files, registry names, graphs).
-        operator: ``"union"``, ``"extension"``, ``"intersection"`` or ``"difference"`` (default: ``"union"``).
+        operator: ``"union"``, ``"extension"``, ``"intersection"`` or ``"difference"`` (default: ``"union"``);
+            a union or extension matches blank-node structures canonically (``blank_nodes="canonical"``):
+            one a snapshot restates is the earlier one, not a copy.
         names: one name per snapshot (default: the folder or file name, else ``step<i>``).
         valid_size: validation triples kept for early stopping, a seeded sample (default: 3000; None: all).
         test_size: test triples kept per snapshot, a seeded sample (default: None, all).
@@ -143,12 +145,14 @@ def steps(
     if operator not in ("union", "extension", "intersection", "difference"):
         raise ConfigError(f"operator must be union, extension, intersection or difference, got {operator!r}")
     merge = getattr(ops, operator)
+    if operator in ("union", "extension"):  # a blank-node structure a snapshot restates is the one before, not a copy
+        merge = partial(merge, blank_nodes="canonical")
     if hops is not None:
         if operator != "extension":
             raise ConfigError(f"hops applies to the extension operator only, not {operator}")
         if not is_number(hops, integer=True) or hops < 0:
             raise ConfigError(f"hops must be a whole number >= 0, got {hops!r}")
-        merge = partial(ops.extension, hops=hops)
+        merge = partial(ops.extension, hops=hops, blank_nodes="canonical")
     names = list(names) if names is not None else _default_names(snapshots)
     if len(set(names)) != len(names):
         raise ConfigError(f"snapshot names must differ, got {names}")

@@ -226,6 +226,21 @@ def test_unknown_view(load_fixture):
         load_fixture("people.ttl", view="hierachy")
 
 
+def test_a_view_file_that_is_no_construct_is_a_typed_error(tmp_path, monkeypatch):
+    """A SELECT or ASK file put among the views raised AttributeError/TypeError from deep in provenance."""
+    from kgtransfer.errors import SparqlQueryError
+    from kgtransfer.knowledge import sparql
+
+    (tmp_path / "pairs.rq").write_text("SELECT ?s ?o WHERE { ?s ?p ?o }\n")
+    (tmp_path / "any.rq").write_text("ASK { ?s ?p ?o }\n")
+    monkeypatch.setattr(sparql, "views_dir", lambda: tmp_path)
+    path = tmp_path / "plain.nt"
+    path.write_text("<http://e/a> <http://e/p> <http://e/b> .\n")
+    for view in ("pairs", "any"):
+        with pytest.raises(SparqlQueryError, match=rf"view '{view}' .*{view}\.rq.*CONSTRUCT"):
+            kgt.load(path, view=view)
+
+
 def test_a_view_that_selects_nothing_says_so(tmp_path):
     path = tmp_path / "plain.nt"
     path.write_text("<http://e/a> <http://e/p> <http://e/b> .\n")  # no rdfs:subClassOf: an empty hierarchy

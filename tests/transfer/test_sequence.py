@@ -828,6 +828,27 @@ def test_a_step_whose_new_triples_share_no_entity_with_earlier_steps_says_so():
         list(steps([_graph(first, "first"), _graph(apart, "apart")], names=["first", "apart"]))
 
 
+@pytest.mark.parametrize("operator", ["union", "extension"])
+def test_blank_node_structures_a_snapshot_restates_are_the_earlier_ones_not_copies(tmp_path, operator):
+    """Two versions of an OWL file: each file scopes its blank nodes, and a union kept both copies.
+
+    Step 1 then counted every restated restriction triple as new, grew a second row per restriction, and
+    tested copies of triples step 0 trained on.
+    """
+    lines = ["@prefix ex: <http://example.org/> .", "@prefix owl: <http://www.w3.org/2002/07/owl#> ."]
+    for i in range(40):
+        lines.append(f"ex:C{i} ex:sub ex:C{i // 2} .")
+        lines.append(f"ex:C{i} ex:sub [ a owl:Restriction ; owl:onProperty ex:p{i % 3} ; ex:some ex:C{i * 7 % 40} ] .")
+    text = "\n".join(lines) + "\n"
+    for version, extra in (("v1", ""), ("v2", "ex:C41 ex:sub ex:C3 .\n")):
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "k.ttl").write_text(text + extra)
+    with pytest.warns(UserWarning, match="no test triple of its own"):
+        first, second = steps([tmp_path / "v1" / "k.ttl", tmp_path / "v2" / "k.ttl"], operator=operator)
+    assert len(second.new) == 1 and len(second.split.train) == len(first.split.train) + 1
+    assert len(second.tests[1]) == 0
+
+
 @pytest.mark.parametrize("name", ["lp-ft", "freeze-1", "Freeze_2"])
 def test_a_fine_tuning_strategy_without_sequence_hooks_is_refused_as_such(name):
     """freeze-N was an unknown strategy in a sequence (its names were not read as the freeze-N family)."""
