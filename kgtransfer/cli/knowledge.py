@@ -24,7 +24,9 @@ def add_info(sub) -> None:
         "triples of each provenance source and the most frequent predicates.",
     )
     p.add_argument("source", help=source_help() + ", or an http(s):// SPARQL endpoint with --query")
-    p.add_argument("--view", help="a view from ontologies/views (hierarchy, schema, object-properties, ...)")
+    p.add_argument(
+        "--view", help="a view from ontologies/views (hierarchy, schema, object-properties, ...), or a .rq file"
+    )
     p.add_argument("--query", help="a CONSTRUCT query (.rq file) to run on the source (after --view) first")
     p.add_argument("--format", help="RDF format when the suffix does not tell (turtle, ntriples, ...)")
     p.add_argument("--top", type=count, default=10, help="how many top predicates to list (default: 10)")
@@ -66,7 +68,9 @@ def add_merge(sub) -> None:
         "--input-format",
         help="RDF format of both inputs when their suffixes do not tell (turtle, ntriples, nquads, tsv, ...)",
     )
-    p.add_argument("--view", help="apply a view to both inputs first (hierarchy, schema, object-properties, ...)")
+    p.add_argument(
+        "--view", help="apply a view to both inputs first (hierarchy, schema, object-properties, ..., or a .rq file)"
+    )
     p.add_argument("--align", help="align entities first: sameas, labels, or a two-column CSV/TSV mapping file")
     p.add_argument("--hops", type=count, help="extension only: reach in K2 from K1's entities (default: 1)")
     p.add_argument(

@@ -789,7 +789,7 @@ def available_views() -> list[str]:
 
 
 def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
-    """Apply the named view (``ontologies/views/<view>.rq``) to ``kg``, keeping provenance.
+    """Apply a view to ``kg``, keeping provenance: a bundled name (``ontologies/views/<view>.rq``) or an ``.rq`` file.
 
     The result is a knowledge store of its own, named ``<kg.name>[<view>]``: a one-source ``kg``
     gives a one-source view of that name. When ``kg`` has several sources (a benchmark's splits,
@@ -801,8 +801,12 @@ def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
     takes the sources of every triple of ``kg`` of its shape (blank nodes as wildcards), so a test
     triple stays a test triple.
     """
-    path = views_dir() / f"{view}.rq"
-    if view not in available_views() or not path.is_file():  # a name, not a path out of the folder
+    own = Path(view)
+    if own.suffix == ".rq" and own.is_file():  # a view file of one's own, named by its stem
+        path, view = own, own.stem
+    else:
+        path = views_dir() / f"{view}.rq"
+    if path is not own and (view not in available_views() or not path.is_file()):  # a name, not a path out
         import difflib
 
         from kgtransfer.errors import RegistryError
@@ -810,7 +814,9 @@ def run_view(view: str, kg: KnowledgeGraph) -> KnowledgeGraph:
         views = available_views()
         close = difflib.get_close_matches(str(view), views, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise RegistryError(f"unknown view {view!r}{hint}; available: {', '.join(views)}")
+        raise RegistryError(
+            f"unknown view {view!r}{hint}; available: {', '.join(views)}, or the path of a CONSTRUCT query file (.rq)"
+        )
     result = sparql(path, kg, name=f"{kg.name}[{view}]")
     if not isinstance(result, KnowledgeGraph):  # a SELECT or ASK file dropped into the folder
         from kgtransfer.errors import SparqlQueryError

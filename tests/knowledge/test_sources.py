@@ -541,3 +541,15 @@ def test_a_pipe_reads_as_a_file(tmp_path, format, text):
     assert len(kg) == 1 and kg.sources == ("pipe",)
     with pytest.raises(SourceNotFoundError, match="no such file"):
         kgt.load(tmp_path / "missing.ttl")
+
+
+def test_a_view_of_ones_own_is_an_rq_file(load_fixture, tmp_path):
+    """view= took bundled names only: a user's own CONSTRUCT file was an 'unknown view'."""
+    own = tmp_path / "types.rq"
+    own.write_text("CONSTRUCT { ?s a ?c } WHERE { ?s a ?c }\n")
+    graph = load_fixture("people.ttl")
+    view = load_fixture("people.ttl", view=str(own))
+    typed = [t for t in graph if str(t[1]).endswith("#type")]
+    assert len(view) == len(typed) > 0 and view.name == f"{graph.name}[types]"
+    with pytest.raises(RegistryError, match=r"or the path of a CONSTRUCT query file \(\.rq\)"):
+        load_fixture("people.ttl", view=str(tmp_path / "missing.rq"))
