@@ -516,7 +516,7 @@ def train_entity_typing(
     kg,
     labels=None,
     *,
-    predicate: str = RDF_TYPE,
+    predicate: str | None = None,
     query: str | None = None,
     leak_predicates: tuple[str, ...] = (),
     keep: str = "all",
@@ -543,7 +543,7 @@ def train_entity_typing(
         kg: a KnowledgeGraph.
         labels: ready :class:`~kgtransfer.tasks.typing_labels.TypingLabels` (default: extracted from ``kg``).
         predicate: the label predicate (default: rdf:type).
-        query: a SPARQL SELECT ``(entity, label)`` replacing ``predicate`` (default: none).
+        query: a SPARQL SELECT ``(entity, label)`` in place of ``predicate`` (not both) (default: none).
         leak_predicates: predicates whose triples touching a labelled entity are removed (default: none).
         keep: ``"all"`` (multi-label when some entity has several labels) or ``"single"`` (default: ``"all"``).
         model: a :class:`~kgtransfer.models.link_predictor.ModelConfig`; its encoder, dim, encoder_kwargs and
@@ -571,7 +571,7 @@ def train_entity_typing(
     if labels is None:
         labels = typing_labels(kg, predicate, query=query, leak_predicates=tuple(leak_predicates), keep=keep)
     if not labels.entities:
-        where = f"query {query!r}" if query else f"predicate {predicate}"
+        where = f"query {query!r}" if query else f"predicate {predicate or RDF_TYPE}"
         raise EmptySplitError(
             f"no entity-typing labels in {getattr(kg, 'name', 'the graph')!r} from {where}: no entity has a label "
             f"that at least 2 entities share{' (keep=single: exactly one label)' if keep == 'single' else ''}"

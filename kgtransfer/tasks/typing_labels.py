@@ -82,7 +82,7 @@ class TypingLabels:
 
 def typing_labels(
     kg: KnowledgeGraph,
-    predicate: str = RDF_TYPE,
+    predicate: str | None = None,
     *,
     query: str | None = None,
     leak_predicates: tuple[str, ...] = (),
@@ -97,13 +97,19 @@ def typing_labels(
             name of rdf, rdfs, owl, xsd or skos (default: rdf:type). Under rdf:type, classes of the
             RDF, RDFS and OWL vocabularies (``owl:NamedIndividual``, ``owl:Class``, ``owl:Thing``,
             ...) are no labels: they say what kind of term an entity is, not what it is.
-        query: a SPARQL SELECT over ``kg`` whose first two variables are (entity, label); replaces ``predicate``.
+        query: a SPARQL SELECT over ``kg`` whose first two variables are (entity, label), in place of
+            ``predicate`` (give one of them).
         leak_predicates: predicates whose triples touching a labelled entity are also removed (default: none).
         min_count: drop labels with fewer entities than this among the entities kept, so every class can
             appear in train and test (default: 2).
         keep: ``"all"`` keeps every label of an entity (multi-label when some have several); ``"single"``
             keeps only entities with exactly one label (multi-class) (default: ``"all"``).
     """
+    if query and predicate is not None:  # the predicate was silently ignored
+        from kgtransfer.config import ConfigError
+
+        raise ConfigError("typing_labels: give the label predicate or a query, not both (the query's labels are used)")
+    predicate = predicate or RDF_TYPE
     if not query and kg.term_id(_iri(predicate)) is None:
         from kgtransfer.errors import EmptySplitError
 

@@ -236,6 +236,8 @@ def test_query_labels_stated_from_the_class_side_are_no_messages():
     assert len(labels.entities) == 8 and labels.removed == 8
     kept = {labels.graph.terms[p] for p in labels.graph.triples[:, 1].tolist()}
     assert kept == {iri("next")}
+    with pytest.raises(kgt.ConfigError, match="give the label predicate or a query, not both"):  # was ignored
+        typing_labels(KnowledgeGraph.from_triples(rows), iri("member"), query=query)
 
 
 def test_other_triples_between_an_entity_and_its_label_are_no_messages():
