@@ -83,6 +83,9 @@ def test_strategies_are_built_by_name_with_their_options():
     )
     from kgtransfer.config import TrainConfig
 
+    assert make_strategy(lpft) is lpft and make_strategy(lpft, {}) is lpft
+    with pytest.raises(ConfigError, match=r"options \['probe_epochs'\] beside a LinearProbeThenFinetune object"):
+        make_strategy(lpft, {"probe_epochs": 5})  # they were ignored
     phases = lpft.phases(TrainConfig(epochs=10, lr=0.1))
     assert [(p.name, p.config.epochs, p.config.lr) for p in phases] == [("probe", 3, 0.1), ("finetune", 7, 0.05)]
     for epochs in (3, 2):  # the phases add up to the budget; none is left for fine-tuning here

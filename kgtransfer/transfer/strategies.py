@@ -252,9 +252,14 @@ def make_strategy(name: str | Strategy, options: dict | None = None) -> Strategy
 
     Raises:
         RegistryError: the name is not registered (the message lists the choices).
-        ConfigError: an option the strategy does not take.
+        ConfigError: an option the strategy does not take, or options beside a built Strategy (they were ignored).
     """
     if isinstance(name, Strategy):
+        if options:
+            raise ConfigError(
+                f"options {sorted(options)} beside a {type(name).__name__} object: a built strategy has its options "
+                "already; pass them to its constructor, or name the strategy instead"
+            )
         return name
     options = dict(options or {})
     cls = STRATEGIES[strategy_family(name)]
