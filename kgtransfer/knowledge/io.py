@@ -126,6 +126,9 @@ def parse(
     name = name or Path(source).name
     streaming.require_utf8(data, source)
     data = text = data.removeprefix(_BOM)  # text: the document as read, which scopes its blank nodes
+    if format in ("rdfxml", "jsonld") and not data.strip():  # a failed download, say: not "was it cut short?"
+        kind, least = ("an RDF/XML", "a root element") if format == "rdfxml" else ("a JSON-LD", "one value")
+        raise RDFSyntaxError(f"the file is empty: {kind} document holds at least {least}", source)
     if format == "rdfxml":  # XML 1.0 2.11: a parser reads CR LF and a lone CR as LF; pyoxigraph's does not
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     _check_limits(data, format, source)

@@ -624,3 +624,23 @@ def test_a_carriage_return_in_a_literal_survives_rdfxml(tmp_path):
     back = rdflib.Graph().parse(tmp_path / "out.rdf", format="xml")
     assert [str(o) for o in back.objects()] == ["a\r\nb\rc"]
     assert kgt.isomorphic(kgt.load(tmp_path / "out.rdf"), kg)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "says"),
+    [
+        (".owl", "an RDF/XML document holds at least a root element"),
+        (".jsonld", "a JSON-LD document holds at least one value"),
+    ],
+)
+def test_an_empty_xml_or_json_ld_file_is_said_to_be_empty(tmp_path, suffix, says):
+    """An empty .owl was "the document ends before its elements close; was it cut short?", .jsonld a parser message."""
+    from kgtransfer.errors import RDFSyntaxError
+
+    for text in ("", " \n"):
+        path = tmp_path / f"empty{suffix}"
+        path.write_text(text)
+        with pytest.raises(RDFSyntaxError, match=rf"^{re.escape(str(path))}: the file is empty: {says}$"):
+            kgt.load(path)
+    (tmp_path / "empty.ttl").write_text("")
+    assert len(kgt.load(tmp_path / "empty.ttl")) == 0  # an empty Turtle file is an empty graph
