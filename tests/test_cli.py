@@ -725,3 +725,22 @@ def test_literals_help_names_the_policies():
         (literals,) = [a for a in commands[name]._actions if "--literals" in a.option_strings]
         assert literals.choices == ("drop", "nodes") and literals.default is None
         assert "drop leaves them out" in literals.help and "nodes makes each distinct literal" in literals.help
+
+
+def test_split_takes_shares_on_the_command_line(tmp_path, capsys):
+    """The advice for a graph too small to split was 'larger valid and test shares', which only Python could give."""
+    import json
+
+    rows = [f"<urn:e{i}> <urn:p> <urn:e{(i * 7 + 1) % 20}> .\n" for i in range(20)]
+    (tmp_path / "g.nt").write_text("".join(rows))
+    flags = ["--encoder", "embedding", "--dim", "4", "--epochs", "1", "--no-progress"]
+    run = ["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "run"), "--split", "0.6,0.2,0.2", *flags]
+    assert main(run) == 0
+    saved = json.loads((tmp_path / "run" / "split" / "split.json").read_text())
+    assert saved["info"]["ratios"] == [0.6, 0.2, 0.2] and saved["counts"]["test"] >= 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["pretrain", str(tmp_path / "g.nt"), "-o", str(tmp_path / "bad"), "--split", "0.5,0.6,0.1"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "argument --split: shares are three numbers >= 0 summing to 1" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()

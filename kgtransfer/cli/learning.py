@@ -18,6 +18,7 @@ from kgtransfer.cli.options import (
     positive,
     resume_option,
     source_help,
+    split_choice,
     training_options,
 )
 from kgtransfer.report import plural
@@ -51,9 +52,10 @@ def add_pretrain(sub) -> None:
     p.add_argument(
         "--split",
         default=None,
-        help="given, random, or a saved split (a run directory or its split/ folder) to train on exactly "
-        "that split, e.g. a scratch baseline on a fine-tuned run's split (default: given when the data has "
-        "splits, else random)",
+        type=split_choice,
+        help="given, random (shares 0.8,0.1,0.1), three shares train,valid,test of a random split (e.g. "
+        "0.6,0.2,0.2), or a saved split (a run directory or its split/ folder) to train on exactly that split, "
+        "e.g. a scratch baseline on a fine-tuned run's split (default: given when the data has splits, else random)",
     )
     literals_option(p, "drop")
     large = "on a graph whose epoch scores over 50 M (query, entity) pairs"
@@ -212,9 +214,10 @@ def add_finetune(sub) -> None:
     p.add_argument(
         "--split",
         default=None,
-        help="given, random, or a saved split (a run directory or its split/ folder). given and random never "
-        "evaluate on the pretraining run's training triples (they stay in train) (default: given when K has "
-        "splits, else random)",
+        type=split_choice,
+        help="given, random (shares 0.8,0.1,0.1), three shares train,valid,test (e.g. 0.6,0.2,0.2), or a saved "
+        "split (a run directory or its split/ folder). A split drawn here never evaluates on the pretraining "
+        "run's training triples (they stay in train) (default: given when K has splits, else random)",
     )
     literals_option(p, "the pretrained run's")
     add_arguments(p.add_argument_group("fine-tuning (FinetuneConfig)"), FinetuneConfig)

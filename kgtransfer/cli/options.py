@@ -16,6 +16,21 @@ def count(text: str) -> int:
     return value
 
 
+def split_choice(text: str) -> str | tuple[float, float, float]:
+    """An argparse type for ``--split``: shares ``train,valid,test`` (``0.6,0.2,0.2``) as a tuple, else the text."""
+    if "," not in text:
+        return text  # given, random, or a saved split's folder
+    from kgtransfer.config import ConfigError
+    from kgtransfer.data.splits import check_ratios
+
+    try:
+        return check_ratios(text.split(","))
+    except ConfigError:
+        raise argparse.ArgumentTypeError(
+            f"shares are three numbers >= 0 summing to 1, train,valid,test (e.g. 0.6,0.2,0.2), got {text!r}"
+        ) from None
+
+
 def positive(text: str) -> int:
     """An argparse type: an integer >= 1."""
     value = int(text)

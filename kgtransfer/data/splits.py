@@ -684,9 +684,9 @@ def check_evaluable(split: Split, kg: KnowledgeGraph | None = None, advice: str 
 
 #: what :func:`check_evaluable` advises by default
 _EVALUABLE_ADVICE = (
-    "add triples, give larger valid and test shares (split=(0.6, 0.2, 0.2); a share of 0 goes without that part), "
-    "or a split of your own (a Split or a saved split folder, --split on the command line; or train/valid/test "
-    "files in one folder)"
+    "add triples, give larger valid and test shares (split=(0.6, 0.2, 0.2), --split 0.6,0.2,0.2 on the command "
+    "line; a share of 0 goes without that part), or a split of your own (a Split or a saved split folder; or "
+    "train/valid/test files in one folder)"
 )
 
 
