@@ -300,21 +300,32 @@ def given_bases(model_config: ModelConfig, unset: int | None | str = None) -> in
     return kwargs.get("num_bases") if "num_bases" in kwargs or "num_blocks" in kwargs else unset
 
 
-def saved_sizing(checkpoint_dir: str | os.PathLike) -> dict | None:
-    """The sized settings (:data:`~kgtransfer.sizing.SIZED`) of the run in ``checkpoint_dir/last``, for a resume.
+def last_meta(checkpoint_dir: str | os.PathLike) -> dict | None:
+    """The ``meta.json`` of the last checkpoint in ``checkpoint_dir``; None without a readable one.
 
-    Read from its ``meta.json``: the model config and TrainConfig the run recorded. A value of the
-    wrong type is left out (the resume then compares it and refuses); None without a readable checkpoint
-    (a resume then starts a new run, or refuses the damaged one).
+    A run's ``last/``, else a fine-tuning's ``phase0/last/`` (its first phase trains with the run's settings).
     """
     from kgtransfer.checkpoint import checkpoint_folder, read_meta
-    from kgtransfer.errors import CheckpointError, is_number
+    from kgtransfer.errors import CheckpointError
 
-    file = checkpoint_folder(Path(checkpoint_dir) / "last") / "meta.json"
-    try:
-        meta = read_meta(file)
-    except (CheckpointError, OSError):
-        return None
+    for last in (Path(checkpoint_dir) / "last", Path(checkpoint_dir) / "phase0" / "last"):
+        try:
+            return read_meta(checkpoint_folder(last) / "meta.json")
+        except (CheckpointError, OSError):
+            continue
+    return None
+
+
+def saved_sizing(checkpoint_dir: str | os.PathLike) -> dict | None:
+    """The sized settings (:data:`~kgtransfer.sizing.SIZED`) of the run in ``checkpoint_dir``, for a resume.
+
+    Read from its last checkpoint's ``meta.json`` (:func:`last_meta`): the model config and TrainConfig
+    the run recorded. A value of the wrong type is left out (the resume then compares it and refuses);
+    None without a readable checkpoint (a resume then starts a new run, or refuses the damaged one).
+    """
+    from kgtransfer.errors import is_number
+
+    meta = last_meta(checkpoint_dir) or {}
     state, config = meta.get("state"), meta.get("config")
     model = state.get("model") if isinstance(state, dict) else None
     if not isinstance(model, dict) or not isinstance(config, dict):
@@ -333,22 +344,14 @@ def saved_sizing(checkpoint_dir: str | os.PathLike) -> dict | None:
 
 
 def saved_literals(checkpoint_dir: str | os.PathLike) -> str | None:
-    """The literal policy the run in ``checkpoint_dir`` recorded (``last/``, or a fine-tuning's ``phase0/last/``).
+    """The literal policy the run in ``checkpoint_dir`` recorded (:func:`last_meta`).
 
     None without a readable checkpoint, or one written before runs recorded it (its data digest
     still tells a resume whether the split is the same).
     """
-    from kgtransfer.checkpoint import checkpoint_folder, read_meta
-    from kgtransfer.errors import CheckpointError
-
-    for last in (Path(checkpoint_dir) / "last", Path(checkpoint_dir) / "phase0" / "last"):
-        try:
-            state = read_meta(checkpoint_folder(last) / "meta.json").get("state")
-        except (CheckpointError, OSError):
-            continue
-        policy = state.get("literals") if isinstance(state, dict) else None
-        return policy if isinstance(policy, str) else None
-    return None
+    state = (last_meta(checkpoint_dir) or {}).get("state")
+    policy = state.get("literals") if isinstance(state, dict) else None
+    return policy if isinstance(policy, str) else None
 
 
 def load_run(directory: Path, load, device: str):

@@ -251,11 +251,10 @@ def _saved_finetune_sizing(seed_dir: Path, folders: list[str]) -> dict | None:
     """The fine-tuning settings a resumed comparison's variants trained with (scratch's, else a first phase's)."""
     from kgtransfer.training import saved_sizing
 
-    for folder in folders:
-        for where in (seed_dir / folder, seed_dir / folder / "phase0"):
-            saved = saved_sizing(where)
-            if saved is not None:
-                return saved
+    for folder in folders:  # a folder of scratch's, or of a fine-tuning's phases
+        saved = saved_sizing(seed_dir / folder)
+        if saved is not None:
+            return saved
     return None
 
 
