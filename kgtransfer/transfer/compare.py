@@ -633,10 +633,12 @@ def compare(
     if not callable(split):
         ratios = check_ratios(ratios)
     alphas = check_alphas(alphas)  # an α that is not a weight fails now, not after the training
-    if split == "new" and pretrained is None:  # a split with no valid or test triple is refused before pretraining
-        vocab = GraphVocab.from_graph(source).extend(target)  # the vocabulary K's split is drawn over below
+    drawn = {}  # K's splits drawn before pretraining, so that one with no valid or test triple is refused first
+    if split == "new" and pretrained is None:
+        vocab = GraphVocab.from_graph(source).extend(target)  # as kgt.pretrain's vocabulary extended by K, below
         for seed in seeds:
-            check_evaluable(novelty_split(target, source, ratios, seed=seed, vocab=vocab), target, _SHARES)
+            novel = novelty_split(target, source, ratios, seed=seed, vocab=vocab)
+            drawn[seed] = check_evaluable(novel, target, _SHARES)
     given_model, given_task, given_pretrain, given_finetune = model, task, pretrain_config, finetune_config
     shortcuts = given(epochs=epochs, device=device)  # over the configs, given or sized, as kgt.train takes them
     model = model or ModelConfig()
@@ -671,7 +673,9 @@ def compare(
             target_split = split(pre, seed)
         elif split == "new":
             vocab = pre.vocab.extend(target, policy)
-            target_split = novelty_split(target, source, ratios, seed=seed, vocab=vocab, literals=policy)
+            target_split = drawn.get(seed)
+            if target_split is None or target_split.vocab != vocab:  # drawn over another vocabulary: draw again
+                target_split = novelty_split(target, source, ratios, seed=seed, vocab=vocab, literals=policy)
         else:  # "all" or "random": never test on what the pretrained model trained on
             vocab = pre.vocab.extend(target, policy)
             target_split = transfer_split(target, pre.split.train, ratios, seed=seed, vocab=vocab, literals=policy)
