@@ -53,9 +53,10 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 
-from kgtransfer.config import ModelConfig, TrainConfig
+from kgtransfer.config import ModelConfig, TaskConfig, TrainConfig
 
 #: Score entries per epoch (distinct training queries x entities) above which a graph is large.
 LARGE_EPOCH = 50_000_000
@@ -267,6 +268,30 @@ def plan(
                 chosen.append("num_bases")
                 reasons.append(why)
     return Plan(dim, batch_size, lr, eval_every, steps, tuple(chosen), tuple(reasons), num_bases)
+
+
+def plan_for(split, model: ModelConfig, task: TaskConfig, *, stacklevel: int = 2, **given) -> Plan:
+    """:func:`plan` for ``model``'s encoder and layers and ``task``'s steps (memory budget, mode, loss, candidates).
+
+    ``given``: the other arguments of :func:`plan` (``dim``, ``batch_size``, ``lr``, ``eval_every``,
+    ``num_bases``, ``saved``). A resume that keeps its checkpoint's settings where today's sizing
+    differs is warned about, at ``stacklevel`` as :func:`warnings.warn` counts it from the caller.
+    """
+    chosen = plan(
+        split,
+        model.encoder,
+        layers=model.encoder_kwargs.get("num_layers", 2),
+        memory_budget=task.memory_budget,
+        mode=task.mode,
+        loss=task.loss,
+        batch_candidates=task.batch_candidates,
+        **given,
+    )
+    if chosen.resumed:
+        warnings.warn(
+            f"resumed with the checkpoint's {'; '.join(chosen.resumed)} (today's sizing)", stacklevel=stacklevel + 1
+        )
+    return chosen
 
 
 #: the settings :func:`plan` sizes

@@ -548,25 +548,20 @@ def train(
     source = as_split(source, split, train_config.seed, literals)
     info = {}
     if model is None or config is None:
-        from kgtransfer.sizing import plan
+        from kgtransfer.sizing import plan_for
 
-        chosen = plan(
+        chosen = plan_for(
             source,
-            model_config.encoder,
+            model_config,
+            task_config,
+            stacklevel=2,  # the caller of train
             dim=model_config.dim if model is not None or dim is not None else None,
             batch_size=train_config.batch_size if config is not None else None,
             lr=train_config.lr if config is not None or lr is not None else None,
             eval_every=train_config.eval_every if config is not None else None,
-            layers=model_config.encoder_kwargs.get("num_layers", 2),
-            memory_budget=task_config.memory_budget,
-            mode=task_config.mode,
-            loss=task_config.loss,
-            batch_candidates=task_config.batch_candidates,
             num_bases=given_bases(model_config) if model is not None else "auto",  # a given config: as it is
             saved=saved_sizing(checkpoint_dir) if resume and checkpoint_dir is not None else None,
         )
-        if chosen.resumed:
-            warnings.warn(f"resumed with the checkpoint's {'; '.join(chosen.resumed)} (today's sizing)", stacklevel=2)
         model_config = replace(model_config, dim=chosen.dim)
         if "num_bases" in chosen.chosen:
             model_config = replace(

@@ -33,7 +33,6 @@ import os
 import re
 import statistics
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -226,23 +225,12 @@ def sized_finetune(split, model: ModelConfig, task: TaskConfig, saved: dict | No
     (:func:`~kgtransfer.training.saved_sizing`), kept where today's sizing differs, as a resumed
     :func:`kgtransfer.train` keeps its own. Returns the config and the plan's record.
     """
-    from kgtransfer.sizing import plan
+    from kgtransfer.sizing import plan_for
     from kgtransfer.training import given_bases
 
-    chosen = plan(
-        split,
-        model.encoder,
-        dim=model.dim,
-        layers=model.encoder_kwargs.get("num_layers", 2),
-        memory_budget=task.memory_budget,
-        mode=task.mode,
-        loss=task.loss,
-        batch_candidates=task.batch_candidates,
-        num_bases=given_bases(model),
-        saved=saved,
-    )
-    if chosen.resumed:
-        warnings.warn(f"resumed with the checkpoint's {'; '.join(chosen.resumed)} (today's sizing)", stacklevel=3)
+    chosen = plan_for(
+        split, model, task, stacklevel=3, dim=model.dim, num_bases=given_bases(model), saved=saved
+    )  # stacklevel: the caller of compare
     config = TrainConfig(batch_size=chosen.batch_size, lr=chosen.lr, eval_every=chosen.eval_every)
     return config, chosen.as_dict()
 
