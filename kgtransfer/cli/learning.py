@@ -165,12 +165,11 @@ def note_literals(kg, literals: str = "drop") -> None:
     training triples" said nothing of where they went. Not where the run makes literals nodes
     (``literals``, the policy it trains with: ``--literals nodes`` or a saved split's): it trains on them.
     """
-    import numpy as np
+    from kgtransfer.data.vocab import literal_mask
 
     if literals == "nodes":
         return
-    literal = np.fromiter((t.startswith('"') for t in kg.terms.tolist()), dtype=bool, count=len(kg.terms))
-    count = int(literal[kg.triples[:, 2]].sum()) if len(kg) else 0
+    count = int(literal_mask(kg).sum())
     if count:
         print(
             f"note: {count:,} of {kg.name}'s {plural(len(kg), 'triple')} have a literal object; link prediction "

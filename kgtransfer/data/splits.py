@@ -39,7 +39,14 @@ from torch import Tensor
 from kgtransfer._pyg import Data
 from kgtransfer.config import ConfigError
 from kgtransfer.data.tensorize import Triples, encode_triples, sort_rows, subsample_mask
-from kgtransfer.data.vocab import BlankNodePolicy, GraphVocab, LiteralPolicy, atomic_write_json, edge_mask
+from kgtransfer.data.vocab import (
+    BlankNodePolicy,
+    GraphVocab,
+    LiteralPolicy,
+    atomic_write_json,
+    edge_mask,
+    term_kind,
+)
 from kgtransfer.errors import EmptySplitError, is_number
 from kgtransfer.knowledge.graph import KnowledgeGraph, listed, pack_rows
 from kgtransfer.knowledge.snapshots import split_overlap, split_roles, warn_split_overlap
@@ -495,7 +502,7 @@ def graph_mismatch(split: Split, kg: KnowledgeGraph) -> tuple[int, int]:
     if vocab is None:
         return 0, 0
     terms = kg.terms
-    iri = np.fromiter((t.startswith("<") for t in terms.tolist()), dtype=bool, count=len(terms))
+    iri = term_kind(terms) == 0
     rows = kg.triples[iri[kg.triples[:, 0]] & iri[kg.triples[:, 2]]].astype(np.int64)
     ent, rel = np.full(len(terms), -1, dtype=np.int64), np.full(len(terms), -1, dtype=np.int64)
     nodes, predicates = np.unique(rows[:, [0, 2]]), np.unique(rows[:, 1])
@@ -504,7 +511,7 @@ def graph_mismatch(split: Split, kg: KnowledgeGraph) -> tuple[int, int]:
     theirs = np.stack([ent[rows[:, 0]], rel[rows[:, 1]], ent[rows[:, 2]]], axis=1)
     known = (theirs >= 0).all(axis=1)
     theirs = theirs[known]
-    own_iri = np.fromiter((k.startswith("<") for k in vocab.entities.keys), dtype=bool, count=len(vocab.entities))
+    own_iri = term_kind(np.asarray(vocab.entities.keys, dtype=object)) == 0
     own = split.filter_triples().numpy().astype(np.int64)
     own = own[own_iri[own[:, 0]] & own_iri[own[:, 2]]]
     keys = pack_rows(np.concatenate([own, theirs]), max(len(vocab.entities), len(vocab.relations)))
