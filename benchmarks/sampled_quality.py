@@ -1,7 +1,7 @@
 """Validation MRR of neighbour-sampled R-GCN training on one real snapshot, trained to early stopping.
 
 Run:  .venv/bin/python benchmarks/sampled_quality.py [--folder ../shared/data/ckge/ENTITY/0]
-      [--random-candidates 256] [--patience 5] [--epochs 40]
+      [--random-candidates 256] [--edge-budget 64] [--seed 0] [--patience 5] [--epochs 40]
 
 R-GCN + DistMult (dim 64) with ``TaskConfig(mode="sampled")``: steps of 512 training triples, lr 0.01,
 1 torch thread, validation MRR every epoch, stopped after ``patience`` evaluations without improvement;
@@ -31,6 +31,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folder", type=Path, default=FOLDER, help="train/valid/test.txt[.gz] of one graph")
     parser.add_argument("--random-candidates", type=int, help="TaskConfig.random_candidates (default: its default)")
+    parser.add_argument("--edge-budget", type=int, help="TaskConfig.edge_budget (default: its default)")
+    parser.add_argument("--seed", type=int, default=0, help="TrainConfig.seed")
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=40)
     args = parser.parse_args(argv)
@@ -42,9 +44,18 @@ def main(argv=None) -> None:
     split = given_split(kgt.load(args.folder, name=args.folder.name))
     model = kgt.ModelConfig(encoder="rgcn", decoder="distmult", dim=64)
     config = kgt.TrainConfig(
-        epochs=args.epochs, batch_size=512, lr=0.01, eval_every=1, patience=args.patience, threads=1, progress=False
+        epochs=args.epochs,
+        batch_size=512,
+        lr=0.01,
+        eval_every=1,
+        patience=args.patience,
+        threads=1,
+        progress=False,
+        seed=args.seed,
     )
     extra = {} if args.random_candidates is None else {"random_candidates": args.random_candidates}
+    if args.edge_budget is not None:
+        extra["edge_budget"] = args.edge_budget
     started = time.process_time()
     trained = kgt.train(split, model, config, kgt.TaskConfig(mode="sampled", **extra))
     history = trained.fit.history
@@ -52,6 +63,7 @@ def main(argv=None) -> None:
         json.dumps(
             {
                 "folder": str(args.folder),
+                "seed": args.seed,
                 "entities": split.num_entities,
                 "train": len(split.train),
                 **extra,

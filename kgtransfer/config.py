@@ -281,6 +281,11 @@ class TaskConfig(Config):
         "(neighbour-sampled subgraph per step); auto: batch while a whole-graph step fits memory_budget, else sampled",
     )
     fanouts: list | None = option(None, "edges per node and hop of sampled steps; unset: 10 per encoder layer")
+    edge_budget: int | None = option(
+        64,
+        "sampled steps: the most message edges a step samples per training triple of the step (the outer hops' "
+        "fanouts are lowered to fit); bounds a step's encoder work whatever the graph's size; unset: the fanouts alone",
+    )
     memory_budget: int = option(2**30, "bytes a whole-graph step may take before auto picks sampled steps")
     random_candidates: int = option(
         256,
@@ -313,6 +318,7 @@ class TaskConfig(Config):
             and all(is_number(k, integer=True) and k >= 1 for k in self.fanouts)
         )
         self._check("fanouts", fanouts_ok, "must be a list of integers >= 1, one per layer")
+        self._check("edge_budget", self.edge_budget is None or self.edge_budget >= 1, "must be >= 1")
         self._check("memory_budget", self.memory_budget >= 1, "must be >= 1")
         self._check("random_candidates", self.random_candidates >= 0, "must be >= 0")
         self._check("random_candidates", self.random_candidates <= MAX_CANDIDATES, f"must be <= {MAX_CANDIDATES}")

@@ -265,12 +265,10 @@ def _fit(model, task, config, optimizer, ckpt_dir, resume, state, on_epoch_end) 
     model.to(device)
     task = task.to(device)
     if hasattr(task, "bind"):  # lets the task pick how to batch for this model (e.g. sampled GNN steps)
-        saved = _saved_step_mode(Path(ckpt_dir)) if resume and ckpt_dir is not None else None
-        if saved is not None and getattr(task, "mode_option", None) == "auto":  # as the run began, not today's rule
-            task.mode_option = task.mode = saved
+        unbudgeted = resume and ckpt_dir is not None and _as_saved(task, _saved_state(Path(ckpt_dir)))
         task.bind(model)
         if state is not None and hasattr(task, "mode_option"):
-            state = _with_step_mode(state, task)
+            state = _with_step_mode(state, task, unbudgeted)
     optimizer = optimizer or make_optimizer(model.parameters(), config)
     switched = sparse_rows(model, task, optimizer, world)
     try:
@@ -280,22 +278,38 @@ def _fit(model, task, config, optimizer, ckpt_dir, resume, state, on_epoch_end) 
         dense_rows(switched)
 
 
-def _saved_step_mode(ckpt: Path) -> str | None:
-    """The step mode (``"batch"``, ``"full"``, ``"sampled"``) that ``mode="auto"`` chose for the run in ``ckpt``.
-
-    None when there is no checkpoint or it predates the record (the resume then resolves ``"auto"`` anew).
-    """
+def _saved_state(ckpt: Path) -> dict:
+    """The run state (model, task, data, step mode) the last checkpoint in ``ckpt`` recorded; {} without one."""
     from kgtransfer.checkpoint import checkpoint_exists, checkpoint_folder, read_meta
 
     if not checkpoint_exists(ckpt / "last"):
-        return None
-    meta = read_meta(checkpoint_folder(ckpt / "last") / "meta.json")
-    mode = (meta.get("state") or {}).get("step_mode") if isinstance(meta.get("state"), dict) else None
-    return mode if mode in ("batch", "full", "sampled") else None
+        return {}
+    state = read_meta(checkpoint_folder(ckpt / "last") / "meta.json").get("state")
+    return state if isinstance(state, dict) else {}
 
 
-def _with_step_mode(state: Callable[[], dict | None], task) -> Callable[[], dict | None]:
-    """``state`` that also records the step mode the task resolved (a checkpoint without it still resumes)."""
+def _as_saved(task, saved: dict) -> bool:
+    """Resume ``task`` as its run began.
+
+    That is the step mode ``mode="auto"`` chose then (not today's rule), and no edge budget for a run
+    begun before ``TaskConfig.edge_budget`` existed (its sampled steps had none). Returns whether the
+    run is such a run (its task settings are then recorded without the budget, as before).
+    """
+    mode = saved.get("step_mode")
+    if mode in ("batch", "full", "sampled") and getattr(task, "mode_option", None) == "auto":
+        task.mode_option = task.mode = mode
+    recorded, config = saved.get("task"), getattr(task, "config", None)
+    unbudgeted = isinstance(recorded, dict) and "edge_budget" not in recorded and hasattr(config, "edge_budget")
+    if unbudgeted:
+        task.config = replace(config, edge_budget=None)
+    return unbudgeted
+
+
+def _with_step_mode(state: Callable[[], dict | None], task, unbudgeted: bool) -> Callable[[], dict | None]:
+    """``state`` that also records the step mode the task resolved (a checkpoint without it still resumes).
+
+    ``unbudgeted`` (:func:`_as_saved`): its task settings without ``edge_budget``, as such a run saved them.
+    """
     from kgtransfer.checkpoint import RunState
 
     def extended():
@@ -303,7 +317,10 @@ def _with_step_mode(state: Callable[[], dict | None], task) -> Callable[[], dict
         if current is None:
             return None
         earlier = {**getattr(current, "earlier", {}), "step_mode": (None,)}
-        return RunState({**current, "step_mode": task.mode}, earlier)
+        values = {**current, "step_mode": task.mode}
+        if unbudgeted and isinstance(current.get("task"), dict):
+            values["task"] = {k: v for k, v in current["task"].items() if k != "edge_budget"}
+        return RunState(values, earlier)
 
     return extended
 

@@ -401,6 +401,45 @@ def test_a_resumed_run_keeps_the_step_mode_auto_chose_when_it_began(tmp_path, mo
     assert again.fit.epochs_run == 3
 
 
+def test_a_run_begun_before_the_edge_budget_resumes_without_one(tmp_path, monkeypatch):
+    """TaskConfig.edge_budget (default 64) was added; a checkpoint saved before it records a task without the
+    field. Its resume was refused (task.edge_budget: None -> 64), and its sampled steps would not replay."""
+    import json
+
+    from kgtransfer.errors import CheckpointError
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    ckpt = tmp_path / "ckpt"
+    sampled = kgt.TaskConfig(mode="sampled")
+    kgt.train(tiny_kg(), encoder="rgcn", dim=8, epochs=1, device="cpu", task=sampled, checkpoint_dir=ckpt)
+    meta_file = ckpt / "last" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    assert meta["state"]["task"]["edge_budget"] == 64
+    del meta["state"]["task"]["edge_budget"]  # as a checkpoint written before the field
+    meta_file.write_text(json.dumps(meta))
+    budgets = []
+    step = LinkPredictionTask.step_subgraph
+    monkeypatch.setattr(
+        LinkPredictionTask, "step_subgraph", lambda self, *a: budgets.append(self.config.edge_budget) or step(self, *a)
+    )
+    resumed = kgt.train(
+        tiny_kg(), encoder="rgcn", dim=8, epochs=2, device="cpu", task=sampled, checkpoint_dir=ckpt, resume=True
+    )
+    assert resumed.fit.epochs_run == 2 and budgets and set(budgets) == {None}  # sampled as the run began
+    assert "edge_budget" not in json.loads(meta_file.read_text())["state"]["task"]  # and still recorded so
+    with pytest.raises(CheckpointError, match=r"task\.label_smoothing"):  # other task settings are still compared
+        kgt.train(
+            tiny_kg(),
+            encoder="rgcn",
+            dim=8,
+            epochs=3,
+            device="cpu",
+            task=kgt.TaskConfig(mode="sampled", label_smoothing=0.2),
+            checkpoint_dir=ckpt,
+            resume=True,
+        )
+
+
 def test_make_split_and_train_take_a_literal_policy(tmp_path):
     """Only a Split made in Python (random_split(kg, literals="nodes")) trained on literal-object triples."""
     from kgtransfer.training import make_split

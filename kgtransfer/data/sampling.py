@@ -13,6 +13,14 @@ in a node of hop :math:`\ell - 1`, so the nodes within :math:`k` hops of the see
 ``sum(num_sampled_nodes[:k + 1])`` and the edges into them those whose target is below that count
 (what "trim to layer" encoders use, :attr:`~kgtransfer.models.base.Encoder.trims_to_seeds`).
 
+``max_edges`` bounds the edges of a sample whatever the graph: each hop takes what the hops before it
+left, lowering its fanout to the largest :math:`k' \le k` with :math:`\sum_i \min(d_i, k') \le` what is
+left (:math:`d_i` the in-degree of frontier node :math:`i`), so the nearest hops keep their fanouts and
+every frontier node keeps up to :math:`k'` edges; only where :math:`k' = 1` still draws too many is a
+uniform subset of the hop's edges kept. A fixed-fanout sample grows with the graph until it reaches
+its bound (on a small graph the neighbourhoods of a step's seeds overlap); with ``max_edges`` the
+work of a step is bounded by a setting.
+
 ``exclude`` removes the message edges of given triples (both directions) from the subgraph, so the
 triples a step trains on are never messages of that step (leak-free link prediction).
 
@@ -97,7 +105,20 @@ class NeighbourSampler(BaseSampler):
         owner = torch.cat([torch.repeat_interleave(which_small, d_small), which_big.unsqueeze(1).expand_as(pos)[first]])
         return torch.cat([all_pos, pos[first]]), owner
 
-    def sample(self, seeds: Tensor, exclude: Tensor | None = None, generator: torch.Generator | None = None) -> Data:
+    def _fitted_fanout(self, nodes: Tensor, k: int, left: int) -> int:
+        r"""The largest :math:`k' \le k` with :math:`\sum_i \min(d_i, k') \le` ``left`` (at least 1, at most ``k``)."""
+        capped = torch.clamp(self.deg[nodes], max=k)
+        at_least = torch.bincount(capped, minlength=k + 1).flip(0).cumsum(0).flip(0)[1:]  # nodes with degree >= j
+        drawn = at_least.cumsum(0)  # sum_i min(d_i, j) for j = 1 .. k
+        return max(1, int((drawn <= left).sum()))
+
+    def sample(
+        self,
+        seeds: Tensor,
+        exclude: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        max_edges: int | None = None,
+    ) -> Data:
         """The sampled subgraph around ``seeds``.
 
         Args:
@@ -105,6 +126,8 @@ class NeighbourSampler(BaseSampler):
             exclude: ``[B]`` triple ids (rows of the training table) whose two message edges are
                 dropped (default: none).
             generator: source of randomness (default: torch's global generator).
+            max_edges: the most edges the sample draws (see the module docstring; default: no bound
+                but the fanouts'). Edges of ``exclude`` count: they are drawn, then dropped.
 
         Returns:
             ``Data(edge_index, edge_type, n_id, e_id, num_sampled_nodes, num_nodes)`` with local node ids;
@@ -115,17 +138,26 @@ class NeighbourSampler(BaseSampler):
         restored before returning; a hop's new nodes are its edges' sources not yet there, each
         taken once, in the order they are first met (no sort, no binary search).
         """
+        if max_edges is not None and int(max_edges) < 0:
+            raise ValueError(f"max_edges must be >= 0, got {max_edges}")
         device = self.src.device
         seeds = seeds.to(device)
         local = self._scratch("_local", self.num_nodes, -1, device)
         nodes, touched, picked, sources, targets = [seeds], [seeds], [], [], []
         try:
             local[seeds] = torch.arange(len(seeds), device=device)
-            frontier, start, total = seeds, 0, len(seeds)
+            frontier, start, total, drawn = seeds, 0, len(seeds), 0
             for k in self.fanouts:
-                if not len(frontier):
+                left = None if max_edges is None else int(max_edges) - drawn
+                if not len(frontier) or left == 0:
                     break
+                if left is not None:
+                    k = self._fitted_fanout(frontier, k, left)
                 pos, owner = self._incoming(frontier, k, generator)
+                if left is not None and len(pos) > left:  # k' = 1 still draws too many: a uniform subset
+                    keep = torch.randperm(len(pos), generator=generator).to(pos.device)[:left].sort().values
+                    pos, owner = pos[keep], owner[keep]
+                drawn += len(pos)
                 src = self.src.index_select(0, pos)
                 outside = src[local.index_select(0, src) < 0]
                 touched.append(outside)

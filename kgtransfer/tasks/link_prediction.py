@@ -48,6 +48,7 @@ from torch import Tensor
 from kgtransfer.device import model_device, world_size
 
 if TYPE_CHECKING:
+    from kgtransfer._pyg import Data
     from kgtransfer.config import TaskConfig
 
 SIDES = ("head", "tail")
@@ -464,7 +465,12 @@ class LinkPredictionTask:
       label smoothing spreads over :math:`|C|`; a query's other training answers stay messages, as
       a test triple's query keeps them in evaluation (removing them too cost 0.06-0.15 test MRR on
       UMLS, Kinships and Nations after 30 epochs). With :math:`|C| \le 2B + C_{\mathrm{rand}}` and the
-      fanouts fixed, the memory and work of a step are bounded by settings, not by the graph.
+      fanouts fixed, the memory and work of a step are bounded by settings, not by the graph. A
+      fixed-fanout sample still grows with the graph up to that bound (on a small graph the seeds'
+      neighbourhoods overlap); ``edge_budget`` :math:`b` caps it at :math:`bB` message edges, the outer
+      hops' fanouts lowered to fit (``max_edges`` of :meth:`NeighbourSampler.sample
+      <kgtransfer.data.sampling.NeighbourSampler.sample>`), so that a step's work stays level as the
+      graph grows.
       Evaluation encodes the whole graph and ranks against every entity.
     - ``"auto"`` (default): ``"batch"`` for encoders without message passing, and for the others
       while a whole-graph step fits ``memory_budget`` (:func:`kgtransfer.sizing.step_mode`: about
@@ -676,8 +682,7 @@ class LinkPredictionTask:
         if self.sampler is None:
             self.bind(model)
         triples = self.train[triple_ids]
-        seeds = self._candidates(triples, torch.Generator().manual_seed(seed + 1))
-        sub = self.sampler.sample(seeds, exclude=triple_ids, generator=torch.Generator().manual_seed(seed))
+        seeds, sub = self.step_subgraph(triple_ids, seed)
         if getattr(self.graph, "x", None) is not None:
             sub.x = self.graph.x[sub.n_id]
         reps = model.encode(sub, seeds_only=True)  # one row per candidate, in the order of `seeds`
@@ -730,6 +735,21 @@ class LinkPredictionTask:
         if getattr(self.graph, "x", None) is not None:
             sub.x = self.graph.x[candidates]
         return model.encode(sub)
+
+    def step_subgraph(self, triple_ids: Tensor, seed: int) -> tuple[Tensor, Data]:
+        """A sampled step's candidates (its seeds) and the subgraph sampled around them (after :meth:`bind`).
+
+        The step's own triples are left out of the messages; ``edge_budget`` bounds the edges.
+        """
+        seeds = self._candidates(self.train[triple_ids], torch.Generator().manual_seed(seed + 1))
+        budget = self.config.edge_budget
+        sub = self.sampler.sample(
+            seeds,
+            exclude=triple_ids,
+            generator=torch.Generator().manual_seed(seed),
+            max_edges=None if budget is None else budget * len(triple_ids),
+        )
+        return seeds, sub
 
     def _candidates(self, triples: Tensor, generator: torch.Generator) -> Tensor:
         """The candidate entities of a sampled step: its heads and tails, then up to ``random_candidates`` others."""

@@ -250,3 +250,49 @@ def test_pyg_link_loader_leaves_out_a_seed_link_given_either_way_round():
     loader = LinkLoader(graph, link_sampler=sampler, edge_label_index=reversed_links, input_id=ids, batch_size=10)
     batch = next(iter(loader))
     assert not torch.isin(batch.e_id % num_triples, ids).any()
+
+
+def _hop_edges(sub) -> list[int]:
+    """Edges drawn at each hop: those into the seeds, then those into the nodes of hop 1, ..."""
+    ends = torch.tensor(sub.num_sampled_nodes[:-1]).cumsum(0)
+    return torch.bincount(torch.searchsorted(ends, sub.edge_index[1], right=True), minlength=len(ends)).tolist()
+
+
+def test_max_edges_lowers_the_outer_hops_fanout_first():
+    graph = _graph(num_triples=4000, num_nodes=400)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (6, 6))
+    seeds = torch.arange(20)
+    free = sampler.sample(seeds, generator=torch.Generator().manual_seed(0))
+    first, second = _hop_edges(free)
+    budget = first + second // 3
+    sub = sampler.sample(seeds, generator=torch.Generator().manual_seed(0), max_edges=budget)
+    assert len(sub.e_id) <= budget
+    assert _hop_edges(sub)[0] == first  # the first hop keeps its fanout; the second takes what is left
+    hop1 = torch.arange(len(seeds), len(seeds) + sub.num_sampled_nodes[1])
+    incoming = torch.bincount(sub.edge_index[1], minlength=sub.num_nodes)[hop1]
+    assert int(incoming.max()) < 6 and int(incoming.min()) >= 1  # a lower fanout for every node, none left out
+    # still a subgraph of message edges, local ids consistent
+    assert torch.equal(sub.n_id[sub.edge_index], graph.edge_index[:, sub.e_id])
+
+
+def test_max_edges_below_one_edge_per_node_keeps_a_uniform_subset():
+    graph = _graph(num_triples=4000, num_nodes=400)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (6, 6))
+    seeds = torch.arange(50)
+    for budget in (0, 7, 49, 200):
+        sub = sampler.sample(seeds, generator=torch.Generator().manual_seed(3), max_edges=budget)
+        assert len(sub.e_id) <= budget
+        assert torch.equal(sub.n_id[: len(seeds)], seeds)
+    filled = sampler.sample(seeds, generator=torch.Generator().manual_seed(4), max_edges=200)
+    assert len(filled.e_id) == 200  # a dense graph fills its budget: the second hop takes what the first left
+    with pytest.raises(ValueError, match="max_edges"):
+        sampler.sample(seeds, max_edges=-1)
+
+
+def test_a_budget_above_the_fanouts_changes_nothing():
+    graph = _graph(num_triples=2000, num_nodes=200)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (4, 3))
+    seeds = torch.tensor([3, 9, 27, 81])
+    free = sampler.sample(seeds, generator=torch.Generator().manual_seed(2))
+    bounded = sampler.sample(seeds, generator=torch.Generator().manual_seed(2), max_edges=4 * 4 + 4 * 4 * 3)
+    assert torch.equal(free.e_id, bounded.e_id) and torch.equal(free.n_id, bounded.n_id)

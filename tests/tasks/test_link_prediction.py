@@ -619,6 +619,21 @@ def test_sampled_steps_are_bounded_and_leak_free():
     assert model.encoder.entity_embedding.weight.grad[sub.n_id].abs().sum() > 0
 
 
+def test_edge_budget_bounds_a_sampled_step_per_training_triple():
+    split = _random_split()
+    model = _model(split, "rgcn")
+    free = LinkPredictionTask(split, mode="sampled", edge_budget=None).bind(model)
+    bounded = LinkPredictionTask(split, mode="sampled", edge_budget=6).bind(model)
+    ids, seed = next(iter(bounded.batches(1, 32, torch.Generator().manual_seed(0))))
+    seeds, sub = bounded.step_subgraph(ids, seed)
+    free_seeds, free_sub = free.step_subgraph(ids, seed)
+    assert torch.equal(seeds, free_seeds) and torch.equal(sub.n_id[: len(seeds)], seeds)
+    assert free_sub.edge_index.size(1) > 6 * 32 >= sub.edge_index.size(1) > 0  # the budget binds, and holds
+    assert not torch.isin(sub.e_id % len(split.train), ids).any()  # still leak-free
+    loss = bounded.loss(model, (ids, seed))
+    assert torch.isfinite(loss)
+
+
 @pytest.mark.parametrize("encoder", ["rgcn", "compgcn"])
 def test_sampled_training_learns(encoder):
     import kgtransfer as kgt
