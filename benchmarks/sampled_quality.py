@@ -1,7 +1,7 @@
 """Validation MRR of neighbour-sampled R-GCN training on one real snapshot, trained to early stopping.
 
 Run:  .venv/bin/python benchmarks/sampled_quality.py [--folder ../shared/data/ckge/ENTITY/0]
-      [--random-candidates 256] [--edge-budget 64] [--seed 0] [--patience 5] [--epochs 40]
+      [--union] [--random-candidates 256] [--edge-budget 64|none] [--seed 0] [--patience 5] [--epochs 40]
 
 R-GCN + DistMult (dim 64) with ``TaskConfig(mode="sampled")``: steps of 512 training triples, lr 0.01,
 1 torch thread, validation MRR every epoch, stopped after ``patience`` evaluations without improvement;
@@ -31,7 +31,12 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folder", type=Path, default=FOLDER, help="train/valid/test.txt[.gz] of one graph")
     parser.add_argument("--random-candidates", type=int, help="TaskConfig.random_candidates (default: its default)")
-    parser.add_argument("--edge-budget", type=int, help="TaskConfig.edge_budget (default: its default)")
+    parser.add_argument(
+        "--edge-budget", help="TaskConfig.edge_budget, or none for the fanouts alone (default: its default)"
+    )
+    parser.add_argument(
+        "--union", action="store_true", help="the five ENTITY snapshots merged (as benchmarks/scaling_training.py)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="TrainConfig.seed")
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=40)
@@ -41,7 +46,12 @@ def main(argv=None) -> None:
     from kgtransfer.data.splits import given_split
 
     torch.set_num_threads(1)
-    split = given_split(kgt.load(args.folder, name=args.folder.name))
+    if args.union:
+        from scaling_training import entity_split
+
+        split = entity_split(args.folder.parent)
+    else:
+        split = given_split(kgt.load(args.folder, name=args.folder.name))
     model = kgt.ModelConfig(encoder="rgcn", decoder="distmult", dim=64)
     config = kgt.TrainConfig(
         epochs=args.epochs,
@@ -55,14 +65,14 @@ def main(argv=None) -> None:
     )
     extra = {} if args.random_candidates is None else {"random_candidates": args.random_candidates}
     if args.edge_budget is not None:
-        extra["edge_budget"] = args.edge_budget
+        extra["edge_budget"] = None if args.edge_budget == "none" else int(args.edge_budget)
     started = time.process_time()
     trained = kgt.train(split, model, config, kgt.TaskConfig(mode="sampled", **extra))
     history = trained.fit.history
     print(
         json.dumps(
             {
-                "folder": str(args.folder),
+                "folder": str(args.folder.parent if args.union else args.folder),
                 "seed": args.seed,
                 "entities": split.num_entities,
                 "train": len(split.train),

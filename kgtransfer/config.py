@@ -130,9 +130,14 @@ class Config(metaclass=_Fields):
             self._fail(name, problem)
 
     def _check_types(self) -> None:
-        """Coerce ints given for floats; reject values of the wrong type (bool is not a number)."""
+        """Coerce ints given for floats; reject values of the wrong type (bool is not a number).
+
+        A field that may be None takes ``"none"`` for it, as TOML and the command line can write no None.
+        """
         for f in fields(self):
             value, kind = getattr(self, f.name), str(f.type)
+            if "None" in kind and not kind.startswith("str") and isinstance(value, str) and value.lower() == "none":
+                setattr(self, f.name, value := None)
             if value is None and "None" in kind:
                 continue
             if kind.startswith("float") and is_number(value, integer=True):
@@ -284,7 +289,7 @@ class TaskConfig(Config):
     edge_budget: int | None = option(
         64,
         "sampled steps: the most message edges a step samples per training triple of the step (the outer hops' "
-        "fanouts are lowered to fit); bounds a step's encoder work whatever the graph's size; unset: the fanouts alone",
+        "fanouts are lowered to fit); bounds a step's encoder work whatever the graph's size; none: the fanouts alone",
     )
     memory_budget: int = option(2**30, "bytes a whole-graph step may take before auto picks sampled steps")
     random_candidates: int = option(

@@ -20,6 +20,8 @@ def _flag(name: str) -> str:
 
 
 def _parser_type(kind: str):
+    if kind.startswith("int") and "None" in kind:
+        return _int_or_none
     if kind.startswith("int"):
         return int
     if kind.startswith("float"):
@@ -29,6 +31,16 @@ def _parser_type(kind: str):
     if kind.startswith("list"):
         return _int_list
     return str
+
+
+def _int_or_none(text: str) -> int | str:
+    """An integer, or ``"none"`` (the config reads it as None; a flag's None means "not given")."""
+    if text.strip().lower() == "none":
+        return "none"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or none, got {text!r}") from None
 
 
 def _json_object(text: str) -> dict:
@@ -113,6 +125,8 @@ def to_flags(config: Config, always: Iterable[str] = (), skip: Iterable[str] = (
             flags += [_flag(f.name), ",".join(str(v) for v in value)]
         elif value is not None:
             flags += [_flag(f.name), json.dumps(value) if isinstance(value, dict) else str(value)]
+        else:  # None where the default is not: the flag's "none"
+            flags += [_flag(f.name), "none"]
     return flags
 
 

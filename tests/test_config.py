@@ -143,6 +143,7 @@ def test_cli_flags_come_from_the_fields():
     [
         ModelConfig(encoder="compgcn", dim=32, reciprocal=False, decoder="rotate", decoder_kwargs={"gamma": 9.0}),
         TaskConfig(fanouts=[5, 3], regularizer="n3", regularization_weight=0.01),
+        TaskConfig(edge_budget=None, batch_candidates=40),  # None where the default is a number
         TrainConfig(epochs=3, lr=0.05, amp=True, patience=2),
     ],
 )
@@ -179,6 +180,24 @@ def test_toml_tables():
     assert from_table({"loss": "negative-sampling"}, TaskConfig) == TaskConfig(loss="negative-sampling")
     with pytest.raises(ConfigError, match=r"exp.toml: \[task\] has unknown key\(s\) \['lsos'\]"):
         from_table({"lsos": "1-n"}, TaskConfig, "exp.toml")
+
+
+def test_an_optional_number_takes_none_where_toml_and_flags_cannot_write_none(capsys):
+    """TaskConfig.edge_budget defaults to 64; turning it off (None) needs a spelling in TOML and on the CLI."""
+    assert from_table({"edge_budget": "none"}, TaskConfig, "exp.toml").edge_budget is None
+    assert from_table({"edge_budget": 32}, TaskConfig, "exp.toml").edge_budget == 32
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, TaskConfig)
+    assert from_args(parser.parse_args(["--edge-budget", "None"]), TaskConfig).edge_budget is None
+    assert from_args(parser.parse_args([]), TaskConfig).edge_budget == 64  # not given: the default
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--edge-budget", "lots"])
+    assert "expected an integer or none, got 'lots'" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="TaskConfig.edge_budget: must be an integer"):
+        TaskConfig(edge_budget="lots")
+    assert TaskConfig(regularizer=None).regularizer is None  # a name field keeps "none" as a name
+    with pytest.raises(ConfigError, match="regularizer"):
+        TaskConfig(regularizer="none")
 
 
 def test_configs_import_without_torch():
