@@ -943,11 +943,13 @@ def _as_registered(settings):
     if not isinstance(settings, dict):
         return settings
     for config in CONFIGS:
-        if set(settings) == {f.name for f in fields(config)}:
+        names = {f.name for f in fields(config)}
+        if names - config.added <= set(settings) <= names:  # it may lack later fields
             try:
-                return json.loads(json.dumps(config.from_dict(settings).to_dict(), default=str))
+                registered = json.loads(json.dumps(config.from_dict(settings).to_dict(), default=str))
             except (ValueError, TypeError):  # not this config after all, or no longer valid: compared as saved
                 return settings
+            return {k: v for k, v in registered.items() if k in settings}
     return {key: _as_registered(value) for key, value in settings.items()}
 
 

@@ -59,6 +59,8 @@ class Config(metaclass=_Fields):
     """Base of the configs: JSON round trip, checks and help text."""
 
     section: ClassVar[str] = "config"
+    #: fields added after runs were saved: a saved config may lack them (its run began without them)
+    added: ClassVar[frozenset] = frozenset()
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
@@ -132,7 +134,8 @@ class Config(metaclass=_Fields):
     def _check_types(self) -> None:
         """Coerce ints given for floats; reject values of the wrong type (bool is not a number).
 
-        A field that may be None takes ``"none"`` for it, as TOML and the command line can write no None.
+        A field that may be None takes ``"none"`` for it, as TOML can write no None (on the command line,
+        the integer fields that may be None: :func:`kgtransfer.config_adapter.add_arguments`).
         """
         for f in fields(self):
             value, kind = getattr(self, f.name), str(f.type)
@@ -273,6 +276,7 @@ class TaskConfig(Config):
     """
 
     section: ClassVar[str] = "task"
+    added: ClassVar[frozenset] = frozenset({"edge_budget"})
 
     loss: str = option("1-n", "a registered loss: 1-n (cross-entropy over all entities) or negative-sampling")
     label_smoothing: float = option(0.1, "label smoothing of the 1-n loss")
@@ -288,8 +292,9 @@ class TaskConfig(Config):
     fanouts: list | None = option(None, "edges per node and hop of sampled steps; unset: 10 per encoder layer")
     edge_budget: int | None = option(
         64,
-        "sampled steps: the most message edges a step samples per training triple of the step (the outer hops' "
-        "fanouts are lowered to fit); bounds a step's encoder work whatever the graph's size; none: the fanouts alone",
+        "sampled steps: the most message edges a step samples per training triple of the step (each hop's fanout "
+        "is lowered to fit what the hops before it left); bounds a step's encoder work whatever the graph's size; "
+        "none: the fanouts alone",
     )
     memory_budget: int = option(2**30, "bytes a whole-graph step may take before auto picks sampled steps")
     random_candidates: int = option(

@@ -125,7 +125,7 @@ def to_flags(config: Config, always: Iterable[str] = (), skip: Iterable[str] = (
             flags += [_flag(f.name), ",".join(str(v) for v in value)]
         elif value is not None:
             flags += [_flag(f.name), json.dumps(value) if isinstance(value, dict) else str(value)]
-        else:  # None where the default is not: the flag's "none"
+        elif _parser_type(str(f.type)) is _int_or_none:  # None where the default is not: the flag's "none"
             flags += [_flag(f.name), "none"]
     return flags
 

@@ -288,38 +288,52 @@ def _saved_state(ckpt: Path) -> dict:
     return state if isinstance(state, dict) else {}
 
 
+def inner_task(task):
+    """The task a wrapper (a fine-tuning strategy's penalty) forwards to; ``task`` when it wraps none."""
+    while "task" in vars(task):
+        task = vars(task)["task"]
+    return task
+
+
 def _as_saved(task, saved: dict) -> bool:
     """Resume ``task`` as its run began.
 
     That is the step mode ``mode="auto"`` chose then (not today's rule), and no edge budget for a run
-    begun before ``TaskConfig.edge_budget`` existed (its sampled steps had none). Returns whether the
-    run is such a run (its task settings are then recorded without the budget, as before).
+    begun before ``TaskConfig.edge_budget`` existed: its checkpoint records no ``edge_budget`` (its
+    sampled steps had none). Returns whether the run is such a run.
     """
+    inner = inner_task(task)
     mode = saved.get("step_mode")
-    if mode in ("batch", "full", "sampled") and getattr(task, "mode_option", None) == "auto":
-        task.mode_option = task.mode = mode
-    recorded, config = saved.get("task"), getattr(task, "config", None)
-    unbudgeted = isinstance(recorded, dict) and "edge_budget" not in recorded and hasattr(config, "edge_budget")
+    if mode in ("batch", "full", "sampled") and getattr(inner, "mode_option", None) == "auto":
+        inner.mode_option = inner.mode = mode
+    config = getattr(inner, "config", None)
+    unbudgeted = bool(saved) and "edge_budget" not in saved and hasattr(config, "edge_budget")
     if unbudgeted:
-        task.config = replace(config, edge_budget=None)
+        inner.config = replace(config, edge_budget=None)
     return unbudgeted
 
 
 def _with_step_mode(state: Callable[[], dict | None], task, unbudgeted: bool) -> Callable[[], dict | None]:
-    """``state`` that also records the step mode the task resolved (a checkpoint without it still resumes).
+    """``state`` that also records the step mode the task resolved and its edge budget.
 
-    ``unbudgeted`` (:func:`_as_saved`): its task settings without ``edge_budget``, as such a run saved them.
+    A checkpoint without them still resumes. ``unbudgeted`` (:func:`_as_saved`): a run begun before
+    the budget; its task settings are compared and recorded without ``edge_budget``, as it saved them.
     """
     from kgtransfer.checkpoint import RunState
+
+    inner = inner_task(task)
 
     def extended():
         current = state()
         if current is None:
             return None
         earlier = {**getattr(current, "earlier", {}), "step_mode": (None,)}
-        values = {**current, "step_mode": task.mode}
+        values = {**current, "step_mode": inner.mode}
+        budget = getattr(getattr(inner, "config", None), "edge_budget", None)
         if unbudgeted and isinstance(current.get("task"), dict):
             values["task"] = {k: v for k, v in current["task"].items() if k != "edge_budget"}
+        elif not unbudgeted:
+            values["edge_budget"] = budget
         return RunState(values, earlier)
 
     return extended

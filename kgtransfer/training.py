@@ -586,7 +586,8 @@ def train(
             )
         result = fit(net, lp_task, train_config, checkpoint_dir=checkpoint_dir, resume=resume, state=lambda: run)
     drop_earlier(earlier)
-    return TrainedModel(net, source, model_config, train_config, result, task_config, info)
+    # the caller's task settings, or those a run begun before one of them existed resumed with
+    return TrainedModel(net, source, model_config, train_config, result, lp_task.config, info)
 
 
 def fingerprint(split, legacy: bool = False) -> str:

@@ -414,8 +414,20 @@ def test_a_run_begun_before_the_edge_budget_resumes_without_one(tmp_path, monkey
     kgt.train(tiny_kg(), encoder="rgcn", dim=8, epochs=1, device="cpu", task=sampled, checkpoint_dir=ckpt)
     meta_file = ckpt / "last" / "meta.json"
     meta = json.loads(meta_file.read_text())
-    assert meta["state"]["task"]["edge_budget"] == 64
-    del meta["state"]["task"]["edge_budget"]  # as a checkpoint written before the field
+    assert meta["state"]["task"]["edge_budget"] == meta["state"]["edge_budget"] == 64
+    with pytest.raises(CheckpointError, match=r"edge_budget: 64 -> 32"):  # a run that had one keeps it
+        kgt.train(
+            tiny_kg(),
+            encoder="rgcn",
+            dim=8,
+            epochs=2,
+            device="cpu",
+            task=kgt.TaskConfig(mode="sampled", edge_budget=32),
+            checkpoint_dir=ckpt,
+            resume=True,
+        )
+    del meta["state"]["task"]["edge_budget"], meta["state"]["edge_budget"]  # as a checkpoint written before the field
+    meta["state"]["task"]["loss"] = "1-N"  # and before names were kept as registered
     meta_file.write_text(json.dumps(meta))
     budgets = []
     step = LinkPredictionTask.step_subgraph
@@ -426,7 +438,9 @@ def test_a_run_begun_before_the_edge_budget_resumes_without_one(tmp_path, monkey
         tiny_kg(), encoder="rgcn", dim=8, epochs=2, device="cpu", task=sampled, checkpoint_dir=ckpt, resume=True
     )
     assert resumed.fit.epochs_run == 2 and budgets and set(budgets) == {None}  # sampled as the run began
-    assert "edge_budget" not in json.loads(meta_file.read_text())["state"]["task"]  # and still recorded so
+    assert resumed.task_config.edge_budget is None  # and said so
+    recorded = json.loads(meta_file.read_text())["state"]
+    assert "edge_budget" not in recorded and "edge_budget" not in recorded["task"]  # and still recorded so
     with pytest.raises(CheckpointError, match=r"task\.label_smoothing"):  # other task settings are still compared
         kgt.train(
             tiny_kg(),

@@ -155,8 +155,8 @@ class NeighbourSampler(BaseSampler):
                     k = self._fitted_fanout(frontier, k, left)
                 pos, owner = self._incoming(frontier, k, generator)
                 if left is not None and len(pos) > left:  # k' = 1 still draws too many: a uniform subset
-                    keep = torch.randperm(len(pos), generator=generator).to(pos.device)[:left].sort().values
-                    pos, owner = pos[keep], owner[keep]
+                    keep = torch.randperm(len(pos), generator=generator, device="cpu")[:left].sort().values
+                    pos, owner = pos[keep.to(pos.device)], owner[keep.to(pos.device)]
                 drawn += len(pos)
                 src = self.src.index_select(0, pos)
                 outside = src[local.index_select(0, src) < 0]

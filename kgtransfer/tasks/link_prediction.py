@@ -467,8 +467,8 @@ class LinkPredictionTask:
       UMLS, Kinships and Nations after 30 epochs). With :math:`|C| \le 2B + C_{\mathrm{rand}}` and the
       fanouts fixed, the memory and work of a step are bounded by settings, not by the graph. A
       fixed-fanout sample still grows with the graph up to that bound (on a small graph the seeds'
-      neighbourhoods overlap); ``edge_budget`` :math:`b` caps it at :math:`bB` message edges, the outer
-      hops' fanouts lowered to fit (``max_edges`` of :meth:`NeighbourSampler.sample
+      neighbourhoods overlap); ``edge_budget`` :math:`b` caps it at :math:`bB` message edges, each
+      hop's fanout lowered to fit what the hops before it left (``max_edges`` of :meth:`NeighbourSampler.sample
       <kgtransfer.data.sampling.NeighbourSampler.sample>`), so that a step's work stays level as the
       graph grows.
       Evaluation encodes the whole graph and ranks against every entity.

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from kgtransfer.config import ConfigError, FinetuneConfig, ModelConfig, TaskConfig, TrainConfig, expect, given
 from kgtransfer.device import model_device
-from kgtransfer.engine import FitResult, History, fit, make_optimizer
+from kgtransfer.engine import FitResult, History, fit, inner_task, make_optimizer
 from kgtransfer.errors import TransferWarning
 from kgtransfer.models.link_predictor import LinkPredictor
 from kgtransfer.rng import seeded
@@ -303,7 +303,8 @@ def finetune(
         "l2sp": options.l2sp,
         "untrained_rows": _untrained_rows(pretrained, target),
     }
-    return TrainedModel(model, target, pretrained.model_config, train_config, result, task_config, info, report)
+    ran = inner_task(lp_task).config  # the caller's, or as a run begun before a setting existed resumed it
+    return TrainedModel(model, target, pretrained.model_config, train_config, result, ran, info, report)
 
 
 def _target(pretrained: TrainedModel, kg, split, seed: int, literals: str | None = None):
@@ -430,10 +431,12 @@ def _phase_state(where: Path | None, state: dict, start: str) -> dict:
         saved = read_meta(meta_file).get("state") or {}
         if "start" not in saved:
             return state
-        ours = ("start", "step_mode")  # this phase's own: its start, and the step mode fit records
+        ours = ("start", "step_mode", "edge_budget")  # this phase's own: its start, and what fit records
         current = json.loads(json.dumps(state))
         unrecorded = getattr(state, "earlier", {})  # keys a checkpoint of an earlier version lacks (e.g. literals)
         current = {k: v for k, v in current.items() if k in saved or None not in unrecorded.get(k, ())}
+        if isinstance(saved.get("task"), dict) and isinstance(current.get("task"), dict):  # fields added since
+            current["task"] = {k: v for k, v in current["task"].items() if k in saved["task"]}
         same_run = {k: v for k, v in saved.items() if k not in ours} == current
         if saved["start"] != start and same_run:  # another run (model, data) is refused by fit, not deleted
             shutil.rmtree(where)

@@ -43,7 +43,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -66,6 +66,7 @@ from kgtransfer.transfer.sequence_checkpoint import (
     load_sequence,
     resume_settings,
     save_sequence,
+    saved_task,
     step_digest,
 )
 from kgtransfer.transfer.sequence_splits import StepData, save_steps
@@ -727,6 +728,10 @@ def sequence(
         "task": task_config.to_dict(),
         "interleaved": interleaved,
     }
+    recorded = saved_task(checkpoint_dir) if resume else None
+    if recorded is not None and "edge_budget" not in recorded:  # begun before TaskConfig.edge_budget: none
+        task_config = replace(task_config, edge_budget=None)
+        setup["task"] = {k: v for k, v in task_config.to_dict().items() if k != "edge_budget"}
     from kgtransfer.checkpoint import claim_checkpoints, drop_earlier
 
     earlier = claim_checkpoints(checkpoint_dir, resume, "sequence", overwrite, move=False)  # moved at the first save

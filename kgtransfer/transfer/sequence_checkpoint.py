@@ -162,6 +162,21 @@ class SavedSequence:
         return carried, {key: self.moment_sets[self.moments[key]] for key in moment_keys}
 
 
+def saved_task(path: str | os.PathLike | None) -> dict | None:
+    """The task settings the sequence checkpoint at ``path`` recorded; None without a readable one."""
+    from kgtransfer.checkpoint import checkpoint_folder, has_checkpoint, read_meta
+    from kgtransfer.errors import CheckpointError
+
+    if path is None or not has_checkpoint(path):
+        return None
+    try:
+        settings = read_meta(checkpoint_folder(path) / "meta.json").get("settings")
+    except CheckpointError:  # load_sequence names what is wrong with it
+        return None
+    task = settings.get("task") if isinstance(settings, dict) else None
+    return task if isinstance(task, dict) else None
+
+
 def load_sequence(path: str | os.PathLike, settings: dict) -> SavedSequence | None:
     """The checkpoint at ``path`` (None when there is none), its settings checked against ``settings``.
 

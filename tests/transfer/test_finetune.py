@@ -429,3 +429,35 @@ def test_finetuning_on_a_target_too_small_to_split_is_an_error_before_any_transf
         kgt.finetune(pre, two, "full", kgt.TrainConfig(**QUICK))
     with pytest.raises(EmptySplitError, match=r"valid and test drawn from \d+ triples the pretrained model did not "):
         kgt.finetune(pre, graphs[0], "full", kgt.TrainConfig(**QUICK), split=(0.99, 0.005, 0.005))  # K = K1
+
+
+def test_a_fine_tuning_begun_before_the_edge_budget_resumes_without_one(graphs, tmp_path, monkeypatch):
+    """Its checkpoints record no edge budget; resumed, a sampled fine-tuning (lp-ft, with an L2-SP penalty that wraps
+    the task) went on with the new default of 64 edges per triple in every phase, silently."""
+    import json
+
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    sampled = kgt.TaskConfig(mode="sampled")
+    config = kgt.TrainConfig(**{**QUICK, "epochs": 4})
+    pre = kgt.pretrain(graphs[0], kgt.ModelConfig(encoder="rgcn", dim=8), config, task=sampled)
+    options = kgt.FinetuneConfig(strategy="lp-ft", l2sp=0.1)
+    kgt.finetune(pre, graphs[1], options, config, task=sampled, checkpoint_dir=tmp_path)
+    metas = sorted(tmp_path.rglob("meta.json"))
+    assert metas
+    for file in metas:  # as checkpoints written before the field
+        meta = json.loads(file.read_text())
+        state = meta.get("state") or {}
+        state.pop("edge_budget", None)
+        if isinstance(state.get("task"), dict):
+            state["task"].pop("edge_budget", None)
+        file.write_text(json.dumps(meta))
+    budgets = []
+    step = LinkPredictionTask.step_subgraph
+    monkeypatch.setattr(
+        LinkPredictionTask, "step_subgraph", lambda self, *a: budgets.append(self.config.edge_budget) or step(self, *a)
+    )
+    longer = replace(config, epochs=8)
+    resumed = kgt.finetune(pre, graphs[1], options, longer, task=sampled, checkpoint_dir=tmp_path, resume=True)
+    assert budgets and set(budgets) == {None}  # every phase, through the penalty's wrapper
+    assert resumed.task_config.edge_budget is None and resumed.fit.epochs_run == 8

@@ -281,3 +281,25 @@ def test_the_cli_extends_a_finished_sequence_by_a_snapshot(snapshots, tmp_path, 
     assert json.loads((out / "checkpoints" / "meta.json").read_text())["step"] == 2
     assert main([entry, *command(2), "-o", str(out), "--resume"]) == 1  # dropping one is refused
     assert "fewer snapshots: 2 of the checkpoint's 3, snapshot 2 ('toy/2') dropped" in capsys.readouterr().err
+
+
+def test_a_sequence_begun_before_the_edge_budget_resumes_without_one(snapshots, tmp_path, monkeypatch):
+    """Its checkpoint's task settings lack edge_budget: the resume was refused (task.edge_budget: None -> 64)."""
+    from kgtransfer.tasks.link_prediction import LinkPredictionTask
+
+    folder = stopped(snapshots, tmp_path / "ck")
+    (meta_file,) = [f for f in folder.rglob("meta.json") if "settings" in json.loads(f.read_text())]
+    meta = json.loads(meta_file.read_text())
+    del meta["settings"]["task"]["edge_budget"]  # as a checkpoint written before the field
+    meta_file.write_text(json.dumps(meta))
+    budgets = []
+    init = LinkPredictionTask.__init__
+
+    def recording(self, split, config=None, *args, **kwargs):
+        init(self, split, config, *args, **kwargs)
+        budgets.append(self.config.edge_budget)
+
+    monkeypatch.setattr(LinkPredictionTask, "__init__", recording)
+    resumed = sequence(snapshots, MODEL, CONFIG, **RUNS, checkpoint_dir=folder, resume=True)
+    assert budgets and set(budgets) == {None} and "edge_budget" not in resumed.setup["task"]
+    assert [r["step"] for r in resumed.records][-1] == 2
