@@ -411,21 +411,18 @@ def test_a_run_begun_before_the_edge_budget_resumes_without_one(tmp_path, monkey
 
     ckpt = tmp_path / "ckpt"
     sampled = kgt.TaskConfig(mode="sampled")
-    kgt.train(tiny_kg(), encoder="rgcn", dim=8, epochs=1, device="cpu", task=sampled, checkpoint_dir=ckpt)
+
+    def run(epochs: int, task=sampled, resume: bool = True):
+        return kgt.train(
+            tiny_kg(), encoder="rgcn", dim=8, epochs=epochs, device="cpu", task=task, checkpoint_dir=ckpt, resume=resume
+        )
+
+    run(1, resume=False)
     meta_file = ckpt / "last" / "meta.json"
     meta = json.loads(meta_file.read_text())
     assert meta["state"]["task"]["edge_budget"] == meta["state"]["edge_budget"] == 64
     with pytest.raises(CheckpointError, match=r"edge_budget: 64 -> 32"):  # a run that had one keeps it
-        kgt.train(
-            tiny_kg(),
-            encoder="rgcn",
-            dim=8,
-            epochs=2,
-            device="cpu",
-            task=kgt.TaskConfig(mode="sampled", edge_budget=32),
-            checkpoint_dir=ckpt,
-            resume=True,
-        )
+        run(2, kgt.TaskConfig(mode="sampled", edge_budget=32))
     del meta["state"]["task"]["edge_budget"], meta["state"]["edge_budget"]  # as a checkpoint written before the field
     meta["state"]["task"]["loss"] = "1-N"  # and before names were kept as registered
     meta_file.write_text(json.dumps(meta))
@@ -434,24 +431,13 @@ def test_a_run_begun_before_the_edge_budget_resumes_without_one(tmp_path, monkey
     monkeypatch.setattr(
         LinkPredictionTask, "step_subgraph", lambda self, *a: budgets.append(self.config.edge_budget) or step(self, *a)
     )
-    resumed = kgt.train(
-        tiny_kg(), encoder="rgcn", dim=8, epochs=2, device="cpu", task=sampled, checkpoint_dir=ckpt, resume=True
-    )
+    resumed = run(2)
     assert resumed.fit.epochs_run == 2 and budgets and set(budgets) == {None}  # sampled as the run began
     assert resumed.task_config.edge_budget is None  # and said so
     recorded = json.loads(meta_file.read_text())["state"]
     assert "edge_budget" not in recorded and "edge_budget" not in recorded["task"]  # and still recorded so
     with pytest.raises(CheckpointError, match=r"task\.label_smoothing"):  # other task settings are still compared
-        kgt.train(
-            tiny_kg(),
-            encoder="rgcn",
-            dim=8,
-            epochs=3,
-            device="cpu",
-            task=kgt.TaskConfig(mode="sampled", label_smoothing=0.2),
-            checkpoint_dir=ckpt,
-            resume=True,
-        )
+        run(3, kgt.TaskConfig(mode="sampled", label_smoothing=0.2))
 
 
 def test_make_split_and_train_take_a_literal_policy(tmp_path):
