@@ -35,7 +35,8 @@ A seed link that is an edge of that graph, either way round, is left out of its 
 in both directions when ``input_id`` names it (its edge or triple id; without ``input_id`` PyG numbers
 the links by position, which names the graph's edges only when ``edge_label_index`` is left out).
 Batches list their edges hop by hop with ``num_sampled_edges``, as PyG's samplers do, so PyG's
-``trim_to_layer`` works on them.
+``trim_to_layer`` works on them; a sampler built with ``edges_per_seed`` bounds each batch at that
+many edges per seed node (``max_edges``).
 """
 
 from __future__ import annotations
@@ -66,12 +67,25 @@ class NeighbourSampler(BaseSampler):
         edge_type: ``[2E]`` edge types.
         num_nodes: number of entities.
         fanouts: edges drawn per node and hop, first hop first (e.g. ``(10, 10)`` for 2 layers).
+        edges_per_seed: the batches of PyG's loaders (``sample_from_nodes``, ``sample_from_edges``)
+            draw at most this many edges per seed node, as ``max_edges`` of :meth:`sample` (default:
+            no bound but the fanouts').
     """
 
-    def __init__(self, edge_index: Tensor, edge_type: Tensor, num_nodes: int, fanouts: Sequence[int]):
+    def __init__(
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor,
+        num_nodes: int,
+        fanouts: Sequence[int],
+        edges_per_seed: float | None = None,
+    ):
         if any(int(k) < 1 for k in fanouts) or not len(fanouts):
             raise ValueError(f"fanouts must be positive integers, got {tuple(fanouts)}")
+        if edges_per_seed is not None and not edges_per_seed >= 0:
+            raise ValueError(f"edges_per_seed must be >= 0, got {edges_per_seed}")
         self.fanouts = tuple(int(k) for k in fanouts)
+        self.edges_per_seed = edges_per_seed
         self.num_nodes = int(num_nodes)
         self.num_edges = edge_index.size(1)
         dst = edge_index[1]
@@ -83,7 +97,8 @@ class NeighbourSampler(BaseSampler):
         torch.cumsum(self.deg, 0, out=self.rowptr[1:])
 
     def __repr__(self) -> str:
-        return f"NeighbourSampler({self.num_nodes} nodes, {self.num_edges} edges, fanouts={self.fanouts})"
+        budget = "" if self.edges_per_seed is None else f", edges_per_seed={self.edges_per_seed}"
+        return f"NeighbourSampler({self.num_nodes} nodes, {self.num_edges} edges, fanouts={self.fanouts}{budget})"
 
     def _incoming(self, nodes: Tensor, k: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         """CSC positions of up to ``k`` incoming edges of each of ``nodes``, and their targets (index in ``nodes``)."""
@@ -238,7 +253,8 @@ class NeighbourSampler(BaseSampler):
         Edges come hop by hop, as from PyG's samplers (those into the seeds first), with
         ``num_sampled_edges`` per hop, so PyG's ``trim_to_layer`` can cut them layer by layer.
         """
-        sub = self.sample(seed, exclude=exclude)
+        budget = None if self.edges_per_seed is None else int(self.edges_per_seed * len(seed))
+        sub = self.sample(seed, exclude=exclude, max_edges=budget)
         row, col = sub.edge_index
         ends = torch.tensor(sub.num_sampled_nodes[:-1], device=col.device).cumsum(0)
         hop = torch.searchsorted(ends, col, right=True)  # an edge drawn at hop l ends in a node of hop l - 1

@@ -164,6 +164,23 @@ def test_pyg_node_loader_batches_are_relation_typed_neighbourhoods_of_the_input_
     assert torch.equal(torch.cat(seen).sort().values, inputs)  # every input node once, first in its batch
 
 
+def test_pyg_loader_batches_keep_the_sampler_edge_budget():
+    from torch_geometric.loader import LinkLoader, NodeLoader
+
+    graph = _graph(num_triples=4000, num_nodes=400)
+    sampler = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (10, 10), edges_per_seed=3)
+    assert "edges_per_seed=3" in repr(sampler)
+    free = NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (10, 10))
+    inputs = torch.arange(40)
+    for batch in NodeLoader(graph, node_sampler=sampler, input_nodes=inputs, batch_size=8):
+        assert 0 < batch.edge_index.size(1) <= 3 * 8 < len(free.sample(batch.n_id[:8]).e_id)
+    ends = graph.triples[:16][:, [0, 2]].t()
+    batch = next(iter(LinkLoader(graph, link_sampler=sampler, edge_label_index=ends, batch_size=16)))
+    assert batch.edge_index.size(1) <= 3 * batch.num_sampled_nodes[0]
+    with pytest.raises(ValueError, match="edges_per_seed"):
+        NeighbourSampler(graph.edge_index, graph.edge_type, graph.num_nodes, (3,), edges_per_seed=-1)
+
+
 def test_pyg_link_loader_leaves_the_seed_links_out_of_their_messages():
     from torch_geometric.loader import LinkLoader
     from torch_geometric.sampler import NegativeSampling
