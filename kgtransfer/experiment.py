@@ -15,7 +15,9 @@ shared by the transfer variants, e.g. ``init``, ``l2sp``) and ``[compare]`` (``s
 other; ``[compare.options.<strategy>]``: that variant's own strategy options, e.g. ``probe_epochs``
 for ``lp-ft``, over ``[transfer]``'s); ``seeds``, ``name`` and ``plugins`` (modules to import first,
 beside the file or on ``sys.path``, registering encoders, strategies, ...) at the top. An unknown key
-is an error naming it.
+is an error naming it. A ``[model]``, ``[pretrain]`` or ``[finetune]`` table is taken as written (its
+other fields at their defaults); without it, that config is sized to the graphs, as
+:func:`kgtransfer.transfer.compare.compare` sizes a config it is not given (the defaults on small graphs).
 """
 
 from __future__ import annotations
@@ -113,9 +115,11 @@ class Experiment:
     align: str | None = None
     hops: int = 1
     blank_nodes: str = "canonical"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    pretrain: TrainConfig = field(default_factory=TrainConfig)
-    finetune: TrainConfig = field(default_factory=TrainConfig)
+    #: None (a file without the table): sized to the graphs, as :func:`~kgtransfer.transfer.compare.compare`
+    #: sizes a config it is not given; a table is taken as written
+    model: ModelConfig | None = None
+    pretrain: TrainConfig | None = None
+    finetune: TrainConfig | None = None
     task: TaskConfig = field(default_factory=TaskConfig)
     transfer: FinetuneConfig = field(default_factory=FinetuneConfig)
     evaluate_on: str = "new"
@@ -179,9 +183,9 @@ class Experiment:
             align=_alignment(merge.get("align"), path.parent),
             hops=int(merge.get("hops", 1)),
             blank_nodes=merge.get("blank_nodes", "canonical"),
-            model=from_table(raw.get("model"), ModelConfig, str(path)),
-            pretrain=_section(raw, "pretrain", path),
-            finetune=_section(raw, "finetune", path),
+            model=from_table(raw["model"], ModelConfig, str(path)) if "model" in raw else None,
+            pretrain=_section(raw, "pretrain", path) if "pretrain" in raw else None,
+            finetune=_section(raw, "finetune", path) if "finetune" in raw else None,
             task=from_table(task, TaskConfig, str(path)),
             transfer=from_table(raw.get("transfer"), FinetuneConfig, str(path), section="transfer"),
             evaluate_on=evaluate_on,
@@ -355,7 +359,8 @@ def _check_buildable(exp: Experiment) -> None:
     from kgtransfer.models.link_predictor import LinkPredictor
     from kgtransfer.transfer.strategies import make_strategy
 
-    LinkPredictor.build(exp.model, 2, 1)
+    if exp.model is not None:
+        LinkPredictor.build(exp.model, 2, 1)
     for name, options in exp.variants().items():
         if options is not None:
             try:

@@ -164,3 +164,33 @@ def test_a_mistyped_bundled_experiment_names_the_closest():
         Experiment.from_toml("brick-schema-quik")
     with pytest.raises(SourceNotFoundError, match=r"brick-schema-quick\)$"):
         Experiment.from_toml("zzz.toml")
+
+
+def test_a_file_without_model_or_training_tables_has_them_sized_as_compare_sizes_them(sources, tmp_path, monkeypatch):
+    """A file without [pretrain] ran at the TrainConfig defaults (dim 200, 512 a step, lr 0.001) whatever the graph."""
+    import kgtransfer.transfer.compare as compare_module
+    from kgtransfer.experiment import run_experiment
+
+    path = tmp_path / "bare.toml"
+    bare = EXPERIMENT.split("[model]")[0] + '[compare]\nstrategies = ["scratch", "full"]\n'
+    path.write_text(bare)
+    exp = Experiment.from_toml(path)
+    assert exp.model is None and exp.pretrain is None and exp.finetune is None  # sized when run
+    given = {}
+    real = compare_module.compare
+
+    def spy(*args, **kwargs):
+        given.update(kwargs)
+        return real(*args, **{**kwargs, "epochs": 1})
+
+    monkeypatch.setattr(compare_module, "compare", spy)
+    result = run_experiment(path, tmp_path / "out")
+    assert given["model"] is None and given["pretrain_config"] is None and given["finetune_config"] is None
+    assert result.info["settings"]  # what compare sized, recorded
+    full = Experiment.from_toml(_written(tmp_path / "full.toml", EXPERIMENT))
+    assert full.model.dim == 16 and full.pretrain.epochs == 4 and full.finetune.lr == 0.05  # tables as written
+
+
+def _written(path, text):
+    path.write_text(text)
+    return path
