@@ -1,12 +1,13 @@
-"""Validation MRR of neighbour-sampled R-GCN training on one real snapshot, trained to early stopping.
+"""Validation MRR of neighbour-sampled GNN training on one real snapshot, trained to early stopping.
 
 Run:  .venv/bin/python benchmarks/sampled_quality.py [--folder ../shared/data/ckge/ENTITY/0]
-      [--union] [--random-candidates 256] [--edge-budget 64|none] [--seed 0] [--patience 5] [--epochs 40]
+      [--union] [--random-candidates 256] [--edge-budget 64|none] [--seed 0] [--encoder rgcn]
+      [--patience 5] [--epochs 40]
 
-R-GCN + DistMult (dim 64) with ``TaskConfig(mode="sampled")``: steps of 512 training triples, lr 0.01,
-1 torch thread, validation MRR every epoch, stopped after ``patience`` evaluations without improvement;
-prints one JSON line (best validation MRR and its epoch, the curve, test MRR at the best epoch, seconds
-per epoch). It uses the public API only, so the same command measures an older checkout
+R-GCN (or ``--encoder``) + DistMult (dim 64) with ``TaskConfig(mode="sampled")``: steps of 512 training
+triples, lr 0.01, 1 torch thread, validation MRR every epoch, stopped after ``patience`` evaluations
+without improvement; prints one JSON line (best validation MRR and its epoch, the curve, test MRR at
+the best epoch, seconds per epoch). It uses the public API only, so the same command measures an older checkout
 (``PYTHONPATH=<that checkout>``; without ``--random-candidates``, which older versions lack), e.g.
 before and after a change to what a sampled step scores against.
 """
@@ -38,6 +39,7 @@ def main(argv=None) -> None:
         "--union", action="store_true", help="the five ENTITY snapshots merged (as benchmarks/scaling_training.py)"
     )
     parser.add_argument("--seed", type=int, default=0, help="TrainConfig.seed")
+    parser.add_argument("--encoder", default="rgcn", help="a message-passing encoder (default: rgcn)")
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=40)
     args = parser.parse_args(argv)
@@ -52,7 +54,7 @@ def main(argv=None) -> None:
         split = entity_split(args.folder.parent)
     else:
         split = given_split(kgt.load(args.folder, name=args.folder.name))
-    model = kgt.ModelConfig(encoder="rgcn", decoder="distmult", dim=64)
+    model = kgt.ModelConfig(encoder=args.encoder, decoder="distmult", dim=64)
     config = kgt.TrainConfig(
         epochs=args.epochs,
         batch_size=512,
@@ -74,6 +76,7 @@ def main(argv=None) -> None:
             {
                 "folder": str(args.folder.parent if args.union else args.folder),
                 "seed": args.seed,
+                "encoder": args.encoder,
                 "entities": split.num_entities,
                 "train": len(split.train),
                 **extra,
