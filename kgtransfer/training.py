@@ -35,19 +35,14 @@ def make_split(kg, split=None, seed: int = 0, literals: str | None = None):
             one's own).
     """
     from kgtransfer.data.splits import (
-        Split,
-        check_literals,
         given_split,
         has_given_split,
-        load_split,
         random_split,
-        warn_not_a_split_of,
+        split_given,
     )
 
-    ready = split if isinstance(split, Split) else load_split(split)
+    ready = split_given(split, kg, literals)
     if ready is not None:
-        check_literals(ready, literals)
-        warn_not_a_split_of(ready, kg)
         return ready
     literals = literals or "drop"
     if split is None:

@@ -534,6 +534,22 @@ def warn_not_a_split_of(split: Split, kg: KnowledgeGraph, category: type[Warning
         )
 
 
+def split_given(
+    split, kg, literals: str | None, category: type[Warning] = UserWarning, stacklevel: int = 3
+) -> Split | None:
+    """``split`` when it is a :class:`Split` or a saved split folder, checked for ``kg``; None otherwise.
+
+    Its literal policy must be ``literals`` (:func:`check_literals`), and a split that is not one of
+    ``kg`` is warned about (:func:`warn_not_a_split_of`; not when ``kg`` is itself a Split).
+    """
+    ready = split if isinstance(split, Split) else load_split(split)
+    if ready is not None:
+        check_literals(ready, literals)
+        if not isinstance(kg, Split):
+            warn_not_a_split_of(ready, kg, category, stacklevel + 1)
+    return ready
+
+
 def check_literals(split: Split, literals: str | None, what: str = "the split", cli: bool = False) -> None:
     """Refuse ``literals`` (a policy asked for; None: none) where ``split`` was made with another one.
 

@@ -82,22 +82,16 @@ def target_split(pretrained: TrainedModel, kg, split=None, seed: int = 0, litera
             pretrained run's, so that literals it trained on as nodes are nodes of K too).
     """
     from kgtransfer.data.splits import (
-        Split,
-        check_literals,
         given_split,
         has_given_split,
         keep_in_train,
         literal_policy,
-        load_split,
+        split_given,
         transfer_split,
-        warn_not_a_split_of,
     )
 
-    ready = split if isinstance(split, Split) else load_split(split)
+    ready = split_given(split, kg, literals, TransferWarning)  # zero_shot passes a Split as K: no graph to match
     if ready is not None:
-        check_literals(ready, literals)
-        if not isinstance(kg, Split):  # K itself (zero_shot passes a Split as K: there is no graph to match)
-            warn_not_a_split_of(ready, kg, TransferWarning)
         kept = keep_in_train(ready, pretrained.split.train)  # the split itself when nothing moves
         seen = kept.info.get("pretrained_train_moved", 0) if kept is not ready else 0
         if seen:
